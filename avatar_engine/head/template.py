@@ -1,0 +1,64 @@
+"""The default avatar: the head model's parts with materials, normals and targets, ready to render or export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+from PIL import Image
+
+import avatar_engine
+from avatar_engine.head.eyes import iris_texture
+from avatar_engine.head.geometry import vertex_normals
+from avatar_engine.head.model import HeadModel
+from avatar_engine.records import Avatar, Material, Part
+
+SKIN_TEXTURE_PATH = Path(__file__).resolve().parents[2] / "assets" / "head" / "skin_albedo.png"
+
+PART_MATERIALS = {"skin": "skin", "tongue": "tongue", "eye_L": "eye", "eye_R": "eye",
+                  "teeth_upper": "teeth", "teeth_lower": "teeth"}
+
+
+def default_materials(skin_texture: np.ndarray | None = None,
+                      iris_rgb: tuple[int, int, int] = (84, 110, 140)) -> dict[str, Material]:
+    if skin_texture is None and SKIN_TEXTURE_PATH.exists():
+        skin_texture = np.asarray(Image.open(SKIN_TEXTURE_PATH).convert("RGBA"))
+    return {
+        "skin": Material("skin", "skin", texture=skin_texture, roughness=0.48,
+                         base_color=(1.0, 1.0, 1.0, 1.0) if skin_texture is not None else (0.75, 0.52, 0.42, 1.0)),
+        "eye": Material("eye", "eye", texture=iris_texture(iris_rgb), roughness=0.07),
+        "teeth": Material("teeth", "teeth", base_color=(0.86, 0.82, 0.74, 1.0), roughness=0.3),
+        "tongue": Material("tongue", "tongue", base_color=(0.62, 0.28, 0.29, 1.0), roughness=0.38),
+    }
+
+
+def morph_normal_offsets(model: HeadModel, positions: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """(52, n, 3) change of the smooth normals under each expression target at full weight."""
+    welded_count = model.weld.max() + 1
+    counts = np.bincount(model.weld, minlength=welded_count)[:, None]
+    moved = positions[None] + model.expression_offsets
+    welded = np.stack([np.stack([np.bincount(model.weld, m[:, k], welded_count) for k in range(3)], 1) / counts
+                       for m in moved])
+    return (vertex_normals(welded, model.weld[model.triangles])[:, model.weld] - normals[None]).astype(np.float32)
+
+
+def template_avatar(identity: Mapping[str, float] | None = None, materials: Mapping[str, Material] | None = None,
+                    model: HeadModel | None = None) -> Avatar:
+    """The head model's avatar for `identity` (default: the average head)."""
+    model = model or HeadModel.default()
+    identity = {**model.default_identity(), **(identity or {})}
+    positions = model.neutral_positions(identity)
+    normals = model.normals(positions)
+    morph_normals = morph_normal_offsets(model, positions, normals)
+    parts = []
+    for name in model.part_names:
+        vs, ts = model.part_slices(name)
+        parts.append(Part(
+            name=name, material=PART_MATERIALS[name], positions=positions[vs], normals=normals[vs],
+            uvs=model.uvs[vs], indices=(model.triangles[ts] - vs.start).astype(np.uint32),
+            joints=model.joints[vs], weights=model.weights[vs],
+            morph_positions=model.expression_offsets[:, vs], morph_normals=morph_normals[:, vs]))
+    return Avatar(parts=tuple(parts), materials=dict(materials or default_materials()),
+                  skeleton=model.skeleton(identity), identity=identity,
+                  generator=f"avatar-engine {avatar_engine.__version__}")

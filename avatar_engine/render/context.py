@@ -1,0 +1,65 @@
+"""OpenGL contexts: headless EGL (Mesa llvmpipe without a GPU, the GPU driver with one) or a GLFW window.
+
+Both give a moderngl.Context of at least OpenGL 3.3 core; the renderer draws the same way into either.
+"""
+
+from __future__ import annotations
+
+import moderngl
+
+from avatar_engine.errors import BackendError
+
+EGL_HINT = "install the Mesa EGL libraries: apt-get install -y libegl1 libegl-mesa0 libgl1-mesa-dri"
+
+
+def headless_context() -> moderngl.Context:
+    """A standalone EGL context (no display needed)."""
+    try:
+        return moderngl.create_standalone_context(backend="egl", require=330)
+    except Exception as exc:  # moderngl raises plain Exceptions from glcontext
+        raise BackendError(f"cannot create a headless EGL OpenGL context ({exc}); {EGL_HINT}") from None
+
+
+class Window:
+    """A GLFW window with an OpenGL 3.3 core context. Use as a context manager."""
+
+    def __init__(self, size: tuple[int, int], title: str = "avatar-engine", visible: bool = True) -> None:
+        import glfw
+
+        self._glfw = glfw
+        if not glfw.init():
+            raise BackendError("cannot open a window: GLFW found no display (set DISPLAY, run under Xvfb, "
+                               "or use --headless)")
+        glfw.window_hint(glfw.CONTEXT_VERSION_MAJOR, 3)
+        glfw.window_hint(glfw.CONTEXT_VERSION_MINOR, 3)
+        glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
+        glfw.window_hint(glfw.OPENGL_FORWARD_COMPAT, True)
+        glfw.window_hint(glfw.VISIBLE, visible)
+        self.handle = glfw.create_window(size[0], size[1], title, None, None)
+        if not self.handle:
+            glfw.terminate()
+            raise BackendError("GLFW could not create an OpenGL 3.3 core window")
+        glfw.make_context_current(self.handle)
+        glfw.swap_interval(0)
+        self.ctx = moderngl.create_context(require=330)
+
+    @property
+    def should_close(self) -> bool:
+        return bool(self._glfw.window_should_close(self.handle))
+
+    def swap(self) -> None:
+        self._glfw.swap_buffers(self.handle)
+        self._glfw.poll_events()
+
+    def close(self) -> None:
+        if self.handle:
+            self.ctx.release()
+            self._glfw.destroy_window(self.handle)
+            self._glfw.terminate()
+            self.handle = None
+
+    def __enter__(self) -> "Window":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,249 @@
+"""The avatar renderer: 52 morph targets and skinning on the GPU, studio-lit materials, MSAA, RGBA output.
+
+One code path for every context: it draws into its own multisampled framebuffer, resolves it, and either
+reads the pixels back (headless, video) or blits them to a window (`blit_to_screen`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import moderngl
+import numpy as np
+
+from avatar_engine.head.rig import joint_matrices
+from avatar_engine.records import Avatar, Expression
+from avatar_engine.render.camera import Camera
+from avatar_engine.render.shaders import stage_sources
+
+MATERIAL_DEFINES = {"skin": "MATERIAL_SKIN", "eye": "MATERIAL_EYE", "teeth": "MATERIAL_TEETH",
+                    "tongue": "MATERIAL_TONGUE", "hair": "MATERIAL_HAIR", "lash": "MATERIAL_HAIR"}
+DRAW_ORDER = {"skin": 0, "eye": 1, "teeth": 2, "tongue": 3, "lash": 4, "hair": 5}
+MORPH_TEXTURE_WIDTH = 4096
+MAX_JOINTS = 8
+
+
+@dataclass(frozen=True)
+class Lighting:
+    """A three-point studio rig, directions toward the lights in world space (the face looks toward +Z)."""
+
+    directions: tuple[tuple[float, float, float], ...] = ((0.55, 0.55, 0.63), (-0.75, 0.05, 0.55), (-0.2, 0.5, -0.85))
+    """Key (upper left of the face), fill (right, low), rim (behind, above)."""
+    colors: tuple[tuple[float, float, float], ...] = ((3.3, 3.1, 2.9), (0.85, 0.95, 1.15), (2.2, 2.2, 2.4))
+    sky: tuple[float, float, float] = (0.30, 0.32, 0.36)
+    ground: tuple[float, float, float] = (0.14, 0.12, 0.11)
+    exposure: float = 1.0
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How frames look and how they are made."""
+
+    size: tuple[int, int] = (1280, 720)
+    """Width, height in pixels."""
+    samples: int = 4
+    """MSAA samples (0 or 1 turns multisampling off)."""
+    background: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
+    """None for a transparent background (RGBA for compositing), else a (top, bottom) linear-ish gradient."""
+    lighting: Lighting = field(default_factory=Lighting)
+
+
+STUDIO_BACKDROP = ((0.34, 0.36, 0.40), (0.12, 0.12, 0.14))
+
+
+@dataclass
+class _GpuPart:
+    vao: moderngl.VertexArray
+    program: moderngl.Program
+    first: int
+    count: int
+    texture: moderngl.Texture
+    material_kind: str
+    color: tuple[float, float, float, float]
+    roughness: float
+    cavity: tuple[float, float]
+
+
+class Renderer:
+    """Renders one loaded avatar. Use as a context manager or call `release()`."""
+
+    def __init__(self, ctx: moderngl.Context, options: RenderOptions | None = None) -> None:
+        self.ctx = ctx
+        self.options = options or RenderOptions()
+        w, h = self.options.size
+        if w <= 0 or h <= 0:
+            raise ValueError(f"render size must be positive, got {w}x{h}")
+        samples = self.options.samples if self.options.samples > 1 else 0
+        self._color_ms = ctx.renderbuffer((w, h), 4, samples=samples)
+        self._depth_ms = ctx.depth_renderbuffer((w, h), samples=samples)
+        self._fbo_ms = ctx.framebuffer([self._color_ms], self._depth_ms)
+        self._color = ctx.texture((w, h), 4)
+        self.fbo = ctx.framebuffer([self._color])
+        self._programs: dict[str, moderngl.Program] = {}
+        self._parts: list[_GpuPart] = []
+        self._resources: list = []
+        self._avatar: Avatar | None = None
+        vs, fs = stage_sources("backdrop")
+        self._backdrop = ctx.program(vertex_shader=vs, fragment_shader=fs)
+        self._backdrop_vao = ctx.vertex_array(self._backdrop, [])
+
+    # --- loading ------------------------------------------------------------------------------------
+    def _program(self, kind: str) -> moderngl.Program:
+        if kind not in self._programs:
+            vs, fs = stage_sources("avatar", [MATERIAL_DEFINES[kind]])
+            self._programs[kind] = self.ctx.program(vertex_shader=vs, fragment_shader=fs)
+        return self._programs[kind]
+
+    def load(self, avatar: Avatar) -> None:
+        """Upload the avatar's geometry, targets and textures (replacing any previous avatar)."""
+        self._release_avatar()
+        if len(avatar.skeleton.names) > MAX_JOINTS:
+            raise ValueError(f"the renderer supports up to {MAX_JOINTS} joints, the avatar has {len(avatar.skeleton.names)}")
+        ctx = self.ctx
+        parts = sorted(avatar.parts, key=lambda p: DRAW_ORDER[avatar.materials[p.material].kind])
+        starts = np.cumsum([0] + [p.vertex_count for p in parts])
+        total = int(starts[-1])
+        cat = lambda attr: np.concatenate([getattr(p, attr) for p in parts]).astype(np.float32)  # noqa: E731
+        tangents = np.concatenate([p.tangents if p.tangents is not None else np.zeros((p.vertex_count, 4))
+                                   for p in parts]).astype(np.float32)
+        buffers = {
+            "in_position": (cat("positions"), "3f"), "in_normal": (cat("normals"), "3f"), "in_uv": (cat("uvs"), "2f"),
+            "in_joints": (np.concatenate([p.joints for p in parts]).astype(np.float32), "4f"),
+            "in_weights": (cat("weights"), "4f"), "in_tangent": (tangents, "4f"),
+        }
+        vbos = {name: (ctx.buffer(np.ascontiguousarray(data).tobytes()), fmt) for name, (data, fmt) in buffers.items()}
+        indices = np.concatenate([p.indices.astype(np.int64) + s for p, s in zip(parts, starts)]).astype(np.uint32)
+        ibo = ctx.buffer(indices.tobytes())
+        self._resources += [b for b, _ in vbos.values()] + [ibo]
+
+        # morph targets: rows of MORPH_TEXTURE_WIDTH texels, per target a block of position rows then normal rows
+        rows = -(-total // MORPH_TEXTURE_WIDTH)
+        morph = np.zeros((52, 2, rows * MORPH_TEXTURE_WIDTH, 3), np.float32)
+        for p, s in zip(parts, starts):
+            morph[:, 0, s:s + p.vertex_count] = p.morph_positions
+            morph[:, 1, s:s + p.vertex_count] = p.morph_normals
+        width = min(MORPH_TEXTURE_WIDTH, max(total, 1))
+        morph = morph.reshape(52 * 2 * rows, MORPH_TEXTURE_WIDTH, 3)[:, :width] if rows == 1 else \
+            morph.reshape(52 * 2 * rows, MORPH_TEXTURE_WIDTH, 3)
+        self._morph_width = morph.shape[1]
+        self._morph_rows = rows
+        self._morph_texture = ctx.texture((morph.shape[1], morph.shape[0]), 3, morph.tobytes(), dtype="f4")
+        self._morph_texture.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self._resources.append(self._morph_texture)
+
+        textures: dict[str, moderngl.Texture] = {}
+        first = 0
+        for part in parts:
+            material = avatar.materials[part.material]
+            if part.material not in textures:
+                image = material.texture if material.texture is not None else np.full((1, 1, 4), 255, np.uint8)
+                tex = ctx.texture((image.shape[1], image.shape[0]), 4, np.ascontiguousarray(image).tobytes())
+                tex.build_mipmaps()
+                tex.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+                tex.anisotropy = 8.0
+                textures[part.material] = tex
+                self._resources.append(tex)
+            program = self._program(material.kind)
+            content = [(vbo, fmt, name) for name, (vbo, fmt) in vbos.items() if name in program]
+            vao = ctx.vertex_array(program, content, index_buffer=ibo, index_element_size=4)
+            self._resources.append(vao)
+            z = part.positions[:, 2]
+            self._parts.append(_GpuPart(vao, program, first * 3, len(part.indices) * 3, textures[part.material],
+                                        material.kind, tuple(material.base_color), material.roughness,
+                                        (float(z.max()), float(z.min()))))
+            first += len(part.indices)
+        self._avatar = avatar
+
+    # --- drawing ------------------------------------------------------------------------------------
+    def render(self, expression: Expression, camera: Camera, model: np.ndarray | None = None) -> None:
+        """Draw one frame into the renderer's framebuffer (`read()` or `blit_to_screen()` to get it)."""
+        if self._avatar is None:
+            raise RuntimeError("no avatar loaded: call Renderer.load(avatar) first")
+        ctx, opts = self.ctx, self.options
+        w, h = opts.size
+        self._fbo_ms.use()
+        ctx.viewport = (0, 0, w, h)
+        self._fbo_ms.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        ctx.enable(moderngl.DEPTH_TEST)
+        ctx.disable(moderngl.CULL_FACE | moderngl.BLEND)
+        if opts.background is not None:
+            self._backdrop["u_top"].value, self._backdrop["u_bottom"].value = opts.background
+            self._backdrop_vao.render(moderngl.TRIANGLE_STRIP, vertices=4)
+
+        weights = np.asarray(expression.weights, np.float32)
+        active = np.flatnonzero(np.abs(weights) > 1e-4)
+        targets = np.zeros(52, np.int32)
+        values = np.zeros(52, np.float32)
+        targets[:len(active)], values[:len(active)] = active, weights[active]
+        mats = np.tile(np.eye(4, dtype=np.float32), (MAX_JOINTS, 1, 1))
+        skel_mats = joint_matrices(self._avatar.skeleton, expression.rotations)
+        mats[:len(skel_mats)] = skel_mats
+        model = np.eye(4, dtype=np.float32) if model is None else np.asarray(model, np.float32)
+        view_projection = camera.projection(w / h) @ camera.view()
+        light = opts.lighting
+        dirs = np.array(light.directions, np.float32)
+        dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+        shared = {
+            "u_active_count": len(active), "u_morph_width": self._morph_width, "u_morph_rows": self._morph_rows,
+            "u_view_projection": view_projection.T.tobytes(), "u_model": model.T.tobytes(),
+            "u_light_dirs": dirs.tobytes(), "u_light_colors": np.array(light.colors, np.float32).tobytes(),
+            "u_sky_color": light.sky, "u_ground_color": light.ground, "u_exposure": light.exposure,
+            "u_camera_position": tuple(float(c) for c in camera.position),
+        }
+        arrays = {"u_active_targets": targets.tobytes(), "u_active_weights": values.tobytes(),
+                  "u_joint_matrices": np.ascontiguousarray(mats.transpose(0, 2, 1)).tobytes()}
+        self._morph_texture.use(1)
+        for part in self._parts:
+            prog = part.program
+            for name, value in shared.items():
+                if name in prog:
+                    if isinstance(value, bytes):
+                        prog[name].write(value)
+                    else:
+                        prog[name].value = value
+            for name, value in arrays.items():
+                if name in prog:
+                    prog[name].write(value)
+            prog["u_morph_texture"].value = 1
+            prog["u_base_texture"].value = 0
+            part.texture.use(0)
+            for name, value in (("u_base_color", part.color), ("u_roughness", part.roughness),
+                                ("u_cavity_depth", part.cavity), ("u_alpha_cutoff", 0.5)):
+                if name in prog:
+                    prog[name].value = value
+            part.vao.render(moderngl.TRIANGLES, vertices=part.count, first=part.first)
+        ctx.copy_framebuffer(self.fbo, self._fbo_ms)
+
+    def read(self) -> np.ndarray:
+        """(h, w, 4) uint8 RGBA, top row first, straight (not premultiplied) alpha."""
+        w, h = self.options.size
+        rgba = np.frombuffer(self.fbo.read(components=4, alignment=1), np.uint8).reshape(h, w, 4)[::-1]
+        alpha = rgba[..., 3:4].astype(np.float32)
+        rgb = np.where(alpha > 0, rgba[..., :3] * (255.0 / np.maximum(alpha, 1.0)), 0.0)
+        return np.concatenate([np.clip(rgb + 0.5, 0, 255).astype(np.uint8), rgba[..., 3:4]], axis=-1)
+
+    def blit_to_screen(self) -> None:
+        self.ctx.copy_framebuffer(self.ctx.screen, self.fbo)
+
+    def finish(self) -> None:
+        """Wait for the GPU (benchmarks time with this)."""
+        self.ctx.finish()
+
+    # --- lifetime -----------------------------------------------------------------------------------
+    def _release_avatar(self) -> None:
+        for r in self._resources:
+            r.release()
+        self._resources, self._parts, self._avatar = [], [], None
+
+    def release(self) -> None:
+        self._release_avatar()
+        for obj in (*self._programs.values(), self._backdrop_vao, self._backdrop, self._fbo_ms, self._color_ms,
+                    self._depth_ms, self.fbo, self._color):
+            obj.release()
+        self._programs = {}
+
+    def __enter__(self) -> "Renderer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up (scripts/setup.sh), then run `avatar demo`; arguments go to it.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${AVATAR_VENV:-$ROOT/.venv}"
+bash "$ROOT/scripts/setup.sh"
+cd "$ROOT"
+exec "$VENV/bin/avatar" demo "$@"

@@ -1,0 +1,41 @@
+// Studio lighting shared by every material: key, fill and rim lights plus a sky/ground ambient,
+// GGX specular, and a filmic tone curve. All colours are linear until `to_display`.
+const int LIGHT_COUNT = 3;
+uniform vec3 u_light_dirs[LIGHT_COUNT];     // unit vectors from the surface toward each light, world space
+uniform vec3 u_light_colors[LIGHT_COUNT];   // linear radiance
+uniform vec3 u_sky_color;
+uniform vec3 u_ground_color;
+uniform vec3 u_camera_position;
+uniform float u_exposure;
+
+const float PI = 3.14159265;
+
+vec3 srgb_to_linear(vec3 c) { return pow(c, vec3(2.2)); }
+
+vec3 ambient(vec3 n) {
+    return mix(u_ground_color, u_sky_color, 0.5 + 0.5 * n.y);
+}
+
+float ggx_specular(vec3 n, vec3 v, vec3 l, float roughness) {
+    vec3 h = normalize(v + l);
+    float a = roughness * roughness;
+    float a2 = a * a;
+    float nh = max(dot(n, h), 0.0);
+    float nv = max(dot(n, v), 1e-4);
+    float nl = max(dot(n, l), 0.0);
+    float d = a2 / (PI * pow(nh * nh * (a2 - 1.0) + 1.0, 2.0));
+    float k = a * 0.5;
+    float g = nv / (nv * (1.0 - k) + k) * nl / (nl * (1.0 - k) + k);
+    return d * g / max(4.0 * nv * nl, 1e-4) * nl;
+}
+
+float fresnel_schlick(float f0, vec3 n, vec3 v) {
+    return f0 + (1.0 - f0) * pow(1.0 - max(dot(n, v), 0.0), 5.0);
+}
+
+// ACES fit (Narkowicz 2015) then display gamma
+vec3 to_display(vec3 c) {
+    c *= u_exposure;
+    c = clamp((c * (2.51 * c + 0.03)) / (c * (2.43 * c + 0.59) + 0.14), 0.0, 1.0);
+    return pow(c, vec3(1.0 / 2.2));
+}
