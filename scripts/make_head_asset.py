@@ -226,7 +226,7 @@ def main() -> None:
         pairs, inverse = np.unique(corners, axis=0, return_inverse=True)
         src, uv_ids = pairs[:, 0], pairs[:, 1]
         uv = uv_transform(uv_src[uv_ids], inverse.reshape(-1, 3))
-        parts[name] = dict(src=src, positions=rest[src], uvs=uv, indices=inverse.reshape(-1, 3),
+        parts[name] = dict(src=src, source_uvs=uv_src[uv_ids], positions=rest[src], uvs=uv, indices=inverse.reshape(-1, 3),
                            joints=joints_src[src], weights=weights_src[src],
                            **{k: b[:, src] for k, b in all_bases.items()})
 
@@ -312,6 +312,7 @@ def main() -> None:
         positions=cat["positions"].astype(np.float32), uvs=cat["uvs"].astype(np.float32),
         joints=cat["joints"].astype(np.uint16), weights=cat["weights"].astype(np.float32),
         triangles=triangles, weld=weld.astype(np.int32),
+        skin_source_uvs=parts["skin"]["source_uvs"].astype(np.float32),
         source_vertex=np.concatenate([parts["skin"]["src"], parts["tongue"]["src"],
                                       np.full(starts[-1] - starts[2], -1)]).astype(np.int32),
         part_names=np.array(names), part_vertex_ranges=starts.astype(np.int32),

@@ -107,7 +107,7 @@ void main() {
         float s1 = pow(sqrt(max(1.0 - pow(dot(t1, h), 2.0), 0.0)), 90.0);
         float s2 = pow(sqrt(max(1.0 - pow(dot(t2, h), 2.0), 0.0)), 18.0);
         float facing = smoothstep(-0.1, 0.3, dot(n, l));
-        color += u_light_colors[i] * (albedo * diffuse / PI + facing * (0.10 * s1 + 0.22 * s2 * albedo));
+        color += u_light_colors[i] * (albedo * diffuse / PI + facing * (0.035 * s1 + 0.12 * s2 * albedo));
     }
     color += albedo * ambient(n) * 0.8;
     alpha = 1.0;

@@ -11,6 +11,7 @@ from PIL import Image
 import avatar_engine
 from avatar_engine.head.eyes import iris_texture
 from avatar_engine.head.geometry import vertex_normals
+from avatar_engine.head.hair import HairStyle, shell_hair
 from avatar_engine.head.model import HeadModel
 from avatar_engine.records import Avatar, Material, Part
 
@@ -44,8 +45,8 @@ def morph_normal_offsets(model: HeadModel, positions: np.ndarray, normals: np.nd
 
 
 def template_avatar(identity: Mapping[str, float] | None = None, materials: Mapping[str, Material] | None = None,
-                    model: HeadModel | None = None) -> Avatar:
-    """The head model's avatar for `identity` (default: the average head)."""
+                    model: HeadModel | None = None, hair: HairStyle | None = HairStyle()) -> Avatar:
+    """The head model's avatar for `identity` (default: the average head); `hair=None` for a bald head."""
     model = model or HeadModel.default()
     identity = {**model.default_identity(), **(identity or {})}
     positions = model.neutral_positions(identity)
@@ -59,6 +60,14 @@ def template_avatar(identity: Mapping[str, float] | None = None, materials: Mapp
             uvs=model.uvs[vs], indices=(model.triangles[ts] - vs.start).astype(np.uint32),
             joints=model.joints[vs], weights=model.weights[vs],
             morph_positions=model.expression_offsets[:, vs], morph_normals=morph_normals[:, vs]))
-    return Avatar(parts=tuple(parts), materials=dict(materials or default_materials()),
-                  skeleton=model.skeleton(identity), identity=identity,
+    materials = dict(materials or default_materials())
+    skeleton = model.skeleton(identity)
+    if hair is not None:
+        skin = parts[model.part_names.index("skin")]
+        hair_part, hair_material = shell_hair(
+            skin.positions, skin.normals, skin.indices, skin.joints, skin.weights,
+            dict(zip(skeleton.names, skeleton.rest_positions)), skin.morph_positions, hair)
+        parts.append(hair_part)
+        materials.setdefault("hair", hair_material)
+    return Avatar(parts=tuple(parts), materials=materials, skeleton=skeleton, identity=identity,
                   generator=f"avatar-engine {avatar_engine.__version__}")

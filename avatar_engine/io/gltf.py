@@ -11,6 +11,7 @@ Layout of the files `write_glb` makes (and `read_glb` reads back exactly):
   (only the vertices it moves), as an accessor without bufferView when it is all zero for that primitive,
   and densely in the rare case where that is smaller.
 - mesh "Static": parts whose morph data are all zero, without targets. Both meshes use the one skin.
+  (When no part has morph data, all parts go in "Head", so the file still carries the 52 named targets.)
 - joints: nodes named as `Skeleton.names`, nested per `Skeleton.parents`, translated by
   `Skeleton.local_offsets()`; inverse bind matrices undo the rest positions.
 - materials: PBR metallic-roughness, base colour texture embedded as PNG; `Material.kind` in `extras.kind`.
@@ -32,7 +33,7 @@ from typing import Any, Iterator, get_args
 import numpy as np
 from PIL import Image
 
-from avatar_engine.head.arkit import ARKIT_INDEX, ARKIT_NAMES
+from avatar_engine.head.arkit import ARKIT_NAMES
 from avatar_engine.records import Avatar, Material, MaterialKind, Part, Skeleton
 
 FORMAT_VERSION = 1
@@ -256,20 +257,29 @@ def _unit_rows(vectors: np.ndarray) -> np.ndarray:
 
 
 def _normalized_weights(weights: np.ndarray, joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(n, 4) float32 weights whose float32 running sum is 1 within the validator's 2e-7 per non-zero weight,
-    and (n, 4) joints with 0 in every zero-weight slot (a joint there would only draw a validator warning).
+    """Skinning data the validator accepts, from (n, 4) weights and (n, 4) joints.
+
+    Weights: negative ones dropped, a joint listed twice merged into its first slot, a vertex without weight
+    bound fully to its first joint, and rows rescaled so their float32 running sum is 1 within the validator's
+    2e-7 per non-zero weight. Joints: 0 in every zero-weight slot (anything else draws a warning).
     Rows that already pass are left bit-exact.
     """
-    w = np.maximum(np.asarray(weights, np.float32), 0.0)
-    joints = np.where(w > 0, np.asarray(joints), 0)
+    w = np.maximum(np.array(weights, np.float32), 0.0)
+    joints = np.array(joints)
+    for k in range(1, 4):
+        for i in range(k):
+            repeat = (joints[:, k] == joints[:, i]) & (w[:, k] > 0) & (w[:, i] > 0)
+            w[repeat, i] += w[repeat, k]
+            w[repeat, k] = 0.0
+    w[~(w > 0).any(1), 0] = 1.0
+    joints = np.where(w > 0, joints, 0)
     for _ in range(4):
         bad = _weight_sum_error(w) > 2e-7 * np.maximum((w > 0).sum(1), 1)
         if not bad.any():
             break
         rows = w[bad].astype(np.float64)
         total = rows.sum(1, keepdims=True)
-        rows = np.where(total > 0, rows / np.where(total > 0, total, 1.0), [1.0, 0.0, 0.0, 0.0])
-        rows = rows.astype(np.float32)
+        rows = (rows / total).astype(np.float32)
         # Put the float32 rounding residue on the largest weight, where it matters least.
         largest = rows.argmax(1)
         residue = (1.0 - _float32_running_sum(rows)).astype(np.float32)
@@ -316,8 +326,8 @@ class _Builder:
         return len(self.views) - 1
 
     def dense(self, array: np.ndarray, kind: str, target: int | None = None, bounds: bool = False) -> int:
-        """Accessor over its own bufferView; `array` is (count, width) or (count,) of u1, u2, u4 or f4."""
-        array = np.ascontiguousarray(array)
+        """Accessor over its own bufferView; `array` is (count, width) or (count,) of u1, u2, u4 or floats."""
+        array = np.ascontiguousarray(array, np.float32 if array.dtype.kind == "f" else array.dtype)
         accessor: dict[str, Any] = {
             "bufferView": self.view(array.astype(array.dtype.newbyteorder("<")).tobytes(), target),
             "componentType": _COMPONENT_TYPES[array.dtype],
@@ -576,8 +586,8 @@ class _Reader:
             position.setdefault(str(target_name), i)
         missing = [n for n in ARKIT_NAMES if n not in position]
         if missing:
-            listed = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
-            raise AvatarFileError(f"mesh {name!r} lacks {len(missing)} of the 52 ARKit morph targets: {listed}")
+            raise AvatarFileError(
+                f"mesh {name!r} lacks {len(missing)} of the 52 ARKit morph targets: {', '.join(missing)}")
         return [position[n] for n in ARKIT_NAMES]
 
     def part(self, primitive: dict[str, Any], name: str, material: str, order: list[int] | None,
@@ -608,7 +618,7 @@ class _Reader:
                     morph_positions[t] = self.floats(targets[k]["POSITION"], 3, n)
                 if "NORMAL" in targets[k]:
                     morph_normals[t] = self.floats(targets[k]["NORMAL"], 3, n)
-        uvs = self.floats(attributes["TEXCOORD_0"], 2, n) if "TEXCOORD_0" in attributes else np.zeros((n, 2), np.float32)
+        uvs = self.floats(attributes["TEXCOORD_0"], 2, n) if "TEXCOORD_0" in attributes else np.zeros((n, 2), "f4")
         tangents = self.floats(attributes["TANGENT"], 4, n) if "TANGENT" in attributes else None
         return Part(
             name=name, material=material, positions=positions, normals=self.floats(attributes["NORMAL"], 3, n),

@@ -1,16 +1,23 @@
-"""Runs inside Blender: import one .glb and print a JSON line (prefixed AVATAR_IMPORT) saying what Blender made.
+"""Runs inside Blender: import one .glb, print a JSON line (prefixed AVATAR_IMPORT) saying what Blender made,
+and optionally export the scene again with Blender's own glTF exporter.
 
-Usage: blender --background --factory-startup --python tests/io/blender_import.py -- file.glb
+Usage: blender --background --factory-startup --python tests/io/blender_import.py -- in.glb [out.glb]
 """
 
 import json
 import sys
 
-import bpy
+import numpy
 
-path = sys.argv[sys.argv.index("--") + 1]
+# Blender 3.4's glTF importer uses `numpy.bool`, which numpy 1.24-1.26 (Debian's) removed; numpy 2 has it again.
+if not hasattr(numpy, "bool"):
+    numpy.bool = numpy.bool_
+
+import bpy  # noqa: E402
+
+arguments = sys.argv[sys.argv.index("--") + 1:]
 bpy.ops.wm.read_factory_settings(use_empty=True)  # no default cube, camera or light to confuse the counts
-bpy.ops.import_scene.gltf(filepath=path)
+bpy.ops.import_scene.gltf(filepath=arguments[0])
 
 meshes = {}
 for obj in bpy.data.objects:
@@ -26,3 +33,6 @@ for obj in bpy.data.objects:
     }
 armatures = {obj.name: [bone.name for bone in obj.data.bones] for obj in bpy.data.objects if obj.type == "ARMATURE"}
 print("AVATAR_IMPORT " + json.dumps({"meshes": meshes, "armatures": armatures}), flush=True)
+
+if len(arguments) > 1:
+    bpy.ops.export_scene.gltf(filepath=arguments[1], export_format="GLB")

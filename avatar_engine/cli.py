@@ -1,0 +1,192 @@
+"""The `avatar` command: parses arguments, calls the API, maps expected failures to one line and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from avatar_engine.errors import AvatarError, InputError
+from avatar_engine.head.arkit import ARKIT_INDEX
+
+
+def parse_expression(text: str) -> dict[str, float]:
+    """'jawOpen=1,mouthSmileLeft=0.5' -> {'jawOpen': 1.0, 'mouthSmileLeft': 0.5}; InputError on bad input."""
+    weights: dict[str, float] = {}
+    for item in filter(None, (s.strip() for s in text.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise InputError(f"expression item {item!r} must look like name=weight")
+        if name not in ARKIT_INDEX:
+            raise InputError(f"unknown expression name {name!r}; expected an ARKit blend-shape name such as jawOpen")
+        try:
+            w = float(value)
+        except ValueError:
+            raise InputError(f"expression weight {value!r} for {name} is not a number") from None
+        if not 0.0 <= w <= 1.0:
+            raise InputError(f"expression weight {name}={w:g} is outside [0, 1]")
+        weights[name] = w
+    return weights
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise InputError(f"size {text!r} must look like 1280x720") from None
+    if not (16 <= w <= 8192 and 16 <= h <= 8192):
+        raise InputError(f"size {w}x{h} is outside 16..8192 pixels")
+    return w, h
+
+
+def _output_path(path: str, suffixes: tuple[str, ...]) -> Path:
+    out = Path(path)
+    if out.suffix.lower() not in suffixes:
+        raise InputError(f"output {out} must end in {' or '.join(suffixes)}")
+    if not out.parent.exists():
+        raise InputError(f"output folder {out.parent} does not exist")
+    return out
+
+
+def _load_avatar(path: str):
+    from avatar_engine.io import AvatarFileError, read_glb
+
+    try:
+        return read_glb(path)
+    except AvatarFileError as exc:
+        raise InputError(str(exc)) from None
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from avatar_engine.doctor import format_report, run_checks
+
+    checks = run_checks()
+    print(format_report(checks))
+    return 0 if all(c.ok for c in checks if c.required) else 1
+
+
+def cmd_template(args: argparse.Namespace) -> int:
+    from avatar_engine.head.template import template_avatar
+    from avatar_engine.io import write_glb
+
+    out = _output_path(args.output, (".glb",))
+    avatar = template_avatar(hair=None if args.bald else template_hair())
+    write_glb(avatar, out)
+    print(f"wrote {out}: {avatar.triangle_count} triangles, 52 ARKit targets, joints {', '.join(avatar.skeleton.names)}")
+    return 0
+
+
+def template_hair():
+    from avatar_engine.head.hair import HairStyle
+
+    return HairStyle()
+
+
+def _renderer(size: tuple[int, int], background: str, samples: int):
+    from avatar_engine.render.context import headless_context
+    from avatar_engine.render.renderer import STUDIO_BACKDROP, RenderOptions, Renderer
+
+    if background not in ("transparent", "studio"):
+        raise InputError(f"background {background!r} must be transparent or studio")
+    return Renderer(headless_context(), RenderOptions(
+        size=size, samples=samples, background=None if background == "transparent" else STUDIO_BACKDROP))
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from avatar_engine.records import Expression, euler_rotation
+    from avatar_engine.render.camera import Camera
+    from avatar_engine.render.output import write_png
+
+    weights = parse_expression(args.expression)
+    size = parse_size(args.size)
+    out = _output_path(args.output, (".png",))
+    for label, value, limit in (("yaw", args.yaw, 90), ("pitch", args.pitch, 60), ("view-yaw", args.view_yaw, 180)):
+        if not -limit <= value <= limit:
+            raise InputError(f"--{label} {value:g} is outside [-{limit}, {limit}] degrees")
+    avatar = _load_avatar(args.avatar)
+    rotations = {"neck": euler_rotation(0.4 * args.yaw, 0.4 * args.pitch),
+                 "head": euler_rotation(0.6 * args.yaw, 0.6 * args.pitch)}
+    with _renderer(size, args.background, args.samples) as renderer:
+        renderer.load(avatar)
+        renderer.render(Expression.from_names(weights, **rotations), Camera(yaw_deg=args.view_yaw, fov_y_deg=args.fov))
+        write_png(renderer.read(), out)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from avatar_engine import demo
+    from avatar_engine.head.template import template_avatar
+    from avatar_engine.render.camera import Camera
+    from avatar_engine.render.output import VideoWriter, write_png
+
+    out = _output_path(args.output, (".mp4",))
+    size = parse_size(args.size)
+    if not 1 <= args.fps <= 120:
+        raise InputError(f"--fps {args.fps} is outside 1..120")
+    avatar = template_avatar()
+    camera = Camera()
+    frames = int(round(demo.duration() * args.fps))
+    with _renderer(size, "studio", 4) as renderer, VideoWriter(out, args.fps, size) as video:
+        renderer.load(avatar)
+        for i in range(frames):
+            renderer.render(demo.expression_at(i / args.fps), camera)
+            frame = renderer.read()
+            video.write(frame)
+            if i == int(1.4 * args.fps):
+                poster = frame
+    write_png(poster, out.with_suffix(".png"))
+    print(f"wrote {out} ({frames} frames at {args.fps} fps, {size[0]}x{size[1]}) and {out.with_suffix('.png')}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="avatar", description="Rigged 3D head avatars: build, animate, export.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("doctor", help="check the GL backend, GPU, model cache and optional backends")
+    p.set_defaults(run=cmd_doctor)
+
+    p = sub.add_parser("template", help="write the default head as an avatar file (glTF binary)")
+    p.add_argument("-o", "--output", default="head.glb")
+    p.add_argument("--bald", action="store_true", help="leave out the hair")
+    p.set_defaults(run=cmd_template)
+
+    p = sub.add_parser("render", help="render an avatar file with an expression to PNG")
+    p.add_argument("avatar", help="avatar file (.glb)")
+    p.add_argument("--expression", default="", help="ARKit weights, e.g. jawOpen=1,mouthSmileLeft=0.5")
+    p.add_argument("--yaw", type=float, default=0.0, help="head turn in degrees, positive toward the avatar's left")
+    p.add_argument("--pitch", type=float, default=0.0, help="head nod in degrees, positive looks down")
+    p.add_argument("--view-yaw", type=float, default=0.0, help="camera orbit in degrees")
+    p.add_argument("--fov", type=float, default=24.0, help="vertical field of view in degrees")
+    p.add_argument("--size", default="1024x1024")
+    p.add_argument("--samples", type=int, default=4, help="MSAA samples")
+    p.add_argument("--background", default="transparent", help="transparent (RGBA) or studio")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(run=cmd_render)
+
+    p = sub.add_parser("demo", help="render the default head through a scripted performance to mp4")
+    p.add_argument("-o", "--output", default="avatar-demo.mp4")
+    p.add_argument("--size", default="960x540")
+    p.add_argument("--fps", type=int, default=30)
+    p.set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except AvatarError as exc:
+        print(f"avatar {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"avatar {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""`avatar demo`: the default head through a scripted performance, rendered to mp4.
+
+The script is a list of keyframes (time, expression weights, head yaw/pitch, gaze) eased with smoothstep,
+the way an animator would block a short showreel: smile, blink, talk, brows, pucker, look around.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from avatar_engine.head.arkit import ARKIT_INDEX
+from avatar_engine.records import Expression, euler_rotation
+
+
+@dataclass(frozen=True)
+class Key:
+    time: float
+    weights: dict[str, float] = field(default_factory=dict)
+    yaw: float = 0.0
+    pitch: float = 0.0
+    gaze: tuple[float, float] = (0.0, 0.0)
+    """Eye yaw and pitch in degrees."""
+
+
+SHOWREEL = (
+    Key(0.0), Key(0.6), Key(1.3, {"mouthSmileLeft": 0.9, "mouthSmileRight": 0.9, "cheekSquintLeft": 0.4,
+                                  "cheekSquintRight": 0.4}),
+    Key(1.5, {"mouthSmileLeft": 0.9, "mouthSmileRight": 0.9, "eyeBlinkLeft": 1.0, "eyeBlinkRight": 1.0}),
+    Key(1.7, {"mouthSmileLeft": 0.8, "mouthSmileRight": 0.8}),
+    Key(2.4, {"jawOpen": 0.55, "mouthFunnel": 0.2}, yaw=-12), Key(2.7, {"jawOpen": 0.15}, yaw=-14),
+    Key(3.0, {"jawOpen": 0.45, "mouthStretchLeft": 0.3, "mouthStretchRight": 0.3}, yaw=-10),
+    Key(3.7, {"browInnerUp": 0.9, "browOuterUpLeft": 0.7, "browOuterUpRight": 0.7, "eyeWideLeft": 0.6,
+              "eyeWideRight": 0.6, "jawOpen": 0.2}, yaw=8, pitch=-6),
+    Key(4.5, {"mouthPucker": 1.0}, yaw=18, gaze=(15.0, 0.0)),
+    Key(5.2, {"mouthSmileLeft": 0.7, "eyeBlinkLeft": 1.0}, yaw=-20, gaze=(-15.0, 5.0)),
+    Key(5.5, {"mouthSmileLeft": 0.6}, yaw=-20, gaze=(-10.0, 0.0)),
+    Key(6.3, {"browDownLeft": 0.7, "browDownRight": 0.7, "mouthFrownLeft": 0.6, "mouthFrownRight": 0.6}, pitch=8),
+    Key(7.0), Key(7.5),
+)
+
+
+def _blend(a: Key, b: Key, t: float) -> tuple[np.ndarray, float, float, tuple[float, float]]:
+    s = t * t * (3 - 2 * t)
+    weights = np.zeros(52, np.float32)
+    for name in set(a.weights) | set(b.weights):
+        weights[ARKIT_INDEX[name]] = (1 - s) * a.weights.get(name, 0.0) + s * b.weights.get(name, 0.0)
+    gaze = ((1 - s) * a.gaze[0] + s * b.gaze[0], (1 - s) * a.gaze[1] + s * b.gaze[1])
+    return weights, (1 - s) * a.yaw + s * b.yaw, (1 - s) * a.pitch + s * b.pitch, gaze
+
+
+def expression_at(time: float, keys: tuple[Key, ...] = SHOWREEL) -> Expression:
+    """The scripted expression at `time` seconds (held at the ends)."""
+    time = float(np.clip(time, keys[0].time, keys[-1].time))
+    i = max(k for k in range(len(keys) - 1) if keys[k].time <= time) if time < keys[-1].time else len(keys) - 2
+    a, b = keys[i], keys[i + 1]
+    weights, yaw, pitch, gaze = _blend(a, b, (time - a.time) / max(b.time - a.time, 1e-9))
+    # head turn split over the neck (40%) and the head (60%), as people turn
+    rotations = {"neck": euler_rotation(0.4 * yaw, 0.4 * pitch), "head": euler_rotation(0.6 * yaw, 0.6 * pitch),
+                 "eye_L": euler_rotation(gaze[0], gaze[1]), "eye_R": euler_rotation(gaze[0], gaze[1])}
+    return Expression(weights, rotations)
+
+
+def duration(keys: tuple[Key, ...] = SHOWREEL) -> float:
+    return keys[-1].time

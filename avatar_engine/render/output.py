@@ -1,0 +1,58 @@
+"""Writing what the renderer makes: PNG stills and mp4 video, both written to a temporary name then renamed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+
+
+def write_png(rgba: np.ndarray, path: str | os.PathLike[str]) -> None:
+    """rgba : (h, w, 4) uint8; written atomically."""
+    path = Path(path)
+    tmp = _temporary(path)
+    try:
+        Image.fromarray(rgba).save(tmp, format="PNG")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class VideoWriter:
+    """H.264 mp4 through imageio-ffmpeg; the file appears under its name only once it is complete."""
+
+    def __init__(self, path: str | os.PathLike[str], fps: float, size: tuple[int, int]) -> None:
+        import imageio_ffmpeg
+
+        self.path = Path(path)
+        self._tmp = _temporary(self.path)
+        self._writer = imageio_ffmpeg.write_frames(str(self._tmp), size, fps=fps, codec="libx264", quality=8,
+                                                   pix_fmt_out="yuv420p", macro_block_size=2)
+        self._writer.send(None)
+
+    def write(self, rgba: np.ndarray) -> None:
+        """rgba : (h, w, 4) or (h, w, 3) uint8, composited on black where transparent."""
+        rgb = rgba[..., :3] if rgba.shape[-1] == 3 else (rgba[..., :3].astype(np.uint16) * rgba[..., 3:] // 255)
+        self._writer.send(np.ascontiguousarray(rgb.astype(np.uint8)))
+
+    def close(self) -> None:
+        self._writer.close()
+        os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        try:
+            self._writer.close()
+        finally:
+            self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        self.abort() if exc_type else self.close()

