@@ -182,7 +182,7 @@ class FaceLandmarker:
         if unknown or missing or len(set(names)) != len(names):
             raise ModelError(f"the face landmarker model's blend shapes do not match ARKit's names (unknown: "
                              f"{unknown}, missing: {missing}, {len(names)} after {NEUTRAL_CATEGORY!r})")
-        if [n for n in names] != [n for n in ARKIT_NAMES if n in names]:
+        if names != [n for n in ARKIT_NAMES if n in names]:
             raise ModelError("the face landmarker model's blend shapes are not in ARKit's order")
         return np.array([ARKIT_INDEX[n] for n in names], np.intp)
 

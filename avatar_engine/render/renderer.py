@@ -236,6 +236,8 @@ class Renderer:
         self._resources, self._parts, self._avatar = [], [], None
 
     def release(self) -> None:
+        # never leave a deleted framebuffer bound for the next user of the context
+        (self.ctx.screen or self.ctx.detect_framebuffer(0)).use()
         self._release_avatar()
         for obj in (*self._programs.values(), self._backdrop_vao, self._backdrop, self._fbo_ms, self._color_ms,
                     self._depth_ms, self.fbo, self._color):

@@ -140,6 +140,14 @@ def test_missing_model_file_raises(tmp_path):
         FaceLandmarker(FaceLandmarkerOptions(model_path=tmp_path / "nope.task"))
 
 
+def test_corrupt_model_file_raises(tmp_path):
+    _mediapipe_or_skip()
+    bad = tmp_path / "bad.task"
+    bad.write_bytes(b"not a model bundle" * 64)
+    with pytest.raises(ModelError, match="could not load"):
+        FaceLandmarker(FaceLandmarkerOptions(model_path=bad))
+
+
 def test_unexpected_blend_shape_names_raise(landmarker):
     names = ["_neutral", *[n for n in ARKIT_NAMES if n not in UNSCORED]]
     assert len(landmarker._score_targets(names)) == 51

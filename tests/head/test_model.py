@@ -1,0 +1,97 @@
+"""The head model's tables: identity evaluation, expression targets and the rig."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from avatar_engine.errors import InputError
+from avatar_engine.head.arkit import ARKIT_INDEX
+from avatar_engine.head.model import HeadModel
+from avatar_engine.head.rig import joint_matrices, pose_part
+from avatar_engine.records import Expression, euler_rotation
+
+MM = 1e-3
+
+
+@pytest.fixture(scope="module")
+def model() -> HeadModel:
+    return HeadModel.default()
+
+
+PHENOTYPE_BASIS_TOLERANCE = 5e-5
+"""metres: the phenotype grid is stored as a low-rank basis, exact to 2e-5 m (scripts/make_head_asset.py)."""
+
+
+def test_default_identity_is_the_stored_mesh(model):
+    assert np.abs(model.neutral_positions() - model.positions).max() < PHENOTYPE_BASIS_TOLERANCE
+
+
+def test_head_is_life_sized_and_faces_plus_z(model):
+    p = model.positions
+    height = p[:, 1].max() - p[:, 1].min()
+    assert 0.20 < height < 0.30, "neck-to-crown height in metres"
+    eyes = model.joint_rest[[model.joint_names.index("eye_L"), model.joint_names.index("eye_R")]]
+    assert eyes[0, 0] > 0 > eyes[1, 0], "eye_L is on the head's own left (+X)"
+    nose_tip = p[np.argmax(p[:, 2])]
+    assert abs(nose_tip[0]) < 5 * MM and nose_tip[1] < eyes[0, 1], "the most forward point is the nose, below the eyes"
+
+
+def test_phenotypes_interpolate_between_grid_nodes(model):
+    young, old = model.neutral_positions({"age": 1 / 3}), model.neutral_positions({"age": 2 / 3})
+    mid = model.neutral_positions({"age": 0.5})
+    assert np.allclose(mid, (young + old) / 2, atol=1e-5), "age 0.5 lies halfway between its anchors"
+    assert np.abs(old - young).max() > 2 * MM, "age changes the head"
+
+
+def test_shape_change_is_signed(model):
+    name = "nose-scale-horiz-incr"
+    wide, narrow = model.neutral_positions({name: 1.0}), model.neutral_positions({name: -1.0})
+    nose = np.abs(wide - model.positions).max(1) > 0.5 * MM
+    width = lambda p: np.ptp(p[nose, 0])  # noqa: E731
+    assert width(wide) > width(model.positions) > width(narrow)
+
+
+@pytest.mark.parametrize("bad", [{"age": 1.5}, {"nose-scale-horiz-incr": -2.0}, {"wingspan": 0.3}])
+def test_bad_identity_is_refused(model, bad):
+    with pytest.raises(InputError):
+        model.neutral_positions(bad)
+
+
+def test_jaw_open_lowers_the_chin_and_lower_teeth(template):
+    skin, teeth = template.part("skin"), template.part("teeth_lower")
+    open_mouth = Expression.from_names({"jawOpen": 1.0})
+    posed, _ = pose_part(skin, template.skeleton, open_mouth)
+    drop = skin.positions[:, 1] - posed[:, 1]
+    assert drop.max() > 10 * MM, "jawOpen drops the chin by more than a centimetre"
+    teeth_posed, _ = pose_part(teeth, template.skeleton, open_mouth)
+    assert (teeth.positions[:, 1] - teeth_posed[:, 1]).mean() > 5 * MM, "lower teeth follow the jaw"
+    upper, _ = pose_part(template.part("teeth_upper"), template.skeleton, open_mouth)
+    # the upper teeth follow the gums above them, which jawOpen barely stretches
+    assert np.abs(upper - template.part("teeth_upper").positions).max() < 2 * MM, "upper teeth stay with the skull"
+
+
+def test_blink_closes_only_its_own_eye(template):
+    skin, skel = template.part("skin"), template.skeleton
+    offsets = np.linalg.norm(skin.morph_positions[ARKIT_INDEX["eyeBlinkLeft"]], axis=1)
+
+    def upper_lid(joint: str) -> np.ndarray:
+        d = skin.positions - skel.rest_positions[skel.index(joint)]
+        return (np.linalg.norm(d, axis=1) < 22 * MM) & (np.abs(d[:, 0]) < 10 * MM) & (d[:, 1] > 0)
+
+    own, other = offsets[upper_lid("eye_L")].max(), offsets[upper_lid("eye_R")].max()
+    assert own > 8 * MM, "the lid of the head's left eye (+X) closes"
+    # MakeHuman's target pulls the other lid by about 2 mm; a wink must still read as one eye
+    assert other < 0.25 * own, "the other lid barely moves"
+
+
+def test_joint_matrices_are_identity_at_rest_and_rotate_about_the_joint(template):
+    skel = template.skeleton
+    assert np.allclose(joint_matrices(skel, {}), np.eye(4), atol=1e-6)
+    mats = joint_matrices(skel, {"head": euler_rotation(yaw_deg=30)})
+    head = skel.index("head")
+    origin = np.append(skel.rest_positions[head], 1.0)
+    assert np.allclose(mats[head] @ origin, origin, atol=1e-6), "the head turns about its own origin"
+    assert np.allclose(mats[skel.index("jaw")], mats[head], atol=1e-6), "children follow"
+    with pytest.raises(KeyError):
+        joint_matrices(skel, {"tail": np.eye(3)})

@@ -1,0 +1,132 @@
+"""The renderer: GPU morphing and skinning match the CPU reference, golden images, RGBA output, file reload."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from avatar_engine.head.rig import pose_part
+from avatar_engine.records import Expression, euler_rotation
+from avatar_engine.render.camera import Camera
+from avatar_engine.render.renderer import STUDIO_BACKDROP, RenderOptions, Renderer
+
+GOLDEN = Path(__file__).parent / "golden"
+SIZE = (96, 96)
+CAMERA = Camera(distance=0.6)
+GOLDEN_MEAN_TOLERANCE = 2.0
+"""Mean absolute difference (0-255 levels) allowed against a golden image: llvmpipe versions round differently."""
+GOLDEN_PIXEL_TOLERANCE = 48
+"""A pixel differing by more than this (any channel) counts as changed."""
+GOLDEN_CHANGED_FRACTION = 0.01
+"""Fraction of changed pixels allowed (edges of the silhouette may flip)."""
+EXPRESSIONS = {
+    "neutral": Expression(),
+    "jaw_open": Expression.from_names({"jawOpen": 1.0}),
+    "smile_wink": Expression.from_names({"mouthSmileLeft": 1.0, "mouthSmileRight": 1.0, "eyeBlinkLeft": 1.0}),
+    "head_turn": Expression(rotations={"neck": euler_rotation(12, 4), "head": euler_rotation(18, 6)}),
+}
+
+
+@pytest.fixture(scope="module")
+def renderer(gl_context, template):
+    r = Renderer(gl_context, RenderOptions(size=SIZE, background=STUDIO_BACKDROP))
+    r.load(template)
+    yield r
+    r.release()
+
+
+def draw(renderer, expression: Expression, camera: Camera = CAMERA) -> np.ndarray:
+    renderer.render(expression, camera)
+    return renderer.read().astype(np.int16)
+
+
+def compare(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    diff = np.abs(a.astype(np.int16) - b.astype(np.int16))
+    return float(diff.mean()), float((diff.max(-1) > GOLDEN_PIXEL_TOLERANCE).mean())
+
+
+@pytest.mark.parametrize("name", sorted(EXPRESSIONS))
+def test_golden_image(ctx, renderer, name):
+    image = draw(renderer, EXPRESSIONS[name]).astype(np.uint8)
+    path = GOLDEN / f"{name}.png"
+    if os.environ.get("AVATAR_UPDATE_GOLDEN") == "1":
+        GOLDEN.mkdir(exist_ok=True)
+        Image.fromarray(image).save(path)
+    golden = np.asarray(Image.open(path))
+    mean, changed = compare(image, golden)
+    assert mean <= GOLDEN_MEAN_TOLERANCE and changed <= GOLDEN_CHANGED_FRACTION, (
+        f"{name}: mean diff {mean:.2f}, {changed * 100:.2f}% pixels changed; "
+        "if the change is intended, rerun with AVATAR_UPDATE_GOLDEN=1 and look at the images")
+
+
+def test_expressions_change_the_image(ctx, renderer):
+    neutral = draw(renderer, EXPRESSIONS["neutral"])
+    for name in ("jaw_open", "smile_wink", "head_turn"):
+        assert compare(draw(renderer, EXPRESSIONS[name]), neutral)[1] > 0.005, f"{name} must visibly differ"
+
+
+def test_gpu_deformation_matches_cpu_reference(ctx, template):
+    """Bake the CPU-posed mesh into a static avatar: its render must equal the GPU-deformed one."""
+    expression = Expression(
+        weights=Expression.from_names({"jawOpen": 0.7, "mouthSmileLeft": 0.8, "browInnerUp": 1.0}).weights,
+        rotations={"neck": euler_rotation(10, 5), "head": euler_rotation(15, -5, 3), "jaw": euler_rotation(0, 8),
+                   "eye_L": euler_rotation(20, 0), "eye_R": euler_rotation(20, 0)})
+    baked_parts = []
+    for part in template.parts:
+        positions, normals = pose_part(part, template.skeleton, expression)
+        zeros = np.zeros_like(part.morph_positions)
+        tangents = None if part.tangents is None else np.concatenate([pose_tangents(part, template, expression),
+                                                                        part.tangents[:, 3:]], 1)
+        baked_parts.append(dataclasses.replace(part, positions=positions, normals=normals, morph_positions=zeros,
+                                               morph_normals=zeros, tangents=tangents))
+    baked = dataclasses.replace(template, parts=tuple(baked_parts))
+    with Renderer(ctx, RenderOptions(size=(128, 128))) as r:
+        r.load(template)
+        gpu = draw(r, expression)
+        r.load(baked)
+        cpu = draw(r, Expression())
+    mean, changed = compare(gpu, cpu)
+    assert mean < 0.5 and changed < 0.002, f"GPU vs CPU deformation: mean {mean:.3f}, changed {changed:.4f}"
+
+
+def pose_tangents(part, template, expression) -> np.ndarray:
+    from avatar_engine.head.rig import joint_matrices
+
+    mats = joint_matrices(template.skeleton, expression.rotations)
+    skin = np.einsum("nk,nkij->nij", part.weights, mats[part.joints.astype(np.int64)])
+    t = np.einsum("nij,nj->ni", skin[:, :3, :3], part.tangents[:, :3])
+    return t / np.linalg.norm(t, axis=1, keepdims=True)
+
+
+def test_transparent_background_for_compositing(ctx, template):
+    with Renderer(ctx, RenderOptions(size=(64, 64), background=None)) as r:
+        r.load(template)
+        image = draw(r, Expression())
+    assert (image[0, :, 3] == 0).all() and (image[:, 0, 3] == 0).all(), "corners and borders are transparent"
+    assert image[32, 32, 3] == 255, "the face is opaque"
+    edge = (image[..., 3] > 0) & (image[..., 3] < 255)
+    assert edge.any(), "MSAA leaves partially covered pixels on the silhouette"
+
+
+def test_glb_round_trip_renders_the_same(ctx, renderer, template, tmp_path):
+    from avatar_engine.io import read_glb, write_glb
+
+    write_glb(template, tmp_path / "head.glb")
+    reloaded = read_glb(tmp_path / "head.glb")
+    expression = EXPRESSIONS["smile_wink"]
+    before = draw(renderer, expression)
+    with Renderer(ctx, RenderOptions(size=SIZE, background=STUDIO_BACKDROP)) as r:
+        r.load(reloaded)
+        after = draw(r, expression)
+    mean, changed = compare(before, after)
+    assert mean < 0.2 and changed == 0.0, f"reloaded avatar renders differently: mean {mean:.3f}"
+
+
+def test_render_before_load_is_refused(ctx):
+    with Renderer(ctx, RenderOptions(size=(32, 32))) as r, pytest.raises(RuntimeError, match="no avatar loaded"):
+        r.render(Expression(), CAMERA)
