@@ -85,7 +85,8 @@ void main() {
                                       + 2.0 * ggx_specular(n, v, u_light_dirs[i], u_roughness) * fresnel);
     }
     color += albedo * ambient(n) * 0.9;
-    color += 0.06 * pow(1.0 - max(dot(n, v), 0.0), 3.0) * u_sky_color;  // velvet sheen at grazing angles
+    float grazing = 1.0 - max(dot(n, v), 0.0);
+    color += 0.06 * grazing * grazing * grazing * u_sky_color;  // velvet sheen at grazing angles
 #elif defined MATERIAL_EYE
     float lid_shadow = mix(0.55, 1.0, smoothstep(0.55, -0.1, n.y));
     for (int i = 0; i < LIGHT_COUNT; ++i) {
@@ -104,8 +105,9 @@ void main() {
         vec3 h = normalize(l + v);
         vec3 t1 = normalize(t + 0.08 * n);
         vec3 t2 = normalize(t - 0.12 * n);
-        float s1 = pow(sqrt(max(1.0 - pow(dot(t1, h), 2.0), 0.0)), 90.0);
-        float s2 = pow(sqrt(max(1.0 - pow(dot(t2, h), 2.0), 0.0)), 18.0);
+        float th1 = dot(t1, h), th2 = dot(t2, h);
+        float s1 = pow(max(1.0 - th1 * th1, 0.0), 45.0);  // sin^90 written as (1 - cos^2)^45
+        float s2 = pow(max(1.0 - th2 * th2, 0.0), 9.0);
         float facing = smoothstep(-0.1, 0.3, dot(n, l));
         color += u_light_colors[i] * (albedo * diffuse / PI + facing * (0.035 * s1 + 0.12 * s2 * albedo));
     }

@@ -46,6 +46,8 @@ class RenderOptions:
     background: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
     """None for a transparent background (RGBA for compositing), else a (top, bottom) linear-ish gradient."""
     lighting: Lighting = field(default_factory=Lighting)
+    anisotropy: float = 1.0
+    """Anisotropic texture filtering (1 = off). Cheap on GPUs, costly on llvmpipe: raise it where there is a GPU."""
 
 
 STUDIO_BACKDROP = ((0.34, 0.36, 0.40), (0.12, 0.12, 0.14))
@@ -140,7 +142,7 @@ class Renderer:
                 tex = ctx.texture((image.shape[1], image.shape[0]), 4, np.ascontiguousarray(image).tobytes())
                 tex.build_mipmaps()
                 tex.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
-                tex.anisotropy = 8.0
+                tex.anisotropy = self.options.anisotropy
                 textures[part.material] = tex
                 self._resources.append(tex)
             program = self._program(material.kind)

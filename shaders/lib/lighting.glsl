@@ -10,7 +10,8 @@ uniform float u_exposure;
 
 const float PI = 3.14159265;
 
-vec3 srgb_to_linear(vec3 c) { return pow(c, vec3(2.2)); }
+// gamma 2 instead of 2.2: pow() is costly on software rasterisers and the difference is invisible after tone mapping
+vec3 srgb_to_linear(vec3 c) { return c * c; }
 
 vec3 ambient(vec3 n) {
     return mix(u_ground_color, u_sky_color, 0.5 + 0.5 * n.y);
@@ -23,19 +24,22 @@ float ggx_specular(vec3 n, vec3 v, vec3 l, float roughness) {
     float nh = max(dot(n, h), 0.0);
     float nv = max(dot(n, v), 1e-4);
     float nl = max(dot(n, l), 0.0);
-    float d = a2 / (PI * pow(nh * nh * (a2 - 1.0) + 1.0, 2.0));
+    float q = nh * nh * (a2 - 1.0) + 1.0;
+    float d = a2 / (PI * q * q);
     float k = a * 0.5;
     float g = nv / (nv * (1.0 - k) + k) * nl / (nl * (1.0 - k) + k);
     return d * g / max(4.0 * nv * nl, 1e-4) * nl;
 }
 
 float fresnel_schlick(float f0, vec3 n, vec3 v) {
-    return f0 + (1.0 - f0) * pow(1.0 - max(dot(n, v), 0.0), 5.0);
+    float x = 1.0 - max(dot(n, v), 0.0);
+    float x2 = x * x;
+    return f0 + (1.0 - f0) * x2 * x2 * x;
 }
 
 // ACES fit (Narkowicz 2015) then display gamma
 vec3 to_display(vec3 c) {
     c *= u_exposure;
     c = clamp((c * (2.51 * c + 0.03)) / (c * (2.43 * c + 0.59) + 0.14), 0.0, 1.0);
-    return pow(c, vec3(1.0 / 2.2));
+    return sqrt(c);  // display gamma 2, matching srgb_to_linear
 }

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avatar_engine.errors import ModelError
+from avatar_engine.errors import BackendError, ModelError
 from avatar_engine.head.arkit import ARKIT_INDEX, ARKIT_NAMES
 from avatar_engine.perception import FaceLandmarker, FaceLandmarkerOptions
 from avatar_engine.perception.landmarker import POINT_COUNT, UNSCORED
@@ -132,6 +132,12 @@ def test_closed_landmarker_raises(photo):
     lm.close()
     with pytest.raises(RuntimeError, match="closed"):
         lm.detect(photo)
+
+
+def test_missing_mediapipe_raises_backend_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mediapipe", None)
+    with pytest.raises(BackendError, match="avatar-engine\\[track\\]"):
+        FaceLandmarker()
 
 
 def test_missing_model_file_raises(tmp_path):

@@ -13,11 +13,9 @@ from typing import Callable, Mapping
 import numpy as np
 import pytest
 
-from avatar_engine.head.template import template_avatar
 from avatar_engine.perception import FaceLandmarker, FaceObservation
 from avatar_engine.records import Expression
 from avatar_engine.render.camera import Camera
-from avatar_engine.render.context import headless_context
 from avatar_engine.render.renderer import STUDIO_BACKDROP, Renderer, RenderOptions
 
 SIZE = (384, 384)
@@ -37,11 +35,12 @@ Judge = Callable[[Mapping[str, float]], FaceObservation | None]
 
 
 @pytest.fixture(scope="module")
-def judge():
+def judge(gl_context, template):
+    """Renders an expression with the session's GL context and template head, and returns MediaPipe's view."""
     pytest.importorskip("mediapipe", reason="mediapipe is not installed (pip install 'avatar-engine[track]')")
-    ctx = headless_context()
+    ctx = gl_context
     renderer = Renderer(ctx, RenderOptions(size=SIZE, background=STUDIO_BACKDROP))
-    renderer.load(template_avatar())
+    renderer.load(template)
     landmarker = FaceLandmarker()
     seen: dict[tuple, FaceObservation | None] = {}
 
@@ -57,7 +56,7 @@ def judge():
     yield observe
     landmarker.close()
     renderer.release()
-    ctx.release()
+    assert ctx.error == "GL_NO_ERROR"
 
 
 def scores(judge: Judge, weights: Mapping[str, float]) -> dict[str, float]:
