@@ -114,7 +114,7 @@ void main() {
     color += albedo * ambient(n) * 0.8;
     alpha = 1.0;
 #else  // MATERIAL_TEETH, MATERIAL_TONGUE
-    float cavity = cavity_light();
+    float cavity = 0.6 * cavity_light();  // the lips and cheeks shade the whole mouth
     for (int i = 0; i < LIGHT_COUNT; ++i) {
         float nl = max(dot(n, u_light_dirs[i]), 0.0);
         color += u_light_colors[i] * (albedo * nl / PI + 0.4 * ggx_specular(n, v, u_light_dirs[i], u_roughness)
