@@ -1,0 +1,86 @@
+"""The `avatar` command: what a user types, what they get, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from avatar_engine.cli import main
+
+
+@pytest.fixture(scope="module")
+def glb(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "head.glb"
+    assert main(["template", "-o", str(path)]) == 0
+    return path
+
+
+def test_template_writes_a_readable_avatar(glb):
+    from avatar_engine.io import read_glb
+
+    avatar = read_glb(glb)
+    assert {"neck", "head", "jaw", "eye_L", "eye_R"} <= set(avatar.skeleton.names)
+    assert any(p.morph_positions.any() for p in avatar.parts)
+
+
+def test_render_writes_rgba_png(glb, tmp_path):
+    out = tmp_path / "out.png"
+    assert main(["render", str(glb), "--expression", "jawOpen=1,mouthSmileLeft=0.5", "--yaw", "20",
+                 "--size", "96x96", "-o", str(out)]) == 0
+    image = np.asarray(Image.open(out))
+    assert image.shape == (96, 96, 4) and image[0, 0, 3] == 0 and image[48, 48, 3] == 255
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--expression", "jawOpn=1"], "unknown expression name 'jawOpn'"),
+    (["--expression", "jawOpen=1.5"], "outside [0, 1]"),
+    (["--expression", "jawOpen"], "must look like name=weight"),
+    (["--expression", "jawOpen=wide"], "is not a number"),
+    (["--size", "big"], "must look like 1280x720"),
+    (["--yaw", "300"], "outside [-90, 90]"),
+])
+def test_bad_render_arguments(glb, tmp_path, capsys, args, message):
+    out = tmp_path / "out.png"
+    assert main(["render", str(glb), *args, "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("content, message", [(None, "no such file"), (b"hello", "glb"), (b"glTF" + b"\0" * 8, "")])
+def test_bad_avatar_file(tmp_path, capsys, content, message):
+    path = tmp_path / "bad.glb"
+    if content is not None:
+        path.write_bytes(content)
+    out = tmp_path / "out.png"
+    assert main(["render", str(path), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "bad.glb" in err and message in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_errors_have_no_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "avatar_engine.cli", "render", str(tmp_path / "missing.glb"),
+                           "-o", str(tmp_path / "x.png")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_output_suffix_is_checked(tmp_path, capsys):
+    assert main(["template", "-o", str(tmp_path / "head.obj")]) == 2
+    assert "must end in .glb" in capsys.readouterr().err
+
+
+def test_demo_smoke_run_writes_a_playable_video(tmp_path):
+    import imageio.v3 as iio
+
+    out = tmp_path / "demo.mp4"
+    assert main(["demo", "-o", str(out), "--size", "96x64", "--fps", "4"]) == 0
+    frames = iio.imread(out, index=None)
+    assert frames.shape[0] == 30 and frames.shape[1:3] == (64, 96), "7.5 s at 4 fps"
+    assert (out.with_suffix(".png")).exists()
+    assert np.abs(frames[6].astype(int) - frames[0].astype(int)).mean() > 0.5, "the face moves"
