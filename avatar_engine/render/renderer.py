@@ -219,10 +219,14 @@ class Renderer:
     def read(self) -> np.ndarray:
         """(h, w, 4) uint8 RGBA, top row first, straight (not premultiplied) alpha."""
         w, h = self.options.size
-        rgba = np.frombuffer(self.fbo.read(components=4, alignment=1), np.uint8).reshape(h, w, 4)[::-1]
-        alpha = rgba[..., 3:4].astype(np.float32)
-        rgb = np.where(alpha > 0, rgba[..., :3] * (255.0 / np.maximum(alpha, 1.0)), 0.0)
-        return np.concatenate([np.clip(rgb + 0.5, 0, 255).astype(np.uint8), rgba[..., 3:4]], axis=-1)
+        rgba = np.frombuffer(self.fbo.read(components=4, alignment=1), np.uint8).reshape(h, w, 4)[::-1].copy()
+        if self.options.background is None:
+            # MSAA resolves to premultiplied colour; only the silhouette's partly covered pixels need undoing
+            edge = (rgba[..., 3] > 0) & (rgba[..., 3] < 255)
+            px = rgba[edge].astype(np.float32)
+            px[:, :3] = np.clip(px[:, :3] * (255.0 / px[:, 3:4]) + 0.5, 0, 255)
+            rgba[edge] = px.astype(np.uint8)
+        return rgba
 
     def blit_to_screen(self) -> None:
         self.ctx.copy_framebuffer(self.ctx.screen, self.fbo)
