@@ -68,20 +68,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_template(args: argparse.Namespace) -> int:
+    from avatar_engine.head.hair import HairStyle
     from avatar_engine.head.template import template_avatar
     from avatar_engine.io import write_glb
 
     out = _output_path(args.output, (".glb",))
-    avatar = template_avatar(hair=None if args.bald else template_hair())
+    avatar = template_avatar(hair=None if args.bald else HairStyle())
     write_glb(avatar, out)
     print(f"wrote {out}: {avatar.triangle_count} triangles, 52 ARKit targets, joints {', '.join(avatar.skeleton.names)}")
     return 0
-
-
-def template_hair():
-    from avatar_engine.head.hair import HairStyle
-
-    return HairStyle()
 
 
 def _renderer(size: tuple[int, int], background: str, samples: int):

@@ -356,7 +356,7 @@ def check_against_anny(head: AnnyHead, out: dict) -> None:
     from avatar_engine.head.model import HeadModel
 
     rng = np.random.default_rng(0)
-    ours = HeadModel.from_arrays(out)
+    ours = HeadModel(out)
     phen = {k: float(rng.uniform(0, 1)) for k in PHENOTYPE_GRID}
     changes = {str(k): float(rng.uniform(-1, 1)) for k in rng.choice(out["change_names"], 12, replace=False)}
     expr = {ARKIT_NAMES[i]: float(rng.uniform(0, 1)) for i in rng.choice(52, 8, replace=False)}

@@ -59,10 +59,6 @@ class HeadModel:
         self._corner_offsets = np.array(list(itertools.product((0, 1), repeat=len(self.phenotype_axes))))
         self._strides = np.cumprod([1] + [len(ax) for ax in self.phenotype_axes[::-1]])[:-1][::-1]
 
-    @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> "HeadModel":
-        return cls(arrays)
-
     @staticmethod
     @functools.cache
     def default() -> "HeadModel":
@@ -134,12 +130,16 @@ class HeadModel:
         return Skeleton(self.joint_names, self.joint_parents.copy(), self.joint_positions(identity))
 
     def normals(self, positions: np.ndarray) -> np.ndarray:
-        """(n, 3) smooth normals, shared across UV seams through the weld map."""
-        welded = np.zeros((self.weld.max() + 1, 3), np.float64)
-        np.add.at(welded, self.weld, positions)
-        counts = np.bincount(self.weld)[:, None]
-        welded /= counts
-        return vertex_normals(welded, self.weld[self.triangles])[self.weld]
+        """Smooth unit normals, shared across UV seams through the weld map.
+
+        positions : (n, 3) or (b, n, 3); returns the same shape, float32
+        """
+        batch = np.asarray(positions, np.float64).reshape(-1, len(self.weld), 3)
+        count = self.weld.max() + 1
+        per_weld = np.bincount(self.weld, minlength=count)[:, None]
+        welded = np.stack([np.stack([np.bincount(self.weld, p[:, k], count) for k in range(3)], 1) for p in batch])
+        normals = vertex_normals(welded / per_weld, self.weld[self.triangles])[:, self.weld]
+        return normals.reshape(np.shape(positions)).astype(np.float32)
 
     def part_slices(self, name: str) -> tuple[slice, slice]:
         i = self.part_names.index(name)

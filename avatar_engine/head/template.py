@@ -10,7 +10,6 @@ from PIL import Image
 
 import avatar_engine
 from avatar_engine.head.eyes import iris_texture
-from avatar_engine.head.geometry import vertex_normals
 from avatar_engine.head.hair import HairStyle, shell_hair
 from avatar_engine.head.model import HeadModel
 from avatar_engine.records import Avatar, Material, Part
@@ -36,12 +35,7 @@ def default_materials(skin_texture: np.ndarray | None = None,
 
 def morph_normal_offsets(model: HeadModel, positions: np.ndarray, normals: np.ndarray) -> np.ndarray:
     """(52, n, 3) change of the smooth normals under each expression target at full weight."""
-    welded_count = model.weld.max() + 1
-    counts = np.bincount(model.weld, minlength=welded_count)[:, None]
-    moved = positions[None] + model.expression_offsets
-    welded = np.stack([np.stack([np.bincount(model.weld, m[:, k], welded_count) for k in range(3)], 1) / counts
-                       for m in moved])
-    return (vertex_normals(welded, model.weld[model.triangles])[:, model.weld] - normals[None]).astype(np.float32)
+    return (model.normals(positions[None] + model.expression_offsets) - normals[None]).astype(np.float32)
 
 
 def template_avatar(identity: Mapping[str, float] | None = None, materials: Mapping[str, Material] | None = None,

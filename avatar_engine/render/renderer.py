@@ -119,16 +119,14 @@ class Renderer:
         self._resources += [b for b, _ in vbos.values()] + [ibo]
 
         # morph targets: rows of MORPH_TEXTURE_WIDTH texels, per target a block of position rows then normal rows
-        rows = -(-total // MORPH_TEXTURE_WIDTH)
-        morph = np.zeros((52, 2, rows * MORPH_TEXTURE_WIDTH, 3), np.float32)
+        width = max(min(MORPH_TEXTURE_WIDTH, total), 1)
+        rows = -(-total // width)
+        morph = np.zeros((52, 2, rows * width, 3), np.float32)
         for p, s in zip(parts, starts):
             morph[:, 0, s:s + p.vertex_count] = p.morph_positions
             morph[:, 1, s:s + p.vertex_count] = p.morph_normals
-        width = min(MORPH_TEXTURE_WIDTH, max(total, 1))
-        morph = morph.reshape(52 * 2 * rows, MORPH_TEXTURE_WIDTH, 3)[:, :width] if rows == 1 else \
-            morph.reshape(52 * 2 * rows, MORPH_TEXTURE_WIDTH, 3)
-        self._morph_width = morph.shape[1]
-        self._morph_rows = rows
+        morph = morph.reshape(52 * 2 * rows, width, 3)
+        self._morph_width, self._morph_rows = width, rows
         self._morph_texture = ctx.texture((morph.shape[1], morph.shape[0]), 3, morph.tobytes(), dtype="f4")
         self._morph_texture.filter = (moderngl.NEAREST, moderngl.NEAREST)
         self._resources.append(self._morph_texture)
