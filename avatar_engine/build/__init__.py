@@ -1,0 +1,1 @@
+"""photo -> Avatar: perception, fit, texture, hair, rig; one module per stage."""
