@@ -6,7 +6,8 @@ reads the pixels back (headless, video) or blits them to a window (`blit_to_scre
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import moderngl
 import numpy as np
@@ -37,17 +38,38 @@ class Lighting:
 
 @dataclass(frozen=True)
 class RenderOptions:
-    """How frames look and how they are made."""
+    """How frames look and how they are made. `None` fields pick what suits the GL driver (see `resolve`)."""
 
     size: tuple[int, int] = (1280, 720)
     """Width, height in pixels."""
-    samples: int = 4
-    """MSAA samples (0 or 1 turns multisampling off)."""
+    samples: int | None = None
+    """MSAA samples (0 or 1 turns multisampling off). None: 4 on a GPU, 0 on a software rasteriser, where a
+    multisampled frame costs about three times as much and its resolve is a full-screen pass of its own."""
+    shading: Literal["pixel", "vertex"] | None = None
+    """Where lighting is evaluated; the albedo texture is always sampled per pixel. None: per pixel on a GPU, per
+    vertex on a software rasteriser (there every interpolated value and fragment instruction is CPU time)."""
     background: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
     """None for a transparent background (RGBA for compositing), else a (top, bottom) linear-ish gradient."""
     lighting: Lighting = field(default_factory=Lighting)
-    anisotropy: float = 1.0
-    """Anisotropic texture filtering (1 = off). Cheap on GPUs, costly on llvmpipe: raise it where there is a GPU."""
+    anisotropy: float | None = None
+    """Anisotropic texture filtering (1 = off). None: 8 on a GPU, 1 on a software rasteriser."""
+
+    def resolve(self, software: bool) -> "RenderOptions":
+        """These options with every `None` replaced by the choice for a software (or hardware) rasteriser."""
+        return replace(
+            self,
+            samples=(0 if software else 4) if self.samples is None else self.samples,
+            shading=("vertex" if software else "pixel") if self.shading is None else self.shading,
+            anisotropy=(1.0 if software else 8.0) if self.anisotropy is None else self.anisotropy)
+
+
+SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swiftshader", "software rasterizer")
+
+
+def is_software(ctx: moderngl.Context) -> bool:
+    """True when the context rasterises on the CPU (Mesa llvmpipe and the like)."""
+    name = str(ctx.info.get("GL_RENDERER", "")).lower()
+    return any(s in name for s in SOFTWARE_RENDERERS)
 
 
 STUDIO_BACKDROP = ((0.34, 0.36, 0.40), (0.12, 0.12, 0.14))
@@ -64,6 +86,7 @@ class _GpuPart:
     color: tuple[float, float, float, float]
     roughness: float
     cavity: tuple[float, float]
+    double_sided: bool
 
 
 class Renderer:
@@ -71,28 +94,53 @@ class Renderer:
 
     def __init__(self, ctx: moderngl.Context, options: RenderOptions | None = None) -> None:
         self.ctx = ctx
-        self.options = options or RenderOptions()
+        self.options = (options or RenderOptions()).resolve(is_software(ctx))
         w, h = self.options.size
         if w <= 0 or h <= 0:
             raise ValueError(f"render size must be positive, got {w}x{h}")
         samples = self.options.samples if self.options.samples > 1 else 0
-        self._color_ms = ctx.renderbuffer((w, h), 4, samples=samples)
-        self._depth_ms = ctx.depth_renderbuffer((w, h), samples=samples)
-        self._fbo_ms = ctx.framebuffer([self._color_ms], self._depth_ms)
         self._color = ctx.texture((w, h), 4)
         self.fbo = ctx.framebuffer([self._color])
+        self._owned = [self._color, self.fbo]
+        vs, fs = stage_sources("backdrop")
+        self._backdrop = ctx.program(vertex_shader=vs, fragment_shader=fs)
+        self._backdrop_vao = ctx.vertex_array(self._backdrop, [])
+        self._owned += [self._backdrop_vao, self._backdrop]
+        if samples:
+            color_ms = ctx.renderbuffer((w, h), 4, samples=samples)
+            depth_ms = ctx.depth_renderbuffer((w, h), samples=samples)
+            self._draw_fbo = ctx.framebuffer([color_ms], depth_ms)
+            self._owned += [self._draw_fbo, color_ms, depth_ms]
+            self._blank_fbo = None
+        else:
+            # Draw straight into the output texture (a resolve blit is a full-screen pass on software GL), and
+            # start each frame by copying a prepared backdrop and cleared depth: cheaper there than clear + draw.
+            depth = ctx.depth_renderbuffer((w, h))
+            self._draw_fbo = ctx.framebuffer([self._color], depth)
+            blank_color, blank_depth = ctx.texture((w, h), 4), ctx.depth_renderbuffer((w, h))
+            self._blank_fbo = ctx.framebuffer([blank_color], blank_depth)
+            self._owned += [self._draw_fbo, depth, self._blank_fbo, blank_color, blank_depth]
+            self._blank_fbo.use()
+            self._clear_and_draw_backdrop()
         self._programs: dict[str, moderngl.Program] = {}
         self._parts: list[_GpuPart] = []
         self._resources: list = []
         self._avatar: Avatar | None = None
-        vs, fs = stage_sources("backdrop")
-        self._backdrop = ctx.program(vertex_shader=vs, fragment_shader=fs)
-        self._backdrop_vao = ctx.vertex_array(self._backdrop, [])
+
+    def _clear_and_draw_backdrop(self) -> None:
+        ctx, background = self.ctx, self.options.background
+        ctx.viewport = (0, 0, *self.options.size)
+        ctx.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        if background is not None:
+            ctx.disable(moderngl.DEPTH_TEST)
+            self._backdrop["u_top"].value, self._backdrop["u_bottom"].value = background
+            self._backdrop_vao.render(moderngl.TRIANGLE_STRIP, vertices=4)
 
     # --- loading ------------------------------------------------------------------------------------
     def _program(self, kind: str) -> moderngl.Program:
         if kind not in self._programs:
-            vs, fs = stage_sources("avatar", [MATERIAL_DEFINES[kind]])
+            defines = [MATERIAL_DEFINES[kind]] + (["SHADE_PER_VERTEX"] if self.options.shading == "vertex" else [])
+            vs, fs = stage_sources("avatar", defines)
             self._programs[kind] = self.ctx.program(vertex_shader=vs, fragment_shader=fs)
         return self._programs[kind]
 
@@ -150,7 +198,7 @@ class Renderer:
             z = part.positions[:, 2]
             self._parts.append(_GpuPart(vao, program, first * 3, len(part.indices) * 3, textures[part.material],
                                         material.kind, tuple(material.base_color), material.roughness,
-                                        (float(z.max()), float(z.min()))))
+                                        (float(z.max()), float(z.min())), material.double_sided))
             first += len(part.indices)
         self._avatar = avatar
 
@@ -161,14 +209,16 @@ class Renderer:
             raise RuntimeError("no avatar loaded: call Renderer.load(avatar) first")
         ctx, opts = self.ctx, self.options
         w, h = opts.size
-        self._fbo_ms.use()
+        if self._blank_fbo is not None:
+            ctx.copy_framebuffer(self._draw_fbo, self._blank_fbo)
+            self._draw_fbo.use()
+        else:
+            self._draw_fbo.use()
+            self._clear_and_draw_backdrop()
         ctx.viewport = (0, 0, w, h)
-        self._fbo_ms.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         ctx.enable(moderngl.DEPTH_TEST)
-        ctx.disable(moderngl.CULL_FACE | moderngl.BLEND)
-        if opts.background is not None:
-            self._backdrop["u_top"].value, self._backdrop["u_bottom"].value = opts.background
-            self._backdrop_vao.render(moderngl.TRIANGLE_STRIP, vertices=4)
+        ctx.disable(moderngl.BLEND)
+        ctx.front_face, ctx.cull_face = "ccw", "back"
 
         weights = np.asarray(expression.weights, np.float32)
         active = np.flatnonzero(np.abs(weights) > 1e-4)
@@ -211,8 +261,14 @@ class Renderer:
                                 ("u_cavity_depth", part.cavity), ("u_alpha_cutoff", 0.5)):
                 if name in prog:
                     prog[name].value = value
+            if part.double_sided:
+                ctx.disable(moderngl.CULL_FACE)
+            else:
+                ctx.enable(moderngl.CULL_FACE)
             part.vao.render(moderngl.TRIANGLES, vertices=part.count, first=part.first)
-        ctx.copy_framebuffer(self.fbo, self._fbo_ms)
+        ctx.disable(moderngl.CULL_FACE)
+        if self._blank_fbo is None:
+            ctx.copy_framebuffer(self.fbo, self._draw_fbo)  # MSAA resolve
 
     def read(self) -> np.ndarray:
         """(h, w, 4) uint8 RGBA, top row first, straight (not premultiplied) alpha."""
@@ -243,9 +299,9 @@ class Renderer:
         # never leave a deleted framebuffer bound for the next user of the context
         (self.ctx.screen or self.ctx.detect_framebuffer(0)).use()
         self._release_avatar()
-        for obj in (*self._programs.values(), self._backdrop_vao, self._backdrop, self._fbo_ms, self._color_ms,
-                    self._depth_ms, self.fbo, self._color):
+        for obj in (*self._programs.values(), *self._owned):
             obj.release()
+        self._owned = []
         self._programs = {}
 
     def __enter__(self) -> "Renderer":

@@ -14,6 +14,11 @@ vec3 morph_fetch(int target, int kind, int id) {
     return texelFetch(u_morph_texture, ivec2(id % u_morph_width, row), 0).xyz;
 }
 
+mat4 skin_matrix(ivec4 joints, vec4 weights) {
+    return weights.x * u_joint_matrices[joints.x] + weights.y * u_joint_matrices[joints.y]
+         + weights.z * u_joint_matrices[joints.z] + weights.w * u_joint_matrices[joints.w];
+}
+
 void deform(int id, vec3 position, vec3 normal, ivec4 joints, vec4 weights, out vec3 out_position, out vec3 out_normal) {
     vec3 p = position;
     vec3 n = normal;
@@ -23,8 +28,7 @@ void deform(int id, vec3 position, vec3 normal, ivec4 joints, vec4 weights, out 
         p += w * morph_fetch(t, 0, id);
         n += w * morph_fetch(t, 1, id);
     }
-    mat4 skin = weights.x * u_joint_matrices[joints.x] + weights.y * u_joint_matrices[joints.y]
-              + weights.z * u_joint_matrices[joints.z] + weights.w * u_joint_matrices[joints.w];
+    mat4 skin = skin_matrix(joints, weights);
     out_position = (skin * vec4(p, 1.0)).xyz;
     out_normal = normalize(mat3(skin) * n);
 }

@@ -32,9 +32,21 @@ EXPRESSIONS = {
 }
 
 
+QUALITY = {"": {"samples": 4, "shading": "pixel"}, "_fast": {"samples": 0, "shading": "vertex"}}
+"""The two presets `RenderOptions` resolves to: a GPU's (MSAA, per-pixel light) and a software rasteriser's."""
+
+
 @pytest.fixture(scope="module")
 def renderer(gl_context, template):
-    r = Renderer(gl_context, RenderOptions(size=SIZE, background=STUDIO_BACKDROP))
+    r = Renderer(gl_context, RenderOptions(size=SIZE, background=STUDIO_BACKDROP, **QUALITY[""]))
+    r.load(template)
+    yield r
+    r.release()
+
+
+@pytest.fixture(scope="module")
+def fast_renderer(gl_context, template):
+    r = Renderer(gl_context, RenderOptions(size=SIZE, background=STUDIO_BACKDROP, **QUALITY["_fast"]))
     r.load(template)
     yield r
     r.release()
@@ -50,10 +62,11 @@ def compare(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return float(diff.mean()), float((diff.max(-1) > GOLDEN_PIXEL_TOLERANCE).mean())
 
 
+@pytest.mark.parametrize("quality", sorted(QUALITY))
 @pytest.mark.parametrize("name", sorted(EXPRESSIONS))
-def test_golden_image(ctx, renderer, name):
-    image = draw(renderer, EXPRESSIONS[name]).astype(np.uint8)
-    path = GOLDEN / f"{name}.png"
+def test_golden_image(ctx, renderer, fast_renderer, name, quality):
+    image = draw(fast_renderer if quality else renderer, EXPRESSIONS[name]).astype(np.uint8)
+    path = GOLDEN / f"{name}{quality}.png"
     if os.environ.get("AVATAR_UPDATE_GOLDEN") == "1":
         GOLDEN.mkdir(exist_ok=True)
         Image.fromarray(image).save(path)
@@ -104,7 +117,7 @@ def pose_tangents(part, template, expression) -> np.ndarray:
 
 
 def test_transparent_background_for_compositing(ctx, template):
-    with Renderer(ctx, RenderOptions(size=(64, 64), background=None)) as r:
+    with Renderer(ctx, RenderOptions(size=(64, 64), background=None, samples=4)) as r:
         r.load(template)
         image = draw(r, Expression())
     assert (image[0, :, 3] == 0).all() and (image[:, 0, 3] == 0).all(), "corners and borders are transparent"
@@ -120,7 +133,7 @@ def test_glb_round_trip_renders_the_same(ctx, renderer, template, tmp_path):
     reloaded = read_glb(tmp_path / "head.glb")
     expression = EXPRESSIONS["smile_wink"]
     before = draw(renderer, expression)
-    with Renderer(ctx, RenderOptions(size=SIZE, background=STUDIO_BACKDROP)) as r:
+    with Renderer(ctx, RenderOptions(size=SIZE, background=STUDIO_BACKDROP, **QUALITY[""])) as r:
         r.load(reloaded)
         after = draw(r, expression)
     mean, changed = compare(before, after)

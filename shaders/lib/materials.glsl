@@ -1,0 +1,86 @@
+// Light transport per material kind, written once and evaluated either per pixel or per vertex (SHADE_PER_VERTEX).
+// Each returns the light that multiplies the albedo (`diffuse`) and the light added on top (`specular`), so the
+// per-vertex path can interpolate both and still take the albedo from the texture per pixel.
+#include "lib/lighting.glsl"
+
+uniform vec2 u_cavity_depth;   // rest-space z of the mouth's front and back: darkens what lies deep inside
+uniform float u_roughness;
+uniform vec4 u_base_color;
+
+void shade_skin(vec3 n, vec3 v, out vec3 diffuse, out vec3 specular) {
+    // Per-channel wrap lighting stands in for subsurface scattering: red light reaches further round.
+    const vec3 wrap = vec3(0.42, 0.22, 0.16);
+    float fresnel = fresnel_schlick(0.028, n, v);
+    diffuse = vec3(0.0);
+    specular = vec3(0.0);
+    for (int i = 0; i < LIGHT_COUNT; ++i) {
+        float nl = dot(n, u_light_dirs[i]);
+        vec3 wrapped = clamp((vec3(nl) + wrap) / (1.0 + wrap), 0.0, 1.0);
+        diffuse += u_light_colors[i] * (wrapped * wrapped) * ((1.0 - fresnel) / PI);  // squared: soft, not flat
+        specular += u_light_colors[i] * (2.0 * ggx_specular(n, v, u_light_dirs[i], u_roughness) * fresnel);
+    }
+    diffuse += ambient(n) * 0.9;
+    float grazing = 1.0 - max(dot(n, v), 0.0);
+    specular += 0.06 * grazing * grazing * grazing * u_sky_color;  // velvet sheen at grazing angles
+}
+
+void shade_eye(vec3 n, vec3 v, out vec3 diffuse, out vec3 specular) {
+    float lid_shadow = mix(0.55, 1.0, smoothstep(0.55, -0.1, n.y));
+    float fresnel = fresnel_schlick(0.04, n, v);
+    diffuse = vec3(0.0);
+    specular = vec3(0.0);
+    for (int i = 0; i < LIGHT_COUNT; ++i) {
+        float nl = max(dot(n, u_light_dirs[i]), 0.0);
+        diffuse += u_light_colors[i] * ((0.25 + 0.75 * nl) / PI * lid_shadow);
+        specular += u_light_colors[i] * (2.5 * ggx_specular(n, v, u_light_dirs[i], u_roughness) * fresnel);
+    }
+    diffuse += ambient(n) * lid_shadow;
+}
+
+void shade_hair(vec3 n, vec3 v, vec3 t, out vec3 diffuse, out vec3 specular) {
+    diffuse = vec3(0.0);
+    specular = vec3(0.0);
+    for (int i = 0; i < LIGHT_COUNT; ++i) {
+        vec3 l = u_light_dirs[i];
+        // Kajiya-Kay: two lobes shifted along the normal, the second tinted by the hair colour
+        vec3 h = normalize(l + v);
+        vec3 t1 = normalize(t + 0.08 * n);
+        vec3 t2 = normalize(t - 0.12 * n);
+        float th1 = dot(t1, h), th2 = dot(t2, h);
+        float s1 = pow(max(1.0 - th1 * th1, 0.0), 45.0);  // sin^90 written as (1 - cos^2)^45
+        float s2 = pow(max(1.0 - th2 * th2, 0.0), 9.0);
+        float facing = smoothstep(-0.1, 0.3, dot(n, l));
+        // the second lobe is tinted by the hair colour, so it joins the light that multiplies the albedo
+        diffuse += u_light_colors[i] * (mix(0.3, 1.0, clamp(dot(n, l) * 0.5 + 0.5, 0.0, 1.0)) / PI
+                                        + facing * 0.12 * s2);
+        specular += u_light_colors[i] * (facing * 0.035 * s1);
+    }
+    diffuse += ambient(n) * 0.8;
+}
+
+void shade_mouth(vec3 n, vec3 v, float rest_z, out vec3 diffuse, out vec3 specular) {
+    // the lips and cheeks shade the whole mouth, the more the deeper inside
+    float cavity = 0.6 * mix(0.18, 1.0, smoothstep(u_cavity_depth.y, u_cavity_depth.x, rest_z));
+    diffuse = vec3(0.0);
+    specular = vec3(0.0);
+    for (int i = 0; i < LIGHT_COUNT; ++i) {
+        float nl = max(dot(n, u_light_dirs[i]), 0.0);
+        diffuse += u_light_colors[i] * (nl / PI * cavity);
+        specular += u_light_colors[i] * (0.4 * ggx_specular(n, v, u_light_dirs[i], u_roughness)
+                                         * fresnel_schlick(0.04, n, v) * cavity);
+    }
+    diffuse += ambient(n) * cavity * 0.8;
+}
+
+// The material chosen by the program's define.
+void shade(vec3 n, vec3 v, vec3 t, float rest_z, out vec3 diffuse, out vec3 specular) {
+#if defined MATERIAL_SKIN
+    shade_skin(n, v, diffuse, specular);
+#elif defined MATERIAL_EYE
+    shade_eye(n, v, diffuse, specular);
+#elif defined MATERIAL_HAIR
+    shade_hair(n, v, t, diffuse, specular);
+#else  // MATERIAL_TEETH, MATERIAL_TONGUE
+    shade_mouth(n, v, rest_z, diffuse, specular);
+#endif
+}
