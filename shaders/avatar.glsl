@@ -82,11 +82,16 @@ in vec2 v_uv;
 
 uniform sampler2D u_base_texture;
 uniform float u_alpha_cutoff;
+uniform float u_texture_lod;  // the mip level the renderer chose for this frame's scale (per-vertex shading)
 
 out vec4 frag_color;
 
 void main() {
+#if defined SHADE_PER_VERTEX
+    vec4 tex = textureLod(u_base_texture, v_uv, u_texture_lod);
+#else
     vec4 tex = texture(u_base_texture, v_uv);
+#endif
 #if defined MATERIAL_HAIR
     if (tex.a * u_base_color.a < u_alpha_cutoff) discard;
 #endif

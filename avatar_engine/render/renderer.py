@@ -13,7 +13,7 @@ import moderngl
 import numpy as np
 
 from avatar_engine.head.rig import joint_matrices
-from avatar_engine.records import Avatar, Expression
+from avatar_engine.records import Avatar, Expression, Part
 from avatar_engine.render.camera import Camera
 from avatar_engine.render.shaders import stage_sources
 
@@ -87,6 +87,23 @@ class _GpuPart:
     roughness: float
     cavity: tuple[float, float]
     double_sided: bool
+    texel_density: float
+    """Texels per metre of the part's surface at rest: with the camera, it picks the texture's mip level."""
+
+
+def texel_density(part: Part, texture_size: tuple[int, int]) -> float:
+    """Texels per metre of `part` at rest: the square root of texture area over surface area, summed over faces."""
+    tri = part.indices.astype(np.int64)
+    p, uv = part.positions[tri].astype(np.float64), part.uvs[tri].astype(np.float64) * texture_size
+    world = np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=1).sum()
+    e1, e2 = uv[:, 1] - uv[:, 0], uv[:, 2] - uv[:, 0]
+    texels = np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]).sum()
+    return float(np.sqrt(texels / world)) if world > 0 else 0.0
+
+
+def texture_lod(texel_density: float, pixels_per_metre: float) -> float:
+    """The mip level whose texels are about one pixel on screen (0 when magnified)."""
+    return float(max(np.log2(max(texel_density, 1e-9) / max(pixels_per_metre, 1e-9)), 0.0))
 
 
 class Renderer:
@@ -187,7 +204,10 @@ class Renderer:
                 image = material.texture if material.texture is not None else np.full((1, 1, 4), 255, np.uint8)
                 tex = ctx.texture((image.shape[1], image.shape[0]), 4, np.ascontiguousarray(image).tobytes())
                 tex.build_mipmaps()
-                tex.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+                # per-vertex shading samples one mip level chosen per frame (see `_texture_lod`): a bilinear fetch
+                # instead of trilinear filtering with per-pixel derivatives, a third of the fragment cost there
+                vertex = self.options.shading == "vertex"
+                tex.filter = (moderngl.LINEAR_MIPMAP_NEAREST if vertex else moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
                 tex.anisotropy = self.options.anisotropy
                 textures[part.material] = tex
                 self._resources.append(tex)
@@ -198,7 +218,8 @@ class Renderer:
             z = part.positions[:, 2]
             self._parts.append(_GpuPart(vao, program, first * 3, len(part.indices) * 3, textures[part.material],
                                         material.kind, tuple(material.base_color), material.roughness,
-                                        (float(z.max()), float(z.min())), material.double_sided))
+                                        (float(z.max()), float(z.min())), material.double_sided,
+                                        texel_density(part, textures[part.material].size)))
             first += len(part.indices)
         self._avatar = avatar
 
@@ -230,6 +251,8 @@ class Renderer:
         mats[:len(skel_mats)] = skel_mats
         model = np.eye(4, dtype=np.float32) if model is None else np.asarray(model, np.float32)
         view_projection = camera.projection(w / h) @ camera.view()
+        distance = float(np.linalg.norm(np.asarray(camera.position) - model[:3, 3]))
+        pixels_per_metre = h / (2.0 * max(distance, 1e-3) * np.tan(np.radians(camera.fov_y_deg) / 2))
         light = opts.lighting
         dirs = np.array(light.directions, np.float32)
         dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
@@ -254,10 +277,10 @@ class Renderer:
             for name, value in arrays.items():
                 if name in prog:
                     prog[name].write(value)
-            prog["u_morph_texture"].value = 1
-            prog["u_base_texture"].value = 0
             part.texture.use(0)
-            for name, value in (("u_base_color", part.color), ("u_roughness", part.roughness),
+            lod = texture_lod(part.texel_density, pixels_per_metre)
+            for name, value in (("u_morph_texture", 1), ("u_base_texture", 0), ("u_texture_lod", lod),
+                                ("u_base_color", part.color), ("u_roughness", part.roughness),
                                 ("u_cavity_depth", part.cavity), ("u_alpha_cutoff", 0.5)):
                 if name in prog:
                     prog[name].value = value
