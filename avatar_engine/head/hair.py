@@ -1,136 +1,262 @@
-"""Shell hair: layers of the scalp offset along the normal, each cut out by its own tile of a strand texture.
+"""Sheet hair: a few layers of strand-textured sheets combed from the crown, lying on the scalp, hanging below it.
 
-Layer k of n uses texture tile k, whose strands are those taller than (k + 1) / n, so strands thin out toward
-the tips; alpha-masked (glTF MASK), so it needs no sorting. Strand directions go into the TANGENT attribute for
-the anisotropic (Kajiya-Kay) highlight. The scalp region is a smooth hairline around the head: its elevation
-above the ears is a cosine of the azimuth (high on the forehead, low at the nape).
+Each sheet is a grid: columns are combed strands that start at the crown (the parting), follow the scalp at the
+layer's height, and below the widest point of the head fall almost straight down (pushed out by the ears); rows
+are positions along the strand. A column ends at its own length: at the hairline for short hair, below it for long
+hair, over the forehead for a fringe, never over the face. The strand texture (hair_texture) cuts the sheets into
+tapered clumps with alpha MASK, so the hair needs no sorting; the inner layer is dense and dark, the outer ones sparse
+and light, which reads as volume. Strand directions go into the TANGENT attribute for the Kajiya-Kay highlight.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from avatar_engine.head.hair_scalp import Scalp, direction_angles
+from avatar_engine.head.hair_texture import strand_atlas, band_v
 from avatar_engine.records import Material, Part
 
-ATLAS_COLUMNS, ATLAS_ROWS = 4, 2
+COLUMNS = 64
+"""Strands (grid columns) round the head per layer."""
+ROW_SPACING = 0.011
+"""Target distance between grid rows along a strand (metres); rows are clamped to ROWS."""
+ROWS = (12, 22)
+SAMPLES_A, SAMPLES_B = 120, 120
+"""Steps of the combing march: over the scalp (110 degrees of arc from the crown), then hanging down."""
+U_REPEATS = 5
+"""Times the strand texture repeats round the head."""
+CROWN_TILT_DEG = 14.0
+"""The crown lies behind the top of the head."""
+PARTING_TILT_DEG = 24.0
+"""How far a full parting (+-1) moves the crown toward one side."""
+FACE_DEG = 42.0
+"""Half-width (azimuth round the head) of the face: only the fringe may hang there."""
+FACE_BLEND_DEG = 26.0
+"""Width over which the length changes from the fringe's to the hanging hair's beside the face."""
+HAIRLINE = ((0, 36.0), (30, 33.0), (50, 25.0), (60, 14.0), (66, -16.0), (72, -16.0), (76, 0.0), (90, 3.0),
+            (102, 0.0), (114, -24.0), (140, -40.0), (180, -42.0))
+"""(azimuth, elevation) in degrees about the scalp centre along the hairline: forehead, temple, sideburn, over the
+ear, behind it, nape; symmetric left and right."""
+HANG_LENGTHS, HANG_SLOPES = (0.12, 0.26), (1.2, 0.15)
+"""Below the widest point of the head hair moves inward this much per unit of drop (interpolated by length)."""
+FRINGE_MAX = 0.06
+"""A fringe longer than this would cover the eyes."""
+ROOT_LIFT = 0.0016
+"""Height of the innermost layer above the skin."""
 
 
 @dataclass(frozen=True)
 class HairStyle:
-    """Parameters of the shell-hair generator (lengths in metres, angles in degrees)."""
+    """A hairstyle: the hair generator's parameters (lengths in metres)."""
 
     color: tuple[int, int, int] = (58, 40, 28)
-    """sRGB colour of the strands (roots are drawn darker)."""
-    length: float = 0.011
-    """Thickness of the shell stack: hair standing off the scalp."""
-    layers: int = 8
-    """Number of shells (at most ATLAS_COLUMNS * ATLAS_ROWS)."""
-    hairline_front_deg: float = 34.0
-    """Elevation of the hairline above the head centre at the forehead."""
-    hairline_back_deg: float = -38.0
-    """Elevation of the hairline at the nape."""
-    density: float = 0.9
-    """Fraction of texels that carry a strand at the root layer."""
+    """sRGB colour of the strands (roots and inner layers are drawn darker)."""
+    length: float = 0.16
+    """Strand length from the crown; strands never end above their hairline, so 0 is the shortest cut."""
+    volume: float = 0.012
+    """Height of the outermost layer above the scalp."""
+    fringe: float = 0.0
+    """How far the front hair falls over the forehead below the hairline (at most FRINGE_MAX)."""
+    parting: float = 0.0
+    """Where the crown sits: -1 far to the avatar's right, 0 middle, +1 far to its left."""
+    baldness: float = 0.0
+    """0 a full head of hair; higher recedes the hairline and thins the hair; 1 is bald (no hair part)."""
+    layers: int = 3
+    """Sheets from the scalp outward (1-4)."""
+
+    @property
+    def bald(self) -> bool:
+        return self.baldness >= 0.98
+
+    def clamped(self) -> "HairStyle":
+        """The same style with every parameter in its valid range."""
+        return replace(self, length=float(np.clip(self.length, 0.0, 0.45)), volume=float(np.clip(self.volume, 0.0, 0.04)),
+                       fringe=float(np.clip(self.fringe, 0.0, FRINGE_MAX)), parting=float(np.clip(self.parting, -1, 1)),
+                       baldness=float(np.clip(self.baldness, 0.0, 1.0)), layers=int(np.clip(self.layers, 1, 4)))
 
 
-def scalp_centre(joint_positions: dict[str, np.ndarray]) -> np.ndarray:
-    """A point inside the skull level with the temples, behind the eyes."""
-    eyes = (joint_positions["eye_L"] + joint_positions["eye_R"]) / 2
-    return eyes + np.array([0.0, 0.018, -0.085])
+HAIR_PRESETS: dict[str, HairStyle] = {
+    "bald": HairStyle(baldness=1.0),
+    "buzz": HairStyle(length=0.0, volume=0.0015, layers=1, color=(40, 30, 24)),
+    "short": HairStyle(length=0.0, volume=0.011, parting=0.45),
+    "medium": HairStyle(length=0.2, volume=0.014, parting=0.3, color=(92, 62, 38)),
+    "long": HairStyle(length=0.34, volume=0.014, parting=0.0, color=(70, 46, 30)),
+    "fringe": HairStyle(length=0.19, volume=0.013, fringe=0.045, color=(30, 24, 22)),
+}
+"""Named styles for the CLI, the tests and the hair fit's starting points."""
 
 
-def hair_coverage(positions: np.ndarray, centre: np.ndarray, style: HairStyle) -> np.ndarray:
-    """(n,) in [0, 1]: how much each point lies inside the hairline (soft over about 4 degrees)."""
-    d = positions - centre
-    azimuth = np.arctan2(d[:, 0], d[:, 2])  # 0 toward the face
-    elevation = np.degrees(np.arctan2(d[:, 1], np.hypot(d[:, 0], d[:, 2])))
-    mid = (style.hairline_front_deg + style.hairline_back_deg) / 2
-    half = (style.hairline_front_deg - style.hairline_back_deg) / 2
-    hairline = mid + half * np.cos(azimuth)
-    # keep the ears bare: hair only above the ear tops at the sides
-    side = np.abs(np.sin(azimuth)) ** 4
-    hairline = np.maximum(hairline, side * 12.0)
-    return np.clip((elevation - hairline) / 4.0 + 0.5, 0.0, 1.0)
+def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
+    t = np.clip((x - e0) / (e1 - e0), 0.0, 1.0)
+    return t * t * (3 - 2 * t)
 
 
-def _hair_uv(positions: np.ndarray, centre: np.ndarray) -> np.ndarray:
-    """Cylindrical-ish parametrisation: u around the head (seam at the back), v down from the crown."""
-    d = positions - centre
-    azimuth = np.arctan2(d[:, 0], d[:, 2])
-    elevation = np.arctan2(d[:, 1], np.hypot(d[:, 0], d[:, 2]))
-    return np.stack([(azimuth / (2 * np.pi) + 0.5), (np.pi / 2 - elevation) / (0.8 * np.pi)], 1).astype(np.float32)
+def _hairline_elevation(azimuth: np.ndarray, baldness: float) -> np.ndarray:
+    """(...,) degrees above the scalp centre where hair starts, per azimuth (radians); baldness recedes the front."""
+    at, elevation = np.array(HAIRLINE).T
+    line = np.interp(np.degrees(np.abs(azimuth)), at, elevation)
+    front = 1.0 - _smoothstep(40.0, 80.0, np.degrees(np.abs(azimuth)))
+    return line + 40.0 * baldness * front
 
 
-def strand_texture(style: HairStyle, tile: int = 512, seed: int = 3) -> np.ndarray:
-    """(rows * tile, columns * tile, 4) uint8 atlas; tile k holds the strands of layer k."""
-    rng = np.random.default_rng(seed)
-    cells_u, cells_v = tile, tile // 6  # strands: one texel wide, six texels long, then jittered
-    heights = rng.random((cells_v + 1, cells_u))
-    rows = (np.arange(tile)[:, None] / 6.0 + rng.random(cells_u)[None, :] * 3).astype(int) % (cells_v + 1)
-    height = heights[rows, np.arange(cells_u)[None, :]]
-    height = np.where(rng.random(height.shape) < style.density, height, 0.0)
-    tone = 0.82 + 0.36 * rng.random((1, cells_u))
-    atlas = np.zeros((ATLAS_ROWS * tile, ATLAS_COLUMNS * tile, 4), np.uint8)
-    base = np.array(style.color, np.float32)
-    for k in range(ATLAS_COLUMNS * ATLAS_ROWS):
-        level = (k + 1) / (style.layers + 1)
-        shade = 0.55 + 0.45 * (k / max(style.layers - 1, 1))  # deeper layers sit in their neighbours' shadow
-        rgb = np.clip(base * tone[..., None] * shade, 0, 255) * np.ones((tile, 1, 1))
-        alpha = np.where(height > level, 255, 0)
-        r, c = divmod(k, ATLAS_COLUMNS)
-        atlas[r * tile:(r + 1) * tile, c * tile:(c + 1) * tile] = np.dstack([rgb, alpha]).astype(np.uint8)
-    return atlas
+def _crown_frame(style: HairStyle) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The crown direction d0 and two unit vectors across it (e1 toward the face)."""
+    back, side = np.radians(CROWN_TILT_DEG), np.radians(PARTING_TILT_DEG * style.parting)
+    d0 = np.array([np.sin(side) * np.cos(back), np.cos(side) * np.cos(back), -np.sin(back)])
+    e1 = np.array([0.0, 0.0, 1.0]) - d0 * d0[2]
+    e1 /= np.linalg.norm(e1)
+    return d0, e1, np.cross(d0, e1)
 
 
-def shell_hair(positions: np.ndarray, normals: np.ndarray, triangles: np.ndarray, joints: np.ndarray,
-               weights: np.ndarray, joint_positions: dict[str, np.ndarray], morph_positions: np.ndarray,
-               style: HairStyle = HairStyle()) -> tuple[Part, Material]:
-    """Grow shells on the scalp of a skin mesh.
+def _hang_slope(style: HairStyle) -> float:
+    """Short hair hugs the nape; long hair falls almost straight (inward run per unit of drop)."""
+    return float(np.interp(style.length, HANG_LENGTHS, HANG_SLOPES))
 
-    positions, normals : (n, 3) skin vertices at rest; triangles : (m, 3); joints, weights : (n, 4) skinning;
-    morph_positions : (52, n, 3) the skin's expression targets, which the shells follow (raised brows move them)
-    returns : the hair Part (no expression targets) and its Material
+
+def _comb(scalp: Scalp, style: HairStyle, lifts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Comb every column from the crown for every layer: over the scalp on a great circle from the crown until
+    the column is widest, then straight down, pushed out by the skin (ears, jaw) and drifting in by the slope.
+
+    lifts : (k,) layer heights above the skin
+    returns : points (k, c, SAMPLES_A + SAMPLES_B, 3), arc length along the innermost layer (c, samples),
+              on-scalp mask (c, samples): true from the crown to the hairline
     """
-    if not 1 <= style.layers <= ATLAS_COLUMNS * ATLAS_ROWS:
-        raise ValueError(f"hair layers must be 1..{ATLAS_COLUMNS * ATLAS_ROWS}, got {style.layers}")
-    centre = scalp_centre(joint_positions)
-    coverage = hair_coverage(positions, centre, style)
-    keep = coverage[triangles].max(1) > 0.5
-    tris = triangles[keep]
-    used = np.unique(tris)
-    remap = np.full(len(positions), -1)
-    remap[used] = np.arange(len(used))
-    p, n = positions[used], normals[used]
-    base_uv = _hair_uv(p, centre)
-    # strand direction: down and away from the crown, tangent to the scalp
-    crown = centre + np.array([0.0, 0.11, -0.02])
-    flow = p - crown
-    flow -= n * np.sum(flow * n, 1, keepdims=True)
-    flow /= np.maximum(np.linalg.norm(flow, axis=1, keepdims=True), 1e-9)
-    tangents = np.concatenate([flow, np.ones((len(p), 1))], 1).astype(np.float32)
-    # thinner shells where the hairline fades out, so the edge looks sparse rather than cut
-    fade = coverage[used][:, None]
-    layers_p, layers_uv, layers_t = [], [], []
-    for k in range(style.layers):
-        lift = style.length * (k + 1) / style.layers * (0.35 + 0.65 * fade)
-        layers_p.append(p + n * lift)
-        r, c = divmod(k, ATLAS_COLUMNS)
-        tile_uv = (np.clip(base_uv, 0.0, 1.0) * 0.98 + 0.01 + np.array([c, r])) / np.array([ATLAS_COLUMNS, ATLAS_ROWS])
-        layers_uv.append(tile_uv)
-        layers_t.append(remap[tris] + k * len(used))
-    count = len(used) * style.layers
+    d0, e1, e2 = _crown_frame(style)
+    theta = np.arange(COLUMNS) / COLUMNS * 2 * np.pi
+    beta = np.radians(np.linspace(0.0, 110.0, SAMPLES_A))
+    across = np.cos(theta)[:, None] * e1 + np.sin(theta)[:, None] * e2  # (c, 3)
+    dirs = np.cos(beta)[None, :, None] * d0 + np.sin(beta)[None, :, None] * across[:, None, :]  # (c, a, 3)
+    skin = scalp.skin_radius(dirs)
+    flat = across * np.array([1.0, 0.0, 1.0])
+    flat /= np.linalg.norm(flat, axis=1, keepdims=True)
+    widest = ((dirs * skin[..., None]) * flat[:, None]).sum(-1).argmax(1)  # (c,) where the hair leaves the skull
+    cols = np.arange(COLUMNS)
+    slope = _hang_slope(style)
+    centre = scalp.centre
+    points = np.empty((len(lifts), COLUMNS, SAMPLES_A + SAMPLES_B, 3))
+    for k, lift in enumerate(lifts):
+        on = centre + dirs * np.maximum(skin + lift, 0.02)[..., None]
+        past = np.arange(SAMPLES_A)[None] > widest[:, None]
+        on = np.where(past[..., None], on[cols, widest][:, None], on)  # the scalp part stops at the widest point
+        start = on[cols, widest]
+        horizontal = (start - centre) * np.array([1.0, 0.0, 1.0])
+        h = np.linalg.norm(horizontal, axis=1)
+        way = horizontal / np.maximum(h, 1e-9)[:, None]
+        drop = (start[:, 1] - scalp.positions[:, 1].min() + 0.03) / SAMPLES_B
+        hang = np.empty((COLUMNS, SAMPLES_B, 3))
+        y = start[:, 1].copy()
+        for i in range(SAMPLES_B):
+            y = y - drop
+            h = h - slope * drop
+            rel = np.stack([way[:, 0] * h, y - centre[1], way[:, 2] * h], 1)
+            dist = np.linalg.norm(rel, axis=1)
+            need = scalp.skin_radius(rel / dist[:, None]) + lift
+            pushed = np.sqrt(np.maximum(need ** 2 - (y - centre[1]) ** 2, 0.0))
+            h = np.where(need > lift, np.maximum(h, pushed), h)
+            hang[:, i] = centre + np.stack([way[:, 0] * h, y - centre[1], way[:, 2] * h], 1)
+        points[k] = np.concatenate([on, hang], 1)
+    steps = np.linalg.norm(np.diff(points[0], axis=1), axis=2) + 1e-7  # strictly increasing for interpolation
+    arc = np.concatenate([np.zeros((COLUMNS, 1)), np.cumsum(steps, 1)], 1)
+    rel = points[0] - centre
+    azimuth, polar = direction_angles(rel)
+    elevation = 90.0 - np.degrees(polar)
+    on_scalp = np.minimum.accumulate(elevation >= _hairline_elevation(azimuth, style.baldness), axis=1)
+    return points, arc, on_scalp
+
+
+def _column_lengths(style: HairStyle, points: np.ndarray, arc: np.ndarray, on_scalp: np.ndarray,
+                    floor_y: float) -> np.ndarray:
+    """(c,) strand length per column: fringe in front of the face, the style's length elsewhere, hairline at least."""
+    hl = np.minimum(on_scalp.sum(1), SAMPLES_A + SAMPLES_B - 1)
+    rows = np.arange(COLUMNS)
+    s_hairline = arc[rows, hl]
+    at = points[rows, hl] - points[rows, 0] * np.array([1, 0, 1])  # where the column meets the hairline
+    azimuth = np.degrees(np.abs(np.arctan2(at[:, 0], at[:, 2])))
+    face = 1.0 - _smoothstep(FACE_DEG, FACE_DEG + FACE_BLEND_DEG, azimuth)
+    front = s_hairline + max(style.fringe, 0.004)
+    rest = np.maximum(style.length, s_hairline + 0.004)
+    length = face * front + (1 - face) * rest
+    # never below the bottom of the neck
+    below = points[..., 1] < floor_y
+    first_below = np.where(below.any(1), below.argmax(1), SAMPLES_A + SAMPLES_B - 1)
+    return np.minimum(length, arc[rows, first_below])
+
+
+def grow_hair(scalp: Scalp, style: HairStyle = HairStyle(), floor_y: float | None = None) -> tuple[Part, Material] | None:
+    """The hair Part (following the skin's expressions near it) and its Material; None for a bald style.
+
+    floor_y : lowest height hair may hang to (default: 1 cm above the lowest skin vertex)."""
+    style = style.clamped()
+    if style.bald:
+        return None
+    floor_y = float(scalp.positions[:, 1].min() + 0.01) if floor_y is None else floor_y
+    layers = style.layers
+    lifts = ROOT_LIFT + style.volume * np.arange(layers) / max(layers - 1, 1)
+    if layers == 1:
+        lifts = np.array([ROOT_LIFT + style.volume])
+    points, arc, on_scalp = _comb(scalp, style, lifts)
+    length = _column_lengths(style, points[0], arc, on_scalp, floor_y)
+    rows = int(np.clip(np.ceil(length.max() / ROW_SPACING), *ROWS))
+    t = np.linspace(0.0, 1.0, rows + 1)
+    hl = arc[np.arange(COLUMNS), np.minimum(on_scalp.sum(1), SAMPLES_A + SAMPLES_B - 1)]
+    ends_on_scalp = 1.0 - _smoothstep(0.0, 0.04, length - hl)  # short hair lies down at its hairline
+    positions, uvs, tangents, normals, indices = [], [], [], [], []
+    for k in range(layers):
+        grid = np.empty((COLUMNS + 1, rows + 1, 3))
+        for c in range(COLUMNS):
+            s = t * length[c]
+            grid[c] = np.stack([np.interp(s, arc[c], points[k, c, :, i]) for i in range(3)], 1)
+            # outer layers come down to the skin where short hair ends, so there is no ledge at the hairline
+            settle = ends_on_scalp[c] * _smoothstep(length[c] - 0.035, length[c], s)
+            inner = np.stack([np.interp(s, arc[c], points[0, c, :, i]) for i in range(3)], 1)
+            grid[c] = grid[c] + (inner - grid[c]) * (0.75 * settle)[:, None]
+        grid[COLUMNS] = grid[0]
+        along = np.gradient(grid, axis=1)
+        around = np.gradient(np.concatenate([grid[-2:-1], grid, grid[1:2]]), axis=0)[1:-1]
+        normal = np.cross(along, around)
+        outward = grid - scalp.centre
+        normal *= np.where((normal * outward).sum(-1, keepdims=True) < 0, -1.0, 1.0)
+        normal /= np.maximum(np.linalg.norm(normal, axis=-1, keepdims=True), 1e-9)
+        along /= np.maximum(np.linalg.norm(along, axis=-1, keepdims=True), 1e-9)
+        u = (np.arange(COLUMNS + 1) / COLUMNS * U_REPEATS + 0.37 * k)[:, None] * np.ones((1, rows + 1))
+        v = band_v(k, np.broadcast_to(t, (COLUMNS + 1, rows + 1)))
+        first = len(positions) * (COLUMNS + 1) * (rows + 1)
+        idx = first + np.arange((COLUMNS + 1) * (rows + 1)).reshape(COLUMNS + 1, rows + 1)
+        a, b, c_, d = idx[:-1, :-1], idx[1:, :-1], idx[1:, 1:], idx[:-1, 1:]
+        quads = np.stack([np.stack([a, b, c_], -1), np.stack([a, c_, d], -1)], 2)  # (c, r, 2, 3)
+        quads = quads.reshape(-1, 3)
+        # the crown row is a fan: its first triangle of each quad is degenerate
+        crown = np.zeros((COLUMNS, rows, 2), bool)
+        crown[:, 0, 0] = True
+        quads = quads[~crown.ravel()]
+        positions.append(grid.reshape(-1, 3))
+        normals.append(normal.reshape(-1, 3))
+        tangents.append(along.reshape(-1, 3))
+        uvs.append(np.stack([u.ravel(), v.ravel()], 1))
+        indices.append(quads)
+    positions = np.concatenate(positions).astype(np.float32)
+    joints, weights, morphs = scalp.attach(positions)
+    tangent = np.concatenate(tangents)
     part = Part(
-        name="hair", material="hair",
-        positions=np.concatenate(layers_p).astype(np.float32),
-        normals=np.tile(n, (style.layers, 1)).astype(np.float32),
-        uvs=np.concatenate(layers_uv).astype(np.float32),
-        indices=np.concatenate(layers_t).astype(np.uint32),
-        joints=np.tile(joints[used], (style.layers, 1)), weights=np.tile(weights[used], (style.layers, 1)),
-        morph_positions=np.tile(morph_positions[:, used], (1, style.layers, 1)).astype(np.float32),
-        morph_normals=np.zeros((52, count, 3), np.float32),
-        tangents=np.tile(tangents, (style.layers, 1)))
-    material = Material("hair", "hair", texture=strand_texture(style), roughness=0.35, alpha_mode="MASK",
-                        double_sided=True)
+        name="hair", material="hair", positions=positions, normals=np.concatenate(normals).astype(np.float32),
+        uvs=np.concatenate(uvs).astype(np.float32), indices=np.concatenate(indices).astype(np.uint32),
+        joints=joints.astype(np.uint16), weights=weights, morph_positions=morphs,
+        morph_normals=np.zeros_like(morphs),
+        tangents=np.concatenate([tangent, np.ones((len(tangent), 1))], 1).astype(np.float32))
+    density = 1.0 - 0.55 * style.baldness
+    material = Material("hair", "hair", texture=strand_atlas(style.color, layers, density), roughness=0.35,
+                        alpha_mode="MASK", double_sided=True)
     return part, material
+
+
+def hair_for_skin(positions: np.ndarray, triangles: np.ndarray, joints: np.ndarray, weights: np.ndarray,
+                  joint_positions: dict[str, np.ndarray], morph_positions: np.ndarray,
+                  style: HairStyle = HairStyle()) -> tuple[Part, Material] | None:
+    """Grow `style` on a skin mesh: positions : (n, 3) at rest; triangles : (m, 3); joints, weights : (n, 4);
+    morph_positions : (52, n, 3). None for a bald style."""
+    if style.clamped().bald:
+        return None
+    scalp = Scalp.from_skin(positions, triangles, joints, weights, joint_positions, morph_positions)
+    return grow_hair(scalp, style)

@@ -10,7 +10,7 @@ from PIL import Image
 
 import avatar_engine
 from avatar_engine.head.eyes import iris_texture
-from avatar_engine.head.hair import HairStyle, shell_hair
+from avatar_engine.head.hair import HairStyle, hair_for_skin
 from avatar_engine.head.model import HeadModel
 from avatar_engine.records import Avatar, Material, Part
 
@@ -40,7 +40,7 @@ def morph_normal_offsets(model: HeadModel, positions: np.ndarray, normals: np.nd
 
 def template_avatar(identity: Mapping[str, float] | None = None, materials: Mapping[str, Material] | None = None,
                     model: HeadModel | None = None, hair: HairStyle | None = HairStyle()) -> Avatar:
-    """The head model's avatar for `identity` (default: the average head); `hair=None` for a bald head."""
+    """The head model's avatar for `identity` (default: the average head); `hair=None` (or a bald style) for no hair."""
     model = model or HeadModel.default()
     identity = {**model.default_identity(), **(identity or {})}
     positions = model.neutral_positions(identity)
@@ -56,12 +56,12 @@ def template_avatar(identity: Mapping[str, float] | None = None, materials: Mapp
             morph_positions=model.expression_offsets[:, vs], morph_normals=morph_normals[:, vs]))
     materials = dict(materials or default_materials())
     skeleton = model.skeleton(identity)
-    if hair is not None:
-        skin = parts[model.part_names.index("skin")]
-        hair_part, hair_material = shell_hair(
-            skin.positions, skin.normals, skin.indices, skin.joints, skin.weights,
-            dict(zip(skeleton.names, skeleton.rest_positions)), skin.morph_positions, hair)
-        parts.append(hair_part)
-        materials.setdefault("hair", hair_material)
+    skin = parts[model.part_names.index("skin")]
+    grown = None if hair is None else hair_for_skin(
+        skin.positions, skin.indices, skin.joints, skin.weights,
+        dict(zip(skeleton.names, skeleton.rest_positions)), skin.morph_positions, hair)
+    if grown is not None:
+        parts.append(grown[0])
+        materials.setdefault("hair", grown[1])
     return Avatar(parts=tuple(parts), materials=materials, skeleton=skeleton, identity=identity,
                   generator=f"avatar-engine {avatar_engine.__version__}")

@@ -1,0 +1,81 @@
+"""The strand texture of the hair sheets: clumps of strands with tapered tips, one horizontal band per layer.
+
+u runs around the head (the texture repeats several times round it), v runs along the strands from root (band
+top) to tip (band bottom). Alpha is cut by clumps a few millimetres wide, not by single strands: alpha-tested
+strands thinner than a pixel vanish in the mipmaps, clumps survive them; the single strands live in the colour.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+BANDS = 4
+"""Layers the atlas has room for: band k spans v in [k / BANDS, (k + 1) / BANDS]."""
+WIDTH, BAND_HEIGHT = 512, 512
+GUTTER = 3
+"""Texels left transparent between bands so mipmaps do not bleed one layer's roots into another's tips."""
+TIP_START = 0.86
+"""Fraction of a strand's length (v) where the innermost layer starts to taper into tips."""
+OUTER_PRESENCE = 0.55
+"""Fraction of clumps present in the outermost layer (the innermost has all): the inner layers show between."""
+INNER_SHADE = 0.52
+"""Brightness of the innermost layer relative to the outermost: it sits in the outer layers' shadow."""
+
+
+def band_v(layer: int, t: np.ndarray) -> np.ndarray:
+    """t : (...,) position along the strand in [0, 1] (root to tip) -> v in the layer's band."""
+    top = layer * BAND_HEIGHT + GUTTER
+    span = BAND_HEIGHT - 2 * GUTTER
+    return ((top + np.asarray(t) * span) / (BANDS * BAND_HEIGHT)).astype(np.float32)
+
+
+def _smooth(x: np.ndarray, width: int) -> np.ndarray:
+    """Circular box blur along the last axis."""
+    kernel = np.ones(width) / width
+    return np.real(np.fft.ifft(np.fft.fft(x, axis=-1) * np.fft.fft(kernel, x.shape[-1]), axis=-1))
+
+
+def strand_atlas(color: tuple[int, int, int], layers: int, density: float = 1.0, seed: int = 7) -> np.ndarray:
+    """(BANDS * BAND_HEIGHT, WIDTH, 4) uint8 sRGB + alpha; band k holds layer k of `layers` (innermost first).
+
+    density in [0, 1] thins every layer's clumps (thinning hair)."""
+    rng = np.random.default_rng(seed)
+    atlas = np.zeros((BANDS * BAND_HEIGHT, WIDTH, 4), np.uint8)
+    v = (np.arange(BAND_HEIGHT - 2 * GUTTER) + 0.5) / (BAND_HEIGHT - 2 * GUTTER)  # root 0 -> tip 1
+    u = np.arange(WIDTH)
+    base = np.asarray(color, np.float32)
+    # strands: one texel wide, tone varying strand to strand and slowly along the strand
+    for k in range(min(layers, BANDS)):
+        outer = k / max(layers - 1, 1)  # 0 innermost, 1 outermost
+        # clumps: random widths 10..26 texels tiling the width
+        widths = rng.integers(10, 27, WIDTH // 8)
+        edges = np.concatenate([[0], np.cumsum(widths)])
+        edges = edges[edges < WIDTH]
+        clump = np.searchsorted(edges, u, side="right") - 1
+        n = clump.max() + 1
+        centre = (edges[clump] + np.minimum(np.append(edges[1:], WIDTH)[clump], WIDTH)) / 2
+        half = (np.append(edges[1:], WIDTH)[clump] - edges[clump]) / 2
+        across = np.abs(u - centre) / np.maximum(half, 1)  # 0 at the clump's middle, 1 at its edge
+        presence = 1.0 - (1.0 - OUTER_PRESENCE) * outer
+        present = rng.random(n) < presence * density
+        tip_start = np.where(rng.random(n) < 0.5, TIP_START, TIP_START - 0.25 * outer * rng.random(n))
+        tip_start = tip_start - 0.08 * rng.random(n)
+        root = np.where(rng.random(n) < outer * 0.5, rng.random(n) * 0.35, 0.0)  # outer clumps may start lower
+        # a clump tapers to a point: past tip_start its half-width shrinks linearly to zero at the tip
+        taper = np.clip((1.0 - v[:, None]) / np.maximum(1.0 - tip_start[clump][None], 1e-3), 0, 1)
+        tip_len = np.clip(taper ** 0.8, 0, 1)
+        inside = (across[None] <= tip_len) & (v[:, None] >= root[clump][None]) & present[clump][None]
+        alpha = np.where(inside, 255, 0).astype(np.uint8)
+        tone = 0.78 + 0.4 * _smooth(rng.random(WIDTH), 2)  # per strand
+        drift = 1.0 + 0.08 * np.sin(v[:, None] * rng.uniform(6, 14) + rng.uniform(0, 6.3, WIDTH)[None])
+        edge_shadow = 1.0 - 0.3 * across ** 2  # the clump's own strands shade its edges
+        gradient = 0.82 + 0.26 * v[:, None]  # roots darker, sunlit tips lighter
+        shade = INNER_SHADE + (1.0 - INNER_SHADE) * outer if layers > 1 else 0.85
+        light = (tone[None] * drift * edge_shadow[None] * gradient * shade)[..., None]
+        rgb = np.clip(base[None, None] * light, 0, 255).astype(np.uint8)
+        top = k * BAND_HEIGHT + GUTTER
+        atlas[top:top + len(v), :, :3] = rgb
+        atlas[top:top + len(v), :, 3] = alpha
+        atlas[top - GUTTER:top, :, :3] = rgb[:1]
+        atlas[top + len(v):top + len(v) + GUTTER, :, :3] = rgb[-1:]
+    return atlas
