@@ -43,6 +43,8 @@ HANG_LENGTHS, HANG_SLOPES = (0.12, 0.26), (1.2, 0.15)
 """Below the widest point of the head hair moves inward this much per unit of drop (interpolated by length)."""
 FRINGE_MAX = 0.06
 """A fringe longer than this would cover the eyes."""
+CROWN_FLATTEN = 0.3
+"""Fraction of a layer's height it keeps on the crown."""
 ROOT_LIFT = 0.0016
 """Height of the innermost layer above the skin."""
 
@@ -137,7 +139,9 @@ def _comb(scalp: Scalp, style: HairStyle, lifts: np.ndarray) -> tuple[np.ndarray
     centre = scalp.centre
     points = np.empty((len(lifts), COLUMNS, SAMPLES_A + SAMPLES_B, 3))
     for k, lift in enumerate(lifts):
-        on = centre + dirs * np.maximum(skin + lift, 0.02)[..., None]
+        # hair lies flatter on the crown than at the sides
+        crown_lift = lift * (CROWN_FLATTEN + (1 - CROWN_FLATTEN) * _smoothstep(0.0, np.radians(60), beta))[None]
+        on = centre + dirs * np.maximum(skin + crown_lift, 0.02)[..., None]
         past = np.arange(SAMPLES_A)[None] > widest[:, None]
         on = np.where(past[..., None], on[cols, widest][:, None], on)  # the scalp part stops at the widest point
         start = on[cols, widest]
@@ -184,9 +188,10 @@ def _column_lengths(style: HairStyle, points: np.ndarray, arc: np.ndarray, on_sc
     return np.minimum(length, arc[rows, first_below])
 
 
-def grow_hair(scalp: Scalp, style: HairStyle = HairStyle(), floor_y: float | None = None) -> tuple[Part, Material] | None:
-    """The hair Part (following the skin's expressions near it) and its Material; None for a bald style.
+def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None) -> dict[str, np.ndarray] | None:
+    """The hair's geometry without skinning or texture (cheap: the hair fit calls it many times); None if bald.
 
+    returns : positions (v, 3), normals (v, 3), tangents (v, 3) root to tip, uvs (v, 2), indices (t, 3)
     floor_y : lowest height hair may hang to (default: 1 cm above the lowest skin vertex)."""
     style = style.clamped()
     if style.bald:
@@ -218,7 +223,9 @@ def grow_hair(scalp: Scalp, style: HairStyle = HairStyle(), floor_y: float | Non
         normal = np.cross(along, around)
         outward = grid - scalp.centre
         normal *= np.where((normal * outward).sum(-1, keepdims=True) < 0, -1.0, 1.0)
-        normal /= np.maximum(np.linalg.norm(normal, axis=-1, keepdims=True), 1e-9)
+        length_n = np.linalg.norm(normal, axis=-1, keepdims=True)
+        normal = np.where(length_n > 1e-12, normal, outward)  # the crown, where all columns meet
+        normal /= np.maximum(np.linalg.norm(normal, axis=-1, keepdims=True), 1e-12)
         along /= np.maximum(np.linalg.norm(along, axis=-1, keepdims=True), 1e-9)
         u = (np.arange(COLUMNS + 1) / COLUMNS * U_REPEATS + 0.37 * k)[:, None] * np.ones((1, rows + 1))
         v = band_v(k, np.broadcast_to(t, (COLUMNS + 1, rows + 1)))
@@ -236,17 +243,27 @@ def grow_hair(scalp: Scalp, style: HairStyle = HairStyle(), floor_y: float | Non
         tangents.append(along.reshape(-1, 3))
         uvs.append(np.stack([u.ravel(), v.ravel()], 1))
         indices.append(quads)
-    positions = np.concatenate(positions).astype(np.float32)
+    return {"positions": np.concatenate(positions).astype(np.float32),
+            "normals": np.concatenate(normals).astype(np.float32),
+            "tangents": np.concatenate(tangents).astype(np.float32),
+            "uvs": np.concatenate(uvs).astype(np.float32), "indices": np.concatenate(indices).astype(np.uint32)}
+
+
+def grow_hair(scalp: Scalp, style: HairStyle = HairStyle(), floor_y: float | None = None) -> tuple[Part, Material] | None:
+    """The hair Part (following the skin's expressions near it) and its Material; None for a bald style."""
+    style = style.clamped()
+    sheets = hair_sheets(scalp, style, floor_y)
+    if sheets is None:
+        return None
+    positions, tangent = sheets["positions"], sheets["tangents"]
     joints, weights, morphs = scalp.attach(positions)
-    tangent = np.concatenate(tangents)
     part = Part(
-        name="hair", material="hair", positions=positions, normals=np.concatenate(normals).astype(np.float32),
-        uvs=np.concatenate(uvs).astype(np.float32), indices=np.concatenate(indices).astype(np.uint32),
-        joints=joints.astype(np.uint16), weights=weights, morph_positions=morphs,
+        name="hair", material="hair", positions=positions, normals=sheets["normals"], uvs=sheets["uvs"],
+        indices=sheets["indices"], joints=joints.astype(np.uint16), weights=weights, morph_positions=morphs,
         morph_normals=np.zeros_like(morphs),
         tangents=np.concatenate([tangent, np.ones((len(tangent), 1))], 1).astype(np.float32))
     density = 1.0 - 0.55 * style.baldness
-    material = Material("hair", "hair", texture=strand_atlas(style.color, layers, density), roughness=0.35,
+    material = Material("hair", "hair", texture=strand_atlas(style.color, style.layers, density), roughness=0.35,
                         alpha_mode="MASK", double_sided=True)
     return part, material
 

@@ -1,0 +1,135 @@
+"""The hair generator: styles change the hair the way their names say, it stays off the face, within budget."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from avatar_engine.head.hair import HAIR_PRESETS, HairStyle, grow_hair
+from avatar_engine.head.hair_scalp import Scalp, direction_angles
+from avatar_engine.head.hair_texture import BANDS
+
+HAIR_TRIANGLE_BUDGET = 9000
+"""Hair triangles allowed for any preset (the whole avatar should stay near 20k)."""
+AVATAR_TRIANGLE_BUDGET = 21000
+EYE_CLEARANCE = 0.012
+"""Hair in front of the face must stay this far (metres) above the eye centres."""
+SCALP_GAP = 0.004
+"""Largest distance between the skin and the innermost layer on the covered scalp."""
+
+
+@pytest.fixture(scope="module")
+def scalp(template):
+    skin = template.part("skin")
+    joints = dict(zip(template.skeleton.names, template.skeleton.rest_positions))
+    return Scalp.from_skin(skin.positions, skin.indices, skin.joints, skin.weights, joints, skin.morph_positions)
+
+
+@pytest.fixture(scope="module")
+def eyes(template):
+    names = template.skeleton.names
+    rest = template.skeleton.rest_positions
+    return (rest[names.index("eye_L")] + rest[names.index("eye_R")]) / 2
+
+
+@pytest.fixture(scope="module")
+def grown(scalp):
+    return {name: grow_hair(scalp, style) for name, style in HAIR_PRESETS.items()}
+
+
+def test_bald_grows_nothing(grown, scalp):
+    assert grown["bald"] is None
+    assert grow_hair(scalp, HairStyle(baldness=1.0)) is None
+
+
+@pytest.mark.parametrize("name", [n for n in HAIR_PRESETS if n != "bald"])
+def test_preset_is_a_valid_mask_part_within_budget(grown, template, name):
+    part, material = grown[name]
+    assert material.alpha_mode == "MASK" and material.double_sided and material.kind == "hair"
+    assert material.texture.shape[2] == 4 and 0 < (material.texture[..., 3] > 127).mean() < 1
+    assert len(part.indices) <= HAIR_TRIANGLE_BUDGET
+    skin_etc = template.triangle_count - len(template.part("hair").indices)
+    assert skin_etc + len(part.indices) <= AVATAR_TRIANGLE_BUDGET
+    n = part.vertex_count
+    assert part.indices.max() < n and part.morph_positions.shape == (52, n, 3)
+    assert np.allclose(np.linalg.norm(part.tangents[:, :3], axis=1), 1, atol=1e-4)
+    assert np.allclose(np.linalg.norm(part.normals, axis=1), 1, atol=1e-4)
+    assert np.allclose(part.weights.sum(1), 1, atol=1e-5)
+    assert np.isfinite(part.positions).all()
+    assert 0 <= part.uvs[:, 1].min() and part.uvs[:, 1].max() <= 1  # v stays inside the layer bands
+
+
+@pytest.mark.parametrize("name", [n for n in HAIR_PRESETS if n != "bald"])
+def test_hair_stays_off_the_face(grown, eyes, name):
+    p = grown[name][0].positions
+    in_front = (p[:, 2] > eyes[2] - 0.03) & (np.abs(p[:, 0]) < 0.05)
+    assert (p[in_front, 1] > eyes[1] + EYE_CLEARANCE).all(), f"{name} hair hangs over the eyes"
+
+
+def test_inner_layer_covers_the_scalp(grown, scalp, template):
+    """Every skin vertex high on the head has hair just above it."""
+    skin = template.part("skin").positions
+    rel = skin - scalp.centre
+    _, polar = direction_angles(rel)
+    top = skin[np.degrees(polar) < 40]
+    hair = grown["short"][0].positions
+    d = np.sqrt(((top[:, None] - hair[None]) ** 2).sum(-1)).min(1)
+    assert np.percentile(d, 95) < SCALP_GAP + 0.004  # grid vertices are a few millimetres apart
+
+
+def lowest_back(part):
+    p = part.positions
+    return p[p[:, 2] < -0.02, 1].min()
+
+
+def test_length_lowers_the_back(scalp):
+    short = grow_hair(scalp, HairStyle(length=0.0))[0]
+    long = grow_hair(scalp, HairStyle(length=0.3))[0]
+    assert lowest_back(long) < lowest_back(short) - 0.05
+
+
+def test_fringe_comes_down_the_forehead(scalp, eyes):
+    def lowest_front(style):
+        p = grow_hair(scalp, style)[0].positions
+        return p[(p[:, 2] > eyes[2] - 0.01) & (np.abs(p[:, 0]) < 0.03), 1].min()
+
+    assert lowest_front(HairStyle(fringe=0.05)) < lowest_front(HairStyle(fringe=0.0)) - 0.03
+
+
+def test_volume_and_baldness(scalp):
+    thin = grow_hair(scalp, HairStyle(volume=0.002))[0].positions
+    full = grow_hair(scalp, HairStyle(volume=0.025))[0].positions
+    assert np.abs(full[:, 0]).max() > np.abs(thin[:, 0]).max() + 0.01
+    receding = grow_hair(scalp, HairStyle(baldness=0.7))[0].positions
+    normal = grow_hair(scalp, HairStyle())[0].positions
+    front = lambda p: p[np.abs(p[:, 0]) < 0.03, 2].max()  # noqa: E731
+    assert front(receding) < front(normal) - 0.01
+
+
+def test_hair_follows_the_skin_only_near_it(scalp, template):
+    """A hair vertex on the skin moves like its skin vertex (expressions, skinning); one far out is rigid on the head."""
+    skin = template.part("skin")
+    moving = np.flatnonzero(np.abs(skin.morph_positions).max((0, 2)) > 1e-3)[:5]
+    points = np.concatenate([skin.positions[moving], skin.positions[moving] * 1.0 + [0.0, 0.0, 0.2]])
+    joints, weights, morphs = scalp.attach(points)
+    near, far = slice(0, len(moving)), slice(len(moving), None)
+    assert np.allclose(morphs[:, near], skin.morph_positions[:, moving])
+    assert (joints[near] == skin.joints[moving]).all() and np.allclose(weights[near], skin.weights[moving])
+    assert np.abs(morphs[:, far]).max() == 0.0
+    assert (joints[far, 0] == template.skeleton.index("head")).all() and np.allclose(weights[far, 0], 1.0)
+
+
+def test_parting_moves_the_crown(scalp):
+    left = grow_hair(scalp, HairStyle(parting=1.0))[0]
+    right = grow_hair(scalp, HairStyle(parting=-1.0))[0]
+    # the crown (the fan's centre) is the first vertex of every layer
+    assert left.positions[0, 0] > 0.02 and right.positions[0, 0] < -0.02
+
+
+def test_style_is_clamped():
+    wild = HairStyle(length=2.0, volume=-1.0, fringe=1.0, parting=5.0, baldness=-1.0, layers=9).clamped()
+    assert wild.length <= 0.45 and wild.volume == 0.0 and wild.fringe <= 0.06 and wild.parting == 1.0
+    assert wild.baldness == 0.0 and wild.layers == BANDS
+    assert dataclasses.replace(wild, baldness=1.0).bald
