@@ -57,6 +57,8 @@ class Part:
     """morph_normals : (52, n, 3) float32 normal offsets per ARKit shape."""
     tangents: np.ndarray | None = None
     """tangents : (n, 4) float32 glTF tangents (xyz, handedness); hair uses them as strand direction."""
+    occlusion: np.ndarray | None = None
+    """occlusion : (n,) float32 ambient visibility in [0, 1] (1 = open sky), baked per avatar; glTF COLOR_0."""
 
     @property
     def vertex_count(self) -> int:

@@ -12,6 +12,7 @@ in vec3 in_normal;
 in vec2 in_uv;
 in vec4 in_joints;  // joint indices as floats: portable across GL drivers
 in vec4 in_weights;
+in float in_occlusion;
 #if defined MATERIAL_HAIR
 in vec4 in_tangent;
 #endif
@@ -20,6 +21,9 @@ uniform mat4 u_view_projection;
 uniform mat4 u_model;
 
 out vec2 v_uv;
+#if defined MATERIAL_TEETH
+out vec3 v_tooth;  // rest position: the tooth pattern is drawn per pixel in both shading modes
+#endif
 #if defined SHADE_PER_VERTEX
 #include "lib/materials.glsl"
 out vec3 v_diffuse;
@@ -29,6 +33,7 @@ uniform vec3 u_camera_position;
 out vec3 v_world;
 out vec3 v_normal;
 out float v_rest_z;
+out float v_occlusion;
 #if defined MATERIAL_HAIR
 out vec3 v_tangent;
 #endif
@@ -45,16 +50,20 @@ void main() {
     t = normalize(mat3(u_model) * mat3(skin_matrix(joints, in_weights)) * in_tangent.xyz);
 #endif
     v_uv = in_uv;
+#if defined MATERIAL_TEETH
+    v_tooth = in_position;
+#endif
 #if defined SHADE_PER_VERTEX
     vec3 v = normalize(u_camera_position - world.xyz);
 #if defined MATERIAL_HAIR
     if (dot(n, v) < 0.0) n = -n;  // double-sided cards: light the side that faces the camera
 #endif
-    shade(n, v, t, in_position.z, v_diffuse, v_specular);
+    shade(n, v, t, in_position.z, in_occlusion, v_diffuse, v_specular);
 #else
     v_world = world.xyz;
     v_normal = n;
     v_rest_z = in_position.z;
+    v_occlusion = in_occlusion;
 #if defined MATERIAL_HAIR
     v_tangent = t;
 #endif
@@ -74,11 +83,34 @@ in vec3 v_specular;
 in vec3 v_world;
 in vec3 v_normal;
 in float v_rest_z;
+in float v_occlusion;
 #if defined MATERIAL_HAIR
 in vec3 v_tangent;
 #endif
 #endif
 in vec2 v_uv;
+#if defined MATERIAL_TEETH
+in vec3 v_tooth;
+#if defined SHADE_PER_VERTEX
+uniform vec2 u_cavity_depth;  // (front, back) rest z of the part; materials.glsl declares it otherwise
+#endif
+// Distance (metres along the dental arch, from the midline) of each tooth's edge: incisors, canine, premolars,
+// molars, for an arch whose depth (front to back of the part) is ARCH_DEPTH.
+const float TOOTH_EDGES[7] = float[7](0.0085, 0.0150, 0.0225, 0.0295, 0.0365, 0.0465, 0.0565);
+const float ARCH_DEPTH = 0.055;
+
+// Darkens the gaps between teeth and their roots: the helpers' teeth are smooth bands otherwise.
+float tooth_shade(vec3 p) {
+    float depth = max(u_cavity_depth.x - u_cavity_depth.y, 1e-3);
+    float angle = atan(abs(p.x), p.z - u_cavity_depth.y);  // 0 at the front, pi/2 at the back
+    float arc = angle / 1.5708 * depth;                      // metres along the arch, scaled to this mouth
+    float gap = 1.0;
+    for (int i = 0; i < 7; ++i) {
+        gap = min(gap, smoothstep(0.0, 0.0009, abs(arc - TOOTH_EDGES[i] * depth / ARCH_DEPTH)));
+    }
+    return mix(0.35, 1.0, gap);
+}
+#endif
 
 uniform sampler2D u_base_texture;
 uniform float u_alpha_cutoff;
@@ -96,6 +128,9 @@ void main() {
     if (tex.a * u_base_color.a < u_alpha_cutoff) discard;
 #endif
     vec3 albedo = srgb_to_linear(tex.rgb) * u_base_color.rgb;
+#if defined MATERIAL_TEETH
+    albedo *= tooth_shade(v_tooth);
+#endif
 #if defined SHADE_PER_VERTEX
     vec3 color = albedo * v_diffuse + v_specular;
 #else
@@ -106,7 +141,7 @@ void main() {
     t = normalize(v_tangent);
 #endif
     vec3 diffuse, specular;
-    shade(n, normalize(u_camera_position - v_world), t, v_rest_z, diffuse, specular);
+    shade(n, normalize(u_camera_position - v_world), t, v_rest_z, v_occlusion, diffuse, specular);
     vec3 color = albedo * diffuse + specular;
 #endif
     frag_color = vec4(to_display(color), 1.0);

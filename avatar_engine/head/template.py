@@ -12,6 +12,7 @@ import avatar_engine
 from avatar_engine.head.eyes import iris_texture
 from avatar_engine.head.hair import HairStyle, hair_for_skin
 from avatar_engine.head.model import HeadModel
+from avatar_engine.head.occlusion import with_occlusion
 from avatar_engine.records import Avatar, Material, Part
 
 SKIN_TEXTURE_PATH = Path(__file__).resolve().parents[2] / "assets" / "head" / "skin_albedo.png"
@@ -63,5 +64,5 @@ def template_avatar(identity: Mapping[str, float] | None = None, materials: Mapp
     if grown is not None:
         parts.append(grown[0])
         materials.setdefault("hair", grown[1])
-    return Avatar(parts=tuple(parts), materials=materials, skeleton=skeleton, identity=identity,
-                  generator=f"avatar-engine {avatar_engine.__version__}")
+    return with_occlusion(Avatar(parts=tuple(parts), materials=materials, skeleton=skeleton, identity=identity,
+                                 generator=f"avatar-engine {avatar_engine.__version__}"))

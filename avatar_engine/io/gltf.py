@@ -177,6 +177,8 @@ def _check_part(part: Part, materials: Any, joint_count: int) -> None:
     }
     if part.tangents is not None:
         shapes["tangents"] = (part.tangents, (n, 4))
+    if part.occlusion is not None:
+        shapes["occlusion"] = (np.asarray(part.occlusion), (n,))
     for name, (array, shape) in shapes.items():
         if np.shape(array) != shape:
             raise ValueError(f"part {part.name!r}: {name} has shape {np.shape(array)}, expected {shape}")
@@ -228,6 +230,9 @@ def _primitive_json(part: Part, material: int, builder: _Builder, targets: bool)
         tangents[:, :3] = _unit_rows(tangents[:, :3])
         tangents[:, 3] = np.where(tangents[:, 3] < 0, -1.0, 1.0)  # the validator wants handedness exactly +-1
         attributes["TANGENT"] = builder.dense(tangents, "VEC4", _ARRAY_BUFFER)
+    if part.occlusion is not None:  # baked ambient occlusion as a vertex colour: viewers multiply it in
+        grey = np.repeat(np.clip(np.asarray(part.occlusion, np.float32), 0, 1)[:, None], 3, axis=1)
+        attributes["COLOR_0"] = builder.dense(grey, "VEC3", _ARRAY_BUFFER)
     weights, joints = _normalized_weights(part.weights, part.joints)
     joint_type = np.uint8 if int(joints.max()) < 256 else np.uint16
     attributes["JOINTS_0"] = builder.dense(joints.astype(joint_type), "VEC4", _ARRAY_BUFFER)
@@ -620,11 +625,15 @@ class _Reader:
                     morph_normals[t] = self.floats(targets[k]["NORMAL"], 3, n)
         uvs = self.floats(attributes["TEXCOORD_0"], 2, n) if "TEXCOORD_0" in attributes else np.zeros((n, 2), "f4")
         tangents = self.floats(attributes["TANGENT"], 4, n) if "TANGENT" in attributes else None
+        occlusion = None
+        if "COLOR_0" in attributes:
+            width = 4 if self.item("accessors", attributes["COLOR_0"]).get("type") == "VEC4" else 3
+            occlusion = self.floats(attributes["COLOR_0"], width, n)[:, :3].mean(axis=1).astype(np.float32)
         return Part(
             name=name, material=material, positions=positions, normals=self.floats(attributes["NORMAL"], 3, n),
             uvs=uvs, indices=indices.astype(np.uint32).reshape(-1, 3),
             joints=joint_slot[joints].astype(np.uint16), weights=self.floats(attributes["WEIGHTS_0"], 4, n),
-            morph_positions=morph_positions, morph_normals=morph_normals, tangents=tangents,
+            morph_positions=morph_positions, morph_normals=morph_normals, tangents=tangents, occlusion=occlusion,
         )
 
     def skeleton(self, skin: dict[str, Any]) -> tuple[Skeleton, np.ndarray]:

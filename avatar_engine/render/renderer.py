@@ -177,6 +177,8 @@ class Renderer:
             "in_position": (cat("positions"), "3f"), "in_normal": (cat("normals"), "3f"), "in_uv": (cat("uvs"), "2f"),
             "in_joints": (np.concatenate([p.joints for p in parts]).astype(np.float32), "4f"),
             "in_weights": (cat("weights"), "4f"), "in_tangent": (tangents, "4f"),
+            "in_occlusion": (np.concatenate([p.occlusion if p.occlusion is not None else np.ones(p.vertex_count)
+                                             for p in parts]).astype(np.float32), "1f"),
         }
         vbos = {name: (ctx.buffer(np.ascontiguousarray(data).tobytes()), fmt) for name, (data, fmt) in buffers.items()}
         indices = np.concatenate([p.indices.astype(np.int64) + s for p, s in zip(parts, starts)]).astype(np.uint32)

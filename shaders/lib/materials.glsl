@@ -7,7 +7,10 @@ uniform vec2 u_cavity_depth;   // rest-space z of the mouth's front and back: da
 uniform float u_roughness;
 uniform vec4 u_base_color;
 
-void shade_skin(vec3 n, vec3 v, out vec3 diffuse, out vec3 specular) {
+// Baked ambient occlusion dims the sky fully and the lights where the point is deep in a cavity (no shadow maps).
+float direct_occlusion(float ao) { return smoothstep(0.05, 0.65, ao); }
+
+void shade_skin(vec3 n, vec3 v, float ao, out vec3 diffuse, out vec3 specular) {
     // Per-channel wrap lighting stands in for subsurface scattering: red light reaches further round.
     const vec3 wrap = vec3(0.42, 0.22, 0.16);
     float fresnel = fresnel_schlick(0.028, n, v);
@@ -19,12 +22,13 @@ void shade_skin(vec3 n, vec3 v, out vec3 diffuse, out vec3 specular) {
         diffuse += u_light_colors[i] * (wrapped * wrapped) * ((1.0 - fresnel) / PI);  // squared: soft, not flat
         specular += u_light_colors[i] * (2.0 * ggx_specular(n, v, u_light_dirs[i], u_roughness) * fresnel);
     }
-    diffuse += ambient(n) * 0.9;
+    float shadow = direct_occlusion(ao);
+    diffuse = diffuse * shadow + ambient(n) * (0.9 * ao);
     float grazing = 1.0 - max(dot(n, v), 0.0);
-    specular += 0.06 * grazing * grazing * grazing * u_sky_color;  // velvet sheen at grazing angles
+    specular = (specular + 0.06 * grazing * grazing * grazing * u_sky_color) * shadow;  // + velvet sheen
 }
 
-void shade_eye(vec3 n, vec3 v, out vec3 diffuse, out vec3 specular) {
+void shade_eye(vec3 n, vec3 v, float ao, out vec3 diffuse, out vec3 specular) {
     float lid_shadow = mix(0.55, 1.0, smoothstep(0.55, -0.1, n.y));
     float fresnel = fresnel_schlick(0.04, n, v);
     diffuse = vec3(0.0);
@@ -34,10 +38,12 @@ void shade_eye(vec3 n, vec3 v, out vec3 diffuse, out vec3 specular) {
         diffuse += u_light_colors[i] * ((0.25 + 0.75 * nl) / PI * lid_shadow);
         specular += u_light_colors[i] * (2.5 * ggx_specular(n, v, u_light_dirs[i], u_roughness) * fresnel);
     }
-    diffuse += ambient(n) * lid_shadow;
+    float shadow = direct_occlusion(ao);
+    diffuse = diffuse * shadow + ambient(n) * (lid_shadow * ao);
+    specular *= shadow;
 }
 
-void shade_hair(vec3 n, vec3 v, vec3 t, out vec3 diffuse, out vec3 specular) {
+void shade_hair(vec3 n, vec3 v, vec3 t, float ao, out vec3 diffuse, out vec3 specular) {
     diffuse = vec3(0.0);
     specular = vec3(0.0);
     for (int i = 0; i < LIGHT_COUNT; ++i) {
@@ -55,12 +61,19 @@ void shade_hair(vec3 n, vec3 v, vec3 t, out vec3 diffuse, out vec3 specular) {
                                         + facing * 0.12 * s2);
         specular += u_light_colors[i] * (facing * 0.035 * s1);
     }
-    diffuse += ambient(n) * 0.8;
+    float shadow = mix(0.35, 1.0, ao);  // hair is thin: light gets through even deep inside
+    diffuse = diffuse * shadow + ambient(n) * (0.8 * ao);
+    specular *= shadow;
 }
 
-void shade_mouth(vec3 n, vec3 v, float rest_z, out vec3 diffuse, out vec3 specular) {
+void shade_mouth(vec3 n, vec3 v, float rest_z, float ao, out vec3 diffuse, out vec3 specular) {
     // the lips and cheeks shade the whole mouth, the more the deeper inside
-    float cavity = 0.6 * mix(0.18, 1.0, smoothstep(u_cavity_depth.y, u_cavity_depth.x, rest_z));
+#if defined MATERIAL_TONGUE
+    float open_sky = mix(0.1, 1.0, ao);   // the tongue lies low in the mouth's shadow
+#else
+    float open_sky = mix(0.5, 1.0, ao);   // teeth catch light through the lips even when half hidden
+#endif
+    float cavity = 0.7 * mix(0.18, 1.0, smoothstep(u_cavity_depth.y, u_cavity_depth.x, rest_z)) * open_sky;
     diffuse = vec3(0.0);
     specular = vec3(0.0);
     for (int i = 0; i < LIGHT_COUNT; ++i) {
@@ -73,14 +86,14 @@ void shade_mouth(vec3 n, vec3 v, float rest_z, out vec3 diffuse, out vec3 specul
 }
 
 // The material chosen by the program's define.
-void shade(vec3 n, vec3 v, vec3 t, float rest_z, out vec3 diffuse, out vec3 specular) {
+void shade(vec3 n, vec3 v, vec3 t, float rest_z, float ao, out vec3 diffuse, out vec3 specular) {
 #if defined MATERIAL_SKIN
-    shade_skin(n, v, diffuse, specular);
+    shade_skin(n, v, ao, diffuse, specular);
 #elif defined MATERIAL_EYE
-    shade_eye(n, v, diffuse, specular);
+    shade_eye(n, v, ao, diffuse, specular);
 #elif defined MATERIAL_HAIR
-    shade_hair(n, v, t, diffuse, specular);
+    shade_hair(n, v, t, ao, diffuse, specular);
 #else  // MATERIAL_TEETH, MATERIAL_TONGUE
-    shade_mouth(n, v, rest_z, diffuse, specular);
+    shade_mouth(n, v, rest_z, ao, diffuse, specular);
 #endif
 }

@@ -1,0 +1,99 @@
+"""Ambient occlusion per vertex: how much of the sky each point of the head sees, baked once per avatar.
+
+It darkens what a real head keeps in shadow under soft light (the mouth's inside, nostrils, ear folds, the
+corners of the eyes, the scalp under hair), and it travels in the avatar file as COLOR_0.
+
+Method: orthographic height maps of the whole head seen from many directions on the sphere (points splatted into
+a grid, holes closed by a small max filter); a vertex sees a direction when nothing in its grid cell lies above it
+along that direction. Cosine-weighted over the vertex's hemisphere. Pure numpy, about 0.3 s for the default head.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from avatar_engine.head.arkit import ARKIT_INDEX
+from avatar_engine.records import Avatar
+
+DIRECTIONS = 48
+"""Sample directions on the sphere (Fibonacci lattice)."""
+CELL = 0.003
+"""Height-map cell size in metres: a little above the vertex spacing on the face, so few cells stay empty."""
+BIAS = 0.002
+"""How far above a vertex an occluder must be (metres) to count, plus the surface's own rise over a cell."""
+
+
+def fibonacci_sphere(count: int) -> np.ndarray:
+    """(count, 3) unit vectors spread evenly over the sphere."""
+    i = np.arange(count) + 0.5
+    z = 1 - 2 * i / count
+    r = np.sqrt(1 - z * z)
+    phi = np.pi * (1 + 5 ** 0.5) * i
+    return np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=1)
+
+
+def _surface_samples(positions: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """Vertices plus triangle centroids: dense enough that the height map has only pinholes."""
+    tri = positions[triangles]
+    return np.concatenate([positions, tri.mean(axis=1)])
+
+
+def _max_filter3(grid: np.ndarray) -> np.ndarray:
+    padded = np.pad(grid, 1, constant_values=-np.inf)
+    h, w = grid.shape
+    return np.max([padded[dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)], axis=0)
+
+
+def vertex_occlusion(positions: np.ndarray, normals: np.ndarray, triangles: np.ndarray,
+                     directions: int = DIRECTIONS) -> np.ndarray:
+    """Ambient visibility of each vertex of a closed-ish mesh.
+
+    positions : (n, 3) float vertices of every part together (occluders and receivers)
+    normals : (n, 3) unit normals
+    triangles : (m, 3) int indices into positions
+    returns : (n,) float32 in [0, 1], 1 = sees the whole hemisphere above it
+    """
+    positions = np.asarray(positions, np.float64)
+    samples = _surface_samples(positions, np.asarray(triangles, np.int64))
+    seen = np.zeros(len(positions))
+    total = np.zeros(len(positions))
+    for d in fibonacci_sphere(directions):
+        u = np.cross(d, [0.0, 1.0, 0.0] if abs(d[1]) < 0.9 else [1.0, 0.0, 0.0])
+        u /= np.linalg.norm(u)
+        v = np.cross(d, u)
+        lo = np.array([samples @ u, samples @ v]).min(axis=1)
+        cells = lambda p: np.floor((np.stack([p @ u, p @ v], 1) - lo) / CELL).astype(np.int64)  # noqa: E731
+        sc = cells(samples)
+        shape = sc.max(axis=0) + 1
+        height = np.full(shape, -np.inf)
+        np.maximum.at(height, (sc[:, 0], sc[:, 1]), samples @ d)
+        height = np.where(np.isfinite(height), height, _max_filter3(height))  # close pinholes only
+        vc = np.clip(cells(positions), 0, shape - 1)
+        cosine = np.clip(normals @ d, 0.0, None)
+        # a surface tilted away from d rises across its own cell: allow for that rise
+        slope = np.sqrt(1 - cosine ** 2) / np.maximum(cosine, 0.2)
+        visible = positions @ d >= height[vc[:, 0], vc[:, 1]] - BIAS - CELL * slope
+        seen += cosine * visible
+        total += cosine
+    return (seen / np.maximum(total, 1e-9)).astype(np.float32)
+
+
+BAKE_EXPRESSION = {"jawOpen": 0.4}
+"""Occlusion is baked with the mouth a little open: what an open mouth reveals must not read as lit, and the
+inside of a closed mouth is hidden anyway."""
+
+
+def with_occlusion(avatar: Avatar) -> Avatar:
+    """The avatar with `Part.occlusion` baked for every part, all parts occluding each other."""
+    offset = np.zeros(52)
+    for name, weight in BAKE_EXPRESSION.items():
+        offset[ARKIT_INDEX[name]] = weight
+    parts = avatar.parts
+    positions = np.concatenate([p.positions + np.tensordot(offset, p.morph_positions, 1) for p in parts])
+    normals = np.concatenate([p.normals for p in parts])
+    starts = np.cumsum([0] + [p.vertex_count for p in parts])
+    triangles = np.concatenate([p.indices.astype(np.int64) + s for p, s in zip(parts, starts)])
+    ao = vertex_occlusion(positions, normals, triangles)
+    return replace(avatar, parts=tuple(replace(p, occlusion=ao[s:s + p.vertex_count]) for p, s in zip(parts, starts)))
