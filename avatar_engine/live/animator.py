@@ -1,0 +1,97 @@
+"""The solver with its memory: automatic and on-demand calibration, filtering, and tracking-lost behaviour.
+
+Everything that needs state between frames lives here; the maths it calls in `avatar_engine.solve` is pure.
+Time is media time in seconds (file position, or the capture clock for a camera) and must not run backwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from avatar_engine.live.idle import IdleOptions, blend, idle_frame, smoothstep
+from avatar_engine.solve.calibration import Calibration, calibrate, reference_calibration
+from avatar_engine.solve.filters import OneEuroState
+from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
+from avatar_engine.solve.solver import filter_frame, solve_frame
+from avatar_engine.solve.tuning import DEFAULT_TUNING, SolverTuning
+
+
+@dataclass(frozen=True)
+class AnimatorOptions:
+    """How tracked frames become the avatar's motion."""
+
+    tuning: SolverTuning = DEFAULT_TUNING
+    """Response, filtering and bone constants."""
+    idle: IdleOptions = field(default_factory=IdleOptions)
+    """Hold, ease-to-neutral and idle life when the face is lost."""
+    mirror: bool = False
+    """Show the avatar as a mirror image of the person (what a selfie view looks like)."""
+    auto_calibrate: bool = True
+    """Calibrate the resting face from the first `tuning.calibration_s` seconds of tracking."""
+
+
+class Animator:
+    """Turns a stream of `LandmarkFrame | None` (None: no face this frame) into `SolvedFrame`s."""
+
+    def __init__(self, options: AnimatorOptions | None = None) -> None:
+        self.options = options or AnimatorOptions()
+        self.mirror = self.options.mirror
+        self.calibration: Calibration = reference_calibration()
+        self._collect: list[LandmarkFrame] | None = [] if self.options.auto_calibrate else None
+        self._filter: OneEuroState | None = None
+        self._last_tracked: SolvedFrame | None = None
+        self._last_tracked_s = -np.inf
+        self._shown: SolvedFrame = SolvedFrame.neutral()
+        self._resume_from: SolvedFrame | None = None
+        self._resume_s = 0.0
+        self.state = "idle"
+        """'tracking', 'holding' (face just lost), 'easing' (toward idle), 'idle', or 'calibrating'."""
+
+    def recalibrate(self) -> None:
+        """Collect the resting face again from the next frames (ask the person to look ahead, relaxed)."""
+        self._collect = []
+
+    def update(self, frame: LandmarkFrame | None, now_s: float) -> SolvedFrame:
+        """The frame to show at now_s (media seconds) given this frame's tracking result."""
+        opts = self.options
+        if frame is None:
+            shown = self._lost(now_s)
+        else:
+            if self._collect is not None:
+                self._collect.append(frame)
+                span = (frame.t_ns - self._collect[0].t_ns) * 1e-9
+                if span >= opts.tuning.calibration_s:
+                    self.calibration = calibrate(np.stack([f.scores for f in self._collect]),
+                                                 np.stack([f.rotation for f in self._collect]))
+                    self._collect = None
+            if self.state not in ("tracking", "calibrating"):
+                self._filter = None  # re-acquired: do not filter from a stale position
+                self._resume_from, self._resume_s = self._shown, now_s
+            solved = solve_frame(frame, self.calibration, opts.tuning, self.mirror)
+            tracked, self._filter = filter_frame(self._filter, solved, opts.tuning)
+            self._last_tracked, self._last_tracked_s = tracked, now_s
+            shown = tracked
+            if self._resume_from is not None:
+                s = (now_s - self._resume_s) / max(opts.idle.resume_s, 1e-6)
+                if s >= 1.0:
+                    self._resume_from = None
+                else:
+                    shown = blend(self._resume_from, tracked, smoothstep(s))
+            self.state = "calibrating" if self._collect is not None else "tracking"
+        self._shown = shown
+        return shown
+
+    def _lost(self, now_s: float) -> SolvedFrame:
+        idle = self.options.idle
+        if self._last_tracked is None:
+            self.state = "idle"
+            return idle_frame(now_s, idle)
+        lost_for = now_s - self._last_tracked_s
+        if lost_for <= idle.hold_s:
+            self.state = "holding"
+            return self._last_tracked
+        s = smoothstep((lost_for - idle.hold_s) / max(idle.ease_s, 1e-6))
+        self.state = "easing" if s < 1.0 else "idle"
+        return blend(self._last_tracked, idle_frame(now_s, idle), s)

@@ -1,0 +1,142 @@
+"""The embeddable live API: feed frames in, get weights and rendered frames out. No threads here.
+
+    with LiveAvatar(read_glb("me.glb"), LiveOptions(size=(640, 360))) as live:
+        for rgb, t_ns in my_frames:                # rgb : (h, w, 3) uint8
+            frame = live.process(rgb, t_ns)
+            frame.solved.weights                     # (52,) ARKit weights, filtered
+            frame.rgba                               # (360, 640, 4) uint8 render
+
+Phone apps and other trackers that give ARKit scores skip MediaPipe: `process_landmarks(LandmarkFrame(...))`.
+`avatar_engine.live.pipeline.LivePipeline` runs the same pieces on threads for a camera or a file.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from avatar_engine.live.animator import Animator, AnimatorOptions
+from avatar_engine.live.outputs import LiveFrame
+from avatar_engine.records import Avatar
+from avatar_engine.render.camera import Camera
+from avatar_engine.render.renderer import STUDIO_BACKDROP
+from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
+from avatar_engine.solve.solver import to_expression
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    """What the live avatar renders and how it animates."""
+
+    size: tuple[int, int] = (1280, 720)
+    """Render width, height in pixels."""
+    samples: int = 4
+    """MSAA samples (0 turns it off: much faster on software GL)."""
+    background: tuple[tuple[float, float, float], tuple[float, float, float]] | None = STUDIO_BACKDROP
+    """None for a transparent background, else a (top, bottom) gradient."""
+    camera: Camera = field(default_factory=Camera)
+    """Where the render camera looks from."""
+    animator: AnimatorOptions = field(default_factory=AnimatorOptions)
+    """Solver tuning, mirror, calibration and tracking-lost behaviour."""
+    render: bool = True
+    """False: solve only (weights and VMC out, no GL context needed)."""
+
+    def __post_init__(self) -> None:
+        w, h = self.size
+        if not (16 <= w <= 8192 and 16 <= h <= 8192):
+            raise ValueError(f"render size {w}x{h} is outside 16..8192 pixels")
+        if self.samples < 0:
+            raise ValueError(f"samples must be >= 0, got {self.samples}")
+
+
+class LiveAvatar:
+    """Tracker (made on first use), animator and renderer for one avatar. A context manager."""
+
+    def __init__(self, avatar: Avatar | None = None, options: LiveOptions | None = None, ctx=None) -> None:
+        self.options = options or LiveOptions()
+        self.animator = Animator(self.options.animator)
+        self._tracker = None
+        self.renderer = None
+        if self.options.render:
+            from avatar_engine.render.context import headless_context
+            from avatar_engine.render.renderer import RenderOptions, Renderer
+
+            if avatar is None:
+                from avatar_engine.head.template import template_avatar
+
+                avatar = template_avatar()
+            self._own_ctx = ctx is None
+            self.ctx = ctx or headless_context()
+            self.renderer = Renderer(self.ctx, RenderOptions(size=self.options.size, samples=self.options.samples,
+                                                             background=self.options.background))
+            self.renderer.load(avatar)
+        self._t0 = time.monotonic_ns()
+
+    # --- the stages, one at a time (the pipeline times each) ---------------------------------------
+    def track(self, rgb: np.ndarray, t_ns: int) -> LandmarkFrame | None:
+        """MediaPipe on one frame: rgb (h, w, 3) uint8 at media time t_ns (increasing)."""
+        if self._tracker is None:
+            from avatar_engine.live.tracker import Tracker
+
+            self._tracker = Tracker()
+        return self._tracker.track(rgb, t_ns)
+
+    def animate(self, landmarks: LandmarkFrame | None, t_ns: int) -> SolvedFrame:
+        """Calibrate, solve and filter (or hold / idle when landmarks is None)."""
+        return self.animator.update(landmarks, t_ns * 1e-9)
+
+    def draw(self, solved: SolvedFrame) -> None:
+        """Render into the renderer's framebuffer and wait for it (`read()` or blit it after)."""
+        self.renderer.render(to_expression(solved, self.options.animator.tuning), self.options.camera)
+        self.renderer.finish()
+
+    def read(self) -> np.ndarray:
+        """(h, w, 4) uint8 RGBA of the last draw."""
+        return self.renderer.read()
+
+    # --- all at once -----------------------------------------------------------------------------
+    def process(self, rgb: np.ndarray, t_ns: int | None = None) -> LiveFrame:
+        """Track, animate and render one camera frame. t_ns defaults to the time since this object was made."""
+        t_ns = time.monotonic_ns() - self._t0 if t_ns is None else int(t_ns)
+        return self.process_landmarks(self.track(rgb, t_ns), t_ns)
+
+    def process_landmarks(self, landmarks: LandmarkFrame | None, t_ns: int | None = None) -> LiveFrame:
+        """Animate and render from already tracked scores and pose (phone apps, other trackers)."""
+        if t_ns is None:
+            t_ns = landmarks.t_ns if landmarks is not None else time.monotonic_ns() - self._t0
+        solved = self.animate(landmarks, t_ns)
+        rgba = None
+        if self.renderer is not None:
+            self.draw(solved)
+            rgba = self.read()
+        return LiveFrame(solved, rgba, -1, None, landmarks is not None, self.animator.state)
+
+    def recalibrate(self) -> None:
+        """Take the next second of frames as the person's resting face."""
+        self.animator.recalibrate()
+
+    @property
+    def mirror(self) -> bool:
+        return self.animator.mirror
+
+    @mirror.setter
+    def mirror(self, value: bool) -> None:
+        self.animator.mirror = bool(value)
+
+    def close(self) -> None:
+        if self._tracker is not None:
+            self._tracker.close()
+            self._tracker = None
+        if self.renderer is not None:
+            self.renderer.release()
+            self.renderer = None
+            if self._own_ctx:
+                self.ctx.release()
+
+    def __enter__(self) -> "LiveAvatar":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

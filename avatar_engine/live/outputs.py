@@ -1,0 +1,123 @@
+"""Where live frames go: an mp4 recording, a virtual camera, a VMC receiver. (The window is in window.py.)
+
+An output gets `start(size, fps)` once, `write(frame)` per rendered frame and `close()` at the end (also after
+Ctrl-C, so a recording is always finalised and playable). `needs_pixels` says whether it reads the image.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from avatar_engine.errors import BackendError
+from avatar_engine.solve.frames import SolvedFrame
+
+VIRTUAL_CAMERA_HINT = {
+    "linux": "load the v4l2loopback kernel module: sudo modprobe v4l2loopback devices=1 exclusive_caps=1",
+    "win32": "install OBS Studio (its virtual camera) or the Unity Capture driver",
+    "darwin": "install OBS Studio and start its virtual camera once",
+}
+
+
+@dataclass(frozen=True)
+class LiveFrame:
+    """One frame of the live loop as outputs and API users see it."""
+
+    solved: SolvedFrame
+    """Weights, head angles and gaze after filtering."""
+    rgba: np.ndarray | None
+    """rgba : (h, w, 4) uint8 rendered image, top row first; None when nothing needed pixels."""
+    index: int
+    """Source frame index (-1 for frames rendered while no new frame came)."""
+    t_capture_ns: int | None
+    """Capture timestamp of the source frame (None for idle frames)."""
+    tracked: bool
+    """A face was tracked in this frame."""
+    state: str
+    """The animator's state: tracking, calibrating, holding, easing, idle."""
+
+
+class Output:
+    needs_pixels = True
+
+    def start(self, size: tuple[int, int], fps: float) -> None:
+        pass
+
+    def write(self, frame: LiveFrame) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class RecordOutput(Output):
+    """Every rendered frame to an mp4 (`avatar_engine.render.output.VideoWriter`: complete file or none)."""
+
+    def __init__(self, path: str | os.PathLike[str], fps: float | None = None) -> None:
+        self.path, self.fps, self._writer, self.frames = path, fps, None, 0
+
+    def start(self, size: tuple[int, int], fps: float) -> None:
+        from avatar_engine.render.output import VideoWriter
+
+        self._writer = VideoWriter(self.path, self.fps or fps, size)
+
+    def write(self, frame: LiveFrame) -> None:
+        self._writer.write(frame.rgba)
+        self.frames += 1
+
+    def close(self) -> None:
+        if self._writer is not None:
+            if self.frames:
+                self._writer.close()
+            else:
+                self._writer.abort()  # an empty mp4 is not a recording
+            self._writer = None
+
+
+class VmcOutput(Output):
+    """Weights and head/neck/eye bones to a VMC receiver (`live.vmc`)."""
+
+    needs_pixels = False
+
+    def __init__(self, host: str, port: int, neck_share: float = 0.4) -> None:
+        from avatar_engine.live.vmc import VmcSender
+
+        self.sender = VmcSender(host, port, neck_share)
+
+    def write(self, frame: LiveFrame) -> None:
+        self.sender.send(frame.solved)
+
+    def close(self) -> None:
+        self.sender.close()
+
+
+class VirtualCameraOutput(Output):
+    """Frames to a virtual webcam through `pyvirtualcam` (the optional `vcam` extra)."""
+
+    def __init__(self, device: str | None = None) -> None:
+        self.device, self._cam = device, None
+        try:
+            import pyvirtualcam
+        except ImportError:
+            raise BackendError("the virtual camera needs pyvirtualcam: pip install 'avatar-engine[vcam]'") from None
+        self._module = pyvirtualcam
+
+    def start(self, size: tuple[int, int], fps: float) -> None:
+        try:
+            self._cam = self._module.Camera(width=size[0], height=size[1], fps=fps, device=self.device)
+        except Exception as exc:  # pyvirtualcam raises RuntimeError/ValueError per backend
+            hint = VIRTUAL_CAMERA_HINT.get(sys.platform, "install a virtual camera driver")
+            raise BackendError(f"no virtual camera device to send to ({exc}); {hint}") from None
+
+    def write(self, frame: LiveFrame) -> None:
+        rgba = frame.rgba
+        rgb = (rgba[..., :3].astype(np.uint16) * rgba[..., 3:] // 255).astype(np.uint8)
+        self._cam.send(np.ascontiguousarray(rgb))
+
+    def close(self) -> None:
+        if self._cam is not None:
+            self._cam.close()
+            self._cam = None

@@ -1,0 +1,263 @@
+"""Frame sources through OpenCV: a webcam index, a video file or a folder of images.
+
+    with open_source("clip.mp4") as source:
+        frame = source.read()      # CapturedFrame, or None at the end of a file
+
+Every frame is stamped on the monotonic clock the moment it is read (`t_capture_ns`, for latency) and
+carries its media time (`t_media_ns`, for the tracker and the filters: a file read faster than real time
+still animates at its own pace). `cv2` is imported when a source opens, never at import time.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from avatar_engine.errors import BackendError, InputError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+FOLDER_FPS = 30.0
+"""Media rate given to a folder of frames (images carry no time)."""
+CAMERA_RETRY_S = 1.0
+"""A camera that stops delivering is reopened this often."""
+
+
+@dataclass(frozen=True)
+class CapturedFrame:
+    rgb: np.ndarray
+    """rgb : (h, w, 3) uint8."""
+    index: int
+    """Position in the source (frames read so far, corrupt ones included)."""
+    t_capture_ns: int
+    """`time.monotonic_ns()` when the frame was read."""
+    t_media_ns: int
+    """Media time: the frame's place in the file, or the capture time for a camera (strictly increasing)."""
+
+
+def _cv2():
+    try:
+        import cv2
+    except ImportError as exc:
+        raise BackendError(f"video sources need OpenCV ({exc}); pip install 'avatar-engine[track]'") from None
+    return cv2
+
+
+def list_cameras() -> list[str]:
+    """Video capture devices this machine has (Linux: /dev/video*; elsewhere indices 0-3 that open)."""
+    if platform.system() == "Linux":
+        return sorted(glob.glob("/dev/video*"), key=lambda p: (len(p), p))
+    cv2 = _cv2()
+    found = []
+    for i in range(4):
+        cap = cv2.VideoCapture(i)
+        if cap.isOpened():
+            found.append(str(i))
+        cap.release()
+    return found
+
+
+class _Source:
+    fps: float = FOLDER_FPS
+    live: bool = False
+    """A live source (camera, network) never ends and cannot be paced or looped."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self.corrupt = 0
+
+    def read(self) -> CapturedFrame | None:
+        raise NotImplementedError
+
+    def rewind(self) -> bool:
+        """Start again from the first frame (for --loop); False where that is impossible."""
+        return False
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _checked(image, cv2) -> np.ndarray | None:
+    """BGR(A)/grey OpenCV image -> (h, w, 3) uint8 RGB, or None for an empty or corrupt frame."""
+    if image is None or not isinstance(image, np.ndarray) or image.size == 0 or image.dtype != np.uint8:
+        return None
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    if image.ndim != 3 or image.shape[2] not in (3, 4):
+        return None
+    return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+
+
+class VideoFileSource(_Source):
+    """A video file, decoded frame by frame; media time from its frame rate."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__()
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(f"video file not found: {self.path}")
+        self._cv2 = _cv2()
+        self._cap = self._cv2.VideoCapture(str(self.path))
+        ok, first = self._cap.read() if self._cap.isOpened() else (False, None)
+        if not ok or _checked(first, self._cv2) is None:
+            self._cap.release()
+            raise InputError(f"cannot decode video {self.path}: not a video OpenCV can read")
+        self._pending = first
+        fps = self._cap.get(self._cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps and 1.0 <= fps <= 1000.0 else 30.0
+        self._loops = 0
+        self._loop_frames = 0
+
+    def read(self) -> CapturedFrame | None:
+        while True:
+            if self._pending is not None:
+                image, self._pending = self._pending, None
+            else:
+                ok, image = self._cap.read()
+                if not ok:
+                    return None
+            index = self._count
+            self._count += 1
+            rgb = _checked(image, self._cv2)
+            if rgb is None:
+                self.corrupt += 1
+                continue
+            return CapturedFrame(rgb, index, time.monotonic_ns(), int(index * 1e9 / self.fps))
+
+    def rewind(self) -> bool:
+        self._cap.set(self._cv2.CAP_PROP_POS_FRAMES, 0)
+        return True
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+class FolderSource(_Source):
+    """A folder of images read in name order at FOLDER_FPS; unreadable images are skipped and counted."""
+
+    def __init__(self, path: str | os.PathLike[str], fps: float = FOLDER_FPS) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not self.files:
+            raise InputError(f"folder {self.path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        self._cv2 = _cv2()
+        self.fps = fps
+        self._next = 0
+
+    def read(self) -> CapturedFrame | None:
+        while self._next < len(self.files):
+            path = self.files[self._next]
+            self._next += 1
+            index = self._count
+            self._count += 1
+            rgb = _checked(self._cv2.imread(str(path), self._cv2.IMREAD_UNCHANGED), self._cv2)
+            if rgb is None:
+                self.corrupt += 1
+                continue
+            return CapturedFrame(rgb, index, time.monotonic_ns(), int(index * 1e9 / self.fps))
+        return None
+
+    def rewind(self) -> bool:
+        self._next = 0
+        return True
+
+
+class CameraSource(_Source):
+    """A webcam by index. A camera that stops delivering (unplugged) is reopened every CAMERA_RETRY_S;
+    `read` blocks until a frame comes or `timeout_s` passes (then it returns None and the loop idles)."""
+
+    live = True
+
+    def __init__(self, index: int, size: tuple[int, int] | None = None) -> None:
+        super().__init__()
+        self.index = index
+        self.size = size
+        self._cv2 = _cv2()
+        self._cap = self._open()
+        if self._cap is None:
+            cameras = list_cameras()
+            where = ", ".join(cameras) if cameras else "none"
+            if cameras:
+                raise BackendError(f"camera {index} cannot be opened (busy or not a capture device); "
+                                   f"cameras found: {where}")
+            raise InputError(f"camera {index} cannot be opened: this machine has no cameras (found: {where}); "
+                             "pass a video file or a folder of frames as --source")
+        fps = self._cap.get(self._cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps and 1.0 <= fps <= 240.0 else 30.0
+        self._last_t = 0
+        self._retry_at = 0.0
+        self.reconnects = 0
+
+    def _open(self):
+        cap = self._cv2.VideoCapture(self.index)
+        if not cap.isOpened():
+            cap.release()
+            return None
+        if self.size:
+            cap.set(self._cv2.CAP_PROP_FRAME_WIDTH, self.size[0])
+            cap.set(self._cv2.CAP_PROP_FRAME_HEIGHT, self.size[1])
+        cap.set(self._cv2.CAP_PROP_BUFFERSIZE, 1)  # the newest frame, not a queue of old ones
+        return cap
+
+    @property
+    def connected(self) -> bool:
+        return self._cap is not None
+
+    def read(self, timeout_s: float = 0.5) -> CapturedFrame | None:
+        """The next frame, or None if none came within timeout_s (camera gone: it is being reopened)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._cap is None:
+                if time.monotonic() >= self._retry_at:
+                    self._retry_at = time.monotonic() + CAMERA_RETRY_S
+                    self._cap = self._open()
+                    self.reconnects += self._cap is not None
+                if self._cap is None:
+                    time.sleep(0.05)
+                    continue
+            ok, image = self._cap.read()
+            t = time.monotonic_ns()
+            index = self._count
+            self._count += 1
+            if not ok:  # unplugged or stalled: drop the handle and retry
+                self._cap.release()
+                self._cap = None
+                continue
+            rgb = _checked(image, self._cv2)
+            if rgb is None:
+                self.corrupt += 1
+                continue
+            t = max(t, self._last_t + 1)
+            self._last_t = t
+            return CapturedFrame(rgb, index, t, t)
+        return None
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+
+def open_source(spec: str | int, camera_size: tuple[int, int] | None = None) -> _Source:
+    """'0' (camera index), a video file or a folder of images. InputError naming the cause otherwise."""
+    text = str(spec)
+    if text.isdigit():
+        return CameraSource(int(text), camera_size)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return FolderSource(path)
+    if path.is_file():
+        return VideoFileSource(path)
+    raise InputError(f"source {text!r} is not a camera index, a video file or a folder of images")

@@ -1,0 +1,42 @@
+"""The tracking stage: MediaPipe's face landmarker in video mode, frames in, `LandmarkFrame` records out."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from avatar_engine.perception import FaceLandmarker, FaceLandmarkerOptions
+from avatar_engine.solve.frames import LandmarkFrame
+from avatar_engine.solve.pose import orthonormal
+
+
+class Tracker:
+    """One face, tracked across the frames of one stream (MediaPipe re-detects only when it loses it).
+
+    A context manager. Media times must increase; a stream that restarts (a looped file) keeps increasing
+    because the caller offsets it."""
+
+    def __init__(self, options: FaceLandmarkerOptions | None = None) -> None:
+        options = options or FaceLandmarkerOptions(running_mode="video")
+        if options.running_mode != "video":
+            raise ValueError("the live tracker needs a landmarker in running_mode='video'")
+        self._landmarker = FaceLandmarker(options)
+        self._last_ms = -1
+
+    def track(self, rgb: np.ndarray, t_media_ns: int) -> LandmarkFrame | None:
+        """rgb : (h, w, 3) uint8 -> the face's scores and pose, or None when no face is found."""
+        t_ms = max(int(t_media_ns // 1_000_000), self._last_ms + 1)  # MediaPipe needs strictly increasing ms
+        self._last_ms = t_ms
+        faces = self._landmarker.detect_video(rgb, t_ms)
+        if not faces:
+            return None
+        face = faces[0]
+        return LandmarkFrame(face.scores, orthonormal(face.pose), int(t_media_ns), face.points)
+
+    def close(self) -> None:
+        self._landmarker.close()
+
+    def __enter__(self) -> "Tracker":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,132 @@
+"""The VMC protocol over OSC (python-osc), as VSeeFace, Warudo and VNyan receive it (the "Marionette" side).
+
+Each frame goes out as one OSC bundle: /VMC/Ext/OK, /VMC/Ext/T, /VMC/Ext/Root/Pos, /VMC/Ext/Bone/Pos for
+Neck and Head (and the eyes), /VMC/Ext/Blend/Val for each of the 52 ARKit names, then /VMC/Ext/Blend/Apply.
+Positions and rotations are Unity's: left-handed, so glTF's X is negated (position x -> -x, quaternion
+(x, y, z, w) -> (x, -y, -z, w)). An unreachable target never stops the loop: a warning is logged once.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+
+import numpy as np
+
+from avatar_engine.errors import BackendError, InputError
+from avatar_engine.head.arkit import ARKIT_NAMES
+from avatar_engine.solve.frames import SolvedFrame
+from avatar_engine.solve.pose import eye_bones, head_bones
+
+log = logging.getLogger(__name__)
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 39539
+RETRY_S = 2.0
+"""After a failed send, wait this long before trying again (resolution or routing may come back)."""
+BONE_NAMES = {"neck": "Neck", "head": "Head", "eye_L": "LeftEye", "eye_R": "RightEye"}
+"""Our joints -> Unity HumanBodyBones names."""
+
+
+def parse_target(text: str) -> tuple[str, int]:
+    """'HOST:PORT', 'HOST' or ':PORT' -> (host, port); InputError for anything else."""
+    host, sep, port = text.rpartition(":") if ":" in text else (text, "", "")
+    host = host or DEFAULT_HOST
+    if not sep:
+        return host, DEFAULT_PORT
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise InputError(f"VMC target {text!r} must look like HOST:PORT with a port in 1..65535")
+    return host, int(port)
+
+
+def unity_quaternion(rotation: np.ndarray) -> tuple[float, float, float, float]:
+    """(3, 3) glTF rotation -> Unity quaternion (x, y, z, w)."""
+    r = np.asarray(rotation, np.float64)
+    w = np.sqrt(max(0.0, 1.0 + r[0, 0] + r[1, 1] + r[2, 2])) / 2.0
+    x = np.copysign(np.sqrt(max(0.0, 1.0 + r[0, 0] - r[1, 1] - r[2, 2])) / 2.0, r[2, 1] - r[1, 2])
+    y = np.copysign(np.sqrt(max(0.0, 1.0 - r[0, 0] + r[1, 1] - r[2, 2])) / 2.0, r[0, 2] - r[2, 0])
+    z = np.copysign(np.sqrt(max(0.0, 1.0 - r[0, 0] - r[1, 1] + r[2, 2])) / 2.0, r[1, 0] - r[0, 1])
+    return float(x), float(-y), float(-z), float(w)
+
+
+def vmc_messages(solved: SolvedFrame, t_s: float, neck_share: float = 0.4,
+                 bone_offsets: dict[str, tuple[float, float, float]] | None = None) -> list[tuple[str, list]]:
+    """The frame as (address, arguments) pairs in sending order. bone_offsets : joint -> local glTF position."""
+    offsets = bone_offsets or {}
+    rotations = {**head_bones(solved.angles, neck_share), **eye_bones(solved.gaze)}
+    messages: list[tuple[str, list]] = [("/VMC/Ext/OK", [1]), ("/VMC/Ext/T", [float(t_s)]),
+                                        ("/VMC/Ext/Root/Pos", ["root", 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0])]
+    for joint, bone in BONE_NAMES.items():
+        x, y, z = offsets.get(joint, (0.0, 0.0, 0.0))
+        messages.append(("/VMC/Ext/Bone/Pos", [bone, float(-x), float(y), float(z), *unity_quaternion(rotations[joint])]))
+    messages += [("/VMC/Ext/Blend/Val", [name, float(w)]) for name, w in zip(ARKIT_NAMES, solved.weights)]
+    messages.append(("/VMC/Ext/Blend/Apply", []))
+    return messages
+
+
+class VmcSender:
+    """Sends frames to one VMC receiver. A context manager."""
+
+    def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, neck_share: float = 0.4,
+                 bone_offsets: dict[str, tuple[float, float, float]] | None = None) -> None:
+        try:
+            from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+            from pythonosc.osc_message_builder import OscMessageBuilder
+        except ImportError as exc:
+            raise BackendError(f"VMC output needs python-osc ({exc}); pip install 'avatar-engine[live]'") from None
+        self._bundle, self._now, self._message = OscBundleBuilder, IMMEDIATELY, OscMessageBuilder
+        self.host, self.port, self.neck_share, self.bone_offsets = host, port, neck_share, bone_offsets
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._address: tuple[str, int] | None = None
+        self._retry_at = 0.0
+        self.warned = False
+        self.sent = 0
+        self.failed = 0
+        self._t0 = time.monotonic()
+
+    def _resolve(self) -> tuple[str, int] | None:
+        if self._address is None and time.monotonic() >= self._retry_at:
+            try:
+                self._address = (socket.gethostbyname(self.host), self.port)
+            except OSError as exc:
+                self._fail(f"cannot resolve VMC target {self.host}: {exc}")
+        return self._address
+
+    def _fail(self, why: str) -> None:
+        self.failed += 1
+        self._retry_at = time.monotonic() + RETRY_S
+        if not self.warned:
+            self.warned = True
+            log.warning("%s; the VMC output keeps trying every %.0f s and the loop keeps running", why, RETRY_S)
+
+    def encode(self, solved: SolvedFrame) -> bytes:
+        """One OSC bundle with every message of the frame."""
+        bundle = self._bundle(self._now)
+        for address, args in vmc_messages(solved, time.monotonic() - self._t0, self.neck_share, self.bone_offsets):
+            msg = self._message(address=address)
+            for a in args:
+                msg.add_arg(a)
+            bundle.add_content(msg.build())
+        return bundle.build().dgram
+
+    def send(self, solved: SolvedFrame) -> bool:
+        """Send one frame; False (and a single warning per run) if the target cannot be reached."""
+        address = self._resolve()
+        if address is None or time.monotonic() < self._retry_at:
+            return False
+        try:
+            self._sock.sendto(self.encode(solved), address)
+        except OSError as exc:
+            self._fail(f"cannot send VMC to {self.host}:{self.port}: {exc}")
+            return False
+        self.sent += 1
+        return True
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> "VmcSender":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,43 @@
+"""Per-user neutral calibration: the scores and head rotation of this person's resting face."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from avatar_engine.head.arkit import ARKIT_NAMES
+from avatar_engine.solve import measured
+from avatar_engine.solve.pose import orthonormal
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A resting face. Scores are shifted so this face maps onto the reference head's neutral reading."""
+
+    scores: np.ndarray
+    """scores : (52,) float32 the tracker's scores for the resting face."""
+    rotation: np.ndarray
+    """rotation : (3, 3) float64 head rotation of the resting face (camera placement and tracker bias)."""
+    frames: int
+    """How many frames it was made from; 0 for the reference (uncalibrated) default."""
+
+
+def reference_calibration() -> Calibration:
+    """The reference head's neutral reading: what is used until a person has been calibrated."""
+    scores = np.array([measured.RESPONSE_SCORES.get(n, (0.0,))[0] for n in ARKIT_NAMES], np.float32)
+    return Calibration(scores, np.array(measured.NEUTRAL_ROTATION, np.float64), 0)
+
+
+def calibrate(scores: np.ndarray, rotations: np.ndarray) -> Calibration:
+    """A calibration from frames of a resting face. scores : (n, 52); rotations : (n, 3, 3); n >= 1.
+
+    The median ignores the odd blink or twitch inside the window; rotations are averaged then projected
+    back onto a rotation."""
+    scores = np.asarray(scores, np.float32)
+    rotations = np.asarray(rotations, np.float64)
+    if scores.ndim != 2 or scores.shape[1] != 52 or len(scores) == 0 or rotations.shape != (len(scores), 3, 3):
+        raise ValueError(f"calibrate needs (n, 52) scores and (n, 3, 3) rotations with n >= 1, "
+                         f"got {scores.shape} and {rotations.shape}")
+    return Calibration(np.median(scores, axis=0).astype(np.float32), orthonormal(rotations.mean(axis=0)),
+                       len(scores))

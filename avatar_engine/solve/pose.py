@@ -1,0 +1,51 @@
+"""Head rotation <-> yaw/pitch/roll in `records.euler_rotation`'s convention, and the bone rotations."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from avatar_engine.records import euler_rotation
+
+
+def orthonormal(rotation: np.ndarray) -> np.ndarray:
+    """(3, 3) nearest rotation to a (3, 3) or (4, 4) matrix's upper-left block (drops scale and shear)."""
+    u, _, vt = np.linalg.svd(np.asarray(rotation, np.float64)[:3, :3])
+    r = u @ vt
+    if np.linalg.det(r) < 0:
+        u[:, -1] *= -1
+        r = u @ vt
+    return r
+
+
+def head_angles(rotation: np.ndarray) -> np.ndarray:
+    """(3,) yaw, pitch, roll in degrees such that `euler_rotation(yaw, pitch, roll)` gives back `rotation`."""
+    r = orthonormal(rotation)
+    yaw = np.arctan2(r[0, 2], r[2, 2])
+    pitch = np.arcsin(np.clip(-r[1, 2], -1.0, 1.0))
+    roll = np.arctan2(r[1, 0], r[1, 1])
+    return np.degrees([yaw, pitch, roll]).astype(np.float32)
+
+
+def rotation_from_angles(angles: np.ndarray) -> np.ndarray:
+    """(3, 3) float32 from (3,) yaw, pitch, roll degrees."""
+    return euler_rotation(*(float(a) for a in angles))
+
+
+def relative_rotation(rotation: np.ndarray, neutral: np.ndarray) -> np.ndarray:
+    """The head's rotation away from the calibrated neutral: neutral^T @ rotation (3, 3).
+
+    The neutral absorbs where the camera sits (above a screen, off to one side) and the tracker's own bias;
+    undoing it on the camera side keeps yaw and pitch apart when the camera looks down at the face."""
+    return orthonormal(neutral).T @ orthonormal(rotation)
+
+
+def head_bones(angles: np.ndarray, neck_share: float) -> dict[str, np.ndarray]:
+    """Split (3,) yaw, pitch, roll degrees over the neck and head bones: {'neck': (3, 3), 'head': (3, 3)}."""
+    a = np.asarray(angles, np.float64)
+    return {"neck": euler_rotation(*(neck_share * a)), "head": euler_rotation(*((1.0 - neck_share) * a))}
+
+
+def eye_bones(gaze: np.ndarray) -> dict[str, np.ndarray]:
+    """gaze : (2, 2) per eye (left, right) yaw and pitch degrees -> {'eye_L': (3, 3), 'eye_R': (3, 3)}."""
+    g = np.asarray(gaze, np.float64)
+    return {"eye_L": euler_rotation(g[0, 0], g[0, 1]), "eye_R": euler_rotation(g[1, 0], g[1, 1])}

@@ -1,0 +1,61 @@
+"""Every hand-set tuning constant of the solver in one table; measured curves live in `measured.py`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from avatar_engine.head.arkit import ARKIT_NAMES
+
+EYE_CHANNELS: frozenset[str] = frozenset(n for n in ARKIT_NAMES if n.startswith("eye"))
+"""Blinks, squints, wides and looks: filtered faster than the rest (a blink lasts about 150 ms)."""
+
+
+@dataclass(frozen=True)
+class SolverTuning:
+    """How scores become weights and how hard each channel is smoothed. Presets are instances of this."""
+
+    neck_share: float = 0.4
+    """Share of the head's turn given to the neck bone; the head bone takes the rest (people turn both)."""
+    pose_gain: tuple[float, float, float] | None = None
+    """Multiplier on measured (yaw, pitch, roll) deviation from neutral; None takes `measured.POSE_GAIN`."""
+    gaze_yaw_deg: float = 30.0
+    """Eye yaw at eyeLookOut/In = 1 (ARKit's eyes reach about 30 degrees sideways)."""
+    gaze_pitch_deg: float = 25.0
+    """Eye pitch at eyeLookUp/Down = 1."""
+    gaze_to_bones: bool = True
+    """Turn the eye bones for gaze and zero the eyeLook* morphs when rendering (avoids turning the eyes twice)."""
+    jaw_open_deg: float = 0.0
+    """Jaw bone pitch at jawOpen = 1; 0 for avatars whose jawOpen morph already opens the jaw (the template)."""
+    max_gain: float = 10.0
+    """Largest slope a response curve may apply: shapes MediaPipe barely sees (a rise under 1 / max_gain from
+    rest to full) are boosted only this much, since their noise is boosted with them."""
+    dead_zone: float = 0.02
+    """Weights below this after the curve read 0 (kills residual bias at rest)."""
+    face_min_cutoff: float = 1.2
+    """One Euro min cutoff (Hz) for mouth, brows, cheeks, nose, jaw: smooth at rest."""
+    face_beta: float = 6.0
+    """One Euro speed coefficient (per weight unit per second) for the face channels."""
+    eye_min_cutoff: float = 3.0
+    """One Euro min cutoff (Hz) for the eye channels: blinks must get through."""
+    eye_beta: float = 20.0
+    pose_min_cutoff: float = 0.8
+    """One Euro min cutoff (Hz) for head angles and gaze (degrees)."""
+    pose_beta: float = 0.08
+    """Speed coefficient for angles, per degree per second (a 100 deg/s turn opens the cutoff by 8 Hz)."""
+    d_cutoff: float = 1.0
+    """One Euro derivative cutoff (Hz)."""
+    calibration_s: float = 1.0
+    """Automatic neutral calibration collects this many seconds of frames when tracking starts."""
+
+    def filter_params(self) -> tuple[np.ndarray, np.ndarray]:
+        """(59,) min cutoffs and (59,) betas for `SolvedFrame.as_vector()` channels."""
+        eyes = np.array([n in EYE_CHANNELS for n in ARKIT_NAMES])
+        min_cutoff = np.where(eyes, self.eye_min_cutoff, self.face_min_cutoff)
+        beta = np.where(eyes, self.eye_beta, self.face_beta)
+        return (np.concatenate([min_cutoff, np.full(7, self.pose_min_cutoff)]),
+                np.concatenate([beta, np.full(7, self.pose_beta)]))
+
+
+DEFAULT_TUNING = SolverTuning()

@@ -1,0 +1,133 @@
+"""Scores -> weights: calibration, measured response curves, pose compensation, mirror, gaze, bones."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from avatar_engine.head.arkit import ARKIT_INDEX, ARKIT_NAMES
+from avatar_engine.records import euler_rotation
+from avatar_engine.solve import measured
+from avatar_engine.solve.calibration import Calibration, calibrate, reference_calibration
+from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
+from avatar_engine.solve.pose import head_angles
+from avatar_engine.solve.solver import (filter_frame, gaze_from_weights, mirror_frame, scores_to_weights, solve_frame,
+                                        to_expression)
+from avatar_engine.solve.tuning import DEFAULT_TUNING, SolverTuning
+
+WEIGHT_TOL = 0.02
+"""Inverting a measured curve at one of its own knots gives back the knot's weight within this."""
+
+
+def frame(scores=None, rotation=None, t_ns=0):
+    return LandmarkFrame(np.zeros(52, np.float32) if scores is None else scores,
+                         np.eye(3) if rotation is None else rotation, t_ns)
+
+
+def test_resting_face_gives_zero_weights():
+    cal = Calibration(np.full(52, 0.3, np.float32), np.eye(3), 30)
+    assert np.abs(scores_to_weights(np.full(52, 0.3), cal, np.zeros(3))).max() == 0.0
+
+
+@pytest.mark.parametrize("name", ["jawOpen", "eyeBlinkLeft", "mouthSmileRight", "browInnerUp"])
+def test_measured_curve_is_inverted(name):
+    if name not in measured.RESPONSE_SCORES:
+        pytest.skip("no measured curve")
+    curve = np.maximum.accumulate(measured.RESPONSE_SCORES[name])
+    if curve[-1] - curve[0] < 1.0 / DEFAULT_TUNING.max_gain:
+        pytest.skip("flat response: stretched")
+    cal = reference_calibration()
+    for w, s in zip(measured.RESPONSE_WEIGHTS, curve):
+        scores = cal.scores.copy()
+        scores[ARKIT_INDEX[name]] = s
+        got = scores_to_weights(scores, cal, np.zeros(3))[ARKIT_INDEX[name]]
+        if s < curve[-1] - 1e-6 or w == 1.0:  # a saturated plateau reads as the highest weight reaching it
+            assert abs(got - w) <= WEIGHT_TOL, (w, s, got)
+
+
+def test_calibration_shifts_a_persons_resting_bias():
+    k = ARKIT_INDEX["mouthSmileLeft"]
+    person = reference_calibration().scores.copy()
+    person[k] += 0.2  # this person's resting face reads as a slight smile
+    cal = Calibration(person, np.eye(3), 30)
+    assert scores_to_weights(person, cal, np.zeros(3))[k] == 0.0
+    assert scores_to_weights(person, reference_calibration(), np.zeros(3))[k] > 0.1
+
+
+def test_flat_responses_are_boosted_at_most_max_gain():
+    tuning = SolverTuning(max_gain=4.0, dead_zone=0.0)
+    cal = reference_calibration()
+    w = scores_to_weights(cal.scores + 0.1, cal, np.zeros(3), tuning)
+    spans = np.array([np.ptp(measured.RESPONSE_SCORES.get(n, (0.0, 1.0))) for n in ARKIT_NAMES])
+    flat = spans < 1e-3  # cheekPuff, noseSneer: MediaPipe does not see them on the reference head
+    if not flat.any():
+        pytest.skip("every measured response is steep")
+    assert np.allclose(w[flat], 0.4, atol=1e-4), "a flat response is boosted exactly max_gain times"
+    assert (w >= 0.1 - 1e-4).all()
+
+
+def test_calibrate_is_robust_to_a_blink():
+    scores = np.full((30, 52), 0.1, np.float32)
+    scores[10:13, ARKIT_INDEX["eyeBlinkLeft"]] = 1.0
+    rotations = np.stack([euler_rotation(2, 8, 0)] * 30)
+    cal = calibrate(scores, rotations)
+    assert cal.scores[ARKIT_INDEX["eyeBlinkLeft"]] == pytest.approx(0.1)
+    assert np.allclose(head_angles(cal.rotation), (2, 8, 0), atol=1e-3)
+    with pytest.raises(ValueError):
+        calibrate(np.zeros((0, 52)), np.zeros((0, 3, 3)))
+
+
+def test_head_pose_is_relative_to_calibration():
+    tuning = SolverTuning(pose_gain=(1.0, 1.0, 1.0))
+    cal = Calibration(np.zeros(52, np.float32), euler_rotation(0, 8, 0), 30)
+    solved = solve_frame(frame(rotation=euler_rotation(0, 8, 0) @ euler_rotation(20, -5, 0)), cal, tuning)
+    assert np.allclose(solved.angles, (20, -5, 0), atol=1e-3)
+
+
+def test_mirror_swaps_sides_and_negates_yaw():
+    w = np.zeros(52, np.float32)
+    w[ARKIT_INDEX["eyeBlinkLeft"]] = 1.0
+    solved = SolvedFrame(w, np.array([20, 5, 3], np.float32), np.array([[10, 1], [12, 2]], np.float32), 0)
+    m = mirror_frame(solved)
+    assert m.weights[ARKIT_INDEX["eyeBlinkRight"]] == 1.0 and m.weights[ARKIT_INDEX["eyeBlinkLeft"]] == 0.0
+    assert np.allclose(m.angles, (-20, 5, -3))
+    assert np.allclose(m.gaze, [[-12, 2], [-10, 1]])
+    assert np.array_equal(solved.weights, w), "mirroring must not change its input"
+
+
+def test_gaze_signs():
+    w = np.zeros(52, np.float32)
+    w[ARKIT_INDEX["eyeLookOutLeft"]] = 1.0  # left eye looks toward the avatar's left (+X): positive yaw
+    w[ARKIT_INDEX["eyeLookInRight"]] = 1.0  # right eye looks toward the nose, also +X
+    w[ARKIT_INDEX["eyeLookDownLeft"]] = w[ARKIT_INDEX["eyeLookDownRight"]] = 0.5
+    g = gaze_from_weights(w)
+    assert g[0, 0] == pytest.approx(DEFAULT_TUNING.gaze_yaw_deg) and g[1, 0] == pytest.approx(DEFAULT_TUNING.gaze_yaw_deg)
+    assert g[0, 1] == pytest.approx(0.5 * DEFAULT_TUNING.gaze_pitch_deg) and g[0, 1] > 0
+
+
+def test_expression_moves_eyes_by_bones_not_morphs():
+    w = np.zeros(52, np.float32)
+    w[ARKIT_INDEX["eyeLookUpLeft"]] = 0.8
+    w[ARKIT_INDEX["jawOpen"]] = 0.5
+    solved = SolvedFrame(w, np.array([10, 0, 0], np.float32), gaze_from_weights(w), 0)
+    e = to_expression(solved)
+    assert e.weights[ARKIT_INDEX["eyeLookUpLeft"]] == 0.0 and e.weights[ARKIT_INDEX["jawOpen"]] == 0.5
+    assert set(e.rotations) == {"neck", "head", "eye_L", "eye_R"}
+    assert head_angles(e.rotations["eye_L"])[1] < -1.0  # looking up is negative pitch
+    with_jaw = to_expression(solved, dataclasses.replace(DEFAULT_TUNING, jaw_open_deg=20.0))
+    assert np.allclose(head_angles(with_jaw.rotations["jaw"]), (0, 10, 0), atol=1e-3)
+
+
+def test_filter_smooths_and_keeps_time():
+    rng = np.random.default_rng(1)
+    state, outs = None, []
+    for i in range(60):
+        w = np.clip(0.5 + rng.normal(0, 0.03, 52), 0, 1).astype(np.float32)
+        out, state = filter_frame(state, SolvedFrame(w, np.zeros(3, np.float32), np.zeros((2, 2), np.float32),
+                                                     int(i * 1e9 / 30)))
+        outs.append(out.weights)
+    assert out.t_ns == int(59 * 1e9 / 30)
+    jitter = np.std(np.array(outs)[30:], axis=0)
+    face = np.array([not n.startswith("eye") for n in ARKIT_NAMES])
+    assert jitter[face].mean() < 0.6 * 0.03, "face channels are smoothed"
+    assert jitter[~face].mean() > jitter[face].mean(), "eye channels are filtered more lightly (blinks are fast)"
