@@ -137,6 +137,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_live(args: argparse.Namespace) -> int:
+    from avatar_engine.live.session import LiveSettings, run_live
+    from avatar_engine.live.vmc import parse_target
+
+    if args.window and args.headless:
+        raise InputError("--window and --headless exclude each other")
+    settings = LiveSettings(
+        avatar=_load_avatar(args.avatar) if args.avatar else None, source=args.source, window=args.window,
+        record=Path(args.record) if args.record else None, virtual_camera=args.virtual_camera,
+        vmc=parse_target(args.vmc) if args.vmc is not None else None, stats=Path(args.stats) if args.stats else None,
+        mirror=args.mirror, size=parse_size(args.size), samples=args.samples, realtime=args.realtime, loop=args.loop,
+        lossless=args.lossless, max_frames=args.max_frames, max_seconds=args.max_seconds, phone=args.phone)
+    summary = run_live(settings)
+    lat = summary["latency_ms"]
+    print(f"live: {summary['counts'].get('rendered', 0)} frames in {summary['seconds']} s ({summary['fps']} fps), "
+          f"latency p50 {lat.get('p50', 'n/a')} ms p95 {lat.get('p95', 'n/a')} ms"
+          + ("; interrupted, outputs finalised" if summary.get("interrupted") else "")
+          + (f"; wrote {settings.record}" if settings.record and summary['counts'].get('rendered') else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="avatar", description="Rigged 3D head avatars: build, animate, export.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -167,6 +188,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", default="960x540")
     p.add_argument("--fps", type=int, default=30)
     p.set_defaults(run=cmd_demo)
+
+    p = sub.add_parser("live", help="animate an avatar live from a webcam, a video, frames or an iPhone app")
+    p.add_argument("avatar", nargs="?", help="avatar file (.glb); the default head if left out")
+    p.add_argument("--source", default="0", help="camera index, video file, folder of images, or ifacialmocap[:PORT]")
+    p.add_argument("--window", action="store_true", help="show a window (hotkeys: C recalibrate, M mirror, S stats, Q quit)")
+    p.add_argument("--headless", action="store_true", help="no window (the default)")
+    p.add_argument("--record", help="record the rendered frames to this .mp4")
+    p.add_argument("--virtual-camera", action="store_true", help="send frames to a virtual webcam (pyvirtualcam)")
+    p.add_argument("--vmc", nargs="?", const="127.0.0.1:39539", help="send VMC over OSC to HOST:PORT (default 127.0.0.1:39539)")
+    p.add_argument("--stats", help="write frame rate, latency and stage times to this .json")
+    p.add_argument("--mirror", action="store_true", help="the avatar mirrors you, as a selfie view does")
+    p.add_argument("--size", default="1280x720", help="render size")
+    p.add_argument("--samples", type=int, default=4, help="MSAA samples (0 is much faster on software GL)")
+    p.add_argument("--realtime", action="store_true", help="play files at their own frame rate, as a camera would")
+    p.add_argument("--loop", action="store_true", help="start files again at their end")
+    p.add_argument("--lossless", action="store_true", help="process every frame of a file (no dropping)")
+    p.add_argument("--max-frames", type=int, help="stop after this many frames")
+    p.add_argument("--max-seconds", type=float, help="stop after this long")
+    p.add_argument("--phone", help="iFacialMocap: the phone's address, to ask it to start streaming")
+    p.set_defaults(run=cmd_live)
     return parser
 
 

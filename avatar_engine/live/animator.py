@@ -38,7 +38,7 @@ class Animator:
     def __init__(self, options: AnimatorOptions | None = None) -> None:
         self.options = options or AnimatorOptions()
         self.mirror = self.options.mirror
-        self.calibration: Calibration = reference_calibration()
+        self.calibration: Calibration = reference_calibration(self.options.tuning.response)
         self._collect: list[LandmarkFrame] | None = [] if self.options.auto_calibrate else None
         self._filter: OneEuroState | None = None
         self._last_tracked: SolvedFrame | None = None

@@ -41,10 +41,15 @@ class CapturedFrame:
 
 
 def _cv2():
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")  # its probing warnings are not the user's business
     try:
         import cv2
     except ImportError as exc:
         raise BackendError(f"video sources need OpenCV ({exc}); pip install 'avatar-engine[track]'") from None
+    try:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    except AttributeError:
+        pass
     return cv2
 
 
@@ -201,7 +206,8 @@ class CameraSource(_Source):
         self.reconnects = 0
 
     def _open(self):
-        cap = self._cv2.VideoCapture(self.index)
+        backend = self._cv2.CAP_V4L2 if platform.system() == "Linux" else self._cv2.CAP_ANY
+        cap = self._cv2.VideoCapture(self.index, backend)
         if not cap.isOpened():
             cap.release()
             return None

@@ -8,8 +8,8 @@ from avatar_engine.solve.filters import OneEuroState, one_euro
 from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
 from avatar_engine.solve.pose import head_angles, rotation_from_angles
 from avatar_engine.solve.solver import filter_frame, solve_frame, to_expression
-from avatar_engine.solve.tuning import DEFAULT_TUNING, SolverTuning
+from avatar_engine.solve.tuning import ARKIT_TUNING, DEFAULT_TUNING, SolverTuning
 
 __all__ = ["Calibration", "calibrate", "reference_calibration", "OneEuroState", "one_euro", "LandmarkFrame",
            "SolvedFrame", "head_angles", "rotation_from_angles", "filter_frame", "solve_frame", "to_expression",
-           "DEFAULT_TUNING", "SolverTuning"]
+           "ARKIT_TUNING", "DEFAULT_TUNING", "SolverTuning"]

@@ -23,8 +23,11 @@ class Calibration:
     """How many frames it was made from; 0 for the reference (uncalibrated) default."""
 
 
-def reference_calibration() -> Calibration:
-    """The reference head's neutral reading: what is used until a person has been calibrated."""
+def reference_calibration(response: str = "mediapipe") -> Calibration:
+    """The reference head's neutral reading: what is used until a person has been calibrated.
+    For "arkit" scores (phone apps) the resting face reads all zeros, facing the phone."""
+    if response == "arkit":
+        return Calibration(np.zeros(52, np.float32), np.eye(3), 0)
     scores = np.array([measured.RESPONSE_SCORES.get(n, (0.0,))[0] for n in ARKIT_NAMES], np.float32)
     return Calibration(scores, np.array(measured.NEUTRAL_ROTATION, np.float64), 0)
 

@@ -41,7 +41,7 @@ MIRROR = np.array([ARKIT_INDEX[_mirror_name(n)] for n in ARKIT_NAMES], np.intp)
 
 
 @lru_cache(maxsize=8)
-def _curves(max_gain: float) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+def _curves(max_gain: float, response: str = "mediapipe") -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     """Per shape, the inverse response curve: (k,) increasing score knots and (k,) their weights.
 
     A response that stops rising (MediaPipe saturates: a blink reads the same at 0.75 and 1) maps its plateau
@@ -50,7 +50,8 @@ def _curves(max_gain: float) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     weights = np.array(measured.RESPONSE_WEIGHTS, np.float64)
     curves = []
     for name in ARKIT_NAMES:
-        s = np.maximum.accumulate(np.array(measured.RESPONSE_SCORES.get(name, weights), np.float64))
+        table = measured.RESPONSE_SCORES if response == "mediapipe" else {}
+        s = np.maximum.accumulate(np.array(table.get(name, weights), np.float64))
         span = s[-1] - s[0]
         if span < 1.0 / max_gain:
             s = s[0] + (weights if span <= 1e-6 else (s - s[0]) / span) / max_gain
@@ -78,10 +79,11 @@ def _pose_shift(yaw: float, pitch: float) -> np.ndarray:
 def scores_to_weights(scores: np.ndarray, calibration: Calibration, angles: np.ndarray,
                       tuning: SolverTuning = DEFAULT_TUNING) -> np.ndarray:
     """(52,) scores -> (52,) float32 weights in [0, 1] for a head at `angles` (yaw, pitch, roll degrees)."""
-    curves = _curves(tuning.max_gain)
+    curves = _curves(tuning.max_gain, tuning.response)
     rest = np.array([c[0][0] for c in curves])
     s = np.asarray(scores, np.float64) - calibration.scores + rest
-    s = s - _pose_shift(float(angles[0]), float(angles[1]))
+    if tuning.response == "mediapipe":
+        s = s - _pose_shift(float(angles[0]), float(angles[1]))
     out = np.array([np.interp(s[i], *curves[i]) for i in range(52)], np.float32)
     out[out < tuning.dead_zone] = 0.0
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -16,6 +17,9 @@ EYE_CHANNELS: frozenset[str] = frozenset(n for n in ARKIT_NAMES if n.startswith(
 class SolverTuning:
     """How scores become weights and how hard each channel is smoothed. Presets are instances of this."""
 
+    response: Literal["mediapipe", "arkit"] = "mediapipe"
+    """Whose scores come in: "mediapipe" inverts MediaPipe's measured response curves and pose shifts
+    (`measured.py`); "arkit" (iPhone apps) takes scores as weights, ARKit's own tracking needs no correction."""
     neck_share: float = 0.4
     """Share of the head's turn given to the neck bone; the head bone takes the rest (people turn both)."""
     pose_gain: tuple[float, float, float] | None = None
@@ -49,6 +53,14 @@ class SolverTuning:
     calibration_s: float = 1.0
     """Automatic neutral calibration collects this many seconds of frames when tracking starts."""
 
+    def __post_init__(self) -> None:
+        if self.response not in ("mediapipe", "arkit"):
+            raise ValueError(f"response must be 'mediapipe' or 'arkit', got {self.response!r}")
+        if not 0.0 <= self.neck_share <= 1.0:
+            raise ValueError(f"neck_share must be in [0, 1], got {self.neck_share}")
+        if self.max_gain < 1.0:
+            raise ValueError(f"max_gain must be >= 1, got {self.max_gain}")
+
     def filter_params(self) -> tuple[np.ndarray, np.ndarray]:
         """(59,) min cutoffs and (59,) betas for `SolvedFrame.as_vector()` channels."""
         eyes = np.array([n in EYE_CHANNELS for n in ARKIT_NAMES])
@@ -59,3 +71,5 @@ class SolverTuning:
 
 
 DEFAULT_TUNING = SolverTuning()
+ARKIT_TUNING = SolverTuning(response="arkit", pose_gain=(1.0, 1.0, 1.0))
+"""For ARKit phone apps (iFacialMocap): their scores are already weights."""

@@ -1,0 +1,130 @@
+"""iFacialMocap's UDP stream (iPhone ARKit face tracking) as a landmark source: phone users drive the avatar
+through the same solver and outputs as the webcam.
+
+The app sends one text datagram per frame to port 49983: `name-value|...` (or `name&value|...` in its
+version-2 format), with ARKit names shortened by `_L`/`_R` and values 0..100, then `=head#rx,ry,rz,x,y,z|`
+(rotation degrees, position) and `rightEye#rx,ry,rz|leftEye#rx,ry,rz|`. Some apps stream only after a
+handshake: pass `phone=HOST` to send it. Corrupt datagrams are skipped and counted, never fatal.
+
+Assumed rotation conventions (as VSeeFace and VRCFaceTracking read them): head rx is pitch (positive looks
+down), ry yaw (positive toward the subject's left), rz roll; the phone's front camera sees a mirror image
+of what our avatar's camera would, so yaw and roll are negated and Left/Right kept (ARKit's are the user's own).
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import numpy as np
+
+from avatar_engine.errors import BackendError
+from avatar_engine.head.arkit import ARKIT_INDEX
+from avatar_engine.records import euler_rotation
+from avatar_engine.solve.frames import LandmarkFrame
+
+DEFAULT_PORT = 49983
+HANDSHAKE = b"iFacialMocap_sahuasouryya9218sauhuiayeta91555dy3719"
+"""What receivers send to the phone's port to ask it to stream (as published for developers)."""
+
+
+def _arkit_name(name: str) -> str | None:
+    if name.endswith("_L"):
+        name = name[:-2] + "Left"
+    elif name.endswith("_R"):
+        name = name[:-2] + "Right"
+    return name if name in ARKIT_INDEX else None
+
+
+def parse_packet(text: str) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """One datagram -> ((52,) scores in [0, 1], (3,) head yaw/pitch/roll degrees, tracking flag); None if corrupt."""
+    scores = np.zeros(52, np.float32)
+    angles = np.zeros(3, np.float32)
+    seen = 0
+    tracking = True
+    for item in filter(None, (s.strip() for s in text.replace("=", "|").split("|"))):
+        if "#" in item:
+            key, _, values = item.partition("#")
+            try:
+                numbers = [float(v) for v in values.split(",")]
+            except ValueError:
+                return None
+            if key == "head" and len(numbers) >= 3:
+                rx, ry, rz = numbers[:3]
+                angles[:] = (-ry, rx, -rz)
+            continue
+        sep = "&" if "&" in item else "-"
+        name, _, value = item.rpartition(sep)
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        if name == "trackingStatus":
+            tracking = number > 0
+            continue
+        arkit = _arkit_name(name)
+        if arkit is not None:
+            scores[ARKIT_INDEX[arkit]] = np.clip(number / 100.0, 0.0, 1.0)
+            seen += 1
+    if seen == 0:
+        return None
+    return scores, angles, tracking
+
+
+class IFacialMocapSource:
+    """Listens on UDP for iFacialMocap datagrams; `read_landmarks` gives the newest as a `LandmarkFrame`."""
+
+    live = True
+    fps = 60.0
+
+    def __init__(self, port: int = DEFAULT_PORT, host: str = "0.0.0.0", phone: str | None = None) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self._sock.bind((host, port))
+        except OSError as exc:
+            self._sock.close()
+            raise BackendError(f"cannot listen for iFacialMocap on UDP {host}:{port}: {exc}") from None
+        self.port = self._sock.getsockname()[1]
+        self.corrupt = 0
+        self.received = 0
+        self._last_t = 0
+        if phone:
+            try:
+                self._sock.sendto(HANDSHAKE, (phone, DEFAULT_PORT))
+            except OSError as exc:
+                raise BackendError(f"cannot reach the phone {phone} to start iFacialMocap: {exc}") from None
+
+    def read_landmarks(self, timeout_s: float = 0.5) -> LandmarkFrame | None:
+        """The newest frame that arrived within timeout_s (older queued datagrams are dropped), or None."""
+        self._sock.settimeout(timeout_s)
+        try:
+            data = self._sock.recv(65536)
+        except (socket.timeout, OSError):
+            return None
+        self._sock.setblocking(False)
+        try:  # drain: only the newest datagram matters
+            while True:
+                data = self._sock.recv(65536)
+        except (BlockingIOError, OSError):
+            pass
+        parsed = parse_packet(data.decode("utf-8", errors="replace"))
+        if parsed is None:
+            self.corrupt += 1
+            return None
+        scores, angles, tracking = parsed
+        if not tracking:
+            return None
+        self.received += 1
+        t = max(time.monotonic_ns(), self._last_t + 1)
+        self._last_t = t
+        return LandmarkFrame(scores, euler_rotation(*angles).astype(np.float64), t)
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> "IFacialMocapSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,147 @@
+"""`avatar live`: builds the source, avatar, outputs and pipeline from checked settings, runs it, reports.
+
+Faults: a missing camera names the cameras that exist; an unreachable VMC target warns once and the loop
+keeps running; Ctrl-C or closing the window stops cleanly with the recording finalised; bad settings raise
+InputError before anything opens.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from avatar_engine.errors import InputError
+from avatar_engine.records import Avatar
+
+IFACIALMOCAP = "ifacialmocap"
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    """Everything `avatar live` was asked to do, already parsed."""
+
+    avatar: Avatar | None
+    source: str = "0"
+    """Camera index, video file, folder of images, or 'ifacialmocap[:PORT]'."""
+    window: bool = False
+    record: Path | None = None
+    virtual_camera: bool = False
+    vmc: tuple[str, int] | None = None
+    stats: Path | None = None
+    mirror: bool = False
+    size: tuple[int, int] = (1280, 720)
+    samples: int = 4
+    realtime: bool = False
+    loop: bool = False
+    lossless: bool = False
+    max_frames: int | None = None
+    max_seconds: float | None = None
+    phone: str | None = None
+    """iFacialMocap: the phone's address, to ask it to start streaming."""
+
+    def check(self) -> None:
+        for path, suffix in ((self.record, ".mp4"), (self.stats, ".json")):
+            if path is not None:
+                if path.suffix.lower() != suffix:
+                    raise InputError(f"{path} must end in {suffix}")
+                if not path.parent.exists():
+                    raise InputError(f"output folder {path.parent} does not exist")
+        if self.samples not in (0, 1, 2, 4, 8):
+            raise InputError(f"--samples {self.samples} must be 0, 1, 2, 4 or 8")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise InputError(f"--max-frames {self.max_frames} must be at least 1")
+        if self.max_seconds is not None and self.max_seconds <= 0:
+            raise InputError(f"--max-seconds {self.max_seconds:g} must be positive")
+        if self.phone and not self.source.startswith(IFACIALMOCAP):
+            raise InputError("--phone only applies to --source ifacialmocap")
+
+
+def _open_source(settings: LiveSettings):
+    if settings.source.startswith(IFACIALMOCAP):
+        from avatar_engine.live.ifacialmocap import DEFAULT_PORT, IFacialMocapSource
+
+        _, sep, port = settings.source.partition(":")
+        if sep and not (port.isdigit() and 1 <= int(port) <= 65535):
+            raise InputError(f"--source {settings.source!r}: the port must be in 1..65535")
+        return IFacialMocapSource(int(port) if sep else DEFAULT_PORT, phone=settings.phone)
+    from avatar_engine.live.sources import open_source
+
+    return open_source(settings.source, settings.size)
+
+
+def _warnings_to_stderr() -> None:
+    log = logging.getLogger("avatar_engine.live")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("avatar live: warning: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.WARNING)
+
+
+def _write_json(data: dict, path: Path) -> None:
+    import json
+    import os
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def run_live(settings: LiveSettings) -> dict:
+    """Run the loop to its end; returns the stats summary (also written to settings.stats)."""
+    from avatar_engine.live.animator import AnimatorOptions
+    from avatar_engine.live.api import LiveAvatar, LiveOptions
+    from avatar_engine.live.outputs import RecordOutput, VirtualCameraOutput, VmcOutput
+    from avatar_engine.live.pipeline import LivePipeline, PipelineOptions
+    from avatar_engine.solve.tuning import ARKIT_TUNING, DEFAULT_TUNING
+
+    settings.check()
+    _warnings_to_stderr()
+    arkit = settings.source.startswith(IFACIALMOCAP)
+    animator = AnimatorOptions(tuning=ARKIT_TUNING if arkit else DEFAULT_TUNING, mirror=settings.mirror)
+    needs_render = settings.window or settings.record or settings.virtual_camera or not settings.vmc
+    options = LiveOptions(size=settings.size, samples=settings.samples, animator=animator,
+                          render=bool(needs_render))
+    outputs = []
+    window = live = source = None
+    try:
+        if settings.vmc:
+            outputs.append(VmcOutput(*settings.vmc, neck_share=animator.tuning.neck_share))
+        if settings.virtual_camera:
+            outputs.append(VirtualCameraOutput())
+        source = _open_source(settings)
+        if settings.window:
+            from avatar_engine.live.window import WindowOutput
+
+            window = WindowOutput(settings.size)
+            outputs.append(window)
+        if settings.record:
+            outputs.append(RecordOutput(settings.record))
+        live = LiveAvatar(settings.avatar, options, ctx=window.ctx if window else None)
+        pipeline = LivePipeline(source, live, outputs, PipelineOptions(
+            realtime=settings.realtime, loop=settings.loop, lossless=settings.lossless,
+            max_frames=settings.max_frames, max_seconds=settings.max_seconds))
+        if window:
+            window.attach(pipeline)
+        summary = pipeline.run()
+        summary["interrupted"] = pipeline.interrupted
+        for out in outputs:
+            if isinstance(out, VmcOutput):
+                summary["vmc"] = {"sent": out.sender.sent, "failed": out.sender.failed}
+        summary["corrupt_frames"] = getattr(source, "corrupt", 0)
+        if settings.stats:
+            _write_json(summary, settings.stats)
+        return summary
+    finally:
+        for out in outputs:
+            if isinstance(out, VmcOutput):
+                out.close()
+        if live is not None:
+            live.close()
+        if window is not None:
+            window.destroy()
+        if source is not None:
+            source.close()
+

@@ -1,0 +1,147 @@
+"""The live loop end to end on tiny clips of our own head: sources, tracking, solving, recording, stats, API."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from avatar_engine.head.arkit import ARKIT_INDEX
+from avatar_engine.live import LiveAvatar, LiveOptions, LivePipeline, PipelineOptions, RecordOutput, open_source
+from avatar_engine.live.animator import AnimatorOptions
+from avatar_engine.live.outputs import Output
+from avatar_engine.live.pipeline import END, Slot
+from avatar_engine.solve.tuning import DEFAULT_TUNING
+
+pytest.importorskip("mediapipe", reason="the live loop tracks with MediaPipe (pip install 'avatar-engine[track]')")
+
+OPEN_MIN = 0.4
+"""jawOpen recovered where the clip's jaw is at 0.85."""
+REST_MAX = 0.15
+"""jawOpen recovered while the clip rests (after calibration)."""
+JAW = ARKIT_INDEX["jawOpen"]
+
+
+def small_live(ctx, **kw) -> LiveAvatar:
+    return LiveAvatar(options=LiveOptions(size=(96, 64), samples=0, **kw), ctx=ctx)
+
+
+def test_slot_keeps_only_the_newest_item():
+    slot = Slot()
+    for i in range(3):
+        slot.put(i)
+    assert slot.get(0.01) == 2 and slot.dropped == 2
+    assert slot.get(0.01) is None
+
+
+def test_lossless_slot_blocks_instead_of_dropping():
+    slot = Slot(lossless=True)
+    got = []
+
+    def consume():
+        for _ in range(3):
+            time.sleep(0.02)
+            got.append(slot.get(1.0))
+
+    t = threading.Thread(target=consume)
+    t.start()
+    for i in range(3):
+        slot.put(i)
+    t.join()
+    assert got == [0, 1, 2] and slot.dropped == 0
+
+
+def test_folder_through_pipeline_recovers_the_jaw_and_records(ctx, template, clip, tmp_path):
+    seen = {}
+    out = tmp_path / "rec.mp4"
+    with open_source(clip["folder"]) as source:
+        live = small_live(ctx)
+        live.renderer.load(template)
+        pipeline = LivePipeline(source, live, [RecordOutput(out)],
+                                PipelineOptions(lossless=True, on_frame=lambda f: seen.__setitem__(f.index, f)))
+        summary = pipeline.run()
+        live.close()
+    assert sorted(seen) == list(range(len(clip["jaw"]))), "lossless mode processes every frame once"
+    jaw = np.array([seen[i].solved.weights[JAW] for i in sorted(seen)])
+    assert jaw[8:10].max() <= REST_MAX
+    assert jaw[13:16].max() >= OPEN_MIN
+    assert seen[15].rgba.shape == (64, 96, 4)
+    assert {"capture", "track", "solve", "render", "readback", "outputs"} <= set(summary["stage_ms"])
+    assert summary["counts"]["rendered"] == len(clip["jaw"]) and summary["latency_ms"]["n"] == len(clip["jaw"])
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(out))
+    meta = next(reader)
+    count = sum(1 for _ in reader)
+    assert meta["size"] == (96, 64) and count == len(clip["jaw"])
+
+
+class SlowOutput(Output):
+    """An output that takes longer than the source's frame period."""
+
+    needs_pixels = False
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.indices = seconds, []
+
+    def write(self, frame) -> None:
+        self.indices.append(frame.index)
+        time.sleep(self.seconds)
+
+
+def test_stale_frames_are_dropped_not_queued(ctx, template, clip):
+    slow = SlowOutput(0.12)
+    with open_source(clip["mp4"]) as source:
+        live = small_live(ctx)
+        summary = LivePipeline(source, live, [slow], PipelineOptions(realtime=True)).run()
+        live.close()
+    dropped = summary["counts"].get("dropped_before_track", 0) + summary["counts"].get("dropped_before_render", 0)
+    assert dropped > 0
+    assert len(slow.indices) < len(clip["jaw"])
+    assert slow.indices == sorted(slow.indices), "frames are never shown out of order"
+    # a frame waits at most one slot per stage: well under the time a queue of every frame would build up
+    assert summary["latency_ms"]["max"] < 1000 * (len(clip["jaw"]) * 0.12) / 2
+
+
+def test_api_feeds_frames_in_and_gets_weights_and_images_out(ctx, template, clip):
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(clip["mp4"]))
+    meta = next(reader)
+    w, h = meta["size"]
+    quick = AnimatorOptions(tuning=dataclasses.replace(DEFAULT_TUNING, calibration_s=0.25))
+    with small_live(ctx, animator=quick) as live:
+        results = [live.process(np.frombuffer(buf, np.uint8).reshape(h, w, 3), int(i * 1e9 / 30))
+                   for i, buf in enumerate(reader)]
+    assert all(r.tracked for r in results)
+    assert results[14].solved.weights[JAW] >= OPEN_MIN and results[9].solved.weights[JAW] <= REST_MAX
+    assert results[-1].rgba.shape == (64, 96, 4) and results[-1].solved.weights.shape == (52,)
+    assert results[3].state == "calibrating" and results[-1].state == "tracking"
+    assert live.animator.calibration.frames == 9  # 0.25 s of frames at 30 fps, the jaw still at rest
+
+
+def test_loop_option_replays_a_file_with_increasing_media_time(ctx, clip):
+    times = []
+    with open_source(clip["folder"]) as source:
+        live = small_live(ctx, render=False)
+        LivePipeline(source, live, [], PipelineOptions(lossless=True, loop=True, max_frames=45,
+                                                       on_frame=lambda f: times.append(f.solved.t_ns))).run()
+        live.close()
+    assert len(times) == 45 and all(b > a for a, b in zip(times, times[1:]))
+
+
+def test_a_worker_error_reaches_the_caller(ctx, clip):
+    class Broken:
+        fps, live = 30.0, False
+
+        def read(self):
+            raise RuntimeError("decoder exploded")
+
+    live = small_live(ctx, render=False)
+    with pytest.raises(RuntimeError, match="decoder exploded"):
+        LivePipeline(Broken(), live, [], PipelineOptions()).run()
+    live.close()
+    assert END is not None
