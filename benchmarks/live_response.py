@@ -1,10 +1,12 @@
-"""Measure MediaPipe's response on the reference head: the solver's response curves and pose compensation.
+"""Measure MediaPipe's response on the reference head: the solver's response curves, pose maps and shifts.
 
     PYTHONPATH=. python benchmarks/live_response.py [--write] [--size 384] [--samples 4]
 
-Renders every ARKit shape at weights 0.25..1, and the resting face over a grid of head poses, through the
-face landmarker (image mode). Prints the curves and fit quality as JSON; --write regenerates
-avatar_engine/solve/measured.py, the table the solver inverts.
+The landmarker runs in video mode, as in the live loop, on renders held for a few frames each: every ARKit
+shape at weights 0, 0.25 .. 1; then slow sweeps of head yaw (+-30 degrees) and pitch (+-20) with the resting
+face. From those it measures each shape's response curve, how MediaPipe's angles relate to the true ones
+(per axis, piecewise linear) and how the resting scores drift with yaw and with pitch (smoothed). Prints a
+summary as JSON; --write regenerates avatar_engine/solve/measured.py, the table the solver inverts.
 """
 
 from __future__ import annotations
@@ -19,19 +21,53 @@ import numpy as np
 
 from live_common import REFERENCE_CAMERA, expression, save
 
-from avatar_engine.head.arkit import ARKIT_NAMES  # noqa: E402
-from avatar_engine.head.template import template_avatar  # noqa: E402
-from avatar_engine.perception import FaceLandmarker  # noqa: E402
-from avatar_engine.render.context import headless_context  # noqa: E402
-from avatar_engine.render.renderer import STUDIO_BACKDROP, RenderOptions, Renderer  # noqa: E402
-from avatar_engine.solve.pose import head_angles, orthonormal, relative_rotation  # noqa: E402
+from avatar_engine.head.arkit import ARKIT_NAMES
+from avatar_engine.head.template import template_avatar
+from avatar_engine.live.tracker import Tracker
+from avatar_engine.render.context import headless_context
+from avatar_engine.render.renderer import STUDIO_BACKDROP, RenderOptions, Renderer
+from avatar_engine.solve.pose import head_angles, relative_rotation
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
-YAWS = (-30.0, -15.0, 0.0, 15.0, 30.0)
-PITCHES = (-20.0, -10.0, 0.0, 10.0, 20.0)
+HOLD = 3
+"""Frames each render is fed to the video-mode tracker; the last one is read."""
+SWEEP_STEP = 2.5
+YAW_LIMIT, PITCH_LIMIT = 30.0, 20.0
+GRID_STEP = 7.5
+"""Spacing of the stored pose tables (degrees); sweep samples are averaged into these bins."""
+CROSSTALK_KEEP = 0.05
+"""Cross-talk (one shape moving another's score) smaller than this is left out of the table."""
 SHIFT_KEEP = 0.03
-"""Pose shifts smaller than this everywhere on the grid are left out of the table."""
+"""Shapes whose resting score drifts less than this over the sweeps are left out of the tables."""
 MEASURED = Path(__file__).resolve().parent.parent / "avatar_engine" / "solve" / "measured.py"
+
+
+class Probe:
+    def __init__(self, size: int, samples: int) -> None:
+        self.renderer = Renderer(headless_context(), RenderOptions(size=(size, size), samples=samples,
+                                                                   background=STUDIO_BACKDROP))
+        self.renderer.load(template_avatar())
+        self.tracker = Tracker()
+        self.t_ns = 0
+
+    def look(self, expr, hold: int = HOLD):
+        self.renderer.render(expr, REFERENCE_CAMERA)
+        rgb = np.ascontiguousarray(self.renderer.read()[..., :3])
+        for _ in range(hold):
+            self.t_ns += int(1e9 / 30)
+            frame = self.tracker.track(rgb, self.t_ns)
+        if frame is None:
+            raise SystemExit("MediaPipe lost the face in a reference render")
+        return frame
+
+    def close(self) -> None:
+        self.tracker.close()
+        self.renderer.release()
+
+
+def binned(true: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Average of values (n, ...) over samples within half a grid step of each grid point."""
+    return np.stack([values[np.abs(true - g) <= GRID_STEP / 2 + 1e-6].mean(axis=0) for g in grid])
 
 
 def main() -> None:
@@ -42,67 +78,79 @@ def main() -> None:
     ap.add_argument("--out")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    renderer = Renderer(headless_context(), RenderOptions(size=(args.size, args.size), samples=args.samples,
-                                                          background=STUDIO_BACKDROP))
-    renderer.load(template_avatar())
-    landmarker = FaceLandmarker()
+    probe = Probe(args.size, args.samples)
+    rest = probe.look(expression({}), hold=10)
+    curves, crosstalk = {}, {}
+    for k, name in enumerate(ARKIT_NAMES):
+        frames = [probe.look(expression({name: w})) for w in WEIGHTS]
+        curves[name] = [float(f.scores[k]) for f in frames]
+        drift = frames[-1].scores - rest.scores  # what shape `name` at full weight does to the others' scores
+        drift[k] = 0.0
+        crosstalk[name] = {ARKIT_NAMES[j]: round(float(drift[j]), 3) for j in np.flatnonzero(np.abs(drift) > CROSSTALK_KEEP)}
+    probe.look(expression({}), hold=10)
+    neutral = rest.rotation
+    sweeps = {}
+    for axis, limit in (("yaw", YAW_LIMIT), ("pitch", PITCH_LIMIT)):
+        true = np.concatenate([np.arange(0, limit + 1e-6, SWEEP_STEP), np.arange(limit, -limit - 1e-6, -SWEEP_STEP),
+                               np.arange(-limit, 1e-6, SWEEP_STEP)])
+        frames = [probe.look(expression({}, **{axis: float(a)}), hold=2) for a in true]
+        seen = np.array([head_angles(relative_rotation(f.rotation, neutral)) for f in frames])
+        sweeps[axis] = (true, seen, np.array([f.scores for f in frames]) - rest.scores)
+    rolls = np.array([-15.0, 15.0])
+    roll_seen = np.array([head_angles(relative_rotation(probe.look(expression({}, roll=float(r))).rotation, neutral))[2]
+                          for r in rolls])
+    probe.close()
 
-    def look(expr):
-        renderer.render(expr, REFERENCE_CAMERA)
-        faces = landmarker.detect(np.ascontiguousarray(renderer.read()[..., :3]))
-        if not faces:
-            raise SystemExit("MediaPipe lost the face in a reference render")
-        return faces[0]
-
-    rest = look(expression({}))
-    curves = {}
-    for name in ARKIT_NAMES:
-        curves[name] = [float(rest.scores[ARKIT_NAMES.index(name)])]
-        for w in WEIGHTS[1:]:
-            curves[name].append(float(look(expression({name: w})).scores[ARKIT_NAMES.index(name)]))
-    neutral = orthonormal(rest.pose)
-    grid = np.zeros((len(YAWS), len(PITCHES), 52))
-    pose_true, pose_seen = [], []
-    for i, yaw in enumerate(YAWS):
-        for j, pitch in enumerate(PITCHES):
-            face = look(expression({}, yaw, pitch))
-            grid[i, j] = face.scores - rest.scores
-            pose_true.append((yaw, pitch, 0.0))
-            pose_seen.append(head_angles(relative_rotation(face.pose, neutral)))
-    for roll in (-15.0, 15.0):
-        pose_true.append((0.0, 0.0, roll))
-        pose_seen.append(head_angles(relative_rotation(look(expression({}, 0, 0, roll)).pose, neutral)))
-    true, seen = np.array(pose_true), np.array(pose_seen)
-    gain = [float((true[:, k] @ seen[:, k]) / max(seen[:, k] @ seen[:, k], 1e-9)) for k in range(3)]
-    residual = true - seen * gain
-    shifts = {n: np.round(grid[..., k], 3).tolist() for k, n in enumerate(ARKIT_NAMES)
-              if np.abs(grid[..., k]).max() > SHIFT_KEEP}
+    tables = {}
+    for k, axis in enumerate(("yaw", "pitch")):
+        true, seen, shift = sweeps[axis]
+        limit = YAW_LIMIT if axis == "yaw" else PITCH_LIMIT
+        grid = np.arange(-limit, limit + 1e-6, GRID_STEP if limit % GRID_STEP == 0 else limit / 2)
+        seen_grid = np.maximum.accumulate(binned(true, seen[:, k], grid))
+        shift_grid = binned(true, shift, grid)
+        shift_grid -= shift_grid[np.argmin(np.abs(grid))]  # no shift facing the camera, by definition
+        residual = true - np.interp(seen[:, k], seen_grid, grid)
+        tables[axis] = (grid, seen_grid, shift_grid, residual)
+    roll_gain = float(rolls @ rolls / max(rolls @ roll_seen, 1e-9))
+    keep = [k for k, n in enumerate(ARKIT_NAMES)
+            if max(np.abs(tables["yaw"][2][:, k]).max(), np.abs(tables["pitch"][2][:, k]).max()) > SHIFT_KEEP]
     result = {
         "size": args.size, "samples": args.samples, "seconds": round(time.perf_counter() - t0, 1),
         "rest_scores": {n: round(float(s), 3) for n, s in zip(ARKIT_NAMES, rest.scores) if s > 0.1},
         "span_at_weight_1": {n: round(c[-1] - c[0], 3) for n, c in curves.items()},
-        "pose_gain_yaw_pitch_roll": [round(g, 4) for g in gain],
-        "pose_residual_deg_max": np.round(np.abs(residual).max(axis=0), 2).tolist(),
-        "pose_shifted_shapes": sorted(shifts),
+        "yaw_map_seen_at_grid": {f"{g:g}": round(float(s), 2) for g, s in zip(tables["yaw"][0], tables["yaw"][1])},
+        "pitch_map_seen_at_grid": {f"{g:g}": round(float(s), 2) for g, s in zip(tables["pitch"][0], tables["pitch"][1])},
+        "map_residual_deg_max": {a: round(float(np.abs(tables[a][3]).max()), 2) for a in tables},
+        "roll_gain": round(roll_gain, 4),
+        "pose_shifted_shapes": [ARKIT_NAMES[k] for k in keep],
+        "crosstalk": {n: c for n, c in crosstalk.items() if c},
     }
-    landmarker.close()
-    renderer.release()
     save("live_response", result, args.out)
     if args.write:
-        text = (f'"""MediaPipe\'s measured response on the reference head. GENERATED by benchmarks/live_response.py '
-                f'--write\n(size {args.size}, samples {args.samples}); re-run that script instead of editing by hand."""\n\n'
-                f"RESPONSE_WEIGHTS = {WEIGHTS!r}\n"
-                f'"""Weights the reference head was rendered with for each shape."""\n'
-                f"RESPONSE_SCORES: dict[str, tuple[float, ...]] = {pprint.pformat({n: tuple(round(v, 4) for v in c) for n, c in curves.items()}, width=116, sort_dicts=False)}\n"
-                f'"""ARKit name -> MediaPipe\'s score at each of RESPONSE_WEIGHTS; shapes missing here read score = weight."""\n'
-                f"POSE_YAWS = {YAWS!r}\nPOSE_PITCHES = {PITCHES!r}\n"
-                f"NEUTRAL_SHIFT: dict[str, tuple[tuple[float, ...], ...]] = {pprint.pformat({n: tuple(map(tuple, v)) for n, v in shifts.items()}, width=116, sort_dicts=False)}\n"
-                f'"""ARKit name -> [yaw][pitch] change of the neutral face\'s score at that head pose (vs facing the camera)."""\n'
-                f"POSE_GAIN = {tuple(round(g, 4) for g in gain)!r}\n"
-                f'"""True / measured head yaw, pitch, roll deviation from neutral (MediaPipe under-reads turns)."""\n'
-                f"NEUTRAL_ROTATION = {tuple(tuple(round(float(v), 5) for v in row) for row in neutral)!r}\n"
-                f'"""MediaPipe\'s head rotation for the reference head facing the reference camera (uncalibrated default)."""\n')
-        MEASURED.write_text(text)
+        fmt = lambda x: pprint.pformat(x, width=116, sort_dicts=False)  # noqa: E731
+        r = lambda v: tuple(round(float(x), 4) for x in v)  # noqa: E731
+        MEASURED.write_text(
+            f'"""MediaPipe\'s measured response on the reference head, video mode. GENERATED by\n'
+            f'benchmarks/live_response.py --write (size {args.size}, samples {args.samples}); re-run it, do not edit."""\n\n'
+            f"RESPONSE_WEIGHTS = {WEIGHTS!r}\n"
+            f'"""Weights the reference head was rendered with for each shape."""\n'
+            f"RESPONSE_SCORES: dict[str, tuple[float, ...]] = {fmt({n: r(c) for n, c in curves.items()})}\n"
+            f'"""ARKit name -> MediaPipe\'s score at each of RESPONSE_WEIGHTS; shapes missing here read score = weight."""\n'
+            f"CROSSTALK: dict[str, dict[str, float]] = {fmt({n: c for n, c in crosstalk.items() if c})}\n"
+            f'"""Shape at full weight -> {{other shape: how much its score moves}} (MediaPipe reads a smile partly as raised\n'
+            f'brows, say); the solver subtracts it using a first estimate of the weights."""\n'
+            f"POSE_YAWS = {r(tables['yaw'][0])!r}\n"
+            f"YAW_SEEN = {r(tables['yaw'][1])!r}\n"
+            f'"""MediaPipe\'s yaw (relative to the calibrated neutral) when the head turns to each of POSE_YAWS."""\n'
+            f"POSE_PITCHES = {r(tables['pitch'][0])!r}\n"
+            f"PITCH_SEEN = {r(tables['pitch'][1])!r}\n"
+            f"ROLL_GAIN = {round(roll_gain, 4)!r}\n"
+            f'"""True roll / MediaPipe\'s roll."""\n'
+            f"YAW_SHIFT: dict[str, tuple[float, ...]] = {fmt({ARKIT_NAMES[k]: r(tables['yaw'][2][:, k]) for k in keep})}\n"
+            f'"""ARKit name -> change of the resting face\'s score at each of POSE_YAWS (vs facing the camera)."""\n'
+            f"PITCH_SHIFT: dict[str, tuple[float, ...]] = {fmt({ARKIT_NAMES[k]: r(tables['pitch'][2][:, k]) for k in keep})}\n"
+            f"NEUTRAL_ROTATION = {tuple(r(row) for row in neutral)!r}\n"
+            f'"""MediaPipe\'s head rotation for the reference head facing the reference camera (uncalibrated default)."""\n')
         print(f"wrote {MEASURED}", file=sys.stderr)
 
 

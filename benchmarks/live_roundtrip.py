@@ -13,65 +13,18 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-from live_common import REFERENCE_CAMERA, expression, save
+from live_common import FPS, performance, render_clip, save
 
 from avatar_engine.head.arkit import ARKIT_INDEX, ARKIT_NAMES as ARKIT_NAMES_
-from avatar_engine.head.template import template_avatar
 from avatar_engine.live import LiveAvatar, LiveOptions, LivePipeline, PipelineOptions, open_source
-from avatar_engine.render.context import headless_context
-from avatar_engine.render.output import VideoWriter
-from avatar_engine.render.renderer import STUDIO_BACKDROP, RenderOptions, Renderer
 
-FPS = 30
 JUDGED = ("jawOpen", "eyeBlinkLeft", "eyeBlinkRight", "mouthSmileLeft", "mouthSmileRight", "browInnerUp",
           "mouthPucker", "mouthFunnel")
 MAE_MAX, R_MIN, ANGLE_MAX_DEG = 0.12, 0.85, 3.0
-
-
-def bump(t: np.ndarray, start: float, rise: float, hold: float, fall: float, peak: float) -> np.ndarray:
-    """0 -> peak over `rise` s (smoothstep), held `hold` s, back to 0 over `fall` s."""
-    up = np.clip((t - start) / rise, 0, 1)
-    down = np.clip((t - start - rise - hold) / fall, 0, 1)
-    s = lambda x: x * x * (3 - 2 * x)  # noqa: E731
-    return peak * (s(up) - s(down))
-
-
-def performance(duration: float = 27.0) -> tuple[np.ndarray, np.ndarray]:
-    """(n, 52) weights and (n, 2) yaw, pitch degrees at FPS."""
-    t = np.arange(int(duration * FPS)) / FPS
-    w = np.zeros((len(t), 52), np.float32)
-    blink = lambda start: bump(t, start, 0.08, 0.06, 0.12, 1.0)  # noqa: E731
-    for name, curve in (
-        ("eyeBlinkLeft", blink(2.0) + blink(2.6) + blink(3.2) + blink(19.6)),
-        ("eyeBlinkRight", blink(2.0) + blink(2.6) + blink(3.8) + blink(19.6)),
-        ("jawOpen", bump(t, 4.4, 0.6, 0.4, 0.6, 0.8) + bump(t, 20.4, 0.4, 0.3, 0.4, 0.5)),
-        ("mouthSmileLeft", bump(t, 6.4, 0.5, 0.4, 0.5, 0.9) + bump(t, 8.4, 0.5, 0.3, 0.5, 0.8)),
-        ("mouthSmileRight", bump(t, 6.4, 0.5, 0.4, 0.5, 0.9) + bump(t, 10.2, 0.5, 0.3, 0.5, 0.8)),
-        ("mouthPucker", bump(t, 12.0, 0.5, 0.4, 0.5, 0.9)),
-        ("mouthFunnel", bump(t, 13.8, 0.5, 0.4, 0.5, 0.9)),
-        ("browInnerUp", bump(t, 15.6, 0.5, 0.4, 0.5, 0.9)),
-    ):
-        w[:, ARKIT_INDEX[name]] = np.clip(curve, 0, 1)
-    yaw = bump(t, 17.4, 0.8, 0.4, 0.8, 30.0) - bump(t, 19.4, 0.8, 1.2, 0.8, 30.0)
-    pitch = bump(t, 23.0, 0.6, 0.3, 0.6, 15.0) - bump(t, 24.6, 0.6, 0.3, 0.6, 15.0)
-    return w, np.stack([yaw, pitch], 1).astype(np.float32)
-
-
-def render_clip(path: Path, weights: np.ndarray, angles: np.ndarray, size: int, samples: int) -> float:
-    t0 = time.perf_counter()
-    with Renderer(headless_context(), RenderOptions(size=(size, size), samples=samples,
-                                                    background=STUDIO_BACKDROP)) as r, \
-            VideoWriter(path, FPS, (size, size)) as video:
-        r.load(template_avatar())
-        for w, (yaw, pitch) in zip(weights, angles):
-            r.render(expression(w, yaw, pitch), REFERENCE_CAMERA)
-            video.write(r.read())
-    return time.perf_counter() - t0
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -91,7 +44,7 @@ def main() -> None:
     weights, angles = performance()
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(args.clip or args.keep or Path(tmp) / "roundtrip.mp4")
-        render_s = 0.0 if args.clip else render_clip(clip, weights, angles, args.size, args.samples)
+        render_s = 0.0 if args.clip else render_clip(clip, weights, angles, (args.size, args.size), args.samples)
         got: dict[int, object] = {}
         live = LiveAvatar(options=LiveOptions(size=(64, 64), samples=0, render=False))
         with open_source(str(clip)) as source:

@@ -23,7 +23,7 @@ from avatar_engine.solve.calibration import Calibration
 from avatar_engine.solve.filters import OneEuroState, one_euro
 from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
 from avatar_engine.solve.pose import eye_bones, head_angles, head_bones, relative_rotation
-from avatar_engine.solve.tuning import DEFAULT_TUNING, SolverTuning
+from avatar_engine.solve.tuning import DEFAULT_TUNING, LANDMARKS, SolverTuning
 
 EYE_LOOK = {side: {d: ARKIT_INDEX[f"eyeLook{d}{side}"] for d in ("Up", "Down", "In", "Out")}
             for side in ("Left", "Right")}
@@ -45,35 +45,82 @@ def _curves(max_gain: float, response: str = "mediapipe") -> tuple[tuple[np.ndar
     """Per shape, the inverse response curve: (k,) increasing score knots and (k,) their weights.
 
     A response that stops rising (MediaPipe saturates: a blink reads the same at 0.75 and 1) maps its plateau
-    to the highest weight that reaches it. A response flatter than 1 / max_gain is stretched to that slope:
-    inverting it exactly would amplify tracker noise without bound."""
+    to the highest weight that reaches it. A response that never moves (cheekPuff, noseSneer on the reference
+    head) gets the steepest allowed slope, 1 / max_gain."""
     weights = np.array(measured.RESPONSE_WEIGHTS, np.float64)
+    table = measured.RESPONSE_SCORES if response == "mediapipe" else {}
     curves = []
     for name in ARKIT_NAMES:
-        table = measured.RESPONSE_SCORES if response == "mediapipe" else {}
         s = np.maximum.accumulate(np.array(table.get(name, weights), np.float64))
-        span = s[-1] - s[0]
-        if span < 1.0 / max_gain:
-            s = s[0] + (weights if span <= 1e-6 else (s - s[0]) / span) / max_gain
+        if s[-1] - s[0] <= 1e-6:
+            s = s[0] + weights / max_gain
         keep = np.append(np.diff(s) > 1e-6, True)  # of equal scores keep the last (highest weight) ...
         keep[s - s[0] <= 1e-6] = False
         keep[0] = True  # ... except at rest: what reads like the resting face is the resting face
-        knots, w = s[keep], weights[keep]
-        curves.append((knots, w))
+        curves.append((s[keep], weights[keep]))
     return tuple(curves)
 
 
+CROSSTALK_MIN_SPAN = 0.15
+"""Only shapes whose own score rises at least this much from rest to full are used to undo cross-talk."""
+
+
+@lru_cache(maxsize=1)
+def _crosstalk() -> np.ndarray:
+    """(52, 52) how much shape j at full weight moves shape k's score: [k, j]."""
+    c = np.zeros((52, 52))
+    for source, moved in getattr(measured, "CROSSTALK", {}).items():
+        response = measured.RESPONSE_SCORES.get(source, (0.0, 1.0))
+        if max(response) - response[0] < CROSSTALK_MIN_SPAN:
+            continue  # a shape MediaPipe barely sees cannot be estimated well enough to correct others with
+        for name, drift in moved.items():
+            c[ARKIT_INDEX[name], ARKIT_INDEX[source]] = drift
+    return c
+
+
+def _invert(s: np.ndarray, curves, max_gain: float) -> np.ndarray:
+    """Scores (52,) -> weights through the inverse curves, never steeper than max_gain above rest."""
+    out = np.empty(52)
+    for i, (knots, weights) in enumerate(curves):
+        out[i] = min(np.interp(s[i], knots, weights), max(0.0, (s[i] - knots[0]) * max_gain))
+    return out
+
+
 def _pose_shift(yaw: float, pitch: float) -> np.ndarray:
-    """(52,) change in the resting scores at this head pose, bilinear in the measured grid (held at its edges)."""
-    if not measured.NEUTRAL_SHIFT:
-        return np.zeros(52, np.float32)
-    yaws, pitches = np.array(measured.POSE_YAWS), np.array(measured.POSE_PITCHES)
+    """(52,) drift of the resting scores at this head pose: the measured yaw and pitch drifts added
+    (linear between the measured poses, held beyond them)."""
     shift = np.zeros(52, np.float32)
-    for name, table in measured.NEUTRAL_SHIFT.items():
-        t = np.asarray(table, np.float64)  # (len(yaws), len(pitches))
-        by_yaw = np.array([np.interp(pitch, pitches, row) for row in t])
-        shift[ARKIT_INDEX[name]] = np.interp(yaw, yaws, by_yaw)
+    for table, grid, angle in ((measured.YAW_SHIFT, measured.POSE_YAWS, yaw),
+                               (measured.PITCH_SHIFT, measured.POSE_PITCHES, pitch)):
+        for name, values in table.items():
+            shift[ARKIT_INDEX[name]] += np.interp(angle, grid, values)
     return shift
+
+
+def _true_angle(seen: float, seen_grid: tuple[float, ...], grid: tuple[float, ...]) -> float:
+    """Invert a measured angle map (piecewise linear, extended past its ends by the end slopes)."""
+    s, g = np.asarray(seen_grid, np.float64), np.asarray(grid, np.float64)
+    if len(g) < 2:
+        return seen
+    if seen < s[0]:
+        return float(g[0] + (seen - s[0]) * (g[1] - g[0]) / max(s[1] - s[0], 1e-6))
+    if seen > s[-1]:
+        return float(g[-1] + (seen - s[-1]) * (g[-1] - g[-2]) / max(s[-1] - s[-2], 1e-6))
+    return float(np.interp(seen, s, g))
+
+
+def correct_angles(seen: np.ndarray, tuning: SolverTuning = DEFAULT_TUNING) -> np.ndarray:
+    """(3,) yaw, pitch, roll as the tracker reads them (relative to neutral) -> (3,) float32 true angles.
+
+    "mediapipe": through the measured maps (MediaPipe under-reads turns, and looking down differently from
+    looking up); `tuning.pose_gain` replaces them by plain gains; "arkit" needs neither."""
+    if tuning.pose_gain is not None:
+        return (np.asarray(seen, np.float32) * np.array(tuning.pose_gain, np.float32)).astype(np.float32)
+    if tuning.response != "mediapipe":
+        return np.asarray(seen, np.float32)
+    return np.array([_true_angle(float(seen[0]), measured.YAW_SEEN, measured.POSE_YAWS),
+                     _true_angle(float(seen[1]), measured.PITCH_SEEN, measured.POSE_PITCHES),
+                     float(seen[2]) * measured.ROLL_GAIN], np.float32)
 
 
 def scores_to_weights(scores: np.ndarray, calibration: Calibration, angles: np.ndarray,
@@ -84,9 +131,32 @@ def scores_to_weights(scores: np.ndarray, calibration: Calibration, angles: np.n
     s = np.asarray(scores, np.float64) - calibration.scores + rest
     if tuning.response == "mediapipe":
         s = s - _pose_shift(float(angles[0]), float(angles[1]))
-    out = np.array([np.interp(s[i], *curves[i]) for i in range(52)], np.float32)
+        # undo cross-talk using a first estimate of the weights (a smile lifts MediaPipe's browInnerUp, say)
+        s = s - _crosstalk() @ _invert(s, curves, tuning.max_gain)
+    out = _invert(s, curves, tuning.max_gain).astype(np.float32)
     out[out < tuning.dead_zone] = 0.0
     return out
+
+
+def lip_gap(points: np.ndarray) -> float:
+    """How far the lips part: mean inner-lip distance over the eye-corner distance. points : (478, 3)."""
+    p = np.asarray(points, np.float64)[:, :2]
+    a, b = LANDMARKS["eye_outer"]
+    scale = max(float(np.linalg.norm(p[a] - p[b])), 1e-6)
+    return float(np.mean([np.linalg.norm(p[u] - p[v]) for u, v in LANDMARKS["inner_lips"]]) / scale)
+
+
+def split_rounding(weights: np.ndarray, gap: float, tuning: SolverTuning = DEFAULT_TUNING) -> np.ndarray:
+    """Rounded lips shared out by whether the lips part: MediaPipe scores a funnel as a pucker, so the pucker
+    reading is the rounding; parted lips make it a funnel."""
+    w = np.asarray(weights, np.float32).copy()
+    kp, kf = ARKIT_INDEX["mouthPucker"], ARKIT_INDEX["mouthFunnel"]
+    rounding = w[kp]
+    x = np.clip((gap - tuning.lip_gap_closed) / max(tuning.lip_gap_open - tuning.lip_gap_closed, 1e-6), 0.0, 1.0)
+    open_ = x * x * (3.0 - 2.0 * x)
+    w[kf] = max(w[kf], rounding * open_)
+    w[kp] = w[kp] * (1.0 - open_)
+    return w
 
 
 def gaze_from_weights(weights: np.ndarray, tuning: SolverTuning = DEFAULT_TUNING) -> np.ndarray:
@@ -112,9 +182,10 @@ def mirror_frame(solved: SolvedFrame) -> SolvedFrame:
 def solve_frame(frame: LandmarkFrame, calibration: Calibration, tuning: SolverTuning = DEFAULT_TUNING,
                 mirror: bool = False) -> SolvedFrame:
     """One tracked frame -> the avatar's unfiltered weights, head angles and gaze."""
-    gain = np.array(tuning.pose_gain or measured.POSE_GAIN, np.float32)
-    angles = head_angles(relative_rotation(frame.rotation, calibration.rotation)) * gain
+    angles = correct_angles(head_angles(relative_rotation(frame.rotation, calibration.rotation)), tuning)
     weights = scores_to_weights(frame.scores, calibration, angles, tuning)
+    if frame.points is not None and tuning.response == "mediapipe":
+        weights = split_rounding(weights, lip_gap(frame.points), tuning)
     solved = SolvedFrame(weights, angles.astype(np.float32), gaze_from_weights(weights, tuning), frame.t_ns)
     return mirror_frame(solved) if mirror else solved
 

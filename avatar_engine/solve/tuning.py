@@ -9,6 +9,12 @@ import numpy as np
 
 from avatar_engine.head.arkit import ARKIT_NAMES
 
+LANDMARKS = {
+    "eye_outer": (33, 263),  # outer eye corners (the subject's right, left): the face's scale
+    "inner_lips": ((82, 87), (13, 14), (312, 317)),  # upper/lower inner-lip pairs across the mouth's middle
+}
+"""MediaPipe face-mesh indices the solver reads (of the 478 points)."""
+
 EYE_CHANNELS: frozenset[str] = frozenset(n for n in ARKIT_NAMES if n.startswith("eye"))
 """Blinks, squints, wides and looks: filtered faster than the rest (a blink lasts about 150 ms)."""
 
@@ -23,7 +29,7 @@ class SolverTuning:
     neck_share: float = 0.4
     """Share of the head's turn given to the neck bone; the head bone takes the rest (people turn both)."""
     pose_gain: tuple[float, float, float] | None = None
-    """Multiplier on measured (yaw, pitch, roll) deviation from neutral; None takes `measured.POSE_GAIN`."""
+    """Plain multipliers on the tracked (yaw, pitch, roll) away from neutral; None takes the measured maps."""
     gaze_yaw_deg: float = 30.0
     """Eye yaw at eyeLookOut/In = 1 (ARKit's eyes reach about 30 degrees sideways)."""
     gaze_pitch_deg: float = 25.0
@@ -32,9 +38,14 @@ class SolverTuning:
     """Turn the eye bones for gaze and zero the eyeLook* morphs when rendering (avoids turning the eyes twice)."""
     jaw_open_deg: float = 0.0
     """Jaw bone pitch at jawOpen = 1; 0 for avatars whose jawOpen morph already opens the jaw (the template)."""
-    max_gain: float = 10.0
-    """Largest slope a response curve may apply: shapes MediaPipe barely sees (a rise under 1 / max_gain from
-    rest to full) are boosted only this much, since their noise is boosted with them."""
+    max_gain: float = 4.0
+    """Steepest a weight may rise with its score above rest: shapes MediaPipe barely sees are boosted at most
+    this much, since their noise is boosted with them."""
+    lip_gap_closed: float = 0.005
+    lip_gap_open: float = 0.012
+    """Rounded lips count as a pucker while the inner-lip gap (over the eye-corner distance) is under
+    lip_gap_closed, as a funnel once it is over lip_gap_open (MediaPipe scores our funnel as a pucker; its
+    landmarks still see the lips part: pucker reads <= 0.004, funnel >= 0.0116 on the reference head)."""
     dead_zone: float = 0.02
     """Weights below this after the curve read 0 (kills residual bias at rest)."""
     face_min_cutoff: float = 1.2

@@ -11,8 +11,8 @@ from avatar_engine.solve import measured
 from avatar_engine.solve.calibration import Calibration, calibrate, reference_calibration
 from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
 from avatar_engine.solve.pose import head_angles
-from avatar_engine.solve.solver import (filter_frame, gaze_from_weights, mirror_frame, scores_to_weights, solve_frame,
-                                        to_expression)
+from avatar_engine.solve.solver import (CROSSTALK_MIN_SPAN, filter_frame, gaze_from_weights, lip_gap, mirror_frame, scores_to_weights,
+                                        solve_frame, split_rounding, to_expression)
 from avatar_engine.solve.tuning import DEFAULT_TUNING, SolverTuning
 
 WEIGHT_TOL = 0.02
@@ -34,14 +34,14 @@ def test_measured_curve_is_inverted(name):
     if name not in measured.RESPONSE_SCORES:
         pytest.skip("no measured curve")
     curve = np.maximum.accumulate(measured.RESPONSE_SCORES[name])
-    if curve[-1] - curve[0] < 1.0 / DEFAULT_TUNING.max_gain:
-        pytest.skip("flat response: stretched")
     cal = reference_calibration()
     for w, s in zip(measured.RESPONSE_WEIGHTS, curve):
         scores = cal.scores.copy()
         scores[ARKIT_INDEX[name]] = s
         got = scores_to_weights(scores, cal, np.zeros(3))[ARKIT_INDEX[name]]
-        if s < curve[-1] - 1e-6 or w == 1.0:  # a saturated plateau reads as the highest weight reaching it
+        if (s - curve[0]) * DEFAULT_TUNING.max_gain < w:  # steeper than allowed: limited
+            assert got == pytest.approx((s - curve[0]) * DEFAULT_TUNING.max_gain, abs=1e-4) or got == 0.0
+        elif s < curve[-1] - 1e-6 or w == 1.0:  # a saturated plateau reads as the highest weight reaching it
             assert abs(got - w) <= WEIGHT_TOL, (w, s, got)
 
 
@@ -52,6 +52,31 @@ def test_calibration_shifts_a_persons_resting_bias():
     cal = Calibration(person, np.eye(3), 30)
     assert scores_to_weights(person, cal, np.zeros(3))[k] == 0.0
     assert scores_to_weights(person, reference_calibration(), np.zeros(3))[k] > 0.1
+
+
+def test_no_weight_rises_faster_than_max_gain():
+    cal = reference_calibration()
+    for k in range(52):
+        for rise in (0.01, 0.05):
+            scores = cal.scores.copy()
+            scores[k] += rise
+            w = scores_to_weights(scores, cal, np.zeros(3), SolverTuning(dead_zone=0.0))
+            assert w[k] <= rise * DEFAULT_TUNING.max_gain + 1e-4, ARKIT_NAMES[k]
+
+
+def test_crosstalk_is_subtracted():
+    if not getattr(measured, "CROSSTALK", None):
+        pytest.skip("no measured cross-talk")
+    source, moved = next((s, m) for s, m in measured.CROSSTALK.items() if any(v > 0.1 for v in m.values())
+                         and np.ptp(measured.RESPONSE_SCORES[s]) >= CROSSTALK_MIN_SPAN)
+    target = max(moved, key=moved.get)
+    cal = reference_calibration()
+    scores = cal.scores.copy()
+    scores[ARKIT_INDEX[source]] = measured.RESPONSE_SCORES[source][-1]
+    scores[ARKIT_INDEX[target]] += moved[target]
+    w = scores_to_weights(scores, cal, np.zeros(3))
+    assert w[ARKIT_INDEX[source]] > 0.7
+    assert w[ARKIT_INDEX[target]] < 0.5 * min(1.0, moved[target] * DEFAULT_TUNING.max_gain), (source, target)
 
 
 def test_flat_responses_are_boosted_at_most_max_gain():
@@ -130,3 +155,22 @@ def test_filter_smooths_and_keeps_time():
     face = np.array([not n.startswith("eye") for n in ARKIT_NAMES])
     assert jitter[face].mean() < 0.6 * 0.03, "face channels are smoothed"
     assert jitter[~face].mean() > jitter[face].mean(), "eye channels are filtered more lightly (blinks are fast)"
+
+
+def test_rounded_lips_split_into_pucker_or_funnel_by_the_lip_gap():
+    w = np.zeros(52, np.float32)
+    w[ARKIT_INDEX["mouthPucker"]] = 0.9  # MediaPipe reads both shapes as a pucker
+    closed = split_rounding(w, DEFAULT_TUNING.lip_gap_closed * 0.5)
+    parted = split_rounding(w, DEFAULT_TUNING.lip_gap_open * 1.5)
+    assert closed[ARKIT_INDEX["mouthPucker"]] == pytest.approx(0.9) and closed[ARKIT_INDEX["mouthFunnel"]] == 0.0
+    assert parted[ARKIT_INDEX["mouthFunnel"]] == pytest.approx(0.9) and parted[ARKIT_INDEX["mouthPucker"]] == 0.0
+    assert split_rounding(np.zeros(52, np.float32), 0.3).max() == 0.0, "an open jaw alone is not a funnel"
+
+
+def test_lip_gap_is_scale_free():
+    points = np.zeros((478, 3), np.float32)
+    points[33, 0], points[263, 0] = 0.3, 0.7
+    for u, v in ((82, 87), (13, 14), (312, 317)):
+        points[u, 1], points[v, 1] = 0.60, 0.62
+    assert lip_gap(points) == pytest.approx(0.05)
+    assert lip_gap(points * 2.0) == pytest.approx(0.05)

@@ -1,0 +1,92 @@
+"""Soak: the live loop at full rate for --minutes, with CPU and memory sampled; both must stay flat.
+
+    PYTHONPATH=. python benchmarks/live_soak.py [--minutes 10] [--size 640x360] [--samples 0]
+
+A short clip loops through the loop as fast as it goes (stale frames dropped), with readback and an mp4
+recording to /dev/null-like temp storage off. Every --every seconds it samples resident memory and the
+process's CPU use; growth compares the last minute's mean with the first minute's (after a warm-up sample).
+Target (issue 4): growth under 5% for both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from live_common import REFERENCE_CAMERA, performance, render_clip, save
+
+from avatar_engine.live import LiveAvatar, LiveOptions, LivePipeline, PipelineOptions, open_source
+from avatar_engine.live.outputs import Output
+from avatar_engine.render.camera import Camera
+
+GROWTH_MAX = 0.05
+
+
+class ReadbackOutput(Output):
+    def write(self, frame) -> None:
+        pass
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--size", default="640x360")
+    ap.add_argument("--samples", type=int, default=0)
+    ap.add_argument("--every", type=float, default=10.0, help="seconds between samples")
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    size = tuple(int(v) for v in args.size.lower().split("x"))
+    samples = []
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "soak.mp4"
+        weights, angles = performance(6.0)
+        render_clip(clip, weights, angles, (640, 360), 0, Camera(distance=0.75, target=REFERENCE_CAMERA.target))
+        live = LiveAvatar(options=LiveOptions(size=size, samples=args.samples))
+        with open_source(str(clip)) as source:
+            pipeline = LivePipeline(source, live, [ReadbackOutput()],
+                                    PipelineOptions(loop=True, max_seconds=args.minutes * 60.0))
+            done = threading.Event()
+
+            def sample():
+                t0, c0, f0 = time.monotonic(), time.process_time(), 0
+                while not done.wait(args.every):
+                    t, c = time.monotonic(), time.process_time()
+                    f = pipeline.stats.counts.get("rendered", 0)
+                    samples.append({"t_s": round(t - pipeline.stats.started, 1), "rss_mb": round(rss_mb(), 1),
+                                    "cpu_percent": round(100 * (c - c0) / (t - t0), 1),
+                                    "fps": round((f - f0) / (t - t0), 2)})
+                    t0, c0, f0 = t, c, f
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+            summary = pipeline.run()
+            done.set()
+            sampler.join()
+        live.close()
+    per_min = max(1, int(round(60.0 / args.every)))
+    body = samples[1:]  # the first sample includes start-up
+    first, last = body[:per_min], body[-per_min:]
+    mean = lambda rows, key: float(np.mean([r[key] for r in rows])) if rows else float("nan")  # noqa: E731
+    growth = {k: round(mean(last, k) / mean(first, k) - 1.0, 4) for k in ("rss_mb", "cpu_percent", "fps")}
+    save("live_soak", {"minutes": args.minutes, "size": list(size), "samples": args.samples,
+                       "growth_last_vs_first_minute": growth,
+                       "pass": growth["rss_mb"] < GROWTH_MAX and growth["cpu_percent"] < GROWTH_MAX,
+                       "fps": summary["fps"], "latency_ms": summary["latency_ms"], "counts": summary["counts"],
+                       "series": samples}, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Tracking lost and found: hold, ease to a living idle face, resume smoothly; calibration on demand."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from avatar_engine.head.arkit import ARKIT_INDEX
+from avatar_engine.live.animator import Animator, AnimatorOptions
+from avatar_engine.live.idle import IdleOptions, idle_frame
+from avatar_engine.solve.calibration import reference_calibration
+from avatar_engine.solve.frames import LandmarkFrame
+from avatar_engine.solve.tuning import DEFAULT_TUNING
+
+FPS = 30
+JAW = ARKIT_INDEX["jawOpen"]
+STEP_MAX = 0.2
+"""Largest change of any weight between consecutive frames while resuming (no popping)."""
+
+
+def smiling(t_s: float) -> LandmarkFrame:
+    scores = reference_calibration().scores.copy()
+    scores[JAW] = 0.9
+    return LandmarkFrame(scores, np.array(reference_calibration().rotation), int(t_s * 1e9))
+
+
+def animator(**kw) -> Animator:
+    tuning = dataclasses.replace(DEFAULT_TUNING, calibration_s=0.2)
+    return Animator(AnimatorOptions(tuning=tuning, auto_calibrate=False, **kw))
+
+
+def test_lost_face_is_held_then_eased_to_idle():
+    a = animator(idle=IdleOptions(hold_s=0.5, ease_s=1.0))
+    for i in range(30):
+        tracked = a.update(smiling(i / FPS), i / FPS)
+    assert tracked.weights[JAW] > 0.5 and a.state == "tracking"
+    t_lost = 29 / FPS
+    held = a.update(None, t_lost + 0.3)
+    assert a.state == "holding" and held.weights[JAW] == pytest.approx(tracked.weights[JAW])
+    mid = a.update(None, t_lost + 1.0)
+    assert a.state == "easing" and 0.05 < mid.weights[JAW] < tracked.weights[JAW]
+    idle = a.update(None, t_lost + 2.0)
+    assert a.state == "idle" and idle.weights[JAW] < 0.05
+
+
+def test_idle_life_blinks_and_sways():
+    frames = [idle_frame(i / FPS) for i in range(FPS * 12)]
+    blink = np.array([f.weights[ARKIT_INDEX["eyeBlinkLeft"]] for f in frames])
+    yaw = np.array([f.angles[0] for f in frames])
+    assert blink.max() > 0.9 and (blink > 0.5).mean() < 0.1, "blinks happen, briefly"
+    assert np.ptp(yaw) > 2.0 and np.abs(np.diff(yaw)).max() < 0.5, "a slow, smooth sway"
+    assert np.array_equal(idle_frame(3.3).weights, idle_frame(3.3).weights), "deterministic"
+
+
+def test_resume_is_smooth():
+    a = animator(idle=IdleOptions(hold_s=0.1, ease_s=0.2, resume_s=0.3))
+    t = 0.0
+    for _ in range(FPS * 2):  # idle from the start: nothing tracked yet
+        a.update(None, t)
+        t += 1 / FPS
+    shown = [a.update(smiling(t + i / FPS), t + i / FPS).weights for i in range(20)]
+    steps = np.abs(np.diff(np.array(shown), axis=0)).max()
+    assert steps <= STEP_MAX
+    assert shown[-1][JAW] > 0.5 and a.state == "tracking"
+
+
+def test_recalibrate_on_demand_takes_the_next_frames_as_rest():
+    a = animator()
+    for i in range(10):
+        out = a.update(smiling(i / FPS), i / FPS)
+    assert out.weights[JAW] > 0.5
+    a.recalibrate()
+    for i in range(10, 40):
+        out = a.update(smiling(i / FPS), i / FPS)
+    assert a.calibration.frames >= 6 and out.weights[JAW] < 0.05, "the held expression is now the rest"
+
+
+def test_mirror_toggles_live():
+    a = animator()
+    scores = reference_calibration().scores.copy()
+    scores[ARKIT_INDEX["eyeBlinkLeft"]] = 0.9
+    frame = LandmarkFrame(scores, np.array(reference_calibration().rotation), 0)
+    for i in range(15):
+        out = a.update(dataclasses.replace(frame, t_ns=int(i * 1e9 / FPS)), i / FPS)
+    assert out.weights[ARKIT_INDEX["eyeBlinkLeft"]] > 0.5 > out.weights[ARKIT_INDEX["eyeBlinkRight"]]
+    a.mirror = True
+    for i in range(15, 30):
+        out = a.update(dataclasses.replace(frame, t_ns=int(i * 1e9 / FPS)), i / FPS)
+    assert out.weights[ARKIT_INDEX["eyeBlinkRight"]] > 0.5 > out.weights[ARKIT_INDEX["eyeBlinkLeft"]]

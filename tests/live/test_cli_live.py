@@ -1,0 +1,70 @@
+"""`avatar live` from the command line: runs on files, records, writes stats, fails cleanly, stops on Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from avatar_engine.cli import main
+
+pytest.importorskip("mediapipe", reason="avatar live tracks with MediaPipe")
+
+
+def frames_in(path) -> int:
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(path))
+    next(reader)
+    return sum(1 for _ in reader)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--window", "--headless"], "exclude each other"),
+    (["--size", "12x12"], "outside 16..8192"),
+    (["--vmc", "host:99999"], "HOST:PORT"),
+    (["--record", "out.avi"], "must end in .mp4"),
+    (["--stats", "/no/such/folder/s.json"], "does not exist"),
+    (["--source", "/no/such/clip.mp4"], "not a camera index"),
+    (["--source", "ifacialmocap:0"], "port must be in"),
+    (["--max-frames", "0"], "at least 1"),
+    (["--samples", "3"], "must be 0, 1, 2, 4 or 8"),
+])
+def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["live", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_live_on_a_folder_records_and_writes_stats(clip, tmp_path, capsys):
+    out, stats = tmp_path / "live.mp4", tmp_path / "stats.json"
+    code = main(["live", "--source", str(clip["folder"]), "--record", str(out), "--stats", str(stats),
+                 "--size", "96x64", "--samples", "0", "--lossless", "--vmc", "127.0.0.1:9"])
+    assert code == 0
+    assert frames_in(out) == len(clip["jaw"])
+    data = json.loads(stats.read_text())
+    assert data["counts"]["rendered"] == len(clip["jaw"]) and data["vmc"]["sent"] == len(clip["jaw"])
+    assert {"p50", "p95"} <= set(data["latency_ms"]) and "track" in data["stage_ms"]
+    assert "live:" in capsys.readouterr().out
+
+
+def test_ctrl_c_finalises_the_recording(clip, tmp_path):
+    out = tmp_path / "interrupted.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "avatar_engine.cli", "live", "--source", str(clip["mp4"]),
+                             "--record", str(out), "--size", "96x64", "--samples", "0", "--realtime", "--loop"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(tmp_path.glob(".interrupted*")):
+        time.sleep(0.2)  # the recording has started once its temporary file exists
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr[-2000:]
+    assert "interrupted, outputs finalised" in stdout
+    assert frames_in(out) > 5
+    assert not list(tmp_path.glob(".interrupted*")), "no temporary file left behind"

@@ -1,0 +1,104 @@
+"""VMC over OSC, received on loopback: addresses, order, types and values."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import numpy as np
+import pytest
+
+from avatar_engine.errors import InputError
+from avatar_engine.head.arkit import ARKIT_NAMES
+from avatar_engine.live.vmc import DEFAULT_PORT, VmcSender, parse_target, unity_quaternion
+from avatar_engine.records import euler_rotation
+from avatar_engine.solve.frames import SolvedFrame
+from avatar_engine.solve.pose import head_bones
+
+pytest.importorskip("pythonosc", reason="VMC output needs python-osc (pip install 'avatar-engine[live]')")
+from pythonosc.dispatcher import Dispatcher  # noqa: E402
+from pythonosc.osc_server import BlockingOSCUDPServer  # noqa: E402
+
+FLOAT_TOL = 1e-6
+"""OSC floats are 32-bit."""
+
+
+@pytest.fixture
+def receiver():
+    """A VMC receiver on an ephemeral loopback port; yields (port, messages list)."""
+    messages = []
+    dispatcher = Dispatcher()
+    dispatcher.set_default_handler(lambda address, *args: messages.append((address, args)))
+    server = BlockingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], messages
+    server.shutdown()
+    server.server_close()
+
+
+def solved_frame() -> SolvedFrame:
+    weights = np.linspace(0.0, 1.0, 52).astype(np.float32)
+    return SolvedFrame(weights, np.array([20.0, -10.0, 5.0], np.float32), np.array([[8, 2], [6, 2]], np.float32), 0)
+
+
+def wait_for(messages, n, timeout=3.0):
+    import time
+
+    end = time.monotonic() + timeout
+    while len(messages) < n and time.monotonic() < end:
+        time.sleep(0.01)
+
+
+def test_one_frame_arrives_with_the_vmc_addresses_types_and_values(receiver):
+    port, messages = receiver
+    frame = solved_frame()
+    with VmcSender("127.0.0.1", port) as sender:
+        assert sender.send(frame)
+    wait_for(messages, 60)
+    addresses = [a for a, _ in messages]
+    vals = [(args[0], args[1]) for a, args in messages if a == "/VMC/Ext/Blend/Val"]
+    assert [n for n, _ in vals] == list(ARKIT_NAMES), "the 52 ARKit names, in ARKit order"
+    assert all(isinstance(n, str) and isinstance(v, float) for n, v in vals)
+    assert np.allclose([v for _, v in vals], frame.weights, atol=FLOAT_TOL)
+    assert addresses.index("/VMC/Ext/Blend/Apply") > max(i for i, a in enumerate(addresses) if a == "/VMC/Ext/Blend/Val")
+    assert messages[addresses.index("/VMC/Ext/Blend/Apply")][1] == ()
+    root = messages[addresses.index("/VMC/Ext/Root/Pos")][1]
+    assert root[0] == "root" and len(root) == 8 and all(isinstance(v, float) for v in root[1:])
+    bones = {args[0]: args[1:] for a, args in messages if a == "/VMC/Ext/Bone/Pos"}
+    assert {"Head", "Neck"} <= set(bones)
+    expected = head_bones(frame.angles, 0.4)
+    for bone, joint in (("Neck", "neck"), ("Head", "head")):
+        assert len(bones[bone]) == 7 and all(isinstance(v, float) for v in bones[bone])
+        q = np.array(bones[bone][3:])
+        assert abs(np.linalg.norm(q) - 1.0) < 1e-5
+        assert np.allclose(q, unity_quaternion(expected[joint]), atol=1e-5)
+    assert ("/VMC/Ext/OK", (1,)) in messages
+
+
+def test_unity_quaternion_mirrors_x():
+    # a yaw toward the avatar's left (+X in glTF) is a negative rotation about Unity's +Y
+    x, y, z, w = unity_quaternion(euler_rotation(30, 0, 0))
+    assert np.allclose((x, y, z, w), (0.0, -np.sin(np.radians(15)), 0.0, np.cos(np.radians(15))), atol=1e-6)
+    x, y, z, w = unity_quaternion(euler_rotation(0, 20, 0))  # pitch about X is unchanged by mirroring X
+    assert np.allclose((x, y, z, w), (np.sin(np.radians(10)), 0.0, 0.0, np.cos(np.radians(10))), atol=1e-6)
+
+
+def test_unreachable_target_warns_once_and_keeps_going(caplog):
+    with caplog.at_level(logging.WARNING, logger="avatar_engine.live.vmc"):
+        with VmcSender("no-such-host.invalid", 39539) as sender:
+            results = [sender.send(solved_frame()) for _ in range(5)]
+    assert results == [False] * 5
+    assert len([r for r in caplog.records if "VMC" in r.getMessage()]) == 1
+
+
+@pytest.mark.parametrize("text, expected", [("127.0.0.1:39539", ("127.0.0.1", 39539)), ("studio", ("studio", DEFAULT_PORT)),
+                                            (":40000", ("127.0.0.1", 40000))])
+def test_parse_target(text, expected):
+    assert parse_target(text) == expected
+
+
+@pytest.mark.parametrize("text", ["host:0", "host:70000", "host:port"])
+def test_parse_target_rejects_bad_ports(text):
+    with pytest.raises(InputError):
+        parse_target(text)

@@ -1,0 +1,35 @@
+"""The live window under Xvfb: it shows the rendered frame, and its hotkeys mirror, recalibrate, toggle the
+stats overlay and quit."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+WINDOW_TOLERANCE = 0.5
+"""Mean absolute difference (0-255 levels) between the window's pixels and the rendered frame."""
+
+pytest.importorskip("mediapipe", reason="the live loop tracks with MediaPipe")
+
+
+@pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run is not installed (scripts/setup.sh --test)")
+def test_live_window_hotkeys(clip):
+    script = Path(__file__).with_name("window_live_check.py")
+    root = Path(__file__).resolve().parents[2]  # this checkout's avatar_engine, not an installed one
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run(["xvfb-run", "-a", sys.executable, str(script), str(clip["folder"])],
+                          capture_output=True, text=True, timeout=240, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    log = json.loads(next(l for l in proc.stdout.splitlines() if l.startswith("RESULT"))[len("RESULT"):])
+    assert log["screen_diff"] is not None and log["screen_diff"] <= WINDOW_TOLERANCE
+    assert log["actions"] == ["mirror", "stats", "recalibrate", "mirror", "quit"]
+    assert log["mirror"][3:5] == [False, True] and log["mirror"][12:14] == [True, False]  # frames 5 and 14 press M
+    assert log["overlay"] is True
+    assert log["calibration_frames"] > 0, "C recalibrated from the frames after it"
+    assert log["rendered"] <= 31, "Esc closed the window and the loop stopped at the next frame"
