@@ -15,12 +15,12 @@ import numpy as np
 from avatar_engine.head.rig import joint_matrices
 from avatar_engine.records import Avatar, Expression, Part
 from avatar_engine.render.camera import Camera
+from avatar_engine.render.morphs import MorphBlender, sparse_targets
 from avatar_engine.render.shaders import stage_sources
 
 MATERIAL_DEFINES = {"skin": "MATERIAL_SKIN", "eye": "MATERIAL_EYE", "teeth": "MATERIAL_TEETH",
                     "tongue": "MATERIAL_TONGUE", "hair": "MATERIAL_HAIR", "lash": "MATERIAL_HAIR"}
 DRAW_ORDER = {"skin": 0, "eye": 1, "teeth": 2, "tongue": 3, "lash": 4, "hair": 5}
-MORPH_TEXTURE_WIDTH = 4096
 MAX_JOINTS = 8
 
 
@@ -140,6 +140,8 @@ class Renderer:
             self._blank_fbo.use()
             self._clear_and_draw_backdrop()
         self._programs: dict[str, moderngl.Program] = {}
+        self._uniform_names: dict[str, frozenset[str]] = {}
+        self._morphs: MorphBlender | None = None
         self._parts: list[_GpuPart] = []
         self._resources: list = []
         self._avatar: Avatar | None = None
@@ -154,11 +156,22 @@ class Renderer:
             self._backdrop_vao.render(moderngl.TRIANGLE_STRIP, vertices=4)
 
     # --- loading ------------------------------------------------------------------------------------
+    def _write_uniforms(self, kind: str, values: dict) -> None:
+        """Set the uniforms the program for `kind` has (the GLSL compiler drops unused ones); bytes are raw arrays."""
+        prog, names = self._programs[kind], self._uniform_names[kind]
+        for name, value in values.items():
+            if name in names:
+                if isinstance(value, bytes):
+                    prog[name].write(value)
+                else:
+                    prog[name].value = value
+
     def _program(self, kind: str) -> moderngl.Program:
         if kind not in self._programs:
             defines = [MATERIAL_DEFINES[kind]] + (["SHADE_PER_VERTEX"] if self.options.shading == "vertex" else [])
             vs, fs = stage_sources("avatar", defines)
             self._programs[kind] = self.ctx.program(vertex_shader=vs, fragment_shader=fs)
+            self._uniform_names[kind] = frozenset(self._programs[kind])
         return self._programs[kind]
 
     def load(self, avatar: Avatar) -> None:
@@ -185,18 +198,8 @@ class Renderer:
         ibo = ctx.buffer(indices.tobytes())
         self._resources += [b for b, _ in vbos.values()] + [ibo]
 
-        # morph targets: rows of MORPH_TEXTURE_WIDTH texels, per target a block of position rows then normal rows
-        width = max(min(MORPH_TEXTURE_WIDTH, total), 1)
-        rows = -(-total // width)
-        morph = np.zeros((52, 2, rows * width, 3), np.float32)
-        for p, s in zip(parts, starts):
-            morph[:, 0, s:s + p.vertex_count] = p.morph_positions
-            morph[:, 1, s:s + p.vertex_count] = p.morph_normals
-        morph = morph.reshape(52 * 2 * rows, width, 3)
-        self._morph_width, self._morph_rows = width, rows
-        self._morph_texture = ctx.texture((morph.shape[1], morph.shape[0]), 3, morph.tobytes(), dtype="f4")
-        self._morph_texture.filter = (moderngl.NEAREST, moderngl.NEAREST)
-        self._resources.append(self._morph_texture)
+        morph = lambda attr: np.concatenate([getattr(p, attr) for p in parts], axis=1)  # noqa: E731
+        self._morphs = MorphBlender(ctx, sparse_targets(morph("morph_positions"), morph("morph_normals")))
 
         textures: dict[str, moderngl.Texture] = {}
         first = 0
@@ -232,6 +235,7 @@ class Renderer:
             raise RuntimeError("no avatar loaded: call Renderer.load(avatar) first")
         ctx, opts = self.ctx, self.options
         w, h = opts.size
+        self._morphs.blend(expression.weights)
         if self._blank_fbo is not None:
             ctx.copy_framebuffer(self._draw_fbo, self._blank_fbo)
             self._draw_fbo.use()
@@ -243,11 +247,6 @@ class Renderer:
         ctx.disable(moderngl.BLEND)
         ctx.front_face, ctx.cull_face = "ccw", "back"
 
-        weights = np.asarray(expression.weights, np.float32)
-        active = np.flatnonzero(np.abs(weights) > 1e-4)
-        targets = np.zeros(52, np.int32)
-        values = np.zeros(52, np.float32)
-        targets[:len(active)], values[:len(active)] = active, weights[active]
         mats = np.tile(np.eye(4, dtype=np.float32), (MAX_JOINTS, 1, 1))
         skel_mats = joint_matrices(self._avatar.skeleton, expression.rotations)
         mats[:len(skel_mats)] = skel_mats
@@ -259,33 +258,24 @@ class Renderer:
         dirs = np.array(light.directions, np.float32)
         dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
         shared = {
-            "u_active_count": len(active), "u_morph_width": self._morph_width, "u_morph_rows": self._morph_rows,
+            "u_morph_width": self._morphs.width, "u_morph_rows": self._morphs.vertex_rows,
             "u_view_projection": view_projection.T.tobytes(), "u_model": model.T.tobytes(),
             "u_light_dirs": dirs.tobytes(), "u_light_colors": np.array(light.colors, np.float32).tobytes(),
             "u_sky_color": light.sky, "u_ground_color": light.ground, "u_exposure": light.exposure,
             "u_camera_position": tuple(float(c) for c in camera.position),
         }
-        arrays = {"u_active_targets": targets.tobytes(), "u_active_weights": values.tobytes(),
-                  "u_joint_matrices": np.ascontiguousarray(mats.transpose(0, 2, 1)).tobytes()}
-        self._morph_texture.use(1)
+        arrays = {"u_joint_matrices": np.ascontiguousarray(mats.transpose(0, 2, 1)).tobytes()}
+        self._morphs.offsets.use(1)
+        frame_uniforms = {**shared, **arrays, "u_morph_blend": 1, "u_base_texture": 0}
+        written: set[str] = set()
         for part in self._parts:
-            prog = part.program
-            for name, value in shared.items():
-                if name in prog:
-                    if isinstance(value, bytes):
-                        prog[name].write(value)
-                    else:
-                        prog[name].value = value
-            for name, value in arrays.items():
-                if name in prog:
-                    prog[name].write(value)
+            if part.material_kind not in written:  # parts of one kind share a program: write per-frame values once
+                self._write_uniforms(part.material_kind, frame_uniforms)
+                written.add(part.material_kind)
             part.texture.use(0)
-            lod = texture_lod(part.texel_density, pixels_per_metre)
-            for name, value in (("u_morph_texture", 1), ("u_base_texture", 0), ("u_texture_lod", lod),
-                                ("u_base_color", part.color), ("u_roughness", part.roughness),
-                                ("u_cavity_depth", part.cavity), ("u_alpha_cutoff", 0.5)):
-                if name in prog:
-                    prog[name].value = value
+            self._write_uniforms(part.material_kind, {
+                "u_texture_lod": texture_lod(part.texel_density, pixels_per_metre), "u_base_color": part.color,
+                "u_roughness": part.roughness, "u_cavity_depth": part.cavity, "u_alpha_cutoff": 0.5})
             if part.double_sided:
                 ctx.disable(moderngl.CULL_FACE)
             else:
@@ -318,6 +308,9 @@ class Renderer:
     def _release_avatar(self) -> None:
         for r in self._resources:
             r.release()
+        if self._morphs is not None:
+            self._morphs.release()
+            self._morphs = None
         self._resources, self._parts, self._avatar = [], [], None
 
     def release(self) -> None:

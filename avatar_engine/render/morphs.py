@@ -1,0 +1,98 @@
+"""Sparse morph targets on the GPU: per vertex, the list of targets that move it, blended once per frame.
+
+An ARKit target moves a few hundred of the head's ~10k vertices, so of 52 x n (vertex, target) pairs only about
+one in eight is non-zero. The lists live in two textures (`shaders/morph_blend.glsl` reads them):
+
+- index : (width, rows) RG32I, texel of vertex v = (start, count) into the entry list;
+- entries : (width, 2 * entry_rows) RGBA32F, entry e = (offset xyz, target); positions block then normals block.
+
+A fragment pass sums w_target * offset per vertex into an RGBA32F texture that the avatar's vertex shader reads
+with one fetch per kind: constant cost whatever the number of active targets, spread over all rasteriser threads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import moderngl
+import numpy as np
+
+from avatar_engine.render.shaders import stage_sources
+
+TEXTURE_WIDTH = 4096
+
+
+@dataclass(frozen=True)
+class SparseTargets:
+    """Per-vertex target lists, ready for upload."""
+
+    index: np.ndarray
+    """index : (rows, width, 2) int32 (start, count) per vertex, row-major by vertex id."""
+    entries: np.ndarray
+    """entries : (2 * entry_rows, width, 4) float32 (offset xyz, target), positions block then normals block."""
+    vertex_rows: int
+    entry_rows: int
+
+
+def sparse_targets(positions: np.ndarray, normals: np.ndarray, width: int = TEXTURE_WIDTH) -> SparseTargets:
+    """positions, normals : (t, n, 3) float target offsets for n vertices -> the lists of non-zero entries."""
+    t, n, _ = positions.shape
+    moves = (np.abs(positions).max(axis=2) > 0) | (np.abs(normals).max(axis=2) > 0)  # (t, n)
+    vertex, target = np.nonzero(moves.T)  # sorted by vertex, then target
+    counts = np.bincount(vertex, minlength=n)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    vertex_rows = max(-(-n // width), 1)
+    index = np.zeros((vertex_rows * width, 2), np.int32)
+    index[:n, 0], index[:n, 1] = starts, counts
+    entry_rows = max(-(-len(vertex) // width), 1)
+    entries = np.zeros((2, entry_rows * width, 4), np.float32)
+    for kind, offsets in enumerate((positions, normals)):
+        entries[kind, :len(vertex), :3] = offsets[target, vertex]
+        entries[kind, :len(vertex), 3] = target
+    return SparseTargets(index.reshape(vertex_rows, width, 2), entries.reshape(2 * entry_rows, width, 4),
+                         vertex_rows, entry_rows)
+
+
+class MorphBlender:
+    """Owns the target textures and the blend pass; `blend(weights)` fills `offsets` for this frame."""
+
+    def __init__(self, ctx: moderngl.Context, targets: SparseTargets) -> None:
+        self.ctx = ctx
+        width = targets.index.shape[1]
+        self.width, self.vertex_rows = width, targets.vertex_rows
+        self._index = ctx.texture((width, targets.vertex_rows), 2, targets.index.tobytes(), dtype="i4")
+        self._entries = ctx.texture((width, 2 * targets.entry_rows), 4, targets.entries.tobytes(), dtype="f4")
+        self.offsets = ctx.texture((width, 2 * targets.vertex_rows), 4, dtype="f4")
+        """Blended (position, normal) offsets: texel (id % width, kind * vertex_rows + id // width)."""
+        for tex in (self._index, self._entries, self.offsets):
+            tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self._fbo = ctx.framebuffer([self.offsets])
+        vs, fs = stage_sources("morph_blend")
+        self._program = ctx.program(vertex_shader=vs, fragment_shader=fs)
+        self._vao = ctx.vertex_array(self._program, [])
+        names = set(self._program)
+        for name, value in (("u_morph_index", 2), ("u_morph_entries", 3), ("u_vertex_rows", targets.vertex_rows),
+                            ("u_entry_rows", targets.entry_rows), ("u_width", width)):
+            if name in names:
+                self._program[name].value = value
+        self._weights = self._program["u_weights"] if "u_weights" in names else None
+        self._last: np.ndarray | None = None
+
+    def blend(self, weights: np.ndarray) -> None:
+        """weights : (52,) float32. Skipped when unchanged since the last frame."""
+        weights = np.asarray(weights, np.float32)
+        if self._last is not None and np.array_equal(weights, self._last):
+            return
+        self._last = weights.copy()
+        if self._weights is not None:
+            self._weights.write(weights.tobytes())
+        self._fbo.use()
+        self.ctx.viewport = (0, 0, *self.offsets.size)
+        self.ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE | moderngl.BLEND)
+        self._index.use(2)
+        self._entries.use(3)
+        self._vao.render(moderngl.TRIANGLE_STRIP, vertices=4)
+
+    def release(self) -> None:
+        for obj in (self._vao, self._program, self._fbo, self.offsets, self._entries, self._index):
+            obj.release()
