@@ -1,0 +1,172 @@
+"""Remove the photo's lighting: order-2 spherical-harmonic shading fitted on the fitted geometry, then divided out.
+
+The photo's colour at a skin texel is modelled as albedo x shading(normal), shading = 9 SH coefficients per
+channel. Albedo and light trade off (a redder face or a redder light), so the fit assumes the person's albedo
+follows the default skin's pattern (lips, brows) times one unknown colour, and two conventions fix the rest:
+- colour: the eye whites are white, so their colour in the photo sets the white balance (display-space gains,
+  before anything else); the balanced light is then taken as the studio's colour at the face's mean normal;
+- level: the brightest-lit tenth of the face receives the irradiance the studio key gives (`REFERENCE_IRRADIANCE`),
+  which holds whether the light comes from the front or the side.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+REFERENCE_IRRADIANCE = (1.26, 1.18, 1.19)
+"""Per channel: luminance of the 90th-percentile shading over the visible face, in albedo units (calibrated on studio renders:
+a render of the default albedo under the default `Lighting` recovers that albedo's mean skin level)."""
+SH_RIDGE = (0.0, 0.01, 0.05)
+"""Ridge penalty per SH band (0, 1, 2) relative to the mean diagonal of the normal equations: one view sees only a hemisphere of normals."""
+SCLERA_DISPLAY = (223.0, 222.0, 223.0)
+"""Display colour of the eye whites' lit half under the studio light (calibrated on renders of the default head)."""
+LUMA = np.array([0.2126, 0.7152, 0.0722])
+
+# MediaPipe face-mesh eye contours and iris rings (indices into the 478 landmarks)
+EYE_CONTOURS = (
+    (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246),
+    (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466),
+)
+IRISES = ((468, 469, 470, 471, 472), (473, 474, 475, 476, 477))
+
+
+def display_to_linear(rgb: np.ndarray) -> np.ndarray:
+    """Undo the renderer's display transform (gamma 2 after an ACES curve): (..., 3) uint8 or [0,1] -> linear."""
+    y = np.asarray(rgb, np.float64)
+    y = (y / 255.0 if np.asarray(rgb).dtype == np.uint8 else y) ** 2
+    y = np.minimum(y, 0.97)  # the curve flattens at white: clipped highlights carry no information
+    # y = c (2.51 c + 0.03) / (c (2.43 c + 0.59) + 0.14)  ->  a c^2 + b c + k = 0
+    a, b, k = 2.43 * y - 2.51, 0.59 * y - 0.03, 0.14 * y
+    return (-b - np.sqrt(np.maximum(b * b - 4 * a * k, 0.0))) / (2 * a)
+
+
+def albedo_to_texture(albedo: np.ndarray) -> np.ndarray:
+    """Linear albedo (..., 3) -> uint8 texture values as the renderer decodes them (c * c)."""
+    return np.clip(np.round(np.sqrt(np.clip(albedo, 0, 1)) * 255), 0, 255).astype(np.uint8)
+
+
+def texture_to_albedo(texture: np.ndarray) -> np.ndarray:
+    return (np.asarray(texture[..., :3], np.float64) / 255.0) ** 2
+
+
+def sh_basis(normals: np.ndarray) -> np.ndarray:
+    """Real spherical harmonics up to order 2: normals (t, 3) unit -> (t, 9)."""
+    x, y, z = normals[:, 0], normals[:, 1], normals[:, 2]
+    return np.stack([
+        np.full_like(x, 0.282095),
+        0.488603 * y, 0.488603 * z, 0.488603 * x,
+        1.092548 * x * y, 1.092548 * y * z, 0.315392 * (3 * z * z - 1), 1.092548 * x * z,
+        0.546274 * (x * x - y * y)], 1)
+
+
+def fit_shading(colors: np.ndarray, normals: np.ndarray, weights: np.ndarray, pattern: np.ndarray,
+                iterations: int = 4) -> np.ndarray:
+    """Least-squares SH shading with the albedo pattern known up to a colour; robust to highlights and hair.
+
+    colors : (t, 3) linear photo colour; normals : (t, 3); weights : (t,) confidence; pattern : (t, 3) relative
+    albedo (the default skin's, mean 1 on the face)
+    returns : (9, 3) coefficients of albedo colour x shading per channel
+    """
+    basis = sh_basis(normals)
+    band = np.array([0, 1, 1, 1, 2, 2, 2, 2, 2])
+    coeffs = np.zeros((9, 3))
+    robust = np.ones((len(colors), 3))
+    for _ in range(iterations):
+        for c in range(3):
+            a = basis * pattern[:, c:c + 1]
+            wc = weights * robust[:, c]
+            lhs = (a * wc[:, None]).T @ a
+            lhs += np.diag(np.array(SH_RIDGE)[band] * np.trace(lhs) / 9)
+            coeffs[:, c] = np.linalg.solve(lhs, (a * wc[:, None]).T @ colors[:, c])
+        pred = np.maximum((basis @ coeffs) * pattern, 1e-6)
+        # multiplicative residual: highlights and stray hair are far off in log space, skin detail is not
+        r = np.abs(np.log(np.maximum(colors, 1e-6) / pred))
+        scale = 1.4826 * np.median(r[weights > 0.5], axis=0) + 0.02 if np.any(weights > 0.5) else 0.1
+        robust = 1.0 / np.maximum(1.0, r / (2.0 * scale))
+    return coeffs
+
+
+def sclera_color(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | None:
+    """Colour (0-255 display units) of the eye whites, or None when too few are seen.
+
+    Inside the eye contours and outside the irises, the white is the bright, unsaturated part: lids and lashes
+    are darker, lid skin is more saturated. Catchlights (every channel clipped) are left out; a white clipped in one
+    channel by a strong cast still counts (it under-reads that channel a little rather than losing the white).
+    photo : (h, w, 3) display values 0-255; landmarks_px : (478, 2)
+    """
+    h, w = photo.shape[:2]
+    samples = []
+    clipped = (photo >= 252).all(-1)
+    for contour, iris in zip(EYE_CONTOURS, IRISES):
+        poly = landmarks_px[list(contour)]
+        centre = landmarks_px[iris[0]]
+        radius = np.linalg.norm(landmarks_px[list(iris[1:])] - centre, axis=1).mean()
+        x0, y0 = np.floor(poly.min(0)).astype(int)
+        x1, y1 = np.ceil(poly.max(0)).astype(int)
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w - 1), min(y1, h - 1)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        yy, xx = np.mgrid[y0:y1 + 1, x0:x1 + 1] + 0.5
+        inside = _point_in_polygon(xx.ravel(), yy.ravel(), poly)
+        outside_iris = np.hypot(xx.ravel() - centre[0], yy.ravel() - centre[1]) > 1.15 * radius
+        ok = inside & outside_iris & ~clipped[y0:y1 + 1, x0:x1 + 1].ravel()
+        samples.append(photo[y0:y1 + 1, x0:x1 + 1].reshape(-1, 3)[ok].astype(np.float64))
+    pix = np.concatenate(samples) if samples else np.zeros((0, 3))
+    if len(pix) < 12:
+        return None
+    luma = pix @ LUMA
+    pix = pix[luma >= np.percentile(luma, 50)]
+    saturation = (pix.max(1) - pix.min(1)) / np.maximum(pix.max(1), 1.0)
+    pix = pix[saturation <= np.percentile(saturation, 50)]
+    return np.median(pix, axis=0)
+
+
+def _point_in_polygon(x: np.ndarray, y: np.ndarray, poly: np.ndarray) -> np.ndarray:
+    inside = np.zeros(len(x), bool)
+    px, py = poly[:, 0], poly[:, 1]
+    qx, qy = np.roll(px, -1), np.roll(py, -1)
+    for ax, ay, bx, by in zip(px, py, qx, qy):
+        crosses = (ay > y) != (by > y)
+        xint = ax + (y - ay) * (bx - ax) / np.where(by != ay, by - ay, 1e-12)
+        inside ^= crosses & (x < xint)
+    return inside
+
+
+def white_balance(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | None:
+    """Per-channel display-space gains (3,) that make the eye whites look as they do under the studio light, with
+    luminance kept; None when the eyes give no usable white (closed, too small, implausibly coloured).
+
+    photo : (h, w, 3) uint8; landmarks_px : (478, 2). The gains apply to display values, where a cast made by an
+    image editor is exactly a per-channel factor. A coloured light scales linear radiance instead, and the whites
+    sit on the tone curve's shoulder where display values compress, so such casts are under-corrected (about half).
+    """
+    sclera = sclera_color(np.asarray(photo, np.float64), landmarks_px)
+    if sclera is None:
+        return None
+    gains = np.asarray(SCLERA_DISPLAY) / np.maximum(sclera, 1.0)
+    gains /= gains @ LUMA
+    if np.any(gains < 0.6) or np.any(gains > 1.6):
+        return None
+    return gains
+
+
+def albedo_scale(coeffs: np.ndarray, normals: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The person's mean skin colour rho (3,) linear, so that albedo = rho * colour / (basis @ coeffs).
+
+    `basis @ coeffs` is rho x irradiance. The light is taken as the studio's colour at the face's mean normal
+    (the photo is white-balanced first) and its level from `REFERENCE_IRRADIANCE` at the brightest-lit tenth.
+    """
+    shading = np.maximum(sh_basis(normals) @ coeffs, 1e-6)  # (t, 3) = rho * irradiance
+    good = weights > 0.5 if np.count_nonzero(weights > 0.5) > 50 else weights > 0
+    chroma = np.average(shading[good], axis=0, weights=weights[good])
+    irradiance_luma = (shading[good] / chroma) @ LUMA
+    level = np.percentile(irradiance_luma, 90)
+    return chroma * level / np.asarray(REFERENCE_IRRADIANCE)
+
+
+def linear_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """Linear sRGB (..., 3) -> CIELAB (..., 3), D65 white: for colour differences (Delta E 1976)."""
+    m = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+    xyz = np.asarray(rgb, np.float64) @ m.T / np.array([0.9505, 1.0, 1.089])
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)

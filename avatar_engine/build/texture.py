@@ -1,0 +1,197 @@
+"""Stage 3, texture (after Saito et al. 2017): the person's skin albedo as a complete UV texture, and iris colour.
+
+photo -> per-texel samples with visibility and view-angle weights (`texture_project`) -> the photo's lighting as
+order-2 SH fitted on the fitted geometry and divided out (`delight`) -> mirror across the face's symmetry plane and
+a seamless fill in the person's tone (`texture_fill`). Pure function: no I/O beyond the shipped tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from avatar_engine.build import delight
+from avatar_engine.build.records import PhotoView
+from avatar_engine.build.texture_fill import MeshSmoother, dilate, fill_base, mirror_samples, resize_nearest
+from avatar_engine.build.texture_project import bilinear, project_texels, texel_map
+from avatar_engine.errors import InputError
+
+EYE_NORMAL = np.array([0.0, 0.0, 1.0])
+"""Mean normal of the visible eye whites in model space (the face looks toward +Z)."""
+
+
+@dataclass(frozen=True)
+class TextureOptions:
+    """How the skin texture is made."""
+
+    size: int = 1024
+    """Texture width and height (at least 1024)."""
+    cos_range: tuple[float, float] = (0.2, 0.55)
+    """View-angle weight ramps from 0 to 1 over this range of cos(normal, view): grazing texels are smeared."""
+    mirror_trust: float = 0.8
+    """Weight of the mirrored side relative to a directly seen texel (it carries the other side's shading error)."""
+    outlier_log: float = 0.45
+    """Texels whose albedo departs from the smooth skin tone by more than exp(this) fade out (hair, highlights)."""
+    highlight_log: float = 0.12
+    """Brightening above the smooth tone is compressed to at most exp(this): highlights are not albedo."""
+    tone_smoothness: float = 4.0
+    """Mesh-Laplacian weight of the tone field that fills the unseen head: higher = more uniform."""
+
+
+@dataclass(frozen=True)
+class TextureResult:
+    """The skin texture and what the stage found on the way."""
+
+    texture: np.ndarray
+    """texture : (size, size, 4) uint8 sRGB skin albedo for `Material.texture`."""
+    confidence: np.ndarray
+    """confidence : (size, size) float32 in [0, 1]: how much of each texel comes from the photo (incl. mirrored)."""
+    seen: np.ndarray
+    """seen : (size, size) float32 in [0, 1]: weight of the direct (unmirrored) photo sample per texel."""
+    skin_rgb: tuple[int, int, int]
+    """Mean albedo of the seen face skin, texture (sRGB) units."""
+    lighting: np.ndarray
+    """lighting : (9, 3) float64 SH irradiance of the photo (in albedo units), per RGB channel."""
+    white_balance_from_sclera: bool
+    """True when the eye whites set the light's colour, False when it was assumed neutral."""
+    iris_rgb: tuple[int, int, int] | None
+    """Iris albedo in texture units from the iris landmarks, for `iris_texture`; None without landmarks."""
+    coverage: dict[str, float]
+    """Fractions of the skin layout's texels: 'seen' (> 0.5 direct), 'mirrored', 'filled'."""
+
+
+def _check_inputs(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray, triangles: np.ndarray,
+                  normals: np.ndarray, view: PhotoView, mask: np.ndarray | None, size: int) -> None:
+    if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
+        raise InputError(f"texture needs an (h, w, 3) uint8 RGB photo, got {photo.shape} {photo.dtype}")
+    if (photo.shape[1], photo.shape[0]) != tuple(view.size):
+        raise InputError(f"photo is {photo.shape[1]}x{photo.shape[0]} but the PhotoView is {view.size[0]}x{view.size[1]}")
+    n = len(positions)
+    for name, arr, width in (("positions", positions, 3), ("normals", normals, 3), ("uvs", uvs, 2)):
+        if arr.shape != (n, width):
+            raise InputError(f"skin {name} must be ({n}, {width}), got {arr.shape}")
+    if triangles.ndim != 2 or triangles.shape[1] != 3 or triangles.max() >= n:
+        raise InputError(f"skin triangles must be (m, 3) indices below {n}")
+    if mask is not None and mask.shape[:2] != photo.shape[:2]:
+        raise InputError(f"mask is {mask.shape[1]}x{mask.shape[0]}, the photo is {photo.shape[1]}x{photo.shape[0]}")
+    if size < 1024:
+        raise InputError(f"texture size must be at least 1024, got {size}")
+
+
+def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray, triangles: np.ndarray,
+                       normals: np.ndarray, view: PhotoView, mask: np.ndarray | None = None,
+                       landmarks_px: np.ndarray | None = None,
+                       options: TextureOptions | None = None) -> TextureResult:
+    """The skin albedo of the person in `photo`.
+
+    photo : (h, w, 3) uint8 RGB; positions, normals : (n, 3) posed skin vertices in model space (as in the photo);
+    uvs : (n, 2); triangles : (m, 3); view : the photo's camera; mask : (h, w) optional, 1 on face skin (the
+    segmenter's), 0 on hair and background; landmarks_px : (478, 2) optional MediaPipe landmarks in pixels, for
+    white balance from the eye whites and the iris colour.
+    """
+    opts = options or TextureOptions()
+    positions = np.asarray(positions, np.float64)
+    normals = np.asarray(normals, np.float64)
+    triangles = np.asarray(triangles, np.int64)
+    _check_inputs(photo, positions, np.asarray(uvs), triangles, normals, view, mask, opts.size)
+    tmap = texel_map(uvs, triangles, opts.size)
+    proj = project_texels(view, positions, normals, triangles, tmap, mask, opts.cos_range)
+    gains = delight.white_balance(photo, landmarks_px) if landmarks_px is not None else None
+    balanced = photo * gains if gains is not None else photo
+    linear = delight.display_to_linear(balanced / 255.0).astype(np.float32)
+    colors = bilinear(linear, proj.xy)
+    n_tex = tmap.interpolate(normals, triangles)
+    n_tex /= np.maximum(np.linalg.norm(n_tex, axis=1, keepdims=True), 1e-9)
+
+    base = delight.texture_to_albedo(resize_nearest(fill_base(), opts.size) * 255.0).reshape(-1, 3)[tmap.texels]
+    weight = proj.weight.astype(np.float64)
+    if np.count_nonzero(weight > 0.5) < 500:
+        raise InputError("the fitted head covers too little of the photo to texture it (face not visible?)")
+
+    smoother = MeshSmoother(positions, triangles, tmap)
+    # two rounds: fit the light, find what is not skin (hair, highlights) against the smooth tone, refit without it
+    for _ in range(2):
+        good = weight > 0.05
+        pattern = base / np.average(base[good], axis=0, weights=weight[good])
+        coeffs = delight.fit_shading(colors[good], n_tex[good], weight[good], pattern[good])
+        rho = delight.albedo_scale(coeffs, n_tex[good], weight[good])
+        shading = np.maximum(delight.sh_basis(n_tex) @ coeffs, 1e-4)
+        albedo = np.clip(rho * colors / shading, 1e-4, 1.0)
+        log_ratio = np.log(albedo / np.maximum(base, 1e-4))
+        v_data, v_weight = smoother.to_vertices(log_ratio, weight)
+        prior = np.median(log_ratio[weight > 0.5], axis=0)
+        tone = smoother.to_texels(smoother.solve(v_data, v_weight, 20.0, prior))
+        # darker than the tone: hair, stubble shadow, the gap between the lips; brighter only counts where the
+        # default skin is not dark itself (a blurred brow in the photo reads brighter than the sharp base brow)
+        off = log_ratio - tone
+        plain = (base / np.median(base[weight > 0.5], axis=0)).min(1) > 0.6
+        off = np.where(plain[:, None], np.abs(off), np.maximum(-off, 0)).max(1)
+        weight = proj.weight * np.exp(-np.maximum(off - opts.outlier_log, 0) ** 2 / (0.5 * opts.outlier_log) ** 2)
+        # deep shade divides noise by little light, and hard shadow edges are beyond order-2 SH: trust it less
+        lit = (shading / rho) @ delight.LUMA / np.percentile(((shading / rho) @ delight.LUMA)[good], 90)
+        weight = weight * np.clip((lit - 0.15) / 0.25, 0, 1)
+    # specular highlights are added light, not albedo: compress what stands above the smooth tone
+    excess = np.maximum(log_ratio - tone, 0).mean(1, keepdims=True)
+    albedo = albedo * np.exp(opts.highlight_log * np.tanh(excess / opts.highlight_log) - excess)
+
+    # mirror: the other side of the face, trusted a little less than what is seen
+    size = opts.size
+    albedo_img = dilate(tmap.image(albedo).astype(np.float32), tmap.image(weight[:, None])[..., 0] > 0.01)
+    mirrored = mirror_samples(albedo_img, tmap)
+    w_mirror = mirror_samples(tmap.image(weight[:, None]), tmap)[:, 0]
+    w_m = opts.mirror_trust * w_mirror * (1 - weight)
+    total = weight + w_m
+    combined = (weight[:, None] * albedo + w_m[:, None] * mirrored) / np.maximum(total, 1e-9)[:, None]
+
+    # fill: the default skin's structure times a smooth tone field solved on the mesh
+    log_ratio = np.log(np.maximum(combined, 1e-4) / np.maximum(base, 1e-4))
+    v_data, v_weight = smoother.to_vertices(log_ratio, total)
+    prior = np.average(log_ratio[total > 0.5], axis=0, weights=total[total > 0.5])
+    tone = smoother.to_texels(smoother.solve(v_data, v_weight, opts.tone_smoothness, prior))
+    filled = base * np.exp(tone)
+    alpha = np.clip(total, 0, 1)[:, None]
+    final = alpha * combined + (1 - alpha) * filled
+
+    covered = np.zeros(size * size, bool)
+    covered[tmap.texels] = True
+    image = dilate(tmap.image(final), covered.reshape(size, size))
+    texture = np.dstack([delight.albedo_to_texture(image), np.full((size, size), 255, np.uint8)])
+
+    face = weight > 0.5
+    skin = delight.albedo_to_texture(np.average(albedo[face], axis=0, weights=weight[face]))
+    iris = None
+    if landmarks_px is not None:
+        iris = iris_albedo(linear, landmarks_px, rho / np.maximum(delight.sh_basis(EYE_NORMAL[None])[0] @ coeffs, 1e-4))
+    lighting = coeffs / rho
+    return TextureResult(
+        texture=texture, confidence=tmap.image(np.clip(total, 0, 1)[:, None])[..., 0],
+        seen=tmap.image(weight[:, None])[..., 0], skin_rgb=tuple(int(c) for c in skin), lighting=lighting,
+        white_balance_from_sclera=gains is not None, iris_rgb=iris,
+        coverage={"seen": float(np.mean(weight > 0.5)), "mirrored": float(np.mean((weight <= 0.5) & (total > 0.5))),
+                  "filled": float(np.mean(total <= 0.5))})
+
+
+def iris_albedo(linear: np.ndarray, landmarks_px: np.ndarray, gain: np.ndarray) -> tuple[int, int, int]:
+    """Iris colour in texture units: the median of each iris ring between pupil and limbus, times `gain` (3,)
+    which turns photo light into albedo at the eyes. linear : (h, w, 3) photo, linear; landmarks_px : (478, 2)."""
+    h, w = linear.shape[:2]
+    samples = []
+    for ring in delight.IRISES:
+        centre = landmarks_px[ring[0]]
+        radius = np.linalg.norm(landmarks_px[list(ring[1:])] - centre, axis=1).mean()
+        if radius < 1.0:
+            continue
+        x0, y0 = np.maximum(np.floor(centre - radius).astype(int), 0)
+        x1, y1 = np.minimum(np.ceil(centre + radius).astype(int), [w - 1, h - 1])
+        yy, xx = np.mgrid[y0:y1 + 1, x0:x1 + 1] + 0.5
+        r = np.hypot(xx - centre[0], yy - centre[1]) / radius
+        pix = linear[y0:y1 + 1, x0:x1 + 1][(r > 0.45) & (r < 0.85)]
+        if len(pix):
+            luma = pix @ delight.LUMA
+            lo, hi = np.percentile(luma, [20, 80])  # not lashes or pupil, not the catchlight
+            samples.append(pix[(luma >= lo) & (luma <= hi)])
+    if not samples or not sum(len(s) for s in samples):
+        return (84, 110, 140)
+    color = np.median(np.concatenate(samples), axis=0) * gain
+    return tuple(int(c) for c in delight.albedo_to_texture(color))

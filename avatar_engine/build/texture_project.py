@@ -1,0 +1,202 @@
+"""Photo -> texels: which triangle each texel lies on, where it lands in the photo, and how much to trust it.
+
+Pure numpy. Triangles are rasterised in batches (bucketed by bounding-box size), both in UV space (once per
+layout, cached) and in the photo (a z-buffer for the visibility test).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from avatar_engine.build.records import PhotoView
+
+_MAX_BATCH_CELLS = 3_000_000
+"""Bound on triangles x bounding-box cells evaluated at once (memory of one raster batch)."""
+
+
+def rasterize(xy: np.ndarray, triangles: np.ndarray, size: tuple[int, int],
+              depth: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Which triangle covers each pixel centre, and where in it.
+
+    xy : (n, 2) float vertex positions in pixels (x right, y down, pixel centres at +0.5)
+    triangles : (m, 3) int vertex indices
+    size : (width, height)
+    depth : (n,) float per-vertex depth; where triangles overlap the nearest wins (else an arbitrary one)
+    returns : face (h, w) int32 triangle index or -1, bary (h, w, 3) float32 barycentric weights
+    """
+    w, h = size
+    tri = np.asarray(triangles, np.int64)
+    p = np.asarray(xy, np.float64)[tri]  # (m, 3, 2)
+    lo = np.clip(np.floor(p.min(1) - 0.5).astype(np.int64), 0, [w, h])
+    hi = np.clip(np.ceil(p.max(1) - 0.5).astype(np.int64) + 1, 0, [w, h])
+    extent = hi - lo
+    keep = np.flatnonzero((extent > 0).all(1))
+    frags_pix, frags_face, frags_bary, frags_depth = [], [], [], []
+    # bucket by the bounding box rounded up to a power of two so one batch shares one grid shape
+    bucket = np.ceil(np.log2(np.maximum(extent[keep], 1))).astype(np.int64)
+    key = bucket[:, 0] * 64 + bucket[:, 1]
+    for k in np.unique(key):
+        ids = keep[key == k]
+        bw, bh = 1 << int(k // 64), 1 << int(k % 64)
+        step = max(1, _MAX_BATCH_CELLS // (bw * bh))
+        gy, gx = np.mgrid[0:bh, 0:bw]
+        for s in range(0, len(ids), step):
+            f = ids[s:s + step]
+            px = lo[f, 0, None, None] + gx + 0.5
+            py = lo[f, 1, None, None] + gy + 0.5
+            a, b, c = p[f, 0], p[f, 1], p[f, 2]
+            area = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+            ok = np.abs(area) > 1e-12
+            inv = np.where(ok, 1.0 / np.where(ok, area, 1.0), 0.0)[:, None, None]
+            w0 = ((b[:, 0, None, None] - px) * (c[:, 1, None, None] - py)
+                  - (b[:, 1, None, None] - py) * (c[:, 0, None, None] - px)) * inv
+            w1 = ((c[:, 0, None, None] - px) * (a[:, 1, None, None] - py)
+                  - (c[:, 1, None, None] - py) * (a[:, 0, None, None] - px)) * inv
+            w2 = 1.0 - w0 - w1
+            inside = (w0 >= -1e-7) & (w1 >= -1e-7) & (w2 >= -1e-7) & ok[:, None, None]
+            inside &= (px < w) & (py < h)
+            t, yy, xx = np.nonzero(inside)
+            ix = (lo[f[t], 1] + yy) * w + lo[f[t], 0] + xx
+            bary = np.stack([w0[t, yy, xx], w1[t, yy, xx], w2[t, yy, xx]], 1)
+            frags_pix.append(ix)
+            frags_face.append(f[t])
+            frags_bary.append(bary)
+            if depth is not None:
+                frags_depth.append((np.asarray(depth, np.float64)[tri[f[t]]] * bary).sum(1))
+    face = np.full(w * h, -1, np.int32)
+    bary_out = np.zeros((w * h, 3), np.float32)
+    if frags_pix:
+        pix = np.concatenate(frags_pix)
+        faces = np.concatenate(frags_face)
+        barys = np.concatenate(frags_bary)
+        order = np.lexsort((np.concatenate(frags_depth), pix)) if depth is not None else np.argsort(pix, kind="stable")
+        pix, first = np.unique(pix[order], return_index=True)
+        face[pix] = faces[order][first]
+        bary_out[pix] = barys[order][first]
+    return face.reshape(h, w), bary_out.reshape(h, w, 3)
+
+
+@dataclass(frozen=True)
+class TexelMap:
+    """The covered texels of a UV layout and where each sits on the mesh."""
+
+    size: int
+    texels: np.ndarray
+    """texels : (t,) int64 flat indices (row * size + col, top row first) of covered texels."""
+    face: np.ndarray
+    """face : (t,) int64 triangle of each covered texel."""
+    bary: np.ndarray
+    """bary : (t, 3) float32 barycentric weights of each covered texel in its triangle."""
+
+    def interpolate(self, values: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+        """values : (n, k) per vertex -> (t, k) per covered texel."""
+        corners = np.asarray(values)[np.asarray(triangles)[self.face]]  # (t, 3, k)
+        return np.einsum("tj,tjk->tk", self.bary, corners)
+
+    def image(self, values: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        """values : (t, k) per covered texel -> (size, size, k) float32 image."""
+        out = np.full((self.size * self.size, values.shape[1]), fill, np.float32)
+        out[self.texels] = values
+        return out.reshape(self.size, self.size, -1)
+
+
+_TEXEL_MAPS: dict[tuple, TexelMap] = {}
+
+
+def texel_map(uvs: np.ndarray, triangles: np.ndarray, size: int) -> TexelMap:
+    """Rasterise the UV layout at `size` x `size` (cached per layout: it does not change with the person).
+
+    uvs : (n, 2) float glTF convention (v down from the image top); triangles : (m, 3) int
+    """
+    digest = hashlib.sha1(np.ascontiguousarray(uvs, np.float32).tobytes()
+                          + np.ascontiguousarray(triangles, np.int64).tobytes()).hexdigest()
+    key = (digest, size)
+    if key not in _TEXEL_MAPS:
+        face, bary = rasterize(np.asarray(uvs, np.float64) * size, triangles, (size, size))
+        texels = np.flatnonzero(face.ravel() >= 0)
+        _TEXEL_MAPS[key] = TexelMap(size, texels, face.ravel()[texels].astype(np.int64), bary.reshape(-1, 3)[texels])
+    return _TEXEL_MAPS[key]
+
+
+def bilinear(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Sample image (h, w, c) at xy (t, 2) pixel coordinates (centres at +0.5), clamped at the border -> (t, c)."""
+    h, w = image.shape[:2]
+    x = np.clip(xy[:, 0] - 0.5, 0, w - 1)
+    y = np.clip(xy[:, 1] - 0.5, 0, h - 1)
+    x0, y0 = np.minimum(x.astype(np.int64), w - 2), np.minimum(y.astype(np.int64), h - 2)
+    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
+    top = image[y0, x0] * (1 - fx) + image[y0, x0 + 1] * fx
+    bottom = image[y0 + 1, x0] * (1 - fx) + image[y0 + 1, x0 + 1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def box_blur(image: np.ndarray, radius: int) -> np.ndarray:
+    """Separable box filter of half-width `radius` with edge clamping; image (h, w) float."""
+    out = np.asarray(image, np.float64)
+    for axis in (0, 1):
+        pad = [(0, 0), (0, 0)]
+        pad[axis] = (radius + 1, radius)
+        c = np.cumsum(np.pad(out, pad, mode="edge"), axis=axis)
+        n = out.shape[axis]
+        out = (np.take(c, np.arange(2 * radius + 1, 2 * radius + 1 + n), axis)
+               - np.take(c, np.arange(0, n), axis)) / (2 * radius + 1)
+    return out
+
+
+@dataclass(frozen=True)
+class Projection:
+    """The photo seen from each covered texel."""
+
+    xy: np.ndarray
+    """xy : (t, 2) float64 photo pixel each texel projects to."""
+    visible: np.ndarray
+    """visible : (t,) bool in the image, in front of the camera and not hidden by the mesh itself."""
+    cos_view: np.ndarray
+    """cos_view : (t,) float32 cosine between the surface normal and the direction to the camera."""
+    weight: np.ndarray
+    """weight : (t,) float32 in [0, 1]: visibility x view-angle x mask (eroded) confidence."""
+
+
+def project_texels(view: PhotoView, positions: np.ndarray, normals: np.ndarray, triangles: np.ndarray,
+                   tmap: TexelMap, mask: np.ndarray | None = None, cos_range: tuple[float, float] = (0.2, 0.55),
+                   depth_tolerance: float = 0.004, max_raster: int = 640) -> Projection:
+    """Project every covered texel into the photo with a z-buffer visibility test and view-angle weights.
+
+    positions, normals : (n, 3) posed skin vertices in model space; triangles : (m, 3)
+    mask : (h, w) float or bool, 1 where the photo shows skin (eroded inside so misfit edges do not bleed)
+    """
+    w, h = view.size
+    p_tex = tmap.interpolate(positions, triangles)
+    n_tex = tmap.interpolate(normals, triangles)
+    n_tex /= np.maximum(np.linalg.norm(n_tex, axis=1, keepdims=True), 1e-9)
+    xy = view.project(p_tex)
+    z = view.depth(p_tex)
+    to_cam = view.position[None] - p_tex
+    cos_view = np.einsum("tk,tk->t", n_tex, to_cam) / np.maximum(np.linalg.norm(to_cam, axis=1), 1e-9)
+
+    # z-buffer at a capped resolution: visibility needs depth, not the photo's full detail
+    vxy = view.project(positions)
+    scale = min(1.0, max_raster / max(w, h))
+    rw, rh = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
+    face, bary = rasterize(vxy * scale, triangles, (rw, rh), depth=view.depth(positions))
+    zbuf = np.where(face >= 0, (bary * view.depth(positions)[np.asarray(triangles)[np.maximum(face, 0)]]).sum(-1),
+                    np.inf)
+    ix = np.clip((xy[:, 0] * scale).astype(np.int64), 0, rw - 1)
+    iy = np.clip((xy[:, 1] * scale).astype(np.int64), 0, rh - 1)
+    inside = (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h) & (z > view.near)
+    visible = inside & (z <= zbuf[iy, ix] + depth_tolerance) & (cos_view > 0)
+
+    lo, hi = cos_range
+    t = np.clip((cos_view - lo) / (hi - lo), 0, 1)
+    weight = t * t * (3 - 2 * t) * visible
+    if mask is not None:
+        m = np.asarray(mask, np.float64)
+        if m.shape != (h, w):
+            raise ValueError(f"mask is {m.shape[1]}x{m.shape[0]}, the photo is {w}x{h}")
+        radius = max(1, int(round(0.006 * max(w, h))))
+        eroded = np.clip((box_blur((m > 0.5).astype(np.float64), radius) - 0.75) * 4, 0, 1)
+        weight = weight * bilinear(eroded[..., None], xy)[:, 0]
+    return Projection(xy, visible, cos_view.astype(np.float32), weight.astype(np.float32))

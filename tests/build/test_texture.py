@@ -1,0 +1,151 @@
+"""The texture stage on known truth: the template head rendered with a known albedo, then textured from the render."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from texture_scenes import SIDE_LIGHT, bald_head, photo_view, render_photo, truth_texture
+
+from avatar_engine.build import delight
+from avatar_engine.build.texture import TextureOptions, build_skin_texture
+from avatar_engine.build.texture_fill import seam_error
+from avatar_engine.errors import InputError
+from avatar_engine.render.camera import Camera
+
+SIZE = (384, 384)
+CAMERA = Camera(distance=0.6, yaw_deg=12.0)
+VISIBLE_L1_MAX = 8.0
+"""Mean absolute error (0-255 texture units) over the texels the photo shows well (seen > 0.5)."""
+VISIBLE_DELTA_E_MAX = 3.0
+"""Mean skin albedo of the seen face vs the truth, CIELAB Delta E."""
+RELIT_DELTA_E_MAX = 5.0
+"""The same face under strong side light or with a colour cast: mean skin albedo within this of the studio one."""
+SEAM_MARGIN = 1.5
+"""Colour step across UV island borders: at most the default texture's own plus this (0-255 units)."""
+CAST = (1.1, 1.0, 0.82)
+"""A warm cast as an image editor makes it: display values scaled per channel."""
+
+
+def mean_lab(texture: np.ndarray, where: np.ndarray) -> np.ndarray:
+    return delight.linear_to_lab(delight.texture_to_albedo(texture)[where].mean(0))
+
+
+@pytest.fixture(scope="module")
+def scene():
+    truth = truth_texture()
+    avatar = bald_head(truth)
+    return truth, avatar, avatar.part("skin"), photo_view(CAMERA, SIZE)
+
+
+@pytest.fixture(scope="module")
+def landmarks():
+    """MediaPipe's points in pixels for white balance and iris colour, or None where mediapipe is missing."""
+    try:
+        from avatar_engine.perception import FaceLandmarker
+        landmarker = FaceLandmarker()
+    except Exception:  # not installed or no model: the stage runs without white balance
+        yield lambda rgb: None
+        return
+
+    def detect(rgb: np.ndarray) -> np.ndarray | None:
+        faces = landmarker.detect(rgb)
+        return faces[0].points[:, :2] * [rgb.shape[1], rgb.shape[0]] if faces else None
+
+    yield detect
+    landmarker.close()
+
+
+def build(skin, view, rgb, mask, points):
+    return build_skin_texture(rgb, skin.positions, skin.uvs, skin.indices, skin.normals, view, mask=mask,
+                              landmarks_px=points)
+
+
+@pytest.fixture(scope="module")
+def studio(gl_context, scene, landmarks):
+    truth, avatar, skin, view = scene
+    rgb, mask = render_photo(gl_context, avatar, view)
+    points = landmarks(rgb)
+    return rgb, mask, points, build(skin, view, rgb, mask, points)
+
+
+def test_recovers_the_seen_albedo(scene, studio):
+    truth, _, _, _ = scene
+    result = studio[3]
+    seen = result.seen > 0.5
+    assert seen.mean() > 0.03, "the photo should show a good part of the layout"
+    l1 = np.abs(result.texture[seen][:, :3].astype(float) - truth[seen][:, :3]).mean()
+    assert l1 < VISIBLE_L1_MAX
+    assert np.linalg.norm(mean_lab(result.texture, seen) - mean_lab(truth, seen)) < VISIBLE_DELTA_E_MAX
+
+
+def test_texture_is_complete_and_skin_coloured(scene, studio):
+    truth, _, skin, _ = scene
+    texture = studio[3].texture
+    assert texture.shape == (1024, 1024, 4) and texture.dtype == np.uint8
+    assert (texture[..., 3] == 255).all()
+    # every texel the head wears stays near the truth's tone: no holes, no black or blown-out patches
+    lum = delight.texture_to_albedo(texture) @ delight.LUMA
+    true_lum = delight.texture_to_albedo(truth) @ delight.LUMA
+    ratio = lum / np.maximum(true_lum, 1e-4)
+    plain = true_lum > 0.5 * np.median(true_lum)  # not lips or brows
+    assert np.percentile(ratio[plain], 1) > 0.6 and np.percentile(ratio[plain], 99) < 1.6
+
+
+def test_no_visible_seams(scene, studio):
+    truth, _, skin, _ = scene
+    default = seam_error(truth, skin.uvs, skin.indices, skin.positions)
+    assert seam_error(studio[3].texture, skin.uvs, skin.indices, skin.positions) < default + SEAM_MARGIN
+
+
+def test_side_light_gives_the_same_skin(gl_context, scene, studio, landmarks):
+    _, avatar, skin, view = scene
+    rgb, mask = render_photo(gl_context, avatar, view, SIDE_LIGHT)
+    relit = build(skin, view, rgb, mask, landmarks(rgb))
+    seen = studio[3].seen > 0.5
+    delta = np.linalg.norm(mean_lab(relit.texture, seen) - mean_lab(studio[3].texture, seen))
+    assert delta < RELIT_DELTA_E_MAX
+
+
+def test_colour_cast_is_balanced_by_the_eye_whites(scene, studio):
+    _, _, skin, view = scene
+    rgb, mask, points, result = studio
+    if points is None:
+        pytest.skip("white balance needs MediaPipe's eye landmarks (mediapipe not installed)")
+    cast = np.clip(np.round(rgb * np.array(CAST)), 0, 255).astype(np.uint8)
+    balanced = build(skin, view, cast, mask, points)
+    assert balanced.white_balance_from_sclera
+    seen = result.seen > 0.5
+    assert np.linalg.norm(mean_lab(balanced.texture, seen) - mean_lab(result.texture, seen)) < RELIT_DELTA_E_MAX
+
+
+def test_iris_colour_from_the_iris_points(studio):
+    result = studio[3]
+    if studio[2] is None:
+        pytest.skip("iris colour needs MediaPipe's iris landmarks (mediapipe not installed)")
+    iris = np.array(result.iris_rgb, float)
+    # the template's irises are (84, 110, 140): blue-grey, blue above red
+    assert iris[2] > iris[0] + 20 and np.abs(iris - (84, 110, 140)).max() < 45
+
+
+@pytest.mark.parametrize("bad", ["gray", "float", "size"])
+def test_bad_photo_is_an_input_error(scene, bad):
+    _, _, skin, view = scene
+    photo = {"gray": np.zeros(SIZE[::-1], np.uint8), "float": np.zeros(SIZE[::-1] + (3,), np.float32),
+             "size": np.zeros((100, 120, 3), np.uint8)}[bad]
+    with pytest.raises(InputError):
+        build_skin_texture(photo, skin.positions, skin.uvs, skin.indices, skin.normals, view)
+
+
+def test_texture_smaller_than_1024_is_refused(scene):
+    _, _, skin, view = scene
+    with pytest.raises(InputError, match="at least 1024"):
+        build_skin_texture(np.zeros(SIZE[::-1] + (3,), np.uint8), skin.positions, skin.uvs, skin.indices,
+                           skin.normals, view, options=TextureOptions(size=512))
+
+
+def test_face_out_of_frame_is_an_input_error(scene):
+    _, _, skin, _ = scene
+    away = photo_view(Camera(distance=0.6, yaw_deg=180.0, target=(0.0, 3.0, 0.0)), SIZE)
+    with pytest.raises(InputError, match="too little"):
+        build_skin_texture(np.zeros(SIZE[::-1] + (3,), np.uint8), skin.positions, skin.uvs, skin.indices,
+                           skin.normals, away)

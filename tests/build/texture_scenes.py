@@ -1,0 +1,59 @@
+"""Known-truth scenes for the texture stage: the template head rendered with a known albedo through a PhotoView."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from avatar_engine.build.records import PhotoView
+from avatar_engine.build.texture_fill import fill_base
+from avatar_engine.head.template import default_materials, template_avatar
+from avatar_engine.records import Expression
+from avatar_engine.render.camera import Camera
+from avatar_engine.render.renderer import Lighting, Renderer, RenderOptions
+
+SIDE_LIGHT = Lighting(directions=((0.95, 0.2, 0.25), (-0.75, 0.05, 0.55), (-0.2, 0.5, -0.85)),
+                      colors=((4.0, 3.8, 3.6), (0.2, 0.22, 0.25), (1.0, 1.0, 1.1)))
+"""A hard key from the subject's left side, almost no fill: half the face in shade."""
+WARM_LIGHT = Lighting(colors=((3.6, 2.9, 2.0), (0.95, 0.8, 0.6), (2.4, 2.0, 1.5)), sky=(0.34, 0.28, 0.2))
+"""Tungsten-coloured lights: a colour cast made by the light, before the tone curve."""
+BACKGROUND = 90
+
+
+def truth_texture(tone: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> np.ndarray:
+    """(1024, 1024, 4) uint8 clean skin albedo (no painted scalp), its linear albedo scaled by `tone`."""
+    linear = fill_base().astype(np.float64) ** 2 * np.asarray(tone)
+    rgb = np.clip(np.round(np.sqrt(np.clip(linear, 0, 1)) * 255), 0, 255).astype(np.uint8)
+    return np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+
+
+def photo_view(camera: Camera, size: tuple[int, int]) -> PhotoView:
+    focal = size[1] / 2 / np.tan(np.radians(camera.fov_y_deg) / 2)
+    return PhotoView(size, camera.view().astype(np.float64), float(focal))
+
+
+class ViewCamera:
+    """Adapts a PhotoView to `Renderer.render`, which calls `camera.view()` (PhotoView.view is a matrix)."""
+
+    def __init__(self, view: PhotoView) -> None:
+        self._view, self.position = view, view.position
+
+    def view(self) -> np.ndarray:
+        return self._view.view.astype(np.float32)
+
+    def projection(self, aspect: float) -> np.ndarray:
+        return self._view.projection(aspect)
+
+
+def render_photo(ctx, avatar, view: PhotoView, lighting: Lighting = Lighting()) -> tuple[np.ndarray, np.ndarray]:
+    """The 'photo': (h, w, 3) uint8 on a grey background, and (h, w) bool mask of the head."""
+    with Renderer(ctx, RenderOptions(size=view.size, samples=4, lighting=lighting)) as renderer:
+        renderer.load(avatar)
+        renderer.render(Expression(), ViewCamera(view))
+        rgba = renderer.read()
+    alpha = rgba[..., 3:4] / 255.0
+    rgb = np.round(rgba[..., :3] * alpha + BACKGROUND * (1 - alpha)).astype(np.uint8)
+    return rgb, rgba[..., 3] > 127
+
+
+def bald_head(texture: np.ndarray):
+    return template_avatar(materials=default_materials(skin_texture=texture), hair=None)
