@@ -20,6 +20,7 @@ SH_RIDGE = (0.0, 0.01, 0.05)
 """Ridge penalty per SH band (0, 1, 2) relative to the mean diagonal of the normal equations: one view sees only a hemisphere of normals."""
 SCLERA_DISPLAY = (223.0, 222.0, 223.0)
 """Display colour of the eye whites' lit half under the studio light (calibrated on renders of the default head)."""
+FIT_SAMPLES = 12000
 LUMA = np.array([0.2126, 0.7152, 0.0722])
 
 # MediaPipe face-mesh eye contours and iris rings (indices into the 478 landmarks)
@@ -67,6 +68,9 @@ def fit_shading(colors: np.ndarray, normals: np.ndarray, weights: np.ndarray, pa
     albedo (the default skin's, mean 1 on the face)
     returns : (9, 3) coefficients of albedo colour x shading per channel
     """
+    if len(colors) > FIT_SAMPLES:  # a regular subsample: 9 x 3 unknowns need far fewer than every texel
+        keep = np.linspace(0, len(colors) - 1, FIT_SAMPLES).astype(np.int64)
+        colors, normals, weights, pattern = colors[keep], normals[keep], weights[keep], pattern[keep]
     basis = sh_basis(normals)
     band = np.array([0, 1, 1, 1, 2, 2, 2, 2, 2])
     coeffs = np.zeros((9, 3))

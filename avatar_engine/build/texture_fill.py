@@ -58,14 +58,19 @@ class MeshSmoother:
         self.degree = np.bincount(self.i, minlength=self.count) + np.bincount(self.j, minlength=self.count)
         self.tmap = tmap
         self.texel_vertex = self.weld[np.asarray(triangles, np.int64)[tmap.face]]  # (t, 3)
+        self._cover: np.ndarray | None = None
 
     def to_vertices(self, values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Texel values (t, k) with weights (t,) -> per welded vertex weighted mean (v, k) and weight (v,)."""
-        wb = self.tmap.bary * weights[:, None]  # (t, 3)
-        total = np.bincount(self.texel_vertex.ravel(), wb.ravel(), self.count)
-        cover = np.bincount(self.texel_vertex.ravel(), self.tmap.bary.ravel(), self.count)
-        acc = np.stack([np.bincount(self.texel_vertex.ravel(), (wb[..., None] * values[:, None, :])[..., k].ravel(),
-                                    self.count) for k in range(values.shape[1])], 1)
+        if self._cover is None:
+            self._cover = np.bincount(self.texel_vertex.ravel(), self.tmap.bary.ravel(), self.count)
+        cover = self._cover
+        used = np.flatnonzero(weights > 0)  # most texels are unseen: skip them
+        wb = self.tmap.bary[used] * weights[used, None]  # (u, 3)
+        ids = self.texel_vertex[used].ravel()
+        total = np.bincount(ids, wb.ravel(), self.count)
+        acc = np.stack([np.bincount(ids, (wb * values[used, k:k + 1]).ravel(), self.count)
+                        for k in range(values.shape[1])], 1)
         return acc / np.maximum(total, 1e-12)[:, None], total / np.maximum(cover, 1e-12)
 
     def to_texels(self, values: np.ndarray) -> np.ndarray:
@@ -94,7 +99,7 @@ class MeshSmoother:
             alpha = rz / np.maximum((p * ap).sum(0), 1e-30)
             x += alpha * p
             r -= alpha * ap
-            if np.abs(r).max() < 1e-7:
+            if np.abs(r).max() < 1e-5:
                 break
             z = r / diag[:, None]
             rz_new = (r * z).sum(0)

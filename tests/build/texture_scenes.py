@@ -35,7 +35,7 @@ class ViewCamera:
     """Adapts a PhotoView to `Renderer.render`, which calls `camera.view()` (PhotoView.view is a matrix)."""
 
     def __init__(self, view: PhotoView) -> None:
-        self._view, self.position = view, view.position
+        self._view, self.position, self.fov_y_deg = view, view.position, view.fov_y_deg
 
     def view(self) -> np.ndarray:
         return self._view.view.astype(np.float32)
