@@ -11,6 +11,7 @@ from PIL import Image
 import avatar_engine
 from avatar_engine.head.eyes import iris_texture
 from avatar_engine.head.hair import HairStyle, hair_for_skin
+from avatar_engine.head.lashes import lash_material, lash_part
 from avatar_engine.head.model import HeadModel
 from avatar_engine.head.occlusion import with_occlusion
 from avatar_engine.records import Avatar, Material, Part
@@ -58,6 +59,9 @@ def template_avatar(identity: Mapping[str, float] | None = None, materials: Mapp
     materials = dict(materials or default_materials())
     skeleton = model.skeleton(identity)
     skin = parts[model.part_names.index("skin")]
+    parts.append(lash_part(skin, (skeleton.rest_positions[skeleton.index("eye_L")],
+                                  skeleton.rest_positions[skeleton.index("eye_R")])))
+    materials.setdefault("lashes", lash_material())
     grown = None if hair is None else hair_for_skin(
         skin.positions, skin.indices, skin.joints, skin.weights,
         dict(zip(skeleton.names, skeleton.rest_positions)), skin.morph_positions, hair)
