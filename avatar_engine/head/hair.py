@@ -188,11 +188,23 @@ def _column_lengths(style: HairStyle, points: np.ndarray, arc: np.ndarray, on_sc
     return np.minimum(length, arc[rows, first_below])
 
 
-def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None) -> dict[str, np.ndarray] | None:
+def _interp_columns(s: np.ndarray, arc: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per-column linear interpolation: s : (c, r) targets, arc : (c, n) increasing, values : (c, n, 3) -> (c, r, 3)."""
+    c, n = arc.shape
+    i = np.stack([np.searchsorted(arc[j], s[j]) for j in range(c)]).clip(1, n - 1)
+    rows = np.arange(c)[:, None]
+    a0, a1 = arc[rows, i - 1], arc[rows, i]
+    f = np.clip((s - a0) / np.maximum(a1 - a0, 1e-12), 0.0, 1.0)[..., None]
+    return values[rows, i - 1] * (1 - f) + values[rows, i] * f
+
+
+def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None,
+                tip: float = 1.0) -> dict[str, np.ndarray] | None:
     """The hair's geometry without skinning or texture (cheap: the hair fit calls it many times); None if bald.
 
     returns : positions (v, 3), normals (v, 3), tangents (v, 3) root to tip, uvs (v, 2), indices (t, 3)
-    floor_y : lowest height hair may hang to (default: 1 cm above the lowest skin vertex)."""
+    floor_y : lowest height hair may hang to (default: 1 cm above the lowest skin vertex).
+    tip : fraction of every strand built (below 1 leaves out the tips, which the texture thins away anyway)."""
     style = style.clamped()
     if style.bald:
         return None
@@ -204,19 +216,19 @@ def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None) ->
     points, arc, on_scalp = _comb(scalp, style, lifts)
     length = _column_lengths(style, points[0], arc, on_scalp, floor_y)
     rows = int(np.clip(np.ceil(length.max() / ROW_SPACING), *ROWS))
-    t = np.linspace(0.0, 1.0, rows + 1)
+    t = np.linspace(0.0, tip, rows + 1)
     hl = arc[np.arange(COLUMNS), np.minimum(on_scalp.sum(1), SAMPLES_A + SAMPLES_B - 1)]
     ends_on_scalp = 1.0 - _smoothstep(0.0, 0.04, length - hl)  # short hair lies down at its hairline
     positions, uvs, tangents, normals, indices = [], [], [], [], []
     for k in range(layers):
         grid = np.empty((COLUMNS + 1, rows + 1, 3))
-        for c in range(COLUMNS):
-            s = t * length[c]
-            grid[c] = np.stack([np.interp(s, arc[c], points[k, c, :, i]) for i in range(3)], 1)
-            # outer layers come down to the skin where short hair ends, so there is no ledge at the hairline
-            settle = ends_on_scalp[c] * _smoothstep(length[c] - 0.035, length[c], s)
-            inner = np.stack([np.interp(s, arc[c], points[0, c, :, i]) for i in range(3)], 1)
-            grid[c] = grid[c] + (inner - grid[c]) * (0.75 * settle)[:, None]
+        s = t[None] * length[:, None]  # (c, r)
+        grid[:COLUMNS] = _interp_columns(s, arc, points[k])
+        # outer layers come down to the skin where short hair ends, so there is no ledge at the hairline
+        settle = ends_on_scalp[:, None] * _smoothstep(0.0, 1.0, (s - length[:, None] + 0.035) / 0.035)
+        if k > 0:
+            inner = _interp_columns(s, arc, points[0])
+            grid[:COLUMNS] += (inner - grid[:COLUMNS]) * (0.75 * settle)[..., None]
         grid[COLUMNS] = grid[0]
         along = np.gradient(grid, axis=1)
         around = np.gradient(np.concatenate([grid[-2:-1], grid, grid[1:2]]), axis=0)[1:-1]

@@ -1,0 +1,134 @@
+"""Hair stage: the hair region of a painted portrait, the silhouette rasteriser against the GL renderer, and style
+recovery on renders of known HairStyles."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from avatar_engine.build.hair_fit import (BROWS, CHEEKS, FACE_OVAL, HairRegion, HairSilhouette, fit_hair, hair_region,
+                                          iou, srgb_to_lab)
+from avatar_engine.build.records import PhotoView
+from avatar_engine.head.hair import HAIR_PRESETS
+from avatar_engine.head.template import template_avatar
+from avatar_engine.records import Expression
+from avatar_engine.render.camera import Camera
+from avatar_engine.render.renderer import RenderOptions, Renderer
+
+REGION_IOU = 0.85
+"""The painted portrait's hair is found at least this well."""
+COLOR_DELTA_E = 6.0
+"""The hair colour found is this close (CIELAB) to the painted one."""
+RASTER_IOU = 0.9
+"""The CPU silhouette of one opaque sheet agrees with the GL render of it this well (edges differ by a pixel)."""
+FIT_IOU = 0.7
+"""A fitted style covers the rendered truth at least this well (the truth's alpha-cut tips are ragged)."""
+SIZE = (120, 150)
+CAMERA = Camera(distance=0.7, fov_y_deg=28, target=(0.0, 0.14, 0.02))
+
+SKIN, HAIR, CLOTHES, BACKGROUND = (205, 160, 135), (70, 45, 30), (30, 40, 90), (120, 170, 220)
+
+
+def photo_view(camera: Camera, size: tuple[int, int]) -> PhotoView:
+    return PhotoView(size=size, view=camera.view().astype(np.float64),
+                     focal_px=size[1] / 2 / np.tan(np.radians(camera.fov_y_deg) / 2))
+
+
+def painted_portrait(hair_rgb) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A flat-colour portrait: (rgb (h, w, 3), person (h, w), landmarks (478, 2), true hair (h, w))."""
+    h, w = 240, 200
+    cx, cy, a, b = 100.0, 110.0, 42.0, 58.0
+    ys, xs = np.mgrid[0:h, 0:w]
+    face = ((xs - cx) / a) ** 2 + ((ys - cy) / b) ** 2 < 1
+    hair = (((xs - cx) / (a + 16)) ** 2 + ((ys - cy + 14) / (b + 14)) ** 2 < 1) & ~face & (ys < cy + 10)
+    neck = (np.abs(xs - cx) < 24) & (ys > cy) & (ys < cy + b + 30) & ~face
+    clothes = (ys >= cy + b + 30) & (np.abs(xs - cx) < 90)
+    rgb = np.empty((h, w, 3), np.uint8)
+    rgb[:] = BACKGROUND
+    for mask, colour in ((clothes, CLOTHES), (neck, SKIN), (face, SKIN), (hair, hair_rgb)):
+        rgb[mask] = colour
+    rng = np.random.default_rng(0)
+    rgb = np.clip(rgb + rng.normal(0, 3, rgb.shape), 0, 255).astype(np.uint8)
+    person = (face | hair | neck | clothes).astype(np.float32)
+    lm = np.tile([cx, cy], (478, 1))
+    angles = np.arange(len(FACE_OVAL)) / len(FACE_OVAL) * 2 * np.pi
+    lm[list(FACE_OVAL)] = np.stack([cx + a * np.sin(angles), cy - b * np.cos(angles)], 1) * 0.98 + np.array([cx, cy]) * 0.02
+    lm[list(BROWS)] = np.stack([cx + np.linspace(-0.6, 0.6, len(BROWS)) * a, np.full(len(BROWS), cy - 0.3 * b)], 1)
+    lm[list(CHEEKS)] = [[cx + s * 0.45 * a, cy + 0.1 * b] for s in (-1, 1, -1, 1, -1, 1)]
+    return rgb, person, lm, hair
+
+
+def test_hair_region_of_a_painted_portrait():
+    rgb, person, lm, truth = painted_portrait(HAIR)
+    region = hair_region(rgb, person, lm)
+    assert iou(region.mask, truth) >= REGION_IOU
+    assert np.linalg.norm(srgb_to_lab(np.array(region.color, np.uint8)) - srgb_to_lab(np.array(HAIR, np.uint8))) \
+        < COLOR_DELTA_E
+    assert not region.bald
+
+
+def test_skin_coloured_head_is_bald(template):
+    rgb, person, lm, _ = painted_portrait(SKIN)
+    region = hair_region(rgb, person, lm)
+    assert region.bald
+    fit = fit_hair(region, template, photo_view(CAMERA, SIZE))
+    assert fit.style.bald and fit.evaluations == 0
+
+
+def test_iou():
+    a = np.zeros((4, 4), bool)
+    b = a.copy()
+    assert iou(a, b) == 1.0
+    a[0, :2] = True
+    b[0, 1:3] = True
+    assert iou(a, b) == pytest.approx(1 / 3)
+
+
+@pytest.fixture(scope="module")
+def bald_head():
+    return template_avatar(hair=None)
+
+
+def render(ctx, avatar, opaque: bool = False, size: tuple[int, int] = SIZE) -> np.ndarray:
+    """The avatar with its hair drawn pure green -> (h, w) bool where the hair shows."""
+    material = avatar.materials["hair"]
+    texture = material.texture.copy()
+    texture[..., :3] = (0, 255, 0)
+    if opaque:
+        texture[..., 3] = 255
+    green = dataclasses.replace(avatar, materials={**avatar.materials,
+                                                   "hair": dataclasses.replace(material, texture=texture)})
+    with Renderer(ctx, RenderOptions(size=size, background=None)) as r:
+        r.load(green)
+        r.render(Expression(), CAMERA)
+        rgb = r.read()[..., :3].astype(int)
+    return (rgb[..., 1] > rgb[..., 0] + 20) & (rgb[..., 1] > rgb[..., 2] + 20)
+
+
+def test_silhouette_matches_the_renderer(ctx, bald_head, monkeypatch):
+    """One opaque sheet drawn by the GL renderer and by the fit's rasteriser cover the same pixels."""
+    from avatar_engine.build import hair_fit
+
+    monkeypatch.setattr(hair_fit, "SILHOUETTE_TIP", 1.0)  # the whole strand, as the renderer draws it
+    style = HAIR_PRESETS["medium"]
+    sheet = dataclasses.replace(style, layers=1, volume=hair_fit.SILHOUETTE_LIFT * style.volume)
+    size = (2 * SIZE[0], 2 * SIZE[1])  # a band ten pixels wide would be mostly edge at the small size
+    gl = render(ctx, template_avatar(hair=sheet), opaque=True, size=size)
+    ours = HairSilhouette(bald_head, photo_view(CAMERA, size), size=max(size)).mask(style)
+    assert iou(ours, gl) >= RASTER_IOU
+
+
+@pytest.mark.parametrize("name", ["fringe", "medium"])
+def test_fit_recovers_a_rendered_style(ctx, bald_head, name):
+    style = HAIR_PRESETS[name]
+    truth = render(ctx, template_avatar(hair=style))
+    region = HairRegion(mask=truth, color=style.color, face=np.zeros_like(truth))
+    fit = fit_hair(region, bald_head, photo_view(CAMERA, SIZE), size=100)
+    assert fit.iou >= FIT_IOU
+    assert fit.style.color == style.color
+    if name == "fringe":
+        assert fit.style.fringe > 0.025
+    else:
+        assert fit.style.fringe < 0.02 and fit.style.length > 0.12
