@@ -31,8 +31,10 @@ CHEEKS = (50, 280, 101, 330, 205, 425)
 CHIN, FOREHEAD = 152, 10
 SKIN_SAMPLE_RADIUS = 0.05
 """Radius (fraction of the face height) of the skin sample round each cheek point."""
-BELOW_CHIN = 0.25
-"""Hair is looked for down to this many face heights below the chin (long hair over the shoulders is not fitted)."""
+BELOW_CHIN = 0.0
+"""Hair is looked for down to this many face heights below the chin: lower, collars and shoulders look like hair."""
+BESIDE_FACE = 0.85
+"""Hair is looked for at most this many face heights left or right of the face's middle."""
 CLOTHES_BELOW_CHIN = 0.45
 """Person pixels this many face heights below the chin are clothes (or neck) samples."""
 COLOR_MARGIN = 14.0
@@ -119,7 +121,9 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
     clothes_pick = is_person & (ys > lm[CHIN, 1] + CLOTHES_BELOW_CHIN * face_h)
     brow_y = float(lm[list(BROWS), 1].min())
     forehead = face & (ys < brow_y)
-    candidate = is_person & (~face | forehead) & (ys < lm[CHIN, 1] + BELOW_CHIN * face_h)
+    middle = float(lm[list(FACE_OVAL), 0].mean())
+    candidate = (is_person & (~face | forehead) & (ys < lm[CHIN, 1] + BELOW_CHIN * face_h)
+                 & (np.abs(xs - middle) < BESIDE_FACE * face_h))
     not_skin = np.linalg.norm(lab - skin_c, axis=-1) > skin_s + COLOR_MARGIN
     hair = candidate & not_skin
     if clothes_pick.sum() > 50:
@@ -129,8 +133,10 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
         # refine by colour: a candidate pixel next to the first guess is hair if nearer the hair's colour than skin's
         hair_c, hair_s = _colour_class(lab[hair])
         d_hair = np.linalg.norm(lab - hair_c, axis=-1)
-        hair = candidate & (d_hair < np.linalg.norm(lab - skin_c, axis=-1)) & (d_hair < hair_s + COLOR_MARGIN) & _dilate(hair, 3)
+        nearer = d_hair < np.linalg.norm(lab - skin_c, axis=-1)
+        hair = candidate & nearer & (d_hair < hair_s + COLOR_MARGIN) & _dilate(hair, 3)
     hair = _open_close(hair, max(1, int(round(face_h * 0.01))))
+    hair = _grown_from(hair, hair & (ys < brow_y))  # hair grows from the scalp: drop patches beside the jaw
     color = np.median(rgb[hair], 0) if hair.any() else np.median(rgb[skin_pick & face], 0)
     return HairRegion(mask=hair, color=tuple(int(c) for c in color), face=face)
 
@@ -148,6 +154,16 @@ def _open_close(mask: np.ndarray, r: int) -> np.ndarray:
     """Remove specks, then fill pinholes (square structuring element of radius r)."""
     opened = _dilate(~_dilate(~mask, r), r)
     return ~_dilate(~_dilate(opened, r), r)
+
+
+def _grown_from(mask: np.ndarray, seed: np.ndarray, step: int = 3) -> np.ndarray:
+    """The parts of `mask` connected (through gaps under `step` pixels) to `seed`: morphological reconstruction."""
+    grown = seed & mask
+    while True:
+        more = _dilate(grown, step) & mask
+        if more.sum() == grown.sum():
+            return grown
+        grown = more
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -74,8 +74,8 @@ class HairStyle:
 
     def clamped(self) -> "HairStyle":
         """The same style with every parameter in its valid range."""
-        return replace(self, length=float(np.clip(self.length, 0.0, 0.45)), volume=float(np.clip(self.volume, 0.0, 0.04)),
-                       fringe=float(np.clip(self.fringe, 0.0, FRINGE_MAX)), parting=float(np.clip(self.parting, -1, 1)),
+        return replace(self, length=float(np.clip(self.length, 0.0, 0.45)),
+                       volume=float(np.clip(self.volume, 0.0, 0.04)), fringe=float(np.clip(self.fringe, 0.0, FRINGE_MAX)), parting=float(np.clip(self.parting, -1, 1)),
                        baldness=float(np.clip(self.baldness, 0.0, 1.0)), layers=int(np.clip(self.layers, 1, 4)))
 
 
@@ -261,7 +261,8 @@ def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None,
             "uvs": np.concatenate(uvs).astype(np.float32), "indices": np.concatenate(indices).astype(np.uint32)}
 
 
-def grow_hair(scalp: Scalp, style: HairStyle = HairStyle(), floor_y: float | None = None) -> tuple[Part, Material] | None:
+def grow_hair(scalp: Scalp, style: HairStyle = HairStyle(),
+              floor_y: float | None = None) -> tuple[Part, Material] | None:
     """The hair Part (following the skin's expressions near it) and its Material; None for a bald style."""
     style = style.clamped()
     sheets = hair_sheets(scalp, style, floor_y)
