@@ -14,7 +14,7 @@ import pytest
 
 from avatar_engine.head.arkit import ARKIT_INDEX, ARKIT_NAMES
 from avatar_engine.io import AvatarFileError, read_glb, write_glb
-from avatar_engine.io import gltf
+from avatar_engine.io import gltf_writer
 from avatar_engine.records import JOINT_NAMES, Avatar, Material, Part, Skeleton
 
 HERE = Path(__file__).resolve().parent
@@ -512,7 +512,7 @@ def test_failed_write_leaves_no_file(avatar: Avatar, tmp_path: Path, monkeypatch
         yield b"glTF" + bytes(100)
         raise OSError("disk full")
 
-    monkeypatch.setattr(gltf, "_glb_chunks", failing_chunks)
+    monkeypatch.setattr(gltf_writer, "_glb_chunks", failing_chunks)
     with pytest.raises(OSError, match="disk full"):
         write_glb(avatar, tmp_path / "avatar.glb")
     assert list(tmp_path.iterdir()) == []
@@ -527,7 +527,7 @@ def test_failed_write_keeps_the_old_file(avatar: Avatar, glb_path: Path, tmp_pat
         yield bytes(10)
         raise RuntimeError("serializer broke")
 
-    monkeypatch.setattr(gltf, "_glb_chunks", failing_chunks)
+    monkeypatch.setattr(gltf_writer, "_glb_chunks", failing_chunks)
     with pytest.raises(RuntimeError):
         write_glb(avatar, target)
     assert target.read_bytes() == glb_path.read_bytes()

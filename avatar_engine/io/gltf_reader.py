@@ -1,0 +1,365 @@
+"""glTF 2.0 binary (.glb) reader: files `write_glb` makes, or similar skinned glTF with the 52 ARKit targets."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from avatar_engine.head.arkit import ARKIT_NAMES
+from avatar_engine.io.glb_format import _BIN_CHUNK, _DTYPES, _JSON_CHUNK, _KINDS, _MAGIC, _WIDTHS, AvatarFileError
+from avatar_engine.records import Avatar, Material, Part, Skeleton
+
+
+def read_glb(path: str | os.PathLike[str]) -> Avatar:
+    """Read an avatar from a .glb made by `write_glb`, or a similar skinned glTF with the 52 ARKit targets.
+
+    Parts come from every skinned mesh (all must share one skin); meshes without targets get zero morphs.
+    Raises AvatarFileError, naming the file and the problem, for anything that is not such a file.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise AvatarFileError(f"{path}: no such file") from None
+    except OSError as error:
+        raise AvatarFileError(f"{path}: cannot read the file ({error.strerror or error})") from None
+    try:
+        document, binary = _split_glb(data)
+        return _Reader(document, binary).avatar()
+    except AvatarFileError as error:
+        raise AvatarFileError(f"{path}: {error}") from error.__cause__
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError, MemoryError,
+            RecursionError, struct.error) as error:
+        # Whatever else a hand-edited or damaged document trips over; one line, never the raw exception.
+        detail = f"missing property {error.args[0]!r}" if isinstance(error, KeyError) else f"{error}"
+        raise AvatarFileError(f"{path}: malformed glTF ({type(error).__name__}: {detail})".replace("\n", " ")) \
+            from error
+
+
+def _split_glb(data: bytes) -> tuple[dict[str, Any], memoryview]:
+    """The JSON document and the BIN chunk of a .glb, after checking the container."""
+    if data[:4] != _MAGIC:
+        raise AvatarFileError(f"not a .glb file (starts with {data[:4]!r}, expected {_MAGIC!r})")
+    if len(data) < 12:
+        raise AvatarFileError(f"truncated: {len(data)} bytes, shorter than the 12-byte GLB header")
+    _, version, length = struct.unpack_from("<4sII", data)
+    if version != 2:
+        raise AvatarFileError(f"GLB container version {version}; only version 2 (glTF 2.0) is supported")
+    if length > len(data):
+        raise AvatarFileError(f"truncated: the header declares {length} bytes but the file has {len(data)}")
+    view = memoryview(data)[:length]
+    chunks: list[tuple[int, memoryview]] = []
+    offset = 12
+    while offset < length:
+        if offset + 8 > length:
+            raise AvatarFileError(f"truncated: chunk header cut off at byte {offset}")
+        size, kind = struct.unpack_from("<II", view, offset)
+        if offset + 8 + size > length:
+            raise AvatarFileError(f"truncated: the chunk at byte {offset} declares {size} bytes, "
+                                  f"only {length - offset - 8} remain")
+        chunks.append((kind, view[offset + 8:offset + 8 + size]))
+        offset += 8 + size
+    if not chunks or chunks[0][0] != _JSON_CHUNK:
+        raise AvatarFileError("corrupt: the first GLB chunk is not the JSON chunk")
+    try:
+        document = json.loads(bytes(chunks[0][1]).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise AvatarFileError(f"the JSON chunk is not valid JSON ({error})") from None
+    asset = document.get("asset") if isinstance(document, dict) else None
+    version_text = asset.get("version") if isinstance(asset, dict) else None
+    if not isinstance(version_text, str) or version_text.split(".")[0] != "2":
+        raise AvatarFileError(f"the JSON is not a glTF 2.0 document (asset.version is {version_text!r})")
+    required = document.get("extensionsRequired") or []
+    if required:
+        raise AvatarFileError(f"requires glTF extensions this reader lacks: {', '.join(map(str, required))}")
+    binary = next((chunk for kind, chunk in chunks[1:] if kind == _BIN_CHUNK), memoryview(b""))
+    return document, binary
+
+
+class _Reader:
+    """Turns one parsed glTF document and its BIN chunk into an `Avatar`."""
+
+    def __init__(self, document: dict[str, Any], binary: memoryview) -> None:
+        self.doc = document
+        self.binary = binary
+        self.nodes: list[dict[str, Any]] = document.get("nodes", [])
+
+    def avatar(self) -> Avatar:
+        skinned = [node for node in self.nodes if "mesh" in node and "skin" in node]
+        if not skinned:
+            raise AvatarFileError("no skin: no mesh node is skinned, so the file has no skeleton for the avatar")
+        skin = skinned[0]["skin"]
+        if any(node["skin"] != skin for node in skinned):
+            raise AvatarFileError("the meshes use different skins; an avatar has one skeleton")
+        skeleton, joint_slot = self.skeleton(self.item("skins", skin))
+        materials, material_keys = self.materials()
+
+        parts: list[Part] = []
+        names: set[str] = set()
+        morphed = False
+        default = ""
+        for mesh_index in dict.fromkeys(node["mesh"] for node in skinned):  # unique, in node order
+            mesh = self.item("meshes", mesh_index)
+            order = self.target_order(mesh)
+            morphed |= order is not None
+            for i, primitive in enumerate(mesh["primitives"]):
+                name = (primitive.get("extras") or {}).get("name")
+                if not isinstance(name, str):
+                    name = mesh.get("name", f"mesh{mesh_index}") + (f".{i}" if len(mesh["primitives"]) > 1 else "")
+                name = _unique(name, names)
+                if "material" in primitive:
+                    material = material_keys[self.index(primitive["material"], len(material_keys), "material")]
+                else:  # glTF's default material: plain white
+                    material = default or _unique("default", set(materials))
+                    default = materials.setdefault(material, Material(material, "skin")).name
+                parts.append(self.part(primitive, name, material, order, joint_slot))
+        if not morphed:
+            raise AvatarFileError("no morph targets: no skinned mesh has the 52 ARKit blend shapes")
+
+        block = (self.doc["asset"].get("extras") or {}).get("avatar_engine") or {}
+        order_names = block.get("parts")
+        if isinstance(order_names, list) and sorted(map(str, order_names)) == sorted(p.name for p in parts):
+            by_name = {p.name: p for p in parts}
+            parts = [by_name[str(name)] for name in order_names]
+        generator = block.get("generator", self.doc["asset"].get("generator", "unknown"))
+        identity = {str(k): float(v) for k, v in (block.get("identity") or {}).items()}
+        return Avatar(tuple(parts), materials, skeleton, identity, str(generator))
+
+    def target_order(self, mesh: dict[str, Any]) -> list[int] | None:
+        """For each ARKit name in order, the index of its target in `mesh`; None for a mesh without targets."""
+        primitives = mesh["primitives"]
+        counts = {len(p.get("targets") or []) for p in primitives}
+        name = mesh.get("name", "")
+        if counts == {0}:
+            return None
+        if len(counts) > 1:
+            raise AvatarFileError(f"mesh {name!r}: its primitives have different numbers of morph targets")
+        count = counts.pop()
+        names = (mesh.get("extras") or {}).get("targetNames") or (primitives[0].get("extras") or {}).get("targetNames")
+        if not isinstance(names, list):
+            raise AvatarFileError(f"mesh {name!r} has {count} morph targets but no extras.targetNames naming them")
+        if len(names) != count:
+            raise AvatarFileError(f"mesh {name!r}: extras.targetNames has {len(names)} names for {count} targets")
+        position: dict[str, int] = {}
+        for i, target_name in enumerate(names):
+            position.setdefault(str(target_name), i)
+        missing = [n for n in ARKIT_NAMES if n not in position]
+        if missing:
+            raise AvatarFileError(
+                f"mesh {name!r} lacks {len(missing)} of the 52 ARKit morph targets: {', '.join(missing)}")
+        return [position[n] for n in ARKIT_NAMES]
+
+    def part(self, primitive: dict[str, Any], name: str, material: str, order: list[int] | None,
+             joint_slot: np.ndarray) -> Part:
+        if primitive.get("mode", 4) != 4:
+            raise AvatarFileError(f"part {name!r}: primitive mode {primitive['mode']}; only triangles (4) are read")
+        attributes = primitive["attributes"]
+        for required in ("POSITION", "NORMAL", "JOINTS_0", "WEIGHTS_0"):
+            if required not in attributes:
+                raise AvatarFileError(f"part {name!r} has no {required} attribute")
+        positions = self.floats(attributes["POSITION"], 3)
+        n = len(positions)
+        joints = self.accessor(attributes["JOINTS_0"], 4, n)
+        if joints.dtype.kind not in "iu" or (n and (joints.min() < 0 or joints.max() >= len(joint_slot))):
+            raise AvatarFileError(f"part {name!r}: JOINTS_0 are not joint indices of the skin")
+        if "indices" in primitive:
+            indices = self.accessor(primitive["indices"], 1).reshape(-1)
+        else:
+            indices = np.arange(n)
+        if indices.dtype.kind not in "iu" or len(indices) % 3 or (len(indices) and indices.max() >= n):
+            raise AvatarFileError(f"part {name!r}: indices are not triangles over its {n} vertices")
+        morph_positions = np.zeros((len(ARKIT_NAMES), n, 3), np.float32)
+        morph_normals = np.zeros((len(ARKIT_NAMES), n, 3), np.float32)
+        if order is not None:
+            targets = primitive["targets"]
+            for t, k in enumerate(order):
+                if "POSITION" in targets[k]:
+                    morph_positions[t] = self.floats(targets[k]["POSITION"], 3, n)
+                if "NORMAL" in targets[k]:
+                    morph_normals[t] = self.floats(targets[k]["NORMAL"], 3, n)
+        uvs = self.floats(attributes["TEXCOORD_0"], 2, n) if "TEXCOORD_0" in attributes else np.zeros((n, 2), "f4")
+        tangents = self.floats(attributes["TANGENT"], 4, n) if "TANGENT" in attributes else None
+        occlusion = None
+        if "COLOR_0" in attributes:
+            width = 4 if self.item("accessors", attributes["COLOR_0"]).get("type") == "VEC4" else 3
+            occlusion = self.floats(attributes["COLOR_0"], width, n)[:, :3].mean(axis=1).astype(np.float32)
+        return Part(
+            name=name, material=material, positions=positions, normals=self.floats(attributes["NORMAL"], 3, n),
+            uvs=uvs, indices=indices.astype(np.uint32).reshape(-1, 3),
+            joints=joint_slot[joints].astype(np.uint16), weights=self.floats(attributes["WEIGHTS_0"], 4, n),
+            morph_positions=morph_positions, morph_normals=morph_normals, tangents=tangents, occlusion=occlusion,
+        )
+
+    def skeleton(self, skin: dict[str, Any]) -> tuple[Skeleton, np.ndarray]:
+        """The skin as a Skeleton in parent-before-child order, and (j,) the new slot of each skin joint."""
+        joints = [self.index(j, len(self.nodes), "joint node") for j in skin["joints"]]
+        if not joints or len(set(joints)) != len(joints):
+            raise AvatarFileError("the skin has no joints, or lists a joint twice")
+        parent_node: dict[int, int] = {}
+        for i, node in enumerate(self.nodes):
+            for child in node.get("children", []):
+                parent_node[child] = i
+        slot = {node: j for j, node in enumerate(joints)}
+        parents = []
+        for node in joints:
+            # The nearest ancestor that is a joint; other nodes in between are skipped.
+            ancestor = parent_node.get(node)
+            for _ in range(len(self.nodes)):
+                if ancestor is None or ancestor in slot:
+                    break
+                ancestor = parent_node.get(ancestor)
+            parents.append(slot[ancestor] if ancestor in slot else -1)
+        depth = [0] * len(joints)
+        for j in range(len(joints)):
+            p, steps = parents[j], 0
+            while p >= 0:
+                p, steps = parents[p], steps + 1
+                if steps > len(joints):
+                    raise AvatarFileError("the skin's joints form a loop")
+            depth[j] = steps
+
+        if "inverseBindMatrices" in skin:
+            # Column-major in the file; transpose to row-major matrices.
+            binds = self.floats(skin["inverseBindMatrices"], 16)[: len(joints)].reshape(-1, 4, 4).transpose(0, 2, 1)
+            if len(binds) < len(joints):
+                raise AvatarFileError(f"the skin has {len(joints)} joints but {len(binds)} inverse bind matrices")
+            pure = np.all(binds[:, :3, :3] == np.eye(3, dtype=np.float32), axis=(1, 2))
+            # A pure translation inverts exactly by negation; anything else goes through a float64 inverse.
+            rest = np.where(pure[:, None], -binds[:, :3, 3],
+                            np.linalg.inv(binds.astype(np.float64))[:, :3, 3]).astype(np.float32)
+        else:
+            rest = np.zeros((len(joints), 3), np.float32)  # identity inverse binds: all joints at the origin
+
+        order = np.argsort(depth, kind="stable")  # parents before children, file order otherwise
+        new_slot = np.empty(len(joints), np.int64)
+        new_slot[order] = np.arange(len(joints))
+        names = tuple(str(self.item("nodes", joints[j]).get("name") or f"joint{j}") for j in order)
+        new_parents = np.array([new_slot[parents[j]] if parents[j] >= 0 else -1 for j in order], np.int32)
+        return Skeleton(names, new_parents, rest[order]), new_slot
+
+    def materials(self) -> tuple[dict[str, Material], list[str]]:
+        """Materials by key, and the key of each glTF material index."""
+        out: dict[str, Material] = {}
+        keys: list[str] = []
+        for i, material in enumerate(self.doc.get("materials", [])):
+            key = _unique(str(material.get("name") or f"material{i}"), set(out))
+            extras = material.get("extras") or {}
+            pbr = material.get("pbrMetallicRoughness") or {}
+            texture = self.texture(pbr["baseColorTexture"]["index"], key) if "baseColorTexture" in pbr else None
+            base_color = tuple(float(c) for c in pbr.get("baseColorFactor", (1.0, 1.0, 1.0, 1.0)))
+            alpha_mode = material.get("alphaMode", "OPAQUE")
+            if len(base_color) != 4 or alpha_mode not in ("OPAQUE", "BLEND", "MASK"):
+                raise AvatarFileError(f"material {key!r}: invalid baseColorFactor or alphaMode")
+            out[key] = Material(
+                name=str(extras.get("name", key)),
+                kind=extras["kind"] if extras.get("kind") in _KINDS else "skin",
+                base_color=base_color,  # type: ignore[arg-type]
+                texture=texture,
+                roughness=float(pbr.get("roughnessFactor", 1.0)),
+                alpha_mode=alpha_mode,
+                double_sided=bool(material.get("doubleSided", False)),
+            )
+            keys.append(key)
+        return out, keys
+
+    def texture(self, index: int, material: str) -> np.ndarray:
+        """(h, w, 4) uint8 RGBA pixels of texture `index`."""
+        source = self.item("textures", index).get("source")
+        if source is None:
+            raise AvatarFileError(f"material {material!r}: texture {index} has no PNG or JPEG source")
+        image = self.item("images", source)
+        if "bufferView" not in image:
+            raise AvatarFileError(f"material {material!r}: image {source} is not embedded (external files unsupported)")
+        png = self.view_bytes(image["bufferView"])
+        try:
+            with Image.open(io.BytesIO(png)) as decoded:
+                return np.asarray(decoded.convert("RGBA"), np.uint8).copy()
+        except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, zlib.error, ... for bad data
+            raise AvatarFileError(f"material {material!r}: embedded texture image {source} cannot be decoded "
+                                  f"({type(error).__name__}: {error})") from error
+
+    def floats(self, index: int, width: int, count: int | None = None) -> np.ndarray:
+        """(count, width) float32 values of accessor `index`, normalized integers mapped to [0, 1] or [-1, 1]."""
+        values = self.accessor(index, width, count)
+        if values.dtype.kind in "iu":
+            if not self.item("accessors", index).get("normalized"):
+                raise AvatarFileError(f"accessor {index} holds integers where floats are expected")
+            values = np.maximum(values / np.iinfo(values.dtype).max, -1.0)
+        return values.astype(np.float32)
+
+    def accessor(self, index: int, width: int, count: int | None = None) -> np.ndarray:
+        """(count, width) values of accessor `index` in its own dtype, sparse substitution applied."""
+        accessor = self.item("accessors", index)
+        dtype = np.dtype(_DTYPES[accessor["componentType"]])
+        if _WIDTHS.get(accessor["type"]) != width:
+            raise AvatarFileError(f"accessor {index} is {accessor['type']}, expected {width} components")
+        n = int(accessor["count"])
+        if (count is not None and n != count) or not 0 <= n < 1 << 28:
+            expected = "an implausible number" if count is None else f"expected {count}"
+            raise AvatarFileError(f"accessor {index} has {n} elements, {expected}")
+        if "bufferView" in accessor:
+            values = self.elements(accessor["bufferView"], accessor.get("byteOffset", 0), dtype, width, n, strided=True)
+        else:
+            values = np.zeros((n, width), dtype)  # glTF: an accessor without bufferView is zeros
+        sparse = accessor.get("sparse")
+        if sparse:
+            k = int(sparse["count"])
+            spec = sparse["indices"]
+            rows = self.elements(spec["bufferView"], spec.get("byteOffset", 0),
+                                 np.dtype(_DTYPES[spec["componentType"]]), 1, k)[:, 0]
+            if k and (rows.min() < 0 or rows.max() >= n):
+                raise AvatarFileError(f"accessor {index}: sparse indices outside its {n} elements")
+            spec = sparse["values"]
+            values[rows] = self.elements(spec["bufferView"], spec.get("byteOffset", 0), dtype, width, k)
+        return values
+
+    def elements(self, view: int, offset: int, dtype: np.dtype, width: int, count: int,
+                 strided: bool = False) -> np.ndarray:
+        """(count, width) copy of `count` elements at `offset` in bufferView `view`."""
+        data = self.view_bytes(view)
+        size = dtype.itemsize * width
+        stride = (self.item("bufferViews", view).get("byteStride") if strided else None) or size
+        end = offset + (stride * (count - 1) + size if count else 0)
+        if offset < 0 or stride < size or end > len(data):
+            raise AvatarFileError(f"an accessor reads past the end of bufferView {view}")
+        return np.ndarray((count, width), dtype, buffer=data, offset=offset, strides=(stride, dtype.itemsize)).copy()
+
+    def item(self, collection: str, index: Any) -> dict[str, Any]:
+        """`document[collection][index]`, refusing what Python would accept but glTF does not (index -1)."""
+        items = self.doc.get(collection) or []
+        item = items[self.index(index, len(items), collection)]
+        if not isinstance(item, dict):
+            raise AvatarFileError(f"{collection}[{index}] is not a JSON object")
+        return item
+
+    @staticmethod
+    def index(index: Any, count: int, what: str) -> int:
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < count:
+            raise AvatarFileError(f"invalid {what} index {index!r} (the file has {count})")
+        return index
+
+    def view_bytes(self, index: int) -> memoryview:
+        view = self.item("bufferViews", index)
+        if "uri" in self.item("buffers", view["buffer"]):
+            raise AvatarFileError(f"bufferView {index} uses an external buffer; only self-contained .glb is read")
+        start, length = int(view.get("byteOffset", 0)), int(view["byteLength"])
+        if start < 0 or length < 0 or start + length > len(self.binary):
+            raise AvatarFileError(f"truncated or corrupt: bufferView {index} reaches past the end of the BIN chunk")
+        return self.binary[start:start + length]
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    """`name`, or `name.2`, `name.3`, ... whichever is not in `taken`; adds the result to `taken`."""
+    candidate, k = name, 1
+    while candidate in taken:
+        k += 1
+        candidate = f"{name}.{k}"
+    taken.add(candidate)
+    return candidate
