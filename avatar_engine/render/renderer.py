@@ -289,8 +289,9 @@ class Renderer:
         """(h, w, 4) uint8 RGBA, top row first, straight (not premultiplied) alpha."""
         w, h = self.options.size
         rgba = np.frombuffer(self.fbo.read(components=4, alignment=1), np.uint8).reshape(h, w, 4)[::-1].copy()
-        if self.options.background is None:
+        if self.options.background is None and self.options.samples > 1:
             # MSAA resolves to premultiplied colour; only the silhouette's partly covered pixels need undoing
+            # (without MSAA every pixel is fully covered or empty)
             edge = (rgba[..., 3] > 0) & (rgba[..., 3] < 255)
             px = rgba[edge].astype(np.float32)
             px[:, :3] = np.clip(px[:, :3] * (255.0 / px[:, 3:4]) + 0.5, 0, 255)
