@@ -14,7 +14,7 @@ import numpy as np
 from avatar_engine.build import delight
 from avatar_engine.build.records import PhotoView
 from avatar_engine.build.texture_fill import MeshSmoother, dilate, fill_base, mirror_samples, resize_nearest
-from avatar_engine.build.texture_project import bilinear, project_texels, texel_map
+from avatar_engine.build.texture_project import bilinear, box_blur, project_texels, texel_map
 from avatar_engine.errors import InputError
 
 EYE_NORMAL = np.array([0.0, 0.0, 1.0])
@@ -32,7 +32,10 @@ class TextureOptions:
     mirror_trust: float = 0.8
     """Weight of the mirrored side relative to a directly seen texel (it carries the other side's shading error)."""
     outlier_log: float = 0.45
-    """Texels whose albedo departs from the smooth skin tone by more than exp(this) fade out (hair, highlights)."""
+    """Texels darker than the smooth skin tone by more than exp(this) fade out (hair, lip gap); brighter ones
+    only beyond twice this (highlights are mostly compressed, see `highlight_log`)."""
+    reject_margin: int = 3
+    """Texels around a dark rejected one (hair, lip gap) that are distrusted too, at 1024 (scales with size)."""
     highlight_log: float = 0.12
     """Brightening above the smooth tone is compressed to at most exp(this): highlights are not albedo."""
     tone_smoothness: float = 4.0
@@ -119,15 +122,22 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         shading = np.maximum(delight.sh_basis(n_tex) @ coeffs, 1e-4)
         albedo = np.clip(rho * colors / shading, 1e-4, 1.0)
         log_ratio = np.log(albedo / np.maximum(base, 1e-4))
-        v_data, v_weight = smoother.to_vertices(log_ratio, weight)
+        # highlights would lift the tone and make plain skin look like an outlier: cap them before smoothing
+        cap = np.percentile(log_ratio[weight > 0.5], 75, axis=0) + 0.1
+        v_data, v_weight = smoother.to_vertices(np.minimum(log_ratio, cap), weight)
         prior = np.median(log_ratio[weight > 0.5], axis=0)
         tone = smoother.to_texels(smoother.solve(v_data, v_weight, 20.0, prior))
         # darker than the tone: hair, stubble shadow, the gap between the lips; brighter only counts where the
         # default skin is not dark itself (a blurred brow in the photo reads brighter than the sharp base brow)
         off = log_ratio - tone
         plain = (base / np.median(base[weight > 0.5], axis=0)).min(1) > 0.6
-        off = np.where(plain[:, None], np.abs(off), np.maximum(-off, 0)).max(1)
-        weight = proj.weight * np.exp(-np.maximum(off - opts.outlier_log, 0) ** 2 / (0.5 * opts.outlier_log) ** 2)
+        limit = opts.outlier_log
+        dark = np.exp(-np.maximum(np.maximum(-off, 0).max(1) - limit, 0) ** 2 / (0.5 * limit) ** 2)
+        bright = np.exp(-np.maximum(np.where(plain, off.max(1), 0) - 2 * limit, 0) ** 2 / limit ** 2)
+        # stray strands are thinner than the texels that see them: widen each dark rejection by a few texels
+        margin = max(1, opts.reject_margin * opts.size // 1024)
+        reject = box_blur(tmap.image(1.0 - dark[:, None])[..., 0], margin).ravel()[tmap.texels]
+        weight = proj.weight * dark * bright * np.clip(1.0 - 3.0 * reject, 0, 1)
         # deep shade divides noise by little light, and hard shadow edges are beyond order-2 SH: trust it less
         lit = (shading / rho) @ delight.LUMA / np.percentile(((shading / rho) @ delight.LUMA)[good], 90)
         weight = weight * np.clip((lit - 0.15) / 0.25, 0, 1)
