@@ -17,6 +17,8 @@ from avatar_engine.build.texture_fill import MeshSmoother, dilate, fill_base, mi
 from avatar_engine.build.texture_project import bilinear, box_blur, project_texels, texel_map
 from avatar_engine.errors import InputError
 
+IRIS_DIAMETER_RANGE = (0.0100, 0.0135)
+"""Human iris diameters (metres): a misread ring never makes a cartoon eye."""
 EYE_NORMAL = np.array([0.0, 0.0, 1.0])
 """Mean normal of the visible eye whites in model space (the face looks toward +Z)."""
 
@@ -60,6 +62,9 @@ class TextureResult:
     """True when the eye whites set the light's colour, False when it was assumed neutral."""
     iris_rgb: tuple[int, int, int] | None
     """Iris albedo in texture units from the iris landmarks, for `iris_texture`; None without landmarks."""
+    iris_diameter: float | None
+    """Iris diameter in metres from the iris landmarks and the fitted depth (clamped to the human range);
+    `iris_half_angle` turns it into `iris_texture`'s parameter. None without landmarks."""
     coverage: dict[str, float]
     """Fractions of the skin layout's texels: 'seen' (> 0.5 direct), 'mirrored', 'filled'."""
 
@@ -170,14 +175,15 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
 
     face = weight > 0.5
     skin = delight.albedo_to_texture(np.average(albedo[face], axis=0, weights=weight[face]))
-    iris = None
+    iris, diameter = None, None
     if landmarks_px is not None:
+        diameter = iris_diameter(landmarks_px, view, positions)
         iris = iris_albedo(linear, landmarks_px, rho / np.maximum(delight.sh_basis(EYE_NORMAL[None])[0] @ coeffs, 1e-4))
     lighting = coeffs / rho
     return TextureResult(
         texture=texture, confidence=tmap.image(np.clip(total, 0, 1)[:, None])[..., 0],
         seen=tmap.image(weight[:, None])[..., 0], skin_rgb=tuple(int(c) for c in skin), lighting=lighting,
-        white_balance_from_sclera=gains is not None, iris_rgb=iris,
+        white_balance_from_sclera=gains is not None, iris_rgb=iris, iris_diameter=diameter,
         coverage={"seen": float(np.mean(weight > 0.5)), "mirrored": float(np.mean((weight <= 0.5) & (total > 0.5))),
                   "filled": float(np.mean(total <= 0.5))})
 
@@ -205,3 +211,28 @@ def iris_albedo(linear: np.ndarray, landmarks_px: np.ndarray, gain: np.ndarray) 
         return (84, 110, 140)
     color = np.median(np.concatenate(samples), axis=0) * gain
     return tuple(int(c) for c in delight.albedo_to_texture(color))
+
+
+def iris_diameter(landmarks_px: np.ndarray, view: PhotoView, positions: np.ndarray) -> float:
+    """Iris diameter in metres: each iris ring's radius in pixels, at the depth of the fitted lids around it.
+
+    landmarks_px : (478, 2); positions : (n, 3) posed skin vertices in model space
+    """
+    xy, depth = view.project(positions), view.depth(positions)
+    sizes = []
+    for ring in delight.IRISES:
+        centre = landmarks_px[ring[0]]
+        a, b, c, d = landmarks_px[list(ring[1:])]
+        # the larger of the two diameters across the ring: a turned head foreshortens only one of them
+        radius = max(np.linalg.norm(a - c), np.linalg.norm(b - d)) / 2
+        near = np.linalg.norm(xy - centre, axis=1) < 2.5 * radius
+        if radius > 0.5 and np.count_nonzero(near) >= 3:
+            sizes.append(2 * radius * np.median(depth[near]) / view.focal_px)
+    if not sizes:
+        return float(np.mean(IRIS_DIAMETER_RANGE))
+    return float(np.clip(np.mean(sizes), *IRIS_DIAMETER_RANGE))
+
+
+def iris_half_angle(diameter: float, eye_radius: float) -> float:
+    """`iris_texture`'s angular iris radius (radians) for an iris `diameter` on an eyeball of `eye_radius` (m)."""
+    return float(np.arcsin(np.clip(diameter / 2 / eye_radius, 0.1, 0.95)))

@@ -40,16 +40,19 @@ def eyeball_mesh(radius: float, rings: int = 24, segments: int = 32) -> tuple[np
     return positions.reshape(-1, 3).astype(np.float32), uvs.reshape(-1, 2).astype(np.float32), np.array(tris, np.uint32)
 
 
-def iris_texture(iris_rgb: tuple[int, int, int] = (84, 110, 140), size: int = 512, seed: int = 7) -> np.ndarray:
+def iris_texture(iris_rgb: tuple[int, int, int] = (84, 110, 140), size: int = 512, seed: int = 7,
+                 iris_half_angle: float = IRIS_HALF_ANGLE) -> np.ndarray:
     """Procedural eye texture for `eyeball_mesh`: sclera, limbal ring, fibrous iris, pupil.
 
+    iris_half_angle : angular radius of the iris from the eyeball centre (radians); the cornea's bulge stays at
+    `IRIS_HALF_ANGLE`, so keep this within about 15% of it.
     returns : (size, size, 4) uint8 sRGB
     """
     rng = np.random.default_rng(seed)
     y, x = (np.mgrid[0:size, 0:size] + 0.5) / size - 0.5
     angle_from_gaze = np.hypot(x, y) * 2 * np.pi  # inverse of the mesh's azimuthal projection
     azimuth = np.arctan2(y, x)
-    r = angle_from_gaze / IRIS_HALF_ANGLE  # 1 at the limbus
+    r = angle_from_gaze / iris_half_angle  # 1 at the limbus
 
     sclera = np.array([236, 232, 226], np.float32)
     veins = np.clip((angle_from_gaze - 1.2) / 1.2, 0, 1)[..., None] * np.array([-6, -26, -26], np.float32)

@@ -22,6 +22,9 @@ RELIT_DELTA_E_MAX = 5.0
 """The same face under strong side light or with a colour cast: mean skin albedo within this of the studio one."""
 SEAM_MARGIN = 1.5
 """Colour step across UV island borders: at most the default texture's own plus this (0-255 units)."""
+IRIS_TRUE_DIAMETER = 0.0117
+"""The template's iris (eyes.py: 11.7 mm)."""
+IRIS_DIAMETER_TOLERANCE = 0.0015
 CAST = (1.1, 1.0, 0.82)
 """A warm cast as an image editor makes it: display values scaled per channel."""
 
@@ -149,3 +152,20 @@ def test_face_out_of_frame_is_an_input_error(scene):
     with pytest.raises(InputError, match="too little"):
         build_skin_texture(np.zeros(SIZE[::-1] + (3,), np.uint8), skin.positions, skin.uvs, skin.indices,
                            skin.normals, away)
+
+
+def test_iris_size_from_the_iris_points(studio):
+    if studio[2] is None:
+        pytest.skip("iris size needs MediaPipe's iris landmarks (mediapipe not installed)")
+    # the template's iris: IRIS_HALF_ANGLE on its eyeball; MediaPipe's ring sits near the limbus
+    assert abs(studio[3].iris_diameter - IRIS_TRUE_DIAMETER) < IRIS_DIAMETER_TOLERANCE
+
+
+def test_iris_texture_takes_the_estimated_size():
+    from avatar_engine.head.eyes import IRIS_HALF_ANGLE, iris_texture
+
+    def iris_pixels(half_angle):
+        image = iris_texture((40, 140, 60), size=256, iris_half_angle=half_angle)
+        return np.count_nonzero(image[..., 1].astype(int) - image[..., 2] > 30)  # green iris texels
+
+    assert iris_pixels(IRIS_HALF_ANGLE * 1.15) > 1.2 * iris_pixels(IRIS_HALF_ANGLE)
