@@ -18,7 +18,7 @@ REFERENCE_IRRADIANCE = (1.26, 1.18, 1.19)
 a render of the default albedo under the default `Lighting` recovers that albedo's mean skin level)."""
 SH_RIDGE = (0.0, 0.01, 0.05)
 """Ridge penalty per SH band (0, 1, 2) relative to the mean diagonal of the normal equations: one view sees only a hemisphere of normals."""
-SCLERA_DISPLAY = (223.0, 222.0, 223.0)
+SCLERA_DISPLAY = (220.0, 219.0, 219.0)
 """Display colour of the eye whites' lit half under the studio light (calibrated on renders of the default head)."""
 FIT_SAMPLES = 12000
 LUMA = np.array([0.2126, 0.7152, 0.0722])
@@ -119,7 +119,7 @@ def sclera_color(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | No
     if len(pix) < 12:
         return None
     luma = pix @ LUMA
-    pix = pix[luma >= np.percentile(luma, 50)]
+    pix = pix[luma >= np.percentile(luma, 75)]
     saturation = (pix.max(1) - pix.min(1)) / np.maximum(pix.max(1), 1.0)
     pix = pix[saturation <= np.percentile(saturation, 50)]
     return np.median(pix, axis=0)

@@ -36,6 +36,8 @@ class TextureOptions:
     outlier_log: float = 0.45
     """Texels darker than the smooth skin tone by more than exp(this) fade out (hair, lip gap); brighter ones
     only beyond twice this (highlights are mostly compressed, see `highlight_log`)."""
+    chroma_log: float = 0.18
+    """Plain-skin texels whose colour (log ratios between channels) departs from the tone by more than this fade."""
     reject_margin: int = 3
     """Texels around a dark rejected one (hair, lip gap) that are distrusted too, at 1024 (scales with size)."""
     highlight_log: float = 0.12
@@ -142,7 +144,10 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         # stray strands are thinner than the texels that see them: widen each dark rejection by a few texels
         margin = max(1, opts.reject_margin * opts.size // 1024)
         reject = box_blur(tmap.image(1.0 - dark[:, None])[..., 0], margin).ravel()[tmap.texels]
-        weight = proj.weight * dark * bright * np.clip(1.0 - 3.0 * reject, 0, 1)
+        # a colour skin does not take (glasses frames, a hat, background) where the default skin is plain skin
+        chroma = np.abs(off - off.mean(1, keepdims=True)).max(1)
+        hue = np.exp(-np.maximum(np.where(plain, chroma, 0) - opts.chroma_log, 0) ** 2 / (0.5 * opts.chroma_log) ** 2)
+        weight = proj.weight * dark * bright * hue * np.clip(1.0 - 3.0 * reject, 0, 1)
         # deep shade divides noise by little light, and hard shadow edges are beyond order-2 SH: trust it less
         lit = (shading / rho) @ delight.LUMA / np.percentile(((shading / rho) @ delight.LUMA)[good], 90)
         weight = weight * np.clip((lit - 0.15) / 0.25, 0, 1)
