@@ -43,6 +43,8 @@ HANG_LENGTHS, HANG_SLOPES = (0.12, 0.26), (1.2, 0.15)
 """Below the widest point of the head hair moves inward this much per unit of drop (interpolated by length)."""
 FRINGE_MAX = 0.06
 """A fringe longer than this would cover the eyes."""
+HANG_CLEARANCE = 0.004
+"""Extra gap kept from the skin by hanging hair: thin ears fall between the radius table's cells."""
 CROWN_FLATTEN = 0.3
 """Fraction of a layer's height it keeps on the crown."""
 ROOT_LIFT = 0.0016
@@ -156,7 +158,7 @@ def _comb(scalp: Scalp, style: HairStyle, lifts: np.ndarray) -> tuple[np.ndarray
             h = h - slope * drop
             rel = np.stack([way[:, 0] * h, y - centre[1], way[:, 2] * h], 1)
             dist = np.linalg.norm(rel, axis=1)
-            need = scalp.skin_radius(rel / dist[:, None]) + lift
+            need = scalp.skin_radius(rel / dist[:, None]) + lift + HANG_CLEARANCE
             pushed = np.sqrt(np.maximum(need ** 2 - (y - centre[1]) ** 2, 0.0))
             h = np.where(need > lift, np.maximum(h, pushed), h)
             hang[:, i] = centre + np.stack([way[:, 0] * h, y - centre[1], way[:, 2] * h], 1)

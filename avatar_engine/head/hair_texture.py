@@ -12,13 +12,19 @@ import numpy as np
 BANDS = 4
 """Layers the atlas has room for: band k spans v in [k / BANDS, (k + 1) / BANDS]."""
 WIDTH, BAND_HEIGHT = 512, 512
+CLUMP_TEXELS = (6, 16)
+"""Range of clump widths in texels (0.2 mm each round a typical head): a few pixels wide at 720p."""
+SWAY_TEXELS = 3.0
+"""Largest sideways wander of a clump along its length."""
 GUTTER = 3
 """Texels left transparent between bands so mipmaps do not bleed one layer's roots into another's tips."""
 TIP_START = 0.86
 """Fraction of a strand's length (v) where the innermost layer starts to taper into tips."""
 OUTER_PRESENCE = 0.55
 """Fraction of clumps present in the outermost layer (the innermost has all): the inner layers show between."""
-INNER_SHADE = 0.52
+CROWN_SOLID = 0.12
+"""Along the first part of a strand (v below this) every layer is solid: the crown shows no gaps."""
+INNER_SHADE = 0.72
 """Brightness of the innermost layer relative to the outermost: it sits in the outer layers' shadow."""
 
 
@@ -48,30 +54,36 @@ def strand_atlas(color: tuple[int, int, int], layers: int, density: float = 1.0,
     for k in range(min(layers, BANDS)):
         outer = k / max(layers - 1, 1)  # 0 innermost, 1 outermost
         # clumps: random widths 10..26 texels tiling the width
-        widths = rng.integers(10, 27, WIDTH // 8)
+        widths = rng.integers(CLUMP_TEXELS[0], CLUMP_TEXELS[1] + 1, WIDTH // 4)
         edges = np.concatenate([[0], np.cumsum(widths)])
         edges = edges[edges < WIDTH]
         clump = np.searchsorted(edges, u, side="right") - 1
         n = clump.max() + 1
         centre = (edges[clump] + np.minimum(np.append(edges[1:], WIDTH)[clump], WIDTH)) / 2
         half = (np.append(edges[1:], WIDTH)[clump] - edges[clump]) / 2
-        across = np.abs(u - centre) / np.maximum(half, 1)  # 0 at the clump's middle, 1 at its edge
+        # clumps sway a little sideways along their length, so they read as locks, not planks
+        sway = (rng.uniform(0, SWAY_TEXELS, n)[None] * np.sin(2 * np.pi * rng.uniform(0.7, 2.5, n)[None] * v[:, None]
+                                                                + rng.uniform(0, 2 * np.pi, n)[None]))
+        across = np.abs(u[None] - centre[None] - sway[:, clump]) / np.maximum(half, 1)[None]  # 0 middle, 1 edge
         presence = 1.0 - (1.0 - OUTER_PRESENCE) * outer
         present = rng.random(n) < presence * density
         tip_start = np.where(rng.random(n) < 0.5, TIP_START, TIP_START - 0.25 * outer * rng.random(n))
         tip_start = tip_start - 0.08 * rng.random(n)
         root = np.where(rng.random(n) < outer * 0.5, rng.random(n) * 0.35, 0.0)  # outer clumps may start lower
+        # an absent clump is absent only away from the crown, where all columns meet and gaps would show the scalp
+        gap_from = np.where(present, 2.0, CROWN_SOLID + rng.random(n) * 0.2)
         # a clump tapers to a point: past tip_start its half-width shrinks linearly to zero at the tip
         taper = np.clip((1.0 - v[:, None]) / np.maximum(1.0 - tip_start[clump][None], 1e-3), 0, 1)
         tip_len = np.clip(taper ** 0.8, 0, 1)
-        inside = (across[None] <= tip_len) & (v[:, None] >= root[clump][None]) & present[clump][None]
+        along = (v[:, None] >= root[clump][None]) & (v[:, None] < gap_from[clump][None])
+        inside = (across <= tip_len) & (along | (v[:, None] < CROWN_SOLID))
         alpha = np.where(inside, 255, 0).astype(np.uint8)
-        tone = 0.78 + 0.4 * _smooth(rng.random(WIDTH), 2)  # per strand
+        tone = 0.84 + 0.28 * _smooth(rng.random(WIDTH), 2)  # per strand
         drift = 1.0 + 0.08 * np.sin(v[:, None] * rng.uniform(6, 14) + rng.uniform(0, 6.3, WIDTH)[None])
-        edge_shadow = 1.0 - 0.3 * across ** 2  # the clump's own strands shade its edges
+        edge_shadow = 1.0 - 0.25 * np.minimum(across, 1.0) ** 2  # the clump's own strands shade its edges
         gradient = 0.82 + 0.26 * v[:, None]  # roots darker, sunlit tips lighter
         shade = INNER_SHADE + (1.0 - INNER_SHADE) * outer if layers > 1 else 0.85
-        light = (tone[None] * drift * edge_shadow[None] * gradient * shade)[..., None]
+        light = (tone[None] * drift * edge_shadow * gradient * shade)[..., None]
         rgb = np.clip(base[None, None] * light, 0, 255).astype(np.uint8)
         top = k * BAND_HEIGHT + GUTTER
         atlas[top:top + len(v), :, :3] = rgb
