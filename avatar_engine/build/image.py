@@ -1,0 +1,123 @@
+"""Loading a photo: any file PIL reads -> (h, w, 3) uint8 RGB, upright, at most `max_side` pixels on a side.
+
+Everything that can go wrong with a user's file becomes one `InputError` naming the file and the cause.
+Huge images are shrunk while decoding (JPEG draft mode, `Image.reduce`), so a 12000x12000 photo never needs its
+full-size pixels in memory.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from avatar_engine.errors import InputError
+
+MAX_SIDE = 2048
+"""Photos are downscaled to at most this many pixels on the longer side (landmarks need far fewer)."""
+MIN_SIDE = 64
+"""Smaller images cannot hold a face worth fitting."""
+MAX_PIXELS = 400_000_000
+"""Refuse images whose header claims more pixels than this (decompression bombs), before decoding."""
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """Any mode (L, LA, P, RGBA, I;16, I, F, CMYK...) -> RGB, compositing transparency over white."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        values = np.asarray(image, np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+        image = Image.fromarray(np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def load_photo(path: str | os.PathLike[str], max_side: int = MAX_SIDE) -> np.ndarray:
+    """Read a photo file; respects EXIF orientation.
+
+    returns : (h, w, 3) uint8 RGB with max(h, w) <= max_side
+    raises : InputError for a missing, empty, corrupt, non-image, too small or absurdly large file
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"photo {path}: no such file")
+    if path.stat().st_size == 0:
+        raise InputError(f"photo {path}: the file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                w, h = image.size
+                if w * h > MAX_PIXELS:
+                    raise InputError(f"photo {path}: {w}x{h} is too large (more than {MAX_PIXELS:,} pixels)")
+                # JPEG can decode at 1/2, 1/4 or 1/8 size directly: the full image is never in memory
+                image.draft("RGB", (max_side, max_side))
+                image.load()
+                image = _shrink(image, max_side)
+                image = ImageOps.exif_transpose(image)
+                rgb = np.asarray(_to_rgb(image), np.uint8)
+    except InputError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InputError(f"photo {path}: not an image PIL can read ({type(exc).__name__})") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InputError(f"photo {path}: the image is corrupt or truncated ({exc})") from None
+    if min(rgb.shape[:2]) < MIN_SIDE:
+        raise InputError(f"photo {path}: {rgb.shape[1]}x{rgb.shape[0]} is too small (need at least {MIN_SIDE} "
+                         f"pixels on each side)")
+    return np.ascontiguousarray(rgb)
+
+
+def _shrink(image: Image.Image, max_side: int) -> Image.Image:
+    """Integer `reduce` (box filter, cheap on memory) then an exact Lanczos resize to `max_side`."""
+    longest = max(image.size)
+    if longest <= max_side:
+        return image
+    factor = longest // max_side
+    if factor >= 2 and image.mode not in ("P", "1"):
+        image = image.reduce(factor)
+    if max(image.size) > max_side:
+        scale = max_side / max(image.size)
+        size = (max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale)))
+        image = image.resize(size, Image.Resampling.LANCZOS if image.mode not in ("P", "1") else Image.NEAREST)
+    return image
+
+
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """An in-memory image (for the Python API) -> (h, w, 3) uint8 RGB; InputError if it is not an image array.
+
+    image : (h, w), (h, w, 3) or (h, w, 4); uint8, uint16 or float in [0, 1]
+    """
+    a = np.asarray(image)
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.ndim != 3 or a.shape[2] not in (1, 3, 4) or a.size == 0:
+        raise InputError(f"expected an image array (h, w), (h, w, 3) or (h, w, 4), got shape {a.shape}")
+    if a.dtype == np.uint16:
+        a = (a.astype(np.float64) / 65535.0 * 255.0 + 0.5).astype(np.uint8)
+    elif a.dtype.kind == "f":
+        a = (np.clip(np.nan_to_num(a), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    elif a.dtype != np.uint8:
+        raise InputError(f"expected a uint8, uint16 or float image array, got {a.dtype}")
+    if a.shape[2] == 4:
+        alpha = a[..., 3:].astype(np.float32) / 255.0
+        a = (a[..., :3] * alpha + 255.0 * (1 - alpha) + 0.5).astype(np.uint8)
+    elif a.shape[2] == 1:
+        a = np.repeat(a, 3, axis=2)
+    if min(a.shape[:2]) < MIN_SIDE:
+        raise InputError(f"image {a.shape[1]}x{a.shape[0]} is too small (need at least {MIN_SIDE} pixels a side)")
+    if max(a.shape[:2]) > MAX_SIDE:
+        return load_array_shrunk(a)
+    return np.ascontiguousarray(a)
+
+
+def load_array_shrunk(rgb: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
+    """(h, w, 3) uint8 -> the same image with its longer side at most `max_side`."""
+    return np.asarray(_shrink(Image.fromarray(rgb), max_side), np.uint8)
