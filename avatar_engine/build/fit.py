@@ -1,0 +1,268 @@
+"""Stage 2, reconstruction: identity, camera and expression fitted to MediaPipe's landmarks, then neutralised.
+
+Unknowns: 6 phenotypes and 139 shape changes (identity), the head's rotation and translation in the camera and the
+focal length (camera), the 52 ARKit weights (expression, started from MediaPipe's scores less their bias on our
+faces). Levenberg-Marquardt on the weighted landmark reprojection error, in units of the inter-ocular distance,
+with Gaussian priors on every parameter and box limits; first the camera alone, then everything.
+The rest face is the identity without the expression (neutralised); a smooth, regularised per-vertex residual
+then moves the face toward landmarks the shape changes could not reach.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from avatar_engine.build.landmark_model import Correspondence, LandmarkModel
+from avatar_engine.build.perception import EYE_CORNERS, Perception
+from avatar_engine.build.records import FitResult, PhotoView
+from avatar_engine.head.model import HeadModel
+from avatar_engine.records import Expression
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """How hard the fit works and how much it trusts the head model's average face."""
+
+    camera_iterations: int = 8
+    """Levenberg-Marquardt steps on the camera alone (mean face, MediaPipe's expression)."""
+    iterations: int = 14
+    """Steps on camera, identity and expression together."""
+    landmark_sigma: float = 0.012
+    """Expected landmark noise as a fraction of the inter-ocular distance (MediaPipe's jitter)."""
+    change_sigma: float = 0.45
+    """Prior standard deviation of each shape change (their range is [-1, 1])."""
+    phenotype_sigma: float = 0.3
+    """Prior standard deviation of each phenotype about 0.5 (their range is [0, 1])."""
+    expression_sigma: float = 0.25
+    """Prior standard deviation of each expression weight about MediaPipe's (de-biased) score."""
+    focal_fov_deg: float = 30.0
+    """Prior vertical field of view of the photo's camera."""
+    focal_log_sigma: float = 0.5
+    """Prior standard deviation of log(focal length)."""
+    residual_sigma_m: float = 0.012
+    """Reach of the per-vertex residual: Gaussian kernel radius around each landmark, metres."""
+    residual_damping: float = 1.0
+    """Regularisation of the residual (kernel ridge); larger keeps it smaller and smoother."""
+    residual_max_m: float = 0.004
+    """The residual never moves a vertex further than this."""
+    use_residual: bool = True
+
+
+# --- camera --------------------------------------------------------------------------------------------------------
+def _rodrigues(w: np.ndarray) -> np.ndarray:
+    theta = float(np.linalg.norm(w))
+    if theta < 1e-12:
+        return np.eye(3)
+    k = w / theta
+    kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    return np.eye(3) + np.sin(theta) * kx + (1 - np.cos(theta)) * kx @ kx
+
+
+def _skew(v: np.ndarray) -> np.ndarray:
+    """(n, 3) -> (n, 3, 3) cross-product matrices."""
+    z = np.zeros(len(v))
+    return np.stack([np.stack([z, -v[:, 2], v[:, 1]], 1), np.stack([v[:, 2], z, -v[:, 0]], 1),
+                     np.stack([-v[:, 1], v[:, 0], z], 1)], 1)
+
+
+@dataclass
+class _State:
+    params: np.ndarray
+    """Packed identity + expression (LandmarkModel order)."""
+    rotation: np.ndarray
+    translation: np.ndarray
+    log_focal: float
+
+
+def _project(points: np.ndarray, st: _State, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    cam = points @ st.rotation.T + st.translation
+    f, depth = np.exp(st.log_focal), -cam[:, 2]
+    uv = np.stack([size[0] / 2 + f * cam[:, 0] / depth, size[1] / 2 - f * cam[:, 1] / depth], 1)
+    return uv, cam
+
+
+def _projection_jacobian(cam: np.ndarray, f: float) -> np.ndarray:
+    """(n, 2, 3) d(pixel)/d(camera-space point)."""
+    s = -cam[:, 2]
+    j = np.zeros((len(cam), 2, 3))
+    j[:, 0, 0] = f / s
+    j[:, 0, 2] = f * cam[:, 0] / s ** 2
+    j[:, 1, 1] = -f / s
+    j[:, 1, 2] = -f * cam[:, 1] / s ** 2
+    return j
+
+
+# --- the solver ----------------------------------------------------------------------------------------------------
+class _Problem:
+    def __init__(self, lm: LandmarkModel, target: np.ndarray, weights: np.ndarray, size: tuple[int, int],
+                 iod: float, prior_mean: np.ndarray, prior_sigma: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                 focal_prior: float, options: FitOptions) -> None:
+        self.lm, self.target, self.size = lm, target, size
+        self.row_weight = np.repeat(weights, 2) / (options.landmark_sigma * iod)
+        self.prior_mean, self.prior_sigma = prior_mean, prior_sigma
+        self.lower, self.upper = lower, upper
+        self.focal_prior, self.focal_sigma = focal_prior, options.focal_log_sigma
+
+    def residuals(self, st: _State) -> np.ndarray:
+        uv, _ = _project(self.lm.points(st.params), st, self.size)
+        data = (uv - self.target).ravel() * self.row_weight
+        prior = (st.params - self.prior_mean) / self.prior_sigma
+        return np.concatenate([data, prior, [(st.log_focal - self.focal_prior) / self.focal_sigma]])
+
+    def jacobian(self, st: _State, shape: bool) -> np.ndarray:
+        """Columns: 3 rotation, 3 translation, 1 log focal, then the packed parameters if `shape`."""
+        pts = self.lm.points(st.params)
+        uv, cam = _project(pts, st, self.size)
+        f = float(np.exp(st.log_focal))
+        dproj = _projection_jacobian(cam, f)  # (n, 2, 3)
+        rotated = cam - st.translation
+        d_rot = np.einsum("nij,njk->nik", dproj, -_skew(rotated))  # left-multiplied rotation update
+        d_trans = dproj
+        d_focal = (uv - np.array(self.size) / 2)[:, :, None]
+        blocks = [d_rot, d_trans, d_focal]
+        if shape:
+            d_shape = np.einsum("nij,jk,nkp->nip", dproj, st.rotation, self.lm.jacobian(st.params))
+            blocks.append(d_shape)
+        jd = np.concatenate(blocks, 2).reshape(-1, sum(b.shape[2] for b in blocks)) * self.row_weight[:, None]
+        n_cam, n_par = 7, self.lm.size
+        jp = np.zeros((n_par + 1, jd.shape[1]))
+        if shape:
+            jp[np.arange(n_par), n_cam + np.arange(n_par)] = 1.0 / self.prior_sigma
+        jp[n_par, 6] = 1.0 / self.focal_sigma
+        return np.vstack([jd, jp])
+
+    def step(self, st: _State, delta: np.ndarray, shape: bool) -> _State:
+        params = st.params
+        if shape:
+            params = np.clip(params + delta[7:], self.lower, self.upper)
+        return _State(params, _rodrigues(delta[:3]) @ st.rotation, st.translation + delta[3:6],
+                      st.log_focal + float(delta[6]))
+
+    def solve(self, st: _State, iterations: int, shape: bool) -> _State:
+        r = self.residuals(st)
+        cost, damping = float(r @ r), 1e-3
+        for _ in range(iterations):
+            jac = self.jacobian(st, shape)
+            jtj, jtr = jac.T @ jac, jac.T @ r
+            improved = False
+            for _ in range(6):
+                a = jtj + damping * (np.diag(np.diag(jtj)) + 1e-9 * np.eye(len(jtj)))
+                trial = self.step(st, np.linalg.solve(a, -jtr), shape)
+                r_trial = self.residuals(trial)
+                c_trial = float(r_trial @ r_trial)
+                if c_trial < cost:
+                    st, r, improved = trial, r_trial, cost - c_trial > 1e-7 * cost
+                    cost, damping = c_trial, max(damping / 3, 1e-7)
+                    break
+                damping *= 4
+            if not improved:
+                break
+        return st
+
+
+def expression_prior(scores: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """MediaPipe's scores with its bias on our faces taken out: (52,) in [0, 1]."""
+    bias = np.clip(bias, 0.0, 0.9)
+    return np.clip((scores - bias) / (1 - bias), 0.0, 1.0)
+
+
+def _initial_pose(lm: LandmarkModel, params: np.ndarray, perception: Perception, focal: float) -> _State:
+    """MediaPipe's head rotation, and a translation that puts the mean face over the landmarks at their size."""
+    rotation = perception.pose[:3, :3].astype(np.float64)
+    u, s, vt = np.linalg.svd(rotation)
+    rotation = u @ vt
+    pts = lm.points(params) @ rotation.T
+    w, h = perception.size
+    model_iod = np.linalg.norm(pts[EYE_CORNERS[0], :2] - pts[EYE_CORNERS[1], :2])
+    depth = focal * model_iod / max(perception.inter_ocular_px, 1.0)
+    centre = perception.points_px[:468].mean(0)
+    ray = np.array([(centre[0] - w / 2) / focal, -(centre[1] - h / 2) / focal, -1.0])
+    translation = ray * depth - pts.mean(0)
+    return _State(params, rotation, translation, float(np.log(focal)))
+
+
+def fit_landmarks(perception: Perception, model: HeadModel | None = None, options: FitOptions | None = None,
+                  correspondence: Correspondence | None = None) -> FitResult:
+    """Fit the head model to the perceived face; the rest face is neutral, the photo's expression kept apart."""
+    model = model or HeadModel.default()
+    options = options or FitOptions()
+    corr = correspondence or Correspondence.default()
+    lm = LandmarkModel(model, corr)
+    n_phen, n_change = lm.n_phen, lm.n_change
+    expr0 = expression_prior(perception.scores, corr.neutral_scores)
+    mean = np.concatenate([np.full(n_phen, 0.5), np.zeros(n_change), expr0])
+    sigma = np.concatenate([np.full(n_phen, options.phenotype_sigma), np.full(n_change, options.change_sigma),
+                            np.full(52, options.expression_sigma)])
+    lower = np.concatenate([np.zeros(n_phen), -np.ones(n_change), np.zeros(52)])
+    upper = np.concatenate([np.ones(n_phen), np.ones(n_change), np.ones(52)])
+    upper[n_phen + n_change + 51] = 0.0  # tongueOut: MediaPipe never sees the tongue; keep it in
+    w, h = perception.size
+    focal0 = h / 2 / np.tan(np.radians(options.focal_fov_deg) / 2)
+    target = perception.points_px[:468]
+    iod = perception.inter_ocular_px
+    problem = _Problem(lm, target, corr.weights, (w, h), iod, mean, sigma, lower, upper, float(np.log(focal0)),
+                       options)
+    st = _initial_pose(lm, mean.copy(), perception, focal0)
+    st = problem.solve(st, options.camera_iterations, shape=False)
+    st = problem.solve(st, options.iterations, shape=True)
+
+    identity = lm.identity(st.params)
+    weights = lm.split(st.params)[2].astype(np.float32)
+    neutral = model.neutral_positions(identity).astype(np.float64)
+    posed = neutral + np.tensordot(weights, model.expression_offsets, 1)
+    view = PhotoView(size=(w, h), view=_view_matrix(st), focal_px=float(np.exp(st.log_focal)))
+    uv = view.project(corr.points(posed))
+    residual = np.zeros_like(neutral)
+    if options.use_residual:
+        residual = landmark_residual(model, corr, posed, view, target, uv, options)
+        posed = posed + residual
+        uv = view.project(corr.points(posed))
+    err = np.linalg.norm(uv - target, axis=1)
+    warnings = []
+    at_limit = [n for n, v in identity.items() if n in model.change_names and abs(v) > 0.98]
+    if at_limit:
+        warnings.append(f"shape changes at their limit: {', '.join(at_limit[:5])}")
+    return FitResult(identity=identity, residual=residual.astype(np.float32),
+                     photo_expression=Expression(weights), view=view,
+                     neutral_positions=(neutral + residual).astype(np.float32), posed_positions=posed.astype(np.float32),
+                     landmarks_px=perception.points_px.copy(), reprojection_error=float(err.mean() / iod),
+                     warnings=tuple(warnings))
+
+
+def _view_matrix(st: _State) -> np.ndarray:
+    m = np.eye(4)
+    m[:3, :3], m[:3, 3] = st.rotation, st.translation
+    return m
+
+
+def landmark_residual(model: HeadModel, corr: Correspondence, posed: np.ndarray, view: PhotoView,
+                      target: np.ndarray, uv: np.ndarray, options: FitOptions) -> np.ndarray:
+    """(n, 3) smooth per-vertex offsets that move the landmarks toward their photo positions, in the image plane.
+
+    Each landmark's pixel error is lifted to metres at its depth, turned into model space, and spread over the skin
+    by Gaussian-kernel ridge regression; silhouette (contour) landmarks and non-skin parts are left out.
+    """
+    points = corr.points(posed)
+    depth = view.depth(points)
+    error_cam = np.zeros((len(points), 3))
+    error_cam[:, 0] = (target[:, 0] - uv[:, 0]) * depth / view.focal_px
+    error_cam[:, 1] = -(target[:, 1] - uv[:, 1]) * depth / view.focal_px
+    error = error_cam @ view.view[:3, :3]  # camera -> model (rotation transpose)
+    keep = np.ones(len(points), bool)
+    keep[corr.contour] = False
+    keep &= corr.weights > 0.5
+    p, e = points[keep], error[keep]
+    s2 = 2 * options.residual_sigma_m ** 2
+    kernel = np.exp(-((p[:, None] - p[None]) ** 2).sum(2) / s2)
+    alpha = np.linalg.solve(kernel + options.residual_damping * np.eye(len(p)), e)
+    vs, _ = model.part_slices("skin")
+    skin = posed[vs]
+    k_skin = np.exp(-((skin[:, None] - p[None]) ** 2).sum(2) / s2)
+    offsets = k_skin @ alpha
+    norm = np.linalg.norm(offsets, axis=1, keepdims=True)
+    offsets *= np.minimum(1.0, options.residual_max_m / np.maximum(norm, 1e-12))
+    residual = np.zeros_like(posed)
+    residual[vs] = offsets
+    return residual

@@ -1,0 +1,118 @@
+"""The head model restricted to MediaPipe's 468 landmark points, with derivatives: what the fit evaluates.
+
+Each landmark is a barycentric point on a head-model triangle (`assets/head/mediapipe_correspondence.npz`), so
+its position is linear in every basis the head model has: phenotype basis, shape changes, expression targets.
+Evaluating only these points (instead of 6412 vertices) keeps one Gauss-Newton step to a few milliseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from avatar_engine.head.model import HeadModel
+
+CORRESPONDENCE_PATH = Path(__file__).resolve().parents[2] / "assets" / "head" / "mediapipe_correspondence.npz"
+SPREAD_FLOOR_M = 0.002
+"""A landmark whose position varies by this much across views (metres) gets weight 1/sqrt(2)."""
+PHENOTYPE_STEP = 1e-3
+"""Finite-difference step for the (multilinear, not linear) phenotype derivatives."""
+
+
+@dataclass(frozen=True)
+class Correspondence:
+    """Where MediaPipe's face-mesh points lie on the head model's surface."""
+
+    triangles: np.ndarray
+    """triangles : (468, 3) int head-model vertex ids of each landmark's triangle."""
+    barycentric: np.ndarray
+    """barycentric : (468, 3) float32 coordinates in that triangle."""
+    weights: np.ndarray
+    """weights : (468,) float64 in (0, 1]: how firmly MediaPipe pins each point (low on the face's silhouette)."""
+    contour: np.ndarray
+    """contour : (k,) int the face-oval landmarks (silhouette points that slide with the view)."""
+    neutral_scores: np.ndarray
+    """neutral_scores : (52,) float32 MediaPipe's scores on our neutral head: its bias on our faces."""
+
+    @staticmethod
+    @cache
+    def default() -> "Correspondence":
+        with np.load(CORRESPONDENCE_PATH) as d:
+            spread = d["spread"].astype(np.float64)
+            return Correspondence(
+                triangles=d["triangles"].astype(np.int64), barycentric=d["barycentric"].astype(np.float32),
+                weights=SPREAD_FLOOR_M / np.sqrt(SPREAD_FLOOR_M ** 2 + spread ** 2),
+                contour=d["contour"].astype(np.int64), neutral_scores=d["neutral_scores"].astype(np.float32))
+
+    def points(self, positions: np.ndarray) -> np.ndarray:
+        """positions : (n, 3) head-model vertices -> (468, 3) landmark points on that surface."""
+        return np.einsum("lk,lkj->lj", self.barycentric, positions[self.triangles])
+
+
+class LandmarkModel:
+    """Landmark points as a function of identity and expression, and their derivatives.
+
+    Parameters are packed as one vector: 6 phenotypes, c shape changes, 52 expression weights.
+    """
+
+    def __init__(self, model: HeadModel, correspondence: Correspondence) -> None:
+        self.model = model
+        self.corr = correspondence
+        b, tri = correspondence.barycentric.astype(np.float64), correspondence.triangles
+
+        def on_landmarks(field: np.ndarray) -> np.ndarray:  # (..., n, 3) -> (..., 468, 3)
+            return np.einsum("lk,...lkj->...lj", b, field[..., tri, :].astype(np.float64))
+
+        self.base = on_landmarks(model.positions)
+        self.phenotype_basis = on_landmarks(model.phenotype_basis)
+        self.change_plus = on_landmarks(model.change_offsets[:, 0])
+        self.change_minus = on_landmarks(model.change_offsets[:, 1])
+        self.expression = on_landmarks(model.expression_offsets)
+        self.n_phen = len(model.phenotype_names)
+        self.n_change = len(model.change_names)
+        self.size = self.n_phen + self.n_change + 52
+
+    def split(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        p, c = self.n_phen, self.n_phen + self.n_change
+        return params[:p], params[p:c], params[c:]
+
+    def identity(self, params: np.ndarray) -> dict[str, float]:
+        phen, change, _ = self.split(params)
+        return {**{n: float(v) for n, v in zip(self.model.phenotype_names, phen)},
+                **{n: float(v) for n, v in zip(self.model.change_names, change)}}
+
+    def _phenotype_coeffs(self, phen: np.ndarray) -> np.ndarray:
+        # the head model's multilinear grid weights; private to HeadModel but the fit needs them per landmark
+        nodes, w = self.model._phenotype_coefficients(dict(zip(self.model.phenotype_names, phen)))
+        return w @ self.model.phenotype_node_coeffs[nodes]
+
+    def points(self, params: np.ndarray) -> np.ndarray:
+        """(468, 3) landmark points for packed parameters."""
+        phen, change, expr = self.split(params)
+        pts = self.base + np.tensordot(self._phenotype_coeffs(phen), self.phenotype_basis, 1)
+        pts = pts + np.tensordot(np.maximum(change, 0), self.change_plus, 1)
+        pts = pts + np.tensordot(np.maximum(-change, 0), self.change_minus, 1)
+        return pts + np.tensordot(expr, self.expression, 1)
+
+    def jacobian(self, params: np.ndarray) -> np.ndarray:
+        """(468, 3, size) derivative of `points` with respect to the packed parameters.
+
+        Shape changes are piecewise linear (a +1 and a -1 target); at exactly 0 the mean slope is used.
+        """
+        phen, change, _ = self.split(params)
+        cols = []
+        for k in range(self.n_phen):
+            hi, lo = phen.copy(), phen.copy()
+            hi[k] = min(hi[k] + PHENOTYPE_STEP, 1.0)
+            lo[k] = max(lo[k] - PHENOTYPE_STEP, 0.0)
+            d = (self._phenotype_coeffs(hi) - self._phenotype_coeffs(lo)) / max(hi[k] - lo[k], 1e-9)
+            cols.append(np.tensordot(d, self.phenotype_basis, 1))
+        slope = np.where((change > 0)[:, None, None], self.change_plus,
+                         np.where((change < 0)[:, None, None], -self.change_minus,
+                                  0.5 * (self.change_plus - self.change_minus)))
+        jac = np.concatenate([np.stack(cols), slope, self.expression])  # (size, 468, 3)
+        return jac.transpose(1, 2, 0)

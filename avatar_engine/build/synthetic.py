@@ -1,0 +1,130 @@
+"""Known-truth subjects for tests and benchmarks: random head-model identities rendered by our own renderer.
+
+A subject is an identity, a skin tint, a light rig, a head pose and a mild expression; `render_subject` draws it
+through a `PhotoView`, so the true mesh, camera and expression of every pixel are known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from avatar_engine.build.records import PhotoView
+from avatar_engine.head.arkit import ARKIT_INDEX
+from avatar_engine.head.model import HeadModel
+from avatar_engine.records import Expression, euler_rotation
+
+CHANGE_SIGMA = 0.35
+"""Random shape changes are drawn from N(0, CHANGE_SIGMA), clipped to [-1, 1]."""
+ASYMMETRY_SIGMA = 0.1
+"""Left and right versions of a shape change differ by N(0, ASYMMETRY_SIGMA)."""
+PHENOTYPE_RANGE = (0.15, 0.85)
+MILD_EXPRESSIONS = ("mouthSmileLeft", "mouthSmileRight", "jawOpen", "browInnerUp", "eyeSquintLeft",
+                    "eyeSquintRight", "mouthFunnel", "browDownLeft", "browDownRight", "cheekSquintLeft")
+"""Shapes a mild expression is drawn from, each up to MILD_MAX."""
+MILD_MAX = 0.35
+
+
+@dataclass(frozen=True)
+class Subject:
+    identity: dict[str, float]
+    expression: Expression
+    yaw_deg: float
+    pitch_deg: float
+    roll_deg: float
+    skin_tint: tuple[float, float, float]
+    """Multiplies the default skin texture (linear-ish RGB factors)."""
+    key_light: tuple[float, float, float]
+    """Direction toward the key light."""
+
+
+def random_subject(rng: np.random.Generator, model: HeadModel | None = None, max_yaw: float = 30.0,
+                   expression: bool = True) -> Subject:
+    model = model or HeadModel.default()
+    identity = {n: float(rng.uniform(*PHENOTYPE_RANGE)) for n in model.phenotype_names}
+    # faces are nearly symmetric: a left/right pair shares one draw, plus a small difference
+    shared = {n[2:]: rng.normal(0, CHANGE_SIGMA) for n in model.change_names if n[:2] in ("l-", "r-")}
+    for n in model.change_names:
+        value = shared[n[2:]] + rng.normal(0, ASYMMETRY_SIGMA) if n[2:] in shared else rng.normal(0, CHANGE_SIGMA)
+        identity[n] = float(np.clip(value, -1, 1))
+    weights = {}
+    if expression:
+        for name in rng.choice(MILD_EXPRESSIONS, size=2, replace=False):
+            weights[str(name)] = float(rng.uniform(0.1, MILD_MAX))
+    tint = tuple(float(v) for v in rng.uniform([0.55, 0.5, 0.45], [1.05, 1.0, 1.0]))
+    key = (float(rng.uniform(-0.8, 0.8)), float(rng.uniform(0.2, 0.7)), 0.6)
+    return Subject(identity, Expression.from_names(weights), float(rng.uniform(-max_yaw, max_yaw)),
+                   float(rng.uniform(-10, 10)), float(rng.uniform(-6, 6)), tint, key)
+
+
+def subject_view(subject: Subject, size: tuple[int, int] = (512, 512), fov_y_deg: float = 28.0,
+                 model: HeadModel | None = None) -> PhotoView:
+    """The camera that sees the subject's head turned by its yaw/pitch/roll, the face filling about half the frame."""
+    model = model or HeadModel.default()
+    vs, _ = model.part_slices("skin")
+    skin = model.neutral_positions(subject.identity)[vs].astype(np.float64)
+    centre = 0.5 * (skin.min(0) + skin.max(0))  # phenotypes move the whole head: frame this one
+    rotation = euler_rotation(subject.yaw_deg, subject.pitch_deg, subject.roll_deg).astype(np.float64)
+    focal = size[1] / 2 / np.tan(np.radians(fov_y_deg) / 2)
+    distance = focal * 0.2 / (0.75 * size[1])  # a 20 cm tall head spans 75% of the frame
+    view = np.eye(4)
+    view[:3, :3] = rotation
+    view[:3, 3] = -rotation @ centre + [0, 0, -distance]
+    return PhotoView(size=size, view=view, focal_px=float(focal))
+
+
+def subject_avatar(subject: Subject, model: HeadModel | None = None, hair: bool = False):
+    """The subject's avatar: the template for its identity with the skin texture tinted."""
+    from avatar_engine.head.hair import HairStyle
+    from avatar_engine.head.template import default_materials, template_avatar
+
+    materials = default_materials()
+    skin = materials["skin"]
+    if skin.texture is not None:
+        tex = skin.texture.astype(np.float32)
+        tex[..., :3] *= np.array(subject.skin_tint, np.float32)
+        materials["skin"] = replace(skin, texture=np.clip(tex, 0, 255).astype(np.uint8))
+    return template_avatar(subject.identity, materials, model, hair=HairStyle() if hair else None)
+
+
+class PhotoCamera:
+    """A `PhotoView` with the `Camera` interface the renderer calls (`view()`, `projection(aspect)`, `position`)."""
+
+    def __init__(self, photo_view: PhotoView) -> None:
+        self.photo_view = photo_view
+        self.position = photo_view.position
+
+    def view(self) -> np.ndarray:
+        return self.photo_view.view.astype(np.float32)
+
+    def projection(self, aspect: float) -> np.ndarray:
+        return self.photo_view.projection(aspect)
+
+
+def render_subject(renderer, subject: Subject, view: PhotoView) -> np.ndarray:
+    """(h, w, 3) uint8 photo of the subject; `renderer` is a loaded `Renderer` of `subject_avatar` at view.size."""
+    renderer.render(subject.expression, PhotoCamera(view))
+    return np.ascontiguousarray(renderer.read()[..., :3])
+
+
+def true_posed(subject: Subject, model: HeadModel | None = None) -> np.ndarray:
+    """(n, 3) float32 the subject's vertices as rendered (identity + expression)."""
+    model = model or HeadModel.default()
+    return (model.neutral_positions(subject.identity)
+            + np.tensordot(subject.expression.weights, model.expression_offsets, 1)).astype(np.float32)
+
+
+def face_region(model: HeadModel | None = None) -> np.ndarray:
+    """(k,) skin vertex ids of the face: in front of the ears, between the hairline and under the chin."""
+    from avatar_engine.build.landmark_model import Correspondence
+
+    model = model or HeadModel.default()
+    corr = Correspondence.default()
+    pts = corr.points(model.positions)
+    oval = pts[corr.contour]
+    vs, _ = model.part_slices("skin")
+    p = model.positions[vs]
+    inside = ((p[:, 0] > oval[:, 0].min()) & (p[:, 0] < oval[:, 0].max()) & (p[:, 1] > oval[:, 1].min())
+              & (p[:, 1] < oval[:, 1].max()) & (p[:, 2] > np.percentile(oval[:, 2], 25)))
+    return np.flatnonzero(inside) + vs.start
