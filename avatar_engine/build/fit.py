@@ -123,7 +123,7 @@ class _Problem:
         d_focal = (uv - np.array(self.size) / 2)[:, :, None]
         blocks = [d_rot, d_trans, d_focal]
         if shape:
-            d_shape = np.einsum("nij,jk,nkp->nip", dproj, st.rotation, self.lm.jacobian(st.params))
+            d_shape = np.matmul(dproj @ st.rotation, self.lm.jacobian(st.params))
             blocks.append(d_shape)
         jd = np.concatenate(blocks, 2).reshape(-1, sum(b.shape[2] for b in blocks)) * self.row_weight[:, None]
         n_cam, n_par = 7, self.lm.size

@@ -64,8 +64,9 @@ class LandmarkModel:
         self.corr = correspondence
         b, tri = correspondence.barycentric.astype(np.float64), correspondence.triangles
 
-        def on_landmarks(field: np.ndarray) -> np.ndarray:  # (..., n, 3) -> (..., 468, 3)
-            return np.einsum("lk,...lkj->...lj", b, field[..., tri, :].astype(np.float64))
+        def on_landmarks(field: np.ndarray) -> np.ndarray:  # (..., n, 3) -> (..., 468 * 3), contiguous rows
+            out = np.einsum("lk,...lkj->...lj", b, field[..., tri, :].astype(np.float64))
+            return np.ascontiguousarray(out.reshape(out.shape[:-2] + (-1,)))
 
         self.base = on_landmarks(model.positions)
         self.phenotype_basis = on_landmarks(model.phenotype_basis)
@@ -75,6 +76,7 @@ class LandmarkModel:
         self.n_phen = len(model.phenotype_names)
         self.n_change = len(model.change_names)
         self.size = self.n_phen + self.n_change + 52
+        self.count = len(tri)
 
     def split(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         p, c = self.n_phen, self.n_phen + self.n_change
@@ -93,10 +95,10 @@ class LandmarkModel:
     def points(self, params: np.ndarray) -> np.ndarray:
         """(468, 3) landmark points for packed parameters."""
         phen, change, expr = self.split(params)
-        pts = self.base + np.tensordot(self._phenotype_coeffs(phen), self.phenotype_basis, 1)
-        pts = pts + np.tensordot(np.maximum(change, 0), self.change_plus, 1)
-        pts = pts + np.tensordot(np.maximum(-change, 0), self.change_minus, 1)
-        return pts + np.tensordot(expr, self.expression, 1)
+        flat = (self.base + self._phenotype_coeffs(phen) @ self.phenotype_basis
+                + np.maximum(change, 0) @ self.change_plus + np.maximum(-change, 0) @ self.change_minus
+                + expr @ self.expression)
+        return flat.reshape(-1, 3)
 
     def jacobian(self, params: np.ndarray) -> np.ndarray:
         """(468, 3, size) derivative of `points` with respect to the packed parameters.
@@ -104,15 +106,14 @@ class LandmarkModel:
         Shape changes are piecewise linear (a +1 and a -1 target); at exactly 0 the mean slope is used.
         """
         phen, change, _ = self.split(params)
-        cols = []
+        coeff_rows = []
         for k in range(self.n_phen):
             hi, lo = phen.copy(), phen.copy()
             hi[k] = min(hi[k] + PHENOTYPE_STEP, 1.0)
             lo[k] = max(lo[k] - PHENOTYPE_STEP, 0.0)
-            d = (self._phenotype_coeffs(hi) - self._phenotype_coeffs(lo)) / max(hi[k] - lo[k], 1e-9)
-            cols.append(np.tensordot(d, self.phenotype_basis, 1))
-        slope = np.where((change > 0)[:, None, None], self.change_plus,
-                         np.where((change < 0)[:, None, None], -self.change_minus,
+            coeff_rows.append((self._phenotype_coeffs(hi) - self._phenotype_coeffs(lo)) / max(hi[k] - lo[k], 1e-9))
+        slope = np.where((change > 0)[:, None], self.change_plus,
+                         np.where((change < 0)[:, None], -self.change_minus,
                                   0.5 * (self.change_plus - self.change_minus)))
-        jac = np.concatenate([np.stack(cols), slope, self.expression])  # (size, 468, 3)
-        return jac.transpose(1, 2, 0)
+        jac = np.concatenate([np.array(coeff_rows) @ self.phenotype_basis, slope, self.expression])  # (size, 1404)
+        return np.ascontiguousarray(jac.T).reshape(self.count, 3, self.size)
