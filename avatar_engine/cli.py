@@ -159,6 +159,34 @@ def cmd_live(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_face(text: str | None):
+    """--face: None, 'largest' or a positive face number."""
+    if text is None or text == "largest":
+        return text
+    try:
+        number = int(text)
+    except ValueError:
+        raise InputError(f"--face {text!r} must be 'largest' or a face number (1 = leftmost)") from None
+    if number < 1:
+        raise InputError(f"--face {number} must be 1 or more (1 = leftmost)")
+    return number
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from avatar_engine.build.pipeline import BuildOptions, build_to_file
+
+    out = _output_path(args.output, (".glb",))
+    report = _output_path(args.report, (".json",)) if args.report else None
+    result = build_to_file(args.photo, out, report, BuildOptions(face=parse_face(args.face)))
+    fit = result.report.fit
+    print(f"wrote {out}: fit error {fit['reprojection_error']:.3f} of the inter-ocular distance, "
+          f"built in {sum(result.report.stages_s.values()):.1f} s"
+          + (f", report {report}" if report else ""))
+    for warning in result.report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="avatar", description="Rigged 3D head avatars: build, animate, export.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -170,6 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="head.glb")
     p.add_argument("--bald", action="store_true", help="leave out the hair")
     p.set_defaults(run=cmd_template)
+
+    p = sub.add_parser("build", help="build a rigged avatar (glTF binary) from one photo of a face")
+    p.add_argument("photo", help="photo file (jpg, png, ...)")
+    p.add_argument("-o", "--output", required=True, help="avatar file to write (.glb)")
+    p.add_argument("--report", help="also write the build report (.json): stage timings, fit error, warnings")
+    p.add_argument("--face", help="which face when the photo has several: 'largest' or N (1 = leftmost)")
+    p.set_defaults(run=cmd_build)
 
     p = sub.add_parser("render", help="render an avatar file with an expression to PNG")
     p.add_argument("avatar", help="avatar file (.glb)")

@@ -210,8 +210,12 @@ def fit_landmarks(perception: Perception, model: HeadModel | None = None, option
 
     identity = lm.identity(st.params)
     weights = lm.split(st.params)[2].astype(np.float32)
-    neutral = model.neutral_positions(identity).astype(np.float64)
+    # some phenotypes (age, height, gender) move the whole head with its neck joint; an avatar keeps the neck
+    # joint at the origin, so shift the mesh there and fold the shift into the camera
+    neck = model.joint_positions(identity)[model.joint_names.index("neck")].astype(np.float64)
+    neutral = model.neutral_positions(identity).astype(np.float64) - neck
     posed = neutral + np.tensordot(weights, model.expression_offsets, 1)
+    st = _State(st.params, st.rotation, st.translation + st.rotation @ neck, st.log_focal)
     view = PhotoView(size=(w, h), view=_view_matrix(st), focal_px=float(np.exp(st.log_focal)))
     uv = view.project(corr.points(posed))
     residual = np.zeros_like(neutral)

@@ -20,8 +20,9 @@ MAX_SIDE = 2048
 """Photos are downscaled to at most this many pixels on the longer side (landmarks need far fewer)."""
 MIN_SIDE = 64
 """Smaller images cannot hold a face worth fitting."""
-MAX_PIXELS = 400_000_000
-"""Refuse images whose header claims more pixels than this (decompression bombs), before decoding."""
+MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS
+"""Refuse images whose header claims more pixels than this (decompression bombs), before decoding; PIL's own
+limit (it raises DecompressionBombError beyond twice MAX_IMAGE_PIXELS, about 179 million pixels)."""
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -52,7 +53,8 @@ def load_photo(path: str | os.PathLike[str], max_side: int = MAX_SIDE) -> np.nda
         raise InputError(f"photo {path}: the file is empty")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # between PIL's warning and error limits (89-179 Mpx, e.g. 12000x12000) we load, shrinking while decoding
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 w, h = image.size
                 if w * h > MAX_PIXELS:
@@ -65,8 +67,10 @@ def load_photo(path: str | os.PathLike[str], max_side: int = MAX_SIDE) -> np.nda
                 rgb = np.asarray(_to_rgb(image), np.uint8)
     except InputError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InputError(f"photo {path}: not an image PIL can read ({type(exc).__name__})") from None
+    except Image.DecompressionBombError:
+        raise InputError(f"photo {path}: the image is too large (more than {MAX_PIXELS:,} pixels)") from None
+    except UnidentifiedImageError:
+        raise InputError(f"photo {path}: not an image file PIL can read") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InputError(f"photo {path}: the image is corrupt or truncated ({exc})") from None
     if min(rgb.shape[:2]) < MIN_SIDE:

@@ -14,7 +14,7 @@ from typing import Mapping
 import numpy as np
 
 import avatar_engine
-from avatar_engine.head.hair import HairStyle, shell_hair
+from avatar_engine.head.hair import HairStyle, hair_for_skin
 from avatar_engine.head.model import HeadModel
 from avatar_engine.head.template import PART_MATERIALS, default_materials, morph_normal_offsets
 from avatar_engine.records import Avatar, Material, Part, Skeleton
@@ -29,9 +29,11 @@ def sphere_centre(points: np.ndarray) -> np.ndarray:
 
 
 def fitted_skeleton(model: HeadModel, identity: Mapping[str, float], positions: np.ndarray) -> Skeleton:
-    """The model's skeleton for `identity`, with the eye bones moved onto `positions` (n, 3), the rest mesh."""
+    """The model's skeleton for `identity` with its neck joint at the origin, and the eye bones moved onto
+    `positions` (n, 3), the rest mesh (also neck at the origin)."""
     skeleton = model.skeleton(identity)
     joints = skeleton.rest_positions.astype(np.float64).copy()
+    joints -= joints[skeleton.index("neck")]  # the fit puts the neck joint at the origin (see fit.py)
     for name in ("eye_L", "eye_R"):
         vs, _ = model.part_slices(name)
         joints[skeleton.index(name)] = sphere_centre(positions[vs])
@@ -59,12 +61,12 @@ def rigged_avatar(model: HeadModel, identity: Mapping[str, float], positions: np
             morph_positions=model.expression_offsets[:, vs], morph_normals=morph_normals[:, vs]))
     materials = dict(materials or default_materials())
     skeleton = fitted_skeleton(model, identity, positions)
-    if hair is not None:
-        skin = parts[model.part_names.index("skin")]
-        hair_part, hair_material = shell_hair(
-            skin.positions, skin.normals, skin.indices, skin.joints, skin.weights,
-            dict(zip(skeleton.names, skeleton.rest_positions)), skin.morph_positions, hair)
-        parts.append(hair_part)
-        materials.setdefault("hair", hair_material)
+    skin = parts[model.part_names.index("skin")]
+    grown = None if hair is None else hair_for_skin(
+        skin.positions, skin.indices, skin.joints, skin.weights,
+        dict(zip(skeleton.names, skeleton.rest_positions)), skin.morph_positions, hair)
+    if grown is not None:
+        parts.append(grown[0])
+        materials["hair"] = grown[1]
     return Avatar(parts=tuple(parts), materials=materials, skeleton=skeleton, identity=dict(identity),
                   generator=f"avatar-engine {avatar_engine.__version__}")

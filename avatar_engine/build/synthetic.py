@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from avatar_engine.build.records import PhotoView
+from avatar_engine.build.view import PhotoCamera
 from avatar_engine.head.arkit import ARKIT_INDEX
 from avatar_engine.head.model import HeadModel
 from avatar_engine.records import Expression, euler_rotation
@@ -86,20 +87,6 @@ def subject_avatar(subject: Subject, model: HeadModel | None = None, hair: bool 
         tex[..., :3] *= np.array(subject.skin_tint, np.float32)
         materials["skin"] = replace(skin, texture=np.clip(tex, 0, 255).astype(np.uint8))
     return template_avatar(subject.identity, materials, model, hair=HairStyle() if hair else None)
-
-
-class PhotoCamera:
-    """A `PhotoView` with the `Camera` interface the renderer calls (`view()`, `projection(aspect)`, `position`)."""
-
-    def __init__(self, photo_view: PhotoView) -> None:
-        self.photo_view = photo_view
-        self.position = photo_view.position
-
-    def view(self) -> np.ndarray:
-        return self.photo_view.view.astype(np.float32)
-
-    def projection(self, aspect: float) -> np.ndarray:
-        return self.photo_view.projection(aspect)
 
 
 def render_subject(renderer, subject: Subject, view: PhotoView) -> np.ndarray:

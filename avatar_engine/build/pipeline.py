@@ -1,0 +1,184 @@
+"""photo -> Avatar: the builder's stages in order, timed, with the report.
+
+    with Builder() as builder:                # loads MediaPipe once
+        result = builder.build("me.jpg")      # BuildResult: avatar, fit, report
+    avatar_engine.build("me.jpg")             # the one-call API: returns the Avatar
+
+Stages: load (image.py), perception (perception.py), fit (fit.py), texture (texture.py, when present), hair
+(hair_fit.py, when present), rig (rig.py). A stage whose module is not installed falls back to the head model's
+default (skin texture, hair style) and says so in the report's warnings.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from avatar_engine.build.fit import FitOptions, fit_landmarks
+from avatar_engine.build.image import as_rgb, load_photo
+from avatar_engine.build.perception import MAX_FACES, PerceptionOptions, perceive
+from avatar_engine.build.records import FitResult
+from avatar_engine.build.report import BuildReport
+from avatar_engine.build.rig import rigged_avatar
+from avatar_engine.head.arkit import ARKIT_NAMES
+from avatar_engine.head.hair import HairStyle
+from avatar_engine.head.model import HeadModel
+from avatar_engine.head.template import default_materials
+from avatar_engine.records import Avatar
+
+REPROJECTION_WARN = 0.05
+"""A mean landmark reprojection error above this fraction of the inter-ocular distance is reported as poor."""
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """What to build and how."""
+
+    face: Literal["largest"] | int | None = None
+    """Which face when the photo has several: "largest" or N from the left (1-based); None refuses crowds."""
+    fit: FitOptions = field(default_factory=FitOptions)
+    texture: bool = True
+    """Make the skin texture from the photo (else the default skin)."""
+    hair: bool = True
+    """Fit the hair to the photo (else the default style)."""
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    avatar: Avatar
+    fit: FitResult
+    report: BuildReport
+    photo: np.ndarray
+    """photo : (h, w, 3) uint8 the photo as the stages saw it (upright, downscaled)."""
+
+
+def _available(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+class Builder:
+    """Builds avatars from photos; holds the MediaPipe models between builds. A context manager."""
+
+    def __init__(self, options: BuildOptions | None = None, model: HeadModel | None = None) -> None:
+        from avatar_engine.perception import FaceLandmarker, FaceLandmarkerOptions
+
+        self.options = options or BuildOptions()
+        self.perception_options = PerceptionOptions(face=self.options.face)
+        self.model = model or HeadModel.default()
+        self._landmarker = FaceLandmarker(FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES))
+
+    def build(self, image: str | os.PathLike[str] | np.ndarray) -> BuildResult:
+        """Build the avatar of the face in `image` (a file path or an (h, w[, c]) image array).
+
+        Raises InputError for photos it refuses (unreadable, no face, several faces, too small, turned away).
+        """
+        name = str(image) if isinstance(image, (str, os.PathLike)) else "<array>"
+        report = BuildReport(photo=name)
+        with report.stage("load"):
+            rgb = load_photo(image) if isinstance(image, (str, os.PathLike)) else as_rgb(image)
+        report.size = (int(rgb.shape[1]), int(rgb.shape[0]))
+        with report.stage("perception"):
+            seen = perceive(rgb, self._landmarker, self.perception_options)
+        if seen.face_count > 1:
+            report.warnings.append(f"{seen.face_count} faces in the photo; built face chosen by --face "
+                                   f"{self.options.face}")
+        with report.stage("fit"):
+            fit = fit_landmarks(seen, self.model, self.options.fit)
+        report.warnings.extend(fit.warnings)
+        err = np.linalg.norm(fit.view.project(_landmarks(fit, self.model)) - fit.landmarks_px[:468], axis=1)
+        report.fit = {"reprojection_error": round(fit.reprojection_error, 5),
+                      "reprojection_error_max": round(float(err.max() / seen.inter_ocular_px), 5),
+                      "inter_ocular_px": round(seen.inter_ocular_px, 2), "focal_px": round(fit.view.focal_px, 1),
+                      "fov_y_deg": round(fit.view.fov_y_deg, 2), "yaw_deg": round(seen.yaw_deg, 2),
+                      "residual_max_mm": round(float(np.linalg.norm(fit.residual, axis=1).max() * 1000), 3)}
+        report.expression = {n: round(float(w), 3) for n, w in zip(ARKIT_NAMES, fit.photo_expression.weights)
+                             if w > 0.05}
+        if fit.reprojection_error > REPROJECTION_WARN:
+            report.warnings.append(f"poor landmark fit: mean reprojection error {fit.reprojection_error:.3f} of the "
+                                   f"inter-ocular distance")
+        with report.stage("texture"):
+            materials = self._materials(rgb, fit, report)
+        with report.stage("hair"):
+            hair = self._hair(rgb, fit, materials, report)
+        with report.stage("rig"):
+            avatar = rigged_avatar(self.model, fit.identity, fit.neutral_positions, materials, hair)
+        return BuildResult(avatar=avatar, fit=fit, report=report, photo=rgb)
+
+    # --- optional stages (other modules of the builder) ---------------------------------------------------------
+    def _materials(self, rgb: np.ndarray, fit: FitResult, report: BuildReport):
+        if not self.options.texture:
+            report.warnings.append("texture stage off: default skin texture")
+            return default_materials()
+        if not _available("avatar_engine.build.texture"):
+            report.warnings.append("texture stage not available in this build: default skin texture and iris")
+            return default_materials()
+        from avatar_engine.build.texture import build_skin_texture
+
+        vs, ts = self.model.part_slices("skin")
+        posed = fit.posed_positions
+        result = build_skin_texture(rgb, posed[vs], self.model.uvs[vs], self.model.triangles[ts] - vs.start,
+                                    self.model.normals(posed)[vs], fit.view, landmarks_px=fit.landmarks_px)
+        kwargs = {"iris_rgb": tuple(result.iris_rgb)} if result.iris_rgb is not None else {}
+        return default_materials(skin_texture=result.texture, **kwargs)
+
+    def _hair(self, rgb: np.ndarray, fit: FitResult, materials, report: BuildReport) -> HairStyle | None:
+        if not self.options.hair:
+            report.warnings.append("hair stage off: default hair style")
+            return HairStyle()
+        if not (_available("avatar_engine.build.hair_fit") and _available("avatar_engine.perception.segmenter")):
+            report.warnings.append("hair stage not available in this build: default hair style, no hair IoU")
+            return HairStyle()
+        from avatar_engine.build.hair_fit import fit_hair, hair_region
+        from avatar_engine.perception.segmenter import PersonSegmenter
+
+        with PersonSegmenter() as segmenter:
+            person = segmenter.segment(rgb)
+        region = hair_region(rgb, person, fit.landmarks_px)
+        bald = rigged_avatar(self.model, fit.identity, fit.neutral_positions, materials, hair=None)
+        result = fit_hair(region, bald, fit.view)
+        report.hair_iou = round(float(result.iou), 4)
+        return result.style
+
+    def close(self) -> None:
+        self._landmarker.close()
+
+    def __enter__(self) -> "Builder":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _landmarks(fit: FitResult, model: HeadModel) -> np.ndarray:
+    from avatar_engine.build.landmark_model import Correspondence
+
+    return Correspondence.default().points(fit.posed_positions.astype(np.float64))
+
+
+def build(image: str | os.PathLike[str] | np.ndarray, options: BuildOptions | None = None) -> Avatar:
+    """The avatar of the face in `image` (file path or image array); see `Builder` to build many or get the report."""
+    with Builder(options) as builder:
+        return builder.build(image).avatar
+
+
+def build_to_file(image: str | os.PathLike[str], output: str | os.PathLike[str],
+                  report_path: str | os.PathLike[str] | None = None,
+                  options: BuildOptions | None = None) -> BuildResult:
+    """Build and write the .glb (and the JSON report), each atomically; nothing is written if a stage fails."""
+    from avatar_engine.io import write_glb
+
+    with Builder(options) as builder:
+        result = builder.build(image)
+    with result.report.stage("write"):
+        write_glb(result.avatar, Path(output))
+    if report_path is not None:
+        result.report.write(report_path)
+    return result

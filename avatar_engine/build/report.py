@@ -1,0 +1,54 @@
+"""Stage 6, report: what the builder did, how long each stage took and how well it fitted, as JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import avatar_engine
+
+
+@dataclass
+class BuildReport:
+    """Filled in stage by stage; `write` saves it atomically as JSON."""
+
+    photo: str
+    size: tuple[int, int] = (0, 0)
+    stages_s: dict[str, float] = field(default_factory=dict)
+    """Wall-clock seconds per stage, in the order they ran."""
+    fit: dict[str, float] = field(default_factory=dict)
+    """Reprojection error (fraction of inter-ocular distance, mean and max), focal length, head yaw."""
+    expression: dict[str, float] = field(default_factory=dict)
+    """The photo's expression that was neutralised: ARKit weights above 0.05."""
+    hair_iou: float | None = None
+    """Hair silhouette IoU against the photo's hair region; None when the hair stage did not run."""
+    warnings: list[str] = field(default_factory=list)
+    generator: str = f"avatar-engine {avatar_engine.__version__}"
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages_s[name] = round(time.perf_counter() - start, 4)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["total_s"] = round(sum(self.stages_s.values()), 4)
+        return json.dumps(data, indent=2)
+
+    def write(self, path: str | os.PathLike[str]) -> None:
+        """Write to `path` through a temporary file, so a failure never leaves a partial report."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(self.to_json() + "\n")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)

@@ -1,0 +1,125 @@
+"""Loading a user's photo: orientation, pixel formats, huge files, and one clear InputError for each bad file."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from avatar_engine.build.image import MAX_SIDE, MIN_SIDE, as_rgb, load_photo
+from avatar_engine.errors import InputError
+
+EXIF_ORIENTATION = 0x0112
+ROTATE_90_CW = 6
+"""EXIF orientation 6: the stored pixels must be turned 90 degrees clockwise to stand upright."""
+HUGE_PEAK_MB = 150
+"""Loading a 12000x12000 JPEG raises the process's peak memory by less than this (full size would be 432 MB)."""
+
+
+def _marked(w: int = 120, h: int = 80) -> np.ndarray:
+    """A grey image with a red block in its top-left corner, to see where the corner ends up."""
+    a = np.full((h, w, 3), 128, np.uint8)
+    a[:20, :30] = (255, 0, 0)
+    return a
+
+
+def test_exif_rotation_is_respected(tmp_path):
+    path = tmp_path / "rotated.jpg"
+    exif = Image.Exif()
+    exif[EXIF_ORIENTATION] = ROTATE_90_CW
+    Image.fromarray(_marked()).save(path, exif=exif, quality=95)
+    rgb = load_photo(path)
+    assert rgb.shape == (120, 80, 3)  # stored 120 wide, 80 tall; shown 80 wide, 120 tall
+    # turned clockwise: the stored top-left corner is now top-right
+    assert rgb[5, -5, 0] > 200 and rgb[5, -5, 1] < 60
+    assert rgb[5, 5, 0] < 160
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "I;16", "P", "LA", "CMYK"])
+def test_pixel_formats_become_rgb_uint8(tmp_path, mode):
+    base = Image.fromarray(_marked())
+    if mode == "I;16":
+        image = Image.fromarray((np.asarray(base.convert("L"), np.uint16) * 257).astype(np.uint16))
+        assert image.mode == "I;16"
+    elif mode == "P":
+        image = base.convert("P", palette=Image.Palette.ADAPTIVE)
+    else:
+        image = base.convert(mode)
+    path = tmp_path / ("photo.tiff" if mode == "CMYK" else "photo.png")
+    image.save(path)
+    rgb = load_photo(path)
+    assert rgb.dtype == np.uint8 and rgb.shape == (80, 120, 3)
+    assert abs(int(rgb[40, 60].mean()) - 128) <= 3  # grey stays grey; 16-bit is scaled, not clipped
+
+
+def test_transparent_pixels_become_white(tmp_path):
+    rgba = np.zeros((80, 120, 4), np.uint8)
+    rgba[..., 3] = 0
+    path = tmp_path / "clear.png"
+    Image.fromarray(rgba, "RGBA").save(path)
+    assert (load_photo(path) == 255).all()
+
+
+def test_large_images_are_downscaled(tmp_path):
+    path = tmp_path / "big.jpg"
+    Image.fromarray(_marked(4000, 3000)).save(path, quality=80)
+    rgb = load_photo(path)
+    assert max(rgb.shape[:2]) <= MAX_SIDE and rgb.shape[1] / rgb.shape[0] == pytest.approx(4 / 3, rel=0.01)
+
+
+def test_huge_jpeg_loads_without_full_size_memory(tmp_path):
+    path = tmp_path / "huge.jpg"
+    Image.new("L", (12000, 12000), 90).save(path, quality=70)
+    code = ("import resource, sys; from avatar_engine.build.image import load_photo; "
+            "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; rgb = load_photo(sys.argv[1]); "
+            "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; print(rgb.shape[0], rgb.shape[1], "
+            "(after - before) // 1024)")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    h, w, peak_mb = map(int, out.stdout.split())
+    assert max(h, w) <= MAX_SIDE and h == w
+    assert peak_mb < HUGE_PEAK_MB
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "no such file"),
+    (b"", "empty"),
+    (b"this is a text file, not a photo\n", "not an image"),
+    (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 40, "not an image"),
+])
+def test_bad_files_raise_one_clear_error(tmp_path, content, message):
+    path = tmp_path / "photo.jpg"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(InputError, match=message) as info:
+        load_photo(path)
+    assert "photo.jpg" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_truncated_jpeg_is_refused(tmp_path):
+    buffer = io.BytesIO()
+    Image.fromarray(_marked(400, 300)).save(buffer, "JPEG")
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    with pytest.raises(InputError, match="corrupt or truncated"):
+        load_photo(path)
+
+
+def test_tiny_image_is_refused(tmp_path):
+    path = tmp_path / "tiny.png"
+    Image.fromarray(_marked(MIN_SIDE - 1, MIN_SIDE + 10)).save(path)
+    with pytest.raises(InputError, match="too small"):
+        load_photo(path)
+
+
+def test_arrays_are_accepted_in_common_forms():
+    grey = np.full((80, 120), 0.5, np.float32)
+    assert as_rgb(grey).shape == (80, 120, 3) and as_rgb(grey)[0, 0, 0] == 128
+    sixteen = np.full((80, 120, 3), 65535, np.uint16)
+    assert (as_rgb(sixteen) == 255).all()
+    with pytest.raises(InputError, match="expected an image array"):
+        as_rgb(np.zeros((5,)))
