@@ -1,0 +1,32 @@
+"""Builder fixtures: the sample photo, one image landmarker for the package, renders of our own head."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session")
+def grace_hopper_path() -> Path:
+    import matplotlib
+
+    return Path(matplotlib.__file__).parent / "mpl-data" / "sample_data" / "grace_hopper.jpg"
+
+
+@pytest.fixture(scope="session")
+def grace_hopper(grace_hopper_path) -> np.ndarray:
+    from avatar_engine.build.image import load_photo
+
+    return load_photo(grace_hopper_path)
+
+
+@pytest.fixture(scope="session")
+def landmarker():
+    pytest.importorskip("mediapipe", reason="mediapipe is not installed (pip install 'avatar-engine[track]')")
+    from avatar_engine.build.perception import MAX_FACES
+    from avatar_engine.perception import FaceLandmarker, FaceLandmarkerOptions
+
+    with FaceLandmarker(FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES)) as lm:
+        yield lm

@@ -1,0 +1,86 @@
+"""Stage 1: landmarks for the face to build, mirror-averaged, and the refusals (no face, crowd, small, turned)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from avatar_engine.build.perception import (EYE_CORNERS, PerceptionOptions, landmark_mirror, perceive,
+                                            pose_yaw_deg)
+from avatar_engine.errors import InputError
+
+MIRROR_AGREEMENT = 0.03
+"""On a frontal photo, landmarks from the mirrored photo (remapped) agree with the direct ones within this
+fraction of the inter-ocular distance (median). A wrong left/right table would put them tens of % apart."""
+GRACE_IOD_PX = (100, 130)
+"""Grace Hopper's outer-eye-corner distance in the 512x600 sample photo."""
+TURNED_YAW = 65.0
+"""A render of our head turned this far (camera orbit) is refused."""
+
+
+def test_mirror_table_is_an_involution_that_swaps_sides():
+    mirror = landmark_mirror()
+    assert mirror.shape == (478,)
+    assert (mirror[mirror] == np.arange(478)).all()
+    assert mirror[EYE_CORNERS[0]] == EYE_CORNERS[1]
+    assert set(mirror[468:]) == set(range(468, 478)) and mirror[468] == 473
+
+
+def test_grace_hopper_landmarks_and_mirror_average(grace_hopper, landmarker):
+    both = perceive(grace_hopper, landmarker)
+    direct = perceive(grace_hopper, landmarker, PerceptionOptions(mirror_average=False))
+    assert both.points_px.shape == (478, 2) and both.scores.shape == (52,)
+    assert GRACE_IOD_PX[0] < both.inter_ocular_px < GRACE_IOD_PX[1]
+    assert abs(both.yaw_deg) < 15 and both.face_count == 1
+    # the mirror pass is remapped correctly: it moves the points by about MediaPipe's jitter, not by a feature
+    moved = np.linalg.norm(both.points_px - direct.points_px, axis=1) / both.inter_ocular_px
+    assert 0 < np.median(moved) < MIRROR_AGREEMENT
+
+
+def test_no_face_is_refused(landmarker):
+    with pytest.raises(InputError, match="no face found"):
+        perceive(np.full((300, 300, 3), 128, np.uint8), landmarker)
+
+
+def test_several_faces_need_a_choice(grace_hopper, landmarker):
+    small = np.asarray(Image.fromarray(grace_hopper).resize((384, 450)))
+    pair = np.full((600, 512 + 384, 3), 120, np.uint8)
+    pair[:, :512] = grace_hopper
+    pair[:450, 512:] = small
+    with pytest.raises(InputError, match="2 faces found.*--face largest"):
+        perceive(pair, landmarker)
+    largest = perceive(pair, landmarker, PerceptionOptions(face="largest"))
+    second = perceive(pair, landmarker, PerceptionOptions(face=2))
+    assert largest.points_px[:, 0].mean() < 512 < second.points_px[:, 0].mean()
+    assert largest.inter_ocular_px > second.inter_ocular_px
+    with pytest.raises(InputError, match="only 2 face"):
+        perceive(pair, landmarker, PerceptionOptions(face=3))
+
+
+def test_bad_face_option_is_refused():
+    with pytest.raises(InputError, match="--face"):
+        PerceptionOptions(face=0)
+
+
+def test_small_face_is_refused(grace_hopper, landmarker):
+    small = np.asarray(Image.fromarray(grace_hopper).resize((512 // 3, 600 // 3)))
+    canvas = np.full((600, 512, 3), 200, np.uint8)
+    canvas[:small.shape[0], :small.shape[1]] = small
+    with pytest.raises(InputError, match="too small"):
+        perceive(canvas, landmarker)
+
+
+def test_turned_head_is_refused(landmarker, gl_context, template):
+    from avatar_engine.records import Expression
+    from avatar_engine.render.camera import Camera
+    from avatar_engine.render.renderer import STUDIO_BACKDROP, Renderer, RenderOptions
+
+    with Renderer(gl_context, RenderOptions(size=(320, 320), background=STUDIO_BACKDROP)) as renderer:
+        renderer.load(template)
+        renderer.render(Expression(), Camera(yaw_deg=TURNED_YAW, distance=0.55, target=(0.0, 0.10, 0.05)))
+        side = np.ascontiguousarray(renderer.read()[..., :3])
+    faces = landmarker.detect(side)
+    assert faces and abs(pose_yaw_deg(faces[0].pose)) > 45, "MediaPipe should still see the turned face"
+    with pytest.raises(InputError, match="turned .* degrees"):
+        perceive(side, landmarker)
