@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Iterator, Literal
 
 import numpy as np
 
@@ -57,6 +59,21 @@ class BuildResult:
     """photo : (h, w, 3) uint8 the photo as the stages saw it (upright, downscaled)."""
 
 
+@contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for a while: MediaPipe's C++ (absl) logging writes INFO and WARNING
+    lines there when its graphs start and first run, which would bury the CLI's one-line error messages."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _available(module: str) -> bool:
     try:
         return importlib.util.find_spec(module) is not None
@@ -73,7 +90,8 @@ class Builder:
         self.options = options or BuildOptions()
         self.perception_options = PerceptionOptions(face=self.options.face)
         self.model = model or HeadModel.default()
-        self._landmarker = FaceLandmarker(FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES))
+        with native_stderr_silenced():
+            self._landmarker = FaceLandmarker(FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES))
 
     def build(self, image: str | os.PathLike[str] | np.ndarray) -> BuildResult:
         """Build the avatar of the face in `image` (a file path or an (h, w[, c]) image array).
@@ -85,7 +103,7 @@ class Builder:
         with report.stage("load"):
             rgb = load_photo(image) if isinstance(image, (str, os.PathLike)) else as_rgb(image)
         report.size = (int(rgb.shape[1]), int(rgb.shape[0]))
-        with report.stage("perception"):
+        with report.stage("perception"), native_stderr_silenced():
             seen = perceive(rgb, self._landmarker, self.perception_options)
         if seen.face_count > 1:
             report.warnings.append(f"{seen.face_count} faces in the photo; built face chosen by --face "
@@ -139,7 +157,7 @@ class Builder:
         from avatar_engine.build.hair_fit import fit_hair, hair_region
         from avatar_engine.perception.segmenter import PersonSegmenter
 
-        with PersonSegmenter() as segmenter:
+        with native_stderr_silenced(), PersonSegmenter() as segmenter:
             person = segmenter.segment(rgb)
         region = hair_region(rgb, person, fit.landmarks_px)
         bald = rigged_avatar(self.model, fit.identity, fit.neutral_positions, materials, hair=None)

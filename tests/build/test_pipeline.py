@@ -1,0 +1,126 @@
+"""The whole builder: `avatar build PHOTO -o me.glb --report me.json` on Grace Hopper, the Python API, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from avatar_engine.cli import main
+
+REPROJECTION_MAX = 0.03
+"""The report's mean landmark reprojection error on the sample photo, fraction of the inter-ocular distance."""
+EYE_SPHERE_TOLERANCE_M = 0.0003
+"""Seen from its eye bone, the eyeball's vertices (cornea bulge aside) lie at one radius, within this (median)."""
+STAGES = ("load", "perception", "fit", "texture", "hair", "rig", "write")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, grace_hopper_path):
+    pytest.importorskip("mediapipe", reason="mediapipe is not installed (pip install 'avatar-engine[track]')")
+    folder = tmp_path_factory.mktemp("build")
+    glb, report = folder / "me.glb", folder / "me.json"
+    assert main(["build", str(grace_hopper_path), "-o", str(glb), "--report", str(report)]) == 0
+    return glb, json.loads(report.read_text())
+
+
+def test_build_writes_an_avatar_and_a_report(built):
+    from avatar_engine.io import read_glb
+
+    glb, report = built
+    avatar = read_glb(glb)
+    assert {"neck", "head", "jaw", "eye_L", "eye_R"} <= set(avatar.skeleton.names)
+    assert any(p.morph_positions.any() for p in avatar.parts)
+    assert tuple(report["stages_s"]) == STAGES and all(v >= 0 for v in report["stages_s"].values())
+    assert report["fit"]["reprojection_error"] < REPROJECTION_MAX
+    assert report["size"] == [512, 600] and isinstance(report["warnings"], list)
+
+
+def test_built_skeleton_sits_on_the_built_head(built):
+    from avatar_engine.io import read_glb
+
+    avatar = read_glb(built[0])
+    skeleton = avatar.skeleton
+    assert np.allclose(skeleton.rest_positions[skeleton.index("neck")], 0, atol=1e-6)
+    for eye in ("eye_L", "eye_R"):
+        radii = np.linalg.norm(avatar.part(eye).positions - skeleton.rest_positions[skeleton.index(eye)], axis=1)
+        assert np.median(np.abs(radii - np.median(radii))) < EYE_SPHERE_TOLERANCE_M
+    assert skeleton.rest_positions[skeleton.index("eye_L")][0] > 0  # the avatar's own left is +X
+
+
+def test_python_api_is_lazy_and_callable():
+    code = ("import sys, avatar_engine; assert callable(avatar_engine.build); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('mediapipe', 'moderngl')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_python_api_builds_from_an_array(grace_hopper):
+    import avatar_engine
+
+    avatar = avatar_engine.build(grace_hopper)
+    assert avatar.part("skin").positions.shape[1] == 3 and len(avatar.skeleton.names) == 5
+
+
+def _two_faces(grace_hopper: np.ndarray) -> np.ndarray:
+    pair = np.full((600, 1024, 3), 120, np.uint8)
+    pair[:, :512] = grace_hopper
+    pair[:, 512:] = grace_hopper[:, ::-1]
+    return pair
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("missing", "no such file"), ("empty", "empty"), ("text", "not an image"),
+    ("blank", "no face found"), ("pair", "2 faces found"),
+])
+def test_bad_photos_exit_2_without_output(tmp_path, capsys, grace_hopper, kind, message):
+    pytest.importorskip("mediapipe")
+    photo = tmp_path / ("photo.png" if kind in ("blank", "pair") else "photo.jpg")
+    if kind == "empty":
+        photo.write_bytes(b"")
+    elif kind == "text":
+        photo.write_text("not a photo\n")
+    elif kind == "blank":
+        Image.new("RGB", (400, 400), (128, 128, 128)).save(photo)
+    elif kind == "pair":
+        Image.fromarray(_two_faces(grace_hopper)).save(photo)
+    out, report = tmp_path / "me.glb", tmp_path / "me.json"
+    assert main(["build", str(photo), "-o", str(out), "--report", str(report)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ([photo.name] if kind != "missing" else [])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--face", "zero"], "--face 'zero'"), (["--face", "0"], "must be 1 or more"),
+    (["-o", "me.obj"], "must end in .glb"), (["--report", "me.txt"], "must end in .json"),
+])
+def test_bad_build_arguments(tmp_path, capsys, grace_hopper_path, args, message):
+    argv = ["build", str(grace_hopper_path), "-o", str(tmp_path / "me.glb"), *args]
+    argv = [a if not a.startswith("me.") else str(tmp_path / a) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_choosing_a_face_builds_from_a_group_photo(tmp_path, grace_hopper):
+    photo = tmp_path / "pair.png"
+    Image.fromarray(_two_faces(grace_hopper)).save(photo)
+    out = tmp_path / "me.glb"
+    assert main(["build", str(photo), "-o", str(out), "--face", "2"]) == 0
+    assert out.stat().st_size > 0
+
+
+def test_cli_error_has_no_traceback_even_after_mediapipe_loads(tmp_path):
+    photo = tmp_path / "blank.png"
+    Image.new("RGB", (300, 300), (90, 90, 90)).save(photo)
+    proc = subprocess.run([sys.executable, "-m", "avatar_engine.cli", "build", str(photo), "-o",
+                           str(tmp_path / "me.glb")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
