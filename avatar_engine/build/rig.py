@@ -9,15 +9,16 @@ jaw forward, so it would be a poor bone pivot.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Mapping
 
 import numpy as np
 
 import avatar_engine
-from avatar_engine.head.hair import HairStyle, hair_for_skin
+from avatar_engine.head.hair import HairStyle
 from avatar_engine.head.model import HeadModel
-from avatar_engine.head.template import PART_MATERIALS, default_materials, morph_normal_offsets
-from avatar_engine.records import Avatar, Material, Part, Skeleton
+from avatar_engine.head.template import default_materials, template_avatar
+from avatar_engine.records import Avatar, Material, Skeleton
 
 
 def sphere_centre(points: np.ndarray) -> np.ndarray:
@@ -42,31 +43,36 @@ def fitted_skeleton(model: HeadModel, identity: Mapping[str, float], positions: 
 
 
 
+class FittedHeadModel:
+    """The head model answering with one person's rest mesh and skeleton, so that `template_avatar` (parts,
+    eyelashes, hair, baked occlusion: everything the template gets) builds the fitted person unchanged.
+    Every other attribute is the wrapped model's."""
+
+    def __init__(self, model: HeadModel, positions: np.ndarray, skeleton: Skeleton) -> None:
+        self._model = model
+        self._positions = np.asarray(positions, np.float32)
+        self._skeleton = skeleton
+
+    def neutral_positions(self, identity: Mapping[str, float] | None = None) -> np.ndarray:
+        return self._positions.copy()
+
+    def skeleton(self, identity: Mapping[str, float] | None = None) -> Skeleton:
+        return self._skeleton
+
+    def joint_positions(self, identity: Mapping[str, float] | None = None) -> np.ndarray:
+        return self._skeleton.rest_positions.copy()
+
+    def __getattr__(self, name: str):
+        return getattr(self._model, name)
+
+
 def rigged_avatar(model: HeadModel, identity: Mapping[str, float], positions: np.ndarray,
                   materials: Mapping[str, Material] | None = None, hair: HairStyle | None = HairStyle()) -> Avatar:
-    """An avatar from rest-pose vertices (identity + residual), the model's targets, a fitted skeleton and hair.
+    """The avatar of a fitted person: rest-pose vertices (identity + residual, neck joint at the origin), the
+    model's 52 targets, the fitted skeleton, and the template's materials, lashes and hair.
 
     positions : (n, 3) float32 all head-model vertices, neutral expression
     """
-    positions = np.asarray(positions, np.float32)
-    normals = model.normals(positions)
-    morph_normals = morph_normal_offsets(model, positions, normals)
-    parts = []
-    for name in model.part_names:
-        vs, ts = model.part_slices(name)
-        parts.append(Part(
-            name=name, material=PART_MATERIALS[name], positions=positions[vs], normals=normals[vs],
-            uvs=model.uvs[vs], indices=(model.triangles[ts] - vs.start).astype(np.uint32),
-            joints=model.joints[vs], weights=model.weights[vs],
-            morph_positions=model.expression_offsets[:, vs], morph_normals=morph_normals[:, vs]))
-    materials = dict(materials or default_materials())
-    skeleton = fitted_skeleton(model, identity, positions)
-    skin = parts[model.part_names.index("skin")]
-    grown = None if hair is None else hair_for_skin(
-        skin.positions, skin.indices, skin.joints, skin.weights,
-        dict(zip(skeleton.names, skeleton.rest_positions)), skin.morph_positions, hair)
-    if grown is not None:
-        parts.append(grown[0])
-        materials["hair"] = grown[1]
-    return Avatar(parts=tuple(parts), materials=materials, skeleton=skeleton, identity=dict(identity),
-                  generator=f"avatar-engine {avatar_engine.__version__}")
+    fitted = FittedHeadModel(model, positions, fitted_skeleton(model, identity, np.asarray(positions, np.float64)))
+    avatar = template_avatar(dict(identity), materials or default_materials(), fitted, hair=hair)  # type: ignore[arg-type]
+    return replace(avatar, generator=f"avatar-engine {avatar_engine.__version__} build")
