@@ -37,6 +37,8 @@ GRID_STEP = 7.5
 """Spacing of the stored pose tables (degrees); sweep samples are averaged into these bins."""
 CROSSTALK_KEEP = 0.05
 """Cross-talk (one shape moving another's score) smaller than this is left out of the table."""
+POSE_DRIFT_KEEP = 0.5
+"""Head-angle drift (degrees) a shape at full weight causes in MediaPipe's pose; smaller is left out."""
 SHIFT_KEEP = 0.03
 """Shapes whose resting score drifts less than this over the sweeps are left out of the tables."""
 MEASURED = Path(__file__).resolve().parent.parent / "avatar_engine" / "solve" / "measured.py"
@@ -80,13 +82,16 @@ def main() -> None:
     t0 = time.perf_counter()
     probe = Probe(args.size, args.samples)
     rest = probe.look(expression({}), hold=10)
-    curves, crosstalk = {}, {}
+    curves, crosstalk, pose_drift = {}, {}, {}
     for k, name in enumerate(ARKIT_NAMES):
         frames = [probe.look(expression({name: w})) for w in WEIGHTS]
         curves[name] = [float(f.scores[k]) for f in frames]
         drift = frames[-1].scores - rest.scores  # what shape `name` at full weight does to the others' scores
         drift[k] = 0.0
         crosstalk[name] = {ARKIT_NAMES[j]: round(float(drift[j]), 3) for j in np.flatnonzero(np.abs(drift) > CROSSTALK_KEEP)}
+        angles = head_angles(relative_rotation(frames[-1].rotation, rest.rotation))  # the mesh fit moves too
+        if np.abs(angles).max() > POSE_DRIFT_KEEP:
+            pose_drift[name] = tuple(round(float(a), 2) for a in angles)
     probe.look(expression({}), hold=10)
     neutral = rest.rotation
     sweeps = {}
@@ -124,6 +129,7 @@ def main() -> None:
         "roll_gain": round(roll_gain, 4),
         "pose_shifted_shapes": [ARKIT_NAMES[k] for k in keep],
         "crosstalk": {n: c for n, c in crosstalk.items() if c},
+        "pose_drift_deg": pose_drift,
     }
     save("live_response", result, args.out)
     if args.write:
@@ -139,6 +145,9 @@ def main() -> None:
             f"CROSSTALK: dict[str, dict[str, float]] = {fmt({n: c for n, c in crosstalk.items() if c})}\n"
             f'"""Shape at full weight -> {{other shape: how much its score moves}} (MediaPipe reads a smile partly as raised\n'
             f'brows, say); the solver subtracts it using a first estimate of the weights."""\n'
+            f"POSE_DRIFT: dict[str, tuple[float, float, float]] = {fmt(pose_drift)}\n"
+            f'"""Shape at full weight -> the yaw, pitch, roll (degrees) MediaPipe\'s head pose reads with the head still\n'
+            f'(a smile tips its pitch by about 4 degrees); the solver subtracts it."""\n'
             f"POSE_YAWS = {r(tables['yaw'][0])!r}\n"
             f"YAW_SEEN = {r(tables['yaw'][1])!r}\n"
             f'"""MediaPipe\'s yaw (relative to the calibrated neutral) when the head turns to each of POSE_YAWS."""\n'

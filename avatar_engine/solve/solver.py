@@ -41,24 +41,38 @@ MIRROR = np.array([ARKIT_INDEX[_mirror_name(n)] for n in ARKIT_NAMES], np.intp)
 
 
 @lru_cache(maxsize=8)
-def _curves(max_gain: float, response: str = "mediapipe") -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-    """Per shape, the inverse response curve: (k,) increasing score knots and (k,) their weights.
+def _curves(max_gain: float, response: str = "mediapipe") -> tuple[np.ndarray, np.ndarray]:
+    """Every shape's inverse response curve: (52, k) increasing score knots and (52, k) their weights.
 
     A response that stops rising (MediaPipe saturates: a blink reads the same at 0.75 and 1) maps its plateau
     to the highest weight that reaches it. A response that never moves (cheekPuff, noseSneer on the reference
-    head) gets the steepest allowed slope, 1 / max_gain."""
+    head) gets the steepest allowed slope, 1 / max_gain. Rows are padded with their last knot so that one
+    vectorised lookup serves all shapes."""
     weights = np.array(measured.RESPONSE_WEIGHTS, np.float64)
     table = measured.RESPONSE_SCORES if response == "mediapipe" else {}
-    curves = []
-    for name in ARKIT_NAMES:
+    knots = np.empty((52, len(weights)))
+    values = np.empty((52, len(weights)))
+    for i, name in enumerate(ARKIT_NAMES):
         s = np.maximum.accumulate(np.array(table.get(name, weights), np.float64))
         if s[-1] - s[0] <= 1e-6:
             s = s[0] + weights / max_gain
         keep = np.append(np.diff(s) > 1e-6, True)  # of equal scores keep the last (highest weight) ...
         keep[s - s[0] <= 1e-6] = False
         keep[0] = True  # ... except at rest: what reads like the resting face is the resting face
-        curves.append((s[keep], weights[keep]))
-    return tuple(curves)
+        k, w = s[keep], weights[keep]
+        pad = len(weights) - len(k)
+        knots[i] = np.concatenate([k, k[-1] + 1e-9 * np.arange(1, pad + 1)])
+        values[i] = np.concatenate([w, np.full(pad, w[-1])])
+    return knots, values
+
+
+def _lookup(x: np.ndarray, knots: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Row-wise linear interpolation, held at the ends. x : (n,); knots, values : (n, k) -> (n,)."""
+    rows = np.arange(len(x))
+    i = np.clip((x[:, None] >= knots).sum(axis=1) - 1, 0, knots.shape[1] - 2)
+    k0, k1 = knots[rows, i], knots[rows, i + 1]
+    t = np.clip((x - k0) / np.maximum(k1 - k0, 1e-12), 0.0, 1.0)
+    return values[rows, i] + t * (values[rows, i + 1] - values[rows, i])
 
 
 CROSSTALK_MIN_SPAN = 0.15
@@ -78,22 +92,42 @@ def _crosstalk() -> np.ndarray:
     return c
 
 
-def _invert(s: np.ndarray, curves, max_gain: float) -> np.ndarray:
+@lru_cache(maxsize=1)
+def _pose_drift() -> np.ndarray:
+    """(52, 3) yaw, pitch, roll MediaPipe's pose reads for each shape at full weight with the head still."""
+    d = np.zeros((52, 3))
+    for name, angles in getattr(measured, "POSE_DRIFT", {}).items():
+        d[ARKIT_INDEX[name]] = angles
+    return d
+
+
+def _invert(s: np.ndarray, curves: tuple[np.ndarray, np.ndarray], max_gain: float) -> np.ndarray:
     """Scores (52,) -> weights through the inverse curves, never steeper than max_gain above rest."""
-    out = np.empty(52)
-    for i, (knots, weights) in enumerate(curves):
-        out[i] = min(np.interp(s[i], knots, weights), max(0.0, (s[i] - knots[0]) * max_gain))
-    return out
+    knots, values = curves
+    return np.minimum(_lookup(s, knots, values), np.maximum(0.0, (s - knots[:, 0]) * max_gain))
+
+
+@lru_cache(maxsize=1)
+def _shift_tables() -> tuple[np.ndarray, np.ndarray]:
+    """(52, len(POSE_YAWS)) and (52, len(POSE_PITCHES)) resting-score drifts, zero rows for unlisted shapes."""
+    tables = []
+    for table, grid in ((measured.YAW_SHIFT, measured.POSE_YAWS), (measured.PITCH_SHIFT, measured.POSE_PITCHES)):
+        t = np.zeros((52, len(grid)))
+        for name, values in table.items():
+            t[ARKIT_INDEX[name]] = values
+        tables.append(t)
+    return tables[0], tables[1]
 
 
 def _pose_shift(yaw: float, pitch: float) -> np.ndarray:
     """(52,) drift of the resting scores at this head pose: the measured yaw and pitch drifts added
     (linear between the measured poses, held beyond them)."""
-    shift = np.zeros(52, np.float32)
-    for table, grid, angle in ((measured.YAW_SHIFT, measured.POSE_YAWS, yaw),
-                               (measured.PITCH_SHIFT, measured.POSE_PITCHES, pitch)):
-        for name, values in table.items():
-            shift[ARKIT_INDEX[name]] += np.interp(angle, grid, values)
+    shift = np.zeros(52)
+    for table, grid, angle in zip(_shift_tables(), (measured.POSE_YAWS, measured.POSE_PITCHES), (yaw, pitch)):
+        g = np.asarray(grid, np.float64)
+        if len(g) < 2:
+            continue
+        shift += _lookup(np.full(52, angle), np.broadcast_to(g, table.shape), table)
     return shift
 
 
@@ -127,7 +161,7 @@ def scores_to_weights(scores: np.ndarray, calibration: Calibration, angles: np.n
                       tuning: SolverTuning = DEFAULT_TUNING) -> np.ndarray:
     """(52,) scores -> (52,) float32 weights in [0, 1] for a head at `angles` (yaw, pitch, roll degrees)."""
     curves = _curves(tuning.max_gain, tuning.response)
-    rest = np.array([c[0][0] for c in curves])
+    rest = curves[0][:, 0]
     s = np.asarray(scores, np.float64) - calibration.scores + rest
     if tuning.response == "mediapipe":
         s = s - _pose_shift(float(angles[0]), float(angles[1]))
@@ -182,8 +216,14 @@ def mirror_frame(solved: SolvedFrame) -> SolvedFrame:
 def solve_frame(frame: LandmarkFrame, calibration: Calibration, tuning: SolverTuning = DEFAULT_TUNING,
                 mirror: bool = False) -> SolvedFrame:
     """One tracked frame -> the avatar's unfiltered weights, head angles and gaze."""
-    angles = correct_angles(head_angles(relative_rotation(frame.rotation, calibration.rotation)), tuning)
+    seen = head_angles(relative_rotation(frame.rotation, calibration.rotation))
+    angles = correct_angles(seen, tuning)
     weights = scores_to_weights(frame.scores, calibration, angles, tuning)
+    drift = _pose_drift()
+    if tuning.response == "mediapipe" and drift.any():
+        # expressions move MediaPipe's rigid fit (a smile tips the pitch): subtract, then solve again
+        angles = correct_angles(seen - drift.T @ weights, tuning)
+        weights = scores_to_weights(frame.scores, calibration, angles, tuning)
     if frame.points is not None and tuning.response == "mediapipe":
         weights = split_rounding(weights, lip_gap(frame.points), tuning)
     solved = SolvedFrame(weights, angles.astype(np.float32), gaze_from_weights(weights, tuning), frame.t_ns)

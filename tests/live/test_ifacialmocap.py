@@ -53,3 +53,43 @@ def test_loopback_stream_becomes_landmark_frames():
         assert newest.scores[ARKIT_INDEX["jawOpen"]] == pytest.approx(0.75), "older datagrams are dropped"
         assert newest.t_ns > frame.t_ns
         assert source.read_landmarks(0.05) is None
+
+
+def test_phone_to_vmc_through_the_pipeline():
+    """iFacialMocap in, the same animator and outputs, VMC out: a phone's jawOpen reaches the receiver."""
+    pytest.importorskip("pythonosc")
+    import threading
+    import time
+
+    from pythonosc.dispatcher import Dispatcher
+    from pythonosc.osc_server import BlockingOSCUDPServer
+
+    from avatar_engine.live import AnimatorOptions, LiveAvatar, LiveOptions, LivePipeline, PipelineOptions, VmcOutput
+    from avatar_engine.solve.tuning import ARKIT_TUNING
+
+    received = []
+    dispatcher = Dispatcher()
+    dispatcher.map("/VMC/Ext/Blend/Val", lambda address, name, value: received.append((name, value)))
+    server = BlockingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    live = LiveAvatar(options=LiveOptions(render=False, animator=AnimatorOptions(tuning=ARKIT_TUNING,
+                                                                                 auto_calibrate=False)))
+    with IFacialMocapSource(port=0, host="127.0.0.1") as source, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as phone:
+        pipeline = LivePipeline(source, live, [VmcOutput("127.0.0.1", server.server_address[1])],
+                                PipelineOptions(max_seconds=1.5))
+        stop = threading.Event()
+
+        def stream():
+            while not stop.is_set():
+                phone.sendto(V2.replace("jawOpen&25", "jawOpen&60").encode(), ("127.0.0.1", source.port))
+                time.sleep(1 / 30)
+
+        threading.Thread(target=stream, daemon=True).start()
+        summary = pipeline.run()
+        stop.set()
+    server.shutdown()
+    server.server_close()
+    jaw = [v for n, v in received if n == "jawOpen"]
+    assert summary["counts"]["tracked"] > 10 and len(jaw) > 10
+    assert jaw[-1] == pytest.approx(0.6, abs=0.02), "ARKit scores are weights already: no MediaPipe curves"

@@ -145,3 +145,48 @@ def test_a_worker_error_reaches_the_caller(ctx, clip):
         LivePipeline(Broken(), live, [], PipelineOptions()).run()
     live.close()
     assert END is not None
+
+
+class UnpluggedCamera:
+    """A live source that delivers frames, goes silent for a while (unplugged), then delivers again."""
+
+    live, fps = True, 30.0
+
+    def __init__(self, folder, silent_s: float) -> None:
+        self.inner = open_source(folder)
+        self.silent_s, self.count, self.silent_until = silent_s, 0, None
+
+    def read(self):
+        import time as _time
+
+        self.count += 1
+        if self.count == 8:
+            self.silent_until = _time.monotonic() + self.silent_s
+        if self.silent_until and _time.monotonic() < self.silent_until:
+            _time.sleep(0.05)
+            return None
+        frame = self.inner.read()
+        if frame is None:
+            return None
+        _time.sleep(1 / 30)
+        t = _time.monotonic_ns()
+        return dataclasses.replace(frame, t_capture_ns=t, t_media_ns=t)
+
+    def close(self):
+        self.inner.close()
+
+
+def test_camera_gone_keeps_rendering_idle_then_resumes(ctx, clip):
+    shown = []
+    camera = UnpluggedCamera(clip["folder"], silent_s=1.2)
+    live = small_live(ctx)
+    LivePipeline(camera, live, [], PipelineOptions(max_frames=200, max_seconds=6.0,
+                                                   on_frame=lambda f: shown.append((f.index, f.state)))).run()
+    live.close()
+    camera.close()
+    gap = [s for i, s in shown if i == -1]
+    assert len(gap) >= 5, "the renderer kept going while the camera was silent"
+    assert {"holding", "easing"} & set(gap)
+    first_gap = next(k for k, (i, s) in enumerate(shown) if i == -1)
+    back = [s for i, s in shown[first_gap:] if i >= 0]
+    assert back and {"tracking", "calibrating"} & set(back), "frames came back and tracking resumed"

@@ -1,0 +1,71 @@
+"""Outputs: the virtual camera's failure messages, and a recording with no frames leaves no file."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from avatar_engine.errors import BackendError
+from avatar_engine.live.outputs import LiveFrame, RecordOutput, VirtualCameraOutput
+from avatar_engine.solve.frames import SolvedFrame
+
+
+def frame(rgba=None) -> LiveFrame:
+    return LiveFrame(SolvedFrame.neutral(), rgba, 0, None, True, "tracking")
+
+
+def test_virtual_camera_without_pyvirtualcam_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyvirtualcam", None)
+    with pytest.raises(BackendError, match=r"pip install 'avatar-engine\[vcam\]'"):
+        VirtualCameraOutput()
+
+
+def test_virtual_camera_without_a_device_says_which_driver(monkeypatch):
+    fake = types.ModuleType("pyvirtualcam")
+
+    class Camera:
+        def __init__(self, **kw):
+            raise RuntimeError("'v4l2loopback' backend: No v4l2 loopback device found at /dev/video[0-99]")
+
+    fake.Camera = Camera
+    monkeypatch.setitem(sys.modules, "pyvirtualcam", fake)
+    out = VirtualCameraOutput()
+    with pytest.raises(BackendError, match="no virtual camera device") as err:
+        out.start((64, 48), 30.0)
+    if sys.platform == "linux":
+        assert "v4l2loopback" in str(err.value) and "modprobe" in str(err.value)
+
+
+def test_virtual_camera_sends_rgb_frames(monkeypatch):
+    fake = types.ModuleType("pyvirtualcam")
+    sent = []
+
+    class Camera:
+        def __init__(self, width, height, fps, device=None):
+            self.size = (width, height)
+
+        def send(self, rgb):
+            sent.append(rgb)
+
+        def close(self):
+            sent.append("closed")
+
+    fake.Camera = Camera
+    monkeypatch.setitem(sys.modules, "pyvirtualcam", fake)
+    out = VirtualCameraOutput()
+    out.start((4, 2), 30.0)
+    rgba = np.full((2, 4, 4), 200, np.uint8)
+    rgba[..., 3] = 0  # transparent: composited on black
+    out.write(frame(rgba))
+    out.close()
+    assert sent[0].shape == (2, 4, 3) and sent[0].max() == 0 and sent[-1] == "closed"
+
+
+def test_recording_without_frames_leaves_no_file(tmp_path):
+    out = RecordOutput(tmp_path / "empty.mp4")
+    out.start((32, 32), 30.0)
+    out.close()
+    assert list(tmp_path.iterdir()) == []
