@@ -26,7 +26,10 @@ from avatar_engine.head.template import template_avatar
 from avatar_engine.live.tracker import Tracker
 from avatar_engine.render.context import headless_context
 from avatar_engine.render.renderer import STUDIO_BACKDROP, RenderOptions, Renderer
-from avatar_engine.solve.pose import head_angles, relative_rotation
+from avatar_engine.solve.calibration import calibrate
+from avatar_engine.solve.pose import rigid_points
+from avatar_engine.solve.solver import seen_angles
+from avatar_engine.solve.tuning import LANDMARKS
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 HOLD = 3
@@ -82,6 +85,8 @@ def main() -> None:
     t0 = time.perf_counter()
     probe = Probe(args.size, args.samples)
     rest = probe.look(expression({}), hold=10)
+    still = calibrate(rest.scores[None], rest.rotation[None],
+                      rigid_points(rest.points, LANDMARKS["rigid"], rest.aspect)[None])
     curves, crosstalk, pose_drift = {}, {}, {}
     for k, name in enumerate(ARKIT_NAMES):
         frames = [probe.look(expression({name: w})) for w in WEIGHTS]
@@ -89,7 +94,7 @@ def main() -> None:
         drift = frames[-1].scores - rest.scores  # what shape `name` at full weight does to the others' scores
         drift[k] = 0.0
         crosstalk[name] = {ARKIT_NAMES[j]: round(float(drift[j]), 3) for j in np.flatnonzero(np.abs(drift) > CROSSTALK_KEEP)}
-        angles = head_angles(relative_rotation(frames[-1].rotation, rest.rotation))  # the mesh fit moves too
+        angles = seen_angles(frames[-1], still)  # the landmarks move too
         if np.abs(angles).max() > POSE_DRIFT_KEEP:
             pose_drift[name] = tuple(round(float(a), 2) for a in angles)
     probe.look(expression({}), hold=10)
@@ -99,11 +104,10 @@ def main() -> None:
         true = np.concatenate([np.arange(0, limit + 1e-6, SWEEP_STEP), np.arange(limit, -limit - 1e-6, -SWEEP_STEP),
                                np.arange(-limit, 1e-6, SWEEP_STEP)])
         frames = [probe.look(expression({}, **{axis: float(a)}), hold=2) for a in true]
-        seen = np.array([head_angles(relative_rotation(f.rotation, neutral)) for f in frames])
+        seen = np.array([seen_angles(f, still) for f in frames])
         sweeps[axis] = (true, seen, np.array([f.scores for f in frames]) - rest.scores)
     rolls = np.array([-15.0, 15.0])
-    roll_seen = np.array([head_angles(relative_rotation(probe.look(expression({}, roll=float(r))).rotation, neutral))[2]
-                          for r in rolls])
+    roll_seen = np.array([seen_angles(probe.look(expression({}, roll=float(r))), still)[2] for r in rolls])
     probe.close()
 
     tables = {}
@@ -159,7 +163,9 @@ def main() -> None:
             f'"""ARKit name -> change of the resting face\'s score at each of POSE_YAWS (vs facing the camera)."""\n'
             f"PITCH_SHIFT: dict[str, tuple[float, ...]] = {fmt({ARKIT_NAMES[k]: r(tables['pitch'][2][:, k]) for k in keep})}\n"
             f"NEUTRAL_ROTATION = {tuple(r(row) for row in neutral)!r}\n"
-            f'"""MediaPipe\'s head rotation for the reference head facing the reference camera (uncalibrated default)."""\n')
+            f'"""MediaPipe\'s head rotation for the reference head facing the reference camera (uncalibrated default)."""\n'
+            f"NEUTRAL_POINTS = {tuple(r(row) for row in still.points)!r}\n"
+            f'"""The reference head\'s rigid landmarks at rest (`pose.rigid_points`, uncalibrated default)."""\n')
         print(f"wrote {MEASURED}", file=sys.stderr)
 
 

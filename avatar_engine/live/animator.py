@@ -15,7 +15,8 @@ from avatar_engine.solve.calibration import Calibration, calibrate, reference_ca
 from avatar_engine.solve.filters import OneEuroState
 from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
 from avatar_engine.solve.solver import filter_frame, solve_frame
-from avatar_engine.solve.tuning import DEFAULT_TUNING, SolverTuning
+from avatar_engine.solve.pose import rigid_points
+from avatar_engine.solve.tuning import DEFAULT_TUNING, LANDMARKS, SolverTuning
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,13 @@ class AnimatorOptions:
     """Show the avatar as a mirror image of the person (what a selfie view looks like)."""
     auto_calibrate: bool = True
     """Calibrate the resting face from the first `tuning.calibration_s` seconds of tracking."""
+
+
+def _rigid(frames: list[LandmarkFrame], tuning: SolverTuning) -> np.ndarray | None:
+    """(n, k, 3) rigid landmarks of the frames, or None unless every frame has landmarks."""
+    if any(f.points is None for f in frames) or tuning.response != "mediapipe":
+        return None
+    return np.stack([rigid_points(f.points, LANDMARKS["rigid"], f.aspect) for f in frames])
 
 
 class Animator:
@@ -64,7 +72,8 @@ class Animator:
                 span = (frame.t_ns - self._collect[0].t_ns) * 1e-9
                 if span >= opts.tuning.calibration_s:
                     self.calibration = calibrate(np.stack([f.scores for f in self._collect]),
-                                                 np.stack([f.rotation for f in self._collect]))
+                                                 np.stack([f.rotation for f in self._collect]),
+                                                 _rigid(self._collect, opts.tuning))
                     self._collect = None
             if self.state not in ("tracking", "calibrating"):
                 self._filter = None  # re-acquired: do not filter from a stale position

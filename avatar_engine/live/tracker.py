@@ -30,7 +30,8 @@ class Tracker:
         if not faces:
             return None
         face = faces[0]
-        return LandmarkFrame(face.scores, orthonormal(face.pose), int(t_media_ns), face.points)
+        aspect = rgb.shape[1] / rgb.shape[0]
+        return LandmarkFrame(face.scores, orthonormal(face.pose), int(t_media_ns), face.points, aspect)
 
     def close(self) -> None:
         self._landmarker.close()

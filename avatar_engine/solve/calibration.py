@@ -21,6 +21,8 @@ class Calibration:
     """rotation : (3, 3) float64 head rotation of the resting face (camera placement and tracker bias)."""
     frames: int
     """How many frames it was made from; 0 for the reference (uncalibrated) default."""
+    points: np.ndarray | None = None
+    """points : (k, 3) float64 the resting face's rigid landmarks (`pose.rigid_points`), None without landmarks."""
 
 
 def reference_calibration(response: str = "mediapipe") -> Calibration:
@@ -29,11 +31,14 @@ def reference_calibration(response: str = "mediapipe") -> Calibration:
     if response == "arkit":
         return Calibration(np.zeros(52, np.float32), np.eye(3), 0)
     scores = np.array([measured.RESPONSE_SCORES.get(n, (0.0,))[0] for n in ARKIT_NAMES], np.float32)
-    return Calibration(scores, np.array(measured.NEUTRAL_ROTATION, np.float64), 0)
+    points = getattr(measured, "NEUTRAL_POINTS", None)
+    return Calibration(scores, np.array(measured.NEUTRAL_ROTATION, np.float64), 0,
+                       None if points is None else np.array(points, np.float64))
 
 
-def calibrate(scores: np.ndarray, rotations: np.ndarray) -> Calibration:
-    """A calibration from frames of a resting face. scores : (n, 52); rotations : (n, 3, 3); n >= 1.
+def calibrate(scores: np.ndarray, rotations: np.ndarray, points: np.ndarray | None = None) -> Calibration:
+    """A calibration from frames of a resting face. scores : (n, 52); rotations : (n, 3, 3); n >= 1;
+    points : (n, k, 3) rigid landmarks (`pose.rigid_points`) or None.
 
     The median ignores the odd blink or twitch inside the window; rotations are averaged then projected
     back onto a rotation."""
@@ -42,5 +47,6 @@ def calibrate(scores: np.ndarray, rotations: np.ndarray) -> Calibration:
     if scores.ndim != 2 or scores.shape[1] != 52 or len(scores) == 0 or rotations.shape != (len(scores), 3, 3):
         raise ValueError(f"calibrate needs (n, 52) scores and (n, 3, 3) rotations with n >= 1, "
                          f"got {scores.shape} and {rotations.shape}")
+    rest_points = None if points is None else np.median(np.asarray(points, np.float64), axis=0)
     return Calibration(np.median(scores, axis=0).astype(np.float32), orthonormal(rotations.mean(axis=0)),
-                       len(scores))
+                       len(scores), rest_points)

@@ -20,6 +20,8 @@ class LandmarkFrame:
     """Media time of the frame in nanoseconds (drives filters; increases from frame to frame)."""
     points: np.ndarray | None = None
     """points : (478, 3) float32 MediaPipe landmarks (x, y normalised to the image), None for score-only inputs."""
+    aspect: float = 1.0
+    """Image width / height: the landmarks' x (and z) are in units of the width, y of the height."""
 
 
 @dataclass(frozen=True)

@@ -178,40 +178,40 @@ CROSSTALK: dict[str, dict[str, float]] = {'browDownLeft': {'browInnerUp': -0.166
  'tongueOut': {'jawOpen': 0.286, 'mouthPucker': -0.294}}
 """Shape at full weight -> {other shape: how much its score moves} (MediaPipe reads a smile partly as raised
 brows, say); the solver subtracts it using a first estimate of the weights."""
-POSE_DRIFT: dict[str, tuple[float, float, float]] = {'browDownLeft': (-0.21, 0.53, -0.29),
- 'browInnerUp': (-0.32, -1.25, -0.01),
- 'eyeBlinkLeft': (-0.27, -0.77, -0.66),
- 'jawForward': (-0.19, -0.9, -0.01),
- 'jawLeft': (-0.53, -1.12, 0.99),
- 'jawOpen': (0.02, -0.58, 0.28),
- 'jawRight': (0.19, -0.72, -1.08),
- 'mouthClose': (0.04, -3.5, 0.48),
- 'mouthDimpleLeft': (0.09, 0.22, 0.51),
- 'mouthDimpleRight': (-0.2, 0.03, -0.59),
- 'mouthFrownLeft': (-0.17, -1.23, -0.22),
- 'mouthFrownRight': (0.07, -1.11, 0.29),
- 'mouthFunnel': (-0.17, 0.67, -0.05),
- 'mouthLeft': (0.86, 0.61, 1.58),
- 'mouthPressRight': (-0.12, 0.11, -0.72),
- 'mouthPucker': (-0.12, -0.55, -0.01),
- 'mouthRight': (-1.15, 0.75, -1.29),
- 'mouthRollLower': (-0.08, -0.76, -0.05),
- 'mouthRollUpper': (-0.12, 1.78, -0.05),
- 'mouthShrugLower': (0.04, -1.36, -0.01),
- 'mouthShrugUpper': (0.03, -0.98, -0.02),
- 'mouthSmileLeft': (0.68, 1.05, 1.51),
- 'mouthSmileRight': (-0.89, 1.32, -1.4),
- 'mouthStretchLeft': (0.1, -0.54, 0.09),
- 'mouthStretchRight': (-0.35, -0.66, -0.14),
- 'mouthUpperUpRight': (-0.57, -0.57, -0.36)}
+POSE_DRIFT: dict[str, tuple[float, float, float]] = {'browDownLeft': (-0.16, 0.59, -0.17),
+ 'browInnerUp': (-0.07, -1.35, 0.06),
+ 'eyeBlinkLeft': (1.08, -0.21, -0.52),
+ 'eyeBlinkRight': (-1.3, 0.32, 0.57),
+ 'eyeLookInLeft': (0.62, -0.19, 0.01),
+ 'jawLeft': (-0.05, -0.74, 0.62),
+ 'jawOpen': (0.17, -0.66, 0.2),
+ 'jawRight': (-0.31, -0.63, -0.61),
+ 'mouthClose': (0.11, -2.47, 0.24),
+ 'mouthFrownLeft': (0.14, -1.46, -0.15),
+ 'mouthFrownRight': (-0.49, -1.14, -0.17),
+ 'mouthFunnel': (-0.38, 1.29, -0.1),
+ 'mouthLeft': (1.12, 1.28, 1.12),
+ 'mouthLowerDownLeft': (1.05, -0.02, 0.42),
+ 'mouthLowerDownRight': (-0.95, -0.03, -0.33),
+ 'mouthPressLeft': (-0.47, 0.58, 0.02),
+ 'mouthRight': (-1.41, 1.46, -1.03),
+ 'mouthRollLower': (0.04, -0.77, -0.16),
+ 'mouthRollUpper': (-0.04, 2.65, -0.09),
+ 'mouthShrugLower': (0.07, -1.35, -0.14),
+ 'mouthShrugUpper': (0.03, -1.06, -0.1),
+ 'mouthSmileLeft': (-0.14, 1.78, 0.59),
+ 'mouthSmileRight': (0.01, 1.86, -0.26),
+ 'mouthStretchLeft': (0.35, -0.7, 0.01),
+ 'mouthStretchRight': (-0.94, -0.84, -0.47),
+ 'mouthUpperUpRight': (-0.53, -0.45, -0.33)}
 """Shape at full weight -> the yaw, pitch, roll (degrees) MediaPipe's head pose reads with the head still
 (a smile tips its pitch by about 4 degrees); the solver subtracts it."""
 POSE_YAWS = (-30.0, -22.5, -15.0, -7.5, 0.0, 7.5, 15.0, 22.5, 30.0)
-YAW_SEEN = (-25.9461, -21.2156, -14.4249, -7.12, -0.1599, 6.7955, 13.9491, 20.5698, 25.2125)
+YAW_SEEN = (-33.2156, -26.9817, -18.2681, -8.858, -0.1502, 7.7105, 16.5785, 25.4705, 32.6831)
 """MediaPipe's yaw (relative to the calibrated neutral) when the head turns to each of POSE_YAWS."""
 POSE_PITCHES = (-20.0, -10.0, 0.0, 10.0, 20.0)
-PITCH_SEEN = (-16.0814, -7.8618, -0.3005, 5.7751, 12.2893)
-ROLL_GAIN = 1.0588
+PITCH_SEEN = (-20.3042, -9.8145, -0.2606, 8.3764, 17.3973)
+ROLL_GAIN = 1.0093
 """True roll / MediaPipe's roll."""
 YAW_SHIFT: dict[str, tuple[float, ...]] = {'browInnerUp': (0.0034, 0.0354, 0.014, -0.0127, 0.0, 0.019, 0.0159, 0.0052, -0.0447),
  'browOuterUpLeft': (-0.1448, -0.0985, -0.084, -0.094, 0.0, 0.1118, 0.1608, 0.23, 0.2223),
@@ -244,3 +244,5 @@ PITCH_SHIFT: dict[str, tuple[float, ...]] = {'browInnerUp': (0.1534, 0.1439, 0.0
  'mouthPucker': (-0.1435, -0.0798, 0.0, -0.1157, -0.2117)}
 NEUTRAL_ROTATION = ((1.0, 0.0041, 0.0031), (-0.0037, 0.9916, -0.1294), (-0.0036, 0.1294, 0.9916))
 """MediaPipe's head rotation for the reference head facing the reference camera (uncalibrated default)."""
+NEUTRAL_POINTS = ((-0.0862, -0.0227, -0.088), (0.0819, -0.0243, -0.089), (0.0009, -0.0368, 0.0018), (0.0005, 0.0094, -0.0143), (0.0003, -0.0733, 0.023), (0.0006, -0.1056, 0.0451), (0.0003, -0.1403, 0.0676), (0.0005, -0.1813, 0.0752), (0.0002, 0.2436, -0.0108), (0.0004, 0.1699, -0.0013), (0.0004, 0.103, 0.0008), (0.0001, 0.0582, -0.01))
+"""The reference head's rigid landmarks at rest (`pose.rigid_points`, uncalibrated default)."""

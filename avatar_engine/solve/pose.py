@@ -39,6 +39,21 @@ def relative_rotation(rotation: np.ndarray, neutral: np.ndarray) -> np.ndarray:
     return orthonormal(neutral).T @ orthonormal(rotation)
 
 
+def rigid_points(points: np.ndarray, indices: tuple[int, ...], aspect: float = 1.0) -> np.ndarray:
+    """(k, 3) float64 landmarks in the avatar's axes (x right, y up, z toward the camera), in units of the
+    image height, centred. points : (478, 3) MediaPipe landmarks; aspect : image width / height."""
+    p = np.asarray(points, np.float64)[list(indices)]
+    q = np.stack([p[:, 0] * aspect, -p[:, 1], -p[:, 2] * aspect], axis=1)
+    return q - q.mean(axis=0)
+
+
+def fit_rotation(reference: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """(3, 3) rotation R minimising |R @ reference_i - current_i| (Kabsch). Both : (k, 3), centred."""
+    u, _, vt = np.linalg.svd(np.asarray(current).T @ np.asarray(reference))
+    d = np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))])
+    return u @ d @ vt
+
+
 def head_bones(angles: np.ndarray, neck_share: float) -> dict[str, np.ndarray]:
     """Split (3,) yaw, pitch, roll degrees over the neck and head bones: {'neck': (3, 3), 'head': (3, 3)}."""
     a = np.asarray(angles, np.float64)

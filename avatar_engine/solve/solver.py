@@ -22,7 +22,7 @@ from avatar_engine.solve import measured
 from avatar_engine.solve.calibration import Calibration
 from avatar_engine.solve.filters import OneEuroState, one_euro
 from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
-from avatar_engine.solve.pose import eye_bones, head_angles, head_bones, relative_rotation
+from avatar_engine.solve.pose import eye_bones, fit_rotation, head_angles, head_bones, relative_rotation, rigid_points
 from avatar_engine.solve.tuning import DEFAULT_TUNING, LANDMARKS, SolverTuning
 
 EYE_LOOK = {side: {d: ARKIT_INDEX[f"eyeLook{d}{side}"] for d in ("Up", "Down", "In", "Out")}
@@ -213,10 +213,22 @@ def mirror_frame(solved: SolvedFrame) -> SolvedFrame:
     return SolvedFrame(solved.weights[MIRROR], angles, gaze.astype(np.float32), solved.t_ns)
 
 
+def seen_angles(frame: LandmarkFrame, calibration: Calibration) -> np.ndarray:
+    """(3,) yaw, pitch, roll degrees of the head away from the calibrated rest, as the tracker sees them.
+
+    With landmarks (MediaPipe), the rotation that best carries the resting face's rigid points onto this
+    frame's: expressions barely move them, unlike MediaPipe's own pose, which smiles tip by degrees. Without
+    (phone apps), the tracker's rotation relative to the resting one."""
+    if frame.points is not None and calibration.points is not None:
+        current = rigid_points(frame.points, LANDMARKS["rigid"], frame.aspect)
+        return head_angles(fit_rotation(calibration.points, current))
+    return head_angles(relative_rotation(frame.rotation, calibration.rotation))
+
+
 def solve_frame(frame: LandmarkFrame, calibration: Calibration, tuning: SolverTuning = DEFAULT_TUNING,
                 mirror: bool = False) -> SolvedFrame:
     """One tracked frame -> the avatar's unfiltered weights, head angles and gaze."""
-    seen = head_angles(relative_rotation(frame.rotation, calibration.rotation))
+    seen = seen_angles(frame, calibration)
     angles = correct_angles(seen, tuning)
     weights = scores_to_weights(frame.scores, calibration, angles, tuning)
     drift = _pose_drift()

@@ -12,6 +12,8 @@ from avatar_engine.head.arkit import ARKIT_NAMES
 LANDMARKS = {
     "eye_outer": (33, 263),  # outer eye corners (the subject's right, left): the face's scale
     "inner_lips": ((82, 87), (13, 14), (312, 317)),  # upper/lower inner-lip pairs across the mouth's middle
+    # points expressions barely move (inner eye corners, nose bridge, forehead): the head's rigid pose
+    "rigid": (133, 362, 6, 168, 197, 195, 5, 4, 10, 151, 9, 8),
 }
 """MediaPipe face-mesh indices the solver reads (of the 478 points)."""
 
@@ -57,8 +59,8 @@ class SolverTuning:
     eye_beta: float = 20.0
     pose_min_cutoff: float = 0.8
     """One Euro min cutoff (Hz) for head angles and gaze (degrees)."""
-    pose_beta: float = 0.08
-    """Speed coefficient for angles, per degree per second (a 100 deg/s turn opens the cutoff by 8 Hz)."""
+    pose_beta: float = 0.2
+    """Speed coefficient for angles, per degree per second (a 50 deg/s turn opens the cutoff by 10 Hz)."""
     d_cutoff: float = 1.0
     """One Euro derivative cutoff (Hz)."""
     calibration_s: float = 1.0

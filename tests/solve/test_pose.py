@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from avatar_engine.records import euler_rotation
-from avatar_engine.solve.pose import eye_bones, head_angles, head_bones, orthonormal, relative_rotation
+from avatar_engine.solve.pose import (eye_bones, fit_rotation, head_angles, head_bones, orthonormal, relative_rotation,
+                                      rigid_points)
 
 ANGLE_TOL_DEG = 1e-3
 
@@ -37,3 +38,28 @@ def test_eye_bones_follow_gaze():
     bones = eye_bones(np.array([[10.0, 5.0], [-8.0, 0.0]], np.float32))
     assert np.allclose(head_angles(bones["eye_L"])[:2], (10, 5), atol=ANGLE_TOL_DEG)
     assert np.allclose(head_angles(bones["eye_R"])[:2], (-8, 0), atol=ANGLE_TOL_DEG)
+
+
+def test_rigid_fit_recovers_a_turn_of_the_landmarks():
+    rng = np.random.default_rng(3)
+    face = rng.normal(0, 0.1, (478, 3))
+    turned_world = (euler_rotation(18, -7, 4) @ rigid_world(face).T).T
+    turned = face.copy()
+    idx = list(range(0, 40))
+    turned[idx] = np.stack([turned_world[:, 0], -turned_world[:, 1], -turned_world[:, 2]], 1)[idx]
+    ref = rigid_points(face, tuple(idx))
+    cur = rigid_points(turned, tuple(idx))
+    assert np.allclose(head_angles(fit_rotation(ref, cur)), (18, -7, 4), atol=1e-3)
+
+
+def rigid_world(points):
+    """MediaPipe-style points -> the avatar's axes (what rigid_points does, without centring)."""
+    return np.stack([points[:, 0], -points[:, 1], -points[:, 2]], 1)
+
+
+def test_rigid_points_undo_the_image_aspect():
+    points = np.zeros((478, 3))
+    points[0] = (0.25, 0.5, 0.0)
+    points[1] = (0.75, 0.5, 0.0)
+    wide = rigid_points(points, (0, 1), aspect=16 / 9)
+    assert np.allclose(wide[1, 0] - wide[0, 0], 0.5 * 16 / 9)
