@@ -167,9 +167,10 @@ def scores_to_weights(scores: np.ndarray, calibration: Calibration, angles: np.n
         s = s - _pose_shift(float(angles[0]), float(angles[1]))
         # undo cross-talk using a first estimate of the weights (a smile lifts MediaPipe's browInnerUp, say)
         s = s - _crosstalk() @ _invert(s, curves, tuning.max_gain)
-    out = _invert(s, curves, tuning.max_gain).astype(np.float32)
-    out[out < tuning.dead_zone] = 0.0
-    return out
+    out = _invert(s, curves, tuning.max_gain)
+    # a soft dead zone: residual bias at rest reads 0 without a step that noise could toggle
+    dz = tuning.dead_zone
+    return np.clip((out - dz) / (1.0 - dz), 0.0, 1.0).astype(np.float32)
 
 
 def lip_gap(points: np.ndarray) -> float:

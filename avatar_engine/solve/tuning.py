@@ -48,15 +48,16 @@ class SolverTuning:
     """Rounded lips count as a pucker while the inner-lip gap (over the eye-corner distance) is under
     lip_gap_closed, as a funnel once it is over lip_gap_open (MediaPipe scores our funnel as a pucker; its
     landmarks still see the lips part: pucker reads <= 0.004, funnel >= 0.0116 on the reference head)."""
-    dead_zone: float = 0.02
-    """Weights below this after the curve read 0 (kills residual bias at rest)."""
+    dead_zone: float = 0.04
+    """Weights below this after the curve read 0, the rest rescaled to keep 1 at 1 (kills residual bias at rest
+    without a step)."""
     face_min_cutoff: float = 1.2
     """One Euro min cutoff (Hz) for mouth, brows, cheeks, nose, jaw: smooth at rest."""
     face_beta: float = 6.0
     """One Euro speed coefficient (per weight unit per second) for the face channels."""
-    eye_min_cutoff: float = 3.0
+    eye_min_cutoff: float = 2.0
     """One Euro min cutoff (Hz) for the eye channels: blinks must get through."""
-    eye_beta: float = 20.0
+    eye_beta: float = 10.0
     pose_min_cutoff: float = 0.8
     """One Euro min cutoff (Hz) for head angles and gaze (degrees)."""
     pose_beta: float = 0.2
