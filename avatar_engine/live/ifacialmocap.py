@@ -24,8 +24,8 @@ from avatar_engine.records import euler_rotation
 from avatar_engine.solve.frames import LandmarkFrame
 
 DEFAULT_PORT = 49983
-HANDSHAKE = b"iFacialMocap_sahuasouryya9218sauhuiayeta91555dy3719"
-"""What receivers send to the phone's port to ask it to stream (as published for developers)."""
+HANDSHAKE = b"iFacialMocap_sahuasouryya9218sauhuiayeta91555dy3719|sendDataVersion=v2"
+"""What receivers send to the phone's port to ask it to stream, in the version-2 (`name&value`) format."""
 
 
 def _arkit_name(name: str) -> str | None:

@@ -6,11 +6,13 @@ import json
 import os
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from pathlib import Path
 
 import numpy as np
 
+KEEP = 100_000
+"""Samples kept per series (about an hour at 30 fps): a live session may run all day in bounded memory."""
 STAGES = ("capture", "track", "solve", "render", "readback", "outputs")
 """capture: reading/decoding a frame; track: MediaPipe; solve: solver + filter; render: draw to finish;
 readback: pixels to the CPU; outputs: recording, virtual camera, VMC, window."""
@@ -21,8 +23,8 @@ class LiveStats:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.stage_ms: dict[str, list[float]] = defaultdict(list)
-        self.latency_ms: list[float] = []
+        self.stage_ms: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=KEEP))
+        self.latency_ms: deque[float] = deque(maxlen=KEEP)
         self.counts: dict[str, int] = defaultdict(int)
         self.started = time.monotonic()
         self.ended: float | None = None
@@ -47,7 +49,7 @@ class LiveStats:
         self.ended = time.monotonic()
 
     @staticmethod
-    def _summary(values: list[float]) -> dict[str, float]:
+    def _summary(values) -> dict[str, float]:
         if not values:
             return {"n": 0}
         v = np.asarray(values)

@@ -190,3 +190,13 @@ def test_camera_gone_keeps_rendering_idle_then_resumes(ctx, clip):
     first_gap = next(k for k, (i, s) in enumerate(shown) if i == -1)
     back = [s for i, s in shown[first_gap:] if i >= 0]
     assert back and {"tracking", "calibrating"} & set(back), "frames came back and tracking resumed"
+
+
+def test_stats_memory_is_bounded():
+    from avatar_engine.live import stats as stats_module
+
+    s = stats_module.LiveStats()
+    for i in range(stats_module.KEEP + 10):
+        s.add("render", 1.0)
+    assert len(s.stage_ms["render"]) == stats_module.KEEP
+    assert s.summary()["stage_ms"]["render"]["p50"] == 1.0
