@@ -43,7 +43,7 @@ BALD_FRACTION = 0.04
 """A hair region smaller than this fraction of the face oval's area means no hair worth growing: bald."""
 SILHOUETTE_TIP = 0.97
 """Fraction of each strand drawn in a silhouette: the strand texture's clumps taper away over the rest."""
-SILHOUETTE_LIFT = 0.6
+SILHOUETTE_LIFT = 0.85
 """Fraction of the style's volume where the silhouette's sheet lies (the outer layers are sparse)."""
 DEPTH_TOLERANCE = 0.012
 """Hair within this distance (metres) behind the skin's per-triangle depth still shows: it lies on the skin."""
