@@ -37,6 +37,8 @@ BESIDE_FACE = 0.85
 """Hair is looked for at most this many face heights left or right of the face's middle."""
 CLOTHES_BELOW_CHIN = 0.45
 """Person pixels this many face heights below the chin are clothes (or neck) samples."""
+CLOTHES_MIN_FRACTION = 0.5
+"""Clothes are sampled only where the person below the chin covers at least this fraction of the face's area."""
 COLOR_MARGIN = 14.0
 """CIELAB distance: a pixel within this (plus the class's own spread) of skin or clothes is not hair."""
 BALD_FRACTION = 0.04
@@ -126,7 +128,7 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
                  & (np.abs(xs - middle) < BESIDE_FACE * face_h))
     not_skin = np.linalg.norm(lab - skin_c, axis=-1) > skin_s + COLOR_MARGIN
     hair = candidate & not_skin
-    if clothes_pick.sum() > 50:
+    if clothes_pick.sum() > CLOTHES_MIN_FRACTION * face.sum():  # a sliver of neck or background is no sample
         clothes_c, clothes_s = _colour_class(lab[clothes_pick])
         hair &= np.linalg.norm(lab - clothes_c, axis=-1) > clothes_s + COLOR_MARGIN
     if hair.sum() > 20:
