@@ -96,6 +96,15 @@ class LiveAvatar:
         """(h, w, 4) uint8 RGBA of the last draw."""
         return self.renderer.read()
 
+    def warm_up(self, track: bool = True) -> None:
+        """Load the tracker's model and compile the shaders now, so the first frames are not late."""
+        if track and self._tracker is None:
+            from avatar_engine.live.tracker import Tracker
+
+            self._tracker = Tracker()
+        if self.renderer is not None:
+            self.draw(SolvedFrame.neutral())
+
     # --- all at once -----------------------------------------------------------------------------
     def process(self, rgb: np.ndarray, t_ns: int | None = None) -> LiveFrame:
         """Track, animate and render one camera frame. t_ns defaults to the time since this object was made."""

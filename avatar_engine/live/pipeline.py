@@ -186,6 +186,7 @@ class LivePipeline:
         size = self.live.options.size
         started = []
         try:
+            self.live.warm_up(track=not landmark_source)  # a model still loading would make file frames stale
             for out in self.outputs:
                 out.start(size, self.fps)
                 started.append(out)

@@ -22,9 +22,13 @@ class WindowOutput(Output):
     needs_pixels = False
 
     def __init__(self, size: tuple[int, int], visible: bool = True) -> None:
+        import warnings
+
         from avatar_engine.render.context import Window
 
-        self.window = Window(size, TITLE, visible=visible)
+        with warnings.catch_warnings():  # GLFW warns before the BackendError that says the same in one line
+            warnings.simplefilter("ignore")
+            self.window = Window(size, TITLE, visible=visible)
         self.ctx = self.window.ctx
         self.pipeline = None
         self.overlay = False
