@@ -190,6 +190,7 @@ class LivePipeline:
             for out in self.outputs:
                 out.start(size, self.fps)
                 started.append(out)
+            self.stats.restart()
             for t in threads:
                 t.start()
             self._loop(live_source)

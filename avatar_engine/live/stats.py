@@ -30,6 +30,11 @@ class LiveStats:
         self.ended: float | None = None
         self._cpu0 = time.process_time()
 
+    def restart(self) -> None:
+        """Start the clock again (after warm-up, so start-up does not count against the frame rate)."""
+        self.started = time.monotonic()
+        self._cpu0 = time.process_time()
+
     def add(self, stage: str, ms: float) -> None:
         with self._lock:
             self.stage_ms[stage].append(ms)
