@@ -142,6 +142,7 @@ class VideoFileSource(_Source):
 
     def rewind(self) -> bool:
         self._cap.set(self._cv2.CAP_PROP_POS_FRAMES, 0)
+        self._count = 0  # index and media time are positions in the file
         return True
 
     def close(self) -> None:
@@ -175,7 +176,7 @@ class FolderSource(_Source):
         return None
 
     def rewind(self) -> bool:
-        self._next = 0
+        self._next = self._count = 0
         return True
 
 

@@ -131,6 +131,8 @@ def test_loop_option_replays_a_file_with_increasing_media_time(ctx, clip):
                                                        on_frame=lambda f: times.append(f.solved.t_ns))).run()
         live.close()
     assert len(times) == 45 and all(b > a for a, b in zip(times, times[1:]))
+    steps = np.diff(times)
+    assert steps.max() <= 1.01 * steps.min(), "media time runs on evenly across the restart"
 
 
 def test_a_worker_error_reaches_the_caller(ctx, clip):

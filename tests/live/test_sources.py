@@ -38,6 +38,7 @@ def test_video_file_frames_and_rewind(clip):
         assert n == len(clip["jaw"])
         assert source.rewind()
         again = source.read()
+        assert again.index == 0 and again.t_media_ns == 0
     assert np.abs(first.rgb.astype(int) - again.rgb.astype(int)).mean() < 1.0
 
 
