@@ -13,7 +13,7 @@ from avatar_engine.live.window import WindowOutput
 window = WindowOutput((96, 64))
 live = LiveAvatar(options=LiveOptions(size=(96, 64), samples=0), ctx=window.ctx)
 log = {"mirror": [], "frames": 0, "screen_diff": None}
-press = {5: glfw.KEY_M, 8: glfw.KEY_S, 10: glfw.KEY_C, 14: glfw.KEY_M, 30: glfw.KEY_ESCAPE}
+press = {5: glfw.KEY_M, 8: glfw.KEY_S, 10: glfw.KEY_C, 14: glfw.KEY_M, 60: glfw.KEY_ESCAPE}
 
 
 def on_frame(frame):
@@ -25,6 +25,8 @@ def on_frame(frame):
     if n in press:
         window.on_key(window.window.handle, press[n], 0, glfw.PRESS, 0)
     log["mirror"].append(live.mirror)
+    if live.animator.calibration.frames and "calibrated_at" not in log:
+        log["calibrated_at"] = n
 
 
 with open_source(sys.argv[1]) as source:
