@@ -19,6 +19,8 @@ from avatar_engine.errors import InputError
 
 IRIS_DIAMETER_RANGE = (0.0100, 0.0135)
 """Human iris diameters (metres): a misread ring never makes a cartoon eye."""
+REFERENCE_TONE_SMOOTHNESS = 20.0
+"""Mesh-Laplacian weight of the tone that outliers are judged against: smooth enough to ignore brows and lips."""
 EYE_NORMAL = np.array([0.0, 0.0, 1.0])
 """Mean normal of the visible eye whites in model space (the face looks toward +Z)."""
 
@@ -129,56 +131,29 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         shading = np.maximum(delight.sh_basis(n_tex) @ coeffs, 1e-4)
         albedo = np.clip(rho * colors / shading, 1e-4, 1.0)
         log_ratio = np.log(albedo / np.maximum(base, 1e-4))
+        sure = weight > 0.5 if np.count_nonzero(weight > 0.5) > 50 else weight > 0
         # highlights would lift the tone and make plain skin look like an outlier: cap them before smoothing
-        cap = np.percentile(log_ratio[weight > 0.5], 75, axis=0) + 0.1
+        cap = np.percentile(log_ratio[sure], 75, axis=0) + 0.1
         v_data, v_weight = smoother.to_vertices(np.minimum(log_ratio, cap), weight)
-        prior = np.median(log_ratio[weight > 0.5], axis=0)
-        tone = smoother.to_texels(smoother.solve(v_data, v_weight, 20.0, prior))
-        # darker than the tone: hair, stubble shadow, the gap between the lips; brighter only counts where the
-        # default skin is not dark itself (a blurred brow in the photo reads brighter than the sharp base brow)
-        off = log_ratio - tone
-        plain = (base / np.median(base[weight > 0.5], axis=0)).min(1) > 0.6
-        limit = opts.outlier_log
-        dark = np.exp(-np.maximum(np.maximum(-off, 0).max(1) - limit, 0) ** 2 / (0.5 * limit) ** 2)
-        bright = np.exp(-np.maximum(np.where(plain, off.max(1), 0) - 2 * limit, 0) ** 2 / limit ** 2)
-        # stray strands are thinner than the texels that see them: widen each dark rejection by a few texels
-        margin = max(1, opts.reject_margin * opts.size // 1024)
-        reject = box_blur(tmap.image(1.0 - dark[:, None])[..., 0], margin).ravel()[tmap.texels]
-        # a colour skin does not take (glasses frames, a hat, background) where the default skin is plain skin
-        chroma = np.abs(off - off.mean(1, keepdims=True)).max(1)
-        hue = np.exp(-np.maximum(np.where(plain, chroma, 0) - opts.chroma_log, 0) ** 2 / (0.5 * opts.chroma_log) ** 2)
-        weight = proj.weight * dark * bright * hue * np.clip(1.0 - 3.0 * reject, 0, 1)
+        tone = smoother.to_texels(smoother.solve(v_data, v_weight, REFERENCE_TONE_SMOOTHNESS,
+                                                 np.median(log_ratio[sure], axis=0)))
+        plain = (base / np.median(base[sure], axis=0)).min(1) > 0.6
+        weight = proj.weight * _skin_likelihood(log_ratio - tone, plain, tmap, opts)
         # deep shade divides noise by little light, and hard shadow edges are beyond order-2 SH: trust it less
-        lit = (shading / rho) @ delight.LUMA / np.percentile(((shading / rho) @ delight.LUMA)[good], 90)
-        weight = weight * np.clip((lit - 0.15) / 0.25, 0, 1)
+        lit = (shading / rho) @ delight.LUMA
+        weight = weight * np.clip((lit / np.percentile(lit[good], 90) - 0.15) / 0.25, 0, 1)
     # specular highlights are added light, not albedo: compress what stands above the smooth tone
     excess = np.maximum(log_ratio - tone, 0).mean(1, keepdims=True)
     albedo = albedo * np.exp(opts.highlight_log * np.tanh(excess / opts.highlight_log) - excess)
+    final, total = _complete(albedo, weight, base, tmap, smoother, opts)
 
-    # mirror: the other side of the face, trusted a little less than what is seen
     size = opts.size
-    albedo_img = dilate(tmap.image(albedo).astype(np.float32), tmap.image(weight[:, None])[..., 0] > 0.01)
-    mirrored = mirror_samples(albedo_img, tmap)
-    w_mirror = mirror_samples(tmap.image(weight[:, None]), tmap)[:, 0]
-    w_m = opts.mirror_trust * w_mirror * (1 - weight)
-    total = weight + w_m
-    combined = (weight[:, None] * albedo + w_m[:, None] * mirrored) / np.maximum(total, 1e-9)[:, None]
-
-    # fill: the default skin's structure times a smooth tone field solved on the mesh
-    log_ratio = np.log(np.maximum(combined, 1e-4) / np.maximum(base, 1e-4))
-    v_data, v_weight = smoother.to_vertices(log_ratio, total)
-    prior = np.average(log_ratio[total > 0.5], axis=0, weights=total[total > 0.5])
-    tone = smoother.to_texels(smoother.solve(v_data, v_weight, opts.tone_smoothness, prior))
-    filled = base * np.exp(tone)
-    alpha = np.clip(total, 0, 1)[:, None]
-    final = alpha * combined + (1 - alpha) * filled
-
     covered = np.zeros(size * size, bool)
     covered[tmap.texels] = True
-    image = dilate(tmap.image(final), covered.reshape(size, size))
+    image = dilate(tmap.image(final), covered.reshape(size, size), smooth=True)
     texture = np.dstack([delight.albedo_to_texture(image), np.full((size, size), 255, np.uint8)])
 
-    face = weight > 0.5
+    face = weight > 0.5 if np.count_nonzero(weight > 0.5) > 50 else weight > 0
     skin = delight.albedo_to_texture(np.average(albedo[face], axis=0, weights=weight[face]))
     iris, diameter = None, None
     if landmarks_px is not None:
@@ -191,6 +166,44 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         white_balance_from_sclera=gains is not None, iris_rgb=iris, iris_diameter=diameter,
         coverage={"seen": float(np.mean(weight > 0.5)), "mirrored": float(np.mean((weight <= 0.5) & (total > 0.5))),
                   "filled": float(np.mean(total <= 0.5))})
+
+
+def _skin_likelihood(off: np.ndarray, plain: np.ndarray, tmap, opts: TextureOptions) -> np.ndarray:
+    """(t,) in [0, 1]: how much each texel's albedo looks like the person's skin.
+
+    off : (t, 3) log albedo over the smooth tone; plain : (t,) the default skin is plain skin there (not lips, brows)
+    """
+    limit = opts.outlier_log
+    # darker than the tone: hair, stubble shadow, the gap between the lips
+    dark = np.exp(-np.maximum(np.maximum(-off, 0).max(1) - limit, 0) ** 2 / (0.5 * limit) ** 2)
+    # brighter only counts on plain skin (a blurred brow in the photo reads brighter than the sharp base brow)
+    bright = np.exp(-np.maximum(np.where(plain, off.max(1), 0) - 2 * limit, 0) ** 2 / limit ** 2)
+    # a colour skin does not take (glasses frames, a hat, background)
+    chroma = np.where(plain, np.abs(off - off.mean(1, keepdims=True)).max(1), 0)
+    hue = np.exp(-np.maximum(chroma - opts.chroma_log, 0) ** 2 / (0.5 * opts.chroma_log) ** 2)
+    # stray strands are thinner than the texels that see them: widen each dark rejection by a few texels
+    margin = max(1, opts.reject_margin * opts.size // 1024)
+    reject = box_blur(tmap.image(1.0 - dark[:, None])[..., 0], margin).ravel()[tmap.texels]
+    return dark * bright * hue * np.clip(1.0 - 3.0 * reject, 0, 1)
+
+
+def _complete(albedo: np.ndarray, weight: np.ndarray, base: np.ndarray, tmap, smoother: MeshSmoother,
+              opts: TextureOptions) -> tuple[np.ndarray, np.ndarray]:
+    """Mirror, then fill: (t, 3) albedo of every covered texel, and (t,) how much of it the photo gave."""
+    # the other side of the face, trusted a little less than what is seen
+    albedo_img = dilate(tmap.image(albedo).astype(np.float32), tmap.image(weight[:, None])[..., 0] > 0.01)
+    mirrored = mirror_samples(albedo_img, tmap)
+    w_mirror = opts.mirror_trust * mirror_samples(tmap.image(weight[:, None]), tmap)[:, 0] * (1 - weight)
+    total = weight + w_mirror
+    combined = (weight[:, None] * albedo + w_mirror[:, None] * mirrored) / np.maximum(total, 1e-9)[:, None]
+    # the default skin's structure times a smooth tone field solved on the mesh, blended in where the photo is not
+    log_ratio = np.log(np.maximum(combined, 1e-4) / np.maximum(base, 1e-4))
+    v_data, v_weight = smoother.to_vertices(log_ratio, total)
+    sure = total > 0.5 if np.count_nonzero(total > 0.5) > 50 else total > 0
+    prior = np.average(log_ratio[sure], axis=0, weights=total[sure])
+    tone = smoother.to_texels(smoother.solve(v_data, v_weight, opts.tone_smoothness, prior))
+    alpha = np.clip(total, 0, 1)[:, None]
+    return alpha * combined + (1 - alpha) * base * np.exp(tone), total
 
 
 def iris_albedo(linear: np.ndarray, landmarks_px: np.ndarray, gain: np.ndarray) -> tuple[int, int, int]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from avatar_engine.build.texture_project import TexelMap, bilinear
+from avatar_engine.build.texture_project import TexelMap, bilinear, box_blur
 
 ASSET_DIR = Path(__file__).resolve().parents[2] / "assets" / "head"
 MAPS_PATH = ASSET_DIR / "skin_texture_maps.npz"
@@ -114,9 +114,10 @@ def mirror_samples(image: np.ndarray, tmap: TexelMap) -> np.ndarray:
     return bilinear(image, uv * tmap.size)
 
 
-def dilate(image: np.ndarray, filled: np.ndarray) -> np.ndarray:
+def dilate(image: np.ndarray, filled: np.ndarray, smooth: bool = False) -> np.ndarray:
     """Fill empty texels (h, w) from the nearest filled ones by pull-push over an image pyramid, so bilinear
-    filtering and mipmaps never pull in black. image : (h, w, k); filled texels are returned unchanged."""
+    filtering and mipmaps never pull in black. image : (h, w, k); filled texels are returned unchanged.
+    smooth : blur each level's upsampling so the padding has no 2x2-block steps (for shipped textures)."""
     image = np.asarray(image, np.float32)
     weight = filled.astype(np.float32)
     levels = [(image * weight[..., None], weight)]
@@ -132,6 +133,8 @@ def dilate(image: np.ndarray, filled: np.ndarray) -> np.ndarray:
     colour = levels[-1][0] / np.maximum(levels[-1][1], 1e-12)[..., None]
     for c, w in reversed(levels[:-1]):
         up = np.repeat(np.repeat(colour, 2, 0), 2, 1)[:c.shape[0], :c.shape[1]]
+        if smooth and min(up.shape[:2]) > 2:  # soften the 2x2 blocks so the padding has no hard steps for mipmaps to pick up
+            up = np.stack([box_blur(up[..., k], 1) for k in range(up.shape[2])], -1).astype(np.float32)
         colour = c + (1.0 - w)[..., None] * up  # premultiplied: fill what this level lacks from coarser
     return np.where(filled[..., None], image, colour)
 

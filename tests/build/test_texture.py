@@ -25,6 +25,8 @@ SEAM_MARGIN = 1.5
 IRIS_TRUE_DIAMETER = 0.0117
 """The template's iris (eyes.py: 11.7 mm)."""
 IRIS_DIAMETER_TOLERANCE = 0.0015
+HAIR_DARKENING_MIN = 0.7
+"""With hair in the photo, 99% of plain-skin texels keep at least this fraction of the true luminance."""
 CAST = (1.1, 1.0, 0.82)
 """A warm cast as an image editor makes it: display values scaled per channel."""
 
@@ -168,3 +170,18 @@ def test_iris_texture_takes_the_estimated_size():
         return np.count_nonzero(image[..., 1].astype(int) - image[..., 2] > 30)  # green iris texels
 
     assert iris_pixels(IRIS_HALF_ANGLE * 1.15) > 1.2 * iris_pixels(IRIS_HALF_ANGLE)
+
+
+def test_hair_over_the_forehead_is_not_painted_on_the_skin(gl_context, scene, landmarks):
+    """Without a skin mask, strands in front of the forehead must be recognised and left to the fill."""
+    truth, _, _, view = scene
+    from avatar_engine.head.template import default_materials, template_avatar
+
+    haired = template_avatar(materials=default_materials(skin_texture=truth))
+    skin = haired.part("skin")
+    rgb, _ = render_photo(gl_context, haired, view)
+    result = build(skin, view, rgb, None, landmarks(rgb))
+    lum = delight.texture_to_albedo(result.texture) @ delight.LUMA
+    true_lum = delight.texture_to_albedo(truth) @ delight.LUMA
+    plain = (true_lum > 0.5 * np.median(true_lum)) & (result.confidence > 0)
+    assert np.percentile((lum / np.maximum(true_lum, 1e-4))[plain], 1) > HAIR_DARKENING_MIN
