@@ -12,10 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from avatar_engine.build import delight
-from avatar_engine.build.records import PhotoView
+from avatar_engine.build.records import FitResult, PhotoView
 from avatar_engine.build.texture_fill import MeshSmoother, dilate, fill_base, mirror_samples, resize_nearest
 from avatar_engine.build.texture_project import bilinear, box_blur, project_texels, texel_map
 from avatar_engine.errors import InputError
+from avatar_engine.head.model import HeadModel
 
 IRIS_DIAMETER_RANGE = (0.0100, 0.0135)
 """Human iris diameters (metres): a misread ring never makes a cartoon eye."""
@@ -166,6 +167,17 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         white_balance_from_sclera=gains is not None, iris_rgb=iris, iris_diameter=diameter,
         coverage={"seen": float(np.mean(weight > 0.5)), "mirrored": float(np.mean((weight <= 0.5) & (total > 0.5))),
                   "filled": float(np.mean(total <= 0.5))})
+
+
+def texture_from_fit(photo: np.ndarray, fit: FitResult, mask: np.ndarray | None = None,
+                     model: HeadModel | None = None, options: TextureOptions | None = None) -> TextureResult:
+    """`build_skin_texture` for the reconstruction stage's answer: the skin part of the posed head, its normals,
+    the photo's camera and MediaPipe's landmarks (white balance, iris)."""
+    model = model or HeadModel.default()
+    vs, ts = model.part_slices("skin")
+    normals = model.normals(fit.posed_positions)[vs]
+    return build_skin_texture(photo, fit.posed_positions[vs], model.uvs[vs], model.triangles[ts] - vs.start,
+                              normals, fit.view, mask=mask, landmarks_px=fit.landmarks_px, options=options)
 
 
 def _skin_likelihood(off: np.ndarray, plain: np.ndarray, tmap, opts: TextureOptions) -> np.ndarray:
