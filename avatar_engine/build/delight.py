@@ -16,6 +16,8 @@ import numpy as np
 REFERENCE_IRRADIANCE = (1.26, 1.18, 1.19)
 """Per channel: luminance of the 90th-percentile shading over the visible face, in albedo units (calibrated on studio renders:
 a render of the default albedo under the default `Lighting` recovers that albedo's mean skin level)."""
+SKIN_GAMUT = ((0.38, 0.85), (0.2, 0.75), (0.008, 0.7))
+"""Mean skin albedo bounds (linear): green / red, blue / red, luminance; from very light to very dark skin."""
 SH_RIDGE = (0.0, 0.01, 0.05)
 """Ridge penalty per SH band (0, 1, 2) relative to the mean diagonal of the normal equations: one view sees only a hemisphere of normals."""
 SCLERA_DISPLAY = (220.0, 219.0, 219.0)
@@ -159,13 +161,19 @@ def albedo_scale(coeffs: np.ndarray, normals: np.ndarray, weights: np.ndarray) -
 
     `basis @ coeffs` is rho x irradiance. The light is taken as the studio's colour at the face's mean normal
     (the photo is white-balanced first) and its level from `REFERENCE_IRRADIANCE` at the brightest-lit tenth.
+    A face seen almost wholly in deep shade says little about either: the answer is kept inside `SKIN_GAMUT`.
     """
     shading = np.maximum(sh_basis(normals) @ coeffs, 1e-6)  # (t, 3) = rho * irradiance
     good = weights > 0.5 if np.count_nonzero(weights > 0.5) > 50 else weights > 0
     chroma = np.average(shading[good], axis=0, weights=weights[good])
     irradiance_luma = (shading[good] / chroma) @ LUMA
     level = np.percentile(irradiance_luma, 90)
-    return chroma * level / np.asarray(REFERENCE_IRRADIANCE)
+    rho = chroma * level / np.asarray(REFERENCE_IRRADIANCE)
+    (gr_lo, gr_hi), (br_lo, br_hi), (l_lo, l_hi) = SKIN_GAMUT
+    g = np.clip(rho[1] / max(rho[0], 1e-9), gr_lo, gr_hi) * rho[0]
+    b = np.clip(rho[2] / max(rho[0], 1e-9), br_lo, br_hi) * rho[0]
+    clamped = np.array([rho[0], g, b])
+    return clamped * np.clip(rho @ LUMA, l_lo, l_hi) / max(clamped @ LUMA, 1e-9)
 
 
 def linear_to_lab(rgb: np.ndarray) -> np.ndarray:

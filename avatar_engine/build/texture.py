@@ -139,10 +139,10 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         tone = smoother.to_texels(smoother.solve(v_data, v_weight, REFERENCE_TONE_SMOOTHNESS,
                                                  np.median(log_ratio[sure], axis=0)))
         plain = (base / np.median(base[sure], axis=0)).min(1) > 0.6
-        weight = proj.weight * _skin_likelihood(log_ratio - tone, plain, tmap, opts)
-        # deep shade divides noise by little light, and hard shadow edges are beyond order-2 SH: trust it less
+        weight = proj.weight * _skin_likelihood(log_ratio - tone, plain, proj.weight, tmap, opts)
+        # where the fitted light is near zero the division only amplifies noise
         lit = (shading / rho) @ delight.LUMA
-        weight = weight * np.clip((lit / np.percentile(lit[good], 90) - 0.15) / 0.25, 0, 1)
+        weight = weight * np.clip((lit / np.percentile(lit[good], 90) - 0.02) / 0.08, 0, 1)
     # specular highlights are added light, not albedo: compress what stands above the smooth tone
     excess = np.maximum(log_ratio - tone, 0).mean(1, keepdims=True)
     albedo = albedo * np.exp(opts.highlight_log * np.tanh(excess / opts.highlight_log) - excess)
@@ -180,23 +180,37 @@ def texture_from_fit(photo: np.ndarray, fit: FitResult, mask: np.ndarray | None 
                               normals, fit.view, mask=mask, landmarks_px=fit.landmarks_px, options=options)
 
 
-def _skin_likelihood(off: np.ndarray, plain: np.ndarray, tmap, opts: TextureOptions) -> np.ndarray:
+def _skin_likelihood(off: np.ndarray, plain: np.ndarray, weight: np.ndarray, tmap,
+                     opts: TextureOptions) -> np.ndarray:
     """(t,) in [0, 1]: how much each texel's albedo looks like the person's skin.
 
-    off : (t, 3) log albedo over the smooth tone; plain : (t,) the default skin is plain skin there (not lips, brows)
+    off : (t, 3) log albedo over the smooth tone; plain : (t,) the default skin is plain skin there (not lips, brows);
+    weight : (t,) the photo's confidence before this test
     """
-    limit = opts.outlier_log
-    # darker than the tone: hair, stubble shadow, the gap between the lips
-    dark = np.exp(-np.maximum(np.maximum(-off, 0).max(1) - limit, 0) ** 2 / (0.5 * limit) ** 2)
-    # brighter only counts on plain skin (a blurred brow in the photo reads brighter than the sharp base brow)
-    bright = np.exp(-np.maximum(np.where(plain, off.max(1), 0) - 2 * limit, 0) ** 2 / limit ** 2)
-    # a colour skin does not take (glasses frames, a hat, background)
+    # each test removes at most a third of the seen skin: a light the SH cannot follow (a hard side key) makes
+    # whole regions look "off", and rejecting them all would leave nothing to fit
+    seen = weight > 0.5 if np.count_nonzero(weight > 0.5) > 50 else weight > 0
+
+    def limit(values: np.ndarray, floor: float) -> float:
+        return max(floor, float(np.percentile(values[seen], 67)))
+
+    darker = np.maximum(-off, 0).max(1)
+    brighter = np.where(plain, off.max(1), 0)
     chroma = np.where(plain, np.abs(off - off.mean(1, keepdims=True)).max(1), 0)
-    hue = np.exp(-np.maximum(chroma - opts.chroma_log, 0) ** 2 / (0.5 * opts.chroma_log) ** 2)
+    # darker than the tone: hair, stubble shadow, the gap between the lips
+    d = limit(darker, opts.outlier_log)
+    dark = np.exp(-np.maximum(darker - d, 0) ** 2 / (0.5 * d) ** 2)
+    # brighter only counts on plain skin (a blurred brow in the photo reads brighter than the sharp base brow)
+    b = limit(brighter, 2 * opts.outlier_log)
+    bright = np.exp(-np.maximum(brighter - b, 0) ** 2 / (0.5 * b) ** 2)
+    # a colour skin does not take (glasses frames, a hat, background)
+    c = limit(chroma, opts.chroma_log)
+    hue = np.exp(-np.maximum(chroma - c, 0) ** 2 / (0.5 * c) ** 2)
     # stray strands are thinner than the texels that see them: widen each dark rejection by a few texels
     margin = max(1, opts.reject_margin * opts.size // 1024)
-    reject = box_blur(tmap.image(1.0 - dark[:, None])[..., 0], margin).ravel()[tmap.texels]
-    return dark * bright * hue * np.clip(1.0 - 3.0 * reject, 0, 1)
+    hard = (dark < 0.1).astype(np.float32)[:, None]
+    reject = box_blur(tmap.image(hard)[..., 0], margin).ravel()[tmap.texels]
+    return dark * bright * hue * np.clip(1.0 - 1.5 * reject, 0, 1)
 
 
 def _complete(albedo: np.ndarray, weight: np.ndarray, base: np.ndarray, tmap, smoother: MeshSmoother,
