@@ -187,12 +187,12 @@ def _skin_likelihood(off: np.ndarray, plain: np.ndarray, weight: np.ndarray, tma
     off : (t, 3) log albedo over the smooth tone; plain : (t,) the default skin is plain skin there (not lips, brows);
     weight : (t,) the photo's confidence before this test
     """
-    # each test removes at most a third of the seen skin: a light the SH cannot follow (a hard side key) makes
+    # each test removes at most half of the seen skin: a light the SH cannot follow (a hard side key) makes
     # whole regions look "off", and rejecting them all would leave nothing to fit
     seen = weight > 0.5 if np.count_nonzero(weight > 0.5) > 50 else weight > 0
 
     def limit(values: np.ndarray, floor: float) -> float:
-        return max(floor, float(np.percentile(values[seen], 67)))
+        return max(floor, float(np.percentile(values[seen], 50)))
 
     darker = np.maximum(-off, 0).max(1)
     brighter = np.where(plain, off.max(1), 0)
