@@ -32,7 +32,7 @@ class LiveSettings:
     stats: Path | None = None
     mirror: bool = False
     size: tuple[int, int] = (1280, 720)
-    samples: int = 4
+    samples: int | None = None
     realtime: bool = False
     loop: bool = False
     lossless: bool = False
@@ -48,7 +48,7 @@ class LiveSettings:
                     raise InputError(f"{path} must end in {suffix}")
                 if not path.parent.exists():
                     raise InputError(f"output folder {path.parent} does not exist")
-        if self.samples not in (0, 1, 2, 4, 8):
+        if self.samples not in (None, 0, 1, 2, 4, 8):
             raise InputError(f"--samples {self.samples} must be 0, 1, 2, 4 or 8")
         if self.max_frames is not None and self.max_frames < 1:
             raise InputError(f"--max-frames {self.max_frames} must be at least 1")
