@@ -151,7 +151,9 @@ def main() -> None:
                 case = {"tone": tone_name, "yaw": yaw, "light": light_name, **score(
                     result.texture, truth, result.seen, covered, skin), "seam_truth": round(truth_seam, 2),
                     "white_balance_from_sclera": result.white_balance_from_sclera, "iris_rgb": result.iris_rgb,
-                    "coverage": {k: round(v, 3) for k, v in result.coverage.items()}, "seconds": round(seconds, 2)}
+                    "coverage": {k: round(v, 3) for k, v in result.coverage.items()},
+                    "face_light": round(result.face_light, 3), "warnings": list(result.warnings),
+                    "seconds": round(seconds, 2)}
                 if light_name == "studio":
                     studio_result = result
                 else:
@@ -177,6 +179,8 @@ def main() -> None:
         "relit_delta_e_median": round(float(np.median(relit)), 2),
         "relit_delta_e_max": round(float(np.max(relit)), 2),
         "relit_within_5": f"{sum(d <= 5 for d in relit)}/{len(relit)}",
+        "relit_over_5_without_shade_warning": sum(c.get("delta_e_to_studio", 0) > 5 and not any(
+            "shade" in w for w in c["warnings"]) for c in cases),
         "seconds_median": round(float(np.median([c["seconds"] for c in cases])), 2),
     }
     result = {"benchmark": "build_texture", "photo_size": list(size), "cpu_count": os.cpu_count(),

@@ -22,6 +22,8 @@ IRIS_DIAMETER_RANGE = (0.0100, 0.0135)
 """Human iris diameters (metres): a misread ring never makes a cartoon eye."""
 REFERENCE_TONE_SMOOTHNESS = 20.0
 """Mesh-Laplacian weight of the tone that outliers are judged against: smooth enough to ignore brows and lips."""
+SHADED_FACE = 0.35
+"""`face_light` below this warns that the skin tone is uncertain (hard light from the far side)."""
 EYE_NORMAL = np.array([0.0, 0.0, 1.0])
 """Mean normal of the visible eye whites in model space (the face looks toward +Z)."""
 
@@ -72,6 +74,10 @@ class TextureResult:
     `iris_half_angle` turns it into `iris_texture`'s parameter. None without landmarks."""
     coverage: dict[str, float]
     """Fractions of the skin layout's texels: 'seen' (> 0.5 direct), 'mirrored', 'filled'."""
+    face_light: float
+    """Median light on the seen face over the best-lit skin the photo shows (about 0.6-0.9 when evenly lit)."""
+    warnings: tuple[str, ...] = ()
+    """What may make the texture less true (for the build report)."""
 
 
 def _check_inputs(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray, triangles: np.ndarray,
@@ -143,6 +149,9 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         # where the fitted light is near zero the division only amplifies noise
         lit = (shading / rho) @ delight.LUMA
         weight = weight * np.clip((lit / np.percentile(lit[good], 90) - 0.02) / 0.08, 0, 1)
+    # how lit the face the photo shows is, against the best-lit skin it shows (1: evenly lit)
+    facing = proj.weight > 0.5
+    face_light = float(np.median(lit[facing]) / max(np.percentile(lit[proj.weight > 0.05], 90), 1e-9))
     # specular highlights are added light, not albedo: compress what stands above the smooth tone
     excess = np.maximum(log_ratio - tone, 0).mean(1, keepdims=True)
     albedo = albedo * np.exp(opts.highlight_log * np.tanh(excess / opts.highlight_log) - excess)
@@ -161,10 +170,17 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         diameter = iris_diameter(landmarks_px, view, positions)
         iris = iris_albedo(linear, landmarks_px, rho / np.maximum(delight.sh_basis(EYE_NORMAL[None])[0] @ coeffs, 1e-4))
     lighting = coeffs / rho
+    warnings = []
+    if landmarks_px is not None and gains is None:
+        warnings.append("texture: no usable eye whites (closed eyes, glasses glare?): white balance assumed neutral")
+    if face_light < SHADED_FACE:
+        warnings.append(f"texture: the face is mostly in shade ({face_light:.2f} of the best-lit skin): "
+                        "skin tone uncertain; a more evenly lit photo gives a truer texture")
     return TextureResult(
         texture=texture, confidence=tmap.image(np.clip(total, 0, 1)[:, None])[..., 0],
         seen=tmap.image(weight[:, None])[..., 0], skin_rgb=tuple(int(c) for c in skin), lighting=lighting,
-        white_balance_from_sclera=gains is not None, iris_rgb=iris, iris_diameter=diameter,
+        white_balance_from_sclera=gains is not None, iris_rgb=iris, iris_diameter=diameter, face_light=face_light,
+        warnings=tuple(warnings),
         coverage={"seen": float(np.mean(weight > 0.5)), "mirrored": float(np.mean((weight <= 0.5) & (total > 0.5))),
                   "filled": float(np.mean(total <= 0.5))})
 

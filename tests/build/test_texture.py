@@ -205,3 +205,13 @@ def test_texture_from_fit_takes_the_skin_of_the_posed_head(scene, studio):
                     landmarks_px=points, reprojection_error=0.0)
     again = texture_from_fit(rgb, fit, mask=mask)
     assert np.abs(again.texture.astype(int) - result.texture).max() <= 1
+
+
+def test_a_face_in_shade_is_reported(gl_context, scene, studio):
+    """Key light on the far side: the tone is uncertain, and the result says so (the studio photo does not)."""
+    _, avatar, skin, _ = scene
+    away = photo_view(Camera(distance=0.6, yaw_deg=-30.0), SIZE)
+    rgb, mask = render_photo(gl_context, avatar, away, SIDE_LIGHT)
+    shaded = build(skin, away, rgb, mask, None)
+    assert any("shade" in w for w in shaded.warnings)
+    assert not any("shade" in w for w in studio[3].warnings)
