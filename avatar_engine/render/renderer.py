@@ -230,7 +230,10 @@ class Renderer:
 
     # --- drawing ------------------------------------------------------------------------------------
     def render(self, expression: Expression, camera: Camera, model: np.ndarray | None = None) -> None:
-        """Draw one frame into the renderer's framebuffer (`read()` or `blit_to_screen()` to get it)."""
+        """Draw one frame into the renderer's framebuffer (`read()` or `blit_to_screen()` to get it).
+
+        `camera` is a `Camera` or anything with `view` (a (4, 4) matrix or a method returning one), `projection(aspect)`,
+        `position` and `fov_y_deg`, such as the builder's `PhotoView`."""
         if self._avatar is None:
             raise RuntimeError("no avatar loaded: call Renderer.load(avatar) first")
         ctx, opts = self.ctx, self.options
@@ -251,7 +254,8 @@ class Renderer:
         skel_mats = joint_matrices(self._avatar.skeleton, expression.rotations)
         mats[:len(skel_mats)] = skel_mats
         model = np.eye(4, dtype=np.float32) if model is None else np.asarray(model, np.float32)
-        view_projection = camera.projection(w / h) @ camera.view()
+        view = camera.view() if callable(camera.view) else camera.view
+        view_projection = camera.projection(w / h) @ np.asarray(view, np.float32)
         distance = float(np.linalg.norm(np.asarray(camera.position) - model[:3, 3]))
         pixels_per_metre = h / (2.0 * max(distance, 1e-3) * np.tan(np.radians(camera.fov_y_deg) / 2))
         light = opts.lighting

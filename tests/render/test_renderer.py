@@ -143,3 +143,14 @@ def test_glb_round_trip_renders_the_same(ctx, renderer, template, tmp_path):
 def test_render_before_load_is_refused(ctx):
     with Renderer(ctx, RenderOptions(size=(32, 32))) as r, pytest.raises(RuntimeError, match="no avatar loaded"):
         r.render(Expression(), CAMERA)
+
+
+def test_a_photo_view_renders_like_the_camera_it_was_made_from(ctx, template):
+    from avatar_engine.build.records import PhotoView
+
+    camera = Camera(distance=0.6, yaw_deg=15)
+    w, h = SIZE
+    view = PhotoView(SIZE, camera.view().astype(np.float64), (h / 2) / np.tan(np.radians(camera.fov_y_deg) / 2))
+    with Renderer(ctx, RenderOptions(size=SIZE)) as r:
+        r.load(template)
+        assert compare(draw(r, Expression(), camera), draw(r, Expression(), view)) == (0.0, 0.0)
