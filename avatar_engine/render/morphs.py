@@ -32,6 +32,8 @@ class SparseTargets:
     """entries : (2 * entry_rows, width, 4) float32 (offset xyz, target), positions block then normals block."""
     vertex_rows: int
     entry_rows: int
+    vertex: np.ndarray
+    """vertex : (e,) int32 the vertex of each entry, ascending (the CPU blend's runs)."""
 
 
 def sparse_targets(positions: np.ndarray, normals: np.ndarray, width: int = TEXTURE_WIDTH) -> SparseTargets:
@@ -50,14 +52,31 @@ def sparse_targets(positions: np.ndarray, normals: np.ndarray, width: int = TEXT
         entries[kind, :len(vertex), :3] = offsets[target, vertex]
         entries[kind, :len(vertex), 3] = target
     return SparseTargets(index.reshape(vertex_rows, width, 2), entries.reshape(2 * entry_rows, width, 4),
-                         vertex_rows, entry_rows)
+                         vertex_rows, entry_rows, vertex.astype(np.int32))
 
 
 class MorphBlender:
-    """Owns the target textures and the blend pass; `blend(weights)` fills `offsets` for this frame."""
+    """Owns the target textures and the blend pass; `blend(weights)` fills `offsets` for this frame.
 
-    def __init__(self, ctx: moderngl.Context, targets: SparseTargets) -> None:
+    `on_gpu=False` sums the same lists with numpy and uploads the result instead: on a software rasteriser the
+    "GPU" is these same CPU cores, and one BLAS product over the moving vertices (about 0.3 ms) beats the fragment pass
+    (about 3 ms on llvmpipe, where each 4x4 block loops as long as its busiest vertex).
+    """
+
+    def __init__(self, ctx: moderngl.Context, targets: SparseTargets, on_gpu: bool = True) -> None:
         self.ctx = ctx
+        self.on_gpu = on_gpu
+        count = len(targets.vertex)
+        entry_rows = targets.entry_rows
+        target = targets.entries[:entry_rows].reshape(-1, 4)[:count, 3].astype(np.int64)
+        offsets = np.concatenate(
+            [targets.entries[k * entry_rows:(k + 1) * entry_rows].reshape(-1, 4)[:count, :3] for k in (0, 1)], axis=1)
+        # the lists as a dense (52, moving vertices x 6) matrix: one BLAS product per frame (~0.1 ms for 7 MB)
+        self._moving, slot = np.unique(targets.vertex, return_inverse=True)
+        self._dense = np.zeros((52, len(self._moving), 6), np.float32)
+        self._dense[target, slot] = offsets
+        self._dense = self._dense.reshape(52, -1)
+        self._cpu_offsets = np.zeros((2, targets.vertex_rows * targets.index.shape[1], 4), np.float32)
         width = targets.index.shape[1]
         self.width, self.vertex_rows = width, targets.vertex_rows
         self._index = ctx.texture((width, targets.vertex_rows), 2, targets.index.tobytes(), dtype="i4")
@@ -84,6 +103,13 @@ class MorphBlender:
         if self._last is not None and np.array_equal(weights, self._last):
             return
         self._last = weights.copy()
+        if not self.on_gpu:
+            if len(self._moving):
+                summed = (weights @ self._dense).reshape(-1, 6)
+                self._cpu_offsets[0, self._moving, :3] = summed[:, :3]
+                self._cpu_offsets[1, self._moving, :3] = summed[:, 3:]
+            self.offsets.write(self._cpu_offsets.tobytes())
+            return
         if self._weights is not None:
             self._weights.write(weights.tobytes())
         self._fbo.use()

@@ -48,6 +48,10 @@ class RenderOptions:
     shading: Literal["pixel", "vertex"] | None = None
     """Where lighting is evaluated; the albedo texture is always sampled per pixel. None: per pixel on a GPU, per
     vertex on a software rasteriser (there every interpolated value and fragment instruction is CPU time)."""
+    morphs: Literal["gpu", "cpu"] | None = None
+    """Who sums the active morph targets each frame (skinning is always in the vertex shader). None: a fragment
+    pass on a GPU; numpy on a software rasteriser, where both run on the same CPU and numpy's scatter-add is ~10x
+    cheaper than the pass (avatar_engine/render/morphs.py)."""
     background: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
     """None for a transparent background (RGBA for compositing), else a (top, bottom) linear-ish gradient."""
     lighting: Lighting = field(default_factory=Lighting)
@@ -60,7 +64,8 @@ class RenderOptions:
             self,
             samples=(0 if software else 4) if self.samples is None else self.samples,
             shading=("vertex" if software else "pixel") if self.shading is None else self.shading,
-            anisotropy=(1.0 if software else 8.0) if self.anisotropy is None else self.anisotropy)
+            anisotropy=(1.0 if software else 8.0) if self.anisotropy is None else self.anisotropy,
+            morphs=("cpu" if software else "gpu") if self.morphs is None else self.morphs)
 
 
 SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swiftshader", "software rasterizer")
@@ -199,7 +204,8 @@ class Renderer:
         self._resources += [b for b, _ in vbos.values()] + [ibo]
 
         morph = lambda attr: np.concatenate([getattr(p, attr) for p in parts], axis=1)  # noqa: E731
-        self._morphs = MorphBlender(ctx, sparse_targets(morph("morph_positions"), morph("morph_normals")))
+        self._morphs = MorphBlender(ctx, sparse_targets(morph("morph_positions"), morph("morph_normals")),
+                                    on_gpu=self.options.morphs == "gpu")
 
         textures: dict[str, moderngl.Texture] = {}
         first = 0

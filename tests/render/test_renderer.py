@@ -154,3 +154,24 @@ def test_a_photo_view_renders_like_the_camera_it_was_made_from(ctx, template):
     with Renderer(ctx, RenderOptions(size=SIZE)) as r:
         r.load(template)
         assert compare(draw(r, Expression(), camera), draw(r, Expression(), view)) == (0.0, 0.0)
+
+
+MORPH_PATH_TOLERANCE = 1
+"""Largest channel difference (0-255) between the GPU and numpy morph blends: both sum in float32."""
+
+
+def test_morphs_blended_on_cpu_or_gpu_render_the_same(ctx, template):
+    expression = Expression(weights=np.linspace(0.0, 1.0, 52, dtype=np.float32))
+    images = []
+    for morphs in ("gpu", "cpu"):
+        with Renderer(ctx, RenderOptions(size=SIZE, morphs=morphs)) as r:
+            r.load(template)
+            images.append(draw(r, expression))
+    assert np.abs(images[0] - images[1]).max() <= MORPH_PATH_TOLERANCE
+    assert compare(images[0], draw_neutral(ctx, template))[1] > 0.01, "the expression must show"
+
+
+def draw_neutral(ctx, template) -> np.ndarray:
+    with Renderer(ctx, RenderOptions(size=SIZE)) as r:
+        r.load(template)
+        return draw(r, Expression())
