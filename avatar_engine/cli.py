@@ -68,12 +68,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_template(args: argparse.Namespace) -> int:
-    from avatar_engine.head.hair import HairStyle
+    from avatar_engine.head.hair import HAIR_PRESETS, HairStyle
     from avatar_engine.head.template import template_avatar
     from avatar_engine.io import write_glb
 
     out = _output_path(args.output, (".glb",))
-    avatar = template_avatar(hair=None if args.bald else HairStyle())
+    style = HAIR_PRESETS[args.hair] if args.hair else HairStyle()
+    avatar = template_avatar(hair=None if args.bald else style)
     write_glb(avatar, out)
     print(f"wrote {out}: {avatar.triangle_count} triangles, 52 ARKit targets, joints {', '.join(avatar.skeleton.names)}")
     return 0
@@ -197,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("template", help="write the default head as an avatar file (glTF binary)")
     p.add_argument("-o", "--output", default="head.glb")
     p.add_argument("--bald", action="store_true", help="leave out the hair")
+    p.add_argument("--hair", choices=("bald", "buzz", "short", "medium", "long", "fringe"), default=None,
+                   help="a hairstyle preset (default: the template's own style)")
     p.set_defaults(run=cmd_template)
 
     p = sub.add_parser("build", help="build a rigged avatar (glTF binary) from one photo of a face")

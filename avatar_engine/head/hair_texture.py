@@ -64,7 +64,9 @@ def strand_atlas(color: tuple[int, int, int], layers: int, density: float = 1.0,
         # clumps sway a little sideways along their length, so they read as locks, not planks
         sway = (rng.uniform(0, SWAY_TEXELS, n)[None] * np.sin(2 * np.pi * rng.uniform(0.7, 2.5, n)[None] * v[:, None]
                                                                 + rng.uniform(0, 2 * np.pi, n)[None]))
-        across = np.abs(u[None] - centre[None] - sway[:, clump]) / np.maximum(half, 1)[None]  # 0 middle, 1 edge
+        across = np.abs(u[None] - centre[None]) / np.maximum(half, 1)[None]  # 0 middle, 1 edge: tiles, no gaps
+        # the sway bends a clump's tip and its shading, never its body: clumps side by side must not open gaps
+        swayed = np.abs(u[None] - centre[None] - sway[:, clump]) / np.maximum(half, 1)[None]
         presence = 1.0 - (1.0 - OUTER_PRESENCE) * outer
         present = rng.random(n) < presence * density
         tip_start = np.where(rng.random(n) < 0.5, TIP_START, TIP_START - 0.25 * outer * rng.random(n))
@@ -76,11 +78,11 @@ def strand_atlas(color: tuple[int, int, int], layers: int, density: float = 1.0,
         taper = np.clip((1.0 - v[:, None]) / np.maximum(1.0 - tip_start[clump][None], 1e-3), 0, 1)
         tip_len = np.clip(taper ** 0.8, 0, 1)
         along = (v[:, None] >= root[clump][None]) & (v[:, None] < gap_from[clump][None])
-        inside = (across <= tip_len) & (along | (v[:, None] < CROWN_SOLID))
+        inside = (np.where(tip_len < 1.0, swayed, across) <= tip_len) & (along | (v[:, None] < CROWN_SOLID))
         alpha = np.where(inside, 255, 0).astype(np.uint8)
         tone = 0.84 + 0.28 * _smooth(rng.random(WIDTH), 2)  # per strand
         drift = 1.0 + 0.08 * np.sin(v[:, None] * rng.uniform(6, 14) + rng.uniform(0, 6.3, WIDTH)[None])
-        edge_shadow = 1.0 - 0.25 * np.minimum(across, 1.0) ** 2  # the clump's own strands shade its edges
+        edge_shadow = 1.0 - 0.25 * np.minimum(swayed, 1.0) ** 2  # the clump's own strands shade its edges
         gradient = 0.82 + 0.26 * v[:, None]  # roots darker, sunlit tips lighter
         shade = INNER_SHADE + (1.0 - INNER_SHADE) * outer if layers > 1 else 0.85
         light = (tone[None] * drift * edge_shadow * gradient * shade)[..., None]

@@ -133,3 +133,15 @@ def test_style_is_clamped():
     assert wild.length <= 0.45 and wild.volume == 0.0 and wild.fringe <= 0.06 and wild.parting == 1.0
     assert wild.baldness == 0.0 and wild.layers == BANDS
     assert dataclasses.replace(wild, baldness=1.0).bald
+
+
+
+def test_cli_offers_every_preset():
+    """`avatar template --hair NAME` accepts exactly the presets."""
+    from avatar_engine.cli import build_parser
+
+    parser = build_parser()
+    for name in HAIR_PRESETS:
+        assert parser.parse_args(["template", "--hair", name]).hair == name
+    with pytest.raises(SystemExit):
+        parser.parse_args(["template", "--hair", "mohawk"])
