@@ -43,27 +43,6 @@ ASSUMED_FOCAL = 1.6
 """Rough alignment: focal length in units of the photo's longer side (a portrait lens)."""
 
 
-class ViewCamera:
-    """Adapts a PhotoView to what Renderer.render calls (`view()` as a method, `projection(aspect)`, `position`)."""
-
-    def __init__(self, view: PhotoView) -> None:
-        self.photo = view
-
-    def view(self) -> np.ndarray:
-        return self.photo.view.astype(np.float32)
-
-    def projection(self, aspect: float) -> np.ndarray:
-        return self.photo.projection(aspect)
-
-    @property
-    def position(self) -> np.ndarray:
-        return self.photo.position
-
-    @property
-    def fov_y_deg(self) -> float:
-        return self.photo.fov_y_deg
-
-
 def photo_view(camera: Camera, size: tuple[int, int]) -> PhotoView:
     return PhotoView(size=size, view=camera.view().astype(np.float64),
                      focal_px=size[1] / 2 / np.tan(np.radians(camera.fov_y_deg) / 2))
@@ -179,10 +158,10 @@ def photo(ctx, landmarker, segmenter, images: Path | None) -> dict:
     fit_s = time.perf_counter() - t - region_s
     sil = HairSilhouette(bald_head, view, size=max(w, h))
     fitted = sil.mask(fit.style)
-    gl = hair_mask(ctx, fit.style, ViewCamera(view), (w, h))
+    gl = hair_mask(ctx, fit.style, view, (w, h))
     if images:
         Image.fromarray(overlay(rgb, region.mask, gl)).save(images / "hair_grace_hopper.png")
-        skin = render(ctx, template_avatar(hair=fit.style), ViewCamera(view), (w, h), None)
+        skin = render(ctx, template_avatar(hair=fit.style), view, (w, h), None)
         alpha = skin[..., 3:4] / 255.0
         Image.fromarray((rgb * (1 - alpha) + skin[..., :3] * alpha).astype(np.uint8)).save(
             images / "hair_grace_hopper_avatar.png")

@@ -16,7 +16,6 @@ import numpy as np
 
 from avatar_engine.build.landmark_model import Correspondence
 from avatar_engine.build.pipeline import BuildOptions, Builder
-from avatar_engine.build.view import PhotoCamera
 from avatar_engine.records import Expression
 from avatar_engine.render.camera import Camera
 from avatar_engine.render.context import headless_context
@@ -52,7 +51,7 @@ def main() -> None:
     w, h = fit.view.size
     with Renderer(ctx, RenderOptions(size=(w, h))) as renderer:
         renderer.load(result.avatar)
-        renderer.render(fit.photo_expression, PhotoCamera(fit.view))
+        renderer.render(fit.photo_expression, fit.view)
         head = renderer.read().astype(np.float32)
     alpha = head[..., 3:] / 255.0 * 0.5
     overlay = (photo * (1 - alpha) + head[..., :3] * alpha).astype(np.uint8)

@@ -51,19 +51,6 @@ TONES = {"light": (1.0, 1.0, 1.0), "dark": (0.32, 0.26, 0.24)}
 YAWS = (-30.0, 0.0, 15.0, 30.0)
 
 
-class ViewCamera:
-    """Adapts a PhotoView to `Renderer.render`, which calls `camera.view()` (PhotoView.view is a matrix)."""
-
-    def __init__(self, view: PhotoView) -> None:
-        self._view, self.position, self.fov_y_deg = view, view.position, view.fov_y_deg
-
-    def view(self) -> np.ndarray:
-        return self._view.view.astype(np.float32)
-
-    def projection(self, aspect: float) -> np.ndarray:
-        return self._view.projection(aspect)
-
-
 def truth_texture(tone) -> np.ndarray:
     linear = fill_base().astype(np.float64) ** 2 * np.asarray(tone)
     return np.dstack([delight.albedo_to_texture(linear), np.full(linear.shape[:2], 255, np.uint8)])
@@ -129,7 +116,7 @@ def main() -> None:
                              size[1] / 2 / np.tan(np.radians(cam.fov_y_deg) / 2))
             photos = {}
             for light_name, light in LIGHTS.items():
-                rgba = render(ctx, avatar, ViewCamera(view), size, light)
+                rgba = render(ctx, avatar, view, size, light)
                 alpha = rgba[..., 3:4] / 255.0
                 photos[light_name] = (np.round(rgba[..., :3] * alpha + 90 * (1 - alpha)).astype(np.uint8),
                                       rgba[..., 3] > 127)

@@ -11,7 +11,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from avatar_engine.build.records import PhotoView
-from avatar_engine.build.view import PhotoCamera
 from avatar_engine.head.arkit import ARKIT_INDEX
 from avatar_engine.head.model import HeadModel
 from avatar_engine.records import Expression, euler_rotation
@@ -91,7 +90,7 @@ def subject_avatar(subject: Subject, model: HeadModel | None = None, hair: bool 
 
 def render_subject(renderer, subject: Subject, view: PhotoView) -> np.ndarray:
     """(h, w, 3) uint8 photo of the subject; `renderer` is a loaded `Renderer` of `subject_avatar` at view.size."""
-    renderer.render(subject.expression, PhotoCamera(view))
+    renderer.render(subject.expression, view)
     return np.ascontiguousarray(renderer.read()[..., :3])
 
 

@@ -82,16 +82,15 @@ def test_smile_is_found_and_taken_off_the_rest_face(case):
 
 def test_rest_face_reads_neutral_and_smiles_when_driven(case, gl_context, landmarker):
     from avatar_engine.build.rig import rigged_avatar
-    from avatar_engine.build.view import PhotoCamera
     from avatar_engine.render.renderer import STUDIO_BACKDROP, Renderer, RenderOptions
 
     model, subject, view, seen, fit = case
     avatar = rigged_avatar(model, fit.identity, fit.neutral_positions, hair=None)
     with Renderer(gl_context, RenderOptions(size=SIZE, background=STUDIO_BACKDROP)) as renderer:
         renderer.load(avatar)
-        renderer.render(Expression(), PhotoCamera(fit.view))
+        renderer.render(Expression(), fit.view)
         rest = landmarker.detect(np.ascontiguousarray(renderer.read()[..., :3]))
-        renderer.render(fit.photo_expression, PhotoCamera(fit.view))
+        renderer.render(fit.photo_expression, fit.view)
         driven = landmarker.detect(np.ascontiguousarray(renderer.read()[..., :3]))
     assert rest and driven
     rest_scores, driven_scores = rest[0].scores_by_name(), driven[0].scores_by_name()

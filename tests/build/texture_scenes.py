@@ -31,24 +31,11 @@ def photo_view(camera: Camera, size: tuple[int, int]) -> PhotoView:
     return PhotoView(size, camera.view().astype(np.float64), float(focal))
 
 
-class ViewCamera:
-    """Adapts a PhotoView to `Renderer.render`, which calls `camera.view()` (PhotoView.view is a matrix)."""
-
-    def __init__(self, view: PhotoView) -> None:
-        self._view, self.position, self.fov_y_deg = view, view.position, view.fov_y_deg
-
-    def view(self) -> np.ndarray:
-        return self._view.view.astype(np.float32)
-
-    def projection(self, aspect: float) -> np.ndarray:
-        return self._view.projection(aspect)
-
-
 def render_photo(ctx, avatar, view: PhotoView, lighting: Lighting = Lighting()) -> tuple[np.ndarray, np.ndarray]:
     """The 'photo': (h, w, 3) uint8 on a grey background, and (h, w) bool mask of the head."""
     with Renderer(ctx, RenderOptions(size=view.size, samples=4, lighting=lighting)) as renderer:
         renderer.load(avatar)
-        renderer.render(Expression(), ViewCamera(view))
+        renderer.render(Expression(), view)
         rgba = renderer.read()
     alpha = rgba[..., 3:4] / 255.0
     rgb = np.round(rgba[..., :3] * alpha + BACKGROUND * (1 - alpha)).astype(np.uint8)
