@@ -210,6 +210,18 @@ def model_path(name: str, *, fetch: bool = True) -> Path:
     return _default.model_path(name, fetch=fetch)
 
 
+def model_file(name: str, path: str | os.PathLike[str] | None, label: str) -> Path:
+    """`path` when given (any file the caller chose, not hash-checked), else the verified copy of model `name`.
+
+    Raises `ModelError` naming `label` when `path` is not a file."""
+    if path is None:
+        return model_path(name)
+    chosen = Path(path).expanduser()
+    if not chosen.is_file():
+        raise ModelError(f"{label} model not found: {chosen}")
+    return chosen
+
+
 def register_local(name: str, path: str | os.PathLike[str]) -> Path:
     """Use a local file for model `name` (checked against its sha256); see `Registry.register_local`."""
     return _default.register_local(name, path)

@@ -115,14 +115,9 @@ class FaceLandmarker:
             raise ModelError(f"MediaPipe could not load the face landmarker model {path}: {exc}") from None
 
     def _resolve_model_path(self) -> Path:
-        if self.options.model_path is None:
-            from avatar_engine.assets.registry import model_path
+        from avatar_engine.assets.registry import model_file
 
-            return model_path(MODEL_NAME)
-        path = Path(self.options.model_path).expanduser()
-        if not path.is_file():
-            raise ModelError(f"face landmarker model not found: {path}")
-        return path
+        return model_file(MODEL_NAME, self.options.model_path, "face landmarker")
 
     # --- detection ----------------------------------------------------------------------------------
     def detect(self, rgb: np.ndarray) -> list[FaceObservation]:

@@ -53,14 +53,9 @@ class PersonSegmenter:
             raise ModelError(f"MediaPipe could not load the segmentation model {path}: {exc}") from None
 
     def _resolve_model_path(self) -> Path:
-        if self.options.model_path is None:
-            from avatar_engine.assets.registry import model_path
+        from avatar_engine.assets.registry import model_file
 
-            return model_path(MODEL_NAME)
-        path = Path(self.options.model_path).expanduser()
-        if not path.is_file():
-            raise ModelError(f"segmentation model not found: {path}")
-        return path
+        return model_file(MODEL_NAME, self.options.model_path, "segmentation")
 
     def segment(self, rgb: np.ndarray) -> np.ndarray:
         """rgb : (h, w, 3) uint8 -> (h, w) float32 probability that each pixel shows the person."""
