@@ -37,19 +37,18 @@ QUALITY = {"": {"samples": 4, "shading": "pixel"}, "_fast": {"samples": 0, "shad
 
 
 @pytest.fixture(scope="module")
-def renderer(gl_context, template):
-    r = Renderer(gl_context, RenderOptions(size=SIZE, background=STUDIO_BACKDROP, **QUALITY[""]))
-    r.load(template)
-    yield r
-    r.release()
+def renderers(gl_context, template):
+    made = {q: Renderer(gl_context, RenderOptions(size=SIZE, background=STUDIO_BACKDROP, **opts)) for q, opts in QUALITY.items()}
+    for r in made.values():
+        r.load(template)
+    yield made
+    for r in made.values():
+        r.release()
 
 
 @pytest.fixture(scope="module")
-def fast_renderer(gl_context, template):
-    r = Renderer(gl_context, RenderOptions(size=SIZE, background=STUDIO_BACKDROP, **QUALITY["_fast"]))
-    r.load(template)
-    yield r
-    r.release()
+def renderer(renderers):
+    return renderers[""]
 
 
 def draw(renderer, expression: Expression, camera: Camera = CAMERA) -> np.ndarray:
@@ -64,8 +63,8 @@ def compare(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 @pytest.mark.parametrize("quality", sorted(QUALITY))
 @pytest.mark.parametrize("name", sorted(EXPRESSIONS))
-def test_golden_image(ctx, renderer, fast_renderer, name, quality):
-    image = draw(fast_renderer if quality else renderer, EXPRESSIONS[name]).astype(np.uint8)
+def test_golden_image(ctx, renderers, name, quality):
+    image = draw(renderers[quality], EXPRESSIONS[name]).astype(np.uint8)
     path = GOLDEN / f"{name}{quality}.png"
     if os.environ.get("AVATAR_UPDATE_GOLDEN") == "1":
         GOLDEN.mkdir(exist_ok=True)
