@@ -38,7 +38,8 @@ QUALITY = {"": {"samples": 4, "shading": "pixel"}, "_fast": {"samples": 0, "shad
 
 @pytest.fixture(scope="module")
 def renderers(gl_context, template):
-    made = {q: Renderer(gl_context, RenderOptions(size=SIZE, background=STUDIO_BACKDROP, **opts)) for q, opts in QUALITY.items()}
+    made = {quality: Renderer(gl_context, RenderOptions(size=SIZE, background=STUDIO_BACKDROP, **options))
+            for quality, options in QUALITY.items()}
     for r in made.values():
         r.load(template)
     yield made
