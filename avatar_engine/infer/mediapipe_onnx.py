@@ -1,0 +1,121 @@
+"""MediaPipe's three face models as ONNX files in the user model cache, with a manifest of their hashes.
+
+    convert_mediapipe()                         # face_landmarker.task -> <cache>/onnx/*.onnx + manifest.json
+    onnx_model_path("face_landmarks_detector")  # the converted file, checked against the manifest
+
+The ONNX files are generated (never committed): `avatar engines convert` or
+`scripts/convert_mediapipe_onnx.py` writes them. What each model takes and returns is in
+`assets/infer/mediapipe_face.json`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from functools import lru_cache
+from pathlib import Path
+
+from avatar_engine.assets import default_cache_dir, model_path, sha256_file
+from avatar_engine.errors import ModelError
+
+MODEL_NAMES = ("face_detector", "face_landmarks_detector", "face_blendshapes")
+CONVERT_HINT = "run `avatar engines convert`"
+MANIFEST = "manifest.json"
+CONVERTER_VERSION = "1"
+"""Bumped whenever the converter's output changes, so older files are re-made rather than trusted."""
+SPEC_PATH = Path(__file__).resolve().parents[2] / "assets" / "infer" / "mediapipe_face.json"
+
+
+@lru_cache(maxsize=1)
+def face_spec() -> dict:
+    """`assets/infer/mediapipe_face.json`: per-model inputs/outputs and the blend-shape landmark subset."""
+    return json.loads(SPEC_PATH.read_text())
+
+
+def default_onnx_dir() -> Path:
+    """`<model cache>/onnx` (the cache is `$AVATAR_ENGINE_CACHE` or ~/.cache/avatar-engine/models)."""
+    return default_cache_dir() / "onnx"
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def convert_mediapipe(out_dir: Path | None = None, task_path: Path | None = None) -> dict[str, Path]:
+    """Convert the three TFLite models in face_landmarker.task to ONNX in `out_dir`; returns {name: path}.
+
+    Each file and then the manifest ({name: file, sha256, source task sha256, converter version}) are
+    written atomically. `task_path` None means the registry's verified copy."""
+    from avatar_engine.infer.tflite_to_onnx import convert_tflite
+
+    out_dir = Path(out_dir) if out_dir is not None else default_onnx_dir()
+    task = Path(task_path) if task_path is not None else model_path("face_landmarker")
+    task_sha = sha256_file(task)
+    try:
+        archive = zipfile.ZipFile(task)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise ModelError(f"{task.name} is not a MediaPipe task file ({exc})") from None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest, paths = {}, {}
+    with archive:
+        for name in MODEL_NAMES:
+            member = face_spec()["models"][name]["member"]
+            try:
+                data = archive.read(member)
+            except KeyError:
+                raise ModelError(f"{task.name} has no {member}") from None
+            model = convert_tflite(data, name, doc=f"MediaPipe {member} from {task.name}, converted by avatar-engine",
+                                   metadata={"source_sha256": hashlib.sha256(data).hexdigest(),
+                                             "converter_version": CONVERTER_VERSION})
+            blob = model.SerializeToString()
+            path = out_dir / f"{name}.onnx"
+            _write_atomic(path, blob)
+            manifest[name] = {"file": path.name, "sha256": hashlib.sha256(blob).hexdigest(), "member": member,
+                              "task_sha256": task_sha, "converter_version": CONVERTER_VERSION,
+                              "opset": model.opset_import[0].version}
+            paths[name] = path
+    _write_atomic(out_dir / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+    return paths
+
+
+def read_manifest(out_dir: Path | None = None) -> dict:
+    out_dir = Path(out_dir) if out_dir is not None else default_onnx_dir()
+    path = out_dir / MANIFEST
+    if not path.is_file():
+        raise ModelError(f"no converted MediaPipe ONNX models in {out_dir}; {CONVERT_HINT}")
+    try:
+        manifest = json.loads(path.read_text())
+    except ValueError:
+        raise ModelError(f"{path} is damaged; {CONVERT_HINT}") from None
+    return manifest
+
+
+def onnx_model_path(name: str, out_dir: Path | None = None) -> Path:
+    """Path of converted model `name`, after checking it against the manifest.
+
+    ModelError (one line, with the convert command) when it is missing, was made by an older converter, or
+    does not hash to the manifest's sha256 (damaged or replaced)."""
+    if name not in MODEL_NAMES:
+        raise ModelError(f"unknown MediaPipe model {name!r}; known: {', '.join(MODEL_NAMES)}")
+    out_dir = Path(out_dir) if out_dir is not None else default_onnx_dir()
+    entry = read_manifest(out_dir).get(name)
+    if not isinstance(entry, dict) or entry.get("converter_version") != CONVERTER_VERSION:
+        raise ModelError(f"{name}.onnx in {out_dir} is missing or from another converter version; {CONVERT_HINT}")
+    path = out_dir / entry["file"]
+    if not path.is_file():
+        raise ModelError(f"{path} is missing; {CONVERT_HINT}")
+    actual = sha256_file(path)
+    if actual != entry["sha256"]:
+        raise ModelError(f"{path.name} does not match its manifest (sha256 {actual[:16]}..., expected "
+                         f"{entry['sha256'][:16]}...): damaged or replaced; {CONVERT_HINT}")
+    return path

@@ -1,0 +1,59 @@
+"""Choosing a backend and opening a session on it."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from pathlib import Path
+
+from avatar_engine.errors import ModelError
+from avatar_engine.infer.engines import default_engines_dir
+from avatar_engine.infer.session import InferOptions, Session
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HINT = "re-export or re-convert the model"
+
+
+def tensorrt_usable() -> bool:
+    """Whether `tensorrt` imports and a CUDA device exists (what `auto` asks)."""
+    if importlib.util.find_spec("tensorrt") is None:
+        return False
+    from avatar_engine.infer.tensorrt_backend import unavailable_reason
+
+    return unavailable_reason() is None
+
+
+def resolve_backend(options: InferOptions) -> str:
+    """The concrete backend `options.backend` means here (`auto` -> tensorrt or onnxruntime)."""
+    if options.backend != "auto":
+        return options.backend
+    return "tensorrt" if tensorrt_usable() and options.device != "cpu" else "onnxruntime"
+
+
+def open_session(path: str | Path, options: InferOptions = InferOptions(), *, hint: str = DEFAULT_HINT) -> Session:
+    """Load the ONNX model at `path` on the chosen backend.
+
+    `hint` ends the one-line ModelError raised for a missing or damaged file (how to re-create it).
+    With `auto`, a model whose TensorRT engine has not been built runs on ONNX Runtime (with a warning);
+    a damaged engine is an error with any choice, never a silent fallback."""
+    path = Path(path)
+    backend = resolve_backend(options)
+    if backend == "tensorrt":
+        from avatar_engine.infer.tensorrt_backend import TensorRTSession
+
+        engines = options.engines_dir or default_engines_dir()
+        try:
+            return TensorRTSession(path, options, hint, engines)
+        except ModelError as exc:
+            if options.backend != "auto" or not str(exc).startswith("no TensorRT engine"):
+                raise
+            log.warning("%s; using onnxruntime meanwhile", exc)
+            backend = "onnxruntime"
+    if backend == "onnxruntime":
+        from avatar_engine.infer.onnxruntime_backend import OnnxRuntimeSession
+
+        return OnnxRuntimeSession(path, options, hint)
+    from avatar_engine.infer.torch_backend import TorchSession
+
+    return TorchSession(path, options, hint)

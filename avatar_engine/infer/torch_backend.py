@@ -1,0 +1,186 @@
+"""PyTorch backend: runs an ONNX graph node by node with torch ops, on the CPU or a CUDA device.
+
+A small interpreter instead of a converter package (onnx2torch pulls torchvision, which does not import
+beside the CPU torch wheel we pin). It knows the operators our models use (`OPS`); any other operator is
+refused when the session is created, naming it, so nothing runs half-supported.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from avatar_engine.errors import BackendError, InputError, ModelError
+from avatar_engine.infer.session import InferOptions, Session, load_onnx, onnx_specs
+
+_INT64_MAX = 2**63 - 1
+
+
+def _attrs(node) -> dict:
+    from onnx import helper
+
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _pairs(pads: list[int]) -> tuple[list[int], bool]:
+    """ONNX 2-D pads [top, left, bottom, right] -> (F.pad order [left, right, top, bottom], symmetric?)."""
+    t, l, b, r = pads
+    return [l, r, t, b], (t == b and l == r)
+
+
+def _conv(F, x, w, b=None, *, pads=(0, 0, 0, 0), strides=(1, 1), dilations=(1, 1), group=1, **_):
+    fpad, symmetric = _pairs(list(pads))
+    if symmetric:
+        return F.conv2d(x, w, b, tuple(strides), (pads[0], pads[1]), tuple(dilations), group)
+    return F.conv2d(F.pad(x, fpad), w, b, tuple(strides), 0, tuple(dilations), group)
+
+
+def _max_pool(F, x, *, kernel_shape, strides=(1, 1), pads=(0, 0, 0, 0), **_):
+    fpad, _sym = _pairs(list(pads))
+    if any(fpad):
+        x = F.pad(x, fpad, value=float("-inf"))  # padding never wins a max, as in ONNX
+    return F.max_pool2d(x, tuple(kernel_shape), tuple(strides))
+
+
+def _avg_pool(F, x, *, kernel_shape, strides=(1, 1), pads=(0, 0, 0, 0), count_include_pad=0, **_):
+    fpad, symmetric = _pairs(list(pads))
+    if not symmetric:
+        raise ModelError("AveragePool with asymmetric padding is not supported by the torch backend")
+    return F.avg_pool2d(x, tuple(kernel_shape), tuple(strides), (pads[0], pads[1]),
+                        count_include_pad=bool(count_include_pad))
+
+
+def _slice(torch, x, starts, ends, axes=None, steps=None):
+    axes = range(x.dim()) if axes is None else axes.tolist()
+    steps = [1] * len(starts) if steps is None else steps.tolist()
+    index = [slice(None)] * x.dim()
+    for s, e, a, st in zip(starts.tolist(), ends.tolist(), axes, steps):
+        if st <= 0:
+            raise ModelError("Slice with a non-positive step is not supported by the torch backend")
+        index[a] = slice(s, None if e >= _INT64_MAX else e, st)
+    return x[tuple(index)]
+
+
+def _reshape(torch, x, shape):
+    dims = [x.shape[i] if d == 0 else d for i, d in enumerate(shape.tolist())]
+    return x.reshape(dims)
+
+
+def _gemm(torch, a, b, c=None, *, alpha=1.0, beta=1.0, transA=0, transB=0):
+    y = alpha * (a.T if transA else a) @ (b.T if transB else b)
+    return y if c is None else y + beta * c
+
+
+def _ops(torch) -> dict[str, Callable]:
+    """ONNX op type -> fn(*inputs, **attributes)."""
+    F = torch.nn.functional
+    return {
+        "Conv": lambda *a, **k: _conv(F, *a, **k),
+        "MaxPool": lambda x, **k: _max_pool(F, x, **k),
+        "AveragePool": lambda x, **k: _avg_pool(F, x, **k),
+        "Pad": lambda x, pads, value=None, mode=b"constant": _pad(F, x, pads, value, mode),
+        "Add": torch.add, "Sub": torch.sub, "Mul": torch.mul, "Div": torch.div,
+        "Max": torch.maximum, "Min": torch.minimum, "MatMul": torch.matmul,
+        "PRelu": lambda x, slope: torch.where(x >= 0, x, x * slope),
+        "Relu": torch.relu, "Sigmoid": torch.sigmoid, "Tanh": torch.tanh, "Neg": torch.neg, "Sqrt": torch.sqrt,
+        "Reciprocal": torch.reciprocal, "Exp": torch.exp, "Abs": torch.abs,
+        "Clip": lambda x, lo=None, hi=None: torch.clamp(x, lo, hi),
+        "Identity": lambda x: x,
+        "Transpose": lambda x, perm=None: x.permute(*(perm if perm is not None else range(x.dim() - 1, -1, -1))),
+        "Reshape": lambda x, shape, allowzero=0: _reshape(torch, x, shape),
+        "Flatten": lambda x, axis=1: x.reshape(int(np.prod(x.shape[:axis])), -1),
+        "Concat": lambda *xs, axis: torch.cat(xs, dim=axis),
+        "ReduceMean": lambda x, axes=None, keepdims=1: torch.mean(x, dim=tuple(axes), keepdim=bool(keepdims)),
+        "ReduceSum": lambda x, axes=None, keepdims=1: torch.sum(x, dim=tuple(axes.tolist()), keepdim=bool(keepdims)),
+        "Slice": lambda x, *args: _slice(torch, x, *args),
+        "Squeeze": lambda x, axes=None: x.squeeze(tuple(axes.tolist())) if axes is not None else x.squeeze(),
+        "Unsqueeze": lambda x, axes: _unsqueeze(x, axes.tolist()),
+        "Shape": lambda x, start=0, end=None: torch.tensor(x.shape[start:end], dtype=torch.int64, device=x.device),
+        "Expand": lambda x, shape: x.expand(torch.broadcast_shapes(x.shape, tuple(shape.tolist()))),
+        "Cast": lambda x, to: x.to(_torch_dtype(torch, to)),
+        "Gemm": lambda *a, **k: _gemm(torch, *a, **k),
+        "Softmax": lambda x, axis=-1: torch.softmax(x, dim=axis),
+    }
+
+
+def _pad(F, x, pads, value, mode):
+    if mode not in (b"constant", "constant"):
+        raise ModelError(f"Pad mode {mode!r} is not supported by the torch backend")
+    return F.pad(x, _pad_order(pads.tolist(), x.dim()), value=0.0 if value is None else float(value))
+
+
+def _pad_order(pads: list[int], rank: int) -> list[int]:
+    """ONNX pads [b0..bn, e0..en] -> F.pad's [b_last, e_last, ..., b0, e0]."""
+    out = []
+    for axis in range(rank - 1, -1, -1):
+        out += [pads[axis], pads[axis + rank]]
+    return out
+
+
+def _unsqueeze(x, axes: list[int]):
+    for a in sorted(a % (x.dim() + len(axes)) for a in axes):
+        x = x.unsqueeze(a)
+    return x
+
+
+def _torch_dtype(torch, onnx_type: int):
+    table = {1: torch.float32, 6: torch.int32, 7: torch.int64, 10: torch.float16, 9: torch.bool, 11: torch.float64}
+    if onnx_type not in table:
+        raise ModelError(f"Cast to ONNX type {onnx_type} is not supported by the torch backend")
+    return table[onnx_type]
+
+
+def cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+class TorchSession(Session):
+    backend = "torch"
+
+    def __init__(self, path: Path, options: InferOptions, hint: str):
+        try:
+            import torch
+        except ImportError as exc:
+            raise BackendError(f"the torch backend needs torch ({exc}); pip install 'avatar-engine[infer]'") from None
+        from onnx import numpy_helper
+
+        model = load_onnx(path, hint)
+        self.name = Path(path).stem
+        self.inputs, self.outputs = onnx_specs(model)
+        if options.device == "cuda" and not torch.cuda.is_available():
+            raise BackendError("device cuda asked for, but torch sees no CUDA device")
+        self.device = "cuda" if options.device != "cpu" and torch.cuda.is_available() else "cpu"
+        self._torch = torch
+        ops = _ops(torch)
+        missing = sorted({n.op_type for n in model.graph.node if n.op_type not in ops or n.domain not in ("", "ai.onnx")})
+        if missing:
+            raise ModelError(f"{self.name}: the torch backend does not support ONNX operators {', '.join(missing)}; "
+                             "use --backend onnxruntime")
+        device = torch.device(self.device)
+        self._weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()).to(device)
+                         for i in model.graph.initializer}
+        self._nodes = [(ops[n.op_type], list(n.input), list(n.output), _attrs(n)) for n in model.graph.node]
+        self._output_names = [o.name for o in self.outputs]
+
+    def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        torch = self._torch
+        with torch.inference_mode():
+            env = dict(self._weights)
+            for name, x in feeds.items():
+                env[name] = torch.from_numpy(x).to(self.device)
+            for fn, inputs, outputs, attrs in self._nodes:
+                args = [env[i] if i else None for i in inputs]
+                try:
+                    env[outputs[0]] = fn(*args, **attrs)
+                except RuntimeError as exc:  # shape errors surface here, with the batch the caller gave
+                    raise InputError(f"{self.name}: torch backend failed ({str(exc).splitlines()[0][:160]})") from None
+            return {n: env[n].float().cpu().numpy() for n in self._output_names}
+
+    def close(self) -> None:
+        self._weights, self._nodes = {}, []
