@@ -188,6 +188,23 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_engines(args: argparse.Namespace) -> int:
+    from avatar_engine.infer import commands
+
+    if args.max_batch < 1:
+        raise InputError(f"--max-batch must be >= 1, got {args.max_batch}")
+    onnx_dir = Path(args.onnx_dir) if args.onnx_dir else None
+    if args.action == "convert":
+        lines = commands.convert(onnx_dir)
+    elif args.action == "build":
+        lines = commands.build(onnx_dir, Path(args.engines_dir) if args.engines_dir else None,
+                               fp16=not args.fp32, max_batch=args.max_batch)
+    else:
+        lines = commands.status(onnx_dir, Path(args.engines_dir) if args.engines_dir else None)
+    print("\n".join(lines))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="avatar", description="Rigged 3D head avatars: build, animate, export.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -248,6 +265,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-seconds", type=float, help="stop after this long")
     p.add_argument("--phone", help="iFacialMocap: the phone's address, to ask it to start streaming")
     p.set_defaults(run=cmd_live)
+
+    p = sub.add_parser("engines", help="convert MediaPipe's face models to ONNX; build TensorRT engines")
+    p.add_argument("action", choices=("convert", "build", "list"),
+                   help="convert: ONNX files into the model cache; build: TensorRT engines (NVIDIA GPU); list")
+    p.add_argument("--onnx-dir", help="folder of the converted ONNX models (default: <model cache>/onnx)")
+    p.add_argument("--engines-dir", help="folder of TensorRT engines (default: engines/)")
+    p.add_argument("--fp32", action="store_true", help="build fp32 engines (default: fp16 where accuracy allows)")
+    p.add_argument("--max-batch", type=int, default=16, help="largest batch the engines accept")
+    p.set_defaults(run=cmd_engines)
     return parser
 
 

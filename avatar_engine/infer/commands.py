@@ -1,0 +1,44 @@
+"""What `avatar engines convert|build|list` do; cli.py only parses arguments and prints these lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from avatar_engine.errors import ModelError
+from avatar_engine.infer.engines import default_engines_dir
+from avatar_engine.infer.mediapipe_onnx import MODEL_NAMES, convert_mediapipe, default_onnx_dir, onnx_model_path
+
+
+def convert(out_dir: Path | None = None) -> list[str]:
+    """Convert MediaPipe's face models to ONNX; one line per file written."""
+    paths = convert_mediapipe(out_dir)
+    return [f"wrote {p} ({p.stat().st_size / 1e6:.1f} MB)" for p in paths.values()]
+
+
+def build(onnx_dir: Path | None = None, engines_dir: Path | None = None, *, fp16: bool = True,
+          max_batch: int = 16) -> list[str]:
+    """Build TensorRT engines for every converted model; BackendError where TensorRT cannot run here."""
+    from avatar_engine.infer.tensorrt_backend import build_engine, import_tensorrt
+
+    import_tensorrt()  # fail before anything else when TensorRT or CUDA is missing
+    engines_dir = engines_dir or default_engines_dir()
+    lines = []
+    for name in MODEL_NAMES:
+        path = build_engine(onnx_model_path(name, onnx_dir), engines_dir, fp16=fp16, max_batch=max_batch)
+        lines.append(f"built {path}")
+    return lines
+
+
+def status(onnx_dir: Path | None = None, engines_dir: Path | None = None) -> list[str]:
+    """One line per converted model (ok, or why not) and per engine file found."""
+    lines = []
+    for name in MODEL_NAMES:
+        try:
+            lines.append(f"{name}: ok {onnx_model_path(name, onnx_dir)}")
+        except ModelError as exc:
+            lines.append(f"{name}: {exc}")
+    engines_dir = engines_dir or default_engines_dir()
+    engines = sorted(Path(engines_dir).glob("*.engine")) if Path(engines_dir).is_dir() else []
+    lines.append(f"engines in {engines_dir}: " + (", ".join(e.name for e in engines) if engines else "none"))
+    lines.append(f"ONNX models in {onnx_dir or default_onnx_dir()}")
+    return lines

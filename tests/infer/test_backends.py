@@ -1,0 +1,68 @@
+"""The backends behind one interface agree with each other; `auto` picks what this machine can run."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from avatar_engine.errors import BackendError
+from avatar_engine.infer import InferOptions, open_session, resolve_backend
+from avatar_engine.infer.mediapipe_onnx import MODEL_NAMES, onnx_model_path
+
+AGREEMENT_RTOL = 1e-5
+AGREEMENT_ATOL = 1e-4
+"""ONNX Runtime (default optimisation) vs torch: max abs difference <= ATOL + RTOL x max |output| per output
+(both sum fp32 in different orders; the detector's logits reach ~420, where 1e-5 relative is 4e-3)."""
+
+HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_onnxruntime_and_torch_agree(name, onnx_dir, real_inputs):
+    pytest.importorskip("torch", reason="torch is not installed (pip install 'avatar-engine[infer]')")
+    path, x = onnx_model_path(name, onnx_dir), real_inputs[name]
+    outputs = {}
+    for backend in ("onnxruntime", "torch"):
+        with open_session(path, InferOptions(backend=backend, device="cpu")) as session:
+            assert (session.backend, session.device) == (backend, "cpu")
+            outputs[backend] = session.run({session.inputs[0].name: x})
+    ort, torch_out = outputs["onnxruntime"], outputs["torch"]
+    assert set(ort) == set(torch_out)
+    for out in ort:
+        assert ort[out].shape == torch_out[out].shape
+        bound = AGREEMENT_ATOL + AGREEMENT_RTOL * np.abs(ort[out]).max()
+        assert np.abs(ort[out] - torch_out[out]).max() <= bound, out
+
+
+def test_auto_picks_onnxruntime_without_tensorrt(onnx_dir):
+    if HAS_TENSORRT:
+        pytest.skip("tensorrt is installed here: auto may pick it")
+    assert resolve_backend(InferOptions()) == "onnxruntime"
+    with open_session(onnx_model_path("face_detector", onnx_dir)) as session:
+        assert session.backend == "onnxruntime"
+
+
+def test_tensorrt_asked_for_without_it_is_a_backend_error(onnx_dir):
+    if HAS_TENSORRT:
+        pytest.skip("tensorrt is installed here")
+    with pytest.raises(BackendError, match="TensorRT is not installed"):
+        open_session(onnx_model_path("face_detector", onnx_dir), InferOptions(backend="tensorrt"))
+
+
+@pytest.mark.skipif(not HAS_TENSORRT, reason="tensorrt is not installed (its PyPI wheels need NVIDIA's index and a "
+                                             "CUDA GPU; none here)")
+def test_tensorrt_engine_agrees_with_onnxruntime(onnx_dir, real_inputs, tmp_path):
+    from avatar_engine.infer.tensorrt_backend import FP16_TOLERANCE, build_engine, unavailable_reason
+
+    if unavailable_reason():
+        pytest.skip(unavailable_reason())
+    path = onnx_model_path("face_landmarks_detector", onnx_dir)
+    build_engine(path, tmp_path, fp16=True, max_batch=4)
+    x = real_inputs["face_landmarks_detector"]
+    with open_session(path, InferOptions(backend="tensorrt", engines_dir=tmp_path)) as trt, \
+            open_session(path, InferOptions(backend="onnxruntime", device="cpu")) as ort:
+        got, want = trt.run({trt.inputs[0].name: x}), ort.run({ort.inputs[0].name: x})
+    for out in want:
+        assert np.abs(got[out] - want[out]).max() <= FP16_TOLERANCE * (1 + np.abs(want[out]).max()), out

@@ -1,0 +1,166 @@
+"""Damaged, mismatched or misused models fail with one clear line naming the cause and the fix."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from avatar_engine.errors import InputError, ModelError
+from avatar_engine.infer import InferOptions, open_session
+from avatar_engine.infer.mediapipe_onnx import onnx_model_path
+
+BACKENDS = ("onnxruntime", "torch")
+
+
+def one_line(exc_info) -> str:
+    text = str(exc_info.value)
+    assert "\n" not in text
+    return text
+
+
+@pytest.fixture
+def copied(onnx_dir, tmp_path):
+    """A private copy of the converted models (so a test may damage them)."""
+    out = tmp_path / "onnx"
+    shutil.copytree(onnx_dir, out)
+    return out
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
+def test_damaged_onnx_file_is_a_model_error_with_a_hint(copied, backend, damage):
+    path = copied / "face_detector.onnx"
+    data = path.read_bytes()
+    path.write_bytes({"garbage": bytes(range(256)) * 64, "truncated": data[: len(data) // 2], "empty": b""}[damage])
+    with pytest.raises(ModelError) as exc:
+        open_session(path, InferOptions(backend=backend, device="cpu"), hint="run `avatar engines convert`")
+    assert "face_detector.onnx" in one_line(exc) and "avatar engines convert" in str(exc.value)
+
+
+def test_replaced_file_does_not_match_its_manifest(copied):
+    # A valid ONNX model, but not the one converted: caught by the manifest's sha256, not run silently.
+    shutil.copy(copied / "face_blendshapes.onnx", copied / "face_detector.onnx")
+    with pytest.raises(ModelError, match="does not match its manifest") as exc:
+        onnx_model_path("face_detector", copied)
+    assert "avatar engines convert" in one_line(exc)
+
+
+def test_missing_or_damaged_manifest(copied):
+    (copied / "manifest.json").write_text("{not json")
+    with pytest.raises(ModelError, match="damaged.*avatar engines convert"):
+        onnx_model_path("face_detector", copied)
+    (copied / "manifest.json").unlink()
+    with pytest.raises(ModelError, match="no converted MediaPipe ONNX models.*avatar engines convert"):
+        onnx_model_path("face_detector", copied)
+
+
+def test_older_converter_output_is_refused(copied):
+    manifest = json.loads((copied / "manifest.json").read_text())
+    manifest["face_detector"]["converter_version"] = "0"
+    (copied / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match="another converter version"):
+        onnx_model_path("face_detector", copied)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bad_feeds_are_input_errors(onnx_dir, backend):
+    with open_session(onnx_model_path("face_blendshapes", onnx_dir), InferOptions(backend=backend, device="cpu")) as s:
+        name = s.inputs[0].name
+        good = np.zeros((2, 146, 2), np.float32)
+        cases = {
+            "inputs \\['x'\\] given": {"x": good},
+            "has shape \\(2, 145, 2\\), expected Nx146x2": {name: good[:, :145]},
+            "must be a float32 array, got float64": {name: good.astype(np.float64)},
+            "NaN or infinite": {name: np.full_like(good, np.nan)},
+            "batch 0": {name: good[:0]},
+        }
+        for message, feeds in cases.items():
+            with pytest.raises(InputError, match=message) as exc:
+                s.run(feeds)
+            one_line(exc)
+
+
+def test_unknown_backend_and_device_are_input_errors():
+    with pytest.raises(InputError, match="unknown inference backend 'tensorflow'"):
+        InferOptions(backend="tensorflow")
+    with pytest.raises(InputError, match="unknown device"):
+        InferOptions(device="tpu")
+
+
+def test_torch_backend_refuses_an_unknown_operator_up_front(tmp_path):
+    pytest.importorskip("torch")
+    from onnx import TensorProto, helper, save
+
+    graph = helper.make_graph([helper.make_node("Einsum", ["x", "x"], ["y"], equation="ij,ij->i")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch"])])
+    path = tmp_path / "einsum.onnx"
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8  # what onnxruntime reads for opset 17
+    save(model, str(path))
+    with pytest.raises(ModelError, match="does not support ONNX operators Einsum; use --backend onnxruntime"):
+        open_session(path, InferOptions(backend="torch", device="cpu"))
+    with open_session(path, InferOptions(backend="onnxruntime", device="cpu")) as s:  # the model itself is fine
+        np.testing.assert_allclose(s.run({"x": np.ones((2, 3), np.float32)})["y"], [3.0, 3.0])
+
+
+def test_converter_refuses_junk_and_unknown_operators():
+    from avatar_engine.infer.tflite_reader import Graph, Operator, Tensor
+    from avatar_engine.infer.tflite_to_onnx import _Converter, convert_tflite
+
+    with pytest.raises(ModelError, match="junk is not a TFLite model"):
+        convert_tflite(b"\0" * 64, "junk")
+    with pytest.raises(ModelError, match="junk is not a readable TFLite model"):
+        convert_tflite(b"\0\0\0\0TFL3" + b"\xff" * 56, "junk")
+    graph = Graph((Tensor(0, "x", (1, 4), np.float32, None), Tensor(1, "y", (1, 4), np.float32, None)),
+                  (Operator("HARD_SWISH", (0,), (1,)),), (0,), (1,))
+    with pytest.raises(ModelError, match="TFLite operator HARD_SWISH is not supported"):
+        _Converter(graph, "toy").build("", {})
+
+
+def test_damaged_or_mismatched_engine_is_refused_with_the_build_command(tmp_path):
+    from avatar_engine.infer.engines import EngineRecord, engine_path, verified_engine, write_engine
+
+    onnx_sha = "ab" * 32
+    path = engine_path(tmp_path, tmp_path / "face_detector.onnx", onnx_sha, "10.9.0", "NVIDIA H100 80GB HBM3")
+    assert path.name == "face_detector-abababababababab-trt10.9.0-nvidia-h100-80gb-hbm3.engine"
+    import hashlib
+
+    data = b"serialized engine"
+    write_engine(path, data, EngineRecord("face_detector", onnx_sha, "10.9.0", "H100", "fp16", 16,
+                                          hashlib.sha256(data).hexdigest()))
+    assert verified_engine(path, onnx_sha)[0] == data
+    with pytest.raises(ModelError, match="built from other ONNX bytes.*avatar engines build"):
+        verified_engine(path, "cd" * 32)
+    path.write_bytes(b"serialized engine, bit-flipped")
+    with pytest.raises(ModelError, match="is corrupt.*avatar engines build") as exc:
+        verified_engine(path, onnx_sha)
+    one_line(exc)
+    path.with_suffix(".json").write_text("[")
+    with pytest.raises(ModelError, match="damaged.*avatar engines build"):
+        verified_engine(path, onnx_sha)
+    with pytest.raises(ModelError, match="no TensorRT engine.*avatar engines build"):
+        verified_engine(tmp_path / "other.engine", onnx_sha)
+
+
+def test_cli_engines_build_without_tensorrt_exits_4_with_one_line(onnx_dir):
+    if __import__("importlib").util.find_spec("tensorrt") is not None:
+        pytest.skip("tensorrt is installed here")
+    result = subprocess.run([sys.executable, "-m", "avatar_engine.cli", "engines", "build", "--onnx-dir", str(onnx_dir)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 4
+    assert result.stderr.strip().count("\n") == 0 and "TensorRT is not installed" in result.stderr
+
+
+def test_cli_engines_list_reports_a_damaged_model(copied):
+    (copied / "face_blendshapes.onnx").write_bytes(b"junk")
+    result = subprocess.run([sys.executable, "-m", "avatar_engine.cli", "engines", "list", "--onnx-dir", str(copied)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0
+    assert "face_detector: ok" in result.stdout
+    assert "face_blendshapes: face_blendshapes.onnx does not match its manifest" in result.stdout
