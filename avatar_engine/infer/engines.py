@@ -54,7 +54,9 @@ class EngineRecord:
 
 
 def engine_path(engines_dir: Path, onnx_path: Path, onnx_sha256: str, tensorrt_version: str, gpu: str) -> Path:
-    return Path(engines_dir) / f"{Path(onnx_path).stem}-{onnx_sha256[:16]}-trt{_slug(tensorrt_version)}-{_slug(gpu)}.engine"
+    """`<engines_dir>/<model>-<onnx sha256[:16]>-trt<version>-<gpu>.engine`."""
+    key = f"{onnx_sha256[:16]}-trt{_slug(tensorrt_version)}-{_slug(gpu)}"
+    return Path(engines_dir) / f"{Path(onnx_path).stem}-{key}.engine"
 
 
 def write_engine(path: Path, data: bytes, record: EngineRecord) -> None:

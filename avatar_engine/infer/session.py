@@ -115,7 +115,8 @@ class Session(ABC):
             x = feeds[spec.name]
             if not isinstance(x, np.ndarray) or x.dtype != spec.dtype:
                 got = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
-                raise InputError(f"{self.name}: input {spec.name} must be a {np.dtype(spec.dtype).name} array, got {got}")
+                want = np.dtype(spec.dtype).name
+                raise InputError(f"{self.name}: input {spec.name} must be a {want} array, got {got}")
             fixed = tuple(d if isinstance(d, int) and d > 0 else None for d in spec.shape)
             if x.ndim != len(fixed) or any(f is not None and f != d for f, d in zip(fixed, x.shape)):
                 want = "x".join("N" if f is None else str(f) for f in fixed)

@@ -158,7 +158,8 @@ class TorchSession(Session):
         self.device = "cuda" if options.device != "cpu" and torch.cuda.is_available() else "cpu"
         self._torch = torch
         ops = _ops(torch)
-        missing = sorted({n.op_type for n in model.graph.node if n.op_type not in ops or n.domain not in ("", "ai.onnx")})
+        missing = sorted({n.op_type for n in model.graph.node
+                          if n.op_type not in ops or n.domain not in ("", "ai.onnx")})
         if missing:
             raise ModelError(f"{self.name}: the torch backend does not support ONNX operators {', '.join(missing)}; "
                              "use --backend onnxruntime")

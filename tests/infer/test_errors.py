@@ -151,8 +151,8 @@ def test_damaged_or_mismatched_engine_is_refused_with_the_build_command(tmp_path
 def test_cli_engines_build_without_tensorrt_exits_4_with_one_line(onnx_dir):
     if __import__("importlib").util.find_spec("tensorrt") is not None:
         pytest.skip("tensorrt is installed here")
-    result = subprocess.run([sys.executable, "-m", "avatar_engine.cli", "engines", "build", "--onnx-dir", str(onnx_dir)],
-                            capture_output=True, text=True, timeout=120)
+    command = [sys.executable, "-m", "avatar_engine.cli", "engines", "build", "--onnx-dir", str(onnx_dir)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 4
     assert result.stderr.strip().count("\n") == 0 and "TensorRT is not installed" in result.stderr
 

@@ -1,0 +1,92 @@
+"""Inference latency of MediaPipe's converted face models per backend and batch size.
+
+    python benchmarks/infer_latency.py [--repeats 10] [--batches 1,4,16] [--out benchmarks/results/infer_latency.json]
+
+For each model (face_detector 128x128, face_landmarks_detector 256x256, face_blendshapes 146 points), each backend
+that runs here (onnxruntime and torch on the CPU; tensorrt where it imports and a CUDA device exists, with engines
+built by `avatar engines build`) and each batch size: median and 90th-percentile wall time per call, per item, and
+CPU time per call (all threads), after two warm-up calls. Inputs are seeded uniform noise in each model's input range
+(latency does not depend on the values). The models are converted into a temporary folder first (about 1 s).
+
+This machine's 2 cores are shared with other sessions: figures are noisy. `load_average` is the 1-minute load when
+the run started; above the core count, wall times are inflated and CPU times are the steadier figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from avatar_engine.errors import AvatarError
+from avatar_engine.infer import InferOptions, open_session, tensorrt_usable
+from avatar_engine.infer.mediapipe_onnx import MODEL_NAMES, convert_mediapipe, face_spec
+
+RESULTS = Path(__file__).resolve().parent / "results" / "infer_latency.json"
+
+
+def model_input(name: str, shape, batch: int, rng: np.random.Generator) -> np.ndarray:
+    spec = face_spec()["models"][name]
+    lo, hi = spec.get("input_range", (0.0, 256.0))  # blend-shape points are pixel coordinates
+    return rng.uniform(lo, hi, size=(batch, *[int(d) for d in shape[1:]])).astype(np.float32)
+
+
+def measure(session, x: np.ndarray, repeats: int) -> dict:
+    feeds = {session.inputs[0].name: x}
+    for _ in range(2):
+        session.run(feeds)
+    wall, cpu = [], []
+    for _ in range(repeats):
+        t, c = time.perf_counter(), time.process_time()
+        session.run(feeds)
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    median = float(np.median(wall))
+    return {"median_ms": round(median * 1e3, 2), "p90_ms": round(float(np.percentile(wall, 90)) * 1e3, 2),
+            "per_item_ms": round(median * 1e3 / len(x), 2), "cpu_ms": round(float(np.median(cpu)) * 1e3, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--batches", default="1,4,16")
+    parser.add_argument("--out", default=str(RESULTS), help="where to save the JSON ('' to not save)")
+    args = parser.parse_args()
+    batches = [int(b) for b in args.batches.split(",")]
+    load = os.getloadavg()[0]
+    backends = ["onnxruntime", "torch"] + (["tensorrt"] if tensorrt_usable() else [])
+    rng = np.random.default_rng(0)
+    cases: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = convert_mediapipe(Path(tmp))
+        for name in MODEL_NAMES:
+            for backend in backends:
+                key = f"{name}/{backend}"
+                try:
+                    session = open_session(paths[name], InferOptions(backend=backend))
+                except AvatarError as exc:  # e.g. no TensorRT engine built yet
+                    cases[key] = {"skipped": str(exc)}
+                    continue
+                with session:
+                    cases[key] = {"device": session.device}
+                    for batch in batches:
+                        x = model_input(name, session.inputs[0].shape, batch, rng)
+                        cases[key][f"batch_{batch}"] = measure(session, x, args.repeats)
+    result = {"benchmark": "infer_latency", "repeats": args.repeats, "load_average": round(load, 2),
+              "cpu_count": os.cpu_count(), "machine": platform.machine(), "processor": platform.processor(),
+              "note": "shared 2-core machine: noisy; compare cpu_ms when load_average > cpu_count", "cases": cases}
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
