@@ -59,7 +59,8 @@ def engine_for(onnx_path: Path, engines_dir: Path) -> Path:
 def _serialize(trt, onnx_bytes: bytes, specs, fp16: bool, max_batch: int, name: str) -> bytes:
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
-    network = builder.create_network(0)  # TensorRT 10: explicit batch is the only mode
+    explicit = int(trt.__version__.split(".")[0]) < 10  # TensorRT 10: explicit batch is the only mode
+    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH) if explicit else 0)
     parser = trt.OnnxParser(network, logger)
     if not parser.parse(onnx_bytes):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))

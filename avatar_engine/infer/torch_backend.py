@@ -92,8 +92,11 @@ def _ops(torch) -> dict[str, Callable]:
         "Reshape": lambda x, shape, allowzero=0: _reshape(torch, x, shape),
         "Flatten": lambda x, axis=1: x.reshape(int(np.prod(x.shape[:axis])), -1),
         "Concat": lambda *xs, axis: torch.cat(xs, dim=axis),
-        "ReduceMean": lambda x, axes=None, keepdims=1: torch.mean(x, dim=tuple(axes), keepdim=bool(keepdims)),
-        "ReduceSum": lambda x, axes=None, keepdims=1: torch.sum(x, dim=tuple(axes.tolist()), keepdim=bool(keepdims)),
+        # opset 17: ReduceMean takes axes as an attribute (a list), ReduceSum as an input (a tensor)
+        "ReduceMean": lambda x, axes=None, keepdims=1: torch.mean(
+            x, dim=tuple(axes) if axes is not None else None, keepdim=bool(keepdims)),
+        "ReduceSum": lambda x, axes=None, keepdims=1: torch.sum(
+            x, dim=tuple(axes.tolist()) if axes is not None else None, keepdim=bool(keepdims)),
         "Slice": lambda x, *args: _slice(torch, x, *args),
         "Squeeze": lambda x, axes=None: x.squeeze(tuple(axes.tolist())) if axes is not None else x.squeeze(),
         "Unsqueeze": lambda x, axes: _unsqueeze(x, axes.tolist()),

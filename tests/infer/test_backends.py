@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -66,3 +68,12 @@ def test_tensorrt_engine_agrees_with_onnxruntime(onnx_dir, real_inputs, tmp_path
         got, want = trt.run({trt.inputs[0].name: x}), ort.run({ort.inputs[0].name: x})
     for out in want:
         assert np.abs(got[out] - want[out]).max() <= FP16_TOLERANCE * (1 + np.abs(want[out]).max()), out
+
+
+def test_importing_the_package_loads_no_backend():
+    # Backends are lazy: importing avatar_engine.infer imports none of them and builds nothing.
+    code = ("import sys, avatar_engine.infer; "
+            "print(sorted(m for m in ('onnx', 'onnxruntime', 'torch', 'tensorrt', 'tflite') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
