@@ -74,16 +74,16 @@ def fit_shading(colors: np.ndarray, normals: np.ndarray, weights: np.ndarray, pa
         keep = np.linspace(0, len(colors) - 1, FIT_SAMPLES).astype(np.int64)
         colors, normals, weights, pattern = colors[keep], normals[keep], weights[keep], pattern[keep]
     basis = sh_basis(normals)
-    band = np.array([0, 1, 1, 1, 2, 2, 2, 2, 2])
+    ridge = np.array(SH_RIDGE)[[0, 1, 1, 1, 2, 2, 2, 2, 2]]
     coeffs = np.zeros((9, 3))
     robust = np.ones((len(colors), 3))
     for _ in range(iterations):
-        for c in range(3):
-            a = basis * pattern[:, c:c + 1]
-            wc = weights * robust[:, c]
-            lhs = (a * wc[:, None]).T @ a
-            lhs += np.diag(np.array(SH_RIDGE)[band] * np.trace(lhs) / 9)
-            coeffs[:, c] = np.linalg.solve(lhs, (a * wc[:, None]).T @ colors[:, c])
+        # the three channels' normal equations at once (einsum: no BLAS threads to wake for 9 x 9 products)
+        wp = weights[:, None] * robust * pattern  # (t, 3)
+        lhs = np.einsum("tc,ti,tj->cij", wp * pattern, basis, basis)
+        rhs = np.einsum("tc,ti->ci", wp * colors, basis)
+        lhs += ridge[None, :, None] * np.eye(9)[None] * (np.trace(lhs, axis1=1, axis2=2) / 9)[:, None, None]
+        coeffs = np.linalg.solve(lhs, rhs[..., None])[..., 0].T
         pred = np.maximum((basis @ coeffs) * pattern, 1e-6)
         # multiplicative residual: highlights and stray hair are far off in log space, skin detail is not
         r = np.abs(np.log(np.maximum(colors, 1e-6) / pred))

@@ -14,7 +14,7 @@ import numpy as np
 from avatar_engine.build import delight
 from avatar_engine.build.records import FitResult, PhotoView
 from avatar_engine.build.texture_fill import MeshSmoother, dilate, fill_base, mirror_samples, resize_nearest
-from avatar_engine.build.texture_project import bilinear, box_blur, project_texels, texel_map
+from avatar_engine.build.texture_project import TexelMap, bilinear, box_blur, project_texels, texel_map
 from avatar_engine.errors import InputError
 from avatar_engine.head.model import HeadModel
 
@@ -25,6 +25,8 @@ REFERENCE_TONE_SMOOTHNESS = 20.0
 SHADED_FACE = 0.35
 """`face_light` below this warns that the skin tone is uncertain (hard light from the far side)."""
 EYE_NORMAL = np.array([0.0, 0.0, 1.0])
+TONE_TOLERANCE = 1e-3
+"""Conjugate-gradient stop for the smooth tone fields: largest residual, log-albedo units (0.1%; texture within 1 of 255 of a tight solve)."""
 """Mean normal of the visible eye whites in model space (the face looks toward +Z)."""
 
 
@@ -116,19 +118,23 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     _check_inputs(photo, positions, np.asarray(uvs), triangles, normals, view, mask, opts.size)
     tmap = texel_map(uvs, triangles, opts.size)
     proj = project_texels(view, positions, normals, triangles, tmap, mask, opts.cos_range)
+    if np.count_nonzero(proj.weight > 0.5) < 500:
+        raise InputError("the fitted head covers too little of the photo to texture it (face not visible?)")
     gains = delight.white_balance(photo, landmarks_px) if landmarks_px is not None else None
     balanced = photo * gains if gains is not None else photo
     linear = delight.display_to_linear(balanced / 255.0).astype(np.float32)
-    colors = bilinear(linear, proj.xy)
-    n_tex = tmap.interpolate(normals, triangles)
+    # the photo's side of the head: every per-texel test below runs on these texels only (about a fifth)
+    seen_ids = np.flatnonzero(proj.weight > 0)
+    colors = bilinear(linear, proj.xy[seen_ids])
+    n_tex = tmap.interpolate(normals, triangles, seen_ids)
     n_tex /= np.maximum(np.linalg.norm(n_tex, axis=1, keepdims=True), 1e-9)
-
-    base = delight.texture_to_albedo(resize_nearest(fill_base(), opts.size) * 255.0).reshape(-1, 3)[tmap.texels]
-    weight = proj.weight.astype(np.float64)
-    if np.count_nonzero(weight > 0.5) < 500:
-        raise InputError("the fitted head covers too little of the photo to texture it (face not visible?)")
+    base_all = _base_albedo(tmap)
+    base = base_all[seen_ids]
+    weight0 = proj.weight[seen_ids].astype(np.float64)
+    weight = weight0
 
     smoother = MeshSmoother(positions, triangles, tmap)
+    reference = None
     # two rounds: fit the light, find what is not skin (hair, highlights) against the smooth tone, refit without it
     for _ in range(2):
         good = weight > 0.05
@@ -141,28 +147,24 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         sure = weight > 0.5 if np.count_nonzero(weight > 0.5) > 50 else weight > 0
         # highlights would lift the tone and make plain skin look like an outlier: cap them before smoothing
         cap = np.percentile(log_ratio[sure], 75, axis=0) + 0.1
-        v_data, v_weight = smoother.to_vertices(np.minimum(log_ratio, cap), weight)
-        tone = smoother.to_texels(smoother.solve(v_data, v_weight, REFERENCE_TONE_SMOOTHNESS,
-                                                 np.median(log_ratio[sure], axis=0)))
+        v_data, v_weight = smoother.to_vertices(np.minimum(log_ratio, cap), weight, seen_ids)
+        reference = smoother.solve(v_data, v_weight, REFERENCE_TONE_SMOOTHNESS, np.median(log_ratio[sure], axis=0),
+                                   tolerance=TONE_TOLERANCE, start=reference)
+        tone = smoother.to_texels(reference, seen_ids)
         plain = (base / np.median(base[sure], axis=0)).min(1) > 0.6
-        weight = proj.weight * _skin_likelihood(log_ratio - tone, plain, proj.weight, tmap, opts)
+        weight = weight0 * _skin_likelihood(log_ratio - tone, plain, weight0, tmap, seen_ids, opts)
         # where the fitted light is near zero the division only amplifies noise
         lit = (shading / rho) @ delight.LUMA
         weight = weight * np.clip((lit / np.percentile(lit[good], 90) - 0.02) / 0.08, 0, 1)
     # how lit the face the photo shows is, against the best-lit skin it shows (1: evenly lit)
-    facing = proj.weight > 0.5
-    face_light = float(np.median(lit[facing]) / max(np.percentile(lit[proj.weight > 0.05], 90), 1e-9))
+    facing = weight0 > 0.5
+    face_light = float(np.median(lit[facing]) / max(np.percentile(lit[weight0 > 0.05], 90), 1e-9))
     # specular highlights are added light, not albedo: compress what stands above the smooth tone
     excess = np.maximum(log_ratio - tone, 0).mean(1, keepdims=True)
     albedo = albedo * np.exp(opts.highlight_log * np.tanh(excess / opts.highlight_log) - excess)
-    final, total = _complete(albedo, weight, base, tmap, smoother, opts)
+    final, total = _complete(albedo, weight, seen_ids, base_all, tmap, smoother, opts, start=reference)
 
-    size = opts.size
-    covered = np.zeros(size * size, bool)
-    covered[tmap.texels] = True
-    image = dilate(tmap.image(final), covered.reshape(size, size), smooth=True)
-    texture = np.dstack([delight.albedo_to_texture(image), np.full((size, size), 255, np.uint8)])
-
+    texture = _padded_texture(final, tmap)
     face = weight > 0.5 if np.count_nonzero(weight > 0.5) > 50 else weight > 0
     skin = delight.albedo_to_texture(np.average(albedo[face], axis=0, weights=weight[face]))
     iris, diameter = None, None
@@ -176,12 +178,14 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     if face_light < SHADED_FACE:
         warnings.append(f"texture: the face is mostly in shade ({face_light:.2f} of the best-lit skin): "
                         "skin tone uncertain; a more evenly lit photo gives a truer texture")
+    n = len(tmap.texels)
+    seen_count = int(np.count_nonzero(weight > 0.5))
     return TextureResult(
         texture=texture, confidence=tmap.image(np.clip(total, 0, 1)[:, None])[..., 0],
-        seen=tmap.image(weight[:, None])[..., 0], skin_rgb=tuple(int(c) for c in skin), lighting=lighting,
-        white_balance_from_sclera=gains is not None, iris_rgb=iris, iris_diameter=diameter, face_light=face_light,
-        warnings=tuple(warnings),
-        coverage={"seen": float(np.mean(weight > 0.5)), "mirrored": float(np.mean((weight <= 0.5) & (total > 0.5))),
+        seen=tmap.image(weight[:, None], subset=seen_ids)[..., 0], skin_rgb=tuple(int(c) for c in skin),
+        lighting=lighting, white_balance_from_sclera=gains is not None, iris_rgb=iris, iris_diameter=diameter,
+        face_light=face_light, warnings=tuple(warnings),
+        coverage={"seen": seen_count / n, "mirrored": float(np.count_nonzero(total > 0.5)) / n - seen_count / n,
                   "filled": float(np.mean(total <= 0.5))})
 
 
@@ -196,12 +200,12 @@ def texture_from_fit(photo: np.ndarray, fit: FitResult, mask: np.ndarray | None 
                               normals, fit.view, mask=mask, landmarks_px=fit.landmarks_px, options=options)
 
 
-def _skin_likelihood(off: np.ndarray, plain: np.ndarray, weight: np.ndarray, tmap,
+def _skin_likelihood(off: np.ndarray, plain: np.ndarray, weight: np.ndarray, tmap: TexelMap, ids: np.ndarray,
                      opts: TextureOptions) -> np.ndarray:
-    """(t,) in [0, 1]: how much each texel's albedo looks like the person's skin.
+    """(s,) in [0, 1]: how much each texel of `ids` (s,) looks like the person's skin.
 
-    off : (t, 3) log albedo over the smooth tone; plain : (t,) the default skin is plain skin there (not lips, brows);
-    weight : (t,) the photo's confidence before this test
+    off : (s, 3) log albedo over the smooth tone; plain : (s,) the default skin is plain skin there (not lips, brows);
+    weight : (s,) the photo's confidence before this test
     """
     # each test removes at most half of the seen skin: a light the SH cannot follow (a hard side key) makes
     # whole regions look "off", and rejecting them all would leave nothing to fit
@@ -224,28 +228,80 @@ def _skin_likelihood(off: np.ndarray, plain: np.ndarray, weight: np.ndarray, tma
     hue = np.exp(-np.maximum(chroma - c, 0) ** 2 / (0.5 * c) ** 2)
     # stray strands are thinner than the texels that see them: widen each dark rejection by a few texels
     margin = max(1, opts.reject_margin * opts.size // 1024)
-    hard = (dark < 0.1).astype(np.float32)[:, None]
-    reject = box_blur(tmap.image(hard)[..., 0], margin).ravel()[tmap.texels]
+    reject = _spread(dark < 0.1, tmap, ids, margin)
     return dark * bright * hue * np.clip(1.0 - 1.5 * reject, 0, 1)
 
 
-def _complete(albedo: np.ndarray, weight: np.ndarray, base: np.ndarray, tmap, smoother: MeshSmoother,
-              opts: TextureOptions) -> tuple[np.ndarray, np.ndarray]:
-    """Mirror, then fill: (t, 3) albedo of every covered texel, and (t,) how much of it the photo gave."""
-    # the other side of the face, trusted a little less than what is seen
-    albedo_img = dilate(tmap.image(albedo).astype(np.float32), tmap.image(weight[:, None])[..., 0] > 0.01)
-    mirrored = mirror_samples(albedo_img, tmap)
-    w_mirror = opts.mirror_trust * mirror_samples(tmap.image(weight[:, None]), tmap)[:, 0] * (1 - weight)
-    total = weight + w_mirror
-    combined = (weight[:, None] * albedo + w_mirror[:, None] * mirrored) / np.maximum(total, 1e-9)[:, None]
+def _spread(flags: np.ndarray, tmap: TexelMap, ids: np.ndarray, radius: int) -> np.ndarray:
+    """(s,) fraction of flagged texels in the (2 radius + 1)^2 UV box around each texel of `ids` (s,); flags (s,)
+    bool. Only the bounding box of `ids` is filtered, not the whole layout."""
+    rows, cols = tmap.texels[ids] // tmap.size, tmap.texels[ids] % tmap.size
+    r0, c0 = rows.min(), cols.min()
+    grid = np.zeros((rows.max() - r0 + 1, cols.max() - c0 + 1))
+    grid[rows - r0, cols - c0] = flags
+    return box_blur(grid, radius)[rows - r0, cols - c0]
+
+
+def _complete(albedo: np.ndarray, weight: np.ndarray, ids: np.ndarray, base: np.ndarray, tmap: TexelMap,
+              smoother: MeshSmoother, opts: TextureOptions,
+              start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mirror, then fill: (t, 3) albedo of every covered texel, and (t,) how much of it the photo gave.
+
+    albedo : (s, 3), weight : (s,) for the seen texels `ids` (s,); base : (t, 3) the default skin's albedo."""
+    n = len(tmap.texels)
+    seen_weight = np.zeros(n)
+    seen_weight[ids] = weight
+    # the other side of the face, trusted a little less than what is seen: a weight-normalised bilinear sample
+    # of the seen albedo at each texel's mirror point (no seen texel, no sample)
+    weight_img = tmap.image(weight[:, None], subset=ids)
+    w_there = mirror_samples(weight_img, tmap)[:, 0]
+    mirrored_ids = np.flatnonzero(w_there > 1e-6)
+    w_mirror = np.zeros(n)
+    w_mirror[mirrored_ids] = opts.mirror_trust * w_there[mirrored_ids] * (1 - seen_weight[mirrored_ids])
+    mirrored = mirror_samples(tmap.image(albedo * weight[:, None], subset=ids), tmap, mirrored_ids)
+    mirrored /= w_there[mirrored_ids, None]
+    total = seen_weight + w_mirror
+    known = np.flatnonzero(total > 0)
+    combined = np.zeros((n, 3))
+    combined[ids] = weight[:, None] * albedo
+    combined[mirrored_ids] += w_mirror[mirrored_ids, None] * mirrored
+    combined[known] /= total[known, None]
     # the default skin's structure times a smooth tone field solved on the mesh, blended in where the photo is not
-    log_ratio = np.log(np.maximum(combined, 1e-4) / np.maximum(base, 1e-4))
-    v_data, v_weight = smoother.to_vertices(log_ratio, total)
-    sure = total > 0.5 if np.count_nonzero(total > 0.5) > 50 else total > 0
-    prior = np.average(log_ratio[sure], axis=0, weights=total[sure])
-    tone = smoother.to_texels(smoother.solve(v_data, v_weight, opts.tone_smoothness, prior))
-    alpha = np.clip(total, 0, 1)[:, None]
-    return alpha * combined + (1 - alpha) * base * np.exp(tone), total
+    log_ratio = np.log(np.maximum(combined[known], 1e-4) / np.maximum(base[known], 1e-4))
+    v_data, v_weight = smoother.to_vertices(log_ratio, total[known], known)
+    t_known = total[known]
+    sure = t_known > 0.5 if np.count_nonzero(t_known > 0.5) > 50 else t_known > 0
+    prior = np.average(log_ratio[sure], axis=0, weights=t_known[sure])
+    tone = smoother.to_texels(smoother.solve(v_data, v_weight, opts.tone_smoothness, prior,
+                                             tolerance=TONE_TOLERANCE, start=start).astype(np.float32))
+    filled = base * np.exp(tone)
+    alpha = np.clip(total[known], 0, 1)[:, None]
+    filled[known] = alpha * combined[known] + (1 - alpha) * filled[known]
+    return filled, total
+
+
+def _base_albedo(tmap: TexelMap) -> np.ndarray:
+    """(t, 3) float32 linear albedo of the default skin (no scalp paint) at each covered texel, cached per layout."""
+    if tmap.key not in _BASES:
+        base = delight.texture_to_albedo(resize_nearest(fill_base(), tmap.size) * 255.0).reshape(-1, 3)[tmap.texels]
+        base = base.astype(np.float32)
+        base.setflags(write=False)
+        _BASES[tmap.key] = base
+    return _BASES[tmap.key]
+
+
+_BASES: dict[tuple, np.ndarray] = {}
+
+
+def _padded_texture(albedo: np.ndarray, tmap: TexelMap) -> np.ndarray:
+    """(t, 3) linear albedo of the covered texels -> (size, size, 4) uint8 texture, the gutters between UV islands
+    padded smoothly from the islands (mipmaps and bilinear filtering never pull in black)."""
+    size = tmap.size
+    covered = np.zeros(size * size, bool)
+    covered[tmap.texels] = True
+    image = dilate(tmap.image(albedo), covered.reshape(size, size), smooth=True)
+    rgb = delight.albedo_to_texture(image)
+    return np.dstack([rgb, np.full((size, size), 255, np.uint8)])
 
 
 def iris_albedo(linear: np.ndarray, landmarks_px: np.ndarray, gain: np.ndarray) -> tuple[int, int, int]:

@@ -24,13 +24,17 @@ FILL_BASE_PATH = ASSET_DIR / "skin_fill_base.png"
 def mirror_uv_image() -> np.ndarray:
     """(1024, 1024, 2) float32 UV of each texel's mirror point (made by `scripts/make_texture_maps.py`)."""
     with np.load(MAPS_PATH) as data:
-        return data["mirror_uv"].astype(np.float32) / 65535.0
+        uv = data["mirror_uv"].astype(np.float32) / 65535.0
+    uv.setflags(write=False)  # cached for the process: callers get the same array
+    return uv
 
 
 @functools.cache
 def fill_base() -> np.ndarray:
     """(1024, 1024, 3) float32 sRGB in [0, 1]: the default skin without the painted scalp."""
-    return np.asarray(Image.open(FILL_BASE_PATH).convert("RGB"), np.float32) / 255.0
+    base = np.asarray(Image.open(FILL_BASE_PATH).convert("RGB"), np.float32) / 255.0
+    base.setflags(write=False)  # cached for the process: callers get the same array
+    return base
 
 
 def resize_nearest(image: np.ndarray, size: int) -> np.ndarray:
@@ -58,60 +62,92 @@ class MeshSmoother:
         self.degree = np.bincount(self.i, minlength=self.count) + np.bincount(self.j, minlength=self.count)
         self.tmap = tmap
         self.texel_vertex = self.weld[np.asarray(triangles, np.int64)[tmap.face]]  # (t, 3)
-        self._cover: np.ndarray | None = None
+        self._cover = np.bincount(self.texel_vertex.ravel(), tmap.bary.ravel(), self.count)
+        self._gather: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
-    def to_vertices(self, values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Texel values (t, k) with weights (t,) -> per welded vertex weighted mean (v, k) and weight (v,)."""
-        if self._cover is None:
-            self._cover = np.bincount(self.texel_vertex.ravel(), self.tmap.bary.ravel(), self.count)
-        cover = self._cover
+    def to_vertices(self, values: np.ndarray, weights: np.ndarray,
+                    subset: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Texel values (t, k) with weights (t,) -> per welded vertex weighted mean (v, k) and weight (v,).
+        With `subset` (s,) texel ids, values and weights are (s, k) and (s,) for those texels only."""
+        ids_all = np.arange(len(self.texel_vertex)) if subset is None else np.asarray(subset)
         used = np.flatnonzero(weights > 0)  # most texels are unseen: skip them
-        wb = self.tmap.bary[used] * weights[used, None]  # (u, 3)
-        ids = self.texel_vertex[used].ravel()
+        wb = self.tmap.bary[ids_all[used]] * weights[used, None]  # (u, 3)
+        ids = self.texel_vertex[ids_all[used]].ravel()
         total = np.bincount(ids, wb.ravel(), self.count)
         acc = np.stack([np.bincount(ids, (wb * values[used, k:k + 1]).ravel(), self.count)
                         for k in range(values.shape[1])], 1)
-        return acc / np.maximum(total, 1e-12)[:, None], total / np.maximum(cover, 1e-12)
+        return acc / np.maximum(total, 1e-12)[:, None], total / np.maximum(self._cover, 1e-12)
 
-    def to_texels(self, values: np.ndarray) -> np.ndarray:
-        """Per welded vertex (v, k) -> per covered texel (t, k)."""
-        return np.einsum("tj,tjk->tk", self.tmap.bary, values[self.texel_vertex])
+    def to_texels(self, values: np.ndarray, subset: np.ndarray | None = None) -> np.ndarray:
+        """Per welded vertex (v, k) -> per covered texel (t, k), or (s, k) for the texel ids in `subset`."""
+        tv = self.texel_vertex if subset is None else self.texel_vertex[subset]
+        bary = self.tmap.bary if subset is None else self.tmap.bary[subset]
+        out = values[tv[:, 0]] * bary[:, 0:1]
+        out += values[tv[:, 1]] * bary[:, 1:2]
+        out += values[tv[:, 2]] * bary[:, 2:3]
+        return out
+
+    def _neighbour_sum(self, x: np.ndarray) -> np.ndarray:
+        """(k, v) -> (k, v) sum over each vertex's neighbours, all channels in one gather and one bincount."""
+        k = x.shape[0]
+        if k not in self._gather:
+            offset = (np.arange(k) * self.count)[:, None]
+            dst = (np.concatenate([self.i, self.j])[None] + offset).ravel()
+            src = (np.concatenate([self.j, self.i])[None] + offset).ravel()
+            self._gather[k] = dst, src
+        dst, src = self._gather[k]
+        return np.bincount(dst, x.ravel()[src], self.count * k).reshape(k, -1)
 
     def solve(self, data: np.ndarray, weight: np.ndarray, lam: float, prior: np.ndarray, eps: float = 1e-3,
-              iterations: int = 400) -> np.ndarray:
-        """data (v, k), weight (v,) -> smooth (v, k) that follows data where weighted, harmonic elsewhere."""
+              iterations: int = 400, tolerance: float = 1e-5, start: np.ndarray | None = None) -> np.ndarray:
+        """data (v, k), weight (v,) -> smooth (v, k) that follows data where weighted, harmonic elsewhere.
+        start : (v, k) optional first guess (a nearby solution converges in fewer iterations); tolerance : stop
+        when the largest residual is below it."""
         diag = weight + lam * self.degree + eps
+        inv_diag = 1.0 / diag
 
         def apply(x: np.ndarray) -> np.ndarray:
-            nb = np.zeros_like(x)
-            for k in range(x.shape[1]):
-                nb[:, k] = np.bincount(self.i, x[self.j, k], self.count) + np.bincount(self.j, x[self.i, k], self.count)
-            return diag[:, None] * x - lam * nb
+            return diag * x - lam * self._neighbour_sum(x)
 
-        b = weight[:, None] * data + eps * prior[None, :]
-        x = np.broadcast_to(prior, data.shape).copy()
+        # channels as rows: every reduction below runs over contiguous memory
+        b = (weight[:, None] * data + eps * prior[None, :]).T.copy()
+        x = np.repeat(np.asarray(prior, np.float64)[:, None], self.count, 1) if start is None else np.array(start.T)
         r = b - apply(x)
-        z = r / diag[:, None]
+        z = r * inv_diag
         p = z.copy()
-        rz = (r * z).sum(0)
+        rz = np.einsum("kv,kv->k", r, z)
         for _ in range(iterations):
-            ap = apply(p)
-            alpha = rz / np.maximum((p * ap).sum(0), 1e-30)
-            x += alpha * p
-            r -= alpha * ap
-            if np.abs(r).max() < 1e-5:
+            if np.abs(r).max() < tolerance:
                 break
-            z = r / diag[:, None]
-            rz_new = (r * z).sum(0)
-            p = z + (rz_new / np.maximum(rz, 1e-30)) * p
+            ap = apply(p)
+            alpha = rz / np.maximum(np.einsum("kv,kv->k", p, ap), 1e-30)
+            x += alpha[:, None] * p
+            r -= alpha[:, None] * ap
+            z = r * inv_diag
+            rz_new = np.einsum("kv,kv->k", r, z)
+            p = z + (rz_new / np.maximum(rz, 1e-30))[:, None] * p
             rz = rz_new
-        return x
+        return x.T
 
 
-def mirror_samples(image: np.ndarray, tmap: TexelMap) -> np.ndarray:
-    """Sample image (size, size, k) at each covered texel's mirror point -> (t, k)."""
-    uv = resize_nearest(mirror_uv_image(), tmap.size).reshape(-1, 2)[tmap.texels]
-    return bilinear(image, uv * tmap.size)
+_MIRRORS: dict[tuple, np.ndarray] = {}
+
+
+def mirror_points(tmap: TexelMap) -> np.ndarray:
+    """(t, 2) float32 texel coordinates (x right, y down, centres at +0.5) of each covered texel's mirror point."""
+    if tmap.key not in _MIRRORS or not tmap.key:
+        uv = resize_nearest(mirror_uv_image(), tmap.size).reshape(-1, 2)[tmap.texels] * tmap.size
+        uv.setflags(write=False)
+        if not tmap.key:
+            return uv
+        _MIRRORS[tmap.key] = uv
+    return _MIRRORS[tmap.key]
+
+
+def mirror_samples(image: np.ndarray, tmap: TexelMap, subset: np.ndarray | None = None) -> np.ndarray:
+    """Sample image (size, size, k) at each covered texel's mirror point -> (t, k) (or (s, k) for `subset`)."""
+    points = mirror_points(tmap)
+    return bilinear(image, points if subset is None else points[subset])
 
 
 def dilate(image: np.ndarray, filled: np.ndarray, smooth: bool = False) -> np.ndarray:
@@ -124,8 +160,9 @@ def dilate(image: np.ndarray, filled: np.ndarray, smooth: bool = False) -> np.nd
     while min(levels[-1][1].shape) > 1:
         c, w = levels[-1]
         h2, w2 = (c.shape[0] + 1) // 2 * 2, (c.shape[1] + 1) // 2 * 2
-        c = np.pad(c, ((0, h2 - c.shape[0]), (0, w2 - c.shape[1]), (0, 0)))
-        w = np.pad(w, ((0, h2 - w.shape[0]), (0, w2 - w.shape[1])))
+        if (h2, w2) != w.shape:
+            c = np.pad(c, ((0, h2 - c.shape[0]), (0, w2 - c.shape[1]), (0, 0)))
+            w = np.pad(w, ((0, h2 - w.shape[0]), (0, w2 - w.shape[1])))
         cs = c.reshape(h2 // 2, 2, w2 // 2, 2, -1).sum((1, 3))
         ws = w.reshape(h2 // 2, 2, w2 // 2, 2).sum((1, 3))
         norm = np.minimum(ws, 1.0) / np.maximum(ws, 1e-12)  # premultiplied colour, weight capped at 1
@@ -134,9 +171,16 @@ def dilate(image: np.ndarray, filled: np.ndarray, smooth: bool = False) -> np.nd
     for c, w in reversed(levels[:-1]):
         up = np.repeat(np.repeat(colour, 2, 0), 2, 1)[:c.shape[0], :c.shape[1]]
         if smooth and min(up.shape[:2]) > 2:  # soften the 2x2 blocks so the padding has no hard steps for mipmaps to pick up
-            up = np.stack([box_blur(up[..., k], 1) for k in range(up.shape[2])], -1).astype(np.float32)
+            up = _blur3(up)
         colour = c + (1.0 - w)[..., None] * up  # premultiplied: fill what this level lacks from coarser
     return np.where(filled[..., None], image, colour)
+
+
+def _blur3(image: np.ndarray) -> np.ndarray:
+    """3x3 box filter with edge clamping, all channels at once: image (h, w, k) float32 -> (h, w, k)."""
+    p = np.pad(image, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    rows = p[:-2] + p[1:-1] + p[2:]
+    return (rows[:, :-2] + rows[:, 1:-1] + rows[:, 2:]) * np.float32(1 / 9)
 
 
 def seam_steps(texture: np.ndarray, uvs: np.ndarray, triangles: np.ndarray, positions: np.ndarray,

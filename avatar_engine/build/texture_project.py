@@ -79,7 +79,7 @@ def rasterize(xy: np.ndarray, triangles: np.ndarray, size: tuple[int, int],
     return face.reshape(h, w), bary_out.reshape(h, w, 3)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TexelMap:
     """The covered texels of a UV layout and where each sits on the mesh."""
 
@@ -90,16 +90,23 @@ class TexelMap:
     """face : (t,) int64 triangle of each covered texel."""
     bary: np.ndarray
     """bary : (t, 3) float32 barycentric weights of each covered texel in its triangle."""
+    key: tuple = ()
+    """(layout digest, size): names the layout for caches of what derives from it alone."""
 
-    def interpolate(self, values: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-        """values : (n, k) per vertex -> (t, k) per covered texel."""
-        corners = np.asarray(values)[np.asarray(triangles)[self.face]]  # (t, 3, k)
-        return np.einsum("tj,tjk->tk", self.bary, corners)
+    def interpolate(self, values: np.ndarray, triangles: np.ndarray, subset: np.ndarray | None = None) -> np.ndarray:
+        """values : (n, k) per vertex -> (t, k) per covered texel, or (s, k) for the texel ids in `subset`."""
+        face, bary = (self.face, self.bary) if subset is None else (self.face[subset], self.bary[subset])
+        corners = np.asarray(triangles)[face]  # (s, 3)
+        values = np.asarray(values)
+        out = values[corners[:, 0]] * bary[:, 0:1]  # three gathers: much faster than einsum over (s, 3, k)
+        out += values[corners[:, 1]] * bary[:, 1:2]
+        out += values[corners[:, 2]] * bary[:, 2:3]
+        return out
 
-    def image(self, values: np.ndarray, fill: float = 0.0) -> np.ndarray:
-        """values : (t, k) per covered texel -> (size, size, k) float32 image."""
+    def image(self, values: np.ndarray, fill: float = 0.0, subset: np.ndarray | None = None) -> np.ndarray:
+        """values : (t, k) per covered texel (or (s, k) for the texel ids in `subset`) -> (size, size, k) float32."""
         out = np.full((self.size * self.size, values.shape[1]), fill, np.float32)
-        out[self.texels] = values
+        out[self.texels if subset is None else self.texels[subset]] = values
         return out.reshape(self.size, self.size, -1)
 
 
@@ -117,7 +124,10 @@ def texel_map(uvs: np.ndarray, triangles: np.ndarray, size: int) -> TexelMap:
     if key not in _TEXEL_MAPS:
         face, bary = rasterize(np.asarray(uvs, np.float64) * size, triangles, (size, size))
         texels = np.flatnonzero(face.ravel() >= 0)
-        _TEXEL_MAPS[key] = TexelMap(size, texels, face.ravel()[texels].astype(np.int64), bary.reshape(-1, 3)[texels])
+        tmap = TexelMap(size, texels, face.ravel()[texels].astype(np.int64), bary.reshape(-1, 3)[texels], key)
+        for array in (tmap.texels, tmap.face, tmap.bary):
+            array.setflags(write=False)  # shared by every build in the process: nobody may change it
+        _TEXEL_MAPS[key] = tmap
     return _TEXEL_MAPS[key]
 
 
@@ -167,36 +177,54 @@ def project_texels(view: PhotoView, positions: np.ndarray, normals: np.ndarray, 
 
     positions, normals : (n, 3) posed skin vertices in model space; triangles : (m, 3)
     mask : (h, w) float or bool, 1 where the photo shows skin (eroded inside so misfit edges do not bleed)
+    Texels on triangles that face away from the camera at all three corners (most of the head: the back, the scalp)
+    are not interpolated: they get weight 0, xy 0 and the corners' mean cosine.
     """
     w, h = view.size
-    p_tex = tmap.interpolate(positions, triangles)
-    n_tex = tmap.interpolate(normals, triangles)
+    triangles = np.asarray(triangles, np.int64)
+    positions = np.asarray(positions, np.float64)
+    vertex_cos = _cos_to_camera(view, positions, np.asarray(normals, np.float64))
+    # the view weight is 0 below cos_range[0]; an interpolated normal is at most ~1.4x a corner's cosine
+    facing = vertex_cos[triangles].max(1) > 0.5 * cos_range[0]
+    active = np.flatnonzero(facing[tmap.face])
+    p_tex = tmap.interpolate(positions, triangles, active)
+    n_tex = tmap.interpolate(normals, triangles, active)
     n_tex /= np.maximum(np.linalg.norm(n_tex, axis=1, keepdims=True), 1e-9)
-    xy = view.project(p_tex)
+    xy_a = view.project(p_tex)
     z = view.depth(p_tex)
-    to_cam = view.position[None] - p_tex
-    cos_view = np.einsum("tk,tk->t", n_tex, to_cam) / np.maximum(np.linalg.norm(to_cam, axis=1), 1e-9)
+    cos_a = _cos_to_camera(view, p_tex, n_tex)
 
     # z-buffer at a capped resolution: visibility needs depth, not the photo's full detail
     vxy = view.project(positions)
     scale = min(1.0, max_raster / max(w, h))
     rw, rh = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
-    face, bary = rasterize(vxy * scale, triangles, (rw, rh), depth=view.depth(positions))
-    zbuf = np.where(face >= 0, (bary * view.depth(positions)[np.asarray(triangles)[np.maximum(face, 0)]]).sum(-1),
-                    np.inf)
-    ix = np.clip((xy[:, 0] * scale).astype(np.int64), 0, rw - 1)
-    iy = np.clip((xy[:, 1] * scale).astype(np.int64), 0, rh - 1)
-    inside = (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h) & (z > view.near)
-    visible = inside & (z <= zbuf[iy, ix] + depth_tolerance) & (cos_view > 0)
+    vdepth = view.depth(positions)
+    face, bary = rasterize(vxy * scale, triangles, (rw, rh), depth=vdepth)
+    zbuf = np.where(face >= 0, (bary * vdepth[triangles[np.maximum(face, 0)]]).sum(-1), np.inf)
+    ix = np.clip((xy_a[:, 0] * scale).astype(np.int64), 0, rw - 1)
+    iy = np.clip((xy_a[:, 1] * scale).astype(np.int64), 0, rh - 1)
+    inside = (xy_a[:, 0] >= 0) & (xy_a[:, 0] < w) & (xy_a[:, 1] >= 0) & (xy_a[:, 1] < h) & (z > view.near)
+    visible_a = inside & (z <= zbuf[iy, ix] + depth_tolerance) & (cos_a > 0)
 
     lo, hi = cos_range
-    t = np.clip((cos_view - lo) / (hi - lo), 0, 1)
-    weight = t * t * (3 - 2 * t) * visible
+    t = np.clip((cos_a - lo) / (hi - lo), 0, 1)
+    weight_a = t * t * (3 - 2 * t) * visible_a
     if mask is not None:
         m = np.asarray(mask, np.float64)
         if m.shape != (h, w):
             raise ValueError(f"mask is {m.shape[1]}x{m.shape[0]}, the photo is {w}x{h}")
         radius = max(1, int(round(0.006 * max(w, h))))
         eroded = np.clip((box_blur((m > 0.5).astype(np.float64), radius) - 0.75) * 4, 0, 1)
-        weight = weight * bilinear(eroded[..., None], xy)[:, 0]
-    return Projection(xy, visible, cos_view.astype(np.float32), weight.astype(np.float32))
+        weight_a = weight_a * bilinear(eroded[..., None], xy_a)[:, 0]
+    n = len(tmap.texels)
+    xy, visible = np.zeros((n, 2)), np.zeros(n, bool)
+    cos_view = vertex_cos[triangles[tmap.face]].mean(1).astype(np.float32)
+    weight = np.zeros(n, np.float32)
+    xy[active], visible[active], cos_view[active], weight[active] = xy_a, visible_a, cos_a, weight_a
+    return Projection(xy, visible, cos_view, weight)
+
+
+def _cos_to_camera(view: PhotoView, points: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """(n,) cosine between each unit normal (n, 3) and the direction from its point (n, 3) to the camera."""
+    to_cam = view.position[None] - points
+    return np.einsum("tk,tk->t", normals, to_cam) / np.maximum(np.linalg.norm(to_cam, axis=1), 1e-9)
