@@ -156,7 +156,7 @@ def dilate(image: np.ndarray, filled: np.ndarray, smooth: bool = False) -> np.nd
     smooth : blur each level's upsampling so the padding has no 2x2-block steps (for shipped textures)."""
     image = np.asarray(image, np.float32)
     weight = filled.astype(np.float32)
-    levels = [(image * weight[..., None], weight)]
+    levels = [(np.where(filled[..., None], image, np.float32(0)), weight)]
     while min(levels[-1][1].shape) > 1:
         c, w = levels[-1]
         h2, w2 = (c.shape[0] + 1) // 2 * 2, (c.shape[1] + 1) // 2 * 2
@@ -168,9 +168,11 @@ def dilate(image: np.ndarray, filled: np.ndarray, smooth: bool = False) -> np.nd
         norm = np.minimum(ws, 1.0) / np.maximum(ws, 1e-12)  # premultiplied colour, weight capped at 1
         levels.append((cs * norm[..., None], ws * norm))
     colour = levels[-1][0] / np.maximum(levels[-1][1], 1e-12)[..., None]
-    for c, w in reversed(levels[:-1]):
+    for level, (c, w) in reversed(list(enumerate(levels[:-1]))):
         up = np.repeat(np.repeat(colour, 2, 0), 2, 1)[:c.shape[0], :c.shape[1]]
-        if smooth and min(up.shape[:2]) > 2:  # soften the 2x2 blocks so the padding has no hard steps for mipmaps to pick up
+        # soften the 2x2 blocks so the padding has no hard steps for mipmaps to pick up; at the finest level the
+        # blocks are single texel pairs of already smooth values, not worth a full-size pass
+        if smooth and level > 0 and min(up.shape[:2]) > 2:
             up = _blur3(up)
         colour = c + (1.0 - w)[..., None] * up  # premultiplied: fill what this level lacks from coarser
     return np.where(filled[..., None], image, colour)

@@ -218,7 +218,7 @@ def project_texels(view: PhotoView, positions: np.ndarray, normals: np.ndarray, 
         weight_a = weight_a * bilinear(eroded[..., None], xy_a)[:, 0]
     n = len(tmap.texels)
     xy, visible = np.zeros((n, 2)), np.zeros(n, bool)
-    cos_view = vertex_cos[triangles[tmap.face]].mean(1).astype(np.float32)
+    cos_view = vertex_cos[triangles].mean(1).astype(np.float32)[tmap.face]
     weight = np.zeros(n, np.float32)
     xy[active], visible[active], cos_view[active], weight[active] = xy_a, visible_a, cos_a, weight_a
     return Projection(xy, visible, cos_view, weight)
