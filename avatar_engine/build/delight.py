@@ -18,6 +18,11 @@ REFERENCE_IRRADIANCE = (1.26, 1.18, 1.19)
 a render of the default albedo under the default `Lighting` recovers that albedo's mean skin level)."""
 SKIN_GAMUT = ((0.38, 0.85), (0.2, 0.75), (0.008, 0.7))
 """Mean skin albedo bounds (linear): green / red, blue / red, luminance; from very light to very dark skin."""
+SKIN_CHROMA_PRIOR = (0.59, 0.42)
+"""Green / red and blue / red of the default skin's mean linear albedo: the colour assumed most likely."""
+UNBALANCED_PRIOR_WEIGHT = 0.6
+"""Without usable eye whites, the skin colour is drawn this far (log) toward `SKIN_CHROMA_PRIOR`: a colour cast the
+photo cannot reveal moves the result 40% as far, and a photo's warm cast does not turn the skin orange."""
 SH_RIDGE = (0.0, 0.01, 0.05)
 """Ridge penalty per SH band (0, 1, 2) relative to the mean diagonal of the normal equations: one view sees only a hemisphere of normals."""
 SCLERA_DISPLAY = (220.0, 219.0, 219.0)
@@ -31,6 +36,11 @@ EYE_CONTOURS = (
     (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466),
 )
 IRISES = ((468, 469, 470, 471, 472), (473, 474, 475, 476, 477))
+SKIN_PATCHES = (50, 280, 205, 425, 151)
+"""Cheek and forehead landmarks where plain skin is sampled to check the eye whites against."""
+SCLERA_VS_SKIN = 0.85
+"""Eye whites must have a red / blue ratio below this fraction of the skin's (renders of our head: 0.64-0.74
+under studio, tinted and cast light; lid skin read as white: about 1)."""
 
 
 def display_to_linear(rgb: np.ndarray) -> np.ndarray:
@@ -127,6 +137,20 @@ def sclera_color(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | No
     return np.median(pix, axis=0)
 
 
+def skin_color(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | None:
+    """Median display colour (3,) of the cheeks and the forehead's centre, or None when none of them is in the photo.
+    photo : (h, w, 3) display values 0-255; landmarks_px : (478, 2)."""
+    h, w = photo.shape[:2]
+    iod = np.linalg.norm(landmarks_px[IRISES[0][0]] - landmarks_px[IRISES[1][0]])
+    r = max(2, int(round(0.08 * iod)))
+    patches = []
+    for x, y in np.round(landmarks_px[list(SKIN_PATCHES)]).astype(int):
+        patch = photo[max(y - r, 0):min(y + r + 1, h), max(x - r, 0):min(x + r + 1, w)]
+        patches.append(patch.reshape(-1, 3))
+    pix = np.concatenate(patches)
+    return np.median(pix, axis=0) if len(pix) else None
+
+
 def _point_in_polygon(x: np.ndarray, y: np.ndarray, poly: np.ndarray) -> np.ndarray:
     inside = np.zeros(len(x), bool)
     px, py = poly[:, 0], poly[:, 1]
@@ -146,8 +170,14 @@ def white_balance(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | N
     image editor is exactly a per-channel factor. A coloured light scales linear radiance instead, and the whites
     sit on the tone curve's shoulder where display values compress, so such casts are under-corrected (about half).
     """
-    sclera = sclera_color(np.asarray(photo, np.float64), landmarks_px)
+    photo = np.asarray(photo, np.float64)
+    sclera = sclera_color(photo, landmarks_px)
     if sclera is None:
+        return None
+    # what the eye contour shows must be much less red than the skin beside it (any cast tints both alike):
+    # squinting eyes or eyes behind tinted lenses show lid skin, which would turn the whole face grey
+    skin = skin_color(photo, landmarks_px)
+    if skin is not None and (sclera[0] / max(sclera[2], 1.0)) / (skin[0] / max(skin[2], 1.0)) > SCLERA_VS_SKIN:
         return None
     gains = np.asarray(SCLERA_DISPLAY) / np.maximum(sclera, 1.0)
     gains /= gains @ LUMA
@@ -156,12 +186,15 @@ def white_balance(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | N
     return gains
 
 
-def albedo_scale(coeffs: np.ndarray, normals: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def albedo_scale(coeffs: np.ndarray, normals: np.ndarray, weights: np.ndarray,
+                 prior_weight: float = 0.0) -> np.ndarray:
     """The person's mean skin colour rho (3,) linear, so that albedo = rho * colour / (basis @ coeffs).
 
     `basis @ coeffs` is rho x irradiance. The light is taken as the studio's colour at the face's mean normal
     (the photo is white-balanced first) and its level from `REFERENCE_IRRADIANCE` at the brightest-lit tenth.
     A face seen almost wholly in deep shade says little about either: the answer is kept inside `SKIN_GAMUT`.
+    prior_weight : in [0, 1], how far the colour (green / red, blue / red, in log) is drawn toward `SKIN_CHROMA_PRIOR`:
+    without a white reference the light's colour and the skin's cannot be told apart (`UNBALANCED_PRIOR_WEIGHT`).
     """
     shading = np.maximum(sh_basis(normals) @ coeffs, 1e-6)  # (t, 3) = rho * irradiance
     good = weights > 0.5 if np.count_nonzero(weights > 0.5) > 50 else weights > 0
@@ -170,8 +203,10 @@ def albedo_scale(coeffs: np.ndarray, normals: np.ndarray, weights: np.ndarray) -
     level = np.percentile(irradiance_luma, 90)
     rho = chroma * level / np.asarray(REFERENCE_IRRADIANCE)
     (gr_lo, gr_hi), (br_lo, br_hi), (l_lo, l_hi) = SKIN_GAMUT
-    g = np.clip(rho[1] / max(rho[0], 1e-9), gr_lo, gr_hi) * rho[0]
-    b = np.clip(rho[2] / max(rho[0], 1e-9), br_lo, br_hi) * rho[0]
+    chroma = np.maximum(rho[1:], 1e-9) / max(rho[0], 1e-9)
+    chroma = chroma ** (1 - prior_weight) * np.asarray(SKIN_CHROMA_PRIOR) ** prior_weight
+    g = np.clip(chroma[0], gr_lo, gr_hi) * rho[0]
+    b = np.clip(chroma[1], br_lo, br_hi) * rho[0]
     clamped = np.array([rho[0], g, b])
     return clamped * np.clip(rho @ LUMA, l_lo, l_hi) / max(clamped @ LUMA, 1e-9)
 

@@ -49,6 +49,9 @@ class TextureOptions:
     """Texels around a dark rejected one (hair, lip gap) that are distrusted too, at 1024 (scales with size)."""
     highlight_log: float = 0.12
     """Brightening above the smooth tone is compressed to at most exp(this): highlights are not albedo."""
+    detail_log: float = 0.15
+    """On plain skin, departures from the smooth tone times the default skin's structure (wrinkles, glasses
+    frames, stray shadows) are compressed to at most exp(this) either way."""
     tone_smoothness: float = 4.0
     """Mesh-Laplacian weight of the tone field that fills the unseen head: higher = more uniform."""
 
@@ -140,7 +143,8 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         good = weight > 0.05
         pattern = base / np.average(base[good], axis=0, weights=weight[good])
         coeffs = delight.fit_shading(colors[good], n_tex[good], weight[good], pattern[good])
-        rho = delight.albedo_scale(coeffs, n_tex[good], weight[good])
+        rho = delight.albedo_scale(coeffs, n_tex[good], weight[good],
+                                   0.0 if gains is not None else delight.UNBALANCED_PRIOR_WEIGHT)
         shading = np.maximum(delight.sh_basis(n_tex) @ coeffs, 1e-4)
         albedo = np.clip(rho * colors / shading, 1e-4, 1.0)
         log_ratio = np.log(albedo / np.maximum(base, 1e-4))
@@ -162,6 +166,11 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     # specular highlights are added light, not albedo: compress what stands above the smooth tone
     excess = np.maximum(log_ratio - tone, 0).mean(1, keepdims=True)
     albedo = albedo * np.exp(opts.highlight_log * np.tanh(excess / opts.highlight_log) - excess)
+    # on plain skin, what the photo adds to the default skin's structure is mostly not albedo at this scale:
+    # creases shaded by the key light, glasses frames and their shadows, blur; keep it, but faint
+    off = np.log(np.maximum(albedo, 1e-6) / np.maximum(base, 1e-4)) - tone
+    faint = opts.detail_log * np.tanh(off / opts.detail_log)
+    albedo = np.where(plain[:, None], albedo * np.exp(faint - off), albedo)
     final, total = _complete(albedo, weight, seen_ids, base_all, tmap, smoother, opts, start=reference)
 
     texture = _padded_texture(final, tmap)
