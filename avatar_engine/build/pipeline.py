@@ -92,6 +92,11 @@ class Builder:
         self.model = model or HeadModel.default()
         with native_stderr_silenced():
             self._landmarker = FaceLandmarker(FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES))
+        if self.options.texture and _available("avatar_engine.build.texture"):
+            from avatar_engine.build.texture import prepare_layout
+
+            vs, ts = self.model.part_slices("skin")  # the UV tables are made once, with the models, not per photo
+            prepare_layout(self.model.uvs[vs], self.model.triangles[ts] - vs.start)
 
     def build(self, image: str | os.PathLike[str] | np.ndarray) -> BuildResult:
         """Build the avatar of the face in `image` (a file path or an (h, w[, c]) image array).

@@ -13,7 +13,8 @@ import numpy as np
 
 from avatar_engine.build import delight
 from avatar_engine.build.records import FitResult, PhotoView
-from avatar_engine.build.texture_fill import MeshSmoother, dilate, fill_base, mirror_samples, resize_nearest
+from avatar_engine.build.texture_fill import (MeshSmoother, dilate, fill_base, mirror_points, mirror_samples,
+                                             resize_nearest)
 from avatar_engine.build.texture_project import TexelMap, bilinear, box_blur, project_texels, texel_map
 from avatar_engine.errors import InputError
 from avatar_engine.head.model import HeadModel
@@ -196,6 +197,14 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         face_light=face_light, warnings=tuple(warnings),
         coverage={"seen": seen_count / n, "mirrored": float(np.count_nonzero(total > 0.5)) / n - seen_count / n,
                   "filled": float(np.mean(total <= 0.5))})
+
+
+def prepare_layout(uvs: np.ndarray, triangles: np.ndarray, size: int = 1024) -> None:
+    """Build and cache what depends on the UV layout alone (texel map, default skin, mirror points), so that the
+    first photo does not pay for it. uvs : (n, 2); triangles : (m, 3) of the skin part."""
+    tmap = texel_map(uvs, triangles, size)
+    _base_albedo(tmap)
+    mirror_points(tmap)
 
 
 def texture_from_fit(photo: np.ndarray, fit: FitResult, mask: np.ndarray | None = None,
