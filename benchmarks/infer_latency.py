@@ -56,6 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--batches", default="1,4,16")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads per backend (0 = one per core)")
     parser.add_argument("--out", default=str(RESULTS), help="where to save the JSON ('' to not save)")
     args = parser.parse_args()
     batches = [int(b) for b in args.batches.split(",")]
@@ -69,7 +70,7 @@ def main() -> None:
             for backend in backends:
                 key = f"{name}/{backend}"
                 try:
-                    session = open_session(paths[name], InferOptions(backend=backend))
+                    session = open_session(paths[name], InferOptions(backend=backend, threads=args.threads))
                 except AvatarError as exc:  # e.g. no TensorRT engine built yet
                     cases[key] = {"skipped": str(exc)}
                     continue
@@ -78,7 +79,8 @@ def main() -> None:
                     for batch in batches:
                         x = model_input(name, session.inputs[0].shape, batch, rng)
                         cases[key][f"batch_{batch}"] = measure(session, x, args.repeats)
-    result = {"benchmark": "infer_latency", "repeats": args.repeats, "load_average": round(load, 2),
+    result = {"benchmark": "infer_latency", "repeats": args.repeats, "threads": args.threads,
+              "load_average": round(load, 2),
               "cpu_count": os.cpu_count(), "machine": platform.machine(), "processor": platform.processor(),
               "note": "shared 2-core machine: noisy; compare cpu_ms when load_average > cpu_count", "cases": cases}
     text = json.dumps(result, indent=2)

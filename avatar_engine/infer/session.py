@@ -32,7 +32,8 @@ class InferOptions:
     device: str = "auto"
     """`auto` (CUDA when the backend can use it), `cpu` or `cuda`; TensorRT is always `cuda`."""
     threads: int = 0
-    """CPU threads for ONNX Runtime's intra-op pool; 0 = the runtime's default."""
+    """CPU threads: ONNX Runtime's intra-op pool, or torch's (process-wide: `torch.set_num_threads`); 0 = the
+    runtime's default (one per core)."""
     engines_dir: Path | None = None
     """Where TensorRT engines are cached; None = `engines.default_engines_dir()`."""
     ort_optimization: str = "all"

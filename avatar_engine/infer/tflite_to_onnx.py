@@ -140,6 +140,8 @@ class _Converter:
 
     def op_dequantize(self, op: Operator) -> None:
         src, dst = op.inputs[0], op.outputs[0]
+        if self.graph.tensors[src].dtype is not np.float16:  # int8/uint8 need scale and zero point
+            raise ModelError(f"{self.label}: quantized (integer) tensors are not supported; only fp16 weights")
         if src in self.consts:
             self.consts[dst] = self.consts[src].astype(np.float32)
         else:
@@ -247,6 +249,9 @@ class _Converter:
         axis = axis % rank
         if axis == 0:
             raise ModelError(f"{self.label}: concatenation along the batch axis is not supported")
+        if all(i in self.consts for i in op.inputs):  # constant folding
+            self.consts[op.outputs[0]] = np.concatenate([self.consts[i] for i in op.inputs], axis=axis)
+            return
         layout = self._common_layout(op.inputs)
         batched = next(i for i in op.inputs if i not in self.consts)
         names = []

@@ -160,6 +160,8 @@ class TorchSession(Session):
             raise BackendError("device cuda asked for, but torch sees no CUDA device")
         self.device = "cuda" if options.device != "cpu" and torch.cuda.is_available() else "cpu"
         self._torch = torch
+        if options.threads:
+            torch.set_num_threads(options.threads)
         ops = _ops(torch)
         missing = sorted({n.op_type for n in model.graph.node
                           if n.op_type not in ops or n.domain not in ("", "ai.onnx")})

@@ -121,6 +121,12 @@ def test_converter_refuses_junk_and_unknown_operators():
                   (Operator("HARD_SWISH", (0,), (1,)),), (0,), (1,))
     with pytest.raises(ModelError, match="TFLite operator HARD_SWISH is not supported"):
         _Converter(graph, "toy").build("", {})
+    # int8 weights need their scale and zero point: refused rather than cast to wrong values
+    quantized = Graph((Tensor(0, "x", (1, 4), np.float32, None), Tensor(1, "w", (4,), np.int8, np.ones(4, np.int8)),
+                       Tensor(2, "wf", (4,), np.float32, None), Tensor(3, "y", (1, 4), np.float32, None)),
+                      (Operator("DEQUANTIZE", (1,), (2,)), Operator("ADD", (0, 2), (3,))), (0,), (3,))
+    with pytest.raises(ModelError, match="quantized"):
+        _Converter(quantized, "toy").build("", {})
 
 
 def test_damaged_or_mismatched_engine_is_refused_with_the_build_command(tmp_path):
