@@ -77,3 +77,43 @@ def test_importing_the_package_loads_no_backend():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+class _FakeTensorRTSession:
+    """Stands in for TensorRTSession where tensorrt is missing: checks the engine file as the real one does."""
+
+    engine = None
+
+    def __init__(self, path, options, hint, engines_dir):
+        from avatar_engine.infer.engines import verified_engine
+
+        verified_engine(self.engine, "ab" * 32)
+
+
+@pytest.fixture
+def pretend_tensorrt(monkeypatch, tmp_path):
+    import avatar_engine.infer.select as select
+    import avatar_engine.infer.tensorrt_backend as trt_backend
+
+    monkeypatch.setattr(select, "tensorrt_usable", lambda: True)
+    monkeypatch.setattr(trt_backend, "TensorRTSession", _FakeTensorRTSession)
+    monkeypatch.setattr(_FakeTensorRTSession, "engine", tmp_path / "face_detector-x.engine")
+    return _FakeTensorRTSession
+
+
+def test_auto_prefers_tensorrt_and_falls_back_only_when_no_engine_was_built(onnx_dir, pretend_tensorrt, caplog):
+    from avatar_engine.errors import ModelError
+
+    path = onnx_model_path("face_detector", onnx_dir)
+    assert resolve_backend(InferOptions()) == "tensorrt"
+    assert resolve_backend(InferOptions(device="cpu")) == "onnxruntime"
+    with open_session(path) as session:  # no engine built: ONNX Runtime, with a warning naming the fix
+        assert session.backend == "onnxruntime"
+    assert "avatar engines build" in caplog.text
+    with pytest.raises(ModelError, match="no TensorRT engine.*avatar engines build"):
+        open_session(path, InferOptions(backend="tensorrt"))
+    # A damaged engine is an error even under auto: never a silent fallback.
+    pretend_tensorrt.engine.write_bytes(b"engine")
+    pretend_tensorrt.engine.with_suffix(".json").write_text("{")
+    with pytest.raises(ModelError, match="damaged.*avatar engines build"):
+        open_session(path)
