@@ -91,6 +91,10 @@ def build_engine(onnx_path: Path, engines_dir: Path, *, fp16: bool = True, max_b
     onnx_sha = sha256_file(onnx_path)
     path = engine_path(engines_dir, onnx_path, onnx_sha, trt.__version__, _gpu_name(torch))
     precision, error = "fp32", None
+    if fp16 and not hasattr(trt.BuilderFlag, "FP16"):
+        # TensorRT 11 dropped weak typing: fp16 would need a mixed-precision ONNX file, not made here yet.
+        log.warning("TensorRT %s has no FP16 builder flag; building %s in fp32", trt.__version__, onnx_path.stem)
+        fp16 = False
     data = _serialize(trt, onnx_path.read_bytes(), inputs, fp16, max_batch, onnx_path.stem)
     if fp16:
         error = _fp16_error(trt, torch, data, onnx_path, inputs)
