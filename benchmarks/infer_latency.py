@@ -8,8 +8,10 @@ built by `avatar engines build`) and each batch size: median and 90th-percentile
 CPU time per call (all threads), after two warm-up calls. Inputs are seeded uniform noise in each model's input range
 (latency does not depend on the values). The models are converted into a temporary folder first (about 1 s).
 
-This machine's 2 cores are shared with other sessions: figures are noisy. `load_average` is the 1-minute load when
-the run started; above the core count, wall times are inflated and CPU times are the steadier figure.
+Each case runs with 1 CPU thread and with the runtime's default (one per core): on this machine, whose 2 cores are
+shared with other sessions, the default's spinning worker threads lose badly when the cores are busy (seen: 10x), so
+the 1-thread figures are the steadier ones. All figures are noisy: `load_average` is the 1-minute load when the run
+started; above the core count, wall times are inflated.
 """
 
 from __future__ import annotations
@@ -56,33 +58,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--batches", default="1,4,16")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads per backend (0 = one per core)")
+    parser.add_argument("--threads", default="0,1", help="CPU thread counts to try, 0 (the runtime's default, one "
+                                                         "per core) first: torch's count is process-wide)")
     parser.add_argument("--out", default=str(RESULTS), help="where to save the JSON ('' to not save)")
     args = parser.parse_args()
     batches = [int(b) for b in args.batches.split(",")]
+    thread_counts = [int(t) for t in args.threads.split(",")]
     load = os.getloadavg()[0]
     backends = ["onnxruntime", "torch"] + (["tensorrt"] if tensorrt_usable() else [])
     rng = np.random.default_rng(0)
     cases: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         paths = convert_mediapipe(Path(tmp))
-        for name in MODEL_NAMES:
-            for backend in backends:
-                key = f"{name}/{backend}"
-                try:
-                    session = open_session(paths[name], InferOptions(backend=backend, threads=args.threads))
-                except AvatarError as exc:  # e.g. no TensorRT engine built yet
-                    cases[key] = {"skipped": str(exc)}
-                    continue
-                with session:
-                    cases[key] = {"device": session.device}
-                    for batch in batches:
-                        x = model_input(name, session.inputs[0].shape, batch, rng)
-                        cases[key][f"batch_{batch}"] = measure(session, x, args.repeats)
-    result = {"benchmark": "infer_latency", "repeats": args.repeats, "threads": args.threads,
-              "load_average": round(load, 2),
+        # thread counts outermost: torch's count is process-wide, so every default-threads case runs before any other
+        for threads, name, backend in ((t, n, b) for t in thread_counts for n in MODEL_NAMES for b in backends):
+            key = f"{name}/{backend}/threads={threads or 'default'}"
+            try:
+                session = open_session(paths[name], InferOptions(backend=backend, threads=threads))
+            except AvatarError as exc:  # e.g. no TensorRT engine built yet
+                cases[key] = {"skipped": str(exc)}
+                continue
+            with session:
+                cases[key] = {"device": session.device}
+                for batch in batches:
+                    x = model_input(name, session.inputs[0].shape, batch, rng)
+                    cases[key][f"batch_{batch}"] = measure(session, x, args.repeats)
+    result = {"benchmark": "infer_latency", "repeats": args.repeats, "load_average": round(load, 2),
               "cpu_count": os.cpu_count(), "machine": platform.machine(), "processor": platform.processor(),
-              "note": "shared 2-core machine: noisy; compare cpu_ms when load_average > cpu_count", "cases": cases}
+              "note": "shared 2-core machine: noisy; threads=1 is the steadier figure when load_average > cpu_count", "cases": cases}
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:
