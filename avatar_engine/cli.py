@@ -115,27 +115,42 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from avatar_engine import demo
-    from avatar_engine.head.template import template_avatar
-    from avatar_engine.render.camera import Camera
+    from avatar_engine.io import write_glb
     from avatar_engine.render.output import VideoWriter, write_png
 
     out = _output_path(args.output, (".mp4",))
     size = parse_size(args.size)
     if not 1 <= args.fps <= 120:
         raise InputError(f"--fps {args.fps} is outside 1..120")
-    avatar = template_avatar()
-    camera = Camera()
-    frames = int(round(demo.duration() * args.fps))
+    if args.template:
+        from avatar_engine.head.template import template_avatar
+
+        avatar, source = template_avatar(), "the default head"
+    else:
+        from avatar_engine.build.pipeline import Builder
+
+        photo = Path(args.photo) if args.photo else demo.DEMO_PHOTO
+        if not photo.exists():
+            hint = "; run: python scripts/fetch_astronaut.py" if args.photo is None else ""
+            raise InputError(f"demo photo {photo} does not exist{hint}")
+        with Builder() as builder:
+            avatar, source = builder.build(photo).avatar, str(photo)
+    glb = out.with_suffix(".glb")
+    write_glb(avatar, glb)
+    frames = demo.frame_count(args.fps)
+    poster_at = int(round(demo.TURNTABLE_S * args.fps)) + int(1.4 * args.fps)  # the smile
+    poster = None
     with _renderer(size, "studio", 4) as renderer, VideoWriter(out, args.fps, size) as video:
         renderer.load(avatar)
-        for i in range(frames):
-            renderer.render(demo.expression_at(i / args.fps), camera)
+        for i, (expression, camera) in enumerate(demo.shots(args.fps)):
+            renderer.render(expression, camera)
             frame = renderer.read()
             video.write(frame)
-            if i == int(1.4 * args.fps):
+            if i == poster_at or poster is None:
                 poster = frame
     write_png(poster, out.with_suffix(".png"))
-    print(f"wrote {out} ({frames} frames at {args.fps} fps, {size[0]}x{size[1]}) and {out.with_suffix('.png')}")
+    print(f"wrote {out} ({frames} frames at {args.fps} fps, {size[0]}x{size[1]}: turntable then performance of "
+          f"{source}), {glb} and {out.with_suffix('.png')}")
     return 0
 
 
@@ -239,8 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(run=cmd_render)
 
-    p = sub.add_parser("demo", help="render the default head through a scripted performance to mp4")
-    p.add_argument("-o", "--output", default="avatar-demo.mp4")
+    p = sub.add_parser("demo", help="build an avatar from the astronaut photo, render a turntable and a scripted "
+                                    "performance to mp4, keep the .glb")
+    p.add_argument("-o", "--output", default="avatar-demo.mp4", help="mp4; the .glb and a .png poster go beside it")
+    p.add_argument("--photo", default=None, help="build from this photo instead of assets/photos/astronaut.png")
+    p.add_argument("--template", action="store_true", help="the default head instead of a built one")
     p.add_argument("--size", default="960x540")
     p.add_argument("--fps", type=int, default=30)
     p.set_defaults(run=cmd_demo)

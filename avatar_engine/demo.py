@@ -1,17 +1,29 @@
-"""`avatar demo`: the default head through a scripted performance, rendered to mp4.
+"""`avatar demo`: an avatar built from a photo (the astronaut) on a turntable, then through a scripted performance.
 
-The script is a list of keyframes (time, expression weights, head yaw/pitch, gaze) eased with smoothstep,
-the way an animator would block a short showreel: smile, blink, talk, brows, pucker, look around.
+The performance is a list of keyframes (time, expression weights, head yaw/pitch, gaze) eased with smoothstep,
+the way an animator would block a short showreel: smile, blink, talk, brows, pucker, look around. Before it the
+camera orbits the resting head once (the turntable), so the back of the head and the hair are seen too.
+`shots(fps)` is the whole film as (expression, camera) pairs; the CLI renders them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
 from avatar_engine.head.arkit import ARKIT_INDEX
 from avatar_engine.records import Expression, euler_rotation
+from avatar_engine.render.camera import Camera
+
+DEMO_PHOTO = Path(__file__).resolve().parents[1] / "assets" / "photos" / "astronaut.png"
+"""scikit-image's astronaut (public domain, NASA), copied into the repo by scripts/fetch_astronaut.py."""
+TURNTABLE_S = 4.0
+"""Seconds for the camera's full orbit round the resting head."""
+CAMERA = Camera(distance=0.7)
+"""The demo's camera at yaw 0: head and hair fill most of a 16:9 frame."""
 
 
 @dataclass(frozen=True)
@@ -64,3 +76,22 @@ def expression_at(time: float, keys: tuple[Key, ...] = SHOWREEL) -> Expression:
 
 def duration(keys: tuple[Key, ...] = SHOWREEL) -> float:
     return keys[-1].time
+
+
+def turntable_camera(time: float, seconds: float = TURNTABLE_S, camera: Camera = CAMERA) -> Camera:
+    """The orbiting camera at `time` (0..seconds): one full turn toward the avatar's left, eased at both ends."""
+    t = float(np.clip(time / seconds, 0.0, 1.0))
+    return replace(camera, yaw_deg=360.0 * t * t * (3 - 2 * t))
+
+
+def frame_count(fps: float, turntable_s: float = TURNTABLE_S, keys: tuple[Key, ...] = SHOWREEL) -> int:
+    return int(round(turntable_s * fps)) + int(round(duration(keys) * fps))
+
+
+def shots(fps: float, turntable_s: float = TURNTABLE_S,
+          keys: tuple[Key, ...] = SHOWREEL) -> Iterator[tuple[Expression, Camera]]:
+    """The film frame by frame: the turntable (neutral face), then the performance through the front camera."""
+    for i in range(int(round(turntable_s * fps))):
+        yield Expression(), turntable_camera(i / fps, turntable_s)
+    for i in range(int(round(duration(keys) * fps))):
+        yield expression_at(i / fps, keys), CAMERA
