@@ -202,12 +202,15 @@ def _interp_columns(s: np.ndarray, arc: np.ndarray, values: np.ndarray) -> np.nd
 
 
 def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None,
-                tip: float = 1.0) -> dict[str, np.ndarray] | None:
+                tip: float = 1.0, combs: dict | None = None) -> dict[str, np.ndarray] | None:
     """The hair's geometry without skinning or texture (cheap: the hair fit calls it many times); None if bald.
 
-    returns : positions (v, 3), normals (v, 3), tangents (v, 3) root to tip, uvs (v, 2), indices (t, 3)
+    returns : positions (v, 3), normals (v, 3), tangents (v, 3) root to tip, uvs (v, 2), indices (t, 3),
+              quads (q, 4) the same surface as grid cells (half as many polygons for a rasteriser)
     floor_y : lowest height hair may hang to (default: 1 cm above the lowest skin vertex).
-    tip : fraction of every strand built (below 1 leaves out the tips, which the texture thins away anyway)."""
+    tip : fraction of every strand built (below 1 leaves out the tips, which the texture thins away anyway).
+    combs : a dict the caller keeps between calls on the same scalp: the combed strands (most of the cost) are
+            reused when the parting, hang slope, layer heights and baldness repeat."""
     style = style.clamped()
     if style.bald:
         return None
@@ -216,13 +219,19 @@ def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None,
     lifts = ROOT_LIFT + style.volume * np.arange(layers) / max(layers - 1, 1)
     if layers == 1:
         lifts = np.array([ROOT_LIFT + style.volume])
-    points, arc, on_scalp = _comb(scalp, style, lifts)
+    key = (round(style.parting, 4), round(_hang_slope(style), 4), tuple(np.round(lifts, 5)), round(style.baldness, 4))
+    combed = combs.get(key) if combs is not None else None
+    if combed is None:
+        combed = _comb(scalp, style, lifts)
+        if combs is not None:
+            combs[key] = combed
+    points, arc, on_scalp = combed
     length = _column_lengths(style, points[0], arc, on_scalp, floor_y)
     rows = int(np.clip(np.ceil(length.max() / ROW_SPACING), *ROWS))
     t = np.linspace(0.0, tip, rows + 1)
     hl = arc[np.arange(COLUMNS), np.minimum(on_scalp.sum(1), SAMPLES_A + SAMPLES_B - 1)]
     ends_on_scalp = 1.0 - _smoothstep(0.0, 0.04, length - hl)  # short hair lies down at its hairline
-    positions, uvs, tangents, normals, indices = [], [], [], [], []
+    positions, uvs, tangents, normals, indices, cells = [], [], [], [], [], []
     for k in range(layers):
         grid = np.empty((COLUMNS + 1, rows + 1, 3))
         s = t[None] * length[:, None]  # (c, r)
@@ -247,6 +256,7 @@ def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None,
         first = len(positions) * (COLUMNS + 1) * (rows + 1)
         idx = first + np.arange((COLUMNS + 1) * (rows + 1)).reshape(COLUMNS + 1, rows + 1)
         a, b, c_, d = idx[:-1, :-1], idx[1:, :-1], idx[1:, 1:], idx[:-1, 1:]
+        cells.append(np.stack([a, b, c_, d], -1).reshape(-1, 4))
         quads = np.stack([np.stack([a, b, c_], -1), np.stack([a, c_, d], -1)], 2)  # (c, r, 2, 3)
         quads = quads.reshape(-1, 3)
         # the crown row is a fan: its first triangle of each quad is degenerate
@@ -261,7 +271,8 @@ def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None,
     return {"positions": np.concatenate(positions).astype(np.float32),
             "normals": np.concatenate(normals).astype(np.float32),
             "tangents": np.concatenate(tangents).astype(np.float32),
-            "uvs": np.concatenate(uvs).astype(np.float32), "indices": np.concatenate(indices).astype(np.uint32)}
+            "uvs": np.concatenate(uvs).astype(np.float32), "indices": np.concatenate(indices).astype(np.uint32),
+            "quads": np.concatenate(cells).astype(np.uint32)}
 
 
 def grow_hair(scalp: Scalp, style: HairStyle = HairStyle(),

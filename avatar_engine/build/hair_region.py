@@ -1,0 +1,243 @@
+"""Where the hair is in a photo: the person minus the face skin, the neck and the clothes, refined by colour, with
+headwear told apart from hair.
+
+Candidates are the person's pixels outside the face oval (plus the forehead above the brows, where a fringe lies)
+down to the chin. Colours are compared in CIELAB as smoothed 3-D histograms, so a class may have several colours
+(a striped shirt, a suit with a black collar): skin is sampled on the cheeks, clothes below the chin, hair from the
+candidates that are not skin in two places, the crown (above the face) and the temples (beside the face, between
+the brows and the nose). When the crown's colours are mostly absent from the temples' hair, the crown is headwear
+(a cap, a hat): its pixels are marked occluded, neither hair nor bald, and the hair is what matches the temples.
+numpy and PIL only; no MediaPipe types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176,
+             149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)
+"""MediaPipe face-mesh indices round the face oval, in order."""
+BROWS = (70, 63, 105, 66, 107, 336, 296, 334, 293, 300)
+"""Upper eyebrow points: above them, inside the oval, a fringe may cover the forehead."""
+CHEEKS = (50, 280, 101, 330, 205, 425)
+"""Points in the middle of the cheeks, where the skin colour is sampled."""
+CHIN, FOREHEAD, NOSE_TIP = 152, 10, 1
+SKIN_SAMPLE_RADIUS = 0.05
+"""Radius (fraction of the face height) of the skin sample round each cheek point."""
+BESIDE_FACE = 0.85
+"""Hair is looked for at most this many face heights left or right of the face's middle."""
+CLOTHES_BELOW_CHIN = 0.45
+"""Person pixels this many face heights below the chin are clothes (or neck) samples."""
+CLOTHES_MIN_FRACTION = 0.5
+"""Clothes are sampled only where the person below the chin covers at least this fraction of the face's area."""
+SKIN_MARGIN = 10.0
+"""CIELAB distance: a pixel within this (plus the skin's own spread) of the skin colour is skin."""
+SHADE_WEIGHT = 0.6
+"""Weight of lightness against chroma in the skin distance: shading over the dome of a bald head darkens skin."""
+SHADE_CHROMA = 0.06
+"""Linear-RGB chromaticity distance within which a darker pixel is skin in shadow (a bald scalp's shading, or its
+stubble painted a little redder); brown and blond hair lie 0.14 and more away, grey hair further."""
+SHADE_MIN = 0.3
+"""Skin in shadow keeps at least this fraction of the lit skin's luminance: darker, skin-hued pixels are hair
+(a buzz cut is skin-hued too, but much darker than any shading on a scalp)."""
+BINS = (8.0, 5.0, 5.0)
+"""Histogram cell (L, a, b) in CIELAB units."""
+SEEN = 0.08
+"""A colour belongs to a class when its smoothed density is at least this fraction of the class's typical density."""
+SIDE_MIN_FRACTION = 0.015
+"""Temples' hair samples below this fraction of the face oval's area are too few to judge headwear by."""
+HAT_MATCH = 0.45
+"""The crown is headwear when fewer than this fraction of its non-skin pixels have colours of the temples' hair."""
+BALD_FRACTION = 0.04
+"""A hair region smaller than this fraction of the face oval's area means no hair worth growing: bald."""
+
+
+@dataclass(frozen=True)
+class HairRegion:
+    """Where the hair is in the photo and what colour it is."""
+
+    mask: np.ndarray
+    """mask : (h, w) bool hair pixels."""
+    color: tuple[int, int, int]
+    """Median sRGB colour of the hair pixels (the skin's colour when there is no hair)."""
+    face: np.ndarray
+    """face : (h, w) bool inside the face oval."""
+    occluded: np.ndarray | None = None
+    """occluded : (h, w) bool headwear: hair may or may not lie under it (None: nothing hides the head)."""
+
+    @property
+    def bald(self) -> bool:
+        return self.mask.sum() < BALD_FRACTION * max(self.face.sum(), 1)
+
+    @property
+    def headwear(self) -> bool:
+        return self.occluded is not None and bool(self.occluded.any())
+
+
+def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """rgb : (..., 3) uint8 sRGB -> (..., 3) float32 CIELAB (D65)."""
+    c = np.asarray(rgb, np.float32) / 255.0
+    c = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    xyz = c @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]],
+                       np.float32).T
+    xyz /= np.array([0.9505, 1.0, 1.089], np.float32)
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])],
+                    -1).astype(np.float32)
+
+
+def polygon_mask(size: tuple[int, int], points: np.ndarray) -> np.ndarray:
+    """size : (w, h); points : (n, 2) pixels -> (h, w) bool inside the polygon."""
+    image = Image.new("1", size, 0)
+    ImageDraw.Draw(image).polygon([tuple(p) for p in np.asarray(points, float)], fill=1)
+    return np.asarray(image, bool)
+
+
+class ColourModel:
+    """A class's colours as a smoothed CIELAB histogram: `density(cells)` is high for colours seen in its samples."""
+
+    SHAPE = (14, 52, 52)
+
+    def __init__(self, cells: np.ndarray) -> None:
+        """cells : (n,) flat histogram cell indices of the samples (see `cells`)."""
+        hist = np.bincount(cells, minlength=int(np.prod(self.SHAPE))).reshape(self.SHAPE).astype(np.float32)
+        for axis in range(3):  # [1 2 1] smoothing: neighbouring shades count as seen
+            hist = 2 * hist + np.roll(hist, 1, axis) + np.roll(hist, -1, axis)
+        self.table = hist.ravel() / max(hist.sum(), 1.0)
+        own = self.table[cells]
+        self.typical = float(np.median(own)) if len(own) else 1.0
+        self.count = len(cells)
+
+    def seen(self, cells: np.ndarray) -> np.ndarray:
+        """(...,) bool: these cells' colours are among the class's own."""
+        return self.table[cells] >= SEEN * self.typical
+
+
+def cells(lab: np.ndarray) -> np.ndarray:
+    """lab : (..., 3) -> (...,) int flat ColourModel cell index."""
+    q = np.floor((lab + np.array([0.0, 128.0, 128.0], np.float32)) / np.array(BINS, np.float32)).astype(np.int32)
+    q = np.clip(q, 0, np.array(ColourModel.SHAPE) - 1)
+    return (q[..., 0] * ColourModel.SHAPE[1] + q[..., 1]) * ColourModel.SHAPE[2] + q[..., 2]
+
+
+def _linear_chroma(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """rgb : (..., 3) uint8 -> linear-light chromaticity (..., 3) (sums to 1) and luminance (...,)."""
+    c = np.asarray(rgb, np.float32) / 255.0
+    c = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    total = c.sum(-1)
+    return c / np.maximum(total, 1e-4)[..., None], c @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+
+
+def _skin_distance(lab: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    d = lab - centre
+    return np.sqrt((SHADE_WEIGHT * d[..., 0]) ** 2 + d[..., 1] ** 2 + d[..., 2] ** 2)
+
+
+def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -> HairRegion:
+    """rgb : (h, w, 3) uint8; person : (h, w) float person probability (the segmenter's);
+    landmarks_px : (478, 2) MediaPipe landmarks in pixels -> the hair region, its colour and any headwear."""
+    h, w = person.shape
+    lm = np.asarray(landmarks_px, np.float64)
+    oval = lm[list(FACE_OVAL)]
+    face_h = float(lm[CHIN, 1] - lm[FOREHEAD, 1])
+    middle = float(oval[:, 0].mean())
+    # work inside the head's box only: the rest of the photo cannot hold hair (and costs time)
+    x0, x1 = int(max(0, middle - BESIDE_FACE * face_h)), int(min(w, middle + BESIDE_FACE * face_h + 1))
+    y1 = int(min(h, lm[CHIN, 1] + (CLOTHES_BELOW_CHIN + 0.6) * face_h))
+    full = np.zeros((h, w), bool)
+    face_full = polygon_mask((w, h), oval)
+    if x1 <= x0 or y1 <= 0:
+        return HairRegion(mask=full, color=(0, 0, 0), face=face_full)
+    box = (slice(0, y1), slice(x0, x1))
+    face = face_full[box]
+    sub_rgb = np.asarray(rgb)[box]
+    lab = srgb_to_lab(sub_rgb)
+    cell = cells(lab)
+    ys, xs = np.mgrid[0:y1, x0:x1]
+    is_person = person[box] > 0.5
+
+    skin_pick = np.zeros(face.shape, bool)
+    for i in CHEEKS:
+        skin_pick |= (xs - lm[i, 0]) ** 2 + (ys - lm[i, 1]) ** 2 < (SKIN_SAMPLE_RADIUS * face_h) ** 2
+    skin_pick &= face
+    skin_lab = lab[skin_pick] if skin_pick.any() else lab[face]
+    skin_c = np.median(skin_lab, 0)
+    skin_s = float(np.percentile(_skin_distance(skin_lab, skin_c), 80))
+    chroma, luma = _linear_chroma(sub_rgb)
+    skin_sel = skin_pick if skin_pick.any() else face
+    skin_chroma, skin_luma = np.median(chroma[skin_sel], 0), float(np.median(luma[skin_sel]))
+    chroma_d = np.linalg.norm(chroma - skin_chroma, axis=-1)
+    in_shade = (chroma_d < SHADE_CHROMA) & (luma > SHADE_MIN * skin_luma)
+    not_skin = (_skin_distance(lab, skin_c) > skin_s + SKIN_MARGIN) & ~in_shade
+
+    brow_y = float(lm[list(BROWS), 1].min())
+    top_y = float(oval[:, 1].min())
+    candidate = is_person & (~face | (ys < brow_y)) & (ys < lm[CHIN, 1])
+    crown = candidate & not_skin & (ys < top_y)
+    sides = candidate & not_skin & ~face & (ys > brow_y) & (ys < lm[NOSE_TIP, 1])
+    clothes_pick = is_person & (ys > lm[CHIN, 1] + CLOTHES_BELOW_CHIN * face_h)
+    clothes = ColourModel(cell[clothes_pick]) if clothes_pick.sum() > CLOTHES_MIN_FRACTION * face.sum() else None
+    if clothes is not None:  # temples next to a collar: drop the collar's colours from the hair samples
+        sides &= ~clothes.seen(cell)
+
+    occluded = None
+    face_area = max(int(face.sum()), 1)
+    if sides.sum() >= SIDE_MIN_FRACTION * face_area and crown.any():
+        side_model = ColourModel(cell[sides])
+        if side_model.seen(cell[crown]).mean() < HAT_MATCH:
+            hair_model = side_model
+            occluded = is_person & ~face & (ys < brow_y) & ~side_model.seen(cell)
+        else:
+            hair_model = ColourModel(cell[crown | sides])
+    elif (crown | sides).any():
+        hair_model = ColourModel(cell[crown | sides])
+    else:
+        hair_model = None
+
+    hair = np.zeros(face.shape, bool)
+    if hair_model is not None:
+        hair = candidate & not_skin & hair_model.seen(cell)
+        if clothes is not None:  # a colour both wear: hair only where it is more the hair's than the clothes'
+            hair &= hair_model.table[cell] * max(hair_model.count, 1) >= clothes.table[cell] * clothes.count * 0.5
+    hair = _open_close(hair, max(1, int(round(face_h * 0.01))))
+    hair = _grown_from(hair, hair & (ys < brow_y))  # hair grows from the scalp: drop patches beside the jaw
+    if occluded is not None:
+        occluded = _open_close(occluded & ~hair, max(1, int(round(face_h * 0.01))))
+    color = np.median(sub_rgb[hair], 0) if hair.any() else np.median(sub_rgb[skin_pick if skin_pick.any() else face], 0)
+    mask = full.copy()
+    mask[box] = hair
+    hidden = None
+    if occluded is not None and occluded.any():
+        hidden = full.copy()
+        hidden[box] = occluded
+    return HairRegion(mask=mask, color=tuple(int(c) for c in color), face=face_full, occluded=hidden)
+
+
+def dilate(mask: np.ndarray, r: int) -> np.ndarray:
+    """Square dilation by r pixels (summed-area table)."""
+    m = np.pad(mask.astype(np.int32), r + 1)
+    s = m.cumsum(0).cumsum(1)
+    k = 2 * r + 1
+    box = s[k:, k:] - s[:-k, k:] - s[k:, :-k] + s[:-k, :-k]
+    return box[:mask.shape[0], :mask.shape[1]] > 0
+
+
+def _open_close(mask: np.ndarray, r: int) -> np.ndarray:
+    """Remove specks, then fill pinholes (square structuring element of radius r)."""
+    opened = dilate(~dilate(~mask, r), r)
+    return ~dilate(~dilate(opened, r), r)
+
+
+def _grown_from(mask: np.ndarray, seed: np.ndarray, step: int = 3) -> np.ndarray:
+    """The parts of `mask` connected (through gaps under `step` pixels) to `seed`: morphological reconstruction."""
+    grown = seed & mask
+    count = int(grown.sum())
+    while True:
+        grown = dilate(grown, step) & mask
+        more = int(grown.sum())
+        if more == count:
+            return grown
+        count = more
