@@ -75,12 +75,30 @@ def test_output_suffix_is_checked(tmp_path, capsys):
     assert "must end in .glb" in capsys.readouterr().err
 
 
-def test_demo_smoke_run_writes_a_playable_video(tmp_path):
+def test_demo_smoke_run_writes_a_playable_video_and_a_glb_that_reloads(tmp_path):
+    """`avatar demo` builds the astronaut, keeps the .glb and renders turntable + performance (tiny, 2 fps)."""
     import imageio.v3 as iio
 
+    from avatar_engine import demo
+    from avatar_engine.io import read_glb
+
     out = tmp_path / "demo.mp4"
-    assert main(["demo", "-o", str(out), "--size", "96x64", "--fps", "4"]) == 0
+    assert main(["demo", "-o", str(out), "--size", "96x64", "--fps", "2"]) == 0
     frames = iio.imread(out, index=None)
-    assert frames.shape[0] == 30 and frames.shape[1:3] == (64, 96), "7.5 s at 4 fps"
+    turntable = int(round(demo.TURNTABLE_S * 2))
+    assert frames.shape[0] == turntable + 15 and frames.shape[1:3] == (64, 96), "4 s turntable + 7.5 s at 2 fps"
     assert (out.with_suffix(".png")).exists()
-    assert np.abs(frames[6].astype(int) - frames[0].astype(int)).mean() > 0.5, "the face moves"
+    half_turn = np.abs(frames[turntable // 2].astype(int) - frames[0].astype(int)).mean()
+    assert half_turn > 2.0, "the back of the head differs from the face"
+    acting = np.abs(frames[turntable + 3].astype(int) - frames[turntable].astype(int)).mean()
+    assert acting > 0.5, "the face moves"
+    avatar = read_glb(out.with_suffix(".glb"))
+    assert {p.name for p in avatar.parts} >= {"skin", "hair"}, "the astronaut has hair"
+    assert avatar.part("skin").morph_positions.shape[0] == 52
+
+
+def test_demo_refuses_a_missing_photo(tmp_path, capsys):
+    out = tmp_path / "demo.mp4"
+    assert main(["demo", "-o", str(out), "--photo", str(tmp_path / "nobody.jpg")]) == 2
+    assert "nobody.jpg" in capsys.readouterr().err
+    assert not out.exists() and not out.with_suffix(".glb").exists()

@@ -132,3 +132,69 @@ def test_fit_recovers_a_rendered_style(ctx, bald_head, name):
         assert fit.style.fringe > 0.025
     else:
         assert fit.style.fringe < 0.02 and fit.style.length > 0.12
+
+
+HAT, GREY = (20, 20, 28), (185, 185, 190)
+
+
+def hatted_portrait() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The painted portrait with grey hair under a dark hat: (rgb, person, landmarks, visible hair, hat)."""
+    rgb, person, lm, hair = painted_portrait(GREY)
+    h, w = person.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    top = lm[list(FACE_OVAL), 1].min()
+    hat = ((((xs - 100.0) / 62) ** 2 + ((ys - top + 8) / 40) ** 2 < 1) & (ys < top + 6))
+    rgb[hat] = HAT
+    person = np.maximum(person, hat.astype(np.float32))
+    return rgb, person, lm, hair & ~hat, hat
+
+
+def test_a_hat_is_headwear_not_hair(template):
+    """The hat's colours are absent from the hair beside the face: the hat is marked occluded, the hair is the grey,
+    and the fit, blind under the hat, still grows hair."""
+    rgb, person, lm, visible, hat = hatted_portrait()
+    region = hair_region(rgb, person, lm)
+    assert region.headwear
+    assert (region.occluded & hat).sum() >= 0.8 * hat.sum()
+    assert (region.mask & hat).sum() <= 0.02 * hat.sum()
+    assert iou(region.mask, visible) >= REGION_IOU - 0.1  # a thin band beside the face: edges weigh more
+    assert np.linalg.norm(srgb_to_lab(np.array(region.color, np.uint8)) - srgb_to_lab(np.array(GREY, np.uint8))) \
+        < COLOR_DELTA_E
+    assert not fit_hair(region, template, photo_view(CAMERA, SIZE)).style.bald
+
+
+def test_hair_with_the_colour_of_one_of_several_clothes_is_kept():
+    """Clothes of two colours, one of them the hair's: the hair above the face stays hair (the clothes' model
+    has both colours; the hair's own samples outweigh them there)."""
+    rgb, person, lm, truth = painted_portrait(HAIR)
+    h, w = person.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    clothes = (ys >= 110 + 58 + 30) & (np.abs(xs - 100) < 90)
+    rgb[clothes & (xs < 100)] = HAIR  # a jacket the colour of the hair on one side, the old colour on the other
+    region = hair_region(rgb, person, lm)
+    assert iou(region.mask, truth) >= REGION_IOU
+
+
+def test_iou_leaves_out_ignored_pixels():
+    a = np.zeros((4, 4), bool)
+    b = a.copy()
+    a[0, :2] = True
+    b[0, 1:3] = True
+    ignore = np.zeros_like(a)
+    ignore[0, 2] = True
+    assert iou(a, b, ignore) == pytest.approx(1 / 2)
+
+
+def test_reused_combs_give_the_same_sheets(bald_head):
+    """The fit's memo of combed strands changes nothing but the time."""
+    from avatar_engine.head.hair import hair_sheets
+
+    sil = HairSilhouette(bald_head, photo_view(CAMERA, SIZE))
+    combs: dict = {}
+    for style in (HAIR_PRESETS["medium"], dataclasses.replace(HAIR_PRESETS["medium"], fringe=0.03)):
+        fresh = hair_sheets(sil.scalp, style)
+        hair_sheets(sil.scalp, style, combs=combs)
+        again = hair_sheets(sil.scalp, style, combs=combs)
+        assert np.array_equal(fresh["positions"], again["positions"]) and np.array_equal(fresh["quads"],
+                                                                                          again["quads"])
+    assert len(combs) == 1, "fringe changes reuse the combed strands"
