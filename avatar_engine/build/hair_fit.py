@@ -10,6 +10,7 @@ best intersection-over-union, counted where nothing hides the head; numpy and PI
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Mapping
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -19,6 +20,7 @@ from avatar_engine.build.hair_region import (BROWS, CHEEKS, FACE_OVAL, HairRegio
 from avatar_engine.build.records import PhotoView
 from avatar_engine.head.hair import HAIR_PRESETS, HairStyle, hair_sheets
 from avatar_engine.head.hair_scalp import Scalp
+from avatar_engine.head.model import HeadModel
 from avatar_engine.records import Avatar
 
 SILHOUETTE_TIP = 0.97
@@ -58,19 +60,36 @@ def iou(a: np.ndarray, b: np.ndarray, ignore: np.ndarray | None = None) -> float
 
 
 class HairSilhouette:
-    """Draws the visible silhouette of a style's hair on one avatar through one camera, at a working size."""
+    """Draws the visible silhouette of a style's hair on one head through one camera, at a working size."""
 
     def __init__(self, avatar: Avatar, view: PhotoView, size: int = FIT_SIZE) -> None:
+        """The head is `avatar`'s skin (its hair, if any, is ignored); see `from_skin` for a bare mesh."""
         skin = avatar.part("skin")
         joints = dict(zip(avatar.skeleton.names, avatar.skeleton.rest_positions))
-        self.scalp = Scalp.from_skin(skin.positions, skin.indices, skin.joints, skin.weights, joints,
-                                     skin.morph_positions)
+        self._setup(Scalp.from_skin(skin.positions, skin.indices, skin.joints, skin.weights, joints,
+                                    skin.morph_positions), skin.positions[skin.indices], view, size)
+
+    @classmethod
+    def from_skin(cls, positions: np.ndarray, triangles: np.ndarray, joint_positions: dict[str, np.ndarray],
+                  view: PhotoView, size: int = FIT_SIZE) -> "HairSilhouette":
+        """A bare skin mesh: positions : (n, 3) at rest; triangles : (m, 3); joint_positions: name -> (3,) in
+        skeleton order. Skips rigging a whole avatar (its expressions and normals) only to draw its outline."""
+        n = len(positions)
+        # the silhouette never attaches hair to the skin, so skinning and expressions stay empty (zero, no copies)
+        scalp = Scalp.from_skin(positions, triangles, np.zeros((n, 4), np.uint16), np.zeros((n, 4), np.float32),
+                                joint_positions, np.broadcast_to(np.zeros((1, 1, 3), np.float32), (52, n, 3)))
+        self = cls.__new__(cls)
+        self._setup(scalp, np.asarray(positions)[np.asarray(triangles)], view, size)
+        return self
+
+    def _setup(self, scalp: Scalp, skin_triangles: np.ndarray, view: PhotoView, size: int) -> None:
+        self.scalp = scalp
         w, h = view.size
         self.scale = size / max(w, h)
         self.size = (max(1, int(round(w * self.scale))), max(1, int(round(h * self.scale))))
         self.view = replace(view, size=self.size, focal_px=view.focal_px * self.scale)
         self._combs: dict = {}
-        self._skin_depth = self._depth(skin.positions[skin.indices], cull=True)
+        self._skin_depth = self._depth(skin_triangles, cull=True)
 
     def _depth(self, polys: np.ndarray, cull: bool) -> np.ndarray:
         """polys : (m, k, 3) model-space polygons (k = 3 or 4 corners) -> (h, w) float32 nearest depth (inf where
@@ -112,16 +131,30 @@ class HairSilhouette:
         return np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(self.size, Image.BILINEAR)) > 127
 
 
-def fit_hair(region: HairRegion, avatar: Avatar, view: PhotoView, size: int = FIT_SIZE) -> HairFit:
+def head_silhouette(model: HeadModel, identity: Mapping[str, float], neutral_positions: np.ndarray,
+                    view: PhotoView, size: int = FIT_SIZE) -> HairSilhouette:
+    """The fitted person's bare head for the hair fit: neutral_positions : (n, 3) all model vertices at rest (the
+    fit's), the skeleton fitted as the rig stage fits it."""
+    from avatar_engine.build.rig import fitted_skeleton
+
+    vs, ts = model.part_slices("skin")
+    skeleton = fitted_skeleton(model, identity, np.asarray(neutral_positions, np.float64))
+    return HairSilhouette.from_skin(np.asarray(neutral_positions, np.float32)[vs], model.triangles[ts] - vs.start,
+                                    dict(zip(skeleton.names, skeleton.rest_positions)), view, size)
+
+
+def fit_hair(region: HairRegion, head: Avatar | HairSilhouette, view: PhotoView | None = None,
+             size: int = FIT_SIZE) -> HairFit:
     """The HairStyle (its colour the region's) whose silhouette through `view` best covers `region.mask` where
     nothing hides the head. Under headwear with too little hair showing to fit, short hair is the likelier guess
-    than a bald head (the hat shows nothing either way)."""
+    than a bald head (the hat shows nothing either way). `head` is the bald avatar seen through `view` at `size`,
+    or a ready HairSilhouette (then `view` and `size` are its own)."""
     if region.bald:
         if region.headwear:
             color = region.color if region.mask.any() else HairStyle().color
             return HairFit(replace(HAIR_PRESETS["short"], color=color), iou=0.0, evaluations=0)
         return HairFit(HAIR_PRESETS["bald"], iou=1.0 if not region.mask.any() else 0.0, evaluations=0)
-    sil = HairSilhouette(avatar, view, size)
+    sil = head if isinstance(head, HairSilhouette) else HairSilhouette(head, view, size)
     target = sil.resize(region.mask)
     hidden = sil.resize(region.occluded) if region.occluded is not None else None
     count = 0
