@@ -70,7 +70,7 @@ class HairRegion:
 
     @property
     def bald(self) -> bool:
-        return self.mask.sum() < BALD_FRACTION * max(self.face.sum(), 1)
+        return bool(self.mask.sum() < BALD_FRACTION * max(self.face.sum(), 1))
 
     @property
     def headwear(self) -> bool:

@@ -120,12 +120,14 @@ def _hang_slope(style: HairStyle) -> float:
     return float(np.interp(style.length, HANG_LENGTHS, HANG_SLOPES))
 
 
-def _comb(scalp: Scalp, style: HairStyle, lifts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _comb(scalp: Scalp, style: HairStyle, lifts: np.ndarray,
+          hang_samples: int = SAMPLES_B) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Comb every column from the crown for every layer: over the scalp on a great circle from the crown until
     the column is widest, then straight down, pushed out by the skin (ears, jaw) and drifting in by the slope.
 
     lifts : (k,) layer heights above the skin
-    returns : points (k, c, SAMPLES_A + SAMPLES_B, 3), arc length along the innermost layer (c, samples),
+    hang_samples : steps of the hanging part's march (fewer: coarser, faster)
+    returns : points (k, c, SAMPLES_A + hang_samples, 3), arc length along the innermost layer (c, samples),
               on-scalp mask (c, samples): true from the crown to the hairline
     """
     d0, e1, e2 = _crown_frame(style)
@@ -140,7 +142,7 @@ def _comb(scalp: Scalp, style: HairStyle, lifts: np.ndarray) -> tuple[np.ndarray
     cols = np.arange(COLUMNS)
     slope = _hang_slope(style)
     centre = scalp.centre
-    points = np.empty((len(lifts), COLUMNS, SAMPLES_A + SAMPLES_B, 3))
+    points = np.empty((len(lifts), COLUMNS, SAMPLES_A + hang_samples, 3))
     for k, lift in enumerate(lifts):
         # hair lies flatter on the crown than at the sides
         crown_lift = lift * (CROWN_FLATTEN + (1 - CROWN_FLATTEN) * _smoothstep(0.0, np.radians(60), beta))[None]
@@ -151,10 +153,10 @@ def _comb(scalp: Scalp, style: HairStyle, lifts: np.ndarray) -> tuple[np.ndarray
         horizontal = (start - centre) * np.array([1.0, 0.0, 1.0])
         h = np.linalg.norm(horizontal, axis=1)
         way = horizontal / np.maximum(h, 1e-9)[:, None]
-        drop = (start[:, 1] - scalp.positions[:, 1].min() + 0.03) / SAMPLES_B
-        hang = np.empty((COLUMNS, SAMPLES_B, 3))
+        drop = (start[:, 1] - scalp.positions[:, 1].min() + 0.03) / hang_samples
+        hang = np.empty((COLUMNS, hang_samples, 3))
         y = start[:, 1].copy()
-        for i in range(SAMPLES_B):
+        for i in range(hang_samples):
             y = y - drop
             h = h - slope * drop
             rel = np.stack([way[:, 0] * h, y - centre[1], way[:, 2] * h], 1)
@@ -176,7 +178,8 @@ def _comb(scalp: Scalp, style: HairStyle, lifts: np.ndarray) -> tuple[np.ndarray
 def _column_lengths(style: HairStyle, points: np.ndarray, arc: np.ndarray, on_scalp: np.ndarray,
                     floor_y: float) -> np.ndarray:
     """(c,) strand length per column: fringe in front of the face, the style's length elsewhere, hairline at least."""
-    hl = np.minimum(on_scalp.sum(1), SAMPLES_A + SAMPLES_B - 1)
+    last = arc.shape[1] - 1
+    hl = np.minimum(on_scalp.sum(1), last)
     rows = np.arange(COLUMNS)
     s_hairline = arc[rows, hl]
     at = points[rows, hl] - points[rows, 0] * np.array([1, 0, 1])  # where the column meets the hairline
@@ -187,7 +190,7 @@ def _column_lengths(style: HairStyle, points: np.ndarray, arc: np.ndarray, on_sc
     length = face * front + (1 - face) * rest
     # never below the bottom of the neck
     below = points[..., 1] < floor_y
-    first_below = np.where(below.any(1), below.argmax(1), SAMPLES_A + SAMPLES_B - 1)
+    first_below = np.where(below.any(1), below.argmax(1), last)
     return np.minimum(length, arc[rows, first_below])
 
 
@@ -201,8 +204,8 @@ def _interp_columns(s: np.ndarray, arc: np.ndarray, values: np.ndarray) -> np.nd
     return values[rows, i - 1] * (1 - f) + values[rows, i] * f
 
 
-def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None,
-                tip: float = 1.0, combs: dict | None = None) -> dict[str, np.ndarray] | None:
+def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None, tip: float = 1.0,
+                combs: dict | None = None, hang_samples: int = SAMPLES_B) -> dict[str, np.ndarray] | None:
     """The hair's geometry without skinning or texture (cheap: the hair fit calls it many times); None if bald.
 
     returns : positions (v, 3), normals (v, 3), tangents (v, 3) root to tip, uvs (v, 2), indices (t, 3),
@@ -210,7 +213,8 @@ def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None,
     floor_y : lowest height hair may hang to (default: 1 cm above the lowest skin vertex).
     tip : fraction of every strand built (below 1 leaves out the tips, which the texture thins away anyway).
     combs : a dict the caller keeps between calls on the same scalp: the combed strands (most of the cost) are
-            reused when the parting, hang slope, layer heights and baldness repeat."""
+            reused when the parting, hang slope, layer heights and baldness repeat.
+    hang_samples : steps of the combing march below the widest point (the hair fit's outlines take fewer)."""
     style = style.clamped()
     if style.bald:
         return None
@@ -219,17 +223,18 @@ def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None,
     lifts = ROOT_LIFT + style.volume * np.arange(layers) / max(layers - 1, 1)
     if layers == 1:
         lifts = np.array([ROOT_LIFT + style.volume])
-    key = (round(style.parting, 4), round(_hang_slope(style), 4), tuple(np.round(lifts, 5)), round(style.baldness, 4))
+    key = (round(style.parting, 4), round(_hang_slope(style), 4), tuple(np.round(lifts, 5)), round(style.baldness, 4),
+           hang_samples)
     combed = combs.get(key) if combs is not None else None
     if combed is None:
-        combed = _comb(scalp, style, lifts)
+        combed = _comb(scalp, style, lifts, hang_samples)
         if combs is not None:
             combs[key] = combed
     points, arc, on_scalp = combed
     length = _column_lengths(style, points[0], arc, on_scalp, floor_y)
     rows = int(np.clip(np.ceil(length.max() / ROW_SPACING), *ROWS))
     t = np.linspace(0.0, tip, rows + 1)
-    hl = arc[np.arange(COLUMNS), np.minimum(on_scalp.sum(1), SAMPLES_A + SAMPLES_B - 1)]
+    hl = arc[np.arange(COLUMNS), np.minimum(on_scalp.sum(1), arc.shape[1] - 1)]
     ends_on_scalp = 1.0 - _smoothstep(0.0, 0.04, length - hl)  # short hair lies down at its hairline
     positions, uvs, tangents, normals, indices, cells = [], [], [], [], [], []
     for k in range(layers):
