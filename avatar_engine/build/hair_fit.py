@@ -32,6 +32,12 @@ HANG_SAMPLES = 40
 7 mm steps, a pixel or two at the fit's size, a third of the time."""
 DEPTH_TOLERANCE = 0.012
 """Hair within this distance (metres) behind the skin's per-triangle depth still shows: it lies on the skin."""
+FRINGE_SLACK_PX = 1.5
+"""A fitted fringe may come this many working-size pixels below the photo's hair over the forehead."""
+FRINGE_PENALTY = 0.2
+"""Subtracted from the IoU of a style whose fringe hangs lower than that: it would cover the bare forehead."""
+FULL_VOLUME = 0.02
+"""Styles standing further than this off the scalp get three sheets instead of two."""
 COARSE_VOLUMES = (0.005, 0.02, 0.028, 0.036)
 """Volumes tried at the best coarse length and fringe (the style's default is 0.012)."""
 REFINE_ROUNDS = 2
@@ -183,17 +189,35 @@ def fit_hair(region: HairRegion, head: Avatar | HairSilhouette, view: PhotoView 
         nonlocal count
         key = (round(style.length, 4), round(style.volume, 4), round(style.fringe, 4), round(style.baldness, 3))
         if key not in cache:
-            cache[key] = iou(sil.mask(style), target, hidden)
+            mask = sil.mask(style)
+            cache[key] = iou(mask, target, hidden) - (FRINGE_PENALTY if too_low(mask, style) else 0.0)
             count += 1
         return cache[key]
 
     base = HairStyle(color=region.color)
+
+    def too_low(mask: np.ndarray, style: HairStyle) -> bool:
+        """The style's fringe hangs lower over the forehead than the photo's hair does."""
+        if style.fringe <= 0.0 or region.forehead is None:
+            return False
+        left, right, y = (v * sil.scale for v in region.forehead)
+        cols = mask[:, int(np.floor(left)):int(np.ceil(right)) + 1]
+        if not cols.any():
+            return False
+        rows = np.arange(cols.shape[0])[:, None]
+        lowest = np.where(cols, rows, -1).max(0)
+        return float(np.median(lowest)) > y + FRINGE_SLACK_PX
+    # a fringe only as low as the photo's hair comes over the forehead: in outline, hair standing up above the
+    # forehead and a fringe hanging over it look alike, but the bare forehead under the hair tells them apart
+    fringed = region.forehead is None or region.forehead[2] > float("-inf")
+    fringes = (0.0, 0.03, 0.055) if fringed else (0.0,)
     # coarse: length and fringe on a grid, then each parameter refined in turn with shrinking steps
-    best = max((replace(base, length=L, fringe=f) for L in (0.0, 0.12, 0.2, 0.28, 0.36) for f in (0.0, 0.03, 0.055)),
-               key=score)
+    best = max((replace(base, length=L, fringe=f) for L in (0.0, 0.12, 0.2, 0.28, 0.36) for f in fringes), key=score)
     # big hair (a bob, curls) stands far off the scalp: volume gets its own coarse search before the refinement
     best = max([best] + [replace(best, volume=v) for v in COARSE_VOLUMES], key=score)
     steps = {"length": 0.04, "volume": 0.006, "fringe": 0.015, "baldness": 0.25}
+    if not fringed:
+        del steps["fringe"]
     for _ in range(REFINE_ROUNDS):
         for name, step in steps.items():
             for delta in (-step, step):
@@ -203,4 +227,7 @@ def fit_hair(region: HairRegion, head: Avatar | HairSilhouette, view: PhotoView 
                 if score(trial) > score(best) + 1e-4:
                     best = trial
         steps = {k: v / 2 for k, v in steps.items()}
-    return HairFit(style=best.clamped(), iou=score(best), evaluations=count)
+    # big hair: a third sheet fills the gap between the dense inner and the sparse outer one
+    style = replace(best, layers=3) if best.volume > FULL_VOLUME else best
+    return HairFit(style=style.clamped(), iou=score(best), evaluations=count)
+

@@ -37,12 +37,11 @@ SKIN_MARGIN = 10.0
 """CIELAB distance: a pixel within this (plus the skin's own spread) of the skin colour is skin."""
 SHADE_WEIGHT = 0.6
 """Weight of lightness against chroma in the skin distance: shading over the dome of a bald head darkens skin."""
-SHADE_CHROMA = 0.06
-"""Linear-RGB chromaticity distance within which a darker pixel is skin in shadow (a bald scalp's shading, or its
-stubble painted a little redder); brown and blond hair lie 0.14 and more away, grey hair further."""
-SHADE_MIN = 0.3
-"""Skin in shadow keeps at least this fraction of the lit skin's luminance: darker, skin-hued pixels are hair
-(a buzz cut is skin-hued too, but much darker than any shading on a scalp)."""
+CROWN_SKIN_MARGIN = 4.0
+"""The same margin above the face oval, where hair is likelier than skin: blond highlights come close to skin."""
+SHINE = (10.0, 88.0, 12.0)
+"""(lightness above the skin's, least lightness, most chroma): a near-white pixel this much brighter than the skin is
+a highlight on skin (a bald scalp's shine), not hair; white hair is rarely this bright."""
 BINS = (8.0, 5.0, 5.0)
 """Histogram cell (L, a, b) in CIELAB units."""
 SEEN = 0.08
@@ -67,6 +66,10 @@ class HairRegion:
     """face : (h, w) bool inside the face oval."""
     occluded: np.ndarray | None = None
     """occluded : (h, w) bool headwear: hair may or may not lie under it (None: nothing hides the head)."""
+    forehead: tuple[float, float, float] | None = None
+    """(left x, right x, y) in pixels: between the inner ends of the brows the hair comes down to y (the median of
+    the columns' lowest hair above the brows; -inf where the forehead is bare). A fringe may hang no lower.
+    None: not known (a region made without landmarks), any fringe may be tried."""
 
     @property
     def bald(self) -> bool:
@@ -123,14 +126,6 @@ def cells(lab: np.ndarray) -> np.ndarray:
     return (q[..., 0] * ColourModel.SHAPE[1] + q[..., 1]) * ColourModel.SHAPE[2] + q[..., 2]
 
 
-def _linear_chroma(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """rgb : (..., 3) uint8 -> linear-light chromaticity (..., 3) (sums to 1) and luminance (...,)."""
-    c = np.asarray(rgb, np.float32) / 255.0
-    c = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    total = c.sum(-1)
-    return c / np.maximum(total, 1e-4)[..., None], c @ np.array([0.2126, 0.7152, 0.0722], np.float32)
-
-
 def _skin_distance(lab: np.ndarray, centre: np.ndarray) -> np.ndarray:
     d = lab - centre
     return np.sqrt((SHADE_WEIGHT * d[..., 0]) ** 2 + d[..., 1] ** 2 + d[..., 2] ** 2)
@@ -166,15 +161,12 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
     skin_lab = lab[skin_pick] if skin_pick.any() else lab[face]
     skin_c = np.median(skin_lab, 0)
     skin_s = float(np.percentile(_skin_distance(skin_lab, skin_c), 80))
-    chroma, luma = _linear_chroma(sub_rgb)
-    skin_sel = skin_pick if skin_pick.any() else face
-    skin_chroma, skin_luma = np.median(chroma[skin_sel], 0), float(np.median(luma[skin_sel]))
-    chroma_d = np.linalg.norm(chroma - skin_chroma, axis=-1)
-    in_shade = (chroma_d < SHADE_CHROMA) & (luma > SHADE_MIN * skin_luma)
-    not_skin = (_skin_distance(lab, skin_c) > skin_s + SKIN_MARGIN) & ~in_shade
-
     brow_y = float(lm[list(BROWS), 1].min())
     top_y = float(oval[:, 1].min())
+    margin = np.where(ys < top_y, CROWN_SKIN_MARGIN, SKIN_MARGIN)
+    above, least, chroma = SHINE
+    shine = (lab[..., 0] > max(skin_c[0] + above, least)) & (np.hypot(lab[..., 1], lab[..., 2]) < chroma)
+    not_skin = (_skin_distance(lab, skin_c) > skin_s + margin) & ~shine
     candidate = is_person & (~face | (ys < brow_y)) & (ys < lm[CHIN, 1])
     crown = candidate & not_skin & (ys < top_y)
     sides = candidate & not_skin & ~face & (ys > brow_y) & (ys < lm[NOSE_TIP, 1])
@@ -213,7 +205,20 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
     if occluded is not None and occluded.any():
         hidden = full.copy()
         hidden[box] = occluded
-    return HairRegion(mask=mask, color=tuple(int(c) for c in color), face=face_full, occluded=hidden)
+    return HairRegion(mask=mask, color=tuple(int(c) for c in color), face=face_full, occluded=hidden,
+                      forehead=_hair_over_forehead(hair, ys, xs, lm, brow_y))
+
+
+def _hair_over_forehead(hair: np.ndarray, ys: np.ndarray, xs: np.ndarray, lm: np.ndarray,
+                        brow_y: float) -> tuple[float, float, float] | None:
+    """How low the hair comes between the inner brows (see HairRegion.forehead)."""
+    left, right = sorted((float(lm[BROWS[4], 0]), float(lm[BROWS[5], 0])))
+    cols = (xs[0] >= left) & (xs[0] <= right)
+    above = hair[:, cols] & (ys[:, cols] < brow_y)
+    if not above.any(0).all():  # a column with no hair above the brows: nothing hangs over this forehead
+        return left, right, float("-inf")
+    lowest = np.where(above, ys[:, cols], -1).max(0)
+    return left, right, float(np.median(lowest))
 
 
 def dilate(mask: np.ndarray, r: int) -> np.ndarray:
