@@ -22,7 +22,7 @@ DEMO_PHOTO = Path(__file__).resolve().parents[1] / "assets" / "photos" / "astron
 """scikit-image's astronaut (public domain, NASA), copied into the repo by scripts/fetch_astronaut.py."""
 TURNTABLE_S = 4.0
 """Seconds for the camera's full orbit round the resting head."""
-CAMERA = Camera(distance=0.7)
+CAMERA = Camera(distance=0.64, target=(0.0, 0.16, 0.02))
 """The demo's camera at yaw 0: head and hair fill most of a 16:9 frame."""
 
 

@@ -36,8 +36,8 @@ FRINGE_SLACK_PX = 1.5
 """A fitted fringe may come this many working-size pixels below the photo's hair over the forehead."""
 FRINGE_PENALTY = 0.2
 """Subtracted from the IoU of a style whose fringe hangs lower than that: it would cover the bare forehead."""
-FULL_VOLUME = 0.02
-"""Styles standing further than this off the scalp get three sheets instead of two."""
+FULL_VOLUMES = (0.02, 0.03)
+"""Styles standing further than the first off the scalp get three sheets instead of two; beyond the second, four."""
 COARSE_VOLUMES = (0.005, 0.02, 0.028, 0.036)
 """Volumes tried at the best coarse length and fringe (the style's default is 0.012)."""
 REFINE_ROUNDS = 2
@@ -227,7 +227,7 @@ def fit_hair(region: HairRegion, head: Avatar | HairSilhouette, view: PhotoView 
                 if score(trial) > score(best) + 1e-4:
                     best = trial
         steps = {k: v / 2 for k, v in steps.items()}
-    # big hair: a third sheet fills the gap between the dense inner and the sparse outer one
-    style = replace(best, layers=3) if best.volume > FULL_VOLUME else best
+    # big hair: more sheets fill the gap between the dense inner and the sparse outer one
+    style = replace(best, layers=2 + sum(best.volume > v for v in FULL_VOLUMES))
     return HairFit(style=style.clamped(), iou=score(best), evaluations=count)
 
