@@ -38,6 +38,8 @@ FRINGE_PENALTY = 0.2
 """Subtracted from the IoU of a style whose fringe hangs lower than that: it would cover the bare forehead."""
 FULL_VOLUMES = (0.02, 0.03)
 """Styles standing further than the first off the scalp get three sheets instead of two; beyond the second, four."""
+MIN_VOLUME = 0.0015
+"""The flattest hair the fit grows (the "buzz" preset's): at zero volume both sheets coincide and render sparse."""
 COARSE_VOLUMES = (0.005, 0.02, 0.028, 0.036)
 """Volumes tried at the best coarse length and fringe (the style's default is 0.012)."""
 REFINE_ROUNDS = 2
@@ -222,6 +224,7 @@ def fit_hair(region: HairRegion, head: Avatar | HairSilhouette, view: PhotoView 
         for name, step in steps.items():
             for delta in (-step, step):
                 trial = replace(best, **{name: getattr(best, name) + delta}).clamped()
+                trial = replace(trial, volume=max(trial.volume, MIN_VOLUME))
                 if trial.bald:
                     continue
                 if score(trial) > score(best) + 1e-4:
