@@ -27,6 +27,9 @@ SH_RIDGE = (0.0, 0.01, 0.05)
 """Ridge penalty per SH band (0, 1, 2) relative to the mean diagonal of the normal equations: one view sees only a hemisphere of normals."""
 SCLERA_DISPLAY = (220.0, 219.0, 219.0)
 """Display colour of the eye whites' lit half under the studio light (calibrated on renders of the default head)."""
+DECODE_CEILING = 0.92
+"""Display values (squared) above this decode as this: near white the inverse curve is so steep that a 4% change
+of a display value (a cast, a clipped channel) changes the light by 80% (renders' skin stays below it)."""
 FIT_SAMPLES = 12000
 LUMA = np.array([0.2126, 0.7152, 0.0722])
 
@@ -47,7 +50,7 @@ def display_to_linear(rgb: np.ndarray) -> np.ndarray:
     """Undo the renderer's display transform (gamma 2 after an ACES curve): (..., 3) uint8 or [0,1] -> linear."""
     y = np.asarray(rgb, np.float64)
     y = (y / 255.0 if np.asarray(rgb).dtype == np.uint8 else y) ** 2
-    y = np.minimum(y, 0.97)  # the curve flattens at white: clipped highlights carry no information
+    y = np.minimum(y, DECODE_CEILING)  # the curve flattens at white: clipped highlights carry no information
     # y = c (2.51 c + 0.03) / (c (2.43 c + 0.59) + 0.14)  ->  a c^2 + b c + k = 0
     a, b, k = 2.43 * y - 2.51, 0.59 * y - 0.03, 0.14 * y
     return (-b - np.sqrt(np.maximum(b * b - 4 * a * k, 0.0))) / (2 * a)
