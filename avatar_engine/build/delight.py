@@ -87,13 +87,14 @@ def fit_shading(colors: np.ndarray, normals: np.ndarray, weights: np.ndarray, pa
         keep = np.linspace(0, len(colors) - 1, FIT_SAMPLES).astype(np.int64)
         colors, normals, weights, pattern = colors[keep], normals[keep], weights[keep], pattern[keep]
     basis = sh_basis(normals)
+    outer = (basis[:, :, None] * basis[:, None, :]).reshape(len(basis), 81)  # (t, 81): once, not per iteration
     ridge = np.array(SH_RIDGE)[[0, 1, 1, 1, 2, 2, 2, 2, 2]]
     coeffs = np.zeros((9, 3))
     robust = np.ones((len(colors), 3))
     for _ in range(iterations):
         # the three channels' normal equations at once (einsum: no BLAS threads to wake for 9 x 9 products)
         wp = weights[:, None] * robust * pattern  # (t, 3)
-        lhs = np.einsum("tc,ti,tj->cij", wp * pattern, basis, basis)
+        lhs = np.einsum("tc,tk->ck", wp * pattern, outer).reshape(3, 9, 9)
         rhs = np.einsum("tc,ti->ci", wp * colors, basis)
         lhs += ridge[None, :, None] * np.eye(9)[None] * (np.trace(lhs, axis1=1, axis2=2) / 9)[:, None, None]
         coeffs = np.linalg.solve(lhs, rhs[..., None])[..., 0].T

@@ -172,7 +172,7 @@ class Projection:
 
 def project_texels(view: PhotoView, positions: np.ndarray, normals: np.ndarray, triangles: np.ndarray,
                    tmap: TexelMap, mask: np.ndarray | None = None, cos_range: tuple[float, float] = (0.2, 0.55),
-                   depth_tolerance: float = 0.004, max_raster: int = 640) -> Projection:
+                   depth_tolerance: float = 0.004, max_raster: int = 320) -> Projection:
     """Project every covered texel into the photo with a z-buffer visibility test and view-angle weights.
 
     positions, normals : (n, 3) posed skin vertices in model space; triangles : (m, 3)
