@@ -11,6 +11,8 @@ from avatar_engine.head.model import HeadModel
 
 SH_TOLERANCE = 1e-6
 MIRROR_TOLERANCE_TEXELS = 1.0
+WHITE_BALANCE_TOLERANCE = 0.02
+"""An image-editor cast undone by the eye-white gains to within this per channel (display units, relative)."""
 
 
 def test_rasterize_covers_a_triangle_by_its_area_and_keeps_the_nearest():
@@ -65,3 +67,47 @@ def test_dilate_fills_holes_and_keeps_known_texels():
     out = dilate(image, filled)
     assert np.array_equal(out[filled], image[filled])
     assert np.allclose(out[~filled], (0.2, 0.4, 0.6), atol=1e-5)
+
+
+def _eyes_photo(white, skin=(215, 140, 105)):
+    """A 200x200 'photo' of plain skin with two eye contours showing `white` around the irises, and the landmarks."""
+    photo = np.zeros((200, 200, 3), np.float64) + skin
+    points = np.zeros((478, 2))
+    yy, xx = np.mgrid[0:200, 0:200] + 0.5
+    for contour, iris, centre in zip(delight.EYE_CONTOURS, delight.IRISES, ((70.0, 80.0), (130.0, 80.0))):
+        angles = np.linspace(0, 2 * np.pi, len(contour), endpoint=False)
+        points[list(contour)] = np.stack([centre[0] + 18 * np.cos(angles), centre[1] + 9 * np.sin(angles)], 1)
+        points[iris[0]] = centre
+        points[list(iris[1:])] = [(centre[0] + 5, centre[1]), (centre[0], centre[1] - 5), (centre[0] - 5, centre[1]),
+                                  (centre[0], centre[1] + 5)]
+        inside = ((xx - centre[0]) / 18) ** 2 + ((yy - centre[1]) / 9) ** 2 < 1
+        photo[inside & (np.hypot(xx - centre[0], yy - centre[1]) > 5)] = white
+        photo[np.hypot(xx - centre[0], yy - centre[1]) <= 5] = (60, 70, 80)
+    points[list(delight.SKIN_PATCHES)] = [(60, 130), (140, 130), (70, 150), (130, 150), (100, 40)]
+    return photo, points
+
+
+def test_white_balance_reads_the_eye_whites_through_a_cast():
+    photo, points = _eyes_photo(white=(222, 221, 222))
+    cast = np.array([1.1, 1.0, 0.82])
+    gains = delight.white_balance(np.clip(np.round(photo * cast), 0, 255).astype(np.uint8), points)
+    assert gains is not None
+    balanced = cast * gains
+    assert np.abs(balanced / balanced[1] - 1).max() < WHITE_BALANCE_TOLERANCE
+
+
+def test_white_balance_refuses_eyes_as_red_as_the_skin():
+    """Squinting eyes behind glasses show lid skin inside the eye contour: that must not set the light's colour."""
+    photo, points = _eyes_photo(white=(200, 128, 100))
+    assert delight.white_balance(photo.astype(np.uint8), points) is None
+
+
+def test_skin_colour_prior_without_a_white_reference():
+    normals = np.tile([0.0, 0.0, 1.0], (100, 1))
+    coeffs = np.zeros((9, 3))
+    coeffs[0] = np.array([0.8, 0.3, 0.15]) / 0.282095  # an orange face under a light of unknown colour
+    weights = np.ones(100)
+    free = delight.albedo_scale(coeffs, normals, weights, prior_weight=0.0)
+    drawn = delight.albedo_scale(coeffs, normals, weights, prior_weight=1.0)
+    assert np.allclose(drawn[1:] / drawn[0], delight.SKIN_CHROMA_PRIOR, rtol=1e-6)
+    assert abs(drawn @ delight.LUMA - free @ delight.LUMA) < 1e-9  # the level is the photo's either way

@@ -32,7 +32,8 @@ def photo_view(camera: Camera, size: tuple[int, int]) -> PhotoView:
 
 
 def render_photo(ctx, avatar, view: PhotoView, lighting: Lighting = Lighting()) -> tuple[np.ndarray, np.ndarray]:
-    """The 'photo': (h, w, 3) uint8 on a grey background, and (h, w) bool mask of the head."""
+    """The 'photo': (h, w, 3) uint8 on a grey background, and (h, w) bool mask of the head. Offline settings
+    (MSAA 4, per-pixel light) on every driver, so the photo does not depend on the machine's GL preset."""
     with Renderer(ctx, RenderOptions(size=view.size, samples=4, shading="pixel", lighting=lighting)) as renderer:
         renderer.load(avatar)
         renderer.render(Expression(), view)
