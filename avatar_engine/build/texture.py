@@ -26,6 +26,8 @@ REFERENCE_TONE_SMOOTHNESS = 20.0
 SHADED_FACE = 0.35
 """`face_light` below this warns that the skin tone is uncertain (hard light from the far side)."""
 EYE_NORMAL = np.array([0.0, 0.0, 1.0])
+REFERENCE_TOLERANCE = 1e-2
+"""The same for the reference tone the outlier tests read (their thresholds are 0.18-0.45 in log)."""
 TONE_TOLERANCE = 1e-3
 """Conjugate-gradient stop for the smooth tone fields: largest residual, log-albedo units (0.1%; texture within 1 of 255 of a tight solve)."""
 """Mean normal of the visible eye whites in model space (the face looks toward +Z)."""
@@ -154,7 +156,7 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         cap = np.percentile(log_ratio[sure], 75, axis=0) + 0.1
         v_data, v_weight = smoother.to_vertices(np.minimum(log_ratio, cap), weight, seen_ids)
         reference = smoother.solve(v_data, v_weight, REFERENCE_TONE_SMOOTHNESS, np.median(log_ratio[sure], axis=0),
-                                   tolerance=TONE_TOLERANCE, start=reference)
+                                   tolerance=REFERENCE_TOLERANCE, start=reference)
         tone = smoother.to_texels(reference, seen_ids)
         plain = (base / np.median(base[sure], axis=0)).min(1) > 0.6
         weight = weight0 * _skin_likelihood(log_ratio - tone, plain, weight0, tmap, seen_ids, opts)
