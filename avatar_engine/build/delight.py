@@ -18,6 +18,8 @@ REFERENCE_IRRADIANCE = (1.26, 1.18, 1.19)
 a render of the default albedo under the default `Lighting` recovers that albedo's mean skin level)."""
 SKIN_GAMUT = ((0.38, 0.85), (0.2, 0.75), (0.008, 0.7))
 """Mean skin albedo bounds (linear): green / red, blue / red, luminance; from very light to very dark skin."""
+SKIN_DISPLAY = (215.0, 179.0, 159.0)
+"""Display colour of the default skin's cheeks under the studio light (renders of the default head)."""
 SKIN_CHROMA_PRIOR = (0.59, 0.42)
 """Green / red and blue / red of the default skin's mean linear albedo: the colour assumed most likely."""
 UNBALANCED_PRIOR_WEIGHT = 0.6
@@ -188,6 +190,18 @@ def white_balance(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | N
     if np.any(gains < 0.6) or np.any(gains > 1.6):
         return None
     return gains
+
+
+def skin_balance(photo: np.ndarray, landmarks_px: np.ndarray, weight: float) -> np.ndarray | None:
+    """Display-space gains (3,) that draw the cheeks' colour `weight` of the way (in log) toward the default
+    skin's under the studio light (`SKIN_DISPLAY`), luminance kept: a white balance for photos without usable eye
+    whites. Applied where a cast is made (display values), before the steep decode near white. None: no skin seen.
+    photo : (h, w, 3) uint8; landmarks_px : (478, 2)."""
+    skin = skin_color(np.asarray(photo, np.float64), landmarks_px)
+    if skin is None or weight <= 0:
+        return None
+    gains = (np.asarray(SKIN_DISPLAY) / np.maximum(skin, 1.0)) ** weight
+    return gains / (gains @ LUMA)
 
 
 def albedo_scale(coeffs: np.ndarray, normals: np.ndarray, weights: np.ndarray,

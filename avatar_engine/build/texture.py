@@ -26,6 +26,11 @@ REFERENCE_TONE_SMOOTHNESS = 20.0
 SHADED_FACE = 0.35
 """`face_light` below this warns that the skin tone is uncertain (hard light from the far side)."""
 EYE_NORMAL = np.array([0.0, 0.0, 1.0])
+SKIN_BALANCE = 0.6
+"""Without usable eye whites, the photo's cheeks are drawn this far (log, display values) toward the default skin's
+colour before decoding (`delight.skin_balance`): a cast the photo cannot reveal is undone 60%, where it was made."""
+ALBEDO_PRIOR = delight.UNBALANCED_PRIOR_WEIGHT
+"""...and the decoded skin colour is drawn this far toward the default skin's (`delight.albedo_scale`)."""
 REFERENCE_TOLERANCE = 1e-2
 """The same for the reference tone the outlier tests read (their thresholds are 0.18-0.45 in log)."""
 TONE_TOLERANCE = 1e-3
@@ -127,7 +132,9 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     if np.count_nonzero(proj.weight > 0.5) < 500:
         raise InputError("the fitted head covers too little of the photo to texture it (face not visible?)")
     gains = delight.white_balance(photo, landmarks_px) if landmarks_px is not None else None
-    balanced = photo * gains if gains is not None else photo
+    skin_gains = (delight.skin_balance(photo, landmarks_px, SKIN_BALANCE)
+                  if gains is None and landmarks_px is not None else None)
+    balanced = photo * gains if gains is not None else photo * skin_gains if skin_gains is not None else photo
     linear = delight.display_to_linear(balanced / 255.0).astype(np.float32)
     # the photo's side of the head: every per-texel test below runs on these texels only (about a fifth)
     seen_ids = np.flatnonzero(proj.weight > 0)
@@ -147,7 +154,7 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         pattern = base / np.average(base[good], axis=0, weights=weight[good])
         coeffs = delight.fit_shading(colors[good], n_tex[good], weight[good], pattern[good])
         rho = delight.albedo_scale(coeffs, n_tex[good], weight[good],
-                                   0.0 if gains is not None else delight.UNBALANCED_PRIOR_WEIGHT)
+                                   0.0 if gains is not None else ALBEDO_PRIOR)
         shading = np.maximum(delight.sh_basis(n_tex) @ coeffs, 1e-4)
         albedo = np.clip(rho * colors / shading, 1e-4, 1.0)
         log_ratio = np.log(albedo / np.maximum(base, 1e-4))

@@ -111,3 +111,11 @@ def test_skin_colour_prior_without_a_white_reference():
     drawn = delight.albedo_scale(coeffs, normals, weights, prior_weight=1.0)
     assert np.allclose(drawn[1:] / drawn[0], delight.SKIN_CHROMA_PRIOR, rtol=1e-6)
     assert abs(drawn @ delight.LUMA - free @ delight.LUMA) < 1e-9  # the level is the photo's either way
+
+
+def test_skin_balance_undoes_its_share_of_a_cast_without_eye_whites():
+    photo, points = _eyes_photo(white=(200, 128, 100), skin=delight.SKIN_DISPLAY)
+    cast = np.array([1.1, 1.0, 0.82])
+    gains = delight.skin_balance(np.clip(np.round(photo * cast), 0, 255).astype(np.uint8), points, 0.6)
+    expected = cast ** -0.6
+    assert np.allclose(gains, expected / (expected @ delight.LUMA), rtol=WHITE_BALANCE_TOLERANCE)
