@@ -3,8 +3,9 @@
     python benchmarks/build_light.py [--subjects 3] [--save DIR] [--out result.json]
 
 Photos: grace_hopper.jpg, and known-truth renders of `avatar_engine.build.synthetic` subjects (512x512). Variants:
-- grace_hopper: a synthetic shading ramp across the face (linear light falls from 1 to `RAMP_FLOOR` from one side
-  of the face to the other, both ways), display-space colour casts (as an image editor makes them), a light-colour
+- grace_hopper: synthetic side shading (linear light falls to `RAMP_FLOOR` from the face's midline to one edge,
+  both ways: 'shade_half'), a harsher ramp from one edge to the other ('ramp': the whole face but that edge is
+  darker, i.e. also a dimmer exposure), display-space colour casts (as an image editor makes them), a light-colour
   cast applied to linear light before re-encoding, and a ramp with a cast;
 - renders: the same subject re-rendered under a hard side key with almost no fill (both sides), under tungsten
   coloured lights, and with a display-space cast.
@@ -63,9 +64,13 @@ def to_display(linear: np.ndarray) -> np.ndarray:
     return np.clip(np.round(c * 255), 0, 255).astype(np.uint8)
 
 
-def side_ramp(rgb: np.ndarray, landmarks_px: np.ndarray, direction: int) -> np.ndarray:
-    """Linear light times a ramp across the face: 1 on one side, RAMP_FLOOR on the other (direction +1: dark right)."""
+def side_ramp(rgb: np.ndarray, landmarks_px: np.ndarray, direction: int, half: bool = False) -> np.ndarray:
+    """Linear light times a ramp across the face: 1 on one side, RAMP_FLOOR on the other (direction +1: dark right).
+    half: the ramp starts at the face's midline (one side in shade, the other as it was); else at the near edge
+    (the whole face but that edge darker: also a dimmer exposure, which nothing in the photo can reveal)."""
     x0, x1 = landmarks_px[:, 0].min(), landmarks_px[:, 0].max()
+    if half:
+        x0, x1 = (x0, 0.5 * (x0 + x1)) if direction < 0 else (0.5 * (x0 + x1), x1)
     t = np.clip((np.arange(rgb.shape[1]) + 0.5 - x0) / max(x1 - x0, 1.0), 0, 1)
     t = t * t * (3 - 2 * t)
     ramp = 1 - (1 - RAMP_FLOOR) * (t if direction > 0 else 1 - t)
@@ -161,7 +166,9 @@ def main() -> None:
     if args.save:
         Image.fromarray(original[1].texture[..., :3]).save(args.save / "grace_hopper_original_albedo.png")
     points = original[0].landmarks_px
-    variants = {"ramp_dark_right": side_ramp(photo, points, +1), "ramp_dark_left": side_ramp(photo, points, -1),
+    variants = {"shade_half_right": side_ramp(photo, points, +1, half=True),
+                "shade_half_left": side_ramp(photo, points, -1, half=True),
+                "ramp_dark_right": side_ramp(photo, points, +1), "ramp_dark_left": side_ramp(photo, points, -1),
                 **{k: display_cast(photo, v) for k, v in DISPLAY_CASTS.items()},
                 "light_tungsten": light_cast(photo, LIGHT_CAST),
                 "ramp_and_cast_warm": display_cast(side_ramp(photo, points, +1), DISPLAY_CASTS["cast_warm"])}
@@ -210,7 +217,7 @@ def main() -> None:
             "by_kind": {kind: {"delta_e": stats([r["delta_e"] for r in done if r["variant"].startswith(kind)]),
                                "face_mm_median": stats([r["face_mm_median"] for r in done
                                                         if r["variant"].startswith(kind)])}
-                        for kind in ("ramp", "side", "cast", "light") if any(r["variant"].startswith(kind)
+                        for kind in ("shade", "ramp", "side", "cast", "light") if any(r["variant"].startswith(kind)
                                                                              for r in done)},
         },
         "delta_e_formula": "CIE76 (Euclidean distance in CIELAB, D65) between mean linear albedos",
