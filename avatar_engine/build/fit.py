@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from avatar_engine.build.landmark_model import Correspondence, LandmarkModel
+from avatar_engine.build.landmark_model import Correspondence, LandmarkCorrection, LandmarkModel
 from avatar_engine.build.perception import EYE_CORNERS, Perception
 from avatar_engine.build.records import FitResult, PhotoView
 from avatar_engine.head.model import HeadModel
@@ -48,6 +48,10 @@ class FitOptions:
     residual_max_m: float = 0.004
     """The residual never moves a vertex further than this."""
     use_residual: bool = True
+    landmark_correction: bool = True
+    """Correct MediaPipe's points and centre the identity prior with `assets/head/landmark_correction.npz`."""
+    identity_prior_scale: float = 1.0
+    """Widens (> 1) or narrows the corrected identity prior's standard deviations."""
 
 
 # --- camera --------------------------------------------------------------------------------------------------------
@@ -184,8 +188,14 @@ def _initial_pose(lm: LandmarkModel, params: np.ndarray, perception: Perception,
 
 
 def fit_landmarks(perception: Perception, model: HeadModel | None = None, options: FitOptions | None = None,
-                  correspondence: Correspondence | None = None) -> FitResult:
-    """Fit the head model to the perceived face; the rest face is neutral, the photo's expression kept apart."""
+                  correspondence: Correspondence | None = None,
+                  correction: LandmarkCorrection | None = None) -> FitResult:
+    """Fit the head model to the perceived face; the rest face is neutral, the photo's expression kept apart.
+
+    With `options.landmark_correction` (default) MediaPipe's points are first moved onto the correspondence
+    points they stand for and the identity prior is centred on what the landmarks predict (`correction`, default
+    the shipped asset).
+    """
     model = model or HeadModel.default()
     options = options or FitOptions()
     corr = correspondence or Correspondence.default()
@@ -197,10 +207,18 @@ def fit_landmarks(perception: Perception, model: HeadModel | None = None, option
                             np.full(52, options.expression_sigma)])
     lower = np.concatenate([np.zeros(n_phen), -np.ones(n_change), np.zeros(52)])
     upper = np.concatenate([np.ones(n_phen), np.ones(n_change), np.ones(52)])
+    target = perception.points_px[:468]
+    if options.landmark_correction:
+        correction = correction or LandmarkCorrection.default()
+        names = tuple(model.phenotype_names) + tuple(model.change_names)
+        prior_mean, prior_sigma = correction.identity_prior(target, names)
+        # the prior is never wider than the uninformed one
+        mean[:n_phen + n_change] = np.clip(prior_mean, lower[:n_phen + n_change], upper[:n_phen + n_change])
+        sigma[:n_phen + n_change] = np.minimum(prior_sigma * options.identity_prior_scale, sigma[:n_phen + n_change])
+        target = correction.landmarks(target)
     upper[n_phen + n_change + 51] = 0.0  # tongueOut: MediaPipe never sees the tongue; keep it in
     w, h = perception.size
     focal0 = h / 2 / np.tan(np.radians(options.focal_fov_deg) / 2)
-    target = perception.points_px[:468]
     iod = perception.inter_ocular_px
     problem = _Problem(lm, target, corr.weights, (w, h), iod, mean, sigma, lower, upper, float(np.log(focal0)),
                        options)
@@ -223,7 +241,7 @@ def fit_landmarks(perception: Perception, model: HeadModel | None = None, option
         residual = landmark_residual(model, corr, posed, view, target, uv, options)
         posed = posed + residual
         uv = view.project(corr.points(posed))
-    err = np.linalg.norm(uv - target, axis=1)
+    err = np.linalg.norm(uv - perception.points_px[:468], axis=1)  # against what MediaPipe saw
     warnings = []
     at_limit = [n for n, v in identity.items() if n in model.change_names and abs(v) > 0.98]
     if at_limit:

@@ -117,3 +117,77 @@ class LandmarkModel:
                                   0.5 * (self.change_plus - self.change_minus)))
         jac = np.concatenate([np.array(coeff_rows) @ self.phenotype_basis, slope, self.expression])  # (size, 1404)
         return np.ascontiguousarray(jac.T).reshape(self.count, 3, self.size)
+
+
+CORRECTION_PATH = CORRESPONDENCE_PATH.with_name("landmark_correction.npz")
+
+
+def similarity_2d(source: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Least-squares s, R, t with target ~ s * R @ source + t in the plane. source, target : (n, 2) float."""
+    mu_s, mu_t = source.mean(0), target.mean(0)
+    xs, xt = source - mu_s, target - mu_t
+    u, sig, vt = np.linalg.svd(xt.T @ xs)
+    d = np.diag([1.0, np.sign(np.linalg.det(u @ vt))])
+    rotation = u @ d @ vt
+    scale = float(np.trace(np.diag(sig) @ d) / (xs ** 2).sum())
+    return scale, rotation, mu_t - scale * rotation @ mu_s
+
+
+@dataclass(frozen=True)
+class LandmarkCorrection:
+    """What MediaPipe's landmarks on a face say about our correspondence points and the identity behind them.
+
+    Learnt by `scripts/make_landmark_correction.py` from renders of random identities whose true landmark points
+    are known. MediaPipe's 468 points are put in a face frame (2-D similarity onto `reference`) and described by
+    their first k principal components; two ridge regressions from those features give (a) the offset from
+    MediaPipe's point to the true correspondence point, in the face frame, and (b) a prior mean for every identity
+    parameter, with the regression's cross-validated error as its standard deviation.
+    """
+
+    reference: np.ndarray
+    """reference : (468, 2) float64 mean MediaPipe face in the face frame (inter-ocular distance 1)."""
+    shape_mean: np.ndarray
+    """shape_mean : (936,) float64 mean face-frame shape; shape_basis : (k, 936) its principal directions."""
+    shape_basis: np.ndarray
+    feature_mean: np.ndarray
+    """feature_mean, feature_scale : (k,) standardisation of the principal coordinates."""
+    feature_scale: np.ndarray
+    offset_mean: np.ndarray
+    """offset_mean : (936,) and offset_coef : (k, 936): offset = offset_mean + features @ offset_coef."""
+    offset_coef: np.ndarray
+    identity_names: tuple[str, ...]
+    identity_mean: np.ndarray
+    """identity_mean : (p,) and identity_coef : (k, p): identity prior mean = identity_mean + features @ coef."""
+    identity_coef: np.ndarray
+    identity_sigma: np.ndarray
+    """identity_sigma : (p,) cross-validated standard deviation of the identity prediction."""
+
+    @staticmethod
+    @cache
+    def default() -> "LandmarkCorrection":
+        with np.load(CORRECTION_PATH) as d:
+            arrays = {k: d[k].astype(np.float64) for k in d.files if k not in ("identity_names", "training")}
+            names = tuple(str(n) for n in d["identity_names"])
+        fields = LandmarkCorrection.__dataclass_fields__
+        return LandmarkCorrection(identity_names=names, **{k: v for k, v in arrays.items() if k in fields})
+
+    def _features(self, points: np.ndarray) -> tuple[np.ndarray, tuple[float, np.ndarray, np.ndarray]]:
+        frame = similarity_2d(points, self.reference)
+        s, r, t = frame
+        aligned = s * points @ r.T + t
+        z = (aligned.ravel() - self.shape_mean) @ self.shape_basis.T
+        return (z - self.feature_mean) / self.feature_scale, frame
+
+    def landmarks(self, points_px: np.ndarray) -> np.ndarray:
+        """points_px : (468, 2) MediaPipe's points in pixels -> (468, 2) estimated correspondence points."""
+        features, (s, r, t) = self._features(np.asarray(points_px[:468], np.float64))
+        offset = (self.offset_mean + features @ self.offset_coef).reshape(-1, 2)
+        return points_px[:468] + offset @ r / s  # the face frame's rotation and scale undone
+
+    def identity_prior(self, points_px: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """(p,) prior mean and (p,) standard deviation of the identity parameters `names` (the asset's order)."""
+        if tuple(names) != self.identity_names:
+            raise ValueError("landmark correction asset was made for another head model; re-run "
+                             "scripts/make_landmark_correction.py")
+        features, _ = self._features(np.asarray(points_px[:468], np.float64))
+        return self.identity_mean + features @ self.identity_coef, self.identity_sigma.copy()

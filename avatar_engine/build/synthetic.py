@@ -114,3 +114,14 @@ def face_region(model: HeadModel | None = None) -> np.ndarray:
     inside = ((p[:, 0] > oval[:, 0].min()) & (p[:, 0] < oval[:, 0].max()) & (p[:, 1] > oval[:, 1].min())
               & (p[:, 1] < oval[:, 1].max()) & (p[:, 2] > np.percentile(oval[:, 2], 25)))
     return np.flatnonzero(inside) + vs.start
+
+
+def subject_photo(ctx, subject: Subject, view: PhotoView, model: HeadModel | None = None) -> np.ndarray:
+    """(h, w, 3) uint8 photo of the subject lit by its own key light on a studio backdrop (one renderer per call)."""
+    from avatar_engine.render.renderer import STUDIO_BACKDROP, Lighting, Renderer, RenderOptions
+
+    lights = (subject.key_light,) + Lighting().directions[1:]
+    with Renderer(ctx, RenderOptions(size=view.size, background=STUDIO_BACKDROP,
+                                     lighting=Lighting(directions=lights))) as renderer:
+        renderer.load(subject_avatar(subject, model))
+        return render_subject(renderer, subject, view)

@@ -1,0 +1,143 @@
+"""Generate `assets/head/landmark_correction.npz`: MediaPipe's landmark offsets and identity prior, learnt on truth.
+
+    python scripts/make_landmark_correction.py [--first-seed 20000] [--count 1000] [--size 512]
+                                               [--samples cache.npz]   # ~15 min on 2 cores; needs mediapipe, EGL
+
+Each training subject is a random head-model identity (`avatar_engine.build.synthetic`: shape, skin, light, yaw up
+to +-30 degrees, mild expression) rendered and run through the builder's perception (mirror-averaged MediaPipe).
+Its true landmark points are our correspondence points on the true posed mesh, projected by the true camera.
+In a face frame (2-D similarity onto the mean MediaPipe face) two ridge regressions on the first K principal
+components of MediaPipe's shape learn (a) true point - MediaPipe point, and (b) the identity parameters; the
+identity regression's 5-fold cross-validated error becomes the fit's prior standard deviation.
+Training seeds must stay disjoint from the benchmarks' (build_accuracy uses 1000.., tests use seeds < 100).
+`--samples` keeps the rendered-and-perceived samples in a file and reuses it on the next run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import numpy as np
+
+from avatar_engine.build.landmark_model import CORRECTION_PATH, Correspondence, similarity_2d
+from avatar_engine.head.model import HeadModel
+
+COMPONENTS = 40
+"""Principal components of MediaPipe's face-frame shape used as features."""
+OFFSET_RIDGE = 100.0
+IDENTITY_RIDGE = 10.0
+"""Ridge penalties (features standardised); chosen on held-out training seeds 20900-20999."""
+FOLDS = 5
+
+
+def collect(first_seed: int, count: int, size: int) -> dict[str, np.ndarray]:
+    """Render and perceive `count` subjects; MediaPipe's and the true points (pixels) and the true identities."""
+    from avatar_engine.build.perception import MAX_FACES, perceive
+    from avatar_engine.build.synthetic import random_subject, subject_photo, subject_view, true_posed
+    from avatar_engine.errors import InputError
+    from avatar_engine.perception import FaceLandmarker, FaceLandmarkerOptions
+    from avatar_engine.render.context import headless_context
+
+    model, corr, ctx = HeadModel.default(), Correspondence.default(), headless_context()
+    names = list(model.phenotype_names) + list(model.change_names)
+    rows: dict[str, list] = {k: [] for k in ("seed", "mediapipe", "truth", "identity")}
+    with FaceLandmarker(FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES)) as landmarker:
+        for seed in range(first_seed, first_seed + count):
+            subject = random_subject(np.random.default_rng(seed), model)
+            view = subject_view(subject, (size, size), model=model)
+            try:
+                seen = perceive(subject_photo(ctx, subject, view, model), landmarker)
+            except InputError as exc:
+                print(f"seed {seed}: refused ({exc})")
+                continue
+            rows["seed"].append(seed)
+            rows["mediapipe"].append(seen.points_px[:468])
+            rows["truth"].append(view.project(corr.points(true_posed(subject, model).astype(np.float64))))
+            rows["identity"].append([subject.identity[n] for n in names])
+            if (seed - first_seed) % 50 == 0:
+                print(f"seed {seed}: {len(rows['seed'])} samples", flush=True)
+    return {k: np.asarray(v) for k, v in rows.items()}
+
+
+def mean_shape(points: np.ndarray, rounds: int = 4) -> np.ndarray:
+    """(468, 2) generalised-Procrustes mean of (m, 468, 2) shapes, centred, inter-ocular distance 1."""
+    ref = points[0] - points[0].mean(0)
+    for _ in range(rounds):
+        ref = ref / np.linalg.norm(ref[33] - ref[263])
+        aligned = []
+        for p in points:
+            s, r, t = similarity_2d(p, ref)
+            aligned.append(s * p @ r.T + t)
+        ref = np.mean(aligned, 0)
+        ref -= ref.mean(0)
+    return ref / np.linalg.norm(ref[33] - ref[263])
+
+
+def ridge(features: np.ndarray, targets: np.ndarray, penalty: float) -> tuple[np.ndarray, np.ndarray]:
+    """targets ~ mean + features @ coef; features already standardised."""
+    mean = targets.mean(0)
+    coef = np.linalg.solve(features.T @ features + penalty * np.eye(features.shape[1]), features.T @ (targets - mean))
+    return mean, coef
+
+
+def train(samples: dict[str, np.ndarray], components: int = COMPONENTS) -> dict[str, np.ndarray]:
+    mp, truth = samples["mediapipe"], samples["truth"]
+    reference = mean_shape(mp)
+    shapes, offsets = [], []
+    for p, q in zip(mp, truth):
+        s, r, t = similarity_2d(p, reference)
+        shapes.append((s * p @ r.T + t).ravel())
+        offsets.append((s * (q - p) @ r.T).ravel())
+    shapes, offsets = np.array(shapes), np.array(offsets)
+    shape_mean = shapes.mean(0)
+    basis = np.linalg.svd(shapes - shape_mean, full_matrices=False)[2][:min(components, len(shapes) - 1)]
+    z = (shapes - shape_mean) @ basis.T
+    feature_mean, feature_scale = z.mean(0), z.std(0) + 1e-12
+    features = (z - feature_mean) / feature_scale
+    offset_mean, offset_coef = ridge(features, offsets, OFFSET_RIDGE)
+    identity = samples["identity"]
+    identity_mean, identity_coef = ridge(features, identity, IDENTITY_RIDGE)
+    folds = np.arange(len(features)) % FOLDS
+    errors = np.zeros_like(identity)
+    for f in range(FOLDS):
+        m, c = ridge(features[folds != f], identity[folds != f], IDENTITY_RIDGE)
+        errors[folds == f] = identity[folds == f] - (m + features[folds == f] @ c)
+    offset_error = offsets - (offset_mean + features @ offset_coef)
+    print(f"{len(mp)} samples: landmark offset rms {np.sqrt((offsets ** 2).sum(1).mean() / 468):.4f} -> "
+          f"{np.sqrt((offset_error ** 2).sum(1).mean() / 468):.4f} IOD (training fit)")
+    return dict(reference=reference, shape_mean=shape_mean, shape_basis=basis, feature_mean=feature_mean,
+                feature_scale=feature_scale, offset_mean=offset_mean, offset_coef=offset_coef,
+                identity_mean=identity_mean, identity_coef=identity_coef,
+                identity_sigma=np.sqrt((errors ** 2).mean(0)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--first-seed", type=int, default=20000)
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--samples", help="npz cache of rendered-and-perceived samples (read if present, else written)")
+    parser.add_argument("--out", default=str(CORRECTION_PATH))
+    args = parser.parse_args()
+    if args.samples and Path(args.samples).exists():
+        with np.load(args.samples) as d:
+            samples = {k: d[k] for k in d.files}
+    else:
+        samples = collect(args.first_seed, args.count, args.size)
+        if args.samples:
+            np.savez_compressed(args.samples, **samples)
+    model = HeadModel.default()
+    arrays = train(samples)
+    out = Path(args.out)
+    tmp = out.with_name(f".{out.stem}.tmp.npz")
+    np.savez_compressed(tmp, **{k: v.astype(np.float32) for k, v in arrays.items()},
+                        identity_names=np.array(list(model.phenotype_names) + list(model.change_names)),
+                        training=np.array([samples["seed"].min(), samples["seed"].max(), len(samples["seed"])]))
+    os.replace(tmp, out)
+    print(f"wrote {out}: seeds {samples['seed'].min()}-{samples['seed'].max()} ({len(samples['seed'])} subjects)")
+
+
+if __name__ == "__main__":
+    main()
