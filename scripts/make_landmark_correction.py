@@ -92,7 +92,9 @@ def train(samples: dict[str, np.ndarray], components: int = COMPONENTS) -> dict[
         offsets.append((s * (q - p) @ r.T).ravel())
     shapes, offsets = np.array(shapes), np.array(offsets)
     shape_mean = shapes.mean(0)
-    basis = np.linalg.svd(shapes - shape_mean, full_matrices=False)[2][:min(components, len(shapes) - 1)]
+    _, singular, basis = np.linalg.svd(shapes - shape_mean, full_matrices=False)
+    keep = min(components, int((singular > 1e-6 * singular[0]).sum()))  # no directions without variance
+    basis = basis[:keep]
     z = (shapes - shape_mean) @ basis.T
     feature_mean, feature_scale = z.mean(0), z.std(0) + 1e-12
     features = (z - feature_mean) / feature_scale
@@ -128,15 +130,18 @@ def main() -> None:
         samples = collect(args.first_seed, args.count, args.size)
         if args.samples:
             np.savez_compressed(args.samples, **samples)
-    model = HeadModel.default()
-    arrays = train(samples)
-    out = Path(args.out)
+    save(train(samples), samples["seed"], Path(args.out))
+    print(f"wrote {args.out}: seeds {samples['seed'].min()}-{samples['seed'].max()} ({len(samples['seed'])} subjects)")
+
+
+def save(arrays: dict[str, np.ndarray], seeds: np.ndarray, out: Path, model: HeadModel | None = None) -> None:
+    """Write the asset atomically: the trained arrays, the identity parameter names, the training seeds."""
+    model = model or HeadModel.default()
     tmp = out.with_name(f".{out.stem}.tmp.npz")
     np.savez_compressed(tmp, **{k: v.astype(np.float32) for k, v in arrays.items()},
                         identity_names=np.array(list(model.phenotype_names) + list(model.change_names)),
-                        training=np.array([samples["seed"].min(), samples["seed"].max(), len(samples["seed"])]))
+                        training=np.array([seeds.min(), seeds.max(), len(seeds)]))
     os.replace(tmp, out)
-    print(f"wrote {out}: seeds {samples['seed'].min()}-{samples['seed'].max()} ({len(samples['seed'])} subjects)")
 
 
 if __name__ == "__main__":

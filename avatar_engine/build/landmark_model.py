@@ -165,7 +165,12 @@ class LandmarkCorrection:
     @staticmethod
     @cache
     def default() -> "LandmarkCorrection":
-        with np.load(CORRECTION_PATH) as d:
+        return LandmarkCorrection.load(CORRECTION_PATH)
+
+    @staticmethod
+    def load(path: Path) -> "LandmarkCorrection":
+        """Read an asset written by scripts/make_landmark_correction.py."""
+        with np.load(path) as d:
             arrays = {k: d[k].astype(np.float64) for k in d.files if k not in ("identity_names", "training")}
             names = tuple(str(n) for n in d["identity_names"])
         fields = LandmarkCorrection.__dataclass_fields__

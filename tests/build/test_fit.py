@@ -25,6 +25,8 @@ SMILE_FOUND = 0.1
 between the expression and identity changes such as mouth-angles-up, and MediaPipe under-reads our smiles)."""
 NEUTRAL_READ_MAX = 0.3
 """MediaPipe's smile scores on a render of the rebuilt rest face stay below this."""
+CORRECTION_SLACK_MM = 0.05
+"""The corrected fit's median face error is at most the uncorrected one's plus this (both similarity-aligned)."""
 
 
 def _aligned_median_mm(estimate: np.ndarray, truth: np.ndarray) -> float:
@@ -96,6 +98,8 @@ def test_rest_face_reads_neutral_and_smiles_when_driven(case, gl_context, landma
     rest_scores, driven_scores = rest[0].scores_by_name(), driven[0].scores_by_name()
     for side in ("Left", "Right"):
         assert rest_scores[f"mouthSmile{side}"] < NEUTRAL_READ_MAX
+        # the rest face smiles less than the photo did
+        assert rest_scores[f"mouthSmile{side}"] < seen.scores[ARKIT_INDEX[f"mouthSmile{side}"]]
         assert driven_scores[f"mouthSmile{side}"] > rest_scores[f"mouthSmile{side}"]
     # re-applying the photo's expression matches the photo's landmarks better than the rest face does
     target = seen.points_px[:468]
@@ -139,3 +143,15 @@ def test_fit_options_residual_is_bounded(case):
     assert np.linalg.norm(fit.residual, axis=1).max() <= 0.001 + 1e-6
     vs, _ = model.part_slices("eye_L")
     assert not fit.residual[vs].any()  # the residual moves skin only
+
+
+def test_landmark_correction_does_not_make_the_face_worse(case):
+    from avatar_engine.build.synthetic import face_region
+
+    model, subject, view, seen, fit = case
+    face = face_region(model)
+    truth = model.neutral_positions(subject.identity)[face]
+    plain = fit_landmarks(seen, model, FitOptions(landmark_correction=False))
+    corrected = _aligned_median_mm(fit.neutral_positions[face], truth)
+    uncorrected = _aligned_median_mm(plain.neutral_positions[face], truth)
+    assert corrected <= uncorrected + CORRECTION_SLACK_MM, (corrected, uncorrected)

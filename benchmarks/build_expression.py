@@ -1,0 +1,144 @@
+"""Expression neutralised: the rebuilt head rests neutral and, driven by the photo's own scores, matches the photo.
+
+    python benchmarks/build_expression.py [--subjects 8] [--seed 3000] [--size 512] [--out result.json]
+
+Photos: known-truth subjects (random identities with mild expressions, `avatar_engine.build.synthetic`, seeds
+from --seed, disjoint from the landmark-correction training seeds 20000-20999), matplotlib's grace_hopper.jpg and,
+when scikit-image is installed, its astronaut. For each photo: perception, fit, rig; then the rebuilt head is
+rendered from the photo's camera twice, at rest and with the fitted photo expression, and MediaPipe reads both.
+(a) mean landmark distance to the photo's landmarks (fraction of the inter-ocular distance), driven vs rest;
+(b) the rest face's scores: none above 0.3 except MediaPipe's biases on our head, measured on the untouched
+template render and listed. Also the fitted weight of every true expression shape (the fit under-reads them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+from pathlib import Path
+
+import numpy as np
+
+from avatar_engine.build.fit import fit_landmarks
+from avatar_engine.build.image import load_photo
+from avatar_engine.build.perception import MAX_FACES, perceive
+from avatar_engine.build.rig import rigged_avatar
+from avatar_engine.build.synthetic import random_subject, subject_photo, subject_view
+from avatar_engine.head.arkit import ARKIT_NAMES
+from avatar_engine.head.model import HeadModel
+from avatar_engine.head.template import template_avatar
+from avatar_engine.perception import FaceLandmarker, FaceLandmarkerOptions
+from avatar_engine.records import Expression
+from avatar_engine.render.context import headless_context
+from avatar_engine.render.renderer import STUDIO_BACKDROP, Renderer, RenderOptions
+
+ROOT = Path(__file__).resolve().parents[1]
+NEUTRAL_MAX = 0.3
+BIAS_MARGIN = 0.1
+"""A shape counts as biased when the untouched template reads above NEUTRAL_MAX - BIAS_MARGIN."""
+
+
+def read(renderer, landmarker, expression, view):
+    renderer.render(expression, view)
+    faces = landmarker.detect(np.ascontiguousarray(renderer.read()[..., :3]))
+    return faces[0] if faces else None
+
+
+def judge(ctx, landmarker, model, photo, biased) -> dict:
+    seen = perceive(photo, landmarker)
+    fit = fit_landmarks(seen, model)
+    avatar = rigged_avatar(model, fit.identity, fit.neutral_positions, hair=None)
+    with Renderer(ctx, RenderOptions(size=fit.view.size, background=STUDIO_BACKDROP)) as renderer:
+        renderer.load(avatar)
+        rest = read(renderer, landmarker, Expression(), fit.view)
+        driven = read(renderer, landmarker, fit.photo_expression, fit.view)
+    if rest is None or driven is None:
+        return {"error": "MediaPipe found no face on a render of the rebuilt head"}
+    w, h = fit.view.size
+    iod = seen.inter_ocular_px
+
+    def landmark_error(face) -> float:
+        px = face.points[:468, :2] * [w, h]
+        return round(float(np.linalg.norm(px - seen.points_px[:468], axis=1).mean() / iod), 5)
+
+    rest_scores = rest.scores_by_name()
+    over = {n: round(v, 3) for n, v in rest_scores.items() if v > NEUTRAL_MAX}
+    return {"landmark_error_iod": {"driven": landmark_error(driven), "rest": landmark_error(rest)},
+            "driven_better": landmark_error(driven) < landmark_error(rest),
+            "rest_scores_over_0.3": over,
+            "rest_unbiased_over_0.3": sorted(set(over) - set(biased)),
+            "rest_reads_neutral": not (set(over) - set(biased)),
+            "photo_scores_over_0.2": {n: round(float(v), 3) for n, v in zip(ARKIT_NAMES, seen.scores) if v > 0.2},
+            "fitted_expression": {n: round(float(v), 3) for n, v in zip(ARKIT_NAMES, fit.photo_expression.weights)
+                                  if v > 0.05},
+            "reprojection_error_iod": round(fit.reprojection_error, 5)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subjects", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=3000)
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "build_expression.json"))
+    args = parser.parse_args()
+
+    model = HeadModel.default()
+    ctx = headless_context()
+    landmarker = FaceLandmarker(FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES))
+    # MediaPipe's biases on our head: the untouched template, facing the camera
+    front = random_subject(np.random.default_rng(0), model, max_yaw=0.0, expression=False)
+    front_view = subject_view(type(front)(model.default_identity(), Expression(), 0.0, 0.0, 0.0, (1.0, 1.0, 1.0),
+                                          (0.3, 0.5, 0.6)), (args.size, args.size), model=model)
+    with Renderer(ctx, RenderOptions(size=front_view.size, background=STUDIO_BACKDROP)) as renderer:
+        renderer.load(template_avatar(hair=None))
+        template = read(renderer, landmarker, Expression(), front_view)
+    bias = {n: round(v, 3) for n, v in template.scores_by_name().items() if v > NEUTRAL_MAX - BIAS_MARGIN}
+    rows = []
+    for k in range(args.subjects):
+        subject = random_subject(np.random.default_rng(args.seed + k), model)
+        view = subject_view(subject, (args.size, args.size), model=model)
+        row = judge(ctx, landmarker, model, subject_photo(ctx, subject, view, model), bias)
+        true = subject.expression.named()
+        fitted = row.get("fitted_expression", {})
+        row = {"photo": f"subject seed {args.seed + k}", "yaw_deg": round(subject.yaw_deg, 1),
+               "true_expression": {n: round(v, 3) for n, v in true.items()},
+               "fitted_true_shapes": {n: fitted.get(n, 0.0) for n in true}, **row}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    photos = {"grace_hopper": Path(__import__("matplotlib").get_data_path()) / "sample_data" / "grace_hopper.jpg"}
+    skipped = []
+    try:
+        from skimage import data as skdata
+
+        photos["astronaut"] = skdata.astronaut()
+    except ImportError:
+        skipped.append("astronaut (scikit-image not installed)")
+    for name, source in photos.items():
+        photo = load_photo(source) if isinstance(source, Path) else np.ascontiguousarray(source[..., :3])
+        rows.append({"photo": name, **judge(ctx, landmarker, model, photo, bias)})
+        print(json.dumps(rows[-1]), flush=True)
+    landmarker.close()
+    ok = [r for r in rows if "error" not in r]
+    result = {
+        "benchmark": "build_expression", "subjects": args.subjects, "seed": args.seed, "size": args.size,
+        "template_bias_over_0.2": bias, "skipped": skipped,
+        "driven_better": f"{sum(r['driven_better'] for r in ok)} of {len(rows)}",
+        "rest_reads_neutral": f"{sum(r['rest_reads_neutral'] for r in ok)} of {len(rows)}",
+        "landmark_error_iod_median": {
+            "driven": round(float(np.median([r["landmark_error_iod"]["driven"] for r in ok])), 5),
+            "rest": round(float(np.median([r["landmark_error_iod"]["rest"] for r in ok])), 5)},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "photos": rows,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    os.replace(tmp, out)
+    print(json.dumps({k: v for k, v in result.items() if k != "photos"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

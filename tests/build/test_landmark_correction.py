@@ -1,0 +1,75 @@
+"""The landmark correction asset: loads, matches its script's format, and undoes a known linear offset."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from avatar_engine.build.landmark_model import LandmarkCorrection, similarity_2d
+from avatar_engine.head.model import HeadModel
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_landmark_correction.py"
+FRAME_TOL_PX = 1e-6
+"""Correcting a moved, turned and scaled face gives the same correction moved, turned and scaled (pixels)."""
+LEARNT_TOL = 0.15
+"""On samples whose offset is an exact linear function of the shape, the learnt offset's error stays below this
+fraction of the offset's size (ridge shrinkage and the 40-component truncation cost a little)."""
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("make_landmark_correction", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _face_px(correction: LandmarkCorrection) -> np.ndarray:
+    return correction.reference * 120.0 + [256.0, 270.0]
+
+
+def test_shipped_asset_loads_with_consistent_shapes():
+    c = LandmarkCorrection.default()
+    k = len(c.shape_basis)
+    model = HeadModel.default()
+    assert c.reference.shape == (468, 2) and c.shape_basis.shape == (k, 936) and c.offset_coef.shape == (k, 936)
+    assert c.identity_names == tuple(model.phenotype_names) + tuple(model.change_names)
+    assert c.identity_coef.shape == (k, len(c.identity_names)) and (c.identity_sigma > 0).all()
+    corrected = c.landmarks(_face_px(c))
+    assert corrected.shape == (468, 2) and np.isfinite(corrected).all()
+    mean, sigma = c.identity_prior(_face_px(c), c.identity_names)
+    assert mean.shape == sigma.shape == (len(c.identity_names),)
+    with pytest.raises(ValueError, match="another head model"):
+        c.identity_prior(_face_px(c), c.identity_names[:-1])
+
+
+def test_correction_follows_the_face_frame():
+    c = LandmarkCorrection.default()
+    points = _face_px(c) + np.random.default_rng(0).normal(0, 1.5, (468, 2))
+    angle, scale, shift = np.radians(12.0), 1.7, np.array([40.0, -25.0])
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    moved = scale * points @ rot.T + shift
+    assert np.allclose(c.landmarks(moved), scale * c.landmarks(points) @ rot.T + shift, atol=FRAME_TOL_PX)
+
+
+def test_script_output_loads_and_learns_a_linear_offset(tmp_path):
+    script = _script()
+    ref = LandmarkCorrection.default().reference
+    rng = np.random.default_rng(1)
+    modes = rng.normal(0, 1, (5, 468, 2)) * 0.02
+    coeffs = rng.normal(0, 1, (800, 5))
+    shapes = ref[None] + np.einsum("sm,mlj->slj", coeffs, modes)
+    gain = 0.5 * modes[::-1]  # the true point moves by a linear function of the observed shape
+    truth = shapes + np.einsum("sm,mlj->slj", coeffs, gain)
+    model = HeadModel.default()
+    n_id = len(model.phenotype_names) + len(model.change_names)
+    samples = {"seed": np.arange(800), "mediapipe": shapes * 100 + 200, "truth": truth * 100 + 200,
+               "identity": rng.uniform(0, 1, (800, n_id))}
+    out = tmp_path / "correction.npz"
+    script.save(script.train(samples), samples["seed"], out, model)
+    learnt = LandmarkCorrection.load(out)
+    observed, expected = samples["mediapipe"][7], samples["truth"][7]
+    error = np.abs(learnt.landmarks(observed) - expected).max()
+    assert error < LEARNT_TOL * np.abs(expected - observed).max(), error
