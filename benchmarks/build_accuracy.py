@@ -53,7 +53,8 @@ def stats(values) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=1000, help="first subject's seed (training used others)")
+    parser.add_argument("--seed", type=int, default=1000,
+                        help="first subject's seed (the landmark correction was trained on seeds 20000-20999)")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--max-yaw", type=float, default=30.0)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "build_accuracy.json"))

@@ -6,6 +6,9 @@ faces). Levenberg-Marquardt on the weighted landmark reprojection error, in unit
 with Gaussian priors on every parameter and box limits; first the camera alone, then everything.
 The rest face is the identity without the expression (neutralised); a smooth, regularised per-vertex residual
 then moves the face toward landmarks the shape changes could not reach.
+MediaPipe's points sit 2-4 % of the inter-ocular distance off our correspondence points, in a way that depends on
+the face; `LandmarkCorrection` (learnt on known-truth renders) moves them back and centres the identity prior on
+what the landmarks predict.
 """
 
 from __future__ import annotations
