@@ -49,14 +49,14 @@ class OptionalBackend:
 
 OPTIONAL_BACKENDS: tuple[OptionalBackend, ...] = (
     OptionalBackend("mediapipe", "mediapipe", "face tracking, photo landmarks", "pip install 'avatar-engine[track]'"),
-    OptionalBackend("onnxruntime", "onnxruntime", "ONNX inference backend", "pip install onnxruntime"),
+    OptionalBackend("onnxruntime", "onnxruntime", "ONNX inference backend", "pip install 'avatar-engine[infer]'"),
     OptionalBackend("tensorrt", "tensorrt", "TensorRT inference backend (NVIDIA GPUs)",
                     "pip install tensorrt --extra-index-url https://pypi.nvidia.com (NVIDIA GPU and CUDA needed)"),
     OptionalBackend("torch", "torch", "torch inference backend, regenerating assets/head",
-                    "pip install 'avatar-engine[headgen]'"),
+                    "pip install 'avatar-engine[infer]'"),
     OptionalBackend("pyvirtualcam", "pyvirtualcam", "virtual camera output",
                     "pip install pyvirtualcam (on Linux also: apt-get install -y v4l2loopback-dkms)"),
-    OptionalBackend("python-osc", "pythonosc", "OSC / VMC protocol output", "pip install python-osc"),
+    OptionalBackend("python-osc", "pythonosc", "OSC / VMC protocol output", "pip install 'avatar-engine[live]'"),
 )
 
 

@@ -57,7 +57,7 @@ def test_missing_optional_module_is_reported_with_an_install_hint(monkeypatch):
 
     assert not check.ok and not check.required
     assert "No module named 'pythonosc'" in check.detail
-    assert check.fix == "pip install python-osc"
+    assert check.fix == "pip install 'avatar-engine[live]'"
 
 
 def test_installed_optional_module_reports_its_version():
