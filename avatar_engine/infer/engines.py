@@ -59,19 +59,23 @@ def engine_path(engines_dir: Path, onnx_path: Path, onnx_sha256: str, tensorrt_v
     return Path(engines_dir) / f"{Path(onnx_path).stem}-{key}.engine"
 
 
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file in the same folder, then rename: never a partial file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_engine(path: Path, data: bytes, record: EngineRecord) -> None:
-    """Write the engine and its record atomically (temp file, then rename; the record last)."""
+    """Write the engine and its record atomically (the record last)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    for target, payload in ((path, data), (path.with_suffix(".json"),
-                                          json.dumps(asdict(record), indent=2).encode())):
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(payload)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+    write_atomic(path, data)
+    write_atomic(path.with_suffix(".json"), json.dumps(asdict(record), indent=2).encode())
 
 
 def verified_engine(path: Path, onnx_sha256: str) -> tuple[bytes, EngineRecord]:

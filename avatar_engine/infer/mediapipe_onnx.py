@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import zipfile
 from functools import lru_cache
 from pathlib import Path
 
 from avatar_engine.assets import default_cache_dir, model_path, sha256_file
 from avatar_engine.errors import ModelError
+from avatar_engine.infer.engines import write_atomic
 
 MODEL_NAMES = ("face_detector", "face_landmarks_detector", "face_blendshapes")
 CONVERT_HINT = "run `avatar engines convert`"
@@ -38,17 +37,6 @@ def face_spec() -> dict:
 def default_onnx_dir() -> Path:
     """`<model cache>/onnx` (the cache is `$AVATAR_ENGINE_CACHE` or ~/.cache/avatar-engine/models)."""
     return default_cache_dir() / "onnx"
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def convert_mediapipe(out_dir: Path | None = None, task_path: Path | None = None) -> dict[str, Path]:
@@ -79,12 +67,12 @@ def convert_mediapipe(out_dir: Path | None = None, task_path: Path | None = None
                                              "converter_version": CONVERTER_VERSION})
             blob = model.SerializeToString()
             path = out_dir / f"{name}.onnx"
-            _write_atomic(path, blob)
+            write_atomic(path, blob)
             manifest[name] = {"file": path.name, "sha256": hashlib.sha256(blob).hexdigest(), "member": member,
                               "task_sha256": task_sha, "converter_version": CONVERTER_VERSION,
                               "opset": model.opset_import[0].version}
             paths[name] = path
-    _write_atomic(out_dir / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+    write_atomic(out_dir / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
     return paths
 
 
