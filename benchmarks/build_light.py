@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from result_file import emit
 
 from avatar_engine.build import delight
 from avatar_engine.build.image import load_photo
@@ -227,12 +228,7 @@ def main() -> None:
                     "seconds": round(time.perf_counter() - t_start, 1)},
         "cases": rows,
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(f".{args.out.name}.tmp")
-    tmp.write_text(text + "\n")
-    os.replace(tmp, args.out)
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

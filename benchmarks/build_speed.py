@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from result_file import emit
 
 from avatar_engine.build.image import load_photo
 from avatar_engine.build.pipeline import Builder
@@ -131,12 +132,7 @@ def main() -> None:
                     "note": "2 CPU cores shared with other sessions: wall-clock timings are noisy (see load)"},
         "cases": cases,
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(f".{args.out.name}.tmp")
-    tmp.write_text(text + "\n")
-    os.replace(tmp, args.out)
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

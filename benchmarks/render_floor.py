@@ -12,13 +12,13 @@ floor is above a frame budget (8.3 ms for 120 fps), no choice of materials meets
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
 
 import moderngl
 import numpy as np
+from result_file import emit
 
 from avatar_engine.head.template import template_avatar
 from avatar_engine.render.camera import Camera
@@ -103,11 +103,7 @@ def main() -> None:
     result = {"benchmark": "render_floor", "size": list(size), "frames": args.frames, "load_average": round(load, 2),
               "gl_renderer": ctx.info["GL_RENDERER"], "cpu_count": os.cpu_count(), "machine": platform.machine(),
               "budget_ms_for_120_fps": round(1e3 / 120, 2), "cases": cases}
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":
