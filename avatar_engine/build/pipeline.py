@@ -92,6 +92,7 @@ class Builder:
         self.model = model or HeadModel.default()
         with native_stderr_silenced():
             self._landmarker = FaceLandmarker(FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES))
+        self._segmenter = None  # the hair stage's person segmenter: opened at its first use, then kept
         if self.options.texture and _available("avatar_engine.build.texture"):
             from avatar_engine.build.texture import prepare_layout
 
@@ -162,8 +163,10 @@ class Builder:
         from avatar_engine.build.hair_fit import fit_hair, hair_region, head_silhouette
         from avatar_engine.perception.segmenter import PersonSegmenter
 
-        with native_stderr_silenced(), PersonSegmenter() as segmenter:
-            person = segmenter.segment(rgb)
+        with native_stderr_silenced():
+            if self._segmenter is None:
+                self._segmenter = PersonSegmenter()
+            person = self._segmenter.segment(rgb)
         region = hair_region(rgb, person, fit.landmarks_px)
         # the bare skin and the fitted skeleton are all the fit needs: rigging a bald avatar cost 0.5 s
         result = fit_hair(region, head_silhouette(self.model, fit.identity, fit.neutral_positions, fit.view))
@@ -172,6 +175,8 @@ class Builder:
 
     def close(self) -> None:
         self._landmarker.close()
+        if self._segmenter is not None:
+            self._segmenter.close()
 
     def __enter__(self) -> "Builder":
         return self
