@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import moderngl
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from avatar_engine.render.shaders import stage_sources
 
@@ -56,46 +57,64 @@ def sparse_targets(positions: np.ndarray, normals: np.ndarray, width: int = TEXT
 
 
 class MorphBlender:
-    """Owns the target textures and the blend pass; `blend(weights)` fills `offsets` for this frame.
+    """Sums the active morph targets once a frame: `blend(weights)`, then the avatar's vertex shader reads one
+    position and one normal offset per vertex.
 
-    `on_gpu=False` sums the same lists with numpy and uploads the result instead: on a software rasteriser the
-    "GPU" is these same CPU cores, and one BLAS product over the moving vertices (about 0.3 ms) beats the fragment pass
-    (about 3 ms on llvmpipe, where each 4x4 block loops as long as its busiest vertex).
+    On the GPU (`on_gpu=True`) a fragment pass writes them into the `offsets` texture (texel (id % width,
+    kind * vertex_rows + id // width)). Otherwise numpy sums the same lists and uploads them into `buffer`, a vertex
+    attribute stream: on a software rasteriser the "GPU" is these same CPU cores, one BLAS product over the moving
+    vertices (about 0.1 ms) beats the fragment pass (about 3 ms on llvmpipe, where each 4x4 block loops as long as
+    its busiest vertex), and an attribute costs the single-threaded vertex stage less than a texture fetch.
     """
 
     def __init__(self, ctx: moderngl.Context, targets: SparseTargets, on_gpu: bool = True) -> None:
         self.ctx = ctx
         self.on_gpu = on_gpu
-        count = len(targets.vertex)
-        entry_rows = targets.entry_rows
+        self.width, self.vertex_rows = targets.index.shape[1], targets.vertex_rows
+        self._last: np.ndarray | None = None
+        self._owned: list = []
+        if on_gpu:
+            self._init_gpu(targets)
+        else:
+            self._init_cpu(targets)
+
+    def _init_cpu(self, targets: SparseTargets) -> None:
+        count, entry_rows = len(targets.vertex), targets.entry_rows
         target = targets.entries[:entry_rows].reshape(-1, 4)[:count, 3].astype(np.int64)
         offsets = np.concatenate(
             [targets.entries[k * entry_rows:(k + 1) * entry_rows].reshape(-1, 4)[:count, :3] for k in (0, 1)], axis=1)
         # the lists as a dense (52, moving vertices x 6) matrix: one BLAS product per frame (~0.1 ms for 7 MB)
         self._moving, slot = np.unique(targets.vertex, return_inverse=True)
-        self._dense = np.zeros((52, len(self._moving), 6), np.float32)
-        self._dense[target, slot] = offsets
-        self._dense = self._dense.reshape(52, -1)
-        self._cpu_offsets = np.zeros((2, targets.vertex_rows * targets.index.shape[1], 4), np.float32)
-        width = targets.index.shape[1]
-        self.width, self.vertex_rows = width, targets.vertex_rows
-        self._index = ctx.texture((width, targets.vertex_rows), 2, targets.index.tobytes(), dtype="i4")
-        self._entries = ctx.texture((width, 2 * targets.entry_rows), 4, targets.entries.tobytes(), dtype="f4")
+        dense = np.zeros((52, len(self._moving), 6), np.float32)
+        dense[target, slot] = offsets
+        self._dense = dense.reshape(52, -1)
+        self._summed = np.zeros((targets.index.shape[0] * self.width, 6), np.float32)
+        self.buffer = self.ctx.buffer(self._summed.tobytes())
+        """Blended offsets, per vertex (position xyz, normal xyz) float32: the attributes in_morph_position and
+        in_morph_normal (define MORPH_ATTRIBUTES in shaders/lib/deform.glsl)."""
+        self._owned.append(self.buffer)
+        self._blas = ThreadpoolController()
+
+    def _init_gpu(self, targets: SparseTargets) -> None:
+        ctx, width = self.ctx, self.width
+        index = ctx.texture((width, targets.vertex_rows), 2, targets.index.tobytes(), dtype="i4")
+        entries = ctx.texture((width, 2 * targets.entry_rows), 4, targets.entries.tobytes(), dtype="f4")
         self.offsets = ctx.texture((width, 2 * targets.vertex_rows), 4, dtype="f4")
         """Blended (position, normal) offsets: texel (id % width, kind * vertex_rows + id // width)."""
-        for tex in (self._index, self._entries, self.offsets):
+        for tex in (index, entries, self.offsets):
             tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self._textures = (index, entries)
         self._fbo = ctx.framebuffer([self.offsets])
         vs, fs = stage_sources("morph_blend")
         self._program = ctx.program(vertex_shader=vs, fragment_shader=fs)
         self._vao = ctx.vertex_array(self._program, [])
+        self._owned += [self._vao, self._program, self._fbo, self.offsets, index, entries]
         names = set(self._program)
         for name, value in (("u_morph_index", 2), ("u_morph_entries", 3), ("u_vertex_rows", targets.vertex_rows),
                             ("u_entry_rows", targets.entry_rows), ("u_width", width)):
             if name in names:
                 self._program[name].value = value
         self._weights = self._program["u_weights"] if "u_weights" in names else None
-        self._last: np.ndarray | None = None
 
     def blend(self, weights: np.ndarray) -> None:
         """weights : (52,) float32. Skipped when unchanged since the last frame."""
@@ -105,20 +124,22 @@ class MorphBlender:
         self._last = weights.copy()
         if not self.on_gpu:
             if len(self._moving):
-                summed = (weights @ self._dense).reshape(-1, 6)
-                self._cpu_offsets[0, self._moving, :3] = summed[:, :3]
-                self._cpu_offsets[1, self._moving, :3] = summed[:, 3:]
-            self.offsets.write(self._cpu_offsets.tobytes())
+                # One thread: OpenBLAS would wake its pool for this 0.1 ms product, and its idle workers then spin
+                # for milliseconds on the cores the rasteriser threads need (measured on llvmpipe: +7 ms a frame).
+                with self._blas.limit(limits=1, user_api="blas"):
+                    self._summed[self._moving] = (weights @ self._dense).reshape(-1, 6)
+            self.buffer.write(self._summed.tobytes())
             return
         if self._weights is not None:
             self._weights.write(weights.tobytes())
         self._fbo.use()
         self.ctx.viewport = (0, 0, *self.offsets.size)
         self.ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE | moderngl.BLEND)
-        self._index.use(2)
-        self._entries.use(3)
+        self._textures[0].use(2)
+        self._textures[1].use(3)
         self._vao.render(moderngl.TRIANGLE_STRIP, vertices=4)
 
     def release(self) -> None:
-        for obj in (self._vao, self._program, self._fbo, self.offsets, self._entries, self._index):
+        for obj in self._owned:
             obj.release()
+        self._owned = []

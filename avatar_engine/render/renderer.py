@@ -174,6 +174,7 @@ class Renderer:
     def _program(self, kind: str) -> moderngl.Program:
         if kind not in self._programs:
             defines = [MATERIAL_DEFINES[kind]] + (["SHADE_PER_VERTEX"] if self.options.shading == "vertex" else [])
+            defines += ["MORPH_ATTRIBUTES"] if self.options.morphs == "cpu" else []
             vs, fs = stage_sources("avatar", defines)
             self._programs[kind] = self.ctx.program(vertex_shader=vs, fragment_shader=fs)
             self._uniform_names[kind] = frozenset(self._programs[kind])
@@ -224,6 +225,8 @@ class Renderer:
                 self._resources.append(tex)
             program = self._program(material.kind)
             content = [(vbo, fmt, name) for name, (vbo, fmt) in vbos.items() if name in program]
+            if not self._morphs.on_gpu:
+                content.append((self._morphs.buffer, "3f 3f", "in_morph_position", "in_morph_normal"))
             vao = ctx.vertex_array(program, content, index_buffer=ibo, index_element_size=4)
             self._resources.append(vao)
             z = part.positions[:, 2]
@@ -275,7 +278,8 @@ class Renderer:
             "u_camera_position": tuple(float(c) for c in camera.position),
         }
         arrays = {"u_joint_matrices": np.ascontiguousarray(mats.transpose(0, 2, 1)).tobytes()}
-        self._morphs.offsets.use(1)
+        if self._morphs.on_gpu:
+            self._morphs.offsets.use(1)
         frame_uniforms = {**shared, **arrays, "u_morph_blend": 1, "u_base_texture": 0}
         written: set[str] = set()
         for part in self._parts:
