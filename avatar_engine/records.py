@@ -59,6 +59,9 @@ class Part:
     """tangents : (n, 4) float32 glTF tangents (xyz, handedness); hair uses them as strand direction."""
     occlusion: np.ndarray | None = None
     """occlusion : (n,) float32 ambient visibility in [0, 1] (1 = open sky), baked per avatar; glTF COLOR_0."""
+    back_hidden: int = 0
+    """The first `back_hidden` triangles are never seen from behind (hair lying on the scalp: its back faces the
+    skull), so a renderer may cull their back faces although the material is double-sided."""
 
     @property
     def vertex_count(self) -> int:

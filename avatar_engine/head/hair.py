@@ -49,6 +49,10 @@ CROWN_FLATTEN = 0.3
 """Fraction of a layer's height it keeps on the crown."""
 ROOT_LIFT = 0.0016
 """Height of the innermost layer above the skin."""
+CAP_GAP = 0.005
+"""Hair at most this high above the skin, where it lies on the scalp, hides its back against the skull..."""
+CAP_GAP_OPENING = 0.015
+"""...except this close (along the strand) to the hairline, where the gap under it can be seen into from below."""
 
 
 @dataclass(frozen=True)
@@ -208,8 +212,9 @@ def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None, ti
                 combs: dict | None = None, hang_samples: int = SAMPLES_B) -> dict[str, np.ndarray] | None:
     """The hair's geometry without skinning or texture (cheap: the hair fit calls it many times); None if bald.
 
-    returns : positions (v, 3), normals (v, 3), tangents (v, 3) root to tip, uvs (v, 2), indices (t, 3),
-              quads (q, 4) the same surface as grid cells (half as many polygons for a rasteriser)
+    returns : positions (v, 3), normals (v, 3), tangents (v, 3) root to tip, uvs (v, 2), indices (t, 3)
+              counter-clockwise seen from outside, the first cap_triangles of them lying on the scalp (their back
+              faces the skull), quads (q, 4) the same surface as grid cells (half as many polygons for a rasteriser)
     floor_y : lowest height hair may hang to (default: 1 cm above the lowest skin vertex).
     tip : fraction of every strand built (below 1 leaves out the tips, which the texture thins away anyway).
     combs : a dict the caller keeps between calls on the same scalp: the combed strands (most of the cost) are
@@ -236,7 +241,7 @@ def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None, ti
     t = np.linspace(0.0, tip, rows + 1)
     hl = arc[np.arange(COLUMNS), np.minimum(on_scalp.sum(1), arc.shape[1] - 1)]
     ends_on_scalp = 1.0 - _smoothstep(0.0, 0.04, length - hl)  # short hair lies down at its hairline
-    positions, uvs, tangents, normals, indices, cells = [], [], [], [], [], []
+    positions, uvs, tangents, normals, indices, cells, cap_flags = [], [], [], [], [], [], []
     for k in range(layers):
         grid = np.empty((COLUMNS + 1, rows + 1, 3))
         s = t[None] * length[:, None]  # (c, r)
@@ -262,22 +267,34 @@ def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None, ti
         idx = first + np.arange((COLUMNS + 1) * (rows + 1)).reshape(COLUMNS + 1, rows + 1)
         a, b, c_, d = idx[:-1, :-1], idx[1:, :-1], idx[1:, 1:], idx[:-1, 1:]
         cells.append(np.stack([a, b, c_, d], -1).reshape(-1, 4))
-        quads = np.stack([np.stack([a, b, c_], -1), np.stack([a, c_, d], -1)], 2)  # (c, r, 2, 3)
-        quads = quads.reshape(-1, 3)
+        quads = np.stack([np.stack([a, c_, b], -1), np.stack([a, d, c_], -1)], 2)  # (c, r, 2, 3), ccw from outside
+        # A cell within a few millimetres of the skin, where its strands are still on the scalp, hides its back
+        # against the skull from every view. Higher sheets keep both sides: at the silhouette the far half's inner
+        # side shows through the near half's clumps and fills the outline.
+        rel = grid - scalp.centre
+        distance = np.linalg.norm(rel, axis=-1)
+        low = distance - scalp.skin_radius(rel / np.maximum(distance, 1e-9)[..., None]) <= CAP_GAP  # (c + 1, r + 1)
+        low = low[:-1, :-1] & low[1:, :-1] & low[1:, 1:] & low[:-1, 1:]
+        inside = hl - CAP_GAP_OPENING  # short of the hairline, where the gap under the sheet opens to view
+        on_cap = low & (s[:, 1:] <= inside[:, None]) & (np.roll(s, -1, 0)[:, 1:] <= np.roll(inside, -1)[:, None])
+        on_cap &= lifts[k] <= CAP_GAP  # an outer sheet only lies that low on the crown, where it fills the outline
         # the crown row is a fan: its first triangle of each quad is degenerate
         crown = np.zeros((COLUMNS, rows, 2), bool)
         crown[:, 0, 0] = True
-        quads = quads[~crown.ravel()]
+        cap_flags.append(np.broadcast_to(on_cap[..., None], crown.shape)[~crown])
+        quads = quads.reshape(-1, 3)[~crown.ravel()]
         positions.append(grid.reshape(-1, 3))
         normals.append(normal.reshape(-1, 3))
         tangents.append(along.reshape(-1, 3))
         uvs.append(np.stack([u.ravel(), v.ravel()], 1))
         indices.append(quads)
+    triangles, cap = np.concatenate(indices), np.concatenate(cap_flags)
     return {"positions": np.concatenate(positions).astype(np.float32),
             "normals": np.concatenate(normals).astype(np.float32),
             "tangents": np.concatenate(tangents).astype(np.float32),
-            "uvs": np.concatenate(uvs).astype(np.float32), "indices": np.concatenate(indices).astype(np.uint32),
-            "quads": np.concatenate(cells).astype(np.uint32)}
+            "uvs": np.concatenate(uvs).astype(np.float32),
+            "indices": np.concatenate([triangles[cap], triangles[~cap]]).astype(np.uint32),
+            "cap_triangles": int(cap.sum()), "quads": np.concatenate(cells).astype(np.uint32)}
 
 
 def grow_hair(scalp: Scalp, style: HairStyle = HairStyle(),
@@ -293,7 +310,8 @@ def grow_hair(scalp: Scalp, style: HairStyle = HairStyle(),
         name="hair", material="hair", positions=positions, normals=sheets["normals"], uvs=sheets["uvs"],
         indices=sheets["indices"], joints=joints.astype(np.uint16), weights=weights, morph_positions=morphs,
         morph_normals=np.zeros_like(morphs),
-        tangents=np.concatenate([tangent, np.ones((len(tangent), 1))], 1).astype(np.float32))
+        tangents=np.concatenate([tangent, np.ones((len(tangent), 1))], 1).astype(np.float32),
+        back_hidden=sheets["cap_triangles"])
     density = 1.0 - 0.55 * style.baldness
     material = Material("hair", "hair", texture=strand_atlas(style.color, style.layers, density), roughness=0.35,
                         alpha_mode="MASK", double_sided=True)

@@ -190,11 +190,16 @@ class _Reader:
         if "COLOR_0" in attributes:
             width = 4 if self.item("accessors", attributes["COLOR_0"]).get("type") == "VEC4" else 3
             occlusion = self.floats(attributes["COLOR_0"], width, n)[:, :3].mean(axis=1).astype(np.float32)
+        triangles = indices.astype(np.uint32).reshape(-1, 3)
+        # our own hint (see Part.back_hidden); a value that does not fit the primitive is ignored, never trusted
+        back_hidden = (primitive.get("extras") or {}).get("backHidden", 0)
+        back_hidden = back_hidden if type(back_hidden) is int and 0 <= back_hidden <= len(triangles) else 0
         return Part(
             name=name, material=material, positions=positions, normals=self.floats(attributes["NORMAL"], 3, n),
-            uvs=uvs, indices=indices.astype(np.uint32).reshape(-1, 3),
+            uvs=uvs, indices=triangles,
             joints=joint_slot[joints].astype(np.uint16), weights=self.floats(attributes["WEIGHTS_0"], 4, n),
             morph_positions=morph_positions, morph_normals=morph_normals, tangents=tangents, occlusion=occlusion,
+            back_hidden=back_hidden,
         )
 
     def skeleton(self, skin: dict[str, Any]) -> tuple[Skeleton, np.ndarray]:

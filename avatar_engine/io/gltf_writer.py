@@ -206,7 +206,7 @@ def _primitive_json(part: Part, material: int, builder: _Builder, targets: bool)
         "indices": builder.dense(part.indices.reshape(-1).astype(index_type), "SCALAR", _ELEMENT_ARRAY_BUFFER),
         "material": material,
         "mode": 4,
-        "extras": {"name": part.name},
+        "extras": {"name": part.name, **({"backHidden": int(part.back_hidden)} if part.back_hidden else {})},
     }
     if targets:
         primitive["targets"] = [

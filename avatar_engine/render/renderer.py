@@ -57,14 +57,21 @@ class RenderOptions:
     lighting: Lighting = field(default_factory=Lighting)
     anisotropy: float | None = None
     """Anisotropic texture filtering (1 = off). None: 8 on a GPU, 1 on a software rasteriser."""
+    texture_filter: Literal["linear", "nearest"] | None = None
+    """How texels are filtered within the chosen mip level. None: nearest in the software preset (per-vertex
+    shading on a software rasteriser), where a bilinear fetch adds about 30% to a textured frame and, with the mip
+    level picked so a texel is about a pixel, looks the same at 720p; linear otherwise."""
 
     def resolve(self, software: bool) -> "RenderOptions":
         """These options with every `None` replaced by the choice for a software (or hardware) rasteriser."""
+        shading = ("vertex" if software else "pixel") if self.shading is None else self.shading
         return replace(
             self,
             samples=(0 if software else 4) if self.samples is None else self.samples,
-            shading=("vertex" if software else "pixel") if self.shading is None else self.shading,
+            shading=shading,
             anisotropy=(1.0 if software else 8.0) if self.anisotropy is None else self.anisotropy,
+            texture_filter=(("nearest" if software and shading == "vertex" else "linear") if self.texture_filter is None
+                            else self.texture_filter),
             morphs=("cpu" if software else "gpu") if self.morphs is None else self.morphs)
 
 
@@ -218,22 +225,30 @@ class Renderer:
                 tex.build_mipmaps()
                 # per-vertex shading samples one mip level chosen per frame (see `_texture_lod`): a bilinear fetch
                 # instead of trilinear filtering with per-pixel derivatives, a third of the fragment cost there
-                vertex = self.options.shading == "vertex"
-                tex.filter = (moderngl.LINEAR_MIPMAP_NEAREST if vertex else moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+                vertex, nearest = self.options.shading == "vertex", self.options.texture_filter == "nearest"
+                tex.filter = ((moderngl.NEAREST_MIPMAP_NEAREST if nearest else moderngl.LINEAR_MIPMAP_NEAREST) if vertex
+                              else moderngl.NEAREST_MIPMAP_LINEAR if nearest else moderngl.LINEAR_MIPMAP_LINEAR,
+                              moderngl.NEAREST if nearest else moderngl.LINEAR)
                 tex.anisotropy = self.options.anisotropy
                 textures[part.material] = tex
                 self._resources.append(tex)
             program = self._program(material.kind)
             content = [(vbo, fmt, name) for name, (vbo, fmt) in vbos.items() if name in program]
-            if not self._morphs.on_gpu:
+            if not self._morphs.on_gpu and "in_morph_position" in program:
                 content.append((self._morphs.buffer, "3f 3f", "in_morph_position", "in_morph_normal"))
             vao = ctx.vertex_array(program, content, index_buffer=ibo, index_element_size=4)
             self._resources.append(vao)
             z = part.positions[:, 2]
-            self._parts.append(_GpuPart(vao, program, first * 3, len(part.indices) * 3, textures[part.material],
-                                        material.kind, tuple(material.base_color), material.roughness,
-                                        (float(z.max()), float(z.min())), material.double_sided,
-                                        texel_density(part, textures[part.material].size)))
+            gpu = _GpuPart(vao, program, first * 3, len(part.indices) * 3, textures[part.material],
+                           material.kind, tuple(material.base_color), material.roughness,
+                           (float(z.max()), float(z.min())), material.double_sided,
+                           texel_density(part, textures[part.material].size))
+            hidden = part.back_hidden if material.double_sided else 0
+            if hidden:  # the triangles whose back is never seen skip rasterising it (half the hair, from any view)
+                self._parts.append(replace(gpu, count=hidden * 3, double_sided=False))
+                gpu = replace(gpu, first=gpu.first + hidden * 3, count=gpu.count - hidden * 3)
+            if gpu.count:
+                self._parts.append(gpu)
             first += len(part.indices)
         self._avatar = avatar
 

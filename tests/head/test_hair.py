@@ -145,3 +145,23 @@ def test_cli_offers_every_preset():
         assert parser.parse_args(["template", "--hair", name]).hair == name
     with pytest.raises(SystemExit):
         parser.parse_args(["template", "--hair", "mohawk"])
+
+
+CAP_CLEARANCE = 0.006
+"""Largest height above the skin of the centre of a triangle marked as hiding its back against the skull (its
+corners lie within CAP_GAP = 5 mm; a centre may sit a little higher between them)."""
+
+
+@pytest.mark.parametrize("name", [n for n in HAIR_PRESETS if n != "bald"])
+def test_triangles_face_outward_and_the_cap_lies_on_the_skull(grown, scalp, name):
+    part, _ = grown[name]
+    tri = part.indices.astype(np.int64)
+    p = part.positions[tri]
+    geometric = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
+    # counter-clockwise seen from outside (glTF): engines light a double-sided sheet's front with its own normal
+    assert ((geometric * part.normals[tri].sum(1)).sum(1) > 0).all()
+    assert 0 < part.back_hidden < len(tri), "some hair lies on the scalp and some does not"
+    rel = p[:part.back_hidden].mean(1) - scalp.centre
+    distance = np.linalg.norm(rel, axis=1)
+    height = distance - scalp.skin_radius(rel / distance[:, None])
+    assert height.max() <= CAP_CLEARANCE, f"a cap triangle lies {height.max() * 1e3:.1f} mm off the skin"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -102,7 +103,8 @@ def make_avatar() -> Avatar:
     face = _sphere_part(rng)
     teeth = _quads_part("teeth", "teeth", (0.0, 1.64, 0.08), 2, joint=2, tangents=False)
     teeth.morph_positions[ARKIT_INDEX["jawOpen"]] = [0, -0.015, 0]
-    hair = _quads_part("hair", "hair", (0.0, 1.78, 0.05), 3, joint=1, tangents=True)
+    hair = dataclasses.replace(_quads_part("hair", "hair", (0.0, 1.78, 0.05), 3, joint=1, tangents=True),
+                               back_hidden=4)
     skin_texture = rng.integers(0, 256, (8, 16, 4), dtype=np.uint8)
     skin_texture[..., 3] = 255
     hair_texture = rng.integers(0, 256, (8, 8, 4), dtype=np.uint8)
@@ -158,6 +160,7 @@ def test_round_trip_restores_the_avatar(avatar: Avatar, glb_path: Path) -> None:
                                        err_msg=f"{want.name}.{field}")
         assert got.positions.dtype == np.float32 and got.indices.dtype == np.uint32 and got.joints.dtype == np.uint16
         assert got.morph_positions.shape == (52, want.vertex_count, 3)
+        assert got.back_hidden == want.back_hidden, f"{want.name}: triangles whose back is never seen"
         if want.tangents is None:
             assert got.tangents is None
         else:

@@ -153,7 +153,13 @@ def test_a_photo_view_renders_like_the_camera_it_was_made_from(ctx, template):
     view = PhotoView(SIZE, camera.view().astype(np.float64), (h / 2) / np.tan(np.radians(camera.fov_y_deg) / 2))
     with Renderer(ctx, RenderOptions(size=SIZE)) as r:
         r.load(template)
-        assert compare(draw(r, Expression(), camera), draw(r, Expression(), view)) == (0.0, 0.0)
+        mean, changed = compare(draw(r, Expression(), camera), draw(r, Expression(), view))
+        assert mean <= SAME_VIEW_MEAN_TOLERANCE and changed == 0.0
+
+
+SAME_VIEW_MEAN_TOLERANCE = 0.01
+"""Mean difference (0-255 levels) between one view given as a Camera and as a PhotoView: the matrices differ in
+the last float bits, which can move a nearest-filtered texel lookup across a texel edge here and there."""
 
 
 MORPH_PATH_TOLERANCE = 1
@@ -175,3 +181,23 @@ def draw_neutral(ctx, template) -> np.ndarray:
     with Renderer(ctx, RenderOptions(size=SIZE)) as r:
         r.load(template)
         return draw(r, Expression())
+
+
+HIDDEN_BACK_CHANGED_FRACTION = 0.002
+"""Pixels (of the avatar's frame) allowed to differ by more than GOLDEN_PIXEL_TOLERANCE when the hair lying on the
+scalp skips its back faces: only the sliver between the skull and the innermost sheet can change."""
+
+
+@pytest.mark.parametrize("yaw, pitch", [(0, 0), (50, 0), (180, 0), (0, -40), (20, 45)])
+def test_skipping_the_hidden_backs_of_hair_is_invisible(ctx, template, yaw, pitch):
+    """Part.back_hidden lets the renderer cull half the scalp hair; no view may show the difference."""
+    assert template.part("hair").back_hidden > 0
+    both_sides = dataclasses.replace(template, parts=tuple(dataclasses.replace(p, back_hidden=0)
+                                                           for p in template.parts))
+    camera = Camera(yaw_deg=yaw, pitch_deg=pitch)
+    images = []
+    for avatar in (template, both_sides):
+        with Renderer(ctx, RenderOptions(size=(256, 256), samples=4, shading="pixel")) as r:
+            r.load(avatar)
+            images.append(draw(r, Expression(), camera))
+    assert compare(images[0], images[1])[1] <= HIDDEN_BACK_CHANGED_FRACTION
