@@ -220,6 +220,21 @@ def cmd_engines(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_synth(args: argparse.Namespace) -> int:
+    from avatar_engine.synth.dataset import SynthOptions, generate
+
+    options = SynthOptions(count=args.count, seed=args.seed, size=args.size, shard=args.shard,
+                           images=not args.no_images)
+
+    def progress(done: int, total: int) -> None:
+        if done % 10 == 0 or done == total:
+            print(f"\r{done}/{total} samples", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+    manifest = generate(Path(args.output), options, progress=progress)
+    print(f"wrote {args.output}: {manifest['count']} samples in {len(manifest['shards'])} shards")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="avatar", description="Rigged 3D head avatars: build, animate, export.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -283,6 +298,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-seconds", type=float, help="stop after this long")
     p.add_argument("--phone", help="iFacialMocap: the phone's address, to ask it to start streaming")
     p.set_defaults(run=cmd_live)
+
+    p = sub.add_parser("synth", help="render a synthetic training set: random people, MediaPipe on every render")
+    p.add_argument("-o", "--output", required=True, help="new (or empty) folder for the set")
+    p.add_argument("-n", "--count", type=int, required=True, help="samples to render")
+    p.add_argument("--seed", type=int, default=0, help="sample i is drawn from (seed, i): reproducible")
+    p.add_argument("--size", type=int, default=256, help="render size in pixels (square)")
+    p.add_argument("--shard", type=int, default=100, help="samples per .npz shard")
+    p.add_argument("--no-images", action="store_true", help="keep labels and landmarks only, not the renders")
+    p.set_defaults(run=cmd_synth)
 
     p = sub.add_parser("engines", help="convert MediaPipe's face models to ONNX; build TensorRT engines")
     p.add_argument("action", choices=("convert", "build", "list"),

@@ -16,10 +16,12 @@ import moderngl
 import numpy as np
 from PIL import Image
 
-from avatar_engine.head.hair import HairStyle, hair_coverage, scalp_centre
+from avatar_engine.head.hair import HairStyle, hair_coverage
+from avatar_engine.head.hair_scalp import scalp_centre
 from avatar_engine.head.model import ASSET_PATH, HeadModel
 from avatar_engine.render.context import headless_context
 from avatar_engine.render.shaders import stage_sources
+from avatar_engine.synth.albedo import brow_mask, value_noise
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = 1024
@@ -54,28 +56,6 @@ def bake_attributes(model: HeadModel, source_uvs: np.ndarray, masks_dir: Path) -
     out = [np.frombuffer(t.read(), np.float32).reshape(SIZE, SIZE, 4)[::-1] for t in targets]
     ctx.release()
     return out[0], out[1]
-
-
-def value_noise(shape: tuple[int, int], cell: int, rng: np.random.Generator) -> np.ndarray:
-    grid = rng.random((shape[0] // cell + 2, shape[1] // cell + 2))
-    y, x = np.mgrid[0:shape[0], 0:shape[1]] / cell
-    y0, x0 = y.astype(int), x.astype(int)
-    fy, fx = (y - y0) ** 2 * (3 - 2 * (y - y0)), (x - x0) ** 2 * (3 - 2 * (x - x0))
-    top = grid[y0, x0] * (1 - fx) + grid[y0, x0 + 1] * fx
-    bottom = grid[y0 + 1, x0] * (1 - fx) + grid[y0 + 1, x0 + 1] * fx
-    return top * (1 - fy) + bottom * fy
-
-
-def brow_mask(p: np.ndarray, eye_y: float, eye_z: float) -> np.ndarray:
-    """Soft brow arches from 3D position: over each eye, thick near the nose, tapering outward."""
-    x, y, z = np.abs(p[..., 0]), p[..., 1], p[..., 2]
-    t = np.clip((x - 0.011) / 0.042, 0.0, 1.0)
-    centre = eye_y + 0.0185 + 0.0055 * np.sin(np.pi * np.clip(t * 1.15, 0, 1))
-    half = 0.0042 * (1.0 - 0.55 * t)
-    inside = np.clip(1.0 - np.abs(y - centre) / np.maximum(half, 1e-6), 0.0, 1.0)
-    along = np.clip((x - 0.009) / 0.004, 0, 1) * np.clip((0.056 - x) / 0.006, 0, 1)
-    front = np.clip((z - (eye_z - 0.03)) / 0.01, 0, 1)
-    return (inside ** 0.7) * along * front
 
 
 def dilate(rgb: np.ndarray, filled: np.ndarray, steps: int = 16) -> np.ndarray:

@@ -21,7 +21,8 @@ from PIL import Image
 
 from avatar_engine.build.texture_fill import dilate
 from avatar_engine.build.texture_project import texel_map
-from avatar_engine.head.hair import HairStyle, hair_coverage, scalp_centre
+from avatar_engine.head.hair import HairStyle, hair_coverage
+from avatar_engine.head.hair_scalp import scalp_centre
 from avatar_engine.head.model import HeadModel
 from avatar_engine.head.template import SKIN_TEXTURE_PATH
 

@@ -110,6 +110,17 @@ def _hairline_elevation(azimuth: np.ndarray, baldness: float) -> np.ndarray:
     return line + 40.0 * baldness * front
 
 
+def hair_coverage(points: np.ndarray, centre: np.ndarray, style: HairStyle) -> np.ndarray:
+    """points : (n, 3) on the skin -> (n,) in [0, 1]: how far inside the style's hairline each lies (soft over about
+    4 degrees of elevation about `centre`, the scalp centre); all 0 for a bald style."""
+    style = style.clamped()
+    if style.bald:
+        return np.zeros(len(points))
+    azimuth, polar = direction_angles(np.asarray(points, np.float64) - centre)
+    elevation = 90.0 - np.degrees(polar)
+    return np.clip((elevation - _hairline_elevation(azimuth, style.baldness)) / 4.0 + 0.5, 0.0, 1.0)
+
+
 def _crown_frame(style: HairStyle) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The crown direction d0 and two unit vectors across it (e1 toward the face)."""
     back, side = np.radians(CROWN_TILT_DEG), np.radians(PARTING_TILT_DEG * style.parting)

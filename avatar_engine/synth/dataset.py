@@ -1,0 +1,153 @@
+"""A synthetic training set on disk: random scenes rendered, MediaPipe run on every render, labels kept.
+
+    avatar synth -o data/synth -n 1000 [--seed 0] [--size 256] [--shard 100] [--no-images]
+
+Layout of the output folder:
+- `manifest.json`: generator, seed, size, sample count, shard files, the order of the identity columns;
+- `shard_00000.npz` ...: per sample (first axis) the truth (`identity`, `expression`, `pose_deg` yaw/pitch/roll,
+  `hair` present/length/volume/fringe/parting/baldness/layers, `hair_color`, `skin`, `iris`, `view` (4, 4),
+  `focal_px`), what MediaPipe saw (`detected`, `landmarks` (478, 3) NaN when no face, `scores` (52,),
+  `mp_pose` (4, 4)) and the hair's visible silhouette (`hair_mask`, bits packed along the rows);
+- `images/000000.png` ...: the renders (unless --no-images).
+
+Sample i is drawn from `numpy.random.default_rng([seed, i])`, so every sample is reproducible on its own and a
+shard can be regenerated without the others. Files are written to a temporary name, then renamed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from avatar_engine.errors import InputError
+from avatar_engine.head.model import HeadModel
+from avatar_engine.synth.scene import Scene, random_scene, render_scene
+
+GENERATOR = "avatar-engine synth 1"
+HAIR_FIELDS = ("present", "length", "volume", "fringe", "parting", "baldness", "layers")
+
+
+@dataclass(frozen=True)
+class SynthOptions:
+    count: int
+    seed: int = 0
+    size: int = 256
+    shard: int = 100
+    images: bool = True
+
+    def __post_init__(self) -> None:
+        if self.count < 1:
+            raise InputError(f"--count must be at least 1, got {self.count}")
+        if not 128 <= self.size <= 1024:
+            raise InputError(f"--size must be between 128 and 1024 pixels, got {self.size}")
+        if self.shard < 1:
+            raise InputError(f"--shard must be at least 1, got {self.shard}")
+
+
+def scene_for(seed: int, index: int, model: HeadModel | None = None) -> Scene:
+    """Sample `index` of the set made with `seed`."""
+    return random_scene(np.random.default_rng([seed, index]), model)
+
+
+def _labels(scene: Scene, model: HeadModel) -> dict[str, np.ndarray]:
+    s, hair = scene.subject, scene.hair
+    hair_row = [0.0] * len(HAIR_FIELDS) if hair is None else [
+        1.0, hair.length, hair.volume, hair.fringe, hair.parting, hair.baldness, float(hair.layers)]
+    return {
+        "identity": np.array([s.identity[n] for n in model.identity_names], np.float32),
+        "expression": np.asarray(s.expression.weights, np.float32),
+        "pose_deg": np.array([s.yaw_deg, s.pitch_deg, s.roll_deg], np.float32),
+        "hair": np.array(hair_row, np.float32),
+        "hair_color": np.array(hair.color if hair is not None else (0, 0, 0), np.uint8),
+        "skin": np.array(scene.look.skin, np.uint8), "iris": np.array(scene.iris, np.uint8),
+    }
+
+
+def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{path.suffix}")
+    try:
+        write(tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def generate(out: Path, options: SynthOptions, ctx=None, landmarker=None,
+             progress: Callable[[int, int], None] | None = None) -> dict:
+    """Render `options.count` samples into `out` (created); returns the manifest."""
+    from PIL import Image
+
+    from avatar_engine.perception.landmarker import FaceLandmarker
+    from avatar_engine.render.context import headless_context
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"output {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        raise InputError(f"output folder {out} is not empty: choose a new one")
+    out.mkdir(parents=True, exist_ok=True)
+    if options.images:
+        (out / "images").mkdir(exist_ok=True)
+    model = HeadModel.default()
+    ctx = ctx or headless_context()
+    own_landmarker = landmarker is None
+    landmarker = landmarker or FaceLandmarker()
+    size = (options.size, options.size)
+    shards = []
+    try:
+        for first in range(0, options.count, options.shard):
+            rows: dict[str, list] = {}
+            for i in range(first, min(first + options.shard, options.count)):
+                scene = scene_for(options.seed, i, model)
+                rendered = render_scene(ctx, scene, size, model)
+                faces = landmarker.detect(rendered.image)
+                seen = {"detected": np.bool_(bool(faces)),
+                        "landmarks": faces[0].points if faces else np.full((478, 3), np.nan, np.float32),
+                        "scores": faces[0].scores if faces else np.zeros(52, np.float32),
+                        "mp_pose": faces[0].pose if faces else np.full((4, 4), np.nan, np.float32)}
+                sample = {**_labels(scene, model), **seen, "view": rendered.view.view.astype(np.float32),
+                          "focal_px": np.float32(rendered.view.focal_px),
+                          "hair_mask": np.packbits(rendered.hair_mask, axis=-1)}
+                for key, value in sample.items():
+                    rows.setdefault(key, []).append(value)
+                if options.images:
+                    _write_atomic(out / "images" / f"{i:06d}.png",
+                                  lambda p, image=rendered.image: Image.fromarray(image).save(p, format="PNG"))
+                if progress:
+                    progress(i + 1, options.count)
+            name = f"shard_{first // options.shard:05d}.npz"
+            arrays = {key: np.stack(values) for key, values in rows.items()}
+            _write_atomic(out / name, lambda p: np.savez_compressed(p, **arrays))
+            shards.append(name)
+    finally:
+        if own_landmarker:
+            landmarker.close()
+    manifest = {"generator": GENERATOR, "seed": options.seed, "count": options.count, "size": options.size,
+                "shards": shards, "images": options.images, "identity_names": list(model.identity_names),
+                "hair_fields": list(HAIR_FIELDS)}
+    _write_atomic(out / "manifest.json", lambda p: p.write_text(json.dumps(manifest, indent=1)))
+    return manifest
+
+
+def load(folder: Path) -> dict[str, np.ndarray]:
+    """Every shard of a generated set concatenated: key -> (count, ...) array (`hair_mask` unpacked to bool)."""
+    folder = Path(folder)
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{folder} is not a synthetic set: no readable manifest.json ({exc})") from None
+    if manifest.get("generator") != GENERATOR:
+        raise InputError(f"{folder} was made by {manifest.get('generator')!r}, this reads {GENERATOR!r}")
+    parts: dict[str, list] = {}
+    for name in manifest["shards"]:
+        with np.load(folder / name) as shard:
+            for key in shard.files:
+                parts.setdefault(key, []).append(shard[key])
+    data = {key: np.concatenate(values) for key, values in parts.items()}
+    data["hair_mask"] = np.unpackbits(data["hair_mask"], axis=-1, count=manifest["size"]).astype(bool)
+    return data

@@ -1,0 +1,119 @@
+"""The synthetic data generator: colouring does what its parameters say, scenes are reproducible, the hair mask
+is the hair, and a generated set on disk holds the truth and what MediaPipe saw."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from avatar_engine.errors import InputError
+from avatar_engine.head.hair import HAIR_PRESETS
+from avatar_engine.synth.albedo import SkinLook, UVSurface, forehead, paint_albedo, random_look, srgb_to_linear
+from avatar_engine.synth.dataset import SynthOptions, generate, load, scene_for
+from avatar_engine.synth.scene import random_scene, render_scene
+
+TONE_TOLERANCE = 0.03
+"""Relative error allowed between the asked skin colour and the median of the painted forehead (linear RGB)."""
+ZONE_DARKENING = 0.03
+"""Least mean darkening (linear luminance, relative) freckles and stubble must bring to their zones."""
+
+
+@pytest.fixture(scope="module")
+def surface():
+    return UVSurface.default()
+
+
+def _cheeks(surface):
+    p = surface.positions
+    return (surface.covered & (np.abs(p[..., 0]) > 0.03) & (np.abs(p[..., 0]) < 0.05)
+            & (np.abs(p[..., 1] - surface.eye_y + 0.035) < 0.01) & (p[..., 2] > surface.eye_z))
+
+
+def _luminance(image, mask):
+    return float((srgb_to_linear(image[..., :3])[mask] @ np.array([0.2126, 0.7152, 0.0722])).mean())
+
+
+@pytest.mark.parametrize("skin", [(240, 200, 175), (150, 105, 80), (80, 52, 38)])
+def test_skin_tone_is_the_asked_colour(surface, skin):
+    image = paint_albedo(SkinLook(skin=skin, blush=0.35), surface)
+    painted = np.median(srgb_to_linear(image[..., :3])[forehead(surface)], axis=0)
+    asked = srgb_to_linear(skin)
+    assert np.all(np.abs(painted / asked - 1) <= TONE_TOLERANCE), (painted, asked)
+
+
+def test_freckles_and_stubble_darken_their_zones(surface):
+    plain = paint_albedo(SkinLook(seed=4), surface)
+    p = surface.positions
+    chin = surface.covered & (np.abs(p[..., 0]) < 0.015) & (np.abs(p[..., 1] - surface.eye_y + 0.1) < 0.008)
+    nose_cheek = _cheeks(surface) | (surface.covered & (np.abs(p[..., 0]) < 0.01)
+                                     & (np.abs(p[..., 1] - surface.eye_y + 0.03) < 0.01))
+    stubbled = paint_albedo(SkinLook(seed=4, stubble=1.0), surface)
+    freckled = paint_albedo(SkinLook(seed=4, freckles=1.0), surface)
+    assert _luminance(stubbled, chin) < _luminance(plain, chin) * (1 - ZONE_DARKENING)
+    assert _luminance(freckled, nose_cheek) < _luminance(plain, nose_cheek) * (1 - ZONE_DARKENING)
+    assert _luminance(freckled, forehead(surface)) == pytest.approx(_luminance(plain, forehead(surface)), rel=1e-3)
+
+
+def test_scalp_takes_the_hair_colour_only_under_hair(surface):
+    style = dataclasses.replace(HAIR_PRESETS["short"], color=(20, 60, 200))
+    with_hair = paint_albedo(SkinLook(seed=1, hair=style), surface).astype(np.float32)
+    bare = paint_albedo(SkinLook(seed=1), surface).astype(np.float32)
+    p = surface.positions
+    crown = surface.covered & (p[..., 1] > p[..., 1][surface.covered].max() - 0.02)
+    assert (with_hair[crown, 2] - with_hair[crown, 0]).mean() > (bare[crown, 2] - bare[crown, 0]).mean() + 20
+    np.testing.assert_array_equal(with_hair[_cheeks(surface)], bare[_cheeks(surface)])
+
+
+def test_random_looks_span_light_to_dark_skin():
+    rng = np.random.default_rng(0)
+    lum = [float(np.dot(srgb_to_linear(random_look(rng).skin), [0.2126, 0.7152, 0.0722])) for _ in range(300)]
+    assert min(lum) < 0.1 and max(lum) > 0.45, "very dark and very light skin both occur"
+
+
+def test_scene_is_reproducible_and_its_hair_mask_is_the_hair(gl_context):
+    def key(scene):
+        return (scene.subject.identity, scene.subject.expression.weights.tolist(), scene.look, scene.hair,
+                scene.lighting, scene.background_seed)
+
+    assert key(scene_for(3, 7)) == key(scene_for(3, 7)) and key(scene_for(3, 8)) != key(scene_for(3, 7))
+    rng = np.random.default_rng(11)
+    scenes = [random_scene(rng) for _ in range(40)]
+    haired = next(s for s in scenes if s.hair is not None and s.hair.length > 0.1)
+    bald = next(s for s in scenes if s.hair is None)
+    shot = render_scene(gl_context, haired, (160, 160))
+    assert shot.image.shape == (160, 160, 3) and shot.hair_mask.mean() > 0.03
+    hair_rgb = shot.image[shot.hair_mask].astype(np.float32).mean(0)
+    skin_rgb = shot.image[~shot.hair_mask].astype(np.float32).mean(0)
+    assert np.abs(hair_rgb - skin_rgb).max() > 5, "the mask picks pixels that look different"
+    assert not render_scene(gl_context, bald, (160, 160)).hair_mask.any()
+
+
+def test_generated_set_holds_truth_and_mediapipe(gl_context, tmp_path):
+    out = tmp_path / "set"
+    manifest = generate(out, SynthOptions(count=3, seed=5, size=192, shard=2), ctx=gl_context)
+    assert manifest["shards"] == ["shard_00000.npz", "shard_00001.npz"]
+    assert json.loads((out / "manifest.json").read_text()) == manifest
+    data = load(out)
+    assert data["identity"].shape == (3, len(manifest["identity_names"])) and data["hair_mask"].shape == (3, 192, 192)
+    assert data["detected"].all(), "MediaPipe finds every synthetic face"
+    scene = scene_for(5, 2)
+    np.testing.assert_allclose(data["expression"][2], scene.subject.expression.weights)
+    assert data["pose_deg"][2, 0] == pytest.approx(scene.subject.yaw_deg)
+    assert sorted(p.name for p in (out / "images").iterdir()) == ["000000.png", "000001.png", "000002.png"]
+    with pytest.raises(InputError, match="not empty"):
+        generate(out, SynthOptions(count=1), ctx=gl_context)
+
+
+@pytest.mark.parametrize("kwargs, match", [({"count": 0}, "count"), ({"count": 2, "size": 64}, "size"),
+                                           ({"count": 2, "shard": 0}, "shard")])
+def test_bad_options_are_refused(kwargs, match):
+    with pytest.raises(InputError, match=match):
+        SynthOptions(**kwargs)
+
+
+def test_load_refuses_a_folder_that_is_not_a_set(tmp_path):
+    with pytest.raises(InputError, match="manifest"):
+        load(tmp_path)
