@@ -102,7 +102,7 @@ def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
     return t * t * (3 - 2 * t)
 
 
-def _hairline_elevation(azimuth: np.ndarray, baldness: float) -> np.ndarray:
+def hairline_elevation(azimuth: np.ndarray, baldness: float) -> np.ndarray:
     """(...,) degrees above the scalp centre where hair starts, per azimuth (radians); baldness recedes the front."""
     at, elevation = np.array(HAIRLINE).T
     line = np.interp(np.degrees(np.abs(azimuth)), at, elevation)
@@ -113,12 +113,16 @@ def _hairline_elevation(azimuth: np.ndarray, baldness: float) -> np.ndarray:
 def hair_coverage(points: np.ndarray, centre: np.ndarray, style: HairStyle) -> np.ndarray:
     """points : (n, 3) on the skin -> (n,) in [0, 1]: how far inside the style's hairline each lies (soft over about
     4 degrees of elevation about `centre`, the scalp centre); all 0 for a bald style."""
+    azimuth, polar = direction_angles(np.asarray(points, np.float64) - centre)
+    return coverage_at(azimuth, 90.0 - np.degrees(polar), style)
+
+
+def coverage_at(azimuth: np.ndarray, elevation_deg: np.ndarray, style: HairStyle) -> np.ndarray:
+    """`hair_coverage` for points given by their azimuth (radians) and elevation (degrees) about the scalp centre."""
     style = style.clamped()
     if style.bald:
-        return np.zeros(len(points))
-    azimuth, polar = direction_angles(np.asarray(points, np.float64) - centre)
-    elevation = 90.0 - np.degrees(polar)
-    return np.clip((elevation - _hairline_elevation(azimuth, style.baldness)) / 4.0 + 0.5, 0.0, 1.0)
+        return np.zeros(np.shape(azimuth))
+    return np.clip((elevation_deg - hairline_elevation(azimuth, style.baldness)) / 4.0 + 0.5, 0.0, 1.0)
 
 
 def _crown_frame(style: HairStyle) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -186,7 +190,7 @@ def _comb(scalp: Scalp, style: HairStyle, lifts: np.ndarray,
     rel = points[0] - centre
     azimuth, polar = direction_angles(rel)
     elevation = 90.0 - np.degrees(polar)
-    on_scalp = np.minimum.accumulate(elevation >= _hairline_elevation(azimuth, style.baldness), axis=1)
+    on_scalp = np.minimum.accumulate(elevation >= hairline_elevation(azimuth, style.baldness), axis=1)
     return points, arc, on_scalp
 
 

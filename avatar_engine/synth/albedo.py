@@ -17,8 +17,8 @@ from PIL import Image
 
 from avatar_engine.build.texture_fill import FILL_BASE_PATH
 from avatar_engine.build.texture_project import texel_map
-from avatar_engine.head.hair import HairStyle, hair_coverage
-from avatar_engine.head.hair_scalp import scalp_centre
+from avatar_engine.head.hair import HairStyle, coverage_at
+from avatar_engine.head.hair_scalp import direction_angles, scalp_centre
 from avatar_engine.head.model import HeadModel
 
 SIZE = 1024
@@ -52,13 +52,13 @@ def brow_mask(p: np.ndarray, eye_y: float, eye_z: float) -> np.ndarray:
 
 
 def _smooth(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
-    t = np.clip((x - e0) / (e1 - e0), 0.0, 1.0)
+    t = np.clip((x - e0) / (e1 - e0), 0.0, 1.0).astype(np.float32)
     return t * t * (3 - 2 * t)
 
 
 def srgb_to_linear(c: np.ndarray) -> np.ndarray:
-    c = np.asarray(c, np.float32) / 255.0
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    c = np.asarray(c, np.float32) / np.float32(255.0)
+    return np.where(c <= 0.04045, c / np.float32(12.92), ((c + np.float32(0.055)) / np.float32(1.055)) ** np.float32(2.4))
 
 
 def linear_to_srgb(c: np.ndarray) -> np.ndarray:
@@ -157,47 +157,84 @@ def lip_mask(base: np.ndarray, surface: UVSurface) -> np.ndarray:
     return _smooth(0.62, 0.8, redness) * _smooth(0.03, 0.08, luminance) * near * surface.covered
 
 
+@dataclass(frozen=True)
+class _Zones:
+    """What every look of one surface shares (float32 (SIZE, SIZE) weights, computed once per surface)."""
+
+    lips: np.ndarray
+    cheeks: np.ndarray
+    brows: np.ndarray
+    freckles: np.ndarray
+    stubble: np.ndarray
+    noise: tuple[np.ndarray, ...]
+    """Value noise with features 1, 2 and 3 texels wide; each look shifts it by its own offset."""
+    scalp: tuple[np.ndarray, np.ndarray, np.ndarray]
+    """Covered texel indices (k,) and their azimuth (radians) and elevation (degrees) about the scalp centre."""
+
+
+_ZONES: dict[int, tuple[UVSurface, _Zones]] = {}
+
+
+def _zones(surface: UVSurface) -> _Zones:
+    if id(surface) in _ZONES:
+        return _ZONES[id(surface)][1]
+    base, p, covered = _fill_base(), surface.positions, surface.covered
+    x, y, z = np.abs(p[..., 0]), p[..., 1], p[..., 2]
+    eye_y, eye_z = surface.eye_y, surface.eye_z
+    lips = lip_mask(base, surface)
+    cheeks = np.exp(-(((x - 0.042) / 0.018) ** 2 + ((y - eye_y + 0.03) / 0.02) ** 2)) * (z > eye_z - 0.03) * covered
+    # nose and cheeks under the eyes, fading out toward the temples and the mouth
+    freckles = (_smooth(eye_z - 0.02, eye_z, z) * _smooth(eye_y - 0.06, eye_y - 0.035, y)
+                * (1 - _smooth(eye_y - 0.012, eye_y + 0.004, y)) * (1 - _smooth(0.04, 0.062, x)) * covered)
+    mouth_y = eye_y - 0.065
+    jaw = (1 - _smooth(mouth_y + 0.012, mouth_y + 0.022, y)) * _smooth(eye_z - 0.075, eye_z - 0.05, z)
+    cheeks_free = _smooth(mouth_y - 0.005, mouth_y + 0.02, y) * _smooth(0.018, 0.03, x)
+    neck_free = 1 - _smooth(mouth_y - 0.075, mouth_y - 0.06, y)  # below the chin line the beard thins out
+    stubble = jaw * (1 - cheeks_free) * (1 - neck_free) * covered * (1 - lips)
+    rng = np.random.default_rng(0)
+    noise = tuple(value_noise((SIZE, SIZE), cell, rng).astype(np.float32) for cell in (1, 2, 3))
+    texels = np.flatnonzero(covered)
+    azimuth, polar = direction_angles(p.reshape(-1, 3)[texels].astype(np.float64) - scalp_centre(surface.joints))
+    zones = _Zones(*(np.asarray(a, np.float32) for a in (lips, cheeks, brow_mask(p, eye_y, eye_z) * covered,
+                                                          freckles, stubble)), noise,
+                   (texels, azimuth, 90.0 - np.degrees(polar)))
+    _ZONES[id(surface)] = (surface, zones)  # the surface is kept alive with its zones, so its id stays its own
+    return zones
+
+
 def paint_albedo(look: SkinLook, surface: UVSurface | None = None) -> np.ndarray:
     """(SIZE, SIZE, 4) uint8 sRGB albedo (alpha 255) of `look` in the skin's UV layout."""
     surface = surface or UVSurface.default()
+    zones = _zones(surface)
     rng = np.random.default_rng(look.seed)
+
+    def noise(cell: int) -> np.ndarray:  # the shared noise at this look's own offset
+        return np.roll(zones.noise[cell - 1], tuple(rng.integers(0, SIZE, 2)), (0, 1))
+
     base = _fill_base()
-    p, covered = surface.positions, surface.covered
     ref_skin, ref_lips = _base_skin(), srgb_to_linear(REFERENCE_LIPS)
     out = base * (srgb_to_linear(look.skin) / ref_skin)  # the skin's structure keeps its contrast in any tone
-    lips = lip_mask(base, surface)[..., None]
+    lips = zones.lips[..., None]
     lip_structure = (base / ref_lips).mean(-1, keepdims=True)
     out = out * (1 - lips) + srgb_to_linear(look.lips) * lip_structure * lips
     # blush on the cheeks, toward a rosier version of the skin
-    cheek = np.exp(-(((np.abs(p[..., 0]) - 0.042) / 0.018) ** 2 + ((p[..., 1] - surface.eye_y + 0.03) / 0.02) ** 2))
-    cheek *= (p[..., 2] > surface.eye_z - 0.03) * covered
-    out *= 1.0 + (look.blush - 0.35) * 0.25 * cheek[..., None] * np.array([0.2, -0.6, -0.5], np.float32)
+    out *= 1.0 + (look.blush - 0.35) * 0.25 * zones.cheeks[..., None] * np.array([0.2, -0.6, -0.5], np.float32)
     # brows: repaint with this person's colour and density (the base's own brows sit under the same mask)
-    brows = brow_mask(p, surface.eye_y, surface.eye_z) * covered
-    brows = (brows * (0.65 + 0.35 * (value_noise((SIZE, SIZE), 2, rng) > 0.45)))[..., None]
+    brows = (zones.brows * (0.65 + 0.35 * (noise(2) > 0.45)))[..., None]
     skin_under = srgb_to_linear(look.skin) * (base / ref_skin).mean(-1, keepdims=True).clip(0.8, 1.2)
     out = out * (1 - 0.88 * brows) + skin_under * 0.88 * brows  # take the base's brows out
     out = out * (1 - look.brow_density * brows) + srgb_to_linear(look.brow) * look.brow_density * brows
     if look.freckles > 0:
-        x, y, z = np.abs(p[..., 0]), p[..., 1], p[..., 2]
-        # nose and cheeks under the eyes, fading out toward the temples and the mouth
-        zone = (_smooth(surface.eye_z - 0.02, surface.eye_z, z) * _smooth(surface.eye_y - 0.06, surface.eye_y - 0.035, y)
-                * (1 - _smooth(surface.eye_y - 0.012, surface.eye_y + 0.004, y)) * (1 - _smooth(0.04, 0.062, x)))
-        dots = _smooth(0.66, 0.74, value_noise((SIZE, SIZE), 2, rng)) * zone * covered * look.freckles
+        dots = _smooth(0.66, 0.74, noise(2)) * zones.freckles * look.freckles
         out *= 1 - 0.45 * dots[..., None] * np.array([0.6, 0.85, 1.0], np.float32)
     if look.stubble > 0:
-        x, y, z = p[..., 0], p[..., 1], p[..., 2]
-        mouth_y = surface.eye_y - 0.065
-        jaw = (1 - _smooth(mouth_y + 0.012, mouth_y + 0.022, y)) * _smooth(surface.eye_z - 0.075, surface.eye_z - 0.05, z)
-        cheeks_free = _smooth(mouth_y - 0.005, mouth_y + 0.02, y) * _smooth(0.018, 0.03, np.abs(x))
-        neck_free = 1 - _smooth(mouth_y - 0.075, mouth_y - 0.06, y)  # below the chin line the beard thins out
-        zone = jaw * (1 - cheeks_free) * (1 - neck_free) * covered * (1 - lips[..., 0])
-        grain = value_noise((SIZE, SIZE), 1, rng)
-        shade = (zone * look.stubble * (0.35 + 0.65 * grain))[..., None] * 0.8
+        shade = (zones.stubble * look.stubble * (0.35 + 0.65 * noise(1)))[..., None] * 0.8
         out = out * (1 - shade) + srgb_to_linear(look.stubble_color) * shade
     if look.hair is not None and not look.hair.bald:
-        scalp = hair_coverage(p.reshape(-1, 3), scalp_centre(surface.joints), look.hair).reshape(SIZE, SIZE)
-        scalp = (scalp * covered)[..., None] * 0.85
+        texels, azimuth, elevation = zones.scalp
+        scalp = np.zeros(SIZE * SIZE, np.float32)
+        scalp[texels] = coverage_at(azimuth, elevation, look.hair)
+        scalp = scalp.reshape(SIZE, SIZE, 1) * 0.85
         out = out * (1 - scalp) + srgb_to_linear(look.hair.color) * 0.5 * scalp
     rgb = linear_to_srgb(out)
     return np.dstack([rgb, np.full((SIZE, SIZE), 255.0)]).round().astype(np.uint8)
