@@ -72,6 +72,9 @@ class LiveAvatar:
             self.renderer = Renderer(self.ctx, RenderOptions(size=self.options.size, samples=self.options.samples,
                                                              background=self.options.background))
             self.renderer.load(avatar)
+            from avatar_engine.live.glwait import gil_free_finish
+
+            self._finish = gil_free_finish() or self.renderer.finish
         self._t0 = time.monotonic_ns()
 
     # --- the stages, one at a time (the pipeline times each) ---------------------------------------
@@ -88,9 +91,10 @@ class LiveAvatar:
         return self.animator.update(landmarks, t_ns * 1e-9)
 
     def draw(self, solved: SolvedFrame) -> None:
-        """Render into the renderer's framebuffer and wait for it (`read()` or blit it after)."""
+        """Render into the renderer's framebuffer and wait for it (`read()` or blit it after). The wait releases
+        the GIL (`glwait.py`), so tracking and capture threads run while the rasteriser works."""
         self.renderer.render(to_expression(solved, self.options.animator.tuning), self.options.camera)
-        self.renderer.finish()
+        self._finish()
 
     def read(self) -> np.ndarray:
         """(h, w, 4) uint8 RGBA of the last draw."""

@@ -1,19 +1,28 @@
 """The threaded live loop: capture -> track -> solve -> render -> outputs.
 
-    capture thread --[latest slot]--> track thread --[latest slot]--> main thread: solve, render, outputs
+    camera, or a file paced in real time:
+        capture thread --[latest slot]--> track thread --[slot]--> main thread: solve, render, outputs
+    a file read as fast as the loop goes:
+        track thread (reads the next frame, then tracks it) --[slot]--> main thread
 
 Stages overlap (MediaPipe tracks frame N+1 while frame N renders). Each hand-over is a one-frame slot: a
-newer frame replaces one not yet taken, so stale frames are dropped (and counted) rather than queued, and
-latency stays one frame per stage. `lossless=True` makes the slots block instead (offline processing and
-accuracy benchmarks: every frame is processed, latency grows). The renderer never waits on the camera: when
-no tracked frame comes within `idle_timeout_s` from a live source, it renders the held / idle face.
-The main thread owns the GL context, as OpenGL requires.
+newer camera frame replaces one not yet taken, so stale frames are dropped (and counted) rather than queued.
+The tracker only starts a frame once the renderer has taken the previous one (a result the renderer never
+takes is a whole tracking pass of CPU stolen from it), and starts it just in time: late enough that it
+finishes about when the renderer frees up, so the frame it tracks is as fresh as it can be
+(`just_in_time`). A file read as fast as possible is decoded only when the tracker wants a frame (decoding
+frames only to drop them cost as much CPU as tracking). `lossless=True` makes the slots block instead
+(offline processing and accuracy benchmarks: every frame is processed, latency grows). The renderer never
+waits on the camera: when no tracked frame comes within `idle_timeout_s` from a live source, it renders the
+held / idle face. The main thread owns the GL context, as OpenGL requires.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from avatar_engine.live.api import LiveAvatar
@@ -45,6 +54,13 @@ class Slot:
                 self.dropped += 1
             self._item, self._full = item, True
             self._cond.notify_all()
+
+    def wait_empty(self, timeout: float) -> bool:
+        """Wait until the item put last has been taken (or the slot closed); False if timeout passed first."""
+        with self._cond:
+            if self._full and not self._closed:
+                self._cond.wait(timeout)
+            return not self._full or self._closed
 
     def get(self, timeout: float):
         """The item, or None if nothing came within timeout seconds."""
@@ -87,8 +103,19 @@ class PipelineOptions:
     """Stop after this long."""
     idle_timeout_s: float = 0.1
     """From a live source, render the held or idle face when no tracked frame came for this long."""
+    just_in_time: bool = True
+    """Delay the start of tracking so that it ends about when the renderer needs the result (lower latency at
+    the same frame rate); False starts as soon as the renderer has taken the previous result."""
+    limit_threads: bool = True
+    """Hold BLAS and OpenCV to one thread for the run (`limits.py`; process-wide, restored at the end)."""
     on_frame: object = field(default=None, compare=False)
     """Optional callable(LiveFrame) for every rendered frame (API users, tests)."""
+
+
+TIMING_WINDOW = 16
+"""Recent frames whose stage times set the just-in-time start."""
+JIT_MARGIN_S = 0.002
+"""Tracking is started this much earlier than the estimate says, so the renderer rarely waits for it."""
 
 
 class LivePipeline:
@@ -106,6 +133,12 @@ class LivePipeline:
         self.interrupted = False
         self.fps = float(getattr(source, "fps", 30.0) or 30.0)
         self._needs_pixels = any(o.needs_pixels for o in self.outputs)
+        self._offset, self._last_media, self._start = 0, -1, 0
+        self._main_s: deque[float] = deque(maxlen=TIMING_WINDOW)
+        """Recent main-thread frame times (solve to outputs), seconds."""
+        self._track_s: deque[float] = deque(maxlen=TIMING_WINDOW)
+        """Recent tracker frame times (getting the frame and tracking it), seconds."""
+        self._taken_at = 0.0
 
     def stop(self) -> None:
         self._stop.set()
@@ -120,49 +153,77 @@ class LivePipeline:
                 self._tracked.put(END)
         return run
 
-    def _capture(self) -> None:
+    def _next_frame(self):
+        """Read the source: (rgb, index, t_capture_ns, t_media_ns), END after the last frame, or None when a
+        live source gave nothing this time. Timed as the capture stage."""
         src, opts = self.source, self.options
-        offset, last_media, start = 0, -1, time.monotonic_ns()
         period = int(1e9 / self.fps)
-        while not self._stop.is_set():
-            t0 = time.perf_counter()
+        while True:
+            t0, c0 = time.perf_counter(), time.thread_time()
             frame = src.read()
             if frame is None:
                 if getattr(src, "live", False):
                     self.stats.count("capture_timeouts")
-                    continue
+                    return None
                 if opts.loop and src.rewind():
-                    offset = last_media + period
+                    self._offset = self._last_media + period
                     continue
-                self._captured.put(END)
-                return
-            self.stats.add("capture", (time.perf_counter() - t0) * 1e3)
+                return END
+            self.stats.add("capture", (time.perf_counter() - t0) * 1e3, (time.thread_time() - c0) * 1e3)
             self.stats.count("captured")
-            media = frame.t_media_ns + offset
-            last_media = media
+            media = frame.t_media_ns + self._offset
+            self._last_media = media
             t_capture = frame.t_capture_ns
             if opts.realtime and not getattr(src, "live", False):
-                wait = (start + media - time.monotonic_ns()) * 1e-9
+                wait = (self._start + media - time.monotonic_ns()) * 1e-9
                 if wait > 0:
                     time.sleep(wait)
                 t_capture = time.monotonic_ns()  # the frame "arrives" now, as from a camera
-            self._captured.put((frame.rgb, frame.index, t_capture, media))
+            return frame.rgb, frame.index, t_capture, media
 
-    def _track(self) -> None:
-        while True:
-            item = self._captured.get(0.2)
+    def _capture(self) -> None:
+        self._start = time.monotonic_ns()
+        while not self._stop.is_set():
+            item = self._next_frame()
             if item is None:
-                if self._stop.is_set():
-                    return
+                continue
+            self._captured.put(item)
+            if item is END:
+                return
+
+    def _wait_for_renderer(self) -> bool:
+        """Block until the renderer took the last result, then until just in time to start the next frame.
+        False when stopping."""
+        while not self._tracked.wait_empty(0.2):
+            if self._stop.is_set():
+                return False
+        if self.options.just_in_time and len(self._main_s) >= 4 and len(self._track_s) >= 4:
+            main = sorted(self._main_s)[len(self._main_s) // 4]  # a fast render: start early rather than late
+            track = sorted(self._track_s)[(3 * len(self._track_s)) // 4]
+            delay = self._taken_at + main - track - JIT_MARGIN_S - time.monotonic()
+            if delay > 0:
+                self._stop.wait(delay)
+        return not self._stop.is_set()
+
+    def _track(self, pull: bool) -> None:
+        """Track frames: read from the source itself (`pull`, files read as fast as possible) or take the
+        newest frame the capture thread left."""
+        self._start = time.monotonic_ns()
+        while self._wait_for_renderer():
+            t0 = time.monotonic()
+            item = self._next_frame() if pull else self._captured.get(0.2)
+            if item is None:
                 continue
             if item is END:
                 self._tracked.put(END)
                 return
             rgb, index, t_capture, media = item
-            t0 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.thread_time()
             landmarks = self.live.track(rgb, media)
-            self.stats.add("track", (time.perf_counter() - t0) * 1e3)
+            self.stats.add("track", (time.perf_counter() - t1) * 1e3, (time.thread_time() - c1) * 1e3)
             self.stats.count("tracked" if landmarks is not None else "no_face")
+            # a camera frame's wait for the tracker is not tracking time: time from when the frame was there
+            self._track_s.append(time.monotonic() - max(t0, t_capture * 1e-9))
             self._tracked.put(Tracked(index, t_capture, media, landmarks))
 
     def _receive(self) -> None:
@@ -180,36 +241,54 @@ class LivePipeline:
         (recordings finalised). Returns the stats summary; a worker's exception is re-raised here."""
         landmark_source = hasattr(self.source, "read_landmarks")
         live_source = landmark_source or getattr(self.source, "live", False)
-        workers = [self._receive] if landmark_source else [self._capture, self._track]
-        threads = [threading.Thread(target=self._guard(w), name=f"live-{w.__name__.strip('_')}", daemon=True)
-                   for w in workers]
+        pull = not live_source and not self.options.realtime
+        if landmark_source:
+            workers = [("receive", self._receive)]
+        elif pull:
+            workers = [("track", lambda: self._track(pull=True))]
+        else:
+            workers = [("capture", self._capture), ("track", lambda: self._track(pull=False))]
+        threads = [threading.Thread(target=self._guard(fn), name=f"live-{name}", daemon=True) for name, fn in workers]
+        self.stats.role(threading.get_native_id(), "main")
         size = self.live.options.size
         started = []
-        try:
-            self.live.warm_up(track=not landmark_source)  # a model still loading would make file frames stale
-            for out in self.outputs:
-                out.start(size, self.fps)
-                started.append(out)
-            self.stats.restart()
-            for t in threads:
-                t.start()
-            self._loop(live_source)
-        except KeyboardInterrupt:
-            self.interrupted = True
-        finally:
-            self._stop.set()
-            self._captured.close()
-            self._tracked.close()
-            for t in threads:
-                t.join(timeout=2.0)
-            for out in started:
-                out.close()
-            self.stats.count("dropped_before_track", self._captured.dropped)
-            self.stats.count("dropped_before_render", self._tracked.dropped)
-            self.stats.finish()
+        limits = nullcontext()
+        if self.options.limit_threads:
+            from avatar_engine.live.limits import single_threaded_pools
+
+            limits = single_threaded_pools()
+        with limits:
+            try:
+                self.live.warm_up(track=not landmark_source)  # a model still loading would make file frames stale
+                for out in self.outputs:
+                    out.start(size, self.fps)
+                    started.append(out)
+                self.stats.restart()
+                for t in threads:
+                    t.start()
+                self._loop(live_source)
+            except KeyboardInterrupt:
+                self.interrupted = True
+            finally:
+                self.stats.finish()  # before the workers end: their CPU time is read from their live threads
+                self._stop.set()
+                self._captured.close()
+                self._tracked.close()
+                for t in threads:
+                    t.join(timeout=2.0)
+                for out in started:
+                    out.close()
+                self.stats.count("dropped_before_track", self._captured.dropped)
+                self.stats.count("dropped_before_render", self._tracked.dropped)
         if self._errors:
             raise self._errors[0]
         return self.stats.summary()
+
+    def _timed(self, stage: str, fn, *args):
+        t0, c0 = time.perf_counter(), time.thread_time()
+        result = fn(*args)
+        self.stats.add(stage, (time.perf_counter() - t0) * 1e3, (time.thread_time() - c0) * 1e3)
+        return result
 
     def _loop(self, live_source: bool) -> None:
         opts, live, stats = self.options, self.live, self.stats
@@ -218,39 +297,35 @@ class LivePipeline:
         rendered = 0
         while not self._stop.is_set():
             item = self._tracked.get(opts.idle_timeout_s)
+            self._taken_at = time.monotonic()
             if item is END:
                 break
             if item is None:
                 if not live_source or self._errors:
                     continue
                 now_s = last_media_s + (time.monotonic() - last_wall)  # keep idle life moving with the clock
-                t0 = time.perf_counter()
-                solved = live.animator.update(None, now_s)
+                solved = self._timed("solve", live.animator.update, None, now_s)
                 index, t_capture, tracked = -1, None, False
             else:
                 now_s = item.t_media_ns * 1e-9
-                t0 = time.perf_counter()
-                solved = live.animator.update(item.landmarks, now_s)
+                solved = self._timed("solve", live.animator.update, item.landmarks, now_s)
                 index, t_capture, tracked = item.index, item.t_capture_ns, item.landmarks is not None
-            stats.add("solve", (time.perf_counter() - t0) * 1e3)
             last_media_s, last_wall = now_s, time.monotonic()
             rgba = None
             if live.renderer is not None:
-                t0 = time.perf_counter()
-                live.draw(solved)
-                stats.add("render", (time.perf_counter() - t0) * 1e3)
+                self._timed("render", live.draw, solved)
                 if self._needs_pixels or opts.on_frame is not None:
-                    t0 = time.perf_counter()
-                    rgba = live.read()
-                    stats.add("readback", (time.perf_counter() - t0) * 1e3)
+                    rgba = self._timed("readback", live.read)
             frame = LiveFrame(solved, rgba, index, t_capture, tracked, live.animator.state)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             for out in self.outputs:
                 out.write(frame)
             if opts.on_frame is not None:
                 opts.on_frame(frame)
-            stats.add("outputs", (time.perf_counter() - t0) * 1e3)
+            stats.add("outputs", (time.perf_counter() - t0) * 1e3, (time.thread_time() - c0) * 1e3)
             stats.frame_done(t_capture)
+            if item is not None:
+                self._main_s.append(time.monotonic() - self._taken_at)
             rendered += 1
             if opts.max_frames is not None and rendered >= opts.max_frames:
                 break

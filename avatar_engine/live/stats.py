@@ -1,4 +1,9 @@
-"""Per-frame timings of the live loop, summarised as percentiles (the `--stats` JSON)."""
+"""Per-frame timings of the live loop, summarised as percentiles (the `--stats` JSON).
+
+Wall times per stage (`stage_ms`) say where a frame's latency goes; on a shared 2-core machine they also count
+waiting for a core, so the summary adds CPU time: per stage on the thread that ran it (`stage_cpu_ms`), per
+thread group per rendered frame (`cpu_ms_per_frame`: the loop's threads and the helper threads of llvmpipe,
+MediaPipe and FFmpeg, see `cpu.py`), and the machine's load average over the run."""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from collections import defaultdict, deque
 from pathlib import Path
 
 import numpy as np
+
+from avatar_engine.live.cpu import stage_cpu, thread_cpu
 
 KEEP = 100_000
 """Samples kept per series (about an hour at 30 fps): a live session may run all day in bounded memory."""
@@ -24,20 +31,36 @@ class LiveStats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.stage_ms: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=KEEP))
+        self.stage_cpu_ms: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=KEEP))
         self.latency_ms: deque[float] = deque(maxlen=KEEP)
         self.counts: dict[str, int] = defaultdict(int)
         self.started = time.monotonic()
         self.ended: float | None = None
         self._cpu0 = time.process_time()
+        self._cpu_end: float | None = None
+        self._threads0 = thread_cpu()
+        self._threads1: dict | None = None
+        self._roles: dict[int, str] = {}
+        self._load0 = _load()
+        self._load1: list[float] | None = None
 
     def restart(self) -> None:
         """Start the clock again (after warm-up, so start-up does not count against the frame rate)."""
         self.started = time.monotonic()
         self._cpu0 = time.process_time()
+        self._threads0 = thread_cpu()
+        self._load0 = _load()
 
-    def add(self, stage: str, ms: float) -> None:
+    def role(self, native_id: int, group: str) -> None:
+        """Count this thread's CPU under `group` (the thread running the loop is "main")."""
+        self._roles[native_id] = group
+
+    def add(self, stage: str, ms: float, cpu_ms: float | None = None) -> None:
+        """A stage's wall time, and the CPU time of the thread that ran it when known (`time.thread_time`)."""
         with self._lock:
             self.stage_ms[stage].append(ms)
+            if cpu_ms is not None:
+                self.stage_cpu_ms[stage].append(cpu_ms)
 
     def count(self, name: str, n: int = 1) -> None:
         with self._lock:
@@ -52,6 +75,9 @@ class LiveStats:
 
     def finish(self) -> None:
         self.ended = time.monotonic()
+        self._cpu_end = time.process_time()
+        self._threads1 = thread_cpu()
+        self._load1 = _load()
 
     @staticmethod
     def _summary(values) -> dict[str, float]:
@@ -64,6 +90,10 @@ class LiveStats:
     def summary(self) -> dict:
         with self._lock:
             wall = (self.ended or time.monotonic()) - self.started
+            cpu = (self._cpu_end if self.ended else time.process_time()) - self._cpu0
+            frames = max(self.counts["rendered"], 1)
+            groups = stage_cpu(self._threads0, self._threads1 if self.ended else thread_cpu(), self._roles)
+            per_frame = {g: round(s * 1e3 / frames, 2) for g, s in sorted(groups.items(), key=lambda x: -x[1])}
             return {
                 "seconds": round(wall, 2),
                 "fps": round(self.counts["rendered"] / wall, 2) if wall > 0 else 0.0,
@@ -71,7 +101,10 @@ class LiveStats:
                 "latency_ms": self._summary(self.latency_ms),
                 "stage_ms": {s: self._summary(self.stage_ms[s]) for s in STAGES if s in self.stage_ms},
                 "counts": dict(self.counts),
-                "cpu_percent": round(100.0 * (time.process_time() - self._cpu0) / wall, 1) if wall > 0 else 0.0,
+                "stage_cpu_ms": {s: self._summary(self.stage_cpu_ms[s]) for s in STAGES if s in self.stage_cpu_ms},
+                "cpu_ms_per_frame": {"total": round(cpu * 1e3 / frames, 2), **per_frame},
+                "cpu_percent": round(100.0 * cpu / wall, 1) if wall > 0 else 0.0,
+                "load_average": {"start": self._load0, "end": self._load1 if self.ended else _load()},
             }
 
     def write(self, path: str | os.PathLike[str]) -> None:
@@ -80,3 +113,11 @@ class LiveStats:
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(self.summary(), indent=2) + "\n")
         os.replace(tmp, path)
+
+
+def _load() -> list[float]:
+    """1, 5 and 15 minute load averages (other work on the machine skews every wall time); [] where unknown."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (OSError, AttributeError):
+        return []

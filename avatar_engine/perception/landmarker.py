@@ -90,6 +90,7 @@ class FaceLandmarker:
         self._last_t_ms: int | None = None
         self._targets: np.ndarray | None = None
         self._task = None
+        self._direct = None
         try:
             import mediapipe as mp
             from mediapipe.tasks.python import vision
@@ -113,6 +114,7 @@ class FaceLandmarker:
             self._task = vision.FaceLandmarker.create_from_options(mp_options)
         except (RuntimeError, ValueError) as exc:
             raise ModelError(f"MediaPipe could not load the face landmarker model {path}: {exc}") from None
+        self._direct = _DirectVideo.of(self._task) if self.options.running_mode == "video" else None
 
     def _resolve_model_path(self) -> Path:
         from avatar_engine.assets.registry import model_file
@@ -140,6 +142,8 @@ class FaceLandmarker:
         task = self._open_task()
         image = self._image(rgb)
         self._last_t_ms = t_ms
+        if self._direct is not None:
+            return self._direct.detect(image, t_ms, self._targets_for)
         return self._observations(task.detect_for_video(image, t_ms))
 
     def _open_task(self):
@@ -158,13 +162,18 @@ class FaceLandmarker:
         for i, landmarks in enumerate(result.face_landmarks):
             points = np.array([(p.x, p.y, p.z) for p in landmarks], np.float32)
             categories = result.face_blendshapes[i]
-            if self._targets is None:
-                self._targets = self._score_targets([c.category_name for c in categories])
+            targets = self._targets_for(lambda: [c.category_name for c in categories])
             scores = np.zeros(len(ARKIT_NAMES), np.float32)
-            scores[self._targets] = [c.score for c in categories[1:]]
+            scores[targets] = [c.score for c in categories[1:]]
             pose = np.asarray(result.facial_transformation_matrixes[i], np.float32).reshape(4, 4)
             faces.append(FaceObservation(points=points, scores=scores, pose=pose))
         return faces
+
+    def _targets_for(self, names) -> np.ndarray:
+        """`_score_targets`, checked on the first result only. names : a callable returning the category names."""
+        if self._targets is None:
+            self._targets = self._score_targets(names())
+        return self._targets
 
     def _score_targets(self, names: list[str]) -> np.ndarray:
         """ARKit index of each of MediaPipe's categories after `_neutral`, checked against `ARKIT_NAMES`."""
@@ -184,6 +193,7 @@ class FaceLandmarker:
     # --- lifetime -----------------------------------------------------------------------------------
     def close(self) -> None:
         """Free MediaPipe's graph; safe to call twice."""
+        self._direct = None
         if self._task is not None:
             self._task.close()
             self._task = None
@@ -199,3 +209,68 @@ class FaceLandmarker:
             self.close()
         except Exception:
             pass
+
+
+class _DirectVideo:
+    """MediaPipe 1.2's `detect_for_video` without its per-call costs: the public method hands each C call to a
+    dispatcher thread (two thread hops a frame, each needing the GIL that the render thread holds while it
+    draws) and builds 478 landmark objects in Python (~1.5 ms); this calls the same C functions on the caller's
+    thread, as MediaPipe's own `Image` does, and reads the result into numpy. Same results (a test compares).
+    `of()` returns None when this MediaPipe's internals differ, and the public method is used."""
+
+    def __init__(self, task, raw, result_type, to_exception) -> None:
+        self._task, self._raw, self._result_type, self._to_exception = task, raw, result_type, to_exception
+        self._detect = raw.MpFaceLandmarkerDetectForVideo
+        self._close_result = raw.MpFaceLandmarkerCloseResult
+
+    @classmethod
+    def of(cls, task) -> "_DirectVideo | None":
+        try:
+            from mediapipe.tasks.python.core import mediapipe_c_utils
+            from mediapipe.tasks.python.vision import face_landmarker as module
+
+            raw = task._lib._lib
+            names = [f[0] for f in module.MpFaceLandmarkerResultC._fields_]
+            if names[:4] != ["face_landmarks", "face_landmarks_count", "face_blendshapes", "face_blendshapes_count"]:
+                return None
+            if len(raw.MpFaceLandmarkerDetectForVideo.argtypes) != 6 or task._handle is None:
+                return None
+            point = module.landmark_c_lib.MpNormalizedLandmarkC
+            if (point.x.offset, point.y.offset, point.z.offset) != (0, 4, 8):
+                return None
+            return cls(task, raw, module.MpFaceLandmarkerResultC, mediapipe_c_utils.convert_to_exception)
+        except (ImportError, AttributeError, TypeError):
+            return None
+
+    def detect(self, image, t_ms: int, score_targets) -> list[FaceObservation]:
+        import ctypes
+
+        result, error = self._result_type(), ctypes.c_char_p()
+        status = self._detect(self._task._handle, image._image_ptr, None, t_ms, ctypes.byref(result),
+                              ctypes.byref(error))
+        exc = self._to_exception(status, error)
+        if error.value is not None:
+            self._raw.MpErrorFree(error)
+        if exc is not None:
+            raise exc
+        try:
+            return [self._face(result, i, score_targets) for i in range(result.face_landmarks_count)]
+        finally:
+            self._close_result(ctypes.byref(result))
+
+    @staticmethod
+    def _face(result, i: int, score_targets) -> FaceObservation:
+        import ctypes
+
+        marks = result.face_landmarks[i]
+        size = ctypes.sizeof(marks.landmarks._type_)  # x, y, z float32 first, then flags and a name pointer
+        memory = (ctypes.c_char * (marks.landmarks_count * size)).from_address(ctypes.addressof(marks.landmarks.contents))
+        points = np.frombuffer(memory, np.uint8).reshape(-1, size)[:, :12].copy().view(np.float32)
+        cats = result.face_blendshapes[i]
+        categories = [cats.categories[j] for j in range(cats.categories_count)]
+        targets = score_targets(lambda: [c.category_name.decode() for c in categories])
+        scores = np.zeros(len(ARKIT_NAMES), np.float32)
+        scores[targets] = [c.score for c in categories[1:]]
+        m = result.facial_transformation_matrixes[i]  # column-major floats
+        pose = np.ctypeslib.as_array(m.data, (m.cols, m.rows)).T.astype(np.float32).reshape(4, 4)
+        return FaceObservation(points=points, scores=scores, pose=pose)

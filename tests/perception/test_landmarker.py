@@ -179,3 +179,20 @@ def test_bad_options_raise_at_construction(fields, message):
 def test_importing_perception_does_not_import_mediapipe():
     code = "import sys, avatar_engine.perception; sys.exit('mediapipe' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_direct_video_calls_match_mediapipes_public_method(photo):
+    """The video fast path (C calls on the caller's thread, results read into numpy) changes nothing."""
+    _mediapipe_or_skip()
+    shifted = [np.roll(photo, (dy, dx), axis=(0, 1)) for dy, dx in ((0, 0), (6, -4), (12, -8))]
+    with FaceLandmarker(FaceLandmarkerOptions(running_mode="video")) as fast, \
+            FaceLandmarker(FaceLandmarkerOptions(running_mode="video")) as public:
+        assert fast._direct is not None, "mediapipe==1.2.2's internals are as the fast path expects"
+        public._direct = None
+        for t_ms, image in zip((0, 33, 66), shifted):
+            a, b = fast.detect_video(image, t_ms), public.detect_video(image, t_ms)
+            assert len(a) == len(b) == 1
+            np.testing.assert_array_equal(a[0].points, b[0].points)
+            np.testing.assert_array_equal(a[0].scores, b[0].scores)
+            np.testing.assert_array_equal(a[0].pose, b[0].pose)
+        assert fast.detect_video(np.zeros((64, 64, 3), np.uint8), 99) == []
