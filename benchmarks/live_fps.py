@@ -1,19 +1,26 @@
 """Live loop speed: frames per second and added latency (capture timestamp -> frame rendered and read back),
-with the capture, tracker, solver, render and readback stage times reported apart.
+with the capture, tracker, solver, render and readback stages timed apart, in wall and in CPU time.
 
     PYTHONPATH=. python benchmarks/live_fps.py [--size 1280x720] [--samples 0] [--source-size 1280x720]
-                                               [--seconds 20] [--clip clip.mp4]
+                                               [--seconds 20] [--clip clip.mp4] [--solo-frames 90]
 
 A clip of the default head performing (the round-trip performance) at the source size is rendered once
-(or --clip reuses one), then the loop runs it twice: "fast" reads the file as fast as the loop can (stale
-frames dropped: issue 4's speed figure) and "camera" paces it at 30 fps as a webcam would (latency as users
-feel it). Rendering is not optimised here: compare the render stage with the tracker to see the bottleneck.
+(or --clip reuses one). "solo" runs each stage alone, one after the other, over the same frames: wall and
+process CPU per frame (all threads: MediaPipe's graph, llvmpipe's rasteriser, FFmpeg's decoder). Then the
+loop runs the clip twice: "fast" reads the file as fast as the loop can (issue 4's speed figure) and "camera"
+paces it at 30 fps as a webcam would (latency as users feel it). Each run reports its stages' wall time,
+the CPU of the thread that ran each stage (`stage_cpu_ms`), the CPU per rendered frame of each thread group
+(`cpu_ms_per_frame`: main = solve + render submission + readback; render_workers = llvmpipe; track_workers =
+MediaPipe's graph; decode_workers = FFmpeg) and the load average: on the shared 2-core machine wall times
+move with other work, CPU times much less.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +44,39 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def _per_frame(fn, n: int) -> dict:
+    """Wall p50/p95 and process CPU per call of fn(i) over n calls (ms)."""
+    walls, c0 = [], time.process_time()
+    for i in range(n):
+        t0 = time.perf_counter()
+        fn(i)
+        walls.append((time.perf_counter() - t0) * 1e3)
+    return {"wall_p50": round(float(np.percentile(walls, 50)), 2), "wall_p95": round(float(np.percentile(walls, 95)), 2),
+            "cpu": round((time.process_time() - c0) * 1e3 / n, 2)}
+
+
+def solo(clip: Path, size, samples: int, n: int) -> dict:
+    """Each stage alone over the clip's first n frames (decode, track, solve, render, readback)."""
+    from avatar_engine.live.limits import single_threaded_pools
+    from avatar_engine.live.tracker import Tracker
+
+    load0 = os.getloadavg()
+    out, frames, marks, solved = {}, [], [], []
+    with open_source(str(clip)) as source, single_threaded_pools():
+        out["decode"] = _per_frame(lambda i: frames.append(source.read()), n)
+        with Tracker() as tracker:
+            tracker.track(frames[0].rgb, 0)  # graph start-up is not a frame
+            out["track"] = _per_frame(lambda i: marks.append(tracker.track(frames[i].rgb, frames[i].t_media_ns + 1)), n)
+        with LiveAvatar(options=LiveOptions(size=size, samples=samples)) as live:
+            out["solve"] = _per_frame(lambda i: solved.append(live.animate(marks[i], frames[i].t_media_ns + 1)), n)
+            live.warm_up(track=False)
+            out["render"] = _per_frame(lambda i: live.draw(solved[i]), n)
+            out["readback"] = _per_frame(lambda i: live.read(), n)
+    out["found_faces"] = sum(m is not None for m in marks)
+    out["load_average"] = {"start": [round(v, 2) for v in load0], "end": [round(v, 2) for v in os.getloadavg()]}
+    return out
+
+
 def run(clip: Path, size, samples: int, realtime: bool, seconds: float, readback: bool) -> dict:
     live = LiveAvatar(options=LiveOptions(size=size, samples=samples))
     with open_source(str(clip)) as source:
@@ -56,6 +96,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0, help="how long each run lasts")
     ap.add_argument("--clip", help="reuse this input clip instead of rendering one")
     ap.add_argument("--no-readback", action="store_true", help="do not read the frames back (window-only use)")
+    ap.add_argument("--solo-frames", type=int, default=90, help="frames per stage in the solo run (0: skip it)")
     ap.add_argument("--out")
     args = ap.parse_args()
     size, source_size = parse_size(args.size), parse_size(args.source_size)
@@ -66,13 +107,15 @@ def main() -> None:
             # a webcam frames a head smaller than the portrait reference: pull the camera back for wide frames
             camera = Camera(distance=0.75, target=REFERENCE_CAMERA.target)
             render_clip(clip, weights, angles, source_size, 0, camera)
-        runs = {name: run(clip, size, args.samples, realtime, args.seconds, not args.no_readback)
-                for name, realtime in (("fast", False), ("camera", True))}
+        runs = {"solo": solo(clip, size, args.samples, args.solo_frames)} if args.solo_frames else {}
+        runs.update({name: run(clip, size, args.samples, realtime, args.seconds, not args.no_readback)
+                     for name, realtime in (("fast", False), ("camera", True))})
     gl = runs["fast"].pop("gl_renderer")
     runs["camera"].pop("gl_renderer")
     save("live_fps", {"render_size": list(size), "samples": args.samples, "source_size": list(source_size),
                       "readback": not args.no_readback, "gl_renderer": gl,
-                      "note": "2 shared CPU cores: timings are noisy when other work runs", **runs}, args.out)
+                      "note": "2 shared CPU cores: wall timings are noisy when other work runs (see load_average); "
+                              "CPU times per frame are steadier", **runs}, args.out)
 
 
 if __name__ == "__main__":

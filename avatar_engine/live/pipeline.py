@@ -44,6 +44,8 @@ class Slot:
         self._closed = False
         self.lossless = lossless
         self.dropped = 0
+        self.taken_at = 0.0
+        """`time.monotonic()` when an item was last taken."""
 
     def put(self, item) -> None:
         with self._cond:
@@ -70,6 +72,7 @@ class Slot:
             if not self._full:
                 return None
             item, self._item, self._full = self._item, None, False
+            self.taken_at = time.monotonic()
             self._cond.notify_all()
             return item
 
@@ -118,6 +121,18 @@ JIT_MARGIN_S = 0.002
 """Tracking is started this much earlier than the estimate says, so the renderer rarely waits for it."""
 
 
+def start_delay(main_s, track_s, margin_s: float = JIT_MARGIN_S) -> float:
+    """Seconds the tracker waits, after the renderer took its last result, before starting the next frame so
+    that it finishes about when the renderer is free: a fast recent main-thread frame (lower quartile) less a
+    slow recent tracker frame (upper quartile) less a margin; 0 until each has 4 samples.
+    main_s, track_s : recent durations in seconds."""
+    if len(main_s) < 4 or len(track_s) < 4:
+        return 0.0
+    main = sorted(main_s)[len(main_s) // 4]
+    track = sorted(track_s)[(3 * len(track_s)) // 4]
+    return max(0.0, main - track - margin_s)
+
+
 class LivePipeline:
     """Runs one source through one LiveAvatar to outputs. `run()` blocks; `stop()` may come from any thread."""
 
@@ -138,19 +153,20 @@ class LivePipeline:
         """Recent main-thread frame times (solve to outputs), seconds."""
         self._track_s: deque[float] = deque(maxlen=TIMING_WINDOW)
         """Recent tracker frame times (getting the frame and tracking it), seconds."""
-        self._taken_at = 0.0
 
     def stop(self) -> None:
         self._stop.set()
 
     # --- worker threads --------------------------------------------------------------------------
-    def _guard(self, fn):
+    def _guard(self, fn, group: str):
         def run():
             try:
                 fn()
             except BaseException as exc:  # handed to the main thread, which re-raises it
                 self._errors.append(exc)
                 self._tracked.put(END)
+            finally:  # a worker may end before the loop (the file ran out): keep its CPU time
+                self.stats.thread_ended(threading.get_native_id(), group, time.thread_time())
         return run
 
     def _next_frame(self):
@@ -197,10 +213,8 @@ class LivePipeline:
         while not self._tracked.wait_empty(0.2):
             if self._stop.is_set():
                 return False
-        if self.options.just_in_time and len(self._main_s) >= 4 and len(self._track_s) >= 4:
-            main = sorted(self._main_s)[len(self._main_s) // 4]  # a fast render: start early rather than late
-            track = sorted(self._track_s)[(3 * len(self._track_s)) // 4]
-            delay = self._taken_at + main - track - JIT_MARGIN_S - time.monotonic()
+        if self.options.just_in_time:
+            delay = self._tracked.taken_at + start_delay(tuple(self._main_s), tuple(self._track_s)) - time.monotonic()
             if delay > 0:
                 self._stop.wait(delay)
         return not self._stop.is_set()
@@ -248,7 +262,8 @@ class LivePipeline:
             workers = [("track", lambda: self._track(pull=True))]
         else:
             workers = [("capture", self._capture), ("track", lambda: self._track(pull=False))]
-        threads = [threading.Thread(target=self._guard(fn), name=f"live-{name}", daemon=True) for name, fn in workers]
+        threads = [threading.Thread(target=self._guard(fn, name), name=f"live-{name}", daemon=True)
+                   for name, fn in workers]
         self.stats.role(threading.get_native_id(), "main")
         size = self.live.options.size
         started = []
@@ -297,7 +312,6 @@ class LivePipeline:
         rendered = 0
         while not self._stop.is_set():
             item = self._tracked.get(opts.idle_timeout_s)
-            self._taken_at = time.monotonic()
             if item is END:
                 break
             if item is None:
@@ -325,7 +339,7 @@ class LivePipeline:
             stats.add("outputs", (time.perf_counter() - t0) * 1e3, (time.thread_time() - c0) * 1e3)
             stats.frame_done(t_capture)
             if item is not None:
-                self._main_s.append(time.monotonic() - self._taken_at)
+                self._main_s.append(time.monotonic() - self._tracked.taken_at)
             rendered += 1
             if opts.max_frames is not None and rendered >= opts.max_frames:
                 break

@@ -41,6 +41,7 @@ class LiveStats:
         self._threads0 = thread_cpu()
         self._threads1: dict | None = None
         self._roles: dict[int, str] = {}
+        self._ended: dict[int, tuple[str, float]] = {}
         self._load0 = _load()
         self._load1: list[float] | None = None
 
@@ -49,11 +50,17 @@ class LiveStats:
         self.started = time.monotonic()
         self._cpu0 = time.process_time()
         self._threads0 = thread_cpu()
+        self._ended = {}
         self._load0 = _load()
 
     def role(self, native_id: int, group: str) -> None:
         """Count this thread's CPU under `group` (the thread running the loop is "main")."""
         self._roles[native_id] = group
+
+    def thread_ended(self, native_id: int, group: str, cpu_s: float) -> None:
+        """A thread started after `restart()` ends, having used cpu_s seconds (`time.thread_time()`)."""
+        with self._lock:
+            self._ended[native_id] = (group, cpu_s)
 
     def add(self, stage: str, ms: float, cpu_ms: float | None = None) -> None:
         """A stage's wall time, and the CPU time of the thread that ran it when known (`time.thread_time`)."""
@@ -93,6 +100,9 @@ class LiveStats:
             cpu = (self._cpu_end if self.ended else time.process_time()) - self._cpu0
             frames = max(self.counts["rendered"], 1)
             groups = stage_cpu(self._threads0, self._threads1 if self.ended else thread_cpu(), self._roles)
+            for tid, (group, seconds) in self._ended.items():
+                if tid not in (self._threads1 or {}):  # gone before the end sample
+                    groups[group] = groups.get(group, 0.0) + seconds
             per_frame = {g: round(s * 1e3 / frames, 2) for g, s in sorted(groups.items(), key=lambda x: -x[1])}
             return {
                 "seconds": round(wall, 2),

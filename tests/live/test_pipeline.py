@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 import threading
 import time
 
@@ -13,7 +14,7 @@ from avatar_engine.head.arkit import ARKIT_INDEX
 from avatar_engine.live import LiveAvatar, LiveOptions, LivePipeline, PipelineOptions, RecordOutput, open_source
 from avatar_engine.live.animator import AnimatorOptions
 from avatar_engine.live.outputs import Output
-from avatar_engine.live.pipeline import END, Slot
+from avatar_engine.live.pipeline import END, Slot, start_delay
 from avatar_engine.solve.tuning import DEFAULT_TUNING
 
 pytest.importorskip("mediapipe", reason="the live loop tracks with MediaPipe (pip install 'avatar-engine[track]')")
@@ -71,6 +72,12 @@ def test_folder_through_pipeline_recovers_the_jaw_and_records(ctx, template, cli
     assert seen[15].rgba.shape == (64, 96, 4)
     assert {"capture", "track", "solve", "render", "readback", "outputs"} <= set(summary["stage_ms"])
     assert summary["counts"]["rendered"] == len(clip["jaw"]) and summary["latency_ms"]["n"] == len(clip["jaw"])
+    assert set(summary["stage_cpu_ms"]) == set(summary["stage_ms"])
+    if sys.platform.startswith("linux"):  # CPU per thread group comes from /proc
+        cpu = summary["cpu_ms_per_frame"]
+        assert cpu["main"] > 0 and cpu["track"] + cpu.get("track_workers", 0) > 0
+        assert sum(v for k, v in cpu.items() if k != "total") <= cpu["total"] * 1.05 + 0.5
+        assert len(summary["load_average"]["start"]) == 3
     import imageio_ffmpeg
 
     reader = imageio_ffmpeg.read_frames(str(out))
@@ -102,8 +109,30 @@ def test_stale_frames_are_dropped_not_queued(ctx, template, clip):
     assert dropped > 0
     assert len(slow.indices) < len(clip["jaw"])
     assert slow.indices == sorted(slow.indices), "frames are never shown out of order"
+    counts = summary["counts"]
+    assert counts.get("dropped_before_render", 0) == 0 and counts["tracked"] <= counts["rendered"] + 1, \
+        "the tracker waits for the renderer rather than tracking frames it would drop"
     # a frame waits at most one slot per stage: well under the time a queue of every frame would build up
     assert summary["latency_ms"]["max"] < 1000 * (len(clip["jaw"]) * 0.12) / 2
+
+
+def test_a_file_read_fast_is_decoded_only_as_the_tracker_needs_it(ctx, clip):
+    live = small_live(ctx)
+    with open_source(clip["mp4"]) as source:
+        summary = LivePipeline(source, live, [SlowOutput(0.03)], PipelineOptions()).run()
+    live.close()
+    counts = summary["counts"]
+    assert counts["captured"] == counts["tracked"] == counts["rendered"] == len(clip["jaw"])
+    assert counts.get("dropped_before_track", 0) == 0 and counts.get("dropped_before_render", 0) == 0
+
+
+def test_tracking_starts_just_in_time_for_the_renderer():
+    fast_track, slow_render = [0.010] * 8, [0.030] * 8
+    assert start_delay(slow_render, fast_track, margin_s=0.002) == pytest.approx(0.018)
+    assert start_delay(fast_track, slow_render) == 0.0, "a tracker slower than the renderer starts at once"
+    assert start_delay(slow_render[:3], fast_track) == 0.0, "no delay before there are timings to go by"
+    spiky = [0.030] * 6 + [0.001] * 2  # one fast frame in four does not pull the start late
+    assert start_delay(spiky, fast_track, margin_s=0.0) == pytest.approx(0.020)
 
 
 def test_api_feeds_frames_in_and_gets_weights_and_images_out(ctx, template, clip):
