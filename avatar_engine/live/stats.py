@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from collections import defaultdict, deque
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,17 @@ class LiveStats:
         v = np.asarray(values)
         return {"n": int(v.size), "mean": round(float(v.mean()), 2), "p50": round(float(np.percentile(v, 50)), 2),
                 "p95": round(float(np.percentile(v, 95)), 2), "max": round(float(v.max()), 2)}
+
+    def brief(self, recent: int = 300) -> dict:
+        """fps over the run and latency p50/p95 over the last `recent` frames: cheap enough for a live overlay
+        (the full summary takes percentiles of every kept sample and reads every thread's CPU time)."""
+        with self._lock:
+            wall = (self.ended or time.monotonic()) - self.started
+            lat = list(islice(reversed(self.latency_ms), recent))
+        out = {"fps": round(self.counts["rendered"] / wall, 2) if wall > 0 else 0.0, "latency_ms": {"n": len(lat)}}
+        if lat:
+            out["latency_ms"].update(p50=float(np.percentile(lat, 50)), p95=float(np.percentile(lat, 95)))
+        return out
 
     def summary(self) -> dict:
         with self._lock:

@@ -68,7 +68,7 @@ class WindowOutput(Output):
         self.window.swap()  # also polls events: hotkeys run here, on the GL thread
         if self.overlay and time.monotonic() >= self._overlay_at:
             self._overlay_at = time.monotonic() + OVERLAY_PERIOD_S
-            s = self.pipeline.stats.summary()
+            s = self.pipeline.stats.brief()
             lat = s["latency_ms"]
             self.window._glfw.set_window_title(
                 self.window.handle, f"{TITLE} | {s['fps']:.1f} fps | latency p50 {lat.get('p50', 0):.0f} ms "

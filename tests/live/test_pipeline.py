@@ -231,3 +231,13 @@ def test_stats_memory_is_bounded():
         s.add("render", 1.0)
     assert len(s.stage_ms["render"]) == stats_module.KEEP
     assert s.summary()["stage_ms"]["render"]["p50"] == 1.0
+
+
+def test_brief_stats_cover_recent_frames_only():
+    from avatar_engine.live import stats as stats_module
+
+    s = stats_module.LiveStats()
+    s.latency_ms.extend([500.0] * 1000 + [20.0] * 300)  # a slow start, then steady
+    brief = s.brief(recent=300)
+    assert brief["latency_ms"] == {"n": 300, "p50": 20.0, "p95": 20.0}
+    assert s.summary()["latency_ms"]["p95"] == 500.0
