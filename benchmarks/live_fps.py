@@ -7,8 +7,10 @@ with the capture, tracker, solver, render and readback stages timed apart, in wa
 A clip of the default head performing (the round-trip performance) at the source size is rendered once
 (or --clip reuses one). "solo" runs each stage alone, one after the other, over the same frames: wall and
 process CPU per frame (all threads: MediaPipe's graph, llvmpipe's rasteriser, FFmpeg's decoder). Then the
-loop runs the clip twice: "fast" reads the file as fast as the loop can (issue 4's speed figure) and "camera"
-paces it at 30 fps as a webcam would (latency as users feel it). Each run reports its stages' wall time,
+loop runs the clip: "fast" reads the file as fast as the loop can (issue 4's speed figure) and "camera"
+paces it at 30 fps as a webcam would (latency as users feel it), both with tracking overlapping rendering
+(the default), then "fast_serial" and "camera_serial" with the two in turn (`PipelineOptions(overlap=False)`:
+lower latency, and the better layout when other work keeps the cores busy). Each run reports its stages' wall time,
 the CPU of the thread that ran each stage (`stage_cpu_ms`), the CPU per rendered frame of each thread group
 (`cpu_ms_per_frame`: main = solve + render submission + readback; render_workers = llvmpipe; track_workers =
 MediaPipe's graph; decode_workers = FFmpeg) and the load average: on the shared 2-core machine wall times
@@ -61,9 +63,11 @@ def solo(clip: Path, size, samples: int, n: int) -> dict:
     from avatar_engine.live.tracker import Tracker
 
     load0 = os.getloadavg()
-    out, frames, marks, solved = {}, [], [], []
+    out, marks, solved = {}, [], []
     with open_source(str(clip)) as source, single_threaded_pools():
-        out["decode"] = _per_frame(lambda i: frames.append(source.read()), n)
+        frames = [source.read() for _ in range(n)]  # kept for the tracker; decode is timed on a second pass
+        source.rewind()
+        out["decode"] = _per_frame(lambda i: source.read(), n)
         with Tracker() as tracker:
             tracker.track(frames[0].rgb, 0)  # graph start-up is not a frame
             out["track"] = _per_frame(lambda i: marks.append(tracker.track(frames[i].rgb, frames[i].t_media_ns + 1)), n)
@@ -77,11 +81,12 @@ def solo(clip: Path, size, samples: int, n: int) -> dict:
     return out
 
 
-def run(clip: Path, size, samples: int, realtime: bool, seconds: float, readback: bool) -> dict:
+def run(clip: Path, size, samples: int, realtime: bool, seconds: float, readback: bool, overlap: bool) -> dict:
     live = LiveAvatar(options=LiveOptions(size=size, samples=samples))
     with open_source(str(clip)) as source:
         summary = LivePipeline(source, live, [ReadbackOutput()] if readback else [],
-                               PipelineOptions(realtime=realtime, loop=True, max_seconds=seconds)).run()
+                               PipelineOptions(realtime=realtime, loop=True, max_seconds=seconds,
+                                               overlap=overlap)).run()
     info = live.ctx.info
     live.close()
     summary["gl_renderer"] = info.get("GL_RENDERER")
@@ -96,6 +101,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0, help="how long each run lasts")
     ap.add_argument("--clip", help="reuse this input clip instead of rendering one")
     ap.add_argument("--no-readback", action="store_true", help="do not read the frames back (window-only use)")
+    ap.add_argument("--no-serial", action="store_true", help="skip the runs with tracking and rendering in turn")
     ap.add_argument("--solo-frames", type=int, default=90, help="frames per stage in the solo run (0: skip it)")
     ap.add_argument("--out")
     args = ap.parse_args()
@@ -108,10 +114,14 @@ def main() -> None:
             camera = Camera(distance=0.75, target=REFERENCE_CAMERA.target)
             render_clip(clip, weights, angles, source_size, 0, camera)
         runs = {"solo": solo(clip, size, args.samples, args.solo_frames)} if args.solo_frames else {}
-        runs.update({name: run(clip, size, args.samples, realtime, args.seconds, not args.no_readback)
-                     for name, realtime in (("fast", False), ("camera", True))})
+        modes = [("fast", False, True), ("camera", True, True)]
+        if not args.no_serial:
+            modes += [("fast_serial", False, False), ("camera_serial", True, False)]
+        runs.update({name: run(clip, size, args.samples, realtime, args.seconds, not args.no_readback, overlap)
+                     for name, realtime, overlap in modes})
     gl = runs["fast"].pop("gl_renderer")
-    runs["camera"].pop("gl_renderer")
+    for name in runs:
+        runs[name].pop("gl_renderer", None)
     save("live_fps", {"render_size": list(size), "samples": args.samples, "source_size": list(source_size),
                       "readback": not args.no_readback, "gl_renderer": gl,
                       "note": "2 shared CPU cores: wall timings are noisy when other work runs (see load_average); "

@@ -41,6 +41,7 @@ class Slot:
         self._cond = threading.Condition()
         self._item = None
         self._full = False
+        self._busy = False
         self._closed = False
         self.lossless = lossless
         self.dropped = 0
@@ -57,12 +58,20 @@ class Slot:
             self._item, self._full = item, True
             self._cond.notify_all()
 
-    def wait_empty(self, timeout: float) -> bool:
-        """Wait until the item put last has been taken (or the slot closed); False if timeout passed first."""
+    def wait_empty(self, timeout: float, done: bool = False) -> bool:
+        """Wait until the item put last has been taken (with `done`: and its taker called `done()`), or the slot
+        closed; False if timeout passed first."""
         with self._cond:
-            if self._full and not self._closed:
+            ready = lambda: not (self._full or (done and self._busy)) or self._closed  # noqa: E731
+            if not ready():
                 self._cond.wait(timeout)
-            return not self._full or self._closed
+            return ready()
+
+    def done(self) -> None:
+        """The taker has finished with the item it took last."""
+        with self._cond:
+            self._busy = False
+            self._cond.notify_all()
 
     def get(self, timeout: float):
         """The item, or None if nothing came within timeout seconds."""
@@ -72,6 +81,7 @@ class Slot:
             if not self._full:
                 return None
             item, self._item, self._full = self._item, None, False
+            self._busy = True
             self.taken_at = time.monotonic()
             self._cond.notify_all()
             return item
@@ -106,9 +116,13 @@ class PipelineOptions:
     """Stop after this long."""
     idle_timeout_s: float = 0.1
     """From a live source, render the held or idle face when no tracked frame came for this long."""
+    overlap: bool = True
+    """Track the next frame while this one renders (more frames a second where both cores are free); False
+    tracks and renders one after the other (the lowest latency, and less contention where the cores are
+    busy with other work: then the two stages only slow each other down)."""
     just_in_time: bool = True
-    """Delay the start of tracking so that it ends about when the renderer needs the result (lower latency at
-    the same frame rate); False starts as soon as the renderer has taken the previous result."""
+    """With overlap: delay the start of tracking so that it ends about when the renderer needs the result
+    (lower latency at the same frame rate); False starts as soon as the renderer has taken the previous one."""
     limit_threads: bool = True
     """Hold BLAS and OpenCV to one thread for the run (`limits.py`; process-wide, restored at the end)."""
     on_frame: object = field(default=None, compare=False)
@@ -210,10 +224,10 @@ class LivePipeline:
     def _wait_for_renderer(self) -> bool:
         """Block until the renderer took the last result, then until just in time to start the next frame.
         False when stopping."""
-        while not self._tracked.wait_empty(0.2):
+        while not self._tracked.wait_empty(0.2, done=not self.options.overlap):
             if self._stop.is_set():
                 return False
-        if self.options.just_in_time:
+        if self.options.overlap and self.options.just_in_time:
             delay = self._tracked.taken_at + start_delay(tuple(self._main_s), tuple(self._track_s)) - time.monotonic()
             if delay > 0:
                 self._stop.wait(delay)
@@ -338,6 +352,7 @@ class LivePipeline:
                 opts.on_frame(frame)
             stats.add("outputs", (time.perf_counter() - t0) * 1e3, (time.thread_time() - c0) * 1e3)
             stats.frame_done(t_capture)
+            self._tracked.done()
             if item is not None:
                 self._main_s.append(time.monotonic() - self._tracked.taken_at)
             rendered += 1

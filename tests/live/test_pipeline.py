@@ -126,6 +126,36 @@ def test_a_file_read_fast_is_decoded_only_as_the_tracker_needs_it(ctx, clip):
     assert counts.get("dropped_before_track", 0) == 0 and counts.get("dropped_before_render", 0) == 0
 
 
+def test_serial_layout_tracks_only_after_the_frame_before_is_rendered(ctx, clip):
+    spans = {"track": [], "frame": []}
+
+    class Watched(LiveAvatar):
+        def track(self, rgb, t_ns):
+            t0 = time.monotonic()
+            result = super().track(rgb, t_ns)
+            spans["track"].append((t0, time.monotonic()))
+            return result
+
+    live = Watched(options=LiveOptions(size=(96, 64), samples=0), ctx=ctx)
+    done = lambda f: spans["frame"].append(time.monotonic())  # noqa: E731
+    with open_source(clip["mp4"]) as source:
+        LivePipeline(source, live, [SlowOutput(0.02)], PipelineOptions(overlap=False, on_frame=done)).run()
+    live.close()
+    assert len(spans["track"]) == len(spans["frame"]) == len(clip["jaw"])
+    for (start, _), rendered_before in zip(spans["track"][1:], spans["frame"]):
+        assert start >= rendered_before, "frame N+1 is tracked only once frame N has gone out"
+
+
+def test_slot_done_marks_the_taker_finished():
+    slot = Slot()
+    slot.put(1)
+    assert slot.wait_empty(0.01, done=True) is False
+    assert slot.get(0.01) == 1
+    assert slot.wait_empty(0.01) is True and slot.wait_empty(0.01, done=True) is False
+    slot.done()
+    assert slot.wait_empty(0.01, done=True) is True
+
+
 def test_tracking_starts_just_in_time_for_the_renderer():
     fast_track, slow_render = [0.010] * 8, [0.030] * 8
     assert start_delay(slow_render, fast_track, margin_s=0.002) == pytest.approx(0.018)
