@@ -235,6 +235,19 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from avatar_engine.nets.train_hair import TrainOptions, run
+
+    if args.epochs < 1:
+        raise InputError(f"--epochs must be at least 1, got {args.epochs}")
+    command = "avatar " + " ".join(sys.argv[1:]) if args.record_command else None
+    card = run([Path(d) for d in args.data], Path(args.output), TrainOptions(seed=args.seed, epochs=args.epochs),
+               command)
+    print(f"wrote {args.output}: train loss {card['train_loss']}, validation loss {card['validation_loss']} "
+          f"({card['train_samples']} + {card['validation_samples']} samples, {card['train_seconds']} s)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="avatar", description="Rigged 3D head avatars: build, animate, export.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -307,6 +320,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", type=int, default=100, help="samples per .npz shard")
     p.add_argument("--no-images", action="store_true", help="keep labels and landmarks only, not the renders")
     p.set_defaults(run=cmd_synth)
+
+    p = sub.add_parser("train", help="train a learned builder stage on synthetic sets (needs the [infer] extra)")
+    p.add_argument("network", choices=("hair",), help="hair: hair mask + landmarks -> hairstyle parameters")
+    p.add_argument("--data", nargs="+", required=True, help="synthetic set folders made by `avatar synth`")
+    p.add_argument("-o", "--output", default=str(Path(__file__).resolve().parents[1] / "assets/models/hair_style.onnx"),
+                   help="ONNX file to write (a .json card is written beside it)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=600)
+    p.add_argument("--record-command", action="store_true", help="keep this command line in the card")
+    p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("engines", help="convert MediaPipe's face models to ONNX; build TensorRT engines")
     p.add_argument("action", choices=("convert", "build", "list"),

@@ -171,11 +171,12 @@ def head_silhouette(model: HeadModel, identity: Mapping[str, float], neutral_pos
 
 
 def fit_hair(region: HairRegion, head: Avatar | HairSilhouette, view: PhotoView | None = None,
-             size: int = FIT_SIZE) -> HairFit:
+             size: int = FIT_SIZE, start: HairStyle | None = None) -> HairFit:
     """The HairStyle (its colour the region's) whose silhouette through `view` best covers `region.mask` where
     nothing hides the head. Under headwear with too little hair showing to fit, short hair is the likelier guess
     than a bald head (the hat shows nothing either way). `head` is the bald avatar seen through `view` at `size`,
-    or a ready HairSilhouette (then `view` and `size` are its own)."""
+    or a ready HairSilhouette (then `view` and `size` are its own). `start` (a guess, e.g. the hair-style
+    network's) replaces the coarse search: only the refinement runs, from the guess and with half the steps."""
     if region.bald:
         if region.headwear:
             color = region.color if region.mask.any() else HairStyle().color
@@ -189,7 +190,8 @@ def fit_hair(region: HairRegion, head: Avatar | HairSilhouette, view: PhotoView 
 
     def score(style: HairStyle) -> float:
         nonlocal count
-        key = (round(style.length, 4), round(style.volume, 4), round(style.fringe, 4), round(style.baldness, 3))
+        key = (round(style.length, 4), round(style.volume, 4), round(style.fringe, 4), round(style.baldness, 3),
+               round(style.parting, 3))
         if key not in cache:
             mask = sil.mask(style)
             cache[key] = iou(mask, target, hidden) - (FRINGE_PENALTY if too_low(mask, style) else 0.0)
@@ -213,11 +215,18 @@ def fit_hair(region: HairRegion, head: Avatar | HairSilhouette, view: PhotoView 
     # forehead and a fringe hanging over it look alike, but the bare forehead under the hair tells them apart
     fringed = region.forehead is None or region.forehead[2] > float("-inf")
     fringes = (0.0, 0.03, 0.055) if fringed else (0.0,)
-    # coarse: length and fringe on a grid, then each parameter refined in turn with shrinking steps
-    best = max((replace(base, length=L, fringe=f) for L in (0.0, 0.12, 0.2, 0.28, 0.36) for f in fringes), key=score)
-    # big hair (a bob, curls) stands far off the scalp: volume gets its own coarse search before the refinement
-    best = max([best] + [replace(best, volume=v) for v in COARSE_VOLUMES], key=score)
     steps = {"length": 0.04, "volume": 0.006, "fringe": 0.015, "baldness": 0.25}
+    if start is not None and not start.clamped().bald:
+        guess = start.clamped()
+        best = replace(base, length=guess.length, volume=max(guess.volume, MIN_VOLUME), parting=guess.parting,
+                       fringe=guess.fringe if fringed else 0.0, baldness=guess.baldness)
+        steps = {k: v / 2 for k, v in steps.items()}
+    else:
+        # coarse: length and fringe on a grid, then each parameter refined in turn with shrinking steps
+        best = max((replace(base, length=L, fringe=f) for L in (0.0, 0.12, 0.2, 0.28, 0.36) for f in fringes),
+                   key=score)
+        # big hair (a bob, curls) stands far off the scalp: volume gets its own coarse search before refining
+        best = max([best] + [replace(best, volume=v) for v in COARSE_VOLUMES], key=score)
     if not fringed:
         del steps["fringe"]
     for _ in range(REFINE_ROUNDS):

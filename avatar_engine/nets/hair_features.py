@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-GRID = (40, 32)
+GRID = (24, 20)
 """Rows (down the face) and columns (along the eye line) of the mask samples."""
 X_RANGE = (-3.4, 3.4)
 Y_RANGE = (-3.8, 4.6)
