@@ -153,6 +153,8 @@ class Renderer:
             self._clear_and_draw_backdrop()
         self._programs: dict[str, moderngl.Program] = {}
         self._uniform_names: dict[str, frozenset[str]] = {}
+        self._uniform_values: dict[str, dict] = {}
+        """Per program, the value each uniform was last set to."""
         self._morphs: MorphBlender | None = None
         self._parts: list[_GpuPart] = []
         self._resources: list = []
@@ -170,13 +172,14 @@ class Renderer:
     # --- loading ------------------------------------------------------------------------------------
     def _write_uniforms(self, kind: str, values: dict) -> None:
         """Set the uniforms the program for `kind` has (the GLSL compiler drops unused ones); bytes are raw arrays."""
-        prog, names = self._programs[kind], self._uniform_names[kind]
+        prog, names, last = self._programs[kind], self._uniform_names[kind], self._uniform_values[kind]
         for name, value in values.items():
-            if name in names:
+            if name in names and last.get(name) != value:  # most values repeat frame to frame: skip the GL call
                 if isinstance(value, bytes):
                     prog[name].write(value)
                 else:
                     prog[name].value = value
+                last[name] = value
 
     def _program(self, kind: str) -> moderngl.Program:
         if kind not in self._programs:
@@ -185,6 +188,7 @@ class Renderer:
             vs, fs = stage_sources("avatar", defines)
             self._programs[kind] = self.ctx.program(vertex_shader=vs, fragment_shader=fs)
             self._uniform_names[kind] = frozenset(self._programs[kind])
+            self._uniform_values[kind] = {}
         return self._programs[kind]
 
     def load(self, avatar: Avatar) -> None:
@@ -350,7 +354,7 @@ class Renderer:
         for obj in (*self._programs.values(), *self._owned):
             obj.release()
         self._owned = []
-        self._programs = {}
+        self._programs, self._uniform_values = {}, {}
 
     def __enter__(self) -> "Renderer":
         return self
