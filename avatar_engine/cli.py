@@ -165,7 +165,8 @@ def cmd_live(args: argparse.Namespace) -> int:
         record=Path(args.record) if args.record else None, virtual_camera=args.virtual_camera,
         vmc=parse_target(args.vmc) if args.vmc is not None else None, stats=Path(args.stats) if args.stats else None,
         mirror=args.mirror, size=parse_size(args.size), samples=args.samples, realtime=args.realtime, loop=args.loop,
-        lossless=args.lossless, max_frames=args.max_frames, max_seconds=args.max_seconds, phone=args.phone)
+        lossless=args.lossless, max_frames=args.max_frames, max_seconds=args.max_seconds, phone=args.phone,
+        serial=args.serial)
     summary = run_live(settings)
     lat = summary["latency_ms"]
     print(f"live: {summary['counts'].get('rendered', 0)} frames in {summary['seconds']} s ({summary['fps']} fps), "
@@ -307,6 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--realtime", action="store_true", help="play files at their own frame rate, as a camera would")
     p.add_argument("--loop", action="store_true", help="start files again at their end")
     p.add_argument("--lossless", action="store_true", help="process every frame of a file (no dropping)")
+    p.add_argument("--serial", action="store_true",
+                   help="track and render in turn instead of overlapping them: lower latency; faster when other work "
+                        "keeps the CPU cores busy")
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
     p.add_argument("--max-seconds", type=float, help="stop after this long")
     p.add_argument("--phone", help="iFacialMocap: the phone's address, to ask it to start streaming")

@@ -40,6 +40,8 @@ class LiveSettings:
     max_seconds: float | None = None
     phone: str | None = None
     """iFacialMocap: the phone's address, to ask it to start streaming."""
+    serial: bool = False
+    """Track and render in turn rather than overlapped (`PipelineOptions.overlap=False`)."""
 
     def check(self) -> None:
         for path, suffix in ((self.record, ".mp4"), (self.stats, ".json")):
@@ -122,7 +124,7 @@ def run_live(settings: LiveSettings) -> dict:
         live = LiveAvatar(settings.avatar, options, ctx=window.ctx if window else None)
         pipeline = LivePipeline(source, live, outputs, PipelineOptions(
             realtime=settings.realtime, loop=settings.loop, lossless=settings.lossless,
-            max_frames=settings.max_frames, max_seconds=settings.max_seconds))
+            max_frames=settings.max_frames, max_seconds=settings.max_seconds, overlap=not settings.serial))
         if window:
             window.attach(pipeline)
         summary = pipeline.run()

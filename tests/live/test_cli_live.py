@@ -53,6 +53,23 @@ def test_live_on_a_folder_records_and_writes_stats(clip, tmp_path, capsys):
     assert "live:" in capsys.readouterr().out
 
 
+def test_serial_flag_reaches_the_pipeline(clip, tmp_path, monkeypatch):
+    from avatar_engine.live import pipeline as pipeline_module
+
+    seen = []
+    real_init = pipeline_module.LivePipeline.__init__
+
+    def spy(self, source, live, outputs=(), options=None, stats=None):
+        seen.append(options.overlap)
+        real_init(self, source, live, outputs, options, stats)
+
+    monkeypatch.setattr(pipeline_module.LivePipeline, "__init__", spy)
+    for flags in ([], ["--serial"]):
+        assert main(["live", "--source", str(clip["folder"]), "--size", "96x64", "--samples", "0",
+                     "--max-frames", "3", *flags]) == 0
+    assert seen == [True, False]
+
+
 def test_ctrl_c_finalises_the_recording(clip, tmp_path):
     out = tmp_path / "interrupted.mp4"
     proc = subprocess.Popen([sys.executable, "-m", "avatar_engine.cli", "live", "--source", str(clip["mp4"]),
