@@ -176,7 +176,7 @@ def fit_hair(region: HairRegion, head: Avatar | HairSilhouette, view: PhotoView 
     nothing hides the head. Under headwear with too little hair showing to fit, short hair is the likelier guess
     than a bald head (the hat shows nothing either way). `head` is the bald avatar seen through `view` at `size`,
     or a ready HairSilhouette (then `view` and `size` are its own). `start` (a guess, e.g. the hair-style
-    network's) replaces the coarse search: only the refinement runs, from the guess and with half the steps."""
+    network's) replaces the coarse length and fringe grid; the volume search and the refinement run from it."""
     if region.bald:
         if region.headwear:
             color = region.color if region.mask.any() else HairStyle().color
@@ -218,9 +218,10 @@ def fit_hair(region: HairRegion, head: Avatar | HairSilhouette, view: PhotoView 
     steps = {"length": 0.04, "volume": 0.006, "fringe": 0.015, "baldness": 0.25}
     if start is not None and not start.clamped().bald:
         guess = start.clamped()
-        best = replace(base, length=guess.length, volume=max(guess.volume, MIN_VOLUME), parting=guess.parting,
+        best = replace(base, length=guess.length, volume=max(guess.volume, MIN_VOLUME),
                        fringe=guess.fringe if fringed else 0.0, baldness=guess.baldness)
-        steps = {k: v / 2 for k, v in steps.items()}
+        # the guess stands in for the length and fringe grid; volume keeps its own coarse search
+        best = max([best] + [replace(best, volume=v) for v in COARSE_VOLUMES], key=score)
     else:
         # coarse: length and fringe on a grid, then each parameter refined in turn with shrinking steps
         best = max((replace(base, length=L, fringe=f) for L in (0.0, 0.12, 0.2, 0.28, 0.36) for f in fringes),

@@ -75,7 +75,8 @@ def train(features: np.ndarray, targets: np.ndarray, options: TrainOptions = Tra
     mirrored_targets[:, PARTING] *= -1
     x = torch.from_numpy(np.concatenate([features[fit], mirror_features(features[fit])]))
     y = torch.from_numpy(np.concatenate([targets[fit], mirrored_targets]))
-    mean, std = x.mean(0), x.std(0).clamp(min=1e-3)
+    # a floor on the spread: a grid cell that training rarely saw hair in must not blow up when a photo has some
+    mean, std = x.mean(0), x.std(0).clamp(min=0.1)
     layers, width = [], FEATURES
     for hidden in HIDDEN:
         layers += [torch.nn.Linear(width, hidden), torch.nn.ReLU(), torch.nn.Dropout(0.1)]
