@@ -12,19 +12,20 @@ import numpy as np
 BANDS = 4
 """Layers the atlas has room for: band k spans v in [k / BANDS, (k + 1) / BANDS]."""
 WIDTH, BAND_HEIGHT = 512, 512
-CLUMP_TEXELS = (6, 16)
-"""Range of clump widths in texels (0.2 mm each round a typical head): a few pixels wide at 720p."""
+CLUMP_TEXELS = (16, 34)
+"""Range of clump widths in texels (0.2 mm each round a typical head): locks several pixels wide at 720p (narrower
+clumps read as separate straws with dark gaps between them)."""
 SWAY_TEXELS = 3.0
 """Largest sideways wander of a clump along its length."""
 GUTTER = 3
 """Texels left transparent between bands so mipmaps do not bleed one layer's roots into another's tips."""
-TIP_START = 0.86
+TIP_START = 0.75
 """Fraction of a strand's length (v) where the innermost layer starts to taper into tips."""
-OUTER_PRESENCE = 0.55
+OUTER_PRESENCE = 0.85
 """Fraction of clumps present in the outermost layer (the innermost has all): the inner layers show between."""
 CROWN_SOLID = 0.12
 """Along the first part of a strand (v below this) every layer is solid: the crown shows no gaps."""
-INNER_SHADE = 0.72
+INNER_SHADE = 0.9
 """Brightness of the innermost layer relative to the outermost: it sits in the outer layers' shadow."""
 
 
@@ -53,7 +54,7 @@ def strand_atlas(color: tuple[int, int, int], layers: int, density: float = 1.0,
     # strands: one texel wide, tone varying strand to strand and slowly along the strand
     for k in range(min(layers, BANDS)):
         outer = k / max(layers - 1, 1)  # 0 innermost, 1 outermost
-        # clumps: random widths 10..26 texels tiling the width
+        # clumps: random widths in CLUMP_TEXELS tiling the width
         widths = rng.integers(CLUMP_TEXELS[0], CLUMP_TEXELS[1] + 1, WIDTH // 4)
         edges = np.concatenate([[0], np.cumsum(widths)])
         edges = edges[edges < WIDTH]
