@@ -42,7 +42,8 @@ def collect(first_seed: int, count: int, size: int) -> dict[str, np.ndarray]:
 
     model, corr, ctx = HeadModel.default(), Correspondence.default(), headless_context()
     names = list(model.phenotype_names) + list(model.change_names)
-    rows: dict[str, list] = {k: [] for k in ("seed", "mediapipe", "truth", "identity")}
+    rows: dict[str, list] = {k: [] for k in ("seed", "mediapipe", "depth", "truth", "identity", "points", "scores",
+                                             "pose", "yaw")}
     with FaceLandmarker(FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES)) as landmarker:
         for seed in range(first_seed, first_seed + count):
             subject = random_subject(np.random.default_rng(seed), model)
@@ -54,6 +55,11 @@ def collect(first_seed: int, count: int, size: int) -> dict[str, np.ndarray]:
                 continue
             rows["seed"].append(seed)
             rows["mediapipe"].append(seen.points_px[:468])
+            rows["depth"].append(seen.depth[:468])
+            rows["points"].append(seen.points_px)  # all 478 (irises too), scores and pose: enough to re-run the fit
+            rows["scores"].append(seen.scores)
+            rows["pose"].append(seen.pose)
+            rows["yaw"].append(seen.yaw_deg)
             rows["truth"].append(view.project(corr.points(true_posed(subject, model).astype(np.float64))))
             rows["identity"].append([subject.identity[n] for n in names])
             if (seed - first_seed) % 50 == 0:

@@ -51,6 +51,12 @@ class FitOptions:
     residual_max_m: float = 0.004
     """The residual never moves a vertex further than this."""
     use_residual: bool = True
+    residual_to_raw: bool = False
+    """Fit the residual to MediaPipe's raw points instead of the corrected ones."""
+    photo_iterations: int = 6
+    """Final steps on the camera and the expression alone, toward MediaPipe's raw points (0: none)."""
+    photo_expression_sigma: float | None = None
+    photo_weight_floor: float = 0.0
     landmark_correction: bool = True
     """Correct MediaPipe's points and centre the identity prior with `assets/head/landmark_correction.npz`."""
     identity_prior_scale: float = 1.0
@@ -111,17 +117,23 @@ class _Problem:
         self.prior_mean, self.prior_sigma = prior_mean, prior_sigma
         self.lower, self.upper = lower, upper
         self.focal_prior, self.focal_sigma = focal_prior, options.focal_log_sigma
+        self.free = np.arange(lm.size)
+        """Packed parameters the shape steps move (all, or the expression alone once the identity is settled)."""
+        self.offset = np.zeros((lm.count, 3))
+        """(468, 3) fixed model-space offsets added to the landmark points (the per-vertex residual)."""
+
+    def points(self, params: np.ndarray) -> np.ndarray:
+        return self.lm.points(params) + self.offset
 
     def residuals(self, st: _State) -> np.ndarray:
-        uv, _ = _project(self.lm.points(st.params), st, self.size)
+        uv, _ = _project(self.points(st.params), st, self.size)
         data = (uv - self.target).ravel() * self.row_weight
         prior = (st.params - self.prior_mean) / self.prior_sigma
         return np.concatenate([data, prior, [(st.log_focal - self.focal_prior) / self.focal_sigma]])
 
     def jacobian(self, st: _State, shape: bool) -> np.ndarray:
         """Columns: 3 rotation, 3 translation, 1 log focal, then the packed parameters if `shape`."""
-        pts = self.lm.points(st.params)
-        uv, cam = _project(pts, st, self.size)
+        uv, cam = _project(self.points(st.params), st, self.size)
         f = float(np.exp(st.log_focal))
         dproj = _projection_jacobian(cam, f)  # (n, 2, 3)
         rotated = cam - st.translation
@@ -130,20 +142,22 @@ class _Problem:
         d_focal = (uv - np.array(self.size) / 2)[:, :, None]
         blocks = [d_rot, d_trans, d_focal]
         if shape:
-            d_shape = np.matmul(dproj @ st.rotation, self.lm.jacobian(st.params))
+            d_shape = np.matmul(dproj @ st.rotation, self.lm.jacobian(st.params)[:, :, self.free])
             blocks.append(d_shape)
         jd = np.concatenate(blocks, 2).reshape(-1, sum(b.shape[2] for b in blocks)) * self.row_weight[:, None]
         n_cam, n_par = 7, self.lm.size
         jp = np.zeros((n_par + 1, jd.shape[1]))
         if shape:
-            jp[np.arange(n_par), n_cam + np.arange(n_par)] = 1.0 / self.prior_sigma
+            jp[self.free, n_cam + np.arange(len(self.free))] = 1.0 / self.prior_sigma[self.free]
         jp[n_par, 6] = 1.0 / self.focal_sigma
         return np.vstack([jd, jp])
 
     def step(self, st: _State, delta: np.ndarray, shape: bool) -> _State:
         params = st.params
         if shape:
-            params = np.clip(params + delta[7:], self.lower, self.upper)
+            params = params.copy()
+            f = self.free
+            params[f] = np.clip(params[f] + delta[7:], self.lower[f], self.upper[f])
         return _State(params, _rodrigues(delta[:3]) @ st.rotation, st.translation + delta[3:6],
                       st.log_focal + float(delta[6]))
 
@@ -230,21 +244,40 @@ def fit_landmarks(perception: Perception, model: HeadModel | None = None, option
     st = problem.solve(st, options.iterations, shape=True)
 
     identity = lm.identity(st.params)
-    weights = lm.split(st.params)[2].astype(np.float32)
     # some phenotypes (age, height, gender) move the whole head with its neck joint; an avatar keeps the neck
     # joint at the origin, so shift the mesh there and fold the shift into the camera
     neck = model.joint_positions(identity)[model.joint_names.index("neck")].astype(np.float64)
     neutral = model.neutral_positions(identity).astype(np.float64) - neck
-    posed = neutral + np.tensordot(weights, model.expression_offsets, 1)
-    st = _State(st.params, st.rotation, st.translation + st.rotation @ neck, st.log_focal)
-    view = PhotoView(size=(w, h), view=_view_matrix(st), focal_px=float(np.exp(st.log_focal)))
-    uv = view.project(corr.points(posed))
+
+    def in_photo(st: _State, residual: np.ndarray) -> tuple[np.ndarray, PhotoView, np.ndarray]:
+        weights = lm.split(st.params)[2].astype(np.float32)
+        posed = neutral + np.tensordot(weights, model.expression_offsets, 1) + residual
+        shifted = _State(st.params, st.rotation, st.translation + st.rotation @ neck, st.log_focal)
+        return posed, PhotoView(size=(w, h), view=_view_matrix(shifted), focal_px=float(np.exp(st.log_focal))), weights
+
     residual = np.zeros_like(neutral)
+    posed, view, weights = in_photo(st, residual)
+    raw = perception.points_px[:468]
     if options.use_residual:
-        residual = landmark_residual(model, corr, posed, view, target, uv, options)
-        posed = posed + residual
-        uv = view.project(corr.points(posed))
-    err = np.linalg.norm(uv - perception.points_px[:468], axis=1)  # against what MediaPipe saw
+        goal = raw if options.residual_to_raw else target
+        residual = landmark_residual(model, corr, posed, view, goal, view.project(corr.points(posed)), options)
+        posed, view, weights = in_photo(st, residual)
+    if options.photo_iterations > 0:
+        # the face is settled; the camera and the expression now follow MediaPipe's own points, so the avatar
+        # driven with the photo's expression lands where the tracker sees the face (the rest face is unchanged)
+        problem.target, problem.offset = raw, corr.points(residual)
+        problem.free = np.arange(n_phen + n_change, lm.size)
+        if options.photo_expression_sigma is not None:
+            problem.prior_mean = st.params.copy()
+            problem.prior_sigma = problem.prior_sigma.copy()
+            problem.prior_sigma[n_phen + n_change:] = options.photo_expression_sigma
+        if options.photo_weight_floor > 0:
+            problem.row_weight = np.repeat(np.maximum(corr.weights, options.photo_weight_floor), 2) / (
+                options.landmark_sigma * iod)
+        st = problem.solve(st, options.photo_iterations, shape=True)
+        posed, view, weights = in_photo(st, residual)
+    uv = view.project(corr.points(posed))
+    err = np.linalg.norm(uv - raw, axis=1)  # against what MediaPipe saw
     warnings = []
     at_limit = [n for n, v in identity.items() if n in model.change_names and abs(v) > 0.98]
     if at_limit:

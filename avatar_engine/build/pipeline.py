@@ -25,6 +25,7 @@ from avatar_engine.build.fit import FitOptions, fit_landmarks
 from avatar_engine.build.image import as_rgb, load_photo
 from avatar_engine.build.perception import MAX_FACES, PerceptionOptions, perceive
 from avatar_engine.build.records import FitResult
+from avatar_engine.build.render_check import AGREEMENT_TARGET, RenderCheck
 from avatar_engine.build.report import BuildReport
 from avatar_engine.build.rig import rigged_avatar
 from avatar_engine.head.arkit import ARKIT_NAMES
@@ -93,6 +94,7 @@ class Builder:
         with native_stderr_silenced():
             self._landmarker = FaceLandmarker(FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES))
         self._segmenter = None  # the hair stage's person segmenter: opened at its first use, then kept
+        self._gl = None  # the render check's headless OpenGL context: made at its first use, then kept
         if self.options.texture and _available("avatar_engine.build.texture"):
             from avatar_engine.build.texture import prepare_layout
 
@@ -173,8 +175,35 @@ class Builder:
         report.hair_iou = round(float(result.iou), 4)
         return result.style
 
+    def check_render(self, result: BuildResult) -> RenderCheck | None:
+        """MediaPipe on a render of the avatar in the photo's pose, compared with the photo's landmarks; also put in
+        the report (`render_check`, stage "check"). None, with a warning, when no OpenGL context can be made."""
+        from avatar_engine.build.render_check import check_render
+        from avatar_engine.errors import BackendError
+        from avatar_engine.render.context import headless_context
+
+        report = result.report
+        with report.stage("check"):
+            try:
+                if self._gl is None:
+                    self._gl = headless_context()
+            except BackendError as exc:
+                report.warnings.append(f"render check skipped: {exc}")
+                return None
+            with native_stderr_silenced():
+                check = check_render(self._gl, result.avatar, result.fit, self._landmarker)
+        report.render_check = check.as_report()
+        if not check.found:
+            report.warnings.append("MediaPipe finds no face on a render of the avatar in the photo's pose")
+        elif check.mean > AGREEMENT_TARGET:
+            report.warnings.append(f"MediaPipe's landmarks on the avatar's render are {check.mean:.3f} of the "
+                                   f"inter-ocular distance from the photo's (target {AGREEMENT_TARGET})")
+        return check
+
     def close(self) -> None:
         self._landmarker.close()
+        if self._gl is not None:
+            self._gl.release()
         if self._segmenter is not None:
             self._segmenter.close()
 
@@ -200,11 +229,16 @@ def build(image: str | os.PathLike[str] | np.ndarray, options: BuildOptions | No
 def build_to_file(image: str | os.PathLike[str], output: str | os.PathLike[str],
                   report_path: str | os.PathLike[str] | None = None,
                   options: BuildOptions | None = None) -> BuildResult:
-    """Build and write the .glb (and the JSON report), each atomically; nothing is written if a stage fails."""
+    """Build and write the .glb (and the JSON report), each atomically; nothing is written if a stage fails.
+
+    With a report, the avatar is also rendered in the photo's pose and checked by MediaPipe (`Builder.check_render`).
+    """
     from avatar_engine.io import write_glb
 
     with Builder(options) as builder:
         result = builder.build(image)
+        if report_path is not None:
+            builder.check_render(result)  # ~0.5 s on a software rasteriser: only when a report is asked for
     with result.report.stage("write"):
         write_glb(result.avatar, Path(output))
     if report_path is not None:

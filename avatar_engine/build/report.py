@@ -22,9 +22,15 @@ class BuildReport:
     stages_s: dict[str, float] = field(default_factory=dict)
     """Wall-clock seconds per stage, in the order they ran."""
     fit: dict[str, float] = field(default_factory=dict)
-    """Reprojection error (fraction of inter-ocular distance, mean and max), focal length, head yaw."""
+    """Landmark reprojection error: the avatar's 468 landmark points (the correspondence on the mesh, posed with the
+    photo's expression, through the photo's fitted camera) against MediaPipe's raw points on the photo, as a fraction
+    of the photo's inter-ocular distance, mean and max; focal length, head yaw."""
     expression: dict[str, float] = field(default_factory=dict)
     """The photo's expression that was neutralised: ARKit weights above 0.05."""
+    render_check: dict[str, float | bool] | None = None
+    """MediaPipe on a render of the avatar in the photo's pose against MediaPipe on the photo: mean and max distance
+    over the 478 landmarks, fraction of the photo's inter-ocular distance (`avatar_engine.build.render_check`);
+    None when the check did not run (it runs when a report file is written)."""
     hair_iou: float | None = None
     """Hair silhouette IoU against the photo's hair region; None when the hair stage did not run."""
     warnings: list[str] = field(default_factory=list)
