@@ -161,6 +161,12 @@ class LandmarkCorrection:
     identity_coef: np.ndarray
     identity_sigma: np.ndarray
     """identity_sigma : (p,) cross-validated standard deviation of the identity prediction."""
+    offset_sigma: np.ndarray | None = None
+    """offset_sigma : (468,) held-out rms distance of each corrected point from the true one (inter-ocular units):
+    how far the fit may trust it."""
+    depth_weight: float = 0.0
+    """When > 0 the shape also holds MediaPipe's relative depth of the 468 points (face-frame units, centred) times
+    this weight: shape_mean and shape_basis are then (1404,) and (k, 1404)."""
 
     @staticmethod
     @cache
@@ -174,25 +180,45 @@ class LandmarkCorrection:
             arrays = {k: d[k].astype(np.float64) for k in d.files if k not in ("identity_names", "training")}
             names = tuple(str(n) for n in d["identity_names"])
         fields = LandmarkCorrection.__dataclass_fields__
-        return LandmarkCorrection(identity_names=names, **{k: v for k, v in arrays.items() if k in fields})
+        depth_weight = float(arrays.pop("depth_weight", 0.0))
+        return LandmarkCorrection(identity_names=names, depth_weight=depth_weight,
+                                  **{k: v for k, v in arrays.items() if k in fields})
 
-    def _features(self, points: np.ndarray) -> tuple[np.ndarray, tuple[float, np.ndarray, np.ndarray]]:
+    def shape(self, points_px: np.ndarray, depth: np.ndarray | None = None
+              ) -> tuple[np.ndarray, tuple[float, np.ndarray, np.ndarray]]:
+        """The face-frame shape vector of MediaPipe's points (and depth) and the 2-D similarity into the frame.
+
+        points_px : (468, 2) pixels; depth : (468,) MediaPipe's relative depth in pixels (needed when the asset
+        uses depth).
+        """
+        points = np.asarray(points_px[:468], np.float64)
         frame = similarity_2d(points, self.reference)
         s, r, t = frame
-        aligned = s * points @ r.T + t
-        z = (aligned.ravel() - self.shape_mean) @ self.shape_basis.T
+        vector = (s * points @ r.T + t).ravel()
+        if self.depth_weight > 0:
+            if depth is None:
+                raise ValueError("this landmark correction needs MediaPipe's depth (Perception.depth)")
+            z = np.asarray(depth[:468], np.float64)
+            vector = np.concatenate([vector, (z - z.mean()) * s * self.depth_weight])
+        return vector, frame
+
+    def _features(self, points: np.ndarray, depth: np.ndarray | None
+                  ) -> tuple[np.ndarray, tuple[float, np.ndarray, np.ndarray]]:
+        vector, frame = self.shape(points, depth)
+        z = (vector - self.shape_mean) @ self.shape_basis.T
         return (z - self.feature_mean) / self.feature_scale, frame
 
-    def landmarks(self, points_px: np.ndarray) -> np.ndarray:
+    def landmarks(self, points_px: np.ndarray, depth: np.ndarray | None = None) -> np.ndarray:
         """points_px : (468, 2) MediaPipe's points in pixels -> (468, 2) estimated correspondence points."""
-        features, (s, r, t) = self._features(np.asarray(points_px[:468], np.float64))
+        features, (s, r, t) = self._features(points_px, depth)
         offset = (self.offset_mean + features @ self.offset_coef).reshape(-1, 2)
         return points_px[:468] + offset @ r / s  # the face frame's rotation and scale undone
 
-    def identity_prior(self, points_px: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    def identity_prior(self, points_px: np.ndarray, names: tuple[str, ...], depth: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
         """(p,) prior mean and (p,) standard deviation of the identity parameters `names` (the asset's order)."""
         if tuple(names) != self.identity_names:
             raise ValueError("landmark correction asset was made for another head model; re-run "
                              "scripts/make_landmark_correction.py")
-        features, _ = self._features(np.asarray(points_px[:468], np.float64))
+        features, _ = self._features(points_px, depth)
         return self.identity_mean + features @ self.identity_coef, self.identity_sigma.copy()

@@ -30,28 +30,44 @@ def _face_px(correction: LandmarkCorrection) -> np.ndarray:
     return correction.reference * 120.0 + [256.0, 270.0]
 
 
+def _depth_px(correction: LandmarkCorrection) -> np.ndarray:
+    """(468,) a plausible relative depth in pixels: the training mean (face-frame units) at 120 px per unit."""
+    if correction.depth_weight <= 0:
+        return np.zeros(468)
+    return correction.shape_mean[936:] / correction.depth_weight * 120.0
+
+
 def test_shipped_asset_loads_with_consistent_shapes():
     c = LandmarkCorrection.default()
     k = len(c.shape_basis)
     model = HeadModel.default()
-    assert c.reference.shape == (468, 2) and c.shape_basis.shape == (k, 936) and c.offset_coef.shape == (k, 936)
+    width = 936 + (468 if c.depth_weight > 0 else 0)  # x, y (and relative depth) of 468 points
+    assert c.reference.shape == (468, 2) and c.shape_basis.shape == (k, width) and c.offset_coef.shape == (k, 936)
     assert c.identity_names == tuple(model.phenotype_names) + tuple(model.change_names)
     assert c.identity_coef.shape == (k, len(c.identity_names)) and (c.identity_sigma > 0).all()
-    corrected = c.landmarks(_face_px(c))
+    assert c.offset_sigma is not None and c.offset_sigma.shape == (468,) and (c.offset_sigma > 0).all()
+    depth = _depth_px(c)
+    corrected = c.landmarks(_face_px(c), depth)
     assert corrected.shape == (468, 2) and np.isfinite(corrected).all()
-    mean, sigma = c.identity_prior(_face_px(c), c.identity_names)
+    mean, sigma = c.identity_prior(_face_px(c), c.identity_names, depth)
     assert mean.shape == sigma.shape == (len(c.identity_names),)
     with pytest.raises(ValueError, match="another head model"):
-        c.identity_prior(_face_px(c), c.identity_names[:-1])
+        c.identity_prior(_face_px(c), c.identity_names[:-1], depth)
+    if c.depth_weight > 0:
+        with pytest.raises(ValueError, match="depth"):
+            c.landmarks(_face_px(c))
 
 
 def test_correction_follows_the_face_frame():
     c = LandmarkCorrection.default()
     points = _face_px(c) + np.random.default_rng(0).normal(0, 1.5, (468, 2))
+    depth = _depth_px(c)
     angle, scale, shift = np.radians(12.0), 1.7, np.array([40.0, -25.0])
     rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     moved = scale * points @ rot.T + shift
-    assert np.allclose(c.landmarks(moved), scale * c.landmarks(points) @ rot.T + shift, atol=FRAME_TOL_PX)
+    # MediaPipe's depth is in pixels: it scales with the face (and its offset does not matter)
+    assert np.allclose(c.landmarks(moved, scale * depth + 7.0), scale * c.landmarks(points, depth) @ rot.T + shift,
+                       atol=FRAME_TOL_PX)
 
 
 def test_script_output_loads_and_learns_a_linear_offset(tmp_path):
