@@ -8,7 +8,8 @@ The rest face is the identity without the expression (neutralised); a smooth, re
 then moves the face toward landmarks the shape changes could not reach.
 MediaPipe's points sit 2-4 % of the inter-ocular distance off our correspondence points, in a way that depends on
 the face; `LandmarkCorrection` (learnt on known-truth renders) moves them back and centres the identity prior on
-what the landmarks predict.
+what the landmarks predict. A last few steps then fit the camera (and, held close, the identity) to MediaPipe's raw
+points: the reported reprojection error is against what the tracker sees in the photo, not the corrected points.
 """
 
 from __future__ import annotations
@@ -52,12 +53,16 @@ class FitOptions:
     """The residual never moves a vertex further than this."""
     use_residual: bool = True
     photo_iterations: int = 6
-    """Final steps toward MediaPipe's raw points (not the corrected ones) on the camera and the expression."""
+    """Final steps toward MediaPipe's raw points (not the corrected ones) on the camera and, a little, the identity."""
     photo_identity_scale: float = 0.08
     """In those final steps the identity may also move, about its settled value, with the corrected prior's
-    standard deviations times this (0: the identity stays as settled). On seeds 1000-1019 / 1100-1139: 0 gives
-    reprojection max 3.5% / 3.3% IOD at 1.66 / 1.50 mm; 0.08 gives 2.9% / 2.6% at 1.65 / 1.53 mm; 0.3 gives
-    1.9% / 2.1% but 1.85 / 1.70 mm (the raw points pull the face toward MediaPipe's own errors)."""
+    standard deviations times this (0: the identity stays as settled). On seeds 1000-1019 / 1100-1139, with the
+    expression also free: 0 gives reprojection max 3.5% / 3.3% IOD at 1.66 / 1.50 mm; 0.08 gives 2.9% / 2.6% at
+    1.65 / 1.53 mm; 0.3 gives 1.9% / 2.1% but 1.85 / 1.70 mm (the raw points pull the face toward MediaPipe's own
+    errors). With the expression held: 0.08 gives 2.5% / 2.6% at 1.64 / 1.56 mm."""
+    photo_expression: bool = False
+    """Whether those final steps move the expression too. Off: it soaks up MediaPipe's errors (mean weight error
+    0.04 -> 0.10 on seeds 1000-1019, a 0.5 smile read as 0.1) for little (reprojection max 2.9% against 2.5%)."""
     landmark_correction: bool = True
     """Correct MediaPipe's points and centre the identity prior with `assets/head/landmark_correction.npz`."""
     correction_noise: float = 0.0
@@ -259,19 +264,21 @@ def fit_landmarks(perception: Perception, model: HeadModel | None = None, option
         residual = landmark_residual(model, corr, posed, view, target, view.project(corr.points(posed)), options)
         identity, neutral, posed, view, weights = _in_photo(model, lm, st, residual, (w, h))
     if options.photo_iterations > 0:
-        # the face is settled on the corrected points; the camera and the expression (and, by photo_identity_scale,
-        # the identity about its settled value) now follow MediaPipe's own points, so that the avatar driven with
-        # the photo's expression lands where the tracker sees the face
+        # the face is settled on the corrected points; the camera (and, held close by photo_identity_scale, the
+        # identity) now follow MediaPipe's own points, so that the avatar driven with the photo's expression lands
+        # where the tracker sees the face
         problem.target, problem.offset = raw, corr.points(residual)
         problem.row_weight = np.repeat(corr.weights, 2) / (options.landmark_sigma * iod)
         n_id = n_phen + n_change
-        if options.photo_identity_scale > 0:
-            problem.prior_mean = np.concatenate([st.params[:n_id], problem.prior_mean[n_id:]])
-            problem.prior_sigma = np.concatenate([problem.prior_sigma[:n_id] * options.photo_identity_scale,
-                                                  problem.prior_sigma[n_id:]])
-        else:
-            problem.free = np.arange(n_id, lm.size)
-        st = problem.solve(st, options.photo_iterations, shape=True)
+        problem.prior_mean = np.concatenate([st.params[:n_id], problem.prior_mean[n_id:]])
+        problem.prior_sigma = np.concatenate([problem.prior_sigma[:n_id] * options.photo_identity_scale,
+                                              problem.prior_sigma[n_id:]])
+        free = [np.arange(n_id)] if options.photo_identity_scale > 0 else []
+        if options.photo_expression:
+            free.append(np.arange(n_id, lm.size))
+        if free:
+            problem.free = np.concatenate(free)
+        st = problem.solve(st, options.photo_iterations, shape=bool(free))
         identity, neutral, posed, view, weights = _in_photo(model, lm, st, residual, (w, h))
     uv = view.project(corr.points(posed))
     err = np.linalg.norm(uv - raw, axis=1)  # against what MediaPipe saw on the photo
