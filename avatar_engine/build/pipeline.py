@@ -106,6 +106,12 @@ class Builder:
 
         Raises InputError for photos it refuses (unreadable, no face, several faces, too small, turned away).
         """
+        from avatar_engine.pools import single_threaded_pools
+
+        with single_threaded_pools():
+            return self._build(image)
+
+    def _build(self, image: str | os.PathLike[str] | np.ndarray) -> BuildResult:
         name = str(image) if isinstance(image, (str, os.PathLike)) else "<array>"
         report = BuildReport(photo=name)
         with report.stage("load"):
