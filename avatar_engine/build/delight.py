@@ -3,8 +3,10 @@
 The photo's colour at a skin texel is modelled as albedo x shading(normal), shading = 9 SH coefficients per
 channel. Albedo and light trade off (a redder face or a redder light), so the fit assumes the person's albedo
 follows the default skin's pattern (lips, brows) times one unknown colour, and two conventions fix the rest:
-- colour: the eye whites are white, so their colour in the photo sets the white balance (display-space gains,
-  before anything else); the balanced light is then taken as the studio's colour at the face's mean normal;
+- colour: the eye whites are white, so their colour in the photo sets the white balance, before anything else:
+  as gains on display values (an editor's filter) or on linear light (a coloured lamp, seen through the tone
+  curve's shoulder), whichever leaves the more plausible skin (`cast_choice`); the balanced light is then taken
+  as the studio's colour at the face's mean normal;
 - level: the brightest-lit tenth of the face receives the irradiance the studio key gives (`REFERENCE_IRRADIANCE`),
   which holds whether the light comes from the front or the side.
 """
