@@ -56,14 +56,14 @@ def identity_mirror(model: HeadModel | None = None) -> tuple[np.ndarray, np.ndar
     model = model or HeadModel.default()
     pos = model.positions.astype(np.float64)
     reflected = pos * [-1, 1, 1]
-    # each vertex's mirror vertex: nearest neighbour of its reflection (the mesh is symmetric)
-    touched = np.flatnonzero(np.abs(model.change_offsets[:, 0]).sum((0, 2)) > 0)
-    near = pos[touched]
-    mirror_vertex = np.arange(len(pos))
-    mirror_vertex[touched] = touched[np.concatenate([((reflected[touched[i:i + 256], None] - near[None]) ** 2
-                                                      ).sum(2).argmin(1) for i in range(0, len(touched), 256)])]
-    fields = model.change_offsets[:, 0].astype(np.float64)  # (c, n, 3)
-    flipped = fields[:, mirror_vertex] * [-1, 1, 1]
+    # each vertex's mirror vertex: the one at its reflection, to a tenth of a millimetre (the mesh is symmetric);
+    # vertices without one are left out of the comparison
+    keys = {k: i for i, k in enumerate(map(tuple, np.round(pos / 1e-4).astype(np.int64)))}
+    found = [keys.get(k, -1) for k in map(tuple, np.round(reflected / 1e-4).astype(np.int64))]
+    mirror_vertex = np.array(found)
+    keep = mirror_vertex >= 0
+    fields = model.change_offsets[:, 0][:, keep].astype(np.float64)  # (c, m, 3)
+    flipped = model.change_offsets[:, 0][:, mirror_vertex[keep]].astype(np.float64) * [-1, 1, 1]
     flat, flat_flipped = fields.reshape(len(fields), -1), flipped.reshape(len(fields), -1)
     norms = np.linalg.norm(flat, axis=1) + 1e-12
     corr = (flat_flipped @ flat.T) / np.outer(np.linalg.norm(flat_flipped, axis=1) + 1e-12, norms)

@@ -13,7 +13,7 @@ the expression and pose parts are mean squared errors; each part is divided by t
 three weigh alike. Samples whose seed is in `validation` are held out: their losses, and the per-parameter rms
 error of the identity that becomes the fit's prior standard deviation, go in the card.
 
-The ONNX file is written directly (opset 17): Sub/Gemm for the features, Gemm/Relu for the members, Sum.
+The ONNX file is written directly (opset 17): Sub/Gemm for the features, Gemm/Relu for the members, Add.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,9 @@ class TrainOptions:
     validation_every: int = 10
     """Seeds with seed % validation_every == 0 are held out (0: none)."""
     mirror: bool = True
+    correction_base: bool = True
+    """Start from the landmark correction's identity prior (a ridge regression trained on other seeds, linear in
+    the input): the network learns what it leaves."""
 
 
 # --- data ------------------------------------------------------------------------------------------------------------
@@ -93,6 +97,7 @@ def arrays(samples: dict[str, np.ndarray], mirror: bool, model: HeadModel | None
     return np.concatenate([x, xm]), np.concatenate([y, mirror_targets(y, model)])
 
 
+@cache
 def face_metric(model: HeadModel | None = None) -> np.ndarray:
     """(p, p) L with |delta @ L|^2 = mean squared face-vertex error (mm^2) of an identity error `delta`.
 
@@ -103,16 +108,18 @@ def face_metric(model: HeadModel | None = None) -> np.ndarray:
 
     model = model or HeadModel.default()
     face = face_region(model)
-    names = model.identity_names
     base_identity = model.default_identity()
     base = model.neutral_positions(base_identity)[face].astype(np.float64)
     cols = []
-    for n in names:
-        step = 0.05 if n in model.phenotype_names else 0.5
+    for n in model.phenotype_names:
+        step = 0.05
         hi, lo = dict(base_identity), dict(base_identity)
         hi[n] = base_identity[n] + step
         lo[n] = base_identity[n] - step
         cols.append(((model.neutral_positions(hi)[face] - model.neutral_positions(lo)[face]) / (2 * step)).ravel())
+    # shape changes: the mean of the +1 and -1 slopes (they are piecewise linear about 0)
+    offsets = model.change_offsets[:, :, face].astype(np.float64)
+    cols += list((0.5 * (offsets[:, 0] - offsets[:, 1])).reshape(len(offsets), -1))
     jac = np.array(cols).T * 1000.0  # (3k, p) mm per unit
     c = base - base.mean(0)
     sim = [np.tile(e, len(c)) for e in np.eye(3)]  # translations
@@ -141,6 +148,14 @@ class Trained:
     """(k, OUTPUTS) on standardised features -> standardised targets."""
     members: list
     """[(w1 (h, k), b1 (h,), w2 (OUTPUTS, h), b2 (OUTPUTS,))] in standardised units."""
+    base_w: np.ndarray | None = None
+    """(OUTPUTS, INPUTS) and base_b (OUTPUTS,): a fixed linear prediction added to the rest (target units)."""
+    base_b: np.ndarray | None = None
+
+    def base(self, x: np.ndarray) -> np.ndarray:
+        if self.base_w is None:
+            return np.zeros((len(x), len(self.target_mean)))
+        return x @ self.base_w.T + self.base_b
 
     def features(self, x: np.ndarray) -> np.ndarray:
         return ((x - self.shape_mean) @ self.basis.T - self.feature_mean) / self.feature_scale
@@ -151,7 +166,24 @@ class Trained:
         out = f @ self.ridge
         if members and self.members:
             out = out + np.mean([np.maximum(f @ w1.T + b1, 0) @ w2.T + b2 for w1, b1, w2, b2 in self.members], 0)
-        return out * self.target_scale + self.target_mean
+        return out * self.target_scale + self.target_mean + self.base(np.asarray(x, np.float64))
+
+
+def correction_base(n_out: int, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The landmark correction's identity prior as (OUTPUTS, INPUTS) weights and (OUTPUTS,) bias (zero rows for
+    the expression and pose)."""
+    from avatar_engine.build.landmark_model import LandmarkCorrection
+
+    c = LandmarkCorrection.default()
+    if tuple(c.identity_names) != tuple(names):
+        raise InputError("the landmark correction was made for another head model")
+    proj = c.shape_basis.T / c.feature_scale  # (INPUTS, k)
+    w = np.zeros((n_out, INPUTS))
+    b = np.zeros(n_out)
+    p = len(names)
+    w[:p] = (proj @ c.identity_coef).T
+    b[:p] = c.identity_mean + (-(c.shape_mean @ proj) - c.feature_mean / c.feature_scale) @ c.identity_coef
+    return w, b
 
 
 def _split(seeds: np.ndarray, every: int) -> tuple[np.ndarray, np.ndarray]:
@@ -171,6 +203,10 @@ def train(samples: dict[str, np.ndarray], options: TrainOptions = TrainOptions()
         raise InputError(f"too few training samples ({len(fit_rows)}): make more with scripts/make_recon_samples.py")
     fit_samples = {k: v[fit_rows] for k, v in samples.items()}
     x, y = arrays(fit_samples, options.mirror, model)
+    base_w = base_b = None
+    if options.correction_base:
+        base_w, base_b = correction_base(y.shape[1], model.identity_names)
+        y = y - (x @ base_w.T + base_b)
     shape_mean = x.mean(0).astype(np.float64)
     _, singular, vt = np.linalg.svd(x - shape_mean, full_matrices=False)
     k = min(options.components, int((singular > 1e-6 * singular[0]).sum()))
@@ -181,7 +217,8 @@ def train(samples: dict[str, np.ndarray], options: TrainOptions = TrainOptions()
     target_mean, target_scale = y.mean(0), np.maximum(y.std(0), 1e-3)
     t = (y - target_mean) / target_scale
     ridge = np.linalg.solve(f.T @ f + options.ridge * np.eye(k), f.T @ t)
-    trained = Trained(shape_mean, basis, feature_mean, feature_scale, target_mean, target_scale, ridge, [])
+    trained = Trained(shape_mean, basis, feature_mean, feature_scale, target_mean, target_scale, ridge, [],
+                      base_w, base_b)
 
     metric = face_metric(model)
     loss_parts = _loss_parts(torch, metric, target_scale, n_id)
@@ -263,7 +300,7 @@ def to_onnx(trained: Trained, path: Path) -> None:
     """Write the network as ONNX opset 17: (batch, INPUTS) `shape` -> (batch, OUTPUTS) `recon`, in target units.
 
     The features' centring, projection and scaling fold into one Gemm; the ridge and every member's output layer
-    carry the target scale; the members' mean is a Sum of their outputs, each scaled by 1/members."""
+    carry the target scale; the members' mean is the sum (Add) of their outputs, each scaled by 1/members."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -275,6 +312,10 @@ def to_onnx(trained: Trained, path: Path) -> None:
     nodes = [helper.make_node("Gemm", ["shape", "proj_w", "proj_b"], ["features"], transB=1),
              helper.make_node("Gemm", ["features", "ridge_w", "ridge_b"], ["linear"], transB=1)]
     summed = ["linear"]
+    if trained.base_w is not None:
+        inits += [("base_w", trained.base_w), ("base_b", trained.base_b)]
+        nodes.append(helper.make_node("Gemm", ["shape", "base_w", "base_b"], ["base"], transB=1))
+        summed.append("base")
     count = max(len(trained.members), 1)
     for m, (w1, b1, w2, b2) in enumerate(trained.members):
         inits += [(f"m{m}_w1", w1), (f"m{m}_b1", b1), (f"m{m}_w2", w2 * scale[:, None] / count),
@@ -283,7 +324,11 @@ def to_onnx(trained: Trained, path: Path) -> None:
                   helper.make_node("Relu", [f"m{m}_h"], [f"m{m}_r"]),
                   helper.make_node("Gemm", [f"m{m}_r", f"m{m}_w2", f"m{m}_b2"], [f"m{m}_out"], transB=1)]
         summed.append(f"m{m}_out")
-    nodes.append(helper.make_node("Sum", summed, ["recon"]))
+    for k, name in enumerate(summed[1:], start=1):  # Add, not Sum: every backend interprets it
+        nodes.append(helper.make_node("Add", [summed[0] if k == 1 else f"acc{k - 1}", name],
+                                      ["recon" if k == len(summed) - 1 else f"acc{k}"]))
+    if len(summed) == 1:
+        nodes.append(helper.make_node("Identity", ["linear"], ["recon"]))
     outputs = len(trained.target_mean)
     graph = helper.make_graph(
         nodes, NETWORK, [helper.make_tensor_value_info("shape", TensorProto.FLOAT, ["batch", INPUTS])],
