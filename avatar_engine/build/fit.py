@@ -83,6 +83,10 @@ class FitOptions:
     assets/models/recon.md for what it wins and loses (benchmarks/recon_net.py)."""
     recon_model: str | None = None
     """ONNX file of the reconstruction network (its .json card beside it); None = the shipped one."""
+    recon_prior_scale: float = 0.25
+    """With recon="prior", the identity prior's standard deviations are the network's held-out rms error times this
+    (in place of identity_prior_scale). Chosen on held-out training seeds (see assets/models/recon.md): looser
+    lets the landmarks pull the face toward MediaPipe's errors, tighter leaves the reprojection to the camera."""
     recon_expression: bool = True
     """With recon="prior", start the expression from the network's weights instead of MediaPipe's scores."""
 
@@ -267,7 +271,7 @@ def fit_landmarks(perception: Perception, model: HeadModel | None = None, option
     if options.recon != "off":
         recon = recon or recon_network(options.recon_model).predict(perception.points_px, perception.depth)
         mean[:n_id] = np.clip(recon.identity, lower[:n_id], upper[:n_id])
-        sigma[:n_id] = np.minimum(recon.identity_sigma * options.identity_prior_scale, sigma[:n_id])
+        sigma[:n_id] = np.minimum(recon.identity_sigma * options.recon_prior_scale, sigma[:n_id])
         if options.recon_expression or options.recon == "replace":
             mean[n_id:] = np.clip(recon.expression, 0.0, 1.0)
     upper[n_phen + n_change + 51] = 0.0  # tongueOut: MediaPipe never sees the tongue; keep it in

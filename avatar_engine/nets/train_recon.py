@@ -40,8 +40,11 @@ class TrainOptions:
     seed: int = 0
     components: int = 120
     """Principal components of the face-frame shape used as features."""
-    ridge: float = 10.0
-    """Ridge penalty of the linear part (features standardised)."""
+    ridge: float = 1000.0
+    """Ridge penalty of the linear part's identity outputs (features standardised; they start from the landmark
+    correction's prior, so the penalty holds them near it)."""
+    ridge_other: float = 10.0
+    """Ridge penalty of the linear part's expression and pose outputs."""
     hidden: int = 128
     members: int = 4
     """MLPs in the ensemble (each sees its own shuffles and initialisation)."""
@@ -216,7 +219,9 @@ def train(samples: dict[str, np.ndarray], options: TrainOptions = TrainOptions()
     f = (z - feature_mean) / feature_scale
     target_mean, target_scale = y.mean(0), np.maximum(y.std(0), 1e-3)
     t = (y - target_mean) / target_scale
-    ridge = np.linalg.solve(f.T @ f + options.ridge * np.eye(k), f.T @ t)
+    gram, cross = f.T @ f, f.T @ t
+    ridge = np.linalg.solve(gram + options.ridge_other * np.eye(k), cross)
+    ridge[:, :n_id] = np.linalg.solve(gram + options.ridge * np.eye(k), cross[:, :n_id])
     trained = Trained(shape_mean, basis, feature_mean, feature_scale, target_mean, target_scale, ridge, [],
                       base_w, base_b)
 
