@@ -194,7 +194,10 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     out = _output_path(args.output, (".glb",))
     report = _output_path(args.report, (".json",)) if args.report else None
-    result = build_to_file(args.photo, out, report, BuildOptions(face=parse_face(args.face)))
+    from avatar_engine.build.fit import FitOptions
+
+    fit_options = FitOptions() if args.recon is None else FitOptions(recon=args.recon)
+    result = build_to_file(args.photo, out, report, BuildOptions(face=parse_face(args.face), fit=fit_options))
     fit = result.report.fit
     print(f"wrote {out}: fit error {fit['reprojection_error']:.3f} of the inter-ocular distance, "
           f"built in {sum(result.report.stages_s.values()):.1f} s"
@@ -287,6 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="avatar file to write (.glb)")
     p.add_argument("--report", help="also write the build report (.json): stage timings, fit error, warnings")
     p.add_argument("--face", help="which face when the photo has several: 'largest' or N (1 = leftmost)")
+    p.add_argument("--recon", choices=("off", "prior", "replace"), default=None,
+                   help="the reconstruction network: off, prior (starts the fit), replace (camera fit only); "
+                        "default: FitOptions' default")
     p.set_defaults(run=cmd_build)
 
     p = sub.add_parser("render", help="render an avatar file with an expression to PNG")

@@ -12,7 +12,8 @@ kept in --cache and reused (they are a function of the seed). Per subject and me
   468 points, fraction of the inter-ocular distance (the fit's own figure);
 - expression MAE over the 52 weights, head rotation error (degrees, the angle between the true and the fitted
   rotation), and the seconds the method took (the network's inference included).
-Methods: `fit` (the builder today: landmark correction's ridge prior, then the fit), `ridge_alone` (that ridge
+Methods: `fit` (the builder today: landmark correction's ridge prior, then the fit), `fit_tight_prior` (the same
+with that prior's standard deviations times 0.25, as the network's prior is narrowed), `ridge_alone` (that ridge
 prior's identity, no fit), `net_alone` (the network's identity, expression and pose, no fit), `net_replace`
 (FitOptions(recon="replace"): the network's shape, camera fitted), `net_prior` (FitOptions(recon="prior"): the
 network starts the fit and is its identity prior).
@@ -45,7 +46,11 @@ from avatar_engine.records import euler_rotation  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = {"build_accuracy": (1000, 20), "validation": (1100, 40)}
-FIT_MODES = {"fit": "off", "net_replace": "replace", "net_prior": "prior"}
+FIT_MODES = {"fit": {}, "fit_tight_prior": {"identity_prior_scale": 0.25}, "net_replace": {"recon": "replace"},
+             "net_prior": {"recon": "prior"}}
+"""FitOptions of each fitting method. fit_tight_prior: the builder's fit with its ridge prior narrowed by the factor
+the network's prior uses (recon_prior_scale), so that the network's gain is not just a tighter prior."""
+METHODS = ("fit", "fit_tight_prior", "ridge_alone", "net_alone", "net_replace", "net_prior")
 
 
 def aligned_error_mm(estimate: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -108,7 +113,7 @@ def known_truth(d: dict[str, np.ndarray], model: HeadModel, model_path: str) -> 
         row = {"seed": int(seed), "yaw_deg": round(float(d["pose_deg"][i][0]), 1)}
         for method, mode in FIT_MODES.items():
             t = time.perf_counter()
-            fit = fit_landmarks(seen, model, FitOptions(recon=mode, recon_model=model_path))
+            fit = fit_landmarks(seen, model, FitOptions(**mode, recon_model=model_path))
             seconds = time.perf_counter() - t
             row[method] = {
                 "face_error_mm": round(float(np.median(aligned_error_mm(fit.neutral_positions[face], truth))), 4),
@@ -133,14 +138,13 @@ def known_truth(d: dict[str, np.ndarray], model: HeadModel, model_path: str) -> 
             "rotation_error_deg": round(rotation_error_deg(euler_rotation(*pred.pose_deg), true_rot), 3),
             "seconds": round(seconds, 4)}
         rows.append(row)
-        print(seed, {m: row[m]["face_error_mm"] for m in ("fit", "ridge_alone", "net_alone", "net_replace",
-                                                           "net_prior")}, flush=True)
+        print(seed, {m: row[m]["face_error_mm"] for m in METHODS}, flush=True)
     return rows
 
 
 def summarise(rows: list[dict]) -> dict:
     out = {}
-    for method in ("fit", "ridge_alone", "net_alone", "net_replace", "net_prior"):
+    for method in METHODS:
         keys = rows[0][method].keys()
         out[method] = {k: stats([r[method][k] for r in rows]) for k in keys}
         if "reprojection_iod" in keys:
@@ -161,7 +165,7 @@ def photos(model: HeadModel, model_path: str) -> dict:
               "grace_hopper": load_photo(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))}
     out = {}
     for method, mode in FIT_MODES.items():
-        options = BuildOptions(fit=FitOptions(recon=mode, recon_model=model_path))
+        options = BuildOptions(fit=FitOptions(**mode, recon_model=model_path))
         with Builder(options, model=model) as builder:
             for name, rgb in images.items():
                 result = builder.build(rgb)
