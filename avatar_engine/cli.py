@@ -358,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default=None, help="ONNX file to write (a .json card is written beside it; "
                    "default assets/models/hair_style.onnx or recon.onnx)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=None, help="default 600 (hair), 150 (recon)")
+    p.add_argument("--epochs", type=int, default=None, help="default 600 (hair), 100 (recon)")
     p.add_argument("--record-command", action="store_true", help="keep this command line in the card")
     p.set_defaults(run=cmd_train)
 

@@ -268,9 +268,12 @@ def fit_landmarks(perception: Perception, model: HeadModel | None = None, option
         sigma[:n_phen + n_change] = np.minimum(prior_sigma * options.identity_prior_scale, sigma[:n_phen + n_change])
         target = correction.landmarks(target, depth)
     n_id = n_phen + n_change
+    photo_sigma = None  # with the network, the final photo steps let the identity move by its held-out error
+    # (not the narrowed prior's) times photo_identity_scale
     if options.recon != "off":
         recon = recon or recon_network(options.recon_model).predict(perception.points_px, perception.depth)
         mean[:n_id] = np.clip(recon.identity, lower[:n_id], upper[:n_id])
+        photo_sigma = np.minimum(recon.identity_sigma, sigma[:n_id])
         sigma[:n_id] = np.minimum(recon.identity_sigma * options.recon_prior_scale, sigma[:n_id])
         if options.recon_expression or options.recon == "replace":
             mean[n_id:] = np.clip(recon.expression, 0.0, 1.0)
@@ -303,7 +306,8 @@ def fit_landmarks(perception: Perception, model: HeadModel | None = None, option
         problem.target, problem.offset = raw, corr.points(residual)
         problem.row_weight = np.repeat(corr.weights, 2) / (options.landmark_sigma * iod)
         problem.prior_mean = np.concatenate([st.params[:n_id], problem.prior_mean[n_id:]])
-        problem.prior_sigma = np.concatenate([problem.prior_sigma[:n_id] * options.photo_identity_scale,
+        settled_sigma = problem.prior_sigma[:n_id] if photo_sigma is None else photo_sigma
+        problem.prior_sigma = np.concatenate([settled_sigma * options.photo_identity_scale,
                                               problem.prior_sigma[n_id:]])
         free = [np.arange(n_id)] if options.photo_identity_scale > 0 else []
         if options.photo_expression:

@@ -38,21 +38,21 @@ NETWORK = "recon"
 @dataclass(frozen=True)
 class TrainOptions:
     seed: int = 0
-    components: int = 120
+    components: int = 200
     """Principal components of the face-frame shape used as features."""
     ridge: float = 1000.0
     """Ridge penalty of the linear part's identity outputs (features standardised; they start from the landmark
     correction's prior, so the penalty holds them near it)."""
     ridge_other: float = 10.0
     """Ridge penalty of the linear part's expression and pose outputs."""
-    hidden: int = 128
+    hidden: int = 256
     members: int = 4
     """MLPs in the ensemble (each sees its own shuffles and initialisation)."""
-    epochs: int = 150
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.05
-    dropout: float = 0.2
-    input_noise: float = 0.3
+    epochs: int = 100
+    learning_rate: float = 3e-4
+    weight_decay: float = 0.5
+    dropout: float = 0.5
+    input_noise: float = 0.5
     """Gaussian noise added to the standardised features while training (a regulariser)."""
     validation_every: int = 10
     """Seeds with seed % validation_every == 0 are held out (0: none)."""

@@ -92,8 +92,10 @@ def test_mirroring_twice_is_the_identity():
     assert sign[names.index("nose-trans-out")] == -1, "a sideways change flips sign in the mirror"
 
 
-def test_same_seed_same_weights(trained):
-    folder, _, _, network = trained
+def test_same_seed_same_weights(trained, tmp_path):
+    folder, path, _, network = trained
+    run([folder], tmp_path / "again.onnx", TINY, log=lambda m: None)
+    assert (tmp_path / "again.onnx").read_bytes() == path.read_bytes(), "same data and seed, same ONNX file"
     again, _ = train(load_samples([folder]), TINY, log=lambda m: None)
     for a, b in zip(network.members, again.members):
         for x, y in zip(a, b):
