@@ -23,8 +23,8 @@ import numpy as np
 from avatar_engine.build.landmark_model import Correspondence, LandmarkCorrection, LandmarkModel
 from avatar_engine.build.perception import EYE_CORNERS, Perception
 from avatar_engine.build.records import FitResult, PhotoView
-from avatar_engine.head.model import HeadModel
 from avatar_engine.errors import InputError
+from avatar_engine.head.model import HeadModel
 from avatar_engine.records import Expression
 
 RECON_MODES = ("off", "prior", "replace")
@@ -277,6 +277,7 @@ def fit_landmarks(perception: Perception, model: HeadModel | None = None, option
         sigma[:n_id] = np.minimum(recon.identity_sigma * options.recon_prior_scale, sigma[:n_id])
         if options.recon_expression or options.recon == "replace":
             mean[n_id:] = np.clip(recon.expression, 0.0, 1.0)
+            mean[n_id + 51] = 0.0  # tongueOut stays in (below)
     upper[n_phen + n_change + 51] = 0.0  # tongueOut: MediaPipe never sees the tongue; keep it in
     w, h = perception.size
     focal0 = h / 2 / np.tan(np.radians(options.focal_fov_deg) / 2)

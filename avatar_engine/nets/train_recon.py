@@ -55,7 +55,8 @@ class TrainOptions:
     input_noise: float = 0.5
     """Gaussian noise added to the standardised features while training (a regulariser)."""
     validation_every: int = 10
-    """Seeds with seed % validation_every == 0 are held out (0: none)."""
+    """Seeds with seed % validation_every == 0 are held out (there must be some: their identity error is the
+    fit's prior spread)."""
     mirror: bool = True
     correction_base: bool = True
     """Start from the landmark correction's identity prior (a ridge regression trained on other seeds, linear in
@@ -190,7 +191,7 @@ def correction_base(n_out: int, names: tuple[str, ...]) -> tuple[np.ndarray, np.
 
 
 def _split(seeds: np.ndarray, every: int) -> tuple[np.ndarray, np.ndarray]:
-    held = (seeds % every == 0) if every > 0 else np.zeros(len(seeds), bool)
+    held = seeds % max(every, 1) == 0
     return np.flatnonzero(~held), np.flatnonzero(held)
 
 
@@ -204,6 +205,9 @@ def train(samples: dict[str, np.ndarray], options: TrainOptions = TrainOptions()
     fit_rows, val_rows = _split(samples["seed"], options.validation_every)
     if len(fit_rows) < 8:
         raise InputError(f"too few training samples ({len(fit_rows)}): make more with scripts/make_recon_samples.py")
+    if not len(val_rows):
+        raise InputError(f"no held-out samples (seeds divisible by {options.validation_every}): the fit's prior "
+                         f"needs their error; give more seeds")
     fit_samples = {k: v[fit_rows] for k, v in samples.items()}
     x, y = arrays(fit_samples, options.mirror, model)
     base_w = base_b = None
@@ -262,13 +266,12 @@ def train(samples: dict[str, np.ndarray], options: TrainOptions = TrainOptions()
             log(f"member {m + 1}/{options.members} trained")
     finally:
         torch.set_num_threads(threads)
-    metrics = {"train": evaluate(trained, f_samples := fit_samples, metric, n_id, mirror=False),
+    metrics = {"train": evaluate(trained, fit_samples, metric, n_id),
                "train_samples": int(len(fit_rows)), "validation_samples": int(len(val_rows))}
-    del f_samples
-    if len(val_rows):
+    if len(val_rows):  # always, with validation_every > 0 (checked above)
         val = {k: v[val_rows] for k, v in samples.items()}
-        metrics["validation"] = evaluate(trained, val, metric, n_id, mirror=False)
-        metrics["validation_ridge_only"] = evaluate(trained, val, metric, n_id, mirror=False, members=False)
+        metrics["validation"] = evaluate(trained, val, metric, n_id)
+        metrics["validation_ridge_only"] = evaluate(trained, val, metric, n_id, members=False)
         xv, yv = arrays(val, False, model)
         err = trained.predict(xv)[:, :n_id] - yv[:, :n_id]
         metrics["identity_rms"] = np.sqrt((err ** 2).mean(0)).round(5).tolist()
@@ -288,10 +291,11 @@ def _loss_parts(torch, metric: np.ndarray, target_scale: np.ndarray, n_id: int):
     return parts
 
 
-def evaluate(trained: Trained, samples: dict[str, np.ndarray], metric: np.ndarray, n_id: int, mirror: bool = False,
+def evaluate(trained: Trained, samples: dict[str, np.ndarray], metric: np.ndarray, n_id: int,
              members: bool = True) -> dict:
-    """Linearised face error (rms over vertices, mm: median over samples), expression MAE, pose error (deg)."""
-    x, y = arrays(samples, mirror)
+    """Linearised face error (rms over vertices, mm: median and mean over samples), expression MAE, pose MAE (deg);
+    the photos as taken (not mirrored). `members=False`: the linear part alone."""
+    x, y = arrays(samples, False)
     err = trained.predict(x, members) - y
     face = np.sqrt(((err[:, :n_id] @ metric) ** 2).sum(1))
     return {"face_rms_mm_median": round(float(np.median(face)), 4),

@@ -161,6 +161,9 @@ def test_bad_training_input_exits_2(tmp_path, capsys):
     assert not (tmp_path / "r.onnx").exists()
     with pytest.raises(InputError, match="recon must be one of"):
         FitOptions(recon="always")
+    no_held_out = {**fake_samples(12), "seed": np.arange(12) * 10 + 1}
+    with pytest.raises(InputError, match="no held-out samples"):
+        train(no_held_out, TINY, log=lambda m: None)
 
 
 @pytest.mark.parametrize("mode", ["prior", "replace"])
