@@ -194,7 +194,10 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     out = _output_path(args.output, (".glb",))
     report = _output_path(args.report, (".json",)) if args.report else None
-    result = build_to_file(args.photo, out, report, BuildOptions(face=parse_face(args.face)))
+    from avatar_engine.build.fit import FitOptions
+
+    fit_options = FitOptions() if args.recon is None else FitOptions(recon=args.recon)
+    result = build_to_file(args.photo, out, report, BuildOptions(face=parse_face(args.face), fit=fit_options))
     fit = result.report.fit
     print(f"wrote {out}: fit error {fit['reprojection_error']:.3f} of the inter-ocular distance, "
           f"built in {sum(result.report.stages_s.values()):.1f} s"
@@ -237,14 +240,33 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.network == "recon":
+        return cmd_train_recon(args)
     from avatar_engine.nets.train_hair import TrainOptions, run
 
+    args.output = args.output or str(Path(__file__).resolve().parents[1] / "assets/models/hair_style.onnx")
+    args.epochs = 600 if args.epochs is None else args.epochs
     if args.epochs < 1:
         raise InputError(f"--epochs must be at least 1, got {args.epochs}")
     command = "avatar " + " ".join(sys.argv[1:]) if args.record_command else None
     card = run([Path(d) for d in args.data], Path(args.output), TrainOptions(seed=args.seed, epochs=args.epochs),
                command)
     print(f"wrote {args.output}: train loss {card['train_loss']}, validation loss {card['validation_loss']} "
+          f"({card['train_samples']} + {card['validation_samples']} samples, {card['train_seconds']} s)")
+    return 0
+
+
+def cmd_train_recon(args: argparse.Namespace) -> int:
+    from avatar_engine.nets.train_recon import TrainOptions, run
+
+    output = Path(args.output or Path(__file__).resolve().parents[1] / "assets/models/recon.onnx")
+    options = TrainOptions(seed=args.seed, **({} if args.epochs is None else {"epochs": args.epochs}))
+    if options.epochs < 1:
+        raise InputError(f"--epochs must be at least 1, got {options.epochs}")
+    command = "avatar " + " ".join(sys.argv[1:]) if args.record_command else None
+    card = run([Path(d) for d in args.data], output, options, command, log=lambda m: print(m, file=sys.stderr))
+    val = card.get("validation", {})
+    print(f"wrote {output}: held-out face error (linearised rms) {val.get('face_rms_mm_median')} mm "
           f"({card['train_samples']} + {card['validation_samples']} samples, {card['train_seconds']} s)")
     return 0
 
@@ -268,6 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="avatar file to write (.glb)")
     p.add_argument("--report", help="also write the build report (.json): stage timings, fit error, warnings")
     p.add_argument("--face", help="which face when the photo has several: 'largest' or N (1 = leftmost)")
+    p.add_argument("--recon", choices=("off", "prior", "replace"), default=None,
+                   help="the reconstruction network: off, prior (starts the fit), replace (camera fit only); "
+                        "default: FitOptions' default")
     p.set_defaults(run=cmd_build)
 
     p = sub.add_parser("render", help="render an avatar file with an expression to PNG")
@@ -326,12 +351,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_synth)
 
     p = sub.add_parser("train", help="train a learned builder stage on synthetic sets (needs the [infer] extra)")
-    p.add_argument("network", choices=("hair",), help="hair: hair mask + landmarks -> hairstyle parameters")
-    p.add_argument("--data", nargs="+", required=True, help="synthetic set folders made by `avatar synth`")
-    p.add_argument("-o", "--output", default=str(Path(__file__).resolve().parents[1] / "assets/models/hair_style.onnx"),
-                   help="ONNX file to write (a .json card is written beside it)")
+    p.add_argument("network", choices=("hair", "recon"), help="hair: hair mask + landmarks -> hairstyle parameters; "
+                   "recon: landmarks -> identity, expression, head pose")
+    p.add_argument("--data", nargs="+", required=True, help="synthetic set folders made by `avatar synth` (hair) or "
+                   "scripts/make_recon_samples.py (recon)")
+    p.add_argument("-o", "--output", default=None, help="ONNX file to write (a .json card is written beside it; "
+                   "default assets/models/hair_style.onnx or recon.onnx)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=600)
+    p.add_argument("--epochs", type=int, default=None, help="default 600 (hair), 100 (recon)")
     p.add_argument("--record-command", action="store_true", help="keep this command line in the card")
     p.set_defaults(run=cmd_train)
 

@@ -15,14 +15,19 @@ points: the reported reprojection error is against what the tracker sees in the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 import numpy as np
 
 from avatar_engine.build.landmark_model import Correspondence, LandmarkCorrection, LandmarkModel
 from avatar_engine.build.perception import EYE_CORNERS, Perception
 from avatar_engine.build.records import FitResult, PhotoView
+from avatar_engine.errors import InputError
 from avatar_engine.head.model import HeadModel
 from avatar_engine.records import Expression
+
+RECON_MODES = ("off", "prior", "replace")
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,24 @@ class FitOptions:
     instead of by its spread across views (1.0: 1.64 / 1.49 mm, within noise of the default, so off)."""
     identity_prior_scale: float = 1.0
     """Widens (> 1) or narrows the corrected identity prior's standard deviations."""
+    recon: str = "off"
+    """The reconstruction network (`assets/models/recon.onnx`, `avatar_engine.nets.recon_net`): "off" (the
+    landmark correction's ridge prior), "prior" (the network's identity and its held-out error are the identity
+    prior, its expression the expression prior; then the fit as usual) or "replace" (the network's identity and
+    expression are kept and only the camera is fitted, to MediaPipe's raw points). Off by default: see
+    assets/models/recon.md for what it wins and loses (benchmarks/recon_net.py)."""
+    recon_model: str | None = None
+    """ONNX file of the reconstruction network (its .json card beside it); None = the shipped one."""
+    recon_prior_scale: float = 0.25
+    """With recon="prior", the identity prior's standard deviations are the network's held-out rms error times this
+    (in place of identity_prior_scale). Chosen on held-out training seeds (see assets/models/recon.md): looser
+    lets the landmarks pull the face toward MediaPipe's errors, tighter leaves the reprojection to the camera."""
+    recon_expression: bool = True
+    """With recon="prior", start the expression from the network's weights instead of MediaPipe's scores."""
+
+    def __post_init__(self) -> None:
+        if self.recon not in RECON_MODES:
+            raise InputError(f"recon must be one of {', '.join(RECON_MODES)}, got {self.recon!r}")
 
 
 # --- camera --------------------------------------------------------------------------------------------------------
@@ -215,12 +238,13 @@ def _initial_pose(lm: LandmarkModel, params: np.ndarray, perception: Perception,
 
 def fit_landmarks(perception: Perception, model: HeadModel | None = None, options: FitOptions | None = None,
                   correspondence: Correspondence | None = None,
-                  correction: LandmarkCorrection | None = None) -> FitResult:
+                  correction: LandmarkCorrection | None = None, recon=None) -> FitResult:
     """Fit the head model to the perceived face; the rest face is neutral, the photo's expression kept apart.
 
     With `options.landmark_correction` (default) MediaPipe's points are first moved onto the correspondence
     points they stand for and the identity prior is centred on what the landmarks predict (`correction`, default
-    the shipped asset).
+    the shipped asset). With `options.recon` on, `recon` (a `ReconPrediction`; default: the network of
+    `options.recon_model` run on `perception`) sets the identity prior, or replaces the shape fit.
     """
     model = model or HeadModel.default()
     options = options or FitOptions()
@@ -243,6 +267,17 @@ def fit_landmarks(perception: Perception, model: HeadModel | None = None, option
         mean[:n_phen + n_change] = np.clip(prior_mean, lower[:n_phen + n_change], upper[:n_phen + n_change])
         sigma[:n_phen + n_change] = np.minimum(prior_sigma * options.identity_prior_scale, sigma[:n_phen + n_change])
         target = correction.landmarks(target, depth)
+    n_id = n_phen + n_change
+    photo_sigma = None  # with the network, the final photo steps let the identity move by its held-out error
+    # (not the narrowed prior's) times photo_identity_scale
+    if options.recon != "off":
+        recon = recon or recon_network(options.recon_model).predict(perception.points_px, perception.depth)
+        mean[:n_id] = np.clip(recon.identity, lower[:n_id], upper[:n_id])
+        photo_sigma = np.minimum(recon.identity_sigma, sigma[:n_id])
+        sigma[:n_id] = np.minimum(recon.identity_sigma * options.recon_prior_scale, sigma[:n_id])
+        if options.recon_expression or options.recon == "replace":
+            mean[n_id:] = np.clip(recon.expression, 0.0, 1.0)
+            mean[n_id + 51] = 0.0  # tongueOut stays in (below)
     upper[n_phen + n_change + 51] = 0.0  # tongueOut: MediaPipe never sees the tongue; keep it in
     w, h = perception.size
     focal0 = h / 2 / np.tan(np.radians(options.focal_fov_deg) / 2)
@@ -253,11 +288,13 @@ def fit_landmarks(perception: Perception, model: HeadModel | None = None, option
         weights = options.landmark_sigma / (options.correction_noise * correction.offset_sigma)
     problem = _Problem(lm, target, weights, (w, h), iod, mean, sigma, lower, upper, float(np.log(focal0)),
                        options)
+    raw = perception.points_px[:468]
     st = _initial_pose(lm, mean.copy(), perception, focal0)
+    if options.recon == "replace":
+        return _camera_only(model, lm, corr, problem, st, perception, options)
     st = problem.solve(st, options.camera_iterations, shape=False)
     st = problem.solve(st, options.iterations, shape=True)
 
-    raw = perception.points_px[:468]
     residual = np.zeros((len(model.positions), 3))
     identity, neutral, posed, view, weights = _in_photo(model, lm, st, residual, (w, h))
     if options.use_residual:
@@ -269,9 +306,9 @@ def fit_landmarks(perception: Perception, model: HeadModel | None = None, option
         # where the tracker sees the face
         problem.target, problem.offset = raw, corr.points(residual)
         problem.row_weight = np.repeat(corr.weights, 2) / (options.landmark_sigma * iod)
-        n_id = n_phen + n_change
         problem.prior_mean = np.concatenate([st.params[:n_id], problem.prior_mean[n_id:]])
-        problem.prior_sigma = np.concatenate([problem.prior_sigma[:n_id] * options.photo_identity_scale,
+        settled_sigma = problem.prior_sigma[:n_id] if photo_sigma is None else photo_sigma
+        problem.prior_sigma = np.concatenate([settled_sigma * options.photo_identity_scale,
                                               problem.prior_sigma[n_id:]])
         free = [np.arange(n_id)] if options.photo_identity_scale > 0 else []
         if options.photo_expression:
@@ -280,6 +317,34 @@ def fit_landmarks(perception: Perception, model: HeadModel | None = None, option
             problem.free = np.concatenate(free)
         st = problem.solve(st, options.photo_iterations, shape=bool(free))
         identity, neutral, posed, view, weights = _in_photo(model, lm, st, residual, (w, h))
+    return _result(model, corr, perception, identity, residual, weights, view, neutral, posed, iod)
+
+
+@cache
+def recon_network(path: str | None = None):
+    """The reconstruction network at `path` (None: the shipped one), opened once per process."""
+    from avatar_engine.nets.recon_net import MODEL_PATH, ReconNet
+
+    return ReconNet.open(Path(path) if path else MODEL_PATH)
+
+
+def _camera_only(model: HeadModel, lm: LandmarkModel, corr: Correspondence, problem: _Problem, st: _State,
+                 perception: Perception, options: FitOptions) -> FitResult:
+    """recon="replace": the identity and expression as the network gave them; the camera fitted to MediaPipe's raw
+    points (camera steps, then the final photo steps' count again)."""
+    iod = perception.inter_ocular_px
+    problem.target = perception.points_px[:468]
+    problem.row_weight = np.repeat(corr.weights, 2) / (options.landmark_sigma * iod)
+    st = problem.solve(st, options.camera_iterations + options.photo_iterations, shape=False)
+    residual = np.zeros((len(model.positions), 3))
+    identity, neutral, posed, view, weights = _in_photo(model, lm, st, residual, perception.size)
+    return _result(model, corr, perception, identity, residual, weights, view, neutral, posed, iod)
+
+
+def _result(model: HeadModel, corr: Correspondence, perception: Perception, identity: dict[str, float],
+            residual: np.ndarray, weights: np.ndarray, view: PhotoView, neutral: np.ndarray, posed: np.ndarray,
+            iod: float) -> FitResult:
+    raw = perception.points_px[:468]
     uv = view.project(corr.points(posed))
     err = np.linalg.norm(uv - raw, axis=1)  # against what MediaPipe saw on the photo
     warnings = []

@@ -93,6 +93,10 @@ class Builder:
         self.model = model or HeadModel.default()
         with native_stderr_silenced():
             self._landmarker = FaceLandmarker(FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES))
+        if self.options.fit.recon != "off":  # a missing or damaged network fails here, not at the first photo
+            from avatar_engine.build.fit import recon_network
+
+            recon_network(self.options.fit.recon_model)
         self._segmenter = None  # the hair stage's person segmenter: opened at its first use, then kept
         self._gl = None  # the render check's headless OpenGL context: made at its first use, then kept
         if self.options.texture and _available("avatar_engine.build.texture"):
