@@ -194,7 +194,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     out = _output_path(args.output, (".glb",))
     report = _output_path(args.report, (".json",)) if args.report else None
-    result = build_to_file(args.photo, out, report, BuildOptions(face=parse_face(args.face)))
+    net = {"texture_net": args.texture_net == "on"} if args.texture_net else {}
+    result = build_to_file(args.photo, out, report, BuildOptions(face=parse_face(args.face), **net))
     fit = result.report.fit
     print(f"wrote {out}: fit error {fit['reprojection_error']:.3f} of the inter-ocular distance, "
           f"built in {sum(result.report.stages_s.values()):.1f} s"
@@ -224,6 +225,8 @@ def cmd_engines(args: argparse.Namespace) -> int:
 def cmd_synth(args: argparse.Namespace) -> int:
     from avatar_engine.synth.dataset import SynthOptions, generate
 
+    if args.texture:
+        return cmd_synth_texture(args)
     options = SynthOptions(count=args.count, seed=args.seed, size=args.size, shard=args.shard,
                            images=not args.no_images)
 
@@ -236,9 +239,43 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_synth_texture(args: argparse.Namespace) -> int:
+    from avatar_engine.nets.texture_data import PHOTO_SIZE, TextureDataOptions, generate
+
+    size = PHOTO_SIZE if args.size == 256 else args.size  # texture sets render at PHOTO_SIZE unless told
+    options = TextureDataOptions(count=args.count, seed=args.seed, size=size, shard=args.shard)
+
+    def progress(done: int, total: int) -> None:
+        if done % 10 == 0 or done == total:
+            print(f"\r{done}/{total} samples", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+    manifest = generate(Path(args.output), options, progress=progress)
+    print(f"wrote {args.output}: {manifest['kept']} samples ({len(manifest['skipped'])} refused by the builder)")
+    return 0
+
+
+def cmd_train_texture(args: argparse.Namespace) -> int:
+    from avatar_engine.nets.texture_net import MODEL_DIR
+    from avatar_engine.nets.train_texture import TrainOptions, run
+
+    output = Path(args.output) if args.output else MODEL_DIR / f"texture_{args.mode}.onnx"
+    options = TrainOptions(seed=args.seed, epochs=TrainOptions.epochs if args.epochs is None else args.epochs, mode=args.mode)
+    command = "avatar " + " ".join(sys.argv[1:]) if args.record_command else None
+    card = run([Path(d) for d in args.data], output, options, command,
+               log=lambda line: print(line, file=sys.stderr, flush=True))
+    print(f"wrote {output}: train L1 {card['train_l1']} (hand stage {card['train_anchor_l1']}), validation L1 "
+          f"{card['validation_l1']} (hand stage {card['validation_anchor_l1']}) ({card['train_samples']} + "
+          f"{card['validation_samples']} samples, {card['train_seconds']} s)")
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from avatar_engine.nets.train_hair import TrainOptions, run
 
+    if args.network == "texture":
+        return cmd_train_texture(args)
+    args.output = args.output or str(Path(__file__).resolve().parents[1] / "assets/models/hair_style.onnx")
+    args.epochs = 600 if args.epochs is None else args.epochs
     if args.epochs < 1:
         raise InputError(f"--epochs must be at least 1, got {args.epochs}")
     command = "avatar " + " ".join(sys.argv[1:]) if args.record_command else None
@@ -268,6 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="avatar file to write (.glb)")
     p.add_argument("--report", help="also write the build report (.json): stage timings, fit error, warnings")
     p.add_argument("--face", help="which face when the photo has several: 'largest' or N (1 = leftmost)")
+    p.add_argument("--texture-net", choices=("on", "off"),
+                   help="correct the skin texture with the texture network (default: BuildOptions.texture_net)")
     p.set_defaults(run=cmd_build)
 
     p = sub.add_parser("render", help="render an avatar file with an expression to PNG")
@@ -323,15 +362,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=256, help="render size in pixels (square)")
     p.add_argument("--shard", type=int, default=100, help="samples per .npz shard")
     p.add_argument("--no-images", action="store_true", help="keep labels and landmarks only, not the renders")
+    p.add_argument("--texture", action="store_true",
+                   help="a texture-network set instead: the builder's fit and hand-made texture on each render, in "
+                        "UV next to the true albedo (renders at 512 unless --size)")
     p.set_defaults(run=cmd_synth)
 
     p = sub.add_parser("train", help="train a learned builder stage on synthetic sets (needs the [infer] extra)")
-    p.add_argument("network", choices=("hair",), help="hair: hair mask + landmarks -> hairstyle parameters")
+    p.add_argument("network", choices=("hair", "texture"),
+                   help="hair: hair mask + landmarks -> hairstyle parameters; texture: the hand-made skin texture + "
+                        "the photo in UV -> a colour correction toward the true albedo (sets from `synth --texture`)")
     p.add_argument("--data", nargs="+", required=True, help="synthetic set folders made by `avatar synth`")
-    p.add_argument("-o", "--output", default=str(Path(__file__).resolve().parents[1] / "assets/models/hair_style.onnx"),
-                   help="ONNX file to write (a .json card is written beside it)")
+    p.add_argument("-o", "--output", help="ONNX file to write (a .json card is written beside it); default "
+                   "assets/models/hair_style.onnx or texture_MODE.onnx")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=600)
+    p.add_argument("--epochs", type=int, help="default 600 (hair), 30 (texture)")
+    p.add_argument("--mode", choices=("refine", "alone"), default="refine",
+                   help="texture: correct the hand-made stage's texture (refine) or the default skin (alone)")
     p.add_argument("--record-command", action="store_true", help="keep this command line in the card")
     p.set_defaults(run=cmd_train)
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from avatar_engine.build import delight
 from avatar_engine.errors import InputError
-from avatar_engine.nets.texture_net import NET_SIZE, pool, skin_inputs, skin_layout, uv_features
+from avatar_engine.nets.texture_net import COVERAGE, FEATURE_SIZE, NET_SIZE, pool, shrink, shrink_albedo, skin_inputs, skin_layout, uv_features
 
 GENERATOR = "avatar-engine texture-data 1"
 PHOTO_SIZE = 512
@@ -107,7 +107,8 @@ def sample_arrays(run: dict, model) -> dict[str, np.ndarray]:
                          hand.confidence, "refine")
     layout = skin_layout(uvs, triangles)
     truth, _ = pool(delight.texture_to_albedo(run["truth"]), layout["covered"])
-    return {"refine": refine.astype(np.float16), "truth": truth.transpose(2, 0, 1).astype(np.float32)}
+    truth = shrink_albedo(truth.transpose(2, 0, 1), layout["coverage"])
+    return {"refine": refine.astype(np.float16), "truth": truth}
 
 
 def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
@@ -157,15 +158,16 @@ def generate(out: Path, options: TextureDataOptions, progress: Callable[[int, in
 
 
 def load(folder: Path) -> dict[str, np.ndarray]:
-    """Every shard of a texture set: refine (n, CHANNELS, S, S) float32, truth (n, 3, S, S), index (n,)."""
+    """Every shard of a texture set: refine (n, CHANNELS, NET_SIZE, NET_SIZE) float32, truth (n, 3, NET_SIZE,
+    NET_SIZE) linear albedo, index (n,)."""
     folder = Path(folder)
     try:
         manifest = json.loads((folder / "manifest.json").read_text())
     except (OSError, ValueError) as exc:
         raise InputError(f"{folder} is not a texture set: no readable manifest.json ({exc})") from None
-    if manifest.get("generator") != GENERATOR or manifest.get("net_size") != NET_SIZE:
+    if manifest.get("generator") != GENERATOR or manifest.get("net_size") not in (NET_SIZE, FEATURE_SIZE):
         raise InputError(f"{folder} was made by {manifest.get('generator')!r} at {manifest.get('net_size')}, "
-                         f"this reads {GENERATOR!r} at {NET_SIZE}")
+                         f"this reads {GENERATOR!r} at {NET_SIZE} or {FEATURE_SIZE}")
     parts: dict[str, list] = {}
     for name in manifest["shards"]:
         with np.load(folder / name) as shard:
@@ -174,5 +176,8 @@ def load(folder: Path) -> dict[str, np.ndarray]:
     if not parts:
         raise InputError(f"{folder} holds no samples")
     data = {key: np.concatenate(values) for key, values in parts.items()}
-    data["refine"] = data["refine"].astype(np.float32)
+    # sets stored at FEATURE_SIZE (the first format) shrink here exactly as `uv_features` shrinks at run time
+    refine = data["refine"].astype(np.float32)
+    data["truth"] = shrink_albedo(data["truth"], refine[0, COVERAGE])
+    data["refine"] = shrink(refine)
     return data

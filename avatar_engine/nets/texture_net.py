@@ -28,8 +28,13 @@ from avatar_engine.errors import InputError, ModelError
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "assets" / "models"
 MODEL_PATH = MODEL_DIR / "texture_refine.onnx"
-NET_SIZE = 128
-"""The network's UV resolution: the correction it makes is smooth (lighting, tone), not detail."""
+NET_SIZE = 64
+"""The network's UV resolution (16 x 16 texels of the 1024 texture per cell): the correction it makes is smooth
+(lighting, tone), not detail, and a 2-core CPU trains it in minutes."""
+FEATURE_SIZE = 128
+"""The features are pooled at this size first (what texture sets store), then `shrink` to NET_SIZE."""
+COVERAGE = 9
+"""Channel of the features that holds the layout's coverage (the pooling weight of `shrink`)."""
 TEXTURE_SIZE = 1024
 PROJECT_SIZE = 256
 """The photo is projected into UV at this size, then pooled to NET_SIZE."""
@@ -43,7 +48,7 @@ MAX_OFFSET = 1.5
 HINT = "re-train it with `avatar train texture` or restore assets/models/texture_refine.onnx"
 
 
-def pool(image: np.ndarray, weight: np.ndarray, size: int = NET_SIZE) -> tuple[np.ndarray, np.ndarray]:
+def pool(image: np.ndarray, weight: np.ndarray, size: int = FEATURE_SIZE) -> tuple[np.ndarray, np.ndarray]:
     """Weighted block mean: image (s, s, k), weight (s, s) -> (size, size, k) mean (0 where no weight) and the
     (size, size) mean weight per block."""
     s = image.shape[0]
@@ -66,9 +71,10 @@ def layout_maps(uvs_key: bytes, tris_key: bytes, n: int) -> dict[str, np.ndarray
     covered = covered.reshape(TEXTURE_SIZE, TEXTURE_SIZE)
     base_lin = delight.texture_to_albedo(fill_base() * 255.0)
     base, coverage = pool(base_lin, covered)
-    grid = (np.arange(NET_SIZE, dtype=np.float32) + 0.5) / NET_SIZE
+    grid = (np.arange(FEATURE_SIZE, dtype=np.float32) + 0.5) / FEATURE_SIZE
     v, u = np.meshgrid(grid, grid, indexing="ij")
-    out = {"covered": covered, "coverage": coverage, "base": base, "base_full": base_lin.astype(np.float32),
+    out = {"covered": covered, "coverage": coverage, "coverage_net": pool(coverage[..., None], np.ones_like(coverage),
+                                                                          NET_SIZE)[0][..., 0], "base": base, "base_full": base_lin.astype(np.float32),
            "uv": np.stack([u, v], -1).astype(np.float32)}
     for a in out.values():
         a.setflags(write=False)
@@ -98,7 +104,7 @@ def anchor_full(texture: np.ndarray | None, layout: dict[str, np.ndarray]) -> np
 def uv_features(photo: np.ndarray, positions: np.ndarray, normals: np.ndarray, uvs: np.ndarray,
                 triangles: np.ndarray, view, hand_texture: np.ndarray | None, seen: np.ndarray | None,
                 confidence: np.ndarray | None, mode: str = "refine") -> np.ndarray:
-    """(CHANNELS, NET_SIZE, NET_SIZE) float32 network input for one photo.
+    """(CHANNELS, NET_SIZE, NET_SIZE) float32 network input for one photo (pooled at FEATURE_SIZE, then `shrink`).
 
     photo : (h, w, 3) uint8; positions, normals : (n, 3) posed skin vertices in model space; uvs : (n, 2);
     triangles : (m, 3); view : the photo's PhotoView; hand_texture : (1024, 1024, 4) uint8 the hand stage's
@@ -115,7 +121,7 @@ def uv_features(photo: np.ndarray, positions: np.ndarray, normals: np.ndarray, u
         maps, _ = pool(np.stack([seen, confidence], -1).astype(np.float32), covered)
     else:
         anchor = layout["base"]
-        maps = np.zeros((NET_SIZE, NET_SIZE, 2), np.float32)
+        maps = np.zeros((FEATURE_SIZE, FEATURE_SIZE, 2), np.float32)
     tmap = texel_map(uvs, triangles, PROJECT_SIZE)
     proj = project_texels(view, np.asarray(positions, np.float64), np.asarray(normals, np.float64),
                           np.asarray(triangles, np.int64), tmap)
@@ -126,7 +132,36 @@ def uv_features(photo: np.ndarray, positions: np.ndarray, normals: np.ndarray, u
     photo_c, photo_w = pool(colour, weight)
     stack = [log_albedo(anchor), photo_c, photo_w[..., None], maps, layout["coverage"][..., None],
              np.sqrt(layout["base"]), layout["uv"]]
-    return np.ascontiguousarray(np.concatenate(stack, -1).transpose(2, 0, 1), np.float32)
+    return shrink(np.concatenate(stack, -1).transpose(2, 0, 1))
+
+
+def shrink(x: np.ndarray) -> np.ndarray:
+    """(..., k, S, S) features or albedo at FEATURE_SIZE (S) -> (..., k, NET_SIZE, NET_SIZE): the mean of each
+    block weighted by the layout's coverage (`coverage`: (S, S), default the features' own COVERAGE channel);
+    the coverage channel itself is averaged plainly. Already at NET_SIZE: returned as it is."""
+    x = np.asarray(x, np.float32)
+    if x.shape[-1] == NET_SIZE:
+        return np.ascontiguousarray(x)
+    return _shrink(x, x[..., COVERAGE, :, :])
+
+
+def shrink_albedo(albedo: np.ndarray, coverage: np.ndarray) -> np.ndarray:
+    """(..., 3, S, S) linear albedo pooled at FEATURE_SIZE -> NET_SIZE with the layout's coverage (S, S)."""
+    albedo = np.asarray(albedo, np.float32)
+    return np.ascontiguousarray(albedo) if albedo.shape[-1] == NET_SIZE else _shrink(albedo, coverage, plain=None)
+
+
+def _shrink(x: np.ndarray, weight: np.ndarray, plain: int | None = COVERAGE) -> np.ndarray:
+    f = x.shape[-1] // NET_SIZE
+    lead = x.shape[:-2]
+    w = np.broadcast_to(weight, x.shape[:-3] + weight.shape[-2:]).astype(np.float64)[..., None, :, :]
+    blocks = (NET_SIZE, f, NET_SIZE, f)
+    num = (x * w).reshape(lead + blocks).sum((-3, -1))
+    den = w.reshape(w.shape[:-2] + blocks).sum((-3, -1))
+    out = num / np.maximum(den, 1e-12)
+    if plain is not None:
+        out[..., plain, :, :] = x[..., plain, :, :].reshape(lead[:-1] + blocks).mean((-3, -1))
+    return np.ascontiguousarray(out, np.float32)
 
 
 def upsample(image: np.ndarray, size: int) -> np.ndarray:
@@ -144,7 +179,7 @@ def apply_correction(offset: np.ndarray, anchor: np.ndarray, layout: dict[str, n
     -> (1024, 1024, 4) uint8 texture. The offset is padded from covered blocks into the gutters before the
     upsampling, so island borders take their own island's correction."""
     off = np.clip(np.asarray(offset, np.float32).transpose(1, 2, 0), -MAX_OFFSET, MAX_OFFSET)
-    off = dilate(off, layout["coverage"] > 0.25, smooth=True)
+    off = dilate(off, layout["coverage_net"] > 0.25, smooth=True)
     ratio = np.exp(upsample(off, TEXTURE_SIZE))
     rgb = delight.albedo_to_texture(anchor * ratio)
     return np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
