@@ -6,8 +6,10 @@ Held-out synthetic people (`avatar synth --texture`'s scenes for seed 39000, nev
 30000+) go through the builder's own perception, fit and hand-made texture stage (`SceneBuilder`); then each
 network present in assets/models corrects it ("refine": the hand stage's texture corrected; "alone": the default
 skin corrected, no hand stage). Every texture is scored at 1024 x 1024 against the true albedo the renderer drew,
-in texture units (0-255), on three texel sets of the skin layout: all covered texels, the texels the photo shows
-well ('visible': the hand stage's seen > 0.5) and the ones it filled ('filled': confidence <= 0.5):
+in texture units (0-255), on four texel sets of the skin layout: all covered texels ('all': includes the scalp,
+whose truth is painted in the hair's colour under the hair), the face ('face': `synthetic.face_region`, in front
+of the ears, hairline to chin), the texels the photo shows well ('visible': the hand stage's seen > 0.5) and the
+ones it filled ('filled': confidence <= 0.5):
 
 - L1: mean absolute difference over RGB;
 - SSIM: per channel with a 7 x 7 box window (C1 = (0.01 L)^2, C2 = (0.03 L)^2), averaged over the set; texels
@@ -87,6 +89,18 @@ def render_views(ctx, identity, texture, iris) -> np.ndarray:
     return np.hstack(views)
 
 
+def face_texels(model) -> np.ndarray:
+    """(1024, 1024) bool: texels of the face region (`synthetic.face_region`'s vertices, interpolated > 0.5)."""
+    from avatar_engine.build.synthetic import face_region
+    from avatar_engine.build.texture_project import texel_map
+
+    vs, ts = model.part_slices("skin")
+    flags = np.zeros((vs.stop - vs.start, 1))
+    flags[face_region(model) - vs.start] = 1.0
+    tmap = texel_map(model.uvs[vs], model.triangles[ts] - vs.start, 1024)
+    return tmap.image(tmap.interpolate(flags, model.triangles[ts] - vs.start))[..., 0] > 0.5
+
+
 def summary(values: list[float]) -> dict:
     v = np.asarray(values, np.float64)
     return {"mean": round(float(v.mean()), 4), "median": round(float(np.median(v)), 4)} if len(v) else {}
@@ -119,6 +133,7 @@ def main() -> None:
     skin_mesh = (model.uvs[vs], model.triangles[ts] - vs.start, model.positions[vs])
     layout = skin_layout(model.uvs[vs], model.triangles[ts] - vs.start)
     covered = layout["covered"]
+    face = face_texels(model) & covered
     methods = ["hand"] + [f"network_{m}" for m in nets]
     per = {m: [] for m in methods}
     seconds = {m: [] for m in methods}
@@ -129,7 +144,7 @@ def main() -> None:
             skipped.append(i)
             continue
         hand = run["hand"]
-        sets = {"all": covered, "visible": covered & (hand.seen > 0.5), "filled": covered & (hand.confidence <= 0.5)}
+        sets = {"all": covered, "face": face, "visible": covered & (hand.seen > 0.5), "filled": covered & (hand.confidence <= 0.5)}
         textures = {"hand": hand.texture}
         seconds["hand"].append(run["hand_seconds"])
         for mode, net in nets.items():
