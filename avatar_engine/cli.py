@@ -259,7 +259,8 @@ def cmd_train_texture(args: argparse.Namespace) -> int:
     from avatar_engine.nets.train_texture import TrainOptions, run
 
     output = Path(args.output) if args.output else MODEL_DIR / f"texture_{args.mode}.onnx"
-    options = TrainOptions(seed=args.seed, epochs=TrainOptions.epochs if args.epochs is None else args.epochs, mode=args.mode)
+    options = TrainOptions(seed=args.seed, epochs=TrainOptions.epochs if args.epochs is None else args.epochs, mode=args.mode,
+                           learning_rate=args.learning_rate or TrainOptions.learning_rate)
     command = "avatar " + " ".join(sys.argv[1:]) if args.record_command else None
     card = run([Path(d) for d in args.data], output, options, command,
                log=lambda line: print(line, file=sys.stderr, flush=True))
@@ -378,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help="default 600 (hair), 30 (texture)")
     p.add_argument("--mode", choices=("refine", "alone"), default="refine",
                    help="texture: correct the hand-made stage's texture (refine) or the default skin (alone)")
+    p.add_argument("--learning-rate", type=float, help="texture: peak learning rate (default 2e-3)")
     p.add_argument("--record-command", action="store_true", help="keep this command line in the card")
     p.set_defaults(run=cmd_train)
 

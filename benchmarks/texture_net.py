@@ -84,7 +84,7 @@ def render_views(ctx, identity, texture, iris) -> np.ndarray:
     with Renderer(ctx, RenderOptions(size=(320, 320), background=STUDIO_BACKDROP)) as r:
         r.load(avatar)
         for yaw in (0.0, 35.0, 70.0):
-            r.render(Expression(), Camera(yaw_deg=yaw, distance=0.6))
+            r.render(Expression(), Camera(yaw_deg=yaw, distance=0.75))
             views.append(r.read()[..., :3])
     return np.hstack(views)
 
