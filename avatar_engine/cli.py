@@ -376,10 +376,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="ONNX file to write (a .json card is written beside it); default "
                    "assets/models/hair_style.onnx or texture_MODE.onnx")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, help="default 600 (hair), 30 (texture)")
+    p.add_argument("--epochs", type=int, help="default 600 (hair), 40 (texture)")
     p.add_argument("--mode", choices=("refine", "alone"), default="refine",
                    help="texture: correct the hand-made stage's texture (refine) or the default skin (alone)")
-    p.add_argument("--learning-rate", type=float, help="texture: peak learning rate (default 2e-3)")
+    p.add_argument("--learning-rate", type=float, help="texture: peak learning rate (default 1e-3)")
     p.add_argument("--record-command", action="store_true", help="keep this command line in the card")
     p.set_defaults(run=cmd_train)
 

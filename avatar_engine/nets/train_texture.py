@@ -34,8 +34,10 @@ SEAM_SAMPLES = 4
 @dataclass(frozen=True)
 class TrainOptions:
     seed: int = 0
-    epochs: int = 30
-    learning_rate: float = 2e-3
+    epochs: int = 40
+    learning_rate: float = 1e-3
+    """Peak of the one-cycle schedule. 2e-3 stalls (train L1 27.6 against 19.5 at 1e-3 after 16 epochs on the
+    350-photo set: the U-Net stops learning after the second epoch)."""
     weight_decay: float = 1e-4
     batch: int = 8
     mode: str = "refine"
