@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from avatar_engine.build import delight
-from avatar_engine.build.texture_fill import dilate, fill_base
+from avatar_engine.build.texture_fill import dilate, fill_base, weld_ids
 from avatar_engine.build.texture_project import bilinear, project_texels, texel_map
 from avatar_engine.errors import InputError, ModelError
 
@@ -45,6 +45,8 @@ LOG_FLOOR = 1e-3
 """Linear albedo floor before the log (the darkest skin texel the renderer shows is about 0.003)."""
 MAX_OFFSET = 1.5
 """The applied log offset is clipped to +-this (a factor of 4.5): a broken input never makes a black or white head."""
+SEAM_SAMPLES = 4
+"""Points per UV seam edge where the two sides' corrections are tied (`seam_pairs`)."""
 HINT = "re-train it with `avatar train texture` or restore assets/models/texture_refine.onnx"
 
 
@@ -174,12 +176,54 @@ def upsample(image: np.ndarray, size: int) -> np.ndarray:
     return rows[:, i0] * (1 - f)[None, :, None] + rows[:, i0 + 1] * f[None, :, None]
 
 
+@functools.cache
+def seam_pairs(size: int = NET_SIZE) -> np.ndarray:
+    """(p, 2) int64 flat texel indices (row * size + col) of the two sides of the skin layout's UV seams at `size`:
+    SEAM_SAMPLES points along each seam edge, half a texel inside each side's triangle."""
+    from avatar_engine.head.model import HeadModel
+
+    model = HeadModel.default()
+    vs, ts = model.part_slices("skin")
+    uvs, tri = model.uvs[vs].astype(np.float64), model.triangles[ts] - vs.start
+    weld = weld_ids(model.positions[vs])
+    sides: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+    for t in tri:
+        for a, b, c in ((t[0], t[1], t[2]), (t[1], t[2], t[0]), (t[2], t[0], t[1])):
+            key = (min(weld[a], weld[b]), max(weld[a], weld[b]))
+            sides.setdefault(key, []).append((a, b, c) if weld[a] < weld[b] else (b, a, c))
+    s = (np.arange(SEAM_SAMPLES) + 0.5) / SEAM_SAMPLES
+
+    def texels(a: int, b: int, c: int) -> np.ndarray:
+        edge = uvs[a] + s[:, None] * (uvs[b] - uvs[a])
+        inward = uvs[c] - (uvs[a] + uvs[b]) / 2
+        p = (edge + inward / max(np.linalg.norm(inward) * size, 1e-9) * 0.5) * size
+        ij = np.clip(p.astype(np.int64), 0, size - 1)
+        return ij[:, 1] * size + ij[:, 0]
+
+    pairs = []
+    for pair in sides.values():
+        if len(pair) != 2 or (pair[0][0] == pair[1][0] and pair[0][1] == pair[1][1]):
+            continue
+        pairs.append(np.stack([texels(*pair[0]), texels(*pair[1])], 1))
+    out = np.unique(np.concatenate(pairs), axis=0)
+    return out[out[:, 0] != out[:, 1]]
+
+
 def apply_correction(offset: np.ndarray, anchor: np.ndarray, layout: dict[str, np.ndarray]) -> np.ndarray:
     """offset : (3, NET_SIZE, NET_SIZE) log-albedo offset; anchor : (1024, 1024, 3) linear albedo
     -> (1024, 1024, 4) uint8 texture. The offset is padded from covered blocks into the gutters before the
     upsampling, so island borders take their own island's correction."""
-    off = np.clip(np.asarray(offset, np.float32).transpose(1, 2, 0), -MAX_OFFSET, MAX_OFFSET)
-    off = dilate(off, layout["coverage_net"] > 0.25, smooth=True)
+    off = np.clip(np.asarray(offset, np.float32).transpose(1, 2, 0), -MAX_OFFSET, MAX_OFFSET).copy()
+    # the two sides of a UV seam are one place on the head: they take the mean of their two corrections
+    pairs = seam_pairs(off.shape[0])
+    flat = off.reshape(-1, 3)
+    for _ in range(2):  # a cell on two seams: the second pass settles most chains
+        mean = 0.5 * (flat[pairs[:, 0]] + flat[pairs[:, 1]])
+        flat[pairs[:, 0]] = mean
+        flat[pairs[:, 1]] = mean
+    keep = layout["coverage_net"] > 0.25
+    keep.flat[pairs.ravel()] = True
+    off = dilate(off, keep, smooth=True)
     ratio = np.exp(upsample(off, TEXTURE_SIZE))
     rgb = delight.albedo_to_texture(anchor * ratio)
     return np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])

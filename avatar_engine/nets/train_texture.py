@@ -12,7 +12,6 @@ data, the command, the seed and the losses.
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 from dataclasses import dataclass
@@ -22,13 +21,12 @@ import numpy as np
 
 from avatar_engine.errors import InputError
 from avatar_engine.nets.texture_data import load
-from avatar_engine.nets.texture_net import CHANNELS, COVERAGE, LOG_FLOOR, MODES, NET_SIZE, skin_layout
+from avatar_engine.nets.texture_net import CHANNELS, COVERAGE, LOG_FLOOR, MODES, NET_SIZE, seam_pairs, skin_layout
 
 WIDTHS = (16, 24, 32, 48)
 """Encoder widths at NET_SIZE, /2, /4, /8; the bottom (NET_SIZE / 16) has the last width again."""
 SEAM_WEIGHT = 1.0
 """Weight of the seam term: mean |offset step| across seams in log units, times 255 (as the L1 term's units)."""
-SEAM_SAMPLES = 4
 
 
 @dataclass(frozen=True)
@@ -86,40 +84,6 @@ def unet_forward(torch, net, x):
         x = torch.cat([F.interpolate(x, scale_factor=2, mode="nearest"), skips[level]], 1)
         x = F.relu(net[f"dec{level}b"](F.relu(net[f"dec{level}a"](x))))
     return net["head"](x)
-
-
-@functools.cache
-def seam_pairs(size: int = NET_SIZE) -> np.ndarray:
-    """(p, 2) int64 flat texel indices (row * size + col) of the two sides of the skin layout's UV seams at `size`:
-    SEAM_SAMPLES points along each seam edge, half a texel inside each side's triangle."""
-    from avatar_engine.build.texture_fill import weld_ids
-    from avatar_engine.head.model import HeadModel
-
-    model = HeadModel.default()
-    vs, ts = model.part_slices("skin")
-    uvs, tri = model.uvs[vs].astype(np.float64), model.triangles[ts] - vs.start
-    weld = weld_ids(model.positions[vs])
-    sides: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
-    for t in tri:
-        for a, b, c in ((t[0], t[1], t[2]), (t[1], t[2], t[0]), (t[2], t[0], t[1])):
-            key = (min(weld[a], weld[b]), max(weld[a], weld[b]))
-            sides.setdefault(key, []).append((a, b, c) if weld[a] < weld[b] else (b, a, c))
-    s = (np.arange(SEAM_SAMPLES) + 0.5) / SEAM_SAMPLES
-
-    def texels(a: int, b: int, c: int) -> np.ndarray:
-        edge = uvs[a] + s[:, None] * (uvs[b] - uvs[a])
-        inward = uvs[c] - (uvs[a] + uvs[b]) / 2
-        p = (edge + inward / max(np.linalg.norm(inward) * size, 1e-9) * 0.5) * size
-        ij = np.clip(p.astype(np.int64), 0, size - 1)
-        return ij[:, 1] * size + ij[:, 0]
-
-    pairs = []
-    for pair in sides.values():
-        if len(pair) != 2 or (pair[0][0] == pair[1][0] and pair[0][1] == pair[1][1]):
-            continue
-        pairs.append(np.stack([texels(*pair[0]), texels(*pair[1])], 1))
-    out = np.unique(np.concatenate(pairs), axis=0)
-    return out[out[:, 0] != out[:, 1]]
 
 
 def _loss(torch, offset, x, truth, coverage, pairs):
