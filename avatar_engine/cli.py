@@ -259,7 +259,8 @@ def cmd_train_texture(args: argparse.Namespace) -> int:
     from avatar_engine.nets.train_texture import TrainOptions, run
 
     output = Path(args.output) if args.output else MODEL_DIR / f"texture_{args.mode}.onnx"
-    options = TrainOptions(seed=args.seed, epochs=TrainOptions.epochs if args.epochs is None else args.epochs, mode=args.mode,
+    epochs = TrainOptions.epochs if args.epochs is None else args.epochs
+    options = TrainOptions(seed=args.seed, epochs=epochs, mode=args.mode,
                            learning_rate=args.learning_rate or TrainOptions.learning_rate)
     command = "avatar " + " ".join(sys.argv[1:]) if args.record_command else None
     card = run([Path(d) for d in args.data], output, options, command,

@@ -144,7 +144,8 @@ def main() -> None:
             skipped.append(i)
             continue
         hand = run["hand"]
-        sets = {"all": covered, "face": face, "visible": covered & (hand.seen > 0.5), "filled": covered & (hand.confidence <= 0.5)}
+        sets = {"all": covered, "face": face, "visible": covered & (hand.seen > 0.5),
+                "filled": covered & (hand.confidence <= 0.5)}
         textures = {"hand": hand.texture}
         seconds["hand"].append(run["hand_seconds"])
         for mode, net in nets.items():

@@ -21,7 +21,8 @@ import numpy as np
 
 from avatar_engine.build import delight
 from avatar_engine.errors import InputError
-from avatar_engine.nets.texture_net import COVERAGE, FEATURE_SIZE, NET_SIZE, pool, shrink, shrink_albedo, skin_inputs, skin_layout, uv_features
+from avatar_engine.nets.texture_net import (COVERAGE, FEATURE_SIZE, NET_SIZE, pool, shrink, shrink_albedo,
+                                            skin_inputs, skin_layout, uv_features)
 
 GENERATOR = "avatar-engine texture-data 1"
 PHOTO_SIZE = 512

@@ -75,8 +75,9 @@ def layout_maps(uvs_key: bytes, tris_key: bytes, n: int) -> dict[str, np.ndarray
     base, coverage = pool(base_lin, covered)
     grid = (np.arange(FEATURE_SIZE, dtype=np.float32) + 0.5) / FEATURE_SIZE
     v, u = np.meshgrid(grid, grid, indexing="ij")
-    out = {"covered": covered, "coverage": coverage, "coverage_net": pool(coverage[..., None], np.ones_like(coverage),
-                                                                          NET_SIZE)[0][..., 0], "base": base, "base_full": base_lin.astype(np.float32),
+    coverage_net = pool(coverage[..., None], np.ones_like(coverage), NET_SIZE)[0][..., 0]
+    out = {"covered": covered, "coverage": coverage, "coverage_net": coverage_net, "base": base,
+           "base_full": base_lin.astype(np.float32),
            "uv": np.stack([u, v], -1).astype(np.float32)}
     for a in out.values():
         a.setflags(write=False)

@@ -202,5 +202,20 @@ def test_builder_with_the_network_makes_a_valid_texture():
     assert tex.shape == (1024, 1024, 4) and tex.dtype == np.uint8 and (tex[..., 3] == 255).all()
     a, b = delight.texture_to_albedo(tex), delight.texture_to_albedo(ref)
     lit = b > 0.02
-    assert (a[lit] / b[lit]).max() <= np.exp(MAX_OFFSET) * 1.05 and (a[lit] / b[lit]).min() >= np.exp(-MAX_OFFSET) / 1.05
+    ratio = a[lit] / b[lit]
+    assert ratio.max() <= np.exp(MAX_OFFSET) * 1.05 and ratio.min() >= np.exp(-MAX_OFFSET) / 1.05
     assert not np.array_equal(tex, ref), "the network changed the texture"
+
+
+@pytest.mark.parametrize("args, words", [
+    (["train", "texture", "--data", "/nonexistent/set"], "is not a texture set"),
+    (["train", "texture", "--data", "/nonexistent/set", "-o", "model.pt"], "must end in .onnx"),
+    (["synth", "--texture", "-o", "out", "-n", "0"], "--count must be at least 1"),
+])
+def test_bad_texture_commands_exit_2_in_one_line(tmp_path, capsys, monkeypatch, args, words):
+    from avatar_engine.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and "\n" not in err and "Traceback" not in err
