@@ -4,7 +4,7 @@
 
 Photos: known-truth subjects (random identities with mild expressions, `avatar_engine.build.synthetic`, seeds
 from --seed, disjoint from the landmark-correction training seeds 20000-20999), matplotlib's grace_hopper.jpg and,
-when scikit-image is installed, its astronaut. For each photo: perception, fit, rig; then the rebuilt head is
+scikit-image's astronaut (assets/photos/astronaut.png). For each photo: perception, fit, rig; then the rebuilt head is
 rendered from the photo's camera twice, at rest and with the fitted photo expression, and MediaPipe reads both.
 (a) mean landmark distance to the photo's landmarks (fraction of the inter-ocular distance), driven vs rest;
 (b) the rest face's scores: none above 0.3 except MediaPipe's biases on our head, measured on the untouched
@@ -110,16 +110,11 @@ def main() -> None:
                "fitted_true_shapes": {n: fitted.get(n, 0.0) for n in true}, **row}
         rows.append(row)
         print(json.dumps(row), flush=True)
-    photos = {"grace_hopper": Path(__import__("matplotlib").get_data_path()) / "sample_data" / "grace_hopper.jpg"}
+    photos = {"grace_hopper": Path(__import__("matplotlib").get_data_path()) / "sample_data" / "grace_hopper.jpg",
+              "astronaut": ROOT / "assets" / "photos" / "astronaut.png"}  # scikit-image's, shipped by fetch_astronaut.py
     skipped = []
-    try:
-        from skimage import data as skdata
-
-        photos["astronaut"] = skdata.astronaut()
-    except ImportError:
-        skipped.append("astronaut (scikit-image not installed)")
     for name, source in photos.items():
-        photo = load_photo(source) if isinstance(source, Path) else np.ascontiguousarray(source[..., :3])
+        photo = load_photo(source)
         rows.append({"photo": name, **judge(ctx, landmarker, model, photo, bias)})
         print(json.dumps(rows[-1]), flush=True)
     landmarker.close()

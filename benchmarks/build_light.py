@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +86,18 @@ def display_cast(rgb: np.ndarray, factors) -> np.ndarray:
 def light_cast(rgb: np.ndarray, factors) -> np.ndarray:
     f = np.asarray(factors) / (np.asarray(factors) @ delight.LUMA)
     return to_display(to_linear(rgb) * f)
+
+
+def tungsten_lighting(studio: Lighting) -> Lighting:
+    """The studio rig with every light (sky and ground too) tinted by `LIGHT_CAST`, luminance kept: a colour cast
+    of the light alone, not also a dimmer exposure."""
+    f = np.asarray(LIGHT_CAST) / (np.asarray(LIGHT_CAST) @ delight.LUMA)
+
+    def tint(color) -> tuple[float, float, float]:
+        return tuple(float(c) for c in np.asarray(color) * f)
+
+    return replace(studio, colors=tuple(tint(c) for c in studio.colors), sky=tint(studio.sky),
+                   ground=tint(studio.ground))
 
 
 def mean_lab(texture: np.ndarray, where: np.ndarray) -> np.ndarray:
@@ -177,9 +190,7 @@ def main() -> None:
         rows.append(compare("grace_hopper", variant, image, rebuild, original, face, save=args.save))
 
     ctx = headless_context()
-    warm = Lighting().colors
-    tungsten = Lighting(colors=tuple(tuple(c * f for c, f in zip(col, LIGHT_CAST)) for col in warm),
-                        sky=(0.34, 0.28, 0.2))
+    tungsten = tungsten_lighting(Lighting())
     for k in range(args.subjects):
         subject = random_subject(np.random.default_rng(args.seed + k), model, max_yaw=args.max_yaw)
         name = f"subject_{args.seed + k}"

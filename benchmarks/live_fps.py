@@ -59,7 +59,7 @@ def _per_frame(fn, n: int) -> dict:
 
 def solo(clip: Path, size, samples: int, n: int) -> dict:
     """Each stage alone over the clip's first n frames (decode, track, solve, render, readback)."""
-    from avatar_engine.live.limits import single_threaded_pools
+    from avatar_engine.pools import single_threaded_pools
     from avatar_engine.live.tracker import Tracker
 
     load0 = os.getloadavg()

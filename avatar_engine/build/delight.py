@@ -3,8 +3,10 @@
 The photo's colour at a skin texel is modelled as albedo x shading(normal), shading = 9 SH coefficients per
 channel. Albedo and light trade off (a redder face or a redder light), so the fit assumes the person's albedo
 follows the default skin's pattern (lips, brows) times one unknown colour, and two conventions fix the rest:
-- colour: the eye whites are white, so their colour in the photo sets the white balance (display-space gains,
-  before anything else); the balanced light is then taken as the studio's colour at the face's mean normal;
+- colour: the eye whites are white, so their colour in the photo sets the white balance, before anything else:
+  as gains on display values (an editor's filter) or on linear light (a coloured lamp, seen through the tone
+  curve's shoulder), whichever leaves the more plausible skin (`cast_choice`); the balanced light is then taken
+  as the studio's colour at the face's mean normal;
 - level: the brightest-lit tenth of the face receives the irradiance the studio key gives (`REFERENCE_IRRADIANCE`),
   which holds whether the light comes from the front or the side.
 """
@@ -190,6 +192,51 @@ def white_balance(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | N
     if np.any(gains < 0.6) or np.any(gains > 1.6):
         return None
     return gains
+
+
+CAST_CHOICE_SIGMA = 0.1
+"""Spread (log chroma) of skin colours around `SKIN_CHROMA_PRIOR` when choosing how a cast was made (`cast_choice`)."""
+WEAK_CAST = (0.03, 0.06)
+"""Display gains whose largest |log| is below the first are read as a filter's (the two readings agree, and a lamp's
+gains, read off the tone curve's shoulder, would magnify the eye whites' noise); above the second, the skin decides."""
+
+
+def linear_white_balance(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
+    """Per-channel gains (3,) on linear light that make the eye whites decode as they do under the studio light,
+    luminance kept: the white balance for a coloured light (it scales radiance, before the camera's tone curve).
+    Call it where `white_balance` found the eye whites usable."""
+    sclera = sclera_color(np.asarray(photo, np.float64), landmarks_px)
+    gains = display_to_linear(np.asarray(SCLERA_DISPLAY) / 255.0) / np.maximum(display_to_linear(sclera / 255.0), 1e-6)
+    return gains / (gains @ LUMA)
+
+
+def cast_choice(photo: np.ndarray, landmarks_px: np.ndarray, display_gains: np.ndarray,
+                linear_gains: np.ndarray) -> float:
+    """How likely (0-1) the photo's cast was made in linear light (a coloured lamp) rather than on display values
+    (an editor's filter), given that both explain the eye whites: the cheeks each would leave, against the
+    skin-colour prior. A lamp's cast seen through a tone curve's shoulder barely moves the whites, so undone as a
+    filter it leaves the skin tinted; a filter's cast undone as a lamp's overshoots. Either error leaves a skin
+    colour far from any person's."""
+    skin = skin_color(np.asarray(photo, np.float64), landmarks_px)
+    return 0.0 if skin is None else cast_choice_from_colors(skin, display_gains, linear_gains)
+
+
+def cast_choice_from_colors(skin: np.ndarray, display_gains: np.ndarray, linear_gains: np.ndarray) -> float:
+    """`cast_choice` for the cheeks' display colour skin (3,) 0-255."""
+
+    def distance(linear: np.ndarray) -> float:
+        chroma = np.log(np.maximum(linear[1:], 1e-9) / max(linear[0], 1e-9)) - np.log(SKIN_CHROMA_PRIOR)
+        return float(chroma @ chroma)
+
+    strength = np.abs(np.log(display_gains)).max()
+    weak, strong = WEAK_CAST
+    evident = float(np.clip((strength - weak) / (strong - weak), 0, 1))
+    if evident == 0:
+        return 0.0
+    as_filter = display_to_linear(np.clip(skin * display_gains, 0, 255) / 255.0)
+    as_lamp = display_to_linear(skin / 255.0) * linear_gains
+    z = np.clip((distance(as_lamp) - distance(as_filter)) / (2 * CAST_CHOICE_SIGMA ** 2), -50, 50)
+    return evident * float(1.0 / (1.0 + np.exp(z)))
 
 
 def skin_balance(photo: np.ndarray, landmarks_px: np.ndarray, weight: float) -> np.ndarray | None:

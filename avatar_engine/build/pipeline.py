@@ -15,7 +15,7 @@ import importlib.util
 import os
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, Literal
 
@@ -115,6 +115,12 @@ class Builder:
 
         Raises InputError for photos it refuses (unreadable, no face, several faces, too small, turned away).
         """
+        from avatar_engine.pools import single_threaded_pools
+
+        with single_threaded_pools():
+            return self._build(image)
+
+    def _build(self, image: str | os.PathLike[str] | np.ndarray) -> BuildResult:
         name = str(image) if isinstance(image, (str, os.PathLike)) else "<array>"
         report = BuildReport(photo=name)
         with report.stage("load"):
@@ -140,21 +146,26 @@ class Builder:
             report.warnings.append(f"poor landmark fit: mean reprojection error {fit.reprojection_error:.3f} of the "
                                    f"inter-ocular distance")
         with report.stage("texture"):
-            materials = self._materials(rgb, fit, report)
+            materials, gain = self._materials(rgb, fit, report)
         with report.stage("hair"):
-            hair = self._hair(rgb, fit, materials, report)
+            hair = self._hair(rgb, fit, gain, report)
+            if gain is not None and hair is not None:
+                materials = self._paint_scalp(materials, hair, fit)
         with report.stage("rig"):
             avatar = rigged_avatar(self.model, fit.identity, fit.neutral_positions, materials, hair)
         return BuildResult(avatar=avatar, fit=fit, report=report, photo=rgb)
 
     # --- optional stages (other modules of the builder) ---------------------------------------------------------
-    def _materials(self, rgb: np.ndarray, fit: FitResult, report: BuildReport):
+    def _materials(self, rgb: np.ndarray, fit: FitResult, report: BuildReport) -> tuple[dict, float | None]:
+        """The materials, and the brightness correction from the photo's light to albedo (None: default skin)."""
         if not self.options.texture:
             report.warnings.append("texture stage off: default skin texture")
-            return default_materials()
+            return default_materials(), None
         if not _available("avatar_engine.build.texture"):
             report.warnings.append("texture stage not available in this build: default skin texture and iris")
-            return default_materials()
+            return default_materials(), None
+        from avatar_engine.build.delight import skin_color
+        from avatar_engine.build.scalp import albedo_gain
         from avatar_engine.build.texture import build_skin_texture
 
         vs, ts = self.model.part_slices("skin")
@@ -167,9 +178,21 @@ class Builder:
             from avatar_engine.nets.texture_net import net_texture
 
             texture = net_texture(self._texture_net, rgb, fit, self.model, result)
-        return default_materials(skin_texture=texture, **kwargs)
+        cheeks = skin_color(rgb, fit.landmarks_px)
+        gain = albedo_gain(cheeks, np.asarray(result.skin_rgb)) if cheeks is not None else None
+        return default_materials(skin_texture=texture, **kwargs), gain
 
-    def _hair(self, rgb: np.ndarray, fit: FitResult, materials, report: BuildReport) -> HairStyle | None:
+    def _paint_scalp(self, materials: dict, hair: HairStyle, fit: FitResult) -> dict:
+        from avatar_engine.build.rig import fitted_skeleton
+        from avatar_engine.build.scalp import paint_scalp
+
+        vs, ts = self.model.part_slices("skin")
+        skeleton = fitted_skeleton(self.model, fit.identity, np.asarray(fit.neutral_positions, np.float64))
+        return paint_scalp(materials, hair, fit.neutral_positions[vs], self.model.uvs[vs],
+                           self.model.triangles[ts] - vs.start, dict(zip(skeleton.names, skeleton.rest_positions)))
+
+    def _hair(self, rgb: np.ndarray, fit: FitResult, gain: float | None, report: BuildReport) -> HairStyle | None:
+        """The fitted hair style; its colour made an albedo with the face's brightness correction `gain`."""
         if not self.options.hair:
             report.warnings.append("hair stage off: default hair style")
             return HairStyle()
@@ -187,7 +210,11 @@ class Builder:
         # the bare skin and the fitted skeleton are all the fit needs: rigging a bald avatar cost 0.5 s
         result = fit_hair(region, head_silhouette(self.model, fit.identity, fit.neutral_positions, fit.view))
         report.hair_iou = round(float(result.iou), 4)
-        return result.style
+        if gain is None:
+            return result.style
+        from avatar_engine.build.scalp import hair_albedo_color
+
+        return replace(result.style, color=hair_albedo_color(result.style.color, gain))
 
     def check_render(self, result: BuildResult) -> RenderCheck | None:
         """MediaPipe on a render of the avatar in the photo's pose, compared with the photo's landmarks; also put in

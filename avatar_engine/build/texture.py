@@ -135,7 +135,17 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     skin_gains = (delight.skin_balance(photo, landmarks_px, SKIN_BALANCE)
                   if gains is None and landmarks_px is not None else None)
     balanced = photo * gains if gains is not None else photo * skin_gains if skin_gains is not None else photo
-    linear = delight.display_to_linear(balanced / 255.0).astype(np.float32)
+    linear = delight.display_to_linear(balanced / 255.0)
+    lamp_cast = 0.0
+    if gains is not None:
+        # the eye whites say how strong the cast is, not how it was made: weigh a lamp's against a filter's
+        linear_gains = delight.linear_white_balance(photo, landmarks_px)
+        lamp_cast = delight.cast_choice(photo, landmarks_px, gains, linear_gains)
+        if lamp_cast > 0.01:
+            as_lamp = delight.display_to_linear(np.asarray(photo) / 255.0) * linear_gains
+            linear = np.exp((1 - lamp_cast) * np.log(np.maximum(linear, 1e-9))
+                            + lamp_cast * np.log(np.maximum(as_lamp, 1e-9)))
+    linear = linear.astype(np.float32)
     # the photo's side of the head: every per-texel test below runs on these texels only (about a fifth)
     seen_ids = np.flatnonzero(proj.weight > 0)
     colors = bilinear(linear, proj.xy[seen_ids])

@@ -283,7 +283,7 @@ class LivePipeline:
         started = []
         limits = nullcontext()
         if self.options.limit_threads:
-            from avatar_engine.live.limits import single_threaded_pools
+            from avatar_engine.pools import single_threaded_pools
 
             limits = single_threaded_pools()
         with limits:

@@ -14,8 +14,11 @@ from avatar_engine.render.renderer import Lighting, Renderer, RenderOptions
 SIDE_LIGHT = Lighting(directions=((0.95, 0.2, 0.25), (-0.75, 0.05, 0.55), (-0.2, 0.5, -0.85)),
                       colors=((4.0, 3.8, 3.6), (0.2, 0.22, 0.25), (1.0, 1.0, 1.1)))
 """A hard key from the subject's left side, almost no fill: half the face in shade."""
-WARM_LIGHT = Lighting(colors=((3.6, 2.9, 2.0), (0.95, 0.8, 0.6), (2.4, 2.0, 1.5)), sky=(0.34, 0.28, 0.2))
-"""Tungsten-coloured lights: a colour cast made by the light, before the tone curve."""
+_TUNGSTEN = np.array([1.0, 0.78, 0.52]) / (np.array([1.0, 0.78, 0.52]) @ [0.2126, 0.7152, 0.0722])
+WARM_LIGHT = Lighting(colors=tuple(tuple(np.asarray(c) * _TUNGSTEN) for c in Lighting().colors),
+                      sky=tuple(np.asarray(Lighting().sky) * _TUNGSTEN),
+                      ground=tuple(np.asarray(Lighting().ground) * _TUNGSTEN))
+"""The studio lights tungsten-coloured, luminance kept: a colour cast made by the light, before the tone curve."""
 BACKGROUND = 90
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avatar_engine.live.limits import single_threaded_pools
+from avatar_engine.pools import single_threaded_pools
 
 
 def _blas_threads() -> list[int]:

@@ -1,0 +1,68 @@
+"""The hair's colour as an albedo, and the scalp under the hair painted in it.
+
+The hair region's colour is what the photo shows: the hair's albedo times the photo's light, through its tone
+curve. The texture stage has already found how bright the photo's light is on the face (its skin albedo against
+the photo's skin); the hair is taken to be lit alike, so it gets the same brightness correction (luminance only:
+the per-channel ratio is too noisy a white balance for a colour that small a region gives).
+
+Between hair cards the scalp shows. The template's skin texture is painted in the hair colour under the hairline
+(scripts/make_skin_texture.py); a texture made from a photo gets the same paint once the hair is fitted, so gaps
+between locks read as dense hair, not as skin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Mapping
+
+import numpy as np
+
+from avatar_engine.build import delight
+from avatar_engine.build.texture_project import texel_map
+from avatar_engine.head.hair import HairStyle, hair_coverage
+from avatar_engine.head.hair_scalp import scalp_centre
+from avatar_engine.records import Material
+
+SCALP_TINT = 0.85
+"""How far the scalp under the hairline takes the hair colour (as the template's texture)."""
+ROOT_SHADE = 0.7
+"""The painted scalp is this much darker than the hair: the roots are in the hair's own shadow."""
+GAIN_RANGE = (0.35, 1.6)
+"""A brightness correction outside this says more about the skin estimate than about the light: clamp it."""
+
+
+def albedo_gain(photo_skin_display: np.ndarray, skin_albedo_texture: np.ndarray) -> float:
+    """Linear luminance of the skin albedo over the photo's decoded skin: photo light -> albedo, for the hair.
+
+    photo_skin_display : (3,) 0-255 the photo's cheeks; skin_albedo_texture : (3,) uint8 texture value of the
+    mean skin albedo (TextureResult.skin_rgb)."""
+    photo = delight.display_to_linear(np.asarray(photo_skin_display, np.float64) / 255.0) @ delight.LUMA
+    albedo = delight.texture_to_albedo(np.asarray(skin_albedo_texture, np.float64)) @ delight.LUMA
+    return float(np.clip(albedo / max(photo, 1e-6), *GAIN_RANGE))
+
+
+def hair_albedo_color(photo_color: tuple[int, int, int], gain: float) -> tuple[int, int, int]:
+    """The hair region's display colour (0-255) -> the hair texture's colour (uint8, decoded c * c by the
+    renderer), with the face's brightness correction."""
+    linear = delight.display_to_linear(np.asarray(photo_color, np.float64) / 255.0) * gain
+    return tuple(int(c) for c in delight.albedo_to_texture(linear))
+
+
+def paint_scalp(materials: Mapping[str, Material], style: HairStyle, positions: np.ndarray, uvs: np.ndarray,
+                triangles: np.ndarray, joints: Mapping[str, np.ndarray]) -> dict[str, Material]:
+    """The materials with the skin texture painted in the hair colour under `style`'s hairline.
+
+    positions : (n, 3) rest skin vertices; uvs : (n, 2); triangles : (m, 3) skin triangles; joints : rest joint
+    positions by name (the eyes place the scalp centre). A bald style or an untextured skin changes nothing."""
+    skin = materials["skin"]
+    if style.clamped().bald or skin.texture is None:
+        return dict(materials)
+    texture = skin.texture
+    tmap = texel_map(np.asarray(uvs), np.asarray(triangles), texture.shape[0])
+    rest = tmap.interpolate(np.asarray(positions, np.float64), triangles)
+    cover = hair_coverage(rest, scalp_centre(joints), style)[:, None] * SCALP_TINT
+    painted = texture.reshape(-1, texture.shape[2]).copy()
+    rgb = painted[tmap.texels, :3].astype(np.float64)
+    rgb = rgb * (1 - cover) + np.asarray(style.color, np.float64) * ROOT_SHADE * cover
+    painted[tmap.texels, :3] = np.clip(np.round(rgb), 0, 255).astype(np.uint8)
+    return {**materials, "skin": replace(skin, texture=painted.reshape(texture.shape))}
