@@ -80,11 +80,13 @@ def render_views(ctx, identity, texture, iris) -> np.ndarray:
 
     kwargs = {"iris_rgb": tuple(iris)} if iris is not None else {}
     avatar = template_avatar(identity, default_materials(skin_texture=texture, **kwargs), hair=None)
+    skin = avatar.part("skin").positions
+    centre = tuple(float(c) for c in 0.5 * (skin.min(0) + skin.max(0)))  # phenotypes move the whole head
     views = []
     with Renderer(ctx, RenderOptions(size=(320, 320), background=STUDIO_BACKDROP)) as r:
         r.load(avatar)
         for yaw in (0.0, 35.0, 70.0):
-            r.render(Expression(), Camera(yaw_deg=yaw, distance=0.75))
+            r.render(Expression(), Camera(target=centre, yaw_deg=yaw, distance=0.75))
             views.append(r.read()[..., :3])
     return np.hstack(views)
 
