@@ -197,7 +197,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     from avatar_engine.build.fit import FitOptions
 
     fit_options = FitOptions() if args.recon is None else FitOptions(recon=args.recon)
-    result = build_to_file(args.photo, out, report, BuildOptions(face=parse_face(args.face), fit=fit_options))
+    net = {"texture_net": args.texture_net == "on"} if args.texture_net else {}
+    result = build_to_file(args.photo, out, report,
+                           BuildOptions(face=parse_face(args.face), fit=fit_options, **net))
     fit = result.report.fit
     print(f"wrote {out}: fit error {fit['reprojection_error']:.3f} of the inter-ocular distance, "
           f"built in {sum(result.report.stages_s.values()):.1f} s"
@@ -227,6 +229,8 @@ def cmd_engines(args: argparse.Namespace) -> int:
 def cmd_synth(args: argparse.Namespace) -> int:
     from avatar_engine.synth.dataset import SynthOptions, generate
 
+    if args.texture:
+        return cmd_synth_texture(args)
     options = SynthOptions(count=args.count, seed=args.seed, size=args.size, shard=args.shard,
                            images=not args.no_images)
 
@@ -239,9 +243,43 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_synth_texture(args: argparse.Namespace) -> int:
+    from avatar_engine.nets.texture_data import PHOTO_SIZE, TextureDataOptions, generate
+
+    size = PHOTO_SIZE if args.size == 256 else args.size  # texture sets render at PHOTO_SIZE unless told
+    options = TextureDataOptions(count=args.count, seed=args.seed, size=size, shard=args.shard)
+
+    def progress(done: int, total: int) -> None:
+        if done % 10 == 0 or done == total:
+            print(f"\r{done}/{total} samples", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+    manifest = generate(Path(args.output), options, progress=progress)
+    print(f"wrote {args.output}: {manifest['kept']} samples ({len(manifest['skipped'])} refused by the builder)")
+    return 0
+
+
+def cmd_train_texture(args: argparse.Namespace) -> int:
+    from avatar_engine.nets.texture_net import MODEL_DIR
+    from avatar_engine.nets.train_texture import TrainOptions, run
+
+    output = Path(args.output) if args.output else MODEL_DIR / f"texture_{args.mode}.onnx"
+    epochs = TrainOptions.epochs if args.epochs is None else args.epochs
+    options = TrainOptions(seed=args.seed, epochs=epochs, mode=args.mode,
+                           learning_rate=args.learning_rate or TrainOptions.learning_rate)
+    command = "avatar " + " ".join(sys.argv[1:]) if args.record_command else None
+    card = run([Path(d) for d in args.data], output, options, command,
+               log=lambda line: print(line, file=sys.stderr, flush=True))
+    print(f"wrote {output}: train L1 {card['train_l1']} (hand stage {card['train_anchor_l1']}), validation L1 "
+          f"{card['validation_l1']} (hand stage {card['validation_anchor_l1']}) ({card['train_samples']} + "
+          f"{card['validation_samples']} samples, {card['train_seconds']} s)")
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     if args.network == "recon":
         return cmd_train_recon(args)
+    if args.network == "texture":
+        return cmd_train_texture(args)
     from avatar_engine.nets.train_hair import TrainOptions, run
 
     args.output = args.output or str(Path(__file__).resolve().parents[1] / "assets/models/hair_style.onnx")
@@ -293,6 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recon", choices=("off", "prior", "replace"), default=None,
                    help="the reconstruction network: off, prior (starts the fit), replace (camera fit only); "
                         "default: FitOptions' default")
+    p.add_argument("--texture-net", choices=("on", "off"),
+                   help="correct the skin texture with the texture network (default: BuildOptions.texture_net)")
     p.set_defaults(run=cmd_build)
 
     p = sub.add_parser("render", help="render an avatar file with an expression to PNG")
@@ -348,17 +388,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=256, help="render size in pixels (square)")
     p.add_argument("--shard", type=int, default=100, help="samples per .npz shard")
     p.add_argument("--no-images", action="store_true", help="keep labels and landmarks only, not the renders")
+    p.add_argument("--texture", action="store_true",
+                   help="a texture-network set instead: the builder's fit and hand-made texture on each render, in "
+                        "UV next to the true albedo (renders at 512 unless --size)")
     p.set_defaults(run=cmd_synth)
 
     p = sub.add_parser("train", help="train a learned builder stage on synthetic sets (needs the [infer] extra)")
-    p.add_argument("network", choices=("hair", "recon"), help="hair: hair mask + landmarks -> hairstyle parameters; "
-                   "recon: landmarks -> identity, expression, head pose")
-    p.add_argument("--data", nargs="+", required=True, help="synthetic set folders made by `avatar synth` (hair) or "
-                   "scripts/make_recon_samples.py (recon)")
+    p.add_argument("network", choices=("hair", "recon", "texture"),
+                   help="hair: hair mask + landmarks -> hairstyle parameters; recon: landmarks -> identity, "
+                        "expression, head pose; texture: the hand-made skin texture + the photo in UV -> a colour "
+                        "correction toward the true albedo (sets from `synth --texture`)")
+    p.add_argument("--data", nargs="+", required=True, help="synthetic set folders made by `avatar synth` (hair, "
+                   "texture: `synth --texture`) or scripts/make_recon_samples.py (recon)")
     p.add_argument("-o", "--output", default=None, help="ONNX file to write (a .json card is written beside it; "
-                   "default assets/models/hair_style.onnx or recon.onnx)")
+                   "default assets/models/hair_style.onnx, recon.onnx or texture_MODE.onnx)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=None, help="default 600 (hair), 100 (recon)")
+    p.add_argument("--epochs", type=int, default=None, help="default 600 (hair), 100 (recon), 40 (texture)")
+    p.add_argument("--mode", choices=("refine", "alone"), default="refine",
+                   help="texture: correct the hand-made stage's texture (refine) or the default skin (alone)")
+    p.add_argument("--learning-rate", type=float, help="texture: peak learning rate (default 1e-3)")
     p.add_argument("--record-command", action="store_true", help="keep this command line in the card")
     p.set_defaults(run=cmd_train)
 

@@ -47,6 +47,10 @@ class BuildOptions:
     fit: FitOptions = field(default_factory=FitOptions)
     texture: bool = True
     """Make the skin texture from the photo (else the default skin)."""
+    texture_net: bool = False
+    """Correct the hand-made skin texture with the texture network (`assets/models/texture_refine.onnx`, ONNX
+    Runtime; needs the [infer] extra). Off by default: see `assets/models/texture_refine.md` for where it wins
+    and where it does not."""
     hair: bool = True
     """Fit the hair to the photo (else the default style)."""
 
@@ -99,6 +103,11 @@ class Builder:
             recon_network(self.options.fit.recon_model)
         self._segmenter = None  # the hair stage's person segmenter: opened at its first use, then kept
         self._gl = None  # the render check's headless OpenGL context: made at its first use, then kept
+        self._texture_net = None
+        if self.options.texture and self.options.texture_net:
+            from avatar_engine.nets.texture_net import TextureNet
+
+            self._texture_net = TextureNet.open()  # a missing or damaged model fails here, not at the first photo
         if self.options.texture and _available("avatar_engine.build.texture"):
             from avatar_engine.build.texture import prepare_layout
 
@@ -168,9 +177,14 @@ class Builder:
         result = build_skin_texture(rgb, posed[vs], self.model.uvs[vs], self.model.triangles[ts] - vs.start,
                                     self.model.normals(posed)[vs], fit.view, landmarks_px=fit.landmarks_px)
         kwargs = {"iris_rgb": tuple(result.iris_rgb)} if result.iris_rgb is not None else {}
+        texture = result.texture
+        if self._texture_net is not None:
+            from avatar_engine.nets.texture_net import net_texture
+
+            texture = net_texture(self._texture_net, rgb, fit, self.model, result)
         cheeks = skin_color(rgb, fit.landmarks_px)
         gain = albedo_gain(cheeks, np.asarray(result.skin_rgb)) if cheeks is not None else None
-        return default_materials(skin_texture=result.texture, **kwargs), gain
+        return default_materials(skin_texture=texture, **kwargs), gain
 
     def _paint_scalp(self, materials: dict, hair: HairStyle, fit: FitResult) -> dict:
         from avatar_engine.build.rig import fitted_skeleton
@@ -233,6 +247,8 @@ class Builder:
 
     def close(self) -> None:
         self._landmarker.close()
+        if self._texture_net is not None:
+            self._texture_net.close()
         if self._gl is not None:
             self._gl.release()
         if self._segmenter is not None:

@@ -52,6 +52,30 @@ def _avg_pool(F, x, *, kernel_shape, strides=(1, 1), pads=(0, 0, 0, 0), count_in
                         count_include_pad=bool(count_include_pad))
 
 
+def _resize(torch, F, x, roi=None, scales=None, sizes=None, *, mode=b"nearest",
+            coordinate_transformation_mode=b"half_pixel", nearest_mode=b"round_prefer_floor", **_):
+    """ONNX Resize on the two spatial axes of an NCHW tensor: nearest (asymmetric, floor: what an integer
+    upsampling writes) or linear (half_pixel / pytorch_half_pixel / align_corners)."""
+    mode, ctm, nearest = (v.decode() if isinstance(v, bytes) else v
+                          for v in (mode, coordinate_transformation_mode, nearest_mode))
+    if x.dim() != 4:
+        raise ModelError(f"Resize of a rank-{x.dim()} tensor is not supported by the torch backend (NCHW only)")
+    if sizes is not None and sizes.numel():
+        out = [int(v) for v in sizes.tolist()]
+    elif scales is not None and scales.numel():
+        out = [int(np.floor(d * float(s))) for d, s in zip(x.shape, scales.tolist())]
+    else:
+        raise ModelError("Resize without scales or sizes is not supported by the torch backend")
+    if out[:2] != list(x.shape[:2]):
+        raise ModelError("Resize of the batch or channel axis is not supported by the torch backend")
+    if mode == "nearest" and ctm == "asymmetric" and nearest == "floor":
+        return F.interpolate(x, size=out[2:], mode="nearest")
+    if mode == "linear" and ctm in ("half_pixel", "pytorch_half_pixel", "align_corners"):
+        return F.interpolate(x, size=out[2:], mode="bilinear", align_corners=ctm == "align_corners")
+    raise ModelError(f"Resize mode {mode} with coordinate_transformation_mode {ctm} (nearest_mode {nearest}) is "
+                     "not supported by the torch backend")
+
+
 def _slice(torch, x, starts, ends, axes=None, steps=None):
     axes = range(x.dim()) if axes is None else axes.tolist()
     steps = [1] * len(starts) if steps is None else steps.tolist()
@@ -105,6 +129,7 @@ def _ops(torch) -> dict[str, Callable]:
         "Cast": lambda x, to: x.to(_torch_dtype(torch, to)),
         "Gemm": lambda *a, **k: _gemm(torch, *a, **k),
         "Softmax": lambda x, axis=-1: torch.softmax(x, dim=axis),
+        "Resize": lambda x, *a, **k: _resize(torch, F, x, *a, **k),
     }
 
 

@@ -1,0 +1,184 @@
+"""Training and test sets for the texture network: synthetic people (`synth.scene`) through the builder's own
+perception, fit and hand-made texture stage, stored in UV at NET_SIZE next to the true albedo.
+
+    avatar train texture-data -o data/tex_30000 -n 300 --seed 30000
+
+Each sample: the network's input in both modes (`uv_features`: refine and alone, they share all but the anchor
+and the hand maps) and the true albedo pooled to NET_SIZE (linear). A photo MediaPipe or the fit refuses is
+skipped and counted. Shards are written to a temporary name and renamed; the manifest last.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from avatar_engine.build import delight
+from avatar_engine.errors import InputError
+from avatar_engine.nets.texture_net import (COVERAGE, FEATURE_SIZE, NET_SIZE, pool, shrink, shrink_albedo,
+                                            skin_inputs, skin_layout, uv_features)
+
+GENERATOR = "avatar-engine texture-data 1"
+PHOTO_SIZE = 512
+
+
+@dataclass(frozen=True)
+class TextureDataOptions:
+    count: int
+    seed: int = 30000
+    size: int = PHOTO_SIZE
+    """Rendered photo width and height."""
+    shard: int = 50
+
+    def __post_init__(self) -> None:
+        if self.count < 1:
+            raise InputError(f"--count must be at least 1, got {self.count}")
+        if not 256 <= self.size <= 1024:
+            raise InputError(f"--size must be between 256 and 1024 pixels, got {self.size}")
+
+
+def render_photo(ctx, scene, size: int, model) -> tuple[np.ndarray, np.ndarray]:
+    """(size, size, 3) uint8 the scene's photo as `synth.scene.render_scene` draws it (MSAA, per-pixel light, its
+    background), in one pass (the hair mask's second render is not needed here); and (1024, 1024, 4) uint8 the
+    true skin texture it was drawn with."""
+    from avatar_engine.build.synthetic import subject_view
+    from avatar_engine.render.renderer import Renderer, RenderOptions
+    from avatar_engine.synth.scene import background, scene_avatar
+
+    view = subject_view(scene.subject, (size, size), model=model)
+    avatar = scene_avatar(scene, model)
+    with Renderer(ctx, RenderOptions(size=(size, size), samples=4, shading="pixel", lighting=scene.lighting)) as r:
+        r.load(avatar)
+        r.render(scene.subject.expression, view)
+        rgba = r.read().astype(np.float32) / 255.0
+    photo = rgba[..., :3] * rgba[..., 3:4] + background(scene, (size, size)) * (1 - rgba[..., 3:4])
+    return np.clip(photo * 255 + 0.5, 0, 255).astype(np.uint8), avatar.materials["skin"].texture
+
+
+class SceneBuilder:
+    """Renders synthetic scenes and runs the builder's perception, fit and hand-made texture stage on them."""
+
+    def __init__(self, size: int = PHOTO_SIZE) -> None:
+        from avatar_engine.build.perception import MAX_FACES
+        from avatar_engine.head.model import HeadModel
+        from avatar_engine.perception import FaceLandmarker, FaceLandmarkerOptions
+        from avatar_engine.render.context import headless_context
+
+        self.size = size
+        self.model = HeadModel.default()
+        self.ctx = headless_context()
+        self.landmarker = FaceLandmarker(FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES))
+
+    def run(self, seed: int, index: int) -> dict | None:
+        """The scene `index` of `seed`: photo, fit, hand result and truth; None when the builder refuses the photo."""
+        from avatar_engine.build.fit import fit_landmarks
+        from avatar_engine.build.perception import perceive
+        from avatar_engine.build.texture import build_skin_texture
+        from avatar_engine.synth.dataset import scene_for
+        scene = scene_for(seed, index, self.model)
+        photo, truth = render_photo(self.ctx, scene, self.size, self.model)
+        try:
+            fit = fit_landmarks(perceive(photo, self.landmarker), self.model)
+            positions, normals, uvs, triangles = skin_inputs(fit, self.model)
+            t0 = time.perf_counter()
+            hand = build_skin_texture(photo, positions, uvs, triangles, normals, fit.view,
+                                      landmarks_px=fit.landmarks_px)
+            hand_seconds = time.perf_counter() - t0
+        except InputError:
+            return None
+        return {"scene": scene, "photo": photo, "fit": fit, "hand": hand, "hand_seconds": hand_seconds,
+                "truth": truth}
+
+    def close(self) -> None:
+        self.landmarker.close()
+        self.ctx.release()
+
+
+def sample_arrays(run: dict, model) -> dict[str, np.ndarray]:
+    """One stored sample: float16 inputs of both modes and the pooled true albedo."""
+    positions, normals, uvs, triangles = skin_inputs(run["fit"], model)
+    hand = run["hand"]
+    refine = uv_features(run["photo"], positions, normals, uvs, triangles, run["fit"].view, hand.texture, hand.seen,
+                         hand.confidence, "refine")
+    layout = skin_layout(uvs, triangles)
+    truth, _ = pool(delight.texture_to_albedo(run["truth"]), layout["covered"])
+    truth = shrink_albedo(truth.transpose(2, 0, 1), layout["coverage"])
+    return {"refine": refine.astype(np.float16), "truth": truth}
+
+
+def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{path.suffix}")
+    try:
+        write(tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def generate(out: Path, options: TextureDataOptions, progress: Callable[[int, int], None] | None = None) -> dict:
+    """Make `options.count` scenes into `out` (a new or empty folder); returns the manifest."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError(f"output {out} exists and is not an empty folder: choose a new one")
+    out.mkdir(parents=True, exist_ok=True)
+    builder = SceneBuilder(options.size)
+    shards, skipped, kept, start = [], [], 0, time.perf_counter()
+    try:
+        for first in range(0, options.count, options.shard):
+            rows: dict[str, list] = {}
+            for i in range(first, min(first + options.shard, options.count)):
+                run = builder.run(options.seed, i)
+                if run is None:
+                    skipped.append(i)
+                    continue
+                for key, value in {**sample_arrays(run, builder.model), "index": np.int32(i)}.items():
+                    rows.setdefault(key, []).append(value)
+                kept += 1
+                if progress:
+                    progress(i + 1, options.count)
+            if rows:
+                name = f"shard_{first // options.shard:05d}.npz"
+                arrays = {key: np.stack(values) for key, values in rows.items()}
+                _write_atomic(out / name, lambda p: np.savez_compressed(p, **arrays))
+                shards.append(name)
+            # the manifest after every shard: a long run stopped early leaves a usable (smaller) set
+            manifest = {"generator": GENERATOR, "seed": options.seed, "count": options.count, "kept": kept,
+                        "skipped": skipped, "photo_size": options.size, "net_size": NET_SIZE, "shards": shards,
+                        "complete": first + options.shard >= options.count,
+                        "seconds": round(time.perf_counter() - start, 1)}
+            _write_atomic(out / "manifest.json", lambda p: p.write_text(json.dumps(manifest, indent=1)))
+    finally:
+        builder.close()
+    return manifest
+
+
+def load(folder: Path) -> dict[str, np.ndarray]:
+    """Every shard of a texture set: refine (n, CHANNELS, NET_SIZE, NET_SIZE) float32, truth (n, 3, NET_SIZE,
+    NET_SIZE) linear albedo, index (n,)."""
+    folder = Path(folder)
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{folder} is not a texture set: no readable manifest.json ({exc})") from None
+    if manifest.get("generator") != GENERATOR or manifest.get("net_size") not in (NET_SIZE, FEATURE_SIZE):
+        raise InputError(f"{folder} was made by {manifest.get('generator')!r} at {manifest.get('net_size')}, "
+                         f"this reads {GENERATOR!r} at {NET_SIZE} or {FEATURE_SIZE}")
+    parts: dict[str, list] = {}
+    for name in manifest["shards"]:
+        with np.load(folder / name) as shard:
+            for key in shard.files:
+                parts.setdefault(key, []).append(shard[key])
+    if not parts:
+        raise InputError(f"{folder} holds no samples")
+    data = {key: np.concatenate(values) for key, values in parts.items()}
+    # sets stored at FEATURE_SIZE (the first format) shrink here exactly as `uv_features` shrinks at run time
+    refine = data["refine"].astype(np.float32)
+    data["truth"] = shrink_albedo(data["truth"], refine[0, COVERAGE])
+    data["refine"] = shrink(refine)
+    return data
