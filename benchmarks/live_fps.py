@@ -3,8 +3,10 @@ with the capture, tracker, solver, render and readback stages timed apart, in wa
 
     PYTHONPATH=. python benchmarks/live_fps.py [--size 1280x720] [--samples 0] [--source-size 1280x720]
                                                [--seconds 20] [--clip clip.mp4] [--solo-frames 90]
+                                               [--avatar me.glb] [--out result.json]
 
-A clip of the default head performing (the round-trip performance) at the source size is rendered once
+The avatar driven is the default head, or --avatar (issue 4 asks for a built avatar: `avatar build` one; a
+built head's fitted hair can have up to four sheets where the default has two). A clip of the default head performing (the round-trip performance) at the source size is rendered once
 (or --clip reuses one). "solo" runs each stage alone, one after the other, over the same frames: wall and
 process CPU per frame (all threads: MediaPipe's graph, llvmpipe's rasteriser, FFmpeg's decoder). Then the
 loop runs the clip: "fast" reads the file as fast as the loop can (issue 4's speed figure) and "camera"
@@ -57,7 +59,7 @@ def _per_frame(fn, n: int) -> dict:
             "cpu": round((time.process_time() - c0) * 1e3 / n, 2)}
 
 
-def solo(clip: Path, size, samples: int, n: int) -> dict:
+def solo(clip: Path, size, samples: int, n: int, avatar=None) -> dict:
     """Each stage alone over the clip's first n frames (decode, track, solve, render, readback)."""
     from avatar_engine.pools import single_threaded_pools
     from avatar_engine.live.tracker import Tracker
@@ -71,7 +73,7 @@ def solo(clip: Path, size, samples: int, n: int) -> dict:
         with Tracker() as tracker:
             tracker.track(frames[0].rgb, 0)  # graph start-up is not a frame
             out["track"] = _per_frame(lambda i: marks.append(tracker.track(frames[i].rgb, frames[i].t_media_ns + 1)), n)
-        with LiveAvatar(options=LiveOptions(size=size, samples=samples)) as live:
+        with LiveAvatar(avatar, options=LiveOptions(size=size, samples=samples)) as live:
             out["solve"] = _per_frame(lambda i: solved.append(live.animate(marks[i], frames[i].t_media_ns + 1)), n)
             live.warm_up(track=False)
             out["render"] = _per_frame(lambda i: live.draw(solved[i]), n)
@@ -81,8 +83,9 @@ def solo(clip: Path, size, samples: int, n: int) -> dict:
     return out
 
 
-def run(clip: Path, size, samples: int, realtime: bool, seconds: float, readback: bool, overlap: bool) -> dict:
-    live = LiveAvatar(options=LiveOptions(size=size, samples=samples))
+def run(clip: Path, size, samples: int, realtime: bool, seconds: float, readback: bool, overlap: bool,
+        avatar=None) -> dict:
+    live = LiveAvatar(avatar, options=LiveOptions(size=size, samples=samples))
     with open_source(str(clip)) as source:
         summary = LivePipeline(source, live, [ReadbackOutput()] if readback else [],
                                PipelineOptions(realtime=realtime, loop=True, max_seconds=seconds,
@@ -103,9 +106,15 @@ def main() -> None:
     ap.add_argument("--no-readback", action="store_true", help="do not read the frames back (window-only use)")
     ap.add_argument("--no-serial", action="store_true", help="skip the runs with tracking and rendering in turn")
     ap.add_argument("--solo-frames", type=int, default=90, help="frames per stage in the solo run (0: skip it)")
+    ap.add_argument("--avatar", help="avatar file (.glb) to drive instead of the default head")
     ap.add_argument("--out")
     args = ap.parse_args()
     size, source_size = parse_size(args.size), parse_size(args.source_size)
+    avatar = None
+    if args.avatar:
+        from avatar_engine.io import read_glb
+
+        avatar = read_glb(args.avatar)
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(args.clip) if args.clip else Path(tmp) / "source.mp4"
         if not args.clip:
@@ -113,16 +122,16 @@ def main() -> None:
             # a webcam frames a head smaller than the portrait reference: pull the camera back for wide frames
             camera = Camera(distance=0.75, target=REFERENCE_CAMERA.target)
             render_clip(clip, weights, angles, source_size, 0, camera)
-        runs = {"solo": solo(clip, size, args.samples, args.solo_frames)} if args.solo_frames else {}
+        runs = {"solo": solo(clip, size, args.samples, args.solo_frames, avatar)} if args.solo_frames else {}
         modes = [("fast", False, True), ("camera", True, True)]
         if not args.no_serial:
             modes += [("fast_serial", False, False), ("camera_serial", True, False)]
-        runs.update({name: run(clip, size, args.samples, realtime, args.seconds, not args.no_readback, overlap)
+        runs.update({name: run(clip, size, args.samples, realtime, args.seconds, not args.no_readback, overlap, avatar)
                      for name, realtime, overlap in modes})
     gl = runs["fast"].pop("gl_renderer")
     for name in runs:
         runs[name].pop("gl_renderer", None)
-    save("live_fps", {"render_size": list(size), "samples": args.samples, "source_size": list(source_size),
+    save("live_fps", {"avatar": args.avatar or "default head", "render_size": list(size), "samples": args.samples, "source_size": list(source_size),
                       "readback": not args.no_readback, "gl_renderer": gl,
                       "note": "2 shared CPU cores: wall timings are noisy when other work runs (see load_average); "
                               "CPU times per frame are steadier", **runs}, args.out)

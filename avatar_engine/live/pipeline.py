@@ -19,10 +19,11 @@ held / idle face. The main thread owns the GL context, as OpenGL requires.
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections import deque
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 from avatar_engine.live.api import LiveAvatar
@@ -171,6 +172,27 @@ class LivePipeline:
     def stop(self) -> None:
         self._stop.set()
 
+    @contextmanager
+    def _ctrl_c_stops(self):
+        """Ctrl-C asks the loop to stop at its next frame instead of raising wherever the main thread is: an
+        interrupt inside an output's write (the mp4 encoder's pipe) left an unplayable recording. A second
+        Ctrl-C raises as usual. Only where signals can be handled (the main thread)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def request_stop(signum, frame) -> None:
+            self.interrupted = True
+            self._stop.set()
+            signal.signal(signal.SIGINT, previous)
+
+        previous = signal.signal(signal.SIGINT, request_stop)
+        try:
+            yield
+        finally:
+            if signal.getsignal(signal.SIGINT) is request_stop:
+                signal.signal(signal.SIGINT, previous)
+
     # --- worker threads --------------------------------------------------------------------------
     def _guard(self, fn, group: str):
         def run():
@@ -286,7 +308,7 @@ class LivePipeline:
             from avatar_engine.pools import single_threaded_pools
 
             limits = single_threaded_pools()
-        with limits:
+        with limits, self._ctrl_c_stops():
             try:
                 self.live.warm_up(track=not landmark_source)  # a model still loading would make file frames stale
                 for out in self.outputs:

@@ -35,13 +35,22 @@ class VideoWriter:
         self._writer = imageio_ffmpeg.write_frames(str(self._tmp), size, fps=fps, codec="libx264", quality=8,
                                                    pix_fmt_out="yuv420p", macro_block_size=2)
         self._writer.send(None)
+        self._broken = False
 
     def write(self, rgba: np.ndarray) -> None:
         """rgba : (h, w, 4) or (h, w, 3) uint8, composited on black where transparent."""
         rgb = rgba[..., :3] if rgba.shape[-1] == 3 else (rgba[..., :3].astype(np.uint16) * rgba[..., 3:] // 255)
-        self._writer.send(np.ascontiguousarray(rgb.astype(np.uint8)))
+        try:
+            self._writer.send(np.ascontiguousarray(rgb.astype(np.uint8)))
+        except BaseException:
+            self._broken = True  # the encoder was cut off mid-frame: what it wrote cannot be finalised
+            raise
 
     def close(self) -> None:
+        """Finalise the file and give it its name; a writer cut off mid-frame leaves no file (never a broken one)."""
+        if self._broken:
+            self.abort()
+            return
         self._writer.close()
         os.replace(self._tmp, self.path)
 

@@ -69,3 +69,29 @@ def test_recording_without_frames_leaves_no_file(tmp_path):
     out.start((32, 32), 30.0)
     out.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_recording_cut_off_mid_frame_leaves_no_broken_file(tmp_path):
+    """Ctrl-C (or any error) inside the encoder's write: no mp4 that will not play, no temporary file."""
+    from avatar_engine.render.output import VideoWriter
+
+    out = tmp_path / "cut.mp4"
+    writer = VideoWriter(out, 30.0, (64, 48))
+    writer.write(np.zeros((48, 64, 4), np.uint8))
+
+    class Interrupted:  # the interrupt lands inside the encoder's pipe write
+        def __init__(self, generator):
+            self.generator = generator
+
+        def send(self, _frame):
+            raise KeyboardInterrupt
+
+        def close(self):
+            self.generator.close()
+
+    writer._writer = Interrupted(writer._writer)
+    with pytest.raises(KeyboardInterrupt):
+        writer.write(np.zeros((48, 64, 4), np.uint8))
+    writer.close()
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
