@@ -226,6 +226,11 @@ def cmd_engines(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sample_progress(done: int, total: int) -> None:
+    if done % 10 == 0 or done == total:
+        print(f"\r{done}/{total} samples", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     from avatar_engine.synth.dataset import SynthOptions, generate
 
@@ -233,12 +238,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         return cmd_synth_texture(args)
     options = SynthOptions(count=args.count, seed=args.seed, size=args.size, shard=args.shard,
                            images=not args.no_images)
-
-    def progress(done: int, total: int) -> None:
-        if done % 10 == 0 or done == total:
-            print(f"\r{done}/{total} samples", end="\n" if done == total else "", file=sys.stderr, flush=True)
-
-    manifest = generate(Path(args.output), options, progress=progress)
+    manifest = generate(Path(args.output), options, progress=_sample_progress)
     print(f"wrote {args.output}: {manifest['count']} samples in {len(manifest['shards'])} shards")
     return 0
 
@@ -248,12 +248,7 @@ def cmd_synth_texture(args: argparse.Namespace) -> int:
 
     size = PHOTO_SIZE if args.size == 256 else args.size  # texture sets render at PHOTO_SIZE unless told
     options = TextureDataOptions(count=args.count, seed=args.seed, size=size, shard=args.shard)
-
-    def progress(done: int, total: int) -> None:
-        if done % 10 == 0 or done == total:
-            print(f"\r{done}/{total} samples", end="\n" if done == total else "", file=sys.stderr, flush=True)
-
-    manifest = generate(Path(args.output), options, progress=progress)
+    manifest = generate(Path(args.output), options, progress=_sample_progress)
     print(f"wrote {args.output}: {manifest['kept']} samples ({len(manifest['skipped'])} refused by the builder)")
     return 0
 

@@ -5,7 +5,7 @@ channel. Albedo and light trade off (a redder face or a redder light), so the fi
 follows the default skin's pattern (lips, brows) times one unknown colour, and two conventions fix the rest:
 - colour: the eye whites are white, so their colour in the photo sets the white balance, before anything else:
   as gains on display values (an editor's filter) or on linear light (a coloured lamp, seen through the tone
-  curve's shoulder), whichever leaves the more plausible skin (`cast_choice`); the balanced light is then taken
+  curve's shoulder), whichever leaves the more plausible skin (`cast_balance`); the balanced light is then taken
   as the studio's colour at the face's mean normal;
 - level: the brightest-lit tenth of the face receives the irradiance the studio key gives (`REFERENCE_IRRADIANCE`),
   which holds whether the light comes from the front or the side.
@@ -170,14 +170,8 @@ def _point_in_polygon(x: np.ndarray, y: np.ndarray, poly: np.ndarray) -> np.ndar
     return inside
 
 
-def white_balance(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | None:
-    """Per-channel display-space gains (3,) that make the eye whites look as they do under the studio light, with
-    luminance kept; None when the eyes give no usable white (closed, too small, implausibly coloured).
-
-    photo : (h, w, 3) uint8; landmarks_px : (478, 2). The gains apply to display values, where a cast made by an
-    image editor is exactly a per-channel factor. A coloured light scales linear radiance instead, and the whites
-    sit on the tone curve's shoulder where display values compress, so such casts are under-corrected (about half).
-    """
+def _eye_white_and_skin(photo: np.ndarray, landmarks_px: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """The eye whites' and the cheeks' display colours, or None when the eyes give no usable white."""
     photo = np.asarray(photo, np.float64)
     sclera = sclera_color(photo, landmarks_px)
     if sclera is None:
@@ -187,42 +181,58 @@ def white_balance(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | N
     skin = skin_color(photo, landmarks_px)
     if skin is not None and (sclera[0] / max(sclera[2], 1.0)) / (skin[0] / max(skin[2], 1.0)) > SCLERA_VS_SKIN:
         return None
+    return sclera, skin
+
+
+def _display_gains(sclera: np.ndarray) -> np.ndarray | None:
     gains = np.asarray(SCLERA_DISPLAY) / np.maximum(sclera, 1.0)
     gains /= gains @ LUMA
-    if np.any(gains < 0.6) or np.any(gains > 1.6):
-        return None
-    return gains
+    return None if np.any(gains < 0.6) or np.any(gains > 1.6) else gains
+
+
+def white_balance(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | None:
+    """Per-channel display-space gains (3,) that make the eye whites look as they do under the studio light, with
+    luminance kept; None when the eyes give no usable white (closed, too small, implausibly coloured).
+
+    photo : (h, w, 3) uint8; landmarks_px : (478, 2). The gains apply to display values, where a cast made by an
+    image editor is exactly a per-channel factor. A coloured light scales linear radiance instead, and the whites
+    sit on the tone curve's shoulder where display values compress, so such casts are under-corrected (about half):
+    `cast_balance` weighs both readings.
+    """
+    seen = _eye_white_and_skin(photo, landmarks_px)
+    return None if seen is None else _display_gains(seen[0])
 
 
 CAST_CHOICE_SIGMA = 0.1
-"""Spread (log chroma) of skin colours around `SKIN_CHROMA_PRIOR` when choosing how a cast was made (`cast_choice`)."""
+"""Spread (log chroma) of skin colours around `SKIN_CHROMA_PRIOR` when choosing how a cast was made."""
 WEAK_CAST = (0.03, 0.06)
 """Display gains whose largest |log| is below the first are read as a filter's (the two readings agree, and a lamp's
 gains, read off the tone curve's shoulder, would magnify the eye whites' noise); above the second, the skin decides."""
 
 
-def linear_white_balance(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
-    """Per-channel gains (3,) on linear light that make the eye whites decode as they do under the studio light,
-    luminance kept: the white balance for a coloured light (it scales radiance, before the camera's tone curve).
-    Call it where `white_balance` found the eye whites usable."""
-    sclera = sclera_color(np.asarray(photo, np.float64), landmarks_px)
-    gains = display_to_linear(np.asarray(SCLERA_DISPLAY) / 255.0) / np.maximum(display_to_linear(sclera / 255.0), 1e-6)
-    return gains / (gains @ LUMA)
-
-
-def cast_choice(photo: np.ndarray, landmarks_px: np.ndarray, display_gains: np.ndarray,
-                linear_gains: np.ndarray) -> float:
-    """How likely (0-1) the photo's cast was made in linear light (a coloured lamp) rather than on display values
-    (an editor's filter), given that both explain the eye whites: the cheeks each would leave, against the
-    skin-colour prior. A lamp's cast seen through a tone curve's shoulder barely moves the whites, so undone as a
-    filter it leaves the skin tinted; a filter's cast undone as a lamp's overshoots. Either error leaves a skin
-    colour far from any person's."""
-    skin = skin_color(np.asarray(photo, np.float64), landmarks_px)
-    return 0.0 if skin is None else cast_choice_from_colors(skin, display_gains, linear_gains)
+def cast_balance(photo: np.ndarray, landmarks_px: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """The eye whites' white balance read both ways: display gains (3,) as `white_balance` gives them, linear-light
+    gains (3,) (a coloured lamp scales radiance before the camera's tone curve; luminance kept), and how likely
+    (0-1) the cast was a lamp's (`cast_choice_from_colors`). None when the eyes give no usable white."""
+    seen = _eye_white_and_skin(photo, landmarks_px)
+    if seen is None:
+        return None
+    sclera, skin = seen
+    display = _display_gains(sclera)
+    if display is None:
+        return None
+    linear = display_to_linear(np.asarray(SCLERA_DISPLAY) / 255.0) / np.maximum(display_to_linear(sclera / 255.0), 1e-6)
+    linear /= linear @ LUMA
+    lamp = 0.0 if skin is None else cast_choice_from_colors(skin, display, linear)
+    return display, linear, lamp
 
 
 def cast_choice_from_colors(skin: np.ndarray, display_gains: np.ndarray, linear_gains: np.ndarray) -> float:
-    """`cast_choice` for the cheeks' display colour skin (3,) 0-255."""
+    """How likely (0-1) a cast was made in linear light (a coloured lamp) rather than on display values (an
+    editor's filter), given that both gains explain the eye whites: the cheeks (skin (3,), display 0-255) each
+    would leave, against the skin-colour prior. A lamp's cast seen through a tone curve's shoulder barely moves the
+    whites, so undone as a filter it leaves the skin tinted; a filter's cast undone as a lamp's overshoots. Either
+    error leaves a skin colour far from any person's."""
 
     def distance(linear: np.ndarray) -> float:
         chroma = np.log(np.maximum(linear[1:], 1e-9) / max(linear[0], 1e-9)) - np.log(SKIN_CHROMA_PRIOR)

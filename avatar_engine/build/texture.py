@@ -131,20 +131,17 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     proj = project_texels(view, positions, normals, triangles, tmap, mask, opts.cos_range)
     if np.count_nonzero(proj.weight > 0.5) < 500:
         raise InputError("the fitted head covers too little of the photo to texture it (face not visible?)")
-    gains = delight.white_balance(photo, landmarks_px) if landmarks_px is not None else None
+    # the eye whites say how strong a cast is, not how it was made: a lamp's and a filter's readings are weighed
+    cast = delight.cast_balance(photo, landmarks_px) if landmarks_px is not None else None
+    gains = None if cast is None else cast[0]
     skin_gains = (delight.skin_balance(photo, landmarks_px, SKIN_BALANCE)
                   if gains is None and landmarks_px is not None else None)
     balanced = photo * gains if gains is not None else photo * skin_gains if skin_gains is not None else photo
     linear = delight.display_to_linear(balanced / 255.0)
-    lamp_cast = 0.0
-    if gains is not None:
-        # the eye whites say how strong the cast is, not how it was made: weigh a lamp's against a filter's
-        linear_gains = delight.linear_white_balance(photo, landmarks_px)
-        lamp_cast = delight.cast_choice(photo, landmarks_px, gains, linear_gains)
-        if lamp_cast > 0.01:
-            as_lamp = delight.display_to_linear(np.asarray(photo) / 255.0) * linear_gains
-            linear = np.exp((1 - lamp_cast) * np.log(np.maximum(linear, 1e-9))
-                            + lamp_cast * np.log(np.maximum(as_lamp, 1e-9)))
+    if cast is not None and cast[2] > 0.01:
+        _, linear_gains, lamp = cast
+        as_lamp = delight.display_to_linear(np.asarray(photo) / 255.0) * linear_gains
+        linear = np.exp((1 - lamp) * np.log(np.maximum(linear, 1e-9)) + lamp * np.log(np.maximum(as_lamp, 1e-9)))
     linear = linear.astype(np.float32)
     # the photo's side of the head: every per-texel test below runs on these texels only (about a fifth)
     seen_ids = np.flatnonzero(proj.weight > 0)

@@ -11,7 +11,6 @@ skipped and counted. Shards are written to a temporary name and renamed; the man
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from avatar_engine.build import delight
 from avatar_engine.errors import InputError
 from avatar_engine.nets.texture_net import (COVERAGE, FEATURE_SIZE, NET_SIZE, pool, shrink, shrink_albedo,
                                             skin_inputs, skin_layout, uv_features)
+from avatar_engine.synth.dataset import write_atomic_with
 
 GENERATOR = "avatar-engine texture-data 1"
 PHOTO_SIZE = 512
@@ -112,15 +112,6 @@ def sample_arrays(run: dict, model) -> dict[str, np.ndarray]:
     return {"refine": refine.astype(np.float16), "truth": truth}
 
 
-def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{path.suffix}")
-    try:
-        write(tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def generate(out: Path, options: TextureDataOptions, progress: Callable[[int, int], None] | None = None) -> dict:
     """Make `options.count` scenes into `out` (a new or empty folder); returns the manifest."""
     out = Path(out)
@@ -145,14 +136,14 @@ def generate(out: Path, options: TextureDataOptions, progress: Callable[[int, in
             if rows:
                 name = f"shard_{first // options.shard:05d}.npz"
                 arrays = {key: np.stack(values) for key, values in rows.items()}
-                _write_atomic(out / name, lambda p: np.savez_compressed(p, **arrays))
+                write_atomic_with(out / name, lambda p: np.savez_compressed(p, **arrays))
                 shards.append(name)
             # the manifest after every shard: a long run stopped early leaves a usable (smaller) set
             manifest = {"generator": GENERATOR, "seed": options.seed, "count": options.count, "kept": kept,
                         "skipped": skipped, "photo_size": options.size, "net_size": NET_SIZE, "shards": shards,
                         "complete": first + options.shard >= options.count,
                         "seconds": round(time.perf_counter() - start, 1)}
-            _write_atomic(out / "manifest.json", lambda p: p.write_text(json.dumps(manifest, indent=1)))
+            write_atomic_with(out / "manifest.json", lambda p: p.write_text(json.dumps(manifest, indent=1)))
     finally:
         builder.close()
     return manifest

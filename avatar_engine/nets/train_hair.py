@@ -104,8 +104,9 @@ def train(features: np.ndarray, targets: np.ndarray, options: TrainOptions = Tra
 
 def to_onnx(trained, path: Path) -> None:
     """Write the network (input normalisation folded into the first layer) as ONNX opset 17: Gemm/Relu."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
+
+    from avatar_engine.nets.onnx_file import write_model
 
     model, mean, std = trained
     linears = [m for m in model if m.__class__.__name__ == "Linear"]
@@ -126,12 +127,7 @@ def to_onnx(trained, path: Path) -> None:
                               [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", FEATURES])],
                               [helper.make_tensor_value_info("style", TensorProto.FLOAT, ["batch", len(TARGETS)])],
                               inits)
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="avatar-engine")
-    proto.ir_version = 8
-    onnx.checker.check_model(proto)
-    tmp = path.with_name(f".{path.name}.tmp")
-    onnx.save(proto, str(tmp))
-    tmp.replace(path)
+    write_model(graph, path)
 
 
 def run(folders: list[Path], output: Path, options: TrainOptions, command: str | None = None) -> dict:

@@ -310,8 +310,9 @@ def to_onnx(trained: Trained, path: Path) -> None:
 
     The features' centring, projection and scaling fold into one Gemm; the ridge and every member's output layer
     carry the target scale; the members' mean is the sum (Add) of their outputs, each scaled by 1/members."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
+
+    from avatar_engine.nets.onnx_file import write_model
 
     proj = trained.basis.T / trained.feature_scale  # (INPUTS, k)
     proj_bias = -(trained.shape_mean @ proj) - trained.feature_mean / trained.feature_scale
@@ -343,12 +344,7 @@ def to_onnx(trained: Trained, path: Path) -> None:
         nodes, NETWORK, [helper.make_tensor_value_info("shape", TensorProto.FLOAT, ["batch", INPUTS])],
         [helper.make_tensor_value_info("recon", TensorProto.FLOAT, ["batch", outputs])],
         [numpy_helper.from_array(np.asarray(a, np.float32), name) for name, a in inits])
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="avatar-engine")
-    proto.ir_version = 8
-    onnx.checker.check_model(proto)
-    tmp = path.with_name(f".{path.name}.tmp")
-    onnx.save(proto, str(tmp))
-    tmp.replace(path)
+    write_model(graph, path)
 
 
 def correction_fingerprint() -> str:

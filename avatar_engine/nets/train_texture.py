@@ -175,8 +175,9 @@ def train(x: np.ndarray, truth: np.ndarray, options: TrainOptions = TrainOptions
 def to_onnx(net, path: Path) -> None:
     """Write the U-Net as ONNX opset 17 (Conv, Relu, MaxPool, Resize nearest x2, Concat), to a temporary name
     and renamed."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
+
+    from avatar_engine.nets.onnx_file import write_model
 
     nodes, inits = [], []
     counter = iter(range(10_000))
@@ -215,12 +216,7 @@ def to_onnx(net, path: Path) -> None:
         nodes, "texture_refine",
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", CHANNELS, NET_SIZE, NET_SIZE])],
         [helper.make_tensor_value_info("offset", TensorProto.FLOAT, ["batch", 3, NET_SIZE, NET_SIZE])], inits)
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="avatar-engine")
-    proto.ir_version = 8
-    onnx.checker.check_model(proto)
-    tmp = path.with_name(f".{path.name}.tmp")
-    onnx.save(proto, str(tmp))
-    tmp.replace(path)
+    write_model(graph, path)
 
 
 def run(folders: list[Path], output: Path, options: TrainOptions, command: str | None = None, log=None) -> dict:

@@ -68,7 +68,8 @@ def _labels(scene: Scene, model: HeadModel) -> dict[str, np.ndarray]:
     }
 
 
-def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+def write_atomic_with(path: Path, write: Callable[[Path], None]) -> None:
+    """`write(tmp)` to a temporary name beside `path`, then rename: never a partial file."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{path.suffix}")
     try:
         write(tmp)
@@ -116,13 +117,13 @@ def generate(out: Path, options: SynthOptions, ctx=None, landmarker=None,
                 for key, value in sample.items():
                     rows.setdefault(key, []).append(value)
                 if options.images:
-                    _write_atomic(out / "images" / f"{i:06d}.png",
+                    write_atomic_with(out / "images" / f"{i:06d}.png",
                                   lambda p, image=rendered.image: Image.fromarray(image).save(p, format="PNG"))
                 if progress:
                     progress(i + 1, options.count)
             name = f"shard_{first // options.shard:05d}.npz"
             arrays = {key: np.stack(values) for key, values in rows.items()}
-            _write_atomic(out / name, lambda p: np.savez_compressed(p, **arrays))
+            write_atomic_with(out / name, lambda p: np.savez_compressed(p, **arrays))
             shards.append(name)
     finally:
         if own_landmarker:
@@ -130,7 +131,7 @@ def generate(out: Path, options: SynthOptions, ctx=None, landmarker=None,
     manifest = {"generator": GENERATOR, "seed": options.seed, "count": options.count, "size": options.size,
                 "shards": shards, "images": options.images, "identity_names": list(model.identity_names),
                 "hair_fields": list(HAIR_FIELDS)}
-    _write_atomic(out / "manifest.json", lambda p: p.write_text(json.dumps(manifest, indent=1)))
+    write_atomic_with(out / "manifest.json", lambda p: p.write_text(json.dumps(manifest, indent=1)))
     return manifest
 
 
