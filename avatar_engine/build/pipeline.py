@@ -15,7 +15,7 @@ import importlib.util
 import os
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, Literal
 
@@ -214,11 +214,14 @@ class Builder:
         # the bare skin and the fitted skeleton are all the fit needs: rigging a bald avatar cost 0.5 s
         result = fit_hair(region, head_silhouette(self.model, fit.identity, fit.neutral_positions, fit.view))
         report.hair_iou = round(float(result.iou), 4)
-        if gain is None:
-            return result.style
-        from avatar_engine.build.scalp import hair_albedo_color
+        style = result.style
+        if gain is not None:
+            from avatar_engine.build.scalp import hair_albedo_color
 
-        return replace(result.style, color=hair_albedo_color(result.style.color, gain))
+            style = replace(style, color=hair_albedo_color(style.color, gain))
+        report.hair = {k: (list(v) if isinstance(v, tuple) else round(v, 4) if isinstance(v, float) else v)
+                       for k, v in asdict(style).items()}
+        return style
 
     def check_render(self, result: BuildResult) -> RenderCheck | None:
         """MediaPipe on a render of the avatar in the photo's pose, compared with the photo's landmarks; also put in

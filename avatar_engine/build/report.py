@@ -33,6 +33,9 @@ class BuildReport:
     None when the check did not run (it runs when a report file is written)."""
     hair_iou: float | None = None
     """Hair silhouette IoU against the photo's hair region; None when the hair stage did not run."""
+    hair: dict[str, float | int | list[int]] | None = None
+    """The fitted hair style (`HairStyle`: length, volume, fringe, parting, baldness in metres or 0-1, sheets, sRGB
+    albedo colour); None when the hair stage did not run."""
     warnings: list[str] = field(default_factory=list)
     generator: str = f"avatar-engine {avatar_engine.__version__}"
 

@@ -45,7 +45,13 @@ FRINGE_MAX = 0.06
 """A fringe longer than this would cover the eyes."""
 HANG_CLEARANCE = 0.004
 """Extra gap kept from the skin by hanging hair: thin ears fall between the radius table's cells."""
-CROWN_FLATTEN = 0.3
+TUCK, TUCK_LENGTH = 0.7, 0.06
+"""Hanging hair's outer sheets close in on the inner one by this fraction over this length (m) before the tips:
+the ends turn under, as a cut bob's do, instead of standing off the neck like a mushroom's rim."""
+FRINGE_SETTLE, FRINGE_SETTLE_LENGTH = 0.85, 0.04
+"""Over the face the outer sheets close in on the inner one by this fraction, starting this far (m) above the
+hairline: the front hair rises from the crown with the style's volume but a fringe lies on the forehead."""
+CROWN_FLATTEN = 0.6
 """Fraction of a layer's height it keeps on the crown."""
 ROOT_LIFT = 0.0016
 """Height of the innermost layer above the skin."""
@@ -195,8 +201,9 @@ def _comb(scalp: Scalp, style: HairStyle, lifts: np.ndarray,
 
 
 def _column_lengths(style: HairStyle, points: np.ndarray, arc: np.ndarray, on_scalp: np.ndarray,
-                    floor_y: float) -> np.ndarray:
-    """(c,) strand length per column: fringe in front of the face, the style's length elsewhere, hairline at least."""
+                    floor_y: float) -> tuple[np.ndarray, np.ndarray]:
+    """(c,) strand length per column: fringe in front of the face, the style's length elsewhere, hairline at least;
+    and (c,) how much each column is in front of the face (1 fringe, 0 beside or behind the face)."""
     last = arc.shape[1] - 1
     hl = np.minimum(on_scalp.sum(1), last)
     rows = np.arange(COLUMNS)
@@ -210,7 +217,7 @@ def _column_lengths(style: HairStyle, points: np.ndarray, arc: np.ndarray, on_sc
     # never below the bottom of the neck
     below = points[..., 1] < floor_y
     first_below = np.where(below.any(1), below.argmax(1), last)
-    return np.minimum(length, arc[rows, first_below])
+    return np.minimum(length, arc[rows, first_below]), face
 
 
 def _interp_columns(s: np.ndarray, arc: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -221,6 +228,20 @@ def _interp_columns(s: np.ndarray, arc: np.ndarray, values: np.ndarray) -> np.nd
     a0, a1 = arc[rows, i - 1], arc[rows, i]
     f = np.clip((s - a0) / np.maximum(a1 - a0, 1e-12), 0.0, 1.0)[..., None]
     return values[rows, i - 1] * (1 - f) + values[rows, i] * f
+
+
+def _combed(scalp: Scalp, style: HairStyle, lift: float, combs: dict | None,
+            hang_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One sheet's combed strands (`_comb` for a single lift), from `combs` when the same comb was made before."""
+    key = (round(style.parting, 4), round(_hang_slope(style), 4), round(float(lift), 5), round(style.baldness, 4),
+           hang_samples)
+    combed = combs.get(key) if combs is not None else None
+    if combed is None:
+        points, arc, on_scalp = _comb(scalp, style, np.array([lift]), hang_samples)
+        combed = (points[0], arc, on_scalp)
+        if combs is not None:
+            combs[key] = combed
+    return combed
 
 
 def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None, tip: float = 1.0,
@@ -243,15 +264,12 @@ def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None, ti
     lifts = ROOT_LIFT + style.volume * np.arange(layers) / max(layers - 1, 1)
     if layers == 1:
         lifts = np.array([ROOT_LIFT + style.volume])
-    key = (round(style.parting, 4), round(_hang_slope(style), 4), tuple(np.round(lifts, 5)), round(style.baldness, 4),
-           hang_samples)
-    combed = combs.get(key) if combs is not None else None
-    if combed is None:
-        combed = _comb(scalp, style, lifts, hang_samples)
-        if combs is not None:
-            combs[key] = combed
-    points, arc, on_scalp = combed
-    length = _column_lengths(style, points[0], arc, on_scalp, floor_y)
+    # every sheet closes in on the innermost (at the skin) where the hair ends, so that one is always combed
+    base = _combed(scalp, style, ROOT_LIFT, combs, hang_samples)
+    layer_points = [base[0] if abs(lift - ROOT_LIFT) < 1e-9 else _combed(scalp, style, lift, combs, hang_samples)[0]
+                    for lift in lifts]
+    inner_points, arc, on_scalp = base
+    length, face = _column_lengths(style, inner_points, arc, on_scalp, floor_y)
     rows = int(np.clip(np.ceil(length.max() / ROW_SPACING), *ROWS))
     t = np.linspace(0.0, tip, rows + 1)
     hl = arc[np.arange(COLUMNS), np.minimum(on_scalp.sum(1), arc.shape[1] - 1)]
@@ -260,12 +278,19 @@ def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None, ti
     for k in range(layers):
         grid = np.empty((COLUMNS + 1, rows + 1, 3))
         s = t[None] * length[:, None]  # (c, r)
-        grid[:COLUMNS] = _interp_columns(s, arc, points[k])
+        grid[:COLUMNS] = _interp_columns(s, arc, layer_points[k])
         # outer layers come down to the skin where short hair ends, so there is no ledge at the hairline
         settle = ends_on_scalp[:, None] * _smoothstep(0.0, 1.0, (s - length[:, None] + 0.035) / 0.035)
-        if k > 0:
-            inner = _interp_columns(s, arc, points[0])
-            grid[:COLUMNS] += (inner - grid[:COLUMNS]) * (0.75 * settle)[..., None]
+        # hanging hair turns under at its ends: the outer sheets close in on the inner one over the last few cm
+        tuck = (1.0 - ends_on_scalp[:, None]) * TUCK * _smoothstep(0.0, 1.0, (s - length[:, None] + TUCK_LENGTH)
+                                                                   / TUCK_LENGTH)
+        # a fringe lies on the forehead: the outer sheets come down to it from a little above the hairline
+        onto_forehead = FRINGE_SETTLE * _smoothstep(0.0, 1.0, (s - hl[:, None] + FRINGE_SETTLE_LENGTH)
+                                                    / FRINGE_SETTLE_LENGTH)
+        tuck = np.maximum(tuck, face[:, None] * onto_forehead)
+        if lifts[k] > ROOT_LIFT + 1e-9:
+            inner = _interp_columns(s, arc, inner_points)
+            grid[:COLUMNS] += (inner - grid[:COLUMNS]) * np.maximum(0.75 * settle, tuck)[..., None]
         grid[COLUMNS] = grid[0]
         along = np.gradient(grid, axis=1)
         around = np.gradient(np.concatenate([grid[-2:-1], grid, grid[1:2]]), axis=0)[1:-1]

@@ -12,7 +12,7 @@ import numpy as np
 BANDS = 4
 """Layers the atlas has room for: band k spans v in [k / BANDS, (k + 1) / BANDS]."""
 WIDTH, BAND_HEIGHT = 512, 512
-CLUMP_TEXELS = (16, 34)
+CLUMP_TEXELS = (18, 36)
 """Range of clump widths in texels (0.2 mm each round a typical head): locks several pixels wide at 720p (narrower
 clumps read as separate straws with dark gaps between them)."""
 SWAY_TEXELS = 3.0
@@ -21,7 +21,10 @@ GUTTER = 3
 """Texels left transparent between bands so mipmaps do not bleed one layer's roots into another's tips."""
 TIP_START = 0.75
 """Fraction of a strand's length (v) where the innermost layer starts to taper into tips."""
-OUTER_PRESENCE = 0.85
+TIP_SPREAD = 0.2
+"""Clumps of the outermost layer end up to this fraction of the strand short of its full length (a layered cut, not
+a straight line); the innermost, which hides the scalp, a quarter of it."""
+OUTER_PRESENCE = 0.95
 """Fraction of clumps present in the outermost layer (the innermost has all): the inner layers show between."""
 CROWN_SOLID = 0.12
 """Along the first part of a strand (v below this) every layer is solid: the crown shows no gaps."""
@@ -72,18 +75,20 @@ def strand_atlas(color: tuple[int, int, int], layers: int, density: float = 1.0,
         present = rng.random(n) < presence * density
         tip_start = np.where(rng.random(n) < 0.5, TIP_START, TIP_START - 0.25 * outer * rng.random(n))
         tip_start = tip_start - 0.08 * rng.random(n)
+        end = 1.0 - TIP_SPREAD * (0.25 + 0.75 * outer) * rng.random(n) ** 0.7  # clumps end at different lengths: no straight cut line
+        tip_start = tip_start * end
         root = np.where(rng.random(n) < outer * 0.5, rng.random(n) * 0.35, 0.0)  # outer clumps may start lower
         # an absent clump is absent only away from the crown, where all columns meet and gaps would show the scalp
         gap_from = np.where(present, 2.0, CROWN_SOLID + rng.random(n) * 0.2)
-        # a clump tapers to a point: past tip_start its half-width shrinks linearly to zero at the tip
-        taper = np.clip((1.0 - v[:, None]) / np.maximum(1.0 - tip_start[clump][None], 1e-3), 0, 1)
-        tip_len = np.clip(taper ** 0.8, 0, 1)
+        # a clump tapers to a point: past tip_start its half-width shrinks linearly to zero at its end
+        taper = np.clip((end[clump][None] - v[:, None]) / np.maximum(end[clump] - tip_start[clump], 1e-3)[None], 0, 1)
+        tip_len = np.clip(taper ** 0.5, 0, 1)
         along = (v[:, None] >= root[clump][None]) & (v[:, None] < gap_from[clump][None])
         inside = (np.where(tip_len < 1.0, swayed, across) <= tip_len) & (along | (v[:, None] < CROWN_SOLID))
         alpha = np.where(inside, 255, 0).astype(np.uint8)
         tone = 0.84 + 0.28 * _smooth(rng.random(WIDTH), 2)  # per strand
         drift = 1.0 + 0.08 * np.sin(v[:, None] * rng.uniform(6, 14) + rng.uniform(0, 6.3, WIDTH)[None])
-        edge_shadow = 1.0 - 0.25 * np.minimum(swayed, 1.0) ** 2  # the clump's own strands shade its edges
+        edge_shadow = 1.0 - 0.08 * np.minimum(swayed, 1.0) ** 2  # the clump's own strands shade its edges
         gradient = 0.82 + 0.26 * v[:, None]  # roots darker, sunlit tips lighter
         shade = INNER_SHADE + (1.0 - INNER_SHADE) * outer if layers > 1 else 0.85
         light = (tone[None] * drift * edge_shadow * gradient * shade)[..., None]

@@ -43,6 +43,14 @@ def test_build_writes_an_avatar_and_a_report(built):
     check = report["render_check"]
     assert check["found"] and check["mean"] < RENDER_AGREEMENT_MAX and check["mean"] <= check["max"]
     assert report["size"] == [512, 600] and isinstance(report["warnings"], list)
+    # the report names the hair style the avatar's hair was grown from
+    from dataclasses import fields
+
+    from avatar_engine.head.hair import HairStyle
+
+    hair = report["hair"]
+    assert set(hair) == {f.name for f in fields(HairStyle)} and len(hair["color"]) == 3
+    assert (hair["baldness"] < 0.98) == any(p.name == "hair" for p in avatar.parts)
 
 
 def test_built_skeleton_sits_on_the_built_head(built):
