@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from avatar_engine.build.confound import HOLD, confound_strength, hold_confounded
 from avatar_engine.build.landmark_model import Correspondence, LandmarkCorrection, LandmarkModel
 from avatar_engine.build.perception import EYE_CORNERS, Perception
 from avatar_engine.build.records import FitResult, PhotoView
@@ -73,6 +74,10 @@ class FitOptions:
     correction_noise: float = 0.0
     """When > 0, weigh each corrected landmark by the correction's held-out error (`offset_sigma`) times this
     instead of by its spread across views (1.0: 1.64 / 1.49 mm, within noise of the default, so off)."""
+    expression_hold: float = HOLD
+    """Shape changes whose landmark motion mimics the photo's expression are pulled to the mean face and their prior
+    narrowed by up to this fraction (`avatar_engine.build.confound`; 0: off), so a smile is read as a smile, not as
+    a face whose mouth corners sit high (astronaut rest face mouthSmile 0.49/0.53 against 0.68/0.71 without)."""
     identity_prior_scale: float = 1.0
     """Widens (> 1) or narrows the corrected identity prior's standard deviations."""
     recon: str = "off"
@@ -268,6 +273,10 @@ def fit_landmarks(perception: Perception, model: HeadModel | None = None, option
         sigma[:n_phen + n_change] = np.minimum(prior_sigma * options.identity_prior_scale, sigma[:n_phen + n_change])
         target = correction.landmarks(target, depth)
     n_id = n_phen + n_change
+    if options.expression_hold > 0:
+        strength = confound_strength((lm.change_plus - lm.change_minus) / 2, lm.expression, expr0)
+        mean[n_phen:n_id], sigma[n_phen:n_id] = hold_confounded(mean[n_phen:n_id], sigma[n_phen:n_id], strength,
+                                                                options.expression_hold)
     photo_sigma = None  # with the network, the final photo steps let the identity move by its held-out error
     # (not the narrowed prior's) times photo_identity_scale
     if options.recon != "off":
