@@ -1,12 +1,15 @@
-"""Inference latency of MediaPipe's converted face models per backend and batch size.
+"""Inference latency of MediaPipe's converted face models and the project's networks per backend and batch size.
 
     python benchmarks/infer_latency.py [--repeats 10] [--batches 1,4,16] [--out benchmarks/results/infer_latency.json]
 
-For each model (face_detector 128x128, face_landmarks_detector 256x256, face_blendshapes 146 points), each backend
+For each model (face_detector 128x128, face_landmarks_detector 256x256, face_blendshapes 146 points; the builder's
+networks in assets/models: recon 1404 landmark coordinates, texture_refine 15x64x64 UV features, hair_style 484
+features), each backend
 that runs here (onnxruntime and torch on the CPU; tensorrt where it imports and a CUDA device exists, with engines
 built by `avatar engines build`) and each batch size: median and 90th-percentile wall time per call, per item, and
-CPU time per call (all threads), after two warm-up calls. Inputs are seeded uniform noise in each model's input range
-(latency does not depend on the values). The models are converted into a temporary folder first (about 1 s).
+CPU time per call (all threads), after two warm-up calls. Inputs are seeded noise: uniform in each MediaPipe model's
+input range, standard normal for the project's networks, whose inputs are normalised features (latency does not
+depend on the values). The models are converted into a temporary folder first (about 1 s).
 
 Each case runs with 1 CPU thread and with the runtime's default (one per core): on this machine, whose 2 cores are
 shared with other sessions, the default's spinning worker threads lose badly when the cores are busy (seen: 10x), so
@@ -31,12 +34,17 @@ from avatar_engine.infer import InferOptions, open_session, tensorrt_usable
 from avatar_engine.infer.mediapipe_onnx import MODEL_NAMES, convert_mediapipe, face_spec
 
 RESULTS = Path(__file__).resolve().parent / "results" / "infer_latency.json"
+PROJECT_MODELS = Path(__file__).resolve().parents[1] / "assets" / "models"
+PROJECT_NAMES = ("recon", "texture_refine", "hair_style")
 
 
 def model_input(name: str, shape, batch: int, rng: np.random.Generator) -> np.ndarray:
+    size = (batch, *[int(d) for d in shape[1:]])
+    if name in PROJECT_NAMES:
+        return rng.standard_normal(size).astype(np.float32)
     spec = face_spec()["models"][name]
     lo, hi = spec.get("input_range", (0.0, 256.0))  # blend-shape points are pixel coordinates
-    return rng.uniform(lo, hi, size=(batch, *[int(d) for d in shape[1:]])).astype(np.float32)
+    return rng.uniform(lo, hi, size=size).astype(np.float32)
 
 
 def measure(session, x: np.ndarray, repeats: int) -> dict:
@@ -69,9 +77,10 @@ def main() -> None:
     rng = np.random.default_rng(0)
     cases: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
-        paths = convert_mediapipe(Path(tmp))
+        paths = {**convert_mediapipe(Path(tmp)), **{n: PROJECT_MODELS / f"{n}.onnx" for n in PROJECT_NAMES}}
         # thread counts outermost: torch's count is process-wide, so every default-threads case runs before any other
-        for threads, name, backend in ((t, n, b) for t in thread_counts for n in MODEL_NAMES for b in backends):
+        for threads, name, backend in ((t, n, b) for t in thread_counts for n in (*MODEL_NAMES, *PROJECT_NAMES)
+                                     for b in backends):
             key = f"{name}/{backend}/threads={threads or 'default'}"
             try:
                 session = open_session(paths[name], InferOptions(backend=backend, threads=threads))
