@@ -51,6 +51,9 @@ the ends turn under, as a cut bob's do, instead of standing off the neck like a 
 FRINGE_SETTLE, FRINGE_SETTLE_LENGTH = 0.85, 0.04
 """Over the face the outer sheets close in on the inner one by this fraction, starting this far (m) above the
 hairline: the front hair rises from the crown with the style's volume but a fringe lies on the forehead."""
+SCALP_TIP_M, TIP_V = 0.01, 0.45
+"""Hair ending on the scalp fits the strand texture's tips (v above TIP_V, where clumps start to taper) into its
+last centimetre."""
 CROWN_FLATTEN = 0.6
 """Fraction of a layer's height it keeps on the crown."""
 ROOT_LIFT = 0.0016
@@ -220,6 +223,18 @@ def _column_lengths(style: HairStyle, points: np.ndarray, arc: np.ndarray, on_sc
     return np.minimum(length, arc[rows, first_below]), face
 
 
+def _texture_along(t: np.ndarray, length: np.ndarray, ends_on_scalp: np.ndarray) -> np.ndarray:
+    """(c, r) position along the strand texture (0 root, 1 tip) of each grid row t : (r,) of each column.
+
+    Hair that ends on the scalp (combed back to its hairline) shows its tips along the hairline: there the texture's
+    tapering tips are squeezed into the strand's last SCALP_TIP_M, a fine edge instead of wide points."""
+    tip_share = np.clip(SCALP_TIP_M / np.maximum(length, 1e-6), 0.02, 1.0 - TIP_V)[:, None]  # (c, 1)
+    body = 1.0 - tip_share
+    squeezed = np.where(t[None] < body, t[None] * (TIP_V / body), TIP_V + (t[None] - body) * ((1 - TIP_V) / tip_share))
+    e = ends_on_scalp[:, None]
+    return (1 - e) * t[None] + e * squeezed
+
+
 def _interp_columns(s: np.ndarray, arc: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Per-column linear interpolation: s : (c, r) targets, arc : (c, n) increasing, values : (c, n, 3) -> (c, r, 3)."""
     c, n = arc.shape
@@ -274,6 +289,7 @@ def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None, ti
     t = np.linspace(0.0, tip, rows + 1)
     hl = arc[np.arange(COLUMNS), np.minimum(on_scalp.sum(1), arc.shape[1] - 1)]
     ends_on_scalp = 1.0 - _smoothstep(0.0, 0.04, length - hl)  # short hair lies down at its hairline
+    texture_t = _texture_along(t, length, ends_on_scalp)
     positions, uvs, tangents, normals, indices, cells, cap_flags = [], [], [], [], [], [], []
     for k in range(layers):
         grid = np.empty((COLUMNS + 1, rows + 1, 3))
@@ -302,7 +318,7 @@ def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None, ti
         normal /= np.maximum(np.linalg.norm(normal, axis=-1, keepdims=True), 1e-12)
         along /= np.maximum(np.linalg.norm(along, axis=-1, keepdims=True), 1e-9)
         u = (np.arange(COLUMNS + 1) / COLUMNS * U_REPEATS + 0.37 * k)[:, None] * np.ones((1, rows + 1))
-        v = band_v(k, np.broadcast_to(t, (COLUMNS + 1, rows + 1)))
+        v = band_v(k, np.concatenate([texture_t, texture_t[:1]]))
         first = len(positions) * (COLUMNS + 1) * (rows + 1)
         idx = first + np.arange((COLUMNS + 1) * (rows + 1)).reshape(COLUMNS + 1, rows + 1)
         a, b, c_, d = idx[:-1, :-1], idx[1:, :-1], idx[1:, 1:], idx[:-1, 1:]

@@ -28,6 +28,9 @@ OUTER_PRESENCE = 0.95
 """Fraction of clumps present in the outermost layer (the innermost has all): the inner layers show between."""
 CROWN_SOLID = 0.12
 """Along the first part of a strand (v below this) every layer is solid: the crown shows no gaps."""
+GAP_FROM = 0.3
+"""An absent clump of an outer layer leaves its gap from this far along the strand (v) on: gaps open toward the
+tips, where locks part, not as dark stripes over the crown."""
 INNER_SHADE = 0.9
 """Brightness of the innermost layer relative to the outermost: it sits in the outer layers' shadow."""
 
@@ -77,13 +80,12 @@ def strand_atlas(color: tuple[int, int, int], layers: int, density: float = 1.0,
         tip_start = tip_start - 0.08 * rng.random(n)
         end = 1.0 - TIP_SPREAD * (0.25 + 0.75 * outer) * rng.random(n) ** 0.7  # clumps end at different lengths: no straight cut line
         tip_start = tip_start * end
-        root = np.where(rng.random(n) < outer * 0.5, rng.random(n) * 0.35, 0.0)  # outer clumps may start lower
         # an absent clump is absent only away from the crown, where all columns meet and gaps would show the scalp
-        gap_from = np.where(present, 2.0, CROWN_SOLID + rng.random(n) * 0.2)
+        gap_from = np.where(present, 2.0, GAP_FROM + rng.random(n) * 0.25)
         # a clump tapers to a point: past tip_start its half-width shrinks linearly to zero at its end
         taper = np.clip((end[clump][None] - v[:, None]) / np.maximum(end[clump] - tip_start[clump], 1e-3)[None], 0, 1)
         tip_len = np.clip(taper ** 0.5, 0, 1)
-        along = (v[:, None] >= root[clump][None]) & (v[:, None] < gap_from[clump][None])
+        along = v[:, None] < gap_from[clump][None]
         inside = (np.where(tip_len < 1.0, swayed, across) <= tip_len) & (along | (v[:, None] < CROWN_SOLID))
         alpha = np.where(inside, 255, 0).astype(np.uint8)
         tone = 0.84 + 0.28 * _smooth(rng.random(WIDTH), 2)  # per strand
