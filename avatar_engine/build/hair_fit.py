@@ -36,10 +36,11 @@ FRINGE_SLACK_PX = 1.5
 """A fitted fringe may come this many working-size pixels below the photo's hair over the forehead."""
 FRINGE_PENALTY = 0.2
 """Subtracted from the IoU of a style whose fringe hangs lower than that: it would cover the bare forehead."""
-FULL_VOLUMES = (0.02,)
-"""Styles standing further than this off the scalp get three sheets instead of two. A fourth looked the same on the
-astronaut's 4 cm bob (front and three-quarter renders) and cost 16% of a 1280x720 frame on llvmpipe (20.2 against
-17.0 ms): every sheet is a pass of alpha-tested fill."""
+FIT_SHEETS = 2
+"""Sheets of every fitted style. A third filled the gap between the dense inner and the sparse outer sheet while the
+strand texture was sparse; with full clumps it looks the same on the astronaut's 4 cm bob (front, three-quarter and
+back renders) and cost 30% more of a 1280x720 llvmpipe frame (38 against 29 ms, same process, loaded host): every
+sheet is a pass of alpha-tested fill."""
 MIN_VOLUME = 0.0015
 """The flattest hair the fit grows (the "buzz" preset's): at zero volume both sheets coincide and render sparse."""
 COARSE_VOLUMES = (0.005, 0.02, 0.028, 0.036)
@@ -242,7 +243,6 @@ def fit_hair(region: HairRegion, head: Avatar | HairSilhouette, view: PhotoView 
                 if score(trial) > score(best) + 1e-4:
                     best = trial
         steps = {k: v / 2 for k, v in steps.items()}
-    # big hair: more sheets fill the gap between the dense inner and the sparse outer one
-    style = replace(best, layers=2 + sum(best.volume > v for v in FULL_VOLUMES))
+    style = replace(best, layers=FIT_SHEETS)
     return HairFit(style=style.clamped(), iou=score(best), evaluations=count)
 
