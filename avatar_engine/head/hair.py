@@ -5,7 +5,9 @@ layer's height, and below the widest point of the head fall almost straight down
 are positions along the strand. A column ends at its own length: at the hairline for short hair, below it for long
 hair, over the forehead for a fringe, never over the face. The strand texture (hair_texture) cuts the sheets into
 tapered clumps with alpha MASK, so the hair needs no sorting; the inner layer is dense and dark, the outer ones sparse
-and light, which reads as volume. Strand directions go into the TANGENT attribute for the Kajiya-Kay highlight.
+and light, which reads as volume. Where the hair ends the outer sheets close in on the inner one: hanging ends turn
+under, a fringe lies on the forehead, short hair settles on the scalp at its hairline (where the strand tips are
+squeezed into the last centimetre). Strand directions go into the TANGENT attribute for the Kajiya-Kay highlight.
 """
 
 from __future__ import annotations
