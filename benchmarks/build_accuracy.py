@@ -1,6 +1,7 @@
 """Shape accuracy of the builder on known truth: random head-model identities rendered by our renderer, rebuilt.
 
     python benchmarks/build_accuracy.py [--subjects 20] [--seed 1000] [--size 512] [--out result.json]
+                                        [--fit NAME=VALUE ...]   # a FitOptions field, e.g. identity_prior_scale=0.25
 
 Each subject has a random identity (phenotypes, shape changes), skin tint and key light, a head pose with yaw up
 to +-30 degrees, and a mild expression (`avatar_engine.build.synthetic`). Its render goes through perception and
@@ -18,6 +19,7 @@ import json
 import os
 import platform
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +53,22 @@ def stats(values) -> dict[str, float]:
             "max": round(float(v.max()), 4)}
 
 
+def fit_options(pairs: list[str]) -> FitOptions:
+    """FitOptions from NAME=VALUE strings, each value read as its field's default's type."""
+    defaults, values = FitOptions(), {}
+    names = {f.name for f in fields(FitOptions)}
+    for pair in pairs:
+        name, _, text = pair.partition("=")
+        if name not in names:
+            raise SystemExit(f"--fit: no FitOptions field {name!r}")
+        default = getattr(defaults, name)
+        if isinstance(default, bool):
+            values[name] = text.lower() in ("1", "true", "yes", "on")
+        else:
+            values[name] = type(default)(text) if default is not None else text
+    return FitOptions(**values)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=20)
@@ -59,7 +77,10 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--max-yaw", type=float, default=30.0)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "build_accuracy.json"))
+    parser.add_argument("--fit", action="append", default=[], metavar="NAME=VALUE",
+                        help="a FitOptions field other than its default (repeatable)")
     args = parser.parse_args()
+    options = fit_options(args.fit)
 
     model = HeadModel.default()
     face = face_region(model)
@@ -85,7 +106,7 @@ def main() -> None:
             continue
         t_perception = time.perf_counter() - t
         t = time.perf_counter()
-        fit = fit_landmarks(seen, model, FitOptions())
+        fit = fit_landmarks(seen, model, options)
         t_fit = time.perf_counter() - t
         t = time.perf_counter()
         rigged_avatar(model, fit.identity, fit.neutral_positions, hair=None)
@@ -109,7 +130,7 @@ def main() -> None:
     landmarker.close()
     result = {
         "benchmark": "build_accuracy", "subjects": args.subjects, "rebuilt": len(rows), "refused": refused,
-        "size": args.size, "max_yaw_deg": args.max_yaw, "seed": args.seed,
+        "size": args.size, "max_yaw_deg": args.max_yaw, "seed": args.seed, "fit_options": args.fit,
         "face_vertices": int(len(face)),
         "face_error_mm_median": stats([r["face_error_mm_median"] for r in rows]),
         "face_error_mm_p90": stats([r["face_error_mm_p90"] for r in rows]),

@@ -155,3 +155,21 @@ def test_landmark_correction_does_not_make_the_face_worse(case):
     corrected = _aligned_median_mm(fit.neutral_positions[face], truth)
     uncorrected = _aligned_median_mm(plain.neutral_positions[face], truth)
     assert corrected <= uncorrected + CORRECTION_SLACK_MM, (corrected, uncorrected)
+
+
+def test_held_identity_still_fits_the_camera_to_the_photo(case):
+    model, subject, view, seen, _ = case
+    settled = fit_landmarks(seen, model, FitOptions(photo_iterations=0))
+    held = fit_landmarks(seen, model, FitOptions(photo_identity_scale=0.0))
+    assert np.isfinite(held.reprojection_error)
+    assert held.reprojection_error < settled.reprojection_error  # the camera moved toward MediaPipe's points
+    assert np.array_equal(held.neutral_positions, settled.neutral_positions)  # the identity did not
+
+
+def test_reprojection_goal_frees_the_identity_only_as_needed(case):
+    model, subject, view, seen, _ = case
+    held = fit_landmarks(seen, model, FitOptions(photo_identity_scale=0.0))
+    met = fit_landmarks(seen, model, FitOptions(photo_reprojection_goal=held.reprojection_error + 1e-6))
+    assert np.array_equal(met.neutral_positions, held.neutral_positions)  # the camera alone was enough
+    tight = fit_landmarks(seen, model, FitOptions(photo_reprojection_goal=0.9 * held.reprojection_error))
+    assert tight.reprojection_error < held.reprojection_error
