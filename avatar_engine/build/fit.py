@@ -71,7 +71,7 @@ class FitOptions:
     errors). With the expression held: 0.08 gives 2.5% / 2.6% at 1.64 / 1.56 mm. 0 holds the identity and fits
     the camera alone (before, a 0 / 0 in the identity prior stopped the camera too: the steps did nothing); on seeds
     1100-1139 + 1200-1239 that is 1.60 mm (default 1.69) but 7/80 photos above 3% IOD (max 4.1%)."""
-    photo_reprojection_goal: float = 0.0
+    photo_reprojection_goal: float = 0.025
     """When > 0, the final steps free the identity only as far as the reprojection needs: the camera alone first,
     then the identity at photo_identity_scale times each of `PHOTO_SCALE_LADDER` in turn, until the reprojection
     error against MediaPipe's raw points is at most this (fraction of the inter-ocular distance). 0: the identity
@@ -81,7 +81,11 @@ class FitOptions:
     (max 2.5%); the photos stay within target (astronaut reprojection 2.34 -> 2.31%, render check 1.7 -> 1.8%;
     grace_hopper 1.72 -> 2.18%, 1.3 -> 1.5%). With recon="prior" instead of the narrowed prior: 1.531 / 1.559 /
     1.568 mm (means 1.563 / 1.585 / 1.559, against the default's 1.724 / 1.725 / 1.671), max 2.7% IOD; astronaut
-    2.31%, render check 2.1%; grace_hopper 2.25%, 1.5%. Off by default: neither reaches 1.5 mm on 1000-1019."""
+    2.31%, render check 2.1%; grace_hopper 2.25%, 1.5%. The default since session 6, with the expression hold
+    on (expression_hold): 1.700 -> 1.598 mm (mean 1.706 -> 1.666) on 1100-1139 + 1200-1239, 1.660 -> 1.601 (mean
+    1.725 -> 1.656) on 1300-1359 + 1400-1459, reprojection within 3% 80/80 and 120/120 (79/80 and 119/120
+    before). Neither this nor recon="prior" reaches 1.5 mm: MediaPipe's raw points lie a median 3.1% IOD from the
+    true points, and with perfect landmarks the same fit gives 0.85 mm."""
     photo_expression: bool = False
     """Whether those final steps move the expression too. Off: it soaks up MediaPipe's errors (mean weight error
     0.04 -> 0.10 on seeds 1000-1019, a 0.5 smile read as 0.1) for little (reprojection max 2.9% against 2.5%)."""
@@ -94,7 +98,7 @@ class FitOptions:
     """Shape changes whose landmark motion mimics the photo's expression are pulled to the mean face and their prior
     narrowed by up to this fraction (`avatar_engine.build.confound`; 0: off), so a smile is read as a smile, not as
     a face whose mouth corners sit high (astronaut rest face mouthSmile 0.49/0.53 against 0.68/0.71 without)."""
-    identity_prior_scale: float = 1.0
+    identity_prior_scale: float = 0.25
     """Widens (> 1) or narrows the corrected identity prior's standard deviations (the final photo steps still free
     the identity by the un-narrowed ones times photo_identity_scale). The prior comes from the same landmarks the
     fit then uses (their corrected points are 2.4% IOD off the truth held out, against landmark_sigma 1.2%), so
