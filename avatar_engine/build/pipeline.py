@@ -36,6 +36,8 @@ from avatar_engine.records import Avatar
 
 REPROJECTION_WARN = 0.05
 """A mean landmark reprojection error above this fraction of the inter-ocular distance is reported as poor."""
+SWEPT_FRINGE_M = 0.02
+"""A fitted fringe at least this long gets the sweep read from the photo's strands (shorter: nothing to sweep)."""
 
 
 @dataclass(frozen=True)
@@ -215,6 +217,10 @@ class Builder:
         result = fit_hair(region, head_silhouette(self.model, fit.identity, fit.neutral_positions, fit.view))
         report.hair_iou = round(float(result.iou), 4)
         style = result.style
+        if style.fringe >= SWEPT_FRINGE_M:  # the outline cannot tell which way a fringe is combed; its strands can
+            from avatar_engine.build.hair_sweep import fringe_sweep
+
+            style = replace(style, sweep=round(fringe_sweep(rgb, region.mask, fit.landmarks_px), 3))
         if gain is not None:
             from avatar_engine.build.scalp import hair_albedo_color
 

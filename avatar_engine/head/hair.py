@@ -6,8 +6,8 @@ are positions along the strand. A column ends at its own length: at the hairline
 hair, over the forehead for a fringe, never over the face. The strand texture (hair_texture) cuts the sheets into
 tapered clumps with alpha MASK, so the hair needs no sorting; the inner layer is dense and dark, the outer ones sparse
 and light, which reads as volume. Where the hair ends the outer sheets close in on the inner one: hanging ends turn
-under, a fringe lies on the forehead, short hair settles on the scalp at its hairline (where the strand tips are
-squeezed into the last centimetre). Strand directions go into the TANGENT attribute for the Kajiya-Kay highlight.
+under, a fringe lies on the forehead (combed to one side by `sweep`), short hair settles on the scalp at its
+hairline (where the strand tips are squeezed into the last centimetre). Strand directions go into the TANGENT attribute for the Kajiya-Kay highlight.
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ hairline: the front hair rises from the crown with the style's volume but a frin
 SCALP_TIP_M, TIP_V = 0.01, 0.45
 """Hair ending on the scalp fits the strand texture's tips (v above TIP_V, where clumps start to taper) into its
 last centimetre."""
+SWEEP_MAX_DEG = 28.0
+"""A swept fringe turns up to this angle at its tips, from nothing at the hairline (which stays covered)."""
 CROWN_FLATTEN = 0.6
 """Fraction of a layer's height it keeps on the crown."""
 ROOT_LIFT = 0.0016
@@ -86,6 +88,10 @@ class HairStyle:
     """Sheets from the scalp outward (1-4). Each costs a pass of alpha-tested fill over the hair on a software
     rasteriser; two (a dense inner one, a sparse outer one) look nearly as full as three."""
 
+    sweep: float = 0.0
+    """Sideways comb of the front hair over the forehead: +1 swept fully toward the avatar's left, -1 its right
+    (SWEEP_MAX_DEG about the vertical axis at the tips), 0 straight down."""
+
     @property
     def bald(self) -> bool:
         return self.baldness >= 0.98
@@ -94,7 +100,8 @@ class HairStyle:
         """The same style with every parameter in its valid range."""
         return replace(self, length=float(np.clip(self.length, 0.0, 0.45)),
                        volume=float(np.clip(self.volume, 0.0, 0.04)), fringe=float(np.clip(self.fringe, 0.0, FRINGE_MAX)), parting=float(np.clip(self.parting, -1, 1)),
-                       baldness=float(np.clip(self.baldness, 0.0, 1.0)), layers=int(np.clip(self.layers, 1, 4)))
+                       baldness=float(np.clip(self.baldness, 0.0, 1.0)), layers=int(np.clip(self.layers, 1, 4)),
+                       sweep=float(np.clip(self.sweep, -1.0, 1.0)))
 
 
 HAIR_PRESETS: dict[str, HairStyle] = {
@@ -237,6 +244,17 @@ def _texture_along(t: np.ndarray, length: np.ndarray, ends_on_scalp: np.ndarray)
     return (1 - e) * t[None] + e * squeezed
 
 
+def _swept(points: np.ndarray, centre: np.ndarray, style: HairStyle, s: np.ndarray, hairline: np.ndarray,
+           face: np.ndarray) -> np.ndarray:
+    """points : (c, r, 3) of one sheet with its fringe turned about the vertical axis through `centre`, more the
+    further it hangs below the hairline (s : (c, r) arc length; hairline, face : (c,)). No fringe, no sweep."""
+    turn = (np.radians(SWEEP_MAX_DEG) * style.sweep * _smoothstep(0.005, 0.02, style.fringe) * face[:, None]
+            * np.clip((s - hairline[:, None]) / max(style.fringe, 1e-3), 0.0, 1.0))
+    rel = points - centre
+    c, sn = np.cos(turn), np.sin(turn)
+    return centre + np.stack([rel[..., 0] * c + rel[..., 2] * sn, rel[..., 1], rel[..., 2] * c - rel[..., 0] * sn], -1)
+
+
 def _interp_columns(s: np.ndarray, arc: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Per-column linear interpolation: s : (c, r) targets, arc : (c, n) increasing, values : (c, n, 3) -> (c, r, 3)."""
     c, n = arc.shape
@@ -309,6 +327,8 @@ def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None, ti
         if lifts[k] > ROOT_LIFT + 1e-9:
             inner = _interp_columns(s, arc, inner_points)
             grid[:COLUMNS] += (inner - grid[:COLUMNS]) * np.maximum(0.75 * settle, tuck)[..., None]
+        if style.sweep:
+            grid[:COLUMNS] = _swept(grid[:COLUMNS], scalp.centre, style, s, hl, face)
         grid[COLUMNS] = grid[0]
         along = np.gradient(grid, axis=1)
         around = np.gradient(np.concatenate([grid[-2:-1], grid, grid[1:2]]), axis=0)[1:-1]

@@ -167,3 +167,16 @@ def test_triangles_face_outward_and_the_cap_lies_on_the_skull(grown, scalp, name
     distance = np.linalg.norm(rel, axis=1)
     height = distance - scalp.skin_radius(rel / distance[:, None])
     assert height.max() <= CAP_CLEARANCE, f"a cap triangle lies {height.max() * 1e3:.1f} mm off the skin"
+
+
+def test_sweep_combs_the_fringe_sideways(scalp, eyes):
+    def fringe_x(style):  # mean x of the hair hanging in front of the face down to 6 cm above the eyes
+        p = grow_hair(scalp, style)[0].positions
+        return p[(p[:, 2] > eyes[2]) & (p[:, 1] < eyes[1] + 0.06), 0].mean()
+
+    # +1 combs it toward the avatar's left (+x), -1 toward its right, by about a centimetre on average
+    assert fringe_x(HairStyle(fringe=0.05, sweep=1.0)) > fringe_x(HairStyle(fringe=0.05)) + 0.008
+    assert fringe_x(HairStyle(fringe=0.05, sweep=-1.0)) < fringe_x(HairStyle(fringe=0.05)) - 0.008
+    # a style without a fringe has nothing to sweep
+    bare = grow_hair(scalp, HairStyle(fringe=0.0, sweep=1.0))[0].positions
+    assert np.allclose(bare, grow_hair(scalp, HairStyle(fringe=0.0))[0].positions)
