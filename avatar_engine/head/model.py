@@ -141,6 +141,45 @@ class HeadModel:
         normals = vertex_normals(welded / per_weld, self.weld[self.triangles])[:, self.weld]
         return normals.reshape(np.shape(positions)).astype(np.float32)
 
+    def normal_offsets(self, positions: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """(t, n, 3) float32 change of the smooth normals (`normals`) of `positions` (n, 3) when each of `offsets`
+        (t, n, 3) is added: the same as normals(positions + offsets) - normals(positions), computed only where a
+        target moves the mesh (an ARKit target moves a few hundred of the ~4,500 vertices, so the dense form spent
+        nine tenths of its time on faces that do not change)."""
+        positions = np.asarray(positions, np.float64)
+        count = int(self.weld.max()) + 1
+        per_weld = np.bincount(self.weld, minlength=count)[:, None]
+
+        def welded(p: np.ndarray) -> np.ndarray:
+            return np.stack([np.bincount(self.weld, p[:, k], count) for k in range(3)], 1) / per_weld
+
+        def face_normals(p: np.ndarray, faces: np.ndarray) -> np.ndarray:
+            return np.cross(p[faces[:, 1]] - p[faces[:, 0]], p[faces[:, 2]] - p[faces[:, 0]])
+
+        faces = self.weld[self.triangles]
+        base = welded(positions)
+        base_faces = face_normals(base, faces)
+        sums = np.stack([np.bincount(faces.ravel(), np.repeat(base_faces[:, k], 3), count) for k in range(3)], 1)
+        unit = lambda v: v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)  # noqa: E731
+        base_normals = unit(sums)
+        out = np.zeros((len(offsets), len(self.weld), 3), np.float32)
+        for t, offset in enumerate(np.asarray(offsets, np.float64)):
+            moved = np.zeros(count, bool)
+            moved[self.weld[np.abs(offset).max(1) > 0]] = True
+            touched = moved[faces].any(1)
+            if not touched.any():
+                continue
+            changed = faces[touched]
+            delta = face_normals(base + welded(offset), changed) - base_faces[touched]
+            new_sums = sums.copy()
+            for k in range(3):
+                new_sums[:, k] += np.bincount(changed.ravel(), np.repeat(delta[:, k], 3), count)
+            near = np.unique(changed)
+            change = np.zeros((count, 3))
+            change[near] = unit(new_sums[near]) - base_normals[near]
+            out[t] = change[self.weld]
+        return out
+
     def part_slices(self, name: str) -> tuple[slice, slice]:
         i = self.part_names.index(name)
         return (slice(*self.part_vertex_ranges[i:i + 2]), slice(*self.part_triangle_ranges[i:i + 2]))

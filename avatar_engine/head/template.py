@@ -35,9 +35,9 @@ def default_materials(skin_texture: np.ndarray | None = None,
     }
 
 
-def morph_normal_offsets(model: HeadModel, positions: np.ndarray, normals: np.ndarray) -> np.ndarray:
+def morph_normal_offsets(model: HeadModel, positions: np.ndarray) -> np.ndarray:
     """(52, n, 3) change of the smooth normals under each expression target at full weight."""
-    return (model.normals(positions[None] + model.expression_offsets) - normals[None]).astype(np.float32)
+    return model.normal_offsets(positions, model.expression_offsets)
 
 
 def template_avatar(identity: Mapping[str, float] | None = None, materials: Mapping[str, Material] | None = None,
@@ -47,7 +47,7 @@ def template_avatar(identity: Mapping[str, float] | None = None, materials: Mapp
     identity = {**model.default_identity(), **(identity or {})}
     positions = model.neutral_positions(identity)
     normals = model.normals(positions)
-    morph_normals = morph_normal_offsets(model, positions, normals)
+    morph_normals = morph_normal_offsets(model, positions)
     parts = []
     for name in model.part_names:
         vs, ts = model.part_slices(name)

@@ -238,8 +238,11 @@ class Renderer:
                 self._resources.append(tex)
             program = self._program(material.kind)
             content = [(vbo, fmt, name) for name, (vbo, fmt) in vbos.items() if name in program]
-            if not self._morphs.on_gpu and "in_morph_position" in program:
-                content.append((self._morphs.buffer, "3f 3f", "in_morph_position", "in_morph_normal"))
+            morph_inputs = [name for name in ("in_morph_position", "in_morph_normal") if name in program]
+            if not self._morphs.on_gpu and morph_inputs:
+                # a program may not read both offsets (the GLSL compiler drops unused inputs): skip those bytes
+                fmt = " ".join("3f" if name in program else "3x4" for name in ("in_morph_position", "in_morph_normal"))
+                content.append((self._morphs.buffer, fmt, *morph_inputs))
             vao = ctx.vertex_array(program, content, index_buffer=ibo, index_element_size=4)
             self._resources.append(vao)
             z = part.positions[:, 2]

@@ -21,6 +21,8 @@ def model() -> HeadModel:
 
 PHENOTYPE_BASIS_TOLERANCE = 5e-5
 """metres: the phenotype grid is stored as a low-rank basis, exact to 2e-5 m (scripts/make_head_asset.py)."""
+NORMAL_OFFSET_TOLERANCE = 1e-5
+"""Sparse and dense morph normal offsets agree to float32 rounding (the unit normals' components are below 1)."""
 
 
 def test_default_identity_is_the_stored_mesh(model):
@@ -95,3 +97,15 @@ def test_joint_matrices_are_identity_at_rest_and_rotate_about_the_joint(template
     assert np.allclose(mats[skel.index("jaw")], mats[head], atol=1e-6), "children follow"
     with pytest.raises(KeyError):
         joint_matrices(skel, {"tail": np.eye(3)})
+
+
+def test_sparse_normal_offsets_match_the_dense_ones():
+    """The morph normals computed only where each target moves equal recomputing every normal."""
+    from avatar_engine.head.model import HeadModel
+
+    model = HeadModel.default()
+    rng = np.random.default_rng(3)
+    positions = model.positions.astype(np.float64) + 0.002 * rng.standard_normal(model.positions.shape)
+    offsets = model.expression_offsets[::7]
+    dense = model.normals(positions[None] + offsets) - model.normals(positions)[None]
+    assert np.abs(model.normal_offsets(positions, offsets) - dense).max() < NORMAL_OFFSET_TOLERANCE
