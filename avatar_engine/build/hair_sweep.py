@@ -26,9 +26,9 @@ MIN_PIXELS_IOD2 = 0.08
 """Fewer eroded hair pixels in the band than this many square inter-ocular distances: no fringe to read."""
 MIN_COHERENCE = 0.15
 """Below this (0: no dominant direction, 1: all gradients parallel) the strands have no slant worth reading."""
-SLANT_TO_SWEEP = ((0.0, 30.0, 38.0, 42.0), (0.0, 0.4, 0.8, 1.0))
+SLANT_TO_SWEEP = ((0.0, 29.0, 42.5, 46.0), (0.0, 0.4, 0.8, 1.0))
 """Slant (degrees) read on renders of the generator's fringes (5 cm, "fringe" and "long" presets) against the sweep
-they were grown with: 0 -> 3, 0.4 -> 30, 0.8 -> 37 on average (tests/build/test_hair_sweep.py renders them). The
+they were grown with: 0 -> 2, 0.4 -> 29, 0.8 -> 42.5 on average (tests/build/test_hair_sweep.py renders them). The
 read saturates as the tips turn, so the table inverts it piecewise; steeper slants are a full sweep."""
 
 

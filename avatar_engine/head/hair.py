@@ -56,6 +56,8 @@ hairline: the front hair rises from the crown with the style's volume but a frin
 SCALP_TIP_M, TIP_V = 0.01, 0.45
 """Hair ending on the scalp fits the strand texture's tips (v above TIP_V, where clumps start to taper) into its
 last centimetre."""
+FRINGE_BLUNT = 0.6
+"""How much of a fringe's strand tips are squeezed toward its end like hair ending on the scalp (1: as blunt)."""
 SWEEP_MAX_DEG = 28.0
 """A swept fringe turns up to this angle at its tips, from nothing at the hairline (which stays covered)."""
 CROWN_FLATTEN = 0.6
@@ -309,7 +311,7 @@ def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None, ti
     t = np.linspace(0.0, tip, rows + 1)
     hl = arc[np.arange(COLUMNS), np.minimum(on_scalp.sum(1), arc.shape[1] - 1)]
     ends_on_scalp = 1.0 - _smoothstep(0.0, 0.04, length - hl)  # short hair lies down at its hairline
-    texture_t = _texture_along(t, length, ends_on_scalp)
+    texture_t = _texture_along(t, length, np.maximum(ends_on_scalp, FRINGE_BLUNT * face))
     positions, uvs, tangents, normals, indices, cells, cap_flags = [], [], [], [], [], [], []
     for k in range(layers):
         grid = np.empty((COLUMNS + 1, rows + 1, 3))
