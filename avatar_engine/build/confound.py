@@ -53,8 +53,13 @@ def confound_strength(change_fields: np.ndarray, expression_fields: np.ndarray,
     aligned = np.clip((overlap - ALIGNMENT_FLOOR) / (1 - ALIGNMENT_FLOOR), 0.0, 1.0)
     return aligned * min(1.0, size * 1000 / STRONG_EXPRESSION_MM)
 
+def held_sigma(sigma: np.ndarray, strength: np.ndarray, hold: float = HOLD) -> np.ndarray:
+    """The shape changes' prior standard deviations (c,) narrowed by `strength` (c,) in [0, 1]."""
+    return sigma * (1.0 - hold) ** strength
+
+
 def hold_confounded(mean: np.ndarray, sigma: np.ndarray, strength: np.ndarray,
                     hold: float = HOLD) -> tuple[np.ndarray, np.ndarray]:
     """The shape changes' prior (mean, sigma : (c,)) with each change pulled toward 0 and narrowed by `strength`
     (c,) in [0, 1]."""
-    return mean * (1.0 - strength), sigma * (1.0 - hold) ** strength
+    return mean * (1.0 - strength), held_sigma(sigma, strength, hold)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from avatar_engine.build.confound import HOLD, confound_strength, hold_confounded
+from avatar_engine.build.confound import HOLD, confound_strength, held_sigma, hold_confounded
 from avatar_engine.build.landmark_model import Correspondence, LandmarkCorrection, LandmarkModel
 from avatar_engine.build.perception import EYE_CORNERS, Perception
 from avatar_engine.build.records import FitResult, PhotoView
@@ -305,8 +305,7 @@ def fit_landmarks(perception: Perception, model: HeadModel | None = None, option
         mean[n_phen:n_id], sigma[n_phen:n_id] = hold_confounded(mean[n_phen:n_id], sigma[n_phen:n_id], strength,
                                                                 options.expression_hold)
         if photo_sigma is not None:  # the photo steps may not undo the hold either
-            photo_sigma[n_phen:] = hold_confounded(np.zeros(n_change), photo_sigma[n_phen:], strength,
-                                                   options.expression_hold)[1]
+            photo_sigma[n_phen:] = held_sigma(photo_sigma[n_phen:], strength, options.expression_hold)
     if options.recon != "off":
         recon = recon or recon_network(options.recon_model).predict(perception.points_px, perception.depth)
         mean[:n_id] = np.clip(recon.identity, lower[:n_id], upper[:n_id])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from avatar_engine.build.hair_region import dilate
+from avatar_engine.build.texture_project import box_blur
 
 EYES = (468, 473)
 """MediaPipe's iris centres (right eye, left eye in the image's left-to-right order for a frontal face)."""
@@ -30,14 +31,6 @@ SLANT_TO_SWEEP = ((0.0, 29.0, 42.5, 46.0), (0.0, 0.4, 0.8, 1.0))
 """Slant (degrees) read on renders of the generator's fringes (5 cm, "fringe" and "long" presets) against the sweep
 they were grown with: 0 -> 2, 0.4 -> 29, 0.8 -> 42.5 on average (tests/build/test_hair_sweep.py renders them). The
 read saturates as the tips turn, so the table inverts it piecewise; steeper slants are a full sweep."""
-
-
-def _box_blur(image: np.ndarray, r: int) -> np.ndarray:
-    """Mean over a (2r + 1)^2 window (summed-area table, edges clamped)."""
-    p = np.pad(image, r + 1, mode="edge")
-    s = p.cumsum(0).cumsum(1)
-    k = 2 * r + 1
-    return (s[k:, k:] - s[:-k, k:] - s[k:, :-k] + s[:-k, :-k])[:image.shape[0], :image.shape[1]] / k ** 2
 
 
 def fringe_slant(rgb: np.ndarray, hair: np.ndarray, landmarks_px: np.ndarray) -> tuple[float, float] | None:
@@ -62,7 +55,7 @@ def fringe_slant(rgb: np.ndarray, hair: np.ndarray, landmarks_px: np.ndarray) ->
         return None
     rgb_box = np.asarray(rgb, np.float64)[y0:y1, x0:x1] / 255.0
     luminance = rgb_box @ np.array([0.2126, 0.7152, 0.0722])
-    detail = luminance - _box_blur(luminance, max(1, int(round(DETAIL_IOD * iod))))
+    detail = luminance - box_blur(luminance, max(1, int(round(DETAIL_IOD * iod))))
     gy, gx = np.gradient(detail)
     # in the face's frame: the head's roll turned back
     c, s = np.cos(-roll), np.sin(-roll)

@@ -185,6 +185,29 @@ def _blur3(image: np.ndarray) -> np.ndarray:
     return (rows[:, :-2] + rows[:, 1:-1] + rows[:, 2:]) * np.float32(1 / 9)
 
 
+def seam_edges(triangles: np.ndarray, weld: np.ndarray) -> list[tuple[tuple[int, int, int], tuple[int, int, int]]]:
+    """The UV seams: each edge that joins the same two 3D points (`weld` ids) in two triangles with different UVs,
+    as its two sides (a, b, c): the edge's ends in one order on both sides, and the third corner, which says which
+    way is inside. Borders of the mesh and edges with the same UVs on both sides are left out."""
+    sides: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+    for t in np.asarray(triangles, np.int64):
+        for a, b, c in ((t[0], t[1], t[2]), (t[1], t[2], t[0]), (t[2], t[0], t[1])):
+            key = (min(weld[a], weld[b]), max(weld[a], weld[b]))
+            sides.setdefault(key, []).append((a, b, c) if weld[a] < weld[b] else (b, a, c))
+    return [(pair[0], pair[1]) for pair in sides.values()
+            if len(pair) == 2 and not (pair[0][0] == pair[1][0] and pair[0][1] == pair[1][1])]
+
+
+def seam_side_points(uvs: np.ndarray, side: tuple[int, int, int], along: np.ndarray, size: int,
+                     inset: float) -> np.ndarray:
+    """(k, 2) texel coordinates at fractions `along` (k,) of a seam side's edge, `inset` texels inside its
+    triangle, in a size x size texture."""
+    a, b, c = side
+    edge = uvs[a] + along[:, None] * (uvs[b] - uvs[a])
+    inward = uvs[c] - (uvs[a] + uvs[b]) / 2
+    return (edge + inward / max(np.linalg.norm(inward) * size, 1e-9) * inset) * size
+
+
 def seam_steps(texture: np.ndarray, uvs: np.ndarray, triangles: np.ndarray, positions: np.ndarray,
                samples: int = 8) -> np.ndarray:
     """Mean absolute colour step (0-255 units) across each UV seam edge -> (e,).
@@ -193,29 +216,13 @@ def seam_steps(texture: np.ndarray, uvs: np.ndarray, triangles: np.ndarray, posi
     each side's triangle at `samples` points along it and the two sides compared.
     texture : (h, w, 3+) uint8; uvs : (n, 2); triangles : (m, 3); positions : (n, 3)
     """
-    weld = weld_ids(positions)
-    tri = np.asarray(triangles, np.int64)
     uvs = np.asarray(uvs, np.float64)
     size = texture.shape[0]
-    sides: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
-    for t in tri:
-        for a, b, c in ((t[0], t[1], t[2]), (t[1], t[2], t[0]), (t[2], t[0], t[1])):
-            key = (min(weld[a], weld[b]), max(weld[a], weld[b]))
-            sides.setdefault(key, []).append((a, b, c) if weld[a] < weld[b] else (b, a, c))
-    s = (np.arange(samples) + 0.5) / samples
+    along = (np.arange(samples) + 0.5) / samples
     img = np.asarray(texture[..., :3], np.float32)
-
-    def along(a: int, b: int, c: int) -> np.ndarray:
-        edge = uvs[a] + s[:, None] * (uvs[b] - uvs[a])
-        inward = uvs[c] - (uvs[a] + uvs[b]) / 2
-        return (edge + inward / max(np.linalg.norm(inward) * size, 1e-9) * 1.5) * size
-
-    steps = []
-    for pair in sides.values():
-        if len(pair) != 2 or (pair[0][0] == pair[1][0] and pair[0][1] == pair[1][1]):
-            continue  # a border of the mesh, or the same UVs on both sides: not a seam
-        (a0, b0, c0), (a1, b1, c1) = pair
-        steps.append(np.abs(bilinear(img, along(a0, b0, c0)) - bilinear(img, along(a1, b1, c1))).mean())
+    steps = [np.abs(bilinear(img, seam_side_points(uvs, first, along, size, 1.5))
+                    - bilinear(img, seam_side_points(uvs, second, along, size, 1.5))).mean()
+             for first, second in seam_edges(triangles, weld_ids(positions))]
     return np.array(steps)
 
 

@@ -312,23 +312,24 @@ def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None, ti
     hl = arc[np.arange(COLUMNS), np.minimum(on_scalp.sum(1), arc.shape[1] - 1)]
     ends_on_scalp = 1.0 - _smoothstep(0.0, 0.04, length - hl)  # short hair lies down at its hairline
     texture_t = _texture_along(t, length, np.maximum(ends_on_scalp, FRINGE_BLUNT * face))
+    s = t[None] * length[:, None]  # (c, r) arc length of every grid row
+    # where the hair ends, every sheet above the innermost closes in on it by this fraction:
+    # short hair comes down to the skin at its hairline, so there is no ledge there
+    settle = 0.75 * ends_on_scalp[:, None] * _smoothstep(0.0, 1.0, (s - length[:, None] + 0.035) / 0.035)
+    # hanging hair turns under at its ends: the outer sheets close in on the inner one over the last few cm
+    tuck = (1.0 - ends_on_scalp[:, None]) * TUCK * _smoothstep(0.0, 1.0, (s - length[:, None] + TUCK_LENGTH)
+                                                               / TUCK_LENGTH)
+    # a fringe lies on the forehead: the outer sheets come down to it from a little above the hairline
+    onto_forehead = FRINGE_SETTLE * _smoothstep(0.0, 1.0, (s - hl[:, None] + FRINGE_SETTLE_LENGTH)
+                                                / FRINGE_SETTLE_LENGTH)
+    close_in = np.maximum(settle, np.maximum(tuck, face[:, None] * onto_forehead))[..., None]
+    inner = _interp_columns(s, arc, inner_points)
     positions, uvs, tangents, normals, indices, cells, cap_flags = [], [], [], [], [], [], []
     for k in range(layers):
         grid = np.empty((COLUMNS + 1, rows + 1, 3))
-        s = t[None] * length[:, None]  # (c, r)
         grid[:COLUMNS] = _interp_columns(s, arc, layer_points[k])
-        # outer layers come down to the skin where short hair ends, so there is no ledge at the hairline
-        settle = ends_on_scalp[:, None] * _smoothstep(0.0, 1.0, (s - length[:, None] + 0.035) / 0.035)
-        # hanging hair turns under at its ends: the outer sheets close in on the inner one over the last few cm
-        tuck = (1.0 - ends_on_scalp[:, None]) * TUCK * _smoothstep(0.0, 1.0, (s - length[:, None] + TUCK_LENGTH)
-                                                                   / TUCK_LENGTH)
-        # a fringe lies on the forehead: the outer sheets come down to it from a little above the hairline
-        onto_forehead = FRINGE_SETTLE * _smoothstep(0.0, 1.0, (s - hl[:, None] + FRINGE_SETTLE_LENGTH)
-                                                    / FRINGE_SETTLE_LENGTH)
-        tuck = np.maximum(tuck, face[:, None] * onto_forehead)
         if lifts[k] > ROOT_LIFT + 1e-9:
-            inner = _interp_columns(s, arc, inner_points)
-            grid[:COLUMNS] += (inner - grid[:COLUMNS]) * np.maximum(0.75 * settle, tuck)[..., None]
+            grid[:COLUMNS] += (inner - grid[:COLUMNS]) * close_in
         if style.sweep:
             grid[:COLUMNS] = _swept(grid[:COLUMNS], scalp.centre, style, s, hl, face)
         grid[COLUMNS] = grid[0]

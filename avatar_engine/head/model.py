@@ -171,12 +171,10 @@ class HeadModel:
                 continue
             changed = faces[touched]
             delta = face_normals(base + welded(offset), changed) - base_faces[touched]
-            new_sums = sums.copy()
-            for k in range(3):
-                new_sums[:, k] += np.bincount(changed.ravel(), np.repeat(delta[:, k], 3), count)
+            added = np.stack([np.bincount(changed.ravel(), np.repeat(delta[:, k], 3), count) for k in range(3)], 1)
             near = np.unique(changed)
             change = np.zeros((count, 3))
-            change[near] = unit(new_sums[near]) - base_normals[near]
+            change[near] = unit(sums[near] + added[near]) - base_normals[near]
             out[t] = change[self.weld]
         return out
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from avatar_engine.build import delight
-from avatar_engine.build.texture_fill import dilate, fill_base, weld_ids
+from avatar_engine.build.texture_fill import dilate, fill_base, seam_edges, seam_side_points, weld_ids
 from avatar_engine.build.texture_project import bilinear, project_texels, texel_map
 from avatar_engine.errors import InputError, ModelError
 
@@ -186,26 +186,14 @@ def seam_pairs(size: int = NET_SIZE) -> np.ndarray:
     model = HeadModel.default()
     vs, ts = model.part_slices("skin")
     uvs, tri = model.uvs[vs].astype(np.float64), model.triangles[ts] - vs.start
-    weld = weld_ids(model.positions[vs])
-    sides: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
-    for t in tri:
-        for a, b, c in ((t[0], t[1], t[2]), (t[1], t[2], t[0]), (t[2], t[0], t[1])):
-            key = (min(weld[a], weld[b]), max(weld[a], weld[b]))
-            sides.setdefault(key, []).append((a, b, c) if weld[a] < weld[b] else (b, a, c))
-    s = (np.arange(SEAM_SAMPLES) + 0.5) / SEAM_SAMPLES
+    along = (np.arange(SEAM_SAMPLES) + 0.5) / SEAM_SAMPLES
 
-    def texels(a: int, b: int, c: int) -> np.ndarray:
-        edge = uvs[a] + s[:, None] * (uvs[b] - uvs[a])
-        inward = uvs[c] - (uvs[a] + uvs[b]) / 2
-        p = (edge + inward / max(np.linalg.norm(inward) * size, 1e-9) * 0.5) * size
-        ij = np.clip(p.astype(np.int64), 0, size - 1)
+    def texels(side: tuple[int, int, int]) -> np.ndarray:
+        ij = np.clip(seam_side_points(uvs, side, along, size, 0.5).astype(np.int64), 0, size - 1)
         return ij[:, 1] * size + ij[:, 0]
 
-    pairs = []
-    for pair in sides.values():
-        if len(pair) != 2 or (pair[0][0] == pair[1][0] and pair[0][1] == pair[1][1]):
-            continue
-        pairs.append(np.stack([texels(*pair[0]), texels(*pair[1])], 1))
+    pairs = [np.stack([texels(first), texels(second)], 1)
+             for first, second in seam_edges(tri, weld_ids(model.positions[vs]))]
     out = np.unique(np.concatenate(pairs), axis=0)
     return out[out[:, 0] != out[:, 1]]
 
