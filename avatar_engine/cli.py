@@ -202,7 +202,7 @@ def cmd_build(args: argparse.Namespace) -> int:
                            BuildOptions(face=parse_face(args.face), fit=fit_options, **net))
     fit = result.report.fit
     print(f"wrote {out}: fit error {fit['reprojection_error']:.3f} of the inter-ocular distance, "
-          f"built in {sum(result.report.stages_s.values()):.1f} s"
+          f"built in {result.report.total_s:.1f} s"
           + (f", report {report}" if report else ""))
     for warning in result.report.warnings:
         print(f"warning: {warning}", file=sys.stderr)

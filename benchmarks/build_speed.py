@@ -6,9 +6,10 @@
 One `Builder` is made first (MediaPipe's landmarker loads there; its time is reported as `model_load_s`), then one
 build of the photo warms what is built once per process (UV texel maps, shipped tables) and is reported apart as
 `first_build`. Each photo is then built `--repeats` times; per stage the median wall-clock seconds are reported
-(`BuildReport.stages_s`: load, perception, fit, texture, hair, rig), with the median total and the process CPU
-seconds per build. Known-truth photos are `avatar_engine.build.synthetic` subjects rendered at 512x512 under their
-own key light. Target: total <= 5 s per photo. The load average is recorded before and after: on the shared 2-core
+(`BuildReport.stages_s`: load, perception, fit, texture, hair, rig, materials), with the median total and the
+process CPU seconds per build. The texture stage runs on the builder's worker thread beside hair and rig, so the
+stages add up to more than the total, which is wall-clock time from the first stage's start to the last one's
+end. Known-truth photos are `avatar_engine.build.synthetic` subjects rendered at 512x512 under their own key light. Target: total <= 5 s per photo. The load average is recorded before and after: on the shared 2-core
 machine other sessions' work inflates wall-clock times; CPU seconds are less affected but include MediaPipe's own
 threads. --recon and --texture-net time the builder with its networks (issue 5's target: <= 2 s per photo).
 --profile writes cProfile statistics (cumulative, top 60) of one extra build per photo to DIR.
@@ -77,7 +78,7 @@ def timed_builds(builder: Builder, photo: np.ndarray, repeats: int) -> dict:
         result = builder.build(photo)
         cpu.append(time.process_time() - c0)
         stages.append(dict(result.report.stages_s))
-        totals.append(sum(result.report.stages_s.values()))
+        totals.append(result.report.total_s)  # wall clock: the texture overlaps the hair and rig stages
     return {"stages_s_median": median_stages(stages), "total_s_median": round(float(np.median(totals)), 3),
             "total_s": [round(t, 3) for t in totals], "cpu_s_median": round(float(np.median(cpu)), 3),
             "hair_iou": result.report.hair_iou, "warnings": result.report.warnings}
@@ -135,7 +136,7 @@ def main() -> None:
         "networks": {"recon": args.recon, "texture_net": args.texture_net},
         "model_load_s": round(model_load_s, 3),
         "first_build": {"stages_s": first.report.stages_s,
-                        "total_s": round(sum(first.report.stages_s.values()), 3)},
+                        "total_s": round(first.report.total_s, 3)},
         "summary": {"total_s_median_per_photo": {n: c["total_s_median"] for n, c in cases.items()},
                     "total_s_median": round(float(np.median(totals)), 3), "total_s_max": round(max(totals), 3),
                     "within_target": f"{sum(t <= target_s for t in totals)}/{len(totals)}",

@@ -14,6 +14,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -106,6 +108,8 @@ class Builder:
         self._segmenter = None  # the hair stage's person segmenter: opened at its first use, then kept
         self._gl = None  # the render check's headless OpenGL context: made at its first use, then kept
         self._texture_net = None
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="avatar-build")
+        """Makes each photo's texture beside the hair and rig stages."""
         if self.options.texture and self.options.texture_net:
             from avatar_engine.nets.texture_net import TextureNet
 
@@ -151,14 +155,22 @@ class Builder:
         if fit.reprojection_error > REPROJECTION_WARN:
             report.warnings.append(f"poor landmark fit: mean reprojection error {fit.reprojection_error:.3f} of the "
                                    f"inter-ocular distance")
-        with report.stage("texture"):
-            materials, gain = self._materials(rgb, fit, report)
-        with report.stage("hair"):
-            hair = self._hair(rgb, fit, gain, report)
-            if gain is not None and hair is not None:
-                materials = self._paint_scalp(materials, hair, fit)
-        with report.stage("rig"):
-            avatar = rigged_avatar(self.model, fit.identity, fit.neutral_positions, materials, hair)
+        # The texture needs only the fit, and so do the hair and the rig: on two cores the texture is made on the
+        # worker thread while this one fits the hair and rigs (numpy, OpenCV and ONNX Runtime release the GIL in
+        # their heavy loops). The hair's colour waits for the texture's brightness correction.
+        texture_start = report.begin("texture")
+        texture = self._worker.submit(self._timed_materials, rgb, fit, report)
+        try:
+            with report.stage("hair"):
+                hair = self._hair(rgb, fit, report)
+            with report.stage("rig"):
+                avatar = rigged_avatar(self.model, fit.identity, fit.neutral_positions, {}, hair)
+        finally:
+            wait([texture])  # never leave the worker busy with this photo when the next one starts
+        materials, gain, texture_end = texture.result()
+        report.end("texture", texture_start, texture_end)
+        with report.stage("materials"):
+            avatar = self._dress(avatar, materials, gain, hair, fit, report)
         return BuildResult(avatar=avatar, fit=fit, report=report, photo=rgb)
 
     # --- optional stages (other modules of the builder) ---------------------------------------------------------
@@ -188,6 +200,31 @@ class Builder:
         gain = albedo_gain(cheeks, np.asarray(result.skin_rgb)) if cheeks is not None else None
         return default_materials(skin_texture=texture, **kwargs), gain
 
+    def _timed_materials(self, rgb: np.ndarray, fit: FitResult,
+                         report: BuildReport) -> tuple[dict, float | None, float]:
+        """`_materials` and when it finished (it runs on the worker thread)."""
+        materials, gain = self._materials(rgb, fit, report)
+        return materials, gain, time.perf_counter()
+
+    def _dress(self, avatar: Avatar, materials: dict, gain: float | None, hair: HairStyle | None, fit: FitResult,
+               report: BuildReport) -> Avatar:
+        """The rigged avatar with the photo's materials: the hair's colour made an albedo with the face's brightness
+        correction `gain`, the scalp under the hair painted; the lashes' and hair's materials kept or replaced."""
+        if gain is not None and hair is not None:
+            from avatar_engine.build.scalp import hair_albedo_color
+
+            hair = replace(hair, color=hair_albedo_color(hair.color, gain))
+            report.hair = _style_report(hair)
+            materials = self._paint_scalp(materials, hair, fit)
+        dressed = dict(materials)
+        for name, material in avatar.materials.items():  # the rig's own (lashes, hair) after the photo's
+            dressed.setdefault(name, material)
+        if gain is not None and "hair" in dressed:
+            from avatar_engine.head.hair import hair_material
+
+            dressed["hair"] = hair_material(hair)
+        return replace(avatar, materials=dressed)
+
     def _paint_scalp(self, materials: dict, hair: HairStyle, fit: FitResult) -> dict:
         from avatar_engine.build.rig import fitted_skeleton
         from avatar_engine.build.scalp import paint_scalp
@@ -197,8 +234,8 @@ class Builder:
         return paint_scalp(materials, hair, fit.neutral_positions[vs], self.model.uvs[vs],
                            self.model.triangles[ts] - vs.start, dict(zip(skeleton.names, skeleton.rest_positions)))
 
-    def _hair(self, rgb: np.ndarray, fit: FitResult, gain: float | None, report: BuildReport) -> HairStyle | None:
-        """The fitted hair style; its colour made an albedo with the face's brightness correction `gain`."""
+    def _hair(self, rgb: np.ndarray, fit: FitResult, report: BuildReport) -> HairStyle | None:
+        """The fitted hair style, its colour as the photo shows it (`_dress` makes it an albedo)."""
         if not self.options.hair:
             report.warnings.append("hair stage off: default hair style")
             return HairStyle()
@@ -221,12 +258,7 @@ class Builder:
             from avatar_engine.build.hair_sweep import fringe_sweep
 
             style = replace(style, sweep=round(fringe_sweep(rgb, region.mask, fit.landmarks_px), 3))
-        if gain is not None:
-            from avatar_engine.build.scalp import hair_albedo_color
-
-            style = replace(style, color=hair_albedo_color(style.color, gain))
-        report.hair = {k: (list(v) if isinstance(v, tuple) else round(v, 4) if isinstance(v, float) else v)
-                       for k, v in asdict(style).items()}
+        report.hair = _style_report(style)
         return style
 
     def check_render(self, result: BuildResult) -> RenderCheck | None:
@@ -255,6 +287,7 @@ class Builder:
         return check
 
     def close(self) -> None:
+        self._worker.shutdown()
         self._landmarker.close()
         if self._texture_net is not None:
             self._texture_net.close()
@@ -268,6 +301,11 @@ class Builder:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _style_report(style: HairStyle) -> dict:
+    return {k: (list(v) if isinstance(v, tuple) else round(v, 4) if isinstance(v, float) else v)
+            for k, v in asdict(style).items()}
 
 
 def _landmarks(fit: FitResult, model: HeadModel) -> np.ndarray:

@@ -20,7 +20,8 @@ class BuildReport:
     photo: str
     size: tuple[int, int] = (0, 0)
     stages_s: dict[str, float] = field(default_factory=dict)
-    """Wall-clock seconds per stage, in the order they ran."""
+    """Wall-clock seconds per stage, in the order they started. Stages may overlap (the builder makes the texture
+    while it fits the hair and rigs), so they can add up to more than `total_s`."""
     fit: dict[str, float] = field(default_factory=dict)
     """Landmark reprojection error: the avatar's 468 landmark points (the correspondence on the mesh, posed with the
     photo's expression, through the photo's fitted camera) against MediaPipe's raw points on the photo, as a fraction
@@ -38,18 +39,41 @@ class BuildReport:
     albedo colour); None when the hair stage did not run."""
     warnings: list[str] = field(default_factory=list)
     generator: str = f"avatar-engine {avatar_engine.__version__}"
+    _first_start: float | None = field(default=None, repr=False)
+    _last_end: float | None = field(default=None, repr=False)
+
+    def begin(self, name: str) -> float:
+        """Start timing stage `name` (listed from now on); returns the start time for `end`."""
+        self.stages_s[name] = 0.0
+        start = time.perf_counter()
+        if self._first_start is None:
+            self._first_start = start
+        return start
+
+    def end(self, name: str, start: float, finish: float | None = None) -> None:
+        """Stage `name` ran from `start` (from `begin`) until `finish` (default: now)."""
+        finish = time.perf_counter() if finish is None else finish
+        self.stages_s[name] = round(finish - start, 4)
+        self._last_end = finish if self._last_end is None else max(self._last_end, finish)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
+        start = self.begin(name)
         try:
             yield
         finally:
-            self.stages_s[name] = round(time.perf_counter() - start, 4)
+            self.end(name, start)
+
+    @property
+    def total_s(self) -> float:
+        """Wall-clock seconds from the first stage's start to the last one's end."""
+        if self._first_start is None or self._last_end is None:
+            return 0.0
+        return round(self._last_end - self._first_start, 4)
 
     def to_json(self) -> str:
-        data = asdict(self)
-        data["total_s"] = round(sum(self.stages_s.values()), 4)
+        data = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        data["total_s"] = self.total_s
         return json.dumps(data, indent=2)
 
     def write(self, path: str | os.PathLike[str]) -> None:

@@ -69,10 +69,11 @@ class FittedHeadModel:
 def rigged_avatar(model: HeadModel, identity: Mapping[str, float], positions: np.ndarray,
                   materials: Mapping[str, Material] | None = None, hair: HairStyle | None = HairStyle()) -> Avatar:
     """The avatar of a fitted person: rest-pose vertices (identity + residual, neck joint at the origin), the
-    model's 52 targets, the fitted skeleton, and the template's materials, lashes and hair.
+    model's 52 targets, the fitted skeleton, and the template's materials (None; `{}`: only the lashes' and
+    hair's, for a caller that adds its own), lashes and hair.
 
     positions : (n, 3) float32 all head-model vertices, neutral expression
     """
     fitted = FittedHeadModel(model, positions, fitted_skeleton(model, identity, np.asarray(positions, np.float64)))
-    avatar = template_avatar(dict(identity), materials or default_materials(), fitted, hair=hair)  # type: ignore[arg-type]
+    avatar = template_avatar(dict(identity), materials, fitted, hair=hair)  # type: ignore[arg-type]
     return replace(avatar, generator=f"avatar-engine {avatar_engine.__version__} build")

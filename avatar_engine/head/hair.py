@@ -393,10 +393,15 @@ def grow_hair(scalp: Scalp, style: HairStyle = HairStyle(),
         morph_normals=np.zeros_like(morphs),
         tangents=np.concatenate([tangent, np.ones((len(tangent), 1))], 1).astype(np.float32),
         back_hidden=sheets["cap_triangles"])
+    return part, hair_material(style)
+
+
+def hair_material(style: HairStyle) -> Material:
+    """The hair's material: the strand atlas in the style's colour, thinned with its baldness."""
+    style = style.clamped()
     density = 1.0 - 0.55 * style.baldness
-    material = Material("hair", "hair", texture=strand_atlas(style.color, style.layers, density), roughness=0.35,
-                        alpha_mode="MASK", double_sided=True)
-    return part, material
+    return Material("hair", "hair", texture=strand_atlas(style.color, style.layers, density), roughness=0.35,
+                    alpha_mode="MASK", double_sided=True)
 
 
 def hair_for_skin(positions: np.ndarray, triangles: np.ndarray, joints: np.ndarray, weights: np.ndarray,

@@ -56,7 +56,7 @@ def template_avatar(identity: Mapping[str, float] | None = None, materials: Mapp
             uvs=model.uvs[vs], indices=(model.triangles[ts] - vs.start).astype(np.uint32),
             joints=model.joints[vs], weights=model.weights[vs],
             morph_positions=model.expression_offsets[:, vs], morph_normals=morph_normals[:, vs]))
-    materials = dict(materials or default_materials())
+    materials = dict(default_materials() if materials is None else materials)
     skeleton = model.skeleton(identity)
     skin = parts[model.part_names.index("skin")]
     parts.append(lash_part(skin, (skeleton.rest_positions[skeleton.index("eye_L")],
