@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import TYPE_CHECKING, Iterator, Literal
 
 import numpy as np
 
@@ -35,6 +35,9 @@ from avatar_engine.head.hair import HairStyle
 from avatar_engine.head.model import HeadModel
 from avatar_engine.head.template import default_materials
 from avatar_engine.records import Avatar
+
+if TYPE_CHECKING:
+    from avatar_engine.build.scalp import ScalpCover
 
 REPROJECTION_WARN = 0.05
 """A mean landmark reprojection error above this fraction of the inter-ocular distance is reported as poor."""
@@ -165,12 +168,13 @@ class Builder:
                 hair = self._hair(rgb, fit, report)
             with report.stage("rig"):
                 avatar = rigged_avatar(self.model, fit.identity, fit.neutral_positions, {}, hair)
+                cover = self._scalp_cover(hair, fit, avatar) if self.options.texture else None
         finally:
             wait([texture])  # never leave the worker busy with this photo when the next one starts
         materials, gain, texture_end = texture.result()
         report.end("texture", texture_start, texture_end)
         with report.stage("materials"):
-            avatar = self._dress(avatar, materials, gain, hair, fit, report)
+            avatar = self._dress(avatar, materials, gain, hair, cover, report)
         return BuildResult(avatar=avatar, fit=fit, report=report, photo=rgb)
 
     # --- optional stages (other modules of the builder) ---------------------------------------------------------
@@ -206,16 +210,17 @@ class Builder:
         materials, gain = self._materials(rgb, fit, report)
         return materials, gain, time.perf_counter()
 
-    def _dress(self, avatar: Avatar, materials: dict, gain: float | None, hair: HairStyle | None, fit: FitResult,
-               report: BuildReport) -> Avatar:
+    def _dress(self, avatar: Avatar, materials: dict, gain: float | None, hair: HairStyle | None,
+               cover: "ScalpCover | None", report: BuildReport) -> Avatar:
         """The rigged avatar with the photo's materials: the hair's colour made an albedo with the face's brightness
-        correction `gain`, the scalp under the hair painted; the lashes' and hair's materials kept or replaced."""
+        correction `gain`, the scalp under the hair (`cover`) painted; the lashes' and hair's materials kept or
+        replaced."""
         if gain is not None and hair is not None:
-            from avatar_engine.build.scalp import hair_albedo_color
+            from avatar_engine.build.scalp import hair_albedo_color, paint_cover
 
             hair = replace(hair, color=hair_albedo_color(hair.color, gain))
             report.hair = _style_report(hair)
-            materials = self._paint_scalp(materials, hair, fit)
+            materials = paint_cover(materials, cover, hair.color)
         dressed = dict(materials)
         for name, material in avatar.materials.items():  # the rig's own (lashes, hair) after the photo's
             dressed.setdefault(name, material)
@@ -225,14 +230,17 @@ class Builder:
             dressed["hair"] = hair_material(hair)
         return replace(avatar, materials=dressed)
 
-    def _paint_scalp(self, materials: dict, hair: HairStyle, fit: FitResult) -> dict:
-        from avatar_engine.build.rig import fitted_skeleton
-        from avatar_engine.build.scalp import paint_scalp
+    def _scalp_cover(self, hair: HairStyle | None, fit: FitResult, avatar: Avatar) -> "ScalpCover | None":
+        """Where the scalp under `hair` takes the hair's colour, on the texture the texture stage makes."""
+        if hair is None:
+            return None
+        from avatar_engine.build.scalp import scalp_cover
+        from avatar_engine.build.texture import TextureOptions
 
         vs, ts = self.model.part_slices("skin")
-        skeleton = fitted_skeleton(self.model, fit.identity, np.asarray(fit.neutral_positions, np.float64))
-        return paint_scalp(materials, hair, fit.neutral_positions[vs], self.model.uvs[vs],
-                           self.model.triangles[ts] - vs.start, dict(zip(skeleton.names, skeleton.rest_positions)))
+        skeleton = avatar.skeleton  # the fitted skeleton
+        return scalp_cover(hair, fit.neutral_positions[vs], self.model.uvs[vs], self.model.triangles[ts] - vs.start,
+                           dict(zip(skeleton.names, skeleton.rest_positions)), TextureOptions().size)
 
     def _hair(self, rgb: np.ndarray, fit: FitResult, report: BuildReport) -> HairStyle | None:
         """The fitted hair style, its colour as the photo shows it (`_dress` makes it an albedo)."""

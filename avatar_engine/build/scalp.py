@@ -12,7 +12,7 @@ between locks read as dense hair, not as skin.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Mapping
 
 import numpy as np
@@ -48,21 +48,54 @@ def hair_albedo_color(photo_color: tuple[int, int, int], gain: float) -> tuple[i
     return tuple(int(c) for c in delight.albedo_to_texture(linear))
 
 
-def paint_scalp(materials: Mapping[str, Material], style: HairStyle, positions: np.ndarray, uvs: np.ndarray,
-                triangles: np.ndarray, joints: Mapping[str, np.ndarray]) -> dict[str, Material]:
-    """The materials with the skin texture painted in the hair colour under `style`'s hairline.
+@dataclass(frozen=True)
+class ScalpCover:
+    """How strongly each skin texel under a hair style takes the hair colour: what painting needs besides the
+    texture and the colour (the builder finds it while the texture is still being made)."""
+
+    texels: np.ndarray
+    """texels : (t,) flat ids of the skin's texels in a size x size texture."""
+    cover: np.ndarray
+    """cover : (t, 1) float64 paint strength per texel, 0 (skin) to SCALP_TINT (under the hair)."""
+    size: int
+
+
+def scalp_cover(style: HairStyle, positions: np.ndarray, uvs: np.ndarray, triangles: np.ndarray,
+                joints: Mapping[str, np.ndarray], size: int) -> ScalpCover | None:
+    """The paint strength under `style`'s hairline on a size x size skin texture; None for a bald style.
 
     positions : (n, 3) rest skin vertices; uvs : (n, 2); triangles : (m, 3) skin triangles; joints : rest joint
-    positions by name (the eyes place the scalp centre). A bald style or an untextured skin changes nothing."""
+    positions by name (the eyes place the scalp centre)."""
+    if style.clamped().bald:
+        return None
+    tmap = texel_map(np.asarray(uvs), np.asarray(triangles), size)
+    rest = tmap.interpolate(np.asarray(positions, np.float64), triangles)
+    return ScalpCover(tmap.texels, hair_coverage(rest, scalp_centre(joints), style)[:, None] * SCALP_TINT, size)
+
+
+def paint_cover(materials: Mapping[str, Material], cover: ScalpCover | None,
+                color: tuple[int, int, int]) -> dict[str, Material]:
+    """The materials with the skin texture painted in the hair `color` (darkened at the roots) by `cover`.
+    No cover (bald) or an untextured skin changes nothing."""
     skin = materials["skin"]
-    if style.clamped().bald or skin.texture is None:
+    if cover is None or skin.texture is None:
         return dict(materials)
     texture = skin.texture
-    tmap = texel_map(np.asarray(uvs), np.asarray(triangles), texture.shape[0])
-    rest = tmap.interpolate(np.asarray(positions, np.float64), triangles)
-    cover = hair_coverage(rest, scalp_centre(joints), style)[:, None] * SCALP_TINT
+    if texture.shape[0] != cover.size:
+        raise ValueError(f"scalp cover made for a {cover.size}-texel texture, the skin's is {texture.shape[0]}")
     painted = texture.reshape(-1, texture.shape[2]).copy()
-    rgb = painted[tmap.texels, :3].astype(np.float64)
-    rgb = rgb * (1 - cover) + np.asarray(style.color, np.float64) * ROOT_SHADE * cover
-    painted[tmap.texels, :3] = np.clip(np.round(rgb), 0, 255).astype(np.uint8)
+    rgb = painted[cover.texels, :3].astype(np.float64)
+    rgb = rgb * (1 - cover.cover) + np.asarray(color, np.float64) * ROOT_SHADE * cover.cover
+    painted[cover.texels, :3] = np.clip(np.round(rgb), 0, 255).astype(np.uint8)
     return {**materials, "skin": replace(skin, texture=painted.reshape(texture.shape))}
+
+
+def paint_scalp(materials: Mapping[str, Material], style: HairStyle, positions: np.ndarray, uvs: np.ndarray,
+                triangles: np.ndarray, joints: Mapping[str, np.ndarray]) -> dict[str, Material]:
+    """The materials with the skin texture painted in the hair colour under `style`'s hairline
+    (`scalp_cover` then `paint_cover`). A bald style or an untextured skin changes nothing."""
+    skin = materials["skin"]
+    if skin.texture is None:
+        return dict(materials)
+    cover = scalp_cover(style, positions, uvs, triangles, joints, skin.texture.shape[0])
+    return paint_cover(materials, cover, style.color)
