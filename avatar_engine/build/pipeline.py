@@ -15,7 +15,7 @@ import importlib.util
 import os
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -160,10 +160,17 @@ class Builder:
                                    f"inter-ocular distance")
         # The texture needs only the fit, and so do the hair and the rig: on two cores the texture is made on the
         # worker thread while this one fits the hair and rigs (numpy, OpenCV and ONNX Runtime release the GIL in
-        # their heavy loops). The hair's colour waits for the texture's brightness correction.
+        # their heavy loops). The hair's colour waits for the texture's brightness correction. The texture
+        # network's view of the photo needs only the fit too: this thread makes it first, for the worker.
         texture_start = report.begin("texture")
-        texture = self._worker.submit(self._timed_materials, rgb, fit, report)
+        projection: Future = Future()
+        texture = self._worker.submit(self._timed_materials, rgb, fit, report, projection)
         try:
+            try:
+                projection.set_result(self._network_projection(rgb, fit))
+            except BaseException as exc:
+                projection.set_exception(exc)  # the worker waits on it: never leave it unset
+                raise
             with report.stage("hair"):
                 hair = self._hair(rgb, fit, report)
             with report.stage("rig"):
@@ -178,7 +185,16 @@ class Builder:
         return BuildResult(avatar=avatar, fit=fit, report=report, photo=rgb)
 
     # --- optional stages (other modules of the builder) ---------------------------------------------------------
-    def _materials(self, rgb: np.ndarray, fit: FitResult, report: BuildReport) -> tuple[dict, float | None]:
+    def _network_projection(self, rgb: np.ndarray, fit: FitResult) -> tuple[np.ndarray, np.ndarray] | None:
+        """The photo in UV as the texture network sees it (`texture_net.fit_projection`); None without the network."""
+        if self._texture_net is None or not self.options.texture:
+            return None
+        from avatar_engine.nets.texture_net import fit_projection
+
+        return fit_projection(rgb, fit, self.model)
+
+    def _materials(self, rgb: np.ndarray, fit: FitResult, report: BuildReport,
+                   projection: Future | None = None) -> tuple[dict, float | None]:
         """The materials, and the brightness correction from the photo's light to albedo (None: default skin)."""
         if not self.options.texture:
             report.warnings.append("texture stage off: default skin texture")
@@ -199,15 +215,16 @@ class Builder:
         if self._texture_net is not None:
             from avatar_engine.nets.texture_net import net_texture
 
-            texture = net_texture(self._texture_net, rgb, fit, self.model, result)
+            projected = projection.result() if projection is not None else None
+            texture = net_texture(self._texture_net, rgb, fit, self.model, result, projected)
         cheeks = skin_color(rgb, fit.landmarks_px)
         gain = albedo_gain(cheeks, np.asarray(result.skin_rgb)) if cheeks is not None else None
         return default_materials(skin_texture=texture, **kwargs), gain
 
-    def _timed_materials(self, rgb: np.ndarray, fit: FitResult,
-                         report: BuildReport) -> tuple[dict, float | None, float]:
+    def _timed_materials(self, rgb: np.ndarray, fit: FitResult, report: BuildReport,
+                         projection: Future) -> tuple[dict, float | None, float]:
         """`_materials` and when it finished (it runs on the worker thread)."""
-        materials, gain = self._materials(rgb, fit, report)
+        materials, gain = self._materials(rgb, fit, report, projection)
         return materials, gain, time.perf_counter()
 
     def _dress(self, avatar: Avatar, materials: dict, gain: float | None, hair: HairStyle | None,

@@ -104,14 +104,31 @@ def anchor_full(texture: np.ndarray | None, layout: dict[str, np.ndarray]) -> np
     return delight.texture_to_albedo(texture).astype(np.float32)
 
 
+def photo_projection(photo: np.ndarray, positions: np.ndarray, normals: np.ndarray, uvs: np.ndarray,
+                     triangles: np.ndarray, view) -> tuple[np.ndarray, np.ndarray]:
+    """The photo in the skin's UV layout, pooled at FEATURE_SIZE: (S, S, 3) sqrt of the linear colour and (S, S) the
+    visibility weight. The part of the network's input that needs only the fit (the builder makes it while the
+    hand-made texture is still being made). Arguments as `uv_features`'."""
+    tmap = texel_map(uvs, triangles, PROJECT_SIZE)
+    proj = project_texels(view, np.asarray(positions, np.float64), np.asarray(normals, np.float64),
+                          np.asarray(triangles, np.int64), tmap)
+    ids = np.flatnonzero(proj.weight > 0)
+    linear = delight.display_to_linear(photo).astype(np.float32)
+    colour = tmap.image(np.sqrt(bilinear(linear, proj.xy[ids])), subset=ids)
+    weight = tmap.image(proj.weight[ids, None], subset=ids)[..., 0]
+    return pool(colour, weight)
+
+
 def uv_features(photo: np.ndarray, positions: np.ndarray, normals: np.ndarray, uvs: np.ndarray,
                 triangles: np.ndarray, view, hand_texture: np.ndarray | None, seen: np.ndarray | None,
-                confidence: np.ndarray | None, mode: str = "refine") -> np.ndarray:
+                confidence: np.ndarray | None, mode: str = "refine",
+                projected: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """(CHANNELS, NET_SIZE, NET_SIZE) float32 network input for one photo (pooled at FEATURE_SIZE, then `shrink`).
 
     photo : (h, w, 3) uint8; positions, normals : (n, 3) posed skin vertices in model space; uvs : (n, 2);
     triangles : (m, 3); view : the photo's PhotoView; hand_texture : (1024, 1024, 4) uint8 the hand stage's
-    texture, seen, confidence : (1024, 1024) float32 its maps (all three None in "alone" mode).
+    texture, seen, confidence : (1024, 1024) float32 its maps (all three None in "alone" mode); projected :
+    `photo_projection` of the same arguments when already made.
     """
     if mode not in MODES:
         raise InputError(f"texture network mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -125,14 +142,7 @@ def uv_features(photo: np.ndarray, positions: np.ndarray, normals: np.ndarray, u
     else:
         anchor = layout["base"]
         maps = np.zeros((FEATURE_SIZE, FEATURE_SIZE, 2), np.float32)
-    tmap = texel_map(uvs, triangles, PROJECT_SIZE)
-    proj = project_texels(view, np.asarray(positions, np.float64), np.asarray(normals, np.float64),
-                          np.asarray(triangles, np.int64), tmap)
-    ids = np.flatnonzero(proj.weight > 0)
-    linear = delight.display_to_linear(photo).astype(np.float32)
-    colour = tmap.image(np.sqrt(bilinear(linear, proj.xy[ids])), subset=ids)
-    weight = tmap.image(proj.weight[ids, None], subset=ids)[..., 0]
-    photo_c, photo_w = pool(colour, weight)
+    photo_c, photo_w = projected or photo_projection(photo, positions, normals, uvs, triangles, view)
     stack = [log_albedo(anchor), photo_c, photo_w[..., None], maps, layout["coverage"][..., None],
              np.sqrt(layout["base"]), layout["uv"]]
     return shrink(np.concatenate(stack, -1).transpose(2, 0, 1))
@@ -266,15 +276,23 @@ def skin_inputs(fit, model) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     return posed[vs], model.normals(posed)[vs], model.uvs[vs], model.triangles[ts] - vs.start
 
 
-def net_texture(net: TextureNet, photo: np.ndarray, fit, model, hand=None) -> np.ndarray:
+def fit_projection(photo: np.ndarray, fit, model) -> tuple[np.ndarray, np.ndarray]:
+    """`photo_projection` for the reconstruction stage's answer (`net_texture`'s `projected`)."""
+    positions, normals, uvs, triangles = skin_inputs(fit, model)
+    return photo_projection(photo, positions, normals, uvs, triangles, fit.view)
+
+
+def net_texture(net: TextureNet, photo: np.ndarray, fit, model, hand=None,
+                projected: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """(1024, 1024, 4) uint8 skin texture: `hand` (a TextureResult of the hand-made stage) corrected by the network;
-    in "alone" mode `hand` is not needed and the default skin is corrected."""
+    in "alone" mode `hand` is not needed and the default skin is corrected. projected : `fit_projection`'s answer
+    for this photo and fit, when already made."""
     positions, normals, uvs, triangles = skin_inputs(fit, model)
     refine = net.mode == "refine"
     if refine and hand is None:
         raise InputError("the refine texture network needs the hand-made stage's result")
     features = uv_features(photo, positions, normals, uvs, triangles, fit.view,
                            hand.texture if refine else None, hand.seen if refine else None,
-                           hand.confidence if refine else None, net.mode)
+                           hand.confidence if refine else None, net.mode, projected)
     layout = skin_layout(uvs, triangles)
     return apply_correction(net.offset(features), anchor_full(hand.texture if refine else None, layout), layout)

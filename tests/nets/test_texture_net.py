@@ -162,7 +162,7 @@ def test_damaged_or_mismatched_weights_fail_in_one_line(tmp_path):
 def test_training_command_writes_a_model_the_builder_runs(tmp_path):
     """The long job shrunk: a one-photo texture set, one epoch, the file opened and run on that photo."""
     from avatar_engine.nets.texture_data import SceneBuilder, TextureDataOptions, generate, load
-    from avatar_engine.nets.texture_net import net_texture
+    from avatar_engine.nets.texture_net import fit_projection, net_texture
     from avatar_engine.nets.train_texture import run
 
     manifest = generate(tmp_path / "set", TextureDataOptions(count=1, seed=39999, size=256))
@@ -176,10 +176,14 @@ def test_training_command_writes_a_model_the_builder_runs(tmp_path):
     try:
         scene = builder.run(39999, 0)
         texture = net_texture(net, scene["photo"], scene["fit"], builder.model, scene["hand"])
+        # the builder hands over the photo's projection made beforehand (on its other thread): the same texture
+        projected = fit_projection(scene["photo"], scene["fit"], builder.model)
+        again = net_texture(net, scene["photo"], scene["fit"], builder.model, scene["hand"], projected)
     finally:
         builder.close()
         net.close()
     assert texture.shape == (1024, 1024, 4) and texture.dtype == np.uint8
+    assert np.array_equal(again, texture)
     with pytest.raises(InputError):
         run([tmp_path / "set"], tmp_path / "model.pt", TrainOptions(epochs=1))
 
