@@ -3,7 +3,7 @@
 Straight hair is a field of parallel strands: locally, the gradients of its fine detail all point one way. Waves
 and curls turn the strands every few millimetres, so nearby gradients disagree. Inside the hair (the mask eroded,
 so the hair's outline does not count), the photo is brought to a fixed scale (the inter-ocular distance IOD_PX
-pixels, so a phone photo and a small one read alike), the luminance high-passed, and the structure tensor of its
+pixels, so a phone photo and a small one read alike), the luminance band-passed, and the structure tensor of its
 gradients box-averaged over a small window; its coherence (0: no dominant direction, 1: all parallel), averaged
 with the gradients' energy as weights, falls as the hair curls. COHERENCE_TO_WAVE maps it to the generator's wave.
 """
@@ -28,14 +28,22 @@ WINDOW_IOD = 0.15
 """Half-width of the window the structure tensor is averaged over: a few millimetres of hair, under one curl."""
 EROSION_IOD = 0.06
 """The hair mask is eroded this much first: the hair's outline against the background is not a strand."""
+SMOOTH_PX = 1
+"""Box blur (half-width, pixels at the reading scale) before the high-pass: single-pixel noise (a photo's grain, a
+render's aliased strand edges) points every way and read straight hair as curly (0.67 against 0.82 on an aliased
+render of the "medium" preset)."""
+MIN_LUMA = 0.22
+"""Hair darker than this (median luma in [0, 1]) shows too little of its strands to read: it reads straight. Dark
+straight renders (the "buzz" and "fringe" presets) read as curly otherwise."""
 MIN_PIXELS = 300
 """Fewer eroded hair pixels than this (at the reading scale): too little hair to read (headwear, a bald head)."""
-COHERENCE_TO_WAVE = ((0.661, 0.692, 0.727, 0.782, 0.787), (1.0, 0.75, 0.5, 0.25, 0.0))
+COHERENCE_TO_WAVE = ((0.71, 0.739, 0.782, 0.787, 0.792), (1.0, 0.75, 0.5, 0.25, 0.0))
 """Coherence read on renders of the generator's hair at known waves -> wave (scripts/calibrate_hair_wave.py: the
-template's style 0.900 0.872 0.781 0.731 0.699 at waves 0 .. 1 by quarters, "medium" 0.787 0.712 0.633 0.591
-0.602, the astronaut's bob 0.803 0.805 0.768 0.755 0.681; the mean per wave, the straight point the lowest straight
-style's, kept decreasing). Above the straight point reads 0, below the wave-1 point 1. The styles disagree by up to
-0.1 at one wave, so a read is good to about a quarter of the range."""
+template's style 0.933 0.921 0.861 0.812 0.765 at waves 0 .. 1 by quarters, "medium" 0.858 0.830 0.732 0.674
+0.672, the astronaut's bob 0.792 0.791 0.758 0.730 0.693; the mean per wave, the straight point the lowest
+straight style's, kept decreasing). Above the straight point reads 0, below the wave-1 point 1. The styles disagree
+by up to 0.1 at one wave, more than a wave step: light hair with slight waves reads straight (the template's wave
+0.5 reads 0), and a read is a coarse straight / wavy / curly."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,7 @@ class CurlRead:
 
 
 def curl_read(rgb: np.ndarray, hair: np.ndarray, landmarks_px: np.ndarray) -> CurlRead | None:
-    """The local coherence of the strands inside the hair, or None when too little hair shows.
+    """The local coherence of the strands inside the hair, or None when too little hair shows or it is too dark.
 
     rgb : (h, w, 3) uint8; hair : (h, w) bool; landmarks_px : (478, 2) MediaPipe's points in pixels."""
     eye_a, eye_b = np.asarray(landmarks_px, np.float64)[list(EYES)]
@@ -66,8 +74,10 @@ def curl_read(rgb: np.ndarray, hair: np.ndarray, landmarks_px: np.ndarray) -> Cu
     luminance = np.asarray(crop.convert("L").resize(size, Image.LANCZOS), np.float64) / 255.0
     mask = np.asarray(Image.fromarray(hair[y0:y1, x0:x1].astype(np.uint8) * 255).resize(size, Image.BILINEAR)) > 127
     inside = ~dilate(~mask, max(1, round(EROSION_IOD * IOD_PX)))
-    if inside.sum() < MIN_PIXELS:
+    if inside.sum() < MIN_PIXELS or np.median(luminance[inside]) < MIN_LUMA:
         return None
+    if SMOOTH_PX:
+        luminance = box_blur(luminance, SMOOTH_PX)
     detail = luminance - box_blur(luminance, max(1, round(DETAIL_IOD * IOD_PX)))
     gy, gx = np.gradient(detail)
     r = max(1, round(WINDOW_IOD * IOD_PX))
@@ -80,7 +90,8 @@ def curl_read(rgb: np.ndarray, hair: np.ndarray, landmarks_px: np.ndarray) -> Cu
 
 
 def hair_wave(rgb: np.ndarray, hair: np.ndarray, landmarks_px: np.ndarray) -> float:
-    """`HairStyle.wave` read from the photo (0 straight .. 1 tight curls); 0 when too little hair shows."""
+    """`HairStyle.wave` read from the photo (0 straight .. 1 tight curls); 0 when too little hair shows or it is too
+    dark to read."""
     read = curl_read(rgb, hair, landmarks_px)
     if read is None:
         return 0.0

@@ -19,8 +19,8 @@ from avatar_engine.render.renderer import STUDIO_BACKDROP, RenderOptions, Render
 WAVES = (0.0, 0.5, 1.0)
 STRAIGHT_READ = 0.15
 """Straight generator hair reads at most this wave."""
-CURLY_READ = 0.6
-"""The generator's tightest curls read at least this wave."""
+CURLY_READ = 0.5
+"""The generator's tightest curls read at least this wave (the template's style reads 0.6: see COHERENCE_TO_WAVE)."""
 ASTRONAUT_READ = 0.6
 """The astronaut's soft curly bob reads at least this wave."""
 ASTRONAUT = Path(__file__).resolve().parents[2] / "assets" / "photos" / "astronaut.png"
