@@ -10,8 +10,8 @@ Two fits per render:
   - "pipeline": MediaPipe landmarks + person mask on the plain render -> hair_region -> fit_hair (the whole stage);
 each reports the IoU of the fitted style's rendered hair (the GL renderer, alpha-cut, green) with the true mask,
 and the recovered parameters. Photos (astronaut, grace_hopper.jpg): the builder's own fit (camera, identity) and
-the hair stage as the builder runs it; the IoU of the fitted silhouette with the photo's hair region where no
-headwear hides the head, the headwear found, and the builder's hair stage time (segmenter included).
+the hair stage as the builder runs it (the wave read from the texture included); the IoU of the fitted silhouette
+with the photo's hair region where no headwear hides the head, the headwear found, and the builder's hair stage time (segmenter included).
 --images saves overlays (photo dimmed: region red, fitted silhouette green, both yellow, headwear blue) to look at.
 """
 
@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from avatar_engine.build.hair_curl import hair_wave
 from avatar_engine.build.hair_fit import HairRegion, fit_hair, hair_region, head_silhouette, iou
 from avatar_engine.build.pipeline import BuildOptions, Builder
 from avatar_engine.build.texture_fill import FILL_BASE_PATH
@@ -124,16 +125,19 @@ def synthetic(ctx, landmarker, segmenter, images: Path | None, only: list[str] |
                 row["pipeline"] = {"error": "MediaPipe found no face in the render"}
             else:
                 t = time.perf_counter()
-                region = hair_region(rgb, person, face.points[:, :2] * np.array(SIZE))
+                points = face.points[:, :2] * np.array(SIZE)
+                region = hair_region(rgb, person, points)
                 region_s = time.perf_counter() - t
-                fit = fit_hair(region, bald_head, view)
+                wave = round(hair_wave(rgb, region.mask, points), 3)  # as the builder reads it
+                fit = fit_hair(region, bald_head, view, wave=wave)
                 fit_s = time.perf_counter() - t - region_s
                 fitted = hair_mask(ctx, fit.style, camera, SIZE)
                 row["pipeline"] = {"region_iou": round(iou(region.mask, truth), 3),
                                    "iou": round(iou(fitted, truth), 3), "region_s": round(region_s, 2),
                                    "fit_s": round(fit_s, 2),
                                    "evaluations": fit.evaluations, "headwear": region.headwear,
-                                   "color": region.color, **{p: round(getattr(fit.style, p), 3) for p in PARAMS}}
+                                   "color": region.color, "wave": wave,
+                                   **{p: round(getattr(fit.style, p), 3) for p in PARAMS}}
                 if images:
                     Image.fromarray(overlay(rgb, region.mask, fitted)).save(images / f"hair_{name}_{yaw:.0f}.png")
             rows.append(row)
@@ -166,8 +170,9 @@ def photo(ctx, builder: Builder, segmenter, name: str, images: Path | None) -> d
     t = time.perf_counter()
     head = head_silhouette(builder.model, fit.identity, fit.neutral_positions, fit.view)
     head_s = time.perf_counter() - t
+    wave = round(hair_wave(rgb, region.mask, fit.landmarks_px), 3)
     t = time.perf_counter()
-    hair = fit_hair(region, head)
+    hair = fit_hair(region, head, wave=wave)
     fit_s = time.perf_counter() - t
     full = head_silhouette(builder.model, fit.identity, fit.neutral_positions, fit.view, size=max(w, h))
     fitted = full.mask(hair.style) if not hair.style.bald else np.zeros((h, w), bool)
@@ -188,7 +193,7 @@ def photo(ctx, builder: Builder, segmenter, name: str, images: Path | None) -> d
             "fit_iou_at_fit_size": round(hair.iou, 3), "evaluations": hair.evaluations,
             "segment_s": round(segment_s, 3), "region_s": round(region_s, 3), "head_s": round(head_s, 3),
             "fit_s": round(fit_s, 3), "builder_hair_stage_s": built.report.stages_s.get("hair"),
-            "builder_hair_iou": built.report.hair_iou,
+            "builder_hair_iou": built.report.hair_iou, "wave": wave,
             **{p: round(getattr(hair.style, p), 3) for p in PARAMS}, "bald": hair.style.bald}
 
 

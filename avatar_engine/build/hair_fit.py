@@ -174,12 +174,14 @@ def head_silhouette(model: HeadModel, identity: Mapping[str, float], neutral_pos
 
 
 def fit_hair(region: HairRegion, head: Avatar | HairSilhouette, view: PhotoView | None = None,
-             size: int = FIT_SIZE, start: HairStyle | None = None) -> HairFit:
+             size: int = FIT_SIZE, start: HairStyle | None = None, wave: float = 0.0) -> HairFit:
     """The HairStyle (its colour the region's) whose silhouette through `view` best covers `region.mask` where
     nothing hides the head. Under headwear with too little hair showing to fit, short hair is the likelier guess
     than a bald head (the hat shows nothing either way). `head` is the bald avatar seen through `view` at `size`,
     or a ready HairSilhouette (then `view` and `size` are its own). `start` (a guess, e.g. the hair-style
-    network's) replaces the coarse length and fringe grid; the volume search and the refinement run from it."""
+    network's) replaces the coarse length and fringe grid; the volume search and the refinement run from it.
+    `wave` (read from the photo by hair_curl) is held fixed: every candidate grows with it, so the fitted volume
+    leaves room for the ripple and the fuller outline curls add."""
     if region.bald:
         if region.headwear:
             color = region.color if region.mask.any() else HairStyle().color
@@ -201,7 +203,7 @@ def fit_hair(region: HairRegion, head: Avatar | HairSilhouette, view: PhotoView 
             count += 1
         return cache[key]
 
-    base = HairStyle(color=region.color)
+    base = HairStyle(color=region.color, wave=wave)
 
     def too_low(mask: np.ndarray, style: HairStyle) -> bool:
         """The style's fringe hangs lower over the forehead than the photo's hair does."""

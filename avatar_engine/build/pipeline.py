@@ -267,6 +267,7 @@ class Builder:
         if not (_available("avatar_engine.build.hair_fit") and _available("avatar_engine.perception.segmenter")):
             report.warnings.append("hair stage not available in this build: default hair style, no hair IoU")
             return HairStyle()
+        from avatar_engine.build.hair_curl import hair_wave
         from avatar_engine.build.hair_fit import fit_hair, hair_region, head_silhouette
         from avatar_engine.perception.segmenter import PersonSegmenter
 
@@ -275,8 +276,11 @@ class Builder:
                 self._segmenter = PersonSegmenter()
             person = self._segmenter.segment(rgb)
         region = hair_region(rgb, person, fit.landmarks_px)
+        # the outline cannot tell straight hair from curls; the texture can, and curls change the outline to fit
+        wave = round(hair_wave(rgb, region.mask, fit.landmarks_px), 3)
         # the bare skin and the fitted skeleton are all the fit needs: rigging a bald avatar cost 0.5 s
-        result = fit_hair(region, head_silhouette(self.model, fit.identity, fit.neutral_positions, fit.view))
+        result = fit_hair(region, head_silhouette(self.model, fit.identity, fit.neutral_positions, fit.view),
+                          wave=wave)
         report.hair_iou = round(float(result.iou), 4)
         style = result.style
         if style.fringe >= SWEPT_FRINGE_M:  # the outline cannot tell which way a fringe is combed; its strands can

@@ -7,7 +7,8 @@ hair, over the forehead for a fringe, never over the face. The strand texture (h
 tapered clumps with alpha MASK, so the hair needs no sorting; the inner layer is dense and dark, the outer ones sparse
 and light, which reads as volume. Where the hair ends the outer sheets close in on the inner one: hanging ends turn
 under, a fringe lies on the forehead (combed to one side by `sweep`), short hair settles on the scalp at its
-hairline (where the strand tips are squeezed into the last centimetre). Strand directions go into the TANGENT attribute for the Kajiya-Kay highlight.
+hairline (where the strand tips are squeezed into the last centimetre). Wavy hair (`wave`) ripples along the strands
+(hair_wave) and its texture curls. Strand directions go into the TANGENT attribute for the Kajiya-Kay highlight.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from avatar_engine.head.hair_scalp import Scalp, direction_angles
 from avatar_engine.head.hair_texture import strand_atlas, band_v
+from avatar_engine.head.hair_wave import EXTRA_VOLUME, ripple, wave_rows
 from avatar_engine.records import Material, Part
 
 COLUMNS = 64
@@ -93,6 +95,9 @@ class HairStyle:
     sweep: float = 0.0
     """Sideways comb of the front hair over the forehead: +1 swept fully toward the avatar's left, -1 its right
     (SWEEP_MAX_DEG about the vertical axis at the tips), 0 straight down."""
+    wave: float = 0.0
+    """0 straight, 0.5 soft waves, 1 tight curls: the sheets ripple along the strands (hair_wave) and the strand
+    texture's clumps curl (hair_texture). Last field, so older styles and saved reports still load."""
 
     @property
     def bald(self) -> bool:
@@ -103,7 +108,7 @@ class HairStyle:
         return replace(self, length=float(np.clip(self.length, 0.0, 0.45)),
                        volume=float(np.clip(self.volume, 0.0, 0.04)), fringe=float(np.clip(self.fringe, 0.0, FRINGE_MAX)), parting=float(np.clip(self.parting, -1, 1)),
                        baldness=float(np.clip(self.baldness, 0.0, 1.0)), layers=int(np.clip(self.layers, 1, 4)),
-                       sweep=float(np.clip(self.sweep, -1.0, 1.0)))
+                       sweep=float(np.clip(self.sweep, -1.0, 1.0)), wave=float(np.clip(self.wave, 0.0, 1.0)))
 
 
 HAIR_PRESETS: dict[str, HairStyle] = {
@@ -267,6 +272,21 @@ def _interp_columns(s: np.ndarray, arc: np.ndarray, values: np.ndarray) -> np.nd
     return values[rows, i - 1] * (1 - f) + values[rows, i] * f
 
 
+def _frame(grid: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """grid : (c + 1, r + 1, 3) a sheet, its last column the first again -> unit strand directions (root to tip)
+    and unit normals facing away from `centre`, both (c + 1, r + 1, 3)."""
+    along = np.gradient(grid, axis=1)
+    around = np.gradient(np.concatenate([grid[-2:-1], grid, grid[1:2]]), axis=0)[1:-1]
+    normal = np.cross(along, around)
+    outward = grid - centre
+    normal *= np.where((normal * outward).sum(-1, keepdims=True) < 0, -1.0, 1.0)
+    length_n = np.linalg.norm(normal, axis=-1, keepdims=True)
+    normal = np.where(length_n > 1e-12, normal, outward)  # the crown, where all columns meet
+    normal /= np.maximum(np.linalg.norm(normal, axis=-1, keepdims=True), 1e-12)
+    along /= np.maximum(np.linalg.norm(along, axis=-1, keepdims=True), 1e-9)
+    return along, normal
+
+
 def _combed(scalp: Scalp, style: HairStyle, lift: float, combs: dict | None,
             hang_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One sheet's combed strands (`_comb` for a single lift), from `combs` when the same comb was made before."""
@@ -298,16 +318,17 @@ def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None, ti
         return None
     floor_y = float(scalp.positions[:, 1].min() + 0.01) if floor_y is None else floor_y
     layers = style.layers
-    lifts = ROOT_LIFT + style.volume * np.arange(layers) / max(layers - 1, 1)
+    volume = style.volume + EXTRA_VOLUME * style.wave
+    lifts = ROOT_LIFT + volume * np.arange(layers) / max(layers - 1, 1)
     if layers == 1:
-        lifts = np.array([ROOT_LIFT + style.volume])
+        lifts = np.array([ROOT_LIFT + volume])
     # every sheet closes in on the innermost (at the skin) where the hair ends, so that one is always combed
     base = _combed(scalp, style, ROOT_LIFT, combs, hang_samples)
     layer_points = [base[0] if abs(lift - ROOT_LIFT) < 1e-9 else _combed(scalp, style, lift, combs, hang_samples)[0]
                     for lift in lifts]
     inner_points, arc, on_scalp = base
     length, face = _column_lengths(style, inner_points, arc, on_scalp, floor_y)
-    rows = int(np.clip(np.ceil(length.max() / ROW_SPACING), *ROWS))
+    rows = wave_rows(int(np.clip(np.ceil(length.max() / ROW_SPACING), *ROWS)), style.wave)
     t = np.linspace(0.0, tip, rows + 1)
     hl = arc[np.arange(COLUMNS), np.minimum(on_scalp.sum(1), arc.shape[1] - 1)]
     ends_on_scalp = 1.0 - _smoothstep(0.0, 0.04, length - hl)  # short hair lies down at its hairline
@@ -324,24 +345,23 @@ def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None, ti
                                                 / FRINGE_SETTLE_LENGTH)
     close_in = np.maximum(settle, np.maximum(tuck, face[:, None] * onto_forehead))[..., None]
     inner = _interp_columns(s, arc, inner_points)
+    # (c, r, 1) outward, the same for every sheet (they stay apart); hair lying down at its end (on the scalp, a
+    # fringe on the forehead) lies down there curly or not: no ledge standing off the skin
+    lying = np.maximum(settle / 0.75, face[:, None] * onto_forehead / FRINGE_SETTLE)
+    lift = (ripple(s, length, style.wave) * (1.0 - lying))[..., None]
     positions, uvs, tangents, normals, indices, cells, cap_flags = [], [], [], [], [], [], []
     for k in range(layers):
         grid = np.empty((COLUMNS + 1, rows + 1, 3))
         grid[:COLUMNS] = _interp_columns(s, arc, layer_points[k])
         if lifts[k] > ROOT_LIFT + 1e-9:
             grid[:COLUMNS] += (inner - grid[:COLUMNS]) * close_in
+        if style.wave:
+            grid[COLUMNS] = grid[0]
+            grid[:COLUMNS] += _frame(grid, scalp.centre)[1][:COLUMNS] * lift
         if style.sweep:
             grid[:COLUMNS] = _swept(grid[:COLUMNS], scalp.centre, style, s, hl, face)
         grid[COLUMNS] = grid[0]
-        along = np.gradient(grid, axis=1)
-        around = np.gradient(np.concatenate([grid[-2:-1], grid, grid[1:2]]), axis=0)[1:-1]
-        normal = np.cross(along, around)
-        outward = grid - scalp.centre
-        normal *= np.where((normal * outward).sum(-1, keepdims=True) < 0, -1.0, 1.0)
-        length_n = np.linalg.norm(normal, axis=-1, keepdims=True)
-        normal = np.where(length_n > 1e-12, normal, outward)  # the crown, where all columns meet
-        normal /= np.maximum(np.linalg.norm(normal, axis=-1, keepdims=True), 1e-12)
-        along /= np.maximum(np.linalg.norm(along, axis=-1, keepdims=True), 1e-9)
+        along, normal = _frame(grid, scalp.centre)
         u = (np.arange(COLUMNS + 1) / COLUMNS * U_REPEATS + 0.37 * k)[:, None] * np.ones((1, rows + 1))
         v = band_v(k, np.concatenate([texture_t, texture_t[:1]]))
         first = len(positions) * (COLUMNS + 1) * (rows + 1)
@@ -400,8 +420,8 @@ def hair_material(style: HairStyle) -> Material:
     """The hair's material: the strand atlas in the style's colour, thinned with its baldness."""
     style = style.clamped()
     density = 1.0 - 0.55 * style.baldness
-    return Material("hair", "hair", texture=strand_atlas(style.color, style.layers, density), roughness=0.35,
-                    alpha_mode="MASK", double_sided=True)
+    texture = strand_atlas(style.color, style.layers, density, wave=style.wave)
+    return Material("hair", "hair", texture=texture, roughness=0.35, alpha_mode="MASK", double_sided=True)
 
 
 def hair_for_skin(positions: np.ndarray, triangles: np.ndarray, joints: np.ndarray, weights: np.ndarray,

@@ -3,6 +3,8 @@
 u runs around the head (the texture repeats several times round it), v runs along the strands from root (band
 top) to tip (band bottom). Alpha is cut by clumps a few millimetres wide, not by single strands: alpha-tested
 strands thinner than a pixel vanish in the mipmaps, clumps survive them; the single strands live in the colour.
+Wavy hair swings the whole strand field sideways along the strand (neighbouring locks out of step, never folding
+over, so no gaps open) with light and dark where the strands turn, and hooks and staggers the clumps' tips.
 """
 
 from __future__ import annotations
@@ -33,6 +35,28 @@ GAP_FROM = 0.3
 tips, where locks part, not as dark stripes over the crown."""
 INNER_SHADE = 0.9
 """Brightness of the innermost layer relative to the outermost: it sits in the outer layers' shadow."""
+CURL_CYCLES = (2.0, 5.5)
+"""Waves along a strand (v from 0 to 1) at a slight wave and at wave 1 (tight curls); each lock varies by 20%."""
+LOCK_SWING = 20.0
+"""Sideways swing of a lock at wave 1 (texels, either way), growing from a third at the roots to all at the tips.
+Each lock swings on its own; a texel belongs to the lock whose swung centre is nearest, so the locks still tile
+the band: no gaps open (only the tips part)."""
+LOCK_STEP = 0.5
+"""Randomness (radians) of a lock's phase on top of a slow drift across the band: neighbours curl nearly in step,
+which reads as waves, not noise."""
+CURL_SHADE = 0.25
+"""Brightness swing along a curl at wave 1: a strand turning toward the light and away from it."""
+LOCK_EDGE_SHADE = 0.15
+"""Extra darkening of a lock's edges at wave 1: curly locks stand apart."""
+CURL_FILL = 0.7
+"""Fraction of the outer layers' absent clumps filled in at wave 1: a curled gap showed as a dark wavy streak,
+and curly hair is dense."""
+TIP_CURL_TEXELS = 14.0
+"""Extra sideways hook of a clump's tapering tip at wave 1 (texels): curly hair ends in ringlets, not points."""
+TIP_CURL_START = 0.12
+"""Tips start to taper this much earlier (fraction of the strand) at wave 1: longer curling ends."""
+TIP_RAGGED = 0.12
+"""Clump ends spread this much more along the strand at wave 1: a broken outline, not a cut line."""
 
 
 def band_v(layer: int, t: np.ndarray) -> np.ndarray:
@@ -48,16 +72,36 @@ def _smooth(x: np.ndarray, width: int) -> np.ndarray:
     return np.real(np.fft.ifft(np.fft.fft(x, axis=-1) * np.fft.fft(kernel, x.shape[-1]), axis=-1))
 
 
-def strand_atlas(color: tuple[int, int, int], layers: int, density: float = 1.0, seed: int = 7) -> np.ndarray:
+def lock_swing(v: np.ndarray, n: int, wave: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Sideways shift (texels) and curl phase (radians) of n locks, both (len(v), n), along v : (r,) in [0, 1]."""
+    cycles = float(np.interp(wave, (0.0, 1.0), CURL_CYCLES)) * rng.uniform(0.8, 1.2, n)
+    drift = np.linspace(0.0, 2 * np.pi, n, endpoint=False)  # the phase drifts once across the band (it repeats)
+    phase = 2 * np.pi * cycles[None] * v[:, None] + (drift + LOCK_STEP * rng.standard_normal(n))[None]
+    grow = 1.0 / 3.0 + (2.0 / 3.0) * np.clip((v - CROWN_SOLID) / 0.5, 0.0, 1.0)[:, None]
+    return wave * LOCK_SWING * grow * np.sin(phase), phase
+
+
+def _locks(u: np.ndarray, centre: np.ndarray, half: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which lock every texel belongs to once the locks are shifted: u : (w,) texels, centre, half : (n,) each
+    lock's centre and half-width, shift : (r, n) -> lock (r, w) int and the texel's signed offset (r, w) from its
+    lock's shifted centre (circular across the band)."""
+    offset = (u[None, :, None] - centre[None, None] - shift[:, None] + WIDTH / 2) % WIDTH - WIDTH / 2  # (r, w, n)
+    lock = np.abs(offset / np.maximum(half, 1)).argmin(-1)
+    return lock, np.take_along_axis(offset, lock[..., None], -1)[..., 0]
+
+
+def strand_atlas(color: tuple[int, int, int], layers: int, density: float = 1.0, seed: int = 7,
+                 wave: float = 0.0) -> np.ndarray:
     """(BANDS * BAND_HEIGHT, WIDTH, 4) uint8 sRGB + alpha; band k holds layer k of `layers` (innermost first).
 
-    density in [0, 1] thins every layer's clumps (thinning hair)."""
+    density in [0, 1] thins every layer's clumps (thinning hair); wave in [0, 1] curls them (0: straight)."""
     rng = np.random.default_rng(seed)
     atlas = np.zeros((BANDS * BAND_HEIGHT, WIDTH, 4), np.uint8)
     v = (np.arange(BAND_HEIGHT - 2 * GUTTER) + 0.5) / (BAND_HEIGHT - 2 * GUTTER)  # root 0 -> tip 1
     u = np.arange(WIDTH)
     base = np.asarray(color, np.float32)
     # strands: one texel wide, tone varying strand to strand and slowly along the strand
+    rows = np.arange(len(v))[:, None]
     for k in range(min(layers, BANDS)):
         outer = k / max(layers - 1, 1)  # 0 innermost, 1 outermost
         # clumps: random widths in CLUMP_TEXELS tiling the width
@@ -66,35 +110,57 @@ def strand_atlas(color: tuple[int, int, int], layers: int, density: float = 1.0,
         edges = edges[edges < WIDTH]
         clump = np.searchsorted(edges, u, side="right") - 1
         n = clump.max() + 1
-        centre = (edges[clump] + np.minimum(np.append(edges[1:], WIDTH)[clump], WIDTH)) / 2
-        half = (np.append(edges[1:], WIDTH)[clump] - edges[clump]) / 2
+        ends = np.append(edges[1:], WIDTH)
+        centres, halves = (edges + np.minimum(ends, WIDTH)) / 2, (ends - edges) / 2  # (n,) per clump
         # clumps sway a little sideways along their length, so they read as locks, not planks
         sway = (rng.uniform(0, SWAY_TEXELS, n)[None] * np.sin(2 * np.pi * rng.uniform(0.7, 2.5, n)[None] * v[:, None]
                                                                 + rng.uniform(0, 2 * np.pi, n)[None]))
-        across = np.abs(u[None] - centre[None]) / np.maximum(half, 1)[None]  # 0 middle, 1 edge: tiles, no gaps
-        # the sway bends a clump's tip and its shading, never its body: clumps side by side must not open gaps
-        swayed = np.abs(u[None] - centre[None] - sway[:, clump]) / np.maximum(half, 1)[None]
         presence = 1.0 - (1.0 - OUTER_PRESENCE) * outer
         present = rng.random(n) < presence * density
         tip_start = np.where(rng.random(n) < 0.5, TIP_START, TIP_START - 0.25 * outer * rng.random(n))
         tip_start = tip_start - 0.08 * rng.random(n)
         end = 1.0 - TIP_SPREAD * (0.25 + 0.75 * outer) * rng.random(n) ** 0.7  # clumps end at different lengths: no straight cut line
         tip_start = tip_start * end
+        if wave > 0:  # curly locks, from their own random stream: a straight atlas stays as it was
+            curl = np.random.default_rng(seed + 101 + k)
+            shift, phase = lock_swing(v, n, wave, curl)
+            present = present | (curl.random(n) < wave * CURL_FILL * density)
+            clump, offset = _locks(u.astype(np.float64), centres, halves, shift)  # (r, w) each
+            end = end - wave * TIP_RAGGED * curl.random(n)
+            tip_start = np.maximum(tip_start - wave * TIP_CURL_START * curl.random(n), CROWN_SOLID)
+            tipness = np.clip((v[:, None] - tip_start[None]) / np.maximum(end - tip_start, 1e-3)[None], 0, 1)
+            # the tips hook round: ringlets, not points
+            sway = sway + (wave * TIP_CURL_TEXELS * curl.uniform(0.5, 1.0, n)[None] * tipness ** 1.5
+                           * np.sin(2 * np.pi * curl.uniform(0.6, 1.4, n)[None] * tipness
+                                    + curl.uniform(0, 2 * np.pi, n)[None]))
+            strand = np.rint(u[None] - shift[rows, clump]).astype(int) % WIDTH  # strands follow their lock
+        else:
+            clump = np.broadcast_to(clump, (len(v), WIDTH))
+            offset = u[None] - centres[clump]
+            strand = np.broadcast_to(u, (len(v), WIDTH))
+        half = np.maximum(halves[clump], 1)
+        across = np.abs(offset) / half  # 0 middle, 1 edge: tiles, no gaps
+        if wave > 0:  # locks swung apart still meet: parted locks showed the darker layer under them as stripes
+            across = np.minimum(across, 1.0)
+        # the sway bends a clump's tip and its shading, never its body: clumps side by side must not open gaps
+        swayed = np.abs(offset - sway[rows, clump]) / half
         # an absent clump is absent only away from the crown, where all columns meet and gaps would show the scalp
         gap_from = np.where(present, 2.0, GAP_FROM + rng.random(n) * 0.25)
         # a clump tapers to a point: past tip_start its half-width shrinks linearly to zero at its end
-        taper = np.clip((end[clump][None] - v[:, None]) / np.maximum(end[clump] - tip_start[clump], 1e-3)[None], 0, 1)
+        taper = np.clip((end[clump] - v[:, None]) / np.maximum(end[clump] - tip_start[clump], 1e-3), 0, 1)
         tip_len = np.clip(taper ** 0.5, 0, 1)
-        along = v[:, None] < gap_from[clump][None]
+        along = v[:, None] < gap_from[clump]
         inside = (np.where(tip_len < 1.0, swayed, across) <= tip_len) & (along | (v[:, None] < CROWN_SOLID))
         alpha = np.where(inside, 255, 0).astype(np.uint8)
         tone = 0.84 + 0.28 * _smooth(rng.random(WIDTH), 2)  # per strand
-        drift = 1.0 + 0.08 * np.sin(v[:, None] * rng.uniform(6, 14) + rng.uniform(0, 6.3, WIDTH)[None])
-        edge_shadow = 1.0 - 0.08 * np.minimum(swayed, 1.0) ** 2  # the clump's own strands shade its edges
+        drift = 1.0 + 0.08 * np.sin(v[:, None] * rng.uniform(6, 14) + rng.uniform(0, 6.3, WIDTH)[strand])
+        edge_shadow = 1.0 - (0.08 + LOCK_EDGE_SHADE * wave) * np.minimum(swayed, 1.0) ** 2  # the clump's own strands shade its edges
         gradient = 0.82 + 0.26 * v[:, None]  # roots darker, sunlit tips lighter
         shade = INNER_SHADE + (1.0 - INNER_SHADE) * outer if layers > 1 else 0.85
-        light = (tone[None] * drift * edge_shadow * gradient * shade)[..., None]
-        rgb = np.clip(base[None, None] * light, 0, 255).astype(np.uint8)
+        light = tone[strand] * drift * edge_shadow * gradient * shade
+        if wave > 0:  # light and dark where a curl turns toward the light and away
+            light = light * (1.0 + wave * CURL_SHADE * np.cos(phase[rows, clump]))
+        rgb = np.clip(base[None, None] * light[..., None], 0, 255).astype(np.uint8)
         top = k * BAND_HEIGHT + GUTTER
         atlas[top:top + len(v), :, :3] = rgb
         atlas[top:top + len(v), :, 3] = alpha
