@@ -9,6 +9,8 @@ over, so no gaps open) with light and dark where the strands turn, and hooks and
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 BANDS = 4
@@ -85,9 +87,16 @@ def _locks(u: np.ndarray, centre: np.ndarray, half: np.ndarray, shift: np.ndarra
     """Which lock every texel belongs to once the locks are shifted: u : (w,) texels, centre, half : (n,) each
     lock's centre and half-width, shift : (r, n) -> lock (r, w) int and the texel's signed offset (r, w) from its
     lock's shifted centre (circular across the band)."""
-    offset = (u[None, :, None] - centre[None, None] - shift[:, None] + WIDTH / 2) % WIDTH - WIDTH / 2  # (r, w, n)
-    lock = np.abs(offset / np.maximum(half, 1)).argmin(-1)
-    return lock, np.take_along_axis(offset, lock[..., None], -1)[..., 0]
+    # the (r, w, n) distance table is the atlas's largest: circular distances in float32, in place (14x faster
+    # than signed float64 offsets), then the signed offset for the chosen lock alone
+    shifted = centre[None] + shift  # (r, n)
+    distance = np.asarray(u, np.float32)[None, :, None] - np.remainder(shifted, WIDTH).astype(np.float32)[:, None]
+    np.abs(distance, out=distance)  # in [0, WIDTH)
+    np.minimum(distance, np.float32(WIDTH) - distance, out=distance)
+    distance *= (1.0 / np.maximum(half, 1)).astype(np.float32)
+    lock = distance.argmin(-1)
+    chosen = np.take_along_axis(shifted, lock, 1)  # (r, w)
+    return lock, (np.asarray(u, np.float64)[None] - chosen + WIDTH / 2) % WIDTH - WIDTH / 2
 
 
 def strand_atlas(color: tuple[int, int, int], layers: int, density: float = 1.0, seed: int = 7,
@@ -95,11 +104,26 @@ def strand_atlas(color: tuple[int, int, int], layers: int, density: float = 1.0,
     """(BANDS * BAND_HEIGHT, WIDTH, 4) uint8 sRGB + alpha; band k holds layer k of `layers` (innermost first).
 
     density in [0, 1] thins every layer's clumps (thinning hair); wave in [0, 1] curls them (0: straight)."""
-    rng = np.random.default_rng(seed)
     atlas = np.zeros((BANDS * BAND_HEIGHT, WIDTH, 4), np.uint8)
+    base = np.asarray(color, np.float32)
+    for k, (light, alpha) in enumerate(_strand_bands(layers, float(density), seed, float(wave))):
+        rgb = np.clip(base[None, None] * light[..., None], 0, 255).astype(np.uint8)
+        top = k * BAND_HEIGHT + GUTTER
+        atlas[top:top + len(light), :, :3] = rgb
+        atlas[top:top + len(light), :, 3] = alpha
+        atlas[top - GUTTER:top, :, :3] = rgb[:1]
+        atlas[top + len(light):top + len(light) + GUTTER, :, :3] = rgb[-1:]
+    return atlas
+
+
+@functools.lru_cache(maxsize=4)
+def _strand_bands(layers: int, density: float, seed: int, wave: float) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Per layer band, the strands' brightness (rows, WIDTH) (times the hair colour) and alpha (rows, WIDTH) uint8.
+    Cached: the builder makes the atlas again in the photo's albedo colour (curly bands take a third of a second)."""
+    rng = np.random.default_rng(seed)
     v = (np.arange(BAND_HEIGHT - 2 * GUTTER) + 0.5) / (BAND_HEIGHT - 2 * GUTTER)  # root 0 -> tip 1
     u = np.arange(WIDTH)
-    base = np.asarray(color, np.float32)
+    bands = []
     # strands: one texel wide, tone varying strand to strand and slowly along the strand
     rows = np.arange(len(v))[:, None]
     for k in range(min(layers, BANDS)):
@@ -160,10 +184,7 @@ def strand_atlas(color: tuple[int, int, int], layers: int, density: float = 1.0,
         light = tone[strand] * drift * edge_shadow * gradient * shade
         if wave > 0:  # light and dark where a curl turns toward the light and away
             light = light * (1.0 + wave * CURL_SHADE * np.cos(phase[rows, clump]))
-        rgb = np.clip(base[None, None] * light[..., None], 0, 255).astype(np.uint8)
-        top = k * BAND_HEIGHT + GUTTER
-        atlas[top:top + len(v), :, :3] = rgb
-        atlas[top:top + len(v), :, 3] = alpha
-        atlas[top - GUTTER:top, :, :3] = rgb[:1]
-        atlas[top + len(v):top + len(v) + GUTTER, :, :3] = rgb[-1:]
-    return atlas
+        light.setflags(write=False)
+        alpha.setflags(write=False)
+        bands.append((light, alpha))
+    return tuple(bands)
