@@ -64,6 +64,9 @@ SWEEP_MAX_DEG = 28.0
 """A swept fringe turns up to this angle at its tips, from nothing at the hairline (which stays covered)."""
 CROWN_FLATTEN = 0.6
 """Fraction of a layer's height it keeps on the crown."""
+BACK_FLATTEN = 0.45
+"""Fraction of a layer's height above the innermost it loses at the back of the head: a front photo shows the
+volume at the sides and top, and hair behind the skull lies closer to it (else a bob reads as a helmet)."""
 ROOT_LIFT = 0.0016
 """Height of the innermost layer above the skin."""
 CAP_GAP = 0.005
@@ -187,9 +190,11 @@ def _comb(scalp: Scalp, style: HairStyle, lifts: np.ndarray,
     slope = _hang_slope(style)
     centre = scalp.centre
     points = np.empty((len(lifts), COLUMNS, SAMPLES_A + hang_samples, 3))
+    back = _smoothstep(0.2, 0.9, -np.cos(theta))  # (c,) 0 at the front and sides, 1 at the back
     for k, lift in enumerate(lifts):
+        lift = ROOT_LIFT + (lift - ROOT_LIFT) * (1.0 - BACK_FLATTEN * back)  # (c,)
         # hair lies flatter on the crown than at the sides
-        crown_lift = lift * (CROWN_FLATTEN + (1 - CROWN_FLATTEN) * _smoothstep(0.0, np.radians(60), beta))[None]
+        crown_lift = lift[:, None] * (CROWN_FLATTEN + (1 - CROWN_FLATTEN) * _smoothstep(0.0, np.radians(60), beta))[None]
         on = centre + dirs * np.maximum(skin + crown_lift, 0.02)[..., None]
         past = np.arange(SAMPLES_A)[None] > widest[:, None]
         on = np.where(past[..., None], on[cols, widest][:, None], on)  # the scalp part stops at the widest point

@@ -18,6 +18,9 @@ EYE_CLEARANCE = 0.012
 """Hair in front of the face must stay this far (metres) above the eye centres."""
 SCALP_GAP = 0.004
 """Largest distance between the skin and the innermost layer on the covered scalp."""
+BACK_STANDOFF_MAX = 0.8
+"""A full style's hair stands off the skull behind the head at most this fraction of how far it does at the sides
+(measured 0.67: hair.BACK_FLATTEN; 1.0 without it)."""
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +111,17 @@ def test_volume_and_baldness(scalp, eyes):
     normal = grow_hair(scalp, HairStyle())[0].positions
     front = lambda p: p[np.abs(p[:, 0]) < 0.03, 2].max()  # noqa: E731
     assert front(receding) < front(normal) - 0.01
+
+
+def test_the_back_lies_closer_to_the_skull_than_the_sides(scalp):
+    """A front photo shows the volume at the sides; behind the skull a bob lies closer (not a helmet)."""
+    rel = grow_hair(scalp, HairStyle(length=0.16, volume=0.04))[0].positions.astype(np.float64) - scalp.centre
+    standoff = np.linalg.norm(rel, axis=1) - scalp.skin_radius(rel / np.linalg.norm(rel, axis=1, keepdims=True))
+    azimuth, polar = np.degrees(direction_angles(rel))
+    band = (polar > 60) & (polar < 100)  # from the temples down past the ears
+    back = np.percentile(standoff[band & (np.abs(azimuth) > 150)], 90)
+    sides = np.percentile(standoff[band & (np.abs(np.abs(azimuth) - 90) < 30)], 90)
+    assert back < BACK_STANDOFF_MAX * sides
 
 
 def test_hair_follows_the_skin_only_near_it(scalp, template):

@@ -14,8 +14,9 @@ from avatar_engine.head.hair_scalp import Scalp
 from avatar_engine.head.hair_texture import BAND_HEIGHT, CROWN_SOLID, GUTTER, strand_atlas
 from avatar_engine.head.hair_wave import AMPLITUDE, LOCK_VARIATION, ripple, wave_phase
 
-STRAIGHT = {"template": (4480, 2470, 693.2965711559305), "medium": (4736, 2600, 722.8780354324322)}
-"""(triangles, vertices, sum of |coordinates|) of the hair sheets before waves existed, on the template's scalp."""
+STRAIGHT = {"template": (4480, 2470, 690.8375696224471), "medium": (4736, 2600, 719.7805008397722)}
+"""(triangles, vertices, sum of |coordinates|) of the straight hair sheets on the template's scalp: as before waves
+existed, but for the flatter back (hair.BACK_FLATTEN, which came later)."""
 STRAIGHT_ATLAS_SHA256 = "93c74233e4663339350c396b55acec217b6b90a94fb1b87272a0e6bc1c4b6372"
 """The default colour's two-layer strand atlas before waves existed."""
 SUM_TOLERANCE = 1e-3
