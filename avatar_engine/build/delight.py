@@ -5,8 +5,8 @@ channel. Albedo and light trade off (a redder face or a redder light), so the fi
 follows the default skin's pattern (lips, brows) times one unknown colour, and two conventions fix the rest:
 - colour: the eye whites are white, so their colour in the photo sets the white balance, before anything else:
   as gains on display values (an editor's filter) or on linear light (a coloured lamp, seen through the tone
-  curve's shoulder), whichever leaves the more plausible skin (`cast_balance`); the balanced light is then taken
-  as the studio's colour at the face's mean normal;
+  curve's shoulder), whichever leaves the more plausible skin and keeps the whites' lit and shaded parts one colour
+  (`cast_balance`); the balanced light is then taken as the studio's colour at the face's mean normal;
 - level: the brightest-lit tenth of the face receives the irradiance the studio key gives (`REFERENCE_IRRADIANCE`),
   which holds whether the light comes from the front or the side.
 """
@@ -110,14 +110,9 @@ def fit_shading(colors: np.ndarray, normals: np.ndarray, weights: np.ndarray, pa
     return coeffs
 
 
-def sclera_color(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | None:
-    """Colour (0-255 display units) of the eye whites, or None when too few are seen.
-
-    Inside the eye contours and outside the irises, the white is the bright, unsaturated part: lids and lashes
-    are darker, lid skin is more saturated. Catchlights (every channel clipped) are left out; a white clipped in one
-    channel by a strong cast still counts (it under-reads that channel a little rather than losing the white).
-    photo : (h, w, 3) display values 0-255; landmarks_px : (478, 2)
-    """
+def _eye_pixels(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
+    """Display colours (n, 3) float inside both eye contours and outside the irises, catchlights (every channel
+    clipped) left out: eye whites, with lid skin and lashes at the contours' edges."""
     h, w = photo.shape[:2]
     samples = []
     clipped = (photo >= 252).all(-1)
@@ -135,14 +130,58 @@ def sclera_color(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | No
         outside_iris = np.hypot(xx.ravel() - centre[0], yy.ravel() - centre[1]) > 1.15 * radius
         ok = inside & outside_iris & ~clipped[y0:y1 + 1, x0:x1 + 1].ravel()
         samples.append(photo[y0:y1 + 1, x0:x1 + 1].reshape(-1, 3)[ok].astype(np.float64))
-    pix = np.concatenate(samples) if samples else np.zeros((0, 3))
-    if len(pix) < 12:
-        return None
+    return np.concatenate(samples) if samples else np.zeros((0, 3))
+
+
+def _whitest(pix: np.ndarray) -> np.ndarray:
+    """The bright, unsaturated part of eye pixels (n, 3): the top quarter by luminance, then its less saturated half."""
     luma = pix @ LUMA
     pix = pix[luma >= np.percentile(luma, 75)]
     saturation = (pix.max(1) - pix.min(1)) / np.maximum(pix.max(1), 1.0)
-    pix = pix[saturation <= np.percentile(saturation, 50)]
-    return np.median(pix, axis=0)
+    return pix[saturation <= np.percentile(saturation, 50)]
+
+
+def sclera_color(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | None:
+    """Colour (0-255 display units) of the eye whites, or None when too few are seen.
+
+    Inside the eye contours and outside the irises, the white is the bright, unsaturated part: lids and lashes
+    are darker, lid skin is more saturated. Catchlights (every channel clipped) are left out; a white clipped in one
+    channel by a strong cast still counts (it under-reads that channel a little rather than losing the white).
+    photo : (h, w, 3) display values 0-255; landmarks_px : (478, 2)
+    """
+    pix = _eye_pixels(photo, landmarks_px)
+    return None if len(pix) < 12 else np.median(_whitest(pix), axis=0)
+
+
+def sclera_shades(photo: np.ndarray, landmarks_px: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The eye whites at two light levels: the lit white and its shaded part (lids, the eyeball's curve), display
+    colours (3,) each, or None when the photo shows too little of either.
+
+    A filter's cast scales both alike in display values; a lamp's scales both alike in linear light, which the
+    tone curve's shoulder turns into a weaker display cast on the lit white than on the shaded one
+    (`cast_choice_from_colors`). Only pixels below the decode ceiling count: both must decode exactly.
+    photo : (h, w, 3) display values 0-255; landmarks_px : (478, 2)
+    """
+    pix = _eye_pixels(np.asarray(photo, np.float64), landmarks_px)
+    pix = pix[pix.max(1) <= 255.0 * np.sqrt(DECODE_CEILING)]
+    if len(pix) < 12:
+        return None
+    lit = np.median(_whitest(pix), axis=0)
+    lo, hi = SCLERA_SHADE_BAND
+    luma = pix @ LUMA
+    band = pix[(luma >= lo * (lit @ LUMA)) & (luma <= hi * (lit @ LUMA))]
+    # lid skin is far from the lit white's colour whichever way a cast was made; a shaded white is near it one way
+    near_display = np.abs(_log_chroma(band) - _log_chroma(lit)).max(1)
+    near_linear = np.abs(_log_chroma(display_to_linear(band / 255.0)) -
+                         _log_chroma(display_to_linear(lit / 255.0))).max(1)
+    shaded = band[np.minimum(near_display, near_linear) <= SCLERA_SHADE_CHROMA]
+    return None if len(shaded) < SCLERA_SHADE_MIN_PIXELS else (lit, np.median(shaded, axis=0))
+
+
+def _log_chroma(rgb: np.ndarray) -> np.ndarray:
+    """log(green / red), log(blue / red): (..., 3) -> (..., 2)."""
+    rgb = np.maximum(np.asarray(rgb, np.float64), 1e-9)
+    return np.log(rgb[..., 1:] / rgb[..., :1])
 
 
 def skin_color(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | None:
@@ -205,9 +244,20 @@ def white_balance(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | N
 
 CAST_CHOICE_SIGMA = 0.1
 """Spread (log chroma) of skin colours around `SKIN_CHROMA_PRIOR` when choosing how a cast was made."""
+SCLERA_SHADE_SIGMA = 0.06
+"""Spread (log chroma) of an eye white's shaded part against its lit part once a cast is undone the right way
+(build_light's renders: 0.00-0.13; read the wrong way, 0.25-1.0 for a filter's cast and 0.13-0.2 for a lamp's)."""
+SCLERA_SHADE_BAND = (0.6, 0.85)
+"""Luminance of the eye white's shaded part, as fractions of the lit white's: darker is mostly lid and lashes,
+brighter is too close to the lit white to tell the tone curve's bend."""
+SCLERA_SHADE_CHROMA = 0.25
+"""A shaded eye-white pixel is within this (log chroma, each ratio) of the lit white, in display or in linear values
+(lid skin: 0.4 and more either way; a lamp's or a filter's cast read the other way: up to 0.2 on renders)."""
+SCLERA_SHADE_MIN_PIXELS = 10
 WEAK_CAST = (0.03, 0.06)
 """Display gains whose largest |log| is below the first are read as a filter's (the two readings agree, and a lamp's
-gains, read off the tone curve's shoulder, would magnify the eye whites' noise); above the second, the skin decides."""
+gains, read off the tone curve's shoulder, would magnify the eye whites' noise); above the second, the evidence
+decides."""
 
 
 def cast_balance(photo: np.ndarray, landmarks_px: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
@@ -223,30 +273,44 @@ def cast_balance(photo: np.ndarray, landmarks_px: np.ndarray) -> tuple[np.ndarra
         return None
     linear = display_to_linear(np.asarray(SCLERA_DISPLAY) / 255.0) / np.maximum(display_to_linear(sclera / 255.0), 1e-6)
     linear /= linear @ LUMA
-    lamp = 0.0 if skin is None else cast_choice_from_colors(skin, display, linear)
+    lamp = cast_choice_from_colors(skin, display, linear, sclera_shades(photo, landmarks_px))
     return display, linear, lamp
 
 
-def cast_choice_from_colors(skin: np.ndarray, display_gains: np.ndarray, linear_gains: np.ndarray) -> float:
+def cast_choice_from_colors(skin: np.ndarray | None, display_gains: np.ndarray, linear_gains: np.ndarray,
+                            whites: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """How likely (0-1) a cast was made in linear light (a coloured lamp) rather than on display values (an
-    editor's filter), given that both gains explain the eye whites: the cheeks (skin (3,), display 0-255) each
-    would leave, against the skin-colour prior. A lamp's cast seen through a tone curve's shoulder barely moves the
-    whites, so undone as a filter it leaves the skin tinted; a filter's cast undone as a lamp's overshoots. Either
-    error leaves a skin colour far from any person's."""
+    editor's filter), given that both gains explain the eye whites. Two kinds of evidence, added as log-odds:
+    - the cheeks (skin (3,), display 0-255) each would leave, against the skin-colour prior. A lamp's cast seen
+      through a tone curve's shoulder barely moves the whites, so undone as a filter it leaves the skin tinted; a
+      filter's cast undone as a lamp's overshoots. Either error leaves a skin colour far from any person's, unless
+      the person's own colour lies as far from the prior the other way (a skin 0.2 below it in both ratios, a
+      filter's warm cast read as a lamp's: build_light's subject_3000, lamp probability 0.88 from the skin alone);
+    - the eye whites' lit and shaded parts (`sclera_shades`: display (3,) each), which are one colour: a filter
+      keeps their display chroma equal, a lamp their linear chroma. A filter's cast read as a lamp's would leave
+      the shaded white twice as blue as red.
+    None for either: that evidence is missing; with neither, a filter's."""
 
     def distance(linear: np.ndarray) -> float:
-        chroma = np.log(np.maximum(linear[1:], 1e-9) / max(linear[0], 1e-9)) - np.log(SKIN_CHROMA_PRIOR)
+        chroma = _log_chroma(linear) - np.log(SKIN_CHROMA_PRIOR)
         return float(chroma @ chroma)
 
     strength = np.abs(np.log(display_gains)).max()
     weak, strong = WEAK_CAST
     evident = float(np.clip((strength - weak) / (strong - weak), 0, 1))
-    if evident == 0:
+    if evident == 0 or (skin is None and whites is None):
         return 0.0
-    as_filter = display_to_linear(np.clip(skin * display_gains, 0, 255) / 255.0)
-    as_lamp = display_to_linear(skin / 255.0) * linear_gains
-    z = np.clip((distance(as_lamp) - distance(as_filter)) / (2 * CAST_CHOICE_SIGMA ** 2), -50, 50)
-    return evident * float(1.0 / (1.0 + np.exp(z)))
+    z = 0.0  # log-odds for a filter
+    if skin is not None:
+        as_filter = display_to_linear(np.clip(skin * display_gains, 0, 255) / 255.0)
+        as_lamp = display_to_linear(skin / 255.0) * linear_gains
+        z += (distance(as_lamp) - distance(as_filter)) / (2 * CAST_CHOICE_SIGMA ** 2)
+    if whites is not None:
+        lit, shaded = whites
+        off_filter = _log_chroma(shaded) - _log_chroma(lit)
+        off_lamp = _log_chroma(display_to_linear(shaded / 255.0)) - _log_chroma(display_to_linear(lit / 255.0))
+        z += (off_lamp @ off_lamp - off_filter @ off_filter) / (2 * SCLERA_SHADE_SIGMA ** 2)
+    return evident * float(1.0 / (1.0 + np.exp(np.clip(z, -50, 50))))
 
 
 def skin_balance(photo: np.ndarray, landmarks_px: np.ndarray, weight: float) -> np.ndarray | None:

@@ -29,6 +29,11 @@ HAIR_DARKENING_MIN = 0.7
 """With hair in the photo, 99% of plain-skin texels keep at least this fraction of the true luminance."""
 CAST = (1.1, 1.0, 0.82)
 """A warm cast as an image editor makes it: display values scaled per channel."""
+OFF_PRIOR_TONE = (1.0, 0.82, 0.8)
+"""Linear albedo scale of a skin 0.2 (log) below `delight.SKIN_CHROMA_PRIOR` in green / red and blue / red (as
+build_light's subject_3000): the skin prior alone read `CAST` on it as a lamp's (Delta E 10.7 there)."""
+FILTER_CHOICE_MAX = 0.1
+"""`cast_balance`'s lamp probability for a filter's cast, at most (and at least 1 - this for a lamp's)."""
 
 
 def mean_lab(texture: np.ndarray, where: np.ndarray) -> np.ndarray:
@@ -154,6 +159,42 @@ def test_cast_choice_tells_a_lamp_from_a_filter():
         lin_gains /= lin_gains @ delight.LUMA
         p = delight.cast_choice_from_colors(skin, gains, lin_gains)
         assert (p > 0.9) if made_by_lamp else (p < 0.1)
+
+
+def test_cast_choice_reads_the_eye_whites_two_light_levels():
+    """A skin as far below the prior as a lamp's misreading lands above it: the skin cannot tell the two casts apart,
+    the eye whites' lit and shaded parts can (a filter keeps their display chroma equal, a lamp their linear one)."""
+    lamp = np.array([1.24, 0.965, 0.64])
+    sclera_lin = delight.display_to_linear(np.array(delight.SCLERA_DISPLAY) / 255.0)
+    skin_lin = delight.display_to_linear(np.array(delight.SKIN_DISPLAY) / 255.0) * OFF_PRIOR_TONE
+    encode = _display_of_linear
+    for made_by_lamp in (True, False):
+        if made_by_lamp:
+            lit, shaded, skin = encode(sclera_lin * lamp), encode(0.35 * sclera_lin * lamp), encode(skin_lin * lamp)
+        else:
+            lit, shaded, skin = (encode(sclera_lin) * CAST, encode(0.35 * sclera_lin) * CAST,
+                                 encode(skin_lin) * CAST)
+        gains = np.asarray(delight.SCLERA_DISPLAY) / lit
+        gains /= gains @ delight.LUMA
+        lin_gains = sclera_lin / delight.display_to_linear(lit / 255.0)
+        lin_gains /= lin_gains @ delight.LUMA
+        p = delight.cast_choice_from_colors(skin, gains, lin_gains, (lit, shaded))
+        assert (p > 1 - FILTER_CHOICE_MAX) if made_by_lamp else (p < FILTER_CHOICE_MAX)
+
+
+def test_filter_cast_on_a_skin_off_the_prior(gl_context, scene, landmarks):
+    """The editor's cast on a skin the prior alone mistakes it on: read as a filter's, the skin as in studio."""
+    _, _, skin, view = scene
+    rgb, mask = render_photo(gl_context, bald_head(truth_texture(OFF_PRIOR_TONE)), view)
+    points = landmarks(rgb)
+    if points is None:
+        pytest.skip("white balance needs MediaPipe's eye landmarks (mediapipe not installed)")
+    cast = np.clip(np.round(rgb * np.array(CAST)), 0, 255).astype(np.uint8)
+    assert delight.cast_balance(cast, points)[2] < FILTER_CHOICE_MAX
+    plain, balanced = build(skin, view, rgb, mask, points), build(skin, view, cast, mask, points)
+    assert balanced.white_balance_from_sclera
+    seen = plain.seen > 0.5
+    assert np.linalg.norm(mean_lab(balanced.texture, seen) - mean_lab(plain.texture, seen)) < RELIT_DELTA_E_MAX
 
 
 def _display_of_linear(linear: np.ndarray) -> np.ndarray:
