@@ -10,7 +10,7 @@ narrowed, in proportion to that overlap and to how strong the expression is.
 Measured (benchmarks/build_expression.py, build_accuracy.py): the astronaut's rest face reads mouthSmile 0.49/0.53
 to MediaPipe (0.68/0.71 without), driven-better 8 of 10 (7), synthetic face error median 1.64 mm (1.68) on seeds
 1000-1019, reprojection within 3% 20/20 either way. Not enough to make her rest face read neutral: the smile
-spreads over many mouth changes that the landmarks still pull on.
+spreads over many mouth changes that the landmarks still pull on; `expression_lock` holds it in landmark space.
 """
 
 from __future__ import annotations

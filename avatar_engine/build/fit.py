@@ -3,9 +3,10 @@
 Unknowns: 6 phenotypes and 139 shape changes (identity), the head's rotation and translation in the camera and the
 focal length (camera), the 52 ARKit weights (expression, started from MediaPipe's scores less their bias on our
 faces). Levenberg-Marquardt on the weighted landmark reprojection error, in units of the inter-ocular distance,
-with Gaussian priors on every parameter and box limits; first the camera alone, then everything.
-The rest face is the identity without the expression (neutralised); a smooth, regularised per-vertex residual
-then moves the face toward landmarks the shape changes could not reach.
+with Gaussian priors on every parameter and box limits; first the camera alone, then everything; when the photo's
+expression is stronger than the correction's training faces, again with the identity kept from mimicking it
+(`expression_lock`). The rest face is the identity without the expression (neutralised); a smooth, regularised
+per-vertex residual then moves the face toward landmarks the shape changes could not reach.
 MediaPipe's points sit 2-4 % of the inter-ocular distance off our correspondence points, in a way that depends on
 the face; `LandmarkCorrection` (learnt on known-truth renders) moves them back and centres the identity prior on
 what the landmarks predict. A last few steps then fit the camera (and, held close, the identity) to MediaPipe's raw
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from avatar_engine.build.confound import HOLD, confound_strength, held_sigma, hold_confounded
+from avatar_engine.build.expression_lock import expression_excess, lock_rows, residual_trust
 from avatar_engine.build.landmark_model import Correspondence, LandmarkCorrection, LandmarkModel
 from avatar_engine.build.perception import EYE_CORNERS, Perception
 from avatar_engine.build.records import FitResult, PhotoView
@@ -104,6 +106,12 @@ class FitOptions:
     fit then uses (their corrected points are 2.4% IOD off the truth held out, against landmark_sigma 1.2%), so
     narrowing it mostly stops the landmarks being counted twice: with the photo steps held to the camera, seeds
     1100-1139 + 1200-1239 give 1.60 / 1.60 / 1.59 / 1.58 mm at 1 / 0.5 / 0.25 / 0.1."""
+    expression_lock: bool = True
+    """When the photo's expression goes beyond the mild ones the landmark correction was trained on (read so by
+    MediaPipe and the fit alike), the identity may not move the landmarks as that expression does, and the residual
+    does not follow them where it moves them (`avatar_engine.build.expression_lock`): the fit runs again with the
+    expression taking what the identity gave up. Astronaut rest mouthSmile 0.37/0.40 -> 0.13/0.16; mild expressions
+    are left alone (build_accuracy's median unchanged, 1.50 mm)."""
     recon: str = "off"
     """The reconstruction network (`assets/models/recon.onnx`, `avatar_engine.nets.recon_net`): "off" (the
     landmark correction's ridge prior), "prior" (the network's identity and its held-out error are the identity
@@ -182,6 +190,17 @@ class _Problem:
         """Packed parameters the shape steps move (all, or the expression alone once the identity is settled)."""
         self.offset = np.zeros((lm.count, 3))
         """(468, 3) fixed model-space offsets added to the landmark points (the per-vertex residual)."""
+        self.lock = np.zeros((0, lm.count * 3))
+        """(k, 468 * 3) prior rows on the identity's landmark motion from the mean face (`expression_lock`)."""
+        self.mean_face = lm.points(np.concatenate([np.full(lm.n_phen, 0.5), np.zeros(lm.n_change + 52)])).ravel()
+
+    def locked(self, params: np.ndarray) -> np.ndarray:
+        """(k,) the lock rows' residuals: the identity alone (no expression), measured from the mean face."""
+        if not len(self.lock):
+            return np.zeros(0)
+        still = params.copy()
+        still[self.lm.n_phen + self.lm.n_change:] = 0.0
+        return self.lock @ (self.lm.points(still).ravel() - self.mean_face)
 
     def points(self, params: np.ndarray) -> np.ndarray:
         return self.lm.points(params) + self.offset
@@ -190,7 +209,8 @@ class _Problem:
         uv, _ = _project(self.points(st.params), st, self.size)
         data = (uv - self.target).ravel() * self.row_weight
         prior = (st.params - self.prior_mean) / self.prior_sigma
-        return np.concatenate([data, prior, [(st.log_focal - self.focal_prior) / self.focal_sigma]])
+        return np.concatenate([data, prior, [(st.log_focal - self.focal_prior) / self.focal_sigma],
+                               self.locked(st.params)])
 
     def jacobian(self, st: _State, shape: bool) -> np.ndarray:
         """Columns: 3 rotation, 3 translation, 1 log focal, then the packed parameters if `shape`."""
@@ -203,15 +223,19 @@ class _Problem:
         d_focal = (uv - np.array(self.size) / 2)[:, :, None]
         blocks = [d_rot, d_trans, d_focal]
         if shape:
-            d_shape = np.matmul(dproj @ st.rotation, self.lm.jacobian(st.params)[:, :, self.free])
-            blocks.append(d_shape)
+            d_points = self.lm.jacobian(st.params)
+            blocks.append(np.matmul(dproj @ st.rotation, d_points[:, :, self.free]))
         jd = np.concatenate(blocks, 2).reshape(-1, sum(b.shape[2] for b in blocks)) * self.row_weight[:, None]
         n_cam, n_par = 7, self.lm.size
         jp = np.zeros((n_par + 1, jd.shape[1]))
         if shape:
             jp[self.free, n_cam + np.arange(len(self.free))] = 1.0 / self.prior_sigma[self.free]
         jp[n_par, 6] = 1.0 / self.focal_sigma
-        return np.vstack([jd, jp])
+        jl = np.zeros((len(self.lock), jd.shape[1]))
+        if shape and len(self.lock):
+            ids = np.flatnonzero(self.free < self.lm.n_phen + self.lm.n_change)  # the expression is not locked
+            jl[:, n_cam + ids] = self.lock @ d_points.reshape(-1, n_par)[:, self.free[ids]]
+        return np.vstack([jd, jp, jl])
 
     def step(self, st: _State, delta: np.ndarray, shape: bool) -> _State:
         params = st.params
@@ -330,11 +354,19 @@ def fit_landmarks(perception: Perception, model: HeadModel | None = None, option
         return _camera_only(model, lm, corr, problem, st, perception, options)
     st = problem.solve(st, options.camera_iterations, shape=False)
     st = problem.solve(st, options.iterations, shape=True)
+    excess = np.zeros(52)
+    if options.expression_lock:
+        excess = expression_excess(expr0, lm.split(st.params)[2])
+        problem.lock = lock_rows(lm.expression, excess)
+        if len(problem.lock):  # the lock stays on for the photo steps too
+            st = problem.solve(st, options.iterations, shape=True)
 
     residual = np.zeros((len(model.positions), 3))
     identity, neutral, posed, view, weights = _in_photo(model, lm, st, residual, (w, h))
     if options.use_residual:
-        residual = landmark_residual(model, corr, posed, view, target, view.project(corr.points(posed)), options)
+        trust = residual_trust(lm.expression, excess, options.residual_max_m)
+        residual = landmark_residual(model, corr, posed, view, target, view.project(corr.points(posed)), options,
+                                     trust)
         identity, neutral, posed, view, weights = _in_photo(model, lm, st, residual, (w, h))
     if options.photo_iterations > 0:
         # the face is settled on the corrected points; the camera (and, held close by photo_identity_scale, the
@@ -432,11 +464,13 @@ def _view_matrix(st: _State) -> np.ndarray:
 
 
 def landmark_residual(model: HeadModel, corr: Correspondence, posed: np.ndarray, view: PhotoView,
-                      target: np.ndarray, uv: np.ndarray, options: FitOptions) -> np.ndarray:
+                      target: np.ndarray, uv: np.ndarray, options: FitOptions,
+                      trust: np.ndarray | None = None) -> np.ndarray:
     """(n, 3) smooth per-vertex offsets that move the landmarks toward their photo positions, in the image plane.
 
     Each landmark's pixel error is lifted to metres at its depth, turned into model space, and spread over the skin
     by Gaussian-kernel ridge regression; silhouette (contour) landmarks and non-skin parts are left out.
+    trust : (468,) optional factors in [0, 1] on each landmark's error (0: the residual does not follow it).
     """
     points = corr.points(posed)
     depth = view.depth(points)
@@ -444,6 +478,8 @@ def landmark_residual(model: HeadModel, corr: Correspondence, posed: np.ndarray,
     error_cam[:, 0] = (target[:, 0] - uv[:, 0]) * depth / view.focal_px
     error_cam[:, 1] = -(target[:, 1] - uv[:, 1]) * depth / view.focal_px
     error = error_cam @ view.view[:3, :3]  # camera -> model (rotation transpose)
+    if trust is not None:
+        error = error * trust[:, None]
     keep = np.ones(len(points), bool)
     keep[corr.contour] = False
     keep &= corr.weights > 0.5

@@ -1,0 +1,116 @@
+"""A strong expression is kept out of the rest face (avatar_engine.build.expression_lock), on the issue's photo too."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from avatar_engine.build.expression_lock import (TRAINED_EXPRESSION_MAX, expression_excess, lock_rows,
+                                                 residual_trust)
+
+POINTS = 468
+ASTRONAUT = Path(__file__).resolve().parents[2] / "assets" / "photos" / "astronaut.png"
+NEUTRAL_READ_MAX = 0.3
+"""MediaPipe's smile scores on the rebuilt rest face stay below this (the issue's target; 0.37/0.40 before)."""
+PHOTO_SMILE_MIN = 0.8
+"""The photo itself reads a broad smile (0.92/0.91): the test is about taking it off, not about finding none."""
+
+
+def field(moved: slice, direction=(0.0, 1.0, 0.0), size_m: float = 0.01) -> np.ndarray:
+    out = np.zeros((POINTS, 3))
+    out[moved] = np.asarray(direction) * size_m
+    return out.ravel()
+
+
+MOUTH, BROWS = slice(0, 40), slice(200, 240)
+
+
+@pytest.fixture()
+def shapes() -> np.ndarray:
+    fields = np.zeros((52, POINTS * 3))
+    fields[0] = field(MOUTH)
+    fields[1] = field(BROWS)
+    return fields
+
+
+def test_the_correction_is_trained_on_the_range_the_lock_leaves_alone():
+    from avatar_engine.build.synthetic import MILD_MAX
+
+    assert TRAINED_EXPRESSION_MAX == MILD_MAX
+
+
+def test_excess_needs_mediapipe_and_the_fit_to_agree_beyond_the_trained_range():
+    seen = np.zeros(52)
+    fitted = np.zeros(52)
+    seen[:4] = [0.9, 0.9, 0.3, 1.0]
+    fitted[:4] = [1.0, 0.1, 0.9, 1.0]  # a misread the fit rejects; a fitted shape MediaPipe reads mild
+    excess = expression_excess(seen, fitted)
+    assert excess[0] == pytest.approx((0.9 - TRAINED_EXPRESSION_MAX) / (1 - TRAINED_EXPRESSION_MAX))
+    assert excess[1] == 0.0 and excess[2] == 0.0 and excess[3] == pytest.approx(1.0)
+    assert not expression_excess(np.full(52, TRAINED_EXPRESSION_MAX), np.ones(52)).any()
+
+
+def test_lock_rows_measure_identity_motion_along_the_expression_only(shapes):
+    excess = np.zeros(52)
+    excess[0] = 0.5
+    rows = lock_rows(shapes, excess, sigma_m=0.001)
+    assert rows.shape == (1, POINTS * 3)
+    # an identity that moves the mouth as the smile does, by 2 mm per point: its projection in sigmas, times excess
+    mimic = field(MOUTH, size_m=0.002)
+    centred = (mimic.reshape(-1, 3) - mimic.reshape(-1, 3).mean(0)).ravel()
+    assert rows[0] @ mimic == pytest.approx(0.5 * np.linalg.norm(centred) / 0.001, rel=1e-9)
+    assert rows[0] @ field(BROWS, direction=(1.0, 0.0, 0.0)) == pytest.approx(0.0, abs=1e-9)  # elsewhere: free
+    assert rows[0] @ np.tile([0.0, 0.003, 0.0], POINTS) == pytest.approx(0.0, abs=1e-9)  # the camera's translation
+    assert lock_rows(shapes, np.zeros(52)).shape == (0, POINTS * 3)
+
+
+def test_residual_ignores_landmarks_the_excess_moves(shapes):
+    excess = np.zeros(52)
+    excess[0] = 0.5  # moves the mouth points 5 mm
+    trust = residual_trust(shapes, excess, reach_m=0.004)
+    assert (trust[MOUTH] == 0.0).all() and (trust[BROWS] == 1.0).all()
+    assert residual_trust(shapes, excess, reach_m=0.01)[0] == pytest.approx(0.5)
+
+
+@pytest.fixture(scope="module")
+def astronaut(landmarker):
+    from avatar_engine.build.fit import FitOptions, fit_landmarks
+    from avatar_engine.build.image import load_photo
+    from avatar_engine.build.perception import perceive
+    from avatar_engine.head.model import HeadModel
+
+    seen = perceive(load_photo(ASTRONAUT), landmarker)
+    model = HeadModel.default()
+    return model, seen, fit_landmarks(seen, model), fit_landmarks(seen, model, FitOptions(expression_lock=False))
+
+
+def _smile_read(gl_context, landmarker, model, fit, expression) -> tuple[dict[str, float], np.ndarray]:
+    from avatar_engine.build.rig import rigged_avatar
+    from avatar_engine.render.renderer import STUDIO_BACKDROP, Renderer, RenderOptions
+
+    avatar = rigged_avatar(model, fit.identity, fit.neutral_positions, hair=None)
+    with Renderer(gl_context, RenderOptions(size=fit.view.size, background=STUDIO_BACKDROP)) as renderer:
+        renderer.load(avatar)
+        renderer.render(expression, fit.view)
+        faces = landmarker.detect(np.ascontiguousarray(renderer.read()[..., :3]))
+    assert faces, "MediaPipe finds the rebuilt face"
+    return faces[0].scores_by_name(), faces[0].points[:468, :2] * np.array(fit.view.size, np.float64)
+
+
+def test_astronaut_rest_face_reads_neutral_and_her_smile_is_the_expression(astronaut, gl_context, landmarker):
+    from avatar_engine.head.arkit import ARKIT_INDEX
+    from avatar_engine.records import Expression
+
+    model, seen, fit, unlocked = astronaut
+    rest, rest_points = _smile_read(gl_context, landmarker, model, fit, Expression())
+    driven, driven_points = _smile_read(gl_context, landmarker, model, fit, fit.photo_expression)
+    target = seen.points_px[:468]
+    for side in ("Left", "Right"):
+        name = f"mouthSmile{side}"
+        assert seen.scores[ARKIT_INDEX[name]] > PHOTO_SMILE_MIN
+        assert rest[name] < NEUTRAL_READ_MAX, rest[name]
+        assert driven[name] > NEUTRAL_READ_MAX  # the smile moved into the expression, not away
+        # the lock reads more of the smile as expression than the unlocked fit
+        assert fit.photo_expression.weights[ARKIT_INDEX[name]] > unlocked.photo_expression.weights[ARKIT_INDEX[name]]
+    assert (np.linalg.norm(driven_points - target, axis=1).mean()
+            < np.linalg.norm(rest_points - target, axis=1).mean())
