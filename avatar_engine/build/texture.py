@@ -15,7 +15,8 @@ from avatar_engine.build import delight
 from avatar_engine.build.records import FitResult, PhotoView
 from avatar_engine.build.texture_fill import (MeshSmoother, dilate, fill_base, mirror_points, mirror_samples,
                                              resize_nearest)
-from avatar_engine.build.texture_project import TexelMap, bilinear, box_blur, project_texels, texel_map
+from avatar_engine.build.texture_project import (TexelMap, bilinear, box_blur, mouth_opening, project_texels,
+                                                 texel_map)
 from avatar_engine.errors import InputError
 from avatar_engine.head.model import HeadModel
 
@@ -120,7 +121,7 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     photo : (h, w, 3) uint8 RGB; positions, normals : (n, 3) posed skin vertices in model space (as in the photo);
     uvs : (n, 2); triangles : (m, 3); view : the photo's camera; mask : (h, w) optional, 1 on face skin (the
     segmenter's), 0 on hair and background; landmarks_px : (478, 2) optional MediaPipe landmarks in pixels, for
-    white balance from the eye whites and the iris colour.
+    white balance from the eye whites, the iris colour, and the parted lips' opening (not sampled).
     """
     opts = options or TextureOptions()
     positions = np.asarray(positions, np.float64)
@@ -128,7 +129,10 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     triangles = np.asarray(triangles, np.int64)
     _check_inputs(photo, positions, np.asarray(uvs), triangles, normals, view, mask, opts.size)
     tmap = texel_map(uvs, triangles, opts.size)
-    proj = project_texels(view, positions, normals, triangles, tmap, mask, opts.cos_range)
+    # the teeth and the dark mouth between parted lips are not skin: lip texels that land there are left to the
+    # completion, which carries the lip colour in from the lip around them
+    opening = mouth_opening(landmarks_px, view.size) if landmarks_px is not None else None
+    proj = project_texels(view, positions, normals, triangles, tmap, mask, opts.cos_range, hidden=opening)
     if np.count_nonzero(proj.weight > 0.5) < 500:
         raise InputError("the fitted head covers too little of the photo to texture it (face not visible?)")
     # the eye whites say how strong a cast is, not how it was made: a lamp's and a filter's readings are weighed

@@ -15,6 +15,15 @@ from avatar_engine.build.records import PhotoView
 
 _MAX_BATCH_CELLS = 3_000_000
 """Bound on triangles x bounding-box cells evaluated at once (memory of one raster batch)."""
+INNER_LIPS = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95)
+"""MediaPipe face-mesh inner-lip contour, in order around the mouth opening (indices into the 478 landmarks)."""
+MOUTH_CORNERS = (78, 308)
+MOUTH_OPEN_MIN = 0.025
+"""The lips part when the opening's area over the squared corner distance exceeds this (grace_hopper's closed
+mouth: 0.003, the astronaut's open smile: 0.12): a closed mouth's contour encloses only the lip line, left seen."""
+MOUTH_MARGIN = 0.03
+"""The opening is widened by this fraction of the corner distance (at least a pixel): the contour sits a pixel
+or two off the lip edge, and a lip texel there would take the teeth's colour."""
 
 
 def rasterize(xy: np.ndarray, triangles: np.ndarray, size: tuple[int, int],
@@ -156,6 +165,35 @@ def box_blur(image: np.ndarray, radius: int) -> np.ndarray:
     return out
 
 
+def mouth_opening(landmarks_px: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(h, w) bool: the photo's pixels inside the parted lips (teeth, tongue, the dark mouth), slightly widened.
+
+    landmarks_px : (478, 2) MediaPipe landmarks in pixels; size : (width, height). All False when the lips touch.
+    Lip texels that land here show the mouth's inside, not the lip (the fitted lips never part exactly as much).
+    """
+    w, h = size
+    out = np.zeros((h, w), bool)
+    poly = np.asarray(landmarks_px, np.float64)[list(INNER_LIPS)]
+    x, y = poly[:, 0], poly[:, 1]
+    area = 0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+    width = float(np.linalg.norm(np.subtract(*np.asarray(landmarks_px, np.float64)[list(MOUTH_CORNERS)])))
+    if width < 1.0 or area < MOUTH_OPEN_MIN * width ** 2:
+        return out
+    margin = max(1, int(round(MOUTH_MARGIN * width)))
+    x0, y0 = np.clip(np.floor(poly.min(0)).astype(int) - margin, 0, [w, h])
+    x1, y1 = np.clip(np.ceil(poly.max(0)).astype(int) + margin + 1, 0, [w, h])
+    if x1 <= x0 or y1 <= y0:
+        return out
+    px, py = np.meshgrid(np.arange(x0, x1) + 0.5, np.arange(y0, y1) + 0.5)
+    inside = np.zeros(px.shape, bool)
+    for (ax, ay), (bx, by) in zip(poly, np.roll(poly, -1, axis=0)):  # even-odd rule, one edge at a time
+        crosses = (ay > py) != (by > py)
+        at = ax + (py - ay) * (bx - ax) / np.where(by != ay, by - ay, 1.0)
+        inside ^= crosses & (px < at)
+    out[y0:y1, x0:x1] = box_blur(inside.astype(np.float64), margin) > 1e-6
+    return out
+
+
 @dataclass(frozen=True)
 class Projection:
     """The photo seen from each covered texel."""
@@ -172,11 +210,14 @@ class Projection:
 
 def project_texels(view: PhotoView, positions: np.ndarray, normals: np.ndarray, triangles: np.ndarray,
                    tmap: TexelMap, mask: np.ndarray | None = None, cos_range: tuple[float, float] = (0.2, 0.55),
-                   depth_tolerance: float = 0.004, max_raster: int = 320) -> Projection:
+                   depth_tolerance: float = 0.004, max_raster: int = 320,
+                   hidden: np.ndarray | None = None) -> Projection:
     """Project every covered texel into the photo with a z-buffer visibility test and view-angle weights.
 
     positions, normals : (n, 3) posed skin vertices in model space; triangles : (m, 3)
     mask : (h, w) float or bool, 1 where the photo shows skin (eroded inside so misfit edges do not bleed)
+    hidden : (h, w) bool, True where the photo shows something else in the skin's place, exactly (not eroded:
+    `mouth_opening`, whose outline is tight); texels landing there get weight 0
     Texels on triangles that face away from the camera at all three corners (most of the head: the back, the scalp)
     are not interpolated: they get weight 0, xy 0 and the corners' mean cosine.
     """
@@ -216,6 +257,10 @@ def project_texels(view: PhotoView, positions: np.ndarray, normals: np.ndarray, 
         radius = max(1, int(round(0.006 * max(w, h))))
         eroded = np.clip((box_blur((m > 0.5).astype(np.float64), radius) - 0.75) * 4, 0, 1)
         weight_a = weight_a * bilinear(eroded[..., None], xy_a)[:, 0]
+    if hidden is not None:
+        if hidden.shape != (h, w):
+            raise ValueError(f"hidden is {hidden.shape[1]}x{hidden.shape[0]}, the photo is {w}x{h}")
+        weight_a = weight_a * (1 - bilinear(np.asarray(hidden, np.float32)[..., None], xy_a)[:, 0])
     n = len(tmap.texels)
     xy, visible = np.zeros((n, 2)), np.zeros(n, bool)
     cos_view = vertex_cos[triangles].mean(1).astype(np.float32)[tmap.face]

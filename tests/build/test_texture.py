@@ -34,6 +34,11 @@ OFF_PRIOR_TONE = (1.0, 0.82, 0.8)
 build_light's subject_3000): the skin prior alone read `CAST` on it as a lamp's (Delta E 10.7 there)."""
 FILTER_CHOICE_MAX = 0.1
 """`cast_balance`'s lamp probability for a filter's cast, at most (and at least 1 - this for a lamp's)."""
+TEETH = (236, 226, 214)
+MOUTH_HALF_SIZE = (0.6, 0.35)
+"""The painted opening's half width and half height, in units of half the inner mouth-corner distance."""
+TEETH_LIFT_MAX = 0.1
+"""Lip texels under a painted opening: mean albedo luminance at most this fraction above the unpainted build's."""
 
 
 def mean_lab(texture: np.ndarray, where: np.ndarray) -> np.ndarray:
@@ -297,3 +302,37 @@ def test_a_face_in_shade_is_reported(gl_context, scene, studio):
     shaded = build(skin, away, rgb, mask, None)
     assert any("shade" in w for w in shaded.warnings)
     assert not any("shade" in w for w in studio[3].warnings)
+
+
+def test_teeth_between_parted_lips_are_not_painted_on_the_lips(scene, studio):
+    """Teeth painted over the mouth and inner-lip landmarks around them: the lip texels that land there keep lip
+    colour (left to the completion). Told the lips touch, the same photo does bake the teeth in (the test bites)."""
+    from avatar_engine.build.texture_project import INNER_LIPS, project_texels, texel_map
+
+    _, _, skin, view = scene
+    rgb, mask, points, clean = studio
+    if points is None:
+        pytest.skip("needs MediaPipe's landmarks for white balance")
+    corners = points[[78, 308]]
+    centre, half = corners.mean(0), np.linalg.norm(corners[1] - corners[0]) / 2
+    rx, ry = MOUTH_HALF_SIZE[0] * half, MOUTH_HALF_SIZE[1] * half
+    yy, xx = np.mgrid[0:rgb.shape[0], 0:rgb.shape[1]] + 0.5
+    teeth = ((xx - centre[0]) / rx) ** 2 + ((yy - centre[1]) / ry) ** 2 < 1
+    painted = np.where(teeth[..., None], np.array(TEETH, np.uint8), rgb)
+    angle = np.linspace(np.pi, -np.pi, len(INNER_LIPS), endpoint=False)
+    parted = points.copy()
+    parted[list(INNER_LIPS)] = centre + np.stack([rx * np.cos(angle), ry * np.sin(angle)], 1)
+    opened = build(skin, view, painted, mask, parted)
+    unaware = build(skin, view, painted, mask, points)
+
+    tmap = texel_map(skin.uvs, skin.indices, 1024)
+    proj = project_texels(view, skin.positions, skin.normals, skin.indices, tmap)
+    px = np.clip(proj.xy.astype(int), 0, [rgb.shape[1] - 1, rgb.shape[0] - 1])
+    under = tmap.texels[(proj.weight > 0.5) & teeth[px[:, 1], px[:, 0]]]
+    assert len(under) > 50, "the painted opening should cover lip texels"
+
+    def lum(result):
+        return (delight.texture_to_albedo(result.texture).reshape(-1, 3)[under] @ delight.LUMA).mean()
+
+    assert lum(opened) < (1 + TEETH_LIFT_MAX) * lum(clean)
+    assert lum(unaware) > (1 + TEETH_LIFT_MAX) * lum(clean)

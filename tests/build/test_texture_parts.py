@@ -119,3 +119,36 @@ def test_skin_balance_undoes_its_share_of_a_cast_without_eye_whites():
     gains = delight.skin_balance(np.clip(np.round(photo * cast), 0, 255).astype(np.uint8), points, 0.6)
     expected = cast ** -0.6
     assert np.allclose(gains, expected / (expected @ delight.LUMA), rtol=WHITE_BALANCE_TOLERANCE)
+
+
+def _mouth(open_px: float, centre=(60.0, 50.0), half_width=20.0) -> np.ndarray:
+    """(478, 2) landmarks with only the inner-lip contour placed: an ellipse `open_px` tall (0: lips touching)."""
+    from avatar_engine.build.texture_project import INNER_LIPS
+
+    points = np.zeros((478, 2))
+    angle = np.linspace(np.pi, -np.pi, len(INNER_LIPS), endpoint=False)  # 78 (a corner) first, round the mouth
+    points[list(INNER_LIPS)] = np.stack([centre[0] + half_width * np.cos(angle),
+                                         centre[1] + open_px / 2 * np.sin(angle)], 1)
+    return points
+
+
+MOUTH_EDGE_PX = 3.0
+"""The opening reaches at most this far beyond the inner-lip contour (its margin, 1-2 px at this mouth size)."""
+
+
+def test_mouth_opening_covers_the_parted_lips_and_a_margin():
+    from avatar_engine.build.texture_project import mouth_opening
+
+    opening = mouth_opening(_mouth(12.0), (120, 100))
+    yy, xx = np.mgrid[0:100, 0:120] + 0.5
+    ellipse = ((xx - 60) / 20) ** 2 + ((yy - 50) / 6) ** 2
+    assert opening[ellipse < 0.9].all(), "every pixel between the lips is hidden"
+    assert not opening[np.hypot(np.maximum(np.abs(xx - 60) - 20, 0), np.maximum(np.abs(yy - 50) - 6, 0))
+                       > MOUTH_EDGE_PX].any(), "the lips themselves stay seen"
+
+
+def test_a_closed_mouth_hides_nothing():
+    from avatar_engine.build.texture_project import mouth_opening
+
+    assert not mouth_opening(_mouth(0.0), (120, 100)).any()
+    assert not mouth_opening(_mouth(1.0), (120, 100)).any(), "the lip line of touching lips is no opening"
