@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +75,10 @@ def cmd_template(args: argparse.Namespace) -> int:
 
     out = _output_path(args.output, (".glb",))
     style = HAIR_PRESETS[args.hair] if args.hair else HairStyle()
+    if args.wave is not None:
+        if not 0.0 <= args.wave <= 1.0:
+            raise InputError(f"--wave {args.wave} must be between 0 (straight) and 1 (curly)")
+        style = replace(style, wave=args.wave)
     avatar = template_avatar(hair=None if args.bald else style)
     write_glb(avatar, out)
     print(f"wrote {out}: {avatar.triangle_count} triangles, 52 ARKit targets, joints {', '.join(avatar.skeleton.names)}")
@@ -316,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bald", action="store_true", help="leave out the hair")
     p.add_argument("--hair", choices=("bald", "buzz", "short", "medium", "long", "fringe"), default=None,
                    help="a hairstyle preset (default: the template's own style)")
+    p.add_argument("--wave", type=float, default=None, help="how wavy the hair is: 0 straight (default) to 1 curly")
     p.set_defaults(run=cmd_template)
 
     p = sub.add_parser("build", help="build a rigged avatar (glTF binary) from one photo of a face")

@@ -27,6 +27,20 @@ def test_template_writes_a_readable_avatar(glb):
     assert any(p.morph_positions.any() for p in avatar.parts)
 
 
+def test_template_with_curly_hair(tmp_path, capsys):
+    """`--wave` curls the template's hair: more hair triangles (the ripples) and the style's texture."""
+    from avatar_engine.io import read_glb
+
+    straight, curly = tmp_path / "straight.glb", tmp_path / "curly.glb"
+    assert main(["template", "-o", str(straight)]) == 0
+    assert main(["template", "--wave", "1", "-o", str(curly)]) == 0
+    hair = lambda path: read_glb(path).part("hair")  # noqa: E731
+    assert len(hair(curly).indices) > len(hair(straight).indices)
+    assert main(["template", "--wave", "1.5", "-o", str(tmp_path / "bad.glb")]) == 2
+    assert "--wave 1.5 must be between 0 (straight) and 1 (curly)" in capsys.readouterr().err
+    assert not (tmp_path / "bad.glb").exists()
+
+
 def test_render_writes_rgba_png(glb, tmp_path):
     out = tmp_path / "out.png"
     assert main(["render", str(glb), "--expression", "jawOpen=1,mouthSmileLeft=0.5", "--yaw", "20",
