@@ -60,6 +60,12 @@ SCALP_TIP_M, TIP_V = 0.01, 0.45
 last centimetre."""
 FRINGE_BLUNT = 0.6
 """How much of a fringe's strand tips are squeezed toward its end like hair ending on the scalp (1: as blunt)."""
+FRINGE_CURL_TIP_M = 0.04
+"""At wave 1 a fringe's tips are spread over this much more of its end than SCALP_TIP_M (at most the part hanging
+below the hairline; none for hair lying down at its hairline, where the tips would open holes above it). Curled
+tips squeezed into one centimetre, eight times tighter than the rest of the strand, are drawn from a coarse mip
+level, where their hooks break into a line of dark specks across the forehead; spread over the hanging part they
+end as hooked locks."""
 SWEEP_MAX_DEG = 28.0
 """A swept fringe turns up to this angle at its tips, from nothing at the hairline (which stays covered)."""
 CROWN_FLATTEN = 0.6
@@ -244,12 +250,14 @@ def _column_lengths(style: HairStyle, points: np.ndarray, arc: np.ndarray, on_sc
     return np.minimum(length, arc[rows, first_below]), face
 
 
-def _texture_along(t: np.ndarray, length: np.ndarray, ends_on_scalp: np.ndarray) -> np.ndarray:
+def _texture_along(t: np.ndarray, length: np.ndarray, ends_on_scalp: np.ndarray,
+                   tip_m: np.ndarray | float = SCALP_TIP_M) -> np.ndarray:
     """(c, r) position along the strand texture (0 root, 1 tip) of each grid row t : (r,) of each column.
 
     Hair that ends on the scalp (combed back to its hairline) shows its tips along the hairline: there the texture's
-    tapering tips are squeezed into the strand's last SCALP_TIP_M, a fine edge instead of wide points."""
-    tip_share = np.clip(SCALP_TIP_M / np.maximum(length, 1e-6), 0.02, 1.0 - TIP_V)[:, None]  # (c, 1)
+    tapering tips are squeezed into the strand's last tip_m (SCALP_TIP_M, or (c,) per column), a fine edge instead
+    of wide points."""
+    tip_share = np.clip(tip_m / np.maximum(length, 1e-6), 0.02, 1.0 - TIP_V)[:, None]  # (c, 1)
     body = 1.0 - tip_share
     squeezed = np.where(t[None] < body, t[None] * (TIP_V / body), TIP_V + (t[None] - body) * ((1 - TIP_V) / tip_share))
     e = ends_on_scalp[:, None]
@@ -337,7 +345,13 @@ def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None, ti
     t = np.linspace(0.0, tip, rows + 1)
     hl = arc[np.arange(COLUMNS), np.minimum(on_scalp.sum(1), arc.shape[1] - 1)]
     ends_on_scalp = 1.0 - _smoothstep(0.0, 0.04, length - hl)  # short hair lies down at its hairline
-    texture_t = _texture_along(t, length, np.maximum(ends_on_scalp, FRINGE_BLUNT * face))
+    blunt = np.maximum(ends_on_scalp, FRINGE_BLUNT * face)
+    if style.wave:  # a curly fringe's tips spread over the part that hangs below the hairline
+        hanging = (1.0 - ends_on_scalp) * np.clip(length - hl, 0.0, FRINGE_CURL_TIP_M)  # none where it lies down
+        tip_m = SCALP_TIP_M + style.wave * face * hanging
+        texture_t = _texture_along(t, length, blunt, tip_m)
+    else:
+        texture_t = _texture_along(t, length, blunt)
     s = t[None] * length[:, None]  # (c, r) arc length of every grid row
     # where the hair ends, every sheet above the innermost closes in on it by this fraction:
     # short hair comes down to the skin at its hairline, so there is no ledge there

@@ -4,7 +4,9 @@ u runs around the head (the texture repeats several times round it), v runs alon
 top) to tip (band bottom). Alpha is cut by clumps a few millimetres wide, not by single strands: alpha-tested
 strands thinner than a pixel vanish in the mipmaps, clumps survive them; the single strands live in the colour.
 Wavy hair swings the whole strand field sideways along the strand (neighbouring locks out of step, never folding
-over, so no gaps open) with light and dark where the strands turn, and hooks and staggers the clumps' tips.
+over, so no gaps open) with light and dark where the strands turn, and hooks and staggers the clumps' tips. A hooked
+tip stays whole where it reaches over its neighbour and keeps its width toward its end: squeezed into a fringe's
+edge, cut or hairline tips broke into specks.
 """
 
 from __future__ import annotations
@@ -59,6 +61,10 @@ TIP_CURL_START = 0.12
 """Tips start to taper this much earlier (fraction of the strand) at wave 1: longer curling ends."""
 TIP_RAGGED = 0.12
 """Clump ends spread this much more along the strand at wave 1: a broken outline, not a cut line."""
+TIP_FULL = 0.5
+"""At wave 1 a tapering tip keeps its width this much longer (its half-width goes as taper ** (0.5 - 0.5 * this)):
+ringlet ends a few texels wide, not hairlines. Where the tips are squeezed into a short edge (a fringe, hair ending
+on the scalp) the mip levels average a hairline away, and what is left of a hooked one breaks into specks."""
 
 
 def band_v(layer: int, t: np.ndarray) -> np.ndarray:
@@ -74,6 +80,23 @@ def _smooth(x: np.ndarray, width: int) -> np.ndarray:
     return np.real(np.fft.ifft(np.fft.fft(x, axis=-1) * np.fft.fft(kernel, x.shape[-1]), axis=-1))
 
 
+def _rooted(inside: np.ndarray) -> np.ndarray:
+    """inside : (r, w) bool, row 0 the roots -> the texels reached from the roots going down the strand: a run of
+    texels in a row is kept if it shares a column with a kept run in the row above (round the band's wrap)."""
+    starts = inside.copy()
+    starts[:, 1:] &= ~inside[:, :-1]
+    label = np.cumsum(starts.ravel()).reshape(inside.shape) * inside  # 1, 2, ... per run, 0 outside
+    wraps = inside[:, 0] & inside[:, -1] & ~inside.all(1)  # the row's last run goes on into its first
+    label[wraps] = np.where(label[wraps] == label[wraps, -1:], label[wraps, :1], label[wraps])
+    good = np.zeros(label.max() + 1, bool)
+    good[label[0]] = True
+    good[0] = False  # outside every run
+    for r in range(1, len(inside)):
+        good[label[r][good[label[r - 1]]]] = True
+        good[0] = False
+    return good[label]
+
+
 def lock_swing(v: np.ndarray, n: int, wave: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Sideways shift (texels) and curl phase (radians) of n locks, both (len(v), n), along v : (r,) in [0, 1]."""
     cycles = float(np.interp(wave, (0.0, 1.0), CURL_CYCLES)) * rng.uniform(0.8, 1.2, n)
@@ -84,16 +107,16 @@ def lock_swing(v: np.ndarray, n: int, wave: float, rng: np.random.Generator) -> 
 
 
 def _locks(u: np.ndarray, centre: np.ndarray, half: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Which lock every texel belongs to once the locks are shifted: u : (w,) texels, centre, half : (n,) each
-    lock's centre and half-width, shift : (r, n) -> lock (r, w) int and the texel's signed offset (r, w) from its
-    lock's shifted centre (circular across the band)."""
+    """Which lock every texel belongs to once the locks are shifted: u : (w,) texels, centre : (n,) each lock's
+    centre, half : (n,) or (r, n) its half-width (per row where it tapers), shift : (r, n) -> lock (r, w) int and
+    the texel's signed offset (r, w) from its lock's shifted centre (circular across the band)."""
     # the (r, w, n) distance table is the atlas's largest: circular distances in float32, in place (14x faster
     # than signed float64 offsets), then the signed offset for the chosen lock alone
     shifted = centre[None] + shift  # (r, n)
     distance = np.asarray(u, np.float32)[None, :, None] - np.remainder(shifted, WIDTH).astype(np.float32)[:, None]
     np.abs(distance, out=distance)  # in [0, WIDTH)
     np.minimum(distance, np.float32(WIDTH) - distance, out=distance)
-    distance *= (1.0 / np.maximum(half, 1)).astype(np.float32)
+    distance *= (1.0 / np.maximum(np.broadcast_to(half, shift.shape), 1e-3)).astype(np.float32)[:, None]
     lock = distance.argmin(-1)
     chosen = np.take_along_axis(shifted, lock, 1)  # (r, w)
     return lock, (np.asarray(u, np.float64)[None] - chosen + WIDTH / 2) % WIDTH - WIDTH / 2
@@ -145,11 +168,12 @@ def _strand_bands(layers: int, density: float, seed: int, wave: float) -> tuple[
         tip_start = tip_start - 0.08 * rng.random(n)
         end = 1.0 - TIP_SPREAD * (0.25 + 0.75 * outer) * rng.random(n) ** 0.7  # clumps end at different lengths: no straight cut line
         tip_start = tip_start * end
+        # an absent clump is absent only away from the crown, where all columns meet and gaps would show the scalp
+        gap_from = np.where(present, 2.0, GAP_FROM + rng.random(n) * 0.25)
         if wave > 0:  # curly locks, from their own random stream: a straight atlas stays as it was
             curl = np.random.default_rng(seed + 101 + k)
             shift, phase = lock_swing(v, n, wave, curl)
-            present = present | (curl.random(n) < wave * CURL_FILL * density)
-            clump, offset = _locks(u.astype(np.float64), centres, halves, shift)  # (r, w) each
+            gap_from = np.where(curl.random(n) < wave * CURL_FILL * density, 2.0, gap_from)
             end = end - wave * TIP_RAGGED * curl.random(n)
             tip_start = np.maximum(tip_start - wave * TIP_CURL_START * curl.random(n), CROWN_SOLID)
             tipness = np.clip((v[:, None] - tip_start[None]) / np.maximum(end - tip_start, 1e-3)[None], 0, 1)
@@ -157,6 +181,14 @@ def _strand_bands(layers: int, density: float, seed: int, wave: float) -> tuple[
             sway = sway + (wave * TIP_CURL_TEXELS * curl.uniform(0.5, 1.0, n)[None] * tipness ** 1.5
                            * np.sin(2 * np.pi * curl.uniform(0.6, 1.4, n)[None] * tipness
                                     + curl.uniform(0, 2 * np.pi, n)[None]))
+            # a texel belongs to the lock whose tip, hooked and tapered, covers it most: a hook reaching over its
+            # neighbour stays whole instead of being cut at the neighbour's edge into islands
+            reach = np.clip((end[None] - v[:, None]) / np.maximum(end - tip_start, 1e-3)[None], 0, 1)
+            tapering = reach < 1.0
+            reach = np.where(tapering, reach ** (0.5 - 0.5 * TIP_FULL * wave), 1.0)
+            shift = shift + np.where(tapering, sway, 0.0)
+            clump, offset = _locks(u.astype(np.float64), centres, halves[None] * reach, shift)  # (r, w) each
+            sway = np.zeros_like(sway)  # already in the locks' centres
             strand = np.rint(u[None] - shift[rows, clump]).astype(int) % WIDTH  # strands follow their lock
         else:
             clump = np.broadcast_to(clump, (len(v), WIDTH))
@@ -168,22 +200,27 @@ def _strand_bands(layers: int, density: float, seed: int, wave: float) -> tuple[
             across = np.minimum(across, 1.0)
         # the sway bends a clump's tip and its shading, never its body: clumps side by side must not open gaps
         swayed = np.abs(offset - sway[rows, clump]) / half
-        # an absent clump is absent only away from the crown, where all columns meet and gaps would show the scalp
-        gap_from = np.where(present, 2.0, GAP_FROM + rng.random(n) * 0.25)
         # a clump tapers to a point: past tip_start its half-width shrinks linearly to zero at its end
         taper = np.clip((end[clump] - v[:, None]) / np.maximum(end[clump] - tip_start[clump], 1e-3), 0, 1)
-        tip_len = np.clip(taper ** 0.5, 0, 1)
+        tip_len = np.clip(taper ** (0.5 - 0.5 * TIP_FULL * wave) if wave > 0 else taper ** 0.5, 0, 1)
         along = v[:, None] < gap_from[clump]
         inside = (np.where(tip_len < 1.0, swayed, across) <= tip_len) & (along | (v[:, None] < CROWN_SOLID))
+        if wave > 0:  # a tip cut by an absent neighbour's gap can still leave islands: specks, not hair ends
+            inside = _rooted(inside)
         alpha = np.where(inside, 255, 0).astype(np.uint8)
         tone = 0.84 + 0.28 * _smooth(rng.random(WIDTH), 2)  # per strand
         drift = 1.0 + 0.08 * np.sin(v[:, None] * rng.uniform(6, 14) + rng.uniform(0, 6.3, WIDTH)[strand])
-        edge_shadow = 1.0 - (0.08 + LOCK_EDGE_SHADE * wave) * np.minimum(swayed, 1.0) ** 2  # the clump's own strands shade its edges
+        edge = 0.08 + LOCK_EDGE_SHADE * wave
+        if wave > 0:  # curly locks stand apart, but a dark outline round a thin tip reads as a speck of dirt
+            edge = edge - LOCK_EDGE_SHADE * wave * tipness[rows, clump]
+        edge_shadow = 1.0 - edge * np.minimum(swayed, 1.0) ** 2  # the clump's own strands shade its edges
         gradient = 0.82 + 0.26 * v[:, None]  # roots darker, sunlit tips lighter
         shade = INNER_SHADE + (1.0 - INNER_SHADE) * outer if layers > 1 else 0.85
         light = tone[strand] * drift * edge_shadow * gradient * shade
         if wave > 0:  # light and dark where a curl turns toward the light and away
             light = light * (1.0 + wave * CURL_SHADE * np.cos(phase[rows, clump]))
+            # transparent texels still colour the mip levels' edges: there they carry no edge shadow
+            light = np.where(inside, light, light / edge_shadow)
         light.setflags(write=False)
         alpha.setflags(write=False)
         bands.append((light, alpha))
