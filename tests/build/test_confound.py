@@ -2,20 +2,9 @@
 
 import numpy as np
 import pytest
+from landmark_fields import BROWS, MOUTH, POINTS, field
 
 from avatar_engine.build.confound import STRONG_EXPRESSION_MM, confound_strength, hold_confounded
-
-POINTS = 468
-
-
-def field(moved: slice, direction=(0.0, 1.0, 0.0), size_m: float = 0.01) -> np.ndarray:
-    """(468 * 3,) a displacement of the points in `moved` by size_m along direction."""
-    out = np.zeros((POINTS, 3))
-    out[moved] = np.asarray(direction) * size_m
-    return out.ravel()
-
-
-MOUTH, BROWS = slice(0, 40), slice(200, 240)
 
 
 @pytest.fixture()
