@@ -147,7 +147,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     poster = None
     with _renderer(size, "studio", 4) as renderer, VideoWriter(out, args.fps, size) as video:
         renderer.load(avatar)
-        for i, (expression, camera) in enumerate(demo.shots(args.fps)):
+        for i, (expression, camera) in enumerate(demo.shots(args.fps, camera=demo.framed_camera(avatar))):
             renderer.render(expression, camera)
             frame = renderer.read()
             video.write(frame)

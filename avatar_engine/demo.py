@@ -15,7 +15,7 @@ from typing import Iterator
 import numpy as np
 
 from avatar_engine.head.arkit import ARKIT_INDEX
-from avatar_engine.records import Expression, euler_rotation
+from avatar_engine.records import Avatar, Expression, euler_rotation
 from avatar_engine.render.camera import Camera
 
 DEMO_PHOTO = Path(__file__).resolve().parents[1] / "assets" / "photos" / "astronaut.png"
@@ -23,7 +23,14 @@ DEMO_PHOTO = Path(__file__).resolve().parents[1] / "assets" / "photos" / "astron
 TURNTABLE_S = 4.0
 """Seconds for the camera's full orbit round the resting head."""
 CAMERA = Camera(distance=0.64, target=(0.0, 0.16, 0.02))
-"""The demo's camera at yaw 0: head and hair fill most of a 16:9 frame."""
+"""The demo's camera at yaw 0 for the default head: head and hair fill most of a 16:9 frame (`framed_camera` fits
+it to another head)."""
+FRAME_MARGIN = 1.1
+"""The head, from a little below the chin to the top of the hair, fills 1 / FRAME_MARGIN of the frame's height."""
+CHIN_CLEARANCE = 0.02
+"""Metres of neck shown below the chin."""
+FACE_DEPTH = 0.035
+"""Skin within this of the nose tip's depth is the face's front, the chin included, the neck below it not."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,19 @@ def duration(keys: tuple[Key, ...] = SHOWREEL) -> float:
     return keys[-1].time
 
 
+def framed_camera(avatar: Avatar, camera: Camera = CAMERA) -> Camera:
+    """`camera` aimed and set back so that `avatar` fits its frame: from just below the chin (the lowest skin in
+    front of the neck) to the top of the hair or skull. A built head with full hair is taller than the default one,
+    and the default's camera cut its chin off."""
+    skin = avatar.part("skin").positions
+    front = skin[skin[:, 2] > skin[:, 2].max() - FACE_DEPTH]  # the face's front: nose, lips, chin
+    bottom = float(front[:, 1].min()) - CHIN_CLEARANCE
+    top = float(max(p.positions[:, 1].max() for p in avatar.parts))
+    half_fov = np.radians(camera.fov_y_deg) / 2
+    distance = (top - bottom) * FRAME_MARGIN / (2 * np.tan(half_fov))
+    return replace(camera, target=(camera.target[0], (top + bottom) / 2, camera.target[2]), distance=distance)
+
+
 def turntable_camera(time: float, seconds: float = TURNTABLE_S, camera: Camera = CAMERA) -> Camera:
     """The orbiting camera at `time` (0..seconds): one full turn toward the avatar's left, eased at both ends."""
     t = float(np.clip(time / seconds, 0.0, 1.0))
@@ -88,10 +108,10 @@ def frame_count(fps: float, turntable_s: float = TURNTABLE_S, keys: tuple[Key, .
     return int(round(turntable_s * fps)) + int(round(duration(keys) * fps))
 
 
-def shots(fps: float, turntable_s: float = TURNTABLE_S,
-          keys: tuple[Key, ...] = SHOWREEL) -> Iterator[tuple[Expression, Camera]]:
-    """The film frame by frame: the turntable (neutral face), then the performance through the front camera."""
+def shots(fps: float, turntable_s: float = TURNTABLE_S, keys: tuple[Key, ...] = SHOWREEL,
+          camera: Camera = CAMERA) -> Iterator[tuple[Expression, Camera]]:
+    """The film frame by frame: the turntable (neutral face), then the performance through the front `camera`."""
     for i in range(int(round(turntable_s * fps))):
-        yield Expression(), turntable_camera(i / fps, turntable_s)
+        yield Expression(), turntable_camera(i / fps, turntable_s, camera)
     for i in range(int(round(duration(keys) * fps))):
-        yield expression_at(i / fps, keys), CAMERA
+        yield expression_at(i / fps, keys), camera

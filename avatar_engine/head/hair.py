@@ -60,12 +60,12 @@ SCALP_TIP_M, TIP_V = 0.01, 0.45
 last centimetre."""
 FRINGE_BLUNT = 0.6
 """How much of a fringe's strand tips are squeezed toward its end like hair ending on the scalp (1: as blunt)."""
-FRINGE_CURL_TIP_M = 0.04
+FRINGE_CURL_TIP_M = 0.02
 """At wave 1 a fringe's tips are spread over this much more of its end than SCALP_TIP_M (at most the part hanging
 below the hairline; none for hair lying down at its hairline, where the tips would open holes above it). Curled
 tips squeezed into one centimetre, eight times tighter than the rest of the strand, are drawn from a coarse mip
 level, where their hooks break into a line of dark specks across the forehead; spread over the hanging part they
-end as hooked locks."""
+end as hooked locks. Spread over 4 cm, the fringe's lower half was an open lattice of tips (a hairnet at 540p)."""
 SWEEP_MAX_DEG = 28.0
 """A swept fringe turns up to this angle at its tips, from nothing at the hairline (which stays covered)."""
 CROWN_FLATTEN = 0.6

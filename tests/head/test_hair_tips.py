@@ -15,9 +15,10 @@ from avatar_engine.head.hair_texture import BAND_HEIGHT, GUTTER, strand_atlas
 STRAY_TEXELS = 0
 """Opaque texels of a wave-1 band not joined (4-connected, round the band's wrap) to its roots: before the fix the
 template's colour had 349 and 2,335 in its two bands, hooked tips cut off by a neighbouring lock."""
-FRINGE_TIP_SQUEEZE = 2.5
-"""Texture rows per metre along a curly fringe's last grid row at most this many times its strands' median: the
-squeezed tips (8.5 times) were drawn from a coarse mip level and broke into specks. Straight fringes keep theirs."""
+FRINGE_TIP_SQUEEZE = 3.5
+"""Texture rows per metre along a curly fringe's last grid row at most this many times its strands' median (3.05
+with hair.FRINGE_CURL_TIP_M 2 cm): the squeezed tips (8.5 times) were drawn from a coarse mip level and broke into
+specks. Straight fringes keep theirs."""
 FRONT_COLUMNS = 8
 """Columns whose tips lie furthest forward: the middle of the fringe."""
 
