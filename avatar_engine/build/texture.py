@@ -58,6 +58,9 @@ class TextureOptions:
     """Texels around a dark rejected one (hair, lip gap) that are distrusted too, at 1024 (scales with size)."""
     highlight_log: float = 0.12
     """Brightening above the smooth tone is compressed to at most exp(this): highlights are not albedo."""
+    highlight_chroma_log: float = 0.3
+    """...and a texel this far (log) above the tone takes the tone's colour, not the light's: a white shine on a lip
+    kept at the compressed brightness reads as a grey-blue spot on the pink."""
     detail_log: float = 0.15
     """On plain skin, departures from the smooth tone times the default skin's structure (wrinkles, glasses
     frames, stray shadows) are compressed to at most exp(this) either way."""
@@ -187,6 +190,7 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     # specular highlights are added light, not albedo: compress what stands above the smooth tone
     excess = np.maximum(log_ratio - tone, 0).mean(1, keepdims=True)
     albedo = albedo * np.exp(opts.highlight_log * np.tanh(excess / opts.highlight_log) - excess)
+    albedo = _tone_chroma(albedo, base * np.exp(tone), np.clip(excess / opts.highlight_chroma_log, 0.0, 1.0))
     # on plain skin, what the photo adds to the default skin's structure is mostly not albedo at this scale:
     # creases shaded by the key light, glasses frames and their shadows, blur; keep it, but faint
     off = np.log(np.maximum(albedo, 1e-6) / np.maximum(base, 1e-4)) - tone
@@ -217,6 +221,15 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         face_light=face_light, warnings=tuple(warnings),
         coverage={"seen": seen_count / n, "mirrored": float(np.count_nonzero(total > 0.5)) / n - seen_count / n,
                   "filled": float(np.mean(total <= 0.5))})
+
+
+def _tone_chroma(albedo: np.ndarray, tone: np.ndarray, amount: np.ndarray) -> np.ndarray:
+    """albedo (t, 3) with its colour (rgb over luminance) moved `amount` (t, 1) of the way, in log, to `tone`'s
+    (t, 3): luminance kept."""
+    luma = lambda c: np.maximum(c @ delight.LUMA, 1e-9)[:, None]  # noqa: E731
+    ratio = (tone / luma(tone)) / np.maximum(albedo / luma(albedo), 1e-9)
+    moved = albedo * ratio ** amount
+    return moved * (luma(albedo) / luma(moved))
 
 
 def prepare_layout(uvs: np.ndarray, triangles: np.ndarray, size: int = 1024) -> None:

@@ -152,3 +152,18 @@ def test_a_closed_mouth_hides_nothing():
 
     assert not mouth_opening(_mouth(0.0), (120, 100)).any()
     assert not mouth_opening(_mouth(1.0), (120, 100)).any(), "the lip line of touching lips is no opening"
+
+
+def test_a_highlight_takes_the_skins_colour_not_the_lights():
+    """A white shine on a lip, its brightness already compressed, must not stay white (grey-blue on the pink)."""
+    from avatar_engine.build import delight
+    from avatar_engine.build.texture import _tone_chroma
+
+    lip = np.array([[0.45, 0.12, 0.10]])
+    shine = np.array([[0.60, 0.55, 0.55]])
+    full = _tone_chroma(shine, lip, np.array([[1.0]]))
+    assert np.allclose(full / (full @ delight.LUMA), lip / (lip @ delight.LUMA), rtol=1e-6)  # the lip's colour
+    assert np.isclose(full @ delight.LUMA, shine @ delight.LUMA).all()  # at the shine's brightness
+    assert np.allclose(_tone_chroma(shine, lip, np.array([[0.0]])), shine)  # plain skin (no excess) untouched
+    half = _tone_chroma(shine, lip, np.array([[0.5]]))
+    assert lip[0, 2] / lip[0, 0] < half[0, 2] / half[0, 0] < shine[0, 2] / shine[0, 0]
