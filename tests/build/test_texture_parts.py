@@ -156,7 +156,6 @@ def test_a_closed_mouth_hides_nothing():
 
 def test_a_highlight_takes_the_skins_colour_not_the_lights():
     """A white shine on a lip, its brightness already compressed, must not stay white (grey-blue on the pink)."""
-    from avatar_engine.build import delight
     from avatar_engine.build.texture import _tone_chroma
 
     lip = np.array([[0.45, 0.12, 0.10]])
