@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from avatar_engine.build.texture_project import point_in_polygon
+
 REFERENCE_IRRADIANCE = (1.26, 1.18, 1.19)
 """Per channel: luminance of the 90th-percentile shading over the visible face, in albedo units (calibrated on studio renders:
 a render of the default albedo under the default `Lighting` recovers that albedo's mean skin level)."""
@@ -126,7 +128,7 @@ def _eye_pixels(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
         if x1 <= x0 or y1 <= y0:
             continue
         yy, xx = np.mgrid[y0:y1 + 1, x0:x1 + 1] + 0.5
-        inside = _point_in_polygon(xx.ravel(), yy.ravel(), poly)
+        inside = point_in_polygon(xx.ravel(), yy.ravel(), poly)
         outside_iris = np.hypot(xx.ravel() - centre[0], yy.ravel() - centre[1]) > 1.15 * radius
         ok = inside & outside_iris & ~clipped[y0:y1 + 1, x0:x1 + 1].ravel()
         samples.append(photo[y0:y1 + 1, x0:x1 + 1].reshape(-1, 3)[ok].astype(np.float64))
@@ -149,20 +151,22 @@ def sclera_color(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | No
     channel by a strong cast still counts (it under-reads that channel a little rather than losing the white).
     photo : (h, w, 3) display values 0-255; landmarks_px : (478, 2)
     """
-    pix = _eye_pixels(photo, landmarks_px)
+    return _sclera_of(_eye_pixels(photo, landmarks_px))
+
+
+def _sclera_of(pix: np.ndarray) -> np.ndarray | None:
+    """`sclera_color` of eye pixels (n, 3) from `_eye_pixels`."""
     return None if len(pix) < 12 else np.median(_whitest(pix), axis=0)
 
 
-def sclera_shades(photo: np.ndarray, landmarks_px: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def sclera_shades(pix: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """The eye whites at two light levels: the lit white and its shaded part (lids, the eyeball's curve), display
-    colours (3,) each, or None when the photo shows too little of either.
+    colours (3,) each, or None when the eyes show too little of either. pix : (n, 3) eye pixels (`_eye_pixels`).
 
     A filter's cast scales both alike in display values; a lamp's scales both alike in linear light, which the
     tone curve's shoulder turns into a weaker display cast on the lit white than on the shaded one
     (`cast_choice_from_colors`). Only pixels below the decode ceiling count: both must decode exactly.
-    photo : (h, w, 3) display values 0-255; landmarks_px : (478, 2)
     """
-    pix = _eye_pixels(np.asarray(photo, np.float64), landmarks_px)
     pix = pix[pix.max(1) <= 255.0 * np.sqrt(DECODE_CEILING)]
     if len(pix) < 12:
         return None
@@ -198,21 +202,13 @@ def skin_color(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | None
     return np.median(pix, axis=0) if len(pix) else None
 
 
-def _point_in_polygon(x: np.ndarray, y: np.ndarray, poly: np.ndarray) -> np.ndarray:
-    inside = np.zeros(len(x), bool)
-    px, py = poly[:, 0], poly[:, 1]
-    qx, qy = np.roll(px, -1), np.roll(py, -1)
-    for ax, ay, bx, by in zip(px, py, qx, qy):
-        crosses = (ay > y) != (by > y)
-        xint = ax + (y - ay) * (bx - ax) / np.where(by != ay, by - ay, 1e-12)
-        inside ^= crosses & (x < xint)
-    return inside
-
-
-def _eye_white_and_skin(photo: np.ndarray, landmarks_px: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:
-    """The eye whites' and the cheeks' display colours, or None when the eyes give no usable white."""
+def _eye_white_and_skin(photo: np.ndarray, landmarks_px: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray] | None:
+    """The eye whites' and the cheeks' display colours, and the eye pixels they were read from (n, 3); None when the
+    eyes give no usable white."""
     photo = np.asarray(photo, np.float64)
-    sclera = sclera_color(photo, landmarks_px)
+    eyes = _eye_pixels(photo, landmarks_px)
+    sclera = _sclera_of(eyes)
     if sclera is None:
         return None
     # what the eye contour shows must be much less red than the skin beside it (any cast tints both alike):
@@ -220,7 +216,7 @@ def _eye_white_and_skin(photo: np.ndarray, landmarks_px: np.ndarray) -> tuple[np
     skin = skin_color(photo, landmarks_px)
     if skin is not None and (sclera[0] / max(sclera[2], 1.0)) / (skin[0] / max(skin[2], 1.0)) > SCLERA_VS_SKIN:
         return None
-    return sclera, skin
+    return sclera, skin, eyes
 
 
 def _display_gains(sclera: np.ndarray) -> np.ndarray | None:
@@ -267,13 +263,13 @@ def cast_balance(photo: np.ndarray, landmarks_px: np.ndarray) -> tuple[np.ndarra
     seen = _eye_white_and_skin(photo, landmarks_px)
     if seen is None:
         return None
-    sclera, skin = seen
+    sclera, skin, eyes = seen
     display = _display_gains(sclera)
     if display is None:
         return None
     linear = display_to_linear(np.asarray(SCLERA_DISPLAY) / 255.0) / np.maximum(display_to_linear(sclera / 255.0), 1e-6)
     linear /= linear @ LUMA
-    lamp = cast_choice_from_colors(skin, display, linear, sclera_shades(photo, landmarks_px))
+    lamp = cast_choice_from_colors(skin, display, linear, sclera_shades(eyes))
     return display, linear, lamp
 
 

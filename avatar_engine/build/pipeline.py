@@ -232,19 +232,18 @@ class Builder:
         """The rigged avatar with the photo's materials: the hair's colour made an albedo with the face's brightness
         correction `gain`, the scalp under the hair (`cover`) painted; the lashes' and hair's materials kept or
         replaced."""
-        if gain is not None and hair is not None:
-            from avatar_engine.build.scalp import hair_albedo_color, paint_cover
-
-            hair = replace(hair, color=hair_albedo_color(hair.color, gain))
-            report.hair = _style_report(hair)
-            materials = paint_cover(materials, cover, hair.color)
         dressed = dict(materials)
         for name, material in avatar.materials.items():  # the rig's own (lashes, hair) after the photo's
             dressed.setdefault(name, material)
-        if gain is not None and "hair" in dressed:
+        if gain is not None and hair is not None:
+            from avatar_engine.build.scalp import hair_albedo_color, paint_cover
             from avatar_engine.head.hair import hair_material
 
-            dressed["hair"] = hair_material(hair)
+            hair = replace(hair, color=hair_albedo_color(hair.color, gain))
+            report.hair = _style_report(hair)
+            dressed = paint_cover(dressed, cover, hair.color)
+            if "hair" in dressed:
+                dressed["hair"] = hair_material(hair)
         return replace(avatar, materials=dressed)
 
     def _scalp_cover(self, hair: HairStyle | None, fit: FitResult, avatar: Avatar) -> "ScalpCover | None":

@@ -185,13 +185,21 @@ def mouth_opening(landmarks_px: np.ndarray, size: tuple[int, int]) -> np.ndarray
     if x1 <= x0 or y1 <= y0:
         return out
     px, py = np.meshgrid(np.arange(x0, x1) + 0.5, np.arange(y0, y1) + 0.5)
-    inside = np.zeros(px.shape, bool)
-    for (ax, ay), (bx, by) in zip(poly, np.roll(poly, -1, axis=0)):  # even-odd rule, one edge at a time
-        crosses = (ay > py) != (by > py)
-        at = ax + (py - ay) * (bx - ax) / np.where(by != ay, by - ay, 1.0)
-        inside ^= crosses & (px < at)
+    inside = point_in_polygon(px.ravel(), py.ravel(), poly).reshape(px.shape)
     out[y0:y1, x0:x1] = box_blur(inside.astype(np.float64), margin) > 1e-6
     return out
+
+
+def point_in_polygon(x: np.ndarray, y: np.ndarray, poly: np.ndarray) -> np.ndarray:
+    """x, y : (k,) points; poly : (m, 2) vertices in order -> (k,) bool inside (even-odd rule, one edge at a time)."""
+    inside = np.zeros(len(x), bool)
+    px, py = poly[:, 0], poly[:, 1]
+    qx, qy = np.roll(px, -1), np.roll(py, -1)
+    for ax, ay, bx, by in zip(px, py, qx, qy):
+        crosses = (ay > y) != (by > y)
+        xint = ax + (y - ay) * (bx - ax) / np.where(by != ay, by - ay, 1e-12)
+        inside ^= crosses & (x < xint)
+    return inside
 
 
 @dataclass(frozen=True)

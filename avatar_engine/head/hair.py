@@ -346,12 +346,9 @@ def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None, ti
     hl = arc[np.arange(COLUMNS), np.minimum(on_scalp.sum(1), arc.shape[1] - 1)]
     ends_on_scalp = 1.0 - _smoothstep(0.0, 0.04, length - hl)  # short hair lies down at its hairline
     blunt = np.maximum(ends_on_scalp, FRINGE_BLUNT * face)
-    if style.wave:  # a curly fringe's tips spread over the part that hangs below the hairline
-        hanging = (1.0 - ends_on_scalp) * np.clip(length - hl, 0.0, FRINGE_CURL_TIP_M)  # none where it lies down
-        tip_m = SCALP_TIP_M + style.wave * face * hanging
-        texture_t = _texture_along(t, length, blunt, tip_m)
-    else:
-        texture_t = _texture_along(t, length, blunt)
+    # a curly fringe's tips spread over the part that hangs below the hairline (none where it lies down)
+    hanging = (1.0 - ends_on_scalp) * np.clip(length - hl, 0.0, FRINGE_CURL_TIP_M)
+    texture_t = _texture_along(t, length, blunt, SCALP_TIP_M + style.wave * face * hanging)
     s = t[None] * length[:, None]  # (c, r) arc length of every grid row
     # where the hair ends, every sheet above the innermost closes in on it by this fraction:
     # short hair comes down to the skin at its hairline, so there is no ledge there

@@ -202,7 +202,7 @@ def _strand_bands(layers: int, density: float, seed: int, wave: float) -> tuple[
         swayed = np.abs(offset - sway[rows, clump]) / half
         # a clump tapers to a point: past tip_start its half-width shrinks linearly to zero at its end
         taper = np.clip((end[clump] - v[:, None]) / np.maximum(end[clump] - tip_start[clump], 1e-3), 0, 1)
-        tip_len = np.clip(taper ** (0.5 - 0.5 * TIP_FULL * wave) if wave > 0 else taper ** 0.5, 0, 1)
+        tip_len = np.clip(taper ** (0.5 - 0.5 * TIP_FULL * wave), 0, 1)  # a square root when straight
         along = v[:, None] < gap_from[clump]
         inside = (np.where(tip_len < 1.0, swayed, across) <= tip_len) & (along | (v[:, None] < CROWN_SOLID))
         if wave > 0:  # a tip cut by an absent neighbour's gap can still leave islands: specks, not hair ends

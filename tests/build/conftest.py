@@ -30,3 +30,11 @@ def landmarker():
 
     with FaceLandmarker(FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES)) as lm:
         yield lm
+
+
+@pytest.fixture()
+def eyes_only_landmarks() -> np.ndarray:
+    """(478, 2) landmarks with only the iris centres set (100 px apart at y 250): what the hair readers need."""
+    landmarks = np.zeros((478, 2))
+    landmarks[468], landmarks[473] = (200.0, 250.0), (300.0, 250.0)
+    return landmarks

@@ -69,9 +69,8 @@ def test_the_astronaut_reads_wavy(landmarker, segmenter):
     assert read is not None and wave >= ASTRONAUT_READ
 
 
-def test_no_hair_reads_straight(grace_hopper):
-    landmarks = np.zeros((478, 2))
-    landmarks[468], landmarks[473] = (200.0, 250.0), (300.0, 250.0)
+def test_no_hair_reads_straight(grace_hopper, eyes_only_landmarks):
+    landmarks = eyes_only_landmarks
     bare = np.zeros(grace_hopper.shape[:2], bool)
     assert curl_read(grace_hopper, bare, landmarks) is None
     assert hair_wave(grace_hopper, bare, landmarks) == 0.0

@@ -51,9 +51,8 @@ def test_a_swept_fringe_reads_swept_to_its_side(reads):
     assert reads[-SWEPT][1] < straight - READ_MARGIN
 
 
-def test_no_hair_over_the_forehead_reads_no_sweep(grace_hopper):
-    landmarks = np.zeros((478, 2))
-    landmarks[468], landmarks[473] = (200.0, 250.0), (300.0, 250.0)
+def test_no_hair_over_the_forehead_reads_no_sweep(grace_hopper, eyes_only_landmarks):
+    landmarks = eyes_only_landmarks
     bare = np.zeros(grace_hopper.shape[:2], bool)
     assert fringe_slant(grace_hopper, bare, landmarks) is None
     assert fringe_sweep(grace_hopper, bare, landmarks) == 0.0
