@@ -10,8 +10,8 @@
 in vec3 in_position;
 in vec3 in_normal;
 in vec2 in_uv;
-in vec4 in_joints;  // joint indices as floats: portable across GL drivers
-in vec4 in_weights;
+in vec4 in_weights;     // skinning weight of joints 0-3
+in vec4 in_weights_hi;  // and of joints 4-7
 in float in_occlusion;
 #if defined MATERIAL_HAIR
 in vec4 in_tangent;
@@ -41,13 +41,13 @@ out vec3 v_tangent;
 
 void main() {
     vec3 p, n;
-    ivec4 joints = ivec4(in_joints + 0.5);
-    deform(gl_VertexID, in_position, in_normal, joints, in_weights, p, n);
+    mat4 skin = skin_matrix(in_weights, in_weights_hi);
+    deform(gl_VertexID, in_position, in_normal, skin, p, n);
     vec4 world = u_model * vec4(p, 1.0);
     n = normalize(mat3(u_model) * n);
     vec3 t = vec3(0.0);
 #if defined MATERIAL_HAIR
-    t = normalize(mat3(u_model) * mat3(skin_matrix(joints, in_weights)) * in_tangent.xyz);
+    t = normalize(mat3(u_model) * mat3(skin) * in_tangent.xyz);
 #endif
     v_uv = in_uv;
 #if defined MATERIAL_TEETH

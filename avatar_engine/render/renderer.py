@@ -113,6 +113,14 @@ def texel_density(part: Part, texture_size: tuple[int, int]) -> float:
     return float(np.sqrt(texels / world)) if world > 0 else 0.0
 
 
+def dense_weights(joints: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(n, MAX_JOINTS) float32 weight of every joint per vertex, from (n, 4) joint ids and their weights."""
+    dense = np.zeros((len(joints), MAX_JOINTS), np.float32)
+    np.add.at(dense, (np.repeat(np.arange(len(joints)), joints.shape[1]), joints.astype(np.int64).ravel()),
+              np.asarray(weights, np.float32).ravel())
+    return dense
+
+
 def texture_lod(texel_density: float, pixels_per_metre: float) -> float:
     """The mip level whose texels are about one pixel on screen (0 when magnified)."""
     return float(max(np.log2(max(texel_density, 1e-9) / max(pixels_per_metre, 1e-9)), 0.0))
@@ -203,10 +211,10 @@ class Renderer:
         cat = lambda attr: np.concatenate([getattr(p, attr) for p in parts]).astype(np.float32)  # noqa: E731
         tangents = np.concatenate([p.tangents if p.tangents is not None else np.zeros((p.vertex_count, 4))
                                    for p in parts]).astype(np.float32)
+        dense = dense_weights(np.concatenate([p.joints for p in parts]), cat("weights"))
         buffers = {
             "in_position": (cat("positions"), "3f"), "in_normal": (cat("normals"), "3f"), "in_uv": (cat("uvs"), "2f"),
-            "in_joints": (np.concatenate([p.joints for p in parts]).astype(np.float32), "4f"),
-            "in_weights": (cat("weights"), "4f"), "in_tangent": (tangents, "4f"),
+            "in_weights": (dense[:, :4], "4f"), "in_weights_hi": (dense[:, 4:], "4f"), "in_tangent": (tangents, "4f"),
             "in_occlusion": (np.concatenate([p.occlusion if p.occlusion is not None else np.ones(p.vertex_count)
                                              for p in parts]).astype(np.float32), "1f"),
         }

@@ -18,15 +18,18 @@ vec3 morph_offset(int kind, int id) {
 }
 #endif
 
-mat4 skin_matrix(ivec4 joints, vec4 weights) {
-    return weights.x * u_joint_matrices[joints.x] + weights.y * u_joint_matrices[joints.y]
-         + weights.z * u_joint_matrices[joints.z] + weights.w * u_joint_matrices[joints.w];
+// Weights come dense, one per joint (joints 0-3, then 4-7): every lane reads the same matrices, so the sum is
+// plain multiply-adds. Indexing the array by per-vertex joint ids is a gather per element instead, which on a
+// software rasteriser cost more than the rest of the vertex shader.
+mat4 skin_matrix(vec4 w0, vec4 w1) {
+    return w0.x * u_joint_matrices[0] + w0.y * u_joint_matrices[1] + w0.z * u_joint_matrices[2]
+         + w0.w * u_joint_matrices[3] + w1.x * u_joint_matrices[4] + w1.y * u_joint_matrices[5]
+         + w1.z * u_joint_matrices[6] + w1.w * u_joint_matrices[7];
 }
 
-void deform(int id, vec3 position, vec3 normal, ivec4 joints, vec4 weights, out vec3 out_position, out vec3 out_normal) {
+void deform(int id, vec3 position, vec3 normal, mat4 skin, out vec3 out_position, out vec3 out_normal) {
     vec3 p = position + morph_offset(0, id);
     vec3 n = normal + morph_offset(1, id);
-    mat4 skin = skin_matrix(joints, weights);
     out_position = (skin * vec4(p, 1.0)).xyz;
     out_normal = normalize(mat3(skin) * n);
 }
