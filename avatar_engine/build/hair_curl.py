@@ -46,6 +46,16 @@ by up to 0.1 at one wave, more than a wave step: light hair with slight waves re
 0.5 reads 0), and a read is a coarse straight / wavy / curly."""
 
 
+PHOTO_WAVE_MAX = 0.5
+"""The most a photo reads: soft waves. Photos read less coherent than any render of the generator's hair (the
+astronaut's soft-wave bob 0.63, the generator's tightest curls 0.71 on average): at the reading scale a photo's
+strands are finer than a pixel and its detail is mostly shading, which points every way. So a read past the
+table's soft-wave point cannot tell soft waves from tight curls, and the generator's tight curls (wave above about
+0.6) on a fitted bob grow apart into ribbons with the scalp showing between them: on the astronaut, a lattice of
+curls over the forehead where the photo shows a soft swept fringe. Tighter curls are a style the user can ask for
+(`avatar template --wave`)."""
+
+
 @dataclass(frozen=True)
 class CurlRead:
     """What the hair's texture says about its waves."""
@@ -90,10 +100,10 @@ def curl_read(rgb: np.ndarray, hair: np.ndarray, landmarks_px: np.ndarray) -> Cu
 
 
 def hair_wave(rgb: np.ndarray, hair: np.ndarray, landmarks_px: np.ndarray) -> float:
-    """`HairStyle.wave` read from the photo (0 straight .. 1 tight curls); 0 when too little hair shows or it is too
-    dark to read."""
+    """`HairStyle.wave` read from the photo (0 straight .. PHOTO_WAVE_MAX soft waves); 0 when too little hair shows or
+    it is too dark to read."""
     read = curl_read(rgb, hair, landmarks_px)
     if read is None:
         return 0.0
     coherence, wave = COHERENCE_TO_WAVE
-    return float(np.interp(read.coherence, coherence, wave))
+    return float(min(np.interp(read.coherence, coherence, wave), PHOTO_WAVE_MAX))

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avatar_engine.build.hair_curl import curl_read, hair_wave
+from avatar_engine.build.hair_curl import PHOTO_WAVE_MAX, curl_read, hair_wave
 from avatar_engine.head.hair import HairStyle
 from avatar_engine.head.template import template_avatar
 from avatar_engine.records import Expression
@@ -19,10 +19,11 @@ from avatar_engine.render.renderer import STUDIO_BACKDROP, RenderOptions, Render
 WAVES = (0.0, 0.5, 1.0)
 STRAIGHT_READ = 0.15
 """Straight generator hair reads at most this wave."""
-CURLY_READ = 0.5
-"""The generator's tightest curls read at least this wave (the template's style reads 0.6: see COHERENCE_TO_WAVE)."""
-ASTRONAUT_READ = 0.6
-"""The astronaut's soft curly bob reads at least this wave."""
+CURLY_READ = PHOTO_WAVE_MAX
+"""The generator's tightest curls read at least this wave (the template's style reads 0.6 before the cap: see
+COHERENCE_TO_WAVE)."""
+ASTRONAUT_READ = PHOTO_WAVE_MAX
+"""The astronaut's soft-wave bob reads the most a photo can: soft waves."""
 ASTRONAUT = Path(__file__).resolve().parents[2] / "assets" / "photos" / "astronaut.png"
 
 
