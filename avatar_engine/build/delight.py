@@ -62,6 +62,12 @@ def display_to_linear(rgb: np.ndarray) -> np.ndarray:
     return (-b - np.sqrt(np.maximum(b * b - 4 * a * k, 0.0))) / (2 * a)
 
 
+def linear_to_display(linear: np.ndarray) -> np.ndarray:
+    """The renderer's display transform (shaders/lib/lighting.glsl to_display at exposure 1): linear -> [0, 1]."""
+    c = np.maximum(np.asarray(linear, np.float64), 0.0)
+    return np.sqrt(np.clip(c * (2.51 * c + 0.03) / (c * (2.43 * c + 0.59) + 0.14), 0.0, 1.0))
+
+
 def albedo_to_texture(albedo: np.ndarray) -> np.ndarray:
     """Linear albedo (..., 3) -> uint8 texture values as the renderer decodes them (c * c)."""
     return np.clip(np.round(np.sqrt(np.clip(albedo, 0, 1)) * 255), 0, 255).astype(np.uint8)

@@ -62,6 +62,11 @@ class BuildOptions:
     """Fit the hair to the photo (else the default style)."""
 
 
+SkinLight = tuple[np.ndarray, np.ndarray]
+"""(the photo's cheeks (3,) 0-255, the skin albedo made of them (3,) uint8 texture value): how the photo's light
+stands to the skin's albedo, which the hair's colour follows (scalp.hair_albedo_color)."""
+
+
 @dataclass(frozen=True)
 class BuildResult:
     avatar: Avatar
@@ -178,10 +183,10 @@ class Builder:
                 cover = self._scalp_cover(hair, fit, avatar) if self.options.texture else None
         finally:
             wait([texture])  # never leave the worker busy with this photo when the next one starts
-        materials, gain, texture_end = texture.result()
+        materials, skin_light, texture_end = texture.result()
         report.end("texture", texture_start, texture_end)
         with report.stage("materials"):
-            avatar = self._dress(avatar, materials, gain, hair, cover, report)
+            avatar = self._dress(avatar, materials, skin_light, hair, cover, report)
         return BuildResult(avatar=avatar, fit=fit, report=report, photo=rgb)
 
     # --- optional stages (other modules of the builder) ---------------------------------------------------------
@@ -194,8 +199,8 @@ class Builder:
         return fit_projection(rgb, fit, self.model)
 
     def _materials(self, rgb: np.ndarray, fit: FitResult, report: BuildReport,
-                   projection: Future | None = None) -> tuple[dict, float | None]:
-        """The materials, and the brightness correction from the photo's light to albedo (None: default skin)."""
+                   projection: Future | None = None) -> tuple[dict, SkinLight | None]:
+        """The materials, and the photo's cheeks with the skin albedo made of them (None: default skin)."""
         if not self.options.texture:
             report.warnings.append("texture stage off: default skin texture")
             return default_materials(), None
@@ -203,7 +208,6 @@ class Builder:
             report.warnings.append("texture stage not available in this build: default skin texture and iris")
             return default_materials(), None
         from avatar_engine.build.delight import skin_color
-        from avatar_engine.build.scalp import albedo_gain
         from avatar_engine.build.texture import build_skin_texture
 
         vs, ts = self.model.part_slices("skin")
@@ -218,28 +222,28 @@ class Builder:
             projected = projection.result() if projection is not None else None
             texture = net_texture(self._texture_net, rgb, fit, self.model, result, projected)
         cheeks = skin_color(rgb, fit.landmarks_px)
-        gain = albedo_gain(cheeks, np.asarray(result.skin_rgb)) if cheeks is not None else None
-        return default_materials(skin_texture=texture, **kwargs), gain
+        skin_light = (cheeks, np.asarray(result.skin_rgb)) if cheeks is not None else None
+        return default_materials(skin_texture=texture, **kwargs), skin_light
 
     def _timed_materials(self, rgb: np.ndarray, fit: FitResult, report: BuildReport,
-                         projection: Future) -> tuple[dict, float | None, float]:
+                         projection: Future) -> tuple[dict, SkinLight | None, float]:
         """`_materials` and when it finished (it runs on the worker thread)."""
-        materials, gain = self._materials(rgb, fit, report, projection)
-        return materials, gain, time.perf_counter()
+        materials, skin_light = self._materials(rgb, fit, report, projection)
+        return materials, skin_light, time.perf_counter()
 
-    def _dress(self, avatar: Avatar, materials: dict, gain: float | None, hair: HairStyle | None,
+    def _dress(self, avatar: Avatar, materials: dict, skin_light: SkinLight | None, hair: HairStyle | None,
                cover: "ScalpCover | None", report: BuildReport) -> Avatar:
-        """The rigged avatar with the photo's materials: the hair's colour made an albedo with the face's brightness
-        correction `gain`, the scalp under the hair (`cover`) painted; the lashes' and hair's materials kept or
-        replaced."""
+        """The rigged avatar with the photo's materials: the hair's colour made an albedo that renders as the photo
+        shows it next to the skin (`skin_light`), the scalp under the hair (`cover`) painted; the lashes' and hair's
+        materials kept or replaced."""
         dressed = dict(materials)
         for name, material in avatar.materials.items():  # the rig's own (lashes, hair) after the photo's
             dressed.setdefault(name, material)
-        if gain is not None and hair is not None:
+        if skin_light is not None and hair is not None:
             from avatar_engine.build.scalp import hair_albedo_color, paint_cover
             from avatar_engine.head.hair import hair_material
 
-            hair = replace(hair, color=hair_albedo_color(hair.color, gain))
+            hair = replace(hair, color=hair_albedo_color(hair.color, *skin_light))
             report.hair = _style_report(hair)
             dressed = paint_cover(dressed, cover, hair.color)
             if "hair" in dressed:

@@ -27,25 +27,34 @@ SCALP_TINT = 0.85
 """How far the scalp under the hairline takes the hair colour (as the template's texture)."""
 ROOT_SHADE = 0.7
 """The painted scalp is this much darker than the hair: the roots are in the hair's own shadow."""
-GAIN_RANGE = (0.35, 1.6)
-"""A brightness correction outside this says more about the skin estimate than about the light: clamp it."""
+RATIO_RANGE = (0.5, 2.0)
+"""How far the skin's render may stand from the photo's cheeks (display values) before the hair follows no further:
+beyond, it says more about the skin estimate than about the light."""
+HAIR_RESPONSE = ((1.478, 1.447, 1.472), (0.034, 0.032, 0.031), (0.933, 0.837, 0.818))
+"""(hair slope, hair offset, skin slope), per linear RGB channel: the studio light's mean over the hair's pixels is
+slope * albedo + offset (the strand texture's lighter outer layer, light that wraps round a surface facing up, the
+highlight), the skin's where the builder reads it (delight.skin_color's patches) about skin slope * albedo. Hair
+renders nearly twice as bright as skin of its albedo, plus a grey sheen (scripts/calibrate_hair_color.py)."""
+MIN_HAIR_ALBEDO = 0.002
+"""Black hair: the darkest albedo given (the highlight alone keeps it off black)."""
 
 
-def albedo_gain(photo_skin_display: np.ndarray, skin_albedo_texture: np.ndarray) -> float:
-    """Linear luminance of the skin albedo over the photo's decoded skin: photo light -> albedo, for the hair.
+def hair_albedo_color(photo_color: tuple[int, int, int], photo_skin: np.ndarray,
+                      skin_albedo: np.ndarray) -> tuple[int, int, int]:
+    """The hair region's display colour (0-255) -> the hair texture's colour (uint8, decoded c * c by the renderer):
+    the albedo whose hair renders under the studio light as the photo shows it, in the skin's proportion.
 
-    photo_skin_display : (3,) 0-255 the photo's cheeks; skin_albedo_texture : (3,) uint8 texture value of the
-    mean skin albedo (TextureResult.skin_rgb)."""
-    photo = delight.display_to_linear(np.asarray(photo_skin_display, np.float64) / 255.0) @ delight.LUMA
-    albedo = delight.texture_to_albedo(np.asarray(skin_albedo_texture, np.float64)) @ delight.LUMA
-    return float(np.clip(albedo / max(photo, 1e-6), *GAIN_RANGE))
-
-
-def hair_albedo_color(photo_color: tuple[int, int, int], gain: float) -> tuple[int, int, int]:
-    """The hair region's display colour (0-255) -> the hair texture's colour (uint8, decoded c * c by the
-    renderer), with the face's brightness correction."""
-    linear = delight.display_to_linear(np.asarray(photo_color, np.float64) / 255.0) * gain
-    return tuple(int(c) for c in delight.albedo_to_texture(linear))
+    photo_skin : (3,) 0-255 the photo's cheeks; skin_albedo : (3,) uint8 texture value of the mean skin albedo
+    (TextureResult.skin_rgb). The skin renders to linear_to_display(skin slope * albedo); the photo's hair, scaled
+    per channel by what that is to the photo's cheeks (so the photo's exposure and colour cast leave the hair as they
+    leave the skin), is what the hair should render to; HAIR_RESPONSE's hair line is inverted for it. Matched in
+    display values: the display curve's shoulder makes linear ratios at skin brightness mean little."""
+    hair_slope, hair_offset, skin_slope = (np.asarray(v, np.float64) for v in HAIR_RESPONSE)
+    skin_render = delight.linear_to_display(skin_slope * delight.texture_to_albedo(np.asarray(skin_albedo)))
+    ratio = np.clip(skin_render / np.maximum(np.asarray(photo_skin, np.float64) / 255.0, 1e-3), *RATIO_RANGE)
+    target = np.clip(np.asarray(photo_color, np.float64) / 255.0 * ratio, 0.0, 0.99)
+    albedo = np.maximum((delight.display_to_linear(target) - hair_offset) / hair_slope, MIN_HAIR_ALBEDO)
+    return tuple(int(c) for c in delight.albedo_to_texture(albedo))
 
 
 @dataclass(frozen=True)

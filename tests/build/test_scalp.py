@@ -6,7 +6,8 @@ import numpy as np
 from texture_scenes import truth_texture
 
 from avatar_engine.build import delight
-from avatar_engine.build.scalp import ROOT_SHADE, SCALP_TINT, albedo_gain, hair_albedo_color, paint_scalp
+from avatar_engine.build.scalp import (HAIR_RESPONSE, MIN_HAIR_ALBEDO, ROOT_SHADE, SCALP_TINT, hair_albedo_color,
+                                      paint_scalp)
 from avatar_engine.head.hair import HairStyle
 from avatar_engine.head.model import HeadModel
 from avatar_engine.head.template import default_materials
@@ -53,12 +54,31 @@ def test_a_bald_head_is_not_painted():
     assert np.array_equal(painted, skin)
 
 
-def test_hair_as_bright_as_the_skin_in_the_photo_gets_the_skins_albedo_brightness():
-    photo_skin = np.array([225.0, 190.0, 165.0])
-    albedo_skin = np.array([175, 149, 124], np.uint8)
-    gain = albedo_gain(photo_skin, albedo_skin)
-    hair = hair_albedo_color(tuple(int(c) for c in photo_skin), gain)
-    luma = delight.texture_to_albedo(np.array(hair)) @ delight.LUMA
-    assert abs(luma / (delight.texture_to_albedo(albedo_skin) @ delight.LUMA) - 1) < 0.02
-    # the hair's own hue is kept: only its brightness is corrected
-    assert hair[0] > hair[1] > hair[2]
+def _rendered_hair(color: tuple[int, int, int]) -> np.ndarray:
+    slope, offset, _ = (np.asarray(v) for v in HAIR_RESPONSE)
+    return delight.linear_to_display(slope * delight.texture_to_albedo(np.array(color)) + offset) * 255
+
+
+PHOTO_SKIN, SKIN_ALBEDO = np.array([225.0, 190.0, 165.0]), np.array([175, 149, 124], np.uint8)
+"""A photo's cheeks and the skin albedo the texture stage made of them."""
+
+
+def test_hair_as_bright_as_the_skin_in_the_photo_renders_as_bright_as_the_skin():
+    hair = hair_albedo_color(tuple(int(c) for c in PHOTO_SKIN), PHOTO_SKIN, SKIN_ALBEDO)
+    skin = delight.linear_to_display(np.asarray(HAIR_RESPONSE[2]) * delight.texture_to_albedo(SKIN_ALBEDO)) * 255
+    assert np.abs(_rendered_hair(hair) - skin).max() < 2.5  # display levels: the texture's 8-bit rounding
+    # hair catches more light than skin: its albedo is darker than the skin's it renders like
+    assert delight.texture_to_albedo(np.array(hair)) @ delight.LUMA < 0.7 * delight.texture_to_albedo(SKIN_ALBEDO) @ delight.LUMA
+
+
+def test_a_colour_cast_leaves_the_hair_as_it_leaves_the_skin():
+    photo_hair = np.array([120.0, 98.0, 59.0])
+    cast = np.array([0.92, 0.97, 1.12])  # a cool light on both
+    plain = hair_albedo_color(tuple(int(c) for c in photo_hair), PHOTO_SKIN, SKIN_ALBEDO)
+    cooled = hair_albedo_color(tuple(int(round(c)) for c in photo_hair * cast), PHOTO_SKIN * cast, SKIN_ALBEDO)
+    assert np.abs(np.array(plain) - np.array(cooled)).max() <= 2
+
+
+def test_black_hair_keeps_a_floor():
+    hair = hair_albedo_color((12, 10, 9), PHOTO_SKIN, SKIN_ALBEDO)
+    assert min(hair) >= int(np.sqrt(MIN_HAIR_ALBEDO) * 255)
