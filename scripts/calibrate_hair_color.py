@@ -20,7 +20,7 @@ import dataclasses
 
 import numpy as np
 
-from avatar_engine.build.delight import display_to_linear, skin_color
+from avatar_engine.build.delight import albedo_to_texture, display_to_linear, skin_color
 from avatar_engine.build.perception import MAX_FACES, perceive
 from avatar_engine.head.hair import HAIR_PRESETS, HairStyle, hair_material
 from avatar_engine.head.template import template_avatar
@@ -41,12 +41,6 @@ OPTIONS = RenderOptions(size=(512, 512), samples=4, shading="pixel", background=
 """The builder's render check renders this way (build/render_check.py)."""
 
 
-def _uniform(image: np.ndarray, level: float) -> np.ndarray:
-    out = np.array(image, copy=True)
-    out[..., :3] = int(round(np.sqrt(level) * 255))  # the renderer decodes texture values as c * c
-    return out
-
-
 def _render(ctx, avatar) -> np.ndarray:
     """(h, w, 3) uint8 display values."""
     with Renderer(ctx, OPTIONS) as renderer:
@@ -55,17 +49,19 @@ def _render(ctx, avatar) -> np.ndarray:
         return np.ascontiguousarray(renderer.read()[..., :3])
 
 
-def _with(avatar, material: str, level: float, style: HairStyle | None = None):
-    """`avatar` with the skin a uniform albedo `level`, or the hair `style`'s strand texture in the grey whose
-    albedo is `level`."""
-    materials = dict(avatar.materials)
-    if style is None:
-        materials[material] = dataclasses.replace(materials[material],
-                                                  texture=_uniform(materials[material].texture, level))
-    else:
-        grey = int(round(np.sqrt(level) * 255))
-        materials[material] = hair_material(dataclasses.replace(style, color=(grey, grey, grey)))
-    return dataclasses.replace(avatar, materials=materials)
+def _skin_at(avatar, level: float):
+    """`avatar` with a uniform skin of linear albedo `level`."""
+    skin = avatar.materials["skin"]
+    texture = np.array(skin.texture, copy=True)
+    texture[..., :3] = albedo_to_texture(np.full(3, level))
+    return dataclasses.replace(avatar, materials={**avatar.materials, "skin": dataclasses.replace(skin, texture=texture)})
+
+
+def _hair_at(avatar, style: HairStyle, level: float):
+    """`avatar` with `style`'s strand texture grown in the grey of linear albedo `level`."""
+    grey = tuple(int(c) for c in albedo_to_texture(np.full(3, level)))
+    return dataclasses.replace(avatar, materials={**avatar.materials,
+                                                  "hair": hair_material(dataclasses.replace(style, color=grey))})
 
 
 def main() -> None:
@@ -80,8 +76,8 @@ def main() -> None:
 def _style_lines(ctx, landmarker, name: str, style: HairStyle) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The hair's slope and offset and the cheeks' slope for one style."""
     avatar = template_avatar(hair=style)
-    base = _with(_with(avatar, "hair", LEVELS[0], style), "skin", LEVELS[0])
-    hair_hi, skin_hi = _with(base, "hair", LEVELS[1], style), _with(base, "skin", LEVELS[1])
+    base = _skin_at(_hair_at(avatar, style, LEVELS[0]), LEVELS[0])
+    hair_hi, skin_hi = _hair_at(base, style, LEVELS[1]), _skin_at(base, LEVELS[1])
     low_rgb, hair_rgb, skin_rgb = _render(ctx, base), _render(ctx, hair_hi), _render(ctx, skin_hi)
     low, hair_up = display_to_linear(low_rgb), display_to_linear(hair_rgb)
     hair = np.abs(hair_rgb.astype(int) - low_rgb).max(-1) > 0
