@@ -115,8 +115,22 @@ float tooth_shade(vec3 p) {
 uniform sampler2D u_base_texture;
 uniform float u_alpha_cutoff;
 uniform float u_texture_lod;  // the mip level the renderer chose for this frame's scale (per-vertex shading)
+#if defined MATERIAL_HAIR
+uniform float u_strand_luma;  // the strands' mean texture value: the highlight follows the brighter strands
+uniform float u_highlight_tint;
+#endif
 
 out vec4 frag_color;
+
+#if defined MATERIAL_HAIR
+// A hair highlight is light glancing off strands, not a sheen over the surface: the brighter strands of the texture
+// catch more of it, the darker gaps between them less, and it takes part of the hair's own colour.
+vec3 strand_highlight(vec3 texel, vec3 albedo) {
+    float strand = dot(texel, vec3(1.0 / 3.0)) / u_strand_luma;
+    vec3 tint = albedo / max(max(albedo.r, albedo.g), max(albedo.b, 1e-4));
+    return (strand * strand) * mix(vec3(1.0), tint, u_highlight_tint);
+}
+#endif
 
 void main() {
 #if defined SHADE_PER_VERTEX
@@ -132,7 +146,11 @@ void main() {
     albedo *= tooth_shade(v_tooth);
 #endif
 #if defined SHADE_PER_VERTEX
-    vec3 color = albedo * v_diffuse + v_specular;
+    vec3 specular = v_specular;
+#if defined MATERIAL_HAIR
+    specular *= strand_highlight(tex.rgb, albedo);
+#endif
+    vec3 color = albedo * v_diffuse + specular;
 #else
     vec3 n = normalize(v_normal);
     if (!gl_FrontFacing) n = -n;
@@ -142,6 +160,9 @@ void main() {
 #endif
     vec3 diffuse, specular;
     shade(n, normalize(u_camera_position - v_world), t, v_rest_z, v_occlusion, diffuse, specular);
+#if defined MATERIAL_HAIR
+    specular *= strand_highlight(tex.rgb, albedo);
+#endif
     vec3 color = albedo * diffuse + specular;
 #endif
     frag_color = vec4(to_display(color), 1.0);

@@ -22,6 +22,7 @@ from avatar_engine.build.texture_project import texel_map
 from avatar_engine.head.hair import HairStyle, hair_coverage
 from avatar_engine.head.hair_scalp import scalp_centre
 from avatar_engine.records import Material
+from avatar_engine.render.renderer import HAIR_HIGHLIGHT_TINT
 
 SCALP_TINT = 0.85
 """How far the scalp under the hairline takes the hair colour (as the template's texture)."""
@@ -30,13 +31,30 @@ ROOT_SHADE = 0.7
 RATIO_RANGE = (0.5, 2.0)
 """How far the skin's render may stand from the photo's cheeks (display values) before the hair follows no further:
 beyond, it says more about the skin estimate than about the light."""
-HAIR_RESPONSE = ((1.478, 1.447, 1.472), (0.034, 0.032, 0.031), (0.933, 0.837, 0.818))
+HAIR_RESPONSE = ((1.472, 1.442, 1.466), (0.039, 0.038, 0.036), (0.933, 0.837, 0.823))
 """(hair slope, hair offset, skin slope), per linear RGB channel: the studio light's mean over the hair's pixels is
 slope * albedo + offset (the strand texture's lighter outer layer, light that wraps round a surface facing up, the
 highlight), the skin's where the builder reads it (delight.skin_color's patches) about skin slope * albedo. Hair
-renders nearly twice as bright as skin of its albedo, plus a grey sheen (scripts/calibrate_hair_color.py)."""
+renders nearly twice as bright as skin of its albedo, plus the highlight (scripts/calibrate_hair_color.py: grey
+albedos, so the offset is a white highlight's; `hair_albedo_color` tints it as the shader does)."""
 MIN_HAIR_ALBEDO = 0.002
 """Black hair: the darkest albedo given (the highlight alone keeps it off black)."""
+TINT_ROUNDS = 6
+"""Fixed-point rounds for the highlight's tint, which depends on the albedo being solved for (converged to well
+under a texture step after three)."""
+
+
+def highlight_tint(albedo: np.ndarray) -> np.ndarray:
+    """(3,) how much of a white highlight each channel keeps on hair of linear `albedo` (as the hair shader)."""
+    albedo = np.asarray(albedo, np.float64)
+    return 1.0 - HAIR_HIGHLIGHT_TINT + HAIR_HIGHLIGHT_TINT * albedo / max(float(albedo.max()), 1e-4)
+
+
+def hair_light(albedo: np.ndarray) -> np.ndarray:
+    """(3,) the mean linear light the studio renders hair of linear `albedo` (3,) to (HAIR_RESPONSE's line with
+    its highlight tinted)."""
+    hair_slope, hair_offset, _ = (np.asarray(v, np.float64) for v in HAIR_RESPONSE)
+    return hair_slope * np.asarray(albedo, np.float64) + hair_offset * highlight_tint(albedo)
 
 
 def hair_albedo_color(photo_color: tuple[int, int, int], photo_skin: np.ndarray,
@@ -53,7 +71,10 @@ def hair_albedo_color(photo_color: tuple[int, int, int], photo_skin: np.ndarray,
     skin_render = delight.linear_to_display(skin_slope * delight.texture_to_albedo(np.asarray(skin_albedo)))
     ratio = np.clip(skin_render / np.maximum(np.asarray(photo_skin, np.float64) / 255.0, 1e-3), *RATIO_RANGE)
     target = np.clip(np.asarray(photo_color, np.float64) / 255.0 * ratio, 0.0, 0.99)
-    albedo = np.maximum((delight.display_to_linear(target) - hair_offset) / hair_slope, MIN_HAIR_ALBEDO)
+    linear = delight.display_to_linear(target)
+    albedo = np.maximum((linear - hair_offset) / hair_slope, MIN_HAIR_ALBEDO)
+    for _ in range(TINT_ROUNDS):  # the highlight's tint depends on the albedo: solve for both
+        albedo = np.maximum((linear - hair_offset * highlight_tint(albedo)) / hair_slope, MIN_HAIR_ALBEDO)
     return tuple(int(c) for c in delight.albedo_to_texture(albedo))
 
 

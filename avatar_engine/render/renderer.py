@@ -22,6 +22,9 @@ MATERIAL_DEFINES = {"skin": "MATERIAL_SKIN", "eye": "MATERIAL_EYE", "teeth": "MA
                     "tongue": "MATERIAL_TONGUE", "hair": "MATERIAL_HAIR", "lash": "MATERIAL_HAIR"}
 DRAW_ORDER = {"skin": 0, "eye": 1, "teeth": 2, "tongue": 3, "lash": 4, "hair": 5}
 MAX_JOINTS = 8
+HAIR_HIGHLIGHT_TINT = 0.5
+"""How far a hair highlight takes the hair's own colour (0: white light, 1: fully tinted). Light glancing off a
+strand's surface keeps its colour; light that passed through the strand takes the hair's."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,8 @@ class _GpuPart:
     double_sided: bool
     texel_density: float
     """Texels per metre of the part's surface at rest: with the camera, it picks the texture's mip level."""
+    strand_luma: float = 1.0
+    """Hair: the root mean square of its strands' texture values (see `strand_luma`)."""
 
 
 def texel_density(part: Part, texture_size: tuple[int, int]) -> float:
@@ -111,6 +116,17 @@ def texel_density(part: Part, texture_size: tuple[int, int]) -> float:
     e1, e2 = uv[:, 1] - uv[:, 0], uv[:, 2] - uv[:, 0]
     texels = np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]).sum()
     return float(np.sqrt(texels / world)) if world > 0 else 0.0
+
+
+def strand_luma(image: np.ndarray) -> float:
+    """The root mean square, 0-1, of a (h, w, 4) uint8 texture's texel values (mean of RGB) over the texels its
+    alpha cut keeps; 1 when it keeps none. The hair shader scales its highlight by (value / this)^2: brighter
+    strands catch more, and over the strands the highlight keeps its strength."""
+    kept = image[..., 3] >= 128
+    if not kept.any():
+        return 1.0
+    value = image[kept][:, :3].astype(np.float64).mean(axis=1) / 255.0
+    return float(np.sqrt(np.mean(value * value)))
 
 
 def dense_weights(joints: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -257,7 +273,8 @@ class Renderer:
             gpu = _GpuPart(vao, program, first * 3, len(part.indices) * 3, textures[part.material],
                            material.kind, tuple(material.base_color), material.roughness,
                            (float(z.max()), float(z.min())), material.double_sided,
-                           texel_density(part, textures[part.material].size))
+                           texel_density(part, textures[part.material].size),
+                           strand_luma(material.texture) if material.texture is not None else 1.0)
             hidden = part.back_hidden if material.double_sided else 0
             if hidden:  # the triangles whose back is never seen skip rasterising it (half the hair, from any view)
                 self._parts.append(replace(gpu, count=hidden * 3, double_sided=False))
@@ -319,7 +336,8 @@ class Renderer:
             part.texture.use(0)
             self._write_uniforms(part.material_kind, {
                 "u_texture_lod": texture_lod(part.texel_density, pixels_per_metre), "u_base_color": part.color,
-                "u_roughness": part.roughness, "u_cavity_depth": part.cavity, "u_alpha_cutoff": 0.5})
+                "u_roughness": part.roughness, "u_cavity_depth": part.cavity, "u_alpha_cutoff": 0.5,
+                "u_strand_luma": part.strand_luma, "u_highlight_tint": HAIR_HIGHLIGHT_TINT})
             if part.double_sided:
                 ctx.disable(moderngl.CULL_FACE)
             else:

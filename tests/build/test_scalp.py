@@ -7,7 +7,7 @@ from texture_scenes import truth_texture
 
 from avatar_engine.build import delight
 from avatar_engine.build.scalp import (HAIR_RESPONSE, MIN_HAIR_ALBEDO, ROOT_SHADE, SCALP_TINT, hair_albedo_color,
-                                      paint_scalp)
+                                      hair_light, paint_scalp)
 from avatar_engine.head.hair import HairStyle
 from avatar_engine.head.model import HeadModel
 from avatar_engine.head.template import default_materials
@@ -55,8 +55,7 @@ def test_a_bald_head_is_not_painted():
 
 
 def _rendered_hair(color: tuple[int, int, int]) -> np.ndarray:
-    slope, offset, _ = (np.asarray(v) for v in HAIR_RESPONSE)
-    return delight.linear_to_display(slope * delight.texture_to_albedo(np.array(color)) + offset) * 255
+    return delight.linear_to_display(hair_light(delight.texture_to_albedo(np.array(color)))) * 255
 
 
 PHOTO_SKIN, SKIN_ALBEDO = np.array([225.0, 190.0, 165.0]), np.array([175, 149, 124], np.uint8)
