@@ -83,6 +83,19 @@ def test_expressions_change_the_image(ctx, renderer):
         assert compare(draw(renderer, EXPRESSIONS[name]), neutral)[1] > 0.005, f"{name} must visibly differ"
 
 
+def test_a_new_camera_or_model_matrix_moves_the_view(ctx, renderer):
+    """The renderer reuses a repeated camera's matrices: a changed camera or model matrix must still show."""
+    neutral = EXPRESSIONS["neutral"]
+    front = draw(renderer, neutral)
+    turned = draw(renderer, neutral, dataclasses.replace(CAMERA, yaw_deg=30.0))
+    assert compare(turned, front)[1] > 0.05
+    assert compare(draw(renderer, neutral), front) == (0.0, 0.0)
+    shifted = np.eye(4, dtype=np.float32)
+    shifted[0, 3] = 0.02
+    renderer.render(neutral, CAMERA, model=shifted)
+    assert compare(renderer.read().astype(np.int16), front)[1] > 0.05
+
+
 def test_gpu_deformation_matches_cpu_reference(ctx, template):
     """Bake the CPU-posed mesh into a static avatar: its render must equal the GPU-deformed one."""
     expression = Expression(
