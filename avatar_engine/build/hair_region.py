@@ -7,6 +7,7 @@ down to the chin. Colours are compared in CIELAB as smoothed 3-D histograms, so 
 candidates that are not skin in two places, the crown (above the face) and the temples (beside the face, between
 the brows and the nose). When the crown's colours are mostly absent from the temples' hair, the crown is headwear
 (a cap, a hat): its pixels are marked occluded, neither hair nor bald, and the hair is what matches the temples.
+`not_skin_mask` is the first step alone, without the person mask: where the texture stage must not read skin.
 numpy and PIL only; no MediaPipe types.
 """
 
@@ -50,6 +51,11 @@ SIDE_MIN_FRACTION = 0.015
 """Temples' hair samples below this fraction of the face oval's area are too few to judge headwear by."""
 HAT_MATCH = 0.45
 """The crown is headwear when fewer than this fraction of its non-skin pixels have colours of the temples' hair."""
+HAIR_REACH = 0.1
+"""Hair over the face reaches at least this many face heights beyond the face oval (it grows from the crown or the
+temples); a patch of another colour than the skin's that does not is on the skin (a highlight across the oval's top)."""
+NOT_SKIN_FACE_PX = 120
+"""`not_skin_mask` reads the photo in blocks of about this many to the face height (whole pixels below twice it)."""
 BALD_FRACTION = 0.04
 """A hair region smaller than this fraction of the face oval's area means no hair worth growing: bald."""
 
@@ -131,6 +137,92 @@ def _skin_distance(lab: np.ndarray, centre: np.ndarray) -> np.ndarray:
     return np.sqrt((SHADE_WEIGHT * d[..., 0]) ** 2 + d[..., 1] ** 2 + d[..., 2] ** 2)
 
 
+@dataclass(frozen=True)
+class SkinColour:
+    """The photo's skin colour as sampled on the cheeks."""
+
+    centre: np.ndarray
+    """centre : (3,) float32 median CIELAB colour of the samples."""
+    spread: float
+    """80th percentile of the samples' `_skin_distance` from the centre."""
+    rgb: np.ndarray
+    """rgb : (3,) median sRGB colour of the samples."""
+
+    @classmethod
+    def of(cls, rgb: np.ndarray) -> SkinColour:
+        """rgb : (n, 3) uint8 sRGB skin samples, n > 0."""
+        lab = srgb_to_lab(rgb)
+        centre = np.median(lab, 0)
+        return cls(centre, float(np.percentile(_skin_distance(lab, centre), 80)), np.median(rgb, 0))
+
+    def differs(self, lab: np.ndarray, margin: float | np.ndarray = SKIN_MARGIN) -> np.ndarray:
+        """(...,) bool: colours lab (..., 3) farther than the skin's spread plus `margin` from its centre."""
+        return _skin_distance(lab, self.centre) > self.spread + margin
+
+    def shine(self, lab: np.ndarray) -> np.ndarray:
+        """(...,) bool: colours lab (..., 3) of a highlight on this skin (`SHINE`)."""
+        above, least, chroma = SHINE
+        return (lab[..., 0] > max(self.centre[0] + above, least)) & (np.hypot(lab[..., 1], lab[..., 2]) < chroma)
+
+
+def cheek_skin(rgb: np.ndarray, landmarks_px: np.ndarray) -> SkinColour | None:
+    """The skin colour round the cheek points (`CHEEKS`, `SKIN_SAMPLE_RADIUS`) inside the face oval; None when no
+    cheek pixel is in the photo. rgb : (h, w, 3) uint8; landmarks_px : (478, 2)."""
+    h, w = rgb.shape[:2]
+    lm = np.asarray(landmarks_px, np.float64)
+    radius = SKIN_SAMPLE_RADIUS * float(lm[CHIN, 1] - lm[FOREHEAD, 1])
+    points = lm[list(CHEEKS)]
+    x0, y0 = np.maximum(np.floor(points.min(0) - radius).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(points.max(0) + radius).astype(int) + 1, [w, h])
+    if x1 <= x0 or y1 <= y0:
+        return None
+    ys, xs = np.mgrid[y0:y1, x0:x1]
+    pick = np.zeros(ys.shape, bool)
+    for x, y in points:
+        pick |= (xs - x) ** 2 + (ys - y) ** 2 < radius ** 2
+    pick &= polygon_mask((w, h), lm[list(FACE_OVAL)])[y0:y1, x0:x1]
+    return SkinColour.of(np.asarray(rgb)[y0:y1, x0:x1][pick]) if pick.any() else None
+
+
+def not_skin_mask(rgb: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
+    """(h, w) bool: where hair may hide the skin (above the chin, outside the face oval or above the brows), the pixels
+    of another colour than the cheeks' (`SkinColour.differs`, no `SHINE` exception: white hair is as bright) that
+    reach `HAIR_REACH` beyond the oval through such colours: hair of any colour, headwear, the background beside the
+    head; not a highlight on the forehead. Read in blocks of about `NOT_SKIN_FACE_PX` to the face height; all False
+    when no cheek is seen. rgb : (h, w, 3) uint8; landmarks_px : (478, 2)."""
+    h, w = rgb.shape[:2]
+    out = np.zeros((h, w), bool)
+    skin = cheek_skin(rgb, landmarks_px)
+    lm = np.asarray(landmarks_px, np.float64)
+    face_h = float(lm[CHIN, 1] - lm[FOREHEAD, 1])
+    if skin is None or face_h <= 0:
+        return out
+    k = max(1, int(face_h // NOT_SKIN_FACE_PX))
+    oval = lm[list(FACE_OVAL)] / k
+    middle = float(oval[:, 0].mean())
+    reach = max(1, int(round(HAIR_REACH * face_h / k)))
+    side = BESIDE_FACE * face_h / k
+    x0, x1 = int(max(0, middle - side)), int(min(w // k, middle + side + 1))
+    y0, y1 = int(max(0, oval[:, 1].min() - side)), int(min(h // k, lm[CHIN, 1] / k))
+    face = polygon_mask((w // k, h // k), oval)[y0:y1, x0:x1]
+    if x1 <= x0 or y1 <= y0 or not face.any():
+        return out
+    block = np.asarray(rgb, np.float32)[y0 * k:y1 * k, x0 * k:x1 * k]
+    block = block.reshape(y1 - y0, k, x1 - x0, k, 3).mean((1, 3))
+    above_brows = (np.arange(y0, y1)[:, None] + 0.5) * k < lm[list(BROWS), 1].min()
+    other = (~face | above_brows) & skin.differs(srgb_to_lab(block))
+    # beyond the reach every such pixel is hair, headwear or background; within it, only what a path leads out of
+    near = dilate(face, reach + 1)
+    rows, cols = np.flatnonzero(near.any(1)), np.flatnonzero(near.any(0))
+    sub = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    inside = other[sub] & near[sub]
+    grown = _grown_from(inside, inside & ~dilate(face, reach)[sub])
+    other &= ~near
+    other[sub] |= grown
+    out[y0 * k:y1 * k, x0 * k:x1 * k] = np.repeat(np.repeat(other, k, 0), k, 1)
+    return out
+
+
 def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -> HairRegion:
     """rgb : (h, w, 3) uint8; person : (h, w) float person probability (the segmenter's);
     landmarks_px : (478, 2) MediaPipe landmarks in pixels -> the hair region, its colour and any headwear."""
@@ -154,19 +246,12 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
     ys, xs = np.mgrid[0:y1, x0:x1]
     is_person = person[box] > 0.5
 
-    skin_pick = np.zeros(face.shape, bool)
-    for i in CHEEKS:
-        skin_pick |= (xs - lm[i, 0]) ** 2 + (ys - lm[i, 1]) ** 2 < (SKIN_SAMPLE_RADIUS * face_h) ** 2
-    skin_pick &= face
-    skin_lab = lab[skin_pick] if skin_pick.any() else lab[face]
-    skin_c = np.median(skin_lab, 0)
-    skin_s = float(np.percentile(_skin_distance(skin_lab, skin_c), 80))
+    skin = cheek_skin(rgb, lm)
+    if skin is None:
+        skin = SkinColour.of(sub_rgb[face])
     brow_y = float(lm[list(BROWS), 1].min())
     top_y = float(oval[:, 1].min())
-    margin = np.where(ys < top_y, CROWN_SKIN_MARGIN, SKIN_MARGIN)
-    above, least, chroma = SHINE
-    shine = (lab[..., 0] > max(skin_c[0] + above, least)) & (np.hypot(lab[..., 1], lab[..., 2]) < chroma)
-    not_skin = (_skin_distance(lab, skin_c) > skin_s + margin) & ~shine
+    not_skin = skin.differs(lab, np.where(ys < top_y, CROWN_SKIN_MARGIN, SKIN_MARGIN)) & ~skin.shine(lab)
     candidate = is_person & (~face | (ys < brow_y)) & (ys < lm[CHIN, 1])
     crown = candidate & not_skin & (ys < top_y)
     sides = candidate & not_skin & ~face & (ys > brow_y) & (ys < lm[NOSE_TIP, 1])
@@ -198,7 +283,7 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
     hair = _grown_from(hair, hair & (ys < brow_y))  # hair grows from the scalp: drop patches beside the jaw
     if occluded is not None:
         occluded = _open_close(occluded & ~hair, max(1, int(round(face_h * 0.01))))
-    color = np.median(sub_rgb[hair], 0) if hair.any() else np.median(sub_rgb[skin_pick if skin_pick.any() else face], 0)
+    color = np.median(sub_rgb[hair], 0) if hair.any() else skin.rgb
     mask = full.copy()
     mask[box] = hair
     hidden = None

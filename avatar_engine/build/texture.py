@@ -1,8 +1,9 @@
 """Stage 3, texture (after Saito et al. 2017): the person's skin albedo as a complete UV texture, and iris colour.
 
-photo -> per-texel samples with visibility and view-angle weights (`texture_project`) -> the photo's lighting as
-order-2 SH fitted on the fitted geometry and divided out (`delight`) -> mirror across the face's symmetry plane and
-a seamless fill in the person's tone (`texture_fill`). Pure function: no I/O beyond the shipped tables.
+photo -> per-texel samples with visibility and view-angle weights (`texture_project`), none where hair may lie in
+another colour than the cheeks' (`hair_region.not_skin_mask`) -> the photo's lighting as order-2 SH fitted on the
+fitted geometry and divided out (`delight`) -> mirror across the face's symmetry plane and a seamless fill in the
+person's tone (`texture_fill`). Pure function: no I/O beyond the shipped tables.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from avatar_engine.build import delight
+from avatar_engine.build.hair_region import not_skin_mask
 from avatar_engine.build.records import FitResult, PhotoView
 from avatar_engine.build.texture_fill import (MeshSmoother, dilate, fill_base, mirror_points, mirror_samples,
                                              resize_nearest)
@@ -66,6 +68,10 @@ class TextureOptions:
     frames, stray shadows) are compressed to at most exp(this) either way."""
     tone_smoothness: float = 4.0
     """Mesh-Laplacian weight of the tone field that fills the unseen head: higher = more uniform."""
+    hair_colors_out: bool = True
+    """With landmarks, photo pixels where hair may lie that show another colour than the cheeks'
+    (`hair_region.not_skin_mask`) are not sampled: hair lighter than the skin passes the outlier tests once the
+    light fit has taken it for the best-lit skin, and pales the whole face."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +130,8 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     photo : (h, w, 3) uint8 RGB; positions, normals : (n, 3) posed skin vertices in model space (as in the photo);
     uvs : (n, 2); triangles : (m, 3); view : the photo's camera; mask : (h, w) optional, 1 on face skin (the
     segmenter's), 0 on hair and background; landmarks_px : (478, 2) optional MediaPipe landmarks in pixels, for
-    white balance from the eye whites, the iris colour, and the parted lips' opening (not sampled).
+    white balance from the eye whites, the iris colour, the parted lips' opening and the hair where it may lie (both
+    not sampled).
     """
     opts = options or TextureOptions()
     positions = np.asarray(positions, np.float64)
@@ -135,6 +142,10 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     # the teeth and the dark mouth between parted lips are not skin: lip texels that land there are left to the
     # completion, which carries the lip colour in from the lip around them
     opening = mouth_opening(landmarks_px, view.size) if landmarks_px is not None else None
+    # hair over the forehead and temples, headwear and background in another colour than the cheeks': not sampled
+    if landmarks_px is not None and opts.hair_colors_out:
+        hair = not_skin_mask(photo, landmarks_px)
+        mask = ~hair if mask is None else (np.asarray(mask) > 0.5) & ~hair
     proj = project_texels(view, positions, normals, triangles, tmap, mask, opts.cos_range, hidden=opening)
     if np.count_nonzero(proj.weight > 0.5) < 500:
         raise InputError("the fitted head covers too little of the photo to texture it (face not visible?)")

@@ -10,6 +10,7 @@ import pytest
 
 from avatar_engine.build.hair_fit import (BROWS, CHEEKS, FACE_OVAL, HairRegion, HairSilhouette, fit_hair, hair_region,
                                           iou, srgb_to_lab)
+from avatar_engine.build.hair_region import FOREHEAD, not_skin_mask, polygon_mask
 from avatar_engine.build.records import PhotoView
 from avatar_engine.head.hair import HAIR_PRESETS
 from avatar_engine.head.template import template_avatar
@@ -21,6 +22,8 @@ REGION_IOU = 0.85
 """The painted portrait's hair is found at least this well."""
 COLOR_DELTA_E = 6.0
 """The hair colour found is this close (CIELAB) to the painted one."""
+NOT_SKIN_RECALL = 0.95
+"""`not_skin_mask` covers at least this fraction of painted white hair, a fringe over the forehead included."""
 RASTER_IOU = 0.9
 """The CPU silhouette of one opaque sheet agrees with the GL render of it this well (edges differ by a pixel)."""
 FIT_IOU = 0.7
@@ -67,6 +70,23 @@ def test_hair_region_of_a_painted_portrait():
     assert np.linalg.norm(srgb_to_lab(np.array(region.color, np.uint8)) - srgb_to_lab(np.array(HAIR, np.uint8))) \
         < COLOR_DELTA_E
     assert not region.bald
+
+
+def test_not_skin_mask_takes_white_hair_not_a_forehead_highlight():
+    """White hair (a fringe over the forehead too) is not the skin; a white highlight on the forehead that no path of
+    non-skin colour leads out of the face is, and so is the face below the brows."""
+    white = (235, 235, 230)
+    rgb, _, lm, hair = painted_portrait(white)
+    ys, xs = np.mgrid[0:rgb.shape[0], 0:rgb.shape[1]]
+    inside = polygon_mask((rgb.shape[1], rgb.shape[0]), lm[list(FACE_OVAL)])
+    top = lm[FOREHEAD]
+    fringe = inside & (ys < top[1] + 18)  # the brows are 39 px below the oval's top
+    shine = (xs - top[0]) ** 2 + (ys - top[1] - 30) ** 2 < 5 ** 2  # 7 px of skin below the fringe
+    rgb[fringe | shine] = white
+    mask = not_skin_mask(rgb, lm)
+    assert mask[hair | fringe].mean() >= NOT_SKIN_RECALL
+    assert not mask[shine].any()
+    assert not mask[inside & (ys > lm[list(BROWS), 1].max())].any()
 
 
 def test_skin_coloured_head_is_bald(template):
