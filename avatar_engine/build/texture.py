@@ -29,6 +29,7 @@ REFERENCE_TONE_SMOOTHNESS = 20.0
 SHADED_FACE = 0.35
 """`face_light` below this warns that the skin tone is uncertain (hard light from the far side)."""
 EYE_NORMAL = np.array([0.0, 0.0, 1.0])
+"""Mean normal of the visible eye whites in model space (the face looks toward +Z)."""
 SKIN_BALANCE = 0.6
 """Without usable eye whites, the photo's cheeks are drawn this far (log, display values) toward the default skin's
 colour before decoding (`delight.skin_balance`): a cast the photo cannot reveal is undone 60%, where it was made."""
@@ -38,7 +39,6 @@ REFERENCE_TOLERANCE = 1e-2
 """The same for the reference tone the outlier tests read (their thresholds are 0.18-0.45 in log)."""
 TONE_TOLERANCE = 1e-3
 """Conjugate-gradient stop for the smooth tone fields: largest residual, log-albedo units (0.1%; texture within 1 of 255 of a tight solve)."""
-"""Mean normal of the visible eye whites in model space (the face looks toward +Z)."""
 
 
 @dataclass(frozen=True)
