@@ -116,8 +116,8 @@ uniform sampler2D u_base_texture;
 uniform float u_alpha_cutoff;
 uniform float u_texture_lod;  // the mip level the renderer chose for this frame's scale (per-vertex shading)
 #if defined MATERIAL_HAIR
-uniform float u_strand_luma;  // the strands' mean texture value: the highlight follows the brighter strands
-uniform float u_highlight_tint;
+uniform float u_strand_luma;  // root mean square of the strands' texture values: the highlight follows the brighter ones
+uniform float u_highlight_tint;  // renderer.HAIR_HIGHLIGHT_TINT
 #endif
 
 out vec4 frag_color;
