@@ -6,7 +6,7 @@ reads the pixels back (headless, video) or blits them to a window (`blit_to_scre
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Literal
 
 import moderngl
@@ -347,7 +347,10 @@ class Renderer:
     def _view_uniforms(self, camera, model: np.ndarray) -> tuple[dict, float]:
         """The camera's uniforms and pixels per metre at the model's origin. A `Camera` (frozen) that repeats with
         the same model matrix, as in a live loop, reuses the last frame's: the look-at maths is ~0.1 ms of numpy."""
-        key = (camera, model.tobytes()) if isinstance(camera, Camera) else None
+        key = None
+        if isinstance(camera, Camera):  # by value: a field may be a numpy array (e.g. the target)
+            key = (type(camera), tuple(tuple(np.ravel(getattr(camera, f.name)).tolist()) for f in fields(camera)),
+                   model.tobytes())
         if key is not None and key == self._view_key:
             return self._view_cache
         w, h = self.options.size

@@ -90,6 +90,9 @@ def test_a_new_camera_or_model_matrix_moves_the_view(ctx, renderer):
     turned = draw(renderer, neutral, dataclasses.replace(CAMERA, yaw_deg=30.0))
     assert compare(turned, front)[1] > 0.05
     assert compare(draw(renderer, neutral), front) == (0.0, 0.0)
+    as_array = dataclasses.replace(CAMERA, target=np.asarray(CAMERA.target))  # numpy fields compare by value too
+    assert compare(draw(renderer, neutral, as_array), front) == (0.0, 0.0)
+    assert compare(draw(renderer, neutral, as_array), front) == (0.0, 0.0)
     shifted = np.eye(4, dtype=np.float32)
     shifted[0, 3] = 0.02
     renderer.render(neutral, CAMERA, model=shifted)
