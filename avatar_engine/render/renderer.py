@@ -252,6 +252,7 @@ class Renderer:
                                     on_gpu=self.options.morphs == "gpu")
 
         textures: dict[str, moderngl.Texture] = {}
+        strands: dict[str, float] = {}
         first = 0
         for part in parts:
             material = avatar.materials[part.material]
@@ -267,6 +268,9 @@ class Renderer:
                               moderngl.NEAREST if nearest else moderngl.LINEAR)
                 tex.anisotropy = self.options.anisotropy
                 textures[part.material] = tex
+                # only the hair shader reads it: skip the pass over a 1024^2 skin texture
+                hair = MATERIAL_DEFINES[material.kind] == "MATERIAL_HAIR" and material.texture is not None
+                strands[part.material] = strand_luma(material.texture) if hair else 1.0
                 self._resources.append(tex)
             program = self._program(material.kind)
             content = [(vbo, fmt, name) for name, (vbo, fmt) in vbos.items() if name in program]
@@ -281,8 +285,7 @@ class Renderer:
             gpu = _GpuPart(vao, program, first * 3, len(part.indices) * 3, textures[part.material],
                            material.kind, tuple(material.base_color), material.roughness,
                            (float(z.max()), float(z.min())), material.double_sided,
-                           texel_density(part, textures[part.material].size),
-                           strand_luma(material.texture) if material.texture is not None else 1.0)
+                           texel_density(part, textures[part.material].size), strands[part.material])
             hidden = part.back_hidden if material.double_sided else 0
             if hidden:  # the triangles whose back is never seen skip rasterising it (half the hair, from any view)
                 self._parts.append(replace(gpu, count=hidden * 3, double_sided=False))
