@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from avatar_engine.errors import BackendError, ModelError
+from avatar_engine.infer.ort_cpu_graph import prelu_as_depthwise
 from avatar_engine.infer.session import InferOptions, Session, load_onnx, onnx_specs
 
 
@@ -45,6 +46,8 @@ class OnnxRuntimeSession(Session):
         if options.threads:
             so.intra_op_num_threads = options.threads
             so.inter_op_num_threads = 1
+        if not want_cuda and options.ort_optimization == "all":
+            model = prelu_as_depthwise(model)  # ~2.5x faster on MediaPipe's landmark model (see ort_cpu_graph)
         try:
             self._session = ort.InferenceSession(model.SerializeToString(), so, providers=providers)
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph types

@@ -107,7 +107,7 @@ def _ops(torch) -> dict[str, Callable]:
         "Pad": lambda x, pads, value=None, mode=b"constant": _pad(F, x, pads, value, mode),
         "Add": torch.add, "Sub": torch.sub, "Mul": torch.mul, "Div": torch.div,
         "Max": torch.maximum, "Min": torch.minimum, "MatMul": torch.matmul,
-        "PRelu": lambda x, slope: torch.where(x >= 0, x, x * slope),
+        "PRelu": lambda x, slope: _prelu(torch, F, x, slope),
         "Relu": torch.relu, "Sigmoid": torch.sigmoid, "Tanh": torch.tanh, "Neg": torch.neg, "Sqrt": torch.sqrt,
         "Reciprocal": torch.reciprocal, "Exp": torch.exp, "Abs": torch.abs,
         "Clip": lambda x, lo=None, hi=None: torch.clamp(x, lo, hi),
@@ -131,6 +131,14 @@ def _ops(torch) -> dict[str, Callable]:
         "Softmax": lambda x, axis=-1: torch.softmax(x, dim=axis),
         "Resize": lambda x, *a, **k: _resize(torch, F, x, *a, **k),
     }
+
+
+def _prelu(torch, F, x, slope):
+    # torch's own PRelu kernel (one slope per channel of dimension 1) is ~3x faster than where(x >= 0, ...)
+    if x.dim() >= 2 and slope.numel() == x.shape[1] and slope.dim() <= x.dim() and \
+            all(d == 1 for i, d in enumerate(slope.shape) if i != slope.dim() - x.dim() + 1):
+        return F.prelu(x, slope.reshape(-1))
+    return torch.where(x >= 0, x, x * slope)
 
 
 def _pad(F, x, pads, value, mode):
