@@ -1,4 +1,5 @@
-"""Shared fixtures: one headless EGL context for the session, checked for GL errors around each test."""
+"""Shared fixtures: one headless EGL context for the session, checked for GL errors around each test; MediaPipe's
+face models converted to ONNX once per session."""
 
 from __future__ import annotations
 
@@ -26,3 +27,15 @@ def template():
     from avatar_engine.head.template import template_avatar
 
     return template_avatar()
+
+
+@pytest.fixture(scope="session")
+def onnx_dir(tmp_path_factory):
+    """A folder with the three converted MediaPipe models and their manifest (about 1 s to make)."""
+    pytest.importorskip("onnx", reason="onnx is not installed (pip install 'avatar-engine[infer]')")
+    pytest.importorskip("tflite", reason="tflite is not installed (pip install 'avatar-engine[infer]')")
+    from avatar_engine.infer.mediapipe_onnx import convert_mediapipe
+
+    out = tmp_path_factory.mktemp("onnx")
+    convert_mediapipe(out)
+    return out

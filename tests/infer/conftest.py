@@ -1,21 +1,9 @@
-"""Fixtures for the inference tests: MediaPipe's models converted once per session, and real inputs."""
+"""Fixtures for the inference tests: real inputs (the converted models, `onnx_dir`, are in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-
-
-@pytest.fixture(scope="session")
-def onnx_dir(tmp_path_factory):
-    """A folder with the three converted MediaPipe models and their manifest (about 1 s to make)."""
-    pytest.importorskip("onnx", reason="onnx is not installed (pip install 'avatar-engine[infer]')")
-    pytest.importorskip("tflite", reason="tflite is not installed (pip install 'avatar-engine[infer]')")
-    from avatar_engine.infer.mediapipe_onnx import convert_mediapipe
-
-    out = tmp_path_factory.mktemp("onnx")
-    convert_mediapipe(out)
-    return out
 
 
 @pytest.fixture(scope="session")
