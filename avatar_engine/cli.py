@@ -171,7 +171,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         vmc=parse_target(args.vmc) if args.vmc is not None else None, stats=Path(args.stats) if args.stats else None,
         mirror=args.mirror, size=parse_size(args.size), samples=args.samples, realtime=args.realtime, loop=args.loop,
         lossless=args.lossless, max_frames=args.max_frames, max_seconds=args.max_seconds, phone=args.phone,
-        serial=args.serial)
+        serial=args.serial, landmarker=args.landmarker, backend=args.backend)
     summary = run_live(settings)
     lat = summary["latency_ms"]
     print(f"live: {summary['counts'].get('rendered', 0)} frames in {summary['seconds']} s ({summary['fps']} fps), "
@@ -204,7 +204,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     fit_options = FitOptions() if args.recon is None else FitOptions(recon=args.recon)
     net = {"texture_net": args.texture_net == "on"} if args.texture_net else {}
     result = build_to_file(args.photo, out, report,
-                           BuildOptions(face=parse_face(args.face), fit=fit_options, **net))
+                           BuildOptions(face=parse_face(args.face), fit=fit_options, landmarker=args.landmarker,
+                                        landmarker_backend=args.backend, **net))
     fit = result.report.fit
     print(f"wrote {out}: fit error {fit['reprojection_error']:.3f} of the inter-ocular distance, "
           f"built in {result.report.total_s:.1f} s"
@@ -334,6 +335,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "default: FitOptions' default")
     p.add_argument("--texture-net", choices=("on", "off"),
                    help="correct the skin texture with the texture network (default: BuildOptions.texture_net)")
+    p.add_argument("--landmarker", choices=("mediapipe", "onnx"), default="mediapipe",
+                   help="face tracker: MediaPipe's own, or its models as ONNX on --backend (run `avatar engines "
+                        "convert` first)")
+    p.add_argument("--backend", choices=("auto", "tensorrt", "onnxruntime", "torch"), default="auto",
+                   help="inference backend of --landmarker onnx (auto: TensorRT with a CUDA GPU, else ONNX Runtime)")
     p.set_defaults(run=cmd_build)
 
     p = sub.add_parser("render", help="render an avatar file with an expression to PNG")
@@ -380,6 +386,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
     p.add_argument("--max-seconds", type=float, help="stop after this long")
     p.add_argument("--phone", help="iFacialMocap: the phone's address, to ask it to start streaming")
+    p.add_argument("--landmarker", choices=("mediapipe", "onnx"), default="mediapipe",
+                   help="face tracker: MediaPipe's own, or its models as ONNX on --backend (run `avatar engines "
+                        "convert` first)")
+    p.add_argument("--backend", choices=("auto", "tensorrt", "onnxruntime", "torch"), default="auto",
+                   help="inference backend of --landmarker onnx (auto: TensorRT with a CUDA GPU, else ONNX Runtime)")
     p.set_defaults(run=cmd_live)
 
     p = sub.add_parser("synth", help="render a synthetic training set: random people, MediaPipe on every render")

@@ -60,6 +60,11 @@ class BuildOptions:
     and where it does not."""
     hair: bool = True
     """Fit the hair to the photo (else the default style)."""
+    landmarker: str = "mediapipe"
+    """Face landmarks from "mediapipe" (its Tasks API) or "onnx" (the same models on the inference backends,
+    `perception.onnx_landmarker`: batches and GPUs; needs `avatar engines convert`). Also the render check's judge."""
+    landmarker_backend: str = "auto"
+    """With landmarker "onnx": auto, tensorrt, onnxruntime or torch."""
 
 
 SkinLight = tuple[np.ndarray, np.ndarray]
@@ -102,13 +107,16 @@ class Builder:
     """Builds avatars from photos; holds the MediaPipe models between builds. A context manager."""
 
     def __init__(self, options: BuildOptions | None = None, model: HeadModel | None = None) -> None:
-        from avatar_engine.perception import FaceLandmarker, FaceLandmarkerOptions
+        from avatar_engine.perception import FaceLandmarkerOptions
+        from avatar_engine.perception.choice import open_face_landmarker
 
         self.options = options or BuildOptions()
         self.perception_options = PerceptionOptions(face=self.options.face)
         self.model = model or HeadModel.default()
         with native_stderr_silenced():
-            self._landmarker = FaceLandmarker(FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES))
+            self._landmarker = open_face_landmarker(
+                self.options.landmarker, FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES),
+                self.options.landmarker_backend)
         if self.options.fit.recon != "off":  # a missing or damaged network fails here, not at the first photo
             from avatar_engine.build.fit import recon_network
 

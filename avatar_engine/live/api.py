@@ -42,6 +42,11 @@ class LiveOptions:
     """Solver tuning, mirror, calibration and tracking-lost behaviour."""
     render: bool = True
     """False: solve only (weights and VMC out, no GL context needed)."""
+    landmarker: str = "mediapipe"
+    """The tracker: "mediapipe" (its Tasks API) or "onnx" (the same models on the inference backends,
+    `perception.onnx_landmarker`; needs `avatar engines convert`)."""
+    landmarker_backend: str = "auto"
+    """With landmarker "onnx": auto, tensorrt, onnxruntime or torch."""
 
     def __post_init__(self) -> None:
         w, h = self.size
@@ -49,6 +54,10 @@ class LiveOptions:
             raise ValueError(f"render size {w}x{h} is outside 16..8192 pixels")
         if self.samples is not None and self.samples < 0:
             raise ValueError(f"samples must be >= 0, got {self.samples}")
+        from avatar_engine.perception.choice import LANDMARKERS
+
+        if self.landmarker not in LANDMARKERS:
+            raise ValueError(f"landmarker must be one of {', '.join(LANDMARKERS)}, got {self.landmarker!r}")
 
 
 class LiveAvatar:
@@ -83,8 +92,13 @@ class LiveAvatar:
         if self._tracker is None:
             from avatar_engine.live.tracker import Tracker
 
-            self._tracker = Tracker()
+            self._tracker = self._new_tracker()
         return self._tracker.track(rgb, t_ns)
+
+    def _new_tracker(self):
+        from avatar_engine.live.tracker import Tracker
+
+        return Tracker(landmarker=self.options.landmarker, backend=self.options.landmarker_backend)
 
     def animate(self, landmarks: LandmarkFrame | None, t_ns: int) -> SolvedFrame:
         """Calibrate, solve and filter (or hold / idle when landmarks is None)."""
@@ -103,9 +117,7 @@ class LiveAvatar:
     def warm_up(self, track: bool = True) -> None:
         """Load the tracker's model and compile the shaders now, so the first frames are not late."""
         if track and self._tracker is None:
-            from avatar_engine.live.tracker import Tracker
-
-            self._tracker = Tracker()
+            self._tracker = self._new_tracker()
         if self.renderer is not None:
             self.draw(SolvedFrame.neutral())
 

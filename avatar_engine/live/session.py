@@ -42,6 +42,10 @@ class LiveSettings:
     """iFacialMocap: the phone's address, to ask it to start streaming."""
     serial: bool = False
     """Track and render in turn rather than overlapped (`PipelineOptions.overlap=False`)."""
+    landmarker: str = "mediapipe"
+    """`LiveOptions.landmarker`: mediapipe or onnx."""
+    backend: str = "auto"
+    """`LiveOptions.landmarker_backend`."""
 
     def check(self) -> None:
         for path, suffix in ((self.record, ".mp4"), (self.stats, ".json")):
@@ -105,7 +109,8 @@ def run_live(settings: LiveSettings) -> dict:
     animator = AnimatorOptions(tuning=ARKIT_TUNING if arkit else DEFAULT_TUNING, mirror=settings.mirror)
     needs_render = settings.window or settings.record or settings.virtual_camera or not settings.vmc
     options = LiveOptions(size=settings.size, samples=settings.samples, animator=animator,
-                          render=bool(needs_render))
+                          render=bool(needs_render), landmarker=settings.landmarker,
+                          landmarker_backend=settings.backend)
     outputs = []
     window = live = source = None
     try:

@@ -1,10 +1,12 @@
-"""The tracking stage: MediaPipe's face landmarker in video mode, frames in, `LandmarkFrame` records out."""
+"""The tracking stage: a face landmarker in video mode (MediaPipe's, or the same models as ONNX), frames in,
+`LandmarkFrame` records out."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from avatar_engine.perception import FaceLandmarker, FaceLandmarkerOptions
+from avatar_engine.perception import FaceLandmarkerOptions
+from avatar_engine.perception.choice import open_face_landmarker
 from avatar_engine.solve.frames import LandmarkFrame
 from avatar_engine.solve.pose import orthonormal
 
@@ -15,11 +17,12 @@ class Tracker:
     A context manager. Media times must increase; a stream that restarts (a looped file) keeps increasing
     because the caller offsets it."""
 
-    def __init__(self, options: FaceLandmarkerOptions | None = None) -> None:
+    def __init__(self, options: FaceLandmarkerOptions | None = None, landmarker: str = "mediapipe",
+                 backend: str = "auto") -> None:
         options = options or FaceLandmarkerOptions(running_mode="video")
         if options.running_mode != "video":
             raise ValueError("the live tracker needs a landmarker in running_mode='video'")
-        self._landmarker = FaceLandmarker(options)
+        self._landmarker = open_face_landmarker(landmarker, options, backend)
         self._last_ms = -1
 
     def track(self, rgb: np.ndarray, t_media_ns: int) -> LandmarkFrame | None:

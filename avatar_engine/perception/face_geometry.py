@@ -126,8 +126,12 @@ class FaceGeometry:
         screen[:, :2] -= np.array([half_w, half_h])
         depth_offset = screen[:, 2].mean()
 
+        used = np.flatnonzero(self.weights)  # only the Procrustes basis (33 points) has weight
+        source, weights = self.canonical[used], self.weights[used]
+        screen = screen[used]
+
         def scale_of(landmarks: np.ndarray) -> float:
-            return float(np.linalg.norm(weighted_similarity(self.canonical, landmarks, self.weights)[:3, 0]))
+            return float(np.linalg.norm(weighted_similarity(source, landmarks, weights)[:3, 0]))
 
         def lifted(scale: float) -> np.ndarray:
             out = screen.copy()
@@ -139,4 +143,4 @@ class FaceGeometry:
         first = screen * np.array([1.0, 1.0, -1.0])
         s1 = scale_of(first)
         s2 = scale_of(lifted(s1))
-        return weighted_similarity(self.canonical, lifted(s1 * s2), self.weights).astype(np.float32)
+        return weighted_similarity(source, lifted(s1 * s2), weights).astype(np.float32)

@@ -136,3 +136,30 @@ def test_num_faces_limits_what_is_returned(onnx_dir, images):
                             InferOptions(backend="onnxruntime", device="cpu"), onnx_dir) as strict:
         found = strict.detect(images[0])
     assert len(found) <= 1
+
+
+def test_the_builder_and_the_live_tracker_take_it(onnx_dir, images, monkeypatch):
+    from avatar_engine.build.pipeline import Builder, BuildOptions
+    from avatar_engine.infer import mediapipe_onnx
+    from avatar_engine.live.tracker import Tracker
+
+    monkeypatch.setattr(mediapipe_onnx, "default_onnx_dir", lambda: onnx_dir)
+    with Builder(BuildOptions(landmarker="onnx", landmarker_backend="onnxruntime", hair=False)) as builder:
+        result = builder.build(images[0])  # grace_hopper.jpg
+        check = builder.check_render(result)  # it also judges the render
+    assert result.fit.reprojection_error <= 0.03  # the builder's targets, as with MediaPipe's landmarker
+    assert check.found and check.mean <= 0.04
+    with Tracker(FaceLandmarkerOptions(running_mode="video"), landmarker="onnx", backend="onnxruntime") as tracker:
+        frames = [tracker.track(rgb, 33_000_000 * k) for k, rgb in enumerate(images[2:])]
+    assert all(f is not None and f.points.shape == (478, 3) for f in frames)
+
+
+def test_an_unknown_landmarker_is_refused():
+    from avatar_engine.errors import InputError as Refused
+    from avatar_engine.live.api import LiveOptions
+    from avatar_engine.perception.choice import open_face_landmarker
+
+    with pytest.raises(Refused, match="unknown face landmarker"):
+        open_face_landmarker("dlib")
+    with pytest.raises(ValueError, match="landmarker must be one of"):
+        LiveOptions(landmarker="dlib")
