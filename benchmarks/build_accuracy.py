@@ -32,7 +32,8 @@ from avatar_engine.build.synthetic import (face_region, random_subject, render_s
 from avatar_engine.errors import InputError
 from avatar_engine.head.geometry import similarity_fit
 from avatar_engine.head.model import HeadModel
-from avatar_engine.perception import FaceLandmarker, FaceLandmarkerOptions
+from avatar_engine.perception import FaceLandmarkerOptions
+from avatar_engine.perception.choice import open_face_landmarker
 from avatar_engine.render.context import headless_context
 from avatar_engine.render.renderer import STUDIO_BACKDROP, Lighting, Renderer, RenderOptions
 
@@ -77,6 +78,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--max-yaw", type=float, default=30.0)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "build_accuracy.json"))
+    parser.add_argument("--landmarker", choices=("mediapipe", "onnx"), default="mediapipe",
+                        help="MediaPipe's landmarker or its models as ONNX (perception.onnx_landmarker, ONNX Runtime)")
     parser.add_argument("--fit", action="append", default=[], metavar="NAME=VALUE",
                         help="a FitOptions field other than its default (repeatable)")
     args = parser.parse_args()
@@ -86,7 +89,8 @@ def main() -> None:
     face = face_region(model)
     ctx = headless_context()
     t0 = time.perf_counter()
-    landmarker = FaceLandmarker(FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES))
+    landmarker = open_face_landmarker(args.landmarker, FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES),
+                                      "onnxruntime")
     load_s = time.perf_counter() - t0
     rows, refused = [], []
     for k in range(args.subjects):
@@ -131,6 +135,7 @@ def main() -> None:
     result = {
         "benchmark": "build_accuracy", "subjects": args.subjects, "rebuilt": len(rows), "refused": refused,
         "size": args.size, "max_yaw_deg": args.max_yaw, "seed": args.seed, "fit_options": args.fit,
+        "landmarker": args.landmarker,
         "face_vertices": int(len(face)),
         "face_error_mm_median": stats([r["face_error_mm_median"] for r in rows]),
         "face_error_mm_p90": stats([r["face_error_mm_p90"] for r in rows]),

@@ -59,7 +59,7 @@ def _per_frame(fn, n: int) -> dict:
             "cpu": round((time.process_time() - c0) * 1e3 / n, 2)}
 
 
-def solo(clip: Path, size, samples: int, n: int, avatar=None) -> dict:
+def solo(clip: Path, size, samples: int, n: int, avatar=None, landmarker: str = "mediapipe") -> dict:
     """Each stage alone over the clip's first n frames (decode, track, solve, render, readback)."""
     from avatar_engine.pools import single_threaded_pools
     from avatar_engine.live.tracker import Tracker
@@ -70,10 +70,11 @@ def solo(clip: Path, size, samples: int, n: int, avatar=None) -> dict:
         frames = [source.read() for _ in range(n)]  # kept for the tracker; decode is timed on a second pass
         source.rewind()
         out["decode"] = _per_frame(lambda i: source.read(), n)
-        with Tracker() as tracker:
+        with Tracker(landmarker=landmarker, backend="onnxruntime") as tracker:
             tracker.track(frames[0].rgb, 0)  # graph start-up is not a frame
             out["track"] = _per_frame(lambda i: marks.append(tracker.track(frames[i].rgb, frames[i].t_media_ns + 1)), n)
-        with LiveAvatar(avatar, options=LiveOptions(size=size, samples=samples)) as live:
+        with LiveAvatar(avatar, options=LiveOptions(size=size, samples=samples, landmarker=landmarker,
+                                                    landmarker_backend="onnxruntime")) as live:
             out["solve"] = _per_frame(lambda i: solved.append(live.animate(marks[i], frames[i].t_media_ns + 1)), n)
             live.warm_up(track=False)
             out["render"] = _per_frame(lambda i: live.draw(solved[i]), n)
@@ -84,8 +85,9 @@ def solo(clip: Path, size, samples: int, n: int, avatar=None) -> dict:
 
 
 def run(clip: Path, size, samples: int, realtime: bool, seconds: float, readback: bool, overlap: bool,
-        avatar=None) -> dict:
-    live = LiveAvatar(avatar, options=LiveOptions(size=size, samples=samples))
+        avatar=None, landmarker: str = "mediapipe") -> dict:
+    live = LiveAvatar(avatar, options=LiveOptions(size=size, samples=samples, landmarker=landmarker,
+                                                  landmarker_backend="onnxruntime"))
     with open_source(str(clip)) as source:
         summary = LivePipeline(source, live, [ReadbackOutput()] if readback else [],
                                PipelineOptions(realtime=realtime, loop=True, max_seconds=seconds,
@@ -107,6 +109,8 @@ def main() -> None:
     ap.add_argument("--no-serial", action="store_true", help="skip the runs with tracking and rendering in turn")
     ap.add_argument("--solo-frames", type=int, default=90, help="frames per stage in the solo run (0: skip it)")
     ap.add_argument("--avatar", help="avatar file (.glb) to drive instead of the default head")
+    ap.add_argument("--landmarker", choices=("mediapipe", "onnx"), default="mediapipe",
+                    help="the tracker: MediaPipe's, or its models as ONNX on ONNX Runtime (perception.onnx_landmarker)")
     ap.add_argument("--out")
     args = ap.parse_args()
     size, source_size = parse_size(args.size), parse_size(args.source_size)
@@ -122,16 +126,17 @@ def main() -> None:
             # a webcam frames a head smaller than the portrait reference: pull the camera back for wide frames
             camera = Camera(distance=0.75, target=REFERENCE_CAMERA.target)
             render_clip(clip, weights, angles, source_size, 0, camera)
-        runs = {"solo": solo(clip, size, args.samples, args.solo_frames, avatar)} if args.solo_frames else {}
+        runs = {"solo": solo(clip, size, args.samples, args.solo_frames, avatar, args.landmarker)} \
+            if args.solo_frames else {}
         modes = [("fast", False, True), ("camera", True, True)]
         if not args.no_serial:
             modes += [("fast_serial", False, False), ("camera_serial", True, False)]
-        runs.update({name: run(clip, size, args.samples, realtime, args.seconds, not args.no_readback, overlap, avatar)
-                     for name, realtime, overlap in modes})
+        runs.update({name: run(clip, size, args.samples, realtime, args.seconds, not args.no_readback, overlap, avatar,
+                               args.landmarker) for name, realtime, overlap in modes})
     gl = runs["fast"].pop("gl_renderer")
     for name in runs:
         runs[name].pop("gl_renderer", None)
-    save("live_fps", {"avatar": args.avatar or "default head", "render_size": list(size), "samples": args.samples, "source_size": list(source_size),
+    save("live_fps", {"avatar": args.avatar or "default head", "landmarker": args.landmarker, "render_size": list(size), "samples": args.samples, "source_size": list(source_size),
                       "readback": not args.no_readback, "gl_renderer": gl,
                       "note": "2 shared CPU cores: wall timings are noisy when other work runs (see load_average); "
                               "CPU times per frame are steadier", **runs}, args.out)

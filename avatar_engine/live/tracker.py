@@ -22,7 +22,9 @@ class Tracker:
         options = options or FaceLandmarkerOptions(running_mode="video")
         if options.running_mode != "video":
             raise ValueError("the live tracker needs a landmarker in running_mode='video'")
-        self._landmarker = open_face_landmarker(landmarker, options, backend)
+        # one CPU thread, as MediaPipe's: the renderer's rasteriser needs the other cores, and a runtime's spinning
+        # worker threads would take them (ONNX Runtime's default pool halved the live loop's rate on 2 cores)
+        self._landmarker = open_face_landmarker(landmarker, options, backend, threads=1)
         self._last_ms = -1
 
     def track(self, rgb: np.ndarray, t_media_ns: int) -> LandmarkFrame | None:

@@ -10,14 +10,15 @@ LANDMARKERS = ("mediapipe", "onnx")
 
 
 def open_face_landmarker(kind: str = "mediapipe", options: FaceLandmarkerOptions | None = None,
-                         backend: str = "auto"):
+                         backend: str = "auto", threads: int = 0):
     """A `FaceLandmarker` ("mediapipe") or an `OnnxFaceLandmarker` ("onnx", on `backend`: auto, tensorrt,
-    onnxruntime or torch; it needs the converted models: `avatar engines convert`)."""
+    onnxruntime or torch, with `threads` CPU threads, 0 = the runtime's default; it needs the converted models:
+    `avatar engines convert`)."""
     if kind == "mediapipe":
         return FaceLandmarker(options)
     if kind == "onnx":
         from avatar_engine.infer.session import InferOptions
         from avatar_engine.perception.onnx_landmarker import OnnxFaceLandmarker
 
-        return OnnxFaceLandmarker(options, InferOptions(backend=backend))
+        return OnnxFaceLandmarker(options, InferOptions(backend=backend, threads=threads))
     raise InputError(f"unknown face landmarker {kind!r}; expected one of {', '.join(LANDMARKERS)}")
