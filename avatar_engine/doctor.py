@@ -172,6 +172,21 @@ def check_models() -> list[Check]:
     return checks
 
 
+def check_onnx_models() -> Check:
+    """MediaPipe's three face models converted to ONNX (optional: `--landmarker onnx`, engines for TensorRT)."""
+    from avatar_engine.errors import ModelError
+    from avatar_engine.infer.mediapipe_onnx import MODEL_NAMES, default_onnx_dir, onnx_model_path
+
+    try:
+        for name in MODEL_NAMES:
+            onnx_model_path(name)  # present, from this converter, and matching its manifest's sha256
+    except ModelError as exc:
+        return Check("models onnx", False, _one_line(exc),
+                     "avatar engines convert (needed for --landmarker onnx and TensorRT engines)", required=False)
+    return Check("models onnx", True, f"ok: {len(MODEL_NAMES)} converted face models in {default_onnx_dir()}",
+                 required=False)
+
+
 def check_backend(backend: OptionalBackend) -> Check:
     name = f"backend {backend.label}"
     try:
@@ -191,7 +206,7 @@ def run_checks() -> list[Check]:
     checks: list[Check] = []
     steps: list[tuple[str, Callable[[], Check | list[Check]]]] = [
         ("python", check_python), ("GL (headless EGL)", check_gl), ("display (windows)", check_display),
-        ("GPU", check_gpu), ("models", check_models),
+        ("GPU", check_gpu), ("models", check_models), ("models onnx", check_onnx_models),
     ]
     steps += [(f"backend {b.label}", lambda b=b: check_backend(b)) for b in OPTIONAL_BACKENDS]
     for name, step in steps:

@@ -83,6 +83,17 @@ def test_missing_models_say_how_to_fetch(monkeypatch, tmp_path):
     assert check.fix == "python -m avatar_engine.assets fetch face_landmarker"
 
 
+def test_converted_onnx_models_are_optional_and_say_how_to_make_them(monkeypatch, tmp_path, onnx_dir):
+    from avatar_engine.infer import mediapipe_onnx
+
+    monkeypatch.setattr(mediapipe_onnx, "default_onnx_dir", lambda: tmp_path)
+    check = doctor.check_onnx_models()
+    assert not check.ok and not check.required
+    assert "avatar engines convert" in check.fix
+    monkeypatch.setattr(mediapipe_onnx, "default_onnx_dir", lambda: onnx_dir)
+    assert doctor.check_onnx_models().ok
+
+
 def test_a_crashing_check_becomes_a_failing_check(monkeypatch):
     def crash():
         raise RuntimeError("boom")
