@@ -155,15 +155,19 @@ def crop_pixels(rgb: np.ndarray, crop: Crop, size: int = LANDMARK_SIZE) -> np.nd
 
 
 def letterboxed(rgb: np.ndarray, size: int = DETECTOR_SIZE) -> tuple[np.ndarray, tuple[float, float, float]]:
-    """The image pasted centred into a black square and resized: ((size, size, 3) in [-1, 1], (side, pad_x, pad_y))."""
+    """The image centred in a black square, resampled to size x size in one warp (no full-size square is made, so
+    a large frame costs no more than a small one): ((size, size, 3) in [-1, 1], (side, pad_x, pad_y)) where
+    side is the square's side and pad_x, pad_y the image's offset in it, in image pixels."""
     import cv2
 
     h, w = rgb.shape[:2]
     side = max(h, w)
-    pad_x, pad_y = (side - w) // 2, (side - h) // 2
-    square = np.zeros((side, side, 3), np.uint8)
-    square[pad_y:pad_y + h, pad_x:pad_x + w] = rgb
-    small = cv2.resize(square, (size, size), interpolation=cv2.INTER_LINEAR)  # as MediaPipe resamples
+    pad_x, pad_y = (side - w) / 2, (side - h) / 2
+    k = size / side
+    # continuous coordinates, pixel centres at +0.5 on both sides: dst = k * (src + pad)
+    m = np.array([[k, 0.0, k * pad_x + 0.5 * k - 0.5], [0.0, k, k * pad_y + 0.5 * k - 0.5]])
+    small = cv2.warpAffine(rgb, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                           borderValue=0)  # as MediaPipe's letterboxing resamples (bilinear, black bars)
     return small.astype(np.float32) / 127.5 - 1.0, (float(side), float(pad_x), float(pad_y))
 
 
