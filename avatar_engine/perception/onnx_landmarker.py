@@ -5,6 +5,7 @@
         batch = landmarker.detect_batch([rgb1, rgb2, ...])       # many photos, each model run once per batch
         faces = landmarker.detect_video(frame, t_ms)             # a stream: the last face's landmarks place the
                                                                  # next crop; the detector runs when it is lost
+        per_stream = landmarker.detect_streams([f1, f2], t_ms)   # several streams, one batch per model
 
 It returns the same `FaceObservation` records as `perception.FaceLandmarker` (478 points, 52 scores, pose), so the
 builder and the live loop can take either. Why: MediaPipe's Tasks API runs its graph on one CPU thread, one image
@@ -202,7 +203,7 @@ class OnnxFaceLandmarker:
         self.backend = self._sessions["face_detector"].backend
         self._geometry = FaceGeometry.from_task(model_file(MODEL_NAME, task_path, "face landmarker"))
         self._subset = np.asarray(face_spec()["blendshape_landmarks"])
-        self._tracked: list[np.ndarray] = []  # video mode: last frame's faces, (478, 2) pixels each
+        self._tracked: list[list[np.ndarray]] = []  # per stream: last frame's faces, (478, 2) pixels each
         self._last_t_ms: int | None = None
 
     # --- the graph's stages, batched over (image, crop) pairs ---------------------------------------
@@ -269,24 +270,38 @@ class OnnxFaceLandmarker:
         """Faces in one frame of a stream; t_ms must increase from call to call. Each face found last frame places
         its own crop (landmarks 33 and 263 level, 1.5x the landmarks' box); the detector runs only when there are
         fewer than num_faces of them."""
-        rgb = _check_image(rgb)
+        return self.detect_streams([rgb], t_ms)[0]
+
+    def detect_streams(self, frames: list[np.ndarray], t_ms: int) -> list[list[FaceObservation]]:
+        """One frame of each of several streams, all taken at t_ms (increasing from call to call); frame k always
+        comes from stream k. As `detect_video` per stream, but each model runs once for all the streams: several
+        cameras (or one per player) tracked on one GPU in one batch."""
+        frames = [_check_image(rgb) for rgb in frames]
         t_ms = int(t_ms)
         if self._last_t_ms is not None and t_ms <= self._last_t_ms:
             raise ValueError(f"video timestamps must increase: got t_ms={t_ms} after {self._last_t_ms}")
         self._last_t_ms = t_ms
-        crops = [(0, crop_from_points(p[TRACK_EYES[0]], p[TRACK_EYES[1]], np.concatenate([p.min(0), p.max(0)])))
-                 for p in self._tracked]
-        found = self._landmarks([rgb], crops)
-        if len(found) < self.options.num_faces:
-            tracked_boxes = [np.concatenate([p.min(0), p.max(0)]) for _, _, p in found]
-            for d in self._detect([rgb])[0]:
-                if len(found) >= self.options.num_faces:
-                    break
-                if tracked_boxes and _iou(d.box, np.array(tracked_boxes)).max() > NMS_IOU:
-                    continue  # a face already tracked
-                found += self._landmarks([rgb], [(0, crop_from_points(d.keypoints[0], d.keypoints[1], d.box))])
-        self._tracked = [p for _, _, p in found]
-        return [face for _, face, _ in found]
+        if len(self._tracked) != len(frames):  # the first call, or the set of streams changed: start afresh
+            self._tracked = [[] for _ in frames]
+        crops = [(k, crop_from_points(p[TRACK_EYES[0]], p[TRACK_EYES[1]], np.concatenate([p.min(0), p.max(0)])))
+                 for k, faces in enumerate(self._tracked) for p in faces]
+        found: list[list[tuple[FaceObservation, np.ndarray]]] = [[] for _ in frames]
+        for k, face, points in self._landmarks(frames, crops):
+            found[k].append((face, points))
+        short = [k for k in range(len(frames)) if len(found[k]) < self.options.num_faces]
+        if short:
+            new_crops = []
+            for k, detections in zip(short, self._detect([frames[k] for k in short])):
+                boxes = [np.concatenate([p.min(0), p.max(0)]) for _, p in found[k]]
+                room = self.options.num_faces - len(found[k])
+                for d in detections:
+                    if room and not (boxes and _iou(d.box, np.array(boxes)).max() > NMS_IOU):  # not tracked yet
+                        new_crops.append((k, crop_from_points(d.keypoints[0], d.keypoints[1], d.box)))
+                        room -= 1
+            for k, face, points in self._landmarks(frames, new_crops):
+                found[k].append((face, points))
+        self._tracked = [[p for _, p in faces] for faces in found]
+        return [[face for face, _ in faces] for faces in found]
 
     def close(self) -> None:
         for session in self._sessions.values():

@@ -163,3 +163,19 @@ def test_an_unknown_landmarker_is_refused():
         open_face_landmarker("dlib")
     with pytest.raises(ValueError, match="landmarker must be one of"):
         LiveOptions(landmarker="dlib")
+
+
+def test_streams_tracked_in_one_batch_match_each_tracked_alone(onnx_dir, images):
+    # three "cameras": each stream's faces are what its own tracker finds, and a stream without a face stays empty
+    streams = [[images[0], images[1]], [images[2], images[3]], [np.full((240, 320, 3), 90, np.uint8)] * 2]
+    infer = InferOptions(backend="onnxruntime", device="cpu")
+    with OnnxFaceLandmarker(infer=infer, onnx_dir=onnx_dir) as together:
+        batched = [together.detect_streams([s[t] for s in streams], 33 * t) for t in range(2)]
+    for k, stream in enumerate(streams):
+        with OnnxFaceLandmarker(infer=infer, onnx_dir=onnx_dir) as alone:
+            for t, rgb in enumerate(stream):
+                want = alone.detect_video(rgb, 33 * t)
+                got = batched[t][k]
+                assert len(got) == len(want) == (0 if k == 2 else 1)
+                for g, w in zip(got, want):
+                    assert np.allclose(g.points, w.points, atol=1e-4) and np.allclose(g.scores, w.scores, atol=1e-4)
