@@ -18,7 +18,6 @@ Also stored, computed from MediaPipe's own data rather than typed in:
 from __future__ import annotations
 
 import argparse
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +26,7 @@ from avatar_engine.assets.registry import model_path
 from avatar_engine.head.model import HeadModel
 from avatar_engine.head.template import template_avatar
 from avatar_engine.perception import FaceLandmarker
+from avatar_engine.perception.face_geometry import read_geometry_metadata
 from avatar_engine.records import Expression
 from avatar_engine.render.camera import Camera
 from avatar_engine.render.context import headless_context
@@ -40,67 +40,10 @@ PITCHES = (-8.0, 4.0, 14.0)
 CAMERA = dict(distance=0.55, target=(0.0, 0.10, 0.05), fov_y_deg=24.0)
 
 
-# --- MediaPipe's canonical face mesh (protobuf wire format, read without protobuf) -----------------------------
-def _varint(b: bytes, i: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        c = b[i]
-        i += 1
-        value |= (c & 0x7F) << shift
-        shift += 7
-        if c < 0x80:
-            return value, i
-
-
-def _encode_varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        out.append((value & 0x7F) | (0x80 if value > 0x7F else 0))
-        value >>= 7
-        if not value:
-            return bytes(out)
-
-
-def _fields(b: bytes):
-    i = 0
-    while i < len(b):
-        key, i = _varint(b, i)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, i = _varint(b, i)
-        elif wire == 2:
-            n, i = _varint(b, i)
-            value, i = b[i:i + n], i + n
-        elif wire == 5:
-            value, i = b[i:i + 4], i + 4
-        elif wire == 1:
-            value, i = b[i:i + 8], i + 8
-        else:
-            raise ValueError(f"unexpected protobuf wire type {wire}")
-        yield number, wire, value
-
-
 def canonical_mesh() -> tuple[np.ndarray, np.ndarray]:
-    """MediaPipe's canonical face: (468, 3) vertices (cm) and (t, 3) triangles, from the .task bundle's
-    GeometryPipelineMetadata (field 1 canonical_mesh: Mesh3d, with 3 = packed vertex_buffer of x y z u v and
-    4 = packed index_buffer)."""
-    with zipfile.ZipFile(model_path("face_landmarker.task")) as bundle:
-        data = bundle.read("geometry_pipeline_metadata_landmarks.binarypb")
-    mesh = next(v for n, w, v in _fields(data) if n == 1 and w == 2)
-    vertex_bytes, index_bytes = b"", b""
-    for n, w, v in _fields(mesh):
-        if n == 3 and w in (2, 5):  # packed or not
-            vertex_bytes += v
-        elif n == 4 and w == 2:
-            index_bytes += v
-        elif n == 4 and w == 0:
-            index_bytes += _encode_varint(v)
-    vertices = np.frombuffer(vertex_bytes, "<f4").reshape(-1, 5)[:, :3]
-    indices, i = [], 0
-    while i < len(index_bytes):
-        value, i = _varint(index_bytes, i)
-        indices.append(value)
-    return vertices.astype(np.float64), np.array(indices, np.int64).reshape(-1, 3)
+    """MediaPipe's canonical face: (468, 3) vertices (cm) and (t, 3) triangles, from the .task bundle."""
+    vertices, triangles, _ = read_geometry_metadata(model_path("face_landmarker.task"))
+    return vertices, triangles
 
 
 def mirror_pairs(vertices: np.ndarray) -> np.ndarray:

@@ -60,13 +60,46 @@ def _fields(data: bytes) -> list[tuple[int, int, object]]:
     return out
 
 
-def _packed_floats(fields, number: int) -> np.ndarray:
-    """A repeated float field, packed or not."""
+def _repeated(fields, number: int, dtype: str) -> np.ndarray:
+    """A repeated numeric field, packed or not: float32 (`dtype` "<f4") or varints (`dtype` "varint")."""
     values = []
     for n, wire, value in fields:
-        if n == number:
-            values.extend(np.frombuffer(value, "<f4") if wire == 2 else [value])
-    return np.asarray(values, np.float64)
+        if n != number:
+            continue
+        if wire != 2:
+            values.append(value)
+        elif dtype == "varint":
+            i = 0
+            while i < len(value):
+                v, i = _varint(value, i)
+                values.append(v)
+        else:
+            values.extend(np.frombuffer(value, dtype))
+    return np.asarray(values, np.float64 if dtype != "varint" else np.int64)
+
+
+def read_geometry_metadata(task_path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """MediaPipe's canonical face from face_landmarker.task: (468, 3) vertices (cm), (t, 3) triangles and (468,)
+    Procrustes weights (GeometryPipelineMetadata: 1 canonical_mesh (Mesh3d: 3 vertex_buffer of x y z u v,
+    4 index_buffer), 2 procrustes_landmark_basis (1 landmark_id, 2 weight)). ModelError when unreadable."""
+    try:
+        with zipfile.ZipFile(task_path) as archive:
+            data = archive.read(METADATA_MEMBER)
+        top = _fields(data)
+        mesh = _fields(next(v for n, w, v in top if n == 1 and w == 2))
+        vertices = _repeated(mesh, 3, "<f4").reshape(-1, 5)[:, :3]
+        triangles = _repeated(mesh, 4, "varint").reshape(-1, 3)
+        weights = np.zeros(len(vertices))
+        for n, w, v in top:
+            if n == 2 and w == 2:
+                entry = dict((k, val) for k, _, val in _fields(v))
+                weights[int(entry.get(1, 0))] = float(entry.get(2, 0.0))
+    except (OSError, KeyError, StopIteration, ValueError, IndexError, zipfile.BadZipFile) as exc:
+        raise ModelError(f"{task_path}: no readable face geometry metadata ({exc})") from None
+    if vertices.shape != (MESH_POINTS, 3) or not weights.any():
+        raise ModelError(f"{task_path}: face geometry metadata has {len(vertices)} vertices, "
+                         f"expected {MESH_POINTS}")
+    return vertices, triangles, weights
 
 
 def weighted_similarity(source: np.ndarray, target: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -96,22 +129,7 @@ class FaceGeometry:
 
     @classmethod
     def from_task(cls, task_path: Path) -> "FaceGeometry":
-        try:
-            with zipfile.ZipFile(task_path) as archive:
-                data = archive.read(METADATA_MEMBER)
-            top = _fields(data)
-            mesh = _fields(next(v for n, w, v in top if n == 1 and w == 2))
-            vertices = _packed_floats(mesh, 3).reshape(-1, 5)[:, :3]  # x, y, z, u, v per vertex
-            weights = np.zeros(len(vertices))
-            for n, w, v in top:
-                if n == 2 and w == 2:
-                    entry = dict((k, val) for k, _, val in _fields(v))
-                    weights[int(entry.get(1, 0))] = float(entry.get(2, 0.0))
-        except (OSError, KeyError, StopIteration, ValueError, IndexError, zipfile.BadZipFile) as exc:
-            raise ModelError(f"{task_path}: no readable face geometry metadata ({exc})") from None
-        if vertices.shape != (MESH_POINTS, 3) or not weights.any():
-            raise ModelError(f"{task_path}: face geometry metadata has {len(vertices)} vertices, "
-                             f"expected {MESH_POINTS}")
+        vertices, _, weights = read_geometry_metadata(task_path)
         return cls(vertices, weights)
 
     def pose(self, points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
