@@ -179,3 +179,14 @@ def test_streams_tracked_in_one_batch_match_each_tracked_alone(onnx_dir, images)
                 assert len(got) == len(want) == (0 if k == 2 else 1)
                 for g, w in zip(got, want):
                     assert np.allclose(g.points, w.points, atol=1e-4) and np.allclose(g.scores, w.scores, atol=1e-4)
+
+
+@pytest.mark.parametrize("roll_deg", [-35, 35])
+def test_a_tilted_face_is_cropped_level(landmarkers, images, roll_deg):
+    # the crop turns with the eyes (detector keypoints 0 -> 1); a sign error would feed the model a face tilted 70 deg
+    from PIL import Image
+
+    mediapipe, ours = landmarkers
+    rgb = np.asarray(Image.fromarray(images[0]).rotate(roll_deg, resample=Image.BILINEAR, expand=True))
+    (reference,), (face,) = mediapipe.detect(rgb), ours.detect(rgb)
+    assert_agree(reference, face, (rgb.shape[1], rgb.shape[0]))
