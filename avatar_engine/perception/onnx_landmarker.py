@@ -287,7 +287,9 @@ class OnnxFaceLandmarker:
                  for k, faces in enumerate(self._tracked) for p in faces]
         found: list[list[tuple[FaceObservation, np.ndarray]]] = [[] for _ in frames]
         for k, face, points in self._landmarks(frames, crops):
-            found[k].append((face, points))
+            box = np.concatenate([points.min(0), points.max(0)])
+            if not any(_iou(box, np.concatenate([p.min(0), p.max(0)])[None])[0] > NMS_IOU for _, p in found[k]):
+                found[k].append((face, points))  # two tracks that drifted onto one face keep the first
         short = [k for k in range(len(frames)) if len(found[k]) < self.options.num_faces]
         if short:
             new_crops = []

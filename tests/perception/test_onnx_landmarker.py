@@ -190,3 +190,18 @@ def test_a_tilted_face_is_cropped_level(landmarkers, images, roll_deg):
     rgb = np.asarray(Image.fromarray(images[0]).rotate(roll_deg, resample=Image.BILINEAR, expand=True))
     (reference,), (face,) = mediapipe.detect(rgb), ours.detect(rgb)
     assert_agree(reference, face, (rgb.shape[1], rgb.shape[0]))
+
+
+def test_two_faces_are_tracked_apart(onnx_dir, images):
+    # num_faces=2 on a frame with two people: both are found, each once, and stay separate frame after frame
+    left = images[1]  # grace_hopper's head
+    pair = np.full((left.shape[0], 2 * left.shape[1] + 40, 3), 120, np.uint8)
+    pair[:, :left.shape[1]] = left
+    pair[:, -left.shape[1]:] = left[:, ::-1]
+    with OnnxFaceLandmarker(FaceLandmarkerOptions(num_faces=2), InferOptions(backend="onnxruntime", device="cpu"),
+                            onnx_dir) as stream:
+        for t in range(3):
+            faces = stream.detect_video(pair, 33 * t)
+            assert len(faces) == 2
+            centres = sorted(float(f.points[:, 0].mean()) for f in faces)
+            assert centres[0] < 0.5 < centres[1]
