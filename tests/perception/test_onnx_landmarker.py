@@ -205,22 +205,3 @@ def test_two_faces_are_tracked_apart(onnx_dir, images):
             assert len(faces) == 2
             centres = sorted(float(f.points[:, 0].mean()) for f in faces)
             assert centres[0] < 0.5 < centres[1]
-
-
-def test_the_fit_corrects_each_landmarkers_own_errors(landmarkers, images, monkeypatch, tmp_path):
-    from avatar_engine.build import landmark_model
-    from avatar_engine.build.landmark_model import CORRECTION_PATHS, LandmarkCorrection
-    from avatar_engine.build.perception import perceive
-
-    mediapipe, ours = landmarkers
-    assert perceive(images[1], mediapipe).landmarker == "mediapipe"
-    assert perceive(images[1], ours).landmarker == "onnx"
-    # without its own asset the ONNX landmarker's points get MediaPipe's correction
-    monkeypatch.setitem(landmark_model.CORRECTION_PATHS, "onnx", tmp_path / "missing.npz")
-    LandmarkCorrection.default.cache_clear()
-    try:
-        fallback = LandmarkCorrection.default("onnx")
-        assert np.array_equal(fallback.reference, LandmarkCorrection.default("mediapipe").reference)
-    finally:
-        LandmarkCorrection.default.cache_clear()
-    assert set(CORRECTION_PATHS) == {"mediapipe", "onnx"}
