@@ -2,7 +2,6 @@
 
     python scripts/make_landmark_correction.py [--first-seed 20000] [--count 1000] [--size 512]
                                                [--samples cache.npz]   # ~15 min on 2 cores; needs mediapipe, EGL
-                                               [--landmarker onnx]     # -> landmark_correction_onnx.npz
 
 Each training subject is a random head-model identity (`avatar_engine.build.synthetic`: shape, skin, light, yaw up
 to +-30 degrees, mild expression) rendered and run through the builder's perception (mirror-averaged MediaPipe).
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from avatar_engine.build.landmark_model import CORRECTION_PATHS, Correspondence, similarity_2d
+from avatar_engine.build.landmark_model import CORRECTION_PATH, Correspondence, similarity_2d
 from avatar_engine.head.model import HeadModel
 
 COMPONENTS = 100
@@ -41,22 +40,19 @@ DEPTH_WEIGHT = 1.0
 """MediaPipe's relative depth joins the shape features at this weight (face-frame units, like x and y)."""
 
 
-def collect(first_seed: int, count: int, size: int, landmarker: str = "mediapipe") -> dict[str, np.ndarray]:
-    """Render and perceive `count` subjects; MediaPipe's and the true points (pixels) and the true identities.
-    landmarker : "mediapipe" or "onnx" (`perception.onnx_landmarker` on ONNX Runtime, one thread)."""
+def collect(first_seed: int, count: int, size: int) -> dict[str, np.ndarray]:
+    """Render and perceive `count` subjects; MediaPipe's and the true points (pixels) and the true identities."""
     from avatar_engine.build.perception import MAX_FACES, perceive
     from avatar_engine.build.synthetic import random_subject, subject_photo, subject_view, true_posed
     from avatar_engine.errors import InputError
-    from avatar_engine.perception import FaceLandmarkerOptions
-    from avatar_engine.perception.choice import open_face_landmarker
+    from avatar_engine.perception import FaceLandmarker, FaceLandmarkerOptions
     from avatar_engine.render.context import headless_context
 
     model, corr, ctx = HeadModel.default(), Correspondence.default(), headless_context()
     names = list(model.phenotype_names) + list(model.change_names)
     rows: dict[str, list] = {k: [] for k in ("seed", "mediapipe", "depth", "truth", "identity", "points", "scores",
                                              "pose", "yaw")}
-    with open_face_landmarker(landmarker, FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES),
-                              "onnxruntime", threads=1) as landmarker:
+    with FaceLandmarker(FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES)) as landmarker:
         for seed in range(first_seed, first_seed + count):
             subject = random_subject(np.random.default_rng(seed), model)
             view = subject_view(subject, (size, size), model=model)
@@ -154,16 +150,13 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--samples", help="npz cache of rendered-and-perceived samples (read if present, else written)")
-    parser.add_argument("--landmarker", choices=tuple(CORRECTION_PATHS), default="mediapipe",
-                        help="whose landmarks to learn: MediaPipe's, or its models as ONNX (perception.onnx_landmarker)")
-    parser.add_argument("--out", help="default: the landmarker's asset (landmark_model.CORRECTION_PATHS)")
+    parser.add_argument("--out", default=str(CORRECTION_PATH))
     args = parser.parse_args()
-    args.out = args.out or str(CORRECTION_PATHS[args.landmarker])
     if args.samples and Path(args.samples).exists():
         with np.load(args.samples) as d:
             samples = {k: d[k] for k in d.files}
     else:
-        samples = collect(args.first_seed, args.count, args.size, args.landmarker)
+        samples = collect(args.first_seed, args.count, args.size)
         if args.samples:
             np.savez_compressed(args.samples, **samples)
     save(train(samples), samples["seed"], Path(args.out))

@@ -315,7 +315,7 @@ def fit_landmarks(perception: Perception, model: HeadModel | None = None, option
     photo_sigma = None  # the final photo steps let the identity move by the prior's own spread (the correction's or
     # the network's held-out error, not the narrowed prior's) times photo_identity_scale
     if options.landmark_correction:
-        correction = correction or LandmarkCorrection.default(perception.landmarker)
+        correction = correction or LandmarkCorrection.default()
         names = tuple(model.phenotype_names) + tuple(model.change_names)
         depth = perception.depth[:468]
         prior_mean, prior_sigma = correction.identity_prior(target, names, depth)

@@ -120,10 +120,6 @@ class LandmarkModel:
 
 
 CORRECTION_PATH = CORRESPONDENCE_PATH.with_name("landmark_correction.npz")
-CORRECTION_PATHS = {"mediapipe": CORRECTION_PATH,
-                    "onnx": CORRESPONDENCE_PATH.with_name("landmark_correction_onnx.npz")}
-"""One correction per face landmarker (`perception.choice`): the same models on crops resampled a little differently
-err a little differently, and the correction learns each one's errors."""
 
 
 def similarity_2d(source: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -174,10 +170,8 @@ class LandmarkCorrection:
 
     @staticmethod
     @cache
-    def default(landmarker: str = "mediapipe") -> "LandmarkCorrection":
-        """The correction learnt on `landmarker`'s points (MediaPipe's where that one has none)."""
-        path = CORRECTION_PATHS.get(landmarker, CORRECTION_PATH)
-        return LandmarkCorrection.load(path if path.exists() else CORRECTION_PATH)
+    def default() -> "LandmarkCorrection":
+        return LandmarkCorrection.load(CORRECTION_PATH)
 
     @staticmethod
     def load(path: Path) -> "LandmarkCorrection":

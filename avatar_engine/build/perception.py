@@ -62,8 +62,6 @@ class Perception:
     size: tuple[int, int]
     """Photo width, height."""
     face_count: int
-    landmarker: str = "mediapipe"
-    """Which face landmarker found the points (`perception.choice`): the fit corrects each one's own errors."""
 
     @property
     def inter_ocular_px(self) -> float:
@@ -152,8 +150,7 @@ def perceive(rgb: np.ndarray, landmarker: FaceLandmarker, options: PerceptionOpt
             scores = 0.5 * (scores + twin.scores)
     px = np.stack([points[:, 0] * w, points[:, 1] * h], 1)
     return Perception(points_px=px, depth=points[:, 2] * w, scores=scores, pose=face.pose.astype(np.float64),
-                      yaw_deg=yaw, size=(w, h), face_count=len(faces),
-                      landmarker=getattr(landmarker, "kind", "mediapipe"))
+                      yaw_deg=yaw, size=(w, h), face_count=len(faces))
 
 
 def _unflip(face: FaceObservation) -> FaceObservation:

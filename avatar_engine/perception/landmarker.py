@@ -85,8 +85,6 @@ class FaceObservation:
 class FaceLandmarker:
     """MediaPipe's face landmarker with blend shapes and head pose. A context manager; `close()` frees it."""
 
-    kind = "mediapipe"
-
     def __init__(self, options: FaceLandmarkerOptions | None = None) -> None:
         self.options = options or FaceLandmarkerOptions()
         self._last_t_ms: int | None = None

@@ -186,8 +186,6 @@ class OnnxFaceLandmarker:
     `detect_batch` and `detect_video` all work on one instance); `infer` chooses the backend; `onnx_dir` holds the
     converted models (`avatar engines convert`)."""
 
-    kind = "onnx"
-
     def __init__(self, options: FaceLandmarkerOptions | None = None, infer: InferOptions | None = None,
                  onnx_dir: Path | None = None, task_path: Path | None = None) -> None:
         from avatar_engine.assets.registry import model_file
