@@ -294,6 +294,10 @@ class Builder:
                           wave=wave)
         report.hair_iou = round(float(result.iou), 4)
         style = result.style
+        if region.headwear and region.bald:
+            report.warnings.append(f"hair: headwear hides the head and only {int(region.mask.sum())} hair pixels show; "
+                                   "the short style and its colour are guesses (a photo without a hat gives the "
+                                   "person's own hair)")
         if style.fringe >= SWEPT_FRINGE_M:  # the outline cannot tell which way a fringe is combed; its strands can
             from avatar_engine.build.hair_sweep import fringe_sweep
 

@@ -51,6 +51,8 @@ def test_build_writes_an_avatar_and_a_report(built):
     hair = report["hair"]
     assert set(hair) == {f.name for f in fields(HairStyle)} and len(hair["color"]) == 3
     assert (hair["baldness"] < 0.98) == any(p.name == "hair" for p in avatar.parts)
+    # grace_hopper wears a cap: the report says her hair is a guess
+    assert any(w.startswith("hair: headwear hides the head") for w in report["warnings"])
 
 
 def test_built_skeleton_sits_on_the_built_head(built):
