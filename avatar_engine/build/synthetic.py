@@ -37,6 +37,8 @@ class Subject:
     """Multiplies the default skin texture (linear-ish RGB factors)."""
     key_light: tuple[float, float, float]
     """Direction toward the key light."""
+    iris_rgb: tuple[int, int, int] | None = None
+    """Iris colour (texture units, `head.eyes.iris_texture`); None: the template's. `random_subject` leaves it None."""
 
 
 def random_subject(rng: np.random.Generator, model: HeadModel | None = None, max_yaw: float = 30.0,
@@ -75,11 +77,15 @@ def subject_view(subject: Subject, size: tuple[int, int] = (512, 512), fov_y_deg
 
 
 def subject_avatar(subject: Subject, model: HeadModel | None = None, hair: bool = False):
-    """The subject's avatar: the template for its identity with the skin texture tinted."""
+    """The subject's avatar: the template for its identity with the skin texture tinted (and its iris colour)."""
     from avatar_engine.head.hair import HairStyle
     from avatar_engine.head.template import default_materials, template_avatar
 
     materials = default_materials()
+    if subject.iris_rgb is not None:
+        from avatar_engine.head.eyes import iris_texture
+
+        materials["eye"] = replace(materials["eye"], texture=iris_texture(tuple(subject.iris_rgb)))
     skin = materials["skin"]
     if skin.texture is not None:
         tex = skin.texture.astype(np.float32)

@@ -20,6 +20,7 @@ from avatar_engine.build.texture_fill import (MeshSmoother, dilate, fill_base, m
 from avatar_engine.build.texture_project import (TexelMap, bilinear, box_blur, mouth_opening, project_texels,
                                                  texel_map)
 from avatar_engine.errors import InputError
+from avatar_engine.head.eyes import SCLERA_RGB
 from avatar_engine.head.model import HeadModel
 
 IRIS_DIAMETER_RANGE = (0.0100, 0.0135)
@@ -367,8 +368,29 @@ def _padded_texture(albedo: np.ndarray, tmap: TexelMap) -> np.ndarray:
 
 
 def iris_albedo(linear: np.ndarray, landmarks_px: np.ndarray, gain: np.ndarray) -> tuple[int, int, int]:
-    """Iris colour in texture units: the median of each iris ring between pupil and limbus, times `gain` (3,)
-    which turns photo light into albedo at the eyes. linear : (h, w, 3) photo, linear; landmarks_px : (478, 2)."""
+    """Iris colour in texture units, read two ways whose errors are largely independent, and their geometric mean:
+    - the median of each iris ring between pupil and limbus, times `gain` (3,), which turns photo light into albedo
+      at the eyes (the face's fitted light);
+    - the same ring against the eye whites beside it (`delight.sclera_color`), times the eye white's own albedo: both
+      lie on the eyeball under one light, so neither the light nor its colour enters.
+    On 48 synthetic people with random iris colours (seeds 7000-7023, 7100-7123) the first alone was Delta E 6.9
+    (median) / 8.0 (mean) from the truth, the second 5.5 / 7.6, their mean 4.2 / 5.8; on benchmarks/build_iris.py's
+    seeds 7000-7047 the first alone 5.3 / 8.0, the mean 3.8 / 6.1. Without usable eye whites (glasses, closed eyes)
+    the first alone. linear : (h, w, 3) photo, linear; landmarks_px : (478, 2)."""
+    ring = _iris_ring(linear, landmarks_px)
+    if ring is None:
+        return (84, 110, 140)
+    lit = ring * gain
+    whites = delight.sclera_color(delight.linear_to_display(linear) * 255.0, landmarks_px)
+    if whites is not None:
+        beside = ring / np.maximum(delight.display_to_linear(whites / 255.0), 1e-4) \
+            * delight.texture_to_albedo(np.array(SCLERA_RGB, np.float64))
+        lit = np.sqrt(np.maximum(lit, 1e-6) * np.maximum(beside, 1e-6))
+    return tuple(int(c) for c in delight.albedo_to_texture(lit))
+
+
+def _iris_ring(linear: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | None:
+    """Median linear colour (3,) of both iris rings between pupil and limbus (not lashes, pupil or catchlight)."""
     h, w = linear.shape[:2]
     samples = []
     for ring in delight.IRISES:
@@ -386,9 +408,8 @@ def iris_albedo(linear: np.ndarray, landmarks_px: np.ndarray, gain: np.ndarray) 
             lo, hi = np.percentile(luma, [20, 80])  # not lashes or pupil, not the catchlight
             samples.append(pix[(luma >= lo) & (luma <= hi)])
     if not samples or not sum(len(s) for s in samples):
-        return (84, 110, 140)
-    color = np.median(np.concatenate(samples), axis=0) * gain
-    return tuple(int(c) for c in delight.albedo_to_texture(color))
+        return None
+    return np.median(np.concatenate(samples), axis=0)
 
 
 def iris_diameter(landmarks_px: np.ndarray, view: PhotoView, positions: np.ndarray) -> float:

@@ -18,6 +18,10 @@ CORNEA_BULGE = 0.055
 """How far the cornea stands out, as a fraction of the eyeball radius."""
 
 
+SCLERA_RGB = (236, 232, 226)
+"""Texture value of the eye white (before its veins, which grow toward the back)."""
+
+
 def eyeball_mesh(radius: float, rings: int = 24, segments: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A unit-forward eyeball centred at the origin.
 
@@ -52,7 +56,7 @@ def iris_texture(iris_rgb: tuple[int, int, int] = (84, 110, 140), size: int = 51
     """
     angle_from_gaze, r, fibres = _iris_fields(size, seed, float(iris_half_angle))
 
-    sclera = np.array([236, 232, 226], np.float32)
+    sclera = np.array(SCLERA_RGB, np.float32)
     veins = np.clip((angle_from_gaze - 1.2) / 1.2, 0, 1)[..., None] * np.array([-6, -26, -26], np.float32)
     img = sclera + veins
 
