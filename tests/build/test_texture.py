@@ -365,3 +365,39 @@ def test_teeth_between_parted_lips_are_not_painted_on_the_lips(scene, studio):
 
     assert lum(opened) < (1 + TEETH_LIFT_MAX) * lum(clean)
     assert lum(unaware) > (1 + TEETH_LIFT_MAX) * lum(clean)
+
+
+def _painted_eyes(iris_albedo: np.ndarray, light: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A linear image of two eyes (eye white of the template's albedo, iris of `iris_albedo`, all times `light`)
+    and landmarks (478, 2) whose eye contours and iris rings outline them."""
+    from avatar_engine.build import delight
+    from avatar_engine.head.eyes import SCLERA_RGB
+
+    image = np.full((200, 300, 3), 0.02)
+    points = np.zeros((478, 2))
+    yy, xx = np.mgrid[:200, :300] + 0.5
+    for contour, ring, cx in zip(delight.EYE_CONTOURS, delight.IRISES, (90.0, 210.0)):
+        angles = np.linspace(0, 2 * np.pi, len(contour), endpoint=False)
+        points[list(contour)] = np.stack([cx + 40 * np.cos(angles), 100 + 16 * np.sin(angles)], 1)
+        points[ring[0]] = (cx, 100)
+        points[list(ring[1:])] = [(cx + 12, 100), (cx, 88), (cx - 12, 100), (cx, 112)]
+        white = ((xx - cx) / 40) ** 2 + ((yy - 100) / 16) ** 2 < 1
+        image[white] = delight.texture_to_albedo(np.array(SCLERA_RGB, float))
+        image[np.hypot(xx - cx, yy - 100) < 12] = iris_albedo
+    return image * light, points
+
+
+def test_iris_read_against_the_eye_whites_shares_the_light_error():
+    # the face's light is misjudged (gain 1 under an orange lamp): the light-based reading alone would carry the
+    # lamp's colour; read against the eye whites beside it the lamp cancels; the result is their geometric mean
+    from avatar_engine.build import delight
+    from avatar_engine.build.texture import iris_albedo
+
+    truth = np.array([0.10, 0.05, 0.015])  # a brown iris, linear albedo
+    lamp = np.array([1.0, 0.8, 0.55])
+    image, points = _painted_eyes(truth, lamp)
+    got = delight.texture_to_albedo(np.array(iris_albedo(image, points, np.ones(3)), float))
+    light_only = truth * lamp
+    assert np.allclose(np.log(got), 0.5 * (np.log(truth) + np.log(light_only)), atol=0.08)  # texture rounding
+    right = delight.texture_to_albedo(np.array(iris_albedo(image, points, 1 / lamp), float))
+    assert np.allclose(right, truth, rtol=0.12)  # both readings agree when the light is known
