@@ -10,7 +10,8 @@
 It returns the same `FaceObservation` records as `perception.FaceLandmarker` (478 points, 52 scores, pose), so the
 builder and the live loop can take either. Why: MediaPipe's Tasks API runs its graph on one CPU thread, one image
 at a time; here each model is one `Session` (ONNX Runtime on the CPU, its CUDA provider, PyTorch or TensorRT), a
-batch of photos is one call per model, and each of several streams is one tracker sharing the sessions.
+batch of photos is one call per model, and so are the frames of several streams tracked together. On a 2-core CPU
+it costs about what MediaPipe does (benchmarks/onnx_landmarker.py); batches pay off on a GPU.
 
 The graph, as MediaPipe's face landmarker task runs it (face_detector_graph, face_landmarks_detector_graph):
 - detector: the image letterboxed to 128x128 in [-1, 1]; 896 SSD anchors (strides 8, 16, 16, 16); boxes and six
