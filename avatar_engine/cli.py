@@ -310,6 +310,18 @@ def cmd_train_recon(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_landmarker_arguments(p: argparse.ArgumentParser) -> None:
+    """--landmarker and --backend, shared by build and live."""
+    from avatar_engine.infer.session import BACKENDS
+    from avatar_engine.perception.choice import LANDMARKERS
+
+    p.add_argument("--landmarker", choices=LANDMARKERS, default="mediapipe",
+                   help="face tracker: MediaPipe's own, or its models as ONNX on --backend (run `avatar engines "
+                        "convert` first)")
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="inference backend of --landmarker onnx (auto: TensorRT with a CUDA GPU, else ONNX Runtime)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="avatar", description="Rigged 3D head avatars: build, animate, export.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -335,11 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "default: FitOptions' default")
     p.add_argument("--texture-net", choices=("on", "off"),
                    help="correct the skin texture with the texture network (default: BuildOptions.texture_net)")
-    p.add_argument("--landmarker", choices=("mediapipe", "onnx"), default="mediapipe",
-                   help="face tracker: MediaPipe's own, or its models as ONNX on --backend (run `avatar engines "
-                        "convert` first)")
-    p.add_argument("--backend", choices=("auto", "tensorrt", "onnxruntime", "torch"), default="auto",
-                   help="inference backend of --landmarker onnx (auto: TensorRT with a CUDA GPU, else ONNX Runtime)")
+    _add_landmarker_arguments(p)
     p.set_defaults(run=cmd_build)
 
     p = sub.add_parser("render", help="render an avatar file with an expression to PNG")
@@ -386,11 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
     p.add_argument("--max-seconds", type=float, help="stop after this long")
     p.add_argument("--phone", help="iFacialMocap: the phone's address, to ask it to start streaming")
-    p.add_argument("--landmarker", choices=("mediapipe", "onnx"), default="mediapipe",
-                   help="face tracker: MediaPipe's own, or its models as ONNX on --backend (run `avatar engines "
-                        "convert` first)")
-    p.add_argument("--backend", choices=("auto", "tensorrt", "onnxruntime", "torch"), default="auto",
-                   help="inference backend of --landmarker onnx (auto: TensorRT with a CUDA GPU, else ONNX Runtime)")
+    _add_landmarker_arguments(p)
     p.set_defaults(run=cmd_live)
 
     p = sub.add_parser("synth", help="render a synthetic training set: random people, MediaPipe on every render")

@@ -381,12 +381,25 @@ def iris_albedo(linear: np.ndarray, landmarks_px: np.ndarray, gain: np.ndarray) 
     if ring is None:
         return (84, 110, 140)
     lit = ring * gain
-    whites = delight.sclera_color(delight.linear_to_display(linear) * 255.0, landmarks_px)
+    whites = _eye_whites(linear, landmarks_px)
     if whites is not None:
         beside = ring / np.maximum(delight.display_to_linear(whites / 255.0), 1e-4) \
             * delight.texture_to_albedo(np.array(SCLERA_RGB, np.float64))
         lit = np.sqrt(np.maximum(lit, 1e-6) * np.maximum(beside, 1e-6))
     return tuple(int(c) for c in delight.albedo_to_texture(lit))
+
+
+def _eye_whites(linear: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | None:
+    """`delight.sclera_color` of the linear photo, display 0-255 (3,), or None: only the eyes' box is re-encoded
+    (a whole 2048-pixel photo would take ~0.5 s)."""
+    h, w = linear.shape[:2]
+    eyes = np.asarray(landmarks_px, np.float64)[[i for contour in delight.EYE_CONTOURS for i in contour]]
+    x0, y0 = np.maximum(np.floor(eyes.min(0)).astype(int) - 1, 0)
+    x1, y1 = np.minimum(np.ceil(eyes.max(0)).astype(int) + 2, [w, h])
+    if x1 <= x0 or y1 <= y0:
+        return None
+    crop = delight.linear_to_display(linear[y0:y1, x0:x1]) * 255.0
+    return delight.sclera_color(crop, np.asarray(landmarks_px, np.float64) - [x0, y0])
 
 
 def _iris_ring(linear: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | None:

@@ -90,8 +90,6 @@ class LiveAvatar:
     def track(self, rgb: np.ndarray, t_ns: int) -> LandmarkFrame | None:
         """MediaPipe on one frame: rgb (h, w, 3) uint8 at media time t_ns (increasing)."""
         if self._tracker is None:
-            from avatar_engine.live.tracker import Tracker
-
             self._tracker = self._new_tracker()
         return self._tracker.track(rgb, t_ns)
 
