@@ -137,6 +137,17 @@ def dense_weights(joints: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return dense
 
 
+def straight_alpha(rgba: np.ndarray) -> np.ndarray:
+    """rgba : (h, w, 4) uint8 resolved from MSAA over a transparent background, premultiplied there -> the same
+    array with straight alpha. Only the silhouette's partly covered pixels change (without MSAA every pixel is
+    fully covered or empty, and nothing needs undoing)."""
+    edge = (rgba[..., 3] > 0) & (rgba[..., 3] < 255)
+    px = rgba[edge].astype(np.float32)
+    px[:, :3] = np.clip(px[:, :3] * (255.0 / px[:, 3:4]) + 0.5, 0, 255)
+    rgba[edge] = px.astype(np.uint8)
+    return rgba
+
+
 def texture_lod(texel_density: float, pixels_per_metre: float) -> float:
     """The mip level whose texels are about one pixel on screen (0 when magnified)."""
     return float(max(np.log2(max(texel_density, 1e-9) / max(pixels_per_metre, 1e-9)), 0.0))
@@ -370,14 +381,7 @@ class Renderer:
         """(h, w, 4) uint8 RGBA, top row first, straight (not premultiplied) alpha."""
         w, h = self.options.size
         rgba = np.frombuffer(self.fbo.read(components=4, alignment=1), np.uint8).reshape(h, w, 4)[::-1].copy()
-        if self.options.background is None and self.options.samples > 1:
-            # MSAA resolves to premultiplied colour; only the silhouette's partly covered pixels need undoing
-            # (without MSAA every pixel is fully covered or empty)
-            edge = (rgba[..., 3] > 0) & (rgba[..., 3] < 255)
-            px = rgba[edge].astype(np.float32)
-            px[:, :3] = np.clip(px[:, :3] * (255.0 / px[:, 3:4]) + 0.5, 0, 255)
-            rgba[edge] = px.astype(np.uint8)
-        return rgba
+        return straight_alpha(rgba) if self.options.background is None and self.options.samples > 1 else rgba
 
     def blit_to_screen(self) -> None:
         self.ctx.copy_framebuffer(self.ctx.screen, self.fbo)

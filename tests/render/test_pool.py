@@ -1,0 +1,108 @@
+"""The render pool: worker processes give the same pixels as the in-process renderer, in submission order, and a
+failed worker is an error that names it, never a hang or a wrong frame."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+import pytest
+
+from avatar_engine.errors import BackendError
+from avatar_engine.records import Expression, euler_rotation
+from avatar_engine.render.camera import Camera
+from avatar_engine.render.pool import RenderPool
+from avatar_engine.render.renderer import STUDIO_BACKDROP, RenderOptions, Renderer
+
+SIZE = (64, 48)
+CAMERA = Camera(distance=0.6)
+FRAMES = [
+    (Expression(), CAMERA),
+    (Expression.from_names({"jawOpen": 1.0}), CAMERA),
+    (Expression.from_names({"mouthSmileLeft": 1.0, "eyeBlinkRight": 1.0}), Camera(distance=0.6, yaw_deg=30)),
+    (Expression(rotations={"head": euler_rotation(20, 5)}), CAMERA),
+    (Expression.from_names({"mouthPucker": 1.0}), Camera(distance=0.6, yaw_deg=-25)),
+]
+"""Five different frames: more than two workers x depth one, so slots are reused and order matters."""
+
+
+def in_process(ctx, avatar, options: RenderOptions) -> list[np.ndarray]:
+    with Renderer(ctx, options) as renderer:
+        renderer.load(avatar)
+        out = []
+        for expression, camera in FRAMES:
+            renderer.render(expression, camera)
+            out.append(renderer.read())
+        return out
+
+
+@pytest.mark.parametrize("options", [
+    RenderOptions(size=SIZE, background=STUDIO_BACKDROP),
+    RenderOptions(size=SIZE, background=None, samples=4, shading="pixel"),  # premultiplied MSAA edges undone
+], ids=["software_preset_studio", "msaa_transparent"])
+def test_pool_frames_equal_the_in_process_renderer_in_order(ctx, template, options):
+    expected = in_process(ctx, template, options)
+    assert all(np.abs(a.astype(int) - b).max() > 0 for a, b in zip(expected, expected[1:])), "frames must differ"
+    with RenderPool(template, options, workers=2, depth=1) as pool:
+        got = list(pool.map(FRAMES))
+        assert pool.pending == 0
+    assert len(got) == len(FRAMES)
+    for i, (a, b) in enumerate(zip(got, expected)):
+        assert a.shape == (SIZE[1], SIZE[0], 4) and a.dtype == np.uint8
+        assert np.array_equal(a, b), f"frame {i}: the pool's pixels differ from the renderer's"
+
+
+def test_submit_beyond_capacity_keeps_every_frame_in_order(ctx, template):
+    options = RenderOptions(size=SIZE, background=STUDIO_BACKDROP)
+    expected = in_process(ctx, template, options)
+    with RenderPool(template, options, workers=1, depth=2) as pool:
+        for frame in FRAMES:  # 5 frames into room for 2: the oldest are collected into the queue, not dropped
+            pool.submit(*frame)
+        assert pool.pending == len(FRAMES)
+        got = [pool.collect() for _ in FRAMES]
+        assert pool.collect() is None
+    assert all(np.array_equal(a, b) for a, b in zip(got, expected))
+
+
+def test_a_dead_worker_is_a_backend_error_naming_it(template):
+    pool = RenderPool(template, RenderOptions(size=SIZE), workers=2, depth=1)
+    try:
+        pool._procs[1].kill()
+        pool._procs[1].join(5)
+        pool.submit(*FRAMES[0])
+        with pytest.raises(BackendError, match="render worker 1 exited"):
+            pool.submit(*FRAMES[1])  # goes to the dead worker
+        assert pool.collect() is not None  # the live worker's frame still comes back
+    finally:
+        pool.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        pool.submit(*FRAMES[0])
+
+
+class ExitingCamera(Camera):
+    """A camera whose view matrix kills the process that asks for it: a worker dying in the middle of a frame."""
+
+    def view(self):
+        os._exit(7)
+
+
+def test_a_worker_dying_mid_frame_is_a_backend_error_with_its_exit_code(template):
+    with RenderPool(template, RenderOptions(size=SIZE), workers=1, depth=1) as pool:
+        pool.submit(Expression(), ExitingCamera(distance=0.6))
+        with pytest.raises(BackendError, match=r"render worker 0 exited \(code 7\) during a frame"):
+            pool.collect()
+
+
+def test_a_worker_that_cannot_render_reports_why(template):
+    # more joints than the renderer takes: the worker's Renderer.load raises, the parent reports its message
+    skeleton = dataclasses.replace(template.skeleton, names=template.skeleton.names * 2)
+    with pytest.raises(BackendError, match="render worker 0 failed during start: ValueError: the renderer supports"):
+        RenderPool(dataclasses.replace(template, skeleton=skeleton), RenderOptions(size=SIZE), workers=1)
+
+
+def test_bad_pool_arguments_fail_at_construction(template):
+    with pytest.raises(ValueError, match="workers >= 1"):
+        RenderPool(template, RenderOptions(size=SIZE), workers=0)
+    with pytest.raises(ValueError, match="size must be positive"):
+        RenderPool(template, RenderOptions(size=(0, 10)))
