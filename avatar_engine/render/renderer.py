@@ -22,6 +22,9 @@ MATERIAL_DEFINES = {"skin": "MATERIAL_SKIN", "eye": "MATERIAL_EYE", "teeth": "MA
                     "tongue": "MATERIAL_TONGUE", "hair": "MATERIAL_HAIR", "lash": "MATERIAL_HAIR"}
 DRAW_ORDER = {"skin": 0, "eye": 1, "teeth": 2, "tongue": 3, "lash": 4, "hair": 5}
 MAX_JOINTS = 8
+EYE_JOINTS = ("eye_L", "eye_R")
+"""The eyes' joints: the joint they hang from (the head) carries their sockets, which shade the eyeballs' top
+and corners (shaders/lib/materials.glsl, shade_eye)."""
 HAIR_HIGHLIGHT_TINT = 0.5
 """How far a hair highlight takes the hair's own colour (0: white light, 1: fully tinted). Light glancing off a
 strand's surface keeps its colour; light that passed through the strand takes the hair's."""
@@ -194,6 +197,7 @@ class Renderer:
         self._parts: list[_GpuPart] = []
         self._resources: list = []
         self._avatar: Avatar | None = None
+        self._socket_joint: int | None = None
         light = self.options.lighting
         dirs = np.array(light.directions, np.float32)
         dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
@@ -305,6 +309,9 @@ class Renderer:
                 self._parts.append(gpu)
             first += len(part.indices)
         self._avatar = avatar
+        names, parents = avatar.skeleton.names, avatar.skeleton.parents
+        eye = next((j for j, n in enumerate(names) if n in EYE_JOINTS), None)
+        self._socket_joint = int(parents[eye]) if eye is not None and parents[eye] >= 0 else None
 
     # --- drawing ------------------------------------------------------------------------------------
     def render(self, expression: Expression, camera: Camera, model: np.ndarray | None = None) -> None:
@@ -333,7 +340,10 @@ class Renderer:
         mats[:len(skel_mats)] = skel_mats
         model = np.eye(4, dtype=np.float32) if model is None else np.asarray(model, np.float32)
         view_uniforms, pixels_per_metre = self._view_uniforms(camera, model)
+        # the eyes' sockets turn with the joint the eyes hang from (a skinning matrix's rotation is the joint's)
+        socket = model[:3, :3] @ mats[self._socket_joint, :3, :3] if self._socket_joint is not None else model[:3, :3]
         shared = {"u_morph_width": self._morphs.width, "u_morph_rows": self._morphs.vertex_rows,
+                  "u_socket": np.ascontiguousarray(socket.T, np.float32).tobytes(),
                   **self._light_uniforms, **view_uniforms}
         arrays = {"u_joint_matrices": np.ascontiguousarray(mats.transpose(0, 2, 1)).tobytes()}
         if self._morphs.on_gpu:

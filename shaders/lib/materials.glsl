@@ -28,8 +28,13 @@ void shade_skin(vec3 n, vec3 v, float ao, out vec3 diffuse, out vec3 specular) {
     specular = (specular + 0.06 * grazing * grazing * grazing * u_sky_color) * shadow;  // + velvet sheen
 }
 
+uniform mat3 u_socket;  // world from the eye sockets' frame (the head joint's, with the model matrix)
+
 void shade_eye(vec3 n, vec3 v, float ao, out vec3 diffuse, out vec3 specular) {
-    float lid_shadow = mix(0.55, 1.0, smoothstep(0.55, -0.1, n.y));
+    // The eyeball sits in its socket: the upper lid and brow shade its top, the lids' corners its sides. Both are
+    // measured in the head's frame, so a tilted head keeps them where the lids are; the eye's own turn moves them.
+    vec3 s = n * u_socket;  // transpose(u_socket) * n
+    float lid_shadow = mix(0.55, 1.0, smoothstep(0.55, -0.1, s.y)) * mix(0.78, 1.0, smoothstep(0.72, 0.28, abs(s.x)));
     float fresnel = fresnel_schlick(0.04, n, v);
     diffuse = vec3(0.0);
     specular = vec3(0.0);

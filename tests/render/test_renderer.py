@@ -13,7 +13,7 @@ from PIL import Image
 from avatar_engine.head.rig import pose_part
 from avatar_engine.records import Expression, euler_rotation
 from avatar_engine.render.camera import Camera
-from avatar_engine.render.renderer import STUDIO_BACKDROP, RenderOptions, Renderer
+from avatar_engine.render.renderer import STUDIO_BACKDROP, Lighting, RenderOptions, Renderer
 
 GOLDEN = Path(__file__).parent / "golden"
 SIZE = (96, 96)
@@ -217,3 +217,43 @@ def test_skipping_the_hidden_backs_of_hair_is_invisible(ctx, template, yaw, pitc
             r.load(avatar)
             images.append(draw(r, Expression(), camera))
     assert compare(images[0], images[1])[1] <= HIDDEN_BACK_CHANGED_FRACTION
+
+
+def _turned_about_view_axis(degrees: float, target: np.ndarray) -> np.ndarray:
+    """(4, 4) model matrix turning the avatar about the camera's axis (+Z through `target`)."""
+    c, s = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
+    turn = np.eye(4, dtype=np.float32)
+    turn[:2, :2] = [[c, -s], [s, c]]
+    to, back = np.eye(4, dtype=np.float32), np.eye(4, dtype=np.float32)
+    to[:3, 3], back[:3, 3] = -target, target
+    return back @ turn @ to
+
+
+EYE_TURN_TOLERANCE = 0.5
+"""Mean absolute difference (0-255) over the eyes allowed between a head turned with its lights and the upright
+head's image turned the same way. A quarter turn of a square image maps pixel centres onto pixel centres, so the
+two agree to rounding (0.002 measured); world-fixed lid shadows differ by 1.8."""
+
+
+def test_the_eye_sockets_shade_with_the_head_not_the_world(ctx, template):
+    """The lids shade the eyeball's top and corners in the head's frame: lie the head on its side together with
+    every light, and the eyes must look like the upright eyes' image turned on its side (in world terms the
+    shadow would stay at the top and fall across the eye)."""
+    target = np.array([0.0, 0.137, 0.112], np.float32)  # between the eyes
+    camera = Camera(target=tuple(target), distance=0.35, pitch_deg=0.0, fov_y_deg=14.0)
+    upright_light = Lighting(sky=(0.3, 0.3, 0.3), ground=(0.3, 0.3, 0.3))  # ambient the same from every side
+    turned_light = dataclasses.replace(upright_light, directions=tuple(
+        tuple(float(v) for v in _turned_about_view_axis(90.0, np.zeros(3, np.float32))[:3, :3] @ d)
+        for d in upright_light.directions))
+    eyes = (slice(50, 78), slice(8, 120))  # rows, columns of the upright 128x128 image that hold both eyes
+    images = []
+    for lighting, degrees in ((upright_light, 0.0), (turned_light, 90.0)):
+        with Renderer(ctx, RenderOptions(size=(128, 128), samples=0, shading="pixel", lighting=lighting)) as r:
+            r.load(template)
+            r.render(Expression(), camera, model=_turned_about_view_axis(degrees, target))
+            images.append(r.read().astype(np.int16))
+    upright, turned = images
+    turned_back = np.rot90(turned, k=-1)  # +90 degrees about +Z turns the image counter-clockwise
+    assert upright[eyes][..., 3].min() == 255, "the crop must hold only the face"
+    diff = np.abs(turned_back[eyes][..., :3] - upright[eyes][..., :3]).mean()
+    assert diff < EYE_TURN_TOLERANCE, f"eyes turned with the head differ by {diff:.2f} levels"
