@@ -31,7 +31,7 @@ ROOT_SHADE = 0.7
 RATIO_RANGE = (0.5, 2.0)
 """How far the skin's render may stand from the photo's cheeks (display values) before the hair follows no further:
 beyond, it says more about the skin estimate than about the light."""
-HAIR_RESPONSE = ((1.472, 1.442, 1.466), (0.039, 0.038, 0.036), (0.933, 0.837, 0.823))
+HAIR_RESPONSE = ((1.475, 1.444, 1.469), (0.024, 0.023, 0.022), (0.933, 0.839, 0.823))
 """(hair slope, hair offset, skin slope), per linear RGB channel: the studio light's mean over the hair's pixels is
 slope * albedo + offset (the strand texture's lighter outer layer, light that wraps round a surface facing up, the
 highlight), the skin's where the builder reads it (delight.skin_color's patches) about skin slope * albedo. Hair

@@ -58,13 +58,15 @@ void shade_hair(vec3 n, vec3 v, vec3 t, float ao, out vec3 diffuse, out vec3 spe
         vec3 t1 = normalize(t + 0.08 * n);
         vec3 t2 = normalize(t - 0.12 * n);
         float th1 = dot(t1, h), th2 = dot(t2, h);
-        float s1 = pow(max(1.0 - th1 * th1, 0.0), 45.0);  // sin^90 written as (1 - cos^2)^45
+        // a broad, faint primary lobe: a narrow bright one (sin^90) drew a glossy ring round the head with a dark
+        // band under it, which read as a helmet, not hair
+        float s1 = pow(max(1.0 - th1 * th1, 0.0), 12.0);  // sin^24 written as (1 - cos^2)^12
         float s2 = pow(max(1.0 - th2 * th2, 0.0), 9.0);
         float facing = smoothstep(-0.1, 0.3, dot(n, l));
         // the second lobe is tinted by the hair colour, so it joins the light that multiplies the albedo
         diffuse += u_light_colors[i] * (mix(0.3, 1.0, clamp(dot(n, l) * 0.5 + 0.5, 0.0, 1.0)) / PI
                                         + facing * 0.12 * s2);
-        specular += u_light_colors[i] * (facing * 0.035 * s1);
+        specular += u_light_colors[i] * (facing * 0.012 * s1);
     }
     float shadow = mix(0.35, 1.0, ao);  // hair is thin: light gets through even deep inside
     diffuse = diffuse * shadow + ambient(n) * (0.8 * ao);
