@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Mapping
 
@@ -10,6 +11,7 @@ from PIL import Image
 
 import avatar_engine
 from avatar_engine.head.eyes import iris_texture
+from avatar_engine.head.geometry import crease_groups
 from avatar_engine.head.hair import HairStyle, hair_for_skin
 from avatar_engine.head.lashes import lash_material, lash_part
 from avatar_engine.head.model import HeadModel
@@ -20,6 +22,20 @@ SKIN_TEXTURE_PATH = Path(__file__).resolve().parents[2] / "assets" / "head" / "s
 
 PART_MATERIALS = {"skin": "skin", "tongue": "tongue", "eye_L": "eye", "eye_R": "eye",
                   "teeth_upper": "teeth", "teeth_lower": "teeth"}
+CREASED_PARTS = {"teeth_upper": 60.0, "teeth_lower": 60.0}
+"""Parts whose normals break at edges sharper than this many degrees. The teeth helpers are bands folded over at the
+biting edge: smooth normals averaged the front with the fold and shaded a dark wedge on the front teeth."""
+
+
+def creased(part: Part, max_angle_deg: float) -> Part:
+    """`part` with its vertices split at creases sharper than `max_angle_deg` (head.geometry.crease_groups), each
+    copy carrying its vertex's attributes and targets and the normal of its side of the crease."""
+    source, normals, triangles = crease_groups(part.positions, part.indices, max_angle_deg)
+    pick = lambda a: None if a is None else a[source]  # noqa: E731
+    return replace(part, positions=part.positions[source], normals=normals, uvs=part.uvs[source],
+                   indices=triangles.astype(np.uint32), joints=part.joints[source], weights=part.weights[source],
+                   morph_positions=part.morph_positions[:, source], morph_normals=part.morph_normals[:, source],
+                   tangents=pick(part.tangents), occlusion=pick(part.occlusion))
 
 
 def default_materials(skin_texture: np.ndarray | None = None,
@@ -56,6 +72,8 @@ def template_avatar(identity: Mapping[str, float] | None = None, materials: Mapp
             uvs=model.uvs[vs], indices=(model.triangles[ts] - vs.start).astype(np.uint32),
             joints=model.joints[vs], weights=model.weights[vs],
             morph_positions=model.expression_offsets[:, vs], morph_normals=morph_normals[:, vs]))
+        if name in CREASED_PARTS:
+            parts[-1] = creased(parts[-1], CREASED_PARTS[name])
     materials = dict(default_materials() if materials is None else materials)
     skeleton = model.skeleton(identity)
     skin = parts[model.part_names.index("skin")]
