@@ -40,6 +40,13 @@ SHADE_WEIGHT = 0.6
 """Weight of lightness against chroma in the skin distance: shading over the dome of a bald head darkens skin."""
 CROWN_SKIN_MARGIN = 4.0
 """The same margin above the face oval, where hair is likelier than skin: blond highlights come close to skin."""
+WHITE_HAIR_THICKNESS = 0.03
+"""Near-white regions thinner than this fraction of the face height (an opening's radius) are highlights."""
+STRAND_GAP = 0.015
+"""Gaps between near-white strands up to this fraction of the face height (a closing's radius) are filled before
+the thickness is judged."""
+OUTLINE_PX_PER_FACE = 0.02
+"""How near the person's outline (fraction of the face height) near-white hair must come."""
 SHINE = (10.0, 88.0, 12.0)
 """(lightness above the skin's, least lightness, most chroma): a near-white pixel this much brighter than the skin is
 a highlight on skin (a bald scalp's shine), not hair; white hair is rarely this bright."""
@@ -251,8 +258,9 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
         skin = SkinColour.of(sub_rgb[face])
     brow_y = float(lm[list(BROWS), 1].min())
     top_y = float(oval[:, 1].min())
-    not_skin = skin.differs(lab, np.where(ys < top_y, CROWN_SKIN_MARGIN, SKIN_MARGIN)) & ~skin.shine(lab)
     candidate = is_person & (~face | (ys < brow_y)) & (ys < lm[CHIN, 1])
+    shine = skin.shine(lab) & ~_white_hair(skin.shine(lab) & candidate, is_person, face_h)
+    not_skin = skin.differs(lab, np.where(ys < top_y, CROWN_SKIN_MARGIN, SKIN_MARGIN)) & ~shine
     crown = candidate & not_skin & (ys < top_y)
     sides = candidate & not_skin & ~face & (ys > brow_y) & (ys < lm[NOSE_TIP, 1])
     clothes_pick = is_person & (ys > lm[CHIN, 1] + CLOTHES_BELOW_CHIN * face_h)
@@ -292,6 +300,21 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
         hidden[box] = occluded
     return HairRegion(mask=mask, color=tuple(int(c) for c in color), face=face_full, occluded=hidden,
                       forehead=_hair_over_forehead(hair, ys, xs, lm, brow_y))
+
+
+def _white_hair(shine: np.ndarray, person: np.ndarray, face_h: float) -> np.ndarray:
+    """The part of `shine` (near-white pixels where hair may be) that is white hair, not a highlight on skin: what
+    reaches the person's outline and stays after an opening of `WHITE_HAIR_THICKNESS` x face height. A bald
+    scalp's highlight lies inside skin (the outline there is skin turning away from the light) or, lit from
+    behind, is a thin rim; white or platinum hair is a thick sheet out to the outline."""
+    if not shine.any():
+        return shine
+    outline = shine & dilate(~person, max(1, int(round(OUTLINE_PX_PER_FACE * face_h))))
+    gap = max(1, int(round(STRAND_GAP * face_h)))
+    closed = ~dilate(~dilate(shine, gap), gap)  # the gaps between strands and clumps filled
+    r = max(1, int(round(WHITE_HAIR_THICKNESS * face_h)))
+    thick = dilate(~dilate(~closed, r), r) & shine
+    return _grown_from(thick, thick & outline)
 
 
 def _hair_over_forehead(hair: np.ndarray, ys: np.ndarray, xs: np.ndarray, lm: np.ndarray,

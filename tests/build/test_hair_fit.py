@@ -89,6 +89,32 @@ def test_not_skin_mask_takes_white_hair_not_a_forehead_highlight():
     assert not mask[inside & (ys > lm[list(BROWS), 1].max())].any()
 
 
+WHITE_HAIR = (242, 240, 234)
+"""Brighter than a highlight on SKIN by `hair_region.SHINE`'s measure: only its shape tells it from one."""
+
+
+def test_hair_region_finds_white_hair():
+    """Near-white hair reads like a highlight on the skin by colour alone; as a thick sheet out to the person's
+    outline it is hair (it was dropped whole: a white-haired person came out bald)."""
+    rgb, person, lm, truth = painted_portrait(WHITE_HAIR)
+    region = hair_region(rgb, person, lm)
+    assert iou(region.mask, truth) >= REGION_IOU
+    assert not region.bald
+
+
+def test_highlights_on_a_bald_head_are_not_hair():
+    """A bald scalp's shine lies inside the skin, and a rim light's is a thin line along the outline: neither is
+    hair."""
+    rgb, person, lm, scalp = painted_portrait(SKIN)
+    ys, xs = np.mgrid[0:rgb.shape[0], 0:rgb.shape[1]]
+    outline = scalp & ~np.roll(person.astype(bool), 2, axis=0)  # the top 2 px of the head
+    shine = scalp & ((xs - 100) ** 2 + (ys - 40) ** 2 < 9 ** 2) & ~outline
+    rgb[outline | shine] = WHITE_HAIR
+    assert outline.sum() > 50 and shine.sum() > 100
+    region = hair_region(rgb, person, lm)
+    assert region.bald, f"{int(region.mask.sum())} px taken for hair"
+
+
 def test_skin_coloured_head_is_bald(template):
     rgb, person, lm, _ = painted_portrait(SKIN)
     region = hair_region(rgb, person, lm)
