@@ -58,6 +58,10 @@ SIDE_MIN_FRACTION = 0.015
 """Temples' hair samples below this fraction of the face oval's area are too few to judge headwear by."""
 HAT_MATCH = 0.45
 """The crown is headwear when fewer than this fraction of its non-skin pixels have colours of the temples' hair."""
+HAT_SHADE_BINS = 1
+"""Crown colours count as the sides' hair lit brighter or darker by up to this many lightness cells (x BINS[0]):
+the crown faces the light and the sides turn away, and grey hair read as a hat over its own shade. Two cells
+already take grace_hopper.jpg's navy cap for her hair's shade."""
 HAIR_REACH = 0.1
 """Hair over the face reaches at least this many face heights beyond the face oval (it grows from the crown or the
 temples); a patch of another colour than the skin's that does not is on the skin (a highlight across the oval's top)."""
@@ -130,6 +134,15 @@ class ColourModel:
     def seen(self, cells: np.ndarray) -> np.ndarray:
         """(...,) bool: these cells' colours are among the class's own."""
         return self.table[cells] >= SEEN * self.typical
+
+    def seen_in_other_light(self, cells: np.ndarray, bins: int) -> np.ndarray:
+        """(...,) bool: these cells' colours are the class's own, lit up to `bins` lightness cells brighter or darker."""
+        table = self.table.reshape(self.SHAPE)
+        lit = table.copy()
+        for shift in range(1, bins + 1):
+            lit[shift:] = np.maximum(lit[shift:], table[:-shift])
+            lit[:-shift] = np.maximum(lit[:-shift], table[shift:])
+        return lit.ravel()[cells] >= SEEN * self.typical
 
 
 def cells(lab: np.ndarray) -> np.ndarray:
@@ -272,7 +285,7 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
     face_area = max(int(face.sum()), 1)
     if sides.sum() >= SIDE_MIN_FRACTION * face_area and crown.any():
         side_model = ColourModel(cell[sides])
-        if side_model.seen(cell[crown]).mean() < HAT_MATCH:
+        if side_model.seen_in_other_light(cell[crown], HAT_SHADE_BINS).mean() < HAT_MATCH:
             hair_model = side_model
             occluded = is_person & ~face & (ys < brow_y) & ~side_model.seen(cell)
         else:

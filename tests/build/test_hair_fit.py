@@ -102,6 +102,18 @@ def test_hair_region_finds_white_hair():
     assert not region.bald
 
 
+def test_grey_hair_lit_on_top_is_not_a_hat():
+    """The crown faces the light: grey hair there is a shade lighter than at the sides, not headwear."""
+    grey = (150, 150, 148)
+    rgb, person, lm, truth = painted_portrait(grey)
+    ys = np.mgrid[0:rgb.shape[0], 0:rgb.shape[1]][0]
+    crown = truth & (ys < lm[list(FACE_OVAL), 1].min())
+    rgb[crown] = np.clip(rgb[crown].astype(int) + 38, 0, 255).astype(np.uint8)  # about 14 CIELAB lightness units
+    region = hair_region(rgb, person, lm)
+    assert region.occluded is None or not region.occluded.any()
+    assert iou(region.mask, truth) >= REGION_IOU
+
+
 def test_highlights_on_a_bald_head_are_not_hair():
     """A bald scalp's shine lies inside the skin, and a rim light's is a thin line along the outline: neither is
     hair."""
