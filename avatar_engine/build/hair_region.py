@@ -272,7 +272,8 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
     brow_y = float(lm[list(BROWS), 1].min())
     top_y = float(oval[:, 1].min())
     candidate = is_person & (~face | (ys < brow_y)) & (ys < lm[CHIN, 1])
-    shine = skin.shine(lab) & ~_white_hair(skin.shine(lab) & candidate, is_person, face_h)
+    shine = skin.shine(lab)
+    shine &= ~_white_hair(shine & candidate, is_person, face_h)
     not_skin = skin.differs(lab, np.where(ys < top_y, CROWN_SKIN_MARGIN, SKIN_MARGIN)) & ~shine
     crown = candidate & not_skin & (ys < top_y)
     sides = candidate & not_skin & ~face & (ys > brow_y) & (ys < lm[NOSE_TIP, 1])
@@ -317,7 +318,8 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
 
 def _white_hair(shine: np.ndarray, person: np.ndarray, face_h: float) -> np.ndarray:
     """The part of `shine` (near-white pixels where hair may be) that is white hair, not a highlight on skin: what
-    reaches the person's outline and stays after an opening of `WHITE_HAIR_THICKNESS` x face height. A bald
+    reaches the person's outline and, its strand gaps closed (`STRAND_GAP`), stays after an opening of
+    `WHITE_HAIR_THICKNESS` x face height. A bald
     scalp's highlight lies inside skin (the outline there is skin turning away from the light) or, lit from
     behind, is a thin rim; white or platinum hair is a thick sheet out to the outline."""
     if not shine.any():
