@@ -58,6 +58,10 @@ SIDE_MIN_FRACTION = 0.015
 """Temples' hair samples below this fraction of the face oval's area are too few to judge headwear by."""
 HAT_MATCH = 0.45
 """The crown is headwear when fewer than this fraction of its non-skin pixels have colours of the temples' hair."""
+HAT_COVER = 0.6
+"""Headwear covers the crown: it is considered only when at least this fraction of the person above the face oval
+is not skin (grace_hopper.jpg's cap: 0.88). A bald scalp's highlights (0.09-0.12 on synthetic people) or hair
+parted over a high forehead (0.24-0.57) are not a hat."""
 HAT_SHADE_BINS = 1
 """Crown colours count as the sides' hair lit brighter or darker by up to this many lightness cells (x BINS[0]):
 the crown faces the light and the sides turn away, and grey hair read as a hat over its own shade. Two cells
@@ -284,7 +288,8 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
 
     occluded = None
     face_area = max(int(face.sum()), 1)
-    if sides.sum() >= SIDE_MIN_FRACTION * face_area and crown.any():
+    crown_cover = crown.sum() / max(int((is_person & (ys < top_y)).sum()), 1)
+    if sides.sum() >= SIDE_MIN_FRACTION * face_area and crown_cover >= HAT_COVER:
         side_model = ColourModel(cell[sides])
         if side_model.seen_in_other_light(cell[crown], HAT_SHADE_BINS).mean() < HAT_MATCH:
             hair_model = side_model

@@ -127,6 +127,23 @@ def test_highlights_on_a_bald_head_are_not_hair():
     assert region.bald, f"{int(region.mask.sum())} px taken for hair"
 
 
+def test_a_few_coloured_patches_on_a_bald_crown_are_not_a_hat():
+    """Headwear covers the crown. A bald head whose crown shows a few patches off the skin's colour (lit scalp, a
+    reflection) and whose temples differ again is bald, not a head under a hat (which the fit would give guessed
+    hair)."""
+    rgb, person, lm, band = painted_portrait(SKIN)
+    ys = np.mgrid[0:rgb.shape[0], 0:rgb.shape[1]][0]
+    top, brow = lm[list(FACE_OVAL), 1].min(), lm[list(BROWS), 1].min()
+    crown = band & (ys < top)
+    patches = crown & (np.arange(rgb.shape[1])[None] % 10 < 1)  # thin stripes: about a tenth of the crown
+    temples = band & (ys > brow) & (ys < brow + 30)
+    rgb[patches] = (235, 190, 200)
+    rgb[temples] = (90, 100, 120)
+    assert 0.05 < patches.sum() / crown.sum() < 0.2 and temples.sum() > 100
+    region = hair_region(rgb, person, lm)
+    assert region.occluded is None or not region.occluded.any()
+
+
 def test_skin_coloured_head_is_bald(template):
     rgb, person, lm, _ = painted_portrait(SKIN)
     region = hair_region(rgb, person, lm)
