@@ -58,6 +58,9 @@ SIDE_MIN_FRACTION = 0.015
 """Temples' hair samples below this fraction of the face oval's area are too few to judge headwear by."""
 HAT_MATCH = 0.45
 """The crown is headwear when fewer than this fraction of its non-skin pixels have colours of the temples' hair."""
+LIT_SKIN = (3.0, 20.0, (0.3, 1.15))
+"""(lightness above the skin's, most hue turn in degrees, (least, most) chroma as fractions of the skin's): skin
+facing the light (`SkinColour.lit`)."""
 HAT_COVER = 0.6
 """Headwear covers the crown: it is considered only when at least this fraction of the person above the face oval
 is not skin (grace_hopper.jpg's cap: 0.88). A bald scalp's highlights (0.09-0.12 on synthetic people) or hair
@@ -183,6 +186,18 @@ class SkinColour:
         """(...,) bool: colours lab (..., 3) farther than the skin's spread plus `margin` from its centre."""
         return _skin_distance(lab, self.centre) > self.spread + margin
 
+    def lit(self, lab: np.ndarray) -> np.ndarray:
+        """(...,) bool: colours lab (..., 3) of this skin facing the light: lighter, the same hue, its chroma kept or
+        washed out by the highlight's white toward `LIT_SKIN`'s least (a bald scalp under the key light). Grey hair
+        has almost no chroma left; blond hair turns yellow; brown and red hair are darker."""
+        (lighter, hue_deg, (least, most)) = LIT_SKIN
+        chroma0 = float(np.hypot(self.centre[1], self.centre[2]))
+        hue0 = float(np.arctan2(self.centre[2], self.centre[1]))
+        chroma = np.hypot(lab[..., 1], lab[..., 2])
+        turn = np.abs(np.angle(np.exp(1j * (np.arctan2(lab[..., 2], lab[..., 1]) - hue0))))
+        return ((lab[..., 0] > self.centre[0] + lighter) & (turn < np.radians(hue_deg))
+                & (chroma > least * chroma0) & (chroma < most * chroma0))
+
     def shine(self, lab: np.ndarray) -> np.ndarray:
         """(...,) bool: colours lab (..., 3) of a highlight on this skin (`SHINE`)."""
         above, least, chroma = SHINE
@@ -278,7 +293,7 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
     candidate = is_person & (~face | (ys < brow_y)) & (ys < lm[CHIN, 1])
     shine = skin.shine(lab)
     shine &= ~_white_hair(shine & candidate, is_person, face_h)
-    not_skin = skin.differs(lab, np.where(ys < top_y, CROWN_SKIN_MARGIN, SKIN_MARGIN)) & ~shine
+    not_skin = skin.differs(lab, np.where(ys < top_y, CROWN_SKIN_MARGIN, SKIN_MARGIN)) & ~shine & ~skin.lit(lab)
     crown = candidate & not_skin & (ys < top_y)
     sides = candidate & not_skin & ~face & (ys > brow_y) & (ys < lm[NOSE_TIP, 1])
     clothes_pick = is_person & (ys > lm[CHIN, 1] + CLOTHES_BELOW_CHIN * face_h)

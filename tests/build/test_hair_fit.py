@@ -144,6 +144,19 @@ def test_a_few_coloured_patches_on_a_bald_crown_are_not_a_hat():
     assert region.occluded is None or not region.occluded.any()
 
 
+def test_a_bald_scalp_facing_the_light_is_skin_and_blond_hair_is_hair():
+    """Lit from above, a bald scalp is lighter and paler than the cheeks (the highlight's white washes its colour
+    out) but keeps their hue: skin, not hair. Blond hair as light turns yellow: hair."""
+    rgb, person, lm, scalp = painted_portrait(SKIN)
+    ys = np.mgrid[0:rgb.shape[0], 0:rgb.shape[1]][0]
+    lit = scalp & (ys < lm[list(FACE_OVAL), 1].min() + 10)
+    rgb[lit] = (0.6 * np.array(SKIN) + 0.4 * np.array([235, 235, 240])).astype(np.uint8)
+    assert hair_region(rgb, person, lm).bald
+    blond = (215, 180, 105)
+    rgb, person, lm, truth = painted_portrait(blond)
+    assert iou(hair_region(rgb, person, lm).mask, truth) >= REGION_IOU
+
+
 def test_skin_coloured_head_is_bald(template):
     rgb, person, lm, _ = painted_portrait(SKIN)
     region = hair_region(rgb, person, lm)
