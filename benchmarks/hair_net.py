@@ -18,7 +18,6 @@ is clumps). Also reported: time per photo of each method and the error of each s
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from pathlib import Path
@@ -33,7 +32,7 @@ from avatar_engine.build.records import PhotoView
 from avatar_engine.head.hair import HairStyle
 from avatar_engine.head.model import HeadModel
 from avatar_engine.nets.hair_net import MODEL_PATH, HairStyleNet
-from avatar_engine.synth.dataset import load
+from avatar_engine.synth.dataset import load_with_images
 
 PARAMETERS = ("length", "volume", "fringe", "parting")
 
@@ -60,10 +59,7 @@ def main() -> None:
     args = parser.parse_args()
     load_average = os.getloadavg()[0]
     folder = Path(args.data)
-    data = load(folder)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    if not manifest["images"]:
-        raise SystemExit(f"{folder} has no images: make the test set without --no-images")
+    data, manifest = load_with_images(folder)
     model = HeadModel.default()
     vs, ts = model.part_slices("skin")
     names = manifest["identity_names"]

@@ -15,7 +15,6 @@ a face in: the person segmenter and `build.hair_region.hair_region` on the photo
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from result_file import emit
 
 from avatar_engine.build.hair_region import hair_region
 from avatar_engine.perception.segmenter import PersonSegmenter
-from avatar_engine.synth.dataset import load
+from avatar_engine.synth.dataset import load_with_images
 
 
 def main() -> None:
@@ -36,10 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     load_average = os.getloadavg()[0]
     folder = Path(args.data)
-    data = load(folder)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    if not manifest["images"]:
-        raise SystemExit(f"{folder} has no images: make the set without --no-images")
+    data, manifest = load_with_images(folder)
     size = manifest["size"]
     segmenter = PersonSegmenter()
     rows = []

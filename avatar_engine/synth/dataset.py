@@ -152,3 +152,12 @@ def load(folder: Path) -> dict[str, np.ndarray]:
     data = {key: np.concatenate(values) for key, values in parts.items()}
     data["hair_mask"] = np.unpackbits(data["hair_mask"], axis=-1, count=manifest["size"]).astype(bool)
     return data
+
+
+def load_with_images(folder: Path) -> tuple[dict[str, np.ndarray], dict]:
+    """`load` and the set's manifest, for a set whose photos were kept (`images/NNNNNN.png`); InputError if not."""
+    data = load(folder)
+    manifest = json.loads((Path(folder) / "manifest.json").read_text())
+    if not manifest["images"]:
+        raise InputError(f"{folder} has no images: make the set without --no-images")
+    return data, manifest
