@@ -27,19 +27,21 @@ def vertex_normals(positions: np.ndarray, triangles: np.ndarray, vertex_count: i
     return (normals / np.maximum(length, 1e-12)).astype(np.float32)
 
 
-def similarity_fit(source: np.ndarray, target: np.ndarray, scale: bool = True) -> tuple[float, np.ndarray, np.ndarray]:
-    """Least-squares s, R, t with target ~ s * R @ source + t (Umeyama 1991).
+def similarity_fit(source: np.ndarray, target: np.ndarray, scale: bool = True,
+                   weights: np.ndarray | None = None) -> tuple[float, np.ndarray, np.ndarray]:
+    """Least-squares s, R, t with target ~ s * R @ source + t (Umeyama 1991), each point weighted by `weights`.
 
-    source, target : (n, 3) float
+    source, target : (n, 3) float; weights : (n,) >= 0, None for equal weights
     returns : scale, (3, 3) rotation, (3,) translation
     """
-    mu_s, mu_t = source.mean(0), target.mean(0)
+    w = np.full(len(source), 1.0 / len(source)) if weights is None else np.asarray(weights) / np.sum(weights)
+    mu_s, mu_t = w @ source, w @ target
     xs, xt = source - mu_s, target - mu_t
-    u, sig, vt = np.linalg.svd(xt.T @ xs / len(source))
+    u, sig, vt = np.linalg.svd((xt * w[:, None]).T @ xs)
     d = np.eye(3)
     d[2, 2] = np.sign(np.linalg.det(u @ vt))
     rotation = u @ d @ vt
-    s = float(np.trace(np.diag(sig) @ d) / (xs**2).sum(1).mean()) if scale else 1.0
+    s = float(np.trace(np.diag(sig) @ d) / (w @ (xs**2).sum(1))) if scale else 1.0
     return s, rotation, mu_t - s * rotation @ mu_s
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from avatar_engine.errors import ModelError
+from avatar_engine.head.geometry import similarity_fit
 
 METADATA_MEMBER = "geometry_pipeline_metadata_landmarks.binarypb"
 VERTICAL_FOV_DEG = 63.0
@@ -102,24 +103,6 @@ def read_geometry_metadata(task_path: Path) -> tuple[np.ndarray, np.ndarray, np.
     return vertices, triangles, weights
 
 
-def weighted_similarity(source: np.ndarray, target: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """(4, 4) scale * rotation and translation minimising sum w |s R source + t - target|^2 (Umeyama, weighted).
-    source, target : (n, 3); weights : (n,) >= 0."""
-    w = weights / weights.sum()
-    mu_s, mu_t = w @ source, w @ target
-    a, b = source - mu_s, target - mu_t
-    cov = (b * w[:, None]).T @ a
-    u, sing, vt = np.linalg.svd(cov)
-    d = np.sign(np.linalg.det(u @ vt))
-    fix = np.diag([1.0, 1.0, d])
-    rotation = u @ fix @ vt
-    scale = float((sing * np.diag(fix)).sum() / max(w @ (a * a).sum(1), 1e-12))
-    out = np.eye(4)
-    out[:3, :3] = scale * rotation
-    out[:3, 3] = mu_t - scale * rotation @ mu_s
-    return out
-
-
 @dataclass(frozen=True)
 class FaceGeometry:
     canonical: np.ndarray
@@ -149,7 +132,7 @@ class FaceGeometry:
         screen = screen[used]
 
         def scale_of(landmarks: np.ndarray) -> float:
-            return float(np.linalg.norm(weighted_similarity(source, landmarks, weights)[:3, 0]))
+            return similarity_fit(source, landmarks, weights=weights)[0]
 
         def lifted(scale: float) -> np.ndarray:
             out = screen.copy()
@@ -161,4 +144,7 @@ class FaceGeometry:
         first = screen * np.array([1.0, 1.0, -1.0])
         s1 = scale_of(first)
         s2 = scale_of(lifted(s1))
-        return weighted_similarity(source, lifted(s1 * s2), weights).astype(np.float32)
+        scale, rotation, translation = similarity_fit(source, lifted(s1 * s2), weights=weights)
+        out = np.eye(4, dtype=np.float32)
+        out[:3, :3], out[:3, 3] = scale * rotation, translation
+        return out
