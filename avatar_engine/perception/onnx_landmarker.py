@@ -59,6 +59,11 @@ def ssd_anchors() -> np.ndarray:
     return np.concatenate(out).astype(np.float64)
 
 
+ANCHORS = ssd_anchors()
+ANCHORS.setflags(write=False)
+"""The detector's anchors, made once (every detector call decodes against them)."""
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -SCORE_CLIP, SCORE_CLIP)))
 
@@ -79,7 +84,7 @@ def decode_detections(regressors: np.ndarray, logits: np.ndarray, letterbox: tup
     """One image's detector outputs -> faces after weighted non-maximum suppression, best first.
     regressors : (896, 16); logits : (896,) or (896, 1); letterbox : (side, pad_x, pad_y) of the square the
     image was pasted into."""
-    anchors = ssd_anchors()
+    anchors = ANCHORS
     scores = _sigmoid(np.asarray(logits, np.float64).reshape(-1))
     keep = np.flatnonzero(scores >= min_score)
     if not len(keep):
