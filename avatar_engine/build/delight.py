@@ -226,14 +226,17 @@ def _eye_white_and_skin(photo: np.ndarray, landmarks_px: np.ndarray
 
 
 def _display_gains(sclera: np.ndarray) -> np.ndarray | None:
+    # green kept, as a camera's white-balance multipliers and an editor's red / blue casts keep it: keeping the
+    # luminance instead left a cool cast's skin 10% too dark and still too blue (build_texture: relit within
+    # Delta E 5, 24/32 -> 28/32; cool casts 5.1-6.0 -> 3.1-3.4)
     gains = np.asarray(SCLERA_DISPLAY) / np.maximum(sclera, 1.0)
-    gains /= gains @ LUMA
+    gains /= gains[1]
     return None if np.any(gains < 0.6) or np.any(gains > 1.6) else gains
 
 
 def white_balance(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | None:
     """Per-channel display-space gains (3,) that make the eye whites look as they do under the studio light, with
-    luminance kept; None when the eyes give no usable white (closed, too small, implausibly coloured).
+    green kept (exposure is not the white balance's to change); None when the eyes give no usable white (closed, too small, implausibly coloured).
 
     photo : (h, w, 3) uint8; landmarks_px : (478, 2). The gains apply to display values, where a cast made by an
     image editor is exactly a per-channel factor. A coloured light scales linear radiance instead, and the whites

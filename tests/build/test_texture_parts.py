@@ -96,6 +96,16 @@ def test_white_balance_reads_the_eye_whites_through_a_cast():
     assert np.abs(balanced / balanced[1] - 1).max() < WHITE_BALANCE_TOLERANCE
 
 
+def test_white_balance_undoes_a_cool_cast_without_dimming_the_photo():
+    """A cast that lowers red and raises blue (green as it was) is undone to the photo's own values: gains that
+    kept the cast photo's luminance instead left a cool-cast face darker than the same face uncast."""
+    photo, points = _eyes_photo(white=(222, 221, 222))
+    cast = np.array([0.88, 1.0, 1.12])
+    gains = delight.white_balance(np.clip(np.round(photo * cast), 0, 255).astype(np.uint8), points)
+    assert gains is not None
+    assert np.abs(cast * gains - 1).max() < WHITE_BALANCE_TOLERANCE
+
+
 def test_white_balance_refuses_eyes_as_red_as_the_skin():
     """Squinting eyes behind glasses show lid skin inside the eye contour: that must not set the light's colour."""
     photo, points = _eyes_photo(white=(200, 128, 100))
