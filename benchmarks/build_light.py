@@ -141,6 +141,7 @@ def compare(name: str, variant: str, photo, rebuild: Rebuilder, original, face, 
     row["skin_rgb"], row["skin_rgb_original"] = list(tex.skin_rgb), list(tex0.skin_rgb)
     row["white_balance_from_sclera"] = tex.white_balance_from_sclera
     row["face_light"] = round(tex.face_light, 3)
+    row["key_facing"] = round(tex.key_facing, 2)
     row["warnings"] = list(tex.warnings)
     if truth is not None:
         row["delta_e_to_truth"] = round(float(np.linalg.norm(mean_lab(tex.texture, seen) - mean_lab(truth, seen))), 2)

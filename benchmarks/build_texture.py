@@ -139,7 +139,8 @@ def main() -> None:
                     result.texture, truth, result.seen, covered, skin), "seam_truth": round(truth_seam, 2),
                     "white_balance_from_sclera": result.white_balance_from_sclera, "iris_rgb": result.iris_rgb,
                     "coverage": {k: round(v, 3) for k, v in result.coverage.items()},
-                    "face_light": round(result.face_light, 3), "warnings": list(result.warnings),
+                    "face_light": round(result.face_light, 3), "key_facing": round(result.key_facing, 2),
+                    "warnings": list(result.warnings),
                     "seconds": round(seconds, 2)}
                 if light_name == "studio":
                     studio_result = result

@@ -355,6 +355,20 @@ def albedo_scale(coeffs: np.ndarray, normals: np.ndarray, weights: np.ndarray,
     return clamped * np.clip(rho @ LUMA, l_lo, l_hi) / max(clamped @ LUMA, 1e-9)
 
 
+def key_facing(coeffs: np.ndarray, normals: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
+    """Where the fitted light's main direction points against the face the photo shows: the cosine between the
+    direction its first SH band peaks in (luminance) and the mean normal of the well-seen texels, and how
+    directional the light is (that band's strength over the ambient band's; near 0 the direction means nothing).
+    coeffs : (9, 3) from `fit_shading`; normals : (t, 3) unit; weights : (t,)."""
+    c = np.asarray(coeffs) @ LUMA
+    direction = np.array([c[3], c[1], c[2]])  # sh_basis orders band 1 as y, z, x
+    length = float(np.linalg.norm(direction))
+    good = weights > 0.5 if np.count_nonzero(weights > 0.5) > 50 else weights > 0
+    mean = np.average(normals[good], axis=0, weights=weights[good])
+    mean /= max(float(np.linalg.norm(mean)), 1e-9)
+    return float(direction @ mean / max(length, 1e-9)), length / max(abs(float(c[0])), 1e-9)
+
+
 def linear_to_lab(rgb: np.ndarray) -> np.ndarray:
     """Linear sRGB (..., 3) -> CIELAB (..., 3), D65 white: for colour differences (Delta E 1976)."""
     m = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])

@@ -29,6 +29,12 @@ REFERENCE_TONE_SMOOTHNESS = 20.0
 """Mesh-Laplacian weight of the tone that outliers are judged against: smooth enough to ignore brows and lips."""
 SHADED_FACE = 0.35
 """`face_light` below this warns that the skin tone is uncertain (hard light from the far side)."""
+BACKLIT_FACING, DIRECTIONAL = -0.3, 0.15
+"""The fitted light's main direction at a cosine below the first with the seen face's mean normal, for a light at
+least the second directional (`delight.key_facing`), warns that the skin tone is uncertain: the face the photo
+shows is lit by the fill alone, evenly, and reads as darker skin under a frontal key. On build_texture's renders a
+key on the far side gives -0.54 / -0.66 and Delta E 27 / 16 to the studio rebuild (face_light 0.70 / 0.63: no
+shade warning); every frontal or three-quarter key is at -0.26 or above."""
 EYE_NORMAL = np.array([0.0, 0.0, 1.0])
 """Mean normal of the visible eye whites in model space (the face looks toward +Z)."""
 SKIN_BALANCE = 0.6
@@ -100,6 +106,8 @@ class TextureResult:
     """Fractions of the skin layout's texels: 'seen' (> 0.5 direct), 'mirrored', 'filled'."""
     face_light: float
     """Median light on the seen face over the best-lit skin the photo shows (about 0.6-0.9 when evenly lit)."""
+    key_facing: float
+    """Cosine between the fitted light's main direction and the seen face's mean normal (`delight.key_facing`)."""
     warnings: tuple[str, ...] = ()
     """What may make the texture less true (for the build report)."""
 
@@ -224,13 +232,18 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     if face_light < SHADED_FACE:
         warnings.append(f"texture: the face is mostly in shade ({face_light:.2f} of the best-lit skin): "
                         "skin tone uncertain; a more evenly lit photo gives a truer texture")
+    good = weight > 0.05
+    facing, directional = delight.key_facing(coeffs, n_tex[good], weight[good])
+    if facing < BACKLIT_FACING and directional > DIRECTIONAL:
+        warnings.append("texture: the main light is on the far side of the head and the face the photo shows is in "
+                        "its shade: skin tone uncertain; a photo lit from the front gives a truer texture")
     n = len(tmap.texels)
     seen_count = int(np.count_nonzero(weight > 0.5))
     return TextureResult(
         texture=texture, confidence=tmap.image(np.clip(total, 0, 1)[:, None])[..., 0],
         seen=tmap.image(weight[:, None], subset=seen_ids)[..., 0], skin_rgb=tuple(int(c) for c in skin),
         lighting=lighting, white_balance_from_sclera=gains is not None, iris_rgb=iris, iris_diameter=diameter,
-        face_light=face_light, warnings=tuple(warnings),
+        face_light=face_light, key_facing=facing, warnings=tuple(warnings),
         coverage={"seen": seen_count / n, "mirrored": float(np.count_nonzero(total > 0.5)) / n - seen_count / n,
                   "filled": float(np.mean(total <= 0.5))})
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from avatar_engine.build import delight
+from avatar_engine.build.texture import BACKLIT_FACING, DIRECTIONAL
 from avatar_engine.build.texture_fill import dilate, mirror_uv_image
 from avatar_engine.build.texture_project import rasterize, texel_map
 from avatar_engine.head.model import HeadModel
@@ -43,6 +44,23 @@ def test_sh_fit_recovers_known_shading_and_pattern():
     fitted = delight.fit_shading(colors, n, np.ones(4000), pattern)
     shading_error = np.abs(delight.sh_basis(n) @ (fitted - truth)).max()
     assert shading_error < 0.05 * np.abs(delight.sh_basis(n) @ truth).max()
+
+
+def test_key_facing_tells_a_key_behind_the_seen_face_from_a_frontal_one():
+    """A Lambertian key plus ambient light on the hemisphere a photo sees, fitted with SH: the fitted light points
+    toward the camera for a frontal key and away from it for a key behind the head's far side."""
+    rng = np.random.default_rng(1)
+    n = rng.normal(size=(4000, 3))
+    n[:, 2] = np.abs(n[:, 2]) + 0.3  # the seen face: normals toward the camera (+Z)
+    n /= np.linalg.norm(n, axis=1, keepdims=True)
+    pattern = np.ones((4000, 3))
+    readings = {}
+    for name, key in (("front", (0.4, 0.5, 0.77)), ("behind", (0.8, 0.2, -0.6))):
+        key = np.asarray(key) / np.linalg.norm(key)
+        colors = (0.3 + 2.5 * np.maximum(n @ key, 0))[:, None] * np.array([0.7, 0.45, 0.32])
+        readings[name] = delight.key_facing(delight.fit_shading(colors, n, np.ones(4000), pattern), n, np.ones(4000))
+    assert readings["front"][0] > 0.3 and readings["behind"][0] < BACKLIT_FACING - 0.1
+    assert min(readings["front"][1], readings["behind"][1]) > 2 * DIRECTIONAL, "a key light is directional"
 
 
 def test_mirror_map_is_an_involution():
