@@ -9,9 +9,9 @@ comes out too light. Here the template head, wearing the shipped skin structure 
 light to very dark), is rendered under the studio `Lighting` at YAWS through a `PhotoView`, as build_texture.py
 renders its photos, and rebuilt by `build_skin_texture` with MediaPipe's landmarks. Over the texels each photo
 shows well, the rebuilt mean albedo per channel (est) is compared with the true one: true = s * est - k by least
-squares over every photo and channel. With the current constants `REFERENCE_IRRADIANCE` (REF) and `SKIN_SPECULAR`
-(K), the level makes est = R / REF - K, so REF / s and s * K + k are printed for pasting into delight.py; a second
-run then prints s near 1 and k near 0.
+squares over every photo, per channel (the studio light's colour enters both). With the current constants
+`REFERENCE_IRRADIANCE` (REF) and `SKIN_SPECULAR` (K), est = R / REF - K, so REF / s and s * K + k are printed for
+pasting into delight.py; a second run then prints s near 1 and k near 0.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ YAWS = (-15.0, 0.0, 15.0, 30.0)
 """Camera yaws: the studio key lights the face the photo shows (far-side keys are a warning, not a calibration)."""
 SIZE = 512
 BACKGROUND = 90
+SAMPLES = 4
+"""Photos rendered offline (4x MSAA, per-pixel light) on every driver, as the texture tests render theirs."""
 
 
 def main() -> None:
@@ -50,7 +52,7 @@ def main() -> None:
                 cam = Camera(yaw_deg=yaw, distance=0.6)
                 view = PhotoView((SIZE, SIZE), cam.view().astype(np.float64),
                                  SIZE / 2 / np.tan(np.radians(cam.fov_y_deg) / 2))
-                with Renderer(ctx, RenderOptions(size=(SIZE, SIZE), lighting=Lighting())) as renderer:
+                with Renderer(ctx, RenderOptions(size=(SIZE, SIZE), lighting=Lighting(), samples=SAMPLES, shading="pixel")) as renderer:
                     renderer.load(avatar)
                     renderer.render(Expression(), view)
                     rgba = renderer.read()
@@ -67,16 +69,17 @@ def main() -> None:
                 true = delight.texture_to_albedo(truth)[seen].mean(0)[:3]
                 rows.append((est, true))
                 print(f"tone {tone} yaw {yaw:+.0f}: est {np.round(est, 4)} true {np.round(true, 4)}")
-    est = np.concatenate([r[0] for r in rows])
-    true = np.concatenate([r[1] for r in rows])
-    (s, minus_k), *_ = np.linalg.lstsq(np.stack([est, np.ones_like(est)], 1), true, rcond=None)
-    k = -minus_k
-    residual = true - (s * est - k)
-    print(f"true = {s:.4f} * est - {k:.4f}; residual rms {np.sqrt(np.mean(residual ** 2)):.4f}, "
+    est = np.array([r[0] for r in rows])  # (photos, 3)
+    true = np.array([r[1] for r in rows])
+    scale, offset = np.empty(3), np.empty(3)
+    for c in range(3):  # per channel: the studio light's colour enters both the level and the sheen
+        (scale[c], minus_k), *_ = np.linalg.lstsq(np.stack([est[:, c], np.ones(len(est))], 1), true[:, c], rcond=None)
+        offset[c] = -minus_k
+    residual = true - (scale * est - offset)
+    print(f"true = {np.round(scale, 4)} * est - {np.round(offset, 4)}; residual rms {np.sqrt(np.mean(residual ** 2)):.4f}, "
           f"relative max {np.abs(residual / true).max():.3f}")
-    print("REFERENCE_IRRADIANCE =", tuple(round(float(r / s), 3) for r in delight.REFERENCE_IRRADIANCE))
-    print("SKIN_SPECULAR =", round(float(s * delight.SKIN_SPECULAR + k), 4))
-
+    print("REFERENCE_IRRADIANCE =", tuple(round(float(r / k), 3) for r, k in zip(delight.REFERENCE_IRRADIANCE, scale)))
+    print("SKIN_SPECULAR =", tuple(round(float(k), 4) for k in scale * np.asarray(delight.SKIN_SPECULAR) + offset))
 
 if __name__ == "__main__":
     main()

@@ -8,7 +8,8 @@ follows the default skin's pattern (lips, brows) times one unknown colour, and t
   curve's shoulder), whichever leaves the more plausible skin and keeps the whites' lit and shaded parts one colour
   (`cast_balance`); the balanced light is then taken as the studio's colour at the face's mean normal;
 - level: the brightest-lit tenth of the face receives the irradiance the studio key gives (`REFERENCE_IRRADIANCE`),
-  which holds whether the light comes from the front or the side.
+  which holds whether the light comes from the front or the side; what the skin's sheen adds to every tone alike is
+  then taken back off (`without_sheen`). Both constants come from `scripts/calibrate_delight.py`.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ import numpy as np
 
 from avatar_engine.build.texture_project import point_in_polygon
 
-REFERENCE_IRRADIANCE = (1.181, 1.106, 1.115)
+REFERENCE_IRRADIANCE = (1.185, 1.1, 1.097)
 """Per channel: luminance of the 90th-percentile shading over the visible face, in albedo units
 (`scripts/calibrate_delight.py`: studio renders of the default skin at four tones recover their albedo)."""
-SKIN_SPECULAR = 0.0269
-"""Linear albedo the fitted shading takes from the skin's sheen (white, the same whatever the tone: about skin's
-Fresnel reflectance, 0.028), taken back off every channel (`scripts/calibrate_delight.py`). Without it dark skin
-came out 8% too light and very dark skin 20% (build_texture, studio: Delta E to the true albedo 3.5 -> 0.8 on dark
-skin seen from the front; median over every case 3.8 -> 2.8)."""
+SKIN_SPECULAR = (0.0269, 0.0229, 0.0224)
+"""Linear albedo per channel that the skin's sheen adds to the reading, the same whatever the tone (about skin's
+Fresnel reflectance, 0.028, in the studio key's warm colour), taken off every texel (`without_sheen`;
+`scripts/calibrate_delight.py`). Without it dark skin came out 11% too light and very dark skin 20%: build_texture,
+studio light, Delta E of the mean albedo to the truth on dark skin 3.50 / 3.04 -> 0.91 / 0.34 (front, 15 degrees),
+median over every case 3.76 -> 2.60; the texture tests' dark head 2.83 -> 0.30."""
 SPECULAR_MAX_SHARE = 0.5
 """The sheen never takes more than this share of a channel: a matte photo of very dark skin keeps its level."""
 SKIN_GAMUT = ((0.38, 0.85), (0.2, 0.75), (0.008, 0.7))
@@ -353,8 +355,6 @@ def albedo_scale(coeffs: np.ndarray, normals: np.ndarray, weights: np.ndarray,
     irradiance_luma = (shading[good] / chroma) @ LUMA
     level = np.percentile(irradiance_luma, 90)
     rho = chroma * level / np.asarray(REFERENCE_IRRADIANCE)
-    # the sheen adds the same light to every tone: as a share of the level it is large on dark skin
-    rho = np.maximum(rho - SKIN_SPECULAR, (1 - SPECULAR_MAX_SHARE) * rho)
     (gr_lo, gr_hi), (br_lo, br_hi), (l_lo, l_hi) = SKIN_GAMUT
     chroma = np.maximum(rho[1:], 1e-9) / max(rho[0], 1e-9)
     chroma = chroma ** (1 - prior_weight) * np.asarray(SKIN_CHROMA_PRIOR) ** prior_weight
@@ -376,6 +376,14 @@ def key_facing(coeffs: np.ndarray, normals: np.ndarray, weights: np.ndarray) -> 
     mean = np.average(normals[good], axis=0, weights=weights[good])
     mean /= max(float(np.linalg.norm(mean)), 1e-9)
     return float(direction @ mean / max(length, 1e-9)), length / max(abs(float(c[0])), 1e-9)
+
+
+def without_sheen(albedo: np.ndarray) -> np.ndarray:
+    """Skin albedo (..., 3) read as photo light over fitted shading, less the sheen that light holds (`SKIN_SPECULAR`
+    off every channel, never more than `SPECULAR_MAX_SHARE` of one). The sheen adds the same light to every tone: as
+    a share of the reading it is large on dark skin. Taken off each texel, not off the level, so darker texels (brows,
+    lips) lose the same amount as the cheeks and the light scale the iris is read with stays the photo's."""
+    return np.maximum(albedo - np.asarray(SKIN_SPECULAR), (1 - SPECULAR_MAX_SHARE) * albedo)
 
 
 def linear_to_lab(rgb: np.ndarray) -> np.ndarray:

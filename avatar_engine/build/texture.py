@@ -190,7 +190,7 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         rho = delight.albedo_scale(coeffs, n_tex[good], weight[good],
                                    0.0 if gains is not None else ALBEDO_PRIOR)
         shading = np.maximum(delight.sh_basis(n_tex) @ coeffs, 1e-4)
-        albedo = np.clip(rho * colors / shading, 1e-4, 1.0)
+        albedo = np.clip(delight.without_sheen(rho * colors / shading), 1e-4, 1.0)
         log_ratio = np.log(albedo / np.maximum(base, 1e-4))
         sure = weight > 0.5 if np.count_nonzero(weight > 0.5) > 50 else weight > 0
         # highlights would lift the tone and make plain skin look like an outlier: cap them before smoothing

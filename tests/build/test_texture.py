@@ -19,6 +19,10 @@ VISIBLE_L1_MAX = 8.0
 """Mean absolute error (0-255 texture units) over the texels the photo shows well (seen > 0.5)."""
 VISIBLE_DELTA_E_MAX = 3.0
 """Mean skin albedo of the seen face vs the truth, CIELAB Delta E."""
+DARK_TONE = (0.32, 0.26, 0.24)
+"""Linear albedo factors on the shipped skin: dark skin (build_texture.py's 'dark')."""
+DARK_LUMA_TOLERANCE = 0.08
+"""Its rebuilt mean albedo luminance within this fraction of the truth's."""
 RELIT_DELTA_E_MAX = 5.0
 """The same face under strong side light or with a colour cast: mean skin albedo within this of the studio one."""
 SEAM_MARGIN = 1.5
@@ -95,6 +99,18 @@ def test_recovers_the_seen_albedo(scene, studio):
     assert seen.mean() > 0.03, "the photo should show a good part of the layout"
     l1 = np.abs(result.texture[seen][:, :3].astype(float) - truth[seen][:, :3]).mean()
     assert l1 < VISIBLE_L1_MAX
+    assert np.linalg.norm(mean_lab(result.texture, seen) - mean_lab(truth, seen)) < VISIBLE_DELTA_E_MAX
+
+
+def test_dark_skin_keeps_its_tone(gl_context, scene, landmarks):
+    """The skin's sheen adds the same light to every tone: read as albedo it made dark skin come out lighter."""
+    _, _, skin, view = scene
+    truth = truth_texture(DARK_TONE)
+    rgb, mask = render_photo(gl_context, bald_head(truth), view)
+    result = build(skin, view, rgb, mask, landmarks(rgb))
+    seen = result.seen > 0.5
+    luma = [delight.texture_to_albedo(t)[seen].mean(0)[:3] @ delight.LUMA for t in (result.texture, truth)]
+    assert abs(luma[0] / luma[1] - 1) < DARK_LUMA_TOLERANCE
     assert np.linalg.norm(mean_lab(result.texture, seen) - mean_lab(truth, seen)) < VISIBLE_DELTA_E_MAX
 
 
