@@ -222,6 +222,13 @@ class Builder:
         posed = fit.posed_positions
         result = build_skin_texture(rgb, posed[vs], self.model.uvs[vs], self.model.triangles[ts] - vs.start,
                                     self.model.normals(posed)[vs], fit.view, landmarks_px=fit.landmarks_px)
+        report.warnings.extend(result.warnings)
+        report.texture = {
+            "skin_rgb": list(result.skin_rgb),
+            "white_balance": "eye whites" if result.white_balance_from_sclera else "skin prior",
+            "face_light": round(result.face_light, 3), "key_facing": round(result.key_facing, 3),
+            "iris_rgb": list(result.iris_rgb) if result.iris_rgb is not None else None,
+            "coverage": {k: round(v, 3) for k, v in result.coverage.items()}}
         kwargs = {"iris_rgb": tuple(result.iris_rgb)} if result.iris_rgb is not None else {}
         texture = result.texture
         if self._texture_net is not None:

@@ -32,6 +32,11 @@ class BuildReport:
     """MediaPipe on a render of the avatar in the photo's pose against MediaPipe on the photo: mean and max distance
     over the 478 landmarks, fraction of the photo's inter-ocular distance (`avatar_engine.build.render_check`);
     None when the check did not run (it runs when a report file is written)."""
+    texture: dict[str, object] | None = None
+    """The skin texture: the person's mean skin albedo (sRGB), where the white balance came from ("eye whites" or
+    "skin prior"), `face_light` and `key_facing` (how evenly and from where the photo lights the face: see
+    `build.texture.TextureResult`), the iris colour, and the coverage of the layout (seen, mirrored, filled); None
+    when the texture stage did not run."""
     hair_iou: float | None = None
     """Hair silhouette IoU against the photo's hair region; None when the hair stage did not run."""
     hair: dict[str, float | int | list[int]] | None = None

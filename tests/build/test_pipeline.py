@@ -53,6 +53,10 @@ def test_build_writes_an_avatar_and_a_report(built):
     assert (hair["baldness"] < 0.98) == any(p.name == "hair" for p in avatar.parts)
     # grace_hopper wears a cap: the report says her hair is a guess
     assert any(w.startswith("hair: headwear hides the head") for w in report["warnings"])
+    # her glasses and squint leave no usable eye whites: the texture stage says so, and the report carries it
+    assert report["texture"]["white_balance"] == "skin prior"
+    assert any(w.startswith("texture: no usable eye whites") for w in report["warnings"])
+    assert len(report["texture"]["skin_rgb"]) == 3 and 0 < report["texture"]["coverage"]["seen"] < 1
 
 
 def test_built_skeleton_sits_on_the_built_head(built):
