@@ -245,7 +245,8 @@ def _display_gains(sclera: np.ndarray) -> np.ndarray | None:
 
 def white_balance(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | None:
     """Per-channel display-space gains (3,) that make the eye whites look as they do under the studio light, with
-    green kept (exposure is not the white balance's to change); None when the eyes give no usable white (closed, too small, implausibly coloured).
+    green kept (exposure is not the white balance's to change); None when the eyes give no usable white (closed, too
+    small, implausibly coloured).
 
     photo : (h, w, 3) uint8; landmarks_px : (478, 2). The gains apply to display values, where a cast made by an
     image editor is exactly a per-channel factor. A coloured light scales linear radiance instead, and the whites

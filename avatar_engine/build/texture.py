@@ -232,8 +232,7 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     if face_light < SHADED_FACE:
         warnings.append(f"texture: the face is mostly in shade ({face_light:.2f} of the best-lit skin): "
                         "skin tone uncertain; a more evenly lit photo gives a truer texture")
-    good = weight > 0.05
-    facing, directional = delight.key_facing(coeffs, n_tex[good], weight[good])
+    facing, directional = delight.key_facing(coeffs, n_tex, weight)
     if facing < BACKLIT_FACING and directional > DIRECTIONAL:
         warnings.append("texture: the main light is on the far side of the head and the face the photo shows is in "
                         "its shade: skin tone uncertain; a photo lit from the front gives a truer texture")
