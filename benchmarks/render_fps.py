@@ -10,8 +10,8 @@ hair generator's densest: issue 2 states its target for a 20k-triangle avatar) o
 processes (render/pool.py: on llvmpipe one context leaves a core idle while its calling thread bins a frame,
 two processes fill each other's gaps). A pool's `render_fps` is frames per second with the workers waiting for
 each frame but not reading it back (readback excluded, as the in-process figure); `fps_with_readback` has every
-frame read back and handed to the parent process as its own array. Every frame sets all 52 weights, as live tracking does (the demo's keyframes plus a small
-per-frame wobble on every shape), and moves the head bones. Render time is measured to `ctx.finish()`;
+frame read back and handed to the parent process as its own array. Every frame sets all 52 weights, as live
+tracking does (the demo's keyframes plus a small per-frame wobble on every shape), and moves the head bones. Render time is measured to `ctx.finish()`;
 readback (`fbo.read` + un-premultiply) separately. Besides wall time it reports CPU time per frame (all threads)
 and the calling thread's share: on a busy machine wall time inflates, CPU time much less. `load_average` is
 the 1-minute load when the run started: above the core count, wall figures are not the machine's best.
@@ -34,10 +34,10 @@ from render_floor import measure as floor_measure
 from result_file import emit
 
 from avatar_engine import demo
+from avatar_engine.head.hair import HairStyle
 from avatar_engine.head.template import template_avatar
 from avatar_engine.records import Avatar, Expression, Part
 from avatar_engine.render.camera import Camera
-from avatar_engine.head.hair import HairStyle
 from avatar_engine.render.context import headless_context
 from avatar_engine.render.pool import RenderPool
 from avatar_engine.render.renderer import STUDIO_BACKDROP, RenderOptions, Renderer

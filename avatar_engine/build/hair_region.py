@@ -339,9 +339,9 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
 def _white_hair(shine: np.ndarray, person: np.ndarray, face_h: float) -> np.ndarray:
     """The part of `shine` (near-white pixels where hair may be) that is white hair, not a highlight on skin: what
     reaches the person's outline and, its strand gaps closed (`STRAND_GAP`), stays after an opening of
-    `WHITE_HAIR_THICKNESS` x face height. A bald
-    scalp's highlight lies inside skin (the outline there is skin turning away from the light) or, lit from
-    behind, is a thin rim; white or platinum hair is a thick sheet out to the outline."""
+    `WHITE_HAIR_THICKNESS` x face height. A bald scalp's highlight lies inside skin (the outline there is skin
+    turning away from the light) or, lit from behind, is a thin rim; white or platinum hair is a thick sheet out to
+    the outline."""
     if not shine.any():
         return shine
     outline = shine & dilate(~person, max(1, int(round(OUTLINE_PX_PER_FACE * face_h))))

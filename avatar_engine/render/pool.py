@@ -192,10 +192,9 @@ class RenderPool:
         self.read_ms.append(read_ms)
         if not self.read:
             return None
-        from avatar_engine.render.renderer import straight_alpha
+        from avatar_engine.render.renderer import top_down_rgba
 
-        rgba = self._slots[worker][slot][::-1].copy()
-        return straight_alpha(rgba) if self.options.background is None and self.options.samples > 1 else rgba
+        return top_down_rgba(self._slots[worker][slot], self.options)
 
     def collect(self) -> np.ndarray | None:
         """The oldest submitted frame (waiting for it), or None when nothing is pending."""

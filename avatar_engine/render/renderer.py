@@ -151,6 +151,13 @@ def straight_alpha(rgba: np.ndarray) -> np.ndarray:
     return rgba
 
 
+def top_down_rgba(bottom_up: np.ndarray, options: RenderOptions) -> np.ndarray:
+    """A framebuffer read, (h, w, 4) uint8 bottom row first as GL gives it, rendered with resolved `options` -> an
+    array of its own, top row first, straight alpha (MSAA over a transparent background resolves premultiplied)."""
+    rgba = bottom_up[::-1].copy()
+    return straight_alpha(rgba) if options.background is None and options.samples > 1 else rgba
+
+
 def texture_lod(texel_density: float, pixels_per_metre: float) -> float:
     """The mip level whose texels are about one pixel on screen (0 when magnified)."""
     return float(max(np.log2(max(texel_density, 1e-9) / max(pixels_per_metre, 1e-9)), 0.0))
@@ -390,8 +397,8 @@ class Renderer:
     def read(self) -> np.ndarray:
         """(h, w, 4) uint8 RGBA, top row first, straight (not premultiplied) alpha."""
         w, h = self.options.size
-        rgba = np.frombuffer(self.fbo.read(components=4, alignment=1), np.uint8).reshape(h, w, 4)[::-1].copy()
-        return straight_alpha(rgba) if self.options.background is None and self.options.samples > 1 else rgba
+        return top_down_rgba(np.frombuffer(self.fbo.read(components=4, alignment=1), np.uint8).reshape(h, w, 4),
+                             self.options)
 
     def blit_to_screen(self) -> None:
         self.ctx.copy_framebuffer(self.ctx.screen, self.fbo)
