@@ -2,9 +2,12 @@
 
     python benchmarks/build_accuracy.py [--subjects 20] [--seed 1000] [--size 512] [--out result.json]
                                         [--fit NAME=VALUE ...]   # a FitOptions field, e.g. identity_prior_scale=0.25
+                                        [--expression mild|broad|none]
 
 Each subject has a random identity (phenotypes, shape changes), skin tint and key light, a head pose with yaw up
-to +-30 degrees, and a mild expression (`avatar_engine.build.synthetic`). Its render goes through perception and
+to +-30 degrees, and an expression (`avatar_engine.build.synthetic`): mild by default (two movements up to 0.35),
+broad (one to three movements up to 0.9: smiles, open mouths, blinks, frowns) to check that what the face is doing
+does not end up in its shape. Its render goes through perception and
 the fit; the rebuilt rest face is compared with the true neutral face over the face region, after a similarity
 alignment (heads at real size, errors in mm). The reprojection error is against MediaPipe's raw points on the photo
 (mean over 468, fraction of the inter-ocular distance; see benchmarks/build_photo_fit.py). Targets: median face error <= 1.5 mm, landmark reprojection error
@@ -27,8 +30,8 @@ import numpy as np
 from avatar_engine.build.fit import FitOptions, fit_landmarks
 from avatar_engine.build.perception import MAX_FACES, perceive
 from avatar_engine.build.rig import rigged_avatar
-from avatar_engine.build.synthetic import (face_region, random_subject, render_subject, subject_avatar,
-                                           subject_view, true_posed)
+from avatar_engine.build.synthetic import (EXPRESSION_KINDS, face_region, random_subject, render_subject,
+                                           subject_avatar, subject_view, true_posed)
 from avatar_engine.errors import InputError
 from avatar_engine.head.geometry import similarity_fit
 from avatar_engine.head.model import HeadModel
@@ -77,6 +80,7 @@ def main() -> None:
                         help="first subject's seed (the landmark correction was trained on seeds 20000-20999)")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--max-yaw", type=float, default=30.0)
+    parser.add_argument("--expression", choices=EXPRESSION_KINDS, default="mild")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "build_accuracy.json"))
     parser.add_argument("--landmarker", choices=("mediapipe", "onnx"), default="mediapipe",
                         help="MediaPipe's landmarker or its models as ONNX (perception.onnx_landmarker, ONNX Runtime)")
@@ -95,7 +99,7 @@ def main() -> None:
     rows, refused = [], []
     for k in range(args.subjects):
         rng = np.random.default_rng(args.seed + k)
-        subject = random_subject(rng, model, max_yaw=args.max_yaw)
+        subject = random_subject(rng, model, max_yaw=args.max_yaw, expression=args.expression)
         view = subject_view(subject, (args.size, args.size), model=model)
         lights = (subject.key_light,) + Lighting().directions[1:]
         with Renderer(ctx, RenderOptions(size=view.size, background=STUDIO_BACKDROP,
@@ -134,7 +138,8 @@ def main() -> None:
     landmarker.close()
     result = {
         "benchmark": "build_accuracy", "subjects": args.subjects, "rebuilt": len(rows), "refused": refused,
-        "size": args.size, "max_yaw_deg": args.max_yaw, "seed": args.seed, "fit_options": args.fit,
+        "size": args.size, "max_yaw_deg": args.max_yaw, "seed": args.seed, "expression": args.expression,
+        "fit_options": args.fit,
         "landmarker": args.landmarker,
         "face_vertices": int(len(face)),
         "face_error_mm_median": stats([r["face_error_mm_median"] for r in rows]),

@@ -1,7 +1,8 @@
 """Known-truth subjects for tests and benchmarks: random head-model identities rendered by our own renderer.
 
-A subject is an identity, a skin tint, a light rig, a head pose and a mild expression; `render_subject` draws it
-through a `PhotoView`, so the true mesh, camera and expression of every pixel are known.
+A subject is an identity, a skin tint, a light rig, a head pose and an expression (none, mild, or broad: what
+people show in photos); `render_subject` draws it through a `PhotoView`, so the true mesh, camera and expression of
+every pixel are known.
 """
 
 from __future__ import annotations
@@ -24,6 +25,24 @@ MILD_EXPRESSIONS = ("mouthSmileLeft", "mouthSmileRight", "jawOpen", "browInnerUp
                     "eyeSquintRight", "mouthFunnel", "browDownLeft", "browDownRight", "cheekSquintLeft")
 """Shapes a mild expression is drawn from, each up to MILD_MAX."""
 MILD_MAX = 0.35
+BROAD_EXPRESSIONS = (
+    ("mouthSmileLeft", "mouthSmileRight"), ("mouthSmileLeft",), ("mouthSmileRight",), ("jawOpen",), ("mouthPucker",),
+    ("mouthFunnel",), ("browInnerUp",), ("browDownLeft", "browDownRight"), ("browOuterUpLeft", "browOuterUpRight"),
+    ("eyeBlinkLeft", "eyeBlinkRight"), ("eyeBlinkLeft",), ("eyeBlinkRight",), ("eyeSquintLeft", "eyeSquintRight"),
+    ("eyeWideLeft", "eyeWideRight"), ("cheekSquintLeft", "cheekSquintRight"), ("cheekPuff",),
+    ("noseSneerLeft", "noseSneerRight"), ("mouthFrownLeft", "mouthFrownRight"), ("mouthPressLeft", "mouthPressRight"),
+    ("mouthRollLower", "mouthRollUpper"), ("mouthStretchLeft", "mouthStretchRight"),
+    ("mouthDimpleLeft", "mouthDimpleRight"), ("mouthUpperUpLeft", "mouthUpperUpRight"),
+    ("mouthLowerDownLeft", "mouthLowerDownRight"), ("mouthShrugLower", "mouthShrugUpper"), ("mouthLeft",),
+    ("mouthRight",), ("jawLeft",), ("jawRight",), ("jawForward",))
+"""Movements a broad expression combines (a pair moves together, each side within 15% of the other): what faces
+in photos and on camera do, beyond the mild set, so that what is learnt from subjects holds for smiling, talking,
+frowning and blinking faces too."""
+BROAD_RANGE = (0.15, 0.9)
+"""Weight range of each movement of a broad expression."""
+BROAD_MOVES = (1, 3)
+"""A broad expression combines this many movements (inclusive range)."""
+EXPRESSION_KINDS = ("none", "mild", "broad")
 
 
 @dataclass(frozen=True)
@@ -41,8 +60,23 @@ class Subject:
     """Iris colour (texture units, `head.eyes.iris_texture`); None: the template's. `random_subject` leaves it None."""
 
 
+def broad_expression(rng: np.random.Generator) -> dict[str, float]:
+    """A random broad expression: `BROAD_MOVES` movements of `BROAD_EXPRESSIONS` at `BROAD_RANGE` weights."""
+    weights: dict[str, float] = {}
+    count = int(rng.integers(BROAD_MOVES[0], BROAD_MOVES[1] + 1))
+    for move in rng.choice(len(BROAD_EXPRESSIONS), size=count, replace=False):
+        level = rng.uniform(*BROAD_RANGE)
+        for name in BROAD_EXPRESSIONS[move]:
+            weights[name] = float(np.clip(max(weights.get(name, 0.0), level * rng.uniform(0.85, 1.0)), 0.0, 1.0))
+    return weights
+
+
 def random_subject(rng: np.random.Generator, model: HeadModel | None = None, max_yaw: float = 30.0,
-                   expression: bool = True) -> Subject:
+                   expression: str = "mild") -> Subject:
+    """A random identity, skin tint, key light and pose, with an expression of kind `expression`
+    (`EXPRESSION_KINDS`: none, mild (two of `MILD_EXPRESSIONS` up to `MILD_MAX`) or broad (`broad_expression`))."""
+    if expression not in EXPRESSION_KINDS:
+        raise ValueError(f"expression must be one of {EXPRESSION_KINDS}, got {expression!r}")
     model = model or HeadModel.default()
     identity = {n: float(rng.uniform(*PHENOTYPE_RANGE)) for n in model.phenotype_names}
     # faces are nearly symmetric: a left/right pair shares one draw, plus a small difference
@@ -51,9 +85,11 @@ def random_subject(rng: np.random.Generator, model: HeadModel | None = None, max
         value = shared[n[2:]] + rng.normal(0, ASYMMETRY_SIGMA) if n[2:] in shared else rng.normal(0, CHANGE_SIGMA)
         identity[n] = float(np.clip(value, -1, 1))
     weights = {}
-    if expression:
+    if expression == "mild":
         for name in rng.choice(MILD_EXPRESSIONS, size=2, replace=False):
             weights[str(name)] = float(rng.uniform(0.1, MILD_MAX))
+    elif expression == "broad":
+        weights = broad_expression(rng)
     tint = tuple(float(v) for v in rng.uniform([0.55, 0.5, 0.45], [1.05, 1.0, 1.0]))
     key = (float(rng.uniform(-0.8, 0.8)), float(rng.uniform(0.2, 0.7)), 0.6)
     return Subject(identity, Expression.from_names(weights), float(rng.uniform(-max_yaw, max_yaw)),

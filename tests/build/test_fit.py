@@ -42,7 +42,7 @@ def case(gl_context, landmarker):
     from avatar_engine.render.renderer import STUDIO_BACKDROP, Renderer, RenderOptions
 
     model = HeadModel.default()
-    subject = random_subject(np.random.default_rng(SEED), model, max_yaw=20.0, expression=False)
+    subject = random_subject(np.random.default_rng(SEED), model, max_yaw=20.0, expression="none")
     subject = replace(subject, expression=Expression.from_names({"mouthSmileLeft": SMILE, "mouthSmileRight": SMILE}))
     view = subject_view(subject, SIZE, model=model)
     with Renderer(gl_context, RenderOptions(size=SIZE, background=STUDIO_BACKDROP)) as renderer:
