@@ -77,7 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1000,
-                        help="first subject's seed (the landmark correction was trained on seeds 20000-20999)")
+                        help="first subject's seed (the landmark correction trains on seeds from 20000: its SETS)")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--max-yaw", type=float, default=30.0)
     parser.add_argument("--expression", choices=EXPRESSION_KINDS, default="mild")

@@ -1,9 +1,10 @@
 """Expression neutralised: the rebuilt head rests neutral and, driven by the photo's own scores, matches the photo.
 
-    python benchmarks/build_expression.py [--subjects 8] [--seed 3000] [--size 512] [--out result.json]
+    python benchmarks/build_expression.py [--subjects 8] [--clear 8] [--seed 3000] [--size 512] [--out result.json]
 
-Photos: known-truth subjects (random identities with mild expressions, `avatar_engine.build.synthetic`, seeds
-from --seed, disjoint from the landmark-correction training seeds 20000-20999), matplotlib's grace_hopper.jpg and,
+Photos: known-truth subjects (random identities, `avatar_engine.build.synthetic`): a mild set (two movements up to
+0.35 each, seeds from --seed) and a clear set (one clear expression each, `CLEAR_EXPRESSIONS`, seeds from --seed +
+100), both disjoint from the landmark correction's training seeds (20000 and up); matplotlib's grace_hopper.jpg and
 scikit-image's astronaut (assets/photos/astronaut.png). For each photo: perception, fit, rig; then the rebuilt head is
 rendered from the photo's camera twice, at rest and with the fitted photo expression, and MediaPipe reads both.
 (a) mean landmark distance to the photo's landmarks (fraction of the inter-ocular distance), driven vs rest;

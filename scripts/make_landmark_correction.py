@@ -1,21 +1,24 @@
 """Generate `assets/head/landmark_correction.npz`: MediaPipe's landmark offsets and identity prior, learnt on truth.
 
-    python scripts/make_landmark_correction.py [--first-seed 20000] [--count 1000] [--size 512]
-                                               [--samples cache.npz]   # ~15 min on 2 cores; needs mediapipe, EGL
+    python scripts/make_landmark_correction.py [--size 512] [--samples DIR]   # ~30 min on 2 cores; mediapipe, EGL
 
 Each training subject is a random head-model identity (`avatar_engine.build.synthetic`: shape, skin, light, yaw up
-to +-30 degrees, mild expression) rendered and run through the builder's perception (mirror-averaged MediaPipe).
+to +-30 degrees) rendered and run through the builder's perception (mirror-averaged MediaPipe). `SETS`: a thousand
+subjects with mild expressions and a thousand with broad ones (smiles, open mouths, blinks, frowns, puckers...): the
+identity regression must learn what a face's landmarks say about its shape whatever it is doing, or it reads a
+smile or a blink as face shape and the rebuilt head keeps it at rest.
 Its true landmark points are our correspondence points on the true posed mesh, projected by the true camera.
 In a face frame (2-D similarity onto the mean MediaPipe face) two ridge regressions on the first K principal
 components of MediaPipe's shape (its 468 points and their relative depth) learn (a) true point - MediaPipe point,
 and (b) the identity parameters; the identity regression's 5-fold cross-validated error becomes the fit's prior
 standard deviation, and the offset regression's held-out error per landmark is kept as `offset_sigma`.
-Training seeds must stay disjoint from the benchmarks' (build_accuracy uses 1000.., tests use seeds < 100).
+Training seeds must stay disjoint from the benchmarks' (build_accuracy uses 1000.., build_expression 3000..,
+tests use seeds < 100).
 Tried and not kept (validation seeds 1100-1139 and 1000-1019): a two-layer MLP instead of the ridge (overfits
 1,000 samples: 1.9-2.4 mm against 1.6), MediaPipe's scores or head pose as extra features, 500 instead of 1,000
 samples (1.68 against 1.67 mm: the linear model is saturated), averaging MediaPipe over shifted and scaled copies
 of the photo (its error is systematic: 0.3% spread against 3.7% error).
-`--samples` keeps the rendered-and-perceived samples in a file and reuses it on the next run.
+`--samples DIR` keeps each set's rendered-and-perceived samples in a file there and reuses it on the next run.
 """
 
 from __future__ import annotations
@@ -29,19 +32,26 @@ import numpy as np
 from avatar_engine.build.landmark_model import CORRECTION_PATH, Correspondence, similarity_2d
 from avatar_engine.head.model import HeadModel
 
-COMPONENTS = 100
-"""Principal components of MediaPipe's face-frame shape used as features (40 without depth gave 1.69/1.64 mm
-median face error on seeds 1000-1019/1100-1139; 100 with depth 1.65/1.50, 150 1.60/1.53)."""
+COMPONENTS = 500
+"""Principal components of MediaPipe's face-frame shape (468 points and their depth) used as features. Expressions
+spread the shapes over more directions than identities alone: on 6,000 subjects (half broad) the median face error
+on held-out seeds 1300-1339 / 1400-1439 is 1.58 / 1.48 mm at 300 components, 1.58 / 1.48 at 400 and 1.53 / 1.42 at
+500 (broad expressions: 1.58 / 1.54, 1.55 / 1.64, 1.53 / 1.53); the old 1,000 mild subjects at 100 gave
+1.70 / 1.62 (broad 1.80 / 1.72), and 2,000 mild ones at 100 no better (1.70)."""
 OFFSET_RIDGE = 100.0
 IDENTITY_RIDGE = 10.0
 """Ridge penalties (features standardised); chosen on held-out training seeds 20900-20999."""
 FOLDS = 5
+SETS = (("mild", 20000, 1000), ("broad", 24000, 1000), ("mild", 25000, 1000), ("broad", 26000, 1000), ("mild", 27000, 1000),
+        ("broad", 28000, 1000))
+"""(expression kind, first seed, count) of the training subjects."""
 DEPTH_WEIGHT = 1.0
 """MediaPipe's relative depth joins the shape features at this weight (face-frame units, like x and y)."""
 
 
-def collect(first_seed: int, count: int, size: int) -> dict[str, np.ndarray]:
-    """Render and perceive `count` subjects; MediaPipe's and the true points (pixels) and the true identities."""
+def collect(first_seed: int, count: int, size: int, expression: str = "mild") -> dict[str, np.ndarray]:
+    """Render and perceive `count` subjects with `expression`s of that kind; MediaPipe's and the true points (pixels),
+    the true identities and expressions."""
     from avatar_engine.build.perception import MAX_FACES, perceive
     from avatar_engine.build.synthetic import random_subject, subject_photo, subject_view, true_posed
     from avatar_engine.errors import InputError
@@ -51,10 +61,10 @@ def collect(first_seed: int, count: int, size: int) -> dict[str, np.ndarray]:
     model, corr, ctx = HeadModel.default(), Correspondence.default(), headless_context()
     names = list(model.phenotype_names) + list(model.change_names)
     rows: dict[str, list] = {k: [] for k in ("seed", "mediapipe", "depth", "truth", "identity", "points", "scores",
-                                             "pose", "yaw")}
+                                             "pose", "yaw", "expression")}
     with FaceLandmarker(FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES)) as landmarker:
         for seed in range(first_seed, first_seed + count):
-            subject = random_subject(np.random.default_rng(seed), model)
+            subject = random_subject(np.random.default_rng(seed), model, expression=expression)
             view = subject_view(subject, (size, size), model=model)
             try:
                 seen = perceive(subject_photo(ctx, subject, view, model), landmarker)
@@ -70,6 +80,7 @@ def collect(first_seed: int, count: int, size: int) -> dict[str, np.ndarray]:
             rows["yaw"].append(seen.yaw_deg)
             rows["truth"].append(view.project(corr.points(true_posed(subject, model).astype(np.float64))))
             rows["identity"].append([subject.identity[n] for n in names])
+            rows["expression"].append(subject.expression.weights)
             if (seed - first_seed) % 50 == 0:
                 print(f"seed {seed}: {len(rows['seed'])} samples", flush=True)
     return {k: np.asarray(v) for k, v in rows.items()}
@@ -97,12 +108,14 @@ def ridge(features: np.ndarray, targets: np.ndarray, penalty: float) -> tuple[np
 
 
 def train(samples: dict[str, np.ndarray], components: int = COMPONENTS, depth_weight: float = DEPTH_WEIGHT,
-          offset_ridge: float = OFFSET_RIDGE, identity_ridge: float = IDENTITY_RIDGE) -> dict[str, np.ndarray]:
+          offset_ridge: float = OFFSET_RIDGE, identity_ridge: float = IDENTITY_RIDGE,
+          reference: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """reference : (468, 2) the face frame (default: the samples' mean MediaPipe face)."""
     mp, truth = samples["mediapipe"], samples["truth"]
     depth = samples.get("depth")
     if depth is None:
         depth_weight = 0.0  # samples cached before depth was kept
-    reference = mean_shape(mp)
+    reference = mean_shape(mp) if reference is None else reference
     shapes, offsets = [], []
     for i, (p, q) in enumerate(zip(mp, truth)):
         s, r, t = similarity_2d(p, reference)
@@ -146,21 +159,44 @@ def train(samples: dict[str, np.ndarray], components: int = COMPONENTS, depth_we
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--first-seed", type=int, default=20000)
-    parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--size", type=int, default=512)
-    parser.add_argument("--samples", help="npz cache of rendered-and-perceived samples (read if present, else written)")
+    parser.add_argument("--samples", help="folder caching each set's rendered-and-perceived samples (read if there)")
+    parser.add_argument("--only", choices=[f"{kind}_{first}" for kind, first, _ in SETS],
+                        help="collect (and cache) this set alone and stop: run one per core, then train")
     parser.add_argument("--out", default=str(CORRECTION_PATH))
+    parser.add_argument("--frame-from", default=str(CORRECTION_PATH),
+                        help="keep the face frame of this correction asset when it exists (default: the shipped one)")
     args = parser.parse_args()
-    if args.samples and Path(args.samples).exists():
-        with np.load(args.samples) as d:
-            samples = {k: d[k] for k in d.files}
-    else:
-        samples = collect(args.first_seed, args.count, args.size)
-        if args.samples:
-            np.savez_compressed(args.samples, **samples)
-    save(train(samples), samples["seed"], Path(args.out))
-    print(f"wrote {args.out}: seeds {samples['seed'].min()}-{samples['seed'].max()} ({len(samples['seed'])} subjects)")
+    parts = []
+    for kind, first, count in SETS:
+        if args.only and f"{kind}_{first}" != args.only:
+            continue
+        cache = Path(args.samples) / f"{kind}_{first}_{count}_{args.size}.npz" if args.samples else None
+        if cache is not None and cache.exists():
+            with np.load(cache) as d:
+                parts.append({k: d[k] for k in d.files})
+            continue
+        parts.append(collect(first, count, args.size, kind))
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(cache, **parts[-1])
+    if args.only:
+        return
+    shared = set.intersection(*(set(p) for p in parts))
+    samples = {k: np.concatenate([p[k] for p in parts]) for k in shared}
+    save(train(samples, reference=face_frame(Path(args.frame_from), parts[0])), samples["seed"], Path(args.out))
+    print(f"wrote {args.out}: {len(samples['seed'])} subjects, sets {', '.join(f'{k} {f}+{c}' for k, f, c in SETS)}")
+
+
+def face_frame(asset: Path, first_set: dict[str, np.ndarray]) -> np.ndarray:
+    """(468, 2) the face frame: the one `asset` was made in when it exists, else the first set's mean MediaPipe face.
+
+    The frame is a convention, not something learnt: the reconstruction network's input is in it (its card holds
+    the frame's fingerprint), so a correction retrained on new samples keeps it and the network stays valid."""
+    if asset.exists():
+        with np.load(asset) as d:
+            return d["reference"].astype(np.float64)
+    return mean_shape(first_set["mediapipe"])
 
 
 def save(arrays: dict[str, np.ndarray], seeds: np.ndarray, out: Path, model: HeadModel | None = None) -> None:

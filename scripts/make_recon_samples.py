@@ -11,7 +11,7 @@ what the builder sees (`points_px` (478, 2), `depth` (478,), `scores` (52,), `mp
 `pose_deg` yaw/pitch/roll, `view` (4, 4), `focal_px`, `truth_px` (468, 2) the correspondence points of the true
 posed mesh projected by the true camera). `refused` lists the seeds the perception refused.
 Seeds must stay disjoint from the benchmarks' (1000-1019, 1100-1139; tests < 100) and from the landmark
-correction's training seeds (20000-20999).
+correction's training seeds (its SETS: 20000-20999 and 24000-28999).
 """
 
 from __future__ import annotations

@@ -4,38 +4,39 @@ the way that expression does, and the per-vertex residual does not follow them t
 Why the rest face smiled (scikit-image's astronaut, a broad smile; benchmarks/build_expression.py): the texture is
 not it (her rest geometry reads mouthSmile 0.37/0.40 to MediaPipe with the default skin, 0.36/0.39 with her own; the
 template's geometry with her texture reads 0.00). The geometry is: the landmark correction's identity prior, a
-linear map learnt on faces with mild expressions (weights up to `TRAINED_EXPRESSION_MAX`), reads a broad smile as a
-face shape (its prior mean alone reads 0.82/0.80); the per-change hold (`confound`) takes that to 0.53/0.51, the
-narrowed prior keeps the fit there (0.53/0.55), and the residual, fitted where the under-read expression leaves the
-mouth corners short of the photo, keeps a smile too. No single shape change carries it: it is spread over many.
+linear map then learnt on faces with mild expressions only, read a broad smile as a face shape (its prior mean
+alone reads 0.82/0.80); the per-change hold (`confound`) took that to 0.53/0.51, the narrowed prior kept the fit
+there (0.53/0.55), and the residual, fitted where the under-read expression leaves the mouth corners short of the
+photo, kept a smile too. No single shape change carries it: it is spread over many.
 
 So, in landmark space: once the fit has read the expression, every shape that both MediaPipe and the fit see
-beyond the trained range (the excess, `expression_excess`) gets a prior row that holds the identity's landmark
-motion along that shape's own motion near zero (`lock_rows`), and the fit runs again; the expression takes over
-what the identity gives up. The residual then ignores each landmark in proportion to how far the excess moves it
-(`residual_trust`). Mild expressions (the correction's training range, and MediaPipe's misreads on renders, which
-the fit does not confirm) change nothing.
+beyond the mild range (the excess over `LOCK_FROM`, `expression_excess`) gets a prior row that holds the
+identity's landmark motion along that shape's own motion near zero (`lock_rows`), and the fit runs again; the
+expression takes over what the identity gives up. The residual then ignores each landmark in proportion to how far
+the excess moves it (`residual_trust`). Mild expressions, and MediaPipe's misreads on renders, which the fit does
+not confirm, change nothing.
 
-Measured: the astronaut's rest face reads mouthSmile 0.13/0.16 (0.37/0.40 before; fitted smile 0.81/0.72, was
-0.61/0.47); benchmarks/build_expression.py: rest reads neutral 10 of 10 (9), driven better 8 of 10 (7);
-build_accuracy's mild-expression seeds 1000-1019: median face error 1.50 mm either way (mean 1.60 -> 1.61: one
-subject whose brows MediaPipe and the fit both read raised). On ten known-truth broad smiles (random identities,
-smile 0.6-1.0, not a benchmark) the rest face reads smile above 0.3 in 1 (was 7), at a cost in face error (median
-1.98 -> 2.14 mm): a face whose mouth corners really sit high, photographed smiling, loses some of that (one of the
-ten reads 0.5 at rest in truth; its rebuilt rest face now reads 0.0).
+The correction is now also learnt on broad expressions (`scripts/make_landmark_correction.py`), which reads more of
+a clear expression as expression in the first place; the lock, looser now (`LOCK_SIGMA_M`), still decides the
+hardest cases: without it 3 of build_expression's 8 clear-expression subjects rest with part of their expression
+(a 0.7 smile at 0.46/0.43), with it 1 (a funnel whose rest face reads eyeLookDown 0.34).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-TRAINED_EXPRESSION_MAX = 0.35
-"""The landmark correction learnt from subjects whose expression weights reach this (`synthetic.MILD_MAX`); within
-it, its identity prior already sees through the expression."""
-LOCK_SIGMA_M = 0.0002
+LOCK_FROM = 0.35
+"""The lock holds only what MediaPipe and the fit both read above this weight: the mild range
+(`synthetic.MILD_MAX`), where the identity prior sees through the expression by itself and MediaPipe's misreads of
+our renders lie."""
+LOCK_SIGMA_M = 0.001
 """At full excess, the prior standard deviation of the identity's landmark motion along an excess shape's motion
 (metres, its projection on that motion's unit direction). The population spreads 20-70 mm there, so this holds it
-firmly; 0.5 mm left the astronaut at mouthSmile 0.24/0.28 and 3 of the ten broad smiles above 0.3."""
+firmly. With the correction learnt on mild expressions alone 0.2 mm was needed (0.5 mm left the astronaut at
+mouthSmile 0.24/0.28); learnt on broad ones too, 0.2 mm over-reads her smile (1.0) and the rest face purses its
+lips to make up for it (mouthPucker 0.91 at rest), and 1 mm keeps build_expression's clear set as neutral at rest
+(7 of 8) with her rest mouth relaxed."""
 MIN_EXCESS = 1e-3
 
 
@@ -46,14 +47,14 @@ def _centred(fields: np.ndarray) -> np.ndarray:
 
 
 def expression_excess(seen: np.ndarray, fitted: np.ndarray) -> np.ndarray:
-    """How far beyond the trained range each shape is, where MediaPipe and the fit agree: (52,) in [0, 1].
+    """How far beyond the mild range each shape is, where MediaPipe and the fit agree: (52,) in [0, 1].
 
     seen : (52,) MediaPipe's de-biased scores; fitted : (52,) the fit's weights (read with the identity free).
     The smaller of the two: MediaPipe misreads our renders (mouthPucker 0.8 on faces without it) and the fit
     rejects those; the fit under-reads a real broad smile (the identity takes part of it) and MediaPipe does not.
     """
     confirmed = np.minimum(np.asarray(seen, np.float64), np.asarray(fitted, np.float64))
-    return np.clip((confirmed - TRAINED_EXPRESSION_MAX) / (1 - TRAINED_EXPRESSION_MAX), 0.0, 1.0)
+    return np.clip((confirmed - LOCK_FROM) / (1 - LOCK_FROM), 0.0, 1.0)
 
 
 def lock_rows(expression_fields: np.ndarray, excess: np.ndarray, sigma_m: float = LOCK_SIGMA_M) -> np.ndarray:

@@ -107,11 +107,11 @@ class FitOptions:
     narrowing it mostly stops the landmarks being counted twice: with the photo steps held to the camera, seeds
     1100-1139 + 1200-1239 give 1.60 / 1.60 / 1.59 / 1.58 mm at 1 / 0.5 / 0.25 / 0.1."""
     expression_lock: bool = True
-    """When the photo's expression goes beyond the mild ones the landmark correction was trained on (read so by
-    MediaPipe and the fit alike), the identity may not move the landmarks as that expression does, and the residual
-    does not follow them where it moves them (`avatar_engine.build.expression_lock`): the fit runs again with the
-    expression taking what the identity gave up. Astronaut rest mouthSmile 0.37/0.40 -> 0.13/0.16; mild expressions
-    are left alone (build_accuracy's median unchanged, 1.50 mm)."""
+    """When the photo's expression goes beyond the mild range (read so by MediaPipe and the fit alike), the identity
+    may not move the landmarks as that expression does, and the residual does not follow them where it moves them
+    (`avatar_engine.build.expression_lock`): the fit runs again with the expression taking what the identity gave
+    up. Astronaut rest mouthSmile 0.37/0.40 -> 0.13/0.16 (with the correction then learnt on mild expressions only);
+    mild expressions are left alone (build_accuracy's median unchanged, 1.50 mm)."""
     recon: str = "off"
     """The reconstruction network (`assets/models/recon.onnx`, `avatar_engine.nets.recon_net`): "off" (the
     landmark correction's ridge prior), "prior" (the network's identity and its held-out error are the identity

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from landmark_fields import BROWS, MOUTH, POINTS, field
 
-from avatar_engine.build.expression_lock import (TRAINED_EXPRESSION_MAX, expression_excess, lock_rows,
+from avatar_engine.build.expression_lock import (LOCK_FROM, expression_excess, lock_rows,
                                                  residual_trust)
 
 ASTRONAUT = Path(__file__).resolve().parents[2] / "assets" / "photos" / "astronaut.png"
@@ -24,21 +24,21 @@ def shapes() -> np.ndarray:
     return fields
 
 
-def test_the_correction_is_trained_on_the_range_the_lock_leaves_alone():
+def test_the_lock_leaves_the_mild_range_alone():
     from avatar_engine.build.synthetic import MILD_MAX
 
-    assert TRAINED_EXPRESSION_MAX == MILD_MAX
+    assert LOCK_FROM == MILD_MAX
 
 
-def test_excess_needs_mediapipe_and_the_fit_to_agree_beyond_the_trained_range():
+def test_excess_needs_mediapipe_and_the_fit_to_agree_beyond_the_mild_range():
     seen = np.zeros(52)
     fitted = np.zeros(52)
     seen[:4] = [0.9, 0.9, 0.3, 1.0]
     fitted[:4] = [1.0, 0.1, 0.9, 1.0]  # a misread the fit rejects; a fitted shape MediaPipe reads mild
     excess = expression_excess(seen, fitted)
-    assert excess[0] == pytest.approx((0.9 - TRAINED_EXPRESSION_MAX) / (1 - TRAINED_EXPRESSION_MAX))
+    assert excess[0] == pytest.approx((0.9 - LOCK_FROM) / (1 - LOCK_FROM))
     assert excess[1] == 0.0 and excess[2] == 0.0 and excess[3] == pytest.approx(1.0)
-    assert not expression_excess(np.full(52, TRAINED_EXPRESSION_MAX), np.ones(52)).any()
+    assert not expression_excess(np.full(52, LOCK_FROM), np.ones(52)).any()
 
 
 def test_lock_rows_measure_identity_motion_along_the_expression_only(shapes):
@@ -105,3 +105,32 @@ def test_astronaut_rest_face_reads_neutral_and_her_smile_is_the_expression(astro
         assert fit.photo_expression.weights[ARKIT_INDEX[name]] > unlocked.photo_expression.weights[ARKIT_INDEX[name]]
     assert (np.linalg.norm(driven_points - target, axis=1).mean()
             < np.linalg.norm(rest_points - target, axis=1).mean())
+
+
+CLEAR_SUBJECTS = ((11, {"eyeBlinkLeft": 0.8, "eyeBlinkRight": 0.8}), (12, {"mouthSmileLeft": 0.7, "mouthSmileRight": 0.7}))
+"""(seed, expression) of known-truth photos with a clear expression (a blink, a smile): the landmark correction
+that was learnt on mild expressions alone read both as face shape (rest face eyeBlink 0.40/0.45, mouthSmile
+0.52/0.55 on build_expression's subjects)."""
+CLEAR_READ_MIN = 0.4
+"""The fit reads at least this much of each clear expression's weight into the photo's expression."""
+
+
+@pytest.mark.parametrize("seed, weights", CLEAR_SUBJECTS)
+def test_a_clear_expression_is_read_as_expression_and_the_rest_face_is_neutral(seed, weights, gl_context,
+                                                                               landmarker):
+    from avatar_engine.build.fit import fit_landmarks
+    from avatar_engine.build.perception import perceive
+    from avatar_engine.build.synthetic import random_subject, subject_photo, subject_view
+    from avatar_engine.head.arkit import ARKIT_INDEX
+    from avatar_engine.head.model import HeadModel
+    from avatar_engine.records import Expression
+
+    model = HeadModel.default()
+    subject = random_subject(np.random.default_rng(seed), model, max_yaw=20.0, expression="none")
+    subject = type(subject)(**{**subject.__dict__, "expression": Expression.from_names(weights)})
+    view = subject_view(subject, model=model)
+    fit = fit_landmarks(perceive(subject_photo(gl_context, subject, view, model), landmarker), model)
+    rest, _ = _smile_read(gl_context, landmarker, model, fit, Expression())
+    for name in weights:
+        assert fit.photo_expression.weights[ARKIT_INDEX[name]] > CLEAR_READ_MIN, name
+        assert rest[name] < NEUTRAL_READ_MAX, (name, rest[name])
