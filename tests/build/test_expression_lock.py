@@ -118,6 +118,8 @@ CLEAR_READ_MIN = 0.4
 @pytest.mark.parametrize("seed, weights", CLEAR_SUBJECTS)
 def test_a_clear_expression_is_read_as_expression_and_the_rest_face_is_neutral(seed, weights, gl_context,
                                                                                landmarker):
+    from dataclasses import replace
+
     from avatar_engine.build.fit import fit_landmarks
     from avatar_engine.build.perception import perceive
     from avatar_engine.build.synthetic import random_subject, subject_photo, subject_view
@@ -127,7 +129,7 @@ def test_a_clear_expression_is_read_as_expression_and_the_rest_face_is_neutral(s
 
     model = HeadModel.default()
     subject = random_subject(np.random.default_rng(seed), model, max_yaw=20.0, expression="none")
-    subject = type(subject)(**{**subject.__dict__, "expression": Expression.from_names(weights)})
+    subject = replace(subject, expression=Expression.from_names(weights))
     view = subject_view(subject, model=model)
     fit = fit_landmarks(perceive(subject_photo(gl_context, subject, view, model), landmarker), model)
     rest, _ = _smile_read(gl_context, landmarker, model, fit, Expression())
