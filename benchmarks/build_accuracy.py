@@ -10,8 +10,9 @@ broad (one to three movements up to 0.9: smiles, open mouths, blinks, frowns) to
 does not end up in its shape. Its render goes through perception and
 the fit; the rebuilt rest face is compared with the true neutral face over the face region, after a similarity
 alignment (heads at real size, errors in mm). The reprojection error is against MediaPipe's raw points on the photo
-(mean over 468, fraction of the inter-ocular distance; see benchmarks/build_photo_fit.py). Targets: median face error <= 1.5 mm, landmark reprojection error
-<= 3% of the inter-ocular distance, <= 5 s per photo after the models load. The mean face (the model's average
+(mean over 468, fraction of the inter-ocular distance; see benchmarks/build_photo_fit.py). Targets: median face
+error <= 1.5 mm, landmark reprojection error <= 3% of the inter-ocular distance, <= 5 s per photo after the models
+load. The mean face (the model's average
 identity, aligned the same way) is the baseline that says how much of the error the fit removes.
 """
 

@@ -139,8 +139,8 @@ def main() -> None:
         "benchmark": "build_expression", "subjects": args.subjects, "seed": args.seed, "size": args.size,
         "template_bias_over_0.2": bias, "skipped": skipped,
         "driven_better": f"{sum(r['driven_better'] for r in ok)} of {len(rows)}",
-        "driven_better_by_set": {kind: f"{sum(r['driven_better'] for r in ok if r.get('set', 'photo') == kind)} of "
-                                       f"{sum(r.get('set', 'photo') == kind for r in rows)}"
+        "driven_better_by_set": {kind: f"{sum(r['driven_better'] for r in ok if r['set'] == kind)} of "
+                                       f"{sum(r['set'] == kind for r in rows)}"
                                  for kind in ("mild", "clear", "photo")},
         "rest_reads_neutral": f"{sum(r['rest_reads_neutral'] for r in ok)} of {len(rows)}",
         "landmark_error_iod_median": {

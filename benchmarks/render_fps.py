@@ -11,9 +11,10 @@ processes (render/pool.py: on llvmpipe one context leaves a core idle while its 
 two processes fill each other's gaps). A pool's `render_fps` is frames per second with the workers waiting for
 each frame but not reading it back (readback excluded, as the in-process figure); `fps_with_readback` has every
 frame read back and handed to the parent process as its own array. Every frame sets all 52 weights, as live
-tracking does (the demo's keyframes plus a small per-frame wobble on every shape), and moves the head bones. Render time is measured to `ctx.finish()`;
-readback (`fbo.read` + un-premultiply) separately. Besides wall time it reports CPU time per frame (all threads)
-and the calling thread's share: on a busy machine wall time inflates, CPU time much less. `load_average` is
+tracking does (the demo's keyframes plus a small per-frame wobble on every shape), and moves the head bones.
+Render time is measured to `ctx.finish()`; readback (`fbo.read` + un-premultiply) separately. Besides wall time it
+reports CPU time per frame (all threads) and the calling thread's share: on a busy machine wall time inflates, CPU
+time much less. `load_average` is
 the 1-minute load when the run started: above the core count, wall figures are not the machine's best.
 The driver's floor (render_floor.py: the avatar's triangles with the cheapest shading) is measured in the same run;
 `default_over_floor` (default avatar p50 / floor p50) stays comparable when the shared host's speed drifts.

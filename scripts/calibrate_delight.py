@@ -52,7 +52,8 @@ def main() -> None:
                 cam = Camera(yaw_deg=yaw, distance=0.6)
                 view = PhotoView((SIZE, SIZE), cam.view().astype(np.float64),
                                  SIZE / 2 / np.tan(np.radians(cam.fov_y_deg) / 2))
-                with Renderer(ctx, RenderOptions(size=(SIZE, SIZE), lighting=Lighting(), samples=SAMPLES, shading="pixel")) as renderer:
+                options = RenderOptions(size=(SIZE, SIZE), lighting=Lighting(), samples=SAMPLES, shading="pixel")
+                with Renderer(ctx, options) as renderer:
                     renderer.load(avatar)
                     renderer.render(Expression(), view)
                     rgba = renderer.read()
@@ -76,10 +77,11 @@ def main() -> None:
         (scale[c], minus_k), *_ = np.linalg.lstsq(np.stack([est[:, c], np.ones(len(est))], 1), true[:, c], rcond=None)
         offset[c] = -minus_k
     residual = true - (scale * est - offset)
-    print(f"true = {np.round(scale, 4)} * est - {np.round(offset, 4)}; residual rms {np.sqrt(np.mean(residual ** 2)):.4f}, "
-          f"relative max {np.abs(residual / true).max():.3f}")
+    print(f"true = {np.round(scale, 4)} * est - {np.round(offset, 4)}; "
+          f"residual rms {np.sqrt(np.mean(residual ** 2)):.4f}, relative max {np.abs(residual / true).max():.3f}")
     print("REFERENCE_IRRADIANCE =", tuple(round(float(r / k), 3) for r, k in zip(delight.REFERENCE_IRRADIANCE, scale)))
     print("SKIN_SPECULAR =", tuple(round(float(k), 4) for k in scale * np.asarray(delight.SKIN_SPECULAR) + offset))
+
 
 if __name__ == "__main__":
     main()

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from landmark_fields import BROWS, MOUTH, POINTS, field
 
-from avatar_engine.build.expression_lock import (LOCK_FROM, expression_excess, lock_rows,
-                                                 residual_trust)
+from avatar_engine.build.expression_lock import LOCK_FROM, expression_excess, lock_rows, residual_trust
 
 ASTRONAUT = Path(__file__).resolve().parents[2] / "assets" / "photos" / "astronaut.png"
 NEUTRAL_READ_MAX = 0.3
@@ -107,7 +106,8 @@ def test_astronaut_rest_face_reads_neutral_and_her_smile_is_the_expression(astro
             < np.linalg.norm(rest_points - target, axis=1).mean())
 
 
-CLEAR_SUBJECTS = ((11, {"eyeBlinkLeft": 0.8, "eyeBlinkRight": 0.8}), (12, {"mouthSmileLeft": 0.7, "mouthSmileRight": 0.7}))
+CLEAR_SUBJECTS = ((11, {"eyeBlinkLeft": 0.8, "eyeBlinkRight": 0.8}),
+                  (12, {"mouthSmileLeft": 0.7, "mouthSmileRight": 0.7}))
 """(seed, expression) of known-truth photos with a clear expression (a blink, a smile): the landmark correction
 that was learnt on mild expressions alone read both as face shape (rest face eyeBlink 0.40/0.45, mouthSmile
 0.52/0.55 on build_expression's subjects)."""
