@@ -20,6 +20,25 @@ in vec4 in_tangent;
 uniform mat4 u_view_projection;
 uniform mat4 u_model;
 
+#if defined MATERIAL_HAIR
+// The skull as an occluder (avatar_engine/render/occluder.py): a hair vertex it hides gets a negative clip
+// distance, and a triangle hidden at all three vertices is dropped before it costs any rasterising.
+uniform mat4 u_occluder;      // world -> the skull ellipsoid's unit-sphere space
+uniform vec4 u_occluder_eye;  // xyz: the camera in that space; w: 1 to cull, 0 to draw everything
+const float HIDDEN_MARGIN = 0.05;  // ellipsoid radii (~4 mm): only what lies well inside its shadow is dropped
+
+float unhidden_distance(vec3 world) {
+    if (u_occluder_eye.w < 0.5) return 1.0;
+    vec3 p = (u_occluder * vec4(world, 1.0)).xyz;
+    vec3 e = u_occluder_eye.xyz;
+    // the view ray passes through the ellipsoid when its closest approach to the centre is under 1, and the
+    // ellipsoid is in front of p when p lies beyond the centre's plane facing the camera
+    float miss = length(cross(e, p)) / max(length(p - e), 1e-6) - 1.0;
+    float ahead = dot(p, e) / length(e);
+    return max(miss, ahead) + HIDDEN_MARGIN;
+}
+#endif
+
 out vec2 v_uv;
 #if defined MATERIAL_TEETH
 out vec3 v_tooth;  // rest position: the tooth pattern is drawn per pixel in both shading modes
@@ -69,6 +88,9 @@ void main() {
 #endif
 #endif
     gl_Position = u_view_projection * world;
+#if defined MATERIAL_HAIR
+    gl_ClipDistance[0] = unhidden_distance(world.xyz);
+#endif
 }
 #endif
 

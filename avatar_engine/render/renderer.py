@@ -16,12 +16,17 @@ from avatar_engine.head.rig import joint_matrices
 from avatar_engine.records import Avatar, Expression, Part
 from avatar_engine.render.camera import Camera
 from avatar_engine.render.morphs import MorphBlender, sparse_targets
+from avatar_engine.render.occluder import SkullOccluder, skull_occluder
 from avatar_engine.render.shaders import stage_sources
 
 MATERIAL_DEFINES = {"skin": "MATERIAL_SKIN", "eye": "MATERIAL_EYE", "teeth": "MATERIAL_TEETH",
                     "tongue": "MATERIAL_TONGUE", "hair": "MATERIAL_HAIR", "lash": "MATERIAL_HAIR"}
 DRAW_ORDER = {"skin": 0, "eye": 1, "teeth": 2, "tongue": 3, "lash": 4, "hair": 5}
 MAX_JOINTS = 8
+GL_CLIP_DISTANCE0 = 0x3000
+OCCLUDER_MIN_CAMERA_DISTANCE = 1.5
+"""A camera nearer the skull occluder's centre than this (in its radii) culls nothing: the test in
+shaders/avatar.glsl assumes a camera well outside it."""
 EYE_JOINTS = ("eye_L", "eye_R")
 """The eyes' joints: the joint they hang from (the head) carries their sockets, which shade the eyeballs' top
 and corners (shaders/lib/materials.glsl, shade_eye)."""
@@ -67,6 +72,9 @@ class RenderOptions:
     """How texels are filtered within the chosen mip level. None: nearest in the software preset (per-vertex
     shading on a software rasteriser), where a bilinear fetch adds about 30% to a textured frame and, with the mip
     level picked so a texel is about a pixel, looks the same at 720p; linear otherwise."""
+    occlusion_culling: bool = True
+    """Drop the hair triangles the skull hides before they are rasterised (render/occluder.py). The picture is
+    the same either way; off only to compare."""
 
     def resolve(self, software: bool) -> "RenderOptions":
         """These options with every `None` replaced by the choice for a software (or hardware) rasteriser."""
@@ -205,6 +213,7 @@ class Renderer:
         self._resources: list = []
         self._avatar: Avatar | None = None
         self._socket_joint: int | None = None
+        self._occluder: SkullOccluder | None = None
         light = self.options.lighting
         dirs = np.array(light.directions, np.float32)
         dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
@@ -319,6 +328,7 @@ class Renderer:
         names, parents = avatar.skeleton.names, avatar.skeleton.parents
         eye = next((j for j, n in enumerate(names) if n in EYE_JOINTS), None)
         self._socket_joint = int(parents[eye]) if eye is not None and parents[eye] >= 0 else None
+        self._occluder = skull_occluder(avatar) if self.options.occlusion_culling else None
 
     # --- drawing ------------------------------------------------------------------------------------
     def render(self, expression: Expression, camera: Camera, model: np.ndarray | None = None) -> None:
@@ -351,7 +361,7 @@ class Renderer:
         socket = model[:3, :3] @ mats[self._socket_joint, :3, :3] if self._socket_joint is not None else model[:3, :3]
         shared = {"u_morph_width": self._morphs.width, "u_morph_rows": self._morphs.vertex_rows,
                   "u_socket": np.ascontiguousarray(socket.T, np.float32).tobytes(),
-                  **self._light_uniforms, **view_uniforms}
+                  **self._light_uniforms, **view_uniforms, **self._occluder_uniforms(mats, model, camera)}
         arrays = {"u_joint_matrices": np.ascontiguousarray(mats.transpose(0, 2, 1)).tobytes()}
         if self._morphs.on_gpu:
             self._morphs.offsets.use(1)
@@ -370,10 +380,25 @@ class Renderer:
                 ctx.disable(moderngl.CULL_FACE)
             else:
                 ctx.enable(moderngl.CULL_FACE)
+            hair = part.material_kind in ("hair", "lash") and self._occluder is not None
+            if hair:  # only the hair program writes a clip distance (the skull occluder's)
+                ctx.enable_direct(GL_CLIP_DISTANCE0)
             part.vao.render(moderngl.TRIANGLES, vertices=part.count, first=part.first)
+            if hair:
+                ctx.disable_direct(GL_CLIP_DISTANCE0)
         ctx.disable(moderngl.CULL_FACE)
         if self._blank_fbo is None:
             ctx.copy_framebuffer(self.fbo, self._draw_fbo)  # MSAA resolve
+
+    def _occluder_uniforms(self, mats: np.ndarray, model: np.ndarray, camera) -> dict:
+        """The skull occluder posed for this frame; culling is off without one or with the camera inside it."""
+        if self._occluder is None:
+            return {"u_occluder_eye": (0.0, 0.0, 0.0, 0.0)}
+        to_unit = self._occluder.world_to_unit(mats[self._occluder.joint], model)
+        eye = to_unit[:3, :3] @ np.asarray(camera.position, np.float32) + to_unit[:3, 3]
+        cull = float(np.linalg.norm(eye) > OCCLUDER_MIN_CAMERA_DISTANCE)
+        return {"u_occluder": np.ascontiguousarray(to_unit.T).tobytes(),
+                "u_occluder_eye": (*(float(c) for c in eye), cull)}
 
     def _view_uniforms(self, camera, model: np.ndarray) -> tuple[dict, float]:
         """The camera's uniforms and pixels per metre at the model's origin. A `Camera` (frozen) that repeats with
