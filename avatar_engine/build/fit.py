@@ -31,6 +31,12 @@ from avatar_engine.head.model import HeadModel
 from avatar_engine.records import Expression
 
 RECON_MODES = ("off", "prior", "replace")
+UNSEEN_CHANGE_M = 0.0005
+"""A shape change that moves no landmark point this far (metres, at full weight) is unseen by the fit: its prior
+stays the population's (0), whatever a learnt prior predicts for it. A regression of it on the landmarks has no
+signal to follow and, on a photo unlike its training faces, extrapolates: grace_hopper.jpg's capped head got
+forehead-scale-vert -0.89, which lowers the crown 3.4 cm behind the hairline (a flat-topped skull with a crease
+lit white along it), and her ears and neck their own guesses."""
 PHOTO_SCALE_LADDER = (0.25, 0.5, 1.0, 2.0)
 """With a reprojection goal, the final photo steps' identity freedom: these multiples of photo_identity_scale,
 tried after the camera alone."""
@@ -338,6 +344,7 @@ def fit_landmarks(perception: Perception, model: HeadModel | None = None, option
         if options.recon_expression or options.recon == "replace":
             mean[n_id:] = np.clip(recon.expression, 0.0, 1.0)
             mean[n_id + 51] = 0.0  # tongueOut stays in (below)
+    mean[n_phen:n_id][lm.unseen_changes(UNSEEN_CHANGE_M)] = 0.0  # what the landmarks cannot tell stays average
     upper[n_phen + n_change + 51] = 0.0  # tongueOut: MediaPipe never sees the tongue; keep it in
     w, h = perception.size
     focal0 = h / 2 / np.tan(np.radians(options.focal_fov_deg) / 2)

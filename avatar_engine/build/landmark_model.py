@@ -78,6 +78,16 @@ class LandmarkModel:
         self.size = self.n_phen + self.n_change + 52
         self.count = len(tri)
 
+    def unseen_changes(self, below_m: float) -> np.ndarray:
+        """(c,) bool: the shape changes that move no landmark point by `below_m` or more at full weight either way
+        (the ears' shapes, the neck's, the skull's height behind the hairline): no photo's landmarks tell them.
+        A left / right pair counts as unseen only when both sides are, so the two stay alike."""
+        reach = np.maximum(*(np.linalg.norm(side.reshape(self.n_change, -1, 3), axis=2).max(axis=1)
+                             for side in (self.change_plus, self.change_minus)))
+        index = {n: i for i, n in enumerate(self.model.change_names)}
+        twins = [index.get({"l-": "r-", "r-": "l-"}.get(n[:2], "") + n[2:], i) for n, i in index.items()]
+        return np.maximum(reach, reach[twins]) < below_m
+
     def split(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         p, c = self.n_phen, self.n_phen + self.n_change
         return params[:p], params[p:c], params[c:]
