@@ -49,10 +49,12 @@ def test_occluder_stays_inside_the_skin_under_every_expression(template):
     assert radius.min() > 1.0, f"a skin vertex lies inside the occluder (radius {radius.min():.3f})"
 
 
-@pytest.mark.parametrize("name", ["four_sheets", "long"])
-def test_culling_leaves_the_picture_unchanged(gl_context, hair_avatars, name):
+@pytest.mark.parametrize("name, quality", [("four_sheets", {}), ("long", {}),
+                                           ("four_sheets", {"samples": 4, "shading": "pixel"})])
+def test_culling_leaves_the_picture_unchanged(gl_context, hair_avatars, name, quality):
+    """In both presets: the software rasteriser's and a GPU's (MSAA, per-pixel light)."""
     avatar = hair_avatars[name]
-    options = RenderOptions(size=SIZE, background=STUDIO_BACKDROP)
+    options = RenderOptions(size=SIZE, background=STUDIO_BACKDROP, **quality)
     with Renderer(gl_context, options) as culled, \
             Renderer(gl_context, dataclasses.replace(options, occlusion_culling=False)) as plain:
         culled.load(avatar)
