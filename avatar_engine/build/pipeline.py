@@ -111,7 +111,8 @@ class Builder:
         from avatar_engine.perception.choice import open_face_landmarker
 
         self.options = options or BuildOptions()
-        self.perception_options = PerceptionOptions(face=self.options.face)
+        # the reconstruction network learnt on the photo-and-mirror reading: it gets that reading, not the copies'
+        self.perception_options = PerceptionOptions(face=self.options.face, augment=self.options.fit.recon == "off")
         self.model = model or HeadModel.default()
         with native_stderr_silenced():
             self._landmarker = open_face_landmarker(
