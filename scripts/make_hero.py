@@ -41,6 +41,21 @@ def photo_tile(path: Path) -> np.ndarray:
     return np.asarray(image.crop((left, top, left + cw, top + ch)).resize(TILE, Image.LANCZOS))
 
 
+FRAME_BOTTOM_M = 0.03
+"""The tiles show the avatars from this height (metres above the neck joint: the upper neck) to the top."""
+FRAME_MARGIN = 1.25
+"""The shown height over the avatars' height: room above the hair and for the chin, nearer the camera."""
+
+
+def framing(avatars) -> dict:
+    """One camera target and distance for every tile, fitting the tallest avatar, hair included, from
+    `FRAME_BOTTOM_M` to its top: a built head's size follows the photo and a fixed camera cut its hair off."""
+    top = max(float(p.positions[:, 1].max()) for avatar in avatars for p in avatar.parts)
+    shown = (top - FRAME_BOTTOM_M) * FRAME_MARGIN
+    distance = 0.5 * shown / np.tan(np.radians(Camera().fov_y_deg) / 2)
+    return dict(distance=distance, target=(0.0, 0.5 * (top + FRAME_BOTTOM_M), 0.02))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--output", type=Path, default=Path(__file__).resolve().parents[1] / "docs/hero.png")
@@ -48,10 +63,11 @@ def main() -> None:
     with Builder() as builder:
         built = builder.build(DEMO_PHOTO).avatar
     tiles = [photo_tile(DEMO_PHOTO)]
-    camera = dict(distance=0.66, target=(0.0, 0.15, 0.02))
+    template = template_avatar()
+    camera = framing((built, template))
     with Renderer(headless_context(), RenderOptions(size=TILE, samples=4, shading="pixel",
                                                    background=STUDIO_BACKDROP)) as renderer:
-        for avatar, shots in ((built, ((Expression(), 0.0), (SMILE, 30.0))), (template_avatar(), ((SURPRISE, -20.0),))):
+        for avatar, shots in ((built, ((Expression(), 0.0), (SMILE, 30.0))), (template, ((SURPRISE, -20.0),))):
             renderer.load(avatar)
             for expression, yaw in shots:
                 renderer.render(expression, Camera(yaw_deg=yaw, **camera))
