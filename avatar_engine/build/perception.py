@@ -4,8 +4,8 @@ The photo and its mirror image are both run through the landmarker and averaged 
 back through MediaPipe's left/right pairs, `mirror` in the correspondence asset), which cancels part of the
 model's left/right bias and jitter; so are a few slightly zoomed, turned and shifted copies (`AUGMENTATIONS`),
 each put back through its own transform: MediaPipe crops and reads each copy afresh, and part of its error
-changes from copy to copy and averages away. Photos that cannot give a good avatar are refused with an `InputError`
-that says why: no face, several faces without a choice, a face too small, a head turned too far.
+changes from copy to copy and averages away. Photos that cannot give a good avatar are refused with an
+`InputError` that says why: no face, several faces without a choice, a face too small, a head turned too far.
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ AUGMENTATIONS = ((1.1, 5.0, (0.04, 0.03)), (1.1, -5.0, (-0.04, -0.03)), (0.9, 5.
                  (0.9, -5.0, (0.03, -0.04)))
 """(scale, rotation in degrees, shift as fractions of the face's height) of the photo's copies that are read
 besides the photo (each with its mirror). Chosen among six sets of four on build_accuracy.py's seeds 1000 (20
-subjects), 1300 and 1400 (40 each): mean face error 1.557 / 1.596 / 1.497 mm without, 1.528 / 1.544 / 1.455 with
-these; checked on fresh seeds 1500 (40): 1.483 -> 1.428 (median 1.392 -> 1.362). Eight copies did no better than
-four; copies that only zoom in, or only shift, gained half as much."""
+subjects), 1300 and 1400 (40 each): mean face error 1.557 / 1.596 / 1.497 mm without, 1.525 / 1.540 / 1.455 with
+these (medians 1.555 / 1.534 / 1.418 -> 1.494 / 1.462 / 1.396); checked on fresh seeds 1500 (40): 1.483 -> 1.427
+(median 1.392 -> 1.376). Eight copies did no better than four; copies that only zoom in, or only shift, gained half
+as much."""
 AUGMENT_MARGIN = 0.25
 """Edge pixels repeated round the photo before a copy is made, as a fraction of its larger side: more than any copy
 reaches beyond the photo (a 0.9 zoom-out turned 5 degrees, shifted 4% of a face)."""
@@ -53,7 +54,7 @@ class PerceptionOptions:
     """Average the landmarks with those of the mirrored photo."""
     augment: bool = True
     """Also average those of the `AUGMENTATIONS` copies (each mirror-averaged too when `mirror_average`): four
-    more reads, about 0.1 s on two cores."""
+    more reads, 0.14 s more on two cores."""
 
     def __post_init__(self) -> None:
         if self.face not in (None, "largest") and not (isinstance(self.face, int) and self.face >= 1):

@@ -35,7 +35,8 @@ VIEWS = [
 
 @pytest.fixture(scope="module")
 def hair_avatars():
-    return {"four_sheets": template_avatar(hair=HairStyle(layers=4)), "long": template_avatar(hair=HAIR_PRESETS["long"])}
+    return {"four_sheets": template_avatar(hair=HairStyle(layers=4)),
+            "long": template_avatar(hair=HAIR_PRESETS["long"])}
 
 
 def test_occluder_stays_inside_the_skin_under_every_expression(template):
