@@ -25,7 +25,7 @@ import numpy as np
 
 
 def collect(seeds: range, size: int, landmarker, ctx, model, corr) -> dict[str, np.ndarray]:
-    from avatar_engine.build.perception import perceive
+    from avatar_engine.build.perception import PerceptionOptions, perceive
     from avatar_engine.build.synthetic import random_subject, subject_photo, subject_view, true_posed
     from avatar_engine.errors import InputError
 
@@ -35,7 +35,8 @@ def collect(seeds: range, size: int, landmarker, ctx, model, corr) -> dict[str, 
         subject = random_subject(np.random.default_rng(seed), model)
         view = subject_view(subject, (size, size), model=model)
         try:
-            seen = perceive(subject_photo(ctx, subject, view, model), landmarker)
+            # the photo-and-mirror reading, as the builder gives the network (`Builder`: augment only without it)
+            seen = perceive(subject_photo(ctx, subject, view, model), landmarker, PerceptionOptions(augment=False))
         except InputError:
             refused.append(seed)
             continue

@@ -130,7 +130,7 @@ def choose_face(faces: list[FaceObservation], options: PerceptionOptions, size: 
 
 
 def _matching(faces: list[FaceObservation], target: FaceObservation) -> FaceObservation | None:
-    """The face in `faces` (from the mirrored photo, already flipped back) nearest `target`."""
+    """The face in `faces` (from the mirrored photo flipped back, or a copy's) nearest `target`."""
     if not faces:
         return None
     centre = target.points[:, :2].mean(0)

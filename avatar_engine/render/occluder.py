@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from avatar_engine.head.hair_scalp import scalp_centre
 from avatar_engine.records import Avatar
 
 SAFETY = 0.95
@@ -73,7 +74,6 @@ def skull_occluder(avatar: Avatar) -> SkullOccluder | None:
                             else np.zeros(p.vertex_count) for p in skin])
     rest = avatar.skeleton.rest_positions.astype(np.float64)
     if "eye_L" in names and "eye_R" in names:
-        from avatar_engine.head.hair_scalp import scalp_centre
         first = scalp_centre({n: rest[names.index(n)] for n in ("eye_L", "eye_R")})
     else:
         first = positions.mean(axis=0)
