@@ -136,7 +136,9 @@ float tooth_shade(vec3 p) {
 
 uniform sampler2D u_base_texture;
 uniform float u_alpha_cutoff;
-uniform float u_texture_lod;  // the mip level the renderer chose for this frame's scale (per-vertex shading)
+#if defined SHADE_PER_VERTEX && !defined LEVEL_TEXTURES
+uniform float u_texture_lod;  // the mip level the renderer chose for this frame's scale
+#endif
 #if defined MATERIAL_HAIR
 uniform float u_strand_luma;  // root mean square of the strands' texture values: the highlight follows the brighter ones
 uniform float u_highlight_tint;  // renderer.HAIR_HIGHLIGHT_TINT
@@ -156,7 +158,12 @@ vec3 strand_highlight(vec3 texel, vec3 albedo) {
 
 void main() {
 #if defined SHADE_PER_VERTEX
+#if defined LEVEL_TEXTURES
+    // the renderer binds the mip level this frame's scale needs as a texture of its own (render/mip_levels.py)
+    vec4 tex = textureLod(u_base_texture, v_uv, 0.0);
+#else
     vec4 tex = textureLod(u_base_texture, v_uv, u_texture_lod);
+#endif
 #else
     vec4 tex = texture(u_base_texture, v_uv);
 #endif
