@@ -12,6 +12,11 @@ import numpy as np
 from avatar_engine.errors import AvatarError, InputError
 from avatar_engine.head.arkit import ARKIT_INDEX
 
+FOV_RANGE = (5.0, 120.0)
+"""Vertical field of view a render may ask for, degrees: a long lens to a wide one."""
+SAMPLE_COUNTS = (0, 1, 2, 4, 8)
+"""MSAA sample counts every GL driver offers (0 and 1: no multisampling)."""
+
 
 def parse_expression(text: str) -> dict[str, float]:
     """'jawOpen=1,mouthSmileLeft=0.5' -> {'jawOpen': 1.0, 'mouthSmileLeft': 0.5}; InputError on bad input."""
@@ -20,8 +25,11 @@ def parse_expression(text: str) -> dict[str, float]:
         name, sep, value = item.partition("=")
         if not sep:
             raise InputError(f"expression item {item!r} must look like name=weight")
+        name = name.strip()
         if name not in ARKIT_INDEX:
             raise InputError(f"unknown expression name {name!r}; expected an ARKit blend-shape name such as jawOpen")
+        if name in weights:
+            raise InputError(f"expression name {name} is given twice")
         try:
             w = float(value)
         except ValueError:
@@ -42,13 +50,10 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def _output_path(path: str, suffixes: tuple[str, ...]) -> Path:
-    out = Path(path)
-    if out.suffix.lower() not in suffixes:
-        raise InputError(f"output {out} must end in {' or '.join(suffixes)}")
-    if not out.parent.exists():
-        raise InputError(f"output folder {out.parent} does not exist")
-    return out
+def _output_path(path: str, suffixes: tuple[str, ...], what: str = "output") -> Path:
+    from avatar_engine.paths import output_file
+
+    return output_file(path, suffixes, what)
 
 
 def _load_avatar(path: str):
@@ -107,6 +112,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     for label, value, limit in (("yaw", args.yaw, 90), ("pitch", args.pitch, 60), ("view-yaw", args.view_yaw, 180)):
         if not -limit <= value <= limit:
             raise InputError(f"--{label} {value:g} is outside [-{limit}, {limit}] degrees")
+    if not FOV_RANGE[0] <= args.fov <= FOV_RANGE[1]:
+        raise InputError(f"--fov {args.fov:g} is outside [{FOV_RANGE[0]:g}, {FOV_RANGE[1]:g}] degrees")
+    if args.samples not in SAMPLE_COUNTS:
+        raise InputError(f"--samples {args.samples} must be one of {', '.join(map(str, SAMPLE_COUNTS))}")
     avatar = _load_avatar(args.avatar)
     rotations = {"neck": euler_rotation(0.4 * args.yaw, 0.4 * args.pitch),
                  "head": euler_rotation(0.6 * args.yaw, 0.6 * args.pitch)}
@@ -124,7 +133,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from avatar_engine.render.output import VideoWriter, write_png
 
     out = _output_path(args.output, (".mp4",))
+    _output_path(out.with_suffix(".glb"), (".glb",), "demo avatar")
+    _output_path(out.with_suffix(".png"), (".png",), "demo poster")
     size = parse_size(args.size)
+    if size[0] % 2 or size[1] % 2:
+        raise InputError(f"--size {size[0]}x{size[1]}: a video's width and height must be even")
     if not 1 <= args.fps <= 120:
         raise InputError(f"--fps {args.fps} is outside 1..120")
     if args.template:
@@ -220,6 +233,14 @@ def cmd_engines(args: argparse.Namespace) -> int:
 
     if args.max_batch < 1:
         raise InputError(f"--max-batch must be >= 1, got {args.max_batch}")
+    from avatar_engine.paths import output_folder
+
+    for flag, folder in (("--onnx-dir", args.onnx_dir), ("--engines-dir", args.engines_dir)):
+        if folder is None:
+            continue
+        if args.action == "list" and not Path(folder).is_dir():
+            raise InputError(f"{flag} {folder} is not an existing folder")
+        output_folder(folder, flag)
     onnx_dir = Path(args.onnx_dir) if args.onnx_dir else None
     if args.action == "convert":
         lines = commands.convert(onnx_dir)
@@ -240,6 +261,13 @@ def _sample_progress(done: int, total: int) -> None:
 def cmd_synth(args: argparse.Namespace) -> int:
     from avatar_engine.synth.dataset import SynthOptions, generate
 
+    from avatar_engine.paths import output_folder
+
+    output_folder(args.output, "-o")
+    for flag, value, least in (("--count", args.count, 1), ("--seed", args.seed, 0), ("--shard", args.shard, 1),
+                               ("--size", args.size, 64)):
+        if value < least:
+            raise InputError(f"{flag} must be at least {least}, got {value}")
     if args.texture:
         return cmd_synth_texture(args)
     options = SynthOptions(count=args.count, seed=args.seed, size=args.size, shard=args.shard,
@@ -264,6 +292,7 @@ def cmd_train_texture(args: argparse.Namespace) -> int:
     from avatar_engine.nets.train_texture import TrainOptions, run
 
     output = Path(args.output) if args.output else MODEL_DIR / f"texture_{args.mode}.onnx"
+    _check_train(args, output)
     epochs = TrainOptions.epochs if args.epochs is None else args.epochs
     options = TrainOptions(seed=args.seed, epochs=epochs, mode=args.mode,
                            learning_rate=args.learning_rate or TrainOptions.learning_rate)
@@ -276,6 +305,16 @@ def cmd_train_texture(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_train(args: argparse.Namespace, output: Path) -> None:
+    """The network file and its card can be written and the numbers make sense (each trainer checks its sets)."""
+    _output_path(output, (".onnx",), "-o")
+    _output_path(output.with_suffix(".json"), (".json",), "model card")
+    if args.epochs is not None and args.epochs < 1:
+        raise InputError(f"--epochs must be at least 1, got {args.epochs}")
+    if args.learning_rate is not None and not 0 < args.learning_rate <= 1:
+        raise InputError(f"--learning-rate {args.learning_rate:g} must be in (0, 1]")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     if args.network == "recon":
         return cmd_train_recon(args)
@@ -284,6 +323,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from avatar_engine.nets.train_hair import TrainOptions, run
 
     args.output = args.output or str(Path(__file__).resolve().parents[1] / "assets/models/hair_style.onnx")
+    _check_train(args, Path(args.output))
     args.epochs = 600 if args.epochs is None else args.epochs
     if args.epochs < 1:
         raise InputError(f"--epochs must be at least 1, got {args.epochs}")
@@ -299,6 +339,7 @@ def cmd_train_recon(args: argparse.Namespace) -> int:
     from avatar_engine.nets.train_recon import TrainOptions, run
 
     output = Path(args.output or Path(__file__).resolve().parents[1] / "assets/models/recon.onnx")
+    _check_train(args, output)
     options = TrainOptions(seed=args.seed, **({} if args.epochs is None else {"epochs": args.epochs}))
     if options.epochs < 1:
         raise InputError(f"--epochs must be at least 1, got {options.epochs}")
@@ -322,8 +363,16 @@ def _add_landmarker_arguments(p: argparse.ArgumentParser) -> None:
                    help="inference backend of --landmarker onnx (auto: TensorRT with a CUDA GPU, else ONNX Runtime)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the project's bad-input contract: one line naming the problem, exit code 2 (no usage
+    block; `--help` still prints it)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="avatar", description="Rigged 3D head avatars: build, animate, export.")
+    parser = _Parser(prog="avatar", description="Rigged 3D head avatars: build, animate, export.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("doctor", help="check the GL backend, GPU, model cache and optional backends")

@@ -56,6 +56,10 @@ def test_render_writes_rgba_png(glb, tmp_path):
     (["--expression", "jawOpen=wide"], "is not a number"),
     (["--size", "big"], "must look like 1280x720"),
     (["--yaw", "300"], "outside [-90, 90]"),
+    (["--fov", "0"], "--fov 0 is outside"),
+    (["--fov", "nan"], "--fov nan is outside"),
+    (["--samples", "3"], "--samples 3 must be one of"),
+    (["--expression", "jawOpen=1,jawOpen=0"], "jawOpen is given twice"),
 ])
 def test_bad_render_arguments(glb, tmp_path, capsys, args, message):
     out = tmp_path / "out.png"
@@ -82,6 +86,29 @@ def test_errors_have_no_traceback(tmp_path):
                            "-o", str(tmp_path / "x.png")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("where", ["missing_folder", "file_as_folder", "folder_as_file", "virtual_fs"])
+def test_unwritable_outputs_fail_before_any_work_in_one_line(tmp_path, capsys, where):
+    """An output that cannot be written is refused up front (no build, no traceback) and nothing is left behind."""
+    (tmp_path / "plain").write_text("a file")
+    (tmp_path / "taken.glb").mkdir()
+    out = {"missing_folder": tmp_path / "nope" / "head.glb", "file_as_folder": tmp_path / "plain" / "head.glb",
+           "folder_as_file": tmp_path / "taken.glb", "virtual_fs": "/proc/head.glb"}[where]
+    before = sorted(tmp_path.rglob("*"))
+    assert main(["template", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("avatar template: error:") and len(err.splitlines()) == 1
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_argument_errors_are_one_line(capsys):
+    for args, command in ((["build", "photo.jpg"], "build"), (["render", "x.glb", "-o", "x.png", "--yaw", "abc"], "render")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(args)
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"avatar {command}: error:") and len(err.splitlines()) == 1 and "usage" not in err
 
 
 def test_output_suffix_is_checked(tmp_path, capsys):

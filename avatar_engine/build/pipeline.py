@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -34,6 +32,7 @@ from avatar_engine.head.arkit import ARKIT_NAMES
 from avatar_engine.head.hair import HairStyle
 from avatar_engine.head.model import HeadModel
 from avatar_engine.head.template import default_materials
+from avatar_engine.native_log import native_stderr_silenced
 from avatar_engine.records import Avatar
 
 if TYPE_CHECKING:
@@ -79,21 +78,6 @@ class BuildResult:
     report: BuildReport
     photo: np.ndarray
     """photo : (h, w, 3) uint8 the photo as the stages saw it (upright, downscaled)."""
-
-
-@contextmanager
-def native_stderr_silenced() -> Iterator[None]:
-    """Send file descriptor 2 to /dev/null for a while: MediaPipe's C++ (absl) logging writes INFO and WARNING
-    lines there when its graphs start and first run, which would bury the CLI's one-line error messages."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def _available(module: str) -> bool:

@@ -115,7 +115,10 @@ class LiveAvatar:
     def warm_up(self, track: bool = True) -> None:
         """Load the tracker's model and compile the shaders now, so the first frames are not late."""
         if track and self._tracker is None:
-            self._tracker = self._new_tracker()
+            from avatar_engine.native_log import native_stderr_silenced
+
+            with native_stderr_silenced():  # MediaPipe's start-up log lines would bury the CLI's own messages
+                self._tracker = self._new_tracker()
         if self.renderer is not None:
             self.draw(SolvedFrame.neutral())
 

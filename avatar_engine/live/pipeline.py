@@ -326,7 +326,8 @@ class LivePipeline:
                 self._captured.close()
                 self._tracked.close()
                 for t in threads:
-                    t.join(timeout=2.0)
+                    if t.ident is not None:  # started: a failure in warm-up (the tracker's model) comes first
+                        t.join(timeout=2.0)
                 for out in started:
                     out.close()
                 self.stats.count("dropped_before_track", self._captured.dropped)

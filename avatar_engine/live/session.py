@@ -8,11 +8,13 @@ InputError before anything opens.
 from __future__ import annotations
 
 import logging
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from avatar_engine.errors import InputError
+from avatar_engine.paths import output_file
 from avatar_engine.records import Avatar
 
 IFACIALMOCAP = "ifacialmocap"
@@ -48,20 +50,20 @@ class LiveSettings:
     """`LiveOptions.landmarker_backend`."""
 
     def check(self) -> None:
-        for path, suffix in ((self.record, ".mp4"), (self.stats, ".json")):
+        for path, suffix, what in ((self.record, ".mp4", "--record"), (self.stats, ".json", "--stats")):
             if path is not None:
-                if path.suffix.lower() != suffix:
-                    raise InputError(f"{path} must end in {suffix}")
-                if not path.parent.exists():
-                    raise InputError(f"output folder {path.parent} does not exist")
+                output_file(path, (suffix,), what)
         if self.samples not in (None, 0, 1, 2, 4, 8):
             raise InputError(f"--samples {self.samples} must be 0, 1, 2, 4 or 8")
         if self.max_frames is not None and self.max_frames < 1:
             raise InputError(f"--max-frames {self.max_frames} must be at least 1")
-        if self.max_seconds is not None and self.max_seconds <= 0:
-            raise InputError(f"--max-seconds {self.max_seconds:g} must be positive")
+        if self.max_seconds is not None and not (0 < self.max_seconds < math.inf):
+            raise InputError(f"--max-seconds {self.max_seconds:g} must be a positive number of seconds")
         if self.phone and not self.source.startswith(IFACIALMOCAP):
             raise InputError("--phone only applies to --source ifacialmocap")
+        if self.phone is not None and (not self.phone.strip() or ":" in self.phone):
+            raise InputError(f"--phone {self.phone!r} must be the phone's address (a host name or IPv4), without a "
+                             f"port: iFacialMocap listens on its own")
 
 
 def _open_source(settings: LiveSettings):

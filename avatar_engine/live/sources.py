@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from avatar_engine.errors import BackendError, InputError
+from avatar_engine.native_log import native_stderr_silenced
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 FOLDER_FPS = 30.0
@@ -113,8 +114,9 @@ class VideoFileSource(_Source):
         if not self.path.is_file():
             raise InputError(f"video file not found: {self.path}")
         self._cv2 = _cv2()
-        self._cap = self._cv2.VideoCapture(str(self.path))
-        ok, first = self._cap.read() if self._cap.isOpened() else (False, None)
+        with native_stderr_silenced():  # FFmpeg's own line about a file it cannot parse: the error below says it
+            self._cap = self._cv2.VideoCapture(str(self.path))
+            ok, first = self._cap.read() if self._cap.isOpened() else (False, None)
         if not ok or _checked(first, self._cv2) is None:
             self._cap.release()
             raise InputError(f"cannot decode video {self.path}: not a video OpenCV can read")
@@ -161,8 +163,13 @@ class FolderSource(_Source):
         self._cv2 = _cv2()
         self.fps = fps
         self._next = 0
+        # a folder whose every image is unreadable is bad input, not an empty run: find one that decodes
+        if self._decode_next() is None:
+            raise InputError(f"folder {self.path} holds no readable image ({len(self.files)} files, none decodes)")
+        self.rewind()
+        self.corrupt = 0  # counted again as the run reads them
 
-    def read(self) -> CapturedFrame | None:
+    def _decode_next(self) -> CapturedFrame | None:
         while self._next < len(self.files):
             path = self.files[self._next]
             self._next += 1
@@ -174,6 +181,9 @@ class FolderSource(_Source):
                 continue
             return CapturedFrame(rgb, index, time.monotonic_ns(), int(index * 1e9 / self.fps))
         return None
+
+    def read(self) -> CapturedFrame | None:
+        return self._decode_next()
 
     def rewind(self) -> bool:
         self._next = self._count = 0

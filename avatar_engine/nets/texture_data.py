@@ -22,7 +22,7 @@ from avatar_engine.build import delight
 from avatar_engine.errors import InputError
 from avatar_engine.nets.texture_net import (COVERAGE, FEATURE_SIZE, NET_SIZE, pool, shrink, shrink_albedo,
                                             skin_inputs, skin_layout, uv_features)
-from avatar_engine.synth.dataset import write_atomic_with
+from avatar_engine.synth.dataset import read_shard, write_atomic_with
 
 GENERATOR = "avatar-engine texture-data 1"
 PHOTO_SIZE = 512
@@ -162,9 +162,8 @@ def load(folder: Path) -> dict[str, np.ndarray]:
                          f"this reads {GENERATOR!r} at {NET_SIZE} or {FEATURE_SIZE}")
     parts: dict[str, list] = {}
     for name in manifest["shards"]:
-        with np.load(folder / name) as shard:
-            for key in shard.files:
-                parts.setdefault(key, []).append(shard[key])
+        for key, value in read_shard(folder / name).items():
+            parts.setdefault(key, []).append(value)
     if not parts:
         raise InputError(f"{folder} holds no samples")
     data = {key: np.concatenate(values) for key, values in parts.items()}

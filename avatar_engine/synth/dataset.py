@@ -135,6 +135,16 @@ def generate(out: Path, options: SynthOptions, ctx=None, landmarker=None,
     return manifest
 
 
+def read_shard(path: Path) -> dict[str, np.ndarray]:
+    """Every array of one .npz shard; InputError naming the file when it is missing, damaged or not ours."""
+    try:
+        with np.load(path, allow_pickle=False) as shard:
+            return {key: shard[key] for key in shard.files}
+    except Exception as exc:  # a missing, truncated or foreign file: numpy, zipfile and pickle raise their own
+        raise InputError(f"{path} is not a readable shard of this set ({type(exc).__name__}): make the set "
+                         "again") from None
+
+
 def load(folder: Path) -> dict[str, np.ndarray]:
     """Every shard of a generated set concatenated: key -> (count, ...) array (`hair_mask` unpacked to bool)."""
     folder = Path(folder)
@@ -146,9 +156,8 @@ def load(folder: Path) -> dict[str, np.ndarray]:
         raise InputError(f"{folder} was made by {manifest.get('generator')!r}, this reads {GENERATOR!r}")
     parts: dict[str, list] = {}
     for name in manifest["shards"]:
-        with np.load(folder / name) as shard:
-            for key in shard.files:
-                parts.setdefault(key, []).append(shard[key])
+        for key, value in read_shard(folder / name).items():
+            parts.setdefault(key, []).append(value)
     data = {key: np.concatenate(values) for key, values in parts.items()}
     data["hair_mask"] = np.unpackbits(data["hair_mask"], axis=-1, count=manifest["size"]).astype(bool)
     return data

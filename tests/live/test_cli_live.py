@@ -33,12 +33,34 @@ def frames_in(path) -> int:
     (["--source", "ifacialmocap:0"], "port must be in"),
     (["--max-frames", "0"], "at least 1"),
     (["--samples", "3"], "must be 0, 1, 2, 4 or 8"),
+    (["--max-seconds", "nan"], "positive number of seconds"),
+    (["--record", "taken.mp4"], "is a folder"),
+    (["--stats", "/proc/s.json"], "cannot write --stats"),
+    (["--source", "ifacialmocap", "--phone", "1.2.3.4:99999"], "without a port"),
+    (["--source", "junk"], "no readable image"),
 ])
 def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "taken.mp4").mkdir()
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "0001.png").write_bytes(b"not a png")
     assert main(["live", *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_tracker_that_cannot_start_gives_its_own_error(capsys, tmp_path, monkeypatch, clip):
+    """A failure while the tracker starts (a damaged model, say) is the message, not a thread-join error."""
+    from avatar_engine.errors import ModelError
+    from avatar_engine.live import api
+
+    def broken(self):
+        raise ModelError("face_landmarker.task is damaged (test)")
+
+    monkeypatch.setattr(api.LiveAvatar, "_new_tracker", broken)
+    assert main(["live", "--source", str(clip["folder"]), "--size", "96x64", "--samples", "0"]) == 3
+    err = capsys.readouterr().err.strip()
+    assert err == "avatar live: error: face_landmarker.task is damaged (test)"
 
 
 def test_live_on_a_folder_records_and_writes_stats(clip, tmp_path, capsys):

@@ -1,0 +1,27 @@
+"""Quieting native libraries' own logging, which writes straight to file descriptor 2.
+
+MediaPipe's C++ (absl) logs INFO and WARNING lines when its graphs start and first run, and FFmpeg (inside
+OpenCV) logs a line when it cannot parse a file; Python's `sys.stderr` does not see either. Around those calls
+the descriptor points at /dev/null, so the CLI's one-line messages are all a user reads.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for the duration (Python's own stderr writes are flushed first)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
