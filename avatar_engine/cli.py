@@ -79,6 +79,8 @@ def cmd_template(args: argparse.Namespace) -> int:
     from avatar_engine.io import write_glb
 
     out = _output_path(args.output, (".glb",))
+    if args.bald and (args.hair or args.wave is not None):
+        raise InputError("--bald leaves the hair out: it excludes --hair and --wave")
     style = HAIR_PRESETS[args.hair] if args.hair else HairStyle()
     if args.wave is not None:
         if not 0.0 <= args.wave <= 1.0:
@@ -140,6 +142,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise InputError(f"--size {size[0]}x{size[1]}: a video's width and height must be even")
     if not 1 <= args.fps <= 120:
         raise InputError(f"--fps {args.fps} is outside 1..120")
+    if args.template and args.photo:
+        raise InputError("--photo and --template exclude each other (--template renders the default head)")
     if args.template:
         from avatar_engine.head.template import template_avatar
 
@@ -311,6 +315,8 @@ def _check_train(args: argparse.Namespace, output: Path) -> None:
     _output_path(output.with_suffix(".json"), (".json",), "model card")
     if args.epochs is not None and args.epochs < 1:
         raise InputError(f"--epochs must be at least 1, got {args.epochs}")
+    if args.network != "texture" and (args.learning_rate is not None or args.mode != "refine"):
+        raise InputError(f"--learning-rate and --mode apply to `train texture`, not `train {args.network}`")
     if args.learning_rate is not None and not 0 < args.learning_rate <= 1:
         raise InputError(f"--learning-rate {args.learning_rate:g} must be in (0, 1]")
 
