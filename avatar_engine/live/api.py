@@ -112,6 +112,12 @@ class LiveAvatar:
         """(h, w, 4) uint8 RGBA of the last draw."""
         return self.renderer.read()
 
+    def frame_done(self) -> None:
+        """The last draw has been read and shown: lay the next frame's backdrop now (`Renderer.start_next_frame`),
+        while the caller waits for the next tracked frame, rather than after it arrives."""
+        if self.renderer is not None:
+            self.renderer.start_next_frame()
+
     def warm_up(self, track: bool = True) -> None:
         """Load the tracker's model and compile the shaders now, so the first frames are not late."""
         if track and self._tracker is None:

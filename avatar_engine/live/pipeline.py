@@ -376,6 +376,7 @@ class LivePipeline:
             stats.add("outputs", (time.perf_counter() - t0) * 1e3, (time.thread_time() - c0) * 1e3)
             stats.frame_done(t_capture)
             self._tracked.done()
+            live.frame_done()  # the next frame's backdrop, laid while the tracker works
             if item is not None:
                 self._main_s.append(time.monotonic() - self._tracked.taken_at)
             rendered += 1

@@ -257,3 +257,21 @@ def test_the_eye_sockets_shade_with_the_head_not_the_world(ctx, template):
     assert upright[eyes][..., 3].min() == 255, "the crop must hold only the face"
     diff = np.abs(turned_back[eyes][..., :3] - upright[eyes][..., :3]).mean()
     assert diff < EYE_TURN_TOLERANCE, f"eyes turned with the head differ by {diff:.2f} levels"
+
+
+def test_starting_the_next_frame_early_draws_the_same_frame(ctx, template):
+    """A live loop lays the next frame's backdrop while it waits for the tracker: the frame drawn on it is the one
+    `render` alone draws, and before that draw the buffer holds the bare backdrop."""
+    with Renderer(ctx, RenderOptions(size=SIZE, background=STUDIO_BACKDROP, samples=0)) as r:
+        r.load(template)
+        smile, jaw = EXPRESSIONS["smile_wink"], Expression.from_names({"jawOpen": 1.0})
+        plain = [draw(r, e) for e in (smile, jaw)]
+        draw(r, smile)
+        r.start_next_frame()
+        r.start_next_frame()  # twice is once
+        bare = r.read()
+        early = draw(r, jaw)
+    assert np.array_equal(early, plain[1])
+    row = bare[SIZE[1] // 2, :, :3].astype(int)  # one row of the backdrop: the vignette alone moves it
+    assert np.abs(row[SIZE[0] // 2] - row[2]).max() < 25, "no head left in it"
+    assert np.abs(bare.astype(int) - plain[1].astype(int)).max() > 40
