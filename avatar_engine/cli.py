@@ -239,12 +239,15 @@ def cmd_engines(args: argparse.Namespace) -> int:
         raise InputError(f"--max-batch must be >= 1, got {args.max_batch}")
     from avatar_engine.paths import output_folder
 
+    # what the action writes must be writable; what it reads must exist
+    writes = {"convert": ("--onnx-dir",), "build": ("--engines-dir",), "list": ()}[args.action]
     for flag, folder in (("--onnx-dir", args.onnx_dir), ("--engines-dir", args.engines_dir)):
         if folder is None:
             continue
-        if args.action == "list" and not Path(folder).is_dir():
+        if flag in writes:
+            output_folder(folder, flag)
+        elif not Path(folder).is_dir():
             raise InputError(f"{flag} {folder} is not an existing folder")
-        output_folder(folder, flag)
     onnx_dir = Path(args.onnx_dir) if args.onnx_dir else None
     if args.action == "convert":
         lines = commands.convert(onnx_dir)
@@ -263,9 +266,8 @@ def _sample_progress(done: int, total: int) -> None:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from avatar_engine.synth.dataset import SynthOptions, generate
-
     from avatar_engine.paths import output_folder
+    from avatar_engine.synth.dataset import SynthOptions, generate
 
     output_folder(args.output, "-o")
     for flag, value, least in (("--count", args.count, 1), ("--seed", args.seed, 0), ("--shard", args.shard, 1),
@@ -331,8 +333,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     args.output = args.output or str(Path(__file__).resolve().parents[1] / "assets/models/hair_style.onnx")
     _check_train(args, Path(args.output))
     args.epochs = 600 if args.epochs is None else args.epochs
-    if args.epochs < 1:
-        raise InputError(f"--epochs must be at least 1, got {args.epochs}")
     command = "avatar " + " ".join(sys.argv[1:]) if args.record_command else None
     card = run([Path(d) for d in args.data], Path(args.output), TrainOptions(seed=args.seed, epochs=args.epochs),
                command)
@@ -347,8 +347,6 @@ def cmd_train_recon(args: argparse.Namespace) -> int:
     output = Path(args.output or Path(__file__).resolve().parents[1] / "assets/models/recon.onnx")
     _check_train(args, output)
     options = TrainOptions(seed=args.seed, **({} if args.epochs is None else {"epochs": args.epochs}))
-    if options.epochs < 1:
-        raise InputError(f"--epochs must be at least 1, got {options.epochs}")
     command = "avatar " + " ".join(sys.argv[1:]) if args.record_command else None
     card = run([Path(d) for d in args.data], output, options, command, log=lambda m: print(m, file=sys.stderr))
     val = card.get("validation", {})

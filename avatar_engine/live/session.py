@@ -63,7 +63,7 @@ class LiveSettings:
             raise InputError("--phone only applies to --source ifacialmocap")
         if self.phone is not None and (not self.phone.strip() or ":" in self.phone):
             raise InputError(f"--phone {self.phone!r} must be the phone's address (a host name or IPv4), without a "
-                             f"port: iFacialMocap listens on its own")
+                             "port: iFacialMocap listens on its own")
 
 
 def _open_source(settings: LiveSettings):
