@@ -11,6 +11,7 @@ import numpy as np
 
 from avatar_engine.errors import AvatarError, InputError
 from avatar_engine.head.arkit import ARKIT_INDEX
+from avatar_engine.paths import output_file, output_folder
 
 FOV_RANGE = (5.0, 120.0)
 """Vertical field of view a render may ask for, degrees: a long lens to a wide one."""
@@ -50,12 +51,6 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def _output_path(path: str, suffixes: tuple[str, ...], what: str = "output") -> Path:
-    from avatar_engine.paths import output_file
-
-    return output_file(path, suffixes, what)
-
-
 def _load_avatar(path: str):
     from avatar_engine.io import AvatarFileError, read_glb
 
@@ -78,7 +73,7 @@ def cmd_template(args: argparse.Namespace) -> int:
     from avatar_engine.head.template import template_avatar
     from avatar_engine.io import write_glb
 
-    out = _output_path(args.output, (".glb",))
+    out = output_file(args.output, (".glb",))
     if args.bald and (args.hair or args.wave is not None):
         raise InputError("--bald leaves the hair out: it excludes --hair and --wave")
     style = HAIR_PRESETS[args.hair] if args.hair else HairStyle()
@@ -110,7 +105,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     weights = parse_expression(args.expression)
     size = parse_size(args.size)
-    out = _output_path(args.output, (".png",))
+    out = output_file(args.output, (".png",))
     for label, value, limit in (("yaw", args.yaw, 90), ("pitch", args.pitch, 60), ("view-yaw", args.view_yaw, 180)):
         if not -limit <= value <= limit:
             raise InputError(f"--{label} {value:g} is outside [-{limit}, {limit}] degrees")
@@ -134,9 +129,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from avatar_engine.io import write_glb
     from avatar_engine.render.output import VideoWriter, write_png
 
-    out = _output_path(args.output, (".mp4",))
-    _output_path(out.with_suffix(".glb"), (".glb",), "demo avatar")
-    _output_path(out.with_suffix(".png"), (".png",), "demo poster")
+    out = output_file(args.output, (".mp4",))
+    output_file(out.with_suffix(".glb"), (".glb",), "demo avatar")
+    output_file(out.with_suffix(".png"), (".png",), "demo poster")
     size = parse_size(args.size)
     if size[0] % 2 or size[1] % 2:
         raise InputError(f"--size {size[0]}x{size[1]}: a video's width and height must be even")
@@ -214,8 +209,8 @@ def parse_face(text: str | None):
 def cmd_build(args: argparse.Namespace) -> int:
     from avatar_engine.build.pipeline import BuildOptions, build_to_file
 
-    out = _output_path(args.output, (".glb",))
-    report = _output_path(args.report, (".json",)) if args.report else None
+    out = output_file(args.output, (".glb",))
+    report = output_file(args.report, (".json",)) if args.report else None
     from avatar_engine.build.fit import FitOptions
 
     fit_options = FitOptions() if args.recon is None else FitOptions(recon=args.recon)
@@ -237,8 +232,6 @@ def cmd_engines(args: argparse.Namespace) -> int:
 
     if args.max_batch < 1:
         raise InputError(f"--max-batch must be >= 1, got {args.max_batch}")
-    from avatar_engine.paths import output_folder
-
     # what the action writes must be writable; what it reads must exist
     writes = {"convert": ("--onnx-dir",), "build": ("--engines-dir",), "list": ()}[args.action]
     for flag, folder in (("--onnx-dir", args.onnx_dir), ("--engines-dir", args.engines_dir)):
@@ -266,7 +259,6 @@ def _sample_progress(done: int, total: int) -> None:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from avatar_engine.paths import output_folder
     from avatar_engine.synth.dataset import SynthOptions, generate
 
     output_folder(args.output, "-o")
@@ -313,8 +305,8 @@ def cmd_train_texture(args: argparse.Namespace) -> int:
 
 def _check_train(args: argparse.Namespace, output: Path) -> None:
     """The network file and its card can be written and the numbers make sense (each trainer checks its sets)."""
-    _output_path(output, (".onnx",), "-o")
-    _output_path(output.with_suffix(".json"), (".json",), "model card")
+    output_file(output, (".onnx",), "-o")
+    output_file(output.with_suffix(".json"), (".json",), "model card")
     if args.epochs is not None and args.epochs < 1:
         raise InputError(f"--epochs must be at least 1, got {args.epochs}")
     if args.network != "texture" and (args.learning_rate is not None or args.mode != "refine"):

@@ -22,7 +22,7 @@ from avatar_engine.build import delight
 from avatar_engine.errors import InputError
 from avatar_engine.nets.texture_net import (COVERAGE, FEATURE_SIZE, NET_SIZE, pool, shrink, shrink_albedo,
                                             skin_inputs, skin_layout, uv_features)
-from avatar_engine.synth.dataset import read_shard, write_atomic_with
+from avatar_engine.synth.dataset import concat_shards, write_atomic_with
 
 GENERATOR = "avatar-engine texture-data 1"
 PHOTO_SIZE = 512
@@ -160,13 +160,9 @@ def load(folder: Path) -> dict[str, np.ndarray]:
     if manifest.get("generator") != GENERATOR or manifest.get("net_size") not in (NET_SIZE, FEATURE_SIZE):
         raise InputError(f"{folder} was made by {manifest.get('generator')!r} at {manifest.get('net_size')}, "
                          f"this reads {GENERATOR!r} at {NET_SIZE} or {FEATURE_SIZE}")
-    parts: dict[str, list] = {}
-    for name in manifest["shards"]:
-        for key, value in read_shard(folder / name).items():
-            parts.setdefault(key, []).append(value)
-    if not parts:
+    data = concat_shards(folder / name for name in manifest["shards"])
+    if not data:
         raise InputError(f"{folder} holds no samples")
-    data = {key: np.concatenate(values) for key, values in parts.items()}
     # sets stored at FEATURE_SIZE (the first format) shrink here exactly as `uv_features` shrinks at run time
     refine = data["refine"].astype(np.float32)
     data["truth"] = shrink_albedo(data["truth"], refine[0, COVERAGE])

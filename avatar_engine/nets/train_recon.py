@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from avatar_engine.errors import InputError
+from avatar_engine.synth.dataset import read_shard
 from avatar_engine.head.model import HeadModel
 from avatar_engine.nets.recon_features import (EXPRESSIONS, INPUTS, POSE, mirror_perceived, mirror_targets,
                                                recon_input)
@@ -75,11 +76,7 @@ def load_samples(folders: list[Path]) -> dict[str, np.ndarray]:
         if not shards:
             raise InputError(f"{folder} has no recon_*.npz shards: make them with scripts/make_recon_samples.py")
         for shard in shards:
-            try:
-                with np.load(shard) as d:
-                    parts.append({k: d[k] for k in d.files if k != "refused"})
-            except Exception as exc:  # a damaged or foreign file
-                raise InputError(f"{shard} is not a reconstruction sample shard ({type(exc).__name__})") from None
+            parts.append({k: v for k, v in read_shard(shard).items() if k != "refused"})
     keys = ("seed", "points_px", "depth", "size", "identity", "expression", "pose_deg")
     missing = [k for k in keys if any(k not in p for p in parts)]
     if missing:

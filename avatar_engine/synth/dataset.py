@@ -145,6 +145,15 @@ def read_shard(path: Path) -> dict[str, np.ndarray]:
                          "again") from None
 
 
+def concat_shards(paths) -> dict[str, np.ndarray]:
+    """The shards at `paths` (`read_shard`) concatenated key by key; {} when there are none."""
+    parts: dict[str, list] = {}
+    for path in paths:
+        for key, value in read_shard(path).items():
+            parts.setdefault(key, []).append(value)
+    return {key: np.concatenate(values) for key, values in parts.items()}
+
+
 def load(folder: Path) -> dict[str, np.ndarray]:
     """Every shard of a generated set concatenated: key -> (count, ...) array (`hair_mask` unpacked to bool)."""
     folder = Path(folder)
@@ -154,11 +163,7 @@ def load(folder: Path) -> dict[str, np.ndarray]:
         raise InputError(f"{folder} is not a synthetic set: no readable manifest.json ({exc})") from None
     if manifest.get("generator") != GENERATOR:
         raise InputError(f"{folder} was made by {manifest.get('generator')!r}, this reads {GENERATOR!r}")
-    parts: dict[str, list] = {}
-    for name in manifest["shards"]:
-        for key, value in read_shard(folder / name).items():
-            parts.setdefault(key, []).append(value)
-    data = {key: np.concatenate(values) for key, values in parts.items()}
+    data = concat_shards(folder / name for name in manifest["shards"])
     data["hair_mask"] = np.unpackbits(data["hair_mask"], axis=-1, count=manifest["size"]).astype(bool)
     return data
 
