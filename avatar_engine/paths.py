@@ -1,14 +1,18 @@
 """Output paths the user names: checked before any work starts, so that a bad one costs no build and leaves nothing.
 
-Writers still write to a temporary name and rename it into place; these checks make the rename the only step
-that can fail, and say why in one line when a path cannot be written (a missing folder, a file where a folder
-should be, a folder where the file should go, a read-only or virtual file system such as /proc).
+Writers write to a temporary name beside the file and rename it into place (`atomic_path`, `write_bytes_atomic`,
+`write_text_atomic`), so a failure never leaves a partial file; the checks make that rename the only step that can
+fail, and say why in one line when a path cannot be written (a missing folder, a file where a folder should be, a
+folder where the file should go, a read-only or virtual file system such as /proc).
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from avatar_engine.errors import InputError
@@ -53,3 +57,35 @@ def output_folder(path: str | Path, what: str = "output folder") -> Path:
         raise InputError(f"{what} {out} cannot be made: {out.parent} is not an existing folder")
     _probe(out.parent, what)
     return out
+
+
+def temporary_beside(path: str | Path) -> Path:
+    """A fresh hidden name in `path`'s folder that keeps its suffix (writers that go by the suffix, such as PIL,
+    numpy's savez or an encoder, still write the right format), unique per call."""
+    path = Path(path)
+    return path.with_name(f".{path.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary name beside `path` to write to; when the block ends normally it is renamed over `path`,
+    when it raises it is removed: `path` is either left as it was or replaced whole."""
+    path = Path(path)
+    tmp = temporary_beside(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """`data` to `path` through `atomic_path`."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """`text` (UTF-8) to `path` through `atomic_path`."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")

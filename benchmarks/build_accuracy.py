@@ -38,6 +38,7 @@ from avatar_engine.head.geometry import similarity_fit
 from avatar_engine.head.model import HeadModel
 from avatar_engine.perception import FaceLandmarkerOptions
 from avatar_engine.perception.choice import open_face_landmarker
+from avatar_engine.paths import write_text_atomic
 from avatar_engine.render.context import headless_context
 from avatar_engine.render.renderer import STUDIO_BACKDROP, Lighting, Renderer, RenderOptions
 
@@ -159,9 +160,7 @@ def main() -> None:
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, out)
+    write_text_atomic(out, json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "subjects_detail"}, indent=2))
 
 

@@ -35,6 +35,7 @@ from avatar_engine.head.arkit import ARKIT_NAMES
 from avatar_engine.head.model import HeadModel
 from avatar_engine.head.template import template_avatar
 from avatar_engine.perception import FaceLandmarker, FaceLandmarkerOptions
+from avatar_engine.paths import write_text_atomic
 from avatar_engine.records import Expression
 from avatar_engine.render.context import headless_context
 from avatar_engine.render.renderer import STUDIO_BACKDROP, Renderer, RenderOptions
@@ -151,9 +152,7 @@ def main() -> None:
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, out)
+    write_text_atomic(out, json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "photos"}, indent=2))
 
 

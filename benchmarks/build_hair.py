@@ -31,10 +31,11 @@ from PIL import Image
 from avatar_engine.build.hair_curl import hair_wave
 from avatar_engine.build.hair_fit import HairRegion, fit_hair, hair_region, head_silhouette, iou
 from avatar_engine.build.pipeline import BuildOptions, Builder
-from avatar_engine.build.texture_fill import FILL_BASE_PATH
 from avatar_engine.build.records import PhotoView
+from avatar_engine.build.texture_fill import FILL_BASE_PATH
 from avatar_engine.head.hair import HAIR_PRESETS, HairStyle
 from avatar_engine.head.template import default_materials, template_avatar
+from avatar_engine.paths import write_text_atomic
 from avatar_engine.perception.landmarker import FaceLandmarker, FaceLandmarkerOptions
 from avatar_engine.perception.segmenter import PersonSegmenter
 from avatar_engine.records import Avatar, Expression
@@ -232,9 +233,7 @@ def main() -> None:
         "note": "timings on a shared 2-core machine (other sessions running) are noisy",
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=1))
-    tmp.replace(args.out)
+    write_text_atomic(args.out, json.dumps(result, indent=1))
     print(json.dumps(result["synthetic_summary"]))
 
 

@@ -33,6 +33,7 @@ from avatar_engine.build.texture import build_skin_texture
 from avatar_engine.build.texture_fill import fill_base, seam_error
 from avatar_engine.build.texture_project import texel_map
 from avatar_engine.head.template import default_materials, template_avatar
+from avatar_engine.paths import write_text_atomic
 from avatar_engine.records import Expression
 from avatar_engine.render.camera import Camera
 from avatar_engine.render.context import headless_context
@@ -177,9 +178,7 @@ def main() -> None:
     text = json.dumps(result, indent=2)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(text + "\n")
-    tmp.replace(args.out)
+    write_text_atomic(args.out, text + "\n")
 
 
 if __name__ == "__main__":

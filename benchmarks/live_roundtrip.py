@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from live_common import FPS, performance, render_clip, save
+from live_common import performance, render_clip, save
 
 from avatar_engine.head.arkit import ARKIT_INDEX, ARKIT_NAMES as ARKIT_NAMES_
 from avatar_engine.live import LiveAvatar, LiveOptions, LivePipeline, PipelineOptions, open_source

@@ -42,6 +42,7 @@ from avatar_engine.build.synthetic import face_region  # noqa: E402
 from avatar_engine.head.geometry import similarity_fit  # noqa: E402
 from avatar_engine.head.model import HeadModel  # noqa: E402
 from avatar_engine.nets.recon_net import MODEL_PATH  # noqa: E402
+from avatar_engine.paths import atomic_path  # noqa: E402
 from avatar_engine.records import euler_rotation  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,9 +80,8 @@ def perceptions(cache: Path, first: int, count: int) -> dict[str, np.ndarray]:
         with FaceLandmarker(FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES)) as landmarker:
             arrays = collect(range(first, first + count), 512, landmarker, headless_context(), HeadModel.default(),
                              Correspondence.default())
-        tmp = path.with_name(f".{path.stem}.tmp.npz")
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            np.savez_compressed(tmp, **arrays)
     with np.load(path) as d:
         return {k: d[k] for k in d.files}
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
+
+from avatar_engine.paths import write_text_atomic
 
 
 def emit(result: dict, out: str | Path | None) -> None:
@@ -15,6 +16,4 @@ def emit(result: dict, out: str | Path | None) -> None:
         return
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text + "\n")
-    os.replace(tmp, out)
+    write_text_atomic(out, text + "\n")

@@ -26,7 +26,8 @@ import numpy as np
 
 from avatar_engine.head.arkit import ARKIT_NAMES
 from avatar_engine.head.eyes import eyeball_mesh
-from avatar_engine.head.geometry import follow_rigidly, vertex_normals
+from avatar_engine.head.geometry import follow_rigidly
+from avatar_engine.paths import atomic_path
 from avatar_engine.records import JOINT_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -333,9 +334,8 @@ def main() -> None:
         anny_version=np.array(__import__("anny").__version__),
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.output.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, **out)
-    tmp.replace(args.output)
+    with atomic_path(args.output) as tmp:
+        np.savez_compressed(tmp, **out)
     print(f"wrote {args.output} ({args.output.stat().st_size / 1e6:.1f} MB) in {time.time() - t0:.1f}s; "
           f"{len(out['positions'])} render vertices, {len(triangles)} triangles")
     check_against_anny(head, out)

@@ -26,13 +26,13 @@ of the photo (its error is systematic: 0.3% spread against 3.7% error).
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import numpy as np
 
 from avatar_engine.build.landmark_model import CORRECTION_PATH, Correspondence, similarity_2d
 from avatar_engine.head.model import HeadModel
+from avatar_engine.paths import atomic_path
 
 COMPONENTS = 500
 """Principal components of MediaPipe's face-frame shape (468 points and their depth) used as features. Expressions
@@ -204,11 +204,10 @@ def face_frame(asset: Path, first_set: dict[str, np.ndarray]) -> np.ndarray:
 def save(arrays: dict[str, np.ndarray], seeds: np.ndarray, out: Path, model: HeadModel | None = None) -> None:
     """Write the asset atomically: the trained arrays, the identity parameter names, the training seeds."""
     model = model or HeadModel.default()
-    tmp = out.with_name(f".{out.stem}.tmp.npz")
-    np.savez_compressed(tmp, **{k: v.astype(np.float32) for k, v in arrays.items()},
-                        identity_names=np.array(list(model.phenotype_names) + list(model.change_names)),
-                        training=np.array([seeds.min(), seeds.max(), len(seeds)]))
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        np.savez_compressed(tmp, **{k: v.astype(np.float32) for k, v in arrays.items()},
+                            identity_names=np.array(list(model.phenotype_names) + list(model.change_names)),
+                            training=np.array([seeds.min(), seeds.max(), len(seeds)]))
 
 
 if __name__ == "__main__":

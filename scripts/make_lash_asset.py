@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_head_asset import read_obj_groups, triangulate  # noqa: E402
 
 from avatar_engine.head.template import template_avatar  # noqa: E402
+from avatar_engine.paths import atomic_path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 LIFT_ROOT, LIFT_TIP = 0.0017, 0.0025
@@ -86,9 +87,8 @@ def main() -> None:
     arrays = {k: np.concatenate(v) for k, v in out.items()}
     arrays = {k: a.astype(np.float32 if a.dtype.kind == "f" else np.int32) for k, a in arrays.items()}
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.output.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(args.output)
+    with atomic_path(args.output) as tmp:
+        np.savez_compressed(tmp, **arrays)
     print(f"wrote {args.output}: {count} vertices, {len(arrays['triangles'])} triangles")
 
 

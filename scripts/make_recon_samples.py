@@ -17,7 +17,6 @@ correction's training seeds (its SETS: 20000-20999 and 24000-28999).
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
@@ -60,6 +59,7 @@ def main() -> None:
     from avatar_engine.build.landmark_model import Correspondence
     from avatar_engine.build.perception import MAX_FACES
     from avatar_engine.head.model import HeadModel
+    from avatar_engine.paths import atomic_path
     from avatar_engine.perception import FaceLandmarker, FaceLandmarkerOptions
     from avatar_engine.render.context import headless_context
 
@@ -81,9 +81,8 @@ def main() -> None:
             start = time.time()
             seeds = range(first, min(first + args.shard, args.first_seed + args.count))
             arrays = collect(seeds, args.size, landmarker, ctx, model, corr)
-            tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.npz")
-            np.savez_compressed(tmp, **arrays)
-            os.replace(tmp, path)
+            with atomic_path(path) as tmp:
+                np.savez_compressed(tmp, **arrays)
             print(f"{path}: {len(arrays['seed'])} samples, {len(arrays['refused'])} refused, "
                   f"{time.time() - start:.0f} s", flush=True)
 

@@ -19,6 +19,7 @@ from PIL import Image
 from avatar_engine.head.hair import HairStyle, hair_coverage
 from avatar_engine.head.hair_scalp import scalp_centre
 from avatar_engine.head.model import ASSET_PATH, HeadModel
+from avatar_engine.paths import atomic_path
 from avatar_engine.render.context import headless_context
 from avatar_engine.render.shaders import stage_sources
 from avatar_engine.synth.albedo import brow_mask, value_noise
@@ -111,9 +112,8 @@ def main() -> None:
 
     rgb = dilate(np.clip(rgb, 0, 255), covered)
     image = np.dstack([rgb, np.full((SIZE, SIZE), 255.0)]).astype(np.uint8)
-    tmp = args.output.with_suffix(".tmp.png")
-    Image.fromarray(image).save(tmp)
-    tmp.replace(args.output)
+    with atomic_path(args.output) as tmp:
+        Image.fromarray(image).save(tmp)
     print(f"wrote {args.output}: {covered.mean() * 100:.0f}% of texels covered by the skin layout")
 
 

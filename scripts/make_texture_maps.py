@@ -25,6 +25,7 @@ from avatar_engine.head.hair import HairStyle, hair_coverage
 from avatar_engine.head.hair_scalp import scalp_centre
 from avatar_engine.head.model import HeadModel
 from avatar_engine.head.template import SKIN_TEXTURE_PATH
+from avatar_engine.paths import atomic_path
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = 1024
@@ -91,13 +92,11 @@ def main() -> None:
     args = parser.parse_args()
     model = HeadModel.default()
     maps = args.output_dir / "skin_texture_maps.npz"
-    tmp = maps.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, mirror_uv=mirror_uv_image(model))
-    tmp.replace(maps)
+    with atomic_path(maps) as tmp:
+        np.savez_compressed(tmp, mirror_uv=mirror_uv_image(model))
     png = args.output_dir / "skin_fill_base.png"
-    tmp = png.with_suffix(".tmp.png")
-    Image.fromarray(fill_base(model)).save(tmp)
-    tmp.replace(png)
+    with atomic_path(png) as tmp:
+        Image.fromarray(fill_base(model)).save(tmp)
     print(f"wrote {maps} ({maps.stat().st_size // 1024} KiB) and {png}")
 
 

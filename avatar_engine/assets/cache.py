@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable
 
 from avatar_engine.errors import ModelError
+from avatar_engine.paths import atomic_path
 
 CACHE_ENV = "AVATAR_ENGINE_CACHE"
 """Environment variable naming the model cache folder itself (the models lie directly in it)."""
@@ -57,10 +57,8 @@ def store_verified(dest: Path, sha256: str, write: Callable[[BinaryIO], None], *
     file is deleted. `origin` says where the bytes came from, for the error message.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    with atomic_path(dest) as tmp:
+        with open(tmp, "xb") as f:
             writer = _HashingWriter(f)
             write(writer)  # type: ignore[arg-type]
             f.flush()
@@ -72,8 +70,4 @@ def store_verified(dest: Path, sha256: str, write: Callable[[BinaryIO], None], *
                 "the download was deleted"
             )
         os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return dest

@@ -7,10 +7,10 @@ import os
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Iterator
 
 import avatar_engine
+from avatar_engine.paths import write_text_atomic
 
 
 @dataclass
@@ -83,10 +83,4 @@ class BuildReport:
 
     def write(self, path: str | os.PathLike[str]) -> None:
         """Write to `path` through a temporary file, so a failure never leaves a partial report."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            tmp.write_text(self.to_json() + "\n")
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_text_atomic(path, self.to_json() + "\n")

@@ -17,7 +17,7 @@ import numpy as np
 import avatar_engine
 from avatar_engine.head.hair import HairStyle
 from avatar_engine.head.model import HeadModel
-from avatar_engine.head.template import default_materials, template_avatar
+from avatar_engine.head.template import template_avatar
 from avatar_engine.records import Avatar, Material, Skeleton
 
 

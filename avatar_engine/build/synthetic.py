@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from avatar_engine.build.records import PhotoView
-from avatar_engine.head.arkit import ARKIT_INDEX
 from avatar_engine.head.model import HeadModel
 from avatar_engine.records import Expression, euler_rotation
 

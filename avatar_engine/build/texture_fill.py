@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from avatar_engine.build.texture_project import TexelMap, bilinear, box_blur
+from avatar_engine.build.texture_project import TexelMap, bilinear
 
 ASSET_DIR = Path(__file__).resolve().parents[2] / "assets" / "head"
 MAPS_PATH = ASSET_DIR / "skin_texture_maps.npz"

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from avatar_engine.assets.cache import default_cache_dir, sha256_file
 from avatar_engine.errors import ModelError
+from avatar_engine.paths import write_bytes_atomic
 
 ENGINES_ENV = "AVATAR_ENGINES_DIR"
 BUILD_HINT = "run `avatar engines build`"
@@ -59,23 +59,12 @@ def engine_path(engines_dir: Path, onnx_path: Path, onnx_sha256: str, tensorrt_v
     return Path(engines_dir) / f"{Path(onnx_path).stem}-{key}.engine"
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder, then rename: never a partial file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
 
 def write_engine(path: Path, data: bytes, record: EngineRecord) -> None:
     """Write the engine and its record atomically (the record last)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, data)
-    write_atomic(path.with_suffix(".json"), json.dumps(asdict(record), indent=2).encode())
+    write_bytes_atomic(path, data)
+    write_bytes_atomic(path.with_suffix(".json"), json.dumps(asdict(record), indent=2).encode())
 
 
 def verified_engine(path: Path, onnx_sha256: str) -> tuple[bytes, EngineRecord]:

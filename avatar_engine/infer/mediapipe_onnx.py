@@ -18,7 +18,7 @@ from pathlib import Path
 
 from avatar_engine.assets import default_cache_dir, model_path, sha256_file
 from avatar_engine.errors import ModelError
-from avatar_engine.infer.engines import write_atomic
+from avatar_engine.paths import write_bytes_atomic
 
 MODEL_NAMES = ("face_detector", "face_landmarks_detector", "face_blendshapes")
 CONVERT_HINT = "run `avatar engines convert`"
@@ -67,12 +67,12 @@ def convert_mediapipe(out_dir: Path | None = None, task_path: Path | None = None
                                              "converter_version": CONVERTER_VERSION})
             blob = model.SerializeToString()
             path = out_dir / f"{name}.onnx"
-            write_atomic(path, blob)
+            write_bytes_atomic(path, blob)
             manifest[name] = {"file": path.name, "sha256": hashlib.sha256(blob).hexdigest(), "member": member,
                               "task_sha256": task_sha, "converter_version": CONVERTER_VERSION,
                               "opset": model.opset_import[0].version}
             paths[name] = path
-    write_atomic(out_dir / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+    write_bytes_atomic(out_dir / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
     return paths
 
 

@@ -6,7 +6,6 @@ import io
 import json
 import os
 import struct
-import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -17,7 +16,8 @@ from avatar_engine.head.arkit import ARKIT_NAMES
 from avatar_engine.io.glb_format import (
     _ARRAY_BUFFER, _BIN_CHUNK, _COMPONENT_TYPES, _ELEMENT_ARRAY_BUFFER, _FLOAT, _JSON_CHUNK, _MAGIC, FORMAT_VERSION,
     HEAD_MESH, MORPH_EPSILON, ROOT_NODE, STATIC_MESH)
-from avatar_engine.records import Avatar, Material, Part, Skeleton
+from avatar_engine.paths import atomic_path
+from avatar_engine.records import Avatar, Material, Part
 
 PNG_COMPRESS_LEVEL = 3
 """zlib level of the embedded textures: a built avatar's skin and hair atlas encode in 0.18 s at 3 against 0.45 s at
@@ -403,17 +403,9 @@ def _glb_chunks(document: dict[str, Any], binary: bytes) -> Iterator[bytes]:
 
 
 def _write_atomic(path: Path, chunks: Iterator[bytes]) -> None:
-    """Write to a fresh file beside `path`, then rename it over `path`; on any failure remove the temp file."""
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    # os.open with 0o666 lets the umask decide the final mode, like a plain open() would.
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            for chunk in chunks:
-                file.write(chunk)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    """Write the chunks beside `path` and rename the file over it once it is on disk (`paths.atomic_path`)."""
+    with atomic_path(path) as temp, open(temp, "xb") as file:
+        for chunk in chunks:
+            file.write(chunk)
+        file.flush()
+        os.fsync(file.fileno())

@@ -7,6 +7,7 @@ InputError before anything opens.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import sys
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from avatar_engine.errors import InputError
-from avatar_engine.paths import output_file
+from avatar_engine.paths import output_file, write_text_atomic
 from avatar_engine.records import Avatar
 
 IFACIALMOCAP = "ifacialmocap"
@@ -88,15 +89,6 @@ def _warnings_to_stderr() -> None:
         log.setLevel(logging.WARNING)
 
 
-def _write_json(data: dict, path: Path) -> None:
-    import json
-    import os
-
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
-
-
 def run_live(settings: LiveSettings) -> dict:
     """Run the loop to its end; returns the stats summary (also written to settings.stats)."""
     from avatar_engine.live.animator import AnimatorOptions
@@ -141,7 +133,7 @@ def run_live(settings: LiveSettings) -> dict:
                 summary["vmc"] = {"sent": out.sender.sent, "failed": out.sender.failed}
         summary["corrupt_frames"] = getattr(source, "corrupt", 0)
         if settings.stats:
-            _write_json(summary, settings.stats)
+            write_text_atomic(settings.stats, json.dumps(summary, indent=2) + "\n")
         return summary
     finally:
         for out in outputs:

@@ -13,11 +13,11 @@ import threading
 import time
 from collections import defaultdict, deque
 from itertools import islice
-from pathlib import Path
 
 import numpy as np
 
 from avatar_engine.live.cpu import stage_cpu, thread_cpu
+from avatar_engine.paths import write_text_atomic
 
 KEEP = 100_000
 """Samples kept per series (about an hour at 30 fps): a live session may run all day in bounded memory."""
@@ -131,10 +131,7 @@ class LiveStats:
 
     def write(self, path: str | os.PathLike[str]) -> None:
         """The summary as JSON, written atomically."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.summary(), indent=2) + "\n")
-        os.replace(tmp, path)
+        write_text_atomic(path, json.dumps(self.summary(), indent=2) + "\n")
 
 
 def _load() -> list[float]:

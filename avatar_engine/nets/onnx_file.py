@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from avatar_engine.paths import atomic_path
+
 OPSET = 17
 IR_VERSION = 8
 """ONNX IR 8 (ONNX 1.13+): what ONNX Runtime and our torch backend read; newer writers default higher."""
@@ -18,9 +20,5 @@ def write_model(graph, path: Path) -> None:
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="avatar-engine")
     proto.ir_version = IR_VERSION
     onnx.checker.check_model(proto)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         onnx.save(proto, str(tmp))
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -22,7 +22,8 @@ from avatar_engine.build import delight
 from avatar_engine.errors import InputError
 from avatar_engine.nets.texture_net import (COVERAGE, FEATURE_SIZE, NET_SIZE, pool, shrink, shrink_albedo,
                                             skin_inputs, skin_layout, uv_features)
-from avatar_engine.synth.dataset import concat_shards, write_atomic_with
+from avatar_engine.paths import atomic_path, write_text_atomic
+from avatar_engine.synth.dataset import concat_shards
 
 GENERATOR = "avatar-engine texture-data 1"
 PHOTO_SIZE = 512
@@ -136,14 +137,15 @@ def generate(out: Path, options: TextureDataOptions, progress: Callable[[int, in
             if rows:
                 name = f"shard_{first // options.shard:05d}.npz"
                 arrays = {key: np.stack(values) for key, values in rows.items()}
-                write_atomic_with(out / name, lambda p: np.savez_compressed(p, **arrays))
+                with atomic_path(out / name) as p:
+                    np.savez_compressed(p, **arrays)
                 shards.append(name)
             # the manifest after every shard: a long run stopped early leaves a usable (smaller) set
             manifest = {"generator": GENERATOR, "seed": options.seed, "count": options.count, "kept": kept,
                         "skipped": skipped, "photo_size": options.size, "net_size": NET_SIZE, "shards": shards,
                         "complete": first + options.shard >= options.count,
                         "seconds": round(time.perf_counter() - start, 1)}
-            write_atomic_with(out / "manifest.json", lambda p: p.write_text(json.dumps(manifest, indent=1)))
+            write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=1))
     finally:
         builder.close()
     return manifest

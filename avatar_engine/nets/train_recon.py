@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from avatar_engine.errors import InputError
+from avatar_engine.paths import write_text_atomic
 from avatar_engine.synth.dataset import read_shard
 from avatar_engine.head.model import HeadModel
 from avatar_engine.nets.recon_features import (EXPRESSIONS, INPUTS, POSE, mirror_perceived, mirror_targets,
@@ -371,7 +372,5 @@ def run(folders: list[Path], output: Path, options: TrainOptions = TrainOptions(
                      "samples": int(len(seeds))},
             "command": command, "options": asdict(options), **metrics,
             "train_seconds": round(time.perf_counter() - start, 1)}
-    tmp = output.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(card, indent=1))
-    tmp.replace(output.with_suffix(".json"))
+    write_text_atomic(output.with_suffix(".json"), json.dumps(card, indent=1))
     return card

@@ -8,20 +8,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-
-def _temporary(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+from avatar_engine.paths import atomic_path, temporary_beside
 
 
 def write_png(rgba: np.ndarray, path: str | os.PathLike[str]) -> None:
     """rgba : (h, w, 4) uint8; written atomically."""
-    path = Path(path)
-    tmp = _temporary(path)
-    try:
+    with atomic_path(path) as tmp:
         Image.fromarray(rgba).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 class VideoWriter:
@@ -31,7 +24,7 @@ class VideoWriter:
         import imageio_ffmpeg
 
         self.path = Path(path)
-        self._tmp = _temporary(self.path)
+        self._tmp = temporary_beside(self.path)
         self._writer = imageio_ffmpeg.write_frames(str(self._tmp), size, fps=fps, codec="libx264", quality=8,
                                                    pix_fmt_out="yuv420p", macro_block_size=2)
         self._writer.send(None)

@@ -271,7 +271,6 @@ class Renderer:
         ctx = self.ctx
         parts = sorted(avatar.parts, key=lambda p: DRAW_ORDER[avatar.materials[p.material].kind])
         starts = np.cumsum([0] + [p.vertex_count for p in parts])
-        total = int(starts[-1])
         cat = lambda attr: np.concatenate([getattr(p, attr) for p in parts]).astype(np.float32)  # noqa: E731
         tangents = np.concatenate([p.tangents if p.tangents is not None else np.zeros((p.vertex_count, 4))
                                    for p in parts]).astype(np.float32)

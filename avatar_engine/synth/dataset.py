@@ -17,7 +17,6 @@ shard can be regenerated without the others. Files are written to a temporary na
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -26,6 +25,7 @@ import numpy as np
 
 from avatar_engine.errors import InputError
 from avatar_engine.head.model import HeadModel
+from avatar_engine.paths import atomic_path, write_text_atomic
 from avatar_engine.synth.scene import Scene, random_scene, render_scene
 
 GENERATOR = "avatar-engine synth 1"
@@ -68,16 +68,6 @@ def _labels(scene: Scene, model: HeadModel) -> dict[str, np.ndarray]:
     }
 
 
-def write_atomic_with(path: Path, write: Callable[[Path], None]) -> None:
-    """`write(tmp)` to a temporary name beside `path`, then rename: never a partial file."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{path.suffix}")
-    try:
-        write(tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def generate(out: Path, options: SynthOptions, ctx=None, landmarker=None,
              progress: Callable[[int, int], None] | None = None) -> dict:
     """Render `options.count` samples into `out` (created); returns the manifest."""
@@ -117,13 +107,14 @@ def generate(out: Path, options: SynthOptions, ctx=None, landmarker=None,
                 for key, value in sample.items():
                     rows.setdefault(key, []).append(value)
                 if options.images:
-                    write_atomic_with(out / "images" / f"{i:06d}.png",
-                                  lambda p, image=rendered.image: Image.fromarray(image).save(p, format="PNG"))
+                    with atomic_path(out / "images" / f"{i:06d}.png") as p:
+                        Image.fromarray(rendered.image).save(p, format="PNG")
                 if progress:
                     progress(i + 1, options.count)
             name = f"shard_{first // options.shard:05d}.npz"
             arrays = {key: np.stack(values) for key, values in rows.items()}
-            write_atomic_with(out / name, lambda p: np.savez_compressed(p, **arrays))
+            with atomic_path(out / name) as p:
+                np.savez_compressed(p, **arrays)
             shards.append(name)
     finally:
         if own_landmarker:
@@ -131,7 +122,7 @@ def generate(out: Path, options: SynthOptions, ctx=None, landmarker=None,
     manifest = {"generator": GENERATOR, "seed": options.seed, "count": options.count, "size": options.size,
                 "shards": shards, "images": options.images, "identity_names": list(model.identity_names),
                 "hair_fields": list(HAIR_FIELDS)}
-    write_atomic_with(out / "manifest.json", lambda p: p.write_text(json.dumps(manifest, indent=1)))
+    write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=1))
     return manifest
 
 

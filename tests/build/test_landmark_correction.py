@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avatar_engine.build.landmark_model import LandmarkCorrection, similarity_2d
+from avatar_engine.build.landmark_model import LandmarkCorrection
 from avatar_engine.head.model import HeadModel
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_landmark_correction.py"

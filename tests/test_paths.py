@@ -1,0 +1,66 @@
+"""Output paths: the up-front checks, and atomic writes that leave either the old file or the new one whole."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from avatar_engine.errors import InputError
+from avatar_engine.paths import atomic_path, output_file, output_folder, write_bytes_atomic, write_text_atomic
+
+
+def test_atomic_path_replaces_the_file_whole_and_leaves_no_temporary(tmp_path):
+    target = tmp_path / "report.json"
+    target.write_text("old")
+    write_text_atomic(target, "new")
+    assert target.read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_a_failed_write_keeps_the_old_file_and_removes_the_temporary(tmp_path):
+    target = tmp_path / "avatar.glb"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(b"half a fi")
+            raise RuntimeError("the writer died")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["avatar.glb"]
+
+
+def test_the_temporary_keeps_the_suffix_writers_go_by(tmp_path):
+    # numpy adds ".npz" to a name without it: the file would land beside the temporary, not be renamed
+    target = tmp_path / "shard.npz"
+    with atomic_path(target) as tmp:
+        assert tmp.suffix == ".npz" and tmp.parent == tmp_path and tmp.name.startswith(".")
+        np.savez_compressed(tmp, a=np.arange(3))
+    assert np.load(target)["a"].tolist() == [0, 1, 2]
+    assert [p.name for p in tmp_path.iterdir()] == ["shard.npz"]
+
+
+def test_two_writers_get_two_temporaries(tmp_path):
+    with atomic_path(tmp_path / "a.bin") as one, atomic_path(tmp_path / "a.bin") as two:
+        assert one != two
+        one.write_bytes(b"1")
+        two.write_bytes(b"2")
+    assert (tmp_path / "a.bin").read_bytes() == b"1"  # the block that ends last renames last
+
+
+def test_write_bytes_atomic_into_a_missing_folder_fails_and_leaves_nothing(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        write_bytes_atomic(tmp_path / "nope" / "x.bin", b"data")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_checks_name_the_cause(tmp_path):
+    (tmp_path / "folder.glb").mkdir()
+    with pytest.raises(InputError, match="is a folder"):
+        output_file(tmp_path / "folder.glb", (".glb",))
+    with pytest.raises(InputError, match="must end in .glb"):
+        output_file(tmp_path / "x.png", (".glb",))
+    with pytest.raises(InputError, match="does not exist"):
+        output_file(tmp_path / "missing" / "x.glb", (".glb",))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(InputError, match="is a file, not a folder"):
+        output_folder(tmp_path / "file")
+    assert output_folder(tmp_path / "new") == tmp_path / "new"
