@@ -5,7 +5,9 @@ leaves bald heads bald and hatless heads without headwear.
 
 DIR is a set made by `avatar synth` with images (as for benchmarks/hair_net.py). For every person MediaPipe found
 a face in: the person segmenter and `build.hair_region.hair_region` on the photo, as the builder runs them. Reported:
-- region IoU against the render's true hair mask (an empty region on a bald head counts 1);
+- region IoU against the render's true hair mask, of the region as the builder uses it: a bare head it judges
+  bald (`HairRegion.bald`: a few specks, no headwear) grows no hair and counts as empty, so a bald head left bald scores 1 and a
+  head with hair judged bald scores 0;
 - bald people (empty true mask): how many the region leaves bald, and the largest region found on one;
 - headwear found (the sets have no hats: every one is a false alarm), and on whom;
 - the worst cases (index, true hair colour, true and found pixels) to look at.
@@ -44,10 +46,12 @@ def main() -> None:
             rgb = np.asarray(Image.open(folder / "images" / f"{i:06d}.png").convert("RGB"))
             region = hair_region(rgb, segmenter.segment(rgb), data["landmarks"][i][:, :2] * size)
             truth = data["hair_mask"][i].astype(bool)
-            union = int((region.mask | truth).sum())
+            # what the builder grows hair from: a bare head it judges bald grows none, whatever specks it holds
+            used = np.zeros_like(region.mask) if region.bald and not region.headwear else region.mask
+            union = int((used | truth).sum())
             rows.append({"index": int(i), "true_color": [int(c) for c in data["hair_color"][i]],
                          "true_px": int(truth.sum()), "found_px": int(region.mask.sum()),
-                         "iou": round(float((region.mask & truth).sum() / union) if union else 1.0, 4),
+                         "iou": round(float((used & truth).sum() / union) if union else 1.0, 4),
                          "region_bald": bool(region.bald),
                          "headwear_px": int(region.occluded.sum()) if region.occluded is not None else 0})
     finally:

@@ -2,7 +2,9 @@
 headwear told apart from hair.
 
 Candidates are the person's pixels outside the face oval (plus the forehead above the brows, where a fringe lies)
-down to the chin. Colours are compared in CIELAB as smoothed 3-D histograms, so a class may have several colours
+down to the chin. A candidate is not skin when its colour is far from the cheeks' (`SkinColour`, lightness counted
+little: shading) or when no shade of the face's skin has its chromaticity (`SkinChroma`: dark hair on dark skin,
+blond on fair). Colours are compared in CIELAB as smoothed 3-D histograms, so a class may have several colours
 (a striped shirt, a suit with a black collar): skin is sampled on the cheeks, clothes below the chin, hair from the
 candidates that are not skin in two places, the crown (above the face) and the temples (beside the face, between
 the brows and the nose). When the crown's colours are mostly absent from the temples' hair, the crown is headwear
@@ -76,6 +78,20 @@ NOT_SKIN_FACE_PX = 120
 """`not_skin_mask` reads the photo in blocks of about this many to the face height (whole pixels below twice it)."""
 BALD_FRACTION = 0.04
 """A hair region smaller than this fraction of the face oval's area means no hair worth growing: bald."""
+NOT_FACE_SKIN = ((33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7),
+                 (263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249),
+                 (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146),
+                 (70, 63, 105, 66, 107, 55, 65, 52, 53, 46), (300, 293, 334, 296, 336, 285, 295, 282, 283, 276))
+"""Face-mesh outlines of the eyes, the lips and the brows: inside the face oval, what is not skin."""
+FEATURE_MARGIN = 0.02
+"""Those outlines are widened by this fraction of the face height (lashes, the lips' edge, stray brow hairs)."""
+CHROMA_BINS = 48
+"""Cells per axis of the skin's chromaticity histogram, over r in [0.2, 0.8] and g in [0.1, 0.5]."""
+CHROMA_SEEN = 0.1
+"""A chromaticity is the skin's when its smoothed density is at least this fraction of the face skin's median."""
+CHROMA_LUMINANCE = (0.5, 1.4)
+"""Skin spans its face's 5th to 95th percentile luminance times these: shade darker, light brighter than that is
+not the face's skin under this light."""
 
 
 @dataclass(frozen=True)
@@ -204,6 +220,69 @@ class SkinColour:
         return (lab[..., 0] > max(self.centre[0] + above, least)) & (np.hypot(lab[..., 1], lab[..., 2]) < chroma)
 
 
+def linear_rgb(rgb: np.ndarray) -> np.ndarray:
+    """rgb : (..., 3) uint8 sRGB -> (..., 3) float32 linear light."""
+    c = np.asarray(rgb, np.float32) / 255.0
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+@dataclass(frozen=True)
+class SkinChroma:
+    """The face's skin as the photo's light leaves it: a histogram of linear-RGB chromaticity (r and g over
+    r + g + b, which shading does not change) and the luminance range it spans.
+
+    `SkinColour` counts lightness little (a bald scalp darkens as it turns from the light), so dark hair on dark
+    skin or blond hair on fair skin can come within its reach; their chromaticity is another than any shade of
+    the face's skin: black hair is greyer than brown skin, blond hair yellower than fair skin."""
+
+    table: np.ndarray
+    """(CHROMA_BINS, CHROMA_BINS) smoothed density of the face skin's chromaticity."""
+    typical: float
+    """Median density at the face skin's own pixels."""
+    luminance: tuple[float, float]
+    """The luminance (linear) range skin may have: `CHROMA_LUMINANCE` times the face's 5th and 95th percentiles."""
+
+    @staticmethod
+    def _cells(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        lin = linear_rgb(rgb)
+        total = lin.sum(-1) + 1e-4
+        r = np.clip(((lin[..., 0] / total - 0.2) / 0.6 * CHROMA_BINS).astype(np.int32), 0, CHROMA_BINS - 1)
+        g = np.clip(((lin[..., 1] / total - 0.1) / 0.4 * CHROMA_BINS).astype(np.int32), 0, CHROMA_BINS - 1)
+        return r, g, lin @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+
+    @classmethod
+    def of(cls, rgb: np.ndarray) -> SkinChroma:
+        """rgb : (n, 3) uint8 sRGB face skin samples, n > 0."""
+        r, g, lum = cls._cells(rgb)
+        hist = np.zeros((CHROMA_BINS, CHROMA_BINS), np.float64)
+        np.add.at(hist, (r, g), 1.0)
+        for axis in (0, 1):  # [1 2 1]: neighbouring chromaticities count as seen
+            hist = 2 * hist + np.roll(hist, 1, axis) + np.roll(hist, -1, axis)
+        hist /= max(hist.sum(), 1.0)
+        lo, hi = np.percentile(lum, [5, 95])
+        return cls(hist, float(np.median(hist[r, g])),
+                   (float(lo * CHROMA_LUMINANCE[0]), float(hi * CHROMA_LUMINANCE[1])))
+
+    def unlike(self, rgb: np.ndarray) -> np.ndarray:
+        """(...,) bool: colours rgb (..., 3) uint8 no shade of this skin has."""
+        r, g, lum = self._cells(rgb)
+        lo, hi = self.luminance
+        return (self.table[r, g] < CHROMA_SEEN * self.typical) | (lum < lo) | (lum > hi)
+
+
+def face_skin_chroma(rgb: np.ndarray, landmarks_px: np.ndarray) -> SkinChroma | None:
+    """`SkinChroma` of the face oval less the eyes, lips and brows (`NOT_FACE_SKIN`); None when none is seen."""
+    h, w = rgb.shape[:2]
+    lm = np.asarray(landmarks_px, np.float64)
+    face = polygon_mask((w, h), lm[list(FACE_OVAL)])
+    margin = max(1, int(round(FEATURE_MARGIN * float(lm[CHIN, 1] - lm[FOREHEAD, 1]))))
+    features = np.zeros_like(face)
+    for outline in NOT_FACE_SKIN:
+        features |= polygon_mask((w, h), lm[list(outline)])
+    skin = face & ~dilate(features, margin)
+    return SkinChroma.of(np.asarray(rgb)[skin]) if skin.any() else None
+
+
 def cheek_skin(rgb: np.ndarray, landmarks_px: np.ndarray) -> SkinColour | None:
     """The skin colour round the cheek points (`CHEEKS`, `SKIN_SAMPLE_RADIUS`) inside the face oval; None when no
     cheek pixel is in the photo. rgb : (h, w, 3) uint8; landmarks_px : (478, 2)."""
@@ -293,7 +372,12 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
     candidate = is_person & (~face | (ys < brow_y)) & (ys < lm[CHIN, 1])
     shine = skin.shine(lab)
     shine &= ~_white_hair(shine & candidate, is_person, face_h)
-    not_skin = skin.differs(lab, np.where(ys < top_y, CROWN_SKIN_MARGIN, SKIN_MARGIN)) & ~shine & ~skin.lit(lab)
+    lit = skin.lit(lab)
+    not_skin = skin.differs(lab, np.where(ys < top_y, CROWN_SKIN_MARGIN, SKIN_MARGIN)) & ~lit
+    chroma = face_skin_chroma(rgb, lm)
+    if chroma is not None:  # a colour no shade of the face's skin has: another chromaticity, or darker than shade
+        not_skin |= chroma.unlike(sub_rgb) & ~lit  # skin facing the light stays skin (a bald scalp's highlight)
+    not_skin &= ~shine
     crown = candidate & not_skin & (ys < top_y)
     sides = candidate & not_skin & ~face & (ys > brow_y) & (ys < lm[NOSE_TIP, 1])
     clothes_pick = is_person & (ys > lm[CHIN, 1] + CLOTHES_BELOW_CHIN * face_h)
