@@ -78,6 +78,10 @@ NOT_SKIN_FACE_PX = 120
 """`not_skin_mask` reads the photo in blocks of about this many to the face height (whole pixels below twice it)."""
 BALD_FRACTION = 0.04
 """A hair region smaller than this fraction of the face oval's area means no hair worth growing: bald."""
+SPECK = 0.01
+"""Radius (fraction of the face height) of the opening that removes specks from the hair and of the closing that
+joins its strands. Closing first kept hanging strands (hair_region benchmark, held-out seeds 102 / 103: mean IoU
+0.735 / 0.763 -> 0.769 / 0.784, p10 0.31 / 0.37 -> 0.45 / 0.45); a bald head's specks are judged before it."""
 NOT_FACE_SKIN = ((33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7),
                  (263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249),
                  (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146),
@@ -405,8 +409,16 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
         hair = candidate & not_skin & hair_model.seen(cell)
         if clothes is not None:  # a colour both wear: hair only where it is more the hair's than the clothes'
             hair &= hair_model.table[cell] * max(hair_model.count, 1) >= clothes.table[cell] * clothes.count * 0.5
-    hair = _open_close(hair, max(1, int(round(face_h * 0.01))))
-    hair = _grown_from(hair, hair & (ys < brow_y))  # hair grows from the scalp: drop patches beside the jaw
+    speck = max(1, int(round(face_h * SPECK)))
+    # hair grows from the scalp: patches beside the jaw that do not connect to it are dropped
+    cleaned = _open_close(hair, speck)
+    cleaned = _grown_from(cleaned, cleaned & (ys < brow_y))
+    if cleaned.sum() >= BALD_FRACTION * max(int(face_full.sum()), 1):
+        # hair, not a bald head's few specks: close the gaps between strands before opening specks away, or
+        # strands thinner than the opening go and, with them, what connects hanging hair to the scalp
+        hair = _close_open(hair, speck)
+        cleaned = _grown_from(hair, hair & (ys < brow_y))
+    hair = cleaned
     if occluded is not None:
         occluded = _open_close(occluded & ~hair, max(1, int(round(face_h * 0.01))))
     color = np.median(sub_rgb[hair], 0) if hair.any() else skin.rgb
@@ -461,6 +473,12 @@ def _open_close(mask: np.ndarray, r: int) -> np.ndarray:
     """Remove specks, then fill pinholes (square structuring element of radius r)."""
     opened = dilate(~dilate(~mask, r), r)
     return ~dilate(~dilate(opened, r), r)
+
+
+def _close_open(mask: np.ndarray, r: int) -> np.ndarray:
+    """Fill gaps and pinholes, then remove specks (square structuring element of radius r)."""
+    closed = ~dilate(~dilate(mask, r), r)
+    return dilate(~dilate(~closed, r), r)
 
 
 def _grown_from(mask: np.ndarray, seed: np.ndarray, step: int = 3) -> np.ndarray:
