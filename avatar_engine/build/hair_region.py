@@ -4,7 +4,7 @@ headwear told apart from hair.
 Candidates are the person's pixels outside the face oval (plus the forehead above the brows, where a fringe lies)
 down to the chin. A candidate is not skin when its colour is far from the cheeks' (`SkinColour`, lightness counted
 little: shading) or when no shade of the face's skin has its chromaticity (`SkinChroma`: dark hair on dark skin,
-blond on fair). Colours are compared in CIELAB as smoothed 3-D histograms, so a class may have several colours
+blond on fair); colours of skin facing the light are skin unless they carry strands (`strand_texture`: grey hair). Colours are compared in CIELAB as smoothed 3-D histograms, so a class may have several colours
 (a striped shirt, a suit with a black collar): skin is sampled on the cheeks, clothes below the chin, hair from the
 candidates that are not skin in two places, the crown (above the face) and the temples (beside the face, between
 the brows and the nose). When the crown's colours are mostly absent from the temples' hair, the crown is headwear
@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from avatar_engine.build.texture_project import box_blur
 
 FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176,
              149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)
@@ -93,6 +95,13 @@ CHROMA_BINS = 48
 """Cells per axis of the skin's chromaticity histogram, over r in [0.2, 0.8] and g in [0.1, 0.5]."""
 CHROMA_SEEN = 0.1
 """A chromaticity is the skin's when its smoothed density is at least this fraction of the face skin's median."""
+STRAND_SCALE = 1 / 130
+"""Radius (fraction of the face height) of the blur whose residual measures strand texture; the residual is
+averaged over twice that."""
+STRANDS = 2.5
+"""Colours of lit skin (`SkinColour.lit`) are hair where their lightness varies this many times as much as the face
+skin's does (`strand_texture`): grey and white hair on fair skin has its hue, but strands; a scalp facing the light
+is as smooth as the face (synthetic sets: lit hair 2.6-24 times, lit bald scalps 0.4-2.4)."""
 CHROMA_LUMINANCE = (0.5, 1.4)
 """Skin spans its face's 5th to 95th percentile luminance times these: shade darker, light brighter than that is
 not the face's skin under this light."""
@@ -274,17 +283,24 @@ class SkinChroma:
         return (self.table[r, g] < CHROMA_SEEN * self.typical) | (lum < lo) | (lum > hi)
 
 
-def face_skin_chroma(rgb: np.ndarray, landmarks_px: np.ndarray) -> SkinChroma | None:
-    """`SkinChroma` of the face oval less the eyes, lips and brows (`NOT_FACE_SKIN`); None when none is seen."""
-    h, w = rgb.shape[:2]
+def face_skin_mask(size: tuple[int, int], landmarks_px: np.ndarray) -> np.ndarray:
+    """(h, w) bool: the face oval less the eyes, lips and brows (`NOT_FACE_SKIN`, widened by `FEATURE_MARGIN`).
+    size : (w, h)."""
     lm = np.asarray(landmarks_px, np.float64)
-    face = polygon_mask((w, h), lm[list(FACE_OVAL)])
+    face = polygon_mask(size, lm[list(FACE_OVAL)])
     margin = max(1, int(round(FEATURE_MARGIN * float(lm[CHIN, 1] - lm[FOREHEAD, 1]))))
     features = np.zeros_like(face)
     for outline in NOT_FACE_SKIN:
-        features |= polygon_mask((w, h), lm[list(outline)])
-    skin = face & ~dilate(features, margin)
-    return SkinChroma.of(np.asarray(rgb)[skin]) if skin.any() else None
+        features |= polygon_mask(size, lm[list(outline)])
+    return face & ~dilate(features, margin)
+
+
+def strand_texture(lightness: np.ndarray, face_h: float) -> np.ndarray:
+    """(h, w) how much lightness (h, w) varies at the scale of hair strands: the mean absolute residual of a blur
+    of `STRAND_SCALE` x face height, averaged over twice that radius."""
+    r = max(1, int(round(STRAND_SCALE * face_h)))
+    light = np.asarray(lightness, np.float64)
+    return box_blur(np.abs(light - box_blur(light, r)), 2 * r)
 
 
 def cheek_skin(rgb: np.ndarray, landmarks_px: np.ndarray) -> SkinColour | None:
@@ -376,11 +392,16 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
     candidate = is_person & (~face | (ys < brow_y)) & (ys < lm[CHIN, 1])
     shine = skin.shine(lab)
     shine &= ~_white_hair(shine & candidate, is_person, face_h)
+    face_skin = face_skin_mask((w, h), lm)[box]
     lit = skin.lit(lab)
+    if face_skin.any():  # lit skin's colours with strands are grey or white hair: a lit scalp is smooth
+        texture = strand_texture(lab[..., 0], face_h)
+        # not at the person's outline, where the step to the background reads as texture
+        inside = ~dilate(~is_person, 3 * max(1, int(round(STRAND_SCALE * face_h))))
+        lit &= (texture <= STRANDS * max(float(np.median(texture[face_skin])), 1e-3)) | ~inside
     not_skin = skin.differs(lab, np.where(ys < top_y, CROWN_SKIN_MARGIN, SKIN_MARGIN)) & ~lit
-    chroma = face_skin_chroma(rgb, lm)
-    if chroma is not None:  # a colour no shade of the face's skin has: another chromaticity, or darker than shade
-        not_skin |= chroma.unlike(sub_rgb) & ~lit  # skin facing the light stays skin (a bald scalp's highlight)
+    if face_skin.any():  # a colour no shade of the face's skin has: another chromaticity, or darker than shade
+        not_skin |= SkinChroma.of(sub_rgb[face_skin]).unlike(sub_rgb) & ~lit  # a lit bald scalp stays skin
     not_skin &= ~shine
     crown = candidate & not_skin & (ys < top_y)
     sides = candidate & not_skin & ~face & (ys > brow_y) & (ys < lm[NOSE_TIP, 1])

@@ -188,6 +188,20 @@ def test_dark_hair_on_dark_skin_is_hair():
     assert iou(region.mask, truth) >= REGION_IOU
 
 
+def test_grey_blond_strands_with_the_skin_hue_are_hair():
+    """Hair between the skin's colour and white (grey-blond on fair skin) has the hue of lit skin and passes as the
+    scalp facing the light by colour alone (the head came out bald); its strands tell it apart: lightness varying
+    across them several times as much as over the face."""
+    pale = 0.45 * np.array(SKIN) + 0.55 * np.array([235, 235, 230])
+    rgb, person, lm, truth = painted_portrait(tuple(int(c) for c in pale))
+    xs = np.mgrid[0:rgb.shape[0], 0:rgb.shape[1]][1]
+    strands = np.where(xs % 4 < 2, 10, -6)[truth]  # 2 px strands, lighter and darker
+    rgb[truth] = np.clip(rgb[truth].astype(int) + strands[:, None], 0, 255).astype(np.uint8)
+    region = hair_region(rgb, person, lm)
+    assert not region.bald
+    assert iou(region.mask, truth) >= REGION_IOU
+
+
 def test_skin_coloured_head_is_bald(template):
     rgb, person, lm, _ = painted_portrait(SKIN)
     region = hair_region(rgb, person, lm)
