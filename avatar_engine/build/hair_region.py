@@ -102,6 +102,12 @@ STRANDS = 2.5
 """Colours of lit skin (`SkinColour.lit`) are hair where their lightness varies this many times as much as the face
 skin's does (`strand_texture`): grey and white hair on fair skin has its hue, but strands; a scalp facing the light
 is as smooth as the face (synthetic sets: lit hair 2.6-24 times, lit bald scalps 0.4-2.4)."""
+SOFT_PERSON = 0.1
+"""Hair may lie where the person segmenter gives at least this probability, below its 0.5 cut, if it has the
+colours of the hair found inside the mask and connects to it (synthetic sets: light and thin hair against the
+backdrop scores 0.01-0.47)."""
+BACKGROUND_PERSON = 0.05
+"""Pixels the segmenter gives less than this are the backdrop, whose colours soft candidates must not be more of."""
 CHROMA_LUMINANCE = (0.5, 1.4)
 """Skin spans its face's 5th to 95th percentile luminance times these: shade darker, light brighter than that is
 not the face's skin under this light."""
@@ -440,6 +446,9 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
         hair = _close_open(hair, speck)
         cleaned = _grown_from(hair, hair & (ys < brow_y))
     hair = cleaned
+    if hair_model is not None and hair.any():
+        hair = _beyond_the_mask(hair, candidate_soft(person[box], is_person, face, ys, brow_y, lm[CHIN, 1]) & not_skin,
+                                hair_model, cell, person[box] < BACKGROUND_PERSON, speck)
     if occluded is not None:
         occluded = _open_close(occluded & ~hair, max(1, int(round(face_h * 0.01))))
     color = np.median(sub_rgb[hair], 0) if hair.any() else skin.rgb
@@ -451,6 +460,25 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
         hidden[box] = occluded
     return HairRegion(mask=mask, color=tuple(int(c) for c in color), face=face_full, occluded=hidden,
                       forehead=_hair_over_forehead(hair, ys, xs, lm, brow_y))
+
+
+def candidate_soft(person: np.ndarray, is_person: np.ndarray, face: np.ndarray, ys: np.ndarray, brow_y: float,
+                   chin_y: float) -> np.ndarray:
+    """Where hair the person mask left out may be: `SOFT_PERSON` < probability <= 0.5, outside the face oval (or
+    above the brows) and above the chin."""
+    return (person > SOFT_PERSON) & ~is_person & (~face | (ys < brow_y)) & (ys < chin_y)
+
+
+def _beyond_the_mask(hair: np.ndarray, soft: np.ndarray, hair_model: ColourModel, cell: np.ndarray,
+                     background: np.ndarray, speck: int) -> np.ndarray:
+    """`hair` grown into `soft` candidates of the hair's colours that are more the hair's than the background's
+    (`background`: pixels surely not the person) and connect to it: the person segmenter's mask leaves out thin or
+    light hair against the backdrop."""
+    extra = soft & hair_model.seen(cell)
+    if background.any():
+        back = ColourModel(cell[background])
+        extra &= hair_model.table[cell] * max(hair_model.count, 1) >= back.table[cell] * back.count * 0.5
+    return _grown_from(_close_open(hair | extra, speck), hair)
 
 
 def _white_hair(shine: np.ndarray, person: np.ndarray, face_h: float) -> np.ndarray:

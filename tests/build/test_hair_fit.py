@@ -10,7 +10,7 @@ import pytest
 
 from avatar_engine.build.hair_fit import (BROWS, CHEEKS, FACE_OVAL, HairRegion, HairSilhouette, fit_hair, hair_region,
                                           iou, srgb_to_lab)
-from avatar_engine.build.hair_region import FOREHEAD, SkinChroma, linear_rgb, not_skin_mask, polygon_mask
+from avatar_engine.build.hair_region import FOREHEAD, SkinChroma, dilate, linear_rgb, not_skin_mask, polygon_mask
 from avatar_engine.build.records import PhotoView
 from avatar_engine.head.hair import HAIR_PRESETS
 from avatar_engine.head.template import template_avatar
@@ -200,6 +200,21 @@ def test_grey_blond_strands_with_the_skin_hue_are_hair():
     region = hair_region(rgb, person, lm)
     assert not region.bald
     assert iou(region.mask, truth) >= REGION_IOU
+
+
+def test_hair_the_person_mask_leaves_out_is_found_and_the_backdrop_is_not():
+    """The segmenter scores light or thin hair against the backdrop below its 0.5 cut (0.01-0.47 on synthetic
+    people): hair of the colours found inside the mask and joined to it is taken; a halo of backdrop is not."""
+    rgb, person, lm, truth = painted_portrait(HAIR)
+    ys, xs = np.mgrid[0:rgb.shape[0], 0:rgb.shape[1]]
+    outer = truth & (((xs - 100) / 50) ** 2 + ((ys - 96) / 62) ** 2 > 1)  # the hair's outer rim, 8-10 px
+    person[outer] = 0.3
+    halo = (person == 0) & dilate(person > 0, 6)
+    person[halo] = 0.3
+    assert outer.sum() > 0.3 * truth.sum()
+    region = hair_region(rgb, person, lm)
+    assert iou(region.mask, truth) >= REGION_IOU
+    assert not region.mask[halo].any()
 
 
 def test_skin_coloured_head_is_bald(template):
