@@ -30,9 +30,17 @@ class MipLevels:
     levels: list[moderngl.Texture]
 
     @classmethod
-    def of(cls, ctx: moderngl.Context, image: np.ndarray, nearest: bool) -> "MipLevels":
+    def of(cls, ctx: moderngl.Context, image: np.ndarray, nearest: bool,
+           chain: list[np.ndarray] | None = None) -> "MipLevels":
         """image : (h, w, 4) uint8. The driver builds the mipmaps (as for a mipmapped texture); each level is
-        then read back into a texture of its own, filtered `nearest` or bilinear within the level."""
+        then read back into a texture of its own, filtered `nearest` or bilinear within the level. `chain`: the
+        levels made already (render/alpha_coverage.py), uploaded as they are."""
+        flt = (moderngl.NEAREST, moderngl.NEAREST) if nearest else (moderngl.LINEAR, moderngl.LINEAR)
+        if chain is not None:
+            levels = [ctx.texture((lv.shape[1], lv.shape[0]), 4, np.ascontiguousarray(lv).tobytes()) for lv in chain]
+            for level in levels:
+                level.filter = flt
+            return cls(levels)
         h, w = image.shape[:2]
         full = ctx.texture((w, h), 4, np.ascontiguousarray(image).tobytes())
         try:
@@ -42,7 +50,7 @@ class MipLevels:
             for k in range(1 + int(math.floor(math.log2(max(w, h))))):
                 size = (max(1, w >> k), max(1, h >> k))
                 level = ctx.texture(size, 4, full.read(level=k))
-                level.filter = (moderngl.NEAREST, moderngl.NEAREST) if nearest else (moderngl.LINEAR, moderngl.LINEAR)
+                level.filter = flt
                 levels.append(level)
         finally:
             full.release()

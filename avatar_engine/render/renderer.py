@@ -14,6 +14,7 @@ import numpy as np
 
 from avatar_engine.head.rig import joint_matrices
 from avatar_engine.records import Avatar, Expression, Part
+from avatar_engine.render.alpha_coverage import mip_chain
 from avatar_engine.render.camera import Camera
 from avatar_engine.render.mip_levels import MipLevels
 from avatar_engine.render.morphs import MorphBlender, sparse_targets
@@ -31,6 +32,9 @@ shaders/avatar.glsl assumes a camera well outside it."""
 EYE_JOINTS = ("eye_L", "eye_R")
 """The eyes' joints: the joint they hang from (the head) carries their sockets, which shade the eyeballs' top
 and corners (shaders/lib/materials.glsl, shade_eye)."""
+ALPHA_CUTOFF = 0.5
+"""Alpha-masked materials (hair, lashes) keep a texel where alpha times the base colour's alpha reaches this (glTF's
+default alphaCutoff); their mip levels keep level 0's coverage at it (render/alpha_coverage.py)."""
 HAIR_HIGHLIGHT_TINT = 0.5
 """How far a hair highlight takes the hair's own colour (0: white light, 1: fully tinted). Light glancing off a
 strand's surface keeps its colour; light that passed through the strand takes the hair's."""
@@ -301,11 +305,16 @@ class Renderer:
                 # per-vertex shading samples one mip level chosen per frame (`texture_lod`): a nearest or bilinear
                 # fetch in that level instead of trilinear filtering with per-pixel derivatives
                 vertex = self.options.shading == "vertex"
+                # strands thinner than a texel of a smaller level would fail the alpha test: keep their coverage
+                chain = (mip_chain(image, ALPHA_CUTOFF) if material.alpha_mode == "MASK" and material.texture is not None
+                         else None)
                 if vertex and self.options.mip_levels:
-                    tex = MipLevels.of(ctx, image, nearest)
+                    tex = MipLevels.of(ctx, image, nearest, chain)
                 else:
                     tex = ctx.texture((image.shape[1], image.shape[0]), 4, np.ascontiguousarray(image).tobytes())
                     tex.build_mipmaps()
+                    for k, level in enumerate(chain[1:] if chain else [], start=1):
+                        tex.write(np.ascontiguousarray(level).tobytes(), level=k)
                     tex.filter = ((moderngl.NEAREST_MIPMAP_NEAREST if nearest else moderngl.LINEAR_MIPMAP_NEAREST)
                                   if vertex else moderngl.NEAREST_MIPMAP_LINEAR if nearest
                                   else moderngl.LINEAR_MIPMAP_LINEAR, moderngl.NEAREST if nearest else moderngl.LINEAR)
@@ -389,7 +398,7 @@ class Renderer:
             (part.texture.at(lod) if isinstance(part.texture, MipLevels) else part.texture).use(0)
             self._write_uniforms(part.material_kind, {
                 "u_texture_lod": lod, "u_base_color": part.color,
-                "u_roughness": part.roughness, "u_cavity_depth": part.cavity, "u_alpha_cutoff": 0.5,
+                "u_roughness": part.roughness, "u_cavity_depth": part.cavity, "u_alpha_cutoff": ALPHA_CUTOFF,
                 "u_strand_luma": part.strand_luma, "u_highlight_tint": HAIR_HIGHLIGHT_TINT})
             if part.double_sided:
                 ctx.disable(moderngl.CULL_FACE)
