@@ -15,6 +15,7 @@ from typing import Mapping
 import numpy as np
 
 import avatar_engine
+from avatar_engine.build.teeth import seat_teeth
 from avatar_engine.head.hair import HairStyle
 from avatar_engine.head.model import HeadModel
 from avatar_engine.head.template import template_avatar
@@ -72,8 +73,10 @@ def rigged_avatar(model: HeadModel, identity: Mapping[str, float], positions: np
     model's 52 targets, the fitted skeleton, and the template's materials (None; `{}`: only the lashes' and
     hair's, for a caller that adds its own), lashes and hair.
 
-    positions : (n, 3) float32 all head-model vertices, neutral expression
+    positions : (n, 3) float32 all head-model vertices, neutral expression; the teeth are seated in its mouth
+    (`teeth.seat_teeth`)
     """
+    positions = seat_teeth(model, positions)
     fitted = FittedHeadModel(model, positions, fitted_skeleton(model, identity, np.asarray(positions, np.float64)))
     avatar = template_avatar(dict(identity), materials, fitted, hair=hair)  # type: ignore[arg-type]
     return replace(avatar, generator=f"avatar-engine {avatar_engine.__version__} build")
