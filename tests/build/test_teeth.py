@@ -1,4 +1,4 @@
-"""The teeth seated in the fitted mouth: a narrow mouth's corners stand behind the teeth as the template's do."""
+"""The teeth seated in the fitted mouth: the lips clear the teeth as the template's do, whatever the mouth's shape."""
 
 from __future__ import annotations
 
@@ -6,13 +6,17 @@ import numpy as np
 import pytest
 
 from avatar_engine.build.landmark_model import Correspondence
-from avatar_engine.build.teeth import MOUTH_CORNERS, seat_teeth
+from avatar_engine.build.teeth import mouth, seat_teeth
 from avatar_engine.head.model import HeadModel
 
 CLEARANCE_TOLERANCE_MM = 0.5
-"""A seated narrow mouth's corners stand this close (mm) to the template's depth in front of the teeth."""
-NARROW = {"mouth-scale-horiz-incr": -1.0}
-"""The head model's narrowest mouth: 0.78 of the template's width."""
+"""Seated, the lips stand at least the template's clearance (mm) in front of the teeth, less this."""
+MOUTHS = {
+    "narrow": {"mouth-scale-horiz-incr": -1.0},   # 0.78 of the template's width: corners 1 mm before the arch
+    "set back": {"mouth-trans-forward": -1.0},    # the incisors 1.8 mm through the upper lip
+    "to one side": {"mouth-trans-out": 1.0},      # one corner on the arch
+    "a child's": {"age": 0.0},                   # the incisors 2.6 mm through the upper lip
+}
 
 
 @pytest.fixture(scope="module")
@@ -25,31 +29,20 @@ def correspondence():
     return Correspondence.default()
 
 
-def corner_clearance_mm(model, correspondence, positions) -> np.ndarray:
-    """(2,) how far (mm) each mouth corner lies in front of the upper teeth's front at the corner's x."""
-    corners = correspondence.points(np.asarray(positions, np.float64))[list(MOUTH_CORNERS)]
-    vs, _ = model.part_slices("teeth_upper")
-    teeth = positions[vs]
-    out = []
-    for corner in corners:
-        near = teeth[np.abs(teeth[:, 0] - corner[0]) < 0.003]
-        out.append((corner[2] - near[:, 2].max()) * 1000)
-    return np.array(out)
-
-
-def test_a_narrow_mouth_gets_the_templates_clearance(model, correspondence):
-    template = corner_clearance_mm(model, correspondence, model.neutral_positions())
-    narrow = model.neutral_positions(NARROW)
-    before = corner_clearance_mm(model, correspondence, narrow)
-    seated = seat_teeth(model, narrow, correspondence)
-    after = corner_clearance_mm(model, correspondence, seated)
-    assert np.all(before < 1.0), "the unseated arch should reach the corners (what this guards against)"
-    assert np.all(np.abs(after - template) <= CLEARANCE_TOLERANCE_MM)
+@pytest.mark.parametrize("name", sorted(MOUTHS))
+def test_the_lips_clear_the_teeth_as_the_templates_do(model, correspondence, name):
+    template = mouth(model, model.neutral_positions(), correspondence).clearance * 1000
+    positions = model.neutral_positions(MOUTHS[name])
+    before = mouth(model, positions, correspondence).clearance * 1000
+    seated = seat_teeth(model, positions, correspondence)
+    after = mouth(model, seated, correspondence).clearance * 1000
+    assert np.any(before < template - 2.0), "unseated, the lips should not clear the teeth (what this guards against)"
+    assert np.all(after >= template - CLEARANCE_TOLERANCE_MM), f"{name}: {after.round(1)} against {template.round(1)} mm"
     vs, _ = model.part_slices("skin")
-    assert np.array_equal(seated[vs], narrow[vs])  # only the mouth's insides move
+    assert np.array_equal(seated[vs], positions[vs])  # only the mouth's insides move
 
 
 @pytest.mark.parametrize("identity", [{}, {"mouth-scale-horiz-incr": 1.0}])
-def test_the_template_and_wider_mouths_keep_their_teeth(model, correspondence, identity):
+def test_the_template_and_a_wider_mouth_keep_their_teeth(model, correspondence, identity):
     positions = model.neutral_positions(identity)
     assert np.array_equal(seat_teeth(model, positions, correspondence), positions)
