@@ -26,11 +26,12 @@ def _asset() -> dict[str, np.ndarray]:
         return {k: data[k] for k in data.files}
 
 
-def lash_texture(width: int = 128, height: int = 32, strands: int = 75, seed: int = 11) -> np.ndarray:
+def lash_texture(width: int = 512, height: int = 128, strands: int = 150, seed: int = 11) -> np.ndarray:
     """(height, width, 4) uint8: dark curved strands from the root row (v = 0, top) toward the tips, alpha-cut.
 
-    Small on purpose: a lid is ~200 px wide on screen, and strands thinner than a texel of the mip level in use
-    would fall under the alpha cut-off and vanish."""
+    Fine strands, about 3 texels at the root: a close view (a VR headset's, a streamer's zoom) shows single lashes
+    rather than chips of a coarser texture; further away the renderer's mip levels keep the strands' coverage
+    (render/alpha_coverage.py), so they do not thin away."""
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     v = (y + 0.5) / height
@@ -38,9 +39,9 @@ def lash_texture(width: int = 128, height: int = 32, strands: int = 75, seed: in
     for _ in range(strands):
         root = rng.uniform(0, width)
         length = rng.uniform(0.55, 1.0)
-        lean = rng.normal(0, 2.0)           # strands fan a little sideways
+        lean = rng.normal(0, 8.0)           # strands fan a little sideways
         centre = root + lean * v ** 1.5
-        half_width = 0.9 * np.clip(1 - v / length, 0, 1) + 0.35  # tapering to the tip
+        half_width = 1.6 * np.clip(1 - v / length, 0, 1) + 0.45  # tapering to the tip
         alpha = np.maximum(alpha, np.clip(half_width - np.abs(x - centre), 0, 1) * (v < length))
     rgba = np.zeros((height, width, 4), np.uint8)
     rgba[..., :3] = LASH_COLOR

@@ -30,8 +30,9 @@ def test_levels_keep_the_strands_coverage_that_plain_averaging_loses():
     for level in chain[1:]:
         if level.shape[0] * level.shape[1] >= 64:
             assert abs(coverage(level[..., 3] / 255.0, ALPHA_CUTOFF) - base) <= COVERAGE_TOLERANCE
-    plain = plain_alphas(lashes[..., 3] / 255.0)
-    assert coverage(plain[2], ALPHA_CUTOFF) < 0.7 * base  # what the tolerance guards against: lashes thinning away
+    # what the tolerance guards against: plain averaging thins the lashes by a fifth or more on the way down
+    plain = [a for a in plain_alphas(lashes[..., 3] / 255.0) if a.size >= 64]
+    assert min(coverage(a, ALPHA_CUTOFF) for a in plain) < 0.8 * base
 
 
 def test_levels_have_gl_sizes_down_to_one_texel():
