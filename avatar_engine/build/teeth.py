@@ -31,7 +31,7 @@ MOUTH_PARTS = ("teeth_upper", "teeth_lower", "tongue")
 NARROWEST = 0.7
 """The arch is never narrowed below this fraction of the template's width."""
 STILL_M = 1e-4
-"""Shifts smaller than this (metres) are not made: the template keeps its teeth exactly."""
+"""Set-backs smaller than this (metres) are not made: the template keeps its teeth exactly."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,8 @@ def _front(vertices: np.ndarray, edges: np.ndarray, x: float) -> float:
     if not crosses.any():
         return float(vertices[np.argmin(np.abs(vertices[:, 0] - x)), 2])
     a, b = a[crosses], b[crosses]
-    t = np.where(np.abs(b[:, 0] - a[:, 0]) > 1e-12, (x - a[:, 0]) / np.where(b[:, 0] == a[:, 0], 1.0, b[:, 0] - a[:, 0]), 0.0)
+    dx = b[:, 0] - a[:, 0]
+    t = np.divide(x - a[:, 0], dx, out=np.zeros_like(dx), where=np.abs(dx) > 1e-12)  # an edge in the plane: its a
     return float((a[:, 2] + t * (b[:, 2] - a[:, 2])).max())
 
 
