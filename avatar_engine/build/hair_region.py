@@ -139,11 +139,15 @@ class HairRegion:
         return self.occluded is not None and bool(self.occluded.any())
 
 
+def linear_rgb(rgb: np.ndarray) -> np.ndarray:
+    """rgb : (..., 3) uint8 sRGB -> (..., 3) float32 linear light."""
+    c = np.asarray(rgb, np.float32) / 255.0
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
 def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """rgb : (..., 3) uint8 sRGB -> (..., 3) float32 CIELAB (D65)."""
-    c = np.asarray(rgb, np.float32) / 255.0
-    c = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    xyz = c @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]],
+    xyz = linear_rgb(rgb) @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]],
                        np.float32).T
     xyz /= np.array([0.9505, 1.0, 1.089], np.float32)
     f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
@@ -239,12 +243,6 @@ class SkinColour:
         return (lab[..., 0] > max(self.centre[0] + above, least)) & (np.hypot(lab[..., 1], lab[..., 2]) < chroma)
 
 
-def linear_rgb(rgb: np.ndarray) -> np.ndarray:
-    """rgb : (..., 3) uint8 sRGB -> (..., 3) float32 linear light."""
-    c = np.asarray(rgb, np.float32) / 255.0
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-
-
 @dataclass(frozen=True)
 class SkinChroma:
     """The face's skin as the photo's light leaves it: a histogram of linear-RGB chromaticity (r and g over
@@ -301,10 +299,15 @@ def face_skin_mask(size: tuple[int, int], landmarks_px: np.ndarray) -> np.ndarra
     return face & ~dilate(features, margin)
 
 
+def strand_radius(face_h: float) -> int:
+    """Pixels of `STRAND_SCALE` x face height, at least 1."""
+    return max(1, int(round(STRAND_SCALE * face_h)))
+
+
 def strand_texture(lightness: np.ndarray, face_h: float) -> np.ndarray:
     """(h, w) how much lightness (h, w) varies at the scale of hair strands: the mean absolute residual of a blur
-    of `STRAND_SCALE` x face height, averaged over twice that radius."""
-    r = max(1, int(round(STRAND_SCALE * face_h)))
+    of `strand_radius`, averaged over twice that radius."""
+    r = strand_radius(face_h)
     light = np.asarray(lightness, np.float64)
     return box_blur(np.abs(light - box_blur(light, r)), 2 * r)
 
@@ -400,15 +403,16 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
     shine &= ~_white_hair(shine & candidate, is_person, face_h)
     face_skin = face_skin_mask((w, h), lm)[box]
     lit = skin.lit(lab)
-    if face_skin.any():  # lit skin's colours with strands are grey or white hair: a lit scalp is smooth
+    not_skin = skin.differs(lab, np.where(ys < top_y, CROWN_SKIN_MARGIN, SKIN_MARGIN))
+    if face_skin.any():
+        # lit skin's colours with strands are grey or white hair: a lit scalp is smooth (not judged at the person's
+        # outline, where the step to the background reads as texture)
         texture = strand_texture(lab[..., 0], face_h)
-        # not at the person's outline, where the step to the background reads as texture
-        inside = ~dilate(~is_person, 3 * max(1, int(round(STRAND_SCALE * face_h))))
+        inside = ~dilate(~is_person, 3 * strand_radius(face_h))
         lit &= (texture <= STRANDS * max(float(np.median(texture[face_skin])), 1e-3)) | ~inside
-    not_skin = skin.differs(lab, np.where(ys < top_y, CROWN_SKIN_MARGIN, SKIN_MARGIN)) & ~lit
-    if face_skin.any():  # a colour no shade of the face's skin has: another chromaticity, or darker than shade
-        not_skin |= SkinChroma.of(sub_rgb[face_skin]).unlike(sub_rgb) & ~lit  # a lit bald scalp stays skin
-    not_skin &= ~shine
+        # a colour no shade of the face's skin has: another chromaticity, or darker than shade
+        not_skin |= SkinChroma.of(sub_rgb[face_skin]).unlike(sub_rgb)
+    not_skin &= ~lit & ~shine  # a lit bald scalp stays skin
     crown = candidate & not_skin & (ys < top_y)
     sides = candidate & not_skin & ~face & (ys > brow_y) & (ys < lm[NOSE_TIP, 1])
     clothes_pick = is_person & (ys > lm[CHIN, 1] + CLOTHES_BELOW_CHIN * face_h)
@@ -433,7 +437,8 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
 
     hair = np.zeros(face.shape, bool)
     if hair_model is not None:
-        hair = candidate & not_skin & hair_model.seen(cell)
+        seen = hair_model.seen(cell)
+        hair = candidate & not_skin & seen
         if clothes is not None:  # a colour both wear: hair only where it is more the hair's than the clothes'
             hair &= hair_model.table[cell] * max(hair_model.count, 1) >= clothes.table[cell] * clothes.count * 0.5
     speck = max(1, int(round(face_h * SPECK)))
@@ -447,10 +452,10 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
         cleaned = _grown_from(hair, hair & (ys < brow_y))
     hair = cleaned
     if hair_model is not None and hair.any():
-        hair = _beyond_the_mask(hair, candidate_soft(person[box], is_person, face, ys, brow_y, lm[CHIN, 1]) & not_skin,
-                                hair_model, cell, person[box] < BACKGROUND_PERSON, speck)
+        soft = candidate_soft(person[box], is_person, face, ys, brow_y, lm[CHIN, 1]) & not_skin & seen
+        hair = _beyond_the_mask(hair, soft, hair_model, cell, person[box] < BACKGROUND_PERSON, speck)
     if occluded is not None:
-        occluded = _open_close(occluded & ~hair, max(1, int(round(face_h * 0.01))))
+        occluded = _open_close(occluded & ~hair, speck)
     color = np.median(sub_rgb[hair], 0) if hair.any() else skin.rgb
     mask = full.copy()
     mask[box] = hair
@@ -471,10 +476,10 @@ def candidate_soft(person: np.ndarray, is_person: np.ndarray, face: np.ndarray, 
 
 def _beyond_the_mask(hair: np.ndarray, soft: np.ndarray, hair_model: ColourModel, cell: np.ndarray,
                      background: np.ndarray, speck: int) -> np.ndarray:
-    """`hair` grown into `soft` candidates of the hair's colours that are more the hair's than the background's
+    """`hair` grown into `soft` candidates (of the hair's colours) that are more the hair's than the background's
     (`background`: pixels surely not the person) and connect to it: the person segmenter's mask leaves out thin or
     light hair against the backdrop."""
-    extra = soft & hair_model.seen(cell)
+    extra = soft
     if background.any():
         back = ColourModel(cell[background])
         extra &= hair_model.table[cell] * max(hair_model.count, 1) >= back.table[cell] * back.count * 0.5
