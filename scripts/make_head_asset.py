@@ -4,7 +4,8 @@
     python scripts/make_head_asset.py
 
 What it stores (glTF axes: metres, +Y up, face toward +Z, +X the head's left; the neck joint at the origin):
-- the render mesh, split at UV seams, as parts in one vertex array: skin, tongue, eye_L, eye_R, teeth_upper,
+- the render mesh, split at UV seams (the skin laid out by `head/skin_layout.py`: the face on an island of its
+  own at a higher texel density), as parts in one vertex array: skin, tongue, eye_L, eye_R, teeth_upper,
   teeth_lower; `weld` maps each render vertex to a welded vertex so normals are smooth across seams;
 - identity bases: phenotype grid nodes (a compressed basis + per-node coefficients, evaluated multilinearly)
   and signed local shape changes; 52 ARKit expression targets; each with its joint offsets;
@@ -26,7 +27,9 @@ import numpy as np
 
 from avatar_engine.head.arkit import ARKIT_NAMES
 from avatar_engine.head.eyes import eyeball_mesh
-from avatar_engine.head.geometry import follow_rigidly
+from avatar_engine.head import skin_layout
+from avatar_engine.head.geometry import follow_rigidly, vertex_normals
+from avatar_engine.head.occlusion import vertex_occlusion
 from avatar_engine.paths import atomic_path
 from avatar_engine.records import JOINT_NAMES
 
@@ -122,40 +125,28 @@ def components(triangles: np.ndarray, n: int) -> np.ndarray:
     return np.array([find(i) for i in range(n)])
 
 
-def pack_islands(uv: np.ndarray, tris: np.ndarray, margin: float = 0.012) -> np.ndarray:
-    """Repack the UV islands used by `tris` into the unit square at one common, largest scale.
-
-    uv : (k, 2) coordinates; tris : (m, 3) indices into uv. Returns the new (k, 2) coordinates.
-    """
-    label = components(tris, len(uv))
-    used = np.unique(tris)
-    islands = [used[label[used] == lab] for lab in np.unique(label[used])]
-    boxes = [(uv[i].min(0), uv[i].max(0) - uv[i].min(0)) for i in islands]
-    order = sorted(range(len(islands)), key=lambda k: -boxes[k][1][1])
-
-    def place(scale: float) -> dict[int, tuple[float, float]] | None:
-        x = y = shelf = margin
-        spots = {}
-        for k in order:
-            w, h = boxes[k][1] * scale
-            if x + w + margin > 1.0:
-                x, y, shelf = margin, shelf + margin, shelf + margin
-            if y + h + margin > 1.0:
-                return None
-            spots[k] = (x, y)
-            x += w + margin
-            shelf = max(shelf, y + h)
-        return spots
-
-    lo, hi = 0.1, 10.0
-    for _ in range(40):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if place(mid) else (lo, mid)
-    spots = place(lo)
-    out = uv.copy()
-    for k, island in enumerate(islands):
-        out[island] = (uv[island] - boxes[k][0]) * lo + np.array(spots[k])
-    return out
+def lay_out_skin(part: dict[str, np.ndarray], bases: tuple[str, ...]) -> None:
+    """The skin part's UV layout (`head/skin_layout.py`), in place: the face cut onto an island of its own (its
+    border vertices copied, appended after the others so that every existing id keeps its vertex), then every
+    island packed into the unit square, the face at a higher texel density and hidden islands at a lower."""
+    tris = part["indices"]
+    island = skin_layout.triangle_islands(tris, len(part["positions"]))
+    face = skin_layout.face_triangles(part["positions"], tris, island)
+    tris, copies = skin_layout.split_at_face(tris, face, len(part["positions"]))
+    for key, value in list(part.items()):
+        if key in bases:
+            part[key] = np.concatenate([value, value[:, copies]], axis=1)
+        elif key != "indices":
+            part[key] = np.concatenate([value, value[copies]])
+    part["indices"] = tris
+    island = skin_layout.triangle_islands(tris, len(part["positions"]))
+    visibility = vertex_occlusion(part["positions"], vertex_normals(part["positions"], tris), tris)
+    density = skin_layout.island_densities(island, face, visibility, tris)
+    uv = skin_layout.lay_out(part["source_uvs"], part["positions"], tris, density, island)
+    part["uvs"] = np.stack([uv[:, 0], 1.0 - uv[:, 1]], 1)  # OBJ v-up -> glTF v-down
+    print(f"skin layout: {len(copies)} vertices copied along the face's border; the face covers "
+          f"{skin_layout.texture_share(uv, tris, face):.1%} of the texture, every island "
+          f"{skin_layout.texture_share(uv, tris, np.ones(len(tris), bool)):.1%}")
 
 
 def read_obj_groups(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, list[tuple[list[int], list[int]]]]]:
@@ -231,14 +222,11 @@ def main() -> None:
                            joints=joints_src[src], weights=weights_src[src],
                            **{k: b[:, src] for k, b in all_bases.items()})
 
-    def skin_uv(uv: np.ndarray, tris: np.ndarray) -> np.ndarray:
-        packed = pack_islands(uv, tris)
-        return np.stack([packed[:, 0], 1.0 - packed[:, 1]], 1)  # OBJ v-up -> glTF v-down
-
     def tongue_uv(uv: np.ndarray, tris: np.ndarray) -> np.ndarray:
         return np.stack([uv[:, 0], 1.0 - uv[:, 1]], 1)
 
-    add_anny_part("skin", skin_c, skin_uv)
+    add_anny_part("skin", skin_c, lambda uv, tris: uv)
+    lay_out_skin(parts["skin"], tuple(all_bases))
     add_anny_part("tongue", tongue_c, tongue_uv)
 
     # eyeballs: our own sphere at anny's eye joint, carried by the motion of anny's eye helper

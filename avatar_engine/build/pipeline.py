@@ -102,19 +102,29 @@ class Builder:
             self._landmarker = open_face_landmarker(
                 self.options.landmarker, FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES),
                 self.options.landmarker_backend)
-        if self.options.fit.recon != "off":  # a missing or damaged network fails here, not at the first photo
-            from avatar_engine.build.fit import recon_network
-
-            recon_network(self.options.fit.recon_model)
         self._segmenter = None  # the hair stage's person segmenter: opened at its first use, then kept
         self._gl = None  # the render check's headless OpenGL context: made at its first use, then kept
         self._texture_net = None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="avatar-build")
         """Makes each photo's texture beside the hair and rig stages."""
+        try:
+            self._open_the_rest()
+        except BaseException:
+            # what opened is closed now: a MediaPipe graph left to the garbage collector can hang the exit
+            self.close()
+            raise
+
+    def _open_the_rest(self) -> None:
+        """The optional networks and the texture stage's UV tables: a missing or damaged model fails here, not at
+        the first photo."""
+        if self.options.fit.recon != "off":
+            from avatar_engine.build.fit import recon_network
+
+            recon_network(self.options.fit.recon_model)
         if self.options.texture and self.options.texture_net:
             from avatar_engine.nets.texture_net import TextureNet
 
-            self._texture_net = TextureNet.open()  # a missing or damaged model fails here, not at the first photo
+            self._texture_net = TextureNet.open()
         if self.options.texture and _available("avatar_engine.build.texture"):
             from avatar_engine.build.texture import prepare_layout
 

@@ -27,6 +27,25 @@ def vertex_normals(positions: np.ndarray, triangles: np.ndarray, vertex_count: i
     return (normals / np.maximum(length, 1e-12)).astype(np.float32)
 
 
+def triangle_islands(triangles: np.ndarray, vertex_count: int | None = None) -> np.ndarray:
+    """(m,) label 0..k-1 of the connected piece each triangle is on (triangles sharing a vertex id are connected;
+    render vertices are split at UV seams, so these are the UV islands). Labels spread by repeated minimum over
+    each triangle's corners, vectorised."""
+    tris = np.asarray(triangles, np.int64)
+    n = int(tris.max()) + 1 if vertex_count is None else vertex_count
+    label = np.arange(n)
+    while True:
+        corner = label[tris].min(axis=1)
+        updated = label.copy()
+        for k in range(3):
+            np.minimum.at(updated, tris[:, k], corner)
+        updated = updated[updated]  # jump along chains of labels: far fewer rounds on long islands
+        if np.array_equal(updated, label):
+            break
+        label = updated
+    return np.unique(label[tris[:, 0]], return_inverse=True)[1].ravel()
+
+
 def similarity_fit(source: np.ndarray, target: np.ndarray, scale: bool = True,
                    weights: np.ndarray | None = None) -> tuple[float, np.ndarray, np.ndarray]:
     """Least-squares s, R, t with target ~ s * R @ source + t (Umeyama 1991), each point weighted by `weights`.

@@ -20,8 +20,8 @@ import numpy as np
 
 from avatar_engine.build import delight
 from avatar_engine.errors import InputError
-from avatar_engine.nets.texture_net import (COVERAGE, FEATURE_SIZE, NET_SIZE, pool, shrink, shrink_albedo,
-                                            skin_inputs, skin_layout, uv_features)
+from avatar_engine.nets.texture_net import (COVERAGE, FEATURE_SIZE, NET_SIZE, default_layout_id, pool, shrink,
+                                            shrink_albedo, skin_inputs, skin_layout, uv_features)
 from avatar_engine.paths import atomic_path, write_text_atomic
 from avatar_engine.synth.dataset import concat_shards
 
@@ -142,7 +142,8 @@ def generate(out: Path, options: TextureDataOptions, progress: Callable[[int, in
                 shards.append(name)
             # the manifest after every shard: a long run stopped early leaves a usable (smaller) set
             manifest = {"generator": GENERATOR, "seed": options.seed, "count": options.count, "kept": kept,
-                        "skipped": skipped, "photo_size": options.size, "net_size": NET_SIZE, "shards": shards,
+                        "skipped": skipped, "photo_size": options.size, "net_size": NET_SIZE,
+                        "skin_layout": default_layout_id(), "shards": shards,
                         "complete": first + options.shard >= options.count,
                         "seconds": round(time.perf_counter() - start, 1)}
             write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=1))
@@ -162,6 +163,9 @@ def load(folder: Path) -> dict[str, np.ndarray]:
     if manifest.get("generator") != GENERATOR or manifest.get("net_size") not in (NET_SIZE, FEATURE_SIZE):
         raise InputError(f"{folder} was made by {manifest.get('generator')!r} at {manifest.get('net_size')}, "
                          f"this reads {GENERATOR!r} at {NET_SIZE} or {FEATURE_SIZE}")
+    if manifest.get("skin_layout") != default_layout_id():
+        raise InputError(f"{folder} was made on another skin UV layout ({manifest.get('skin_layout')!r}, the head "
+                         f"model's is {default_layout_id()!r}): make the set again with `avatar synth --texture`")
     data = concat_shards(folder / name for name in manifest["shards"])
     if not data:
         raise InputError(f"{folder} holds no samples")

@@ -25,6 +25,7 @@ from avatar_engine.build import delight
 from avatar_engine.build.texture_fill import dilate, fill_base, seam_edges, seam_side_points, weld_ids
 from avatar_engine.build.texture_project import bilinear, project_texels, texel_map
 from avatar_engine.errors import InputError, ModelError
+from avatar_engine.head.skin_layout import layout_id
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "assets" / "models"
 MODEL_PATH = MODEL_DIR / "texture_refine.onnx"
@@ -87,6 +88,15 @@ def layout_maps(uvs_key: bytes, tris_key: bytes, n: int) -> dict[str, np.ndarray
 def skin_layout(uvs: np.ndarray, triangles: np.ndarray) -> dict[str, np.ndarray]:
     uvs = np.ascontiguousarray(uvs, np.float32)
     return layout_maps(uvs.tobytes(), np.ascontiguousarray(triangles, np.int64).tobytes(), len(uvs))
+
+
+def default_layout_id() -> str:
+    """`skin_layout.layout_id` of the head model's skin: the layout features and weights are made for."""
+    from avatar_engine.head.model import HeadModel
+
+    model = HeadModel.default()
+    vs, ts = model.part_slices("skin")
+    return layout_id(model.uvs[vs], model.triangles[ts] - vs.start)
 
 
 def log_albedo(linear: np.ndarray) -> np.ndarray:
@@ -252,6 +262,9 @@ class TextureNet:
         if mode not in MODES or card.get("channels") != CHANNELS or card.get("net_size") != NET_SIZE:
             raise ModelError(f"{card_path.name} does not describe a texture network this code runs (mode {mode!r}, "
                              f"channels {card.get('channels')}, size {card.get('net_size')}); {HINT}")
+        if card.get("skin_layout") != default_layout_id():
+            raise ModelError(f"{path.name} was trained on another skin UV layout ({card.get('skin_layout')!r}, the "
+                             f"head model's is {default_layout_id()!r}); {HINT}")
         session = open_session(path, InferOptions(backend=backend, threads=1), hint=HINT)
         spec = session.inputs[0]
         if len(session.inputs) != 1 or tuple(spec.shape[1:]) != (CHANNELS, NET_SIZE, NET_SIZE):

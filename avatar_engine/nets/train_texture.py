@@ -22,7 +22,8 @@ import numpy as np
 from avatar_engine.errors import InputError
 from avatar_engine.nets.texture_data import load
 from avatar_engine.paths import write_text_atomic
-from avatar_engine.nets.texture_net import CHANNELS, COVERAGE, LOG_FLOOR, MODES, NET_SIZE, seam_pairs, skin_layout
+from avatar_engine.nets.texture_net import (CHANNELS, COVERAGE, LOG_FLOOR, MODES, NET_SIZE, default_layout_id,
+                                            seam_pairs, skin_layout)
 
 WIDTHS = (16, 24, 32, 48)
 """Encoder widths at NET_SIZE, /2, /4, /8; the bottom (NET_SIZE / 16) has the last width again."""
@@ -237,6 +238,7 @@ def run(folders: list[Path], output: Path, options: TrainOptions, command: str |
     output.parent.mkdir(parents=True, exist_ok=True)
     to_onnx(net, output)
     card = {"network": "texture_refine", "mode": options.mode, "channels": CHANNELS, "net_size": NET_SIZE,
+            "skin_layout": default_layout_id(),
             "widths": list(WIDTHS), "parameters": int(sum(p.numel() for p in net.parameters())),
             "outputs": "offset (3, S, S): log linear albedo over the anchor", "data": {"sets": used},
             "command": command, "seed": options.seed, "epochs": options.epochs, "batch": options.batch,

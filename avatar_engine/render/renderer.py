@@ -12,6 +12,7 @@ from typing import Literal
 import moderngl
 import numpy as np
 
+from avatar_engine.head.geometry import triangle_islands
 from avatar_engine.head.rig import joint_matrices
 from avatar_engine.records import Avatar, Expression, Part
 from avatar_engine.render.alpha_coverage import mip_chain
@@ -129,14 +130,29 @@ class _GpuPart:
     """Hair: the root mean square of its strands' texture values (see `strand_luma`)."""
 
 
+MAIN_ISLAND_SHARE = 0.2
+"""An island holding at least this share of a part's surface may set the part's texel density (`texel_density`)."""
+
+
 def texel_density(part: Part, texture_size: tuple[int, int]) -> float:
-    """Texels per metre of `part` at rest: the square root of texture area over surface area, summed over faces."""
+    """Texels per metre of `part` at rest, for choosing its mip level: the square root of texture area over
+    surface area, on the densest UV island that holds at least `MAIN_ISLAND_SHARE` of the surface, else over the
+    whole part. A layout gives its most looked-at region the most texels (the skin's face island,
+    `head/skin_layout.py`); an average over the head would sample the face a level too coarse."""
     tri = part.indices.astype(np.int64)
     p, uv = part.positions[tri].astype(np.float64), part.uvs[tri].astype(np.float64) * texture_size
-    world = np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=1).sum()
+    world = np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=1)
     e1, e2 = uv[:, 1] - uv[:, 0], uv[:, 2] - uv[:, 0]
-    texels = np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]).sum()
-    return float(np.sqrt(texels / world)) if world > 0 else 0.0
+    texels = np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])
+    if world.sum() <= 0:
+        return 0.0
+    island = triangle_islands(tri, len(part.positions))
+    island_world = np.bincount(island, world)
+    big = island_world >= MAIN_ISLAND_SHARE * world.sum()
+    if not big.any():
+        return float(np.sqrt(texels.sum() / world.sum()))
+    density = np.sqrt(np.bincount(island, texels)[big] / island_world[big])
+    return float(density.max())
 
 
 def strand_luma(image: np.ndarray) -> float:

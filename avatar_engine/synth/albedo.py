@@ -39,6 +39,31 @@ def value_noise(shape: tuple[int, int], cell: int, rng: np.random.Generator) -> 
     return top * (1 - fy) + bottom * fy
 
 
+NOISE_CELLS_M = (0.0006, 0.0012, 0.0018)
+"""Feature sizes (m) of the fine noise a look's brows, freckles and stubble are broken up with: 1, 2 and 3 texels
+of the face as the skin layout had it before the face got an island of its own."""
+_LATTICE = 1 << 16
+
+
+def solid_noise(points: np.ndarray, cell: float, seed: int) -> np.ndarray:
+    """(...) smooth noise in [0, 1] at 3D points (..., 3), features about `cell` metres wide: value noise on a
+    hashed lattice, interpolated with a smoothstep. A function of the surface point, not of the texel, it runs on
+    across UV seams and has one size on islands of any texel density."""
+    table = np.random.default_rng(seed).random(_LATTICE).astype(np.float32)
+    scaled = np.asarray(points, np.float64) / cell
+    base = np.floor(scaled)
+    frac = scaled - base
+    w = (frac * frac * (3 - 2 * frac)).astype(np.float32)
+    base = base.astype(np.int64)
+    out = np.zeros(scaled.shape[:-1], np.float32)
+    for corner in np.ndindex(2, 2, 2):
+        i = base + np.array(corner)
+        key = (i[..., 0] * 73856093) ^ (i[..., 1] * 19349663) ^ (i[..., 2] * 83492791)
+        weight = np.prod(np.where(np.array(corner, bool), w, 1 - w), axis=-1)
+        out += weight * table[key % _LATTICE]
+    return out
+
+
 def brow_mask(p: np.ndarray, eye_y: float, eye_z: float) -> np.ndarray:
     """Soft brow arches from 3D position: over each eye, thick near the nose, tapering outward."""
     x, y, z = np.abs(p[..., 0]), p[..., 1], p[..., 2]
@@ -166,8 +191,6 @@ class _Zones:
     brows: np.ndarray
     freckles: np.ndarray
     stubble: np.ndarray
-    noise: tuple[np.ndarray, ...]
-    """Value noise with features 1, 2 and 3 texels wide; each look shifts it by its own offset."""
     scalp: tuple[np.ndarray, np.ndarray, np.ndarray]
     """Covered texel indices (k,) and their azimuth (radians) and elevation (degrees) about the scalp centre."""
 
@@ -191,12 +214,10 @@ def _zones(surface: UVSurface) -> _Zones:
     cheeks_free = _smooth(mouth_y - 0.005, mouth_y + 0.02, y) * _smooth(0.018, 0.03, x)
     neck_free = 1 - _smooth(mouth_y - 0.075, mouth_y - 0.06, y)  # below the chin line the beard thins out
     stubble = jaw * (1 - cheeks_free) * (1 - neck_free) * covered * (1 - lips)
-    rng = np.random.default_rng(0)
-    noise = tuple(value_noise((SIZE, SIZE), cell, rng).astype(np.float32) for cell in (1, 2, 3))
     texels = np.flatnonzero(covered)
     azimuth, polar = direction_angles(p.reshape(-1, 3)[texels].astype(np.float64) - scalp_centre(surface.joints))
     zones = _Zones(*(np.asarray(a, np.float32) for a in (lips, cheeks, brow_mask(p, eye_y, eye_z) * covered,
-                                                          freckles, stubble)), noise,
+                                                          freckles, stubble)),
                    (texels, azimuth, 90.0 - np.degrees(polar)))
     _ZONES[id(surface)] = (surface, zones)  # the surface is kept alive with its zones, so its id stays its own
     return zones
@@ -206,10 +227,13 @@ def paint_albedo(look: SkinLook, surface: UVSurface | None = None) -> np.ndarray
     """(SIZE, SIZE, 4) uint8 sRGB albedo (alpha 255) of `look` in the skin's UV layout."""
     surface = surface or UVSurface.default()
     zones = _zones(surface)
-    rng = np.random.default_rng(look.seed)
+    offset = np.random.default_rng(look.seed).uniform(-50.0, 50.0, 3)  # this look's own stretch of the noise
 
-    def noise(cell: int) -> np.ndarray:  # the shared noise at this look's own offset
-        return np.roll(zones.noise[cell - 1], tuple(rng.integers(0, SIZE, 2)), (0, 1))
+    def noise(cell: int, zone: np.ndarray) -> np.ndarray:  # on the texels of `zone` only: the rest stay 0
+        out = np.zeros((SIZE, SIZE), np.float32)
+        where = zone > 0
+        out[where] = solid_noise(surface.positions[where] + offset, NOISE_CELLS_M[cell - 1], 0)
+        return out
 
     base = _fill_base()
     ref_skin, ref_lips = _base_skin(), srgb_to_linear(REFERENCE_LIPS)
@@ -220,15 +244,15 @@ def paint_albedo(look: SkinLook, surface: UVSurface | None = None) -> np.ndarray
     # blush on the cheeks, toward a rosier version of the skin
     out *= 1.0 + (look.blush - 0.35) * 0.25 * zones.cheeks[..., None] * np.array([0.2, -0.6, -0.5], np.float32)
     # brows: repaint with this person's colour and density (the base's own brows sit under the same mask)
-    brows = (zones.brows * (0.65 + 0.35 * (noise(2) > 0.45)))[..., None]
+    brows = (zones.brows * (0.65 + 0.35 * (noise(2, zones.brows) > 0.45)))[..., None]
     skin_under = srgb_to_linear(look.skin) * (base / ref_skin).mean(-1, keepdims=True).clip(0.8, 1.2)
     out = out * (1 - 0.88 * brows) + skin_under * 0.88 * brows  # take the base's brows out
     out = out * (1 - look.brow_density * brows) + srgb_to_linear(look.brow) * look.brow_density * brows
     if look.freckles > 0:
-        dots = _smooth(0.66, 0.74, noise(2)) * zones.freckles * look.freckles
+        dots = _smooth(0.66, 0.74, noise(2, zones.freckles)) * zones.freckles * look.freckles
         out *= 1 - 0.45 * dots[..., None] * np.array([0.6, 0.85, 1.0], np.float32)
     if look.stubble > 0:
-        shade = (zones.stubble * look.stubble * (0.35 + 0.65 * noise(1)))[..., None] * 0.8
+        shade = (zones.stubble * look.stubble * (0.35 + 0.65 * noise(1, zones.stubble)))[..., None] * 0.8
         out = out * (1 - shade) + srgb_to_linear(look.stubble_color) * shade
     if look.hair is not None and not look.hair.bald:
         texels, azimuth, elevation = zones.scalp

@@ -179,3 +179,30 @@ def test_a_failing_texture_stage_fails_the_build_and_the_builder_recovers(grace_
         result = builder.build(grace_hopper)
     assert result.avatar.materials["skin"].texture is not None
     assert result.report.total_s < sum(result.report.stages_s.values())  # the texture overlapped hair and rig
+
+
+def test_a_builder_that_fails_to_open_closes_what_it_opened(monkeypatch):
+    """A damaged optional model fails the Builder's construction; the MediaPipe graph it had already opened is
+    closed then, not left to the garbage collector (which can hang the interpreter's exit inside MediaPipe)."""
+    pytest.importorskip("mediapipe", reason="mediapipe is not installed (pip install 'avatar-engine[track]')")
+    from avatar_engine.build.pipeline import BuildOptions, Builder
+    from avatar_engine.errors import ModelError
+    from avatar_engine.nets import texture_net
+    from avatar_engine.perception import landmarker
+
+    closed = []
+    real_close = landmarker.FaceLandmarker.close
+
+    def close(self):
+        closed.append(self)
+        real_close(self)
+
+    def damaged(*args, **kwargs):
+        raise ModelError("texture_refine.onnx: damaged")
+
+    monkeypatch.setattr(landmarker.FaceLandmarker, "close", close)
+    monkeypatch.setattr(texture_net.TextureNet, "open", staticmethod(damaged))
+    with pytest.raises(ModelError, match="damaged") as info:
+        Builder(BuildOptions(hair=False, texture_net=True))
+    assert len(closed) == 1  # while the traceback (`info`) still holds the half-made Builder
+    del info

@@ -13,7 +13,8 @@ import pytest
 
 from avatar_engine.errors import InputError, ModelError
 from avatar_engine.nets.texture_net import (CHANNELS, COVERAGE, FEATURE_SIZE, MAX_OFFSET, MODEL_PATH, NET_SIZE,
-                                            TextureNet, apply_correction, pool, shrink, shrink_albedo, skin_layout)
+                                            TextureNet, apply_correction, default_layout_id, pool, shrink,
+                                            shrink_albedo, skin_layout)
 
 torch = pytest.importorskip("torch", reason="training needs torch (the [infer] extra)")
 from avatar_engine.nets.train_texture import (TrainOptions, make_unet, seam_pairs, to_onnx, train,  # noqa: E402
@@ -131,7 +132,8 @@ def test_seam_pairs_join_two_places_of_the_layout(layout):
 def trained_file(tmp_path: Path, name: str = "texture_refine.onnx") -> Path:
     path = tmp_path / name
     to_onnx(perturbed_net(), path)
-    card = {"network": "texture_refine", "mode": "refine", "channels": CHANNELS, "net_size": NET_SIZE}
+    card = {"network": "texture_refine", "mode": "refine", "channels": CHANNELS, "net_size": NET_SIZE,
+            "skin_layout": default_layout_id()}
     path.with_suffix(".json").write_text(json.dumps(card))
     return path
 
@@ -150,8 +152,13 @@ def test_damaged_or_mismatched_weights_fail_in_one_line(tmp_path):
     other_size = tmp_path / "other.onnx"
     shutil.copy(good, other_size)
     other_size.with_suffix(".json").write_text(json.dumps({"mode": "refine", "channels": CHANNELS, "net_size": 32}))
+    other_layout = tmp_path / "other_layout.onnx"  # trained before the skin's UV layout changed
+    shutil.copy(good, other_layout)
+    card = json.loads(good.with_suffix(".json").read_text())
+    other_layout.with_suffix(".json").write_text(json.dumps({**card, "skin_layout": "0123456789abcdef"}))
     for path, words in ((broken, "not a valid ONNX model"), (hair, "expected one input"),
                         (no_card, "card is missing"), (other_size, "does not describe"),
+                        (other_layout, "another skin UV layout"),
                         (tmp_path / "absent.onnx", "card is missing")):
         with pytest.raises(ModelError) as info:
             TextureNet.open(path)

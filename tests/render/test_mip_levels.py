@@ -18,7 +18,7 @@ CHANGED_LEVELS = 8
 """A pixel differing by more than this (any channel, 0-255) counts as changed."""
 UNCHANGED_FRACTION = 0.0005
 """At most this fraction of pixels may change (llvmpipe: none; another driver may filter a level differently)."""
-CAMERAS = (Camera(distance=0.3), Camera(), Camera(distance=1.6, yaw_deg=35), Camera(distance=5.0, yaw_deg=-50))
+CAMERAS = (Camera(distance=0.2), Camera(), Camera(distance=1.6, yaw_deg=35), Camera(distance=5.0, yaw_deg=-50))
 """From close up (the skin at mip level 0 or 1) to far away (level 4 and beyond)."""
 
 
