@@ -18,10 +18,10 @@ import numpy as np
 
 from avatar_engine.build.texture_project import point_in_polygon
 
-REFERENCE_IRRADIANCE = (1.185, 1.1, 1.097)
+REFERENCE_IRRADIANCE = (1.16, 1.073, 1.069)
 """Per channel: luminance of the 90th-percentile shading over the visible face, in albedo units
 (`scripts/calibrate_delight.py`: studio renders of the default skin at four tones recover their albedo)."""
-SKIN_SPECULAR = (0.0269, 0.0229, 0.0224)
+SKIN_SPECULAR = (0.0326, 0.0281, 0.0269)
 """Linear albedo per channel that the skin's sheen adds to the reading, the same whatever the tone (about skin's
 Fresnel reflectance, 0.028, in the studio key's warm colour), taken off every texel (`without_sheen`;
 `scripts/calibrate_delight.py`). Without it dark skin came out 11% too light and very dark skin 20%: build_texture,
