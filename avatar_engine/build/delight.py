@@ -18,10 +18,12 @@ import numpy as np
 
 from avatar_engine.build.texture_project import point_in_polygon
 
-REFERENCE_IRRADIANCE = (1.16, 1.073, 1.069)
-"""Per channel: luminance of the 90th-percentile shading over the visible face, in albedo units
-(`scripts/calibrate_delight.py`: studio renders of the default skin at four tones recover their albedo)."""
-SKIN_SPECULAR = (0.0326, 0.0281, 0.0269)
+REFERENCE_IRRADIANCE = (1.189, 1.105, 1.1)
+"""Per channel: luminance of the 90th-percentile shading over the visible face's area, in albedo units
+(`scripts/calibrate_delight.py`: studio renders of the default skin at four tones recover their albedo; counted
+by skin area, not texels, the constants hold for any UV layout: re-run after the face got its own island, they
+moved by under 1%)."""
+SKIN_SPECULAR = (0.0264, 0.0236, 0.0234)
 """Linear albedo per channel that the skin's sheen adds to the reading, the same whatever the tone (about skin's
 Fresnel reflectance, 0.028, in the studio key's warm colour), taken off every texel (`without_sheen`;
 `scripts/calibrate_delight.py`). Without it dark skin came out 11% too light and very dark skin 20%: build_texture,
@@ -97,16 +99,18 @@ def sh_basis(normals: np.ndarray) -> np.ndarray:
 
 
 def fit_shading(colors: np.ndarray, normals: np.ndarray, weights: np.ndarray, pattern: np.ndarray,
-                iterations: int = 4) -> np.ndarray:
+                iterations: int = 4, area: np.ndarray | None = None) -> np.ndarray:
     """Least-squares SH shading with the albedo pattern known up to a colour; robust to highlights and hair.
 
     colors : (t, 3) linear photo colour; normals : (t, 3); weights : (t,) confidence; pattern : (t, 3) relative
-    albedo (the default skin's, mean 1 on the face)
+    albedo (the default skin's, mean 1 on the face); area : (t,) optional surface each sample stands for (texels
+    of a denser UV island stand for less skin: with it the fit weighs the skin, not the layout)
     returns : (9, 3) coefficients of albedo colour x shading per channel
     """
+    area = np.ones(len(colors)) if area is None else np.asarray(area, np.float64)
     if len(colors) > FIT_SAMPLES:  # a regular subsample: 9 x 3 unknowns need far fewer than every texel
         keep = np.linspace(0, len(colors) - 1, FIT_SAMPLES).astype(np.int64)
-        colors, normals, weights, pattern = colors[keep], normals[keep], weights[keep], pattern[keep]
+        colors, normals, weights, pattern, area = colors[keep], normals[keep], weights[keep], pattern[keep], area[keep]
     basis = sh_basis(normals)
     outer = (basis[:, :, None] * basis[:, None, :]).reshape(len(basis), 81)  # (t, 81): once, not per iteration
     ridge = np.array(SH_RIDGE)[[0, 1, 1, 1, 2, 2, 2, 2, 2]]
@@ -114,7 +118,7 @@ def fit_shading(colors: np.ndarray, normals: np.ndarray, weights: np.ndarray, pa
     robust = np.ones((len(colors), 3))
     for _ in range(iterations):
         # the three channels' normal equations at once (einsum: no BLAS threads to wake for 9 x 9 products)
-        wp = weights[:, None] * robust * pattern  # (t, 3)
+        wp = (weights * area)[:, None] * robust * pattern  # (t, 3)
         lhs = np.einsum("tc,tk->ck", wp * pattern, outer).reshape(3, 9, 9)
         rhs = np.einsum("tc,ti->ci", wp * colors, basis)
         lhs += ridge[None, :, None] * np.eye(9)[None] * (np.trace(lhs, axis1=1, axis2=2) / 9)[:, None, None]
@@ -341,7 +345,7 @@ def skin_balance(photo: np.ndarray, landmarks_px: np.ndarray, weight: float) -> 
 
 
 def albedo_scale(coeffs: np.ndarray, normals: np.ndarray, weights: np.ndarray,
-                 prior_weight: float = 0.0) -> np.ndarray:
+                 prior_weight: float = 0.0, area: np.ndarray | None = None) -> np.ndarray:
     """The person's mean skin colour rho (3,) linear, so that albedo = rho * colour / (basis @ coeffs).
 
     `basis @ coeffs` is rho x irradiance. The light is taken as the studio's colour at the face's mean normal
@@ -349,12 +353,14 @@ def albedo_scale(coeffs: np.ndarray, normals: np.ndarray, weights: np.ndarray,
     A face seen almost wholly in deep shade says little about either: the answer is kept inside `SKIN_GAMUT`.
     prior_weight : in [0, 1], how far the colour (green / red, blue / red, in log) is drawn toward `SKIN_CHROMA_PRIOR`:
     without a white reference the light's colour and the skin's cannot be told apart (`UNBALANCED_PRIOR_WEIGHT`).
+    area : (t,) optional surface each texel stands for: the mean and the brightest tenth are of the skin's area.
     """
+    area = np.ones(len(weights)) if area is None else np.asarray(area, np.float64)
     shading = np.maximum(sh_basis(normals) @ coeffs, 1e-6)  # (t, 3) = rho * irradiance
     good = weights > 0.5 if np.count_nonzero(weights > 0.5) > 50 else weights > 0
-    chroma = np.average(shading[good], axis=0, weights=weights[good])
+    chroma = np.average(shading[good], axis=0, weights=weights[good] * area[good])
     irradiance_luma = (shading[good] / chroma) @ LUMA
-    level = np.percentile(irradiance_luma, 90)
+    level = weighted_percentile(irradiance_luma, area[good], 90)
     rho = chroma * level / np.asarray(REFERENCE_IRRADIANCE)
     (gr_lo, gr_hi), (br_lo, br_hi), (l_lo, l_hi) = SKIN_GAMUT
     chroma = np.maximum(rho[1:], 1e-9) / max(rho[0], 1e-9)
@@ -363,6 +369,13 @@ def albedo_scale(coeffs: np.ndarray, normals: np.ndarray, weights: np.ndarray,
     b = np.clip(chroma[1], br_lo, br_hi) * rho[0]
     clamped = np.array([rho[0], g, b])
     return clamped * np.clip(rho @ LUMA, l_lo, l_hi) / max(clamped @ LUMA, 1e-9)
+
+
+def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """The q-th percentile (0-100) of values (n,) where each counts with its weight (n,) >= 0."""
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][min(np.searchsorted(cumulative, q / 100 * cumulative[-1]), len(values) - 1)])
 
 
 def key_facing(coeffs: np.ndarray, normals: np.ndarray, weights: np.ndarray) -> tuple[float, float]:

@@ -180,15 +180,16 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     weight0 = proj.weight[seen_ids].astype(np.float64)
     weight = weight0
 
+    area = _texel_area(positions, uvs, triangles, tmap)[seen_ids]
     smoother = MeshSmoother(positions, triangles, tmap)
     reference = None
     # two rounds: fit the light, find what is not skin (hair, highlights) against the smooth tone, refit without it
     for _ in range(2):
         good = weight > 0.05
         pattern = base / np.average(base[good], axis=0, weights=weight[good])
-        coeffs = delight.fit_shading(colors[good], n_tex[good], weight[good], pattern[good])
+        coeffs = delight.fit_shading(colors[good], n_tex[good], weight[good], pattern[good], area=area[good])
         rho = delight.albedo_scale(coeffs, n_tex[good], weight[good],
-                                   0.0 if gains is not None else ALBEDO_PRIOR)
+                                   0.0 if gains is not None else ALBEDO_PRIOR, area=area[good])
         shading = np.maximum(delight.sh_basis(n_tex) @ coeffs, 1e-4)
         albedo = np.clip(delight.without_sheen(rho * colors / shading), 1e-4, 1.0)
         log_ratio = np.log(albedo / np.maximum(base, 1e-4))
@@ -245,6 +246,19 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         face_light=face_light, key_facing=facing, warnings=tuple(warnings),
         coverage={"seen": seen_count / n, "mirrored": float(np.count_nonzero(total > 0.5)) / n - seen_count / n,
                   "filled": float(np.mean(total <= 0.5))})
+
+
+def _texel_area(positions: np.ndarray, uvs: np.ndarray, triangles: np.ndarray, tmap) -> np.ndarray:
+    """(t,) surface each covered texel stands for, relative (mean 1): the skin's UV layout gives the face more
+    texels a millimetre than the rest of the head (`head/skin_layout.py`), and the light is fitted to skin, not
+    to texels."""
+    p, uv = positions[triangles], np.asarray(uvs, np.float64)[triangles]
+    world = np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=1)
+    e1, e2 = uv[:, 1] - uv[:, 0], uv[:, 2] - uv[:, 0]
+    texture = np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])
+    per_face = world / np.maximum(texture, 1e-12)
+    area = per_face[tmap.face]
+    return area / max(float(area.mean()), 1e-12)
 
 
 def _tone_chroma(albedo: np.ndarray, tone: np.ndarray, amount: np.ndarray) -> np.ndarray:

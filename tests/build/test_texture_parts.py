@@ -46,6 +46,39 @@ def test_sh_fit_recovers_known_shading_and_pattern():
     assert shading_error < 0.05 * np.abs(delight.sh_basis(n) @ truth).max()
 
 
+def test_light_fit_and_level_count_skin_area_not_texels():
+    """One half of the samples on an island of four times the texels (each standing for a quarter of the skin)
+    gives the same light and level as one texel per unit of skin: the UV layout does not tilt the fit."""
+    rng = np.random.default_rng(1)
+    n = rng.normal(size=(2000, 3))
+    n[:, 2] = np.abs(n[:, 2])
+    n /= np.linalg.norm(n, axis=1, keepdims=True)
+    truth = np.zeros((9, 3))
+    truth[0], truth[3] = (0.6, 0.42, 0.3), (0.3, 0.21, 0.15)  # a key from one side: the halves are lit unlike
+    pattern = rng.uniform(0.8, 1.2, size=(2000, 3))
+    colors = pattern * (delight.sh_basis(n) @ truth) * rng.uniform(0.97, 1.03, size=(2000, 3))
+    dense = n[:, 0] > 0  # the lit half has 4 texels for each of the other half's
+    repeat = np.where(dense, 4, 1)
+    nd, pd, cd = (np.repeat(a, repeat, axis=0) for a in (n, pattern, colors))
+    area = np.repeat(np.where(dense, 0.25, 1.0), repeat)
+    once = delight.fit_shading(colors, n, np.ones(2000), pattern)
+    by_area = delight.fit_shading(cd, nd, np.ones(len(cd)), pd, area=area)
+    by_texel = delight.fit_shading(cd, nd, np.ones(len(cd)), pd)
+    scale = np.abs(delight.sh_basis(n) @ once).max()
+    assert np.abs(delight.sh_basis(n) @ (by_area - once)).max() < 0.01 * scale
+    level = delight.albedo_scale(once, n, np.ones(2000))
+    assert np.allclose(delight.albedo_scale(by_area, nd, np.ones(len(cd)), area=area), level, rtol=0.01)
+    # counted by texel, the densely sampled lit half fills the brightest tenth: the skin comes out lighter
+    assert (delight.albedo_scale(by_texel, nd, np.ones(len(cd))) @ delight.LUMA) > 1.03 * (level @ delight.LUMA)
+
+
+def test_weighted_percentile_counts_each_value_by_its_weight():
+    values = np.array([1.0, 2.0, 3.0, 4.0])
+    assert delight.weighted_percentile(values, np.ones(4), 50) == 2.0
+    assert delight.weighted_percentile(values, np.array([1.0, 1.0, 1.0, 9.0]), 50) == 4.0
+    assert delight.weighted_percentile(values, np.array([9.0, 1.0, 1.0, 1.0]), 50) == 1.0
+
+
 def test_key_facing_tells_a_key_behind_the_seen_face_from_a_frontal_one():
     """A Lambertian key plus ambient light on the hemisphere a photo sees, fitted with SH: the fitted light points
     toward the camera for a frontal key and away from it for a key behind the head's far side."""
