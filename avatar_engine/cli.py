@@ -69,7 +69,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_template(args: argparse.Namespace) -> int:
     from avatar_engine.head.hair import HAIR_PRESETS, HairStyle
-    from avatar_engine.head.template import template_avatar
+    from avatar_engine.head.template import default_materials, template_avatar
     from avatar_engine.io import write_glb
 
     out = output_file(args.output, (".glb",))
@@ -80,7 +80,9 @@ def cmd_template(args: argparse.Namespace) -> int:
         if not 0.0 <= args.wave <= 1.0:
             raise InputError(f"--wave {args.wave} must be between 0 (straight) and 1 (curly)")
         style = replace(style, wave=args.wave)
-    avatar = template_avatar(hair=None if args.bald else style)
+    # bald: a bare scalp, not the default style's hair colour painted where its hair would grow
+    avatar = (template_avatar(hair=None, materials=default_materials(bare_scalp=True)) if args.bald
+              else template_avatar(hair=style))
     write_glb(avatar, out)
     print(f"wrote {out}: {avatar.triangle_count} triangles, 52 ARKit targets, joints {', '.join(avatar.skeleton.names)}")
     return 0

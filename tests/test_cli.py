@@ -41,6 +41,33 @@ def test_template_with_curly_hair(tmp_path, capsys):
     assert not (tmp_path / "bad.glb").exists()
 
 
+def test_bald_template_has_a_bare_scalp(glb, tmp_path):
+    """`--bald`: no hair part and no hair colour painted on the scalp (the crown's skin is as light as the
+    forehead's); the default template keeps the painted scalp under its hair."""
+    from avatar_engine.io import read_glb
+
+    bald = tmp_path / "bald.glb"
+    assert main(["template", "--bald", "-o", str(bald)]) == 0
+
+    def crown_over_forehead(path) -> float:
+        avatar = read_glb(path)
+        skin = avatar.part("skin")
+        texture = avatar.materials[skin.material].texture[..., :3].astype(float)
+        size = texture.shape[0]
+        top = skin.positions[:, 1].max()
+        crown = skin.positions[:, 1] > top - 0.01
+        forehead = (np.abs(skin.positions[:, 0]) < 0.02) & (np.abs(skin.positions[:, 1] - 0.17) < 0.01) & (
+            skin.positions[:, 2] > 0.08)
+        def luma(sel):
+            return texture[(skin.uvs[sel, 1] * size).astype(int), (skin.uvs[sel, 0] * size).astype(int)].mean()
+
+        return luma(crown) / luma(forehead)
+
+    assert read_glb(bald).parts and all(p.name != "hair" for p in read_glb(bald).parts)
+    assert crown_over_forehead(bald) > 0.85
+    assert crown_over_forehead(glb) < 0.6
+
+
 def test_render_writes_rgba_png(glb, tmp_path):
     out = tmp_path / "out.png"
     assert main(["render", str(glb), "--expression", "jawOpen=1,mouthSmileLeft=0.5", "--yaw", "20",

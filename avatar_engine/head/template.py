@@ -19,6 +19,8 @@ from avatar_engine.head.occlusion import with_occlusion
 from avatar_engine.records import Avatar, Material, Part
 
 SKIN_TEXTURE_PATH = Path(__file__).resolve().parents[2] / "assets" / "head" / "skin_albedo.png"
+BARE_SKIN_TEXTURE_PATH = SKIN_TEXTURE_PATH.with_name("skin_fill_base.png")
+"""The same skin without the hair colour painted on the scalp under the default style (scripts/make_texture_maps.py)."""
 
 PART_MATERIALS = {"skin": "skin", "tongue": "tongue", "eye_L": "eye", "eye_R": "eye",
                   "teeth_upper": "teeth", "teeth_lower": "teeth"}
@@ -38,10 +40,12 @@ def creased(part: Part, max_angle_deg: float) -> Part:
                    tangents=pick(part.tangents), occlusion=pick(part.occlusion))
 
 
-def default_materials(skin_texture: np.ndarray | None = None,
-                      iris_rgb: tuple[int, int, int] = (84, 110, 140)) -> dict[str, Material]:
-    if skin_texture is None and SKIN_TEXTURE_PATH.exists():
-        skin_texture = np.asarray(Image.open(SKIN_TEXTURE_PATH).convert("RGBA"))
+def default_materials(skin_texture: np.ndarray | None = None, iris_rgb: tuple[int, int, int] = (84, 110, 140),
+                      bare_scalp: bool = False) -> dict[str, Material]:
+    """The default head's materials; `bare_scalp`: a skin with no hair colour on the scalp, for a bald head."""
+    path = BARE_SKIN_TEXTURE_PATH if bare_scalp else SKIN_TEXTURE_PATH
+    if skin_texture is None and path.exists():
+        skin_texture = np.asarray(Image.open(path).convert("RGBA"))
     return {
         "skin": Material("skin", "skin", texture=skin_texture, roughness=0.48,
                          base_color=(1.0, 1.0, 1.0, 1.0) if skin_texture is not None else (0.75, 0.52, 0.42, 1.0)),
