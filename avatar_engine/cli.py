@@ -80,12 +80,29 @@ def cmd_template(args: argparse.Namespace) -> int:
         if not 0.0 <= args.wave <= 1.0:
             raise InputError(f"--wave {args.wave} must be between 0 (straight) and 1 (curly)")
         style = replace(style, wave=args.wave)
-    # bald: a bare scalp, not the default style's hair colour painted where its hair would grow
-    avatar = (template_avatar(hair=None, materials=default_materials(bare_scalp=True)) if args.bald
-              else template_avatar(hair=style))
+    if args.bald:  # a bare scalp, not the default style's hair colour painted where its hair would grow
+        avatar = template_avatar(hair=None, materials=default_materials(bare_scalp=True))
+    elif style != HairStyle():  # the shipped skin has the default style's scalp painted: paint this style's
+        avatar = template_avatar(hair=style, materials=_scalp_painted(style))
+    else:
+        avatar = template_avatar(hair=style)
     write_glb(avatar, out)
     print(f"wrote {out}: {avatar.triangle_count} triangles, 52 ARKit targets, joints {', '.join(avatar.skeleton.names)}")
     return 0
+
+
+def _scalp_painted(style) -> dict:
+    """The default head's materials with a bare skin painted in `style`'s colour under `style`'s hairline, as the
+    builder paints a built head's (`build.scalp.paint_scalp`)."""
+    from avatar_engine.build.scalp import paint_scalp
+    from avatar_engine.head.model import HeadModel
+    from avatar_engine.head.template import default_materials
+
+    model = HeadModel.default()
+    vs, ts = model.part_slices("skin")
+    skeleton = model.skeleton()
+    return paint_scalp(default_materials(bare_scalp=True), style, model.neutral_positions()[vs], model.uvs[vs],
+                       model.triangles[ts] - vs.start, dict(zip(skeleton.names, skeleton.rest_positions)))
 
 
 def _renderer(size: tuple[int, int], background: str, samples: int):

@@ -68,6 +68,23 @@ def test_bald_template_has_a_bare_scalp(glb, tmp_path):
     assert crown_over_forehead(glb) < 0.6
 
 
+def test_template_paints_the_scalp_for_its_style(tmp_path):
+    """`--hair long`: the skin under the hair is painted as the builder paints a built head in that style (the
+    bare skin, the long style's colour and hairline), not the default style's shipped paint."""
+    from avatar_engine.cli import _scalp_painted
+    from avatar_engine.head.hair import HAIR_PRESETS
+    from avatar_engine.head.template import SKIN_TEXTURE_PATH
+    from avatar_engine.io import read_glb
+
+    out = tmp_path / "long.glb"
+    assert main(["template", "--hair", "long", "-o", str(out)]) == 0
+    texture = read_glb(out).materials["skin"].texture
+    expected = _scalp_painted(HAIR_PRESETS["long"])["skin"].texture
+    assert np.abs(texture.astype(int) - expected.astype(int)).max() <= 1  # PNG round trip
+    shipped = np.asarray(Image.open(SKIN_TEXTURE_PATH).convert("RGBA"))
+    assert np.abs(texture[..., :3].astype(int) - shipped[..., :3]).mean() > 1.0
+
+
 def test_render_writes_rgba_png(glb, tmp_path):
     out = tmp_path / "out.png"
     assert main(["render", str(glb), "--expression", "jawOpen=1,mouthSmileLeft=0.5", "--yaw", "20",
