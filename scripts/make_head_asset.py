@@ -28,7 +28,7 @@ import numpy as np
 from avatar_engine.head.arkit import ARKIT_NAMES
 from avatar_engine.head.eyes import eyeball_mesh
 from avatar_engine.head import skin_layout
-from avatar_engine.head.geometry import follow_rigidly, vertex_normals
+from avatar_engine.head.geometry import follow_rigidly, triangle_islands, vertex_normals
 from avatar_engine.head.occlusion import vertex_occlusion
 from avatar_engine.paths import atomic_path
 from avatar_engine.records import JOINT_NAMES
@@ -130,7 +130,7 @@ def lay_out_skin(part: dict[str, np.ndarray], bases: tuple[str, ...]) -> None:
     border vertices copied, appended after the others so that every existing id keeps its vertex), then every
     island packed into the unit square, the face at a higher texel density and hidden islands at a lower."""
     tris = part["indices"]
-    island = skin_layout.triangle_islands(tris, len(part["positions"]))
+    island = triangle_islands(tris, len(part["positions"]))
     face = skin_layout.face_triangles(part["positions"], tris, island)
     tris, copies = skin_layout.split_at_face(tris, face, len(part["positions"]))
     for key, value in list(part.items()):
@@ -139,7 +139,7 @@ def lay_out_skin(part: dict[str, np.ndarray], bases: tuple[str, ...]) -> None:
         elif key != "indices":
             part[key] = np.concatenate([value, value[copies]])
     part["indices"] = tris
-    island = skin_layout.triangle_islands(tris, len(part["positions"]))
+    island = triangle_islands(tris, len(part["positions"]))
     visibility = vertex_occlusion(part["positions"], vertex_normals(part["positions"], tris), tris)
     density = skin_layout.island_densities(island, face, visibility, tris)
     uv = skin_layout.lay_out(part["source_uvs"], part["positions"], tris, density, island)

@@ -21,6 +21,7 @@ from avatar_engine.build.texture_project import (TexelMap, bilinear, box_blur, m
                                                  texel_map)
 from avatar_engine.errors import InputError
 from avatar_engine.head.eyes import SCLERA_RGB
+from avatar_engine.head.geometry import triangle_areas
 from avatar_engine.head.model import HeadModel
 
 IRIS_DIAMETER_RANGE = (0.0100, 0.0135)
@@ -252,11 +253,7 @@ def _texel_area(positions: np.ndarray, uvs: np.ndarray, triangles: np.ndarray, t
     """(t,) surface each covered texel stands for, relative (mean 1): the skin's UV layout gives the face more
     texels a millimetre than the rest of the head (`head/skin_layout.py`), and the light is fitted to skin, not
     to texels."""
-    p, uv = positions[triangles], np.asarray(uvs, np.float64)[triangles]
-    world = np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=1)
-    e1, e2 = uv[:, 1] - uv[:, 0], uv[:, 2] - uv[:, 0]
-    texture = np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])
-    per_face = world / np.maximum(texture, 1e-12)
+    per_face = triangle_areas(positions, triangles) / np.maximum(triangle_areas(uvs, triangles), 1e-12)
     area = per_face[tmap.face]
     return area / max(float(area.mean()), 1e-12)
 

@@ -27,6 +27,16 @@ def vertex_normals(positions: np.ndarray, triangles: np.ndarray, vertex_count: i
     return (normals / np.maximum(length, 1e-12)).astype(np.float32)
 
 
+def triangle_areas(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """(m,) area of each triangle of `points` (n, 3) or texture coordinates (n, 2): a surface and a UV area's ratio
+    is a texel density."""
+    p = np.asarray(points, np.float64)
+    if p.shape[-1] == 2:
+        p = np.concatenate([p, np.zeros((len(p), 1))], axis=1)
+    t = p[np.asarray(triangles, np.int64)]
+    return np.linalg.norm(np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]), axis=1) / 2
+
+
 def triangle_islands(triangles: np.ndarray, vertex_count: int | None = None) -> np.ndarray:
     """(m,) label 0..k-1 of the connected piece each triangle is on (triangles sharing a vertex id are connected;
     render vertices are split at UV seams, so these are the UV islands). Labels spread by repeated minimum over

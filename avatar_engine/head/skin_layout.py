@@ -18,7 +18,7 @@ import hashlib
 
 import numpy as np
 
-from avatar_engine.head.geometry import triangle_islands
+from avatar_engine.head.geometry import triangle_areas, triangle_islands
 
 FACE_ELLIPSE = (0.115, 0.075, 0.095)
 """Height of the centre, half width and half height (m, the template head's rest frame, neck joint at the
@@ -121,10 +121,8 @@ def lay_out(uvs: np.ndarray, positions: np.ndarray, triangles: np.ndarray, densi
     fits. positions : (n, 3); triangles : (m, 3); island : (m,) labels 0..k-1. Vertices no triangle uses stay."""
     out = uvs.astype(np.float64).copy()
     members = [np.unique(triangles[island == k]) for k in range(len(density))]
-    p, uv = positions[triangles], uvs[triangles]
-    world = np.bincount(island, np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=1))
-    e1, e2 = uv[:, 1] - uv[:, 0], uv[:, 2] - uv[:, 0]
-    unwrap = np.sqrt(np.bincount(island, np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])) / world)
+    unwrap = np.sqrt(np.bincount(island, triangle_areas(uvs, triangles))
+                     / np.bincount(island, triangle_areas(positions, triangles)))
     scale = np.asarray(density) / unwrap
     lows = np.array([uvs[v].min(axis=0) for v in members])
     boxes = np.array([uvs[v].max(axis=0) - uvs[v].min(axis=0) for v in members]) * scale[:, None]
@@ -150,9 +148,7 @@ def island_densities(island: np.ndarray, face: np.ndarray, visibility: np.ndarra
 
 def texture_share(uvs: np.ndarray, triangles: np.ndarray, select: np.ndarray) -> float:
     """Share of the unit square that the selected triangles cover."""
-    t = uvs[triangles[select]]
-    e1, e2 = t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]
-    return float(np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]).sum() / 2)
+    return float(triangle_areas(uvs, triangles[select]).sum())
 
 
 def layout_id(uvs: np.ndarray, triangles: np.ndarray) -> str:

@@ -90,6 +90,7 @@ def skin_layout(uvs: np.ndarray, triangles: np.ndarray) -> dict[str, np.ndarray]
     return layout_maps(uvs.tobytes(), np.ascontiguousarray(triangles, np.int64).tobytes(), len(uvs))
 
 
+@functools.cache
 def default_layout_id() -> str:
     """`skin_layout.layout_id` of the head model's skin: the layout features and weights are made for."""
     from avatar_engine.head.model import HeadModel

@@ -12,7 +12,7 @@ from typing import Literal
 import moderngl
 import numpy as np
 
-from avatar_engine.head.geometry import triangle_islands
+from avatar_engine.head.geometry import triangle_areas, triangle_islands
 from avatar_engine.head.rig import joint_matrices
 from avatar_engine.records import Avatar, Expression, Part
 from avatar_engine.render.alpha_coverage import mip_chain
@@ -139,14 +139,11 @@ def texel_density(part: Part, texture_size: tuple[int, int]) -> float:
     surface area, on the densest UV island that holds at least `MAIN_ISLAND_SHARE` of the surface, else over the
     whole part. A layout gives its most looked-at region the most texels (the skin's face island,
     `head/skin_layout.py`); an average over the head would sample the face a level too coarse."""
-    tri = part.indices.astype(np.int64)
-    p, uv = part.positions[tri].astype(np.float64), part.uvs[tri].astype(np.float64) * texture_size
-    world = np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=1)
-    e1, e2 = uv[:, 1] - uv[:, 0], uv[:, 2] - uv[:, 0]
-    texels = np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])
+    world = triangle_areas(part.positions, part.indices)
+    texels = triangle_areas(part.uvs, part.indices) * (texture_size[0] * texture_size[1])
     if world.sum() <= 0:
         return 0.0
-    island = triangle_islands(tri, len(part.positions))
+    island = triangle_islands(part.indices, len(part.positions))
     island_world = np.bincount(island, world)
     big = island_world >= MAIN_ISLAND_SHARE * world.sum()
     if not big.any():

@@ -7,7 +7,7 @@ import pytest
 
 from avatar_engine.build.texture_project import texel_map
 from avatar_engine.head import skin_layout
-from avatar_engine.head.geometry import triangle_islands
+from avatar_engine.head.geometry import triangle_areas, triangle_islands
 from avatar_engine.head.model import HeadModel
 from avatar_engine.head.template import template_avatar
 from avatar_engine.render.renderer import texel_density
@@ -25,11 +25,7 @@ def skin():
 def island_densities(positions, uvs, tris):
     """Per island: surface area (m^2), texture area (unit square) and texels per metre at 1024."""
     island = triangle_islands(tris, len(positions))
-    p, uv = positions[tris], uvs[tris]
-    world = np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=1) / 2
-    e1, e2 = uv[:, 1] - uv[:, 0], uv[:, 2] - uv[:, 0]
-    tex = np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]) / 2
-    w, t = np.bincount(island, world), np.bincount(island, tex)
+    w, t = np.bincount(island, triangle_areas(positions, tris)), np.bincount(island, triangle_areas(uvs, tris))
     return island, w, t, np.sqrt(t / w) * 1024
 
 
