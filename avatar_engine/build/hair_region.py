@@ -392,15 +392,16 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
     cell = cells(lab)
     ys, xs = np.mgrid[0:y1, x0:x1]
     is_person = person[box] > 0.5
+    person_or_hair = person_by_colour(person[box], cell)  # where hair may be: the mask refined by colour
 
     skin = cheek_skin(rgb, lm)
     if skin is None:
         skin = SkinColour.of(sub_rgb[face])
     brow_y = float(lm[list(BROWS), 1].min())
     top_y = float(oval[:, 1].min())
-    candidate = is_person & (~face | (ys < brow_y)) & (ys < lm[CHIN, 1])
+    candidate = person_or_hair & (~face | (ys < brow_y)) & (ys < lm[CHIN, 1])
     shine = skin.shine(lab)
-    shine &= ~_white_hair(shine & candidate, is_person, face_h)
+    shine &= ~_white_hair(shine & candidate, person_or_hair, face_h)
     face_skin = face_skin_mask((w, h), lm)[box]
     lit = skin.lit(lab)
     not_skin = skin.differs(lab, np.where(ys < top_y, CROWN_SKIN_MARGIN, SKIN_MARGIN))
@@ -408,13 +409,14 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
         # lit skin's colours with strands are grey or white hair: a lit scalp is smooth (not judged at the person's
         # outline, where the step to the background reads as texture)
         texture = strand_texture(lab[..., 0], face_h)
-        inside = ~dilate(~is_person, 3 * strand_radius(face_h))
+        inside = ~dilate(~person_or_hair, 3 * strand_radius(face_h))
         lit &= (texture <= STRANDS * max(float(np.median(texture[face_skin])), 1e-3)) | ~inside
         # a colour no shade of the face's skin has: another chromaticity, or darker than shade
         not_skin |= SkinChroma.of(sub_rgb[face_skin]).unlike(sub_rgb)
     not_skin &= ~lit & ~shine  # a lit bald scalp stays skin
-    crown = candidate & not_skin & (ys < top_y)
-    sides = candidate & not_skin & ~face & (ys > brow_y) & (ys < lm[NOSE_TIP, 1])
+    # the colour models and the headwear test read the pixels the segmenter is sure of
+    crown = candidate & is_person & not_skin & (ys < top_y)
+    sides = candidate & is_person & not_skin & ~face & (ys > brow_y) & (ys < lm[NOSE_TIP, 1])
     clothes_pick = is_person & (ys > lm[CHIN, 1] + CLOTHES_BELOW_CHIN * face_h)
     clothes = ColourModel(cell[clothes_pick]) if clothes_pick.sum() > CLOTHES_MIN_FRACTION * face.sum() else None
     if clothes is not None:  # temples next to a collar: drop the collar's colours from the hair samples
@@ -465,6 +467,17 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
         hidden[box] = occluded
     return HairRegion(mask=mask, color=tuple(int(c) for c in color), face=face_full, occluded=hidden,
                       forehead=_hair_over_forehead(hair, ys, xs, lm, brow_y))
+
+
+def person_by_colour(person: np.ndarray, cell: np.ndarray) -> np.ndarray:
+    """The person mask refined by colour: the segmenter's 0.5 cut, plus the pixels it is less sure of
+    (> `SOFT_PERSON`) whose colour the backdrop (< `BACKGROUND_PERSON`) does not have. The segmenter scores white
+    and light grey hair 0.2-0.5 against a plain backdrop; without this most of such hair never becomes a candidate."""
+    is_person = person > 0.5
+    background = person < BACKGROUND_PERSON
+    if not background.any():
+        return is_person
+    return is_person | ((person > SOFT_PERSON) & ~ColourModel(cell[background]).seen(cell))
 
 
 def candidate_soft(person: np.ndarray, is_person: np.ndarray, face: np.ndarray, ys: np.ndarray, brow_y: float,
