@@ -130,7 +130,7 @@ def main() -> None:
                 points = faces[0].points[:, :2] * [size[0], size[1]] if faces else None
                 t0 = time.perf_counter()
                 result = build_skin_texture(rgb, skin.positions, skin.uvs, skin.indices, skin.normals, view,
-                                            mask=mask, landmarks_px=points)
+                                            mask=mask, landmarks_px=points, occlusion=skin.occlusion)
                 seconds = time.perf_counter() - t0
                 tm = texel_map(skin.uvs, skin.indices, result.texture.shape[0])
                 covered = np.zeros(result.texture.shape[0] ** 2, bool)

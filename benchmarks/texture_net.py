@@ -37,7 +37,7 @@ from result_file import emit
 from avatar_engine.build.texture_fill import seam_error
 from avatar_engine.build.texture_project import box_blur
 from avatar_engine.nets.texture_data import SceneBuilder
-from avatar_engine.nets.texture_net import MODEL_DIR, TextureNet, net_texture, skin_inputs, skin_layout
+from avatar_engine.nets.texture_net import MODEL_DIR, TextureNet, net_texture, skin_layout
 
 PHOTOS = ("assets/photos/astronaut.png", "grace_hopper")
 SSIM_RADIUS = 3
@@ -172,15 +172,14 @@ def main() -> None:
     from avatar_engine.build.fit import fit_landmarks
     from avatar_engine.build.image import load_photo
     from avatar_engine.build.perception import perceive
-    from avatar_engine.build.texture import build_skin_texture
+    from avatar_engine.build.texture import texture_from_fit
 
     photos = {}
     for name in PHOTOS:
         rgb = load_photo(photo_path(name))
         fit = fit_landmarks(perceive(rgb, builder.landmarker), model)
-        positions, normals, uvs, triangles = skin_inputs(fit, model)
         t0 = time.perf_counter()
-        hand = build_skin_texture(rgb, positions, uvs, triangles, normals, fit.view, landmarks_px=fit.landmarks_px)
+        hand = texture_from_fit(rgb, fit, model=model)
         textures, times = {"hand": hand.texture}, {"hand": time.perf_counter() - t0}
         for mode, net in nets.items():
             t0 = time.perf_counter()

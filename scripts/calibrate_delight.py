@@ -64,7 +64,8 @@ def main() -> None:
                     print(f"tone {tone} yaw {yaw}: no face found, skipped")
                     continue
                 result = build_skin_texture(photo, skin.positions, skin.uvs, skin.indices, skin.normals, view,
-                                            mask=rgba[..., 3] > 127, landmarks_px=faces[0].points[:, :2] * SIZE)
+                                            mask=rgba[..., 3] > 127, landmarks_px=faces[0].points[:, :2] * SIZE,
+                                            occlusion=skin.occlusion)
                 seen = result.seen > 0.5
                 est = delight.texture_to_albedo(result.texture)[seen].mean(0)[:3]
                 true = delight.texture_to_albedo(truth)[seen].mean(0)[:3]

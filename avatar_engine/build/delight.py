@@ -18,12 +18,12 @@ import numpy as np
 
 from avatar_engine.build.texture_project import point_in_polygon
 
-REFERENCE_IRRADIANCE = (1.189, 1.105, 1.1)
+REFERENCE_IRRADIANCE = (1.203, 1.118, 1.115)
 """Per channel: luminance of the 90th-percentile shading over the visible face's area, in albedo units
 (`scripts/calibrate_delight.py`: studio renders of the default skin at four tones recover their albedo; counted
 by skin area, not texels, the constants hold for any UV layout: re-run after the face got its own island, they
-moved by under 1%)."""
-SKIN_SPECULAR = (0.0264, 0.0236, 0.0234)
+moved by under 1%; re-run once the baked occlusion was divided out of the photo (`occlusion_visibility`), 1.2%)."""
+SKIN_SPECULAR = (0.0271, 0.0244, 0.0238)
 """Linear albedo per channel that the skin's sheen adds to the reading, the same whatever the tone (about skin's
 Fresnel reflectance, 0.028, in the studio key's warm colour), taken off every texel (`without_sheen`;
 `scripts/calibrate_delight.py`). Without it dark skin came out 11% too light and very dark skin 20%: build_texture,
@@ -86,6 +86,25 @@ def albedo_to_texture(albedo: np.ndarray) -> np.ndarray:
 
 def texture_to_albedo(texture: np.ndarray) -> np.ndarray:
     return (np.asarray(texture[..., :3], np.float64) / 255.0) ** 2
+
+
+AMBIENT_SHARE = 0.254
+"""Share of the light on the face that the studio rig's sky and ground give (the rest is its three lights): renders
+of the template with every vertex's baked occlusion set to 0.1-0.8 darken the face by
+`(1 - AMBIENT_SHARE) * smoothstep(0.05, 0.65, ao) + AMBIENT_SHARE * ao` (tests/build/test_texture_parts.py)."""
+VISIBILITY_FLOOR = 0.25
+"""Photo light is divided by no less than this visibility: deeper cavities (nostrils, mouth corners) would only
+amplify noise, and the renderer keeps them dark anyway."""
+
+
+def occlusion_visibility(ao: np.ndarray) -> np.ndarray:
+    """The share of an open point's light (0-1) that the renderer gives skin with baked ambient visibility `ao`
+    (shaders/lib/materials.glsl, shade_skin: the lights dimmed by `direct_occlusion`, the sky by ao). The texture
+    stage divides it out of the photo: the renderer puts it back, so a crease or socket the photo shows dark is not
+    darkened twice."""
+    ao = np.asarray(ao, np.float64)
+    t = np.clip((ao - 0.05) / 0.6, 0.0, 1.0)
+    return (1 - AMBIENT_SHARE) * t * t * (3 - 2 * t) + AMBIENT_SHARE * ao
 
 
 def sh_basis(normals: np.ndarray) -> np.ndarray:

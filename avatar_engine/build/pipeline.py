@@ -211,12 +211,9 @@ class Builder:
             report.warnings.append("texture stage not available in this build: default skin texture and iris")
             return default_materials(), None
         from avatar_engine.build.delight import skin_color
-        from avatar_engine.build.texture import build_skin_texture
+        from avatar_engine.build.texture import texture_from_fit
 
-        vs, ts = self.model.part_slices("skin")
-        posed = fit.posed_positions
-        result = build_skin_texture(rgb, posed[vs], self.model.uvs[vs], self.model.triangles[ts] - vs.start,
-                                    self.model.normals(posed)[vs], fit.view, landmarks_px=fit.landmarks_px)
+        result = texture_from_fit(rgb, fit, model=self.model)
         report.warnings.extend(result.warnings)
         report.texture = {
             "skin_rgb": list(result.skin_rgb),

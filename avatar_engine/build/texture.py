@@ -23,6 +23,7 @@ from avatar_engine.errors import InputError
 from avatar_engine.head.eyes import SCLERA_RGB
 from avatar_engine.head.geometry import triangle_areas
 from avatar_engine.head.model import HeadModel
+from avatar_engine.head.occlusion import model_occlusion
 
 IRIS_DIAMETER_RANGE = (0.0100, 0.0135)
 """Human iris diameters (metres): a misread ring never makes a cartoon eye."""
@@ -133,7 +134,7 @@ def _check_inputs(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray, tri
 
 def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray, triangles: np.ndarray,
                        normals: np.ndarray, view: PhotoView, mask: np.ndarray | None = None,
-                       landmarks_px: np.ndarray | None = None,
+                       landmarks_px: np.ndarray | None = None, occlusion: np.ndarray | None = None,
                        options: TextureOptions | None = None) -> TextureResult:
     """The skin albedo of the person in `photo`.
 
@@ -141,7 +142,9 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     uvs : (n, 2); triangles : (m, 3); view : the photo's camera; mask : (h, w) optional, 1 on face skin (the
     segmenter's), 0 on hair and background; landmarks_px : (478, 2) optional MediaPipe landmarks in pixels, for
     white balance from the eye whites, the iris colour, the parted lips' opening and the hair where it may lie (both
-    not sampled).
+    not sampled); occlusion : (n,) optional baked ambient visibility of the vertices (`head.occlusion`): the share
+    of the light the renderer will take from creases and sockets is divided out of the photo's
+    (`delight.occlusion_visibility`), else the photo's own shadow there is baked in and darkened again.
     """
     opts = options or TextureOptions()
     positions = np.asarray(positions, np.float64)
@@ -174,6 +177,9 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     # the photo's side of the head: every per-texel test below runs on these texels only (about a fifth)
     seen_ids = np.flatnonzero(proj.weight > 0)
     colors = bilinear(linear, proj.xy[seen_ids])
+    if occlusion is not None:
+        ao = tmap.interpolate(np.asarray(occlusion, np.float64)[:, None], triangles, seen_ids)[:, 0]
+        colors = (colors / np.maximum(delight.occlusion_visibility(ao), delight.VISIBILITY_FLOOR)[:, None]).astype(np.float32)
     n_tex = tmap.interpolate(normals, triangles, seen_ids)
     n_tex /= np.maximum(np.linalg.norm(n_tex, axis=1, keepdims=True), 1e-9)
     base_all = _base_albedo(tmap)
@@ -278,12 +284,14 @@ def prepare_layout(uvs: np.ndarray, triangles: np.ndarray, size: int = 1024) -> 
 def texture_from_fit(photo: np.ndarray, fit: FitResult, mask: np.ndarray | None = None,
                      model: HeadModel | None = None, options: TextureOptions | None = None) -> TextureResult:
     """`build_skin_texture` for the reconstruction stage's answer: the skin part of the posed head, its normals,
-    the photo's camera and MediaPipe's landmarks (white balance, iris)."""
+    the photo's camera, MediaPipe's landmarks (white balance, iris) and the fitted rest head's baked occlusion."""
     model = model or HeadModel.default()
     vs, ts = model.part_slices("skin")
     normals = model.normals(fit.posed_positions)[vs]
+    occlusion = model_occlusion(model, fit.neutral_positions)[vs]
     return build_skin_texture(photo, fit.posed_positions[vs], model.uvs[vs], model.triangles[ts] - vs.start,
-                              normals, fit.view, mask=mask, landmarks_px=fit.landmarks_px, options=options)
+                              normals, fit.view, mask=mask, landmarks_px=fit.landmarks_px, occlusion=occlusion,
+                              options=options)
 
 
 def _skin_likelihood(off: np.ndarray, plain: np.ndarray, weight: np.ndarray, tmap: TexelMap, ids: np.ndarray,

@@ -85,11 +85,25 @@ BAKE_EXPRESSION = {"jawOpen": 0.4}
 inside of a closed mouth is hidden anyway."""
 
 
-def with_occlusion(avatar: Avatar) -> Avatar:
-    """The avatar with `Part.occlusion` baked for every part, all parts occluding each other."""
+def _bake_weights() -> np.ndarray:
+    """(52,) the ARKit weights of `BAKE_EXPRESSION`."""
     offset = np.zeros(52)
     for name, weight in BAKE_EXPRESSION.items():
         offset[ARKIT_INDEX[name]] = weight
+    return offset
+
+
+def model_occlusion(model, positions: np.ndarray) -> np.ndarray:
+    """(n,) baked ambient visibility of the head model's own vertices at `positions` (n, 3), a rest mesh of the
+    model (a fitted person's): as `with_occlusion` bakes it for an avatar of that mesh, without the lashes and hair
+    grown on it (the texture stage divides it out of the photo before those exist). About 0.1 s."""
+    offsets = np.tensordot(_bake_weights(), model.expression_offsets, 1)
+    return vertex_occlusion(positions + offsets, model.normals(positions), model.triangles)
+
+
+def with_occlusion(avatar: Avatar) -> Avatar:
+    """The avatar with `Part.occlusion` baked for every part, all parts occluding each other."""
+    offset = _bake_weights()
     parts = avatar.parts
     positions = np.concatenate([p.positions + np.tensordot(offset, p.morph_positions, 1) for p in parts])
     normals = np.concatenate([p.normals for p in parts])

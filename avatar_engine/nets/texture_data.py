@@ -80,16 +80,14 @@ class SceneBuilder:
         """The scene `index` of `seed`: photo, fit, hand result and truth; None when the builder refuses the photo."""
         from avatar_engine.build.fit import fit_landmarks
         from avatar_engine.build.perception import perceive
-        from avatar_engine.build.texture import build_skin_texture
+        from avatar_engine.build.texture import texture_from_fit
         from avatar_engine.synth.dataset import scene_for
         scene = scene_for(seed, index, self.model)
         photo, truth = render_photo(self.ctx, scene, self.size, self.model)
         try:
             fit = fit_landmarks(perceive(photo, self.landmarker), self.model)
-            positions, normals, uvs, triangles = skin_inputs(fit, self.model)
             t0 = time.perf_counter()
-            hand = build_skin_texture(photo, positions, uvs, triangles, normals, fit.view,
-                                      landmarks_px=fit.landmarks_px)
+            hand = texture_from_fit(photo, fit, model=self.model)
             hand_seconds = time.perf_counter() - t0
         except InputError:
             return None

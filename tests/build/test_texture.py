@@ -9,6 +9,7 @@ from texture_scenes import SIDE_LIGHT, WARM_LIGHT, bald_head, photo_view, render
 from avatar_engine.build import delight
 from avatar_engine.build.texture import TextureOptions, build_skin_texture
 from avatar_engine.build.texture_fill import seam_error
+from avatar_engine.build.texture_project import texel_map
 from avatar_engine.errors import InputError
 from avatar_engine.head.hair import HairStyle
 from avatar_engine.render.camera import Camera
@@ -43,6 +44,10 @@ OFF_PRIOR_TONE = (1.0, 0.82, 0.8)
 build_light's subject_3000): the skin prior alone read `CAST` on it as a lamp's (Delta E 10.7 there)."""
 FILTER_CHOICE_MAX = 0.1
 """`cast_balance`'s lamp probability for a filter's cast, at most (and at least 1 - this for a lamp's)."""
+OCCLUDED_AO = 0.6
+"""Texels whose baked ambient visibility is below this are in a crease or socket the renderer darkens."""
+OCCLUDED_BIAS_MAX = 6.0
+"""Their mean texture value (0-255) is within this of the truth's."""
 TEETH = (236, 226, 214)
 MOUTH_HALF_SIZE = (0.6, 0.35)
 """The painted opening's half width and half height, in units of half the inner mouth-corner distance."""
@@ -81,7 +86,7 @@ def landmarks():
 
 def build(skin, view, rgb, mask, points):
     return build_skin_texture(rgb, skin.positions, skin.uvs, skin.indices, skin.normals, view, mask=mask,
-                              landmarks_px=points)
+                              landmarks_px=points, occlusion=skin.occlusion)
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +105,21 @@ def test_recovers_the_seen_albedo(scene, studio):
     l1 = np.abs(result.texture[seen][:, :3].astype(float) - truth[seen][:, :3]).mean()
     assert l1 < VISIBLE_L1_MAX
     assert np.linalg.norm(mean_lab(result.texture, seen) - mean_lab(truth, seen)) < VISIBLE_DELTA_E_MAX
+
+
+def test_creases_and_sockets_are_not_darkened_twice(scene, studio):
+    """The renderer darkens skin by its baked occlusion (eye sockets, the sides of the nose, the mouth's corners);
+    the photo shows that darkening, and the stage divides it out: those texels come back at their albedo, not at
+    the photo's shadow that the renderer would darken again (dark rings under the eyes; -16 levels without)."""
+    truth, _, skin, _ = scene
+    result = studio[3]
+    tmap = texel_map(skin.uvs, skin.indices, result.texture.shape[0])
+    ao = np.ones(result.texture.shape[0] ** 2)
+    ao[tmap.texels] = tmap.interpolate(skin.occlusion[:, None].astype(np.float64), skin.indices)[:, 0]
+    occluded = (result.seen > 0.5) & (ao.reshape(result.texture.shape[:2]) < OCCLUDED_AO)
+    assert occluded.sum() > 500
+    bias = (result.texture[occluded][:, :3].astype(float) - truth[occluded][:, :3]).mean()
+    assert abs(bias) < OCCLUDED_BIAS_MAX
 
 
 def test_dark_skin_keeps_its_tone(gl_context, scene, landmarks):
@@ -326,8 +346,10 @@ def test_texture_from_fit_takes_the_skin_of_the_posed_head(scene, studio):
     from avatar_engine.head.model import HeadModel
     from avatar_engine.records import Expression
 
-    _, _, _, view = scene
-    rgb, mask, points, result = studio
+    from avatar_engine.head.occlusion import model_occlusion
+
+    _, _, skin, view = scene
+    rgb, mask, points, _ = studio
     if points is None:
         pytest.skip("needs MediaPipe's landmarks to match the studio build")
     model = HeadModel.default()
@@ -336,7 +358,11 @@ def test_texture_from_fit_takes_the_skin_of_the_posed_head(scene, studio):
                     view=view, neutral_positions=rest, posed_positions=rest,
                     landmarks_px=points, reprojection_error=0.0)
     again = texture_from_fit(rgb, fit, mask=mask)
-    assert np.abs(again.texture.astype(int) - result.texture).max() <= 1
+    # the rest head's own occlusion: the avatar's also counts its lashes, which the stage runs before
+    occlusion = model_occlusion(model, rest)[:skin.vertex_count]
+    direct = build_skin_texture(rgb, skin.positions, skin.uvs, skin.indices, skin.normals, view, mask=mask,
+                                landmarks_px=points, occlusion=occlusion)
+    assert np.abs(again.texture.astype(int) - direct.texture).max() <= 1
 
 
 def test_a_face_in_shade_is_reported(gl_context, scene, studio):

@@ -227,3 +227,40 @@ def test_a_highlight_takes_the_skins_colour_not_the_lights():
     assert np.allclose(_tone_chroma(shine, lip, np.array([[0.0]])), shine)  # plain skin (no excess) untouched
     half = _tone_chroma(shine, lip, np.array([[0.5]]))
     assert lip[0, 2] / lip[0, 0] < half[0, 2] / half[0, 0] < shine[0, 2] / shine[0, 0]
+
+
+OCCLUSION_MODEL_TOLERANCE = 0.03
+"""`delight.occlusion_visibility` agrees with the renderer's darkening of the face to this (share of the light)."""
+
+
+def _aces_inverse(y: np.ndarray) -> np.ndarray:
+    """The renderer's ACES curve undone: y = (x(2.51x + 0.03)) / (x(2.43x + 0.59) + 0.14) solved for x >= 0."""
+    a, b, c = 2.51 - 2.43 * y, 0.03 - 0.59 * y, -0.14 * y
+    return (-b + np.sqrt(b * b - 4 * a * c)) / (2 * a)
+
+
+def test_occlusion_visibility_is_the_renderers_darkening(ctx):
+    """The texture stage divides the photo by the light the renderer will take from creases and sockets: the same
+    face rendered with every vertex's baked occlusion at ao, against ao = 1, keeps this share of its light."""
+    from dataclasses import replace
+
+    from avatar_engine.head.template import template_avatar
+    from avatar_engine.records import Expression
+    from avatar_engine.render.camera import Camera
+    from avatar_engine.render.renderer import Renderer, RenderOptions
+
+    avatar = template_avatar(hair=None)
+    camera = Camera(distance=0.55, target=(0.0, 0.10, 0.05))
+    luminance = {}
+    with Renderer(ctx, RenderOptions(size=(160, 160), samples=0, shading="pixel")) as renderer:
+        for ao in (1.0, 0.8, 0.5, 0.3, 0.15):
+            renderer.load(replace(avatar, parts=tuple(replace(p, occlusion=np.full(p.vertex_count, ao, np.float32))
+                                                      for p in avatar.parts)))
+            renderer.render(Expression(), camera)
+            rgba = renderer.read().astype(np.float64)
+            if ao == 1.0:
+                face = rgba[..., 3] > 0
+            luminance[ao] = _aces_inverse((rgba[face][:, :3] / 255.0) ** 2) @ delight.LUMA
+    for ao in (0.8, 0.5, 0.3, 0.15):
+        share = float(np.median(luminance[ao] / np.maximum(luminance[1.0], 1e-6)))
+        assert abs(share - float(delight.occlusion_visibility(ao))) < OCCLUSION_MODEL_TOLERANCE, ao
