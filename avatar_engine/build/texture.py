@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from avatar_engine.build import delight
-from avatar_engine.build.hair_region import not_skin_mask
+from avatar_engine.build.hair_region import (CHIN, FOREHEAD, NOT_FACE_SKIN, not_skin_mask, polygon_mask)
+from avatar_engine.build.hair_region import dilate as dilate_mask
 from avatar_engine.build.records import FitResult, PhotoView
 from avatar_engine.build.texture_fill import (MeshSmoother, dilate, fill_base, mirror_points, mirror_samples,
                                              resize_nearest)
@@ -46,6 +47,21 @@ ALBEDO_PRIOR = delight.UNBALANCED_PRIOR_WEIGHT
 """...and the decoded skin colour is drawn this far toward the default skin's (`delight.albedo_scale`)."""
 REFERENCE_TOLERANCE = 1e-2
 """The same for the reference tone the outlier tests read (their thresholds are 0.18-0.45 in log)."""
+BROW_TEXEL = 0.05
+"""Texels where the default skin's brow mask exceeds this are its painted brow (`_brow_strength`)."""
+BROW_OUTLINES = NOT_FACE_SKIN[3:]
+"""MediaPipe's outlines of the two brows."""
+BROW_PAINTED = 0.3
+"""...and the texels where the default skin's brow is at least this strong may hold the person's brow too."""
+BROW_FLOOR = 0.15
+"""A texel on the brows' outline darker than this share of the skin tone there is not brow (a glasses rim: 0.06
+on grace_hopper.jpg; brows read 0.18-0.34 at their darkest twentieth on synthetic people)."""
+BROW_CEILING = 0.9
+"""...and one lighter than this share is not brow either (`build_skin_texture`)."""
+BROW_CHROMA = 0.2
+"""...and one whose red / green or blue / green departs from the brows' median by more than this (log)."""
+BROW_MARGIN = 0.015
+"""The brow outlines are widened by this fraction of the face height (stray hairs, the landmarks' error)."""
 TONE_TOLERANCE = 1e-3
 """Conjugate-gradient stop for the smooth tone fields: largest residual, log-albedo units (0.1%; texture within 1 of 255 of a tight solve)."""
 
@@ -179,11 +195,19 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     colors = bilinear(linear, proj.xy[seen_ids])
     if occlusion is not None:
         ao = tmap.interpolate(np.asarray(occlusion, np.float64)[:, None], triangles, seen_ids)[:, 0]
-        colors = (colors / np.maximum(delight.occlusion_visibility(ao), delight.VISIBILITY_FLOOR)[:, None]).astype(np.float32)
+        visibility = np.maximum(delight.occlusion_visibility(ao), delight.VISIBILITY_FLOOR)
+        colors = (colors / visibility[:, None]).astype(np.float32)
     n_tex = tmap.interpolate(normals, triangles, seen_ids)
     n_tex /= np.maximum(np.linalg.norm(n_tex, axis=1, keepdims=True), 1e-9)
-    base_all = _base_albedo(tmap)
+    base_all = _browless_albedo(tmap)
     base = base_all[seen_ids]
+    # the person's own brows are albedo: not shadow or hair to reject, nor detail to fade, nor skin to fit the light
+    # on. They may be on MediaPipe's brow outlines in the photo, or where the default skin paints its brows (the fit
+    # puts the template's brow ridge on the person's)
+    on_brows = _brow_strength(tmap)[seen_ids] > BROW_PAINTED
+    if landmarks_px is not None:
+        on_brows |= _photo_brows(landmarks_px, view.size, proj.xy[seen_ids])
+    brows = on_brows
     weight0 = proj.weight[seen_ids].astype(np.float64)
     weight = weight0
 
@@ -192,7 +216,7 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     reference = None
     # two rounds: fit the light, find what is not skin (hair, highlights) against the smooth tone, refit without it
     for _ in range(2):
-        good = weight > 0.05
+        good = (weight > 0.05) & ~brows
         pattern = base / np.average(base[good], axis=0, weights=weight[good])
         coeffs = delight.fit_shading(colors[good], n_tex[good], weight[good], pattern[good], area=area[good])
         rho = delight.albedo_scale(coeffs, n_tex[good], weight[good],
@@ -208,7 +232,9 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
                                    tolerance=REFERENCE_TOLERANCE, start=reference)
         tone = smoother.to_texels(reference, seen_ids)
         plain = (base / np.median(base[sure], axis=0)).min(1) > 0.6
-        weight = weight0 * _skin_likelihood(log_ratio - tone, plain, weight0, tmap, seen_ids, opts)
+        brows = _own_brows(on_brows, albedo, np.exp(log_ratio - tone) @ delight.LUMA, tmap, seen_ids, opts)
+        weight = weight0 * np.where(brows, 1.0, _skin_likelihood(log_ratio - tone, plain, weight0, tmap, seen_ids,
+                                                                 opts))
         # where the fitted light is near zero the division only amplifies noise
         lit = (shading / rho) @ delight.LUMA
         weight = weight * np.clip((lit / np.percentile(lit[good], 90) - 0.02) / 0.08, 0, 1)
@@ -223,11 +249,12 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     # creases shaded by the key light, glasses frames and their shadows, blur; keep it, but faint
     off = np.log(np.maximum(albedo, 1e-6) / np.maximum(base, 1e-4)) - tone
     faint = opts.detail_log * np.tanh(off / opts.detail_log)
-    albedo = np.where(plain[:, None], albedo * np.exp(faint - off), albedo)
-    final, total = _complete(albedo, weight, seen_ids, base_all, tmap, smoother, opts, start=reference)
+    albedo = np.where((plain & ~brows)[:, None], albedo * np.exp(faint - off), albedo)
+    final, total = _complete(albedo, weight, seen_ids, base_all, tmap, smoother, opts, start=reference,
+                             fill=_base_albedo(tmap))
 
     texture = _padded_texture(final, tmap)
-    face = weight > 0.5 if np.count_nonzero(weight > 0.5) > 50 else weight > 0
+    face = (weight > 0.5 if np.count_nonzero(weight > 0.5) > 50 else weight > 0) & ~brows
     skin = delight.albedo_to_texture(np.average(albedo[face], axis=0, weights=weight[face]))
     iris, diameter = None, None
     if landmarks_px is not None:
@@ -274,10 +301,11 @@ def _tone_chroma(albedo: np.ndarray, tone: np.ndarray, amount: np.ndarray) -> np
 
 
 def prepare_layout(uvs: np.ndarray, triangles: np.ndarray, size: int = 1024) -> None:
-    """Build and cache what depends on the UV layout alone (texel map, default skin, mirror points), so that the
-    first photo does not pay for it. uvs : (n, 2); triangles : (m, 3) of the skin part."""
+    """Build and cache what depends on the UV layout alone (texel map, default skin with and without its brows,
+    mirror points), so that the first photo does not pay for it. uvs : (n, 2); triangles : (m, 3) of the skin
+    part."""
     tmap = texel_map(uvs, triangles, size)
-    _base_albedo(tmap)
+    _browless_albedo(tmap)
     mirror_points(tmap)
 
 
@@ -337,11 +365,12 @@ def _spread(flags: np.ndarray, tmap: TexelMap, ids: np.ndarray, radius: int) -> 
 
 
 def _complete(albedo: np.ndarray, weight: np.ndarray, ids: np.ndarray, base: np.ndarray, tmap: TexelMap,
-              smoother: MeshSmoother, opts: TextureOptions,
-              start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+              smoother: MeshSmoother, opts: TextureOptions, start: np.ndarray | None = None,
+              fill: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Mirror, then fill: (t, 3) albedo of every covered texel, and (t,) how much of it the photo gave.
 
-    albedo : (s, 3), weight : (s,) for the seen texels `ids` (s,); base : (t, 3) the default skin's albedo."""
+    albedo : (s, 3), weight : (s,) for the seen texels `ids` (s,); base : (t, 3) the default skin's albedo the
+    tone is read against; fill : (t, 3) what the tone multiplies where the photo gives nothing (default: base)."""
     n = len(tmap.texels)
     seen_weight = np.zeros(n)
     seen_weight[ids] = weight
@@ -368,10 +397,84 @@ def _complete(albedo: np.ndarray, weight: np.ndarray, ids: np.ndarray, base: np.
     prior = np.average(log_ratio[sure], axis=0, weights=t_known[sure])
     tone = smoother.to_texels(smoother.solve(v_data, v_weight, opts.tone_smoothness, prior,
                                              tolerance=TONE_TOLERANCE, start=start).astype(np.float32))
-    filled = base * np.exp(tone)
+    filled = (base if fill is None else fill) * np.exp(tone)
     alpha = np.clip(total[known], 0, 1)[:, None]
     filled[known] = alpha * combined[known] + (1 - alpha) * filled[known]
     return filled, total
+
+
+def _brow_strength(tmap: TexelMap) -> np.ndarray:
+    """(t,) float32 in [0, 1]: how much of a brow the default skin paints at each covered texel (the same
+    `synth.albedo.brow_mask` of the template's rest surface that `scripts/make_skin_texture.py` paints with),
+    cached per layout."""
+    if tmap.key not in _BROWS:
+        from avatar_engine.synth.albedo import brow_mask
+
+        model = HeadModel.default()
+        vs, ts = model.part_slices("skin")
+        rest = tmap.interpolate(model.positions[vs].astype(np.float64), model.triangles[ts] - vs.start)
+        eye = model.joint_rest[model.joint_names.index("eye_L")]
+        strength = brow_mask(rest, float(eye[1]), float(eye[2])).astype(np.float32)
+        strength.setflags(write=False)
+        _BROWS[tmap.key] = strength
+    return _BROWS[tmap.key]
+
+
+_BROWS: dict[tuple, np.ndarray] = {}
+
+
+def _browless_albedo(tmap: TexelMap) -> np.ndarray:
+    """(t, 3) float32 the default skin's albedo with its painted brows filled in from the skin around them, cached
+    per layout: the reference the photo's skin is read against, so that the person's own brows, wherever the photo
+    shows them, are not rejected as shadow on plain skin and the painted ones are not imposed where the photo shows
+    skin."""
+    if tmap.key not in _BROWLESS:
+        base = _base_albedo(tmap)
+        painted = _brow_strength(tmap) > BROW_TEXEL
+        size = tmap.size
+        image = tmap.image(base)
+        keep = np.zeros(size * size, bool)
+        keep[tmap.texels[~painted]] = True
+        filled = dilate(image, keep.reshape(size, size), smooth=True).reshape(-1, 3)[tmap.texels]
+        browless = np.where(painted[:, None], filled, base).astype(np.float32)
+        browless.setflags(write=False)
+        _BROWLESS[tmap.key] = browless
+    return _BROWLESS[tmap.key]
+
+
+_BROWLESS: dict[tuple, np.ndarray] = {}
+
+
+def _own_brows(on_brows: np.ndarray, albedo: np.ndarray, shade: np.ndarray, tmap: TexelMap, ids: np.ndarray,
+               opts: TextureOptions) -> np.ndarray:
+    """(s,) bool: the texels of `ids` (s,) where brows may be (`on_brows`) that hold the person's brow.
+
+    albedo : (s, 3) as read; shade : (s,) its luminance over the smooth skin tone there. A brow is darker than the
+    skin (`BROW_CEILING`: a lighter colour is skin, or hair falling over the brow's end), not far darker
+    (`BROW_FLOOR`: a glasses frame's rim, judged as elsewhere with the texels beside it) and one colour
+    (`BROW_CHROMA` from the brows' median)."""
+    rim = on_brows & (shade < BROW_FLOOR)
+    beside_rim = _spread(rim, tmap, ids, max(1, 2 * opts.reject_margin * opts.size // 1024)) > 0
+    brows = on_brows & (shade < BROW_CEILING) & ~beside_rim
+    if brows.any():
+        chroma = np.log(np.maximum(albedo[:, [0, 2]], 1e-6) / np.maximum(albedo[:, 1:2], 1e-6))
+        brows &= np.abs(chroma - np.median(chroma[brows], axis=0)).max(1) < BROW_CHROMA
+    return brows
+
+
+def _photo_brows(landmarks_px: np.ndarray, size: tuple[int, int], xy: np.ndarray) -> np.ndarray:
+    """(s,) bool: the texels whose photo position xy (s, 2) lies on the person's brows (MediaPipe's brow outlines,
+    widened by `BROW_MARGIN` of the face height)."""
+    lm = np.asarray(landmarks_px, np.float64)
+    w, h = size
+    brows = np.zeros((h, w), bool)
+    for outline in BROW_OUTLINES:
+        brows |= polygon_mask((w, h), lm[list(outline)])
+    margin = max(1, int(round(BROW_MARGIN * float(lm[CHIN, 1] - lm[FOREHEAD, 1]))))
+    brows = dilate_mask(brows, margin)
+    x = np.clip(np.round(xy[:, 0] - 0.5).astype(np.int64), 0, w - 1)
+    y = np.clip(np.round(xy[:, 1] - 0.5).astype(np.int64), 0, h - 1)
+    return brows[y, x]
 
 
 def _base_albedo(tmap: TexelMap) -> np.ndarray:

@@ -48,6 +48,10 @@ OCCLUDED_AO = 0.6
 """Texels whose baked ambient visibility is below this are in a crease or socket the renderer darkens."""
 OCCLUDED_BIAS_MAX = 6.0
 """Their mean texture value (0-255) is within this of the truth's."""
+BLOND_BROW = (0.42, 0.3, 0.16)
+"""Linear albedo of a blond brow (display about 165, 140, 102)."""
+BROW_LEVEL_TOLERANCE = 20.0
+"""The rebuilt brow's mean display luminance is within this of the truth's (the photo's 512 px blur lightens it)."""
 TEETH = (236, 226, 214)
 MOUTH_HALF_SIZE = (0.6, 0.35)
 """The painted opening's half width and half height, in units of half the inner mouth-corner distance."""
@@ -120,6 +124,34 @@ def test_creases_and_sockets_are_not_darkened_twice(scene, studio):
     assert occluded.sum() > 500
     bias = (result.texture[occluded][:, :3].astype(float) - truth[occluded][:, :3]).mean()
     assert abs(bias) < OCCLUDED_BIAS_MAX
+
+
+def test_a_blond_brow_stays_blond(gl_context, landmarks):
+    """The person's brows are kept: a brow lighter than the default skin's painted one is their brow, not a
+    highlight over the painted brow (the stage compressed it onto the painted dark brow: 31 levels too dark here)."""
+    from avatar_engine.build.texture import _browless_albedo, _brow_strength
+
+    skin0 = bald_head(truth_texture()).part("skin")
+    tmap = texel_map(skin0.uvs, skin0.indices, 1024)
+    strength = np.clip(_brow_strength(tmap) * 1.5, 0, 1)[:, None]
+    linear = _browless_albedo(tmap) * (1 - strength) + np.asarray(BLOND_BROW) * strength
+    truth = np.zeros((1024 * 1024, 4), np.uint8)
+    truth[tmap.texels, :3] = delight.albedo_to_texture(linear)
+    truth[:, 3] = 255
+    truth = truth.reshape(1024, 1024, 4)
+    avatar = bald_head(truth)
+    skin, view = avatar.part("skin"), photo_view(CAMERA, SIZE)
+    rgb, mask = render_photo(gl_context, avatar, view)
+    points = landmarks(rgb)
+    if points is None:
+        pytest.skip("needs MediaPipe's landmarks to find the brows")
+    result = build(skin, view, rgb, mask, points)
+    brow = np.zeros(1024 * 1024, bool)
+    brow[tmap.texels] = strength[:, 0] > 0.8
+    brow = brow.reshape(1024, 1024) & (result.seen > 0.5)
+    assert brow.sum() > 300
+    level = lambda t: float(np.sqrt(delight.texture_to_albedo(t)[brow] @ delight.LUMA).mean() * 255)  # noqa: E731
+    assert abs(level(result.texture) - level(truth)) < BROW_LEVEL_TOLERANCE
 
 
 def test_dark_skin_keeps_its_tone(gl_context, scene, landmarks):
