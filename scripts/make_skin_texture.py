@@ -22,7 +22,7 @@ from avatar_engine.head.model import ASSET_PATH, HeadModel
 from avatar_engine.paths import atomic_path
 from avatar_engine.render.context import headless_context
 from avatar_engine.render.shaders import stage_sources
-from avatar_engine.synth.albedo import NOISE_CELLS_M, brow_mask, solid_noise
+from avatar_engine.synth.albedo import NOISE_CELLS_M, SKIN_BROW_SEED, brow_hairs, solid_noise
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = 1024
@@ -105,7 +105,7 @@ def main() -> None:
     rgb *= 1.0 - 0.08 * eyelids
     mouth = masks[..., 2:3]
     rgb = rgb * (1 - mouth) + MOUTH * mouth
-    brows = brow_mask(p, eye_y, eye_z) * (0.65 + 0.35 * (solid_noise(p, NOISE_CELLS_M[1], 13) > 0.45))
+    brows = brow_hairs(p, eye_y, eye_z, SKIN_BROW_SEED)
     rgb = rgb * (1 - 0.88 * brows[..., None]) + BROW * 0.88 * brows[..., None]
     # under the shells the scalp takes the hair colour, so gaps between strands read as dense hair
     style = HairStyle()

@@ -76,6 +76,28 @@ def brow_mask(p: np.ndarray, eye_y: float, eye_z: float) -> np.ndarray:
     return (inside ** 0.7) * along * front
 
 
+BROW_HAIR_M = (0.004, 0.0008)
+"""Length and width (m) of the brow hairs' strokes (`brow_hairs`)."""
+SKIN_BROW_SEED = 13
+"""The noise seed of the shipped skin's brow hairs (`scripts/make_skin_texture.py`): looks take them out exactly."""
+
+
+def brow_hairs(p: np.ndarray, eye_y: float, eye_z: float, seed: int) -> np.ndarray:
+    """(...) brow density in [0, 1] at 3D points p (..., 3): `brow_mask` filled with hair strokes that grow up and
+    out at the brow's inner end, then out along the arch and down at its tail, as brows grow (a patchy mask broken by
+    round noise reads as a dashed line)."""
+    mask = brow_mask(p, eye_y, eye_z)
+    x, y = np.abs(p[..., 0]), p[..., 1]
+    t = np.clip((x - 0.011) / 0.042, 0.0, 1.0)
+    angle = np.radians(75.0 - 100.0 * np.sqrt(t))  # from the outward horizontal: 75 degrees up to 25 down
+    along = x * np.cos(angle) + y * np.sin(angle)
+    across = -x * np.sin(angle) + y * np.cos(angle)
+    length, width = BROW_HAIR_M
+    strokes = solid_noise(np.stack([along / length, across / width, p[..., 2] / length], -1), 1.0, seed)
+    hairs = _smooth(0.38, 0.62, strokes)
+    return np.clip(mask ** 0.7 * (0.5 + 0.6 * hairs), 0.0, 1.0)
+
+
 def _smooth(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
     t = np.clip((x - e0) / (e1 - e0), 0.0, 1.0).astype(np.float32)
     return t * t * (3 - 2 * t)
@@ -216,8 +238,10 @@ def _zones(surface: UVSurface) -> _Zones:
     stubble = jaw * (1 - cheeks_free) * (1 - neck_free) * covered * (1 - lips)
     texels = np.flatnonzero(covered)
     azimuth, polar = direction_angles(p.reshape(-1, 3)[texels].astype(np.float64) - scalp_centre(surface.joints))
-    zones = _Zones(*(np.asarray(a, np.float32) for a in (lips, cheeks, brow_mask(p, eye_y, eye_z) * covered,
-                                                          freckles, stubble)),
+    brows = np.zeros(covered.shape, np.float32)
+    on = (brow_mask(p, eye_y, eye_z) > 0) & (covered > 0)
+    brows[on] = brow_hairs(p[on], eye_y, eye_z, SKIN_BROW_SEED)  # the base's own brows, as it was painted
+    zones = _Zones(*(np.asarray(a, np.float32) for a in (lips, cheeks, brows, freckles, stubble)),
                    (texels, azimuth, 90.0 - np.degrees(polar)))
     _ZONES[id(surface)] = (surface, zones)  # the surface is kept alive with its zones, so its id stays its own
     return zones
@@ -243,10 +267,13 @@ def paint_albedo(look: SkinLook, surface: UVSurface | None = None) -> np.ndarray
     out = out * (1 - lips) + srgb_to_linear(look.lips) * lip_structure * lips
     # blush on the cheeks, toward a rosier version of the skin
     out *= 1.0 + (look.blush - 0.35) * 0.25 * zones.cheeks[..., None] * np.array([0.2, -0.6, -0.5], np.float32)
-    # brows: repaint with this person's colour and density (the base's own brows sit under the same mask)
-    brows = (zones.brows * (0.65 + 0.35 * (noise(2, zones.brows) > 0.45)))[..., None]
+    # brows: the base's taken out, this person's hairs painted in their colour and density
+    base_brows = zones.brows[..., None]
     skin_under = srgb_to_linear(look.skin) * (base / ref_skin).mean(-1, keepdims=True).clip(0.8, 1.2)
-    out = out * (1 - 0.88 * brows) + skin_under * 0.88 * brows  # take the base's brows out
+    out = out * (1 - 0.88 * base_brows) + skin_under * 0.88 * base_brows
+    brows = np.zeros((SIZE, SIZE, 1), np.float32)
+    on = zones.brows > 0
+    brows[on, 0] = brow_hairs(surface.positions[on], surface.eye_y, surface.eye_z, look.seed)
     out = out * (1 - look.brow_density * brows) + srgb_to_linear(look.brow) * look.brow_density * brows
     if look.freckles > 0:
         dots = _smooth(0.66, 0.74, noise(2, zones.freckles)) * zones.freckles * look.freckles
