@@ -62,6 +62,12 @@ BROW_CHROMA = 0.2
 """...and one whose red / green or blue / green departs from the brows' median by more than this (log)."""
 BROW_MARGIN = 0.015
 """The brow outlines are widened by this fraction of the face height (stray hairs, the landmarks' error)."""
+FOLD_FADE = 0.7
+"""Where the photo's expression folds the skin fully (`expression_folds`), detail on plain skin is held to this
+much less than `TextureOptions.detail_log`: the shade and sheen of a smile's nasolabial and cheek folds, a squint's
+lines."""
+FOLD_COMPRESSION = 0.2
+"""A skin area shrunk by this fraction by the photo's expression counts as fully folded (`expression_folds`)."""
 TONE_TOLERANCE = 1e-3
 """Conjugate-gradient stop for the smooth tone fields: largest residual, log-albedo units (0.1%; texture within 1 of 255 of a tight solve)."""
 
@@ -151,7 +157,7 @@ def _check_inputs(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray, tri
 def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray, triangles: np.ndarray,
                        normals: np.ndarray, view: PhotoView, mask: np.ndarray | None = None,
                        landmarks_px: np.ndarray | None = None, occlusion: np.ndarray | None = None,
-                       options: TextureOptions | None = None) -> TextureResult:
+                       folds: np.ndarray | None = None, options: TextureOptions | None = None) -> TextureResult:
     """The skin albedo of the person in `photo`.
 
     photo : (h, w, 3) uint8 RGB; positions, normals : (n, 3) posed skin vertices in model space (as in the photo);
@@ -248,7 +254,11 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     # on plain skin, what the photo adds to the default skin's structure is mostly not albedo at this scale:
     # creases shaded by the key light, glasses frames and their shadows, blur; keep it, but faint
     off = np.log(np.maximum(albedo, 1e-6) / np.maximum(base, 1e-4)) - tone
-    faint = opts.detail_log * np.tanh(off / opts.detail_log)
+    limit = np.full((len(off), 1), opts.detail_log)
+    if folds is not None:  # where the photo's expression folds the skin, its detail is the fold's shade and sheen
+        fold = np.clip(tmap.interpolate(np.asarray(folds, np.float64)[:, None], triangles, seen_ids), 0, 1)
+        limit = limit * (1 - FOLD_FADE * fold)
+    faint = limit * np.tanh(off / limit)
     albedo = np.where((plain & ~brows)[:, None], albedo * np.exp(faint - off), albedo)
     final, total = _complete(albedo, weight, seen_ids, base_all, tmap, smoother, opts, start=reference,
                              fill=_base_albedo(tmap))
@@ -317,9 +327,23 @@ def texture_from_fit(photo: np.ndarray, fit: FitResult, mask: np.ndarray | None 
     vs, ts = model.part_slices("skin")
     normals = model.normals(fit.posed_positions)[vs]
     occlusion = model_occlusion(model, fit.neutral_positions)[vs]
-    return build_skin_texture(photo, fit.posed_positions[vs], model.uvs[vs], model.triangles[ts] - vs.start,
-                              normals, fit.view, mask=mask, landmarks_px=fit.landmarks_px, occlusion=occlusion,
+    triangles = model.triangles[ts] - vs.start
+    folds = expression_folds(fit.neutral_positions[vs], fit.posed_positions[vs], triangles)
+    return build_skin_texture(photo, fit.posed_positions[vs], model.uvs[vs], triangles, normals, fit.view,
+                              mask=mask, landmarks_px=fit.landmarks_px, occlusion=occlusion, folds=folds,
                               options=options)
+
+
+def expression_folds(rest: np.ndarray, posed: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """(n,) in [0, 1] per vertex: how far the photo's expression shrinks the skin around it (rest, posed : (n, 3);
+    triangles : (m, 3)), 1 from `FOLD_COMPRESSION` on. Shrunk skin folds, and the fold's shade is not albedo."""
+    rest_area = triangle_areas(rest, triangles)
+    ratio = triangle_areas(posed, triangles) / np.maximum(rest_area, 1e-12)
+    total, weight = np.zeros(len(rest)), np.zeros(len(rest))
+    for corner in range(3):
+        np.add.at(total, triangles[:, corner], ratio * rest_area)
+        np.add.at(weight, triangles[:, corner], rest_area)
+    return np.clip((1 - total / np.maximum(weight, 1e-12)) / FOLD_COMPRESSION, 0, 1)
 
 
 def _skin_likelihood(off: np.ndarray, plain: np.ndarray, weight: np.ndarray, tmap: TexelMap, ids: np.ndarray,

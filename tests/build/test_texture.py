@@ -126,6 +126,19 @@ def test_creases_and_sockets_are_not_darkened_twice(scene, studio):
     assert abs(bias) < OCCLUDED_BIAS_MAX
 
 
+def test_detail_in_the_expressions_folds_is_faded(scene, studio):
+    """Where the photo's expression folds the skin, what the photo adds to the skin's structure is the fold's shade:
+    it is held fainter than elsewhere (a smile's nasolabial shadow baked in beside the mouth)."""
+    truth, _, skin, view = scene
+    rgb, mask, points, result = studio
+    folded = build_skin_texture(rgb, skin.positions, skin.uvs, skin.indices, skin.normals, view, mask=mask,
+                                landmarks_px=points, occlusion=skin.occlusion, folds=np.ones(skin.vertex_count))
+    seen = result.seen > 0.5
+    spread = lambda t: float(np.std(np.log(delight.texture_to_albedo(t)[seen] @ delight.LUMA + 1e-4)))  # noqa: E731
+    assert spread(folded.texture) < spread(result.texture)
+    assert np.linalg.norm(mean_lab(folded.texture, seen) - mean_lab(truth, seen)) < VISIBLE_DELTA_E_MAX
+
+
 def test_a_blond_brow_stays_blond(gl_context, landmarks):
     """The person's brows are kept: a brow lighter than the default skin's painted one is their brow, not a
     highlight over the painted brow (the stage compressed it onto the painted dark brow: 31 levels too dark here)."""

@@ -264,3 +264,18 @@ def test_occlusion_visibility_is_the_renderers_darkening(ctx):
     for ao in (0.8, 0.5, 0.3, 0.15):
         share = float(np.median(luminance[ao] / np.maximum(luminance[1.0], 1e-6)))
         assert abs(share - float(delight.occlusion_visibility(ao))) < OCCLUSION_MODEL_TOLERANCE, ao
+
+
+def test_expression_folds_mark_the_skin_an_expression_shrinks():
+    """Skin the photo's expression shrinks by `FOLD_COMPRESSION` or more is fully folded; unchanged or stretched
+    skin is not."""
+    from avatar_engine.build.texture import FOLD_COMPRESSION, expression_folds
+
+    rest = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [3, 0, 0], [4, 0, 0], [3, 1, 0]], float)
+    triangles = np.array([[0, 1, 2], [3, 4, 5]])
+    posed = rest.copy()
+    posed[:3, :2] *= np.sqrt(1 - 1.5 * FOLD_COMPRESSION)  # the first triangle's area shrinks by 1.5 x the limit
+    posed[3:, :2] = posed[3:, :2] * 1.2 + 0.5                # the second grows
+    folds = expression_folds(rest, posed, triangles)
+    assert np.allclose(folds[:3], 1.0) and np.allclose(folds[3:], 0.0)
+    assert np.allclose(expression_folds(rest, rest, triangles), 0.0)
