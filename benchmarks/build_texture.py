@@ -169,7 +169,7 @@ def main() -> None:
         "relit_delta_e_max": round(float(np.max(relit)), 2),
         "relit_within_5": f"{sum(d <= 5 for d in relit)}/{len(relit)}",
         "relit_over_5_without_shade_warning": sum(c.get("delta_e_to_studio", 0) > 5 and not any(
-            "shade" in w for w in c["warnings"]) for c in cases),
+            "skin tone uncertain" in w for w in c["warnings"]) for c in cases),
         "seconds_median": round(float(np.median([c["seconds"] for c in cases])), 2),
     }
     result = {"benchmark": "build_texture", "photo_size": list(size), "cpu_count": os.cpu_count(),

@@ -32,12 +32,13 @@ REFERENCE_TONE_SMOOTHNESS = 20.0
 """Mesh-Laplacian weight of the tone that outliers are judged against: smooth enough to ignore brows and lips."""
 SHADED_FACE = 0.35
 """`face_light` below this warns that the skin tone is uncertain (hard light from the far side)."""
-BACKLIT_FACING, DIRECTIONAL = -0.3, 0.15
+BACKLIT_FACING, DIRECTIONAL = -0.1, 0.15
 """The fitted light's main direction at a cosine below the first with the seen face's mean normal, for a light at
-least the second directional (`delight.key_facing`), warns that the skin tone is uncertain: the face the photo
-shows is lit by the fill alone, evenly, and reads as darker skin under a frontal key. On build_texture's renders a
-key on the far side gives -0.54 / -0.66 and Delta E 27 / 16 to the studio rebuild (face_light 0.70 / 0.63: no
-shade warning); every frontal or three-quarter key is at -0.26 or above."""
+least the second directional (`delight.key_facing`), warns that the skin tone is uncertain: the skin the photo
+shows is not the light's best-lit, and the stage, which reads the light's level there, makes it too dark. On
+build_texture's renders a hard key on the far side gives -0.60 / -0.68 (Delta E 28 / 21 to the studio rebuild), the
+studio key with the head turned 30 degrees away -0.14 / -0.27 (Delta E 5.2 / 4.1 to the truth, 8% too dark); every
+key on the seen side is at 0.06 or above."""
 EYE_NORMAL = np.array([0.0, 0.0, 1.0])
 """Mean normal of the visible eye whites in model space (the face looks toward +Z)."""
 SKIN_BALANCE = 0.6
@@ -279,8 +280,9 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
                         "skin tone uncertain; a more evenly lit photo gives a truer texture")
     facing, directional = delight.key_facing(coeffs, n_tex, weight)
     if facing < BACKLIT_FACING and directional > DIRECTIONAL:
-        warnings.append("texture: the main light is on the far side of the head and the face the photo shows is in "
-                        "its shade: skin tone uncertain; a photo lit from the front gives a truer texture")
+        warnings.append("texture: the main light is on the far side of the head, so the face the photo shows is not "
+                        "its best-lit skin: skin tone uncertain (it tends to come out too dark); a photo lit from the "
+                        "front gives a truer texture")
     n = len(tmap.texels)
     seen_count = int(np.count_nonzero(weight > 0.5))
     return TextureResult(

@@ -416,8 +416,19 @@ def test_a_face_in_shade_is_reported(gl_context, scene, studio):
     away = photo_view(Camera(distance=0.6, yaw_deg=-30.0), SIZE)
     rgb, mask = render_photo(gl_context, avatar, away, SIDE_LIGHT)
     shaded = build(skin, away, rgb, mask, None)
-    assert any("shade" in w for w in shaded.warnings)
-    assert not any("shade" in w for w in studio[3].warnings)
+    assert any("skin tone uncertain" in w for w in shaded.warnings)
+    assert not any("skin tone uncertain" in w for w in studio[3].warnings)
+
+
+def test_a_head_turned_away_from_the_key_is_reported(gl_context, scene, studio):
+    """The studio key with the head turned 40 degrees away from it: the skin the photo shows is not the key's best-lit,
+    the tone comes out too dark, and the result says so; turned as far toward it, it does not."""
+    _, avatar, skin, _ = scene
+    for yaw, warned in ((-40.0, True), (40.0, False)):
+        view = photo_view(Camera(distance=0.6, yaw_deg=yaw), SIZE)
+        rgb, mask = render_photo(gl_context, avatar, view)
+        result = build(skin, view, rgb, mask, None)
+        assert any("far side" in w for w in result.warnings) == warned, yaw
 
 
 def test_teeth_between_parted_lips_are_not_painted_on_the_lips(scene, studio):
