@@ -392,7 +392,9 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
     cell = cells(lab)
     ys, xs = np.mgrid[0:y1, x0:x1]
     is_person = person[box] > 0.5
-    person_or_hair = person_by_colour(person[box], cell)  # where hair may be: the mask refined by colour
+    background = person[box] < BACKGROUND_PERSON  # surely not the person: the backdrop's colours
+    backdrop = ColourModel(cell[background]) if background.any() else None
+    person_or_hair = person_by_colour(person[box], cell, backdrop)  # where hair may be: the mask refined by colour
 
     skin = cheek_skin(rgb, lm)
     if skin is None:
@@ -455,7 +457,7 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
     hair = cleaned
     if hair_model is not None and hair.any():
         soft = candidate_soft(person[box], is_person, face, ys, brow_y, lm[CHIN, 1]) & not_skin & seen
-        hair = _beyond_the_mask(hair, soft, hair_model, cell, person[box] < BACKGROUND_PERSON, speck)
+        hair = _beyond_the_mask(hair, soft, hair_model, cell, backdrop, speck)
     if occluded is not None:
         occluded = _open_close(occluded & ~hair, speck)
     color = np.median(sub_rgb[hair], 0) if hair.any() else skin.rgb
@@ -469,15 +471,15 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
                       forehead=_hair_over_forehead(hair, ys, xs, lm, brow_y))
 
 
-def person_by_colour(person: np.ndarray, cell: np.ndarray) -> np.ndarray:
+def person_by_colour(person: np.ndarray, cell: np.ndarray, backdrop: ColourModel | None) -> np.ndarray:
     """The person mask refined by colour: the segmenter's 0.5 cut, plus the pixels it is less sure of
-    (> `SOFT_PERSON`) whose colour the backdrop (< `BACKGROUND_PERSON`) does not have. The segmenter scores white
-    and light grey hair 0.2-0.5 against a plain backdrop; without this most of such hair never becomes a candidate."""
+    (> `SOFT_PERSON`) whose colour the backdrop (the pixels it scores < `BACKGROUND_PERSON`; None: none) does not
+    have. The segmenter scores white and light grey hair 0.2-0.5 against a plain backdrop; without this most of such
+    hair never becomes a candidate."""
     is_person = person > 0.5
-    background = person < BACKGROUND_PERSON
-    if not background.any():
+    if backdrop is None:
         return is_person
-    return is_person | ((person > SOFT_PERSON) & ~ColourModel(cell[background]).seen(cell))
+    return is_person | ((person > SOFT_PERSON) & ~backdrop.seen(cell))
 
 
 def candidate_soft(person: np.ndarray, is_person: np.ndarray, face: np.ndarray, ys: np.ndarray, brow_y: float,
@@ -488,14 +490,13 @@ def candidate_soft(person: np.ndarray, is_person: np.ndarray, face: np.ndarray, 
 
 
 def _beyond_the_mask(hair: np.ndarray, soft: np.ndarray, hair_model: ColourModel, cell: np.ndarray,
-                     background: np.ndarray, speck: int) -> np.ndarray:
-    """`hair` grown into `soft` candidates (of the hair's colours) that are more the hair's than the background's
-    (`background`: pixels surely not the person) and connect to it: the person segmenter's mask leaves out thin or
-    light hair against the backdrop."""
+                     backdrop: ColourModel | None, speck: int) -> np.ndarray:
+    """`hair` grown into `soft` candidates (of the hair's colours) that are more the hair's than the backdrop's
+    (the colours of the pixels surely not the person; None: none) and connect to it: the person segmenter's mask
+    leaves out thin or light hair against the backdrop."""
     extra = soft
-    if background.any():
-        back = ColourModel(cell[background])
-        extra &= hair_model.table[cell] * max(hair_model.count, 1) >= back.table[cell] * back.count * 0.5
+    if backdrop is not None:
+        extra &= hair_model.table[cell] * max(hair_model.count, 1) >= backdrop.table[cell] * backdrop.count * 0.5
     return _grown_from(_close_open(hair | extra, speck), hair)
 
 

@@ -341,10 +341,9 @@ def expression_folds(rest: np.ndarray, posed: np.ndarray, triangles: np.ndarray)
     triangles : (m, 3)), 1 from `FOLD_COMPRESSION` on. Shrunk skin folds, and the fold's shade is not albedo."""
     rest_area = triangle_areas(rest, triangles)
     ratio = triangle_areas(posed, triangles) / np.maximum(rest_area, 1e-12)
-    total, weight = np.zeros(len(rest)), np.zeros(len(rest))
-    for corner in range(3):
-        np.add.at(total, triangles[:, corner], ratio * rest_area)
-        np.add.at(weight, triangles[:, corner], rest_area)
+    corners = np.asarray(triangles).ravel()  # each vertex: its triangles' ratios, weighted by their rest area
+    total = np.bincount(corners, np.repeat(ratio * rest_area, 3), minlength=len(rest))
+    weight = np.bincount(corners, np.repeat(rest_area, 3), minlength=len(rest))
     return np.clip((1 - total / np.maximum(weight, 1e-12)) / FOLD_COMPRESSION, 0, 1)
 
 

@@ -40,8 +40,9 @@ def value_noise(shape: tuple[int, int], cell: int, rng: np.random.Generator) -> 
 
 
 NOISE_CELLS_M = (0.0006, 0.0012, 0.0018)
-"""Feature sizes (m) of the fine noise a look's brows, freckles and stubble are broken up with: 1, 2 and 3 texels
-of the face as the skin layout had it before the face got an island of its own."""
+"""Feature sizes (m) of the fine noise the skin's grain and a look's freckles and stubble are broken up with: 1, 2
+and 3 texels of the face as the skin layout had it before the face got an island of its own (brows have hair
+strokes of their own, `brow_hairs`)."""
 _LATTICE = 1 << 16
 
 
