@@ -235,7 +235,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     net = {"texture_net": args.texture_net == "on"} if args.texture_net else {}
     result = build_to_file(args.photo, out, report,
                            BuildOptions(face=parse_face(args.face), fit=fit_options, landmarker=args.landmarker,
-                                        landmarker_backend=args.backend, **net))
+                                        backend=args.backend, **net))
     fit = result.report.fit
     print(f"wrote {out}: fit error {fit['reprojection_error']:.3f} of the inter-ocular distance, "
           f"built in {result.report.total_s:.1f} s"
@@ -365,8 +365,8 @@ def cmd_train_recon(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_landmarker_arguments(p: argparse.ArgumentParser) -> None:
-    """--landmarker and --backend, shared by build and live."""
+def _add_landmarker_arguments(p: argparse.ArgumentParser, runs: str = "--landmarker onnx") -> None:
+    """--landmarker and --backend, shared by build and live; `runs`: what the backend runs there."""
     from avatar_engine.infer.session import BACKENDS
     from avatar_engine.perception.choice import LANDMARKERS
 
@@ -374,7 +374,8 @@ def _add_landmarker_arguments(p: argparse.ArgumentParser) -> None:
                    help="face tracker: MediaPipe's own, or its models as ONNX on --backend (run `avatar engines "
                         "convert` first)")
     p.add_argument("--backend", choices=BACKENDS, default="auto",
-                   help="inference backend of --landmarker onnx (auto: TensorRT with a CUDA GPU, else ONNX Runtime)")
+                   help=f"inference backend of {runs} (auto: TensorRT with a CUDA GPU, else ONNX Runtime; torch: "
+                        "CUDA when torch sees a GPU)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -410,7 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "default: FitOptions' default")
     p.add_argument("--texture-net", choices=("on", "off"),
                    help="correct the skin texture with the texture network (default: BuildOptions.texture_net)")
-    _add_landmarker_arguments(p)
+    _add_landmarker_arguments(p, "the networks: --landmarker onnx, --recon, --texture-net")
     p.set_defaults(run=cmd_build)
 
     p = sub.add_parser("render", help="render an avatar file with an expression to PNG")

@@ -5,13 +5,14 @@
 For each model (face_detector 128x128, face_landmarks_detector 256x256, face_blendshapes 146 points; the builder's
 networks in assets/models: recon 1404 landmark coordinates, texture_refine 15x64x64 UV features, hair_style 484
 features), each backend
-that runs here (onnxruntime and torch on the CPU; tensorrt where it imports and a CUDA device exists, with engines
-built by `avatar engines build`) and each batch size: median and 90th-percentile wall time per call, per item, and
+that runs here (onnxruntime and torch on the CPU; torch on CUDA where it sees a device, ONNX Runtime's CUDA provider
+where the installed build has one, tensorrt where it imports and a CUDA device exists, with engines built by
+`avatar engines build`) and each batch size: median and 90th-percentile wall time per call, per item, and
 CPU time per call (all threads), after two warm-up calls. Inputs are seeded noise: uniform in each MediaPipe model's
 input range, standard normal for the project's networks, whose inputs are normalised features (latency does not
 depend on the values). The models are converted into a temporary folder first (about 1 s).
 
-Each case runs with 1 CPU thread and with the runtime's default (one per core): on this machine, whose 2 cores are
+Each CPU case runs with 1 CPU thread and with the runtime's default (one per core): on this machine, whose 2 cores are
 shared with other sessions, the default's spinning worker threads lose badly when the cores are busy (seen: 10x), so
 the 1-thread figures are the steadier ones. All figures are noisy: `load_average` is the 1-minute load when the run
 started; above the core count, wall times are inflated.
@@ -47,6 +48,26 @@ def model_input(name: str, shape, batch: int, rng: np.random.Generator) -> np.nd
     return rng.uniform(lo, hi, size=size).astype(np.float32)
 
 
+def torch_cuda() -> bool:
+    from avatar_engine.infer.torch_backend import cuda_available
+
+    return cuda_available()
+
+
+def ort_cuda() -> bool:
+    from avatar_engine.infer.onnxruntime_backend import cuda_available
+
+    return cuda_available()
+
+
+def gpu_name() -> str | None:
+    if not torch_cuda():
+        return None
+    import torch
+
+    return torch.cuda.get_device_name(0)
+
+
 def measure(session, x: np.ndarray, repeats: int) -> dict:
     feeds = {session.inputs[0].name: x}
     for _ in range(2):
@@ -73,17 +94,20 @@ def main() -> None:
     batches = [int(b) for b in args.batches.split(",")]
     thread_counts = [int(t) for t in args.threads.split(",")]
     load = os.getloadavg()[0]
-    backends = ["onnxruntime", "torch"] + (["tensorrt"] if tensorrt_usable() else [])
+    runs = [("onnxruntime", "cpu"), ("torch", "cpu")] + [("torch", "cuda")] * torch_cuda() \
+        + [("onnxruntime", "cuda")] * ort_cuda() + [("tensorrt", "cuda")] * tensorrt_usable()
     rng = np.random.default_rng(0)
     cases: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         paths = {**convert_mediapipe(Path(tmp)), **{n: PROJECT_MODELS / f"{n}.onnx" for n in PROJECT_NAMES}}
         # thread counts outermost: torch's count is process-wide, so every default-threads case runs before any other
-        for threads, name, backend in ((t, n, b) for t in thread_counts for n in (*MODEL_NAMES, *PROJECT_NAMES)
-                                     for b in backends):
-            key = f"{name}/{backend}/threads={threads or 'default'}"
+        for threads, name, (backend, device) in ((t, n, r) for t in thread_counts
+                                                 for n in (*MODEL_NAMES, *PROJECT_NAMES) for r in runs):
+            if device == "cuda" and threads != thread_counts[0]:
+                continue  # the host's thread count does not matter to a GPU run: measured once
+            key = f"{name}/{backend}/{device}" + (f"/threads={threads or 'default'}" if device == "cpu" else "")
             try:
-                session = open_session(paths[name], InferOptions(backend=backend, threads=threads))
+                session = open_session(paths[name], InferOptions(backend=backend, device=device, threads=threads))
             except AvatarError as exc:  # e.g. no TensorRT engine built yet
                 cases[key] = {"skipped": str(exc)}
                 continue
@@ -94,6 +118,7 @@ def main() -> None:
                     cases[key][f"batch_{batch}"] = measure(session, x, args.repeats)
     result = {"benchmark": "infer_latency", "repeats": args.repeats, "load_average": round(load, 2),
               "cpu_count": os.cpu_count(), "machine": platform.machine(), "processor": platform.processor(),
+              "gpu": gpu_name(),
               "note": "shared 2-core machine: noisy; threads=1 is the steadier figure when load_average > cpu_count", "cases": cases}
     text = json.dumps(result, indent=2)
     print(text)

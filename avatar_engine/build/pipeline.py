@@ -28,10 +28,12 @@ from avatar_engine.build.records import FitResult
 from avatar_engine.build.render_check import AGREEMENT_TARGET, RenderCheck
 from avatar_engine.build.report import BuildReport
 from avatar_engine.build.rig import rigged_avatar
+from avatar_engine.errors import InputError
 from avatar_engine.head.arkit import ARKIT_NAMES
 from avatar_engine.head.hair import HairStyle
 from avatar_engine.head.model import HeadModel
 from avatar_engine.head.template import default_materials
+from avatar_engine.infer.session import BACKENDS
 from avatar_engine.native_log import native_stderr_silenced
 from avatar_engine.records import Avatar
 
@@ -54,16 +56,23 @@ class BuildOptions:
     texture: bool = True
     """Make the skin texture from the photo (else the default skin)."""
     texture_net: bool = False
-    """Correct the hand-made skin texture with the texture network (`assets/models/texture_refine.onnx`, ONNX
-    Runtime; needs the [infer] extra). Off by default: see `assets/models/texture_refine.md` for where it wins
+    """Correct the hand-made skin texture with the texture network (`assets/models/texture_refine.onnx`, on
+    `backend`; needs the [infer] extra). Off by default: see `assets/models/texture_refine.md` for where it wins
     and where it does not."""
     hair: bool = True
     """Fit the hair to the photo (else the default style)."""
     landmarker: str = "mediapipe"
     """Face landmarks from "mediapipe" (its Tasks API) or "onnx" (the same models on the inference backends,
     `perception.onnx_landmarker`: batches and GPUs; needs `avatar engines convert`). Also the render check's judge."""
-    landmarker_backend: str = "auto"
-    """With landmarker "onnx": auto, tensorrt, onnxruntime or torch."""
+    backend: str = "auto"
+    """Inference backend of every network the build runs (landmarker "onnx", the reconstruction network with
+    `fit.recon` on, the texture network): auto (TensorRT where it imports and a CUDA device exists, else ONNX
+    Runtime), tensorrt, onnxruntime or torch (CUDA when torch sees a device). The builder sets `fit.recon_backend`
+    from it."""
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise InputError(f"unknown inference backend {self.backend!r}; expected one of {', '.join(BACKENDS)}")
 
 
 SkinLight = tuple[np.ndarray, np.ndarray]
@@ -94,14 +103,15 @@ class Builder:
         from avatar_engine.perception import FaceLandmarkerOptions
         from avatar_engine.perception.choice import open_face_landmarker
 
-        self.options = options or BuildOptions()
+        options = options or BuildOptions()
+        self.options = replace(options, fit=replace(options.fit, recon_backend=options.backend))
         # the reconstruction network learnt on the photo-and-mirror reading: it gets that reading, not the copies'
         self.perception_options = PerceptionOptions(face=self.options.face, augment=self.options.fit.recon == "off")
         self.model = model or HeadModel.default()
         with native_stderr_silenced():
             self._landmarker = open_face_landmarker(
                 self.options.landmarker, FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES),
-                self.options.landmarker_backend)
+                self.options.backend)
         self._segmenter = None  # the hair stage's person segmenter: opened at its first use, then kept
         self._gl = None  # the render check's headless OpenGL context: made at its first use, then kept
         self._texture_net = None
@@ -120,11 +130,11 @@ class Builder:
         if self.options.fit.recon != "off":
             from avatar_engine.build.fit import recon_network
 
-            recon_network(self.options.fit.recon_model)
+            recon_network(self.options.fit.recon_model, self.options.fit.recon_backend)
         if self.options.texture and self.options.texture_net:
             from avatar_engine.nets.texture_net import TextureNet
 
-            self._texture_net = TextureNet.open()
+            self._texture_net = TextureNet.open(backend=self.options.backend)
         if self.options.texture and _available("avatar_engine.build.texture"):
             from avatar_engine.build.texture import prepare_layout
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +19,19 @@ AGREEMENT_ATOL = 1e-4
 """ONNX Runtime (default optimisation) vs torch: max abs difference <= ATOL + RTOL x max |output| per output
 (both sum fp32 in different orders; the detector's logits reach ~420, where 1e-5 relative is 4e-3)."""
 
+CUDA_AGREEMENT_RTOL = 3e-3
+"""torch on CUDA vs ONNX Runtime on the CPU: max abs difference <= AGREEMENT_ATOL + this x max |output|. cuDNN
+convolutions run in TF32 by default on Ampere and later (PyTorch's default; 10-bit mantissa), hence looser than
+the CPU pair."""
+
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
+PROJECT_MODELS = Path(__file__).resolve().parents[2] / "assets" / "models"
+
+
+def _torch_cuda() -> bool:
+    from avatar_engine.infer.torch_backend import cuda_available
+
+    return cuda_available()
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -36,6 +49,31 @@ def test_onnxruntime_and_torch_agree(name, onnx_dir, real_inputs):
         assert ort[out].shape == torch_out[out].shape
         bound = AGREEMENT_ATOL + AGREEMENT_RTOL * np.abs(ort[out]).max()
         assert np.abs(ort[out] - torch_out[out]).max() <= bound, out
+
+
+@pytest.mark.skipif(not _torch_cuda(), reason="torch sees no CUDA device (CI machines have none; run on a GPU)")
+@pytest.mark.parametrize("name", (*MODEL_NAMES, "recon", "texture_refine", "hair_style"))
+def test_torch_on_cuda_agrees_with_onnxruntime(name, onnx_dir, request):
+    """The GPU path gives what the CPU default gives: MediaPipe's three models on real inputs, the project's
+    networks on seeded normal features (their inputs are normalised)."""
+    if name in MODEL_NAMES:
+        path, x = onnx_model_path(name, onnx_dir), request.getfixturevalue("real_inputs")[name]
+    else:
+        path = PROJECT_MODELS / f"{name}.onnx"
+    outputs = {}
+    for backend, device in (("onnxruntime", "cpu"), ("torch", "cuda")):
+        with open_session(path, InferOptions(backend=backend, device=device)) as session:
+            assert session.device == device
+            if name not in MODEL_NAMES:
+                shape = (3, *[int(d) for d in session.inputs[0].shape[1:]])
+                x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+            outputs[device] = session.run({session.inputs[0].name: x})
+    for out, want in outputs["cpu"].items():
+        got = outputs["cuda"][out]
+        assert got.shape == want.shape
+        error = np.abs(got - want).max() / max(np.abs(want).max(), 1e-6)
+        print(f"{name}/{out}: max abs difference {np.abs(got - want).max():.3g}, {error:.3g} of max |output|")
+        assert np.abs(got - want).max() <= AGREEMENT_ATOL + CUDA_AGREEMENT_RTOL * np.abs(want).max(), out
 
 
 def test_auto_picks_onnxruntime_without_tensorrt(onnx_dir):

@@ -144,7 +144,7 @@ def test_the_builder_and_the_live_tracker_take_it(onnx_dir, images, monkeypatch)
     from avatar_engine.live.tracker import Tracker
 
     monkeypatch.setattr(mediapipe_onnx, "default_onnx_dir", lambda: onnx_dir)
-    with Builder(BuildOptions(landmarker="onnx", landmarker_backend="onnxruntime", hair=False)) as builder:
+    with Builder(BuildOptions(landmarker="onnx", backend="onnxruntime", hair=False)) as builder:
         result = builder.build(images[0])  # grace_hopper.jpg
         check = builder.check_render(result)  # it also judges the render
     assert result.fit.reprojection_error <= 0.03  # the builder's targets, as with MediaPipe's landmarker
