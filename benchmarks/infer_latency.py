@@ -4,10 +4,10 @@
 
 For each model (face_detector 128x128, face_landmarks_detector 256x256, face_blendshapes 146 points; the builder's
 networks in assets/models: recon 1404 landmark coordinates, texture_refine 15x64x64 UV features, hair_style 484
-features), each backend
-that runs here (onnxruntime and torch on the CPU; torch on CUDA where it sees a device, ONNX Runtime's CUDA provider
-where the installed build has one, tensorrt where it imports and a CUDA device exists, with engines built by
-`avatar engines build`) and each batch size: median and 90th-percentile wall time per call, per item, and
+features), each backend that runs here (onnxruntime and torch on the CPU; torch on CUDA where it sees a device, with
+its CUDA graphs and without (`cuda/no_graphs`); ONNX Runtime's CUDA provider where the installed build has one;
+tensorrt where it imports and a CUDA device exists, with engines built by `avatar engines build`)
+and each batch size: median and 90th-percentile wall time per call, per item, and
 CPU time per call (all threads), after two warm-up calls. Inputs are seeded noise: uniform in each MediaPipe model's
 input range, standard normal for the project's networks, whose inputs are normalised features (latency does not
 depend on the values). The models are converted into a temporary folder first (about 1 s).
@@ -94,7 +94,7 @@ def main() -> None:
     batches = [int(b) for b in args.batches.split(",")]
     thread_counts = [int(t) for t in args.threads.split(",")]
     load = os.getloadavg()[0]
-    runs = [("onnxruntime", "cpu"), ("torch", "cpu")] + [("torch", "cuda")] * torch_cuda() \
+    runs = [("onnxruntime", "cpu"), ("torch", "cpu")] + [("torch", "cuda"), ("torch", "cuda/no_graphs")] * torch_cuda() \
         + [("onnxruntime", "cuda")] * ort_cuda() + [("tensorrt", "cuda")] * tensorrt_usable()
     rng = np.random.default_rng(0)
     cases: dict = {}
@@ -103,11 +103,12 @@ def main() -> None:
         # thread counts outermost: torch's count is process-wide, so every default-threads case runs before any other
         for threads, name, (backend, device) in ((t, n, r) for t in thread_counts
                                                  for n in (*MODEL_NAMES, *PROJECT_NAMES) for r in runs):
-            if device == "cuda" and threads != thread_counts[0]:
+            if device != "cpu" and threads != thread_counts[0]:
                 continue  # the host's thread count does not matter to a GPU run: measured once
             key = f"{name}/{backend}/{device}" + (f"/threads={threads or 'default'}" if device == "cpu" else "")
             try:
-                session = open_session(paths[name], InferOptions(backend=backend, device=device, threads=threads))
+                session = open_session(paths[name], InferOptions(backend=backend, device=device.split("/")[0],
+                                                                 threads=threads, cuda_graphs=device == "cuda"))
             except AvatarError as exc:  # e.g. no TensorRT engine built yet
                 cases[key] = {"skipped": str(exc)}
                 continue

@@ -11,7 +11,8 @@ head-model identities (`build.synthetic`: yaw up to 30 degrees, mild expressions
   video modes (MediaPipe's smooths its landmarks along a stream; ours does not: the live solver filters);
 - time: photo mode (detector + landmarks + blend shapes + pose), stream mode (landmarks + blend shapes + pose), and
   photos in batches of 1, 4 and 16 (one call per model), for each backend that runs here (ONNX Runtime on 1 thread
-  and on its default threads, PyTorch), and MediaPipe's Tasks API for comparison. Median wall time per image.
+  and on its default threads, PyTorch on 1 CPU thread and, where torch sees a GPU, on CUDA with and without CUDA
+  graphs), and MediaPipe's Tasks API for comparison. Median wall time per image.
 Convert the models first: `avatar engines convert`. The 2 CPU cores are shared: `load_average` says how busy.
 """
 
@@ -34,6 +35,12 @@ from avatar_engine.perception.onnx_landmarker import OnnxFaceLandmarker
 from avatar_engine.records import Expression
 from avatar_engine.render.camera import Camera
 from avatar_engine.render.context import headless_context
+
+
+def torch_cuda() -> bool:
+    from avatar_engine.infer.torch_backend import cuda_available
+
+    return cuda_available()
 
 
 def compare(reference, face, size) -> dict[str, float]:
@@ -132,7 +139,10 @@ def main() -> None:
                                                         args.repeats)
     backends = [("onnxruntime/threads=1", InferOptions(backend="onnxruntime", threads=1)),
                 ("onnxruntime/threads=default", InferOptions(backend="onnxruntime")),
-                ("torch/threads=1", InferOptions(backend="torch", threads=1))]
+                ("torch/threads=1", InferOptions(backend="torch", device="cpu", threads=1))]
+    if torch_cuda():
+        backends += [("torch/cuda", InferOptions(backend="torch", device="cuda")),
+                     ("torch/cuda/no_graphs", InferOptions(backend="torch", device="cuda", cuda_graphs=False))]
     for label, infer in backends:
         try:
             landmarker = OnnxFaceLandmarker(infer=infer)

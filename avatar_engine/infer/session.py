@@ -40,6 +40,9 @@ class InferOptions:
     """ONNX Runtime graph optimisation: `all` (fastest; its blocked conv layout sums in another order, ~1e-5
     relative), `extended` or `basic` (the graph's own ops, closest to the reference)."""
 
+    cuda_graphs: bool = True
+    """torch on CUDA: capture each input shape's run as a CUDA graph and replay it (off: node by node)."""
+
     def __post_init__(self):
         if self.backend not in BACKENDS:
             raise InputError(f"unknown inference backend {self.backend!r}; expected one of {', '.join(BACKENDS)}")

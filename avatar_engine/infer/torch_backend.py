@@ -3,10 +3,15 @@
 A small interpreter instead of a converter package (onnx2torch pulls torchvision, which does not import
 beside the CPU torch wheel we pin). It knows the operators our models use (`OPS`); any other operator is
 refused when the session is created, naming it, so nothing runs half-supported.
+
+On CUDA, the tensors the ops read as host values (shapes, axes, pads, scales: `HOST_INPUTS`, and every integer
+tensor) stay on the CPU, so running a graph never waits for the GPU midway, and each input shape's run is captured once as a CUDA graph and replayed:
+one launch instead of one per node, whose Python and launch overhead otherwise dominates a small model.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Callable
 
@@ -16,6 +21,12 @@ from avatar_engine.errors import BackendError, InputError, ModelError
 from avatar_engine.infer.session import InferOptions, Session, load_onnx, onnx_specs
 
 _INT64_MAX = 2**63 - 1
+MAX_GRAPHS = 8
+"""CUDA graphs kept per session (one per input shape; the oldest is dropped)."""
+HOST_INPUTS = {"Reshape": (1,), "Resize": (1, 2, 3), "Slice": (1, 2, 3, 4), "Pad": (1, 2), "Squeeze": (1,),
+               "Unsqueeze": (1,), "Expand": (1,), "ReduceSum": (1,)}
+"""Inputs the ops read as host values (`tolist()`): their initializers stay on the CPU, as integer ones do."""
+log = logging.getLogger(__name__)
 
 
 def _attrs(node) -> dict:
@@ -124,7 +135,7 @@ def _ops(torch) -> dict[str, Callable]:
         "Slice": lambda x, *args: _slice(torch, x, *args),
         "Squeeze": lambda x, axes=None: x.squeeze(tuple(axes.tolist())) if axes is not None else x.squeeze(),
         "Unsqueeze": lambda x, axes: _unsqueeze(x, axes.tolist()),
-        "Shape": lambda x, start=0, end=None: torch.tensor(x.shape[start:end], dtype=torch.int64, device=x.device),
+        "Shape": lambda x, start=0, end=None: torch.tensor(x.shape[start:end], dtype=torch.int64),  # on the CPU
         "Expand": lambda x, shape: x.expand(torch.broadcast_shapes(x.shape, tuple(shape.tolist()))),
         "Cast": lambda x, to: x.to(_torch_dtype(torch, to)),
         "Gemm": lambda *a, **k: _gemm(torch, *a, **k),
@@ -202,24 +213,65 @@ class TorchSession(Session):
             raise ModelError(f"{self.name}: the torch backend does not support ONNX operators {', '.join(missing)}; "
                              "use --backend onnxruntime")
         device = torch.device(self.device)
-        self._weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()).to(device)
-                         for i in model.graph.initializer}
+        arrays = {i.name: numpy_helper.to_array(i).copy() for i in model.graph.initializer}
+        host = {n.input[i] for n in model.graph.node for i in HOST_INPUTS.get(n.op_type, ()) if i < len(n.input)}
+        self._weights = {n: torch.from_numpy(a).to(device if a.dtype.kind == "f" and n not in host else "cpu")
+                         for n, a in arrays.items()}
         self._nodes = [(ops[n.op_type], list(n.input), list(n.output), _attrs(n)) for n in model.graph.node]
         self._output_names = [o.name for o in self.outputs]
+        self._graphs: dict[tuple, tuple] = {}
+        """CUDA: (input names, shapes) -> (torch.cuda.CUDAGraph, its input tensors, its output tensors)."""
+        self._graphs_failed = not options.cuda_graphs
+
+    def _forward(self, inputs: dict) -> dict:
+        """The graph on tensors already on the device -> {output name: tensor}."""
+        env = dict(self._weights)
+        env.update(inputs)
+        for fn, names, outputs, attrs in self._nodes:
+            args = [env[i] if i else None for i in names]
+            try:
+                env[outputs[0]] = fn(*args, **attrs)
+            except RuntimeError as exc:  # shape errors surface here, with the batch the caller gave
+                raise InputError(f"{self.name}: torch backend failed ({str(exc).splitlines()[0][:160]})") from None
+        return {n: env[n] for n in self._output_names}
 
     def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         torch = self._torch
         with torch.inference_mode():
-            env = dict(self._weights)
-            for name, x in feeds.items():
-                env[name] = torch.from_numpy(x).to(self.device)
-            for fn, inputs, outputs, attrs in self._nodes:
-                args = [env[i] if i else None for i in inputs]
-                try:
-                    env[outputs[0]] = fn(*args, **attrs)
-                except RuntimeError as exc:  # shape errors surface here, with the batch the caller gave
-                    raise InputError(f"{self.name}: torch backend failed ({str(exc).splitlines()[0][:160]})") from None
-            return {n: env[n].float().cpu().numpy() for n in self._output_names}
+            if self.device == "cuda" and not self._graphs_failed:
+                outputs = self._replayed(feeds)
+            else:
+                outputs = self._forward({n: torch.from_numpy(x).to(self.device) for n, x in feeds.items()})
+            return {n: y.float().cpu().numpy() for n, y in outputs.items()}
+
+    def _replayed(self, feeds: dict[str, np.ndarray]) -> dict:
+        """Outputs of the CUDA graph captured for these input shapes (captured at the first run of each)."""
+        torch = self._torch
+        key = tuple((n, x.shape) for n, x in sorted(feeds.items()))
+        if key not in self._graphs:
+            static = {n: torch.from_numpy(x).to("cuda") for n, x in feeds.items()}
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):  # the first run picks cuDNN's algorithms and allocates outside capture
+                outputs = self._forward(static)
+            torch.cuda.current_stream().wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            try:
+                with torch.cuda.graph(graph, capture_error_mode="thread_local"):  # other threads may run
+                    captured = self._forward(static)
+            except RuntimeError as exc:  # an op that cannot be captured: run node by node from now on
+                log.warning("%s: CUDA graph capture failed (%s); running node by node", self.name,
+                            str(exc).splitlines()[0][:160])
+                self._graphs_failed = True
+                return outputs
+            if len(self._graphs) >= MAX_GRAPHS:
+                self._graphs.pop(next(iter(self._graphs)))
+            self._graphs[key] = (graph, static, captured)
+        graph, static, captured = self._graphs[key]
+        for n, x in feeds.items():
+            static[n].copy_(torch.from_numpy(x))
+        graph.replay()
+        return captured
 
     def close(self) -> None:
-        self._weights, self._nodes = {}, []
+        self._weights, self._nodes, self._graphs = {}, [], {}
