@@ -3,7 +3,8 @@ with the capture, tracker, solver, render and readback stages timed apart, in wa
 
     PYTHONPATH=. python benchmarks/live_fps.py [--size 1280x720] [--samples 0] [--source-size 1280x720]
                                                [--seconds 20] [--clip clip.mp4] [--solo-frames 90]
-                                               [--avatar me.glb] [--out result.json]
+                                               [--avatar me.glb] [--landmarker mediapipe|onnx]
+                                               [--backend onnxruntime|torch|tensorrt] [--out result.json]
 
 The avatar driven is the default head, or --avatar (issue 4 asks for a built avatar: `avatar build` one; a
 built head's fitted hair can have up to four sheets where the default has two). A clip of the default head performing (the round-trip performance) at the source size is rendered once
@@ -59,7 +60,8 @@ def _per_frame(fn, n: int) -> dict:
             "cpu": round((time.process_time() - c0) * 1e3 / n, 2)}
 
 
-def solo(clip: Path, size, samples: int, n: int, avatar=None, landmarker: str = "mediapipe") -> dict:
+def solo(clip: Path, size, samples: int, n: int, avatar=None, landmarker: str = "mediapipe",
+         backend: str = "onnxruntime") -> dict:
     """Each stage alone over the clip's first n frames (decode, track, solve, render, readback)."""
     from avatar_engine.pools import single_threaded_pools
     from avatar_engine.live.tracker import Tracker
@@ -70,11 +72,11 @@ def solo(clip: Path, size, samples: int, n: int, avatar=None, landmarker: str = 
         frames = [source.read() for _ in range(n)]  # kept for the tracker; decode is timed on a second pass
         source.rewind()
         out["decode"] = _per_frame(lambda i: source.read(), n)
-        with Tracker(landmarker=landmarker, backend="onnxruntime") as tracker:
+        with Tracker(landmarker=landmarker, backend=backend) as tracker:
             tracker.track(frames[0].rgb, 0)  # graph start-up is not a frame
             out["track"] = _per_frame(lambda i: marks.append(tracker.track(frames[i].rgb, frames[i].t_media_ns + 1)), n)
         with LiveAvatar(avatar, options=LiveOptions(size=size, samples=samples, landmarker=landmarker,
-                                                    landmarker_backend="onnxruntime")) as live:
+                                                    landmarker_backend=backend)) as live:
             out["solve"] = _per_frame(lambda i: solved.append(live.animate(marks[i], frames[i].t_media_ns + 1)), n)
             live.warm_up(track=False)
             out["render"] = _per_frame(lambda i: live.draw(solved[i]), n)
@@ -85,9 +87,9 @@ def solo(clip: Path, size, samples: int, n: int, avatar=None, landmarker: str = 
 
 
 def run(clip: Path, size, samples: int, realtime: bool, seconds: float, readback: bool, overlap: bool,
-        avatar=None, landmarker: str = "mediapipe") -> dict:
+        avatar=None, landmarker: str = "mediapipe", backend: str = "onnxruntime") -> dict:
     live = LiveAvatar(avatar, options=LiveOptions(size=size, samples=samples, landmarker=landmarker,
-                                                  landmarker_backend="onnxruntime"))
+                                                  landmarker_backend=backend))
     with open_source(str(clip)) as source:
         summary = LivePipeline(source, live, [ReadbackOutput()] if readback else [],
                                PipelineOptions(realtime=realtime, loop=True, max_seconds=seconds,
@@ -110,7 +112,9 @@ def main() -> None:
     ap.add_argument("--solo-frames", type=int, default=90, help="frames per stage in the solo run (0: skip it)")
     ap.add_argument("--avatar", help="avatar file (.glb) to drive instead of the default head")
     ap.add_argument("--landmarker", choices=("mediapipe", "onnx"), default="mediapipe",
-                    help="the tracker: MediaPipe's, or its models as ONNX on ONNX Runtime (perception.onnx_landmarker)")
+                    help="the tracker: MediaPipe's, or its models as ONNX on --backend (perception.onnx_landmarker)")
+    ap.add_argument("--backend", choices=("onnxruntime", "torch", "tensorrt"), default="onnxruntime",
+                    help="inference backend of --landmarker onnx (torch: CUDA where torch sees a GPU)")
     ap.add_argument("--out")
     args = ap.parse_args()
     size, source_size = parse_size(args.size), parse_size(args.source_size)
@@ -126,17 +130,18 @@ def main() -> None:
             # a webcam frames a head smaller than the portrait reference: pull the camera back for wide frames
             camera = Camera(distance=0.75, target=REFERENCE_CAMERA.target)
             render_clip(clip, weights, angles, source_size, 0, camera)
-        runs = {"solo": solo(clip, size, args.samples, args.solo_frames, avatar, args.landmarker)} \
+        runs = {"solo": solo(clip, size, args.samples, args.solo_frames, avatar, args.landmarker, args.backend)} \
             if args.solo_frames else {}
         modes = [("fast", False, True), ("camera", True, True)]
         if not args.no_serial:
             modes += [("fast_serial", False, False), ("camera_serial", True, False)]
         runs.update({name: run(clip, size, args.samples, realtime, args.seconds, not args.no_readback, overlap, avatar,
-                               args.landmarker) for name, realtime, overlap in modes})
+                               args.landmarker, args.backend) for name, realtime, overlap in modes})
     gl = runs["fast"].pop("gl_renderer")
     for name in runs:
         runs[name].pop("gl_renderer", None)
-    save("live_fps", {"avatar": args.avatar or "default head", "landmarker": args.landmarker, "render_size": list(size), "samples": args.samples, "source_size": list(source_size),
+    save("live_fps", {"avatar": args.avatar or "default head", "landmarker": args.landmarker,
+                      "backend": args.backend if args.landmarker == "onnx" else None, "render_size": list(size), "samples": args.samples, "source_size": list(source_size),
                       "readback": not args.no_readback, "gl_renderer": gl,
                       "note": "2 shared CPU cores: wall timings are noisy when other work runs (see load_average); "
                               "CPU times per frame are steadier", **runs}, args.out)

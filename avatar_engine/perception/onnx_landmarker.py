@@ -207,10 +207,20 @@ class OnnxFaceLandmarker:
             self.close()
             raise
         self.backend = self._sessions["face_detector"].backend
+        if any(session.device == "cuda" for session in self._sessions.values()):
+            self.warm_up()
         self._geometry = FaceGeometry.from_task(model_file(MODEL_NAME, task_path, "face landmarker"))
         self._subset = np.asarray(face_spec()["blendshape_landmarks"])
         self._tracked: list[list[np.ndarray]] = []  # per stream: last frame's faces, (478, 2) pixels each
         self._last_t_ms: int | None = None
+
+    def warm_up(self) -> None:
+        """Run each model once on one blank input. On CUDA the first run of a shape picks cuDNN's algorithms and
+        captures the CUDA graph (seconds on an H200: a live session's first frames came 3 s late); done when the
+        landmarker opens, every later single-face frame replays it."""
+        for name, session in self._sessions.items():
+            spec = session.inputs[0]
+            self._run(name, np.zeros((1, *[int(d) for d in spec.shape[1:]]), np.float32))
 
     # --- the graph's stages, batched over (image, crop) pairs ---------------------------------------
     def _run(self, name: str, x: np.ndarray) -> dict[str, np.ndarray]:
