@@ -211,6 +211,33 @@ def cmd_live(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build_batch(args: argparse.Namespace, options) -> int:
+    """`avatar build` with several photos or a folder: one avatar and report per photo in the -o folder."""
+    from avatar_engine.build.batch import SUMMARY_NAME, batch_photos, build_batch
+
+    if args.report:
+        raise InputError("--report names one file; a batch writes each photo's report beside its avatar "
+                         "(<photo name>.json)")
+    photos = batch_photos(args.photo)
+    out_dir = output_folder(args.output, "output folder (-o, with several photos)")
+    out_dir.mkdir(exist_ok=True)
+
+    def progress(item) -> None:
+        if item.error is not None:
+            print(f"refused {item.photo}: {item.error}", file=sys.stderr)
+            return
+        print(f"wrote {item.avatar}: fit error {item.reprojection_error:.3f} of the inter-ocular distance, "
+              f"built in {item.seconds:.1f} s", flush=True)
+        for warning in item.warnings:
+            print(f"warning: {Path(item.photo).name}: {warning}", file=sys.stderr)
+
+    items = build_batch(photos, out_dir, options, progress)
+    refused = sum(item.error is not None for item in items)
+    print(f"built {len(items) - refused} of {len(items)} photos into {out_dir}"
+          + (f" ({refused} refused)" if refused else "") + f"; summary {out_dir / SUMMARY_NAME}")
+    return 2 if refused else 0
+
+
 def parse_face(text: str | None):
     """--face: None, 'largest' or a positive face number."""
     if text is None or text == "largest":
@@ -225,17 +252,18 @@ def parse_face(text: str | None):
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from avatar_engine.build.pipeline import BuildOptions, build_to_file
-
-    out = output_file(args.output, (".glb",))
-    report = output_file(args.report, (".json",)) if args.report else None
     from avatar_engine.build.fit import FitOptions
+    from avatar_engine.build.pipeline import BuildOptions, build_to_file
 
     fit_options = FitOptions() if args.recon is None else FitOptions(recon=args.recon)
     net = {"texture_net": args.texture_net == "on"} if args.texture_net else {}
-    result = build_to_file(args.photo, out, report,
-                           BuildOptions(face=parse_face(args.face), fit=fit_options, landmarker=args.landmarker,
-                                        backend=args.backend, **net))
+    options = BuildOptions(face=parse_face(args.face), fit=fit_options, landmarker=args.landmarker,
+                           backend=args.backend, **net)
+    if len(args.photo) > 1 or Path(args.photo[0]).is_dir():
+        return _build_batch(args, options)
+    out = output_file(args.output, (".glb",))
+    report = output_file(args.report, (".json",)) if args.report else None
+    result = build_to_file(args.photo[0], out, report, options)
     fit = result.report.fit
     print(f"wrote {out}: fit error {fit['reprojection_error']:.3f} of the inter-ocular distance, "
           f"built in {result.report.total_s:.1f} s"
@@ -401,9 +429,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wave", type=float, default=None, help="how wavy the hair is: 0 straight (default) to 1 curly")
     p.set_defaults(run=cmd_template)
 
-    p = sub.add_parser("build", help="build a rigged avatar (glTF binary) from one photo of a face")
-    p.add_argument("photo", help="photo file (jpg, png, ...)")
-    p.add_argument("-o", "--output", required=True, help="avatar file to write (.glb)")
+    p = sub.add_parser("build", help="build a rigged avatar (glTF binary) from one photo of a face, or one per photo")
+    p.add_argument("photo", nargs="+", help="photo file (jpg, png, ...); several files or a folder build a batch")
+    p.add_argument("-o", "--output", required=True,
+                   help="avatar file to write (.glb); for a batch, the folder for <photo name>.glb, its report "
+                        "<photo name>.json and build_summary.json (made if missing)")
     p.add_argument("--report", help="also write the build report (.json): stage timings, fit error, warnings")
     p.add_argument("--face", help="which face when the photo has several: 'largest' or N (1 = leftmost)")
     p.add_argument("--recon", choices=("off", "prior", "replace"), default=None,

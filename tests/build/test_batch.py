@@ -1,0 +1,63 @@
+"""`avatar build` with several photos or a folder: one avatar and report per photo, refusals named, a summary."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from PIL import Image
+
+from avatar_engine.cli import main
+
+REPROJECTION_MAX = 0.03
+"""Each built photo's mean landmark reprojection error, fraction of the inter-ocular distance (issue 3's target)."""
+
+
+def test_a_folder_builds_each_face_and_names_each_refusal(tmp_path, grace_hopper_path, capsys):
+    pytest.importorskip("mediapipe", reason="mediapipe is not installed (pip install 'avatar-engine[track]')")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(grace_hopper_path, photos / "grace.jpg")
+    Image.new("RGB", (320, 240), (120, 130, 140)).save(photos / "wall.png")  # no face
+    (photos / "broken.jpg").write_bytes(b"not a jpeg")
+    (photos / "notes.txt").write_text("not a photo: skipped, not refused")
+    out = tmp_path / "avatars"  # made by the command
+
+    assert main(["build", str(photos), "-o", str(out)]) == 2  # a refused photo is bad input, after the rest are built
+    assert sorted(p.name for p in out.iterdir()) == ["build_summary.json", "grace.glb", "grace.json"]
+    summary = json.loads((out / "build_summary.json").read_text())
+    assert (summary["built"], summary["refused"]) == (1, 2)
+    by_name = {item["photo"].rsplit("/", 1)[-1]: item for item in summary["photos"]}
+    assert set(by_name) == {"grace.jpg", "wall.png", "broken.jpg"}
+    assert by_name["grace.jpg"]["error"] is None and by_name["grace.jpg"]["reprojection_error"] <= REPROJECTION_MAX
+    assert "no face" in by_name["wall.png"]["error"] and by_name["wall.png"]["avatar"] is None
+    assert "not an image" in by_name["broken.jpg"]["error"]
+    report = json.loads((out / "grace.json").read_text())
+    assert report["render_check"] is not None  # each report carries the render check, as --report does
+    err = capsys.readouterr().err
+    assert "refused" in err and "wall.png" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("case, message", [
+    ("same_stem", "would both be written as"),
+    ("report", "--report names one file"),
+    ("missing", "does not exist"),
+    ("empty_folder", "holds no photos"),
+])
+def test_a_bad_batch_is_refused_before_any_build(tmp_path, grace_hopper_path, capsys, case, message):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    shutil.copy(grace_hopper_path, tmp_path / "a" / "face.jpg")
+    shutil.copy(grace_hopper_path, tmp_path / "b" / "face.png")
+    out = tmp_path / "out"
+    argv = {"same_stem": [str(tmp_path / "a"), str(tmp_path / "b")],
+            "report": [str(tmp_path / "a"), "--report", str(tmp_path / "r.json")],
+            "missing": [str(tmp_path / "a"), str(tmp_path / "nowhere.jpg")],
+            "empty_folder": [str(tmp_path / "out")]}[case]
+    if case == "empty_folder":
+        out.mkdir()
+    assert main(["build", *argv, "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not out.exists() or not any(out.iterdir())  # nothing written
