@@ -275,3 +275,17 @@ def test_starting_the_next_frame_early_draws_the_same_frame(ctx, template):
     row = bare[SIZE[1] // 2, :, :3].astype(int)  # one row of the backdrop: the vignette alone moves it
     assert np.abs(row[SIZE[0] // 2] - row[2]).max() < 25, "no head left in it"
     assert np.abs(bare.astype(int) - plain[1].astype(int)).max() > 40
+
+
+def test_straight_alpha_undoes_premultiplied_edges_only():
+    from avatar_engine.render.renderer import straight_alpha
+
+    # premultiplied: empty, opaque, and partly covered pixels at the ends of the range (alpha 1 and 254) and between
+    pixels = np.array([[0, 0, 0, 0], [200, 100, 50, 255], [1, 0, 0, 1], [127, 64, 0, 254], [60, 30, 0, 120]],
+                      np.uint8)
+    want = np.array([[0, 0, 0, 0], [200, 100, 50, 255], [255, 0, 0, 1], [128, 64, 0, 254], [128, 64, 0, 120]],
+                    np.uint8)
+    image = np.tile(pixels[None], (3, 1, 1))
+    assert np.array_equal(straight_alpha(image.copy()), np.tile(want[None], (3, 1, 1)))
+    strided = np.tile(pixels[None], (2, 2, 1))[:, ::2]  # not contiguous: the result is still right
+    assert np.array_equal(straight_alpha(strided), np.tile(want[None], (2, 2, 1))[:, ::2])
