@@ -258,7 +258,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     fit_options = FitOptions() if args.recon is None else FitOptions(recon=args.recon)
     net = {"texture_net": args.texture_net == "on"} if args.texture_net else {}
     options = BuildOptions(face=parse_face(args.face), fit=fit_options, landmarker=args.landmarker,
-                           backend=args.backend, **net)
+                           backend=args.backend, texture_size=args.texture_size, **net)
     if len(args.photo) > 1 or Path(args.photo[0]).is_dir():
         return _build_batch(args, options)
     out = output_file(args.output, (".glb",))
@@ -439,6 +439,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recon", choices=("off", "prior", "replace"), default=None,
                    help="the reconstruction network: off, prior (starts the fit), replace (camera fit only); "
                         "default: FitOptions' default")
+    p.add_argument("--texture-size", type=int, choices=(512, 1024, 2048), default=1024,
+                   help="skin texture width and height (default 1024; 2048 takes about 3 s more and pays off for "
+                        "high-resolution photos)")
     p.add_argument("--texture-net", choices=("on", "off"),
                    help="correct the skin texture with the texture network (default: BuildOptions.texture_net)")
     _add_landmarker_arguments(p, "the networks: --landmarker onnx, --recon, --texture-net")

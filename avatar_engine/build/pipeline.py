@@ -55,6 +55,9 @@ class BuildOptions:
     fit: FitOptions = field(default_factory=FitOptions)
     texture: bool = True
     """Make the skin texture from the photo (else the default skin)."""
+    texture_size: int = 1024
+    """Width and height of the skin texture in the avatar file: 512 (made at 1024, then averaged down: light assets),
+    1024 or 2048 (made at 2048: about 3 s more, worth it for photos whose face spans over ~600 pixels)."""
     texture_net: bool = False
     """Correct the hand-made skin texture with the texture network (`assets/models/texture_refine.onnx`, on
     `backend`; needs the [infer] extra). Off by default: see `assets/models/texture_refine.md` for where it wins
@@ -73,7 +76,21 @@ class BuildOptions:
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise InputError(f"unknown inference backend {self.backend!r}; expected one of {', '.join(BACKENDS)}")
+        if self.texture_size not in TEXTURE_SIZES:
+            raise InputError(f"texture size {self.texture_size} is not one of {', '.join(map(str, TEXTURE_SIZES))}")
+        if self.texture_net and self.texture_size != 1024:
+            raise InputError(f"the texture network works on 1024 x 1024 textures; drop the texture network or use "
+                             f"texture size 1024, not {self.texture_size}")
 
+    @property
+    def texture_work_size(self) -> int:
+        """The size the texture stage works at: `texture_size`, but never below 1024 (its tables' and the default
+        skin's size)."""
+        return max(self.texture_size, 1024)
+
+
+TEXTURE_SIZES = (512, 1024, 2048)
+"""Skin texture sizes `BuildOptions.texture_size` takes."""
 
 SkinLight = tuple[np.ndarray, np.ndarray]
 """(the photo's cheeks (3,) 0-255, the skin albedo made of them (3,) uint8 texture value): how the photo's light
@@ -87,6 +104,16 @@ class BuildResult:
     report: BuildReport
     photo: np.ndarray
     """photo : (h, w, 3) uint8 the photo as the stages saw it (upright, downscaled)."""
+
+
+def resized_texture(texture: np.ndarray, size: int) -> np.ndarray:
+    """(h, w, 4) uint8 -> (size, size, 4): box-averaged when smaller (each texel the mean of those it covers, so
+    the islands' gutters shrink with them), bicubic when larger."""
+    from PIL import Image
+
+    image = Image.fromarray(np.ascontiguousarray(texture), "RGBA")
+    smaller = size < texture.shape[0]
+    return np.asarray(image.resize((size, size), Image.Resampling.BOX if smaller else Image.Resampling.BICUBIC))
 
 
 def _available(module: str) -> bool:
@@ -139,7 +166,7 @@ class Builder:
             from avatar_engine.build.texture import prepare_layout
 
             vs, ts = self.model.part_slices("skin")  # the UV tables are made once, with the models, not per photo
-            prepare_layout(self.model.uvs[vs], self.model.triangles[ts] - vs.start)
+            prepare_layout(self.model.uvs[vs], self.model.triangles[ts] - vs.start, self.options.texture_work_size)
 
     def build(self, image: str | os.PathLike[str] | np.ndarray) -> BuildResult:
         """Build the avatar of the face in `image` (a file path or an (h, w[, c]) image array).
@@ -221,16 +248,17 @@ class Builder:
             report.warnings.append("texture stage not available in this build: default skin texture and iris")
             return default_materials(), None
         from avatar_engine.build.delight import skin_color
-        from avatar_engine.build.texture import texture_from_fit
+        from avatar_engine.build.texture import TextureOptions, texture_from_fit
 
-        result = texture_from_fit(rgb, fit, model=self.model)
+        result = texture_from_fit(rgb, fit, model=self.model,
+                                  options=TextureOptions(size=self.options.texture_work_size))
         report.warnings.extend(result.warnings)
         report.texture = {
             "skin_rgb": list(result.skin_rgb),
             "white_balance": "eye whites" if result.white_balance_from_sclera else "skin prior",
             "face_light": round(result.face_light, 3), "key_facing": round(result.key_facing, 3),
             "iris_rgb": list(result.iris_rgb) if result.iris_rgb is not None else None,
-            "coverage": {k: round(v, 3) for k, v in result.coverage.items()}}
+            "coverage": {k: round(v, 3) for k, v in result.coverage.items()}, "size": self.options.texture_size}
         kwargs = {"iris_rgb": tuple(result.iris_rgb)} if result.iris_rgb is not None else {}
         texture = result.texture
         if self._texture_net is not None:
@@ -265,6 +293,9 @@ class Builder:
             dressed = paint_cover(dressed, cover, hair.color)
             if "hair" in dressed:
                 dressed["hair"] = hair_material(hair)
+        skin = dressed.get("skin")
+        if skin is not None and skin.texture is not None and skin.texture.shape[0] != self.options.texture_size:
+            dressed["skin"] = replace(skin, texture=resized_texture(skin.texture, self.options.texture_size))
         return replace(avatar, materials=dressed)
 
     def _scalp_cover(self, hair: HairStyle | None, fit: FitResult, avatar: Avatar) -> "ScalpCover | None":
@@ -272,12 +303,11 @@ class Builder:
         if hair is None:
             return None
         from avatar_engine.build.scalp import scalp_cover
-        from avatar_engine.build.texture import TextureOptions
 
         vs, ts = self.model.part_slices("skin")
         skeleton = avatar.skeleton  # the fitted skeleton
         return scalp_cover(hair, fit.neutral_positions[vs], self.model.uvs[vs], self.model.triangles[ts] - vs.start,
-                           dict(zip(skeleton.names, skeleton.rest_positions)), TextureOptions().size)
+                           dict(zip(skeleton.names, skeleton.rest_positions)), self.options.texture_work_size)
 
     def _hair(self, rgb: np.ndarray, fit: FitResult, report: BuildReport) -> HairStyle | None:
         """The fitted hair style, its colour as the photo shows it (`_dress` makes it an albedo)."""

@@ -457,6 +457,9 @@ def _browless_albedo(tmap: TexelMap) -> np.ndarray:
         base = _base_albedo(tmap)
         painted = _brow_strength(tmap) > BROW_TEXEL
         size = tmap.size
+        if size > 1024:  # the default skin is painted at 1024: above, each of its texels is a block the mask must cover
+            everywhere = np.arange(len(tmap.texels))
+            painted = _spread(painted, tmap, everywhere, size // 1024 - 1) > 0
         image = tmap.image(base)
         keep = np.zeros(size * size, bool)
         keep[tmap.texels[~painted]] = True
