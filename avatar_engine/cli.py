@@ -402,8 +402,8 @@ def _add_landmarker_arguments(p: argparse.ArgumentParser, runs: str = "--landmar
                    help="face tracker: MediaPipe's own, or its models as ONNX on --backend (run `avatar engines "
                         "convert` first)")
     p.add_argument("--backend", choices=BACKENDS, default="auto",
-                   help=f"inference backend of {runs} (auto: TensorRT with a CUDA GPU, else ONNX Runtime; torch: "
-                        "CUDA when torch sees a GPU)")
+                   help=f"inference backend of {runs} (auto: with an NVIDIA GPU TensorRT, else ONNX Runtime's CUDA "
+                        "provider, else torch on CUDA; without one ONNX Runtime on the CPU)")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -201,6 +201,21 @@ def check_backend(backend: OptionalBackend) -> Check:
     return Check(name, True, f"{version}; for {backend.used_for}", required=False)
 
 
+def check_auto_backend() -> Check:
+    """What `--backend auto` runs the networks on here."""
+    from avatar_engine.infer import InferOptions, resolve_backend
+
+    backend = resolve_backend(InferOptions())
+    where = "the CPU" if backend == "onnxruntime" and not _ort_cuda() else "the GPU (CUDA)"
+    return Check("backend auto", True, f"{backend} on {where}", required=False)
+
+
+def _ort_cuda() -> bool:
+    from avatar_engine.infer.select import ort_cuda_usable
+
+    return ort_cuda_usable()
+
+
 def run_checks() -> list[Check]:
     """Every check, in report order. Never raises: a check that crashes becomes a failing check."""
     checks: list[Check] = []
@@ -209,6 +224,7 @@ def run_checks() -> list[Check]:
         ("GPU", check_gpu), ("models", check_models), ("models onnx", check_onnx_models),
     ]
     steps += [(f"backend {b.label}", lambda b=b: check_backend(b)) for b in OPTIONAL_BACKENDS]
+    steps.append(("backend auto", check_auto_backend))
     for name, step in steps:
         try:
             result = step()

@@ -69,8 +69,8 @@ class BuildOptions:
     `perception.onnx_landmarker`: batches and GPUs; needs `avatar engines convert`). Also the render check's judge."""
     backend: str = "auto"
     """Inference backend of every network the build runs (landmarker "onnx", the reconstruction network with
-    `fit.recon` on, the texture network): auto (TensorRT where it imports and a CUDA device exists, else ONNX
-    Runtime), tensorrt, onnxruntime or torch (CUDA when torch sees a device). The builder sets `fit.recon_backend`
+    `fit.recon` on, the texture network): auto (a GPU where one can be used, else ONNX Runtime on the CPU:
+    `infer.select.resolve_backend`), tensorrt, onnxruntime or torch (CUDA when torch sees a device). The builder sets `fit.recon_backend`
     from it."""
 
     def __post_init__(self) -> None:

@@ -24,11 +24,38 @@ def tensorrt_usable() -> bool:
     return unavailable_reason() is None
 
 
+def torch_cuda_usable() -> bool:
+    """Whether torch is installed and sees a CUDA device (imports torch: about a second, once per process)."""
+    if importlib.util.find_spec("torch") is None:
+        return False
+    from avatar_engine.infer.torch_backend import cuda_available
+
+    return cuda_available()
+
+
+def ort_cuda_usable() -> bool:
+    """Whether the installed onnxruntime build has its CUDA provider."""
+    if importlib.util.find_spec("onnxruntime") is None:
+        return False
+    from avatar_engine.infer.onnxruntime_backend import cuda_available
+
+    return cuda_available()
+
+
 def resolve_backend(options: InferOptions) -> str:
-    """The concrete backend `options.backend` means here (`auto` -> tensorrt or onnxruntime)."""
+    """The concrete backend `options.backend` means here. `auto` takes the GPU where one can be used: TensorRT when
+    it imports and a CUDA device exists, else ONNX Runtime's CUDA provider where its build has one, else torch on
+    CUDA (on an H200, MediaPipe's landmark model: 1.2 ms a face against 8.7 on ONNX Runtime's CPU provider); with
+    no GPU, or `device="cpu"`, ONNX Runtime on the CPU."""
     if options.backend != "auto":
         return options.backend
-    return "tensorrt" if tensorrt_usable() and options.device != "cpu" else "onnxruntime"
+    if options.device == "cpu":
+        return "onnxruntime"
+    if tensorrt_usable():
+        return "tensorrt"
+    if ort_cuda_usable() or not torch_cuda_usable():
+        return "onnxruntime"
+    return "torch"
 
 
 def open_session(path: str | Path, options: InferOptions = InferOptions(), *, hint: str = DEFAULT_HINT) -> Session:

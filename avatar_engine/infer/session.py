@@ -27,8 +27,8 @@ class InferOptions:
     """How to run a model."""
 
     backend: str = "auto"
-    """`auto` (TensorRT when it imports and a CUDA device exists, else ONNX Runtime), `tensorrt`, `onnxruntime`
-    or `torch`."""
+    """`auto` (a GPU where one can be used: TensorRT, else ONNX Runtime's CUDA provider, else torch on CUDA; with
+    none, ONNX Runtime on the CPU: `select.resolve_backend`), `tensorrt`, `onnxruntime` or `torch`."""
     device: str = "auto"
     """`auto` (CUDA when the backend can use it), `cpu` or `cuda`; TensorRT is always `cuda`."""
     threads: int = 0

@@ -80,12 +80,24 @@ def test_torch_on_cuda_agrees_with_onnxruntime(name, onnx_dir, request):
             assert np.abs(got - want).max() <= AGREEMENT_ATOL + CUDA_AGREEMENT_RTOL * np.abs(want).max(), out
 
 
-def test_auto_picks_onnxruntime_without_tensorrt(onnx_dir):
-    if HAS_TENSORRT:
-        pytest.skip("tensorrt is installed here: auto may pick it")
+def test_auto_picks_onnxruntime_without_a_gpu(onnx_dir):
+    if HAS_TENSORRT or _torch_cuda():
+        pytest.skip("a GPU backend is usable here: auto picks it")
     assert resolve_backend(InferOptions()) == "onnxruntime"
     with open_session(onnx_model_path("face_detector", onnx_dir)) as session:
         assert session.backend == "onnxruntime"
+
+
+def test_auto_takes_the_gpu_through_whichever_backend_reaches_it(monkeypatch):
+    import avatar_engine.infer.select as select
+
+    for trt, ort_cuda, torch_cuda, want in ((False, False, True, "torch"), (False, True, True, "onnxruntime"),
+                                            (True, False, True, "tensorrt"), (False, False, False, "onnxruntime")):
+        monkeypatch.setattr(select, "tensorrt_usable", lambda: trt)
+        monkeypatch.setattr(select, "ort_cuda_usable", lambda: ort_cuda)
+        monkeypatch.setattr(select, "torch_cuda_usable", lambda: torch_cuda)
+        assert resolve_backend(InferOptions()) == want, (trt, ort_cuda, torch_cuda)
+        assert resolve_backend(InferOptions(device="cpu")) == "onnxruntime"
 
 
 def test_tensorrt_asked_for_without_it_is_a_backend_error(onnx_dir):
