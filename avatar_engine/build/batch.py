@@ -39,9 +39,9 @@ class BatchItem:
 
 
 def batch_photos(paths: list[str]) -> list[Path]:
-    """The photo files `paths` name (files as given, folders expanded to their photos, sorted), checked before any
-    model loads: InputError for a missing path, a folder with no photos, or two photos whose avatars would share a
-    name (`<stem>.glb`)."""
+    """The photo files `paths` name (files as given, folders expanded to their photos, sorted; a file named twice,
+    however spelt, counts once), checked before any model loads: InputError for a missing path, a folder with no
+    photos, or two photos whose avatars would share a name (`<stem>.glb`, any case, or the summary's)."""
     photos: list[Path] = []
     for text in paths:
         path = Path(text)
@@ -54,22 +54,40 @@ def batch_photos(paths: list[str]) -> list[Path]:
             photos.append(path)
         else:
             raise InputError(f"photo {path} does not exist")
+    unique = list({photo.resolve(): photo for photo in reversed(photos)}.values())[::-1]  # first spelling kept
     stems: dict[str, Path] = {}
-    for photo in photos:
+    for photo in unique:
+        if photo.stem.lower() == Path(SUMMARY_NAME).stem:
+            raise InputError(f"photo {photo}: its report would overwrite the batch's {SUMMARY_NAME}; rename it")
         other = stems.setdefault(photo.stem.lower(), photo)
         if other != photo:
             raise InputError(f"photos {other} and {photo} would both be written as {photo.stem}.glb; rename one")
-    return photos
+    return unique
 
 
 def build_batch(photos: list[Path], out_dir: Path, options=None,
                 on_item: Callable[[BatchItem], None] | None = None) -> list[BatchItem]:
     """Build every photo into `out_dir` (`<stem>.glb` and its report `<stem>.json`, with the render check), then
     write `build_summary.json` there. `on_item` is called after each photo (progress)."""
+    items: list[BatchItem] = []
+    finished = False
+    try:
+        _build_each(photos, out_dir, options, items, on_item)
+        finished = True
+    finally:  # a fault that stops the batch midway still leaves the record of what was built
+        if finished or items:
+            summary = {"built": sum(i.error is None for i in items), "refused": sum(i.error is not None for i in items),
+                       "unfinished": len(photos) - len(items), "photos": [asdict(i) for i in items]}
+            write_text_atomic(out_dir / SUMMARY_NAME, json.dumps(summary, indent=2) + "\n")
+    return items
+
+
+def _build_each(photos: list[Path], out_dir: Path, options, items: list[BatchItem],
+                on_item: Callable[[BatchItem], None] | None) -> None:
+    """Build the photos in turn, appending each one's `BatchItem` to `items` as it is done."""
     from avatar_engine.build.pipeline import Builder
     from avatar_engine.io import write_glb
 
-    items: list[BatchItem] = []
     with Builder(options) as builder:
         for photo in photos:
             t0 = time.perf_counter()
@@ -89,7 +107,3 @@ def build_batch(photos: list[Path], out_dir: Path, options=None,
             items.append(item)
             if on_item is not None:
                 on_item(item)
-    summary = {"built": sum(i.error is None for i in items), "refused": sum(i.error is not None for i in items),
-               "photos": [asdict(i) for i in items]}
-    write_text_atomic(out_dir / SUMMARY_NAME, json.dumps(summary, indent=2) + "\n")
-    return items

@@ -70,17 +70,17 @@ class BuildOptions:
     backend: str = "auto"
     """Inference backend of every network the build runs (landmarker "onnx", the reconstruction network with
     `fit.recon` on, the texture network): auto (a GPU where one can be used, else ONNX Runtime on the CPU:
-    `infer.select.resolve_backend`), tensorrt, onnxruntime or torch (CUDA when torch sees a device). The builder sets `fit.recon_backend`
-    from it."""
+    `infer.select.resolve_backend`), tensorrt, onnxruntime or torch (CUDA when torch sees a device). The builder
+    sets `fit.recon_backend` from it."""
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise InputError(f"unknown inference backend {self.backend!r}; expected one of {', '.join(BACKENDS)}")
         if self.texture_size not in TEXTURE_SIZES:
             raise InputError(f"texture size {self.texture_size} is not one of {', '.join(map(str, TEXTURE_SIZES))}")
-        if self.texture_net and self.texture_size != 1024:
+        if self.texture_net and self.texture_work_size != 1024:
             raise InputError(f"the texture network works on 1024 x 1024 textures; drop the texture network or use "
-                             f"texture size 1024, not {self.texture_size}")
+                             f"texture size 512 or 1024, not {self.texture_size}")
 
     @property
     def texture_work_size(self) -> int:

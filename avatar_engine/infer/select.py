@@ -62,8 +62,8 @@ def open_session(path: str | Path, options: InferOptions = InferOptions(), *, hi
     """Load the ONNX model at `path` on the chosen backend.
 
     `hint` ends the one-line ModelError raised for a missing or damaged file (how to re-create it).
-    With `auto`, a model whose TensorRT engine has not been built runs on ONNX Runtime (with a warning);
-    a damaged engine is an error with any choice, never a silent fallback."""
+    With `auto`, a model whose TensorRT engine has not been built, or that uses an operator the torch backend lacks,
+    runs on ONNX Runtime (with a warning); a damaged engine is an error with any choice, never a silent fallback."""
     path = Path(path)
     backend = resolve_backend(options)
     if backend == "tensorrt":
@@ -77,10 +77,15 @@ def open_session(path: str | Path, options: InferOptions = InferOptions(), *, hi
                 raise
             log.warning("%s; using onnxruntime meanwhile", exc)
             backend = "onnxruntime"
-    if backend == "onnxruntime":
-        from avatar_engine.infer.onnxruntime_backend import OnnxRuntimeSession
+    if backend == "torch":
+        from avatar_engine.infer.torch_backend import TorchSession
 
-        return OnnxRuntimeSession(path, options, hint)
-    from avatar_engine.infer.torch_backend import TorchSession
+        try:
+            return TorchSession(path, options, hint)
+        except ModelError as exc:
+            if options.backend != "auto" or "does not support ONNX operators" not in str(exc):
+                raise
+            log.warning("%s; auto falls back to onnxruntime", exc)
+    from avatar_engine.infer.onnxruntime_backend import OnnxRuntimeSession
 
-    return TorchSession(path, options, hint)
+    return OnnxRuntimeSession(path, options, hint)

@@ -12,6 +12,7 @@ one launch instead of one per node, whose Python and launch overhead otherwise d
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -214,6 +215,8 @@ class TorchSession(Session):
                              "use --backend onnxruntime")
         device = torch.device(self.device)
         arrays = {i.name: numpy_helper.to_array(i).copy() for i in model.graph.initializer}
+        # (integer tensors never meet float ones on the device in our models: a model doing Shape -> Cast -> Mul
+        # would fail here with "Expected all tensors on the same device", named by `_forward`)
         host = {n.input[i] for n in model.graph.node for i in HOST_INPUTS.get(n.op_type, ()) if i < len(n.input)}
         self._weights = {n: torch.from_numpy(a).to(device if a.dtype.kind == "f" and n not in host else "cpu")
                          for n, a in arrays.items()}
@@ -222,6 +225,7 @@ class TorchSession(Session):
         self._graphs: dict[tuple, tuple] = {}
         """CUDA: (input names, shapes) -> (torch.cuda.CUDAGraph, its input tensors, its output tensors)."""
         self._graphs_failed = not options.cuda_graphs
+        self._replay_lock = threading.Lock()
 
     def _forward(self, inputs: dict) -> dict:
         """The graph on tensors already on the device -> {output name: tensor}."""
@@ -239,9 +243,10 @@ class TorchSession(Session):
         torch = self._torch
         with torch.inference_mode():
             if self.device == "cuda" and not self._graphs_failed:
-                outputs = self._replayed(feeds)
-            else:
-                outputs = self._forward({n: torch.from_numpy(x).to(self.device) for n, x in feeds.items()})
+                with self._replay_lock:  # a graph's inputs and outputs are one buffer each, shared by all callers
+                    outputs = self._replayed(feeds)
+                    return {n: y.float().cpu().numpy() for n, y in outputs.items()}
+            outputs = self._forward({n: torch.from_numpy(x).to(self.device) for n, x in feeds.items()})
             return {n: y.float().cpu().numpy() for n, y in outputs.items()}
 
     def _replayed(self, feeds: dict[str, np.ndarray]) -> dict:
@@ -259,15 +264,15 @@ class TorchSession(Session):
             try:
                 with torch.cuda.graph(graph, capture_error_mode="thread_local"):  # other threads may run
                     captured = self._forward(static)
-            except RuntimeError as exc:  # an op that cannot be captured: run node by node from now on
+            except (RuntimeError, InputError) as exc:  # an op that cannot be captured: node by node from now on
                 log.warning("%s: CUDA graph capture failed (%s); running node by node", self.name,
                             str(exc).splitlines()[0][:160])
                 self._graphs_failed = True
                 return outputs
             if len(self._graphs) >= MAX_GRAPHS:
-                self._graphs.pop(next(iter(self._graphs)))
+                self._graphs.pop(next(iter(self._graphs)))  # the least recently used: each use moves to the end
             self._graphs[key] = (graph, static, captured)
-        graph, static, captured = self._graphs[key]
+        graph, static, captured = self._graphs[key] = self._graphs.pop(key)
         for n, x in feeds.items():
             static[n].copy_(torch.from_numpy(x))
         graph.replay()

@@ -203,12 +203,12 @@ class OnnxFaceLandmarker:
         try:
             for name in ("face_detector", "face_landmarks_detector", "face_blendshapes"):
                 self._sessions[name] = open_session(onnx_model_path(name, onnx_dir), infer)
+            if any(session.device == "cuda" for session in self._sessions.values()):
+                self.warm_up()
         except Exception:
             self.close()
             raise
         self.backend = self._sessions["face_detector"].backend
-        if any(session.device == "cuda" for session in self._sessions.values()):
-            self.warm_up()
         self._geometry = FaceGeometry.from_task(model_file(MODEL_NAME, task_path, "face landmarker"))
         self._subset = np.asarray(face_spec()["blendshape_landmarks"])
         self._tracked: list[list[np.ndarray]] = []  # per stream: last frame's faces, (478, 2) pixels each

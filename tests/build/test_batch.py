@@ -61,3 +61,20 @@ def test_a_bad_batch_is_refused_before_any_build(tmp_path, grace_hopper_path, ca
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not out.exists() or not any(out.iterdir())  # nothing written
+
+
+def test_a_photo_named_twice_is_built_once_and_names_clash_in_any_case(tmp_path):
+    from avatar_engine.build.batch import batch_photos
+    from avatar_engine.errors import InputError
+
+    (tmp_path / "photos").mkdir()
+    for name in ("a.jpg", "B.JPG"):
+        (tmp_path / "photos" / name).write_bytes(b"x")
+    same = [str(tmp_path / "photos"), str(tmp_path / "photos" / "a.jpg"), str(tmp_path / "photos" / ".." / "photos")]
+    assert [p.name for p in batch_photos(same)] == ["B.JPG", "a.jpg"]
+    (tmp_path / "b.png").write_bytes(b"x")
+    with pytest.raises(InputError, match="would both be written as"):
+        batch_photos([str(tmp_path / "photos"), str(tmp_path / "b.png")])
+    (tmp_path / "build_summary.png").write_bytes(b"x")
+    with pytest.raises(InputError, match="overwrite the batch's build_summary.json"):
+        batch_photos([str(tmp_path / "build_summary.png")])

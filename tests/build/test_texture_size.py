@@ -27,6 +27,7 @@ def test_texture_size_is_checked_before_any_work():
     with pytest.raises(InputError, match="texture network works on 1024"):
         BuildOptions(texture_size=2048, texture_net=True)
     assert BuildOptions(texture_size=512).texture_work_size == 1024
+    assert BuildOptions(texture_size=512, texture_net=True).texture_net  # the network runs at 1024, then averaged
 
 
 def test_a_smaller_texture_is_the_average_of_the_larger():

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avatar_engine.errors import BackendError
+from avatar_engine.errors import BackendError, ModelError
 from avatar_engine.infer import InferOptions, open_session, resolve_backend
 from avatar_engine.infer.mediapipe_onnx import MODEL_NAMES, onnx_model_path
 
@@ -171,3 +171,24 @@ def test_auto_prefers_tensorrt_and_falls_back_only_when_no_engine_was_built(onnx
     pretend_tensorrt.engine.with_suffix(".json").write_text("{")
     with pytest.raises(ModelError, match="damaged.*avatar engines build"):
         open_session(path)
+
+
+def test_auto_falls_back_from_torch_for_an_operator_it_lacks(monkeypatch, tmp_path, caplog):
+    onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install 'avatar-engine[infer]')")
+    from onnx import TensorProto, helper
+
+    import avatar_engine.infer.select as select
+
+    graph = helper.make_graph([helper.make_node("Erf", ["x"], ["y"])], "erf",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4])])
+    path = tmp_path / "erf.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    for name, usable in (("tensorrt_usable", False), ("ort_cuda_usable", False), ("torch_cuda_usable", True)):
+        monkeypatch.setattr(select, name, lambda usable=usable: usable)
+    with open_session(path) as session:
+        assert session.backend == "onnxruntime"
+        assert session.run({"x": np.zeros((2, 4), np.float32)})["y"].shape == (2, 4)
+    assert "falls back to onnxruntime" in caplog.text
+    with pytest.raises(ModelError, match="does not support ONNX operators Erf"):
+        open_session(path, InferOptions(backend="torch"))
