@@ -32,6 +32,7 @@ import numpy as np
 
 from avatar_engine.errors import AvatarError
 from avatar_engine.infer import InferOptions, open_session, tensorrt_usable
+from avatar_engine.infer.select import ort_cuda_usable, torch_cuda_usable
 from avatar_engine.infer.mediapipe_onnx import MODEL_NAMES, convert_mediapipe, face_spec
 
 RESULTS = Path(__file__).resolve().parent / "results" / "infer_latency.json"
@@ -48,20 +49,8 @@ def model_input(name: str, shape, batch: int, rng: np.random.Generator) -> np.nd
     return rng.uniform(lo, hi, size=size).astype(np.float32)
 
 
-def torch_cuda() -> bool:
-    from avatar_engine.infer.torch_backend import cuda_available
-
-    return cuda_available()
-
-
-def ort_cuda() -> bool:
-    from avatar_engine.infer.onnxruntime_backend import cuda_available
-
-    return cuda_available()
-
-
 def gpu_name() -> str | None:
-    if not torch_cuda():
+    if not torch_cuda_usable():
         return None
     import torch
 
@@ -94,8 +83,8 @@ def main() -> None:
     batches = [int(b) for b in args.batches.split(",")]
     thread_counts = [int(t) for t in args.threads.split(",")]
     load = os.getloadavg()[0]
-    runs = [("onnxruntime", "cpu"), ("torch", "cpu")] + [("torch", "cuda"), ("torch", "cuda/no_graphs")] * torch_cuda() \
-        + [("onnxruntime", "cuda")] * ort_cuda() + [("tensorrt", "cuda")] * tensorrt_usable()
+    runs = [("onnxruntime", "cpu"), ("torch", "cpu")] + [("torch", "cuda"), ("torch", "cuda/no_graphs")] * torch_cuda_usable() \
+        + [("onnxruntime", "cuda")] * ort_cuda_usable() + [("tensorrt", "cuda")] * tensorrt_usable()
     rng = np.random.default_rng(0)
     cases: dict = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -30,17 +30,12 @@ from avatar_engine.build.synthetic import random_subject, subject_photo, subject
 from avatar_engine.head.model import HeadModel
 from avatar_engine.infer import InferOptions
 from avatar_engine.infer import mediapipe_check as check
+from avatar_engine.infer.select import torch_cuda_usable
 from avatar_engine.perception import FaceLandmarker, FaceLandmarkerOptions
 from avatar_engine.perception.onnx_landmarker import OnnxFaceLandmarker
 from avatar_engine.records import Expression
 from avatar_engine.render.camera import Camera
 from avatar_engine.render.context import headless_context
-
-
-def torch_cuda() -> bool:
-    from avatar_engine.infer.torch_backend import cuda_available
-
-    return cuda_available()
 
 
 def compare(reference, face, size) -> dict[str, float]:
@@ -140,7 +135,7 @@ def main() -> None:
     backends = [("onnxruntime/threads=1", InferOptions(backend="onnxruntime", threads=1)),
                 ("onnxruntime/threads=default", InferOptions(backend="onnxruntime")),
                 ("torch/threads=1", InferOptions(backend="torch", device="cpu", threads=1))]
-    if torch_cuda():
+    if torch_cuda_usable():
         backends += [("torch/cuda", InferOptions(backend="torch", device="cuda")),
                      ("torch/cuda/no_graphs", InferOptions(backend="torch", device="cuda", cuda_graphs=False))]
     for label, infer in backends:
