@@ -215,6 +215,8 @@ def _build_batch(args: argparse.Namespace, options) -> int:
     """`avatar build` with several photos or a folder: one avatar and report per photo in the -o folder."""
     from avatar_engine.build.batch import SUMMARY_NAME, batch_photos, build_batch
 
+    if args.jobs < 1:
+        raise InputError(f"--jobs {args.jobs} must be 1 or more")
     if args.report:
         raise InputError("--report names one file; a batch writes each photo's report beside its avatar "
                          "(<photo name>.json)")
@@ -231,7 +233,7 @@ def _build_batch(args: argparse.Namespace, options) -> int:
         for warning in item.warnings:
             print(f"warning: {Path(item.photo).name}: {warning}", file=sys.stderr)
 
-    items = build_batch(photos, out_dir, options, progress)
+    items = build_batch(photos, out_dir, options, progress, jobs=args.jobs)
     refused = sum(item.error is not None for item in items)
     print(f"built {len(items) - refused} of {len(items)} photos into {out_dir}"
           + (f" ({refused} refused)" if refused else "") + f"; summary {out_dir / SUMMARY_NAME}")
@@ -439,6 +441,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recon", choices=("off", "prior", "replace"), default=None,
                    help="the reconstruction network: off, prior (starts the fit), replace (camera fit only); "
                         "default: FitOptions' default")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="for a batch: build in this many worker processes (each loads the models, ~0.6 GB)")
     p.add_argument("--texture-size", type=int, choices=(512, 1024, 2048), default=1024,
                    help="skin texture width and height (default 1024; 2048 takes about 3 s more and pays off for "
                         "high-resolution photos)")

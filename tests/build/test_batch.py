@@ -14,20 +14,24 @@ REPROJECTION_MAX = 0.03
 """Each built photo's mean landmark reprojection error, fraction of the inter-ocular distance (issue 3's target)."""
 
 
-def test_a_folder_builds_each_face_and_names_each_refusal(tmp_path, grace_hopper_path, capsys):
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory, grace_hopper_path):
+    folder = tmp_path_factory.mktemp("photos")
+    shutil.copy(grace_hopper_path, folder / "grace.jpg")
+    Image.new("RGB", (320, 240), (120, 130, 140)).save(folder / "wall.png")  # no face
+    (folder / "broken.jpg").write_bytes(b"not a jpeg")
+    (folder / "notes.txt").write_text("not a photo: skipped, not refused")
+    return folder
+
+
+def test_a_folder_builds_each_face_and_names_each_refusal(photos, tmp_path, capsys):
     pytest.importorskip("mediapipe", reason="mediapipe is not installed (pip install 'avatar-engine[track]')")
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    shutil.copy(grace_hopper_path, photos / "grace.jpg")
-    Image.new("RGB", (320, 240), (120, 130, 140)).save(photos / "wall.png")  # no face
-    (photos / "broken.jpg").write_bytes(b"not a jpeg")
-    (photos / "notes.txt").write_text("not a photo: skipped, not refused")
     out = tmp_path / "avatars"  # made by the command
 
     assert main(["build", str(photos), "-o", str(out)]) == 2  # a refused photo is bad input, after the rest are built
     assert sorted(p.name for p in out.iterdir()) == ["build_summary.json", "grace.glb", "grace.json"]
     summary = json.loads((out / "build_summary.json").read_text())
-    assert (summary["built"], summary["refused"]) == (1, 2)
+    assert (summary["built"], summary["refused"], summary["unfinished"]) == (1, 2, 0)
     by_name = {item["photo"].rsplit("/", 1)[-1]: item for item in summary["photos"]}
     assert set(by_name) == {"grace.jpg", "wall.png", "broken.jpg"}
     assert by_name["grace.jpg"]["error"] is None and by_name["grace.jpg"]["reprojection_error"] <= REPROJECTION_MAX
@@ -37,6 +41,13 @@ def test_a_folder_builds_each_face_and_names_each_refusal(tmp_path, grace_hopper
     assert report["render_check"] is not None  # each report carries the render check, as --report does
     err = capsys.readouterr().err
     assert "refused" in err and "wall.png" in err and "Traceback" not in err
+
+    # in worker processes: the same files, the same order
+    parallel = tmp_path / "parallel"
+    assert main(["build", str(photos), "-o", str(parallel), "--jobs", "2"]) == 2
+    assert (parallel / "grace.glb").read_bytes() == (out / "grace.glb").read_bytes()
+    again = json.loads((parallel / "build_summary.json").read_text())
+    assert [(i["photo"], i["error"]) for i in again["photos"]] == [(i["photo"], i["error"]) for i in summary["photos"]]
 
 
 @pytest.mark.parametrize("case, message", [
