@@ -400,9 +400,10 @@ def _add_landmarker_arguments(p: argparse.ArgumentParser, runs: str = "--landmar
     from avatar_engine.infer.session import BACKENDS
     from avatar_engine.perception.choice import LANDMARKERS
 
-    p.add_argument("--landmarker", choices=LANDMARKERS, default="mediapipe",
+    p.add_argument("--landmarker", choices=LANDMARKERS, default="auto",
                    help="face tracker: MediaPipe's own, or its models as ONNX on --backend (run `avatar engines "
-                        "convert` first)")
+                        "convert` first); auto (default): the ONNX one where --backend runs on a GPU and the models "
+                        "are converted, else MediaPipe's")
     p.add_argument("--backend", choices=BACKENDS, default="auto",
                    help=f"inference backend of {runs} (auto: with an NVIDIA GPU TensorRT, else ONNX Runtime's CUDA "
                         "provider, else torch on CUDA; without one ONNX Runtime on the CPU)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
+import sys
 from pathlib import Path
 
 from avatar_engine.errors import ModelError
@@ -24,9 +26,22 @@ def tensorrt_usable() -> bool:
     return unavailable_reason() is None
 
 
+NVIDIA_DEVICE_FILES = ("/dev/nvidiactl", "/dev/nvidia0", "/proc/driver/nvidia/version", "/dev/dxg")
+"""On Linux, one of these exists where an NVIDIA driver can run CUDA (/dev/dxg: WSL 2): without any, asking torch
+(an import of about a second) is skipped."""
+
+
+def nvidia_driver_present() -> bool:
+    """False when, on Linux, no NVIDIA driver is there for CUDA to use; True elsewhere (only CUDA can tell)."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return any(os.path.exists(path) for path in NVIDIA_DEVICE_FILES)
+
+
 def torch_cuda_usable() -> bool:
-    """Whether torch is installed and sees a CUDA device (imports torch: about a second, once per process)."""
-    if importlib.util.find_spec("torch") is None:
+    """Whether torch is installed and sees a CUDA device (imports torch where a driver is there: about a second,
+    once per process)."""
+    if importlib.util.find_spec("torch") is None or not nvidia_driver_present():
         return False
     from avatar_engine.infer.torch_backend import cuda_available
 
@@ -40,6 +55,13 @@ def ort_cuda_usable() -> bool:
     from avatar_engine.infer.onnxruntime_backend import cuda_available
 
     return cuda_available()
+
+
+def gpu_backend(options: InferOptions = InferOptions()) -> bool:
+    """Whether `options` resolve to a backend that runs on the GPU here."""
+    backend = resolve_backend(options)
+    return backend == "tensorrt" or (options.device != "cpu" and (
+        (backend == "torch" and torch_cuda_usable()) or (backend == "onnxruntime" and ort_cuda_usable())))
 
 
 def resolve_backend(options: InferOptions) -> str:

@@ -42,9 +42,10 @@ class LiveOptions:
     """Solver tuning, mirror, calibration and tracking-lost behaviour."""
     render: bool = True
     """False: solve only (weights and VMC out, no GL context needed)."""
-    landmarker: str = "mediapipe"
+    landmarker: str = "auto"
     """The tracker: "mediapipe" (its Tasks API) or "onnx" (the same models on the inference backends,
-    `perception.onnx_landmarker`; needs `avatar engines convert`)."""
+    `perception.onnx_landmarker`; needs `avatar engines convert`); "auto": the ONNX one where `landmarker_backend`
+    runs on a GPU and the models are converted, else MediaPipe's (`perception.choice.resolve_landmarker`)."""
     landmarker_backend: str = "auto"
     """With landmarker "onnx": auto, tensorrt, onnxruntime or torch."""
 

@@ -45,8 +45,8 @@ class LiveSettings:
     """iFacialMocap: the phone's address, to ask it to start streaming."""
     serial: bool = False
     """Track and render in turn rather than overlapped (`PipelineOptions.overlap=False`)."""
-    landmarker: str = "mediapipe"
-    """`LiveOptions.landmarker`: mediapipe or onnx."""
+    landmarker: str = "auto"
+    """`LiveOptions.landmarker`: auto, mediapipe or onnx."""
     backend: str = "auto"
     """`LiveOptions.landmarker_backend`."""
 

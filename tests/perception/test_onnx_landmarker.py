@@ -205,3 +205,29 @@ def test_two_faces_are_tracked_apart(onnx_dir, images):
             assert len(faces) == 2
             centres = sorted(float(f.points[:, 0].mean()) for f in faces)
             assert centres[0] < 0.5 < centres[1]
+
+
+def test_auto_takes_the_onnx_landmarker_only_on_a_gpu_with_the_models_converted(onnx_dir, monkeypatch, tmp_path):
+    import avatar_engine.infer.select as select
+    from avatar_engine.infer import mediapipe_onnx
+    from avatar_engine.perception.choice import resolve_landmarker
+
+    monkeypatch.setattr(mediapipe_onnx, "default_onnx_dir", lambda: onnx_dir)
+    monkeypatch.setattr(select, "tensorrt_usable", lambda: False)
+    monkeypatch.setattr(select, "ort_cuda_usable", lambda: False)
+    for gpu, want in ((True, "onnx"), (False, "mediapipe")):
+        monkeypatch.setattr(select, "torch_cuda_usable", lambda gpu=gpu: gpu)
+        assert resolve_landmarker("auto") == want
+        assert resolve_landmarker("auto", backend="onnxruntime") == "mediapipe"  # ONNX Runtime here: the CPU
+        assert resolve_landmarker("mediapipe") == "mediapipe" and resolve_landmarker("onnx") == "onnx"
+    monkeypatch.setattr(mediapipe_onnx, "default_onnx_dir", lambda: tmp_path)  # not converted: MediaPipe's
+    assert resolve_landmarker("auto") == "mediapipe"
+
+
+def test_no_nvidia_driver_means_torch_is_not_even_imported_to_ask(monkeypatch):
+    import avatar_engine.infer.select as select
+
+    monkeypatch.setattr(select.sys, "platform", "linux")
+    monkeypatch.setattr(select, "NVIDIA_DEVICE_FILES", ("/nonexistent/nvidiactl",))
+    monkeypatch.setattr("avatar_engine.infer.torch_backend.cuda_available", lambda: pytest.fail("torch was asked"))
+    assert not select.torch_cuda_usable()
