@@ -71,7 +71,7 @@ def resolve_backend(options: InferOptions) -> str:
     no GPU, or `device="cpu"`, ONNX Runtime on the CPU."""
     if options.backend != "auto":
         return options.backend
-    if options.device == "cpu":
+    if options.device == "cpu" or not nvidia_driver_present():  # no GPU: nothing more to import and ask
         return "onnxruntime"
     if tensorrt_usable():
         return "tensorrt"

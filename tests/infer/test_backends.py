@@ -91,6 +91,7 @@ def test_auto_picks_onnxruntime_without_a_gpu(onnx_dir):
 def test_auto_takes_the_gpu_through_whichever_backend_reaches_it(monkeypatch):
     import avatar_engine.infer.select as select
 
+    monkeypatch.setattr(select, "nvidia_driver_present", lambda: True)
     for trt, ort_cuda, torch_cuda, want in ((False, False, True, "torch"), (False, True, True, "onnxruntime"),
                                             (True, False, True, "tensorrt"), (False, False, False, "onnxruntime")):
         monkeypatch.setattr(select, "tensorrt_usable", lambda: trt)
@@ -150,6 +151,7 @@ def pretend_tensorrt(monkeypatch, tmp_path):
     import avatar_engine.infer.tensorrt_backend as trt_backend
 
     monkeypatch.setattr(select, "tensorrt_usable", lambda: True)
+    monkeypatch.setattr(select, "nvidia_driver_present", lambda: True)
     monkeypatch.setattr(trt_backend, "TensorRTSession", _FakeTensorRTSession)
     monkeypatch.setattr(_FakeTensorRTSession, "engine", tmp_path / "face_detector-x.engine")
     return _FakeTensorRTSession
@@ -184,7 +186,8 @@ def test_auto_falls_back_from_torch_for_an_operator_it_lacks(monkeypatch, tmp_pa
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4])])
     path = tmp_path / "erf.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
-    for name, usable in (("tensorrt_usable", False), ("ort_cuda_usable", False), ("torch_cuda_usable", True)):
+    for name, usable in (("tensorrt_usable", False), ("ort_cuda_usable", False), ("torch_cuda_usable", True),
+                         ("nvidia_driver_present", True)):
         monkeypatch.setattr(select, name, lambda usable=usable: usable)
     with open_session(path) as session:
         assert session.backend == "onnxruntime"

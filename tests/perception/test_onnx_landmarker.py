@@ -215,6 +215,7 @@ def test_auto_takes_the_onnx_landmarker_only_on_a_gpu_with_the_models_converted(
     monkeypatch.setattr(mediapipe_onnx, "default_onnx_dir", lambda: onnx_dir)
     monkeypatch.setattr(select, "tensorrt_usable", lambda: False)
     monkeypatch.setattr(select, "ort_cuda_usable", lambda: False)
+    monkeypatch.setattr(select, "nvidia_driver_present", lambda: True)
     for gpu, want in ((True, "onnx"), (False, "mediapipe")):
         monkeypatch.setattr(select, "torch_cuda_usable", lambda gpu=gpu: gpu)
         assert resolve_landmarker("auto") == want
@@ -230,4 +231,7 @@ def test_no_nvidia_driver_means_torch_is_not_even_imported_to_ask(monkeypatch):
     monkeypatch.setattr(select.sys, "platform", "linux")
     monkeypatch.setattr(select, "NVIDIA_DEVICE_FILES", ("/nonexistent/nvidiactl",))
     monkeypatch.setattr("avatar_engine.infer.torch_backend.cuda_available", lambda: pytest.fail("torch was asked"))
+    monkeypatch.setattr(select, "tensorrt_usable", lambda: pytest.fail("tensorrt was asked"))
+    monkeypatch.setattr(select, "ort_cuda_usable", lambda: pytest.fail("onnxruntime was asked"))
     assert not select.torch_cuda_usable()
+    assert select.resolve_backend(InferOptions()) == "onnxruntime"
