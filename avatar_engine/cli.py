@@ -311,14 +311,14 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
     output_folder(args.output, "-o")
     for flag, value, least in (("--count", args.count, 1), ("--seed", args.seed, 0), ("--shard", args.shard, 1),
-                               ("--size", args.size, 64)):
+                               ("--size", args.size, 64), ("--jobs", args.jobs, 1)):
         if value < least:
             raise InputError(f"{flag} must be at least {least}, got {value}")
     if args.texture:
         return cmd_synth_texture(args)
     options = SynthOptions(count=args.count, seed=args.seed, size=args.size, shard=args.shard,
                            images=not args.no_images)
-    manifest = generate(Path(args.output), options, progress=_sample_progress)
+    manifest = generate(Path(args.output), options, progress=_sample_progress, jobs=args.jobs)
     print(f"wrote {args.output}: {manifest['count']} samples in {len(manifest['shards'])} shards")
     return 0
 
@@ -328,7 +328,7 @@ def cmd_synth_texture(args: argparse.Namespace) -> int:
 
     size = PHOTO_SIZE if args.size == 256 else args.size  # texture sets render at PHOTO_SIZE unless told
     options = TextureDataOptions(count=args.count, seed=args.seed, size=size, shard=args.shard)
-    manifest = generate(Path(args.output), options, progress=_sample_progress)
+    manifest = generate(Path(args.output), options, progress=_sample_progress, jobs=args.jobs)
     print(f"wrote {args.output}: {manifest['kept']} samples ({len(manifest['skipped'])} refused by the builder)")
     return 0
 
@@ -506,6 +506,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=256, help="render size in pixels (square)")
     p.add_argument("--shard", type=int, default=100, help="samples per .npz shard")
     p.add_argument("--no-images", action="store_true", help="keep labels and landmarks only, not the renders")
+    p.add_argument("--jobs", type=int, default=1, help="make the shards in this many worker processes (the same "
+                   "samples: each is drawn from the seed and its index alone)")
     p.add_argument("--texture", action="store_true",
                    help="a texture-network set instead: the builder's fit and hand-made texture on each render, in "
                         "UV next to the true albedo (renders at 512 unless --size)")

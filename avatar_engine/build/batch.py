@@ -135,6 +135,8 @@ def _build_in_workers(photos: list[Path], out_dir: Path, options, items: list[Ba
         except BaseException:
             pool.terminate()  # a systemic fault or Ctrl-C: the other workers' photos are left unfinished
             raise
+        pool.close()  # the workers exit on their own and close their builders (leaving the block would kill them)
+        pool.join()
 
 
 _WORKER_BUILDER = None

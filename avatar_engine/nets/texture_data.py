@@ -111,33 +111,32 @@ def sample_arrays(run: dict, model) -> dict[str, np.ndarray]:
     return {"refine": refine.astype(np.float16), "truth": truth}
 
 
-def generate(out: Path, options: TextureDataOptions, progress: Callable[[int, int], None] | None = None) -> dict:
-    """Make `options.count` scenes into `out` (a new or empty folder); returns the manifest."""
+def generate(out: Path, options: TextureDataOptions, progress: Callable[[int, int], None] | None = None,
+             jobs: int = 1) -> dict:
+    """Make `options.count` scenes into `out` (a new or empty folder); returns the manifest. `jobs` > 1 makes the
+    shards in that many worker processes (`synth.shards`): the same samples, sooner where cores are spare."""
+    from avatar_engine.synth.shards import map_shards, shard_starts
+
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError(f"output {out} exists and is not an empty folder: choose a new one")
     out.mkdir(parents=True, exist_ok=True)
-    builder = SceneBuilder(options.size)
+    starts = shard_starts(options.count, options.shard)
     shards, skipped, kept, start = [], [], 0, time.perf_counter()
+    builder = None
+    if jobs > 1 and len(starts) > 1:
+        results = map_shards(_worker_shard, starts, jobs, _open_worker, (out, options))
+    else:
+        builder = SceneBuilder(options.size)
+        results = (_write_shard(builder, out, options, first, progress) for first in starts)
     try:
-        for first in range(0, options.count, options.shard):
-            rows: dict[str, list] = {}
-            for i in range(first, min(first + options.shard, options.count)):
-                run = builder.run(options.seed, i)
-                if run is None:
-                    skipped.append(i)
-                    continue
-                for key, value in {**sample_arrays(run, builder.model), "index": np.int32(i)}.items():
-                    rows.setdefault(key, []).append(value)
-                kept += 1
-                if progress:
-                    progress(i + 1, options.count)
-            if rows:
-                name = f"shard_{first // options.shard:05d}.npz"
-                arrays = {key: np.stack(values) for key, values in rows.items()}
-                with atomic_path(out / name) as p:
-                    np.savez_compressed(p, **arrays)
+        for first, (name, refused) in zip(starts, results):
+            skipped += refused
+            kept += min(first + options.shard, options.count) - first - len(refused)
+            if name is not None:
                 shards.append(name)
+            if progress and builder is None:
+                progress(min(first + options.shard, options.count), options.count)
             # the manifest after every shard: a long run stopped early leaves a usable (smaller) set
             manifest = {"generator": GENERATOR, "seed": options.seed, "count": options.count, "kept": kept,
                         "skipped": skipped, "photo_size": options.size, "net_size": NET_SIZE,
@@ -146,8 +145,51 @@ def generate(out: Path, options: TextureDataOptions, progress: Callable[[int, in
                         "seconds": round(time.perf_counter() - start, 1)}
             write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=1))
     finally:
-        builder.close()
+        if builder is not None:
+            builder.close()
     return manifest
+
+
+def _write_shard(builder: SceneBuilder, out: Path, options: TextureDataOptions, first: int,
+                 progress: Callable[[int, int], None] | None = None) -> tuple[str | None, list[int]]:
+    """Make the shard starting at `first` and write it: (its file name, None when the builder refused every scene;
+    the indices it refused)."""
+    rows: dict[str, list] = {}
+    refused = []
+    for i in range(first, min(first + options.shard, options.count)):
+        run = builder.run(options.seed, i)
+        if run is None:
+            refused.append(i)
+            continue
+        for key, value in {**sample_arrays(run, builder.model), "index": np.int32(i)}.items():
+            rows.setdefault(key, []).append(value)
+        if progress:
+            progress(i + 1, options.count)
+    if not rows:
+        return None, refused
+    name = f"shard_{first // options.shard:05d}.npz"
+    arrays = {key: np.stack(values) for key, values in rows.items()}
+    with atomic_path(out / name) as p:
+        np.savez_compressed(p, **arrays)
+    return name, refused
+
+
+_WORKER: dict = {}
+"""A worker process's scene builder and task (`_open_worker`)."""
+
+
+def _open_worker(out: Path, options: TextureDataOptions) -> None:
+    from avatar_engine.native_log import native_stderr_silenced
+    from avatar_engine.synth.shards import close_at_exit
+
+    with native_stderr_silenced():  # MediaPipe's start-up lines, once per worker, would bury the progress
+        builder = SceneBuilder(options.size)
+    close_at_exit(builder.close)
+    _WORKER.update(builder=builder, out=out, options=options)
+
+
+def _worker_shard(first: int) -> tuple[str | None, list[int]]:
+    return _write_shard(_WORKER["builder"], _WORKER["out"], _WORKER["options"], first)
 
 
 def load(folder: Path) -> dict[str, np.ndarray]:

@@ -69,12 +69,12 @@ def _labels(scene: Scene, model: HeadModel) -> dict[str, np.ndarray]:
 
 
 def generate(out: Path, options: SynthOptions, ctx=None, landmarker=None,
-             progress: Callable[[int, int], None] | None = None) -> dict:
-    """Render `options.count` samples into `out` (created); returns the manifest."""
-    from PIL import Image
-
+             progress: Callable[[int, int], None] | None = None, jobs: int = 1) -> dict:
+    """Render `options.count` samples into `out` (created); returns the manifest. `jobs` > 1 makes the shards in
+    that many worker processes (`synth.shards`): the same samples, sooner where there are cores to spare."""
     from avatar_engine.perception.landmarker import FaceLandmarker
     from avatar_engine.render.context import headless_context
+    from avatar_engine.synth.shards import map_shards, shard_starts
 
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -85,45 +85,81 @@ def generate(out: Path, options: SynthOptions, ctx=None, landmarker=None,
     if options.images:
         (out / "images").mkdir(exist_ok=True)
     model = HeadModel.default()
-    ctx = ctx or headless_context()
-    own_landmarker = landmarker is None
-    landmarker = landmarker or FaceLandmarker()
-    size = (options.size, options.size)
-    shards = []
-    try:
-        for first in range(0, options.count, options.shard):
-            rows: dict[str, list] = {}
-            for i in range(first, min(first + options.shard, options.count)):
-                scene = scene_for(options.seed, i, model)
-                rendered = render_scene(ctx, scene, size, model)
-                faces = landmarker.detect(rendered.image)
-                seen = {"detected": np.bool_(bool(faces)),
-                        "landmarks": faces[0].points if faces else np.full((478, 3), np.nan, np.float32),
-                        "scores": faces[0].scores if faces else np.zeros(52, np.float32),
-                        "mp_pose": faces[0].pose if faces else np.full((4, 4), np.nan, np.float32)}
-                sample = {**_labels(scene, model), **seen, "view": rendered.view.view.astype(np.float32),
-                          "focal_px": np.float32(rendered.view.focal_px),
-                          "hair_mask": np.packbits(rendered.hair_mask, axis=-1)}
-                for key, value in sample.items():
-                    rows.setdefault(key, []).append(value)
-                if options.images:
-                    with atomic_path(out / "images" / f"{i:06d}.png") as p:
-                        Image.fromarray(rendered.image).save(p, format="PNG")
-                if progress:
-                    progress(i + 1, options.count)
-            name = f"shard_{first // options.shard:05d}.npz"
-            arrays = {key: np.stack(values) for key, values in rows.items()}
-            with atomic_path(out / name) as p:
-                np.savez_compressed(p, **arrays)
+    starts = shard_starts(options.count, options.shard)
+    if jobs > 1 and len(starts) > 1:
+        shards = []
+        for first, name in zip(starts, map_shards(_worker_shard, starts, jobs, _open_worker, (out, options))):
             shards.append(name)
-    finally:
-        if own_landmarker:
-            landmarker.close()
+            if progress:
+                progress(min(first + options.shard, options.count), options.count)
+    else:
+        ctx = ctx or headless_context()
+        own_landmarker = landmarker is None
+        landmarker = landmarker or FaceLandmarker()
+        try:
+            shards = [_write_shard(out, options, first, ctx, landmarker, model, progress) for first in starts]
+        finally:
+            if own_landmarker:
+                landmarker.close()
     manifest = {"generator": GENERATOR, "seed": options.seed, "count": options.count, "size": options.size,
                 "shards": shards, "images": options.images, "identity_names": list(model.identity_names),
                 "hair_fields": list(HAIR_FIELDS)}
     write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=1))
     return manifest
+
+
+def _write_shard(out: Path, options: SynthOptions, first: int, ctx, landmarker, model: HeadModel,
+                 progress: Callable[[int, int], None] | None = None) -> str:
+    """Render the samples of the shard starting at `first`, write it (and their images); returns its file name."""
+    from PIL import Image
+
+    size = (options.size, options.size)
+    rows: dict[str, list] = {}
+    for i in range(first, min(first + options.shard, options.count)):
+        scene = scene_for(options.seed, i, model)
+        rendered = render_scene(ctx, scene, size, model)
+        faces = landmarker.detect(rendered.image)
+        seen = {"detected": np.bool_(bool(faces)),
+                "landmarks": faces[0].points if faces else np.full((478, 3), np.nan, np.float32),
+                "scores": faces[0].scores if faces else np.zeros(52, np.float32),
+                "mp_pose": faces[0].pose if faces else np.full((4, 4), np.nan, np.float32)}
+        sample = {**_labels(scene, model), **seen, "view": rendered.view.view.astype(np.float32),
+                  "focal_px": np.float32(rendered.view.focal_px),
+                  "hair_mask": np.packbits(rendered.hair_mask, axis=-1)}
+        for key, value in sample.items():
+            rows.setdefault(key, []).append(value)
+        if options.images:
+            with atomic_path(out / "images" / f"{i:06d}.png") as p:
+                Image.fromarray(rendered.image).save(p, format="PNG")
+        if progress:
+            progress(i + 1, options.count)
+    name = f"shard_{first // options.shard:05d}.npz"
+    arrays = {key: np.stack(values) for key, values in rows.items()}
+    with atomic_path(out / name) as p:
+        np.savez_compressed(p, **arrays)
+    return name
+
+
+_WORKER: dict = {}
+"""A worker process's renderer, landmarker and task (`_open_worker`)."""
+
+
+def _open_worker(out: Path, options: SynthOptions) -> None:
+    from avatar_engine.native_log import native_stderr_silenced
+    from avatar_engine.perception.landmarker import FaceLandmarker
+    from avatar_engine.render.context import headless_context
+    from avatar_engine.synth.shards import close_at_exit
+
+    with native_stderr_silenced():  # MediaPipe's start-up lines, once per worker, would bury the progress
+        landmarker = FaceLandmarker()
+    close_at_exit(landmarker.close)
+    _WORKER.update(out=out, options=options, ctx=headless_context(), landmarker=landmarker,
+                   model=HeadModel.default())
+
+
+def _worker_shard(first: int) -> str:
+    w = _WORKER
+    return _write_shard(w["out"], w["options"], first, w["ctx"], w["landmarker"], w["model"])
 
 
 def read_shard(path: Path) -> dict[str, np.ndarray]:

@@ -107,6 +107,17 @@ def test_generated_set_holds_truth_and_mediapipe(gl_context, tmp_path):
         generate(out, SynthOptions(count=1), ctx=gl_context)
 
 
+    # made in two worker processes: the same set, sample for sample and image for image
+    parallel = generate(tmp_path / "parallel", SynthOptions(count=3, seed=5, size=192, shard=2), jobs=2)
+    assert parallel["shards"] == manifest["shards"]
+    again = load(tmp_path / "parallel")
+    assert set(again) == set(data)
+    for key in data:
+        np.testing.assert_array_equal(again[key], data[key], err_msg=key)
+    for name in ("000000.png", "000002.png"):
+        assert (tmp_path / "parallel" / "images" / name).read_bytes() == (out / "images" / name).read_bytes()
+
+
 @pytest.mark.parametrize("kwargs, match", [({"count": 0}, "count"), ({"count": 2, "size": 64}, "size"),
                                            ({"count": 2, "shard": 0}, "shard")])
 def test_bad_options_are_refused(kwargs, match):
