@@ -1,6 +1,7 @@
 """Render and perceive known-truth subjects for the reconstruction network (`avatar train recon --data`).
 
     python scripts/make_recon_samples.py -o data/recon --first-seed 21000 --count 1000 [--shard 100] [--size 512]
+                                         [--jobs N]
 
 Each subject is `avatar_engine.build.synthetic.random_subject(default_rng(seed))` rendered at `--size` pixels and
 run through the builder's own perception (mirror-averaged MediaPipe), exactly as `build_accuracy` sees its
@@ -55,13 +56,54 @@ def collect(seeds: range, size: int, landmarker, ctx, model, corr) -> dict[str, 
     return out
 
 
+def write_shard(first: int, end: int, out: Path, size: int, landmarker, ctx, model, corr) -> str:
+    """Collect the seeds from `first` (to `end` at most) into `recon_<first>.npz`; returns a line for the log."""
+    from avatar_engine.paths import atomic_path
+
+    path = out / f"recon_{first}.npz"
+    start = time.time()
+    seeds = range(first, min(first + SHARD[0], end))
+    arrays = collect(seeds, size, landmarker, ctx, model, corr)
+    with atomic_path(path) as tmp:
+        np.savez_compressed(tmp, **arrays)
+    return f"{path}: {len(arrays['seed'])} samples, {len(arrays['refused'])} refused, {time.time() - start:.0f} s"
+
+
+SHARD = [100]
+"""Seeds per shard (set by --shard; a list so spawned workers get it through `open_worker`)."""
+WORKER: dict = {}
+
+
+def open_worker(out: Path, size: int, end: int, shard: int) -> None:
+    """A worker process's renderer, landmarker and models (`--jobs`)."""
+    from avatar_engine.build.landmark_model import Correspondence
+    from avatar_engine.build.perception import MAX_FACES
+    from avatar_engine.head.model import HeadModel
+    from avatar_engine.native_log import native_stderr_silenced
+    from avatar_engine.perception import FaceLandmarker, FaceLandmarkerOptions
+    from avatar_engine.render.context import headless_context
+    from avatar_engine.synth.shards import close_at_exit
+
+    SHARD[0] = shard
+    with native_stderr_silenced():
+        landmarker = FaceLandmarker(FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES))
+    close_at_exit(landmarker.close)
+    WORKER.update(out=out, size=size, end=end, landmarker=landmarker, ctx=headless_context(),
+                  model=HeadModel.default(), corr=Correspondence.default())
+
+
+def worker_shard(first: int) -> str:
+    w = WORKER
+    return write_shard(first, w["end"], w["out"], w["size"], w["landmarker"], w["ctx"], w["model"], w["corr"])
+
+
 def main() -> None:
     from avatar_engine.build.landmark_model import Correspondence
     from avatar_engine.build.perception import MAX_FACES
     from avatar_engine.head.model import HeadModel
-    from avatar_engine.paths import atomic_path
     from avatar_engine.perception import FaceLandmarker, FaceLandmarkerOptions
     from avatar_engine.render.context import headless_context
+    from avatar_engine.synth.shards import map_shards
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--out", required=True)
@@ -69,22 +111,23 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--shard", type=int, default=100)
     parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--jobs", type=int, default=1, help="shards made in this many worker processes (the same "
+                        "samples: each subject is drawn from its seed alone)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    SHARD[0] = args.shard
+    end = args.first_seed + args.count
+    pending = [first for first in range(args.first_seed, end, args.shard)
+               if not (out / f"recon_{first}.npz").exists()]
+    if args.jobs > 1 and len(pending) > 1:
+        for line in map_shards(worker_shard, pending, args.jobs, open_worker, (out, args.size, end, args.shard)):
+            print(line, flush=True)
+        return
     model, corr, ctx = HeadModel.default(), Correspondence.default(), headless_context()
     with FaceLandmarker(FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES)) as landmarker:
-        for first in range(args.first_seed, args.first_seed + args.count, args.shard):
-            path = out / f"recon_{first}.npz"
-            if path.exists():
-                continue
-            start = time.time()
-            seeds = range(first, min(first + args.shard, args.first_seed + args.count))
-            arrays = collect(seeds, args.size, landmarker, ctx, model, corr)
-            with atomic_path(path) as tmp:
-                np.savez_compressed(tmp, **arrays)
-            print(f"{path}: {len(arrays['seed'])} samples, {len(arrays['refused'])} refused, "
-                  f"{time.time() - start:.0f} s", flush=True)
+        for first in pending:
+            print(write_shard(first, end, out, args.size, landmarker, ctx, model, corr), flush=True)
 
 
 if __name__ == "__main__":
