@@ -395,15 +395,18 @@ def cmd_train_recon(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_landmarker_arguments(p: argparse.ArgumentParser, runs: str = "--landmarker onnx") -> None:
-    """--landmarker and --backend, shared by build and live; `runs`: what the backend runs there."""
+def _add_landmarker_arguments(p: argparse.ArgumentParser, runs: str = "--landmarker onnx",
+                              landmarker: str = "auto") -> None:
+    """--landmarker and --backend, shared by build and live; `runs`: what the backend runs there; `landmarker`:
+    the default."""
     from avatar_engine.infer.session import BACKENDS
     from avatar_engine.perception.choice import LANDMARKERS
 
-    p.add_argument("--landmarker", choices=LANDMARKERS, default="auto",
-                   help="face tracker: MediaPipe's own, or its models as ONNX on --backend (run `avatar engines "
-                        "convert` first); auto (default): the ONNX one where --backend runs on a GPU and the models "
-                        "are converted, else MediaPipe's")
+    p.add_argument("--landmarker", choices=LANDMARKERS, default=landmarker,
+                   help=f"face tracker (default {landmarker}): MediaPipe's own, or its models as ONNX on --backend "
+                        "(run `avatar engines convert` first); auto: the ONNX one where --backend runs on a GPU and "
+                        "the models are converted, else MediaPipe's"
+                        + ("" if landmarker == "auto" else " (a GPU's start-up, ~5 s, pays off over ~30 photos)"))
     p.add_argument("--backend", choices=BACKENDS, default="auto",
                    help=f"inference backend of {runs} (auto: with an NVIDIA GPU TensorRT, else ONNX Runtime's CUDA "
                         "provider, else torch on CUDA; without one ONNX Runtime on the CPU)")
@@ -449,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "high-resolution photos)")
     p.add_argument("--texture-net", choices=("on", "off"),
                    help="correct the skin texture with the texture network (default: BuildOptions.texture_net)")
-    _add_landmarker_arguments(p, "the networks: --landmarker onnx, --recon, --texture-net")
+    _add_landmarker_arguments(p, "the networks: --landmarker onnx, --recon, --texture-net", "mediapipe")
     p.set_defaults(run=cmd_build)
 
     p = sub.add_parser("render", help="render an avatar file with an expression to PNG")
