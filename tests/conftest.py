@@ -39,3 +39,45 @@ def onnx_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("onnx")
     convert_mediapipe(out)
     return out
+
+
+VALIDATOR_TIMEOUT_S = 60
+
+
+def _validator_modules():
+    """node_modules holding gltf-validator: $AVATAR_GLTF_VALIDATOR (node_modules or the package) or <repo>."""
+    import os
+    from pathlib import Path
+
+    configured = os.environ.get("AVATAR_GLTF_VALIDATOR")
+    candidates = [Path(configured)] if configured else [Path(__file__).resolve().parents[1] / "node_modules"]
+    for candidate in candidates:
+        if (candidate / "gltf-validator" / "package.json").is_file():
+            return candidate
+        if candidate.name == "gltf-validator" and (candidate / "package.json").is_file():
+            return candidate.parent
+    pytest.skip(f"gltf-validator not found in {candidates[0]} (set AVATAR_GLTF_VALIDATOR or run "
+                "`npm install --no-save gltf-validator@2.0.0-dev.3.10` at the repo root)")
+
+
+@pytest.fixture(scope="session")
+def gltf_validate():
+    """validate(path) -> the Khronos glTF-Validator's report (dict) on a .glb; skips without node or the validator."""
+    import json
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed; the Khronos glTF-Validator runs on node")
+    modules = _validator_modules()
+    script = Path(__file__).resolve().parent / "io" / "validate_gltf.mjs"
+
+    def validate(path) -> dict:
+        result = subprocess.run([node, str(script), str(modules), str(path)], capture_output=True, text=True,
+                                timeout=VALIDATOR_TIMEOUT_S, check=False)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    return validate

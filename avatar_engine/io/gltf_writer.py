@@ -219,11 +219,14 @@ def _primitive_json(part: Part, material: int, builder: _Builder, targets: bool)
 
 
 def _unit_rows(vectors: np.ndarray) -> np.ndarray:
-    """(n, 3) float32 copy with rows of length 1; rows already within 1e-4 of unit length stay bit-exact."""
+    """(n, 3) float32 copy with rows of length 1 (zero rows become +z); rows already within 1e-4 of unit length stay
+    bit-exact."""
     out = np.array(vectors, np.float32)
     length = np.linalg.norm(out.astype(np.float64), axis=1)
     fix = (np.abs(length - 1.0) > 1e-4) & (length > 0)
     out[fix] = (out[fix] / length[fix, None]).astype(np.float32)
+    # a vertex on zero-area triangles only has no direction, but glTF requires unit length: any shades it alike
+    out[length == 0] = (0.0, 0.0, 1.0)
     return out
 
 

@@ -35,6 +35,12 @@ def built(tmp_path_factory, grace_hopper_path):
     return glb, json.loads(report.read_text())
 
 
+def test_a_built_avatar_passes_the_khronos_validator(built, gltf_validate):
+    issues = gltf_validate(built[0])["issues"]
+    assert issues["numErrors"] == 0, [m for m in issues["messages"] if m["severity"] == 0][:5]
+    assert issues["numWarnings"] == 0, [m for m in issues["messages"] if m["severity"] == 1][:5]
+
+
 def test_build_writes_an_avatar_and_a_report(built):
     from avatar_engine.io import read_glb
 
