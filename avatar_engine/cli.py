@@ -452,7 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "high-resolution photos)")
     p.add_argument("--texture-net", choices=("on", "off"),
                    help="correct the skin texture with the texture network (default: BuildOptions.texture_net)")
-    _add_landmarker_arguments(p, "the networks: --landmarker onnx, --recon, --texture-net", "mediapipe")
+    _add_landmarker_arguments(p, "the networks: --landmarker onnx, --recon, --texture-net; with auto the "
+                              "last two stay on the CPU, where a GPU's start-up costs more than it saves", "mediapipe")
     p.set_defaults(run=cmd_build)
 
     p = sub.add_parser("render", help="render an avatar file with an expression to PNG")

@@ -214,3 +214,14 @@ def test_a_builder_that_fails_to_open_closes_what_it_opened(monkeypatch):
     assert closed == [True]  # while the traceback (`info`) still holds the half-made Builder
     del info
     gc.collect()  # the half-made Builder goes now, while the patches stand, not in the fixture's teardown
+
+
+def test_auto_keeps_the_small_networks_on_the_cpu():
+    # a GPU saves the reconstruction and texture networks under 3 ms a photo; its start-up costs seconds
+    from avatar_engine.build.pipeline import BuildOptions
+    from avatar_engine.errors import InputError
+
+    assert BuildOptions().small_network_backend == "onnxruntime"
+    assert BuildOptions(backend="torch").small_network_backend == "torch"
+    with pytest.raises(InputError, match="unknown inference backend"):
+        BuildOptions(backend="cuda")
