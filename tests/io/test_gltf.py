@@ -315,24 +315,38 @@ def test_messy_skinning_is_written_valid(avatar: Avatar, tmp_path: Path, gltf_va
 # ------------------------------------------------------------------------------------------ Blender
 
 
-@pytest.fixture(scope="module")
-def blender_import(glb_path: Path) -> dict:
-    """What Blender's own glTF importer makes of the file, and `export`: the path of Blender's re-export.
-
-    One Blender run for the module (startup takes seconds).
-    """
+def _blender_import(glb: Path) -> dict:
+    """What Blender's own glTF importer makes of `glb`, and `export`: the path of Blender's re-export."""
     blender = shutil.which("blender")
     if blender is None:
         pytest.skip("blender is not installed")
-    export = glb_path.with_name("blender_export.glb")
+    export = glb.with_name("blender_export.glb")
     result = subprocess.run(
         [blender, "--background", "--factory-startup", "--python", str(HERE / "blender_import.py"), "--",
-         str(glb_path), str(export)],
+         str(glb), str(export)],
         capture_output=True, text=True, timeout=BLENDER_TIMEOUT_S, check=False)
     lines = [line for line in result.stdout.splitlines() if line.startswith("AVATAR_IMPORT ")]
     # Blender reports Python errors in its scripts but still exits 0, so the printed line is the real check.
     assert result.returncode == 0 and lines and export.is_file(), result.stdout[-3000:] + result.stderr[-2000:]
     return {**json.loads(lines[-1].removeprefix("AVATAR_IMPORT ")), "export": export}
+
+
+@pytest.fixture(scope="module")
+def blender_import(glb_path: Path) -> dict:
+    """The test avatar through Blender (one run for the module: startup takes seconds)."""
+    return _blender_import(glb_path)
+
+
+def test_blender_imports_the_whole_default_head(template, tmp_path: Path) -> None:
+    path = tmp_path / "head.glb"
+    write_glb(template, path)
+    imported = _blender_import(path)
+    (mesh,) = [m for m in imported["meshes"].values() if m["shape_keys"]]
+    assert mesh["shape_keys"] == ["Basis", *ARKIT_NAMES]
+    (bones,) = imported["armatures"].values()
+    assert sorted(bones) == sorted(JOINT_NAMES)
+    materials = {m for mesh in imported["meshes"].values() for m in mesh["materials"]}
+    assert materials == set(template.materials)
 
 
 def test_blender_imports_52_named_shape_keys(blender_import: dict) -> None:
