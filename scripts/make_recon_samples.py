@@ -82,7 +82,7 @@ def open_worker(out: Path, size: int, end: int, shard: int) -> None:
     from avatar_engine.native_log import native_stderr_silenced
     from avatar_engine.perception import FaceLandmarker, FaceLandmarkerOptions
     from avatar_engine.render.context import headless_context
-    from avatar_engine.synth.shards import close_at_exit
+    from avatar_engine.workers import close_at_exit
 
     SHARD[0] = shard
     with native_stderr_silenced():
@@ -103,7 +103,7 @@ def main() -> None:
     from avatar_engine.head.model import HeadModel
     from avatar_engine.perception import FaceLandmarker, FaceLandmarkerOptions
     from avatar_engine.render.context import headless_context
-    from avatar_engine.synth.shards import map_shards
+    from avatar_engine.workers import map_in_workers
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--out", required=True)
@@ -121,7 +121,7 @@ def main() -> None:
     pending = [first for first in range(args.first_seed, end, args.shard)
                if not (out / f"recon_{first}.npz").exists()]
     if args.jobs > 1 and len(pending) > 1:
-        for line in map_shards(worker_shard, pending, args.jobs, open_worker, (out, args.size, end, args.shard)):
+        for line in map_in_workers(worker_shard, pending, args.jobs, open_worker, (out, args.size, end, args.shard)):
             print(line, flush=True)
         return
     model, corr, ctx = HeadModel.default(), Correspondence.default(), headless_context()

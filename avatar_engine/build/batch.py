@@ -122,21 +122,14 @@ def _build_each(photos: list[Path], out_dir: Path, options, items: list[BatchIte
 
 def _build_in_workers(photos: list[Path], out_dir: Path, options, items: list[BatchItem],
                       on_item: Callable[[BatchItem], None] | None, jobs: int) -> None:
-    """The photos over `jobs` worker processes (spawned: never fork a process holding MediaPipe's threads or a GL
-    context), results taken in the photos' order."""
-    import multiprocessing as mp
+    """The photos over `jobs` worker processes (`avatar_engine.workers`), results taken in the photos' order."""
+    from avatar_engine.workers import map_in_workers
 
-    with mp.get_context("spawn").Pool(jobs, initializer=_worker_start, initargs=(options,)) as pool:
-        try:
-            for item in pool.imap(_worker_build, [(photo, out_dir) for photo in photos]):
-                items.append(item)
-                if on_item is not None:
-                    on_item(item)
-        except BaseException:
-            pool.terminate()  # a systemic fault or Ctrl-C: the other workers' photos are left unfinished
-            raise
-        pool.close()  # the workers exit on their own and close their builders (leaving the block would kill them)
-        pool.join()
+    for item in map_in_workers(_worker_build, [(photo, out_dir) for photo in photos], jobs, _worker_start,
+                               (options,)):
+        items.append(item)
+        if on_item is not None:
+            on_item(item)
 
 
 _WORKER_BUILDER = None
@@ -144,14 +137,12 @@ _WORKER_BUILDER = None
 
 
 def _worker_start(options) -> None:
-    from multiprocessing.util import Finalize
-
     from avatar_engine.build.pipeline import Builder
+    from avatar_engine.workers import close_at_exit
 
     global _WORKER_BUILDER
     _WORKER_BUILDER = Builder(options)
-    # closed at the worker's exit: a MediaPipe graph left to the garbage collector can hang it
-    Finalize(_WORKER_BUILDER, _WORKER_BUILDER.close, exitpriority=10)
+    close_at_exit(_WORKER_BUILDER.close)  # a MediaPipe graph left to the garbage collector can hang the exit
 
 
 def _worker_build(task: tuple[Path, Path]) -> BatchItem:

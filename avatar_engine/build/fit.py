@@ -129,6 +129,8 @@ class FitOptions:
     recon_backend: str = "auto"
     """Inference backend of the reconstruction network (`avatar_engine.infer`): auto, tensorrt, onnxruntime or torch.
     The builder sets it from `BuildOptions.backend`."""
+    recon_device: str = "auto"
+    """...and its device: auto, cpu or cuda (the builder sets it too)."""
     recon_prior_scale: float = 0.25
     """With recon="prior", the identity prior's standard deviations are the network's held-out rms error times this
     (in place of identity_prior_scale). Chosen on held-out training seeds (see assets/models/recon.md): looser
@@ -340,7 +342,7 @@ def fit_landmarks(perception: Perception, model: HeadModel | None = None, option
         if photo_sigma is not None:  # the photo steps may not undo the hold either
             photo_sigma[n_phen:] = held_sigma(photo_sigma[n_phen:], strength, options.expression_hold)
     if options.recon != "off":
-        recon = recon or recon_network(options.recon_model, options.recon_backend).predict(perception.points_px, perception.depth)
+        recon = recon or recon_network(options.recon_model, options.recon_backend, options.recon_device).predict(perception.points_px, perception.depth)
         mean[:n_id] = np.clip(recon.identity, lower[:n_id], upper[:n_id])
         photo_sigma = np.minimum(recon.identity_sigma, sigma[:n_id])
         sigma[:n_id] = np.minimum(recon.identity_sigma * options.recon_prior_scale, sigma[:n_id])
@@ -403,11 +405,12 @@ def fit_landmarks(perception: Perception, model: HeadModel | None = None, option
 
 
 @cache
-def recon_network(path: str | None = None, backend: str = "auto"):
-    """The reconstruction network at `path` (None: the shipped one) on `backend`, opened once per process."""
+def recon_network(path: str | None = None, backend: str = "auto", device: str = "auto"):
+    """The reconstruction network at `path` (None: the shipped one) on `backend` and `device`, opened once per
+    process."""
     from avatar_engine.nets.recon_net import MODEL_PATH, ReconNet
 
-    return ReconNet.open(Path(path) if path else MODEL_PATH, backend=backend)
+    return ReconNet.open(Path(path) if path else MODEL_PATH, backend=backend, device=device)
 
 
 def _camera_only(model: HeadModel, lm: LandmarkModel, corr: Correspondence, problem: _Problem, st: _State,

@@ -79,9 +79,10 @@ class BuildOptions:
     `fit.recon_backend` from it."""
 
     @property
-    def small_network_backend(self) -> str:
-        """The backend of the reconstruction and texture networks: `backend`, but ONNX Runtime for auto."""
-        return "onnxruntime" if self.backend == "auto" else self.backend
+    def small_networks(self) -> tuple[str, str]:
+        """(backend, device) of the reconstruction and texture networks: `backend` on the device it picks, but
+        ONNX Runtime on the CPU for auto (also where an onnxruntime-gpu build offers CUDA)."""
+        return ("onnxruntime", "cpu") if self.backend == "auto" else (self.backend, "auto")
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -141,7 +142,8 @@ class Builder:
         from avatar_engine.perception.choice import open_face_landmarker
 
         options = options or BuildOptions()
-        self.options = replace(options, fit=replace(options.fit, recon_backend=options.small_network_backend))
+        backend, device = options.small_networks
+        self.options = replace(options, fit=replace(options.fit, recon_backend=backend, recon_device=device))
         # the reconstruction network learnt on the photo-and-mirror reading: it gets that reading, not the copies'
         self.perception_options = PerceptionOptions(face=self.options.face, augment=self.options.fit.recon == "off")
         self.model = model or HeadModel.default()
@@ -167,11 +169,12 @@ class Builder:
         if self.options.fit.recon != "off":
             from avatar_engine.build.fit import recon_network
 
-            recon_network(self.options.fit.recon_model, self.options.fit.recon_backend)
+            recon_network(self.options.fit.recon_model, self.options.fit.recon_backend, self.options.fit.recon_device)
         if self.options.texture and self.options.texture_net:
             from avatar_engine.nets.texture_net import TextureNet
 
-            self._texture_net = TextureNet.open(backend=self.options.small_network_backend)
+            backend, device = self.options.small_networks
+            self._texture_net = TextureNet.open(backend=backend, device=device)
         if self.options.texture and _available("avatar_engine.build.texture"):
             from avatar_engine.build.texture import prepare_layout
 

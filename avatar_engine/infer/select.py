@@ -58,10 +58,13 @@ def ort_cuda_usable() -> bool:
 
 
 def gpu_backend(options: InferOptions = InferOptions()) -> bool:
-    """Whether `options` resolve to a backend that runs on the GPU here."""
+    """Whether `options` resolve to a backend that runs on the GPU here (a driver there, and the backend able to
+    reach it: TensorRT usable, torch seeing CUDA, or ONNX Runtime's CUDA provider)."""
+    if options.device == "cpu" or not nvidia_driver_present():
+        return False
     backend = resolve_backend(options)
-    return backend == "tensorrt" or (options.device != "cpu" and (
-        (backend == "torch" and torch_cuda_usable()) or (backend == "onnxruntime" and ort_cuda_usable())))
+    return ((backend == "tensorrt" and tensorrt_usable()) or (backend == "torch" and torch_cuda_usable())
+            or (backend == "onnxruntime" and ort_cuda_usable()))
 
 
 def resolve_backend(options: InferOptions) -> str:

@@ -43,7 +43,8 @@ class ReconNet:
         self.sigma = np.asarray(card["identity_rms"], np.float64)
 
     @staticmethod
-    def open(path: Path | str = MODEL_PATH, backend: str = "onnxruntime", model=None) -> "ReconNet":
+    def open(path: Path | str = MODEL_PATH, backend: str = "onnxruntime", model=None,
+             device: str = "auto") -> "ReconNet":
         """Open the ONNX file and its card; ModelError (one line) when either is missing, damaged or made for
         another head model or face frame."""
         from avatar_engine.head.model import HeadModel
@@ -67,7 +68,7 @@ class ReconNet:
         if fingerprint != correction_fingerprint():
             raise ModelError(f"reconstruction network {path.name} was made with another landmark correction "
                              f"(assets/head/landmark_correction.npz); {HINT}")
-        session = open_session(path, InferOptions(backend=backend, threads=1), hint=HINT)
+        session = open_session(path, InferOptions(backend=backend, device=device, threads=1), hint=HINT)
         expected = len(names) + EXPRESSIONS + len(POSE)
         shapes = (tuple(session.inputs[0].shape[1:]), tuple(session.outputs[0].shape[1:]))
         if len(session.inputs) != 1 or shapes != ((INPUTS,), (expected,)):

@@ -114,23 +114,23 @@ def sample_arrays(run: dict, model) -> dict[str, np.ndarray]:
 def generate(out: Path, options: TextureDataOptions, progress: Callable[[int, int], None] | None = None,
              jobs: int = 1) -> dict:
     """Make `options.count` scenes into `out` (a new or empty folder); returns the manifest. `jobs` > 1 makes the
-    shards in that many worker processes (`synth.shards`): the same samples, sooner where cores are spare."""
-    from avatar_engine.synth.shards import map_shards, shard_starts
+    shards in that many worker processes (`avatar_engine.workers`): the same samples, sooner where cores are spare."""
+    from avatar_engine.workers import map_in_workers
 
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError(f"output {out} exists and is not an empty folder: choose a new one")
     out.mkdir(parents=True, exist_ok=True)
-    starts = shard_starts(options.count, options.shard)
+    starts = list(range(0, options.count, options.shard))
     shards, skipped, kept, start = [], [], 0, time.perf_counter()
     builder = None
     if jobs > 1 and len(starts) > 1:
-        results = map_shards(_worker_shard, starts, jobs, _open_worker, (out, options))
+        results = map_in_workers(_worker_shard, starts, jobs, _open_worker, (out, options))
     else:
         builder = SceneBuilder(options.size)
         results = (_write_shard(builder, out, options, first, progress) for first in starts)
     try:
-        for first, (name, refused) in zip(starts, results):
+        for (name, refused), first in zip(results, starts):  # results first: zip runs the workers to their end
             skipped += refused
             kept += min(first + options.shard, options.count) - first - len(refused)
             if name is not None:
@@ -180,7 +180,7 @@ _WORKER: dict = {}
 
 def _open_worker(out: Path, options: TextureDataOptions) -> None:
     from avatar_engine.native_log import native_stderr_silenced
-    from avatar_engine.synth.shards import close_at_exit
+    from avatar_engine.workers import close_at_exit
 
     with native_stderr_silenced():  # MediaPipe's start-up lines, once per worker, would bury the progress
         builder = SceneBuilder(options.size)

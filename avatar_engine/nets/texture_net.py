@@ -248,7 +248,7 @@ class TextureNet:
     mode: str
 
     @staticmethod
-    def open(path: Path = MODEL_PATH, backend: str = "onnxruntime") -> "TextureNet":
+    def open(path: Path = MODEL_PATH, backend: str = "onnxruntime", device: str = "auto") -> "TextureNet":
         from avatar_engine.infer.select import open_session
         from avatar_engine.infer.session import InferOptions
 
@@ -266,7 +266,7 @@ class TextureNet:
         if card.get("skin_layout") != default_layout_id():
             raise ModelError(f"{path.name} was trained on another skin UV layout ({card.get('skin_layout')!r}, the "
                              f"head model's is {default_layout_id()!r}); {HINT}")
-        session = open_session(path, InferOptions(backend=backend, threads=1), hint=HINT)
+        session = open_session(path, InferOptions(backend=backend, device=device, threads=1), hint=HINT)
         spec = session.inputs[0]
         if len(session.inputs) != 1 or tuple(spec.shape[1:]) != (CHANNELS, NET_SIZE, NET_SIZE):
             session.close()

@@ -71,10 +71,10 @@ def _labels(scene: Scene, model: HeadModel) -> dict[str, np.ndarray]:
 def generate(out: Path, options: SynthOptions, ctx=None, landmarker=None,
              progress: Callable[[int, int], None] | None = None, jobs: int = 1) -> dict:
     """Render `options.count` samples into `out` (created); returns the manifest. `jobs` > 1 makes the shards in
-    that many worker processes (`synth.shards`): the same samples, sooner where there are cores to spare."""
+    that many worker processes (`avatar_engine.workers`): the same samples, sooner where there are cores to spare."""
     from avatar_engine.perception.landmarker import FaceLandmarker
     from avatar_engine.render.context import headless_context
-    from avatar_engine.synth.shards import map_shards, shard_starts
+    from avatar_engine.workers import map_in_workers
 
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -85,10 +85,11 @@ def generate(out: Path, options: SynthOptions, ctx=None, landmarker=None,
     if options.images:
         (out / "images").mkdir(exist_ok=True)
     model = HeadModel.default()
-    starts = shard_starts(options.count, options.shard)
+    starts = list(range(0, options.count, options.shard))
     if jobs > 1 and len(starts) > 1:
         shards = []
-        for first, name in zip(starts, map_shards(_worker_shard, starts, jobs, _open_worker, (out, options))):
+        names = map_in_workers(_worker_shard, starts, jobs, _open_worker, (out, options))
+        for name, first in zip(names, starts):  # the workers' results first: zip then runs them to their end
             shards.append(name)
             if progress:
                 progress(min(first + options.shard, options.count), options.count)
@@ -148,7 +149,7 @@ def _open_worker(out: Path, options: SynthOptions) -> None:
     from avatar_engine.native_log import native_stderr_silenced
     from avatar_engine.perception.landmarker import FaceLandmarker
     from avatar_engine.render.context import headless_context
-    from avatar_engine.synth.shards import close_at_exit
+    from avatar_engine.workers import close_at_exit
 
     with native_stderr_silenced():  # MediaPipe's start-up lines, once per worker, would bury the progress
         landmarker = FaceLandmarker()

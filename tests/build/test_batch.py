@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
@@ -89,3 +90,17 @@ def test_a_photo_named_twice_is_built_once_and_names_clash_in_any_case(tmp_path)
     (tmp_path / "build_summary.png").write_bytes(b"x")
     with pytest.raises(InputError, match="overwrite the batch's build_summary.json"):
         batch_photos([str(tmp_path / "build_summary.png")])
+
+
+def test_workers_that_cannot_start_stop_the_batch_with_the_cause(photos, tmp_path):
+    # a missing model in every worker: one line and the model error's exit code, never a pool restarting for ever
+    import subprocess
+    import sys
+
+    env = {**os.environ, "AVATAR_ENGINE_CACHE": str(tmp_path / "empty")}
+    result = subprocess.run([sys.executable, "-m", "avatar_engine.cli", "build", str(photos), "-o", str(tmp_path / "out"),
+                             "--jobs", "2", "--landmarker", "onnx"], capture_output=True, text=True, timeout=120,
+                            env=env)
+    assert result.returncode == 3, result.stderr[-2000:]
+    assert "avatar engines convert" in result.stderr and "Traceback" not in result.stderr
+    assert not any((tmp_path / "out").iterdir())

@@ -221,7 +221,7 @@ def test_auto_keeps_the_small_networks_on_the_cpu():
     from avatar_engine.build.pipeline import BuildOptions
     from avatar_engine.errors import InputError
 
-    assert BuildOptions().small_network_backend == "onnxruntime"
-    assert BuildOptions(backend="torch").small_network_backend == "torch"
+    assert BuildOptions().small_networks == ("onnxruntime", "cpu")  # the CPU even with an onnxruntime-gpu build
+    assert BuildOptions(backend="torch").small_networks == ("torch", "auto")
     with pytest.raises(InputError, match="unknown inference backend"):
         BuildOptions(backend="cuda")

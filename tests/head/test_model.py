@@ -109,3 +109,19 @@ def test_sparse_normal_offsets_match_the_dense_ones():
     offsets = model.expression_offsets[::7]
     dense = model.normals(positions[None] + offsets) - model.normals(positions)[None]
     assert np.abs(model.normal_offsets(positions, offsets) - dense).max() < NORMAL_OFFSET_TOLERANCE
+
+
+def test_every_vertex_has_a_unit_normal_and_the_eye_apexes_one_each():
+    from avatar_engine.head.model import HeadModel
+
+    model = HeadModel.default()
+    normals = model.normals(model.positions)
+    np.testing.assert_allclose(np.linalg.norm(normals, axis=1), 1.0, atol=1e-5)
+    for eye in ("eye_L", "eye_R"):
+        vs = model.part_slices(eye)[0]
+        positions, eye_normals = model.positions[vs], normals[vs]
+        _, first, group, counts = np.unique(np.round(positions * 1e6), axis=0, return_index=True,
+                                            return_inverse=True, return_counts=True)
+        apex = group.ravel() == np.argmax(counts)  # the largest fan of copies: the cornea's apex (33)
+        assert apex.sum() >= 30
+        np.testing.assert_allclose(eye_normals[apex], eye_normals[apex][:1].repeat(apex.sum(), 0), atol=1e-6)

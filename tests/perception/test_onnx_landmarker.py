@@ -221,6 +221,11 @@ def test_auto_takes_the_onnx_landmarker_only_on_a_gpu_with_the_models_converted(
         assert resolve_landmarker("auto") == want
         assert resolve_landmarker("auto", backend="onnxruntime") == "mediapipe"  # ONNX Runtime here: the CPU
         assert resolve_landmarker("mediapipe") == "mediapipe" and resolve_landmarker("onnx") == "onnx"
+    monkeypatch.setattr(select, "ort_cuda_usable", lambda: True)  # an onnxruntime-gpu build...
+    monkeypatch.setattr(select, "nvidia_driver_present", lambda: False)  # ...on a machine without a driver
+    assert resolve_landmarker("auto", backend="onnxruntime") == "mediapipe"
+    monkeypatch.setattr(select, "nvidia_driver_present", lambda: True)
+    assert resolve_landmarker("auto", backend="tensorrt") == "mediapipe"  # asked for, but TensorRT is not usable
     monkeypatch.setattr(mediapipe_onnx, "default_onnx_dir", lambda: tmp_path)  # not converted: MediaPipe's
     assert resolve_landmarker("auto") == "mediapipe"
 
