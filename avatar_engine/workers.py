@@ -3,7 +3,7 @@
 Each worker runs `open_worker(*open_args)` once (its renderer, models, builder), then `work(item)` per item. Workers
 are spawned, never forked: MediaPipe's threads and GL contexts do not survive a fork. A worker that cannot start
 (a missing model, no OpenGL) makes every item raise that error, with its own type and exit code, rather than the
-pool restarting workers for ever; a worker that dies (a crash, the memory killer) raises BrokenProcessPool.
+pool restarting workers for ever; a worker that dies (a crash, the memory killer) is a BackendError (exit code 4).
 `work` and `open_worker` must be module-level functions (they are sent to the workers by name).
 """
 
@@ -33,21 +33,37 @@ def _run(work: Callable[[T], R], item: T) -> R:
 
 
 def map_in_workers(work: Callable[[T], R], items: list[T], jobs: int, open_worker: Callable[..., None],
-                   open_args: tuple = ()) -> Iterator[R]:
-    """work(item) for every item over `jobs` spawned worker processes, yielded in the order of `items`. The first
-    failure is raised here; the items not started yet are cancelled and the workers exit (after their current
-    item), running their own clean-up."""
+                   open_args: tuple = (), late: list | None = None) -> Iterator[R]:
+    """work(item) for every item over `jobs` spawned worker processes, yielded in the order of `items`. At most
+    two items a worker are handed out ahead, so a stop (a failure, Ctrl-C) leaves few running: those finish whole
+    (a worker is never killed mid-write) and, when `late` is given, the results they still gave are appended to it
+    in order. The first failure is raised here; a worker that died is a BackendError."""
     import multiprocessing as mp
+    from collections import deque
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+    from itertools import islice
 
-    pool = ProcessPoolExecutor(max(1, min(jobs, len(items))), mp_context=mp.get_context("spawn"),
-                               initializer=_open, initargs=(open_worker, open_args))
+    from avatar_engine.errors import BackendError
+
+    workers = max(1, min(jobs, len(items)))
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_open,
+                               initargs=(open_worker, open_args))
+    source = iter(items)
+    running = deque(pool.submit(_run, work, item) for item in islice(source, 2 * workers))
     try:
-        futures = [pool.submit(_run, work, item) for item in items]
-        for future in futures:
-            yield future.result()
+        while running:
+            result = running[0].result()
+            running.popleft()
+            running.extend(pool.submit(_run, work, item) for item in islice(source, 1))
+            yield result
+    except BrokenProcessPool as exc:
+        raise BackendError(f"a worker process died ({exc}); with less memory per worker (fewer jobs) it may "
+                           "not") from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        if late is not None:
+            late.extend(f.result() for f in running if not f.cancelled() and f.exception() is None)
 
 
 def close_at_exit(close: Callable[[], None]) -> None:

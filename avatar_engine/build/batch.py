@@ -125,11 +125,15 @@ def _build_in_workers(photos: list[Path], out_dir: Path, options, items: list[Ba
     """The photos over `jobs` worker processes (`avatar_engine.workers`), results taken in the photos' order."""
     from avatar_engine.workers import map_in_workers
 
-    for item in map_in_workers(_worker_build, [(photo, out_dir) for photo in photos], jobs, _worker_start,
-                               (options,)):
-        items.append(item)
-        if on_item is not None:
-            on_item(item)
+    late: list[BatchItem] = []
+    try:
+        for item in map_in_workers(_worker_build, [(photo, out_dir) for photo in photos], jobs, _worker_start,
+                                   (options,), late):
+            items.append(item)
+            if on_item is not None:
+                on_item(item)
+    finally:  # photos the workers finished after a stop: their files are written, so the summary lists them
+        items.extend(late)
 
 
 _WORKER_BUILDER = None
