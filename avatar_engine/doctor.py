@@ -202,18 +202,16 @@ def check_backend(backend: OptionalBackend) -> Check:
 
 
 def check_auto_backend() -> Check:
-    """What `--backend auto` runs the networks on here."""
+    """What `--backend auto` runs the networks on here, and which tracker `avatar live --landmarker auto` takes."""
     from avatar_engine.infer import InferOptions, resolve_backend
+    from avatar_engine.infer.select import gpu_backend
+    from avatar_engine.perception.choice import resolve_landmarker
 
     backend = resolve_backend(InferOptions())
-    where = "the CPU" if backend == "onnxruntime" and not _ort_cuda() else "the GPU (CUDA)"
-    return Check("backend auto", True, f"{backend} on {where}", required=False)
-
-
-def _ort_cuda() -> bool:
-    from avatar_engine.infer.select import ort_cuda_usable
-
-    return ort_cuda_usable()
+    where = "the GPU (CUDA)" if gpu_backend(InferOptions()) else "the CPU"
+    tracker = resolve_landmarker("auto")
+    return Check("backend auto", True, f"{backend} on {where}; live tracking with --landmarker auto: "
+                 + ("the ONNX landmarker there" if tracker == "onnx" else "MediaPipe's"), required=False)
 
 
 def run_checks() -> list[Check]:
