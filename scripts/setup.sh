@@ -3,7 +3,8 @@
 # packages of requirements.lock, and the model files. Safe to re-run; takes about a second when all is there.
 #
 #   bash scripts/setup.sh          what `avatar` needs
-#   bash scripts/setup.sh --test   also what the tests need: blender, Xvfb, node/npm and gltf-validator
+#   bash scripts/setup.sh --test   also what the tests need: blender, Xvfb, chromium, node/npm, gltf-validator
+#                                  and three.js
 #
 # Environment: AVATAR_VENV (default <repo>/.venv), PYTHON (default python3.11),
 #              AVATAR_ENGINE_CACHE (model cache, default ~/.cache/avatar-engine/models).
@@ -14,6 +15,7 @@ VENV="${AVATAR_VENV:-$ROOT/.venv}"
 PYTHON="${PYTHON:-python3.11}"
 LOCK="$ROOT/requirements.lock"
 GLTF_VALIDATOR_VERSION="2.0.0-dev.3.10"
+THREE_VERSION="0.170.0"  # three.js, whose GLTFLoader the web-client test loads avatars with
 STRAY_OPENCV=(opencv-python opencv-python-headless opencv-contrib-python-headless)  # keep only -contrib
 
 with_tests=0
@@ -36,7 +38,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 || packages+=(python3.11-venv)
 fi
 if [ "$with_tests" = 1 ]; then
-    packages+=(blender python3-numpy xvfb xauth)  # blender's glTF importer needs numpy (not a Depends)
+    packages+=(blender python3-numpy xvfb xauth chromium)  # blender's glTF importer needs numpy (not a Depends)
     if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
         packages+=(nodejs npm)
     fi
@@ -111,6 +113,12 @@ if [ "$with_tests" = 1 ]; then
         say "npm install gltf-validator@$GLTF_VALIDATOR_VERSION into $ROOT/node_modules"
         npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$ROOT" \
             "gltf-validator@$GLTF_VALIDATOR_VERSION"
+    fi
+    have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$ROOT/node_modules/three/package.json" 2>/dev/null || true)
+    if [ "$have" != "$THREE_VERSION" ]; then
+        say "npm install three@$THREE_VERSION into $ROOT/node_modules"
+        npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$ROOT" \
+            "gltf-validator@$GLTF_VALIDATOR_VERSION" "three@$THREE_VERSION"
     fi
 fi
 
