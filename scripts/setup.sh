@@ -33,12 +33,15 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 
 # --- system packages ------------------------------------------------------------------------------
 packages=(libegl1 libegl-mesa0 libgl1-mesa-dri)  # headless EGL rendering with Mesa (llvmpipe on CPUs)
+optional=()
+updated=0
 if [ ! -x "$VENV/bin/python" ]; then
     command -v "$PYTHON" >/dev/null 2>&1 || packages+=(python3.11)
     "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 || packages+=(python3.11-venv)
 fi
 if [ "$with_tests" = 1 ]; then
-    packages+=(blender python3-numpy xvfb xauth chromium)  # blender's glTF importer needs numpy (not a Depends)
+    packages+=(blender python3-numpy xvfb xauth)  # blender's glTF importer needs numpy (not a Depends)
+    optional+=(chromium)  # the web-client test (three.js); it skips, saying why, where chromium cannot be had
     if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
         packages+=(nodejs npm)
     fi
@@ -57,12 +60,23 @@ if command -v dpkg-query >/dev/null 2>&1; then
         fi
         say "apt-get install ${missing[*]}"
         export DEBIAN_FRONTEND=noninteractive
-        apt-get update -q
+        apt-get update -q && updated=1
         apt-get install -y -q --no-install-recommends "${missing[@]}"
         if [[ " ${missing[*]} " == *" blender "* ]]; then
             blender --background --version >/dev/null || { say "blender was installed but does not start"; exit 1; }
         fi
     fi
+    for p in "${optional[@]}"; do
+        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' && continue
+        if [ "$(id -u)" -ne 0 ]; then
+            say "optional: sudo apt-get install -y --no-install-recommends $p (a test skips without it)"
+            continue
+        fi
+        say "apt-get install $p (optional)"
+        [ "$updated" = 1 ] || { apt-get update -q || true; updated=1; }
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$p" \
+            || say "could not install $p: the tests that need it will skip"
+    done
 else
     say "no dpkg: not Debian/Ubuntu; make sure these (or your system's equivalents) are installed: ${packages[*]}"
 fi
@@ -118,7 +132,8 @@ if [ "$with_tests" = 1 ]; then
     if [ "$have" != "$THREE_VERSION" ]; then
         say "npm install three@$THREE_VERSION into $ROOT/node_modules"
         npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$ROOT" \
-            "gltf-validator@$GLTF_VALIDATOR_VERSION" "three@$THREE_VERSION"
+            "gltf-validator@$GLTF_VALIDATOR_VERSION" "three@$THREE_VERSION" \
+            || say "could not install three.js: the web-client test will skip"
     fi
 fi
 
