@@ -56,22 +56,21 @@ def collect(seeds: range, size: int, landmarker, ctx, model, corr) -> dict[str, 
     return out
 
 
-def write_shard(first: int, end: int, out: Path, size: int, landmarker, ctx, model, corr) -> str:
-    """Collect the seeds from `first` (to `end` at most) into `recon_<first>.npz`; returns a line for the log."""
+def write_shard(first: int, end: int, shard: int, out: Path, size: int, landmarker, ctx, model, corr) -> str:
+    """Collect `shard` seeds from `first` (to `end` at most) into `recon_<first>.npz`; returns a line for the log."""
     from avatar_engine.paths import atomic_path
 
     path = out / f"recon_{first}.npz"
     start = time.time()
-    seeds = range(first, min(first + SHARD[0], end))
+    seeds = range(first, min(first + shard, end))
     arrays = collect(seeds, size, landmarker, ctx, model, corr)
     with atomic_path(path) as tmp:
         np.savez_compressed(tmp, **arrays)
     return f"{path}: {len(arrays['seed'])} samples, {len(arrays['refused'])} refused, {time.time() - start:.0f} s"
 
 
-SHARD = [100]
-"""Seeds per shard (set by --shard; a list so spawned workers get it through `open_worker`)."""
 WORKER: dict = {}
+"""A worker process's renderer, landmarker, models and task (`open_worker`)."""
 
 
 def open_worker(out: Path, size: int, end: int, shard: int) -> None:
@@ -84,17 +83,17 @@ def open_worker(out: Path, size: int, end: int, shard: int) -> None:
     from avatar_engine.render.context import headless_context
     from avatar_engine.workers import close_at_exit
 
-    SHARD[0] = shard
     with native_stderr_silenced():
         landmarker = FaceLandmarker(FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES))
     close_at_exit(landmarker.close)
-    WORKER.update(out=out, size=size, end=end, landmarker=landmarker, ctx=headless_context(),
+    WORKER.update(out=out, size=size, end=end, shard=shard, landmarker=landmarker, ctx=headless_context(),
                   model=HeadModel.default(), corr=Correspondence.default())
 
 
 def worker_shard(first: int) -> str:
     w = WORKER
-    return write_shard(first, w["end"], w["out"], w["size"], w["landmarker"], w["ctx"], w["model"], w["corr"])
+    return write_shard(first, w["end"], w["shard"], w["out"], w["size"], w["landmarker"], w["ctx"], w["model"],
+                       w["corr"])
 
 
 def main() -> None:
@@ -116,7 +115,6 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    SHARD[0] = args.shard
     end = args.first_seed + args.count
     pending = [first for first in range(args.first_seed, end, args.shard)
                if not (out / f"recon_{first}.npz").exists()]
@@ -127,7 +125,7 @@ def main() -> None:
     model, corr, ctx = HeadModel.default(), Correspondence.default(), headless_context()
     with FaceLandmarker(FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES)) as landmarker:
         for first in pending:
-            print(write_shard(first, end, out, args.size, landmarker, ctx, model, corr), flush=True)
+            print(write_shard(first, end, args.shard, out, args.size, landmarker, ctx, model, corr), flush=True)
 
 
 if __name__ == "__main__":

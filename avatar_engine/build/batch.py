@@ -11,7 +11,7 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from avatar_engine.errors import InputError
 from avatar_engine.paths import write_text_atomic
@@ -74,14 +74,23 @@ def build_batch(photos: list[Path], out_dir: Path, options=None,
     if jobs < 1:
         raise InputError(f"jobs must be 1 or more, got {jobs}")
     items: list[BatchItem] = []
+    late: list[BatchItem] = []  # photos the workers finished after a stop: their files are written
     finished = False
     try:
         if jobs == 1 or len(photos) < 2:
-            _build_each(photos, out_dir, options, items, on_item)
+            results = _built_in_turn(photos, out_dir, options)
         else:
-            _build_in_workers(photos, out_dir, options, items, on_item, min(jobs, len(photos)))
+            from avatar_engine.workers import map_in_workers
+
+            results = map_in_workers(_worker_build, [(photo, out_dir) for photo in photos], jobs, _worker_start,
+                                     (options,), late)
+        for item in results:
+            items.append(item)
+            if on_item is not None:
+                on_item(item)
         finished = True
     finally:  # a fault that stops the batch midway still leaves the record of what was built
+        items.extend(late)
         if finished or items:
             summary = {"built": sum(i.error is None for i in items), "refused": sum(i.error is not None for i in items),
                        "unfinished": len(photos) - len(items), "photos": [asdict(i) for i in items]}
@@ -108,32 +117,13 @@ def _build_one(builder, photo: Path, out_dir: Path) -> BatchItem:
                      tuple(result.report.warnings))
 
 
-def _build_each(photos: list[Path], out_dir: Path, options, items: list[BatchItem],
-                on_item: Callable[[BatchItem], None] | None) -> None:
-    """Build the photos in turn, appending each one's `BatchItem` to `items` as it is done."""
+def _built_in_turn(photos: list[Path], out_dir: Path, options) -> Iterator[BatchItem]:
+    """The photos through one builder in this process, in turn."""
     from avatar_engine.build.pipeline import Builder
 
     with Builder(options) as builder:
         for photo in photos:
-            items.append(_build_one(builder, photo, out_dir))
-            if on_item is not None:
-                on_item(items[-1])
-
-
-def _build_in_workers(photos: list[Path], out_dir: Path, options, items: list[BatchItem],
-                      on_item: Callable[[BatchItem], None] | None, jobs: int) -> None:
-    """The photos over `jobs` worker processes (`avatar_engine.workers`), results taken in the photos' order."""
-    from avatar_engine.workers import map_in_workers
-
-    late: list[BatchItem] = []
-    try:
-        for item in map_in_workers(_worker_build, [(photo, out_dir) for photo in photos], jobs, _worker_start,
-                                   (options,), late):
-            items.append(item)
-            if on_item is not None:
-                on_item(item)
-    finally:  # photos the workers finished after a stop: their files are written, so the summary lists them
-        items.extend(late)
+            yield _build_one(builder, photo, out_dir)
 
 
 _WORKER_BUILDER = None

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from avatar_engine.build.texture_project import TexelMap, bilinear
+from avatar_engine.head.geometry import weld_ids
 
 ASSET_DIR = Path(__file__).resolve().parents[2] / "assets" / "head"
 MAPS_PATH = ASSET_DIR / "skin_texture_maps.npz"
@@ -41,12 +42,6 @@ def resize_nearest(image: np.ndarray, size: int) -> np.ndarray:
     h = image.shape[0]
     idx = ((np.arange(size) + 0.5) * h / size).astype(np.int64)
     return image[idx][:, idx]
-
-
-def weld_ids(positions: np.ndarray) -> np.ndarray:
-    """(n,) id shared by vertices at the same position (UV-seam copies), 0..k-1."""
-    key = np.round(np.asarray(positions, np.float64) * 1e6).astype(np.int64)
-    return np.unique(key, axis=0, return_inverse=True)[1].ravel()
 
 
 class MeshSmoother:

@@ -27,6 +27,12 @@ def vertex_normals(positions: np.ndarray, triangles: np.ndarray, vertex_count: i
     return (normals / np.maximum(length, 1e-12)).astype(np.float32)
 
 
+def weld_ids(positions: np.ndarray) -> np.ndarray:
+    """(n,) id shared by vertices at the same position (UV-seam copies, a pole's fan), 0..k-1."""
+    key = np.round(np.asarray(positions, np.float64) * 1e6).astype(np.int64)
+    return np.unique(key, axis=0, return_inverse=True)[1].ravel()
+
+
 def triangle_areas(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     """(m,) area of each triangle of `points` (n, 3) or texture coordinates (n, 2): a surface and a UV area's ratio
     is a texel density."""

@@ -14,7 +14,7 @@ from typing import Mapping
 import numpy as np
 
 from avatar_engine.errors import InputError
-from avatar_engine.head.geometry import vertex_normals
+from avatar_engine.head.geometry import vertex_normals, weld_ids
 from avatar_engine.records import Skeleton
 
 ASSET_PATH = Path(__file__).resolve().parents[2] / "assets" / "head" / "head_model.npz"
@@ -189,9 +189,10 @@ class HeadModel:
             if name not in self.part_names:
                 continue
             vs = self.part_slices(name)[0]
-            key = np.round(self.positions[vs].astype(np.float64) * 1e6).astype(np.int64)
-            _, first, group = np.unique(key, axis=0, return_index=True, return_inverse=True)
-            weld[vs] = weld[vs][first[group.ravel()]]
+            group = weld_ids(self.positions[vs])
+            first = np.zeros(group.max() + 1, np.int64)
+            first[group[::-1]] = np.arange(len(group))[::-1]  # each group's first vertex
+            weld[vs] = weld[vs][first[group]]
         return np.unique(weld, return_inverse=True)[1].astype(np.int32)
 
     def part_slices(self, name: str) -> tuple[slice, slice]:

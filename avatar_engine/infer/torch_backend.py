@@ -5,8 +5,9 @@ beside the CPU torch wheel we pin). It knows the operators our models use (`OPS`
 refused when the session is created, naming it, so nothing runs half-supported.
 
 On CUDA, the tensors the ops read as host values (shapes, axes, pads, scales: `HOST_INPUTS`, and every integer
-tensor) stay on the CPU, so running a graph never waits for the GPU midway, and each input shape's run is captured once as a CUDA graph and replayed:
-one launch instead of one per node, whose Python and launch overhead otherwise dominates a small model.
+tensor) stay on the CPU, so running a graph never waits for the GPU midway, and each input shape's run is captured
+once as a CUDA graph and replayed: one launch instead of one per node, whose Python and launch overhead otherwise
+dominates a small model.
 """
 
 from __future__ import annotations
@@ -180,6 +181,11 @@ def _torch_dtype(torch, onnx_type: int):
     return table[onnx_type]
 
 
+def _host(outputs: dict) -> dict[str, np.ndarray]:
+    """Output tensors -> float32 numpy arrays of their own (a replayed graph's buffers are reused by its next run)."""
+    return {n: y.float().cpu().numpy() for n, y in outputs.items()}
+
+
 def cuda_available() -> bool:
     try:
         import torch
@@ -244,10 +250,8 @@ class TorchSession(Session):
         with torch.inference_mode():
             if self.device == "cuda" and not self._graphs_failed:
                 with self._replay_lock:  # a graph's inputs and outputs are one buffer each, shared by all callers
-                    outputs = self._replayed(feeds)
-                    return {n: y.float().cpu().numpy() for n, y in outputs.items()}
-            outputs = self._forward({n: torch.from_numpy(x).to(self.device) for n, x in feeds.items()})
-            return {n: y.float().cpu().numpy() for n, y in outputs.items()}
+                    return _host(self._replayed(feeds))
+            return _host(self._forward({n: torch.from_numpy(x).to(self.device) for n, x in feeds.items()}))
 
     def _replayed(self, feeds: dict[str, np.ndarray]) -> dict:
         """Outputs of the CUDA graph captured for these input shapes (captured at the first run of each)."""

@@ -124,7 +124,8 @@ def generate(out: Path, options: TextureDataOptions, progress: Callable[[int, in
     starts = list(range(0, options.count, options.shard))
     shards, skipped, kept, start = [], [], 0, time.perf_counter()
     builder = None
-    if jobs > 1 and len(starts) > 1:
+    parallel = jobs > 1 and len(starts) > 1
+    if parallel:
         results = map_in_workers(_worker_shard, starts, jobs, _open_worker, (out, options))
     else:
         builder = SceneBuilder(options.size)
@@ -135,7 +136,7 @@ def generate(out: Path, options: TextureDataOptions, progress: Callable[[int, in
             kept += min(first + options.shard, options.count) - first - len(refused)
             if name is not None:
                 shards.append(name)
-            if progress and builder is None:
+            if progress and parallel:  # in turn, `_write_shard` reports each sample
                 progress(min(first + options.shard, options.count), options.count)
             # the manifest after every shard: a long run stopped early leaves a usable (smaller) set
             manifest = {"generator": GENERATOR, "seed": options.seed, "count": options.count, "kept": kept,

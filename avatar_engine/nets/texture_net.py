@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from avatar_engine.build import delight
-from avatar_engine.build.texture_fill import dilate, fill_base, seam_edges, seam_side_points, weld_ids
+from avatar_engine.build.texture_fill import dilate, fill_base, seam_edges, seam_side_points
+from avatar_engine.head.geometry import weld_ids
 from avatar_engine.build.texture_project import bilinear, project_texels, texel_map
 from avatar_engine.errors import InputError, ModelError
 from avatar_engine.head.skin_layout import layout_id

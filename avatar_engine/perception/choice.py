@@ -20,12 +20,14 @@ def resolve_landmarker(kind: str, backend: str = "auto") -> str:
     from avatar_engine.infer.select import gpu_backend
     from avatar_engine.infer.session import InferOptions
 
+    if not gpu_backend(InferOptions(backend=backend)):  # first: without a driver it answers at once
+        return "mediapipe"
     try:
         for name in MODEL_NAMES:
             onnx_model_path(name)
     except ModelError:  # not converted (or damaged): MediaPipe's own, which needs nothing more
         return "mediapipe"
-    return "onnx" if gpu_backend(InferOptions(backend=backend)) else "mediapipe"
+    return "onnx"
 
 
 def open_face_landmarker(kind: str = "mediapipe", options: FaceLandmarkerOptions | None = None,
