@@ -105,15 +105,21 @@ def _scalp_painted(style) -> dict:
                        model.triangles[ts] - vs.start, dict(zip(skeleton.names, skeleton.rest_positions)))
 
 
-def _renderer(size: tuple[int, int], background: str, samples: int):
-    from avatar_engine.render.context import headless_context
-    from avatar_engine.render.renderer import STUDIO_BACKDROP, RenderOptions, Renderer
+def _still_options(size: tuple[int, int], background: str, samples: int):
+    from avatar_engine.render.renderer import STUDIO_BACKDROP, RenderOptions
 
     if background not in ("transparent", "studio"):
         raise InputError(f"background {background!r} must be transparent or studio")
     # stills and offline video: the high-quality preset (per-pixel light) whatever the GL driver
-    return Renderer(headless_context(), RenderOptions(
-        size=size, samples=samples, shading="pixel", background=None if background == "transparent" else STUDIO_BACKDROP))
+    return RenderOptions(size=size, samples=samples, shading="pixel",
+                         background=None if background == "transparent" else STUDIO_BACKDROP)
+
+
+def _renderer(size: tuple[int, int], background: str, samples: int):
+    from avatar_engine.render.context import headless_context
+    from avatar_engine.render.renderer import Renderer
+
+    return Renderer(headless_context(), _still_options(size, background, samples))
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -143,9 +149,12 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from contextlib import closing
+
     from avatar_engine import demo
     from avatar_engine.io import write_glb
     from avatar_engine.render.output import VideoWriter, write_png
+    from avatar_engine.render.pool import render_sequence
 
     out = output_file(args.output, (".mp4",))
     output_file(out.with_suffix(".glb"), (".glb",), "demo avatar")
@@ -175,11 +184,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     frames = demo.frame_count(args.fps)
     poster_at = int(round(demo.TURNTABLE_S * args.fps)) + int(1.4 * args.fps)  # the smile
     poster = None
-    with _renderer(size, "studio", 4) as renderer, VideoWriter(out, args.fps, size) as video:
-        renderer.load(avatar)
-        for i, (expression, camera) in enumerate(demo.shots(args.fps, camera=demo.framed_camera(avatar))):
-            renderer.render(expression, camera)
-            frame = renderer.read()
+    shots = demo.shots(args.fps, camera=demo.framed_camera(avatar))
+    # closing: a failed write stops the render workers now, not when the generator is collected
+    with VideoWriter(out, args.fps, size) as video, \
+            closing(render_sequence(avatar, _still_options(size, "studio", 4), shots)) as rendered:
+        for i, frame in enumerate(rendered):
             video.write(frame)
             if i == poster_at or poster is None:
                 poster = frame

@@ -12,8 +12,9 @@ import pytest
 from avatar_engine.errors import BackendError
 from avatar_engine.records import Expression, euler_rotation
 from avatar_engine.render.camera import Camera
-from avatar_engine.render.pool import RenderPool
-from avatar_engine.render.renderer import STUDIO_BACKDROP, RenderOptions, Renderer
+from avatar_engine.render import pool as pool_module
+from avatar_engine.render.pool import RenderPool, render_sequence
+from avatar_engine.render.renderer import STUDIO_BACKDROP, RenderOptions, Renderer, is_software
 
 SIZE = (64, 48)
 CAMERA = Camera(distance=0.6)
@@ -106,3 +107,17 @@ def test_bad_pool_arguments_fail_at_construction(template):
         RenderPool(template, RenderOptions(size=SIZE), workers=0)
     with pytest.raises(ValueError, match="size must be positive"):
         RenderPool(template, RenderOptions(size=(0, 10)))
+
+
+@pytest.mark.parametrize("cores", [2, 1], ids=["pool", "in_process"])
+def test_render_sequence_gives_the_renderers_frames_in_order_either_way(ctx, template, monkeypatch, cores):
+    # the demo film's path: a pool of processes on a multi-core software rasteriser, one renderer otherwise
+    monkeypatch.setattr(pool_module.os, "cpu_count", lambda: cores)
+    options = RenderOptions(size=SIZE, background=STUDIO_BACKDROP, samples=4, shading="pixel")
+    expected = in_process(ctx, template, options)
+    spawned = []
+    monkeypatch.setattr(pool_module, "RenderPool", lambda *a, **k: spawned.append(1) or RenderPool(*a, **k))
+    got = list(render_sequence(template, options, FRAMES))
+    assert len(spawned) == (1 if cores > 1 and is_software(ctx) else 0)
+    assert len(got) == len(FRAMES)
+    assert all(np.array_equal(a, b) for a, b in zip(got, expected)), "render_sequence changed the pixels"
