@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from avatar_engine.errors import InputError
 
@@ -25,12 +25,50 @@ MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS
 limit (it raises DecompressionBombError beyond twice MAX_IMAGE_PIXELS, about 179 million pixels)."""
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
-    """Any mode (L, LA, P, RGBA, I;16, I, F, CMYK...) -> RGB, compositing transparency over white."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+WIDE_MODES = ("I;16", "I;16B", "I;16L", "I", "F")
+"""Single-channel modes of more than 8 bits: 16-bit greyscale, 32-bit integer and float images."""
+ORIENTATION_TAG = 0x0112
+ORIENTATIONS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+                5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+                8: Image.Transpose.ROTATE_90}
+"""EXIF orientation -> the transpose that makes the image upright."""
+
+
+def full_scale(image: Image.Image) -> float | None:
+    """The value that means white in a wide-mode image, judged on the decoded pixels before any resampling (a
+    Lanczos overshoot must not change it): 65535 for 16-bit modes; for float images 1 when no finite value
+    exceeds it, else 255 or 65535 by their maximum; for 32-bit integers 255 or 65535 likewise. None for 8-bit modes."""
+    if image.mode not in WIDE_MODES:
+        return None
+    if image.mode.startswith("I;16"):
+        return 65535.0
+    values = np.asarray(image)
+    finite = values[np.isfinite(values)] if image.mode == "F" else values
+    top = float(finite.max()) if finite.size else 0.0
+    if image.mode == "F" and top <= 1.0:
+        return 1.0
+    return 255.0 if top <= 255.0 else 65535.0
+
+
+def upright(image: Image.Image) -> Image.Image:
+    """The image turned as its EXIF orientation says. Unlike `ImageOps.exif_transpose` this only reads the tag: that
+    one rewrites the whole EXIF block, and a malformed tag elsewhere in it (a number stored as text) crashed it. An
+    orientation that cannot be read leaves the image as it is."""
+    try:
+        orientation = image.getexif().get(ORIENTATION_TAG, 1)
+    except Exception:  # noqa: BLE001 - PIL raises many kinds on malformed EXIF; the pixels are still good
+        return image
+    transpose = ORIENTATIONS.get(orientation) if isinstance(orientation, int) else None
+    return image.transpose(transpose) if transpose is not None else image
+
+
+def _to_rgb(image: Image.Image, top: float | None = None) -> Image.Image:
+    """Any mode (L, LA, P, RGBA, I;16, I, F, CMYK...) -> RGB, compositing transparency over white. top : for a wide
+    mode, the value that means white (`full_scale` of the decoded image; judged here when None)."""
+    if image.mode in WIDE_MODES:
         values = np.asarray(image, np.float64)
-        top = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
-        image = Image.fromarray(np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+        top = full_scale(image) if top is None else top
+        image = Image.fromarray(np.clip(np.nan_to_num(values) / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
     if image.mode == "P":
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
@@ -55,27 +93,33 @@ def load_photo(path: str | os.PathLike[str], max_side: int = MAX_SIDE) -> np.nda
         with warnings.catch_warnings():
             # between PIL's warning and error limits (89-179 Mpx, e.g. 12000x12000) we load, shrinking while decoding
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.filterwarnings("ignore", category=UserWarning, module="PIL")  # damaged EXIF: its tags are skipped
             with Image.open(path) as image:
                 w, h = image.size
                 if w * h > MAX_PIXELS:
                     raise InputError(f"photo {path}: {w}x{h} is too large (more than {MAX_PIXELS:,} pixels)")
+                if min(w, h) < MIN_SIDE:
+                    raise InputError(f"photo {path}: {w}x{h} is too small (need at least {MIN_SIDE} pixels on each "
+                                     "side)")
                 # JPEG can decode at 1/2, 1/4 or 1/8 size directly: the full image is never in memory
                 image.draft("RGB", (max_side, max_side))
                 image.load()
-                image = _shrink(image, max_side)
-                image = ImageOps.exif_transpose(image)
-                rgb = np.asarray(_to_rgb(image), np.uint8)
+                top = full_scale(image)
+                image = upright(_shrink(image, max_side))
+                rgb = np.asarray(_to_rgb(image, top), np.uint8)
     except InputError:
         raise
     except Image.DecompressionBombError:
         raise InputError(f"photo {path}: the image is too large (more than {MAX_PIXELS:,} pixels)") from None
     except UnidentifiedImageError:
         raise InputError(f"photo {path}: not an image file PIL can read") from None
+    except PermissionError as exc:
+        raise InputError(f"photo {path}: cannot read it ({exc.strerror.lower()})") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InputError(f"photo {path}: the image is corrupt or truncated ({exc})") from None
     if min(rgb.shape[:2]) < MIN_SIDE:
-        raise InputError(f"photo {path}: {rgb.shape[1]}x{rgb.shape[0]} is too small (need at least {MIN_SIDE} "
-                         f"pixels on each side)")
+        raise InputError(f"photo {path}: {w}x{h} is too elongated: at most {max_side} pixels on its longer side, it "
+                         f"is {min(rgb.shape[:2])} on the shorter (need at least {MIN_SIDE})")
     return np.ascontiguousarray(rgb)
 
 
@@ -85,6 +129,8 @@ def _shrink(image: Image.Image, max_side: int) -> Image.Image:
     if longest <= max_side:
         return image
     factor = longest // max_side
+    if factor >= 2 and image.mode.startswith("I;16"):
+        image = image.convert("I")  # Image.reduce has no 16-bit mode; 32-bit integers keep every value
     if factor >= 2 and image.mode not in ("P", "1"):
         image = image.reduce(factor)
     if max(image.size) > max_side:

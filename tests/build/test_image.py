@@ -123,3 +123,45 @@ def test_arrays_are_accepted_in_common_forms():
     assert (as_rgb(sixteen) == 255).all()
     with pytest.raises(InputError, match="expected an image array"):
         as_rgb(np.zeros((5,)))
+
+
+def test_a_malformed_exif_tag_elsewhere_still_turns_the_photo_upright(tmp_path):
+    # Orientation 6 next to ImageWidth stored as text ("Canon"), as a camera or editor may write it: PIL's
+    # exif_transpose rewrote the block and crashed on that tag; only the orientation is read now
+    import struct
+
+    def entry(tag, kind, count, value):
+        return struct.pack("<HHI", tag, kind, count) + value
+
+    values_at = 8 + 2 + 2 * 12 + 4
+    ifd = (struct.pack("<H", 2) + entry(0x0106, 2, 6, struct.pack("<I", values_at))
+           + entry(EXIF_ORIENTATION, 3, 1, struct.pack("<HH", ROTATE_90_CW, 0)) + struct.pack("<I", 0))
+    tiff = b"II*\x00" + struct.pack("<I", 8) + ifd + b"Canon\x00"
+    path = tmp_path / "odd_exif.jpg"
+    Image.fromarray(_marked()).save(path, exif=b"Exif\x00\x00" + tiff, quality=95)
+    rgb = load_photo(path)
+    assert rgb.shape == (120, 80, 3)
+    assert rgb[5, -5, 0] > 200 and rgb[5, -5, 1] < 60  # the red corner turned clockwise, as a good EXIF does
+
+
+def test_wide_formats_keep_their_brightness_through_downscaling(tmp_path):
+    # a 16-bit greyscale PNG big enough to be reduced (Image.reduce has no 16-bit mode), and float TIFFs in [0, 1]
+    # small and large (the scale is judged before a Lanczos resize, whose overshoot once passed 255)
+    grey = np.tile(np.linspace(0, 1, 256)[None], (64, 1))
+    cases = {
+        "grey16.png": Image.fromarray(np.kron(grey, np.ones((8, 20))).__mul__(65535).astype(np.uint16)),  # 512x5120
+        "float.tif": Image.fromarray((grey * 0.8).astype(np.float32), "F"),
+        "float_big.tif": Image.fromarray(np.kron(grey * 0.8, np.ones((4, 12))).astype(np.float32), "F"),
+    }
+    for name, image in cases.items():
+        image.save(tmp_path / name)
+        rgb = load_photo(tmp_path / name)
+        expected = 255 * (0.8 if name.startswith("float") else 1.0) / 2
+        assert abs(rgb.mean() - expected) < 4, f"{name}: mean {rgb.mean():.1f}, expected about {expected:.0f}"
+
+
+def test_a_very_elongated_photo_is_refused_naming_its_size(tmp_path):
+    path = tmp_path / "strip.png"
+    Image.fromarray(np.full((100, 4000, 3), 128, np.uint8)).save(path)
+    with pytest.raises(InputError, match=r"4000x100 is too elongated.*shorter \(need at least 64\)"):
+        load_photo(path)
