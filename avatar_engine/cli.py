@@ -15,7 +15,8 @@ from avatar_engine.paths import output_file, output_folder
 FOV_RANGE = (5.0, 120.0)
 """Vertical field of view a render may ask for, degrees: a long lens to a wide one."""
 SAMPLE_COUNTS = (0, 1, 2, 4, 8)
-"""MSAA sample counts every GL driver offers (0 and 1: no multisampling)."""
+"""MSAA sample counts a render may ask for (0 and 1: no multisampling); the GL driver may allow fewer (llvmpipe: 4),
+which the renderer refuses in one line."""
 
 
 def parse_expression(text: str) -> dict[str, float]:
@@ -220,17 +221,20 @@ def cmd_live(args: argparse.Namespace) -> int:
     return 0
 
 
-def _build_batch(args: argparse.Namespace, options) -> int:
+def _build_batch(args: argparse.Namespace, options, photos: list[Path]) -> int:
     """`avatar build` with several photos or a folder: one avatar and report per photo in the -o folder."""
-    from avatar_engine.build.batch import SUMMARY_NAME, batch_photos, build_batch
+    from avatar_engine.build.batch import SUMMARY_NAME, build_batch, check_outputs
 
-    if args.jobs < 1:
-        raise InputError(f"--jobs {args.jobs} must be 1 or more")
     if args.report:
         raise InputError("--report names one file; a batch writes each photo's report beside its avatar "
                          "(<photo name>.json)")
-    photos = batch_photos(args.photo)
-    out_dir = output_folder(args.output, "output folder (-o, with several photos)")
+    out = Path(args.output)
+    if out.suffix.lower() in (".glb", ".json") and not out.is_dir():
+        raise InputError(f"-o {out}: with several photos -o names a folder (each photo's avatar is written there "
+                         "as <photo name>.glb)")
+    out_dir = output_folder(out, "output folder (-o, with several photos)")
+    check_outputs(photos, out_dir)
+    made = not out_dir.exists()
     out_dir.mkdir(exist_ok=True)
 
     def progress(item) -> None:
@@ -242,7 +246,12 @@ def _build_batch(args: argparse.Namespace, options) -> int:
         for warning in item.warnings:
             print(f"warning: {Path(item.photo).name}: {warning}", file=sys.stderr)
 
-    items = build_batch(photos, out_dir, options, progress, jobs=args.jobs)
+    try:
+        items = build_batch(photos, out_dir, options, progress, jobs=args.jobs)
+    except BaseException:
+        if made and not any(out_dir.iterdir()):  # failed before writing anything (a model that would not open)
+            out_dir.rmdir()
+        raise
     refused = sum(item.error is not None for item in items)
     print(f"built {len(items) - refused} of {len(items)} photos into {out_dir}"
           + (f" ({refused} refused)" if refused else "") + f"; summary {out_dir / SUMMARY_NAME}")
@@ -270,11 +279,20 @@ def cmd_build(args: argparse.Namespace) -> int:
     net = {"texture_net": args.texture_net == "on"} if args.texture_net else {}
     options = BuildOptions(face=parse_face(args.face), fit=fit_options, landmarker=args.landmarker,
                            backend=args.backend, texture_size=args.texture_size, **net)
-    if len(args.photo) > 1 or Path(args.photo[0]).is_dir():
-        return _build_batch(args, options)
+    if args.jobs < 1:
+        raise InputError(f"--jobs {args.jobs} must be 1 or more")
+    photo = args.photo[0]
+    folder = any(Path(p).is_dir() for p in args.photo)
+    if len(args.photo) > 1 or folder:
+        from avatar_engine.build.batch import batch_photos
+
+        photos = batch_photos(args.photo)
+        if folder or len(photos) > 1:
+            return _build_batch(args, options, photos)
+        photo = photos[0]  # one file, named more than once: a single build
     out = output_file(args.output, (".glb",))
     report = output_file(args.report, (".json",)) if args.report else None
-    result = build_to_file(args.photo[0], out, report, options)
+    result = build_to_file(photo, out, report, options)
     fit = result.report.fit
     print(f"wrote {out}: fit error {fit['reprojection_error']:.3f} of the inter-ocular distance, "
           f"built in {result.report.total_s:.1f} s"

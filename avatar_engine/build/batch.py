@@ -46,7 +46,10 @@ def batch_photos(paths: list[str]) -> list[Path]:
     for text in paths:
         path = Path(text)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
+            try:
+                found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
+            except OSError as exc:
+                raise InputError(f"folder {path}: cannot read it ({exc.strerror.lower()})") from None
             if not found:
                 raise InputError(f"folder {path} holds no photos ({', '.join(PHOTO_SUFFIXES)})")
             photos += found
@@ -54,7 +57,10 @@ def batch_photos(paths: list[str]) -> list[Path]:
             photos.append(path)
         else:
             raise InputError(f"photo {path} does not exist")
-    unique = list({photo.resolve(): photo for photo in reversed(photos)}.values())[::-1]  # first spelling kept
+    first: dict[Path, Path] = {}
+    for photo in photos:  # in the order given, each file where it is first named, as first spelt
+        first.setdefault(photo.resolve(), photo)
+    unique = list(first.values())
     stems: dict[str, Path] = {}
     for photo in unique:
         if photo.stem.lower() == Path(SUMMARY_NAME).stem:
@@ -63,6 +69,15 @@ def batch_photos(paths: list[str]) -> list[Path]:
         if other != photo:
             raise InputError(f"photos {other} and {photo} would both be written as {photo.stem}.glb; rename one")
     return unique
+
+
+def check_outputs(photos: list[Path], out_dir: Path) -> None:
+    """InputError, before any photo is built, when a file the batch would write into `out_dir` (an avatar, a report,
+    the summary) is taken by a folder."""
+    names = [SUMMARY_NAME] + [f"{photo.stem}{suffix}" for photo in photos for suffix in (".glb", ".json")]
+    for name in names:
+        if (out_dir / name).is_dir():
+            raise InputError(f"output {out_dir / name} is a folder; the batch writes a file there: move it")
 
 
 def build_batch(photos: list[Path], out_dir: Path, options=None,

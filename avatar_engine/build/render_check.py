@@ -42,9 +42,11 @@ class RenderCheck:
     render_points_px: np.ndarray
     """render_points_px : (478, 2) float64 MediaPipe's landmarks on the render (NaN when not found)."""
 
-    def as_report(self) -> dict[str, float | bool]:
-        return {"found": self.found, "mean": round(self.mean, 5), "max": round(self.max, 5),
-                "face_mean": round(self.face_mean, 5), "target": AGREEMENT_TARGET}
+    def as_report(self) -> dict[str, float | bool | None]:
+        """The figures for a report; null where MediaPipe found no face on the render (JSON has no NaN)."""
+        figure = lambda v: round(v, 5) if self.found else None  # noqa: E731
+        return {"found": self.found, "mean": figure(self.mean), "max": figure(self.max),
+                "face_mean": figure(self.face_mean), "target": AGREEMENT_TARGET}
 
 
 def render_in_photo(ctx, avatar: Avatar, fit: FitResult, photo: np.ndarray | None = None) -> np.ndarray:

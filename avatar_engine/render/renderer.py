@@ -12,6 +12,7 @@ from typing import Literal
 import moderngl
 import numpy as np
 
+from avatar_engine.errors import InputError
 from avatar_engine.head.geometry import triangle_areas, triangle_islands
 from avatar_engine.head.rig import joint_matrices
 from avatar_engine.records import Avatar, Expression, Part
@@ -207,6 +208,9 @@ class Renderer:
         if w <= 0 or h <= 0:
             raise ValueError(f"render size must be positive, got {w}x{h}")
         samples = self.options.samples if self.options.samples > 1 else 0
+        if samples > ctx.max_samples:
+            raise InputError(f"{samples} MSAA samples: this GL driver ({ctx.info.get('GL_RENDERER', 'unknown')}) "
+                             f"allows at most {ctx.max_samples}")
         self._color = ctx.texture((w, h), 4)
         self.fbo = ctx.framebuffer([self._color])
         self._owned = [self._color, self.fbo]

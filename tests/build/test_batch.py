@@ -56,6 +56,7 @@ def test_a_folder_builds_each_face_and_names_each_refusal(photos, tmp_path, caps
     ("report", "--report names one file"),
     ("missing", "does not exist"),
     ("empty_folder", "holds no photos"),
+    ("file_name_out", "with several photos -o names a folder"),
 ])
 def test_a_bad_batch_is_refused_before_any_build(tmp_path, grace_hopper_path, capsys, case, message):
     (tmp_path / "a").mkdir()
@@ -66,9 +67,12 @@ def test_a_bad_batch_is_refused_before_any_build(tmp_path, grace_hopper_path, ca
     argv = {"same_stem": [str(tmp_path / "a"), str(tmp_path / "b")],
             "report": [str(tmp_path / "a"), "--report", str(tmp_path / "r.json")],
             "missing": [str(tmp_path / "a"), str(tmp_path / "nowhere.jpg")],
-            "empty_folder": [str(tmp_path / "out")]}[case]
+            "empty_folder": [str(tmp_path / "out")],
+            "file_name_out": [str(tmp_path / "a"), str(grace_hopper_path)]}[case]
     if case == "empty_folder":
         out.mkdir()
+    if case == "file_name_out":
+        out = tmp_path / "me.glb"
     assert main(["build", *argv, "-o", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
@@ -84,6 +88,8 @@ def test_a_photo_named_twice_is_built_once_and_names_clash_in_any_case(tmp_path)
         (tmp_path / "photos" / name).write_bytes(b"x")
     same = [str(tmp_path / "photos"), str(tmp_path / "photos" / "a.jpg"), str(tmp_path / "photos" / ".." / "photos")]
     assert [p.name for p in batch_photos(same)] == ["B.JPG", "a.jpg"]
+    again = [str(tmp_path / "photos" / "a.jpg"), str(tmp_path / "photos" / "B.JPG"), str(tmp_path / "photos" / "a.jpg")]
+    assert [p.name for p in batch_photos(again)] == ["a.jpg", "B.JPG"]  # in the order first named
     (tmp_path / "b.png").write_bytes(b"x")
     with pytest.raises(InputError, match="would both be written as"):
         batch_photos([str(tmp_path / "photos"), str(tmp_path / "b.png")])
@@ -103,4 +109,40 @@ def test_workers_that_cannot_start_stop_the_batch_with_the_cause(photos, tmp_pat
                             env=env)
     assert result.returncode == 3, result.stderr[-2000:]
     assert "avatar engines convert" in result.stderr and "Traceback" not in result.stderr
-    assert not any((tmp_path / "out").iterdir())
+    assert not (tmp_path / "out").exists()  # the folder the command made is gone again, empty
+
+
+def test_an_output_taken_by_a_folder_is_refused_before_any_build(tmp_path, grace_hopper_path, capsys):
+    (tmp_path / "in").mkdir()
+    shutil.copy(grace_hopper_path, tmp_path / "in" / "face.jpg")
+    (tmp_path / "out" / "face.glb").mkdir(parents=True)
+    assert main(["build", str(tmp_path / "in"), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "face.glb is a folder" in err and len(err.splitlines()) == 1
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["face.glb"]  # no summary, nothing else
+
+
+def test_one_photo_named_twice_is_a_single_build(tmp_path, grace_hopper_path, monkeypatch):
+    import avatar_engine.build.pipeline as pipeline
+
+    built = []
+    monkeypatch.setattr(pipeline, "build_to_file", lambda photo, out, report, options: built.append((photo, out)) or
+                        (_ for _ in ()).throw(SystemExit(0)))
+    shutil.copy(grace_hopper_path, tmp_path / "face.jpg")
+    with pytest.raises(SystemExit):
+        main(["build", str(tmp_path / "face.jpg"), str(tmp_path / "." / "face.jpg"), "-o", str(tmp_path / "me.glb")])
+    assert [(p.name, o.name) for p, o in built] == [("face.jpg", "me.glb")]  # the file, not a folder named me.glb
+
+
+def test_an_unreadable_folder_is_one_line(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from avatar_engine.build.batch import batch_photos
+    from avatar_engine.errors import InputError
+
+    def refuse(self):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "iterdir", refuse)
+    with pytest.raises(InputError, match="cannot read it \\(permission denied\\)"):
+        batch_photos([str(tmp_path)])

@@ -33,3 +33,4 @@ def test_no_face_on_the_render_is_reported_not_raised(grace_hopper, landmarker):
     blank = np.full_like(grace_hopper, 90)
     check = landmark_agreement(blank, seen.points_px, landmarker)
     assert not check.found and np.isnan(check.mean) and check.as_report()["found"] is False
+    assert check.as_report()["mean"] is None  # JSON null: a NaN made the report unreadable to strict parsers

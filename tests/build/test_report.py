@@ -24,3 +24,21 @@ def test_overlapping_stages_add_up_to_more_than_the_total():
 
 def test_an_empty_report_took_no_time():
     assert BuildReport(photo="x.jpg").total_s == 0.0
+
+
+def test_a_report_is_strict_json_even_with_nan_figures(tmp_path):
+    import json
+    import math
+
+    from avatar_engine.build.report import BuildReport
+
+    report = BuildReport(photo="p.jpg", fit={"reprojection_error": math.nan, "yaw_deg": 3.0},
+                         render_check={"found": False, "mean": math.inf})
+    path = tmp_path / "r.json"
+    report.write(path)
+
+    def refuse(constant):
+        raise ValueError(f"non-standard JSON constant {constant}")
+
+    data = json.loads(path.read_text(), parse_constant=refuse)
+    assert data["fit"] == {"reprojection_error": None, "yaw_deg": 3.0} and data["render_check"]["mean"] is None

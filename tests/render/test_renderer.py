@@ -289,3 +289,11 @@ def test_straight_alpha_undoes_premultiplied_edges_only():
     assert np.array_equal(straight_alpha(image.copy()), np.tile(want[None], (3, 1, 1)))
     strided = np.tile(pixels[None], (2, 2, 1))[:, ::2]  # not contiguous: the result is still right
     assert np.array_equal(straight_alpha(strided), np.tile(want[None], (2, 2, 1))[:, ::2])
+
+
+def test_more_msaa_samples_than_the_driver_allows_is_one_clear_error(ctx):
+    from avatar_engine.errors import InputError
+
+    too_many = ctx.max_samples * 2  # llvmpipe allows 4: `--samples 8` crashed inside moderngl
+    with pytest.raises(InputError, match=f"{too_many} MSAA samples: this GL driver .* allows at most {ctx.max_samples}"):
+        Renderer(ctx, RenderOptions(size=(32, 32), samples=too_many))
