@@ -210,15 +210,17 @@ class LivePipeline:
         live source gave nothing this time. Timed as the capture stage."""
         src, opts = self.source, self.options
         period = int(1e9 / self.fps)
-        while True:
+        rewound = False
+        while not self._stop.is_set():
             t0, c0 = time.perf_counter(), time.thread_time()
             frame = src.read()
             if frame is None:
                 if getattr(src, "live", False):
                     self.stats.count("capture_timeouts")
                     return None
-                if opts.loop and src.rewind():
+                if opts.loop and not rewound and src.rewind():
                     self._offset = self._last_media + period
+                    rewound = True  # a source that gives nothing even from its start ends: never loop on nothing
                     continue
                 return END
             self.stats.add("capture", (time.perf_counter() - t0) * 1e3, (time.thread_time() - c0) * 1e3)
@@ -232,6 +234,7 @@ class LivePipeline:
                     time.sleep(wait)
                 t_capture = time.monotonic_ns()  # the frame "arrives" now, as from a camera
             return frame.rgb, frame.index, t_capture, media
+        return END
 
     def _capture(self) -> None:
         self._start = time.monotonic_ns()
@@ -348,6 +351,8 @@ class LivePipeline:
         last_media_s, last_wall = 0.0, time.monotonic()
         rendered = 0
         while not self._stop.is_set():
+            if opts.max_seconds is not None and time.monotonic() - t_start >= opts.max_seconds:
+                break  # checked here too: a file whose frames stopped coming renders nothing, yet must end
             item = self._tracked.get(opts.idle_timeout_s)
             if item is END:
                 break

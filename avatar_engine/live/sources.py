@@ -13,6 +13,7 @@ from __future__ import annotations
 import glob
 import os
 import platform
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,41 +115,63 @@ class VideoFileSource(_Source):
         if not self.path.is_file():
             raise InputError(f"video file not found: {self.path}")
         self._cv2 = _cv2()
-        with native_stderr_silenced():  # FFmpeg's own line about a file it cannot parse: the error below says it
+        if not self._open():
+            raise InputError(f"cannot decode video {self.path}: not a video OpenCV can read")
+        fps = self._cap.get(self._cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps and 1.0 <= fps <= 1000.0 else 30.0
+        """The file's average rate (pacing, recordings); each frame's own time comes from its timestamp."""
+
+    def _open(self) -> bool:
+        """Open the file at its first frame (held for `read`); False when it gives none."""
+        with native_stderr_silenced():  # FFmpeg's own line about a file it cannot parse: the caller says it
             self._cap = self._cv2.VideoCapture(str(self.path))
             ok, first = self._cap.read() if self._cap.isOpened() else (False, None)
         if not ok or _checked(first, self._cv2) is None:
             self._cap.release()
-            raise InputError(f"cannot decode video {self.path}: not a video OpenCV can read")
-        self._pending = first
-        fps = self._cap.get(self._cv2.CAP_PROP_FPS)
-        self.fps = float(fps) if fps and 1.0 <= fps <= 1000.0 else 30.0
-        self._loops = 0
-        self._loop_frames = 0
+            return False
+        self._pending = (first, self._cap.get(self._cv2.CAP_PROP_POS_MSEC))
+        self._count, self._last_ns = 0, -1  # index and media time are positions in the file
+        return True
+
+    def _media_ns(self, index: int, msec: float) -> int:
+        """The frame's time in the file: its timestamp where the container gives increasing ones (a phone's
+        variable-rate video: frame k is not at k / average fps), else its index at the average rate; strictly
+        increasing either way."""
+        stamped = int(round(msec * 1e6)) if np.isfinite(msec) and msec >= 0 else -1
+        t = stamped if stamped > self._last_ns else max(int(index * 1e9 / self.fps), self._last_ns + 1)
+        self._last_ns = t
+        return t
 
     def read(self) -> CapturedFrame | None:
         while True:
             if self._pending is not None:
-                image, self._pending = self._pending, None
+                (image, msec), self._pending = self._pending, None
             else:
                 ok, image = self._cap.read()
                 if not ok:
                     return None
+                msec = self._cap.get(self._cv2.CAP_PROP_POS_MSEC)
             index = self._count
             self._count += 1
             rgb = _checked(image, self._cv2)
             if rgb is None:
                 self.corrupt += 1
                 continue
-            return CapturedFrame(rgb, index, time.monotonic_ns(), int(index * 1e9 / self.fps))
+            return CapturedFrame(rgb, index, time.monotonic_ns(), self._media_ns(index, msec))
 
     def rewind(self) -> bool:
-        self._cap.set(self._cv2.CAP_PROP_POS_FRAMES, 0)
-        self._count = 0  # index and media time are positions in the file
-        return True
+        # reopened rather than seeked: a seek in a raw stream (.h264, .mjpeg) or a still image reports success and
+        # moves nowhere, and --loop then spun for ever on an empty read
+        self._cap.release()
+        return self._open()
 
     def close(self) -> None:
         self._cap.release()
+
+
+def natural_key(path: Path) -> list:
+    """Sort key for frame files: numbers by value, so 2.png comes before 10.png (ffmpeg's %d output)."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", path.name.lower())]
 
 
 class FolderSource(_Source):
@@ -157,7 +180,7 @@ class FolderSource(_Source):
     def __init__(self, path: str | os.PathLike[str], fps: float = FOLDER_FPS) -> None:
         super().__init__()
         self.path = Path(path)
-        self.files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        self.files = sorted((p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=natural_key)
         if not self.files:
             raise InputError(f"folder {self.path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
         self._cv2 = _cv2()
@@ -175,7 +198,8 @@ class FolderSource(_Source):
             self._next += 1
             index = self._count
             self._count += 1
-            rgb = _checked(self._cv2.imread(str(path), self._cv2.IMREAD_UNCHANGED), self._cv2)
+            # IMREAD_COLOR: upright by the file's EXIF orientation, 16-bit scaled to 8, grey and alpha dropped to BGR
+            rgb = _checked(self._cv2.imread(str(path), self._cv2.IMREAD_COLOR), self._cv2)
             if rgb is None:
                 self.corrupt += 1
                 continue

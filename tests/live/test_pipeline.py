@@ -194,6 +194,32 @@ def test_loop_option_replays_a_file_with_increasing_media_time(ctx, clip):
     assert steps.max() <= 1.01 * steps.min(), "media time runs on evenly across the restart"
 
 
+def test_looping_a_source_that_cannot_rewind_ends_instead_of_spinning(ctx, clip):
+    # a source whose rewind says yes but gives nothing (a seek in a raw .h264 stream did that): the loop ends, and a
+    # max_seconds limit holds even while no frame comes
+    class Stuck:
+        fps, live = 30.0, False
+
+        def __init__(self):
+            self.inner, self.rewinds = open_source(clip["folder"]), 0
+
+        def read(self):
+            return self.inner.read() if self.rewinds == 0 else None
+
+        def rewind(self):
+            self.rewinds += 1
+            return True
+
+    source = Stuck()
+    live = small_live(ctx, render=False)
+    t0 = time.monotonic()
+    summary = LivePipeline(source, live, [], PipelineOptions(lossless=True, loop=True, max_seconds=10.0)).run()
+    live.close()
+    source.inner.close()
+    assert time.monotonic() - t0 < 5.0, "the loop spun on an empty source"
+    assert source.rewinds == 1 and summary["counts"]["rendered"] == len(clip["jaw"])
+
+
 def test_a_worker_error_reaches_the_caller(ctx, clip):
     class Broken:
         fps, live = 30.0, False

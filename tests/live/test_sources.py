@@ -59,3 +59,54 @@ def test_empty_folder_and_missing_path_are_input_errors(tmp_path):
 def test_missing_camera_names_the_cameras_that_exist():
     with pytest.raises(AvatarError, match=r"camera 97 cannot be opened.*(cameras found|no cameras)"):
         CameraSource(97)
+
+
+def test_folder_frames_in_number_order_any_depth_and_upright(clip, tmp_path):
+    # ffmpeg's %d.png numbering (no zero padding), a 16-bit PNG and a JPEG whose EXIF says turn it
+    from PIL import Image
+
+    src = sorted(clip["folder"].iterdir())[:12]
+    folder = tmp_path / "unpadded"
+    folder.mkdir()
+    for i, path in enumerate(src, start=1):
+        shutil.copy(path, folder / f"{i}.png")
+    grey16 = (np.asarray(Image.open(src[1]).convert("L"), np.uint16) * 257).astype(np.uint16)
+    Image.fromarray(grey16).save(folder / "2.png")  # frame 2 as a 16-bit greyscale PNG
+    with FolderSource(folder) as source:
+        assert [p.name for p in source.files][:4] == ["1.png", "2.png", "3.png", "4.png"]
+        frames = [source.read() for _ in src]
+    assert source.corrupt == 0 and all(f is not None for f in frames)
+    for f, path in zip(frames, src):
+        expected = np.asarray(Image.open(path).convert("RGB"), np.int32)
+        if f.index == 1:
+            expected = np.repeat(np.asarray(Image.open(path).convert("L"), np.int32)[..., None], 3, axis=2)
+        assert np.abs(f.rgb.astype(np.int32) - expected).mean() < 2.0, f"frame {f.index} is not {path.name}"
+
+    exif_folder = tmp_path / "exif"
+    exif_folder.mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: turn 90 degrees clockwise
+    Image.fromarray(np.zeros((40, 80, 3), np.uint8)).save(exif_folder / "a.jpg", exif=exif)
+    with FolderSource(exif_folder) as source:
+        assert source.read().rgb.shape == (80, 40, 3)
+
+
+def test_a_still_image_as_a_video_rewinds_by_reopening(clip, tmp_path):
+    still = tmp_path / "still.png"
+    shutil.copy(sorted(clip["folder"].iterdir())[0], still)
+    with VideoFileSource(still) as source:
+        first = source.read()
+        assert source.read() is None  # OpenCV reads an image as a one-frame video
+        assert source.rewind()
+        again = source.read()
+    assert again is not None and again.index == 0 and np.array_equal(first.rgb, again.rgb)
+
+
+def test_media_times_follow_the_files_timestamps_else_the_frame_rate(clip):
+    with VideoFileSource(clip["mp4"]) as source:
+        source._last_ns = -1
+        varying = [source._media_ns(i, ms) for i, ms in enumerate([0.0, 100.0, 200.0, 233.3])]  # 10 fps, then 30
+        assert varying == [0, 100_000_000, 200_000_000, 233_300_000]
+        source._last_ns = -1
+        unstamped = [source._media_ns(i, 0.0) for i in range(3)]  # a raw stream: every timestamp 0
+        assert unstamped == [0, int(1e9 / source.fps), int(2e9 / source.fps)]
