@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from avatar_engine.errors import BackendError
+from avatar_engine.errors import BackendError, InputError
 from avatar_engine.head.arkit import ARKIT_INDEX
 from avatar_engine.records import euler_rotation
 from avatar_engine.solve.frames import LandmarkFrame
@@ -78,8 +78,8 @@ class IFacialMocapSource:
     fps = 60.0
 
     def __init__(self, port: int = DEFAULT_PORT, host: str = "0.0.0.0", phone: str | None = None) -> None:
+        # no SO_REUSEADDR: on UDP it let a second listener bind the same port and silently take the stream
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             self._sock.bind((host, port))
         except OSError as exc:
@@ -92,7 +92,11 @@ class IFacialMocapSource:
         if phone:
             try:
                 self._sock.sendto(HANDSHAKE, (phone, DEFAULT_PORT))
+            except socket.gaierror:
+                self._sock.close()
+                raise InputError(f"--phone {phone}: no such host name or address") from None
             except OSError as exc:
+                self._sock.close()
                 raise BackendError(f"cannot reach the phone {phone} to start iFacialMocap: {exc}") from None
 
     def read_landmarks(self, timeout_s: float = 0.5) -> LandmarkFrame | None:

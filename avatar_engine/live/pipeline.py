@@ -31,6 +31,8 @@ from avatar_engine.live.outputs import LiveFrame, Output
 from avatar_engine.live.stats import LiveStats
 from avatar_engine.solve.frames import LandmarkFrame
 
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+"""Signals that end a run cleanly, outputs finalised (SIGHUP does not exist on Windows)."""
 END = object()
 """Put in a slot after the last frame of a finite source."""
 
@@ -174,24 +176,28 @@ class LivePipeline:
 
     @contextmanager
     def _ctrl_c_stops(self):
-        """Ctrl-C asks the loop to stop at its next frame instead of raising wherever the main thread is: an
-        interrupt inside an output's write (the mp4 encoder's pipe) left an unplayable recording. A second
-        Ctrl-C raises as usual. Only where signals can be handled (the main thread)."""
+        """Ctrl-C (and SIGTERM, SIGHUP: `timeout`, `docker stop`, a closed terminal) asks the loop to stop at its next
+        frame instead of raising wherever the main thread is or ending the process: an interrupt inside an output's
+        write (the mp4 encoder's pipe) left an unplayable recording, and a SIGTERM left it under its temporary name.
+        A second signal acts as it would have. Only where signals can be handled (the main thread)."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
+        previous: dict[int, object] = {}
 
         def request_stop(signum, frame) -> None:
             self.interrupted = True
             self._stop.set()
-            signal.signal(signal.SIGINT, previous)
+            signal.signal(signum, previous[signum])
 
-        previous = signal.signal(signal.SIGINT, request_stop)
+        for signum in STOP_SIGNALS:
+            previous[signum] = signal.signal(signum, request_stop)
         try:
             yield
         finally:
-            if signal.getsignal(signal.SIGINT) is request_stop:
-                signal.signal(signal.SIGINT, previous)
+            for signum, handler in previous.items():
+                if signal.getsignal(signum) is request_stop:
+                    signal.signal(signum, handler)
 
     # --- worker threads --------------------------------------------------------------------------
     def _guard(self, fn, group: str):

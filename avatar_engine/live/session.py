@@ -60,15 +60,20 @@ class LiveSettings:
             raise InputError(f"--max-frames {self.max_frames} must be at least 1")
         if self.max_seconds is not None and not (0 < self.max_seconds < math.inf):
             raise InputError(f"--max-seconds {self.max_seconds:g} must be a positive number of seconds")
-        if self.phone and not self.source.startswith(IFACIALMOCAP):
+        if self.phone and not is_phone_source(self.source):
             raise InputError("--phone only applies to --source ifacialmocap")
         if self.phone is not None and (not self.phone.strip() or ":" in self.phone):
             raise InputError(f"--phone {self.phone!r} must be the phone's address (a host name or IPv4), without a "
                              "port: iFacialMocap listens on its own")
 
 
+def is_phone_source(source: str) -> bool:
+    """'ifacialmocap' or 'ifacialmocap:PORT' (not a video file whose name starts so)."""
+    return source == IFACIALMOCAP or (source.startswith(IFACIALMOCAP + ":") and not Path(source).exists())
+
+
 def _open_source(settings: LiveSettings):
-    if settings.source.startswith(IFACIALMOCAP):
+    if is_phone_source(settings.source):
         from avatar_engine.live.ifacialmocap import DEFAULT_PORT, IFacialMocapSource
 
         _, sep, port = settings.source.partition(":")
@@ -99,7 +104,7 @@ def run_live(settings: LiveSettings) -> dict:
 
     settings.check()
     _warnings_to_stderr()
-    arkit = settings.source.startswith(IFACIALMOCAP)
+    arkit = is_phone_source(settings.source)
     animator = AnimatorOptions(tuning=ARKIT_TUNING if arkit else DEFAULT_TUNING, mirror=settings.mirror)
     needs_render = settings.window or settings.record or settings.virtual_camera or not settings.vmc
     options = LiveOptions(size=settings.size, samples=settings.samples, animator=animator,

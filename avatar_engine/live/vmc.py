@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -29,7 +30,11 @@ BONE_NAMES = {"neck": "Neck", "head": "Head", "eye_L": "LeftEye", "eye_R": "Righ
 
 
 def parse_target(text: str) -> tuple[str, int]:
-    """'HOST:PORT', 'HOST' or ':PORT' -> (host, port); InputError for anything else."""
+    """'HOST:PORT', 'HOST' or ':PORT' -> (host, port); InputError for anything else, a file's name included (with
+    `--vmc` given no value, argparse hands it the avatar file that follows)."""
+    if Path(text).suffix.lower() in (".glb", ".gltf", ".vrm") or Path(text).is_file():
+        raise InputError(f"--vmc {text}: that is a file, not HOST:PORT; give the avatar before --vmc, or a target "
+                         f"after it (--vmc {DEFAULT_HOST}:{DEFAULT_PORT})")
     host, sep, port = text.rpartition(":") if ":" in text else (text, "", "")
     host = host or DEFAULT_HOST
     if not sep:

@@ -38,6 +38,7 @@ def frames_in(path) -> int:
     (["--stats", "/proc/s.json"], "cannot write --stats"),
     (["--source", "ifacialmocap", "--phone", "1.2.3.4:99999"], "without a port"),
     (["--source", "junk"], "no readable image"),
+    (["--vmc", "me.glb"], "that is a file, not HOST:PORT"),  # --vmc given no value took the avatar after it
 ])
 def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -92,7 +93,8 @@ def test_serial_flag_reaches_the_pipeline(clip, tmp_path, monkeypatch):
     assert seen == [True, False]
 
 
-def test_ctrl_c_finalises_the_recording(clip, tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
+def test_ctrl_c_finalises_the_recording(clip, tmp_path, stop):
     out = tmp_path / "interrupted.mp4"
     proc = subprocess.Popen([sys.executable, "-m", "avatar_engine.cli", "live", "--source", str(clip["mp4"]),
                              "--record", str(out), "--size", "96x64", "--samples", "0", "--realtime", "--loop"],
@@ -101,7 +103,7 @@ def test_ctrl_c_finalises_the_recording(clip, tmp_path):
     while time.monotonic() < deadline and not list(tmp_path.glob(".interrupted*")):
         time.sleep(0.2)  # the recording has started once its temporary file exists
     time.sleep(1.5)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)  # SIGTERM: `timeout`, `docker stop`; it left the recording under its temporary name
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr[-2000:]
     assert "interrupted, outputs finalised" in stdout

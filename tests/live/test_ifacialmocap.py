@@ -93,3 +93,26 @@ def test_phone_to_vmc_through_the_pipeline():
     jaw = [v for n, v in received if n == "jawOpen"]
     assert summary["counts"]["tracked"] > 10 and len(jaw) > 10
     assert jaw[-1] == pytest.approx(0.6, abs=0.02), "ARKit scores are weights already: no MediaPipe curves"
+
+
+def test_a_second_listener_on_the_port_is_refused_not_silently_fed():
+    from avatar_engine.errors import BackendError
+
+    with IFacialMocapSource(0, host="127.0.0.1") as first:
+        with pytest.raises(BackendError, match="cannot listen for iFacialMocap"):
+            IFacialMocapSource(first.port, host="127.0.0.1")
+
+
+def test_a_phone_name_that_does_not_resolve_is_bad_input():
+    from avatar_engine.errors import InputError
+
+    with pytest.raises(InputError, match="no such host"):
+        IFacialMocapSource(0, host="127.0.0.1", phone="no-such-phone.invalid")
+
+
+def test_a_video_named_like_the_phone_source_is_a_video(tmp_path, monkeypatch):
+    from avatar_engine.live.session import is_phone_source
+
+    monkeypatch.chdir(tmp_path)
+    assert is_phone_source("ifacialmocap") and is_phone_source("ifacialmocap:50003")
+    assert not is_phone_source("ifacialmocap_take1.mp4")

@@ -102,3 +102,11 @@ def test_parse_target(text, expected):
 def test_parse_target_rejects_bad_ports(text):
     with pytest.raises(InputError):
         parse_target(text)
+
+
+def test_parse_target_refuses_a_file(tmp_path):
+    avatar = tmp_path / "me.bin"
+    avatar.write_bytes(b"x")
+    for text in ("me.glb", str(avatar)):
+        with pytest.raises(InputError, match="that is a file"):
+            parse_target(text)
