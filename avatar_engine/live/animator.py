@@ -75,8 +75,11 @@ class Animator:
                                                  np.stack([f.rotation for f in self._collect]),
                                                  _rigid(self._collect, opts.tuning))
                     self._collect = None
-            if self.state not in ("tracking", "calibrating"):
-                self._filter = None  # re-acquired: do not filter from a stale position
+            if self.state not in ("tracking", "calibrating", "holding"):
+                # re-acquired after easing away: do not filter from a stale position. Not from holding: the avatar
+                # still shows the last tracked pose, and a camera slower than the loop's idle tick (under 10 fps)
+                # passes through holding between every two frames (the filter was reset on each, the pose a frame late)
+                self._filter = None
                 self._resume_from, self._resume_s = self._shown, now_s
             solved = solve_frame(frame, self.calibration, opts.tuning, self.mirror)
             tracked, self._filter = filter_frame(self._filter, solved, opts.tuning)

@@ -89,3 +89,18 @@ def test_mirror_toggles_live():
     for i in range(15, 30):
         out = a.update(dataclasses.replace(frame, t_ns=int(i * 1e9 / FPS)), i / FPS)
     assert out.weights[ARKIT_INDEX["eyeBlinkRight"]] > 0.5 > out.weights[ARKIT_INDEX["eyeBlinkLeft"]]
+
+
+def test_a_slow_camera_is_filtered_and_shown_on_time():
+    # 7.5 fps: the loop's idle tick (0.1 s) puts a held frame between every two tracked ones. Each tracked frame was
+    # taken as a re-acquisition: the filter reset, and the resume blend showed the previous pose (a frame late)
+    a = animator(idle=IdleOptions(hold_s=0.5, ease_s=1.0))
+    t, shown = 0.0, []
+    for k in range(16):
+        frame = smiling(t)
+        frame.scores[JAW] = 0.9 if k >= 8 else 0.0
+        shown.append(a.update(frame, t).weights[JAW])
+        held = a.update(None, t + 0.1)
+        assert a.state == "holding" and held.weights[JAW] == pytest.approx(shown[-1])
+        t += 1 / 7.5
+    assert shown[7] < 0.05 and shown[8] > 0.5, "the opening shows on the frame that tracked it, not a frame later"
