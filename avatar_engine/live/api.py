@@ -144,7 +144,7 @@ class LiveAvatar:
         if self.renderer is not None:
             self.draw(solved)
             rgba = self.read()
-        return LiveFrame(solved, rgba, -1, None, landmarks is not None, self.animator.state)
+        return LiveFrame(solved, rgba, -1, None, landmarks is not None, self.animator.state, int(t_ns))
 
     def recalibrate(self) -> None:
         """Take the next second of frames as the person's resting face."""

@@ -38,6 +38,9 @@ class LiveFrame:
     """A face was tracked in this frame."""
     state: str
     """The animator's state: tracking, calibrating, holding, easing, idle."""
+    t_ns: int | None = None
+    """Media time of this frame, ns: the source frame's, or for a frame rendered while none came, the last one's
+    advanced by the wall clock (None: unknown)."""
 
 
 class Output:
@@ -53,20 +56,43 @@ class Output:
         pass
 
 
+MAX_REPEAT_S = 10.0
+"""A gap in media time longer than this is not filled with copies of one frame (a source that jumped)."""
+
+
 class RecordOutput(Output):
-    """Every rendered frame to an mp4 (`avatar_engine.render.output.VideoWriter`: complete file or none)."""
+    """The rendered frames to an mp4 (`avatar_engine.render.output.VideoWriter`: complete file or none), each placed
+    at its media time: a frame is written as many times as the video's rate needs to reach it, or not at all when
+    the one before already covers its slot. A camera's dropped frames or the idle frames rendered while no face
+    came then keep their real duration; written once each, a 3 s realtime run that dropped frames played in 0.9 s."""
 
     def __init__(self, path: str | os.PathLike[str], fps: float | None = None) -> None:
-        self.path, self.fps, self._writer, self.frames = path, fps, None, 0
+        self.path, self.fps, self._writer = path, fps, None
+        self.frames = 0
+        """Frames in the video so far (copies included)."""
+        self.skipped = 0
+        """Rendered frames not written: the slot they fall in was taken."""
+        self._t0: int | None = None
 
     def start(self, size: tuple[int, int], fps: float) -> None:
         from avatar_engine.render.output import VideoWriter
 
-        self._writer = VideoWriter(self.path, self.fps or fps, size)
+        self.fps = self.fps or fps
+        self._writer = VideoWriter(self.path, self.fps, size)
 
     def write(self, frame: LiveFrame) -> None:
-        self._writer.write(frame.rgba)
-        self.frames += 1
+        copies = 1
+        if frame.t_ns is not None:
+            if self._t0 is None:
+                self._t0 = frame.t_ns
+            due = int(round((frame.t_ns - self._t0) * 1e-9 * self.fps)) + 1  # frames the video holds with this one
+            copies = min(due - self.frames, int(MAX_REPEAT_S * self.fps)) if self.frames else 1
+        if copies <= 0:
+            self.skipped += 1
+            return
+        for _ in range(copies):
+            self._writer.write(frame.rgba)
+        self.frames += copies
 
     def close(self) -> None:
         if self._writer is not None:

@@ -378,7 +378,7 @@ class LivePipeline:
                 self._timed("render", live.draw, solved)
                 if self._needs_pixels or opts.on_frame is not None:
                     rgba = self._timed("readback", live.read)
-            frame = LiveFrame(solved, rgba, index, t_capture, tracked, live.animator.state)
+            frame = LiveFrame(solved, rgba, index, t_capture, tracked, live.animator.state, int(now_s * 1e9))
             t0, c0 = time.perf_counter(), time.thread_time()
             for out in self.outputs:
                 out.write(frame)

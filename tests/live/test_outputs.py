@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import types
 
@@ -95,3 +96,23 @@ def test_a_recording_cut_off_mid_frame_leaves_no_broken_file(tmp_path):
     writer.close()
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_recording_keeps_each_frame_at_its_media_time(tmp_path):
+    # a 30 fps recording fed frames at 0, 1/30, then a 0.2 s gap (frames dropped or idle), then two in one slot
+    import imageio_ffmpeg
+
+    out = RecordOutput(tmp_path / "timed.mp4")
+    out.start((16, 16), 30.0)
+    period = 1e9 / 30
+    times = [0, period, 7 * period, 7.4 * period, 8 * period]
+    for k, t in enumerate(times):
+        rgba = np.full((16, 16, 4), 255, np.uint8)
+        rgba[..., :3] = 40 * k
+        out.write(dataclasses.replace(frame(rgba), t_ns=int(t)))
+    out.close()
+    assert (out.frames, out.skipped) == (9, 1)  # frames 0, 1, 2-7 (the third six times), 8; 7.4 shares slot 7
+    reader = imageio_ffmpeg.read_frames(str(tmp_path / "timed.mp4"))
+    next(reader)
+    levels = [int(np.frombuffer(f, np.uint8).mean().round(-1)) for f in reader]
+    assert levels == [0, 40, 80, 80, 80, 80, 80, 80, 160], levels
