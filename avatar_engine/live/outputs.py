@@ -108,10 +108,13 @@ class VmcOutput(Output):
 
     needs_pixels = False
 
-    def __init__(self, host: str, port: int, neck_share: float = 0.4) -> None:
+    def __init__(self, host: str, port: int, neck_share: float = 0.4,
+                 bone_offsets: dict[str, tuple[float, float, float]] | None = None) -> None:
+        """bone_offsets : joint -> its rest position relative to its parent (glTF axes, metres), sent with each bone
+        (`Skeleton.local_offsets`); without them receivers that apply bone positions collapse the bones."""
         from avatar_engine.live.vmc import VmcSender
 
-        self.sender = VmcSender(host, port, neck_share)
+        self.sender = VmcSender(host, port, neck_share, bone_offsets)
 
     def write(self, frame: LiveFrame) -> None:
         self.sender.send(frame.solved)

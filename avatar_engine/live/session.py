@@ -85,6 +85,17 @@ def _open_source(settings: LiveSettings):
     return open_source(settings.source, settings.size)
 
 
+def bone_offsets(avatar: Avatar | None) -> dict[str, tuple[float, float, float]]:
+    """Each joint of the avatar (the default head when None) at rest, relative to its parent: the positions VMC's
+    Bone/Pos messages carry."""
+    if avatar is None:
+        from avatar_engine.head.template import template_avatar
+
+        avatar = template_avatar()
+    skeleton = avatar.skeleton
+    return {name: tuple(float(v) for v in offset) for name, offset in zip(skeleton.names, skeleton.local_offsets())}
+
+
 def _warnings_to_stderr() -> None:
     log = logging.getLogger("avatar_engine.live")
     if not log.handlers:
@@ -114,7 +125,8 @@ def run_live(settings: LiveSettings) -> dict:
     window = live = source = None
     try:
         if settings.vmc:
-            outputs.append(VmcOutput(*settings.vmc, neck_share=animator.tuning.neck_share))
+            outputs.append(VmcOutput(*settings.vmc, neck_share=animator.tuning.neck_share,
+                                     bone_offsets=bone_offsets(settings.avatar)))
         if settings.virtual_camera:
             outputs.append(VirtualCameraOutput())
         source = _open_source(settings)

@@ -247,6 +247,9 @@ class CameraSource(_Source):
             cap.release()
             return None
         if self.size:
+            # compressed first: most USB webcams give 1280x720 at 30 fps only as MJPG (raw YUYV at that size is
+            # 5-10 fps over USB 2); a camera without it keeps its own format
+            cap.set(self._cv2.CAP_PROP_FOURCC, self._cv2.VideoWriter_fourcc(*"MJPG"))
             cap.set(self._cv2.CAP_PROP_FRAME_WIDTH, self.size[0])
             cap.set(self._cv2.CAP_PROP_FRAME_HEIGHT, self.size[1])
         cap.set(self._cv2.CAP_PROP_BUFFERSIZE, 1)  # the newest frame, not a queue of old ones

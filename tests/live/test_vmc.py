@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 
 import numpy as np
@@ -110,3 +111,35 @@ def test_parse_target_refuses_a_file(tmp_path):
     for text in ("me.glb", str(avatar)):
         with pytest.raises(InputError, match="that is a file"):
             parse_target(text)
+
+
+def test_a_live_session_sends_the_avatars_bone_positions(template):
+    # Bone/Pos carries each bone's rest position under its parent: zeros collapsed the neck and head onto the root in
+    # receivers that apply positions
+    pytest.importorskip("pythonosc")
+    import threading
+
+    from pythonosc.dispatcher import Dispatcher
+    from pythonosc.osc_server import BlockingOSCUDPServer
+
+    from avatar_engine.live.session import LiveSettings, run_live
+
+    bones = {}
+    dispatcher = Dispatcher()
+    dispatcher.map("/VMC/Ext/Bone/Pos", lambda address, name, *values: bones.setdefault(name, values))
+    server = BlockingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:  # a free port for the phone listener
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    try:
+        run_live(LiveSettings(avatar=template, source=f"ifacialmocap:{port}",
+                              vmc=("127.0.0.1", server.server_address[1]), max_seconds=0.5))
+    finally:
+        server.shutdown()
+        server.server_close()
+    offsets = dict(zip(template.skeleton.names, template.skeleton.local_offsets()))
+    for joint, bone in (("neck", "Neck"), ("head", "Head")):
+        x, y, z = offsets[joint]
+        assert bones[bone][:3] == pytest.approx((-x, y, z), abs=1e-6), bone  # Unity's x is glTF's -x
+    assert abs(bones["Head"][1]) > 0.01, "the head sits above the neck"
