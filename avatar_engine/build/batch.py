@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 from avatar_engine.errors import InputError
 from avatar_engine.paths import write_text_atomic
 
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".webp", ".tif", ".tiff", ".avif")
 """What a folder given as input contributes: its files with these suffixes (any case), not its subfolders."""
 SUMMARY_NAME = "build_summary.json"
 
@@ -47,7 +47,9 @@ def batch_photos(paths: list[str]) -> list[Path]:
         path = Path(text)
         if path.is_dir():
             try:
-                found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
+                # hidden files are not photos: macOS's ._name.jpg beside each photo on a shared drive was refused
+                found = sorted(p for p in path.iterdir()
+                               if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES and not p.name.startswith("."))
             except OSError as exc:
                 raise InputError(f"folder {path}: cannot read it ({exc.strerror.lower()})") from None
             if not found:
@@ -107,8 +109,10 @@ def build_batch(photos: list[Path], out_dir: Path, options=None,
     finally:  # a fault that stops the batch midway still leaves the record of what was built
         items.extend(late)
         if finished or items:
+            done = {i.photo for i in items}
             summary = {"built": sum(i.error is None for i in items), "refused": sum(i.error is not None for i in items),
-                       "unfinished": len(photos) - len(items), "photos": [asdict(i) for i in items]}
+                       "unfinished": len(photos) - len(items), "photos": [asdict(i) for i in items],
+                       "unfinished_photos": [str(p) for p in photos if str(p) not in done]}
             write_text_atomic(out_dir / SUMMARY_NAME, json.dumps(summary, indent=2) + "\n")
     return items
 

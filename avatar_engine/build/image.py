@@ -7,6 +7,7 @@ full-size pixels in memory.
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from pathlib import Path
@@ -32,6 +33,28 @@ ORIENTATIONS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_18
                 5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
                 8: Image.Transpose.ROTATE_90}
 """EXIF orientation -> the transpose that makes the image upright."""
+
+
+PHOTO_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "DIB", "GIF", "AVIF", "JPEG2000", "PPM", "TGA", "QOI")
+"""Formats a photo is decoded from. Not every format PIL opens: an EPS file named .jpg went to Ghostscript."""
+_SRGB = None
+
+
+def to_srgb(image: Image.Image, icc: bytes) -> Image.Image | None:
+    """An RGB or CMYK image with its embedded colour profile `icc` -> RGB in sRGB (a phone's Display P3 photo read as
+    sRGB has its skin too saturated); None when the profile cannot be used (the pixels are then taken as sRGB)."""
+    from PIL import ImageCms
+
+    global _SRGB
+    try:
+        if _SRGB is None:
+            _SRGB = ImageCms.createProfile("sRGB")
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if "srgb" in (ImageCms.getProfileDescription(source) or "").lower():
+            return None  # already sRGB: a round trip through the CMS would only add rounding
+        return ImageCms.profileToProfile(image, source, _SRGB, outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None
 
 
 def full_scale(image: Image.Image) -> float | None:
@@ -94,7 +117,7 @@ def load_photo(path: str | os.PathLike[str], max_side: int = MAX_SIDE) -> np.nda
             # between PIL's warning and error limits (89-179 Mpx, e.g. 12000x12000) we load, shrinking while decoding
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             warnings.filterwarnings("ignore", category=UserWarning, module="PIL")  # damaged EXIF: its tags are skipped
-            with Image.open(path) as image:
+            with Image.open(path, formats=PHOTO_FORMATS) as image:
                 w, h = image.size
                 if w * h > MAX_PIXELS:
                     raise InputError(f"photo {path}: {w}x{h} is too large (more than {MAX_PIXELS:,} pixels)")
@@ -106,6 +129,9 @@ def load_photo(path: str | os.PathLike[str], max_side: int = MAX_SIDE) -> np.nda
                 image.load()
                 top = full_scale(image)
                 image = upright(_shrink(image, max_side))
+                icc = image.info.get("icc_profile")
+                if icc and image.mode in ("RGB", "CMYK"):
+                    image = to_srgb(image, icc) or image
                 rgb = np.asarray(_to_rgb(image, top), np.uint8)
     except InputError:
         raise

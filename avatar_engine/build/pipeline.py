@@ -46,6 +46,18 @@ SWEPT_FRINGE_M = 0.02
 """A fitted fringe at least this long gets the sweep read from the photo's strands (shorter: nothing to sweep)."""
 
 
+GREY_TOLERANCE = 3
+"""A photo whose colour channels all lie within this many levels of each other is greyscale (JPEG keeps them close,
+not equal)."""
+
+
+def is_greyscale(rgb: np.ndarray) -> bool:
+    """rgb : (h, w, 3) uint8; True when it carries no colour (a black-and-white photo loaded as RGB)."""
+    sample = rgb[::4, ::4].astype(np.int16)  # a sixteenth of the pixels says it
+    return bool(np.abs(sample[..., 0] - sample[..., 1]).max() <= GREY_TOLERANCE
+                and np.abs(sample[..., 1] - sample[..., 2]).max() <= GREY_TOLERANCE)
+
+
 @dataclass(frozen=True)
 class BuildOptions:
     """What to build and how."""
@@ -193,10 +205,16 @@ class Builder:
 
     def _build(self, image: str | os.PathLike[str] | np.ndarray) -> BuildResult:
         name = str(image) if isinstance(image, (str, os.PathLike)) else "<array>"
-        report = BuildReport(photo=name)
+        opts = self.options
+        report = BuildReport(photo=name, options={
+            "face": opts.face, "texture": opts.texture, "texture_size": opts.texture_size,
+            "texture_net": opts.texture_net, "recon": opts.fit.recon, "hair": opts.hair,
+            "landmarker": opts.landmarker, "backend": opts.backend})
         with report.stage("load"):
             rgb = load_photo(image) if isinstance(image, (str, os.PathLike)) else as_rgb(image)
         report.size = (int(rgb.shape[1]), int(rgb.shape[0]))
+        if is_greyscale(rgb):
+            report.warnings.append("the photo has no colour: the skin, eye and hair colours are the default's guesses")
         with report.stage("perception"), native_stderr_silenced():
             seen = perceive(rgb, self._landmarker, self.perception_options)
         if seen.face_count > 1:

@@ -44,6 +44,9 @@ class BuildReport:
     """The fitted hair style (`HairStyle`: length, volume, fringe, parting, baldness in metres or 0-1, sheets, sRGB
     albedo colour); None when the hair stage did not run."""
     warnings: list[str] = field(default_factory=list)
+    options: dict[str, object] = field(default_factory=dict)
+    """What the build was asked for: the face chosen, texture size, which networks and tracker ran, on which backend
+    (two reports of one photo that differ are then explained)."""
     generator: str = f"avatar-engine {avatar_engine.__version__}"
     _first_start: float | None = field(default=None, repr=False)
     _last_end: float | None = field(default=None, repr=False)

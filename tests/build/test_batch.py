@@ -22,6 +22,7 @@ def photos(tmp_path_factory, grace_hopper_path):
     Image.new("RGB", (320, 240), (120, 130, 140)).save(folder / "wall.png")  # no face
     (folder / "broken.jpg").write_bytes(b"not a jpeg")
     (folder / "notes.txt").write_text("not a photo: skipped, not refused")
+    (folder / "._grace.jpg").write_bytes(b"macOS metadata beside a photo: hidden, skipped")
     return folder
 
 
@@ -33,6 +34,7 @@ def test_a_folder_builds_each_face_and_names_each_refusal(photos, tmp_path, caps
     assert sorted(p.name for p in out.iterdir()) == ["build_summary.json", "grace.glb", "grace.json"]
     summary = json.loads((out / "build_summary.json").read_text())
     assert (summary["built"], summary["refused"], summary["unfinished"]) == (1, 2, 0)
+    assert summary["unfinished_photos"] == []
     by_name = {item["photo"].rsplit("/", 1)[-1]: item for item in summary["photos"]}
     assert set(by_name) == {"grace.jpg", "wall.png", "broken.jpg"}
     assert by_name["grace.jpg"]["error"] is None and by_name["grace.jpg"]["reprojection_error"] <= REPROJECTION_MAX
@@ -146,3 +148,21 @@ def test_an_unreadable_folder_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(Path, "iterdir", refuse)
     with pytest.raises(InputError, match="cannot read it \\(permission denied\\)"):
         batch_photos([str(tmp_path)])
+
+
+def test_a_stopped_batch_names_the_photos_it_did_not_finish(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from avatar_engine.build import batch
+
+    photos = [Path(f"/photos/{name}.jpg") for name in ("a", "b", "c")]
+
+    def one_then_ctrl_c(photos, out_dir, options):
+        yield batch.BatchItem(str(photos[0]), error="no face found")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch, "_built_in_turn", one_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        batch.build_batch(photos, tmp_path)
+    summary = json.loads((tmp_path / "build_summary.json").read_text())
+    assert summary["unfinished"] == 2 and summary["unfinished_photos"] == ["/photos/b.jpg", "/photos/c.jpg"]

@@ -165,3 +165,53 @@ def test_a_very_elongated_photo_is_refused_naming_its_size(tmp_path):
     Image.fromarray(np.full((100, 4000, 3), 128, np.uint8)).save(path)
     with pytest.raises(InputError, match=r"4000x100 is too elongated.*shorter \(need at least 64\)"):
         load_photo(path)
+
+
+def _display_p3_like_profile() -> bytes:
+    """A minimal ICC v2 RGB display profile: Display P3's primaries (D50-adapted), gamma 2.2 curves."""
+    import struct
+
+    def s15(v):
+        return struct.pack(">i", int(round(v * 65536)))
+
+    def xyz(x, y, z):
+        return b"XYZ " + b"\0" * 4 + s15(x) + s15(y) + s15(z)
+
+    text = b"Display P3 (test)\0"
+    desc = b"desc" + b"\0" * 4 + struct.pack(">I", len(text)) + text + b"\0" * 8 + b"\0" * 3 + b"\0" * 67
+    curve = b"curv" + b"\0" * 4 + struct.pack(">I", 1) + struct.pack(">H", int(2.2 * 256)) + b"\0\0"
+    tags = [(b"desc", desc), (b"wtpt", xyz(0.9642, 1.0, 0.8249)), (b"rXYZ", xyz(0.5151, 0.2412, -0.0011)),
+            (b"gXYZ", xyz(0.2919, 0.6922, 0.0419)), (b"bXYZ", xyz(0.1571, 0.0666, 0.7841)),
+            (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)]
+    offset = 128 + 4 + 12 * len(tags)
+    table, body = struct.pack(">I", len(tags)), b""
+    for signature, data in tags:
+        data += b"\0" * (-len(data) % 4)
+        table += signature + struct.pack(">II", offset + len(body), len(data))
+        body += data
+    size = offset + len(body)
+    header = (struct.pack(">I", size) + b"\0" * 4 + struct.pack(">I", 0x02100000) + b"mntrRGB XYZ " + b"\0" * 12
+              + b"acsp" + b"\0" * 24 + struct.pack(">I", 0) + s15(0.9642) + s15(1.0) + s15(0.8249) + b"\0" * 48)
+    return header + table + body
+
+
+def test_a_wide_gamut_photo_is_converted_to_srgb(tmp_path):
+    # the same numbers mean a more saturated colour in Display P3: as sRGB, red rises and blue falls; grey stays grey
+    a = np.zeros((80, 80, 3), np.uint8)
+    a[:40] = (180, 120, 100)
+    a[40:] = (128, 128, 128)
+    path = tmp_path / "p3.png"
+    Image.fromarray(a).save(path, icc_profile=_display_p3_like_profile())
+    rgb = load_photo(path).astype(int)
+    skin, grey = rgb[:40].reshape(-1, 3).mean(0), rgb[40:].reshape(-1, 3).mean(0)
+    assert skin[0] >= 188 and skin[2] <= 97, skin  # (180, 120, 100) in P3 is about (192, 117, 96) in sRGB
+    assert np.ptp(grey) <= 2 and abs(grey.mean() - 128) < 6, grey
+    Image.fromarray(a).save(tmp_path / "plain.png")
+    assert np.array_equal(load_photo(tmp_path / "plain.png"), a), "no profile: the values are sRGB as they are"
+
+
+def test_only_photo_formats_are_decoded(tmp_path):
+    path = tmp_path / "page.jpg"  # PostScript named .jpg: PIL would hand it to Ghostscript
+    path.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 100 100\nshowpage\n")
+    with pytest.raises(InputError, match="not an image file"):
+        load_photo(path)

@@ -67,6 +67,21 @@ def test_build_writes_an_avatar_and_a_report(built):
     assert report["texture"]["white_balance"] == "skin prior"
     assert any(w.startswith("texture: no usable eye whites") for w in report["warnings"])
     assert len(report["texture"]["skin_rgb"]) == 3 and 0 < report["texture"]["coverage"]["seen"] < 1
+    # what the build was asked for, so two reports of one photo that differ are explained
+    assert report["options"]["texture_size"] == 1024 and report["options"]["landmarker"] == "mediapipe"
+    assert not any("no colour" in w for w in report["warnings"])
+
+
+def test_a_greyscale_photo_is_flagged():
+    from avatar_engine.build.pipeline import is_greyscale
+
+    rng = np.random.default_rng(0)
+    grey = np.repeat(rng.integers(0, 256, (64, 64, 1), dtype=np.uint8), 3, axis=2)
+    jpeg_like = np.clip(grey.astype(int) + rng.integers(-1, 2, grey.shape), 0, 255).astype(np.uint8)  # channels 2 apart
+    assert is_greyscale(grey) and is_greyscale(jpeg_like)
+    tinted = grey.copy()
+    tinted[..., 0] = np.clip(tinted[..., 0].astype(int) + 12, 0, 255)
+    assert not is_greyscale(tinted)
 
 
 def test_built_skeleton_sits_on_the_built_head(built):
