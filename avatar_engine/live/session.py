@@ -54,6 +54,11 @@ class LiveSettings:
         for path, suffix, what in ((self.record, ".mp4", "--record"), (self.stats, ".json", "--stats")):
             if path is not None:
                 output_file(path, (suffix,), what)
+        if self.record is not None:
+            if self.size[0] % 2 or self.size[1] % 2:  # H.264 in yuv420p: the encoder would rescale it silently
+                raise InputError(f"--size {self.size[0]}x{self.size[1]}: a recording's width and height must be even")
+            if Path(self.source).exists() and Path(self.source).resolve() == Path(self.record).resolve():
+                raise InputError(f"--record {self.record} is the --source video: it would be overwritten")
         if self.samples not in (None, 0, 1, 2, 4, 8):
             raise InputError(f"--samples {self.samples} must be 0, 1, 2, 4 or 8")
         if self.max_frames is not None and self.max_frames < 1:

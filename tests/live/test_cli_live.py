@@ -39,12 +39,15 @@ def frames_in(path) -> int:
     (["--source", "ifacialmocap", "--phone", "1.2.3.4:99999"], "without a port"),
     (["--source", "junk"], "no readable image"),
     (["--vmc", "me.glb"], "that is a file, not HOST:PORT"),  # --vmc given no value took the avatar after it
+    (["--record", "out.mp4", "--size", "321x240"], "must be even"),
+    (["--source", "clip.mp4", "--record", "clip.mp4"], "would be overwritten"),
 ])
 def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "taken.mp4").mkdir()
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "0001.png").write_bytes(b"not a png")
+    (tmp_path / "clip.mp4").write_bytes(b"a video")
     assert main(["live", *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
