@@ -163,6 +163,9 @@ class LivePipeline:
         self._tracked = Slot(self.options.lossless)
         self._errors: list[BaseException] = []
         self.interrupted = False
+        self.stuck: list[str] = []
+        """Worker threads still running after `run()` (a camera read that never returns): the source and the
+        tracker they use must not be closed under them (a native crash); they end with the process."""
         self.fps = float(getattr(source, "fps", 30.0) or 30.0)
         self._needs_pixels = any(o.needs_pixels for o in self.outputs)
         self._offset, self._last_media, self._start = 0, -1, 0
@@ -337,6 +340,7 @@ class LivePipeline:
                 for t in threads:
                     if t.ident is not None:  # started: a failure in warm-up (the tracker's model) comes first
                         t.join(timeout=2.0)
+                self.stuck = [t.name for t in threads if t.is_alive()]
                 for out in started:
                     out.close()
                 self.stats.count("dropped_before_track", self._captured.dropped)

@@ -127,7 +127,7 @@ def run_live(settings: LiveSettings) -> dict:
                           render=bool(needs_render), landmarker=settings.landmarker,
                           landmarker_backend=settings.backend)
     outputs = []
-    window = live = source = None
+    window = live = source = pipeline = None
     try:
         if settings.vmc:
             outputs.append(VmcOutput(*settings.vmc, neck_share=animator.tuning.neck_share,
@@ -158,13 +158,14 @@ def run_live(settings: LiveSettings) -> dict:
             write_text_atomic(settings.stats, json.dumps(summary, indent=2) + "\n")
         return summary
     finally:
+        stuck = pipeline is not None and pipeline.stuck  # a thread still inside the camera's read or the tracker
         for out in outputs:
             if isinstance(out, VmcOutput):
                 out.close()
-        if live is not None:
+        if live is not None and not stuck:
             live.close()
         if window is not None:
             window.destroy()
-        if source is not None:
+        if source is not None and not stuck:
             source.close()
 

@@ -297,3 +297,23 @@ def test_brief_stats_cover_recent_frames_only():
     brief = s.brief(recent=300)
     assert brief["latency_ms"] == {"n": 300, "p50": 20.0, "p95": 20.0}
     assert s.summary()["latency_ms"]["p95"] == 500.0
+
+
+def test_a_camera_read_that_never_returns_is_left_running_not_closed_under_it(ctx):
+    # a stalled V4L2 read outlives the loop's 2 s wait for its thread: the session must not close the camera (or
+    # the tracker) while that thread is inside it
+    release = threading.Event()
+
+    class Stalled:
+        live, fps = True, 30.0
+
+        def read(self, timeout_s=0.5):
+            release.wait(30)  # ignores its timeout, as a hung driver does
+            return None
+
+    live = small_live(ctx, render=False)
+    pipeline = LivePipeline(Stalled(), live, [], PipelineOptions(max_seconds=0.3))
+    pipeline.run()
+    assert pipeline.stuck == ["live-capture"]
+    release.set()
+    live.close()
