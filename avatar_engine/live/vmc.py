@@ -8,8 +8,10 @@ Positions and rotations are Unity's: left-handed, so glTF's X is negated (positi
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -84,18 +86,31 @@ class VmcSender:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._address: tuple[str, int] | None = None
         self._retry_at = 0.0
+        self._looking_up = threading.Event()
+        try:  # an address needs no lookup: the first frame goes out at once
+            self._address = (str(ipaddress.IPv4Address(host)), port)
+        except ValueError:
+            pass
         self.warned = False
         self.sent = 0
         self.failed = 0
         self._t0 = time.monotonic()
 
     def _resolve(self) -> tuple[str, int] | None:
-        if self._address is None and time.monotonic() >= self._retry_at:
-            try:
-                self._address = (socket.gethostbyname(self.host), self.port)
-            except OSError as exc:
-                self._fail(f"cannot resolve VMC target {self.host}: {exc}")
+        """The target's address; a name not resolved yet is looked up on a thread of its own (a slow name server
+        would otherwise stall the frames on the render thread), retried every RETRY_S while it fails."""
+        if self._address is None and time.monotonic() >= self._retry_at and not self._looking_up.is_set():
+            self._looking_up.set()
+            threading.Thread(target=self._look_up, name="vmc-resolve", daemon=True).start()
         return self._address
+
+    def _look_up(self) -> None:
+        try:
+            self._address = (socket.gethostbyname(self.host), self.port)
+        except OSError as exc:
+            self._fail(f"cannot resolve VMC target {self.host}: {exc}")
+        finally:
+            self._looking_up.clear()
 
     def _fail(self, why: str) -> None:
         self.failed += 1
