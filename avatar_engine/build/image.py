@@ -85,13 +85,20 @@ def upright(image: Image.Image) -> Image.Image:
     return image.transpose(transpose) if transpose is not None else image
 
 
+def eight_bit(image: Image.Image, top: float | None = None) -> Image.Image:
+    """A wide-mode image (16-bit, 32-bit integer, float) as 8-bit greyscale ("L"), `top` (default: `full_scale`)
+    mapped to 255; any other image as it is. PIL's own convert clips those values instead of scaling them."""
+    if image.mode not in WIDE_MODES:
+        return image
+    values = np.asarray(image, np.float64)
+    top = full_scale(image) if top is None else top
+    return Image.fromarray(np.clip(np.nan_to_num(values) / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+
+
 def _to_rgb(image: Image.Image, top: float | None = None) -> Image.Image:
     """Any mode (L, LA, P, RGBA, I;16, I, F, CMYK...) -> RGB, compositing transparency over white. top : for a wide
     mode, the value that means white (`full_scale` of the decoded image; judged here when None)."""
-    if image.mode in WIDE_MODES:
-        values = np.asarray(image, np.float64)
-        top = full_scale(image) if top is None else top
-        image = Image.fromarray(np.clip(np.nan_to_num(values) / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    image = eight_bit(image, top)
     if image.mode == "P":
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -12,7 +13,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from avatar_engine.build.image import eight_bit
 from avatar_engine.head.arkit import ARKIT_NAMES
+from avatar_engine.head.geometry import vertex_normals
 from avatar_engine.io.glb_format import _BIN_CHUNK, _DTYPES, _JSON_CHUNK, _KINDS, _MAGIC, _WIDTHS, AvatarFileError
 from avatar_engine.records import Avatar, Material, Part, Skeleton
 
@@ -83,6 +86,18 @@ def _split_glb(data: bytes) -> tuple[dict[str, Any], memoryview]:
     return document, binary
 
 
+KIND_WORDS = (("lash", "lash"), ("hair", "hair"), ("brow", "hair"), ("teeth", "teeth"), ("tooth", "teeth"),
+              ("tongue", "tongue"), ("eye", "eye"), ("iris", "eye"), ("cornea", "eye"))
+"""Material name words -> the material kind, for files whose materials lost our extras (Blender's exporter drops
+custom properties unless asked): first match wins, so "eyelash" is a lash and "eyebrow" hair."""
+
+
+def kind_by_name(name: str) -> str:
+    """The material kind a material's name suggests; skin when nothing does."""
+    lower = name.lower()
+    return next((kind for word, kind in KIND_WORDS if word in lower), "skin")
+
+
 class _Reader:
     """Turns one parsed glTF document and its BIN chunk into an `Avatar`."""
 
@@ -96,8 +111,10 @@ class _Reader:
         if not skinned:
             raise AvatarFileError("no skin: no mesh node is skinned, so the file has no skeleton for the avatar")
         skin = skinned[0]["skin"]
-        if any(node["skin"] != skin for node in skinned):
-            raise AvatarFileError("the meshes use different skins; an avatar has one skeleton")
+        for other in {node["skin"] for node in skinned} - {skin}:
+            # one skin per mesh (three.js and others export so) is one skeleton when the skins are the same
+            if not self.same_skin(skin, other):
+                raise AvatarFileError("the meshes use different skins; an avatar has one skeleton")
         skeleton, joint_slot = self.skeleton(self.item("skins", skin))
         materials, material_keys = self.materials()
 
@@ -132,6 +149,18 @@ class _Reader:
         identity = {str(k): float(v) for k, v in (block.get("identity") or {}).items()}
         return Avatar(tuple(parts), materials, skeleton, identity, str(generator))
 
+    def same_skin(self, a: int, b: int) -> bool:
+        """Skins `a` and `b` list the same joints with the same inverse bind matrices."""
+        first, second = self.item("skins", a), self.item("skins", b)
+        if first.get("joints") != second.get("joints"):
+            return False
+        binds = [skin.get("inverseBindMatrices") for skin in (first, second)]
+        if binds[0] == binds[1]:
+            return True
+        if None in binds:
+            return False
+        return bool(np.array_equal(self.floats(binds[0], 16), self.floats(binds[1], 16)))
+
     def target_order(self, mesh: dict[str, Any]) -> list[int] | None:
         """For each ARKit name in order, the index of its target in `mesh`; None for a mesh without targets."""
         primitives = mesh["primitives"]
@@ -161,14 +190,12 @@ class _Reader:
         if primitive.get("mode", 4) != 4:
             raise AvatarFileError(f"part {name!r}: primitive mode {primitive['mode']}; only triangles (4) are read")
         attributes = primitive["attributes"]
-        for required in ("POSITION", "NORMAL", "JOINTS_0", "WEIGHTS_0"):
+        for required in ("POSITION", "JOINTS_0", "WEIGHTS_0"):
             if required not in attributes:
                 raise AvatarFileError(f"part {name!r} has no {required} attribute")
         positions = self.floats(attributes["POSITION"], 3)
         n = len(positions)
-        joints = self.accessor(attributes["JOINTS_0"], 4, n)
-        if joints.dtype.kind not in "iu" or (n and (joints.min() < 0 or joints.max() >= len(joint_slot))):
-            raise AvatarFileError(f"part {name!r}: JOINTS_0 are not joint indices of the skin")
+        joints, weights = self.influences(attributes, name, n, len(joint_slot))
         if "indices" in primitive:
             indices = self.accessor(primitive["indices"], 1).reshape(-1)
         else:
@@ -194,13 +221,41 @@ class _Reader:
         # our own hint (see Part.back_hidden); a value that does not fit the primitive is ignored, never trusted
         back_hidden = (primitive.get("extras") or {}).get("backHidden", 0)
         back_hidden = back_hidden if type(back_hidden) is int and 0 <= back_hidden <= len(triangles) else 0
+        # glTF makes normals optional (flat shading is then the client's choice): smooth ones serve an avatar better
+        if "NORMAL" in attributes:
+            normals = self.floats(attributes["NORMAL"], 3, n)
+        else:
+            normals = vertex_normals(positions, triangles.astype(np.int64), n).astype(np.float32)
+            normals[np.linalg.norm(normals, axis=1) < 0.5] = (0.0, 0.0, 1.0)  # on no triangle: any unit vector
         return Part(
-            name=name, material=material, positions=positions, normals=self.floats(attributes["NORMAL"], 3, n),
+            name=name, material=material, positions=positions, normals=normals,
             uvs=uvs, indices=triangles,
-            joints=joint_slot[joints].astype(np.uint16), weights=self.floats(attributes["WEIGHTS_0"], 4, n),
+            joints=joint_slot[joints].astype(np.uint16), weights=weights,
             morph_positions=morph_positions, morph_normals=morph_normals, tangents=tangents, occlusion=occlusion,
             back_hidden=back_hidden,
         )
+
+    def influences(self, attributes: dict[str, Any], name: str, n: int, joint_count: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """(n, 4) joint indices and weights from every JOINTS_k / WEIGHTS_k set: the four strongest influences of
+        each vertex, renormalised to sum to 1 (a file with more than four per vertex was read from its first set
+        alone, and its vertices sagged toward the origin by the missing share)."""
+        joints, weights = [], []
+        k = 0
+        while f"JOINTS_{k}" in attributes and f"WEIGHTS_{k}" in attributes:
+            j = self.accessor(attributes[f"JOINTS_{k}"], 4, n)
+            if j.dtype.kind not in "iu" or (n and (j.min() < 0 or j.max() >= joint_count)):
+                raise AvatarFileError(f"part {name!r}: JOINTS_{k} are not joint indices of the skin")
+            joints.append(j.astype(np.int64))
+            weights.append(self.floats(attributes[f"WEIGHTS_{k}"], 4, n))
+            k += 1
+        if k == 1:
+            return joints[0], weights[0]
+        j, w = np.concatenate(joints, axis=1), np.concatenate(weights, axis=1)
+        strongest = np.argsort(-w, axis=1, kind="stable")[:, :4]
+        j, w = np.take_along_axis(j, strongest, 1), np.take_along_axis(w, strongest, 1)
+        total = w.sum(axis=1, keepdims=True)
+        return j, np.where(total > 0, w / np.maximum(total, 1e-12), w).astype(np.float32)
 
     def skeleton(self, skin: dict[str, Any]) -> tuple[Skeleton, np.ndarray]:
         """The skin as a Skeleton in parent-before-child order, and (j,) the new slot of each skin joint."""
@@ -264,7 +319,7 @@ class _Reader:
                 raise AvatarFileError(f"material {key!r}: invalid baseColorFactor or alphaMode")
             out[key] = Material(
                 name=str(extras.get("name", key)),
-                kind=extras["kind"] if extras.get("kind") in _KINDS else "skin",
+                kind=extras["kind"] if extras.get("kind") in _KINDS else kind_by_name(key),
                 base_color=base_color,  # type: ignore[arg-type]
                 texture=texture,
                 roughness=float(pbr.get("roughnessFactor", 1.0)),
@@ -280,12 +335,19 @@ class _Reader:
         if source is None:
             raise AvatarFileError(f"material {material!r}: texture {index} has no PNG or JPEG source")
         image = self.item("images", source)
-        if "bufferView" not in image:
+        uri = image.get("uri")
+        if "bufferView" in image:
+            png = self.view_bytes(image["bufferView"])
+        elif isinstance(uri, str) and uri.startswith("data:") and ";base64," in uri:
+            try:
+                png = base64.b64decode(uri.split(";base64,", 1)[1], validate=True)
+            except ValueError:
+                raise AvatarFileError(f"material {material!r}: image {source}'s data URI is not base64") from None
+        else:
             raise AvatarFileError(f"material {material!r}: image {source} is not embedded (external files unsupported)")
-        png = self.view_bytes(image["bufferView"])
         try:
             with Image.open(io.BytesIO(png)) as decoded:
-                return np.asarray(decoded.convert("RGBA"), np.uint8).copy()
+                return np.asarray(eight_bit(decoded).convert("RGBA"), np.uint8).copy()
         except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, zlib.error, ... for bad data
             raise AvatarFileError(f"material {material!r}: embedded texture image {source} cannot be decoded "
                                   f"({type(error).__name__}: {error})") from error
@@ -297,7 +359,10 @@ class _Reader:
             if not self.item("accessors", index).get("normalized"):
                 raise AvatarFileError(f"accessor {index} holds integers where floats are expected")
             values = np.maximum(values / np.iinfo(values.dtype).max, -1.0)
-        return values.astype(np.float32)
+        values = values.astype(np.float32)
+        if not np.isfinite(values).all():
+            raise AvatarFileError(f"accessor {index} holds NaN or infinite values")
+        return values
 
     def accessor(self, index: int, width: int, count: int | None = None) -> np.ndarray:
         """(count, width) values of accessor `index` in its own dtype, sparse substitution applied."""

@@ -14,6 +14,7 @@ import pytest
 
 from avatar_engine.head.arkit import ARKIT_INDEX, ARKIT_NAMES
 from avatar_engine.io import AvatarFileError, read_glb, write_glb
+from avatar_engine.io.gltf_reader import kind_by_name
 from avatar_engine.io import gltf_writer
 from avatar_engine.records import JOINT_NAMES, Avatar, Material, Part, Skeleton
 
@@ -563,3 +564,123 @@ def test_inconsistent_avatar_is_refused_before_writing(avatar: Avatar, tmp_path:
     with pytest.raises(ValueError, match=r"morph_positions has shape \(51,"):
         write_glb(Avatar((short,), avatar.materials, avatar.skeleton), tmp_path / "x.glb")
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------------------------------ files from other tools
+
+
+def _append(document: dict, binary: bytearray, values: np.ndarray, component: int, kind: str) -> int:
+    """Add `values` to the BIN chunk as a new bufferView and accessor; returns the accessor's index."""
+    data = np.ascontiguousarray(values).tobytes()
+    binary.extend(b"\0" * (-len(binary) % 4))
+    document["bufferViews"].append({"buffer": 0, "byteOffset": len(binary), "byteLength": len(data)})
+    binary.extend(data)
+    document["buffers"][0]["byteLength"] = len(binary)
+    document["accessors"].append({"bufferView": len(document["bufferViews"]) - 1, "componentType": component,
+                                  "count": len(values), "type": kind})
+    return len(document["accessors"]) - 1
+
+
+def _accessor_values(document: dict, binary: bytearray, index: int) -> np.ndarray:
+    accessor = document["accessors"][index]
+    view = document["bufferViews"][accessor["bufferView"]]
+    dtype = {5126: np.float32, 5123: np.uint16, 5121: np.uint8}[accessor["componentType"]]
+    start = view.get("byteOffset", 0) + accessor.get("byteOffset", 0)
+    width = {"VEC4": 4, "VEC3": 3, "VEC2": 2, "SCALAR": 1}[accessor["type"]]
+    return np.frombuffer(bytes(binary[start:start + accessor["count"] * width * np.dtype(dtype).itemsize]),
+                         dtype).reshape(accessor["count"], width).copy()
+
+
+def test_influences_over_two_sets_are_read_whole(avatar: Avatar, glb_path: Path, tmp_path: Path) -> None:
+    # four influences split over JOINTS_0/1 and WEIGHTS_0/1, as exporters write more than four: the first set alone
+    # left weights summing to well under 1, and those vertices sagged toward the origin
+    def split_sets(document: dict, binary: bytearray) -> None:
+        for primitive in (p for mesh in document["meshes"] for p in mesh["primitives"]):
+            attributes = primitive["attributes"]
+            joints = _accessor_values(document, binary, attributes["JOINTS_0"])
+            weights = _accessor_values(document, binary, attributes["WEIGHTS_0"]).astype(np.float32)
+            low_j, high_j = joints.copy(), np.zeros_like(joints)
+            low_w, high_w = weights.copy(), np.zeros_like(weights)
+            high_j[:, :2], high_w[:, :2] = joints[:, 2:], weights[:, 2:]
+            low_j[:, 2:], low_w[:, 2:] = 0, 0
+            component = document["accessors"][attributes["JOINTS_0"]]["componentType"]
+            attributes["JOINTS_0"] = _append(document, binary, low_j, component, "VEC4")
+            attributes["WEIGHTS_0"] = _append(document, binary, low_w, 5126, "VEC4")
+            attributes["JOINTS_1"] = _append(document, binary, high_j, component, "VEC4")
+            attributes["WEIGHTS_1"] = _append(document, binary, high_w, 5126, "VEC4")
+
+    read = read_glb(_rewrite(glb_path, tmp_path, split_sets))
+    for part, original in zip(read.parts, avatar.parts):
+        assert np.allclose(part.weights.sum(axis=1), 1.0, atol=1e-5), part.name
+        for v in range(0, part.vertex_count, 7):  # the same joint -> weight map per vertex
+            got = {int(j): float(w) for j, w in zip(part.joints[v], part.weights[v]) if w > 0}
+            want = {int(j): float(w) for j, w in zip(original.joints[v], original.weights[v]) if w > 0}
+            assert got.keys() == want.keys() and all(abs(got[j] - want[j]) < 1e-4 for j in want), (part.name, v)
+
+
+def test_non_finite_values_are_refused(glb_path: Path, tmp_path: Path) -> None:
+    def poison(document: dict, binary: bytearray) -> None:
+        accessor = document["accessors"][document["meshes"][0]["primitives"][0]["attributes"]["POSITION"]]
+        view = document["bufferViews"][accessor["bufferView"]]
+        start = view.get("byteOffset", 0) + accessor.get("byteOffset", 0)
+        binary[start:start + 4] = np.float32(np.nan).tobytes()
+
+    with pytest.raises(AvatarFileError, match="NaN or infinite"):
+        read_glb(_rewrite(glb_path, tmp_path, poison))
+
+
+def test_a_file_without_normals_gets_smooth_ones(avatar: Avatar, glb_path: Path, tmp_path: Path) -> None:
+    def strip(document: dict, _: bytearray) -> None:
+        for primitive in (p for mesh in document["meshes"] for p in mesh["primitives"]):
+            primitive["attributes"].pop("NORMAL")
+            for target in primitive.get("targets", []):
+                target.pop("NORMAL", None)
+
+    read = read_glb(_rewrite(glb_path, tmp_path, strip))
+    sphere, original = read.parts[0], avatar.parts[0]
+    used = np.unique(sphere.indices)
+    cosine = (sphere.normals[used] * original.normals[used]).sum(axis=1)
+    assert np.allclose(np.linalg.norm(sphere.normals, axis=1), 1.0, atol=1e-4) and np.median(cosine) > 0.99
+
+
+def test_materials_without_our_extras_take_their_kind_from_their_names(glb_path: Path, tmp_path: Path) -> None:
+    def strip(document: dict, _: bytearray) -> None:  # Blender's exporter drops custom properties by default
+        for material in document["materials"]:
+            material.pop("extras", None)
+
+    read = read_glb(_rewrite(glb_path, tmp_path, strip))
+    assert {name: m.kind for name, m in read.materials.items()} == {
+        name: kind_by_name(name) for name in read.materials}
+    assert kind_by_name("Hair_Cards") == "hair" and kind_by_name("EyeLashes") == "lash"
+    assert kind_by_name("eyebrows") == "hair" and kind_by_name("Eye_L") == "eye" and kind_by_name("Body") == "skin"
+
+
+def test_textures_as_data_uris_and_16_bit_greys_are_read(avatar: Avatar, glb_path: Path, tmp_path: Path) -> None:
+    import base64
+    import io
+
+    from PIL import Image
+
+    original = avatar.materials["skin"].texture
+    grey = np.asarray(Image.fromarray(original[..., :3]).convert("L"), np.uint16) * 257
+
+    def recode(document: dict, binary: bytearray) -> None:
+        png = io.BytesIO()
+        Image.fromarray(grey).save(png, format="PNG")  # mode I;16: PIL's convert clipped it to white
+        image = document["images"][0]
+        image.pop("bufferView")
+        image["uri"] = "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()
+
+    texture = read_glb(_rewrite(glb_path, tmp_path, recode)).materials["skin"].texture
+    assert abs(float(texture[..., 0].mean()) - float(grey.mean() / 257)) < 1.0
+
+
+def test_identical_skins_on_each_mesh_are_one_skeleton(avatar: Avatar, glb_path: Path, tmp_path: Path) -> None:
+    def one_skin_per_mesh(document: dict, _: bytearray) -> None:
+        skinned = [node for node in document["nodes"] if "skin" in node]
+        for node in skinned[1:]:
+            document["skins"].append(dict(document["skins"][node["skin"]]))
+            node["skin"] = len(document["skins"]) - 1
+
+    read = read_glb(_rewrite(glb_path, tmp_path, one_skin_per_mesh))
+    assert read.skeleton.names == avatar.skeleton.names and len(read.parts) == len(avatar.parts)
