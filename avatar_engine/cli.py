@@ -12,6 +12,8 @@ from avatar_engine.errors import AvatarError, InputError
 from avatar_engine.head.arkit import ARKIT_INDEX
 from avatar_engine.paths import output_file, output_folder
 
+DRIVEN_JOINTS = ("neck", "head", "jaw", "eye_L", "eye_R")
+"""The joints `render` and `live` turn: an avatar file must have them (the avatar file's skeleton, issue 2)."""
 FOV_RANGE = (5.0, 120.0)
 """Vertical field of view a render may ask for, degrees: a long lens to a wide one."""
 SAMPLE_COUNTS = (0, 1, 2, 4, 8)
@@ -55,9 +57,19 @@ def _load_avatar(path: str):
     from avatar_engine.io import AvatarFileError, read_glb
 
     try:
-        return read_glb(path)
+        avatar = read_glb(path)
     except AvatarFileError as exc:
         raise InputError(str(exc)) from None
+    from avatar_engine.render.renderer import MAX_JOINTS
+
+    names = avatar.skeleton.names
+    missing = [j for j in DRIVEN_JOINTS if j not in names]
+    if missing:
+        raise InputError(f"{path}: its skeleton has no joint {', '.join(missing)} (it has {', '.join(names)}); "
+                         f"avatar-engine animates joints named {', '.join(DRIVEN_JOINTS)}")
+    if len(names) > MAX_JOINTS:
+        raise InputError(f"{path}: its skeleton has {len(names)} joints; the renderer takes up to {MAX_JOINTS}")
+    return avatar
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -116,17 +128,12 @@ def _still_options(size: tuple[int, int], background: str, samples: int):
                          background=None if background == "transparent" else STUDIO_BACKDROP)
 
 
-def _renderer(size: tuple[int, int], background: str, samples: int):
-    from avatar_engine.render.context import headless_context
-    from avatar_engine.render.renderer import Renderer
-
-    return Renderer(headless_context(), _still_options(size, background, samples))
-
-
 def cmd_render(args: argparse.Namespace) -> int:
     from avatar_engine.records import Expression, euler_rotation
     from avatar_engine.render.camera import Camera
+    from avatar_engine.render.context import headless_context
     from avatar_engine.render.output import write_png
+    from avatar_engine.render.renderer import Renderer
 
     weights = parse_expression(args.expression)
     size = parse_size(args.size)
@@ -138,10 +145,11 @@ def cmd_render(args: argparse.Namespace) -> int:
         raise InputError(f"--fov {args.fov:g} is outside [{FOV_RANGE[0]:g}, {FOV_RANGE[1]:g}] degrees")
     if args.samples not in SAMPLE_COUNTS:
         raise InputError(f"--samples {args.samples} must be one of {', '.join(map(str, SAMPLE_COUNTS))}")
+    options = _still_options(size, args.background, args.samples)  # before any GL: a bad argument is still bad input
     avatar = _load_avatar(args.avatar)
     rotations = {"neck": euler_rotation(0.4 * args.yaw, 0.4 * args.pitch),
                  "head": euler_rotation(0.6 * args.yaw, 0.6 * args.pitch)}
-    with _renderer(size, args.background, args.samples) as renderer:
+    with Renderer(headless_context(), options) as renderer:
         renderer.load(avatar)
         renderer.render(Expression.from_names(weights, **rotations), Camera(yaw_deg=args.view_yaw, fov_y_deg=args.fov))
         write_png(renderer.read(), out)
@@ -338,12 +346,13 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
     output_folder(args.output, "-o")
     for flag, value, least in (("--count", args.count, 1), ("--seed", args.seed, 0), ("--shard", args.shard, 1),
-                               ("--size", args.size, 64), ("--jobs", args.jobs, 1)):
+                               ("--size", 64 if args.size is None else args.size, 64), ("--jobs", args.jobs, 1)):
         if value < least:
             raise InputError(f"{flag} must be at least {least}, got {value}")
     if args.texture:
         return cmd_synth_texture(args)
-    options = SynthOptions(count=args.count, seed=args.seed, size=args.size, shard=args.shard,
+    options = SynthOptions(count=args.count, seed=args.seed, size=256 if args.size is None else args.size,
+                           shard=args.shard,
                            images=not args.no_images)
     manifest = generate(Path(args.output), options, progress=_sample_progress, jobs=args.jobs)
     print(f"wrote {args.output}: {manifest['count']} samples in {len(manifest['shards'])} shards")
@@ -353,7 +362,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_synth_texture(args: argparse.Namespace) -> int:
     from avatar_engine.nets.texture_data import PHOTO_SIZE, TextureDataOptions, generate
 
-    size = PHOTO_SIZE if args.size == 256 else args.size  # texture sets render at PHOTO_SIZE unless told
+    size = PHOTO_SIZE if args.size is None else args.size  # texture sets render at PHOTO_SIZE unless told
     options = TextureDataOptions(count=args.count, seed=args.seed, size=size, shard=args.shard)
     manifest = generate(Path(args.output), options, progress=_sample_progress, jobs=args.jobs)
     print(f"wrote {args.output}: {manifest['kept']} samples ({len(manifest['skipped'])} refused by the builder)")
@@ -364,7 +373,7 @@ def cmd_train_texture(args: argparse.Namespace) -> int:
     from avatar_engine.nets.texture_net import MODEL_DIR
     from avatar_engine.nets.train_texture import TrainOptions, run
 
-    output = Path(args.output) if args.output else MODEL_DIR / f"texture_{args.mode}.onnx"
+    output = Path(args.output) if args.output is not None else MODEL_DIR / f"texture_{args.mode}.onnx"
     _check_train(args, output)
     epochs = TrainOptions.epochs if args.epochs is None else args.epochs
     options = TrainOptions(seed=args.seed, epochs=epochs, mode=args.mode,
@@ -380,6 +389,10 @@ def cmd_train_texture(args: argparse.Namespace) -> int:
 
 def _check_train(args: argparse.Namespace, output: Path) -> None:
     """The network file and its card can be written and the numbers make sense (each trainer checks its sets)."""
+    if str(output) in ("", "."):  # -o "" (an unset shell variable) once meant the shipped model
+        raise InputError("-o is empty; name the .onnx file to write")
+    if not 0 <= args.seed < 2 ** 63:
+        raise InputError(f"--seed {args.seed} must be in 0..2^63-1")
     output_file(output, (".onnx",), "-o")
     output_file(output.with_suffix(".json"), (".json",), "model card")
     if args.epochs is not None and args.epochs < 1:
@@ -397,7 +410,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         return cmd_train_texture(args)
     from avatar_engine.nets.train_hair import TrainOptions, run
 
-    args.output = args.output or str(Path(__file__).resolve().parents[1] / "assets/models/hair_style.onnx")
+    if args.output is None:
+        args.output = str(Path(__file__).resolve().parents[1] / "assets/models/hair_style.onnx")
     _check_train(args, Path(args.output))
     args.epochs = 600 if args.epochs is None else args.epochs
     command = "avatar " + " ".join(sys.argv[1:]) if args.record_command else None
@@ -411,7 +425,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_train_recon(args: argparse.Namespace) -> int:
     from avatar_engine.nets.train_recon import TrainOptions, run
 
-    output = Path(args.output or Path(__file__).resolve().parents[1] / "assets/models/recon.onnx")
+    output = (Path(args.output) if args.output is not None
+              else Path(__file__).resolve().parents[1] / "assets/models/recon.onnx")
     _check_train(args, output)
     options = TrainOptions(seed=args.seed, **({} if args.epochs is None else {"epochs": args.epochs}))
     command = "avatar " + " ".join(sys.argv[1:]) if args.record_command else None
@@ -534,7 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="new (or empty) folder for the set")
     p.add_argument("-n", "--count", type=int, required=True, help="samples to render")
     p.add_argument("--seed", type=int, default=0, help="sample i is drawn from (seed, i): reproducible")
-    p.add_argument("--size", type=int, default=256, help="render size in pixels (square)")
+    p.add_argument("--size", type=int, default=None, help="render size in pixels (square; 256, texture sets 512)")
     p.add_argument("--shard", type=int, default=100, help="samples per .npz shard")
     p.add_argument("--no-images", action="store_true", help="keep labels and landmarks only, not the renders")
     p.add_argument("--jobs", type=int, default=1, help="make the shards in this many worker processes (the same "

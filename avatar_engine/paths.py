@@ -8,6 +8,8 @@ folder where the file should go, a read-only or virtual file system such as /pro
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import tempfile
 import uuid
@@ -59,11 +61,19 @@ def output_folder(path: str | Path, what: str = "output folder") -> Path:
     return out
 
 
+NAME_MAX = 255
+"""Longest file name, in bytes, on the file systems users write to (ext4, APFS, NTFS)."""
+
+
 def temporary_beside(path: str | Path) -> Path:
     """A fresh hidden name in `path`'s folder that keeps its suffix (writers that go by the suffix, such as PIL,
     numpy's savez or an encoder, still write the right format), unique per call."""
     path = Path(path)
-    return path.with_name(f".{path.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+    tag = f".{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{path.suffix}"
+    # the stem is cut so the name fits where `path` fits (255 bytes): a valid long name failed with ENAMETOOLONG
+    room = NAME_MAX - len(tag.encode()) - 1
+    stem = path.stem.encode()[:max(room, 1)].decode(errors="ignore")
+    return path.with_name(f".{stem}{tag}")
 
 
 @contextmanager
@@ -89,3 +99,24 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     """`text` (UTF-8) to `path` through `atomic_path`."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def json_text(data, indent: int = 2) -> str:
+    """`data` as standard JSON, every NaN or infinity written as null: Python's json writes NaN, which strict
+    readers (JavaScript's JSON.parse, most other languages) refuse."""
+    return json.dumps(_finite(data), indent=indent, allow_nan=False)
+
+
+def write_json_atomic(path: str | Path, data, indent: int = 2) -> None:
+    """`json_text(data)` and a newline to `path` through `atomic_path`."""
+    write_text_atomic(path, json_text(data, indent) + "\n")
+
+
+def _finite(value):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value

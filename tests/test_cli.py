@@ -187,3 +187,67 @@ def test_demo_refuses_a_missing_photo(tmp_path, capsys):
     assert main(["demo", "-o", str(out), "--photo", str(tmp_path / "nobody.jpg")]) == 2
     assert "nobody.jpg" in capsys.readouterr().err
     assert not out.exists() and not out.with_suffix(".glb").exists()
+
+
+@pytest.mark.parametrize("change, message", [
+    ("rename", "its skeleton has no joint neck, head"),
+    ("extra_joints", "its skeleton has 11 joints; the renderer takes up to 8"),
+])
+def test_an_avatar_the_animation_cannot_drive_is_refused_in_one_line(template, tmp_path, capsys, change, message):
+    # a file from another tool: joints named otherwise, or more than the renderer's eight (a KeyError or ValueError
+    # traceback before)
+    import dataclasses
+
+    from avatar_engine.io import write_glb
+
+    skeleton = template.skeleton
+    if change == "rename":
+        skeleton = dataclasses.replace(skeleton, names=tuple(f"Bone_{n}" for n in skeleton.names))
+    else:
+        extra = 11 - len(skeleton.names)
+        skeleton = dataclasses.replace(skeleton, names=skeleton.names + tuple(f"extra{i}" for i in range(extra)),
+                                       parents=np.concatenate([skeleton.parents, np.full(extra, 1, np.int32)]),
+                                       rest_positions=np.concatenate([skeleton.rest_positions,
+                                                                      np.zeros((extra, 3), np.float32)]))
+    path = tmp_path / "other.glb"
+    write_glb(dataclasses.replace(template, skeleton=skeleton), path)
+    out = tmp_path / "out.png"
+    assert main(["render", str(path), "-o", str(out), "--size", "32x32"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and not out.exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "hair", "--data", "x", "-o", ""], "-o is empty"),  # an unset shell variable once meant the shipped model
+    (["train", "hair", "--data", "x", "-o", "n.onnx", "--seed", "-1"], "--seed -1 must be in"),
+    (["train", "texture", "--data", "x", "-o", "n.onnx", "--seed", str(2 ** 64)], "must be in 0..2^63-1"),
+])
+def test_bad_training_arguments_are_one_line(tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_a_synthetic_set_that_cannot_start_leaves_no_folder(tmp_path, capsys, monkeypatch):
+    from avatar_engine.errors import BackendError
+    from avatar_engine.render import context
+
+    def no_gl():
+        raise BackendError("cannot create a headless EGL OpenGL context (test)")
+
+    monkeypatch.setattr(context, "headless_context", no_gl)
+    out = tmp_path / "set"
+    assert main(["synth", "-o", str(out), "-n", "1", "--size", "128"]) == 4
+    assert not out.exists(), "a rerun of the same command would refuse a leftover folder as not empty"
+
+
+def test_a_texture_set_takes_the_size_asked_for(tmp_path, monkeypatch):
+    from avatar_engine.nets import texture_data
+
+    asked = []
+    monkeypatch.setattr(texture_data, "generate", lambda out, options, **kw: asked.append(options.size) or
+                        {"kept": 0, "skipped": []})
+    main(["synth", "--texture", "-o", str(tmp_path / "a"), "-n", "1", "--size", "256"])
+    main(["synth", "--texture", "-o", str(tmp_path / "b"), "-n", "1"])
+    assert asked == [256, texture_data.PHOTO_SIZE]  # an explicit 256 was taken for the default and became 512

@@ -64,3 +64,21 @@ def test_output_checks_name_the_cause(tmp_path):
     with pytest.raises(InputError, match="is a file, not a folder"):
         output_folder(tmp_path / "file")
     assert output_folder(tmp_path / "new") == tmp_path / "new"
+
+
+def test_the_temporary_of_a_long_name_still_fits(tmp_path):
+    path = tmp_path / ("a" * 250 + ".glb")  # a valid name; its temporary once exceeded 255 bytes
+    with atomic_path(path) as tmp:
+        assert len(tmp.name.encode()) <= 255 and tmp.suffix == ".glb"
+        tmp.write_bytes(b"x")
+    assert path.read_bytes() == b"x"
+
+
+def test_json_is_written_strict():
+    import json
+    import math
+
+    from avatar_engine.paths import json_text
+
+    text = json_text({"a": math.nan, "b": [1.0, math.inf], "c": {"d": -math.inf}, "e": 2})
+    assert json.loads(text) == {"a": None, "b": [1.0, None], "c": {"d": None}, "e": 2} and "NaN" not in text

@@ -7,14 +7,13 @@ photo would fail the same way. Each file is written atomically: an interrupted b
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
 from avatar_engine.errors import InputError
-from avatar_engine.paths import write_text_atomic
+from avatar_engine.paths import write_json_atomic
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".webp", ".tif", ".tiff", ".avif")
 """What a folder given as input contributes: its files with these suffixes (any case), not its subfolders."""
@@ -113,7 +112,7 @@ def build_batch(photos: list[Path], out_dir: Path, options=None,
             summary = {"built": sum(i.error is None for i in items), "refused": sum(i.error is not None for i in items),
                        "unfinished": len(photos) - len(items), "photos": [asdict(i) for i in items],
                        "unfinished_photos": [str(p) for p in photos if str(p) not in done]}
-            write_text_atomic(out_dir / SUMMARY_NAME, json.dumps(summary, indent=2) + "\n")
+            write_json_atomic(out_dir / SUMMARY_NAME, summary)
     return items
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import time
 from contextlib import contextmanager
@@ -11,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
 import avatar_engine
-from avatar_engine.paths import write_text_atomic
+from avatar_engine.paths import json_text, write_text_atomic
 
 
 @dataclass
@@ -83,20 +81,9 @@ class BuildReport:
     def to_json(self) -> str:
         data = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
         data["total_s"] = self.total_s
-        return json.dumps(_finite(data), indent=2, allow_nan=False)
+        return json_text(data)
 
     def write(self, path: str | os.PathLike[str]) -> None:
         """Write to `path` through a temporary file, so a failure never leaves a partial report."""
         write_text_atomic(path, self.to_json() + "\n")
 
-
-def _finite(value):
-    """`value` (nested dicts, lists, numbers) with every NaN or infinity as None: standard JSON has neither, and
-    readers such as JavaScript's JSON.parse refuse the file."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value

@@ -7,7 +7,6 @@ InputError before anything opens.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import sys
@@ -15,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from avatar_engine.errors import InputError
-from avatar_engine.paths import output_file, write_text_atomic
+from avatar_engine.paths import output_file, write_json_atomic
 from avatar_engine.records import Avatar
 
 IFACIALMOCAP = "ifacialmocap"
@@ -155,7 +154,7 @@ def run_live(settings: LiveSettings) -> dict:
                 summary["vmc"] = {"sent": out.sender.sent, "failed": out.sender.failed}
         summary["corrupt_frames"] = getattr(source, "corrupt", 0)
         if settings.stats:
-            write_text_atomic(settings.stats, json.dumps(summary, indent=2) + "\n")
+            write_json_atomic(settings.stats, summary)
         return summary
     finally:
         stuck = pipeline is not None and pipeline.stuck  # a thread still inside the camera's read or the tracker

@@ -7,7 +7,6 @@ MediaPipe and FFmpeg, see `cpu.py`), and the machine's load average over the run
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -17,7 +16,7 @@ from itertools import islice
 import numpy as np
 
 from avatar_engine.live.cpu import stage_cpu, thread_cpu
-from avatar_engine.paths import write_text_atomic
+from avatar_engine.paths import write_json_atomic
 
 KEEP = 100_000
 """Samples kept per series (about an hour at 30 fps): a live session may run all day in bounded memory."""
@@ -131,7 +130,7 @@ class LiveStats:
 
     def write(self, path: str | os.PathLike[str]) -> None:
         """The summary as JSON, written atomically."""
-        write_text_atomic(path, json.dumps(self.summary(), indent=2) + "\n")
+        write_json_atomic(path, self.summary())
 
 
 def _load() -> list[float]:

@@ -18,7 +18,7 @@ import numpy as np
 from avatar_engine.errors import InputError
 from avatar_engine.nets.hair_features import FEATURES, hair_features, mirror_features
 from avatar_engine.nets.hair_net import TARGETS, targets_from_labels
-from avatar_engine.paths import write_text_atomic
+from avatar_engine.paths import write_json_atomic
 from avatar_engine.synth.dataset import load
 
 HIDDEN = (256, 128)
@@ -147,5 +147,5 @@ def run(folders: list[Path], output: Path, options: TrainOptions, command: str |
             "data": data, "command": command,
             "seed": options.seed, "epochs": options.epochs, "hidden": list(HIDDEN), **metrics,
             "train_seconds": round(time.perf_counter() - start, 1)}
-    write_text_atomic(output.with_suffix(".json"), json.dumps(card, indent=1))
+    write_json_atomic(output.with_suffix(".json"), card, indent=1)
     return card

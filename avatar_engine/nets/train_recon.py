@@ -19,7 +19,6 @@ The ONNX file is written directly (opset 17): Sub/Gemm for the features, Gemm/Re
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from dataclasses import asdict, dataclass
 from functools import cache
@@ -28,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from avatar_engine.errors import InputError
-from avatar_engine.paths import write_text_atomic
+from avatar_engine.paths import write_json_atomic
 from avatar_engine.synth.dataset import read_shard
 from avatar_engine.head.model import HeadModel
 from avatar_engine.nets.recon_features import (EXPRESSIONS, INPUTS, POSE, mirror_perceived, mirror_targets,
@@ -372,5 +371,5 @@ def run(folders: list[Path], output: Path, options: TrainOptions = TrainOptions(
                      "samples": int(len(seeds))},
             "command": command, "options": asdict(options), **metrics,
             "train_seconds": round(time.perf_counter() - start, 1)}
-    write_text_atomic(output.with_suffix(".json"), json.dumps(card, indent=1))
+    write_json_atomic(output.with_suffix(".json"), card, indent=1)
     return card

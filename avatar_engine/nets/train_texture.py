@@ -21,7 +21,7 @@ import numpy as np
 
 from avatar_engine.errors import InputError
 from avatar_engine.nets.texture_data import load
-from avatar_engine.paths import write_text_atomic
+from avatar_engine.paths import write_json_atomic
 from avatar_engine.nets.texture_net import (CHANNELS, COVERAGE, LOG_FLOOR, MODES, NET_SIZE, default_layout_id,
                                             seam_pairs, skin_layout)
 
@@ -245,5 +245,5 @@ def run(folders: list[Path], output: Path, options: TrainOptions, command: str |
             "learning_rate": options.learning_rate, "seam_weight": SEAM_WEIGHT,
             "loss_units": "texture values 0-255 (sqrt of linear albedo x 255)", **metrics,
             "train_seconds": round(time.perf_counter() - start, 1)}
-    write_text_atomic(output.with_suffix(".json"), json.dumps(card, indent=1))
+    write_json_atomic(output.with_suffix(".json"), card, indent=1)
     return card

@@ -17,6 +17,7 @@ shard can be regenerated without the others. Files are written to a temporary na
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -72,16 +73,28 @@ def generate(out: Path, options: SynthOptions, ctx=None, landmarker=None,
              progress: Callable[[int, int], None] | None = None, jobs: int = 1) -> dict:
     """Render `options.count` samples into `out` (created); returns the manifest. `jobs` > 1 makes the shards in
     that many worker processes (`avatar_engine.workers`): the same samples, sooner where there are cores to spare."""
-    from avatar_engine.perception.landmarker import FaceLandmarker
-    from avatar_engine.render.context import headless_context
-    from avatar_engine.workers import map_in_workers
-
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"output {out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()):
         raise InputError(f"output folder {out} is not empty: choose a new one")
+    made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        return _generate(out, options, ctx, landmarker, progress, jobs)
+    except BaseException:
+        # a run that failed before writing a sample (no GL, no model) leaves no folder a rerun would refuse as not
+        # empty; shards already written are kept
+        if made and not any(p.is_file() for p in out.rglob("*")):
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _generate(out: Path, options: SynthOptions, ctx, landmarker, progress, jobs: int) -> dict:
+    from avatar_engine.perception.landmarker import FaceLandmarker
+    from avatar_engine.render.context import headless_context
+    from avatar_engine.workers import map_in_workers
+
     if options.images:
         (out / "images").mkdir(exist_ok=True)
     model = HeadModel.default()
