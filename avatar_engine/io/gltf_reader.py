@@ -92,6 +92,11 @@ KIND_WORDS = (("lash", "lash"), ("hair", "hair"), ("brow", "hair"), ("teeth", "t
 custom properties unless asked): first match wins, so "eyelash" is a lash and "eyebrow" hair."""
 
 
+def _loose_name(name: str) -> str:
+    """A morph target's name without case, underscores or a node prefix ("blendShape1.")."""
+    return name.rsplit(".", 1)[-1].replace("_", "").lower()
+
+
 def kind_by_name(name: str) -> str:
     """The material kind a material's name suggests; skin when nothing does."""
     lower = name.lower()
@@ -179,6 +184,12 @@ class _Reader:
         position: dict[str, int] = {}
         for i, target_name in enumerate(names):
             position.setdefault(str(target_name), i)
+        loose: dict[str, int] = {}
+        for i, target_name in enumerate(names):
+            loose.setdefault(_loose_name(str(target_name)), i)
+        for arkit in ARKIT_NAMES:  # "JawOpen", Maya's "blendShape1.jawOpen", "jaw_open" name the same shape
+            if arkit not in position and _loose_name(arkit) in loose:
+                position[arkit] = loose[_loose_name(arkit)]
         missing = [n for n in ARKIT_NAMES if n not in position]
         if missing:
             raise AvatarFileError(

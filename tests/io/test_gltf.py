@@ -464,11 +464,25 @@ def test_missing_morph_targets(glb_path: Path, tmp_path: Path) -> None:
 def test_target_names_that_are_not_arkit(glb_path: Path, tmp_path: Path) -> None:
     def rename(document: dict, _: bytearray) -> None:
         names = document["meshes"][0]["extras"]["targetNames"]
-        names[ARKIT_INDEX["jawOpen"]] = "JawOpen"
+        names[ARKIT_INDEX["jawOpen"]] = "mouth_open"
         names[ARKIT_INDEX["browDownLeft"]] = "brow_down_L"
 
     with pytest.raises(AvatarFileError, match="lacks 2 of the 52 ARKit morph targets: browDownLeft, jawOpen"):
         read_glb(_rewrite(glb_path, tmp_path, rename))
+
+
+def test_target_names_spelt_otherwise_are_matched(avatar: Avatar, glb_path: Path, tmp_path: Path) -> None:
+    # "JawOpen", Maya's "blendShape1.mouthSmileLeft", "eye_blink_left": the same shapes
+    def respell(document: dict, _: bytearray) -> None:
+        names = document["meshes"][0]["extras"]["targetNames"]
+        names[ARKIT_INDEX["jawOpen"]] = "JawOpen"
+        names[ARKIT_INDEX["mouthSmileLeft"]] = "blendShape1.mouthSmileLeft"
+        names[ARKIT_INDEX["eyeBlinkLeft"]] = "eye_blink_left"
+
+    read = read_glb(_rewrite(glb_path, tmp_path, respell))
+    for name in ("jawOpen", "mouthSmileLeft", "eyeBlinkLeft"):
+        k = ARKIT_INDEX[name]
+        assert np.array_equal(read.parts[0].morph_positions[k], avatar.parts[0].morph_positions[k]), name
 
 
 def test_missing_skin(glb_path: Path, tmp_path: Path) -> None:
