@@ -126,11 +126,14 @@ class Expression:
 
     @staticmethod
     def from_names(weights: Mapping[str, float] | None = None, **rotations: np.ndarray) -> "Expression":
-        """Build from `{'jawOpen': 1.0}`; raises KeyError for names that are not ARKit's."""
+        """Build from `{'jawOpen': 1.0}`; raises KeyError for names that are not ARKit's, ValueError for a weight
+        that is not a number in [0, 1] (a NaN weight blanked every vertex the morphs move)."""
         vector = np.zeros(52, np.float32)
         for name, value in (weights or {}).items():
             if name not in ARKIT_INDEX:
                 raise KeyError(f"unknown expression name {name!r}; expected one of the 52 ARKit names")
+            if isinstance(value, (str, bytes)) or not 0.0 <= float(value) <= 1.0:
+                raise ValueError(f"expression weight {name}={value!r} is not a number in [0, 1]")
             vector[ARKIT_INDEX[name]] = value
         return Expression(vector, dict(rotations))
 

@@ -113,7 +113,11 @@ class HairStyle:
         return self.baldness >= 0.98
 
     def clamped(self) -> "HairStyle":
-        """The same style with every parameter in its valid range."""
+        """The same style with every parameter in its valid range; ValueError for a value that is not a number (a
+        NaN passed every clip and crashed the generator deep inside)."""
+        for name in ("length", "volume", "fringe", "parting", "baldness", "sweep", "wave"):
+            if not np.isfinite(getattr(self, name)):
+                raise ValueError(f"hair style {name} is {getattr(self, name)}, not a number")
         return replace(self, length=float(np.clip(self.length, 0.0, 0.45)),
                        volume=float(np.clip(self.volume, 0.0, 0.04)), fringe=float(np.clip(self.fringe, 0.0, FRINGE_MAX)), parting=float(np.clip(self.parting, -1, 1)),
                        baldness=float(np.clip(self.baldness, 0.0, 1.0)), layers=int(np.clip(self.layers, 1, 4)),

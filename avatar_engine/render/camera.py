@@ -24,6 +24,15 @@ class Camera:
     near: float = 0.05
     far: float = 10.0
 
+    def __post_init__(self) -> None:
+        # values no camera can have gave a silently blank frame (near 0 fails every depth test, distance 0 a NaN view)
+        if not (0 < self.fov_y_deg < 180):
+            raise ValueError(f"camera field of view {self.fov_y_deg} must be in (0, 180) degrees")
+        if not (self.distance > 0 and np.isfinite(self.distance)):
+            raise ValueError(f"camera distance {self.distance} must be a positive number of metres")
+        if not (0 < self.near < self.far):
+            raise ValueError(f"camera clip planes must satisfy 0 < near < far, got near {self.near}, far {self.far}")
+
     @property
     def position(self) -> np.ndarray:
         y, p = np.radians(self.yaw_deg), np.radians(self.pitch_deg)

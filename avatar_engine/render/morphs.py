@@ -117,8 +117,9 @@ class MorphBlender:
         self._weights = self._program["u_weights"] if "u_weights" in names else None
 
     def blend(self, weights: np.ndarray) -> None:
-        """weights : (52,) float32. Skipped when unchanged since the last frame."""
-        weights = np.asarray(weights, np.float32)
+        """weights : (52,) float32, each taken into [0, 1] (NaN as 0: one NaN times the zeros of the dense product
+        blanked every moving vertex). Skipped when unchanged since the last frame."""
+        weights = np.clip(np.nan_to_num(np.asarray(weights, np.float32), nan=0.0), 0.0, 1.0)
         if self._last is not None and np.array_equal(weights, self._last):
             return
         self._last = weights.copy()

@@ -29,25 +29,40 @@ class VideoWriter:
                                                    pix_fmt_out="yuv420p", macro_block_size=2)
         self._writer.send(None)
         self._broken = False
+        self._done = False
+        self.size = tuple(size)
+        self.frames = 0
 
     def write(self, rgba: np.ndarray) -> None:
-        """rgba : (h, w, 4) or (h, w, 3) uint8, composited on black where transparent."""
+        """rgba : (h, w, 4) or (h, w, 3) uint8, composited on black where transparent; ValueError for another size
+        (the encoder took it and made a corrupt video)."""
+        if rgba.ndim != 3 or rgba.shape[:2] != (self.size[1], self.size[0]) or rgba.shape[2] not in (3, 4):
+            raise ValueError(f"a {self.size[0]}x{self.size[1]} video takes ({self.size[1]}, {self.size[0]}, 3 or 4) "
+                             f"frames, got {rgba.shape}")
         rgb = rgba[..., :3] if rgba.shape[-1] == 3 else (rgba[..., :3].astype(np.uint16) * rgba[..., 3:] // 255)
         try:
             self._writer.send(np.ascontiguousarray(rgb.astype(np.uint8)))
         except BaseException:
             self._broken = True  # the encoder was cut off mid-frame: what it wrote cannot be finalised
             raise
+        self.frames += 1
 
     def close(self) -> None:
-        """Finalise the file and give it its name; a writer cut off mid-frame leaves no file (never a broken one)."""
-        if self._broken:
+        """Finalise the file and give it its name; a writer cut off mid-frame, or given no frame, leaves no file
+        (never a broken one). Closing again does nothing."""
+        if self._done:
+            return
+        if self._broken or not self.frames:
             self.abort()
             return
+        self._done = True
         self._writer.close()
         os.replace(self._tmp, self.path)
 
     def abort(self) -> None:
+        if self._done:
+            return
+        self._done = True
         try:
             self._writer.close()
         finally:

@@ -31,6 +31,9 @@ GL_CLIP_DISTANCE0 = 0x3000
 OCCLUDER_MIN_CAMERA_DISTANCE = 1.5
 """A camera nearer the skull occluder's centre than this (in its radii) culls nothing: the test in
 shaders/avatar.glsl assumes a camera well outside it."""
+OCCLUDER_MIN_ELEVATION_SIN = float(np.sin(np.radians(-40.0)))
+"""Culling needs the camera above this elevation in the skull occluder's frame: from lower, the long preset's hair
+showed through the neck opening and was wrongly culled (differences from -50 degrees, head turned or not)."""
 EYE_JOINTS = ("eye_L", "eye_R")
 """The eyes' joints: the joint they hang from (the head) carries their sockets, which shade the eyeballs' top
 and corners (shaders/lib/materials.glsl, shade_eye)."""
@@ -88,7 +91,13 @@ class RenderOptions:
     the same either way; off only to compare."""
 
     def resolve(self, software: bool) -> "RenderOptions":
-        """These options with every `None` replaced by the choice for a software (or hardware) rasteriser."""
+        """These options with every `None` replaced by the choice for a software (or hardware) rasteriser; ValueError
+        for a value no renderer has (`morphs="GPU"` once chose neither blender and every expression was lost)."""
+        for name, allowed in (("shading", ("pixel", "vertex")), ("morphs", ("gpu", "cpu")),
+                              ("texture_filter", ("linear", "nearest"))):
+            value = getattr(self, name)
+            if value is not None and value not in allowed:
+                raise ValueError(f"RenderOptions.{name} must be one of {', '.join(allowed)} or None, got {value!r}")
         shading = ("vertex" if software else "pixel") if self.shading is None else self.shading
         return replace(
             self,
@@ -153,6 +162,10 @@ def texel_density(part: Part, texture_size: tuple[int, int]) -> float:
     return float(density.max())
 
 
+STRAND_LUMA_FLOOR = 8 / 255
+"""The least `strand_luma`: below it the texture's level steps are noise, not strands."""
+
+
 def strand_luma(image: np.ndarray) -> float:
     """The root mean square, 0-1, of a (h, w, 4) uint8 texture's texel values (mean of RGB) over the texels its
     alpha cut keeps; 1 when it keeps none. The hair shader scales its highlight by (value / this)^2: brighter
@@ -161,7 +174,8 @@ def strand_luma(image: np.ndarray) -> float:
     if not kept.any():
         return 1.0
     value = image[kept][:, :3].astype(np.float64).mean(axis=1) / 255.0
-    return float(np.sqrt(np.mean(value * value)))
+    # floored: black hair gave 0 (a division by zero in the shader) and near-black 1/255 steps a 15x highlight
+    return max(float(np.sqrt(np.mean(value * value))), STRAND_LUMA_FLOOR)
 
 
 def dense_weights(joints: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -252,6 +266,7 @@ class Renderer:
             "u_sky_color": light.sky, "u_ground_color": light.ground, "u_exposure": light.exposure}
         self._started = False
         """`start_next_frame` has laid the backdrop for the coming `render`."""
+        self._released = False
         self._view_key: tuple | None = None
         self._view_cache: tuple[dict, float] = ({}, 0.0)
 
@@ -289,6 +304,8 @@ class Renderer:
 
     def load(self, avatar: Avatar) -> None:
         """Upload the avatar's geometry, targets and textures (replacing any previous avatar)."""
+        if self._released:
+            raise RuntimeError("this renderer was released: make a new one")
         self._release_avatar()
         if len(avatar.skeleton.names) > MAX_JOINTS:
             raise ValueError(f"the renderer supports up to {MAX_JOINTS} joints, the avatar has {len(avatar.skeleton.names)}")
@@ -377,6 +394,8 @@ class Renderer:
 
         `camera` is a `Camera` or anything with `view` (a (4, 4) matrix or a method returning one), `projection(aspect)`,
         `position` and `fov_y_deg`, such as the builder's `PhotoView`."""
+        if self._released:
+            raise RuntimeError("this renderer was released: make a new one")
         if self._avatar is None:
             raise RuntimeError("no avatar loaded: call Renderer.load(avatar) first")
         ctx, opts = self.ctx, self.options
@@ -393,12 +412,13 @@ class Renderer:
         ctx.viewport = (0, 0, w, h)
         ctx.enable(moderngl.DEPTH_TEST)
         ctx.disable(moderngl.BLEND)
-        ctx.front_face, ctx.cull_face = "ccw", "back"
-
         mats = np.tile(np.eye(4, dtype=np.float32), (MAX_JOINTS, 1, 1))
         skel_mats = joint_matrices(self._avatar.skeleton, expression.rotations)
         mats[:len(skel_mats)] = skel_mats
         model = np.eye(4, dtype=np.float32) if model is None else np.asarray(model, np.float32)
+        # a mirroring model matrix turns every triangle's winding: front faces are then clockwise on screen
+        ctx.front_face = "cw" if np.linalg.det(model[:3, :3]) < 0 else "ccw"
+        ctx.cull_face = "back"
         view_uniforms, pixels_per_metre = self._view_uniforms(camera, model)
         # the eyes' sockets turn with the joint the eyes hang from (a skinning matrix's rotation is the joint's)
         socket = model[:3, :3] @ mats[self._socket_joint, :3, :3] if self._socket_joint is not None else model[:3, :3]
@@ -449,7 +469,9 @@ class Renderer:
             return {"u_occluder_eye": (0.0, 0.0, 0.0, 0.0)}
         to_unit = self._occluder.world_to_unit(mats[self._occluder.joint], model)
         eye = to_unit[:3, :3] @ np.asarray(camera.position, np.float32) + to_unit[:3, 3]
-        cull = float(np.linalg.norm(eye) > OCCLUDER_MIN_CAMERA_DISTANCE)
+        distance = float(np.linalg.norm(eye))
+        # from well below, a view ray can reach hair through the open neck without crossing any skin: no culling
+        cull = float(distance > OCCLUDER_MIN_CAMERA_DISTANCE and eye[1] / distance > OCCLUDER_MIN_ELEVATION_SIN)
         return {"u_occluder": np.ascontiguousarray(to_unit.T).tobytes(),
                 "u_occluder_eye": (*(float(c) for c in eye), cull)}
 
@@ -502,6 +524,7 @@ class Renderer:
             obj.release()
         self._owned = []
         self._programs, self._uniform_values = {}, {}
+        self._released = True
 
     def __enter__(self) -> "Renderer":
         return self

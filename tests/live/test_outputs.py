@@ -116,3 +116,24 @@ def test_a_recording_keeps_each_frame_at_its_media_time(tmp_path):
     next(reader)
     levels = [int(np.frombuffer(f, np.uint8).mean().round(-1)) for f in reader]
     assert levels == [0, 40, 80, 80, 80, 80, 80, 80, 160], levels
+
+
+def test_a_video_writer_is_whole_or_absent(tmp_path):
+    from avatar_engine.render.output import VideoWriter
+
+    empty = tmp_path / "empty.mp4"
+    with VideoWriter(empty, 30.0, (32, 32)):
+        pass
+    assert not empty.exists() and not list(tmp_path.iterdir()), "no frame: no file (it left a broken 261-byte mp4)"
+
+    twice = tmp_path / "twice.mp4"
+    writer = VideoWriter(twice, 30.0, (32, 32))
+    writer.write(np.zeros((32, 32, 4), np.uint8))
+    writer.close()
+    writer.close()  # raised FileNotFoundError on the temporary it had renamed
+    assert twice.stat().st_size > 0
+
+    wrong = VideoWriter(tmp_path / "wrong.mp4", 30.0, (64, 64))
+    with pytest.raises(ValueError, match="a 64x64 video takes"):
+        wrong.write(np.zeros((32, 32, 4), np.uint8))
+    wrong.abort()

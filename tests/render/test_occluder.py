@@ -82,3 +82,17 @@ def test_culling_drops_the_hair_behind_the_skull(gl_context, hair_avatars):
     missing = hair_pixels[False] & ~hair_pixels[True]
     assert missing.mean() > 0.01, "culling dropped almost nothing"
     assert not (hair_pixels[True] & ~hair_pixels[False]).any(), "culling cannot add hair"
+
+
+@pytest.mark.parametrize("pitch", [-60, -89])
+def test_from_below_nothing_is_culled_that_shows(ctx, pitch):
+    # under the chin a view ray can reach hair through the open neck without crossing skin: the ellipsoid test
+    # dropped that hair and left a see-through hole (3,874 pixels of 65,536 looking straight up)
+    avatar = template_avatar(hair=HAIR_PRESETS["long"])
+    images = []
+    for culling in (True, False):
+        with Renderer(ctx, RenderOptions(size=(256, 256), occlusion_culling=culling)) as r:
+            r.load(avatar)
+            r.render(Expression(), Camera(yaw_deg=90, pitch_deg=pitch))
+            images.append(r.read().astype(int))
+    assert int((np.abs(images[0] - images[1]).max(-1) > 8).sum()) == 0

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from avatar_engine.head.arkit import ARKIT_INDEX
 from avatar_engine.head.rig import pose_part
 from avatar_engine.records import Expression, euler_rotation
 from avatar_engine.render.camera import Camera
@@ -297,3 +298,61 @@ def test_more_msaa_samples_than_the_driver_allows_is_one_clear_error(ctx):
     too_many = ctx.max_samples * 2  # llvmpipe allows 4: `--samples 8` crashed inside moderngl
     with pytest.raises(InputError, match=f"{too_many} MSAA samples: this GL driver .* allows at most {ctx.max_samples}"):
         Renderer(ctx, RenderOptions(size=(32, 32), samples=too_many))
+
+
+def test_bad_values_are_refused_where_they_enter(ctx, template):
+    # each of these rendered a blank or broken frame without a word
+    from avatar_engine.head.hair import HairStyle
+
+    for bad in ({"near": 0.0}, {"distance": 0.0}, {"fov_y_deg": 0.0}, {"fov_y_deg": 180.0}):
+        with pytest.raises(ValueError, match="camera"):
+            Camera(**bad)
+    with pytest.raises(ValueError, match="RenderOptions.morphs must be one of"):
+        Renderer(ctx, RenderOptions(size=(16, 16), morphs="GPU"))
+    with pytest.raises(ValueError, match="not a number in"):
+        Expression.from_names({"jawOpen": float("nan")})
+    with pytest.raises(ValueError, match="not a number in"):
+        Expression.from_names({"jawOpen": 5.0})
+    with pytest.raises(ValueError, match="length is nan"):
+        HairStyle(length=float("nan")).clamped()
+
+
+def test_a_nan_weight_does_not_blank_the_face(ctx, template):
+    # one NaN through the dense morph product made every moving vertex NaN: the face vanished
+    weights = np.zeros(52, np.float32)
+    weights[ARKIT_INDEX["jawOpen"]] = np.nan
+    with Renderer(ctx, RenderOptions(size=(96, 96), background=None)) as r:
+        r.load(template)
+        r.render(Expression(weights), Camera())
+        with_nan = r.read()
+        r.render(Expression(), Camera())
+        neutral = r.read()
+    assert np.array_equal(with_nan, neutral)
+
+
+def test_a_mirroring_model_matrix_keeps_faces_outward(ctx, template):
+    # mirrored, the triangles' winding turns: the back faces were drawn and the inside of the mouth showed
+    mirror = np.diag([-1.0, 1.0, 1.0, 1.0]).astype(np.float32)
+    with Renderer(ctx, RenderOptions(size=(96, 96), background=None)) as r:
+        r.load(template)
+        r.render(Expression(), Camera(yaw_deg=30))
+        plain = r.read()
+        r.render(Expression(), Camera(yaw_deg=-30), mirror)
+        mirrored = r.read()
+    difference = np.abs(mirrored[:, ::-1].astype(int) - plain).max(-1)
+    assert (difference > 40).mean() < 0.02, "the mirror image of the same view"
+
+
+def test_black_hair_keeps_a_finite_highlight(template):
+    from avatar_engine.render.renderer import STRAND_LUMA_FLOOR, strand_luma
+
+    black = np.zeros((8, 8, 4), np.uint8)
+    black[..., 3] = 255
+    assert strand_luma(black) == STRAND_LUMA_FLOOR  # 0 divided the shader's highlight by zero
+
+
+def test_a_released_renderer_says_so(ctx, template):
+    r = Renderer(ctx, RenderOptions(size=(16, 16)))
+    r.release()
+    with pytest.raises(RuntimeError, match="released"):
+        r.load(template)
