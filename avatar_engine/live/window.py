@@ -64,7 +64,7 @@ class WindowOutput(Output):
 
     def write(self, frame: LiveFrame) -> None:
         live = self.pipeline.live
-        live.renderer.blit_to_screen()
+        live.renderer.blit_to_screen(self.window.framebuffer_size)
         self.window.swap()  # also polls events: hotkeys run here, on the GL thread
         if self.overlay and time.monotonic() >= self._overlay_at:
             self._overlay_at = time.monotonic() + OVERLAY_PERIOD_S

@@ -44,6 +44,11 @@ class Window:
         self.ctx = moderngl.create_context(require=330)
 
     @property
+    def framebuffer_size(self) -> tuple[int, int]:
+        """The window's drawable size in pixels (differs from its size on a HiDPI screen, changes on a resize)."""
+        return tuple(self._glfw.get_framebuffer_size(self.handle))
+
+    @property
     def should_close(self) -> bool:
         return bool(self._glfw.window_should_close(self.handle))
 

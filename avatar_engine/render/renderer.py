@@ -267,6 +267,8 @@ class Renderer:
         self._started = False
         """`start_next_frame` has laid the backdrop for the coming `render`."""
         self._released = False
+        self._present = None
+        """(program, vertex array) drawing the frame onto a screen of another size, made when first needed."""
         self._view_key: tuple | None = None
         self._view_cache: tuple[dict, float] = ({}, 0.0)
 
@@ -500,8 +502,29 @@ class Renderer:
         return top_down_rgba(np.frombuffer(self.fbo.read(components=4, alignment=1), np.uint8).reshape(h, w, 4),
                              self.options)
 
-    def blit_to_screen(self) -> None:
-        self.ctx.copy_framebuffer(self.ctx.screen, self.fbo)
+    def blit_to_screen(self, screen_size: tuple[int, int] | None = None) -> None:
+        """Show the last frame on the context's screen. screen_size : the window's framebuffer in pixels, when known:
+        one of another size (a resized window, a HiDPI screen) gets the frame scaled to fit, letterboxed, where a
+        1:1 copy filled only its lower-left corner."""
+        if screen_size is None or tuple(screen_size) == tuple(self.options.size):
+            self.ctx.copy_framebuffer(self.ctx.screen, self.fbo)
+            return
+        if self._present is None:
+            vs, fs = stage_sources("present")
+            program = self.ctx.program(vertex_shader=vs, fragment_shader=fs)
+            self._present = (program, self.ctx.vertex_array(program, []))
+            self._owned += list(self._present)
+        (sw, sh), (w, h) = screen_size, self.options.size
+        scale = min(sw / w, sh / h)
+        vw, vh = max(1, round(w * scale)), max(1, round(h * scale))
+        self.ctx.screen.use()
+        self.ctx.viewport = (0, 0, sw, sh)
+        self.ctx.clear(0.0, 0.0, 0.0, 1.0)
+        self.ctx.viewport = ((sw - vw) // 2, (sh - vh) // 2, vw, vh)
+        self.ctx.disable(moderngl.DEPTH_TEST | moderngl.BLEND | moderngl.CULL_FACE)
+        self._color.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        self._color.use(0)
+        self._present[1].render(moderngl.TRIANGLE_STRIP, vertices=4)
 
     def finish(self) -> None:
         """Wait for the GPU (benchmarks time with this)."""
