@@ -317,6 +317,11 @@ def cmd_engines(args: argparse.Namespace) -> int:
         raise InputError(f"--max-batch must be >= 1, got {args.max_batch}")
     # what the action writes must be writable; what it reads must exist
     writes = {"convert": ("--onnx-dir",), "build": ("--engines-dir",), "list": ()}[args.action]
+    if args.action == "convert" and args.onnx_dir is None:
+        from avatar_engine.infer.mediapipe_onnx import default_onnx_dir
+
+        if default_onnx_dir().parent.is_dir():  # an existing cache must be writable (a fresh one is made by fetching)
+            output_folder(default_onnx_dir(), "model cache folder")
     for flag, folder in (("--onnx-dir", args.onnx_dir), ("--engines-dir", args.engines_dir)):
         if folder is None:
             continue

@@ -17,6 +17,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     args = parser.parse_args(argv)
     registry = default_registry()
+    unknown = [n for n in args.names if n not in registry.records]
+    if unknown:  # a name the registry lacks is a bad argument (exit 2), not a model that failed
+        print(f"error: unknown model {', '.join(unknown)}; known: {', '.join(registry.records)}", file=sys.stderr)
+        return 2
     try:
         names = [registry.record(n).name for n in args.names] or list(registry.records)
         if args.action == "fetch":

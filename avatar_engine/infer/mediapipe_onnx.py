@@ -85,6 +85,13 @@ def read_manifest(out_dir: Path | None = None) -> dict:
         manifest = json.loads(path.read_text())
     except ValueError:
         raise ModelError(f"{path} is damaged; {CONVERT_HINT}") from None
+    except OSError as exc:
+        raise ModelError(f"cannot read {path} ({exc.strerror or exc}); {CONVERT_HINT}") from None
+    # valid JSON of the wrong shape ([], a missing sha256) raised AttributeError or KeyError tracebacks
+    if not isinstance(manifest, dict) or not all(
+            isinstance(entry, dict) and isinstance(entry.get("file"), str) and isinstance(entry.get("sha256"), str)
+            for name, entry in manifest.items() if name in MODEL_NAMES):
+        raise ModelError(f"{path} is damaged (not a manifest of files and hashes); {CONVERT_HINT}")
     return manifest
 
 
@@ -102,7 +109,10 @@ def onnx_model_path(name: str, out_dir: Path | None = None) -> Path:
     path = out_dir / entry["file"]
     if not path.is_file():
         raise ModelError(f"{path} is missing; {CONVERT_HINT}")
-    actual = sha256_file(path)
+    try:
+        actual = sha256_file(path)
+    except OSError as exc:
+        raise ModelError(f"cannot read {path} ({exc.strerror or exc}); {CONVERT_HINT}") from None
     if actual != entry["sha256"]:
         raise ModelError(f"{path.name} does not match its manifest (sha256 {actual[:16]}..., expected "
                          f"{entry['sha256'][:16]}...): damaged or replaced; {CONVERT_HINT}")

@@ -31,8 +31,11 @@ def import_tensorrt():
     except ImportError as exc:
         raise BackendError(f"TensorRT is not installed ({exc}); pip install tensorrt (NVIDIA GPU and CUDA "
                            "needed) or use --backend onnxruntime") from None
-    import torch
-
+    try:
+        import torch
+    except ImportError as exc:  # TensorRT alone, without the [infer] extra: its tensors live in torch
+        raise BackendError(f"the TensorRT backend needs torch ({exc}); pip install 'avatar-engine[infer]' or use "
+                           "--backend onnxruntime") from None
     if not torch.cuda.is_available():
         raise BackendError("TensorRT needs a CUDA device and torch sees none; use --backend onnxruntime")
     return trt, torch

@@ -316,6 +316,8 @@ class _Converter:
             e = size if o.get("EndMask", 0) >> axis & 1 else int(end[axis])
             shrink = o.get("ShrinkAxisMask", 0) >> axis & 1
             if shrink:
+                if b < 0 and size > 0:  # x[..., -1, ...]: from the end, or [-1, 0) would be empty
+                    b += size
                 e = b + 1
             if axis == 0:  # the batch: TFLite's [0:1] of batch 1 means "all of it", and it is never dropped
                 if (b, e, int(stride[0])) != (0, 1, 1):

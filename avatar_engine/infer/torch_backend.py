@@ -43,6 +43,31 @@ def _pairs(pads: list[int]) -> tuple[list[int], bool]:
     return [l, r, t, b], (t == b and l == r)
 
 
+SUPPORTED_ATTRIBUTES = {
+    "Conv": {"pads", "strides", "dilations", "group", "kernel_shape", "auto_pad"},
+    "MaxPool": {"kernel_shape", "strides", "pads", "auto_pad", "ceil_mode", "dilations", "storage_order"},
+}
+"""Attributes the Conv and MaxPool ops read (the others accept all of theirs)."""
+
+
+def unsupported_attributes(op: str, attrs: dict) -> str | None:
+    """Why `op` with `attrs` cannot run here (an attribute the op would otherwise ignore: a SAME auto_pad, a
+    ceil-mode or dilated pool gave outputs of another shape than ONNX Runtime's), or None."""
+    if op not in SUPPORTED_ATTRIBUTES:
+        return None
+    unknown = sorted(set(attrs) - SUPPORTED_ATTRIBUTES[op])
+    if unknown:
+        return f"{op} attributes {', '.join(unknown)}"
+    auto_pad = attrs.get("auto_pad", b"NOTSET")
+    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+    if auto_pad not in ("NOTSET", "VALID"):
+        return f"{op} with auto_pad {auto_pad}"
+    if op == "MaxPool" and (attrs.get("ceil_mode", 0) or any(d != 1 for d in attrs.get("dilations", ()))
+                            or attrs.get("storage_order", 0)):
+        return "MaxPool with ceil_mode, dilations or storage_order"
+    return None
+
+
 def _conv(F, x, w, b=None, *, pads=(0, 0, 0, 0), strides=(1, 1), dilations=(1, 1), group=1, **_):
     fpad, symmetric = _pairs(list(pads))
     if symmetric:
@@ -218,6 +243,10 @@ class TorchSession(Session):
                           if n.op_type not in ops or n.domain not in ("", "ai.onnx")})
         if missing:
             raise ModelError(f"{self.name}: the torch backend does not support ONNX operators {', '.join(missing)}; "
+                             "use --backend onnxruntime")
+        odd = sorted({why for n in model.graph.node if (why := unsupported_attributes(n.op_type, _attrs(n)))})
+        if odd:  # refused here, where `auto` falls back, rather than run with the attribute ignored
+            raise ModelError(f"{self.name}: the torch backend does not support {'; '.join(odd)}; "
                              "use --backend onnxruntime")
         device = torch.device(self.device)
         arrays = {i.name: numpy_helper.to_array(i).copy() for i in model.graph.initializer}

@@ -153,7 +153,8 @@ class FaceLandmarker:
 
     def _image(self, rgb: np.ndarray):
         rgb = np.asarray(rgb)
-        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or min(rgb.shape[:2]) < 1:
+            # an empty image reached MediaPipe and came back as a C++ stack dump
             raise ValueError(f"expected an (h, w, 3) uint8 RGB image, got shape {rgb.shape} dtype {rgb.dtype}")
         return self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
 

@@ -99,12 +99,13 @@ def decode_detections(regressors: np.ndarray, logits: np.ndarray, letterbox: tup
     boxes = np.concatenate([to_px(boxes[:, :2]), to_px(boxes[:, 2:])], 1)
     keypoints = to_px(keypoints)
     scores = scores[keep]
-    order = list(np.argsort(-scores))
+    # a box of no area has IoU 0 with itself: it never left the list and the loop ran for ever
+    order = [int(k) for k in np.argsort(-scores) if np.all(boxes[k, 2:] > boxes[k, :2])]
     out = []
     while order:
         best = order[0]
         ious = _iou(boxes[best], boxes[order])
-        group = [order[k] for k in np.flatnonzero(ious > NMS_IOU)]
+        group = [best] + [order[k] for k in np.flatnonzero(ious > NMS_IOU) if order[k] != best]
         w = scores[group][:, None]
         out.append(Detection((boxes[group] * w).sum(0) / w.sum(), (keypoints[group] * w[:, :, None]).sum(0)
                              / w.sum(), float(scores[best])))

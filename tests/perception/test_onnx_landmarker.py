@@ -240,3 +240,17 @@ def test_no_nvidia_driver_means_torch_is_not_even_imported_to_ask(monkeypatch):
     monkeypatch.setattr(select, "ort_cuda_usable", lambda: pytest.fail("onnxruntime was asked"))
     assert not select.torch_cuda_usable()
     assert select.resolve_backend(InferOptions()) == "onnxruntime"
+
+
+def test_detections_of_no_area_are_dropped_not_looped_on():
+    # with min_detection_confidence 0 a blank frame's anchors pass with all-zero boxes: IoU 0 with themselves kept
+    # them in the suppression loop for ever
+    from avatar_engine.perception.onnx_landmarker import decode_detections
+
+    regressors = np.zeros((896, 16), np.float32)
+    logits = np.full(896, -50.0, np.float32)
+    logits[:3] = 5.0
+    regressors[2, 2:4] = 20.0  # one real box among two of no area
+    found = decode_detections(regressors, logits, (128.0, 0.0, 0.0), 0.0)
+    assert len(found) >= 1 and all(np.isfinite(d.box).all() for d in found)
+    assert found[0].box[2] > found[0].box[0]
