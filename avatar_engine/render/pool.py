@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import pickle
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -66,7 +67,11 @@ def _serve(conn, shm_name: str, depth: int, options, read: bool) -> None:
                         break
                     _, slot, expression, camera, model = message
                     t0 = time.perf_counter()
-                    renderer.render(expression, camera, model)
+                    try:
+                        renderer.render(expression, camera, model)
+                    except Exception as exc:  # this frame's fault (bad weights, a camera that raises): not the worker's
+                        conn.send(("frame_error", slot, f"{type(exc).__name__}: {exc}"))
+                        continue
                     renderer.finish()
                     t1 = time.perf_counter()
                     if read:
@@ -176,6 +181,8 @@ class RenderPool:
         slot = (self._submitted // self.workers) % self.depth
         try:
             self._conns[worker].send(("frame", slot, expression, camera, model))
+        except (pickle.PicklingError, AttributeError, TypeError) as exc:  # nothing was sent: the pool is as it was
+            raise BackendError(f"render pool: this frame cannot be sent to a worker process ({exc})") from None
         except OSError:  # a broken pipe: the worker is gone
             self._procs[worker].join(timeout=1.0)
             raise BackendError(f"render worker {worker} exited (code {self._procs[worker].exitcode}) "
@@ -185,7 +192,11 @@ class RenderPool:
 
     def _take_oldest(self) -> np.ndarray | None:
         worker, slot = self._pending[0]
-        _, done_slot, render_ms, read_ms = self._receive(worker, FRAME_TIMEOUT_S, "a frame")
+        message = self._receive(worker, FRAME_TIMEOUT_S, "a frame")
+        if message[0] == "frame_error":
+            self._pending.popleft()
+            raise BackendError(f"render worker {worker} could not render a frame: {message[2]}")
+        _, done_slot, render_ms, read_ms = message
         if done_slot != slot:
             raise BackendError(f"render worker {worker} answered slot {done_slot}, expected {slot}")
         self._pending.popleft()

@@ -121,3 +121,20 @@ def test_render_sequence_gives_the_renderers_frames_in_order_either_way(ctx, tem
     assert len(spawned) == (1 if cores > 1 and is_software(ctx) else 0)
     assert len(got) == len(FRAMES)
     assert all(np.array_equal(a, b) for a, b in zip(got, expected)), "render_sequence changed the pixels"
+
+
+def test_a_bad_frame_is_an_error_and_the_pool_goes_on(template):
+    # an unpicklable camera raised a raw AttributeError; a frame the renderer refuses killed its worker for good
+    class LambdaCamera(Camera):
+        pass
+
+    unpicklable = LambdaCamera(distance=0.6)
+    object.__setattr__(unpicklable, "hook", lambda: None)
+    with RenderPool(template, RenderOptions(size=SIZE), workers=1, depth=1) as pool:
+        with pytest.raises(BackendError, match="cannot be sent to a worker"):
+            pool.submit(Expression(), unpicklable)
+        pool.submit(Expression(np.zeros(3, np.float32)), CAMERA)  # 3 weights, not 52
+        with pytest.raises(BackendError, match="render worker 0 could not render a frame"):
+            pool.collect()
+        pool.submit(*FRAMES[1])
+        assert pool.collect().shape == (SIZE[1], SIZE[0], 4)  # the same worker renders the next frame
