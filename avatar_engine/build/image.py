@@ -176,8 +176,11 @@ def _shrink(image: Image.Image, max_side: int) -> Image.Image:
 def as_rgb(image: np.ndarray) -> np.ndarray:
     """An in-memory image (for the Python API) -> (h, w, 3) uint8 RGB; InputError if it is not an image array.
 
-    image : (h, w), (h, w, 3) or (h, w, 4); uint8, uint16 or float in [0, 1]
+    image : (h, w), (h, w, 3) or (h, w, 4); uint8, uint16 or float in [0, 1]; or a PIL image (any mode, turned by
+    its EXIF orientation, as a file would be)
     """
+    if isinstance(image, Image.Image):  # its mode decides what the numbers mean (palette indices, CMYK)
+        image = np.asarray(_to_rgb(upright(image)), np.uint8)
     a = np.asarray(image)
     if a.ndim == 2:
         a = a[..., None]
@@ -186,6 +189,10 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
     if a.dtype == np.uint16:
         a = (a.astype(np.float64) / 65535.0 * 255.0 + 0.5).astype(np.uint8)
     elif a.dtype.kind == "f":
+        top = float(np.nanmax(a)) if a.size and np.isfinite(a).any() else 0.0
+        if top > 1.0 + 1e-6:  # clipped to 1, a 0-255 float image became white and "no face" was all it said
+            raise InputError(f"a float image must be in [0, 1], this one reaches {top:g}; divide it by 255 (or pass "
+                             "it as uint8)")
         a = (np.clip(np.nan_to_num(a), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     elif a.dtype != np.uint8:
         raise InputError(f"expected a uint8, uint16 or float image array, got {a.dtype}")
@@ -194,10 +201,14 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
         a = (a[..., :3] * alpha + 255.0 * (1 - alpha) + 0.5).astype(np.uint8)
     elif a.shape[2] == 1:
         a = np.repeat(a, 3, axis=2)
-    if min(a.shape[:2]) < MIN_SIDE:
-        raise InputError(f"image {a.shape[1]}x{a.shape[0]} is too small (need at least {MIN_SIDE} pixels a side)")
+    h, w = a.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise InputError(f"image {w}x{h} is too small (need at least {MIN_SIDE} pixels a side)")
     if max(a.shape[:2]) > MAX_SIDE:
-        return load_array_shrunk(a)
+        a = load_array_shrunk(a)
+        if min(a.shape[:2]) < MIN_SIDE:
+            raise InputError(f"image {w}x{h} is too elongated: at most {MAX_SIDE} pixels on its longer side, it is "
+                             f"{min(a.shape[:2])} on the shorter (need at least {MIN_SIDE})")
     return np.ascontiguousarray(a)
 
 

@@ -33,6 +33,16 @@ class AnimatorOptions:
     """Calibrate the resting face from the first `tuning.calibration_s` seconds of tracking."""
 
 
+MAX_CALIBRATION_FRAMES = 600
+"""Calibration ends after this many frames whatever their times say (10 s at 60 fps)."""
+
+
+def usable(frame: LandmarkFrame) -> bool:
+    """Every score, rotation entry and landmark of `frame` is a finite number."""
+    return bool(np.isfinite(frame.scores).all() and np.isfinite(frame.rotation).all()
+                and (frame.points is None or np.isfinite(frame.points).all()))
+
+
 def _rigid(frames: list[LandmarkFrame], tuning: SolverTuning) -> np.ndarray | None:
     """(n, k, 3) rigid landmarks of the frames, or None unless every frame has landmarks."""
     if any(f.points is None for f in frames) or tuning.response != "mediapipe":
@@ -56,21 +66,30 @@ class Animator:
         self._resume_s = 0.0
         self.state = "idle"
         """'tracking', 'holding' (face just lost), 'easing' (toward idle), 'idle', or 'calibrating'."""
+        self.rejected = 0
+        """Frames refused for values that are not numbers (shown as no face)."""
 
     def recalibrate(self) -> None:
         """Collect the resting face again from the next frames (ask the person to look ahead, relaxed)."""
         self._collect = []
 
     def update(self, frame: LandmarkFrame | None, now_s: float) -> SolvedFrame:
-        """The frame to show at now_s (media seconds) given this frame's tracking result."""
+        """The frame to show at now_s (media seconds) given this frame's tracking result. A frame with a value that
+        is not a number (a glitching tracker, a phone app's bad packet) counts as no face: one NaN score spread to
+        every weight through the filter, for good, and a NaN rotation crashed the pose's SVD."""
         opts = self.options
+        if frame is not None and not usable(frame):
+            self.rejected += 1
+            frame = None
         if frame is None:
             shown = self._lost(now_s)
         else:
             if self._collect is not None:
                 self._collect.append(frame)
                 span = (frame.t_ns - self._collect[0].t_ns) * 1e-9
-                if span >= opts.tuning.calibration_s:
+                # by count too: a media clock that does not advance (a caller's constant or mis-scaled t_ns) kept
+                # collecting for ever, about 6 KB a frame
+                if span >= opts.tuning.calibration_s or len(self._collect) >= MAX_CALIBRATION_FRAMES:
                     self.calibration = calibrate(np.stack([f.scores for f in self._collect]),
                                                  np.stack([f.rotation for f in self._collect]),
                                                  _rigid(self._collect, opts.tuning))

@@ -13,7 +13,7 @@ Phone apps and other trackers that give ARKit scores skip MediaPipe: `process_la
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -59,6 +59,10 @@ class LiveOptions:
 
         if self.landmarker not in LANDMARKERS:
             raise ValueError(f"landmarker must be one of {', '.join(LANDMARKERS)}, got {self.landmarker!r}")
+        from avatar_engine.infer.session import BACKENDS
+
+        if self.landmarker_backend not in BACKENDS:
+            raise ValueError(f"landmarker_backend must be one of {', '.join(BACKENDS)}, got {self.landmarker_backend!r}")
 
 
 class LiveAvatar:
@@ -79,17 +83,28 @@ class LiveAvatar:
                 avatar = template_avatar()
             self._own_ctx = ctx is None
             self.ctx = ctx or headless_context()
-            self.renderer = Renderer(self.ctx, RenderOptions(size=self.options.size, samples=self.options.samples,
-                                                             background=self.options.background))
-            self.renderer.load(avatar)
+            try:
+                self.renderer = Renderer(self.ctx, RenderOptions(size=self.options.size, samples=self.options.samples,
+                                                                 background=self.options.background))
+                self.renderer.load(avatar)
+            except BaseException:  # (more MSAA samples than the driver has, an avatar it cannot take)
+                if self.renderer is not None:
+                    self.renderer.release()
+                if self._own_ctx:
+                    self.ctx.release()
+                raise
             from avatar_engine.live.glwait import gil_free_finish
 
             self._finish = gil_free_finish() or self.renderer.finish
         self._t0 = time.monotonic_ns()
+        self._last_t_ns: int | None = None
+        self._last_wall_ns = 0
+        self._closed = False
 
     # --- the stages, one at a time (the pipeline times each) ---------------------------------------
     def track(self, rgb: np.ndarray, t_ns: int) -> LandmarkFrame | None:
         """MediaPipe on one frame: rgb (h, w, 3) uint8 at media time t_ns (increasing)."""
+        self._check_open()
         if self._tracker is None:
             self._tracker = self._new_tracker()
         return self._tracker.track(rgb, t_ns)
@@ -103,14 +118,22 @@ class LiveAvatar:
         """Calibrate, solve and filter (or hold / idle when landmarks is None)."""
         return self.animator.update(landmarks, t_ns * 1e-9)
 
+    def _check_open(self, rendering: bool = False) -> None:
+        if self._closed:
+            raise RuntimeError("this LiveAvatar is closed: make a new one")
+        if rendering and self.renderer is None:
+            raise RuntimeError("this LiveAvatar does not render (LiveOptions(render=False)): weights only")
+
     def draw(self, solved: SolvedFrame) -> None:
         """Render into the renderer's framebuffer and wait for it (`read()` or blit it after). The wait releases
         the GIL (`glwait.py`), so tracking and capture threads run while the rasteriser works."""
+        self._check_open(rendering=True)
         self.renderer.render(to_expression(solved, self.options.animator.tuning), self.options.camera)
         self._finish()
 
     def read(self) -> np.ndarray:
         """(h, w, 4) uint8 RGBA of the last draw."""
+        self._check_open(rendering=True)
         return self.renderer.read()
 
     def frame_done(self) -> None:
@@ -136,9 +159,19 @@ class LiveAvatar:
         return self.process_landmarks(self.track(rgb, t_ns), t_ns)
 
     def process_landmarks(self, landmarks: LandmarkFrame | None, t_ns: int | None = None) -> LiveFrame:
-        """Animate and render from already tracked scores and pose (phone apps, other trackers)."""
+        """Animate and render from already tracked scores and pose (phone apps, other trackers). t_ns: the frame's
+        media time (default: the landmarks' own; for None, the last frame's advanced by the wall clock, so the held
+        face eases to idle on the same clock its frames ran on)."""
+        self._check_open()
         if t_ns is None:
-            t_ns = landmarks.t_ns if landmarks is not None else time.monotonic_ns() - self._t0
+            if landmarks is not None:
+                t_ns = landmarks.t_ns
+            else:
+                t_ns = self._last_t_ns + (time.monotonic_ns() - self._last_wall_ns) if self._last_t_ns is not None \
+                    else time.monotonic_ns() - self._t0
+        elif landmarks is not None and landmarks.t_ns != t_ns:
+            landmarks = replace(landmarks, t_ns=int(t_ns))  # the filters and calibration run on the time given
+        self._last_t_ns, self._last_wall_ns = int(t_ns), time.monotonic_ns()
         solved = self.animate(landmarks, t_ns)
         rgba = None
         if self.renderer is not None:
@@ -159,6 +192,7 @@ class LiveAvatar:
         self.animator.mirror = bool(value)
 
     def close(self) -> None:
+        self._closed = True
         if self._tracker is not None:
             self._tracker.close()
             self._tracker = None

@@ -13,6 +13,7 @@ of what our avatar's camera would, so yaw and roll are negated and Left/Right ke
 
 from __future__ import annotations
 
+import math
 import socket
 import time
 
@@ -49,6 +50,8 @@ def parse_packet(text: str) -> tuple[np.ndarray, np.ndarray, bool] | None:
                 numbers = [float(v) for v in values.split(",")]
             except ValueError:
                 return None
+            if not all(math.isfinite(v) for v in numbers):  # "nan" parses as a float: it crashed the solver
+                return None
             if key == "head" and len(numbers) >= 3:
                 rx, ry, rz = numbers[:3]
                 angles[:] = (-ry, rx, -rz)
@@ -58,6 +61,8 @@ def parse_packet(text: str) -> tuple[np.ndarray, np.ndarray, bool] | None:
         try:
             number = float(value)
         except ValueError:
+            return None
+        if not math.isfinite(number):
             return None
         if name == "trackingStatus":
             tracking = number > 0

@@ -1,7 +1,7 @@
 """Frames rendered by worker processes, each with its own headless GL context, handed back in order.
 
-    with RenderPool(avatar, RenderOptions(size=(1280, 720)), workers=2) as pool:
-        for rgba in pool.map((expression, camera) for expression in performance):
+    with RenderPool(avatar, RenderOptions(size=(1280, 720)), workers=2) as pool:   # in a script: under
+        for rgba in pool.map((expression, camera) for expression in performance):  # if __name__ == "__main__"
             video.write(rgba)                    # (720, 1280, 4) uint8, the same pixels Renderer.read gives
 
 Why processes: on a software rasteriser (Mesa llvmpipe) a context never overlaps its two halves of a frame. The
@@ -135,7 +135,14 @@ class RenderPool:
                 child.close()
                 self._procs.append(proc)
                 self._conns.append(parent)
-                parent.send(avatar)
+                try:
+                    parent.send(avatar)
+                except (BrokenPipeError, EOFError):  # the worker died while importing the caller's script
+                    proc.join(timeout=5.0)
+                    raise BackendError(
+                        f"render worker {i} exited (code {proc.exitcode}) as it started: a script that makes a "
+                        "RenderPool must do so under `if __name__ == \"__main__\":` (the workers are spawned and "
+                        "import the script)") from None
             infos = [self._receive(i, START_TIMEOUT_S, "start") for i in range(workers)]
         except BaseException:
             self.close()

@@ -215,3 +215,19 @@ def test_only_photo_formats_are_decoded(tmp_path):
     path.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 100 100\nshowpage\n")
     with pytest.raises(InputError, match="not an image file"):
         load_photo(path)
+
+
+def test_arrays_and_pil_images_mean_what_they_say():
+    # a PIL image's mode decides its numbers (palette indices read as grey; CMYK's K read as alpha: all white); a
+    # 0-255 float array was clipped to white and refused as "no face"
+    from PIL import Image as PILImage
+
+    base = _marked()
+    for mode in ("P", "CMYK"):
+        image = PILImage.fromarray(base).convert(mode) if mode == "CMYK" else \
+            PILImage.fromarray(base).convert("P", palette=PILImage.Palette.ADAPTIVE)
+        assert np.abs(as_rgb(image).astype(int) - base).mean() < 6, mode
+    with pytest.raises(InputError, match="must be in \\[0, 1\\].*divide it by 255"):
+        as_rgb(base.astype(np.float32))
+    with pytest.raises(InputError, match="too elongated"):
+        as_rgb(np.zeros((64, 8000, 3), np.uint8))

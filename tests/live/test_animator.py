@@ -104,3 +104,28 @@ def test_a_slow_camera_is_filtered_and_shown_on_time():
         assert a.state == "holding" and held.weights[JAW] == pytest.approx(shown[-1])
         t += 1 / 7.5
     assert shown[7] < 0.05 and shown[8] > 0.5, "the opening shows on the frame that tracked it, not a frame later"
+
+
+def test_a_frame_with_a_value_that_is_not_a_number_counts_as_no_face():
+    # one NaN score spread to every weight through the filter, for good; a NaN rotation crashed the pose's SVD
+    a = animator(idle=IdleOptions(hold_s=0.5, ease_s=1.0))
+    for i in range(10):
+        a.update(smiling(i / FPS), i / FPS)
+    bad_score = smiling(10 / FPS)
+    bad_score.scores[ARKIT_INDEX["eyeBlinkLeft"]] = np.nan
+    bad_rotation = LandmarkFrame(smiling(11 / FPS).scores, np.full((3, 3), np.nan), int(11 / FPS * 1e9))
+    for k, frame in ((10, bad_score), (11, bad_rotation)):
+        shown = a.update(frame, k / FPS)
+        assert a.state == "holding" and np.isfinite(shown.as_vector()).all()
+    after = a.update(smiling(12 / FPS), 12 / FPS)
+    assert a.rejected == 2 and a.state == "tracking" and np.isfinite(after.as_vector()).all()
+    assert after.weights[JAW] > 0.5
+
+
+def test_calibration_ends_even_when_media_time_stands_still():
+    from avatar_engine.live.animator import MAX_CALIBRATION_FRAMES
+
+    a = Animator(AnimatorOptions(tuning=dataclasses.replace(DEFAULT_TUNING, calibration_s=1.0)))
+    for i in range(MAX_CALIBRATION_FRAMES + 5):
+        a.update(smiling(0.0), i / FPS)  # a caller's constant t_ns: collected for ever, ~6 KB a frame
+    assert a.state == "tracking"

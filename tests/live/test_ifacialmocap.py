@@ -116,3 +116,8 @@ def test_a_video_named_like_the_phone_source_is_a_video(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert is_phone_source("ifacialmocap") and is_phone_source("ifacialmocap:50003")
     assert not is_phone_source("ifacialmocap_take1.mp4")
+
+
+def test_a_packet_with_nan_or_inf_is_corrupt():
+    assert parse_packet("jawOpen-10|eyeBlink_L-0|=head#nan,1,0,0,0,0|") is None
+    assert parse_packet("jawOpen-inf|eyeBlink_L-0|") is None

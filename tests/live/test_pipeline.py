@@ -317,3 +317,30 @@ def test_a_camera_read_that_never_returns_is_left_running_not_closed_under_it(ct
     assert pipeline.stuck == ["live-capture"]
     release.set()
     live.close()
+
+
+def test_api_landmarks_on_the_callers_clock_ease_to_idle_and_misuse_is_named(ctx):
+    # a phone app stamps frames with the uptime clock; the no-face ticks after them ran on another clock (time since
+    # the LiveAvatar was made), so the lost face was held for ever; a t_ns passed in was ignored by the filters
+    from avatar_engine.solve.frames import LandmarkFrame
+
+    live = small_live(ctx, render=False, animator=AnimatorOptions(auto_calibrate=False))
+    uptime = time.monotonic_ns()
+    scores = np.zeros(52, np.float32)
+    scores[ARKIT_INDEX["jawOpen"]] = 1.0
+    for i in range(5):
+        live.process_landmarks(LandmarkFrame(scores, np.eye(3), uptime + i * 33_000_000))
+    assert live.animator.state == "tracking"
+    live.animator.options = dataclasses.replace(live.animator.options,
+                                                idle=dataclasses.replace(live.animator.options.idle, hold_s=0.05,
+                                                                         ease_s=0.05))
+    time.sleep(0.3)
+    live.process_landmarks(None)
+    assert live.animator.state == "idle"
+    frame = live.process_landmarks(LandmarkFrame(scores, np.eye(3), 0), t_ns=uptime + 10 * 10 ** 9)
+    assert frame.t_ns == uptime + 10 * 10 ** 9
+    with pytest.raises(RuntimeError, match="does not render"):
+        live.read()
+    live.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        live.process_landmarks(None)
