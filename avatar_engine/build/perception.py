@@ -117,7 +117,8 @@ def choose_face(faces: list[FaceObservation], options: PerceptionOptions, size: 
     w, h = size
     if not faces:
         raise InputError("no face found in the photo (MediaPipe's face detector saw none); use a photo where the "
-                         "face is visible, lit and facing the camera")
+                         "face is visible, lit and facing the camera, and fills a good part of it (the detector "
+                         "misses faces under about a tenth of the photo's width: crop to head and shoulders)")
     if len(faces) > 1 and options.face is None:
         raise InputError(f"{len(faces)} faces found in the photo; choose one with --face largest or --face N "
                          f"(1 = leftmost)")
@@ -137,6 +138,48 @@ def _matching(faces: list[FaceObservation], target: FaceObservation) -> FaceObse
     best = min(faces, key=lambda f: float(np.linalg.norm(f.points[:, :2].mean(0) - centre)))
     scale = np.ptp(target.points[:, 1])
     return best if np.linalg.norm(best.points[:, :2].mean(0) - centre) < 0.25 * scale else None
+
+
+LEVEL_ROLL_DEG = 12.0
+"""A face tilted in the image plane by more than this is turned level before anything reads the photo: the hair
+region works in rows and columns (crown above the face, temples beside it, clothes below the chin), and a sideways
+photo (a phone's, its orientation tag lost) built a malformed head."""
+def face_roll_deg(face: FaceObservation, size: tuple[int, int]) -> float:
+    """How far the eye line of `face` (`EYE_CORNERS`: level in an upright face) turns clockwise in the image,
+    degrees (0 level, 90 a face lying on its side)."""
+    w, h = size
+    (x0, y0), (x1, y1) = (face.points[i, :2] * (w, h) for i in EYE_CORNERS)
+    return float(np.degrees(np.arctan2(y1 - y0, x1 - x0)))
+
+
+def level_photo(rgb: np.ndarray, landmarker: FaceLandmarker, options: PerceptionOptions | None = None
+                ) -> tuple[np.ndarray, float]:
+    """The photo turned so the face to build is level (quarter turns exactly, the rest resampled with black corners),
+    and the turn in degrees (counter-clockwise); the photo itself and 0 when it is level within LEVEL_ROLL_DEG or no
+    single face to build is found (`perceive` then says why)."""
+    options = options or PerceptionOptions()
+    h, w = rgb.shape[:2]
+    try:
+        face = choose_face(landmarker.detect(rgb), options, (w, h))
+    except InputError:
+        return rgb, 0.0
+    roll = face_roll_deg(face, (w, h))
+    if abs(roll) < LEVEL_ROLL_DEG:
+        return rgb, 0.0
+    quarter = int(round(roll / 90.0))
+    turned = np.ascontiguousarray(np.rot90(rgb, quarter))  # counter-clockwise, as the rest below
+    rest = roll - 90.0 * quarter
+    if abs(rest) >= LEVEL_ROLL_DEG:
+        from PIL import Image
+
+        # about the face's centre, at the photo's size: a canvas grown to hold the corners shrank the face below
+        # what the detector finds
+        th, tw = turned.shape[:2]
+        cx, cy = face.points[:, :2].mean(axis=0) * (w, h)
+        centre = {0: (cx, cy), 1: (cy, w - cx), 2: (w - cx, h - cy), 3: (h - cy, cx)}[quarter % 4]
+        turned = np.asarray(Image.fromarray(turned).rotate(rest, resample=Image.Resampling.BILINEAR,
+                                                           center=tuple(float(c) for c in centre)))
+    return turned, roll
 
 
 def perceive(rgb: np.ndarray, landmarker: FaceLandmarker, options: PerceptionOptions | None = None) -> Perception:

@@ -23,7 +23,7 @@ import numpy as np
 
 from avatar_engine.build.fit import FitOptions, fit_landmarks
 from avatar_engine.build.image import as_rgb, load_photo
-from avatar_engine.build.perception import MAX_FACES, PerceptionOptions, perceive
+from avatar_engine.build.perception import MAX_FACES, PerceptionOptions, level_photo, perceive
 from avatar_engine.build.records import FitResult
 from avatar_engine.build.render_check import AGREEMENT_TARGET, RenderCheck
 from avatar_engine.build.report import BuildReport
@@ -44,6 +44,38 @@ REPROJECTION_WARN = 0.05
 """A mean landmark reprojection error above this fraction of the inter-ocular distance is reported as poor."""
 SWEPT_FRINGE_M = 0.02
 """A fitted fringe at least this long gets the sweep read from the photo's strands (shorter: nothing to sweep)."""
+
+
+CHILD_AGE = 0.3
+"""A fitted age setting under this (about 15 years) is reported: blurred, heavily compressed or cut-off photos of
+adults fitted as young as 0.09."""
+OUTSIDE_WARN = 10
+"""Landmarks beyond the photo's edge from which a face counts as cut off (MediaPipe guesses them)."""
+DARK_FACE = 0.12
+"""Mean linear luminance of the face under which the photo is too dark to read the skin's tone: a fair face at
+half exposure read 0.10 and built dark-skinned (studio photos of very dark skin read about 0.03-0.05, so this is a
+warning, not a correction)."""
+
+
+def photo_warnings(rgb: np.ndarray, seen) -> list[str]:
+    """What about this photo may make the avatar wrong: a face cut by the edge, a dark face."""
+    h, w = rgb.shape[:2]
+    px = seen.points_px
+    outside = int(((px[:, 0] < 0) | (px[:, 0] >= w) | (px[:, 1] < 0) | (px[:, 1] >= h)).sum())
+    warnings = []
+    if outside >= OUTSIDE_WARN:
+        warnings.append(f"the face is cut by the photo's edge ({outside} of {len(px)} landmarks outside): the missing "
+                        "part is guessed; a photo with the whole head fits better")
+    x0, y0 = np.clip(px.min(axis=0).astype(int), 0, [w - 1, h - 1])
+    x1, y1 = np.clip(px.max(axis=0).astype(int) + 1, 1, [w, h])
+    face = rgb[y0:y1, x0:x1].reshape(-1, 3).astype(np.float64) / 255.0
+    if len(face):
+        linear = np.where(face <= 0.04045, face / 12.92, ((face + 0.055) / 1.055) ** 2.4)
+        luminance = float((linear @ np.array([0.2126, 0.7152, 0.0722])).mean())
+        if luminance < DARK_FACE:
+            warnings.append(f"the face is dark in the photo (mean luminance {luminance:.2f}): a fair skin may come out "
+                            "darker than it is; a brighter photo gives a truer tone")
+    return warnings
 
 
 GREY_TOLERANCE = 3
@@ -216,13 +248,23 @@ class Builder:
         if is_greyscale(rgb):
             report.warnings.append("the photo has no colour: the skin, eye and hair colours are the default's guesses")
         with report.stage("perception"), native_stderr_silenced():
+            rgb, turned = level_photo(rgb, self._landmarker, self.perception_options)
             seen = perceive(rgb, self._landmarker, self.perception_options)
+        if turned:
+            report.size = (int(rgb.shape[1]), int(rgb.shape[0]))
+            report.warnings.append(f"the face was tilted {abs(turned):.0f} degrees in the photo; the photo was turned "
+                                   "to level it")
+        report.warnings.extend(photo_warnings(rgb, seen))
         if seen.face_count > 1:
             report.warnings.append(f"{seen.face_count} faces in the photo; built face chosen by --face "
                                    f"{self.options.face}")
         with report.stage("fit"):
             fit = fit_landmarks(seen, self.model, self.options.fit)
         report.warnings.extend(fit.warnings)
+        age = float(fit.identity.get("age", 0.5))
+        if age < CHILD_AGE:  # MakeHuman's age: 0 one year, 0.5 twenty-five, linear between
+            report.warnings.append(f"the head came out child-sized (about {1 + 48 * age:.0f} years); for an adult, a "
+                                   "sharper, uncropped photo fits better (blur and cut-off faces shrink the fit)")
         err = np.linalg.norm(fit.view.project(_landmarks(fit, self.model)) - fit.landmarks_px[:468], axis=1)
         report.fit = {"reprojection_error": round(fit.reprojection_error, 5),
                       "reprojection_error_max": round(float(err.max() / seen.inter_ocular_px), 5),

@@ -97,3 +97,32 @@ def test_turned_head_is_refused(landmarker, gl_context, template):
     assert faces and abs(pose_yaw_deg(faces[0].pose)) > 45, "MediaPipe should still see the turned face"
     with pytest.raises(InputError, match="turned .* degrees"):
         perceive(side, landmarker)
+
+
+@pytest.mark.parametrize("turn", ["quarter", "tilt"])
+def test_a_tilted_or_sideways_photo_is_levelled(grace_hopper, landmarker, turn):
+    # a sideways phone photo built a malformed head, and a tilted one broke the hair region (rows and columns)
+    from PIL import Image
+
+    from avatar_engine.build.perception import face_roll_deg, level_photo
+
+    photo = (np.ascontiguousarray(np.rot90(grace_hopper, -1)) if turn == "quarter"
+             else np.asarray(Image.fromarray(grace_hopper).rotate(-25, resample=Image.Resampling.BILINEAR)))
+    level, turned = level_photo(photo, landmarker)
+    assert abs(turned) > 20
+    faces = landmarker.detect(level)
+    assert len(faces) == 1 and abs(face_roll_deg(faces[0], (level.shape[1], level.shape[0]))) < 5
+    same, none = level_photo(grace_hopper, landmarker)
+    assert none == 0.0 and same is grace_hopper  # an upright photo is left as it is
+
+
+def test_a_face_cut_by_the_edge_and_a_dark_face_are_reported(grace_hopper, landmarker):
+    from avatar_engine.build.pipeline import photo_warnings
+
+    seen = perceive(grace_hopper, landmarker)
+    assert photo_warnings(grace_hopper, seen) == []
+    chin = int(seen.points_px[:, 1].max())
+    cut = np.ascontiguousarray(grace_hopper[: chin - 25])
+    assert any("cut by the photo's edge" in w for w in photo_warnings(cut, perceive(cut, landmarker)))
+    dim = (grace_hopper * 0.4).astype(np.uint8)
+    assert any("the face is dark" in w for w in photo_warnings(dim, perceive(dim, landmarker)))
