@@ -78,6 +78,28 @@ def photo_warnings(rgb: np.ndarray, seen) -> list[str]:
     return warnings
 
 
+HEAD_CROP_FACES = 3.5
+"""The person segmenter sees a square this many face heights wide round the face (the whole photo when smaller)."""
+
+
+def segment_around_head(segmenter, rgb: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
+    """(h, w) person probability, the segmenter run on a square round the head (zero elsewhere): on the whole of a
+    large photo it took part of a flag for the person (purple hair), and on a wide strip it found no person at all
+    (a bald avatar). A photo that is about the head already is segmented whole, as before."""
+    h, w = rgb.shape[:2]
+    face_h = float(np.ptp(landmarks_px[:, 1]))
+    side = int(round(HEAD_CROP_FACES * face_h))
+    if side >= 0.9 * max(w, h):
+        return segmenter.segment(rgb)
+    cx, cy = landmarks_px.mean(axis=0)
+    x0 = int(np.clip(round(cx - side / 2), 0, max(w - side, 0)))
+    y0 = int(np.clip(round(cy - 0.55 * side), 0, max(h - side, 0)))  # a little more above: hair and crown
+    crop = np.ascontiguousarray(rgb[y0:y0 + side, x0:x0 + side])
+    person = np.zeros((h, w), np.float32)
+    person[y0:y0 + crop.shape[0], x0:x0 + crop.shape[1]] = segmenter.segment(crop)
+    return person
+
+
 GREY_TOLERANCE = 3
 """A photo whose colour channels all lie within this many levels of each other is greyscale (JPEG keeps them close,
 not equal)."""
@@ -397,7 +419,7 @@ class Builder:
         with native_stderr_silenced():
             if self._segmenter is None:
                 self._segmenter = PersonSegmenter()
-            person = self._segmenter.segment(rgb)
+            person = segment_around_head(self._segmenter, rgb, fit.landmarks_px)
         region = hair_region(rgb, person, fit.landmarks_px)
         # the outline cannot tell straight hair from curls; the texture can, and curls change the outline to fit
         wave = round(hair_wave(rgb, region.mask, fit.landmarks_px), 3)

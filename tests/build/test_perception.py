@@ -126,3 +126,22 @@ def test_a_face_cut_by_the_edge_and_a_dark_face_are_reported(grace_hopper, landm
     assert any("cut by the photo's edge" in w for w in photo_warnings(cut, perceive(cut, landmarker)))
     dim = (grace_hopper * 0.4).astype(np.uint8)
     assert any("the face is dark" in w for w in photo_warnings(dim, perceive(dim, landmarker)))
+
+
+def test_the_person_segmenter_sees_the_head_not_the_whole_large_photo():
+    # on a whole large photo it took part of a flag for the person; on a wide strip it found no person at all
+    from avatar_engine.build.pipeline import HEAD_CROP_FACES, segment_around_head
+
+    seen_shapes = []
+
+    class Recorder:
+        def segment(self, rgb):
+            seen_shapes.append(rgb.shape[:2])
+            return np.ones(rgb.shape[:2], np.float32)
+
+    face = np.array([[1400.0, 900.0], [1600.0, 1100.0]])  # a face 200 px tall in a 3000 x 2000 photo
+    person = segment_around_head(Recorder(), np.zeros((2000, 3000, 3), np.uint8), face)
+    side = int(round(HEAD_CROP_FACES * 200))
+    assert seen_shapes[-1] == (side, side) and person.sum() == side * side and person[1000, 1500] == 1
+    segment_around_head(Recorder(), np.zeros((600, 512, 3), np.uint8), face / 5)  # a photo about the head: whole
+    assert seen_shapes[-1] == (600, 512)
