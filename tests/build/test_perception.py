@@ -143,5 +143,5 @@ def test_the_person_segmenter_sees_the_head_not_the_whole_large_photo():
     person = segment_around_head(Recorder(), np.zeros((2000, 3000, 3), np.uint8), face)
     side = int(round(HEAD_CROP_FACES * 200))
     assert seen_shapes[-1] == (side, side) and person.sum() == side * side and person[1000, 1500] == 1
-    segment_around_head(Recorder(), np.zeros((600, 512, 3), np.uint8), face / 5)  # a photo about the head: whole
-    assert seen_shapes[-1] == (600, 512)
+    segment_around_head(Recorder(), np.zeros((600, 512, 3), np.uint8), np.array([[200.0, 150.0], [300.0, 350.0]]))
+    assert seen_shapes[-1] == (600, 512)  # a photo about the head (face 200 px of 600) is segmented whole
