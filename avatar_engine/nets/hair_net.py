@@ -15,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from avatar_engine.errors import ModelError
 from avatar_engine.head.hair import HAIR_PRESETS, HairStyle
 from avatar_engine.nets.hair_features import hair_features
+from avatar_engine.nets.onnx_file import check_card_binding
 
 MODEL_PATH = Path(__file__).resolve().parents[2] / "assets" / "models" / "hair_style.onnx"
 TARGETS = ("present", "length", "volume", "fringe", "parting", "baldness")
@@ -42,6 +44,9 @@ def style_from_outputs(outputs: np.ndarray, color: tuple[int, int, int] = HairSt
     return replace(HairStyle(color=color), **values).clamped()
 
 
+TRAIN_HINT = "retrain it with `avatar train hair` (see assets/models/hair_style.md)"
+
+
 @dataclass
 class HairStyleNet:
     """The trained network, opened once: `predict(mask, points, size)` per photo."""
@@ -54,9 +59,16 @@ class HairStyleNet:
         from avatar_engine.infer.select import open_session
         from avatar_engine.infer.session import InferOptions
 
-        session = open_session(path, InferOptions(backend=backend, threads=1))
         card_path = Path(path).with_suffix(".json")
-        card = json.loads(card_path.read_text()) if card_path.exists() else {}
+        try:
+            card = json.loads(card_path.read_text()) if card_path.exists() else {}
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{card_path.name}: the hair network's card is unreadable ({type(exc).__name__}); "
+                             f"{TRAIN_HINT}") from None
+        if not isinstance(card, dict):
+            raise ModelError(f"{card_path.name}: the hair network's card is not a card; {TRAIN_HINT}")
+        check_card_binding(card, Path(path), TRAIN_HINT)
+        session = open_session(path, InferOptions(backend=backend, threads=1), hint=TRAIN_HINT)
         return HairStyleNet(session, card)
 
     def outputs(self, features: np.ndarray) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from avatar_engine.errors import InputError, ModelError
 from avatar_engine.paths import atomic_path
 
 OPSET = 17
@@ -14,11 +15,34 @@ IR_VERSION = 8
 def write_model(graph, path: Path) -> None:
     """Wrap `graph` (an onnx GraphProto) in an opset-17 model, check it, and write it to `path` through a
     temporary name and a rename (never a partial file)."""
+    import numpy as np
     import onnx
-    from onnx import helper
+    from onnx import helper, numpy_helper
 
+    bad = [t.name for t in graph.initializer if not np.isfinite(numpy_helper.to_array(t)).all()]
+    if bad:  # NaN in the data (or a diverged run) trained "successfully" into a network that blanked heads
+        raise InputError(f"training gave weights that are not numbers ({len(bad)} tensors, e.g. {bad[0]}): the data "
+                         "holds NaN or infinite values, or the run diverged; nothing was written")
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="avatar-engine")
     proto.ir_version = IR_VERSION
     onnx.checker.check_model(proto)
     with atomic_path(path) as tmp:
         onnx.save(proto, str(tmp))
+
+
+def check_card_binding(card: dict, path: Path, hint: str) -> None:
+    """ModelError when the card names the sha256 of its network (`onnx_sha256`, written by the trainers) and the file
+    at `path` is another: damaged bytes that still parse changed the avatar silently, and a card left from an earlier
+    training described a network it was not made for. A card without the field (made before it existed) passes."""
+    expected = card.get("onnx_sha256")
+    if expected is None:
+        return
+    from avatar_engine.assets.cache import sha256_file
+
+    try:
+        actual = sha256_file(path)
+    except OSError as exc:
+        raise ModelError(f"cannot read {path} ({exc.strerror or exc}); {hint}") from None
+    if actual != expected:
+        raise ModelError(f"{Path(path).name} is not the network its card was written for (sha256 {actual[:16]}..., "
+                         f"the card says {str(expected)[:16]}...): damaged or replaced; {hint}")

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from avatar_engine.errors import ModelError
+from avatar_engine.nets.onnx_file import check_card_binding
 from avatar_engine.nets.recon_features import EXPRESSIONS, INPUTS, POSE, recon_input
 
 MODEL_PATH = Path(__file__).resolve().parents[2] / "assets" / "models" / "recon.onnx"
@@ -58,13 +59,20 @@ class ReconNet:
         try:
             card = json.loads(card_path.read_text())
             names = tuple(card["outputs"]["identity"])
-            sigma = card["identity_rms"]
+            raw_sigma = card["identity_rms"]
+            if not isinstance(raw_sigma, list) or any(isinstance(v, bool) for v in raw_sigma):
+                raise TypeError("identity_rms is not a list of numbers")
+            sigma = np.asarray(raw_sigma, np.float64)
             fingerprint = card["correction_reference_sha256"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"reconstruction network card {card_path} is missing or damaged "
                              f"({type(exc).__name__}); {HINT}") from None
-        if names != tuple(model.identity_names) or len(sigma) != len(names):
+        if names != tuple(model.identity_names) or sigma.shape != (len(names),):
             raise ModelError(f"reconstruction network {path.name} was made for another head model; {HINT}")
+        if not (np.isfinite(sigma).all() and (sigma > 0).all()):  # the prior's spread: NaN or 0 changed the avatar
+            raise ModelError(f"reconstruction network card {card_path.name} holds an identity_rms that is not a "
+                             f"positive number; {HINT}")
+        check_card_binding(card, path, HINT)
         if fingerprint != correction_fingerprint():
             raise ModelError(f"reconstruction network {path.name} was made with another landmark correction "
                              f"(assets/head/landmark_correction.npz); {HINT}")
@@ -78,9 +86,18 @@ class ReconNet:
         return ReconNet(session, card, names, len(model.phenotype_names))
 
     def outputs(self, inputs: np.ndarray) -> np.ndarray:
-        """inputs : (n, INPUTS) -> (n, OUTPUTS) raw outputs."""
+        """inputs : (n, INPUTS) -> (n, OUTPUTS) raw outputs; ModelError when they are not what a trained network
+        gives (another shape than declared, values that are not numbers: damaged weights)."""
+        inputs = np.asarray(inputs, np.float32)
         name = self.session.inputs[0].name
-        return next(iter(self.session.run({name: np.asarray(inputs, np.float32)}).values()))
+        out = np.asarray(self.session.run({name: inputs})[self.session.outputs[0].name])
+        expected = len(self.names) + EXPRESSIONS + len(POSE)
+        if out.shape != (len(inputs), expected):
+            raise ModelError(f"the reconstruction network gave outputs of shape {out.shape}, expected "
+                             f"{(len(inputs), expected)}; {HINT}")
+        if not np.isfinite(out).all():
+            raise ModelError(f"the reconstruction network gave values that are not numbers (damaged weights?); {HINT}")
+        return out
 
     def predict(self, points_px: np.ndarray, depth: np.ndarray) -> ReconPrediction:
         """points_px : (>=468, 2) MediaPipe's points in pixels, depth : (>=468,) its relative depth."""

@@ -26,6 +26,7 @@ from avatar_engine.build.texture_fill import dilate, fill_base, seam_edges, seam
 from avatar_engine.head.geometry import weld_ids
 from avatar_engine.build.texture_project import bilinear, project_texels, texel_map
 from avatar_engine.errors import InputError, ModelError
+from avatar_engine.nets.onnx_file import check_card_binding
 from avatar_engine.head.skin_layout import layout_id
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "assets" / "models"
@@ -260,6 +261,9 @@ class TextureNet:
         except (OSError, ValueError) as exc:
             raise ModelError(f"{card_path.name}: the texture network's card is missing or unreadable "
                              f"({type(exc).__name__}); {HINT}") from None
+        if not isinstance(card, dict):
+            raise ModelError(f"{card_path.name}: the texture network's card is not a card (JSON {type(card).__name__});"
+                             f" {HINT}")
         mode = card.get("mode")
         if mode not in MODES or card.get("channels") != CHANNELS or card.get("net_size") != NET_SIZE:
             raise ModelError(f"{card_path.name} does not describe a texture network this code runs (mode {mode!r}, "
@@ -267,6 +271,7 @@ class TextureNet:
         if card.get("skin_layout") != default_layout_id():
             raise ModelError(f"{path.name} was trained on another skin UV layout ({card.get('skin_layout')!r}, the "
                              f"head model's is {default_layout_id()!r}); {HINT}")
+        check_card_binding(card, path, HINT)
         session = open_session(path, InferOptions(backend=backend, device=device, threads=1), hint=HINT)
         spec = session.inputs[0]
         if len(session.inputs) != 1 or tuple(spec.shape[1:]) != (CHANNELS, NET_SIZE, NET_SIZE):
@@ -276,9 +281,18 @@ class TextureNet:
         return TextureNet(session, card, mode)
 
     def offset(self, features: np.ndarray) -> np.ndarray:
-        """features : (CHANNELS, NET_SIZE, NET_SIZE) -> (3, NET_SIZE, NET_SIZE) log-albedo offset."""
+        """features : (CHANNELS, NET_SIZE, NET_SIZE) -> (3, NET_SIZE, NET_SIZE) log-albedo offset; ModelError when the
+        output is not what a trained network gives (another shape, values that are not numbers: one NaN weight
+        made every texel black)."""
         name = self.session.inputs[0].name
-        return next(iter(self.session.run({name: np.asarray(features, np.float32)[None]}).values()))[0]
+        outputs = self.session.run({name: np.asarray(features, np.float32)[None]})
+        out = np.asarray(outputs.get("offset", next(iter(outputs.values()))))
+        if out.shape != (1, 3, NET_SIZE, NET_SIZE):
+            raise ModelError(f"the texture network gave an output of shape {out.shape}, expected "
+                             f"(1, 3, {NET_SIZE}, {NET_SIZE}); {HINT}")
+        if not np.isfinite(out).all():
+            raise ModelError(f"the texture network gave values that are not numbers (damaged weights?); {HINT}")
+        return out[0]
 
     def close(self) -> None:
         self.session.close()

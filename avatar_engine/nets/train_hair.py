@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from avatar_engine.assets.cache import sha256_file
 from avatar_engine.errors import InputError
 from avatar_engine.nets.hair_features import FEATURES, hair_features, mirror_features
 from avatar_engine.nets.hair_net import TARGETS, targets_from_labels
@@ -147,5 +148,6 @@ def run(folders: list[Path], output: Path, options: TrainOptions, command: str |
             "data": data, "command": command,
             "seed": options.seed, "epochs": options.epochs, "hidden": list(HIDDEN), **metrics,
             "train_seconds": round(time.perf_counter() - start, 1)}
+    card["onnx_sha256"] = sha256_file(output)  # ties the card to these bytes (`check_card_binding`)
     write_json_atomic(output.with_suffix(".json"), card, indent=1)
     return card

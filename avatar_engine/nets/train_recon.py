@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from avatar_engine.assets.cache import sha256_file
 from avatar_engine.errors import InputError
 from avatar_engine.paths import write_json_atomic
 from avatar_engine.synth.dataset import read_shard
@@ -371,5 +372,6 @@ def run(folders: list[Path], output: Path, options: TrainOptions = TrainOptions(
                      "samples": int(len(seeds))},
             "command": command, "options": asdict(options), **metrics,
             "train_seconds": round(time.perf_counter() - start, 1)}
+    card["onnx_sha256"] = sha256_file(output)  # ties the card to these bytes (`check_card_binding`)
     write_json_atomic(output.with_suffix(".json"), card, indent=1)
     return card

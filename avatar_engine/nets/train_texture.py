@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from avatar_engine.assets.cache import sha256_file
 from avatar_engine.errors import InputError
 from avatar_engine.nets.texture_data import load
 from avatar_engine.paths import write_json_atomic
@@ -245,5 +246,6 @@ def run(folders: list[Path], output: Path, options: TrainOptions, command: str |
             "learning_rate": options.learning_rate, "seam_weight": SEAM_WEIGHT,
             "loss_units": "texture values 0-255 (sqrt of linear albedo x 255)", **metrics,
             "train_seconds": round(time.perf_counter() - start, 1)}
+    card["onnx_sha256"] = sha256_file(output)  # ties the card to these bytes (`check_card_binding`)
     write_json_atomic(output.with_suffix(".json"), card, indent=1)
     return card

@@ -132,7 +132,7 @@ def test_damaged_or_foreign_weights_are_one_line_errors(trained, tmp_path):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not an onnx file")
     shutil.copy(path.with_suffix(".json"), bad.with_suffix(".json"))
-    with pytest.raises(ModelError, match="not a valid ONNX model") as err:
+    with pytest.raises(ModelError, match="not a valid ONNX model|not the network its card was written for") as err:
         ReconNet.open(bad)
     assert "\n" not in str(err.value)
     lone = tmp_path / "lone.onnx"
@@ -181,3 +181,28 @@ def test_builder_with_the_network_makes_a_valid_avatar(grace_hopper, mode, tmp_p
     assert all(-1.0 <= result.fit.identity[n] <= 1.0 for n in model.change_names)
     write_glb(result.avatar, tmp_path / "a.glb")
     assert read_glb(tmp_path / "a.glb").identity == pytest.approx(result.fit.identity, abs=1e-6)
+
+
+def test_weights_changed_or_not_numbers_are_caught(trained, tmp_path):
+    # bytes that still parse changed the avatar silently; one NaN weight gave NaN identities, reported as bad input
+    import onnx
+    from onnx import numpy_helper
+
+    _, path, card, _ = trained
+    proto = onnx.load(str(path))
+    weight = next(t for t in proto.graph.initializer if numpy_helper.to_array(t).size > 100)
+    values = numpy_helper.to_array(weight).copy()
+    values.flat[0] += 0.5
+    weight.CopyFrom(numpy_helper.from_array(values, weight.name))
+    changed = tmp_path / "changed.onnx"
+    onnx.save(proto, str(changed))
+    changed.with_suffix(".json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="not the network its card was written for"):
+        ReconNet.open(changed)
+    values.flat[0] = np.nan
+    weight.CopyFrom(numpy_helper.from_array(values, weight.name))
+    onnx.save(proto, str(changed))
+    changed.with_suffix(".json").write_text(json.dumps({k: v for k, v in card.items() if k != "onnx_sha256"}))
+    face = fake_samples(1)
+    with ReconNet.open(changed) as net, pytest.raises(ModelError, match="not numbers"):
+        net.predict(face["points_px"][0], face["depth"][0])

@@ -230,3 +230,25 @@ def test_bad_texture_commands_exit_2_in_one_line(tmp_path, capsys, monkeypatch, 
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert words in err and "\n" not in err and "Traceback" not in err
+
+
+def test_a_texture_network_that_gives_non_numbers_or_a_wrong_shape_is_refused(tmp_path):
+    # one NaN weight made every texel black, silently (exit 0); a card that is not a card raised AttributeError
+    from types import SimpleNamespace
+
+    from avatar_engine.errors import ModelError
+    from avatar_engine.nets.texture_net import CHANNELS, NET_SIZE, TextureNet
+
+    def net(output):
+        session = SimpleNamespace(inputs=[SimpleNamespace(name="x")], run=lambda feeds: {"offset": output})
+        return TextureNet(session, {}, "refine")
+
+    features = np.zeros((CHANNELS, NET_SIZE, NET_SIZE), np.float32)
+    with pytest.raises(ModelError, match="not numbers"):
+        net(np.full((1, 3, NET_SIZE, NET_SIZE), np.nan, np.float32)).offset(features)
+    with pytest.raises(ModelError, match="output of shape"):
+        net(np.zeros((1, 1, NET_SIZE, NET_SIZE), np.float32)).offset(features)
+    card = tmp_path / "t.json"
+    card.write_text("[]")
+    with pytest.raises(ModelError, match="is not a card"):
+        TextureNet.open(tmp_path / "t.onnx")
