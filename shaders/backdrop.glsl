@@ -1,12 +1,8 @@
 #version 330 core
 // A soft studio backdrop: vertical gradient with a gentle vignette, drawn before the avatar.
 #if defined VERTEX_SHADER
-out vec2 v_uv;
-void main() {
-    vec2 corner = vec2(float(gl_VertexID & 1), float(gl_VertexID >> 1));
-    v_uv = corner;
-    gl_Position = vec4(corner * 2.0 - 1.0, 0.999, 1.0);
-}
+#define QUAD_DEPTH 0.999
+#include "lib/fullscreen_quad.glsl"
 #endif
 #if defined FRAGMENT_SHADER
 in vec2 v_uv;

@@ -2,12 +2,7 @@
 // The rendered frame drawn onto a window whose framebuffer is another size (resized, or a HiDPI screen):
 // the renderer's colour texture over a full-viewport quad; the caller letterboxes the viewport.
 #if defined VERTEX_SHADER
-out vec2 v_uv;
-void main() {
-    vec2 corner = vec2(float(gl_VertexID & 1), float(gl_VertexID >> 1));
-    v_uv = corner;
-    gl_Position = vec4(corner * 2.0 - 1.0, 0.0, 1.0);
-}
+#include "lib/fullscreen_quad.glsl"
 #endif
 #if defined FRAGMENT_SHADER
 in vec2 v_uv;
