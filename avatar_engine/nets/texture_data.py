@@ -20,10 +20,10 @@ import numpy as np
 
 from avatar_engine.build import delight
 from avatar_engine.errors import InputError
-from avatar_engine.nets.texture_net import (COVERAGE, FEATURE_SIZE, NET_SIZE, default_layout_id, pool, shrink,
-                                            shrink_albedo, skin_inputs, skin_layout, uv_features)
+from avatar_engine.nets.texture_net import (CHANNELS, COVERAGE, FEATURE_SIZE, NET_SIZE, default_layout_id, pool,
+                                            shrink, shrink_albedo, skin_inputs, skin_layout, uv_features)
 from avatar_engine.paths import atomic_path, write_text_atomic
-from avatar_engine.synth.dataset import concat_shards
+from avatar_engine.synth.dataset import checked_set, concat_shards, read_manifest
 
 GENERATOR = "avatar-engine texture-data 1"
 PHOTO_SIZE = 512
@@ -197,10 +197,7 @@ def load(folder: Path) -> dict[str, np.ndarray]:
     """Every shard of a texture set: refine (n, CHANNELS, NET_SIZE, NET_SIZE) float32, truth (n, 3, NET_SIZE,
     NET_SIZE) linear albedo, index (n,)."""
     folder = Path(folder)
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{folder} is not a texture set: no readable manifest.json ({exc})") from None
+    manifest = read_manifest(folder, "texture set")
     if manifest.get("generator") != GENERATOR or manifest.get("net_size") not in (NET_SIZE, FEATURE_SIZE):
         raise InputError(f"{folder} was made by {manifest.get('generator')!r} at {manifest.get('net_size')}, "
                          f"this reads {GENERATOR!r} at {NET_SIZE} or {FEATURE_SIZE}")
@@ -210,6 +207,11 @@ def load(folder: Path) -> dict[str, np.ndarray]:
     data = concat_shards(folder / name for name in manifest["shards"])
     if not data:
         raise InputError(f"{folder} holds no samples")
+    checked_set(data, folder, ("refine", "truth"))
+    size = manifest["net_size"]
+    if data["refine"].shape[1:] != (CHANNELS, size, size) or data["truth"].shape[1:] != (3, size, size):
+        raise InputError(f"{folder}: its arrays have shapes no texture set has ({data['refine'].shape[1:]}, "
+                         f"{data['truth'].shape[1:]}): make the set again")
     # sets stored at FEATURE_SIZE (the first format) shrink here exactly as `uv_features` shrinks at run time
     refine = data["refine"].astype(np.float32)
     data["truth"] = shrink_albedo(data["truth"], refine[0, COVERAGE])

@@ -29,7 +29,7 @@ import numpy as np
 from avatar_engine.assets.cache import sha256_file
 from avatar_engine.errors import InputError
 from avatar_engine.paths import write_json_atomic
-from avatar_engine.synth.dataset import read_shard
+from avatar_engine.synth.dataset import checked_set, read_shard
 from avatar_engine.head.model import HeadModel
 from avatar_engine.nets.recon_features import (EXPRESSIONS, INPUTS, POSE, mirror_perceived, mirror_targets,
                                                recon_input)
@@ -82,7 +82,14 @@ def load_samples(folders: list[Path]) -> dict[str, np.ndarray]:
     missing = [k for k in keys if any(k not in p for p in parts)]
     if missing:
         raise InputError(f"reconstruction samples lack {', '.join(missing)}: re-make them")
-    samples = {k: np.concatenate([p[k] for p in parts if len(p["seed"])]) for k in parts[0]}
+    try:
+        samples = {k: np.concatenate([p[k] for p in parts if len(p["seed"])]) for k in keys}
+    except ValueError:  # shards whose arrays differ in shape
+        raise InputError("reconstruction samples of different shapes in one set: re-make them") from None
+    checked_set(samples, Path(folders[0]), keys)
+    if not len(samples["seed"]) or samples["points_px"].ndim != 3 or samples["points_px"].shape[1] < 468 \
+            or samples["depth"].shape != samples["points_px"].shape[:2]:
+        raise InputError("reconstruction samples hold no faces, or faces of another landmark layout: re-make them")
     order = np.argsort(samples["seed"], kind="stable")
     return {k: v[order] for k, v in samples.items()}
 

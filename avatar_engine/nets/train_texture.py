@@ -233,8 +233,10 @@ def run(folders: list[Path], output: Path, options: TrainOptions, command: str |
         manifest = json.loads((Path(folder) / "manifest.json").read_text())
         xs.append(_inputs(data, options.mode))
         truths.append(data["truth"].astype(np.float32))
-        used.append({"folder": str(folder), "seed": manifest["seed"], "samples": int(len(data["truth"])),
-                     "skipped": len(manifest["skipped"]), "photo_size": manifest["photo_size"]})
+        skipped = manifest.get("skipped")
+        used.append({"folder": str(folder), "seed": manifest.get("seed"), "samples": int(len(data["truth"])),
+                     "skipped": len(skipped) if isinstance(skipped, list) else None,
+                     "photo_size": manifest.get("photo_size")})  # for the card: a set without them still trains
     net, metrics = train(np.concatenate(xs), np.concatenate(truths), options, log)
     output.parent.mkdir(parents=True, exist_ok=True)
     to_onnx(net, output)

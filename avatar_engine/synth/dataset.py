@@ -195,17 +195,57 @@ def concat_shards(paths) -> dict[str, np.ndarray]:
     return {key: np.concatenate(values) for key, values in parts.items()}
 
 
-def load(folder: Path) -> dict[str, np.ndarray]:
-    """Every shard of a generated set concatenated: key -> (count, ...) array (`hair_mask` unpacked to bool)."""
-    folder = Path(folder)
+def checked_set(data: dict[str, np.ndarray], folder: Path, required: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """`data` if it has every `required` key, one row per sample in each array and only finite numbers; InputError
+    naming the folder otherwise (a damaged set raised KeyError or IndexError deep in training, and NaN in it trained
+    into a network of NaN weights)."""
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise InputError(f"{folder} lacks {', '.join(missing)} in its shards: make the set again")
+    rows = {k: len(v) for k, v in data.items() if np.ndim(v)}
+    if len(set(rows.values())) > 1:
+        raise InputError(f"{folder}: its arrays hold different numbers of samples ({rows}): make the set again")
+    # what MediaPipe saw is NaN where it saw no face (`detected` False): only the other rows must be numbers
+    seen = np.asarray(data["detected"], bool) if "detected" in data else slice(None)
+    bad = [k for k, v in data.items() if np.asarray(v).dtype.kind == "f" and np.ndim(v)
+           and not np.isfinite(np.asarray(v)[seen]).all()]
+    if bad:
+        raise InputError(f"{folder}: {', '.join(bad)} hold values that are not numbers: make the set again")
+    return data
+
+
+def read_manifest(folder: Path, what: str) -> dict:
+    """The set's manifest.json as a dict with a list of shard names; InputError naming the problem otherwise."""
     try:
         manifest = json.loads((folder / "manifest.json").read_text())
     except (OSError, ValueError) as exc:
-        raise InputError(f"{folder} is not a synthetic set: no readable manifest.json ({exc})") from None
+        raise InputError(f"{folder} is not a {what}: no readable manifest.json ({exc})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("shards"), list) \
+            or not all(isinstance(n, str) and "/" not in n and "\\" not in n for n in manifest["shards"]):
+        raise InputError(f"{folder} is not a {what}: its manifest.json lists no shards")
+    if len(set(manifest["shards"])) != len(manifest["shards"]):  # its samples would train twice
+        raise InputError(f"{folder}: its manifest.json lists a shard twice: make the set again")
+    return manifest
+
+
+def load(folder: Path) -> dict[str, np.ndarray]:
+    """Every shard of a generated set concatenated: key -> (count, ...) array (`hair_mask` unpacked to bool)."""
+    folder = Path(folder)
+    manifest = read_manifest(folder, "synthetic set")
     if manifest.get("generator") != GENERATOR:
         raise InputError(f"{folder} was made by {manifest.get('generator')!r}, this reads {GENERATOR!r}")
-    data = concat_shards(folder / name for name in manifest["shards"])
-    data["hair_mask"] = np.unpackbits(data["hair_mask"], axis=-1, count=manifest["size"]).astype(bool)
+    if type(manifest.get("size")) is not int or manifest["size"] < 1:
+        raise InputError(f"{folder}: its manifest.json gives no image size: make the set again")
+    data = checked_set(concat_shards(folder / name for name in manifest["shards"]), folder,
+                       ("hair_mask", "landmarks", "hair", "detected"))
+    if data["hair_mask"].ndim != 3 or data["landmarks"].ndim != 3 or data["landmarks"].shape[1] != 478 \
+            or data["hair"].ndim != 2 or data["hair"].shape[1] < 4:
+        raise InputError(f"{folder}: its arrays have shapes no synthetic set has: make the set again")
+    size = manifest["size"]
+    if data["hair_mask"].shape[1:] != (size, -(-size // 8)):  # a size that lies unpacks the masks wrong, silently
+        raise InputError(f"{folder}: its hair masks are not {size} x {size} as its manifest.json says: make the set "
+                         "again")
+    data["hair_mask"] = np.unpackbits(data["hair_mask"], axis=-1, count=size).astype(bool)
     return data
 
 

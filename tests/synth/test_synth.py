@@ -128,3 +128,54 @@ def test_bad_options_are_refused(kwargs, match):
 def test_load_refuses_a_folder_that_is_not_a_set(tmp_path):
     with pytest.raises(InputError, match="manifest"):
         load(tmp_path)
+
+
+def _fake_set(folder, n=3, side=16, **change):
+    """A hand-made set in `folder` (the keys `load` reads), with `change` applied to its arrays or manifest."""
+    import json
+
+    import numpy as np
+
+    from avatar_engine.synth.dataset import GENERATOR
+
+    folder.mkdir()
+    arrays = {"hair_mask": np.zeros((n, side, side // 8), np.uint8), "landmarks": np.zeros((n, 478, 3), np.float32),
+              "hair": np.zeros((n, 7), np.float32), "detected": np.ones(n, bool)}
+    manifest = {"generator": GENERATOR, "size": side, "shards": ["shard_00000.npz"]}
+    for key, value in change.items():
+        (manifest if key in manifest else arrays)[key] = value
+    np.savez(folder / "shard_00000.npz", **arrays)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def test_a_damaged_set_is_one_line_not_a_traceback(tmp_path):
+    # each of these raised KeyError, IndexError or trained a network of NaN weights
+    import numpy as np
+
+    from avatar_engine.synth.dataset import load
+
+    assert load(_fake_set(tmp_path / "good"))["hair_mask"].shape == (3, 16, 16)
+    nan_hair = np.zeros((3, 7), np.float32)
+    nan_hair[1, 2] = np.nan
+    no_face = np.zeros((3, 478, 3), np.float32)
+    no_face[2] = np.nan  # MediaPipe saw no face there: allowed where detected is False
+    cases = {
+        "manifest_list": ({"shards": None}, "lists no shards"),
+        "twice": ({"shards": ["shard_00000.npz", "shard_00000.npz"]}, "lists a shard twice"),
+        "size": ({"size": 32}, "not 32 x 32"),
+        "rows": ({"hair": np.zeros((2, 7), np.float32)}, "different numbers of samples"),
+        "nan": ({"hair": nan_hair}, "not numbers"),
+        "no_mask": ({"hair_mask": None}, "lacks hair_mask"),
+    }
+    for name, (change, message) in cases.items():
+        if change.get("hair_mask", 0) is None:
+            folder = _fake_set(tmp_path / name)
+            np.savez(folder / "shard_00000.npz", landmarks=np.zeros((3, 478, 3)), hair=np.zeros((3, 7)),
+                     detected=np.ones(3, bool))
+        else:
+            folder = _fake_set(tmp_path / name, **change)
+        with pytest.raises(InputError, match=message):
+            load(folder)
+    detected = np.array([True, True, False])
+    assert len(load(_fake_set(tmp_path / "unseen", landmarks=no_face, detected=detected))["hair"]) == 3
