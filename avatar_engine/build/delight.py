@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from avatar_engine.build.image import LUMA
 from avatar_engine.build.texture_project import point_in_polygon
 
 REFERENCE_IRRADIANCE = (1.203, 1.118, 1.115)
@@ -48,7 +49,6 @@ DECODE_CEILING = 0.92
 """Display values (squared) above this decode as this: near white the inverse curve is so steep that a 4% change
 of a display value (a cast, a clipped channel) changes the light by 80% (renders' skin stays below it)."""
 FIT_SAMPLES = 12000
-LUMA = np.array([0.2126, 0.7152, 0.0722])
 
 # MediaPipe face-mesh eye contours and iris rings (indices into the 478 landmarks)
 EYE_CONTOURS = (

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
+from avatar_engine.build.image import linear_rgb
 from avatar_engine.build.texture_project import box_blur
 
 FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176,
@@ -137,12 +138,6 @@ class HairRegion:
     @property
     def headwear(self) -> bool:
         return self.occluded is not None and bool(self.occluded.any())
-
-
-def linear_rgb(rgb: np.ndarray) -> np.ndarray:
-    """rgb : (..., 3) uint8 sRGB -> (..., 3) float32 linear light."""
-    c = np.asarray(rgb, np.float32) / 255.0
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
 
 
 def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:

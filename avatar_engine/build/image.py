@@ -7,6 +7,7 @@ full-size pixels in memory.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import warnings
@@ -26,6 +27,16 @@ MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS
 limit (it raises DecompressionBombError beyond twice MAX_IMAGE_PIXELS, about 179 million pixels)."""
 
 
+LUMA = np.array([0.2126, 0.7152, 0.0722])
+"""Rec. 709 luminance of linear RGB."""
+
+
+def linear_rgb(rgb: np.ndarray) -> np.ndarray:
+    """rgb : (..., 3) uint8 sRGB -> (..., 3) float32 linear light."""
+    c = np.asarray(rgb, np.float32) / 255.0
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
 WIDE_MODES = ("I;16", "I;16B", "I;16L", "I", "F")
 """Single-channel modes of more than 8 bits: 16-bit greyscale, 32-bit integer and float images."""
 ORIENTATION_TAG = 0x0112
@@ -37,7 +48,13 @@ ORIENTATIONS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_18
 
 PHOTO_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "DIB", "GIF", "AVIF", "JPEG2000", "PPM", "TGA", "QOI")
 """Formats a photo is decoded from. Not every format PIL opens: an EPS file named .jpg went to Ghostscript."""
-_SRGB = None
+
+
+@functools.lru_cache(maxsize=1)
+def _srgb_profile():
+    from PIL import ImageCms
+
+    return ImageCms.createProfile("sRGB")
 
 
 def to_srgb(image: Image.Image, icc: bytes) -> Image.Image | None:
@@ -45,14 +62,11 @@ def to_srgb(image: Image.Image, icc: bytes) -> Image.Image | None:
     sRGB has its skin too saturated); None when the profile cannot be used (the pixels are then taken as sRGB)."""
     from PIL import ImageCms
 
-    global _SRGB
     try:
-        if _SRGB is None:
-            _SRGB = ImageCms.createProfile("sRGB")
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         if "srgb" in (ImageCms.getProfileDescription(source) or "").lower():
             return None  # already sRGB: a round trip through the CMS would only add rounding
-        return ImageCms.profileToProfile(image, source, _SRGB, outputMode="RGB")
+        return ImageCms.profileToProfile(image, source, _srgb_profile(), outputMode="RGB")
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         return None
 

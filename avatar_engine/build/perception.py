@@ -144,6 +144,8 @@ LEVEL_ROLL_DEG = 12.0
 """A face tilted in the image plane by more than this is turned level before anything reads the photo: the hair
 region works in rows and columns (crown above the face, temples beside it, clothes below the chin), and a sideways
 photo (a phone's, its orientation tag lost) built a malformed head."""
+
+
 def face_roll_deg(face: FaceObservation, size: tuple[int, int]) -> float:
     """How far the eye line of `face` (`EYE_CORNERS`: level in an upright face) turns clockwise in the image,
     degrees (0 level, 90 a face lying on its side)."""
@@ -153,19 +155,21 @@ def face_roll_deg(face: FaceObservation, size: tuple[int, int]) -> float:
 
 
 def level_photo(rgb: np.ndarray, landmarker: FaceLandmarker, options: PerceptionOptions | None = None
-                ) -> tuple[np.ndarray, float]:
+                ) -> tuple[np.ndarray, float, list[FaceObservation] | None]:
     """The photo turned so the face to build is level (quarter turns exactly, the rest resampled with black corners),
-    and the turn in degrees (counter-clockwise); the photo itself and 0 when it is level within LEVEL_ROLL_DEG or no
-    single face to build is found (`perceive` then says why)."""
+    the turn in degrees (counter-clockwise), and the faces found in the photo returned when it was not turned (for
+    `perceive`, which need not detect them again), else None. The photo itself and 0 when it is level within
+    LEVEL_ROLL_DEG or no single face to build is found (`perceive` then says why)."""
     options = options or PerceptionOptions()
     h, w = rgb.shape[:2]
+    faces = landmarker.detect(rgb)
     try:
-        face = choose_face(landmarker.detect(rgb), options, (w, h))
+        face = choose_face(faces, options, (w, h))
     except InputError:
-        return rgb, 0.0
+        return rgb, 0.0, faces
     roll = face_roll_deg(face, (w, h))
     if abs(roll) < LEVEL_ROLL_DEG:
-        return rgb, 0.0
+        return rgb, 0.0, faces
     quarter = int(round(roll / 90.0))
     turned = np.ascontiguousarray(np.rot90(rgb, quarter))  # counter-clockwise, as the rest below
     rest = roll - 90.0 * quarter
@@ -174,22 +178,23 @@ def level_photo(rgb: np.ndarray, landmarker: FaceLandmarker, options: Perception
 
         # about the face's centre, at the photo's size: a canvas grown to hold the corners shrank the face below
         # what the detector finds
-        th, tw = turned.shape[:2]
         cx, cy = face.points[:, :2].mean(axis=0) * (w, h)
         centre = {0: (cx, cy), 1: (cy, w - cx), 2: (w - cx, h - cy), 3: (h - cy, cx)}[quarter % 4]
         turned = np.asarray(Image.fromarray(turned).rotate(rest, resample=Image.Resampling.BILINEAR,
                                                            center=tuple(float(c) for c in centre)))
-    return turned, roll
+    return turned, roll, None
 
 
-def perceive(rgb: np.ndarray, landmarker: FaceLandmarker, options: PerceptionOptions | None = None) -> Perception:
+def perceive(rgb: np.ndarray, landmarker: FaceLandmarker, options: PerceptionOptions | None = None,
+             faces: list[FaceObservation] | None = None) -> Perception:
     """Landmarks of the face to build. rgb : (h, w, 3) uint8. Raises InputError for photos it refuses.
 
-    `landmarker` must be an "image" landmarker made with `num_faces >= MAX_FACES` to see crowds.
+    `landmarker` must be an "image" landmarker made with `num_faces >= MAX_FACES` to see crowds. `faces`: its
+    detections on `rgb` when already made (`level_photo`).
     """
     options = options or PerceptionOptions()
     h, w = rgb.shape[:2]
-    faces = landmarker.detect(rgb)
+    faces = landmarker.detect(rgb) if faces is None else faces
     face = choose_face(faces, options, (w, h))
     height = _face_height(face, h)
     if height < options.min_face_px:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from avatar_engine.build.fit import FitOptions, fit_landmarks
-from avatar_engine.build.image import as_rgb, load_photo
+from avatar_engine.build.image import LUMA, as_rgb, linear_rgb, load_photo
 from avatar_engine.build.perception import MAX_FACES, PerceptionOptions, level_photo, perceive
 from avatar_engine.build.records import FitResult
 from avatar_engine.build.render_check import AGREEMENT_TARGET, RenderCheck
@@ -68,10 +68,9 @@ def photo_warnings(rgb: np.ndarray, seen) -> list[str]:
                         "part is guessed; a photo with the whole head fits better")
     x0, y0 = np.clip(px.min(axis=0).astype(int), 0, [w - 1, h - 1])
     x1, y1 = np.clip(px.max(axis=0).astype(int) + 1, 1, [w, h])
-    face = rgb[y0:y1, x0:x1].reshape(-1, 3).astype(np.float64) / 255.0
+    face = rgb[y0:y1, x0:x1].reshape(-1, 3)
     if len(face):
-        linear = np.where(face <= 0.04045, face / 12.92, ((face + 0.055) / 1.055) ** 2.4)
-        luminance = float((linear @ np.array([0.2126, 0.7152, 0.0722])).mean())
+        luminance = float((linear_rgb(face) @ LUMA).mean())
         if luminance < DARK_FACE:
             warnings.append(f"the face is dark in the photo (mean luminance {luminance:.2f}): a fair skin may come out "
                             "darker than it is; a brighter photo gives a truer tone")
@@ -270,8 +269,8 @@ class Builder:
         if is_greyscale(rgb):
             report.warnings.append("the photo has no colour: the skin, eye and hair colours are the default's guesses")
         with report.stage("perception"), native_stderr_silenced():
-            rgb, turned = level_photo(rgb, self._landmarker, self.perception_options)
-            seen = perceive(rgb, self._landmarker, self.perception_options)
+            rgb, turned, faces = level_photo(rgb, self._landmarker, self.perception_options)
+            seen = perceive(rgb, self._landmarker, self.perception_options, faces)
         if turned:
             report.size = (int(rgb.shape[1]), int(rgb.shape[0]))
             report.warnings.append(f"the face was tilted {abs(turned):.0f} degrees in the photo; the photo was turned "

@@ -86,4 +86,3 @@ class BuildReport:
     def write(self, path: str | os.PathLike[str]) -> None:
         """Write to `path` through a temporary file, so a failure never leaves a partial report."""
         write_text_atomic(path, self.to_json() + "\n")
-

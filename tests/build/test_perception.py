@@ -108,11 +108,11 @@ def test_a_tilted_or_sideways_photo_is_levelled(grace_hopper, landmarker, turn):
 
     photo = (np.ascontiguousarray(np.rot90(grace_hopper, -1)) if turn == "quarter"
              else np.asarray(Image.fromarray(grace_hopper).rotate(-25, resample=Image.Resampling.BILINEAR)))
-    level, turned = level_photo(photo, landmarker)
+    level, turned, _ = level_photo(photo, landmarker)
     assert abs(turned) > 20
     faces = landmarker.detect(level)
     assert len(faces) == 1 and abs(face_roll_deg(faces[0], (level.shape[1], level.shape[0]))) < 5
-    same, none = level_photo(grace_hopper, landmarker)
+    same, none, _ = level_photo(grace_hopper, landmarker)
     assert none == 0.0 and same is grace_hopper  # an upright photo is left as it is
 
 
