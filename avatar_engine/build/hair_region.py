@@ -61,8 +61,11 @@ SEEN = 0.08
 """A colour belongs to a class when its smoothed density is at least this fraction of the class's typical density."""
 SIDE_MIN_FRACTION = 0.015
 """Temples' hair samples below this fraction of the face oval's area are too few to judge headwear by."""
-HAT_MATCH = 0.45
-"""The crown is headwear when fewer than this fraction of its non-skin pixels have colours of the temples' hair."""
+HAT_MATCH = 0.55
+"""The crown is headwear when fewer than this fraction of its non-skin pixels have colours of the temples' hair
+(their shades: `HAT_SHADE_BINS`). Halfway between a cap and hair: grace_hopper.jpg's navy cap 0.43-0.46 at scales
+0.6-2x (at 0.45 her 1.6x photo took the cap for hair and built her bald); the astronaut's hair 0.64; hatless
+synthetic people whose crown is covered (`HAT_COVER`) 0.66 at least, 0.80 for all but one (seed 102, 27 people)."""
 LIT_SKIN = (3.0, 20.0, (0.3, 1.15))
 """(lightness above the skin's, most hue turn in degrees, (least, most) chroma as fractions of the skin's): skin
 facing the light (`SkinColour.lit`)."""

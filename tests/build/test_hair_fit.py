@@ -376,3 +376,22 @@ def test_reused_combs_give_the_same_sheets(bald_head):
                                                                                           again["quads"])
     # one comb per sheet height of the first style; the fringe change adds none
     assert len(combs) == HAIR_PRESETS["medium"].layers, "fringe changes reuse the combed strands"
+
+
+@pytest.mark.parametrize("scale", [1.0, 1.6])
+def test_grace_hoppers_cap_is_headwear_at_any_size(grace_hopper, landmarker, scale):
+    """Her navy cap's colours match the shadows beside her face in part (0.43-0.46 of its pixels, against 0.64 for
+    the astronaut's hair): at 1.6x the old threshold took the cap for her hair and built her bald."""
+    from PIL import Image
+
+    from avatar_engine.build.perception import PerceptionOptions, perceive
+    from avatar_engine.build.pipeline import segment_around_head
+    from avatar_engine.perception.segmenter import PersonSegmenter
+
+    image = Image.fromarray(grace_hopper)
+    rgb = np.asarray(image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS))
+    landmarks = perceive(rgb, landmarker, PerceptionOptions()).points_px[:, :2]
+    with PersonSegmenter() as segmenter:
+        person = segment_around_head(segmenter, rgb, landmarks)
+    region = hair_region(rgb, person, landmarks)
+    assert region.headwear  # under headwear the fit grows short hair rather than a bald head
