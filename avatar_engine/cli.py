@@ -416,7 +416,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from avatar_engine.nets.train_hair import TrainOptions, run
 
     if args.output is None:
-        args.output = str(Path(__file__).resolve().parents[1] / "assets/models/hair_style.onnx")
+        from avatar_engine.data_files import asset_path
+
+        args.output = str(asset_path("models", "hair_style.onnx"))
     _check_train(args, Path(args.output))
     args.epochs = 600 if args.epochs is None else args.epochs
     command = "avatar " + " ".join(sys.argv[1:]) if args.record_command else None
@@ -428,10 +430,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_train_recon(args: argparse.Namespace) -> int:
+    from avatar_engine.data_files import asset_path
     from avatar_engine.nets.train_recon import TrainOptions, run
 
     output = (Path(args.output) if args.output is not None
-              else Path(__file__).resolve().parents[1] / "assets/models/recon.onnx")
+              else asset_path("models", "recon.onnx"))
     _check_train(args, output)
     options = TrainOptions(seed=args.seed, **({} if args.epochs is None else {"epochs": args.epochs}))
     command = "avatar " + " ".join(sys.argv[1:]) if args.record_command else None

@@ -9,7 +9,6 @@ camera orbits the resting head once (the turntable), so the back of the head and
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -17,8 +16,9 @@ import numpy as np
 from avatar_engine.head.arkit import ARKIT_INDEX
 from avatar_engine.records import Avatar, Expression, euler_rotation
 from avatar_engine.render.camera import Camera
+from avatar_engine.data_files import asset_path
 
-DEMO_PHOTO = Path(__file__).resolve().parents[1] / "assets" / "photos" / "astronaut.png"
+DEMO_PHOTO = asset_path("photos", "astronaut.png")
 """scikit-image's astronaut (public domain, NASA), copied into the repo by scripts/fetch_astronaut.py."""
 TURNTABLE_S = 4.0
 """Seconds for the camera's full orbit round the resting head."""

@@ -156,6 +156,22 @@ def check_gpu() -> Check:
                  "and, for torch backends, a CUDA build of torch", required=False)
 
 
+def check_data_files() -> Check:
+    """The head tables, shaders and demo photo the package ships: a wheel built without them, or a checkout missing
+    files, fails every command that renders or builds."""
+    from avatar_engine.data_files import PACKAGE_DIR, data_dir, missing_data_files
+
+    missing = missing_data_files()
+    where = f"{data_dir('assets').parent}"
+    if missing:
+        return Check("package data", False, f"{len(missing)} file(s) missing under {where}: {', '.join(missing[:4])}"
+                     + (" ..." if len(missing) > 4 else ""),
+                     "reinstall the package (pip install --force-reinstall avatar-engine)"
+                     if (PACKAGE_DIR / "_data").is_dir() else
+                     f"restore them from git (git -C {PACKAGE_DIR.parent} checkout -- assets shaders)")
+    return Check("package data", True, f"head tables and shaders in {where}")
+
+
 def check_models() -> list[Check]:
     from avatar_engine.assets import cache_state, default_registry
     from avatar_engine.assets.registry import FETCH_HINT
@@ -219,7 +235,7 @@ def run_checks() -> list[Check]:
     checks: list[Check] = []
     steps: list[tuple[str, Callable[[], Check | list[Check]]]] = [
         ("python", check_python), ("GL (headless EGL)", check_gl), ("display (windows)", check_display),
-        ("GPU", check_gpu), ("models", check_models), ("models onnx", check_onnx_models),
+        ("GPU", check_gpu), ("package data", check_data_files), ("models", check_models), ("models onnx", check_onnx_models),
     ]
     steps += [(f"backend {b.label}", lambda b=b: check_backend(b)) for b in OPTIONAL_BACKENDS]
     steps.append(("backend auto", check_auto_backend))

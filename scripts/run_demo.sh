@@ -4,5 +4,5 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${AVATAR_VENV:-$ROOT/.venv}"
 bash "$ROOT/scripts/setup.sh"
-cd "$ROOT"
+# from the caller's folder: relative --photo and -o paths are theirs, and the mp4 lands where they are
 exec "$VENV/bin/avatar" demo "$@"

@@ -7,8 +7,8 @@ Where a model comes from, in order:
 3. the cache folder (`cache.default_cache_dir()`), filled from the record's sources in order when `fetch=True`.
 
 Every file is checked against the record's sha256 before its path is handed out. A local file that does
-not match is refused (and left alone); a cached file that does not match is deleted. Nothing is fetched
-at import time.
+not match is refused (and left alone); a cached file that does not match is fetched again over it (replaced whole
+when the fetch succeeds; kept, and named in the error, when it fails). Nothing is fetched at import time.
 """
 
 from __future__ import annotations
@@ -143,6 +143,11 @@ class Registry:
             # not deleted first: the fetch replaces it whole (atomically), and a cache that cannot be written to
             # then fails below in one line, where the delete raised a PermissionError traceback
             log.warning("%s: cached copy is corrupt; fetching it again", record.file_name)
+            try:
+                return self._fetch(record, path)
+            except ModelError as exc:  # the user must learn the copy they have is damaged, not only the fetch
+                raise ModelError(f"{record.file_name}: the cached copy at {path} is corrupt (sha256 is not "
+                                 f"{record.sha256}) and fetching a good one failed: {exc}") from None
         elif not fetch:
             raise ModelError(f"{record.file_name} is not in the model cache {self.cache_dir}; run `{FETCH_HINT}` "
                              f"or set {record.env_var} to a local copy")

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from avatar_engine.head.model import HeadModel
+from avatar_engine.data_files import asset_path
 
-CORRESPONDENCE_PATH = Path(__file__).resolve().parents[2] / "assets" / "head" / "mediapipe_correspondence.npz"
+CORRESPONDENCE_PATH = asset_path("head", "mediapipe_correspondence.npz")
 SPREAD_FLOOR_M = 0.002
 """A landmark whose position varies by this much across views (metres) gets weight 1/sqrt(2)."""
 PHENOTYPE_STEP = 1e-3

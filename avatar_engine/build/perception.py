@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -20,8 +19,9 @@ import numpy as np
 from avatar_engine.errors import InputError
 from avatar_engine.head.arkit import ARKIT_INDEX, ARKIT_NAMES
 from avatar_engine.perception import FaceLandmarker, FaceObservation
+from avatar_engine.data_files import asset_path
 
-CORRESPONDENCE_PATH = Path(__file__).resolve().parents[2] / "assets" / "head" / "mediapipe_correspondence.npz"
+CORRESPONDENCE_PATH = asset_path("head", "mediapipe_correspondence.npz")
 MAX_FACES = 6
 """The landmarker looks for up to this many faces, so that a crowd is noticed rather than silently cropped."""
 AUGMENTATIONS = ((1.1, 5.0, (0.04, 0.03)), (1.1, -5.0, (-0.04, -0.03)), (0.9, 5.0, (-0.03, 0.04)),

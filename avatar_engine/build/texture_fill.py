@@ -8,15 +8,15 @@ skin's structure (grain, lips, brows), recoloured to the person, where it is not
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from avatar_engine.build.texture_project import TexelMap, bilinear
 from avatar_engine.head.geometry import weld_ids
+from avatar_engine.data_files import asset_path
 
-ASSET_DIR = Path(__file__).resolve().parents[2] / "assets" / "head"
+ASSET_DIR = asset_path("head")
 MAPS_PATH = ASSET_DIR / "skin_texture_maps.npz"
 FILL_BASE_PATH = ASSET_DIR / "skin_fill_base.png"
 

@@ -8,14 +8,14 @@ hair, drawn with the hair shader (strand direction in TANGENT for the highlight)
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
 from avatar_engine.head.geometry import vertex_normals
 from avatar_engine.records import Material, Part
+from avatar_engine.data_files import asset_path
 
-LASH_PATH = Path(__file__).resolve().parents[2] / "assets" / "head" / "lashes.npz"
+LASH_PATH = asset_path("head", "lashes.npz")
 LASH_COLOR = (34, 26, 22)
 """sRGB colour of the strands: near black with a warm cast."""
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-from pathlib import Path
 from typing import Mapping
 
 import numpy as np
@@ -16,8 +15,9 @@ import numpy as np
 from avatar_engine.errors import InputError
 from avatar_engine.head.geometry import vertex_normals, weld_ids
 from avatar_engine.records import Skeleton
+from avatar_engine.data_files import asset_path
 
-ASSET_PATH = Path(__file__).resolve().parents[2] / "assets" / "head" / "head_model.npz"
+ASSET_PATH = asset_path("head", "head_model.npz")
 
 
 class HeadModel:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 from typing import Mapping
 
 import numpy as np
@@ -17,8 +16,9 @@ from avatar_engine.head.lashes import lash_material, lash_part
 from avatar_engine.head.model import HeadModel
 from avatar_engine.head.occlusion import with_occlusion
 from avatar_engine.records import Avatar, Material, Part
+from avatar_engine.data_files import asset_path
 
-SKIN_TEXTURE_PATH = Path(__file__).resolve().parents[2] / "assets" / "head" / "skin_albedo.png"
+SKIN_TEXTURE_PATH = asset_path("head", "skin_albedo.png")
 BARE_SKIN_TEXTURE_PATH = SKIN_TEXTURE_PATH.with_name("skin_fill_base.png")
 """The same skin without the hair colour painted on the scalp under the default style (scripts/make_texture_maps.py)."""
 

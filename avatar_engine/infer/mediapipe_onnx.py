@@ -19,13 +19,14 @@ from pathlib import Path
 from avatar_engine.assets import default_cache_dir, model_path, sha256_file
 from avatar_engine.errors import ModelError
 from avatar_engine.paths import write_bytes_atomic
+from avatar_engine.data_files import asset_path
 
 MODEL_NAMES = ("face_detector", "face_landmarks_detector", "face_blendshapes")
 CONVERT_HINT = "run `avatar engines convert`"
 MANIFEST = "manifest.json"
 CONVERTER_VERSION = "1"
 """Bumped whenever the converter's output changes, so older files are re-made rather than trusted."""
-SPEC_PATH = Path(__file__).resolve().parents[2] / "assets" / "infer" / "mediapipe_face.json"
+SPEC_PATH = asset_path("infer", "mediapipe_face.json")
 
 
 @lru_cache(maxsize=1)

@@ -22,6 +22,7 @@ import numpy as np
 
 from avatar_engine.errors import BackendError, InputError
 from avatar_engine.native_log import native_stderr_silenced
+from avatar_engine.perception.opencv import import_cv2
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 FOLDER_FPS = 30.0
@@ -43,16 +44,7 @@ class CapturedFrame:
 
 
 def _cv2():
-    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")  # its probing warnings are not the user's business
-    try:
-        import cv2
-    except ImportError as exc:
-        raise BackendError(f"video sources need OpenCV ({exc}); pip install 'avatar-engine[track]'") from None
-    try:
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    except AttributeError:
-        pass
-    return cv2
+    return import_cv2("video sources")
 
 
 def list_cameras() -> list[str]:

@@ -19,8 +19,9 @@ from avatar_engine.errors import ModelError
 from avatar_engine.head.hair import HAIR_PRESETS, HairStyle
 from avatar_engine.nets.hair_features import hair_features
 from avatar_engine.nets.onnx_file import check_card_binding
+from avatar_engine.data_files import asset_path
 
-MODEL_PATH = Path(__file__).resolve().parents[2] / "assets" / "models" / "hair_style.onnx"
+MODEL_PATH = asset_path("models", "hair_style.onnx")
 TARGETS = ("present", "length", "volume", "fringe", "parting", "baldness")
 SCALE = {"length": 0.45, "volume": 0.04, "fringe": 0.06, "parting": 1.0, "baldness": 1.0}
 """A parameter's network output times its scale is the HairStyle value."""

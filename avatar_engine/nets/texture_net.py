@@ -28,8 +28,9 @@ from avatar_engine.build.texture_project import bilinear, project_texels, texel_
 from avatar_engine.errors import InputError, ModelError
 from avatar_engine.nets.onnx_file import check_card_binding
 from avatar_engine.head.skin_layout import layout_id
+from avatar_engine.data_files import asset_path
 
-MODEL_DIR = Path(__file__).resolve().parents[2] / "assets" / "models"
+MODEL_DIR = asset_path("models")
 MODEL_PATH = MODEL_DIR / "texture_refine.onnx"
 NET_SIZE = 64
 """The network's UV resolution (16 x 16 texels of the 1024 texture per cell): the correction it makes is smooth

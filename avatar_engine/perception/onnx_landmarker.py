@@ -36,6 +36,7 @@ from avatar_engine.errors import InputError
 from avatar_engine.infer.mediapipe_onnx import face_spec, onnx_model_path
 from avatar_engine.infer.session import InferOptions
 from avatar_engine.perception.face_geometry import FaceGeometry
+from avatar_engine.perception.opencv import import_cv2
 from avatar_engine.perception.landmarker import MODEL_NAME, FaceLandmarkerOptions, FaceObservation
 
 DETECTOR_SIZE = 128
@@ -150,7 +151,7 @@ def crop_from_points(a: np.ndarray, b: np.ndarray, box: np.ndarray) -> Crop:
 
 def crop_pixels(rgb: np.ndarray, crop: Crop, size: int = LANDMARK_SIZE) -> np.ndarray:
     """(size, size, 3) float32 in [0, 1]: the image resampled under the crop (bilinear, black outside)."""
-    import cv2
+    cv2 = import_cv2("the ONNX landmarker's crops")
 
     m = crop.matrix(size)
     # warpAffine maps destination to source with WARP_INVERSE_MAP; pixel centres sit at +0.5 in both
@@ -166,7 +167,7 @@ def letterboxed(rgb: np.ndarray, size: int = DETECTOR_SIZE) -> tuple[np.ndarray,
     """The image centred in a black square, resampled to size x size in one warp (no full-size square is made, so
     a large frame costs no more than a small one): ((size, size, 3) in [-1, 1], (side, pad_x, pad_y)) where
     side is the square's side and pad_x, pad_y the image's offset in it, in image pixels."""
-    import cv2
+    cv2 = import_cv2("the ONNX landmarker's crops")
 
     h, w = rgb.shape[:2]
     side = max(h, w)
@@ -198,6 +199,7 @@ class OnnxFaceLandmarker:
         from avatar_engine.assets.registry import model_file
         from avatar_engine.infer import open_session
 
+        import_cv2("the ONNX landmarker's crops")  # fail when opened, not at the first frame
         self.options = options or FaceLandmarkerOptions()
         infer = infer or InferOptions()
         self._sessions = {}

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Iterable
+from avatar_engine.data_files import data_dir
 
-SHADER_DIR = Path(__file__).resolve().parents[2] / "shaders"
+SHADER_DIR = data_dir("shaders")
 _INCLUDE = re.compile(r'^\s*#include\s+"([^"]+)"\s*$', re.MULTILINE)
 
 

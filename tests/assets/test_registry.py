@@ -142,6 +142,21 @@ def test_corrupt_cached_file_is_detected_and_refetched(record, cache):
     assert registry.model_path("fake_model").read_bytes() == FAKE_BYTES
 
 
+def test_corrupt_cached_file_that_cannot_be_refetched_is_named_in_the_error(record, cache):
+    """Offline with a damaged copy: the one-line error says the copy is corrupt and why the fetch failed; the
+    damaged file is left for the user to look at."""
+    registry = Registry([record], cache_dir=cache)
+    path = registry.model_path("fake_model")
+    path.write_bytes(b"garbage")
+    offline = Registry([replace(record, sources=(BrokenSource(),))], cache_dir=cache)
+
+    with pytest.raises(ModelError) as err:
+        offline.model_path("fake_model")
+    message = str(err.value)
+    assert "\n" not in message and str(path) in message and "corrupt" in message and "connection reset" in message
+    assert path.read_bytes() == b"garbage"
+
+
 def test_missing_model_without_fetch_says_how_to_fetch(record, cache):
     registry = Registry([record], cache_dir=cache)
 

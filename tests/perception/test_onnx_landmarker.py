@@ -254,3 +254,15 @@ def test_detections_of_no_area_are_dropped_not_looped_on():
     found = decode_detections(regressors, logits, (128.0, 0.0, 0.0), 0.0)
     assert len(found) >= 1 and all(np.isfinite(d.box).all() for d in found)
     assert found[0].box[2] > found[0].box[0]
+
+
+def test_without_opencv_it_refuses_to_open_naming_the_extra(monkeypatch):
+    """OpenCV comes with the [track] extra; with only [infer] the landmarker says so when opened."""
+    import sys
+
+    from avatar_engine.errors import BackendError
+    from avatar_engine.perception.onnx_landmarker import OnnxFaceLandmarker
+
+    monkeypatch.setitem(sys.modules, "cv2", None)  # import cv2 raises ImportError
+    with pytest.raises(BackendError, match=r"ONNX landmarker.*OpenCV.*avatar-engine\[track\]"):
+        OnnxFaceLandmarker()
