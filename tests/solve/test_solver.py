@@ -11,7 +11,8 @@ from avatar_engine.solve import measured
 from avatar_engine.solve.calibration import Calibration, calibrate, reference_calibration
 from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
 from avatar_engine.solve.pose import head_angles
-from avatar_engine.solve.solver import (CROSSTALK_MIN_SPAN, filter_frame, gaze_from_weights, lip_gap, mirror_frame, scores_to_weights,
+from avatar_engine.solve.solver import (CROSSTALK_MIN_SPAN, filter_frame, gaze_from_weights, lip_gap, lips_within_jaw,
+                                        mirror_frame, scores_to_weights,
                                         solve_frame, split_rounding, to_expression)
 from avatar_engine.solve.tuning import DEFAULT_TUNING, SolverTuning
 
@@ -176,3 +177,29 @@ def test_lip_gap_is_scale_free():
         points[u, 1], points[v, 1] = 0.60, 0.62
     assert lip_gap(points) == pytest.approx(0.05)
     assert lip_gap(points * 2.0) == pytest.approx(0.05)
+
+
+def test_mouth_close_never_exceeds_jaw_open():
+    """mouthClose is made to be added to jawOpen; above it the lower lip rides into the upper and the teeth show
+    through the chin. Solved frames and filtered ones (whose channels lag apart) keep it at or under jawOpen."""
+    kc, kj = ARKIT_INDEX["mouthClose"], ARKIT_INDEX["jawOpen"]
+    w = np.zeros(52, np.float32)
+    w[kc], w[kj] = 0.8, 0.3
+    assert lips_within_jaw(w)[kc] == pytest.approx(0.3) and lips_within_jaw(w)[kj] == pytest.approx(0.3)
+    w[kc] = 0.1
+    assert lips_within_jaw(w)[kc] == pytest.approx(0.1), "under jawOpen it is left alone"
+
+    phone = SolverTuning(response="arkit")
+    scores = np.zeros(52, np.float32)
+    scores[kc] = 0.7  # pressed lips, jaw shut
+    rest = Calibration(np.zeros(52, np.float32), np.eye(3), 30)
+    assert solve_frame(frame(scores), rest, phone).weights[kc] == 0.0
+
+    state = None
+    for i in range(40):  # the jaw shuts at once; the filter lets each channel fall at its own pace
+        w = np.zeros(52, np.float32)
+        if i < 20:
+            w[kj], w[kc] = 0.8, 0.6
+        out, state = filter_frame(state, SolvedFrame(w, np.zeros(3, np.float32), np.zeros((2, 2), np.float32),
+                                                     int(i * 1e9 / 30)))
+        assert out.weights[kc] <= out.weights[kj] + 1e-6
