@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from avatar_engine.build.image import LUMA
-from avatar_engine.build.texture_project import point_in_polygon
+from avatar_engine.build.texture_project import EYE_CONTOURS, point_in_polygon
 
 REFERENCE_IRRADIANCE = (1.203, 1.118, 1.115)
 """Per channel: luminance of the 90th-percentile shading over the visible face's area, in albedo units
@@ -50,11 +50,7 @@ DECODE_CEILING = 0.92
 of a display value (a cast, a clipped channel) changes the light by 80% (renders' skin stays below it)."""
 FIT_SAMPLES = 12000
 
-# MediaPipe face-mesh eye contours and iris rings (indices into the 478 landmarks)
-EYE_CONTOURS = (
-    (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246),
-    (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466),
-)
+# MediaPipe face-mesh iris rings (indices into the 478 landmarks; the eye outlines are texture_project.EYE_CONTOURS)
 IRISES = ((468, 469, 470, 471, 472), (473, 474, 475, 476, 477))
 SKIN_PATCHES = (50, 280, 205, 425, 151)
 """Cheek and forehead landmarks where plain skin is sampled to check the eye whites against."""

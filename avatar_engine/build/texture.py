@@ -18,9 +18,10 @@ from avatar_engine.build.hair_region import dilate as dilate_mask
 from avatar_engine.build.records import FitResult, PhotoView
 from avatar_engine.build.texture_fill import (MeshSmoother, dilate, fill_base, mirror_points, mirror_samples,
                                              resize_nearest)
-from avatar_engine.build.texture_project import (TexelMap, bilinear, box_blur, mouth_opening, project_texels,
-                                                 texel_map)
+from avatar_engine.build.texture_project import (TexelMap, bilinear, box_blur, eye_openings, mouth_opening,
+                                                 project_texels, texel_map)
 from avatar_engine.errors import InputError
+from avatar_engine.head.arkit import ARKIT_INDEX
 from avatar_engine.head.eyes import SCLERA_RGB
 from avatar_engine.head.geometry import triangle_areas
 from avatar_engine.head.model import HeadModel
@@ -69,6 +70,9 @@ much less than `TextureOptions.detail_log`: the shade and sheen of a smile's nas
 lines."""
 FOLD_COMPRESSION = 0.2
 """A skin area shrunk by this fraction by the photo's expression counts as fully folded (`expression_folds`)."""
+LID_FOLD = (0.25, 0.6)
+"""`folded_lids`: the photo's lid skin seen shrunk by the first fraction of its closed area is read as usual, by the
+second or more not at all (on the head model a blink stretches the upper lid's triangles up to 3.7 times)."""
 TONE_TOLERANCE = 1e-3
 """Conjugate-gradient stop for the smooth tone fields: largest residual, log-albedo units (0.1%; texture within 1 of 255 of a tight solve)."""
 
@@ -158,7 +162,8 @@ def _check_inputs(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray, tri
 def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray, triangles: np.ndarray,
                        normals: np.ndarray, view: PhotoView, mask: np.ndarray | None = None,
                        landmarks_px: np.ndarray | None = None, occlusion: np.ndarray | None = None,
-                       folds: np.ndarray | None = None, options: TextureOptions | None = None) -> TextureResult:
+                       folds: np.ndarray | None = None, lids: np.ndarray | None = None,
+                       options: TextureOptions | None = None) -> TextureResult:
     """The skin albedo of the person in `photo`.
 
     photo : (h, w, 3) uint8 RGB; positions, normals : (n, 3) posed skin vertices in model space (as in the photo);
@@ -167,7 +172,9 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     white balance from the eye whites, the iris colour, the parted lips' opening and the hair where it may lie (both
     not sampled); occlusion : (n,) optional baked ambient visibility of the vertices (`head.occlusion`): the share
     of the light the renderer will take from creases and sockets is divided out of the photo's
-    (`delight.occlusion_visibility`), else the photo's own shadow there is baked in and darkened again.
+    (`delight.occlusion_visibility`), else the photo's own shadow there is baked in and darkened again;
+    folds : (n,) optional `expression_folds` of the photo's expression; lids : (n,) optional `folded_lids`, the
+    share of each vertex's skin the photo sees folded into the lid's crease (left to the completion).
     """
     opts = options or TextureOptions()
     positions = np.asarray(positions, np.float64)
@@ -177,7 +184,8 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     tmap = texel_map(uvs, triangles, opts.size)
     # the teeth and the dark mouth between parted lips are not skin: lip texels that land there are left to the
     # completion, which carries the lip colour in from the lip around them
-    opening = mouth_opening(landmarks_px, view.size) if landmarks_px is not None else None
+    opening = (mouth_opening(landmarks_px, view.size) | eye_openings(landmarks_px, view.size)
+               if landmarks_px is not None else None)
     # hair over the forehead and temples, headwear and background in another colour than the cheeks': not sampled
     if landmarks_px is not None and opts.hair_colors_out:
         hair = not_skin_mask(photo, landmarks_px)
@@ -216,6 +224,9 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         on_brows |= _photo_brows(landmarks_px, view.size, proj.xy[seen_ids])
     brows = on_brows
     weight0 = proj.weight[seen_ids].astype(np.float64)
+    if lids is not None:  # folded lid skin: the photo shows a sliver of it, a blink spreads that over the eye
+        weight0 = weight0 * (1 - np.clip(tmap.interpolate(np.asarray(lids, np.float64)[:, None], triangles,
+                                                            seen_ids)[:, 0], 0, 1))
     weight = weight0
 
     area = _texel_area(positions, uvs, triangles, tmap)[seen_ids]
@@ -331,20 +342,37 @@ def texture_from_fit(photo: np.ndarray, fit: FitResult, mask: np.ndarray | None 
     occlusion = model_occlusion(model, fit.neutral_positions)[vs]
     triangles = model.triangles[ts] - vs.start
     folds = expression_folds(fit.neutral_positions[vs], fit.posed_positions[vs], triangles)
+    blink = model.expression_offsets[[ARKIT_INDEX["eyeBlinkLeft"], ARKIT_INDEX["eyeBlinkRight"]]].sum(0)
+    lids = folded_lids(fit.posed_positions[vs], fit.neutral_positions[vs] + blink[vs], triangles)
     return build_skin_texture(photo, fit.posed_positions[vs], model.uvs[vs], triangles, normals, fit.view,
                               mask=mask, landmarks_px=fit.landmarks_px, occlusion=occlusion, folds=folds,
-                              options=options)
+                              lids=lids, options=options)
 
 
 def expression_folds(rest: np.ndarray, posed: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     """(n,) in [0, 1] per vertex: how far the photo's expression shrinks the skin around it (rest, posed : (n, 3);
     triangles : (m, 3)), 1 from `FOLD_COMPRESSION` on. Shrunk skin folds, and the fold's shade is not albedo."""
-    rest_area = triangle_areas(rest, triangles)
-    ratio = triangle_areas(posed, triangles) / np.maximum(rest_area, 1e-12)
-    corners = np.asarray(triangles).ravel()  # each vertex: its triangles' ratios, weighted by their rest area
-    total = np.bincount(corners, np.repeat(ratio * rest_area, 3), minlength=len(rest))
-    weight = np.bincount(corners, np.repeat(rest_area, 3), minlength=len(rest))
-    return np.clip((1 - total / np.maximum(weight, 1e-12)) / FOLD_COMPRESSION, 0, 1)
+    return np.clip(_shrinkage(rest, posed, triangles) / FOLD_COMPRESSION, 0, 1)
+
+
+def folded_lids(posed: np.ndarray, blinked: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """(n,) in [0, 1] per vertex: how much of the skin round it the photo sees folded away that a blink spreads
+    out (posed : (n, 3) as in the photo; blinked : (n, 3) the rest face with both eyes shut): 0 up to `LID_FOLD[0]`
+    shrinkage of the closed lid's area, 1 from `LID_FOLD[1]`. The open eye's upper lid lies in its crease, a
+    sliver of lashes, liner and shade in the photo: read as albedo, a blink smeared it across the eye."""
+    lo, hi = LID_FOLD
+    return np.clip((_shrinkage(blinked, posed, triangles) - lo) / (hi - lo), 0, 1)
+
+
+def _shrinkage(before: np.ndarray, after: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """(n,) per vertex: 1 - the area of its triangles after over before (before, after : (n, 3)), weighted by
+    their area before."""
+    before_area = triangle_areas(before, triangles)
+    ratio = triangle_areas(after, triangles) / np.maximum(before_area, 1e-12)
+    corners = np.asarray(triangles).ravel()
+    total = np.bincount(corners, np.repeat(ratio * before_area, 3), minlength=len(before))
+    weight = np.bincount(corners, np.repeat(before_area, 3), minlength=len(before))
+    return 1 - total / np.maximum(weight, 1e-12)
 
 
 def _skin_likelihood(off: np.ndarray, plain: np.ndarray, weight: np.ndarray, tmap: TexelMap, ids: np.ndarray,

@@ -21,6 +21,13 @@ MOUTH_CORNERS = (78, 308)
 MOUTH_OPEN_MIN = 0.025
 """The lips part when the opening's area over the squared corner distance exceeds this (grace_hopper's closed
 mouth: 0.003, the astronaut's open smile: 0.12): a closed mouth's contour encloses only the lip line, left seen."""
+EYE_CONTOURS = (
+    (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246),
+    (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466),
+)
+"""MediaPipe face-mesh outlines of the eye openings (its left eye in the image first), in order."""
+EYE_MARGIN = 0.1
+"""The eye openings are widened by this fraction of the eye's width: lashes and liner lie along the lids' edges."""
 MOUTH_MARGIN = 0.03
 """The opening is widened by this fraction of the corner distance (at least a pixel): the contour sits a pixel
 or two off the lip edge, and a lip texel there would take the teeth's colour."""
@@ -172,14 +179,35 @@ def mouth_opening(landmarks_px: np.ndarray, size: tuple[int, int]) -> np.ndarray
     Lip texels that land here show the mouth's inside, not the lip (the fitted lips never part exactly as much).
     """
     w, h = size
-    out = np.zeros((h, w), bool)
     poly = np.asarray(landmarks_px, np.float64)[list(INNER_LIPS)]
     x, y = poly[:, 0], poly[:, 1]
     area = 0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
     width = float(np.linalg.norm(np.subtract(*np.asarray(landmarks_px, np.float64)[list(MOUTH_CORNERS)])))
     if width < 1.0 or area < MOUTH_OPEN_MIN * width ** 2:
-        return out
-    margin = max(1, int(round(MOUTH_MARGIN * width)))
+        return np.zeros((h, w), bool)
+    return _widened_polygon(poly, max(1, int(round(MOUTH_MARGIN * width))), size)
+
+
+def eye_openings(landmarks_px: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(h, w) bool: the photo's pixels inside either eye's outline (`EYE_CONTOURS`), widened by `EYE_MARGIN`.
+
+    landmarks_px : (478, 2) MediaPipe landmarks in pixels; size : (width, height). The fitted lids never meet the
+    photo's exactly: lid texels that land here take the lashes', the liner's or the eye's own colour, and a blink
+    spreads that over the closed lid; left unseen, the lid's texels take the skin round them."""
+    lm = np.asarray(landmarks_px, np.float64)
+    out = np.zeros((size[1], size[0]), bool)
+    for contour in EYE_CONTOURS:
+        poly = lm[list(contour)]
+        width = float(np.ptp(poly[:, 0]))
+        if width >= 1.0:
+            out |= _widened_polygon(poly, max(1, int(round(EYE_MARGIN * width))), size)
+    return out
+
+
+def _widened_polygon(poly: np.ndarray, margin: int, size: tuple[int, int]) -> np.ndarray:
+    """(h, w) bool: pixels inside the polygon (m, 2) or within `margin` pixels (a square) of it."""
+    w, h = size
+    out = np.zeros((h, w), bool)
     x0, y0 = np.clip(np.floor(poly.min(0)).astype(int) - margin, 0, [w, h])
     x1, y1 = np.clip(np.ceil(poly.max(0)).astype(int) + margin + 1, 0, [w, h])
     if x1 <= x0 or y1 <= y0:

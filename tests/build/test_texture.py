@@ -387,7 +387,8 @@ def test_white_hair_over_the_forehead_does_not_pale_the_skin(gl_context, scene, 
 def test_texture_from_fit_takes_the_skin_of_the_posed_head(scene, studio):
     """The FitResult adapter hands the same inputs as the direct call: same texture on the same photo."""
     from avatar_engine.build.records import FitResult
-    from avatar_engine.build.texture import texture_from_fit
+    from avatar_engine.build.texture import folded_lids, texture_from_fit
+    from avatar_engine.head.arkit import ARKIT_INDEX
     from avatar_engine.head.model import HeadModel
     from avatar_engine.records import Expression
 
@@ -405,8 +406,10 @@ def test_texture_from_fit_takes_the_skin_of_the_posed_head(scene, studio):
     again = texture_from_fit(rgb, fit, mask=mask)
     # the rest head's own occlusion: the avatar's also counts its lashes, which the stage runs before
     occlusion = model_occlusion(model, rest)[:skin.vertex_count]
+    blink = model.expression_offsets[[ARKIT_INDEX["eyeBlinkLeft"], ARKIT_INDEX["eyeBlinkRight"]]].sum(0)
+    lids = folded_lids(rest, rest + blink, skin.indices)[:skin.vertex_count]
     direct = build_skin_texture(rgb, skin.positions, skin.uvs, skin.indices, skin.normals, view, mask=mask,
-                                landmarks_px=points, occlusion=occlusion)
+                                landmarks_px=points, occlusion=occlusion, lids=lids)
     assert np.abs(again.texture.astype(int) - direct.texture).max() <= 1
 
 

@@ -279,3 +279,48 @@ def test_expression_folds_mark_the_skin_an_expression_shrinks():
     folds = expression_folds(rest, posed, triangles)
     assert np.allclose(folds[:3], 1.0) and np.allclose(folds[3:], 0.0)
     assert np.allclose(expression_folds(rest, rest, triangles), 0.0)
+
+
+def test_folded_lids_are_the_upper_lids_and_nothing_else():
+    """On the head model, the skin a blink spreads out of the open eye's crease: some of it round each eye (the
+    upper lids), none farther than `LID_REACH_MM` from an eye's centre; and a photo with the eyes shut folds
+    nothing away."""
+    from avatar_engine.build.texture import folded_lids
+    from avatar_engine.head.arkit import ARKIT_INDEX
+
+    model = HeadModel.default()
+    vs, ts = model.part_slices("skin")
+    rest = model.positions[vs].astype(np.float64)
+    triangles = model.triangles[ts] - vs.start
+    blink = model.expression_offsets[[ARKIT_INDEX["eyeBlinkLeft"], ARKIT_INDEX["eyeBlinkRight"]]].sum(0)[vs]
+    lids = folded_lids(rest, rest + blink, triangles)
+    eyes = model.joint_rest[[model.joint_names.index("eye_L"), model.joint_names.index("eye_R")]]
+    to_eye = np.linalg.norm(rest[:, None] - eyes[None], axis=2)  # (n, 2) metres
+    folded = lids > 0.5
+    assert all((folded & (to_eye[:, k] < LID_REACH_MM / 1000)).sum() >= 10 for k in (0, 1)), "each upper lid"
+    assert (to_eye[lids > 0].min(1) < LID_REACH_MM / 1000).all(), "nothing beyond the eyes"
+    assert np.allclose(folded_lids(rest + blink, rest + blink, triangles), 0.0), "shut eyes hide no lid"
+
+
+LID_REACH_MM = 30.0
+"""The lids lie within this distance of the eyeball's centre."""
+
+
+def test_eye_openings_cover_each_eye_and_a_lash_margin():
+    """Inside both eye outlines is hidden, and a margin of `EYE_MARGIN` of the eye's width (the lashes, the liner);
+    the lids beyond it stay seen."""
+    from avatar_engine.build.texture_project import EYE_CONTOURS, EYE_MARGIN, eye_openings
+
+    landmarks = np.zeros((478, 2))
+    for contour, cx in zip(EYE_CONTOURS, (40.0, 80.0)):
+        t = np.linspace(0, 2 * np.pi, len(contour), endpoint=False)
+        landmarks[list(contour)] = np.stack([cx + 12 * np.cos(t), 50 + 5 * np.sin(t)], 1)
+    hidden = eye_openings(landmarks, (120, 100))
+    yy, xx = np.mgrid[0:100, 0:120] + 0.5
+    for cx in (40.0, 80.0):
+        inside = ((xx - cx) / 11) ** 2 + ((yy - 50) / 4.5) ** 2 < 1
+        assert hidden[inside].all()
+    margin = EYE_MARGIN * 24
+    beyond = np.minimum(*(np.hypot(np.maximum(np.abs(xx - cx) - 12, 0), np.maximum(np.abs(yy - 50) - 5, 0))
+                          for cx in (40.0, 80.0)))
+    assert not hidden[beyond > margin + 1.5].any() and hidden[beyond < margin - 0.5].any()
