@@ -166,14 +166,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from avatar_engine.render.pool import render_sequence
 
     out = output_file(args.output, (".mp4",))
-    output_file(out.with_suffix(".glb"), (".glb",), "demo avatar")
-    output_file(out.with_suffix(".png"), (".png",), "demo poster")
+    glb, poster_path = out.with_suffix(".glb"), out.with_suffix(".png")
+    output_file(glb, (".glb",), "demo avatar")
+    output_file(poster_path, (".png",), "demo poster")
     size = parse_size(args.size)
     if size[0] % 2 or size[1] % 2:
         raise InputError(f"--size {size[0]}x{size[1]}: a video's width and height must be even")
     if not 1 <= args.fps <= 120:
         raise InputError(f"--fps {args.fps} is outside 1..120")
-    if args.template and args.photo:
+    if args.photo == "":
+        raise InputError("--photo is empty: name a photo, or leave it out for the astronaut")
+    if args.template and args.photo is not None:
         raise InputError("--photo and --template exclude each other (--template renders the default head)")
     if args.template:
         from avatar_engine.head.template import template_avatar
@@ -182,14 +185,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     else:
         from avatar_engine.build.pipeline import Builder
 
-        photo = Path(args.photo) if args.photo else demo.DEMO_PHOTO
-        if not photo.exists():
+        photo = Path(args.photo) if args.photo is not None else demo.DEMO_PHOTO
+        if not photo.is_file():
             hint = "; run: python scripts/fetch_astronaut.py" if args.photo is None else ""
-            raise InputError(f"demo photo {photo} does not exist{hint}")
+            what = "is a folder, not a photo" if photo.is_dir() else "does not exist"
+            raise InputError(f"demo photo {photo} {what}{hint}")
+        for written in (out, glb, poster_path):  # my.png with -o my.mp4 would become the poster
+            if written.exists() and written.samefile(photo):
+                raise InputError(f"the demo would write {written} over its own photo; choose another -o")
         with Builder() as builder:
             avatar, source = builder.build(photo).avatar, str(photo)
-    glb = out.with_suffix(".glb")
-    write_glb(avatar, glb)
     frames = demo.frame_count(args.fps)
     poster_at = int(round(demo.TURNTABLE_S * args.fps)) + int(1.4 * args.fps)  # the smile
     poster = None
@@ -201,9 +206,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
             video.write(frame)
             if i == poster_at or poster is None:
                 poster = frame
-    write_png(poster, out.with_suffix(".png"))
+    # the avatar and the poster after the film: a render that fails or is interrupted leaves the three as they were
+    written = [out]
+    try:
+        write_png(poster, poster_path)
+        written.append(poster_path)
+        write_glb(avatar, glb)
+    except BaseException:  # not a film without its avatar: what this run wrote goes
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
     print(f"wrote {out} ({frames} frames at {args.fps} fps, {size[0]}x{size[1]}: turntable then performance of "
-          f"{source}), {glb} and {out.with_suffix('.png')}")
+          f"{source}), {glb} and {poster_path}")
     return 0
 
 
@@ -325,11 +339,13 @@ def cmd_engines(args: argparse.Namespace) -> int:
     for flag, folder in (("--onnx-dir", args.onnx_dir), ("--engines-dir", args.engines_dir)):
         if folder is None:
             continue
+        if not folder:  # an unset shell variable: it quietly meant the default folder
+            raise InputError(f"{flag} is empty; name a folder or leave the option out")
         if flag in writes:
             output_folder(folder, flag)
         elif not Path(folder).is_dir():
             raise InputError(f"{flag} {folder} is not an existing folder")
-    onnx_dir = Path(args.onnx_dir) if args.onnx_dir else None
+    onnx_dir = Path(args.onnx_dir) if args.onnx_dir is not None else None
     if args.action == "convert":
         lines = commands.convert(onnx_dir)
     elif args.action == "build":
@@ -350,8 +366,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from avatar_engine.synth.dataset import SynthOptions, generate
 
     output_folder(args.output, "-o")
+    # the sizes each kind of set takes are its options' to say (128-1024 renders, 256-1024 texture sets)
     for flag, value, least in (("--count", args.count, 1), ("--seed", args.seed, 0), ("--shard", args.shard, 1),
-                               ("--size", 64 if args.size is None else args.size, 64), ("--jobs", args.jobs, 1)):
+                               ("--jobs", args.jobs, 1)):
         if value < least:
             raise InputError(f"{flag} must be at least {least}, got {value}")
     if args.texture:
@@ -588,7 +605,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("convert", "build", "list"),
                    help="convert: ONNX files into the model cache; build: TensorRT engines (NVIDIA GPU); list")
     p.add_argument("--onnx-dir", help="folder of the converted ONNX models (default: <model cache>/onnx)")
-    p.add_argument("--engines-dir", help="folder of TensorRT engines (default: engines/)")
+    p.add_argument("--engines-dir", help="folder of TensorRT engines (default: $AVATAR_ENGINES_DIR, else the "
+                   "source checkout's engines/, else engines/ beside the model cache)")
     p.add_argument("--fp32", action="store_true", help="build fp32 engines (default: fp16 where accuracy allows)")
     p.add_argument("--max-batch", type=int, default=16, help="largest batch the engines accept")
     p.set_defaults(run=cmd_engines)

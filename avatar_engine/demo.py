@@ -13,10 +13,10 @@ from typing import Iterator
 
 import numpy as np
 
+from avatar_engine.data_files import asset_path
 from avatar_engine.head.arkit import ARKIT_INDEX
 from avatar_engine.records import Avatar, Expression, euler_rotation
 from avatar_engine.render.camera import Camera
-from avatar_engine.data_files import asset_path
 
 DEMO_PHOTO = asset_path("photos", "astronaut.png")
 """scikit-image's astronaut (public domain, NASA), copied into the repo by scripts/fetch_astronaut.py."""

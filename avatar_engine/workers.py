@@ -9,7 +9,7 @@ pool restarting workers for ever; a worker that dies (a crash, the memory killer
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -20,6 +20,11 @@ _OPEN_ERROR: list[BaseException] = []
 
 
 def _open(open_worker: Callable[..., None], open_args: tuple) -> None:
+    import signal
+
+    # Ctrl-C reaches the whole process group: the parent alone answers it (lets the items in hand finish, then
+    # stops the pool). A worker interrupted inside the pool's queue kept its lock, and the pool hung for ever.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         open_worker(*open_args)
     except BaseException as exc:  # kept: raised by every item, so that the caller sees it and its exit code
@@ -32,7 +37,7 @@ def _run(work: Callable[[T], R], item: T) -> R:
     return work(item)
 
 
-def map_in_workers(work: Callable[[T], R], items: list[T], jobs: int, open_worker: Callable[..., None],
+def map_in_workers(work: Callable[[T], R], items: Sequence[T], jobs: int, open_worker: Callable[..., None],
                    open_args: tuple = (), late: list | None = None) -> Iterator[R]:
     """work(item) for every item over `jobs` spawned worker processes, yielded in the order of `items`. At most
     two items a worker are handed out ahead, so a stop (a failure, Ctrl-C) leaves few running: those finish whole

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from avatar_engine.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +191,43 @@ def test_demo_refuses_a_missing_photo(tmp_path, capsys):
     assert main(["demo", "-o", str(out), "--photo", str(tmp_path / "nobody.jpg")]) == 2
     assert "nobody.jpg" in capsys.readouterr().err
     assert not out.exists() and not out.with_suffix(".glb").exists()
+
+
+def test_demo_never_writes_over_its_own_photo(tmp_path, capsys):
+    """-o me.mp4 with --photo me.png: the poster is me.png (it replaced the photo and exited 0)."""
+    photo = tmp_path / "me.png"
+    shutil.copy(ROOT / "assets" / "photos" / "astronaut.png", photo)
+    before = photo.read_bytes()
+    assert main(["demo", "-o", str(tmp_path / "me.mp4"), "--photo", str(photo), "--size", "64x64", "--fps", "1"]) == 2
+    assert "over its own photo" in capsys.readouterr().err
+    assert photo.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["me.png"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--photo", ""], "--photo is empty"),
+    (["--template", "--photo", ""], "--photo is empty"),
+])
+def test_demo_refuses_an_empty_photo_name(tmp_path, capsys, argv, message):
+    assert main(["demo", "-o", str(tmp_path / "d.mp4"), *argv]) == 2
+    assert message in capsys.readouterr().err and not list(tmp_path.iterdir())
+
+
+def test_a_demo_that_fails_to_render_leaves_an_existing_avatar_alone(tmp_path, monkeypatch, capsys):
+    """The .glb is written after the film: a render that fails (or Ctrl-C) leaves the three files as they were."""
+    from avatar_engine.render import pool
+
+    glb = tmp_path / "d.glb"
+    glb.write_bytes(b"the user's avatar")
+
+    def broken(*args, **kwargs):
+        raise KeyboardInterrupt
+        yield  # a generator, as render_sequence is
+
+    monkeypatch.setattr(pool, "render_sequence", broken)
+    assert main(["demo", "-o", str(tmp_path / "d.mp4"), "--template", "--size", "64x64", "--fps", "1"]) == 130
+    assert glb.read_bytes() == b"the user's avatar"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.glb"]
+    assert "No frames have been written" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("change, message", [

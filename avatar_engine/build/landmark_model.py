@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from avatar_engine.head.model import HeadModel
 from avatar_engine.data_files import asset_path
+from avatar_engine.head.model import HeadModel
 
 CORRESPONDENCE_PATH = asset_path("head", "mediapipe_correspondence.npz")
 SPREAD_FLOOR_M = 0.002

@@ -16,10 +16,10 @@ from typing import Literal
 
 import numpy as np
 
+from avatar_engine.data_files import asset_path
 from avatar_engine.errors import InputError
 from avatar_engine.head.arkit import ARKIT_INDEX, ARKIT_NAMES
 from avatar_engine.perception import FaceLandmarker, FaceObservation
-from avatar_engine.data_files import asset_path
 
 CORRESPONDENCE_PATH = asset_path("head", "mediapipe_correspondence.npz")
 MAX_FACES = 6

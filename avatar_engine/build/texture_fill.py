@@ -13,8 +13,8 @@ import numpy as np
 from PIL import Image
 
 from avatar_engine.build.texture_project import TexelMap, bilinear
-from avatar_engine.head.geometry import weld_ids
 from avatar_engine.data_files import asset_path
+from avatar_engine.head.geometry import weld_ids
 
 ASSET_DIR = asset_path("head")
 MAPS_PATH = ASSET_DIR / "skin_texture_maps.npz"

@@ -11,9 +11,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from avatar_engine.data_files import asset_path
 from avatar_engine.head.geometry import vertex_normals
 from avatar_engine.records import Material, Part
-from avatar_engine.data_files import asset_path
 
 LASH_PATH = asset_path("head", "lashes.npz")
 LASH_COLOR = (34, 26, 22)

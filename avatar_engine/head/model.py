@@ -12,10 +12,10 @@ from typing import Mapping
 
 import numpy as np
 
+from avatar_engine.data_files import asset_path
 from avatar_engine.errors import InputError
 from avatar_engine.head.geometry import vertex_normals, weld_ids
 from avatar_engine.records import Skeleton
-from avatar_engine.data_files import asset_path
 
 ASSET_PATH = asset_path("head", "head_model.npz")
 

@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 
 import avatar_engine
+from avatar_engine.data_files import asset_path
 from avatar_engine.head.eyes import iris_texture
 from avatar_engine.head.geometry import crease_groups
 from avatar_engine.head.hair import HairStyle, hair_for_skin
@@ -16,7 +17,6 @@ from avatar_engine.head.lashes import lash_material, lash_part
 from avatar_engine.head.model import HeadModel
 from avatar_engine.head.occlusion import with_occlusion
 from avatar_engine.records import Avatar, Material, Part
-from avatar_engine.data_files import asset_path
 
 SKIN_TEXTURE_PATH = asset_path("head", "skin_albedo.png")
 BARE_SKIN_TEXTURE_PATH = SKIN_TEXTURE_PATH.with_name("skin_fill_base.png")

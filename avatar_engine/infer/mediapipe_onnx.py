@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import zipfile
 from functools import lru_cache
 from pathlib import Path
 
 from avatar_engine.assets import default_cache_dir, model_path, sha256_file
+from avatar_engine.data_files import asset_path
 from avatar_engine.errors import ModelError
 from avatar_engine.paths import write_bytes_atomic
-from avatar_engine.data_files import asset_path
 
 MODEL_NAMES = ("face_detector", "face_landmarks_detector", "face_blendshapes")
 CONVERT_HINT = "run `avatar engines convert`"
@@ -44,9 +45,8 @@ def convert_mediapipe(out_dir: Path | None = None, task_path: Path | None = None
     """Convert the three TFLite models in face_landmarker.task to ONNX in `out_dir`; returns {name: path}.
 
     Each file and then the manifest ({name: file, sha256, source task sha256, converter version}) are
-    written atomically. `task_path` None means the registry's verified copy."""
-    from avatar_engine.infer.tflite_to_onnx import convert_tflite
-
+    written atomically; a folder the call made is removed again when it fails. `task_path` None means the
+    registry's verified copy."""
     out_dir = Path(out_dir) if out_dir is not None else default_onnx_dir()
     task = Path(task_path) if task_path is not None else model_path("face_landmarker")
     task_sha = sha256_file(task)
@@ -54,7 +54,19 @@ def convert_mediapipe(out_dir: Path | None = None, task_path: Path | None = None
         archive = zipfile.ZipFile(task)
     except (OSError, zipfile.BadZipFile) as exc:
         raise ModelError(f"{task.name} is not a MediaPipe task file ({exc})") from None
+    made = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _convert(archive, task, task_sha, out_dir)
+    except BaseException:  # a folder this run made holds nothing without the manifest (Ctrl-C, a failure)
+        if made:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+
+
+def _convert(archive: zipfile.ZipFile, task: Path, task_sha: str, out_dir: Path) -> dict[str, Path]:
+    from avatar_engine.infer.tflite_to_onnx import convert_tflite
+
     manifest, paths = {}, {}
     with archive:
         for name in MODEL_NAMES:

@@ -30,7 +30,8 @@ def import_tensorrt():
         import tensorrt as trt
     except ImportError as exc:
         raise BackendError(f"TensorRT is not installed ({exc}); pip install tensorrt (NVIDIA GPU and CUDA "
-                           "needed) or use --backend onnxruntime") from None
+                           "needed), or run the networks on another backend (--backend onnxruntime or torch)") \
+            from None
     try:
         import torch
     except ImportError as exc:  # TensorRT alone, without the [infer] extra: its tensors live in torch

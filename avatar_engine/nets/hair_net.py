@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from avatar_engine.data_files import asset_path
 from avatar_engine.errors import ModelError
 from avatar_engine.head.hair import HAIR_PRESETS, HairStyle
 from avatar_engine.nets.hair_features import hair_features
 from avatar_engine.nets.onnx_file import check_card_binding
-from avatar_engine.data_files import asset_path
 
 MODEL_PATH = asset_path("models", "hair_style.onnx")
 TARGETS = ("present", "length", "volume", "fringe", "parting", "baldness")

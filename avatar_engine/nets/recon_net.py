@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from avatar_engine.data_files import asset_path
 from avatar_engine.errors import ModelError
 from avatar_engine.nets.onnx_file import check_card_binding
 from avatar_engine.nets.recon_features import EXPRESSIONS, INPUTS, POSE, recon_input
-from avatar_engine.data_files import asset_path
 
 MODEL_PATH = asset_path("models", "recon.onnx")
 HINT = "re-train it with `avatar train recon` or restore assets/models/recon.onnx from git"

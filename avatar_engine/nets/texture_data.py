@@ -23,7 +23,7 @@ from avatar_engine.errors import InputError
 from avatar_engine.nets.texture_net import (CHANNELS, COVERAGE, FEATURE_SIZE, NET_SIZE, default_layout_id, pool,
                                             shrink, shrink_albedo, skin_inputs, skin_layout, uv_features)
 from avatar_engine.paths import atomic_path, write_text_atomic
-from avatar_engine.synth.dataset import checked_set, concat_shards, read_manifest
+from avatar_engine.synth.dataset import MAX_COUNT, checked_set, claimed_folder, concat_shards, read_manifest
 
 GENERATOR = "avatar-engine texture-data 1"
 PHOTO_SIZE = 512
@@ -38,8 +38,8 @@ class TextureDataOptions:
     shard: int = 50
 
     def __post_init__(self) -> None:
-        if self.count < 1:
-            raise InputError(f"--count must be at least 1, got {self.count}")
+        if not 1 <= self.count <= MAX_COUNT:
+            raise InputError(f"--count must be in 1..{MAX_COUNT:,}, got {self.count}")
         if not 256 <= self.size <= 1024:
             raise InputError(f"--size must be between 256 and 1024 pixels, got {self.size}")
 
@@ -115,13 +115,17 @@ def generate(out: Path, options: TextureDataOptions, progress: Callable[[int, in
              jobs: int = 1) -> dict:
     """Make `options.count` scenes into `out` (a new or empty folder); returns the manifest. `jobs` > 1 makes the
     shards in that many worker processes (`avatar_engine.workers`): the same samples, sooner where cores are spare."""
-    from avatar_engine.workers import map_in_workers
 
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InputError(f"output {out} exists and is not an empty folder: choose a new one")
-    out.mkdir(parents=True, exist_ok=True)
-    starts = list(range(0, options.count, options.shard))
+    with claimed_folder(out):  # two runs into one folder mixed their shards under one manifest
+        return _generate(out, options, progress, jobs)
+
+
+def _generate(out: Path, options: TextureDataOptions, progress: Callable[[int, int], None] | None,
+              jobs: int) -> dict:
+    from avatar_engine.workers import map_in_workers
+
+    starts = range(0, options.count, options.shard)
     shards, skipped, kept, start = [], [], 0, time.perf_counter()
     builder = None
     parallel = jobs > 1 and len(starts) > 1

@@ -23,12 +23,12 @@ import numpy as np
 
 from avatar_engine.build import delight
 from avatar_engine.build.texture_fill import dilate, fill_base, seam_edges, seam_side_points
+from avatar_engine.data_files import asset_path
 from avatar_engine.head.geometry import weld_ids
 from avatar_engine.build.texture_project import bilinear, project_texels, texel_map
 from avatar_engine.errors import InputError, ModelError
 from avatar_engine.nets.onnx_file import check_card_binding
 from avatar_engine.head.skin_layout import layout_id
-from avatar_engine.data_files import asset_path
 
 MODEL_DIR = asset_path("models")
 MODEL_PATH = MODEL_DIR / "texture_refine.onnx"

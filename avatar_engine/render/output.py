@@ -21,13 +21,10 @@ class VideoWriter:
     """H.264 mp4 through imageio-ffmpeg; the file appears under its name only once it is complete."""
 
     def __init__(self, path: str | os.PathLike[str], fps: float, size: tuple[int, int]) -> None:
-        import imageio_ffmpeg
-
         self.path = Path(path)
         self._tmp = temporary_beside(self.path)
-        self._writer = imageio_ffmpeg.write_frames(str(self._tmp), size, fps=fps, codec="libx264", quality=8,
-                                                   pix_fmt_out="yuv420p", macro_block_size=2)
-        self._writer.send(None)
+        self._fps = fps
+        self._writer = None  # ffmpeg starts with the first frame: a run that fails before it prints nothing of it
         self._broken = False
         self._done = False
         self.size = tuple(size)
@@ -40,6 +37,14 @@ class VideoWriter:
             raise ValueError(f"a {self.size[0]}x{self.size[1]} video takes ({self.size[1]}, {self.size[0]}, 3 or 4) "
                              f"frames, got {rgba.shape}")
         rgb = rgba[..., :3] if rgba.shape[-1] == 3 else (rgba[..., :3].astype(np.uint16) * rgba[..., 3:] // 255)
+        if self._done:
+            raise ValueError(f"the video {self.path} is closed")
+        if self._writer is None:
+            import imageio_ffmpeg
+
+            self._writer = imageio_ffmpeg.write_frames(str(self._tmp), self.size, fps=self._fps, codec="libx264",
+                                                       quality=8, pix_fmt_out="yuv420p", macro_block_size=2)
+            self._writer.send(None)
         try:
             self._writer.send(np.ascontiguousarray(rgb.astype(np.uint8)))
         except BaseException:
@@ -64,7 +69,8 @@ class VideoWriter:
             return
         self._done = True
         try:
-            self._writer.close()
+            if self._writer is not None:
+                self._writer.close()
         finally:
             self._tmp.unlink(missing_ok=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from typing import Iterable
+
 from avatar_engine.data_files import data_dir
 
 SHADER_DIR = data_dir("shaders")

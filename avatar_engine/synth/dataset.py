@@ -17,8 +17,11 @@ shard can be regenerated without the others. Files are written to a temporary na
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -30,6 +33,11 @@ from avatar_engine.paths import atomic_path, write_text_atomic
 from avatar_engine.synth.scene import Scene, random_scene, render_scene
 
 GENERATOR = "avatar-engine synth 1"
+CLAIM = ".synth-running"
+"""Made (exclusively) in the output folder while a run writes it: a second run into the folder is refused."""
+MAX_COUNT = 10_000_000
+"""More samples than a set needs (a million 256-pixel renders is about 100 GB of images): a count above it is a
+typo, refused before any work."""
 HAIR_FIELDS = ("present", "length", "volume", "fringe", "parting", "baldness", "layers")
 
 
@@ -42,8 +50,8 @@ class SynthOptions:
     images: bool = True
 
     def __post_init__(self) -> None:
-        if self.count < 1:
-            raise InputError(f"--count must be at least 1, got {self.count}")
+        if not 1 <= self.count <= MAX_COUNT:
+            raise InputError(f"--count must be in 1..{MAX_COUNT:,}, got {self.count}")
         if not 128 <= self.size <= 1024:
             raise InputError(f"--size must be between 128 and 1024 pixels, got {self.size}")
         if self.shard < 1:
@@ -72,8 +80,25 @@ def _labels(scene: Scene, model: HeadModel) -> dict[str, np.ndarray]:
 def generate(out: Path, options: SynthOptions, ctx=None, landmarker=None,
              progress: Callable[[int, int], None] | None = None, jobs: int = 1) -> dict:
     """Render `options.count` samples into `out` (created); returns the manifest. `jobs` > 1 makes the shards in
-    that many worker processes (`avatar_engine.workers`): the same samples, sooner where there are cores to spare."""
+    that many worker processes (`avatar_engine.workers`): the same samples, sooner where there are cores to spare.
+
+    A run that stops (Ctrl-C, a failure) leaves a usable set of the shards it finished, in order from the first,
+    its manifest marked `"interrupted": true`, and nothing else; having finished none, it leaves the folder as it
+    found it (gone if it made it). Two runs cannot share a folder: the first claims it (`CLAIM`)."""
     out = Path(out)
+    with claimed_folder(out) as made:
+        done: list[str] = []
+        try:
+            return _generate(out, options, ctx, landmarker, progress, jobs, done)
+        except BaseException:
+            _keep_finished(out, options, done, made)
+            raise
+
+
+@contextmanager
+def claimed_folder(out: Path) -> Iterator[bool]:
+    """`out`, a new or empty folder, made and held (`CLAIM`) while the body writes it; yields whether it was made.
+    InputError when it is a file, not empty, or claimed by another run between the check and the claim."""
     if out.exists() and not out.is_dir():
         raise InputError(f"output {out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()):
@@ -81,16 +106,46 @@ def generate(out: Path, options: SynthOptions, ctx=None, landmarker=None,
     made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     try:
-        return _generate(out, options, ctx, landmarker, progress, jobs)
-    except BaseException:
-        # a run that failed before writing a sample (no GL, no model) leaves no folder a rerun would refuse as not
-        # empty; shards already written are kept
-        if made and not any(p.is_file() for p in out.rglob("*")):
-            shutil.rmtree(out, ignore_errors=True)
-        raise
+        os.close(os.open(out / CLAIM, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        raise InputError(f"output folder {out} is being written by another run: choose a new one") from None
+    try:
+        yield made
+    finally:
+        (out / CLAIM).unlink(missing_ok=True)
 
 
-def _generate(out: Path, options: SynthOptions, ctx, landmarker, progress, jobs: int) -> dict:
+def _keep_finished(out: Path, options: SynthOptions, done: list[str], made: bool) -> None:
+    """After a stop: the finished shards `done` (in order from the first) as a set with its manifest, every other
+    file this run wrote removed (a shard a worker finished out of order, images past the kept samples)."""
+    kept = min(len(done) * options.shard, options.count)
+    for path in sorted(out.iterdir()):
+        if path.name == CLAIM or path.name in done:
+            continue
+        if path.name == "images" and path.is_dir() and kept:
+            for image in path.iterdir():
+                if not (image.stem.isdigit() and int(image.stem) < kept and image.suffix == ".png"):
+                    image.unlink(missing_ok=True)
+        elif path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    if kept:
+        _write_manifest(out, replace(options, count=kept), done, HeadModel.default(), interrupted=True)
+    elif made:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def _write_manifest(out: Path, options: SynthOptions, shards: list[str], model: HeadModel,
+                    interrupted: bool = False) -> dict:
+    manifest = {"generator": GENERATOR, "seed": options.seed, "count": options.count, "size": options.size,
+                "shards": shards, "images": options.images, "identity_names": list(model.identity_names),
+                "hair_fields": list(HAIR_FIELDS), **({"interrupted": True} if interrupted else {})}
+    write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=1))
+    return manifest
+
+
+def _generate(out: Path, options: SynthOptions, ctx, landmarker, progress, jobs: int, done: list[str]) -> dict:
     from avatar_engine.perception.landmarker import FaceLandmarker
     from avatar_engine.render.context import headless_context
     from avatar_engine.workers import map_in_workers
@@ -98,12 +153,11 @@ def _generate(out: Path, options: SynthOptions, ctx, landmarker, progress, jobs:
     if options.images:
         (out / "images").mkdir(exist_ok=True)
     model = HeadModel.default()
-    starts = list(range(0, options.count, options.shard))
+    starts = range(0, options.count, options.shard)
     if jobs > 1 and len(starts) > 1:
-        shards = []
         names = map_in_workers(_worker_shard, starts, jobs, _open_worker, (out, options))
         for name, first in zip(names, starts):  # the workers' results first: zip then runs them to their end
-            shards.append(name)
+            done.append(name)
             if progress:
                 progress(min(first + options.shard, options.count), options.count)
     else:
@@ -111,15 +165,12 @@ def _generate(out: Path, options: SynthOptions, ctx, landmarker, progress, jobs:
         own_landmarker = landmarker is None
         landmarker = landmarker or FaceLandmarker()
         try:
-            shards = [_write_shard(out, options, first, ctx, landmarker, model, progress) for first in starts]
+            for first in starts:
+                done.append(_write_shard(out, options, first, ctx, landmarker, model, progress))
         finally:
             if own_landmarker:
                 landmarker.close()
-    manifest = {"generator": GENERATOR, "seed": options.seed, "count": options.count, "size": options.size,
-                "shards": shards, "images": options.images, "identity_names": list(model.identity_names),
-                "hair_fields": list(HAIR_FIELDS)}
-    write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=1))
-    return manifest
+    return _write_manifest(out, options, done, model)
 
 
 def _write_shard(out: Path, options: SynthOptions, first: int, ctx, landmarker, model: HeadModel,

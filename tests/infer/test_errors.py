@@ -199,3 +199,32 @@ def test_tensorrt_without_torch_is_a_backend_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch raises ImportError
     with pytest.raises(BackendError, match="needs torch"):
         import_tensorrt()
+
+
+@pytest.mark.parametrize("action", ["list", "build", "convert"])
+def test_cli_engines_refuses_an_empty_folder_name(action, capsys):
+    """--onnx-dir "" (an unset shell variable) quietly meant the default cache for list and build."""
+    from avatar_engine.cli import main
+
+    assert main(["engines", action, "--onnx-dir", ""]) == 2
+    assert "--onnx-dir is empty" in capsys.readouterr().err
+
+
+def test_a_conversion_stopped_in_a_new_folder_leaves_nothing(tmp_path, monkeypatch):
+    """Ctrl-C after the first model: a folder holding one .onnx and no manifest was left behind."""
+    from avatar_engine.infer import mediapipe_onnx, tflite_to_onnx
+
+    calls = []
+    convert = tflite_to_onnx.convert_tflite
+
+    def stop_at_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return convert(*args, **kwargs)
+
+    monkeypatch.setattr(tflite_to_onnx, "convert_tflite", stop_at_second)
+    out = tmp_path / "fresh" / "onnx"
+    with pytest.raises(KeyboardInterrupt):
+        mediapipe_onnx.convert_mediapipe(out)
+    assert len(calls) == 2 and not out.exists()

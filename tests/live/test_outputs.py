@@ -118,13 +118,16 @@ def test_a_recording_keeps_each_frame_at_its_media_time(tmp_path):
     assert levels == [0, 40, 80, 80, 80, 80, 80, 80, 160], levels
 
 
-def test_a_video_writer_is_whole_or_absent(tmp_path):
+def test_a_video_writer_is_whole_or_absent(tmp_path, capfd):
     from avatar_engine.render.output import VideoWriter
 
     empty = tmp_path / "empty.mp4"
     with VideoWriter(empty, 30.0, (32, 32)):
         pass
     assert not empty.exists() and not list(tmp_path.iterdir()), "no frame: no file (it left a broken 261-byte mp4)"
+    # ffmpeg starts with the first frame: a run that fails before it (no GL, Ctrl-C in the build) printed four
+    # lines of ffmpeg's complaints about an empty video above its own one-line error
+    assert capfd.readouterr().err == ""
 
     twice = tmp_path / "twice.mp4"
     writer = VideoWriter(twice, 30.0, (32, 32))

@@ -118,8 +118,58 @@ def test_generated_set_holds_truth_and_mediapipe(gl_context, tmp_path):
         assert (tmp_path / "parallel" / "images" / name).read_bytes() == (out / "images" / name).read_bytes()
 
 
+def test_a_stopped_run_leaves_the_shards_it_finished_as_a_set(gl_context, tmp_path, monkeypatch):
+    """Ctrl-C in the third shard: the first two are a set of their own (its manifest says it was interrupted), the
+    third's images are gone; stopped in the first shard, nothing is left. Before, the shards stayed without a
+    manifest: no trainer could read them and a rerun into the folder was refused."""
+    from avatar_engine.synth import dataset
+
+    write_shard = dataset._write_shard
+    stop_at = [2]
+
+    def stop_at_third(out, options, first, *args, **kwargs):
+        if first >= stop_at[0] * options.shard:
+            (out / "images" / f"{first:06d}.png").write_bytes(b"half")  # a render that got as far as its image
+            raise KeyboardInterrupt
+        return write_shard(out, options, first, *args, **kwargs)
+
+    monkeypatch.setattr(dataset, "_write_shard", stop_at_third)
+    out = tmp_path / "stopped"
+    with pytest.raises(KeyboardInterrupt):
+        generate(out, SynthOptions(count=5, seed=5, size=128, shard=1), ctx=gl_context)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["interrupted"] and manifest["count"] == 2 and manifest["shards"] == ["shard_00000.npz",
+                                                                                         "shard_00001.npz"]
+    assert len(load(out)["identity"]) == 2
+    assert sorted(p.name for p in out.rglob("*") if p.is_file()) == ["000000.png", "000001.png", "manifest.json",
+                                                                      "shard_00000.npz", "shard_00001.npz"]
+    early = tmp_path / "early"
+    stop_at[0] = 0
+    with pytest.raises(KeyboardInterrupt):
+        generate(early, SynthOptions(count=5, seed=5, size=128, shard=3), ctx=gl_context)
+    assert not early.exists()
+
+
+def test_a_folder_another_run_is_writing_is_refused(tmp_path, monkeypatch):
+    """Two runs started together into one new folder both passed the emptiness check and mixed their shards under
+    one manifest: the first to claim the folder holds it, the other is refused, and the claim goes with the run."""
+    from avatar_engine.synth import dataset
+
+    out = tmp_path / "shared"
+    with dataset.claimed_folder(out) as made:
+        assert made
+        with pytest.raises(InputError, match="not empty"):
+            generate(out, SynthOptions(count=1))
+        monkeypatch.setattr(dataset.Path, "iterdir", lambda self: iter(()))  # the check passed before the claim
+        with pytest.raises(InputError, match="being written by another run"):
+            with dataset.claimed_folder(out):
+                pass
+        monkeypatch.undo()
+    assert not any(out.iterdir())
+
+
 @pytest.mark.parametrize("kwargs, match", [({"count": 0}, "count"), ({"count": 2, "size": 64}, "size"),
-                                           ({"count": 2, "shard": 0}, "shard")])
+                                           ({"count": 2, "shard": 0}, "shard"), ({"count": 10 ** 11}, "count")])
 def test_bad_options_are_refused(kwargs, match):
     with pytest.raises(InputError, match=match):
         SynthOptions(**kwargs)
@@ -179,3 +229,39 @@ def test_a_damaged_set_is_one_line_not_a_traceback(tmp_path):
             load(folder)
     detected = np.array([True, True, False])
     assert len(load(_fake_set(tmp_path / "unseen", landmarks=no_face, detected=detected))["hair"]) == 3
+
+
+def test_ctrl_c_stops_a_run_on_workers_promptly(tmp_path):
+    """Ctrl-C reaches the whole process group: a worker interrupted inside the pool's queue kept its lock and the
+    run hung for ever (two of two tries). Now the parent alone answers: exit 130, no worker left."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "set"
+    proc = subprocess.Popen([sys.executable, "-m", "avatar_engine.cli", "synth", "-o", str(out), "-n", "40",
+                             "--size", "128", "--shard", "2", "--jobs", "2", "--no-images"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(out.glob("shard_*.npz"))) < 3 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)  # the workers are up and working
+        os.killpg(proc.pid, signal.SIGINT)
+        rc = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert rc == 130, proc.stderr.read().decode()[-500:]
+    left = ["?"]
+    for _ in range(50):  # multiprocessing's resource tracker notices its parent gone within a moment
+        left = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        if not left:
+            break
+        time.sleep(0.1)
+    assert not left, "processes left: " + subprocess.run(["ps", "-o", "pid,args", "-g", str(proc.pid)],
+                                                         capture_output=True, text=True).stdout
+    if out.exists():  # the shards the parent had received make a set; none received, nothing is left
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["interrupted"] and len(load(out)["identity"]) == manifest["count"] > 0
