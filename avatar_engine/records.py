@@ -30,6 +30,11 @@ class Material:
     roughness: float = 0.5
     alpha_mode: Literal["OPAQUE", "BLEND", "MASK"] = "OPAQUE"
     double_sided: bool = False
+    shader_scale: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    """Linear RGB factor this project's renderer applies on top of `base_color`, which other engines never see.
+    The hair shader lights strands more brightly than a plain PBR surface (light wraps round and through them, and
+    their highlight): the texture holds the albedo a PBR engine needs to show the hair as the photo does, this
+    brings it down to what our shader needs (`build.scalp`). Kept in the glTF file's material extras."""
 
 
 @dataclass(frozen=True)

@@ -379,14 +379,15 @@ class Builder:
         for name, material in avatar.materials.items():  # the rig's own (lashes, hair) after the photo's
             dressed.setdefault(name, material)
         if skin_light is not None and hair is not None:
-            from avatar_engine.build.scalp import hair_albedo_color, paint_cover
+            from avatar_engine.build.scalp import hair_albedo_color, paint_cover, plain_surface_gain
             from avatar_engine.head.hair import hair_material
 
-            hair = replace(hair, color=hair_albedo_color(hair.color, *skin_light))
+            photo_color = hair.color
+            hair = replace(hair, color=hair_albedo_color(photo_color, *skin_light))
             report.hair = _style_report(hair)
             dressed = paint_cover(dressed, cover, hair.color)
             if "hair" in dressed:
-                dressed["hair"] = hair_material(hair)
+                dressed["hair"] = hair_material(hair, plain_surface_gain(photo_color, *skin_light, hair.color))
         skin = dressed.get("skin")
         if skin is not None and skin.texture is not None and skin.texture.shape[0] != self.options.texture_size:
             dressed["skin"] = replace(skin, texture=resized_texture(skin.texture, self.options.texture_size))

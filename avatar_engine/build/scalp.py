@@ -19,7 +19,7 @@ import numpy as np
 
 from avatar_engine.build import delight
 from avatar_engine.build.texture_project import texel_map
-from avatar_engine.head.hair import HairStyle, hair_coverage
+from avatar_engine.head.hair import PLAIN_ALBEDO_MAX, HairStyle, hair_coverage
 from avatar_engine.head.hair_scalp import scalp_centre
 from avatar_engine.records import Material
 from avatar_engine.render.renderer import HAIR_HIGHLIGHT_TINT
@@ -76,6 +76,26 @@ def hair_albedo_color(photo_color: tuple[int, int, int], photo_skin: np.ndarray,
     for _ in range(TINT_ROUNDS):  # the highlight's tint depends on the albedo: solve for both
         albedo = np.maximum((linear - hair_offset * highlight_tint(albedo)) / hair_slope, MIN_HAIR_ALBEDO)
     return tuple(int(c) for c in delight.albedo_to_texture(albedo))
+
+
+def plain_surface_gain(photo_color: tuple[int, int, int], photo_skin: np.ndarray, skin_albedo: np.ndarray,
+                       hair_texture: tuple[int, int, int]) -> float:
+    """How much brighter than `hair_texture` (our shader's albedo, `hair_albedo_color`) the hair's albedo is as a
+    plain PBR surface, which other engines render the file's texture as: a plain surface's albedos stand in the
+    ratio of the light they send back under one light, so the hair's is the skin's albedo times the photo's light
+    on the hair over its light on the cheeks (luminance, as `hair_albedo_color`). Our shader lights strands about
+    twice as brightly as that (synthetic people and the astronaut: 2.0-2.3; dark hair, where its highlight counts
+    for more, up to 4), so the file's hair texture was half as bright as the photo's hair in Blender and three.js.
+
+    photo_color, photo_skin : 0-255 display colours of the hair region and the cheeks; skin_albedo, hair_texture :
+    uint8 texture values. Clamped so that no channel of the brighter albedo passes `PLAIN_ALBEDO_MAX`."""
+    luma = np.asarray(delight.LUMA)
+    ratio = (delight.display_to_linear(np.asarray(photo_color, np.float64) / 255.0) @ luma) / max(
+        float(delight.display_to_linear(np.asarray(photo_skin, np.float64) / 255.0) @ luma), 1e-4)
+    ours = delight.texture_to_albedo(np.asarray(hair_texture))
+    plain = float(delight.texture_to_albedo(np.asarray(skin_albedo)) @ luma) * ratio
+    gain = plain / max(float(ours @ luma), 1e-6)
+    return float(np.clip(gain, 1.0, PLAIN_ALBEDO_MAX / max(float(ours.max()), 1e-6)))
 
 
 @dataclass(frozen=True)

@@ -438,12 +438,30 @@ def grow_hair(scalp: Scalp, style: HairStyle = HairStyle(),
     return part, hair_material(style)
 
 
-def hair_material(style: HairStyle) -> Material:
-    """The hair's material: the strand atlas in the style's colour, thinned with its baldness."""
+PLAIN_SURFACE_GAIN = 2.1
+"""How much brighter than our shader's hair albedo (`HairStyle.color`) the same hair's albedo is as a plain PBR
+surface, which Blender, three.js, Unity and Unreal render a glTF texture as: our shader lights strands about twice
+as brightly (light wraps round and through them, their highlight). Median over the astronaut and eight synthetic
+people (`build.scalp.plain_surface_gain`, which a build uses for its own photo; 1.8-3.5)."""
+PLAIN_ALBEDO_MAX = 0.85
+"""The lightest plain-surface hair albedo written (no channel above it)."""
+HAIR_ROUGHNESS = 0.6
+"""The file's roughness for hair: our shader draws its own strand highlight and ignores it; at 0.35 a PBR engine
+(three.js) drew one glossy band round the head, a helmet rather than hair."""
+
+
+def hair_material(style: HairStyle, plain_gain: float = PLAIN_SURFACE_GAIN) -> Material:
+    """The hair's material: the strand atlas thinned with the style's baldness, in the colour a plain PBR surface
+    needs to look as `style.color` does in our renderer (`plain_gain` times brighter, linear); `shader_scale` takes
+    that back for our renderer, so its picture is the same."""
     style = style.clamped()
     density = 1.0 - 0.55 * style.baldness
-    texture = strand_atlas(style.color, style.layers, density, wave=style.wave)
-    return Material("hair", "hair", texture=texture, roughness=0.35, alpha_mode="MASK", double_sided=True)
+    ours = (np.asarray(style.color, np.float64) / 255.0) ** 2  # the renderer decodes texture values as c * c
+    gain = float(np.clip(plain_gain, 1.0, PLAIN_ALBEDO_MAX / max(float(ours.max()), 1e-6)))
+    plain = tuple(int(c) for c in np.clip(np.round(np.sqrt(ours * gain) * 255), 0, 255))
+    texture = strand_atlas(plain, style.layers, density, wave=style.wave)
+    return Material("hair", "hair", texture=texture, roughness=HAIR_ROUGHNESS, alpha_mode="MASK", double_sided=True,
+                    shader_scale=(1 / gain,) * 3)
 
 
 def hair_for_skin(positions: np.ndarray, triangles: np.ndarray, joints: np.ndarray, weights: np.ndarray,

@@ -328,6 +328,10 @@ class _Reader:
             alpha_mode = material.get("alphaMode", "OPAQUE")
             if len(base_color) != 4 or alpha_mode not in ("OPAQUE", "BLEND", "MASK"):
                 raise AvatarFileError(f"material {key!r}: invalid baseColorFactor or alphaMode")
+            scale = extras.get("shaderScale", (1.0, 1.0, 1.0))
+            if not (isinstance(scale, (list, tuple)) and len(scale) == 3
+                    and all(isinstance(c, (int, float)) and 0 < c <= 16 for c in scale)):
+                raise AvatarFileError(f"material {key!r}: extras.shaderScale must be three factors in (0, 16]")
             out[key] = Material(
                 name=str(extras.get("name", key)),
                 kind=extras["kind"] if extras.get("kind") in _KINDS else kind_by_name(key),
@@ -336,6 +340,7 @@ class _Reader:
                 roughness=float(pbr.get("roughnessFactor", 1.0)),
                 alpha_mode=alpha_mode,
                 double_sided=bool(material.get("doubleSided", False)),
+                shader_scale=tuple(float(c) for c in scale),  # type: ignore[arg-type]
             )
             keys.append(key)
         return out, keys

@@ -15,7 +15,7 @@ import numpy as np
 from avatar_engine.errors import InputError
 from avatar_engine.head.geometry import triangle_areas, triangle_islands
 from avatar_engine.head.rig import joint_matrices
-from avatar_engine.records import Avatar, Expression, Part
+from avatar_engine.records import Avatar, Expression, Material, Part
 from avatar_engine.render.alpha_coverage import mip_chain
 from avatar_engine.render.camera import Camera
 from avatar_engine.render.mip_levels import MipLevels
@@ -176,6 +176,13 @@ def strand_luma(image: np.ndarray) -> float:
     value = image[kept][:, :3].astype(np.float64).mean(axis=1) / 255.0
     # floored: black hair gave 0 (a division by zero in the shader) and near-black 1/255 steps a 15x highlight
     return max(float(np.sqrt(np.mean(value * value))), STRAND_LUMA_FLOOR)
+
+
+def shaded_base_color(material: Material) -> tuple[float, float, float, float]:
+    """The base colour factor the shaders take: the material's, times its `shader_scale` (RGB)."""
+    r, g, b, a = material.base_color
+    sr, sg, sb = material.shader_scale
+    return (float(r * sr), float(g * sg), float(b * sb), float(a))
 
 
 def dense_weights(joints: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -374,7 +381,7 @@ class Renderer:
             self._resources.append(vao)
             z = part.positions[:, 2]
             gpu = _GpuPart(vao, program, first * 3, len(part.indices) * 3, textures[part.material],
-                           material.kind, tuple(material.base_color), material.roughness,
+                           material.kind, shaded_base_color(material), material.roughness,
                            (float(z.max()), float(z.min())), material.double_sided,
                            texel_density(part, textures[part.material].size), strands[part.material])
             hidden = part.back_hidden if material.double_sided else 0

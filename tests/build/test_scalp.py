@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import pytest
 from texture_scenes import truth_texture
 
 from avatar_engine.build import delight
 from avatar_engine.build.scalp import (HAIR_RESPONSE, MIN_HAIR_ALBEDO, ROOT_SHADE, SCALP_TINT, hair_albedo_color,
                                       hair_light, paint_scalp)
-from avatar_engine.head.hair import HairStyle
+from avatar_engine.head.hair import PLAIN_ALBEDO_MAX, HairStyle
 from avatar_engine.head.model import HeadModel
 from avatar_engine.head.template import default_materials
 
@@ -81,3 +84,53 @@ def test_a_colour_cast_leaves_the_hair_as_it_leaves_the_skin():
 def test_black_hair_keeps_a_floor():
     hair = hair_albedo_color((12, 10, 9), PHOTO_SKIN, SKIN_ALBEDO)
     assert min(hair) >= int(np.sqrt(MIN_HAIR_ALBEDO) * 255)
+
+def test_hair_as_bright_as_the_skin_in_the_photo_is_the_skins_albedo_as_a_plain_surface():
+    """Other engines render the file's texture as a plain PBR surface: hair the photo shows as bright as the cheeks
+    gets the skin's albedo there (luminance), about twice our shader's, whose strands catch more light."""
+    from avatar_engine.build.scalp import plain_surface_gain
+
+    ours = hair_albedo_color(tuple(int(c) for c in PHOTO_SKIN), PHOTO_SKIN, SKIN_ALBEDO)
+    gain = plain_surface_gain(tuple(int(c) for c in PHOTO_SKIN), PHOTO_SKIN, SKIN_ALBEDO, ours)
+    plain = delight.texture_to_albedo(np.array(ours)) * gain
+    skin = delight.texture_to_albedo(SKIN_ALBEDO)
+    assert plain @ delight.LUMA == pytest.approx(skin @ delight.LUMA, rel=0.03)
+    assert 1.3 < gain < 3.0
+    # halving the hair's light in the photo halves its plain albedo; the gain never pushes a channel past the cap
+    dim = tuple(int(round(c)) for c in delight.linear_to_display(delight.display_to_linear(PHOTO_SKIN / 255) / 2) * 255)
+    ours_dim = hair_albedo_color(dim, PHOTO_SKIN, SKIN_ALBEDO)
+    plain_dim = delight.texture_to_albedo(np.array(ours_dim)) * plain_surface_gain(dim, PHOTO_SKIN, SKIN_ALBEDO, ours_dim)
+    assert plain_dim @ delight.LUMA == pytest.approx(0.5 * skin @ delight.LUMA, rel=0.06)
+    white = plain_surface_gain((250, 250, 250), PHOTO_SKIN, SKIN_ALBEDO, (240, 240, 240))
+    assert delight.texture_to_albedo(np.array((240, 240, 240))).max() * white <= PLAIN_ALBEDO_MAX + 1e-9
+
+
+def test_the_files_hair_is_the_plain_albedo_and_our_render_is_unchanged(gl_context):
+    """hair_material writes the plain-surface albedo into the texture and takes it back for our renderer through
+    shader_scale: the same picture as with our shader's albedo in the texture, within the textures' 8-bit steps."""
+    from avatar_engine.head.hair import hair_material
+    from avatar_engine.head.template import template_avatar
+    from avatar_engine.records import Expression
+    from avatar_engine.render.camera import Camera
+    from avatar_engine.render.renderer import Renderer, RenderOptions
+
+    style = HairStyle(color=(90, 70, 45))
+    brighter, same = hair_material(style, 2.1), hair_material(style, 1.0)
+    assert same.shader_scale == (1.0, 1.0, 1.0) and brighter.shader_scale == pytest.approx((1 / 2.1,) * 3)
+    kept = brighter.texture[..., 3] >= 128
+    ratio = (brighter.texture[kept][:, :3].astype(float) ** 2).mean(0) / (same.texture[kept][:, :3].astype(float) ** 2).mean(0)
+    assert ratio == pytest.approx([2.1] * 3, rel=0.05)
+    images = []
+    for material in (brighter, same):
+        avatar = template_avatar(hair=HairStyle(color=style.color))
+        avatar = dataclasses.replace(avatar, materials={**avatar.materials, "hair": material})
+        with Renderer(gl_context, RenderOptions(size=(160, 160))) as renderer:
+            renderer.load(avatar)
+            renderer.render(Expression(), Camera(distance=0.6, target=(0.0, 0.16, 0.0)))
+            images.append(renderer.read().astype(int))
+    assert np.abs(images[0] - images[1]).max() <= RENDER_STEPS
+
+
+RENDER_STEPS = 6
+"""Display levels between two renders of one hair whose texture differs only by a gain taken back in the shader:
+the texture's 8-bit rounding at two brightnesses."""

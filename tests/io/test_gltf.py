@@ -698,3 +698,21 @@ def test_identical_skins_on_each_mesh_are_one_skeleton(avatar: Avatar, glb_path:
 
     read = read_glb(_rewrite(glb_path, tmp_path, one_skin_per_mesh))
     assert read.skeleton.names == avatar.skeleton.names and len(read.parts) == len(avatar.parts)
+
+
+def test_the_shader_scale_is_kept_in_the_material_extras(template, tmp_path: Path) -> None:
+    """The hair's texture is the plain-surface albedo other engines render; our renderer's own factor rides in the
+    material's extras, comes back on reading, and a damaged one is refused in one line."""
+    path = tmp_path / "head.glb"
+    write_glb(template, path)
+    hair = read_glb(path).materials["hair"]
+    assert hair.shader_scale == pytest.approx(template.materials["hair"].shader_scale) and hair.shader_scale[0] < 1
+    assert read_glb(path).materials["skin"].shader_scale == (1.0, 1.0, 1.0)
+
+    def damage(document: dict, _: bytearray) -> None:
+        for material in document["materials"]:
+            if material["name"] == "hair":
+                material["extras"]["shaderScale"] = [float("nan"), 1, 1]
+
+    with pytest.raises(AvatarFileError, match="shaderScale"):
+        read_glb(_rewrite(path, tmp_path, damage))
