@@ -24,7 +24,7 @@ from avatar_engine.solve.calibration import Calibration
 from avatar_engine.solve.filters import OneEuroState, one_euro
 from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
 from avatar_engine.solve.pose import eye_bones, fit_rotation, head_angles, head_bones, relative_rotation, rigid_points
-from avatar_engine.solve.tuning import DEFAULT_TUNING, LANDMARKS, SolverTuning
+from avatar_engine.solve.tuning import DEFAULT_TUNING, LANDMARKS, MORPH_GAZE_DEG, SolverTuning
 
 EYE_LOOK = {side: {d: ARKIT_INDEX[f"eyeLook{d}{side}"] for d in ("Up", "Down", "In", "Out")}
             for side in ("Left", "Right")}
@@ -218,6 +218,16 @@ def gaze_from_weights(weights: np.ndarray, tuning: SolverTuning = DEFAULT_TUNING
     return gaze
 
 
+def morph_gaze(weights: np.ndarray) -> np.ndarray:
+    """(2, 2) yaw, pitch degrees (left eye, right eye) the eyeLook* shapes at `weights` (52,) turn the eyeballs."""
+    w = np.asarray(weights, np.float64)
+    gaze = np.zeros((2, 2))
+    for row, side in enumerate(("Left", "Right")):
+        for direction, k in EYE_LOOK[side].items():
+            gaze[row] += w[k] * np.asarray(MORPH_GAZE_DEG[side][direction])
+    return gaze.astype(np.float32)
+
+
 def mirror_frame(solved: SolvedFrame) -> SolvedFrame:
     """The avatar as a mirror image of the person: left and right swapped, yaw and roll negated."""
     angles = solved.angles * np.array([-1.0, 1.0, -1.0], np.float32)
@@ -270,9 +280,8 @@ def to_expression(solved: SolvedFrame, tuning: SolverTuning = DEFAULT_TUNING) ->
     weights = solved.weights.astype(np.float32).copy()
     rotations = head_bones(solved.angles, tuning.neck_share)
     if tuning.gaze_to_bones:
-        rotations.update(eye_bones(solved.gaze))
-        for side in EYE_LOOK.values():
-            weights[list(side.values())] = 0.0
+        # the eyeLook* shapes turn the eyeballs part of the way and move the lids with them; the bones turn the rest
+        rotations.update(eye_bones(solved.gaze - morph_gaze(weights)))
     if tuning.jaw_open_deg:
         rotations["jaw"] = euler_rotation(0.0, tuning.jaw_open_deg * float(weights[ARKIT_INDEX["jawOpen"]]))
     return Expression(weights, rotations)

@@ -37,7 +37,8 @@ class SolverTuning:
     gaze_pitch_deg: float = 25.0
     """Eye pitch at eyeLookUp/Down = 1."""
     gaze_to_bones: bool = True
-    """Turn the eye bones for gaze and zero the eyeLook* morphs when rendering (avoids turning the eyes twice)."""
+    """Turn the eye bones for the part of the gaze the eyeLook* shapes leave (`MORPH_GAZE_DEG`): the shapes also
+    bring the lids along, which bones alone left still (looking down showed the white above the iris)."""
     jaw_open_deg: float = 0.0
     """Jaw bone pitch at jawOpen = 1; 0 for avatars whose jawOpen morph already opens the jaw (the template)."""
     max_gain: float = 4.0
@@ -87,3 +88,11 @@ class SolverTuning:
 DEFAULT_TUNING = SolverTuning()
 ARKIT_TUNING = SolverTuning(response="arkit", pose_gain=(1.0, 1.0, 1.0))
 """For ARKit phone apps (iFacialMocap): their scores are already weights."""
+
+
+MORPH_GAZE_DEG = {
+    "Left": {"Up": (0.0, -9.26), "Down": (0.0, 10.54), "In": (-14.21, 0.0), "Out": (13.67, 0.0)},
+    "Right": {"Up": (0.0, -9.22), "Down": (0.0, 10.62), "In": (14.12, 0.0), "Out": (-13.64, 0.0)},
+}
+"""(yaw, pitch) degrees the head model's eyeLook* shapes turn each eyeball at weight 1 (yaw toward the avatar's left,
+pitch down): measured from assets/head/head_model.npz, the same for every built avatar (tests/solve check them)."""

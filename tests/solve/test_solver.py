@@ -14,7 +14,7 @@ from avatar_engine.solve.pose import head_angles
 from avatar_engine.solve.solver import (CROSSTALK_MIN_SPAN, filter_frame, gaze_from_weights, lip_gap, lips_within_jaw,
                                         mirror_frame, scores_to_weights,
                                         solve_frame, split_rounding, to_expression)
-from avatar_engine.solve.tuning import DEFAULT_TUNING, SolverTuning
+from avatar_engine.solve.tuning import DEFAULT_TUNING, MORPH_GAZE_DEG, SolverTuning
 
 WEIGHT_TOL = 0.02
 """Inverting a measured curve at one of its own knots gives back the knot's weight within this."""
@@ -132,17 +132,39 @@ def test_gaze_signs():
     assert g[0, 1] == pytest.approx(0.5 * DEFAULT_TUNING.gaze_pitch_deg) and g[0, 1] > 0
 
 
-def test_expression_moves_eyes_by_bones_not_morphs():
+def test_expression_turns_the_eyes_by_shapes_and_bones_together():
+    """The eyeLook* shapes stay (they bring the lids along); the bones add what they leave of the gaze."""
     w = np.zeros(52, np.float32)
     w[ARKIT_INDEX["eyeLookUpLeft"]] = 0.8
     w[ARKIT_INDEX["jawOpen"]] = 0.5
     solved = SolvedFrame(w, np.array([10, 0, 0], np.float32), gaze_from_weights(w), 0)
     e = to_expression(solved)
-    assert e.weights[ARKIT_INDEX["eyeLookUpLeft"]] == 0.0 and e.weights[ARKIT_INDEX["jawOpen"]] == 0.5
+    assert e.weights[ARKIT_INDEX["eyeLookUpLeft"]] == pytest.approx(0.8) and e.weights[ARKIT_INDEX["jawOpen"]] == 0.5
     assert set(e.rotations) == {"neck", "head", "eye_L", "eye_R"}
-    assert head_angles(e.rotations["eye_L"])[1] < -1.0  # looking up is negative pitch
+    shape_pitch = 0.8 * MORPH_GAZE_DEG["Left"]["Up"][1]
+    bone_pitch = head_angles(e.rotations["eye_L"])[1]
+    assert bone_pitch < -1.0  # looking up is negative pitch
+    assert bone_pitch + shape_pitch == pytest.approx(-0.8 * DEFAULT_TUNING.gaze_pitch_deg, abs=0.05)
+    assert np.allclose(head_angles(e.rotations["eye_R"]), 0, atol=1e-4), "the other eye did not look up"
     with_jaw = to_expression(solved, dataclasses.replace(DEFAULT_TUNING, jaw_open_deg=20.0))
     assert np.allclose(head_angles(with_jaw.rotations["jaw"]), (0, 10, 0), atol=1e-3)
+
+
+def test_the_eye_shapes_turn_the_eyeballs_as_the_table_says():
+    """MORPH_GAZE_DEG is the head model's own: each eyeLook* shape turns its eyeball by the listed yaw and pitch."""
+    from avatar_engine.head.geometry import similarity_fit
+    from avatar_engine.head.model import HeadModel
+
+    model = HeadModel.default()
+    for side, part in (("Left", "eye_L"), ("Right", "eye_R")):
+        vs, _ = model.part_slices(part)
+        rest = model.positions[vs].astype(np.float64)
+        for direction, (yaw, pitch) in MORPH_GAZE_DEG[side].items():
+            offsets = model.expression_offsets[ARKIT_INDEX[f"eyeLook{direction}{side}"]][vs]
+            _, r, _ = similarity_fit(rest, rest + offsets)
+            forward = r @ np.array([0.0, 0.0, 1.0])
+            assert np.degrees(np.arctan2(forward[0], forward[2])) == pytest.approx(yaw, abs=0.3), (side, direction)
+            assert np.degrees(np.arcsin(-forward[1])) == pytest.approx(pitch, abs=0.3), (side, direction)
 
 
 def test_filter_smooths_and_keeps_time():
