@@ -51,7 +51,7 @@ out vec3 v_specular;
 uniform vec3 u_camera_position;
 out vec3 v_world;
 out vec3 v_normal;
-out float v_rest_z;
+out float v_shape_z;
 out float v_occlusion;
 #if defined MATERIAL_HAIR
 out vec3 v_tangent;
@@ -72,16 +72,21 @@ void main() {
 #if defined MATERIAL_TEETH
     v_tooth = in_position;
 #endif
+    float shape_z = in_position.z;
+#if defined MATERIAL_TEETH || defined MATERIAL_TONGUE
+    // depth in the mouth after the expression's shapes, before the bones: a tongue stuck out leaves the mouth's shade
+    shape_z += morph_offset(0, gl_VertexID).z;
+#endif
 #if defined SHADE_PER_VERTEX
     vec3 v = normalize(u_camera_position - world.xyz);
 #if defined MATERIAL_HAIR
     if (dot(n, v) < 0.0) n = -n;  // double-sided cards: light the side that faces the camera
 #endif
-    shade(n, v, t, in_position.z, in_occlusion, v_diffuse, v_specular);
+    shade(n, v, t, shape_z, in_occlusion, v_diffuse, v_specular);
 #else
     v_world = world.xyz;
     v_normal = n;
-    v_rest_z = in_position.z;
+    v_shape_z = shape_z;
     v_occlusion = in_occlusion;
 #if defined MATERIAL_HAIR
     v_tangent = t;
@@ -104,7 +109,7 @@ in vec3 v_specular;
 #include "lib/materials.glsl"
 in vec3 v_world;
 in vec3 v_normal;
-in float v_rest_z;
+in float v_shape_z;
 in float v_occlusion;
 #if defined MATERIAL_HAIR
 in vec3 v_tangent;
@@ -188,7 +193,7 @@ void main() {
     t = normalize(v_tangent);
 #endif
     vec3 diffuse, specular;
-    shade(n, normalize(u_camera_position - v_world), t, v_rest_z, v_occlusion, diffuse, specular);
+    shade(n, normalize(u_camera_position - v_world), t, v_shape_z, v_occlusion, diffuse, specular);
 #if defined MATERIAL_HAIR
     specular *= strand_highlight(tex.rgb, albedo);
 #endif

@@ -73,14 +73,18 @@ void shade_hair(vec3 n, vec3 v, vec3 t, float ao, out vec3 diffuse, out vec3 spe
     specular *= shadow;
 }
 
-void shade_mouth(vec3 n, vec3 v, float rest_z, float ao, out vec3 diffuse, out vec3 specular) {
-    // the lips and cheeks shade the whole mouth, the more the deeper inside
+void shade_mouth(vec3 n, vec3 v, float shape_z, float ao, out vec3 diffuse, out vec3 specular) {
+    // the lips and cheeks shade the whole mouth, the more the deeper inside (shape_z: rest-space depth with the
+    // expression's shapes applied)
 #if defined MATERIAL_TONGUE
+    // the occlusion was baked with the tongue inside: stuck out past the lips (1-2 cm before its resting tip, the
+    // cavity's front here) it is in the open
+    ao = mix(ao, 1.0, smoothstep(u_cavity_depth.x + 0.006, u_cavity_depth.x + 0.018, shape_z));
     float open_sky = mix(0.1, 1.0, ao);   // the tongue lies low in the mouth's shadow
 #else
     float open_sky = mix(0.5, 1.0, ao);   // teeth catch light through the lips even when half hidden
 #endif
-    float cavity = 0.7 * mix(0.18, 1.0, smoothstep(u_cavity_depth.y, u_cavity_depth.x, rest_z)) * open_sky;
+    float cavity = 0.7 * mix(0.18, 1.0, smoothstep(u_cavity_depth.y, u_cavity_depth.x, shape_z)) * open_sky;
     diffuse = vec3(0.0);
     specular = vec3(0.0);
     for (int i = 0; i < LIGHT_COUNT; ++i) {
@@ -93,7 +97,7 @@ void shade_mouth(vec3 n, vec3 v, float rest_z, float ao, out vec3 diffuse, out v
 }
 
 // The material chosen by the program's define.
-void shade(vec3 n, vec3 v, vec3 t, float rest_z, float ao, out vec3 diffuse, out vec3 specular) {
+void shade(vec3 n, vec3 v, vec3 t, float shape_z, float ao, out vec3 diffuse, out vec3 specular) {
 #if defined MATERIAL_SKIN
     shade_skin(n, v, ao, diffuse, specular);
 #elif defined MATERIAL_EYE
@@ -101,6 +105,6 @@ void shade(vec3 n, vec3 v, vec3 t, float rest_z, float ao, out vec3 diffuse, out
 #elif defined MATERIAL_HAIR
     shade_hair(n, v, t, ao, diffuse, specular);
 #else  // MATERIAL_TEETH, MATERIAL_TONGUE
-    shade_mouth(n, v, rest_z, ao, diffuse, specular);
+    shade_mouth(n, v, shape_z, ao, diffuse, specular);
 #endif
 }

@@ -356,3 +356,31 @@ def test_a_released_renderer_says_so(ctx, template):
     r.release()
     with pytest.raises(RuntimeError, match="released"):
         r.load(template)
+
+
+TONGUE_OUT_LIGHT = 0.5
+"""A tongue stuck out past the lips is lit at least this share as brightly as the skin round the mouth (mean
+luminance; before, a third)."""
+
+
+@pytest.mark.parametrize("shading", ["pixel", "vertex"])
+def test_a_tongue_stuck_out_is_lit_like_the_face(ctx, template, shading):
+    """Its occlusion and depth were those of the tongue at rest deep in the mouth: stuck out it was drawn nearly
+    black. Now the shapes' depth decides (pixels of the tongue: where a green tongue differs)."""
+    camera = Camera(distance=0.3, target=(0.0, 0.06, 0.12), fov_y_deg=18)
+    out = Expression.from_names({"tongueOut": 1.0, "jawOpen": 0.5})
+    green = dataclasses.replace(template, materials={**template.materials, "tongue": dataclasses.replace(
+        template.materials["tongue"], base_color=(0.0, 1.0, 0.0, 1.0))})
+    blue = dataclasses.replace(template, materials={**template.materials, "skin": dataclasses.replace(
+        template.materials["skin"], base_color=(0.0, 0.0, 1.0, 1.0))})
+    images = []
+    for avatar in (template, green, blue):
+        with Renderer(ctx, RenderOptions(size=(160, 128), shading=shading)) as renderer:
+            renderer.load(avatar)
+            renderer.render(out, camera)
+            images.append(renderer.read()[..., :3].astype(float))
+    luma = images[0] @ np.array([0.2126, 0.7152, 0.0722])
+    tongue = np.abs(images[1] - images[0]).max(-1) > 40
+    skin = np.abs(images[2] - images[0]).max(-1) > 40
+    assert tongue.sum() > 300 and skin.sum() > 1000
+    assert luma[tongue].mean() >= TONGUE_OUT_LIGHT * luma[skin].mean()
