@@ -15,6 +15,7 @@ from avatar_engine.head.geometry import crease_groups
 from avatar_engine.head.hair import HairStyle, hair_for_skin
 from avatar_engine.head.lashes import lash_material, lash_part
 from avatar_engine.head.model import HeadModel
+from avatar_engine.head.neck_cap import neck_cap
 from avatar_engine.head.occlusion import with_occlusion
 from avatar_engine.records import Avatar, Material, Part
 
@@ -84,6 +85,9 @@ def template_avatar(identity: Mapping[str, float] | None = None, materials: Mapp
     parts.append(lash_part(skin, (skeleton.rest_positions[skeleton.index("eye_L")],
                                   skeleton.rest_positions[skeleton.index("eye_R")])))
     materials.setdefault("lashes", lash_material())
+    cap = neck_cap(skin)
+    if cap is not None:
+        parts.append(cap)
     grown = None if hair is None else hair_for_skin(
         skin.positions, skin.indices, skin.joints, skin.weights,
         dict(zip(skeleton.names, skeleton.rest_positions)), skin.morph_positions, hair)

@@ -1,0 +1,79 @@
+"""A cap over the cut at the bottom of the neck.
+
+The head model's skin is open there (its only open edge). Seen from below or from behind and under, the camera
+looked into the head: the inside of the face, the backs of the teeth. The cap closes that loop with a fan of
+triangles in the skin's material, carried by the skin it closes (same joints, weights and shape offsets).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from avatar_engine.records import Part
+
+MIN_LOOP = 8
+"""An open loop of fewer skin vertices than this is no neck cut (a mesh fault): it gets no cap."""
+
+
+def open_loops(positions: np.ndarray, triangles: np.ndarray) -> list[np.ndarray]:
+    """The surface's open edges as closed loops of vertex indices in order (one vertex per position: the parts
+    are split at UV seams, where two vertices share a place). positions : (n, 3); triangles : (m, 3)."""
+    _, first_of, weld = np.unique(np.round(np.asarray(positions, np.float64), 7), axis=0, return_index=True,
+                                     return_inverse=True)
+    welded = weld.reshape(-1)[np.asarray(triangles, np.int64)]
+    edges = np.concatenate([welded[:, [0, 1]], welded[:, [1, 2]], welded[:, [2, 0]]])
+    unique, counts = np.unique(np.sort(edges, axis=1), axis=0, return_counts=True)
+    boundary = unique[counts == 1]
+    neighbours: dict[int, list[int]] = {}
+    for a, b in boundary:
+        neighbours.setdefault(int(a), []).append(int(b))
+        neighbours.setdefault(int(b), []).append(int(a))
+    loops, seen = [], set()
+    for start in neighbours:
+        if start in seen or len(neighbours[start]) != 2:
+            continue
+        loop, previous, current = [start], None, start
+        while True:
+            seen.add(current)
+            nxt = next((v for v in neighbours[current] if v != previous), None)
+            if nxt is None or nxt == start or len(neighbours.get(nxt, ())) != 2 or nxt in seen:
+                break
+            loop.append(nxt)
+            previous, current = current, nxt
+        loops.append(first_of[np.array(loop)])
+    return loops
+
+
+def neck_cap(skin: Part) -> Part | None:
+    """The cap over the lowest open loop of `skin` (None when it has none of `MIN_LOOP` vertices): flat normals
+    facing out of the head, the skin's colour at the throat, each rim vertex the skinning and shape offsets of the
+    skin vertex it closes, the middle their mean (its skinning the rim vertex nearest it)."""
+    loops = [loop for loop in open_loops(skin.positions, skin.indices) if len(loop) >= MIN_LOOP]
+    if not loops:
+        return None
+    rim = min(loops, key=lambda loop: float(skin.positions[loop, 1].mean()))
+    ring = skin.positions[rim].astype(np.float64)
+    middle = ring.mean(axis=0)
+    n = len(rim)
+    triangles = np.array([[n, i, (i + 1) % n] for i in range(n)], np.int64)
+    points = np.vstack([ring, middle])
+    # out of the head: away from the skin's centre, which lies above the neck
+    normal = np.cross(points[triangles[:, 1]] - points[triangles[:, 0]],
+                      points[triangles[:, 2]] - points[triangles[:, 0]]).sum(axis=0)
+    if normal @ (middle - skin.positions.mean(axis=0)) < 0:
+        triangles = triangles[:, ::-1]
+        normal = -normal
+    normal /= max(float(np.linalg.norm(normal)), 1e-12)
+    nearest = rim[int(np.argmin(np.linalg.norm(ring - middle, axis=1)))]
+    take = np.append(rim, nearest)
+    # one texel for the whole cap, the throat's at the rim: the rim's UVs run round islands of the skin's layout,
+    # and a fan between them painted the scalp's hair colour and the lips across the cut
+    throat = rim[int(np.argmax(ring[:, 2]))]
+    morphs = skin.morph_positions[:, rim]
+    return Part(
+        name="neck_cap", material=skin.material, positions=points.astype(np.float32),
+        normals=np.tile(normal.astype(np.float32), (n + 1, 1)),
+        uvs=np.tile(skin.uvs[throat].astype(np.float32), (n + 1, 1)),
+        indices=triangles.astype(np.uint32), joints=skin.joints[take], weights=skin.weights[take],
+        morph_positions=np.concatenate([morphs, morphs.mean(axis=1, keepdims=True)], axis=1).astype(np.float32),
+        morph_normals=np.zeros((len(skin.morph_positions), n + 1, 3), np.float32))

@@ -1,0 +1,50 @@
+"""The cap over the neck's cut: the head is closed, and nothing inside it shows from below."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from avatar_engine.head.neck_cap import neck_cap, open_loops
+from avatar_engine.records import Expression
+from avatar_engine.render.camera import Camera
+from avatar_engine.render.renderer import Renderer, RenderOptions
+
+
+def test_the_skin_has_one_open_loop_and_the_cap_closes_it(template):
+    skin = template.part("skin")
+    (loop,) = open_loops(skin.positions, skin.indices)
+    cap = template.part("neck_cap")
+    assert len(cap.positions) == len(loop) + 1 and len(cap.indices) == len(loop)
+    # together they leave no open edge
+    joined = np.vstack([skin.positions, cap.positions])
+    indices = np.vstack([skin.indices, cap.indices.astype(np.int64) + len(skin.positions)])
+    assert open_loops(joined, indices) == []
+    # facing out of the head (down), carried by the neck's joints
+    assert (cap.normals[:, 1] < -0.5).all()
+    assert set(np.unique(cap.joints[cap.weights > 0])) <= set(np.unique(skin.joints[loop][skin.weights[loop] > 0]))
+
+
+def test_a_surface_without_an_open_loop_gets_no_cap(template):
+    skin = template.part("skin")
+    joined = np.vstack([skin.positions, template.part("neck_cap").positions])
+    closed = dataclasses.replace(skin, positions=joined.astype(np.float32), indices=np.vstack(
+        [skin.indices, template.part("neck_cap").indices + len(skin.positions)]).astype(np.uint32))
+    assert neck_cap(closed) is None
+
+
+def test_nothing_inside_the_head_shows_from_below(ctx, template):
+    """From behind and below the camera looked in through the neck at the backs of the teeth: painted green, none
+    of them may show now."""
+    green = dataclasses.replace(template, materials={**template.materials, "teeth": dataclasses.replace(
+        template.materials["teeth"], base_color=(0.0, 1.0, 0.0, 1.0))})
+    seen = []
+    for avatar in (green, dataclasses.replace(green, parts=tuple(p for p in green.parts if p.name != "neck_cap"))):
+        with Renderer(ctx, RenderOptions(size=(160, 160))) as renderer:
+            renderer.load(avatar)
+            renderer.render(Expression(), Camera(distance=0.7, yaw_deg=160.0, pitch_deg=-35.0, target=(0.0, 0.1, 0.0)))
+            rgb = renderer.read()[..., :3].astype(int)
+        seen.append(int(((rgb[..., 1] - np.maximum(rgb[..., 0], rgb[..., 2])) > 60).sum()))
+    assert seen[1] > 20, "without the cap the teeth show (the view does look in)"
+    assert seen[0] == 0
