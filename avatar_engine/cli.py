@@ -365,7 +365,7 @@ def _sample_progress(done: int, total: int) -> None:
 def cmd_synth(args: argparse.Namespace) -> int:
     from avatar_engine.synth.dataset import SynthOptions, generate
 
-    output_folder(args.output, "-o")
+    output_folder(args.output, "-o", parents=True)  # -o data/train in a fresh checkout makes data/ too
     # the sizes each kind of set takes are its options' to say (128-1024 renders, 256-1024 texture sets)
     for flag, value, least in (("--count", args.count, 1), ("--seed", args.seed, 0), ("--shard", args.shard, 1),
                                ("--jobs", args.jobs, 1)):

@@ -45,8 +45,9 @@ def output_file(path: str | Path, suffixes: tuple[str, ...], what: str = "output
     return out
 
 
-def output_folder(path: str | Path, what: str = "output folder") -> Path:
-    """`path` if it is a writable folder, or can be made one inside an existing folder; else InputError."""
+def output_folder(path: str | Path, what: str = "output folder", parents: bool = False) -> Path:
+    """`path` if it is a writable folder, or can be made one inside an existing folder (with `parents`, inside
+    folders still to be made as well, as `mkdir -p` does); else InputError."""
     out = Path(path)
     if str(path) == "":
         raise InputError(f"{what} is empty; name a folder")
@@ -55,9 +56,12 @@ def output_folder(path: str | Path, what: str = "output folder") -> Path:
             raise InputError(f"{what} {out} is a file, not a folder")
         _probe(out, what)
         return out
-    if not out.parent.is_dir():
-        raise InputError(f"{what} {out} cannot be made: {out.parent} is not an existing folder")
-    _probe(out.parent, what)
+    base = out.parent
+    while parents and not base.exists() and base != base.parent:
+        base = base.parent
+    if not base.is_dir():
+        raise InputError(f"{what} {out} cannot be made: {base} is not an existing folder")
+    _probe(base, what)
     return out
 
 

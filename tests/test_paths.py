@@ -64,6 +64,11 @@ def test_output_checks_name_the_cause(tmp_path):
     with pytest.raises(InputError, match="is a file, not a folder"):
         output_folder(tmp_path / "file")
     assert output_folder(tmp_path / "new") == tmp_path / "new"
+    with pytest.raises(InputError, match="is not an existing folder"):
+        output_folder(tmp_path / "a" / "b")
+    assert output_folder(tmp_path / "a" / "b", parents=True) == tmp_path / "a" / "b"  # as mkdir -p
+    with pytest.raises(InputError, match="file is not an existing folder"):
+        output_folder(tmp_path / "file" / "b", parents=True)
 
 
 def test_the_temporary_of_a_long_name_still_fits(tmp_path):

@@ -265,3 +265,12 @@ def test_ctrl_c_stops_a_run_on_workers_promptly(tmp_path):
     if out.exists():  # the shards the parent had received make a set; none received, nothing is left
         manifest = json.loads((out / "manifest.json").read_text())
         assert manifest["interrupted"] and len(load(out)["identity"]) == manifest["count"] > 0
+
+
+def test_the_cli_makes_the_sets_parent_folders(tmp_path):
+    """README's `avatar synth -o data/train` in a fresh checkout, where data/ does not exist yet."""
+    from avatar_engine.cli import main
+
+    assert main(["synth", "-o", str(tmp_path / "data" / "train"), "-n", "1", "--size", "128", "--no-images"]) == 0
+    assert json.loads((tmp_path / "data" / "train" / "manifest.json").read_text())["count"] == 1
+
