@@ -15,7 +15,7 @@ from avatar_engine.solve.calibration import Calibration, calibrate, reference_ca
 from avatar_engine.solve.filters import OneEuroState
 from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
 from avatar_engine.solve.solver import filter_frame, solve_frame
-from avatar_engine.solve.pose import rigid_points
+from avatar_engine.solve.pose import rigid_points, turned_deg
 from avatar_engine.solve.tuning import DEFAULT_TUNING, LANDMARKS, SolverTuning
 
 
@@ -58,6 +58,8 @@ class Animator:
         self.mirror = self.options.mirror
         self.calibration: Calibration = reference_calibration(self.options.tuning.response)
         self._collect: list[LandmarkFrame] | None = [] if self.options.auto_calibrate else None
+        self._collect_auto = True  # the first seconds' calibration, bounded; False: one asked for
+        self._collect_seen = 0
         self._filter: OneEuroState | None = None
         self._last_tracked: SolvedFrame | None = None
         self._last_tracked_s = -np.inf
@@ -70,8 +72,9 @@ class Animator:
         """Frames refused for values that are not numbers (shown as no face)."""
 
     def recalibrate(self) -> None:
-        """Collect the resting face again from the next frames (ask the person to look ahead, relaxed)."""
-        self._collect = []
+        """Collect the resting face again from the next frames (ask the person to look ahead, relaxed): taken as
+        it is, without the automatic calibration's bounds."""
+        self._collect, self._collect_auto, self._collect_seen = [], False, 0
 
     def update(self, frame: LandmarkFrame | None, now_s: float) -> SolvedFrame:
         """The frame to show at now_s (media seconds) given this frame's tracking result. A frame with a value that
@@ -85,14 +88,20 @@ class Animator:
             shown = self._lost(now_s)
         else:
             if self._collect is not None:
+                self._collect_seen += 1
+                if self._collect_auto and self._collect and turned_deg(
+                        self._collect[0].rotation, frame.rotation) > opts.tuning.calibration_still_deg:
+                    self._collect = []  # not at rest: the window starts again
                 self._collect.append(frame)
                 span = (frame.t_ns - self._collect[0].t_ns) * 1e-9
                 # by count too: a media clock that does not advance (a caller's constant or mis-scaled t_ns) kept
-                # collecting for ever, about 6 KB a frame
-                if span >= opts.tuning.calibration_s or len(self._collect) >= MAX_CALIBRATION_FRAMES:
-                    self.calibration = calibrate(np.stack([f.scores for f in self._collect]),
-                                                 np.stack([f.rotation for f in self._collect]),
-                                                 _rigid(self._collect, opts.tuning))
+                # collecting for ever, about 6 KB a frame; a head never still calibrates on its last window
+                if span >= opts.tuning.calibration_s or self._collect_seen >= MAX_CALIBRATION_FRAMES:
+                    self.calibration = calibrate(
+                        np.stack([f.scores for f in self._collect]), np.stack([f.rotation for f in self._collect]),
+                        _rigid(self._collect, opts.tuning),
+                        near=reference_calibration(opts.tuning.response) if self._collect_auto else None,
+                        max_shift=opts.tuning.calibration_max_shift)
                     self._collect = None
             if self.state not in ("tracking", "calibrating", "holding"):
                 # re-acquired after easing away: do not filter from a stale position. Not from holding: the avatar

@@ -36,17 +36,21 @@ def reference_calibration(response: str = "mediapipe") -> Calibration:
                        None if points is None else np.array(points, np.float64))
 
 
-def calibrate(scores: np.ndarray, rotations: np.ndarray, points: np.ndarray | None = None) -> Calibration:
+def calibrate(scores: np.ndarray, rotations: np.ndarray, points: np.ndarray | None = None,
+              near: Calibration | None = None, max_shift: float = 1.0) -> Calibration:
     """A calibration from frames of a resting face. scores : (n, 52); rotations : (n, 3, 3); n >= 1;
     points : (n, k, 3) rigid landmarks (`pose.rigid_points`) or None.
 
     The median ignores the odd blink or twitch inside the window; rotations are averaged then projected
-    back onto a rotation."""
+    back onto a rotation. With `near` (the reference), each score stays within `max_shift` of its rest there: a
+    face that was not at rest (a held smile) cannot become the rest entirely."""
     scores = np.asarray(scores, np.float32)
     rotations = np.asarray(rotations, np.float64)
     if scores.ndim != 2 or scores.shape[1] != 52 or len(scores) == 0 or rotations.shape != (len(scores), 3, 3):
         raise ValueError(f"calibrate needs (n, 52) scores and (n, 3, 3) rotations with n >= 1, "
                          f"got {scores.shape} and {rotations.shape}")
     rest_points = None if points is None else np.median(np.asarray(points, np.float64), axis=0)
-    return Calibration(np.median(scores, axis=0).astype(np.float32), orthonormal(rotations.mean(axis=0)),
-                       len(scores), rest_points)
+    rest = np.median(scores, axis=0)
+    if near is not None:
+        rest = np.clip(rest, near.scores - max_shift, near.scores + max_shift)
+    return Calibration(rest.astype(np.float32), orthonormal(rotations.mean(axis=0)), len(scores), rest_points)

@@ -31,6 +31,12 @@ def rotation_from_angles(angles: np.ndarray) -> np.ndarray:
     return euler_rotation(*(float(a) for a in angles))
 
 
+def turned_deg(a: np.ndarray, b: np.ndarray) -> float:
+    """The angle in degrees of the rotation that takes rotation a (3, 3) to rotation b (3, 3)."""
+    r = np.asarray(a, np.float64).T @ np.asarray(b, np.float64)
+    return float(np.degrees(np.arccos(np.clip((np.trace(r) - 1.0) / 2.0, -1.0, 1.0))))
+
+
 def relative_rotation(rotation: np.ndarray, neutral: np.ndarray) -> np.ndarray:
     """The head's rotation away from the calibrated neutral: neutral^T @ rotation (3, 3).
 

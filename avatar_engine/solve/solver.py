@@ -195,6 +195,22 @@ def split_rounding(weights: np.ndarray, gap: float, tuning: SolverTuning = DEFAU
     return w
 
 
+def conjugate_gaze(weights: np.ndarray, tuning: SolverTuning = DEFAULT_TUNING) -> np.ndarray:
+    """Both eyes look up or down together (vertical gaze is conjugate: only sideways do they part, converging on
+    something near), and not through closed lids. MediaPipe barely scores the right eye looking down and takes part
+    of a blink for the left looking down: one eye dropped alone, and with its lid following looked like a droop.
+    Up and down are each set to the two eyes' mean, faded out as the mean blink passes `tuning.blink_hides_gaze`."""
+    w = np.asarray(weights, np.float32).copy()
+    blink = 0.5 * (w[ARKIT_INDEX["eyeBlinkLeft"]] + w[ARKIT_INDEX["eyeBlinkRight"]])
+    lo, hi = tuning.blink_hides_gaze
+    x = float(np.clip((blink - lo) / max(hi - lo, 1e-6), 0.0, 1.0))
+    seen = 1.0 - x * x * (3.0 - 2.0 * x)
+    for direction in ("Up", "Down"):
+        k = [EYE_LOOK["Left"][direction], EYE_LOOK["Right"][direction]]
+        w[k] = w[k].mean() * seen
+    return w
+
+
 def lips_within_jaw(weights: np.ndarray) -> np.ndarray:
     """mouthClose no higher than jawOpen. ARKit's mouthClose closes the lips over an open jaw, and its shape is
     made to be added to jawOpen's: alone it lifts the lower lip into the upper and shows the lower teeth through
@@ -260,7 +276,7 @@ def solve_frame(frame: LandmarkFrame, calibration: Calibration, tuning: SolverTu
         weights = scores_to_weights(frame.scores, calibration, angles, tuning)
     if frame.points is not None and tuning.response == "mediapipe":
         weights = split_rounding(weights, lip_gap(frame.points), tuning)
-    weights = lips_within_jaw(weights)
+    weights = conjugate_gaze(lips_within_jaw(weights), tuning)
     solved = SolvedFrame(weights, angles.astype(np.float32), gaze_from_weights(weights, tuning), frame.t_ns)
     return mirror_frame(solved) if mirror else solved
 

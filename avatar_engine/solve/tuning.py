@@ -36,6 +36,9 @@ class SolverTuning:
     """Eye yaw at eyeLookOut/In = 1 (ARKit's eyes reach about 30 degrees sideways)."""
     gaze_pitch_deg: float = 25.0
     """Eye pitch at eyeLookUp/Down = 1."""
+    blink_hides_gaze: tuple[float, float] = (0.5, 0.9)
+    """Vertical gaze fades out as the two eyes' mean blink goes from the first value to the second: closing lids
+    hide where the eyes look, and MediaPipe reads part of a blink as looking down."""
     gaze_to_bones: bool = True
     """Turn the eye bones for the part of the gaze the eyeLook* shapes leave (`MORPH_GAZE_DEG`): the shapes also
     bring the lids along, which bones alone left still (looking down showed the white above the iris)."""
@@ -66,7 +69,14 @@ class SolverTuning:
     d_cutoff: float = 1.0
     """One Euro derivative cutoff (Hz)."""
     calibration_s: float = 1.0
-    """Automatic neutral calibration collects this many seconds of frames when tracking starts."""
+    """Automatic neutral calibration collects this many seconds of frames when tracking starts, of a head held
+    still (`calibration_still_deg`)."""
+    calibration_still_deg: float = 5.0
+    """Automatic calibration starts its window again when the head turns further than this from the window's first
+    frame: a person turning or nodding is not at rest (calibrated mid-turn, the avatar kept a 15-degree turn)."""
+    calibration_max_shift: float = 0.3
+    """Automatic calibration moves no score's rest further than this from the reference head's: a person smiling
+    through the first second kept no smile for the session (recalibrating on demand has no such bound)."""
 
     def __post_init__(self) -> None:
         if self.response not in ("mediapipe", "arkit"):

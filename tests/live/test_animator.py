@@ -129,3 +129,35 @@ def test_calibration_ends_even_when_media_time_stands_still():
     for i in range(MAX_CALIBRATION_FRAMES + 5):
         a.update(smiling(0.0), i / FPS)  # a caller's constant t_ns: collected for ever, ~6 KB a frame
     assert a.state == "tracking"
+
+
+def test_automatic_calibration_keeps_an_expression_held_from_the_start():
+    """Smiling (here: jaw open) through the first second: the expression stays readable, bounded by
+    `calibration_max_shift` (before, it became the rest face for the session)."""
+    a = Animator(AnimatorOptions(tuning=dataclasses.replace(DEFAULT_TUNING, calibration_s=0.2)))
+    for i in range(30):
+        out = a.update(smiling(i / FPS), i / FPS)
+    assert a.state == "tracking" and a.calibration.frames > 0
+    shift = a.calibration.scores - reference_calibration().scores
+    assert np.abs(shift).max() <= DEFAULT_TUNING.calibration_max_shift + 1e-6
+    assert out.weights[JAW] > 0.3
+
+
+def test_automatic_calibration_waits_for_a_still_head():
+    """A head turning through the first seconds (a turntable) is not at rest: the window starts again until the
+    head holds still for `calibration_s`, and the rest pose is the still one, not mid-turn."""
+    from avatar_engine.records import euler_rotation
+    from avatar_engine.solve.pose import head_angles
+
+    a = Animator(AnimatorOptions(tuning=dataclasses.replace(DEFAULT_TUNING, calibration_s=0.5)))
+    rest = reference_calibration()
+    t = 0.0
+    for i in range(60):  # 2 s turning at 30 degrees a second
+        a.update(LandmarkFrame(rest.scores.copy(), euler_rotation(-30 + i, 0, 0) @ rest.rotation, int(t * 1e9)), t)
+        t += 1 / FPS
+        assert a.state == "calibrating"
+    for i in range(20):  # then still, facing the camera
+        a.update(LandmarkFrame(rest.scores.copy(), rest.rotation, int(t * 1e9)), t)
+        t += 1 / FPS
+    assert a.state == "tracking"
+    assert np.abs(head_angles(rest.rotation.T @ a.calibration.rotation)).max() < 1.0

@@ -11,7 +11,7 @@ from avatar_engine.solve import measured
 from avatar_engine.solve.calibration import Calibration, calibrate, reference_calibration
 from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
 from avatar_engine.solve.pose import head_angles
-from avatar_engine.solve.solver import (CROSSTALK_MIN_SPAN, filter_frame, gaze_from_weights, lip_gap, lips_within_jaw,
+from avatar_engine.solve.solver import (CROSSTALK_MIN_SPAN, conjugate_gaze, filter_frame, gaze_from_weights, lip_gap, lips_within_jaw,
                                         mirror_frame, scores_to_weights,
                                         solve_frame, split_rounding, to_expression)
 from avatar_engine.solve.tuning import DEFAULT_TUNING, MORPH_GAZE_DEG, SolverTuning
@@ -225,3 +225,18 @@ def test_mouth_close_never_exceeds_jaw_open():
         out, state = filter_frame(state, SolvedFrame(w, np.zeros(3, np.float32), np.zeros((2, 2), np.float32),
                                                      int(i * 1e9 / 30)))
         assert out.weights[kc] <= out.weights[kj] + 1e-6
+
+
+def test_the_eyes_look_up_and_down_together_and_not_through_closed_lids():
+    """MediaPipe read the left eye looking down and barely the right: one lid drooped. Vertical gaze is the two
+    eyes' mean; sideways stays per eye; a full blink hides it, a half-closed look down keeps it."""
+    w = np.zeros(52, np.float32)
+    w[ARKIT_INDEX["eyeLookDownLeft"]], w[ARKIT_INDEX["eyeLookDownRight"]] = 0.9, 0.1
+    w[ARKIT_INDEX["eyeLookOutLeft"]] = 0.6
+    out = conjugate_gaze(w)
+    assert out[ARKIT_INDEX["eyeLookDownLeft"]] == pytest.approx(0.5) == out[ARKIT_INDEX["eyeLookDownRight"]]
+    assert out[ARKIT_INDEX["eyeLookOutLeft"]] == pytest.approx(0.6) and out[ARKIT_INDEX["eyeLookInRight"]] == 0.0
+    for blink, kept in ((0.3, 1.0), (1.0, 0.0)):
+        w[ARKIT_INDEX["eyeBlinkLeft"]] = w[ARKIT_INDEX["eyeBlinkRight"]] = blink
+        assert conjugate_gaze(w)[ARKIT_INDEX["eyeLookDownRight"]] == pytest.approx(0.5 * kept)
+
