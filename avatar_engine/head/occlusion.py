@@ -1,7 +1,8 @@
 """Ambient occlusion per vertex: how much of the sky each point of the head sees, baked once per avatar.
 
 It darkens what a real head keeps in shadow under soft light (the mouth's inside, nostrils, ear folds, the
-corners of the eyes, the scalp under hair), and it travels in the avatar file as COLOR_0.
+corners of the eyes, the scalp under hair), and it travels in the avatar file as COLOR_0. An eyeball turns in its
+socket, so it gets one value (`eyeball_occlusion`) and the shaders shade it by the socket.
 
 Method: orthographic height maps of the whole head seen from many directions on the sphere (points splatted into
 a grid, holes closed by a small max filter); a vertex sees a direction when nothing in its grid cell lies above it
@@ -23,6 +24,8 @@ CELL = 0.003
 """Height-map cell size in metres: a little above the vertex spacing on the face, so few cells stay empty."""
 BIAS = 0.002
 """How far above a vertex an occluder must be (metres) to count, plus the surface's own rise over a cell."""
+EYE_FRONT = 0.9
+"""An eyeball's front: normals whose forward (+Z) part exceeds this (the open eye's visible cap)."""
 
 
 def fibonacci_sphere(count: int) -> np.ndarray:
@@ -110,4 +113,19 @@ def with_occlusion(avatar: Avatar) -> Avatar:
     starts = np.cumsum([0] + [p.vertex_count for p in parts])
     triangles = np.concatenate([p.indices.astype(np.int64) + s for p, s in zip(parts, starts)])
     ao = vertex_occlusion(positions, normals, triangles)
-    return replace(avatar, parts=tuple(replace(p, occlusion=ao[s:s + p.vertex_count]) for p, s in zip(parts, starts)))
+    baked = []
+    for p, s in zip(parts, starts):
+        part_ao = ao[s:s + p.vertex_count]
+        if avatar.materials[p.material].kind == "eye":
+            part_ao = np.full_like(part_ao, eyeball_occlusion(part_ao, p.normals))
+        baked.append(replace(p, occlusion=part_ao))
+    return replace(avatar, parts=tuple(baked))
+
+
+def eyeball_occlusion(ao: np.ndarray, normals: np.ndarray) -> float:
+    """One occlusion for a whole eyeball: what its front (normals within `EYE_FRONT` of straight ahead) gets. Baked
+    per vertex it turned with the eye: the rim the lids' corners shade at rest came into view as a dark crescent
+    on the nose side of an eye looking sideways. The shaders shade the eye in its socket's frame (lids above, corners
+    beside) instead."""
+    front = np.asarray(normals)[:, 2] > EYE_FRONT
+    return float(np.median(ao[front])) if front.any() else float(np.median(ao))

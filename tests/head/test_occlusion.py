@@ -53,3 +53,13 @@ def test_occlusion_round_trips_through_gltf(template, tmp_path):
     back = read_glb(tmp_path / "head.glb")
     for a, b in zip(template.parts, back.parts):
         np.testing.assert_allclose(a.occlusion, b.occlusion, atol=1e-6)
+
+
+def test_an_eyeball_has_one_occlusion_so_a_turned_eye_shows_no_dark_crescent(template):
+    """Baked per vertex, the eyeball's occlusion turned with the eye: the rim the lids' corners shade at rest came
+    into view as a dark crescent on the nose side of an eye looking sideways. Each eyeball has one value now, its
+    front's, and the skin's occlusion still varies."""
+    for name in ("eye_L", "eye_R"):
+        ao = template.part(name).occlusion
+        assert np.ptp(ao) == 0.0 and 0.3 < ao[0] < 1.0, name
+    assert np.ptp(template.part("skin").occlusion) > 0.5
