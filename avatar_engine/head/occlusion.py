@@ -116,7 +116,9 @@ def with_occlusion(avatar: Avatar) -> Avatar:
     baked = []
     for p, s in zip(parts, starts):
         part_ao = ao[s:s + p.vertex_count]
-        if avatar.materials[p.material].kind == "eye":
+        # a build bakes before it has its materials: then the material's key ("eye") is its kind
+        material = avatar.materials.get(p.material)
+        if (material.kind if material is not None else p.material) == "eye":
             part_ao = np.full_like(part_ao, eyeball_occlusion(part_ao, p.normals))
         baked.append(replace(p, occlusion=part_ao))
     return replace(avatar, parts=tuple(baked))

@@ -63,3 +63,14 @@ def test_an_eyeball_has_one_occlusion_so_a_turned_eye_shows_no_dark_crescent(tem
         ao = template.part(name).occlusion
         assert np.ptp(ao) == 0.0 and 0.3 < ao[0] < 1.0, name
     assert np.ptp(template.part("skin").occlusion) > 0.5
+
+
+def test_a_build_bakes_its_eyes_before_it_has_materials(template):
+    """The builder bakes the rig before the photo's materials exist (only the lashes' and hair's): the eyes are
+    still told by their material's key."""
+    from dataclasses import replace
+
+    from avatar_engine.head.occlusion import with_occlusion
+
+    bare = replace(template, materials={k: m for k, m in template.materials.items() if k in ("lashes", "hair")})
+    assert np.ptp(with_occlusion(bare).part("eye_L").occlusion) == 0.0
