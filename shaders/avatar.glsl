@@ -39,6 +39,23 @@ float unhidden_distance(vec3 world) {
 }
 #endif
 
+#if defined MATERIAL_EYE
+// The eyeball's baked occlusion over its socket's directions (render/eye_occlusion.py): read at the normal in the
+// socket's frame, the lids' and corners' shade stays where they are as the eye turns.
+#if !defined SHADE_PER_VERTEX
+uniform mat3 u_socket;
+#endif
+uniform float u_eye_occlusion[9];
+float socket_occlusion(vec3 s) {
+    float sh[9] = float[9](0.282095, 0.488603 * s.y, 0.488603 * s.z, 0.488603 * s.x, 1.092548 * s.x * s.y,
+                           1.092548 * s.y * s.z, 0.315392 * (3.0 * s.z * s.z - 1.0), 1.092548 * s.x * s.z,
+                           0.546274 * (s.x * s.x - s.y * s.y));
+    float ao = 0.0;
+    for (int i = 0; i < 9; ++i) ao += u_eye_occlusion[i] * sh[i];
+    return clamp(ao, 0.0, 1.0);
+}
+#endif
+
 out vec2 v_uv;
 #if defined MATERIAL_TEETH
 out vec3 v_tooth;  // rest position: the tooth pattern is drawn per pixel in both shading modes
@@ -72,6 +89,10 @@ void main() {
 #if defined MATERIAL_TEETH
     v_tooth = in_position;
 #endif
+    float occlusion = in_occlusion;
+#if defined MATERIAL_EYE
+    occlusion = socket_occlusion(n * u_socket);  // transpose(u_socket) * n: the normal in the socket's frame
+#endif
     float shape_z = in_position.z;
 #if defined MATERIAL_TEETH || defined MATERIAL_TONGUE
     // depth in the mouth after the expression's shapes, before the bones: a tongue stuck out leaves the mouth's shade
@@ -82,12 +103,12 @@ void main() {
 #if defined MATERIAL_HAIR
     if (dot(n, v) < 0.0) n = -n;  // double-sided cards: light the side that faces the camera
 #endif
-    shade(n, v, t, shape_z, in_occlusion, v_diffuse, v_specular);
+    shade(n, v, t, shape_z, occlusion, v_diffuse, v_specular);
 #else
     v_world = world.xyz;
     v_normal = n;
     v_shape_z = shape_z;
-    v_occlusion = in_occlusion;
+    v_occlusion = occlusion;
 #if defined MATERIAL_HAIR
     v_tangent = t;
 #endif

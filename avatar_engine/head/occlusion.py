@@ -2,7 +2,7 @@
 
 It darkens what a real head keeps in shadow under soft light (the mouth's inside, nostrils, ear folds, the
 corners of the eyes, the scalp under hair), and it travels in the avatar file as COLOR_0. An eyeball turns in its
-socket, so it gets one value (`eyeball_occlusion`) and the shaders shade it by the socket.
+socket: the renderer reads its occlusion by the socket's directions, not its own (`render/eye_occlusion.py`).
 
 Method: orthographic height maps of the whole head seen from many directions on the sphere (points splatted into
 a grid, holes closed by a small max filter); a vertex sees a direction when nothing in its grid cell lies above it
@@ -24,8 +24,8 @@ CELL = 0.003
 """Height-map cell size in metres: a little above the vertex spacing on the face, so few cells stay empty."""
 BIAS = 0.002
 """How far above a vertex an occluder must be (metres) to count, plus the surface's own rise over a cell."""
-EYE_FRONT = 0.9
-"""An eyeball's front: normals whose forward (+Z) part exceeds this (the open eye's visible cap)."""
+LIDS_MOVED = 0.003
+"""Vertices a blink moves further than this (metres) take the more open of their occlusion at rest and shut."""
 
 
 def fibonacci_sphere(count: int) -> np.ndarray:
@@ -99,35 +99,34 @@ def _bake_weights() -> np.ndarray:
 def model_occlusion(model, positions: np.ndarray) -> np.ndarray:
     """(n,) baked ambient visibility of the head model's own vertices at `positions` (n, 3), a rest mesh of the
     model (a fitted person's): as `with_occlusion` bakes it for an avatar of that mesh, without the lashes and hair
-    grown on it (the texture stage divides it out of the photo before those exist). About 0.1 s."""
+    grown on it (the texture stage divides it out of the photo before those exist). About 0.2 s."""
     offsets = np.tensordot(_bake_weights(), model.expression_offsets, 1)
-    return vertex_occlusion(positions + offsets, model.normals(positions), model.triangles)
+    ao = vertex_occlusion(positions + offsets, model.normals(positions), model.triangles)
+    blink = model.expression_offsets[[ARKIT_INDEX["eyeBlinkLeft"], ARKIT_INDEX["eyeBlinkRight"]]].sum(axis=0)
+    moved = np.linalg.norm(blink, axis=1) > LIDS_MOVED  # as `with_occlusion`: the lids their more open value
+    shut = positions + offsets + blink
+    return np.where(moved, np.maximum(ao, vertex_occlusion(shut, model.normals(shut), model.triangles)), ao)
 
 
 def with_occlusion(avatar: Avatar) -> Avatar:
-    """The avatar with `Part.occlusion` baked for every part, all parts occluding each other."""
-    offset = _bake_weights()
+    """The avatar with `Part.occlusion` baked for every part, all parts occluding each other. Skin a blink moves
+    (`LIDS_MOVED`) keeps the more open of its occlusion at rest and with the eyes shut: the upper lid's skin lies
+    in the crease at rest, and its occlusion there darkened the closed lid in every blink."""
     parts = avatar.parts
-    positions = np.concatenate([p.positions + np.tensordot(offset, p.morph_positions, 1) for p in parts])
-    normals = np.concatenate([p.normals for p in parts])
     starts = np.cumsum([0] + [p.vertex_count for p in parts])
     triangles = np.concatenate([p.indices.astype(np.int64) + s for p, s in zip(parts, starts)])
-    ao = vertex_occlusion(positions, normals, triangles)
-    baked = []
-    for p, s in zip(parts, starts):
-        part_ao = ao[s:s + p.vertex_count]
-        # a build bakes before it has its materials: then the material's key ("eye") is its kind
-        material = avatar.materials.get(p.material)
-        if (material.kind if material is not None else p.material) == "eye":
-            part_ao = np.full_like(part_ao, eyeball_occlusion(part_ao, p.normals))
-        baked.append(replace(p, occlusion=part_ao))
-    return replace(avatar, parts=tuple(baked))
 
+    def bake(weights: np.ndarray) -> np.ndarray:
+        positions = np.concatenate([p.positions + np.tensordot(weights, p.morph_positions, 1) for p in parts])
+        normals = np.concatenate([p.normals + np.tensordot(weights, p.morph_normals, 1) for p in parts])
+        normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+        return vertex_occlusion(positions, normals, triangles)
 
-def eyeball_occlusion(ao: np.ndarray, normals: np.ndarray) -> float:
-    """One occlusion for a whole eyeball: what its front (normals within `EYE_FRONT` of straight ahead) gets. Baked
-    per vertex it turned with the eye: the rim the lids' corners shade at rest came into view as a dark crescent
-    on the nose side of an eye looking sideways. The shaders shade the eye in its socket's frame (lids above, corners
-    beside) instead."""
-    front = np.asarray(normals)[:, 2] > EYE_FRONT
-    return float(np.median(ao[front])) if front.any() else float(np.median(ao))
+    ao = bake(_bake_weights())
+    shut = _bake_weights()
+    shut[[ARKIT_INDEX["eyeBlinkLeft"], ARKIT_INDEX["eyeBlinkRight"]]] = 1.0
+    moved = np.concatenate([np.linalg.norm(np.tensordot(shut - _bake_weights(), p.morph_positions, 1), axis=1)
+                            for p in parts]) > LIDS_MOVED
+    if moved.any():
+        ao = np.where(moved, np.maximum(ao, bake(shut)), ao)
+    return replace(avatar, parts=tuple(replace(p, occlusion=ao[s:s + p.vertex_count]) for p, s in zip(parts, starts)))

@@ -18,6 +18,7 @@ from avatar_engine.head.rig import joint_matrices
 from avatar_engine.records import Avatar, Expression, Material, Part
 from avatar_engine.render.alpha_coverage import mip_chain
 from avatar_engine.render.camera import Camera
+from avatar_engine.render.eye_occlusion import socket_occlusion
 from avatar_engine.render.mip_levels import MipLevels
 from avatar_engine.render.morphs import MorphBlender, sparse_targets
 from avatar_engine.render.occluder import SkullOccluder, skull_occluder
@@ -138,6 +139,8 @@ class _GpuPart:
     """Texels per metre of the part's surface at rest: with the camera, it picks the texture's mip level."""
     strand_luma: float = 1.0
     """Hair: the root mean square of its strands' texture values (see `strand_luma`)."""
+    eye_occlusion: bytes = bytes(36)
+    """Eyes: 9 float32, the baked occlusion over the socket's directions (`render/eye_occlusion.py`)."""
 
 
 MAIN_ISLAND_SHARE = 0.2
@@ -384,6 +387,8 @@ class Renderer:
                            material.kind, shaded_base_color(material), material.roughness,
                            (float(z.max()), float(z.min())), material.double_sided,
                            texel_density(part, textures[part.material].size), strands[part.material])
+            if material.kind == "eye" and part.occlusion is not None:
+                gpu = replace(gpu, eye_occlusion=socket_occlusion(part.normals, part.occlusion).tobytes())
             hidden = part.back_hidden if material.double_sided else 0
             if hidden:  # the triangles whose back is never seen skip rasterising it (half the hair, from any view)
                 self._parts.append(replace(gpu, count=hidden * 3, double_sided=False))
@@ -448,7 +453,8 @@ class Renderer:
             self._write_uniforms(part.material_kind, {
                 "u_texture_lod": lod, "u_base_color": part.color,
                 "u_roughness": part.roughness, "u_cavity_depth": part.cavity, "u_alpha_cutoff": ALPHA_CUTOFF,
-                "u_strand_luma": part.strand_luma, "u_highlight_tint": HAIR_HIGHLIGHT_TINT})
+                "u_strand_luma": part.strand_luma, "u_highlight_tint": HAIR_HIGHLIGHT_TINT,
+                "u_eye_occlusion": part.eye_occlusion})
             if part.double_sided:
                 ctx.disable(moderngl.CULL_FACE)
             else:

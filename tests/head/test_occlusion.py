@@ -55,22 +55,23 @@ def test_occlusion_round_trips_through_gltf(template, tmp_path):
         np.testing.assert_allclose(a.occlusion, b.occlusion, atol=1e-6)
 
 
-def test_an_eyeball_has_one_occlusion_so_a_turned_eye_shows_no_dark_crescent(template):
-    """Baked per vertex, the eyeball's occlusion turned with the eye: the rim the lids' corners shade at rest came
-    into view as a dark crescent on the nose side of an eye looking sideways. Each eyeball has one value now, its
-    front's, and the skin's occlusion still varies."""
-    for name in ("eye_L", "eye_R"):
-        ao = template.part(name).occlusion
-        assert np.ptp(ao) == 0.0 and 0.3 < ao[0] < 1.0, name
-    assert np.ptp(template.part("skin").occlusion) > 0.5
-
-
-def test_a_build_bakes_its_eyes_before_it_has_materials(template):
-    """The builder bakes the rig before the photo's materials exist (only the lashes' and hair's): the eyes are
-    still told by their material's key."""
+def test_the_lids_keep_their_more_open_occlusion(template, monkeypatch):
+    """The upper lid's skin lies in the crease at rest; baked there only, its occlusion darkened the closed lid as
+    a dark triangle in every blink. Skin a blink moves keeps the more open of rest and shut; the rest is unchanged."""
     from dataclasses import replace
 
-    from avatar_engine.head.occlusion import with_occlusion
+    from avatar_engine.head import occlusion
 
-    bare = replace(template, materials={k: m for k, m in template.materials.items() if k in ("lashes", "hair")})
-    assert np.ptp(with_occlusion(bare).part("eye_L").occlusion) == 0.0
+    bare = replace(template, parts=tuple(replace(p, occlusion=None) for p in template.parts))
+    both = occlusion.with_occlusion(bare).part("skin").occlusion
+    monkeypatch.setattr(occlusion, "LIDS_MOVED", np.inf)
+    rest = occlusion.with_occlusion(bare).part("skin").occlusion
+    assert (both >= rest - 1e-6).all()
+    lifted = both > rest + 0.1
+    assert lifted.sum() >= 20, "the lids' crease opens up"
+    from avatar_engine.head.arkit import ARKIT_INDEX
+
+    skin = template.part("skin")
+    blink = skin.morph_positions[[ARKIT_INDEX["eyeBlinkLeft"], ARKIT_INDEX["eyeBlinkRight"]]].sum(axis=0)
+    moved = np.linalg.norm(blink, axis=1) > 0.003  # occlusion.LIDS_MOVED before the patch
+    assert moved[both != rest].all(), "only the skin a blink moves"
