@@ -152,11 +152,15 @@ float tooth_shade(vec3 p) {
     float depth = max(u_cavity_depth.x - u_cavity_depth.y, 1e-3);
     float angle = atan(abs(p.x), p.z - u_cavity_depth.y);  // 0 at the front, pi/2 at the back
     float arc = angle / 1.5708 * depth;                      // metres along the arch, scaled to this mouth
-    float gap = 1.0;
+    float edge = 1.0;  // metres to the nearest gap between two teeth
     for (int i = 0; i < 7; ++i) {
-        gap = min(gap, smoothstep(0.0, 0.0009, abs(arc - TOOTH_EDGES[i] * depth / ARCH_DEPTH)));
+        edge = min(edge, abs(arc - TOOTH_EDGES[i] * depth / ARCH_DEPTH));
     }
-    return mix(0.35, 1.0, gap);
+    // a thin dark seam where two teeth meet, and each tooth's face rounding away toward it: a flat band with grey
+    // lines read as piano keys
+    float seam = mix(0.55, 1.0, smoothstep(0.0, 0.0006, edge));
+    float round_off = mix(0.68, 1.0, sqrt(smoothstep(0.0, 0.0025, edge)));
+    return seam * round_off;
 }
 #endif
 
