@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from avatar_engine.assets.registry import model_path
+from avatar_engine.head.geometry import boundary_loops
 from avatar_engine.head.model import HeadModel
 from avatar_engine.head.template import template_avatar
 from avatar_engine.perception import FaceLandmarker
@@ -59,28 +60,7 @@ def mirror_pairs(vertices: np.ndarray) -> np.ndarray:
 def boundary_loop(triangles: np.ndarray) -> np.ndarray:
     """Vertices on edges used by only one triangle of the face mesh, excluding the eye and mouth holes' edges
     (the longest loop is the face oval)."""
-    edges = np.sort(np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]]), axis=1)
-    unique, counts = np.unique(edges, axis=0, return_counts=True)
-    boundary = unique[counts == 1]
-    neighbours: dict[int, list[int]] = {}
-    for a, b in boundary:
-        neighbours.setdefault(int(a), []).append(int(b))
-        neighbours.setdefault(int(b), []).append(int(a))
-    loops, seen = [], set()
-    for start in neighbours:
-        if start in seen:
-            continue
-        loop, prev, cur = [start], -1, start
-        seen.add(start)
-        while True:
-            nxt = next((v for v in neighbours[cur] if v != prev and v not in seen), None)
-            if nxt is None:
-                break
-            loop.append(nxt)
-            seen.add(nxt)
-            prev, cur = cur, nxt
-        loops.append(loop)
-    return np.array(max(loops, key=len), np.int64)
+    return max(boundary_loops(triangles), key=len)
 
 
 def iris_mirror(points: np.ndarray) -> np.ndarray:

@@ -128,3 +128,31 @@ def crease_groups(positions: np.ndarray, triangles: np.ndarray, max_angle_deg: f
     np.add.at(normals, inverse.ravel(), corner_normals.reshape(-1, 3))
     normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-30)
     return source, normals.astype(np.float32), inverse.reshape(-1, 3)
+
+
+def boundary_loops(triangles: np.ndarray) -> list[np.ndarray]:
+    """The mesh's open edges (used by one triangle) walked into loops of vertex indices, in order along each.
+    triangles : (m, 3) int; vertices at one place must share an index (weld first) or every UV seam is open."""
+    tri = np.asarray(triangles, np.int64)
+    edges = np.sort(np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]]), axis=1)
+    unique, counts = np.unique(edges, axis=0, return_counts=True)
+    neighbours: dict[int, list[int]] = {}
+    for a, b in unique[counts == 1]:
+        neighbours.setdefault(int(a), []).append(int(b))
+        neighbours.setdefault(int(b), []).append(int(a))
+    loops, seen = [], set()
+    for start in neighbours:
+        if start in seen:
+            continue
+        loop, previous, current = [start], -1, start
+        seen.add(start)
+        while True:
+            following = next((v for v in neighbours[current] if v != previous and v not in seen), None)
+            if following is None:
+                break
+            loop.append(following)
+            seen.add(following)
+            previous, current = current, following
+        loops.append(np.array(loop, np.int64))
+    return loops
+

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from avatar_engine.head.geometry import boundary_loops
 from avatar_engine.records import Part
 
 MIN_LOOP = 8
@@ -19,29 +20,8 @@ def open_loops(positions: np.ndarray, triangles: np.ndarray) -> list[np.ndarray]
     """The surface's open edges as closed loops of vertex indices in order (one vertex per position: the parts
     are split at UV seams, where two vertices share a place). positions : (n, 3); triangles : (m, 3)."""
     _, first_of, weld = np.unique(np.round(np.asarray(positions, np.float64), 7), axis=0, return_index=True,
-                                     return_inverse=True)
-    welded = weld.reshape(-1)[np.asarray(triangles, np.int64)]
-    edges = np.concatenate([welded[:, [0, 1]], welded[:, [1, 2]], welded[:, [2, 0]]])
-    unique, counts = np.unique(np.sort(edges, axis=1), axis=0, return_counts=True)
-    boundary = unique[counts == 1]
-    neighbours: dict[int, list[int]] = {}
-    for a, b in boundary:
-        neighbours.setdefault(int(a), []).append(int(b))
-        neighbours.setdefault(int(b), []).append(int(a))
-    loops, seen = [], set()
-    for start in neighbours:
-        if start in seen or len(neighbours[start]) != 2:
-            continue
-        loop, previous, current = [start], None, start
-        while True:
-            seen.add(current)
-            nxt = next((v for v in neighbours[current] if v != previous), None)
-            if nxt is None or nxt == start or len(neighbours.get(nxt, ())) != 2 or nxt in seen:
-                break
-            loop.append(nxt)
-            previous, current = current, nxt
-        loops.append(first_of[np.array(loop)])
-    return loops
+                                  return_inverse=True)
+    return [first_of[loop] for loop in boundary_loops(weld.reshape(-1)[np.asarray(triangles, np.int64)])]
 
 
 def neck_cap(skin: Part) -> Part | None:
