@@ -1,6 +1,8 @@
 """Stage 5, rig: the head model's 52 targets and skeleton carried over to the fitted person.
 
-The targets are offsets, so they apply to any identity unchanged. The bones are placed on the person's own
+The targets are offsets, added to the person's rest mesh. The mouth's and cheeks' are scaled to the person's face
+round each vertex (`scaled_expressions`): a smile moves the template's mouth corners so many millimetres, and on a
+smaller mouth the same millimetres made a grimace. The bones are placed on the person's own
 geometry: each eye bone at the centre of the sphere that best fits that eyeball. The jaw bone stays at the head
 model's temporomandibular joint for the identity (anny's anatomical pivot). The instantaneous centre of the jawOpen
 target's motion of the lower teeth lies 2-3 cm lower and further forward, because that target also slides the
@@ -16,6 +18,8 @@ import numpy as np
 
 import avatar_engine
 from avatar_engine.build.teeth import seat_teeth
+from avatar_engine.head.arkit import ARKIT_INDEX, ARKIT_NAMES
+from avatar_engine.head.geometry import triangle_areas
 from avatar_engine.head.hair import HairStyle
 from avatar_engine.head.model import HeadModel
 from avatar_engine.head.template import template_avatar
@@ -44,6 +48,38 @@ def fitted_skeleton(model: HeadModel, identity: Mapping[str, float], positions: 
 
 
 
+SCALED_SHAPES = tuple(n for n in ARKIT_NAMES if (n.startswith("mouth") and n != "mouthClose") or n.startswith("cheek"))
+"""The targets scaled to the person's face: the mouth's and the cheeks'. Not the jaw's (the lower teeth ride them
+unscaled), not mouthClose (it closes the lips over jawOpen's opening), not the eyes' (a blink must meet the other
+lid whatever the eye's size)."""
+SCALE_RANGE = (0.6, 1.4)
+"""Bounds of the local scale (the square root of the skin's area ratio, person over template)."""
+SCALE_SMOOTHING = 4
+"""Rounds of averaging each vertex's scale with its triangles' (the area ratio is noisy triangle to triangle)."""
+
+
+def scaled_expressions(model: HeadModel, positions: np.ndarray) -> np.ndarray:
+    """(52, n, 3) float32 the model's targets with `SCALED_SHAPES` scaled, on the skin, by how large the person's
+    rest mesh `positions` (n, 3) is round each vertex against the model's default head (area, square-rooted).
+    Grace Hopper's mouth and cheeks have 0.5-0.85 of the template's area: her smile reached for her nose."""
+    offsets = model.expression_offsets.copy()
+    vs, ts = model.part_slices("skin")
+    triangles = model.triangles[ts] - vs.start
+    template = triangle_areas(model.positions[vs].astype(np.float64), triangles)
+    ratio = triangle_areas(np.asarray(positions, np.float64)[vs], triangles) / np.maximum(template, 1e-12)
+    corners = triangles.ravel()
+    count = np.maximum(np.bincount(corners, minlength=vs.stop - vs.start), 1)
+    weight = np.bincount(corners, np.repeat(template, 3), minlength=vs.stop - vs.start)
+    scale = np.bincount(corners, np.repeat(np.sqrt(ratio) * template, 3), minlength=vs.stop - vs.start) / np.maximum(
+        weight, 1e-12)
+    for _ in range(SCALE_SMOOTHING):
+        scale = np.bincount(corners, np.repeat(scale[triangles].mean(1), 3), minlength=len(scale)) / count
+    scale = np.clip(scale, *SCALE_RANGE)
+    for name in SCALED_SHAPES:
+        offsets[ARKIT_INDEX[name], vs] *= scale[:, None].astype(np.float32)
+    return offsets
+
+
 class FittedHeadModel:
     """The head model answering with one person's rest mesh and skeleton, so that `template_avatar` (parts,
     eyelashes, hair, baked occlusion: everything the template gets) builds the fitted person unchanged.
@@ -53,6 +89,7 @@ class FittedHeadModel:
         self._model = model
         self._positions = np.asarray(positions, np.float32)
         self._skeleton = skeleton
+        self.expression_offsets = scaled_expressions(model, self._positions)
 
     def neutral_positions(self, identity: Mapping[str, float] | None = None) -> np.ndarray:
         return self._positions.copy()

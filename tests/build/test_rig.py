@@ -1,0 +1,41 @@
+"""The rig carries the head model's targets over to a fitted person: the mouth's and cheeks' scaled to the face."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from avatar_engine.build.rig import SCALE_RANGE, SCALED_SHAPES, scaled_expressions
+from avatar_engine.head.arkit import ARKIT_INDEX
+from avatar_engine.head.model import HeadModel
+
+
+@pytest.fixture(scope="module")
+def model() -> HeadModel:
+    return HeadModel.default()
+
+
+def test_the_default_head_keeps_its_targets(model):
+    scaled = scaled_expressions(model, model.positions)
+    np.testing.assert_allclose(scaled, model.expression_offsets, atol=1e-7)
+
+
+def test_a_smaller_face_smiles_smaller_and_still_blinks_and_opens_its_jaw_in_full(model):
+    """A head 0.8 times the size: a smile moves its mouth corners 0.8 times as far (the same millimetres made a
+    grimace on a small mouth); a blink and jawOpen are not scaled (the lids must meet, the teeth ride the jaw)."""
+    smaller = model.positions * 0.8
+    scaled = scaled_expressions(model, smaller)
+    vs, _ = model.part_slices("skin")
+    for name in ("mouthSmileLeft", "cheekPuff", "mouthPucker"):
+        k = ARKIT_INDEX[name]
+        moved = np.linalg.norm(model.expression_offsets[k, vs], axis=1) > 0.001
+        ratio = np.linalg.norm(scaled[k, vs][moved], axis=1) / np.linalg.norm(model.expression_offsets[k, vs][moved],
+                                                                                axis=1)
+        assert np.median(ratio) == pytest.approx(0.8, abs=0.02), name
+    for name in ("eyeBlinkLeft", "jawOpen", "mouthClose"):
+        assert name not in SCALED_SHAPES
+        np.testing.assert_array_equal(scaled[ARKIT_INDEX[name]], model.expression_offsets[ARKIT_INDEX[name]])
+    tiny = scaled_expressions(model, model.positions * 0.2)
+    k = ARKIT_INDEX["mouthSmileLeft"]
+    assert np.linalg.norm(tiny[k], axis=1).max() >= SCALE_RANGE[0] * np.linalg.norm(
+        model.expression_offsets[k], axis=1).max() - 1e-6, "bounded"
