@@ -429,6 +429,7 @@ class Builder:
         report.hair_iou = round(float(result.iou), 4)
         style = result.style
         if region.headwear and region.bald:
+            report.hair_iou = None  # nothing was fitted to measure: 0.0 read as a failed fit
             report.warnings.append(f"hair: headwear hides the head and only {int(region.mask.sum())} hair pixels show; "
                                    "the short style and its colour are guesses (a photo without a hat gives the "
                                    "person's own hair)")

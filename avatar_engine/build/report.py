@@ -37,7 +37,8 @@ class BuildReport:
     `build.texture.TextureResult`), the iris colour, and the coverage of the layout (seen, mirrored, filled); None
     when the texture stage did not run."""
     hair_iou: float | None = None
-    """Hair silhouette IoU against the photo's hair region; None when the hair stage did not run."""
+    """Hair silhouette IoU against the photo's hair region; None when the hair stage did not run or headwear hid
+    the hair (the style is then a guess, and a warning says so)."""
     hair: dict[str, float | int | list[int]] | None = None
     """The fitted hair style (`HairStyle`: length, volume, fringe, parting, baldness in metres or 0-1, sheets, sRGB
     albedo colour); None when the hair stage did not run."""

@@ -61,8 +61,9 @@ def test_build_writes_an_avatar_and_a_report(built):
     hair = report["hair"]
     assert set(hair) == {f.name for f in fields(HairStyle)} and len(hair["color"]) == 3
     assert (hair["baldness"] < 0.98) == any(p.name == "hair" for p in avatar.parts)
-    # grace_hopper wears a cap: the report says her hair is a guess
+    # grace_hopper wears a cap: the report says her hair is a guess, and measures no IoU it did not fit
     assert any(w.startswith("hair: headwear hides the head") for w in report["warnings"])
+    assert report["hair_iou"] is None
     # her glasses and squint leave no usable eye whites: the texture stage says so, and the report carries it
     assert report["texture"]["white_balance"] == "skin prior"
     assert any(w.startswith("texture: no usable eye whites") for w in report["warnings"])
