@@ -16,13 +16,14 @@ def test_the_skin_has_one_open_loop_and_the_cap_closes_it(template):
     skin = template.part("skin")
     (loop,) = open_loops(skin.positions, skin.indices)
     cap = template.part("neck_cap")
-    assert len(cap.positions) == len(loop) + 1 and len(cap.indices) == len(loop)
+    assert len(cap.positions) == 2 * len(loop) + 1 and len(cap.indices) == 3 * len(loop)  # rim, halfway ring, middle
     # together they leave no open edge
     joined = np.vstack([skin.positions, cap.positions])
     indices = np.vstack([skin.indices, cap.indices.astype(np.int64) + len(skin.positions)])
     assert open_loops(joined, indices) == []
-    # facing out of the head (down), carried by the neck's joints
-    assert (cap.normals[:, 1] < -0.5).all()
+    # facing out of the head (down in the middle, the neck's own normals at the rim), carried by the neck's joints
+    assert cap.normals[-1, 1] < -0.5 and (cap.normals[len(loop):, 1] < 0).all()
+    np.testing.assert_allclose(cap.normals[:len(loop)], skin.normals[loop], atol=1e-6)
     assert set(np.unique(cap.joints[cap.weights > 0])) <= set(np.unique(skin.joints[loop][skin.weights[loop] > 0]))
 
 
