@@ -11,6 +11,15 @@ import time
 from avatar_engine.live.outputs import LiveFrame, Output
 
 HOTKEYS = {"C": "recalibrate", "M": "mirror", "S": "stats", "ESCAPE": "quit", "Q": "quit"}
+
+
+def hotkey_action(key: int, printed: str | None, by_code: dict[int, str]) -> str | None:
+    """The action of a key press: by the letter the keyboard's layout prints on the key when it has one (GLFW's
+    key codes are the keys' places on a US keyboard: on AZERTY the key marked A quit and M toggled nothing), else by
+    the key's code (Escape). `by_code`: GLFW key code -> action."""
+    if printed and len(printed) == 1 and printed.isalpha():
+        return HOTKEYS.get(printed.upper())
+    return by_code.get(key)
 TITLE = "avatar-engine live"
 OVERLAY_PERIOD_S = 0.5
 """How often the stats overlay refreshes."""
@@ -46,9 +55,15 @@ class WindowOutput(Output):
 
     def on_key(self, handle, key, scancode, action, mods) -> None:
         """GLFW key callback."""
-        if action != self._press or key not in self._keys:
+        if action != self._press:
             return
-        name = self._keys[key]
+        try:
+            printed = self.window._glfw.get_key_name(key, scancode)
+        except Exception:  # no name for this key on this system: go by its code
+            printed = None
+        name = hotkey_action(key, printed, self._keys)
+        if name is None:
+            return
         self.actions.append(name)
         live = self.pipeline.live if self.pipeline is not None else None
         if name == "recalibrate" and live is not None:
