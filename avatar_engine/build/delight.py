@@ -18,6 +18,7 @@ import numpy as np
 
 from avatar_engine.build.image import LUMA
 from avatar_engine.build.texture_project import EYE_CONTOURS, point_in_polygon
+from avatar_engine.head.geometry import sh_basis
 
 REFERENCE_IRRADIANCE = (1.203, 1.118, 1.115)
 """Per channel: luminance of the 90th-percentile shading over the visible face's area, in albedo units
@@ -101,16 +102,6 @@ def occlusion_visibility(ao: np.ndarray) -> np.ndarray:
     ao = np.asarray(ao, np.float64)
     t = np.clip((ao - 0.05) / 0.6, 0.0, 1.0)
     return (1 - AMBIENT_SHARE) * t * t * (3 - 2 * t) + AMBIENT_SHARE * ao
-
-
-def sh_basis(normals: np.ndarray) -> np.ndarray:
-    """Real spherical harmonics up to order 2: normals (t, 3) unit -> (t, 9)."""
-    x, y, z = normals[:, 0], normals[:, 1], normals[:, 2]
-    return np.stack([
-        np.full_like(x, 0.282095),
-        0.488603 * y, 0.488603 * z, 0.488603 * x,
-        1.092548 * x * y, 1.092548 * y * z, 0.315392 * (3 * z * z - 1), 1.092548 * x * z,
-        0.546274 * (x * x - y * y)], 1)
 
 
 def fit_shading(colors: np.ndarray, normals: np.ndarray, weights: np.ndarray, pattern: np.ndarray,

@@ -21,7 +21,7 @@ from avatar_engine.build.texture_fill import (MeshSmoother, dilate, fill_base, m
 from avatar_engine.build.texture_project import (TexelMap, bilinear, box_blur, eye_openings, mouth_opening,
                                                  project_texels, texel_map)
 from avatar_engine.errors import InputError
-from avatar_engine.head.arkit import ARKIT_INDEX
+from avatar_engine.head.arkit import EYE_BLINKS
 from avatar_engine.head.eyes import SCLERA_RGB
 from avatar_engine.head.geometry import triangle_areas
 from avatar_engine.head.model import HeadModel
@@ -342,7 +342,7 @@ def texture_from_fit(photo: np.ndarray, fit: FitResult, mask: np.ndarray | None 
     occlusion = model_occlusion(model, fit.neutral_positions)[vs]
     triangles = model.triangles[ts] - vs.start
     folds = expression_folds(fit.neutral_positions[vs], fit.posed_positions[vs], triangles)
-    blink = model.expression_offsets[[ARKIT_INDEX["eyeBlinkLeft"], ARKIT_INDEX["eyeBlinkRight"]]].sum(0)
+    blink = model.expression_offsets[EYE_BLINKS].sum(0)
     lids = folded_lids(fit.posed_positions[vs], fit.neutral_positions[vs] + blink[vs], triangles)
     return build_skin_texture(photo, fit.posed_positions[vs], model.uvs[vs], triangles, normals, fit.view,
                               mask=mask, landmarks_px=fit.landmarks_px, occlusion=occlusion, folds=folds,

@@ -19,4 +19,6 @@ ARKIT_NAMES: tuple[str, ...] = (
     "tongueOut",
 )
 ARKIT_INDEX: dict[str, int] = {name: i for i, name in enumerate(ARKIT_NAMES)}
+EYE_BLINKS: list[int] = [ARKIT_INDEX["eyeBlinkLeft"], ARKIT_INDEX["eyeBlinkRight"]]
+"""Both eyes' blinks: their targets summed shut both eyes (the lids' texture and occlusion are judged shut)."""
 assert len(ARKIT_NAMES) == 52

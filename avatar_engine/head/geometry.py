@@ -156,3 +156,14 @@ def boundary_loops(triangles: np.ndarray) -> list[np.ndarray]:
         loops.append(np.array(loop, np.int64))
     return loops
 
+
+def sh_basis(normals: np.ndarray) -> np.ndarray:
+    """Real spherical harmonics up to order 2: normals (t, 3) unit -> (t, 9), in the order shaders/avatar.glsl's
+    `socket_occlusion` evaluates them (the texture stage's lighting, the renderer's eye occlusion)."""
+    normals = np.asarray(normals)
+    x, y, z = normals[:, 0], normals[:, 1], normals[:, 2]
+    return np.stack([
+        np.full_like(x, 0.282095),
+        0.488603 * y, 0.488603 * z, 0.488603 * x,
+        1.092548 * x * y, 1.092548 * y * z, 0.315392 * (3 * z * z - 1), 1.092548 * x * z,
+        0.546274 * (x * x - y * y)], 1)

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from avatar_engine.head.arkit import ARKIT_INDEX
+from avatar_engine.head.arkit import ARKIT_INDEX, EYE_BLINKS
 from avatar_engine.records import Avatar
 
 DIRECTIONS = 48
@@ -102,7 +102,7 @@ def model_occlusion(model, positions: np.ndarray) -> np.ndarray:
     grown on it (the texture stage divides it out of the photo before those exist). About 0.2 s."""
     offsets = np.tensordot(_bake_weights(), model.expression_offsets, 1)
     ao = vertex_occlusion(positions + offsets, model.normals(positions), model.triangles)
-    blink = model.expression_offsets[[ARKIT_INDEX["eyeBlinkLeft"], ARKIT_INDEX["eyeBlinkRight"]]].sum(axis=0)
+    blink = model.expression_offsets[EYE_BLINKS].sum(axis=0)
     moved = np.linalg.norm(blink, axis=1) > LIDS_MOVED  # as `with_occlusion`: the lids their more open value
     shut = positions + offsets + blink
     return np.where(moved, np.maximum(ao, vertex_occlusion(shut, model.normals(shut), model.triangles)), ao)
@@ -122,11 +122,12 @@ def with_occlusion(avatar: Avatar) -> Avatar:
         normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
         return vertex_occlusion(positions, normals, triangles)
 
-    ao = bake(_bake_weights())
-    shut = _bake_weights()
-    shut[[ARKIT_INDEX["eyeBlinkLeft"], ARKIT_INDEX["eyeBlinkRight"]]] = 1.0
-    moved = np.concatenate([np.linalg.norm(np.tensordot(shut - _bake_weights(), p.morph_positions, 1), axis=1)
-                            for p in parts]) > LIDS_MOVED
+    rest = _bake_weights()
+    ao = bake(rest)
+    shut = rest.copy()
+    shut[EYE_BLINKS] = 1.0
+    moved = np.concatenate([np.linalg.norm(p.morph_positions[EYE_BLINKS].sum(axis=0), axis=1) for p in parts]) \
+        > LIDS_MOVED
     if moved.any():
         ao = np.where(moved, np.maximum(ao, bake(shut)), ao)
     return replace(avatar, parts=tuple(replace(p, occlusion=ao[s:s + p.vertex_count]) for p, s in zip(parts, starts)))

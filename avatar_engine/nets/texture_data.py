@@ -115,7 +115,6 @@ def generate(out: Path, options: TextureDataOptions, progress: Callable[[int, in
              jobs: int = 1) -> dict:
     """Make `options.count` scenes into `out` (a new or empty folder); returns the manifest. `jobs` > 1 makes the
     shards in that many worker processes (`avatar_engine.workers`): the same samples, sooner where cores are spare."""
-
     out = Path(out)
     with claimed_folder(out):  # two runs into one folder mixed their shards under one manifest
         return _generate(out, options, progress, jobs)

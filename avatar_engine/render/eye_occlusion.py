@@ -12,21 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from avatar_engine.head.geometry import sh_basis
+
 RIDGE = 1e-3
 """Ridge on the fit (relative to the normal equations' mean diagonal): the back of the ball is never seen."""
 
 
-def sh9(normals: np.ndarray) -> np.ndarray:
-    """(n, 9) real spherical harmonics up to order 2 at unit normals (n, 3), in the order shaders/avatar.glsl
-    evaluates them."""
-    x, y, z = np.asarray(normals, np.float64).T
-    return np.stack([np.full_like(x, 0.282095), 0.488603 * y, 0.488603 * z, 0.488603 * x, 1.092548 * x * y,
-                     1.092548 * y * z, 0.315392 * (3 * z * z - 1), 1.092548 * x * z, 0.546274 * (x * x - y * y)], 1)
-
-
 def socket_occlusion(normals: np.ndarray, occlusion: np.ndarray) -> np.ndarray:
     """(9,) float32 coefficients: the eyeball's occlusion (n,) as a function of its rest normals (n, 3)."""
-    basis = sh9(normals)
+    basis = sh_basis(np.asarray(normals, np.float64))
     gram = basis.T @ basis
     gram += RIDGE * np.trace(gram) / 9 * np.eye(9)
     return np.linalg.solve(gram, basis.T @ np.asarray(occlusion, np.float64)).astype(np.float32)

@@ -8,7 +8,8 @@ import numpy as np
 
 from avatar_engine.records import Expression, euler_rotation
 from avatar_engine.render.camera import Camera
-from avatar_engine.render.eye_occlusion import sh9, socket_occlusion
+from avatar_engine.head.geometry import sh_basis
+from avatar_engine.render.eye_occlusion import socket_occlusion
 from avatar_engine.render.renderer import Renderer, RenderOptions
 
 FIT_LEVEL = 0.03
@@ -20,7 +21,7 @@ TURNED_SHADE = 0.85
 
 def test_the_fit_follows_the_baked_occlusion_where_the_eye_shows(template):
     eye = template.part("eye_L")
-    fit = sh9(eye.normals) @ socket_occlusion(eye.normals, eye.occlusion)
+    fit = sh_basis(eye.normals) @ socket_occlusion(eye.normals, eye.occlusion)
     front = eye.normals[:, 2] > 0.7
     assert abs(fit[front].mean() - eye.occlusion[front].mean()) < FIT_LEVEL
 
