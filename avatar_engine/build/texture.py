@@ -64,6 +64,9 @@ BROW_CHROMA = 0.2
 """...and one whose red / green or blue / green departs from the brows' median by more than this (log)."""
 BROW_MARGIN = 0.015
 """The brow outlines are widened by this fraction of the face height (stray hairs, the landmarks' error)."""
+FEATHER_TEXELS = 2
+"""The brows' edge, where plain skin's detail starts to fade, is spread over this many texels (at 1024, scaled
+with the size)."""
 FOLD_FADE = 0.7
 """Where the photo's expression folds the skin fully (`expression_folds`), detail on plain skin is held to this
 much less than `TextureOptions.detail_log`: the shade and sheen of a smile's nasolabial and cheek folds, a squint's
@@ -271,7 +274,11 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         fold = np.clip(tmap.interpolate(np.asarray(folds, np.float64)[:, None], triangles, seen_ids), 0, 1)
         limit = limit * (1 - FOLD_FADE * fold)
     faint = limit * np.tanh(off / limit)
-    albedo = np.where((plain & ~brows)[:, None], albedo * np.exp(faint - off), albedo)
+    # the brows keep their detail; feathered, so that the per-pixel brow test does not cut stair-stepped edges
+    # between kept and faded detail (a pale flake at a brow's end where a strand crossed it)
+    feather = max(1, FEATHER_TEXELS * opts.size // 1024)
+    fade = np.where(plain, 1.0 - _local_mean(brows.astype(np.float64), tmap, seen_ids, feather), 0.0)
+    albedo = albedo * np.exp((faint - off) * fade[:, None])
     final, total = _complete(albedo, weight, seen_ids, base_all, tmap, smoother, opts, start=reference,
                              fill=_base_albedo(tmap))
 
@@ -405,6 +412,12 @@ def _skin_likelihood(off: np.ndarray, plain: np.ndarray, weight: np.ndarray, tma
     margin = max(1, opts.reject_margin * opts.size // 1024)
     reject = _spread(dark < 0.1, tmap, ids, margin)
     return dark * bright * hue * np.clip(1.0 - 1.5 * reject, 0, 1)
+
+
+def _local_mean(values: np.ndarray, tmap: TexelMap, ids: np.ndarray, radius: int) -> np.ndarray:
+    """(s,) mean of `values` (s,) over the texels of `ids` (s,) in the (2 radius + 1)^2 UV box around each: texels
+    outside `ids` (unseen, or another island) do not count."""
+    return _spread(values, tmap, ids, radius) / np.maximum(_spread(np.ones(len(ids)), tmap, ids, radius), 1e-9)
 
 
 def _spread(flags: np.ndarray, tmap: TexelMap, ids: np.ndarray, radius: int) -> np.ndarray:
