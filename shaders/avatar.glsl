@@ -39,6 +39,17 @@ float unhidden_distance(vec3 world) {
 }
 #endif
 
+#if defined MATERIAL_TEETH
+const float SIDE_LIGHT = 0.3;
+// The light a tooth's surface gets through the open mouth, as the sky's share in shade_mouth: the baked occlusion
+// (lips closed) lifted, as parting lips uncover the teeth, times how far the surface faces the opening in front.
+// The cheeks and the tongue shade the sides of the rows and their inner faces whatever the lips do: lit like the
+// fronts, the near side's row read as a bright slab through a wide-open mouth seen from 35 degrees.
+float tooth_light(vec3 rest_normal, float baked) {
+    return mix(0.5, 1.0, baked) * mix(SIDE_LIGHT, 1.0, smoothstep(-0.2, 0.8, rest_normal.z));
+}
+#endif
+
 #if defined MATERIAL_EYE
 // The eyeball's baked occlusion over its socket's directions (render/eye_occlusion.py): read at the normal in the
 // socket's frame, the lids' and corners' shade stays where they are as the eye turns.
@@ -92,6 +103,9 @@ void main() {
     float occlusion = in_occlusion;
 #if defined MATERIAL_EYE
     occlusion = socket_occlusion(n * u_socket);  // transpose(u_socket) * n: the normal in the socket's frame
+#endif
+#if defined MATERIAL_TEETH
+    occlusion = tooth_light(in_normal, in_occlusion);
 #endif
     float shape_z = in_position.z;
 #if defined MATERIAL_TEETH || defined MATERIAL_TONGUE

@@ -82,7 +82,7 @@ void shade_mouth(vec3 n, vec3 v, float shape_z, float ao, out vec3 diffuse, out 
     ao = mix(ao, 1.0, smoothstep(u_cavity_depth.x + 0.006, u_cavity_depth.x + 0.018, shape_z));
     float open_sky = mix(0.1, 1.0, ao);   // the tongue lies low in the mouth's shadow
 #else
-    float open_sky = mix(0.5, 1.0, ao);   // teeth catch light through the lips even when half hidden
+    float open_sky = ao;  // teeth: tooth_light in avatar.glsl (the baked occlusion lifted, the inner side darker)
 #endif
     float cavity = 0.7 * mix(0.18, 1.0, smoothstep(u_cavity_depth.y, u_cavity_depth.x, shape_z)) * open_sky;
     diffuse = vec3(0.0);

@@ -115,12 +115,25 @@ def test_gpu_deformation_matches_cpu_reference(ctx, template):
         baked_parts.append(dataclasses.replace(part, positions=positions, normals=normals, morph_positions=zeros,
                                                morph_normals=zeros, tangents=tangents))
     baked = dataclasses.replace(template, parts=tuple(baked_parts))
+
+    def teeth(avatar):
+        return dataclasses.replace(avatar, parts=tuple(p for p in avatar.parts
+                                                       if avatar.materials[p.material].kind == "teeth"))
+
     with Renderer(ctx, RenderOptions(size=(128, 128))) as r:
         r.load(template)
         gpu = draw(r, expression)
         r.load(baked)
         cpu = draw(r, Expression())
-    mean, changed = compare(gpu, cpu)
+        # the teeth are shaded in their rest frame (the seams between teeth, how far a surface faces the mouth's
+        # opening), which a baked copy has lost: their shape is compared by silhouette, alone
+        r.load(teeth(template))
+        gpu_teeth = draw(r, expression)[..., 3] > 0
+        r.load(teeth(baked))
+        cpu_teeth = draw(r, Expression())[..., 3] > 0
+    assert (gpu_teeth & cpu_teeth).sum() / (gpu_teeth | cpu_teeth).sum() > 0.97
+    shaded_alike = ~(gpu_teeth | cpu_teeth)
+    mean, changed = compare(gpu[shaded_alike], cpu[shaded_alike])
     assert mean < 0.5 and changed < 0.002, f"GPU vs CPU deformation: mean {mean:.3f}, changed {changed:.4f}"
 
 
