@@ -51,6 +51,9 @@ DISPLAY_CASTS = {"cast_warm": (1.1, 1.0, 0.82), "cast_cool": (0.88, 1.0, 1.12)}
 """Per-channel factors on display values (an image editor's cast)."""
 LIGHT_CAST = (1.0, 0.78, 0.52)
 """Tungsten-like light colour, applied to linear light (luminance kept)."""
+STRESS_KINDS = ("ramp",)
+"""Variants outside issue 3's "strong side shading or a colour cast": a ramp is side shading and a dimmer exposure
+at once (`side_ramp`). Counted in the totals, and apart in `side_shading_and_casts`, which leaves them out."""
 SIDE_KEY = {"side_left": (0.95, 0.2, 0.25), "side_right": (-0.95, 0.2, 0.25)}
 """Hard key directions for the re-rendered subjects (toward the light; +X is the avatar's own left)."""
 
@@ -218,6 +221,9 @@ def main() -> None:
     rebuild.builder.close()
 
     done = [r for r in rows if "face_mm_median" in r]
+    # issue 3 asks for strong side shading or a colour cast; a ramp also dims the whole exposure, which nothing in
+    # a photo without a white reference can tell from darker skin: reported, apart
+    criterion = [r for r in done if not r["variant"].startswith(STRESS_KINDS)]
     result = {
         "benchmark": "build_light",
         "targets": {"face_mm_median": FACE_TARGET_MM, "delta_e_cie76": DELTA_E_TARGET},
@@ -227,6 +233,10 @@ def main() -> None:
             "face_within_target": f"{sum(r['face_mm_median'] <= FACE_TARGET_MM for r in done)}/{len(done)}",
             "delta_e_within_target": f"{sum(r['delta_e'] <= DELTA_E_TARGET for r in done)}/{len(done)}",
             "refused": sum("refused" in r for r in rows),
+            "side_shading_and_casts": {
+                "kinds": ["shade", "side", "cast", "light"],
+                "face_within_target": f"{sum(r['face_mm_median'] <= FACE_TARGET_MM for r in criterion)}/{len(criterion)}",
+                "delta_e_within_target": f"{sum(r['delta_e'] <= DELTA_E_TARGET for r in criterion)}/{len(criterion)}"},
             "by_kind": {kind: {"delta_e": stats([r["delta_e"] for r in done if r["variant"].startswith(kind)]),
                                "face_mm_median": stats([r["face_mm_median"] for r in done
                                                         if r["variant"].startswith(kind)])}
