@@ -156,25 +156,43 @@ in vec3 v_tooth;
 #if defined SHADE_PER_VERTEX
 uniform vec2 u_cavity_depth;  // (front, back) rest z of the part; materials.glsl declares it otherwise
 #endif
-// Distance (metres along the dental arch, from the midline) of each tooth's edge: incisors, canine, premolars,
-// molars, for an arch whose depth (front to back of the part) is ARCH_DEPTH.
-const float TOOTH_EDGES[7] = float[7](0.0085, 0.0150, 0.0225, 0.0295, 0.0365, 0.0465, 0.0565);
+// Distance (metres along the dental arch, from the midline) of each tooth's edge: the midline between the central
+// incisors, then incisors, canine, premolars, molars, for an arch whose depth (front to back of the part) is
+// ARCH_DEPTH.
+const float TOOTH_EDGES[8] = float[8](0.0, 0.0085, 0.0150, 0.0225, 0.0295, 0.0365, 0.0465, 0.0565);
 const float ARCH_DEPTH = 0.055;
+uniform float u_tooth_edge[12];   // the row's biting edge: heights at even steps of the arch angle (render/tooth_edge.py)
+uniform vec2 u_tooth_edge_range;  // (arch angle of the last step, side: 1 upper row, -1 lower, 0 no edge known)
+const float TIP_NOTCH = 0.0025;   // metres from the biting edge over which the gap between teeth opens to a notch
+const float TIP_ENAMEL = 0.0018;  // metres of thin, translucent enamel at the tip
 
-// Darkens the gaps between teeth and their roots: the helpers' teeth are smooth bands otherwise.
-float tooth_shade(vec3 p) {
+// How far p lies from the row's biting edge into the tooth, metres (large where no edge is known).
+float tip_distance(vec3 p, float angle) {
+    if (u_tooth_edge_range.y == 0.0) return 1.0;
+    float t = clamp(angle / max(u_tooth_edge_range.x, 1e-3), 0.0, 1.0) * 11.0;
+    int i = min(int(t), 10);
+    float edge = mix(u_tooth_edge[i], u_tooth_edge[i + 1], t - float(i));
+    return max(u_tooth_edge_range.y * (p.y - edge), 0.0);
+}
+
+// The teeth are smooth bands in the head model: this draws the gaps between teeth, each tooth's face rounding off
+// toward them, the notches the gaps open into at the tips, and the tips' thin, grey-blue enamel.
+vec3 tooth_shade(vec3 p) {
     float depth = max(u_cavity_depth.x - u_cavity_depth.y, 1e-3);
     float angle = atan(abs(p.x), p.z - u_cavity_depth.y);  // 0 at the front, pi/2 at the back
     float arc = angle / 1.5708 * depth;                      // metres along the arch, scaled to this mouth
     float edge = 1.0;  // metres to the nearest gap between two teeth
-    for (int i = 0; i < 7; ++i) {
+    for (int i = 0; i < 8; ++i) {
         edge = min(edge, abs(arc - TOOTH_EDGES[i] * depth / ARCH_DEPTH));
     }
-    // a thin dark seam where two teeth meet, and each tooth's face rounding away toward it: a flat band with grey
-    // lines read as piano keys
-    float seam = mix(0.55, 1.0, smoothstep(0.0, 0.0006, edge));
+    float near_tip = 1.0 - smoothstep(0.0, TIP_NOTCH, tip_distance(p, angle));
+    // a thin dark seam where two teeth meet, widening and deepening into a notch toward the tips, and each tooth's
+    // face rounding away toward it: a flat band with grey lines read as piano keys, a straight tip line as a plate
+    float gap = mix(0.0006, 0.0016, near_tip);
+    float seam = mix(mix(0.55, 0.25, near_tip), 1.0, smoothstep(0.0, gap, edge));
     float round_off = mix(0.68, 1.0, sqrt(smoothstep(0.0, 0.0025, edge)));
-    return seam * round_off;
+    vec3 enamel = mix(vec3(0.74, 0.80, 0.88), vec3(1.0), smoothstep(0.0, TIP_ENAMEL, tip_distance(p, angle)));
+    return seam * round_off * enamel;
 }
 #endif
 

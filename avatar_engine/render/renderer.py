@@ -23,6 +23,7 @@ from avatar_engine.render.mip_levels import MipLevels
 from avatar_engine.render.morphs import MorphBlender, sparse_targets
 from avatar_engine.render.occluder import SkullOccluder, skull_occluder
 from avatar_engine.render.shaders import stage_sources
+from avatar_engine.render.tooth_edge import BitingEdge, biting_edge
 
 MATERIAL_DEFINES = {"skin": "MATERIAL_SKIN", "eye": "MATERIAL_EYE", "teeth": "MATERIAL_TEETH",
                     "tongue": "MATERIAL_TONGUE", "hair": "MATERIAL_HAIR", "lash": "MATERIAL_HAIR"}
@@ -141,6 +142,8 @@ class _GpuPart:
     """Hair: the root mean square of its strands' texture values (see `strand_luma`)."""
     eye_occlusion: bytes = bytes(36)
     """Eyes: 9 float32, the baked occlusion over the socket's directions (`render/eye_occlusion.py`)."""
+    tooth_edge: BitingEdge = field(default_factory=BitingEdge.none)
+    """Teeth: the row's biting edge (`render/tooth_edge.py`)."""
 
 
 MAIN_ISLAND_SHARE = 0.2
@@ -345,6 +348,8 @@ class Renderer:
 
         textures: dict[str, moderngl.Texture | MipLevels] = {}
         strands: dict[str, float] = {}
+        teeth = [p.positions[:, 1] for p in parts if avatar.materials[p.material].kind == "teeth"]
+        teeth_middle = float(np.concatenate(teeth).mean()) if teeth else 0.0
         first = 0
         for part in parts:
             material = avatar.materials[part.material]
@@ -389,6 +394,9 @@ class Renderer:
                            texel_density(part, textures[part.material].size), strands[part.material])
             if material.kind == "eye" and part.occlusion is not None:
                 gpu = replace(gpu, eye_occlusion=socket_occlusion(part.normals, part.occlusion).tobytes())
+            if material.kind == "teeth":  # the upper row lies above the teeth's middle
+                gpu = replace(gpu, tooth_edge=biting_edge(part.positions, float(part.positions[:, 1].mean())
+                                                          >= teeth_middle))
             hidden = part.back_hidden if material.double_sided else 0
             if hidden:  # the triangles whose back is never seen skip rasterising it (half the hair, from any view)
                 self._parts.append(replace(gpu, count=hidden * 3, double_sided=False))
@@ -454,7 +462,8 @@ class Renderer:
                 "u_texture_lod": lod, "u_base_color": part.color,
                 "u_roughness": part.roughness, "u_cavity_depth": part.cavity, "u_alpha_cutoff": ALPHA_CUTOFF,
                 "u_strand_luma": part.strand_luma, "u_highlight_tint": HAIR_HIGHLIGHT_TINT,
-                "u_eye_occlusion": part.eye_occlusion})
+                "u_eye_occlusion": part.eye_occlusion, "u_tooth_edge": part.tooth_edge.heights.tobytes(),
+                "u_tooth_edge_range": (part.tooth_edge.max_angle, part.tooth_edge.side)})
             if part.double_sided:
                 ctx.disable(moderngl.CULL_FACE)
             else:
