@@ -234,7 +234,7 @@ def main() -> None:
             "delta_e_within_target": f"{sum(r['delta_e'] <= DELTA_E_TARGET for r in done)}/{len(done)}",
             "refused": sum("refused" in r for r in rows),
             "side_shading_and_casts": {
-                "kinds": ["shade", "side", "cast", "light"],
+                "kinds": sorted({r["variant"].split("_")[0] for r in criterion}),
                 "face_within_target": f"{sum(r['face_mm_median'] <= FACE_TARGET_MM for r in criterion)}/{len(criterion)}",
                 "delta_e_within_target": f"{sum(r['delta_e'] <= DELTA_E_TARGET for r in criterion)}/{len(criterion)}"},
             "by_kind": {kind: {"delta_e": stats([r["delta_e"] for r in done if r["variant"].startswith(kind)]),

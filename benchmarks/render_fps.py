@@ -114,8 +114,8 @@ def measure(ctx, avatar: Avatar, options: RenderOptions, frames: int) -> dict:
 
 def measure_pool(avatar: Avatar, options: RenderOptions, frames: int, workers: int, runs: int = 1) -> dict:
     """Sustained frames per second of a RenderPool: frames submitted as fast as it takes them, in order. With
-    `runs` > 1 each figure is the median of that many runs, each run's figure listed beside it (`*_runs`): on a
-    shared host one run's wall time moves with the neighbours' load."""
+    `runs` > 1 each figure is the median of that many runs, each run's frames per second listed beside it
+    (`*_runs`): on a shared host one run's wall time moves with the neighbours' load."""
     camera = Camera()
     expressions = live_like_expressions(frames)
     out: dict = {"triangles": avatar.triangle_count, "workers": workers}

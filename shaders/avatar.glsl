@@ -42,9 +42,10 @@ float unhidden_distance(vec3 world) {
 #if defined MATERIAL_TEETH
 const float SIDE_LIGHT = 0.3;
 // The light a tooth's surface gets through the open mouth, as the sky's share in shade_mouth: the baked occlusion
-// (lips closed) lifted, as parting lips uncover the teeth, times how far the surface faces the opening in front.
-// The cheeks and the tongue shade the sides of the rows and their inner faces whatever the lips do: lit like the
-// fronts, the near side's row read as a bright slab through a wide-open mouth seen from 35 degrees.
+// (lips closed) lifted, as parting lips uncover the teeth, times how far the surface faces the opening in front
+// (rest normal's z: 1 from 0.8, SIDE_LIGHT at -0.2 and below; about 0.37 facing sideways, up or down). The cheeks
+// and the tongue shade the sides of the rows and their inner faces whatever the lips do: lit like the fronts, the
+// near side's row read as a bright slab through a wide-open mouth seen from 35 degrees.
 float tooth_light(vec3 rest_normal, float baked) {
     return mix(0.5, 1.0, baked) * mix(SIDE_LIGHT, 1.0, smoothstep(-0.2, 0.8, rest_normal.z));
 }

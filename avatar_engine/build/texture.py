@@ -65,8 +65,8 @@ BROW_CHROMA = 0.2
 BROW_MARGIN = 0.015
 """The brow outlines are widened by this fraction of the face height (stray hairs, the landmarks' error)."""
 FEATHER_TEXELS = 2
-"""The brows' edge, where plain skin's detail starts to fade, is spread over this many texels (at 1024, scaled
-with the size)."""
+"""The brows' edge, where plain skin's detail starts to fade, is spread by a box mean of this radius (at 1024,
+scaled with the size): a ramp about five texels across."""
 FOLD_FADE = 0.7
 """Where the photo's expression folds the skin fully (`expression_folds`), detail on plain skin is held to this
 much less than `TextureOptions.detail_log`: the shade and sheen of a smile's nasolabial and cheek folds, a squint's
@@ -416,7 +416,7 @@ def _skin_likelihood(off: np.ndarray, plain: np.ndarray, weight: np.ndarray, tma
 
 def _local_mean(values: np.ndarray, tmap: TexelMap, ids: np.ndarray, radius: int) -> np.ndarray:
     """(s,) mean of `values` (s,) over the texels of `ids` (s,) in the (2 radius + 1)^2 UV box around each: texels
-    outside `ids` (unseen, or another island) do not count."""
+    outside `ids` (unseen, the gutters between islands) do not count; seen texels of a neighbouring island do."""
     return _spread(values, tmap, ids, radius) / np.maximum(_spread(np.ones(len(ids)), tmap, ids, radius), 1e-9)
 
 
