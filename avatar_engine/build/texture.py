@@ -274,10 +274,12 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         fold = np.clip(tmap.interpolate(np.asarray(folds, np.float64)[:, None], triangles, seen_ids), 0, 1)
         limit = limit * (1 - FOLD_FADE * fold)
     faint = limit * np.tanh(off / limit)
-    # the brows keep their detail; feathered, so that the per-pixel brow test does not cut stair-stepped edges
-    # between kept and faded detail (a pale flake at a brow's end where a strand crossed it)
+    # the brows keep their detail, and the skin beside them fades in over a few texels, so that the per-pixel brow
+    # test does not cut stair-stepped edges between kept and faded detail (a pale flake at a brow's end where a
+    # strand crossed it); a thin brow keeps all of its own
     feather = max(1, FEATHER_TEXELS * opts.size // 1024)
-    fade = np.where(plain, 1.0 - _local_mean(brows.astype(np.float64), tmap, seen_ids, feather), 0.0)
+    kept = np.maximum(brows, _local_mean(brows.astype(np.float64), tmap, seen_ids, feather))
+    fade = np.where(plain, 1.0 - kept, 0.0)
     albedo = albedo * np.exp((faint - off) * fade[:, None])
     final, total = _complete(albedo, weight, seen_ids, base_all, tmap, smoother, opts, start=reference,
                              fill=_base_albedo(tmap))
