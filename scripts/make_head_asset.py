@@ -33,8 +33,27 @@ from avatar_engine.head.geometry import follow_rigidly, triangle_islands, vertex
 from avatar_engine.head.occlusion import vertex_occlusion
 from avatar_engine.paths import atomic_path
 from avatar_engine.records import JOINT_NAMES
+from avatar_engine.render.tooth_edge import biting_edge, tip_distance
 
 ROOT = Path(__file__).resolve().parents[1]
+CROWN_M = 0.011
+"""A row of teeth keeps this much of its height from the biting edge (an incisor's crown and a little gum)..."""
+ROOT_KEEP = 0.25
+"""...and of the rest of the helper band, this share: the band reaches 2 cm up (down) into the face, hidden by the
+lips, and under mouthFunnel and mouthPucker its corners showed through the skin beside the nostrils."""
+
+
+def short_roots(positions: np.ndarray, upper: bool) -> np.ndarray:
+    """(n, 3) a row of teeth at rest with the band's root side pulled toward the biting edge (`CROWN_M`,
+    `ROOT_KEEP`); the biting edge and the crowns are left where they are."""
+    edge = biting_edge(positions, upper)
+    tip = tip_distance(positions, edge)
+    shorter = np.where(tip > CROWN_M, CROWN_M + (tip - CROWN_M) * ROOT_KEEP, tip)
+    out = np.array(positions, np.float64)
+    out[:, 1] += edge.side * (shorter - tip)
+    return out
+
+
 TEETH_EXPRESSIONS = {"teeth_upper": (), "teeth_lower": ("jawOpen", "jawForward", "jawLeft", "jawRight")}
 """The ARKit shapes that move each row of teeth: the upper row is part of the skull, the lower rides on the jaw;
 lips, cheeks and lids move round them. Carried by the skin near them in every shape, the lower row followed the lip
@@ -329,6 +348,12 @@ def main() -> None:
         expression_joint_offsets=np.array(expr_j)[:, joint_rows(head)].astype(np.float32),
         anny_version=np.array(__import__("anny").__version__),
     )
+    # the teeth's hidden roots are shortened last, so that no basis changes: the bases keep the displacements made
+    # for the full band (the teeth follow the face rigidly: a few millimetres' shift changes them by far less)
+    for i, name in enumerate(names):
+        if name.startswith("teeth_"):
+            rows = slice(starts[i], starts[i + 1])
+            out["positions"][rows] = short_roots(out["positions"][rows], upper=name == "teeth_upper")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.output) as tmp:
         np.savez_compressed(tmp, **out)

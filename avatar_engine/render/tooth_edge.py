@@ -58,3 +58,11 @@ def biting_edge(positions: np.ndarray, upper: bool) -> BitingEdge:
     heights = np.interp(np.arange(EDGE_SAMPLES), known, heights[known])
     heights = np.minimum.accumulate(heights[::-1])[::-1] if upper else np.maximum.accumulate(heights)
     return BitingEdge(heights.astype(np.float32), top, 1.0 if upper else -1.0)
+
+
+def tip_distance(positions: np.ndarray, edge: BitingEdge) -> np.ndarray:
+    """(n,) metres from the biting edge into the tooth (negative past the edge) of (n, 3) rest positions, as the
+    shader reads it."""
+    p = np.asarray(positions, np.float64)
+    step = arch_angle(p) / edge.max_angle * (EDGE_SAMPLES - 1)
+    return edge.side * (p[:, 1] - np.interp(step, np.arange(EDGE_SAMPLES), edge.heights))
