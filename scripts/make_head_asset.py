@@ -33,7 +33,7 @@ from avatar_engine.head.geometry import follow_rigidly, triangle_islands, vertex
 from avatar_engine.head.occlusion import vertex_occlusion
 from avatar_engine.paths import atomic_path
 from avatar_engine.records import JOINT_NAMES
-from avatar_engine.render.tooth_edge import biting_edge, tip_distance
+from avatar_engine.head.tooth_edge import biting_edge, tip_distance
 
 ROOT = Path(__file__).resolve().parents[1]
 CROWN_M = 0.011

@@ -162,7 +162,7 @@ uniform vec2 u_cavity_depth;  // (front, back) rest z of the part; materials.gls
 // ARCH_DEPTH.
 const float TOOTH_EDGES[8] = float[8](0.0, 0.0085, 0.0150, 0.0225, 0.0295, 0.0365, 0.0465, 0.0565);
 const float ARCH_DEPTH = 0.055;
-uniform float u_tooth_edge[12];   // the row's biting edge: heights at even steps of the arch angle (render/tooth_edge.py)
+uniform float u_tooth_edge[12];   // the row's biting edge: heights at even steps of the arch angle (head/tooth_edge.py)
 uniform vec2 u_tooth_edge_range;  // (arch angle of the last step, side: 1 upper row, -1 lower, 0 no edge known)
 const float TIP_NOTCH = 0.0025;   // metres from the biting edge over which the gap between teeth opens to a notch
 const float TIP_ENAMEL = 0.0018;  // metres of thin, translucent enamel at the tip

@@ -23,7 +23,7 @@ from avatar_engine.render.mip_levels import MipLevels
 from avatar_engine.render.morphs import MorphBlender, sparse_targets
 from avatar_engine.render.occluder import SkullOccluder, skull_occluder
 from avatar_engine.render.shaders import stage_sources
-from avatar_engine.render.tooth_edge import BitingEdge, biting_edge
+from avatar_engine.head.tooth_edge import BitingEdge, biting_edge
 
 MATERIAL_DEFINES = {"skin": "MATERIAL_SKIN", "eye": "MATERIAL_EYE", "teeth": "MATERIAL_TEETH",
                     "tongue": "MATERIAL_TONGUE", "hair": "MATERIAL_HAIR", "lash": "MATERIAL_HAIR"}
@@ -143,7 +143,7 @@ class _GpuPart:
     eye_occlusion: bytes = bytes(36)
     """Eyes: 9 float32, the baked occlusion over the socket's directions (`render/eye_occlusion.py`)."""
     tooth_edge: BitingEdge = field(default_factory=BitingEdge.none)
-    """Teeth: the row's biting edge (`render/tooth_edge.py`)."""
+    """Teeth: the row's biting edge (`head/tooth_edge.py`)."""
 
 
 MAIN_ISLAND_SHARE = 0.2

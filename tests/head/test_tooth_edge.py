@@ -9,7 +9,7 @@ import numpy as np
 from avatar_engine.records import Expression
 from avatar_engine.render.camera import Camera
 from avatar_engine.render.renderer import RenderOptions, Renderer
-from avatar_engine.render.tooth_edge import arch_angle, biting_edge, tip_distance
+from avatar_engine.head.tooth_edge import arch_angle, biting_edge, tip_distance
 
 EDGE_SLACK_M = 0.0015
 """A row's vertices may lie this far beyond its traced edge (the edge is interpolated between arch steps)."""
