@@ -21,6 +21,19 @@ def teeth_rows(avatar):
     return {p.name: p for p in avatar.parts if avatar.materials[p.material].kind == "teeth"}
 
 
+def teeth_in_view(renderer, avatar, expression, camera, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """The avatar drawn, (h, w, 4) float, and where its teeth show: pixels that change by more than `level` when
+    the teeth are left out."""
+    no_teeth = dataclasses.replace(avatar, parts=tuple(p for p in avatar.parts
+                                                       if avatar.materials[p.material].kind != "teeth"))
+    drawn = []
+    for version in (avatar, no_teeth):
+        renderer.load(version)
+        renderer.render(expression, camera)
+        drawn.append(renderer.read().astype(np.float64))
+    return drawn[0], np.abs(drawn[0] - drawn[1])[..., :3].max(-1) > level
+
+
 def test_biting_edge_traces_each_rows_tips(template):
     rows = teeth_rows(template)
     assert set(rows) == {"teeth_upper", "teeth_lower"}
@@ -43,16 +56,8 @@ def test_no_edge_for_a_degenerate_row():
 def test_the_central_incisors_are_two_teeth(gl_context, template):
     """A smile's front teeth show the gap between the central incisors at the midline, darker than the teeth
     (0.62 of them here; 1.0, no gap, before the shader drew one there)."""
-    no_teeth = dataclasses.replace(template, parts=tuple(p for p in template.parts
-                                                         if template.materials[p.material].kind != "teeth"))
     with Renderer(gl_context, RenderOptions(size=(320, 200), samples=0, shading="vertex")) as r:
-        r.load(template)
-        r.render(SMILE, CLOSE_UP)
-        image = r.read().astype(np.float64)
-        r.load(no_teeth)
-        r.render(SMILE, CLOSE_UP)
-        bare = r.read().astype(np.float64)
-    shown = np.abs(image - bare)[..., :3].max(-1) > 30  # where the teeth are seen between the lips
+        image, shown = teeth_in_view(r, template, SMILE, CLOSE_UP, 30)  # where the teeth are seen between the lips
     row = int(np.argmax(shown[:, 120:200].sum(1)))
     assert shown[row, 125:196].all(), "the central incisors must be in view"
     luma = image[row, :, :3] @ np.array([0.2126, 0.7152, 0.0722])
@@ -103,19 +108,11 @@ def test_pushed_out_lips_hide_the_teeth_roots(gl_context, template):
     """Under mouthFunnel and mouthPucker the teeth show only through the mouth's opening, but for a pixel at the
     lips' edge: before the rows were shortened, their roots also came through the skin beside the nostrils (4-6
     stray pixels in each view of the funnel here; 0-1 after)."""
-    no_teeth = dataclasses.replace(template, parts=tuple(p for p in template.parts
-                                                         if template.materials[p.material].kind != "teeth"))
     stray = {}
     with Renderer(gl_context, RenderOptions(size=(240, 180), samples=0, shading="vertex")) as r:
         for shape in ("mouthFunnel", "mouthPucker"):
-            expression = Expression.from_names({shape: 1.0})
             for yaw in (0.0, 30.0, -30.0):
                 camera = Camera(fov_y_deg=9.0, target=(0.0, 0.085, 0.1), distance=0.7, pitch_deg=2.0, yaw_deg=yaw)
-                r.load(template)
-                r.render(expression, camera)
-                image = r.read().astype(np.float64)
-                r.load(no_teeth)
-                r.render(expression, camera)
-                bare = r.read().astype(np.float64)
-                stray[(shape, yaw)] = stray_pixels(np.abs(image - bare)[..., :3].max(-1) > 25)
+                _, shown = teeth_in_view(r, template, Expression.from_names({shape: 1.0}), camera, 25)
+                stray[(shape, yaw)] = stray_pixels(shown)
     assert max(stray.values()) <= 2, f"teeth show outside the mouth's opening: {stray}"
