@@ -32,23 +32,24 @@ from avatar_engine.head import skin_layout
 from avatar_engine.head.geometry import follow_rigidly, triangle_islands, vertex_normals
 from avatar_engine.head.occlusion import vertex_occlusion
 from avatar_engine.paths import atomic_path
-from avatar_engine.records import JOINT_NAMES
 from avatar_engine.head.tooth_edge import biting_edge, tip_distance
+from avatar_engine.records import JOINT_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
-CROWN_M = 0.011
-"""A row of teeth keeps this much of its height from the biting edge (an incisor's crown and a little gum)..."""
+ROOT_REACH_M = 0.017
+"""A row of teeth keeps this much of its height from the biting edge (a crown and the gum a raised lip shows; the
+shader draws the gum beyond the crown)..."""
 ROOT_KEEP = 0.25
-"""...and of the rest of the helper band, this share: the band reaches 2 cm up (down) into the face, hidden by the
-lips, and under mouthFunnel and mouthPucker its corners showed through the skin beside the nostrils."""
+"""...and of the rest of the helper band, this share: the front of the upper band reaches 22 mm into the face, and
+under mouthFunnel its top corners came through the skin beside the nostrils."""
 
 
 def short_roots(positions: np.ndarray, upper: bool) -> np.ndarray:
-    """(n, 3) a row of teeth at rest with the band's root side pulled toward the biting edge (`CROWN_M`,
-    `ROOT_KEEP`); the biting edge and the crowns are left where they are."""
+    """(n, 3) a row of teeth at rest with the band's far root side pulled toward the biting edge (`ROOT_REACH_M`,
+    `ROOT_KEEP`); the edge, the crowns and the gum a lip can uncover are left where they are."""
     edge = biting_edge(positions, upper)
     tip = tip_distance(positions, edge)
-    shorter = np.where(tip > CROWN_M, CROWN_M + (tip - CROWN_M) * ROOT_KEEP, tip)
+    shorter = np.where(tip > ROOT_REACH_M, ROOT_REACH_M + (tip - ROOT_REACH_M) * ROOT_KEEP, tip)
     out = np.array(positions, np.float64)
     out[:, 1] += edge.side * (shorter - tip)
     return out
@@ -348,8 +349,8 @@ def main() -> None:
         expression_joint_offsets=np.array(expr_j)[:, joint_rows(head)].astype(np.float32),
         anny_version=np.array(__import__("anny").__version__),
     )
-    # the teeth's hidden roots are shortened last, so that no basis changes: the bases keep the displacements made
-    # for the full band (the teeth follow the face rigidly: a few millimetres' shift changes them by far less)
+    # the teeth's far roots are shortened last, so that no basis changes: the bases keep the displacements made for
+    # the full band, which only the hidden roots' few millimetres of shift put slightly off
     for i, name in enumerate(names):
         if name.startswith("teeth_"):
             rows = slice(starts[i], starts[i + 1])

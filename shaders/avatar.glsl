@@ -166,6 +166,9 @@ uniform float u_tooth_edge[12];   // the row's biting edge: heights at even step
 uniform vec2 u_tooth_edge_range;  // (arch angle of the last step, side: 1 upper row, -1 lower, 0 no edge known)
 const float TIP_NOTCH = 0.0025;   // metres from the biting edge over which the gap between teeth opens to a notch
 const float TIP_ENAMEL = 0.0018;  // metres of thin, translucent enamel at the tip
+const float CROWN_HEIGHT = 0.0105;  // metres of tooth from the biting edge; the gum beyond, where the band goes on
+const float PAPILLA = 0.0018;     // how much nearer the edge the gum reaches between two teeth
+const vec3 GUM = vec3(0.55, 0.20, 0.22);  // the gum's colour over the teeth's base colour: a deep pink
 
 // How far p lies from the row's biting edge into the tooth, metres (large where no edge is known).
 float tip_distance(vec3 p, float angle) {
@@ -177,7 +180,7 @@ float tip_distance(vec3 p, float angle) {
 }
 
 // The teeth are smooth bands in the head model: this draws the gaps between teeth, each tooth's face rounding off
-// toward them, the notches the gaps open into at the tips, and the tips' thin, grey-blue enamel.
+// toward them, the notches the gaps open into at the tips, the tips' thin, grey-blue enamel, and the gum.
 vec3 tooth_shade(vec3 p) {
     float depth = max(u_cavity_depth.x - u_cavity_depth.y, 1e-3);
     float angle = atan(abs(p.x), p.z - u_cavity_depth.y);  // 0 at the front, pi/2 at the back
@@ -192,8 +195,13 @@ vec3 tooth_shade(vec3 p) {
     float gap = mix(0.0006, 0.0016, near_tip);
     float seam = mix(mix(0.55, 0.25, near_tip), 1.0, smoothstep(0.0, gap, edge));
     float round_off = mix(0.68, 1.0, sqrt(smoothstep(0.0, 0.0025, edge)));
-    vec3 enamel = mix(vec3(0.74, 0.80, 0.88), vec3(1.0), smoothstep(0.0, TIP_ENAMEL, tip_distance(p, angle)));
-    return seam * round_off * enamel;
+    float tip = tip_distance(p, angle);
+    vec3 enamel = mix(vec3(0.74, 0.80, 0.88), vec3(1.0), smoothstep(0.0, TIP_ENAMEL, tip));
+    // the head model's tooth bands run on far past a crown, up (down) into the face: a lip raised in a broad
+    // smile showed teeth twice as tall as teeth are. Beyond the crown, the gum, its line arching over each tooth
+    float gum_line = CROWN_HEIGHT - PAPILLA * (1.0 - smoothstep(0.0, 0.003, edge));
+    float gum = u_tooth_edge_range.y == 0.0 ? 0.0 : smoothstep(gum_line - 0.0004, gum_line + 0.0004, tip);
+    return mix(seam * round_off * enamel, GUM, gum);
 }
 #endif
 

@@ -41,8 +41,6 @@ def test_biting_edge_traces_each_rows_tips(template):
         positions = rows[name].positions.astype(np.float64)
         edge = biting_edge(positions, upper)
         assert edge.side == (1.0 if upper else -1.0)
-        # the smile line rises from the incisors toward the molars, in both rows
-        assert np.all(np.diff(edge.heights) >= 0), f"{name}: {edge.heights}"
         distance = tip_distance(positions, edge)
         assert distance.min() > -EDGE_SLACK_M, f"{name}: a vertex {-distance.min() * 1000:.1f} mm past the edge"
         front = positions[arch_angle(positions) < 0.1, 1]
@@ -66,9 +64,10 @@ def test_the_central_incisors_are_two_teeth(gl_context, template):
     assert middle < 0.8 * incisors, f"midline {middle:.0f} vs incisors {incisors:.0f}"
 
 
-ROOT_REACH_M = 0.015
-"""How far a row of teeth reaches from its biting edge into the face: a crown and a little gum (the head model's
-helper band reached 22 mm, and through the skin beside the nostrils under mouthFunnel)."""
+ROOT_REACH_M = 0.019
+"""How far a row of teeth reaches from its biting edge into the face: a crown, the gum a raised lip shows, a
+little more (the head model's helper band reached 22 mm, and through the skin beside the nostrils under
+mouthFunnel)."""
 
 
 def test_the_rows_stop_short_of_the_nose(template):
@@ -105,9 +104,9 @@ def stray_pixels(mask: np.ndarray) -> int:
 
 
 def test_pushed_out_lips_hide_the_teeth_roots(gl_context, template):
-    """Under mouthFunnel and mouthPucker the teeth show only through the mouth's opening, but for a pixel at the
-    lips' edge: before the rows were shortened, their roots also came through the skin beside the nostrils (4-6
-    stray pixels in each view of the funnel here; 0-1 after)."""
+    """Under mouthFunnel and mouthPucker the teeth show only through the mouth's opening: before the rows' far roots
+    were shortened, they also came through the skin beside the nostrils (6-7 stray pixels in each view of the
+    funnel here; none after)."""
     stray = {}
     with Renderer(gl_context, RenderOptions(size=(240, 180), samples=0, shading="vertex")) as r:
         for shape in ("mouthFunnel", "mouthPucker"):
@@ -115,4 +114,4 @@ def test_pushed_out_lips_hide_the_teeth_roots(gl_context, template):
                 camera = Camera(fov_y_deg=9.0, target=(0.0, 0.085, 0.1), distance=0.7, pitch_deg=2.0, yaw_deg=yaw)
                 _, shown = teeth_in_view(r, template, Expression.from_names({shape: 1.0}), camera, 25)
                 stray[(shape, yaw)] = stray_pixels(shown)
-    assert max(stray.values()) <= 2, f"teeth show outside the mouth's opening: {stray}"
+    assert max(stray.values()) == 0, f"teeth show outside the mouth's opening: {stray}"
