@@ -189,13 +189,13 @@ vec3 tooth_shade(vec3 p) {
     for (int i = 0; i < 8; ++i) {
         edge = min(edge, abs(arc - TOOTH_EDGES[i] * depth / ARCH_DEPTH));
     }
-    float near_tip = 1.0 - smoothstep(0.0, TIP_NOTCH, tip_distance(p, angle));
+    float tip = tip_distance(p, angle);
+    float near_tip = 1.0 - smoothstep(0.0, TIP_NOTCH, tip);
     // a thin dark seam where two teeth meet, widening and deepening into a notch toward the tips, and each tooth's
     // face rounding away toward it: a flat band with grey lines read as piano keys, a straight tip line as a plate
     float gap = mix(0.0006, 0.0016, near_tip);
     float seam = mix(mix(0.55, 0.25, near_tip), 1.0, smoothstep(0.0, gap, edge));
     float round_off = mix(0.68, 1.0, sqrt(smoothstep(0.0, 0.0025, edge)));
-    float tip = tip_distance(p, angle);
     vec3 enamel = mix(vec3(0.74, 0.80, 0.88), vec3(1.0), smoothstep(0.0, TIP_ENAMEL, tip));
     // the head model's tooth bands run on far past a crown, up (down) into the face: a lip raised in a broad
     // smile showed teeth twice as tall as teeth are. Beyond the crown, the gum, its line arching over each tooth

@@ -220,6 +220,18 @@ def top_down_rgba(bottom_up: np.ndarray, options: RenderOptions) -> np.ndarray:
     return straight_alpha(rgba) if options.background is None and options.samples > 1 else rgba
 
 
+def upper_row(part: Part, teeth: list[Part], skeleton) -> bool:
+    """Whether `part`, one of the avatar's `teeth` parts, is the upper row: the one the jaw does not carry (the
+    lower row rides on the jaw joint); without a jaw joint, the row that lies higher than the teeth's middle."""
+    names = list(skeleton.names)
+    if "jaw" in names:
+        jaw = names.index("jaw")
+        on_jaw = float(np.sum(np.asarray(part.weights)[np.asarray(part.joints) == jaw]))
+        return on_jaw < 0.5 * len(part.positions)
+    middle = float(np.concatenate([t.positions[:, 1] for t in teeth]).mean())
+    return float(part.positions[:, 1].mean()) >= middle
+
+
 def texture_lod(texel_density: float, pixels_per_metre: float) -> float:
     """The mip level whose texels are about one pixel on screen (0 when magnified)."""
     return float(max(np.log2(max(texel_density, 1e-9) / max(pixels_per_metre, 1e-9)), 0.0))
@@ -348,8 +360,7 @@ class Renderer:
 
         textures: dict[str, moderngl.Texture | MipLevels] = {}
         strands: dict[str, float] = {}
-        teeth = [p.positions[:, 1] for p in parts if avatar.materials[p.material].kind == "teeth"]
-        teeth_middle = float(np.concatenate(teeth).mean()) if teeth else 0.0
+        teeth = [p for p in parts if avatar.materials[p.material].kind == "teeth"]
         first = 0
         for part in parts:
             material = avatar.materials[part.material]
@@ -394,9 +405,8 @@ class Renderer:
                            texel_density(part, textures[part.material].size), strands[part.material])
             if material.kind == "eye" and part.occlusion is not None:
                 gpu = replace(gpu, eye_occlusion=socket_occlusion(part.normals, part.occlusion).tobytes())
-            if material.kind == "teeth":  # the upper row lies above the teeth's middle
-                gpu = replace(gpu, tooth_edge=biting_edge(part.positions, float(part.positions[:, 1].mean())
-                                                          >= teeth_middle))
+            if material.kind == "teeth":
+                gpu = replace(gpu, tooth_edge=biting_edge(part.positions, upper_row(part, teeth, avatar.skeleton)))
             hidden = part.back_hidden if material.double_sided else 0
             if hidden:  # the triangles whose back is never seen skip rasterising it (half the hair, from any view)
                 self._parts.append(replace(gpu, count=hidden * 3, double_sided=False))

@@ -40,11 +40,32 @@ def test_biting_edge_traces_each_rows_tips(template):
     for name, upper in (("teeth_upper", True), ("teeth_lower", False)):
         positions = rows[name].positions.astype(np.float64)
         edge = biting_edge(positions, upper)
-        assert edge.side == (1.0 if upper else -1.0)
         distance = tip_distance(positions, edge)
         assert distance.min() > -EDGE_SLACK_M, f"{name}: a vertex {-distance.min() * 1000:.1f} mm past the edge"
         front = positions[arch_angle(positions) < 0.1, 1]
         assert abs(edge.heights[0] - (front.min() if upper else front.max())) < 0.0005
+
+
+def test_each_row_has_its_gum_beyond_its_crowns(gl_context, template):
+    """Drawn alone, a row is white at its biting edge and gum-pink beyond the crowns: above them in the upper row,
+    below in the lower, whether or not the other row is there (a lone lower row was once taken for an upper one,
+    its crowns painted as gum)."""
+    camera = Camera(fov_y_deg=6.0, target=(0.0, 0.08, 0.12), distance=0.7, pitch_deg=0.0)
+    rows = teeth_rows(template)
+    for name, upper in (("teeth_upper", True), ("teeth_lower", False)):
+        alone = dataclasses.replace(template, parts=(rows[name],))
+        with Renderer(gl_context, RenderOptions(size=(320, 320), samples=0, shading="vertex")) as r:
+            r.load(alone)
+            r.render(Expression(), camera)
+            image = r.read().astype(np.float64)
+        drawn = image[..., 3] > 0
+        red, green = image[..., 0], image[..., 1]
+        gum = drawn & (red > 1.6 * green)
+        enamel = drawn & (np.abs(red - green) < 0.15 * red) & (red > 40)
+        assert gum.sum() > 100 and enamel.sum() > 100, f"{name}: {gum.sum()} gum, {enamel.sum()} enamel pixels"
+        gum_row, enamel_row = np.nonzero(gum)[0].mean(), np.nonzero(enamel)[0].mean()
+        # image rows grow downward: an upper row's gum lies above its crowns
+        assert (gum_row < enamel_row) == upper, f"{name}: gum at row {gum_row:.0f}, enamel at {enamel_row:.0f}"
 
 
 def test_no_edge_for_a_degenerate_row():
