@@ -31,8 +31,8 @@ from avatar_engine.head.eyes import eyeball_mesh
 from avatar_engine.head import skin_layout
 from avatar_engine.head.geometry import follow_rigidly, triangle_islands, vertex_normals
 from avatar_engine.head.occlusion import vertex_occlusion
-from avatar_engine.paths import atomic_path
 from avatar_engine.head.tooth_edge import biting_edge, tip_distance
+from avatar_engine.paths import atomic_path
 from avatar_engine.records import JOINT_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]

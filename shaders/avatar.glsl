@@ -170,9 +170,11 @@ const float CROWN_HEIGHT = 0.0105;  // metres of tooth from the biting edge; the
 const float PAPILLA = 0.0018;     // how much nearer the edge the gum reaches between two teeth
 const vec3 GUM = vec3(0.55, 0.20, 0.22);  // the gum's colour over the teeth's base colour: a deep pink
 
-// How far p lies from the row's biting edge into the tooth, metres (large where no edge is known).
+const float NO_EDGE_TIP = 0.005;   // where no edge is known: mid-crown, past the tip's notch and enamel, short of the gum
+
+// How far p lies from the row's biting edge into the tooth, metres.
 float tip_distance(vec3 p, float angle) {
-    if (u_tooth_edge_range.y == 0.0) return 1.0;
+    if (u_tooth_edge_range.y == 0.0) return NO_EDGE_TIP;
     float t = clamp(angle / max(u_tooth_edge_range.x, 1e-3), 0.0, 1.0) * 11.0;
     int i = min(int(t), 10);
     float edge = mix(u_tooth_edge[i], u_tooth_edge[i + 1], t - float(i));
@@ -200,7 +202,7 @@ vec3 tooth_shade(vec3 p) {
     // the head model's tooth bands run on far past a crown, up (down) into the face: a lip raised in a broad
     // smile showed teeth twice as tall as teeth are. Beyond the crown, the gum, its line arching over each tooth
     float gum_line = CROWN_HEIGHT - PAPILLA * (1.0 - smoothstep(0.0, 0.003, edge));
-    float gum = u_tooth_edge_range.y == 0.0 ? 0.0 : smoothstep(gum_line - 0.0004, gum_line + 0.0004, tip);
+    float gum = smoothstep(gum_line - 0.0004, gum_line + 0.0004, tip);
     return mix(seam * round_off * enamel, GUM, gum);
 }
 #endif

@@ -142,8 +142,10 @@ class _GpuPart:
     """Hair: the root mean square of its strands' texture values (see `strand_luma`)."""
     eye_occlusion: bytes = bytes(36)
     """Eyes: 9 float32, the baked occlusion over the socket's directions (`render/eye_occlusion.py`)."""
-    tooth_edge: BitingEdge = field(default_factory=BitingEdge.none)
-    """Teeth: the row's biting edge (`head/tooth_edge.py`)."""
+    tooth_edge: bytes = BitingEdge.none().heights.tobytes()
+    """Teeth: the row's biting edge, EDGE_SAMPLES float32 heights (`head/tooth_edge.py`)..."""
+    tooth_edge_range: tuple[float, float] = (1.0, 0.0)
+    """...and (the arch angle of its last sample, its side: 1 upper, -1 lower, 0 none)."""
 
 
 MAIN_ISLAND_SHARE = 0.2
@@ -406,7 +408,8 @@ class Renderer:
             if material.kind == "eye" and part.occlusion is not None:
                 gpu = replace(gpu, eye_occlusion=socket_occlusion(part.normals, part.occlusion).tobytes())
             if material.kind == "teeth":
-                gpu = replace(gpu, tooth_edge=biting_edge(part.positions, upper_row(part, teeth, avatar.skeleton)))
+                edge = biting_edge(part.positions, upper_row(part, teeth, avatar.skeleton))
+                gpu = replace(gpu, tooth_edge=edge.heights.tobytes(), tooth_edge_range=(edge.max_angle, edge.side))
             hidden = part.back_hidden if material.double_sided else 0
             if hidden:  # the triangles whose back is never seen skip rasterising it (half the hair, from any view)
                 self._parts.append(replace(gpu, count=hidden * 3, double_sided=False))
@@ -472,8 +475,8 @@ class Renderer:
                 "u_texture_lod": lod, "u_base_color": part.color,
                 "u_roughness": part.roughness, "u_cavity_depth": part.cavity, "u_alpha_cutoff": ALPHA_CUTOFF,
                 "u_strand_luma": part.strand_luma, "u_highlight_tint": HAIR_HIGHLIGHT_TINT,
-                "u_eye_occlusion": part.eye_occlusion, "u_tooth_edge": part.tooth_edge.heights.tobytes(),
-                "u_tooth_edge_range": (part.tooth_edge.max_angle, part.tooth_edge.side)})
+                "u_eye_occlusion": part.eye_occlusion, "u_tooth_edge": part.tooth_edge,
+                "u_tooth_edge_range": part.tooth_edge_range})
             if part.double_sided:
                 ctx.disable(moderngl.CULL_FACE)
             else:
