@@ -26,7 +26,7 @@ float ggx_specular(vec3 n, vec3 v, vec3 l, float roughness) {
     float nl = max(dot(n, l), 0.0);
     float q = nh * nh * (a2 - 1.0) + 1.0;
     float d = a2 / (PI * q * q);
-    float k = a * 0.5;
+    float k = (roughness + 1.0) * (roughness + 1.0) / 8.0;  // Smith-Schlick masking for point lights (Karis 2013)
     float g = nv / (nv * (1.0 - k) + k) * nl / (nl * (1.0 - k) + k);
     return d * g / max(4.0 * nv * nl, 1e-4) * nl;
 }

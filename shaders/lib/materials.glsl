@@ -20,7 +20,9 @@ void shade_skin(vec3 n, vec3 v, float ao, out vec3 diffuse, out vec3 specular) {
         float nl = dot(n, u_light_dirs[i]);
         vec3 wrapped = clamp((vec3(nl) + wrap) / (1.0 + wrap), 0.0, 1.0);
         diffuse += u_light_colors[i] * (wrapped * wrapped) * ((1.0 - fresnel) / PI);  // squared: soft, not flat
-        specular += u_light_colors[i] * (2.0 * ggx_specular(n, v, u_light_dirs[i], u_roughness) * fresnel);
+        // the microfacets' Fresnel: by the angle between the view and the half vector, not the normal
+        float reflect = fresnel_schlick(0.028, normalize(v + u_light_dirs[i]), v);
+        specular += u_light_colors[i] * (2.0 * ggx_specular(n, v, u_light_dirs[i], u_roughness) * reflect);
     }
     float shadow = direct_occlusion(ao);
     diffuse = diffuse * shadow + ambient(n) * (0.9 * ao);

@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 
 from avatar_engine.head.neck_cap import neck_cap, open_loops
 from avatar_engine.records import Expression
 from avatar_engine.render.camera import Camera
-from avatar_engine.render.renderer import Renderer, RenderOptions
+from avatar_engine.render.renderer import STUDIO_BACKDROP, Renderer, RenderOptions
 
 
 def test_the_skin_has_one_open_loop_and_the_cap_closes_it(template):
@@ -49,3 +50,28 @@ def test_nothing_inside_the_head_shows_from_below(ctx, template):
         seen.append(int(((rgb[..., 1] - np.maximum(rgb[..., 0], rgb[..., 2])) > 60).sum()))
     assert seen[1] > 20, "without the cap the teeth show (the view does look in)"
     assert seen[0] == 0
+
+
+GLARE_LUMA, GLARE_SATURATION = 170.0, 0.15
+"""A cap pixel this bright and this colourless is glare, not skin (the skin it closes is 0.25-0.3 saturated)."""
+MAX_GLARE = 0.05
+"""At most this fraction of the cap's pixels may be glare: 13-20% were, seen from behind, when the skin's Fresnel
+term followed the normal (a white plate under the neck in a turntable's back view); 1-2.5% are now."""
+
+
+@pytest.mark.parametrize("shading", ["vertex", "pixel"])
+@pytest.mark.parametrize("pitch", [0.0, -20.0])
+def test_the_cap_seen_from_behind_is_skin_not_a_white_plate(ctx, template, shading, pitch):
+    frames = []
+    for avatar in (template, dataclasses.replace(template, parts=tuple(p for p in template.parts
+                                                                       if p.name != "neck_cap"))):
+        with Renderer(ctx, RenderOptions(size=(400, 400), shading=shading, background=STUDIO_BACKDROP)) as renderer:
+            renderer.load(avatar)
+            renderer.render(Expression(), Camera(yaw_deg=180.0, pitch_deg=pitch, target=(0.0, 0.12, 0.02),
+                                                 distance=0.9))
+            frames.append(renderer.read()[..., :3].astype(float))
+    cap = frames[0][np.abs(frames[0] - frames[1]).sum(axis=-1) > 30]
+    assert len(cap) > 1000, "the view shows the cap"
+    saturation = (cap.max(axis=1) - cap.min(axis=1)) / np.maximum(cap.max(axis=1), 1.0)
+    glare = (cap.mean(axis=1) > GLARE_LUMA) & (saturation < GLARE_SATURATION)
+    assert glare.mean() <= MAX_GLARE
