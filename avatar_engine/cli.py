@@ -263,6 +263,10 @@ def _build_batch(args: argparse.Namespace, options, photos: list[Path]) -> int:
         if item.error is not None:
             print(f"refused {item.photo}: {item.error}", file=sys.stderr)
             return
+        if item.fault is not None:
+            print(f"failed {item.photo}: unexpected fault {item.fault} (a bug: please report it with the photo)",
+                  file=sys.stderr)
+            return
         print(f"wrote {item.avatar}: fit error {item.reprojection_error:.3f} of the inter-ocular distance, "
               f"built in {item.seconds:.1f} s", flush=True)
         for warning in item.warnings:
@@ -275,9 +279,11 @@ def _build_batch(args: argparse.Namespace, options, photos: list[Path]) -> int:
             out_dir.rmdir()
         raise
     refused = sum(item.error is not None for item in items)
-    print(f"built {len(items) - refused} of {len(items)} photos into {out_dir}"
-          + (f" ({refused} refused)" if refused else "") + f"; summary {out_dir / SUMMARY_NAME}")
-    return 2 if refused else 0
+    failed = sum(item.fault is not None for item in items)
+    print(f"built {len(items) - refused - failed} of {len(items)} photos into {out_dir}"
+          + (f" ({refused} refused)" if refused else "") + (f" ({failed} failed)" if failed else "")
+          + f"; summary {out_dir / SUMMARY_NAME}")
+    return 1 if failed else 2 if refused else 0
 
 
 def parse_face(text: str | None):

@@ -1,13 +1,15 @@
 """Many photos, one builder: a folder of avatars with one report each and a summary, for teams building heads in bulk.
 
 The models load once. A photo the builder refuses (no face, several faces, turned away, unreadable) is skipped and
-named in the summary; a systemic fault (a missing or damaged model, no OpenGL) stops the batch, since every later
-photo would fail the same way. Each file is written atomically: an interrupted batch leaves whole files only.
+named in the summary; so is one that hits a bug (named as failed, with the fault). A systemic fault (a missing or
+damaged model, no OpenGL, or `FAULTS_IN_A_ROW` failures in a row) stops the batch, since every later photo would fail
+the same way. Each file is written atomically: an interrupted batch leaves whole files only.
 """
 
 from __future__ import annotations
 
 import time
+import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -18,6 +20,14 @@ from avatar_engine.paths import write_json_atomic
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".webp", ".tif", ".tiff", ".avif")
 """What a folder given as input contributes: its files with these suffixes (any case), not its subfolders."""
 SUMMARY_NAME = "build_summary.json"
+FAULTS_IN_A_ROW = 3
+"""A batch stops when this many photos in a row fail with an unexpected fault: then something systemic (the machine,
+an installation) is wrong and every later photo would fail the same way. A fault in one photo (a bug its face
+triggers) no longer stops the photos after it."""
+
+
+class BatchFault(RuntimeError):
+    """`FAULTS_IN_A_ROW` photos in a row failed with an unexpected fault."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,9 @@ class BatchItem:
     warnings: tuple[str, ...] = ()
     error: str | None = None
     """Why the builder refused the photo (one line), or None."""
+    fault: str | None = None
+    """An unexpected fault (a bug) that stopped this photo's build, as its type and message, or None. The batch
+    goes on to the next photo unless `FAULTS_IN_A_ROW` photos in a row fault."""
 
 
 def batch_photos(paths: list[str]) -> list[Path]:
@@ -100,16 +113,22 @@ def build_batch(photos: list[Path], out_dir: Path, options=None,
 
             results = map_in_workers(_worker_build, [(photo, out_dir) for photo in photos], jobs, _worker_start,
                                      (options,), late)
+        in_a_row = 0
         for item in results:
             items.append(item)
             if on_item is not None:
                 on_item(item)
+            in_a_row = in_a_row + 1 if item.fault is not None else 0
+            if in_a_row >= FAULTS_IN_A_ROW:
+                raise BatchFault(f"{in_a_row} photos in a row failed with an unexpected fault, the last: {item.fault}")
         finished = True
     finally:  # a fault that stops the batch midway still leaves the record of what was built
         items.extend(late)
         if finished or items:
             done = {i.photo for i in items}
-            summary = {"built": sum(i.error is None for i in items), "refused": sum(i.error is not None for i in items),
+            summary = {"built": sum(i.error is None and i.fault is None for i in items),
+                       "refused": sum(i.error is not None for i in items),
+                       "failed": sum(i.fault is not None for i in items),
                        "unfinished": len(photos) - len(items), "photos": [asdict(i) for i in items],
                        "unfinished_photos": [str(p) for p in photos if str(p) not in done]}
             write_json_atomic(out_dir / SUMMARY_NAME, summary)
@@ -123,13 +142,16 @@ def _build_one(builder, photo: Path, out_dir: Path) -> BatchItem:
     t0 = time.perf_counter()
     try:
         result = builder.build(photo)
+        builder.check_render(result)
+        avatar, report = out_dir / f"{photo.stem}.glb", out_dir / f"{photo.stem}.json"
+        with result.report.stage("write"):
+            write_glb(result.avatar, avatar)
+        result.report.write(report)
     except InputError as exc:
         return BatchItem(str(photo), error=str(exc))
-    builder.check_render(result)
-    avatar, report = out_dir / f"{photo.stem}.glb", out_dir / f"{photo.stem}.json"
-    with result.report.stage("write"):
-        write_glb(result.avatar, avatar)
-    result.report.write(report)
+    except Exception as exc:  # a bug this photo triggers: its traceback for the report, and on to the next photo
+        traceback.print_exc()
+        return BatchItem(str(photo), fault=f"{type(exc).__name__}: {exc}".splitlines()[0])
     return BatchItem(str(photo), str(avatar), str(report), round(time.perf_counter() - t0, 3),
                      round(float(result.report.fit["reprojection_error"]), 4), result.report.hair_iou,
                      tuple(result.report.warnings))

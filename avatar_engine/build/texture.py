@@ -618,6 +618,8 @@ def _iris_ring(linear: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | Non
             continue
         x0, y0 = np.maximum(np.floor(centre - radius).astype(int), 0)
         x1, y1 = np.minimum(np.ceil(centre + radius).astype(int), [w - 1, h - 1])
+        if x1 < x0 or y1 < y0:  # the iris lies beyond the photo's edge
+            continue
         yy, xx = np.mgrid[y0:y1 + 1, x0:x1 + 1] + 0.5
         r = np.hypot(xx - centre[0], yy - centre[1]) / radius
         pix = linear[y0:y1 + 1, x0:x1 + 1][(r > 0.45) & (r < 0.85)]

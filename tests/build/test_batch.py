@@ -166,3 +166,60 @@ def test_a_stopped_batch_names_the_photos_it_did_not_finish(tmp_path, monkeypatc
         batch.build_batch(photos, tmp_path)
     summary = json.loads((tmp_path / "build_summary.json").read_text())
     assert summary["unfinished"] == 2 and summary["unfinished_photos"] == ["/photos/b.jpg", "/photos/c.jpg"]
+
+
+def test_a_fault_in_one_photo_is_named_and_the_batch_goes_on(tmp_path, monkeypatch):
+    """A bug one face triggers (a crash in a stage) fails that photo, named with the fault; the photos after it are
+    built. Before, the first such photo stopped the batch and the rest were never built."""
+    from pathlib import Path
+
+    from avatar_engine.build import batch
+
+    class Builder:
+        def build(self, photo):
+            raise ValueError("negative dimensions are not allowed")
+
+    item = batch._build_one(Builder(), Path("/photos/cut.jpg"), tmp_path)
+    assert item.fault == "ValueError: negative dimensions are not allowed" and item.avatar is None
+    assert not list(tmp_path.iterdir()), "nothing written for the failed photo"
+
+    photos = [Path(f"/photos/{name}.jpg") for name in ("a", "b", "c")]
+    outcomes = [batch.BatchItem(str(photos[0]), fault="ValueError: boom"),
+                batch.BatchItem(str(photos[1]), error="no face found"),
+                batch.BatchItem(str(photos[2]), avatar="/out/c.glb")]
+    monkeypatch.setattr(batch, "_built_in_turn", lambda photos, out_dir, options: iter(outcomes))
+    assert batch.build_batch(photos, tmp_path) == outcomes
+    summary = json.loads((tmp_path / "build_summary.json").read_text())
+    assert (summary["built"], summary["refused"], summary["failed"], summary["unfinished"]) == (1, 1, 1, 0)
+
+
+def test_faults_in_a_row_stop_the_batch(tmp_path, monkeypatch):
+    """The same fault photo after photo is systemic (the machine, the installation): the batch stops, naming it."""
+    from pathlib import Path
+
+    from avatar_engine.build import batch
+
+    photos = [Path(f"/photos/{k}.jpg") for k in range(batch.FAULTS_IN_A_ROW + 2)]
+    monkeypatch.setattr(batch, "_built_in_turn", lambda photos, out_dir, options: (
+        batch.BatchItem(str(p), fault="OSError: GL context lost") for p in photos))
+    with pytest.raises(batch.BatchFault, match="in a row .* GL context lost"):
+        batch.build_batch(photos, tmp_path)
+    summary = json.loads((tmp_path / "build_summary.json").read_text())
+    assert summary["failed"] == batch.FAULTS_IN_A_ROW and summary["unfinished"] == 2
+
+
+def test_the_cli_names_a_failed_photo_and_exits_1(tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+
+    from avatar_engine.build import batch
+
+    for name in ("a", "b"):
+        Image.new("RGB", (64, 64)).save(tmp_path / f"{name}.png")
+    monkeypatch.setattr(batch, "_built_in_turn", lambda photos, out_dir, options: iter([
+        batch.BatchItem(str(photos[0]), fault="ValueError: boom"),
+        batch.BatchItem(str(photos[1]), str(out_dir / "b.glb"), str(out_dir / "b.json"), 1.0, 0.02, 0.8)]))
+    code = main(["build", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr()
+    assert code == 1
+    assert f"failed {Path(tmp_path / 'a.png')}: unexpected fault ValueError: boom" in err.err
+    assert "built 1 of 2 photos" in err.out and "(1 failed)" in err.out

@@ -502,3 +502,18 @@ def test_iris_read_against_the_eye_whites_shares_the_light_error():
     assert np.allclose(np.log(got), 0.5 * (np.log(truth) + np.log(light_only)), atol=0.08)  # texture rounding
     right = delight.texture_to_albedo(np.array(iris_albedo(image, points, 1 / lamp), float))
     assert np.allclose(right, truth, rtol=0.12)  # both readings agree when the light is known
+
+
+def test_an_iris_beyond_the_photos_edge_is_left_out():
+    """A face cut by the photo's edge through one eye: that iris's box is empty. Its colour comes from the other
+    (a crash in the builder before: negative dimensions from the empty box)."""
+    from avatar_engine.build import delight
+    from avatar_engine.build.texture import iris_albedo
+
+    linear = np.full((100, 120, 3), (0.05, 0.1, 0.2))
+    landmarks = np.zeros((478, 2))
+    for ring, centre in zip(delight.IRISES, ((-30.0, 50.0), (60.0, 50.0))):
+        landmarks[ring[0]] = centre
+        landmarks[list(ring[1:])] = np.array(centre) + [(6, 0), (0, 6), (-6, 0), (0, -6)]
+    colour = np.array(iris_albedo(linear, landmarks, np.ones(3)))
+    assert colour[2] > colour[1] > colour[0]  # the other iris's blue, not a default
