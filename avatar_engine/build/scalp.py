@@ -37,6 +37,10 @@ slope * albedo + offset (the strand texture's lighter outer layer, light that wr
 highlight), the skin's where the builder reads it (delight.skin_color's patches) about skin slope * albedo. Hair
 renders nearly twice as bright as skin of its albedo, plus the highlight (scripts/calibrate_hair_color.py: grey
 albedos, so the offset is a white highlight's; `hair_albedo_color` tints it as the shader does)."""
+GREY_SKIN_SATURATION = 0.04
+"""Cheeks this colourless ((max - min) / max of their display colour) are a black-and-white photo's, not any skin's
+(skin in colour photos: 0.15 and up): their colour says nothing of the light, so the hair follows the skin's
+brightness alone (per channel, the skin's invented colour turned grey hair peach)."""
 MIN_HAIR_ALBEDO = 0.002
 """Black hair: the darkest albedo given (the highlight alone keeps it off black)."""
 TINT_ROUNDS = 6
@@ -69,7 +73,11 @@ def hair_albedo_color(photo_color: tuple[int, int, int], photo_skin: np.ndarray,
     display values: the display curve's shoulder makes linear ratios at skin brightness mean little."""
     hair_slope, hair_offset, skin_slope = (np.asarray(v, np.float64) for v in HAIR_RESPONSE)
     skin_render = delight.linear_to_display(skin_slope * delight.texture_to_albedo(np.asarray(skin_albedo)))
-    ratio = np.clip(skin_render / np.maximum(np.asarray(photo_skin, np.float64) / 255.0, 1e-3), *RATIO_RANGE)
+    photo_skin = np.asarray(photo_skin, np.float64)
+    if (photo_skin.max() - photo_skin.min()) / max(photo_skin.max(), 1.0) < GREY_SKIN_SATURATION:
+        skin_render = np.full(3, skin_render @ delight.LUMA)
+        photo_skin = np.full(3, photo_skin @ delight.LUMA)
+    ratio = np.clip(skin_render / np.maximum(photo_skin / 255.0, 1e-3), *RATIO_RANGE)
     target = np.clip(np.asarray(photo_color, np.float64) / 255.0 * ratio, 0.0, 0.99)
     linear = delight.display_to_linear(target)
     albedo = np.maximum((linear - hair_offset) / hair_slope, MIN_HAIR_ALBEDO)

@@ -134,3 +134,15 @@ def test_the_files_hair_is_the_plain_albedo_and_our_render_is_unchanged(gl_conte
 RENDER_STEPS = 6
 """Display levels between two renders of one hair whose texture differs only by a gain taken back in the shader:
 the texture's 8-bit rounding at two brightnesses."""
+
+
+def test_grey_hair_in_a_black_and_white_photo_stays_grey():
+    """A black-and-white photo's cheeks are grey; the skin stage invents a skin colour for them. The hair follows
+    the skin's brightness, not that invented colour (it came out peach, [133, 102, 86], on grace_hopper in grey)."""
+    grey_skin = np.full(3, 180.0)
+    hair = np.array(hair_albedo_color((140, 140, 140), grey_skin, SKIN_ALBEDO), float)
+    assert (hair.max() - hair.min()) / hair.max() < 0.05
+    # as bright as the same hair read in a colour photo whose cheeks have that luminance
+    coloured = np.array(hair_albedo_color((140, 140, 140), PHOTO_SKIN * 180.0 / (PHOTO_SKIN @ delight.LUMA),
+                                          SKIN_ALBEDO), float)
+    assert abs(hair @ delight.LUMA - coloured @ delight.LUMA) < 0.08 * (coloured @ delight.LUMA)
