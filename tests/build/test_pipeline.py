@@ -241,3 +241,21 @@ def test_auto_keeps_the_small_networks_on_the_cpu():
     assert BuildOptions(backend="torch").small_networks == ("torch", "auto")
     with pytest.raises(InputError, match="unknown inference backend"):
         BuildOptions(backend="cuda")
+
+
+def test_a_bald_build_is_never_silent(gl_context):
+    """The astronaut under heavy noise (sigma 25 levels) loses her hair region and comes out bald. That is said,
+    not left to a hair IoU of 1.0 (no hair drawn against none found) read as a hair fit that worked (review)."""
+    pytest.importorskip("mediapipe", reason="mediapipe is not installed (pip install 'avatar-engine[track]')")
+    from pathlib import Path
+
+    from avatar_engine.build.image import load_photo
+    from avatar_engine.build.pipeline import Builder, BuildOptions
+
+    photo = load_photo(Path(__file__).resolve().parents[2] / "assets" / "photos" / "astronaut.png")
+    noisy = np.clip(photo + np.random.default_rng(0).normal(0, 25, photo.shape), 0, 255).astype(np.uint8)
+    with Builder(BuildOptions(texture=False)) as builder:
+        report = builder.build(noisy).report
+    if report.hair["baldness"] >= 0.98:
+        assert report.hair_iou is None
+        assert any(w.startswith("hair: none found") for w in report.warnings), report.warnings
