@@ -298,6 +298,11 @@ def cast_balance(photo: np.ndarray, landmarks_px: np.ndarray) -> tuple[np.ndarra
         return None
     linear = display_to_linear(np.asarray(SCLERA_DISPLAY) / 255.0) / np.maximum(display_to_linear(sclera / 255.0), 1e-6)
     linear /= linear @ LUMA
+    if sclera.max() >= 255.0 * np.sqrt(DECODE_CEILING):
+        # a white clipped by the cast decodes to the ceiling whatever its light was: the linear reading is void (a
+        # green cast of 1.25 read that way made the skin pink and the irises red); the display reading only
+        # under-corrects the clipped channel
+        return display, linear, 0.0
     lamp = cast_choice_from_colors(skin, display, linear, sclera_shades(eyes))
     return display, linear, lamp
 

@@ -294,7 +294,8 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     lighting = coeffs / rho
     warnings = []
     if landmarks_px is not None and gains is None:
-        warnings.append("texture: no usable eye whites (closed eyes, glasses glare?): white balance assumed neutral")
+        warnings.append("texture: no usable eye whites (closed or small eyes, glasses, or JPEG colour bleeding skin "
+                        "tone into them): white balance assumed neutral; a larger photo of open eyes corrects it")
     if face_light < SHADED_FACE:
         warnings.append(f"texture: the face is mostly in shade ({face_light:.2f} of the best-lit skin): "
                         "skin tone uncertain; a more evenly lit photo gives a truer texture")

@@ -288,6 +288,30 @@ def test_filter_cast_on_a_skin_off_the_prior(gl_context, scene, landmarks):
     assert np.linalg.norm(mean_lab(balanced.texture, seen) - mean_lab(plain.texture, seen)) < RELIT_DELTA_E_MAX
 
 
+def test_a_cast_that_clips_the_eye_whites_is_read_as_a_filters(landmarker):
+    """The astronaut under a green cast of 1.25: her eye whites' green clips. Decoded, a clipped value sits at the
+    ceiling whatever its light was; read as a lamp's (the choice said so, at 1.0) the cast was undone ten times over
+    (green gain 0.4), for pink skin and red irises (review). The display reading only under-corrects the clipped
+    channel."""
+    from pathlib import Path
+
+    from avatar_engine.build.image import load_photo
+    from avatar_engine.build.perception import perceive
+
+    photo = load_photo(Path(__file__).resolve().parents[2] / "assets" / "photos" / "astronaut.png")
+    points = perceive(photo, landmarker).points_px
+    cast = np.clip(photo * np.array([0.8, 1.25, 0.8]), 0, 255)
+    for green in (np.round(cast).astype(np.uint8), cast.astype(np.uint8)):  # rounded or cut: the choice flipped
+        assert delight.sclera_color(green.astype(float), points).max() >= 255 * np.sqrt(delight.DECODE_CEILING)
+        display, _, lamp = delight.cast_balance(green, points)
+        assert lamp == 0.0
+    skin = delight.skin_color(photo.astype(float), points)
+    undone = np.clip(delight.skin_color(green.astype(float), points) * display, 0, 255)
+    # the cast undone leaves the cheeks no pinker (CIELAB a*) than the photo's own
+    assert delight.linear_to_lab(delight.display_to_linear(undone / 255))[1] < \
+        delight.linear_to_lab(delight.display_to_linear(skin / 255))[1] + 3
+
+
 def _display_of_linear(linear: np.ndarray) -> np.ndarray:
     """The renderer's display transform (ACES curve, then gamma 2), 0-255: the inverse of delight.display_to_linear."""
     c = np.asarray(linear, np.float64)
