@@ -35,8 +35,11 @@ OUTER_PRESENCE = 0.95
 CROWN_SOLID = 0.12
 """Along the first part of a strand (v below this) every layer is solid: the crown shows no gaps."""
 GAP_FROM = 0.3
-"""An absent clump of an outer layer leaves its gap from this far along the strand (v) on: gaps open toward the
-tips, where locks part, not as dark stripes over the crown."""
+"""An absent clump ends between this far along the strand (v) and a quarter further: gaps open toward the tips,
+where locks part, not as dark stripes over the crown."""
+SHORT_TAPER = 0.18
+"""...and tapers to its point over this much of the strand: a short lock, not a clump cut square. Cut square, every
+clump thinning hair (baldness) dropped left a straight-edged slot down to the tips."""
 INNER_SHADE = 0.9
 """Brightness of the innermost layer relative to the outermost: it sits in the outer layers' shadow."""
 CURL_CYCLES = (2.0, 5.5)
@@ -168,14 +171,19 @@ def _strand_bands(layers: int, density: float, seed: int, wave: float) -> tuple[
         tip_start = tip_start - 0.08 * rng.random(n)
         end = 1.0 - TIP_SPREAD * (0.25 + 0.75 * outer) * rng.random(n) ** 0.7  # clumps end at different lengths: no straight cut line
         tip_start = tip_start * end
-        # an absent clump is absent only away from the crown, where all columns meet and gaps would show the scalp
-        gap_from = np.where(present, 2.0, GAP_FROM + rng.random(n) * 0.25)
+        # an absent clump is absent only away from the crown, where all columns meet and gaps would show the scalp:
+        # it is a short lock there
+        short = GAP_FROM + rng.random(n) * 0.25
+        absent = ~present
         if wave > 0:  # curly locks, from their own random stream: a straight atlas stays as it was
             curl = np.random.default_rng(seed + 101 + k)
             shift, phase = lock_swing(v, n, wave, curl)
-            gap_from = np.where(curl.random(n) < wave * CURL_FILL * density, 2.0, gap_from)
+            absent &= ~(curl.random(n) < wave * CURL_FILL * density)
             end = end - wave * TIP_RAGGED * curl.random(n)
             tip_start = np.maximum(tip_start - wave * TIP_CURL_START * curl.random(n), CROWN_SOLID)
+        tip_start = np.where(absent, np.minimum(tip_start, short), tip_start)
+        end = np.where(absent, np.minimum(end, short + SHORT_TAPER), end)
+        if wave > 0:
             tipness = np.clip((v[:, None] - tip_start[None]) / np.maximum(end - tip_start, 1e-3)[None], 0, 1)
             # the tips hook round: ringlets, not points
             sway = sway + (wave * TIP_CURL_TEXELS * curl.uniform(0.5, 1.0, n)[None] * tipness ** 1.5
@@ -203,8 +211,7 @@ def _strand_bands(layers: int, density: float, seed: int, wave: float) -> tuple[
         # a clump tapers to a point: past tip_start its half-width shrinks linearly to zero at its end
         taper = np.clip((end[clump] - v[:, None]) / np.maximum(end[clump] - tip_start[clump], 1e-3), 0, 1)
         tip_len = np.clip(taper ** (0.5 - 0.5 * TIP_FULL * wave), 0, 1)  # a square root when straight
-        along = v[:, None] < gap_from[clump]
-        inside = (np.where(tip_len < 1.0, swayed, across) <= tip_len) & (along | (v[:, None] < CROWN_SOLID))
+        inside = np.where(tip_len < 1.0, swayed, across) <= tip_len
         if wave > 0:  # a tip cut by an absent neighbour's gap can still leave islands: specks, not hair ends
             inside = _rooted(inside)
         alpha = np.where(inside, 255, 0).astype(np.uint8)

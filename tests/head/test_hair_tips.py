@@ -60,6 +60,34 @@ def test_curly_tips_leave_no_islands(layers):
         assert stray_texels(band) <= STRAY_TEXELS, f"band {k} of {layers}"
 
 
+SQUARE_CUT_TEXELS = 6
+"""Between two rows of a strand band, at most this many side-by-side texels may turn from hair to gap: a clump ends
+in a taper, a texel or two narrower per row. Thinning hair (baldness) cut whole clumps square (18-36 texels at
+once), which drew straight-edged slots through the front hair."""
+
+
+def square_cut(alpha: np.ndarray) -> int:
+    """alpha : (r, w) uint8, row 0 the roots -> the widest run of side-by-side texels opaque in one row and clear in
+    the next."""
+    ends = (alpha[:-1] > 127) & (alpha[1:] <= 127)
+    widest = 0
+    for row in ends:
+        edges = np.diff(np.concatenate([[0], row.astype(np.int8), [0]]))
+        starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        widest = max(widest, int((stops - starts).max(initial=0)))
+    return widest
+
+
+@pytest.mark.parametrize("density", [1.0, 0.45])
+def test_thinned_hair_ends_its_clumps_in_tapers(density):
+    """Straight hair (curly locks meet where a neighbour's tip turns away: their ends are cut 11-18 texels wide at
+    full density, a separate matter)."""
+    atlas = strand_atlas(HairStyle().color, 2, density)
+    for k in range(2):
+        band = atlas[k * BAND_HEIGHT + GUTTER:(k + 1) * BAND_HEIGHT - GUTTER, :, 3]
+        assert square_cut(band) <= SQUARE_CUT_TEXELS, f"band {k}"
+
+
 @pytest.mark.parametrize("wave", [0.0, 1.0])
 def test_a_curly_fringe_spreads_its_tips(scalp, wave):
     style = dataclasses.replace(HAIR_PRESETS["fringe"], wave=wave)
