@@ -57,14 +57,30 @@ def expression_excess(seen: np.ndarray, fitted: np.ndarray) -> np.ndarray:
     return np.clip((confirmed - LOCK_FROM) / (1 - LOCK_FROM), 0.0, 1.0)
 
 
-def lock_rows(expression_fields: np.ndarray, excess: np.ndarray, sigma_m: float = LOCK_SIGMA_M) -> np.ndarray:
+def _without_similarity(fields: np.ndarray, face: np.ndarray) -> np.ndarray:
+    """(k, n * 3) centred displacement fields less their part along a uniform scaling and the three rotations of
+    `face` (n, 3) about its centre: motions a head's size and the camera take, not an expression's."""
+    points = face - face.mean(axis=0)
+    basis = [points] + [np.cross(axis, points) for axis in np.eye(3)]
+    q, _ = np.linalg.qr(np.stack([b.ravel() for b in basis], axis=1))
+    return fields - (fields @ q) @ q.T
+
+
+def lock_rows(expression_fields: np.ndarray, excess: np.ndarray, sigma_m: float = LOCK_SIGMA_M,
+              face: np.ndarray | None = None) -> np.ndarray:
     """Prior rows on the identity's landmark motion d (468 * 3,): row @ d is a standard-normal residual.
 
     expression_fields : (52, 468 * 3) each ARKit shape's landmark motion at 1 (metres)
     excess : (52,) from `expression_excess`
+    face : (468, 3) the landmarks of the face the motion is measured from: when given, the rows ignore motion along
+        its uniform scaling and rotations. A smile widens the mouth, which a larger head does too; without this a
+        head smaller than the mean face counted as mimicking the smile, and the fit moved a size phenotype by
+        7 prior sigmas to undo it (the astronaut: height 0.25 -> 0.59, or not, as a re-saved JPEG tipped it).
     returns : (k, 468 * 3), one row per shape with excess (k may be 0)
     """
     fields = _centred(np.asarray(expression_fields, np.float64))
+    if face is not None:
+        fields = _without_similarity(fields, np.asarray(face, np.float64).reshape(-1, 3))
     norms = np.linalg.norm(fields, axis=1)
     keep = (np.asarray(excess) > MIN_EXCESS) & (norms > 0)
     return excess[keep, None] * fields[keep] / (norms[keep, None] * sigma_m)

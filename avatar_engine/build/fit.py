@@ -37,6 +37,11 @@ stays the population's (0), whatever a learnt prior predicts for it. A regressio
 signal to follow and, on a photo unlike its training faces, extrapolates: grace_hopper.jpg's capped head got
 forehead-scale-vert -0.89, which lowers the crown 3.4 cm behind the hairline (a flat-topped skull with a crease
 lit white along it), and her ears and neck their own guesses."""
+EYE_DISTANCE_M = (0.0623, 0.0647)
+"""Mean interpupillary distance of adult women and men (Dodgson 2004, 3,976 adults: 62.3 and 64.7 mm, sd 3.6)."""
+CHILD_EYE_DISTANCE = ((5.0, 0.81), (10.0, 0.88), (15.0, 0.94), (19.0, 1.0))
+"""(years, fraction of the adult distance): eye distance grows through childhood (about 51 mm at five, 55 at ten,
+59 at fifteen)."""
 PHOTO_SCALE_LADDER = (0.25, 0.5, 1.0, 2.0)
 """With a reprojection goal, the final photo steps' identity freedom: these multiples of photo_identity_scale,
 tried after the camera alone."""
@@ -137,6 +142,13 @@ class FitOptions:
     lets the landmarks pull the face toward MediaPipe's errors, tighter leaves the reprojection to the camera."""
     recon_expression: bool = True
     """With recon="prior", start the expression from the network's weights instead of MediaPipe's scores."""
+    real_size: bool = True
+    """Size the head as people are: the head model's height setting, which scales the head almost uniformly (0.2 mm
+    of shape over its range once the scale is taken out) and so is invisible to the landmarks, is set so that the
+    eyes lie `eye_distance_m` apart for the fitted gender and age; the camera then stands off to match. A photo
+    cannot tell a head's size from its distance: left to the landmark correction's guess, the astronaut's eyes came
+    out 50 mm apart (an adult's are 62-65) and grace_hopper's 52, and a re-saved JPEG of the astronaut flipped
+    hers between 50 and 61 mm."""
 
     def __post_init__(self) -> None:
         if self.recon not in RECON_MODES:
@@ -369,9 +381,15 @@ def fit_landmarks(perception: Perception, model: HeadModel | None = None, option
     excess = np.zeros(52)
     if options.expression_lock:
         excess = expression_excess(expr0, lm.split(st.params)[2])
-        problem.lock = lock_rows(lm.expression, excess)
+        problem.lock = lock_rows(lm.expression, excess, face=problem.mean_face)
         if len(problem.lock):  # the lock stays on for the photo steps too
             st = problem.solve(st, options.iterations, shape=True)
+
+    sized = options.real_size and "height" in model.phenotype_names
+    if sized:
+        st = _sized(model, lm, problem, st, options.camera_iterations)
+        if photo_sigma is not None:
+            photo_sigma[model.phenotype_names.index("height")] = SIZE_HELD
 
     residual = np.zeros((len(model.positions), 3))
     identity, neutral, posed, view, weights = _in_photo(model, lm, st, residual, (w, h))
@@ -401,7 +419,53 @@ def fit_landmarks(perception: Perception, model: HeadModel | None = None, option
             identity, neutral, posed, view, weights = _in_photo(model, lm, st, residual, (w, h))
             if _reprojection(corr, raw, posed, view, iod) <= options.photo_reprojection_goal:
                 break
+        if sized:  # the photo steps' shape changes moved the eyes a little (PNG and JPEG of one photo: 2.7 mm apart)
+            st = _sized(model, lm, problem, st, options.photo_iterations)
+            identity, neutral, posed, view, weights = _in_photo(model, lm, st, residual, (w, h))
     return _result(model, corr, perception, identity, residual, weights, view, neutral, posed, iod)
+
+
+def _sized(model: HeadModel, lm: LandmarkModel, problem: _Problem, st: _State, iterations: int) -> _State:
+    """`FitOptions.real_size`: the height setting chosen for the identity (`real_size_height`) and held there, then
+    the camera alone re-fitted: it stands off to the head's new size."""
+    height = model.phenotype_names.index("height")
+    st.params[height] = real_size_height(model, lm.identity(st.params))
+    problem.prior_mean[height], problem.prior_sigma[height] = st.params[height], SIZE_HELD
+    return problem.solve(st, iterations, shape=False)
+
+
+SIZE_HELD = 1e-3
+"""Prior standard deviation of the height setting once `real_size` has chosen it: the later steps keep it."""
+
+
+def eye_distance_m(identity: dict[str, float]) -> float:
+    """The expected distance between the eyes' centres (metres) for the head model's gender and age settings."""
+    women, men = EYE_DISTANCE_M
+    adult = women + (men - women) * float(np.clip(identity.get("gender", 0.5), 0.0, 1.0))
+    years = 1.0 + 48.0 * float(identity.get("age", 0.5))  # MakeHuman: 0 one year, 0.5 twenty-five, linear between
+    ages, fractions = zip(*CHILD_EYE_DISTANCE)
+    return adult * float(np.interp(years, ages, fractions))
+
+
+def real_size_height(model: HeadModel, identity: dict[str, float]) -> float:
+    """The height setting in [0, 1] at which the identity's eyes lie `eye_distance_m` apart (bisection: the
+    distance grows with the setting, 50 to 68 mm over [0.1, 0.9] on the average face)."""
+    target = eye_distance_m(identity)
+    left, right = model.joint_names.index("eye_L"), model.joint_names.index("eye_R")
+
+    def apart(h: float) -> float:
+        joints = model.joint_positions({**identity, "height": h})
+        return float(np.linalg.norm(joints[left] - joints[right]))
+
+    lo, hi = 0.0, 1.0
+    if apart(hi) <= target:
+        return hi
+    if apart(lo) >= target:
+        return lo
+    for _ in range(20):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if apart(mid) < target else (lo, mid)
+    return 0.5 * (lo + hi)
 
 
 @cache

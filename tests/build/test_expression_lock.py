@@ -136,3 +136,21 @@ def test_a_clear_expression_is_read_as_expression_and_the_rest_face_is_neutral(s
     for name in weights:
         assert fit.photo_expression.weights[ARKIT_INDEX[name]] > CLEAR_READ_MIN, name
         assert rest[name] < NEUTRAL_READ_MAX, (name, rest[name])
+
+
+def test_lock_rows_ignore_the_heads_size_and_turn(shapes):
+    """A smile widens the mouth, as a larger head does: given the face, the rows leave its uniform scaling and its
+    rotations free (the camera and the head's size take them). Without the face, a head smaller than the mean face
+    counted as mimicking the smile and the fit moved its size by 7 prior sigmas to undo it."""
+    rng = np.random.default_rng(0)
+    face = rng.normal(0.0, 0.05, (POINTS, 3))
+    face[MOUTH, 1] += 0.08  # the moved points lie above the centre: growing the face moves them up too
+    excess = np.zeros(52)
+    excess[0] = 0.5
+    rows = lock_rows(shapes, excess, sigma_m=0.001, face=face)
+    centred = face - face.mean(0)
+    bigger = 0.03 * centred.ravel()  # the face 3% larger
+    turned = np.cross([0.0, 0.02, 0.0], centred).ravel()  # a small turn about the vertical
+    assert abs(rows[0] @ bigger) < 1e-9 and abs(rows[0] @ turned) < 1e-9
+    assert abs(lock_rows(shapes, excess, sigma_m=0.001)[0] @ bigger) > 1.0, "without the face the scale is locked"
+    assert rows[0] @ field(MOUTH, size_m=0.002) > 1.0, "the smile itself stays locked"

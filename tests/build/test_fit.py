@@ -25,6 +25,8 @@ SMILE_FOUND = 0.1
 between the expression and identity changes such as mouth-angles-up, and MediaPipe under-reads our smiles)."""
 NEUTRAL_READ_MAX = 0.3
 """MediaPipe's smile scores on a render of the rebuilt rest face stay below this."""
+EYE_DISTANCE_TOLERANCE_M = 0.0002
+"""The built head's eyes lie this close to a person's expected distance apart (the height setting's bisection)."""
 CORRECTION_SLACK_MM = 0.05
 """The corrected fit's median face error is at most the uncorrected one's plus this (both similarity-aligned)."""
 
@@ -174,3 +176,30 @@ def test_reprojection_goal_frees_the_identity_only_as_needed(case):
     assert np.array_equal(met.neutral_positions, held.neutral_positions)  # the camera alone was enough
     tight = fit_landmarks(seen, model, FitOptions(photo_reprojection_goal=0.9 * held.reprojection_error))
     assert tight.reprojection_error < held.reprojection_error
+
+
+def test_the_heads_size_is_a_persons_and_holds_under_a_jpeg_resave(landmarker):
+    """A photo cannot tell a head's size from its distance: the fit sizes it as people are (eyes 62-65 mm apart for
+    an adult), the same for the astronaut as a PNG and re-saved as a JPEG. Before, her eyes came out 50 or 61 mm
+    apart depending on JPEG noise: the expression lock took a small head for a smile."""
+    import io
+    from pathlib import Path
+
+    from PIL import Image
+
+    from avatar_engine.build.fit import eye_distance_m
+
+    model = HeadModel.default()
+    left, right = model.joint_names.index("eye_L"), model.joint_names.index("eye_R")
+    png = Image.open(Path(__file__).resolve().parents[2] / "assets" / "photos" / "astronaut.png").convert("RGB")
+    buffer = io.BytesIO()
+    png.save(buffer, "JPEG", quality=85)  # 4:2:0 chroma, as phones save
+    apart = []
+    for photo in (png, Image.open(buffer)):
+        fit = fit_landmarks(perceive(np.asarray(photo.convert("RGB")), landmarker), model)
+        joints = model.joint_positions(fit.identity)
+        apart.append(float(np.linalg.norm(joints[left] - joints[right])))
+        assert apart[-1] == pytest.approx(eye_distance_m(fit.identity), abs=EYE_DISTANCE_TOLERANCE_M)
+        assert fit.reprojection_error < 0.03
+    assert 0.060 < apart[0] < 0.066
+    assert abs(apart[0] - apart[1]) < 0.001
