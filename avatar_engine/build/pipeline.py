@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from avatar_engine.build.delight import exposure_lift
 from avatar_engine.build.fit import FitOptions, fit_landmarks
 from avatar_engine.build.image import LUMA, as_rgb, linear_rgb, load_photo
 from avatar_engine.build.perception import MAX_FACES, PerceptionOptions, level_photo, perceive
@@ -57,8 +58,12 @@ half exposure read 0.10 and built dark-skinned (studio photos of very dark skin 
 warning, not a correction)."""
 
 
+CLIPPED_FACE = 0.3
+"""Fraction of the face's pixels clipped in two channels or more above which the photo is overexposed."""
+
+
 def photo_warnings(rgb: np.ndarray, seen) -> list[str]:
-    """What about this photo may make the avatar wrong: a face cut by the edge, a dark face."""
+    """What about this photo may make the avatar wrong: a face cut by the edge, a dark, under- or overexposed face."""
     h, w = rgb.shape[:2]
     px = seen.points_px
     outside = int(((px[:, 0] < 0) | (px[:, 0] >= w) | (px[:, 1] < 0) | (px[:, 1] >= h)).sum())
@@ -71,9 +76,13 @@ def photo_warnings(rgb: np.ndarray, seen) -> list[str]:
     face = rgb[y0:y1, x0:x1].reshape(-1, 3)
     if len(face):
         luminance = float((linear_rgb(face) @ LUMA).mean())
-        if luminance < DARK_FACE:
+        if exposure_lift(rgb, px) is None and luminance < DARK_FACE:  # grey eye whites: the texture stage says it
             warnings.append(f"the face is dark in the photo (mean luminance {luminance:.2f}): a fair skin may come out "
                             "darker than it is; a brighter photo gives a truer tone")
+        clipped = float(((face >= 250).sum(axis=1) >= 2).mean())
+        if clipped > CLIPPED_FACE:
+            warnings.append(f"the photo is overexposed ({clipped:.0%} of the face clipped): the skin may come "
+                            "out paler than it is and the hair's colour is lost; a darker photo gives a truer tone")
     return warnings
 
 

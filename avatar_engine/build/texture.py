@@ -207,6 +207,9 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         _, linear_gains, lamp = cast
         as_lamp = delight.display_to_linear(np.asarray(photo) / 255.0) * linear_gains
         linear = np.exp((1 - lamp) * np.log(np.maximum(linear, 1e-9)) + lamp * np.log(np.maximum(as_lamp, 1e-9)))
+    lift = delight.exposure_lift(photo, landmarks_px) if landmarks_px is not None else None
+    if lift is not None:  # an underexposed photo: its light level read from the eye whites, not the skin's own
+        linear = linear * lift[0]
     linear = linear.astype(np.float32)
     # the photo's side of the head: every per-texel test below runs on these texels only (about a fifth)
     seen_ids = np.flatnonzero(proj.weight > 0)
@@ -293,6 +296,10 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         iris = iris_albedo(linear, landmarks_px, rho / np.maximum(delight.sh_basis(EYE_NORMAL[None])[0] @ coeffs, 1e-4))
     lighting = coeffs / rho
     warnings = []
+    if lift is not None:
+        warnings.append(f"texture: the photo is underexposed (eye whites at level {lift[1]:.0f} of about "
+                        f"{delight.EXPOSED_EYE_WHITES:.0f}): the skin's tone is read {np.log2(lift[0]):.1f} EV "
+                        "brighter, as the eye whites say; a brighter photo gives a truer texture")
     if landmarks_px is not None and gains is None:
         warnings.append("texture: no usable eye whites (closed or small eyes, glasses, or JPEG colour bleeding skin "
                         "tone into them): white balance assumed neutral; a larger photo of open eyes corrects it")

@@ -259,3 +259,18 @@ def test_a_bald_build_is_never_silent(gl_context):
     if report.hair["baldness"] >= 0.98:
         assert report.hair_iou is None
         assert any(w.startswith("hair: none found") for w in report.warnings), report.warnings
+
+
+def test_an_overexposed_photo_is_reported(landmarker):
+    """A face clipped to white says nothing of the skin's tone or the hair's colour: said, not built in silence
+    (the astronaut brightened came out pale with black hair and no warning; review)."""
+    from pathlib import Path
+
+    from avatar_engine.build.image import load_photo
+    from avatar_engine.build.perception import perceive
+    from avatar_engine.build.pipeline import photo_warnings
+
+    photo = load_photo(Path(__file__).resolve().parents[2] / "assets" / "photos" / "astronaut.png")
+    bright = np.clip(photo.astype(float) * 1.8, 0, 255).astype(np.uint8)  # 68% of the face clipped
+    assert not any("exposed" in w for w in photo_warnings(photo, perceive(photo, landmarker)))
+    assert any(w.startswith("the photo is overexposed") for w in photo_warnings(bright, perceive(bright, landmarker)))

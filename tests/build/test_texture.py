@@ -288,6 +288,29 @@ def test_filter_cast_on_a_skin_off_the_prior(gl_context, scene, landmarks):
     assert np.linalg.norm(mean_lab(balanced.texture, seen) - mean_lab(plain.texture, seen)) < RELIT_DELTA_E_MAX
 
 
+UNDEREXPOSED = 0.35
+"""A photo 1.5 EV too dark: its linear light times this."""
+
+
+def test_an_underexposed_photo_is_read_against_its_eye_whites(scene, studio):
+    """The skin's light level comes from its brightest-lit tenth, which cannot tell a dim photo from a dark skin: a
+    fair face 1.5 EV underexposed built dark-skinned (the astronaut: [94, 86, 77] against [193, 164, 140]; review).
+    The eye whites are as white on any skin: grey ones lift the photo's light back."""
+    _, _, skin, view = scene
+    rgb, mask, points, result = studio
+    if points is None:
+        pytest.skip("the exposure is read from MediaPipe's eye landmarks (mediapipe not installed)")
+    assert delight.exposure_lift(rgb, points) is None, "a well-exposed photo is left as it is"
+    dim = np.clip(np.round(_display_of_linear(delight.display_to_linear(rgb / 255.0) * UNDEREXPOSED)), 0, 255)
+    dim = dim.astype(np.uint8)
+    factor, level = delight.exposure_lift(dim, points)
+    assert level < delight.GREY_EYE_WHITES and factor == pytest.approx(1 / UNDEREXPOSED, rel=0.25)
+    lifted = build(skin, view, dim, mask, points)
+    assert any("underexposed" in w for w in lifted.warnings)
+    seen = result.seen > 0.5
+    assert np.linalg.norm(mean_lab(lifted.texture, seen) - mean_lab(result.texture, seen)) < RELIT_DELTA_E_MAX
+
+
 def test_a_cast_that_clips_the_eye_whites_is_read_as_a_filters(landmarker):
     """The astronaut under a green cast of 1.25: her eye whites' green clips. Decoded, a clipped value sits at the
     ceiling whatever its light was; read as a lamp's (the choice said so, at 1.0) the cast was undone ten times over
