@@ -158,11 +158,41 @@ def level_photo(rgb: np.ndarray, landmarker: FaceLandmarker, options: Perception
                 ) -> tuple[np.ndarray, float, list[FaceObservation] | None]:
     """The photo turned so the face to build is level (quarter turns exactly, the rest resampled with black corners),
     the turn in degrees (counter-clockwise), and the faces found in the photo returned when it was not turned (for
-    `perceive`, which need not detect them again), else None. The photo itself and 0 when it is level within
-    LEVEL_ROLL_DEG or no single face to build is found (`perceive` then says why)."""
+    `perceive`, which need not detect them again), else None. Where no face to build is found the way up the photo
+    came, it is looked for upside down and a quarter turned each way. The photo itself and 0 when it is level within
+    LEVEL_ROLL_DEG or no single face to build is found any way up (`perceive` then says why)."""
     options = options or PerceptionOptions()
-    h, w = rgb.shape[:2]
     faces = landmarker.detect(rgb)
+    if not _usable(faces, options, rgb.shape):
+        # MediaPipe's detector finds faces turned up to about a quarter, not upside down: a photo whose EXIF turn a
+        # messenger stripped was refused with "no face found" (or a speck taken for a tiny face)
+        for quarters in UPSIDE_DOWN_TRIES:
+            turned = np.ascontiguousarray(np.rot90(rgb, quarters))
+            found = landmarker.detect(turned)
+            if _usable(found, options, turned.shape):
+                level, roll, _ = _level(turned, found, options)
+                return level, float((roll + 90.0 * quarters + 180.0) % 360.0 - 180.0), None
+    return _level(rgb, faces, options)
+
+
+UPSIDE_DOWN_TRIES = (2, 1, 3)
+"""Quarter turns (counter-clockwise) tried, in turn, on a photo where no face is found the way up it came."""
+
+
+def _usable(faces: list[FaceObservation], options: PerceptionOptions, shape: tuple[int, ...]) -> bool:
+    """A face to build is among `faces` (one chosen, tall enough) in a photo of `shape`."""
+    h, w = shape[:2]
+    try:
+        face = choose_face(faces, options, (w, h))
+    except InputError:
+        return bool(faces) and len(faces) > 1  # several faces: the photo is the right way up
+    return _face_height(face, h) >= options.min_face_px
+
+
+def _level(rgb: np.ndarray, faces: list[FaceObservation], options: PerceptionOptions
+           ) -> tuple[np.ndarray, float, list[FaceObservation] | None]:
+    """`level_photo` once the faces in `rgb` are found."""
+    h, w = rgb.shape[:2]
     try:
         face = choose_face(faces, options, (w, h))
     except InputError:
