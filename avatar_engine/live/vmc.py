@@ -113,11 +113,11 @@ class VmcSender:
             self._looking_up.clear()
 
     def _fail(self, why: str) -> None:
-        self.failed += 1
         self._retry_at = time.monotonic() + RETRY_S
         if not self.warned:
             self.warned = True
             log.warning("%s; the VMC output keeps trying every %.0f s and the loop keeps running", why, RETRY_S)
+        self.failed += 1  # counted once said: a caller that sees the failure also sees its warning
 
     def encode(self, solved: SolvedFrame) -> bytes:
         """One OSC bundle with every message of the frame."""
