@@ -184,7 +184,7 @@ def main() -> None:
     landmarker.close()
     ok = [r for r in rows if "error" not in r]
     noises = [r["read_noise_iod"] for r in ok if r["read_noise_iod"] is not None]
-    noise_median = round(float(np.median(noises)), 5)
+    noise_median = round(float(np.median(noises)), 5) if noises else float("nan")
     result = {
         "benchmark": "build_expression", "subjects": args.subjects, "seed": args.seed, "size": args.size,
         "renders_read": args.read,
@@ -195,7 +195,7 @@ def main() -> None:
                                  for kind in ("mild", "clear", "photo")},
         "driven_worse_beyond_read_noise": [r["photo"] for r in ok if not r["driven_better"] and (
             r["landmark_error_iod"]["driven"] - r["landmark_error_iod"]["rest"] > noise_median)],
-        "read_noise_iod": {"median": noise_median, "max": round(float(np.max(noises)), 5)},
+        "read_noise_iod": {"median": noise_median, "max": round(float(np.max(noises)), 5) if noises else None},
         "rest_reads_neutral": f"{sum(r['rest_reads_neutral'] for r in ok)} of {len(rows)}",
         "landmark_error_iod_median": {
             "driven": round(float(np.median([r["landmark_error_iod"]["driven"] for r in ok])), 5),

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from avatar_engine.errors import InputError
+from avatar_engine.errors import AvatarError, InputError
 from avatar_engine.paths import write_json_atomic
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".webp", ".tif", ".tiff", ".avif")
@@ -26,8 +26,8 @@ an installation) is wrong and every later photo would fail the same way. A fault
 triggers) no longer stops the photos after it."""
 
 
-class BatchFault(RuntimeError):
-    """`FAULTS_IN_A_ROW` photos in a row failed with an unexpected fault."""
+class BatchFault(AvatarError):
+    """`FAULTS_IN_A_ROW` photos in a row failed with an unexpected fault (one line, exit code 1)."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +149,8 @@ def _build_one(builder, photo: Path, out_dir: Path) -> BatchItem:
         result.report.write(report)
     except InputError as exc:
         return BatchItem(str(photo), error=str(exc))
+    except AvatarError:  # a missing model, no GL, no backend: every photo would fail so; the batch stops, as it says
+        raise
     except Exception as exc:  # a bug this photo triggers: its traceback for the report, and on to the next photo
         traceback.print_exc()
         return BatchItem(str(photo), fault=f"{type(exc).__name__}: {exc}".splitlines()[0])

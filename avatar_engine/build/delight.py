@@ -20,19 +20,19 @@ from avatar_engine.build.image import LUMA
 from avatar_engine.build.texture_project import EYE_CONTOURS, point_in_polygon
 from avatar_engine.head.geometry import sh_basis
 
-REFERENCE_IRRADIANCE = (1.177, 1.119, 1.115)
+REFERENCE_IRRADIANCE = (1.171, 1.115, 1.112)
 """Per channel: luminance of the 90th-percentile shading over the visible face's area, in albedo units
 (`scripts/calibrate_delight.py`: studio renders of the default skin at four tones recover their albedo; counted
 by skin area, not texels, the constants hold for any UV layout: re-run after the face got its own island, they
 moved by under 1%; re-run once the baked occlusion was divided out of the photo (`occlusion_visibility`), 1.2%;
-re-run when the skin's Fresnel term came to follow the half vector, red 2.2%)."""
-SKIN_SPECULAR = (0.0273, 0.0191, 0.0193)
+re-run when the skin's grazing Fresnel was capped by its roughness, red 2.7%)."""
+SKIN_SPECULAR = (0.03, 0.0216, 0.0213)
 """Linear albedo per channel that the skin's sheen adds to the reading, the same whatever the tone (about skin's
 Fresnel reflectance, 0.028, in the studio key's warm colour), taken off every texel (`without_sheen`;
 `scripts/calibrate_delight.py`). Without it dark skin came out 11% too light and very dark skin 20%: build_texture,
 studio light, Delta E of the mean albedo to the truth on dark skin 3.50 / 3.04 -> 0.91 / 0.34 (front, 15 degrees),
 median over every case 3.76 -> 2.60; the texture tests' dark head 2.83 -> 0.30. Re-run when the renderer's skin
-Fresnel came to follow the half vector (less sheen at grazing views): green and blue 0.024 -> 0.019."""
+Fresnel was capped by its roughness at grazing views: red 0.027 -> 0.030, green and blue 0.024 -> 0.021."""
 SPECULAR_MAX_SHARE = 0.5
 """The sheen never takes more than this share of a channel: a matte photo of very dark skin keeps its level."""
 SKIN_GAMUT = ((0.38, 0.85), (0.2, 0.75), (0.008, 0.7))
@@ -249,23 +249,34 @@ def _eye_white_and_skin(photo: np.ndarray, landmarks_px: np.ndarray
 EXPOSED_EYE_WHITES = 213.0
 """Display luminance of usable eye whites in a well-exposed photo: 201-223 on synthetic people under studio, side
 and tungsten keys, and under any skin tone; the astronaut's 218."""
-GREY_EYE_WHITES = 165.0
-"""Eye whites darker than this (display luminance) say the photo is underexposed: the astronaut at -1.5 EV reads
-135, at -3 EV 84; no synthetic person under a hard side key reads under 190."""
+LIFT_FROM, GREY_EYE_WHITES = 190.0, 165.0
+"""Eye whites (display luminance) under the first say the photo may be underexposed, under the second that it is:
+the lift grows from none to full between them, so a photo a little darker builds a skin a little lighter, not
+another one (a switch at 165 left the astronaut at -1.2 EV dark-skinned and at -1.3 EV fair). The astronaut reads
+182 at -1 EV, 135 at -1.5, 84 at -3; no synthetic person under a hard side key reads under 190."""
+MAX_LIFT = 8.0
+"""The most the exposure is lifted (3 EV): darker whites are mostly noise and rounding."""
 
 
 def exposure_lift(photo: np.ndarray, landmarks_px: np.ndarray) -> tuple[float, float] | None:
-    """(factor, eye-white level): how much brighter, in linear light, a photo whose eye whites are grey
-    (`GREY_EYE_WHITES`) would be at a good exposure (their level at `EXPOSED_EYE_WHITES`), and their display level;
-    None when the eye whites are unusable or not grey. The skin's light level is otherwise taken from its own
-    brightest-lit tenth, which cannot tell a dim photo from a dark skin: the eye whites can (a dark skin's are as
-    white as a fair one's)."""
+    """(factor, eye-white level): how much brighter, in linear light, the photo is read than it is, and its eye
+    whites' display level; None when the eye whites are unusable or bright enough (`LIFT_FROM`). Grey whites
+    (`GREY_EYE_WHITES` and under) are lifted all the way to where a good exposure shows them
+    (`EXPOSED_EYE_WHITES`), at most `MAX_LIFT`. The skin's light level is otherwise taken from its own brightest-lit
+    tenth, which cannot tell a dim photo from a dark skin: the eye whites can (a dark skin's are as white as a fair
+    one's)."""
     whites = eye_whites(photo, landmarks_px)
-    if whites is None or float(whites @ LUMA) >= GREY_EYE_WHITES:
+    level = None if whites is None else float(whites @ LUMA)
+    if level is None or level >= LIFT_FROM:
         return None
-    level = float(whites @ LUMA)
     seen, wanted = display_to_linear(np.array([level, EXPOSED_EYE_WHITES]) / 255.0)
-    return float(wanted / max(seen, 1e-4)), level
+    share = min((LIFT_FROM - level) / (LIFT_FROM - GREY_EYE_WHITES), 1.0)
+    return float(min(wanted / max(seen, 1e-4), MAX_LIFT) ** share), level
+
+
+def lifted(display: np.ndarray, factor: float) -> np.ndarray:
+    """Display colours (..., 3) 0-255 as they would read with the light `factor` times brighter (`exposure_lift`)."""
+    return linear_to_display(display_to_linear(np.asarray(display, np.float64) / 255.0) * factor) * 255.0
 
 
 def eye_whites(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | None:

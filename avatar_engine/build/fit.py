@@ -143,9 +143,11 @@ class FitOptions:
     recon_expression: bool = True
     """With recon="prior", start the expression from the network's weights instead of MediaPipe's scores."""
     real_size: bool = True
-    """Size the head as people are: the head model's height setting, which scales the head almost uniformly (0.2 mm
-    of shape over its range once the scale is taken out) and so is invisible to the landmarks, is set so that the
-    eyes lie `eye_distance_m` apart for the fitted gender and age; the camera then stands off to match. A photo
+    """Size the head as people are: the head model's height setting, which scales the head almost uniformly (once
+    the scale is taken out the face's landmarks move a median 0.2 mm between settings 0.4 and 0.8, 0.6 mm from 0 to
+    1) and so is all but invisible to them, is set so that the eyes lie `eye_distance_m` apart for the fitted gender
+    and age; the camera then stands off to match. The model's small children cannot reach a child's distance: their
+    height setting stays at its top (a fitted age of 0.1 gives eyes 50 mm apart against 52 wanted). A photo
     cannot tell a head's size from its distance: left to the landmark correction's guess, the astronaut's eyes came
     out 50 mm apart (an adult's are 62-65) and grace_hopper's 52, and a re-saved JPEG of the astronaut flipped
     hers between 50 and 61 mm."""

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from avatar_engine.build.delight import exposure_lift
+from avatar_engine.build.delight import exposure_lift, eye_whites, lifted
 from avatar_engine.build.fit import FitOptions, fit_landmarks
 from avatar_engine.build.image import LUMA, as_rgb, linear_rgb, load_photo
 from avatar_engine.build.perception import MAX_FACES, PerceptionOptions, level_photo, perceive
@@ -76,7 +76,9 @@ def photo_warnings(rgb: np.ndarray, seen) -> list[str]:
     face = rgb[y0:y1, x0:x1].reshape(-1, 3)
     if len(face):
         luminance = float((linear_rgb(face) @ LUMA).mean())
-        if exposure_lift(rgb, px) is None and luminance < DARK_FACE:  # grey eye whites: the texture stage says it
+        # usable eye whites say how the photo is exposed (lifted when grey: the texture stage says so); a dark face
+        # with bright eye whites is a dark skin, not a dark photo
+        if eye_whites(rgb, px) is None and luminance < DARK_FACE:
             warnings.append(f"the face is dark in the photo (mean luminance {luminance:.2f}): a fair skin may come out "
                             "darker than it is; a brighter photo gives a truer tone")
         clipped = float(((face >= 250).sum(axis=1) >= 2).mean())
@@ -370,6 +372,9 @@ class Builder:
             projected = projection.result() if projection is not None else None
             texture = net_texture(self._texture_net, rgb, fit, self.model, result, projected)
         cheeks = skin_color(rgb, fit.landmarks_px)
+        lift = exposure_lift(rgb, fit.landmarks_px)
+        if cheeks is not None and lift is not None:  # as the texture read them, so the hair keeps their ratio
+            cheeks = lifted(cheeks, lift[0])
         skin_light = (cheeks, np.asarray(result.skin_rgb)) if cheeks is not None else None
         return default_materials(skin_texture=texture, **kwargs), skin_light
 
@@ -437,6 +442,9 @@ class Builder:
                           wave=wave)
         report.hair_iou = round(float(result.iou), 4)
         style = result.style
+        lift = exposure_lift(rgb, fit.landmarks_px)
+        if lift is not None:  # the hair's colour read as the skin's is, with the light the eye whites say
+            style = replace(style, color=tuple(int(round(c)) for c in np.clip(lifted(style.color, lift[0]), 0, 255)))
         if region.headwear and region.bald:
             report.hair_iou = None  # nothing was fitted to measure: 0.0 read as a failed fit
             report.warnings.append(f"hair: headwear hides the head and only {int(region.mask.sum())} hair pixels show; "

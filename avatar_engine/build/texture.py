@@ -40,6 +40,8 @@ shows is not the light's best-lit, and the stage, which reads the light's level 
 build_texture's renders a hard key on the far side gives -0.60 / -0.68 (Delta E 28 / 21 to the studio rebuild), the
 studio key with the head turned 30 degrees away -0.14 / -0.27 (Delta E 5.2 / 4.1 to the truth, 8% too dark); every
 key on the seen side is at 0.06 or above."""
+SAID_LIFT = 1.4
+"""An exposure lift from the eye whites (`delight.exposure_lift`) of at least this (half a stop) is reported."""
 EYE_NORMAL = np.array([0.0, 0.0, 1.0])
 """Mean normal of the visible eye whites in model space (the face looks toward +Z)."""
 SKIN_BALANCE = 0.6
@@ -296,7 +298,7 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         iris = iris_albedo(linear, landmarks_px, rho / np.maximum(delight.sh_basis(EYE_NORMAL[None])[0] @ coeffs, 1e-4))
     lighting = coeffs / rho
     warnings = []
-    if lift is not None:
+    if lift is not None and lift[0] >= SAID_LIFT:
         warnings.append(f"texture: the photo is underexposed (eye whites at level {lift[1]:.0f} of about "
                         f"{delight.EXPOSED_EYE_WHITES:.0f}): the skin's tone is read {np.log2(lift[0]):.1f} EV "
                         "brighter, as the eye whites say; a brighter photo gives a truer texture")

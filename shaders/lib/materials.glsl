@@ -14,15 +14,16 @@ void shade_skin(vec3 n, vec3 v, float ao, out vec3 diffuse, out vec3 specular) {
     // Per-channel wrap lighting stands in for subsurface scattering: red light reaches further round.
     const vec3 wrap = vec3(0.42, 0.22, 0.16);
     float fresnel = fresnel_schlick(0.028, n, v);
+    // a rough surface's Fresnel rises at grazing views only to 1 - roughness (Lagarde's fit): reaching 1, the
+    // underside of the neck glared white under the rim light in every view from behind or below
+    float sheen = 0.028 + (max(1.0 - u_roughness, 0.028) - 0.028) * (fresnel - 0.028) / 0.972;
     diffuse = vec3(0.0);
     specular = vec3(0.0);
     for (int i = 0; i < LIGHT_COUNT; ++i) {
         float nl = dot(n, u_light_dirs[i]);
         vec3 wrapped = clamp((vec3(nl) + wrap) / (1.0 + wrap), 0.0, 1.0);
         diffuse += u_light_colors[i] * (wrapped * wrapped) * ((1.0 - fresnel) / PI);  // squared: soft, not flat
-        // the microfacets' Fresnel: by the angle between the view and the half vector, not the normal
-        float reflect = fresnel_schlick(0.028, normalize(v + u_light_dirs[i]), v);
-        specular += u_light_colors[i] * (2.0 * ggx_specular(n, v, u_light_dirs[i], u_roughness) * reflect);
+        specular += u_light_colors[i] * (2.0 * ggx_specular(n, v, u_light_dirs[i], u_roughness) * sheen);
     }
     float shadow = direct_occlusion(ao);
     diffuse = diffuse * shadow + ambient(n) * (0.9 * ao);

@@ -223,3 +223,30 @@ def test_the_cli_names_a_failed_photo_and_exits_1(tmp_path, monkeypatch, capsys)
     assert code == 1
     assert f"failed {Path(tmp_path / 'a.png')}: unexpected fault ValueError: boom" in err.err
     assert "built 1 of 2 photos" in err.out and "(1 failed)" in err.out
+
+
+def test_a_missing_model_still_stops_the_batch_with_its_own_message(tmp_path, monkeypatch, capsys):
+    """A model that will not load fails every photo the same way: the batch stops with that error's one line and
+    exit code (3), not a 'bug' per photo (review)."""
+    import avatar_engine.build.pipeline as pipeline
+    from avatar_engine.errors import ModelError
+
+    class Builder:
+        def __init__(self, options=None):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def build(self, photo):
+            raise ModelError("person segmenter model selfie_segmentation.tflite is missing: run avatar doctor")
+
+    monkeypatch.setattr(pipeline, "Builder", Builder)
+    for name in ("a", "b", "c"):
+        Image.new("RGB", (64, 64)).save(tmp_path / f"{name}.png")
+    code = main(["build", *(str(tmp_path / f"{n}.png") for n in "abc"), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 3 and "segmenter model" in err and "unexpected fault" not in err

@@ -243,22 +243,26 @@ def test_auto_keeps_the_small_networks_on_the_cpu():
         BuildOptions(backend="cuda")
 
 
-def test_a_bald_build_is_never_silent(gl_context):
-    """The astronaut under heavy noise (sigma 25 levels) loses her hair region and comes out bald. That is said,
-    not left to a hair IoU of 1.0 (no hair drawn against none found) read as a hair fit that worked (review)."""
+def test_a_bald_build_is_never_silent(gl_context, monkeypatch):
+    """A photo whose hair region comes out empty (the astronaut under heavy noise did, and one cut above the brows)
+    builds bald, and says so: no hair IoU of 1.0 (no hair drawn against none found) read as a fit that worked
+    (review). The region is emptied here so the test does not hang on what noise the region survives."""
     pytest.importorskip("mediapipe", reason="mediapipe is not installed (pip install 'avatar-engine[track]')")
+    from dataclasses import replace
     from pathlib import Path
 
+    import avatar_engine.build.hair_fit as hair_fit
     from avatar_engine.build.image import load_photo
     from avatar_engine.build.pipeline import Builder, BuildOptions
 
+    found = hair_fit.hair_region
+    monkeypatch.setattr(hair_fit, "hair_region", lambda *a, **k: replace(
+        found(*a, **k), mask=np.zeros_like(found(*a, **k).mask)))
     photo = load_photo(Path(__file__).resolve().parents[2] / "assets" / "photos" / "astronaut.png")
-    noisy = np.clip(photo + np.random.default_rng(0).normal(0, 25, photo.shape), 0, 255).astype(np.uint8)
     with Builder(BuildOptions(texture=False)) as builder:
-        report = builder.build(noisy).report
-    if report.hair["baldness"] >= 0.98:
-        assert report.hair_iou is None
-        assert any(w.startswith("hair: none found") for w in report.warnings), report.warnings
+        report = builder.build(photo).report
+    assert report.hair["baldness"] >= 0.98 and report.hair_iou is None
+    assert any(w.startswith("hair: none found (0 hair pixels)") for w in report.warnings), report.warnings
 
 
 def test_an_overexposed_photo_is_reported(landmarker):

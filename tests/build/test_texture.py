@@ -328,11 +328,11 @@ def test_a_cast_that_clips_the_eye_whites_is_read_as_a_filters(landmarker):
         assert delight.sclera_color(green.astype(float), points).max() >= 255 * np.sqrt(delight.DECODE_CEILING)
         display, _, lamp = delight.cast_balance(green, points)
         assert lamp == 0.0
-    skin = delight.skin_color(photo.astype(float), points)
-    undone = np.clip(delight.skin_color(green.astype(float), points) * display, 0, 255)
-    # the cast undone leaves the cheeks no pinker (CIELAB a*) than the photo's own
-    assert delight.linear_to_lab(delight.display_to_linear(undone / 255))[1] < \
-        delight.linear_to_lab(delight.display_to_linear(skin / 255))[1] + 3
+        skin = delight.skin_color(photo.astype(float), points)
+        undone = np.clip(delight.skin_color(green.astype(float), points) * display, 0, 255)
+        # the cast undone leaves the cheeks no pinker (CIELAB a*) than the photo's own
+        assert delight.linear_to_lab(delight.display_to_linear(undone / 255))[1] < \
+            delight.linear_to_lab(delight.display_to_linear(skin / 255))[1] + 3
 
 
 def _display_of_linear(linear: np.ndarray) -> np.ndarray:

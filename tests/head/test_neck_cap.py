@@ -55,8 +55,8 @@ def test_nothing_inside_the_head_shows_from_below(ctx, template):
 GLARE_LUMA, GLARE_SATURATION = 170.0, 0.15
 """A cap pixel this bright and this colourless is glare, not skin (the skin it closes is 0.25-0.3 saturated)."""
 MAX_GLARE = 0.05
-"""At most this fraction of the cap's pixels may be glare: 13-20% were, seen from behind, when the skin's Fresnel
-term followed the normal (a white plate under the neck in a turntable's back view); 1-2.5% are now."""
+"""At most this fraction of the cap's pixels may be glare: 13-20% were, seen from behind, while the skin's Fresnel
+term rose to 1 at grazing views (a white plate under the neck in a turntable's back view); 1.5-4.3% are now."""
 
 
 @pytest.mark.parametrize("shading", ["vertex", "pixel"])
