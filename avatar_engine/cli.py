@@ -138,7 +138,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     weights = parse_expression(args.expression)
     size = parse_size(args.size)
     out = output_file(args.output, (".png",))
-    for label, value, limit in (("yaw", args.yaw, 90), ("pitch", args.pitch, 60), ("view-yaw", args.view_yaw, 180)):
+    for label, value, limit in (("yaw", args.yaw, 90), ("pitch", args.pitch, 60), ("view-yaw", args.view_yaw, 180),
+                                ("view-pitch", args.view_pitch, 85)):
         if not -limit <= value <= limit:
             raise InputError(f"--{label} {value:g} is outside [-{limit}, {limit}] degrees")
     if not FOV_RANGE[0] <= args.fov <= FOV_RANGE[1]:
@@ -151,7 +152,8 @@ def cmd_render(args: argparse.Namespace) -> int:
                  "head": euler_rotation(0.6 * args.yaw, 0.6 * args.pitch)}
     with Renderer(headless_context(), options) as renderer:
         renderer.load(avatar)
-        renderer.render(Expression.from_names(weights, **rotations), Camera(yaw_deg=args.view_yaw, fov_y_deg=args.fov))
+        renderer.render(Expression.from_names(weights, **rotations),
+                        Camera(yaw_deg=args.view_yaw, pitch_deg=args.view_pitch, fov_y_deg=args.fov))
         write_png(renderer.read(), out)
     print(f"wrote {out}")
     return 0
@@ -535,6 +537,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yaw", type=float, default=0.0, help="head turn in degrees, positive toward the avatar's left")
     p.add_argument("--pitch", type=float, default=0.0, help="head nod in degrees, positive looks down")
     p.add_argument("--view-yaw", type=float, default=0.0, help="camera orbit in degrees")
+    p.add_argument("--view-pitch", type=float, default=4.0,
+                   help="camera elevation in degrees: positive looks down on the head, negative up from below")
     p.add_argument("--fov", type=float, default=24.0, help="vertical field of view in degrees")
     p.add_argument("--size", default="1024x1024")
     p.add_argument("--samples", type=int, default=4, help="MSAA samples")

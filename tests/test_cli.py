@@ -14,6 +14,9 @@ from PIL import Image
 from avatar_engine.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
+VIEW_OUTLINE_IOU = 0.92
+"""The head's outline seen 45 degrees from below or 60 from above overlaps the front view's less than this
+(a built astronaut: 0.83 and 0.77)."""
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +100,18 @@ def test_render_writes_rgba_png(glb, tmp_path):
     assert image.shape == (96, 96, 4) and image[0, 0, 3] == 0 and image[48, 48, 3] == 255
 
 
+def test_render_views_the_head_from_below_and_above(glb, tmp_path):
+    """--view-pitch raises or lowers the camera (views of the crown, the chin and the neck's underside)."""
+    seen = {}
+    for pitch in ("-45", "4", "60"):
+        out = tmp_path / f"{pitch}.png"
+        assert main(["render", str(glb), "--view-pitch", pitch, "--size", "96x96", "-o", str(out)]) == 0
+        seen[pitch] = np.asarray(Image.open(out))[..., 3] > 0
+    iou = lambda a, b: (seen[a] & seen[b]).sum() / (seen[a] | seen[b]).sum()  # noqa: E731
+    # the head's outline from below and from above is another shape than from the front
+    assert iou("-45", "4") < VIEW_OUTLINE_IOU and iou("60", "4") < VIEW_OUTLINE_IOU
+
+
 @pytest.mark.parametrize("args, message", [
     (["--expression", "jawOpn=1"], "unknown expression name 'jawOpn'"),
     (["--expression", "jawOpen=1.5"], "outside [0, 1]"),
@@ -104,6 +119,7 @@ def test_render_writes_rgba_png(glb, tmp_path):
     (["--expression", "jawOpen=wide"], "is not a number"),
     (["--size", "big"], "must look like 1280x720"),
     (["--yaw", "300"], "outside [-90, 90]"),
+    (["--view-pitch", "90"], "--view-pitch 90 is outside [-85, 85]"),
     (["--fov", "0"], "--fov 0 is outside"),
     (["--fov", "nan"], "--fov nan is outside"),
     (["--samples", "3"], "--samples 3 must be one of"),
