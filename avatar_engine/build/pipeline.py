@@ -452,9 +452,9 @@ class Builder:
                                    "person's own hair)")
         elif region.bald:
             report.hair_iou = None  # no hair drawn against none found: 1.0 read as a hair fit that worked
-            report.warnings.append(f"hair: none found ({int(region.mask.sum())} hair pixels), so the avatar is bald; "
-                                   "if the person has hair, a sharp, well-lit photo showing the whole top of the head "
-                                   "finds it")
+            report.warnings.append(f"hair: too little found to grow ({int(region.mask.sum())} hair pixels), so the "
+                                   "avatar is bald; if the person has hair, a sharp, well-lit photo showing the whole "
+                                   "top of the head finds it")
         if style.fringe >= SWEPT_FRINGE_M:  # the outline cannot tell which way a fringe is combed; its strands can
             from avatar_engine.build.hair_sweep import fringe_sweep
 
