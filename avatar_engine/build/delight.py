@@ -247,8 +247,8 @@ def _eye_white_and_skin(photo: np.ndarray, landmarks_px: np.ndarray
 
 
 EXPOSED_EYE_WHITES = 213.0
-"""Display luminance of usable eye whites in a well-exposed photo: 201-223 on synthetic people under studio, side
-and tungsten keys, and under any skin tone; the astronaut's 218."""
+"""Display luminance of usable eye whites in a well-exposed photo: on synthetic people of any skin tone 201-215
+under studio light, 190-219 under hard side keys, 205-218 under tungsten; the astronaut's 218."""
 LIFT_FROM, GREY_EYE_WHITES = 190.0, 165.0
 """Eye whites (display luminance) under the first say the photo may be underexposed, under the second that it is:
 the lift grows from none to full between them, so a photo a little darker builds a skin a little lighter, not
