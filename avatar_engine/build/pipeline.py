@@ -372,9 +372,8 @@ class Builder:
             projected = projection.result() if projection is not None else None
             texture = net_texture(self._texture_net, rgb, fit, self.model, result, projected)
         cheeks = skin_color(rgb, fit.landmarks_px)
-        lift = exposure_lift(rgb, fit.landmarks_px)
-        if cheeks is not None and lift is not None:  # as the texture read them, so the hair keeps their ratio
-            cheeks = lifted(cheeks, lift[0])
+        if cheeks is not None and result.exposure_lift != 1.0:  # as the texture read them: the hair keeps their ratio
+            cheeks = lifted(cheeks, result.exposure_lift)
         skin_light = (cheeks, np.asarray(result.skin_rgb)) if cheeks is not None else None
         return default_materials(skin_texture=texture, **kwargs), skin_light
 

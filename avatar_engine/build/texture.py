@@ -144,6 +144,8 @@ class TextureResult:
     """Cosine between the fitted light's main direction and the seen face's mean normal (`delight.key_facing`)."""
     warnings: tuple[str, ...] = ()
     """What may make the texture less true (for the build report)."""
+    exposure_lift: float = 1.0
+    """How much brighter the photo's light was read than it is (`delight.exposure_lift`; 1: as it is)."""
 
 
 def _check_inputs(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray, triangles: np.ndarray,
@@ -320,6 +322,7 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         seen=tmap.image(weight[:, None], subset=seen_ids)[..., 0], skin_rgb=tuple(int(c) for c in skin),
         lighting=lighting, white_balance_from_sclera=gains is not None, iris_rgb=iris, iris_diameter=diameter,
         face_light=face_light, key_facing=facing, warnings=tuple(warnings),
+        exposure_lift=1.0 if lift is None else lift[0],
         coverage={"seen": seen_count / n, "mirrored": float(np.count_nonzero(total > 0.5)) / n - seen_count / n,
                   "filled": float(np.mean(total <= 0.5))})
 
