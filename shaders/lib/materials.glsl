@@ -80,9 +80,12 @@ void shade_mouth(vec3 n, vec3 v, float shape_z, float ao, out vec3 diffuse, out 
     // the lips and cheeks shade the whole mouth, the more the deeper inside (shape_z: rest-space depth with the
     // expression's shapes applied)
 #if defined MATERIAL_TONGUE
-    // the occlusion was baked with the tongue inside: stuck out past the lips (1-2 cm before its resting tip, the
-    // cavity's front here) it is in the open
-    ao = mix(ao, 1.0, smoothstep(u_cavity_depth.x + 0.006, u_cavity_depth.x + 0.018, shape_z));
+    // Inside the mouth the tongue takes one sky share, TONGUE_INSIDE_AO, not its baked occlusion. That was baked with
+    // the jaw barely open, under the teeth and palate, over a coarse mesh: seen through a wide-open mouth it drew
+    // faceted dark blotches like a face on the tongue. Its depth in the mouth (`cavity` below) still shades it.
+    // Stuck out past the lips (1-2 cm before its resting tip, the cavity's front here) it is in the open.
+    const float TONGUE_INSIDE_AO = 0.15;
+    ao = mix(TONGUE_INSIDE_AO, 1.0, smoothstep(u_cavity_depth.x + 0.006, u_cavity_depth.x + 0.018, shape_z));
     float open_sky = mix(0.1, 1.0, ao);   // the tongue lies low in the mouth's shadow
 #else
     float open_sky = ao;  // teeth: tooth_light in avatar.glsl (the baked occlusion lifted, the inner side darker)
