@@ -35,12 +35,38 @@ class AnimatorOptions:
 
 MAX_CALIBRATION_FRAMES = 600
 """Calibration ends after this many frames whatever their times say (10 s at 60 fps)."""
+EDGE_CUT_MAX = 0.2
+"""A face with more than this share of its landmarks beyond the image's edges counts as lost. MediaPipe keeps
+tracking a face that slides out of the frame, extrapolating the landmarks it cannot see, and past about a quarter
+outside its pose and scores drift: the last frames of a face leaving read yaw -9.6 degrees, the eyes 9-15 degrees
+sideways and a lopsided smile, and that was the pose held for half a second. A face 6-25% outside still read as
+the whole face did."""
+EYE_POINTS = (33, 133, 362, 263) + tuple(range(468, 478))
+"""The eyes' corners and irises: a face with any of them beyond the image's edges counts as lost too. An eye at the
+edge is read looking 16 degrees sideways while the rest of the face is still whole."""
 
 
 def usable(frame: LandmarkFrame) -> bool:
     """Every score, rotation entry and landmark of `frame` is a finite number."""
     return bool(np.isfinite(frame.scores).all() and np.isfinite(frame.rotation).all()
                 and (frame.points is None or np.isfinite(frame.points).all()))
+
+
+def outside_share(frame: LandmarkFrame) -> float:
+    """The share of the face's 468 landmarks that lie beyond the image's edges (0 without landmarks)."""
+    if frame.points is None:
+        return 0.0
+    xy = np.asarray(frame.points)[:468, :2]
+    return float(((xy < 0.0) | (xy > 1.0)).any(axis=1).mean())
+
+
+def cut_by_edge(frame: LandmarkFrame) -> bool:
+    """The face is too far beyond the image's edges to read (`EDGE_CUT_MAX`, `EYE_POINTS`); False without
+    landmarks (a phone's scores)."""
+    if frame.points is None:
+        return False
+    eyes = np.asarray(frame.points)[[i for i in EYE_POINTS if i < len(frame.points)], :2]
+    return outside_share(frame) > EDGE_CUT_MAX or bool(((eyes < 0.0) | (eyes > 1.0)).any())
 
 
 def _rigid(frames: list[LandmarkFrame], tuning: SolverTuning) -> np.ndarray | None:
@@ -70,6 +96,8 @@ class Animator:
         """'tracking', 'holding' (face just lost), 'easing' (toward idle), 'idle', or 'calibrating'."""
         self.rejected = 0
         """Frames refused for values that are not numbers (shown as no face)."""
+        self.cut = 0
+        """Frames of a face too far beyond the image's edges (`cut_by_edge`; shown as no face)."""
 
     def recalibrate(self) -> None:
         """Collect the resting face again from the next frames (ask the person to look ahead, relaxed): taken as
@@ -79,10 +107,14 @@ class Animator:
     def update(self, frame: LandmarkFrame | None, now_s: float) -> SolvedFrame:
         """The frame to show at now_s (media seconds) given this frame's tracking result. A frame with a value that
         is not a number (a glitching tracker, a phone app's bad packet) counts as no face: one NaN score spread to
-        every weight through the filter, for good, and a NaN rotation crashed the pose's SVD."""
+        every weight through the filter, for good, and a NaN rotation crashed the pose's SVD. So does a face too far
+        beyond the image's edges to read (`cut_by_edge`)."""
         opts = self.options
         if frame is not None and not usable(frame):
             self.rejected += 1
+            frame = None
+        elif frame is not None and cut_by_edge(frame):
+            self.cut += 1  # the pose held is the last whole face's, not one MediaPipe half guessed
             frame = None
         if frame is None:
             shown = self._lost(now_s)

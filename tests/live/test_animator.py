@@ -161,3 +161,37 @@ def test_automatic_calibration_waits_for_a_still_head():
         t += 1 / FPS
     assert a.state == "tracking"
     assert np.abs(head_angles(rest.rotation.T @ a.calibration.rotation)).max() < 1.0
+
+
+def test_a_face_mostly_beyond_the_frame_counts_as_lost():
+    # MediaPipe keeps tracking a face sliding out of the frame, guessing the landmarks it cannot see; the half-seen
+    # face's drifting pose and lopsided smile were what the avatar then held
+    from avatar_engine.live.animator import EDGE_CUT_MAX, EYE_POINTS, outside_share
+
+    rng = np.random.default_rng(0)
+    points = np.column_stack([rng.uniform(0.3, 0.6, 478), rng.uniform(0.3, 0.7, 478), np.zeros(478)]).astype(np.float32)
+    points[list(EYE_POINTS), 0] = 0.5
+
+    def face(t_s: float, shift: float, jaw: float, eye_x: float = 0.5) -> LandmarkFrame:
+        frame = smiling(t_s)
+        frame.scores[JAW] = jaw
+        moved = points + np.float32([shift, 0.0, 0.0])
+        moved[EYE_POINTS[0], 0] = eye_x + shift
+        return dataclasses.replace(frame, points=moved)
+
+    a = animator(idle=IdleOptions(hold_s=0.5, ease_s=1.0))
+    for i in range(10):
+        whole = a.update(face(i / FPS, 0.0, 0.9), i / FPS)
+    partly_out = face(10 / FPS, -0.33, 0.9)  # a tenth of the face beyond the left edge: still tracked
+    assert 0.05 < outside_share(partly_out) < EDGE_CUT_MAX
+    a.update(partly_out, 10 / FPS)
+    assert a.state == "tracking"
+    last = a.update(face(11 / FPS, 0.0, 0.9), 11 / FPS)
+    mostly_out = face(12 / FPS, -0.39, 0.0)  # 30% beyond the edge, the jaw read shut
+    eye_out = face(13 / FPS, -0.33, 0.0, eye_x=0.31)  # a tenth beyond the edge with an eye's corner
+    assert outside_share(mostly_out) > EDGE_CUT_MAX and outside_share(eye_out) < EDGE_CUT_MAX
+    for k, frame in ((12, mostly_out), (13, eye_out)):
+        held = a.update(frame, k / FPS)
+        assert a.state == "holding"
+        assert np.allclose(held.as_vector(), last.as_vector()) and held.weights[JAW] > 0.5 and whole.weights[JAW] > 0.5
+    assert a.cut == 2
