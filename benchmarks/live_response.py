@@ -91,7 +91,11 @@ def main() -> None:
     for k, name in enumerate(ARKIT_NAMES):
         frames = [probe.look(expression({name: w})) for w in WEIGHTS]
         curves[name] = [float(f.scores[k]) for f in frames]
-        drift = frames[-1].scores - rest.scores  # what shape `name` at full weight does to the others' scores
+        # what shape `name` at full weight does to the others' scores, against its own weight-0 frame: MediaPipe's
+        # video-mode reads of the same resting face drift over the run (browInnerUp by about 0.04), and measured
+        # against the first rest frame every shape seemed to lower browInnerUp; the solver, adding all of that
+        # back, raised the brows whenever any shape moved (round trip r 0.68 against 0.87 so)
+        drift = frames[-1].scores - frames[0].scores
         drift[k] = 0.0
         crosstalk[name] = {ARKIT_NAMES[j]: round(float(drift[j]), 3) for j in np.flatnonzero(np.abs(drift) > CROSSTALK_KEEP)}
         angles = seen_angles(frames[-1], still)  # the landmarks move too
