@@ -283,8 +283,13 @@ def solve_frame(frame: LandmarkFrame, calibration: Calibration, tuning: SolverTu
 
 def filter_frame(state: OneEuroState | None, solved: SolvedFrame,
                  tuning: SolverTuning = DEFAULT_TUNING) -> tuple[SolvedFrame, OneEuroState]:
-    """One Euro filtering of every channel (eyes faster than the rest). Returns the filtered frame and state."""
+    """One Euro filtering of every channel (eyes faster than the rest; the weights held back while the head turns
+    fast, `SolverTuning.turn_gate_deg_s`). Returns the filtered frame and state."""
     min_cutoff, beta = tuning.filter_params()
+    if state is not None and solved.t_ns * 1e-9 > state.t_s:
+        turn = float(np.linalg.norm(solved.angles - state.value[52:55])) / (solved.t_ns * 1e-9 - state.t_s)
+        gate = tuning.turn_gate(turn)
+        min_cutoff, beta = min_cutoff * gate, beta * gate
     value, state = one_euro(state, solved.as_vector(), solved.t_ns * 1e-9, min_cutoff, beta, tuning.d_cutoff)
     filtered = SolvedFrame.from_vector(value, solved.t_ns)
     # the two channels lag apart as the jaw closes: the filtered pair keeps the order the solve gave it

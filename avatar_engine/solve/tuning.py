@@ -68,6 +68,14 @@ class SolverTuning:
     """Speed coefficient for angles, per degree per second (a 50 deg/s turn opens the cutoff by 10 Hz)."""
     d_cutoff: float = 1.0
     """One Euro derivative cutoff (Hz)."""
+    turn_gate_deg_s: tuple[float, float] = (60.0, 150.0)
+    """Head turn speeds (degrees per second: this frame's angles against the last filtered ones) over which the
+    expression channels' filter closes to `turn_gate_keep` of its cutoff. MediaPipe misreads a face turning fast
+    (a one-frame pucker of 0.87, shown as a funnel, as a 230 degrees/s turn swung back), and the filter, opened by
+    that very jump, let it through. Turns in conversation stay under it (the round trip's: at most 56 degrees/s)."""
+    turn_gate_keep: tuple[float, float] = (0.05, 0.15)
+    """(face, eye channels) share of the cutoff (min cutoff and speed term) kept at full turn speed. The eyes keep
+    more: a blink often comes with a turn of the head."""
     calibration_s: float = 1.0
     """Automatic neutral calibration collects this many seconds of frames when tracking starts, of a head held
     still (`calibration_still_deg`)."""
@@ -85,6 +93,17 @@ class SolverTuning:
             raise ValueError(f"neck_share must be in [0, 1], got {self.neck_share}")
         if self.max_gain < 1.0:
             raise ValueError(f"max_gain must be >= 1, got {self.max_gain}")
+        if not 0.0 <= self.turn_gate_deg_s[0] < self.turn_gate_deg_s[1]:
+            raise ValueError(f"turn_gate_deg_s must rise from 0 or more, got {self.turn_gate_deg_s}")
+
+    def turn_gate(self, turn_deg_s: float) -> np.ndarray:
+        """(59,) factor on each channel's cutoff for a head turning at `turn_deg_s`: 1 below `turn_gate_deg_s`,
+        down to `turn_gate_keep` for the weights above it; the angles and gaze are never held back."""
+        lo, hi = self.turn_gate_deg_s
+        gated = float(np.clip((turn_deg_s - lo) / (hi - lo), 0.0, 1.0))
+        eyes = np.array([n in EYE_CHANNELS for n in ARKIT_NAMES])
+        keep = np.where(eyes, self.turn_gate_keep[1], self.turn_gate_keep[0])
+        return np.concatenate([1.0 - gated * (1.0 - keep), np.ones(7)])
 
     def filter_params(self) -> tuple[np.ndarray, np.ndarray]:
         """(59,) min cutoffs and (59,) betas for `SolvedFrame.as_vector()` channels."""
