@@ -215,6 +215,7 @@ uniform float u_texture_lod;  // the mip level the renderer chose for this frame
 #if defined MATERIAL_HAIR
 uniform float u_strand_luma;  // root mean square of the strands' texture values: the highlight follows the brighter ones
 uniform float u_highlight_tint;  // renderer.HAIR_HIGHLIGHT_TINT
+uniform float u_edge_ramp;  // > 0: blended edges (lashes), opaque this much alpha above the cutoff; 0: alpha test
 #endif
 
 out vec4 frag_color;
@@ -241,7 +242,8 @@ void main() {
     vec4 tex = texture(u_base_texture, v_uv);
 #endif
 #if defined MATERIAL_HAIR
-    if (tex.a * u_base_color.a < u_alpha_cutoff) discard;
+    float alpha = tex.a * u_base_color.a;
+    if (alpha < u_alpha_cutoff) discard;
 #endif
     vec3 albedo = srgb_to_linear(tex.rgb) * u_base_color.rgb;
 #if defined MATERIAL_TEETH
@@ -268,5 +270,8 @@ void main() {
     vec3 color = albedo * diffuse + specular;
 #endif
     frag_color = vec4(to_display(color), 1.0);
+#if defined MATERIAL_HAIR
+    if (u_edge_ramp > 0.0) frag_color.a = min((alpha - u_alpha_cutoff) / u_edge_ramp, 1.0);
+#endif
 }
 #endif

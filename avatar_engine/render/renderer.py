@@ -42,6 +42,11 @@ and corners (shaders/lib/materials.glsl, shade_eye)."""
 ALPHA_CUTOFF = 0.5
 """Alpha-masked materials (hair, lashes) keep a texel where alpha times the base colour's alpha reaches this (glTF's
 default alphaCutoff); their mip levels keep level 0's coverage at it (render/alpha_coverage.py)."""
+LASH_EDGE = (0.2, 0.5)
+"""Lashes are blended, not alpha-tested: drawn where alpha reaches the first value, opaque the second above it
+(`u_edge_ramp`). Alpha-tested at ALPHA_CUTOFF without MSAA (the software rasteriser's preset), lashes a pixel or two
+thick drew as jagged black specks that sparkled as the head moved. They are thin, dark and drawn over the skin and
+eyes, so the order they blend in does not show."""
 HAIR_HIGHLIGHT_TINT = 0.5
 """How far a hair highlight takes the hair's own colour (0: white light, 1: fully tinted). Light glancing off a
 strand's surface keeps its colour; light that passed through the strand takes the hair's."""
@@ -202,10 +207,10 @@ def dense_weights(joints: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def straight_alpha(rgba: np.ndarray) -> np.ndarray:
-    """rgba : (h, w, 4) uint8 resolved from MSAA over a transparent background, premultiplied there -> the same
-    pixels with straight alpha (in place when `rgba` is contiguous). Only the silhouette's partly covered pixels
-    change (without MSAA every pixel is fully covered or empty, and nothing needs undoing): they are found by one
-    pass over the alpha bytes and undone alone (0.6 ms a 1280x720 frame, was 3.2 with boolean masks)."""
+    """rgba : (h, w, 4) uint8 drawn over a transparent background, premultiplied there (an MSAA resolve, blended
+    lashes) -> the same pixels with straight alpha (in place when `rgba` is contiguous). Only partly covered pixels
+    change (the silhouette's with MSAA, a lash's soft edge beyond it): they are found by one pass over the alpha
+    bytes and undone alone (0.6 ms a 1280x720 frame, was 3.2 with boolean masks)."""
     rgba = np.ascontiguousarray(rgba)
     flat = rgba.reshape(-1, 4)
     partial = np.flatnonzero((flat[:, 3] - np.uint8(1)) < np.uint8(254))  # alpha 1..254: 0 wraps to 255
@@ -217,9 +222,10 @@ def straight_alpha(rgba: np.ndarray) -> np.ndarray:
 
 def top_down_rgba(bottom_up: np.ndarray, options: RenderOptions) -> np.ndarray:
     """A framebuffer read, (h, w, 4) uint8 bottom row first as GL gives it, rendered with resolved `options` -> an
-    array of its own, top row first, straight alpha (MSAA over a transparent background resolves premultiplied)."""
+    array of its own, top row first, straight alpha (over a transparent background MSAA resolves, and lashes blend,
+    premultiplied)."""
     rgba = bottom_up[::-1].copy()
-    return straight_alpha(rgba) if options.background is None and options.samples > 1 else rgba
+    return straight_alpha(rgba) if options.background is None else rgba
 
 
 def upper_row(part: Part, teeth: list[Part], skeleton) -> bool:
@@ -471,9 +477,11 @@ class Renderer:
                 written.add(part.material_kind)
             lod = texture_lod(part.texel_density, pixels_per_metre)
             (part.texture.at(lod) if isinstance(part.texture, MipLevels) else part.texture).use(0)
+            lash = part.material_kind == "lash"
             self._write_uniforms(part.material_kind, {
-                "u_texture_lod": lod, "u_base_color": part.color,
-                "u_roughness": part.roughness, "u_cavity_depth": part.cavity, "u_alpha_cutoff": ALPHA_CUTOFF,
+                "u_texture_lod": lod, "u_base_color": part.color, "u_roughness": part.roughness,
+                "u_cavity_depth": part.cavity, "u_alpha_cutoff": LASH_EDGE[0] if lash else ALPHA_CUTOFF,
+                "u_edge_ramp": LASH_EDGE[1] if lash else 0.0,
                 "u_strand_luma": part.strand_luma, "u_highlight_tint": HAIR_HIGHLIGHT_TINT,
                 "u_eye_occlusion": part.eye_occlusion, "u_tooth_edge": part.tooth_edge,
                 "u_tooth_edge_range": part.tooth_edge_range})
@@ -484,7 +492,13 @@ class Renderer:
             hair = part.material_kind in ("hair", "lash") and self._occluder is not None
             if hair:  # only the hair program writes a clip distance (the skull occluder's)
                 ctx.enable_direct(GL_CLIP_DISTANCE0)
+            if lash:  # the frame's alpha stays opaque over the skin, and covers the backdrop as much as the lash does
+                ctx.enable(moderngl.BLEND)
+                ctx.blend_func = (moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA, moderngl.ONE,
+                                  moderngl.ONE_MINUS_SRC_ALPHA)
             part.vao.render(moderngl.TRIANGLES, vertices=part.count, first=part.first)
+            if lash:
+                ctx.disable(moderngl.BLEND)
             if hair:
                 ctx.disable_direct(GL_CLIP_DISTANCE0)
         ctx.disable(moderngl.CULL_FACE)

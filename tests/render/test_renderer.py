@@ -439,3 +439,21 @@ def test_a_tongue_seen_through_an_open_mouth_is_one_smooth_surface(ctx, template
     trend = np.stack([np.ones_like(x), x, y, x * x, y * y, x * y], 1).astype(float)
     residual = luma[middle] - trend @ np.linalg.lstsq(trend, luma[middle], rcond=None)[0]
     assert residual.std() <= TONGUE_BLOTCH_LEVELS
+
+
+LASH_SOFT_SHARE = 0.4
+"""Share of the lashes' pixels that are partly covered without MSAA (alpha-tested, none were: jagged black specks
+that sparkled as the head moved; blended, 0.71)."""
+
+
+def test_lashes_have_soft_edges_without_msaa(ctx, template):
+    only = dataclasses.replace(template, parts=tuple(p for p in template.parts
+                                                     if template.materials[p.material].kind == "lash"))
+    assert only.parts, "the template has lashes"
+    with Renderer(ctx, RenderOptions(size=(640, 360), samples=0, background=None)) as renderer:
+        renderer.load(only)
+        renderer.render(Expression(), Camera(distance=0.75, target=(0.0, 0.10, 0.05)))
+        alpha = renderer.read()[..., 3]
+    covered = alpha[alpha > 0]
+    assert covered.size > 50
+    assert (covered < 255).mean() >= LASH_SOFT_SHARE
