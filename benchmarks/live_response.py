@@ -34,6 +34,8 @@ from avatar_engine.solve.tuning import LANDMARKS
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 HOLD = 3
 """Frames each render is fed to the video-mode tracker; the last one is read."""
+SETTLE = 10
+"""...and the settled rest and full weight the cross-talk and pose drift are read from."""
 SWEEP_STEP = 2.5
 YAW_LIMIT, PITCH_LIMIT = 30.0, 20.0
 GRID_STEP = 7.5
@@ -89,16 +91,22 @@ def main() -> None:
                       rigid_points(rest.points, LANDMARKS["rigid"], rest.aspect)[None])
     curves, crosstalk, pose_drift = {}, {}, {}
     for k, name in enumerate(ARKIT_NAMES):
+        # the curve: one sweep from wherever the shape before left MediaPipe's video mode, as live motion does
+        # (read from a settled rest instead, the round trip lost 0.01-0.02 of r on pucker, funnel and brows)
         frames = [probe.look(expression({name: w})) for w in WEIGHTS]
         curves[name] = [float(f.scores[k]) for f in frames]
-        # what shape `name` at full weight does to the others' scores, against its own weight-0 frame: MediaPipe's
-        # video-mode reads of the same resting face drift over the run (browInnerUp by about 0.04), and measured
-        # against the first rest frame every shape seemed to lower browInnerUp; the solver, adding all of that
-        # back, raised the brows whenever any shape moved (round trip r 0.68 against 0.87 so)
-        drift = frames[-1].scores - frames[0].scores
+        # what the shape at full weight does to the others' scores and to the head pose: against a settled rest,
+        # both held long enough to leave no trace of the frames before (3 frames after a shape at full weight,
+        # 14 cross-talk entries still moved by more than 0.05), and not against the first rest frame: the same
+        # resting face reads differently over the run (browInnerUp by 0.02 on average, up to 0.04), and against
+        # it every shape seemed to lower browInnerUp; the solver, adding that back, raised the brows whenever
+        # any shape moved
+        rest_now = probe.look(expression({}), hold=SETTLE)
+        full = probe.look(expression({name: 1.0}), hold=SETTLE)
+        drift = full.scores - rest_now.scores
         drift[k] = 0.0
         crosstalk[name] = {ARKIT_NAMES[j]: round(float(drift[j]), 3) for j in np.flatnonzero(np.abs(drift) > CROSSTALK_KEEP)}
-        angles = seen_angles(frames[-1], still)  # the landmarks move too
+        angles = seen_angles(full, still) - seen_angles(rest_now, still)  # the landmarks move too
         if np.abs(angles).max() > POSE_DRIFT_KEEP:
             pose_drift[name] = tuple(round(float(a), 2) for a in angles)
     probe.look(expression({}), hold=10)

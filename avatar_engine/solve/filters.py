@@ -21,6 +21,8 @@ class OneEuroState:
     """speed : (n,) float64 last filtered derivative (units per second)."""
     t_s: float
     """Time of the last sample in seconds."""
+    raw: np.ndarray | None = None
+    """raw : (n,) float64 the last sample as it came in, unfiltered."""
 
 
 def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray:
@@ -37,7 +39,7 @@ def one_euro(state: OneEuroState | None, x: np.ndarray, t_s: float, min_cutoff: 
     """
     x = np.asarray(x, np.float64)
     if state is None:
-        return x.copy(), OneEuroState(x.copy(), np.zeros_like(x), float(t_s))
+        return x.copy(), OneEuroState(x.copy(), np.zeros_like(x), float(t_s), x.copy())
     dt = float(t_s) - state.t_s
     if dt <= 0.0:
         return state.value.copy(), state
@@ -46,4 +48,4 @@ def one_euro(state: OneEuroState | None, x: np.ndarray, t_s: float, min_cutoff: 
     speed = state.speed + a_d * (speed - state.speed)
     cutoff = np.asarray(min_cutoff, np.float64) + np.asarray(beta, np.float64) * np.abs(speed)
     value = state.value + _alpha(cutoff, dt) * (x - state.value)
-    return value, OneEuroState(value, speed, float(t_s))
+    return value, OneEuroState(value, speed, float(t_s), x.copy())

@@ -281,14 +281,30 @@ def solve_frame(frame: LandmarkFrame, calibration: Calibration, tuning: SolverTu
     return mirror_frame(solved) if mirror else solved
 
 
+TURN_JUMP_DEG = 15.0
+"""A change of head angle larger than this from one frame to the next is not a turn (no head turns 450 degrees a
+second) but a jump of the reference: calibration ending, mirroring switched, a looped file starting over."""
+
+
+def turn_speed(state: OneEuroState | None, solved: SolvedFrame) -> float:
+    """Degrees per second the head turned since the last frame, from unfiltered angle to unfiltered angle (the
+    filtered ones lag a turn: against them a 40 degrees/s turn read 56-106); 0 for the first frame, a repeated
+    time or a jump (`TURN_JUMP_DEG`)."""
+    if state is None or state.raw is None or solved.t_ns * 1e-9 <= state.t_s:
+        return 0.0
+    step = float(np.linalg.norm(np.asarray(solved.angles, np.float64) - state.raw[52:55]))
+    return 0.0 if step > TURN_JUMP_DEG else step / (solved.t_ns * 1e-9 - state.t_s)
+
+
 def filter_frame(state: OneEuroState | None, solved: SolvedFrame,
                  tuning: SolverTuning = DEFAULT_TUNING) -> tuple[SolvedFrame, OneEuroState]:
-    """One Euro filtering of every channel (eyes faster than the rest; the weights held back while the head turns
-    fast, `SolverTuning.turn_gate_deg_s`). Returns the filtered frame and state."""
+    """One Euro filtering of every channel (eyes faster than the rest; with MediaPipe's scores, a weight's rise held
+    back while the head turns fast, `SolverTuning.turn_gate_deg_s`). Returns the filtered frame and state."""
     min_cutoff, beta = tuning.filter_params()
-    if state is not None and solved.t_ns * 1e-9 > state.t_s:
-        turn = float(np.linalg.norm(solved.angles - state.value[52:55])) / (solved.t_ns * 1e-9 - state.t_s)
-        gate = tuning.turn_gate(turn)
+    if tuning.response == "mediapipe" and state is not None:
+        # only rises: a misread that got through still fades at once, and a real expression's release is not slowed
+        rising = np.concatenate([solved.weights > state.value[:52], np.zeros(7, bool)])
+        gate = np.where(rising, tuning.turn_gate(turn_speed(state, solved)), 1.0)
         min_cutoff, beta = min_cutoff * gate, beta * gate
     value, state = one_euro(state, solved.as_vector(), solved.t_ns * 1e-9, min_cutoff, beta, tuning.d_cutoff)
     filtered = SolvedFrame.from_vector(value, solved.t_ns)

@@ -68,14 +68,15 @@ class SolverTuning:
     """Speed coefficient for angles, per degree per second (a 50 deg/s turn opens the cutoff by 10 Hz)."""
     d_cutoff: float = 1.0
     """One Euro derivative cutoff (Hz)."""
-    turn_gate_deg_s: tuple[float, float] = (60.0, 150.0)
-    """Head turn speeds (degrees per second: this frame's angles against the last filtered ones) over which the
-    expression channels' filter closes to `turn_gate_keep` of its cutoff. MediaPipe misreads a face turning fast
-    (a one-frame pucker of 0.87, shown as a funnel, as a 230 degrees/s turn swung back), and the filter, opened by
-    that very jump, let it through. Turns in conversation stay under it (the round trip's: at most 56 degrees/s)."""
+    turn_gate_deg_s: tuple[float, float] = (50.0, 120.0)
+    """Head turn speeds (degrees per second, `solver.turn_speed`) over which a weight's rise is held back: its
+    filter's cutoff closes to `turn_gate_keep` (MediaPipe's scores only). MediaPipe misreads a face turning fast (a
+    one-frame pucker of 0.87, shown as a funnel, as a 230 degrees/s turn swung back), and the filter, opened by that
+    very jump, let it through; at 95 degrees/s a mouthStretch of 0.86. A conversational turn (40 degrees/s) is
+    not held back, the round trip's fastest (56) by a tenth at most."""
     turn_gate_keep: tuple[float, float] = (0.05, 0.15)
-    """(face, eye channels) share of the cutoff (min cutoff and speed term) kept at full turn speed. The eyes keep
-    more: a blink often comes with a turn of the head."""
+    """(face, eye channels) share of the cutoff (min cutoff and speed term) kept at full turn speed, in (0, 1]. The
+    eyes keep more: a blink often comes with a turn of the head."""
     calibration_s: float = 1.0
     """Automatic neutral calibration collects this many seconds of frames when tracking starts, of a head held
     still (`calibration_still_deg`)."""
@@ -95,6 +96,8 @@ class SolverTuning:
             raise ValueError(f"max_gain must be >= 1, got {self.max_gain}")
         if not 0.0 <= self.turn_gate_deg_s[0] < self.turn_gate_deg_s[1]:
             raise ValueError(f"turn_gate_deg_s must rise from 0 or more, got {self.turn_gate_deg_s}")
+        if not all(0.0 < k <= 1.0 for k in self.turn_gate_keep):
+            raise ValueError(f"turn_gate_keep must lie in (0, 1], got {self.turn_gate_keep}")
 
     def turn_gate(self, turn_deg_s: float) -> np.ndarray:
         """(59,) factor on each channel's cutoff for a head turning at `turn_deg_s`: 1 below `turn_gate_deg_s`,

@@ -241,33 +241,46 @@ def test_the_eyes_look_up_and_down_together_and_not_through_closed_lids():
         assert conjugate_gaze(w)[ARKIT_INDEX["eyeLookDownRight"]] == pytest.approx(0.5 * kept)
 
 
-
-
-TURN_SPIKE_SHOWN = {"face": 0.35, "eye": 0.7}
-"""A one-frame misread of 1.0 while the head swings at 200 degrees/s shows at most this much (ungated: 0.87 on a
-face channel, 0.92 on an eye channel; the eyes are held back less, a blink often comes with a turn)."""
-STILL_SPIKE_SHOWN = {"face": 0.8, "eye": 0.85}
-"""...and at least this much with the head still or turning at a conversational 40 degrees/s: the gate does not
+TURN_SPIKE_SHOWN = {"face": 0.4, "eye": 0.75}
+"""A one-frame misread of 1.0 while the head swings at 200 degrees/s shows at most this much at 15-60 fps (at 30 fps
+0.25 and 0.63; ungated 0.87 on a face channel, 0.92 on an eye channel; the eyes are held back less, a blink often
+comes with a turn)..."""
+TURN_SPIKE_AFTER = 0.15
+"""...and is down to this two frames later, the head still turning (the gate holds back rises only)..."""
+STILL_SPIKE_SHOWN = {"face": 0.75, "eye": 0.85}
+"""...and with the head still, or turning at a conversational 40 degrees/s, at least this much: the gate does not
 slow ordinary motion."""
 
 
-def _spike_shown(turn_deg_s: float, channel: str) -> float:
-    """The filtered weight of `channel` on the frame where it reads 1.0 for one frame, at 30 fps, the head turning
-    at turn_deg_s throughout."""
-    state, k = None, ARKIT_INDEX[channel]
-    for i in range(12):
+def _spike_shown(turn_deg_s: float, channel: str, fps: float = 30.0, tuning: SolverTuning = DEFAULT_TUNING
+                 ) -> tuple[float, float]:
+    """The filtered weight of `channel` on the frame where it reads 1.0 for one frame, and two frames later, the
+    head turning at turn_deg_s throughout."""
+    state, k, shown = None, ARKIT_INDEX[channel], []
+    for i in range(int(fps * 0.4) + 3):
         weights = np.zeros(52, np.float32)
-        weights[k] = 1.0 if i == 11 else 0.0
-        angles = np.array([turn_deg_s * i / 30.0, 0.0, 0.0], np.float32)
-        shown, state = filter_frame(state, SolvedFrame(weights, angles, np.zeros((2, 2), np.float32),
-                                                       int(i * 1e9 / 30)))
-    return float(shown.weights[k])
+        weights[k] = 1.0 if i == int(fps * 0.4) else 0.0
+        angles = np.array([turn_deg_s * i / fps, 0.0, 0.0], np.float32)
+        out, state = filter_frame(state, SolvedFrame(weights, angles, np.zeros((2, 2), np.float32),
+                                                     int(i * 1e9 / fps)), tuning)
+        shown.append(float(out.weights[k]))
+    return shown[-3], shown[-1]
 
 
+@pytest.mark.parametrize("fps", [15.0, 30.0, 60.0])
 @pytest.mark.parametrize("channel", ["mouthFunnel", "mouthStretchRight", "eyeSquintLeft"])
-def test_a_one_frame_misread_during_a_fast_turn_is_held_back(channel):
+def test_a_one_frame_misread_during_a_fast_turn_is_held_back(channel, fps):
     # MediaPipe misreads a face turning fast: a one-frame pucker of 0.87 (shown as a funnel) as a head swung back
     # at 230 degrees/s, and the filter, opened by that very jump, let it through
     kind = "eye" if channel.startswith("eye") else "face"
-    assert _spike_shown(200.0, channel) <= TURN_SPIKE_SHOWN[kind]
-    assert min(_spike_shown(0.0, channel), _spike_shown(40.0, channel)) >= STILL_SPIKE_SHOWN[kind]
+    spike, after = _spike_shown(200.0, channel, fps)
+    assert spike <= TURN_SPIKE_SHOWN[kind] and after <= TURN_SPIKE_AFTER
+    assert min(_spike_shown(0.0, channel, fps)[0], _spike_shown(40.0, channel, fps)[0]) >= STILL_SPIKE_SHOWN[kind]
+
+
+def test_a_phones_scores_are_not_held_back_in_a_turn():
+    # ARKit's own tracking does not misread a turn, and a phone's packets arrive with jitter that reads as speed
+    from avatar_engine.solve.tuning import ARKIT_TUNING
+
+    assert _spike_shown(200.0, "mouthFunnel", tuning=ARKIT_TUNING)[0] == pytest.approx(
+        _spike_shown(0.0, "mouthFunnel", tuning=ARKIT_TUNING)[0])
