@@ -31,6 +31,9 @@ class AnimatorOptions:
     """Show the avatar as a mirror image of the person (what a selfie view looks like)."""
     auto_calibrate: bool = True
     """Calibrate the resting face from the first `tuning.calibration_s` seconds of tracking."""
+    recentre_s: float = 0.6
+    """When a calibration ends, glide from the pose shown to the newly calibrated one over this long: the new rest
+    moved a head sitting 8 degrees off the camera's axis back to straight in one frame (a 5-degree snap)."""
 
 
 MAX_CALIBRATION_FRAMES = 600
@@ -92,6 +95,8 @@ class Animator:
         self._shown: SolvedFrame = SolvedFrame.neutral()
         self._resume_from: SolvedFrame | None = None
         self._resume_s = 0.0
+        self._recentre: tuple[np.ndarray, float] | None = None
+        """(offset, start time): what a calibration's new rest moved the pose by, faded out over `recentre_s`."""
         self.state = "idle"
         """'tracking', 'holding' (face just lost), 'easing' (toward idle), 'idle', or 'calibrating'."""
         self.rejected = 0
@@ -135,6 +140,8 @@ class Animator:
                         near=reference_calibration(opts.tuning.response) if self._collect_auto else None,
                         max_shift=opts.tuning.calibration_max_shift)
                     self._collect = None
+                    if self._last_tracked is not None:  # the rest moved: glide to it (below), do not snap
+                        self._recentre, self._filter = (self._shown.as_vector(), now_s), None
             if self.state not in ("tracking", "calibrating", "holding"):
                 # re-acquired after easing away: do not filter from a stale position. Not from holding: the avatar
                 # still shows the last tracked pose, and a camera slower than the loop's idle tick (under 10 fps)
@@ -145,6 +152,8 @@ class Animator:
             tracked, self._filter = filter_frame(self._filter, solved, opts.tuning)
             self._last_tracked, self._last_tracked_s = tracked, now_s
             shown = tracked
+            if self._recentre is not None:
+                shown = self._recentred(tracked, now_s)
             if self._resume_from is not None:
                 s = (now_s - self._resume_s) / max(opts.idle.resume_s, 1e-6)
                 if s >= 1.0:
@@ -154,6 +163,19 @@ class Animator:
             self.state = "calibrating" if self._collect is not None else "tracking"
         self._shown = shown
         return shown
+
+    def _recentred(self, tracked: SolvedFrame, now_s: float) -> SolvedFrame:
+        """`tracked` plus what the last calibration moved the pose by, fading out over `recentre_s`: the face keeps
+        moving live while it glides to the new rest (a blend from a frozen frame would have slowed it)."""
+        before, start = self._recentre
+        if start == now_s:  # the first frame on the new rest: the offset is what the avatar showed until now
+            self._recentre = (before - tracked.as_vector(), start)
+        offset, start = self._recentre
+        fade = 1.0 - smoothstep((now_s - start) / max(self.options.recentre_s, 1e-6))
+        if fade <= 0.0:
+            self._recentre = None
+            return tracked
+        return SolvedFrame.from_vector(tracked.as_vector() + fade * offset, tracked.t_ns)
 
     def _lost(self, now_s: float) -> SolvedFrame:
         idle = self.options.idle

@@ -195,3 +195,29 @@ def test_a_face_mostly_beyond_the_frame_counts_as_lost():
         assert a.state == "holding"
         assert np.allclose(held.as_vector(), last.as_vector()) and held.weights[JAW] > 0.5 and whole.weights[JAW] > 0.5
     assert a.cut == 2
+
+
+RECENTRE_STEP_DEG = 1.0
+"""Largest change of head angle between frames as a calibration's new rest takes over (it snapped 5 degrees)."""
+
+
+def test_a_new_rest_is_glided_to_while_the_face_stays_live():
+    # a person sitting 8 degrees off the camera's axis: calibration moves the rest there, and the head turned back
+    # to straight in one frame
+    from avatar_engine.records import euler_rotation
+
+    rest = reference_calibration()
+    turned = euler_rotation(8.0, 3.0) @ np.array(rest.rotation)
+    a = Animator(AnimatorOptions(tuning=dataclasses.replace(DEFAULT_TUNING, calibration_s=1.0)))
+    shown, states = [], []
+    for i in range(90):
+        scores = rest.scores.copy()
+        scores[JAW] = 0.9 if 36 <= i < 44 else scores[JAW]  # the mouth opens as the glide goes on
+        shown.append(a.update(LandmarkFrame(scores, turned, int(i * 1e9 / FPS)), i / FPS))
+        states.append(a.state)
+    done = states.index("tracking")
+    angles = np.array([f.angles for f in shown])
+    assert np.abs(angles[done - 1, :2]).max() > 5.0, "before calibrating, the turn shows"
+    assert np.abs(np.diff(angles[done - 1:], axis=0)).max() <= RECENTRE_STEP_DEG
+    assert np.abs(angles[-1, :2]).max() < 1.0, "then the new rest"
+    assert max(f.weights[JAW] for f in shown[36:44]) > 0.5, "the face moves live while the pose glides"
