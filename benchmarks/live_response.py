@@ -36,6 +36,11 @@ HOLD = 3
 """Frames each render is fed to the video-mode tracker; the last one is read."""
 SETTLE = 10
 """...and the settled rest and full weight the cross-talk and pose drift are read from."""
+CURVE_YAWS = (-30.0, -15.0, 15.0, 30.0)
+CURVE_PITCHES = (-20.0, -10.0, 10.0, 20.0)
+"""Head turns and nods at which every shape's response curve is measured again: MediaPipe scores an expression
+differently on a turned head (jawOpen at full weight reads 0.92 facing the camera, 0.67 turned 30 degrees; the
+mouthSmileLeft 0.77 facing, 0.16 at yaw +15)."""
 SWEEP_STEP = 2.5
 YAW_LIMIT, PITCH_LIMIT = 30.0, 20.0
 GRID_STEP = 7.5
@@ -109,6 +114,13 @@ def main() -> None:
         angles = seen_angles(full, still) - seen_angles(rest_now, still)  # the landmarks move too
         if np.abs(angles).max() > POSE_DRIFT_KEEP:
             pose_drift[name] = tuple(round(float(a), 2) for a in angles)
+    pose_curves = {}
+    for axis, grid in (("yaw", CURVE_YAWS), ("pitch", CURVE_PITCHES)):
+        for angle in grid:  # read as the curves facing the camera are, one sweep after another
+            probe.look(expression({}, **{axis: angle}), hold=SETTLE)
+            for k, name in enumerate(ARKIT_NAMES):
+                pose_curves.setdefault((axis, angle), {})[name] = [
+                    float(probe.look(expression({name: w}, **{axis: angle})).scores[k]) for w in WEIGHTS]
     probe.look(expression({}), hold=10)
     neutral = rest.rotation
     sweeps = {}
@@ -158,6 +170,14 @@ def main() -> None:
             f'"""Weights the reference head was rendered with for each shape."""\n'
             f"RESPONSE_SCORES: dict[str, tuple[float, ...]] = {fmt({n: r(c) for n, c in curves.items()})}\n"
             f'"""ARKit name -> MediaPipe\'s score at each of RESPONSE_WEIGHTS; shapes missing here read score = weight."""\n'
+            f"CURVE_YAWS = {CURVE_YAWS!r}\n"
+            f"RESPONSE_SCORES_YAW: dict[str, tuple[tuple[float, ...], ...]] = "
+            f"{fmt({n: tuple(r(pose_curves[('yaw', a)][n]) for a in CURVE_YAWS) for n in ARKIT_NAMES})}\n"
+            f'"""ARKit name -> its RESPONSE_SCORES with the head turned to each of CURVE_YAWS (the same rest frame)."""\n'
+            f"CURVE_PITCHES = {CURVE_PITCHES!r}\n"
+            f"RESPONSE_SCORES_PITCH: dict[str, tuple[tuple[float, ...], ...]] = "
+            f"{fmt({n: tuple(r(pose_curves[('pitch', a)][n]) for a in CURVE_PITCHES) for n in ARKIT_NAMES})}\n"
+            f'"""...and nodded to each of CURVE_PITCHES."""\n'
             f"CROSSTALK: dict[str, dict[str, float]] = {fmt({n: c for n, c in crosstalk.items() if c})}\n"
             f'"""Shape at full weight -> {{other shape: how much its score moves}} (MediaPipe reads a smile partly as raised\n'
             f'brows, say); the solver subtracts it using a first estimate of the weights."""\n'

@@ -132,6 +132,78 @@ def _pose_shift(yaw: float, pitch: float) -> np.ndarray:
     return shift
 
 
+OBSERVABLE_SPAN = 0.1
+"""A shape whose score rises less than this from rest to full weight at a head pose cannot be read there (a smile's
+far mouth corner turned 30 degrees away reads 0 at any weight): its score is not inverted through that curve."""
+
+
+MIDLINE = np.array([not n.endswith(("Left", "Right")) for n in ARKIT_NAMES])
+"""Shapes on the face's midline (jawOpen, pucker, funnel, browInnerUp...): their curves by pose are measured as
+people make them. A sided shape's was measured alone, and a turn hides one side: MediaPipe read mouthSmileLeft alone
+at 0.16 turned 15 degrees but both corners' smile (0.8) at 0.66 turned 20, and the remapped smile overshot to 1."""
+
+
+@lru_cache(maxsize=1)
+def _pose_curves() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None:
+    """((yaws, (n, 52, k) score curves), (pitches, (m, 52, k))), each grid with the facing curve at 0 added; None
+    when the table has no curves by pose."""
+    if not hasattr(measured, "RESPONSE_SCORES_YAW"):
+        return None
+    weights = np.asarray(measured.RESPONSE_WEIGHTS, np.float64)
+    facing = np.array([measured.RESPONSE_SCORES.get(n, weights) for n in ARKIT_NAMES], np.float64)
+    out = []
+    for grid, table in ((measured.CURVE_YAWS, measured.RESPONSE_SCORES_YAW),
+                        (measured.CURVE_PITCHES, measured.RESPONSE_SCORES_PITCH)):
+        angles = np.array(list(grid) + [0.0])
+        curves = np.stack([np.array([table[n][i] if n in table else facing[j] for j, n in enumerate(ARKIT_NAMES)])
+                           for i in range(len(grid))] + [facing])
+        order = np.argsort(angles)
+        out.append((angles[order], curves[order]))
+    return out[0], out[1]
+
+
+def _curve_at(angle: float, angles: np.ndarray, curves: np.ndarray) -> np.ndarray:
+    """(52, k) the score curves at `angle`, linear between the measured angles and held beyond them."""
+    i = int(np.clip(np.searchsorted(angles, angle) - 1, 0, len(angles) - 2))
+    t = float(np.clip((angle - angles[i]) / (angles[i + 1] - angles[i]), 0.0, 1.0))
+    return np.maximum.accumulate(curves[i] + t * (curves[i + 1] - curves[i]), axis=1)
+
+
+def facing_scores(scores: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
+    """(52,) scores read on a head turned by yaw and nodded by pitch -> the scores the same expression reads facing
+    the camera: each score through the inverse of its response curve at that turn, then the facing curve (then the
+    same at that nod). MediaPipe reads a turned head's expressions weaker or stronger (jawOpen at full weight: 0.92
+    facing, 0.67 turned 30 degrees), and its resting scores drift. A sided shape (`MIDLINE`), or one it cannot read
+    at that pose (`OBSERVABLE_SPAN`), has only the resting drift taken out, as the slow sweeps measured it."""
+    table = _pose_curves()
+    s = np.asarray(scores, np.float64)
+    if table is None:
+        return s
+    weights = np.asarray(measured.RESPONSE_WEIGHTS, np.float64)
+    facing = table[0][1][int(np.argmin(np.abs(table[0][0])))]
+    rows = np.broadcast_to(weights, facing.shape)
+    # the curves were measured turning or nodding, not both: on a head turned and nodded at once only the larger
+    # of the two (as a share of its measured range) reshapes the response (both, one after the other, compounded:
+    # a pucker misread turned 35 and nodded 15 degrees became a funnel of 0.58); the other takes out its drift
+    reach = [abs(a) / max(abs(t[0][0]), abs(t[0][-1])) for t, a in zip(table, (yaw, pitch))]
+    for axis, ((angles, curves), angle, shifts, grid) in enumerate(zip(table, (yaw, pitch), _shift_tables(),
+                                                                       (measured.POSE_YAWS, measured.POSE_PITCHES))):
+        # the curve's rise as measured at this pose, from the rest the slow sweeps measured there: a curve's own
+        # first score carries what the shape swept before it left in MediaPipe's video mode (browDown before
+        # browInnerUp read its rest 0.05 low turned 15 degrees, and every turn then raised the brows)
+        rest = facing[:, 0] + _lookup(np.full(52, angle), np.broadcast_to(np.asarray(grid, np.float64), shifts.shape),
+                                      shifts)
+        curve = _curve_at(angle, angles, curves)
+        curve = curve - curve[:, :1] + rest[:, None]
+        seen = (curve[:, -1] - curve[:, 0] >= OBSERVABLE_SPAN) & MIDLINE & (reach[axis] >= reach[1 - axis])
+        knots = curve + 1e-9 * np.arange(curve.shape[1])  # a plateau maps to its first weight
+        mapped = _lookup(_lookup(s, knots, rows), rows, facing)
+        # beyond the curve's ends the score keeps its distance from them: a score under the rest stays under it
+        mapped += np.minimum(s - curve[:, 0], 0.0) + np.maximum(s - curve[:, -1], 0.0)
+        s = np.where(seen, mapped, s - (rest - facing[:, 0]))  # the rest: only its drift taken out, as before
+    return s
+
+
 def _true_angle(seen: float, seen_grid: tuple[float, ...], grid: tuple[float, ...]) -> float:
     """Invert a measured angle map (piecewise linear, extended past its ends by the end slopes)."""
     s, g = np.asarray(seen_grid, np.float64), np.asarray(grid, np.float64)
@@ -165,7 +237,10 @@ def scores_to_weights(scores: np.ndarray, calibration: Calibration, angles: np.n
     rest = curves[0][:, 0]
     s = np.asarray(scores, np.float64) - calibration.scores + rest
     if tuning.response == "mediapipe":
-        s = s - _pose_shift(float(angles[0]), float(angles[1]))
+        if _pose_curves() is not None:
+            s = facing_scores(s, float(angles[0]), float(angles[1]))
+        else:
+            s = s - _pose_shift(float(angles[0]), float(angles[1]))
         # undo cross-talk using a first estimate of the weights (a smile lifts MediaPipe's browInnerUp, say)
         s = s - _crosstalk() @ _invert(s, curves, tuning.max_gain)
     out = _invert(s, curves, tuning.max_gain)

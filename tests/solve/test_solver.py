@@ -284,3 +284,23 @@ def test_a_phones_scores_are_not_held_back_in_a_turn():
 
     assert _spike_shown(200.0, "mouthFunnel", tuning=ARKIT_TUNING)[0] == pytest.approx(
         _spike_shown(0.0, "mouthFunnel", tuning=ARKIT_TUNING)[0])
+
+
+@pytest.mark.skipif(not hasattr(measured, "RESPONSE_SCORES_YAW"), reason="the table has no response curves by pose")
+def test_an_open_jaw_on_a_turned_head_reads_as_open():
+    # MediaPipe reads jawOpen weaker on a turned head (0.92 at full weight facing the camera, 0.67 turned 30
+    # degrees): only the resting drift was taken out, and talking while turned showed a half-open mouth
+    from avatar_engine.solve.solver import MIDLINE
+
+    cal = reference_calibration()
+    k = ARKIT_INDEX["jawOpen"]
+    for yaw in measured.CURVE_YAWS:
+        scores = cal.scores.copy()
+        scores[k] = measured.RESPONSE_SCORES_YAW["jawOpen"][measured.CURVE_YAWS.index(yaw)][-1]
+        angles = np.array([yaw, 0.0, 0.0])
+        assert scores_to_weights(scores, cal, angles)[k] >= 0.85, yaw
+    from avatar_engine.solve.solver import _pose_shift
+
+    turned = measured.CURVE_YAWS[-1]  # the resting face turned reads its rest drifted (the slow sweeps' table)
+    still = scores_to_weights(cal.scores + _pose_shift(turned, 0.0), cal, np.array([turned, 0.0, 0.0]))
+    assert still[MIDLINE].max() <= 0.15, "the resting face turned stays at rest"
