@@ -35,7 +35,7 @@ WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 HOLD = 3
 """Frames each render is fed to the video-mode tracker; the last one is read."""
 SETTLE = 10
-"""...and the settled rest and full weight the cross-talk and pose drift are read from."""
+"""...and the resting face held before each pose's sweeps."""
 CURVE_YAWS = (-30.0, -15.0, 15.0, 30.0)
 CURVE_PITCHES = (-20.0, -10.0, 10.0, 20.0)
 """Head turns and nods at which every shape's response curve is measured again: MediaPipe scores an expression
@@ -100,18 +100,17 @@ def main() -> None:
         # (read from a settled rest instead, the round trip lost 0.01-0.02 of r on pucker, funnel and brows)
         frames = [probe.look(expression({name: w})) for w in WEIGHTS]
         curves[name] = [float(f.scores[k]) for f in frames]
-        # what the shape at full weight does to the others' scores and to the head pose: against a settled rest,
-        # both held long enough to leave no trace of the frames before (3 frames after a shape at full weight,
-        # 14 cross-talk entries still moved by more than 0.05), and not against the first rest frame: the same
-        # resting face reads differently over the run (browInnerUp by 0.02 on average, up to 0.04), and against
-        # it every shape seemed to lower browInnerUp; the solver, adding that back, raised the brows whenever
-        # any shape moved
-        rest_now = probe.look(expression({}), hold=SETTLE)
-        full = probe.look(expression({name: 1.0}), hold=SETTLE)
-        drift = full.scores - rest_now.scores
+        # what the shape at full weight does to the others' scores and to the head pose, read as its sweep reads
+        # it (a few frames after each change, as a blink or a smile is seen live) and against its own weight-0
+        # frame, not the first rest frame: the same resting face reads differently over the run (browInnerUp by
+        # 0.02 on average, up to 0.04), and against it every shape seemed to lower browInnerUp; the solver, adding
+        # that back, raised the brows whenever any shape moved. Read from a settled rest and a settled full
+        # weight instead, a blink's lift of eyeSquintLeft (0.17 three frames in) settled away, went uncorrected,
+        # and every live blink squinted the left eye to 1
+        drift = frames[-1].scores - frames[0].scores
         drift[k] = 0.0
         crosstalk[name] = {ARKIT_NAMES[j]: round(float(drift[j]), 3) for j in np.flatnonzero(np.abs(drift) > CROSSTALK_KEEP)}
-        angles = seen_angles(full, still) - seen_angles(rest_now, still)  # the landmarks move too
+        angles = seen_angles(frames[-1], still) - seen_angles(frames[0], still)  # the landmarks move too
         if np.abs(angles).max() > POSE_DRIFT_KEEP:
             pose_drift[name] = tuple(round(float(a), 2) for a in angles)
     pose_curves = {}

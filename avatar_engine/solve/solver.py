@@ -286,6 +286,16 @@ def conjugate_gaze(weights: np.ndarray, tuning: SolverTuning = DEFAULT_TUNING) -
     return w
 
 
+def squint_under_blink(weights: np.ndarray, tuning: SolverTuning = DEFAULT_TUNING) -> np.ndarray:
+    """Each eye's squint faded out under its blink (`SolverTuning.blink_hides_squint`)."""
+    w = np.asarray(weights, np.float32).copy()
+    lo, hi = tuning.blink_hides_squint
+    for side in ("Left", "Right"):
+        x = float(np.clip((w[ARKIT_INDEX[f"eyeBlink{side}"]] - lo) / max(hi - lo, 1e-6), 0.0, 1.0))
+        w[ARKIT_INDEX[f"eyeSquint{side}"]] *= 1.0 - x * x * (3.0 - 2.0 * x)
+    return w
+
+
 def lips_within_jaw(weights: np.ndarray) -> np.ndarray:
     """mouthClose no higher than jawOpen. ARKit's mouthClose closes the lips over an open jaw, and its shape is
     made to be added to jawOpen's: alone it lifts the lower lip into the upper and shows the lower teeth through
@@ -351,7 +361,7 @@ def solve_frame(frame: LandmarkFrame, calibration: Calibration, tuning: SolverTu
         weights = scores_to_weights(frame.scores, calibration, angles, tuning)
     if frame.points is not None and tuning.response == "mediapipe":
         weights = split_rounding(weights, lip_gap(frame.points), tuning)
-    weights = conjugate_gaze(lips_within_jaw(weights), tuning)
+    weights = squint_under_blink(conjugate_gaze(lips_within_jaw(weights), tuning), tuning)
     solved = SolvedFrame(weights, angles.astype(np.float32), gaze_from_weights(weights, tuning), frame.t_ns)
     return mirror_frame(solved) if mirror else solved
 

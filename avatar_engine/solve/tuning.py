@@ -39,6 +39,10 @@ class SolverTuning:
     blink_hides_gaze: tuple[float, float] = (0.5, 0.9)
     """Vertical gaze fades out as the two eyes' mean blink goes from the first value to the second: closing lids
     hide where the eyes look, and MediaPipe reads part of a blink as looking down."""
+    blink_hides_squint: tuple[float, float] = (0.4, 0.8)
+    """Each eye's squint fades out as its blink goes from the first value to the second: a closed lid hides the
+    lower lid's lift, and MediaPipe reads a blink partly as a squint (live, every blink squinted the left eye to
+    0.77-1 while the right stayed calm: closed eyes looked lopsided)."""
     gaze_to_bones: bool = True
     """Turn the eye bones for the part of the gaze the eyeLook* shapes leave (`MORPH_GAZE_DEG`): the shapes also
     bring the lids along, which bones alone left still (looking down showed the white above the iris)."""

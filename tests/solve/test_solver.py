@@ -304,3 +304,16 @@ def test_an_open_jaw_on_a_turned_head_reads_as_open():
     turned = measured.CURVE_YAWS[-1]  # the resting face turned reads its rest drifted (the slow sweeps' table)
     still = scores_to_weights(cal.scores + _pose_shift(turned, 0.0), cal, np.array([turned, 0.0, 0.0]))
     assert still[MIDLINE].max() <= 0.15, "the resting face turned stays at rest"
+
+
+def test_a_closed_eye_shows_no_squint():
+    # MediaPipe reads a blink partly as a squint: live, every blink squinted the left eye to 0.77-1 while the right
+    # stayed calm, and closed eyes looked lopsided; a closed lid hides the lower lid's lift anyway
+    from avatar_engine.solve.solver import squint_under_blink
+
+    w = np.zeros(52, np.float32)
+    w[[ARKIT_INDEX["eyeSquintLeft"], ARKIT_INDEX["eyeSquintRight"]]] = 0.8
+    w[ARKIT_INDEX["eyeBlinkLeft"]], w[ARKIT_INDEX["eyeBlinkRight"]] = 1.0, 0.2
+    out = squint_under_blink(w)
+    assert out[ARKIT_INDEX["eyeSquintLeft"]] == 0.0, "the closed eye"
+    assert out[ARKIT_INDEX["eyeSquintRight"]] == pytest.approx(0.8), "the open eye keeps its squint"
