@@ -93,10 +93,9 @@ class Animator:
         self._last_tracked: SolvedFrame | None = None
         self._last_tracked_s = -np.inf
         self._shown: SolvedFrame = SolvedFrame.neutral()
-        self._resume_from: SolvedFrame | None = None
-        self._resume_s = 0.0
-        self._recentre: tuple[np.ndarray, float] | None = None
-        """(offset, start time): what a calibration's new rest moved the pose by, faded out over `recentre_s`."""
+        self._glide: tuple[np.ndarray, float, float] | None = None
+        """(offset, start time, seconds): how far what was shown lies from the tracked face when a calibration
+        moves the rest or the face is found again, faded out on top of live tracking (`_glided`)."""
         self.state = "idle"
         """'tracking', 'holding' (face just lost), 'easing' (toward idle), 'idle', or 'calibrating'."""
         self.rejected = 0
@@ -141,39 +140,39 @@ class Animator:
                         max_shift=opts.tuning.calibration_max_shift)
                     self._collect = None
                     if self._last_tracked is not None:  # the rest moved: glide to it (below), do not snap
-                        self._recentre, self._filter = (self._shown.as_vector(), now_s), None
+                        self._glide, self._filter = (self._shown.as_vector(), now_s, opts.recentre_s), None
             if self.state not in ("tracking", "calibrating", "holding"):
                 # re-acquired after easing away: do not filter from a stale position. Not from holding: the avatar
                 # still shows the last tracked pose, and a camera slower than the loop's idle tick (under 10 fps)
                 # passes through holding between every two frames (the filter was reset on each, the pose a frame late)
                 self._filter = None
-                self._resume_from, self._resume_s = self._shown, now_s
+                self._glide = (self._shown.as_vector(), now_s, opts.idle.resume_s)
             solved = solve_frame(frame, self.calibration, opts.tuning, self.mirror)
             tracked, self._filter = filter_frame(self._filter, solved, opts.tuning)
-            self._last_tracked, self._last_tracked_s = tracked, now_s
             shown = tracked
-            if self._recentre is not None:
-                shown = self._recentred(tracked, now_s)
-            if self._resume_from is not None:
-                s = (now_s - self._resume_s) / max(opts.idle.resume_s, 1e-6)
-                if s >= 1.0:
-                    self._resume_from = None
-                else:
-                    shown = blend(self._resume_from, tracked, smoothstep(s))
+            if self._glide is not None:
+                shown = self._glided(tracked, now_s)
+            # lost, the face holds what was shown (mid-glide too: holding the tracked frame popped)
+            self._last_tracked, self._last_tracked_s = shown, now_s
             self.state = "calibrating" if self._collect is not None else "tracking"
         self._shown = shown
         return shown
 
-    def _recentred(self, tracked: SolvedFrame, now_s: float) -> SolvedFrame:
-        """`tracked` plus what the last calibration moved the pose by, fading out over `recentre_s`: the face keeps
-        moving live while it glides to the new rest (a blend from a frozen frame would have slowed it)."""
-        before, start = self._recentre
-        if start == now_s:  # the first frame on the new rest: the offset is what the avatar showed until now
-            self._recentre = (before - tracked.as_vector(), start)
-        offset, start = self._recentre
-        fade = 1.0 - smoothstep((now_s - start) / max(self.options.recentre_s, 1e-6))
+    def _glided(self, tracked: SolvedFrame, now_s: float) -> SolvedFrame:
+        """`tracked` plus how far what was shown lay from it when the glide began, fading out (smoothstep) over the
+        glide's time, longer for a head far off (`IdleOptions.resume_deg_s`): the face keeps moving live meanwhile
+        (a blend from a frozen frame slowed it), and a face found 20 degrees from the idle pose no longer swung
+        there in a quarter of a second."""
+        shown_then, start, seconds = self._glide
+        if start == now_s:  # the first frame: the offset is what the avatar showed until now
+            offset = shown_then - tracked.as_vector()
+            turn = float(np.abs(offset[52:55]).max())
+            idle = self.options.idle
+            self._glide = (offset, start, max(seconds, min(turn / max(idle.resume_deg_s, 1e-6), idle.resume_max_s)))
+        offset, start, seconds = self._glide
+        fade = 1.0 - smoothstep((now_s - start) / max(seconds, 1e-6))
         if fade <= 0.0:
-            self._recentre = None
+            self._glide = None
             return tracked
         return SolvedFrame.from_vector(tracked.as_vector() + fade * offset, tracked.t_ns)
 

@@ -19,7 +19,11 @@ class IdleOptions:
     ease_s: float = 1.0
     """Then blend to idle over this long (smoothstep)."""
     resume_s: float = 0.25
-    """When the face comes back, blend from what is shown to the tracked frame over this long."""
+    """When the face comes back, glide from what is shown to the tracked face over at least this long..."""
+    resume_deg_s: float = 60.0
+    """...and over as long as the head takes to turn the way at this speed (degrees a second, a calm turn)..."""
+    resume_max_s: float = 1.0
+    """...but no longer than this."""
     blink_period_s: float = 4.0
     """Average time between idle blinks."""
     blink_s: float = 0.16

@@ -179,7 +179,8 @@ def test_a_face_mostly_beyond_the_frame_counts_as_lost():
         moved[EYE_POINTS[0], 0] = eye_x + shift
         return dataclasses.replace(frame, points=moved)
 
-    a = animator(idle=IdleOptions(hold_s=0.5, ease_s=1.0))
+    # random points give no real pose: the glide from idle that a head so far off takes is held short
+    a = animator(idle=IdleOptions(hold_s=0.5, ease_s=1.0, resume_max_s=0.25))
     for i in range(10):
         whole = a.update(face(i / FPS, 0.0, 0.9), i / FPS)
     partly_out = face(10 / FPS, -0.33, 0.9)  # a tenth of the face beyond the left edge: still tracked
@@ -221,3 +222,22 @@ def test_a_new_rest_is_glided_to_while_the_face_stays_live():
     assert np.abs(np.diff(angles[done - 1:], axis=0)).max() <= RECENTRE_STEP_DEG
     assert np.abs(angles[-1, :2]).max() < 1.0, "then the new rest"
     assert max(f.weights[JAW] for f in shown[36:44]) > 0.5, "the face moves live while the pose glides"
+
+
+def test_a_face_lost_again_while_gliding_back_holds_what_was_shown():
+    # the hold showed the tracked frame, not the one gliding toward it: the avatar popped as the face was lost
+    from avatar_engine.records import euler_rotation
+
+    rest = reference_calibration()
+    a = animator(idle=IdleOptions(hold_s=0.5, ease_s=0.2))
+    t = 0.0
+    for _ in range(FPS * 2):  # idle: nothing tracked yet
+        a.update(None, t)
+        t += 1 / FPS
+    turned = LandmarkFrame(smiling(t).scores, euler_rotation(20.0, 0.0) @ np.array(rest.rotation), int(t * 1e9))
+    shown = [a.update(dataclasses.replace(turned, t_ns=int((t + i / FPS) * 1e9)), t + i / FPS) for i in range(3)]
+    held = a.update(None, t + 3 / FPS)
+    assert a.state == "holding"
+    assert np.allclose(held.as_vector(), shown[-1].as_vector())
+    yaw = [f.angles[0] for f in shown]
+    assert abs(yaw[-1]) < 15.0, "still gliding from the idle pose toward the 20-degree turn"
