@@ -172,7 +172,8 @@ def main() -> None:
             f"CURVE_YAWS = {CURVE_YAWS!r}\n"
             f"RESPONSE_SCORES_YAW: dict[str, tuple[tuple[float, ...], ...]] = "
             f"{fmt({n: tuple(r(pose_curves[('yaw', a)][n]) for a in CURVE_YAWS) for n in ARKIT_NAMES})}\n"
-            f'"""ARKit name -> its RESPONSE_SCORES with the head turned to each of CURVE_YAWS (the same rest frame)."""\n'
+            f'"""ARKit name -> its RESPONSE_SCORES with the head turned to each of CURVE_YAWS (the solver takes the\n'
+            f'rise of each curve from here and its rest from YAW_SHIFT: the first frame of a curve carries the shape before)"""\n'
             f"CURVE_PITCHES = {CURVE_PITCHES!r}\n"
             f"RESPONSE_SCORES_PITCH: dict[str, tuple[tuple[float, ...], ...]] = "
             f"{fmt({n: tuple(r(pose_curves[('pitch', a)][n]) for a in CURVE_PITCHES) for n in ARKIT_NAMES})}\n"

@@ -32,8 +32,9 @@ class AnimatorOptions:
     auto_calibrate: bool = True
     """Calibrate the resting face from the first `tuning.calibration_s` seconds of tracking."""
     recentre_s: float = 0.6
-    """When a calibration ends, glide from the pose shown to the newly calibrated one over this long: the new rest
-    moved a head sitting 8 degrees off the camera's axis back to straight in one frame (a 5-degree snap)."""
+    """When a calibration ends, glide from the pose shown to the newly calibrated one over this long (the head's
+    angles over longer if a calm turn takes longer, `IdleOptions.resume_deg_s`): the new rest moved a head sitting
+    8 degrees off the camera's axis back to straight in one frame (a 5-degree snap)."""
 
 
 MAX_CALIBRATION_FRAMES = 600
@@ -93,9 +94,10 @@ class Animator:
         self._last_tracked: SolvedFrame | None = None
         self._last_tracked_s = -np.inf
         self._shown: SolvedFrame = SolvedFrame.neutral()
-        self._glide: tuple[np.ndarray, float, float] | None = None
-        """(offset, start time, seconds): how far what was shown lies from the tracked face when a calibration
-        moves the rest or the face is found again, faded out on top of live tracking (`_glided`)."""
+        self._glide: dict | None = None
+        """When a calibration moves the rest or the face is found again: what was shown then, when, and for how
+        long; from the first tracked frame on, how far that lay from it, faded out on top of live tracking
+        (`_glided`)."""
         self.state = "idle"
         """'tracking', 'holding' (face just lost), 'easing' (toward idle), 'idle', or 'calibrating'."""
         self.rejected = 0
@@ -140,13 +142,13 @@ class Animator:
                         max_shift=opts.tuning.calibration_max_shift)
                     self._collect = None
                     if self._last_tracked is not None:  # the rest moved: glide to it (below), do not snap
-                        self._glide, self._filter = (self._shown.as_vector(), now_s, opts.recentre_s), None
+                        self._glide, self._filter = self._glide_from(now_s, opts.recentre_s), None
             if self.state not in ("tracking", "calibrating", "holding"):
                 # re-acquired after easing away: do not filter from a stale position. Not from holding: the avatar
                 # still shows the last tracked pose, and a camera slower than the loop's idle tick (under 10 fps)
                 # passes through holding between every two frames (the filter was reset on each, the pose a frame late)
                 self._filter = None
-                self._glide = (self._shown.as_vector(), now_s, opts.idle.resume_s)
+                self._glide = self._glide_from(now_s, opts.idle.resume_s)
             solved = solve_frame(frame, self.calibration, opts.tuning, self.mirror)
             tracked, self._filter = filter_frame(self._filter, solved, opts.tuning)
             shown = tracked
@@ -158,23 +160,27 @@ class Animator:
         self._shown = shown
         return shown
 
+    def _glide_from(self, now_s: float, seconds: float) -> dict:
+        return {"shown": self._shown.as_vector(), "start": now_s, "seconds": seconds, "offset": None}
+
     def _glided(self, tracked: SolvedFrame, now_s: float) -> SolvedFrame:
-        """`tracked` plus how far what was shown lay from it when the glide began, fading out (smoothstep) over the
-        glide's time, longer for a head far off (`IdleOptions.resume_deg_s`): the face keeps moving live meanwhile
-        (a blend from a frozen frame slowed it), and a face found 20 degrees from the idle pose no longer swung
-        there in a quarter of a second."""
-        shown_then, start, seconds = self._glide
-        if start == now_s:  # the first frame: the offset is what the avatar showed until now
-            offset = shown_then - tracked.as_vector()
-            turn = float(np.abs(offset[52:55]).max())
-            idle = self.options.idle
-            self._glide = (offset, start, max(seconds, min(turn / max(idle.resume_deg_s, 1e-6), idle.resume_max_s)))
-        offset, start, seconds = self._glide
-        fade = 1.0 - smoothstep((now_s - start) / max(seconds, 1e-6))
-        if fade <= 0.0:
+        """`tracked` plus how far what was shown lay from it when the glide began, fading out (smoothstep) on top of
+        live tracking: the face keeps moving meanwhile (a blend from a frozen frame slowed it). The weights and gaze
+        fade over the glide's time; the head's angles over at least that and as long as a calm turn takes
+        (`IdleOptions.resume_deg_s`, at most `resume_max_s`): a face found 20 degrees from the idle pose swung there
+        in a quarter of a second, and an idle blink then held for as long as the turn took."""
+        glide, idle = self._glide, self.options.idle
+        if glide["offset"] is None:  # the first tracked frame (by this flag: a clock that repeats a time is allowed)
+            glide["offset"] = glide["shown"] - tracked.as_vector()
+            turn = float(np.abs(glide["offset"][52:55]).max())
+            glide["turn_seconds"] = max(glide["seconds"], min(turn / max(idle.resume_deg_s, 1e-6), idle.resume_max_s))
+        elapsed = now_s - glide["start"]
+        fade = np.full(59, 1.0 - smoothstep(elapsed / max(glide["seconds"], 1e-6)))
+        fade[52:55] = 1.0 - smoothstep(elapsed / max(glide["turn_seconds"], 1e-6))
+        if fade.max() <= 0.0:
             self._glide = None
             return tracked
-        return SolvedFrame.from_vector(tracked.as_vector() + fade * offset, tracked.t_ns)
+        return SolvedFrame.from_vector(tracked.as_vector() + fade * glide["offset"], tracked.t_ns)
 
     def _lost(self, now_s: float) -> SolvedFrame:
         idle = self.options.idle

@@ -265,7 +265,8 @@ RESPONSE_SCORES_YAW: dict[str, tuple[tuple[float, ...], ...]] = {'browDownLeft':
                (0.0, 0.0, 0.0, 0.0, 0.0),
                (0.0, 0.0, 0.0, 0.0, 0.0),
                (0.0, 0.0, 0.0, 0.0, 0.0))}
-"""ARKit name -> its RESPONSE_SCORES with the head turned to each of CURVE_YAWS (the same rest frame)."""
+"""ARKit name -> its RESPONSE_SCORES with the head turned to each of CURVE_YAWS (the solver takes the
+rise of each curve from here and its rest from YAW_SHIFT: the first frame of a curve carries the shape before)"""
 CURVE_PITCHES = (-20.0, -10.0, 10.0, 20.0)
 RESPONSE_SCORES_PITCH: dict[str, tuple[tuple[float, ...], ...]] = {'browDownLeft': ((0.0002, 0.0003, 0.0003, 0.001, 0.0056),
                   (0.0002, 0.0004, 0.0011, 0.0029, 0.0126),

@@ -134,9 +134,11 @@ def _pose_shift(yaw: float, pitch: float) -> np.ndarray:
     return shift
 
 
-OBSERVABLE_SPAN = 0.1
-"""A shape whose score rises less than this from rest to full weight at a head pose cannot be read there (a smile's
-far mouth corner turned 30 degrees away reads 0 at any weight): its score is not inverted through that curve."""
+OBSERVABLE_SPAN = (0.05, 0.15)
+"""A shape whose score rises less than the first value from rest to full weight at a head pose cannot be read there
+(a smile's far mouth corner turned 30 degrees away reads 0 at any weight): its score is not inverted through that
+curve; from the first to the second it is, more and more (a hard threshold made a weight jump 0.08 as the span
+crossed it)."""
 
 
 MIDLINE = np.array([not n.endswith(("Left", "Right")) for n in ARKIT_NAMES])
@@ -171,12 +173,42 @@ def _curve_at(angle: float, angles: np.ndarray, curves: np.ndarray) -> np.ndarra
     return np.maximum.accumulate(curves[i] + t * (curves[i + 1] - curves[i]), axis=1)
 
 
+AXIS_BLEND = 0.1
+"""`facing_scores` crossfades its turn-shaped and nod-shaped reads over this much difference in reach (angle over
+the measured range): switching at the tie made a weight jump by up to 0.36 for a twentieth of a degree."""
+
+
+def _axis_step(s: np.ndarray, axis: int, angle: float, reshape: bool, facing: np.ndarray,
+               rows: np.ndarray) -> np.ndarray:
+    """One axis of `facing_scores`: with `reshape`, each midline score readable there through its curve at that
+    angle and then the facing curve, the others (and all without `reshape`) less the resting drift alone."""
+    (angles, curves), shifts = _pose_curves()[axis], _shift_tables()[axis]
+    grid = np.asarray((measured.POSE_YAWS, measured.POSE_PITCHES)[axis], np.float64)
+    # the curve's rise as measured at this pose, from the rest the slow sweeps measured there: a curve's own
+    # first score carries what the shape swept before it left in MediaPipe's video mode (browDown before
+    # browInnerUp read its rest 0.05 low turned 15 degrees, and every turn then raised the brows)
+    rest = facing[:, 0] + _curve_at(angle, grid, shifts.T[:, :, None])[:, 0]
+    drift_only = s - (rest - facing[:, 0])
+    if not reshape:
+        return drift_only
+    curve = _curve_at(angle, angles, curves)
+    curve = curve - curve[:, :1] + rest[:, None]
+    lo, hi = OBSERVABLE_SPAN
+    x = np.clip((curve[:, -1] - curve[:, 0] - lo) / (hi - lo), 0.0, 1.0)
+    seen = np.where(MIDLINE, x * x * (3.0 - 2.0 * x), 0.0)
+    knots = curve + 1e-9 * np.arange(curve.shape[1])  # a plateau maps to its first weight
+    mapped = _lookup(_lookup(s, knots, rows), rows, facing)
+    # beyond the curve's ends the score keeps its distance from them: a score under the rest stays under it
+    mapped += np.minimum(s - curve[:, 0], 0.0) + np.maximum(s - curve[:, -1], 0.0)
+    return seen * mapped + (1.0 - seen) * drift_only
+
+
 def facing_scores(scores: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
     """(52,) scores read on a head turned by yaw and nodded by pitch -> the scores the same expression reads facing
-    the camera: each score through the inverse of its response curve at that turn, then the facing curve (then the
-    same at that nod). MediaPipe reads a turned head's expressions weaker or stronger (jawOpen at full weight: 0.92
-    facing, 0.67 turned 30 degrees), and its resting scores drift. A sided shape (`MIDLINE`), or one it cannot read
-    at that pose (`OBSERVABLE_SPAN`), has only the resting drift taken out, as the slow sweeps measured it."""
+    the camera: each score through the inverse of its response curve at that turn or nod, then the facing curve.
+    MediaPipe reads a turned head's expressions weaker or stronger (jawOpen at full weight: 0.92 facing, 0.67 turned
+    30 degrees), and its resting scores drift. A sided shape (`MIDLINE`), or one it cannot read at that pose
+    (`OBSERVABLE_SPAN`), has only the resting drift taken out, as the slow sweeps measured it."""
     table = _pose_curves()
     s = np.asarray(scores, np.float64)
     if table is None:
@@ -184,25 +216,15 @@ def facing_scores(scores: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
     weights = np.asarray(measured.RESPONSE_WEIGHTS, np.float64)
     facing = table[0][1][int(np.argmin(np.abs(table[0][0])))]
     rows = np.broadcast_to(weights, facing.shape)
-    # the curves were measured turning or nodding, not both: on a head turned and nodded at once only the larger
-    # of the two (as a share of its measured range) reshapes the response (both, one after the other, compounded:
-    # a pucker misread turned 35 and nodded 15 degrees became a funnel of 0.58); the other takes out its drift
+    # the curves were measured turning or nodding, not both: on a head turned and nodded at once the axis nearer
+    # its measured limit reshapes the response (both, one after the other, compounded: a pucker misread turned 35
+    # and nodded 15 degrees became a funnel of 0.58) and the other takes out its drift; near a tie, a crossfade
     reach = [abs(a) / max(abs(t[0][0]), abs(t[0][-1])) for t, a in zip(table, (yaw, pitch))]
-    for axis, ((angles, curves), angle, shifts, grid) in enumerate(zip(table, (yaw, pitch), _shift_tables(),
-                                                                       (measured.POSE_YAWS, measured.POSE_PITCHES))):
-        # the curve's rise as measured at this pose, from the rest the slow sweeps measured there: a curve's own
-        # first score carries what the shape swept before it left in MediaPipe's video mode (browDown before
-        # browInnerUp read its rest 0.05 low turned 15 degrees, and every turn then raised the brows)
-        rest = facing[:, 0] + _curve_at(angle, np.asarray(grid, np.float64), shifts.T[:, :, None])[:, 0]
-        curve = _curve_at(angle, angles, curves)
-        curve = curve - curve[:, :1] + rest[:, None]
-        seen = (curve[:, -1] - curve[:, 0] >= OBSERVABLE_SPAN) & MIDLINE & (reach[axis] >= reach[1 - axis])
-        knots = curve + 1e-9 * np.arange(curve.shape[1])  # a plateau maps to its first weight
-        mapped = _lookup(_lookup(s, knots, rows), rows, facing)
-        # beyond the curve's ends the score keeps its distance from them: a score under the rest stays under it
-        mapped += np.minimum(s - curve[:, 0], 0.0) + np.maximum(s - curve[:, -1], 0.0)
-        s = np.where(seen, mapped, s - (rest - facing[:, 0]))  # the rest: only its drift taken out, as before
-    return s
+    turned = _axis_step(_axis_step(s, 0, yaw, True, facing, rows), 1, pitch, False, facing, rows)
+    nodded = _axis_step(_axis_step(s, 0, yaw, False, facing, rows), 1, pitch, True, facing, rows)
+    x = min(max((reach[0] - reach[1]) / AXIS_BLEND + 0.5, 0.0), 1.0)
+    share = x * x * (3.0 - 2.0 * x)
+    return share * turned + (1.0 - share) * nodded
 
 
 def _true_angle(seen: float, seen_grid: tuple[float, ...], grid: tuple[float, ...]) -> float:
@@ -364,7 +386,9 @@ def solve_frame(frame: LandmarkFrame, calibration: Calibration, tuning: SolverTu
     weights = scores_to_weights(frame.scores, calibration, angles, tuning)
     if frame.points is not None and tuning.response == "mediapipe":
         weights = split_rounding(weights, lip_gap(frame.points), tuning)
-    weights = squint_under_blink(conjugate_gaze(lips_within_jaw(weights), tuning), tuning)
+    weights = conjugate_gaze(lips_within_jaw(weights), tuning)
+    if tuning.response == "mediapipe":  # MediaPipe's blink-as-squint read; a phone's squint is its own
+        weights = squint_under_blink(weights, tuning)
     solved = SolvedFrame(weights, angles.astype(np.float32), gaze_from_weights(weights, tuning), frame.t_ns)
     return mirror_frame(solved) if mirror else solved
 

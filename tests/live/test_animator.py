@@ -241,3 +241,29 @@ def test_a_face_lost_again_while_gliding_back_holds_what_was_shown():
     assert np.allclose(held.as_vector(), shown[-1].as_vector())
     yaw = [f.angles[0] for f in shown]
     assert abs(yaw[-1]) < 15.0, "still gliding from the idle pose toward the 20-degree turn"
+
+
+def test_the_glide_back_survives_a_repeated_time_and_keeps_blinks_short():
+    # the glide took a frame at its start time for its first: a clock that repeats a time flung the head the other
+    # way; and its weights faded as slowly as a far head turn, holding an idle blink shut for half a second
+    from avatar_engine.records import euler_rotation
+
+    rest = reference_calibration()
+    idle = IdleOptions(hold_s=0.1, ease_s=0.1, resume_s=0.25)
+    a = animator(idle=idle)
+    t = 0.0
+    while t < 2.0 or idle_frame(t, idle).weights[ARKIT_INDEX["eyeBlinkLeft"]] < 0.9:  # idle, until it blinks
+        a.update(None, t)
+        t += 1 / FPS
+    turned = LandmarkFrame(rest.scores.copy(), euler_rotation(35.0, 0.0) @ np.array(rest.rotation), int(t * 1e9))
+    first = a.update(turned, t)
+    again = a.update(turned, t)  # the same time once more
+    assert np.allclose(first.as_vector(), again.as_vector(), atol=1e-5)
+    assert first.weights[ARKIT_INDEX["eyeBlinkLeft"]] > 0.5, "found mid-blink: the glide starts from a shut eye"
+    yaws, blinks = [], []
+    for i in range(1, 40):
+        shown = a.update(dataclasses.replace(turned, t_ns=int((t + i / FPS) * 1e9)), t + i / FPS)
+        yaws.append(shown.angles[0])
+        blinks.append(shown.weights[ARKIT_INDEX["eyeBlinkLeft"]])
+    assert max(abs(y) for y in yaws) <= 40.0 and abs(yaws[-1] - 35.0) < 3.0
+    assert max(blinks[int(idle.resume_s * FPS) + 1:]) < 0.05, "the weights' glide lasts resume_s"

@@ -317,3 +317,28 @@ def test_a_closed_eye_shows_no_squint():
     out = squint_under_blink(w)
     assert out[ARKIT_INDEX["eyeSquintLeft"]] == 0.0, "the closed eye"
     assert out[ARKIT_INDEX["eyeSquintRight"]] == pytest.approx(0.8), "the open eye keeps its squint"
+
+
+@pytest.mark.skipif(not hasattr(measured, "RESPONSE_SCORES_YAW"), reason="the table has no response curves by pose")
+def test_weights_change_smoothly_as_the_head_turns_and_nods():
+    # which axis reshapes the response switched at the tie: weights jumped by up to 0.36 for a twentieth of a degree
+    from avatar_engine.solve.solver import facing_scores
+
+    rng = np.random.default_rng(1)
+    scores = np.clip(reference_calibration().scores + rng.uniform(0.0, 0.4, 52), 0.0, 1.0)
+    for pitch in (-15.0, 10.0, 15.0):
+        yaws = np.arange(-30.0, 30.0, 0.05)
+        read = np.array([facing_scores(scores, yaw, pitch) for yaw in yaws])
+        assert np.abs(np.diff(read, axis=0)).max() <= 0.02, pitch
+
+
+def test_a_phones_squint_is_kept_under_a_blink():
+    # ARKit reads a squint or a Duchenne smile with the lids part closed: only MediaPipe's blink-as-squint is undone
+    from avatar_engine.solve.solver import solve_frame
+    from avatar_engine.solve.tuning import ARKIT_TUNING
+
+    scores = np.zeros(52, np.float32)
+    scores[ARKIT_INDEX["eyeSquintLeft"]], scores[ARKIT_INDEX["eyeBlinkLeft"]] = 0.8, 0.7
+    frame = LandmarkFrame(scores, np.eye(3), 0)
+    cal = reference_calibration("arkit")
+    assert solve_frame(frame, cal, ARKIT_TUNING).weights[ARKIT_INDEX["eyeSquintLeft"]] == pytest.approx(0.8, abs=0.05)
