@@ -69,7 +69,7 @@ def cut_by_edge(frame: LandmarkFrame) -> bool:
     landmarks (a phone's scores)."""
     if frame.points is None:
         return False
-    eyes = np.asarray(frame.points)[[i for i in EYE_POINTS if i < len(frame.points)], :2]
+    eyes = np.asarray(frame.points)[list(EYE_POINTS[:4] if len(frame.points) < 478 else EYE_POINTS), :2]
     return outside_share(frame) > EDGE_CUT_MAX or bool(((eyes < 0.0) | (eyes > 1.0)).any())
 
 

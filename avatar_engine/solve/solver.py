@@ -178,21 +178,22 @@ AXIS_BLEND = 0.1
 the measured range): switching at the tie made a weight jump by up to 0.36 for a twentieth of a degree."""
 
 
-def _axis_step(s: np.ndarray, axis: int, angle: float, reshape: bool, facing: np.ndarray,
-               rows: np.ndarray) -> np.ndarray:
-    """One axis of `facing_scores`: with `reshape`, each midline score readable there through its curve at that
-    angle and then the facing curve, the others (and all without `reshape`) less the resting drift alone."""
-    (angles, curves), shifts = _pose_curves()[axis], _shift_tables()[axis]
+def _axis_drift(axis: int, angle: float) -> np.ndarray:
+    """(52,) the resting scores' drift the slow sweeps measured at `angle` on `axis` (0 yaw, 1 pitch)."""
     grid = np.asarray((measured.POSE_YAWS, measured.POSE_PITCHES)[axis], np.float64)
+    return _curve_at(angle, grid, _shift_tables()[axis].T[:, :, None])[:, 0]
+
+
+def _reshaped(s: np.ndarray, axis: int, angle: float, drift: np.ndarray, facing: np.ndarray,
+              rows: np.ndarray) -> np.ndarray:
+    """One axis of `facing_scores`: each midline score readable there through its curve at that angle and then the
+    facing curve, the others less the resting drift (`drift`, `_axis_drift`) alone."""
+    angles, curves = _pose_curves()[axis]
     # the curve's rise as measured at this pose, from the rest the slow sweeps measured there: a curve's own
     # first score carries what the shape swept before it left in MediaPipe's video mode (browDown before
     # browInnerUp read its rest 0.05 low turned 15 degrees, and every turn then raised the brows)
-    rest = facing[:, 0] + _curve_at(angle, grid, shifts.T[:, :, None])[:, 0]
-    drift_only = s - (rest - facing[:, 0])
-    if not reshape:
-        return drift_only
     curve = _curve_at(angle, angles, curves)
-    curve = curve - curve[:, :1] + rest[:, None]
+    curve = curve - curve[:, :1] + (facing[:, 0] + drift)[:, None]
     lo, hi = OBSERVABLE_SPAN
     x = np.clip((curve[:, -1] - curve[:, 0] - lo) / (hi - lo), 0.0, 1.0)
     seen = np.where(MIDLINE, x * x * (3.0 - 2.0 * x), 0.0)
@@ -200,7 +201,7 @@ def _axis_step(s: np.ndarray, axis: int, angle: float, reshape: bool, facing: np
     mapped = _lookup(_lookup(s, knots, rows), rows, facing)
     # beyond the curve's ends the score keeps its distance from them: a score under the rest stays under it
     mapped += np.minimum(s - curve[:, 0], 0.0) + np.maximum(s - curve[:, -1], 0.0)
-    return seen * mapped + (1.0 - seen) * drift_only
+    return seen * mapped + (1.0 - seen) * (s - drift)
 
 
 def facing_scores(scores: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
@@ -216,12 +217,13 @@ def facing_scores(scores: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
     weights = np.asarray(measured.RESPONSE_WEIGHTS, np.float64)
     facing = table[0][1][int(np.argmin(np.abs(table[0][0])))]
     rows = np.broadcast_to(weights, facing.shape)
+    yaw_drift, pitch_drift = _axis_drift(0, yaw), _axis_drift(1, pitch)
     # the curves were measured turning or nodding, not both: on a head turned and nodded at once the axis nearer
     # its measured limit reshapes the response (both, one after the other, compounded: a pucker misread turned 35
     # and nodded 15 degrees became a funnel of 0.58) and the other takes out its drift; near a tie, a crossfade
     reach = [abs(a) / max(abs(t[0][0]), abs(t[0][-1])) for t, a in zip(table, (yaw, pitch))]
-    turned = _axis_step(_axis_step(s, 0, yaw, True, facing, rows), 1, pitch, False, facing, rows)
-    nodded = _axis_step(_axis_step(s, 0, yaw, False, facing, rows), 1, pitch, True, facing, rows)
+    turned = _reshaped(s, 0, yaw, yaw_drift, facing, rows) - pitch_drift
+    nodded = _reshaped(s - yaw_drift, 1, pitch, pitch_drift, facing, rows)
     x = min(max((reach[0] - reach[1]) / AXIS_BLEND + 0.5, 0.0), 1.0)
     share = x * x * (3.0 - 2.0 * x)
     return share * turned + (1.0 - share) * nodded

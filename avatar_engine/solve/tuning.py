@@ -18,6 +18,8 @@ LANDMARKS = {
 """MediaPipe face-mesh indices the solver reads (of the 478 points)."""
 
 EYE_CHANNELS: frozenset[str] = frozenset(n for n in ARKIT_NAMES if n.startswith("eye"))
+_EYES = np.array([n in EYE_CHANNELS for n in ARKIT_NAMES])
+_EYES.setflags(write=False)
 """Blinks, squints, wides and looks: filtered faster than the rest (a blink lasts about 150 ms)."""
 
 
@@ -108,15 +110,13 @@ class SolverTuning:
         down to `turn_gate_keep` for the weights above it; the angles and gaze are never held back."""
         lo, hi = self.turn_gate_deg_s
         gated = float(np.clip((turn_deg_s - lo) / (hi - lo), 0.0, 1.0))
-        eyes = np.array([n in EYE_CHANNELS for n in ARKIT_NAMES])
-        keep = np.where(eyes, self.turn_gate_keep[1], self.turn_gate_keep[0])
+        keep = np.where(_EYES, self.turn_gate_keep[1], self.turn_gate_keep[0])
         return np.concatenate([1.0 - gated * (1.0 - keep), np.ones(7)])
 
     def filter_params(self) -> tuple[np.ndarray, np.ndarray]:
         """(59,) min cutoffs and (59,) betas for `SolvedFrame.as_vector()` channels."""
-        eyes = np.array([n in EYE_CHANNELS for n in ARKIT_NAMES])
-        min_cutoff = np.where(eyes, self.eye_min_cutoff, self.face_min_cutoff)
-        beta = np.where(eyes, self.eye_beta, self.face_beta)
+        min_cutoff = np.where(_EYES, self.eye_min_cutoff, self.face_min_cutoff)
+        beta = np.where(_EYES, self.eye_beta, self.face_beta)
         return (np.concatenate([min_cutoff, np.full(7, self.pose_min_cutoff)]),
                 np.concatenate([beta, np.full(7, self.pose_beta)]))
 
