@@ -19,6 +19,7 @@ import numpy as np
 from avatar_engine.build.image import LUMA
 from avatar_engine.build.texture_project import EYE_CONTOURS, point_in_polygon
 from avatar_engine.head.geometry import sh_basis
+from avatar_engine.head.occlusion import light_share
 
 REFERENCE_IRRADIANCE = (1.171, 1.115, 1.112)
 """Per channel: luminance of the 90th-percentile shading over the visible face's area, in albedo units
@@ -87,10 +88,6 @@ def texture_to_albedo(texture: np.ndarray) -> np.ndarray:
     return (np.asarray(texture[..., :3], np.float64) / 255.0) ** 2
 
 
-AMBIENT_SHARE = 0.254
-"""Share of the light on the face that the studio rig's sky and ground give (the rest is its three lights): renders
-of the template with every vertex's baked occlusion set to 0.1-0.8 darken the face by
-`(1 - AMBIENT_SHARE) * smoothstep(0.05, 0.65, ao) + AMBIENT_SHARE * ao` (tests/build/test_texture_parts.py)."""
 VISIBILITY_FLOOR = 0.25
 """Photo light is divided by no less than this visibility: deeper cavities (nostrils, mouth corners) would only
 amplify noise, and the renderer keeps them dark anyway."""
@@ -98,12 +95,9 @@ amplify noise, and the renderer keeps them dark anyway."""
 
 def occlusion_visibility(ao: np.ndarray) -> np.ndarray:
     """The share of an open point's light (0-1) that the renderer gives skin with baked ambient visibility `ao`
-    (shaders/lib/materials.glsl, shade_skin: the lights dimmed by `direct_occlusion`, the sky by ao). The texture
-    stage divides it out of the photo: the renderer puts it back, so a crease or socket the photo shows dark is not
-    darkened twice."""
-    ao = np.asarray(ao, np.float64)
-    t = np.clip((ao - 0.05) / 0.6, 0.0, 1.0)
-    return (1 - AMBIENT_SHARE) * t * t * (3 - 2 * t) + AMBIENT_SHARE * ao
+    (`head.occlusion.light_share`). The texture stage divides it out of the photo: the renderer puts it back, so a
+    crease or socket the photo shows dark is not darkened twice."""
+    return light_share(ao)
 
 
 def fit_shading(colors: np.ndarray, normals: np.ndarray, weights: np.ndarray, pattern: np.ndarray,

@@ -1,8 +1,11 @@
 """Ambient occlusion per vertex: how much of the sky each point of the head sees, baked once per avatar.
 
 It darkens what a real head keeps in shadow under soft light (the mouth's inside, nostrils, ear folds, the
-corners of the eyes, the scalp under hair), and it travels in the avatar file as COLOR_0. An eyeball turns in its
-socket: the renderer reads its occlusion by the socket's directions, not its own (`render/eye_occlusion.py`).
+corners of the eyes, the scalp under hair). It travels in the avatar file twice: as it is, for our renderer, in the
+application attribute `_OCCLUSION`, and as the share of the light our renderer gives each vertex, in COLOR_0, which
+other viewers (three.js, Blender, Unity's glTF importers) multiply into the base colour (`viewer_shade`). An
+eyeball turns in its socket: the renderer reads its occlusion by the socket's directions, not its own
+(`render/eye_occlusion.py`).
 
 Method: orthographic height maps of the whole head seen from many directions on the sphere (points splatted into
 a grid, holes closed by a small max filter); a vertex sees a direction when nothing in its grid cell lies above it
@@ -26,6 +29,46 @@ BIAS = 0.002
 """How far above a vertex an occluder must be (metres) to count, plus the surface's own rise over a cell."""
 LIDS_MOVED = 0.003
 """Vertices a blink moves further than this (metres) take the more open of their occlusion at rest and shut."""
+AMBIENT_SHARE = 0.254
+"""Share of the light on the face that the studio rig's sky and ground give (the rest is its three lights): renders
+of the template with every vertex's baked occlusion set to 0.1-0.8 darken the face by
+`(1 - AMBIENT_SHARE) * smoothstep(0.05, 0.65, ao) + AMBIENT_SHARE * ao` (tests/build/test_texture_parts.py)."""
+TONGUE_SHADE = (0.45, 1.0)
+"""A viewer's tongue: its occlusion mapped onto this range. Ours shades it by where it is (deep in the mouth, or
+stuck out in the open: shaders/lib/materials.glsl, shade_mouth); a fixed colour cannot, and the bare light share
+(0.2 on average) drew a black slab stuck out or seen through an open mouth."""
+TOOTH_SHADE = (0.5, 1.0)
+"""A viewer's teeth: their occlusion mapped onto this range, as our renderer lifts it (`tooth_light` in
+shaders/avatar.glsl)..."""
+TOOTH_SIDE = 0.3
+"""...times this on the sides and inner faces of the rows, which the cheeks and the tongue shade."""
+
+
+def light_share(ao: np.ndarray) -> np.ndarray:
+    """The share of an open point's light (0-1) that our renderer gives skin with baked ambient visibility `ao`
+    (shaders/lib/materials.glsl, shade_skin: the lights dimmed by `direct_occlusion`, the sky by ao)."""
+    ao = np.asarray(ao, np.float64)
+    t = np.clip((ao - 0.05) / 0.6, 0.0, 1.0)
+    return (1 - AMBIENT_SHARE) * t * t * (3 - 2 * t) + AMBIENT_SHARE * ao
+
+
+def viewer_shade(kind: str, ao: np.ndarray, normals: np.ndarray) -> np.ndarray | None:
+    """(n,) the shade a viewer that multiplies vertex colours into the base colour (glTF's COLOR_0) should apply to
+    a part of material `kind` to look as our renderer draws it, from its baked occlusion `ao` (n,) and rest
+    normals (n, 3); None for the eyes, whose shade turns with the eyeball if baked (ours reads it by the socket's
+    directions). Not the raw occlusion: it dims the sky alone, and multiplied into every light it turned the skin
+    half as bright (0.57 on average) and the tongue black."""
+    ao = np.clip(np.asarray(ao, np.float64), 0.0, 1.0)
+    if kind == "eye":
+        return None
+    if kind == "tongue":
+        return TONGUE_SHADE[0] + (TONGUE_SHADE[1] - TONGUE_SHADE[0]) * ao
+    if kind == "teeth":
+        z = np.asarray(normals, np.float64)[:, 2]
+        t = np.clip((z + 0.2) / 1.0, 0.0, 1.0)
+        facing = TOOTH_SIDE + (1 - TOOTH_SIDE) * t * t * (3 - 2 * t)
+        return (TOOTH_SHADE[0] + (TOOTH_SHADE[1] - TOOTH_SHADE[0]) * ao) * facing
+    return light_share(ao)
 
 
 def fibonacci_sphere(count: int) -> np.ndarray:

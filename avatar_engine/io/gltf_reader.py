@@ -225,7 +225,9 @@ class _Reader:
         uvs = self.floats(attributes["TEXCOORD_0"], 2, n) if "TEXCOORD_0" in attributes else np.zeros((n, 2), "f4")
         tangents = self.floats(attributes["TANGENT"], 4, n) if "TANGENT" in attributes else None
         occlusion = None
-        if "COLOR_0" in attributes:
+        if "_OCCLUSION" in attributes:  # the baked occlusion as it is (gltf_writer); COLOR_0 is the viewers' shade
+            occlusion = self.floats(attributes["_OCCLUSION"], 1, n)[:, 0].astype(np.float32)
+        elif "COLOR_0" in attributes:  # files written before _OCCLUSION carried the occlusion itself here
             width = 4 if self.item("accessors", attributes["COLOR_0"]).get("type") == "VEC4" else 3
             occlusion = self.floats(attributes["COLOR_0"], width, n)[:, :3].mean(axis=1).astype(np.float32)
         triangles = indices.astype(np.uint32).reshape(-1, 3)

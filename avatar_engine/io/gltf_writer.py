@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from avatar_engine.head.arkit import ARKIT_NAMES
+from avatar_engine.head.occlusion import viewer_shade
 from avatar_engine.io.glb_format import (
     _ARRAY_BUFFER, _BIN_CHUNK, _COMPONENT_TYPES, _ELEMENT_ARRAY_BUFFER, _FLOAT, _JSON_CHUNK, _MAGIC, FORMAT_VERSION,
     HEAD_MESH, MORPH_EPSILON, ROOT_NODE, STATIC_MESH)
@@ -46,13 +47,15 @@ def _build_document(avatar: Avatar) -> tuple[dict[str, Any], bytes]:
     static = [p for p in avatar.parts if not any(p is m for m in morphing)]
     meshes = [{
         "name": HEAD_MESH,
-        "primitives": [_primitive_json(p, material_index[p.material], builder, targets=True) for p in morphing],
+        "primitives": [_primitive_json(p, material_index[p.material], avatar.materials[p.material].kind, builder,
+                                      targets=True) for p in morphing],
         "extras": {"targetNames": list(ARKIT_NAMES)},
     }]
     if static:
         meshes.append({
             "name": STATIC_MESH,
-            "primitives": [_primitive_json(p, material_index[p.material], builder, targets=False) for p in static],
+            "primitives": [_primitive_json(p, material_index[p.material], avatar.materials[p.material].kind,
+                                          builder, targets=False) for p in static],
         })
 
     # Node 0 holds the skeleton; the mesh nodes follow, then the joints in skeleton order.
@@ -186,7 +189,7 @@ def _material_json(key: str, material: Material, builder: _Builder) -> dict[str,
     return out
 
 
-def _primitive_json(part: Part, material: int, builder: _Builder, targets: bool) -> dict[str, Any]:
+def _primitive_json(part: Part, material: int, kind: str, builder: _Builder, targets: bool) -> dict[str, Any]:
     n = part.vertex_count
     attributes = {
         "POSITION": builder.dense(part.positions, "VEC3", _ARRAY_BUFFER, bounds=True),
@@ -198,9 +201,15 @@ def _primitive_json(part: Part, material: int, builder: _Builder, targets: bool)
         tangents[:, :3] = _unit_rows(tangents[:, :3])
         tangents[:, 3] = np.where(tangents[:, 3] < 0, -1.0, 1.0)  # the validator wants handedness exactly +-1
         attributes["TANGENT"] = builder.dense(tangents, "VEC4", _ARRAY_BUFFER)
-    if part.occlusion is not None:  # baked ambient occlusion as a vertex colour: viewers multiply it in
-        grey = np.repeat(np.clip(np.asarray(part.occlusion, np.float32), 0, 1)[:, None], 3, axis=1)
-        attributes["COLOR_0"] = builder.dense(grey, "VEC3", _ARRAY_BUFFER)
+    if part.occlusion is not None:
+        # the baked occlusion as it is, for our renderer, in an application attribute other viewers skip; and the
+        # share of the light our renderer gives each vertex as COLOR_0, which they multiply into the base colour
+        occlusion = np.clip(np.asarray(part.occlusion, np.float32), 0, 1)
+        attributes["_OCCLUSION"] = builder.dense(occlusion, "SCALAR", _ARRAY_BUFFER)
+        shade = viewer_shade(kind, occlusion, part.normals)
+        if shade is not None:
+            grey = np.repeat(np.asarray(shade, np.float32)[:, None], 3, axis=1)
+            attributes["COLOR_0"] = builder.dense(grey, "VEC3", _ARRAY_BUFFER)
     weights, joints = _normalized_weights(part.weights, part.joints)
     joint_type = np.uint8 if int(joints.max()) < 256 else np.uint16
     attributes["JOINTS_0"] = builder.dense(joints.astype(joint_type), "VEC4", _ARRAY_BUFFER)

@@ -75,3 +75,51 @@ def test_the_lids_keep_their_more_open_occlusion(template, monkeypatch):
     blink = skin.morph_positions[[ARKIT_INDEX["eyeBlinkLeft"], ARKIT_INDEX["eyeBlinkRight"]]].sum(axis=0)
     moved = np.linalg.norm(blink, axis=1) > 0.003  # occlusion.LIDS_MOVED before the patch
     assert moved[both != rest].all(), "only the skin a blink moves"
+
+
+
+VIEWER_SKIN_MIN = 0.85
+"""Median COLOR_0 on the skin: other viewers multiply it into the base colour, so open skin must stay near 1 (the raw
+occlusion, 0.57 on average, drew every face half as bright in three.js)."""
+VIEWER_TONGUE_MIN = 0.45
+"""The tongue's COLOR_0 at least this (the bare light share, 0.2 on average, drew it as a black slab)."""
+
+
+def _attributes(path) -> dict[str, dict]:
+    from avatar_engine.io.gltf_reader import _split_glb
+
+    document, _ = _split_glb(path.read_bytes())
+    return {p["extras"]["name"]: p["attributes"] for m in document["meshes"] for p in m["primitives"]}
+
+
+def test_other_viewers_get_the_light_share_not_the_raw_occlusion(template, tmp_path):
+    from avatar_engine.head.occlusion import light_share, viewer_shade
+    from avatar_engine.io import read_glb, write_glb
+
+    write_glb(template, tmp_path / "head.glb")
+    attributes = _attributes(tmp_path / "head.glb")
+    assert all("_OCCLUSION" in a for a in attributes.values())
+    assert "COLOR_0" not in attributes["eye_L"]  # baked, the eye's shade would turn with the eyeball
+    assert "COLOR_0" in attributes["skin"] and "COLOR_0" in attributes["tongue"]
+    skin, tongue = template.part("skin"), template.part("tongue")
+    shade = viewer_shade("skin", skin.occlusion, skin.normals)
+    np.testing.assert_allclose(shade, light_share(skin.occlusion))
+    assert np.median(shade) >= VIEWER_SKIN_MIN
+    assert viewer_shade("tongue", tongue.occlusion, tongue.normals).min() >= VIEWER_TONGUE_MIN
+    back = read_glb(tmp_path / "head.glb")
+    np.testing.assert_allclose(back.part("skin").occlusion, skin.occlusion, atol=1e-6)  # ours reads the raw one
+
+
+def test_an_older_file_keeps_its_occlusion_in_the_vertex_colours(template, tmp_path):
+    """Files written before `_OCCLUSION` carried the occlusion itself in COLOR_0: it is read from there."""
+    from avatar_engine.head.occlusion import viewer_shade
+    from avatar_engine.io import read_glb, write_glb
+
+    write_glb(template, tmp_path / "head.glb")
+    # the same name length keeps the JSON chunk's size: the attribute is simply not ours any more
+    (tmp_path / "old.glb").write_bytes((tmp_path / "head.glb").read_bytes().replace(b'"_OCCLUSION"', b'"_SOMETHING"'))
+    back = read_glb(tmp_path / "old.glb")
+    skin = template.part("skin")
+    np.testing.assert_allclose(back.part("skin").occlusion, viewer_shade("skin", skin.occlusion, skin.normals),
+                               atol=1e-5)
+    assert back.part("eye_L").occlusion is None
