@@ -268,15 +268,24 @@ def _texture_along(t: np.ndarray, length: np.ndarray, ends_on_scalp: np.ndarray,
     return (1 - e) * t[None] + e * squeezed
 
 
-def _swept(points: np.ndarray, centre: np.ndarray, style: HairStyle, s: np.ndarray, hairline: np.ndarray,
+def _swept(points: np.ndarray, scalp: Scalp, style: HairStyle, s: np.ndarray, hairline: np.ndarray,
            face: np.ndarray) -> np.ndarray:
-    """points : (c, r, 3) of one sheet with its fringe turned about the vertical axis through `centre`, more the
-    further it hangs below the hairline (s : (c, r) arc length; hairline, face : (c,)). No fringe, no sweep."""
+    """points : (c, r, 3) of one sheet with its fringe turned about the vertical axis through the scalp's centre,
+    more the further it hangs below the hairline (s : (c, r) arc length; hairline, face : (c,)), keeping each
+    point's height above the skin: a forehead is flatter than a circle about that axis, and turned rigidly the
+    fringe's tips sank up to 17 mm into it (the astronaut's: the skin then cut the fringe into ragged chunks in
+    every renderer). No fringe, no sweep."""
     turn = (np.radians(SWEEP_MAX_DEG) * style.sweep * _smoothstep(0.005, 0.02, style.fringe) * face[:, None]
             * np.clip((s - hairline[:, None]) / max(style.fringe, 1e-3), 0.0, 1.0))
-    rel = points - centre
+    rel = points - scalp.centre
     c, sn = np.cos(turn), np.sin(turn)
-    return centre + np.stack([rel[..., 0] * c + rel[..., 2] * sn, rel[..., 1], rel[..., 2] * c - rel[..., 0] * sn], -1)
+    turned = np.stack([rel[..., 0] * c + rel[..., 2] * sn, rel[..., 1], rel[..., 2] * c - rel[..., 0] * sn], -1)
+    distance = np.linalg.norm(rel, axis=-1)
+    before = scalp.skin_radius(rel / np.maximum(distance, 1e-9)[..., None])
+    after = scalp.skin_radius(turned / np.maximum(distance, 1e-9)[..., None])
+    on_skin = (before > 0) & (after > 0)  # directions past the skin's edge keep the rigid turn
+    scale = np.where(on_skin, (after + distance - before) / np.maximum(distance, 1e-9), 1.0)
+    return scalp.centre + turned * scale[..., None]
 
 
 def _interp_columns(s: np.ndarray, arc: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -379,7 +388,7 @@ def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None, ti
             grid[COLUMNS] = grid[0]
             grid[:COLUMNS] += _frame(grid, scalp.centre)[1][:COLUMNS] * lift
         if style.sweep:
-            grid[:COLUMNS] = _swept(grid[:COLUMNS], scalp.centre, style, s, hl, face)
+            grid[:COLUMNS] = _swept(grid[:COLUMNS], scalp, style, s, hl, face)
         grid[COLUMNS] = grid[0]
         along, normal = _frame(grid, scalp.centre)
         u = (np.arange(COLUMNS + 1) / COLUMNS * U_REPEATS + 0.37 * k)[:, None] * np.ones((1, rows + 1))
