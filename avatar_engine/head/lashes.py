@@ -50,7 +50,9 @@ def lash_texture(width: int = 512, height: int = 128, strands: int = 150, seed: 
 
 
 def lash_material() -> Material:
-    return Material("lashes", "lash", texture=lash_texture(), roughness=0.5, alpha_mode="MASK", double_sided=True)
+    # blended, in other viewers as in ours: alpha-tested at glTF's cutoff they drew as jagged black scribbles in
+    # three.js (and as sparkling specks in ours, without MSAA)
+    return Material("lashes", "lash", texture=lash_texture(), roughness=0.5, alpha_mode="BLEND", double_sided=True)
 
 
 def lash_part(skin: Part, eye_centres: tuple[np.ndarray, np.ndarray]) -> Part:

@@ -379,8 +379,10 @@ class Renderer:
                 # fetch in that level instead of trilinear filtering with per-pixel derivatives
                 vertex = self.options.shading == "vertex"
                 # strands thinner than a texel of a smaller level would fail the alpha test: keep their coverage
-                chain = (mip_chain(image, ALPHA_CUTOFF) if material.alpha_mode == "MASK" and material.texture is not None
-                         else None)
+                # (lashes too: ours blends them from the alpha test's own cutoff up, `LASH_EDGE`, whatever the file
+                # asks other viewers for)
+                keep_coverage = material.alpha_mode == "MASK" or material.kind == "lash"
+                chain = mip_chain(image, ALPHA_CUTOFF) if keep_coverage and material.texture is not None else None
                 if vertex and self.options.mip_levels:
                     tex = MipLevels.of(ctx, image, nearest, chain)
                 else:
