@@ -308,7 +308,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     fit_options = FitOptions() if args.recon is None else FitOptions(recon=args.recon)
     net = {"texture_net": args.texture_net == "on"} if args.texture_net else {}
     options = BuildOptions(face=parse_face(args.face), fit=fit_options, landmarker=args.landmarker,
-                           backend=args.backend, texture_size=args.texture_size, **net)
+                           backend=args.backend, texture_size=args.texture_size, glasses=args.glasses, **net)
     if args.jobs < 1:
         raise InputError(f"--jobs {args.jobs} must be 1 or more")
     photo = args.photo[0]
@@ -527,6 +527,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "high-resolution photos)")
     p.add_argument("--texture-net", choices=("on", "off"),
                    help="correct the skin texture with the texture network (default: BuildOptions.texture_net)")
+    p.add_argument("--glasses", choices=("auto", "on", "off"), default="auto",
+                   help="leave the skin glasses may cover out of the texture (filled in from the skin around it): "
+                        "auto where the photo's glasses are found (default), on for frames it misses, off never")
     _add_landmarker_arguments(p, "the networks: --landmarker onnx, --recon, --texture-net; with auto the "
                               "last two stay on the CPU, where a GPU's start-up costs more than it saves", "mediapipe")
     p.set_defaults(run=cmd_build)

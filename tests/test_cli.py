@@ -167,7 +167,8 @@ def test_unwritable_outputs_fail_before_any_work_in_one_line(tmp_path, capsys, w
 
 
 def test_argument_errors_are_one_line(capsys):
-    for args, command in ((["build", "photo.jpg"], "build"), (["render", "x.glb", "-o", "x.png", "--yaw", "abc"], "render")):
+    for args, command in ((["build", "photo.jpg"], "build"), (["render", "x.glb", "-o", "x.png", "--yaw", "abc"], "render"),
+                          (["build", "photo.jpg", "-o", "x.glb", "--glasses", "maybe"], "build")):
         with pytest.raises(SystemExit) as exit_info:
             main(args)
         assert exit_info.value.code == 2

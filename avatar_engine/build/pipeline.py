@@ -138,6 +138,10 @@ class BuildOptions:
     """Correct the hand-made skin texture with the texture network (`assets/models/texture_refine.onnx`, on
     `backend`; needs the [infer] extra). Off by default: see `assets/models/texture_refine.md` for where it wins
     and where it does not."""
+    glasses: Literal["auto", "on", "off"] = "auto"
+    """The skin a pair of glasses may cover is left out of the texture and filled in from the skin around it:
+    "auto" where the photo's glasses are found (`build.glasses`), "on" always (frames it misses: rimless, thin
+    metal), "off" never."""
     hair: bool = True
     """Fit the hair to the photo (else the default style)."""
     landmarker: str = "mediapipe"
@@ -163,6 +167,8 @@ class BuildOptions:
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise InputError(f"unknown inference backend {self.backend!r}; expected one of {', '.join(BACKENDS)}")
+        if self.glasses not in ("auto", "on", "off"):
+            raise InputError(f"--glasses must be auto, on or off, got {self.glasses!r}")
         if self.texture_size not in TEXTURE_SIZES:
             raise InputError(f"texture size {self.texture_size} is not one of {', '.join(map(str, TEXTURE_SIZES))}")
         if self.texture_net and self.texture_work_size != 1024:
@@ -272,7 +278,7 @@ class Builder:
         opts = self.options
         report = BuildReport(photo=name, options={
             "face": opts.face, "texture": opts.texture, "texture_size": opts.texture_size,
-            "texture_net": opts.texture_net, "recon": opts.fit.recon, "hair": opts.hair,
+            "texture_net": opts.texture_net, "recon": opts.fit.recon, "hair": opts.hair, "glasses": opts.glasses,
             "landmarker": opts.landmarker, "backend": opts.backend})
         with report.stage("load"):
             rgb = load_photo(image) if isinstance(image, (str, os.PathLike)) else as_rgb(image)
@@ -356,14 +362,17 @@ class Builder:
         from avatar_engine.build.texture import TextureOptions, texture_from_fit
 
         result = texture_from_fit(rgb, fit, model=self.model,
-                                  options=TextureOptions(size=self.options.texture_work_size))
+                                  options=TextureOptions(size=self.options.texture_work_size,
+                                                         glasses=self.options.glasses))
         report.warnings.extend(result.warnings)
         report.texture = {
             "skin_rgb": list(result.skin_rgb),
             "white_balance": "eye whites" if result.white_balance_from_sclera else "skin prior",
             "face_light": round(result.face_light, 3), "key_facing": round(result.key_facing, 3),
             "iris_rgb": list(result.iris_rgb) if result.iris_rgb is not None else None,
-            "coverage": {k: round(v, 3) for k, v in result.coverage.items()}, "size": self.options.texture_size}
+            "coverage": {k: round(v, 3) for k, v in result.coverage.items()}, "size": self.options.texture_size,
+            "glasses": None if result.glasses is None else {"found": result.glasses.found, "bridge": result.glasses.bridge,
+                                                             "left_out": result.glasses.masked}}
         kwargs = {"iris_rgb": tuple(result.iris_rgb)} if result.iris_rgb is not None else {}
         texture = result.texture
         if self._texture_net is not None:

@@ -8,11 +8,12 @@ person's tone (`texture_fill`). Pure function: no I/O beyond the shipped tables.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from avatar_engine.build import delight
+from avatar_engine.build.glasses import GlassesRead, detect_glasses, glasses_mask
 from avatar_engine.build.hair_region import (CHIN, FOREHEAD, NOT_FACE_SKIN, not_skin_mask, polygon_mask)
 from avatar_engine.build.hair_region import dilate as dilate_mask
 from avatar_engine.build.records import FitResult, PhotoView
@@ -82,6 +83,9 @@ TONE_TOLERANCE = 1e-3
 """Conjugate-gradient stop for the smooth tone fields: largest residual, log-albedo units (0.1%; texture within 1 of 255 of a tight solve)."""
 
 
+GLASSES_CHOICES = ("auto", "on", "off")
+
+
 @dataclass(frozen=True)
 class TextureOptions:
     """How the skin texture is made."""
@@ -113,6 +117,14 @@ class TextureOptions:
     """With landmarks, photo pixels where hair may lie that show another colour than the cheeks'
     (`hair_region.not_skin_mask`) are not sampled: hair lighter than the skin passes the outlier tests once the
     light fit has taken it for the best-lit skin, and pales the whole face."""
+    glasses: str = "auto"
+    """With landmarks, the part of the face a pair of glasses may cover is not sampled: "auto" where the photo's
+    glasses are found (`glasses.detect_glasses`), "on" always, "off" never. Its skin is completed from the tone
+    around it, as unseen skin is."""
+
+    def __post_init__(self) -> None:
+        if self.glasses not in GLASSES_CHOICES:
+            raise InputError(f"glasses must be one of {', '.join(GLASSES_CHOICES)}, got {self.glasses!r}")
 
 
 @dataclass(frozen=True)
@@ -146,6 +158,9 @@ class TextureResult:
     """What may make the texture less true (for the build report)."""
     exposure_lift: float = 1.0
     """How much brighter the photo's light was read than it is (`delight.exposure_lift`; 1: as it is)."""
+    glasses: GlassesRead | None = None
+    """What the glasses test read (None without landmarks or with `TextureOptions.glasses` "off"), and whether their
+    region was left out (`masked`)."""
 
 
 def _check_inputs(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray, triangles: np.ndarray,
@@ -197,6 +212,14 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     if landmarks_px is not None and opts.hair_colors_out:
         hair = not_skin_mask(photo, landmarks_px)
         mask = ~hair if mask is None else (np.asarray(mask) > 0.5) & ~hair
+    # the frames, the lenses' tint and reflections and the bridge are not skin: the region they may cover is not sampled
+    glasses = None
+    if landmarks_px is not None and opts.glasses != "off":
+        glasses = detect_glasses(photo, landmarks_px)
+        if glasses.found or opts.glasses == "on":
+            glasses = replace(glasses, masked=True)
+            frames = glasses_mask(landmarks_px, view.size)
+            mask = ~frames if mask is None else (np.asarray(mask) > 0.5) & ~frames
     proj = project_texels(view, positions, normals, triangles, tmap, mask, opts.cos_range, hidden=opening)
     if np.count_nonzero(proj.weight > 0.5) < 500:
         raise InputError("the fitted head covers too little of the photo to texture it (face not visible?)")
@@ -307,6 +330,10 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     if landmarks_px is not None and gains is None:
         warnings.append("texture: no usable eye whites (closed or small eyes, glasses, or JPEG colour bleeding skin "
                         "tone into them): white balance assumed neutral; a larger photo of open eyes corrects it")
+    if glasses is not None and glasses.masked:
+        warnings.append("texture: " + ("glasses found" if glasses.found else "glasses said to be worn") +
+                        ": the skin their frames and lenses may cover is filled in from the skin around it (a photo "
+                        "without glasses gives the person's own)")
     if face_light < SHADED_FACE:
         warnings.append(f"texture: the face is mostly in shade ({face_light:.2f} of the best-lit skin): "
                         "skin tone uncertain; a more evenly lit photo gives a truer texture")
@@ -322,7 +349,7 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         seen=tmap.image(weight[:, None], subset=seen_ids)[..., 0], skin_rgb=tuple(int(c) for c in skin),
         lighting=lighting, white_balance_from_sclera=gains is not None, iris_rgb=iris, iris_diameter=diameter,
         face_light=face_light, key_facing=facing, warnings=tuple(warnings),
-        exposure_lift=1.0 if lift is None else lift[0],
+        exposure_lift=1.0 if lift is None else lift[0], glasses=glasses,
         coverage={"seen": seen_count / n, "mirrored": float(np.count_nonzero(total > 0.5)) / n - seen_count / n,
                   "filled": float(np.mean(total <= 0.5))})
 

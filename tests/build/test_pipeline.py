@@ -68,6 +68,10 @@ def test_build_writes_an_avatar_and_a_report(built):
     assert report["texture"]["white_balance"] == "skin prior"
     assert any(w.startswith("texture: no usable eye whites") for w in report["warnings"])
     assert len(report["texture"]["skin_rgb"]) == 3 and 0 < report["texture"]["coverage"]["seen"] < 1
+    # and her glasses are found: the skin under their frames is left out of the texture, and the report says so
+    assert report["texture"]["glasses"]["found"] and report["texture"]["glasses"]["left_out"]
+    assert report["options"]["glasses"] == "auto"
+    assert any(w.startswith("texture: glasses found") for w in report["warnings"])
     # what the build was asked for, so two reports of one photo that differ are explained
     assert report["options"]["texture_size"] == 1024 and report["options"]["landmarker"] == "mediapipe"
     assert not any("no colour" in w for w in report["warnings"])
