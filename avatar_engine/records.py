@@ -63,7 +63,8 @@ class Part:
     tangents: np.ndarray | None = None
     """tangents : (n, 4) float32 glTF tangents (xyz, handedness); hair uses them as strand direction."""
     occlusion: np.ndarray | None = None
-    """occlusion : (n,) float32 ambient visibility in [0, 1] (1 = open sky), baked per avatar; glTF COLOR_0."""
+    """occlusion : (n,) float32 ambient visibility in [0, 1] (1 = open sky), baked per avatar; glTF `_OCCLUSION`
+    (COLOR_0 carries the shade other viewers should apply: `head.occlusion.viewer_shade`)."""
     back_hidden: int = 0
     """The first `back_hidden` triangles are never seen from behind (hair lying on the scalp: its back faces the
     skull), so a renderer may cull their back faces although the material is double-sided."""

@@ -18,7 +18,7 @@ Reported:
 - the same texels' lines and outlines (`line_error`: the lightness less its local mean, against the plain photo's):
   what the eye picks out as a rim's ghost, where a broad tone difference counts for little;
 - for the known-truth subjects, each texture's Delta E to the true albedo over those texels (the photo without
-  glasses; with them, handled off, auto and on): the completion's clean skin against the glasses-stained photo's
+  glasses, handled off and on; with them, handled off, auto and on): the completion's clean skin against the glasses-stained photo's
   (the headline: `delta_e_to_truth_p95_median`, over everyone and over the people whose glasses were found);
 - what leaving the region out costs a face without glasses: the plain photo's texture with `glasses="on"` against
   its own default build over the same texels (the price of a false alarm).
@@ -117,7 +117,8 @@ def case(name: str, photo: np.ndarray, style: GlassesStyle, landmarker, model: H
         true = SimpleNamespace(texture=truth)
         row["delta_e_to_truth"] = {"plain": delta_e(plain, true, region), "glasses_off": delta_e(off, true, region),
                                    "glasses_auto": delta_e(auto, true, region),
-                                   "glasses_on": delta_e(forced, true, region)}
+                                   "glasses_on": delta_e(forced, true, region),
+                                   "plain_glasses_on": delta_e(covered, true, region)}
     if save is not None:
         Image.fromarray(painted_photo).save(save / f"{name}_glasses.png")
         crops = [eye_crop(r, region) for r in (plain, off, auto)]
@@ -139,7 +140,7 @@ def summary(rows: list[dict]) -> dict:
 
     def medians(subset: list[dict], part: str) -> dict:
         return {k: round(float(np.median([r["delta_e_to_truth"][k][part] for r in subset])), 2) if subset else None
-                for k in ("plain", "glasses_off", "glasses_auto", "glasses_on")}
+                for k in ("plain", "plain_glasses_on", "glasses_off", "glasses_auto", "glasses_on")}
 
     return {"found": f"{sum(r['found_glasses'] for r in rows)} of {len(rows)}",
             "false_alarms": f"{sum(r['found_plain'] for r in rows)} of {len(rows)}",

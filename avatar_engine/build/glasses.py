@@ -3,9 +3,10 @@ bridge and arms may cover, which the texture stage leaves out (the skin there is
 it, as unseen skin is). Without this the rims come out as pale outlines round the eyes and down the cheeks, the
 lenses' tint and reflections as blotches, and the bridge as a band across the nose.
 
-Everything is measured in the face's own frame (`FaceFrame`): origin between the outer eye corners, x along the
-eye line toward the subject's left, y down, one unit the distance between the outer eye corners. Pure functions
-of the photo and MediaPipe's landmarks.
+The bridge is read in the face's own frame in the photo (`FaceFrame`: origin between the outer eye corners, x
+along the eye line toward the subject's left, y down, one unit the distance between the outer eye corners). The
+region glasses may cover is placed on the fitted head, in front of its eyes, and projected through the photo's
+camera (`glasses_region`), so a turned head's lenses keep their size and place. Pure functions.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ NOSE_RIDGE = (168, 6)
 """MediaPipe's points on the nose's ridge between the eyes: the bridge is read over them..."""
 BRIDGE_X = 0.07
 """...this far either side: inside the brows' heads."""
-BRIDGE_Y = (-0.32, 0.16)
-"""...from above the brows' lower edge to below the inner eye corners, where every frame's bridge sits."""
+BRIDGE_Y = (-0.24, 0.16)
+"""...from the brows' heads (the band read starts `BRIDGE_BAND` below this: a dark band between the brows, a
+frown's shadow or brows that meet, is not a bridge) to below the inner eye corners, where frames' bridges sit."""
 BRIDGE_BAND = 0.05
 """A bridge is a band across the nose at most about this tall; the profile is compared with its mean this far
 above and below, so broader shading (the nose's root in shadow) does not count."""
@@ -45,15 +47,24 @@ reads 0.61, the astronaut 0.04. On renders of random head-model identities (benc
 512 px, harsh random key lights) 2 of 40 bare faces read above it (the nose's root in shadow under a high key), and
 with painted frames (`synth.glasses`) 15 of 19 plastic frames and 2 of 21 thin metal ones (one pixel wide at that
 size: they leave little on the skin either) read above it. `--glasses on` covers the frames it misses."""
-LENS_CENTRE = (0.33, 0.1)
-"""Each lens's region: an ellipse centred this far out from the midline and down from the eye line..."""
-LENS_AXES = (0.42, 0.42)
-"""...with these half-width and half-height: it holds large frames (grace_hopper.jpg's reach 0.55 below the eye
-line and 0.27 beyond the outer corners) with the rim's own width."""
-ARM_Y = (-0.2, 0.06)
-"""The arms run back to the ears between these heights, from the lenses' outer edge to the face's side."""
-ARM_REACH = 1.0
-"""...out to this far from the midline (beyond the face's edge, where the texture has no face skin anyway)."""
+LENS_FORWARD = 0.02
+"""The lenses' plane lies this far (m) in front of the eyeballs' centres (a 12 mm eye radius and the usual 12 mm
+from the cornea, less a little: the region must not slip off the face where it curves back)..."""
+LENS_CENTRE = (0.003, -0.004)
+"""...each lens's region centred this far (m) outward and up (down when negative) from its eye's centre..."""
+LENS_AXES = (0.033, 0.028)
+"""...with these half-width and half-height (m): large frames (grace_hopper.jpg's reach about 30 mm below her eyes)
+with the rim's own width."""
+LENS_SQUARENESS = 0.5
+"""...its outline a superellipse of exponent 2 / this (4: a rounded square, so square frames' corners are held)."""
+BRIDGE_BOX = (0.012, -0.002, 0.016)
+"""The bridge: this half-width (m) about the midline, between these heights (m) above the eyes' centres."""
+ARM_Y = (-0.004, 0.016)
+"""The arms run back to the ears between these heights (m) above the eyes' centres..."""
+ARM_FROM, ARM_BACK = 0.028, 0.09
+"""...from this far (m) out from each eye's centre, at the lenses' plane, to this far behind the eyes' centres."""
+BROW_MARGIN = 0.01
+"""The brows kept out of the region are widened by this share of the eye corners' distance (stray hairs)."""
 
 
 @dataclass(frozen=True)
@@ -82,15 +93,20 @@ class FaceFrame:
         xy = np.asarray(xy, np.float64)
         return self.origin + self.unit_px * (xy[..., :1] * self.x_axis + xy[..., 1:2] * self.y_axis)
 
-    def crop(self, rgb: np.ndarray, x_range: tuple[float, float], y_range: tuple[float, float]) -> np.ndarray:
-        """The photo resampled over a face-frame rectangle, `PX_PER_UNIT` pixels a unit: (rows, cols, 3) uint8."""
+    def crop(self, rgb: np.ndarray, x_range: tuple[float, float],
+             y_range: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+        """The photo resampled over a face-frame rectangle, `PX_PER_UNIT` pixels a unit: (rows, cols, 3) uint8, and
+        (rows, cols) bool where the crop lies inside the photo (outside it the crop is black)."""
         cols = max(2, int(round((x_range[1] - x_range[0]) * PX_PER_UNIT)))
         rows = max(2, int(round((y_range[1] - y_range[0]) * PX_PER_UNIT)))
         step = self.unit_px / PX_PER_UNIT
         ox, oy = self.to_px(np.array([x_range[0], y_range[0]]))
         coeffs = (step * self.x_axis[0], step * self.y_axis[0], ox, step * self.x_axis[1], step * self.y_axis[1], oy)
-        return np.asarray(Image.fromarray(np.asarray(rgb, np.uint8)).transform(
-            (cols, rows), Image.AFFINE, coeffs, resample=Image.BILINEAR))
+        rgb = np.asarray(rgb, np.uint8)
+        crop = np.asarray(Image.fromarray(rgb).transform((cols, rows), Image.AFFINE, coeffs, resample=Image.BILINEAR))
+        inside = np.asarray(Image.new("L", (rgb.shape[1], rgb.shape[0]), 255).transform(
+            (cols, rows), Image.AFFINE, coeffs, resample=Image.NEAREST)) > 0
+        return crop, inside
 
 
 @dataclass(frozen=True)
@@ -114,8 +130,11 @@ def bridge_strength(rgb: np.ndarray, landmarks_px: np.ndarray) -> float:
     frame = FaceFrame.of(landmarks_px)
     # centred on the nose's ridge, which a turned head moves off the eye corners' midpoint (0.11 at 20 degrees)
     ridge = frame.to_face(np.asarray(landmarks_px, np.float64)[list(NOSE_RIDGE)])[:, 0].mean()
-    crop = frame.crop(rgb, (ridge - BRIDGE_X, ridge + BRIDGE_X), BRIDGE_Y)
-    lin = _blur(linear_rgb(crop).astype(np.float64), max(1, int(round(BRIDGE_SMOOTH * PX_PER_UNIT))))
+    crop, inside = frame.crop(rgb, (ridge - BRIDGE_X, ridge + BRIDGE_X), BRIDGE_Y)
+    radius = max(1, int(round(BRIDGE_SMOOTH * PX_PER_UNIT)))
+    lin = _blur(linear_rgb(crop).astype(np.float64), radius)
+    # rows the photo's edge cuts (or that the blur reaches across it) are not read: black beyond it is no bridge
+    whole = np.convolve(inside.all(1).astype(float), np.ones(2 * radius + 1), "same") >= 2 * radius + 1
     eps = 2e-3
     channels = np.stack([np.log(lin @ np.array([0.2126, 0.7152, 0.0722]) + eps),
                          np.log((lin[..., 0] + eps) / (lin[..., 1] + eps)),
@@ -125,6 +144,10 @@ def bridge_strength(rgb: np.ndarray, landmarks_px: np.ndarray) -> float:
     if len(profile) <= 2 * d:
         return 0.0
     band = profile[d:-d] - (profile[:-2 * d] + profile[2 * d:]) / 2
+    read = whole[d:-d] & whole[:-2 * d] & whole[2 * d:]
+    if not read.any():
+        return 0.0
+    band = band[read]
     return float(max(-band[:, 0].min(), CHROMA_WEIGHT * np.abs(band[:, 1:]).max(), 0.0))
 
 
@@ -135,27 +158,44 @@ def detect_glasses(rgb: np.ndarray, landmarks_px: np.ndarray) -> GlassesRead:
     return GlassesRead(found=strength >= FOUND, bridge=round(strength, 3))
 
 
-def glasses_mask(landmarks_px: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(h, w) bool: the photo pixels a pair of glasses may cover (both lenses with their rims, the bridge, the arms'
-    run to the ears), less the brows and the eyes' openings. size : (w, h)."""
-    frame = FaceFrame.of(landmarks_px)
-    w, h = size
+def glasses_region(eyes: np.ndarray, view, landmarks_px: np.ndarray | None = None) -> np.ndarray:
+    """(h, w) bool: the photo pixels a pair of glasses may cover: both lenses with their rims, the bridge and the arms'
+    run toward the ears, placed on the fitted head (eyes : (2, 3) its eyeballs' centres in model space; view : the
+    photo's `PhotoView`) and projected, less the brows where MediaPipe's landmarks (478, 2) put them (a brow above a
+    rim is the person's; the texture stage judges a rim on the brow by its darkness)."""
+    eyes = np.asarray(eyes, np.float64)
+    w, h = view.size
     mask = np.zeros((h, w), bool)
     angles = np.linspace(0, 2 * np.pi, 48, endpoint=False)
-    ellipse = np.stack([LENS_AXES[0] * np.cos(angles), LENS_AXES[1] * np.sin(angles)], -1)
-    for side in (-1, 1):
-        centre = np.array([side * LENS_CENTRE[0], LENS_CENTRE[1]])
-        mask |= polygon_mask(size, frame.to_px(centre + ellipse))
-        outer = side * (LENS_CENTRE[0] + LENS_AXES[0] * 0.8)
-        arm = np.array([[outer, ARM_Y[0]], [side * ARM_REACH, ARM_Y[0]], [side * ARM_REACH, ARM_Y[1]],
-                        [outer, ARM_Y[1]]])
-        mask |= polygon_mask(size, frame.to_px(arm))
-    lm = np.asarray(landmarks_px, np.float64)
-    keep = np.zeros((h, w), bool)
-    for outline in BROW_OUTLINES:
-        keep |= polygon_mask(size, lm[list(outline)])
-    keep = dilate_mask(keep, max(1, int(round(0.01 * frame.unit_px))))
-    return mask & ~keep
+    mid_y = float(eyes[:, 1].mean())
+    lens_z = float(eyes[:, 2].mean()) + LENS_FORWARD
+
+    def draw(points: np.ndarray) -> None:
+        nonlocal mask
+        mask |= polygon_mask((w, h), view.project(points))
+
+    for eye in eyes:
+        out = 1.0 if eye[0] > eyes[:, 0].mean() else -1.0
+        centre = eye[:2] + np.array([out * LENS_CENTRE[0], LENS_CENTRE[1]])
+        c, sn = np.cos(angles), np.sin(angles)
+        # a superellipse: square frames' corners too
+        ring = centre + np.stack([LENS_AXES[0] * np.sign(c) * np.abs(c) ** LENS_SQUARENESS,
+                                  LENS_AXES[1] * np.sign(sn) * np.abs(sn) ** LENS_SQUARENESS], -1)
+        draw(np.column_stack([ring, np.full(len(ring), lens_z)]))
+        x0, x1 = eye[0] + out * ARM_FROM, eye[0] + out * (ARM_FROM + 0.01)
+        back = float(eye[2]) - ARM_BACK
+        draw(np.array([[x0, mid_y + ARM_Y[0], lens_z], [x1, mid_y + ARM_Y[0], back], [x1, mid_y + ARM_Y[1], back],
+                       [x0, mid_y + ARM_Y[1], lens_z]]))
+    x_mid, (half, low, high) = float(eyes[:, 0].mean()), BRIDGE_BOX
+    draw(np.array([[x_mid - half, mid_y + low, lens_z], [x_mid + half, mid_y + low, lens_z],
+                   [x_mid + half, mid_y + high, lens_z], [x_mid - half, mid_y + high, lens_z]]))
+    if landmarks_px is not None:
+        lm = np.asarray(landmarks_px, np.float64)
+        brows = np.zeros((h, w), bool)
+        for outline in BROW_OUTLINES:
+            brows |= polygon_mask((w, h), lm[list(outline)])
+        mask &= ~dilate_mask(brows, max(1, int(round(BROW_MARGIN * FaceFrame.of(lm).unit_px))))
+    return mask
 
 
 def _blur(image: np.ndarray, radius: int) -> np.ndarray:

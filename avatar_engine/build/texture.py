@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from avatar_engine.build import delight
-from avatar_engine.build.glasses import GlassesRead, detect_glasses, glasses_mask
+from avatar_engine.build.glasses import GlassesRead, detect_glasses, glasses_region
 from avatar_engine.build.hair_region import (CHIN, FOREHEAD, NOT_FACE_SKIN, not_skin_mask, polygon_mask)
 from avatar_engine.build.hair_region import dilate as dilate_mask
 from avatar_engine.build.records import FitResult, PhotoView
@@ -185,7 +185,7 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
                        normals: np.ndarray, view: PhotoView, mask: np.ndarray | None = None,
                        landmarks_px: np.ndarray | None = None, occlusion: np.ndarray | None = None,
                        folds: np.ndarray | None = None, lids: np.ndarray | None = None,
-                       options: TextureOptions | None = None) -> TextureResult:
+                       eyes: np.ndarray | None = None, options: TextureOptions | None = None) -> TextureResult:
     """The skin albedo of the person in `photo`.
 
     photo : (h, w, 3) uint8 RGB; positions, normals : (n, 3) posed skin vertices in model space (as in the photo);
@@ -196,7 +196,9 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     of the light the renderer will take from creases and sockets is divided out of the photo's
     (`delight.occlusion_visibility`), else the photo's own shadow there is baked in and darkened again;
     folds : (n,) optional `expression_folds` of the photo's expression; lids : (n,) optional `folded_lids`, the
-    share of each vertex's skin the photo sees folded into the lid's crease (left to the completion).
+    share of each vertex's skin the photo sees folded into the lid's crease (left to the completion); eyes : (2, 3)
+    optional, the eyeballs' centres in model space, where glasses found or said to be worn are placed
+    (`glasses.glasses_region`; without them the glasses are read but not left out).
     """
     opts = options or TextureOptions()
     positions = np.asarray(positions, np.float64)
@@ -216,9 +218,9 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     glasses = None
     if landmarks_px is not None and opts.glasses != "off":
         glasses = detect_glasses(photo, landmarks_px)
-        if glasses.found or opts.glasses == "on":
+        if (glasses.found or opts.glasses == "on") and eyes is not None:
             glasses = replace(glasses, masked=True)
-            frames = glasses_mask(landmarks_px, view.size)
+            frames = glasses_region(eyes, view, landmarks_px)
             mask = ~frames if mask is None else (np.asarray(mask) > 0.5) & ~frames
     proj = project_texels(view, positions, normals, triangles, tmap, mask, opts.cos_range, hidden=opening)
     if np.count_nonzero(proj.weight > 0.5) < 500:
@@ -393,9 +395,10 @@ def texture_from_fit(photo: np.ndarray, fit: FitResult, mask: np.ndarray | None 
     folds = expression_folds(fit.neutral_positions[vs], fit.posed_positions[vs], triangles)
     blink = model.expression_offsets[EYE_BLINKS].sum(0)
     lids = folded_lids(fit.posed_positions[vs], fit.neutral_positions[vs] + blink[vs], triangles)
+    eyes = np.array([fit.posed_positions[model.part_slices(name)[0]].mean(0) for name in ("eye_R", "eye_L")])
     return build_skin_texture(photo, fit.posed_positions[vs], model.uvs[vs], triangles, normals, fit.view,
                               mask=mask, landmarks_px=fit.landmarks_px, occlusion=occlusion, folds=folds,
-                              lids=lids, options=options)
+                              lids=lids, eyes=eyes, options=options)
 
 
 def expression_folds(rest: np.ndarray, posed: np.ndarray, triangles: np.ndarray) -> np.ndarray:

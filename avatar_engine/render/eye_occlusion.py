@@ -5,7 +5,8 @@ the ball. A vertex keeps its value as the eye turns, so looking sideways brought
 shaded (occlusion 0.2) into view as a dark grey crescent. The renderer instead fits the baked values over the rest
 normals with order-2 spherical harmonics (9 numbers per eye) and the vertex shader evaluates them at the normal
 expressed in the socket's frame (`u_socket`, the head joint's): the shade stays with the lids. The file keeps the
-per-vertex values (other engines read them as COLOR_0).
+per-vertex values for our reader (`_OCCLUSION`) and gives other engines no COLOR_0 on the eyes: baked, the shade
+would turn with the eyeball there.
 """
 
 from __future__ import annotations
