@@ -66,6 +66,12 @@ below the hairline; none for hair lying down at its hairline, where the tips wou
 tips squeezed into one centimetre, eight times tighter than the rest of the strand, are drawn from a coarse mip
 level, where their hooks break into a line of dark specks across the forehead; spread over the hanging part they
 end as hooked locks. Spread over 4 cm, the fringe's lower half was an open lattice of tips (a hairnet at 540p)."""
+SWEEP_RISE = 0.35
+"""A swept fringe's strands rise by this much of their hang below the hairline per radian of turn, on average:
+twice that at the forehead's edge the comb comes from, none at the edge it goes to (`SWEEP_HALF_WIDTH`)."""
+SWEEP_HALF_WIDTH = 0.06
+"""Half the forehead's width (m): columns rooted this far from the middle are not turned, and the rise goes from
+twice its mean to none across it."""
 SWEEP_MAX_DEG = 28.0
 """A swept fringe turns up to this angle at its tips, from nothing at the hairline (which stays covered)."""
 CROWN_FLATTEN = 0.6
@@ -278,13 +284,24 @@ def _swept(points: np.ndarray, scalp: Scalp, style: HairStyle, s: np.ndarray, ha
     turn = (np.radians(SWEEP_MAX_DEG) * style.sweep * _smoothstep(0.005, 0.02, style.fringe) * face[:, None]
             * np.clip((s - hairline[:, None]) / max(style.fringe, 1e-3), 0.0, 1.0))
     rel = points - scalp.centre
+    roots = rel[np.arange(len(rel)), np.argmin(np.abs(s - hairline[:, None]), axis=1)]
+    across = np.clip(roots[:, 0] / SWEEP_HALF_WIDTH, -1.0, 1.0)  # -1 .. 1 over the forehead's width
+    # the forehead's locks are combed aside; the temples' are not: turned about the head, the side the comb comes
+    # from brought its low temple locks across the eye, and the side it goes to carried its tips round the head
+    turn = turn * (1.0 - across ** 2)[:, None]
     c, sn = np.cos(turn), np.sin(turn)
-    turned = np.stack([rel[..., 0] * c + rel[..., 2] * sn, rel[..., 1], rel[..., 2] * c - rel[..., 0] * sn], -1)
-    distance = np.linalg.norm(rel, axis=-1)
-    before = scalp.skin_radius(rel / np.maximum(distance, 1e-9)[..., None])
-    after = scalp.skin_radius(turned / np.maximum(distance, 1e-9)[..., None])
+    # combed aside, the hanging part also rises, the more on the side the comb comes from: a fringe swept across the
+    # forehead lies across it, high where it leaves the parting's side and low where it gathers on the other
+    from_side = 1.0 - np.sign(style.sweep) * across  # 0..2, mean 1
+    rise = SWEEP_RISE * np.abs(turn) * np.clip(s - hairline[:, None], 0.0, None) * from_side[:, None]
+    turned = np.stack([rel[..., 0] * c + rel[..., 2] * sn, rel[..., 1] + rise, rel[..., 2] * c - rel[..., 0] * sn],
+                      -1)
+    distance = np.maximum(np.linalg.norm(rel, axis=-1), 1e-9)
+    reach = np.maximum(np.linalg.norm(turned, axis=-1), 1e-9)
+    before = scalp.skin_radius(rel / distance[..., None])
+    after = scalp.skin_radius(turned / reach[..., None])
     on_skin = (before > 0) & (after > 0)  # directions past the skin's edge keep the rigid turn
-    scale = np.where(on_skin, (after + distance - before) / np.maximum(distance, 1e-9), 1.0)
+    scale = np.where(on_skin, (after + distance - before) / reach, 1.0)
     return scalp.centre + turned * scale[..., None]
 
 
