@@ -285,17 +285,16 @@ def _swept(points: np.ndarray, scalp: Scalp, style: HairStyle, s: np.ndarray, ha
             * np.clip((s - hairline[:, None]) / max(style.fringe, 1e-3), 0.0, 1.0))
     rel = points - scalp.centre
     roots = rel[np.arange(len(rel)), np.argmin(np.abs(s - hairline[:, None]), axis=1)]
-    across = np.clip(roots[:, 0] / SWEEP_HALF_WIDTH, -1.0, 1.0)  # -1 .. 1 over the forehead's width
     # the forehead's locks are combed aside; the temples' are not: turned about the head, the side the comb comes
     # from brought its low temple locks across the eye, and the side it goes to carried its tips round the head
-    turn = turn * (1.0 - across ** 2)[:, None]
-    c, sn = np.cos(turn), np.sin(turn)
-    # combed aside, the hanging part also rises, the more on the side the comb comes from: a fringe swept across the
-    # forehead lies across it, high where it leaves the parting's side and low where it gathers on the other
+    across_root = np.clip(roots[:, 0] / SWEEP_HALF_WIDTH, -1.0, 1.0)  # -1 .. 1 over the forehead's width
+    c, sn = [f(turn * (1.0 - across_root ** 2)[:, None]) for f in (np.cos, np.sin)]
+    turned = np.stack([rel[..., 0] * c + rel[..., 2] * sn, rel[..., 1], rel[..., 2] * c - rel[..., 0] * sn], -1)
+    # combed aside, the hanging part also rises, the more where it lies nearer the side the comb comes from: a
+    # fringe swept across the forehead lies across it, high at the parting's side and gathered low on the other
+    across = np.clip(turned[..., 0] / SWEEP_HALF_WIDTH, -1.0, 1.0)
     from_side = 1.0 - np.sign(style.sweep) * across  # 0..2, mean 1
-    rise = SWEEP_RISE * np.abs(turn) * np.clip(s - hairline[:, None], 0.0, None) * from_side[:, None]
-    turned = np.stack([rel[..., 0] * c + rel[..., 2] * sn, rel[..., 1] + rise, rel[..., 2] * c - rel[..., 0] * sn],
-                      -1)
+    turned[..., 1] += SWEEP_RISE * np.abs(turn) * np.clip(s - hairline[:, None], 0.0, None) * from_side
     distance = np.maximum(np.linalg.norm(rel, axis=-1), 1e-9)
     reach = np.maximum(np.linalg.norm(turned, axis=-1), 1e-9)
     before = scalp.skin_radius(rel / distance[..., None])

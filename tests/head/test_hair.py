@@ -211,3 +211,30 @@ def test_a_swept_fringe_stays_on_the_forehead(scalp, sweep):
     radius = scalp.skin_radius(rel / distance[:, None])
     front = (rel[:, 2] > 0.03) & (radius > 0)
     assert (radius - distance)[front].max() <= SWEPT_SINK_MAX
+
+
+
+SWEPT_EDGE_STEP = 0.002
+"""Over the forehead between 1.5 and 4.5 cm from its middle, a swept fringe's lower edge lies at least this much
+(m, on average over 1.5 cm bands) higher on the side the comb comes from than on the side it goes to: combed
+across the forehead, high at the parting's side and gathered low on the other."""
+SWEPT_LIFT = 0.004
+"""...and every band's edge at least this much higher than the fringe combed straight down."""
+
+
+def test_a_swept_fringe_is_high_on_the_side_it_is_combed_from(scalp, eyes):
+    bands = ((0.015, 0.03), (0.03, 0.045))
+
+    def edges(style, side):  # lowest hair over each band of the forehead on that side
+        p = grow_hair(scalp, style)[0].positions
+        x = side * (p[:, 0] - eyes[0])
+        front = (p[:, 2] > eyes[2]) & (p[:, 1] > eyes[1] - 0.03)
+        return np.array([p[front & (x > lo) & (x < hi), 1].min() for lo, hi in bands])
+
+    straight = HairStyle(fringe=0.05, length=0.2, volume=0.02)
+    assert np.allclose(edges(straight, -1), edges(straight, 1), atol=0.001)  # combed straight down: level
+    for sweep in (1.0, -1.0):  # +1 combs toward the avatar's left (+x): its right (-x) is the side it comes from
+        swept = HairStyle(fringe=0.05, length=0.2, volume=0.02, sweep=sweep)
+        came_from, went_to = edges(swept, -np.sign(sweep)), edges(swept, np.sign(sweep))
+        assert (came_from - went_to).mean() >= SWEPT_EDGE_STEP, sweep
+        assert (np.minimum(came_from, went_to) - edges(straight, 1)).min() >= SWEPT_LIFT, sweep
