@@ -27,7 +27,7 @@ MIN_PIXELS_IOD2 = 0.08
 """Fewer eroded hair pixels in the band than this many square inter-ocular distances: no fringe to read."""
 MIN_COHERENCE = 0.15
 """Below this (0: no dominant direction, 1: all gradients parallel) the strands have no slant worth reading."""
-SLANT_TO_SWEEP = ((0.0, 18.7, 30.0, 35.7, 39.4, 41.0), (0.0, 0.2, 0.4, 0.6, 0.8, 1.0))
+SLANT_TO_SWEEP = ((0.0, 18.7, 30.8, 37.4, 39.3, 41.7), (0.0, 0.2, 0.4, 0.6, 0.8, 1.0))
 """Slant (degrees) read on renders of the generator's fringes (5 cm, "fringe" and "long" presets, averaged) against
 the sweep they were grown with (tests/build/test_hair_sweep.py renders them; remeasured when the sweep began to lift
 the fringe off the forehead on the side it is combed from). The read saturates as the tips turn, so the table

@@ -66,9 +66,11 @@ below the hairline; none for hair lying down at its hairline, where the tips wou
 tips squeezed into one centimetre, eight times tighter than the rest of the strand, are drawn from a coarse mip
 level, where their hooks break into a line of dark specks across the forehead; spread over the hanging part they
 end as hooked locks. Spread over 4 cm, the fringe's lower half was an open lattice of tips (a hairnet at 540p)."""
-SWEEP_RISE = 0.35
+SWEEP_RISE = 0.5
 """A swept fringe's strands rise by this much of their hang below the hairline per radian of turn, on average:
-twice that at the forehead's edge the comb comes from, none at the edge it goes to (`SWEEP_HALF_WIDTH`)."""
+twice that at the forehead's edge the comb comes from, none at the edge it goes to (`SWEEP_HALF_WIDTH`). Chosen by
+eye on the presets and the astronaut against her photo: at 0.35 the edge read level (a straight fringe with slanted
+strands), at 0.7 the fringe lifted off most of her forehead."""
 SWEEP_HALF_WIDTH = 0.06
 """Half the forehead's width (m): columns rooted this far from the middle are not turned, and the rise goes from
 twice its mean to none across it."""
