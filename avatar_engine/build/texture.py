@@ -220,8 +220,10 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         glasses = detect_glasses(photo, landmarks_px)
         if (glasses.found or opts.glasses == "on") and eyes is not None:
             glasses = replace(glasses, masked=True)
+            # left out exactly, not as part of the skin mask, which is eroded: the brows between the region and the
+            # hair would erode away with it (the default skin's painted brows then showed in their place)
             frames = glasses_region(eyes, view, landmarks_px)
-            mask = ~frames if mask is None else (np.asarray(mask) > 0.5) & ~frames
+            opening = frames if opening is None else opening | frames
     proj = project_texels(view, positions, normals, triangles, tmap, mask, opts.cos_range, hidden=opening)
     if np.count_nonzero(proj.weight > 0.5) < 500:
         raise InputError("the fitted head covers too little of the photo to texture it (face not visible?)")

@@ -169,3 +169,32 @@ def test_lens_outline_is_mirrored():
 def test_a_bad_choice_is_an_input_error():
     with pytest.raises(InputError, match="glasses"):
         TextureOptions(glasses="maybe")
+
+
+
+BROWS_KEPT = 0.8
+"""With the glasses' region left out, the astronaut's brows (thin and fair) keep at least this share of the photo's
+weight they have without it. The region was once part of the skin mask, which is eroded: the strip of brow beside
+it eroded away, and the default skin's painted brows were drawn round hers."""
+
+
+def test_the_brows_beside_the_region_are_still_read(landmarker):
+    from avatar_engine.build.fit import fit_landmarks
+    from avatar_engine.build.image import load_photo
+    from avatar_engine.build.perception import perceive
+    from avatar_engine.build.texture import BROW_PAINTED, _brow_strength, texture_from_fit
+    from avatar_engine.build.texture_project import texel_map
+    from avatar_engine.data_files import asset_path
+    from avatar_engine.head.model import HeadModel
+
+    model = HeadModel.default()
+    photo = load_photo(asset_path("photos", "astronaut.png"))
+    fit = fit_landmarks(perceive(photo, landmarker), model)
+    off, on = (texture_from_fit(photo, fit, model=model, options=TextureOptions(glasses=g)) for g in ("off", "on"))
+    vs, ts = model.part_slices("skin")
+    tmap = texel_map(model.uvs[vs], model.triangles[ts] - vs.start, off.seen.shape[0])
+    painted = np.zeros(off.seen.size, bool)
+    painted[tmap.texels[_brow_strength(tmap) > BROW_PAINTED]] = True
+    brows = painted.reshape(off.seen.shape) & (off.seen > 0.5)
+    assert brows.sum() > 500
+    assert on.seen[brows].mean() >= BROWS_KEPT * off.seen[brows].mean()
