@@ -61,6 +61,9 @@ BROW_PAINTED = 0.3
 BROW_FLOOR = 0.15
 """A texel on the brows' outline darker than this share of the skin tone there is not brow (a glasses rim: 0.06
 on grace_hopper.jpg; brows read 0.18-0.34 at their darkest twentieth on synthetic people)."""
+RIM_ON_BROWS = 0.03
+"""With glasses left out, brows of which more than this share reads as a rim (`BROW_FLOOR`) are not the person's to
+keep: the frame lies across them (grace_hopper.jpg 8.2%, the astronaut with --glasses on 0.2%)."""
 BROW_CEILING = 0.9
 """...and one lighter than this share is not brow either (`build_skin_texture`)."""
 BROW_CHROMA = 0.2
@@ -215,7 +218,7 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         hair = not_skin_mask(photo, landmarks_px)
         mask = ~hair if mask is None else (np.asarray(mask) > 0.5) & ~hair
     # the frames, the lenses' tint and reflections and the bridge are not skin: the region they may cover is not sampled
-    glasses = None
+    glasses, frames = None, None
     if landmarks_px is not None and opts.glasses != "off":
         glasses = detect_glasses(photo, landmarks_px)
         if (glasses.found or opts.glasses == "on") and eyes is not None:
@@ -293,6 +296,13 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         # where the fitted light is near zero the division only amplifies noise
         lit = (shading / rho) @ delight.LUMA
         weight = weight * np.clip((lit / np.percentile(lit[good], 90) - 0.02) / 0.08, 0, 1)
+    if frames is not None and on_brows.any():
+        # a frame's rim across the brows (browline frames): what is left of them between the rims reads as patches
+        # of skin, rim and brow; the default skin's brows are drawn instead
+        rim = (np.exp(log_ratio - tone) @ delight.LUMA)[on_brows] < BROW_FLOOR
+        if np.mean(rim) > RIM_ON_BROWS:
+            weight = np.where(on_brows, 0.0, weight)
+            brows = np.zeros_like(brows)
     # how lit the face the photo shows is, against the best-lit skin it shows (1: evenly lit)
     facing = weight0 > 0.5
     face_light = float(np.median(lit[facing]) / max(np.percentile(lit[weight0 > 0.05], 90), 1e-9))
