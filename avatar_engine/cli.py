@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 
+from avatar_engine.build.records import GLASSES_CHOICES
 from avatar_engine.errors import AvatarError, InputError
 from avatar_engine.head.arkit import ARKIT_INDEX
 from avatar_engine.paths import output_file, output_folder
@@ -527,7 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "high-resolution photos)")
     p.add_argument("--texture-net", choices=("on", "off"),
                    help="correct the skin texture with the texture network (default: BuildOptions.texture_net)")
-    p.add_argument("--glasses", choices=("auto", "on", "off"), default="auto",
+    p.add_argument("--glasses", choices=GLASSES_CHOICES, default="auto",
                    help="leave the skin glasses may cover out of the texture (filled in from the skin around it): "
                         "auto where the photo's glasses are found (default), on for frames it misses, off never")
     _add_landmarker_arguments(p, "the networks: --landmarker onnx, --recon, --texture-net; with auto the "

@@ -18,11 +18,9 @@ from PIL import Image
 
 from avatar_engine.build.hair_region import NOT_FACE_SKIN, polygon_mask
 from avatar_engine.build.hair_region import dilate as dilate_mask
-from avatar_engine.build.image import linear_rgb
+from avatar_engine.build.image import LUMA, linear_rgb
+from avatar_engine.build.perception import EYE_CORNERS
 from avatar_engine.build.texture_project import box_blur
-
-EYE_CORNERS = (33, 263)
-"""Outer eye corners (subject's right, subject's left): the frame's origin and unit."""
 BROW_OUTLINES = NOT_FACE_SKIN[3:]
 """MediaPipe's outlines of the two brows: kept out of the lens region (a brow above a rim is the person's)."""
 PX_PER_UNIT = 100
@@ -132,11 +130,11 @@ def bridge_strength(rgb: np.ndarray, landmarks_px: np.ndarray) -> float:
     ridge = frame.to_face(np.asarray(landmarks_px, np.float64)[list(NOSE_RIDGE)])[:, 0].mean()
     crop, inside = frame.crop(rgb, (ridge - BRIDGE_X, ridge + BRIDGE_X), BRIDGE_Y)
     radius = max(1, int(round(BRIDGE_SMOOTH * PX_PER_UNIT)))
-    lin = _blur(linear_rgb(crop).astype(np.float64), radius)
+    lin = box_blur(linear_rgb(crop), radius)
     # rows the photo's edge cuts (or that the blur reaches across it) are not read: black beyond it is no bridge
     whole = np.convolve(inside.all(1).astype(float), np.ones(2 * radius + 1), "same") >= 2 * radius + 1
     eps = 2e-3
-    channels = np.stack([np.log(lin @ np.array([0.2126, 0.7152, 0.0722]) + eps),
+    channels = np.stack([np.log(lin @ LUMA + eps),
                          np.log((lin[..., 0] + eps) / (lin[..., 1] + eps)),
                          np.log((lin[..., 2] + eps) / (lin[..., 1] + eps))], -1)
     profile = np.median(channels, axis=1)  # (rows, 3)
@@ -165,30 +163,25 @@ def glasses_region(eyes: np.ndarray, view, landmarks_px: np.ndarray | None = Non
     rim is the person's; the texture stage judges a rim on the brow by its darkness)."""
     eyes = np.asarray(eyes, np.float64)
     w, h = view.size
-    mask = np.zeros((h, w), bool)
-    angles = np.linspace(0, 2 * np.pi, 48, endpoint=False)
     mid_y = float(eyes[:, 1].mean())
     lens_z = float(eyes[:, 2].mean()) + LENS_FORWARD
-
-    def draw(points: np.ndarray) -> None:
-        nonlocal mask
-        mask |= polygon_mask((w, h), view.project(points))
-
+    # a superellipse: square frames' corners too
+    lens = superellipse(48, LENS_AXES[0], LENS_AXES[1], LENS_SQUARENESS)
+    shapes = []
     for eye in eyes:
         out = 1.0 if eye[0] > eyes[:, 0].mean() else -1.0
-        centre = eye[:2] + np.array([out * LENS_CENTRE[0], LENS_CENTRE[1]])
-        c, sn = np.cos(angles), np.sin(angles)
-        # a superellipse: square frames' corners too
-        ring = centre + np.stack([LENS_AXES[0] * np.sign(c) * np.abs(c) ** LENS_SQUARENESS,
-                                  LENS_AXES[1] * np.sign(sn) * np.abs(sn) ** LENS_SQUARENESS], -1)
-        draw(np.column_stack([ring, np.full(len(ring), lens_z)]))
+        ring = eye[:2] + np.array([out * LENS_CENTRE[0], LENS_CENTRE[1]]) + lens
+        shapes.append(np.column_stack([ring, np.full(len(ring), lens_z)]))
         x0, x1 = eye[0] + out * ARM_FROM, eye[0] + out * (ARM_FROM + 0.01)
         back = float(eye[2]) - ARM_BACK
-        draw(np.array([[x0, mid_y + ARM_Y[0], lens_z], [x1, mid_y + ARM_Y[0], back], [x1, mid_y + ARM_Y[1], back],
-                       [x0, mid_y + ARM_Y[1], lens_z]]))
+        shapes.append(np.array([[x0, mid_y + ARM_Y[0], lens_z], [x1, mid_y + ARM_Y[0], back],
+                                [x1, mid_y + ARM_Y[1], back], [x0, mid_y + ARM_Y[1], lens_z]]))
     x_mid, (half, low, high) = float(eyes[:, 0].mean()), BRIDGE_BOX
-    draw(np.array([[x_mid - half, mid_y + low, lens_z], [x_mid + half, mid_y + low, lens_z],
-                   [x_mid + half, mid_y + high, lens_z], [x_mid - half, mid_y + high, lens_z]]))
+    shapes.append(np.array([[x_mid - half, mid_y + low, lens_z], [x_mid + half, mid_y + low, lens_z],
+                            [x_mid + half, mid_y + high, lens_z], [x_mid - half, mid_y + high, lens_z]]))
+    mask = np.zeros((h, w), bool)
+    for points in shapes:
+        mask |= polygon_mask((w, h), view.project(points))
     if landmarks_px is not None:
         lm = np.asarray(landmarks_px, np.float64)
         brows = np.zeros((h, w), bool)
@@ -198,5 +191,9 @@ def glasses_region(eyes: np.ndarray, view, landmarks_px: np.ndarray | None = Non
     return mask
 
 
-def _blur(image: np.ndarray, radius: int) -> np.ndarray:
-    return np.stack([box_blur(image[..., c], radius) for c in range(image.shape[-1])], -1)
+def superellipse(n: int, half_width: float, half_height: float, power: float) -> np.ndarray:
+    """(n, 2) points round a superellipse about the origin: power 1 an ellipse, below 1 squarer (the curve's
+    exponent is 2 / power)."""
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    c, s = np.cos(t), np.sin(t)
+    return np.stack([half_width * np.sign(c) * np.abs(c) ** power, half_height * np.sign(s) * np.abs(s) ** power], -1)

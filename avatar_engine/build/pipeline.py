@@ -25,7 +25,7 @@ from avatar_engine.build.delight import exposure_lift, eye_whites, lifted
 from avatar_engine.build.fit import FitOptions, fit_landmarks
 from avatar_engine.build.image import LUMA, as_rgb, linear_rgb, load_photo
 from avatar_engine.build.perception import MAX_FACES, PerceptionOptions, level_photo, perceive
-from avatar_engine.build.records import FitResult
+from avatar_engine.build.records import GLASSES_CHOICES, FitResult
 from avatar_engine.build.render_check import AGREEMENT_TARGET, RenderCheck
 from avatar_engine.build.report import BuildReport
 from avatar_engine.build.rig import rigged_avatar
@@ -167,8 +167,8 @@ class BuildOptions:
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise InputError(f"unknown inference backend {self.backend!r}; expected one of {', '.join(BACKENDS)}")
-        if self.glasses not in ("auto", "on", "off"):
-            raise InputError(f"--glasses must be auto, on or off, got {self.glasses!r}")
+        if self.glasses not in GLASSES_CHOICES:
+            raise InputError(f"--glasses must be one of {', '.join(GLASSES_CHOICES)}, got {self.glasses!r}")
         if self.texture_size not in TEXTURE_SIZES:
             raise InputError(f"texture size {self.texture_size} is not one of {', '.join(map(str, TEXTURE_SIZES))}")
         if self.texture_net and self.texture_work_size != 1024:

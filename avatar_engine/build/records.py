@@ -11,6 +11,10 @@ import numpy as np
 
 from avatar_engine.records import Expression
 
+GLASSES_CHOICES = ("auto", "on", "off")
+"""How the builder handles glasses (`BuildOptions.glasses`, `TextureOptions.glasses`, `avatar build --glasses`):
+left out where found, always, never (`build.glasses`)."""
+
 
 @dataclass(frozen=True)
 class PhotoView:

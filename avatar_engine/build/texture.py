@@ -16,7 +16,7 @@ from avatar_engine.build import delight
 from avatar_engine.build.glasses import GlassesRead, detect_glasses, glasses_region
 from avatar_engine.build.hair_region import (CHIN, FOREHEAD, NOT_FACE_SKIN, not_skin_mask, polygon_mask)
 from avatar_engine.build.hair_region import dilate as dilate_mask
-from avatar_engine.build.records import FitResult, PhotoView
+from avatar_engine.build.records import GLASSES_CHOICES, FitResult, PhotoView
 from avatar_engine.build.texture_fill import (MeshSmoother, dilate, fill_base, mirror_points, mirror_samples,
                                              resize_nearest)
 from avatar_engine.build.texture_project import (TexelMap, bilinear, box_blur, eye_openings, mouth_opening,
@@ -84,9 +84,6 @@ LID_FOLD = (0.25, 0.6)
 second or more not at all (on the head model a blink stretches the upper lid's triangles up to 3.7 times)."""
 TONE_TOLERANCE = 1e-3
 """Conjugate-gradient stop for the smooth tone fields: largest residual, log-albedo units (0.1%; texture within 1 of 255 of a tight solve)."""
-
-
-GLASSES_CHOICES = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)
@@ -290,7 +287,8 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
                                    tolerance=REFERENCE_TOLERANCE, start=reference)
         tone = smoother.to_texels(reference, seen_ids)
         plain = (base / np.median(base[sure], axis=0)).min(1) > 0.6
-        brows = _own_brows(on_brows, albedo, np.exp(log_ratio - tone) @ delight.LUMA, tmap, seen_ids, opts)
+        shade = np.exp(log_ratio - tone) @ delight.LUMA  # luminance over the smooth tone
+        brows = _own_brows(on_brows, albedo, shade, tmap, seen_ids, opts)
         weight = weight0 * np.where(brows, 1.0, _skin_likelihood(log_ratio - tone, plain, weight0, tmap, seen_ids,
                                                                  opts))
         # where the fitted light is near zero the division only amplifies noise
@@ -299,8 +297,7 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     if frames is not None and on_brows.any():
         # a frame's rim across the brows (browline frames): what is left of them between the rims reads as patches
         # of skin, rim and brow; the default skin's brows are drawn instead
-        rim = (np.exp(log_ratio - tone) @ delight.LUMA)[on_brows] < BROW_FLOOR
-        if np.mean(rim) > RIM_ON_BROWS:
+        if np.mean(shade[on_brows] < BROW_FLOOR) > RIM_ON_BROWS:
             weight = np.where(on_brows, 0.0, weight)
             brows = np.zeros_like(brows)
     # how lit the face the photo shows is, against the best-lit skin it shows (1: evenly lit)

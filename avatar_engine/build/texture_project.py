@@ -160,10 +160,11 @@ def bilinear(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
 
 
 def box_blur(image: np.ndarray, radius: int) -> np.ndarray:
-    """Separable box filter of half-width `radius` with edge clamping; image (h, w) float."""
+    """Separable box filter of half-width `radius` with edge clamping over the first two axes; image (h, w) or
+    (h, w, k) float, each of the k channels on its own."""
     out = np.asarray(image, np.float64)
     for axis in (0, 1):
-        pad = [(0, 0), (0, 0)]
+        pad = [(0, 0)] * out.ndim
         pad[axis] = (radius + 1, radius)
         c = np.cumsum(np.pad(out, pad, mode="edge"), axis=axis)
         n = out.shape[axis]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-from avatar_engine.build.glasses import FaceFrame
+from avatar_engine.build.glasses import FaceFrame, superellipse
 
 SUPERSAMPLE = 4
 """Frames are drawn this many times larger and averaged down: smooth, anti-aliased rims."""
@@ -55,12 +55,8 @@ class GlassesStyle:
 
 def lens_outline(style: GlassesStyle, side: int, n: int = 96) -> np.ndarray:
     """(n, 2) face-unit points round one lens (side -1: the subject's right, +1: left)."""
-    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
-    c, s = np.cos(t), np.sin(t)
-    e = 2.0 / style.roundness
-    x = style.half_width * np.sign(c) * np.abs(c) ** e
-    y = style.half_height * np.sign(s) * np.abs(s) ** e
-    return np.stack([side * abs(style.centre[0]) + x, style.centre[1] + y], -1)
+    centre = np.array([side * abs(style.centre[0]), style.centre[1]])
+    return centre + superellipse(n, style.half_width, style.half_height, 2.0 / style.roundness)
 
 
 def paint_glasses(rgb: np.ndarray, landmarks_px: np.ndarray, style: GlassesStyle) -> np.ndarray:
