@@ -39,3 +39,21 @@ def test_a_smaller_face_smiles_smaller_and_still_blinks_and_opens_its_jaw_in_ful
     k = ARKIT_INDEX["mouthSmileLeft"]
     assert np.linalg.norm(tiny[k], axis=1).max() >= SCALE_RANGE[0] * np.linalg.norm(
         model.expression_offsets[k], axis=1).max() - 1e-6, "bounded"
+
+
+UNDER_HAIR_MAX = 0.3
+"""As tests/head/test_occlusion.py: skin with hair within 5 mm over it sees at most this much of its sky on median."""
+
+
+def test_the_rig_shades_the_skin_under_its_hair(model):
+    """The builder rigs with no materials (`{}`) and dresses the avatar after: the occlusion baked in the rig must
+    still know the skin and the hair apart (it read 0.56 under a fringe, and its tips' gaps drew pale patches)."""
+    from avatar_engine.build.rig import rigged_avatar
+    from avatar_engine.head.hair import HairStyle
+
+    avatar = rigged_avatar(model, model.default_identity(), model.neutral_positions(model.default_identity()), {},
+                           HairStyle(fringe=1.0))
+    assert "skin" not in avatar.materials
+    skin, hair = avatar.part("skin"), avatar.part("hair")
+    gap = np.array([np.linalg.norm(hair.positions - p, axis=1).min() for p in skin.positions])
+    assert np.median(skin.occlusion[gap < 0.005]) <= UNDER_HAIR_MAX

@@ -123,3 +123,28 @@ def test_an_older_file_keeps_its_occlusion_in_the_vertex_colours(template, tmp_p
     np.testing.assert_allclose(back.part("skin").occlusion, viewer_shade("skin", skin.occlusion, skin.normals),
                                atol=1e-5)
     assert back.part("eye_L").occlusion is None
+
+
+UNDER_HAIR_MAX = 0.3
+"""Skin with hair lying within a few millimetres over it (the scalp, the forehead under a fringe) sees at most this
+much of its sky on median: hair stops most of the light (`occlusion.HAIR_OPACITY`). Before hair counted from
+closer than the skin's own allowance, it read 0.52-0.63 there, and the forehead between a fringe's tips drew as
+pale patches brighter than the face below."""
+FACE_OPEN_MIN = 0.8
+"""Skin 3 cm and more from any hair (cheeks, nose) keeps its open sky: the hair's shade reaches only what it
+lies close over (`occlusion.HAIR_REACH`)."""
+
+
+def test_hair_shades_the_skin_it_lies_over():
+    from avatar_engine.head.hair import HairStyle
+    from avatar_engine.head.template import template_avatar
+
+    for style in (HairStyle(), HairStyle(fringe=1.0)):
+        avatar = template_avatar(hair=style)
+        skin, hair = avatar.part("skin"), avatar.part("hair")
+        gap = np.array([np.linalg.norm(hair.positions - p, axis=1).min() for p in skin.positions])
+        under = gap < 0.005
+        assert under.sum() > 200
+        assert np.median(skin.occlusion[under]) <= UNDER_HAIR_MAX, style
+        facing = skin.normals[:, 2] > 0.6
+        assert np.median(skin.occlusion[facing & (gap > 0.03)]) >= FACE_OPEN_MIN, style

@@ -353,6 +353,12 @@ def test_a_nan_weight_does_not_blank_the_face(ctx, template):
     assert np.array_equal(with_nan, neutral)
 
 
+MIRROR_CHANGED_MAX = 0.05
+"""Pixels of a mirrored render that may differ by over 40 levels from the plain one flipped. The lights are not
+mirrored with the head, so its shading does differ (2.1% of the frame: the key light, the hair's shade along the
+hairline); wound the wrong way, the back faces drawn, 25% does."""
+
+
 def test_a_mirroring_model_matrix_keeps_faces_outward(ctx, template):
     # mirrored, the triangles' winding turns: the back faces were drawn and the inside of the mouth showed
     mirror = np.diag([-1.0, 1.0, 1.0, 1.0]).astype(np.float32)
@@ -363,7 +369,7 @@ def test_a_mirroring_model_matrix_keeps_faces_outward(ctx, template):
         r.render(Expression(), Camera(yaw_deg=-30), mirror)
         mirrored = r.read()
     difference = np.abs(mirrored[:, ::-1].astype(int) - plain).max(-1)
-    assert (difference > 40).mean() < 0.02, "the mirror image of the same view"
+    assert (difference > 40).mean() < MIRROR_CHANGED_MAX, "the mirror image of the same view"
 
 
 def test_black_hair_keeps_a_finite_highlight(template):
