@@ -47,6 +47,13 @@ SHADED_KINDS = ("skin",)
 """Material kinds hair shades closely: the scalp, forehead and ears under it."""
 LIDS_MOVED = 0.003
 """Vertices a blink moves further than this (metres) take the more open of their occlusion at rest and shut."""
+LIPS_MOVED = 0.001
+"""Skin mouthClose moves further than this (metres) is the lips' (both: it lifts the lower lip and lowers the
+upper)..."""
+LIPS_MEET = 0.2
+"""...and where its occlusion with the jaw shut is more than this below the baked value (jaw a little open:
+`BAKE_EXPRESSION`), the lips meet at rest: their inner faces take the shut value. Baked open, they drew a lit line
+between the resting lips of built faces (the astronaut's lower lip's inner edge, white under the key light)."""
 AMBIENT_SHARE = 0.254
 """Share of the light on the face that the studio rig's sky and ground give (the rest is its three lights): renders
 of the template with every vertex's baked occlusion set to 0.1-0.8 darken the face by
@@ -224,8 +231,9 @@ def model_occlusion(model, positions: np.ndarray) -> np.ndarray:
 def with_occlusion(avatar: Avatar) -> Avatar:
     """The avatar with `Part.occlusion` baked for every part, all parts occluding each other. Skin a blink moves
     (`LIDS_MOVED`) keeps the more open of its occlusion at rest and with the eyes shut: the upper lid's skin lies
-    in the crease at rest, and its occlusion there darkened the closed lid in every blink. Hair shades the skin
-    it lies over from closer than other parts (`HAIR_BIAS`)."""
+    in the crease at rest, and its occlusion there darkened the closed lid in every blink. Where the lips meet at
+    rest their inner faces keep their occlusion with the jaw shut (`LIPS_MEET`). Hair shades the skin it lies over
+    from closer than other parts (`HAIR_BIAS`)."""
     parts = avatar.parts
     starts = np.cumsum([0] + [p.vertex_count for p in parts])
     triangles = np.concatenate([p.indices.astype(np.int64) + s for p, s in zip(parts, starts)])
@@ -235,10 +243,12 @@ def with_occlusion(avatar: Avatar) -> Avatar:
     hair = np.concatenate([np.full(len(p.indices), k == HAIR_KIND) for p, k in zip(parts, kinds)])
     under_hair = np.concatenate([np.full(p.vertex_count, k in SHADED_KINDS) for p, k in zip(parts, kinds)])
 
-    def bake(weights: np.ndarray) -> np.ndarray:
+    def bake(weights: np.ndarray, hair_close: bool = True) -> np.ndarray:
         positions = np.concatenate([p.positions + np.tensordot(weights, p.morph_positions, 1) for p in parts])
         normals = np.concatenate([p.normals + np.tensordot(weights, p.morph_normals, 1) for p in parts])
         normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+        if not hair_close:
+            return vertex_occlusion(positions, normals, triangles)
         return vertex_occlusion(positions, normals, triangles, hair=hair, under_hair=under_hair)
 
     rest = _bake_weights()
@@ -249,4 +259,10 @@ def with_occlusion(avatar: Avatar) -> Avatar:
         > LIDS_MOVED
     if moved.any():
         ao = np.where(moved, np.maximum(ao, bake(shut)), ao)
+    close = ARKIT_INDEX["mouthClose"]
+    lips = np.concatenate([np.linalg.norm(p.morph_positions[close], axis=1) > LIPS_MOVED if k in SHADED_KINDS
+                           else np.zeros(p.vertex_count, bool) for p, k in zip(parts, kinds)])
+    if lips.any():
+        closed = bake(np.zeros_like(rest), hair_close=False)  # no hair lies near the lips
+        ao = np.where(lips & (closed < ao - LIPS_MEET), closed, ao)
     return replace(avatar, parts=tuple(replace(p, occlusion=ao[s:s + p.vertex_count]) for p, s in zip(parts, starts)))

@@ -19,6 +19,7 @@ from avatar_engine.records import Avatar, Expression, Material, Part
 from avatar_engine.render.alpha_coverage import mip_chain
 from avatar_engine.render.camera import Camera
 from avatar_engine.render.eye_occlusion import socket_occlusion
+from avatar_engine.render.lip_gap import LipGap, lip_gap
 from avatar_engine.render.mip_levels import MipLevels
 from avatar_engine.render.morphs import MorphBlender, sparse_targets
 from avatar_engine.render.occluder import SkullOccluder, skull_occluder
@@ -291,6 +292,7 @@ class Renderer:
         self._avatar: Avatar | None = None
         self._socket_joint: int | None = None
         self._occluder: SkullOccluder | None = None
+        self._lip_gap: LipGap | None = None
         light = self.options.lighting
         dirs = np.array(light.directions, np.float32)
         dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
@@ -430,6 +432,7 @@ class Renderer:
         eye = next((j for j, n in enumerate(names) if n in EYE_JOINTS), None)
         self._socket_joint = int(parents[eye]) if eye is not None and parents[eye] >= 0 else None
         self._occluder = skull_occluder(avatar) if self.options.occlusion_culling else None
+        self._lip_gap = lip_gap(avatar)
 
     # --- drawing ------------------------------------------------------------------------------------
     def render(self, expression: Expression, camera: Camera, model: np.ndarray | None = None) -> None:
@@ -471,7 +474,8 @@ class Renderer:
         arrays = {"u_joint_matrices": np.ascontiguousarray(mats.transpose(0, 2, 1)).tobytes()}
         if self._morphs.on_gpu:
             self._morphs.offsets.use(1)
-        frame_uniforms = {**shared, **arrays, "u_morph_blend": 1, "u_base_texture": 0}
+        mouth_light = 1.0 if self._lip_gap is None else self._lip_gap.light(expression.weights)
+        frame_uniforms = {**shared, **arrays, "u_morph_blend": 1, "u_base_texture": 0, "u_mouth_light": mouth_light}
         written: set[str] = set()
         for part in self._parts:
             if part.material_kind not in written:  # parts of one kind share a program: write per-frame values once

@@ -4,6 +4,7 @@
 #include "lib/lighting.glsl"
 
 uniform vec2 u_cavity_depth;   // rest-space z of the mouth's front and back: darkens what lies deep inside
+uniform float u_mouth_light;   // share of the mouth's baked light the lips' opening lets in (render/lip_gap.py)
 uniform float u_roughness;
 uniform vec4 u_base_color;
 
@@ -85,10 +86,14 @@ void shade_mouth(vec3 n, vec3 v, float shape_z, float ao, out vec3 diffuse, out 
     // faceted dark blotches like a face on the tongue. Its depth in the mouth (`cavity` below) still shades it.
     // Stuck out past the lips (1-2 cm before its resting tip, the cavity's front here) it is in the open.
     const float TONGUE_INSIDE_AO = 0.15;
-    ao = mix(TONGUE_INSIDE_AO, 1.0, smoothstep(u_cavity_depth.x + 0.006, u_cavity_depth.x + 0.018, shape_z));
-    float open_sky = mix(0.1, 1.0, ao);   // the tongue lies low in the mouth's shadow
+    float outside = smoothstep(u_cavity_depth.x + 0.006, u_cavity_depth.x + 0.018, shape_z);
+    ao = mix(TONGUE_INSIDE_AO, 1.0, outside);
+    // the tongue lies low in the mouth's shadow, and behind shut lips in the dark
+    float open_sky = mix(0.1, 1.0, ao) * mix(u_mouth_light, 1.0, outside);
 #else
-    float open_sky = ao;  // teeth: tooth_light in avatar.glsl (the baked occlusion lifted, the inner side darker)
+    // teeth: tooth_light in avatar.glsl (the baked occlusion lifted, the inner side darker); shut lips let in little
+    // of it, and the incisors' edges showed through the slit between resting lips as a white line
+    float open_sky = ao * u_mouth_light;
 #endif
     float cavity = 0.7 * mix(0.18, 1.0, smoothstep(u_cavity_depth.y, u_cavity_depth.x, shape_z)) * open_sky;
     diffuse = vec3(0.0);

@@ -148,3 +148,24 @@ def test_hair_shades_the_skin_it_lies_over():
         assert np.median(skin.occlusion[under]) <= UNDER_HAIR_MAX, style
         facing = skin.normals[:, 2] > 0.6
         assert np.median(skin.occlusion[facing & (gap > 0.03)]) >= FACE_OPEN_MIN, style
+
+
+LIPS_INNER_MAX = 0.3
+"""The lips' inner faces, where they meet at rest, see at most this much of their sky on median (0.14): baked with
+the jaw a little open they read 0.54, and drew a lit line between the resting lips of built faces."""
+
+
+def test_the_lips_inner_faces_are_shaded_where_they_meet(template):
+    from avatar_engine.head.arkit import ARKIT_INDEX
+
+    skin = template.part("skin")
+    p, n = skin.positions, skin.normals
+    lips = np.linalg.norm(skin.morph_positions[ARKIT_INDEX["mouthClose"]], axis=1) > 0.001
+    # the lower lip's front edge on the midline: the highest forward-facing vertex the jaw carries down
+    lowered = skin.morph_positions[ARKIT_INDEX["jawOpen"], :, 1] < -0.015
+    edge = np.argmax(np.where((np.abs(p[:, 0]) < 0.002) & (n[:, 2] > 0.3) & lowered, p[:, 1], -np.inf))
+    inner = lips & (np.abs(p[:, 1] - p[edge, 1]) < 0.003) & (np.abs(n[:, 1]) > 0.8) & (p[:, 2] > p[edge, 2] - 0.006)
+    assert inner.sum() >= 20
+    assert np.median(skin.occlusion[inner]) <= LIPS_INNER_MAX
+    front = lips & (n[:, 2] > 0.8)
+    assert np.median(skin.occlusion[front]) >= 0.8, "the lips' fronts stay open"

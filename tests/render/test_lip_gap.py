@@ -1,0 +1,66 @@
+"""The light let into the mouth follows the lips' opening: shut lips hide the teeth, parted ones show them lit."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from avatar_engine.head.arkit import ARKIT_INDEX
+from avatar_engine.records import Expression
+from avatar_engine.render.camera import Camera
+from avatar_engine.render.lip_gap import SHUT_GAP_M, SHUT_LIGHT, lip_gap
+from avatar_engine.render.renderer import Renderer, RenderOptions
+
+REST_GAP_M = (0.0005, SHUT_GAP_M)
+"""The template's lips rest a little apart at their front edges (1.7 mm), under the gap that lets light in."""
+SHOWN_LEVELS = 40
+"""A pixel the teeth change by more than this (any channel) shows them."""
+TEETH_AT_REST_MAX = 40
+"""Pixels of a 512x512 view of the mouth the teeth may change at rest: through the slit between resting lips they
+drew a white line (154 pixels; now none)."""
+MOUTH_VIEW = Camera(distance=0.4, target=(0.0, 0.08, 0.05))
+"""In front of the template's mouth, the face filling the frame."""
+TEETH_OPEN_MIN = 400
+"""...and at least this many with the jaw half open (861): an open mouth still shows them lit."""
+
+
+def weights(**named: float) -> np.ndarray:
+    w = np.zeros(52)
+    for name, value in named.items():
+        w[ARKIT_INDEX[name]] = value
+    return w
+
+
+def test_the_gap_opens_with_the_jaw_and_closes_with_a_smile(template):
+    gap = lip_gap(template)
+    assert gap is not None
+    assert REST_GAP_M[0] < gap.rest < REST_GAP_M[1]
+    assert gap.light(weights()) == pytest.approx(SHUT_LIGHT)
+    assert gap.light(weights(jawOpen=0.3)) == pytest.approx(1.0)
+    assert gap.gap(weights(jawOpen=0.1)) > gap.rest + 0.003
+    assert gap.gap(weights(mouthSmileLeft=0.7, mouthSmileRight=0.7)) < gap.rest
+    assert gap.gap(weights(mouthClose=0.3, jawOpen=0.3)) == pytest.approx(gap.rest, abs=0.001)  # lips shut over it
+    assert gap.light(weights(jawOpen=np.nan)) == pytest.approx(SHUT_LIGHT)  # a bad weight is no weight
+
+
+def test_a_mesh_without_lips_has_no_gap(template):
+    skin = template.part("skin")
+    flat = replace(template, parts=(replace(skin, morph_positions=np.zeros_like(skin.morph_positions)),))
+    assert lip_gap(flat) is None
+
+
+def test_shut_lips_hide_the_teeth(ctx, template):
+    without = replace(template, parts=tuple(p for p in template.parts if not p.name.startswith("teeth")))
+    shown = {}
+    with Renderer(ctx, RenderOptions(size=(512, 512), background=None)) as r:
+        for name, w in (("rest", weights()), ("open", weights(jawOpen=0.5))):
+            frames = []
+            for avatar in (template, without):
+                r.load(avatar)
+                r.render(Expression(w.astype(np.float32)), MOUTH_VIEW)
+                frames.append(r.read().astype(np.int16))
+            shown[name] = int((np.abs(frames[0] - frames[1]).max(-1) > SHOWN_LEVELS).sum())
+    assert shown["rest"] <= TEETH_AT_REST_MAX, shown
+    assert shown["open"] >= TEETH_OPEN_MIN, shown
