@@ -30,15 +30,16 @@ CELL = 0.003
 BIAS = 0.002
 """How far above a vertex an occluder must be (metres) to count, plus the surface's own rise over a cell."""
 HAIR_BIAS = 0.0005
-"""How far above the skin hair must be (metres) to shade it. Hair lies 2-5 mm over the scalp and hangs a few mm
-in front of the forehead: inside `BIAS` and the surface-rise allowance, which are there for the skin's own
-surface, so by that test alone the skin under a fringe saw most of its sky (0.4-0.8) and the forehead between
-its tips drew as pale patches brighter than the face below them. Hair is another surface: only its own
-thickness over a cell needs forgiving."""
+"""Hair this far (metres) or more above the skin shades it. The test above counts hair like every surface, and
+forgives occluders within `BIAS` plus the receiving surface's rise over a cell: 2 mm along its normal, up to 17 mm
+along a grazing direction. Hair lies 2-5 mm over the scalp and hangs a few mm in front of the forehead, mostly
+inside that allowance, so by that test alone the skin under a fringe saw most of its sky (0.52-0.63) and the
+forehead between its tips drew as pale patches brighter than the face below them. For the skin, hair from this
+height up to `HAIR_REACH` also counts, stopping `HAIR_OPACITY` of a direction's light; hair beyond the allowance
+counts fully in the first test, as before."""
 HAIR_REACH = 0.012
-"""...and at most this far (metres): hair over the scalp or hanging just in front of the forehead shades it; a
-fringe's edge seen from the brows, 3 cm below, does not dim them as if they too lay under it (the direct light
-follows the occlusion, so counted there it darkened the whole forehead)."""
+"""...and at most this far (metres): counted at any distance, the added test darkened the whole forehead below a
+fringe down to the brows (the direct light follows the occlusion)."""
 HAIR_OPACITY = 0.7
 """Share of the light hair stops on its way to the skin under it: strands let some through and scatter more."""
 HAIR_KIND = "hair"
@@ -64,7 +65,8 @@ stuck out in the open: shaders/lib/materials.glsl, shade_mouth); a fixed colour 
 (0.2 on average) drew a black slab stuck out or seen through an open mouth."""
 TOOTH_SHADE = (0.5, 1.0)
 """A viewer's teeth: their occlusion mapped onto this range, as our renderer lifts it (`tooth_light` in
-shaders/avatar.glsl)..."""
+shaders/avatar.glsl). Ours also dims them while the lips are shut (`render.lip_gap`), which a fixed vertex colour
+cannot: other viewers show the teeth lit through the slit of a resting mouth..."""
 TOOTH_SIDE = 0.3
 """...times this on the sides and inner faces of the rows, which the cheeks and the tongue shade."""
 
@@ -195,8 +197,9 @@ def vertex_occlusion(positions: np.ndarray, normals: np.ndarray, triangles: np.n
         if close:
             shaded = np.zeros(len(positions), bool)
             lit = np.flatnonzero(near_hair & (cosine > 0))  # the others add nothing to `seen` either way
-            shaded[lit] = _hair_close_above(hair_samples @ d, cells(hair_samples), positions[lit] @ d, vc[lit],
-                                            shape)
+            if len(lit):
+                shaded[lit] = _hair_close_above(hair_samples @ d, cells(hair_samples), positions[lit] @ d, vc[lit],
+                                                shape)
             visible = visible * np.where(shaded, 1.0 - HAIR_OPACITY, 1.0)
         seen += cosine * visible
         total += cosine
@@ -219,7 +222,8 @@ def _bake_weights() -> np.ndarray:
 def model_occlusion(model, positions: np.ndarray) -> np.ndarray:
     """(n,) baked ambient visibility of the head model's own vertices at `positions` (n, 3), a rest mesh of the
     model (a fitted person's): as `with_occlusion` bakes it for an avatar of that mesh, without the lashes and hair
-    grown on it (the texture stage divides it out of the photo before those exist). About 0.2 s."""
+    grown on it (the texture stage divides it out of the photo before those exist) and without the lips' shut value
+    (`LIPS_MEET`: faces a photo of closed lips does not show). About 0.2 s."""
     offsets = np.tensordot(_bake_weights(), model.expression_offsets, 1)
     ao = vertex_occlusion(positions + offsets, model.normals(positions), model.triangles)
     blink = model.expression_offsets[EYE_BLINKS].sum(axis=0)

@@ -56,6 +56,11 @@ def sparse_targets(positions: np.ndarray, normals: np.ndarray, width: int = TEXT
                          vertex_rows, entry_rows, vertex.astype(np.int32))
 
 
+def drawn_weights(weights: np.ndarray) -> np.ndarray:
+    """(52,) float32: the weights as the renderer draws them, each taken into [0, 1] and NaN as 0."""
+    return np.clip(np.nan_to_num(np.asarray(weights, np.float32), nan=0.0), 0.0, 1.0)
+
+
 class MorphBlender:
     """Sums the active morph targets once a frame: `blend(weights)`, then the avatar's vertex shader reads one
     position and one normal offset per vertex.
@@ -119,7 +124,7 @@ class MorphBlender:
     def blend(self, weights: np.ndarray) -> None:
         """weights : (52,) float32, each taken into [0, 1] (NaN as 0: one NaN times the zeros of the dense product
         blanked every moving vertex). Skipped when unchanged since the last frame."""
-        weights = np.clip(np.nan_to_num(np.asarray(weights, np.float32), nan=0.0), 0.0, 1.0)
+        weights = drawn_weights(weights)
         if self._last is not None and np.array_equal(weights, self._last):
             return
         self._last = weights.copy()

@@ -293,6 +293,7 @@ class Renderer:
         self._socket_joint: int | None = None
         self._occluder: SkullOccluder | None = None
         self._lip_gap: LipGap | None = None
+        self._jaw_joints: tuple[int, int] | None = None
         light = self.options.lighting
         dirs = np.array(light.directions, np.float32)
         dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
@@ -433,6 +434,7 @@ class Renderer:
         self._socket_joint = int(parents[eye]) if eye is not None and parents[eye] >= 0 else None
         self._occluder = skull_occluder(avatar) if self.options.occlusion_culling else None
         self._lip_gap = lip_gap(avatar)
+        self._jaw_joints = (names.index("head"), names.index("jaw")) if {"head", "jaw"} <= set(names) else None
 
     # --- drawing ------------------------------------------------------------------------------------
     def render(self, expression: Expression, camera: Camera, model: np.ndarray | None = None) -> None:
@@ -474,7 +476,13 @@ class Renderer:
         arrays = {"u_joint_matrices": np.ascontiguousarray(mats.transpose(0, 2, 1)).tobytes()}
         if self._morphs.on_gpu:
             self._morphs.offsets.use(1)
-        mouth_light = 1.0 if self._lip_gap is None else self._lip_gap.light(expression.weights)
+        mouth_light = 1.0
+        if self._lip_gap is not None:
+            jaw = None
+            if self._jaw_joints is not None and "jaw" in expression.rotations:
+                # the jaw bone turned: its skinning transform relative to the head's carries the lower lip
+                jaw = np.linalg.solve(skel_mats[self._jaw_joints[0]], skel_mats[self._jaw_joints[1]])
+            mouth_light = self._lip_gap.light(expression.weights, jaw)
         frame_uniforms = {**shared, **arrays, "u_morph_blend": 1, "u_base_texture": 0, "u_mouth_light": mouth_light}
         written: set[str] = set()
         for part in self._parts:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from avatar_engine.head.arkit import ARKIT_INDEX
-from avatar_engine.records import Expression
+from avatar_engine.records import Expression, euler_rotation
 from avatar_engine.render.camera import Camera
 from avatar_engine.render.lip_gap import SHUT_GAP_M, SHUT_LIGHT, lip_gap
 from avatar_engine.render.renderer import Renderer, RenderOptions
@@ -43,6 +43,32 @@ def test_the_gap_opens_with_the_jaw_and_closes_with_a_smile(template):
     assert gap.gap(weights(mouthSmileLeft=0.7, mouthSmileRight=0.7)) < gap.rest
     assert gap.gap(weights(mouthClose=0.3, jawOpen=0.3)) == pytest.approx(gap.rest, abs=0.001)  # lips shut over it
     assert gap.light(weights(jawOpen=np.nan)) == pytest.approx(SHUT_LIGHT)  # a bad weight is no weight
+    # weights as the renderer draws them: a negative mouthClose is none (counted, it parted the lips by 7 mm)
+    assert gap.light(weights(mouthClose=-0.2)) == pytest.approx(SHUT_LIGHT)
+
+
+def test_the_jaw_bone_opens_the_gap(template):
+    """An avatar driven with the jaw bone (`SolverTuning.jaw_open_deg`) parts its lips without jawOpen."""
+    from avatar_engine.head.rig import joint_matrices
+
+    gap = lip_gap(template)
+    names = template.skeleton.names
+    mats = joint_matrices(template.skeleton, {"jaw": euler_rotation(0.0, 12.0)}).astype(np.float64)
+    jaw = np.linalg.solve(mats[names.index("head")], mats[names.index("jaw")])
+    assert gap.light(weights(), jaw) == pytest.approx(1.0)
+    assert gap.light(weights(), np.eye(4)) == pytest.approx(SHUT_LIGHT)
+
+
+def test_uneven_ears_do_not_lose_the_mouth(template):
+    """The midline is the jaw's, not the skin's extent: one ear 6 mm further out (a fit's residual, a stray vertex)
+    moved the measured middle off the lips and the mouth was lit at rest."""
+    skin = template.part("skin")
+    positions = skin.positions.copy()
+    positions[positions[:, 0] > 0.065, 0] += 0.006
+    moved = replace(template, parts=tuple(replace(p, positions=positions) if p is skin else p
+                                          for p in template.parts))
+    assert lip_gap(moved) is not None
+    assert lip_gap(moved).rest == pytest.approx(lip_gap(template).rest, abs=1e-6)
 
 
 def test_a_mesh_without_lips_has_no_gap(template):
@@ -55,12 +81,14 @@ def test_shut_lips_hide_the_teeth(ctx, template):
     without = replace(template, parts=tuple(p for p in template.parts if not p.name.startswith("teeth")))
     shown = {}
     with Renderer(ctx, RenderOptions(size=(512, 512), background=None)) as r:
-        for name, w in (("rest", weights()), ("open", weights(jawOpen=0.5))):
+        for name, expression in (("rest", Expression()), ("open", Expression(weights(jawOpen=0.5).astype(np.float32))),
+                                 ("jaw bone", Expression.from_names(jaw=euler_rotation(0.0, 15.0)))):
             frames = []
             for avatar in (template, without):
                 r.load(avatar)
-                r.render(Expression(w.astype(np.float32)), MOUTH_VIEW)
+                r.render(expression, MOUTH_VIEW)
                 frames.append(r.read().astype(np.int16))
             shown[name] = int((np.abs(frames[0] - frames[1]).max(-1) > SHOWN_LEVELS).sum())
     assert shown["rest"] <= TEETH_AT_REST_MAX, shown
     assert shown["open"] >= TEETH_OPEN_MIN, shown
+    assert shown["jaw bone"] >= TEETH_OPEN_MIN, shown  # the renderer passes the bone's turn on
