@@ -24,14 +24,19 @@ from avatar_engine.render.morphs import drawn_weights
 
 SHUT_GAP_M = 0.0018
 """Lips at most this far apart (metres) where they are nearest let almost no light in (resting faces: 0.01-1.74 mm
-over 38 random identities, the template 0.18, built faces 0.26-1.18; pressed or smiling, the gap closes)."""
+over 59 random identities, the template 0.18, built faces 0.26-1.18; pressed or smiling, the gap closes)."""
 OPEN_GAP_M = 0.003
 """From this gap on the mouth is open and its inside takes its baked light in full (jawOpen 0.1 parts random
-identities' lips 3.2-5.0 mm; a toothy smile, mouthUpperUp 0.6, mouthLowerDown 0.5 and mouthSmile 0.7, 2.5-4.2)."""
+identities' lips 3.4-5.0 mm; a toothy smile, mouthUpperUp 0.6, mouthLowerDown 0.5 and mouthSmile 0.7, 2.5-4.4)."""
 SHUT_LIGHT = 0.12
 """The share of that light the teeth and the tongue keep behind shut lips."""
 MIDLINE_M = 0.002
-"""Vertices this close to the mouth's middle plane (x) are the midline's."""
+"""Vertices this close to the lower lip's middle (x) are the midline's..."""
+SIDEWAYS = 0.05
+"""...which is found where the lip's normal leans sideways less than this (x): a face's middle plane, wherever an
+uneven fit puts it (the middle of what jawOpen moves lay 2-3 mm off it on 2 of 60 random identities)..."""
+OFF_MIDDLE_M = 0.005
+"""...within this of the middle of what jawOpen moves (x, metres)."""
 FRONT_FACING = 0.3
 """The lower lip's front edge faces forward at least this much (normal's z)."""
 PAIR_DEPTH_M = 0.0025
@@ -74,12 +79,12 @@ class LipGap:
 
 
 def lip_gap(avatar: Avatar) -> LipGap | None:
-    """The avatar's `LipGap`, read off its skin. Its midline is the middle of what jawOpen carries down (the lower
-    lip and the chin), not of the skin's extent, which uneven ears would shift. The lips there are the vertices no
-    more than `LIP_BEHIND_M` behind the lower lip's front edge (the highest forward-facing vertex jawOpen carries
-    down): an upper-lip vertex (jawOpen leaves it in place) and a lower-lip one (it carries it down) face each other
-    when they lie within `PAIR_DEPTH_M` in depth, the upper above. None when there is no such pair (a mesh that is
-    not a head with our jaw target): its mouth is always lit."""
+    """The avatar's `LipGap`, read off its skin. The lower lip's front edge on the face's middle is the highest
+    forward-facing vertex that jawOpen carries down whose normal leans to neither side, near the middle of what
+    jawOpen carries down; the lips are the vertices within `MIDLINE_M` of it across and no more than `LIP_BEHIND_M`
+    behind it. An upper-lip vertex (jawOpen leaves it in place) and a lower-lip one (it carries it down) face each
+    other when they lie within `PAIR_DEPTH_M` in depth, the upper above. None when there is no such pair (a mesh
+    that is not a head with our jaw target; 1 of 60 random identities): its mouth is always lit."""
     skins = [p for p in avatar.parts if avatar.materials.get(p.material) is not None
              and avatar.materials[p.material].kind == "skin" and p.morph_positions.shape[0] == len(ARKIT_INDEX)]
     if not skins:
@@ -91,13 +96,17 @@ def lip_gap(avatar: Avatar) -> LipGap | None:
     if reach <= 0.0:
         return None
     lowered = drop < -0.5 * reach
+    # the lower lip's front edge on its middle: the highest forward-facing vertex jawOpen carries down near the
+    # middle of what it carries whose normal leans to neither side (the lip's top is nearly level across, so the
+    # highest of all lies anywhere on it, and that middle is off the face's on an uneven one)
     middle = 0.5 * (positions[lowered, 0].min() + positions[lowered, 0].max())
-    midline = np.abs(positions[:, 0] - middle) < MIDLINE_M
-    front = np.flatnonzero(midline & lowered & (skin.normals[:, 2] > FRONT_FACING))
+    front = np.flatnonzero(lowered & (skin.normals[:, 2] > FRONT_FACING) & (np.abs(skin.normals[:, 0]) < SIDEWAYS)
+                           & (np.abs(positions[:, 0] - middle) < OFF_MIDDLE_M))
     if not len(front):
         return None
-    edge = front[np.argmax(positions[front, 1])]  # the lower lip's front edge
-    lips = midline & (positions[:, 2] > positions[edge, 2] - LIP_BEHIND_M)
+    edge = front[np.argmax(positions[front, 1])]
+    lips = (np.abs(positions[:, 0] - positions[edge, 0]) < MIDLINE_M) \
+        & (positions[:, 2] > positions[edge, 2] - LIP_BEHIND_M)
     lower = np.flatnonzero(lips & lowered)
     upper = np.flatnonzero(lips & (np.abs(drop) < 0.1 * reach))
     rise = positions[upper, 1][None, :] - positions[lower, 1][:, None]

@@ -16,7 +16,7 @@ from avatar_engine.render.renderer import Renderer, RenderOptions
 IDENTITIES = 12
 """Random head-model identities the opening is read on (`build.synthetic`)..."""
 FOUND_MIN = 10
-"""...of which at least this many must have their lips found (38 of 40 were, seeds 5000-5039): an avatar without
+"""...of which at least this many must have their lips found (59 of 60 were, seeds 5000-5059): an avatar without
 them keeps its mouth lit, as before."""
 SHOWN_LEVELS = 40
 """A pixel the teeth change by more than this (any channel) shows them."""
