@@ -21,6 +21,7 @@ from avatar_engine.build.hair_region import dilate as dilate_mask
 from avatar_engine.build.image import LUMA, linear_rgb
 from avatar_engine.build.perception import EYE_CORNERS
 from avatar_engine.build.texture_project import box_blur
+
 BROW_OUTLINES = NOT_FACE_SKIN[3:]
 """MediaPipe's outlines of the two brows: kept out of the lens region (a brow above a rim is the person's)."""
 PX_PER_UNIT = 100

@@ -167,3 +167,9 @@ def sh_basis(normals: np.ndarray) -> np.ndarray:
         0.488603 * y, 0.488603 * z, 0.488603 * x,
         1.092548 * x * y, 1.092548 * y * z, 0.315392 * (3 * z * z - 1), 1.092548 * x * z,
         0.546274 * (x * x - y * y)], 1)
+
+
+def smoothstep(e0: float, e1: float, x):
+    """GLSL's smoothstep, as the shaders use it: 0 below e0, 1 above e1, a cubic between (x : float or array)."""
+    t = np.clip((np.asarray(x) - e0) / (e1 - e0), 0.0, 1.0)
+    return t * t * (3 - 2 * t)

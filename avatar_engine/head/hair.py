@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from avatar_engine.head.geometry import smoothstep
 from avatar_engine.head.hair_scalp import Scalp, direction_angles
 from avatar_engine.head.hair_texture import strand_atlas, band_v
 from avatar_engine.head.hair_wave import EXTRA_VOLUME, ripple, wave_rows
@@ -143,16 +144,11 @@ HAIR_PRESETS: dict[str, HairStyle] = {
 """Named styles for the CLI, the tests and the hair fit's starting points."""
 
 
-def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
-    t = np.clip((x - e0) / (e1 - e0), 0.0, 1.0)
-    return t * t * (3 - 2 * t)
-
-
 def hairline_elevation(azimuth: np.ndarray, baldness: float) -> np.ndarray:
     """(...,) degrees above the scalp centre where hair starts, per azimuth (radians); baldness recedes the front."""
     at, elevation = np.array(HAIRLINE).T
     line = np.interp(np.degrees(np.abs(azimuth)), at, elevation)
-    front = 1.0 - _smoothstep(40.0, 80.0, np.degrees(np.abs(azimuth)))
+    front = 1.0 - smoothstep(40.0, 80.0, np.degrees(np.abs(azimuth)))
     return line + 40.0 * baldness * front
 
 
@@ -208,11 +204,11 @@ def _comb(scalp: Scalp, style: HairStyle, lifts: np.ndarray,
     slope = _hang_slope(style)
     centre = scalp.centre
     points = np.empty((len(lifts), COLUMNS, SAMPLES_A + hang_samples, 3))
-    back = _smoothstep(0.2, 0.9, -np.cos(theta))  # (c,) 0 at the front and sides, 1 at the back
+    back = smoothstep(0.2, 0.9, -np.cos(theta))  # (c,) 0 at the front and sides, 1 at the back
     for k, lift in enumerate(lifts):
         lift = ROOT_LIFT + (lift - ROOT_LIFT) * (1.0 - BACK_FLATTEN * back)  # (c,)
         # hair lies flatter on the crown than at the sides
-        crown_lift = lift[:, None] * (CROWN_FLATTEN + (1 - CROWN_FLATTEN) * _smoothstep(0.0, np.radians(60), beta))[None]
+        crown_lift = lift[:, None] * (CROWN_FLATTEN + (1 - CROWN_FLATTEN) * smoothstep(0.0, np.radians(60), beta))[None]
         on = centre + dirs * np.maximum(skin + crown_lift, 0.02)[..., None]
         past = np.arange(SAMPLES_A)[None] > widest[:, None]
         on = np.where(past[..., None], on[cols, widest][:, None], on)  # the scalp part stops at the widest point
@@ -252,7 +248,7 @@ def _column_lengths(style: HairStyle, points: np.ndarray, arc: np.ndarray, on_sc
     s_hairline = arc[rows, hl]
     at = points[rows, hl] - points[rows, 0] * np.array([1, 0, 1])  # where the column meets the hairline
     azimuth = np.degrees(np.abs(np.arctan2(at[:, 0], at[:, 2])))
-    face = 1.0 - _smoothstep(FACE_DEG, FACE_DEG + FACE_BLEND_DEG, azimuth)
+    face = 1.0 - smoothstep(FACE_DEG, FACE_DEG + FACE_BLEND_DEG, azimuth)
     front = s_hairline + max(style.fringe, 0.004)
     rest = np.maximum(style.length, s_hairline + 0.004)
     length = face * front + (1 - face) * rest
@@ -283,7 +279,7 @@ def _swept(points: np.ndarray, scalp: Scalp, style: HairStyle, s: np.ndarray, ha
     point's height above the skin: a forehead is flatter than a circle about that axis, and turned rigidly the
     fringe's tips sank up to 17 mm into it (the astronaut's: the skin then cut the fringe into ragged chunks in
     every renderer). No fringe, no sweep."""
-    turn = (np.radians(SWEEP_MAX_DEG) * style.sweep * _smoothstep(0.005, 0.02, style.fringe) * face[:, None]
+    turn = (np.radians(SWEEP_MAX_DEG) * style.sweep * smoothstep(0.005, 0.02, style.fringe) * face[:, None]
             * np.clip((s - hairline[:, None]) / max(style.fringe, 1e-3), 0.0, 1.0))
     rel = points - scalp.centre
     roots = rel[np.arange(len(rel)), np.argmin(np.abs(s - hairline[:, None]), axis=1)]
@@ -375,7 +371,7 @@ def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None, ti
     rows = wave_rows(int(np.clip(np.ceil(length.max() / ROW_SPACING), *ROWS)), style.wave)
     t = np.linspace(0.0, tip, rows + 1)
     hl = arc[np.arange(COLUMNS), np.minimum(on_scalp.sum(1), arc.shape[1] - 1)]
-    ends_on_scalp = 1.0 - _smoothstep(0.0, 0.04, length - hl)  # short hair lies down at its hairline
+    ends_on_scalp = 1.0 - smoothstep(0.0, 0.04, length - hl)  # short hair lies down at its hairline
     blunt = np.maximum(ends_on_scalp, FRINGE_BLUNT * face)
     # a curly fringe's tips spread over the part that hangs below the hairline (none where it lies down)
     hanging = (1.0 - ends_on_scalp) * np.clip(length - hl, 0.0, FRINGE_CURL_TIP_M)
@@ -383,12 +379,12 @@ def hair_sheets(scalp: Scalp, style: HairStyle, floor_y: float | None = None, ti
     s = t[None] * length[:, None]  # (c, r) arc length of every grid row
     # where the hair ends, every sheet above the innermost closes in on it by this fraction:
     # short hair comes down to the skin at its hairline, so there is no ledge there
-    settle = 0.75 * ends_on_scalp[:, None] * _smoothstep(0.0, 1.0, (s - length[:, None] + 0.035) / 0.035)
+    settle = 0.75 * ends_on_scalp[:, None] * smoothstep(0.0, 1.0, (s - length[:, None] + 0.035) / 0.035)
     # hanging hair turns under at its ends: the outer sheets close in on the inner one over the last few cm
-    tuck = (1.0 - ends_on_scalp[:, None]) * TUCK * _smoothstep(0.0, 1.0, (s - length[:, None] + TUCK_LENGTH)
+    tuck = (1.0 - ends_on_scalp[:, None]) * TUCK * smoothstep(0.0, 1.0, (s - length[:, None] + TUCK_LENGTH)
                                                                / TUCK_LENGTH)
     # a fringe lies on the forehead: the outer sheets come down to it from a little above the hairline
-    onto_forehead = FRINGE_SETTLE * _smoothstep(0.0, 1.0, (s - hl[:, None] + FRINGE_SETTLE_LENGTH)
+    onto_forehead = FRINGE_SETTLE * smoothstep(0.0, 1.0, (s - hl[:, None] + FRINGE_SETTLE_LENGTH)
                                                 / FRINGE_SETTLE_LENGTH)
     close_in = np.maximum(settle, np.maximum(tuck, face[:, None] * onto_forehead))[..., None]
     inner = _interp_columns(s, arc, inner_points)

@@ -21,6 +21,7 @@ from dataclasses import replace
 import numpy as np
 
 from avatar_engine.head.arkit import ARKIT_INDEX, EYE_BLINKS
+from avatar_engine.head.geometry import smoothstep
 from avatar_engine.records import Avatar
 
 DIRECTIONS = 48
@@ -75,7 +76,7 @@ def light_share(ao: np.ndarray) -> np.ndarray:
     """The share of an open point's light (0-1) that our renderer gives skin with baked ambient visibility `ao`
     (shaders/lib/materials.glsl, shade_skin: the lights dimmed by `direct_occlusion`, the sky by ao)."""
     ao = np.asarray(ao, np.float64)
-    return (1 - AMBIENT_SHARE) * _smoothstep(0.05, 0.65, ao) + AMBIENT_SHARE * ao
+    return (1 - AMBIENT_SHARE) * smoothstep(0.05, 0.65, ao) + AMBIENT_SHARE * ao
 
 
 def viewer_shade(kind: str, ao: np.ndarray, normals: np.ndarray) -> np.ndarray | None:
@@ -90,15 +91,9 @@ def viewer_shade(kind: str, ao: np.ndarray, normals: np.ndarray) -> np.ndarray |
     if kind == "tongue":
         return TONGUE_SHADE[0] + (TONGUE_SHADE[1] - TONGUE_SHADE[0]) * ao
     if kind == "teeth":
-        facing = TOOTH_SIDE + (1 - TOOTH_SIDE) * _smoothstep(-0.2, 0.8, np.asarray(normals, np.float64)[:, 2])
+        facing = TOOTH_SIDE + (1 - TOOTH_SIDE) * smoothstep(-0.2, 0.8, np.asarray(normals, np.float64)[:, 2])
         return (TOOTH_SHADE[0] + (TOOTH_SHADE[1] - TOOTH_SHADE[0]) * ao) * facing
     return light_share(ao)
-
-
-def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
-    """GLSL's smoothstep, as the shaders use it."""
-    t = np.clip((x - e0) / (e1 - e0), 0.0, 1.0)
-    return t * t * (3 - 2 * t)
 
 
 def fibonacci_sphere(count: int) -> np.ndarray:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from avatar_engine.head.arkit import ARKIT_INDEX
+from avatar_engine.head.geometry import smoothstep
 from avatar_engine.records import Avatar
 from avatar_engine.render.morphs import drawn_weights
 
@@ -47,11 +48,6 @@ REST_GAP_MAX_M = 0.008
 """Pairs further apart than this at rest do not face each other across the lips."""
 
 
-def _smoothstep(e0: float, e1: float, x: float) -> float:
-    t = min(max((x - e0) / (e1 - e0), 0.0), 1.0)
-    return t * t * (3 - 2 * t)
-
-
 @dataclass(frozen=True)
 class LipGap:
     """The opening between the lips on the midline as a function of the ARKit weights and the jaw bone: the
@@ -75,7 +71,7 @@ class LipGap:
 
     def light(self, weights: np.ndarray, jaw: np.ndarray | None = None) -> float:
         """The share (`SHUT_LIGHT` to 1) of their baked light the teeth and the tongue get."""
-        return SHUT_LIGHT + (1.0 - SHUT_LIGHT) * _smoothstep(SHUT_GAP_M, OPEN_GAP_M, self.gap(weights, jaw))
+        return SHUT_LIGHT + (1.0 - SHUT_LIGHT) * float(smoothstep(SHUT_GAP_M, OPEN_GAP_M, self.gap(weights, jaw)))
 
 
 def lip_gap(avatar: Avatar) -> LipGap | None:
