@@ -66,8 +66,8 @@ stuck out in the open: shaders/lib/materials.glsl, shade_mouth); a fixed colour 
 (0.2 on average) drew a black slab stuck out or seen through an open mouth."""
 TOOTH_SHADE = (0.5, 1.0)
 """A viewer's teeth: their occlusion mapped onto this range, as our renderer lifts it (`tooth_light` in
-shaders/avatar.glsl). Ours also dims them while the lips are shut (`render.lip_gap`), which a fixed vertex colour
-cannot: other viewers show the teeth lit through the slit of a resting mouth..."""
+shaders/avatar.glsl). Ours also dims them while the lips are barely parted (`render.lip_gap`), which a fixed vertex
+colour cannot; at rest the lips meet (`head.template.LIP_SEAL`), so no viewer sees the teeth then..."""
 TOOTH_SIDE = 0.3
 """...times this on the sides and inner faces of the rows, which the cheeks and the tongue shade."""
 

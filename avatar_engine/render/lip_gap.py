@@ -46,6 +46,8 @@ LIP_BEHIND_M = 0.004
 """Vertices more than this behind the lower lip's front edge are inside the mouth, not the lips'."""
 REST_GAP_MAX_M = 0.008
 """Pairs further apart than this at rest do not face each other across the lips."""
+PAIRED_OPEN = 0.3
+"""A pair's upper vertex lies above its lower one with jawOpen at this weight (at rest sealed lips overlap)."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,8 @@ def lip_gap(avatar: Avatar) -> LipGap | None:
     jawOpen carries down; the lips are the vertices within `MIDLINE_M` of it across and no more than `LIP_BEHIND_M`
     behind it. An upper-lip vertex (jawOpen leaves it in place) and a lower-lip one (it carries it down) face each
     other when they lie within `PAIR_DEPTH_M` in depth, the upper above. None when there is no such pair (a mesh
-    that is not a head with our jaw target; 1 of 60 random identities): its mouth is always lit."""
+    that is not a head with our jaw target; 1 of 60 random identities): its mouth is always lit. Which of a pair is
+    above is read with the jaw `PAIRED_OPEN`: at rest, lips that meet overlap and their gap is negative."""
     skins = [p for p in avatar.parts if avatar.materials.get(p.material) is not None
              and avatar.materials[p.material].kind == "skin" and p.morph_positions.shape[0] == len(ARKIT_INDEX)]
     if not skins:
@@ -106,8 +109,10 @@ def lip_gap(avatar: Avatar) -> LipGap | None:
     lower = np.flatnonzero(lips & lowered)
     upper = np.flatnonzero(lips & (np.abs(drop) < 0.1 * reach))
     rise = positions[upper, 1][None, :] - positions[lower, 1][:, None]
+    # which is above is read with the jaw a little open: resting lips that meet may overlap (`template.LIP_SEAL`)
+    opened = positions + PAIRED_OPEN * targets[ARKIT_INDEX["jawOpen"]]
     facing = (np.abs(positions[upper, 2][None, :] - positions[lower, 2][:, None]) < PAIR_DEPTH_M) \
-        & (rise > 0) & (rise < REST_GAP_MAX_M)
+        & (opened[upper, 1][None, :] > opened[lower, 1][:, None]) & (rise < REST_GAP_MAX_M)
     low, up = np.nonzero(facing)
     if not len(low):
         return None

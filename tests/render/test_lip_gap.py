@@ -26,7 +26,11 @@ drew a white line (154 pixels; now none)."""
 MOUTH_VIEW = Camera(distance=0.4, target=(0.0, 0.08, 0.05))
 """In front of the template's mouth, the face filling the frame."""
 TEETH_OPEN_MIN = 400
-"""...and at least this many with the jaw half open (861): an open mouth still shows them lit."""
+"""...and at least this many with the jaw half open (861; 857 with the rest pose's lips sealed, which jawOpen has
+taken back by then): an open mouth still shows them lit..."""
+TEETH_JAW_BONE_MIN = 250
+"""...and with the jaw bone turned 15 degrees instead (330): the bone carries the lower lip down but does not take
+back the lips' seal as jawOpen does (`head.template.LIP_OPENERS`), so its mouth opens 3 mm less."""
 
 
 def weights(**named: float) -> np.ndarray:
@@ -40,7 +44,7 @@ def test_the_gap_opens_with_the_jaw_and_closes_with_a_smile(template):
     gap = lip_gap(template)
     assert gap is not None
     rest = gap.gap(weights())
-    assert 0.0 <= rest < SHUT_GAP_M  # the lips part at the front (1.7 mm) but touch behind it
+    assert rest < 0.0  # the rest pose's lips meet (`head.template.LIP_SEAL`): they overlap on the midline
     assert gap.light(weights()) == pytest.approx(SHUT_LIGHT)
     assert gap.light(weights(jawOpen=0.3)) == pytest.approx(1.0)
     assert gap.gap(weights(jawOpen=0.1)) > rest + 0.003
@@ -65,7 +69,8 @@ def test_random_faces_rest_shut_and_open_with_the_jaw():
             continue
         found += 1
         assert gap.light(weights()) == pytest.approx(SHUT_LIGHT), k
-        assert gap.light(weights(jawOpen=0.15)) == pytest.approx(1.0), k
+        # lit a quarter open (0.15 before the rest pose sealed the lips; the jaw takes the seal back as it opens)
+        assert gap.light(weights(jawOpen=0.25)) == pytest.approx(1.0), k
     assert found >= FOUND_MIN
 
 
@@ -113,4 +118,4 @@ def test_shut_lips_hide_the_teeth(ctx, template):
             shown[name] = int((np.abs(frames[0] - frames[1]).max(-1) > SHOWN_LEVELS).sum())
     assert shown["rest"] <= TEETH_AT_REST_MAX, shown
     assert shown["open"] >= TEETH_OPEN_MIN, shown
-    assert shown["jaw bone"] >= TEETH_OPEN_MIN, shown  # the renderer passes the bone's turn on
+    assert shown["jaw bone"] >= TEETH_JAW_BONE_MIN, shown  # the renderer passes the bone's turn on
