@@ -15,6 +15,7 @@ import numpy as np
 from avatar_engine.data_files import asset_path
 from avatar_engine.errors import InputError
 from avatar_engine.head.geometry import vertex_normals, weld_ids
+from avatar_engine.head.lip_seal import sealed_lips
 from avatar_engine.records import Skeleton
 
 ASSET_PATH = asset_path("head", "head_model.npz")
@@ -30,7 +31,7 @@ class HeadModel:
     def __init__(self, arrays: Mapping[str, np.ndarray]) -> None:
         a = {k: np.asarray(v) for k, v in arrays.items()}
         self.positions: np.ndarray = a["positions"]
-        """positions : (n, 3) float32 render vertices of the default identity."""
+        """positions : (n, 3) float32 render vertices of the default identity (lips sealed, below)."""
         self.uvs: np.ndarray = a["uvs"]
         self.joints: np.ndarray = a["joints"]
         self.weights: np.ndarray = a["weights"]
@@ -50,7 +51,8 @@ class HeadModel:
         self.change_offsets = a["change_offsets"]
         """change_offsets : (c, 2, n, 3) vertex offsets of each shape change at +1 and at -1."""
         self.change_joint_offsets = a["change_joint_offsets"]
-        self.expression_offsets: np.ndarray = a["expression_offsets"].astype(np.float32)
+        # relaxed lips meet in the neutral pose, and the targets that part them take the seal back (lip_seal.py)
+        self.positions, self.expression_offsets = sealed_lips(self.positions, a["expression_offsets"])
         """expression_offsets : (52, n, 3) float32 ARKit targets, ARKit order."""
         self.expression_joint_offsets = a["expression_joint_offsets"]
         self.joint_names: tuple[str, ...] = tuple(str(s) for s in a["joint_names"])

@@ -67,7 +67,7 @@ stuck out in the open: shaders/lib/materials.glsl, shade_mouth); a fixed colour 
 TOOTH_SHADE = (0.5, 1.0)
 """A viewer's teeth: their occlusion mapped onto this range, as our renderer lifts it (`tooth_light` in
 shaders/avatar.glsl). Ours also dims them while the lips are barely parted (`render.lip_gap`), which a fixed vertex
-colour cannot; at rest the lips meet (`head.template.LIP_SEAL`), so no viewer sees the teeth then..."""
+colour cannot; at rest the lips meet (`head.lip_seal`), so no viewer sees the teeth then..."""
 TOOTH_SIDE = 0.3
 """...times this on the sides and inner faces of the rows, which the cheeks and the tongue shade."""
 
@@ -185,7 +185,7 @@ def vertex_occlusion(positions: np.ndarray, normals: np.ndarray, triangles: np.n
         np.maximum.at(height, (sc[:, 0], sc[:, 1]), samples @ d)
         height = np.where(np.isfinite(height), height, _max_filter3(height))  # close pinholes only
         vc = np.clip(cells(positions), 0, shape - 1)
-        cosine = np.clip(normals @ d, 0.0, None)
+        cosine = np.clip(normals @ d, 0.0, 1.0)  # a float32 unit normal can come out a hair over 1: no NaN rise
         # a surface tilted away from d rises across its own cell: allow for that rise
         slope = np.sqrt(1 - cosine ** 2) / np.maximum(cosine, 0.2)
         visible = positions @ d >= height[vc[:, 0], vc[:, 1]] - BIAS - CELL * slope

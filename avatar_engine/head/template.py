@@ -10,7 +10,6 @@ from PIL import Image
 
 import avatar_engine
 from avatar_engine.data_files import asset_path
-from avatar_engine.head.arkit import ARKIT_INDEX
 from avatar_engine.head.eyes import iris_texture
 from avatar_engine.head.geometry import crease_groups
 from avatar_engine.head.hair import HairStyle, hair_for_skin
@@ -57,35 +56,9 @@ def default_materials(skin_texture: np.ndarray | None = None, iris_rgb: tuple[in
     }
 
 
-LIP_SEAL = 0.1
-"""How much of mouthClose the rest pose carries: relaxed lips meet. The head model's neutral lips, the template's
-and a fitted person's alike, leave a slit of up to a few millimetres, and other viewers (three.js, Blender, Unity,
-which light the teeth by a fixed vertex colour) showed the upper incisors through it as a white line across every
-resting mouth. At 0.1 the slit closes across the mouth (teeth seen from the front, 10 degrees above and below and
-25 to the side of 17 random fitted heads: 26-859 pixels at 512 px on the mouth -> 0-33, specks at the corners);
-at 0.2 the lower lip rises over the upper one and it looks pressed thin. mouthClose's own target is unchanged: with
-jawOpen (mouthClose at or under it, as ARKit has it) it still shuts the lips over a jaw up to half open, and leaves
-them the seal's 3 mm apart at both fully on."""
-LIP_OPENERS = {"jawOpen": 2.0, "mouthFunnel": 0.5, "mouthUpperUpLeft": 0.5, "mouthUpperUpRight": 0.5,
-               "mouthLowerDownLeft": 0.5, "mouthLowerDownRight": 0.5}
-"""The targets that part the lips, and how much of the seal each takes back at full weight: the mouth opens from
-the unsealed lips, so the seal costs the teeth little of the light an open mouth shows. The jaw has taken it all
-back at half open (teeth seen from the front of the template at jawOpen 0.1 / 0.2 / 0.3: 586 / 666 / 881 pixels
-unsealed, half that when jawOpen took back only its own weight's share, 306 / 415 / 519 now); the upper or lower
-lip raised or lowered on both sides fully takes back all of it (each side's half: half). Sealed without this,
-every opening lost the seal's 3 mm and a toothy smile (mouthSmile 0.7, mouthUpperUp 0.6, mouthLowerDown 0.5)
-closed over the teeth. What is taken back past the whole seal parts the lips that much further than the head
-model does (3 mm at most per whole seal: a wide-open jaw's is 3 mm wider)."""
-
-
-def sealed_lips(positions: np.ndarray, offsets: np.ndarray, seal: float = LIP_SEAL) -> tuple[np.ndarray, np.ndarray]:
-    """(positions (n, 3), offsets (52, n, 3)) with `seal` times mouthClose's target added to the rest pose and
-    taken back by the `LIP_OPENERS` as they part the lips."""
-    shut = seal * np.asarray(offsets[ARKIT_INDEX["mouthClose"]], np.float32)
-    offsets = np.array(offsets, np.float32)
-    for name, share in LIP_OPENERS.items():
-        offsets[ARKIT_INDEX[name]] -= share * shut
-    return (np.asarray(positions, np.float32) + shut).astype(np.float32), offsets
+def morph_normal_offsets(model: HeadModel, positions: np.ndarray) -> np.ndarray:
+    """(52, n, 3) change of the smooth normals under each expression target at full weight."""
+    return model.normal_offsets(positions, model.expression_offsets)
 
 
 def template_avatar(identity: Mapping[str, float] | None = None, materials: Mapping[str, Material] | None = None,
@@ -93,9 +66,9 @@ def template_avatar(identity: Mapping[str, float] | None = None, materials: Mapp
     """The head model's avatar for `identity` (default: the average head); `hair=None` (or a bald style) for no hair."""
     model = model or HeadModel.default()
     identity = {**model.default_identity(), **(identity or {})}
-    positions, offsets = sealed_lips(model.neutral_positions(identity), model.expression_offsets)
+    positions = model.neutral_positions(identity)
     normals = model.normals(positions)
-    morph_normals = model.normal_offsets(positions, offsets)  # (52, n, 3) each target's change of the normals
+    morph_normals = morph_normal_offsets(model, positions)
     parts = []
     for name in model.part_names:
         vs, ts = model.part_slices(name)
@@ -103,7 +76,7 @@ def template_avatar(identity: Mapping[str, float] | None = None, materials: Mapp
             name=name, material=PART_MATERIALS[name], positions=positions[vs], normals=normals[vs],
             uvs=model.uvs[vs], indices=(model.triangles[ts] - vs.start).astype(np.uint32),
             joints=model.joints[vs], weights=model.weights[vs],
-            morph_positions=offsets[:, vs], morph_normals=morph_normals[:, vs]))
+            morph_positions=model.expression_offsets[:, vs], morph_normals=morph_normals[:, vs]))
         if name in CREASED_PARTS:
             parts[-1] = creased(parts[-1], CREASED_PARTS[name])
     materials = dict(default_materials() if materials is None else materials)

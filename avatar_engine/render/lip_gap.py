@@ -109,7 +109,7 @@ def lip_gap(avatar: Avatar) -> LipGap | None:
     lower = np.flatnonzero(lips & lowered)
     upper = np.flatnonzero(lips & (np.abs(drop) < 0.1 * reach))
     rise = positions[upper, 1][None, :] - positions[lower, 1][:, None]
-    # which is above is read with the jaw a little open: resting lips that meet may overlap (`template.LIP_SEAL`)
+    # which is above is read with the jaw a little open: resting lips that meet may overlap (`head.lip_seal`)
     opened = positions + PAIRED_OPEN * targets[ARKIT_INDEX["jawOpen"]]
     facing = (np.abs(positions[upper, 2][None, :] - positions[lower, 2][:, None]) < PAIR_DEPTH_M) \
         & (opened[upper, 1][None, :] > opened[lower, 1][:, None]) & (rise < REST_GAP_MAX_M)

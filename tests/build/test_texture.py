@@ -455,9 +455,7 @@ def test_texture_from_fit_takes_the_skin_of_the_posed_head(scene, studio):
     occlusion = model_occlusion(model, rest)[:skin.vertex_count]
     blink = model.expression_offsets[[ARKIT_INDEX["eyeBlinkLeft"], ARKIT_INDEX["eyeBlinkRight"]]].sum(0)
     lids = folded_lids(rest, rest + blink, skin.indices)[:skin.vertex_count]
-    # the stage reads the fitted head as posed in the photo, not the avatar's rest (whose lips are sealed)
-    vs, _ = model.part_slices("skin")
-    direct = build_skin_texture(rgb, rest[vs], skin.uvs, skin.indices, model.normals(rest)[vs], view, mask=mask,
+    direct = build_skin_texture(rgb, skin.positions, skin.uvs, skin.indices, skin.normals, view, mask=mask,
                                 landmarks_px=points, occlusion=occlusion, lids=lids)
     assert np.abs(again.texture.astype(int) - direct.texture).max() <= 1
 

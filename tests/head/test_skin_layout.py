@@ -54,10 +54,9 @@ def test_face_island_has_the_texels(skin):
     assert density[face] / density[head] == pytest.approx(skin_layout.FACE_DENSITY, rel=0.01)
     c = positions[tris[island == face]].mean(axis=1)
     assert np.abs(c[:, 0]).max() < 0.08 and c[:, 2].min() > skin_layout.FACE_FRONT_Z  # in front of the ears
-    # the renderer picks its mip level for the face's density, not the head's average (within 1%: the avatar's
-    # rest pose has its lips sealed, `template.LIP_SEAL`, which moves the face's area by 0.2%)
+    # the renderer picks its mip level for the face's density, not the head's average
     part = next(p for p in template_avatar().parts if p.name == "skin")
-    assert texel_density(part, (1024, 1024)) == pytest.approx(density[face], rel=0.01)
+    assert texel_density(part, (1024, 1024)) == pytest.approx(density[face], rel=1e-3)
 
 
 def test_face_border_copies_keep_every_skin_vertex_id():

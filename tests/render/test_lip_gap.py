@@ -30,7 +30,7 @@ TEETH_OPEN_MIN = 400
 taken back by then): an open mouth still shows them lit..."""
 TEETH_JAW_BONE_MIN = 250
 """...and with the jaw bone turned 15 degrees instead (330): the bone carries the lower lip down but does not take
-back the lips' seal as jawOpen does (`head.template.LIP_OPENERS`), so its mouth opens 3 mm less."""
+back the lips' seal as jawOpen does (`head.lip_seal.LIP_OPENERS`), so its mouth opens 3 mm less."""
 
 
 def weights(**named: float) -> np.ndarray:
@@ -44,7 +44,7 @@ def test_the_gap_opens_with_the_jaw_and_closes_with_a_smile(template):
     gap = lip_gap(template)
     assert gap is not None
     rest = gap.gap(weights())
-    assert rest < 0.0  # the rest pose's lips meet (`head.template.LIP_SEAL`): they overlap on the midline
+    assert rest < 0.0  # the rest pose's lips meet (`head.lip_seal`): they overlap on the midline
     assert gap.light(weights()) == pytest.approx(SHUT_LIGHT)
     assert gap.light(weights(jawOpen=0.3)) == pytest.approx(1.0)
     assert gap.gap(weights(jawOpen=0.1)) > rest + 0.003

@@ -1,4 +1,4 @@
-"""The avatar's rest pose: relaxed lips meet, so no viewer shows the teeth through a resting mouth."""
+"""The head model's neutral lips meet, so no viewer shows the teeth through a resting mouth."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from avatar_engine.head.arkit import ARKIT_INDEX
-from avatar_engine.head.template import LIP_OPENERS, LIP_SEAL, sealed_lips
+from avatar_engine.head.lip_seal import LIP_OPENERS, LIP_SEAL, sealed_lips
 from avatar_engine.records import Expression
 from avatar_engine.render.camera import Camera
 from avatar_engine.render.renderer import Renderer, RenderOptions

