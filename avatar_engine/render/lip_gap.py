@@ -1,15 +1,14 @@
 """How far the lips part in front of the teeth, per frame, from the expression: the light let into the mouth.
 
 The teeth and the tongue take their light through the lips' opening. Their occlusion is baked once, with the jaw a
-little open (`head.occlusion.BAKE_EXPRESSION`), so it cannot tell a resting mouth, whose lips leave a slit of a
-millimetre or two in front of the teeth, from an open one: lit as if open, the teeth drew a white line between the
-lips of every resting face. The opening is read on the mouth's midline, between the pairs of upper- and
-lower-lip vertices that face each other across it (the front edges, and the inner faces that meet behind them: at
-rest the lips part at the front in a V and touch inside). Each pair's vertical gap is linear in the weights (blend
-shapes add), so it is measured once at load, at rest and per shape; each frame takes the narrowest, a small matrix
-product. A jaw bone turned open (`SolverTuning.jaw_open_deg`) carries the lower lip down with it. The midline only:
-a mouth stretched wide (mouthStretch near 1) opens at its sides first, and its side teeth stay dim until the middle
-parts too.
+little open (`head.occlusion.BAKE_EXPRESSION`), so it cannot tell lips that barely part, a millimetre or two in
+front of the teeth, from an open mouth: lit as if open, the teeth drew a white line between them (on every resting
+face, before the neutral lips were sealed: `head.lip_seal`). The opening is read on the mouth's midline, between
+the pairs of upper- and lower-lip vertices that face each other across it (the front edges, and the inner faces
+behind them). Each pair's vertical gap is linear in the weights (blend shapes add), so it is measured once at load,
+at rest and per shape; each frame takes the narrowest, a small matrix product. A jaw bone turned open
+(`SolverTuning.jaw_open_deg`) carries the lower lip down with it. The midline only: a mouth stretched wide
+(mouthStretch near 1) opens at its sides first, and its side teeth stay dim until the middle parts too.
 """
 
 from __future__ import annotations
@@ -20,15 +19,18 @@ import numpy as np
 
 from avatar_engine.head.arkit import ARKIT_INDEX
 from avatar_engine.head.geometry import smoothstep
+from avatar_engine.head.lip_seal import seal_shift, sealed_targets
 from avatar_engine.records import Avatar
 from avatar_engine.render.morphs import drawn_weights
 
 SHUT_GAP_M = 0.0018
-"""Lips at most this far apart (metres) where they are nearest let almost no light in (resting faces: 0.01-1.74 mm
-over 59 random identities, the template 0.18, built faces 0.26-1.18; pressed or smiling, the gap closes)."""
+"""Lips at most this far apart (metres) where they are nearest let almost no light in (at rest they meet, overlapping
+2.6-3.4 mm on the midline of random identities; jawOpen 0.1 parts them 0.7-1.5 mm, the sealed lips' last hold;
+pressed or smiling, the gap closes)."""
 OPEN_GAP_M = 0.003
-"""From this gap on the mouth is open and its inside takes its baked light in full (jawOpen 0.1 parts random
-identities' lips 3.4-5.0 mm; a toothy smile, mouthUpperUp 0.6, mouthLowerDown 0.5 and mouthSmile 0.7, 2.5-4.4)."""
+"""From this gap on the mouth is open and its inside takes its baked light in full (jawOpen 0.15 parts random
+identities' lips 2.7-3.6 mm, 0.2 4.5-5.6; a toothy smile, mouthUpperUp 0.6, mouthLowerDown 0.5 and mouthSmile 0.7,
+is lit 0.96-1)."""
 SHUT_LIGHT = 0.12
 """The share of that light the teeth and the tongue keep behind shut lips."""
 MIDLINE_M = 0.002
@@ -46,8 +48,6 @@ LIP_BEHIND_M = 0.004
 """Vertices more than this behind the lower lip's front edge are inside the mouth, not the lips'."""
 REST_GAP_MAX_M = 0.008
 """Pairs further apart than this at rest do not face each other across the lips."""
-PAIRED_OPEN = 0.3
-"""A pair's upper vertex lies above its lower one with jawOpen at this weight (at rest sealed lips overlap)."""
 
 
 @dataclass(frozen=True)
@@ -82,15 +82,18 @@ def lip_gap(avatar: Avatar) -> LipGap | None:
     jawOpen carries down; the lips are the vertices within `MIDLINE_M` of it across and no more than `LIP_BEHIND_M`
     behind it. An upper-lip vertex (jawOpen leaves it in place) and a lower-lip one (it carries it down) face each
     other when they lie within `PAIR_DEPTH_M` in depth, the upper above. None when there is no such pair (a mesh
-    that is not a head with our jaw target; 1 of 60 random identities): its mouth is always lit. Which of a pair is
-    above is read with the jaw `PAIRED_OPEN`: at rest, lips that meet overlap and their gap is negative."""
+    that is not a head with our jaw target; 1 of 60 random identities): its mouth is always lit. The lips are read
+    unsealed (`head.lip_seal`); the gaps are measured on the avatar as it is: a sealed rest's are negative."""
     skins = [p for p in avatar.parts if avatar.materials.get(p.material) is not None
              and avatar.materials[p.material].kind == "skin" and p.morph_positions.shape[0] == len(ARKIT_INDEX)]
     if not skins:
         return None
     skin = max(skins, key=lambda p: p.vertex_count)
     positions, targets = skin.positions.astype(np.float64), skin.morph_positions.astype(np.float64)
-    drop = targets[ARKIT_INDEX["jawOpen"], :, 1]
+    # the lips are found and paired as they were before the neutral pose sealed them (`head.lip_seal`): sealed, they
+    # overlap at rest, and jawOpen, taking the seal back, also moves the upper lip
+    layout = positions - seal_shift(targets)
+    drop = sealed_targets(targets, sign=1.0)[ARKIT_INDEX["jawOpen"], :, 1].astype(np.float64)
     reach = -float(drop.min())
     if reach <= 0.0:
         return None
@@ -98,21 +101,18 @@ def lip_gap(avatar: Avatar) -> LipGap | None:
     # the lower lip's front edge on its middle: the highest forward-facing vertex jawOpen carries down near the
     # middle of what it carries whose normal leans to neither side (the lip's top is nearly level across, so the
     # highest of all lies anywhere on it, and that middle is off the face's on an uneven one)
-    middle = 0.5 * (positions[lowered, 0].min() + positions[lowered, 0].max())
+    middle = 0.5 * (layout[lowered, 0].min() + layout[lowered, 0].max())
     front = np.flatnonzero(lowered & (skin.normals[:, 2] > FRONT_FACING) & (np.abs(skin.normals[:, 0]) < SIDEWAYS)
-                           & (np.abs(positions[:, 0] - middle) < OFF_MIDDLE_M))
+                           & (np.abs(layout[:, 0] - middle) < OFF_MIDDLE_M))
     if not len(front):
         return None
-    edge = front[np.argmax(positions[front, 1])]
-    lips = (np.abs(positions[:, 0] - positions[edge, 0]) < MIDLINE_M) \
-        & (positions[:, 2] > positions[edge, 2] - LIP_BEHIND_M)
+    edge = front[np.argmax(layout[front, 1])]
+    lips = (np.abs(layout[:, 0] - layout[edge, 0]) < MIDLINE_M) & (layout[:, 2] > layout[edge, 2] - LIP_BEHIND_M)
     lower = np.flatnonzero(lips & lowered)
     upper = np.flatnonzero(lips & (np.abs(drop) < 0.1 * reach))
-    rise = positions[upper, 1][None, :] - positions[lower, 1][:, None]
-    # which is above is read with the jaw a little open: resting lips that meet may overlap (`head.lip_seal`)
-    opened = positions + PAIRED_OPEN * targets[ARKIT_INDEX["jawOpen"]]
-    facing = (np.abs(positions[upper, 2][None, :] - positions[lower, 2][:, None]) < PAIR_DEPTH_M) \
-        & (opened[upper, 1][None, :] > opened[lower, 1][:, None]) & (rise < REST_GAP_MAX_M)
+    rise = layout[upper, 1][None, :] - layout[lower, 1][:, None]
+    facing = (np.abs(layout[upper, 2][None, :] - layout[lower, 2][:, None]) < PAIR_DEPTH_M) \
+        & (rise > 0) & (rise < REST_GAP_MAX_M)
     low, up = np.nonzero(facing)
     if not len(low):
         return None

@@ -46,7 +46,7 @@ def test_nothing_inside_the_head_shows_from_below(ctx, template):
     for avatar in (green, dataclasses.replace(green, parts=tuple(p for p in green.parts if p.name != "neck_cap"))):
         with Renderer(ctx, RenderOptions(size=(160, 160))) as renderer:
             renderer.load(avatar)
-            renderer.render(Expression.from_names({"mouthUpperUpLeft": 0.7, "mouthUpperUpRight": 0.7}),
+            renderer.render(Expression.from_names({"mouthUpperUpLeft": 1.0, "mouthUpperUpRight": 1.0}),
                             Camera(distance=0.7, yaw_deg=160.0, pitch_deg=-35.0, target=(0.0, 0.1, 0.0)))
             rgb = renderer.read()[..., :3].astype(int)
         seen.append(int(((rgb[..., 1] - np.maximum(rgb[..., 0], rgb[..., 2])) > 60).sum()))
