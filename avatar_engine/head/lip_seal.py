@@ -52,4 +52,4 @@ def sealed_targets(offsets: np.ndarray, sign: float = -1.0) -> np.ndarray:
 def sealed_lips(positions: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(positions (n, 3), offsets (52, n, 3)) of unsealed tables with the seal added to the neutral pose and taken
     back by the `LIP_OPENERS` as they part the lips."""
-    return (np.asarray(positions, np.float32) + seal_shift(offsets)).astype(np.float32), sealed_targets(offsets)
+    return np.asarray(positions, np.float32) + seal_shift(offsets), sealed_targets(offsets)
