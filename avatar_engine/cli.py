@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +18,10 @@ DRIVEN_JOINTS = ("neck", "head", "jaw", "eye_L", "eye_R")
 """The joints `render` and `live` turn: an avatar file must have them (the avatar file's skeleton, issue 2)."""
 FOV_RANGE = (5.0, 120.0)
 """Vertical field of view a render may ask for, degrees: a long lens to a wide one."""
+STORAGE_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EIO", "EROFS", "EACCES",
+                                                              "EPERM") if hasattr(errno, name))
+"""An OSError with one of these is the machine's storage refusing a write (full, read-only, no permission), not a
+bug: one line naming the file, exit 1, instead of a traceback."""
 SAMPLE_COUNTS = (0, 1, 2, 4, 8)
 """MSAA sample counts a render may ask for (0 and 1: no multisampling); the GL driver may allow fewer (llvmpipe: 4),
 which the renderer refuses in one line."""
@@ -243,7 +248,8 @@ def cmd_live(args: argparse.Namespace) -> int:
           f"latency p50 {lat.get('p50', 'n/a')} ms p95 {lat.get('p95', 'n/a')} ms"
           + ("; interrupted, outputs finalised" if summary.get("interrupted") else "")
           + (f"; wrote {settings.record}" if settings.record and summary['counts'].get('rendered') else ""))
-    return 0
+    # stopped by a signal: the shell's convention (128 + its number) tells a script the run did not end on its own
+    return 128 + int(summary["stop_signal"]) if summary.get("stop_signal") else 0
 
 
 def _build_batch(args: argparse.Namespace, options, photos: list[Path]) -> int:
@@ -638,6 +644,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"avatar {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        if exc.errno not in STORAGE_ERRNOS:
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"avatar {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -25,3 +25,10 @@ class BackendError(AvatarError):
     """A backend (GL context, window, camera, inference runtime) is unavailable or failed."""
 
     exit_code = 4
+
+
+class OutputError(AvatarError):
+    """A result could not be written where it was asked for: the disk filled up, the video encoder died. Nothing
+    partly written is left under the asked-for name."""
+
+    exit_code = 1

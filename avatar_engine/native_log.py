@@ -25,3 +25,17 @@ def native_stderr_silenced() -> Iterator[None]:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+@contextmanager
+def native_stderr_to(log) -> Iterator[None]:
+    """Point file descriptor 2 at `log` (an open binary file) for the duration: a child process started inside
+    keeps it as its stderr after the block (FFmpeg's messages kept for an error line, not shown as they come)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        os.dup2(log.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

@@ -25,6 +25,9 @@ from avatar_engine.records import euler_rotation
 from avatar_engine.solve.frames import LandmarkFrame
 
 DEFAULT_PORT = 49983
+MAX_HEAD_DEG = 360.0
+"""A head angle beyond this (degrees) is no pose a phone reports: the datagram is corrupt (1e39 overflowed the
+solver's float32 into NaN)."""
 HANDSHAKE = b"iFacialMocap_sahuasouryya9218sauhuiayeta91555dy3719|sendDataVersion=v2"
 """What receivers send to the phone's port to ask it to stream, in the version-2 (`name&value`) format."""
 
@@ -54,6 +57,8 @@ def parse_packet(text: str) -> tuple[np.ndarray, np.ndarray, bool] | None:
                 return None
             if key == "head" and len(numbers) >= 3:
                 rx, ry, rz = numbers[:3]
+                if max(abs(rx), abs(ry), abs(rz)) > MAX_HEAD_DEG:
+                    return None
                 angles[:] = (-ry, rx, -rz)
             continue
         sep = "&" if "&" in item else "-"

@@ -163,6 +163,8 @@ class LivePipeline:
         self._tracked = Slot(self.options.lossless)
         self._errors: list[BaseException] = []
         self.interrupted = False
+        self.stop_signal: int | None = None
+        """The signal that stopped the loop (SIGINT, SIGTERM, SIGHUP), None when it ended otherwise."""
         self.stuck: list[str] = []
         """Worker threads still running after `run()` (a camera read that never returns): the source and the
         tracker they use must not be closed under them (a native crash); they end with the process."""
@@ -190,6 +192,7 @@ class LivePipeline:
 
         def request_stop(signum, frame) -> None:
             self.interrupted = True
+            self.stop_signal = int(signum)
             self._stop.set()
             signal.signal(signum, previous[signum])
 
@@ -332,6 +335,7 @@ class LivePipeline:
                 self._loop(live_source)
             except KeyboardInterrupt:
                 self.interrupted = True
+                self.stop_signal = int(signal.SIGINT)
             finally:
                 self.stats.finish()  # before the workers end: their CPU time is read from their live threads
                 self._stop.set()

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from avatar_engine.errors import InputError
+from avatar_engine.errors import AvatarError, InputError
 from avatar_engine.paths import output_file, write_json_atomic
 from avatar_engine.records import Avatar
 
@@ -109,6 +109,18 @@ def _warnings_to_stderr() -> None:
         log.setLevel(logging.WARNING)
 
 
+def _warn_about_source(source, summary: dict) -> None:
+    """A warning for frames the source could not give (counted in the stats, else seen nowhere)."""
+    log = logging.getLogger("avatar_engine.live")
+    if summary.get("corrupt_frames"):
+        log.warning(f"skipped {summary['corrupt_frames']} unreadable frame(s) of the source")
+    cut = getattr(source, "cut_short", None)
+    if cut is not None:
+        summary["cut_short"] = {"read": cut[0], "expected": cut[1]}
+        log.warning(f"the video stopped decoding after {cut[0]} of its {cut[1]} frames: the rest of the file is "
+                    "damaged")
+
+
 def run_live(settings: LiveSettings) -> dict:
     """Run the loop to its end; returns the stats summary (also written to settings.stats)."""
     from avatar_engine.live.animator import AnimatorOptions
@@ -126,7 +138,7 @@ def run_live(settings: LiveSettings) -> dict:
                           render=bool(needs_render), landmarker=settings.landmarker,
                           landmarker_backend=settings.backend)
     outputs = []
-    window = live = source = pipeline = None
+    window = live = source = pipeline = summary = None
     try:
         if settings.vmc:
             outputs.append(VmcOutput(*settings.vmc, neck_share=animator.tuning.neck_share,
@@ -147,14 +159,23 @@ def run_live(settings: LiveSettings) -> dict:
             max_frames=settings.max_frames, max_seconds=settings.max_seconds, overlap=not settings.serial))
         if window:
             window.attach(pipeline)
-        summary = pipeline.run()
-        summary["interrupted"] = pipeline.interrupted
-        for out in outputs:
-            if isinstance(out, VmcOutput):
-                summary["vmc"] = {"sent": out.sender.sent, "failed": out.sender.failed}
-        summary["corrupt_frames"] = getattr(source, "corrupt", 0)
-        if settings.stats:
-            write_json_atomic(settings.stats, summary)
+        try:
+            summary = pipeline.run()
+        except AvatarError as exc:  # an output failed (the recording's disk filled): the run's figures still count
+            summary = pipeline.stats.summary()
+            summary["failed"] = str(exc)
+            raise
+        finally:
+            if summary is not None:
+                summary["interrupted"] = pipeline.interrupted
+                summary["stop_signal"] = pipeline.stop_signal
+                for out in outputs:
+                    if isinstance(out, VmcOutput):
+                        summary["vmc"] = {"sent": out.sender.sent, "failed": out.sender.failed}
+                summary["corrupt_frames"] = getattr(source, "corrupt", 0)
+                _warn_about_source(source, summary)
+                if settings.stats:
+                    write_json_atomic(settings.stats, summary)
         return summary
     finally:
         stuck = pipeline is not None and pipeline.stuck  # a thread still inside the camera's read or the tracker

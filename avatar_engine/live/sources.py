@@ -69,6 +69,8 @@ class _Source:
     def __init__(self) -> None:
         self._count = 0
         self.corrupt = 0
+        self.cut_short: tuple[int, int] | None = None
+        """(frames read, frames the file says it holds) when a video stopped decoding well before its end."""
 
     def read(self) -> CapturedFrame | None:
         raise NotImplementedError
@@ -98,6 +100,13 @@ def _checked(image, cv2) -> np.ndarray | None:
     return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
 
 
+FFMPEG_QUIET = "-8"
+"""FFmpeg's AV_LOG_QUIET: its decoder's complaints about a damaged video (dozens of lines) stay unprinted; the live
+loop's own warning says how far the file decoded (`cut_short`)."""
+CUT_SHORT = 0.9
+"""A video whose frames stop decoding before this share of its frame count ended early (damaged), not at its end."""
+
+
 class VideoFileSource(_Source):
     """A video file, decoded frame by frame; media time from its frame rate."""
 
@@ -115,14 +124,26 @@ class VideoFileSource(_Source):
 
     def _open(self) -> bool:
         """Open the file at its first frame (held for `read`); False when it gives none."""
-        with native_stderr_silenced():  # FFmpeg's own line about a file it cannot parse: the caller says it
-            self._cap = self._cv2.VideoCapture(str(self.path))
-            ok, first = self._cap.read() if self._cap.isOpened() else (False, None)
+        # FFmpeg's own lines about a file it cannot parse, or a damaged stretch, are for us to put in one line:
+        # OpenCV sets FFmpeg's log level from this when it opens a file (a user's own setting is kept)
+        quiet = "OPENCV_FFMPEG_LOGLEVEL" not in os.environ
+        if quiet:
+            os.environ["OPENCV_FFMPEG_LOGLEVEL"] = FFMPEG_QUIET
+        try:
+            with native_stderr_silenced():
+                self._cap = self._cv2.VideoCapture(str(self.path))
+                ok, first = self._cap.read() if self._cap.isOpened() else (False, None)
+        finally:
+            if quiet:
+                del os.environ["OPENCV_FFMPEG_LOGLEVEL"]
         if not ok or _checked(first, self._cv2) is None:
             self._cap.release()
             return False
         self._pending = (first, self._cap.get(self._cv2.CAP_PROP_POS_MSEC))
         self._count, self._last_ns = 0, -1  # index and media time are positions in the file
+        count = self._cap.get(self._cv2.CAP_PROP_FRAME_COUNT)
+        self._expected = int(count) if np.isfinite(count) and count > 0 else 0
+        """The container's frame count (0: unknown); an estimate in some formats, so only a large shortfall counts."""
         return True
 
     def _media_ns(self, index: int, msec: float) -> int:
@@ -141,6 +162,8 @@ class VideoFileSource(_Source):
             else:
                 ok, image = self._cap.read()
                 if not ok:
+                    if self._count < CUT_SHORT * self._expected - 1:  # a damaged file, not its end: say so
+                        self.cut_short = (self._count, self._expected)
                     return None
                 msec = self._cap.get(self._cv2.CAP_PROP_POS_MSEC)
             index = self._count

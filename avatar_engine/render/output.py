@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
+import struct
+import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from avatar_engine.errors import OutputError
+from avatar_engine.native_log import native_stderr_to
 from avatar_engine.paths import atomic_path, temporary_beside
 
 
@@ -17,8 +22,44 @@ def write_png(rgba: np.ndarray, path: str | os.PathLike[str]) -> None:
         Image.fromarray(rgba).save(tmp, format="PNG")
 
 
+def mp4_complete(path: str | os.PathLike[str]) -> bool:
+    """Whether the file is a whole MP4: top-level boxes that fill it exactly, with its `ftyp`, `mdat` and `moov`
+    (the index FFmpeg writes last: a disk that filled up, or an encoder killed, while finishing leaves none)."""
+    seen, size = set(), os.path.getsize(path)
+    with open(path, "rb") as f:
+        at = 0
+        while at < size:
+            f.seek(at)
+            header = f.read(16)
+            if len(header) < 8:
+                return False
+            length, kind = struct.unpack(">I4s", header[:8])
+            if length == 1 and len(header) == 16:  # a 64-bit size follows the type
+                length = struct.unpack(">Q", header[8:16])[0]
+            elif length == 0:  # the box runs to the end of the file
+                length = size - at
+            if length < 8 or at + length > size:
+                return False
+            seen.add(kind)
+            at += length
+    return {b"ftyp", b"mdat", b"moov"} <= seen
+
+
+def _last_line(log) -> str:
+    """The last non-empty line FFmpeg wrote to its log (a file object), or ''."""
+    try:
+        log.seek(0)
+        lines = [line.strip() for line in log.read().decode("utf-8", "replace").splitlines() if line.strip()]
+    except (OSError, ValueError):
+        return ""
+    return lines[-1][:200] if lines else ""
+
+
 class VideoWriter:
-    """H.264 mp4 through imageio-ffmpeg; the file appears under its name only once it is complete."""
+    """H.264 mp4 through imageio-ffmpeg; the file appears under its name only once it is complete.
+
+    FFmpeg's own messages go to a private log, not the terminal: a failed recording is one `OutputError` line that
+    quotes the last of them (no space left on the device, the encoder killed), and no file is left behind."""
 
     def __init__(self, path: str | os.PathLike[str], fps: float, size: tuple[int, int]) -> None:
         self.path = Path(path)
@@ -27,6 +68,8 @@ class VideoWriter:
         self._writer = None  # ffmpeg starts with the first frame: a run that fails before it prints nothing of it
         self._broken = False
         self._done = False
+        self._log = None
+        """FFmpeg's stderr (an anonymous temporary file), once it has started."""
         self.size = tuple(size)
         self.frames = 0
 
@@ -42,15 +85,34 @@ class VideoWriter:
         if self._writer is None:
             import imageio_ffmpeg
 
+            self._log = tempfile.TemporaryFile()
             self._writer = imageio_ffmpeg.write_frames(str(self._tmp), self.size, fps=self._fps, codec="libx264",
                                                        quality=8, pix_fmt_out="yuv420p", macro_block_size=2)
-            self._writer.send(None)
+            with native_stderr_to(self._log):  # FFmpeg starts here and keeps this descriptor as its stderr
+                self._writer.send(None)
         try:
             self._writer.send(np.ascontiguousarray(rgb.astype(np.uint8)))
+        except Exception as exc:
+            self._broken = True  # the encoder is gone: what it wrote cannot be finalised
+            raise OutputError(f"the video {self.path} could not be written: the encoder stopped "
+                              f"({self._cause(exc)})") from None
         except BaseException:
-            self._broken = True  # the encoder was cut off mid-frame: what it wrote cannot be finalised
+            self._broken = True  # cut off mid-frame (Ctrl-C): what was written cannot be finalised
             raise
         self.frames += 1
+
+    def _cause(self, exc: BaseException | None = None) -> str:
+        """Why the encoder failed, in a few words: FFmpeg's last message, else the error, plus the free space."""
+        cause = _last_line(self._log) if self._log is not None else ""
+        if not cause and exc is not None:
+            cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        try:
+            free = shutil.disk_usage(self.path.parent).free
+            if free < 64 * 2**20:
+                cause += f"; {free / 2**20:.1f} MB free on that disk"
+        except OSError:
+            pass
+        return cause or "no message"
 
     def close(self) -> None:
         """Finalise the file and give it its name; a writer cut off mid-frame, or given no frame, leaves no file
@@ -61,8 +123,16 @@ class VideoWriter:
             self.abort()
             return
         self._done = True
-        self._writer.close()
-        os.replace(self._tmp, self.path)
+        try:
+            self._writer.close()
+            if not mp4_complete(self._tmp):
+                raise OutputError(f"the video {self.path} could not be finished ({self._cause()})")
+            os.replace(self._tmp, self.path)
+        except BaseException:
+            self._tmp.unlink(missing_ok=True)
+            raise
+        finally:
+            self._close_log()
 
     def abort(self) -> None:
         if self._done:
@@ -73,6 +143,12 @@ class VideoWriter:
                 self._writer.close()
         finally:
             self._tmp.unlink(missing_ok=True)
+            self._close_log()
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def __enter__(self) -> "VideoWriter":
         return self

@@ -79,6 +79,54 @@ def test_live_on_a_folder_records_and_writes_stats(clip, tmp_path, capsys):
     assert "live:" in capsys.readouterr().out
 
 
+def test_a_recording_that_fails_mid_run_is_one_line_and_the_stats_still_come(clip, tmp_path, capsys, monkeypatch):
+    """The encoder dying (a full disk) was a traceback and no stats: now one line, exit 1, no mp4, the stats written
+    with the failure in them."""
+    from avatar_engine.errors import OutputError
+    from avatar_engine.render import output
+
+    real_write = output.VideoWriter.write
+
+    def fails_at_the_third(self, rgba):
+        if self.frames == 2:
+            self._broken = True
+            raise OutputError(f"the video {self.path} could not be written: the encoder stopped (test)")
+        real_write(self, rgba)
+
+    monkeypatch.setattr(output.VideoWriter, "write", fails_at_the_third)
+    out, stats = tmp_path / "full.mp4", tmp_path / "stats.json"
+    code = main(["live", "--source", str(clip["folder"]), "--record", str(out), "--stats", str(stats),
+                 "--size", "96x64", "--samples", "0", "--lossless"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1
+    assert err.splitlines() == [f"avatar live: error: the video {out} could not be written: the encoder stopped (test)"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stats.json"]
+    data = json.loads(stats.read_text())
+    assert "encoder stopped" in data["failed"] and data["counts"]["rendered"] >= 2
+
+
+def test_storage_errors_are_one_line_not_a_traceback(capsys, monkeypatch):
+    import errno
+
+    from avatar_engine import cli
+
+    def full(args):
+        raise OSError(errno.ENOSPC, "No space left on device", "/mnt/small/stats.json")
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    parser._subparsers._group_actions[0].choices["template"].set_defaults(run=full)
+    assert main(["template", "-o", "x.glb"]) == 1
+    assert capsys.readouterr().err.strip() == "avatar template: error: No space left on device: /mnt/small/stats.json"
+
+    def bug(args):
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    parser._subparsers._group_actions[0].choices["template"].set_defaults(run=bug)
+    with pytest.raises(OSError):  # not the storage's fault: a bug keeps its traceback
+        main(["template", "-o", "x.glb"])
+
+
 def test_serial_flag_reaches_the_pipeline(clip, tmp_path, monkeypatch):
     from avatar_engine.live import pipeline as pipeline_module
 
@@ -108,7 +156,7 @@ def test_ctrl_c_finalises_the_recording(clip, tmp_path, stop):
     time.sleep(1.5)
     proc.send_signal(stop)  # SIGTERM: `timeout`, `docker stop`; it left the recording under its temporary name
     stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 0, stderr[-2000:]
+    assert proc.returncode == 128 + stop, stderr[-2000:]  # the shell's convention: a script sees it was stopped
     assert "interrupted, outputs finalised" in stdout
     assert frames_in(out) > 5
     assert not list(tmp_path.glob(".interrupted*")), "no temporary file left behind"

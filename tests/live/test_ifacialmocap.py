@@ -121,3 +121,10 @@ def test_a_video_named_like_the_phone_source_is_a_video(tmp_path, monkeypatch):
 def test_a_packet_with_nan_or_inf_is_corrupt():
     assert parse_packet("jawOpen-10|eyeBlink_L-0|=head#nan,1,0,0,0,0|") is None
     assert parse_packet("jawOpen-inf|eyeBlink_L-0|") is None
+
+
+def test_a_head_angle_no_phone_reports_is_corrupt():
+    """1e39 degrees overflowed float32 into NaN and printed numpy warnings; the packet counted as good."""
+    assert parse_packet("jawOpen-50|=head#1e39,5,0,0,0,0|") is None
+    assert parse_packet("jawOpen-50|=head#0,-361,0,0,0,0|") is None
+    assert parse_packet("jawOpen-50|=head#-80,170,-30,0,0,0|") is not None  # turned far, still a head

@@ -140,3 +140,56 @@ def test_a_video_writer_is_whole_or_absent(tmp_path, capfd):
     with pytest.raises(ValueError, match="a 64x64 video takes"):
         wrong.write(np.zeros((32, 32, 4), np.uint8))
     wrong.abort()
+
+
+def _encoder_process(writer):
+    """The FFmpeg process behind a started VideoWriter (imageio-ffmpeg keeps it in its generator's frame)."""
+    return writer._writer.gi_frame.f_locals["p"]
+
+
+def test_an_encoder_that_dies_mid_run_is_one_error_and_no_file(tmp_path, capfd):
+    """ffmpeg killed (or out of disk) while frames still come: one OutputError line quoting why, no file left."""
+    from avatar_engine.errors import OutputError
+    from avatar_engine.render.output import VideoWriter
+
+    out = tmp_path / "killed.mp4"
+    writer = VideoWriter(out, 30.0, (64, 48))
+    writer.write(np.zeros((48, 64, 4), np.uint8))
+    process = _encoder_process(writer)
+    process.kill()
+    process.wait(timeout=10)
+    with pytest.raises(OutputError, match=r"killed\.mp4 could not be written: the encoder stopped") as caught:
+        for _ in range(200):  # the pipe's buffer takes a few frames before the write fails
+            writer.write(np.full((48, 64, 4), 128, np.uint8))
+    assert "\n" not in str(caught.value)
+    writer.close()
+    assert list(tmp_path.iterdir()) == [], "neither the video nor its temporary file"
+    assert "ffmpeg" not in capfd.readouterr().err.lower(), "FFmpeg's own lines stay in its log"
+
+
+def test_a_video_the_encoder_could_not_finish_is_refused(tmp_path):
+    """ffmpeg gone before writing the file's index (the disk filled while finishing): the run ended 'wrote x.mp4'
+    over a file no player opens. Now: OutputError, and nothing under the name."""
+    from avatar_engine.errors import OutputError
+    from avatar_engine.render.output import VideoWriter, mp4_complete
+
+    out = tmp_path / "unfinished.mp4"
+    writer = VideoWriter(out, 30.0, (64, 48))
+    for k in range(40):
+        writer.write(np.full((48, 64, 4), 5 * k, np.uint8))
+    process = _encoder_process(writer)
+    process.kill()
+    process.wait(timeout=10)
+    partial = writer._tmp
+    assert partial.exists() and not mp4_complete(partial)
+    with pytest.raises(OutputError, match=r"unfinished\.mp4 could not be finished"):
+        writer.close()
+    assert list(tmp_path.iterdir()) == []
+
+    whole = tmp_path / "whole.mp4"
+    with VideoWriter(whole, 30.0, (64, 48)) as video:
+        video.write(np.zeros((48, 64, 4), np.uint8))
+    assert mp4_complete(whole)
+    data = whole.read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 2])
+    assert not mp4_complete(tmp_path / "cut.mp4")

@@ -110,3 +110,30 @@ def test_media_times_follow_the_files_timestamps_else_the_frame_rate(clip):
         source._last_ns = -1
         unstamped = [source._media_ns(i, 0.0) for i in range(3)]  # a raw stream: every timestamp 0
         assert unstamped == [0, int(1e9 / source.fps), int(2e9 / source.fps)]
+
+
+def test_a_video_damaged_halfway_says_how_far_it_decoded(tmp_path, capfd):
+    """A file whose middle is damaged ended the run early, exit 0, with only FFmpeg's decoder lines (dozens) on the
+    terminal. Now: no FFmpeg lines, and the source says it was cut short (the live loop warns with it)."""
+    from avatar_engine.render.output import VideoWriter
+
+    good = tmp_path / "good.mp4"
+    rng = np.random.default_rng(0)
+    with VideoWriter(good, 30.0, (96, 64)) as video:
+        for _ in range(90):
+            video.write(rng.integers(0, 255, (64, 96, 4), dtype=np.uint8))
+    data = bytearray(good.read_bytes())
+    n = len(data)
+    data[n // 3: n // 2] = rng.integers(0, 255, n // 2 - n // 3, dtype=np.uint8).tobytes()
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    source = VideoFileSource(damaged)
+    read = 0
+    while source.read() is not None:
+        read += 1
+    assert read < 60 and source.cut_short == (read, 90)
+    assert "h264" not in capfd.readouterr().err
+    whole = VideoFileSource(good)
+    while whole.read() is not None:
+        pass
+    assert whole.cut_short is None, "a file read to its end is not cut short"
