@@ -6,6 +6,7 @@ Ctrl-C, so a recording is always finalised and playable). `needs_pixels` says wh
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -58,6 +59,15 @@ class Output:
 
 MAX_REPEAT_S = 10.0
 """A gap in media time longer than this is not filled with copies of one frame (a source that jumped)."""
+CATCH_UP_S = 0.25
+"""At most this much video is filled with copies of one frame. A machine whose encoder cannot keep up fell further
+behind with every frame (each write's copies took longer than the time they covered: 3 fps); past this the video
+drops the time instead (it runs short of real time) and a warning says so once."""
+LIVE_RECORD_FPS = 30.0
+"""The rate a recording of a live source (camera, phone) is made at, at most: a phone's 60 Hz doubled the encoder's
+work for frames the loop seldom renders that fast on a laptop CPU."""
+
+log = logging.getLogger("avatar_engine.live")
 
 
 class RecordOutput(Output):
@@ -66,19 +76,22 @@ class RecordOutput(Output):
     the one before already covers its slot. A camera's dropped frames or the idle frames rendered while no face
     came then keep their real duration; written once each, a 3 s realtime run that dropped frames played in 0.9 s."""
 
-    def __init__(self, path: str | os.PathLike[str], fps: float | None = None) -> None:
-        self.path, self.fps, self._writer = path, fps, None
+    def __init__(self, path: str | os.PathLike[str], fps: float | None = None, max_fps: float | None = None) -> None:
+        """fps : the video's rate (None: the source's, at most `max_fps`)."""
+        self.path, self.fps, self.max_fps, self._writer = path, fps, max_fps, None
         self.frames = 0
         """Frames in the video so far (copies included)."""
         self.skipped = 0
         """Rendered frames not written: the slot they fall in was taken."""
+        self.dropped_s = 0.0
+        """Seconds of real time the video left out because the encoder could not keep up (`CATCH_UP_S`)."""
         self._t0: int | None = None
 
     def start(self, size: tuple[int, int], fps: float) -> None:
         from avatar_engine.render.output import VideoWriter
 
-        self.fps = self.fps or fps
-        self._writer = VideoWriter(self.path, self.fps, size)
+        self.fps = self.fps or (min(fps, self.max_fps) if self.max_fps else fps)
+        self._writer = VideoWriter(self.path, self.fps, size, speed="live")
 
     def write(self, frame: LiveFrame) -> None:
         copies = 1
@@ -86,13 +99,29 @@ class RecordOutput(Output):
             if self._t0 is None:
                 self._t0 = frame.t_ns
             due = int(round((frame.t_ns - self._t0) * 1e-9 * self.fps)) + 1  # frames the video holds with this one
-            copies = min(due - self.frames, int(MAX_REPEAT_S * self.fps)) if self.frames else 1
+            most = max(1, int(CATCH_UP_S * self.fps))
+            if self.frames and abs(due - self.frames) > MAX_REPEAT_S * self.fps:
+                # the source's clock jumped (idle frames before a camera's or phone's first one): carry on from
+                # here. Capping the copies instead wrote hundreds of copies of every later frame: 3 fps, 12 s late.
+                due = self._restart_at(frame.t_ns, self.frames + 1)
+            elif self.frames and due - self.frames > most:
+                if not self.dropped_s:
+                    log.warning(f"the recording {self.path} cannot keep up with real time on this machine: its video "
+                                "leaves time out (fewer outputs, a smaller --size or --serial help)")
+                self.dropped_s += (due - self.frames - most) / self.fps
+                due = self._restart_at(frame.t_ns, self.frames + most)
+            copies = due - self.frames if self.frames else 1
         if copies <= 0:
             self.skipped += 1
             return
         for _ in range(copies):
             self._writer.write(frame.rgba)
         self.frames += copies
+
+    def _restart_at(self, t_ns: int, due: int) -> int:
+        """Count the video's time from this frame on, as frame `due` (its last): the time before is left out."""
+        self._t0 = t_ns - int(round((due - 1) * 1e9 / self.fps))
+        return due
 
     def close(self) -> None:
         if self._writer is not None:

@@ -362,7 +362,9 @@ class LivePipeline:
     def _loop(self, live_source: bool) -> None:
         opts, live, stats = self.options, self.live, self.stats
         t_start = time.monotonic()
-        last_media_s, last_wall = 0.0, time.monotonic()
+        # idle frames before the first one (a camera still opening, a phone not yet sending) take their time from
+        # where the source's clock is: live sources stamp frames with the monotonic clock, files from 0
+        last_media_s, last_wall = (time.monotonic() if live_source else 0.0), time.monotonic()
         rendered = 0
         while not self._stop.is_set():
             if opts.max_seconds is not None and time.monotonic() - t_start >= opts.max_seconds:

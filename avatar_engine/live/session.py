@@ -125,7 +125,7 @@ def run_live(settings: LiveSettings) -> dict:
     """Run the loop to its end; returns the stats summary (also written to settings.stats)."""
     from avatar_engine.live.animator import AnimatorOptions
     from avatar_engine.live.api import LiveAvatar, LiveOptions
-    from avatar_engine.live.outputs import RecordOutput, VirtualCameraOutput, VmcOutput
+    from avatar_engine.live.outputs import LIVE_RECORD_FPS, RecordOutput, VirtualCameraOutput, VmcOutput
     from avatar_engine.live.pipeline import LivePipeline, PipelineOptions
     from avatar_engine.solve.tuning import ARKIT_TUNING, DEFAULT_TUNING
 
@@ -151,8 +151,8 @@ def run_live(settings: LiveSettings) -> dict:
 
             window = WindowOutput(settings.size)
             outputs.append(window)
-        if settings.record:
-            outputs.append(RecordOutput(settings.record))
+        if settings.record:  # a live source's frames come at its own pace: record at most LIVE_RECORD_FPS
+            outputs.append(RecordOutput(settings.record, max_fps=LIVE_RECORD_FPS if source.live else None))
         live = LiveAvatar(settings.avatar, options, ctx=window.ctx if window else None)
         pipeline = LivePipeline(source, live, outputs, PipelineOptions(
             realtime=settings.realtime, loop=settings.loop, lossless=settings.lossless,

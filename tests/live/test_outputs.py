@@ -193,3 +193,41 @@ def test_a_video_the_encoder_could_not_finish_is_refused(tmp_path):
     data = whole.read_bytes()
     (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 2])
     assert not mp4_complete(tmp_path / "cut.mp4")
+
+
+def test_a_recording_carries_on_across_a_jump_in_the_sources_clock(tmp_path):
+    """Idle frames at media time 0 s, then a phone's (or camera's) frames stamped by the monotonic clock, hours on:
+    every later frame was written 300 times (the cap on copies), and a phone run recorded at 3 fps."""
+    out = RecordOutput(tmp_path / "jump.mp4")
+    out.start((16, 16), 30.0)
+    period = 1e9 / 30
+    hours = 5e13
+    for t in (0, period, hours, hours + period, hours + 2 * period):
+        out.write(dataclasses.replace(frame(np.full((16, 16, 4), 255, np.uint8)), t_ns=int(t)))
+    out.close()
+    assert out.frames == 5
+
+
+def test_a_recording_that_falls_behind_leaves_time_out_instead_of_spiralling(tmp_path, caplog):
+    """Each frame 0.5 s after the last at 30 fps: 15 copies a write, which a slow machine's encoder took longer to
+    write than the time they covered. At most CATCH_UP_S of copies now, the rest of the time left out, one warning."""
+    from avatar_engine.live.outputs import CATCH_UP_S
+
+    out = RecordOutput(tmp_path / "behind.mp4")
+    out.start((16, 16), 30.0)
+    for k in range(4):
+        out.write(dataclasses.replace(frame(np.full((16, 16, 4), 255, np.uint8)), t_ns=int(k * 0.5e9)))
+    out.close()
+    most = int(CATCH_UP_S * 30)
+    assert out.frames == 1 + 3 * most
+    assert out.dropped_s == pytest.approx(3 * (15 - most) / 30)
+    assert sum("cannot keep up" in r.message for r in caplog.records) == 1
+
+
+def test_a_live_sources_recording_is_made_at_most_at_the_live_rate(tmp_path):
+    from avatar_engine.live.outputs import LIVE_RECORD_FPS
+
+    out = RecordOutput(tmp_path / "phone.mp4", max_fps=LIVE_RECORD_FPS)
+    out.start((16, 16), 60.0)  # a phone app's rate
+    assert out.fps == LIVE_RECORD_FPS
+    out.close()
