@@ -132,6 +132,14 @@ def run_live(settings: LiveSettings) -> dict:
     settings.check()
     _warnings_to_stderr()
     arkit = is_phone_source(settings.source)
+    if not arkit and settings.landmarker == "auto" and settings.backend != "auto":
+        from avatar_engine.perception.choice import resolve_landmarker
+
+        if resolve_landmarker("auto", settings.backend) == "mediapipe":  # an asked-for backend silently unused
+            logging.getLogger("avatar_engine.live").warning(
+                f"--backend {settings.backend} is not used: it reaches no GPU here or the face models are not "
+                f"converted (avatar engines convert), so MediaPipe's own landmarker tracks; --landmarker onnx "
+                f"runs them on {settings.backend} anyway")
     animator = AnimatorOptions(tuning=ARKIT_TUNING if arkit else DEFAULT_TUNING, mirror=settings.mirror)
     needs_render = settings.window or settings.record or settings.virtual_camera or not settings.vmc
     options = LiveOptions(size=settings.size, samples=settings.samples, animator=animator,

@@ -163,7 +163,11 @@ def _generate(out: Path, options: SynthOptions, ctx, landmarker, progress, jobs:
     else:
         ctx = ctx or headless_context()
         own_landmarker = landmarker is None
-        landmarker = landmarker or FaceLandmarker()
+        if own_landmarker:
+            from avatar_engine.native_log import native_stderr_silenced
+
+            with native_stderr_silenced():  # MediaPipe's start-up lines would bury the progress
+                landmarker = FaceLandmarker()
         try:
             for first in starts:
                 done.append(_write_shard(out, options, first, ctx, landmarker, model, progress))
@@ -178,12 +182,15 @@ def _write_shard(out: Path, options: SynthOptions, first: int, ctx, landmarker, 
     """Render the samples of the shard starting at `first`, write it (and their images); returns its file name."""
     from PIL import Image
 
+    from avatar_engine.native_log import native_stderr_silenced
+
     size = (options.size, options.size)
     rows: dict[str, list] = {}
     for i in range(first, min(first + options.shard, options.count)):
         scene = scene_for(options.seed, i, model)
         rendered = render_scene(ctx, scene, size, model)
-        faces = landmarker.detect(rendered.image)
+        with native_stderr_silenced():  # MediaPipe logs as its graph first runs
+            faces = landmarker.detect(rendered.image)
         seen = {"detected": np.bool_(bool(faces)),
                 "landmarks": faces[0].points if faces else np.full((478, 3), np.nan, np.float32),
                 "scores": faces[0].scores if faces else np.zeros(52, np.float32),
