@@ -329,6 +329,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         photo = photos[0]  # one file, named more than once: a single build
     out = output_file(args.output, (".glb",))
     report = output_file(args.report, (".json",)) if args.report else None
+    for written, flag in ((out, "-o"), (report, "--report")):  # a photo named x.glb would be lost under its avatar
+        if written is not None and written.exists() and Path(photo).exists() and written.samefile(photo):
+            raise InputError(f"{flag} {written} is the photo itself: the build would write over it; choose another")
     result = build_to_file(photo, out, report, options)
     fit = result.report.fit
     print(f"wrote {out}: fit error {fit['reprojection_error']:.3f} of the inter-ocular distance, "

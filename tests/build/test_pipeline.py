@@ -172,6 +172,16 @@ def test_bad_build_arguments(tmp_path, capsys, grace_hopper_path, args, message)
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_build_never_writes_over_its_own_photo(tmp_path, capsys, grace_hopper_path):
+    """A photo saved as me.glb, built with -o me.glb: the avatar replaced the only copy of the photo."""
+    photo = tmp_path / "me.glb"
+    photo.write_bytes(grace_hopper_path.read_bytes())
+    assert main(["build", str(photo), "-o", str(photo)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is the photo itself" in err and len(err.splitlines()) == 1
+    assert photo.read_bytes() == grace_hopper_path.read_bytes()
+
+
 def test_choosing_a_face_builds_from_a_group_photo(tmp_path, grace_hopper):
     photo = tmp_path / "pair.png"
     Image.fromarray(_two_faces(grace_hopper)).save(photo)
