@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
+import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -644,9 +646,10 @@ def main(argv: list[str] | None = None) -> int:
     except AvatarError as exc:
         print(f"avatar {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"avatar {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP through `entry` (`Stopped`)
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"avatar {args.command}: {'interrupted' if signum == signal.SIGINT else 'terminated'}", file=sys.stderr)
+        return 128 + int(signum)
     except OSError as exc:
         if exc.errno not in STORAGE_ERRNOS:
             raise
@@ -655,5 +658,33 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (`timeout`, `kill`, a closed terminal) raised like Ctrl-C, so the run's clean-up runs: by
+    default the signal ended the process at once, and an avatar being written stayed under its temporary name."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_stopped(signum, frame) -> None:
+    raise Stopped(signum)
+
+
+def entry() -> None:
+    """The `avatar` command. A run stopped by a signal ends the process as soon as its own clean-up is done: the
+    interpreter's shutdown waited for ever on MediaPipe's dispatcher thread when Ctrl-C landed while a model opened,
+    and printed its objects' finalisers' errors after the one-line message."""
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _raise_stopped)
+    code = main()
+    if code > 128:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -90,7 +90,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield tmp
         os.replace(tmp, path)
     except OSError as exc:
-        if exc.filename is None and exc.errno is not None:  # a full disk found at close: say which file
+        # a full disk found at close, a rename refused: the user knows the file by its name, not the temporary's
+        if exc.errno is not None and exc.filename in (None, str(tmp)):
             raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
     finally:

@@ -50,6 +50,14 @@ PHOTO_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "DIB", "GIF", "AVIF", "JP
 """Formats a photo is decoded from. Not every format PIL opens: an EPS file named .jpg went to Ghostscript."""
 
 
+def _formats_for(path: Path) -> tuple[str, ...]:
+    """`PHOTO_FORMATS`, less TGA unless the file is named .tga: TGA has no signature, so PIL's reader takes almost
+    any file for one (an .ico photo was read as a 32 x 50144 TGA and refused as too small)."""
+    if path.suffix.lower() == ".tga":
+        return PHOTO_FORMATS
+    return tuple(f for f in PHOTO_FORMATS if f != "TGA")
+
+
 @functools.lru_cache(maxsize=1)
 def _srgb_profile():
     from PIL import ImageCms
@@ -130,7 +138,9 @@ def load_photo(path: str | os.PathLike[str], max_side: int = MAX_SIDE) -> np.nda
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"photo {path}: no such file")
+        raise InputError(f"photo {path}: " + ("a folder, not a photo" if path.is_dir() else
+                                               "not a regular file (a device, pipe or socket)" if path.exists()
+                                               else "no such file"))
     if path.stat().st_size == 0:
         raise InputError(f"photo {path}: the file is empty")
     try:
@@ -138,7 +148,7 @@ def load_photo(path: str | os.PathLike[str], max_side: int = MAX_SIDE) -> np.nda
             # between PIL's warning and error limits (89-179 Mpx, e.g. 12000x12000) we load, shrinking while decoding
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             warnings.filterwarnings("ignore", category=UserWarning, module="PIL")  # damaged EXIF: its tags are skipped
-            with Image.open(path, formats=PHOTO_FORMATS) as image:
+            with Image.open(path, formats=_formats_for(path)) as image:
                 w, h = image.size
                 if w * h > MAX_PIXELS:
                     raise InputError(f"photo {path}: {w}x{h} is too large (more than {MAX_PIXELS:,} pixels)")
@@ -159,7 +169,8 @@ def load_photo(path: str | os.PathLike[str], max_side: int = MAX_SIDE) -> np.nda
     except Image.DecompressionBombError:
         raise InputError(f"photo {path}: the image is too large (more than {MAX_PIXELS:,} pixels)") from None
     except UnidentifiedImageError:
-        raise InputError(f"photo {path}: not an image file PIL can read") from None
+        raise InputError(f"photo {path}: not an image in a format the builder reads "
+                         f"({', '.join(f for f in PHOTO_FORMATS if f != 'DIB')})") from None
     except PermissionError as exc:
         raise InputError(f"photo {path}: cannot read it ({exc.strerror.lower()})") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:

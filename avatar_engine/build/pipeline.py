@@ -15,8 +15,8 @@ import importlib.util
 import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -36,6 +36,7 @@ from avatar_engine.head.model import HeadModel
 from avatar_engine.head.template import default_materials
 from avatar_engine.infer.session import BACKENDS
 from avatar_engine.native_log import native_stderr_silenced
+from avatar_engine.paths import atomic_path
 from avatar_engine.records import Avatar
 
 if TYPE_CHECKING:
@@ -532,7 +533,8 @@ def build(image: str | os.PathLike[str] | np.ndarray, options: BuildOptions | No
 def build_to_file(image: str | os.PathLike[str], output: str | os.PathLike[str],
                   report_path: str | os.PathLike[str] | None = None,
                   options: BuildOptions | None = None) -> BuildResult:
-    """Build and write the .glb (and the JSON report), each atomically; nothing is written if a stage fails.
+    """Build and write the .glb (and the JSON report): both or neither. Nothing is written if a stage fails, and a
+    report that cannot be written (a full disk) takes its avatar with it.
 
     With a report, the avatar is also rendered in the photo's pose and checked by MediaPipe (`Builder.check_render`).
     """
@@ -542,8 +544,10 @@ def build_to_file(image: str | os.PathLike[str], output: str | os.PathLike[str],
         result = builder.build(image)
         if report_path is not None:
             builder.check_render(result)  # ~0.5 s on a software rasteriser: only when a report is asked for
-    with result.report.stage("write"):
-        write_glb(result.avatar, Path(output))
-    if report_path is not None:
-        result.report.write(report_path)
+    # each to a temporary name; the report's is renamed first, then the avatar's
+    with atomic_path(output) as glb, (atomic_path(report_path) if report_path is not None else nullcontext()) as json:
+        with result.report.stage("write"):
+            write_glb(result.avatar, glb)
+        if json is not None:
+            result.report.write(json)
     return result

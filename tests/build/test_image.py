@@ -213,8 +213,26 @@ def test_a_wide_gamut_photo_is_converted_to_srgb(tmp_path):
 def test_only_photo_formats_are_decoded(tmp_path):
     path = tmp_path / "page.jpg"  # PostScript named .jpg: PIL would hand it to Ghostscript
     path.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 100 100\nshowpage\n")
-    with pytest.raises(InputError, match="not an image file"):
+    with pytest.raises(InputError, match="not an image in a format the builder reads"):
         load_photo(path)
+
+
+def test_an_icon_or_a_device_is_named_for_what_it_is(tmp_path):
+    """An .ico was read as a TGA (no signature: PIL's reader takes almost anything) and refused as '32x50144 is too
+    small'; /dev/zero was 'no such file'."""
+    from PIL import Image as PILImage
+
+    icon = tmp_path / "me.ico"
+    PILImage.fromarray(_marked()).resize((64, 64)).save(icon, format="ICO")
+    with pytest.raises(InputError, match="not an image in a format the builder reads"):
+        load_photo(icon)
+    with pytest.raises(InputError, match="not a regular file"):
+        load_photo("/dev/zero")
+    with pytest.raises(InputError, match="a folder, not a photo"):
+        load_photo(tmp_path)
+    targa = tmp_path / "me.tga"  # named as one, a TGA is still read
+    PILImage.fromarray(_marked()).save(targa, format="TGA")
+    assert load_photo(targa).shape[:2] == _marked().shape[:2]
 
 
 def test_arrays_and_pil_images_mean_what_they_say():

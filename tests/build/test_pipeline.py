@@ -199,6 +199,53 @@ def test_cli_error_has_no_traceback_even_after_mediapipe_loads(tmp_path):
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
+def test_sigterm_while_the_avatar_is_written_leaves_nothing(tmp_path):
+    """SIGTERM (`timeout`, `kill`) ended the process at once: the avatar stayed under its hidden temporary name.
+    Now it stops like Ctrl-C: clean-up runs, one line, exit 143, nothing left beside the photo."""
+    import signal
+    import time
+
+    photo = tmp_path / "me.png"
+    Image.new("RGB", (300, 300), (90, 90, 90)).save(photo)
+    # a stand-in command that writes through the same atomic path slowly, so the signal lands mid-write
+    script = ("import sys, time\n"
+              "from avatar_engine import cli\n"
+              "from avatar_engine.paths import atomic_path\n"
+              "def slow(args):\n"
+              "    with atomic_path(args.output) as tmp:\n"
+              "        tmp.write_bytes(b'glTF')\n"
+              "        print('writing', flush=True)\n"
+              "        time.sleep(30)\n"
+              "    return 0\n"
+              "cli.cmd_template = slow\n"
+              "sys.argv = ['avatar', 'template', '-o', sys.argv[1]]\n"
+              "cli.entry()\n")
+    proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "out.glb")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert err.strip() == "avatar template: terminated"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["me.png"]
+
+
+def test_a_report_that_cannot_be_written_takes_its_avatar_with_it(tmp_path, capsys, grace_hopper_path, monkeypatch):
+    """The report's disk full (or the file immutable): exit 1 and no avatar left, as if the build never ran."""
+    import errno
+
+    from avatar_engine.build import report as report_module
+
+    def full(self, path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(report_module.BuildReport, "write", full)
+    out, report = tmp_path / "me.glb", tmp_path / "me.json"
+    assert main(["build", str(grace_hopper_path), "-o", str(out), "--report", str(report)]) == 1
+    assert capsys.readouterr().err.strip().endswith(f"No space left on device: {report}")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_failing_texture_stage_fails_the_build_and_the_builder_recovers(grace_hopper, monkeypatch):
     """The texture is made on the builder's worker thread beside the hair and rig stages: its error reaches the
     caller, and the next photo builds normally."""
