@@ -203,7 +203,6 @@ def test_sigterm_while_the_avatar_is_written_leaves_nothing(tmp_path):
     """SIGTERM (`timeout`, `kill`) ended the process at once: the avatar stayed under its hidden temporary name.
     Now it stops like Ctrl-C: clean-up runs, one line, exit 143, nothing left beside the photo."""
     import signal
-    import time
 
     photo = tmp_path / "me.png"
     Image.new("RGB", (300, 300), (90, 90, 90)).save(photo)
