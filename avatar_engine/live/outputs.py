@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import sys
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,11 +72,19 @@ work for frames the loop seldom renders that fast on a laptop CPU."""
 log = logging.getLogger("avatar_engine.live")
 
 
+ENCODER_QUEUE = 4
+"""Frames waiting for the encoder's thread at most; when it is that far behind, the loop waits for it."""
+
+
 class RecordOutput(Output):
     """The rendered frames to an mp4 (`avatar_engine.render.output.VideoWriter`: complete file or none), each placed
     at its media time: a frame is written as many times as the video's rate needs to reach it, or not at all when
     the one before already covers its slot. A camera's dropped frames or the idle frames rendered while no face
-    came then keep their real duration; written once each, a 3 s realtime run that dropped frames played in 0.9 s."""
+    came then keep their real duration; written once each, a 3 s realtime run that dropped frames played in 0.9 s.
+
+    The frames go to the encoder on a thread of their own: handing FFmpeg a 1280x720 frame through its pipe blocks
+    until it has taken all of it, ~30 ms, which on the loop's thread held a camera-paced run to 8-16 fps with the
+    cores half idle."""
 
     def __init__(self, path: str | os.PathLike[str], fps: float | None = None, max_fps: float | None = None) -> None:
         """fps : the video's rate (None: the source's, at most `max_fps`)."""
@@ -86,12 +96,34 @@ class RecordOutput(Output):
         self.dropped_s = 0.0
         """Seconds of real time the video left out because the encoder could not keep up (`CATCH_UP_S`)."""
         self._t0: int | None = None
+        self._queue: queue.Queue | None = None
+        self._thread: threading.Thread | None = None
+        self._failure: BaseException | None = None
+        """What stopped the encoder's thread (an `OutputError`): raised to the loop at its next write or close."""
 
     def start(self, size: tuple[int, int], fps: float) -> None:
         from avatar_engine.render.output import VideoWriter
 
         self.fps = self.fps or (min(fps, self.max_fps) if self.max_fps else fps)
         self._writer = VideoWriter(self.path, self.fps, size, speed="live")
+        self._queue = queue.Queue(ENCODER_QUEUE)
+        self._thread = threading.Thread(target=self._encode, name="live-record", daemon=True)
+        self._thread.start()
+
+    def _encode(self) -> None:
+        """The encoder's thread: each queued (rgba, copies) written; None ends it. After a failure it only drains."""
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._failure is not None:
+                continue
+            rgba, copies = item
+            try:
+                for _ in range(copies):
+                    self._writer.write(rgba)
+            except BaseException as exc:
+                self._failure = exc
 
     def write(self, frame: LiveFrame) -> None:
         copies = 1
@@ -111,11 +143,12 @@ class RecordOutput(Output):
                 self.dropped_s += (due - self.frames - most) / self.fps
                 due = self._restart_at(frame.t_ns, self.frames + most)
             copies = due - self.frames if self.frames else 1
+        if self._failure is not None:
+            raise self._failure
         if copies <= 0:
             self.skipped += 1
             return
-        for _ in range(copies):
-            self._writer.write(frame.rgba)
+        self._queue.put((frame.rgba, copies))  # the loop's frames are fresh arrays: nothing reuses this one
         self.frames += copies
 
     def _restart_at(self, t_ns: int, due: int) -> int:
@@ -124,12 +157,24 @@ class RecordOutput(Output):
         return due
 
     def close(self) -> None:
-        if self._writer is not None:
-            if self.frames:
-                self._writer.close()
-            else:
-                self._writer.abort()  # an empty mp4 is not a recording
+        if self._writer is None:
+            return
+        writer = self._writer
+        try:
+            if self._thread is not None:
+                self._queue.put(None)
+                self._thread.join()  # the frames still queued are written first
+            if self._failure is not None:
+                raise self._failure
+        except BaseException:
+            writer.abort()
+            raise
+        finally:
             self._writer = None
+        if self.frames:
+            writer.close()
+        else:
+            writer.abort()  # an empty mp4 is not a recording
 
 
 class VmcOutput(Output):

@@ -53,6 +53,23 @@ def mp4_complete(path: str | os.PathLike[str]) -> bool:
     return {b"ftyp", b"mdat", b"moov"} <= seen
 
 
+def _opaque_rgba(rgba: np.ndarray) -> np.ndarray:
+    """(h, w, 3 or 4) uint8 -> contiguous (h, w, 4) uint8 with alpha 255, composited on black where transparent.
+    FFmpeg converts RGBA to the video's YUV itself (it drops alpha): an opaque frame, such as every frame with a
+    backdrop, goes as it is; slicing and converting it in numpy took ~10 ms of a 1280x720 frame."""
+    if rgba.shape[-1] == 4:
+        alpha = rgba[..., 3]
+        if alpha.min() == 255:
+            return np.ascontiguousarray(rgba)
+        out = np.empty_like(rgba)
+        out[..., :3] = (rgba[..., :3].astype(np.uint16) * alpha[..., None] // 255).astype(np.uint8)
+    else:
+        out = np.empty(rgba.shape[:2] + (4,), np.uint8)
+        out[..., :3] = rgba
+    out[..., 3] = 255
+    return out
+
+
 def _last_line(log) -> str:
     """The last non-empty line FFmpeg wrote to its log (a file object), or ''."""
     try:
@@ -94,7 +111,7 @@ class VideoWriter:
         if rgba.ndim != 3 or rgba.shape[:2] != (self.size[1], self.size[0]) or rgba.shape[2] not in (3, 4):
             raise ValueError(f"a {self.size[0]}x{self.size[1]} video takes ({self.size[1]}, {self.size[0]}, 3 or 4) "
                              f"frames, got {rgba.shape}")
-        rgb = rgba[..., :3] if rgba.shape[-1] == 3 else (rgba[..., :3].astype(np.uint16) * rgba[..., 3:] // 255)
+        frame = _opaque_rgba(rgba)
         if self._done:
             raise ValueError(f"the video {self.path} is closed")
         if self._writer is None:
@@ -104,11 +121,11 @@ class VideoWriter:
             preset, crf = self._x264
             self._writer = imageio_ffmpeg.write_frames(str(self._tmp), self.size, fps=self._fps, codec="libx264",
                                                        quality=None, output_params=["-preset", preset, "-crf", crf],
-                                                       pix_fmt_out="yuv420p", macro_block_size=2)
+                                                       pix_fmt_in="rgba", pix_fmt_out="yuv420p", macro_block_size=2)
             with native_stderr_to(self._log):  # FFmpeg starts here and keeps this descriptor as its stderr
                 self._writer.send(None)
         try:
-            self._writer.send(np.ascontiguousarray(rgb.astype(np.uint8)))
+            self._writer.send(frame)
         except Exception as exc:
             self._broken = True  # the encoder is gone: what it wrote cannot be finalised
             raise OutputError(f"the video {self.path} could not be written: the encoder stopped "

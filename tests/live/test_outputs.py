@@ -231,3 +231,25 @@ def test_a_live_sources_recording_is_made_at_most_at_the_live_rate(tmp_path):
     out.start((16, 16), 60.0)  # a phone app's rate
     assert out.fps == LIVE_RECORD_FPS
     out.close()
+
+
+def test_a_video_composites_transparent_frames_on_black_and_passes_opaque_ones(tmp_path):
+    import imageio_ffmpeg
+
+    from avatar_engine.render.output import VideoWriter
+
+    half = np.full((32, 32, 4), 200, np.uint8)
+    half[..., 3] = 255
+    half[:, :16, 3] = 0  # left half transparent: black in the video
+    opaque = np.full((32, 32, 4), 90, np.uint8)
+    opaque[..., 3] = 255
+    with VideoWriter(tmp_path / "alpha.mp4", 30.0, (32, 32)) as video:
+        video.write(half)
+        video.write(opaque)
+        video.write(opaque[..., :3])  # RGB frames too
+    reader = imageio_ffmpeg.read_frames(str(tmp_path / "alpha.mp4"))
+    next(reader)
+    frames = [np.frombuffer(f, np.uint8).reshape(32, 32, 3) for f in reader]
+    assert len(frames) == 3
+    assert frames[0][:, :12].mean() < 20 and abs(frames[0][:, 20:].mean() - 200) < 8
+    assert abs(frames[1].mean() - 90) < 4 and abs(frames[2].mean() - 90) < 4
