@@ -676,14 +676,34 @@ def entry() -> None:
     interpreter's shutdown waited for ever on MediaPipe's dispatcher thread when Ctrl-C landed while a model opened,
     and printed its objects' finalisers' errors after the one-line message."""
     for name in ("SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
+        # a signal already ignored stays so: `nohup avatar build ...` must outlive its terminal
+        if hasattr(signal, name) and signal.getsignal(getattr(signal, name)) is not signal.SIG_IGN:
             signal.signal(getattr(signal, name), _raise_stopped)
-    code = main()
+    try:
+        code = main()
+    except KeyboardInterrupt as exc:  # before main's own handling began (its arguments were being read)
+        print("avatar: interrupted", file=sys.stderr)
+        code = 128 + int(getattr(exc, "signum", signal.SIGINT))
     if code > 128:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        _end_worker_pools()
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except OSError:  # a closed pipe: nothing more to say
+            pass
         os._exit(code)
     sys.exit(code)
+
+
+def _end_worker_pools() -> None:
+    """What the interpreter's exit would do for multiprocessing (`--jobs N`): its finalisers unregister the pools'
+    semaphores, which otherwise its resource tracker reports as leaked after the one-line message."""
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        try:
+            util._exit_function()
+        except Exception:  # never keep a stopped run from ending
+            pass
 
 
 if __name__ == "__main__":

@@ -81,21 +81,44 @@ def temporary_beside(path: str | Path) -> Path:
 
 
 @contextmanager
+def errors_named(tmp: Path, path: Path) -> Iterator[None]:
+    """An OSError inside about `tmp` (or about no file: a full disk found at close) is re-raised about `path`: the
+    user knows the file by its name, not by its temporary's."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno is not None and exc.filename in (None, str(tmp)):
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
+
+
+@contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary name beside `path` to write to; when the block ends normally it is renamed over `path`,
     when it raises it is removed: `path` is either left as it was or replaced whole."""
     path = Path(path)
     tmp = temporary_beside(path)
     try:
-        yield tmp
-        os.replace(tmp, path)
-    except OSError as exc:
-        # a full disk found at close, a rename refused: the user knows the file by its name, not the temporary's
-        if exc.errno is not None and exc.filename in (None, str(tmp)):
-            raise OSError(exc.errno, exc.strerror, str(path)) from exc
-        raise
+        with errors_named(tmp, path):
+            yield tmp
+            os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def replace_together(pairs: list[tuple[Path, Path]]) -> None:
+    """Rename each written temporary over its file, in turn; if one rename fails, the files already renamed are
+    removed again, so the set is there whole or not at all (a new file's old version is not brought back)."""
+    done: list[Path] = []
+    try:
+        for tmp, path in pairs:
+            with errors_named(tmp, path):
+                os.replace(tmp, path)
+            done.append(path)
+    except BaseException:
+        for path in done:
+            path.unlink(missing_ok=True)
+        raise
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:

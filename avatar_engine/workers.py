@@ -22,9 +22,12 @@ _OPEN_ERROR: list[BaseException] = []
 def _open(open_worker: Callable[..., None], open_args: tuple) -> None:
     import signal
 
-    # Ctrl-C reaches the whole process group: the parent alone answers it (lets the items in hand finish, then
-    # stops the pool). A worker interrupted inside the pool's queue kept its lock, and the pool hung for ever.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Ctrl-C reaches the whole process group, and so do `timeout`'s SIGTERM and a closed terminal's SIGHUP: the
+    # parent alone answers them (lets the items in hand finish, then stops the pool). A worker interrupted inside
+    # the pool's queue kept its lock, and the pool hung for ever; one killed mid-item left its temporary file.
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     try:
         open_worker(*open_args)
     except BaseException as exc:  # kept: raised by every item, so that the caller sees it and its exit code

@@ -87,3 +87,29 @@ def test_json_is_written_strict():
 
     text = json_text({"a": math.nan, "b": [1.0, math.inf], "c": {"d": -math.inf}, "e": 2})
     assert json.loads(text) == {"a": None, "b": [1.0, None], "c": {"d": None}, "e": 2} and "NaN" not in text
+
+
+def test_files_replaced_together_are_there_whole_or_not_at_all(tmp_path, monkeypatch):
+    """An avatar and its report: the report renamed, then the avatar's rename refused, left a report of an avatar
+    that was never written."""
+    import errno
+    import os
+
+    from avatar_engine.paths import replace_together, temporary_beside
+
+    glb, report = tmp_path / "me.glb", tmp_path / "me.json"
+    pairs = [(temporary_beside(report), report), (temporary_beside(glb), glb)]
+    for tmp, _ in pairs:
+        tmp.write_text("new")
+    real = os.replace
+
+    def refuses_the_avatar(src, dst):
+        if str(dst).endswith(".glb"):
+            raise OSError(errno.EPERM, "Operation not permitted", str(src), None, str(dst))
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", refuses_the_avatar)
+    with pytest.raises(OSError) as caught:
+        replace_together(pairs)
+    assert caught.value.filename == str(glb), "named by the file the user asked for"
+    assert not report.exists() and not glb.exists()

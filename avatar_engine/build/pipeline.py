@@ -15,8 +15,8 @@ import importlib.util
 import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -36,7 +36,7 @@ from avatar_engine.head.model import HeadModel
 from avatar_engine.head.template import default_materials
 from avatar_engine.infer.session import BACKENDS
 from avatar_engine.native_log import native_stderr_silenced
-from avatar_engine.paths import atomic_path
+from avatar_engine.paths import errors_named, replace_together, temporary_beside
 from avatar_engine.records import Avatar
 
 if TYPE_CHECKING:
@@ -544,10 +544,18 @@ def build_to_file(image: str | os.PathLike[str], output: str | os.PathLike[str],
         result = builder.build(image)
         if report_path is not None:
             builder.check_render(result)  # ~0.5 s on a software rasteriser: only when a report is asked for
-    # each to a temporary name; the report's is renamed first, then the avatar's
-    with atomic_path(output) as glb, (atomic_path(report_path) if report_path is not None else nullcontext()) as json:
-        with result.report.stage("write"):
-            write_glb(result.avatar, glb)
-        if json is not None:
-            result.report.write(json)
+    # each to a temporary name, then both renamed: either both files are there or neither
+    files = [(temporary_beside(output), Path(output))]
+    if report_path is not None:
+        files.append((temporary_beside(report_path), Path(report_path)))
+    try:
+        with errors_named(*files[0]), result.report.stage("write"):
+            write_glb(result.avatar, files[0][0])
+        if report_path is not None:
+            with errors_named(*files[1]):
+                result.report.write(files[1][0])
+        replace_together(files)
+    finally:
+        for tmp, _ in files:
+            tmp.unlink(missing_ok=True)
     return result

@@ -62,9 +62,11 @@ class Output:
 MAX_REPEAT_S = 10.0
 """A gap in media time longer than this is not filled with copies of one frame (a source that jumped)."""
 CATCH_UP_S = 0.25
-"""At most this much video is filled with copies of one frame. A machine whose encoder cannot keep up fell further
-behind with every frame (each write's copies took longer than the time they covered: 3 fps); past this the video
-drops the time instead (it runs short of real time) and a warning says so once."""
+"""Recording a source that runs in real time (a camera, a phone, a file played at its pace), at most this much
+video is filled with copies of one frame. A machine whose encoder could not keep up fell further behind with every
+frame (each write's copies took longer than the time they covered: 3 fps); past this the video drops the time
+instead (it runs short of real time) and a warning says so once. A file read as fast as the loop goes keeps every
+gap its own timestamps have (up to `MAX_REPEAT_S`): there the loop waits for the encoder, never the reverse."""
 LIVE_RECORD_FPS = 30.0
 """The rate a recording of a live source (camera, phone) is made at, at most: a phone's 60 Hz doubled the encoder's
 work for frames the loop seldom renders that fast on a laptop CPU."""
@@ -86,9 +88,11 @@ class RecordOutput(Output):
     until it has taken all of it, ~30 ms, which on the loop's thread held a camera-paced run to 8-16 fps with the
     cores half idle."""
 
-    def __init__(self, path: str | os.PathLike[str], fps: float | None = None, max_fps: float | None = None) -> None:
-        """fps : the video's rate (None: the source's, at most `max_fps`)."""
-        self.path, self.fps, self.max_fps, self._writer = path, fps, max_fps, None
+    def __init__(self, path: str | os.PathLike[str], fps: float | None = None, max_fps: float | None = None,
+                 realtime: bool = False) -> None:
+        """fps : the video's rate (None: the source's, at most `max_fps`); realtime : the frames come at the
+        source's pace (`CATCH_UP_S` applies)."""
+        self.path, self.fps, self.max_fps, self.realtime, self._writer = path, fps, max_fps, realtime, None
         self.frames = 0
         """Frames in the video so far (copies included)."""
         self.skipped = 0
@@ -136,7 +140,7 @@ class RecordOutput(Output):
                 # the source's clock jumped (idle frames before a camera's or phone's first one): carry on from
                 # here. Capping the copies instead wrote hundreds of copies of every later frame: 3 fps, 12 s late.
                 due = self._restart_at(frame.t_ns, self.frames + 1)
-            elif self.frames and due - self.frames > most:
+            elif self.realtime and self.frames and due - self.frames > most:
                 if not self.dropped_s:
                     log.warning(f"the recording {self.path} cannot keep up with real time on this machine: its video "
                                 "leaves time out (fewer outputs, a smaller --size or --serial help)")

@@ -333,9 +333,9 @@ class LivePipeline:
                 for t in threads:
                     t.start()
                 self._loop(live_source)
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as exc:  # a second signal (the first only asked to stop), or no handler here
                 self.interrupted = True
-                self.stop_signal = int(signal.SIGINT)
+                self.stop_signal = int(getattr(exc, "signum", signal.SIGINT))
             finally:
                 self.stats.finish()  # before the workers end: their CPU time is read from their live threads
                 self._stop.set()
@@ -345,8 +345,14 @@ class LivePipeline:
                     if t.ident is not None:  # started: a failure in warm-up (the tracker's model) comes first
                         t.join(timeout=2.0)
                 self.stuck = [t.name for t in threads if t.is_alive()]
-                for out in started:
-                    out.close()
+                failure = None
+                for out in started:  # every output closed, whichever fails (a recording refused at its end)
+                    try:
+                        out.close()
+                    except BaseException as exc:
+                        failure = failure or exc
+                if failure is not None and not self._errors:
+                    self._errors.append(failure)
                 self.stats.count("dropped_before_track", self._captured.dropped)
                 self.stats.count("dropped_before_render", self._tracked.dropped)
         if self._errors:

@@ -116,8 +116,8 @@ def _warn_about_source(source, summary: dict) -> None:
         log.warning(f"skipped {summary['corrupt_frames']} unreadable frame(s) of the source")
     cut = getattr(source, "cut_short", None)
     if cut is not None:
-        summary["cut_short"] = {"read": cut[0], "expected": cut[1]}
-        log.warning(f"the video stopped decoding after {cut[0]} of its {cut[1]} frames: the rest of the file is "
+        summary["cut_short"] = {"decoded_s": cut[0], "duration_s": cut[1]}
+        log.warning(f"the video stopped decoding at {cut[0]:.1f} s of its {cut[1]:.1f} s: the rest of the file is "
                     "damaged")
 
 
@@ -160,7 +160,8 @@ def run_live(settings: LiveSettings) -> dict:
             window = WindowOutput(settings.size)
             outputs.append(window)
         if settings.record:  # a live source's frames come at its own pace: record at most LIVE_RECORD_FPS
-            outputs.append(RecordOutput(settings.record, max_fps=LIVE_RECORD_FPS if source.live else None))
+            outputs.append(RecordOutput(settings.record, max_fps=LIVE_RECORD_FPS if source.live else None,
+                                        realtime=bool(source.live or settings.realtime)))
         live = LiveAvatar(settings.avatar, options, ctx=window.ctx if window else None)
         pipeline = LivePipeline(source, live, outputs, PipelineOptions(
             realtime=settings.realtime, loop=settings.loop, lossless=settings.lossless,
@@ -183,7 +184,14 @@ def run_live(settings: LiveSettings) -> dict:
                 summary["corrupt_frames"] = getattr(source, "corrupt", 0)
                 _warn_about_source(source, summary)
                 if settings.stats:
-                    write_json_atomic(settings.stats, summary)
+                    try:
+                        write_json_atomic(settings.stats, summary)
+                    except OSError as exc:
+                        if "failed" not in summary:
+                            raise
+                        # the run's own failure is the message: the stats' comes second
+                        logging.getLogger("avatar_engine.live").warning(f"--stats {settings.stats} not written "
+                                                                        f"({exc.strerror or exc})")
         return summary
     finally:
         stuck = pipeline is not None and pipeline.stuck  # a thread still inside the camera's read or the tracker

@@ -69,8 +69,8 @@ class _Source:
     def __init__(self) -> None:
         self._count = 0
         self.corrupt = 0
-        self.cut_short: tuple[int, int] | None = None
-        """(frames read, frames the file says it holds) when a video stopped decoding well before its end."""
+        self.cut_short: tuple[float, float] | None = None
+        """(seconds decoded, the file's duration) when a video stopped decoding well before its end."""
 
     def read(self) -> CapturedFrame | None:
         raise NotImplementedError
@@ -103,8 +103,11 @@ def _checked(image, cv2) -> np.ndarray | None:
 FFMPEG_QUIET = "-8"
 """FFmpeg's AV_LOG_QUIET: its decoder's complaints about a damaged video (dozens of lines) stay unprinted; the live
 loop's own warning says how far the file decoded (`cut_short`)."""
-CUT_SHORT = 0.9
-"""A video whose frames stop decoding before this share of its frame count ended early (damaged), not at its end."""
+CUT_SHORT = (0.9, 1.0)
+"""(share, seconds): a video whose frames stop decoding a second short of nine tenths of its duration ended early
+(damaged), not at its end. By time, not by frame count: a variable-rate .webm's count is its duration times its
+nominal rate, and one with a pause in it read 21 of its "127" frames, to its end; the margin, because such a
+container's duration is an estimate too (5.1 s for 4.1 s of frames)."""
 
 
 class VideoFileSource(_Source):
@@ -116,6 +119,10 @@ class VideoFileSource(_Source):
         if not self.path.is_file():
             raise InputError(f"video file not found: {self.path}")
         self._cv2 = _cv2()
+        # FFmpeg's own lines about a file it cannot parse, or a damaged stretch, are for us to put in one line.
+        # OpenCV sets FFmpeg's (process-wide) log level from this when it first opens a file; set here, on the
+        # caller's thread, once: changed later from the tracker's thread (a --loop reopening) it raced getenv
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", FFMPEG_QUIET)
         if not self._open():
             raise InputError(f"cannot decode video {self.path}: not a video OpenCV can read")
         fps = self._cap.get(self._cv2.CAP_PROP_FPS)
@@ -124,26 +131,18 @@ class VideoFileSource(_Source):
 
     def _open(self) -> bool:
         """Open the file at its first frame (held for `read`); False when it gives none."""
-        # FFmpeg's own lines about a file it cannot parse, or a damaged stretch, are for us to put in one line:
-        # OpenCV sets FFmpeg's log level from this when it opens a file (a user's own setting is kept)
-        quiet = "OPENCV_FFMPEG_LOGLEVEL" not in os.environ
-        if quiet:
-            os.environ["OPENCV_FFMPEG_LOGLEVEL"] = FFMPEG_QUIET
-        try:
-            with native_stderr_silenced():
-                self._cap = self._cv2.VideoCapture(str(self.path))
-                ok, first = self._cap.read() if self._cap.isOpened() else (False, None)
-        finally:
-            if quiet:
-                del os.environ["OPENCV_FFMPEG_LOGLEVEL"]
+        with native_stderr_silenced():  # its line about a file it cannot parse: the caller says it
+            self._cap = self._cv2.VideoCapture(str(self.path))
+            ok, first = self._cap.read() if self._cap.isOpened() else (False, None)
         if not ok or _checked(first, self._cv2) is None:
             self._cap.release()
             return False
         self._pending = (first, self._cap.get(self._cv2.CAP_PROP_POS_MSEC))
         self._count, self._last_ns = 0, -1  # index and media time are positions in the file
-        count = self._cap.get(self._cv2.CAP_PROP_FRAME_COUNT)
-        self._expected = int(count) if np.isfinite(count) and count > 0 else 0
-        """The container's frame count (0: unknown); an estimate in some formats, so only a large shortfall counts."""
+        count, fps = self._cap.get(self._cv2.CAP_PROP_FRAME_COUNT), self._cap.get(self._cv2.CAP_PROP_FPS)
+        known = np.isfinite(count) and count > 0 and np.isfinite(fps) and fps > 0
+        self._duration_s = float(count / fps) if known else 0.0
+        """The container's duration (0: unknown)."""
         return True
 
     def _media_ns(self, index: int, msec: float) -> int:
@@ -162,8 +161,10 @@ class VideoFileSource(_Source):
             else:
                 ok, image = self._cap.read()
                 if not ok:
-                    if self._count < CUT_SHORT * self._expected - 1:  # a damaged file, not its end: say so
-                        self.cut_short = (self._count, self._expected)
+                    reached = max(self._last_ns, 0) * 1e-9 + 1.0 / self.fps  # the last frame's end
+                    share, margin = CUT_SHORT
+                    if reached < share * self._duration_s - margin:  # a damaged file, not its end: say so
+                        self.cut_short = (round(reached, 2), round(self._duration_s, 2))
                     return None
                 msec = self._cap.get(self._cv2.CAP_PROP_POS_MSEC)
             index = self._count

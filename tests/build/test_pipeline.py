@@ -229,6 +229,29 @@ def test_sigterm_while_the_avatar_is_written_leaves_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["me.png"]
 
 
+def test_nohup_still_outlives_its_terminal(tmp_path):
+    """`nohup avatar build ...`: SIGHUP is ignored before the command starts; the command's own handler replaced
+    that, and closing the terminal stopped the batch."""
+    import signal
+
+    script = ("import signal, sys, time\n"
+              "signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
+              "from avatar_engine import cli\n"
+              "def slow(args):\n"
+              "    print('working', flush=True)\n"
+              "    time.sleep(1.5)\n"
+              "    return 0\n"
+              "cli.cmd_template = slow\n"
+              "sys.argv = ['avatar', 'template', '-o', sys.argv[1]]\n"
+              "cli.entry()\n")
+    proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "out.glb")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "working"
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+
+
 def test_a_report_that_cannot_be_written_takes_its_avatar_with_it(tmp_path, capsys, grace_hopper_path, monkeypatch):
     """The report's disk full (or the file immutable): exit 1 and no avatar left, as if the build never ran."""
     import errno
