@@ -3,7 +3,7 @@ with the capture, tracker, solver, render and readback stages timed apart, in wa
 
     PYTHONPATH=. python benchmarks/live_fps.py [--size 1280x720] [--samples 0] [--source-size 1280x720]
                                                [--seconds 20] [--clip clip.mp4] [--solo-frames 90]
-                                               [--avatar me.glb] [--landmarker mediapipe|onnx]
+                                               [--avatar me.glb] [--landmarker mediapipe|onnx] [--record]
                                                [--backend onnxruntime|torch|tensorrt] [--out result.json]
 
 The avatar driven is the default head, or --avatar (issue 4 asks for a built avatar: `avatar build` one; a
@@ -14,7 +14,8 @@ again with the cores idle 13 ms before each frame (`render_after_idle`, as at a 
 whose host deschedules idle virtual CPUs, the rasteriser's wake-up shows here). Then the
 loop runs the clip: "fast" reads the file as fast as the loop can (issue 4's speed figure) and "camera"
 paces it at 30 fps as a webcam would (latency as users feel it), both with tracking overlapping rendering
-(the default), then "fast_serial" and "camera_serial" with the two in turn (`PipelineOptions(overlap=False)`:
+(the default; with --record, "camera_record" also writes the mp4 `avatar live --record` would, and reports its
+length), then "fast_serial" and "camera_serial" with the two in turn (`PipelineOptions(overlap=False)`:
 lower latency, and the better layout when other work keeps the cores busy). Each run reports its stages' wall time,
 the CPU of the thread that ran each stage (`stage_cpu_ms`), the CPU per rendered frame of each thread group
 (`cpu_ms_per_frame`: main = solve + render submission + readback; render_workers = llvmpipe; track_workers =
@@ -35,7 +36,7 @@ import numpy as np
 from live_common import REFERENCE_CAMERA, performance, render_clip, save
 
 from avatar_engine.live import LiveAvatar, LiveOptions, LivePipeline, PipelineOptions, open_source
-from avatar_engine.live.outputs import Output
+from avatar_engine.live.outputs import Output, RecordOutput
 from avatar_engine.render.camera import Camera
 
 
@@ -102,13 +103,21 @@ def solo(clip: Path, size, samples: int, n: int, avatar=None, landmarker: str = 
 
 
 def run(clip: Path, size, samples: int, realtime: bool, seconds: float, readback: bool, overlap: bool,
-        avatar=None, landmarker: str = "mediapipe", backend: str = "onnxruntime") -> dict:
+        avatar=None, landmarker: str = "mediapipe", backend: str = "onnxruntime", record: bool = False) -> dict:
     live = LiveAvatar(avatar, options=LiveOptions(size=size, samples=samples, landmarker=landmarker,
                                                   landmarker_backend=backend))
-    with open_source(str(clip)) as source:
-        summary = LivePipeline(source, live, [ReadbackOutput()] if readback else [],
-                               PipelineOptions(realtime=realtime, loop=True, max_seconds=seconds,
-                                               overlap=overlap)).run()
+    with tempfile.TemporaryDirectory() as tmp, open_source(str(clip)) as source:
+        outputs = [RecordOutput(Path(tmp) / "recording.mp4", realtime=realtime)] if record else \
+            [ReadbackOutput()] if readback else []
+        summary = LivePipeline(source, live, outputs, PipelineOptions(realtime=realtime, loop=True,
+                                                                      max_seconds=seconds, overlap=overlap)).run()
+        if record:  # what `avatar live --record` makes: its length and frames, against the run's
+            import imageio_ffmpeg
+
+            reader = imageio_ffmpeg.read_frames(str(Path(tmp) / "recording.mp4"))
+            meta = next(reader)
+            summary["recording"] = {"seconds": round(meta["duration"], 2), "fps": meta["fps"],
+                                    "frames": sum(1 for _ in reader), "dropped_s": round(outputs[0].dropped_s, 2)}
     info = live.ctx.info
     live.close()
     summary["gl_renderer"] = info.get("GL_RENDERER")
@@ -124,6 +133,8 @@ def main() -> None:
     ap.add_argument("--clip", help="reuse this input clip instead of rendering one")
     ap.add_argument("--no-readback", action="store_true", help="do not read the frames back (window-only use)")
     ap.add_argument("--no-serial", action="store_true", help="skip the runs with tracking and rendering in turn")
+    ap.add_argument("--record", action="store_true",
+                    help="also a camera-paced run recording an mp4, as avatar live --record does ('camera_record')")
     ap.add_argument("--solo-frames", type=int, default=90, help="frames per stage in the solo run (0: skip it)")
     ap.add_argument("--avatar", help="avatar file (.glb) to drive instead of the default head")
     ap.add_argument("--landmarker", choices=("mediapipe", "onnx"), default="mediapipe",
@@ -148,10 +159,13 @@ def main() -> None:
         runs = {"solo": solo(clip, size, args.samples, args.solo_frames, avatar, args.landmarker, args.backend)} \
             if args.solo_frames else {}
         modes = [("fast", False, True), ("camera", True, True)]
+        if args.record:
+            modes += [("camera_record", True, True)]
         if not args.no_serial:
             modes += [("fast_serial", False, False), ("camera_serial", True, False)]
         runs.update({name: run(clip, size, args.samples, realtime, args.seconds, not args.no_readback, overlap, avatar,
-                               args.landmarker, args.backend) for name, realtime, overlap in modes})
+                               args.landmarker, args.backend, record=name.endswith("_record"))
+                     for name, realtime, overlap in modes})
     gl = runs["fast"].pop("gl_renderer")
     for name in runs:
         runs[name].pop("gl_renderer", None)
