@@ -6,6 +6,8 @@ the title bar: fps, latency, tracking state), Esc or Q quit (the recording, if a
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 
 from avatar_engine.live.outputs import LiveFrame, Output
@@ -20,6 +22,42 @@ def hotkey_action(key: int, printed: str | None, by_code: dict[int, str]) -> str
     if printed and len(printed) == 1 and printed.isalpha():
         return HOTKEYS.get(printed.upper())
     return by_code.get(key)
+DISPLAY_LOST_EXIT = 4
+"""Exit code when the window's X server goes away: a backend (the display) failed, as `BackendError`'s."""
+
+
+def _on_x_display_lost(glfw, callback):
+    """On X11, an Xlib I/O error handler that runs `callback` and ends the process with `DISPLAY_LOST_EXIT`. Xlib's
+    own handler printed two lines and called exit(1): no Python clean-up ran, and a recording stayed unfinished
+    under its temporary name, its encoder orphaned. Returns the handler (to keep alive), or None elsewhere."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        if glfw.get_platform() != glfw.PLATFORM_X11:
+            return None
+    except (AttributeError, TypeError):  # a GLFW without platforms: X11 on Linux
+        if not sys.platform.startswith("linux"):
+            return None
+    library = ctypes.util.find_library("X11")
+    if library is None:
+        return None
+    x11 = ctypes.CDLL(library)  # the library GLFW loaded: one Xlib, one handler
+    handler_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+
+    def lost(display) -> int:
+        try:
+            callback()
+        finally:
+            os._exit(DISPLAY_LOST_EXIT)  # Xlib must not return to the dead connection; nothing else runs after
+
+    handler = handler_type(lost)
+    x11.XSetIOErrorHandler.argtypes = [handler_type]
+    x11.XSetIOErrorHandler.restype = ctypes.c_void_p
+    x11.XSetIOErrorHandler(handler)
+    return handler
+
+
 TITLE = "avatar-engine live"
 OVERLAY_PERIOD_S = 0.5
 """How often the stats overlay refreshes."""
@@ -48,6 +86,20 @@ class WindowOutput(Output):
         self._keys = {getattr(glfw, f"KEY_{name}"): action for name, action in HOTKEYS.items()}
         self._press = glfw.PRESS
         glfw.set_key_callback(self.window.handle, self.on_key)
+        self._x_handler = _on_x_display_lost(glfw, self._display_lost)
+        """The installed Xlib handler (kept: ctypes would free it), or None off X11."""
+
+    def _display_lost(self) -> None:
+        """The X server went away under the window (a closed session, a crash): Xlib ends the process from here,
+        so the other outputs are closed now (a recording finalised, playable) and the reason said in one line."""
+        others = [out for out in (self.pipeline.outputs if self.pipeline is not None else []) if out is not self]
+        for out in others:
+            try:
+                out.close()
+            except BaseException:  # a recording that cannot be finished leaves no file: keep closing the rest
+                pass
+        print("avatar live: error: the window's display went away (its X server closed)"
+              + ("; the outputs were closed" if others else ""), file=sys.stderr, flush=True)
 
     def attach(self, pipeline) -> None:
         """The pipeline whose animator the hotkeys drive and which the window stops."""

@@ -34,3 +34,43 @@ def test_live_window_hotkeys(clip):
     # C at frame 10 restarts the collection: a second of frames later, not at frame ~31 as without it
     assert log.get("calibrated_at", 0) >= 38 and log["calibration_frames"] >= 30
     assert log["rendered"] <= 61, "Esc closed the window and the loop stopped at the next frame"
+
+
+@pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed (scripts/setup.sh --test)")
+def test_the_x_server_going_away_finalises_the_recording(clip, tmp_path):
+    """Xlib's own handler printed two lines and called exit(1) when the X server died under the window: no clean-up
+    ran, the recording stayed unfinished under its temporary name and its encoder was orphaned."""
+    import signal
+    import time
+
+    read, write = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+                            pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write)
+    try:
+        display = os.read(read, 32).decode().strip()
+        os.close(read)
+        out = tmp_path / "window.mp4"
+        root = Path(__file__).resolve().parents[2]
+        env = {**os.environ, "DISPLAY": f":{display}",
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+        live = subprocess.Popen([sys.executable, "-m", "avatar_engine.cli", "live", "--source", str(clip["folder"]),
+                                 "--loop", "--window", "--record", str(out), "--size", "160x120", "--samples", "0"],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not list(tmp_path.glob(".window*")):
+            time.sleep(0.2)  # recording
+        time.sleep(1.0)
+    finally:
+        xvfb.send_signal(signal.SIGTERM)
+        xvfb.wait(timeout=30)
+    _, err = live.communicate(timeout=120)
+    assert live.returncode == 4, err[-2000:]
+    assert err.strip().splitlines() == ["avatar live: error: the window's display went away (its X server closed); "
+                                        "the outputs were closed"]
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(out))
+    next(reader)
+    assert sum(1 for _ in reader) > 5, "the recording was finalised, and plays"
+    assert not list(tmp_path.glob(".window*")), "no temporary file left behind"
