@@ -329,6 +329,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         if folder or len(photos) > 1:
             return _build_batch(args, options, photos)
         photo = photos[0]  # one file, named more than once: a single build
+        if Path(args.output).suffix.lower() != ".glb":
+            raise InputError(f"-o {args.output}: the photos named are one file ({photo}), so one avatar is built; "
+                             f"-o names its .glb file")
     out = output_file(args.output, (".glb",))
     report = output_file(args.report, (".json",)) if args.report else None
     for written, flag in ((out, "-o"), (report, "--report")):  # a photo named x.glb would be lost under its avatar
