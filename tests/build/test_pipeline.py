@@ -162,14 +162,20 @@ def test_bad_photos_exit_2_without_output(tmp_path, capsys, grace_hopper, kind, 
 @pytest.mark.parametrize("args, message", [
     (["--face", "zero"], "--face 'zero'"), (["--face", "0"], "must be 1 or more"),
     (["-o", "me.obj"], "must end in .glb"), (["--report", "me.txt"], "must end in .json"),
-    (["PHOTO", "-o", "me.folder"], "the photos named are one file"),
 ])
 def test_bad_build_arguments(tmp_path, capsys, grace_hopper_path, args, message):
     argv = ["build", str(grace_hopper_path), "-o", str(tmp_path / "me.glb"), *args]
-    argv = [str(grace_hopper_path) if a == "PHOTO" else str(tmp_path / a) if a.startswith("me.") else a for a in argv]
+    argv = [a if not a.startswith("me.") else str(tmp_path / a) for a in argv]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_one_photo_named_twice_builds_one_avatar_into_a_glb(tmp_path, capsys, grace_hopper_path):
+    assert main(["build", str(grace_hopper_path), str(grace_hopper_path), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "the photos named are one file" in err and len(err.splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
 
 
