@@ -206,28 +206,32 @@ def test_cli_error_has_no_traceback_even_after_mediapipe_loads(tmp_path):
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
+def _stand_in_command(out, body: str, before: str = "") -> subprocess.Popen:
+    """`avatar template -o out` through the real entry point, its work replaced by `body` (the lines of a function
+    of `args`, indented four spaces); `before` runs first. Prints what `body` prints, stdout piped."""
+    script = (f"import signal, sys, time\n{before}"
+              "from avatar_engine import cli\n"
+              "from avatar_engine.paths import atomic_path\n"
+              f"def stand_in(args):\n{body}"
+              "cli.cmd_template = stand_in\n"
+              "sys.argv = ['avatar', 'template', '-o', sys.argv[1]]\n"
+              "cli.entry()\n")
+    return subprocess.Popen([sys.executable, "-c", script, str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
 def test_sigterm_while_the_avatar_is_written_leaves_nothing(tmp_path):
     """SIGTERM (`timeout`, `kill`) ended the process at once: the avatar stayed under its hidden temporary name.
     Now it stops like Ctrl-C: clean-up runs, one line, exit 143, nothing left beside the photo."""
     import signal
 
-    photo = tmp_path / "me.png"
-    Image.new("RGB", (300, 300), (90, 90, 90)).save(photo)
-    # a stand-in command that writes through the same atomic path slowly, so the signal lands mid-write
-    script = ("import sys, time\n"
-              "from avatar_engine import cli\n"
-              "from avatar_engine.paths import atomic_path\n"
-              "def slow(args):\n"
-              "    with atomic_path(args.output) as tmp:\n"
-              "        tmp.write_bytes(b'glTF')\n"
-              "        print('writing', flush=True)\n"
-              "        time.sleep(30)\n"
-              "    return 0\n"
-              "cli.cmd_template = slow\n"
-              "sys.argv = ['avatar', 'template', '-o', sys.argv[1]]\n"
-              "cli.entry()\n")
-    proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "out.glb")], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    (tmp_path / "me.png").write_bytes(b"")
+    # written through the same atomic path slowly, so the signal lands mid-write
+    proc = _stand_in_command(tmp_path / "out.glb", "    with atomic_path(args.output) as tmp:\n"
+                                                   "        tmp.write_bytes(b'glTF')\n"
+                                                   "        print('writing', flush=True)\n"
+                                                   "        time.sleep(30)\n"
+                                                   "    return 0\n")
     assert proc.stdout.readline().strip() == "writing"
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
@@ -241,18 +245,10 @@ def test_nohup_still_outlives_its_terminal(tmp_path):
     that, and closing the terminal stopped the batch."""
     import signal
 
-    script = ("import signal, sys, time\n"
-              "signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
-              "from avatar_engine import cli\n"
-              "def slow(args):\n"
-              "    print('working', flush=True)\n"
-              "    time.sleep(1.5)\n"
-              "    return 0\n"
-              "cli.cmd_template = slow\n"
-              "sys.argv = ['avatar', 'template', '-o', sys.argv[1]]\n"
-              "cli.entry()\n")
-    proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "out.glb")], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = _stand_in_command(tmp_path / "out.glb", "    print('working', flush=True)\n"
+                                                   "    time.sleep(1.5)\n"
+                                                   "    return 0\n",
+                             before="signal.signal(signal.SIGHUP, signal.SIG_IGN)\n")
     assert proc.stdout.readline().strip() == "working"
     proc.send_signal(signal.SIGHUP)
     _, err = proc.communicate(timeout=60)
