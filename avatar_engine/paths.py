@@ -97,6 +97,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary name beside `path` to write to; when the block ends normally it is renamed over `path`,
     when it raises it is removed: `path` is either left as it was or replaced whole."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # a rename over /dev/null replaced the device with the file
+        raise InputError(f"{path} is not a regular file (a folder, device or pipe): it cannot be written over")
     tmp = temporary_beside(path)
     try:
         with errors_named(tmp, path):

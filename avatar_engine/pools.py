@@ -12,17 +12,32 @@ single-threaded too meanwhile); `PipelineOptions.limit_threads=False` leaves the
 from __future__ import annotations
 
 import sys
+import threading
 from contextlib import contextmanager
+
+
+_CONTROLLER = []
+_CONTROLLER_LOCK = threading.Lock()
+
+
+def blas_controller():
+    """The process's one threadpoolctl controller, made on first use. Making one walks the loaded libraries
+    (dl_iterate_phdr, the dynamic loader's lock held) and calls back into Python; two builds on two threads did
+    that while the other thread, holding the GIL, loaded a library (PIL's AVIF plugin): a deadlock, 3 runs in 6."""
+    with _CONTROLLER_LOCK:
+        if not _CONTROLLER:
+            from threadpoolctl import ThreadpoolController
+
+            _CONTROLLER.append(ThreadpoolController())
+        return _CONTROLLER[0]
 
 
 @contextmanager
 def single_threaded_pools():
     """BLAS (through threadpoolctl) and OpenCV (if already imported) limited to one thread inside the block."""
-    from threadpoolctl import ThreadpoolController
-
     cv2 = sys.modules.get("cv2")  # a source opened it; never import it just to limit it
     before = cv2.getNumThreads() if cv2 is not None and hasattr(cv2, "setNumThreads") else None
-    with ThreadpoolController().limit(limits=1, user_api="blas"):
+    with blas_controller().limit(limits=1, user_api="blas"):
         if before is not None:
             cv2.setNumThreads(1)
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -113,3 +115,13 @@ def test_files_replaced_together_are_there_whole_or_not_at_all(tmp_path, monkeyp
         replace_together(pairs)
     assert caught.value.filename == str(glb), "named by the file the user asked for"
     assert not report.exists() and not glb.exists()
+
+
+def test_an_atomic_write_never_replaces_a_device_or_a_folder(tmp_path):
+    """As root, write_glb(avatar, '/dev/null') renamed the avatar over the device: /dev/null became a 3.5 MB file."""
+    for target in ("/dev/null", str(tmp_path)):
+        with pytest.raises(InputError, match="not a regular file"):
+            with atomic_path(target) as tmp:
+                tmp.write_bytes(b"x")
+    assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
+    assert list(tmp_path.iterdir()) == []

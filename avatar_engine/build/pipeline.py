@@ -36,7 +36,7 @@ from avatar_engine.head.model import HeadModel
 from avatar_engine.head.template import default_materials
 from avatar_engine.infer.session import BACKENDS
 from avatar_engine.native_log import native_stderr_silenced
-from avatar_engine.paths import errors_named, replace_together, temporary_beside
+from avatar_engine.paths import errors_named, output_file, replace_together, temporary_beside
 from avatar_engine.records import Avatar
 
 if TYPE_CHECKING:
@@ -540,6 +540,11 @@ def build_to_file(image: str | os.PathLike[str], output: str | os.PathLike[str],
     """
     from avatar_engine.io import write_glb
 
+    # the outputs can be written (their folders exist and are writable, each has its suffix, so neither goes over
+    # the other) before any work
+    output = output_file(output, (".glb",))
+    if report_path is not None:
+        report_path = output_file(report_path, (".json",), "report")
     with Builder(options) as builder:
         result = builder.build(image)
         if report_path is not None:

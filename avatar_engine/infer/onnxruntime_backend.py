@@ -60,4 +60,5 @@ class OnnxRuntimeSession(Session):
         return {n: np.asarray(v, dtype=np.float32) for n, v in zip(self._output_names, values)}
 
     def close(self) -> None:
+        self.closed = True
         self._session = None

@@ -103,15 +103,21 @@ class Session(ABC):
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
     name: str = "model"
+    closed: bool = False
+    """Set by `close()` (every backend's) and by leaving the `with` block: `run` then says so."""
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run the model. `feeds` maps every input name to a float32 array of its shape, any batch size.
 
         Returns {output name: float32 array}, batch first. InputError on a missing, extra or ill-shaped input."""
+        if self.closed:
+            raise RuntimeError(f"{self.name}: this session is closed: open a new one")
         return self._run(self.check_feeds(feeds))
 
     def check_feeds(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         expected = {s.name for s in self.inputs}
+        if not isinstance(feeds, Mapping):
+            raise InputError(f"{self.name}: feeds must map input names to arrays, got {type(feeds).__name__}")
         if set(feeds) != expected:
             raise InputError(f"{self.name}: inputs {sorted(feeds)} given, expected {sorted(expected)}")
         checked, batch = {}, None
@@ -145,6 +151,7 @@ class Session(ABC):
 
     def __exit__(self, *exc) -> None:
         self.close()
+        self.closed = True
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} on {self.backend}/{self.device}>"

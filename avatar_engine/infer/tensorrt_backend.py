@@ -187,4 +187,5 @@ class TensorRTSession(Session):
         return self._engine.run(feeds)
 
     def close(self) -> None:
+        self.closed = True
         self._engine = None

@@ -312,4 +312,5 @@ class TorchSession(Session):
         return captured
 
     def close(self) -> None:
+        self.closed = True
         self._weights, self._nodes, self._graphs = {}, [], {}

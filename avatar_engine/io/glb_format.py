@@ -26,6 +26,7 @@ from typing import get_args
 
 import numpy as np
 
+from avatar_engine.errors import InputError
 from avatar_engine.records import MaterialKind
 
 FORMAT_VERSION = 1
@@ -43,5 +44,6 @@ _COMPONENT_TYPES = {np.dtype("u1"): _UBYTE, np.dtype("u2"): _USHORT, np.dtype("u
 _KINDS: tuple[str, ...] = get_args(MaterialKind)
 
 
-class AvatarFileError(ValueError):
-    """A file that cannot be read as an avatar; the message names the file and the problem in one line."""
+class AvatarFileError(InputError, ValueError):
+    """A file that cannot be read as an avatar; the message names the file and the problem in one line. An
+    `InputError` (what the CLI and API callers catch), and still a ValueError as it always was."""

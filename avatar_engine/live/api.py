@@ -144,6 +144,7 @@ class LiveAvatar:
 
     def warm_up(self, track: bool = True) -> None:
         """Load the tracker's model and compile the shaders now, so the first frames are not late."""
+        self._check_open()  # after close() it opened a tracker nothing would close
         if track and self._tracker is None:
             from avatar_engine.native_log import native_stderr_silenced
 

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 import moderngl
 import numpy as np
-from threadpoolctl import ThreadpoolController
-
+from avatar_engine.pools import blas_controller
 from avatar_engine.render.shaders import stage_sources
 
 TEXTURE_WIDTH = 4096
@@ -98,7 +97,7 @@ class MorphBlender:
         """Blended offsets, per vertex (position xyz, normal xyz) float32: the attributes in_morph_position and
         in_morph_normal (define MORPH_ATTRIBUTES in shaders/lib/deform.glsl)."""
         self._owned.append(self.buffer)
-        self._blas = ThreadpoolController()
+        self._blas = blas_controller()
 
     def _init_gpu(self, targets: SparseTargets) -> None:
         ctx, width = self.ctx, self.width

@@ -365,3 +365,21 @@ def test_an_overexposed_photo_is_reported(landmarker):
     bright = np.clip(photo.astype(float) * 1.8, 0, 255).astype(np.uint8)  # 68% of the face clipped
     assert not any("exposed" in w for w in photo_warnings(photo, perceive(photo, landmarker)))
     assert any(w.startswith("the photo is overexposed") for w in photo_warnings(bright, perceive(bright, landmarker)))
+
+
+def test_build_to_file_checks_its_outputs_before_building(tmp_path, grace_hopper_path, monkeypatch):
+    """The report named as the avatar replaced it (a 2.8 KB JSON under x.glb); a missing folder failed only after
+    the whole build. Both are refused first."""
+    from avatar_engine.build import pipeline
+    from avatar_engine.errors import InputError
+    from avatar_engine.io import AvatarFileError
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("built before its outputs were checked")
+
+    monkeypatch.setattr(pipeline.Builder, "build", no_build)
+    with pytest.raises(InputError, match="report .*x.glb must end in .json"):
+        pipeline.build_to_file(grace_hopper_path, tmp_path / "x.glb", tmp_path / "x.glb")
+    with pytest.raises(InputError, match="does not exist"):
+        pipeline.build_to_file(grace_hopper_path, tmp_path / "missing" / "x.glb")
+    assert issubclass(AvatarFileError, InputError), "read_glb's errors are caught as the API's input errors"

@@ -88,6 +88,10 @@ def test_bad_feeds_are_input_errors(onnx_dir, backend):
             with pytest.raises(InputError, match=message) as exc:
                 s.run(feeds)
             one_line(exc)
+        with pytest.raises(InputError, match="feeds must map input names to arrays, got ndarray"):
+            s.run(good)  # was a TypeError from inside the check
+    with pytest.raises(RuntimeError, match="this session is closed"):  # was AttributeError / KeyError
+        s.run({name: good})
 
 
 def test_unknown_backend_and_device_are_input_errors():
