@@ -6,6 +6,7 @@ import gc
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -383,3 +384,19 @@ def test_build_to_file_checks_its_outputs_before_building(tmp_path, grace_hopper
     with pytest.raises(InputError, match="does not exist"):
         pipeline.build_to_file(grace_hopper_path, tmp_path / "missing" / "x.glb")
     assert issubclass(AvatarFileError, InputError), "read_glb's errors are caught as the API's input errors"
+
+
+def test_two_builds_on_two_threads_finish(grace_hopper_path):
+    """Each build limits BLAS to one thread through threadpoolctl; a new controller per build walked the loaded
+    libraries under the dynamic loader's lock while the other thread loaded PIL's AVIF plugin holding the GIL: a
+    deadlock in 3 runs of 6 that only SIGKILL ended. In a process of its own, under a timeout."""
+    script = ("import sys, threading\n"
+              "import avatar_engine\n"
+              "threads = [threading.Thread(target=avatar_engine.build, args=(p,)) for p in sys.argv[1:]]\n"
+              "[t.start() for t in threads]\n"
+              "[t.join() for t in threads]\n"
+              "print('finished')\n")
+    astronaut = Path(__file__).resolve().parents[2] / "assets" / "photos" / "astronaut.png"
+    proc = subprocess.run([sys.executable, "-c", script, str(astronaut), str(grace_hopper_path)],
+                          capture_output=True, text=True, timeout=180)
+    assert proc.stdout.strip() == "finished", proc.stderr[-2000:]
