@@ -80,6 +80,10 @@ def _rigid(frames: list[LandmarkFrame], tuning: SolverTuning) -> np.ndarray | No
     return np.stack([rigid_points(f.points, LANDMARKS["rigid"], f.aspect) for f in frames])
 
 
+CLOCK_RESTART_S = 0.5
+"""A frame this much older than the last one means the caller's clock started again (not a late frame)."""
+
+
 class Animator:
     """Turns a stream of `LandmarkFrame | None` (None: no face this frame) into `SolvedFrame`s."""
 
@@ -93,6 +97,7 @@ class Animator:
         self._filter: OneEuroState | None = None
         self._last_tracked: SolvedFrame | None = None
         self._last_tracked_s = -np.inf
+        self._last_now_s = -np.inf
         self._shown: SolvedFrame = SolvedFrame.neutral()
         self._glide: dict | None = None
         """When a calibration moves the rest or the face is found again: what was shown then, when, and for how
@@ -116,6 +121,15 @@ class Animator:
         every weight through the filter, for good, and a NaN rotation crashed the pose's SVD. So does a face too far
         beyond the image's edges to read (`cut_by_edge`)."""
         opts = self.options
+        if now_s < self._last_now_s - CLOCK_RESTART_S:
+            # the caller's clock started again (a new clip, a reset): time-based state starts again with it. The
+            # filters passed samples older than their last one through unchanged, so the face froze until the
+            # new clock passed the old one (for ever, from a clock restarted far back)
+            self._filter, self._glide = None, None
+            self._last_tracked_s = now_s if self._last_tracked is not None else -np.inf
+            if self._collect:
+                self._collect = []
+        self._last_now_s = now_s
         if frame is not None and not usable(frame):
             self.rejected += 1
             frame = None

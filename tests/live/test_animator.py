@@ -267,3 +267,20 @@ def test_the_glide_back_survives_a_repeated_time_and_keeps_blinks_short():
         blinks.append(shown.weights[ARKIT_INDEX["eyeBlinkLeft"]])
     assert max(abs(y) for y in yaws) <= 40.0 and abs(yaws[-1] - 35.0) < 3.0
     assert max(blinks[int(idle.resume_s * FPS) + 1:]) < 0.05, "the weights' glide lasts resume_s"
+
+
+def test_a_clock_that_starts_again_does_not_freeze_the_face():
+    """An application feeding a new clip from t = 0 (or a clock far back): the filters passed every older sample
+    through unchanged, so the face stayed as it was until the new clock passed the old one."""
+    a = animator()
+    resting = reference_calibration().scores.copy()
+    for i in range(60):  # two seconds at rest
+        a.update(LandmarkFrame(resting, np.array(reference_calibration().rotation), int(i / FPS * 1e9)), i / FPS)
+    for start in (0.0, -1000.0):
+        shown = [a.update(smiling(start + i / FPS), start + i / FPS).weights[JAW] for i in range(30)]
+        assert shown[-1] > 0.5, (start, shown[-5:])
+        for i in range(30):  # back to rest on that clock
+            a.update(LandmarkFrame(resting, np.array(reference_calibration().rotation),
+                                   int((start + 1 + i / FPS) * 1e9)), start + 1 + i / FPS)
+    late = a.update(smiling(start + 1.9), start + 1.9)  # a frame a little late is not a restart
+    assert a.state == "tracking" and late.weights[JAW] < 0.5
