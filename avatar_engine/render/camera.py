@@ -30,8 +30,12 @@ class Camera:
             raise ValueError(f"camera field of view {self.fov_y_deg} must be in (0, 180) degrees")
         if not (self.distance > 0 and np.isfinite(self.distance)):
             raise ValueError(f"camera distance {self.distance} must be a positive number of metres")
-        if not (0 < self.near < self.far):
-            raise ValueError(f"camera clip planes must satisfy 0 < near < far, got near {self.near}, far {self.far}")
+        if not (0 < self.near < self.far and np.isfinite(self.far)):  # an infinite far plane: a NaN projection
+            raise ValueError(f"camera clip planes must satisfy 0 < near < far < inf, got near {self.near}, "
+                             f"far {self.far}")
+        if not all(np.isfinite(v) for v in (self.yaw_deg, self.pitch_deg, *np.ravel(self.target))):
+            raise ValueError(f"camera angles and target must be numbers, got yaw {self.yaw_deg}, pitch "
+                             f"{self.pitch_deg}, target {self.target}")
 
     @property
     def position(self) -> np.ndarray:

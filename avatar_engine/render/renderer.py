@@ -460,6 +460,9 @@ class Renderer:
         ctx.viewport = (0, 0, w, h)
         ctx.enable(moderngl.DEPTH_TEST)
         ctx.disable(moderngl.BLEND)
+        for joint, rotation in expression.rotations.items():  # a NaN turn drew nothing, silently
+            if not np.isfinite(np.asarray(rotation, np.float64)).all():
+                raise InputError(f"the {joint} joint's rotation holds NaN or infinite values")
         mats = np.tile(np.eye(4, dtype=np.float32), (MAX_JOINTS, 1, 1))
         skel_mats = joint_matrices(self._avatar.skeleton, expression.rotations)
         mats[:len(skel_mats)] = skel_mats

@@ -463,3 +463,18 @@ def test_lashes_have_soft_edges_without_msaa(ctx, template):
     covered = alpha[alpha > 0]
     assert covered.size > 50
     assert (covered < 255).mean() >= LASH_SOFT_SHARE
+
+
+def test_a_camera_no_lens_can_have_is_refused_not_a_blank_frame():
+    """far = inf gave a NaN projection and a NaN yaw a NaN view: both rendered an empty frame, silently."""
+    for bad in ({"far": float("inf")}, {"yaw_deg": float("nan")}, {"pitch_deg": float("inf")},
+                {"target": (0.0, float("nan"), 0.0)}, {"distance": 0.0}, {"near": 0.0}):
+        with pytest.raises(ValueError, match="camera"):
+            Camera(**bad)
+
+
+def test_a_nan_joint_rotation_is_refused_not_a_blank_frame(renderer):
+    from avatar_engine.errors import InputError
+
+    with pytest.raises(InputError, match="head joint's rotation holds NaN"):
+        renderer.render(Expression(np.zeros(52, np.float32), {"head": np.full((3, 3), np.nan)}), Camera())
