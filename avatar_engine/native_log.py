@@ -21,16 +21,8 @@ on the tracker's thread while the recorder started FFmpeg) left it on /dev/null 
 @contextmanager
 def native_stderr_silenced() -> Iterator[None]:
     """Send file descriptor 2 to /dev/null for the duration (Python's own stderr writes are flushed first)."""
-    with _FD2:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        try:
-            with open(os.devnull, "wb") as null:
-                os.dup2(null.fileno(), 2)
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+    with open(os.devnull, "wb") as null, native_stderr_to(null):
+        yield
 
 
 @contextmanager

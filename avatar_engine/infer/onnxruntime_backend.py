@@ -59,6 +59,5 @@ class OnnxRuntimeSession(Session):
         values = self._session.run(self._output_names, feeds)
         return {n: np.asarray(v, dtype=np.float32) for n, v in zip(self._output_names, values)}
 
-    def close(self) -> None:
-        self.closed = True
+    def _release(self) -> None:
         self._session = None

@@ -104,7 +104,7 @@ class Session(ABC):
     outputs: tuple[TensorSpec, ...]
     name: str = "model"
     closed: bool = False
-    """Set by `close()` (every backend's) and by leaving the `with` block: `run` then says so."""
+    """Set by `close()` (and so by leaving the `with` block): `run` then says so."""
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run the model. `feeds` maps every input name to a float32 array of its shape, any batch size.
@@ -145,13 +145,17 @@ class Session(ABC):
 
     def close(self) -> None:
         """Free the backend's resources; the session cannot run afterwards."""
+        self.closed = True
+        self._release()
+
+    def _release(self) -> None:
+        """Backend-specific: drop the runtime's session, engine or weights."""
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
-        self.closed = True
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} on {self.backend}/{self.device}>"

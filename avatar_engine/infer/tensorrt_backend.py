@@ -186,6 +186,5 @@ class TensorRTSession(Session):
                              "run `avatar engines build --max-batch N`")
         return self._engine.run(feeds)
 
-    def close(self) -> None:
-        self.closed = True
+    def _release(self) -> None:
         self._engine = None

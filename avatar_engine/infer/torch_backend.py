@@ -311,6 +311,5 @@ class TorchSession(Session):
         graph.replay()
         return captured
 
-    def close(self) -> None:
-        self.closed = True
+    def _release(self) -> None:
         self._weights, self._nodes, self._graphs = {}, [], {}

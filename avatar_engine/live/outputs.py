@@ -71,11 +71,10 @@ LIVE_RECORD_FPS = 30.0
 """The rate a recording of a live source (camera, phone) is made at, at most: a phone's 60 Hz doubled the encoder's
 work for frames the loop seldom renders that fast on a laptop CPU."""
 
-log = logging.getLogger("avatar_engine.live")
-
-
 ENCODER_QUEUE = 4
 """Frames waiting for the encoder's thread at most; when it is that far behind, the loop waits for it."""
+
+log = logging.getLogger("avatar_engine.live")
 
 
 class RecordOutput(Output):

@@ -17,6 +17,9 @@ from avatar_engine.errors import AvatarError, InputError
 from avatar_engine.paths import output_file, write_json_atomic
 from avatar_engine.records import Avatar
 
+log = logging.getLogger("avatar_engine.live")
+"""The live loop's warnings (the CLI shows them on stderr: `_warnings_to_stderr`)."""
+
 IFACIALMOCAP = "ifacialmocap"
 
 
@@ -101,7 +104,6 @@ def bone_offsets(avatar: Avatar | None) -> dict[str, tuple[float, float, float]]
 
 
 def _warnings_to_stderr() -> None:
-    log = logging.getLogger("avatar_engine.live")
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("avatar live: warning: %(message)s"))
@@ -111,7 +113,6 @@ def _warnings_to_stderr() -> None:
 
 def _warn_about_source(source, summary: dict) -> None:
     """A warning for frames the source could not give (counted in the stats, else seen nowhere)."""
-    log = logging.getLogger("avatar_engine.live")
     if summary.get("corrupt_frames"):
         log.warning(f"skipped {summary['corrupt_frames']} unreadable frame(s) of the source")
     cut = getattr(source, "cut_short", None)
@@ -136,7 +137,7 @@ def run_live(settings: LiveSettings) -> dict:
         from avatar_engine.perception.choice import resolve_landmarker
 
         if resolve_landmarker("auto", settings.backend) == "mediapipe":  # an asked-for backend silently unused
-            logging.getLogger("avatar_engine.live").warning(
+            log.warning(
                 f"--backend {settings.backend} is not used: it reaches no GPU here or the face models are not "
                 f"converted (avatar engines convert), so MediaPipe's own landmarker tracks; --landmarker onnx "
                 f"runs them on {settings.backend} anyway")
@@ -190,8 +191,7 @@ def run_live(settings: LiveSettings) -> dict:
                         if "failed" not in summary:
                             raise
                         # the run's own failure is the message: the stats' comes second
-                        logging.getLogger("avatar_engine.live").warning(f"--stats {settings.stats} not written "
-                                                                        f"({exc.strerror or exc})")
+                        log.warning(f"--stats {settings.stats} not written ({exc.strerror or exc})")
         return summary
     finally:
         stuck = pipeline is not None and pipeline.stuck  # a thread still inside the camera's read or the tracker

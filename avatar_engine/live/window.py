@@ -22,6 +22,8 @@ def hotkey_action(key: int, printed: str | None, by_code: dict[int, str]) -> str
     if printed and len(printed) == 1 and printed.isalpha():
         return HOTKEYS.get(printed.upper())
     return by_code.get(key)
+
+
 DISPLAY_LOST_EXIT = 4
 """Exit code when the window's X server goes away: a backend (the display) failed, as `BackendError`'s."""
 

@@ -89,8 +89,8 @@ class VideoWriter:
 
     def __init__(self, path: str | os.PathLike[str], fps: float, size: tuple[int, int],
                  speed: str = "offline") -> None:
-        """speed : "offline" (x264's medium preset, CRF 10: a film rendered ahead of time) or "live" (`LIVE_X264`:
-        a recording made while the loop runs, which has to keep up on the same cores)."""
+        """speed : `X264_SETTINGS`' "offline" (medium preset, CRF 10: a film rendered ahead of time) or "live"
+        (veryfast, CRF 18: a recording made while the loop runs, which has to keep up on the same cores)."""
         if speed not in X264_SETTINGS:
             raise ValueError(f"speed must be one of {', '.join(X264_SETTINGS)}, got {speed!r}")
         self._x264 = X264_SETTINGS[speed]
