@@ -36,10 +36,9 @@ def test_live_window_hotkeys(clip):
     assert log["rendered"] <= 61, "Esc closed the window and the loop stopped at the next frame"
 
 
-@pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed (scripts/setup.sh --test)")
-def test_the_x_server_going_away_finalises_the_recording(clip, tmp_path):
-    """Xlib's own handler printed two lines and called exit(1) when the X server died under the window: no clean-up
-    ran, the recording stayed unfinished under its temporary name and its encoder was orphaned."""
+def _record_and_lose_the_display(folder: Path, out: Path) -> tuple[int, str]:
+    """`avatar live --window --record out` on a fresh Xvfb, which is killed once the recording has started;
+    returns the live run's exit code and stderr."""
     import signal
     import time
 
@@ -50,22 +49,36 @@ def test_the_x_server_going_away_finalises_the_recording(clip, tmp_path):
     try:
         display = os.read(read, 32).decode().strip()
         os.close(read)
-        out = tmp_path / "window.mp4"
         root = Path(__file__).resolve().parents[2]
         env = {**os.environ, "DISPLAY": f":{display}",
                "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
-        live = subprocess.Popen([sys.executable, "-m", "avatar_engine.cli", "live", "--source", str(clip["folder"]),
+        live = subprocess.Popen([sys.executable, "-m", "avatar_engine.cli", "live", "--source", str(folder),
                                  "--loop", "--window", "--record", str(out), "--size", "160x120", "--samples", "0"],
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not list(tmp_path.glob(".window*")):
-            time.sleep(0.2)  # recording
+        while time.monotonic() < deadline and not list(out.parent.glob(f".{out.stem}*")) and live.poll() is None:
+            time.sleep(0.2)  # recording (or failed at the start)
         time.sleep(1.0)
     finally:
         xvfb.send_signal(signal.SIGTERM)
         xvfb.wait(timeout=30)
     _, err = live.communicate(timeout=120)
-    assert live.returncode == 4, err[-2000:]
+    return live.returncode, err
+
+
+@pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed (scripts/setup.sh --test)")
+def test_the_x_server_going_away_finalises_the_recording(clip, tmp_path):
+    """Xlib's own handler printed two lines and called exit(1) when the X server died under the window: no clean-up
+    ran, the recording stayed unfinished under its temporary name and its encoder was orphaned."""
+    out = tmp_path / "window.mp4"
+    for _ in range(3):  # a loaded machine's fresh Xvfb now and then refused the window at the start: try again
+        code, err = _record_and_lose_the_display(clip["folder"], out)
+        if "found no display" not in err:
+            break
+    else:
+        pytest.skip("a fresh Xvfb refused the window three times at the start (seen while another test run started "
+                    "beside this one): the display-loss path was not reached")
+    assert code == 4, err[-2000:]
     assert err.strip().splitlines() == ["avatar live: error: the window's display went away (its X server closed); "
                                         "the outputs were closed"]
     import imageio_ffmpeg
