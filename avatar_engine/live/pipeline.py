@@ -122,7 +122,8 @@ class PipelineOptions:
     overlap: bool = True
     """Track the next frame while this one renders (more frames a second where both cores are free); False
     tracks and renders one after the other (the lowest latency, and less contention where the cores are
-    busy with other work: then the two stages only slow each other down)."""
+    busy with other work: then the two stages only slow each other down). Serially, the next frame is read and
+    tracked once this one is rasterised, while it is read back and handed to the outputs."""
     just_in_time: bool = True
     """With overlap: delay the start of tracking so that it ends about when the renderer needs the result
     (lower latency at the same frame rate); False starts as soon as the renderer has taken the previous one."""
@@ -392,6 +393,8 @@ class LivePipeline:
             rgba = None
             if live.renderer is not None:
                 self._timed("render", live.draw, solved)
+                if not opts.overlap:
+                    self._tracked.done()  # rasterised: what is left of the frame does not contend with tracking
                 if self._needs_pixels or opts.on_frame is not None:
                     rgba = self._timed("readback", live.read)
             frame = LiveFrame(solved, rgba, index, t_capture, tracked, live.animator.state, int(now_s * 1e9))

@@ -126,8 +126,8 @@ def test_a_file_read_fast_is_decoded_only_as_the_tracker_needs_it(ctx, clip):
     assert counts.get("dropped_before_track", 0) == 0 and counts.get("dropped_before_render", 0) == 0
 
 
-def test_serial_layout_tracks_only_after_the_frame_before_is_rendered(ctx, clip):
-    spans = {"track": [], "frame": []}
+def test_serial_layout_tracks_once_the_frame_before_is_rasterised_not_after_its_outputs(ctx, clip):
+    spans = {"track": [], "drawn": [], "frame": []}
 
     class Watched(LiveAvatar):
         def track(self, rgb, t_ns):
@@ -136,14 +136,23 @@ def test_serial_layout_tracks_only_after_the_frame_before_is_rendered(ctx, clip)
             spans["track"].append((t0, time.monotonic()))
             return result
 
+        def draw(self, solved):
+            super().draw(solved)
+            spans["drawn"].append(time.monotonic())
+
     live = Watched(options=LiveOptions(size=(96, 64), samples=0), ctx=ctx)
     done = lambda f: spans["frame"].append(time.monotonic())  # noqa: E731
     with open_source(clip["mp4"]) as source:
         LivePipeline(source, live, [SlowOutput(0.02)], PipelineOptions(overlap=False, on_frame=done)).run()
     live.close()
-    assert len(spans["track"]) == len(spans["frame"]) == len(clip["jaw"])
-    for (start, _), rendered_before in zip(spans["track"][1:], spans["frame"]):
-        assert start >= rendered_before, "frame N+1 is tracked only once frame N has gone out"
+    drawn = spans["drawn"][-len(spans["frame"]):]  # the warm-up draws a frame first
+    assert len(spans["track"]) == len(drawn) == len(spans["frame"]) == len(clip["jaw"])
+    starts = [start for start, _ in spans["track"][1:]]
+    for start, drawn_before in zip(starts, drawn):
+        assert start >= drawn_before, "frame N+1 is tracked only once frame N is rasterised"
+    # frame N's readback and its 20 ms output (a recording, a window) run while frame N+1 is captured and tracked
+    early = sum(start < out for start, out in zip(starts, spans["frame"]))
+    assert early >= 0.8 * len(starts), f"only {early} of {len(starts)} frames began tracking during the outputs"
 
 
 def test_slot_done_marks_the_taker_finished():
