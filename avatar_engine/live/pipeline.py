@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from avatar_engine.live.api import LiveAvatar
 from avatar_engine.live.outputs import LiveFrame, Output
+from avatar_engine.live.priority import lower_priority, restore_priority, tracker_threads
 from avatar_engine.live.stats import LiveStats
 from avatar_engine.solve.frames import LandmarkFrame
 
@@ -103,6 +104,14 @@ class Tracked:
     landmarks: LandmarkFrame | None
 
 
+TRACKER_NICE = 10
+"""With overlap, the tracker threads' nice value above the renderer's. Measured at nice 0 / 3 / 5 / 8 / 10 / 12 on the
+built astronaut at 1280x720, read as fast as the loop goes on 2 cores (benchmarks/live_fps.py's fast run, 6 s each,
+interleaved rounds): 68.9 / 67.0 / 66.0 / 63.3 / 64.8 / 62.1 fps at latency p50 21.4 / 20.1 / 19.7 / 18.8 / 16.6 /
+17.0 ms in one round, 67.8 / 64.3 / 63.4 / 61.6 / 64.0 / 56.4 fps at 21.7 / 20.6 / 20.3 / 19.8 / 18.7 / 19.1 ms in the
+next. At 10 the render runs near its solo speed (8-9 ms a frame against 11-13 at nice 0) and the rate holds."""
+
+
 @dataclass(frozen=True)
 class PipelineOptions:
     """How the loop runs (what it renders is `LiveOptions`, on the LiveAvatar)."""
@@ -127,6 +136,9 @@ class PipelineOptions:
     just_in_time: bool = True
     """With overlap: delay the start of tracking so that it ends about when the renderer needs the result
     (lower latency at the same frame rate); False starts as soon as the renderer has taken the previous one."""
+    tracker_nice: int = TRACKER_NICE
+    """With overlap: how much lower the tracker threads' scheduling priority is than the renderer's, in Linux nice
+    steps (`priority.py`; 0 leaves it alone)."""
     limit_threads: bool = True
     """Hold BLAS and OpenCV to one thread for the run (`limits.py`; process-wide, restored at the end)."""
     on_frame: object = field(default=None, compare=False)
@@ -275,6 +287,8 @@ class LivePipeline:
         """Track frames: read from the source itself (`pull`, files read as fast as possible) or take the
         newest frame the capture thread left."""
         self._start = time.monotonic_ns()
+        if self.options.overlap:
+            lower_priority([threading.get_native_id()], self.options.tracker_nice)  # this thread ends with the run
         while self._wait_for_renderer():
             t0 = time.monotonic()
             item = self._next_frame() if pull else self._captured.get(0.2)
@@ -324,9 +338,12 @@ class LivePipeline:
             from avatar_engine.pools import single_threaded_pools
 
             limits = single_threaded_pools()
+        lowered: dict[int, int] = {}
         with limits, self._ctrl_c_stops():
             try:
                 self.live.warm_up(track=not landmark_source)  # a model still loading would make file frames stale
+                if self.options.overlap and not landmark_source:  # MediaPipe's graph threads exist from here
+                    lowered = lower_priority(tracker_threads(), self.options.tracker_nice)
                 for out in self.outputs:
                     out.start(size, self.fps)
                     started.append(out)
@@ -354,6 +371,7 @@ class LivePipeline:
                         failure = failure or exc
                 if failure is not None and not self._errors:
                     self._errors.append(failure)
+                restore_priority(lowered)
                 self.stats.count("dropped_before_track", self._captured.dropped)
                 self.stats.count("dropped_before_render", self._tracked.dropped)
         if self._errors:

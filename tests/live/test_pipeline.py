@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import threading
 import time
@@ -353,3 +354,54 @@ def test_api_landmarks_on_the_callers_clock_ease_to_idle_and_misuse_is_named(ctx
     live.close()
     with pytest.raises(RuntimeError, match="closed"):
         live.process_landmarks(None)
+
+
+def may_raise_priority() -> bool:
+    """Whether this process may lower a thread's nice value again (root, CAP_SYS_NICE, RLIMIT_NICE): probed on a
+    thread of its own."""
+    result = []
+
+    def probe():
+        tid = threading.get_native_id()
+        nice = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(nice + 1, 19))
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+            result.append(os.getpriority(os.PRIO_PROCESS, tid) == nice)
+        except PermissionError:
+            result.append(False)
+
+    t = threading.Thread(target=probe)
+    t.start()
+    t.join()
+    return result == [True]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_overlap_lowers_the_trackers_priority_for_the_run_and_serial_leaves_it(ctx, clip):
+    from avatar_engine.live.priority import tracker_threads
+
+    def nice_of_trackers(overlap: bool) -> tuple[set, set, set]:
+        during, mine = set(), set()
+
+        class Watched(LiveAvatar):
+            def track(self, rgb, t_ns):
+                mine.add(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+                return super().track(rgb, t_ns)
+
+        live = Watched(options=LiveOptions(size=(96, 64), samples=0), ctx=ctx)
+        base = os.getpriority(os.PRIO_PROCESS, 0)
+        on_frame = lambda f: during.update(os.getpriority(os.PRIO_PROCESS, t) - base for t in tracker_threads())  # noqa: E731
+        with open_source(clip["mp4"]) as source:
+            LivePipeline(source, live, [], PipelineOptions(overlap=overlap, tracker_nice=7, on_frame=on_frame)).run()
+        after = {os.getpriority(os.PRIO_PROCESS, t) - base for t in tracker_threads()}
+        live.close()
+        return during, {m - base for m in mine}, after
+
+    during, mine, after = nice_of_trackers(overlap=True)
+    # the renderer goes first when both want the cores: MediaPipe's graph threads and the loop's tracker thread
+    assert during == {7} and mine == {7}
+    if may_raise_priority():
+        assert after == {0}, "MediaPipe's threads get their priority back"
+    during, mine, after = nice_of_trackers(overlap=False)
+    assert during == mine == after == {0}
