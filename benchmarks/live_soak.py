@@ -1,12 +1,13 @@
 """Soak: the live loop at full rate for --minutes, with CPU and memory sampled; both must stay flat.
 
-    PYTHONPATH=. python benchmarks/live_soak.py [--minutes 10] [--size 1280x720] [--samples 0]
+    PYTHONPATH=. python benchmarks/live_soak.py [--minutes 10] [--size 1280x720] [--samples 0] [--avatar me.glb]
 
 A short clip loops through the loop as fast as it goes (stale frames dropped), with readback and an mp4
 recording to /dev/null-like temp storage off. Every --every seconds it samples resident memory and the
 process's CPU time per rendered frame (and CPU percent, fps and the host's load average, which follow whatever
 else the host runs); growth compares the last minute's mean with the first minute's (after a warm-up sample).
-Target (issue 4): growth under 5% for memory and CPU per frame.
+Target (issue 4): growth under 5% for memory and CPU per frame. The avatar is the default head, or --avatar (a
+built one: `avatar build`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def main() -> None:
     ap.add_argument("--size", default="1280x720")
     ap.add_argument("--samples", type=int, default=0)
     ap.add_argument("--every", type=float, default=10.0, help="seconds between samples")
+    ap.add_argument("--avatar", help="avatar file (.glb) to drive instead of the default head")
     ap.add_argument("--out")
     args = ap.parse_args()
     size = tuple(int(v) for v in args.size.lower().split("x"))
@@ -56,7 +58,12 @@ def main() -> None:
         clip = Path(tmp) / "soak.mp4"
         weights, angles = performance(6.0)
         render_clip(clip, weights, angles, (640, 360), 0, Camera(distance=0.75, target=REFERENCE_CAMERA.target))
-        live = LiveAvatar(options=LiveOptions(size=size, samples=args.samples))
+        avatar = None
+        if args.avatar:
+            from avatar_engine.io import read_glb
+
+            avatar = read_glb(args.avatar)
+        live = LiveAvatar(avatar, options=LiveOptions(size=size, samples=args.samples))
         with open_source(str(clip)) as source:
             pipeline = LivePipeline(source, live, [ReadbackOutput()],
                                     PipelineOptions(loop=True, max_seconds=args.minutes * 60.0))
@@ -87,6 +94,7 @@ def main() -> None:
               for k in ("rss_mb", "cpu_ms_per_frame", "cpu_percent", "fps")}
     # CPU per frame is the flatness measure: CPU percent and fps also follow whatever else the host runs
     save("live_soak", {"minutes": args.minutes, "size": list(size), "samples": args.samples,
+                       "avatar": args.avatar or "default head",
                        "growth_last_vs_first_minute": growth,
                        "host_load_first_last_minute": [round(mean(first, "load_average"), 2),
                                                        round(mean(last, "load_average"), 2)],

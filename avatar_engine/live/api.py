@@ -109,6 +109,11 @@ class LiveAvatar:
             self._tracker = self._new_tracker()
         return self._tracker.track(rgb, t_ns)
 
+    @property
+    def tracker_threads(self) -> tuple[int, ...]:
+        """Native ids of the tracker's helper threads (MediaPipe's graph); () before the tracker opens."""
+        return getattr(self._tracker, "threads", ())  # a stand-in tracker (tests, an app's own) may have none
+
     def _new_tracker(self):
         from avatar_engine.live.tracker import Tracker
 

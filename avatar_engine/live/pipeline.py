@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from avatar_engine.live.api import LiveAvatar
 from avatar_engine.live.outputs import LiveFrame, Output
-from avatar_engine.live.priority import lower_priority, restore_priority, tracker_threads
+from avatar_engine.live.priority import lower_priority, restore_priority
 from avatar_engine.live.stats import LiveStats
 from avatar_engine.solve.frames import LandmarkFrame
 
@@ -342,8 +342,8 @@ class LivePipeline:
         with limits, self._ctrl_c_stops():
             try:
                 self.live.warm_up(track=not landmark_source)  # a model still loading would make file frames stale
-                if self.options.overlap and not landmark_source:  # MediaPipe's graph threads exist from here
-                    lowered = lower_priority(tracker_threads(), self.options.tracker_nice)
+                if self.options.overlap:  # the tracker's helper threads (MediaPipe's graph) exist from here
+                    lowered = lower_priority(list(self.live.tracker_threads), self.options.tracker_nice)
                 for out in self.outputs:
                     out.start(size, self.fps)
                     started.append(out)

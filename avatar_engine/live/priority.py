@@ -34,7 +34,8 @@ def _set_nice(tid: int, value: int) -> bool:
 
 
 def tracker_threads() -> list[int]:
-    """Native ids of this process's MediaPipe graph threads; [] where threads cannot be listed."""
+    """Native ids of this process's MediaPipe graph threads; [] where threads cannot be listed. `Tracker` takes
+    those that appear while it opens its landmarker as its own."""
     root = "/proc/self/task"
     try:
         tids = os.listdir(root)

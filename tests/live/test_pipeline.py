@@ -294,9 +294,20 @@ def test_stats_memory_is_bounded():
 
     s = stats_module.LiveStats()
     for i in range(stats_module.KEEP + 10):
-        s.add("render", 1.0)
+        s.add("render", 1.0 if i >= 10 else 50.0)
     assert len(s.stage_ms["render"]) == stats_module.KEEP
-    assert s.summary()["stage_ms"]["render"]["p50"] == 1.0
+    assert s.summary()["stage_ms"]["render"]["max"] == 1.0, "the oldest samples made room for the newest"
+    kept = s.stage_ms["render"]
+    assert kept.recent().nbytes <= 4 * stats_module.KEEP  # float32: 0.4 MB a series, not 3.2 as Python floats
+
+
+def test_samples_keep_the_newest_in_order():
+    from avatar_engine.live.stats import Samples
+
+    ring = Samples(keep=4)
+    ring.extend([1, 2, 3, 4, 5, 6])
+    assert ring.recent().tolist() == [3, 4, 5, 6] and ring.recent(2).tolist() == [5, 6] and len(ring) == 4
+    assert Samples(keep=4).recent().size == 0
 
 
 def test_brief_stats_cover_recent_frames_only():
@@ -379,8 +390,6 @@ def may_raise_priority() -> bool:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
 def test_overlap_lowers_the_trackers_priority_for_the_run_and_serial_leaves_it(ctx, clip):
-    from avatar_engine.live.priority import tracker_threads
-
     def nice_of_trackers(overlap: bool) -> tuple[set, set, set]:
         during, mine = set(), set()
 
@@ -390,11 +399,14 @@ def test_overlap_lowers_the_trackers_priority_for_the_run_and_serial_leaves_it(c
                 return super().track(rgb, t_ns)
 
         live = Watched(options=LiveOptions(size=(96, 64), samples=0), ctx=ctx)
+        live.warm_up()
+        graph = live.tracker_threads
+        assert graph, "MediaPipe's graph threads are found when the tracker opens"
         base = os.getpriority(os.PRIO_PROCESS, 0)
-        on_frame = lambda f: during.update(os.getpriority(os.PRIO_PROCESS, t) - base for t in tracker_threads())  # noqa: E731
+        on_frame = lambda f: during.update(os.getpriority(os.PRIO_PROCESS, t) - base for t in graph)  # noqa: E731
         with open_source(clip["mp4"]) as source:
             LivePipeline(source, live, [], PipelineOptions(overlap=overlap, tracker_nice=7, on_frame=on_frame)).run()
-        after = {os.getpriority(os.PRIO_PROCESS, t) - base for t in tracker_threads()}
+        after = {os.getpriority(os.PRIO_PROCESS, t) - base for t in graph}
         live.close()
         return during, {m - base for m in mine}, after
 
