@@ -590,8 +590,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loop", action="store_true", help="start files again at their end")
     p.add_argument("--lossless", action="store_true", help="process every frame of a file (no dropping)")
     p.add_argument("--serial", action="store_true",
-                   help="track and render in turn instead of overlapping them: lower latency; faster when other work "
-                        "keeps the CPU cores busy")
+                   help="track and render in turn instead of overlapping them: better when other work keeps the CPU "
+                        "cores busy")
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
     p.add_argument("--max-seconds", type=float, help="stop after this long")
     p.add_argument("--phone", help="iFacialMocap: the phone's address, to ask it to start streaming")

@@ -129,10 +129,10 @@ class PipelineOptions:
     idle_timeout_s: float = 0.1
     """From a live source, render the held or idle face when no tracked frame came for this long."""
     overlap: bool = True
-    """Track the next frame while this one renders (more frames a second where both cores are free); False
-    tracks and renders one after the other (the lowest latency, and less contention where the cores are
-    busy with other work: then the two stages only slow each other down). Serially, the next frame is read and
-    tracked once this one is rasterised, while it is read back and handed to the outputs."""
+    """Track the next frame while this one renders, at a lower priority (`tracker_nice`): more frames a second
+    where both cores are free, at about the same latency. False tracks and renders one after the other (less
+    contention where the cores are busy with other work: then the two stages only slow each other down); the next
+    frame is then read and tracked once this one is rasterised, while it is read back and handed to the outputs."""
     just_in_time: bool = True
     """With overlap: delay the start of tracking so that it ends about when the renderer needs the result
     (lower latency at the same frame rate); False starts as soon as the renderer has taken the previous one."""
