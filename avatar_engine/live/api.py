@@ -110,9 +110,10 @@ class LiveAvatar:
         return self._tracker.track(rgb, t_ns)
 
     @property
-    def tracker_threads(self) -> tuple[int, ...]:
-        """Native ids of the tracker's helper threads (MediaPipe's graph); () before the tracker opens."""
-        return getattr(self._tracker, "threads", ())  # a stand-in tracker (tests, an app's own) may have none
+    def tracker_threads(self) -> dict[int, int]:
+        """{native id: nice value it started with} of the tracker's helper threads (MediaPipe's graph); {} before
+        the tracker opens."""
+        return dict(getattr(self._tracker, "threads", {}))  # a stand-in tracker (tests, an app's own) may have none
 
     def _new_tracker(self):
         from avatar_engine.live.tracker import Tracker

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from avatar_engine.live.api import LiveAvatar
 from avatar_engine.live.outputs import LiveFrame, Output
-from avatar_engine.live.priority import lower_priority, restore_priority
+from avatar_engine.live.priority import lower_priority, nice_of, restore_priority
 from avatar_engine.live.stats import LiveStats
 from avatar_engine.solve.frames import LandmarkFrame
 
@@ -287,8 +287,9 @@ class LivePipeline:
         """Track frames: read from the source itself (`pull`, files read as fast as possible) or take the
         newest frame the capture thread left."""
         self._start = time.monotonic_ns()
-        if self.options.overlap:
-            lower_priority([threading.get_native_id()], self.options.tracker_nice)  # this thread ends with the run
+        me = threading.get_native_id()
+        if self.options.overlap and nice_of(me) is not None:  # this thread ends with the run: nothing to restore
+            lower_priority({me: nice_of(me)}, self.options.tracker_nice)
         while self._wait_for_renderer():
             t0 = time.monotonic()
             item = self._next_frame() if pull else self._captured.get(0.2)
@@ -343,7 +344,7 @@ class LivePipeline:
             try:
                 self.live.warm_up(track=not landmark_source)  # a model still loading would make file frames stale
                 if self.options.overlap:  # the tracker's helper threads (MediaPipe's graph) exist from here
-                    lowered = lower_priority(list(self.live.tracker_threads), self.options.tracker_nice)
+                    lowered = lower_priority(self.live.tracker_threads, self.options.tracker_nice)
                 for out in self.outputs:
                     out.start(size, self.fps)
                     started.append(out)

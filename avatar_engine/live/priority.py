@@ -12,16 +12,23 @@ Linux only; elsewhere, or where the OS refuses, nothing changes.
 from __future__ import annotations
 
 import os
+import sys
+from typing import Mapping
 
 MAX_NICE = 19
 TRACKER_THREAD_NAME = "drishti"
 """The OS name of MediaPipe's graph threads, where its tracking runs (the loop's own tracker thread lowers itself)."""
+LINUX = sys.platform.startswith("linux")
+"""Elsewhere setpriority's PRIO_PROCESS takes a process id, not a thread's: a thread id could name another process."""
 
 
-def _nice(tid: int) -> int | None:
+def nice_of(tid: int) -> int | None:
+    """The thread's nice value; None off Linux or when it cannot be read (the thread ended)."""
+    if not LINUX:
+        return None
     try:
         return os.getpriority(os.PRIO_PROCESS, tid)
-    except (OSError, AttributeError):
+    except OSError:
         return None
 
 
@@ -29,43 +36,47 @@ def _set_nice(tid: int, value: int) -> bool:
     try:
         os.setpriority(os.PRIO_PROCESS, tid, value)
         return True
-    except (OSError, AttributeError):  # the thread ended, a platform without per-thread nice, no permission
+    except OSError:  # the thread ended, or no permission (raising a priority again needs CAP_SYS_NICE)
         return False
 
 
-def tracker_threads() -> list[int]:
-    """Native ids of this process's MediaPipe graph threads; [] where threads cannot be listed. `Tracker` takes
-    those that appear while it opens its landmarker as its own."""
+def tracker_threads() -> dict[int, int]:
+    """{native id: nice value} of this process's MediaPipe graph threads; {} off Linux. `Tracker` takes those that
+    appear while it opens its landmarker as its own, with the nice value they started with."""
     root = "/proc/self/task"
+    if not LINUX:
+        return {}
     try:
         tids = os.listdir(root)
     except OSError:
-        return []
-    found = []
+        return {}
+    found = {}
     for tid in tids:
         try:
             with open(f"{root}/{tid}/comm") as f:
                 name = f.read().strip()
         except OSError:
             continue
-        if name.startswith(TRACKER_THREAD_NAME):
-            found.append(int(tid))
+        nice = nice_of(int(tid)) if name.startswith(TRACKER_THREAD_NAME) else None
+        if nice is not None:
+            found[int(tid)] = nice
     return found
 
 
-def lower_priority(tids: list[int], by: int) -> dict[int, int]:
-    """Raise the nice value of each thread in `tids` by `by` (at most to 19) -> {tid: nice before} of the threads
-    changed, for `restore_priority`."""
-    before = {}
-    for tid in tids:
-        nice = _nice(tid)
-        if nice is not None and by > 0 and _set_nice(tid, min(nice + by, MAX_NICE)):
-            before[tid] = nice
-    return before
+def lower_priority(base: Mapping[int, int], by: int) -> dict[int, int]:
+    """Set each thread's nice value to its `base` value (its own when it started: not its current one, which an
+    earlier run may have left lowered) plus `by`, at most 19 -> {tid: base} of the threads changed, for
+    `restore_priority`."""
+    changed = {}
+    if by > 0 and LINUX:
+        for tid, nice in base.items():
+            if _set_nice(tid, min(nice + by, MAX_NICE)):
+                changed[tid] = nice
+    return changed
 
 
-def restore_priority(before: dict[int, int]) -> None:
+def restore_priority(before: Mapping[int, int]) -> None:
     """Put the threads' nice values back; best effort: without CAP_SYS_NICE Linux refuses to raise a priority
-    again, and those threads stay lower (they only yield to this session's own threads under autogroup)."""
+    again, and those threads stay at the lowered value (which the next run starts from their base, not lower)."""
     for tid, nice in before.items():
         _set_nice(tid, nice)

@@ -42,6 +42,15 @@ class Samples:
     def __len__(self) -> int:
         return min(self._added, len(self._ring))
 
+    def __iter__(self):
+        return iter(self.recent().tolist())
+
+    def __getitem__(self, index):
+        return self.recent()[index]
+
+    def __array__(self, dtype=None, copy=None):
+        return self.recent() if dtype is None else self.recent().astype(dtype)
+
     def recent(self, count: int | None = None) -> np.ndarray:
         """The last `count` values (all kept when None), oldest first, as a new array."""
         n = len(self) if count is None else min(count, len(self))
@@ -130,7 +139,8 @@ class LiveStats:
             lat = self.latency_ms.recent(recent)
         out = {"fps": round(self.counts["rendered"] / wall, 2) if wall > 0 else 0.0, "latency_ms": {"n": len(lat)}}
         if len(lat):
-            out["latency_ms"].update(p50=float(np.percentile(lat, 50)), p95=float(np.percentile(lat, 95)))
+            out["latency_ms"].update(p50=round(float(np.percentile(lat, 50)), 2),
+                                     p95=round(float(np.percentile(lat, 95)), 2))
         return out
 
     def summary(self) -> dict:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from avatar_engine.live.priority import tracker_threads
@@ -10,6 +12,8 @@ from avatar_engine.perception import FaceLandmarkerOptions
 from avatar_engine.perception.choice import open_face_landmarker
 from avatar_engine.solve.frames import LandmarkFrame
 from avatar_engine.solve.pose import orthonormal
+
+_OPENING = threading.Lock()
 
 
 class Tracker:
@@ -25,11 +29,13 @@ class Tracker:
             raise ValueError("the live tracker needs a landmarker in running_mode='video'")
         # one CPU thread, as MediaPipe's: the renderer's rasteriser needs the other cores, and a runtime's spinning
         # worker threads would take them (ONNX Runtime's default pool halved the live loop's rate on 2 cores)
-        before = set(tracker_threads())
-        self._landmarker = open_face_landmarker(landmarker, options, backend, threads=1)
-        self.threads = tuple(sorted(set(tracker_threads()) - before))
-        """Native ids of the threads the landmarker started (MediaPipe's graph; none for the ONNX one, which runs
-        on the caller's thread): the live loop lowers their priority while it overlaps them with rendering."""
+        with _OPENING:  # two trackers opening at once would each take the other's threads as its own
+            before = tracker_threads()
+            self._landmarker = open_face_landmarker(landmarker, options, backend, threads=1)
+            self.threads = {tid: nice for tid, nice in tracker_threads().items() if tid not in before}
+        """{native id: nice value at the start} of the threads the landmarker started (MediaPipe's graph; none for
+        the ONNX one, which runs on the caller's thread): the live loop lowers their priority while it overlaps
+        them with rendering."""
         self._last_ms = -1
 
     def track(self, rgb: np.ndarray, t_media_ns: int) -> LandmarkFrame | None:

@@ -308,6 +308,16 @@ def test_samples_keep_the_newest_in_order():
     ring.extend([1, 2, 3, 4, 5, 6])
     assert ring.recent().tolist() == [3, 4, 5, 6] and ring.recent(2).tolist() == [5, 6] and len(ring) == 4
     assert Samples(keep=4).recent().size == 0
+    # read as the deques it replaced were: listed, indexed, taken as an array
+    assert list(ring) == [3, 4, 5, 6] and ring[-1] == 6 and np.asarray(ring).tolist() == [3, 4, 5, 6]
+
+
+def test_brief_latency_is_rounded_as_the_summary_is():
+    from avatar_engine.live import stats as stats_module
+
+    s = stats_module.LiveStats()
+    s.latency_ms.extend([16.6, 16.7, 33.3])
+    assert s.brief()["latency_ms"]["p50"] == 16.7
 
 
 def test_brief_stats_cover_recent_frames_only():
@@ -389,6 +399,25 @@ def may_raise_priority() -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_a_run_lowers_a_thread_from_its_base_not_from_where_an_earlier_run_left_it():
+    from avatar_engine.live.priority import lower_priority
+
+    seen = []
+
+    def worker():
+        tid = threading.get_native_id()
+        base = os.getpriority(os.PRIO_PROCESS, tid)
+        lower_priority({tid: base}, 4)  # a run whose restore the OS refused (no CAP_SYS_NICE)...
+        lower_priority({tid: base}, 4)  # ...and the next run: 4 below the base, not 8
+        seen.append(os.getpriority(os.PRIO_PROCESS, tid) - base)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert seen == [4]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
 def test_overlap_lowers_the_trackers_priority_for_the_run_and_serial_leaves_it(ctx, clip):
     def nice_of_trackers(overlap: bool) -> tuple[set, set, set]:
         during, mine = set(), set()
@@ -398,7 +427,7 @@ def test_overlap_lowers_the_trackers_priority_for_the_run_and_serial_leaves_it(c
                 mine.add(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
                 return super().track(rgb, t_ns)
 
-        live = Watched(options=LiveOptions(size=(96, 64), samples=0), ctx=ctx)
+        live = Watched(options=LiveOptions(size=(96, 64), samples=0, landmarker="mediapipe"), ctx=ctx)
         live.warm_up()
         graph = live.tracker_threads
         assert graph, "MediaPipe's graph threads are found when the tracker opens"
