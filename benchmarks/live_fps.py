@@ -14,8 +14,9 @@ again with the cores idle 13 ms before each frame (`render_after_idle`, as at a 
 whose host deschedules idle virtual CPUs, the rasteriser's wake-up shows here). Then the
 loop runs the clip: "fast" reads the file as fast as the loop can (issue 4's speed figure) and "camera"
 paces it at 30 fps as a webcam would (latency as users feel it), both with tracking overlapping rendering
-(the default; with --record, "camera_record" also writes the mp4 `avatar live --record` would, and reports its
-length), then "fast_serial" and "camera_serial" with the two in turn (`PipelineOptions(overlap=False)`:
+(the default, the tracker's threads at nice +`tracker_nice` below the renderer's; with --record, "camera_record"
+also writes the mp4 `avatar live --record` would, and reports its length), then "fast_serial" and "camera_serial"
+with the two in turn (`PipelineOptions(overlap=False)`:
 lower latency, and the better layout when other work keeps the cores busy). Each run reports its stages' wall time,
 the CPU of the thread that ran each stage (`stage_cpu_ms`), the CPU per rendered frame of each thread group
 (`cpu_ms_per_frame`: main = solve + render submission + readback; render_workers = llvmpipe; track_workers =
@@ -172,6 +173,7 @@ def main() -> None:
     save("live_fps", {"avatar": args.avatar or "default head", "landmarker": args.landmarker,
                       "backend": args.backend if args.landmarker == "onnx" else None, "render_size": list(size), "samples": args.samples, "source_size": list(source_size),
                       "readback": not args.no_readback, "gl_renderer": gl,
+                      "tracker_nice": PipelineOptions().tracker_nice,
                       "note": "2 shared CPU cores: wall timings are noisy when other work runs (see load_average); "
                               "CPU times per frame are steadier", **runs}, args.out)
 
