@@ -1,6 +1,7 @@
 """Soak: the live loop at full rate for --minutes, with CPU and memory sampled; both must stay flat.
 
     PYTHONPATH=. python benchmarks/live_soak.py [--minutes 10] [--size 1280x720] [--samples 0] [--avatar me.glb]
+                                                [--source-size 640x360]
 
 A short clip loops through the loop as fast as it goes (stale frames dropped), with readback and an mp4
 recording to /dev/null-like temp storage off. Every --every seconds it samples resident memory and the
@@ -50,6 +51,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=0)
     ap.add_argument("--every", type=float, default=10.0, help="seconds between samples")
     ap.add_argument("--avatar", help="avatar file (.glb) to drive instead of the default head")
+    ap.add_argument("--source-size", default="640x360", help="size of the looping input clip")
     ap.add_argument("--out")
     args = ap.parse_args()
     size = tuple(int(v) for v in args.size.lower().split("x"))
@@ -57,7 +59,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "soak.mp4"
         weights, angles = performance(6.0)
-        render_clip(clip, weights, angles, (640, 360), 0, Camera(distance=0.75, target=REFERENCE_CAMERA.target))
+        source_size = tuple(int(v) for v in args.source_size.lower().split("x"))
+        render_clip(clip, weights, angles, source_size, 0, Camera(distance=0.75, target=REFERENCE_CAMERA.target))
         avatar = None
         if args.avatar:
             from avatar_engine.io import read_glb
@@ -94,7 +97,7 @@ def main() -> None:
               for k in ("rss_mb", "cpu_ms_per_frame", "cpu_percent", "fps")}
     # CPU per frame is the flatness measure: CPU percent and fps also follow whatever else the host runs
     save("live_soak", {"minutes": args.minutes, "size": list(size), "samples": args.samples,
-                       "avatar": args.avatar or "default head",
+                       "avatar": args.avatar or "default head", "source_size": list(source_size),
                        "growth_last_vs_first_minute": growth,
                        "host_load_first_last_minute": [round(mean(first, "load_average"), 2),
                                                        round(mean(last, "load_average"), 2)],
