@@ -288,8 +288,9 @@ class LivePipeline:
         newest frame the capture thread left."""
         self._start = time.monotonic_ns()
         me = threading.get_native_id()
-        if self.options.overlap and nice_of(me) is not None:  # this thread ends with the run: nothing to restore
-            lower_priority({me: nice_of(me)}, self.options.tracker_nice)
+        base = nice_of(me)
+        if self.options.overlap and base is not None:  # this thread ends with the run: nothing to restore
+            lower_priority({me: base}, self.options.tracker_nice)
         while self._wait_for_renderer():
             t0 = time.monotonic()
             item = self._next_frame() if pull else self._captured.get(0.2)
