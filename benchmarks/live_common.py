@@ -38,6 +38,12 @@ def expression(weights: dict[str, float] | np.ndarray, yaw: float = 0.0, pitch: 
                                "head": euler_rotation(*((1 - neck_share) * a))})
 
 
+def parse_size(text: str) -> tuple[int, int]:
+    """"1280x720" -> (1280, 720)."""
+    w, h = (int(v) for v in text.lower().split("x"))
+    return w, h
+
+
 def save(name: str, result: dict, out: str | None) -> None:
     """Print the result as JSON and save it to benchmarks/results/NAME.json (or `out`)."""
     result = {"benchmark": name, "cpu_count": os.cpu_count(), "machine": platform.machine(), **result}

@@ -17,7 +17,7 @@ paces it at 30 fps as a webcam would (latency as users feel it), both with track
 (the default, the tracker's threads at nice +`tracker_nice` below the renderer's; with --record, "camera_record"
 also writes the mp4 `avatar live --record` would, and reports its length), then "fast_serial" and "camera_serial"
 with the two in turn (`PipelineOptions(overlap=False)`:
-lower latency, and the better layout when other work keeps the cores busy). Each run reports its stages' wall time,
+the better layout when other work keeps the cores busy). Each run reports its stages' wall time,
 the CPU of the thread that ran each stage (`stage_cpu_ms`), the CPU per rendered frame of each thread group
 (`cpu_ms_per_frame`: main = solve + render submission + readback; render_workers = llvmpipe; track_workers =
 MediaPipe's graph; decode_workers = FFmpeg) and the load average: on the shared 2-core machine wall times
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from live_common import REFERENCE_CAMERA, performance, render_clip, save
+from live_common import REFERENCE_CAMERA, parse_size, performance, render_clip, save
 
 from avatar_engine.live import LiveAvatar, LiveOptions, LivePipeline, PipelineOptions, open_source
 from avatar_engine.live.outputs import Output, RecordOutput
@@ -46,11 +46,6 @@ class ReadbackOutput(Output):
 
     def write(self, frame) -> None:
         pass
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    w, h = (int(v) for v in text.lower().split("x"))
-    return w, h
 
 
 IDLE_BEFORE_RENDER_S = 0.013

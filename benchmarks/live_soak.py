@@ -10,8 +10,8 @@ else the host runs); growth compares the last minute's mean with the first minut
 Target (issue 4): growth under 5% for memory and CPU per frame. Each sample also times a fixed piece of work on
 the sampler's thread (`host_probe_ms`, the median of a few ~0.5 ms matrix products): on a shared virtual machine the
 host's speed drifts by the hour and moves CPU per frame with it (a slow spell showed 27-45 ms a frame where a quiet
-hour gave 22-24), so `growth_host_normalised` divides CPU per frame by the probe before comparing minutes. The avatar is the default head, or --avatar (a
-built one: `avatar build`).
+hour gave 22-24), so `growth_host_normalised` divides CPU per frame by the probe before comparing minutes. The
+avatar is the default head, or --avatar (a built one: `avatar build`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from live_common import REFERENCE_CAMERA, performance, render_clip, save
+from live_common import REFERENCE_CAMERA, parse_size, performance, render_clip, save
 
 from avatar_engine.live import LiveAvatar, LiveOptions, LivePipeline, PipelineOptions, open_source
 from avatar_engine.live.outputs import Output
@@ -68,12 +68,11 @@ def main() -> None:
     ap.add_argument("--source-size", default="640x360", help="size of the looping input clip")
     ap.add_argument("--out")
     args = ap.parse_args()
-    size = tuple(int(v) for v in args.size.lower().split("x"))
+    size, source_size = parse_size(args.size), parse_size(args.source_size)
     samples = []
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "soak.mp4"
         weights, angles = performance(6.0)
-        source_size = tuple(int(v) for v in args.source_size.lower().split("x"))
         render_clip(clip, weights, angles, source_size, 0, Camera(distance=0.75, target=REFERENCE_CAMERA.target))
         avatar = None
         if args.avatar:
@@ -111,9 +110,9 @@ def main() -> None:
     mean = lambda rows, key: float(np.mean([r[key] for r in rows])) if rows else float("nan")  # noqa: E731
     growth = {k: round(mean(last, k) / mean(first, k) - 1.0, 4)
               for k in ("rss_mb", "cpu_ms_per_frame", "cpu_percent", "fps", "host_probe_ms")}
-    per_probe = lambda rows: float(np.mean([r["cpu_ms_per_frame"] / max(r["host_probe_ms"], 1e-6)  # noqa: E731
-                                            for r in rows])) if rows else float("nan")
-    normalised = round(per_probe(last) / per_probe(first) - 1.0, 4)
+    for r in samples:
+        r["cpu_per_probe"] = round(r["cpu_ms_per_frame"] / max(r["host_probe_ms"], 1e-6), 2)
+    normalised = round(mean(last, "cpu_per_probe") / mean(first, "cpu_per_probe") - 1.0, 4)
     # CPU per frame is the flatness measure: CPU percent and fps also follow whatever else the host runs
     save("live_soak", {"minutes": args.minutes, "size": list(size), "samples": args.samples,
                        "avatar": args.avatar or "default head", "source_size": list(source_size),

@@ -111,9 +111,9 @@ class VideoWriter:
         if rgba.ndim != 3 or rgba.shape[:2] != (self.size[1], self.size[0]) or rgba.shape[2] not in (3, 4):
             raise ValueError(f"a {self.size[0]}x{self.size[1]} video takes ({self.size[1]}, {self.size[0]}, 3 or 4) "
                              f"frames, got {rgba.shape}")
-        frame = _opaque_rgba(rgba)
         if self._done:
             raise ValueError(f"the video {self.path} is closed")
+        frame = _opaque_rgba(rgba)
         if self._writer is None:
             import imageio_ffmpeg
 
