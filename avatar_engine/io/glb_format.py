@@ -8,8 +8,9 @@ Layout of the files `write_glb` makes (and `read_glb` reads back exactly):
   warns (NODE_SKINNED_MESH_NON_ROOT) when one has a parent.
 - mesh "Head": one primitive per part with morph data, each with 52 targets (POSITION and NORMAL offsets)
   in ARKit order, named in `mesh.extras.targetNames`. A target's offsets are stored as a sparse accessor
-  (only the vertices it moves), as an accessor without bufferView when it is all zero for that primitive,
-  and densely in the rare case where that is smaller.
+  (only the vertices it moves) over zeros, as zeros alone when it is all zero for that primitive, and densely
+  in the rare case where that is smaller. The zeros are one shared bufferView (byteStride 12): glTF allows
+  accessors without a bufferView, but Unity's importers (glTFast, UnityGLTF) fail on them.
 - mesh "Static": parts whose morph data are all zero, without targets. Both meshes use the one skin.
   (When no part has morph data, all parts go in "Head", so the file still carries the 52 named targets.)
 - joints: nodes named as `Skeleton.names`, nested per `Skeleton.parents`, translated by

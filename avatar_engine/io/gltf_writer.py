@@ -299,6 +299,8 @@ class _Builder:
         self._sparse_indices = bytearray()
         self._sparse_values = bytearray()
         self._sparse_accessors: list[dict[str, Any]] = []
+        # Zero targets and the sparse targets' starting values share one bufferView of zeros, made in `finish`.
+        self._zero_based: list[dict[str, Any]] = []
 
     def view(self, data: bytes, target: int | None = None) -> int:
         self._pad()
@@ -329,9 +331,10 @@ class _Builder:
         moved = np.flatnonzero((np.abs(positions) > MORPH_EPSILON).any(1) | (np.abs(normals) > MORPH_EPSILON).any(1))
         kept_positions = _kept(positions, moved)
         if len(moved) == 0:
-            # Without a bufferView an accessor is all zeros (glTF 2.0, 3.6.2.3).
             zero = {"componentType": _FLOAT, "count": n, "type": "VEC3"}
-            return {"POSITION": self._add({**zero, "min": [0.0] * 3, "max": [0.0] * 3}), "NORMAL": self._add(zero)}
+            accessors = ({**zero, "min": [0.0] * 3, "max": [0.0] * 3}, dict(zero))
+            self._zero_based.extend(accessors)
+            return {"POSITION": self._add(accessors[0]), "NORMAL": self._add(accessors[1])}
         index_type = np.uint16 if n <= 65536 else np.uint32
         if len(moved) * (np.dtype(index_type).itemsize + 12) >= n * 12:
             return {"POSITION": self.dense(kept_positions, "VEC3", _ARRAY_BUFFER, bounds=True),
@@ -350,6 +353,7 @@ class _Builder:
             if name == "POSITION":
                 accessor["min"], accessor["max"] = _bounds(kept_positions)
             self._sparse_accessors.append(accessor)
+            self._zero_based.append(accessor)
             out[name] = self._add(accessor)
         return out
 
@@ -364,13 +368,21 @@ class _Builder:
         return len(self.textures) - 1
 
     def finish(self) -> bytes:
-        """The BIN chunk, 4-byte padded; adds the shared sparse bufferViews first."""
+        """The BIN chunk, 4-byte padded; adds the shared sparse and zero bufferViews first."""
         if self._sparse_accessors:
             indices_view = self.view(bytes(self._sparse_indices))
             values_view = self.view(bytes(self._sparse_values))
             for accessor in self._sparse_accessors:
                 accessor["sparse"]["indices"]["bufferView"] = indices_view
                 accessor["sparse"]["values"]["bufferView"] = values_view
+        if self._zero_based:
+            # glTF lets a zero accessor, or a sparse one's starting values, go without a bufferView (3.6.2.3), but
+            # Unity's importers fail on that (glTFast: assertion errors; UnityGLTF: a null reference): they all read
+            # one block of zeros instead, as long as the longest, strided because many accessors share it
+            zeros = self.view(bytes(12 * max(a["count"] for a in self._zero_based)), _ARRAY_BUFFER)
+            self.views[zeros]["byteStride"] = 12
+            for accessor in self._zero_based:
+                accessor["bufferView"] = zeros
         self._pad()
         return b"".join(self.chunks)
 
