@@ -16,6 +16,7 @@ from typing import Literal
 
 import numpy as np
 
+from avatar_engine.build.face_search import face_window, find_faces, to_window
 from avatar_engine.data_files import asset_path
 from avatar_engine.errors import InputError
 from avatar_engine.head.arkit import ARKIT_INDEX, ARKIT_NAMES
@@ -116,9 +117,9 @@ def choose_face(faces: list[FaceObservation], options: PerceptionOptions, size: 
     """The face to build: the only one, or the one `options.face` names."""
     w, h = size
     if not faces:
-        raise InputError("no face found in the photo (MediaPipe's face detector saw none); use a photo where the "
-                         "face is visible, lit and facing the camera, and fills a good part of it (the detector "
-                         "misses faces under about a tenth of the photo's width: crop to head and shoulders)")
+        raise InputError(f"no face found in the photo (MediaPipe's face detector saw none in it or in windows of "
+                         f"it); use a photo where the face is visible, lit, facing the camera and at least "
+                         f"{options.min_face_px:.0f} pixels tall from forehead to chin")
     if len(faces) > 1 and options.face is None:
         raise InputError(f"{len(faces)} faces found in the photo; choose one with --face largest or --face N "
                          f"(1 = leftmost)")
@@ -162,13 +163,13 @@ def level_photo(rgb: np.ndarray, landmarker: FaceLandmarker, options: Perception
     came, it is looked for upside down and a quarter turned each way. The photo itself and 0 when it is level within
     LEVEL_ROLL_DEG or no single face to build is found any way up (`perceive` then says why)."""
     options = options or PerceptionOptions()
-    faces = landmarker.detect(rgb)
+    faces = find_faces(rgb, landmarker, options.min_face_px)
     if not _usable(faces, options, rgb.shape):
         # MediaPipe's detector finds faces turned up to about a quarter, not upside down: a photo whose EXIF turn a
         # messenger stripped was refused with "no face found" (or a speck taken for a tiny face)
         for quarters in UPSIDE_DOWN_TRIES:
             turned = np.ascontiguousarray(np.rot90(rgb, quarters))
-            found = landmarker.detect(turned)
+            found = find_faces(turned, landmarker, options.min_face_px)
             if _usable(found, options, turned.shape):
                 level, roll, _ = _level(turned, found, options)
                 return level, float((roll + 90.0 * quarters + 180.0) % 360.0 - 180.0), None
@@ -224,7 +225,7 @@ def perceive(rgb: np.ndarray, landmarker: FaceLandmarker, options: PerceptionOpt
     """
     options = options or PerceptionOptions()
     h, w = rgb.shape[:2]
-    faces = landmarker.detect(rgb) if faces is None else faces
+    faces = find_faces(rgb, landmarker, options.min_face_px) if faces is None else faces
     face = choose_face(faces, options, (w, h))
     height = _face_height(face, h)
     if height < options.min_face_px:
@@ -234,12 +235,26 @@ def perceive(rgb: np.ndarray, landmarker: FaceLandmarker, options: PerceptionOpt
     if abs(yaw) > options.max_yaw_deg:
         raise InputError(f"the head is turned {abs(yaw):.0f} degrees from the camera (more than "
                          f"{options.max_yaw_deg:.0f}): one side of the face is hidden; use a photo facing the camera")
-    points, scores = _read(rgb, landmarker, face, options.mirror_average)
-    px, depth = _pixels(points, (w, h))
+    # a face small in the photo is read in a window around it, where the detector finds it in the mirrored and
+    # shifted copies too (`face_search`); its points are the photo's again after
+    window, image, seen = face_window(face, (w, h)), rgb, face
+    if window is not None:
+        x0, y0, x1, y1 = window
+        crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+        found = _matching(landmarker.detect(crop), to_window(face, window, (w, h)))
+        if found is None:
+            window = None
+        else:
+            image, seen = crop, found
+    points, scores = _read(image, landmarker, seen, options.mirror_average)
+    px, depth = _pixels(points, image.shape[1::-1])
     if options.augment:
-        px, depth, scores = _augmented(rgb, landmarker, face, options.mirror_average, px, depth, scores)
-    return Perception(points_px=px, depth=depth, scores=scores, pose=face.pose.astype(np.float64),
+        px, depth, scores = _augmented(image, landmarker, seen, options.mirror_average, px, depth, scores)
+    if window is not None:
+        px = px + window[:2]  # depth is in pixels, which the window does not scale
+    return Perception(points_px=px, depth=depth, scores=scores, pose=seen.pose.astype(np.float64),
                       yaw_deg=yaw, size=(w, h), face_count=len(faces))
+
 
 
 def _read(rgb: np.ndarray, landmarker: FaceLandmarker, face: FaceObservation,
