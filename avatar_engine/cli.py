@@ -237,6 +237,9 @@ def cmd_live(args: argparse.Namespace) -> int:
 
     if args.window and args.headless:
         raise InputError("--window and --headless exclude each other")
+    for flag, value, suffix in (("--record", args.record, ".mp4"), ("--stats", args.stats, ".json")):
+        if value is not None and not value.strip():  # an unset shell variable: said, not silently nothing written
+            raise InputError(f"{flag} needs a file name (a {suffix} file), got an empty one")
     settings = LiveSettings(
         avatar=_load_avatar(args.avatar) if args.avatar else None, source=args.source, window=args.window,
         record=Path(args.record) if args.record else None, virtual_camera=args.virtual_camera,

@@ -314,6 +314,9 @@ def open_source(spec: str | int, camera_size: tuple[int, int] | None = None) -> 
     """'0' (camera index), a video file or a folder of images. InputError naming the cause otherwise."""
     text = str(spec)
     if text.isdigit():
+        if int(text) >= 1 << 31:  # OpenCV takes a C int: it raised OverflowError
+            cameras = list_cameras()
+            raise InputError(f"camera {text} does not exist (cameras found: {', '.join(cameras) or 'none'})")
         return CameraSource(int(text), camera_size)
     path = Path(text).expanduser()
     if path.is_dir():

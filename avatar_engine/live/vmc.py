@@ -32,12 +32,21 @@ BONE_NAMES = {"neck": "Neck", "head": "Head", "eye_L": "LeftEye", "eye_R": "Righ
 
 
 def parse_target(text: str) -> tuple[str, int]:
-    """'HOST:PORT', 'HOST' or ':PORT' -> (host, port); InputError for anything else, a file's name included (with
-    `--vmc` given no value, argparse hands it the avatar file that follows)."""
+    """'HOST:PORT', 'HOST' or ':PORT' -> (host, port), an IPv6 address in brackets ('[::1]:39539') or bare ('::1',
+    the default port); InputError for anything else, a file's name included (with `--vmc` given no value, argparse
+    hands it the avatar file that follows)."""
     if Path(text).suffix.lower() in (".glb", ".gltf", ".vrm") or Path(text).is_file():
         raise InputError(f"--vmc {text}: that is a file, not HOST:PORT; give the avatar before --vmc, or a target "
                          f"after it (--vmc {DEFAULT_HOST}:{DEFAULT_PORT})")
-    host, sep, port = text.rpartition(":") if ":" in text else (text, "", "")
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise InputError(f"VMC target {text!r} must look like [IPV6]:PORT")
+        sep, port = (":", rest[1:]) if rest else ("", "")
+    elif text.count(":") > 1:  # a bare IPv6 address: its colons are not a port's
+        host, sep, port = text, "", ""
+    else:
+        host, sep, port = text.rpartition(":") if ":" in text else (text, "", "")
     host = host or DEFAULT_HOST
     if not sep:
         return host, DEFAULT_PORT
@@ -83,12 +92,16 @@ class VmcSender:
             raise BackendError(f"VMC output needs python-osc ({exc}); pip install 'avatar-engine[live]'") from None
         self._bundle, self._now, self._message = OscBundleBuilder, IMMEDIATELY, OscMessageBuilder
         self.host, self.port, self.neck_share, self.bone_offsets = host, port, neck_share, bone_offsets
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._address: tuple[str, int] | None = None
+        self._sockets: dict[int, socket.socket] = {}
+        """One UDP socket per address family the target resolved to (IPv4, IPv6)."""
+        self._address: tuple[int, tuple] | None = None
+        """(address family, socket address) of the target once known."""
         self._retry_at = 0.0
         self._looking_up = threading.Event()
         try:  # an address needs no lookup: the first frame goes out at once
-            self._address = (str(ipaddress.IPv4Address(host)), port)
+            literal = ipaddress.ip_address(host)
+            family = socket.AF_INET6 if literal.version == 6 else socket.AF_INET
+            self._address = (family, (str(literal), port))
         except ValueError:
             pass
         self.warned = False
@@ -96,7 +109,7 @@ class VmcSender:
         self.failed = 0
         self._t0 = time.monotonic()
 
-    def _resolve(self) -> tuple[str, int] | None:
+    def _resolve(self) -> tuple[int, tuple] | None:
         """The target's address; a name not resolved yet is looked up on a thread of its own (a slow name server
         would otherwise stall the frames on the render thread), retried every RETRY_S while it fails."""
         if self._address is None and time.monotonic() >= self._retry_at and not self._looking_up.is_set():
@@ -106,7 +119,8 @@ class VmcSender:
 
     def _look_up(self) -> None:
         try:
-            self._address = (socket.gethostbyname(self.host), self.port)
+            family, _, _, _, address = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)[0]
+            self._address = (family, address)
         except OSError as exc:
             self._fail(f"cannot resolve VMC target {self.host}: {exc}")
         finally:
@@ -134,8 +148,12 @@ class VmcSender:
         address = self._resolve()
         if address is None or time.monotonic() < self._retry_at:
             return False
+        family, where = address
         try:
-            self._sock.sendto(self.encode(solved), address)
+            sock = self._sockets.get(family)
+            if sock is None:
+                sock = self._sockets[family] = socket.socket(family, socket.SOCK_DGRAM)
+            sock.sendto(self.encode(solved), where)
         except OSError as exc:
             self._fail(f"cannot send VMC to {self.host}:{self.port}: {exc}")
             return False
@@ -143,7 +161,9 @@ class VmcSender:
         return True
 
     def close(self) -> None:
-        self._sock.close()
+        for sock in self._sockets.values():
+            sock.close()
+        self._sockets = {}
 
     def __enter__(self) -> "VmcSender":
         return self

@@ -5,6 +5,8 @@ Both give a moderngl.Context of at least OpenGL 3.3 core; the renderer draws the
 
 from __future__ import annotations
 
+import os
+
 import moderngl
 
 from avatar_engine.errors import BackendError
@@ -28,6 +30,10 @@ class Window:
 
         self._glfw = glfw
         if not glfw.init():
+            display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+            if display:  # set, but no server answers there
+                raise BackendError(f"cannot open a window: GLFW cannot reach the display {display!r} (is its X or "
+                                   f"Wayland server running?); or use --headless")
             raise BackendError("cannot open a window: GLFW found no display (set DISPLAY, run under Xvfb, "
                                "or use --headless)")
         glfw.window_hint(glfw.CONTEXT_VERSION_MAJOR, 3)

@@ -41,6 +41,9 @@ def frames_in(path) -> int:
     (["--vmc", "me.glb"], "that is a file, not HOST:PORT"),  # --vmc given no value took the avatar after it
     (["--record", "out.mp4", "--size", "321x240"], "must be even"),
     (["--source", "clip.mp4", "--record", "clip.mp4"], "would be overwritten"),
+    (["--record", ""], "--record needs a file name"),  # an unset shell variable: nothing would be recorded
+    (["--stats", " "], "--stats needs a file name"),
+    (["--source", "2147483648"], "camera 2147483648 does not exist"),  # past a C int: OpenCV raised a traceback
 ])
 def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

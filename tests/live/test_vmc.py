@@ -103,12 +103,28 @@ def test_unreachable_target_warns_once_and_keeps_going(caplog):
 
 
 @pytest.mark.parametrize("text, expected", [("127.0.0.1:39539", ("127.0.0.1", 39539)), ("studio", ("studio", DEFAULT_PORT)),
-                                            (":40000", ("127.0.0.1", 40000))])
+                                            (":40000", ("127.0.0.1", 40000)), ("[::1]:40000", ("::1", 40000)),
+                                            ("[fe80::2]", ("fe80::2", DEFAULT_PORT)), ("::1", ("::1", DEFAULT_PORT))])
 def test_parse_target(text, expected):
     assert parse_target(text) == expected
 
 
-@pytest.mark.parametrize("text", ["host:0", "host:70000", "host:port"])
+def test_a_frame_reaches_an_ipv6_receiver():
+    """`--vmc [::1]:PORT`: the frames go out over IPv6 (an IPv4 socket could not reach it: nothing was sent)."""
+    import socket
+
+    try:
+        listener = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        listener.bind(("::1", 0))
+    except OSError as exc:
+        pytest.skip(f"no IPv6 loopback on this machine ({exc})")
+    listener.settimeout(3.0)
+    with listener, VmcSender(*parse_target(f"[::1]:{listener.getsockname()[1]}")) as sender:
+        assert sender.send(solved_frame())
+        assert b"/VMC/Ext/Blend/Apply" in listener.recv(65536)
+
+
+@pytest.mark.parametrize("text", ["host:0", "host:70000", "host:port", "[::1", "[::1]x", "[::1]:port"])
 def test_parse_target_rejects_bad_ports(text):
     with pytest.raises(InputError):
         parse_target(text)
