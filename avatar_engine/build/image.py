@@ -181,6 +181,22 @@ def load_photo(path: str | os.PathLike[str], max_side: int = MAX_SIDE) -> np.nda
     return np.ascontiguousarray(rgb)
 
 
+def stored_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """(w, h) of the photo file as `load_photo` turns it upright, before any shrinking; None if it cannot be read."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as image:
+                w, h = image.size
+                try:
+                    turned = image.getexif().get(ORIENTATION_TAG, 1) in (5, 6, 7, 8)  # a quarter turn each
+                except Exception:  # noqa: BLE001 - as `upright`: a malformed tag leaves the image as it is
+                    turned = False
+    except Exception:  # noqa: BLE001 - load_photo has already said what is wrong with a file that fails here
+        return None
+    return (h, w) if turned else (w, h)
+
+
 def _shrink(image: Image.Image, max_side: int) -> Image.Image:
     """Integer `reduce` (box filter, cheap on memory) then an exact Lanczos resize to `max_side`."""
     longest = max(image.size)

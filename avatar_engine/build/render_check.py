@@ -10,7 +10,7 @@ table or learnt correction in between: both sides are MediaPipe's own points.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -85,10 +85,28 @@ def landmark_agreement(render: np.ndarray, photo_points_px: np.ndarray, landmark
     return RenderCheck(True, float(dist.mean()), float(dist.max()), float(dist[:468].mean()), seen.points_px)
 
 
+CHECK_SIDE = 1024
+"""A larger photo is checked on a render this large on its longer side (the same camera, scaled): MediaPipe reads a
+face at its own 256 x 256, and a 2048-pixel render with MSAA took a second on a software rasteriser."""
+
+
 def check_render(ctx, avatar: Avatar, fit: FitResult, landmarker: FaceLandmarker,
                  photo: np.ndarray | None = None, backdrop: Literal["studio", "photo"] = "studio") -> RenderCheck:
     """Render the avatar in the photo's pose (over `backdrop`) and compare MediaPipe's landmarks with the photo's."""
     if backdrop == "photo" and photo is None:
         raise ValueError("backdrop='photo' needs the photo")
+    w, h = fit.view.size
+    scale = min(1.0, CHECK_SIDE / max(w, h))
+    if scale < 1.0:  # the camera scaled about the image centre, its principal point: the same picture, smaller
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        fit = replace(fit, view=replace(fit.view, size=size, focal_px=fit.view.focal_px * size[1] / h),
+                      landmarks_px=np.asarray(fit.landmarks_px, np.float64) * (size[0] / w, size[1] / h))
+        if photo is not None:
+            from PIL import Image
+
+            photo = np.asarray(Image.fromarray(np.asarray(photo)).resize(size, Image.Resampling.BOX))
     render = render_in_photo(ctx, avatar, fit, photo if backdrop == "photo" else None)
-    return landmark_agreement(render, fit.landmarks_px, landmarker)
+    check = landmark_agreement(render, fit.landmarks_px, landmarker)
+    if scale < 1.0:  # the render's points in the photo's pixels; the distances are in its inter-ocular distance
+        check = replace(check, render_points_px=check.render_points_px * (w / size[0], h / size[1]))
+    return check

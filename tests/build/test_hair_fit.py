@@ -395,3 +395,23 @@ def test_grace_hoppers_cap_is_headwear_at_any_size(grace_hopper, landmarker, sca
         person = segment_around_head(segmenter, rgb, landmarks)
     region = hair_region(rgb, person, landmarks)
     assert region.headwear  # under headwear the fit grows short hair rather than a bald head
+
+
+def test_reconstruction_by_components_matches_the_dilation_loop(monkeypatch):
+    """`_grown_from` with OpenCV's connected components (a second of the hair stage at 2048 x 2048 saved) keeps exactly
+    the pixels the dilation loop keeps: mask pixels joined through gaps of up to `step` pixels to the seed."""
+    pytest.importorskip("cv2", reason="OpenCV comes with mediapipe (pip install 'avatar-engine[track]')")
+    import avatar_engine.build.hair_region as region
+
+    rng = np.random.default_rng(7)
+    for trial in range(25):
+        h, w = (int(v) for v in rng.integers(20, 200, 2))
+        mask = dilate(rng.random((h, w)) < rng.uniform(0.02, 0.5), int(rng.integers(0, 2)))
+        mask &= rng.random((h, w)) < 0.9
+        seed = rng.random((h, w)) < 0.003
+        for step in (1, 3, 5):
+            by_components = region._grown_from(mask, seed, step)
+            with monkeypatch.context() as patch:
+                patch.setattr(region, "_opencv", lambda: None)
+                by_dilation = region._grown_from(mask, seed, step)
+            assert np.array_equal(by_components, by_dilation), (trial, step)

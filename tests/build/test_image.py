@@ -249,3 +249,18 @@ def test_arrays_and_pil_images_mean_what_they_say():
         as_rgb(base.astype(np.float32))
     with pytest.raises(InputError, match="too elongated"):
         as_rgb(np.zeros((64, 8000, 3), np.uint8))
+
+
+def test_the_stored_size_is_the_upright_unshrunk_one(tmp_path):
+    """What the builder's warning about a scaled-down photo quotes: the file's own size, turned as its EXIF says."""
+    from avatar_engine.build.image import stored_size
+
+    big = tmp_path / "big.jpg"
+    Image.fromarray(_marked(3000, 2200)).save(big, quality=80)
+    assert stored_size(big) == (3000, 2200) and max(load_photo(big).shape) == MAX_SIDE
+    turned = tmp_path / "turned.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored landscape, shown portrait
+    Image.fromarray(_marked(120, 80)).save(turned, exif=exif)
+    assert stored_size(turned) == (80, 120) == load_photo(turned).shape[1::-1]
+    assert stored_size(tmp_path / "missing.jpg") is None

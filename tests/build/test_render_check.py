@@ -34,3 +34,28 @@ def test_no_face_on_the_render_is_reported_not_raised(grace_hopper, landmarker):
     check = landmark_agreement(blank, seen.points_px, landmarker)
     assert not check.found and np.isnan(check.mean) and check.as_report()["found"] is False
     assert check.as_report()["mean"] is None  # JSON null: a NaN made the report unreadable to strict parsers
+
+
+SCALED_AGREEMENT = 0.004
+"""A photo's fit scaled 2.5x (a 1280 x 1500 photo of the same framing) checks as the photo itself does, on a render
+capped at `CHECK_SIDE`: mean agreement within this (fraction of the inter-ocular distance)."""
+
+
+def test_a_large_photo_is_checked_on_a_smaller_render_of_the_same_framing(grace_hopper, landmarker, gl_context):
+    from dataclasses import replace
+
+    from avatar_engine.build.pipeline import Builder, BuildOptions
+    from avatar_engine.build.render_check import CHECK_SIDE, check_render
+
+    with Builder(BuildOptions(texture=False, hair=False)) as builder:
+        result = builder.build(grace_hopper)
+    fit, k = result.fit, 2.5
+    plain = check_render(gl_context, result.avatar, fit, landmarker)
+    large = replace(fit, view=replace(fit.view, size=(1280, 1500), focal_px=fit.view.focal_px * k),
+                    landmarks_px=fit.landmarks_px * k)
+    assert max(large.view.size) > CHECK_SIDE
+    scaled = check_render(gl_context, result.avatar, large, landmarker)
+    assert plain.found and scaled.found
+    assert abs(scaled.mean - plain.mean) < SCALED_AGREEMENT, (scaled.mean, plain.mean)
+    # the render's points come back in the large photo's pixels
+    assert np.allclose(scaled.render_points_px.mean(0), k * plain.render_points_px.mean(0), rtol=0.01)

@@ -564,3 +564,18 @@ def test_an_iris_beyond_the_photos_edge_is_left_out():
         landmarks[list(ring[1:])] = np.array(centre) + [(6, 0), (0, 6), (-6, 0), (0, -6)]
     colour = np.array(iris_albedo(linear, landmarks, np.ones(3)))
     assert colour[2] > colour[1] > colour[0]  # the other iris's blue, not a default
+
+
+def test_the_photo_is_made_linear_only_where_it_is_sampled():
+    """`build_skin_texture` converts only the box the texels and the landmarks sample (`_sampled_box`): sampling
+    there, points beyond the photo's edge included, reads exactly what sampling the whole photo reads."""
+    from avatar_engine.build.texture import _sampled_box
+    from avatar_engine.build.texture_project import bilinear
+
+    rng = np.random.default_rng(3)
+    image = rng.random((300, 400, 3)).astype(np.float32)
+    for xy in (rng.uniform(120, 260, (500, 2)), rng.uniform(-20, 430, (500, 2)), rng.uniform(0.2, 3.0, (50, 2))):
+        landmarks = rng.uniform(150, 200, (478, 2))
+        x0, y0, x1, y1 = _sampled_box(xy, landmarks, image.shape[:2])
+        assert 0 <= x0 < x1 <= 400 and 0 <= y0 < y1 <= 300
+        assert np.array_equal(bilinear(image[y0:y1, x0:x1], xy - (x0, y0)), bilinear(image, xy))
