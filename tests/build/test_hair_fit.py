@@ -378,23 +378,29 @@ def test_reused_combs_give_the_same_sheets(bald_head):
     assert len(combs) == HAIR_PRESETS["medium"].layers, "fringe changes reuse the combed strands"
 
 
-@pytest.mark.parametrize("scale", [1.0, 1.6])
-def test_grace_hoppers_cap_is_headwear_at_any_size(grace_hopper, landmarker, scale):
+@pytest.mark.parametrize("scale, crop", [(1.0, None), (1.6, None), (1.0, (86, 0, 426, 400))],
+                         ids=["photo", "1.6x", "head and shoulders"])
+def test_grace_hoppers_cap_is_headwear_at_any_size(grace_hopper, landmarker, scale, crop):
     """Her navy cap's colours match the shadows beside her face in part (0.43-0.46 of its pixels, against 0.64 for
-    the astronaut's hair): at 1.6x the old threshold took the cap for her hair and built her bald."""
+    the astronaut's hair): at 1.6x the old threshold took the cap for her hair and built her bald. Cut to head and
+    shoulders, her navy uniform no longer took the cap's colours out of the temples' samples, the cap's brim in
+    them matched it, and she was built with a black bob: the temples' samples joined to the crown in its colours
+    are not held against it."""
     from PIL import Image
 
     from avatar_engine.build.perception import PerceptionOptions, perceive
     from avatar_engine.build.pipeline import segment_around_head
     from avatar_engine.perception.segmenter import PersonSegmenter
 
-    image = Image.fromarray(grace_hopper)
+    image = Image.fromarray(grace_hopper if crop is None else
+                            np.ascontiguousarray(grace_hopper[crop[1]:crop[3], crop[0]:crop[2]]))
     rgb = np.asarray(image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS))
     landmarks = perceive(rgb, landmarker, PerceptionOptions()).points_px[:, :2]
     with PersonSegmenter() as segmenter:
         person = segment_around_head(segmenter, rgb, landmarks)
     region = hair_region(rgb, person, landmarks)
     assert region.headwear  # under headwear the fit grows short hair rather than a bald head
+    assert region.mask.sum() < 0.2 * region.occluded.sum()  # and the cap is not hair (it was: a black bob)
 
 
 def test_reconstruction_by_components_matches_the_dilation_loop(monkeypatch):
