@@ -13,6 +13,7 @@ of what our avatar's camera would, so yaw and roll are negated and Left/Right ke
 
 from __future__ import annotations
 
+import logging
 import math
 import socket
 import time
@@ -24,7 +25,11 @@ from avatar_engine.head.arkit import ARKIT_INDEX
 from avatar_engine.records import euler_rotation
 from avatar_engine.solve.frames import LandmarkFrame
 
+log = logging.getLogger(__name__)
 DEFAULT_PORT = 49983
+SILENT_WARN_S = 5.0
+"""With no datagram from the phone this long after listening starts, say so once: the avatar only idles meanwhile,
+and a phone sending to another address or port looks exactly like that."""
 MAX_HEAD_DEG = 360.0
 """A head angle beyond this (degrees) is no pose a phone reports: the datagram is corrupt (1e39 overflowed the
 solver's float32 into NaN)."""
@@ -99,6 +104,9 @@ class IFacialMocapSource:
         self.corrupt = 0
         self.received = 0
         self._last_t = 0
+        self._started = time.monotonic()
+        self._heard = False
+        self._warned = False
         if phone:
             try:
                 self._sock.sendto(HANDSHAKE, (phone, DEFAULT_PORT))
@@ -115,7 +123,13 @@ class IFacialMocapSource:
         try:
             data = self._sock.recv(65536)
         except (socket.timeout, OSError):
+            if not self._heard and not self._warned and time.monotonic() - self._started >= SILENT_WARN_S:
+                self._warned = True
+                log.warning(f"no iFacialMocap data on UDP port {self.port} after {SILENT_WARN_S:.0f} s: set the "
+                            f"phone app's destination to this machine's address and port {self.port} (or pass "
+                            "--phone ADDRESS); the avatar idles until data comes")
             return None
+        self._heard = True
         self._sock.setblocking(False)
         try:  # drain: only the newest datagram matters
             while True:

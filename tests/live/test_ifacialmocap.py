@@ -128,3 +128,27 @@ def test_a_head_angle_no_phone_reports_is_corrupt():
     assert parse_packet("jawOpen-50|=head#1e39,5,0,0,0,0|") is None
     assert parse_packet("jawOpen-50|=head#0,-361,0,0,0,0|") is None
     assert parse_packet("jawOpen-50|=head#-80,170,-30,0,0,0|") is not None  # turned far, still a head
+
+
+def test_a_silent_phone_is_said_once(monkeypatch, caplog):
+    """No datagram at all for a while (the app sending to another address or port): one warning naming the port,
+    not a silently idle avatar; a phone heard from, then quiet, is a face lost, not a setup problem."""
+    import logging
+
+    import avatar_engine.live.ifacialmocap as ifm
+
+    monkeypatch.setattr(ifm, "SILENT_WARN_S", 0.05)
+    with caplog.at_level(logging.WARNING, logger="avatar_engine.live.ifacialmocap"):
+        with IFacialMocapSource(port=0, host="127.0.0.1") as source:
+            for _ in range(4):
+                assert source.read_landmarks(0.03) is None
+            said = [r.getMessage() for r in caplog.records]
+            assert len(said) == 1 and f"port {source.port}" in said[0]
+        caplog.clear()
+        with IFacialMocapSource(port=0, host="127.0.0.1") as source, \
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as phone:
+            phone.sendto(V2.encode(), ("127.0.0.1", source.port))
+            assert source.read_landmarks(1.0) is not None
+            for _ in range(4):
+                assert source.read_landmarks(0.03) is None
+            assert not caplog.records
