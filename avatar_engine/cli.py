@@ -275,7 +275,9 @@ def _build_batch(args: argparse.Namespace, options, photos: list[Path]) -> int:
 
     def progress(item) -> None:
         if item.error is not None:
-            print(f"refused {item.photo}: {item.error}", file=sys.stderr)
+            said = f"photo {item.photo}: "  # the loader's errors name the photo already
+            error = item.error[len(said):] if item.error.startswith(said) else item.error
+            print(f"refused {item.photo}: {error}", file=sys.stderr)
             return
         if item.fault is not None:
             print(f"failed {item.photo}: unexpected fault {item.fault} (a bug: please report it with the photo)",

@@ -44,6 +44,7 @@ def test_a_folder_builds_each_face_and_names_each_refusal(photos, tmp_path, caps
     assert report["render_check"] is not None  # each report carries the render check, as --report does
     err = capsys.readouterr().err
     assert "refused" in err and "wall.png" in err and "Traceback" not in err
+    assert err.count("broken.jpg") == 1  # named once: "refused .../broken.jpg: photo .../broken.jpg: ..." before
 
     # in worker processes: the same files, the same order
     parallel = tmp_path / "parallel"
