@@ -29,7 +29,7 @@ OVERLAP = 0.5
 SAME_FACE = 0.5
 """Two detections whose centres lie closer than this many face heights are one face."""
 MIN_WINDOW = 128
-"""Windows are never searched smaller than this (pixels), the detector's own input."""
+"""Windows are halved no further once they are this small (pixels, the detector's own input) or smaller."""
 READ_BELOW = 0.2
 """A face less tall than this fraction of its photo's longer side is read in a window around it..."""
 READ_FACES = 3.5

@@ -47,12 +47,21 @@ def parse_target(text: str) -> tuple[str, int]:
         host, sep, port = text, "", ""
     else:
         host, sep, port = text.rpartition(":") if ":" in text else (text, "", "")
+    if (text.startswith("[") or text.count(":") > 1) and not _is_ipv6(host):
+        raise InputError(f"VMC target {text!r}: {host!r} is not an IPv6 address; write HOST:PORT, or [IPV6]:PORT")
     host = host or DEFAULT_HOST
     if not sep:
         return host, DEFAULT_PORT
     if not port.isdigit() or not 1 <= int(port) <= 65535:
         raise InputError(f"VMC target {text!r} must look like HOST:PORT with a port in 1..65535")
     return host, int(port)
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text).version == 6
+    except ValueError:
+        return False
 
 
 def unity_quaternion(rotation: np.ndarray) -> tuple[float, float, float, float]:
@@ -119,7 +128,10 @@ class VmcSender:
 
     def _look_up(self) -> None:
         try:
-            family, _, _, _, address = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)[0]
+            found = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)
+            # a name's IPv4 address first: resolvers list IPv6 first ('localhost' is ::1 on many systems), and VMC
+            # receivers on Unity's UdpClient(port) listen on IPv4 only, where frames sent to ::1 vanish unsaid
+            family, _, _, _, address = next((a for a in found if a[0] == socket.AF_INET), found[0])
             self._address = (family, address)
         except OSError as exc:
             self._fail(f"cannot resolve VMC target {self.host}: {exc}")

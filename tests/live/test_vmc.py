@@ -124,7 +124,20 @@ def test_a_frame_reaches_an_ipv6_receiver():
         assert b"/VMC/Ext/Blend/Apply" in listener.recv(65536)
 
 
-@pytest.mark.parametrize("text", ["host:0", "host:70000", "host:port", "[::1", "[::1]x", "[::1]:port"])
+def test_a_name_with_an_ipv6_address_is_sent_to_over_ipv4(monkeypatch):
+    """'localhost' resolves to ::1 first on many systems; VMC receivers on Unity's UdpClient listen on IPv4 only."""
+    import socket
+
+    answers = [(socket.AF_INET6, socket.SOCK_DGRAM, 17, "", ("::1", 9, 0, 0)),
+               (socket.AF_INET, socket.SOCK_DGRAM, 17, "", ("127.0.0.1", 9))]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: answers)
+    with VmcSender("somehost", 9) as sender:
+        sender._look_up()
+        assert sender._address == (socket.AF_INET, ("127.0.0.1", 9))
+
+
+@pytest.mark.parametrize("text", ["host:0", "host:70000", "host:port", "[::1", "[::1]x", "[::1]:port", "a:b:c",
+                                  "studio-pc:39539:1", "[localhost]:9"])
 def test_parse_target_rejects_bad_ports(text):
     with pytest.raises(InputError):
         parse_target(text)
