@@ -16,6 +16,7 @@ numpy and PIL (OpenCV's connected components where installed: `_grown_from`); no
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -539,13 +540,15 @@ def _hair_over_forehead(hair: np.ndarray, ys: np.ndarray, xs: np.ndarray, lm: np
     return left, right, float(np.median(lowest))
 
 
+@cache
 def _opencv():
-    """cv2, or None where it is not installed (the pure numpy reconstruction is used then)."""
-    try:
-        from avatar_engine.perception.opencv import import_cv2
+    """cv2, or None where it is not installed (the pure numpy reconstruction is used then); looked up once."""
+    from avatar_engine.errors import BackendError
+    from avatar_engine.perception.opencv import import_cv2
 
+    try:
         return import_cv2("hair regions")
-    except Exception:  # BackendError: not installed
+    except BackendError:  # not installed
         return None
 
 

@@ -38,16 +38,17 @@ def parse_target(text: str) -> tuple[str, int]:
     if Path(text).suffix.lower() in (".glb", ".gltf", ".vrm") or Path(text).is_file():
         raise InputError(f"--vmc {text}: that is a file, not HOST:PORT; give the avatar before --vmc, or a target "
                          f"after it (--vmc {DEFAULT_HOST}:{DEFAULT_PORT})")
+    ipv6 = text.startswith("[") or text.count(":") > 1  # bracketed, or bare: its colons are not a port's
     if text.startswith("["):
         host, bracket, rest = text[1:].partition("]")
         if not bracket or (rest and not rest.startswith(":")):
             raise InputError(f"VMC target {text!r} must look like [IPV6]:PORT")
         sep, port = (":", rest[1:]) if rest else ("", "")
-    elif text.count(":") > 1:  # a bare IPv6 address: its colons are not a port's
+    elif ipv6:
         host, sep, port = text, "", ""
     else:
         host, sep, port = text.rpartition(":") if ":" in text else (text, "", "")
-    if (text.startswith("[") or text.count(":") > 1) and not _is_ipv6(host):
+    if ipv6 and not _is_ipv6(host):
         raise InputError(f"VMC target {text!r}: {host!r} is not an IPv6 address; write HOST:PORT, or [IPV6]:PORT")
     host = host or DEFAULT_HOST
     if not sep:
@@ -101,8 +102,8 @@ class VmcSender:
             raise BackendError(f"VMC output needs python-osc ({exc}); pip install 'avatar-engine[live]'") from None
         self._bundle, self._now, self._message = OscBundleBuilder, IMMEDIATELY, OscMessageBuilder
         self.host, self.port, self.neck_share, self.bone_offsets = host, port, neck_share, bone_offsets
-        self._sockets: dict[int, socket.socket] = {}
-        """One UDP socket per address family the target resolved to (IPv4, IPv6)."""
+        self._sock: socket.socket | None = None
+        """The UDP socket, made for the target's address family (IPv4 or IPv6) once it is known."""
         self._address: tuple[int, tuple] | None = None
         """(address family, socket address) of the target once known."""
         self._retry_at = 0.0
@@ -162,10 +163,9 @@ class VmcSender:
             return False
         family, where = address
         try:
-            sock = self._sockets.get(family)
-            if sock is None:
-                sock = self._sockets[family] = socket.socket(family, socket.SOCK_DGRAM)
-            sock.sendto(self.encode(solved), where)
+            if self._sock is None:
+                self._sock = socket.socket(family, socket.SOCK_DGRAM)
+            self._sock.sendto(self.encode(solved), where)
         except OSError as exc:
             self._fail(f"cannot send VMC to {self.host}:{self.port}: {exc}")
             return False
@@ -173,9 +173,9 @@ class VmcSender:
         return True
 
     def close(self) -> None:
-        for sock in self._sockets.values():
-            sock.close()
-        self._sockets = {}
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
 
     def __enter__(self) -> "VmcSender":
         return self
