@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from live_common import performance, render_clip, save
+from live_common import FPS, performance, render_clip, save
 
 from avatar_engine.head.arkit import ARKIT_INDEX, ARKIT_NAMES as ARKIT_NAMES_
 from avatar_engine.live import LiveAvatar, LiveOptions, LivePipeline, PipelineOptions, open_source
@@ -79,7 +79,23 @@ def main() -> None:
         "angles_pass_p95": bool(np.percentile(angle_err, 95, axis=0).max() <= ANGLE_MAX_DEG),
         "loop": {k: summary[k] for k in ("fps", "stage_ms", "counts")},
     }
+    result["blinks"] = blink_peaks(true_w, est_w, idx)
     save("live_roundtrip", result, args.out)
+
+
+def blink_peaks(true_w: np.ndarray, est_w: np.ndarray, idx: np.ndarray) -> list[dict]:
+    """Each blink or wink of the performance (a run of frames where either eye's true weight is above 0): when it
+    starts (seconds) and each eye's peak, true and recovered. A wink must close its own eye, not both."""
+    eyes = [ARKIT_INDEX["eyeBlinkLeft"], ARKIT_INDEX["eyeBlinkRight"]]
+    active = true_w[:, eyes].max(axis=1) > 0.0
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], active.astype(int), [0]])))
+    events = []
+    for start, end in zip(edges[::2], edges[1::2]):
+        window = slice(start, min(end + int(0.3 * FPS), len(idx)))  # the filtered eye may peak a little later
+        events.append({"t_s": round(float(idx[start] / FPS), 2),
+                       **{f"{side}_true": round(float(true_w[window, k].max()), 2) for side, k in zip("LR", eyes)},
+                       **{f"{side}_recovered": round(float(est_w[window, k].max()), 2) for side, k in zip("LR", eyes)}})
+    return events
 
 
 
