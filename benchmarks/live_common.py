@@ -84,13 +84,14 @@ def performance(duration: float = 27.0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def render_clip(path: Path, weights: np.ndarray, angles: np.ndarray, size: tuple[int, int], samples: int,
-                camera: Camera = REFERENCE_CAMERA, noise: float = 0.0) -> float:
-    """Render the performance to an mp4; noise adds Gaussian sensor noise (0-255 levels). Returns seconds."""
+                camera: Camera = REFERENCE_CAMERA, noise: float = 0.0, avatar=None) -> float:
+    """Render the performance to an mp4 with `avatar` (an Avatar; None: the default head); noise adds Gaussian
+    sensor noise (0-255 levels). Returns seconds."""
     rng = np.random.default_rng(0)
     t0 = time.perf_counter()
     with Renderer(headless_context(), RenderOptions(size=size, samples=samples, background=STUDIO_BACKDROP)) as r, \
             VideoWriter(path, FPS, size) as video:
-        r.load(template_avatar())
+        r.load(template_avatar() if avatar is None else avatar)
         for w, (yaw, pitch) in zip(weights, angles):
             r.render(expression(w, yaw, pitch), camera)
             frame = r.read()

@@ -20,6 +20,7 @@ import numpy as np
 from live_common import FPS, performance, render_clip, save
 
 from avatar_engine.head.arkit import ARKIT_INDEX, ARKIT_NAMES as ARKIT_NAMES_
+from avatar_engine.io import read_glb
 from avatar_engine.live import LiveAvatar, LiveOptions, LivePipeline, PipelineOptions, open_source
 
 JUDGED = ("jawOpen", "eyeBlinkLeft", "eyeBlinkRight", "mouthSmileLeft", "mouthSmileRight", "browInnerUp",
@@ -39,12 +40,16 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=4)
     ap.add_argument("--keep", help="keep the rendered clip here")
     ap.add_argument("--clip", help="reuse a clip rendered before with --keep (same size)")
+    ap.add_argument("--avatar", help="drive this avatar (.glb, e.g. one `avatar build` made) instead of the default "
+                    "head: the tracker then reads another face than the one its response was measured on")
     ap.add_argument("--out")
     args = ap.parse_args()
     weights, angles = performance()
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(args.clip or args.keep or Path(tmp) / "roundtrip.mp4")
-        render_s = 0.0 if args.clip else render_clip(clip, weights, angles, (args.size, args.size), args.samples)
+        avatar = read_glb(args.avatar) if args.avatar else None
+        render_s = 0.0 if args.clip else render_clip(clip, weights, angles, (args.size, args.size), args.samples,
+                                                     avatar=avatar)
         got: dict[int, object] = {}
         live = LiveAvatar(options=LiveOptions(size=(64, 64), samples=0, render=False))
         with open_source(str(clip)) as source:
@@ -65,7 +70,7 @@ def main() -> None:
     others = [k for k in range(52) if ARKIT_NAMES_[k] not in JUDGED and not ARKIT_NAMES_[k].startswith("eyeLook")]
     angle_err = np.abs(est_a - true_a)
     result = {
-        "size": args.size, "samples": args.samples, "frames": int(len(weights)), "processed": int(len(idx)),
+        "avatar": args.avatar or "the default head", "size": args.size, "samples": args.samples, "frames": int(len(weights)), "processed": int(len(idx)),
         "render_clip_s": round(render_s, 1),
         "channels": channels,
         "all_judged_pass": all(c["pass"] for c in channels.values()),

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from avatar_engine.live.idle import IdleOptions, blend, idle_frame, smoothstep
+from avatar_engine.solve.blink_range import BlinkRange, observe
 from avatar_engine.solve.calibration import Calibration, calibrate, reference_calibration
 from avatar_engine.solve.filters import OneEuroState
 from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
@@ -109,11 +110,14 @@ class Animator:
         """Frames refused for values that are not numbers (shown as no face)."""
         self.cut = 0
         """Frames of a face too far beyond the image's edges (`cut_by_edge`; shown as no face)."""
+        self.blinks = BlinkRange()
+        """This person's recent blinks, which widen each eye's blink to their full closure (`blink_range`)."""
 
     def recalibrate(self) -> None:
         """Collect the resting face again from the next frames (ask the person to look ahead, relaxed): taken as
         it is, without the automatic calibration's bounds."""
         self._collect, self._collect_auto, self._collect_seen = [], False, 0
+        self.blinks = BlinkRange()  # perhaps someone else now: their blinks are learnt again
 
     def update(self, frame: LandmarkFrame | None, now_s: float) -> SolvedFrame:
         """The frame to show at now_s (media seconds) given this frame's tracking result. A frame with a value that
@@ -163,7 +167,12 @@ class Animator:
                 # passes through holding between every two frames (the filter was reset on each, the pose a frame late)
                 self._filter = None
                 self._glide = self._glide_from(now_s, opts.idle.resume_s)
-            solved = solve_frame(frame, self.calibration, opts.tuning, self.mirror)
+            # MediaPipe's blink response differs from face to face (`blink_range`); a phone's is its own
+            widen = opts.tuning.response == "mediapipe"
+            solved = solve_frame(frame, self.calibration, opts.tuning, self.mirror,
+                                 self.blinks.top() if widen else None)
+            if widen:
+                self.blinks = observe(self.blinks, solved.blinks_read)
             tracked, self._filter = filter_frame(self._filter, solved, opts.tuning)
             shown = tracked
             if self._glide is not None:

@@ -42,8 +42,12 @@ def calibrate(scores: np.ndarray, rotations: np.ndarray, points: np.ndarray | No
     points : (n, k, 3) rigid landmarks (`pose.rigid_points`) or None.
 
     The median ignores the odd blink or twitch inside the window; rotations are averaged then projected
-    back onto a rotation. With `near` (the reference), each score stays within `max_shift` of its rest there: a
-    face that was not at rest (a held smile) cannot become the rest entirely."""
+    back onto a rotation. With `near` (the reference), no score's rest rises more than `max_shift` above its rest
+    there: a face that was not at rest (a held smile) cannot become the rest entirely. A rest below the reference's
+    is taken as it is: an expression held lowers few scores, and faces differ most that way. MediaPipe reads the
+    reference head's resting brows as browInnerUp 0.59, and other faces far lower (0.02 on the built astronaut,
+    0.17 on Grace Hopper): bounded to 0.3 below, a brow raise to 0.29 still read as rest, and the astronaut's brows
+    never moved (round-trip correlation -0.02)."""
     scores = np.asarray(scores, np.float32)
     rotations = np.asarray(rotations, np.float64)
     if scores.ndim != 2 or scores.shape[1] != 52 or len(scores) == 0 or rotations.shape != (len(scores), 3, 3):
@@ -52,5 +56,5 @@ def calibrate(scores: np.ndarray, rotations: np.ndarray, points: np.ndarray | No
     rest_points = None if points is None else np.median(np.asarray(points, np.float64), axis=0)
     rest = np.median(scores, axis=0)
     if near is not None:
-        rest = np.clip(rest, near.scores - max_shift, near.scores + max_shift)
+        rest = np.minimum(rest, near.scores + max_shift)
     return Calibration(rest.astype(np.float32), orthonormal(rotations.mean(axis=0)), len(scores), rest_points)

@@ -37,6 +37,10 @@ class SolvedFrame:
     """gaze : (2, 2) float32 per eye (left, right) yaw and pitch in degrees."""
     t_ns: int
     """Media time of the frame this was solved from."""
+    blinks_read: np.ndarray | None = None
+    """blinks_read : (2,) float32 the eyes' blinks (left, right) as solved from the scores, before the person's
+    blink range widened them and before any mirroring (`blink_range.observe` reads them); None where not solved
+    from scores (filtered, idle, held frames)."""
 
     @staticmethod
     def neutral(t_ns: int = 0) -> "SolvedFrame":

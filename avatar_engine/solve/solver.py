@@ -20,6 +20,7 @@ import numpy as np
 from avatar_engine.head.arkit import ARKIT_INDEX, ARKIT_NAMES
 from avatar_engine.records import Expression, euler_rotation
 from avatar_engine.solve import measured
+from avatar_engine.solve.blink_range import BLINK_INDEX, widened
 from avatar_engine.solve.calibration import Calibration
 from avatar_engine.solve.filters import OneEuroState, one_euro
 from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
@@ -382,7 +383,7 @@ def mirror_frame(solved: SolvedFrame) -> SolvedFrame:
     """The avatar as a mirror image of the person: left and right swapped, yaw and roll negated."""
     angles = solved.angles * np.array([-1.0, 1.0, -1.0], np.float32)
     gaze = solved.gaze[::-1] * np.array([-1.0, 1.0], np.float32)
-    return SolvedFrame(solved.weights[MIRROR], angles, gaze.astype(np.float32), solved.t_ns)
+    return SolvedFrame(solved.weights[MIRROR], angles, gaze.astype(np.float32), solved.t_ns, solved.blinks_read)
 
 
 def seen_angles(frame: LandmarkFrame, calibration: Calibration) -> np.ndarray:
@@ -398,8 +399,9 @@ def seen_angles(frame: LandmarkFrame, calibration: Calibration) -> np.ndarray:
 
 
 def solve_frame(frame: LandmarkFrame, calibration: Calibration, tuning: SolverTuning = DEFAULT_TUNING,
-                mirror: bool = False) -> SolvedFrame:
-    """One tracked frame -> the avatar's unfiltered weights, head angles and gaze."""
+                mirror: bool = False, blink_top: np.ndarray | None = None) -> SolvedFrame:
+    """One tracked frame -> the avatar's unfiltered weights, head angles and gaze. blink_top : (2,) the weight
+    each eye's full closure reads for this person (`blink_range`), as read (before mirroring); None: 1."""
     seen = seen_angles(frame, calibration)
     angles = correct_angles(seen, tuning)
     drift = _pose_drift()
@@ -409,12 +411,16 @@ def solve_frame(frame: LandmarkFrame, calibration: Calibration, tuning: SolverTu
         first = scores_to_weights(frame.scores, calibration, angles, tuning, pose_curves=False)
         angles = correct_angles(seen - drift.T @ first, tuning)
     weights = scores_to_weights(frame.scores, calibration, angles, tuning)
+    blinks_read = weights[list(BLINK_INDEX)].copy()
+    if blink_top is not None:
+        weights = widened(weights, blink_top)
     if frame.points is not None and tuning.response == "mediapipe":
         weights = split_rounding(weights, lip_gap(frame.points), tuning)
     weights = conjugate_gaze(lips_within_jaw(weights), tuning)
     if tuning.response == "mediapipe":  # MediaPipe's blink-as-squint read; a phone's squint is its own
         weights = squint_under_blink(weights, tuning)
-    solved = SolvedFrame(weights, angles.astype(np.float32), gaze_from_weights(weights, tuning), frame.t_ns)
+    solved = SolvedFrame(weights, angles.astype(np.float32), gaze_from_weights(weights, tuning), frame.t_ns,
+                         blinks_read)
     return mirror_frame(solved) if mirror else solved
 
 

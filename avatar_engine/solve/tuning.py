@@ -90,8 +90,9 @@ class SolverTuning:
     """Automatic calibration starts its window again when the head turns further than this from the window's first
     frame: a person turning or nodding is not at rest (calibrated mid-turn, the avatar kept a 15-degree turn)."""
     calibration_max_shift: float = 0.3
-    """Automatic calibration moves no score's rest further than this from the reference head's: a person smiling
-    through the first second kept no smile for the session (recalibrating on demand has no such bound)."""
+    """Automatic calibration raises no score's rest more than this above the reference head's: a person smiling
+    through the first second kept no smile for the session (lower rests are taken as they are, `calibrate`;
+    recalibrating on demand has no bound)."""
 
     def __post_init__(self) -> None:
         if self.response not in ("mediapipe", "arkit"):

@@ -132,15 +132,34 @@ def test_calibration_ends_even_when_media_time_stands_still():
 
 
 def test_automatic_calibration_keeps_an_expression_held_from_the_start():
-    """Smiling (here: jaw open) through the first second: the expression stays readable, bounded by
+    """Smiling (here: jaw open) through the first second: the expression stays readable, the rest raised at most
     `calibration_max_shift` (before, it became the rest face for the session)."""
     a = Animator(AnimatorOptions(tuning=dataclasses.replace(DEFAULT_TUNING, calibration_s=0.2)))
     for i in range(30):
         out = a.update(smiling(i / FPS), i / FPS)
     assert a.state == "tracking" and a.calibration.frames > 0
     shift = a.calibration.scores - reference_calibration().scores
-    assert np.abs(shift).max() <= DEFAULT_TUNING.calibration_max_shift + 1e-6
+    assert shift.max() <= DEFAULT_TUNING.calibration_max_shift + 1e-6
     assert out.weights[JAW] > 0.3
+
+
+def test_automatic_calibration_takes_a_rest_below_the_references():
+    """A face whose resting brows read far lower than the reference head's (0.02 against 0.59: the built
+    astronaut): its rest is its own, so raising the brows shows at once. Bounded 0.3 below, a raise to 0.29 read
+    as rest."""
+    brow = ARKIT_INDEX["browInnerUp"]
+    a = Animator(AnimatorOptions(tuning=dataclasses.replace(DEFAULT_TUNING, calibration_s=0.2)))
+    rest = reference_calibration()
+    low = rest.scores.copy()
+    low[brow] = 0.02
+    for i in range(15):
+        a.update(LandmarkFrame(low.copy(), rest.rotation, int(i / FPS * 1e9)), i / FPS)
+    assert a.state == "tracking" and a.calibration.scores[brow] == pytest.approx(0.02, abs=1e-6)
+    raised = low.copy()
+    raised[brow] = 0.29
+    for i in range(15, 45):
+        out = a.update(LandmarkFrame(raised.copy(), rest.rotation, int(i / FPS * 1e9)), i / FPS)
+    assert out.weights[brow] > 0.5
 
 
 def test_automatic_calibration_waits_for_a_still_head():
