@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,19 @@ REFERENCE_CAMERA = Camera(distance=0.55, target=(0.0, 0.10, 0.05))
 """Frames the face from hairline to chin, as a webcam frames a person at a desk (same as the MediaPipe judge)."""
 RESULTS = Path(__file__).with_name("results")
 FPS = 30
+
+
+def _eyes(avatar) -> np.ndarray:
+    names, rest = avatar.skeleton.names, avatar.skeleton.rest_positions
+    return (np.asarray(rest[names.index("eye_L")], np.float64) + rest[names.index("eye_R")]) / 2
+
+
+def camera_for(avatar, camera: Camera = REFERENCE_CAMERA) -> Camera:
+    """`camera` moved with the avatar's eyes from where the default head has them: head-model identities stand at
+    their own height (synthetic people's heads lie 0.05-0.37 m up), and the reference framing is the default
+    head's."""
+    shift = _eyes(avatar) - _eyes(template_avatar(hair=None))
+    return replace(camera, target=tuple(float(t) for t in np.asarray(camera.target) + shift))
 
 
 def expression(weights: dict[str, float] | np.ndarray, yaw: float = 0.0, pitch: float = 0.0, roll: float = 0.0,
@@ -92,6 +106,7 @@ def render_clip(path: Path, weights: np.ndarray, angles: np.ndarray, size: tuple
     with Renderer(headless_context(), RenderOptions(size=size, samples=samples, background=STUDIO_BACKDROP)) as r, \
             VideoWriter(path, FPS, size) as video:
         r.load(template_avatar() if avatar is None else avatar)
+        camera = camera if avatar is None else camera_for(avatar, camera)
         for w, (yaw, pitch) in zip(weights, angles):
             r.render(expression(w, yaw, pitch), camera)
             frame = r.read()
