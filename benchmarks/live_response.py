@@ -11,7 +11,8 @@ ones (per axis, piecewise linear) and how the resting scores
 drift with yaw and with pitch (smoothed). The head-angle maps are the median over the faces: measured on the
 reference head alone they fitted it and no one else (turned 30 degrees, it reads 32.1 and the synthetic people a
 median 34.2; driving the astronaut built from its photo, the round trip's yaw erred by 3.7 degrees at p95, 1.7
-with the median maps). The scores' tables stay the reference head's (`SCORES_FROM_ALL` says why). Prints a summary as JSON; --write regenerates
+with the median maps). The scores' tables stay the reference head's (`combine` says why), and are measured on it
+alone. Prints a summary as JSON; --write regenerates
 avatar_engine/solve/measured.py, the table the solver inverts.
 """
 
@@ -94,21 +95,22 @@ def binned(true: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray
     return np.stack([values[np.abs(true - g) <= GRID_STEP / 2 + 1e-6].mean(axis=0) for g in grid])
 
 
-def measure(avatar, size: int, samples: int) -> dict:
-    """MediaPipe's response on one face (see the module's docstring); raises LostFace if it loses the face."""
+def measure(avatar, size: int, samples: int, scores: bool = True) -> dict:
+    """MediaPipe's response on one face (see the module's docstring): with `scores` False, the head-angle sweeps
+    alone (what `combine` takes from the other faces). Raises LostFace if MediaPipe loses the face."""
     probe = Probe(avatar, size, samples)
     try:
-        return _measure(probe)
+        return _measure(probe, scores)
     finally:
         probe.close()
 
 
-def _measure(probe: Probe) -> dict:
+def _measure(probe: Probe, scores: bool) -> dict:
     rest = probe.look(expression({}), hold=10)
     still = calibrate(rest.scores[None], rest.rotation[None],
                       rigid_points(rest.points, LANDMARKS["rigid"], rest.aspect)[None])
     curves, drifts, pose_drift = {}, {}, {}
-    for k, name in enumerate(ARKIT_NAMES):
+    for k, name in enumerate(ARKIT_NAMES if scores else ()):
         # the curve: one sweep from wherever the shape before left MediaPipe's video mode, as live motion does
         # (read from a settled rest instead, the round trip lost 0.01-0.02 of r on pucker, funnel and brows)
         frames = [probe.look(expression({name: w})) for w in WEIGHTS]
@@ -125,7 +127,7 @@ def _measure(probe: Probe) -> dict:
         drifts[name] = drift
         pose_drift[name] = seen_angles(frames[-1], still) - seen_angles(frames[0], still)  # the landmarks move too
     pose_curves = {}
-    for axis, grid in (("yaw", CURVE_YAWS), ("pitch", CURVE_PITCHES)):
+    for axis, grid in (("yaw", CURVE_YAWS), ("pitch", CURVE_PITCHES)) if scores else ():
         for angle in grid:  # read as the curves facing the camera are, one sweep after another
             probe.look(expression({}, **{axis: angle}), hold=SETTLE)
             for k, name in enumerate(ARKIT_NAMES):
@@ -149,47 +151,38 @@ def _measure(probe: Probe) -> dict:
         seen_grid = np.maximum.accumulate(binned(true, seen[:, k], grid))
         shift_grid = binned(true, shift, grid)
         shift_grid -= shift_grid[np.argmin(np.abs(grid))]  # no shift facing the camera, by definition
-        residual = true - np.interp(seen[:, k], seen_grid, grid)
-        tables[axis] = (grid, seen_grid, shift_grid, residual)
+        tables[axis] = (grid, seen_grid, shift_grid, (true, seen[:, k]))
     return {"rest": rest.scores.astype(np.float64), "curves": curves, "drifts": drifts, "pose_drift": pose_drift,
             "pose_curves": pose_curves, "tables": tables,
             "roll_gain": float(rolls @ rolls / max(rolls @ roll_seen, 1e-9)),
             "neutral": rest.rotation, "points": still.points}
 
 
-def _typical_curve(curves: list[np.ndarray]) -> np.ndarray:
-    """The median rest plus the median rise above it: calibration maps each person's rest onto the table's, and
-    the rise is what the solver inverts."""
-    stack = np.stack(curves)
-    return np.median(stack[:, 0]) + np.median(stack - stack[:, :1], axis=0)
-
-
 def combine(faces: list[dict]) -> dict:
-    """The head-angle maps (how MediaPipe's yaw, pitch and roll relate to the true ones, and the pitch it reads on a
-    turned head) are the median over the faces; everything about the scores stays the first face's, the reference
-    head's (`SCORES_FROM_ALL`)."""
+    """The head-angle maps (how MediaPipe's yaw, pitch and roll relate to the true ones) are the median over the
+    faces; everything about the scores stays the first face's, the reference head's. Each table's fourth entry
+    becomes every face's sweep error against the median map (degrees).
+
+    Not kept: the scores' tables (curves, cross-talk, drift with the head's turn) as the median over the faces too
+    (the median rest plus the median rise). Measured on 8 faces (the reference head and seeds 6000-6006) and judged
+    by the round trip on four faces outside them (the astronaut and Grace Hopper built from their photos, synthetic
+    people 7000 and 7001), correlation r: pucker 0.88 / 0.63 / 0.43 / 0.63 -> 0.87 / 0.76 / 0.93 / 0.66, but funnel
+    0.92 / 0.92 / 0.94 / 0.88 -> 0.87 / 0.85 / 0.93 / 0.82 and browInnerUp on seed 7001 0.87 -> 0.74; on the
+    reference head browInnerUp 0.86 -> 0.76 and pucker 0.93 -> 0.82. The angle maps alone from all faces changed no
+    score's r by more than 0.03 and brought yaw's p95 error on those four from 3.7 / 1.6 / 2.3 / 6.8 to 1.7 / 1.7 /
+    1.7 / 4.8 degrees. Also not kept: the pitch MediaPipe reads on a head that only turns, taken out. Its median
+    over the 8 faces is under 0.8 degrees (and of opposite signs left and right), while the built astronaut reads
+    5-8 degrees of nod at 30 degrees of turn either way: the round trip's pitch p95 went 7.1 -> 7.7 there, 2.2 ->
+    1.6 on the reference head, and no other face moved."""
     median = lambda values: np.median(np.stack(values), axis=0)  # noqa: E731
     reference = faces[0]
     tables = {}
     for axis in ("yaw", "pitch"):
         grid, _, shift, _ = reference["tables"][axis]
         seen = np.maximum.accumulate(median([f["tables"][axis][1] for f in faces]))
-        tables[axis] = (grid, seen, shift, np.concatenate([f["tables"][axis][3] for f in faces]))
+        errors = [true - np.interp(read, seen, grid) for true, read in (f["tables"][axis][3] for f in faces)]
+        tables[axis] = (grid, seen, shift, np.concatenate(errors))
     return {**reference, "tables": tables, "roll_gain": float(np.median([f["roll_gain"] for f in faces]))}
-
-
-SCORES_FROM_ALL = False
-"""Not kept: the scores' tables (curves, cross-talk, drift with the head's turn) as the median over the faces too
-(the median rest plus the median rise). Measured on 8 faces (the reference head and seeds 6000-6006) and judged
-by the round trip on four faces outside them (the astronaut and Grace Hopper built from their photos, synthetic
-people 7000 and 7001), correlation r: pucker 0.88 / 0.63 / 0.43 / 0.63 -> 0.87 / 0.76 / 0.93 / 0.66, but funnel
-0.92 / 0.92 / 0.94 / 0.88 -> 0.87 / 0.85 / 0.93 / 0.82 and browInnerUp on seed 7001 0.87 -> 0.74; on the reference
-head browInnerUp 0.86 -> 0.76 and pucker 0.93 -> 0.82. The angle maps alone from all faces changed no score's r by
-more than 0.03 and brought yaw's p95 error on those four from 3.7 / 1.6 / 2.3 / 6.8 to 1.7 / 1.7 / 1.7 / 4.8
-degrees. Also not kept: the pitch MediaPipe reads on a head that only turns, taken out. Its median over the 8 faces
-is under 0.8 degrees (and of opposite signs left and right), while the built astronaut reads 5-8 degrees of nod
-at 30 degrees of turn either way: the round trip's pitch p95 went 7.1 -> 7.7 there, 2.2 -> 1.6 on the reference
-head, and no other face moved."""
 
 
 def faces_to_measure(count: int, seed: int):
@@ -212,7 +205,7 @@ def main() -> None:
     measured, labels = [], []
     for label, avatar in faces_to_measure(args.faces, args.seed):
         try:
-            measured.append(measure(avatar, args.size, args.samples))
+            measured.append(measure(avatar, args.size, args.samples, scores=not measured))
             labels.append(label)
         except LostFace as exc:
             print(f"{label}: {exc}; left out", file=sys.stderr)
@@ -249,8 +242,9 @@ def main() -> None:
         r = lambda v: tuple(round(float(x), 4) for x in v)  # noqa: E731
         MEASURED.write_text(
             f'"""MediaPipe\'s measured response, video mode: the scores on the reference head, the head-angle maps the median\n'
-            f'over it and {len(labels) - 1} synthetic people (seeds from {args.seed}). GENERATED by benchmarks/live_response.py --write\n'
-            f'(faces {args.faces}, size {args.size}, samples {args.samples}); re-run it, do not edit."""\n\n'
+            f'over it and {len(labels) - 1} synthetic people (seeds {", ".join(l.rsplit(" ", 1)[-1] for l in labels[1:]) or "none"}).\n'
+            f'GENERATED by benchmarks/live_response.py --write (faces {args.faces}, seed {args.seed}, size {args.size},\n'
+            f'samples {args.samples}); re-run it, do not edit."""\n\n'
             f"RESPONSE_WEIGHTS = {WEIGHTS!r}\n"
             f'"""Weights the faces were rendered with for each shape."""\n'
             f"RESPONSE_SCORES: dict[str, tuple[float, ...]] = {fmt({n: r(c) for n, c in curves.items()})}\n"
@@ -266,7 +260,7 @@ def main() -> None:
             f'"""...and nodded to each of CURVE_PITCHES."""\n'
             f"CROSSTALK: dict[str, dict[str, float]] = {fmt({n: c for n, c in crosstalk.items() if c})}\n"
             f'"""Shape at full weight -> {{other shape: how much its score moves}} (MediaPipe reads a smile partly as raised\n'
-            f'brows, say); the solver subtracts it using a first estimate of the weights."""\n'
+            f'brows, say); the solver subtracts it using a first estimate of the weights, the blinks\' then refined."""\n'
             f"POSE_DRIFT: dict[str, tuple[float, float, float]] = {fmt(pose_drift)}\n"
             f'"""Shape at full weight -> the yaw, pitch, roll (degrees) MediaPipe\'s head pose reads with the head still\n'
             f'(a smile tips its pitch by about 4 degrees); the solver subtracts it."""\n'

@@ -42,6 +42,7 @@ def main() -> None:
     ap.add_argument("--clip", help="reuse a clip rendered before with --keep (same size)")
     ap.add_argument("--avatar", help="drive this avatar (.glb, e.g. one `avatar build` made) instead of the default "
                     "head: the tracker then reads another face than the one its response was measured on")
+    ap.add_argument("--name", help="what the results call the --avatar (default: its path)")
     ap.add_argument("--out")
     args = ap.parse_args()
     weights, angles = performance()
@@ -70,7 +71,7 @@ def main() -> None:
     others = [k for k in range(52) if ARKIT_NAMES_[k] not in JUDGED and not ARKIT_NAMES_[k].startswith("eyeLook")]
     angle_err = np.abs(est_a - true_a)
     result = {
-        "avatar": args.avatar or "the default head", "size": args.size, "samples": args.samples, "frames": int(len(weights)), "processed": int(len(idx)),
+        "avatar": args.name or args.avatar or "the default head", "size": args.size, "samples": args.samples, "frames": int(len(weights)), "processed": int(len(idx)),
         "render_clip_s": round(render_s, 1),
         "channels": channels,
         "all_judged_pass": all(c["pass"] for c in channels.values()),

@@ -171,7 +171,7 @@ class Animator:
             widen = opts.tuning.response == "mediapipe"
             solved = solve_frame(frame, self.calibration, opts.tuning, self.mirror,
                                  self.blinks.top() if widen else None)
-            if widen:
+            if widen and self._collect is None:  # calibrated: against the reference's rest a blink may be false
                 self.blinks = observe(self.blinks, solved.blinks_read)
             tracked, self._filter = filter_frame(self._filter, solved, opts.tuning)
             shown = tracked

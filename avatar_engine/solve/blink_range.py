@@ -4,9 +4,10 @@ MediaPipe's blink response was measured on the reference head (`measured.RESPONS
 the astronaut built by `avatar build` and driven with known blinks, eyes fully shut solved to 0.63 in the left eye
 and 0.98 in the right (the reference head's cross-talk, the right eye lifting the left's score by 0.13, is taken out
 of a face that has less), so every blink left one eye half open. The live loop therefore keeps each eye's recent
-blink peaks (`observe`, a pure update) and divides that eye's blink by the highest of them (`BlinkRange.top`):
-after two blinks the left eye shuts. A person whose blinks already read 1 is left as they are; squints and half
-blinks peak too low to count (`PEAK_MIN`). Peaks are kept per eye as read, before any mirroring."""
+blink peaks (`observe`, a pure update) and stretches that eye's blink above START so that the highest of them
+(`BlinkRange.top`) reads 1: after two blinks the left eye shuts. A person whose blinks already read 1 is left as
+they are; squints and half blinks peak too low to count (`PEAK_MIN`) and are not stretched. Peaks are kept per eye
+as read, before any mirroring, and only once the person is calibrated."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ RECENT = 8
 MIN_BLINKS = 2
 """An eye is widened once this many of its blinks were seen: one misread is not a person's range."""
 FLOOR = 0.5
-"""The least full closure an eye may be given: its blink is widened at most 1 / FLOOR times."""
+"""The least full closure an eye may be given (above START: the stretch stays finite)."""
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,11 @@ def observe(state: BlinkRange, blinks: np.ndarray) -> BlinkRange:
 
 
 def widened(weights: np.ndarray, top: np.ndarray) -> np.ndarray:
-    """(52,) float32 weights with each eye's blink divided by its full closure `top` (2,), at most 1."""
+    """(52,) float32 weights with each eye's blink stretched so that its full closure `top` (2,) reads 1: above
+    START only, so a squint or a smile's narrowing (0.2-0.35) is not made a half-shut eye; at most 1."""
     out = np.asarray(weights, np.float32).copy()
     index = list(BLINK_INDEX)
-    out[index] = np.minimum(out[index] / np.asarray(top, np.float32), 1.0)
+    w, top = out[index], np.asarray(top, np.float32)
+    stretched = START + (w - START) * (1.0 - START) / np.maximum(top - START, 1e-6)
+    out[index] = np.minimum(np.where(w > START, stretched, w), 1.0)
     return out

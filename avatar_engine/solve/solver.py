@@ -105,27 +105,32 @@ def _pose_drift() -> np.ndarray:
     return d
 
 
-BLINKS = np.array([name.startswith("eyeBlink") for name in ARKIT_NAMES])
-"""Shapes whose cross-talk is undone with estimates refined in turn (`BLINK_CROSSTALK_PASSES`)."""
-BLINK_CROSSTALK_PASSES = 3
-"""Passes that refine the blinks' estimates. A blink's response flattens near full (the left eye reads 0.687 at
-weight 0.75 and 0.695 at 1), so a small error in the cross-talk taken out of it is a large error in weight: a left
-wink read 0.71, its right eye 0.14 (the wink's own cross-talk, 0.076, lifted over rest), and the right eye's first
-estimate, 0.3, took 0.04 out of the left: the wink showed 0.73 (the right wink 1.0). Refined, the right eye's
-estimate falls to 0 and the wink closes. The other shapes keep the first estimate: refined too, browInnerUp at 0.9
-read 0.79 against 1.0 (its cross-talk runs both ways: browInnerUp lifts browOuterUp, which lowers browInnerUp), the
-round trip's browInnerUp correlation fell from 0.87 to 0.85, and pairs with negative cross-talk (eyeLookIn and
-eyeLookOut) fed each other past `max_gain`. Two passes converge on the round trip's clip; the third is margin."""
+BLINK_INDEX_ROWS = np.array(BLINK_INDEX)
+BLINK_CROSSTALK_PASSES = 2
+"""Passes that refine the blinks' estimates, one eye after the other. A blink's response flattens near full (the
+left eye reads 0.687 at weight 0.75 and 0.695 at 1), so a small error in the cross-talk taken out of it is a large
+error in weight: a left wink read 0.71, its right eye 0.14 (the wink's own cross-talk, 0.076, lifted over rest),
+and the right eye's first estimate, 0.3, took 0.04 out of the left: the wink showed 0.73 (the right wink 1.0).
+Refined, the right eye's estimate falls to 0 and the wink closes. The eye that reads lower goes first (it is the
+one the other's cross-talk lifted): updated together, the pair swung between (1, 0) and (0.75, 0.08) from pass to
+pass. The other shapes keep the first estimate: refined too, browInnerUp at 0.9 read 0.79 against 1.0 (its
+cross-talk runs both ways: browInnerUp lifts browOuterUp, which lowers browInnerUp), the round trip's browInnerUp
+correlation fell from 0.87 to 0.85, and pairs with negative cross-talk (eyeLookIn and eyeLookOut) fed each other
+past `max_gain`."""
 
 
 def _without_crosstalk(s: np.ndarray, curves: tuple[np.ndarray, np.ndarray], max_gain: float) -> np.ndarray:
     """Scores (52,) with the cross-talk of the other shapes taken out (a smile lifts MediaPipe's browInnerUp,
     say), estimated from their weights: a first estimate from the scores as read, the blinks' then refined."""
     crosstalk = _crosstalk()
-    first = _invert(s, curves, max_gain)
-    weights = first
+    weights = _invert(s, curves, max_gain)
+    knots, values = curves
+    order = BLINK_INDEX_ROWS[np.argsort(weights[BLINK_INDEX_ROWS], kind="stable")]
     for _ in range(BLINK_CROSSTALK_PASSES):
-        weights = np.where(BLINKS, _invert(s - crosstalk @ weights, curves, max_gain), first)
+        for k in order:
+            x = np.array([s[k] - crosstalk[k] @ weights])
+            weights[k] = min(_lookup(x, knots[k:k + 1], values[k:k + 1])[0],
+                             max(0.0, (x[0] - knots[k, 0]) * max_gain))
     return s - crosstalk @ weights
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from avatar_engine.head.arkit import ARKIT_INDEX
 from avatar_engine.live.animator import Animator, AnimatorOptions
-from avatar_engine.solve.blink_range import FLOOR, MIN_BLINKS, PEAK_MIN, BlinkRange, observe, widened
+from avatar_engine.solve.blink_range import FLOOR, MIN_BLINKS, PEAK_MIN, START, BlinkRange, observe, widened
 from avatar_engine.solve.calibration import reference_calibration
 from avatar_engine.solve.frames import LandmarkFrame
 from avatar_engine.solve.measured import RESPONSE_SCORES, RESPONSE_WEIGHTS
@@ -34,6 +34,17 @@ def test_an_eye_is_widened_to_its_own_blinks_after_enough_of_them():
     weights[[LEFT, RIGHT]] = 0.6, 0.3
     out = widened(weights, state.top())
     assert out[LEFT] == pytest.approx(1.0) and out[RIGHT] == pytest.approx(0.3)
+
+
+def test_a_squint_is_not_stretched_into_a_half_shut_eye():
+    """Only the blink above START is stretched: a squint's or a smile's 0.25 stays 0.25 on an eye whose full closure
+    reads 0.6 (divided, it became 0.42), and the stretch is continuous there."""
+    weights = np.zeros(52, np.float32)
+    for w in (0.1, 0.25, START):
+        weights[LEFT] = w
+        assert widened(weights, np.array([0.6, 1.0]))[LEFT] == pytest.approx(w)
+    weights[LEFT] = START + 1e-4
+    assert widened(weights, np.array([0.6, 1.0]))[LEFT] == pytest.approx(START, abs=1e-3)
 
 
 def test_squints_and_half_blinks_do_not_count():
