@@ -7,6 +7,7 @@ import os
 import platform
 import time
 from dataclasses import replace
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +31,16 @@ def _eyes(avatar) -> np.ndarray:
     return (np.asarray(rest[names.index("eye_L")], np.float64) + rest[names.index("eye_R")]) / 2
 
 
+@cache
+def _default_eyes() -> np.ndarray:
+    return _eyes(template_avatar(hair=None))
+
+
 def camera_for(avatar, camera: Camera = REFERENCE_CAMERA) -> Camera:
     """`camera` moved with the avatar's eyes from where the default head has them: head-model identities stand at
     their own height (synthetic people's heads lie 0.05-0.37 m up), and the reference framing is the default
     head's."""
-    shift = _eyes(avatar) - _eyes(template_avatar(hair=None))
+    shift = _eyes(avatar) - _default_eyes()
     return replace(camera, target=tuple(float(t) for t in np.asarray(camera.target) + shift))
 
 

@@ -71,7 +71,8 @@ def main() -> None:
     others = [k for k in range(52) if ARKIT_NAMES_[k] not in JUDGED and not ARKIT_NAMES_[k].startswith("eyeLook")]
     angle_err = np.abs(est_a - true_a)
     result = {
-        "avatar": args.name or args.avatar or "the default head", "size": args.size, "samples": args.samples, "frames": int(len(weights)), "processed": int(len(idx)),
+        "avatar": args.name or args.avatar or "the default head", "size": args.size, "samples": args.samples,
+        "frames": int(len(weights)), "processed": int(len(idx)),
         "render_clip_s": round(render_s, 1),
         "channels": channels,
         "all_judged_pass": all(c["pass"] for c in channels.values()),
@@ -102,7 +103,6 @@ def blink_peaks(true_w: np.ndarray, est_w: np.ndarray, idx: np.ndarray) -> list[
                        **{f"{side}_true": round(float(true_w[window, k].max()), 2) for side, k in zip("LR", eyes)},
                        **{f"{side}_recovered": round(float(est_w[window, k].max()), 2) for side, k in zip("LR", eyes)}})
     return events
-
 
 
 if __name__ == "__main__":

@@ -256,7 +256,6 @@ def perceive(rgb: np.ndarray, landmarker: FaceLandmarker, options: PerceptionOpt
                       yaw_deg=yaw, size=(w, h), face_count=len(faces))
 
 
-
 def _read(rgb: np.ndarray, landmarker: FaceLandmarker, face: FaceObservation,
           mirror_average: bool) -> tuple[np.ndarray, np.ndarray]:
     """`face` (found in `rgb`) averaged with its twin in the mirrored photo: (478, 3) normalised points and (52,)

@@ -17,7 +17,7 @@ import numpy as np
 
 from avatar_engine.head.arkit import ARKIT_INDEX
 
-BLINK_INDEX = (ARKIT_INDEX["eyeBlinkLeft"], ARKIT_INDEX["eyeBlinkRight"])
+BLINK_INDEX = np.array([ARKIT_INDEX["eyeBlinkLeft"], ARKIT_INDEX["eyeBlinkRight"]])
 START, END = 0.3, 0.15
 """A blink starts when the eye's solved weight rises to START and ends when it falls below END; its peak is the
 highest weight between."""
@@ -68,8 +68,7 @@ def widened(weights: np.ndarray, top: np.ndarray) -> np.ndarray:
     """(52,) float32 weights with each eye's blink stretched so that its full closure `top` (2,) reads 1: above
     START only, so a squint or a smile's narrowing (0.2-0.35) is not made a half-shut eye; at most 1."""
     out = np.asarray(weights, np.float32).copy()
-    index = list(BLINK_INDEX)
-    w, top = out[index], np.asarray(top, np.float32)
+    w, top = out[BLINK_INDEX], np.asarray(top, np.float32)
     stretched = START + (w - START) * (1.0 - START) / np.maximum(top - START, 1e-6)
-    out[index] = np.minimum(np.where(w > START, stretched, w), 1.0)
+    out[BLINK_INDEX] = np.minimum(np.where(w > START, stretched, w), 1.0)
     return out

@@ -105,7 +105,6 @@ def _pose_drift() -> np.ndarray:
     return d
 
 
-BLINK_INDEX_ROWS = np.array(BLINK_INDEX)
 BLINK_CROSSTALK_PASSES = 2
 """Passes that refine the blinks' estimates, one eye after the other. A blink's response flattens near full (the
 left eye reads 0.687 at weight 0.75 and 0.695 at 1), so a small error in the cross-talk taken out of it is a large
@@ -125,12 +124,10 @@ def _without_crosstalk(s: np.ndarray, curves: tuple[np.ndarray, np.ndarray], max
     crosstalk = _crosstalk()
     weights = _invert(s, curves, max_gain)
     knots, values = curves
-    order = BLINK_INDEX_ROWS[np.argsort(weights[BLINK_INDEX_ROWS], kind="stable")]
     for _ in range(BLINK_CROSSTALK_PASSES):
-        for k in order:
-            x = np.array([s[k] - crosstalk[k] @ weights])
-            weights[k] = min(_lookup(x, knots[k:k + 1], values[k:k + 1])[0],
-                             max(0.0, (x[0] - knots[k, 0]) * max_gain))
+        for k in BLINK_INDEX[np.argsort(weights[BLINK_INDEX], kind="stable")]:
+            row = slice(k, k + 1)
+            weights[k] = _invert(s[row] - crosstalk[row] @ weights, (knots[row], values[row]), max_gain)[0]
     return s - crosstalk @ weights
 
 
@@ -416,7 +413,7 @@ def solve_frame(frame: LandmarkFrame, calibration: Calibration, tuning: SolverTu
         first = scores_to_weights(frame.scores, calibration, angles, tuning, pose_curves=False)
         angles = correct_angles(seen - drift.T @ first, tuning)
     weights = scores_to_weights(frame.scores, calibration, angles, tuning)
-    blinks_read = weights[list(BLINK_INDEX)].copy()
+    blinks_read = weights[BLINK_INDEX].copy()
     if blink_top is not None:
         weights = widened(weights, blink_top)
     if frame.points is not None and tuning.response == "mediapipe":
