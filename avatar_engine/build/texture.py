@@ -243,7 +243,11 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         _, linear_gains, lamp = cast
         as_lamp = delight.display_to_linear(part / 255.0) * linear_gains
         linear = np.exp((1 - lamp) * np.log(np.maximum(linear, 1e-9)) + lamp * np.log(np.maximum(as_lamp, 1e-9)))
-    lift = delight.exposure_lift(photo, landmarks_px) if landmarks_px is not None else None
+    # eye whites seen through lenses read darker than they are (tint, the frame's shade, reflections): a lift from
+    # them overshoots. grace_hopper.jpg darkened by a ramp read its whites at 82 and lifted the skin 2.9 EV, to
+    # [232, 202, 184] against the undarkened photo's [167, 123, 102]
+    behind_glasses = glasses is not None and glasses.found
+    lift = delight.exposure_lift(photo, landmarks_px) if landmarks_px is not None and not behind_glasses else None
     if lift is not None:  # an underexposed photo: its light level read from the eye whites, not the skin's own
         linear = linear * lift[0]
     linear = linear.astype(np.float32)

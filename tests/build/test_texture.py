@@ -311,6 +311,26 @@ def test_an_underexposed_photo_is_read_against_its_eye_whites(scene, studio):
     assert np.linalg.norm(mean_lab(lifted.texture, seen) - mean_lab(result.texture, seen)) < RELIT_DELTA_E_MAX
 
 
+def test_eye_whites_behind_glasses_do_not_lift_the_exposure(scene, studio, monkeypatch):
+    """Lenses darken the whites seen through them (tint, the frame's shade, reflections): a lift read from them
+    overshoots (grace_hopper.jpg darkened by a ramp: whites at 82, the skin lifted 2.9 EV to [232, 202, 184] against
+    the photo's own [167, 123, 102]). Where glasses are found the photo's light is taken as it is."""
+    from avatar_engine.build import texture
+    from avatar_engine.build.glasses import GlassesRead
+
+    _, _, skin, view = scene
+    rgb, mask, points, result = studio
+    if points is None:
+        pytest.skip("the exposure is read from MediaPipe's eye landmarks (mediapipe not installed)")
+    dim = np.clip(np.round(_display_of_linear(delight.display_to_linear(rgb / 255.0) * UNDEREXPOSED)), 0, 255)
+    dim = dim.astype(np.uint8)
+    assert delight.exposure_lift(dim, points) is not None, "the whites alone would lift this photo"
+    monkeypatch.setattr(texture, "detect_glasses", lambda photo, landmarks_px: GlassesRead(found=True, bridge=1.0))
+    behind = build(skin, view, dim, mask, points)
+    assert behind.exposure_lift == 1.0
+    assert not any("underexposed" in w for w in behind.warnings)
+
+
 def test_a_cast_that_clips_the_eye_whites_is_read_as_a_filters(landmarker):
     """The astronaut under a green cast of 1.25: her eye whites' green clips. Decoded, a clipped value sits at the
     ceiling whatever its light was; read as a lamp's (the choice said so, at 1.0) the cast was undone ten times over
