@@ -6,7 +6,7 @@ Time is media time in seconds (file position, or the capture clock for a camera)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -15,6 +15,8 @@ from avatar_engine.solve.blink_range import BlinkRange, observe
 from avatar_engine.solve.calibration import Calibration, calibrate, reference_calibration
 from avatar_engine.solve.filters import OneEuroState
 from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
+from avatar_engine.solve.settled_rest import SettledRest
+from avatar_engine.solve.settled_rest import observe as observe_rest
 from avatar_engine.solve.solver import filter_frame, solve_frame
 from avatar_engine.solve.pose import rigid_points, turned_deg
 from avatar_engine.solve.tuning import DEFAULT_TUNING, LANDMARKS, SolverTuning
@@ -32,6 +34,9 @@ class AnimatorOptions:
     """Show the avatar as a mirror image of the person (what a selfie view looks like)."""
     auto_calibrate: bool = True
     """Calibrate the resting face from the first `tuning.calibration_s` seconds of tracking."""
+    settle_rest: bool = True
+    """After the automatic calibration, let a shape's rest it bounded settle to the person's own once their frames
+    show it (`settled_rest`); False keeps the bounded rest until a calibration is asked for."""
     recentre_s: float = 0.6
     """When a calibration ends, glide from the pose shown to the newly calibrated one over this long (the head's
     angles over longer if a calm turn takes longer, `IdleOptions.resume_deg_s`): the new rest moved a head sitting
@@ -81,6 +86,9 @@ def _rigid(frames: list[LandmarkFrame], tuning: SolverTuning) -> np.ndarray | No
     return np.stack([rigid_points(f.points, LANDMARKS["rigid"], f.aspect) for f in frames])
 
 
+SETTLE_TURN_DEG = 10.0
+"""Frames of a head turned further than this from the calibrated rest pose say nothing of the resting scores (they
+drift with the turn) and are not sampled for the settled rest (`settled_rest`)."""
 CLOCK_RESTART_S = 0.5
 """A frame this much older than the last one means the caller's clock started again (not a late frame)."""
 
@@ -112,11 +120,15 @@ class Animator:
         """Frames of a face too far beyond the image's edges (`cut_by_edge`; shown as no face)."""
         self.blinks = BlinkRange()
         """This person's recent blinks, which widen each eye's blink to their full closure (`blink_range`)."""
+        self.settling: SettledRest | None = None
+        """After the automatic calibration: the rest it bounded, settling to the person's own (`settled_rest`);
+        None before it, and after a calibration asked for (taken as it is)."""
 
     def recalibrate(self) -> None:
         """Collect the resting face again from the next frames (ask the person to look ahead, relaxed): taken as
         it is, without the automatic calibration's bounds."""
         self._collect, self._collect_auto, self._collect_seen = [], False, 0
+        self.settling = None
         self.blinks = BlinkRange()  # perhaps someone else now: their blinks are learnt again
 
     def update(self, frame: LandmarkFrame | None, now_s: float) -> SolvedFrame:
@@ -153,11 +165,13 @@ class Animator:
                 # by count too: a media clock that does not advance (a caller's constant or mis-scaled t_ns) kept
                 # collecting for ever, about 6 KB a frame; a head never still calibrates on its last window
                 if span >= opts.tuning.calibration_s or self._collect_seen >= MAX_CALIBRATION_FRAMES:
+                    scores = np.stack([f.scores for f in self._collect])
                     self.calibration = calibrate(
-                        np.stack([f.scores for f in self._collect]), np.stack([f.rotation for f in self._collect]),
-                        _rigid(self._collect, opts.tuning),
+                        scores, np.stack([f.rotation for f in self._collect]), _rigid(self._collect, opts.tuning),
                         near=reference_calibration(opts.tuning.response) if self._collect_auto else None,
                         max_shift=opts.tuning.calibration_max_shift)
+                    self.settling = (SettledRest.start(self.calibration.scores, np.median(scores, axis=0))
+                                     if self._collect_auto and opts.settle_rest else None)
                     self._collect = None
                     if self._last_tracked is not None:  # the rest moved: glide to it (below), do not snap
                         self._glide, self._filter = self._glide_from(now_s, opts.recentre_s), None
@@ -167,6 +181,11 @@ class Animator:
                 # passes through holding between every two frames (the filter was reset on each, the pose a frame late)
                 self._filter = None
                 self._glide = self._glide_from(now_s, opts.idle.resume_s)
+            if self.settling is not None and self._collect is None and turned_deg(
+                    self.calibration.rotation, frame.rotation) <= SETTLE_TURN_DEG:
+                self.settling = observe_rest(self.settling, frame.scores, now_s)
+                if self.settling.rest is not self.calibration.scores:
+                    self.calibration = replace(self.calibration, scores=self.settling.rest)
             # MediaPipe's blink response differs from face to face (`blink_range`); a phone's is its own
             widen = opts.tuning.response == "mediapipe"
             solved = solve_frame(frame, self.calibration, opts.tuning, self.mirror,

@@ -162,6 +162,34 @@ def test_automatic_calibration_takes_a_rest_below_the_references():
     assert out.weights[brow] > 0.5
 
 
+def test_a_face_resting_far_above_the_reference_settles_to_its_own_rest():
+    """MediaPipe reads one synthetic person resting at mouthStretch 0.67 (the reference head: about 0). The
+    automatic calibration bounds the rest 0.3 above the reference's, so the avatar stretched its mouth while the
+    person rested; after `settled_rest.WINDOW_S` of rest it no longer does, while a smile still shows."""
+    from avatar_engine.solve.settled_rest import WINDOW_S
+
+    stretch, smile = ARKIT_INDEX["mouthStretchLeft"], ARKIT_INDEX["mouthSmileLeft"]
+    a = Animator(AnimatorOptions(tuning=dataclasses.replace(DEFAULT_TUNING, calibration_s=0.5)))
+    rest = reference_calibration()
+    own = rest.scores.copy()
+    own[stretch] = 0.67
+    shown = []
+    for i in range(int((WINDOW_S + 12.0) * FPS)):
+        shown.append(a.update(LandmarkFrame(own.copy(), rest.rotation, int(i / FPS * 1e9)), i / FPS).weights)
+    settled = np.array(shown[2 * FPS:])[:, stretch]  # calibrated, the glide to the new rest over
+    assert settled[0] > 0.2, "bounded: the stretch shows at first"
+    assert settled[-1] < 0.02
+    assert np.abs(np.diff(settled)).max() < 0.05, "it fades over seconds, it does not pop"
+    smiling_face = own.copy()
+    smiling_face[smile] = 0.8
+    t0 = len(shown)
+    for i in range(t0, t0 + FPS):
+        out = a.update(LandmarkFrame(smiling_face.copy(), rest.rotation, int(i / FPS * 1e9)), i / FPS)
+    assert out.weights[smile] > 0.5 and out.weights[stretch] < 0.02
+    a.recalibrate()
+    assert a.settling is None
+
+
 def test_automatic_calibration_waits_for_a_still_head():
     """A head turning through the first seconds (a turntable) is not at rest: the window starts again until the
     head holds still for `calibration_s`, and the rest pose is the still one, not mid-turn."""
