@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from avatar_engine.build.delight import exposure_lift, eye_whites, lifted
+from avatar_engine.build.delight import eye_whites, lifted
 from avatar_engine.build.fit import FitOptions, fit_landmarks
 from avatar_engine.build.image import LUMA, MAX_SIDE, as_rgb, linear_rgb, load_photo, stored_size
 from avatar_engine.build.perception import MAX_FACES, PerceptionOptions, level_photo, perceive
@@ -457,7 +457,12 @@ class Builder:
                           wave=wave)
         report.hair_iou = round(float(result.iou), 4)
         style = result.style
-        lift = exposure_lift(rgb, fit.landmarks_px)
+        # as the texture reads the light (`texture.eye_white_lift`): not from eye whites behind glasses
+        from avatar_engine.build.glasses import detect_glasses
+        from avatar_engine.build.texture import eye_white_lift
+
+        glasses = detect_glasses(rgb, fit.landmarks_px) if self.options.glasses != "off" else None
+        lift = eye_white_lift(rgb, fit.landmarks_px, glasses)
         if lift is not None:  # the hair's colour read as the skin's is, with the light the eye whites say
             style = replace(style, color=tuple(int(round(c)) for c in np.clip(lifted(style.color, lift[0]), 0, 255)))
         if region.headwear and region.bald:

@@ -181,6 +181,17 @@ def _check_inputs(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray, tri
         raise InputError(f"texture size must be at least 1024, got {size}")
 
 
+def eye_white_lift(photo: np.ndarray, landmarks_px: np.ndarray, glasses: GlassesRead | None
+                   ) -> tuple[float, float] | None:
+    """`delight.exposure_lift`, unless glasses were found (`glasses.detect_glasses`; None: not looked for). Eye
+    whites seen through lenses read darker than they are (tint, the frame's shade, reflections), and a lift from
+    them overshoots: grace_hopper.jpg darkened by a ramp read her whites at 82 and lifted the skin 2.9 EV, to
+    [232, 202, 184] against the undarkened photo's [167, 123, 102]."""
+    if glasses is not None and glasses.found:
+        return None
+    return delight.exposure_lift(photo, landmarks_px)
+
+
 def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray, triangles: np.ndarray,
                        normals: np.ndarray, view: PhotoView, mask: np.ndarray | None = None,
                        landmarks_px: np.ndarray | None = None, occlusion: np.ndarray | None = None,
@@ -243,11 +254,7 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         _, linear_gains, lamp = cast
         as_lamp = delight.display_to_linear(part / 255.0) * linear_gains
         linear = np.exp((1 - lamp) * np.log(np.maximum(linear, 1e-9)) + lamp * np.log(np.maximum(as_lamp, 1e-9)))
-    # eye whites seen through lenses read darker than they are (tint, the frame's shade, reflections): a lift from
-    # them overshoots. grace_hopper.jpg darkened by a ramp read its whites at 82 and lifted the skin 2.9 EV, to
-    # [232, 202, 184] against the undarkened photo's [167, 123, 102]
-    behind_glasses = glasses is not None and glasses.found
-    lift = delight.exposure_lift(photo, landmarks_px) if landmarks_px is not None and not behind_glasses else None
+    lift = eye_white_lift(photo, landmarks_px, glasses) if landmarks_px is not None else None
     if lift is not None:  # an underexposed photo: its light level read from the eye whites, not the skin's own
         linear = linear * lift[0]
     linear = linear.astype(np.float32)
