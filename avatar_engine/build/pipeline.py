@@ -457,9 +457,8 @@ class Builder:
                           wave=wave)
         report.hair_iou = round(float(result.iou), 4)
         style = result.style
-        # as the texture reads the light (`texture.eye_white_lift`): not from eye whites behind glasses
-        from avatar_engine.build.glasses import detect_glasses
-        from avatar_engine.build.texture import eye_white_lift
+        # as the texture reads the light (`glasses.eye_white_lift`): not from eye whites behind glasses
+        from avatar_engine.build.glasses import detect_glasses, eye_white_lift
 
         glasses = detect_glasses(rgb, fit.landmarks_px) if self.options.glasses != "off" else None
         lift = eye_white_lift(rgb, fit.landmarks_px, glasses)

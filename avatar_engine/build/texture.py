@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from avatar_engine.build import delight
-from avatar_engine.build.glasses import GlassesRead, detect_glasses, glasses_region
+from avatar_engine.build.glasses import GlassesRead, detect_glasses, eye_white_lift, glasses_region
 from avatar_engine.build.hair_region import (CHIN, FOREHEAD, NOT_FACE_SKIN, not_skin_mask, polygon_mask)
 from avatar_engine.build.hair_region import dilate as dilate_mask
 from avatar_engine.build.records import GLASSES_CHOICES, FitResult, PhotoView
@@ -181,17 +181,6 @@ def _check_inputs(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray, tri
         raise InputError(f"texture size must be at least 1024, got {size}")
 
 
-def eye_white_lift(photo: np.ndarray, landmarks_px: np.ndarray, glasses: GlassesRead | None
-                   ) -> tuple[float, float] | None:
-    """`delight.exposure_lift`, unless glasses were found (`glasses.detect_glasses`; None: not looked for). Eye
-    whites seen through lenses read darker than they are (tint, the frame's shade, reflections), and a lift from
-    them overshoots: grace_hopper.jpg darkened by a ramp read her whites at 82 and lifted the skin 2.9 EV, to
-    [232, 202, 184] against the undarkened photo's [167, 123, 102]."""
-    if glasses is not None and glasses.found:
-        return None
-    return delight.exposure_lift(photo, landmarks_px)
-
-
 def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray, triangles: np.ndarray,
                        normals: np.ndarray, view: PhotoView, mask: np.ndarray | None = None,
                        landmarks_px: np.ndarray | None = None, occlusion: np.ndarray | None = None,
@@ -354,6 +343,12 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         warnings.append(f"texture: the photo is underexposed (eye whites at level {lift[1]:.0f} of about "
                         f"{delight.EXPOSED_EYE_WHITES:.0f}): the skin's tone is read {np.log2(lift[0]):.1f} EV "
                         "brighter, as the eye whites say; a brighter photo gives a truer texture")
+    if lift is None and glasses is not None and glasses.found and landmarks_px is not None:
+        through = delight.exposure_lift(photo, landmarks_px)
+        if through is not None and through[0] >= SAID_LIFT:
+            warnings.append(f"texture: the eye whites, seen through glasses, read {np.log2(through[0]):.1f} EV "
+                            "underexposed; lenses darken them, so the photo's light is taken as it is (the skin may "
+                            "come out dark: a well-lit photo gives a truer texture)")
     if landmarks_px is not None and gains is None:
         warnings.append("texture: no usable eye whites (closed or small eyes, glasses, or JPEG colour bleeding skin "
                         "tone into them): white balance assumed neutral; a larger photo of open eyes corrects it")

@@ -328,7 +328,8 @@ def test_eye_whites_behind_glasses_do_not_lift_the_exposure(scene, studio, monke
     monkeypatch.setattr(texture, "detect_glasses", lambda photo, landmarks_px: GlassesRead(found=True, bridge=1.0))
     behind = build(skin, view, dim, mask, points)
     assert behind.exposure_lift == 1.0
-    assert not any("underexposed" in w for w in behind.warnings)
+    assert not any("the photo is underexposed" in w for w in behind.warnings)
+    assert any("seen through glasses" in w for w in behind.warnings), "the person is told why the skin may be dark"
 
 
 def test_a_cast_that_clips_the_eye_whites_is_read_as_a_filters(landmarker):
