@@ -244,7 +244,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         avatar=_load_avatar(args.avatar) if args.avatar else None, source=args.source, window=args.window,
         record=Path(args.record) if args.record else None, virtual_camera=args.virtual_camera,
         vmc=parse_target(args.vmc) if args.vmc is not None else None, stats=Path(args.stats) if args.stats else None,
-        mirror=args.mirror, size=parse_size(args.size), samples=args.samples, realtime=args.realtime, loop=args.loop,
+        mirror=args.mirror, settle_rest=not args.no_settle, size=parse_size(args.size), samples=args.samples, realtime=args.realtime, loop=args.loop,
         lossless=args.lossless, max_frames=args.max_frames, max_seconds=args.max_seconds, phone=args.phone,
         serial=args.serial, landmarker=args.landmarker, backend=args.backend)
     summary = run_live(settings)
@@ -588,6 +588,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vmc", nargs="?", const="127.0.0.1:39539", help="send VMC over OSC to HOST:PORT (default 127.0.0.1:39539)")
     p.add_argument("--stats", help="write frame rate, latency and stage times to this .json")
     p.add_argument("--mirror", action="store_true", help="the avatar mirrors you, as a selfie view does")
+    p.add_argument("--no-settle", action="store_true",
+                   help="keep the first second's calibrated rest: by default a face resting far from the reference "
+                        "head's on a shape (read as an expression) has that rest taken once it held it most of 20 s")
     p.add_argument("--size", default="1280x720", help="render size")
     p.add_argument("--samples", type=int, default=None,
                    help="MSAA samples (default: 4 on a GPU, 0 on software GL, where MSAA costs about 3x)")

@@ -36,6 +36,8 @@ class LiveSettings:
     vmc: tuple[str, int] | None = None
     stats: Path | None = None
     mirror: bool = False
+    settle_rest: bool = True
+    """`AnimatorOptions.settle_rest`: a rest the automatic calibration bounded settles to the person's own."""
     size: tuple[int, int] = (1280, 720)
     samples: int | None = None
     realtime: bool = False
@@ -141,7 +143,8 @@ def run_live(settings: LiveSettings) -> dict:
                 f"--backend {settings.backend} is not used: it reaches no GPU here or the face models are not "
                 f"converted (avatar engines convert), so MediaPipe's own landmarker tracks; --landmarker onnx "
                 f"runs them on {settings.backend} anyway")
-    animator = AnimatorOptions(tuning=ARKIT_TUNING if arkit else DEFAULT_TUNING, mirror=settings.mirror)
+    animator = AnimatorOptions(tuning=ARKIT_TUNING if arkit else DEFAULT_TUNING, mirror=settings.mirror,
+                               settle_rest=settings.settle_rest)
     needs_render = settings.window or settings.record or settings.virtual_camera or not settings.vmc
     options = LiveOptions(size=settings.size, samples=settings.samples, animator=animator,
                           render=bool(needs_render), landmarker=settings.landmarker,

@@ -147,6 +147,23 @@ def test_serial_flag_reaches_the_pipeline(clip, tmp_path, monkeypatch):
     assert seen == [True, False]
 
 
+def test_no_settle_flag_reaches_the_animator(clip, monkeypatch):
+    from avatar_engine.live import api
+
+    seen = []
+    real_init = api.LiveAvatar.__init__
+
+    def spy(self, avatar=None, options=None, ctx=None):
+        seen.append(options.animator.settle_rest)
+        real_init(self, avatar, options, ctx)
+
+    monkeypatch.setattr(api.LiveAvatar, "__init__", spy)
+    for flags in ([], ["--no-settle"]):
+        assert main(["live", "--source", str(clip["folder"]), "--size", "96x64", "--samples", "0",
+                     "--max-frames", "3", *flags]) == 0
+    assert seen == [True, False]
+
+
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
 def test_ctrl_c_finalises_the_recording(clip, tmp_path, stop):
     out = tmp_path / "interrupted.mp4"
