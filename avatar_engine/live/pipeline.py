@@ -54,6 +54,8 @@ class Slot:
 
     def put(self, item) -> None:
         with self._cond:
+            if self._full and self._item is END:
+                return  # the end stays: a tracker's next result overwrote a failed capture's END and the loop spun
             if self.lossless or item is END:
                 while self._full and not self._closed:
                     self._cond.wait(0.1)
@@ -210,6 +212,8 @@ class LivePipeline:
             signal.signal(signum, previous[signum])
 
         for signum in STOP_SIGNALS:
+            if signal.getsignal(signum) is signal.SIG_IGN:
+                continue  # ignored on purpose (`nohup`, a background job's SIGINT): the run outlives its terminal
             previous[signum] = signal.signal(signum, request_stop)
         try:
             yield
@@ -399,8 +403,10 @@ class LivePipeline:
             item = self._tracked.get(opts.idle_timeout_s)
             if item is END:
                 break
+            if self._errors:
+                break  # a worker failed: re-raised below (a file source's loop spun here on empty gets)
             if item is None:
-                if not live_source or self._errors:
+                if not live_source:
                     continue
                 now_s = last_media_s + (time.monotonic() - last_wall)  # keep idle life moving with the clock
                 solved = self._timed("solve", live.animator.update, None, now_s)

@@ -86,7 +86,7 @@ def _open_source(settings: LiveSettings):
         from avatar_engine.live.ifacialmocap import DEFAULT_PORT, IFacialMocapSource
 
         _, sep, port = settings.source.partition(":")
-        if sep and not (port.isdigit() and 1 <= int(port) <= 65535):
+        if sep and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
             raise InputError(f"--source {settings.source!r}: the port must be in 1..65535")
         return IFacialMocapSource(int(port) if sep else DEFAULT_PORT, phone=settings.phone)
     from avatar_engine.live.sources import open_source

@@ -245,6 +245,8 @@ class CameraSource(_Source):
         if self._cap is None:
             cameras = list_cameras()
             where = ", ".join(cameras) if cameras else "none"
+            if cameras and platform.system() == "Linux" and f"/dev/video{index}" not in cameras:
+                raise InputError(f"camera {index} does not exist (cameras found: {where})")
             if cameras:
                 raise BackendError(f"camera {index} cannot be opened (busy or not a capture device); "
                                    f"cameras found: {where}")
@@ -313,7 +315,7 @@ class CameraSource(_Source):
 def open_source(spec: str | int, camera_size: tuple[int, int] | None = None) -> _Source:
     """'0' (camera index), a video file or a folder of images. InputError naming the cause otherwise."""
     text = str(spec)
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # not '²', which int() refuses
         if int(text) >= 1 << 31:  # OpenCV takes a C int: it raised OverflowError
             cameras = list_cameras()
             raise InputError(f"camera {text} does not exist (cameras found: {', '.join(cameras) or 'none'})")

@@ -53,7 +53,7 @@ def parse_target(text: str) -> tuple[str, int]:
     host = host or DEFAULT_HOST
     if not sep:
         return host, DEFAULT_PORT
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
+    if not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
         raise InputError(f"VMC target {text!r} must look like HOST:PORT with a port in 1..65535")
     return host, int(port)
 

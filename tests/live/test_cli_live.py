@@ -44,6 +44,9 @@ def frames_in(path) -> int:
     (["--record", ""], "--record needs a file name"),  # an unset shell variable: nothing would be recorded
     (["--stats", " "], "--stats needs a file name"),
     (["--source", "2147483648"], "camera 2147483648 does not exist"),  # past a C int: OpenCV raised a traceback
+    (["--source", "\u00b2"], "not a camera index"),  # a digit to str.isdigit(), not to int(): a traceback
+    (["--source", "ifacialmocap:\u00b2"], "port must be in"),
+    (["--vmc", "host:\u00b2"], "HOST:PORT"),
 ])
 def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -244,6 +244,76 @@ def test_a_worker_error_reaches_the_caller(ctx, clip):
     assert END is not None
 
 
+def test_slot_keeps_the_end_once_put():
+    """A failing worker puts END; the other worker's next result must not replace it (the loop never ended)."""
+    slot = Slot()
+    slot.put(END)
+    slot.put("a tracked frame")
+    assert slot.get(0.01) is END
+
+
+def test_a_worker_error_mid_file_ends_the_run_at_once(ctx):
+    """A file read in real time whose decoder fails mid-file while the tracker still has a frame in hand: its
+    result replaced the failure's END, and the run raised only when max_seconds ran out (the loop spun on empty
+    gets), or never without it."""
+    from avatar_engine.live.sources import CapturedFrame
+
+    class FailsMidFile:
+        live, fps = False, 30.0
+
+        def __init__(self) -> None:
+            self.count = 0
+
+        def read(self):
+            self.count += 1
+            if self.count == 10:
+                raise RuntimeError("decoder exploded")
+            return CapturedFrame(np.zeros((48, 64, 3), np.uint8), self.count, time.monotonic_ns(),
+                                 int(self.count * 1e9 / 30))
+
+        def close(self):
+            pass
+
+    class SlowTracker:  # a tracker still working on a frame when the decoder fails
+        threads: dict = {}
+
+        def track(self, rgb, t_ns):
+            time.sleep(0.01)
+            return None
+
+        def close(self):
+            pass
+
+    for _ in range(3):
+        live = small_live(ctx, render=False)
+        live._tracker = SlowTracker()
+        t0 = time.monotonic()
+        with pytest.raises(RuntimeError, match="decoder exploded"):
+            LivePipeline(FailsMidFile(), live, [], PipelineOptions(
+                realtime=True, max_seconds=3.0, on_frame=lambda frame: time.sleep(0.05))).run()
+        live.close()
+        assert time.monotonic() - t0 < 2.0, "the failure ended the run only when max_seconds ran out"
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGHUP"), reason="SIGHUP is POSIX")
+def test_a_signal_ignored_before_the_run_stays_ignored(ctx):
+    """`nohup avatar live ...` ignores SIGHUP so the run outlives its terminal: the loop's stop handler took it
+    over, and closing the terminal stopped the run."""
+    import signal
+
+    live = small_live(ctx, render=False)
+    pipeline = LivePipeline(object(), live, [], PipelineOptions())
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with pipeline._ctrl_c_stops():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, signal.SIG_IGN)
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)
+        live.close()
+
+
 class UnpluggedCamera:
     """A live source that delivers frames, goes silent for a while (unplugged), then delivers again."""
 

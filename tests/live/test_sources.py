@@ -61,6 +61,21 @@ def test_missing_camera_names_the_cameras_that_exist():
         CameraSource(97)
 
 
+def test_a_camera_index_that_does_not_exist_is_bad_input_and_odd_digits_are_no_index(monkeypatch):
+    """Linux names its cameras /dev/videoN: an index with none is the user's mistake (exit 2), not a busy camera
+    (it said "busy or not a capture device", exit 4). '²' passes str.isdigit() but not int(): a traceback."""
+    import platform
+
+    from avatar_engine.live import sources
+
+    monkeypatch.setattr(sources, "list_cameras", lambda: ["/dev/video0"])
+    monkeypatch.setattr(platform, "system", lambda: "Linux")
+    with pytest.raises(InputError, match=r"camera 7 does not exist \(cameras found: /dev/video0\)"):
+        CameraSource(7)
+    with pytest.raises(InputError, match="not a camera index, a video file or a folder"):
+        open_source("\u00b2")
+
+
 def test_folder_frames_in_number_order_any_depth_and_upright(clip, tmp_path):
     # ffmpeg's %d.png numbering (no zero padding), a 16-bit PNG and a JPEG whose EXIF says turn it
     from PIL import Image
