@@ -110,6 +110,21 @@ nominal rate, and one with a pause in it read 21 of its "127" frames, to its end
 container's duration is an estimate too (5.1 s for 4.1 s of frames)."""
 
 
+def playback_duration(path: Path) -> float | None:
+    """The video's duration as FFmpeg plays it (edit lists honoured), seconds; None when it cannot say."""
+    try:
+        import imageio_ffmpeg
+
+        frames = imageio_ffmpeg.read_frames(str(path))
+        try:
+            duration = float(next(frames).get("duration") or 0.0)
+        finally:
+            frames.close()
+    except Exception:  # noqa: BLE001 - a file FFmpeg cannot read here keeps OpenCV's estimate
+        return None
+    return duration if np.isfinite(duration) and duration > 0 else None
+
+
 class VideoFileSource(_Source):
     """A video file, decoded frame by frame; media time from its frame rate."""
 
@@ -164,7 +179,11 @@ class VideoFileSource(_Source):
                     reached = max(self._last_ns, 0) * 1e-9 + 1.0 / self.fps  # the last frame's end
                     share, margin = CUT_SHORT
                     if reached < share * self._duration_s - margin:  # a damaged file, not its end: say so
-                        self.cut_short = (round(reached, 2), round(self._duration_s, 2))
+                        # OpenCV counts the frames an edit list hides (a clip cut with `ffmpeg -ss 3 -c copy` plays
+                        # 7 s of its 10 s of frames); FFmpeg's own duration honours it. Asked only here (0.17 s)
+                        duration = playback_duration(self.path) or self._duration_s
+                        if reached < share * duration - margin:
+                            self.cut_short = (round(reached, 2), round(duration, 2))
                     return None
                 msec = self._cap.get(self._cv2.CAP_PROP_POS_MSEC)
             index = self._count

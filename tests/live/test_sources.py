@@ -156,6 +156,31 @@ def test_a_video_damaged_halfway_says_how_far_it_decoded(tmp_path, capfd):
     assert whole.cut_short is None, "a file read to its end is not cut short"
 
 
+def test_a_clip_cut_without_re_encoding_is_not_damaged(tmp_path):
+    """`ffmpeg -ss 3 -c copy` keeps the frames before the cut and hides them with an edit list: OpenCV's frame count
+    says 10 s for a clip that plays 7, and the loop warned that the rest of the file was damaged."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    from avatar_engine.render.output import VideoWriter
+
+    long = tmp_path / "long.mp4"
+    rng = np.random.default_rng(1)
+    with VideoWriter(long, 30.0, (96, 64)) as video:
+        for _ in range(300):
+            video.write(rng.integers(0, 255, (64, 96, 4), dtype=np.uint8))
+    cut = tmp_path / "cut.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-ss", "3", "-i", str(long), "-c", "copy",
+                    str(cut)], check=True)
+    source = VideoFileSource(cut)
+    read = 0
+    while source.read() is not None:
+        read += 1
+    assert read < 260, "the cut hides frames (else this test tests nothing)"
+    assert source.cut_short is None
+
+
 def test_a_variable_rate_video_with_a_pause_is_not_damaged(tmp_path):
     """A .webm whose frames pause for 2 s: its frame count is its duration times its nominal rate (127 for 21
     frames), so counting frames called it damaged. Its last frame reaches (about) its end: not cut short."""
