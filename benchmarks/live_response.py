@@ -191,12 +191,17 @@ def faces_to_measure(count: int, seed: int):
         yield f"synthetic person seed {seed + k}", scene_avatar(random_scene(np.random.default_rng(seed + k)))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def face_arguments(ap: argparse.ArgumentParser) -> None:
+    """--faces, --seed (`faces_to_measure`) and the clips' --size and --samples."""
     ap.add_argument("--faces", type=int, default=8, help="the reference head and this many less one synthetic people")
     ap.add_argument("--seed", type=int, default=6000, help="first synthetic person's seed")
     ap.add_argument("--size", type=int, default=384)
     ap.add_argument("--samples", type=int, default=4)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    face_arguments(ap)
     ap.add_argument("--write", action="store_true", help="regenerate avatar_engine/solve/measured.py")
     ap.add_argument("--out")
     args = ap.parse_args()

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from live_common import FPS, bump, render_clip, save
-from live_response import faces_to_measure
+from live_response import face_arguments, faces_to_measure
 
 from avatar_engine.head.arkit import ARKIT_INDEX, ARKIT_NAMES
 from avatar_engine.live import LiveAvatar, LiveOptions, open_source
@@ -89,10 +89,7 @@ def judge(shown: np.ndarray, weights: np.ndarray, judged: np.ndarray) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--faces", type=int, default=8, help="the reference head and this many less one synthetic people")
-    ap.add_argument("--seed", type=int, default=6000, help="first synthetic person's seed")
-    ap.add_argument("--size", type=int, default=384)
-    ap.add_argument("--samples", type=int, default=4)
+    face_arguments(ap)
     ap.add_argument("--out")
     args = ap.parse_args()
     weights, angles, judged = performance()
