@@ -244,9 +244,9 @@ def cmd_live(args: argparse.Namespace) -> int:
         avatar=_load_avatar(args.avatar) if args.avatar else None, source=args.source, window=args.window,
         record=Path(args.record) if args.record else None, virtual_camera=args.virtual_camera,
         vmc=parse_target(args.vmc) if args.vmc is not None else None, stats=Path(args.stats) if args.stats else None,
-        mirror=args.mirror, settle_rest=not args.no_settle, size=parse_size(args.size), samples=args.samples, realtime=args.realtime, loop=args.loop,
-        lossless=args.lossless, max_frames=args.max_frames, max_seconds=args.max_seconds, phone=args.phone,
-        serial=args.serial, landmarker=args.landmarker, backend=args.backend)
+        mirror=args.mirror, settle_rest=not args.no_settle, size=parse_size(args.size), samples=args.samples,
+        realtime=args.realtime, loop=args.loop, lossless=args.lossless, max_frames=args.max_frames,
+        max_seconds=args.max_seconds, phone=args.phone, serial=args.serial, landmarker=args.landmarker, backend=args.backend)
     summary = run_live(settings)
     lat = summary["latency_ms"]
     print(f"live: {summary['counts'].get('rendered', 0)} frames in {summary['seconds']} s ({summary['fps']} fps), "

@@ -122,7 +122,7 @@ class Animator:
         """This person's recent blinks, which widen each eye's blink to their full closure (`blink_range`)."""
         self.settling: SettledRest | None = None
         """After the automatic calibration: the rest it bounded, settling to the person's own (`settled_rest`);
-        None before it, and after a calibration asked for (taken as it is)."""
+        None before it, when it bounded nothing, and after a calibration asked for (taken as it is)."""
 
     def recalibrate(self) -> None:
         """Collect the resting face again from the next frames (ask the person to look ahead, relaxed): taken as
@@ -170,8 +170,9 @@ class Animator:
                         scores, np.stack([f.rotation for f in self._collect]), _rigid(self._collect, opts.tuning),
                         near=reference_calibration(opts.tuning.response) if self._collect_auto else None,
                         max_shift=opts.tuning.calibration_max_shift)
-                    self.settling = (SettledRest.start(self.calibration.scores, np.median(scores, axis=0))
-                                     if self._collect_auto and opts.settle_rest else None)
+                    settling = SettledRest.start(self.calibration.scores, np.median(scores, axis=0))
+                    # nothing bounded (most people): no sampling, no turn test, on any later frame
+                    self.settling = settling if self._collect_auto and opts.settle_rest and settling.open else None
                     self._collect = None
                     if self._last_tracked is not None:  # the rest moved: glide to it (below), do not snap
                         self._glide, self._filter = self._glide_from(now_s, opts.recentre_s), None

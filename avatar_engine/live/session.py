@@ -84,11 +84,13 @@ def is_phone_source(source: str) -> bool:
 def _open_source(settings: LiveSettings):
     if is_phone_source(settings.source):
         from avatar_engine.live.ifacialmocap import DEFAULT_PORT, IFacialMocapSource
+        from avatar_engine.live.vmc import port_number
 
         _, sep, port = settings.source.partition(":")
-        if sep and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        number = port_number(port) if sep else DEFAULT_PORT
+        if number is None:
             raise InputError(f"--source {settings.source!r}: the port must be in 1..65535")
-        return IFacialMocapSource(int(port) if sep else DEFAULT_PORT, phone=settings.phone)
+        return IFacialMocapSource(number, phone=settings.phone)
     from avatar_engine.live.sources import open_source
 
     return open_source(settings.source, settings.size)

@@ -53,9 +53,15 @@ def parse_target(text: str) -> tuple[str, int]:
     host = host or DEFAULT_HOST
     if not sep:
         return host, DEFAULT_PORT
-    if not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
+    number = port_number(port)
+    if number is None:
         raise InputError(f"VMC target {text!r} must look like HOST:PORT with a port in 1..65535")
-    return host, int(port)
+    return host, number
+
+
+def port_number(text: str) -> int | None:
+    """A UDP port written in ASCII digits, 1..65535; None otherwise ('²' is a digit to str.isdigit, not to int)."""
+    return int(text) if text.isascii() and text.isdigit() and 1 <= int(text) <= 65535 else None
 
 
 def _is_ipv6(text: str) -> bool:
