@@ -19,6 +19,13 @@ from avatar_engine.head.geometry import vertex_normals
 from avatar_engine.io.glb_format import _BIN_CHUNK, _DTYPES, _JSON_CHUNK, _KINDS, _MAGIC, _WIDTHS, AvatarFileError
 from avatar_engine.records import Avatar, Material, Part, Skeleton
 
+WEIGHT_SUM_TOLERANCE = 2e-3
+"""A vertex's skin weights summing further from 1 than this are scaled to 1. The glTF validator allows about 2e-7 per
+weight; files in the wild are looser (8-bit weights), and rewriting only those leaves well-formed files as read."""
+ZERO_FILL_MAX = 1 << 22
+"""Most elements an accessor without a bufferView (all zeros, perhaps sparse) may declare: 4 million, far over any
+avatar's vertices or joints."""
+
 
 def read_glb(path: str | os.PathLike[str]) -> Avatar:
     """Read an avatar from a .glb made by `write_glb`, or a similar skinned glTF with the 52 ARKit targets.
@@ -72,7 +79,7 @@ def _split_glb(data: bytes) -> tuple[dict[str, Any], memoryview]:
     if not chunks or chunks[0][0] != _JSON_CHUNK:
         raise AvatarFileError("corrupt: the first GLB chunk is not the JSON chunk")
     try:
-        document = json.loads(bytes(chunks[0][1]).decode("utf-8"))
+        document = json.loads(bytes(chunks[0][1]).decode("utf-8"), parse_constant=_not_json)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise AvatarFileError(f"the JSON chunk is not valid JSON ({error})") from None
     asset = document.get("asset") if isinstance(document, dict) else None
@@ -84,6 +91,12 @@ def _split_glb(data: bytes) -> tuple[dict[str, Any], memoryview]:
         raise AvatarFileError(f"requires glTF extensions this reader lacks: {', '.join(map(str, required))}")
     binary = next((chunk for kind, chunk in chunks[1:] if kind == _BIN_CHUNK), memoryview(b""))
     return document, binary
+
+
+def _not_json(token: str):
+    """Python's JSON reader takes NaN, Infinity and -Infinity, which JSON (and so glTF) does not have: a NaN
+    roughness read so drew the skin black."""
+    raise json.JSONDecodeError(f"{token} is not a JSON value", token, 0)
 
 
 KIND_WORDS = (("lash", "lash"), ("hair", "hair"), ("brow", "hair"), ("teeth", "teeth"), ("tooth", "teeth"),
@@ -110,6 +123,9 @@ class _Reader:
         self.doc = document
         self.binary = binary
         self.nodes: list[dict[str, Any]] = document.get("nodes", [])
+        asset_extras = document["asset"].get("extras")
+        self.ours = isinstance(asset_extras, dict) and isinstance(asset_extras.get("avatar_engine"), dict)
+        """Written by avatar_engine (`gltf_writer`): only then does COLOR_0 without _OCCLUSION hold occlusion."""
 
     def avatar(self) -> Avatar:
         skinned = [node for node in self.nodes if "mesh" in node and "skin" in node]
@@ -227,7 +243,9 @@ class _Reader:
         occlusion = None
         if "_OCCLUSION" in attributes:  # the baked occlusion as it is (gltf_writer); COLOR_0 is the viewers' shade
             occlusion = self.floats(attributes["_OCCLUSION"], 1, n)[:, 0].astype(np.float32)
-        elif "COLOR_0" in attributes:  # files written before _OCCLUSION carried the occlusion itself here
+        elif "COLOR_0" in attributes and self.ours:
+            # our files written before _OCCLUSION carried the occlusion itself here; another tool's COLOR_0 is its
+            # own vertex colour (Blender's re-export of an avatar: black blotches over the skin read as occlusion)
             width = 4 if self.item("accessors", attributes["COLOR_0"]).get("type") == "VEC4" else 3
             occlusion = self.floats(attributes["COLOR_0"], width, n)[:, :3].mean(axis=1).astype(np.float32)
         triangles = indices.astype(np.uint32).reshape(-1, 3)
@@ -262,13 +280,20 @@ class _Reader:
             joints.append(j.astype(np.int64))
             weights.append(self.floats(attributes[f"WEIGHTS_{k}"], 4, n))
             k += 1
-        if k == 1:
-            return joints[0], weights[0]
         j, w = np.concatenate(joints, axis=1), np.concatenate(weights, axis=1)
-        strongest = np.argsort(-w, axis=1, kind="stable")[:, :4]
-        j, w = np.take_along_axis(j, strongest, 1), np.take_along_axis(w, strongest, 1)
+        if k > 1:
+            strongest = np.argsort(-w, axis=1, kind="stable")[:, :4]
+            j, w = np.take_along_axis(j, strongest, 1), np.take_along_axis(w, strongest, 1)
+        if (w < 0).any():
+            raise AvatarFileError(f"part {name!r}: negative skin weights")
         total = w.sum(axis=1, keepdims=True)
-        return j, np.where(total > 0, w / np.maximum(total, 1e-12), w).astype(np.float32)
+        if (total <= 0).any():
+            raise AvatarFileError(f"part {name!r}: {int((total <= 0).sum())} vertices have no skin weight (glTF: "
+                                  "each vertex's weights sum to 1)")
+        # glTF asks for sums of 1; where a file is off by more than float rounding the vertex would shrink toward
+        # the joints' origin (weights halved: the face pulled off its eyes), so its weights are scaled to 1
+        off = np.abs(total - 1.0) > WEIGHT_SUM_TOLERANCE
+        return j, np.where(off, w / total, w).astype(np.float32)
 
     def skeleton(self, skin: dict[str, Any]) -> tuple[Skeleton, np.ndarray]:
         """The skin as a Skeleton in parent-before-child order, and (j,) the new slot of each skin joint."""
@@ -326,10 +351,13 @@ class _Reader:
             extras = material.get("extras") or {}
             pbr = material.get("pbrMetallicRoughness") or {}
             texture = self.texture(pbr["baseColorTexture"]["index"], key) if "baseColorTexture" in pbr else None
-            base_color = tuple(float(c) for c in pbr.get("baseColorFactor", (1.0, 1.0, 1.0, 1.0)))
+            base_color = pbr.get("baseColorFactor", [1.0, 1.0, 1.0, 1.0])
+            roughness = pbr.get("roughnessFactor", 1.0)
             alpha_mode = material.get("alphaMode", "OPAQUE")
-            if len(base_color) != 4 or alpha_mode not in ("OPAQUE", "BLEND", "MASK"):
-                raise AvatarFileError(f"material {key!r}: invalid baseColorFactor or alphaMode")
+            if not (isinstance(base_color, list) and len(base_color) == 4 and all(map(_unit, base_color))
+                    and _unit(roughness) and alpha_mode in ("OPAQUE", "BLEND", "MASK")):
+                raise AvatarFileError(f"material {key!r}: baseColorFactor must be four numbers and roughnessFactor "
+                                      "one in [0, 1], alphaMode OPAQUE, BLEND or MASK")
             scale = extras.get("shaderScale", (1.0, 1.0, 1.0))
             if not (isinstance(scale, (list, tuple)) and len(scale) == 3
                     and all(isinstance(c, (int, float)) and 0 < c <= 16 for c in scale)):
@@ -337,9 +365,9 @@ class _Reader:
             out[key] = Material(
                 name=str(extras.get("name", key)),
                 kind=extras["kind"] if extras.get("kind") in _KINDS else kind_by_name(key),
-                base_color=base_color,  # type: ignore[arg-type]
+                base_color=tuple(float(c) for c in base_color),  # type: ignore[arg-type]
                 texture=texture,
-                roughness=float(pbr.get("roughnessFactor", 1.0)),
+                roughness=float(roughness),
                 alpha_mode=alpha_mode,
                 double_sided=bool(material.get("doubleSided", False)),
                 shader_scale=tuple(float(c) for c in scale),  # type: ignore[arg-type]
@@ -394,6 +422,8 @@ class _Reader:
             raise AvatarFileError(f"accessor {index} has {n} elements, {expected}")
         if "bufferView" in accessor:
             values = self.elements(accessor["bufferView"], accessor.get("byteOffset", 0), dtype, width, n, strided=True)
+        elif n > ZERO_FILL_MAX:  # no data to bound it: a count edited to 2^28 asked for gigabytes of zeros
+            raise AvatarFileError(f"accessor {index} has {n} elements and no bufferView: more than any avatar holds")
         else:
             values = np.zeros((n, width), dtype)  # glTF: an accessor without bufferView is zeros
         sparse = accessor.get("sparse")
@@ -441,6 +471,11 @@ class _Reader:
         if start < 0 or length < 0 or start + length > len(self.binary):
             raise AvatarFileError(f"truncated or corrupt: bufferView {index} reaches past the end of the BIN chunk")
         return self.binary[start:start + length]
+
+
+def _unit(value: Any) -> bool:
+    """A JSON number in [0, 1] (not a bool, a string or NaN)."""
+    return type(value) in (int, float) and 0.0 <= value <= 1.0
 
 
 def _unique(name: str, taken: set[str]) -> str:

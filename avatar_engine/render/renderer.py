@@ -416,8 +416,9 @@ class Renderer:
                            material.kind, shaded_base_color(material), material.roughness,
                            (float(z.max()), float(z.min())), material.double_sided,
                            texel_density(part, textures[part.material].size), strands[part.material])
-            if material.kind == "eye" and part.occlusion is not None:
-                gpu = replace(gpu, eye_occlusion=socket_occlusion(part.normals, part.occlusion).tobytes())
+            if material.kind == "eye":  # no baked occlusion (another tool's file): an unshaded ball, not a black one
+                occlusion = np.ones(part.vertex_count, np.float32) if part.occlusion is None else part.occlusion
+                gpu = replace(gpu, eye_occlusion=socket_occlusion(part.normals, occlusion).tobytes())
             if material.kind == "teeth":
                 edge = biting_edge(part.positions, upper_row(part, teeth, avatar.skeleton))
                 gpu = replace(gpu, tooth_edge=edge.heights.tobytes(), tooth_edge_range=(edge.max_angle, edge.side))

@@ -724,7 +724,82 @@ def test_the_shader_scale_is_kept_in_the_material_extras(template, tmp_path: Pat
     def damage(document: dict, _: bytearray) -> None:
         for material in document["materials"]:
             if material["name"] == "hair":
-                material["extras"]["shaderScale"] = [float("nan"), 1, 1]
+                material["extras"]["shaderScale"] = ["1", 1, 1]
 
     with pytest.raises(AvatarFileError, match="shaderScale"):
         read_glb(_rewrite(path, tmp_path, damage))
+
+
+def test_nan_and_infinity_tokens_are_not_json(glb_path: Path, tmp_path: Path) -> None:
+    # Python's json writes and reads them; JSON and glTF have no such values (a NaN roughness drew the skin black)
+    def poison(document: dict, _: bytearray) -> None:
+        document["materials"][0].setdefault("pbrMetallicRoughness", {})["roughnessFactor"] = float("nan")
+
+    with pytest.raises(AvatarFileError, match="not valid JSON"):
+        read_glb(_rewrite(glb_path, tmp_path, poison))
+
+
+@pytest.mark.parametrize("factors", [{"baseColorFactor": [2.0, 2.0, 2.0, 2.0]}, {"roughnessFactor": 5},
+                                     {"roughnessFactor": "0.5"}, {"baseColorFactor": [1, 1, True, 1]}])
+def test_material_factors_outside_the_spec_are_refused(glb_path: Path, tmp_path: Path, factors: dict) -> None:
+    def edit(document: dict, _: bytearray) -> None:
+        document["materials"][0].setdefault("pbrMetallicRoughness", {}).update(factors)
+
+    with pytest.raises(AvatarFileError, match="roughnessFactor one in"):
+        read_glb(_rewrite(glb_path, tmp_path, edit))
+
+
+def _scale_weights(document: dict, binary: bytearray, factor: float, rows: slice = slice(None)) -> None:
+    """WEIGHTS_0 of the first primitive times `factor` (its rows `rows`), written back in place."""
+    attributes = document["meshes"][0]["primitives"][0]["attributes"]
+    weights = _accessor_values(document, binary, attributes["WEIGHTS_0"]).astype(np.float32)
+    weights[rows] *= factor
+    accessor = document["accessors"][attributes["WEIGHTS_0"]]
+    start = document["bufferViews"][accessor["bufferView"]].get("byteOffset", 0) + accessor.get("byteOffset", 0)
+    binary[start:start + weights.nbytes] = weights.tobytes()
+
+
+def test_one_weight_set_off_its_sum_is_scaled_to_one(avatar: Avatar, glb_path: Path, tmp_path: Path) -> None:
+    # halved weights (the validator's ACCESSOR_WEIGHTS_NON_NORMALIZED) pulled the face halfway to the joints' origin
+    read = read_glb(_rewrite(glb_path, tmp_path, lambda d, b: _scale_weights(d, b, 0.5)))
+    part, original = read.parts[0], avatar.parts[0]
+    assert np.allclose(part.weights.sum(axis=1), 1.0, atol=1e-6)
+    assert np.allclose(part.weights, original.weights, atol=1e-6)
+    untouched = read_glb(glb_path).parts[0].weights  # well-formed weights are read as written
+    assert np.array_equal(untouched, original.weights)
+
+
+def test_vertices_without_weight_are_refused(glb_path: Path, tmp_path: Path) -> None:
+    with pytest.raises(AvatarFileError, match="2 vertices have no skin weight"):
+        read_glb(_rewrite(glb_path, tmp_path, lambda d, b: _scale_weights(d, b, 0.0, slice(3, 5))))
+
+
+def test_a_huge_accessor_without_data_is_refused_before_allocating(glb_path: Path, tmp_path: Path) -> None:
+    # count edited to 2^28 - 1 on a POSITION accessor without bufferView: the reader zero-filled 4 GB first
+    def inflate(document: dict, _: bytearray) -> None:
+        accessor = document["accessors"][document["meshes"][0]["primitives"][0]["attributes"]["POSITION"]]
+        accessor.pop("bufferView")
+        accessor["count"] = (1 << 28) - 1
+
+    with pytest.raises(AvatarFileError, match="no bufferView: more than any avatar holds"):
+        read_glb(_rewrite(glb_path, tmp_path, inflate))
+
+
+def _colour_not_occlusion(document: dict, binary: bytearray) -> None:
+    """Every primitive's _OCCLUSION dropped and a COLOR_0 of 0.2 grey given, as another tool's file has."""
+    for primitive in (p for mesh in document["meshes"] for p in mesh["primitives"]):
+        attributes = primitive["attributes"]
+        attributes.pop("_OCCLUSION", None)
+        n = document["accessors"][attributes["POSITION"]]["count"]
+        attributes["COLOR_0"] = _append(document, binary, np.full((n, 3), 0.2, np.float32), 5126, "VEC3")
+
+
+def test_another_tools_vertex_colours_are_not_read_as_occlusion(glb_path: Path, tmp_path: Path) -> None:
+    # Blender's re-export of a built avatar: its COLOR_0 read as occlusion drew black blotches over the skin
+    def foreign(document: dict, binary: bytearray) -> None:
+        _colour_not_occlusion(document, binary)
+        document["asset"].pop("extras")
+
+    assert all(p.occlusion is None for p in read_glb(_rewrite(glb_path, tmp_path, foreign)).parts)
+    ours = read_glb(_rewrite(glb_path, tmp_path, _colour_not_occlusion))  # our files from before _OCCLUSION
+    assert all(np.allclose(p.occlusion, 0.2) for p in ours.parts)

@@ -48,3 +48,27 @@ def test_a_turned_eye_shows_no_dark_crescent(ctx, template):
         luma = images[0] @ np.array([0.2126, 0.7152, 0.0722])
         darker_tenth.append(np.percentile(luma[ball], 10))
     assert min(darker_tenth[1:]) >= TURNED_SHADE * darker_tenth[0], darker_tenth
+
+
+UNOCCLUDED_LEVEL = 0.9
+"""An eye from a file without our baked occlusion shows at least this share of its brightness with the occlusion
+lifted to 1 everywhere (it rendered black: nine zero coefficients read as fully shaded)."""
+
+
+def test_an_eye_without_baked_occlusion_is_not_black(ctx, template):
+    bare = dataclasses.replace(template, parts=tuple(
+        dataclasses.replace(p, occlusion=None) if p.name.startswith("eye") else p for p in template.parts))
+    lit = dataclasses.replace(template, parts=tuple(
+        dataclasses.replace(p, occlusion=np.ones(p.vertex_count, np.float32)) if p.name.startswith("eye") else p
+        for p in template.parts))
+    camera = Camera(distance=0.3, target=(0.0, 0.137, 0.11), fov_y_deg=12)
+    images = []
+    for avatar in (bare, lit):
+        with Renderer(ctx, RenderOptions(size=(300, 120))) as renderer:
+            renderer.load(avatar)
+            renderer.render(Expression(), camera)
+            images.append(renderer.read()[..., :3].astype(float))
+    luma = [image @ np.array([0.2126, 0.7152, 0.0722]) for image in images]
+    whites = (luma[1] > 150) & (np.ptp(images[1], axis=-1) < 40)  # the eye whites, lit: bright and grey, not skin
+    assert whites.sum() > 100
+    assert luma[0][whites].mean() >= UNOCCLUDED_LEVEL * luma[1][whites].mean()
