@@ -14,16 +14,13 @@ from pathlib import Path
 from avatar_engine.build.records import GLASSES_CHOICES
 from avatar_engine.errors import AvatarError, InputError
 from avatar_engine.head.arkit import ARKIT_INDEX
-from avatar_engine.paths import output_file, output_folder
+from avatar_engine.paths import (STORAGE_ERRNOS, errors_named, name_fits, output_file, output_folder,
+                                 replace_together, temporary_beside)
 
 DRIVEN_JOINTS = ("neck", "head", "jaw", "eye_L", "eye_R")
 """The joints `render` and `live` turn: an avatar file must have them (the avatar file's skeleton, issue 2)."""
 FOV_RANGE = (5.0, 120.0)
 """Vertical field of view a render may ask for, degrees: a long lens to a wide one."""
-STORAGE_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EIO", "EROFS", "EACCES",
-                                                              "EPERM") if hasattr(errno, name))
-"""An OSError with one of these is the machine's storage refusing a write (full, read-only, no permission), not a
-bug: one line naming the file, exit 1, instead of a traceback."""
 SAMPLE_COUNTS = (0, 1, 2, 4, 8)
 """MSAA sample counts a render may ask for (0 and 1: no multisampling); the GL driver may allow fewer (llvmpipe: 4),
 which the renderer refuses in one line."""
@@ -146,6 +143,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     weights = parse_expression(args.expression)
     size = parse_size(args.size)
     out = output_file(args.output, (".png",))
+    if args.avatar and out.exists() and Path(args.avatar).exists() and out.samefile(args.avatar):
+        raise InputError(f"-o {out} is the avatar itself: the render would write over it; choose another")
     for label, value, limit in (("yaw", args.yaw, 90), ("pitch", args.pitch, 60), ("view-yaw", args.view_yaw, 180),
                                 ("view-pitch", args.view_pitch, 85)):
         if not -limit <= value <= limit:
@@ -186,16 +185,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise InputError(f"--fps {args.fps} is outside 1..120")
     if args.photo == "":
         raise InputError("--photo is empty: name a photo, or leave it out for the astronaut")
-    if args.template and args.photo is not None:
-        raise InputError("--photo and --template exclude each other (--template renders the default head)")
+    if args.template and (args.photo is not None or args.face is not None):
+        raise InputError(f"{'--photo' if args.photo is not None else '--face'} and --template exclude each other "
+                         "(--template renders the default head)")
+    face = parse_face(args.face)
     if args.template:
         from avatar_engine.head.template import template_avatar
 
         avatar, source = template_avatar(), "the default head"
     else:
-        from avatar_engine.build.pipeline import Builder
+        from avatar_engine.build.pipeline import Builder, BuildOptions
 
-        photo = Path(args.photo) if args.photo is not None else demo.DEMO_PHOTO
+        photo = name_fits(args.photo, "demo photo") if args.photo is not None else demo.DEMO_PHOTO
         if not photo.is_file():
             hint = "; run: python scripts/fetch_astronaut.py" if args.photo is None else ""
             what = "is a folder, not a photo" if photo.is_dir() else "does not exist"
@@ -203,29 +204,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for written in (out, glb, poster_path):  # my.png with -o my.mp4 would become the poster
             if written.exists() and written.samefile(photo):
                 raise InputError(f"the demo would write {written} over its own photo; choose another -o")
-        with Builder() as builder:
+        with Builder(BuildOptions(face=face)) as builder:
             avatar, source = builder.build(photo).avatar, str(photo)
     frames = demo.frame_count(args.fps)
     poster_at = int(round(demo.TURNTABLE_S * args.fps)) + int(1.4 * args.fps)  # the smile
     poster = None
     shots = demo.shots(args.fps, camera=demo.framed_camera(avatar))
-    # closing: a failed write stops the render workers now, not when the generator is collected
-    with VideoWriter(out, args.fps, size) as video, \
-            closing(render_sequence(avatar, _still_options(size, "studio", 4), shots)) as rendered:
-        for i, frame in enumerate(rendered):
-            video.write(frame)
-            if i == poster_at or poster is None:
-                poster = frame
-    # the avatar and the poster after the film: a render that fails or is interrupted leaves the three as they were
-    written = [out]
+    # all three to temporary names, then renamed together: a run that fails or is interrupted leaves the three as
+    # they were (the film was renamed into place first, and a full disk at the avatar then removed the old set)
+    pairs = [(temporary_beside(path), path) for path in (out, poster_path, glb)]
     try:
-        write_png(poster, poster_path)
-        written.append(poster_path)
-        write_glb(avatar, glb)
-    except BaseException:  # not a film without its avatar: what this run wrote goes
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
+        # closing: a failed write stops the render workers now, not when the generator is collected
+        with errors_named(*pairs[0]), VideoWriter(pairs[0][0], args.fps, size) as video, \
+                closing(render_sequence(avatar, _still_options(size, "studio", 4), shots)) as rendered:
+            for i, frame in enumerate(rendered):
+                video.write(frame)
+                if i == poster_at or poster is None:
+                    poster = frame
+        with errors_named(*pairs[1]):  # a full disk is said about the file the user named, not its temporary
+            write_png(poster, pairs[1][0])
+        with errors_named(*pairs[2]):
+            write_glb(avatar, pairs[2][0])
+        replace_together(pairs)
+    finally:
+        for tmp, _ in pairs:
+            tmp.unlink(missing_ok=True)
     print(f"wrote {out} ({frames} frames at {args.fps} fps, {size[0]}x{size[1]}: turntable then performance of "
           f"{source}), {glb} and {poster_path}")
     return 0
@@ -261,7 +264,7 @@ def _build_batch(args: argparse.Namespace, options, photos: list[Path]) -> int:
     """`avatar build` with several photos or a folder: one avatar and report per photo in the -o folder."""
     from avatar_engine.build.batch import SUMMARY_NAME, build_batch, check_outputs
 
-    if args.report:
+    if args.report is not None:
         raise InputError("--report names one file; a batch writes each photo's report beside its avatar "
                          "(<photo name>.json)")
     out = Path(args.output)
@@ -326,7 +329,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise InputError(f"--jobs {args.jobs} must be 1 or more")
     photo = args.photo[0]
-    folder = any(Path(p).is_dir() for p in args.photo)
+    folder = any(name_fits(p, "photo").is_dir() for p in args.photo)
     if len(args.photo) > 1 or folder:
         from avatar_engine.build.batch import batch_photos
 
@@ -338,7 +341,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             raise InputError(f"-o {args.output}: the photos named are one file ({photo}), so one avatar is built; "
                              f"-o names its .glb file")
     out = output_file(args.output, (".glb",))
-    report = output_file(args.report, (".json",)) if args.report else None
+    report = output_file(args.report, (".json",), "report") if args.report is not None else None
     for written, flag in ((out, "-o"), (report, "--report")):  # a photo named x.glb would be lost under its avatar
         if written is not None and written.exists() and Path(photo).exists() and written.samefile(photo):
             raise InputError(f"{flag} {written} is the photo itself: the build would write over it; choose another")
@@ -574,6 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="avatar-demo.mp4", help="mp4; the .glb and a .png poster go beside it")
     p.add_argument("--photo", default=None, help="build from this photo instead of assets/photos/astronaut.png")
     p.add_argument("--template", action="store_true", help="the default head instead of a built one")
+    p.add_argument("--face", help="which face when the photo has several: 'largest' or N (1 = leftmost)")
     p.add_argument("--size", default="960x540")
     p.add_argument("--fps", type=int, default=30)
     p.set_defaults(run=cmd_demo)
@@ -662,6 +666,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"avatar {args.command}: {'interrupted' if signum == signal.SIGINT else 'terminated'}", file=sys.stderr)
         return 128 + int(signum)
     except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:  # a path past the system's limit that no check before caught: bad input
+            print(f"avatar {args.command}: error: {exc.strerror}: {exc.filename}", file=sys.stderr)
+            return 2
         if exc.errno not in STORAGE_ERRNOS:
             raise
         where = f": {exc.filename}" if exc.filename else ""

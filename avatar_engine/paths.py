@@ -8,6 +8,7 @@ folder where the file should go, a read-only or virtual file system such as /pro
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -20,6 +21,14 @@ from pathlib import Path
 from avatar_engine.errors import InputError
 
 
+STORAGE_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EIO", "EROFS", "EACCES",
+                                                              "EPERM") if hasattr(errno, name))
+"""An OSError with one of these is the machine's storage refusing a write (full, read-only, no permission), not a
+bug: one line naming the file, exit 1, instead of a traceback."""
+NAME_MAX = 255
+"""Longest file name, in bytes, on the file systems users write to (ext4, APFS, NTFS)."""
+
+
 def _probe(folder: Path, what: str) -> None:
     """Create and remove a file in `folder`: the one test that also holds for root and for /proc or /sys."""
     try:
@@ -30,9 +39,22 @@ def _probe(folder: Path, what: str) -> None:
     os.unlink(name)
 
 
+def name_fits(path: str | Path, what: str) -> Path:
+    """`path` as a Path, unless it is empty or one of its names is longer than a file system allows (`NAME_MAX`
+    bytes): then InputError. Python's Path.is_file() and is_dir() raise ENAMETOOLONG rather than answer False."""
+    if str(path) == "":
+        raise InputError(f"{what} is empty; name a file")
+    out = Path(path)
+    for name in out.parts:
+        if len(os.fsencode(name)) > NAME_MAX:
+            raise InputError(f"{what}: the name {name[:24]}... is {len(os.fsencode(name))} bytes long, more than the "
+                             f"{NAME_MAX} a file name may have")
+    return out
+
+
 def output_file(path: str | Path, suffixes: tuple[str, ...], what: str = "output") -> Path:
     """`path` if a file of one of `suffixes` can be written there; else InputError naming the cause."""
-    out = Path(path)
+    out = name_fits(path, what)
     if out.suffix.lower() not in suffixes:
         raise InputError(f"{what} {out} must end in {' or '.join(suffixes)}")
     if out.is_dir():
@@ -48,9 +70,9 @@ def output_file(path: str | Path, suffixes: tuple[str, ...], what: str = "output
 def output_folder(path: str | Path, what: str = "output folder", parents: bool = False) -> Path:
     """`path` if it is a writable folder, or can be made one inside an existing folder (with `parents`, inside
     folders still to be made as well, as `mkdir -p` does); else InputError."""
-    out = Path(path)
     if str(path) == "":
         raise InputError(f"{what} is empty; name a folder")
+    out = name_fits(path, what)
     if out.exists():
         if not out.is_dir():
             raise InputError(f"{what} {out} is a file, not a folder")
@@ -65,10 +87,6 @@ def output_folder(path: str | Path, what: str = "output folder", parents: bool =
     return out
 
 
-NAME_MAX = 255
-"""Longest file name, in bytes, on the file systems users write to (ext4, APFS, NTFS)."""
-
-
 def temporary_beside(path: str | Path) -> Path:
     """A fresh hidden name in `path`'s folder that keeps its suffix (writers that go by the suffix, such as PIL,
     numpy's savez or an encoder, still write the right format), unique per call."""
@@ -76,7 +94,9 @@ def temporary_beside(path: str | Path) -> Path:
     tag = f".{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{path.suffix}"
     # the stem is cut so the name fits where `path` fits (255 bytes): a valid long name failed with ENAMETOOLONG
     room = NAME_MAX - len(tag.encode()) - 1
-    stem = path.stem.encode()[:max(room, 1)].decode(errors="ignore")
+    # as bytes, the way the file system counts: a name that is not UTF-8 (q\xff.glb) raised UnicodeEncodeError after
+    # the whole build; cut mid-character the stem is still a name Linux takes
+    stem = os.fsdecode(os.fsencode(path.stem)[:max(room, 1)])
     return path.with_name(f".{stem}{tag}")
 
 

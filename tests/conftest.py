@@ -81,3 +81,13 @@ def gltf_validate():
         return json.loads(result.stdout)
 
     return validate
+
+
+@pytest.fixture(scope="session")
+def grace_hopper_path():
+    """matplotlib's sample photo of Grace Hopper (public domain)."""
+    from pathlib import Path
+
+    import matplotlib
+
+    return Path(matplotlib.__file__).parent / "mpl-data" / "sample_data" / "grace_hopper.jpg"

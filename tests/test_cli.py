@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -309,3 +310,84 @@ def test_a_texture_set_takes_the_size_asked_for(tmp_path, monkeypatch):
     main(["synth", "--texture", "-o", str(tmp_path / "a"), "-n", "1", "--size", "256"])
     main(["synth", "--texture", "-o", str(tmp_path / "b"), "-n", "1"])
     assert asked == [256, texture_data.PHOTO_SIZE]  # an explicit 256 was taken for the default and became 512
+
+
+def test_render_never_writes_over_its_own_avatar(glb, tmp_path, capsys):
+    """An avatar file named av.png rendered to av.png was replaced by the picture, exit 0."""
+    avatar = tmp_path / "av.png"
+    shutil.copy(glb, avatar)
+    assert main(["render", str(avatar), "-o", str(avatar)]) == 2
+    assert "is the avatar itself" in capsys.readouterr().err and avatar.read_bytes() == glb.read_bytes()
+
+
+LONG = "x" * 300
+"""A file name longer than the 255 bytes any file system takes: Path.is_dir() raised ENAMETOOLONG (a traceback)."""
+
+
+@pytest.mark.parametrize("argv", [
+    ["build", "PHOTO", "-o", f"{LONG}.glb"],
+    ["build", f"{LONG}.jpg", "-o", "x.glb"],
+    ["build", "PHOTO", "-o", "x.glb", "--report", f"{LONG}.json"],
+    ["demo", "--photo", f"{LONG}.jpg", "-o", "x.mp4"],
+    ["demo", "-o", f"{LONG}.mp4"],
+    ["render", "HEAD", "-o", f"{LONG}.png"],
+])
+def test_names_too_long_for_a_file_are_one_line(glb, grace_hopper_path, tmp_path, capsys, monkeypatch, argv):
+    monkeypatch.chdir(tmp_path)
+    argv = [str(grace_hopper_path) if a == "PHOTO" else str(glb) if a == "HEAD" else a for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "bytes long, more than the 255 a file name may have" in err and len(err.splitlines()) == 1
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_output_name_that_is_not_utf8_is_written(glb, tmp_path):
+    """q\\xff.png is a legal Linux name: its temporary name raised UnicodeEncodeError after the whole render."""
+    out = os.fsdecode(os.fsencode(str(tmp_path)) + b"/q\xff.png")
+    assert main(["render", str(glb), "-o", out, "--size", "64x64"]) == 0
+    assert os.listdir(os.fsencode(str(tmp_path))) == [b"q\xff.png"]
+
+
+def test_an_empty_report_name_is_refused(grace_hopper_path, tmp_path, capsys):
+    assert main(["build", str(grace_hopper_path), "-o", str(tmp_path / "a.glb"), "--report", ""]) == 2
+    assert "report is empty" in capsys.readouterr().err and not list(tmp_path.iterdir())
+
+
+def test_a_demo_that_fails_writing_its_avatar_leaves_the_earlier_demo_whole(tmp_path, monkeypatch, capsys):
+    """A full disk at the .glb (after the film and poster): the earlier run's three files stay as they were. The film
+    and poster were renamed into place first, then removed with the failed run's."""
+    import errno
+
+    from avatar_engine import io as avatar_io
+
+    earlier = {name: f"earlier {name}".encode() for name in ("d.mp4", "d.png", "d.glb")}
+    for name, data in earlier.items():
+        (tmp_path / name).write_bytes(data)
+
+    def full(avatar, path):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(avatar_io, "write_glb", full)
+    assert main(["demo", "-o", str(tmp_path / "d.mp4"), "--template", "--size", "64x64", "--fps", "1"]) == 1
+    assert "No space left on device: " + str(tmp_path / "d.glb") in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == earlier
+
+
+def test_the_demo_takes_a_face_number_as_its_message_says(tmp_path, capsys):
+    assert main(["demo", "--template", "--face", "2", "-o", str(tmp_path / "d.mp4")]) == 2
+    assert "--face and --template exclude each other" in capsys.readouterr().err
+    assert main(["demo", "--face", "0", "-o", str(tmp_path / "d.mp4")]) == 2
+
+
+def test_a_damaged_tiff_is_one_line_without_libtiffs_own(tmp_path):
+    """libtiff printed "tempfile.tif: Using code not yet in table." to the terminal before the error line."""
+    rng = np.random.default_rng(3)
+    image = tmp_path / "photo.tif"
+    Image.fromarray(rng.integers(0, 255, (200, 200, 3), np.uint8)).save(image, compression="tiff_lzw")
+    data = bytearray(image.read_bytes())
+    for k in rng.integers(200, len(data) - 200, 40):
+        data[k] ^= 0xFF
+    image.write_bytes(bytes(data))
+    proc = subprocess.run([sys.executable, "-m", "avatar_engine.cli", "build", str(image), "-o",
+                           str(tmp_path / "a.glb")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr

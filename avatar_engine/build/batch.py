@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from avatar_engine.errors import AvatarError, InputError
-from avatar_engine.paths import write_json_atomic
+from avatar_engine.paths import STORAGE_ERRNOS, name_fits, write_json_atomic
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".webp", ".tif", ".tiff", ".avif")
 """What a folder given as input contributes: its files with these suffixes (any case), not its subfolders."""
@@ -56,7 +56,9 @@ def batch_photos(paths: list[str]) -> list[Path]:
     photos, or two photos whose avatars would share a name (`<stem>.glb`, any case, or the summary's)."""
     photos: list[Path] = []
     for text in paths:
-        path = Path(text)
+        if str(text) == "":  # Path("") is the current folder: an unset shell variable built every photo there
+            raise InputError("a photo named is empty; name a photo or a folder of photos")
+        path = name_fits(text, "photo")
         if path.is_dir():
             try:
                 # hidden files are not photos: macOS's ._name.jpg beside each photo on a shared drive was refused
@@ -69,6 +71,8 @@ def batch_photos(paths: list[str]) -> list[Path]:
             photos += found
         elif path.is_file():
             photos.append(path)
+        elif path.exists():
+            raise InputError(f"photo {path} is not a regular file (a device, pipe or socket)")
         else:
             raise InputError(f"photo {path} does not exist")
     first: dict[Path, Path] = {}
@@ -87,11 +91,24 @@ def batch_photos(paths: list[str]) -> list[Path]:
 
 def check_outputs(photos: list[Path], out_dir: Path) -> None:
     """InputError, before any photo is built, when a file the batch would write into `out_dir` (an avatar, a report,
-    the summary) is taken by a folder."""
+    the summary) is taken by a folder, or is one of the photos (a photo named p.json or p.glb became its own
+    report or avatar)."""
     names = [SUMMARY_NAME] + [f"{photo.stem}{suffix}" for photo in photos for suffix in (".glb", ".json")]
+    inputs = {_file_id(photo): photo for photo in photos}
     for name in names:
-        if (out_dir / name).is_dir():
-            raise InputError(f"output {out_dir / name} is a folder; the batch writes a file there: move it")
+        target = out_dir / name
+        if target.is_dir():
+            raise InputError(f"output {target} is a folder; the batch writes a file there: move it")
+        photo = inputs.get(_file_id(target)) if target.exists() else None
+        if photo is not None:
+            raise InputError(f"output {target} is the photo {photo} itself: the batch would write over it; "
+                             "choose another -o folder")
+
+
+def _file_id(path: Path) -> tuple[int, int]:
+    """(device, inode): the same file under any name, link or spelling."""
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino
 
 
 def build_batch(photos: list[Path], out_dir: Path, options=None,
@@ -151,6 +168,11 @@ def _build_one(builder, photo: Path, out_dir: Path) -> BatchItem:
         return BatchItem(str(photo), error=str(exc))
     except AvatarError:  # a missing model, no GL, no backend: every photo would fail so; the batch stops, as it says
         raise
+    except OSError as exc:
+        if exc.errno in STORAGE_ERRNOS:  # a full disk or quota is no bug and fails every later photo alike: stop
+            raise
+        traceback.print_exc()
+        return BatchItem(str(photo), fault=f"{type(exc).__name__}: {exc}".splitlines()[0])
     except Exception as exc:  # a bug this photo triggers: its traceback for the report, and on to the next photo
         traceback.print_exc()
         return BatchItem(str(photo), fault=f"{type(exc).__name__}: {exc}".splitlines()[0])

@@ -17,6 +17,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from avatar_engine.errors import InputError
+from avatar_engine.native_log import native_stderr_silenced
+from avatar_engine.paths import name_fits
 
 MAX_SIDE = 2048
 """Photos are downscaled to at most this many pixels on the longer side (landmarks need far fewer)."""
@@ -136,7 +138,7 @@ def load_photo(path: str | os.PathLike[str], max_side: int = MAX_SIDE) -> np.nda
     returns : (h, w, 3) uint8 RGB with max(h, w) <= max_side
     raises : InputError for a missing, empty, corrupt, non-image, too small or absurdly large file
     """
-    path = Path(path)
+    path = name_fits(path, "photo")
     if not path.is_file():
         raise InputError(f"photo {path}: " + ("a folder, not a photo" if path.is_dir() else
                                                "not a regular file (a device, pipe or socket)" if path.exists()
@@ -148,7 +150,8 @@ def load_photo(path: str | os.PathLike[str], max_side: int = MAX_SIDE) -> np.nda
             # between PIL's warning and error limits (89-179 Mpx, e.g. 12000x12000) we load, shrinking while decoding
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             warnings.filterwarnings("ignore", category=UserWarning, module="PIL")  # damaged EXIF: its tags are skipped
-            with Image.open(path, formats=_formats_for(path)) as image:
+            # libtiff prints its own complaints about a damaged file (naming a "tempfile.tif") besides the error
+            with native_stderr_silenced(), Image.open(path, formats=_formats_for(path)) as image:
                 w, h = image.size
                 if w * h > MAX_PIXELS:
                     raise InputError(f"photo {path}: {w}x{h} is too large (more than {MAX_PIXELS:,} pixels)")

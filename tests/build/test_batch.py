@@ -60,6 +60,10 @@ def test_a_folder_builds_each_face_and_names_each_refusal(photos, tmp_path, caps
     ("missing", "does not exist"),
     ("empty_folder", "holds no photos"),
     ("file_name_out", "with several photos -o names a folder"),
+    ("photo_as_report", "is the photo"),
+    ("empty_name", "photo is empty"),
+    ("empty_report", "--report names one file"),
+    ("pipe", "not a regular file"),
 ])
 def test_a_bad_batch_is_refused_before_any_build(tmp_path, grace_hopper_path, capsys, case, message):
     (tmp_path / "a").mkdir()
@@ -71,15 +75,49 @@ def test_a_bad_batch_is_refused_before_any_build(tmp_path, grace_hopper_path, ca
             "report": [str(tmp_path / "a"), "--report", str(tmp_path / "r.json")],
             "missing": [str(tmp_path / "a"), str(tmp_path / "nowhere.jpg")],
             "empty_folder": [str(tmp_path / "out")],
-            "file_name_out": [str(tmp_path / "a"), str(grace_hopper_path)]}[case]
-    if case == "empty_folder":
+            "file_name_out": [str(tmp_path / "a"), str(grace_hopper_path)],
+            # a photo named gh.json in the -o folder: the batch wrote its report over it
+            "photo_as_report": [str(tmp_path / "out" / "gh.json"), str(tmp_path / "a")],
+            "empty_name": ["", str(tmp_path / "a")],
+            "empty_report": [str(tmp_path / "a"), "--report", ""],
+            "pipe": [str(tmp_path / "fifo.jpg"), str(tmp_path / "a")]}[case]
+    if case in ("empty_folder", "photo_as_report"):
         out.mkdir()
+    if case == "photo_as_report":
+        shutil.copy(grace_hopper_path, out / "gh.json")
+    if case == "pipe":
+        os.mkfifo(tmp_path / "fifo.jpg")
     if case == "file_name_out":
         out = tmp_path / "me.glb"
     assert main(["build", *argv, "-o", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+    if case == "photo_as_report":  # the photo stays the photo
+        assert sorted(p.name for p in out.iterdir()) == ["gh.json"]
+        assert (out / "gh.json").read_bytes() == grace_hopper_path.read_bytes()
+        return
     assert not out.exists() or not any(out.iterdir())  # nothing written
+
+
+def test_a_full_disk_stops_the_batch_as_storage_not_as_a_bug(tmp_path, monkeypatch, capsys):
+    """ENOSPC writing a photo's avatar fails every later photo alike: one line about the storage, exit 1, not a
+    traceback per photo reported as "unexpected fault ... a bug"."""
+    import errno
+
+    from avatar_engine.build import batch
+
+    class Builder:
+        def build(self, photo):
+            raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out" / "a.glb"))
+
+    monkeypatch.setattr(batch, "_built_in_turn", lambda photos, out_dir, options: (
+        batch._build_one(Builder(), photo, out_dir) for photo in photos))
+    for name in ("a", "b"):
+        Image.new("RGB", (64, 64)).save(tmp_path / f"{name}.png")
+    code = main(["build", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and err.splitlines() == [f"avatar build: error: No space left on device: {tmp_path}/out/a.glb"]
+    assert not (tmp_path / "out").exists()  # nothing was written: the folder the batch made is gone again
 
 
 def test_a_photo_named_twice_is_built_once_and_names_clash_in_any_case(tmp_path):
