@@ -119,8 +119,13 @@ def onnx_model_path(name: str, out_dir: Path | None = None) -> Path:
     entry = read_manifest(out_dir).get(name)
     if not isinstance(entry, dict) or entry.get("converter_version") != CONVERTER_VERSION:
         raise ModelError(f"{name}.onnx in {out_dir} is missing or from another converter version; {CONVERT_HINT}")
-    path = out_dir / entry["file"]
-    if not path.is_file():
+    try:
+        path = out_dir / entry["file"]
+        present = path.is_file()
+    except OSError as exc:  # a damaged manifest: a file name too long to be one (is_file raised ENAMETOOLONG)
+        raise ModelError(f"the manifest in {out_dir} names {name}'s file {str(entry.get('file'))[:40]!r}, which cannot "
+                         f"be one ({exc}); {CONVERT_HINT}") from None
+    if not present:
         raise ModelError(f"{path} is missing; {CONVERT_HINT}")
     try:
         actual = sha256_file(path)

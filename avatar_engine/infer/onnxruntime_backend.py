@@ -39,7 +39,7 @@ class OnnxRuntimeSession(Session):
         providers = (["CUDAExecutionProvider"] if want_cuda else []) + ["CPUExecutionProvider"]
         self.device = "cuda" if want_cuda else "cpu"
         so = ort.SessionOptions()
-        so.log_severity_level = 3  # errors only: warnings about unused initializers are noise here
+        so.log_severity_level = 4  # fatal only: a failed run is our one-line ModelError, not ORT's own line beside it
         so.graph_optimization_level = {"basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
                                        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
                                        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[options.ort_optimization]
@@ -54,9 +54,14 @@ class OnnxRuntimeSession(Session):
             raise ModelError(f"{self.name}: onnxruntime cannot load it ({str(exc).splitlines()[0][:160]}); "
                              f"{hint}") from None
         self._output_names = [o.name for o in self.outputs]
+        self._hint = hint
 
     def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        values = self._session.run(self._output_names, feeds)
+        try:
+            values = self._session.run(self._output_names, feeds)
+        except Exception as exc:  # ORT's Fail/RuntimeException: the feeds were checked, so the model fails itself
+            raise ModelError(f"{self.name}: onnxruntime failed running it ({str(exc).splitlines()[0][:160]}); "
+                             f"{self._hint}") from None
         return {n: np.asarray(v, dtype=np.float32) for n, v in zip(self._output_names, values)}
 
     def _release(self) -> None:

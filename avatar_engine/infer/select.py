@@ -108,7 +108,8 @@ def open_session(path: str | Path, options: InferOptions = InferOptions(), *, hi
         try:
             return TorchSession(path, options, hint)
         except ModelError as exc:
-            if options.backend != "auto" or "does not support ONNX operators" not in str(exc):
+            # an operator or an attribute it lacks (a damaged file is an error on every backend: no fallback)
+            if options.backend != "auto" or "the torch backend does not support" not in str(exc):
                 raise
             log.warning("%s; auto falls back to onnxruntime", exc)
     from avatar_engine.infer.onnxruntime_backend import OnnxRuntimeSession

@@ -12,6 +12,7 @@ dominates a small model.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from avatar_engine.errors import BackendError, InputError, ModelError
+from avatar_engine.errors import BackendError, ModelError
 from avatar_engine.infer.session import InferOptions, Session, load_onnx, onnx_specs
 
 _INT64_MAX = 2**63 - 1
@@ -46,25 +47,44 @@ def _pairs(pads: list[int]) -> tuple[list[int], bool]:
 SUPPORTED_ATTRIBUTES = {
     "Conv": {"pads", "strides", "dilations", "group", "kernel_shape", "auto_pad"},
     "MaxPool": {"kernel_shape", "strides", "pads", "auto_pad", "ceil_mode", "dilations", "storage_order"},
+    "AveragePool": {"kernel_shape", "strides", "pads", "auto_pad", "ceil_mode", "count_include_pad"},
+    "Resize": {"mode", "coordinate_transformation_mode", "nearest_mode", "cubic_coeff_a", "exclude_outside",
+               "antialias"},
 }
-"""Attributes the Conv and MaxPool ops read (the others accept all of theirs)."""
+"""Attributes the ops that take any keyword (`**_`) read; the other ops' functions name theirs, and an attribute
+outside their signature is refused the same way (ReduceSum's noop_with_empty_axes was a TypeError at run time)."""
+ZERO_ONLY = {"MaxPool": ("ceil_mode", "storage_order"), "AveragePool": ("ceil_mode",),
+             "Resize": ("exclude_outside", "antialias")}
+"""Attributes these ops run only at their default 0 (a ceil-mode pool gave another shape than ONNX Runtime's, an
+antialiased Resize other values)."""
 
 
-def unsupported_attributes(op: str, attrs: dict) -> str | None:
+def unsupported_attributes(op: str, attrs: dict, fn: Callable | None = None) -> str | None:
     """Why `op` with `attrs` cannot run here (an attribute the op would otherwise ignore: a SAME auto_pad, a
-    ceil-mode or dilated pool gave outputs of another shape than ONNX Runtime's), or None."""
+    ceil-mode or dilated pool gave outputs of another shape than ONNX Runtime's), or None. `fn`: the op's function,
+    whose keyword parameters are the attributes it reads when it takes no `**` catch-all."""
     if op not in SUPPORTED_ATTRIBUTES:
-        return None
+        if fn is None or not attrs:
+            return None
+        try:
+            params = inspect.signature(fn).parameters
+        except (TypeError, ValueError):  # a builtin without a signature (torch.add): it takes no attributes
+            return f"{op} attributes {', '.join(sorted(attrs))}"
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return None
+        unknown = sorted(set(attrs) - set(params))
+        return f"{op} attributes {', '.join(unknown)}" if unknown else None
     unknown = sorted(set(attrs) - SUPPORTED_ATTRIBUTES[op])
     if unknown:
         return f"{op} attributes {', '.join(unknown)}"
+    if any(attrs.get(name, 0) for name in ZERO_ONLY.get(op, ())):
+        return f"{op} with {' or '.join(ZERO_ONLY[op])} set"
     auto_pad = attrs.get("auto_pad", b"NOTSET")
     auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
     if auto_pad not in ("NOTSET", "VALID"):
         return f"{op} with auto_pad {auto_pad}"
-    if op == "MaxPool" and (attrs.get("ceil_mode", 0) or any(d != 1 for d in attrs.get("dilations", ()))
-                            or attrs.get("storage_order", 0)):
-        return "MaxPool with ceil_mode, dilations or storage_order"
+    if op == "MaxPool" and any(d != 1 for d in attrs.get("dilations", ())):
+        return "MaxPool with dilations"
     return None
 
 
@@ -231,6 +251,7 @@ class TorchSession(Session):
 
         model = load_onnx(path, hint)
         self.name = Path(path).stem
+        self._hint = hint
         self.inputs, self.outputs = onnx_specs(model)
         if options.device == "cuda" and not torch.cuda.is_available():
             raise BackendError("device cuda asked for, but torch sees no CUDA device")
@@ -244,7 +265,8 @@ class TorchSession(Session):
         if missing:
             raise ModelError(f"{self.name}: the torch backend does not support ONNX operators {', '.join(missing)}; "
                              "use --backend onnxruntime")
-        odd = sorted({why for n in model.graph.node if (why := unsupported_attributes(n.op_type, _attrs(n)))})
+        odd = sorted({why for n in model.graph.node
+                      if (why := unsupported_attributes(n.op_type, _attrs(n), ops[n.op_type]))})
         if odd:  # refused here, where `auto` falls back, rather than run with the attribute ignored
             raise ModelError(f"{self.name}: the torch backend does not support {'; '.join(odd)}; "
                              "use --backend onnxruntime")
@@ -270,8 +292,11 @@ class TorchSession(Session):
             args = [env[i] if i else None for i in names]
             try:
                 env[outputs[0]] = fn(*args, **attrs)
-            except RuntimeError as exc:  # shape errors surface here, with the batch the caller gave
-                raise InputError(f"{self.name}: torch backend failed ({str(exc).splitlines()[0][:160]})") from None
+            except (RuntimeError, TypeError, ValueError, IndexError) as exc:
+                # the feeds were checked against the model's inputs: what fails now is the model (a Reshape its
+                # own shapes cannot meet), not the caller
+                raise ModelError(f"{self.name}: the torch backend failed running it ({str(exc).splitlines()[0][:160]}); "
+                                 f"{self._hint}") from None
         return {n: env[n] for n in self._output_names}
 
     def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -297,7 +322,7 @@ class TorchSession(Session):
             try:
                 with torch.cuda.graph(graph, capture_error_mode="thread_local"):  # other threads may run
                     captured = self._forward(static)
-            except (RuntimeError, InputError) as exc:  # an op that cannot be captured: node by node from now on
+            except (RuntimeError, ModelError) as exc:  # an op that cannot be captured: node by node from now on
                 log.warning("%s: CUDA graph capture failed (%s); running node by node", self.name,
                             str(exc).splitlines()[0][:160])
                 self._graphs_failed = True

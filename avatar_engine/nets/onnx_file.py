@@ -34,9 +34,12 @@ def check_card_binding(card: dict, path: Path, hint: str) -> None:
     """ModelError when the card names the sha256 of its network (`onnx_sha256`, written by the trainers) and the file
     at `path` is another: damaged bytes that still parse changed the avatar silently, and a card left from an earlier
     training described a network it was not made for. A card without the field (made before it existed) passes."""
-    expected = card.get("onnx_sha256")
-    if expected is None:
+    if "onnx_sha256" not in card:
         return
+    expected = card["onnx_sha256"]
+    if not (isinstance(expected, str) and len(expected) == 64):  # null or damaged: the check must not switch off
+        raise ModelError(f"{Path(path).name}'s card has no sha256 of its network (onnx_sha256 is {expected!r}): "
+                         f"damaged; {hint}")
     from avatar_engine.assets.cache import sha256_file
 
     try:

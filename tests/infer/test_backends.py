@@ -200,6 +200,12 @@ def test_auto_falls_back_from_torch_for_an_operator_it_lacks(monkeypatch, tmp_pa
 @pytest.mark.parametrize("node, message", [
     ({"op_type": "Conv", "inputs": ["x", "w"], "kernel_shape": [3, 3], "auto_pad": "SAME_UPPER"}, "auto_pad SAME_UPPER"),
     ({"op_type": "MaxPool", "inputs": ["x"], "kernel_shape": [2, 2], "strides": [2, 2], "ceil_mode": 1}, "ceil_mode"),
+    # AveragePool gave (n, 3, 4, 4) for ONNX Runtime's (n, 3, 5, 5); an antialiased Resize other values (0.45 off);
+    # ReduceSum's noop_with_empty_axes was a TypeError at run time
+    ({"op_type": "AveragePool", "inputs": ["x"], "kernel_shape": [2, 2], "strides": [2, 2], "ceil_mode": 1},
+     "ceil_mode"),
+    ({"op_type": "Resize", "inputs": ["x", "", "scales"], "mode": "linear", "antialias": 1}, "antialias"),
+    ({"op_type": "ReduceSum", "inputs": ["x"], "noop_with_empty_axes": 1}, "ReduceSum attributes noop_with_empty_axes"),
 ])
 def test_torch_refuses_attributes_it_would_ignore(tmp_path, node, message):
     # it ran them with the attribute dropped: outputs (1, 4, 7, 7) and (1, 3, 4, 4) where ONNX Runtime gives
@@ -211,10 +217,59 @@ def test_torch_refuses_attributes_it_would_ignore(tmp_path, node, message):
     node = dict(node)
     op, inputs = node.pop("op_type"), node.pop("inputs")
     weights = [numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")] if "w" in inputs else []
+    if "scales" in inputs:
+        weights.append(numpy_helper.from_array(np.array([1, 1, 0.5, 0.5], np.float32), "scales"))
     graph = helper.make_graph([helper.make_node(op, inputs, ["y"], **node)], "g",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 9, 9])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", None, None, None])], weights)
     path = tmp_path / "m.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8), str(path))
     with pytest.raises(ModelError, match=f"torch backend does not support .*{message}"):
         open_session(path, InferOptions(backend="torch"))
+
+
+def _failing_reshape(tmp_path):
+    """A model that loads and takes (n, 6) but whose Reshape to (-1, 4) fails when it runs."""
+    onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install 'avatar-engine[infer]')")
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph([helper.make_node("Reshape", ["x", "shape"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 6])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["m", 4])],
+                              [numpy_helper.from_array(np.array([-1, 4], np.int64), "shape")])
+    path = tmp_path / "bad.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    return path
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "torch"])
+def test_a_model_that_fails_as_it_runs_is_a_model_error_with_the_hint(tmp_path, backend):
+    """ONNX Runtime's Fail came out as a 41-line traceback, torch's as bad input (exit 2, no hint)."""
+    path = _failing_reshape(tmp_path)
+    pytest.importorskip(backend, reason=f"{backend} is not installed (pip install 'avatar-engine[infer]')")
+    with open_session(path, InferOptions(backend=backend), hint="restore it") as session:
+        with pytest.raises(ModelError, match="bad: (onnxruntime|the torch backend) failed running it .*; restore it"):
+            session.run({"x": np.zeros((1, 6), np.float32)})
+
+
+def test_auto_falls_back_from_torch_for_an_attribute_it_lacks(monkeypatch, tmp_path, caplog):
+    """A Conv with auto_pad SAME_UPPER was refused under auto, where the refusal was meant to fall back."""
+    onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install 'avatar-engine[infer]')")
+    pytest.importorskip("torch", reason="torch is not installed (pip install 'avatar-engine[infer]')")
+    from onnx import TensorProto, helper, numpy_helper
+
+    import avatar_engine.infer.select as select
+
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3, 3], auto_pad="SAME_UPPER")],
+                              "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 9, 9])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4, 9, 9])],
+                              [numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")])
+    path = tmp_path / "same.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    for name, usable in (("tensorrt_usable", False), ("ort_cuda_usable", False), ("torch_cuda_usable", True),
+                         ("nvidia_driver_present", True)):
+        monkeypatch.setattr(select, name, lambda usable=usable: usable)
+    with open_session(path) as session:
+        assert session.backend == "onnxruntime"
+        assert session.run({"x": np.ones((1, 3, 9, 9), np.float32)})["y"].shape == (1, 4, 9, 9)
+    assert "falls back to onnxruntime" in caplog.text

@@ -64,6 +64,15 @@ def test_missing_or_damaged_manifest(copied):
         onnx_model_path("face_detector", copied)
 
 
+def test_a_manifest_file_name_that_cannot_be_a_file_is_the_manifests_fault(copied):
+    # a name over 255 bytes raised "File name too long" from Path.is_file(): no word of the manifest or the fix
+    manifest = json.loads((copied / "manifest.json").read_text())
+    manifest["face_detector"]["file"] = "x" * 300 + ".onnx"
+    (copied / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match="the manifest in .* names face_detector's file .*avatar engines convert"):
+        onnx_model_path("face_detector", copied)
+
+
 def test_older_converter_output_is_refused(copied):
     manifest = json.loads((copied / "manifest.json").read_text())
     manifest["face_detector"]["converter_version"] = "0"

@@ -199,6 +199,10 @@ def test_weights_changed_or_not_numbers_are_caught(trained, tmp_path):
     changed.with_suffix(".json").write_text(json.dumps(card))
     with pytest.raises(ModelError, match="not the network its card was written for"):
         ReconNet.open(changed)
+    for damaged in (None, "", "ab12"):  # a null sha switched the check off, as if the card had no such field
+        changed.with_suffix(".json").write_text(json.dumps({**card, "onnx_sha256": damaged}))
+        with pytest.raises(ModelError, match="card has no sha256 of its network"):
+            ReconNet.open(changed)
     values.flat[0] = np.nan
     weight.CopyFrom(numpy_helper.from_array(values, weight.name))
     onnx.save(proto, str(changed))
