@@ -32,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from avatar_engine.errors import InputError
-from avatar_engine.infer.mediapipe_onnx import face_spec, onnx_model_path
+from avatar_engine.errors import InputError, ModelError
+from avatar_engine.infer.mediapipe_onnx import CONVERT_HINT, face_spec, onnx_model_path
 from avatar_engine.infer.session import InferOptions
 from avatar_engine.perception.face_geometry import FaceGeometry
 from avatar_engine.perception.opencv import import_cv2
@@ -187,6 +187,23 @@ def _check_image(rgb) -> np.ndarray:
     return np.ascontiguousarray(rgb)
 
 
+def check_face_model(name: str, session) -> None:
+    """ModelError (with the convert hint) when MediaPipe model `name`'s session does not take the input or give the
+    outputs the landmarker reads (`face_spec`): a swapped model whose manifest agreed with it was reported as bad
+    input (exit 2), and one with other output names would have been a KeyError."""
+    spec = face_spec()
+    model = spec["models"][name]
+    size = model.get("input_size")
+    want = (size, size, 3) if size else (len(spec["blendshape_landmarks"]), 2)
+    got = tuple(session.inputs[0].shape[1:]) if len(session.inputs) == 1 else None
+    missing = sorted(set(model["outputs"]) - {o.name for o in session.outputs})
+    if got != want or missing:
+        raise ModelError(f"{name}.onnx is not MediaPipe's {name}: it takes "
+                         f"{'x'.join(map(str, got)) if got else f'{len(session.inputs)} inputs'} per face (expected "
+                         f"{'x'.join(map(str, want))})" + (f" and lacks outputs {', '.join(missing)}" if missing else "")
+                         + f"; {CONVERT_HINT}")
+
+
 class OnnxFaceLandmarker:
     """The face landmarker on `avatar_engine.infer` sessions. A context manager; `close()` frees the sessions.
 
@@ -206,6 +223,7 @@ class OnnxFaceLandmarker:
         try:
             for name in ("face_detector", "face_landmarks_detector", "face_blendshapes"):
                 self._sessions[name] = open_session(onnx_model_path(name, onnx_dir), infer)
+                check_face_model(name, self._sessions[name])
             if any(session.device == "cuda" for session in self._sessions.values()):
                 self.warm_up()
         except Exception:

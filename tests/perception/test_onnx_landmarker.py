@@ -266,3 +266,23 @@ def test_without_opencv_it_refuses_to_open_naming_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "cv2", None)  # import cv2 raises ImportError
     with pytest.raises(BackendError, match=r"ONNX landmarker.*OpenCV.*avatar-engine\[track\]"):
         OnnxFaceLandmarker()
+
+
+def test_a_swapped_model_whose_manifest_agrees_is_a_model_fault(onnx_dir, tmp_path):
+    """The blend-shape model copied over the detector, the manifest rewritten to match: it was opened and blamed on
+    the image ("input ... has shape (1, 128, 128, 3), expected Nx146x2", exit 2)."""
+    import hashlib
+    import json
+    import shutil
+
+    from avatar_engine.errors import ModelError
+
+    copied = tmp_path / "onnx"
+    shutil.copytree(onnx_dir, copied)
+    shutil.copy(copied / "face_blendshapes.onnx", copied / "face_detector.onnx")
+    manifest = json.loads((copied / "manifest.json").read_text())
+    manifest["face_detector"]["sha256"] = hashlib.sha256((copied / "face_detector.onnx").read_bytes()).hexdigest()
+    (copied / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match=r"face_detector.onnx is not MediaPipe's face_detector: it takes 146x2 per "
+                                         r"face \(expected 128x128x3\) and lacks outputs .*avatar engines convert"):
+        OnnxFaceLandmarker(infer=InferOptions(backend="onnxruntime", device="cpu"), onnx_dir=copied)
