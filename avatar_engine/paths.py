@@ -41,7 +41,8 @@ def _probe(folder: Path, what: str) -> None:
 
 def name_fits(path: str | Path, what: str) -> Path:
     """`path` as a Path, unless it is empty or one of its names is longer than a file system allows (`NAME_MAX`
-    bytes): then InputError. Python's Path.is_file() and is_dir() raise ENAMETOOLONG rather than answer False."""
+    bytes): then InputError. Path("") is the current folder (an unset shell variable built every photo there), and
+    Python's Path.is_file() and is_dir() raise ENAMETOOLONG rather than answer False."""
     if str(path) == "":
         raise InputError(f"{what} is empty; name a file")
     out = Path(path)

@@ -56,8 +56,6 @@ def batch_photos(paths: list[str]) -> list[Path]:
     photos, or two photos whose avatars would share a name (`<stem>.glb`, any case, or the summary's)."""
     photos: list[Path] = []
     for text in paths:
-        if str(text) == "":  # Path("") is the current folder: an unset shell variable built every photo there
-            raise InputError("a photo named is empty; name a photo or a folder of photos")
         path = name_fits(text, "photo")
         if path.is_dir():
             try:
@@ -168,12 +166,9 @@ def _build_one(builder, photo: Path, out_dir: Path) -> BatchItem:
         return BatchItem(str(photo), error=str(exc))
     except AvatarError:  # a missing model, no GL, no backend: every photo would fail so; the batch stops, as it says
         raise
-    except OSError as exc:
-        if exc.errno in STORAGE_ERRNOS:  # a full disk or quota is no bug and fails every later photo alike: stop
-            raise
-        traceback.print_exc()
-        return BatchItem(str(photo), fault=f"{type(exc).__name__}: {exc}".splitlines()[0])
     except Exception as exc:  # a bug this photo triggers: its traceback for the report, and on to the next photo
+        if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:  # a full disk is no bug and fails every later
+            raise                                                      # photo alike: stop
         traceback.print_exc()
         return BatchItem(str(photo), fault=f"{type(exc).__name__}: {exc}".splitlines()[0])
     return BatchItem(str(photo), str(avatar), str(report), round(time.perf_counter() - t0, 3),

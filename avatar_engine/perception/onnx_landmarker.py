@@ -187,11 +187,10 @@ def _check_image(rgb) -> np.ndarray:
     return np.ascontiguousarray(rgb)
 
 
-def check_face_model(name: str, session) -> None:
+def check_face_model(name: str, session, spec: dict) -> None:
     """ModelError (with the convert hint) when MediaPipe model `name`'s session does not take the input or give the
-    outputs the landmarker reads (`face_spec`): a swapped model whose manifest agreed with it was reported as bad
-    input (exit 2), and one with other output names would have been a KeyError."""
-    spec = face_spec()
+    outputs the landmarker reads (`spec`: `face_spec()`): a swapped model whose manifest agreed with it was reported
+    as bad input (exit 2), and one with other output names would have been a KeyError."""
     model = spec["models"][name]
     size = model.get("input_size")
     want = (size, size, 3) if size else (len(spec["blendshape_landmarks"]), 2)
@@ -220,10 +219,11 @@ class OnnxFaceLandmarker:
         self.options = options or FaceLandmarkerOptions()
         infer = infer or InferOptions()
         self._sessions = {}
+        spec = face_spec()
         try:
             for name in ("face_detector", "face_landmarks_detector", "face_blendshapes"):
                 self._sessions[name] = open_session(onnx_model_path(name, onnx_dir), infer)
-                check_face_model(name, self._sessions[name])
+                check_face_model(name, self._sessions[name], spec)
             if any(session.device == "cuda" for session in self._sessions.values()):
                 self.warm_up()
         except Exception:
@@ -231,7 +231,7 @@ class OnnxFaceLandmarker:
             raise
         self.backend = self._sessions["face_detector"].backend
         self._geometry = FaceGeometry.from_task(model_file(MODEL_NAME, task_path, "face landmarker"))
-        self._subset = np.asarray(face_spec()["blendshape_landmarks"])
+        self._subset = np.asarray(spec["blendshape_landmarks"])
         self._tracked: list[list[np.ndarray]] = []  # per stream: last frame's faces, (478, 2) pixels each
         self._last_t_ms: int | None = None
 

@@ -175,20 +175,25 @@ def test_auto_prefers_tensorrt_and_falls_back_only_when_no_engine_was_built(onnx
         open_session(path)
 
 
+def _torch_cuda_only(monkeypatch) -> None:
+    """`auto` resolves to torch: a GPU machine whose only GPU path is torch on CUDA."""
+    import avatar_engine.infer.select as select
+
+    for name, usable in (("tensorrt_usable", False), ("ort_cuda_usable", False), ("torch_cuda_usable", True),
+                         ("nvidia_driver_present", True)):
+        monkeypatch.setattr(select, name, lambda usable=usable: usable)
+
+
 def test_auto_falls_back_from_torch_for_an_operator_it_lacks(monkeypatch, tmp_path, caplog):
     onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install 'avatar-engine[infer]')")
     from onnx import TensorProto, helper
-
-    import avatar_engine.infer.select as select
 
     graph = helper.make_graph([helper.make_node("Erf", ["x"], ["y"])], "erf",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4])])
     path = tmp_path / "erf.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
-    for name, usable in (("tensorrt_usable", False), ("ort_cuda_usable", False), ("torch_cuda_usable", True),
-                         ("nvidia_driver_present", True)):
-        monkeypatch.setattr(select, name, lambda usable=usable: usable)
+    _torch_cuda_only(monkeypatch)
     with open_session(path) as session:
         assert session.backend == "onnxruntime"
         assert session.run({"x": np.zeros((2, 4), np.float32)})["y"].shape == (2, 4)
@@ -258,17 +263,13 @@ def test_auto_falls_back_from_torch_for_an_attribute_it_lacks(monkeypatch, tmp_p
     pytest.importorskip("torch", reason="torch is not installed (pip install 'avatar-engine[infer]')")
     from onnx import TensorProto, helper, numpy_helper
 
-    import avatar_engine.infer.select as select
-
     graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3, 3], auto_pad="SAME_UPPER")],
                               "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 9, 9])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4, 9, 9])],
                               [numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")])
     path = tmp_path / "same.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
-    for name, usable in (("tensorrt_usable", False), ("ort_cuda_usable", False), ("torch_cuda_usable", True),
-                         ("nvidia_driver_present", True)):
-        monkeypatch.setattr(select, name, lambda usable=usable: usable)
+    _torch_cuda_only(monkeypatch)
     with open_session(path) as session:
         assert session.backend == "onnxruntime"
         assert session.run({"x": np.ones((1, 3, 9, 9), np.float32)})["y"].shape == (1, 4, 9, 9)
