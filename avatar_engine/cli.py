@@ -7,6 +7,7 @@ import errno
 import os
 import signal
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -250,7 +251,15 @@ def cmd_live(args: argparse.Namespace) -> int:
         mirror=args.mirror, settle_rest=not args.no_settle, size=parse_size(args.size), samples=args.samples,
         realtime=args.realtime, loop=args.loop, lossless=args.lossless, max_frames=args.max_frames,
         max_seconds=args.max_seconds, phone=args.phone, serial=args.serial, landmarker=args.landmarker, backend=args.backend)
-    summary = run_live(settings)
+    started = time.time()
+    try:
+        summary = run_live(settings)
+    except KeyboardInterrupt:  # a second signal while the outputs were being finished: say what it cost
+        record = settings.record
+        if record is not None and (not record.exists() or record.stat().st_mtime < started):
+            print(f"avatar live: the recording {record} was not finished (a second signal stopped it; one stops "
+                  "the run and keeps it)", file=sys.stderr)
+        raise
     lat = summary["latency_ms"]
     print(f"live: {summary['counts'].get('rendered', 0)} frames in {summary['seconds']} s ({summary['fps']} fps), "
           f"latency p50 {lat.get('p50', 'n/a')} ms p95 {lat.get('p95', 'n/a')} ms"

@@ -21,15 +21,20 @@ _CONTROLLER_LOCK = threading.Lock()
 
 
 def blas_controller():
-    """The process's one threadpoolctl controller, made on first use. Making one walks the loaded libraries
+    """The process's threadpoolctl controller, made on first use. Making one walks the loaded libraries
     (dl_iterate_phdr, the dynamic loader's lock held) and calls back into Python; two builds on two threads did
-    that while the other thread, holding the GIL, loaded a library (PIL's AVIF plugin): a deadlock, 3 runs in 6."""
+    that while the other thread, holding the GIL, loaded a library (PIL's AVIF plugin): a deadlock, 3 runs in 6.
+    So it is made again only on the main thread, and only once modules were imported since: a controller made
+    before `import cv2` never limited the OpenBLAS that OpenCV brings."""
     with _CONTROLLER_LOCK:
-        if not _CONTROLLER:
+        modules = len(sys.modules)
+        stale = bool(_CONTROLLER) and _CONTROLLER[0][0] != modules \
+            and threading.current_thread() is threading.main_thread()
+        if not _CONTROLLER or stale:
             from threadpoolctl import ThreadpoolController
 
-            _CONTROLLER.append(ThreadpoolController())
-        return _CONTROLLER[0]
+            _CONTROLLER[:] = [(modules, ThreadpoolController())]
+        return _CONTROLLER[0][1]
 
 
 @contextmanager

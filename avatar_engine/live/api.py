@@ -8,11 +8,16 @@
 
 Phone apps and other trackers that give ARKit scores skip MediaPipe: `process_landmarks(LandmarkFrame(...))`.
 `avatar_engine.live.pipeline.LivePipeline` runs the same pieces on threads for a camera or a file.
+
+A LiveAvatar renders on the thread that made it (its OpenGL context belongs there) and makes its own context
+current for each call, so several can live side by side. Frame times must increase.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -24,6 +29,11 @@ from avatar_engine.render.camera import Camera
 from avatar_engine.render.renderer import STUDIO_BACKDROP
 from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
 from avatar_engine.solve.solver import to_expression
+
+
+MSAA_SAMPLES = (0, 1, 2, 4, 8)
+"""The MSAA sample counts OpenGL drivers offer (moderngl refused others with a bare 'the number of samples is
+invalid')."""
 
 
 @dataclass(frozen=True)
@@ -51,10 +61,12 @@ class LiveOptions:
 
     def __post_init__(self) -> None:
         w, h = self.size
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (w, h)):
+            raise ValueError(f"render size must be whole pixels (width, height), got {self.size!r}")
         if not (16 <= w <= 8192 and 16 <= h <= 8192):
             raise ValueError(f"render size {w}x{h} is outside 16..8192 pixels")
-        if self.samples is not None and self.samples < 0:
-            raise ValueError(f"samples must be >= 0, got {self.samples}")
+        if self.samples not in (None, *MSAA_SAMPLES):
+            raise ValueError(f"samples must be one of {', '.join(map(str, MSAA_SAMPLES))} (or None), got {self.samples!r}")
         from avatar_engine.perception.choice import LANDMARKERS
 
         if self.landmarker not in LANDMARKERS:
@@ -69,12 +81,18 @@ class LiveAvatar:
     """Tracker (made on first use), animator and renderer for one avatar. A context manager."""
 
     def __init__(self, avatar: Avatar | None = None, options: LiveOptions | None = None, ctx=None) -> None:
+        if avatar is not None and not isinstance(avatar, Avatar):
+            raise TypeError(f"avatar must be an Avatar (avatar_engine.io.read_glb(path) reads one), got "
+                            f"{type(avatar).__name__}")
         self.options = options or LiveOptions()
         self.animator = Animator(self.options.animator)
         self._tracker = None
+        self._tracker_lock = threading.Lock()
+        self._owner = threading.get_ident()
         self.renderer = None
+        self._own_ctx = False
         if self.options.render:
-            from avatar_engine.render.context import headless_context
+            from avatar_engine.render.context import current_context_kept, current_egl_context, headless_context
             from avatar_engine.render.renderer import RenderOptions, Renderer
 
             if avatar is None:
@@ -82,17 +100,21 @@ class LiveAvatar:
 
                 avatar = template_avatar()
             self._own_ctx = ctx is None
-            self.ctx = ctx or headless_context()
-            try:
-                self.renderer = Renderer(self.ctx, RenderOptions(size=self.options.size, samples=self.options.samples,
-                                                                 background=self.options.background))
-                self.renderer.load(avatar)
-            except BaseException:  # (more MSAA samples than the driver has, an avatar it cannot take)
-                if self.renderer is not None:
-                    self.renderer.release()
-                if self._own_ctx:
-                    self.ctx.release()
-                raise
+            # a context of our own is made current only while we draw: the thread's own current one stays
+            with current_context_kept() if self._own_ctx else nullcontext():
+                self.ctx = ctx or headless_context()
+                self._egl_context = current_egl_context() if self._own_ctx else None
+                try:
+                    self.renderer = Renderer(self.ctx, RenderOptions(size=self.options.size,
+                                                                     samples=self.options.samples,
+                                                                     background=self.options.background))
+                    self.renderer.load(avatar)
+                except BaseException:  # (more MSAA samples than the driver has, an avatar it cannot take)
+                    if self.renderer is not None:
+                        self.renderer.release()
+                    if self._own_ctx:
+                        self.ctx.release()
+                    raise
             from avatar_engine.live.glwait import gil_free_finish
 
             self._finish = gil_free_finish() or self.renderer.finish
@@ -105,9 +127,14 @@ class LiveAvatar:
     def track(self, rgb: np.ndarray, t_ns: int) -> LandmarkFrame | None:
         """MediaPipe on one frame: rgb (h, w, 3) uint8 at media time t_ns (increasing)."""
         self._check_open()
-        if self._tracker is None:
-            self._tracker = self._new_tracker()
-        return self._tracker.track(rgb, t_ns)
+        if not self._tracker_lock.acquire(blocking=False):  # MediaPipe's graph takes one frame at a time, in order
+            raise RuntimeError("this LiveAvatar is tracking on another thread at the same time: one frame at a time")
+        try:
+            if self._tracker is None:
+                self._tracker = self._new_tracker()
+            return self._tracker.track(rgb, t_ns)
+        finally:
+            self._tracker_lock.release()
 
     @property
     def tracker_threads(self) -> dict[int, int]:
@@ -122,6 +149,7 @@ class LiveAvatar:
 
     def animate(self, landmarks: LandmarkFrame | None, t_ns: int) -> SolvedFrame:
         """Calibrate, solve and filter (or hold / idle when landmarks is None)."""
+        self._check_open()
         return self.animator.update(landmarks, t_ns * 1e-9)
 
     def _check_open(self, rendering: bool = False) -> None:
@@ -130,23 +158,42 @@ class LiveAvatar:
         if rendering and self.renderer is None:
             raise RuntimeError("this LiveAvatar does not render (LiveOptions(render=False)): weights only")
 
+    def check_thread(self) -> None:
+        """RuntimeError unless called on the thread that made this LiveAvatar, where its GL context lives (from
+        another thread, draws went nowhere and reads gave stale memory, silently)."""
+        if self.renderer is not None and threading.get_ident() != self._owner:
+            raise RuntimeError("this LiveAvatar renders on the thread that made it (its OpenGL context belongs "
+                               "there): make it on the thread that draws, or use LiveOptions(render=False) here")
+
+    @contextmanager
+    def _gl(self):
+        """This avatar's context, current for the call: another LiveAvatar or context made since took over the
+        thread's current one (draws then went into the newest, silently). A context handed in is the caller's."""
+        self._check_open(rendering=True)
+        self.check_thread()
+        from avatar_engine.render.context import made_current
+
+        with made_current(self.ctx, self._egl_context) if self._own_ctx else nullcontext():
+            yield
+
     def draw(self, solved: SolvedFrame) -> None:
         """Render into the renderer's framebuffer and wait for it (`read()` or blit it after). The wait releases
         the GIL (`glwait.py`), so tracking and capture threads run while the rasteriser works."""
-        self._check_open(rendering=True)
-        self.renderer.render(to_expression(solved, self.options.animator.tuning), self.options.camera)
-        self._finish()
+        with self._gl():
+            self.renderer.render(to_expression(solved, self.options.animator.tuning), self.options.camera)
+            self._finish()
 
     def read(self) -> np.ndarray:
         """(h, w, 4) uint8 RGBA of the last draw."""
-        self._check_open(rendering=True)
-        return self.renderer.read()
+        with self._gl():
+            return self.renderer.read()
 
     def frame_done(self) -> None:
         """The last draw has been read and shown: lay the next frame's backdrop now (`Renderer.start_next_frame`),
         while the caller waits for the next tracked frame, rather than after it arrives."""
         if self.renderer is not None:
-            self.renderer.start_next_frame()
+            with self._gl():
+                self.renderer.start_next_frame()
 
     def warm_up(self, track: bool = True) -> None:
         """Load the tracker's model and compile the shaders now, so the first frames are not late."""
@@ -174,10 +221,14 @@ class LiveAvatar:
             if landmarks is not None:
                 t_ns = landmarks.t_ns
             else:
-                t_ns = self._last_t_ns + (time.monotonic_ns() - self._last_wall_ns) if self._last_t_ns is not None \
-                    else time.monotonic_ns() - self._t0
+                t_ns = self._last_t_ns + max(1, time.monotonic_ns() - self._last_wall_ns) \
+                    if self._last_t_ns is not None else time.monotonic_ns() - self._t0
         elif landmarks is not None and landmarks.t_ns != t_ns:
             landmarks = replace(landmarks, t_ns=int(t_ns))  # the filters and calibration run on the time given
+        if self._last_t_ns is not None and int(t_ns) <= self._last_t_ns:
+            # the filters pass nothing on at no elapsed time: a repeated time froze the face for good
+            raise ValueError(f"frame times must increase: t_ns {int(t_ns)} after {self._last_t_ns} (in nanoseconds; "
+                             "give a time with every frame or with none)")
         self._last_t_ns, self._last_wall_ns = int(t_ns), time.monotonic_ns()
         solved = self.animate(landmarks, t_ns)
         rgba = None
@@ -188,6 +239,7 @@ class LiveAvatar:
 
     def recalibrate(self) -> None:
         """Take the next second of frames as the person's resting face."""
+        self._check_open()
         self.animator.recalibrate()
 
     @property
@@ -196,18 +248,29 @@ class LiveAvatar:
 
     @mirror.setter
     def mirror(self, value: bool) -> None:
+        self._check_open()
         self.animator.mirror = bool(value)
 
     def close(self) -> None:
+        """Release the tracker and the GL resources; on the thread that made this LiveAvatar when it renders."""
+        if self._closed:
+            return
+        self.check_thread()
         self._closed = True
         if self._tracker is not None:
             self._tracker.close()
             self._tracker = None
         if self.renderer is not None:
-            self.renderer.release()
-            self.renderer = None
             if self._own_ctx:
-                self.ctx.release()
+                from avatar_engine.render.context import current_context_kept
+
+                with current_context_kept(unless=self._egl_context):
+                    self.ctx.__enter__()  # current while its objects are released; the way out is the keeper's
+                    self.renderer.release()
+                    self.ctx.release()
+            else:
+                self.renderer.release()
+            self.renderer = None
 
     def __enter__(self) -> "LiveAvatar":
         return self

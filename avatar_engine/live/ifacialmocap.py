@@ -27,6 +27,9 @@ from avatar_engine.solve.frames import LandmarkFrame
 
 log = logging.getLogger(__name__)
 DEFAULT_PORT = 49983
+"""Where the app sends: after a handshake, always to this port of the machine that asked, whichever port asked."""
+HANDSHAKE_RETRY_S = 2.0
+"""With `phone`, the handshake is sent again this often until the first datagram comes."""
 SILENT_WARN_S = 5.0
 """With no datagram from the phone this long after listening starts, say so once: the avatar only idles meanwhile,
 and a phone sending to another address or port looks exactly like that."""
@@ -107,6 +110,8 @@ class IFacialMocapSource:
         self._started = time.monotonic()
         self._heard = False
         self._warned = False
+        self._phone = phone
+        self._asked_at = time.monotonic()
         if phone:
             try:
                 self._sock.sendto(HANDSHAKE, (phone, DEFAULT_PORT))
@@ -123,11 +128,23 @@ class IFacialMocapSource:
         try:
             data = self._sock.recv(65536)
         except (socket.timeout, OSError):
-            if not self._heard and not self._warned and time.monotonic() - self._started >= SILENT_WARN_S:
+            now = time.monotonic()
+            if self._phone and not self._heard and now - self._asked_at >= HANDSHAKE_RETRY_S:
+                self._asked_at = now  # the app may have been opened after us, or the datagram lost: ask again
+                try:
+                    self._sock.sendto(HANDSHAKE, (self._phone, DEFAULT_PORT))
+                except OSError:
+                    pass
+            if not self._heard and not self._warned and now - self._started >= SILENT_WARN_S:
                 self._warned = True
-                log.warning(f"no iFacialMocap data on UDP port {self.port} after {SILENT_WARN_S:.0f} s: set the "
-                            f"phone app's destination to this machine's address and port {self.port} (or pass "
-                            "--phone ADDRESS); the avatar idles until data comes")
+                if self._phone:
+                    log.warning(f"no iFacialMocap data from the phone {self._phone} after {SILENT_WARN_S:.0f} s: is "
+                                "the app open and tracking a face, on this machine's network? Asking again every "
+                                f"{HANDSHAKE_RETRY_S:.0f} s; the avatar idles until data comes")
+                else:
+                    log.warning(f"no iFacialMocap data on UDP port {self.port} after {SILENT_WARN_S:.0f} s: set the "
+                                f"phone app's destination to this machine's address and port {self.port} (or pass "
+                                "--phone ADDRESS); the avatar idles until data comes")
             return None
         self._heard = True
         self._sock.setblocking(False)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from avatar_engine.errors import BackendError
+from avatar_engine.paths import output_file
 from avatar_engine.solve.frames import SolvedFrame
 
 VIRTUAL_CAMERA_HINT = {
@@ -90,7 +91,9 @@ class RecordOutput(Output):
     def __init__(self, path: str | os.PathLike[str], fps: float | None = None, max_fps: float | None = None,
                  realtime: bool = False) -> None:
         """fps : the video's rate (None: the source's, at most `max_fps`); realtime : the frames come at the
-        source's pace (`CATCH_UP_S` applies)."""
+        source's pace (`CATCH_UP_S` applies). InputError at once for a path no mp4 can be written to (an API user
+        heard of a missing folder or another extension only from FFmpeg, after the whole run)."""
+        path = output_file(path, (".mp4",), "recording")
         self.path, self.fps, self.max_fps, self.realtime, self._writer = path, fps, max_fps, realtime, None
         self.frames = 0
         """Frames in the video so far (copies included)."""

@@ -14,7 +14,7 @@ finishes about when the renderer frees up, so the frame it tracks is as fresh as
 frames only to drop them cost as much CPU as tracking). `lossless=True` makes the slots block instead
 (offline processing and accuracy benchmarks: every frame is processed, latency grows). The renderer never
 waits on the camera: when no tracked frame comes within `idle_timeout_s` from a live source, it renders the
-held / idle face. The main thread owns the GL context, as OpenGL requires.
+held / idle face, and goes on at the source's frame rate until frames come again. The main thread owns the GL context, as OpenGL requires.
 """
 
 from __future__ import annotations
@@ -325,6 +325,7 @@ class LivePipeline:
     def run(self) -> dict:
         """Run until the source ends, `stop()`, max_frames/max_seconds, or Ctrl-C; outputs are always closed
         (recordings finalised). Returns the stats summary; a worker's exception is re-raised here."""
+        self.live.check_thread()  # the render loop runs here: on another thread its frames came out blank
         landmark_source = hasattr(self.source, "read_landmarks")
         live_source = landmark_source or getattr(self.source, "live", False)
         pull = not live_source and not self.options.realtime
@@ -396,11 +397,15 @@ class LivePipeline:
         # idle frames before the first one (a camera still opening, a phone not yet sending) take their time from
         # where the source's clock is: live sources stamp frames with the monotonic clock, files from 0
         last_media_s, last_wall = (time.monotonic() if live_source else 0.0), time.monotonic()
-        rendered = 0
+        rendered, idle, idle_due = 0, False, 0.0
         while not self._stop.is_set():
             if opts.max_seconds is not None and time.monotonic() - t_start >= opts.max_seconds:
                 break  # checked here too: a file whose frames stopped coming renders nothing, yet must end
-            item = self._tracked.get(opts.idle_timeout_s)
+            # once idle, idle frames come at the source's rate: easing to rest at 1 / idle_timeout_s looked choppy
+            item = self._tracked.get(max(0.0, idle_due - time.monotonic()) if idle else opts.idle_timeout_s)
+            idle = item is None and live_source
+            if idle:
+                idle_due = time.monotonic() + 1.0 / self.fps
             if item is END:
                 break
             if self._errors:

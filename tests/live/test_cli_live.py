@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -183,3 +184,23 @@ def test_ctrl_c_finalises_the_recording(clip, tmp_path, stop):
     assert "interrupted, outputs finalised" in stdout
     assert frames_in(out) > 5
     assert not list(tmp_path.glob(".interrupted*")), "no temporary file left behind"
+
+
+@pytest.mark.parametrize("earlier", [False, True])
+def test_a_second_signal_that_cost_the_recording_says_so(clip, tmp_path, capsys, monkeypatch, earlier):
+    # a second Ctrl-C while the recording was being finished dropped it (a complete file or none), and the only
+    # word was "interrupted"; an earlier take under the same name is kept, and is not this run's
+    from avatar_engine.live import session
+
+    def interrupted_twice(settings):
+        raise KeyboardInterrupt
+
+    out = tmp_path / "take.mp4"
+    if earlier:
+        out.write_bytes(b"an earlier take")
+        old = time.time() - 60
+        os.utime(out, (old, old))
+    monkeypatch.setattr(session, "run_live", interrupted_twice)
+    assert main(["live", "--source", str(clip["folder"]), "--record", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert f"the recording {out} was not finished" in err and "interrupted" in err

@@ -90,7 +90,7 @@ def test_phone_to_vmc_through_the_pipeline():
         stop.set()
     server.shutdown()
     server.server_close()
-    jaw = [v for n, v in received if n == "jawOpen"]
+    jaw = [v for n, v in received if n == "JawOpen"]  # the clip name perfect-sync avatars give jawOpen
     assert summary["counts"]["tracked"] > 10 and len(jaw) > 10
     assert jaw[-1] == pytest.approx(0.6, abs=0.02), "ARKit scores are weights already: no MediaPipe curves"
 
@@ -152,3 +152,56 @@ def test_a_silent_phone_is_said_once(monkeypatch, caplog):
             for _ in range(4):
                 assert source.read_landmarks(0.03) is None
             assert not caplog.records
+
+
+def test_the_phone_is_asked_again_until_it_streams(monkeypatch, caplog):
+    """The handshake was sent once: an app opened after `avatar live` started, or one lost datagram, left the avatar
+    idle for good, and the warning told a user who had passed --phone to pass --phone."""
+    import logging
+
+    import avatar_engine.live.ifacialmocap as ifm
+
+    phone = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        phone.bind(("127.0.0.1", ifm.DEFAULT_PORT))  # where the app listens for the handshake
+    except OSError as exc:
+        phone.close()
+        pytest.skip(f"UDP port {ifm.DEFAULT_PORT} is taken on this machine ({exc})")
+    monkeypatch.setattr(ifm, "HANDSHAKE_RETRY_S", 0.05)
+    monkeypatch.setattr(ifm, "SILENT_WARN_S", 0.05)
+    phone.settimeout(1.0)
+    with phone, caplog.at_level(logging.WARNING, logger="avatar_engine.live.ifacialmocap"), \
+            IFacialMocapSource(port=0, host="127.0.0.1", phone="127.0.0.1") as source:
+        assert phone.recv(4096) == ifm.HANDSHAKE
+        for _ in range(4):
+            assert source.read_landmarks(0.06) is None
+        asked = 0
+        phone.settimeout(0.2)
+        try:
+            while True:
+                assert phone.recv(4096) == ifm.HANDSHAKE
+                asked += 1
+        except socket.timeout:
+            pass
+        assert asked >= 2, "asked again while the phone was silent"
+        said = [r.getMessage() for r in caplog.records]
+        assert len(said) == 1 and "from the phone 127.0.0.1" in said[0] and "--phone" not in said[0]
+        phone.sendto(V2.encode(), ("127.0.0.1", source.port))
+        assert source.read_landmarks(1.0) is not None
+        for _ in range(3):
+            source.read_landmarks(0.06)
+        with pytest.raises(socket.timeout):
+            phone.recv(4096)  # heard from: no more asking
+
+
+@pytest.mark.parametrize("source", ["ifacialmocap:50000", "ifacialmocap:0"])
+def test_phone_with_another_port_is_refused(source):
+    """After its handshake the app sends to port 49983 whichever port asked: with --phone, another listening port
+    heard nothing, and the silence warning then told the user to pass --phone."""
+    from avatar_engine.errors import InputError
+    from avatar_engine.live.session import LiveSettings
+
+    with pytest.raises(InputError, match="sends to port 49983"):
+        LiveSettings(avatar=None, source=source, phone="10.0.0.2").check()
+    LiveSettings(avatar=None, source="ifacialmocap:49983", phone="10.0.0.2").check()
+    LiveSettings(avatar=None, source="ifacialmocap", phone="10.0.0.2").check()

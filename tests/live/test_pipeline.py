@@ -516,3 +516,21 @@ def test_overlap_lowers_the_trackers_priority_for_the_run_and_serial_leaves_it(c
         assert after == {0}, "MediaPipe's threads get their priority back"
     during, mine, after = nice_of_trackers(overlap=False)
     assert during == mine == after == {0}
+
+
+def test_idle_frames_come_at_the_sources_rate(ctx):
+    # with no frames from a live source (a camera unplugged, a phone gone quiet), idle frames came once per
+    # idle_timeout_s (10 a second): the ease to rest and the idle life were choppy in the window and over VMC
+    class Silent:
+        live, fps = True, 30.0
+
+        def read(self, timeout_s=0.5):
+            time.sleep(0.05)
+            return None
+
+    shown = []
+    live = small_live(ctx, render=False)
+    LivePipeline(Silent(), live, [], PipelineOptions(max_seconds=1.0, on_frame=shown.append)).run()
+    live.close()
+    assert len(shown) >= 20, f"{len(shown)} idle frames in 1 s from a 30 fps source"
+    assert all(f.index == -1 for f in shown)

@@ -11,7 +11,7 @@ import pytest
 
 from avatar_engine.errors import InputError
 from avatar_engine.head.arkit import ARKIT_NAMES
-from avatar_engine.live.vmc import DEFAULT_PORT, VmcSender, parse_target, unity_quaternion
+from avatar_engine.live.vmc import DEFAULT_PORT, NECK_ON_CHEST, VmcSender, parse_target, unity_quaternion
 from avatar_engine.records import euler_rotation
 from avatar_engine.solve.frames import SolvedFrame
 from avatar_engine.solve.pose import head_bones
@@ -59,7 +59,10 @@ def test_one_frame_arrives_with_the_vmc_addresses_types_and_values(receiver):
     wait_for(messages, 60)
     addresses = [a for a, _ in messages]
     vals = [(args[0], args[1]) for a, args in messages if a == "/VMC/Ext/Blend/Val"]
-    assert [n for n, _ in vals] == list(ARKIT_NAMES), "the 52 ARKit names, in ARKit order"
+    # perfect-sync avatars' clips (hinzka's convention) are ARKit's names with a capital first letter; UniVRM
+    # matches clip names case-sensitively, so eyeBlinkLeft moved nothing on them
+    assert [n for n, _ in vals] == [n[0].upper() + n[1:] for n in ARKIT_NAMES], "the 52 ARKit shapes, in ARKit order"
+    assert {"EyeBlinkLeft", "JawOpen", "MouthSmileRight", "TongueOut"} <= {n for n, _ in vals}
     assert all(isinstance(n, str) and isinstance(v, float) for n, v in vals)
     assert np.allclose([v for _, v in vals], frame.weights, atol=FLOAT_TOL)
     assert addresses.index("/VMC/Ext/Blend/Apply") > max(i for i, a in enumerate(addresses) if a == "/VMC/Ext/Blend/Val")
@@ -94,15 +97,17 @@ def test_unreachable_target_warns_once_and_keeps_going(caplog):
             results = [sender.send(solved_frame()) for _ in range(5)]
             sending_s = time.monotonic() - t0
             deadline = time.monotonic() + 10
-            while sender.failed == 0 and time.monotonic() < deadline:  # the name is looked up on its own thread
+            while sender.lookups_failed == 0 and time.monotonic() < deadline:  # looked up on its own thread
                 time.sleep(0.02)
             results += [sender.send(solved_frame()) for _ in range(5)]
     assert results == [False] * 10
+    assert sender.failed == 10, "every frame not sent is counted (the count was of warnings: 1)"
     assert sending_s < 0.05, "the lookup never holds up a frame"
     assert len([r for r in caplog.records if "VMC" in r.getMessage()]) == 1
 
 
 @pytest.mark.parametrize("text, expected", [("127.0.0.1:39539", ("127.0.0.1", 39539)), ("studio", ("studio", DEFAULT_PORT)),
+                                            ("studio.local.:9", ("studio.local.", 9)), ("my_pc:9", ("my_pc", 9)),
                                             (":40000", ("127.0.0.1", 40000)), ("[::1]:40000", ("::1", 40000)),
                                             ("[fe80::2]", ("fe80::2", DEFAULT_PORT)), ("::1", ("::1", DEFAULT_PORT))])
 def test_parse_target(text, expected):
@@ -143,6 +148,40 @@ def test_parse_target_rejects_bad_ports(text):
         parse_target(text)
 
 
+@pytest.mark.parametrize("text", ["", " ", " 39539", "a..b:39539", ".", "host name:9", "999.1.1.1:9", "1.2.3.4.5:9",
+                                  "1.2.3:9", "x" * 300 + ":9", "a" * 64 + ".example.com", "tab\there:9"])
+def test_parse_target_refuses_hosts_that_cannot_exist(text):
+    # each went on to a run that sent nothing, said only "cannot resolve" and exited 0 ('a..b' raised a traceback per
+    # frame; 300 characters were "File name too long"); '' (an unset shell variable) became 127.0.0.1 unsaid
+    with pytest.raises(InputError, match="VMC target|--vmc needs a target") as caught:
+        parse_target(text)
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 240, "one line, a long name shortened"
+
+
+def test_a_name_the_resolver_refuses_warns_once_and_is_retried_slowly(caplog):
+    # IDNA refuses 'a..b' with a UnicodeError, not an OSError: the lookup thread died each frame, a traceback each
+    # time, a new thread the next frame, and nothing was ever said or counted
+    import time
+
+    with caplog.at_level(logging.WARNING, logger="avatar_engine.live.vmc"):
+        with VmcSender("a..b", 39539) as sender:
+            deadline = time.monotonic() + 5
+            while sender.lookups_failed == 0 and time.monotonic() < deadline:
+                sender.send(solved_frame())
+                time.sleep(0.01)
+            for _ in range(20):
+                assert not sender.send(solved_frame())
+            time.sleep(0.3)  # a lookup started by any of those frames would have failed by now
+            assert sender.lookups_failed == 1 and sender.warned, "one failed lookup, then RETRY_S before the next"
+    assert len([r for r in caplog.records if "VMC" in r.getMessage()]) == 1
+
+
+def test_a_broadcast_target_is_sent_to():
+    # without SO_BROADCAST every frame to 255.255.255.255 failed with "Permission denied"
+    with VmcSender("255.255.255.255", 39539) as sender:
+        assert sender.send(solved_frame()), "sent to the broadcast address"
+
+
 def test_parse_target_refuses_a_file(tmp_path):
     avatar = tmp_path / "me.bin"
     avatar.write_bytes(b"x")
@@ -177,7 +216,10 @@ def test_a_live_session_sends_the_avatars_bone_positions(template):
         server.shutdown()
         server.server_close()
     offsets = dict(zip(template.skeleton.names, template.skeleton.local_offsets()))
-    for joint, bone in (("neck", "Neck"), ("head", "Head")):
-        x, y, z = offsets[joint]
-        assert bones[bone][:3] == pytest.approx((-x, y, z), abs=1e-6), bone  # Unity's x is glTF's -x
+    x, y, z = offsets["head"]
+    assert bones["Head"][:3] == pytest.approx((-x, y, z), abs=1e-6)  # Unity's x is glTF's -x
     assert abs(bones["Head"][1]) > 0.01, "the head sits above the neck"
+    # the neck is our root, at the origin: at (0, 0, 0) receivers that apply positions sank the head into the chest
+    x, y, z = NECK_ON_CHEST
+    assert bones["Neck"][:3] == pytest.approx((-x, y, z), abs=1e-6)
+    assert 0.1 < bones["Neck"][1] < 0.25, "a neck's height above the upper chest"

@@ -1,0 +1,145 @@
+"""The embeddable live API used as an application would: several avatars, threads, its own clock, misuse."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from avatar_engine.errors import InputError
+from avatar_engine.head.arkit import ARKIT_INDEX
+from avatar_engine.live import LiveAvatar, LiveOptions, LivePipeline, PipelineOptions, RecordOutput
+from avatar_engine.live.animator import AnimatorOptions
+from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
+
+SIZE = (96, 64)
+SAME_MAX = 2
+"""Largest per-channel difference between two renders of one face on one driver (none is expected)."""
+
+
+def small(**kw) -> LiveAvatar:
+    """A LiveAvatar with a context of its own, as an application makes one."""
+    return LiveAvatar(options=LiveOptions(size=SIZE, samples=0, **kw))
+
+
+def frame_of(live: LiveAvatar, jaw: float = 0.0) -> np.ndarray:
+    weights = np.zeros(52, np.float32)
+    weights[ARKIT_INDEX["jawOpen"]] = jaw
+    live.draw(SolvedFrame(weights, np.zeros(3, np.float32), np.zeros((2, 2), np.float32), 0))
+    return live.read().astype(np.int16)
+
+
+def cleared(fbo, colour) -> list[int]:
+    """fbo cleared to colour and read back, with its context used as it is (no `with`): an application's own."""
+    fbo.use()
+    fbo.ctx.clear(*colour, 1.0)
+    return np.frombuffer(fbo.read(components=4), np.uint8)[:3].tolist()
+
+
+def test_several_live_avatars_each_draw_their_own_and_leave_the_threads_context_alone(gl_context):
+    # every LiveAvatar drew into the context made last, and closing one left its neighbours drawing into nothing: the
+    # older one's frames came out as stale memory (255 off), with no error
+    theirs = gl_context.simple_framebuffer((4, 4))
+    assert cleared(theirs, (1.0, 0.0, 0.0)) == [255, 0, 0]
+    a = small()
+    rest, open_jaw = frame_of(a), frame_of(a, 0.9)
+    assert np.abs(rest - open_jaw).max() > 50, "the open jaw shows"
+    b = small()
+    assert np.abs(frame_of(a, 0.9) - open_jaw).max() <= SAME_MAX
+    assert np.abs(frame_of(b) - rest).max() <= SAME_MAX
+    b.close()
+    assert np.abs(frame_of(a) - rest).max() <= SAME_MAX, "closing one leaves the other drawing"
+    # an application's own context, current on this thread before, still is: making and closing ours took it
+    assert cleared(theirs, (0.0, 1.0, 0.0)) == [0, 255, 0]
+    a.close()
+    assert cleared(theirs, (0.0, 0.0, 1.0)) == [0, 0, 255]
+    assert gl_context.error == "GL_NO_ERROR"
+
+
+def test_rendering_from_another_thread_is_refused(tmp_path):
+    # the GL context belongs to the thread that made it: from another, draws went nowhere and reads gave stale
+    # memory; a LivePipeline run on a worker thread recorded blank frames
+    live = small()
+    errors = []
+
+    def elsewhere(fn):
+        try:
+            fn()
+        except RuntimeError as exc:
+            errors.append(str(exc))
+
+    for fn in (lambda: live.draw(SolvedFrame.neutral()), live.read, live.close,
+               lambda: LivePipeline(object(), live, [], PipelineOptions(max_frames=1)).run()):
+        worker = threading.Thread(target=elsewhere, args=(fn,))
+        worker.start()
+        worker.join(10)
+    assert len(errors) == 4 and all("thread that made it" in e for e in errors), errors
+    assert frame_of(live).max() > 0, "still usable on its own thread"
+    live.close()
+
+
+def test_tracking_on_two_threads_at_once_is_refused(monkeypatch):
+    # MediaPipe takes frames one at a time in time order: two threads made two trackers (one never closed) and
+    # MediaPipe's own "timestamp must be monotonically increasing" came out
+    live = small(render=False)
+    made = []
+
+    class SlowTracker:
+        def track(self, rgb, t_ns):
+            time.sleep(0.3)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(live, "_new_tracker", lambda: made.append(1) or SlowTracker())
+    image = np.zeros((8, 8, 3), np.uint8)
+    worker = threading.Thread(target=live.track, args=(image, 0))
+    worker.start()
+    time.sleep(0.1)
+    with pytest.raises(RuntimeError, match="another thread at the same time"):
+        live.track(image, 1)
+    worker.join()
+    live.track(image, 2)  # one after the other is fine
+    assert len(made) == 1
+    live.close()
+
+
+def test_frame_times_must_increase():
+    # the filters pass nothing on at no elapsed time: a repeated time (or milliseconds passed as nanoseconds, then a
+    # clock restart) froze the face for good while the state still said "tracking"
+    live = small(render=False, animator=AnimatorOptions(auto_calibrate=False))
+    scores = np.zeros(52, np.float32)
+    live.process_landmarks(LandmarkFrame(scores, np.eye(3), 1_000_000))
+    for t in (1_000_000, 999_999):
+        with pytest.raises(ValueError, match="frame times must increase"):
+            live.process_landmarks(LandmarkFrame(scores, np.eye(3), t))
+    live.process_landmarks(None)  # no face: the clock moves on by itself
+    later = live.process_landmarks(LandmarkFrame(scores, np.eye(3), 10 ** 12))
+    assert later.t_ns == 10 ** 12
+    with pytest.raises(ValueError, match="frame times must increase"):
+        live.process_landmarks(LandmarkFrame(scores, np.eye(3), 0), t_ns=5)
+    live.close()
+
+
+def test_misuse_is_named():
+    with pytest.raises(TypeError, match="read_glb"):
+        LiveAvatar("me.glb", LiveOptions(size=SIZE, render=False))
+    with pytest.raises(ValueError, match="whole pixels"):
+        LiveOptions(size=(640.5, 360))
+    with pytest.raises(ValueError, match="samples must be one of"):
+        LiveOptions(samples=3)
+    live = small(render=False)
+    live.close()
+    live.close()  # twice is fine
+    for misuse in (live.recalibrate, lambda: live.animate(None, 0), lambda: setattr(live, "mirror", True)):
+        with pytest.raises(RuntimeError, match="closed"):
+            misuse()
+
+
+@pytest.mark.parametrize("name, cause", [("take.avi", "must end in .mp4"), ("missing/take.mp4", "does not exist")])
+def test_a_recording_that_cannot_be_written_is_refused_when_made(tmp_path, name, cause):
+    # an API user heard of it only from FFmpeg once the whole run was over
+    with pytest.raises(InputError, match=cause):
+        RecordOutput(tmp_path / name)
