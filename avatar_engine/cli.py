@@ -13,10 +13,10 @@ from pathlib import Path
 
 
 from avatar_engine.build.records import GLASSES_CHOICES
-from avatar_engine.errors import AvatarError, InputError
+from avatar_engine.errors import AvatarError, BackendError, InputError
 from avatar_engine.head.arkit import ARKIT_INDEX
 from avatar_engine.paths import (STORAGE_ERRNOS, errors_named, name_fits, output_file, output_folder,
-                                 replace_together, temporary_beside)
+                                 replace_together, replaceable, temporary_beside)
 
 DRIVEN_JOINTS = ("neck", "head", "jaw", "eye_L", "eye_R")
 """The joints `render` and `live` turn: an avatar file must have them (the avatar file's skeleton, issue 2)."""
@@ -405,6 +405,8 @@ def _sample_progress(done: int, total: int) -> None:
 def cmd_synth(args: argparse.Namespace) -> int:
     from avatar_engine.synth.dataset import SynthOptions, generate
 
+    if args.texture and args.no_images:  # ignored before, unsaid
+        raise InputError("--no-images applies to render sets; a texture set (--texture) keeps no renders anyway")
     output_folder(args.output, "-o", parents=True)  # -o data/train in a fresh checkout makes data/ too
     # the sizes each kind of set takes are its options' to say (128-1024 renders, 256-1024 texture sets)
     for flag, value, least in (("--count", args.count, 1), ("--seed", args.seed, 0), ("--shard", args.shard, 1),
@@ -456,7 +458,13 @@ def _check_train(args: argparse.Namespace, output: Path) -> None:
     if not 0 <= args.seed < 2 ** 63:
         raise InputError(f"--seed {args.seed} must be in 0..2^63-1")
     output_file(output, (".onnx",), "-o")
-    output_file(output.with_suffix(".json"), (".json",), "model card")
+    if output.suffix != ".onnx" or output.name == ".onnx":  # the trainers write a card beside NAME.onnx
+        raise InputError(f"-o {output} must be a name ending in .onnx (lower case)")
+    card = output.with_suffix(".json")
+    output_file(card, (".json",), "model card")
+    replaceable(output)
+    replaceable(card)
+    _check_train_data(args.data, output, card)
     if args.epochs is not None and args.epochs < 1:
         raise InputError(f"--epochs must be at least 1, got {args.epochs}")
     if args.network != "texture" and (args.learning_rate is not None or args.mode != "refine"):
@@ -465,7 +473,33 @@ def _check_train(args: argparse.Namespace, output: Path) -> None:
         raise InputError(f"--learning-rate {args.learning_rate:g} must be in (0, 1]")
 
 
+def _check_train_data(folders: list[str], output: Path, card: Path) -> None:
+    """Each --data folder once (named twice, its samples were trained on twice and leaked into the validation
+    split), and no output inside one (a card named manifest.json replaced the set's manifest: the set was lost)."""
+    seen: dict[Path, str] = {}
+    for folder in folders:
+        where = Path(folder).resolve()
+        if where in seen:
+            raise InputError(f"--data {folder} names the same folder as {seen[where]}: give each set once")
+        seen[where] = folder
+    for path in (output, card):
+        written = path.resolve()
+        inside = next((name for where, name in seen.items() if written.is_relative_to(where)), None)
+        if inside is not None:
+            raise InputError(f"{path} is inside the training set {inside}: write the network elsewhere")
+
+
+def _training_backend() -> None:
+    """BackendError naming the extra when torch or onnx is missing (a traceback once the data had loaded)."""
+    for module in ("torch", "onnx"):
+        try:
+            __import__(module)
+        except ImportError as exc:
+            raise BackendError(f"training needs {module} ({exc}); pip install 'avatar-engine[infer]'") from None
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    _training_backend()
     if args.network == "recon":
         return cmd_train_recon(args)
     if args.network == "texture":
@@ -728,6 +762,11 @@ def _end_worker_pools() -> None:
     util = sys.modules.get("multiprocessing.util")
     if util is not None:
         try:
+            import multiprocessing
+
+            for child in multiprocessing.active_children():  # left running only by an interrupted shutdown: its
+                child.kill()  # exit function would wait for them for ever (workers ignore SIGTERM)
+                child.join(5.0)
             util._exit_function()
         except Exception:  # never keep a stopped run from ending
             pass

@@ -39,3 +39,43 @@ def missing_data_files() -> list[str]:
         if not (data_dir(folder) / rest).is_file():
             missing.append(name)
     return missing
+
+
+def restore_hint() -> str:
+    """How to get missing or damaged package data back: a wheel is reinstalled, a checkout restored from git."""
+    if (PACKAGE_DIR / "_data").is_dir():
+        return "reinstall the package (pip install --force-reinstall avatar-engine)"
+    return f"restore them from git (git -C {PACKAGE_DIR.parent} checkout -- assets shaders)"
+
+
+def damaged_data_files() -> list[str]:
+    """The `REQUIRED_FILES` present but unreadable, each as 'name (why)': an .npz member whose checksum fails (a
+    truncated or altered table), a PNG that does not decode, JSON that does not parse, a shader program without its
+    #version line. Missing files are `missing_data_files`' to report."""
+    import json
+    import zipfile
+
+    damaged = []
+    for name in REQUIRED_FILES:
+        folder, rest = name.split("/", 1)
+        path = data_dir(folder) / rest
+        if not path.is_file():
+            continue
+        try:
+            if path.suffix == ".npz":
+                with zipfile.ZipFile(path) as archive:
+                    bad = archive.testzip()
+                if bad is not None:
+                    raise ValueError(f"{bad} fails its checksum")
+            elif path.suffix == ".png":
+                from PIL import Image
+
+                with Image.open(path) as image:
+                    image.verify()
+            elif path.suffix == ".json":
+                json.loads(path.read_text())
+            elif path.suffix == ".glsl" and "/lib/" not in name and not path.read_text().startswith("#version"):
+                raise ValueError("no #version line")
+        except Exception as exc:  # whatever the reader says, the file cannot be used
+            damaged.append(f"{name} ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'unreadable'})")
+    return damaged

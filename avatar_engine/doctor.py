@@ -159,17 +159,41 @@ def check_gpu() -> Check:
 def check_data_files() -> Check:
     """The head tables, shaders and demo photo the package ships: a wheel built without them, or a checkout missing
     files, fails every command that renders or builds."""
-    from avatar_engine.data_files import PACKAGE_DIR, data_dir, missing_data_files
+    from avatar_engine.data_files import damaged_data_files, data_dir, missing_data_files, restore_hint
 
     missing = missing_data_files()
     where = f"{data_dir('assets').parent}"
     if missing:
         return Check("package data", False, f"{len(missing)} file(s) missing under {where}: {', '.join(missing[:4])}"
-                     + (" ..." if len(missing) > 4 else ""),
-                     "reinstall the package (pip install --force-reinstall avatar-engine)"
-                     if (PACKAGE_DIR / "_data").is_dir() else
-                     f"restore them from git (git -C {PACKAGE_DIR.parent} checkout -- assets shaders)")
-    return Check("package data", True, f"head tables and shaders in {where}")
+                     + (" ..." if len(missing) > 4 else ""), restore_hint())
+    damaged = damaged_data_files()  # present is not enough: a truncated head table failed every command
+    if damaged:
+        return Check("package data", False, f"{len(damaged)} file(s) damaged under {where}: {'; '.join(damaged[:3])}"
+                     + (" ..." if len(damaged) > 3 else ""), restore_hint())
+    return Check("package data", True, f"head tables and shaders in {where}, each readable")
+
+
+def check_networks() -> list[Check]:
+    """The learned stages shipped in assets/models/ (optional: all off by default), each against its card's sha256."""
+    import json
+
+    from avatar_engine.data_files import asset_path, restore_hint
+    from avatar_engine.errors import ModelError
+    from avatar_engine.nets.onnx_file import check_card_binding
+
+    checks = []
+    for path in sorted(asset_path("models").glob("*.onnx")):
+        name = f"network {path.stem}"
+        try:
+            card = json.loads(path.with_suffix(".json").read_text())
+            if not isinstance(card, dict):
+                raise ValueError("its card is not a card")
+            check_card_binding(card, path, restore_hint())
+        except (OSError, ValueError, ModelError) as exc:
+            checks.append(Check(name, False, _one_line(exc), restore_hint(), required=False))
+            continue
+        checks.append(Check(name, True, f"{path.name} matches its card", required=False))
+    return checks
 
 
 def check_models() -> list[Check]:
@@ -235,7 +259,8 @@ def run_checks() -> list[Check]:
     checks: list[Check] = []
     steps: list[tuple[str, Callable[[], Check | list[Check]]]] = [
         ("python", check_python), ("GL (headless EGL)", check_gl), ("display (windows)", check_display),
-        ("GPU", check_gpu), ("package data", check_data_files), ("models", check_models), ("models onnx", check_onnx_models),
+        ("GPU", check_gpu), ("package data", check_data_files), ("networks", check_networks), ("models", check_models),
+        ("models onnx", check_onnx_models),
     ]
     steps += [(f"backend {b.label}", lambda b=b: check_backend(b)) for b in OPTIONAL_BACKENDS]
     steps.append(("backend auto", check_auto_backend))

@@ -101,7 +101,7 @@ def temporary_beside(path: str | Path) -> Path:
     return path.with_name(f".{stem}{tag}")
 
 
-def _replaceable(path: str | Path) -> Path:
+def replaceable(path: str | Path) -> Path:
     """`path`, unless a rename over it would replace something that is not a file: as root, a rename over /dev/null
     replaced the device with the avatar."""
     path = Path(path)
@@ -126,7 +126,7 @@ def errors_named(tmp: Path, path: Path) -> Iterator[None]:
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary name beside `path` to write to; when the block ends normally it is renamed over `path`,
     when it raises it is removed: `path` is either left as it was or replaced whole."""
-    path = _replaceable(path)
+    path = replaceable(path)
     tmp = temporary_beside(path)
     try:
         with errors_named(tmp, path):
@@ -140,7 +140,7 @@ def replace_together(pairs: list[tuple[Path, Path]]) -> None:
     """Rename each written temporary over its file, in turn; if one rename fails, the files already renamed are
     removed again, so the set is there whole or not at all (a new file's old version is not brought back)."""
     for _, path in pairs:
-        _replaceable(path)
+        replaceable(path)
     done: list[Path] = []
     try:
         for tmp, path in pairs:

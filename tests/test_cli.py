@@ -280,6 +280,7 @@ def test_an_avatar_the_animation_cannot_drive_is_refused_in_one_line(template, t
     (["train", "hair", "--data", "x", "-o", ""], "-o is empty"),  # an unset shell variable once meant the shipped model
     (["train", "hair", "--data", "x", "-o", "n.onnx", "--seed", "-1"], "--seed -1 must be in"),
     (["train", "texture", "--data", "x", "-o", "n.onnx", "--seed", str(2 ** 64)], "must be in 0..2^63-1"),
+    (["synth", "--texture", "--no-images", "-o", "tex", "-n", "1"], "--no-images applies to render sets"),
 ])
 def test_bad_training_arguments_are_one_line(tmp_path, capsys, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)
@@ -391,3 +392,30 @@ def test_a_damaged_tiff_is_one_line_without_libtiffs_own(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "avatar_engine.cli", "build", str(image), "-o",
                            str(tmp_path / "a.glb")], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--data", "set", "./set/", "-o", "n.onnx"], "names the same folder as set"),
+    (["--data", "set", "-o", "set/manifest.onnx"], "inside the training set set"),
+    (["--data", "other", "set", "-o", "set/sub/n.onnx"], "inside the training set set"),
+    (["--data", "set", "-o", "A.ONNX"], "ending in .onnx (lower case)"),
+])
+def test_training_refuses_its_sets_twice_or_an_output_inside_one(tmp_path, capsys, monkeypatch, argv, message):
+    # the card of -o set/manifest.onnx replaced the set's manifest.json (the set was lost); a set named twice was
+    # trained on twice and its samples leaked into the validation split
+    monkeypatch.chdir(tmp_path)
+    for folder in ("set", "set/sub", "other"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "set" / "manifest.json").write_text('{"shards": []}')
+    assert main(["train", "hair", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert (tmp_path / "set" / "manifest.json").read_text() == '{"shards": []}'
+
+
+@pytest.mark.parametrize("missing", ["torch", "onnx"])
+def test_training_without_its_extra_names_the_extra(tmp_path, capsys, monkeypatch, missing):
+    monkeypatch.setitem(sys.modules, missing, None)  # `import` then raises ImportError, as when it is not installed
+    assert main(["train", "hair", "--data", str(tmp_path), "-o", str(tmp_path / "n.onnx")]) == 4
+    err = capsys.readouterr().err.strip()
+    assert missing in err and "avatar-engine[infer]" in err and len(err.splitlines()) == 1

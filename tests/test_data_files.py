@@ -59,3 +59,56 @@ def test_the_wheel_carries_every_tracked_asset_and_shader(tmp_path):
               if name.split("/")[0] in data_files.DATA_FOLDERS and not name.endswith(".gitkeep")}
     assert wanted and not wanted - inside, sorted(wanted - inside)[:5]
     assert "avatar_engine/data_files.py" in inside
+
+
+def _copy_of_the_data(tmp_path):
+    """The required files and the shipped networks under tmp_path, where a PACKAGE_DIR of tmp_path/avatar_engine finds
+    them (a checkout's layout)."""
+    for name in data_files.REQUIRED_FILES:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "assets" / "models", tmp_path / "assets" / "models")
+
+
+def test_doctor_fails_when_package_data_is_damaged(monkeypatch, tmp_path):
+    # present was enough: a truncated head table and an emptied shader passed, and every command then failed
+    _copy_of_the_data(tmp_path)
+    monkeypatch.setattr(data_files, "PACKAGE_DIR", tmp_path / "avatar_engine")
+    assert doctor.check_data_files().ok, "the copy itself is whole"
+    table = tmp_path / "assets/head/head_model.npz"
+    table.write_bytes(table.read_bytes()[: table.stat().st_size // 2])
+    (tmp_path / "shaders/avatar.glsl").write_text("")
+    check = doctor.check_data_files()
+    assert not check.ok and check.required and "damaged" in check.detail
+    assert "head_model.npz" in check.detail and "avatar.glsl" in check.detail and "git" in check.fix
+
+
+def test_doctor_checks_each_shipped_network_against_its_card(monkeypatch, tmp_path):
+    _copy_of_the_data(tmp_path)
+    monkeypatch.setattr(data_files, "PACKAGE_DIR", tmp_path / "avatar_engine")
+    assert all(c.ok for c in doctor.check_networks()) and len(doctor.check_networks()) == 3
+    net = tmp_path / "assets/models/recon.onnx"
+    data = bytearray(net.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped bit in the weights: it still parses, and was not looked at
+    net.write_bytes(bytes(data))
+    checks = {c.name: c for c in doctor.check_networks()}
+    assert not checks["network recon"].ok and not checks["network recon"].required
+    assert checks["network hair_style"].ok
+
+
+def test_a_damaged_head_model_or_shader_is_one_line(monkeypatch, tmp_path):
+    # a truncated head_model.npz was a BadZipFile traceback in template, synth and train; an empty shader a ValueError
+    from avatar_engine.errors import ModelError
+    from avatar_engine.head import model
+    from avatar_engine.render import shaders
+
+    damaged = tmp_path / "head_model.npz"
+    damaged.write_bytes((ROOT / "assets/head/head_model.npz").read_bytes()[:1000])
+    monkeypatch.setattr(model, "ASSET_PATH", damaged)
+    with pytest.raises(ModelError, match="head_model.npz is missing or damaged"):
+        model.HeadModel.default.__wrapped__()
+    (tmp_path / "empty.glsl").write_text("")
+    monkeypatch.setattr(shaders, "SHADER_DIR", tmp_path)
+    for name in ("empty", "absent"):
+        with pytest.raises(ModelError, match="git"):
+            shaders.stage_sources(name)

@@ -26,3 +26,39 @@ def test_a_worker_that_dies_is_an_error():
         list(map_in_workers(abs, [1, 2], 2, os._exit, (3,)))
     with pytest.raises(BackendError, match="a worker process died"):
         list(map_in_workers(os._exit, [0, 1], 1, int))
+
+
+def test_a_second_interrupt_while_the_items_in_hand_finish_stops_the_workers(monkeypatch):
+    # a second Ctrl-C inside the pool's shutdown left the workers waiting for a stop message never sent, and the
+    # interpreter's exit waited for them for ever (`avatar synth --jobs 2`, interrupted twice, hung)
+    import multiprocessing
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    real = ProcessPoolExecutor.shutdown
+
+    def interrupted(self, wait=True, cancel_futures=False):
+        monkeypatch.setattr(ProcessPoolExecutor, "shutdown", real)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ProcessPoolExecutor, "shutdown", interrupted)
+    before = set(multiprocessing.active_children())  # another test's pool may still be winding down
+    t0 = time.monotonic()
+    results = map_in_workers(time.sleep, [0.2, 30.0, 30.0, 30.0], 2, int)
+    next(results)
+    with pytest.raises(KeyboardInterrupt):
+        results.throw(KeyboardInterrupt)  # the first Ctrl-C, while the next result is awaited
+    left = [p.pid for p in set(multiprocessing.active_children()) - before]
+    assert all(_ended(pid) for pid in left), "no worker of this pool left running"
+    assert time.monotonic() - t0 < 20, "stopped at once, not after the 30 s items"
+
+
+def _ended(pid: int) -> bool:
+    """Whether the process is gone or a zombie, as the system sees it (the pool's own thread may have reaped a worker
+    multiprocessing still lists as running)."""
+    from pathlib import Path
+
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError):
+        return True

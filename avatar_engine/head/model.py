@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import functools
 import itertools
+import zipfile
 from typing import Mapping
 
 import numpy as np
 
 from avatar_engine.data_files import asset_path
-from avatar_engine.errors import InputError
+from avatar_engine.errors import InputError, ModelError
 from avatar_engine.head.geometry import vertex_normals, weld_ids
 from avatar_engine.head.lip_seal import sealed_lips
 from avatar_engine.records import Skeleton
@@ -66,11 +67,17 @@ class HeadModel:
     def default() -> "HeadModel":
         """The shipped model (loaded once per process), its neutral lips sealed: relaxed lips meet, and the targets
         that part them take the seal back (`head.lip_seal`)."""
-        with np.load(ASSET_PATH) as data:
-            tables = {k: data[k] for k in data.files}
-        tables["positions"], tables["expression_offsets"] = sealed_lips(tables["positions"],
-                                                                         tables["expression_offsets"])
-        return HeadModel(tables)
+        try:
+            with np.load(ASSET_PATH) as data:
+                tables = {k: data[k] for k in data.files}
+            tables["positions"], tables["expression_offsets"] = sealed_lips(tables["positions"],
+                                                                             tables["expression_offsets"])
+            return HeadModel(tables)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # a traceback before
+            from avatar_engine.data_files import restore_hint
+
+            raise ModelError(f"the head model {ASSET_PATH.name} is missing or damaged ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else 'unreadable'}); {restore_hint()}") from None
 
     @property
     def identity_names(self) -> tuple[str, ...]:

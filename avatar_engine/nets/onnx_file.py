@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from avatar_engine.errors import InputError, ModelError
-from avatar_engine.paths import atomic_path
+from avatar_engine.paths import atomic_path, errors_named, json_text, replace_together, temporary_beside
 
 OPSET = 17
 IR_VERSION = 8
@@ -28,6 +29,28 @@ def write_model(graph, path: Path) -> None:
     onnx.checker.check_model(proto)
     with atomic_path(path) as tmp:
         onnx.save(proto, str(tmp))
+
+
+def write_network(output: Path, card: dict, write: Callable[[Path], None]) -> dict:
+    """`write(path)` makes the .onnx; it and its card (`output` with .json, given the network's sha256) are each
+    written to a temporary name, then renamed together (`paths.replace_together`): a full disk between the two
+    left a network without its card, and over the shipped model a new network beside the old card, which builds
+    then refused as damaged. Returns the card."""
+    from avatar_engine.assets.cache import sha256_file
+
+    card_path = output.with_suffix(".json")
+    net_tmp, card_tmp = temporary_beside(output), temporary_beside(card_path)
+    try:
+        with errors_named(net_tmp, output):
+            write(net_tmp)
+        card["onnx_sha256"] = sha256_file(net_tmp)  # ties the card to these bytes (`check_card_binding`)
+        with errors_named(card_tmp, card_path):
+            card_tmp.write_text(json_text(card, 1) + "\n")
+        replace_together([(net_tmp, output), (card_tmp, card_path)])
+    finally:
+        net_tmp.unlink(missing_ok=True)
+        card_tmp.unlink(missing_ok=True)
+    return card
 
 
 def check_card_binding(card: dict, path: Path, hint: str) -> None:

@@ -1,7 +1,7 @@
 """Training and test sets for the texture network: synthetic people (`synth.scene`) through the builder's own
 perception, fit and hand-made texture stage, stored in UV at NET_SIZE next to the true albedo.
 
-    avatar train texture-data -o data/tex_30000 -n 300 --seed 30000
+    avatar synth --texture -o data/tex_30000 -n 300 --seed 30000
 
 Each sample: the network's input in both modes (`uv_features`: refine and alone, they share all but the anchor
 and the hand maps) and the true albedo pooled to NET_SIZE (linear). A photo MediaPipe or the fit refuses is

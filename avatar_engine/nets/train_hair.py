@@ -15,11 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from avatar_engine.assets.cache import sha256_file
 from avatar_engine.errors import InputError
 from avatar_engine.nets.hair_features import FEATURES, hair_features, mirror_features
 from avatar_engine.nets.hair_net import TARGETS, targets_from_labels
-from avatar_engine.paths import write_json_atomic
+from avatar_engine.nets.onnx_file import write_network
 from avatar_engine.synth.dataset import load
 
 HIDDEN = (256, 128)
@@ -143,11 +142,8 @@ def run(folders: list[Path], output: Path, options: TrainOptions, command: str |
     features, targets, data = features_from_sets(folders)
     trained, metrics = train(features, targets, options)
     output.parent.mkdir(parents=True, exist_ok=True)
-    to_onnx(trained, output)
     card = {"network": "hair_style", "inputs": f"features ({FEATURES},): hair_features.py", "outputs": list(TARGETS),
             "data": data, "command": command,
             "seed": options.seed, "epochs": options.epochs, "hidden": list(HIDDEN), **metrics,
             "train_seconds": round(time.perf_counter() - start, 1)}
-    card["onnx_sha256"] = sha256_file(output)  # ties the card to these bytes (`check_card_binding`)
-    write_json_atomic(output.with_suffix(".json"), card, indent=1)
-    return card
+    return write_network(output, card, lambda path: to_onnx(trained, path))

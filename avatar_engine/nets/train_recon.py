@@ -26,9 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from avatar_engine.assets.cache import sha256_file
 from avatar_engine.errors import InputError
-from avatar_engine.paths import write_json_atomic
+from avatar_engine.nets.onnx_file import write_network
 from avatar_engine.synth.dataset import checked_set, read_shard
 from avatar_engine.head.model import HeadModel
 from avatar_engine.nets.recon_features import (EXPRESSIONS, INPUTS, POSE, mirror_perceived, mirror_targets,
@@ -90,6 +89,12 @@ def load_samples(folders: list[Path]) -> dict[str, np.ndarray]:
     if not len(samples["seed"]) or samples["points_px"].ndim != 3 or samples["points_px"].shape[1] < 468 \
             or samples["depth"].shape != samples["points_px"].shape[:2]:
         raise InputError("reconstruction samples hold no faces, or faces of another landmark layout: re-make them")
+    n = len(samples["seed"])
+    if len(np.unique(samples["seed"])) != n:  # a set made twice over one seed range (another --shard), or named twice
+        raise InputError("reconstruction samples repeat seeds: the same faces twice would be trained on twice and "
+                         "leak into validation; give each set once")
+    if samples["expression"].shape != (n, 52) or samples["pose_deg"].shape != (n, 3) or samples["size"].shape != (n, 2):
+        raise InputError("reconstruction samples of another layout (expression, pose or size): re-make them")
     order = np.argsort(samples["seed"], kind="stable")
     return {k: v[order] for k, v in samples.items()}
 
@@ -368,9 +373,12 @@ def run(folders: list[Path], output: Path, options: TrainOptions = TrainOptions(
     start = time.perf_counter()
     model = HeadModel.default()
     samples = load_samples(folders)
+    if samples["identity"].shape[1:] != (len(model.identity_names),):
+        raise InputError(f"reconstruction samples made for another head model ({samples['identity'].shape[1:]} "
+                         f"identity values, this one has {len(model.identity_names)}): re-make them with "
+                         "scripts/make_recon_samples.py")
     trained, metrics = train(samples, options, model, log)
     output.parent.mkdir(parents=True, exist_ok=True)
-    to_onnx(trained, output)
     seeds = samples["seed"]
     card = {"network": NETWORK, "inputs": f"shape ({INPUTS},): recon_features.recon_input",
             "outputs": {"identity": list(model.identity_names), "expression": EXPRESSIONS, "pose": list(POSE)},
@@ -379,6 +387,4 @@ def run(folders: list[Path], output: Path, options: TrainOptions = TrainOptions(
                      "samples": int(len(seeds))},
             "command": command, "options": asdict(options), **metrics,
             "train_seconds": round(time.perf_counter() - start, 1)}
-    card["onnx_sha256"] = sha256_file(output)  # ties the card to these bytes (`check_card_binding`)
-    write_json_atomic(output.with_suffix(".json"), card, indent=1)
-    return card
+    return write_network(output, card, lambda path: to_onnx(trained, path))

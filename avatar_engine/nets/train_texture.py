@@ -1,4 +1,4 @@
-"""`avatar train texture`: fit the texture network on texture sets (`avatar train texture-data`), write it as ONNX.
+"""`avatar train texture`: fit the texture network on texture sets (`avatar synth --texture`), write it as ONNX.
 
 Deterministic with a seed (torch's deterministic algorithms, one thread). A small U-Net over the NET_SIZE UV
 features of `texture_net.uv_features`; it predicts a log-albedo offset over the anchor (the hand-made stage's
@@ -19,10 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from avatar_engine.assets.cache import sha256_file
 from avatar_engine.errors import InputError
 from avatar_engine.nets.texture_data import load
-from avatar_engine.paths import write_json_atomic
+from avatar_engine.nets.onnx_file import write_network
 from avatar_engine.nets.texture_net import (CHANNELS, COVERAGE, LOG_FLOOR, MODES, NET_SIZE, default_layout_id,
                                             seam_pairs, skin_layout)
 
@@ -239,7 +238,6 @@ def run(folders: list[Path], output: Path, options: TrainOptions, command: str |
                      "photo_size": manifest.get("photo_size")})  # for the card: a set without them still trains
     net, metrics = train(np.concatenate(xs), np.concatenate(truths), options, log)
     output.parent.mkdir(parents=True, exist_ok=True)
-    to_onnx(net, output)
     card = {"network": "texture_refine", "mode": options.mode, "channels": CHANNELS, "net_size": NET_SIZE,
             "skin_layout": default_layout_id(),
             "widths": list(WIDTHS), "parameters": int(sum(p.numel() for p in net.parameters())),
@@ -248,6 +246,4 @@ def run(folders: list[Path], output: Path, options: TrainOptions, command: str |
             "learning_rate": options.learning_rate, "seam_weight": SEAM_WEIGHT,
             "loss_units": "texture values 0-255 (sqrt of linear albedo x 255)", **metrics,
             "train_seconds": round(time.perf_counter() - start, 1)}
-    card["onnx_sha256"] = sha256_file(output)  # ties the card to these bytes (`check_card_binding`)
-    write_json_atomic(output.with_suffix(".json"), card, indent=1)
-    return card
+    return write_network(output, card, lambda path: to_onnx(net, path))

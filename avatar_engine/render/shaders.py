@@ -23,10 +23,17 @@ def _expand(source: str, seen: tuple[str, ...]) -> str:
 
 
 def stage_sources(name: str, defines: Iterable[str] = ()) -> tuple[str, str]:
-    """(vertex, fragment) sources of `shaders/<name>.glsl` with the given extra defines."""
-    text = _expand((SHADER_DIR / f"{name}.glsl").read_text(), (name,))
+    """(vertex, fragment) sources of `shaders/<name>.glsl` with the given extra defines; ModelError for a shader
+    file missing, unreadable or damaged (a traceback before)."""
+    from avatar_engine.data_files import restore_hint
+    from avatar_engine.errors import ModelError
+
+    try:
+        text = _expand((SHADER_DIR / f"{name}.glsl").read_text(), (name,))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError(f"shader {name}.glsl cannot be read ({exc}); {restore_hint()}") from None
     version, _, body = text.partition("\n")
     if not version.startswith("#version"):
-        raise ValueError(f"shaders/{name}.glsl must start with a #version line")
+        raise ModelError(f"shaders/{name}.glsl must start with a #version line: damaged; {restore_hint()}")
     extra = "".join(f"#define {d}\n" for d in defines)
     return tuple(f"{version}\n#define {stage}\n{extra}#line 2\n{body}" for stage in ("VERTEX_SHADER", "FRAGMENT_SHADER"))

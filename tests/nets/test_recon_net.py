@@ -210,3 +210,27 @@ def test_weights_changed_or_not_numbers_are_caught(trained, tmp_path):
     face = fake_samples(1)
     with ReconNet.open(changed) as net, pytest.raises(ModelError, match="not numbers"):
         net.predict(face["points_px"][0], face["depth"][0])
+
+
+@pytest.mark.parametrize("change, message", [("identity", "made for another head model"),
+                                             ("expression", "of another layout"), ("twice", "repeat seeds")])
+def test_samples_of_another_head_model_or_named_twice_are_refused(tmp_path, capsys, change, message):
+    # samples with 100 identity values gave an IndexError traceback; one set named twice was trained on twice
+    from avatar_engine.cli import main
+
+    samples = fake_samples(12)
+    if change == "identity":
+        samples["identity"] = samples["identity"][:, :100]
+    elif change == "expression":
+        samples["expression"] = samples["expression"][:, :40]
+    folders = [tmp_path / "a"]
+    folders[0].mkdir()
+    np.savez(folders[0] / "recon_0.npz", **samples)
+    if change == "twice":  # the same faces again under another folder's name (another --shard of one range)
+        folders.append(tmp_path / "b")
+        folders[1].mkdir()
+        np.savez(folders[1] / "recon_0.npz", **samples)
+    out = tmp_path / "r.onnx"
+    assert main(["train", "recon", "--data", *map(str, folders), "-o", str(out), "--epochs", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and not out.exists()
