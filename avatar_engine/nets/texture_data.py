@@ -11,6 +11,7 @@ skipped and counted. Shards are written to a temporary name and renamed; the man
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from avatar_engine.errors import InputError
 from avatar_engine.nets.texture_net import (CHANNELS, COVERAGE, FEATURE_SIZE, NET_SIZE, default_layout_id, pool,
                                             shrink, shrink_albedo, skin_inputs, skin_layout, uv_features)
 from avatar_engine.paths import atomic_path, write_text_atomic
-from avatar_engine.synth.dataset import MAX_COUNT, checked_set, claimed_folder, concat_shards, read_manifest
+from avatar_engine.synth.dataset import CLAIM, MAX_COUNT, checked_set, claimed_folder, concat_shards, read_manifest
 
 GENERATOR = "avatar-engine texture-data 1"
 PHOTO_SIZE = 512
@@ -114,10 +115,33 @@ def sample_arrays(run: dict, model) -> dict[str, np.ndarray]:
 def generate(out: Path, options: TextureDataOptions, progress: Callable[[int, int], None] | None = None,
              jobs: int = 1) -> dict:
     """Make `options.count` scenes into `out` (a new or empty folder); returns the manifest. `jobs` > 1 makes the
-    shards in that many worker processes (`avatar_engine.workers`): the same samples, sooner where cores are spare."""
+    shards in that many worker processes (`avatar_engine.workers`): the same samples, sooner where cores are spare.
+    A run that stops keeps the shards its manifest lists (marked `"complete": false`) and nothing else; having
+    finished none, it leaves the folder as it found it (gone if it made it), as `avatar synth` does."""
     out = Path(out)
-    with claimed_folder(out):  # two runs into one folder mixed their shards under one manifest
-        return _generate(out, options, progress, jobs)
+    with claimed_folder(out) as made:  # two runs into one folder mixed their shards under one manifest
+        try:
+            return _generate(out, options, progress, jobs)
+        except BaseException:
+            _drop_unlisted(out, made)
+            raise
+
+
+def _drop_unlisted(out: Path, made: bool) -> None:
+    """After a stop: every file the manifest does not list removed (a shard a worker finished out of turn, a
+    temporary); with no manifest yet, the folder as it was found (an interrupted run left an empty folder that the
+    same command then refused as not empty)."""
+    manifest = out / "manifest.json"
+    listed = set(json.loads(manifest.read_text()).get("shards", [])) | {manifest.name} if manifest.is_file() else set()
+    for path in out.iterdir():
+        if path.name == CLAIM or path.name in listed:
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    if not listed and made:
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def _generate(out: Path, options: TextureDataOptions, progress: Callable[[int, int], None] | None,

@@ -252,3 +252,28 @@ def test_a_texture_network_that_gives_non_numbers_or_a_wrong_shape_is_refused(tm
     card.write_text("[]")
     with pytest.raises(ModelError, match="is not a card"):
         TextureNet.open(tmp_path / "t.onnx")
+
+
+@pytest.mark.parametrize("finished", [0, 1])
+def test_a_stopped_texture_set_keeps_only_what_its_manifest_lists(tmp_path, monkeypatch, finished):
+    # stopped before any shard, the folder it made stayed (the same command then refused it as not empty); a shard a
+    # worker finished out of turn stayed beside the manifest that did not list it
+    import json
+
+    from avatar_engine.nets import texture_data
+
+    def stopped(out, options, progress, jobs):
+        if finished:
+            (out / "shard_00000.npz").write_bytes(b"kept")
+            (out / "manifest.json").write_text(json.dumps({"shards": ["shard_00000.npz"], "complete": False}))
+        (out / "shard_00002.npz").write_bytes(b"out of turn")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(texture_data, "_generate", stopped)
+    out = tmp_path / "tex"
+    with pytest.raises(KeyboardInterrupt):
+        texture_data.generate(out, texture_data.TextureDataOptions(count=3, shard=1))
+    if finished:
+        assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "shard_00000.npz"]
+    else:
+        assert not out.exists()
