@@ -46,7 +46,8 @@ def features_from_sets(folders: list[Path]) -> tuple[np.ndarray, np.ndarray, dic
         targets.append(targets_from_labels(data["hair"][keep]))
         manifest = json.loads((Path(folder) / "manifest.json").read_text())
         used.append({"folder": str(folder), "seed": manifest.get("seed"), "count": manifest.get("count"),
-                     "detected": int(len(keep))})  # for the card: a set without them still trains
+                     "detected": int(len(keep)),  # for the card: a set without them still trains
+                     **({"interrupted": True} if manifest.get("interrupted") else {})})  # a smaller set than asked
     if not feats:
         raise InputError("no samples with a detected face in the given sets")
     return np.stack(feats).astype(np.float32), np.concatenate(targets), {"sets": used}

@@ -235,7 +235,8 @@ def run(folders: list[Path], output: Path, options: TrainOptions, command: str |
         skipped = manifest.get("skipped")
         used.append({"folder": str(folder), "seed": manifest.get("seed"), "samples": int(len(data["truth"])),
                      "skipped": len(skipped) if isinstance(skipped, list) else None,
-                     "photo_size": manifest.get("photo_size")})  # for the card: a set without them still trains
+                     "photo_size": manifest.get("photo_size"),  # for the card: a set without them still trains
+                     **({"complete": False} if manifest.get("complete") is False else {})})  # stopped early
     net, metrics = train(np.concatenate(xs), np.concatenate(truths), options, log)
     output.parent.mkdir(parents=True, exist_ok=True)
     card = {"network": "texture_refine", "mode": options.mode, "channels": CHANNELS, "net_size": NET_SIZE,

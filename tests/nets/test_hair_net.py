@@ -116,3 +116,21 @@ def test_default_style_round_trips_through_targets():
     back = style_from_outputs(out)
     for name in ("length", "volume", "fringe", "parting", "baldness"):
         assert getattr(back, name) == pytest.approx(getattr(s, name), abs=1e-6)
+
+
+def test_the_card_says_when_a_set_was_stopped_early(tmp_path, monkeypatch):
+    # an interrupted set (fewer samples than asked) trained without a word on the card
+    import json
+
+    from avatar_engine.nets import train_hair
+
+    monkeypatch.setattr(train_hair, "load", lambda folder: {
+        "hair_mask": np.zeros((2, 8, 8), np.uint8), "landmarks": np.zeros((2, 478, 2), np.float32),
+        "detected": np.ones(2, bool), "hair": np.zeros((2, 7), np.float32)})
+    monkeypatch.setattr(train_hair, "hair_features", lambda mask, points, size: np.zeros(FEATURES, np.float32))
+    for name, interrupted in (("whole", False), ("stopped", True)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manifest.json").write_text(json.dumps({"seed": 1, "count": 2, "shards": ["s.npz"],
+                                                                   **({"interrupted": True} if interrupted else {})}))
+    _, _, data = train_hair.features_from_sets([tmp_path / "whole", tmp_path / "stopped"])
+    assert [s.get("interrupted", False) for s in data["sets"]] == [False, True]
