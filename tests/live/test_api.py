@@ -41,6 +41,7 @@ def cleared(fbo, colour) -> list[int]:
 def test_several_live_avatars_each_draw_their_own_and_leave_the_threads_context_alone(gl_context):
     # every LiveAvatar drew into the context made last, and closing one left its neighbours drawing into nothing: the
     # older one's frames came out as stale memory (255 off), with no error
+    gl_context.__enter__()  # the application's context is the current one (earlier tests may have left another)
     theirs = gl_context.simple_framebuffer((4, 4))
     assert cleared(theirs, (1.0, 0.0, 0.0)) == [255, 0, 0]
     a = small()
