@@ -13,7 +13,7 @@ from pathlib import Path
 
 
 from avatar_engine.build.records import GLASSES_CHOICES
-from avatar_engine.errors import AvatarError, BackendError, InputError
+from avatar_engine.errors import AvatarError, InputError, require_modules
 from avatar_engine.head.arkit import ARKIT_INDEX
 from avatar_engine.paths import (STORAGE_ERRNOS, errors_named, name_fits, output_file, output_folder,
                                  replace_together, replaceable, temporary_beside)
@@ -489,17 +489,8 @@ def _check_train_data(folders: list[str], output: Path, card: Path) -> None:
             raise InputError(f"{path} is inside the training set {inside}: write the network elsewhere")
 
 
-def _training_backend() -> None:
-    """BackendError naming the extra when torch or onnx is missing (a traceback once the data had loaded)."""
-    for module in ("torch", "onnx"):
-        try:
-            __import__(module)
-        except ImportError as exc:
-            raise BackendError(f"training needs {module} ({exc}); pip install 'avatar-engine[infer]'") from None
-
-
 def cmd_train(args: argparse.Namespace) -> int:
-    _training_backend()
+    require_modules(("torch", "onnx"), "training")  # a traceback once the data had loaded
     if args.network == "recon":
         return cmd_train_recon(args)
     if args.network == "texture":

@@ -55,6 +55,8 @@ def damaged_data_files() -> list[str]:
     import json
     import zipfile
 
+    from avatar_engine.errors import first_line
+
     damaged = []
     for name in REQUIRED_FILES:
         folder, rest = name.split("/", 1)
@@ -77,5 +79,5 @@ def damaged_data_files() -> list[str]:
             elif path.suffix == ".glsl" and "/lib/" not in name and not path.read_text().startswith("#version"):
                 raise ValueError("no #version line")
         except Exception as exc:  # whatever the reader says, the file cannot be used
-            damaged.append(f"{name} ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'unreadable'})")
+            damaged.append(f"{name} ({type(exc).__name__}: {first_line(exc)})")
     return damaged

@@ -32,3 +32,20 @@ class OutputError(AvatarError):
     partly written is left under the asked-for name."""
 
     exit_code = 1
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's message cut to its first line, or its type's name when it says nothing."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def require_modules(modules: tuple[str, ...], needed_for: str, install: str = "pip install 'avatar-engine[infer]'"
+                    ) -> None:
+    """BackendError naming the first of `modules` that does not import, and how to install it: without them the
+    command ran on and ended in a traceback."""
+    for module in modules:
+        try:
+            __import__(module)
+        except ImportError as exc:
+            raise BackendError(f"{needed_for} needs {module} ({exc}); {install}") from None

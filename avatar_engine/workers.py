@@ -59,7 +59,6 @@ def map_in_workers(work: Callable[[T], R], items: Sequence[T], jobs: int, open_w
                                initargs=(open_worker, open_args))
     source = iter(items)
     running = deque(pool.submit(_run, work, item) for item in islice(source, 2 * workers))
-    started = list(dict(getattr(pool, "_processes", None) or {}).values())  # every worker: submitting spawned them
     try:
         while running:
             result = running[0].result()
@@ -73,17 +72,16 @@ def map_in_workers(work: Callable[[T], R], items: Sequence[T], jobs: int, open_w
         try:
             pool.shutdown(wait=True, cancel_futures=True)
         except BaseException:  # a second Ctrl-C while the items in hand finish: the user means now
-            _stop_now(pool, started)
+            _stop_now(pool)
             raise
         if late is not None:
             late.extend(f.result() for f in running if not f.cancelled() and f.exception() is None)
 
 
-def _stop_now(pool, started: list) -> None:
+def _stop_now(pool) -> None:
     """Ends the pool's workers at once. Interrupted inside `shutdown`, the pool had not yet told them to stop, and
-    the interpreter's exit then waited for them for ever (a second Ctrl-C hung `--jobs 2` runs). `started` : the
-    workers as spawned (the pool's own table, pid -> Process, may already have let go of some)."""
-    processes = set(started) | set(dict(getattr(pool, "_processes", None) or {}).values())
+    the interpreter's exit then waited for them for ever (a second Ctrl-C hung `--jobs 2` runs)."""
+    processes = list(dict(getattr(pool, "_processes", None) or {}).values())  # concurrent.futures': pid -> Process
     for process in processes:
         process.kill()  # they ignore SIGTERM (`_open`): the parent alone answers signals
     for process in processes:

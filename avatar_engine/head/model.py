@@ -14,7 +14,7 @@ from typing import Mapping
 import numpy as np
 
 from avatar_engine.data_files import asset_path
-from avatar_engine.errors import InputError, ModelError
+from avatar_engine.errors import InputError, ModelError, first_line
 from avatar_engine.head.geometry import vertex_normals, weld_ids
 from avatar_engine.head.lip_seal import sealed_lips
 from avatar_engine.records import Skeleton
@@ -77,7 +77,7 @@ class HeadModel:
             from avatar_engine.data_files import restore_hint
 
             raise ModelError(f"the head model {ASSET_PATH.name} is missing or damaged ({type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0] if str(exc) else 'unreadable'}); {restore_hint()}") from None
+                             f"{first_line(exc)}); {restore_hint()}") from None
 
     @property
     def identity_names(self) -> tuple[str, ...]:

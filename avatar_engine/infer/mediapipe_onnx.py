@@ -19,7 +19,7 @@ from pathlib import Path
 
 from avatar_engine.assets import default_cache_dir, model_path, sha256_file
 from avatar_engine.data_files import asset_path
-from avatar_engine.errors import BackendError, ModelError
+from avatar_engine.errors import ModelError, require_modules
 from avatar_engine.paths import write_bytes_atomic
 
 MODEL_NAMES = ("face_detector", "face_landmarks_detector", "face_blendshapes")
@@ -47,12 +47,7 @@ def convert_mediapipe(out_dir: Path | None = None, task_path: Path | None = None
     Each file and then the manifest ({name: file, sha256, source task sha256, converter version}) are
     written atomically; a folder the call made is removed again when it fails. `task_path` None means the
     registry's verified copy."""
-    for module in ("onnx", "tflite"):  # the converter's own (the [infer] extra): a traceback without them
-        try:
-            __import__(module)
-        except ImportError as exc:
-            raise BackendError(f"converting MediaPipe's models needs {module} ({exc}); "
-                               "pip install 'avatar-engine[infer]'") from None
+    require_modules(("onnx", "tflite"), "converting MediaPipe's models")  # the converter's own
     out_dir = Path(out_dir) if out_dir is not None else default_onnx_dir()
     task = Path(task_path) if task_path is not None else model_path("face_landmarker")
     task_sha = sha256_file(task)

@@ -26,6 +26,7 @@ from avatar_engine.live.animator import Animator, AnimatorOptions
 from avatar_engine.live.outputs import LiveFrame
 from avatar_engine.records import Avatar
 from avatar_engine.render.camera import Camera
+from avatar_engine.render.context import current_context_kept, current_egl_context, headless_context, made_current
 from avatar_engine.render.renderer import STUDIO_BACKDROP
 from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
 from avatar_engine.solve.solver import to_expression
@@ -92,7 +93,6 @@ class LiveAvatar:
         self.renderer = None
         self._own_ctx = False
         if self.options.render:
-            from avatar_engine.render.context import current_context_kept, current_egl_context, headless_context
             from avatar_engine.render.renderer import RenderOptions, Renderer
 
             if avatar is None:
@@ -171,8 +171,6 @@ class LiveAvatar:
         thread's current one (draws then went into the newest, silently). A context handed in is the caller's."""
         self._check_open(rendering=True)
         self.check_thread()
-        from avatar_engine.render.context import made_current
-
         with made_current(self.ctx, self._egl_context) if self._own_ctx else nullcontext():
             yield
 
@@ -262,8 +260,6 @@ class LiveAvatar:
             self._tracker = None
         if self.renderer is not None:
             if self._own_ctx:
-                from avatar_engine.render.context import current_context_kept
-
                 with current_context_kept(unless=self._egl_context):
                     self.ctx.__enter__()  # current while its objects are released; the way out is the keeper's
                     self.renderer.release()

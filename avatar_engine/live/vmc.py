@@ -45,10 +45,14 @@ def clip_name(arkit_name: str) -> str:
     return arkit_name[:1].upper() + arkit_name[1:]
 
 
+CLIP_NAMES = tuple(clip_name(name) for name in ARKIT_NAMES)
+"""`clip_name` of each ARKit shape, in ARKit order (named once, not every frame)."""
+
+
 def check_host(host: str, text: str) -> None:
     """InputError for a host that can never be reached: whitespace, an empty label ('a..b'), a label over 63
     characters, a name over 253, one IDNA cannot encode, or all-numeric labels that are not an IPv4 address."""
-    if _is_ip(host):
+    if _ip(host) is not None:
         return
     name = host[:-1] if host.endswith(".") else host  # a fully qualified name may end with its root's dot
     labels = name.split(".")
@@ -93,7 +97,7 @@ def parse_target(text: str) -> tuple[str, int]:
         host, sep, port = text, "", ""
     else:
         host, sep, port = text.rpartition(":") if ":" in text else (text, "", "")
-    if ipv6 and not _is_ipv6(host):
+    if ipv6 and getattr(_ip(host), "version", None) != 6:
         raise InputError(f"VMC target {text!r}: {host!r} is not an IPv6 address; write HOST:PORT, or [IPV6]:PORT")
     host = host or DEFAULT_HOST
     check_host(host, text)
@@ -117,19 +121,12 @@ def _names_a_file(text: str) -> bool:
         return False
 
 
-def _is_ip(text: str) -> bool:
+def _ip(text: str):
+    """The IP address `text` writes, or None for a name."""
     try:
-        ipaddress.ip_address(text)
-        return True
+        return ipaddress.ip_address(text)
     except ValueError:
-        return False
-
-
-def _is_ipv6(text: str) -> bool:
-    try:
-        return ipaddress.ip_address(text).version == 6
-    except ValueError:
-        return False
+        return None
 
 
 def unity_quaternion(rotation: np.ndarray) -> tuple[float, float, float, float]:
@@ -152,7 +149,7 @@ def vmc_messages(solved: SolvedFrame, t_s: float, neck_share: float = 0.4,
     for joint, bone in BONE_NAMES.items():
         x, y, z = offsets.get(joint, (0.0, 0.0, 0.0))
         messages.append(("/VMC/Ext/Bone/Pos", [bone, float(-x), float(y), float(z), *unity_quaternion(rotations[joint])]))
-    messages += [("/VMC/Ext/Blend/Val", [clip_name(name), float(w)]) for name, w in zip(ARKIT_NAMES, solved.weights)]
+    messages += [("/VMC/Ext/Blend/Val", [name, float(w)]) for name, w in zip(CLIP_NAMES, solved.weights)]
     messages.append(("/VMC/Ext/Blend/Apply", []))
     return messages
 
@@ -175,12 +172,9 @@ class VmcSender:
         """(address family, socket address) of the target once known."""
         self._retry_at = 0.0
         self._looking_up = threading.Event()
-        try:  # an address needs no lookup: the first frame goes out at once
-            literal = ipaddress.ip_address(host)
-            family = socket.AF_INET6 if literal.version == 6 else socket.AF_INET
-            self._address = (family, (str(literal), port))
-        except ValueError:
-            pass
+        literal = _ip(host)
+        if literal is not None:  # an address needs no lookup: the first frame goes out at once
+            self._address = (socket.AF_INET6 if literal.version == 6 else socket.AF_INET, (str(literal), port))
         self.warned = False
         self.sent = 0
         """Frames sent."""

@@ -11,7 +11,6 @@ skipped and counted. Shards are written to a temporary name and renamed; the man
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,8 @@ from avatar_engine.errors import InputError
 from avatar_engine.nets.texture_net import (CHANNELS, COVERAGE, FEATURE_SIZE, NET_SIZE, default_layout_id, pool,
                                             shrink, shrink_albedo, skin_inputs, skin_layout, uv_features)
 from avatar_engine.paths import atomic_path, write_text_atomic
-from avatar_engine.synth.dataset import CLAIM, MAX_COUNT, checked_set, claimed_folder, concat_shards, read_manifest
+from avatar_engine.synth.dataset import (MAX_COUNT, checked_set, claimed_folder, concat_shards, keep_only,
+                                         read_manifest)
 
 GENERATOR = "avatar-engine texture-data 1"
 PHOTO_SIZE = 512
@@ -133,15 +133,7 @@ def _drop_unlisted(out: Path, made: bool) -> None:
     same command then refused as not empty)."""
     manifest = out / "manifest.json"
     listed = set(json.loads(manifest.read_text()).get("shards", [])) | {manifest.name} if manifest.is_file() else set()
-    for path in out.iterdir():
-        if path.name == CLAIM or path.name in listed:
-            continue
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-    if not listed and made:
-        shutil.rmtree(out, ignore_errors=True)
+    keep_only(out, listed, made)
 
 
 def _generate(out: Path, options: TextureDataOptions, progress: Callable[[int, int], None] | None,

@@ -119,20 +119,27 @@ def _keep_finished(out: Path, options: SynthOptions, done: list[str], made: bool
     """After a stop: the finished shards `done` (in order from the first) as a set with its manifest, every other
     file this run wrote removed (a shard a worker finished out of order, images past the kept samples)."""
     kept = min(len(done) * options.shard, options.count)
-    for path in sorted(out.iterdir()):
-        if path.name == CLAIM or path.name in done:
+    images = out / "images"
+    if kept and images.is_dir():
+        for image in images.iterdir():
+            if not (image.stem.isdigit() and int(image.stem) < kept and image.suffix == ".png"):
+                image.unlink(missing_ok=True)
+    keep_only(out, {*done, "images"} if kept else set(), made)
+    if kept:
+        _write_manifest(out, replace(options, count=kept), done, HeadModel.default(), interrupted=True)
+
+
+def keep_only(out: Path, names: set[str], made: bool) -> None:
+    """After a stop: every entry of `out` but `names` (and the run's claim) removed; with nothing to keep, a folder
+    the run made goes too, and one it found is left empty, as it was."""
+    for path in out.iterdir():
+        if path.name == CLAIM or path.name in names:
             continue
-        if path.name == "images" and path.is_dir() and kept:
-            for image in path.iterdir():
-                if not (image.stem.isdigit() and int(image.stem) < kept and image.suffix == ".png"):
-                    image.unlink(missing_ok=True)
-        elif path.is_dir():
+        if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
-    if kept:
-        _write_manifest(out, replace(options, count=kept), done, HeadModel.default(), interrupted=True)
-    elif made:
+    if not names and made:
         shutil.rmtree(out, ignore_errors=True)
 
 
