@@ -71,7 +71,7 @@ def _load_avatar(path: str):
     names = avatar.skeleton.names
     missing = [j for j in DRIVEN_JOINTS if j not in names]
     if missing:
-        raise InputError(f"{path}: its skeleton has no joint {', '.join(missing)} (it has {', '.join(names)}); "
+        raise InputError(f"{path}: its skeleton has no joint {', '.join(missing)} (it has {', '.join(map(repr, names))}); "
                          f"avatar-engine animates joints named {', '.join(DRIVEN_JOINTS)}")
     if len(names) > MAX_JOINTS:
         raise InputError(f"{path}: its skeleton has {len(names)} joints; the renderer takes up to {MAX_JOINTS}")

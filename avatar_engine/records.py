@@ -29,6 +29,9 @@ class Material:
     """texture : (h, w, 4) uint8 sRGB base colour (alpha used by hair and lashes), or None."""
     roughness: float = 0.5
     alpha_mode: Literal["OPAQUE", "BLEND", "MASK"] = "OPAQUE"
+    alpha_cutoff: float = 0.5
+    """With alpha_mode MASK: a texel shows where its alpha (times the base colour's) reaches this (glTF's
+    alphaCutoff, 0.5 by default)."""
     double_sided: bool = False
     shader_scale: tuple[float, float, float] = (1.0, 1.0, 1.0)
     """Linear RGB factor this project's renderer applies on top of `base_color`, which other engines never see.

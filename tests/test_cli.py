@@ -250,6 +250,7 @@ def test_a_demo_that_fails_to_render_leaves_an_existing_avatar_alone(tmp_path, m
 
 @pytest.mark.parametrize("change, message", [
     ("rename", "its skeleton has no joint neck, head"),
+    ("newline", "(it has 'Bone\\nneck', "),  # a name from the file may not break the message's one line
     ("extra_joints", "its skeleton has 11 joints; the renderer takes up to 8"),
 ])
 def test_an_avatar_the_animation_cannot_drive_is_refused_in_one_line(template, tmp_path, capsys, change, message):
@@ -260,8 +261,9 @@ def test_an_avatar_the_animation_cannot_drive_is_refused_in_one_line(template, t
     from avatar_engine.io import write_glb
 
     skeleton = template.skeleton
-    if change == "rename":
-        skeleton = dataclasses.replace(skeleton, names=tuple(f"Bone_{n}" for n in skeleton.names))
+    if change in ("rename", "newline"):
+        glue = "_" if change == "rename" else "\n"
+        skeleton = dataclasses.replace(skeleton, names=tuple(f"Bone{glue}{n}" for n in skeleton.names))
     else:
         extra = 11 - len(skeleton.names)
         skeleton = dataclasses.replace(skeleton, names=skeleton.names + tuple(f"extra{i}" for i in range(extra)),

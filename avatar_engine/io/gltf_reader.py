@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import os
+import stat
 import struct
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from avatar_engine.records import Avatar, Material, Part, Skeleton
 WEIGHT_SUM_TOLERANCE = 2e-3
 """A vertex's skin weights summing further from 1 than this are scaled to 1. The glTF validator allows about 2e-7 per
 weight; files in the wild are looser (8-bit weights), and rewriting only those leaves well-formed files as read."""
+MAX_GLB_BYTES = 1 << 30
+"""Largest file read as an avatar: 1 GiB, a hundred times a built avatar with 4K textures."""
 ZERO_FILL_MAX = 1 << 22
 """Most elements an accessor without a bufferView (all zeros, perhaps sparse) may declare: 4 million, far over any
 avatar's vertices or joints."""
@@ -35,6 +38,12 @@ def read_glb(path: str | os.PathLike[str]) -> Avatar:
     """
     path = Path(path)
     try:
+        found = path.stat()
+        if not stat.S_ISREG(found.st_mode):  # a FIFO would block the read for ever, /dev/zero fill the memory
+            raise AvatarFileError(f"{path}: not a regular file ({_file_kind(found.st_mode)})")
+        if found.st_size > MAX_GLB_BYTES:
+            raise AvatarFileError(f"{path}: {found.st_size / 2 ** 30:.1f} GiB, larger than any avatar file "
+                                  f"({MAX_GLB_BYTES // 2 ** 30} GiB at most)")
         data = path.read_bytes()
     except FileNotFoundError:
         raise AvatarFileError(f"{path}: no such file") from None
@@ -51,6 +60,14 @@ def read_glb(path: str | os.PathLike[str]) -> Avatar:
         detail = f"missing property {error.args[0]!r}" if isinstance(error, KeyError) else f"{error}"
         raise AvatarFileError(f"{path}: malformed glTF ({type(error).__name__}: {detail})".replace("\n", " ")) \
             from error
+
+
+def _file_kind(mode: int) -> str:
+    for test, word in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a pipe"), (stat.S_ISCHR, "a device"),
+                       (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return word
+    return "not a file"
 
 
 def _split_glb(data: bytes) -> tuple[dict[str, Any], memoryview]:
@@ -88,7 +105,7 @@ def _split_glb(data: bytes) -> tuple[dict[str, Any], memoryview]:
         raise AvatarFileError(f"the JSON is not a glTF 2.0 document (asset.version is {version_text!r})")
     required = document.get("extensionsRequired") or []
     if required:
-        raise AvatarFileError(f"requires glTF extensions this reader lacks: {', '.join(map(str, required))}")
+        raise AvatarFileError(f"requires glTF extensions this reader lacks: {', '.join(map(repr, required))}")
     binary = next((chunk for kind, chunk in chunks[1:] if kind == _BIN_CHUNK), memoryview(b""))
     return document, binary
 
@@ -103,6 +120,13 @@ KIND_WORDS = (("lash", "lash"), ("hair", "hair"), ("brow", "hair"), ("teeth", "t
               ("tongue", "tongue"), ("eye", "eye"), ("iris", "eye"), ("cornea", "eye"))
 """Material name words -> the material kind, for files whose materials lost our extras (Blender's exporter drops
 custom properties unless asked): first match wins, so "eyelash" is a lash and "eyebrow" hair."""
+
+
+def _extras(item: dict[str, Any]) -> dict[str, Any]:
+    """An item's `extras` when they are an object; glTF lets them be any JSON value, and other values hold nothing
+    this reader looks for."""
+    extras = item.get("extras")
+    return extras if isinstance(extras, dict) else {}
 
 
 def _loose_name(name: str) -> str:
@@ -123,8 +147,7 @@ class _Reader:
         self.doc = document
         self.binary = binary
         self.nodes: list[dict[str, Any]] = document.get("nodes", [])
-        asset_extras = document["asset"].get("extras")
-        self.ours = isinstance(asset_extras, dict) and isinstance(asset_extras.get("avatar_engine"), dict)
+        self.ours = isinstance(_extras(document["asset"]).get("avatar_engine"), dict)
         """Written by avatar_engine (`gltf_writer`): only then does COLOR_0 without _OCCLUSION hold occlusion."""
 
     def avatar(self) -> Avatar:
@@ -148,7 +171,7 @@ class _Reader:
             order = self.target_order(mesh)
             morphed |= order is not None
             for i, primitive in enumerate(mesh["primitives"]):
-                name = (primitive.get("extras") or {}).get("name")
+                name = _extras(primitive).get("name")
                 if not isinstance(name, str):
                     name = mesh.get("name", f"mesh{mesh_index}") + (f".{i}" if len(mesh["primitives"]) > 1 else "")
                 name = _unique(name, names)
@@ -161,13 +184,15 @@ class _Reader:
         if not morphed:
             raise AvatarFileError("no morph targets: no skinned mesh has the 52 ARKit blend shapes")
 
-        block = (self.doc["asset"].get("extras") or {}).get("avatar_engine") or {}
+        block = _extras(self.doc["asset"]).get("avatar_engine")
+        block = block if isinstance(block, dict) else {}
         order_names = block.get("parts")
         if isinstance(order_names, list) and sorted(map(str, order_names)) == sorted(p.name for p in parts):
             by_name = {p.name: p for p in parts}
             parts = [by_name[str(name)] for name in order_names]
         generator = block.get("generator", self.doc["asset"].get("generator", "unknown"))
-        identity = {str(k): float(v) for k, v in (block.get("identity") or {}).items()}
+        identity = block.get("identity")
+        identity = {str(k): float(v) for k, v in identity.items()} if isinstance(identity, dict) else {}
         return Avatar(tuple(parts), materials, skeleton, identity, str(generator))
 
     def same_skin(self, a: int, b: int) -> bool:
@@ -192,7 +217,7 @@ class _Reader:
         if len(counts) > 1:
             raise AvatarFileError(f"mesh {name!r}: its primitives have different numbers of morph targets")
         count = counts.pop()
-        names = (mesh.get("extras") or {}).get("targetNames") or (primitives[0].get("extras") or {}).get("targetNames")
+        names = _extras(mesh).get("targetNames") or _extras(primitives[0]).get("targetNames")
         if not isinstance(names, list):
             raise AvatarFileError(f"mesh {name!r} has {count} morph targets but no extras.targetNames naming them")
         if len(names) != count:
@@ -227,7 +252,10 @@ class _Reader:
             indices = self.accessor(primitive["indices"], 1).reshape(-1)
         else:
             indices = np.arange(n)
-        if indices.dtype.kind not in "iu" or len(indices) % 3 or (len(indices) and indices.max() >= n):
+        if indices.dtype.kind != "u":  # glTF: unsigned byte, short or int; a signed -1 would wrap to 2^32 - 1
+            raise AvatarFileError(f"part {name!r}: its indices are {indices.dtype} numbers; glTF indices are "
+                                  "unsigned (byte, short or int)")
+        if len(indices) % 3 or (len(indices) and indices.max() >= n):
             raise AvatarFileError(f"part {name!r}: indices are not triangles over its {n} vertices")
         morph_positions = np.zeros((len(ARKIT_NAMES), n, 3), np.float32)
         morph_normals = np.zeros((len(ARKIT_NAMES), n, 3), np.float32)
@@ -250,7 +278,7 @@ class _Reader:
             occlusion = self.floats(attributes["COLOR_0"], width, n)[:, :3].mean(axis=1).astype(np.float32)
         triangles = indices.astype(np.uint32).reshape(-1, 3)
         # our own hint (see Part.back_hidden); a value that does not fit the primitive is ignored, never trusted
-        back_hidden = (primitive.get("extras") or {}).get("backHidden", 0)
+        back_hidden = _extras(primitive).get("backHidden", 0)
         back_hidden = back_hidden if type(back_hidden) is int and 0 <= back_hidden <= len(triangles) else 0
         # glTF makes normals optional (flat shading is then the client's choice): smooth ones serve an avatar better
         if "NORMAL" in attributes:
@@ -348,16 +376,20 @@ class _Reader:
         keys: list[str] = []
         for i, material in enumerate(self.doc.get("materials", [])):
             key = _unique(str(material.get("name") or f"material{i}"), set(out))
-            extras = material.get("extras") or {}
+            extras = _extras(material)
             pbr = material.get("pbrMetallicRoughness") or {}
             texture = self.texture(pbr["baseColorTexture"]["index"], key) if "baseColorTexture" in pbr else None
             base_color = pbr.get("baseColorFactor", [1.0, 1.0, 1.0, 1.0])
             roughness = pbr.get("roughnessFactor", 1.0)
             alpha_mode = material.get("alphaMode", "OPAQUE")
+            cutoff = material.get("alphaCutoff", 0.5)
             if not (isinstance(base_color, list) and len(base_color) == 4 and all(map(_unit, base_color))
                     and _unit(roughness) and alpha_mode in ("OPAQUE", "BLEND", "MASK")):
                 raise AvatarFileError(f"material {key!r}: baseColorFactor must be four numbers and roughnessFactor "
                                       "one in [0, 1], alphaMode OPAQUE, BLEND or MASK")
+            if type(cutoff) not in (int, float) or not 0 <= cutoff < float("inf"):
+                raise AvatarFileError(f"material {key!r}: alphaCutoff must be a number of at least 0, "
+                                      f"got {cutoff!r}")
             scale = extras.get("shaderScale", (1.0, 1.0, 1.0))
             if not (isinstance(scale, (list, tuple)) and len(scale) == 3
                     and all(isinstance(c, (int, float)) and 0 < c <= 16 for c in scale)):
@@ -369,6 +401,7 @@ class _Reader:
                 texture=texture,
                 roughness=float(roughness),
                 alpha_mode=alpha_mode,
+                alpha_cutoff=float(cutoff) if alpha_mode == "MASK" else 0.5,  # glTF ignores it otherwise
                 double_sided=bool(material.get("doubleSided", False)),
                 shader_scale=tuple(float(c) for c in scale),  # type: ignore[arg-type]
             )

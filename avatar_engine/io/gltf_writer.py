@@ -184,6 +184,8 @@ def _material_json(key: str, material: Material, builder: _Builder) -> dict[str,
     out = {"name": key, "pbrMetallicRoughness": pbr, "extras": extras}
     if material.alpha_mode != "OPAQUE":
         out["alphaMode"] = material.alpha_mode
+    if material.alpha_mode == "MASK" and material.alpha_cutoff != 0.5:  # glTF's default; only MASK may carry it
+        out["alphaCutoff"] = float(material.alpha_cutoff)
     if material.double_sided:
         out["doubleSided"] = True
     return out

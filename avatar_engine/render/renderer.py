@@ -144,6 +144,8 @@ class _GpuPart:
     double_sided: bool
     texel_density: float
     """Texels per metre of the part's surface at rest: with the camera, it picks the texture's mip level."""
+    alpha_cutoff: float = ALPHA_CUTOFF
+    """Hair: the alpha test's threshold (the material's alphaCutoff when it is MASK)."""
     strand_luma: float = 1.0
     """Hair: the root mean square of its strands' texture values (see `strand_luma`)."""
     eye_occlusion: bytes = bytes(36)
@@ -152,6 +154,11 @@ class _GpuPart:
     """Teeth: the row's biting edge, EDGE_SAMPLES float32 heights (`head/tooth_edge.py`)..."""
     tooth_edge_range: tuple[float, float] = (1.0, 0.0)
     """...and (the arch angle of its last sample, its side: 1 upper, -1 lower, 0 none)."""
+
+
+def cutoff(material: Material) -> float:
+    """The alpha test's threshold for a hair material: its own alphaCutoff when it is MASK, else `ALPHA_CUTOFF`."""
+    return float(material.alpha_cutoff) if material.alpha_mode == "MASK" else ALPHA_CUTOFF
 
 
 MAIN_ISLAND_SHARE = 0.2
@@ -385,7 +392,8 @@ class Renderer:
                 # (lashes too: ours blends them from the alpha test's own cutoff up, `LASH_EDGE`, whatever the file
                 # asks other viewers for)
                 keep_coverage = material.alpha_mode == "MASK" or material.kind == "lash"
-                chain = mip_chain(image, ALPHA_CUTOFF) if keep_coverage and material.texture is not None else None
+                chain = mip_chain(image, cutoff(material)) if keep_coverage and material.texture is not None \
+                    else None
                 if vertex and self.options.mip_levels:
                     tex = MipLevels.of(ctx, image, nearest, chain)
                 else:
@@ -415,7 +423,8 @@ class Renderer:
             gpu = _GpuPart(vao, program, first * 3, len(part.indices) * 3, textures[part.material],
                            material.kind, shaded_base_color(material), material.roughness,
                            (float(z.max()), float(z.min())), material.double_sided,
-                           texel_density(part, textures[part.material].size), strands[part.material])
+                           texel_density(part, textures[part.material].size), cutoff(material),
+                           strands[part.material])
             if material.kind == "eye":  # no baked occlusion (another tool's file): an unshaded ball, not a black one
                 occlusion = np.ones(part.vertex_count, np.float32) if part.occlusion is None else part.occlusion
                 gpu = replace(gpu, eye_occlusion=socket_occlusion(part.normals, occlusion).tobytes())
@@ -498,7 +507,7 @@ class Renderer:
             lash = part.material_kind == "lash"
             self._write_uniforms(part.material_kind, {
                 "u_texture_lod": lod, "u_base_color": part.color, "u_roughness": part.roughness,
-                "u_cavity_depth": part.cavity, "u_alpha_cutoff": LASH_EDGE[0] if lash else ALPHA_CUTOFF,
+                "u_cavity_depth": part.cavity, "u_alpha_cutoff": LASH_EDGE[0] if lash else part.alpha_cutoff,
                 "u_edge_ramp": LASH_EDGE[1] if lash else 0.0,
                 "u_strand_luma": part.strand_luma, "u_highlight_tint": HAIR_HIGHLIGHT_TINT,
                 "u_eye_occlusion": part.eye_occlusion, "u_tooth_edge": part.tooth_edge,

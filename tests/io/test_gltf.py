@@ -803,3 +803,65 @@ def test_another_tools_vertex_colours_are_not_read_as_occlusion(glb_path: Path, 
     assert all(p.occlusion is None for p in read_glb(_rewrite(glb_path, tmp_path, foreign)).parts)
     ours = read_glb(_rewrite(glb_path, tmp_path, _colour_not_occlusion))  # our files from before _OCCLUSION
     assert all(np.allclose(p.occlusion, 0.2) for p in ours.parts)
+
+
+# ------------------------------------------------------------------------------------------ session 35 review
+
+
+def test_signed_indices_are_refused_not_wrapped(glb_path: Path, tmp_path: Path) -> None:
+    # glTF indices are unsigned; a signed -1 became index 4294967295 and the render died with a traceback
+    def signed(document: dict, binary: bytearray) -> None:
+        primitive = document["meshes"][0]["primitives"][0]
+        primitive["indices"] = _append(document, binary, np.array([[0], [1], [-1], [0], [1], [2]], np.int8), 5120,
+                                       "SCALAR")
+
+    with pytest.raises(AvatarFileError, match="unsigned"):
+        read_glb(_rewrite(glb_path, tmp_path, signed))
+
+
+def test_extras_that_are_not_objects_are_ignored(avatar: Avatar, glb_path: Path, tmp_path: Path) -> None:
+    # glTF lets extras be any JSON value: such a file is valid (the validator: info NON_OBJECT_EXTRAS only)
+    def stringly(document: dict, _: bytearray) -> None:
+        document["asset"]["extras"] = "made by hand"
+        for material in document["materials"]:
+            material["extras"] = 3
+        for mesh in document["meshes"]:
+            for primitive in mesh["primitives"]:
+                primitive["extras"] = ["note"]
+
+    read = read_glb(_rewrite(glb_path, tmp_path, stringly))
+    assert len(read.parts) == len(avatar.parts)
+    assert {m.kind for m in read.materials.values()} == {"skin", "teeth", "hair"}  # kinds from the names
+
+
+def test_a_pipe_or_a_folder_is_not_read(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "pipe.glb"
+    os.mkfifo(fifo)  # reading it blocked for ever
+    with pytest.raises(AvatarFileError, match=r"not a regular file \(a pipe\)"):
+        read_glb(fifo)
+    with pytest.raises(AvatarFileError, match=r"not a regular file \(a folder\)"):
+        read_glb(tmp_path)
+
+
+def test_alpha_cutoff_is_written_and_read(avatar: Avatar, tmp_path: Path) -> None:
+    hair = dataclasses.replace(avatar.materials["hair"], alpha_mode="MASK", alpha_cutoff=0.8)
+    masked = dataclasses.replace(avatar, materials={**avatar.materials, "hair": hair})
+    path = tmp_path / "cutoff.glb"
+    write_glb(masked, path)
+    document, _ = _split(path.read_bytes())
+    assert [m.get("alphaCutoff") for m in document["materials"] if m["name"] == "hair"] == [0.8]
+    assert read_glb(path).materials["hair"].alpha_cutoff == pytest.approx(0.8)
+    write_glb(dataclasses.replace(masked, materials={**avatar.materials, "hair": dataclasses.replace(
+        hair, alpha_cutoff=0.5)}), path)  # glTF's default is left out
+    assert all("alphaCutoff" not in m for m in _split(path.read_bytes())[0]["materials"])
+
+
+@pytest.mark.parametrize("cutoff", [-0.1, "0.5", None])
+def test_a_bad_alpha_cutoff_is_refused(glb_path: Path, tmp_path: Path, cutoff) -> None:
+    def edit(document: dict, _: bytearray) -> None:
+        document["materials"][0].update(alphaMode="MASK", alphaCutoff=cutoff)
+
+    with pytest.raises(AvatarFileError, match="alphaCutoff"):
+        read_glb(_rewrite(glb_path, tmp_path, edit))

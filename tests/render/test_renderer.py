@@ -478,3 +478,24 @@ def test_a_nan_joint_rotation_is_refused_not_a_blank_frame(renderer):
 
     with pytest.raises(InputError, match="head joint's rotation holds NaN"):
         renderer.render(Expression(np.zeros(52, np.float32), {"head": np.full((3, 3), np.nan)}), Camera())
+
+
+CUTOFF = 0.0
+ALPHA_CUTOFF_MIN_CHANGED = 0.005
+"""Fraction of the frame that must change when the hair's alphaCutoff goes from 0.5 to 0: the cards' faint edges
+(alpha under 0.5) draw (1.0% of this 192x192 view; ignoring the file's cutoff, nothing changed)."""
+
+
+def test_the_hair_uses_its_materials_alpha_cutoff(ctx, template):
+    """glTF's MASK materials carry their own alphaCutoff; a file's other cutoff drew exactly as 0.5."""
+    hair = template.materials["hair"]
+    assert hair.alpha_mode == "MASK" and hair.alpha_cutoff == 0.5
+    loose = dataclasses.replace(template, materials={**template.materials,
+                                                      "hair": dataclasses.replace(hair, alpha_cutoff=CUTOFF)})
+    images = []
+    for avatar in (template, loose):
+        with Renderer(ctx, RenderOptions(size=(192, 192))) as r:
+            r.load(avatar)
+            images.append(draw(r, Expression(), Camera(yaw_deg=30)))
+    changed = np.abs(images[0].astype(int) - images[1].astype(int)).max(-1) > 8
+    assert changed.mean() >= ALPHA_CUTOFF_MIN_CHANGED
