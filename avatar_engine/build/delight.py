@@ -263,9 +263,15 @@ def exposure_lift(photo: np.ndarray, landmarks_px: np.ndarray) -> tuple[float, f
     level = None if whites is None else float(whites @ LUMA)
     if level is None or level >= LIFT_FROM:
         return None
-    seen, wanted = display_to_linear(np.array([level, EXPOSED_EYE_WHITES]) / 255.0)
     share = min((LIFT_FROM - level) / (LIFT_FROM - GREY_EYE_WHITES), 1.0)
-    return float(min(wanted / max(seen, 1e-4), MAX_LIFT) ** share), level
+    return float(min(wanted_lift(level), MAX_LIFT) ** share), level
+
+
+def wanted_lift(level: float) -> float:
+    """How much brighter, in linear light, eye whites at display `level` would have to be read to show as a good
+    exposure's (`EXPOSED_EYE_WHITES`): `exposure_lift`'s factor before its `MAX_LIFT` cap."""
+    seen, wanted = display_to_linear(np.array([level, EXPOSED_EYE_WHITES]) / 255.0)
+    return float(wanted / max(seen, 1e-4))
 
 
 def lifted(display: np.ndarray, factor: float) -> np.ndarray:

@@ -184,6 +184,20 @@ def load_photo(path: str | os.PathLike[str], max_side: int = MAX_SIDE) -> np.nda
     return np.ascontiguousarray(rgb)
 
 
+def given_size(image) -> tuple[int, int] | None:
+    """(w, h) of an in-memory image (a PIL image as `as_rgb` turns it upright, or an array) before any shrinking;
+    None if it has no such size."""
+    if isinstance(image, Image.Image):
+        w, h = image.size
+        try:
+            turned = image.getexif().get(ORIENTATION_TAG, 1) in (5, 6, 7, 8)
+        except Exception:  # noqa: BLE001 - as `upright`: a malformed tag leaves the image as it is
+            turned = False
+        return (h, w) if turned else (w, h)
+    shape = getattr(image, "shape", ())
+    return (int(shape[1]), int(shape[0])) if len(shape) >= 2 else None
+
+
 def stored_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
     """(w, h) of the photo file as `load_photo` turns it upright, before any shrinking; None if it cannot be read."""
     try:

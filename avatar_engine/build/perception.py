@@ -171,13 +171,17 @@ def level_photo(rgb: np.ndarray, landmarker: FaceLandmarker, options: Perception
             turned = np.ascontiguousarray(np.rot90(rgb, quarters))
             found = find_faces(turned, landmarker, options.min_face_px)
             if _usable(found, options, turned.shape):
-                level, roll, _ = _level(turned, found, options)
+                level, roll, _ = _level(turned, found, landmarker, options)
                 return level, float((roll + 90.0 * quarters + 180.0) % 360.0 - 180.0), None
-    return _level(rgb, faces, options)
+    return _level(rgb, faces, landmarker, options)
 
 
 UPSIDE_DOWN_TRIES = (2, 1, 3)
 """Quarter turns (counter-clockwise) tried, in turn, on a photo where no face is found the way up it came."""
+LEVEL_PASSES = 3
+"""Turns tried at most: each is read again and, if the face is still tilted, corrected. MediaPipe reads a face
+tilted far from level short of its tilt (the astronaut turned 60 degrees read 30, turned 90 read 71), so one turn
+left it tilted 33 and 22 degrees, and the report quoted the first reading."""
 
 
 def _usable(faces: list[FaceObservation], options: PerceptionOptions, shape: tuple[int, ...]) -> bool:
@@ -190,9 +194,10 @@ def _usable(faces: list[FaceObservation], options: PerceptionOptions, shape: tup
     return _face_height(face, h) >= options.min_face_px
 
 
-def _level(rgb: np.ndarray, faces: list[FaceObservation], options: PerceptionOptions
+def _level(rgb: np.ndarray, faces: list[FaceObservation], landmarker: FaceLandmarker, options: PerceptionOptions
            ) -> tuple[np.ndarray, float, list[FaceObservation] | None]:
-    """`level_photo` once the faces in `rgb` are found."""
+    """`level_photo` once the faces in `rgb` are found: turned by the face's roll, read again and turned further
+    while it is still tilted (`LEVEL_PASSES`), always from `rgb` itself (one resampling, about one centre)."""
     h, w = rgb.shape[:2]
     try:
         face = choose_face(faces, options, (w, h))
@@ -201,19 +206,39 @@ def _level(rgb: np.ndarray, faces: list[FaceObservation], options: PerceptionOpt
     roll = face_roll_deg(face, (w, h))
     if abs(roll) < LEVEL_ROLL_DEG:
         return rgb, 0.0, faces
-    quarter = int(round(roll / 90.0))
-    turned = np.ascontiguousarray(np.rot90(rgb, quarter))  # counter-clockwise, as the rest below
-    rest = roll - 90.0 * quarter
-    if abs(rest) >= LEVEL_ROLL_DEG:
-        from PIL import Image
-
-        # about the face's centre, at the photo's size: a canvas grown to hold the corners shrank the face below
-        # what the detector finds
-        cx, cy = face.points[:, :2].mean(axis=0) * (w, h)
-        centre = {0: (cx, cy), 1: (cy, w - cx), 2: (w - cx, h - cy), 3: (h - cy, cx)}[quarter % 4]
-        turned = np.asarray(Image.fromarray(turned).rotate(rest, resample=Image.Resampling.BILINEAR,
-                                                           center=tuple(float(c) for c in centre)))
+    centre = face.points[:, :2].mean(axis=0) * (w, h)
+    turned, roll = _turned(rgb, centre, roll)
+    for _ in range(LEVEL_PASSES - 1):
+        found = find_faces(turned, landmarker, options.min_face_px)
+        try:
+            again = choose_face(found, options, turned.shape[1::-1])
+        except InputError:
+            break  # the turn lost the face: perceive says why
+        rest = face_roll_deg(again, turned.shape[1::-1])
+        if abs(rest) < LEVEL_ROLL_DEG / 2:
+            break
+        turned, roll = _turned(rgb, centre, roll + rest)
     return turned, roll, None
+
+
+def _turned(rgb: np.ndarray, centre: np.ndarray, roll: float) -> tuple[np.ndarray, float]:
+    """`rgb` turned counter-clockwise by `roll` degrees, and the turn made: whole quarters exactly, a rest of
+    `LEVEL_ROLL_DEG` or more resampled about `centre` (x, y pixels in `rgb`) at the photo's size, corners black."""
+    h, w = rgb.shape[:2]
+    quarter = int(round(roll / 90.0))
+    turned = np.ascontiguousarray(np.rot90(rgb, quarter))
+    rest = roll - 90.0 * quarter
+    if abs(rest) < LEVEL_ROLL_DEG:  # a quarter turn and a little: the exact quarter alone, unblurred
+        return turned, 90.0 * quarter
+    from PIL import Image
+
+    # about the face's centre, at the photo's size: a canvas grown to hold the corners shrank the face below what
+    # the detector finds
+    cx, cy = centre
+    about = {0: (cx, cy), 1: (cy, w - cx), 2: (w - cx, h - cy), 3: (h - cy, cx)}[quarter % 4]
+    turned = np.asarray(Image.fromarray(turned).rotate(rest, resample=Image.Resampling.BILINEAR,
+                                                       center=tuple(float(c) for c in about)))
+    return turned, roll
 
 
 def perceive(rgb: np.ndarray, landmarker: FaceLandmarker, options: PerceptionOptions | None = None,

@@ -23,7 +23,7 @@ import numpy as np
 
 from avatar_engine.build.delight import eye_whites, lifted
 from avatar_engine.build.fit import FitOptions, fit_landmarks
-from avatar_engine.build.image import LUMA, MAX_SIDE, as_rgb, linear_rgb, load_photo, stored_size
+from avatar_engine.build.image import LUMA, MAX_SIDE, as_rgb, given_size, linear_rgb, load_photo, stored_size
 from avatar_engine.build.perception import MAX_FACES, PerceptionOptions, level_photo, perceive
 from avatar_engine.build.records import GLASSES_CHOICES, FitResult
 from avatar_engine.build.render_check import AGREEMENT_TARGET, RenderCheck
@@ -284,14 +284,14 @@ class Builder:
         with report.stage("load"):
             rgb = load_photo(image) if isinstance(image, (str, os.PathLike)) else as_rgb(image)
         report.size = (int(rgb.shape[1]), int(rgb.shape[0]))
-        if isinstance(image, (str, os.PathLike)):
-            stored = stored_size(image)
-            if stored is not None and max(stored) > max(report.size):
-                report.warnings.append(f"the photo ({stored[0]}x{stored[1]}) was scaled down to {report.size[0]}x"
-                                       f"{report.size[1]} to build (at most {MAX_SIDE} pixels on a side); the "
-                                       "report's pixel figures are at that size")
+        stored = stored_size(image) if isinstance(image, (str, os.PathLike)) else given_size(image)
+        if stored is not None and max(stored) > max(report.size):
+            report.warnings.append(f"the photo ({stored[0]}x{stored[1]}) was scaled down to {report.size[0]}x"
+                                   f"{report.size[1]} to build (at most {MAX_SIDE} pixels on a side); the "
+                                   "report's pixel figures are at that size")
         if is_greyscale(rgb):
-            report.warnings.append("the photo has no colour: the skin, eye and hair colours are the default's guesses")
+            report.warnings.append("the photo has no colour: the skin's colour is a guess, and the hair and eyes "
+                                   "keep the photo's greys (their lightness is the person's, their hue unknown)")
         with report.stage("perception"), native_stderr_silenced():
             rgb, turned, faces = level_photo(rgb, self._landmarker, self.perception_options)
             seen = perceive(rgb, self._landmarker, self.perception_options, faces)

@@ -264,3 +264,21 @@ def test_the_stored_size_is_the_upright_unshrunk_one(tmp_path):
     Image.fromarray(_marked(120, 80)).save(turned, exif=exif)
     assert stored_size(turned) == (80, 120) == load_photo(turned).shape[1::-1]
     assert stored_size(tmp_path / "missing.jpg") is None
+
+
+def test_an_arrays_given_size_is_its_own_upright_one():
+    """The builder's scaled-down warning for the Python API: an array or PIL image larger than MAX_SIDE was shrunk
+    without a word, and the report's pixel figures were at the shrunk size."""
+    import io
+
+    from avatar_engine.build.image import given_size
+
+    array = np.zeros((2200, 3000, 3), np.uint8)
+    assert given_size(array) == (3000, 2200) and max(as_rgb(array).shape) == MAX_SIDE
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored landscape, shown portrait
+    stored = io.BytesIO()
+    Image.fromarray(_marked(120, 80)).save(stored, format="JPEG", exif=exif)
+    turned = Image.open(stored)
+    assert given_size(turned) == (80, 120) == as_rgb(turned).shape[1::-1]
+    assert given_size([1, 2, 3]) is None

@@ -160,6 +160,30 @@ def test_a_tilted_or_sideways_photo_is_levelled(grace_hopper, landmarker, turn):
     assert none == 0.0 and same is grace_hopper  # an upright photo is left as it is
 
 
+LEVEL_RESIDUAL_DEG = 6.0
+"""A levelled face may still read this far from level (`LEVEL_ROLL_DEG` / 2: the passes stop under it)."""
+
+
+def test_a_steeply_tilted_photo_is_levelled_all_the_way(landmarker):
+    """MediaPipe reads a face tilted far from level short of its tilt: the astronaut turned 60 degrees read 30, and
+    one turn by that reading left her tilted 33 degrees, with the report quoting 30 (review)."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    from avatar_engine.build.image import load_photo
+    from avatar_engine.build.perception import face_roll_deg, level_photo
+
+    astronaut = load_photo(Path(__file__).resolve().parents[2] / "assets" / "photos" / "astronaut.png")
+    photo = np.asarray(Image.fromarray(astronaut).rotate(-60, expand=True, fillcolor=(128, 128, 128)))
+    first = face_roll_deg(landmarker.detect(photo)[0], photo.shape[1::-1])
+    level, turned, _ = level_photo(photo, landmarker)
+    faces = landmarker.detect(level)
+    assert abs(first - 60) > 15, "MediaPipe's own first reading falls short (else this test tests nothing)"
+    assert abs(turned - 60) < LEVEL_RESIDUAL_DEG
+    assert len(faces) == 1 and abs(face_roll_deg(faces[0], level.shape[1::-1])) < LEVEL_RESIDUAL_DEG
+
+
 def test_a_face_cut_by_the_edge_and_a_dark_face_are_reported(grace_hopper, landmarker):
     from avatar_engine.build.pipeline import photo_warnings
 

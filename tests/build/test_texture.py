@@ -311,6 +311,25 @@ def test_an_underexposed_photo_is_read_against_its_eye_whites(scene, studio):
     assert np.linalg.norm(mean_lab(lifted.texture, seen) - mean_lab(result.texture, seen)) < RELIT_DELTA_E_MAX
 
 
+VERY_UNDEREXPOSED = 0.06
+"""A photo about 4 EV too dark: more than `delight.MAX_LIFT` (3 EV) can take back."""
+
+
+def test_a_photo_too_dark_to_lift_fully_says_so(scene, studio):
+    """The lift stops at 3 EV; a photo darker than that built a dark skin for a fair face while the warning said
+    the tone was read 3.0 EV brighter "as the eye whites say" (the astronaut at 8% brightness: [56, 53, 43])."""
+    _, _, skin, view = scene
+    rgb, mask, points, result = studio
+    if points is None:
+        pytest.skip("the exposure is read from MediaPipe's eye landmarks (mediapipe not installed)")
+    dark = np.clip(np.round(_display_of_linear(delight.display_to_linear(rgb / 255.0) * VERY_UNDEREXPOSED)), 0, 255)
+    factor, level = delight.exposure_lift(dark.astype(np.uint8), points)
+    assert factor == delight.MAX_LIFT and delight.wanted_lift(level) > delight.MAX_LIFT
+    warnings = build(skin, view, dark.astype(np.uint8), mask, points).warnings
+    assert any("too dark to correct fully" in w for w in warnings)
+    assert not any("as the eye whites say" in w for w in warnings)
+
+
 def test_eye_whites_behind_glasses_do_not_lift_the_exposure(scene, studio, monkeypatch):
     """Lenses darken the whites seen through them (tint, the frame's shade, reflections): a lift read from them
     overshoots (grace_hopper.jpg darkened by a ramp: whites at 82, the skin lifted 2.9 EV to [232, 202, 184] against
