@@ -421,3 +421,34 @@ def test_reconstruction_by_components_matches_the_dilation_loop(monkeypatch):
                 patch.setattr(region, "_opencv", lambda: None)
                 by_dilation = region._grown_from(mask, seed, step)
             assert np.array_equal(by_components, by_dilation), (trial, step)
+
+
+PALETTE_HAIR_KEPT = 0.6
+"""Of the hair the builder finds in the astronaut's PNG, at least this fraction must be found in a 256-colour copy."""
+
+
+def test_a_256_colour_photo_keeps_its_hair_and_its_cap(grace_hopper, landmarker):
+    """A GIF or palette PNG dithers the hair: fewer of the crown's colours recur at the temples (the astronaut: 0.535
+    of them, under HAT_MATCH), and her hair was taken for a hat and dropped (0 hair pixels). The temples' hair in
+    the crown's colours (0.967) says it is hair; Grace Hopper's cap (0.36 as a GIF) is still a cap."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    from avatar_engine.build.image import load_photo
+    from avatar_engine.build.perception import PerceptionOptions, perceive
+    from avatar_engine.build.pipeline import segment_around_head
+    from avatar_engine.perception.segmenter import PersonSegmenter
+
+    astronaut = load_photo(Path(__file__).resolve().parents[2] / "assets" / "photos" / "astronaut.png")
+    regions = {}
+    with PersonSegmenter() as segmenter:
+        for name, rgb in (("astronaut", astronaut), ("astronaut_256", astronaut), ("grace_256", grace_hopper)):
+            if name.endswith("256"):
+                rgb = np.asarray(Image.fromarray(rgb).quantize(256).convert("RGB"))
+            landmarks = perceive(rgb, landmarker, PerceptionOptions()).points_px[:, :2]
+            regions[name] = hair_region(rgb, person=segment_around_head(segmenter, rgb, landmarks),
+                                        landmarks_px=landmarks)
+    assert not regions["astronaut_256"].headwear
+    assert regions["astronaut_256"].mask.sum() >= PALETTE_HAIR_KEPT * regions["astronaut"].mask.sum()
+    assert regions["grace_256"].headwear
