@@ -109,6 +109,14 @@ def upright(image: Image.Image) -> Image.Image:
     return image.transpose(transpose) if transpose is not None else image
 
 
+def quarter_turned(image: Image.Image) -> bool:
+    """Whether `upright` turns the image a quarter (its EXIF orientation 5-8): width and height trade places."""
+    try:
+        return image.getexif().get(ORIENTATION_TAG, 1) in (5, 6, 7, 8)
+    except Exception:  # noqa: BLE001 - as `upright`: a malformed tag leaves the image as it is
+        return False
+
+
 def eight_bit(image: Image.Image, top: float | None = None) -> Image.Image:
     """A wide-mode image (16-bit, 32-bit integer, float) as 8-bit greyscale ("L"), `top` (default: `full_scale`)
     mapped to 255; any other image as it is. PIL's own convert clips those values instead of scaling them."""
@@ -132,8 +140,10 @@ def _to_rgb(image: Image.Image, top: float | None = None) -> Image.Image:
     return image.convert("RGB")
 
 
-def load_photo(path: str | os.PathLike[str], max_side: int = MAX_SIDE) -> np.ndarray:
-    """Read a photo file; respects EXIF orientation.
+def load_photo(path: str | os.PathLike[str], max_side: int = MAX_SIDE,
+               box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """Read a photo file; respects EXIF orientation. `box` (x0, y0, x1, y1: pixels of the upright photo at its stored
+    size) reads only that part, at as much of the file's resolution as `max_side` allows.
 
     returns : (h, w, 3) uint8 RGB with max(h, w) <= max_side
     raises : InputError for a missing, empty, corrupt, non-image, too small or absurdly large file
@@ -159,10 +169,17 @@ def load_photo(path: str | os.PathLike[str], max_side: int = MAX_SIDE) -> np.nda
                     raise InputError(f"photo {path}: {w}x{h} is too small (need at least {MIN_SIDE} pixels on each "
                                      "side)")
                 # JPEG can decode at 1/2, 1/4 or 1/8 size directly: the full image is never in memory
-                image.draft("RGB", (max_side, max_side))
+                scale = 1.0 if box is None else min(1.0, max_side / max(box[2] - box[0], box[3] - box[1], 1))
+                image.draft("RGB", (max_side, max_side) if box is None else (int(w * scale), int(h * scale)))
                 image.load()
                 top = full_scale(image)
-                image = upright(_shrink(image, max_side))
+                if box is None:
+                    image = upright(_shrink(image, max_side))
+                else:
+                    upright_w = h if quarter_turned(image) else w  # the box is in the upright photo's pixels
+                    image = upright(image)
+                    k = image.size[0] / upright_w  # what the draft decoded: 1, 1/2, 1/4 or 1/8
+                    image = _shrink(image.crop(tuple(int(round(c * k)) for c in box)), max_side)
                 icc = image.info.get("icc_profile")
                 if icc and image.mode in ("RGB", "CMYK"):
                     image = to_srgb(image, icc) or image
@@ -189,11 +206,7 @@ def given_size(image) -> tuple[int, int] | None:
     None if it has no such size."""
     if isinstance(image, Image.Image):
         w, h = image.size
-        try:
-            turned = image.getexif().get(ORIENTATION_TAG, 1) in (5, 6, 7, 8)
-        except Exception:  # noqa: BLE001 - as `upright`: a malformed tag leaves the image as it is
-            turned = False
-        return (h, w) if turned else (w, h)
+        return (h, w) if quarter_turned(image) else (w, h)
     shape = getattr(image, "shape", ())
     return (int(shape[1]), int(shape[0])) if len(shape) >= 2 else None
 
@@ -205,10 +218,7 @@ def stored_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
             warnings.simplefilter("ignore")
             with Image.open(path) as image:
                 w, h = image.size
-                try:
-                    turned = image.getexif().get(ORIENTATION_TAG, 1) in (5, 6, 7, 8)  # a quarter turn each
-                except Exception:  # noqa: BLE001 - as `upright`: a malformed tag leaves the image as it is
-                    turned = False
+                turned = quarter_turned(image)
     except Exception:  # noqa: BLE001 - load_photo has already said what is wrong with a file that fails here
         return None
     return (h, w) if turned else (w, h)

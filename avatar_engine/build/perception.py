@@ -109,7 +109,8 @@ def pose_yaw_deg(pose: np.ndarray) -> float:
     return float(np.degrees(np.arctan2(forward[0], forward[2])))
 
 
-def _face_height(face: FaceObservation, h: int) -> float:
+def face_height(face: FaceObservation, h: int) -> float:
+    """How tall the face is (its landmarks, forehead to chin) in a photo `h` pixels tall."""
     return float(np.ptp(face.points[:, 1]) * h)
 
 
@@ -124,7 +125,7 @@ def choose_face(faces: list[FaceObservation], options: PerceptionOptions, size: 
         raise InputError(f"{len(faces)} faces found in the photo; choose one with --face largest or --face N "
                          f"(1 = leftmost)")
     if options.face == "largest" or options.face is None:
-        return max(faces, key=lambda f: _face_height(f, h))
+        return max(faces, key=lambda f: face_height(f, h))
     ordered = sorted(faces, key=lambda f: float(f.points[:, 0].mean()))
     if options.face > len(ordered):
         raise InputError(f"--face {options.face}: the photo has only {len(ordered)} face(s)")
@@ -191,7 +192,7 @@ def _usable(faces: list[FaceObservation], options: PerceptionOptions, shape: tup
         face = choose_face(faces, options, (w, h))
     except InputError:
         return bool(faces) and len(faces) > 1  # several faces: the photo is the right way up
-    return _face_height(face, h) >= options.min_face_px
+    return face_height(face, h) >= options.min_face_px
 
 
 def _level(rgb: np.ndarray, faces: list[FaceObservation], landmarker: FaceLandmarker, options: PerceptionOptions
@@ -252,7 +253,7 @@ def perceive(rgb: np.ndarray, landmarker: FaceLandmarker, options: PerceptionOpt
     h, w = rgb.shape[:2]
     faces = find_faces(rgb, landmarker, options.min_face_px) if faces is None else faces
     face = choose_face(faces, options, (w, h))
-    height = _face_height(face, h)
+    height = face_height(face, h)
     if height < options.min_face_px:
         raise InputError(f"the face is too small: {height:.0f} pixels tall, need at least {options.min_face_px:.0f}; "
                          f"use a closer or larger photo")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from avatar_engine.build.closer import closer_look
 from avatar_engine.build.delight import eye_whites, lifted
 from avatar_engine.build.fit import FitOptions, fit_landmarks
 from avatar_engine.build.image import LUMA, MAX_SIDE, as_rgb, given_size, linear_rgb, load_photo, stored_size
@@ -285,16 +286,29 @@ class Builder:
             rgb = load_photo(image) if isinstance(image, (str, os.PathLike)) else as_rgb(image)
         report.size = (int(rgb.shape[1]), int(rgb.shape[0]))
         stored = stored_size(image) if isinstance(image, (str, os.PathLike)) else given_size(image)
-        if stored is not None and max(stored) > max(report.size):
-            report.warnings.append(f"the photo ({stored[0]}x{stored[1]}) was scaled down to {report.size[0]}x"
-                                   f"{report.size[1]} to build (at most {MAX_SIDE} pixels on a side); the "
-                                   "report's pixel figures are at that size")
         if is_greyscale(rgb):
             report.warnings.append("the photo has no colour: the skin's colour is a guess, and the hair and eyes "
                                    "keep the photo's greys (their lightness is the person's, their hue unknown)")
         with report.stage("perception"), native_stderr_silenced():
             rgb, turned, faces = level_photo(rgb, self._landmarker, self.perception_options)
-            seen = perceive(rgb, self._landmarker, self.perception_options, faces)
+            closer = None if turned else closer_look(image, rgb, faces, stored, self._landmarker,
+                                                     self.perception_options)
+            if closer is None:
+                seen = perceive(rgb, self._landmarker, self.perception_options, faces)
+            else:  # the face chosen in the whole photo, the only one asked of the window
+                rgb = closer.rgb
+                seen = perceive(rgb, self._landmarker, replace(self.perception_options, face=None), [closer.face])
+                seen = replace(seen, face_count=len(faces))
+        if closer is not None:
+            x0, y0, x1, y1 = closer.box
+            report.size = (int(rgb.shape[1]), int(rgb.shape[0]))
+            report.warnings.append(f"the face is small in the {stored[0]}x{stored[1]} photo: it was built from the "
+                                   f"{x1 - x0}x{y1 - y0} square around it at ({x0}, {y0}), read at "
+                                   f"{report.size[0]}x{report.size[1]}; the report's pixel figures are that square's")
+        elif stored is not None and max(stored) > max(report.size):
+            report.warnings.append(f"the photo ({stored[0]}x{stored[1]}) was scaled down to {report.size[0]}x"
+                                   f"{report.size[1]} to build (at most {MAX_SIDE} pixels on a side); the "
+                                   "report's pixel figures are at that size")
         if turned:
             report.size = (int(rgb.shape[1]), int(rgb.shape[0]))
             report.warnings.append(f"the face was tilted {abs(turned):.0f} degrees in the photo; the photo was turned "

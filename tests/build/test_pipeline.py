@@ -400,3 +400,26 @@ def test_two_builds_on_two_threads_finish(grace_hopper_path):
     proc = subprocess.run([sys.executable, "-c", script, str(astronaut), str(grace_hopper_path)],
                           capture_output=True, text=True, timeout=180)
     assert proc.stdout.strip() == "finished", proc.stderr[-2000:]
+
+
+def test_a_small_face_in_a_large_photo_is_read_at_the_photos_resolution(grace_hopper_path, tmp_path):
+    """A 6000x4000 photo of a person at a distance: the builder's 2048-pixel copy left the face under 80 pixels and
+    the photo was refused as "too small; use a larger photo". The face is read again from a window at the file's
+    resolution (and so from an array's)."""
+    from PIL import Image
+
+    from avatar_engine.build.closer import CLOSE_FACE_PX
+    from avatar_engine.build.pipeline import Builder, BuildOptions
+
+    grace = Image.open(grace_hopper_path).convert("RGB")  # her face is about 240 pixels tall
+    canvas = Image.new("RGB", (5400, 3600), (90, 120, 160))
+    canvas.paste(grace.resize((grace.width * 3 // 5, grace.height * 3 // 5), Image.Resampling.LANCZOS), (3100, 1500))
+    path = tmp_path / "far.jpg"
+    canvas.save(path, quality=92)  # the face 145 pixels tall here, 55 in the 2048-pixel copy
+    with Builder(BuildOptions(texture=False, hair=False)) as builder:
+        from_file = builder.build(path).report
+        from_array = builder.build(np.asarray(canvas)).report
+    for report in (from_file, from_array):
+        assert any(w.startswith("the face is small in the 5400x3600 photo") for w in report.warnings), report.warnings
+        assert max(report.size) < CLOSE_FACE_PX * 4 and report.fit["inter_ocular_px"] > 40
+        assert report.fit["reprojection_error"] < REPROJECTION_MAX
