@@ -82,11 +82,15 @@ class SceneBuilder:
         from avatar_engine.build.fit import fit_landmarks
         from avatar_engine.build.perception import perceive
         from avatar_engine.build.texture import texture_from_fit
+        from avatar_engine.native_log import native_stderr_silenced
         from avatar_engine.synth.dataset import scene_for
+
         scene = scene_for(seed, index, self.model)
         photo, truth = render_photo(self.ctx, scene, self.size, self.model)
         try:
-            fit = fit_landmarks(perceive(photo, self.landmarker), self.model)
+            with native_stderr_silenced():  # MediaPipe logs as its graph first runs: it would bury the progress
+                seen = perceive(photo, self.landmarker)
+            fit = fit_landmarks(seen, self.model)
             t0 = time.perf_counter()
             hand = texture_from_fit(photo, fit, model=self.model)
             hand_seconds = time.perf_counter() - t0
@@ -147,7 +151,10 @@ def _generate(out: Path, options: TextureDataOptions, progress: Callable[[int, i
     if parallel:
         results = map_in_workers(_worker_shard, starts, jobs, _open_worker, (out, options))
     else:
-        builder = SceneBuilder(options.size)
+        from avatar_engine.native_log import native_stderr_silenced
+
+        with native_stderr_silenced():  # MediaPipe's start-up lines would bury the progress
+            builder = SceneBuilder(options.size)
         results = (_write_shard(builder, out, options, first, progress) for first in starts)
     try:
         for (name, refused), first in zip(results, starts):  # results first: zip runs the workers to their end

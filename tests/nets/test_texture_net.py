@@ -277,3 +277,18 @@ def test_a_stopped_texture_set_keeps_only_what_its_manifest_lists(tmp_path, monk
         assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "shard_00000.npz"]
     else:
         assert not out.exists()
+
+
+def test_a_texture_set_prints_its_progress_not_mediapipes_log(tmp_path):
+    """MediaPipe logs its graph's start-up and first run on file descriptor 2 (W0000 ..., INFO: Created TensorFlow
+    Lite XNNPACK delegate): `avatar synth --texture` printed it between its own lines (`build` and `live` did not).
+    A fresh process, as MediaPipe logs so once per process."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("mediapipe", reason="mediapipe is not installed (pip install 'avatar-engine[track]')")
+    done = subprocess.run([sys.executable, "-c", "import sys; from avatar_engine.cli import main; "
+                           "sys.exit(main(sys.argv[1:]))", "synth", "--texture", "-o", str(tmp_path / "set"),
+                           "-n", "1", "--size", "256"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "W0000" not in done.stderr and "XNNPACK" not in done.stderr, done.stderr
