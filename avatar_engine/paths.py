@@ -101,6 +101,13 @@ def temporary_beside(path: str | Path) -> Path:
     return path.with_name(f".{stem}{tag}")
 
 
+def remove_temporaries(folder: Path, pids: list[int]) -> None:
+    """Delete the `temporary_beside` files that the processes `pids` (ended, mid-write) left in `folder` and below."""
+    for pid in pids:
+        for stray in folder.rglob(f".*.{pid}-*.tmp*"):
+            stray.unlink(missing_ok=True)
+
+
 def replaceable(path: str | Path) -> Path:
     """`path`, unless a rename over it would replace something that is not a file: as root, a rename over /dev/null
     replaced the device with the avatar."""

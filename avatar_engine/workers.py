@@ -10,7 +10,10 @@ pool restarting workers for ever; a worker that dies (a crash, the memory killer
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TypeVar
+
+from avatar_engine.paths import remove_temporaries
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -41,11 +44,13 @@ def _run(work: Callable[[T], R], item: T) -> R:
 
 
 def map_in_workers(work: Callable[[T], R], items: Sequence[T], jobs: int, open_worker: Callable[..., None],
-                   open_args: tuple = (), late: list | None = None) -> Iterator[R]:
+                   open_args: tuple = (), late: list | None = None, outputs: Path | None = None) -> Iterator[R]:
     """work(item) for every item over `jobs` spawned worker processes, yielded in the order of `items`. At most
     two items a worker are handed out ahead, so a stop (a failure, Ctrl-C) leaves few running: those finish whole
     (a worker is never killed mid-write) and, when `late` is given, the results they still gave are appended to it
-    in order. The first failure is raised here; a worker that died is a BackendError."""
+    in order. The first failure is raised here; a worker that died is a BackendError, and the others are then
+    ended at once: a broken pool can return none of their results, so what they went on to write was reported
+    unfinished. Their temporary files in `outputs` (the folder they write into, searched whole) go with them."""
     import multiprocessing as mp
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
@@ -66,6 +71,9 @@ def map_in_workers(work: Callable[[T], R], items: Sequence[T], jobs: int, open_w
             running.extend(pool.submit(_run, work, item) for item in islice(source, 1))
             yield result
     except BrokenProcessPool as exc:
+        ended = _stop_now(pool)
+        if outputs is not None:
+            remove_temporaries(outputs, ended)
         raise BackendError(f"a worker process died ({exc}); with less memory per worker (fewer jobs) it may "
                            "not") from None
     finally:
@@ -78,14 +86,16 @@ def map_in_workers(work: Callable[[T], R], items: Sequence[T], jobs: int, open_w
             late.extend(f.result() for f in running if not f.cancelled() and f.exception() is None)
 
 
-def _stop_now(pool) -> None:
-    """Ends the pool's workers at once. Interrupted inside `shutdown`, the pool had not yet told them to stop, and
-    the interpreter's exit then waited for them for ever (a second Ctrl-C hung `--jobs 2` runs)."""
+def _stop_now(pool) -> list[int]:
+    """Ends the pool's workers at once; returns their process ids. Interrupted inside `shutdown`, the pool had not
+    yet told them to stop, and the interpreter's exit then waited for them for ever (a second Ctrl-C hung `--jobs 2`
+    runs); broken, it tells them with SIGTERM, which they ignore."""
     processes = list(dict(getattr(pool, "_processes", None) or {}).values())  # concurrent.futures': pid -> Process
     for process in processes:
         process.kill()  # they ignore SIGTERM (`_open`): the parent alone answers signals
     for process in processes:
         process.join(5.0)
+    return [process.pid for process in processes if process.pid is not None]
 
 
 def close_at_exit(close: Callable[[], None]) -> None:

@@ -62,3 +62,23 @@ def _ended(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
     except (FileNotFoundError, ProcessLookupError):
         return True
+
+
+def test_when_a_worker_dies_the_others_stop_and_leave_no_temporaries(tmp_path):
+    """A broken pool returns no more results, but its other workers ignore the SIGTERM it sends and went on through
+    the items queued to them: `avatar build --jobs 2` wrote three more avatars, 16 s after the error, that its
+    summary listed as unfinished (review). They are ended at once, and their temporaries removed."""
+    import multiprocessing
+    import time
+
+    from worker_items import write_slowly_or_die
+
+    before = set(multiprocessing.active_children())
+    items = [("slow", str(tmp_path)), ("die", str(tmp_path)), ("slow", str(tmp_path)), ("slow", str(tmp_path))]
+    t0 = time.monotonic()
+    with pytest.raises(BackendError, match="a worker process died"):
+        list(map_in_workers(write_slowly_or_die, items, 2, int, outputs=tmp_path))
+    assert time.monotonic() - t0 < 20, "stopped at once, not after the 30 s items"
+    assert not list(tmp_path.iterdir()), "no temporary left behind"
+    left = [p.pid for p in set(multiprocessing.active_children()) - before]
+    assert all(_ended(pid) for pid in left), "no worker of this pool left running"

@@ -127,7 +127,7 @@ def build_batch(photos: list[Path], out_dir: Path, options=None,
             from avatar_engine.workers import map_in_workers
 
             results = map_in_workers(_worker_build, [(photo, out_dir) for photo in photos], jobs, _worker_start,
-                                     (options,), late)
+                                     (options,), late, outputs=out_dir)
         in_a_row = 0
         for item in results:
             items.append(item)

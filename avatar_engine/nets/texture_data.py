@@ -149,7 +149,7 @@ def _generate(out: Path, options: TextureDataOptions, progress: Callable[[int, i
     builder = None
     parallel = jobs > 1 and len(starts) > 1
     if parallel:
-        results = map_in_workers(_worker_shard, starts, jobs, _open_worker, (out, options))
+        results = map_in_workers(_worker_shard, starts, jobs, _open_worker, (out, options), outputs=out)
     else:
         from avatar_engine.native_log import native_stderr_silenced
 

@@ -162,7 +162,7 @@ def _generate(out: Path, options: SynthOptions, ctx, landmarker, progress, jobs:
     model = HeadModel.default()
     starts = range(0, options.count, options.shard)
     if jobs > 1 and len(starts) > 1:
-        names = map_in_workers(_worker_shard, starts, jobs, _open_worker, (out, options))
+        names = map_in_workers(_worker_shard, starts, jobs, _open_worker, (out, options), outputs=out)
         for name, first in zip(names, starts):  # the workers' results first: zip then runs them to their end
             done.append(name)
             if progress:
