@@ -216,7 +216,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     pairs = [(temporary_beside(path), path) for path in (out, poster_path, glb)]
     try:
         # closing: a failed write stops the render workers now, not when the generator is collected
-        with errors_named(*pairs[0]), VideoWriter(pairs[0][0], args.fps, size) as video, \
+        with errors_named(*pairs[0]), VideoWriter(pairs[0][0], args.fps, size, name=out) as video, \
                 closing(render_sequence(avatar, _still_options(size, "studio", 4), shots)) as rendered:
             for i, frame in enumerate(rendered):
                 video.write(frame)

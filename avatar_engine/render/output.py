@@ -88,13 +88,15 @@ class VideoWriter:
     quotes the last of them (no space left on the device, the encoder killed), and no file is left behind."""
 
     def __init__(self, path: str | os.PathLike[str], fps: float, size: tuple[int, int],
-                 speed: str = "offline") -> None:
+                 speed: str = "offline", name: str | os.PathLike[str] | None = None) -> None:
         """speed : `X264_SETTINGS`' "offline" (medium preset, CRF 10: a film rendered ahead of time) or "live"
-        (veryfast, CRF 18: a recording made while the loop runs, which has to keep up on the same cores)."""
+        (veryfast, CRF 18: a recording made while the loop runs, which has to keep up on the same cores).
+        name : what errors call the file (default `path`): the user's name when `path` is a caller's temporary."""
         if speed not in X264_SETTINGS:
             raise ValueError(f"speed must be one of {', '.join(X264_SETTINGS)}, got {speed!r}")
         self._x264 = X264_SETTINGS[speed]
         self.path = Path(path)
+        self.name = Path(name) if name is not None else self.path
         self._tmp = temporary_beside(self.path)
         self._fps = fps
         self._writer = None  # ffmpeg starts with the first frame: a run that fails before it prints nothing of it
@@ -112,7 +114,7 @@ class VideoWriter:
             raise ValueError(f"a {self.size[0]}x{self.size[1]} video takes ({self.size[1]}, {self.size[0]}, 3 or 4) "
                              f"frames, got {rgba.shape}")
         if self._done:
-            raise ValueError(f"the video {self.path} is closed")
+            raise ValueError(f"the video {self.name} is closed")
         frame = _opaque_rgba(rgba)
         if self._writer is None:
             import imageio_ffmpeg
@@ -128,7 +130,7 @@ class VideoWriter:
             self._writer.send(frame)
         except Exception as exc:
             self._broken = True  # the encoder is gone: what it wrote cannot be finalised
-            raise OutputError(f"the video {self.path} could not be written: the encoder stopped "
+            raise OutputError(f"the video {self.name} could not be written: the encoder stopped "
                               f"({self._cause(exc)})") from None
         except BaseException:
             self._broken = True  # cut off mid-frame (Ctrl-C): what was written cannot be finalised
@@ -160,7 +162,7 @@ class VideoWriter:
         try:
             self._writer.close()
             if not mp4_complete(self._tmp):
-                raise OutputError(f"the video {self.path} could not be finished ({self._cause()})")
+                raise OutputError(f"the video {self.name} could not be finished ({self._cause()})")
             os.replace(self._tmp, self.path)
         except BaseException:
             self._tmp.unlink(missing_ok=True)

@@ -171,7 +171,7 @@ class RenderPool:
                 raise BackendError(f"render worker {worker} did not answer within {timeout_s:.0f} s during {doing}")
         try:
             message = conn.recv()
-        except EOFError:  # its end of the pipe closed: it is exiting
+        except (EOFError, OSError):  # its end of the pipe closed (or was reset, frames unread): it is exiting
             proc.join(timeout=2.0)
             raise BackendError(f"render worker {worker} exited (code {proc.exitcode}) during {doing}") from None
         if message[0] == "error":

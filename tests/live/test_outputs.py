@@ -167,6 +167,26 @@ def test_an_encoder_that_dies_mid_run_is_one_error_and_no_file(tmp_path, capfd):
     assert "ffmpeg" not in capfd.readouterr().err.lower(), "FFmpeg's own lines stay in its log"
 
 
+def test_an_encoder_error_names_the_users_file_not_a_temporary(tmp_path):
+    """`avatar demo` writes its film to a temporary it renames with the poster and the avatar: an encoder that died
+    was reported about `.film.1234-ab12cd34.tmp.mp4`, a name the user never gave and that no longer exists."""
+    from avatar_engine.errors import OutputError
+    from avatar_engine.paths import temporary_beside
+    from avatar_engine.render.output import VideoWriter
+
+    film = tmp_path / "film.mp4"
+    writer = VideoWriter(temporary_beside(film), 30.0, (64, 48), name=film)
+    writer.write(np.zeros((48, 64, 4), np.uint8))
+    process = _encoder_process(writer)
+    process.kill()
+    process.wait(timeout=10)
+    with pytest.raises(OutputError) as caught:
+        for _ in range(200):
+            writer.write(np.full((48, 64, 4), 128, np.uint8))
+    writer.close()
+    assert str(caught.value).startswith(f"the video {film} could not be written")
+
+
 def test_a_video_the_encoder_could_not_finish_is_refused(tmp_path):
     """ffmpeg gone before writing the file's index (the disk filled while finishing): the run ended 'wrote x.mp4'
     over a file no player opens. Now: OutputError, and nothing under the name."""

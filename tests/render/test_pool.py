@@ -138,3 +138,28 @@ def test_a_bad_frame_is_an_error_and_the_pool_goes_on(template):
             pool.collect()
         pool.submit(*FRAMES[1])
         assert pool.collect().shape == (SIZE[1], SIZE[0], 4)  # the same worker renders the next frame
+
+
+def test_a_worker_gone_with_frames_unread_is_one_error():
+    """A worker killed (the memory killer) with frame messages still in its pipe resets the connection rather than
+    closing it: `avatar demo` died with a ConnectionResetError traceback, renamed after the film (review)."""
+    from avatar_engine.errors import BackendError
+    from avatar_engine.render.pool import RenderPool
+
+    class Reset:
+        def poll(self, timeout):
+            return True
+
+        def recv(self):
+            raise ConnectionResetError(104, "Connection reset by peer")
+
+    class Killed:
+        exitcode = -9
+
+        def join(self, timeout=None):
+            pass
+
+    pool = object.__new__(RenderPool)  # its pipes and processes only: no GL workers needed for this
+    pool._conns, pool._procs = [Reset()], [Killed()]
+    with pytest.raises(BackendError, match=r"render worker 0 exited \(code -9\) during a frame"):
+        pool._receive(0, 1.0, "a frame")
