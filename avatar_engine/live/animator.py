@@ -57,9 +57,30 @@ edge is read looking 16 degrees sideways while the rest of the face is still who
 
 
 def usable(frame: LandmarkFrame) -> bool:
-    """Every score, rotation entry and landmark of `frame` is a finite number."""
-    return bool(np.isfinite(frame.scores).all() and np.isfinite(frame.rotation).all()
-                and (frame.points is None or np.isfinite(frame.points).all()))
+    """Every score, rotation entry and landmark of `frame` is a finite number, the rotation is one (within
+    `ROTATION_TOLERANCE`), the aspect a plausible image's and the landmarks spread over a face (`FACE_SPREAD_MIN`).
+    An all-zero rotation read as a 120-degree turn and restarted the calibration on every frame; landmarks all at
+    one point calibrated a rest that held the head at 0 degrees until the next calibration; a NaN aspect or a
+    rotation of 1e308 crashed the pose's SVD."""
+    rotation = np.asarray(frame.rotation, np.float64)
+    if not (np.isfinite(frame.scores).all() and rotation.shape == (3, 3) and np.isfinite(rotation).all()
+            and np.abs(rotation).max() <= 1.0 + ROTATION_TOLERANCE
+            and np.abs(rotation @ rotation.T - np.eye(3)).max() <= ROTATION_TOLERANCE
+            and np.isfinite(frame.aspect) and ASPECT_RANGE[0] <= frame.aspect <= ASPECT_RANGE[1]):
+        return False
+    if frame.points is None:
+        return True
+    points = np.asarray(frame.points)
+    return bool(np.isfinite(points).all() and np.ptp(points[:, :2], axis=0).min() >= FACE_SPREAD_MIN)
+
+
+ROTATION_TOLERANCE = 0.05
+"""How far a frame's rotation may be from orthonormal (largest entry of R R^T - I): trackers give rotations to
+float precision; a bad packet is far off."""
+ASPECT_RANGE = (0.05, 20.0)
+"""Image width / height a frame may come from."""
+FACE_SPREAD_MIN = 1e-3
+"""The landmarks must span at least this (normalised image units) in x and y: a face, not a point."""
 
 
 def outside_share(frame: LandmarkFrame) -> float:
@@ -98,7 +119,7 @@ class Animator:
 
     def __init__(self, options: AnimatorOptions | None = None) -> None:
         self.options = options or AnimatorOptions()
-        self.mirror = self.options.mirror
+        self._mirror = self.options.mirror
         self.calibration: Calibration = reference_calibration(self.options.tuning.response)
         self._collect: list[LandmarkFrame] | None = [] if self.options.auto_calibrate else None
         self._collect_auto = True  # the first seconds' calibration, bounded; False: one asked for
@@ -123,6 +144,20 @@ class Animator:
         self.settling: SettledRest | None = None
         """After the automatic calibration: the rest it bounded, settling to the person's own (`settled_rest`);
         None before it, when it bounded nothing, and after a calibration asked for (taken as it is)."""
+
+    @property
+    def mirror(self) -> bool:
+        """Show the avatar as a mirror image of the person."""
+        return self._mirror
+
+    @mirror.setter
+    def mirror(self, value: bool) -> None:
+        if bool(value) == self._mirror:
+            return
+        self._mirror = bool(value)
+        if self._last_tracked is not None:  # the pose turns the other way: glide there, as a new rest does (a 17.5
+            # degree turn swung to -13.5 in one frame when the window's M key was pressed)
+            self._glide, self._filter = self._glide_from(self._last_now_s, self.options.recentre_s), None
 
     def recalibrate(self) -> None:
         """Collect the resting face again from the next frames (ask the person to look ahead, relaxed): taken as
@@ -189,7 +224,7 @@ class Animator:
                     self.calibration = replace(self.calibration, scores=self.settling.rest)
             # MediaPipe's blink response differs from face to face (`blink_range`); a phone's is its own
             widen = opts.tuning.response == "mediapipe"
-            solved = solve_frame(frame, self.calibration, opts.tuning, self.mirror,
+            solved = solve_frame(frame, self.calibration, opts.tuning, self._mirror,
                                  self.blinks.top() if widen else None)
             if widen and self._collect is None:  # calibrated: against the reference's rest a blink may be false
                 self.blinks = observe(self.blinks, solved.blinks_read)

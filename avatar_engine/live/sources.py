@@ -103,6 +103,9 @@ def _checked(image, cv2) -> np.ndarray | None:
 FFMPEG_QUIET = "-8"
 """FFmpeg's AV_LOG_QUIET: its decoder's complaints about a damaged video (dozens of lines) stay unprinted; the live
 loop's own warning says how far the file decoded (`cut_short`)."""
+BAD_READS_MAX = 30
+"""Failed reads in a row, short of the container's end (`CUT_SHORT`), taken as damaged frames to skip; more end
+the file there (a file cut off mid-way fails every read)."""
 CUT_SHORT = (0.9, 1.0)
 """(share, seconds): a video whose frames stop decoding a second short of nine tenths of its duration ended early
 (damaged), not at its end. By time, not by frame count: a variable-rate .webm's count is its duration times its
@@ -133,6 +136,8 @@ class VideoFileSource(_Source):
         self.path = Path(path)
         if not self.path.is_file():
             raise InputError(f"video file not found: {self.path}")
+        if not os.access(self.path, os.R_OK):  # OpenCV says only that it cannot open it
+            raise InputError(f"cannot read video {self.path}: permission denied")
         self._cv2 = _cv2()
         # FFmpeg's own lines about a file it cannot parse, or a damaged stretch, are for us to put in one line.
         # OpenCV sets FFmpeg's (process-wide) log level from this when it first opens a file; set here, on the
@@ -154,6 +159,8 @@ class VideoFileSource(_Source):
             return False
         self._pending = (first, self._cap.get(self._cv2.CAP_PROP_POS_MSEC))
         self._count, self._last_ns = 0, -1  # index and media time are positions in the file
+        self._bad_reads = 0
+        """Reads failed in a row before the container's end (`BAD_READS_MAX`)."""
         count, fps = self._cap.get(self._cv2.CAP_PROP_FRAME_COUNT), self._cap.get(self._cv2.CAP_PROP_FPS)
         known = np.isfinite(count) and count > 0 and np.isfinite(fps) and fps > 0
         self._duration_s = float(count / fps) if known else 0.0
@@ -178,6 +185,13 @@ class VideoFileSource(_Source):
                 if not ok:
                     reached = max(self._last_ns, 0) * 1e-9 + 1.0 / self.fps  # the last frame's end
                     share, margin = CUT_SHORT
+                    if reached < share * self._duration_s - margin and self._bad_reads < BAD_READS_MAX:
+                        # one damaged frame, not the file's end: the decoder goes on after it (a corrupt MJPEG frame
+                        # ended the run at 84 of 159 frames, "the rest of the file is damaged")
+                        self._bad_reads += 1
+                        self._count += 1
+                        self.corrupt += 1
+                        continue
                     if reached < share * self._duration_s - margin:  # a damaged file, not its end: say so
                         # OpenCV counts the frames an edit list hides (a clip cut with `ffmpeg -ss 3 -c copy` plays
                         # 7 s of its 10 s of frames); FFmpeg's own duration honours it. Asked only here (0.17 s)
@@ -186,6 +200,7 @@ class VideoFileSource(_Source):
                             self.cut_short = (round(reached, 2), round(duration, 2))
                     return None
                 msec = self._cap.get(self._cv2.CAP_PROP_POS_MSEC)
+                self._bad_reads = 0
             index = self._count
             self._count += 1
             rgb = _checked(image, self._cv2)
@@ -215,7 +230,12 @@ class FolderSource(_Source):
     def __init__(self, path: str | os.PathLike[str], fps: float = FOLDER_FPS) -> None:
         super().__init__()
         self.path = Path(path)
-        self.files = sorted((p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=natural_key)
+        try:
+            # files only: a FIFO named a.png blocked the read for ever, a folder named b.png counted as corrupt
+            self.files = sorted((p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
+                                key=natural_key)
+        except OSError as exc:
+            raise InputError(f"folder {self.path}: cannot list it ({(exc.strerror or str(exc)).lower()})") from None
         if not self.files:
             raise InputError(f"folder {self.path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
         self._cv2 = _cv2()
@@ -334,6 +354,8 @@ class CameraSource(_Source):
 def open_source(spec: str | int, camera_size: tuple[int, int] | None = None) -> _Source:
     """'0' (camera index), a video file or a folder of images. InputError naming the cause otherwise."""
     text = str(spec)
+    if not text.strip():  # an unset shell variable: Path("") is the current folder, which was played as frames
+        raise InputError("--source is empty: give a camera index, a video file or a folder of images")
     if text.isascii() and text.isdigit():  # not '²', which int() refuses
         if int(text) >= 1 << 31:  # OpenCV takes a C int: it raised OverflowError
             cameras = list_cameras()

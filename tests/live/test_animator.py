@@ -91,6 +91,45 @@ def test_mirror_toggles_live():
     assert out.weights[ARKIT_INDEX["eyeBlinkRight"]] > 0.5 > out.weights[ARKIT_INDEX["eyeBlinkLeft"]]
 
 
+MIRROR_STEP_MAX_DEG = 5.0
+"""Largest change of the head's yaw between consecutive frames when mirroring is switched on mid-stream."""
+
+
+def test_switching_the_mirror_glides_the_head_over():
+    """The window's M key: a steady 17.5-degree turn swung to -13.5 degrees in one frame (review). It glides, as a
+    new rest does, and ends mirrored."""
+    from avatar_engine.records import euler_rotation
+
+    a = animator()
+    turned = LandmarkFrame(reference_calibration().scores.copy(),
+                           np.asarray(reference_calibration().rotation) @ euler_rotation(yaw_deg=17.5).T, 0)
+    yaws = []
+    for i in range(60):
+        if i == 30:
+            a.mirror = True
+        yaws.append(float(a.update(dataclasses.replace(turned, t_ns=int(i * 1e9 / FPS)), i / FPS).angles[0]))
+    assert abs(yaws[29]) > 10 and np.sign(yaws[-1]) == -np.sign(yaws[29]) and abs(yaws[-1]) > 10
+    assert np.abs(np.diff(yaws[29:])).max() <= MIRROR_STEP_MAX_DEG
+
+
+@pytest.mark.parametrize("broken", ["zero_rotation", "huge_rotation", "nan_aspect", "points_at_one_spot"])
+def test_frames_that_cannot_be_a_face_count_as_no_face(broken):
+    """An all-zero rotation read as a 120-degree turn (the calibration restarted on every frame); landmarks at one
+    point calibrated a rest that held the head at 0 degrees; a NaN aspect or a 1e308 rotation crashed the SVD."""
+    from avatar_engine.live.animator import usable
+
+    points = np.random.default_rng(0).uniform(0.3, 0.7, (478, 3)).astype(np.float32)
+    good = LandmarkFrame(reference_calibration().scores.copy(), np.eye(3), 0, points, 16 / 9)
+    bad = {"zero_rotation": dataclasses.replace(good, rotation=np.zeros((3, 3))),
+           "huge_rotation": dataclasses.replace(good, rotation=np.full((3, 3), 1e308)),
+           "nan_aspect": dataclasses.replace(good, aspect=float("nan")),
+           "points_at_one_spot": dataclasses.replace(good, points=np.full((478, 3), 0.5, np.float32))}[broken]
+    assert usable(good) and not usable(bad)
+    a = animator()
+    a.update(bad, 0.0)
+    assert a.rejected == 1
+
+
 def test_a_slow_camera_is_filtered_and_shown_on_time():
     # 7.5 fps: the loop's idle tick (0.1 s) puts a held frame between every two tracked ones. Each tracked frame was
     # taken as a re-acquisition: the filter reset, and the resume blend showed the previous pose (a frame late)

@@ -128,18 +128,12 @@ def test_media_times_follow_the_files_timestamps_else_the_frame_rate(clip):
 
 
 def test_a_video_damaged_halfway_says_how_far_it_decoded(tmp_path, capfd):
-    """A file whose middle is damaged ended the run early, exit 0, with only FFmpeg's decoder lines (dozens) on the
-    terminal. Now: no FFmpeg lines, and the source says it was cut short (the live loop warns with it)."""
-    from avatar_engine.render.output import VideoWriter
-
-    good = tmp_path / "good.mp4"
-    rng = np.random.default_rng(0)
-    with VideoWriter(good, 30.0, (96, 64)) as video:
-        for _ in range(90):
-            video.write(rng.integers(0, 255, (64, 96, 4), dtype=np.uint8))
+    """A file whose second half is damaged ended the run early, exit 0, with only FFmpeg's decoder lines (dozens) on
+    the terminal. Now: no FFmpeg lines, and the source says it was cut short (the live loop warns with it)."""
+    good, rng = _noise_video(tmp_path)
     data = bytearray(good.read_bytes())
     n = len(data)
-    data[n // 3: n // 2] = rng.integers(0, 255, n // 2 - n // 3, dtype=np.uint8).tobytes()
+    data[n // 3: n - 2000] = rng.integers(0, 255, n - 2000 - n // 3, dtype=np.uint8).tobytes()
     damaged = tmp_path / "damaged.mp4"
     damaged.write_bytes(bytes(data))
     source = VideoFileSource(damaged)
@@ -154,6 +148,50 @@ def test_a_video_damaged_halfway_says_how_far_it_decoded(tmp_path, capfd):
     while whole.read() is not None:
         pass
     assert whole.cut_short is None, "a file read to its end is not cut short"
+
+
+def test_damaged_frames_in_the_middle_are_skipped_and_counted(tmp_path):
+    """One damaged stretch ended the whole run there ("the rest of the file is damaged": 84 of a clip's 159 frames,
+    and `--loop` never played the rest); the decoder goes on after it, as FFmpeg does."""
+    good, rng = _noise_video(tmp_path)
+    data = bytearray(good.read_bytes())
+    n = len(data)
+    data[n // 3: n // 2] = rng.integers(0, 255, n // 2 - n // 3, dtype=np.uint8).tobytes()
+    damaged = tmp_path / "middle.mp4"
+    damaged.write_bytes(bytes(data))
+    source = VideoFileSource(damaged)
+    indices = []
+    while (frame := source.read()) is not None:
+        indices.append(frame.index)
+    assert indices[-1] == 89 and len(indices) >= 60, "the frames after the damage are read"
+    assert source.corrupt >= 1 and source.cut_short is None
+
+
+def _noise_video(tmp_path):
+    """A 3 s, 30 fps H.264 clip of noise (every frame different), and the generator that made it."""
+    from avatar_engine.render.output import VideoWriter
+
+    good = tmp_path / "good.mp4"
+    rng = np.random.default_rng(0)
+    with VideoWriter(good, 30.0, (96, 64)) as video:
+        for _ in range(90):
+            video.write(rng.integers(0, 255, (64, 96, 4), dtype=np.uint8))
+    return good, rng
+
+
+def test_a_folder_lists_files_only_and_an_empty_source_is_refused(clip, tmp_path):
+    """A FIFO named a002.png blocked the run for ever; `--source ""` (an unset variable) played the current folder."""
+    import os
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    shutil.copy(sorted(clip["folder"].iterdir())[0], folder / "a001.png")
+    os.mkfifo(folder / "a002.png")
+    (folder / "a003.png").mkdir()
+    source = FolderSource(folder)
+    assert [p.name for p in source.files] == ["a001.png"]
+    with pytest.raises(InputError, match="--source is empty"):
+        open_source("")
 
 
 def test_a_clip_cut_without_re_encoding_is_not_damaged(tmp_path):
@@ -207,3 +245,15 @@ def test_a_variable_rate_video_with_a_pause_is_not_damaged(tmp_path):
         read += 1
     assert 19 <= read <= 22
     assert source.cut_short is None
+
+
+def test_a_folder_that_cannot_be_listed_is_bad_input(tmp_path, monkeypatch):
+    """A folder without read permission (as a user, not root) was a PermissionError: exit 1 with its raw text."""
+    from pathlib import Path
+
+    def refused(self):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "iterdir", refused)
+    with pytest.raises(InputError, match="cannot list it \\(permission denied\\)"):
+        FolderSource(tmp_path)
