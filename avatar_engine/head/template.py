@@ -63,7 +63,10 @@ def morph_normal_offsets(model: HeadModel, positions: np.ndarray) -> np.ndarray:
 
 def template_avatar(identity: Mapping[str, float] | None = None, materials: Mapping[str, Material] | None = None,
                     model: HeadModel | None = None, hair: HairStyle | None = HairStyle()) -> Avatar:
-    """The head model's avatar for `identity` (default: the average head); `hair=None` (or a bald style) for no hair."""
+    """The head model's avatar for `identity` (default: the average head); `hair=None` (or a bald style) for no hair.
+    For another identity this is the model as its tables have it (the synthetic people are rendered so): the neck
+    joint where the identity puts it and the average head's targets and teeth. `build.rig.identity_avatar` rigs an
+    identity as the builder rigs a person (neck at the origin, teeth seated, targets scaled to the face)."""
     model = model or HeadModel.default()
     identity = {**model.default_identity(), **(identity or {})}
     positions = model.neutral_positions(identity)

@@ -57,3 +57,26 @@ def test_the_rig_shades_the_skin_under_its_hair(model):
     skin, hair = avatar.part("skin"), avatar.part("hair")
     gap = np.array([np.linalg.norm(hair.positions - p, axis=1).min() for p in skin.positions])
     assert np.median(skin.occlusion[gap < 0.005]) <= UNDER_HAIR_MAX
+
+
+FRAMED_MIN = 0.1
+"""Share of a default `Camera()` view the head must cover (the average head: about 0.25 at 320x320)."""
+
+
+@pytest.mark.parametrize("identity", [{"age": 0.7, "nose-scale-horiz-incr": 0.5}, {"age": 0.0}, {"height": 0.0}])
+def test_an_identity_avatar_stands_where_the_camera_looks(ctx, identity):
+    """The README's example rendered `template_avatar({"age": 0.7, ...})` with `Camera()`: its neck joint sits
+    where the identity puts it (+0.19 m; -0.85 at age 0), so the frame showed a chin or nothing (review).
+    `identity_avatar` rigs it as the builder rigs a person: neck at the origin, framed."""
+    from avatar_engine.build.rig import identity_avatar
+    from avatar_engine.records import Expression
+    from avatar_engine.render.camera import Camera
+    from avatar_engine.render.renderer import Renderer, RenderOptions
+
+    avatar = identity_avatar(identity)
+    assert np.abs(avatar.skeleton.rest_positions[avatar.skeleton.index("neck")]).max() < 1e-6
+    with Renderer(ctx, RenderOptions(size=(320, 320))) as renderer:
+        renderer.load(avatar)
+        renderer.render(Expression(), Camera())
+        covered = (renderer.read()[..., 3] > 0).mean()
+    assert covered >= FRAMED_MIN
