@@ -94,6 +94,8 @@ def cmd_template(args: argparse.Namespace) -> int:
     out = output_file(args.output, (".glb",))
     if args.bald and (args.hair or args.wave is not None):
         raise InputError("--bald leaves the hair out: it excludes --hair and --wave")
+    if args.hair == "bald" and args.wave is not None:  # as --bald: no hair to curl (the wave was dropped silently)
+        raise InputError("--hair bald grows no hair: --wave has nothing to curl")
     style = HAIR_PRESETS[args.hair] if args.hair else HairStyle()
     if args.wave is not None:
         if not 0.0 <= args.wave <= 1.0:

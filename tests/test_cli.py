@@ -47,6 +47,9 @@ def test_template_with_curly_hair(tmp_path, capsys):
     assert main(["template", "--wave", "1.5", "-o", str(tmp_path / "bad.glb")]) == 2
     assert "--wave 1.5 must be between 0 (straight) and 1 (curly)" in capsys.readouterr().err
     assert not (tmp_path / "bad.glb").exists()
+    # the bald preset has no hair to curl: refused as --bald --wave is, not written with the wave dropped
+    assert main(["template", "--hair", "bald", "--wave", "0.5", "-o", str(tmp_path / "bad.glb")]) == 2
+    assert "--wave has nothing to curl" in capsys.readouterr().err and not (tmp_path / "bad.glb").exists()
 
 
 def test_bald_template_has_a_bare_scalp(glb, tmp_path):
