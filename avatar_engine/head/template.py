@@ -41,6 +41,25 @@ def creased(part: Part, max_angle_deg: float) -> Part:
                    tangents=pick(part.tangents), occlusion=pick(part.occlusion))
 
 
+GUM_TUCK = (0.55, 0.6, 0.005)
+"""(height, depth, metres): the upper teeth band's gum above this fraction of its height and in front of this
+fraction of its depth is moved back, up to this far at its front. The band is rigid on the head, and its top front
+corners (beside the canines, under the nostrils) stand within a few millimetres of the skin: mouthFunnel with
+jawOpen (an "oh") pulls that skin back past them, and they showed through it as two dark red triangles beside the
+nose. Seen only inside the skin otherwise; an open mouth shows the gum below them."""
+
+
+def tucked_gum(part: Part) -> Part:
+    """The upper teeth band with its gum's top front edge moved back (`GUM_TUCK`)."""
+    height, depth, metres = GUM_TUCK
+    positions = part.positions.copy()
+    low, high = positions.min(axis=0), positions.max(axis=0)
+    rel = (positions - low) / np.maximum(high - low, 1e-9)
+    top_front = (rel[:, 1] > height) & (rel[:, 2] > depth)
+    positions[top_front, 2] -= metres * (rel[top_front, 2] - depth) / (1.0 - depth)
+    return replace(part, positions=positions.astype(np.float32))
+
+
 def default_materials(skin_texture: np.ndarray | None = None, iris_rgb: tuple[int, int, int] = (84, 110, 140),
                       bare_scalp: bool = False) -> dict[str, Material]:
     """The default head's materials; `bare_scalp`: a skin with no hair colour on the scalp, for a bald head."""
@@ -80,6 +99,8 @@ def template_avatar(identity: Mapping[str, float] | None = None, materials: Mapp
             uvs=model.uvs[vs], indices=(model.triangles[ts] - vs.start).astype(np.uint32),
             joints=model.joints[vs], weights=model.weights[vs],
             morph_positions=model.expression_offsets[:, vs], morph_normals=morph_normals[:, vs]))
+        if name == "teeth_upper":
+            parts[-1] = tucked_gum(parts[-1])
         if name in CREASED_PARTS:
             parts[-1] = creased(parts[-1], CREASED_PARTS[name])
     materials = dict(default_materials() if materials is None else materials)

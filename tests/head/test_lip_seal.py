@@ -87,3 +87,27 @@ def test_the_mouth_opens_for_the_tongue(ctx, template, monkeypatch):
     assert front >= TONGUE_OUT_TEETH_MIN, front
     skin = template.part("skin")
     assert np.abs(skin.morph_positions[ARKIT_INDEX["tongueOut"]]).max() > 0.003  # the lips move, metres
+
+
+GUM_SPECK_MAX = 20
+"""Pixels of the upper teeth band allowed outside the mouth's opening (the one region where an open mouth shows it)."""
+
+
+@pytest.mark.parametrize("pose", [{"mouthFunnel": 1.0, "jawOpen": 0.5}, {"mouthFunnel": 0.8, "jawOpen": 0.4},
+                                  {"mouthPucker": 1.0, "jawOpen": 0.4}])
+def test_the_gum_stays_inside_the_cheeks_saying_oh(ctx, template, pose):
+    """An "oh" (mouthFunnel with jawOpen) pulled the skin beside the nostrils back past the upper gum's top front
+    corners: two dark red triangles beside the nose (review). The band's top front edge is tucked back."""
+    import cv2
+
+    camera = Camera(distance=0.22, pitch_deg=0.0, target=(0.0, 0.075, 0.09))
+    images = []
+    for avatar in (template, replace(template, parts=tuple(p for p in template.parts if p.name != "teeth_upper"))):
+        with Renderer(ctx, RenderOptions(size=(440, 440))) as renderer:
+            renderer.load(avatar)
+            renderer.render(Expression.from_names(pose), camera)
+            images.append(renderer.read()[..., :3].astype(int))
+    shown = (np.abs(images[0] - images[1]).max(-1) > 10).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(shown)
+    areas = sorted(stats[1:, cv2.CC_STAT_AREA], reverse=True)  # the largest: the gum seen through the open mouth
+    assert sum(areas[1:]) <= GUM_SPECK_MAX, areas
