@@ -70,6 +70,8 @@ BROW_CHROMA = 0.2
 """...and one whose red / green or blue / green departs from the brows' median by more than this (log)."""
 BROW_MARGIN = 0.015
 """The brow outlines are widened by this fraction of the face height (stray hairs, the landmarks' error)."""
+EDGE_FEATHER = 10
+"""Texels (at 1024) over which the photo's skin fades into the fill where the photo stops showing it (`_complete`)."""
 FEATHER_TEXELS = 2
 """The brows' edge, where plain skin's detail starts to fade, is spread by a box mean of this radius (at 1024,
 scaled with the size): a ramp about five texels across."""
@@ -535,7 +537,12 @@ def _complete(albedo: np.ndarray, weight: np.ndarray, ids: np.ndarray, base: np.
     tone = smoother.to_texels(smoother.solve(v_data, v_weight, opts.tone_smoothness, prior,
                                              tolerance=TONE_TOLERANCE, start=start).astype(np.float32))
     filled = (base if fill is None else fill) * np.exp(tone)
-    alpha = np.clip(total[known], 0, 1)[:, None]
+    alpha = np.clip(total, 0.0, 1.0)
+    # the photo fades out over EDGE_FEATHER texels where it stops (a mask's edge: glasses, a cap's brim, hair), not
+    # at one texel: its light and detail met the smooth fill there in a hard line
+    radius = max(1, int(round(EDGE_FEATHER * tmap.size / 1024)))
+    ramp = np.clip(2.0 * _spread(alpha, tmap, np.arange(n), radius) - 1.0, 0.0, 1.0)
+    alpha = np.minimum(alpha, ramp)[known][:, None]
     filled[known] = alpha * combined[known] + (1 - alpha) * filled[known]
     return filled, total
 

@@ -619,3 +619,31 @@ def test_the_photo_is_made_linear_only_where_it_is_sampled():
         x0, y0, x1, y1 = _sampled_box(xy, landmarks, image.shape[:2])
         assert 0 <= x0 < x1 <= 400 and 0 <= y0 < y1 <= 300
         assert np.array_equal(bilinear(image[y0:y1, x0:x1], xy - (x0, y0)), bilinear(image, xy))
+
+
+EDGE_STEP_MAX = 0.25
+"""Largest share of the photo/fill difference one texel may take where the photo stops (at a mask's edge)."""
+
+
+def test_the_photo_fades_into_the_fill_where_it_stops(scene):
+    """Grace Hopper's forehead between her glasses and her cap: the photo's paler skin met the fill in one texel, a
+    hard-edged strip across the forehead (review). It fades over `EDGE_FEATHER` texels now."""
+    from avatar_engine.build.texture import EDGE_FEATHER, _base_albedo, _complete
+    from avatar_engine.build.texture_fill import MeshSmoother
+
+    _, _, skin, _ = scene
+    tmap = texel_map(skin.uvs, skin.indices, 1024)
+    rows, cols = tmap.texels // tmap.size, tmap.texels % tmap.size
+    edge = int(np.median(rows))
+    seen = np.flatnonzero(rows < edge)  # the photo shows the layout's upper half: a straight edge
+    base = _base_albedo(tmap)
+    band = rows[seen] >= edge - 2 * EDGE_FEATHER  # a thin strip along it is paler than the rest (lit, or fairer)
+    pale = np.clip(base[seen] * np.where(band, 1.5, 1.0)[:, None], 0, 1)
+    smoother = MeshSmoother(skin.positions, skin.indices, tmap)
+    final, _ = _complete(pale, np.ones(len(seen)), seen, base, tmap, smoother, TextureOptions())
+    luma = tmap.image((final @ delight.LUMA)[:, None], fill=np.nan)[..., 0]
+    column = int(np.median(cols[seen]))
+    profile = luma[edge - EDGE_FEATHER: edge + 3 * EDGE_FEATHER, column - 20: column + 20]
+    profile = np.nanmedian(profile, axis=1)
+    steps = np.abs(np.diff(profile))
+    assert np.nanmax(steps) <= EDGE_STEP_MAX * (np.nanmax(profile) - np.nanmin(profile))
