@@ -148,10 +148,13 @@ class LiveStats:
             wall = (self.ended or time.monotonic()) - self.started
             cpu = (self._cpu_end if self.ended else time.process_time()) - self._cpu0
             frames = max(self.counts["rendered"], 1)
-            groups = stage_cpu(self._threads0, self._threads1 if self.ended else thread_cpu(), self._roles)
-            for tid, (group, seconds) in self._ended.items():
-                if tid not in (self._threads1 or {}):  # gone before the end sample
-                    groups[group] = groups.get(group, 0.0) + seconds
+            # a thread that ended says its own group and CPU: just after its run, Python no longer lists it but the
+            # system may, under the program's name, and its CPU went to "other" (the tracker's group was missing)
+            after = self._threads1 if self.ended else thread_cpu()
+            groups = stage_cpu(self._threads0, {t: v for t, v in after.items() if t not in self._ended},
+                               self._roles)
+            for group, seconds in self._ended.values():
+                groups[group] = groups.get(group, 0.0) + seconds
             per_frame = {g: round(s * 1e3 / frames, 2) for g, s in sorted(groups.items(), key=lambda x: -x[1])}
             return {
                 "seconds": round(wall, 2),

@@ -534,3 +534,20 @@ def test_idle_frames_come_at_the_sources_rate(ctx):
     live.close()
     assert len(shown) >= 20, f"{len(shown)} idle frames in 1 s from a 30 fps source"
     assert all(f.index == -1 for f in shown)
+
+
+def test_a_thread_that_ended_counts_in_its_own_group(monkeypatch):
+    """Just after its run a Python thread is no longer listed by `threading`, but the system may still list it,
+    under the program's name: its CPU went to "other", and the tracker's group was missing from the summary (a
+    KeyError in test_folder_through_pipeline_recovers_the_jaw_and_records, under load)."""
+    from avatar_engine.live import stats as stats_module
+
+    samples = iter([{1: ("MainThread", 1.0)}, {1: ("MainThread", 2.0), 7: ("python", 0.5)}])
+    monkeypatch.setattr(stats_module, "thread_cpu", lambda: next(samples))
+    s = stats_module.LiveStats()
+    s.role(1, "main")
+    s.count("rendered", 10)
+    s.thread_ended(7, "track", 0.5)
+    s.finish()
+    cpu = s.summary()["cpu_ms_per_frame"]
+    assert cpu["track"] == 50.0 and "other" not in cpu and cpu["main"] == 100.0
