@@ -71,8 +71,9 @@ def _load_avatar(path: str):
     names = avatar.skeleton.names
     missing = [j for j in DRIVEN_JOINTS if j not in names]
     if missing:
-        raise InputError(f"{path}: its skeleton has no joint {', '.join(missing)} (it has {', '.join(map(repr, names))}); "
-                         f"avatar-engine animates joints named {', '.join(DRIVEN_JOINTS)}")
+        raise InputError(f"{path}: its skeleton has no joint {', '.join(missing)} (it has "
+                         f"{', '.join(map(repr, names))}); avatar-engine animates joints named "
+                         f"{', '.join(DRIVEN_JOINTS)}")
     if len(names) > MAX_JOINTS:
         raise InputError(f"{path}: its skeleton has {len(names)} joints; the renderer takes up to {MAX_JOINTS}")
     return avatar
@@ -115,15 +116,11 @@ def cmd_template(args: argparse.Namespace) -> int:
 def _scalp_painted(style) -> dict:
     """The default head's materials with a bare skin painted in `style`'s colour under `style`'s hairline, as the
     builder paints a built head's (`build.scalp.paint_scalp`)."""
-    from avatar_engine.build.scalp import paint_scalp
+    from avatar_engine.build.scalp import bare_head_painted
     from avatar_engine.head.model import HeadModel
-    from avatar_engine.head.template import default_materials
 
     model = HeadModel.default()
-    vs, ts = model.part_slices("skin")
-    skeleton = model.skeleton()
-    return paint_scalp(default_materials(bare_scalp=True), style, model.neutral_positions()[vs], model.uvs[vs],
-                       model.triangles[ts] - vs.start, dict(zip(skeleton.names, skeleton.rest_positions)))
+    return bare_head_painted(model, model.neutral_positions(), model.skeleton(), style)
 
 
 def _still_options(size: tuple[int, int], background: str, samples: int):

@@ -67,15 +67,13 @@ def closer_look(source, rgb: np.ndarray, faces: list[FaceObservation], stored: t
         window = as_rgb(np.asarray(source)[y0:y0 + side, x0:x0 + side])
     else:
         window = load_photo(source, MAX_SIDE, box)
-    gain = window.shape[1] / side * scale
-    if gain < MIN_GAIN:
+    zoom = window.shape[1] / side  # window pixels per photo pixel
+    if zoom * scale < MIN_GAIN:
         return None
-    target = (centre - (x0, y0)) * (window.shape[1] / side)
+    target = (centre - (x0, y0)) * zoom
     found = find_faces(window, landmarker, options.min_face_px)
-    if not found:
-        return None
     wh = (window.shape[1], window.shape[0])
-    nearest = min(found, key=lambda f: float(np.linalg.norm(f.points[:, :2].mean(axis=0) * wh - target)))
-    if np.linalg.norm(nearest.points[:, :2].mean(axis=0) * wh - target) > SAME_FACE * height * gain:
+    off = [float(np.linalg.norm(f.points[:, :2].mean(axis=0) * wh - target)) for f in found]
+    if not found or min(off) > SAME_FACE * height * zoom * scale:
         return None
-    return CloserLook(window, nearest, box)
+    return CloserLook(window, found[int(np.argmin(off))], box)

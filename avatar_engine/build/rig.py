@@ -127,17 +127,13 @@ def identity_avatar(identity: Mapping[str, float], hair: HairStyle | None = Hair
     cheek targets scaled to its face, eye bones at its eyeballs' centres, and the skin's scalp painted under its own
     hairline. `template_avatar(identity)` is the model as its tables have it (the synthetic people): its neck sits
     where the identity puts it (+0.19 m at age 0.7, -0.85 at age 0) and its targets are the average head's."""
-    from avatar_engine.build.scalp import paint_scalp
+    from avatar_engine.build.scalp import bare_head_painted
     from avatar_engine.head.template import default_materials
 
     model = model or HeadModel.default()
     identity = {**model.default_identity(), **identity}
     skeleton = model.skeleton(identity)
     positions = model.neutral_positions(identity) - skeleton.rest_positions[skeleton.index("neck")]
-    vs, ts = model.part_slices("skin")
-    materials = default_materials(bare_scalp=True)
-    if hair is not None:
-        joints = fitted_skeleton(model, identity, positions.astype(np.float64))
-        materials = paint_scalp(materials, hair, positions[vs], model.uvs[vs], model.triangles[ts] - vs.start,
-                                dict(zip(joints.names, joints.rest_positions)))
+    materials = default_materials(bare_scalp=True) if hair is None else bare_head_painted(
+        model, positions, fitted_skeleton(model, identity, positions.astype(np.float64)), hair)
     return rigged_avatar(model, identity, positions, materials, hair)

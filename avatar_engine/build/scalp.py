@@ -148,6 +148,16 @@ def paint_cover(materials: Mapping[str, Material], cover: ScalpCover | None,
     return {**materials, "skin": replace(skin, texture=painted.reshape(texture.shape))}
 
 
+def bare_head_painted(model, positions: np.ndarray, skeleton, style: HairStyle) -> dict[str, Material]:
+    """The template's materials for a head of `model` whose rest vertices (all parts) are `positions` and whose
+    joints are `skeleton`'s: the bare skin painted in `style`'s colour under its hairline."""
+    from avatar_engine.head.template import default_materials
+
+    vs, ts = model.part_slices("skin")
+    return paint_scalp(default_materials(bare_scalp=True), style, np.asarray(positions)[vs], model.uvs[vs],
+                       model.triangles[ts] - vs.start, dict(zip(skeleton.names, skeleton.rest_positions)))
+
+
 def paint_scalp(materials: Mapping[str, Material], style: HairStyle, positions: np.ndarray, uvs: np.ndarray,
                 triangles: np.ndarray, joints: Mapping[str, np.ndarray]) -> dict[str, Material]:
     """The materials with the skin texture painted in the hair colour under `style`'s hairline

