@@ -17,6 +17,7 @@ from avatar_engine.data_files import asset_path
 from avatar_engine.errors import InputError, ModelError, first_line
 from avatar_engine.head.geometry import vertex_normals, weld_ids
 from avatar_engine.head.lip_seal import sealed_lips, with_tongue_room
+from avatar_engine.head.target_gains import with_target_gains
 from avatar_engine.records import Skeleton
 
 ASSET_PATH = asset_path("head", "head_model.npz")
@@ -65,11 +66,13 @@ class HeadModel:
     @staticmethod
     @functools.cache
     def default() -> "HeadModel":
-        """The shipped model (loaded once per process), its neutral lips sealed: relaxed lips meet, and the targets
-        that part them take the seal back; tongueOut opens the mouth for the tongue (`head.lip_seal`)."""
+        """The shipped model (loaded once per process), two weak targets strengthened (`head.target_gains`), its
+        neutral lips sealed: relaxed lips meet, and the targets that part them take the seal back; tongueOut opens
+        the mouth for the tongue (`head.lip_seal`)."""
         try:
             with np.load(ASSET_PATH) as data:
                 tables = {k: data[k] for k in data.files}
+            tables["expression_offsets"] = with_target_gains(tables["expression_offsets"])
             tables["positions"], tables["expression_offsets"] = sealed_lips(tables["positions"],
                                                                              tables["expression_offsets"])
             tables["expression_offsets"] = with_tongue_room(tables["expression_offsets"])

@@ -23,6 +23,9 @@ class Calibration:
     """How many frames it was made from; 0 for the reference (uncalibrated) default."""
     points: np.ndarray | None = None
     """points : (k, 3) float64 the resting face's rigid landmarks (`pose.rigid_points`), None without landmarks."""
+    lip_gap: float = 0.0
+    """How far the resting lips part (`solver.lip_gap`): rounded lips count as a funnel by how much further they
+    part. 0 until a face with landmarks is calibrated (the gap is then taken as read)."""
 
 
 def reference_calibration(response: str = "mediapipe") -> Calibration:
@@ -36,10 +39,17 @@ def reference_calibration(response: str = "mediapipe") -> Calibration:
                        None if points is None else np.array(points, np.float64))
 
 
+REST_LIP_GAP_MAX = 0.02
+"""The most of the lip gap a calibration takes as the resting face's. Lips at rest part up to about 0.07 (a jaw half
+open reads 0.19-0.30), and some faces round them to a smaller opening than that for a funnel (0.03 against 0.044 at
+rest): taken whole, such a rest made every funnel a pucker. Chosen with `SolverTuning.lip_gap_closed` (see there)."""
+
+
 def calibrate(scores: np.ndarray, rotations: np.ndarray, points: np.ndarray | None = None,
-              near: Calibration | None = None, max_shift: float = 1.0) -> Calibration:
+              near: Calibration | None = None, max_shift: float = 1.0,
+              lip_gaps: np.ndarray | None = None) -> Calibration:
     """A calibration from frames of a resting face. scores : (n, 52); rotations : (n, 3, 3); n >= 1;
-    points : (n, k, 3) rigid landmarks (`pose.rigid_points`) or None.
+    points : (n, k, 3) rigid landmarks (`pose.rigid_points`) or None; lip_gaps : (n,) `solver.lip_gap` or None.
 
     The median ignores the odd blink or twitch inside the window; rotations are averaged then projected
     back onto a rotation. With `near` (the reference), no score's rest rises more than `max_shift` above its rest
@@ -57,4 +67,5 @@ def calibrate(scores: np.ndarray, rotations: np.ndarray, points: np.ndarray | No
     rest = np.median(scores, axis=0)
     if near is not None:
         rest = np.minimum(rest, near.scores + max_shift)
-    return Calibration(rest.astype(np.float32), orthonormal(rotations.mean(axis=0)), len(scores), rest_points)
+    gap = 0.0 if lip_gaps is None or len(lip_gaps) == 0 else min(float(np.median(lip_gaps)), REST_LIP_GAP_MAX)
+    return Calibration(rest.astype(np.float32), orthonormal(rotations.mean(axis=0)), len(scores), rest_points, gap)

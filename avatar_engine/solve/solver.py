@@ -311,7 +311,7 @@ def lip_gap(points: np.ndarray) -> float:
 
 def split_rounding(weights: np.ndarray, gap: float, tuning: SolverTuning = DEFAULT_TUNING) -> np.ndarray:
     """Rounded lips shared out by whether the lips part: MediaPipe scores a funnel as a pucker, so the pucker
-    reading is the rounding; parted lips make it a funnel."""
+    reading is the rounding; parted lips make it a funnel. gap : `lip_gap` beyond the resting face's."""
     w = np.asarray(weights, np.float32).copy()
     kp, kf = ARKIT_INDEX["mouthPucker"], ARKIT_INDEX["mouthFunnel"]
     rounding = w[kp]
@@ -417,7 +417,7 @@ def solve_frame(frame: LandmarkFrame, calibration: Calibration, tuning: SolverTu
     if blink_top is not None:
         weights = widened(weights, blink_top)
     if frame.points is not None and tuning.response == "mediapipe":
-        weights = split_rounding(weights, lip_gap(frame.points), tuning)
+        weights = split_rounding(weights, lip_gap(frame.points) - calibration.lip_gap, tuning)
     weights = conjugate_gaze(lips_within_jaw(weights), tuning)
     if tuning.response == "mediapipe":  # MediaPipe's blink-as-squint read; a phone's squint is its own
         weights = squint_under_blink(weights, tuning)

@@ -225,6 +225,45 @@ def test_lip_gap_is_scale_free():
     assert lip_gap(points * 2.0) == pytest.approx(0.05)
 
 
+def _lips_apart(gap: float) -> np.ndarray:
+    """(478, 3) landmarks with the eye corners 0.4 apart and the inner lips `gap` of that apart."""
+    points = np.zeros((478, 3), np.float32)
+    points[33, 0], points[263, 0] = 0.3, 0.7
+    for u, v in ((82, 87), (13, 14), (312, 317)):
+        points[u, 1], points[v, 1] = 0.6, 0.6 + 0.4 * gap
+    return points
+
+
+def test_calibration_keeps_the_resting_lip_gap_up_to_its_cap():
+    from avatar_engine.solve.calibration import REST_LIP_GAP_MAX
+
+    rotations = np.tile(np.eye(3), (5, 1, 1))
+    scores = np.zeros((5, 52), np.float32)
+    assert calibrate(scores, rotations, lip_gaps=np.array([0.008, 0.01, 0.012, 0.9, 0.01])).lip_gap == \
+        pytest.approx(0.01), "the median: a yawn inside the window is not the rest"
+    assert calibrate(scores, rotations, lip_gaps=np.full(5, 0.2)).lip_gap == REST_LIP_GAP_MAX, \
+        "a mouth held open while calibrating is not taken whole"
+    assert calibrate(scores, rotations).lip_gap == 0.0 and reference_calibration().lip_gap == 0.0
+
+
+def test_a_pucker_on_lips_parted_at_rest_stays_a_pucker_and_a_funnel_parts_them_further():
+    """Lips resting a little apart (0.009 of the eye-corner distance, as one synthetic face's) that part a little
+    more as they pucker: read as they part beyond the rest, a pucker; as read, the reference head's thresholds had
+    made it a funnel. Parted further, the same rounding is a funnel."""
+    rest = 0.009
+    cal = dataclasses.replace(reference_calibration(), lip_gap=rest)
+    scores = np.array(cal.scores, np.float32)
+    scores[ARKIT_INDEX["mouthPucker"]] = 0.95  # MediaPipe reads both roundings as a pucker
+    kp, kf = ARKIT_INDEX["mouthPucker"], ARKIT_INDEX["mouthFunnel"]
+    closed, open_ = DEFAULT_TUNING.lip_gap_closed, DEFAULT_TUNING.lip_gap_open
+    for gap, shape in ((rest + 0.5 * closed, kp), (rest + 1.5 * open_, kf)):
+        f = LandmarkFrame(scores, np.array(measured.NEUTRAL_ROTATION), 0, _lips_apart(gap))
+        w = solve_frame(f, cal).weights
+        other = kf if shape == kp else kp
+        assert w[shape] > 0.5 and w[other] == 0.0, (gap, w[kp], w[kf])
+    assert lip_gap(_lips_apart(0.0135)) == pytest.approx(0.0135)
+
+
 def test_mouth_close_never_exceeds_jaw_open():
     """mouthClose is made to be added to jawOpen; above it the lower lip rides into the upper and the teeth show
     through the chin. Solved frames and filtered ones (whose channels lag apart) keep it at or under jawOpen."""
