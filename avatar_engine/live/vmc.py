@@ -200,8 +200,8 @@ class VmcSender:
             family, _, _, _, address = next((a for a in found if a[0] == socket.AF_INET), found[0])
             self._address = (family, address)
         except (OSError, UnicodeError) as exc:  # IDNA refuses some names ('a..b') with a UnicodeError
-            self.lookups_failed += 1
             self._fail(f"cannot resolve VMC target {self.host}: {exc}")
+            self.lookups_failed += 1  # after the warning: a caller seeing the count may rely on it being logged
         finally:
             self._looking_up.clear()
 
