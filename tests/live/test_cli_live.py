@@ -173,7 +173,10 @@ def test_ctrl_c_finalises_the_recording(clip, tmp_path, stop):
     out = tmp_path / "interrupted.mp4"
     proc = subprocess.Popen([sys.executable, "-m", "avatar_engine.cli", "live", "--source", str(clip["mp4"]),
                              "--record", str(out), "--size", "96x64", "--samples", "0", "--realtime", "--loop"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # Ctrl-C as a terminal's foreground job gets it: a suite run as a background job
+                            # (`bash .ci/run &`) hands its children SIGINT ignored, which the CLI honours (nohup)
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not list(tmp_path.glob(".interrupted*")):
         time.sleep(0.2)  # the recording has started once its temporary file exists

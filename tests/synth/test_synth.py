@@ -243,7 +243,10 @@ def test_ctrl_c_stops_a_run_on_workers_promptly(tmp_path):
     out = tmp_path / "set"
     proc = subprocess.Popen([sys.executable, "-m", "avatar_engine.cli", "synth", "-o", str(out), "-n", "40",
                              "--size", "128", "--shard", "2", "--jobs", "2", "--no-images"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                            # as a terminal's foreground job: a suite run as a background job (`bash .ci/run &`)
+                            # hands its children SIGINT ignored, which the CLI honours (nohup)
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         while len(list(out.glob("shard_*.npz"))) < 3 and time.monotonic() < deadline and proc.poll() is None:
