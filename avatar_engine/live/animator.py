@@ -108,10 +108,10 @@ def _rigid(frames: list[LandmarkFrame], tuning: SolverTuning) -> np.ndarray | No
 
 
 def _lip_gaps(frames: list[LandmarkFrame], tuning: SolverTuning) -> np.ndarray | None:
-    """(n,) how far the lips part in each frame (`solver.lip_gap`), or None unless every frame has landmarks."""
-    if any(f.points is None for f in frames) or tuning.response != "mediapipe":
-        return None
-    return np.array([lip_gap(f.points) for f in frames])
+    """How far the lips part (`solver.lip_gap`) in each frame that has landmarks, or None where none has: one frame
+    without them (a score-only frame from another tracker) would otherwise cost the calibration its resting gap."""
+    gaps = [lip_gap(f.points) for f in frames if f.points is not None]
+    return np.array(gaps) if gaps and tuning.response == "mediapipe" else None
 
 
 SETTLE_TURN_DEG = 10.0

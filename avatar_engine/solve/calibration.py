@@ -49,7 +49,8 @@ def calibrate(scores: np.ndarray, rotations: np.ndarray, points: np.ndarray | No
               near: Calibration | None = None, max_shift: float = 1.0,
               lip_gaps: np.ndarray | None = None) -> Calibration:
     """A calibration from frames of a resting face. scores : (n, 52); rotations : (n, 3, 3); n >= 1;
-    points : (n, k, 3) rigid landmarks (`pose.rigid_points`) or None; lip_gaps : (n,) `solver.lip_gap` or None.
+    points : (n, k, 3) rigid landmarks (`pose.rigid_points`) or None; lip_gaps : (m,) `solver.lip_gap` of the frames
+    that have landmarks, or None (the resting gap is then 0: rounded lips are judged by the gap as read).
 
     The median ignores the odd blink or twitch inside the window; rotations are averaged then projected
     back onto a rotation. With `near` (the reference), no score's rest rises more than `max_shift` above its rest

@@ -372,3 +372,20 @@ def test_a_clock_that_starts_again_does_not_freeze_the_face():
                                    int((start + 1 + i / FPS) * 1e9)), start + 1 + i / FPS)
     late = a.update(smiling(start + 1.9), start + 1.9)  # a frame a little late is not a restart
     assert a.state == "tracking" and late.weights[JAW] < 0.5
+
+
+def test_the_resting_lip_gap_survives_a_calibration_frame_without_landmarks():
+    """The calibration's resting lip gap is the median over the frames that have landmarks: one score-only frame in
+    the window made it 0, and lips resting apart then read every pucker as a funnel."""
+    from avatar_engine.solve.solver import lip_gap
+
+    points = np.zeros((478, 3), np.float32)
+    points[33, 0], points[263, 0] = 0.3, 0.7
+    for u, v in ((82, 87), (13, 14), (312, 317)):
+        points[u, 1], points[v, 1] = 0.6, 0.6 + 0.4 * 0.015
+    a = Animator(AnimatorOptions(tuning=dataclasses.replace(DEFAULT_TUNING, calibration_s=0.2)))
+    rest = reference_calibration()
+    for i in range(15):
+        frame_points = None if i == 3 else points
+        a.update(LandmarkFrame(rest.scores.copy(), rest.rotation, int(i / FPS * 1e9), frame_points), i / FPS)
+    assert a.state == "tracking" and a.calibration.lip_gap == pytest.approx(lip_gap(points), abs=1e-6)
