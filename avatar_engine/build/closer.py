@@ -64,7 +64,7 @@ def closer_look(source, rgb: np.ndarray, faces: list[FaceObservation], stored: t
     x0, y0 = (int(np.clip(round(c - side / 2), 0, size - side)) for c, size in zip(centre, stored))
     box = (x0, y0, x0 + side, y0 + side)
     if isinstance(source, np.ndarray):
-        window = as_rgb(np.asarray(source)[y0:y0 + side, x0:x0 + side])
+        window = as_rgb(source[y0:y0 + side, x0:x0 + side])
     else:
         window = load_photo(source, MAX_SIDE, box)
     zoom = window.shape[1] / side  # window pixels per photo pixel

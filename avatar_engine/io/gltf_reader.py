@@ -147,7 +147,10 @@ class _Reader:
         self.doc = document
         self.binary = binary
         self.nodes: list[dict[str, Any]] = document.get("nodes", [])
-        self.ours = isinstance(_extras(document["asset"]).get("avatar_engine"), dict)
+        block = _extras(document["asset"]).get("avatar_engine")
+        self.block: dict[str, Any] = block if isinstance(block, dict) else {}
+        """asset.extras.avatar_engine (parts' order, generator, identity); empty in other tools' files."""
+        self.ours = isinstance(block, dict)
         """Written by avatar_engine (`gltf_writer`): only then does COLOR_0 without _OCCLUSION hold occlusion."""
 
     def avatar(self) -> Avatar:
@@ -184,8 +187,7 @@ class _Reader:
         if not morphed:
             raise AvatarFileError("no morph targets: no skinned mesh has the 52 ARKit blend shapes")
 
-        block = _extras(self.doc["asset"]).get("avatar_engine")
-        block = block if isinstance(block, dict) else {}
+        block = self.block
         order_names = block.get("parts")
         if isinstance(order_names, list) and sorted(map(str, order_names)) == sorted(p.name for p in parts):
             by_name = {p.name: p for p in parts}
