@@ -268,6 +268,13 @@ def cmd_live(args: argparse.Namespace) -> int:
     return 128 + int(summary["stop_signal"]) if summary.get("stop_signal") else 0
 
 
+def _removed_note(item) -> str:
+    """What a refused or failed photo's line adds when its earlier avatar and report were deleted."""
+    if not item.removed:
+        return ""
+    return f"; its earlier {' and '.join(Path(p).name for p in item.removed)} (from an earlier run) removed"
+
+
 def _build_batch(args: argparse.Namespace, options, photos: list[Path]) -> int:
     """`avatar build` with several photos or a folder: one avatar and report per photo in the -o folder."""
     from avatar_engine.build.batch import SUMMARY_NAME, build_batch, check_outputs
@@ -288,11 +295,11 @@ def _build_batch(args: argparse.Namespace, options, photos: list[Path]) -> int:
         if item.error is not None:
             said = f"photo {item.photo}: "  # the loader's errors name the photo already
             error = item.error[len(said):] if item.error.startswith(said) else item.error
-            print(f"refused {item.photo}: {error}", file=sys.stderr)
+            print(f"refused {item.photo}: {error}" + _removed_note(item), file=sys.stderr)
             return
         if item.fault is not None:
-            print(f"failed {item.photo}: unexpected fault {item.fault} (a bug: please report it with the photo)",
-                  file=sys.stderr)
+            print(f"failed {item.photo}: unexpected fault {item.fault} (a bug: please report it with the photo)"
+                  + _removed_note(item), file=sys.stderr)
             return
         print(f"wrote {item.avatar}: fit error {item.reprojection_error:.3f} of the inter-ocular distance, "
               f"built in {item.seconds:.1f} s", flush=True)
@@ -551,6 +558,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _subcommand_parser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    """The parser of `avatar COMMAND`."""
+    actions = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return next(actions).choices[command]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="avatar", description="Rigged 3D head avatars: build, animate, export.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -688,7 +701,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # named by the subcommand that was given them, with its own --help to see
+        _subcommand_parser(parser, args.command).error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return args.run(args)
     except AvatarError as exc:

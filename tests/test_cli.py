@@ -172,12 +172,16 @@ def test_unwritable_outputs_fail_before_any_work_in_one_line(tmp_path, capsys, w
 
 def test_argument_errors_are_one_line(capsys):
     for args, command in ((["build", "photo.jpg"], "build"), (["render", "x.glb", "-o", "x.png", "--yaw", "abc"], "render"),
-                          (["build", "photo.jpg", "-o", "x.glb", "--glasses", "maybe"], "build")):
+                          (["build", "photo.jpg", "-o", "x.glb", "--glasses", "maybe"], "build"),
+                          # a flag the subcommand does not have is named by the subcommand, whose --help lists its own
+                          (["render", "x.glb", "-o", "x.png", "--bogus", "1"], "render"),
+                          (["live", "--record", "x.mp4", "--fps", "60"], "live")):
         with pytest.raises(SystemExit) as exit_info:
             main(args)
         assert exit_info.value.code == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith(f"avatar {command}: error:") and len(err.splitlines()) == 1 and "usage" not in err
+        assert err.endswith(f"(see avatar {command} --help)")
 
 
 def test_output_suffix_is_checked(tmp_path, capsys):

@@ -289,3 +289,58 @@ def test_a_missing_model_still_stops_the_batch_with_its_own_message(tmp_path, mo
     code = main(["build", *(str(tmp_path / f"{n}.png") for n in "abc"), "-o", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 3 and "segmenter model" in err and "unexpected fault" not in err
+
+
+def test_a_photo_refused_in_a_rerun_leaves_no_earlier_avatar_behind(tmp_path, capsys, monkeypatch):
+    """Rebuilt into the same folder, a photo now refused (replaced by one without a face, say) had its earlier
+    avatar and report kept beside a summary calling it refused: a pipeline taking every .glb took the old face.
+    They go, as a build tool removes a target whose rebuild failed; files the builder did not write stay."""
+    from pathlib import Path
+
+    from avatar_engine.build import batch
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "photos").mkdir()
+    photo = tmp_path / "photos" / "face.png"
+    Image.new("RGB", (320, 240), (120, 130, 140)).save(photo)  # no face (any more)
+    (out / "face.glb").write_bytes(b"glTF earlier avatar")
+    (out / "face.json").write_text(json.dumps({"photo": "/elsewhere/face.png", "generator": "avatar-engine 0.1.0"}))
+    # another photo's outputs, and a same-named pair the builder did not write
+    (out / "other.glb").write_bytes(b"glTF")
+    (out / "other.json").write_text(json.dumps({"photo": "other.png", "generator": "avatar-engine 0.1.0"}))
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "face.glb").write_bytes(b"glTF someone else's")
+    (kept / "face.json").write_text(json.dumps({"photo": "face.png", "generator": "another tool"}))
+
+    class Refusing:
+        def __init__(self, options=None):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+        def build(self, photo):
+            raise batch.InputError(f"photo {photo}: no face found")
+
+    item = batch._build_one(Refusing(), photo, out)
+    assert item.error is not None and item.removed == (str(out / "face.glb"), str(out / "face.json"))
+    assert sorted(p.name for p in out.iterdir()) == ["other.glb", "other.json"]
+    assert batch._build_one(Refusing(), photo, kept).removed == ()
+    assert sorted(p.name for p in kept.iterdir()) == ["face.glb", "face.json"]
+
+    # the command line says so on the refusal's line
+    (out / "face.glb").write_bytes(b"glTF earlier avatar")
+    (out / "face.json").write_text(json.dumps({"photo": str(photo), "generator": "avatar-engine 0.1.0"}))
+    monkeypatch.setattr("avatar_engine.build.pipeline.Builder", Refusing)
+    assert main(["build", str(photo.parent), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    line = next(line for line in err.splitlines() if line.startswith(f"refused {Path(photo)}"))
+    assert line.endswith("its earlier face.glb and face.json (from an earlier run) removed")
+    assert not (out / "face.glb").exists() and not (out / "face.json").exists()
+    summary = json.loads((out / "build_summary.json").read_text())
+    assert summary["photos"][0]["removed"] == [str(out / "face.glb"), str(out / "face.json")]
