@@ -86,11 +86,12 @@ class FittedHeadModel:
     eyelashes, hair, baked occlusion: everything the template gets) builds the fitted person unchanged.
     Every other attribute is the wrapped model's."""
 
-    def __init__(self, model: HeadModel, positions: np.ndarray, skeleton: Skeleton) -> None:
+    def __init__(self, model: HeadModel, positions: np.ndarray, skeleton: Skeleton, scale_targets: bool = True) -> None:
         self._model = model
         self._positions = np.asarray(positions, np.float32)
         self._skeleton = skeleton
-        self.expression_offsets = scaled_expressions(model, self._positions)
+        if scale_targets:  # else the model's own, as its tables have them
+            self.expression_offsets = scaled_expressions(model, self._positions)
 
     def neutral_positions(self, identity: Mapping[str, float] | None = None) -> np.ndarray:
         return self._positions.copy()

@@ -111,6 +111,20 @@ def subject_view(subject: Subject, size: tuple[int, int] = (512, 512), fov_y_deg
     return PhotoView(size=size, view=view, focal_px=float(focal))
 
 
+def person_model(identity, model: HeadModel | None = None):
+    """The head model as a synthetic person's avatar takes it: the identity's rest mesh, skeleton and targets as the
+    model's tables have them (what the benchmarks' truth is), but the teeth seated in its mouth (`teeth.seat_teeth`):
+    the average head's stood out of narrower and shallower mouths, and their gum showed through the skin under the
+    nose on a funnel. Only the teeth and tongue move; the skin is the model's."""
+    from avatar_engine.build.rig import FittedHeadModel
+    from avatar_engine.build.teeth import seat_teeth
+
+    model = model or HeadModel.default()
+    identity = {**model.default_identity(), **identity}
+    positions = seat_teeth(model, model.neutral_positions(identity))
+    return FittedHeadModel(model, positions, model.skeleton(identity), scale_targets=False)
+
+
 def subject_avatar(subject: Subject, model: HeadModel | None = None, hair: bool = False):
     """The subject's avatar: the template for its identity with the skin texture tinted (and its iris colour)."""
     from avatar_engine.head.hair import HairStyle
@@ -126,7 +140,8 @@ def subject_avatar(subject: Subject, model: HeadModel | None = None, hair: bool 
         tex = skin.texture.astype(np.float32)
         tex[..., :3] *= np.array(subject.skin_tint, np.float32)
         materials["skin"] = replace(skin, texture=np.clip(tex, 0, 255).astype(np.uint8))
-    return template_avatar(subject.identity, materials, model, hair=HairStyle() if hair else None)
+    return template_avatar(subject.identity, materials, person_model(subject.identity, model),
+                           hair=HairStyle() if hair else None)
 
 
 def render_subject(renderer, subject: Subject, view: PhotoView) -> np.ndarray:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from avatar_engine.build.records import PhotoView
-from avatar_engine.build.synthetic import Subject, random_subject, subject_view
+from avatar_engine.build.synthetic import Subject, person_model, random_subject, subject_view
 from avatar_engine.head.hair import HAIR_PRESETS, HairStyle
 from avatar_engine.head.model import HeadModel
 from avatar_engine.head.template import default_materials, template_avatar
@@ -83,7 +83,8 @@ def random_scene(rng: np.random.Generator, model: HeadModel | None = None, max_y
 def scene_avatar(scene: Scene, model: HeadModel | None = None, hair: bool = True) -> Avatar:
     """The scene's person as an avatar (its own skin texture, iris and hair; `hair=False` leaves the hair off)."""
     materials = default_materials(paint_albedo(scene.look), scene.iris)
-    return template_avatar(scene.subject.identity, materials, model, hair=scene.hair if hair else None)
+    return template_avatar(scene.subject.identity, materials, person_model(scene.subject.identity, model),
+                           hair=scene.hair if hair else None)
 
 
 def background(scene: Scene, size: tuple[int, int]) -> np.ndarray:
