@@ -268,11 +268,12 @@ def cmd_live(args: argparse.Namespace) -> int:
     return 128 + int(summary["stop_signal"]) if summary.get("stop_signal") else 0
 
 
-def _removed_note(item) -> str:
-    """What a refused or failed photo's line adds when its earlier avatar and report were deleted."""
-    if not item.removed:
+def _set_aside_note(item) -> str:
+    """What a refused photo's line adds when its avatar and report from an earlier run were moved aside."""
+    if not item.set_aside:
         return ""
-    return f"; its earlier {' and '.join(Path(p).name for p in item.removed)} (from an earlier run) removed"
+    names = " and ".join(Path(p).name for p in item.set_aside)
+    return f"; its {names} from an earlier run moved to {Path(item.set_aside[0]).parent}"
 
 
 def _build_batch(args: argparse.Namespace, options, photos: list[Path]) -> int:
@@ -295,11 +296,11 @@ def _build_batch(args: argparse.Namespace, options, photos: list[Path]) -> int:
         if item.error is not None:
             said = f"photo {item.photo}: "  # the loader's errors name the photo already
             error = item.error[len(said):] if item.error.startswith(said) else item.error
-            print(f"refused {item.photo}: {error}" + _removed_note(item), file=sys.stderr)
+            print(f"refused {item.photo}: {error}" + _set_aside_note(item), file=sys.stderr)
             return
         if item.fault is not None:
-            print(f"failed {item.photo}: unexpected fault {item.fault} (a bug: please report it with the photo)"
-                  + _removed_note(item), file=sys.stderr)
+            print(f"failed {item.photo}: unexpected fault {item.fault} (a bug: please report it with the photo)",
+                  file=sys.stderr)
             return
         print(f"wrote {item.avatar}: fit error {item.reprojection_error:.3f} of the inter-ocular distance, "
               f"built in {item.seconds:.1f} s", flush=True)
@@ -558,12 +559,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _subcommand_parser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
-    """The parser of `avatar COMMAND`."""
-    actions = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return next(actions).choices[command]
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="avatar", description="Rigged 3D head avatars: build, animate, export.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -696,6 +691,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fp32", action="store_true", help="build fp32 engines (default: fp16 where accuracy allows)")
     p.add_argument("--max-batch", type=int, default=16, help="largest batch the engines accept")
     p.set_defaults(run=cmd_engines)
+    for command in sub.choices.values():  # what `main` reports a command's unknown arguments with
+        command.set_defaults(parser=command)
     return parser
 
 
@@ -703,7 +700,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # named by the subcommand that was given them, with its own --help to see
-        _subcommand_parser(parser, args.command).error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return args.run(args)
     except AvatarError as exc:

@@ -21,6 +21,8 @@ from avatar_engine.paths import STORAGE_ERRNOS, name_fits, write_json_atomic
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".webp", ".tif", ".tiff", ".avif")
 """What a folder given as input contributes: its files with these suffixes (any case), not its subfolders."""
 SUMMARY_NAME = "build_summary.json"
+EARLIER_DIR = "earlier"
+"""Where a rebuilt batch moves a refused photo's avatar and report from an earlier run into the same folder."""
 REPORT_GENERATOR = "avatar-engine"
 """How each report's `generator` starts (`BuildReport.generator`): it tells this builder's outputs from others'."""
 FAULTS_IN_A_ROW = 3
@@ -51,9 +53,10 @@ class BatchItem:
     fault: str | None = None
     """An unexpected fault (a bug) that stopped this photo's build, as its type and message, or None. The batch
     goes on to the next photo unless `FAULTS_IN_A_ROW` photos in a row fault."""
-    removed: tuple[str, ...] = ()
-    """A refused or failed photo's avatar and report from an earlier batch into the same folder, deleted: they were
-    built from what the photo was then, and beside this summary they would pass for its avatar now."""
+    set_aside: tuple[str, ...] = ()
+    """A refused photo's avatar and report from an earlier batch into the same folder, moved into `EARLIER_DIR`
+    (where they are now): they were built from what the photo was then, and beside this summary they would pass for
+    its avatar now."""
 
 
 def batch_photos(paths: list[str]) -> list[Path]:
@@ -169,24 +172,24 @@ def _build_one(builder, photo: Path, out_dir: Path) -> BatchItem:
             write_glb(result.avatar, avatar)
         result.report.write(report)
     except InputError as exc:
-        return BatchItem(str(photo), error=str(exc), removed=_remove_earlier_outputs(photo, out_dir))
+        return BatchItem(str(photo), error=str(exc), set_aside=_set_aside_earlier_outputs(photo, out_dir))
     except AvatarError:  # a missing model, no GL, no backend: every photo would fail so; the batch stops, as it says
         raise
     except Exception as exc:  # a bug this photo triggers: its traceback for the report, and on to the next photo
         if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:  # a full disk is no bug and fails every later
             raise                                                      # photo alike: stop
         traceback.print_exc()
-        return BatchItem(str(photo), fault=f"{type(exc).__name__}: {exc}".splitlines()[0],
-                         removed=_remove_earlier_outputs(photo, out_dir))
+        return BatchItem(str(photo), fault=f"{type(exc).__name__}: {exc}".splitlines()[0])
     return BatchItem(str(photo), str(avatar), str(report), round(time.perf_counter() - t0, 3),
                      round(float(result.report.fit["reprojection_error"]), 4), result.report.hair_iou,
                      tuple(result.report.warnings))
 
 
-def _remove_earlier_outputs(photo: Path, out_dir: Path) -> tuple[str, ...]:
-    """Delete `<stem>.glb` and `<stem>.json` in out_dir when they are this builder's from a photo of this name (the
-    report says so): as a build tool removes a target whose rebuild failed. Files of any other origin are left
-    alone. Returns the paths deleted."""
+def _set_aside_earlier_outputs(photo: Path, out_dir: Path) -> tuple[str, ...]:
+    """Move `<stem>.glb` and `<stem>.json` from out_dir into out_dir/`EARLIER_DIR` (replacing what an earlier refusal
+    put there) when they are this builder's from a photo of this name (the report says so); files of any other
+    origin, and what cannot be moved, stay. Only for refusals: a fault may be the machine's (the batch stops after
+    `FAULTS_IN_A_ROW`), and nothing says the photo changed. Returns the paths they have now."""
     report, avatar = out_dir / f"{photo.stem}.json", out_dir / f"{photo.stem}.glb"
     try:
         earlier = json.loads(report.read_text(encoding="utf-8"))
@@ -195,14 +198,17 @@ def _remove_earlier_outputs(photo: Path, out_dir: Path) -> tuple[str, ...]:
     if not (isinstance(earlier, dict) and str(earlier.get("generator", "")).startswith(REPORT_GENERATOR)
             and Path(str(earlier.get("photo", ""))).name == photo.name):
         return ()
-    removed = []
+    moved = []
     for path in (avatar, report):  # the report last: a stop in between leaves what still names the avatar
+        if not path.exists():
+            continue
         try:
-            path.unlink()
-            removed.append(str(path))
-        except FileNotFoundError:
-            pass
-    return tuple(removed)
+            (out_dir / EARLIER_DIR).mkdir(exist_ok=True)
+            path.replace(out_dir / EARLIER_DIR / path.name)
+        except OSError:  # another user's file, one open elsewhere: it stays, the batch goes on
+            continue
+        moved.append(str(out_dir / EARLIER_DIR / path.name))
+    return tuple(moved)
 
 
 def _built_in_turn(photos: list[Path], out_dir: Path, options) -> Iterator[BatchItem]:

@@ -120,7 +120,7 @@ def person_model(identity, model: HeadModel | None = None):
     from avatar_engine.build.teeth import seat_teeth
 
     model = model or HeadModel.default()
-    identity = {**model.default_identity(), **identity}
+    identity = {**model.default_identity(), **(identity or {})}
     positions = seat_teeth(model, model.neutral_positions(identity))
     return FittedHeadModel(model, positions, model.skeleton(identity), scale_targets=False)
 
@@ -151,7 +151,8 @@ def render_subject(renderer, subject: Subject, view: PhotoView) -> np.ndarray:
 
 
 def true_posed(subject: Subject, model: HeadModel | None = None) -> np.ndarray:
-    """(n, 3) float32 the subject's vertices as rendered (identity + expression)."""
+    """(n, 3) float32 the subject's vertices as the model's tables pose them (identity + expression): as rendered
+    but for the teeth and tongue, which `person_model` seats in the mouth."""
     model = model or HeadModel.default()
     return (model.neutral_positions(subject.identity)
             + np.tensordot(subject.expression.weights, model.expression_offsets, 1)).astype(np.float32)

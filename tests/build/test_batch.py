@@ -291,10 +291,11 @@ def test_a_missing_model_still_stops_the_batch_with_its_own_message(tmp_path, mo
     assert code == 3 and "segmenter model" in err and "unexpected fault" not in err
 
 
-def test_a_photo_refused_in_a_rerun_leaves_no_earlier_avatar_behind(tmp_path, capsys, monkeypatch):
+def test_a_photo_refused_in_a_rerun_has_its_earlier_avatar_moved_aside(tmp_path, capsys, monkeypatch):
     """Rebuilt into the same folder, a photo now refused (replaced by one without a face, say) had its earlier
     avatar and report kept beside a summary calling it refused: a pipeline taking every .glb took the old face.
-    They go, as a build tool removes a target whose rebuild failed; files the builder did not write stay."""
+    They move into earlier/ (nothing is lost: the refusal may be the rerun's options'); files the builder did not
+    write stay, and so do a failed photo's (a fault may be the machine's) and what cannot be moved."""
     from pathlib import Path
 
     from avatar_engine.build import batch
@@ -304,15 +305,16 @@ def test_a_photo_refused_in_a_rerun_leaves_no_earlier_avatar_behind(tmp_path, ca
     (tmp_path / "photos").mkdir()
     photo = tmp_path / "photos" / "face.png"
     Image.new("RGB", (320, 240), (120, 130, 140)).save(photo)  # no face (any more)
-    (out / "face.glb").write_bytes(b"glTF earlier avatar")
-    (out / "face.json").write_text(json.dumps({"photo": "/elsewhere/face.png", "generator": "avatar-engine 0.1.0"}))
-    # another photo's outputs, and a same-named pair the builder did not write
-    (out / "other.glb").write_bytes(b"glTF")
-    (out / "other.json").write_text(json.dumps({"photo": "other.png", "generator": "avatar-engine 0.1.0"}))
+
+    def earlier(folder, name="face", generator="avatar-engine 0.1.0", photo_name="/elsewhere/face.png"):
+        (folder / f"{name}.glb").write_bytes(b"glTF earlier avatar")
+        (folder / f"{name}.json").write_text(json.dumps({"photo": photo_name, "generator": generator}))
+
+    earlier(out)
+    earlier(out, "other", photo_name="other.png")  # another photo's outputs
     kept = tmp_path / "kept"
     kept.mkdir()
-    (kept / "face.glb").write_bytes(b"glTF someone else's")
-    (kept / "face.json").write_text(json.dumps({"photo": "face.png", "generator": "another tool"}))
+    earlier(kept, generator="another tool")  # a same-named pair the builder did not write
 
     class Refusing:
         def __init__(self, options=None):
@@ -327,20 +329,42 @@ def test_a_photo_refused_in_a_rerun_leaves_no_earlier_avatar_behind(tmp_path, ca
         def build(self, photo):
             raise batch.InputError(f"photo {photo}: no face found")
 
+    class Faulting(Refusing):
+        def build(self, photo):
+            raise RuntimeError("boom")
+
     item = batch._build_one(Refusing(), photo, out)
-    assert item.error is not None and item.removed == (str(out / "face.glb"), str(out / "face.json"))
-    assert sorted(p.name for p in out.iterdir()) == ["other.glb", "other.json"]
-    assert batch._build_one(Refusing(), photo, kept).removed == ()
+    aside = out / batch.EARLIER_DIR
+    assert item.error is not None and item.set_aside == (str(aside / "face.glb"), str(aside / "face.json"))
+    assert sorted(p.name for p in out.iterdir()) == [batch.EARLIER_DIR, "other.glb", "other.json"]
+    assert (aside / "face.glb").read_bytes() == b"glTF earlier avatar"
+    assert batch._build_one(Refusing(), photo, kept).set_aside == ()
+    assert sorted(p.name for p in kept.iterdir()) == ["face.glb", "face.json"]
+    earlier(kept, generator="avatar-engine 0.1.0")
+    assert batch._build_one(Faulting(), photo, kept).set_aside == ()
     assert sorted(p.name for p in kept.iterdir()) == ["face.glb", "face.json"]
 
-    # the command line says so on the refusal's line
-    (out / "face.glb").write_bytes(b"glTF earlier avatar")
-    (out / "face.json").write_text(json.dumps({"photo": str(photo), "generator": "avatar-engine 0.1.0"}))
+    # what cannot be moved stays, and the batch goes on
+    earlier(out)
+    real_replace = Path.replace
+
+    def locked(self, target):
+        if self.name == "face.glb":
+            raise PermissionError(1, "Operation not permitted", str(self))
+        return real_replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", locked)
+    assert batch._build_one(Refusing(), photo, out).set_aside == (str(aside / "face.json"),)
+    assert (out / "face.glb").exists()
+    monkeypatch.setattr(Path, "replace", real_replace)
+
+    # the command line says so on the refusal's line, and the summary lists where they went
+    earlier(out, photo_name=str(photo))
     monkeypatch.setattr("avatar_engine.build.pipeline.Builder", Refusing)
     assert main(["build", str(photo.parent), "-o", str(out)]) == 2
     err = capsys.readouterr().err
     line = next(line for line in err.splitlines() if line.startswith(f"refused {Path(photo)}"))
-    assert line.endswith("its earlier face.glb and face.json (from an earlier run) removed")
+    assert line.endswith(f"its face.glb and face.json from an earlier run moved to {aside}")
     assert not (out / "face.glb").exists() and not (out / "face.json").exists()
     summary = json.loads((out / "build_summary.json").read_text())
-    assert summary["photos"][0]["removed"] == [str(out / "face.glb"), str(out / "face.json")]
+    assert summary["photos"][0]["set_aside"] == [str(aside / "face.glb"), str(aside / "face.json")]
