@@ -559,9 +559,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+class _CommandParser(_Parser):
+    """A subcommand's parser: the arguments it does not know are its own error, named by it (`avatar render: error:
+    unrecognized arguments: ...`); left to the top-level parser they were reported as `avatar: error:`."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="avatar", description="Rigged 3D head avatars: build, animate, export.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
 
     p = sub.add_parser("doctor", help="check the GL backend, GPU, model cache and optional backends")
     p.set_defaults(run=cmd_doctor)
@@ -691,16 +702,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fp32", action="store_true", help="build fp32 engines (default: fp16 where accuracy allows)")
     p.add_argument("--max-batch", type=int, default=16, help="largest batch the engines accept")
     p.set_defaults(run=cmd_engines)
-    for command in sub.choices.values():  # what `main` reports a command's unknown arguments with
-        command.set_defaults(parser=command)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, unknown = parser.parse_known_args(argv)
-    if unknown:  # named by the subcommand that was given them, with its own --help to see
-        args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args = parser.parse_args(argv)
     try:
         return args.run(args)
     except AvatarError as exc:

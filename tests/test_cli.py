@@ -182,6 +182,10 @@ def test_argument_errors_are_one_line(capsys):
         err = capsys.readouterr().err.strip()
         assert err.startswith(f"avatar {command}: error:") and len(err.splitlines()) == 1 and "usage" not in err
         assert err.endswith(f"(see avatar {command} --help)")
+    with pytest.raises(SystemExit) as exit_info:  # given before the subcommand: the top level's own
+        main(["--bogus", "render", "x.glb", "-o", "x.png"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == "avatar: error: unrecognized arguments: --bogus (see avatar --help)"
 
 
 def test_output_suffix_is_checked(tmp_path, capsys):
