@@ -18,8 +18,11 @@ from typing import Callable, Iterator
 from avatar_engine.errors import AvatarError, InputError
 from avatar_engine.paths import STORAGE_ERRNOS, name_fits, write_json_atomic
 
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".webp", ".tif", ".tiff", ".avif")
-"""What a folder given as input contributes: its files with these suffixes (any case), not its subfolders."""
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".apng", ".bmp", ".dib", ".webp", ".tif", ".tiff", ".avif",
+                  ".avifs", ".gif", ".jp2", ".j2k", ".jpx", ".jpf", ".ppm", ".pgm", ".pbm", ".pnm", ".tga", ".qoi")
+"""What a folder given as input contributes: its files with these suffixes (any case), not its subfolders. The
+suffixes PIL gives the formats a single build reads (`image.PHOTO_FORMATS`): a folder's GIF was skipped unsaid,
+though `avatar build photo.gif` built it."""
 SUMMARY_NAME = "build_summary.json"
 EARLIER_DIR = "earlier"
 """Where a rebuilt batch moves a refused photo's avatar and report from an earlier run into the same folder."""

@@ -30,15 +30,21 @@ def build(onnx_dir: Path | None = None, engines_dir: Path | None = None, *, fp16
 
 
 def status(onnx_dir: Path | None = None, engines_dir: Path | None = None) -> list[str]:
-    """One line per converted model (ok, or why not) and per engine file found."""
-    lines = []
+    """The converted models' folder, then one line per model (ok, or why not; one line for all when they fail
+    alike, as with none converted yet), then the engine files found."""
+    found = {}
     for name in MODEL_NAMES:
         try:
-            lines.append(f"{name}: ok {onnx_model_path(name, onnx_dir)}")
+            found[name] = f"ok {onnx_model_path(name, onnx_dir)}"
         except ModelError as exc:
-            lines.append(f"{name}: {exc}")
+            found[name] = str(exc)
+    lines = [f"ONNX models in {onnx_dir or default_onnx_dir()}:"]
+    reasons = set(found.values())
+    if len(reasons) == 1 and len(found) > 1 and not next(iter(reasons)).startswith("ok "):
+        lines.append(f"  {', '.join(found)}: {next(iter(reasons))}")
+    else:
+        lines += [f"  {name}: {text}" for name, text in found.items()]
     engines_dir = engines_dir or default_engines_dir()
     engines = sorted(Path(engines_dir).glob("*.engine")) if Path(engines_dir).is_dir() else []
     lines.append(f"engines in {engines_dir}: " + (", ".join(e.name for e in engines) if engines else "none"))
-    lines.append(f"ONNX models in {onnx_dir or default_onnx_dir()}")
     return lines

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from avatar_engine.build.image import eight_bit
 from avatar_engine.head.arkit import ARKIT_NAMES
@@ -429,6 +429,9 @@ class _Reader:
         try:
             with Image.open(io.BytesIO(png)) as decoded:
                 return np.asarray(eight_bit(decoded).convert("RGBA"), np.uint8).copy()
+        except UnidentifiedImageError:  # its message names an in-memory object's address: say what it means
+            raise AvatarFileError(f"material {material!r}: embedded texture image {source} cannot be decoded "
+                                  f"(its {len(png)} bytes are no image format PIL reads)") from None
         except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, zlib.error, ... for bad data
             raise AvatarFileError(f"material {material!r}: embedded texture image {source} cannot be decoded "
                                   f"({type(error).__name__}: {error})") from error

@@ -368,3 +368,22 @@ def test_a_photo_refused_in_a_rerun_has_its_earlier_avatar_moved_aside(tmp_path,
     assert not (out / "face.glb").exists() and not (out / "face.json").exists()
     summary = json.loads((out / "build_summary.json").read_text())
     assert summary["photos"][0]["set_aside"] == [str(aside / "face.glb"), str(aside / "face.json")]
+
+
+def test_a_folder_contributes_every_format_a_single_build_reads(tmp_path):
+    """A folder's .gif (or .ppm, .tga, .qoi, .jp2) was skipped without a word, though `avatar build x.gif` built it:
+    the folder's suffixes are those PIL gives the formats the loader reads, each of those formats has one."""
+    from PIL import Image as PILImage
+
+    from avatar_engine.build.batch import PHOTO_SUFFIXES, batch_photos
+    from avatar_engine.build.image import PHOTO_FORMATS
+
+    PILImage.init()
+    registered = PILImage.registered_extensions()
+    assert all(registered.get(suffix) in PHOTO_FORMATS for suffix in PHOTO_SUFFIXES)
+    assert {registered[s] for s in PHOTO_SUFFIXES} == set(PHOTO_FORMATS)
+    names = ["a.gif", "b.PPM", "c.tga", "d.qoi", "e.jp2", "f.jpg"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("not a photo")
+    assert sorted(p.name for p in batch_photos([str(tmp_path)])) == names

@@ -188,6 +188,17 @@ def test_cli_engines_list_reports_a_damaged_model(copied):
     assert result.returncode == 0
     assert "face_detector: ok" in result.stdout
     assert "face_blendshapes: face_blendshapes.onnx does not match its manifest" in result.stdout
+    assert result.stdout.splitlines()[0] == f"ONNX models in {copied}:"  # the heading first (it came last)
+
+
+def test_engines_list_says_once_that_nothing_is_converted(tmp_path):
+    """With no models converted, the same sentence came three times, once per model."""
+    from avatar_engine.infer.commands import status
+
+    lines = status(tmp_path / "none", tmp_path / "engines")
+    assert lines[0] == f"ONNX models in {tmp_path / 'none'}:"
+    assert len(lines) == 3 and lines[1].count("avatar engines convert") == 1
+    assert lines[2] == f"engines in {tmp_path / 'engines'}: none"
 
 
 def test_a_tampered_engine_record_is_a_model_error(tmp_path):

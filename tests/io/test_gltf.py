@@ -865,3 +865,15 @@ def test_a_bad_alpha_cutoff_is_refused(glb_path: Path, tmp_path: Path, cutoff) -
 
     with pytest.raises(AvatarFileError, match="alphaCutoff"):
         read_glb(_rewrite(glb_path, tmp_path, edit))
+
+
+def test_a_texture_in_no_image_format_says_so_without_an_objects_address(glb_path: Path, tmp_path: Path) -> None:
+    """PIL's own message named an in-memory object ('cannot identify image file <_io.BytesIO object at 0x7fb3...>')."""
+    def noise(document: dict, binary: bytearray) -> None:
+        view = document["bufferViews"][document["images"][0]["bufferView"]]
+        binary[view["byteOffset"]:view["byteOffset"] + view["byteLength"]] = b"\xab" * view["byteLength"]
+
+    with pytest.raises(AvatarFileError, match=r"texture image 0 cannot be decoded \(its \d+ bytes are no image format") \
+            as error:
+        read_glb(_rewrite(glb_path, tmp_path, noise))
+    assert "0x" not in str(error.value) and "BytesIO" not in str(error.value)
