@@ -20,9 +20,15 @@ R = TypeVar("R")
 
 _OPEN_ERROR: list[BaseException] = []
 """In a worker: why it could not start (empty when it did)."""
+_STOP: list = []
+"""In a worker: the parent's stop event (a multiprocessing Event), set once the run stops."""
 
 
-def _open(open_worker: Callable[..., None], open_args: tuple) -> None:
+class NotStarted:
+    """What a worker gives back for an item it had been handed but had not begun when the run stopped."""
+
+
+def _open(open_worker: Callable[..., None], open_args: tuple, stop=None) -> None:
     import signal
 
     # Ctrl-C reaches the whole process group, and so do `timeout`'s SIGTERM and a closed terminal's SIGHUP: the
@@ -31,13 +37,17 @@ def _open(open_worker: Callable[..., None], open_args: tuple) -> None:
     for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_IGN)
+    if stop is not None:
+        _STOP.append(stop)
     try:
         open_worker(*open_args)
     except BaseException as exc:  # kept: raised by every item, so that the caller sees it and its exit code
         _OPEN_ERROR.append(exc)
 
 
-def _run(work: Callable[[T], R], item: T) -> R:
+def _run(work: Callable[[T], R], item: T) -> R | NotStarted:
+    if _STOP and _STOP[0].is_set():
+        return NotStarted()
     if _OPEN_ERROR:
         raise _OPEN_ERROR[0]
     return work(item)
@@ -46,9 +56,9 @@ def _run(work: Callable[[T], R], item: T) -> R:
 def map_in_workers(work: Callable[[T], R], items: Sequence[T], jobs: int, open_worker: Callable[..., None],
                    open_args: tuple = (), late: list | None = None, outputs: Path | None = None) -> Iterator[R]:
     """work(item) for every item over `jobs` spawned worker processes, yielded in the order of `items`. At most
-    two items a worker are handed out ahead, so a stop (a failure, Ctrl-C) leaves few running: those finish whole
-    (a worker is never killed mid-write) and, when `late` is given, the results they still gave are appended to it
-    in order. The first failure is raised here; a worker that died is a BackendError, and the others are then
+    two items a worker are handed out ahead, so a stop (a failure, Ctrl-C, SIGTERM) leaves few running: those
+    finish whole (a worker is never killed mid-write), those not yet begun are given back unbuilt, and, when `late`
+    is given, the results the finished ones gave are appended to it in order. The first failure is raised here; a worker that died is a BackendError, and the others are then
     ended at once: a broken pool can return none of their results, so what they went on to write was reported
     unfinished. Their temporary files in `outputs` (the folder they write into, searched whole) go with them."""
     import multiprocessing as mp
@@ -60,8 +70,11 @@ def map_in_workers(work: Callable[[T], R], items: Sequence[T], jobs: int, open_w
     from avatar_engine.errors import BackendError
 
     workers = max(1, min(jobs, len(items)))
-    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_open,
-                               initargs=(open_worker, open_args))
+    context = mp.get_context("spawn")
+    # items are handed out ahead so no worker waits for the next; one handed out but not begun when the run stops
+    # is given back unbuilt (`NotStarted`): a `kill` of the parent alone had it start after the signal
+    stop = context.Event()
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_open, initargs=(open_worker, open_args, stop))
     source = iter(items)
     running = deque(pool.submit(_run, work, item) for item in islice(source, 2 * workers))
     try:
@@ -77,13 +90,15 @@ def map_in_workers(work: Callable[[T], R], items: Sequence[T], jobs: int, open_w
         raise BackendError(f"a worker process died ({exc}); with less memory per worker (fewer jobs) it may "
                            "not") from None
     finally:
+        stop.set()
         try:
             pool.shutdown(wait=True, cancel_futures=True)
         except BaseException:  # a second Ctrl-C while the items in hand finish: the user means now
             _stop_now(pool)
             raise
         if late is not None:
-            late.extend(f.result() for f in running if not f.cancelled() and f.exception() is None)
+            done = (f.result() for f in running if not f.cancelled() and f.exception() is None)
+            late.extend(r for r in done if not isinstance(r, NotStarted))
 
 
 def _stop_now(pool) -> list[int]:
