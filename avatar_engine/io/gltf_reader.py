@@ -194,7 +194,8 @@ class _Reader:
             parts = [by_name[str(name)] for name in order_names]
         generator = block.get("generator", self.doc["asset"].get("generator", "unknown"))
         identity = block.get("identity")
-        identity = {str(k): float(v) for k, v in identity.items()} if isinstance(identity, dict) else {}
+        identity = {str(k): _number(v, f"asset.extras.avatar_engine.identity[{k!r}]")
+                    for k, v in identity.items()} if isinstance(identity, dict) else {}
         return Avatar(tuple(parts), materials, skeleton, identity, str(generator))
 
     def same_skin(self, a: int, b: int) -> bool:
@@ -451,10 +452,12 @@ class _Reader:
     def accessor(self, index: int, width: int, count: int | None = None) -> np.ndarray:
         """(count, width) values of accessor `index` in its own dtype, sparse substitution applied."""
         accessor = self.item("accessors", index)
-        dtype = np.dtype(_DTYPES[accessor["componentType"]])
+        dtype = _component_dtype(accessor["componentType"], f"accessor {index}")
         if _WIDTHS.get(accessor["type"]) != width:
             raise AvatarFileError(f"accessor {index} is {accessor['type']}, expected {width} components")
-        n = int(accessor["count"])
+        n = accessor["count"]
+        if isinstance(n, bool) or not isinstance(n, int):  # 4446.5 was read as 4446
+            raise AvatarFileError(f"accessor {index} has count {n!r}, not a whole number")
         if (count is not None and n != count) or not 0 <= n < 1 << 28:
             expected = "an implausible number" if count is None else f"expected {count}"
             raise AvatarFileError(f"accessor {index} has {n} elements, {expected}")
@@ -469,7 +472,7 @@ class _Reader:
             k = int(sparse["count"])
             spec = sparse["indices"]
             rows = self.elements(spec["bufferView"], spec.get("byteOffset", 0),
-                                 np.dtype(_DTYPES[spec["componentType"]]), 1, k)[:, 0]
+                                 _component_dtype(spec["componentType"], f"accessor {index}'s sparse indices"), 1, k)[:, 0]
             if k and (rows.min() < 0 or rows.max() >= n):
                 raise AvatarFileError(f"accessor {index}: sparse indices outside its {n} elements")
             spec = sparse["values"]
@@ -509,6 +512,21 @@ class _Reader:
         if start < 0 or length < 0 or start + length > len(self.binary):
             raise AvatarFileError(f"truncated or corrupt: bufferView {index} reaches past the end of the BIN chunk")
         return self.binary[start:start + length]
+
+
+def _component_dtype(component_type: Any, where: str) -> np.dtype:
+    """The numpy dtype of a glTF componentType; AvatarFileError naming `where` for a value glTF does not have."""
+    if isinstance(component_type, bool) or component_type not in _DTYPES:
+        raise AvatarFileError(f"{where} has componentType {component_type!r}, not a glTF component type "
+                              f"({', '.join(map(str, sorted(_DTYPES)))})")
+    return np.dtype(_DTYPES[component_type])
+
+
+def _number(value: Any, where: str) -> float:
+    """`value` as a float; AvatarFileError naming `where` when it is no number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise AvatarFileError(f"{where} is {value!r}, not a number")
+    return float(value)
 
 
 def _unit(value: Any) -> bool:

@@ -877,3 +877,18 @@ def test_a_texture_in_no_image_format_says_so_without_an_objects_address(glb_pat
             as error:
         read_glb(_rewrite(glb_path, tmp_path, noise))
     assert "0x" not in str(error.value) and "BytesIO" not in str(error.value)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda doc: doc["accessors"][7].update(componentType=9999),
+     r"accessor 7 has componentType 9999, not a glTF component type \(5120"),
+    (lambda doc: doc["accessors"][0].update(count=doc["accessors"][0]["count"] + 0.5),
+     r"accessor 0 has count \d+\.5, not a whole number"),
+    (lambda doc: doc["asset"]["extras"]["avatar_engine"].setdefault("identity", {}).update(gender="abc"),
+     r"asset\.extras\.avatar_engine\.identity\['gender'\] is 'abc', not a number"),
+])
+def test_a_bad_value_names_its_field(glb_path: Path, tmp_path: Path, edit, message) -> None:
+    """The sweep's hand edits read 'malformed glTF (KeyError: missing property 9999)' or '(ValueError: could not
+    convert string to float: 'abc')', not where; and a count of 4446.5 was taken as 4446."""
+    with pytest.raises(AvatarFileError, match=message):
+        read_glb(_rewrite(glb_path, tmp_path, lambda document, _: edit(document)))
