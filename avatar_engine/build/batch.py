@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from avatar_engine.build.report import GENERATOR_NAME
 from avatar_engine.errors import AvatarError, InputError
 from avatar_engine.paths import STORAGE_ERRNOS, name_fits, write_json_atomic
 
@@ -26,8 +27,6 @@ though `avatar build photo.gif` built it."""
 SUMMARY_NAME = "build_summary.json"
 EARLIER_DIR = "earlier"
 """Where a rebuilt batch moves a refused photo's avatar and report from an earlier run into the same folder."""
-REPORT_GENERATOR = "avatar-engine"
-"""How each report's `generator` starts (`BuildReport.generator`): it tells this builder's outputs from others'."""
 FAULTS_IN_A_ROW = 3
 """A batch stops when this many photos in a row fail with an unexpected fault: then something systemic (the machine,
 an installation) is wrong and every later photo would fail the same way. A fault in one photo (a bug its face
@@ -193,12 +192,12 @@ def _set_aside_earlier_outputs(photo: Path, out_dir: Path) -> tuple[str, ...]:
     put there) when they are this builder's from a photo of this name (the report says so); files of any other
     origin, and what cannot be moved, stay. Only for refusals: a fault may be the machine's (the batch stops after
     `FAULTS_IN_A_ROW`), and nothing says the photo changed. Returns the paths they have now."""
-    report, avatar = out_dir / f"{photo.stem}.json", out_dir / f"{photo.stem}.glb"
+    report, avatar, aside = out_dir / f"{photo.stem}.json", out_dir / f"{photo.stem}.glb", out_dir / EARLIER_DIR
     try:
         earlier = json.loads(report.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return ()
-    if not (isinstance(earlier, dict) and str(earlier.get("generator", "")).startswith(REPORT_GENERATOR)
+    if not (isinstance(earlier, dict) and str(earlier.get("generator", "")).startswith(GENERATOR_NAME)
             and Path(str(earlier.get("photo", ""))).name == photo.name):
         return ()
     moved = []
@@ -206,11 +205,11 @@ def _set_aside_earlier_outputs(photo: Path, out_dir: Path) -> tuple[str, ...]:
         if not path.exists():
             continue
         try:
-            (out_dir / EARLIER_DIR).mkdir(exist_ok=True)
-            path.replace(out_dir / EARLIER_DIR / path.name)
+            aside.mkdir(exist_ok=True)
+            path.replace(aside / path.name)
         except OSError:  # another user's file, one open elsewhere: it stays, the batch goes on
             continue
-        moved.append(str(out_dir / EARLIER_DIR / path.name))
+        moved.append(str(aside / path.name))
     return tuple(moved)
 
 

@@ -12,6 +12,9 @@ import avatar_engine
 from avatar_engine.paths import json_text, write_text_atomic
 
 
+GENERATOR_NAME = "avatar-engine"
+"""How every report's `generator` starts: a batch tells this builder's outputs from others' by it."""
+
 @dataclass
 class BuildReport:
     """Filled in stage by stage; `write` saves it atomically as JSON."""
@@ -46,7 +49,7 @@ class BuildReport:
     options: dict[str, object] = field(default_factory=dict)
     """What the build was asked for: the face chosen, texture size, which networks and tracker ran, on which backend
     (two reports of one photo that differ are then explained)."""
-    generator: str = f"avatar-engine {avatar_engine.__version__}"
+    generator: str = f"{GENERATOR_NAME} {avatar_engine.__version__}"
     _first_start: float | None = field(default=None, repr=False)
     _last_end: float | None = field(default=None, repr=False)
 

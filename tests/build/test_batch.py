@@ -15,6 +15,25 @@ REPROJECTION_MAX = 0.03
 """Each built photo's mean landmark reprojection error, fraction of the inter-ocular distance (issue 3's target)."""
 
 
+def _builder_raising(error):
+    """A stand-in for `pipeline.Builder` (a context manager) whose every build raises error(photo)."""
+
+    class Builder:
+        def __init__(self, options=None):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def build(self, photo):
+            raise error(photo)
+
+    return Builder
+
+
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory, grace_hopper_path):
     folder = tmp_path_factory.mktemp("photos")
@@ -270,20 +289,8 @@ def test_a_missing_model_still_stops_the_batch_with_its_own_message(tmp_path, mo
     import avatar_engine.build.pipeline as pipeline
     from avatar_engine.errors import ModelError
 
-    class Builder:
-        def __init__(self, options=None):
-            pass
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def build(self, photo):
-            raise ModelError("person segmenter model selfie_segmentation.tflite is missing: run avatar doctor")
-
-    monkeypatch.setattr(pipeline, "Builder", Builder)
+    monkeypatch.setattr(pipeline, "Builder", _builder_raising(
+        lambda photo: ModelError("person segmenter model selfie_segmentation.tflite is missing: run avatar doctor")))
     for name in ("a", "b", "c"):
         Image.new("RGB", (64, 64)).save(tmp_path / f"{name}.png")
     code = main(["build", *(str(tmp_path / f"{n}.png") for n in "abc"), "-o", str(tmp_path / "out")])
@@ -316,22 +323,8 @@ def test_a_photo_refused_in_a_rerun_has_its_earlier_avatar_moved_aside(tmp_path,
     kept.mkdir()
     earlier(kept, generator="another tool")  # a same-named pair the builder did not write
 
-    class Refusing:
-        def __init__(self, options=None):
-            pass
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            pass
-
-        def build(self, photo):
-            raise batch.InputError(f"photo {photo}: no face found")
-
-    class Faulting(Refusing):
-        def build(self, photo):
-            raise RuntimeError("boom")
+    Refusing = _builder_raising(lambda photo: batch.InputError(f"photo {photo}: no face found"))
+    Faulting = _builder_raising(lambda photo: RuntimeError("boom"))
 
     item = batch._build_one(Refusing(), photo, out)
     aside = out / batch.EARLIER_DIR
