@@ -103,11 +103,23 @@ def _split_glb(data: bytes) -> tuple[dict[str, Any], memoryview]:
     version_text = asset.get("version") if isinstance(asset, dict) else None
     if not isinstance(version_text, str) or version_text.split(".")[0] != "2":
         raise AvatarFileError(f"the JSON is not a glTF 2.0 document (asset.version is {version_text!r})")
+    minimum = asset.get("minVersion")
+    if minimum is not None and _version_tuple(minimum) > (2, 0):
+        # glTF 2.0, asset.minVersion: a loader that does not support that version must not load the asset
+        raise AvatarFileError(f"needs a glTF {minimum} reader (asset.minVersion); this one reads glTF 2.0")
     required = document.get("extensionsRequired") or []
     if required:
         raise AvatarFileError(f"requires glTF extensions this reader lacks: {', '.join(map(repr, required))}")
     binary = next((chunk for kind, chunk in chunks[1:] if kind == _BIN_CHUNK), memoryview(b""))
     return document, binary
+
+
+def _version_tuple(text: Any) -> tuple[int, int]:
+    """glTF's "<major>.<minor>" as numbers; anything else is a corrupt asset block."""
+    parts = text.split(".") if isinstance(text, str) else []
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise AvatarFileError(f"asset.minVersion is {text!r}, not a glTF version like '2.0'")
+    return int(parts[0]), int(parts[1])
 
 
 def _not_json(token: str):

@@ -452,6 +452,23 @@ def test_json_that_is_not_gltf_2(glb_path: Path, tmp_path: Path) -> None:
         read_glb(path)
 
 
+@pytest.mark.parametrize("minimum", ["2.0", "2.1", "3.0"])
+def test_asset_min_version(glb_path: Path, tmp_path: Path, minimum: str) -> None:
+    """glTF 2.0: a loader must not load an asset whose minVersion it does not support; 2.0 itself loads."""
+    path = _rewrite(glb_path, tmp_path, lambda doc, _: doc["asset"].update(minVersion=minimum))
+    if minimum == "2.0":
+        assert len(read_glb(path).parts) == len(read_glb(glb_path).parts)
+    else:
+        with pytest.raises(AvatarFileError, match=rf"needs a glTF {minimum} reader \(asset.minVersion\)"):
+            read_glb(path)
+
+
+def test_asset_min_version_not_a_version(glb_path: Path, tmp_path: Path) -> None:
+    path = _rewrite(glb_path, tmp_path, lambda doc, _: doc["asset"].update(minVersion=2))
+    with pytest.raises(AvatarFileError, match=r"asset.minVersion is 2, not a glTF version"):
+        read_glb(path)
+
+
 def test_corrupt_texture(glb_path: Path, tmp_path: Path) -> None:
     def corrupt(document: dict, binary: bytearray) -> None:
         view = document["bufferViews"][document["images"][0]["bufferView"]]
