@@ -28,7 +28,7 @@ from multiprocessing.shared_memory import SharedMemory
 
 import numpy as np
 
-from avatar_engine.errors import BackendError
+from avatar_engine.errors import BackendError, InputError
 from avatar_engine.records import Avatar, Expression
 
 START_TIMEOUT_S = 120.0
@@ -106,9 +106,8 @@ class RenderPool:
         if workers < 1 or depth < 1:
             raise ValueError(f"a render pool needs workers >= 1 and depth >= 1, got {workers} and {depth}")
         self.options = options or RenderOptions()
+        self.options.resolve(software=True)  # a size, sample count or option no renderer takes fails here, not in a worker
         w, h = self.options.size
-        if w <= 0 or h <= 0:
-            raise ValueError(f"render size must be positive, got {w}x{h}")
         self.workers, self.depth, self.read = workers, depth, read
         spawn = mp.get_context("spawn")  # never fork a process that may hold a GL context or threads
         self._shm: list[SharedMemory] = []
@@ -179,9 +178,12 @@ class RenderPool:
         return message
 
     def submit(self, expression: Expression, camera, model: np.ndarray | None = None) -> None:
-        """Queue one frame (the arguments of `Renderer.render`)."""
+        """Queue one frame (the arguments of `Renderer.render`); InputError for arguments no renderer takes."""
+        from avatar_engine.render.renderer import check_frame
+
         if not self._procs:
             raise RuntimeError("the render pool is closed")
+        check_frame(expression, camera, model)
         if len(self._pending) >= self.capacity:
             self._ready.append(self._take_oldest())
         worker = self._submitted % self.workers
@@ -224,13 +226,35 @@ class RenderPool:
         return self._take_oldest()
 
     def map(self, frames: Iterable[tuple]) -> Iterator[np.ndarray | None]:
-        """Render every (expression, camera[, model]) of `frames`, yielding the images in order, all workers busy."""
-        for frame in frames:
-            self.submit(*frame)
-            while self.pending >= self.capacity:
+        """Render every (expression, camera[, model]) of `frames`, yielding the images in order, all workers busy.
+
+        A map that ends early (the caller stops iterating, or a frame fails) discards the frames it left in flight:
+        the next map's images are its own (they came after the abandoned ones, in order)."""
+        try:
+            for frame in frames:
+                if not isinstance(frame, (tuple, list)) or not 2 <= len(frame) <= 3:
+                    raise InputError(f"render pool: each frame must be (expression, camera) or (expression, camera, "
+                                     f"model), got {type(frame).__name__}"
+                                     + (f" of {len(frame)}" if isinstance(frame, (tuple, list)) else ""))
+                self.submit(*frame)
+                while self.pending >= self.capacity:
+                    yield self.collect()
+            while self.pending:
                 yield self.collect()
-        while self.pending:
-            yield self.collect()
+        finally:
+            self._discard_pending()
+
+    def _discard_pending(self) -> None:
+        """Drop the frames in flight, waiting for each so that its slot is free again; a frame that fails is dropped
+        too, and a worker that is gone leaves nothing to wait for."""
+        self._ready.clear()
+        while self._pending:
+            left = len(self._pending)
+            try:
+                self._take_oldest()
+            except BackendError:
+                if len(self._pending) == left:  # not answered (the worker exited or hangs): nothing will come
+                    self._pending.clear()
 
     def close(self) -> None:
         """Stop the workers (a few seconds at most) and free the shared memory; frames not collected are lost."""

@@ -106,6 +106,7 @@ class RenderOptions:
             value = getattr(self, name)
             if value is not None and value not in allowed:
                 raise ValueError(f"RenderOptions.{name} must be one of {', '.join(allowed)} or None, got {value!r}")
+        self._check_values()
         shading = ("vertex" if software else "pixel") if self.shading is None else self.shading
         return replace(
             self,
@@ -115,6 +116,31 @@ class RenderOptions:
             texture_filter=(("nearest" if software and shading == "vertex" else "linear") if self.texture_filter is None
                             else self.texture_filter),
             morphs=("cpu" if software else "gpu") if self.morphs is None else self.morphs)
+
+
+    def _check_values(self) -> None:
+        """ValueError for a size, sample count or backdrop no frame can have; moderngl said "the number of samples
+        is invalid" for 3, or "'float' object cannot be interpreted as an integer" for a size of (640.0, 360.0)."""
+        size = tuple(self.size) if isinstance(self.size, (tuple, list)) else ()
+        if len(size) != 2 or not all(_whole(v) and v > 0 for v in size):
+            raise ValueError(f"RenderOptions.size must be (width, height), two whole numbers of pixels above 0, "
+                             f"got {self.size!r}")
+        samples = self.samples
+        if samples is not None and not (_whole(samples) and (samples in (0, 1) or
+                                                              (samples > 1 and samples & (samples - 1) == 0))):
+            raise ValueError(f"RenderOptions.samples must be 0 or 1 (off), or 2, 4, 8 or 16 MSAA samples, got "
+                             f"{samples!r}")
+        if self.background is not None:
+            rows = np.asarray(self.background, dtype=object)
+            if rows.shape != (2, 3) or not all(isinstance(v, (int, float, np.number)) and np.isfinite(float(v))
+                                                for v in rows.ravel()):
+                raise ValueError(f"RenderOptions.background must be None (transparent) or two RGB colours (top, "
+                                 f"bottom), e.g. STUDIO_BACKDROP, got {self.background!r}")
+
+
+def _whole(value) -> bool:
+    """An int (numpy's too), not a bool or a float."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swiftshader", "software rasterizer")
@@ -248,6 +274,39 @@ def upper_row(part: Part, teeth: list[Part], skeleton) -> bool:
     return float(part.positions[:, 1].mean()) >= middle
 
 
+CAMERA_FIELDS = ("view", "projection", "position", "fov_y_deg")
+"""What `Renderer.render` reads of a camera (a `Camera`, the builder's `PhotoView`, or the like)."""
+
+
+def check_frame(expression: Expression, camera, model: np.ndarray | None = None) -> None:
+    """InputError naming what is wrong with one frame's arguments, before any GL work (and before a render pool
+    sends them to a worker, whose failure would read as a broken backend): passed a name, a dict or None, the
+    renderer failed deep inside with "'str' object has no attribute 'weights'"."""
+    if not isinstance(expression, Expression):
+        raise InputError(f"the expression must be an avatar_engine.records.Expression (e.g. "
+                         f"Expression.from_names({{'jawOpen': 1.0}})), got {type(expression).__name__}")
+    weights = np.asarray(expression.weights)
+    if weights.shape != (52,) or not np.issubdtype(weights.dtype, np.number):
+        raise InputError(f"Expression.weights must be the 52 ARKit weights, got {weights.dtype} of shape "
+                         f"{weights.shape}")
+    for joint, rotation in expression.rotations.items():  # a NaN turn drew nothing, silently
+        rotation = np.asarray(rotation)
+        if rotation.shape != (3, 3) or not np.issubdtype(rotation.dtype, np.number):
+            raise InputError(f"the {joint} joint's rotation must be a (3, 3) matrix, got {rotation.dtype} of shape "
+                             f"{rotation.shape}")
+        if not np.isfinite(rotation).all():
+            raise InputError(f"the {joint} joint's rotation holds NaN or infinite values")
+    missing = [name for name in CAMERA_FIELDS if not hasattr(camera, name)]
+    if missing:
+        raise InputError(f"the camera must be an avatar_engine.render.camera.Camera (or have "
+                         f"{', '.join(CAMERA_FIELDS)}); a {type(camera).__name__} lacks {', '.join(missing)}")
+    if model is not None:
+        matrix = np.asarray(model)
+        if matrix.shape != (4, 4) or not np.issubdtype(matrix.dtype, np.number) or not np.isfinite(matrix).all():
+            raise InputError(f"the model matrix must be a finite (4, 4) matrix, got {matrix.dtype} of shape "
+                             f"{matrix.shape}")
+
+
 def texture_lod(texel_density: float, pixels_per_metre: float) -> float:
     """The mip level whose texels are about one pixel on screen (0 when magnified)."""
     return float(max(np.log2(max(texel_density, 1e-9) / max(pixels_per_metre, 1e-9)), 0.0))
@@ -260,8 +319,11 @@ class Renderer:
         self.ctx = ctx
         self.options = (options or RenderOptions()).resolve(is_software(ctx))
         w, h = self.options.size
-        if w <= 0 or h <= 0:
-            raise ValueError(f"render size must be positive, got {w}x{h}")
+        largest = min(int(ctx.info.get("GL_MAX_RENDERBUFFER_SIZE", 0) or 16384),
+                      int(ctx.info.get("GL_MAX_TEXTURE_SIZE", 0) or 16384))
+        if max(w, h) > largest:  # moderngl said only "the framebuffer is not complete (INCOMPLETE_ATTACHMENT)"
+            raise InputError(f"a {w}x{h} frame is larger than this GL driver ({ctx.info.get('GL_RENDERER', 'unknown')}) "
+                             f"can draw: at most {largest} pixels a side")
         samples = self.options.samples if self.options.samples > 1 else 0
         if samples > ctx.max_samples:
             raise InputError(f"{samples} MSAA samples: this GL driver ({ctx.info.get('GL_RENDERER', 'unknown')}) "
@@ -351,6 +413,9 @@ class Renderer:
         """Upload the avatar's geometry, targets and textures (replacing any previous avatar)."""
         if self._released:
             raise RuntimeError("this renderer was released: make a new one")
+        if not isinstance(avatar, Avatar):
+            raise InputError(f"Renderer.load takes an avatar_engine.records.Avatar (avatar_engine.io.read_glb(path) "
+                             f"reads one from a file), got {type(avatar).__name__}")
         self._release_avatar()
         if len(avatar.skeleton.names) > MAX_JOINTS:
             raise ValueError(f"the renderer supports up to {MAX_JOINTS} joints, the avatar has {len(avatar.skeleton.names)}")
@@ -456,6 +521,7 @@ class Renderer:
             raise RuntimeError("this renderer was released: make a new one")
         if self._avatar is None:
             raise RuntimeError("no avatar loaded: call Renderer.load(avatar) first")
+        check_frame(expression, camera, model)
         ctx, opts = self.ctx, self.options
         w, h = opts.size
         self._morphs.blend(expression.weights)
@@ -470,9 +536,6 @@ class Renderer:
         ctx.viewport = (0, 0, w, h)
         ctx.enable(moderngl.DEPTH_TEST)
         ctx.disable(moderngl.BLEND)
-        for joint, rotation in expression.rotations.items():  # a NaN turn drew nothing, silently
-            if not np.isfinite(np.asarray(rotation, np.float64)).all():
-                raise InputError(f"the {joint} joint's rotation holds NaN or infinite values")
         mats = np.tile(np.eye(4, dtype=np.float32), (MAX_JOINTS, 1, 1))
         skel_mats = joint_matrices(self._avatar.skeleton, expression.rotations)
         mats[:len(skel_mats)] = skel_mats
@@ -574,6 +637,8 @@ class Renderer:
 
     def read(self) -> np.ndarray:
         """(h, w, 4) uint8 RGBA, top row first, straight (not premultiplied) alpha."""
+        if self._released:
+            raise RuntimeError("this renderer was released: make a new one")
         w, h = self.options.size
         return top_down_rgba(np.frombuffer(self.fbo.read(components=4, alignment=1), np.uint8).reshape(h, w, 4),
                              self.options)

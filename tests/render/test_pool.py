@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from avatar_engine.errors import BackendError
+from avatar_engine.errors import BackendError, InputError
 from avatar_engine.records import Expression, euler_rotation
 from avatar_engine.render.camera import Camera
 from avatar_engine.render import pool as pool_module
@@ -105,7 +105,7 @@ def test_a_worker_that_cannot_render_reports_why(template):
 def test_bad_pool_arguments_fail_at_construction(template):
     with pytest.raises(ValueError, match="workers >= 1"):
         RenderPool(template, RenderOptions(size=SIZE), workers=0)
-    with pytest.raises(ValueError, match="size must be positive"):
+    with pytest.raises(ValueError, match=r"size must be \(width, height\), two whole numbers of pixels above 0"):
         RenderPool(template, RenderOptions(size=(0, 10)))
 
 
@@ -133,11 +133,32 @@ def test_a_bad_frame_is_an_error_and_the_pool_goes_on(template):
     with RenderPool(template, RenderOptions(size=SIZE), workers=1, depth=1) as pool:
         with pytest.raises(BackendError, match="cannot be sent to a worker"):
             pool.submit(Expression(), unpicklable)
-        pool.submit(Expression(np.zeros(3, np.float32)), CAMERA)  # 3 weights, not 52
-        with pytest.raises(BackendError, match="render worker 0 could not render a frame"):
-            pool.collect()
+        # refused before it is sent (it was a worker's failure, a BackendError: "backend unavailable", exit 4)
+        with pytest.raises(InputError, match=r"Expression.weights must be the 52 ARKit weights, got float32 of "
+                                             r"shape \(3,\)"):
+            pool.submit(Expression(np.zeros(3, np.float32)), CAMERA)
+        with pytest.raises(InputError, match="the expression must be an avatar_engine.records.Expression"):
+            pool.submit("jawOpen", CAMERA)
+        assert pool.pending == 0
         pool.submit(*FRAMES[1])
         assert pool.collect().shape == (SIZE[1], SIZE[0], 4)  # the same worker renders the next frame
+
+
+def test_a_map_stopped_early_leaves_nothing_for_the_next(ctx, template):
+    """Review: a map abandoned with `break` (a cancelled export) left its frames in flight, and the next map
+    yielded them first: 6 frames for 3 asked, the first 3 the earlier call's."""
+    options = RenderOptions(size=SIZE, background=STUDIO_BACKDROP)
+    expected = in_process(ctx, template, options)
+    with RenderPool(template, options, workers=2, depth=1) as pool:
+        for _ in pool.map(FRAMES[:1] * 5):
+            break
+        got = list(pool.map(FRAMES[1:4]))
+        assert len(got) == 3 and all(np.array_equal(a, b) for a, b in zip(got, expected[1:4]))
+        with pytest.raises(InputError, match="each frame must be"):
+            list(pool.map([FRAMES[0], FRAMES[0], (Expression(),)]))  # fails with two frames in flight
+        assert pool.pending == 0
+        got = list(pool.map(FRAMES[4:5]))
+        assert len(got) == 1 and np.array_equal(got[0], expected[4])
 
 
 def test_a_worker_gone_with_frames_unread_is_one_error():

@@ -499,3 +499,60 @@ def test_the_hair_uses_its_materials_alpha_cutoff(ctx, template):
             images.append(draw(r, Expression(), Camera(yaw_deg=30)))
     changed = np.abs(images[0].astype(int) - images[1].astype(int)).max(-1) > 8
     assert changed.mean() >= ALPHA_CUTOFF_MIN_CHANGED
+
+
+@pytest.mark.parametrize("args, message", [
+    (("jawOpen", Camera()), r"the expression must be an avatar_engine.records.Expression .*got str"),
+    ((None, Camera()), r"the expression must be an avatar_engine.records.Expression .*got NoneType"),
+    ((Expression(np.zeros(51, np.float32)), Camera()), r"52 ARKit weights, got float32 of shape \(51,\)"),
+    ((Expression(rotations={"head": np.eye(4)}), Camera()), r"the head joint's rotation must be a \(3, 3\) matrix"),
+    ((Expression(rotations={"jaw": np.full((3, 3), np.nan)}), Camera()), "the jaw joint's rotation holds NaN"),
+    ((Expression(), None), r"the camera must be .*a NoneType lacks view, projection, position, fov_y_deg"),
+    ((Expression(), Camera(), np.eye(3)), r"the model matrix must be a finite \(4, 4\) matrix"),
+])
+def test_a_bad_frame_is_named_before_any_drawing(ctx, template, args, message):
+    """Review: a name, a dict or None as the expression failed deep inside ("'str' object has no attribute
+    'weights'"), 51 weights with numpy's broadcasting error; the renderer goes on afterwards."""
+    from avatar_engine.errors import InputError
+
+    with Renderer(ctx, RenderOptions(size=(32, 32))) as r:
+        r.load(template)
+        with pytest.raises(InputError, match=message):
+            r.render(*args)
+        r.render(Expression(), Camera())
+        assert r.read().shape == (32, 32, 4)
+
+
+def test_load_and_read_name_their_misuse(ctx, tmp_path):
+    from avatar_engine.errors import InputError
+
+    r = Renderer(ctx, RenderOptions(size=(32, 32)))
+    with pytest.raises(InputError, match=r"Renderer.load takes an avatar_engine.records.Avatar \(avatar_engine.io."
+                                         r"read_glb\(path\) reads one from a file\), got str"):
+        r.load(str(tmp_path / "me.glb"))
+    r.release()
+    with pytest.raises(RuntimeError, match="this renderer was released"):
+        r.read()
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(samples=3), r"samples must be 0 or 1 \(off\), or 2, 4, 8 or 16 MSAA samples, got 3"),
+    (dict(samples=-1), "samples must be 0 or 1"),
+    (dict(size=(640.0, 360.0)), r"size must be \(width, height\), two whole numbers of pixels above 0"),
+    (dict(size=(0, 10)), "two whole numbers of pixels above 0"),
+    (dict(size=1280), "two whole numbers of pixels above 0"),
+    (dict(background="white"), r"background must be None \(transparent\) or two RGB colours"),
+])
+def test_render_options_no_frame_can_have_are_refused(ctx, options, message):
+    """moderngl said "the number of samples is invalid" for 3, and a float size failed inside it; -1 samples
+    were taken silently."""
+    with pytest.raises(ValueError, match=message):
+        Renderer(ctx, RenderOptions(**options))
+
+
+def test_a_frame_larger_than_the_driver_draws_is_named(ctx):
+    from avatar_engine.errors import InputError
+
+    side = int(ctx.info["GL_MAX_RENDERBUFFER_SIZE"]) + 1
+    with pytest.raises(InputError, match=rf"a {side}x16 frame is larger than this GL driver .* can draw"):
+        Renderer(ctx, RenderOptions(size=(side, 16)))
