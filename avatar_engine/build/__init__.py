@@ -18,3 +18,14 @@ class _CallablePackage(types.ModuleType):
 
 
 sys.modules[__name__].__class__ = _CallablePackage
+
+_PIPELINE_NAMES = ("Builder", "BuildOptions", "BuildResult", "build_to_file")
+"""Taken from the pipeline when first asked for (`from avatar_engine.build import Builder` was an ImportError)."""
+
+
+def __getattr__(name: str):
+    if name in _PIPELINE_NAMES:
+        from avatar_engine.build import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

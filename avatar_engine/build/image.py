@@ -249,6 +249,10 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
     """
     if isinstance(image, Image.Image):  # its mode decides what the numbers mean (palette indices, CMYK)
         image = np.asarray(_to_rgb(upright(image)), np.uint8)
+    if not isinstance(image, np.ndarray):  # None, bytes, a file object all read "got shape ()"
+        raise InputError(f"expected a photo's path, an image array or a PIL image, got {type(image).__name__}"
+                         + (" (the file's bytes? pass its path, or PIL.Image.open(io.BytesIO(data)))"
+                            if isinstance(image, (bytes, bytearray, memoryview)) else ""))
     a = np.asarray(image)
     if a.ndim == 2:
         a = a[..., None]

@@ -226,6 +226,9 @@ class Builder:
         from avatar_engine.perception.choice import open_face_landmarker
 
         options = options or BuildOptions()
+        if not isinstance(options, BuildOptions):  # a dict of options failed on "'dict' object has no attribute"
+            raise TypeError(f"options must be a BuildOptions (e.g. BuildOptions(texture=False)), got "
+                            f"{type(options).__name__}")
         backend, device = options.small_networks
         self.options = replace(options, fit=replace(options.fit, recon_backend=backend, recon_device=device))
         # the reconstruction network learnt on the photo-and-mirror reading: it gets that reading, not the copies'

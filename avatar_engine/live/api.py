@@ -32,6 +32,43 @@ from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
 from avatar_engine.solve.solver import to_expression
 
 
+MIN_FRAME_GAP_NS = 100_000
+"""Frames closer than this (10,000 a second) are times in another unit: milliseconds or frame numbers passed as
+t_ns were taken, and kept every frame calibrating, weights 0, for 600 frames (then filtered on nanosecond gaps)."""
+SCORE_SLACK = 0.01
+"""How far beyond [0, 1] a tracker's score may read (float rounding) before it is a score on another scale."""
+
+
+def checked_landmarks(landmarks: LandmarkFrame | None) -> None:
+    """ValueError naming a LandmarkFrame field of the wrong shape or scale (an API caller's mistake). Values that
+    are not numbers, or a matrix that is no rotation, are the tracker's bad frames: the animator refuses those
+    (shown as no face, `LiveFrame.tracked` False), as it does for the live inputs' packets."""
+    if landmarks is None:
+        return
+    if not isinstance(landmarks, LandmarkFrame):
+        raise TypeError(f"landmarks must be an avatar_engine.solve.frames.LandmarkFrame or None, got "
+                        f"{type(landmarks).__name__}")
+    scores = np.asarray(landmarks.scores)
+    if scores.shape != (52,) or not np.issubdtype(scores.dtype, np.number):
+        raise ValueError(f"LandmarkFrame.scores must be the 52 ARKit scores in ARKit order, got {scores.dtype} of "
+                         f"shape {scores.shape}")
+    finite = scores[np.isfinite(scores)]
+    if finite.size and (finite.min() < -SCORE_SLACK or finite.max() > 1.0 + SCORE_SLACK):
+        raise ValueError(f"LandmarkFrame.scores must lie in [0, 1], got {finite.min():g} to {finite.max():g}"
+                         + (" (a 0-100 scale? divide by 100)" if finite.max() > 1.0 + SCORE_SLACK else ""))
+    rotation = np.asarray(landmarks.rotation)
+    if rotation.shape != (3, 3) or not np.issubdtype(rotation.dtype, np.number):
+        raise ValueError(f"LandmarkFrame.rotation must be the head's (3, 3) rotation, got {rotation.dtype} of shape "
+                         f"{rotation.shape}" + (" (a 4 x 4 transform's upper-left 3 x 3 is it)"
+                                                if rotation.shape == (4, 4) else ""))
+    if landmarks.points is not None:
+        points = np.asarray(landmarks.points)
+        if points.ndim != 2 or points.shape[1] != 3 or len(points) < 468 or not np.issubdtype(points.dtype,
+                                                                                                  np.number):
+            raise ValueError(f"LandmarkFrame.points must be MediaPipe's (478, 3) landmarks or None, got "
+                             f"{points.dtype} of shape {points.shape}")
+
+
 MSAA_SAMPLES = (0, 1, 2, 4, 8)
 """The MSAA sample counts OpenGL drivers offer (moderngl refused others with a bare 'the number of samples is
 invalid')."""
@@ -125,8 +162,11 @@ class LiveAvatar:
 
     # --- the stages, one at a time (the pipeline times each) ---------------------------------------
     def track(self, rgb: np.ndarray, t_ns: int) -> LandmarkFrame | None:
-        """MediaPipe on one frame: rgb (h, w, 3) uint8 at media time t_ns (increasing)."""
+        """MediaPipe on one frame: rgb (h, w, 3) uint8 RGB (not OpenCV's BGR; a PIL image is converted) at media
+        time t_ns (increasing)."""
         self._check_open()
+        if not isinstance(rgb, np.ndarray) and callable(getattr(rgb, "convert", None)):  # a PIL image: tracked, it
+            rgb = np.asarray(rgb.convert("RGB"))  # then failed on its missing .shape
         if not self._tracker_lock.acquire(blocking=False):  # MediaPipe's graph takes one frame at a time, in order
             raise RuntimeError("this LiveAvatar is tracking on another thread at the same time: one frame at a time")
         try:
@@ -207,7 +247,11 @@ class LiveAvatar:
     # --- all at once -----------------------------------------------------------------------------
     def process(self, rgb: np.ndarray, t_ns: int | None = None) -> LiveFrame:
         """Track, animate and render one camera frame. t_ns defaults to the time since this object was made."""
+        given = t_ns is not None
         t_ns = time.monotonic_ns() - self._t0 if t_ns is None else int(t_ns)
+        self._check_open()
+        self._check_time(t_ns, given)  # before tracking: a refused frame has not used its time up
+        self.check_thread()
         return self.process_landmarks(self.track(rgb, t_ns), t_ns)
 
     def process_landmarks(self, landmarks: LandmarkFrame | None, t_ns: int | None = None) -> LiveFrame:
@@ -215,6 +259,8 @@ class LiveAvatar:
         media time (default: the landmarks' own; for None, the last frame's advanced by the wall clock, so the held
         face eases to idle on the same clock its frames ran on)."""
         self._check_open()
+        checked_landmarks(landmarks)
+        given = t_ns is not None or landmarks is not None
         if t_ns is None:
             if landmarks is not None:
                 t_ns = landmarks.t_ns
@@ -223,17 +269,28 @@ class LiveAvatar:
                     if self._last_t_ns is not None else time.monotonic_ns() - self._t0
         elif landmarks is not None and landmarks.t_ns != t_ns:
             landmarks = replace(landmarks, t_ns=int(t_ns))  # the filters and calibration run on the time given
-        if self._last_t_ns is not None and int(t_ns) <= self._last_t_ns:
-            # the filters pass nothing on at no elapsed time: a repeated time froze the face for good
-            raise ValueError(f"frame times must increase: t_ns {int(t_ns)} after {self._last_t_ns} (in nanoseconds; "
-                             "give a time with every frame or with none)")
+        self._check_time(int(t_ns), given)
         self._last_t_ns, self._last_wall_ns = int(t_ns), time.monotonic_ns()
+        refused = self.animator.rejected + self.animator.cut
         solved = self.animate(landmarks, t_ns)
+        tracked = landmarks is not None and self.animator.rejected + self.animator.cut == refused
         rgba = None
         if self.renderer is not None:
             self.draw(solved)
             rgba = self.read()
-        return LiveFrame(solved, rgba, -1, None, landmarks is not None, self.animator.state, int(t_ns))
+        return LiveFrame(solved, rgba, -1, None, tracked, self.animator.state, int(t_ns))
+
+    def _check_time(self, t_ns: int, given: bool = True) -> None:
+        """ValueError for a frame time that does not follow the last one (given: by the caller, not the clock)."""
+        if self._last_t_ns is None:
+            return
+        if t_ns <= self._last_t_ns:
+            # the filters pass nothing on at no elapsed time: a repeated time froze the face for good
+            raise ValueError(f"frame times must increase: t_ns {t_ns} after {self._last_t_ns} (in nanoseconds; "
+                             "give a time with every frame or with none)")
+        if given and t_ns - self._last_t_ns < MIN_FRAME_GAP_NS:
+            raise ValueError(f"frames {t_ns - self._last_t_ns} ns apart: t_ns is in nanoseconds "
+                             "(time.monotonic_ns(), or seconds x 1e9), not milliseconds or frame numbers")
 
     def recalibrate(self) -> None:
         """Take the next second of frames as the person's resting face."""

@@ -39,7 +39,8 @@ class LiveFrame:
     t_capture_ns: int | None
     """Capture timestamp of the source frame (None for idle frames)."""
     tracked: bool
-    """A face was tracked in this frame."""
+    """A face was tracked in this frame and animated (False also for a frame the animator refused: scores or a
+    pose that are not numbers, a matrix that is no rotation, a face mostly beyond the image's edge)."""
     state: str
     """The animator's state: tracking, calibrating, holding, easing, idle."""
     t_ns: int | None = None

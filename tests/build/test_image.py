@@ -125,6 +125,14 @@ def test_arrays_are_accepted_in_common_forms():
         as_rgb(np.zeros((5,)))
 
 
+@pytest.mark.parametrize("thing, named", [(None, "NoneType$"), (b"\x89PNG", r"bytes \(the file's bytes\? pass its "
+                                                                            r"path"), ([[0, 1]], "list$")])
+def test_what_is_no_image_is_named_by_its_type(thing, named):
+    # review: None, bytes and file objects all read "got shape ()"
+    with pytest.raises(InputError, match=rf"expected a photo's path, an image array or a PIL image, got {named}"):
+        as_rgb(thing)
+
+
 def test_a_malformed_exif_tag_elsewhere_still_turns_the_photo_upright(tmp_path):
     # Orientation 6 next to ImageWidth stored as text ("Canon"), as a camera or editor may write it: PIL's
     # exif_transpose rewrote the block and crashed on that tag; only the orientation is read now

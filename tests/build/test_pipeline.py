@@ -423,3 +423,16 @@ def test_a_small_face_in_a_large_photo_is_read_at_the_photos_resolution(grace_ho
         assert any(w.startswith("the face is small in the 5400x3600 photo") for w in report.warnings), report.warnings
         assert max(report.size) < CLOSE_FACE_PX * 4 and report.fit["inter_ocular_px"] > 40
         assert report.fit["reprojection_error"] < REPROJECTION_MAX
+
+
+def test_the_build_api_is_importable_from_the_package_and_names_bad_options():
+    # review: `from avatar_engine.build import Builder` was an ImportError; a dict of options failed on
+    # "'dict' object has no attribute 'small_networks'"
+    from avatar_engine.build import Builder, BuildOptions, BuildResult, build_to_file
+    from avatar_engine.build import pipeline
+
+    assert (Builder, BuildOptions, BuildResult, build_to_file) == (
+        pipeline.Builder, pipeline.BuildOptions, pipeline.BuildResult, pipeline.build_to_file)
+    with pytest.raises(TypeError, match=r"options must be a BuildOptions \(e.g. BuildOptions\(texture=False\)\), "
+                                        r"got dict"):
+        Builder({"texture": False})

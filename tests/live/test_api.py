@@ -107,6 +107,26 @@ def test_tracking_on_two_threads_at_once_is_refused(monkeypatch):
     live.close()
 
 
+def test_a_pil_image_is_tracked_as_its_rgb_array(monkeypatch):
+    # review: MediaPipe read a PIL image, then the tracker failed on its missing .shape (the builder takes them)
+    from PIL import Image
+
+    live = small(render=False)
+    seen = []
+
+    class Recorder:
+        def track(self, rgb, t_ns):
+            seen.append((type(rgb), rgb.shape, rgb.dtype))
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(live, "_new_tracker", Recorder)
+    live.process(Image.new("L", (16, 8), 128), 10 ** 9)
+    assert seen == [(np.ndarray, (8, 16, 3), np.uint8)]
+    live.close()
+
+
 def test_frame_times_must_increase():
     # the filters pass nothing on at no elapsed time: a repeated time (or milliseconds passed as nanoseconds, then a
     # clock restart) froze the face for good while the state still said "tracking"
@@ -121,6 +141,53 @@ def test_frame_times_must_increase():
     assert later.t_ns == 10 ** 12
     with pytest.raises(ValueError, match="frame times must increase"):
         live.process_landmarks(LandmarkFrame(scores, np.eye(3), 0), t_ns=5)
+    live.close()
+
+
+@pytest.mark.parametrize("step", [33, 1], ids=["milliseconds", "frame_numbers"])
+def test_times_in_another_unit_are_named(step):
+    """Review: milliseconds or frame numbers passed as t_ns were taken, and every frame stayed 'calibrating' with
+    all weights 0 for 600 frames (then the filters ran on nanosecond gaps)."""
+    live = small(render=False)
+    scores = np.zeros(52, np.float32)
+    live.process_landmarks(LandmarkFrame(scores, np.eye(3), step))
+    with pytest.raises(ValueError, match=rf"frames {step} ns apart: t_ns is in nanoseconds"):
+        live.process_landmarks(LandmarkFrame(scores, np.eye(3), 2 * step))
+    live.process_landmarks(LandmarkFrame(scores, np.eye(3), step + 33_000_000))  # a camera's 30 a second is fine
+    live.close()
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(rotation=np.eye(4)), r"rotation must be the head's \(3, 3\) rotation, got float64 of shape \(4, 4\) "
+                               r"\(a 4 x 4 transform's upper-left 3 x 3 is it\)"),
+    (dict(scores=np.full(52, 80.0, np.float32)), r"scores must lie in \[0, 1\], got 80 to 80 \(a 0-100 scale"),
+    (dict(scores=np.zeros(51, np.float32)), r"the 52 ARKit scores in ARKit order, got float32 of shape \(51,\)"),
+    (dict(points=np.zeros((10, 3), np.float32)), r"points must be MediaPipe's \(478, 3\) landmarks or None"),
+])
+def test_landmarks_of_the_wrong_shape_or_scale_are_named(change, message):
+    """Review: a 4 x 4 transform had every frame refused in silence (weights 0, yet tracked=True); scores on a
+    0-100 scale were clipped to 1; 51 scores failed on numpy's broadcasting deep in the solver."""
+    import dataclasses
+
+    live = small(render=False)
+    frame = dataclasses.replace(LandmarkFrame(np.zeros(52, np.float32), np.eye(3), 10 ** 9), **change)
+    with pytest.raises(ValueError, match=message):
+        live.process_landmarks(frame)
+    with pytest.raises(TypeError, match="must be an avatar_engine.solve.frames.LandmarkFrame or None, got dict"):
+        live.process_landmarks({"scores": np.zeros(52)})
+    assert live.process_landmarks(LandmarkFrame(np.zeros(52, np.float32), np.eye(3), 10 ** 9)).tracked
+    live.close()
+
+
+def test_a_frame_the_animator_refuses_is_not_tracked():
+    # a NaN score or a matrix that is no rotation is the tracker's bad frame: shown as no face, and now said so
+    live = small(render=False)
+    scores = np.zeros(52, np.float32)
+    scores[3] = np.nan
+    frame = live.process_landmarks(LandmarkFrame(scores, np.eye(3), 10 ** 9))
+    assert not frame.tracked and live.animator.rejected == 1
+    frame = live.process_landmarks(LandmarkFrame(np.zeros(52, np.float32), 3 * np.eye(3), 2 * 10 ** 9))
+    assert not frame.tracked and live.animator.rejected == 2
     live.close()
 
 
