@@ -404,9 +404,22 @@ def cmd_engines(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sample_progress(done: int, total: int) -> None:
-    if done % 10 == 0 or done == total:
-        print(f"\r{done}/{total} samples", end="\n" if done == total else "", file=sys.stderr, flush=True)
+class _SampleProgress:
+    """'\r12/40 samples' on stderr, its line ended by `close` when the run stops first: the stop's one-line message
+    was glued to it ('20/60 samplesavatar synth: interrupted')."""
+
+    def __init__(self) -> None:
+        self.open_line = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if done % 10 == 0 or done == total:
+            print(f"\r{done}/{total} samples", end="\n" if done == total else "", file=sys.stderr, flush=True)
+            self.open_line = done != total
+
+    def close(self) -> None:
+        if self.open_line:
+            print(file=sys.stderr, flush=True)
+            self.open_line = False
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -425,7 +438,11 @@ def cmd_synth(args: argparse.Namespace) -> int:
     options = SynthOptions(count=args.count, seed=args.seed, size=256 if args.size is None else args.size,
                            shard=args.shard,
                            images=not args.no_images)
-    manifest = generate(Path(args.output), options, progress=_sample_progress, jobs=args.jobs)
+    progress = _SampleProgress()
+    try:
+        manifest = generate(Path(args.output), options, progress=progress, jobs=args.jobs)
+    finally:
+        progress.close()
     print(f"wrote {args.output}: {manifest['count']} samples in {len(manifest['shards'])} shards")
     return 0
 
@@ -435,7 +452,11 @@ def cmd_synth_texture(args: argparse.Namespace) -> int:
 
     size = PHOTO_SIZE if args.size is None else args.size  # texture sets render at PHOTO_SIZE unless told
     options = TextureDataOptions(count=args.count, seed=args.seed, size=size, shard=args.shard)
-    manifest = generate(Path(args.output), options, progress=_sample_progress, jobs=args.jobs)
+    progress = _SampleProgress()
+    try:
+        manifest = generate(Path(args.output), options, progress=progress, jobs=args.jobs)
+    finally:
+        progress.close()
     print(f"wrote {args.output}: {manifest['kept']} samples ({len(manifest['skipped'])} refused by the builder)")
     return 0
 

@@ -28,6 +28,17 @@ class NotStarted:
     """What a worker gives back for an item it had been handed but had not begun when the run stopped."""
 
 
+class Abandoned(Exception):
+    """Raised by a `work` function that gave its item up between two of its steps because the run stopped
+    (`stop_requested`): an item of many steps (a shard of 100 renders) held a stop for minutes."""
+
+
+def stop_requested() -> bool:
+    """In a worker: the run has stopped (Ctrl-C, SIGTERM, a failure); a long item checks this between its steps and
+    raises `Abandoned`, leaving nothing of itself written. False outside `map_in_workers`' workers."""
+    return bool(_STOP) and _STOP[0].is_set()
+
+
 def _open(open_worker: Callable[..., None], open_args: tuple, stop=None) -> None:
     import signal
 
@@ -46,7 +57,7 @@ def _open(open_worker: Callable[..., None], open_args: tuple, stop=None) -> None
 
 
 def _run(work: Callable[[T], R], item: T) -> R | NotStarted:
-    if _STOP and _STOP[0].is_set():
+    if stop_requested():
         return NotStarted()
     if _OPEN_ERROR:
         raise _OPEN_ERROR[0]
@@ -57,8 +68,9 @@ def map_in_workers(work: Callable[[T], R], items: Sequence[T], jobs: int, open_w
                    open_args: tuple = (), late: list | None = None, outputs: Path | None = None) -> Iterator[R]:
     """work(item) for every item over `jobs` spawned worker processes, yielded in the order of `items`. At most
     two items a worker are handed out ahead, so a stop (a failure, Ctrl-C, SIGTERM) leaves few running: those
-    finish whole (a worker is never killed mid-write), those not yet begun are given back unbuilt, and, when `late`
-    is given, the results the finished ones gave are appended to it in order. The first failure is raised here; a
+    finish whole (a worker is never killed mid-write; a long one may give up between its steps: `stop_requested`),
+    those not yet begun are given back unbuilt, and, when `late` is given, the results the finished ones gave are
+    appended to it in order. The first failure is raised here; a
     worker that died is a BackendError, and the others are then ended at once: a broken pool can return none of their results, so what they went on to write was reported
     unfinished. Their temporary files in `outputs` (the folder they write into, searched whole) go with them."""
     import multiprocessing as mp

@@ -98,3 +98,20 @@ def test_a_stop_leaves_the_items_handed_out_but_not_begun_unbuilt():
     results.close()  # the run stops here
     assert late == [None, None], "the two items in hand finished and were kept"
     assert time.monotonic() - t0 < 9, "the queued 3 s items were not begun"
+
+
+def test_a_long_item_gives_itself_up_between_its_steps_when_the_run_stops():
+    """Review: `avatar synth --jobs 2` stopped 330 s after Ctrl-C, its workers finishing their 100-sample shards,
+    which were then thrown away. A long item checks `stop_requested` between steps: the stop takes a step."""
+    import time
+
+    from worker_items import steps_until_stopped
+
+    late: list = []
+    results = map_in_workers(steps_until_stopped, [1, 60, 60], 2, int, late=late)
+    assert next(results) == 1
+    time.sleep(1.0)  # both workers are now in a 30 s item
+    t0 = time.monotonic()
+    results.close()
+    assert time.monotonic() - t0 < 5.0, "the items in hand gave up at their next step"
+    assert late == [], "an item given up leaves no result"

@@ -21,3 +21,15 @@ def write_slowly_or_die(item: tuple[str, str]) -> str:
     temporary_beside(Path(folder) / "avatar.glb").write_bytes(b"half an avatar")
     time.sleep(30.0)
     return kind
+
+
+def steps_until_stopped(steps: int) -> int:
+    """An item of `steps` half-second steps that gives itself up between them once the run stops (a synthetic
+    set's shard of renders)."""
+    from avatar_engine.workers import Abandoned, stop_requested
+
+    for _ in range(steps):
+        if stop_requested():
+            raise Abandoned("stopped")
+        time.sleep(0.5)
+    return steps

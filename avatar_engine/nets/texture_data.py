@@ -181,9 +181,13 @@ def _write_shard(builder: SceneBuilder, out: Path, options: TextureDataOptions, 
                  progress: Callable[[int, int], None] | None = None) -> tuple[str | None, list[int]]:
     """Make the shard starting at `first` and write it: (its file name, None when the builder refused every scene;
     the indices it refused)."""
+    from avatar_engine.workers import Abandoned, stop_requested
+
     rows: dict[str, list] = {}
     refused = []
     for i in range(first, min(first + options.shard, options.count)):
+        if stop_requested():  # in a worker, after Ctrl-C: a whole shard of builds held the stop
+            raise Abandoned(f"shard from sample {first}")
         run = builder.run(options.seed, i)
         if run is None:
             refused.append(i)

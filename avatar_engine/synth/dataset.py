@@ -162,11 +162,19 @@ def _generate(out: Path, options: SynthOptions, ctx, landmarker, progress, jobs:
     model = HeadModel.default()
     starts = range(0, options.count, options.shard)
     if jobs > 1 and len(starts) > 1:
-        names = map_in_workers(_worker_shard, starts, jobs, _open_worker, (out, options), outputs=out)
-        for name, first in zip(names, starts):  # the workers' results first: zip then runs them to their end
-            done.append(name)
-            if progress:
-                progress(min(first + options.shard, options.count), options.count)
+        late: list[str] = []  # shards the workers finished after a stop: kept when they follow on from `done`
+        names = map_in_workers(_worker_shard, starts, jobs, _open_worker, (out, options), late=late, outputs=out)
+        try:
+            for name, first in zip(names, starts):  # the workers' results first: zip then runs them to their end
+                done.append(name)
+                if progress:
+                    progress(min(first + options.shard, options.count), options.count)
+        finally:
+            names.close()  # its workers stopped and `late` filled, now rather than when it is collected
+            for name in late:
+                if len(done) >= len(starts) or name != _shard_name(starts[len(done)], options):
+                    break  # the set keeps shards in order from the first
+                done.append(name)
     else:
         ctx = ctx or headless_context()
         own_landmarker = landmarker is None
@@ -191,9 +199,13 @@ def _write_shard(out: Path, options: SynthOptions, first: int, ctx, landmarker, 
 
     from avatar_engine.native_log import native_stderr_silenced
 
+    from avatar_engine.workers import Abandoned, stop_requested
+
     size = (options.size, options.size)
     rows: dict[str, list] = {}
     for i in range(first, min(first + options.shard, options.count)):
+        if stop_requested():  # in a worker, after Ctrl-C: a whole shard (minutes) held the stop
+            raise Abandoned(f"shard from sample {first}")
         scene = scene_for(options.seed, i, model)
         rendered = render_scene(ctx, scene, size, model)
         with native_stderr_silenced():  # MediaPipe logs as its graph first runs
@@ -212,11 +224,15 @@ def _write_shard(out: Path, options: SynthOptions, first: int, ctx, landmarker, 
                 Image.fromarray(rendered.image).save(p, format="PNG")
         if progress:
             progress(i + 1, options.count)
-    name = f"shard_{first // options.shard:05d}.npz"
+    name = _shard_name(first, options)
     arrays = {key: np.stack(values) for key, values in rows.items()}
     with atomic_path(out / name) as p:
         np.savez_compressed(p, **arrays)
     return name
+
+
+def _shard_name(first: int, options: SynthOptions) -> str:
+    return f"shard_{first // options.shard:05d}.npz"
 
 
 _WORKER: dict = {}

@@ -249,14 +249,17 @@ def test_ctrl_c_stops_a_run_on_workers_promptly(tmp_path):
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
-        while len(list(out.glob("shard_*.npz"))) < 3 and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.2)  # the workers are up and working
+        while len(list(out.glob("shard_*.npz"))) < 6 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)  # the workers are up and working, and the progress line reads 10/40
         os.killpg(proc.pid, signal.SIGINT)
         rc = proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert rc == 130, proc.stderr.read().decode()[-500:]
+    err = proc.stderr.read().decode()
+    assert rc == 130, err[-500:]
+    # the progress line ends before the stop's message (it read '20/60 samplesavatar synth: interrupted')
+    assert err.rstrip().splitlines()[-1] == "avatar synth: interrupted", err[-500:]
     left = ["?"]
     for _ in range(50):  # multiprocessing's resource tracker notices its parent gone within a moment
         left = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
@@ -277,3 +280,20 @@ def test_the_cli_makes_the_sets_parent_folders(tmp_path):
     assert main(["synth", "-o", str(tmp_path / "data" / "train"), "-n", "1", "--size", "128", "--no-images"]) == 0
     assert json.loads((tmp_path / "data" / "train" / "manifest.json").read_text())["count"] == 1
 
+
+
+def test_a_shard_in_a_worker_gives_itself_up_once_the_run_stops(tmp_path, monkeypatch):
+    """Review: `avatar synth --jobs 2` stopped 330 s after Ctrl-C while its workers finished 100-sample shards."""
+    import threading
+
+    from avatar_engine import workers
+    from avatar_engine.head.model import HeadModel
+    from avatar_engine.synth.dataset import SynthOptions, _write_shard
+
+    stop = threading.Event()
+    stop.set()
+    monkeypatch.setattr(workers, "_STOP", [stop])
+    with pytest.raises(workers.Abandoned):
+        _write_shard(tmp_path, SynthOptions(count=4, size=128, shard=4, images=False), 0, None, None,
+                     HeadModel.default())
+    assert not list(tmp_path.iterdir())
