@@ -254,8 +254,11 @@ def cmd_live(args: argparse.Namespace) -> int:
     try:
         summary = run_live(settings)
     except KeyboardInterrupt:  # a second signal while the outputs were being finished: say what it cost
+        from avatar_engine.live.pipeline import stopped_by_signal
+
         record = settings.record
-        if record is not None and (not record.exists() or record.stat().st_mtime < started):
+        if record is not None and stopped_by_signal() and (not record.exists() or record.stat().st_mtime < started):
+            # (one signal while the loop started up stopped it before any recording began: nothing was cut short)
             print(f"avatar live: the recording {record} was not finished (a second signal stopped it; one stops "
                   "the run and keeps it)", file=sys.stderr)
         raise

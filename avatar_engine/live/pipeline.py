@@ -36,6 +36,14 @@ STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SI
 """Signals that end a run cleanly, outputs finalised (SIGHUP does not exist on Windows)."""
 END = object()
 """Put in a slot after the last frame of a finite source."""
+_SIGNALLED: list[int] = []
+"""Signals a running loop has taken as a request to stop, in this process (`stopped_by_signal`)."""
+
+
+def stopped_by_signal() -> bool:
+    """A live loop in this process has taken a signal as its request to stop: a KeyboardInterrupt after that is
+    the second signal, which cut the outputs' finishing short (one before the loop began cut nothing)."""
+    return bool(_SIGNALLED)
 
 
 class Slot:
@@ -206,6 +214,7 @@ class LivePipeline:
         previous: dict[int, object] = {}
 
         def request_stop(signum, frame) -> None:
+            _SIGNALLED.append(int(signum))
             self.interrupted = True
             self.stop_signal = int(signum)
             self._stop.set()

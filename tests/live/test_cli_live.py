@@ -193,10 +193,12 @@ def test_ctrl_c_finalises_the_recording(clip, tmp_path, stop):
 def test_a_second_signal_that_cost_the_recording_says_so(clip, tmp_path, capsys, monkeypatch, earlier):
     # a second Ctrl-C while the recording was being finished dropped it (a complete file or none), and the only
     # word was "interrupted"; an earlier take under the same name is kept, and is not this run's
-    from avatar_engine.live import session
+    from avatar_engine.live import pipeline, session
 
     def interrupted_twice(settings):
         raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "_SIGNALLED", [signal.SIGINT])  # the first, taken by the loop as its stop
 
     out = tmp_path / "take.mp4"
     if earlier:
@@ -207,3 +209,18 @@ def test_a_second_signal_that_cost_the_recording_says_so(clip, tmp_path, capsys,
     assert main(["live", "--source", str(clip["folder"]), "--record", str(out)]) == 130
     err = capsys.readouterr().err
     assert f"the recording {out} was not finished" in err and "interrupted" in err
+
+
+def test_one_signal_before_the_loop_starts_says_nothing_of_the_recording(clip, tmp_path, capsys, monkeypatch):
+    """Sweep: Ctrl-C 0.8 s in (the tracker still loading) printed 'the recording ... was not finished (a second
+    signal stopped it ...)' though one signal was sent and no recording had begun."""
+    from avatar_engine.live import pipeline, session
+
+    def interrupted_at_start(settings):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "_SIGNALLED", [])
+    monkeypatch.setattr(session, "run_live", interrupted_at_start)
+    assert main(["live", "--source", str(clip["folder"]), "--record", str(tmp_path / "take.mp4")]) == 130
+    err = capsys.readouterr().err
+    assert "was not finished" not in err and "interrupted" in err
