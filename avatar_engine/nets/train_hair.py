@@ -18,6 +18,7 @@ import numpy as np
 from avatar_engine.errors import InputError
 from avatar_engine.nets.hair_features import FEATURES, hair_features, mirror_features
 from avatar_engine.nets.hair_net import TARGETS, targets_from_labels
+from avatar_engine.nets.holdout import held_out_or_refused
 from avatar_engine.nets.onnx_file import write_network
 from avatar_engine.synth.dataset import load
 
@@ -72,6 +73,7 @@ def train(features: np.ndarray, targets: np.ndarray, options: TrainOptions = Tra
     order = np.random.default_rng(options.seed).permutation(n)
     n_val = int(round(n * options.validation))
     val, fit = order[:n_val], order[n_val:]
+    held_out_or_refused(n, n_val, options.validation)
     # mirrored photos double the training set: the grid flips, the turn and the parting change sign
     mirrored_targets = targets[fit].copy()
     mirrored_targets[:, PARTING] *= -1

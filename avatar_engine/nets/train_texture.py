@@ -21,6 +21,7 @@ import numpy as np
 
 from avatar_engine.errors import InputError
 from avatar_engine.nets.texture_data import load
+from avatar_engine.nets.holdout import held_out_or_refused
 from avatar_engine.nets.onnx_file import write_network
 from avatar_engine.nets.texture_net import (CHANNELS, COVERAGE, LOG_FLOOR, MODES, NET_SIZE, default_layout_id,
                                             seam_pairs, skin_layout)
@@ -128,6 +129,7 @@ def train(x: np.ndarray, truth: np.ndarray, options: TrainOptions = TrainOptions
     order = np.random.default_rng(options.seed).permutation(n)
     n_val = int(round(n * options.validation)) if n > 4 else 0
     val, fit = order[:n_val], order[n_val:]
+    held_out_or_refused(n, n_val, options.validation)
     coverage = torch.from_numpy(np.ascontiguousarray(x[0, COVERAGE]))  # the layout's: the same in every sample
     pairs = torch.from_numpy(seam_pairs(x.shape[-1]))
     xs, ts = torch.from_numpy(x), torch.from_numpy(truth)

@@ -134,3 +134,16 @@ def test_the_card_says_when_a_set_was_stopped_early(tmp_path, monkeypatch):
                                                                    **({"interrupted": True} if interrupted else {})}))
     _, _, data = train_hair.features_from_sets([tmp_path / "whole", tmp_path / "stopped"])
     assert [s.get("interrupted", False) for s in data["sets"]] == [False, True]
+
+
+def test_a_set_too_small_to_hold_any_out_is_refused():
+    """Sweep: `avatar train hair` on 2 samples wrote a network (by default over the shipped one) with validation
+    loss NaN and exit code 0."""
+    from avatar_engine.errors import InputError
+
+    rng = np.random.default_rng(0)
+    x = rng.random((4, FEATURES), dtype=np.float32)
+    y = np.concatenate([rng.integers(0, 2, (4, 1)), rng.random((4, 5))], 1).astype(np.float32)
+    with pytest.raises(InputError, match=r"4 samples leave none to hold out for validation \(10% of them\).*at "
+                                         r"least 6 samples"):
+        train(x, y, TrainOptions(seed=3, epochs=1))

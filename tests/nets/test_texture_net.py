@@ -176,7 +176,10 @@ def test_training_command_writes_a_model_the_builder_runs(tmp_path):
     assert manifest["kept"] == 1 and manifest["complete"]
     data = load(tmp_path / "set")
     assert data["refine"].shape == (1, CHANNELS, NET_SIZE, NET_SIZE) and np.isfinite(data["refine"]).all()
-    card = run([tmp_path / "set"], tmp_path / "model.onnx", TrainOptions(epochs=1, batch=1))
+    with pytest.raises(InputError, match="1 sample leaves none to hold out for validation"):
+        run([tmp_path / "set"], tmp_path / "model.onnx", TrainOptions(epochs=1, batch=1))
+    assert not (tmp_path / "model.onnx").exists()
+    card = run([tmp_path / "set"], tmp_path / "model.onnx", TrainOptions(epochs=1, batch=1, validation=0.0))
     assert card["train_samples"] == 1 and card["mode"] == "refine"
     net = TextureNet.open(tmp_path / "model.onnx", backend="torch")
     builder = SceneBuilder(256)
