@@ -230,10 +230,23 @@ class VmcSender:
         family, where = address
         try:
             if self._sock is None:
-                self._sock = socket.socket(family, socket.SOCK_DGRAM)
-                if family == socket.AF_INET:  # a broadcast target (255.255.255.255, a subnet's) needs leave to send
-                    self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-            self._sock.sendto(self.encode(solved), where)
+                sock = socket.socket(family, socket.SOCK_DGRAM)
+                try:
+                    if family == socket.AF_INET:  # a broadcast target (255.255.255.255, a subnet's) needs leave
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+                    # connected, the socket hears the target's "port unreachable": a receiver that is not running
+                    # (the commonest VMC mistake) took every frame in silence, counted as sent
+                    sock.connect(where)
+                except OSError:
+                    sock.close()
+                    raise
+                self._sock = sock
+            self._sock.send(self.encode(solved))
+        except ConnectionRefusedError:
+            self._fail(f"nothing is listening for VMC at {self.host}:{self.port} (is the receiver running, with "
+                       "this port set?)")
+            self.failed += 1
+            return False
         except OSError as exc:
             self._fail(f"cannot send VMC to {self.host}:{self.port}: {exc}")
             self.failed += 1

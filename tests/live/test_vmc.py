@@ -106,6 +106,34 @@ def test_unreachable_target_warns_once_and_keeps_going(caplog):
     assert len([r for r in caplog.records if "VMC" in r.getMessage()]) == 1
 
 
+def test_a_receiver_that_is_not_running_is_said_once_and_the_frames_counted_failed(caplog):
+    """Sweep: frames to a closed port went out in silence and were counted sent (60 of 60). Connected, the socket
+    hears the port unreachable; a receiver started later gets the frames after the retry."""
+    import time
+
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()  # a port nothing listens on
+    with caplog.at_level(logging.WARNING, logger="avatar_engine.live.vmc"):
+        with VmcSender("127.0.0.1", port) as sender:
+            for _ in range(20):
+                sender.send(solved_frame())
+                time.sleep(0.005)
+            assert sender.failed >= 10 and sender.sent <= 2, (sender.sent, sender.failed)
+            late = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # the receiver starts
+            late.bind(("127.0.0.1", port))
+            late.settimeout(5.0)
+            try:
+                time.sleep(2.1)  # RETRY_S
+                assert sender.send(solved_frame())
+                assert late.recv(65536).startswith(b"#bundle")
+            finally:
+                late.close()
+    said = [r.getMessage() for r in caplog.records if "VMC" in r.getMessage()]
+    assert len(said) == 1 and f"nothing is listening for VMC at 127.0.0.1:{port}" in said[0]
+
+
 @pytest.mark.parametrize("text, expected", [("127.0.0.1:39539", ("127.0.0.1", 39539)), ("studio", ("studio", DEFAULT_PORT)),
                                             ("studio.local.:9", ("studio.local.", 9)), ("my_pc:9", ("my_pc", 9)),
                                             (":40000", ("127.0.0.1", 40000)), ("[::1]:40000", ("::1", 40000)),
