@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import socket
 import time
 
@@ -48,34 +49,41 @@ def _arkit_name(name: str) -> str | None:
     return name if name in ARKIT_INDEX else None
 
 
-def parse_packet(text: str) -> tuple[np.ndarray, np.ndarray, bool] | None:
-    """One datagram -> ((52,) scores in [0, 1], (3,) head yaw/pitch/roll degrees, tracking flag); None if corrupt."""
+NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+"""A number as the app writes it: Python's float() also took '1_0' (as 10) and full-width digits."""
+POSE_NUMBERS = {"head": 6, "rightEye": 3, "leftEye": 3}
+"""How many numbers each pose entry holds (rotation, and the head's position): fewer is a datagram cut short."""
+
+
+def _number(text: str) -> float | None:
+    return float(text) if NUMBER.fullmatch(text.strip()) else None
+
+
+def parse_packet(text: str) -> tuple[np.ndarray, np.ndarray | None, bool] | None:
+    """One datagram -> ((52,) scores in [0, 1], (3,) head yaw/pitch/roll degrees or None when it has no head entry,
+    tracking flag); None if corrupt (a value that is no number, a pose entry cut short)."""
     scores = np.zeros(52, np.float32)
-    angles = np.zeros(3, np.float32)
+    angles = None
     seen = 0
     tracking = True
     for item in filter(None, (s.strip() for s in text.replace("=", "|").split("|"))):
         if "#" in item:
             key, _, values = item.partition("#")
-            try:
-                numbers = [float(v) for v in values.split(",")]
-            except ValueError:
+            numbers = [_number(v) for v in values.split(",")]
+            if None in numbers or len(numbers) < POSE_NUMBERS.get(key, 0):
+                return None  # cut inside the head ('head#-5.0,25.0') read as a head turned back to the front
+            if not all(math.isfinite(v) for v in numbers):  # "1e999" parses as inf: it crashed the solver
                 return None
-            if not all(math.isfinite(v) for v in numbers):  # "nan" parses as a float: it crashed the solver
-                return None
-            if key == "head" and len(numbers) >= 3:
+            if key == "head":
                 rx, ry, rz = numbers[:3]
                 if max(abs(rx), abs(ry), abs(rz)) > MAX_HEAD_DEG:
                     return None
-                angles[:] = (-ry, rx, -rz)
+                angles = np.array((-ry, rx, -rz), np.float32)
             continue
         sep = "&" if "&" in item else "-"
         name, _, value = item.rpartition(sep)
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-        if not math.isfinite(number):
+        number = _number(value)
+        if number is None or not math.isfinite(number):
             return None
         if name == "trackingStatus":
             tracking = number > 0
@@ -107,6 +115,8 @@ class IFacialMocapSource:
         self.corrupt = 0
         self.received = 0
         self._last_t = 0
+        self._last_angles = np.zeros(3, np.float32)
+        """The head's yaw, pitch, roll from the last datagram that had them."""
         self._started = time.monotonic()
         self._heard = False
         self._warned = False
@@ -160,6 +170,9 @@ class IFacialMocapSource:
         scores, angles, tracking = parsed
         if not tracking:
             return None
+        if angles is None:  # no head entry (a datagram cut before it): the head stays where it was
+            angles = self._last_angles
+        self._last_angles = angles
         self.received += 1
         t = max(time.monotonic_ns(), self._last_t + 1)
         self._last_t = t

@@ -25,9 +25,25 @@ def test_parse_both_versions(packet):
     assert np.allclose(angles, (-20.0, -10.5, -3.0))
 
 
-@pytest.mark.parametrize("packet", ["", "garbage", "jawOpen-abc|", "=head#1,2,x|jawOpen-3|"])
+@pytest.mark.parametrize("packet", ["", "garbage", "jawOpen-abc|", "=head#1,2,x|jawOpen-3|",
+                                    # sweep: cut inside the head, read as a head turned back to the front
+                                    V1[:V1.index("=head#") + 16], "jawOpen-40|=head#12|",
+                                    "jawOpen-1_0|", "jawOpen-\uff15\uff10|",  # float() took '1_0' as 10
+                                    V1.replace("rightEye#1.4,-0.2,0", "rightEye#1.4")])
 def test_corrupt_packets_are_rejected(packet):
     assert parse_packet(packet) is None
+
+
+def test_a_datagram_without_the_head_keeps_the_last_head_pose():
+    """Sweep: a datagram cut just before '=head#' parsed with the head at (0, 0, 0): a one-frame snap to the front."""
+    assert parse_packet("jawOpen-40|eyeBlink_L-10|")[1] is None
+    with IFacialMocapSource(port=0, host="127.0.0.1") as source, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as phone:
+        phone.sendto(V1.encode(), ("127.0.0.1", source.port))
+        turned = source.read_landmarks(1.0)
+        phone.sendto(V1[:V1.index("=head#")].encode(), ("127.0.0.1", source.port))
+        cut = source.read_landmarks(1.0)
+    assert np.allclose(cut.rotation, turned.rotation) and not np.allclose(cut.rotation, np.eye(3))
 
 
 def test_tracking_lost_flag():
