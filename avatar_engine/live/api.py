@@ -171,7 +171,10 @@ class LiveAvatar:
             raise RuntimeError("this LiveAvatar is tracking on another thread at the same time: one frame at a time")
         try:
             if self._tracker is None:
-                self._tracker = self._new_tracker()
+                from avatar_engine.native_log import native_stderr_silenced
+
+                with native_stderr_silenced():  # MediaPipe's start-up log lines went to the application's stderr
+                    self._tracker = self._new_tracker()
             return self._tracker.track(rgb, t_ns)
         finally:
             self._tracker_lock.release()

@@ -211,3 +211,22 @@ def test_a_recording_that_cannot_be_written_is_refused_when_made(tmp_path, name,
     # an API user heard of it only from FFmpeg once the whole run was over
     with pytest.raises(InputError, match=cause):
         RecordOutput(tmp_path / name)
+
+
+def test_tracking_leaves_the_applications_stderr_to_it(tmp_path):
+    """Review: the first process() printed MediaPipe's start-up lines (W0000 ..., INFO: Created TensorFlow Lite
+    XNNPACK delegate) to the application's stderr unless warm_up() was called first. A fresh process: MediaPipe
+    logs so once per process."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("mediapipe", reason="mediapipe is not installed (pip install 'avatar-engine[track]')")
+    code = ("import numpy as np\n"
+            "from avatar_engine.live import LiveAvatar, LiveOptions\n"
+            "with LiveAvatar(None, LiveOptions(render=False)) as live:\n"
+            "    for i in range(3):\n"
+            "        live.process(np.full((240, 320, 3), 128, np.uint8), (i + 1) * 33_000_000)\n"
+            "print('tracked')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "tracked", done.stderr[-1000:]
+    assert "W0000" not in done.stderr and "XNNPACK" not in done.stderr, done.stderr[-1000:]
