@@ -17,7 +17,8 @@ from PIL import Image, UnidentifiedImageError
 from avatar_engine.build.image import eight_bit
 from avatar_engine.head.arkit import ARKIT_NAMES
 from avatar_engine.head.geometry import vertex_normals
-from avatar_engine.io.glb_format import _BIN_CHUNK, _DTYPES, _JSON_CHUNK, _KINDS, _MAGIC, _WIDTHS, AvatarFileError
+from avatar_engine.io.glb_format import (_BIN_CHUNK, _DTYPES, _JSON_CHUNK, _KINDS, _MAGIC, _WIDTHS, FORMAT_VERSION,
+                                         AvatarFileError)
 from avatar_engine.records import Avatar, Material, Part, Skeleton
 
 WEIGHT_SUM_TOLERANCE = 2e-3
@@ -164,6 +165,11 @@ class _Reader:
         """asset.extras.avatar_engine (parts' order, generator, identity); empty in other tools' files."""
         self.ours = isinstance(block, dict)
         """Written by avatar_engine (`gltf_writer`): only then does COLOR_0 without _OCCLUSION hold occlusion."""
+        version = self.block.get("version", FORMAT_VERSION)
+        if self.ours and isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+            # the block's meaning changed with its version: read as this one, a newer file is read wrongly
+            raise AvatarFileError(f"written by a newer avatar-engine (its avatar block is format {version}; this "
+                                  f"one reads format {FORMAT_VERSION}): upgrade avatar-engine to read it")
 
     def avatar(self) -> Avatar:
         skinned = [node for node in self.nodes if "mesh" in node and "skin" in node]

@@ -463,6 +463,20 @@ def test_asset_min_version(glb_path: Path, tmp_path: Path, minimum: str) -> None
             read_glb(path)
 
 
+def test_a_file_from_a_newer_avatar_engine_is_named(glb_path: Path, tmp_path: Path) -> None:
+    # its avatar block's meaning changed with the version: read as this one, such a file is read wrongly
+    from avatar_engine.io.glb_format import FORMAT_VERSION
+
+    newer = _rewrite(glb_path, tmp_path,
+                     lambda doc, _: doc["asset"]["extras"]["avatar_engine"].update(version=FORMAT_VERSION + 1))
+    with pytest.raises(AvatarFileError, match=rf"written by a newer avatar-engine \(its avatar block is format "
+                                              rf"{FORMAT_VERSION + 1}; this one reads format {FORMAT_VERSION}\)"):
+        read_glb(newer)
+    same = _rewrite(glb_path, tmp_path, lambda doc, _: doc["asset"]["extras"]["avatar_engine"].update(
+        version=FORMAT_VERSION))
+    assert len(read_glb(same).parts) == len(read_glb(glb_path).parts)
+
+
 def test_asset_min_version_not_a_version(glb_path: Path, tmp_path: Path) -> None:
     path = _rewrite(glb_path, tmp_path, lambda doc, _: doc["asset"].update(minVersion=2))
     with pytest.raises(AvatarFileError, match=r"asset.minVersion is 2, not a glTF version"):
