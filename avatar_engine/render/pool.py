@@ -106,7 +106,7 @@ class RenderPool:
         if workers < 1 or depth < 1:
             raise ValueError(f"a render pool needs workers >= 1 and depth >= 1, got {workers} and {depth}")
         self.options = options or RenderOptions()
-        self.options.resolve(software=True)  # a size, sample count or option no renderer takes fails here, not in a worker
+        self.options.resolve(software=True)  # an option no renderer takes fails here, not in a worker
         w, h = self.options.size
         self.workers, self.depth, self.read = workers, depth, read
         spawn = mp.get_context("spawn")  # never fork a process that may hold a GL context or threads

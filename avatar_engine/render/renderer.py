@@ -322,8 +322,9 @@ class Renderer:
         largest = min(int(ctx.info.get("GL_MAX_RENDERBUFFER_SIZE", 0) or 16384),
                       int(ctx.info.get("GL_MAX_TEXTURE_SIZE", 0) or 16384))
         if max(w, h) > largest:  # moderngl said only "the framebuffer is not complete (INCOMPLETE_ATTACHMENT)"
-            raise InputError(f"a {w}x{h} frame is larger than this GL driver ({ctx.info.get('GL_RENDERER', 'unknown')}) "
-                             f"can draw: at most {largest} pixels a side")
+            driver = ctx.info.get("GL_RENDERER", "unknown")
+            raise InputError(f"a {w}x{h} frame is larger than this GL driver ({driver}) can draw: at most {largest} "
+                             "pixels a side")
         samples = self.options.samples if self.options.samples > 1 else 0
         if samples > ctx.max_samples:
             raise InputError(f"{samples} MSAA samples: this GL driver ({ctx.info.get('GL_RENDERER', 'unknown')}) "
