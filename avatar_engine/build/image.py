@@ -249,7 +249,8 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
     """
     if isinstance(image, Image.Image):  # its mode decides what the numbers mean (palette indices, CMYK)
         image = np.asarray(_to_rgb(upright(image)), np.uint8)
-    if not isinstance(image, np.ndarray):  # None, bytes, a file object all read "got shape ()"
+    if image is None or isinstance(image, (str, bytes, bytearray, memoryview)) or hasattr(image, "read"):
+        # None, bytes, a file object all read "got shape ()"; arrays of other libraries (torch) convert below
         raise InputError(f"expected a photo's path, an image array or a PIL image, got {type(image).__name__}"
                          + (" (the file's bytes? pass its path, or PIL.Image.open(io.BytesIO(data)))"
                             if isinstance(image, (bytes, bytearray, memoryview)) else ""))

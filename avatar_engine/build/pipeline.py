@@ -225,7 +225,7 @@ class Builder:
         from avatar_engine.perception import FaceLandmarkerOptions
         from avatar_engine.perception.choice import open_face_landmarker
 
-        options = options or BuildOptions()
+        options = BuildOptions() if options is None else options
         if not isinstance(options, BuildOptions):  # a dict of options failed on "'dict' object has no attribute"
             raise TypeError(f"options must be a BuildOptions (e.g. BuildOptions(texture=False)), got "
                             f"{type(options).__name__}")

@@ -144,6 +144,8 @@ class Animator:
         """'tracking', 'holding' (face just lost), 'easing' (toward idle), 'idle', or 'calibrating'."""
         self.rejected = 0
         """Frames refused for values that are not numbers (shown as no face)."""
+        self.used = False
+        """The last `update` animated a face from its frame (False: no face, or one refused)."""
         self.cut = 0
         """Frames of a face too far beyond the image's edges (`cut_by_edge`; shown as no face)."""
         self.blinks = BlinkRange()
@@ -194,6 +196,7 @@ class Animator:
         elif frame is not None and cut_by_edge(frame):
             self.cut += 1  # the pose held is the last whole face's, not one MediaPipe half guessed
             frame = None
+        self.used = frame is not None
         if frame is None:
             shown = self._lost(now_s)
         else:

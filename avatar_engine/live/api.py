@@ -27,14 +27,16 @@ from avatar_engine.live.outputs import LiveFrame
 from avatar_engine.records import Avatar
 from avatar_engine.render.camera import Camera
 from avatar_engine.render.context import current_context_kept, current_egl_context, headless_context, made_current
-from avatar_engine.render.renderer import STUDIO_BACKDROP
+from avatar_engine.render.renderer import MSAA_SAMPLES, STUDIO_BACKDROP, whole_number
 from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
 from avatar_engine.solve.solver import to_expression
 
 
 MIN_FRAME_GAP_NS = 100_000
-"""Frames closer than this (10,000 a second) are times in another unit: milliseconds or frame numbers passed as
-t_ns were taken, and kept every frame calibrating, weights 0, for 600 frames (then filtered on nanosecond gaps)."""
+"""Frames closer than this (10,000 a second), `SHORT_GAPS` times in a row, are times in another unit: milliseconds or
+frame numbers passed as t_ns were taken, and kept every frame calibrating, weights 0, for 600 frames (then filtered
+on nanosecond gaps). One such gap is two datagrams of a burst stamped on arrival (a phone app over Wi-Fi)."""
+SHORT_GAPS = 3
 SCORE_SLACK = 0.01
 """How far beyond [0, 1] a tracker's score may read (float rounding) before it is a score on another scale."""
 
@@ -49,7 +51,7 @@ def checked_landmarks(landmarks: LandmarkFrame | None) -> None:
         raise TypeError(f"landmarks must be an avatar_engine.solve.frames.LandmarkFrame or None, got "
                         f"{type(landmarks).__name__}")
     scores = np.asarray(landmarks.scores)
-    if scores.shape != (52,) or not np.issubdtype(scores.dtype, np.number):
+    if scores.shape != (52,) or scores.dtype.kind not in "fiu":
         raise ValueError(f"LandmarkFrame.scores must be the 52 ARKit scores in ARKit order, got {scores.dtype} of "
                          f"shape {scores.shape}")
     finite = scores[np.isfinite(scores)]
@@ -57,21 +59,17 @@ def checked_landmarks(landmarks: LandmarkFrame | None) -> None:
         raise ValueError(f"LandmarkFrame.scores must lie in [0, 1], got {finite.min():g} to {finite.max():g}"
                          + (" (a 0-100 scale? divide by 100)" if finite.max() > 1.0 + SCORE_SLACK else ""))
     rotation = np.asarray(landmarks.rotation)
-    if rotation.shape != (3, 3) or not np.issubdtype(rotation.dtype, np.number):
+    if rotation.shape != (3, 3) or rotation.dtype.kind not in "fiu":
         raise ValueError(f"LandmarkFrame.rotation must be the head's (3, 3) rotation, got {rotation.dtype} of shape "
                          f"{rotation.shape}" + (" (a 4 x 4 transform's upper-left 3 x 3 is it)"
                                                 if rotation.shape == (4, 4) else ""))
     if landmarks.points is not None:
         points = np.asarray(landmarks.points)
-        if points.ndim != 2 or points.shape[1] != 3 or len(points) < 468 or not np.issubdtype(points.dtype,
-                                                                                                  np.number):
+        if points.ndim != 2 or points.shape[1] != 3 or len(points) < 468 or points.dtype.kind not in "fiu":
             raise ValueError(f"LandmarkFrame.points must be MediaPipe's (478, 3) landmarks or None, got "
                              f"{points.dtype} of shape {points.shape}")
 
 
-MSAA_SAMPLES = (0, 1, 2, 4, 8)
-"""The MSAA sample counts OpenGL drivers offer (moderngl refused others with a bare 'the number of samples is
-invalid')."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +97,7 @@ class LiveOptions:
 
     def __post_init__(self) -> None:
         w, h = self.size
-        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (w, h)):
+        if not all(whole_number(v) for v in (w, h)):
             raise ValueError(f"render size must be whole pixels (width, height), got {self.size!r}")
         if not (16 <= w <= 8192 and 16 <= h <= 8192):
             raise ValueError(f"render size {w}x{h} is outside 16..8192 pixels")
@@ -157,6 +155,8 @@ class LiveAvatar:
             self._finish = gil_free_finish() or self.renderer.finish
         self._t0 = time.monotonic_ns()
         self._last_t_ns: int | None = None
+        self._short_gaps = 0
+        """Frames in a row given under MIN_FRAME_GAP_NS after the one before."""
         self._last_wall_ns = 0
         self._closed = False
 
@@ -255,7 +255,7 @@ class LiveAvatar:
         self._check_open()
         self._check_time(t_ns, given)  # before tracking: a refused frame has not used its time up
         self.check_thread()
-        return self.process_landmarks(self.track(rgb, t_ns), t_ns)
+        return self._animated(self.track(rgb, t_ns), t_ns, given)
 
     def process_landmarks(self, landmarks: LandmarkFrame | None, t_ns: int | None = None) -> LiveFrame:
         """Animate and render from already tracked scores and pose (phone apps, other trackers). t_ns: the frame's
@@ -272,28 +272,37 @@ class LiveAvatar:
                     if self._last_t_ns is not None else time.monotonic_ns() - self._t0
         elif landmarks is not None and landmarks.t_ns != t_ns:
             landmarks = replace(landmarks, t_ns=int(t_ns))  # the filters and calibration run on the time given
-        self._check_time(int(t_ns), given)
-        self._last_t_ns, self._last_wall_ns = int(t_ns), time.monotonic_ns()
-        refused = self.animator.rejected + self.animator.cut
+        return self._animated(landmarks, int(t_ns), given)
+
+    def _animated(self, landmarks: LandmarkFrame | None, t_ns: int, given: bool) -> LiveFrame:
+        """Animate (and draw) one frame at media time t_ns (given: by the caller, not the clock)."""
+        self._check_time(t_ns, given)
+        self._short_gaps = self._short_gaps + 1 if given and self._short_gap(t_ns) else 0
+        self._last_t_ns, self._last_wall_ns = t_ns, time.monotonic_ns()
         solved = self.animate(landmarks, t_ns)
-        tracked = landmarks is not None and self.animator.rejected + self.animator.cut == refused
         rgba = None
         if self.renderer is not None:
             self.draw(solved)
             rgba = self.read()
-        return LiveFrame(solved, rgba, -1, None, tracked, self.animator.state, int(t_ns))
+        return LiveFrame(solved, rgba, -1, None, self.animator.used, self.animator.state, t_ns)
+
+    def _short_gap(self, t_ns: int) -> bool:
+        return self._last_t_ns is not None and t_ns - self._last_t_ns < MIN_FRAME_GAP_NS
 
     def _check_time(self, t_ns: int, given: bool = True) -> None:
-        """ValueError for a frame time that does not follow the last one (given: by the caller, not the clock)."""
+        """ValueError for a frame time that does not follow the last one, or that makes `SHORT_GAPS` frames in a row
+        under MIN_FRAME_GAP_NS apart (given: by the caller, not the clock; one short gap is two datagrams of a burst,
+        stamped as they arrived)."""
         if self._last_t_ns is None:
             return
         if t_ns <= self._last_t_ns:
             # the filters pass nothing on at no elapsed time: a repeated time froze the face for good
             raise ValueError(f"frame times must increase: t_ns {t_ns} after {self._last_t_ns} (in nanoseconds; "
                              "give a time with every frame or with none)")
-        if given and t_ns - self._last_t_ns < MIN_FRAME_GAP_NS:
-            raise ValueError(f"frames {t_ns - self._last_t_ns} ns apart: t_ns is in nanoseconds "
-                             "(time.monotonic_ns(), or seconds x 1e9), not milliseconds or frame numbers")
+        if given and self._short_gap(t_ns) and self._short_gaps + 1 >= SHORT_GAPS:
+            raise ValueError(f"{SHORT_GAPS} frames in a row under {MIN_FRAME_GAP_NS // 1000} us apart (the last "
+                             f"{t_ns - self._last_t_ns} ns): t_ns is in nanoseconds (time.monotonic_ns(), or "
+                             "seconds x 1e9), not milliseconds or frame numbers")
 
     def recalibrate(self) -> None:
         """Take the next second of frames as the person's resting face."""

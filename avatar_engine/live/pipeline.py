@@ -37,11 +37,11 @@ STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SI
 END = object()
 """Put in a slot after the last frame of a finite source."""
 _SIGNALLED: list[int] = []
-"""Signals a running loop has taken as a request to stop, in this process (`stopped_by_signal`)."""
+"""Signals the last live loop run in this process took as a request to stop (`stopped_by_signal`)."""
 
 
 def stopped_by_signal() -> bool:
-    """A live loop in this process has taken a signal as its request to stop: a KeyboardInterrupt after that is
+    """The last live loop run in this process took a signal as its request to stop: a KeyboardInterrupt after that is
     the second signal, which cut the outputs' finishing short (one before the loop began cut nothing)."""
     return bool(_SIGNALLED)
 
@@ -212,6 +212,7 @@ class LivePipeline:
             yield
             return
         previous: dict[int, object] = {}
+        _SIGNALLED.clear()  # this run's signals: an earlier run in this process (an application's) is over
 
         def request_stop(signum, frame) -> None:
             _SIGNALLED.append(int(signum))
@@ -428,7 +429,7 @@ class LivePipeline:
             else:
                 now_s = item.t_media_ns * 1e-9
                 solved = self._timed("solve", live.animator.update, item.landmarks, now_s)
-                index, t_capture, tracked = item.index, item.t_capture_ns, item.landmarks is not None
+                index, t_capture, tracked = item.index, item.t_capture_ns, live.animator.used
             last_media_s, last_wall = now_s, time.monotonic()
             rgba = None
             if live.renderer is not None:

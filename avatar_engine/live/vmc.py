@@ -250,6 +250,9 @@ class VmcSender:
         except OSError as exc:
             self._fail(f"cannot send VMC to {self.host}:{self.port}: {exc}")
             self.failed += 1
+            # connected, the socket keeps the route and source address it was made with: after a network change
+            # (another Wi-Fi, a new DHCP lease) every send failed for good; the retry makes a new one
+            self.close()
             return False
         self.sent += 1
         return True

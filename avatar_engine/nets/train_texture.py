@@ -28,6 +28,8 @@ from avatar_engine.nets.texture_net import (CHANNELS, COVERAGE, LOG_FLOOR, MODES
 
 WIDTHS = (16, 24, 32, 48)
 """Encoder widths at NET_SIZE, /2, /4, /8; the bottom (NET_SIZE / 16) has the last width again."""
+HOLD_OUT_FROM = 5
+"""A set smaller than this holds no sample out (each is a whole photo's texture: too few to spare one)."""
 SEAM_WEIGHT = 1.0
 """Weight of the seam term: mean |offset step| across seams in log units, times 255 (as the L1 term's units)."""
 
@@ -127,9 +129,9 @@ def train(x: np.ndarray, truth: np.ndarray, options: TrainOptions = TrainOptions
     torch.set_num_threads(1)
     n = len(x)
     order = np.random.default_rng(options.seed).permutation(n)
-    n_val = int(round(n * options.validation)) if n > 4 else 0
+    n_val = int(round(n * options.validation)) if n >= HOLD_OUT_FROM else 0
     val, fit = order[:n_val], order[n_val:]
-    held_out_or_refused(n, n_val, options.validation)
+    held_out_or_refused(n, n_val, options.validation, least=HOLD_OUT_FROM)
     coverage = torch.from_numpy(np.ascontiguousarray(x[0, COVERAGE]))  # the layout's: the same in every sample
     pairs = torch.from_numpy(seam_pairs(x.shape[-1]))
     xs, ts = torch.from_numpy(x), torch.from_numpy(truth)

@@ -118,6 +118,8 @@ class RenderPool:
         """(worker, slot) of every submitted, not yet collected frame, oldest first."""
         self._ready: deque[np.ndarray] = deque()
         self._submitted = 0
+        self._broken = False
+        """A worker exited or hung: nothing more is sent or waited for."""
         self.render_ms: deque[float] = deque(maxlen=256)
         """The workers' own times to render recent frames (to glFinish), milliseconds."""
         self.read_ms: deque[float] = deque(maxlen=256)
@@ -161,6 +163,13 @@ class RenderPool:
         return len(self._pending) + len(self._ready)
 
     def _receive(self, worker: int, timeout_s: float, doing: str):
+        try:
+            return self._answer(worker, timeout_s, doing)
+        except BackendError:
+            self._broken = True  # a worker gone or hung: its answers will not come, or not in order
+            raise
+
+    def _answer(self, worker: int, timeout_s: float, doing: str):
         conn, proc = self._conns[worker], self._procs[worker]
         deadline = time.monotonic() + timeout_s
         while not conn.poll(POLL_S):
@@ -183,6 +192,8 @@ class RenderPool:
 
         if not self._procs:
             raise RuntimeError("the render pool is closed")
+        if self._broken:
+            raise BackendError("this render pool lost a worker (it exited or hung): make a new one")
         check_frame(expression, camera, model)
         if len(self._pending) >= self.capacity:
             self._ready.append(self._take_oldest())
@@ -207,6 +218,7 @@ class RenderPool:
             raise BackendError(f"render worker {worker} could not render a frame: {message[2]}")
         _, done_slot, render_ms, read_ms = message
         if done_slot != slot:
+            self._broken = True
             raise BackendError(f"render worker {worker} answered slot {done_slot}, expected {slot}")
         self._pending.popleft()
         self.render_ms.append(render_ms)
@@ -248,13 +260,12 @@ class RenderPool:
         """Drop the frames in flight, waiting for each so that its slot is free again; a frame that fails is dropped
         too, and a worker that is gone leaves nothing to wait for."""
         self._ready.clear()
-        while self._pending:
-            left = len(self._pending)
+        while self._pending and not self._broken:  # broken, a hung worker was waited for once already
             try:
                 self._take_oldest()
             except BackendError:
-                if len(self._pending) == left:  # not answered (the worker exited or hangs): nothing will come
-                    self._pending.clear()
+                pass  # that frame failed (dropped), or its worker is gone (broken: the loop ends)
+        self._pending.clear()
 
     def close(self) -> None:
         """Stop the workers (a few seconds at most) and free the shared memory; frames not collected are lost."""

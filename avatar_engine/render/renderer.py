@@ -65,6 +65,11 @@ class Lighting:
     exposure: float = 1.0
 
 
+MSAA_SAMPLES = (0, 1, 2, 4, 8)
+"""The MSAA sample counts OpenGL drivers offer (moderngl refused others with a bare 'the number of samples is
+invalid'); 0 and 1 turn multisampling off."""
+
+
 @dataclass(frozen=True)
 class RenderOptions:
     """How frames look and how they are made. `None` fields pick what suits the GL driver (see `resolve`)."""
@@ -121,15 +126,13 @@ class RenderOptions:
     def _check_values(self) -> None:
         """ValueError for a size, sample count or backdrop no frame can have; moderngl said "the number of samples
         is invalid" for 3, or "'float' object cannot be interpreted as an integer" for a size of (640.0, 360.0)."""
-        size = tuple(self.size) if isinstance(self.size, (tuple, list)) else ()
-        if len(size) != 2 or not all(_whole(v) and v > 0 for v in size):
+        size = tuple(self.size) if isinstance(self.size, (tuple, list, np.ndarray)) else ()
+        if len(size) != 2 or not all(whole_number(v) and v > 0 for v in size):
             raise ValueError(f"RenderOptions.size must be (width, height), two whole numbers of pixels above 0, "
                              f"got {self.size!r}")
-        samples = self.samples
-        if samples is not None and not (_whole(samples) and (samples in (0, 1) or
-                                                              (samples > 1 and samples & (samples - 1) == 0))):
-            raise ValueError(f"RenderOptions.samples must be 0 or 1 (off), or 2, 4, 8 or 16 MSAA samples, got "
-                             f"{samples!r}")
+        if self.samples is not None and not (whole_number(self.samples) and self.samples in MSAA_SAMPLES):
+            raise ValueError(f"RenderOptions.samples must be 0 or 1 (off), or {', '.join(map(str, MSAA_SAMPLES[2:]))} "
+                             f"MSAA samples, got {self.samples!r}")
         if self.background is not None:
             rows = np.asarray(self.background, dtype=object)
             if rows.shape != (2, 3) or not all(isinstance(v, (int, float, np.number)) and np.isfinite(float(v))
@@ -138,7 +141,7 @@ class RenderOptions:
                                  f"bottom), e.g. STUDIO_BACKDROP, got {self.background!r}")
 
 
-def _whole(value) -> bool:
+def whole_number(value) -> bool:
     """An int (numpy's too), not a bool or a float."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
@@ -286,23 +289,24 @@ def check_frame(expression: Expression, camera, model: np.ndarray | None = None)
         raise InputError(f"the expression must be an avatar_engine.records.Expression (e.g. "
                          f"Expression.from_names({{'jawOpen': 1.0}})), got {type(expression).__name__}")
     weights = np.asarray(expression.weights)
-    if weights.shape != (52,) or not np.issubdtype(weights.dtype, np.number):
+    if weights.shape != (52,) or weights.dtype.kind not in "fiu":
         raise InputError(f"Expression.weights must be the 52 ARKit weights, got {weights.dtype} of shape "
                          f"{weights.shape}")
     for joint, rotation in expression.rotations.items():  # a NaN turn drew nothing, silently
         rotation = np.asarray(rotation)
-        if rotation.shape != (3, 3) or not np.issubdtype(rotation.dtype, np.number):
+        if rotation.shape != (3, 3) or rotation.dtype.kind not in "fiu":
             raise InputError(f"the {joint} joint's rotation must be a (3, 3) matrix, got {rotation.dtype} of shape "
                              f"{rotation.shape}")
         if not np.isfinite(rotation).all():
             raise InputError(f"the {joint} joint's rotation holds NaN or infinite values")
-    missing = [name for name in CAMERA_FIELDS if not hasattr(camera, name)]
+    # (a Camera has them all; hasattr on its position property did its trigonometry every frame)
+    missing = [] if isinstance(camera, Camera) else [name for name in CAMERA_FIELDS if not hasattr(camera, name)]
     if missing:
         raise InputError(f"the camera must be an avatar_engine.render.camera.Camera (or have "
                          f"{', '.join(CAMERA_FIELDS)}); a {type(camera).__name__} lacks {', '.join(missing)}")
     if model is not None:
         matrix = np.asarray(model)
-        if matrix.shape != (4, 4) or not np.issubdtype(matrix.dtype, np.number) or not np.isfinite(matrix).all():
+        if matrix.shape != (4, 4) or matrix.dtype.kind not in "fiu" or not np.isfinite(matrix).all():
             raise InputError(f"the model matrix must be a finite (4, 4) matrix, got {matrix.dtype} of shape "
                              f"{matrix.shape}")
 

@@ -126,11 +126,20 @@ def test_arrays_are_accepted_in_common_forms():
 
 
 @pytest.mark.parametrize("thing, named", [(None, "NoneType$"), (b"\x89PNG", r"bytes \(the file's bytes\? pass its "
-                                                                            r"path"), ([[0, 1]], "list$")])
+                                                                            r"path"), ("me.jpg", "str$")])
 def test_what_is_no_image_is_named_by_its_type(thing, named):
     # review: None, bytes and file objects all read "got shape ()"
     with pytest.raises(InputError, match=rf"expected a photo's path, an image array or a PIL image, got {named}"):
         as_rgb(thing)
+
+
+def test_another_librarys_array_is_taken():
+    # review: a torch tensor (anything numpy converts) was refused by the type check above
+    class Tensorish:
+        def __array__(self, dtype=None, copy=None):
+            return np.full((80, 120, 3), 200, np.uint8)
+
+    assert as_rgb(Tensorish()).shape == (80, 120, 3)
 
 
 def test_a_malformed_exif_tag_elsewhere_still_turns_the_photo_upright(tmp_path):

@@ -75,9 +75,17 @@ def test_a_tracker_that_cannot_start_gives_its_own_error(capsys, tmp_path, monke
 
 
 def test_live_on_a_folder_records_and_writes_stats(clip, tmp_path, capsys):
+    import socket
+
     out, stats = tmp_path / "live.mp4", tmp_path / "stats.json"
-    code = main(["live", "--source", str(clip["folder"]), "--record", str(out), "--stats", str(stats),
-                 "--size", "96x64", "--samples", "0", "--lossless", "--vmc", "127.0.0.1:9"])
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # a VMC receiver that takes the frames unread
+    receiver.bind(("127.0.0.1", 0))
+    try:
+        code = main(["live", "--source", str(clip["folder"]), "--record", str(out), "--stats", str(stats),
+                     "--size", "96x64", "--samples", "0", "--lossless",
+                     "--vmc", f"127.0.0.1:{receiver.getsockname()[1]}"])
+    finally:
+        receiver.close()
     assert code == 0
     assert frames_in(out) == len(clip["jaw"])
     data = json.loads(stats.read_text())

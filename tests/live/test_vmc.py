@@ -134,6 +134,42 @@ def test_a_receiver_that_is_not_running_is_said_once_and_the_frames_counted_fail
     assert len(said) == 1 and f"nothing is listening for VMC at 127.0.0.1:{port}" in said[0]
 
 
+def test_a_socket_that_failed_is_made_again_on_the_retry(monkeypatch):
+    """Review: connected, the socket keeps the route and source address it was made with; after a network change
+    every send failed (ENETUNREACH) for the rest of the run. A failed socket is closed and the retry makes a new one."""
+    import errno
+
+    from avatar_engine.live import vmc
+
+    made = []
+
+    class Socket:
+        def __init__(self, family, kind):
+            made.append(self)
+            self.closed = False
+
+        def setsockopt(self, *args):
+            pass
+
+        def connect(self, where):
+            pass
+
+        def send(self, data):
+            if len(made) == 1:  # the first socket's route is gone
+                raise OSError(errno.ENETUNREACH, "Network is unreachable")
+            return len(data)
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(vmc.socket, "socket", Socket)
+    sender = VmcSender("127.0.0.1", 39539)
+    assert not sender.send(solved_frame()) and made[0].closed
+    sender._retry_at = 0.0  # the retry's time has come
+    assert sender.send(solved_frame()) and len(made) == 2
+    sender.close()
+
+
 @pytest.mark.parametrize("text, expected", [("127.0.0.1:39539", ("127.0.0.1", 39539)), ("studio", ("studio", DEFAULT_PORT)),
                                             ("studio.local.:9", ("studio.local.", 9)), ("my_pc:9", ("my_pc", 9)),
                                             (":40000", ("127.0.0.1", 40000)), ("[::1]:40000", ("::1", 40000)),

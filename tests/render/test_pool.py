@@ -184,3 +184,24 @@ def test_a_worker_gone_with_frames_unread_is_one_error():
     pool._conns, pool._procs = [Reset()], [Killed()]
     with pytest.raises(BackendError, match=r"render worker 0 exited \(code -9\) during a frame"):
         pool._receive(0, 1.0, "a frame")
+
+
+def test_a_hung_worker_is_waited_for_once_and_the_pool_says_it_is_broken(template, monkeypatch):
+    """Review: map's discarding of frames in flight waited for the hung worker a second time (2 x FRAME_TIMEOUT_S);
+    the pool then took frames its worker would never answer."""
+    import signal
+    import time
+
+    monkeypatch.setattr(pool_module, "FRAME_TIMEOUT_S", 2.0)
+    with RenderPool(template, RenderOptions(size=SIZE), workers=1, depth=2) as pool:
+        assert len(list(pool.map(FRAMES[:1]))) == 1
+        os.kill(pool._procs[0].pid, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            with pytest.raises(BackendError, match="did not answer within 2 s"):
+                list(pool.map(FRAMES[:4]))
+            assert time.monotonic() - t0 < 3.5, "waited for once, not again while discarding"
+            with pytest.raises(BackendError, match="lost a worker"):
+                pool.submit(*FRAMES[0])
+        finally:
+            os.kill(pool._procs[0].pid, signal.SIGCONT)

@@ -536,7 +536,7 @@ def test_load_and_read_name_their_misuse(ctx, tmp_path):
 
 
 @pytest.mark.parametrize("options, message", [
-    (dict(samples=3), r"samples must be 0 or 1 \(off\), or 2, 4, 8 or 16 MSAA samples, got 3"),
+    (dict(samples=3), r"samples must be 0 or 1 \(off\), or 2, 4, 8 MSAA samples, got 3"),
     (dict(samples=-1), "samples must be 0 or 1"),
     (dict(size=(640.0, 360.0)), r"size must be \(width, height\), two whole numbers of pixels above 0"),
     (dict(size=(0, 10)), "two whole numbers of pixels above 0"),
