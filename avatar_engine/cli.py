@@ -134,6 +134,9 @@ def _still_options(size: tuple[int, int], background: str, samples: int):
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from avatar_engine.demo import framed_camera
     from avatar_engine.records import Expression, euler_rotation
     from avatar_engine.render.camera import Camera
     from avatar_engine.render.context import headless_context
@@ -157,10 +160,13 @@ def cmd_render(args: argparse.Namespace) -> int:
     avatar = _load_avatar(args.avatar)
     rotations = {"neck": euler_rotation(0.4 * args.yaw, 0.4 * args.pitch),
                  "head": euler_rotation(0.6 * args.yaw, 0.6 * args.pitch)}
+    # framed to the head at the default field of view, then --fov zooms from there: a fixed aim cut a built head's
+    # hair off at the top, or left a small head in the lower half
+    framed = framed_camera(avatar, Camera(yaw_deg=args.view_yaw, pitch_deg=args.view_pitch), size[0] / size[1])
+    camera = replace(framed, fov_y_deg=args.fov)
     with Renderer(headless_context(), options) as renderer:
         renderer.load(avatar)
-        renderer.render(Expression.from_names(weights, **rotations),
-                        Camera(yaw_deg=args.view_yaw, pitch_deg=args.view_pitch, fov_y_deg=args.fov))
+        renderer.render(Expression.from_names(weights, **rotations), camera)
         write_png(renderer.read(), out)
     print(f"wrote {out}")
     return 0
@@ -641,7 +647,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--view-yaw", type=float, default=0.0, help="camera orbit in degrees")
     p.add_argument("--view-pitch", type=float, default=4.0,
                    help="camera elevation in degrees: positive looks down on the head, negative up from below")
-    p.add_argument("--fov", type=float, default=24.0, help="vertical field of view in degrees")
+    p.add_argument("--fov", type=float, default=24.0, help="vertical field of view in degrees (the head is framed "
+                   "to fill the picture at 24; less zooms in)")
     p.add_argument("--size", default="1024x1024")
     p.add_argument("--samples", type=int, default=4, help="MSAA samples")
     p.add_argument("--background", default="transparent", help="transparent (RGBA) or studio")

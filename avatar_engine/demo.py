@@ -85,16 +85,19 @@ def duration(keys: tuple[Key, ...] = SHOWREEL) -> float:
     return keys[-1].time
 
 
-def framed_camera(avatar: Avatar, camera: Camera = CAMERA) -> Camera:
-    """`camera` aimed and set back so that `avatar` fits its frame: from just below the chin (the lowest skin in
-    front of the neck) to the top of the hair or skull. A built head with full hair is taller than the default one,
-    and the default's camera cut its chin off."""
+def framed_camera(avatar: Avatar, camera: Camera = CAMERA, aspect: float = 16 / 9) -> Camera:
+    """`camera` aimed and set back so that `avatar` fits its frame (width / height `aspect`): from just below the
+    chin (the lowest skin in front of the neck) to the top of the hair or skull, and side to side in a frame
+    narrower than the head. A built head with full hair is taller than the default one, and the default's camera
+    cut its chin off."""
     skin = avatar.part("skin").positions
     front = skin[skin[:, 2] > skin[:, 2].max() - FACE_DEPTH]  # the face's front: nose, lips, chin
     bottom = float(front[:, 1].min()) - CHIN_CLEARANCE
     top = float(max(p.positions[:, 1].max() for p in avatar.parts))
+    width = float(max(p.positions[:, 0].max() for p in avatar.parts) - min(p.positions[:, 0].min()
+                                                                          for p in avatar.parts))
     half_fov = np.radians(camera.fov_y_deg) / 2
-    distance = (top - bottom) * FRAME_MARGIN / (2 * np.tan(half_fov))
+    distance = max(top - bottom, width / aspect) * FRAME_MARGIN / (2 * np.tan(half_fov))
     return replace(camera, target=(camera.target[0], (top + bottom) / 2, camera.target[2]), distance=distance)
 
 

@@ -104,6 +104,33 @@ def test_render_writes_rgba_png(glb, tmp_path):
     assert image.shape == (96, 96, 4) and image[0, 0, 3] == 0 and image[48, 48, 3] == 255
 
 
+@pytest.mark.parametrize("lift, size", [(0.0, "96x96"), (0.25, "96x96"), (0.0, "54x96")],
+                         ids=["template", "standing_higher", "portrait"])
+def test_render_frames_the_head(glb, tmp_path, lift, size):
+    """Review: the camera aimed at a fixed point: a taller built head lost the top of its hair, a synthetic one
+    (standing up to 0.37 m higher) sat small or off the frame. The head is framed, hair top to just below the chin,
+    side to side in a portrait frame."""
+    import dataclasses
+
+    from avatar_engine.io import read_glb, write_glb
+
+    avatar = read_glb(glb)
+    up = np.float32([0.0, lift, 0.0])
+    lifted = dataclasses.replace(
+        avatar, parts=tuple(dataclasses.replace(p, positions=p.positions + up) for p in avatar.parts),
+        skeleton=dataclasses.replace(avatar.skeleton, rest_positions=avatar.skeleton.rest_positions + up))
+    path = tmp_path / "lifted.glb"
+    write_glb(lifted, path)
+    out = tmp_path / "framed.png"
+    assert main(["render", str(path), "--size", size, "-o", str(out)]) == 0
+    alpha = np.asarray(Image.open(out))[..., 3] > 0
+    rows, cols = np.flatnonzero(alpha.any(1)), np.flatnonzero(alpha.any(0))
+    h, w = alpha.shape
+    assert rows[0] > 0 and cols[0] > 0 and cols[-1] < w - 1, "nothing of the head is cut at the top or sides"
+    if w == h:  # the head's height sets the framing: it fills the frame, the neck running out at the bottom
+        assert rows[0] <= 0.12 * h and rows[-1] == h - 1
+
+
 def test_render_views_the_head_from_below_and_above(glb, tmp_path):
     """--view-pitch raises or lowers the camera (views of the crown, the chin and the neck's underside)."""
     seen = {}
