@@ -27,7 +27,7 @@ from avatar_engine.live.outputs import LiveFrame
 from avatar_engine.records import Avatar
 from avatar_engine.render.camera import Camera
 from avatar_engine.render.context import current_context_kept, current_egl_context, headless_context, made_current
-from avatar_engine.render.renderer import MSAA_SAMPLES, STUDIO_BACKDROP, whole_number
+from avatar_engine.render.renderer import MSAA_SAMPLES, STUDIO_BACKDROP, numbers_of_shape, whole_number
 from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
 from avatar_engine.solve.solver import to_expression
 
@@ -51,7 +51,7 @@ def checked_landmarks(landmarks: LandmarkFrame | None) -> None:
         raise TypeError(f"landmarks must be an avatar_engine.solve.frames.LandmarkFrame or None, got "
                         f"{type(landmarks).__name__}")
     scores = np.asarray(landmarks.scores)
-    if scores.shape != (52,) or scores.dtype.kind not in "fiu":
+    if not numbers_of_shape(scores, (52,)):
         raise ValueError(f"LandmarkFrame.scores must be the 52 ARKit scores in ARKit order, got {scores.dtype} of "
                          f"shape {scores.shape}")
     finite = scores[np.isfinite(scores)]
@@ -59,7 +59,7 @@ def checked_landmarks(landmarks: LandmarkFrame | None) -> None:
         raise ValueError(f"LandmarkFrame.scores must lie in [0, 1], got {finite.min():g} to {finite.max():g}"
                          + (" (a 0-100 scale? divide by 100)" if finite.max() > 1.0 + SCORE_SLACK else ""))
     rotation = np.asarray(landmarks.rotation)
-    if rotation.shape != (3, 3) or rotation.dtype.kind not in "fiu":
+    if not numbers_of_shape(rotation, (3, 3)):
         raise ValueError(f"LandmarkFrame.rotation must be the head's (3, 3) rotation, got {rotation.dtype} of shape "
                          f"{rotation.shape}" + (" (a 4 x 4 transform's upper-left 3 x 3 is it)"
                                                 if rotation.shape == (4, 4) else ""))

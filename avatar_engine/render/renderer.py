@@ -141,6 +141,12 @@ class RenderOptions:
                                  f"bottom), e.g. STUDIO_BACKDROP, got {self.background!r}")
 
 
+def numbers_of_shape(value, shape: tuple[int, ...]) -> bool:
+    """`value` is an array (or list) of numbers of this shape."""
+    array = np.asarray(value)
+    return array.shape == shape and array.dtype.kind in "fiu"
+
+
 def whole_number(value) -> bool:
     """An int (numpy's too), not a bool or a float."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
@@ -288,13 +294,13 @@ def check_frame(expression: Expression, camera, model: np.ndarray | None = None)
     if not isinstance(expression, Expression):
         raise InputError(f"the expression must be an avatar_engine.records.Expression (e.g. "
                          f"Expression.from_names({{'jawOpen': 1.0}})), got {type(expression).__name__}")
-    weights = np.asarray(expression.weights)
-    if weights.shape != (52,) or weights.dtype.kind not in "fiu":
+    if not numbers_of_shape(expression.weights, (52,)):
+        weights = np.asarray(expression.weights)
         raise InputError(f"Expression.weights must be the 52 ARKit weights, got {weights.dtype} of shape "
                          f"{weights.shape}")
     for joint, rotation in expression.rotations.items():  # a NaN turn drew nothing, silently
         rotation = np.asarray(rotation)
-        if rotation.shape != (3, 3) or rotation.dtype.kind not in "fiu":
+        if not numbers_of_shape(rotation, (3, 3)):
             raise InputError(f"the {joint} joint's rotation must be a (3, 3) matrix, got {rotation.dtype} of shape "
                              f"{rotation.shape}")
         if not np.isfinite(rotation).all():
