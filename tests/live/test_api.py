@@ -247,3 +247,24 @@ def test_tracking_leaves_the_applications_stderr_to_it(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "tracked", done.stderr[-1000:]
     assert "W0000" not in done.stderr and "XNNPACK" not in done.stderr, done.stderr[-1000:]
+
+
+def test_a_live_avatar_dropped_unclosed_says_so():
+    """Review: a LiveAvatar dropped without close() kept ~47 MB (its GL context) in silence; it cannot be released
+    from a finaliser (any thread), so it warns as an unclosed file does. A closed one, or one that does not render,
+    says nothing."""
+    import gc
+    import warnings
+
+    with pytest.warns(ResourceWarning, match="dropped without close"):
+        live = small()
+        del live
+        gc.collect()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        with small() as live:
+            pass
+        del live
+        quiet = small(render=False)
+        del quiet
+        gc.collect()
