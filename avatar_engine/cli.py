@@ -414,7 +414,7 @@ def cmd_engines(args: argparse.Namespace) -> int:
 
 
 class _SampleProgress:
-    """'\r12/40 samples' on stderr, its line ended by `close` when the run stops first: the stop's one-line message
+    """'\r12/40 samples' on stderr, its line ended on leaving the `with` when the run stops first: the stop's one-line message
     was glued to it ('20/60 samplesavatar synth: interrupted')."""
 
     def __init__(self) -> None:
@@ -425,7 +425,10 @@ class _SampleProgress:
             print(f"\r{done}/{total} samples", end="\n" if done == total else "", file=sys.stderr, flush=True)
             self.open_line = done != total
 
-    def close(self) -> None:
+    def __enter__(self) -> "_SampleProgress":
+        return self
+
+    def __exit__(self, *exc) -> None:
         if self.open_line:
             print(file=sys.stderr, flush=True)
             self.open_line = False
@@ -447,11 +450,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
     options = SynthOptions(count=args.count, seed=args.seed, size=256 if args.size is None else args.size,
                            shard=args.shard,
                            images=not args.no_images)
-    progress = _SampleProgress()
-    try:
+    with _SampleProgress() as progress:
         manifest = generate(Path(args.output), options, progress=progress, jobs=args.jobs)
-    finally:
-        progress.close()
     print(f"wrote {args.output}: {manifest['count']} samples in {len(manifest['shards'])} shards")
     return 0
 
@@ -461,11 +461,8 @@ def cmd_synth_texture(args: argparse.Namespace) -> int:
 
     size = PHOTO_SIZE if args.size is None else args.size  # texture sets render at PHOTO_SIZE unless told
     options = TextureDataOptions(count=args.count, seed=args.seed, size=size, shard=args.shard)
-    progress = _SampleProgress()
-    try:
+    with _SampleProgress() as progress:
         manifest = generate(Path(args.output), options, progress=progress, jobs=args.jobs)
-    finally:
-        progress.close()
     print(f"wrote {args.output}: {manifest['kept']} samples ({len(manifest['skipped'])} refused by the builder)")
     return 0
 

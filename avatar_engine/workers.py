@@ -70,9 +70,9 @@ def map_in_workers(work: Callable[[T], R], items: Sequence[T], jobs: int, open_w
     two items a worker are handed out ahead, so a stop (a failure, Ctrl-C, SIGTERM) leaves few running: those
     finish whole (a worker is never killed mid-write; a long one may give up between its steps: `stop_requested`),
     those not yet begun are given back unbuilt, and, when `late` is given, the results the finished ones gave are
-    appended to it in order. The first failure is raised here; a
-    worker that died is a BackendError, and the others are then ended at once: a broken pool can return none of their results, so what they went on to write was reported
-    unfinished. Their temporary files in `outputs` (the folder they write into, searched whole) go with them."""
+    appended to it in order. The first failure is raised here; a worker that died is a BackendError, and the others
+    are then ended at once: a broken pool can return none of their results, so what they went on to write was
+    reported unfinished. Their temporary files in `outputs` (the folder they write into, searched whole) go with them."""
     import multiprocessing as mp
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor

@@ -70,8 +70,6 @@ def checked_landmarks(landmarks: LandmarkFrame | None) -> None:
                              f"{points.dtype} of shape {points.shape}")
 
 
-
-
 @dataclass(frozen=True)
 class LiveOptions:
     """What the live avatar renders and how it animates."""
@@ -253,9 +251,9 @@ class LiveAvatar:
         given = t_ns is not None
         t_ns = time.monotonic_ns() - self._t0 if t_ns is None else int(t_ns)
         self._check_open()
-        self._check_time(t_ns, given)  # before tracking: a refused frame has not used its time up
+        short = self._check_time(t_ns, given)  # before tracking: a refused frame has not used its time up
         self.check_thread()
-        return self._animated(self.track(rgb, t_ns), t_ns, given)
+        return self._animated(self.track(rgb, t_ns), t_ns, short)
 
     def process_landmarks(self, landmarks: LandmarkFrame | None, t_ns: int | None = None) -> LiveFrame:
         """Animate and render from already tracked scores and pose (phone apps, other trackers). t_ns: the frame's
@@ -272,12 +270,11 @@ class LiveAvatar:
                     if self._last_t_ns is not None else time.monotonic_ns() - self._t0
         elif landmarks is not None and landmarks.t_ns != t_ns:
             landmarks = replace(landmarks, t_ns=int(t_ns))  # the filters and calibration run on the time given
-        return self._animated(landmarks, int(t_ns), given)
+        return self._animated(landmarks, int(t_ns), self._check_time(int(t_ns), given))
 
-    def _animated(self, landmarks: LandmarkFrame | None, t_ns: int, given: bool) -> LiveFrame:
-        """Animate (and draw) one frame at media time t_ns (given: by the caller, not the clock)."""
-        self._check_time(t_ns, given)
-        self._short_gaps = self._short_gaps + 1 if given and self._short_gap(t_ns) else 0
+    def _animated(self, landmarks: LandmarkFrame | None, t_ns: int, short: bool) -> LiveFrame:
+        """Animate (and draw) one frame at media time t_ns, checked by `_check_time` (short: its answer)."""
+        self._short_gaps = self._short_gaps + 1 if short else 0
         self._last_t_ns, self._last_wall_ns = t_ns, time.monotonic_ns()
         solved = self.animate(landmarks, t_ns)
         rgba = None
@@ -286,23 +283,22 @@ class LiveAvatar:
             rgba = self.read()
         return LiveFrame(solved, rgba, -1, None, self.animator.used, self.animator.state, t_ns)
 
-    def _short_gap(self, t_ns: int) -> bool:
-        return self._last_t_ns is not None and t_ns - self._last_t_ns < MIN_FRAME_GAP_NS
-
-    def _check_time(self, t_ns: int, given: bool = True) -> None:
+    def _check_time(self, t_ns: int, given: bool = True) -> bool:
         """ValueError for a frame time that does not follow the last one, or that makes `SHORT_GAPS` frames in a row
         under MIN_FRAME_GAP_NS apart (given: by the caller, not the clock; one short gap is two datagrams of a burst,
-        stamped as they arrived)."""
+        stamped as they arrived). Returns whether it is a short gap the caller gave."""
         if self._last_t_ns is None:
-            return
+            return False
         if t_ns <= self._last_t_ns:
             # the filters pass nothing on at no elapsed time: a repeated time froze the face for good
             raise ValueError(f"frame times must increase: t_ns {t_ns} after {self._last_t_ns} (in nanoseconds; "
                              "give a time with every frame or with none)")
-        if given and self._short_gap(t_ns) and self._short_gaps + 1 >= SHORT_GAPS:
+        short = given and t_ns - self._last_t_ns < MIN_FRAME_GAP_NS
+        if short and self._short_gaps + 1 >= SHORT_GAPS:
             raise ValueError(f"{SHORT_GAPS} frames in a row under {MIN_FRAME_GAP_NS // 1000} us apart (the last "
                              f"{t_ns - self._last_t_ns} ns): t_ns is in nanoseconds (time.monotonic_ns(), or "
                              "seconds x 1e9), not milliseconds or frame numbers")
+        return short
 
     def recalibrate(self) -> None:
         """Take the next second of frames as the person's resting face."""

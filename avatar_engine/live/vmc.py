@@ -242,17 +242,16 @@ class VmcSender:
                     raise
                 self._sock = sock
             self._sock.send(self.encode(solved))
-        except ConnectionRefusedError:
-            self._fail(f"nothing is listening for VMC at {self.host}:{self.port} (is the receiver running, with "
-                       "this port set?)")
-            self.failed += 1
-            return False
         except OSError as exc:
-            self._fail(f"cannot send VMC to {self.host}:{self.port}: {exc}")
             self.failed += 1
-            # connected, the socket keeps the route and source address it was made with: after a network change
-            # (another Wi-Fi, a new DHCP lease) every send failed for good; the retry makes a new one
-            self.close()
+            if isinstance(exc, ConnectionRefusedError):
+                self._fail(f"nothing is listening for VMC at {self.host}:{self.port} (is the receiver running, with "
+                           "this port set?)")
+            else:
+                self._fail(f"cannot send VMC to {self.host}:{self.port}: {exc}")
+                # connected, the socket keeps the route and source address it was made with: after a network
+                # change (another Wi-Fi, a new DHCP lease) every send failed for good; the retry makes a new one
+                self.close()
             return False
         self.sent += 1
         return True

@@ -24,7 +24,7 @@ from avatar_engine.nets.texture_net import (CHANNELS, COVERAGE, FEATURE_SIZE, NE
                                             shrink, shrink_albedo, skin_inputs, skin_layout, uv_features)
 from avatar_engine.paths import atomic_path, write_text_atomic
 from avatar_engine.synth.dataset import (MAX_COUNT, checked_set, claimed_folder, concat_shards, keep_only,
-                                         read_manifest)
+                                         read_manifest, shard_name)
 
 GENERATOR = "avatar-engine texture-data 1"
 PHOTO_SIZE = 512
@@ -198,7 +198,7 @@ def _write_shard(builder: SceneBuilder, out: Path, options: TextureDataOptions, 
             progress(i + 1, options.count)
     if not rows:
         return None, refused
-    name = f"shard_{first // options.shard:05d}.npz"
+    name = shard_name(first, options)
     arrays = {key: np.stack(values) for key, values in rows.items()}
     with atomic_path(out / name) as p:
         np.savez_compressed(p, **arrays)

@@ -122,7 +122,6 @@ class RenderOptions:
                             else self.texture_filter),
             morphs=("cpu" if software else "gpu") if self.morphs is None else self.morphs)
 
-
     def _check_values(self) -> None:
         """ValueError for a size, sample count or backdrop no frame can have; moderngl said "the number of samples
         is invalid" for 3, or "'float' object cannot be interpreted as an integer" for a size of (640.0, 360.0)."""
@@ -312,7 +311,7 @@ def check_frame(expression: Expression, camera, model: np.ndarray | None = None)
                          f"{', '.join(CAMERA_FIELDS)}); a {type(camera).__name__} lacks {', '.join(missing)}")
     if model is not None:
         matrix = np.asarray(model)
-        if matrix.shape != (4, 4) or matrix.dtype.kind not in "fiu" or not np.isfinite(matrix).all():
+        if not numbers_of_shape(matrix, (4, 4)) or not np.isfinite(matrix).all():
             raise InputError(f"the model matrix must be a finite (4, 4) matrix, got {matrix.dtype} of shape "
                              f"{matrix.shape}")
 

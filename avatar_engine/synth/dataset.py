@@ -172,7 +172,7 @@ def _generate(out: Path, options: SynthOptions, ctx, landmarker, progress, jobs:
         finally:
             names.close()  # its workers stopped and `late` filled, now rather than when it is collected
             for name in late:
-                if len(done) >= len(starts) or name != _shard_name(starts[len(done)], options):
+                if len(done) >= len(starts) or name != shard_name(starts[len(done)], options):
                     break  # the set keeps shards in order from the first
                 done.append(name)
     else:
@@ -198,7 +198,6 @@ def _write_shard(out: Path, options: SynthOptions, first: int, ctx, landmarker, 
     from PIL import Image
 
     from avatar_engine.native_log import native_stderr_silenced
-
     from avatar_engine.workers import Abandoned, stop_requested
 
     size = (options.size, options.size)
@@ -224,14 +223,15 @@ def _write_shard(out: Path, options: SynthOptions, first: int, ctx, landmarker, 
                 Image.fromarray(rendered.image).save(p, format="PNG")
         if progress:
             progress(i + 1, options.count)
-    name = _shard_name(first, options)
+    name = shard_name(first, options)
     arrays = {key: np.stack(values) for key, values in rows.items()}
     with atomic_path(out / name) as p:
         np.savez_compressed(p, **arrays)
     return name
 
 
-def _shard_name(first: int, options: SynthOptions) -> str:
+def shard_name(first: int, options) -> str:
+    """The file of the shard starting at sample `first` (a synthetic or texture set's options)."""
     return f"shard_{first // options.shard:05d}.npz"
 
 
