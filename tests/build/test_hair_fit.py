@@ -157,6 +157,56 @@ def test_a_bald_scalp_facing_the_light_is_skin_and_blond_hair_is_hair():
     assert iou(hair_region(rgb, person, lm).mask, truth) >= REGION_IOU
 
 
+SHADED_CHEEKS, KEY_LIT_FOREHEAD = (152, 88, 52), (222, 191, 151)
+"""A head lit hard from above: the cheeks in shade, the forehead 35 CIELAB lightness units above them and its hue
+turned 24 degrees toward yellow (the red channel near its top), as on the build review's synthetic seed 5106."""
+
+
+def srgb(linear: np.ndarray) -> np.ndarray:
+    """(..., 3) linear light -> uint8 sRGB."""
+    c = np.clip(linear, 0.0, 1.0)
+    return np.round(255 * np.where(c <= 0.0031308, 12.92 * c, 1.055 * c ** (1 / 2.4) - 0.055)).astype(np.uint8)
+
+
+HAIRLINE_EDGE_PX = 3
+"""Lit skin this close to the hair may be taken for it (the edge's step in lightness is texture at the strands'
+scale, 1 px in this portrait, over twice that)."""
+
+
+def test_a_forehead_in_a_hard_key_light_is_skin_not_blond_hair():
+    """The forehead above the brows in a hard key light, far lighter and yellower than the shaded cheeks, is skin:
+    the hair is the dark hairline above it, and its colour is the hairline's (the forehead was taken for hair and
+    the avatar got orange-blonde hair)."""
+    rgb, person, lm, band = painted_portrait(HAIR)
+    ys = np.mgrid[0:rgb.shape[0], 0:rgb.shape[1]][0]
+    face = polygon_mask((rgb.shape[1], rgb.shape[0]), lm[list(FACE_OVAL)])
+    brow = lm[list(BROWS), 1].min()
+    # the skin runs from the face over the top of the oval onto the scalp, lit above the brows and shaded below,
+    # the light falling off smoothly between; the hair starts behind the lit scalp
+    skin = face | (dilate(face, 10) & (ys < brow))
+    key = np.clip((brow + 6 - ys) / 18, 0, 1)[..., None]
+    colour = (1 - key) * linear_rgb(np.array([SHADED_CHEEKS], np.uint8)) + key * linear_rgb(
+        np.array([KEY_LIT_FOREHEAD], np.uint8))
+    grain = 1.0 + np.random.default_rng(1).normal(0, 0.03, key.shape)  # in brightness, not hue
+    rgb[skin] = srgb(colour * grain)[skin]
+    lit = skin & (key[..., 0] == 1)
+    truth = band & ~skin
+    region = hair_region(rgb, person, lm)
+    # the hairline's edge, a step in lightness, reads as strands: lit skin right beside the hair may be taken
+    taken = region.mask & lit & ~dilate(truth, HAIRLINE_EDGE_PX)
+    assert not taken.any(), f"{int(taken.sum())} px of lit skin ({taken.sum() / lit.sum():.0%}) taken for hair"
+    assert iou(region.mask, truth) >= REGION_IOU
+    assert np.linalg.norm(srgb_to_lab(np.array(region.color, np.uint8)) - srgb_to_lab(np.array(HAIR, np.uint8))) \
+        < COLOR_DELTA_E
+
+
+def test_pale_blond_hair_a_little_lighter_than_the_skin_is_hair():
+    """Smooth, pale blond hair a few lightness units above the skin, with its hue, stays hair: only a far lighter
+    colour reads as skin in a key light (`SKIN_HIGHLIGHT`)."""
+    rgb, person, lm, truth = painted_portrait((222, 191, 151))
+    assert iou(hair_region(rgb, person, lm).mask, truth) >= REGION_IOU
+
+
 DARK_SKIN, DARK_HAIR = (80, 52, 40), (55, 40, 32)
 """Dark brown skin and dark brown hair: 9 CIELAB lightness units apart, which `SkinColour` discounts for shading,
 and chroma 9 against 15: in its reach of the cheeks. Their chromaticity differs: the hair is greyer."""
