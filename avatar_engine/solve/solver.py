@@ -448,13 +448,56 @@ def filter_frame(state: OneEuroState | None, solved: SolvedFrame,
     min_cutoff, beta = tuning.filter_params()
     if tuning.response == "mediapipe" and state is not None:
         # only rises: a misread that got through still fades at once, and a real expression's release is not slowed
-        rising = np.concatenate([solved.weights > state.value[:52], np.zeros(7, bool)])
+        rising = np.concatenate([solved.weights > state.value[:52], np.zeros(len(min_cutoff) - 52, bool)])
         gate = np.where(rising, tuning.turn_gate(turn_speed(state, solved)), 1.0)
         min_cutoff, beta = min_cutoff * gate, beta * gate
-    value, state = one_euro(state, solved.as_vector(), solved.t_ns * 1e-9, min_cutoff, beta, tuning.d_cutoff)
-    filtered = SolvedFrame.from_vector(value, solved.t_ns)
+    # one more channel: the funnel's share of the lips' rounding, smoothed the more the more rounding there is to
+    # hand over. Lips that were not rounded take a new rounding's share as read: smoothed from nothing, it left a
+    # pucker where the lips parted before they rounded, and turned a funnel read alone into a pucker.
+    share = funnel_share(solved.weights, None if state is None else float(state.value[SHARE_CHANNEL]))
+    if state is not None and rounding_of(state.value) < ROUNDING_MIN:
+        state = replace(state, value=np.concatenate([state.value[:SHARE_CHANNEL], [share]]))
+    share_cutoff = tuning.rounding_share_cutoff / max(rounding_of(solved.weights), SHARE_ROUNDING_FLOOR)
+    value, state = one_euro(state, np.append(solved.as_vector(), share), solved.t_ns * 1e-9,
+                            np.append(min_cutoff, share_cutoff), np.append(beta, 0.0), tuning.d_cutoff)
+    filtered = SolvedFrame.from_vector(value[:SHARE_CHANNEL], solved.t_ns)
+    weights = filtered.weights
+    if tuning.response == "mediapipe":
+        weights = shared_rounding(weights, float(value[SHARE_CHANNEL]))
     # the two channels lag apart as the jaw closes: the filtered pair keeps the order the solve gave it
-    return replace(filtered, weights=lips_within_jaw(filtered.weights)), state
+    return replace(filtered, weights=lips_within_jaw(weights)), state
+
+
+SHARE_CHANNEL = 59
+"""Index of the funnel's share of the rounding in the filter's vector, after `SolvedFrame.as_vector()`'s 59."""
+SHARE_ROUNDING_FLOOR = 0.1
+"""The share's cutoff is `SolverTuning.rounding_share_cutoff` over the rounding, at most over this."""
+ROUNDING_MIN = 0.05
+"""Below this much rounding (pucker + funnel) the share is not read again: it keeps its last value."""
+
+
+def rounding_of(weights: np.ndarray) -> float:
+    """Pucker + funnel of (52+,) weights: how rounded the lips are, whichever way it is shared out."""
+    return float(weights[ARKIT_INDEX["mouthPucker"]] + weights[ARKIT_INDEX["mouthFunnel"]])
+
+
+def funnel_share(weights: np.ndarray, last: float | None) -> float:
+    """The funnel's share of pucker + funnel (0 to 1); `last` (0 before any) where the lips are barely rounded."""
+    total = rounding_of(weights)
+    if total < ROUNDING_MIN:
+        return 0.0 if last is None else last
+    return float(weights[ARKIT_INDEX["mouthFunnel"]]) / total
+
+
+def shared_rounding(weights: np.ndarray, share: float) -> np.ndarray:
+    """Pucker + funnel given out again by the filtered `share`: `split_rounding` hands the rounding from pucker to
+    funnel as the lips part, and they part within a frame or two, so unfiltered the lips snapped from a pucker to a
+    funnel (and back as they closed) while the filtered sum rose smoothly."""
+    w = np.asarray(weights, np.float32).copy()
+    kp, kf = ARKIT_INDEX["mouthPucker"], ARKIT_INDEX["mouthFunnel"]
+    total = float(w[kp] + w[kf])
+    w[kf], w[kp] = min(total * share, 1.0), min(total * (1.0 - share), 1.0)
+    return w
 
 
 def to_expression(solved: SolvedFrame, tuning: SolverTuning = DEFAULT_TUNING) -> Expression:
