@@ -451,6 +451,9 @@ def filter_frame(state: OneEuroState | None, solved: SolvedFrame,
         rising = np.concatenate([solved.weights > state.value[:52], np.zeros(len(min_cutoff) - 52, bool)])
         gate = np.where(rising, tuning.turn_gate(turn_speed(state, solved)), 1.0)
         min_cutoff, beta = min_cutoff * gate, beta * gate
+    x = solved.as_vector()
+    if tuning.response == "mediapipe" and state is not None:
+        x = brows_held_in_blinks(x, state.value, tuning)
     # one more channel: the funnel's share of the lips' rounding, smoothed the more the more rounding there is to
     # hand over. Lips that were not rounded take a new rounding's share as read: smoothed from nothing, it left a
     # pucker where the lips parted before they rounded, and turned a funnel read alone into a pucker.
@@ -458,7 +461,7 @@ def filter_frame(state: OneEuroState | None, solved: SolvedFrame,
     if state is not None and rounding_of(state.value) < ROUNDING_MIN:
         state = replace(state, value=np.concatenate([state.value[:SHARE_CHANNEL], [share]]))
     share_cutoff = tuning.rounding_share_cutoff / max(rounding_of(solved.weights), SHARE_ROUNDING_FLOOR)
-    value, state = one_euro(state, np.append(solved.as_vector(), share), solved.t_ns * 1e-9,
+    value, state = one_euro(state, np.append(x, share), solved.t_ns * 1e-9,
                             np.append(min_cutoff, share_cutoff), np.append(beta, 0.0), tuning.d_cutoff)
     filtered = SolvedFrame.from_vector(value[:SHARE_CHANNEL], solved.t_ns)
     weights = filtered.weights
@@ -466,6 +469,24 @@ def filter_frame(state: OneEuroState | None, solved: SolvedFrame,
         weights = shared_rounding(weights, float(value[SHARE_CHANNEL]))
     # the two channels lag apart as the jaw closes: the filtered pair keeps the order the solve gave it
     return replace(filtered, weights=lips_within_jaw(weights)), state
+
+
+BROW_RAISES = np.array([ARKIT_INDEX[n] for n in ("browInnerUp", "browOuterUpLeft", "browOuterUpRight")])
+
+
+def brows_held_in_blinks(x: np.ndarray, last: np.ndarray, tuning: SolverTuning = DEFAULT_TUNING) -> np.ndarray:
+    """(59+,) filter input with the brows' raises held at their last filtered value (`last`) while both eyes close
+    (`SolverTuning.blink_holds_brows`). MediaPipe lifts the outer brows when both eyes shut, much more than the two
+    winks' cross-talk adds up to (the reference head: the right one 0.17 against 0.02 and 0.00), so every blink
+    flashed one brow up (0.28 facing the camera, 0.84 in a turn; held, 0.01 and 0.14). Falls pass: a raise that was
+    there still ends."""
+    lo, hi = tuning.blink_holds_brows
+    blink = float(np.min(x[BLINK_INDEX]))  # both eyes: a wink's cross-talk is in the table
+    t = float(np.clip((blink - lo) / max(hi - lo, 1e-6), 0.0, 1.0))
+    out = np.array(x, np.float64)
+    rise = np.maximum(out[BROW_RAISES] - last[BROW_RAISES], 0.0)
+    out[BROW_RAISES] -= t * t * (3.0 - 2.0 * t) * rise
+    return out
 
 
 SHARE_CHANNEL = 59

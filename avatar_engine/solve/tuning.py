@@ -65,6 +65,9 @@ class SolverTuning:
     funnel's correlations average 0.81 (0.77-0.81 with the eight other pairs of thresholds and rest caps tried); on
     the five faces the stored round trips drive, both stay at or over 0.87 (at tighter thresholds the pucker on lips
     resting 0.009 apart fell to 0.36-0.76)."""
+    blink_holds_brows: tuple[float, float] = (0.1, 0.35)
+    """The brows' raises are held where they were as the closer-open eye's blink goes from the first value to the
+    second (`solver.brows_held_in_blinks`)."""
     rounding_share_cutoff: float = 2.0
     """Fixed cutoff (Hz) of the filter on the funnel's share of the lips' rounding (`solver.shared_rounding`)."""
     dead_zone: float = 0.04
