@@ -34,6 +34,7 @@ from avatar_engine.errors import InputError
 from avatar_engine.head.arkit import ARKIT_NAMES
 from avatar_engine.head.hair import HairStyle
 from avatar_engine.head.model import HeadModel
+from avatar_engine.head.teeth_texture import with_baked_teeth
 from avatar_engine.head.template import default_materials
 from avatar_engine.infer.session import BACKENDS
 from avatar_engine.native_log import native_stderr_silenced
@@ -437,7 +438,7 @@ class Builder:
         skin = dressed.get("skin")
         if skin is not None and skin.texture is not None and skin.texture.shape[0] != self.options.texture_size:
             dressed["skin"] = replace(skin, texture=resized_texture(skin.texture, self.options.texture_size))
-        return replace(avatar, materials=dressed)
+        return with_baked_teeth(replace(avatar, materials=dressed))
 
     def _scalp_cover(self, hair: HairStyle | None, fit: FitResult, avatar: Avatar) -> "ScalpCover | None":
         """Where the scalp under `hair` takes the hair's colour, on the texture the texture stage makes."""

@@ -17,6 +17,7 @@ from avatar_engine.head.lashes import lash_material, lash_part
 from avatar_engine.head.model import HeadModel
 from avatar_engine.head.neck_cap import neck_cap
 from avatar_engine.head.occlusion import with_occlusion
+from avatar_engine.head.teeth_texture import with_baked_teeth
 from avatar_engine.records import Avatar, Material, Part
 
 SKIN_TEXTURE_PATH = asset_path("head", "skin_albedo.png")
@@ -118,5 +119,6 @@ def template_avatar(identity: Mapping[str, float] | None = None, materials: Mapp
     if grown is not None:
         parts.append(grown[0])
         materials.setdefault("hair", grown[1])
-    return with_occlusion(Avatar(parts=tuple(parts), materials=materials, skeleton=skeleton, identity=identity,
-                                 generator=f"avatar-engine {avatar_engine.__version__}"))
+    return with_occlusion(with_baked_teeth(Avatar(parts=tuple(parts), materials=materials, skeleton=skeleton,
+                                                  identity=identity,
+                                                  generator=f"avatar-engine {avatar_engine.__version__}")))

@@ -458,7 +458,10 @@ class Renderer:
         for part in parts:
             material = avatar.materials[part.material]
             if part.material not in textures:
-                image = material.texture if material.texture is not None else np.full((1, 1, 4), 255, np.uint8)
+                # the teeth's pattern is drawn here from the rest position (`tooth_shade`): their texture is that
+                # pattern baked for other engines (`head.teeth_texture`), and would draw it twice
+                image = material.texture if material.texture is not None and material.kind != "teeth" \
+                    else np.full((1, 1, 4), 255, np.uint8)
                 nearest = self.options.texture_filter == "nearest"
                 # per-vertex shading samples one mip level chosen per frame (`texture_lod`): a nearest or bilinear
                 # fetch in that level instead of trilinear filtering with per-pixel derivatives
