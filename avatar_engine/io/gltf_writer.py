@@ -364,7 +364,12 @@ class _Builder:
         if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
             raise ValueError(f"material {name!r}: texture must be (h, w, 4) uint8, got {rgba.shape} {rgba.dtype}")
         png = io.BytesIO()
-        Image.fromarray(np.ascontiguousarray(rgba), "RGBA").save(png, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+        pixels = np.ascontiguousarray(rgba)
+        # opaque throughout (skin, eyes, teeth): stored as RGB. An alpha channel, even all 255, leads engines such as
+        # Unity to a compressed format with alpha (BC3), twice the memory of one without (BC1)
+        image = Image.fromarray(np.ascontiguousarray(pixels[..., :3]), "RGB") if (pixels[..., 3] == 255).all() \
+            else Image.fromarray(pixels, "RGBA")
+        image.save(png, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
         self.images.append({"name": name, "bufferView": self.view(png.getvalue()), "mimeType": "image/png"})
         self.textures.append({"source": len(self.images) - 1, "sampler": 0})
         return len(self.textures) - 1

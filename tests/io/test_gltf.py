@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import shutil
 import struct
@@ -179,6 +180,20 @@ def test_round_trip_restores_the_avatar(avatar: Avatar, glb_path: Path) -> None:
     np.testing.assert_array_equal(back.skeleton.rest_positions, avatar.skeleton.rest_positions)
     assert dict(back.identity) == dict(avatar.identity)
     assert back.generator == avatar.generator
+
+
+def test_opaque_textures_are_stored_without_an_alpha_channel(glb_path: Path) -> None:
+    """The skin's texture, alpha 255 throughout, is an RGB PNG (an alpha channel leads engines to a compressed
+    format with alpha, twice the memory); the hair's, whose alpha cuts its strands out, keeps its alpha."""
+    from PIL import Image
+
+    document, binary = _split(glb_path.read_bytes())
+    modes = {}
+    for image in document["images"]:
+        view = document["bufferViews"][image["bufferView"]]
+        data = binary[view.get("byteOffset", 0):view.get("byteOffset", 0) + view["byteLength"]]
+        modes[image["name"]] = Image.open(io.BytesIO(data)).mode
+    assert modes == {"skin": "RGB", "hair": "RGBA"}, modes
 
 
 def test_written_weights_sum_to_one_in_float32(glb_path: Path) -> None:
