@@ -97,11 +97,15 @@ def follow_rigidly(points: np.ndarray, anchors: np.ndarray, anchor_offsets: np.n
     return out
 
 
-def crease_groups(positions: np.ndarray, triangles: np.ndarray, max_angle_deg: float) -> tuple[np.ndarray, np.ndarray,
-                                                                                                 np.ndarray]:
+def crease_groups(positions: np.ndarray, triangles: np.ndarray, max_angle_deg: float,
+                  reference: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vertices split where the surface creases: each triangle corner takes the area-weighted normal of the faces
-    round its vertex that turn less than `max_angle_deg` from its own face; corners of one vertex whose normals
-    agree share a new vertex.
+    round its vertex that turn less than `max_angle_deg` from its own face; corners of one vertex that take the same
+    faces share a new vertex, numbered in the order the triangles first use them.
+
+    Which faces a corner takes is judged on `reference` (n, 3) positions (default: `positions`), so that surfaces of
+    one topology in different shapes (the teeth of every head) split alike, into the same vertices and triangles;
+    the normals are always those of `positions`.
 
     positions : (n, 3) float; triangles : (m, 3) int
     returns : source (k,) the original vertex of each new vertex, normals (k, 3) float32 unit, triangles (m, 3)
@@ -109,25 +113,29 @@ def crease_groups(positions: np.ndarray, triangles: np.ndarray, max_angle_deg: f
     p = np.asarray(positions, np.float64)
     tri = np.asarray(triangles, np.int64)
     face = np.cross(p[tri[:, 1]] - p[tri[:, 0]], p[tri[:, 2]] - p[tri[:, 0]])  # length = 2 x area
-    unit = face / np.maximum(np.linalg.norm(face, axis=1, keepdims=True), 1e-30)
+    r = p if reference is None else np.asarray(reference, np.float64)
+    judged = np.cross(r[tri[:, 1]] - r[tri[:, 0]], r[tri[:, 2]] - r[tri[:, 0]])
+    unit = judged / np.maximum(np.linalg.norm(judged, axis=1, keepdims=True), 1e-30)
     cos_limit = np.cos(np.radians(max_angle_deg))
-    corner_normals = np.zeros((len(tri), 3, 3))
-    faces_of = [[] for _ in range(len(p))]
+    faces_of: list[list[int]] = [[] for _ in range(len(p))]
     for f, t in enumerate(tri):
         for v in t:
             faces_of[v].append(f)
+    ids: dict[tuple[int, tuple[int, ...]], int] = {}
+    new_triangles = np.zeros_like(tri)
+    groups: list[tuple[int, ...]] = []
     for f, t in enumerate(tri):
         for k, v in enumerate(t):
-            near = [g for g in faces_of[v] if unit[g] @ unit[f] >= cos_limit]
-            n = face[near].sum(axis=0)
-            corner_normals[f, k] = n / max(np.linalg.norm(n), 1e-30)
-    keys = np.concatenate([tri.reshape(-1, 1).astype(np.float64), np.round(corner_normals.reshape(-1, 3), 4)], 1)
-    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
-    source = unique[:, 0].astype(np.int64)
-    normals = np.zeros((len(unique), 3))
-    np.add.at(normals, inverse.ravel(), corner_normals.reshape(-1, 3))
+            near = tuple(g for g in faces_of[v] if unit[g] @ unit[f] >= cos_limit)
+            key = (int(v), near)
+            if key not in ids:
+                ids[key] = len(groups)
+                groups.append(near)
+            new_triangles[f, k] = ids[key]
+    source = np.array([v for v, _ in ids], np.int64)
+    normals = np.array([face[list(near)].sum(axis=0) for near in groups])
     normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-30)
-    return source, normals.astype(np.float32), inverse.reshape(-1, 3)
+    return source, normals.astype(np.float32), new_triangles
 
 
 def boundary_loops(triangles: np.ndarray) -> list[np.ndarray]:

@@ -24,6 +24,15 @@ def open_loops(positions: np.ndarray, triangles: np.ndarray) -> list[np.ndarray]
     return [first_of[loop] for loop in boundary_loops(weld.reshape(-1)[np.asarray(triangles, np.int64)])]
 
 
+def in_fixed_order(loop: np.ndarray) -> np.ndarray:
+    """A closed loop of vertex indices from its lowest index, toward the lower-indexed of that one's neighbours: one
+    order for every head of one topology. Where `open_loops` starts a loop, and which way it runs, follow each
+    head's positions: game teams sharing one index buffer across heads found the cap's vertices shuffled, and its
+    winding reversed, from head to head."""
+    loop = np.roll(np.asarray(loop), -int(np.argmin(loop)))
+    return np.concatenate([loop[:1], loop[:0:-1]]) if len(loop) > 2 and loop[-1] < loop[1] else loop
+
+
 def neck_cap(skin: Part) -> Part | None:
     """The cap over the lowest open loop of `skin` (None when it has none of `MIN_LOOP` vertices), facing out of the
     head: the rim, a ring halfway in and the middle. Its normals run from the neck's own at the rim to the cap's in
@@ -34,7 +43,7 @@ def neck_cap(skin: Part) -> Part | None:
     loops = [loop for loop in open_loops(skin.positions, skin.indices) if len(loop) >= MIN_LOOP]
     if not loops:
         return None
-    rim = min(loops, key=lambda loop: float(skin.positions[loop, 1].mean()))
+    rim = in_fixed_order(min(loops, key=lambda loop: float(skin.positions[loop, 1].mean())))
     ring = skin.positions[rim].astype(np.float64)
     middle = ring.mean(axis=0)
     n = len(rim)

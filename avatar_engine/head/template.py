@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 from typing import Mapping
 
 import numpy as np
@@ -31,10 +32,11 @@ CREASED_PARTS = {"teeth_upper": 60.0, "teeth_lower": 60.0}
 biting edge: smooth normals averaged the front with the fold and shaded a dark wedge on the front teeth."""
 
 
-def creased(part: Part, max_angle_deg: float) -> Part:
+def creased(part: Part, max_angle_deg: float, reference: np.ndarray | None = None) -> Part:
     """`part` with its vertices split at creases sharper than `max_angle_deg` (head.geometry.crease_groups), each
-    copy carrying its vertex's attributes and targets and the normal of its side of the crease."""
-    source, normals, triangles = crease_groups(part.positions, part.indices, max_angle_deg)
+    copy carrying its vertex's attributes and targets and the normal of its side of the crease; where it splits
+    judged on `reference` positions (default: its own)."""
+    source, normals, triangles = crease_groups(part.positions, part.indices, max_angle_deg, reference)
     pick = lambda a: None if a is None else a[source]  # noqa: E731
     return replace(part, positions=part.positions[source], normals=normals, uvs=part.uvs[source],
                    indices=triangles.astype(np.uint32), joints=part.joints[source], weights=part.weights[source],
@@ -81,6 +83,29 @@ def morph_normal_offsets(model: HeadModel, positions: np.ndarray) -> np.ndarray:
     return model.normal_offsets(positions, model.expression_offsets)
 
 
+@lru_cache(maxsize=None)
+def crease_reference(name: str) -> np.ndarray | None:
+    """(n, 3) the average head's rest positions of part `name` as `template_avatar` has them before creasing: where
+    every head's creases are judged, so that all heads split alike. Judged on each head's own shape, the teeth of
+    different heads came out with 85, 88 or 89 vertices and different triangles (game-team review: one index
+    buffer could not serve them all). None for a part the head model lacks."""
+    model = HeadModel.default()
+    if name not in model.part_names:
+        return None
+    vs, ts = model.part_slices(name)
+    positions = model.neutral_positions(model.default_identity())[vs]
+    if name == "teeth_upper":
+        part = Part(name=name, material=PART_MATERIALS[name], positions=positions, normals=np.zeros_like(positions),
+                    uvs=model.uvs[vs], indices=(model.triangles[ts] - vs.start).astype(np.uint32),
+                    joints=model.joints[vs], weights=model.weights[vs],
+                    morph_positions=np.zeros((0,) + positions.shape, np.float32),
+                    morph_normals=np.zeros((0,) + positions.shape, np.float32))
+        positions = tucked_gum(part).positions
+    positions = np.array(positions, np.float32)
+    positions.setflags(write=False)
+    return positions
+
+
 def template_avatar(identity: Mapping[str, float] | None = None, materials: Mapping[str, Material] | None = None,
                     model: HeadModel | None = None, hair: HairStyle | None = HairStyle()) -> Avatar:
     """The head model's avatar for `identity` (default: the average head); `hair=None` (or a bald style) for no hair.
@@ -103,7 +128,9 @@ def template_avatar(identity: Mapping[str, float] | None = None, materials: Mapp
         if name == "teeth_upper":
             parts[-1] = tucked_gum(parts[-1])
         if name in CREASED_PARTS:
-            parts[-1] = creased(parts[-1], CREASED_PARTS[name])
+            reference = crease_reference(name)
+            same = reference is not None and len(reference) == len(parts[-1].positions)
+            parts[-1] = creased(parts[-1], CREASED_PARTS[name], reference if same else None)
     materials = dict(default_materials() if materials is None else materials)
     skeleton = model.skeleton(identity)
     skin = parts[model.part_names.index("skin")]
