@@ -444,8 +444,12 @@ def turn_speed(state: OneEuroState | None, solved: SolvedFrame) -> float:
 def filter_frame(state: OneEuroState | None, solved: SolvedFrame,
                  tuning: SolverTuning = DEFAULT_TUNING) -> tuple[SolvedFrame, OneEuroState]:
     """One Euro filtering of every channel (eyes faster than the rest; with MediaPipe's scores, a weight's rise held
-    back while the head turns fast, `SolverTuning.turn_gate_deg_s`). Returns the filtered frame and state."""
+    back while the head turns fast, `SolverTuning.turn_gate_deg_s`, and the brows' while both eyes blink). Returns the
+    filtered frame and state; the state holds one channel more than `SolvedFrame.as_vector()`, the funnel's share of
+    the lips' rounding (`SHARE_CHANNEL`)."""
     min_cutoff, beta = tuning.filter_params()
+    if state is not None and len(state.value) == SHARE_CHANNEL:  # a state of the 59 channels alone (a caller's)
+        state = _with_share_channel(state)
     if tuning.response == "mediapipe" and state is not None:
         # only rises: a misread that got through still fades at once, and a real expression's release is not slowed
         rising = np.concatenate([solved.weights > state.value[:52], np.zeros(len(min_cutoff) - 52, bool)])
@@ -453,7 +457,7 @@ def filter_frame(state: OneEuroState | None, solved: SolvedFrame,
         min_cutoff, beta = min_cutoff * gate, beta * gate
     x = solved.as_vector()
     if tuning.response == "mediapipe" and state is not None:
-        x = brows_held_in_blinks(x, state.value, tuning)
+        x = brows_held_in_blinks(x, state, solved.t_ns * 1e-9, tuning)
     # one more channel: the funnel's share of the lips' rounding, smoothed the more the more rounding there is to
     # hand over. Lips that were not rounded take a new rounding's share as read: smoothed from nothing, it left a
     # pucker where the lips parted before they rounded, and turned a funnel read alone into a pucker.
@@ -474,19 +478,43 @@ def filter_frame(state: OneEuroState | None, solved: SolvedFrame,
 BROW_RAISES = np.array([ARKIT_INDEX[n] for n in ("browInnerUp", "browOuterUpLeft", "browOuterUpRight")])
 
 
-def brows_held_in_blinks(x: np.ndarray, last: np.ndarray, tuning: SolverTuning = DEFAULT_TUNING) -> np.ndarray:
-    """(59+,) filter input with the brows' raises held at their last filtered value (`last`) while both eyes close
-    (`SolverTuning.blink_holds_brows`). MediaPipe lifts the outer brows when both eyes shut, much more than the two
-    winks' cross-talk adds up to (the reference head: the right one 0.17 against 0.02 and 0.00), so every blink
-    flashed one brow up (0.28 facing the camera, 0.84 in a turn; held, 0.01 and 0.14). Falls pass: a raise that was
-    there still ends."""
+def brows_held_in_blinks(x: np.ndarray, state: OneEuroState, t_s: float,
+                         tuning: SolverTuning = DEFAULT_TUNING) -> np.ndarray:
+    """(59+,) filter input at time t_s with the brows' raises held at their last filtered value (`state`) while both
+    eyes blink (`SolverTuning.blink_holds_brows`). MediaPipe lifts the outer brows when both eyes shut, much more than
+    the two winks' cross-talk adds up to (the reference head: the right one 0.17 against 0.02 and 0.00), so every
+    blink flashed one brow up (0.28 facing the camera, 0.84 in a turn; held, 0.01 and 0.14). Held only while the
+    lids move or have just moved (`BLINK_MOVING`): eyes kept shut let the brows rise again after about 0.4 s. Falls
+    pass: a raise that was there still ends."""
     lo, hi = tuning.blink_holds_brows
-    blink = float(np.min(x[BLINK_INDEX]))  # both eyes: a wink's cross-talk is in the table
-    t = float(np.clip((blink - lo) / max(hi - lo, 1e-6), 0.0, 1.0))
+    blinks = np.asarray(x, np.float64)[BLINK_INDEX]
+    shut = float(np.clip((blinks.min() - lo) / max(hi - lo, 1e-6), 0.0, 1.0))  # both eyes: winks are the table's
+    dt = t_s - state.t_s
+    now = np.abs(blinks - state.raw[BLINK_INDEX]) / dt if state.raw is not None and dt > 0 else np.zeros(2)
+    moving = float(np.min(np.maximum(now, np.abs(state.speed[BLINK_INDEX]))))  # the lids' speed, per second
+    hold = _smooth01(shut) * _smooth01((moving - BLINK_MOVING[0]) / (BLINK_MOVING[1] - BLINK_MOVING[0]))
     out = np.array(x, np.float64)
-    rise = np.maximum(out[BROW_RAISES] - last[BROW_RAISES], 0.0)
-    out[BROW_RAISES] -= t * t * (3.0 - 2.0 * t) * rise
+    last = state.value
+    out[BROW_RAISES] -= hold * np.maximum(out[BROW_RAISES] - last[BROW_RAISES], 0.0)
     return out
+
+
+BLINK_MOVING = (0.5, 1.5)
+"""The lids' speed (blink weight per second, the larger of this frame's and the filter's smoothed one) from which
+the brows' hold begins and at which it is whole. A blink closes at about 10 per second; shut and still, the smoothed
+speed falls under 1.5 about 0.2 s later and under 0.5 about 0.4 s later."""
+
+
+def _smooth01(x: float) -> float:
+    t = float(np.clip(x, 0.0, 1.0))
+    return t * t * (3.0 - 2.0 * t)
+
+
+def _with_share_channel(state: OneEuroState) -> OneEuroState:
+    """A filter state of `SolvedFrame.as_vector()`'s 59 channels with the funnel's share appended, as read."""
+    share = funnel_share(state.value, None)
+    raw = None if state.raw is None else np.append(state.raw, share)
+    return replace(state, value=np.append(state.value, share), speed=np.append(state.speed, 0.0), raw=raw)
 
 
 SHARE_CHANNEL = 59

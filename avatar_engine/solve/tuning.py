@@ -67,9 +67,11 @@ class SolverTuning:
     resting 0.009 apart fell to 0.36-0.76)."""
     blink_holds_brows: tuple[float, float] = (0.1, 0.35)
     """The brows' raises are held where they were as the closer-open eye's blink goes from the first value to the
-    second (`solver.brows_held_in_blinks`)."""
+    second, while the lids move (`solver.brows_held_in_blinks`)."""
     rounding_share_cutoff: float = 2.0
-    """Fixed cutoff (Hz) of the filter on the funnel's share of the lips' rounding (`solver.shared_rounding`)."""
+    """Cutoff (Hz) of the filter on the funnel's share of the lips' rounding at a rounding of 1 (`filter_frame`): it
+    is divided by the rounding (at most by `solver.SHARE_ROUNDING_FLOOR`, 20 Hz), beta 0; `solver.shared_rounding`
+    shares the rounding out by it."""
     dead_zone: float = 0.04
     """Weights below this after the curve read 0, the rest rescaled to keep 1 at 1 (kills residual bias at rest
     without a step)."""

@@ -470,3 +470,31 @@ def test_both_eyes_shutting_do_not_flash_a_brow_up_but_a_raised_brow_stays():
         solved, state = filter_frame(state, SolvedFrame(w, np.zeros(3, np.float32), np.zeros((2, 2), np.float32),
                                                         int(i * 1e9 / 30)))
         assert solved.weights[ARKIT_INDEX["browOuterUpRight"]] >= 0.65 or i < 5
+
+
+def test_eyes_kept_shut_let_the_brows_rise_again():
+    """The hold is for blinks: with the eyes shut for good (a pained or sung expression), raised brows show within
+    half a second, held back only while the lids moved."""
+    state, shown = None, []
+    for i in range(45):
+        w = np.zeros(52, np.float32)
+        shut = min(i / 3.0, 1.0) * 0.9
+        w[ARKIT_INDEX["eyeBlinkLeft"]] = w[ARKIT_INDEX["eyeBlinkRight"]] = shut
+        w[ARKIT_INDEX["browInnerUp"]] = w[ARKIT_INDEX["browOuterUpLeft"]] = 0.8 if i >= 3 else 0.0
+        solved, state = filter_frame(state, SolvedFrame(w, np.zeros(3, np.float32), np.zeros((2, 2), np.float32),
+                                                        int(i * 1e9 / 30)))
+        shown.append(float(solved.weights[ARKIT_INDEX["browInnerUp"]]))
+    assert shown[3 + 15] >= 0.6 and shown[-1] >= 0.75, shown
+
+
+def test_a_state_of_the_vectors_channels_alone_is_taken():
+    """A filter state made from `SolvedFrame.as_vector()` (59 channels) gains the funnel's share, not an IndexError."""
+    from avatar_engine.solve.filters import one_euro
+
+    w = np.zeros(52, np.float32)
+    w[ARKIT_INDEX["mouthFunnel"]] = 0.6
+    first = SolvedFrame(w, np.zeros(3, np.float32), np.zeros((2, 2), np.float32), 0)
+    _, state = one_euro(None, first.as_vector(), 0.0, 1.0, 0.0)
+    solved, state = filter_frame(state, dataclasses.replace(first, t_ns=33_000_000))
+    assert len(state.value) == solver.SHARE_CHANNEL + 1
+    assert solved.weights[ARKIT_INDEX["mouthFunnel"]] == pytest.approx(0.6, abs=0.02)
