@@ -38,6 +38,10 @@ class Material:
     The hair shader lights strands more brightly than a plain PBR surface (light wraps round and through them, and
     their highlight): the texture holds the albedo a PBR engine needs to show the hair as the photo does, this
     brings it down to what our shader needs (`build.scalp`). Kept in the glTF file's material extras."""
+    texture_is_pattern: bool = False
+    """The texture is a pattern this project's shader draws itself, baked for other engines (the teeth's gaps and
+    gum, `head.teeth_texture`): our renderer leaves it out rather than draw the pattern twice; a texture of
+    another tool's is drawn. Kept in the glTF file's material extras."""
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,18 @@ The head model's teeth are two smooth bands; `shaders/avatar.glsl` (`tooth_shade
 rest position, the gaps between teeth, the notches at their tips, the tips' enamel and the gum beyond the crowns.
 Three.js, Unity or Blender drew the same file as two pale grey blocks with no teeth in them. This bakes that pattern
 (the same arithmetic, in numpy) into a texture over the two rows' UV islands, their UVs taken to fill it; the
-renderer here ignores a teeth texture and keeps drawing the pattern itself.
+renderer leaves that texture out (`Material.texture_is_pattern`) and keeps drawing the pattern itself.
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
 from dataclasses import replace
 
 import numpy as np
 
+from avatar_engine.head.geometry import smoothstep
 from avatar_engine.head.tooth_edge import EDGE_SAMPLES, BitingEdge, biting_edge
 from avatar_engine.records import Avatar, Part
 
@@ -33,13 +36,10 @@ GUM = np.array([0.55, 0.20, 0.22])
 NO_EDGE_TIP = 0.005
 
 
-def _smoothstep(a: float, b: float, x: np.ndarray) -> np.ndarray:
-    t = np.clip((x - a) / (b - a), 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
-
-
-def tip_distance(p: np.ndarray, angle: np.ndarray, edge: BitingEdge) -> np.ndarray:
-    """(n,) metres from the row's biting edge into the tooth (the shader's `tip_distance`). p : (n, 3)."""
+def _tip_depth(p: np.ndarray, angle: np.ndarray, edge: BitingEdge) -> np.ndarray:
+    """(n,) metres from the row's biting edge into the tooth, 0 past it (the shader's `tip_distance`). p : (n, 3)
+    points anywhere on the row, angle : (n,) their arch angles measured from the row's back (`tooth_edge.tip_distance`
+    takes the back from the points it is given: the whole row)."""
     if edge.side == 0.0:
         return np.full(len(p), NO_EDGE_TIP)
     t = np.clip(angle / max(edge.max_angle, 1e-3), 0.0, 1.0) * (EDGE_SAMPLES - 1)
@@ -56,17 +56,17 @@ def tooth_shade(p: np.ndarray, cavity: tuple[float, float], edge: BitingEdge) ->
     angle = np.arctan2(np.abs(p[:, 0]), p[:, 2] - cavity[1])
     arc = angle / 1.5708 * depth
     gap_to = np.min(np.abs(arc[:, None] - TOOTH_EDGES[None] * depth / ARCH_DEPTH), axis=1)
-    tip = tip_distance(p, angle, edge)
-    near_tip = 1.0 - _smoothstep(0.0, TIP_NOTCH, tip)
+    tip = _tip_depth(p, angle, edge)
+    near_tip = 1.0 - smoothstep(0.0, TIP_NOTCH, tip)
     gap = 0.0006 + (0.0016 - 0.0006) * near_tip
     seam_t = np.clip(gap_to / gap, 0.0, 1.0)
     dark = 0.55 + (0.25 - 0.55) * near_tip
     seam = dark + (1.0 - dark) * seam_t * seam_t * (3.0 - 2.0 * seam_t)
-    round_off = 0.68 + 0.32 * np.sqrt(_smoothstep(0.0, 0.0025, gap_to))
-    enamel_t = _smoothstep(0.0, TIP_ENAMEL, tip)[:, None]
+    round_off = 0.68 + 0.32 * np.sqrt(smoothstep(0.0, 0.0025, gap_to))
+    enamel_t = smoothstep(0.0, TIP_ENAMEL, tip)[:, None]
     enamel = np.array([0.74, 0.80, 0.88]) + (1.0 - np.array([0.74, 0.80, 0.88])) * enamel_t
-    gum_line = CROWN_HEIGHT - PAPILLA * (1.0 - _smoothstep(0.0, 0.003, gap_to))
-    gum = _smoothstep(0.0, 1.0, (tip - (gum_line - 0.0004)) / 0.0008)[:, None]
+    gum_line = CROWN_HEIGHT - PAPILLA * (1.0 - smoothstep(0.0, 0.003, gap_to))
+    gum = smoothstep(0.0, 1.0, (tip - (gum_line - 0.0004)) / 0.0008)[:, None]
     tooth = (seam * round_off)[:, None] * enamel
     return tooth + (GUM - tooth) * gum
 
@@ -83,10 +83,33 @@ def with_baked_teeth(avatar: Avatar) -> Avatar:
     material = avatar.materials.get(key) if key is not None else None
     if material is None or material.texture is not None:
         return avatar
-    texture, uvs = baked_teeth(rows, [p.name == "teeth_upper" for p in rows])
+    texture, uvs = _cached_bake(rows)
     remapped = dict(zip((p.name for p in rows), uvs))
     parts = tuple(replace(p, uvs=remapped[p.name]) if p.name in remapped else p for p in avatar.parts)
-    return replace(avatar, parts=parts, materials={**avatar.materials, key: replace(material, texture=texture)})
+    return replace(avatar, parts=parts, materials={**avatar.materials, key: replace(
+        material, texture=texture, texture_is_pattern=True)})
+
+
+_BAKES: dict[str, tuple[np.ndarray, list[np.ndarray]]] = {}
+_BAKES_LOCK = threading.Lock()
+BAKES_KEPT = 8
+"""Bakes kept by the rows' geometry: the default head is made again and again (tests, the live loop's fallback,
+synthetic sets of a few identities), and a bake costs about 0.1-0.2 s."""
+
+
+def _cached_bake(rows: list[Part]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """`baked_teeth` of the rows (upper row by name), read-only arrays shared by avatars of the same teeth."""
+    key = hashlib.sha1(b"".join(np.ascontiguousarray(a).tobytes() + row.name.encode() for row in rows
+                                for a in (row.positions, row.uvs, row.indices))).hexdigest()
+    with _BAKES_LOCK:  # the builder's stages run on threads of their own
+        if key not in _BAKES:
+            texture, uvs = baked_teeth(rows, [p.name == "teeth_upper" for p in rows])
+            for array in (texture, *uvs):
+                array.setflags(write=False)
+            while len(_BAKES) >= BAKES_KEPT:
+                _BAKES.pop(next(iter(_BAKES)))
+            _BAKES[key] = texture, uvs
+        return _BAKES[key]
 
 
 def uv_box(rows: list[Part]) -> tuple[np.ndarray, np.ndarray]:

@@ -425,6 +425,7 @@ class _Reader:
                 alpha_cutoff=float(cutoff) if alpha_mode == "MASK" else 0.5,  # glTF ignores it otherwise
                 double_sided=bool(material.get("doubleSided", False)),
                 shader_scale=tuple(float(c) for c in scale),  # type: ignore[arg-type]
+                texture_is_pattern=extras.get("textureIsPattern") is True and texture is not None,
             )
             keys.append(key)
         return out, keys

@@ -181,6 +181,8 @@ def _material_json(key: str, material: Material, builder: _Builder) -> dict[str,
         extras["name"] = material.name
     if tuple(material.shader_scale) != (1.0, 1.0, 1.0):  # our renderer's alone: other engines show the texture
         extras["shaderScale"] = [float(c) for c in material.shader_scale]
+    if material.texture_is_pattern and material.texture is not None:
+        extras["textureIsPattern"] = True
     out = {"name": key, "pbrMetallicRoughness": pbr, "extras": extras}
     if material.alpha_mode != "OPAQUE":
         out["alphaMode"] = material.alpha_mode

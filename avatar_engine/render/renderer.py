@@ -458,9 +458,8 @@ class Renderer:
         for part in parts:
             material = avatar.materials[part.material]
             if part.material not in textures:
-                # the teeth's pattern is drawn here from the rest position (`tooth_shade`): their texture is that
-                # pattern baked for other engines (`head.teeth_texture`), and would draw it twice
-                image = material.texture if material.texture is not None and material.kind != "teeth" \
+                # a pattern our shaders draw themselves, baked for other engines, would be drawn twice
+                image = material.texture if material.texture is not None and not material.texture_is_pattern \
                     else np.full((1, 1, 4), 255, np.uint8)
                 nearest = self.options.texture_filter == "nearest"
                 # per-vertex shading samples one mip level chosen per frame (`texture_lod`): a nearest or bilinear

@@ -72,12 +72,31 @@ def test_this_renderer_draws_the_teeth_with_or_without_the_texture_alike(gl_cont
     assert np.array_equal(images[0], images[1])
 
 
+def test_another_tools_teeth_texture_is_drawn(gl_context, template):
+    """Only the pattern baked here is left out (`Material.texture_is_pattern`): a teeth texture of the user's own,
+    or another tool's, is drawn (under the pattern)."""
+    brown = np.zeros((64, 64, 4), np.uint8)
+    brown[...] = (120, 80, 40, 255)
+    teeth = template.materials["teeth"]
+    theirs = dataclasses.replace(template, materials={**template.materials, "teeth": dataclasses.replace(
+        teeth, texture=brown, texture_is_pattern=False)})
+    images = []
+    with Renderer(gl_context, RenderOptions(size=(160, 100), samples=0, shading="vertex")) as r:
+        for avatar in (template, theirs):
+            r.load(avatar)
+            r.render(SMILE, CLOSE_UP)
+            images.append(r.read().astype(np.int64))
+    changed = np.abs(images[0] - images[1])[..., :3].max(-1) > 20
+    assert changed.sum() > 50, f"{int(changed.sum())} pixels changed"
+
+
 def test_the_file_carries_the_teeth_texture(tmp_path, template):
     path = tmp_path / "head.glb"
     write_glb(template, path)
     back = read_glb(path)
     assert back.materials["teeth"].texture is not None
     assert np.array_equal(back.materials["teeth"].texture, template.materials["teeth"].texture)
+    assert back.materials["teeth"].texture_is_pattern and not back.materials["skin"].texture_is_pattern
     for name in TEETH_PARTS:
         assert np.allclose(back.part(name).uvs, template.part(name).uvs, atol=1e-6)
     # baked once: an avatar read back (its teeth already textured) is left as it is
