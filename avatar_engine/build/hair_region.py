@@ -443,8 +443,11 @@ def hair_region(rgb: np.ndarray, person: np.ndarray, landmarks_px: np.ndarray) -
         inside = ~dilate(~person_or_hair, 3 * strand_radius(face_h))
         smooth = texture <= STRANDS * max(float(np.median(texture[face_skin])), 1e-3)
         lit &= smooth | ~inside
-        # a forehead or scalp in a hard key light, far lighter than the shaded cheeks the skin was sampled on
-        lit |= skin.highlight(lab) & smooth & inside & (ys < brow_y)
+        # a forehead or scalp in a hard key light, far lighter than the shaded cheeks the skin was sampled on: as
+        # smooth as skin and reached from the face's skin without a step (smooth blond hair over a forehead in
+        # ordinary light is not reached: the forehead is not as light)
+        key_lit = skin.highlight(lab) & smooth & inside & (ys < brow_y)
+        lit |= _grown_from(key_lit, key_lit & face_skin)
         # a colour no shade of the face's skin has: another chromaticity, or darker than shade
         not_skin |= SkinChroma.of(sub_rgb[face_skin]).unlike(sub_rgb)
     not_skin &= ~lit & ~shine  # a lit bald scalp stays skin

@@ -502,3 +502,14 @@ def test_a_256_colour_photo_keeps_its_hair_and_its_cap(grace_hopper, landmarker)
     assert not regions["astronaut_256"].headwear
     assert regions["astronaut_256"].mask.sum() >= PALETTE_HAIR_KEPT * regions["astronaut"].mask.sum()
     assert regions["grace_256"].headwear
+
+
+def test_smooth_blond_hair_over_tanned_skin_is_hair():
+    """Golden blond hair 22 lightness units above tanned cheeks, with their hue near enough, is as light and yellow
+    as skin in a key light (`SKIN_HIGHLIGHT`); over a forehead in ordinary light nothing reaches it from the face's
+    skin, and it stays hair (review of the key-light rule)."""
+    rgb, person, lm, truth = painted_portrait((215, 180, 125))
+    face = polygon_mask((rgb.shape[1], rgb.shape[0]), lm[list(FACE_OVAL)])
+    grain = 1.0 + np.random.default_rng(2).normal(0, 0.015, (int(face.sum()), 1))
+    rgb[face] = np.clip(np.array((165, 115, 85)) * grain, 0, 255).astype(np.uint8)
+    assert iou(hair_region(rgb, person, lm).mask, truth) >= REGION_IOU
