@@ -150,7 +150,9 @@ def build_batch(photos: list[Path], out_dir: Path, options=None,
         finished = True
     finally:  # a fault that stops the batch midway still leaves the record of what was built
         items.extend(late)
-        if finished or items:
+        # a batch stopped before its first photo still replaces an earlier run's summary, which described photos
+        # this run may not have built (game-team review); a folder this run made is left empty, to be removed
+        if finished or items or (out_dir / SUMMARY_NAME).exists():
             done = {i.photo for i in items}
             summary = {"built": sum(i.error is None and i.fault is None for i in items),
                        "refused": sum(i.error is not None for i in items),

@@ -226,6 +226,25 @@ def test_a_stopped_batch_names_the_photos_it_did_not_finish(tmp_path, monkeypatc
     assert summary["unfinished"] == 2 and summary["unfinished_photos"] == ["/photos/b.jpg", "/photos/c.jpg"]
 
 
+def test_a_batch_stopped_before_its_first_photo_replaces_an_earlier_summary(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from avatar_engine.build import batch
+
+    (tmp_path / "build_summary.json").write_text(json.dumps({"built": 3, "photos": ["from an earlier run"]}))
+    photos = [Path(f"/photos/{name}.jpg") for name in ("a", "b")]
+
+    def ctrl_c_at_once(photos, out_dir, options):
+        raise KeyboardInterrupt
+        yield  # a generator, as the real one
+
+    monkeypatch.setattr(batch, "_built_in_turn", ctrl_c_at_once)
+    with pytest.raises(KeyboardInterrupt):
+        batch.build_batch(photos, tmp_path)
+    summary = json.loads((tmp_path / "build_summary.json").read_text())
+    assert summary["built"] == 0 and summary["unfinished"] == 2
+
+
 def test_a_fault_in_one_photo_is_named_and_the_batch_goes_on(tmp_path, monkeypatch):
     """A bug one face triggers (a crash in a stage) fails that photo, named with the fault; the photos after it are
     built. Before, the first such photo stopped the batch and the rest were never built."""
