@@ -42,7 +42,8 @@ def eyeball_mesh(radius: float, rings: int = 24, segments: int = 32) -> tuple[np
         for j in range(segments):
             a, b = i * cols + j, i * cols + j + 1
             c, d = (i + 1) * cols + j, (i + 1) * cols + j + 1
-            tris += [(a, c, d), (a, d, b)]
+            # the first and last rings' corners lie on the poles: one triangle of each quad there has no area
+            tris += ([(a, c, d)] if i < rings - 1 else []) + ([(a, d, b)] if i > 0 else [])
     return positions.reshape(-1, 3).astype(np.float32), uvs.reshape(-1, 2).astype(np.float32), np.array(tris, np.uint32)
 
 

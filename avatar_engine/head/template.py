@@ -83,6 +83,16 @@ def morph_normal_offsets(model: HeadModel, positions: np.ndarray) -> np.ndarray:
     return model.normal_offsets(positions, model.expression_offsets)
 
 
+def with_area(triangles: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """(m', 3) uint32 the triangles that have an area at rest: the head asset's eyeballs carry 64 each at their
+    poles that have none (the sphere's first and last rings meet in a point), which draw nothing here and which
+    other engines' importers and checks count as faults (VR-developer review)."""
+    t = np.asarray(triangles, np.int64)
+    p = np.asarray(positions, np.float64)
+    area = np.linalg.norm(np.cross(p[t[:, 1]] - p[t[:, 0]], p[t[:, 2]] - p[t[:, 0]]), axis=1)
+    return t[area > 0].astype(np.uint32)
+
+
 @lru_cache(maxsize=None)
 def crease_reference(name: str) -> np.ndarray | None:
     """(n, 3) the average head's rest positions of part `name` as `template_avatar` has them before creasing: where
@@ -122,7 +132,7 @@ def template_avatar(identity: Mapping[str, float] | None = None, materials: Mapp
         vs, ts = model.part_slices(name)
         parts.append(Part(
             name=name, material=PART_MATERIALS[name], positions=positions[vs], normals=normals[vs],
-            uvs=model.uvs[vs], indices=(model.triangles[ts] - vs.start).astype(np.uint32),
+            uvs=model.uvs[vs], indices=with_area(model.triangles[ts] - vs.start, model.positions[vs]),
             joints=model.joints[vs], weights=model.weights[vs],
             morph_positions=model.expression_offsets[:, vs], morph_normals=morph_normals[:, vs]))
         if name == "teeth_upper":

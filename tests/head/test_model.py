@@ -142,3 +142,13 @@ def test_every_vertex_has_a_unit_normal_and_the_eye_apexes_one_each():
         apex = group.ravel() == np.argmax(counts)  # the largest fan of copies: the cornea's apex (33)
         assert apex.sum() >= 30
         np.testing.assert_allclose(eye_normals[apex], eye_normals[apex][:1].repeat(apex.sum(), 0), atol=1e-6)
+
+
+def test_the_avatars_triangles_all_have_an_area(template):
+    """No part of the avatar file has zero-area triangles (the asset's eyeballs had 64 each at their poles, which
+    other engines' checks count as faults)."""
+    for part in template.parts:
+        p = part.positions.astype(np.float64)
+        t = part.indices.astype(np.int64)
+        area = np.linalg.norm(np.cross(p[t[:, 1]] - p[t[:, 0]], p[t[:, 2]] - p[t[:, 0]]), axis=1) / 2
+        assert area.min() > 0, f"{part.name}: {int((area <= 0).sum())} triangles without area"
