@@ -59,9 +59,8 @@ def tooth_shade(p: np.ndarray, cavity: tuple[float, float], edge: BitingEdge) ->
     tip = _tip_depth(p, angle, edge)
     near_tip = 1.0 - smoothstep(0.0, TIP_NOTCH, tip)
     gap = 0.0006 + (0.0016 - 0.0006) * near_tip
-    seam_t = np.clip(gap_to / gap, 0.0, 1.0)
     dark = 0.55 + (0.25 - 0.55) * near_tip
-    seam = dark + (1.0 - dark) * seam_t * seam_t * (3.0 - 2.0 * seam_t)
+    seam = dark + (1.0 - dark) * smoothstep(0.0, 1.0, gap_to / gap)
     round_off = 0.68 + 0.32 * np.sqrt(smoothstep(0.0, 0.0025, gap_to))
     enamel_t = smoothstep(0.0, TIP_ENAMEL, tip)[:, None]
     enamel = np.array([0.74, 0.80, 0.88]) + (1.0 - np.array([0.74, 0.80, 0.88])) * enamel_t
@@ -127,37 +126,19 @@ def baked_teeth(rows: list[Part], upper: list[bool], size: int = TEXTURE_SIZE) -
     inset = (GUTTER_PX + 0.5) / size  # the islands stop short of the border by the gutter
     uvs = [(inset + (np.asarray(r.uvs, np.float64) - lo) / span * (1.0 - 2.0 * inset)).astype(np.float32)
            for r in rows]
-    colour = np.zeros((size, size, 3), np.float32)
-    covered = np.zeros((size, size), bool)
+    from avatar_engine.build.texture_project import texel_map  # the UV rasteriser the skin's texture uses
+
+    colour = np.zeros((size * size, 3), np.float32)
+    covered = np.zeros(size * size, bool)
     for row, uv, is_upper in zip(rows, uvs, upper):
         p = np.asarray(row.positions, np.float64)
         z = p[:, 2]
         cavity = (float(z.max()), float(z.min()))  # as the renderer takes it: the row's own front and back
-        edge = biting_edge(p, is_upper)
-        texels, points = [], []
-        for tri in np.asarray(row.indices, np.int64):
-            corners = uv[tri] * size - 0.5  # texel centres at integers
-            x0, y0 = np.maximum(np.floor(corners.min(0)).astype(int), 0)
-            x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int), size - 1)
-            if x1 < x0 or y1 < y0:
-                continue
-            ys, xs = np.mgrid[y0:y1 + 1, x0:x1 + 1]
-            a, b, c = corners
-            det = (b[0] - a[0]) * (c[1] - a[1]) - (c[0] - a[0]) * (b[1] - a[1])
-            if abs(det) < 1e-12:
-                continue
-            w1 = ((xs - a[0]) * (c[1] - a[1]) - (c[0] - a[0]) * (ys - a[1])) / det
-            w2 = ((b[0] - a[0]) * (ys - a[1]) - (xs - a[0]) * (b[1] - a[1])) / det
-            w0 = 1.0 - w1 - w2
-            inside = (w0 >= -1e-6) & (w1 >= -1e-6) & (w2 >= -1e-6)
-            if not inside.any():
-                continue
-            texels.append((ys[inside], xs[inside]))
-            points.append(np.stack([w0[inside], w1[inside], w2[inside]], 1) @ p[tri])
-        if texels:
-            ty, tx = (np.concatenate(k) for k in zip(*texels))
-            colour[ty, tx] = tooth_shade(np.concatenate(points), cavity, edge)
-            covered[ty, tx] = True
+        tmap = texel_map(uv, row.indices, size)
+        points = np.einsum("tk,tkc->tc", tmap.bary, p[np.asarray(row.indices, np.int64)[tmap.face]])
+        colour[tmap.texels] = tooth_shade(points, cavity, biting_edge(p, is_upper))
+        covered[tmap.texels] = True
+    colour, covered = colour.reshape(size, size, 3), covered.reshape(size, size)
     colour = _with_gutter(colour, covered, GUTTER_PX)
     c = np.clip(colour, 0.0, 1.0, dtype=np.float32)
     srgb = np.where(c <= 0.0031308, 12.92 * c, 1.055 * np.power(c, np.float32(1 / 2.4)) - 0.055)

@@ -54,13 +54,18 @@ nose. Seen only inside the skin otherwise; an open mouth shows the gum below the
 
 def tucked_gum(part: Part) -> Part:
     """The upper teeth band with its gum's top front edge moved back (`GUM_TUCK`)."""
+    return replace(part, positions=tucked_gum_positions(part.positions))
+
+
+def tucked_gum_positions(positions: np.ndarray) -> np.ndarray:
+    """(n, 3) float32 the upper teeth band's rest positions with its gum's top front edge moved back."""
     height, depth, metres = GUM_TUCK
-    positions = part.positions.copy()
+    positions = np.array(positions, np.float32)
     low, high = positions.min(axis=0), positions.max(axis=0)
     rel = (positions - low) / np.maximum(high - low, 1e-9)
     top_front = (rel[:, 1] > height) & (rel[:, 2] > depth)
     positions[top_front, 2] -= metres * (rel[top_front, 2] - depth) / (1.0 - depth)
-    return replace(part, positions=positions.astype(np.float32))
+    return positions
 
 
 def default_materials(skin_texture: np.ndarray | None = None, iris_rgb: tuple[int, int, int] = (84, 110, 140),
@@ -102,16 +107,9 @@ def crease_reference(name: str) -> np.ndarray | None:
     model = HeadModel.default()
     if name not in model.part_names:
         return None
-    vs, ts = model.part_slices(name)
+    vs, _ = model.part_slices(name)
     positions = model.neutral_positions(model.default_identity())[vs]
-    if name == "teeth_upper":
-        part = Part(name=name, material=PART_MATERIALS[name], positions=positions, normals=np.zeros_like(positions),
-                    uvs=model.uvs[vs], indices=(model.triangles[ts] - vs.start).astype(np.uint32),
-                    joints=model.joints[vs], weights=model.weights[vs],
-                    morph_positions=np.zeros((0,) + positions.shape, np.float32),
-                    morph_normals=np.zeros((0,) + positions.shape, np.float32))
-        positions = tucked_gum(part).positions
-    positions = np.array(positions, np.float32)
+    positions = tucked_gum_positions(positions) if name == "teeth_upper" else np.array(positions, np.float32)
     positions.setflags(write=False)
     return positions
 

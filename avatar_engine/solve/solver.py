@@ -18,6 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 from avatar_engine.head.arkit import ARKIT_INDEX, ARKIT_NAMES
+from avatar_engine.head.geometry import smoothstep
 from avatar_engine.records import Expression, euler_rotation
 from avatar_engine.solve import measured
 from avatar_engine.solve.blink_range import BLINK_INDEX, widened
@@ -488,11 +489,11 @@ def brows_held_in_blinks(x: np.ndarray, state: OneEuroState, t_s: float,
     pass: a raise that was there still ends."""
     lo, hi = tuning.blink_holds_brows
     blinks = np.asarray(x, np.float64)[BLINK_INDEX]
-    shut = float(np.clip((blinks.min() - lo) / max(hi - lo, 1e-6), 0.0, 1.0))  # both eyes: winks are the table's
+    shut = (blinks.min() - lo) / max(hi - lo, 1e-6)  # both eyes: winks are the table's
     dt = t_s - state.t_s
     now = np.abs(blinks - state.raw[BLINK_INDEX]) / dt if state.raw is not None and dt > 0 else np.zeros(2)
     moving = float(np.min(np.maximum(now, np.abs(state.speed[BLINK_INDEX]))))  # the lids' speed, per second
-    hold = _smooth01(shut) * _smooth01((moving - BLINK_MOVING[0]) / (BLINK_MOVING[1] - BLINK_MOVING[0]))
+    hold = float(smoothstep(0.0, 1.0, shut) * smoothstep(*BLINK_MOVING, moving))
     out = np.array(x, np.float64)
     last = state.value
     out[BROW_RAISES] -= hold * np.maximum(out[BROW_RAISES] - last[BROW_RAISES], 0.0)
@@ -503,11 +504,6 @@ BLINK_MOVING = (0.5, 1.5)
 """The lids' speed (blink weight per second, the larger of this frame's and the filter's smoothed one) from which
 the brows' hold begins and at which it is whole. A blink closes at about 10 per second; shut and still, the smoothed
 speed falls under 1.5 about 0.2 s later and under 0.5 about 0.4 s later."""
-
-
-def _smooth01(x: float) -> float:
-    t = float(np.clip(x, 0.0, 1.0))
-    return t * t * (3.0 - 2.0 * t)
 
 
 def _with_share_channel(state: OneEuroState) -> OneEuroState:
