@@ -255,7 +255,8 @@ def cmd_live(args: argparse.Namespace) -> int:
         vmc=parse_target(args.vmc) if args.vmc is not None else None, stats=Path(args.stats) if args.stats else None,
         mirror=args.mirror, settle_rest=not args.no_settle, size=parse_size(args.size), samples=args.samples,
         realtime=args.realtime, loop=args.loop, lossless=args.lossless, max_frames=args.max_frames,
-        max_seconds=args.max_seconds, phone=args.phone, serial=args.serial, landmarker=args.landmarker, backend=args.backend)
+        max_seconds=args.max_seconds, phone=args.phone, serial=args.serial, landmarker=args.landmarker, backend=args.backend,
+        turn_profile=args.turn_profile)
     started = time.time()
     try:
         summary = run_live(settings)
@@ -687,6 +688,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
     p.add_argument("--max-seconds", type=float, help="stop after this long")
     p.add_argument("--phone", help="iFacialMocap: the phone's address, to ask it to start streaming")
+    p.add_argument("--turn-profile", choices=("auto", "on", "off"), default="auto",
+                   help="take out the nod the tracker reads on the avatar's face as it turns, measured on the avatar "
+                        "(about 1.5 s on its first use, then kept): auto for an avatar `avatar build` made, whose "
+                        "face stands in for yours; on for any avatar of you; off when you drive someone else's")
     _add_landmarker_arguments(p)
     p.set_defaults(run=cmd_live)
 

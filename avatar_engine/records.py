@@ -103,6 +103,10 @@ class Skeleton:
         return offsets
 
 
+BUILT_SUFFIX = " build"
+"""`Avatar.generator` ends so for an avatar built from a photo (the person's own face, not the default head's)."""
+
+
 @dataclass(frozen=True)
 class Avatar:
     """A complete, rigged head: what the builder makes, the renderer draws and the glTF file holds."""
@@ -113,7 +117,11 @@ class Avatar:
     identity: Mapping[str, float] = field(default_factory=dict)
     """The head model's identity parameters this avatar was made from (phenotypes and shape changes)."""
     generator: str = "avatar-engine"
-    """Project name and version that made it."""
+    """Project name and version that made it; `BUILT_SUFFIX` at the end when `avatar build` made it from a photo."""
+
+    @property
+    def built_from_photo(self) -> bool:
+        return self.generator.startswith("avatar-engine") and self.generator.endswith(BUILT_SUFFIX)
 
     def part(self, name: str) -> Part:
         for part in self.parts:

@@ -43,6 +43,10 @@ def main() -> None:
     ap.add_argument("--avatar", help="drive this avatar (.glb, e.g. one `avatar build` made) instead of the default "
                     "head: the tracker then reads another face than the one its response was measured on")
     ap.add_argument("--name", help="what the results call the --avatar (default: its path)")
+    ap.add_argument("--turn-profile", choices=("auto", "on", "off"), default="auto",
+                    help="as `avatar live --turn-profile`: auto takes the --avatar's when `avatar build` made it")
+    ap.add_argument("--profile-avatar", help="measure the turn profile on this avatar instead of the --avatar (one "
+                    "rebuilt from a photo of the synthetic person the --avatar is: what a user's own build gives)")
     ap.add_argument("--out")
     args = ap.parse_args()
     weights, angles = performance()
@@ -52,7 +56,9 @@ def main() -> None:
         render_s = 0.0 if args.clip else render_clip(clip, weights, angles, (args.size, args.size), args.samples,
                                                      avatar=avatar)
         got: dict[int, object] = {}
-        live = LiveAvatar(options=LiveOptions(size=(64, 64), samples=0, render=False))
+        profiled = read_glb(args.profile_avatar) if args.profile_avatar else avatar
+        live = LiveAvatar(profiled, LiveOptions(size=(64, 64), samples=0, render=False,
+                                                turn_profile=args.turn_profile))
         with open_source(str(clip)) as source:
             pipeline = LivePipeline(source, live, [], PipelineOptions(lossless=True,
                                     on_frame=lambda f: got.__setitem__(f.index, f)))
@@ -72,6 +78,8 @@ def main() -> None:
     angle_err = np.abs(est_a - true_a)
     result = {
         "avatar": args.name or args.avatar or "the default head", "size": args.size, "samples": args.samples,
+        "turn_profile": {"measured_on": args.profile_avatar or args.name or args.avatar or "the default head",
+                         **live.turn_profile.as_dict()} if live.turn_profile is not None else None,
         "frames": int(len(weights)), "processed": int(len(idx)),
         "render_clip_s": round(render_s, 1),
         "channels": channels,

@@ -24,7 +24,7 @@ from avatar_engine.head.hair import HairStyle
 from avatar_engine.head.lip_seal import sealed_targets
 from avatar_engine.head.model import HeadModel
 from avatar_engine.head.template import template_avatar
-from avatar_engine.records import Avatar, Material, Skeleton
+from avatar_engine.records import BUILT_SUFFIX, Avatar, Material, Skeleton
 
 
 def sphere_centre(points: np.ndarray) -> np.ndarray:
@@ -118,7 +118,7 @@ def rigged_avatar(model: HeadModel, identity: Mapping[str, float], positions: np
     positions = seat_teeth(model, positions)
     fitted = FittedHeadModel(model, positions, fitted_skeleton(model, identity, np.asarray(positions, np.float64)))
     avatar = template_avatar(dict(identity), materials, fitted, hair=hair)  # type: ignore[arg-type]
-    return replace(avatar, generator=f"avatar-engine {avatar_engine.__version__} build")
+    return replace(avatar, generator=f"avatar-engine {avatar_engine.__version__}{BUILT_SUFFIX}")
 
 
 def identity_avatar(identity: Mapping[str, float], hair: HairStyle | None = HairStyle(),

@@ -15,6 +15,7 @@ current for each call, so several can live side by side. Frame times must increa
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from contextlib import contextmanager, nullcontext
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from avatar_engine.errors import BackendError
 from avatar_engine.live.animator import Animator, AnimatorOptions
 from avatar_engine.live.outputs import LiveFrame
 from avatar_engine.records import Avatar
@@ -70,6 +72,9 @@ def checked_landmarks(landmarks: LandmarkFrame | None) -> None:
                              f"{points.dtype} of shape {points.shape}")
 
 
+TURN_PROFILES = ("auto", "on", "off")
+
+
 @dataclass(frozen=True)
 class LiveOptions:
     """What the live avatar renders and how it animates."""
@@ -92,6 +97,11 @@ class LiveOptions:
     runs on a GPU and the models are converted, else MediaPipe's (`perception.choice.resolve_landmarker`)."""
     landmarker_backend: str = "auto"
     """With landmarker "onnx": auto, tensorrt, onnxruntime or torch."""
+    turn_profile: str = "auto"
+    """Take out the nod the tracker reads on the avatar's face as it turns (`live.turn_profile`): "auto" for an
+    avatar `avatar build` made from a photo, whose face stands in for the person driving it; "on" for any avatar
+    given (one of the person made elsewhere); "off" never. Measured on an avatar's first use (about 1.5 s on 2
+    cores) and kept in the model cache. Needs an OpenGL context, even with `render` False."""
 
     def __post_init__(self) -> None:
         w, h = self.size
@@ -109,6 +119,8 @@ class LiveOptions:
 
         if self.landmarker_backend not in BACKENDS:
             raise ValueError(f"landmarker_backend must be one of {', '.join(BACKENDS)}, got {self.landmarker_backend!r}")
+        if self.turn_profile not in TURN_PROFILES:
+            raise ValueError(f"turn_profile must be one of {', '.join(TURN_PROFILES)}, got {self.turn_profile!r}")
 
 
 class LiveAvatar:
@@ -119,7 +131,12 @@ class LiveAvatar:
             raise TypeError(f"avatar must be an Avatar (avatar_engine.io.read_glb(path) reads one), got "
                             f"{type(avatar).__name__}")
         self.options = options or LiveOptions()
-        self.animator = Animator(self.options.animator)
+        self.turn_profile = self._turn_profile(avatar)
+        """The avatar's `TurnProfile` the solver uses, or None (`LiveOptions.turn_profile`)."""
+        animator = self.options.animator
+        if self.turn_profile is not None:
+            animator = replace(animator, tuning=replace(animator.tuning, pitch_at_yaw=self.turn_profile.table()))
+        self.animator = Animator(animator)
         self._tracker = None
         self._tracker_lock = threading.Lock()
         self._owner = threading.get_ident()
@@ -182,6 +199,28 @@ class LiveAvatar:
         """{native id: nice value it started with} of the tracker's helper threads (MediaPipe's graph); {} before
         the tracker opens."""
         return dict(getattr(self._tracker, "threads", {}))  # a stand-in tracker (tests, an app's own) may have none
+
+    def _turn_profile(self, avatar: Avatar | None):
+        """The avatar's turn profile where `LiveOptions.turn_profile` asks for one and the solver reads MediaPipe's
+        landmarks (a phone app's scores and angles need none, nor does a tuning that brings its own)."""
+        o = self.options
+        wanted = o.turn_profile == "on" or (o.turn_profile == "auto" and avatar is not None and avatar.built_from_photo)
+        tuning = o.animator.tuning
+        if avatar is None or not wanted or tuning.response != "mediapipe" or tuning.pitch_at_yaw is not None:
+            return None
+        from avatar_engine.live.turn_profile import turn_profile
+        from avatar_engine.native_log import native_stderr_silenced
+        from avatar_engine.perception.choice import resolve_landmarker
+
+        try:
+            with native_stderr_silenced():
+                profile, _ = turn_profile(avatar, resolve_landmarker(o.landmarker, o.landmarker_backend),
+                                          o.landmarker_backend)
+        except (ValueError, BackendError) as exc:  # the loop runs all the same, with the head's pitch as read
+            logging.getLogger("avatar_engine.live").warning(
+                f"the avatar's turn profile was not measured ({exc}): turned heads may read a few degrees of nod")
+            return None
+        return profile
 
     def _new_tracker(self):
         from avatar_engine.live.tracker import Tracker

@@ -53,6 +53,8 @@ class LiveSettings:
     """`LiveOptions.landmarker`: auto, mediapipe or onnx."""
     backend: str = "auto"
     """`LiveOptions.landmarker_backend`."""
+    turn_profile: str = "auto"
+    """`LiveOptions.turn_profile`: auto, on or off."""
 
     def check(self) -> None:
         for path, suffix, what in ((self.record, ".mp4", "--record"), (self.stats, ".json", "--stats")):
@@ -161,7 +163,7 @@ def run_live(settings: LiveSettings) -> dict:
     needs_render = settings.window or settings.record or settings.virtual_camera or not settings.vmc
     options = LiveOptions(size=settings.size, samples=settings.samples, animator=animator,
                           render=bool(needs_render), landmarker=settings.landmarker,
-                          landmarker_backend=settings.backend)
+                          landmarker_backend=settings.backend, turn_profile=settings.turn_profile)
     outputs = []
     window = live = source = pipeline = summary = None
     try:
@@ -199,6 +201,7 @@ def run_live(settings: LiveSettings) -> dict:
                     if isinstance(out, VmcOutput):
                         summary["vmc"] = {"sent": out.sender.sent, "failed": out.sender.failed}
                 summary["corrupt_frames"] = getattr(source, "corrupt", 0)
+                summary["turn_profile"] = live.turn_profile.as_dict() if live.turn_profile is not None else None
                 _warn_about_source(source, summary)
                 if settings.stats:
                     try:

@@ -278,6 +278,9 @@ def correct_angles(seen: np.ndarray, tuning: SolverTuning = DEFAULT_TUNING) -> n
         return (np.asarray(seen, np.float32) * np.array(tuning.pose_gain, np.float32)).astype(np.float32)
     if tuning.response != "mediapipe":
         return np.asarray(seen, np.float32)
+    if tuning.pitch_at_yaw is not None:
+        yaws, pitches = (np.asarray(v, np.float64) for v in tuning.pitch_at_yaw)
+        seen = np.array([seen[0], seen[1] - np.interp(float(seen[0]), yaws, pitches), seen[2]], np.float64)
     return np.array([_true_angle(float(seen[0]), measured.YAW_SEEN, measured.POSE_YAWS),
                      _true_angle(float(seen[1]), measured.PITCH_SEEN, measured.POSE_PITCHES),
                      float(seen[2]) * measured.ROLL_GAIN], np.float32)

@@ -34,6 +34,9 @@ class SolverTuning:
     """Share of the head's turn given to the neck bone; the head bone takes the rest (people turn both)."""
     pose_gain: tuple[float, float, float] | None = None
     """Plain multipliers on the tracked (yaw, pitch, roll) away from neutral; None takes the measured maps."""
+    pitch_at_yaw: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    """(yaws, pitches): the pitch MediaPipe reads on this face when it only turns, at each yaw it reads there
+    (degrees, relative to the calibrated rest); taken out of the pitch before the measured maps. None: none."""
     gaze_yaw_deg: float = 30.0
     """Eye yaw at eyeLookOut/In = 1 (ARKit's eyes reach about 30 degrees sideways)."""
     gaze_pitch_deg: float = 25.0
