@@ -104,7 +104,7 @@ class Skeleton:
 
 
 BUILT_SUFFIX = " build"
-"""`Avatar.generator` ends so for an avatar built from a photo (the person's own face, not the default head's)."""
+"""`Avatar.generator` ends so for a person's head the builder rigged (`Avatar.built`)."""
 
 
 @dataclass(frozen=True)
@@ -117,10 +117,12 @@ class Avatar:
     identity: Mapping[str, float] = field(default_factory=dict)
     """The head model's identity parameters this avatar was made from (phenotypes and shape changes)."""
     generator: str = "avatar-engine"
-    """Project name and version that made it; `BUILT_SUFFIX` at the end when `avatar build` made it from a photo."""
+    """Project name and version that made it; `BUILT_SUFFIX` at the end for a person's head rigged by the builder."""
 
     @property
-    def built_from_photo(self) -> bool:
+    def built(self) -> bool:
+        """Rigged by the builder for a person: from a photo (`avatar build`), or from an identity
+        (`build.rig.identity_avatar`); False for the default head and other tools' files."""
         return self.generator.startswith("avatar-engine") and self.generator.endswith(BUILT_SUFFIX)
 
     def part(self, name: str) -> Part:

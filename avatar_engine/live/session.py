@@ -201,7 +201,8 @@ def run_live(settings: LiveSettings) -> dict:
                     if isinstance(out, VmcOutput):
                         summary["vmc"] = {"sent": out.sender.sent, "failed": out.sender.failed}
                 summary["corrupt_frames"] = getattr(source, "corrupt", 0)
-                summary["turn_profile"] = live.turn_profile.as_dict() if live.turn_profile is not None else None
+                summary["turn_profile"] = {"asked": settings.turn_profile, "status": live.turn_profile_note,
+                                           **(live.turn_profile.as_dict() if live.turn_profile is not None else {})}
                 _warn_about_source(source, summary)
                 if settings.stats:
                     try:

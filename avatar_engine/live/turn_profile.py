@@ -66,7 +66,10 @@ def measure_turn_profile(avatar: Avatar, landmarker: str = "mediapipe", backend:
         return Expression(rotations={"neck": euler_rotation(NECK_SHARE * yaw, 0.0, 0.0),
                                      "head": euler_rotation((1.0 - NECK_SHARE) * yaw, 0.0, 0.0)})
 
-    with current_context_kept():  # a window's own context stays current for its thread
+    from avatar_engine.native_log import native_stderr_silenced
+
+    with current_context_kept(), native_stderr_silenced():  # a window's own context stays current for its thread;
+        # MediaPipe's start-up log lines would go to the application's stderr
         ctx = headless_context()
         try:
             with Renderer(ctx, RenderOptions(size=SIZE, samples=0, background=STUDIO_BACKDROP)) as renderer, \
@@ -98,13 +101,15 @@ def avatar_digest(avatar: Avatar) -> str:
     """Hex sha256 of what the tracker sees of an avatar: every part's mesh and every material's colour and
     texture, with the rig (the same file read twice, or the same avatar built twice, gives the same digest)."""
     h = hashlib.sha256()
+    h.update(repr((avatar.skeleton.names, tuple(int(i) for i in avatar.skeleton.parents))).encode())
     for part in avatar.parts:
-        h.update(part.name.encode())
+        h.update(f"{part.name}:{part.material}".encode())
         for a in (part.positions, part.indices, part.uvs, part.joints, part.weights):
             h.update(np.ascontiguousarray(a).tobytes())
     for key in sorted(avatar.materials):
         m = avatar.materials[key]
-        h.update(f"{key}:{m.kind}:{m.base_color}:{m.roughness}".encode())
+        h.update(f"{key}:{m.kind}:{m.base_color}:{m.roughness}:{m.alpha_mode}:{m.alpha_cutoff}:{m.double_sided}:"
+                 f"{m.shader_scale}".encode())
         if m.texture is not None:
             h.update(np.ascontiguousarray(m.texture).tobytes())
     h.update(np.ascontiguousarray(avatar.skeleton.rest_positions, np.float32).tobytes())
@@ -125,8 +130,12 @@ def turn_profile(avatar: Avatar, landmarker: str = "mediapipe", backend: str = "
     from avatar_engine.errors import AvatarError
     from avatar_engine.paths import atomic_path
 
+    from avatar_engine.assets.registry import MODELS
+
     folder = cache_folder() if folder is None else Path(folder)
-    path = folder / f"{avatar_digest(avatar)[:32]}-{landmarker}-v{FORMAT}.json"
+    tracker = next(m.sha256 for m in MODELS if m.name == "face_landmarker")  # a new model reads faces anew
+    key = hashlib.sha256(f"{avatar_digest(avatar)}:{landmarker}:{backend}:{tracker}".encode()).hexdigest()
+    path = folder / f"{key[:32]}-v{FORMAT}.json"
     try:
         return TurnProfile.from_dict(json.loads(path.read_text())), False
     except (OSError, ValueError, AttributeError):  # none kept yet, or a damaged file: measure it (again)

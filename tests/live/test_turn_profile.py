@@ -98,9 +98,15 @@ def test_the_profile_is_kept_per_avatar_and_measured_again_when_damaged(template
                                           for p in template.parts))
     _, new = tp.turn_profile(other, folder=tmp_path)
     assert new, "another face gets its own profile"
+    renamed = replace(template, skeleton=replace(template.skeleton, names=tuple(
+        n.upper() for n in template.skeleton.names)))
+    _, new = tp.turn_profile(renamed, folder=tmp_path)
+    assert new, "another rig is measured anew (without eye joints it is refused, not served a kept profile)"
+    _, new = tp.turn_profile(template, landmarker="onnx", folder=tmp_path)
+    assert new, "another landmarker reads the face anew"
 
 
-def test_auto_measures_only_a_face_built_from_a_photo(template, monkeypatch):
+def test_auto_measures_only_a_face_the_builder_rigged(template, monkeypatch):
     monkeypatch.setattr(tp, "turn_profile", lambda *a, **k: (TurnProfile(0.0, -0.004, 33.0), True))
     from dataclasses import replace
 
@@ -111,10 +117,32 @@ def test_auto_measures_only_a_face_built_from_a_photo(template, monkeypatch):
             assert (live.turn_profile is not None) == bool(expected), (mode, is_built)
             table = live.animator.options.tuning.pitch_at_yaw
             assert (table is not None) == bool(expected)
-    with LiveAvatar(None, LiveOptions(render=False, turn_profile="on")) as live:
-        assert live.turn_profile is None, "no avatar given: no face to measure"
     with pytest.raises(ValueError, match="turn_profile must be one of"):
         LiveOptions(turn_profile="yes")
+
+
+def test_on_says_why_it_cannot_apply_and_a_tuning_that_would_ignore_it_gets_none(template, monkeypatch, caplog):
+    """A profile the solver would not use is neither measured (2 s) nor reported as used (review)."""
+    from dataclasses import replace
+
+    from avatar_engine.live.animator import AnimatorOptions
+    from avatar_engine.solve.tuning import ARKIT_TUNING, DEFAULT_TUNING
+
+    monkeypatch.setattr(tp, "turn_profile", lambda *a, **k: pytest.fail("measured a profile that cannot be used"))
+    built = replace(template, generator=template.generator + " build")
+    cases = {"no avatar was given": (None, DEFAULT_TUNING),
+             "the scores come from a phone app": (built, ARKIT_TUNING),
+             "the tuning sets pose_gain": (built, replace(DEFAULT_TUNING, pose_gain=(1.5, 1.5, 1.0))),
+             "its own pitch_at_yaw": (built, replace(DEFAULT_TUNING, pitch_at_yaw=((-30.0, 30.0), (0.0, 0.0))))}
+    for why, (avatar, tuning) in cases.items():
+        for mode in ("on", "auto"):
+            caplog.clear()
+            with caplog.at_level("WARNING", logger="avatar_engine.live"), LiveAvatar(avatar, LiveOptions(
+                    render=False, turn_profile=mode, animator=AnimatorOptions(tuning=tuning))) as live:
+                assert live.turn_profile is None
+            assert (why in caplog.text) == (mode == "on"), "asked for by name, it says why it does nothing"
+            if avatar is not None:
+                assert why in live.turn_profile_note, (why, mode, live.turn_profile_note)
 
 
 def test_a_face_the_tracker_cannot_find_warns_and_runs_on(template, monkeypatch, caplog):
@@ -126,3 +154,4 @@ def test_a_face_the_tracker_cannot_find_warns_and_runs_on(template, monkeypatch,
             LiveAvatar(template, LiveOptions(render=False, turn_profile="on")) as live:
         assert live.turn_profile is None
     assert "turn profile was not measured (the tracker lost" in caplog.text
+    assert live.turn_profile_note.startswith("not measured: the tracker lost")
