@@ -34,7 +34,7 @@ from avatar_engine.render.context import headless_context
 from avatar_engine.render.renderer import STUDIO_BACKDROP, RenderOptions, Renderer
 from avatar_engine.solve.calibration import calibrate
 from avatar_engine.solve.pose import rigid_points
-from avatar_engine.solve.solver import seen_angles
+from avatar_engine.solve.solver import corner_lift, corner_offsets, seen_angles
 from avatar_engine.solve.tuning import LANDMARKS
 from avatar_engine.synth.scene import random_scene, scene_avatar
 
@@ -56,6 +56,8 @@ CROSSTALK_KEEP = 0.05
 """Cross-talk (one shape moving another's score) smaller than this is left out of the table."""
 POSE_DRIFT_KEEP = 0.5
 """Head-angle drift (degrees) a shape at full weight causes in MediaPipe's pose; smaller is left out."""
+CORNER_LIFT_KEEP = 0.02
+"""Shapes lifting or lowering neither mouth corner by this much (at full weight) are left out of CORNER_LIFT."""
 SHIFT_KEEP = 0.03
 """Shapes whose resting score drifts less than this over the sweeps are left out of the tables."""
 MEASURED = Path(__file__).resolve().parent.parent / "avatar_engine" / "solve" / "measured.py"
@@ -107,8 +109,9 @@ def measure(avatar, size: int, samples: int, scores: bool = True) -> dict:
 def _measure(probe: Probe, scores: bool) -> dict:
     rest = probe.look(expression({}), hold=10)
     still = calibrate(rest.scores[None], rest.rotation[None],
-                      rigid_points(rest.points, LANDMARKS["rigid"], rest.aspect)[None])
-    curves, drifts, pose_drift = {}, {}, {}
+                      rigid_points(rest.points, LANDMARKS["rigid"], rest.aspect)[None],
+                      corners=corner_offsets(rest.points, rest.aspect)[None])
+    curves, drifts, pose_drift, lifts = {}, {}, {}, {}
     for k, name in enumerate(ARKIT_NAMES if scores else ()):
         # the curve: one sweep from wherever the shape before left MediaPipe's video mode, as live motion does
         # (read from a settled rest instead, the round trip lost 0.01-0.02 of r on pucker, funnel and brows)
@@ -125,6 +128,11 @@ def _measure(probe: Probe, scores: bool) -> dict:
         drift[k] = 0.0
         drifts[name] = drift
         pose_drift[name] = seen_angles(frames[-1], still) - seen_angles(frames[0], still)  # the landmarks move too
+        # how far the shape lifts each mouth corner, per unit of weight (a line through its sweep)
+        rise = np.array([corner_lift(f.points, still, f.aspect) for f in frames])
+        rise -= rise[0]
+        w = np.asarray(WEIGHTS) - WEIGHTS[0]
+        lifts[name] = w @ rise / (w @ w)
     pose_curves = {}
     for axis, grid in (("yaw", CURVE_YAWS), ("pitch", CURVE_PITCHES)) if scores else ():
         for angle in grid:  # read as the curves facing the camera are, one sweep after another
@@ -152,6 +160,7 @@ def _measure(probe: Probe, scores: bool) -> dict:
         shift_grid -= shift_grid[np.argmin(np.abs(grid))]  # no shift facing the camera, by definition
         tables[axis] = (grid, seen_grid, shift_grid, (true, seen[:, k]))
     return {"rest": rest.scores.astype(np.float64), "curves": curves, "drifts": drifts, "pose_drift": pose_drift,
+            "corner_lift": lifts,
             "pose_curves": pose_curves, "tables": tables,
             "roll_gain": float(rolls @ rolls / max(rolls @ roll_seen, 1e-9)),
             "neutral": rest.rotation, "points": still.points}
@@ -223,6 +232,8 @@ def main() -> None:
     pose_drift = {n: tuple(round(float(a), 2) for a in d) for n, d in m["pose_drift"].items()
                   if np.abs(d).max() > POSE_DRIFT_KEEP}
     pose_curves, roll_gain, neutral = m["pose_curves"], m["roll_gain"], m["neutral"]
+    corner_lift = {n: tuple(round(float(v), 4) for v in d) for n, d in m["corner_lift"].items()
+                   if np.abs(d).max() > CORNER_LIFT_KEEP}
     keep = [k for k, n in enumerate(ARKIT_NAMES)
             if max(np.abs(tables["yaw"][2][:, k]).max(), np.abs(tables["pitch"][2][:, k]).max()) > SHIFT_KEEP]
     result = {
@@ -239,6 +250,7 @@ def main() -> None:
         "pose_shifted_shapes": [ARKIT_NAMES[k] for k in keep],
         "crosstalk": {n: c for n, c in crosstalk.items() if c},
         "pose_drift_deg": pose_drift,
+        "corner_lift": corner_lift,
     }
     save("live_response", result, args.out)
     if args.write:
@@ -268,6 +280,10 @@ def main() -> None:
             f"POSE_DRIFT: dict[str, tuple[float, float, float]] = {fmt(pose_drift)}\n"
             f'"""Shape at full weight -> the yaw, pitch, roll (degrees) MediaPipe\'s head pose reads with the head still\n'
             f'(a smile tips its pitch by about 4 degrees); the solver subtracts it."""\n'
+            f"CORNER_LIFT: dict[str, tuple[float, float]] = {fmt(corner_lift)}\n"
+            f'"""Shape -> how far it lifts the mouth corners (the subject\'s right, left) against the upper lip\'s middle\n'
+            f'per unit of weight, as MediaPipe\'s landmarks show it (`solver.corner_lift`); the solver finds the smiles\n'
+            f'the scores missed in what the others leave unexplained."""\n'
             f"POSE_YAWS = {r(tables['yaw'][0])!r}\n"
             f"YAW_SEEN = {r(tables['yaw'][1])!r}\n"
             f'"""MediaPipe\'s yaw (relative to the calibrated neutral) when the head turns to each of POSE_YAWS."""\n'

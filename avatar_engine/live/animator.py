@@ -17,7 +17,7 @@ from avatar_engine.solve.filters import OneEuroState
 from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
 from avatar_engine.solve.settled_rest import SettledRest
 from avatar_engine.solve.settled_rest import observe as observe_rest
-from avatar_engine.solve.solver import filter_frame, lip_gap, solve_frame
+from avatar_engine.solve.solver import corner_offsets, filter_frame, lip_gap, solve_frame
 from avatar_engine.solve.pose import rigid_points, turned_deg
 from avatar_engine.solve.tuning import DEFAULT_TUNING, LANDMARKS, SolverTuning
 
@@ -105,6 +105,13 @@ def _rigid(frames: list[LandmarkFrame], tuning: SolverTuning) -> np.ndarray | No
     if any(f.points is None for f in frames) or tuning.response != "mediapipe":
         return None
     return np.stack([rigid_points(f.points, LANDMARKS["rigid"], f.aspect) for f in frames])
+
+
+def _corners(frames: list[LandmarkFrame], tuning: SolverTuning) -> np.ndarray | None:
+    """(n, 2, 3) the mouth corners from the upper lip's middle (`solver.corner_offsets`), as `_rigid` gives those."""
+    if any(f.points is None for f in frames) or tuning.response != "mediapipe":
+        return None
+    return np.stack([corner_offsets(f.points, f.aspect) for f in frames])
 
 
 def _lip_gaps(frames: list[LandmarkFrame], tuning: SolverTuning) -> np.ndarray | None:
@@ -214,7 +221,8 @@ class Animator:
                     self.calibration = calibrate(
                         scores, np.stack([f.rotation for f in self._collect]), _rigid(self._collect, opts.tuning),
                         near=reference_calibration(opts.tuning.response) if self._collect_auto else None,
-                        max_shift=opts.tuning.calibration_max_shift, lip_gaps=_lip_gaps(self._collect, opts.tuning))
+                        max_shift=opts.tuning.calibration_max_shift, lip_gaps=_lip_gaps(self._collect, opts.tuning),
+                        corners=_corners(self._collect, opts.tuning))
                     settling = SettledRest.start(self.calibration.scores, np.median(scores, axis=0))
                     # nothing bounded (most people): no sampling, no turn test, on any later frame
                     self.settling = settling if self._collect_auto and opts.settle_rest and settling.open else None

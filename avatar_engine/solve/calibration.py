@@ -8,7 +8,7 @@ import numpy as np
 
 from avatar_engine.head.arkit import ARKIT_NAMES
 from avatar_engine.solve import measured
-from avatar_engine.solve.pose import orthonormal
+from avatar_engine.solve.pose import fit_rotation, orthonormal
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,10 @@ class Calibration:
     """How many frames it was made from; 0 for the reference (uncalibrated) default."""
     points: np.ndarray | None = None
     """points : (k, 3) float64 the resting face's rigid landmarks (`pose.rigid_points`), None without landmarks."""
+    corners: np.ndarray | None = None
+    """corners : (2, 3) float64 the resting mouth corners (the subject's right, left) from the upper lip's middle, in
+    the rest's rigid frame, in units of the inner eye corners' distance (`solver.corner_lift`); None without
+    landmarks."""
     lip_gap: float = 0.0
     """How far the resting lips part (`solver.lip_gap`): rounded lips count as a funnel by how much further they
     part. 0 until a face with landmarks is calibrated (the gap is then taken as read)."""
@@ -47,10 +51,11 @@ rest): taken whole, such a rest made every funnel a pucker. Chosen with `SolverT
 
 def calibrate(scores: np.ndarray, rotations: np.ndarray, points: np.ndarray | None = None,
               near: Calibration | None = None, max_shift: float = 1.0,
-              lip_gaps: np.ndarray | None = None) -> Calibration:
+              lip_gaps: np.ndarray | None = None, corners: np.ndarray | None = None) -> Calibration:
     """A calibration from frames of a resting face. scores : (n, 52); rotations : (n, 3, 3); n >= 1;
     points : (n, k, 3) rigid landmarks (`pose.rigid_points`) or None; lip_gaps : (m,) `solver.lip_gap` of the frames
-    that have landmarks, or None (the resting gap is then 0: rounded lips are judged by the gap as read).
+    that have landmarks, or None (the resting gap is then 0: rounded lips are judged by the gap as read); corners :
+    (n, 2, 3) each frame's mouth corners from its upper lip's middle (`solver.corner_offsets`), or None.
 
     The median ignores the odd blink or twitch inside the window; rotations are averaged then projected
     back onto a rotation. With `near` (the reference), no score's rest rises more than `max_shift` above its rest
@@ -69,4 +74,10 @@ def calibrate(scores: np.ndarray, rotations: np.ndarray, points: np.ndarray | No
     if near is not None:
         rest = np.minimum(rest, near.scores + max_shift)
     gap = 0.0 if lip_gaps is None or len(lip_gaps) == 0 else min(float(np.median(lip_gaps)), REST_LIP_GAP_MAX)
-    return Calibration(rest.astype(np.float32), orthonormal(rotations.mean(axis=0)), len(scores), rest_points, gap)
+    rest_corners = None
+    if rest_points is not None and corners is not None and len(corners) == len(points):
+        scale = max(float(np.linalg.norm(rest_points[0] - rest_points[1])), 1e-9)  # the inner eye corners
+        rest_corners = np.median([np.asarray(c, np.float64) @ fit_rotation(rest_points, p) / scale
+                                  for c, p in zip(corners, np.asarray(points, np.float64))], axis=0)
+    return Calibration(rest.astype(np.float32), orthonormal(rotations.mean(axis=0)), len(scores), rest_points,
+                       corners=rest_corners, lip_gap=gap)

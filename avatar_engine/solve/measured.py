@@ -664,12 +664,40 @@ POSE_DRIFT: dict[str, tuple[float, float, float]] = {'browInnerUp': (-0.12, -1.8
  'tongueOut': (-0.17, -1.44, -0.03)}
 """Shape at full weight -> the yaw, pitch, roll (degrees) MediaPipe's head pose reads with the head still
 (a smile tips its pitch by about 4 degrees); the solver subtracts it."""
+CORNER_LIFT: dict[str, tuple[float, float]] = {'eyeBlinkRight': (0.0228, -0.0116),
+ 'jawOpen': (-0.3708, -0.3673),
+ 'mouthClose': (-0.0901, -0.0744),
+ 'mouthDimpleLeft': (-0.0158, 0.0675),
+ 'mouthDimpleRight': (0.0782, -0.0095),
+ 'mouthFrownLeft': (0.0003, -0.1018),
+ 'mouthFrownRight': (-0.1269, 0.0119),
+ 'mouthFunnel': (-0.0804, -0.0754),
+ 'mouthLeft': (-0.0094, 0.1641),
+ 'mouthLowerDownLeft': (0.0291, -0.0186),
+ 'mouthLowerDownRight': (-0.0571, 0.0219),
+ 'mouthPressLeft': (-0.0066, 0.0908),
+ 'mouthPressRight': (0.1121, -0.0128),
+ 'mouthPucker': (-0.0597, -0.0531),
+ 'mouthRight': (0.1555, -0.0395),
+ 'mouthRollUpper': (0.0341, 0.0322),
+ 'mouthShrugLower': (-0.0662, -0.061),
+ 'mouthShrugUpper': (-0.0607, -0.0611),
+ 'mouthSmileLeft': (-0.0572, 0.2784),
+ 'mouthSmileRight': (0.2608, -0.0637),
+ 'mouthStretchRight': (-0.051, 0.015),
+ 'mouthUpperUpLeft': (-0.0959, -0.0111),
+ 'mouthUpperUpRight': (0.0214, -0.0982),
+ 'noseSneerLeft': (-0.0042, 0.0205),
+ 'tongueOut': (-0.1106, -0.1078)}
+"""Shape -> how far it lifts the mouth corners (the subject's right, left) against the upper lip's middle
+per unit of weight, as MediaPipe's landmarks show it (`solver.corner_lift`); the solver finds the smiles
+the scores missed in what the others leave unexplained."""
 POSE_YAWS = (-30.0, -22.5, -15.0, -7.5, 0.0, 7.5, 15.0, 22.5, 30.0)
-YAW_SEEN = (-34.3894, -27.5432, -17.818, -8.4523, -0.1882, 8.332, 17.9814, 27.0759, 34.1812)
+YAW_SEEN = (-34.4017, -27.5559, -17.826, -8.4629, -0.1976, 8.3452, 17.9888, 27.0664, 34.1573)
 """MediaPipe's yaw (relative to the calibrated neutral) when the head turns to each of POSE_YAWS."""
 POSE_PITCHES = (-20.0, -10.0, 0.0, 10.0, 20.0)
-PITCH_SEEN = (-20.9873, -10.3616, -0.1216, 9.8024, 19.3944)
-ROLL_GAIN = 0.9957
+PITCH_SEEN = (-20.9883, -10.3707, -0.1184, 9.813, 19.3339)
+ROLL_GAIN = 0.9964
 """True roll / MediaPipe's roll."""
 YAW_SHIFT: dict[str, tuple[float, ...]] = {'browInnerUp': (-0.0062, -0.0045, -0.0408, -0.0223, 0.0, 0.0079, -0.0053, 0.0311, -0.0341),
  'browOuterUpLeft': (-0.1401, -0.1243, -0.1151, -0.1054, 0.0, 0.0592, 0.0794, 0.1574, 0.2068),

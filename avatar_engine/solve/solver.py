@@ -106,6 +106,59 @@ def _pose_drift() -> np.ndarray:
     return d
 
 
+@lru_cache(maxsize=1)
+def _corner_lift_table() -> np.ndarray:
+    """(52, 2) how far each shape at full weight lifts the mouth corners (right, left; `measured.CORNER_LIFT`)."""
+    t = np.zeros((52, 2))
+    for name, lift in getattr(measured, "CORNER_LIFT", {}).items():
+        if name not in CORNER_UNTRUSTED:
+            t[ARKIT_INDEX[name]] = lift
+    return t
+
+
+CORNER_UNTRUSTED = frozenset({"mouthDimpleLeft", "mouthDimpleRight"})
+"""Shapes whose weight is not taken to explain a corner's lift: MediaPipe barely scores a dimple (0.004 at full on
+the reference head, so its weight is boosted to the most `max_gain` allows), and on faces that miss a one-sided
+smile it reads one instead (synthetic person 7003: dimple 0.34 for a smile at 0.8), which then explained the smile's
+lift away."""
+CORNER_ROUNDED = (0.5, 0.9)
+"""`smiles_from_corners` fades out as the lips round (the larger of pucker and funnel) between these: smiles and
+rounded lips do not go together, and some faces' puckers lift a corner (7003's left by 0.05)."""
+
+
+CORNER_SMILES = (ARKIT_INDEX["mouthSmileRight"], ARKIT_INDEX["mouthSmileLeft"])
+"""The smile lifting each corner of `corner_lift` (the subject's right, left)."""
+CORNER_FACING_DEG = ((15.0, 30.0), (10.0, 20.0))
+"""`smiles_from_corners` fades out as the head turns (first pair, degrees of yaw) or nods (second) between these:
+a turn of 30 degrees lifted a corner by 0.05-0.07 against the lip, a nod of 15 by up to 0.04."""
+
+
+def smiles_from_corners(weights: np.ndarray, lift: np.ndarray, angles: np.ndarray,
+                        tuning: SolverTuning = DEFAULT_TUNING) -> np.ndarray:
+    """The part of a smile MediaPipe's scores missed, from how far the mouth corners rose (`corner_lift`). On some
+    faces it scores a one-sided smile barely or not at all (synthetic person 7003: a right smile at 0.8 read 0.00,
+    a left 0.07, while its landmarks lifted the corners as far as the reference head's), or as stretching. What the
+    solved weights already lift (`measured.CORNER_LIFT`: the smiles themselves, mouthLeft/Right, presses, dimples,
+    the jaw lowering both) is taken out; what is left beyond `tuning.corner_lift_floor` is a smile, added to the
+    read one. Faded out on a head turned or nodded (`CORNER_FACING_DEG`)."""
+    table = _corner_lift_table()
+    w = np.asarray(weights, np.float32).copy()
+    rounded = max(float(w[ARKIT_INDEX["mouthPucker"]]), float(w[ARKIT_INDEX["mouthFunnel"]]))
+    facing = 1.0 - float(smoothstep(*CORNER_ROUNDED, rounded))
+    for angle, (lo, hi) in zip(angles[:2], CORNER_FACING_DEG):
+        facing *= 1.0 - float(smoothstep(lo, hi, abs(float(angle))))
+    if facing <= 0.0 or not table.any():
+        return w
+    unexplained = np.asarray(lift, np.float64) - w.astype(np.float64) @ table
+    for side, k in enumerate(CORNER_SMILES):
+        own = table[k, side]
+        if own <= 0.0:
+            continue
+        extra = (unexplained[side] - tuning.corner_lift_floor) / own
+        w[k] += facing * float(np.clip(extra, 0.0, 1.0 - w[k]))
+    return w
+
+
 BLINK_CROSSTALK_PASSES = 2
 """Passes that refine the blinks' estimates, one eye after the other. A blink's response flattens near full (the
 left eye reads 0.687 at weight 0.75 and 0.695 at 1), so a small error in the cross-talk taken out of it is a large
@@ -313,6 +366,27 @@ def lip_gap(points: np.ndarray) -> float:
     return float(np.mean([np.linalg.norm(p[u] - p[v]) for u, v in LANDMARKS["inner_lips"]]) / scale)
 
 
+def corner_offsets(points: np.ndarray, aspect: float = 1.0) -> np.ndarray:
+    """(2, 3) float64 the mouth corners (the subject's right, left) from the inner upper lip's middle, in
+    `rigid_points`' axes and units. From the lip, not the head: a nod moved the corners against the rigid points
+    by 0.15-0.26 of the inner eye corners' distance for 15 degrees (MediaPipe's depths are not the face's), against
+    the lip by 0.01-0.04."""
+    p = np.asarray(points, np.float64)[list(LANDMARKS["mouth_corners"])]
+    q = np.stack([p[:, 0] * aspect, -p[:, 1], -p[:, 2] * aspect], axis=1)
+    return q[:2] - q[2]
+
+
+def corner_lift(points: np.ndarray, calibration: Calibration, aspect: float = 1.0) -> np.ndarray | None:
+    """(2,) how far each mouth corner (the subject's right, left) has risen from its rest against the upper lip's
+    middle, in the face's own frame (the rigid fit's rotation undone), in units of the inner eye corners'
+    distance; None without a calibrated rest. points : (478, 3) MediaPipe landmarks."""
+    if calibration.corners is None or calibration.points is None:
+        return None
+    r = fit_rotation(calibration.points, rigid_points(points, LANDMARKS["rigid"], aspect))
+    scale = max(float(np.linalg.norm(calibration.points[0] - calibration.points[1])), 1e-9)
+    return (corner_offsets(points, aspect) @ r / scale - calibration.corners)[:, 1]
+
+
 def split_rounding(weights: np.ndarray, gap: float, tuning: SolverTuning = DEFAULT_TUNING) -> np.ndarray:
     """Rounded lips shared out by whether the lips part: MediaPipe scores a funnel as a pucker, so the pucker
     reading is the rounding; parted lips make it a funnel. gap : `lip_gap` beyond the resting face's."""
@@ -422,6 +496,10 @@ def solve_frame(frame: LandmarkFrame, calibration: Calibration, tuning: SolverTu
         weights = widened(weights, blink_top)
     if frame.points is not None and tuning.response == "mediapipe":
         weights = split_rounding(weights, lip_gap(frame.points) - calibration.lip_gap, tuning)
+    if frame.points is not None and tuning.response == "mediapipe" and tuning.corner_lift_floor is not None:
+        lift = corner_lift(frame.points, calibration, frame.aspect)
+        if lift is not None:
+            weights = smiles_from_corners(weights, lift, angles, tuning)
     weights = conjugate_gaze(lips_within_jaw(weights), tuning)
     if tuning.response == "mediapipe":  # MediaPipe's blink-as-squint read; a phone's squint is its own
         weights = squint_under_blink(weights, tuning)

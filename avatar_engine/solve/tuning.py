@@ -14,6 +14,7 @@ LANDMARKS = {
     "inner_lips": ((82, 87), (13, 14), (312, 317)),  # upper/lower inner-lip pairs across the mouth's middle
     # points expressions barely move (inner eye corners, nose bridge, forehead): the head's rigid pose
     "rigid": (133, 362, 6, 168, 197, 195, 5, 4, 10, 151, 9, 8),
+    "mouth_corners": (61, 291, 13),  # the subject's right and left, and the inner upper lip's middle they rise from
 }
 """MediaPipe face-mesh indices the solver reads (of the 478 points)."""
 
@@ -34,6 +35,9 @@ class SolverTuning:
     """Share of the head's turn given to the neck bone; the head bone takes the rest (people turn both)."""
     pose_gain: tuple[float, float, float] | None = None
     """Plain multipliers on the tracked (yaw, pitch, roll) away from neutral; None takes the measured maps."""
+    corner_lift_floor: float | None = 0.03
+    """Mouth-corner lift (inner eye distances) the solved weights leave unexplained before it counts as a smile the
+    scores missed (`solver.smiles_from_corners`); a resting face's corners waver by under 0.015. None: off."""
     pitch_at_yaw: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     """(yaws, pitches): the pitch MediaPipe reads on this face when it only turns, at each yaw it reads there
     (degrees, relative to the calibrated rest); taken out of the pitch before the measured maps. None: none."""

@@ -1,0 +1,89 @@
+"""Smiles the scores missed, found in how far the mouth corners rose (`solver.smiles_from_corners`)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from avatar_engine.head.arkit import ARKIT_INDEX
+from avatar_engine.solve import measured
+from avatar_engine.solve.calibration import calibrate
+from avatar_engine.solve.pose import rigid_points
+from avatar_engine.solve.solver import corner_lift, corner_offsets, smiles_from_corners
+from avatar_engine.solve.tuning import DEFAULT_TUNING, LANDMARKS
+
+RIGHT, LEFT = ARKIT_INDEX["mouthSmileRight"], ARKIT_INDEX["mouthSmileLeft"]
+FLOOR = DEFAULT_TUNING.corner_lift_floor
+SMILE_TOLERANCE = 0.02
+"""Weights recovered from an exact lift agree to this."""
+
+
+def weights(**named: float) -> np.ndarray:
+    w = np.zeros(52, np.float32)
+    for name, value in named.items():
+        w[ARKIT_INDEX[name]] = value
+    return w
+
+
+def own_lift(name: str) -> float:
+    side = 0 if name.endswith("Right") else 1
+    return measured.CORNER_LIFT[name][side]
+
+
+def test_a_smile_the_scores_missed_is_found_in_its_corner_and_only_there():
+    lift = 0.8 * np.array(measured.CORNER_LIFT["mouthSmileRight"])
+    w = smiles_from_corners(weights(), lift, np.zeros(3))
+    expected = (0.8 * own_lift("mouthSmileRight") - FLOOR) / own_lift("mouthSmileRight")
+    assert w[RIGHT] == pytest.approx(expected, abs=SMILE_TOLERANCE)
+    assert w[LEFT] == 0.0, "the other corner dropped: no smile there"
+
+
+def test_a_smile_the_scores_read_is_not_added_twice():
+    lift = 0.8 * np.array(measured.CORNER_LIFT["mouthSmileRight"])
+    w = smiles_from_corners(weights(mouthSmileRight=0.8), lift, np.zeros(3))
+    assert w[RIGHT] == pytest.approx(0.8, abs=1e-6)
+
+
+def test_what_other_read_shapes_lift_is_no_smile():
+    """mouthLeft lifts the left corner as far as a 0.6 smile would; read as mouthLeft, it is not a smile. Nor is a
+    resting face's wavering (under the floor), nor a lowered corner."""
+    lift = 0.8 * np.array(measured.CORNER_LIFT["mouthLeft"])
+    assert smiles_from_corners(weights(mouthLeft=0.8), lift, np.zeros(3))[LEFT] == 0.0
+    assert smiles_from_corners(weights(), np.array([0.7, 0.7]) * FLOOR, np.zeros(3))[[RIGHT, LEFT]].max() == 0.0
+    assert smiles_from_corners(weights(), np.array([-0.2, -0.2]), np.zeros(3))[[RIGHT, LEFT]].max() == 0.0
+
+
+def test_turned_nodded_or_rounded_it_stays_out():
+    lift = 0.8 * np.array(measured.CORNER_LIFT["mouthSmileLeft"])
+    facing = smiles_from_corners(weights(), lift, np.zeros(3))[LEFT]
+    assert facing > 0.5
+    assert smiles_from_corners(weights(), lift, np.array([30.0, 0.0, 0.0]))[LEFT] == 0.0
+    assert smiles_from_corners(weights(), lift, np.array([0.0, -20.0, 0.0]))[LEFT] == 0.0
+    assert smiles_from_corners(weights(mouthPucker=0.95), lift, np.zeros(3))[LEFT] == 0.0
+    assert 0.0 < smiles_from_corners(weights(), lift, np.array([22.0, 0.0, 0.0]))[LEFT] < facing, "faded, not cut"
+
+
+def test_the_lift_is_read_in_the_faces_own_frame_against_its_calibrated_rest():
+    """Landmarks of a face at rest, then the same face turned 10 degrees with its left corner raised: the lift is
+    the corner's rise alone, in inner-eye distances."""
+    rng = np.random.default_rng(1)
+    rest = rng.normal(0, 0.05, (478, 3)) + [0.5, 0.5, 0.0]
+    rest[13] = [0.5, 0.6, -0.02]
+    rest[61], rest[291] = [0.44, 0.61, 0.0], [0.56, 0.61, 0.0]
+    rest[133], rest[362] = [0.47, 0.45, 0.0], [0.53, 0.45, 0.0]
+    eye = 0.06
+    raised = rest.copy()
+    raised[291, 1] -= 0.5 * eye  # image y grows downward: up by half the inner eye distance
+    c = 0.5 + np.zeros(3)
+    t = np.radians(10.0)
+    r = np.array([[np.cos(t), 0, np.sin(t)], [0, 1, 0], [-np.sin(t), 0, np.cos(t)]])
+    turned = (raised - c) @ r.T + c
+    frames = np.stack([rest] * 3)
+    cal = calibrate(np.zeros((3, 52)), np.stack([np.eye(3)] * 3),
+                    np.stack([rigid_points(p, LANDMARKS["rigid"]) for p in frames]),
+                    corners=np.stack([corner_offsets(p) for p in frames]))
+    assert corner_lift(rest, cal) == pytest.approx([0.0, 0.0], abs=1e-9)
+    assert corner_lift(turned, cal) == pytest.approx([0.0, 0.5], abs=0.01)
+    assert corner_lift(turned, replace(cal, corners=None)) is None
