@@ -34,7 +34,7 @@ from avatar_engine.render.context import headless_context
 from avatar_engine.render.renderer import STUDIO_BACKDROP, RenderOptions, Renderer
 from avatar_engine.solve.calibration import calibrate
 from avatar_engine.solve.pose import rigid_points
-from avatar_engine.solve.solver import corner_lift, corner_offsets, seen_angles
+from avatar_engine.solve.solver import corner_lift, corner_offsets, mouth_widening, seen_angles
 from avatar_engine.solve.tuning import LANDMARKS
 from avatar_engine.synth.scene import random_scene, scene_avatar
 
@@ -56,8 +56,9 @@ CROSSTALK_KEEP = 0.05
 """Cross-talk (one shape moving another's score) smaller than this is left out of the table."""
 POSE_DRIFT_KEEP = 0.5
 """Head-angle drift (degrees) a shape at full weight causes in MediaPipe's pose; smaller is left out."""
-CORNER_LIFT_KEEP = 0.02
-"""Shapes lifting or lowering neither mouth corner by this much (at full weight) are left out of CORNER_LIFT."""
+CORNER_LIFT_KEEP = 0.04
+"""Shapes lifting or lowering neither mouth corner by this much (at full weight) are left out of CORNER_LIFT, and
+those widening or narrowing the mouth less out of MOUTH_WIDENING."""
 SHIFT_KEEP = 0.03
 """Shapes whose resting score drifts less than this over the sweeps are left out of the tables."""
 MEASURED = Path(__file__).resolve().parent.parent / "avatar_engine" / "solve" / "measured.py"
@@ -128,11 +129,13 @@ def _measure(probe: Probe, scores: bool) -> dict:
         drift[k] = 0.0
         drifts[name] = drift
         pose_drift[name] = seen_angles(frames[-1], still) - seen_angles(frames[0], still)  # the landmarks move too
-        # how far the shape lifts each mouth corner, per unit of weight (a line through its sweep)
-        rise = np.array([corner_lift(f.points, still, f.aspect) for f in frames])
-        rise -= rise[0]
+        # how far the shape lifts each mouth corner and widens the mouth, per unit of weight (lines through its
+        # sweep)
+        motion = np.array([[*corner_lift(f.points, still, f.aspect), mouth_widening(f.points, still, f.aspect)]
+                           for f in frames])
+        motion -= motion[0]
         w = np.asarray(WEIGHTS) - WEIGHTS[0]
-        lifts[name] = w @ rise / (w @ w)
+        lifts[name] = w @ motion / (w @ w)
     pose_curves = {}
     for axis, grid in (("yaw", CURVE_YAWS), ("pitch", CURVE_PITCHES)) if scores else ():
         for angle in grid:  # read as the curves facing the camera are, one sweep after another
@@ -232,8 +235,9 @@ def main() -> None:
     pose_drift = {n: tuple(round(float(a), 2) for a in d) for n, d in m["pose_drift"].items()
                   if np.abs(d).max() > POSE_DRIFT_KEEP}
     pose_curves, roll_gain, neutral = m["pose_curves"], m["roll_gain"], m["neutral"]
-    corner_lift = {n: tuple(round(float(v), 4) for v in d) for n, d in m["corner_lift"].items()
-                   if np.abs(d).max() > CORNER_LIFT_KEEP}
+    corner_lift = {n: tuple(round(float(v), 4) for v in d[:2]) for n, d in m["corner_lift"].items()
+                   if np.abs(d[:2]).max() > CORNER_LIFT_KEEP}
+    widening = {n: round(float(d[2]), 4) for n, d in m["corner_lift"].items() if abs(d[2]) > CORNER_LIFT_KEEP}
     keep = [k for k, n in enumerate(ARKIT_NAMES)
             if max(np.abs(tables["yaw"][2][:, k]).max(), np.abs(tables["pitch"][2][:, k]).max()) > SHIFT_KEEP]
     result = {
@@ -251,6 +255,7 @@ def main() -> None:
         "crosstalk": {n: c for n, c in crosstalk.items() if c},
         "pose_drift_deg": pose_drift,
         "corner_lift": corner_lift,
+        "mouth_widening": widening,
     }
     save("live_response", result, args.out)
     if args.write:
@@ -284,6 +289,9 @@ def main() -> None:
             f'"""Shape -> how far it lifts the mouth corners (the subject\'s right, left) against the upper lip\'s middle\n'
             f'per unit of weight, as MediaPipe\'s landmarks show it (`solver.corner_lift`); the solver finds the smiles\n'
             f'the scores missed in what the others leave unexplained."""\n'
+            f"MOUTH_WIDENING: dict[str, float] = {fmt(widening)}\n"
+            f'"""Shape -> how much it widens the mouth corner to corner per unit of weight, in the same units\n'
+            f'(`solver.mouth_widening`): on a face whose resting lips read as a pucker the rounding comes from it."""\n'
             f"POSE_YAWS = {r(tables['yaw'][0])!r}\n"
             f"YAW_SEEN = {r(tables['yaw'][1])!r}\n"
             f'"""MediaPipe\'s yaw (relative to the calibrated neutral) when the head turns to each of POSE_YAWS."""\n'

@@ -12,7 +12,7 @@ import numpy as np
 
 from avatar_engine.live.idle import IdleOptions, blend, idle_frame, smoothstep
 from avatar_engine.solve.blink_range import BlinkRange, observe
-from avatar_engine.solve.calibration import Calibration, calibrate, reference_calibration
+from avatar_engine.solve.calibration import Calibration, calibrate, corners_at_rest, reference_calibration
 from avatar_engine.solve.filters import OneEuroState
 from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
 from avatar_engine.solve.settled_rest import SettledRest
@@ -217,12 +217,8 @@ class Animator:
                 # by count too: a media clock that does not advance (a caller's constant or mis-scaled t_ns) kept
                 # collecting for ever, about 6 KB a frame; a head never still calibrates on its last window
                 if span >= opts.tuning.calibration_s or self._collect_seen >= MAX_CALIBRATION_FRAMES:
+                    self.calibration = self._calibration_from(self._collect)
                     scores = np.stack([f.scores for f in self._collect])
-                    self.calibration = calibrate(
-                        scores, np.stack([f.rotation for f in self._collect]), _rigid(self._collect, opts.tuning),
-                        near=reference_calibration(opts.tuning.response) if self._collect_auto else None,
-                        max_shift=opts.tuning.calibration_max_shift, lip_gaps=_lip_gaps(self._collect, opts.tuning),
-                        corners=_corners(self._collect, opts.tuning))
                     settling = SettledRest.start(self.calibration.scores, np.median(scores, axis=0))
                     # nothing bounded (most people): no sampling, no turn test, on any later frame
                     self.settling = settling if self._collect_auto and opts.settle_rest and settling.open else None
@@ -242,8 +238,18 @@ class Animator:
                     self.calibration = replace(self.calibration, scores=self.settling.rest)
             # MediaPipe's blink response differs from face to face (`blink_range`); a phone's is its own
             widen = opts.tuning.response == "mediapipe"
-            solved = solve_frame(frame, self.calibration, opts.tuning, self._mirror,
-                                 self.blinks.top() if widen else None)
+            # while the first calibration collects, the resting scores read so far stand in for the reference head's:
+            # a face whose rest reads far from it (synthetic 7003's lips, a pucker of 0.8) showed that as an
+            # expression for the calibration's first second. Not its pose: a head moving then restarts the window
+            # with each frame, and against such a rest it would show none of its turn
+            calibration = self.calibration
+            if self._collect_auto and self._collect:
+                so_far = self._calibration_from(self._collect, landmarks=False)
+                corners = None if calibration.points is None else corners_at_rest(  # in the reference's frame
+                    _corners(self._collect, opts.tuning), _rigid(self._collect, opts.tuning), calibration.points,
+                    _lip_gaps(self._collect, opts.tuning))
+                calibration = replace(calibration, scores=so_far.scores, lip_gap=so_far.lip_gap, corners=corners)
+            solved = solve_frame(frame, calibration, opts.tuning, self._mirror, self.blinks.top() if widen else None)
             if widen and self._collect is None:  # calibrated: against the reference's rest a blink may be false
                 self.blinks = observe(self.blinks, solved.blinks_read)
             tracked, self._filter = filter_frame(self._filter, solved, opts.tuning)
@@ -255,6 +261,16 @@ class Animator:
             self.state = "calibrating" if self._collect is not None else "tracking"
         self._shown = shown
         return shown
+
+    def _calibration_from(self, frames: list[LandmarkFrame], landmarks: bool = True) -> Calibration:
+        """The resting face of `frames` (automatic: bounded by the reference's, `tuning.calibration_max_shift`);
+        without `landmarks`, its scores and lip gap alone (no rigid points or corners: a rigid fit per frame)."""
+        tuning = self.options.tuning
+        return calibrate(np.stack([f.scores for f in frames]), np.stack([f.rotation for f in frames]),
+                         _rigid(frames, tuning) if landmarks else None,
+                         near=reference_calibration(tuning.response) if self._collect_auto else None,
+                         max_shift=tuning.calibration_max_shift, lip_gaps=_lip_gaps(frames, tuning),
+                         corners=_corners(frames, tuning) if landmarks else None)
 
     def _glide_from(self, now_s: float, seconds: float) -> dict:
         return {"shown": self._shown.as_vector(), "start": now_s, "seconds": seconds, "offset": None}

@@ -664,8 +664,7 @@ POSE_DRIFT: dict[str, tuple[float, float, float]] = {'browInnerUp': (-0.12, -1.8
  'tongueOut': (-0.17, -1.44, -0.03)}
 """Shape at full weight -> the yaw, pitch, roll (degrees) MediaPipe's head pose reads with the head still
 (a smile tips its pitch by about 4 degrees); the solver subtracts it."""
-CORNER_LIFT: dict[str, tuple[float, float]] = {'eyeBlinkRight': (0.0228, -0.0116),
- 'jawOpen': (-0.3708, -0.3673),
+CORNER_LIFT: dict[str, tuple[float, float]] = {'jawOpen': (-0.3708, -0.3673),
  'mouthClose': (-0.0901, -0.0744),
  'mouthDimpleLeft': (-0.0158, 0.0675),
  'mouthDimpleRight': (0.0782, -0.0095),
@@ -673,13 +672,11 @@ CORNER_LIFT: dict[str, tuple[float, float]] = {'eyeBlinkRight': (0.0228, -0.0116
  'mouthFrownRight': (-0.1269, 0.0119),
  'mouthFunnel': (-0.0804, -0.0754),
  'mouthLeft': (-0.0094, 0.1641),
- 'mouthLowerDownLeft': (0.0291, -0.0186),
  'mouthLowerDownRight': (-0.0571, 0.0219),
  'mouthPressLeft': (-0.0066, 0.0908),
  'mouthPressRight': (0.1121, -0.0128),
  'mouthPucker': (-0.0597, -0.0531),
  'mouthRight': (0.1555, -0.0395),
- 'mouthRollUpper': (0.0341, 0.0322),
  'mouthShrugLower': (-0.0662, -0.061),
  'mouthShrugUpper': (-0.0607, -0.0611),
  'mouthSmileLeft': (-0.0572, 0.2784),
@@ -687,11 +684,28 @@ CORNER_LIFT: dict[str, tuple[float, float]] = {'eyeBlinkRight': (0.0228, -0.0116
  'mouthStretchRight': (-0.051, 0.015),
  'mouthUpperUpLeft': (-0.0959, -0.0111),
  'mouthUpperUpRight': (0.0214, -0.0982),
- 'noseSneerLeft': (-0.0042, 0.0205),
  'tongueOut': (-0.1106, -0.1078)}
 """Shape -> how far it lifts the mouth corners (the subject's right, left) against the upper lip's middle
 per unit of weight, as MediaPipe's landmarks show it (`solver.corner_lift`); the solver finds the smiles
 the scores missed in what the others leave unexplained."""
+MOUTH_WIDENING: dict[str, float] = {'cheekPuff': -0.1394,
+ 'jawLeft': 0.0627,
+ 'jawOpen': -0.1646,
+ 'jawRight': 0.111,
+ 'mouthClose': -0.3215,
+ 'mouthDimpleLeft': 0.1465,
+ 'mouthDimpleRight': 0.1096,
+ 'mouthFunnel': -0.3171,
+ 'mouthPressLeft': 0.1213,
+ 'mouthPressRight': 0.1208,
+ 'mouthPucker': -0.3338,
+ 'mouthSmileLeft': 0.1407,
+ 'mouthSmileRight': 0.1588,
+ 'mouthStretchLeft': 0.0995,
+ 'mouthStretchRight': 0.0891,
+ 'tongueOut': -0.0474}
+"""Shape -> how much it widens the mouth corner to corner per unit of weight, in the same units
+(`solver.mouth_widening`): on a face whose resting lips read as a pucker the rounding comes from it."""
 POSE_YAWS = (-30.0, -22.5, -15.0, -7.5, 0.0, 7.5, 15.0, 22.5, 30.0)
 YAW_SEEN = (-34.4017, -27.5559, -17.826, -8.4629, -0.1976, 8.3452, 17.9888, 27.0664, 34.1573)
 """MediaPipe's yaw (relative to the calibrated neutral) when the head turns to each of POSE_YAWS."""

@@ -1,4 +1,5 @@
-"""A face whose one-sided smile MediaPipe's scores miss still smiles on the avatar (`solver.smiles_from_corners`)."""
+"""A face MediaPipe's scores misread still shows what it does: a one-sided smile the scores miss
+(`solver.smiles_from_corners`), and resting lips read as a pucker (`solver.rounding_from_width`)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,10 @@ FOUND = 0.2
 this face lifts its right corner two thirds as far as the reference head, so it shows about half), ..."""
 MISSED = 0.1
 """...and at most this without (0.00): the fault the corners are for."""
+PUCKER_AT_REST = 0.15
+PUCKER_SHOWN = 0.7
+"""Lips this face rests with read as a pucker: at rest the avatar shows at most PUCKER_AT_REST of one, puckered
+at 0.9 at least PUCKER_SHOWN."""
 
 
 @pytest.fixture(scope="module")
@@ -37,20 +42,28 @@ def frames(gl_context):
     out = {}
     with Renderer(gl_context, RenderOptions(size=(384, 384), samples=4, background=STUDIO_BACKDROP)) as r:
         r.load(avatar)
-        for name, weights in (("rest", {}), ("smile", {"mouthSmileRight": SMILE})):
+        for name, weights in (("rest", {}), ("smile", {"mouthSmileRight": SMILE}), ("pucker", {"mouthPucker": 0.9})):
             r.render(Expression.from_names(weights), camera)
             out[name] = np.ascontiguousarray(r.read()[..., :3])
     return out
 
 
-def smile_shown(frames, tuning) -> float:
+def shown(frames, tuning, schedule, channel: str) -> list[float]:
+    """The channel's weight after each (frame name, count) of the schedule, and its largest during the first."""
+    out = []
     with LiveAvatar(None, LiveOptions(render=False, animator=AnimatorOptions(tuning=tuning))) as live:
-        t = 0
-        for name, count in (("rest", 60), ("smile", 30)):
+        t, first = 0, 0.0
+        for k, (name, count) in enumerate(schedule):
             for _ in range(count):
                 t += 33_333_333
-                solved = live.animate(live.track(frames[name], t), t)
-    return float(solved.weights[ARKIT_INDEX["mouthSmileRight"]])
+                w = float(live.animate(live.track(frames[name], t), t).weights[ARKIT_INDEX[channel]])
+                first = max(first, w) if k == 0 else first
+            out.append(w)
+    return [first, *out]
+
+
+def smile_shown(frames, tuning) -> float:
+    return shown(frames, tuning, (("rest", 60), ("smile", 30)), "mouthSmileRight")[-1]
 
 
 def test_a_smile_the_scores_miss_shows_from_the_corners(frames):
@@ -58,3 +71,14 @@ def test_a_smile_the_scores_miss_shows_from_the_corners(frames):
     with_corners = smile_shown(frames, DEFAULT_TUNING)
     assert without < MISSED, f"the fault is gone from this face ({without:.2f}): pick another"
     assert with_corners > FOUND, (without, with_corners)
+
+
+def test_lips_that_rest_as_a_pucker_show_none_at_rest_and_one_when_puckered(frames):
+    """This face's resting lips read as a pucker of 0.8: the avatar showed 0.8 through the first calibration's
+    second and 0.35 after (the calibration bounds how far a rest may be from the reference head's), and a real
+    pucker at 0.9 as 0.4."""
+    first, rest, pucker, again = shown(frames, DEFAULT_TUNING, (("rest", 60), ("pucker", 30), ("rest", 30)),
+                                       "mouthPucker")
+    assert first < PUCKER_AT_REST, "the calibration's first second"
+    assert max(rest, again) < PUCKER_AT_REST
+    assert pucker > PUCKER_SHOWN

@@ -27,6 +27,11 @@ def weights(**named: float) -> np.ndarray:
     return w
 
 
+def widened(name: str, weight: float) -> float:
+    """How much `name` at `weight` widens the mouth (what a real smile does beside lifting its corner)."""
+    return weight * measured.MOUTH_WIDENING[name]
+
+
 def own_lift(name: str) -> float:
     side = 0 if name.endswith("Right") else 1
     return measured.CORNER_LIFT[name][side]
@@ -34,7 +39,7 @@ def own_lift(name: str) -> float:
 
 def test_a_smile_the_scores_missed_is_found_in_its_corner_and_only_there():
     lift = 0.8 * np.array(measured.CORNER_LIFT["mouthSmileRight"])
-    w = smiles_from_corners(weights(), lift, np.zeros(3))
+    w = smiles_from_corners(weights(), lift, widened("mouthSmileRight", 0.8), np.zeros(3))
     expected = (0.8 * own_lift("mouthSmileRight") - FLOOR) / own_lift("mouthSmileRight")
     assert w[RIGHT] == pytest.approx(expected, abs=SMILE_TOLERANCE)
     assert w[LEFT] == 0.0, "the other corner dropped: no smile there"
@@ -42,7 +47,7 @@ def test_a_smile_the_scores_missed_is_found_in_its_corner_and_only_there():
 
 def test_a_smile_the_scores_read_is_not_added_twice():
     lift = 0.8 * np.array(measured.CORNER_LIFT["mouthSmileRight"])
-    w = smiles_from_corners(weights(mouthSmileRight=0.8), lift, np.zeros(3))
+    w = smiles_from_corners(weights(mouthSmileRight=0.8), lift, widened("mouthSmileRight", 0.8), np.zeros(3))
     assert w[RIGHT] == pytest.approx(0.8, abs=1e-6)
 
 
@@ -50,19 +55,31 @@ def test_what_other_read_shapes_lift_is_no_smile():
     """mouthLeft lifts the left corner as far as a 0.6 smile would; read as mouthLeft, it is not a smile. Nor is a
     resting face's wavering (under the floor), nor a lowered corner."""
     lift = 0.8 * np.array(measured.CORNER_LIFT["mouthLeft"])
-    assert smiles_from_corners(weights(mouthLeft=0.8), lift, np.zeros(3))[LEFT] == 0.0
-    assert smiles_from_corners(weights(), np.array([0.7, 0.7]) * FLOOR, np.zeros(3))[[RIGHT, LEFT]].max() == 0.0
-    assert smiles_from_corners(weights(), np.array([-0.2, -0.2]), np.zeros(3))[[RIGHT, LEFT]].max() == 0.0
+    assert smiles_from_corners(weights(mouthLeft=0.8), lift, 0.0, np.zeros(3))[LEFT] == 0.0
+    assert smiles_from_corners(weights(), np.array([0.7, 0.7]) * FLOOR, 0.1, np.zeros(3))[[RIGHT, LEFT]].max() == 0.0
+    assert smiles_from_corners(weights(), np.array([-0.2, -0.2]), 0.1, np.zeros(3))[[RIGHT, LEFT]].max() == 0.0
+
+
+def test_a_corner_raised_without_the_mouth_widening_is_no_smile():
+    """The mouth moved sideways (mouthLeft the scores missed) lifts a corner as a smile does, but does not widen
+    it; a shape read stronger than it was (a stretch scored as a frown) adds nothing beyond the corner's rise."""
+    lift = 0.6 * np.array(measured.CORNER_LIFT["mouthSmileLeft"])
+    assert smiles_from_corners(weights(), lift, 0.0, np.zeros(3))[LEFT] == 0.0
+    half = smiles_from_corners(weights(), lift, 0.5 * widened("mouthSmileLeft", 0.6), np.zeros(3))[LEFT]
+    full = smiles_from_corners(weights(), lift, widened("mouthSmileLeft", 0.6), np.zeros(3))[LEFT]
+    assert 0.0 < half < full, "as far as the widening bears it out"
+    assert smiles_from_corners(weights(mouthFrownLeft=1.0), np.zeros(2), 0.2, np.zeros(3))[LEFT] == 0.0
 
 
 def test_turned_nodded_or_rounded_it_stays_out():
-    lift = 0.8 * np.array(measured.CORNER_LIFT["mouthSmileLeft"])
-    facing = smiles_from_corners(weights(), lift, np.zeros(3))[LEFT]
+    lift, wide = 0.8 * np.array(measured.CORNER_LIFT["mouthSmileLeft"]), widened("mouthSmileLeft", 0.8)
+    facing = smiles_from_corners(weights(), lift, wide, np.zeros(3))[LEFT]
     assert facing > 0.5
-    assert smiles_from_corners(weights(), lift, np.array([30.0, 0.0, 0.0]))[LEFT] == 0.0
-    assert smiles_from_corners(weights(), lift, np.array([0.0, -20.0, 0.0]))[LEFT] == 0.0
-    assert smiles_from_corners(weights(mouthPucker=0.95), lift, np.zeros(3))[LEFT] == 0.0
-    assert 0.0 < smiles_from_corners(weights(), lift, np.array([22.0, 0.0, 0.0]))[LEFT] < facing, "faded, not cut"
+    assert smiles_from_corners(weights(), lift, wide, np.array([30.0, 0.0, 0.0]))[LEFT] == 0.0
+    assert smiles_from_corners(weights(), lift, wide, np.array([0.0, -20.0, 0.0]))[LEFT] == 0.0
+    assert smiles_from_corners(weights(mouthPucker=0.95), lift, wide, np.zeros(3))[LEFT] == 0.0
+    assert 0.0 < smiles_from_corners(weights(), lift, wide, np.array([22.0, 0.0, 0.0]))[LEFT] < facing, \
+        "faded, not cut"
 
 
 def test_the_lift_is_read_in_the_faces_own_frame_against_its_calibrated_rest():
@@ -87,3 +104,7 @@ def test_the_lift_is_read_in_the_faces_own_frame_against_its_calibrated_rest():
     assert corner_lift(rest, cal) == pytest.approx([0.0, 0.0], abs=1e-9)
     assert corner_lift(turned, cal) == pytest.approx([0.0, 0.5], abs=0.01)
     assert corner_lift(turned, replace(cal, corners=None)) is None
+    parted = calibrate(np.zeros((3, 52)), np.stack([np.eye(3)] * 3),
+                       np.stack([rigid_points(p, LANDMARKS["rigid"]) for p in frames]),
+                       corners=np.stack([corner_offsets(p) for p in frames]), lip_gaps=np.full(3, 0.08))
+    assert parted.corners is None, "corners taken with the lips apart would make every closed mouth a smile"
