@@ -34,7 +34,8 @@ from avatar_engine.render.context import headless_context
 from avatar_engine.render.renderer import STUDIO_BACKDROP, RenderOptions, Renderer
 from avatar_engine.solve.calibration import calibrate
 from avatar_engine.solve.pose import rigid_points
-from avatar_engine.solve.solver import corner_lift, corner_offsets, mouth_widening, seen_angles
+from avatar_engine.solve.mouth_corners import corner_lift, corner_offsets, mouth_widening
+from avatar_engine.solve.solver import seen_angles
 from avatar_engine.solve.tuning import LANDMARKS
 from avatar_engine.synth.scene import random_scene, scene_avatar
 
@@ -287,11 +288,11 @@ def main() -> None:
             f'(a smile tips its pitch by about 4 degrees); the solver subtracts it."""\n'
             f"CORNER_LIFT: dict[str, tuple[float, float]] = {fmt(corner_lift)}\n"
             f'"""Shape -> how far it lifts the mouth corners (the subject\'s right, left) against the upper lip\'s middle\n'
-            f'per unit of weight, as MediaPipe\'s landmarks show it (`solver.corner_lift`); the solver finds the smiles\n'
+            f'per unit of weight, as MediaPipe\'s landmarks show it (`mouth_corners.corner_lift`); the solver finds the smiles\n'
             f'the scores missed in what the others leave unexplained."""\n'
             f"MOUTH_WIDENING: dict[str, float] = {fmt(widening)}\n"
             f'"""Shape -> how much it widens the mouth corner to corner per unit of weight, in the same units\n'
-            f'(`solver.mouth_widening`): on a face whose resting lips read as a pucker the rounding comes from it."""\n'
+            f'(`mouth_corners.mouth_widening`): on a face whose resting lips read as a pucker the rounding comes from it."""\n'
             f"POSE_YAWS = {r(tables['yaw'][0])!r}\n"
             f"YAW_SEEN = {r(tables['yaw'][1])!r}\n"
             f'"""MediaPipe\'s yaw (relative to the calibrated neutral) when the head turns to each of POSE_YAWS."""\n'

@@ -12,12 +12,14 @@ import numpy as np
 
 from avatar_engine.live.idle import IdleOptions, blend, idle_frame, smoothstep
 from avatar_engine.solve.blink_range import BlinkRange, observe
-from avatar_engine.solve.calibration import Calibration, calibrate, corners_at_rest, reference_calibration
+from avatar_engine.solve.calibration import (REST_LIP_GAP_MAX, Calibration, calibrate, corners_in_frame,
+                                             reference_calibration)
 from avatar_engine.solve.filters import OneEuroState
 from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
+from avatar_engine.solve.mouth_corners import corner_offsets
 from avatar_engine.solve.settled_rest import SettledRest
 from avatar_engine.solve.settled_rest import observe as observe_rest
-from avatar_engine.solve.solver import corner_offsets, filter_frame, lip_gap, solve_frame
+from avatar_engine.solve.solver import filter_frame, lip_gap, solve_frame
 from avatar_engine.solve.pose import rigid_points, turned_deg
 from avatar_engine.solve.tuning import DEFAULT_TUNING, LANDMARKS, SolverTuning
 
@@ -108,7 +110,8 @@ def _rigid(frames: list[LandmarkFrame], tuning: SolverTuning) -> np.ndarray | No
 
 
 def _corners(frames: list[LandmarkFrame], tuning: SolverTuning) -> np.ndarray | None:
-    """(n, 2, 3) the mouth corners from the upper lip's middle (`solver.corner_offsets`), as `_rigid` gives those."""
+    """(n, 2, 3) the mouth corners from the upper lip's middle (`mouth_corners.corner_offsets`), as `_rigid` gives
+    the rigid points: None unless every frame has landmarks."""
     if any(f.points is None for f in frames) or tuning.response != "mediapipe":
         return None
     return np.stack([corner_offsets(f.points, f.aspect) for f in frames])
@@ -136,6 +139,8 @@ class Animator:
         self._mirror = self.options.mirror
         self.calibration: Calibration = reference_calibration(self.options.tuning.response)
         self._collect: list[LandmarkFrame] | None = [] if self.options.auto_calibrate else None
+        self._so_far: list[tuple[LandmarkFrame, np.ndarray]] = []
+        """(frame, its mouth corners in the reference's rigid frame) for the frames collected so far."""
         self._collect_auto = True  # the first seconds' calibration, bounded; False: one asked for
         self._collect_seen = 0
         self._filter: OneEuroState | None = None
@@ -245,10 +250,8 @@ class Animator:
             calibration = self.calibration
             if self._collect_auto and self._collect:
                 so_far = self._calibration_from(self._collect, landmarks=False)
-                corners = None if calibration.points is None else corners_at_rest(  # in the reference's frame
-                    _corners(self._collect, opts.tuning), _rigid(self._collect, opts.tuning), calibration.points,
-                    _lip_gaps(self._collect, opts.tuning))
-                calibration = replace(calibration, scores=so_far.scores, lip_gap=so_far.lip_gap, corners=corners)
+                calibration = replace(calibration, scores=so_far.scores, lip_gap=so_far.lip_gap,
+                                      corners=self._corners_so_far(so_far))
             solved = solve_frame(frame, calibration, opts.tuning, self._mirror, self.blinks.top() if widen else None)
             if widen and self._collect is None:  # calibrated: against the reference's rest a blink may be false
                 self.blinks = observe(self.blinks, solved.blinks_read)
@@ -261,6 +264,23 @@ class Animator:
             self.state = "calibrating" if self._collect is not None else "tracking"
         self._shown = shown
         return shown
+
+    def _corners_so_far(self, so_far: Calibration) -> np.ndarray | None:
+        """The resting mouth corners of the frames collected so far, in the reference's rigid frame (the pose the
+        first calibration solves against until it ends); each frame's turned once, as it comes (`_so_far`)."""
+        frames, tuning = self._collect, self.options.tuning
+        reference = self.calibration.points
+        if reference is None or tuning.response != "mediapipe" or any(f.points is None for f in frames):
+            return None
+        if self._so_far and (len(self._so_far) > len(frames) or self._so_far[0][0] is not frames[0]):
+            self._so_far = []  # the window started again
+        for f in frames[len(self._so_far):]:
+            corners = corners_in_frame(corner_offsets(f.points, f.aspect),
+                                       rigid_points(f.points, LANDMARKS["rigid"], f.aspect), reference)
+            self._so_far.append((f, corners))
+        if so_far.lip_gap >= REST_LIP_GAP_MAX:  # lips apart: no corners are taken (`calibration.corners_at_rest`)
+            return None
+        return np.median([c for _, c in self._so_far], axis=0)
 
     def _calibration_from(self, frames: list[LandmarkFrame], landmarks: bool = True) -> Calibration:
         """The resting face of `frames` (automatic: bounded by the reference's, `tuning.calibration_max_shift`);

@@ -98,8 +98,9 @@ class LiveOptions:
     landmarker_backend: str = "auto"
     """With landmarker "onnx": auto, tensorrt, onnxruntime or torch."""
     turn_profile: str = "auto"
-    """Take out the nod the tracker reads on the avatar's face as it turns (`live.turn_profile`): "auto" for an
-    avatar `avatar build` made from a photo, whose face stands in for the person driving it; "on" for any avatar
+    """Take out the nod the tracker reads on the avatar's face as it turns (`live.turn_profile`): "auto" for a
+    person's head the builder rigged (`Avatar.built`: `avatar build` from a photo, or `build.rig.identity_avatar`),
+    whose face stands in for the person driving it; "on" for any avatar
     given (one of the person made elsewhere); "off" never. Measured on an avatar's first use (about 1.5 s on 2
     cores) and kept in the model cache. Needs an OpenGL context, even with `render` False."""
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from avatar_engine.head.arkit import ARKIT_NAMES
 from avatar_engine.solve import measured
-from avatar_engine.solve.pose import fit_rotation, orthonormal
+from avatar_engine.solve.pose import fit_rotation, inner_eye_distance, orthonormal
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,9 @@ class Calibration:
     """points : (k, 3) float64 the resting face's rigid landmarks (`pose.rigid_points`), None without landmarks."""
     corners: np.ndarray | None = None
     """corners : (2, 3) float64 the resting mouth corners (the subject's right, left) from the upper lip's middle, in
-    the rest's rigid frame, in units of the inner eye corners' distance (`solver.corner_lift`); None without
-    landmarks."""
+    the rest's rigid frame, in units of the inner eye corners' distance (`mouth_corners.corner_motion`); None
+    without landmarks, or when the lips were apart while it was taken (`corners_at_rest`): the corners are then
+    not read."""
     lip_gap: float = 0.0
     """How far the resting lips part (`solver.lip_gap`): rounded lips count as a funnel by how much further they
     part. 0 until a face with landmarks is calibrated (the gap is then taken as read)."""
@@ -55,7 +56,8 @@ def calibrate(scores: np.ndarray, rotations: np.ndarray, points: np.ndarray | No
     """A calibration from frames of a resting face. scores : (n, 52); rotations : (n, 3, 3); n >= 1;
     points : (n, k, 3) rigid landmarks (`pose.rigid_points`) or None; lip_gaps : (m,) `solver.lip_gap` of the frames
     that have landmarks, or None (the resting gap is then 0: rounded lips are judged by the gap as read); corners :
-    (n, 2, 3) each frame's mouth corners from its upper lip's middle (`solver.corner_offsets`), or None.
+    (n, 2, 3) each frame's mouth corners from its upper lip's middle (`mouth_corners.corner_offsets`), or None;
+    with corners, points are needed for the same frames (ValueError otherwise).
 
     The median ignores the odd blink or twitch inside the window; rotations are averaged then projected
     back onto a rotation. With `near` (the reference), no score's rest rises more than `max_shift` above its rest
@@ -69,6 +71,9 @@ def calibrate(scores: np.ndarray, rotations: np.ndarray, points: np.ndarray | No
     if scores.ndim != 2 or scores.shape[1] != 52 or len(scores) == 0 or rotations.shape != (len(scores), 3, 3):
         raise ValueError(f"calibrate needs (n, 52) scores and (n, 3, 3) rotations with n >= 1, "
                          f"got {scores.shape} and {rotations.shape}")
+    if corners is not None and (points is None or len(corners) != len(points)):
+        raise ValueError(f"calibrate needs the rigid points of the frames whose corners it is given, got "
+                         f"{'no points' if points is None else len(points)} for {len(corners)} frames' corners")
     rest_points = None if points is None else np.median(np.asarray(points, np.float64), axis=0)
     rest = np.median(scores, axis=0)
     if near is not None:
@@ -79,11 +84,6 @@ def calibrate(scores: np.ndarray, rotations: np.ndarray, points: np.ndarray | No
                        corners=rest_corners, lip_gap=gap)
 
 
-def inner_eye_distance(points: np.ndarray) -> float:
-    """The inner eye corners' distance in rigid points (`pose.rigid_points`: the first two are those corners)."""
-    return max(float(np.linalg.norm(points[0] - points[1])), 1e-9)
-
-
 def corners_at_rest(corners: np.ndarray | None, points: np.ndarray | None, frame: np.ndarray,
                     lip_gaps: np.ndarray | None = None) -> np.ndarray | None:
     """(2, 3) the resting mouth corners (`Calibration.corners`) of frames' corners (n, 2, 3) and rigid points
@@ -92,7 +92,19 @@ def corners_at_rest(corners: np.ndarray | None, points: np.ndarray | None, frame
     first second sit low, and every closed mouth after read as a smile, 0.38 ten seconds on)."""
     if corners is None or points is None or len(corners) != len(points) or len(corners) == 0:
         return None
-    if lip_gaps is not None and len(lip_gaps) > 0 and float(np.median(lip_gaps)) > REST_LIP_GAP_MAX:
+    if lips_apart(lip_gaps):
         return None
-    return np.median([np.asarray(c, np.float64) @ fit_rotation(frame, p) / inner_eye_distance(p)
-                      for c, p in zip(corners, np.asarray(points, np.float64))], axis=0)
+    return np.median([corners_in_frame(c, p, frame) for c, p in zip(corners, np.asarray(points, np.float64))],
+                     axis=0)
+
+
+def lips_apart(lip_gaps: np.ndarray | None) -> bool:
+    """The frames' lips were apart (median `solver.lip_gap` over REST_LIP_GAP_MAX): no corners are taken from them."""
+    return lip_gaps is not None and len(lip_gaps) > 0 and float(np.median(lip_gaps)) > REST_LIP_GAP_MAX
+
+
+def corners_in_frame(corners: np.ndarray, points: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """(2, 3) one frame's mouth corners (2, 3) turned from its rigid points (k, 3) into the rigid `frame` (k, 3) and
+    scaled by its own inner eye distance."""
+    p = np.asarray(points, np.float64)
+    return np.asarray(corners, np.float64) @ fit_rotation(frame, p) / inner_eye_distance(p)

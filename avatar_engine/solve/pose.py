@@ -53,6 +53,12 @@ def rigid_points(points: np.ndarray, indices: tuple[int, ...], aspect: float = 1
     return q - q.mean(axis=0)
 
 
+def inner_eye_distance(points: np.ndarray) -> float:
+    """The inner eye corners' distance in `rigid_points` of `tuning.LANDMARKS["rigid"]`, whose first two are those
+    corners (MediaPipe 133 and 362): the face's scale where the rigid points are all there is."""
+    return max(float(np.linalg.norm(points[0] - points[1])), 1e-9)
+
+
 def fit_rotation(reference: np.ndarray, current: np.ndarray) -> np.ndarray:
     """(3, 3) rotation R minimising |R @ reference_i - current_i| (Kabsch). Both : (k, 3), centred."""
     u, _, vt = np.linalg.svd(np.asarray(current).T @ np.asarray(reference))

@@ -36,12 +36,14 @@ class SolverTuning:
     pose_gain: tuple[float, float, float] | None = None
     """Plain multipliers on the tracked (yaw, pitch, roll) away from neutral; None takes the measured maps."""
     corner_lift_floor: float | None = 0.03
-    """Mouth-corner lift (inner eye distances) the solved weights leave unexplained before it counts as a smile the
-    scores missed (`solver.smiles_from_corners`); a resting face's corners waver by under 0.015. None: off."""
+    """Mouth-corner lift, or mouth narrowing, (inner eye distances) the solved weights leave unexplained before it
+    counts: as a smile the scores missed (`mouth_corners.smiles_from_corners`), as rounded lips on a face whose rest
+    reads as a pucker (`mouth_corners.rounding_from_width`). A resting face's corners waver by under 0.015. None:
+    the mouth's corners are not read at all."""
     pucker_saturated: float = 0.4
     """A calibrated rest reading mouthPucker at least this (the reference head rests at 0.16, most faces under 0.25;
     a rest bounded by `calibration_max_shift` at 0.46) has the rounding read from the mouth's width
-    (`solver.rounding_from_width`)."""
+    (`mouth_corners.rounding_from_width`)."""
     pitch_at_yaw: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     """(yaws, pitches): the pitch MediaPipe reads on this face when it only turns, at each yaw it reads there
     (degrees, relative to the calibrated rest); taken out of the pitch before the measured maps. None: none."""

@@ -1,5 +1,5 @@
 """A face MediaPipe's scores misread still shows what it does: a one-sided smile the scores miss
-(`solver.smiles_from_corners`), and resting lips read as a pucker (`solver.rounding_from_width`)."""
+(`mouth_corners.smiles_from_corners`), and resting lips read as a pucker (`mouth_corners.rounding_from_width`)."""
 
 from __future__ import annotations
 

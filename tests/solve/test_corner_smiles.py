@@ -1,4 +1,4 @@
-"""Smiles the scores missed, found in how far the mouth corners rose (`solver.smiles_from_corners`)."""
+"""Smiles the scores missed, found in how far the mouth corners rose (`mouth_corners.smiles_from_corners`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from avatar_engine.head.arkit import ARKIT_INDEX
 from avatar_engine.solve import measured
 from avatar_engine.solve.calibration import calibrate
 from avatar_engine.solve.pose import rigid_points
-from avatar_engine.solve.solver import corner_lift, corner_offsets, smiles_from_corners
+from avatar_engine.solve.mouth_corners import corner_lift, corner_offsets, smiles_from_corners
 from avatar_engine.solve.tuning import DEFAULT_TUNING, LANDMARKS
 
 RIGHT, LEFT = ARKIT_INDEX["mouthSmileRight"], ARKIT_INDEX["mouthSmileLeft"]
@@ -52,10 +52,13 @@ def test_a_smile_the_scores_read_is_not_added_twice():
 
 
 def test_what_other_read_shapes_lift_is_no_smile():
-    """mouthLeft lifts the left corner as far as a 0.6 smile would; read as mouthLeft, it is not a smile. Nor is a
+    """mouthLeft lifts the left corner as far as a 0.47 smile would; read as mouthLeft, it is not a smile, even with
+    the mouth widened as that smile would widen it. Nor is a
     resting face's wavering (under the floor), nor a lowered corner."""
     lift = 0.8 * np.array(measured.CORNER_LIFT["mouthLeft"])
-    assert smiles_from_corners(weights(mouthLeft=0.8), lift, 0.0, np.zeros(3))[LEFT] == 0.0
+    wide = widened("mouthSmileLeft", 0.6)
+    assert smiles_from_corners(weights(), lift, wide, np.zeros(3))[LEFT] > 0.2, "unread, the same lift is a smile"
+    assert smiles_from_corners(weights(mouthLeft=0.8), lift, wide, np.zeros(3))[LEFT] == 0.0
     assert smiles_from_corners(weights(), np.array([0.7, 0.7]) * FLOOR, 0.1, np.zeros(3))[[RIGHT, LEFT]].max() == 0.0
     assert smiles_from_corners(weights(), np.array([-0.2, -0.2]), 0.1, np.zeros(3))[[RIGHT, LEFT]].max() == 0.0
 
@@ -108,3 +111,14 @@ def test_the_lift_is_read_in_the_faces_own_frame_against_its_calibrated_rest():
                        np.stack([rigid_points(p, LANDMARKS["rigid"]) for p in frames]),
                        corners=np.stack([corner_offsets(p) for p in frames]), lip_gaps=np.full(3, 0.08))
     assert parted.corners is None, "corners taken with the lips apart would make every closed mouth a smile"
+
+
+def test_off_is_off_and_a_calibration_is_refused_corners_without_their_frames_points():
+    lift = 0.8 * np.array(measured.CORNER_LIFT["mouthSmileRight"])
+    off = replace(DEFAULT_TUNING, corner_lift_floor=None)
+    assert smiles_from_corners(weights(), lift, 0.2, np.zeros(3), off)[RIGHT] == 0.0
+    points = np.zeros((2, len(LANDMARKS["rigid"]), 3))
+    with pytest.raises(ValueError, match="rigid points of the frames"):
+        calibrate(np.zeros((2, 52)), np.stack([np.eye(3)] * 2), points[:1], corners=np.zeros((2, 2, 3)))
+    with pytest.raises(ValueError, match="no points"):
+        calibrate(np.zeros((2, 52)), np.stack([np.eye(3)] * 2), None, corners=np.zeros((2, 2, 3)))

@@ -13,6 +13,10 @@ from avatar_engine.solve.turn_profile import MIN_REACH_DEG, TurnProfile, fit_tur
 
 NOD_TOLERANCE_DEG = 0.05
 """Fits of exact readings and table lookups agree to this (degrees)."""
+NOISY_FIT_DEG = 0.5
+"""A fit of readings with 0.3 degrees of noise on each gives the nod within this at +-15 and +-30 degrees."""
+FAULT_DEG = 3.0
+"""The 4.5-degree nod the profile is for reads at least this far off without it."""
 
 
 def readings(a: float, b: float, noise: float = 0.0) -> np.ndarray:
@@ -34,7 +38,7 @@ def test_noisy_readings_still_give_the_nod_within_half_a_degree():
     """Readings with 0.3 degrees of noise on each."""
     p = fit_turn_profile(readings(-0.02, -0.006, noise=0.3))
     for yaw in (-30.0, -15.0, 15.0, 30.0):
-        assert p.pitch_at(yaw) == pytest.approx(-0.02 * yaw - 0.006 * yaw * yaw, abs=0.5)
+        assert p.pitch_at(yaw) == pytest.approx(-0.02 * yaw - 0.006 * yaw * yaw, abs=NOISY_FIT_DEG)
 
 
 def test_a_profile_that_did_not_turn_both_ways_is_refused():
@@ -65,7 +69,7 @@ def test_the_solver_takes_the_faces_nod_out_of_a_turned_heads_pitch():
         seen_nod = profile.pitch_at(yaw)
         without = correct_angles(np.array([yaw, seen_nod, 0.0]), DEFAULT_TUNING)
         with_ = correct_angles(np.array([yaw, seen_nod, 0.0]), tuning)
-        assert abs(without[1]) > 3.0, "the fault: the turned head reads nodded"
+        assert abs(without[1]) > FAULT_DEG, "the fault: the turned head reads nodded"
         level = correct_angles(np.array([0.0, 0.0, 0.0]), DEFAULT_TUNING)[1]
         assert with_[1] == pytest.approx(level, abs=NOD_TOLERANCE_DEG)
         nodded = correct_angles(np.array([yaw, seen_nod + 10.0, 0.0]), tuning)

@@ -1,0 +1,172 @@
+"""The mouth's corners read from MediaPipe's landmarks, for what its scores miss on some faces: a one-sided smile
+(`smiles_from_corners`) and lips that already read as a pucker at rest (`rounding_from_width`).
+
+Each corner is read against the inner upper lip's middle, in the face's rigid frame, in units of the frame's own
+inner eye distance, relative to a rest the calibration keeps (`Calibration.corners`). The tables of what each shape
+does to the corners are measured on the reference head (`measured.CORNER_LIFT`, `measured.MOUTH_WIDENING`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from avatar_engine.head.arkit import ARKIT_INDEX
+from avatar_engine.head.geometry import smoothstep
+from avatar_engine.solve import measured
+from avatar_engine.solve.calibration import Calibration
+from avatar_engine.solve.pose import fit_rotation, inner_eye_distance, rigid_points
+from avatar_engine.solve.tuning import DEFAULT_TUNING, LANDMARKS, SolverTuning
+
+
+def corner_offsets(points: np.ndarray, aspect: float = 1.0) -> np.ndarray:
+    """(2, 3) float64 the mouth corners (the subject's right, left) from the inner upper lip's middle, in
+    `rigid_points`' axes and units. From the lip, not the head: a nod moved the corners against the rigid points
+    by 0.15-0.26 of the inner eye corners' distance for 15 degrees (MediaPipe's depths are not the face's), against
+    the lip by 0.01-0.04."""
+    p = np.asarray(points, np.float64)[list(LANDMARKS["mouth_corners"])]
+    q = np.stack([p[:, 0] * aspect, -p[:, 1], -p[:, 2] * aspect], axis=1)
+    return q[:2] - q[2]
+
+
+def corner_motion(points: np.ndarray, calibration: Calibration, aspect: float = 1.0) -> np.ndarray | None:
+    """(2, 3) how far each mouth corner (the subject's right, left) has moved from its rest against the upper lip's
+    middle, in the face's own frame (the rigid fit's rotation undone: x right, y up), in units of the inner eye
+    corners' distance (the frame's own: a face nearer the camera lifts no further); None without a calibrated
+    rest. points : (478, 3) MediaPipe landmarks."""
+    if calibration.corners is None or calibration.points is None:
+        return None
+    rigid = rigid_points(points, LANDMARKS["rigid"], aspect)
+    r = fit_rotation(calibration.points, rigid)
+    return corner_offsets(points, aspect) @ r / inner_eye_distance(rigid) - calibration.corners
+
+
+def corner_lift(points: np.ndarray, calibration: Calibration, aspect: float = 1.0) -> np.ndarray | None:
+    """(2,) how far each mouth corner (the subject's right, left) has risen (`corner_motion`)."""
+    motion = corner_motion(points, calibration, aspect)
+    return None if motion is None else motion[:, 1]
+
+
+def widening_of(motion: np.ndarray) -> float:
+    """How much wider the mouth is, corner to corner, for a `corner_motion`."""
+    return float(motion[1, 0] - motion[0, 0])
+
+
+def mouth_widening(points: np.ndarray, calibration: Calibration, aspect: float = 1.0) -> float | None:
+    """How much wider the mouth is, corner to corner, than at rest (`corner_motion`'s units); None without a rest."""
+    motion = corner_motion(points, calibration, aspect)
+    return None if motion is None else widening_of(motion)
+
+
+CORNER_UNTRUSTED = frozenset({"mouthDimpleLeft", "mouthDimpleRight"})
+"""Shapes whose weight is not taken to explain a corner's lift: MediaPipe barely scores a dimple (0.004 at full on
+the reference head, so its weight is boosted to the most `max_gain` allows), and on faces that miss a one-sided
+smile it reads one instead (synthetic person 7003: dimple 0.34 for a smile at 0.8), which then explained the smile's
+lift away."""
+
+
+@lru_cache(maxsize=1)
+def _corner_lift_table() -> np.ndarray:
+    """(52, 2) how far each shape at full weight lifts the mouth corners (right, left; `measured.CORNER_LIFT`)."""
+    t = np.zeros((52, 2))
+    for name, lift in getattr(measured, "CORNER_LIFT", {}).items():
+        if name not in CORNER_UNTRUSTED:
+            t[ARKIT_INDEX[name]] = lift
+    return t
+
+
+CORNER_ROUNDED = (0.5, 0.9)
+"""`smiles_from_corners` fades out as the lips round (the larger of pucker and funnel) between these: smiles and
+rounded lips do not go together, and some faces' puckers lift a corner (7003's left by 0.05)."""
+
+
+CORNER_SMILES = (ARKIT_INDEX["mouthSmileRight"], ARKIT_INDEX["mouthSmileLeft"])
+"""The smile lifting each corner of `corner_lift` (the subject's right, left)."""
+CORNER_FACING_DEG = ((15.0, 30.0), (10.0, 20.0))
+"""`smiles_from_corners` and `rounding_from_width` fade out as the head turns (first pair, degrees of yaw) or nods
+(second) between these: a turn of 30 degrees lifted a corner by 0.05-0.07 against the lip, a nod of 15 by up to
+0.04."""
+
+
+def smiles_from_corners(weights: np.ndarray, lift: np.ndarray, widening: float, angles: np.ndarray,
+                        tuning: SolverTuning = DEFAULT_TUNING) -> np.ndarray:
+    """The part of a smile MediaPipe's scores missed, from how far the mouth corners rose (`corner_lift`) and the
+    mouth widened (`mouth_widening`). On some faces it scores a one-sided smile barely or not at all (synthetic
+    person 7003: a right smile at 0.8 read 0.00, a left 0.07, while its landmarks lifted the corner two thirds as
+    far as the reference head's), or as stretching. What the solved weights already lift (`measured.CORNER_LIFT`:
+    the smiles themselves, mouthLeft/Right, presses, the jaw lowering both; not dimples, `CORNER_UNTRUSTED`) is
+    taken out, never adding more than the corner rose; what is left beyond `tuning.corner_lift_floor` is a smile,
+    as far as the mouth's widening bears it out (`measured.MOUTH_WIDENING`: a smile widens it, a
+    mouth moved sideways lifts a corner without: mouthLeft at 0.6 showed a left smile of 0.2-0.3). Faded out on a
+    head turned or nodded (`CORNER_FACING_DEG`) and on rounded lips (`CORNER_ROUNDED`)."""
+    table = _corner_lift_table()
+    w = np.asarray(weights, np.float32).copy()
+    if tuning.corner_lift_floor is None:
+        return w
+    rounded = max(float(w[ARKIT_INDEX["mouthPucker"]]), float(w[ARKIT_INDEX["mouthFunnel"]]))
+    facing = (1.0 - float(smoothstep(*CORNER_ROUNDED, rounded))) * _facing(angles)
+    if facing <= 0.0 or not table.any():
+        return w
+    lift = np.asarray(lift, np.float64)
+    read = w.astype(np.float64)
+    # never more than the corner's own rise: a shape read stronger than it is (a stretch scored as a frown 1.0)
+    # lowers a corner in the table that never dropped, and the difference read as a smile (review: 0.37)
+    unexplained = np.minimum(lift, lift - read @ table)
+    extra = np.zeros(2)
+    for side, k in enumerate(CORNER_SMILES):
+        own = table[k, side]
+        if own > 0.0:
+            extra[side] = np.clip((unexplained[side] - tuning.corner_lift_floor) / own, 0.0, 1.0 - w[k])
+    widens = _widening_table()[list(CORNER_SMILES)]
+    if extra.any() and (widens > 0.0).all():
+        # the widening the smiles as read leave (not all that was read: on faces that read a smile as a stretch or
+        # a press, those explained its widening away)
+        room = max(float(widening - read[list(CORNER_SMILES)] @ widens), 0.0)
+        needed = float(extra @ widens)
+        if needed > room:
+            extra *= room / needed
+    for side, k in enumerate(CORNER_SMILES):
+        w[k] += facing * float(extra[side])
+    return w
+
+
+@lru_cache(maxsize=1)
+def _widening_table() -> np.ndarray:
+    """(52,) how much each shape at full weight widens the mouth (`measured.MOUTH_WIDENING`)."""
+    t = np.zeros(52)
+    for name, widening in getattr(measured, "MOUTH_WIDENING", {}).items():
+        t[ARKIT_INDEX[name]] = widening
+    return t
+
+
+def _facing(angles: np.ndarray) -> float:
+    """1 facing the camera, fading to 0 as the head turns or nods past `CORNER_FACING_DEG`."""
+    facing = 1.0
+    for angle, (lo, hi) in zip(angles[:2], CORNER_FACING_DEG):
+        facing *= 1.0 - float(smoothstep(lo, hi, abs(float(angle))))
+    return facing
+
+
+def rounding_from_width(weights: np.ndarray, widening: float, angles: np.ndarray, calibration: Calibration,
+                        tuning: SolverTuning = DEFAULT_TUNING) -> np.ndarray:
+    """On a face whose resting lips MediaPipe already reads as a pucker (`tuning.pucker_saturated` or more at the
+    calibrated rest), the rounding (pucker, before `split_rounding`) and the funnel read from how much narrower the
+    mouth is than at rest instead. Such a face has no pucker score left to read: synthetic person 7003 rests at
+    0.8 and reads 0.9-1.0 for a pucker, an open jaw, a lip roll, a shrug or a nod alike, and showed a pucker of
+    0.35 at rest (round-trip r 0.16), while its mouth narrows by 0.43 of the inner eye distance for a pucker at 0.9
+    and by 0.03 or less for the others. What the other solved weights narrow (`measured.MOUTH_WIDENING`: the jaw,
+    smiles and presses widening) is taken out first; faded back to the scores on a turned or nodded head."""
+    w = np.asarray(weights, np.float32).copy()
+    kp, kf = ARKIT_INDEX["mouthPucker"], ARKIT_INDEX["mouthFunnel"]
+    table = _widening_table()
+    own = -table[kp]
+    if tuning.corner_lift_floor is None or calibration.scores[kp] < tuning.pucker_saturated or own <= 0.0:
+        return w
+    facing = _facing(angles)
+    others = w.astype(np.float64).copy()
+    others[[kp, kf]] = 0.0
+    narrowing = -(widening - others @ table)
+    rounding = float(np.clip((narrowing - tuning.corner_lift_floor) / own, 0.0, 1.0))
+    w[kp] = facing * rounding + (1.0 - facing) * w[kp]
+    w[kf] = (1.0 - facing) * w[kf]  # the funnel score is as blind: split_rounding makes it from the rounding
+    return w
