@@ -29,15 +29,19 @@ def corner_offsets(points: np.ndarray, aspect: float = 1.0) -> np.ndarray:
     return q[:2] - q[2]
 
 
-def corner_motion(points: np.ndarray, calibration: Calibration, aspect: float = 1.0) -> np.ndarray | None:
+def corner_motion(points: np.ndarray, calibration: Calibration, aspect: float = 1.0,
+                  fit: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray | None:
     """(2, 3) how far each mouth corner (the subject's right, left) has moved from its rest against the upper lip's
     middle, in the face's own frame (the rigid fit's rotation undone: x right, y up), in units of the inner eye
     corners' distance (the frame's own: a face nearer the camera lifts no further); None without a calibrated
-    rest. points : (478, 3) MediaPipe landmarks."""
+    rest. points : (478, 3) MediaPipe landmarks; fit : (rigid points, rotation from the rest) made already for
+    these points (`solver.rest_fit`), or None to make it here."""
     if calibration.corners is None or calibration.points is None:
         return None
-    rigid = rigid_points(points, LANDMARKS["rigid"], aspect)
-    r = fit_rotation(calibration.points, rigid)
+    if fit is None:
+        rigid = rigid_points(points, LANDMARKS["rigid"], aspect)
+        fit = rigid, fit_rotation(calibration.points, rigid)
+    rigid, r = fit
     return corner_offsets(points, aspect) @ r / inner_eye_distance(rigid) - calibration.corners
 
 

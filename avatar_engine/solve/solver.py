@@ -393,15 +393,25 @@ def mirror_frame(solved: SolvedFrame) -> SolvedFrame:
     return SolvedFrame(solved.weights[MIRROR], angles, gaze.astype(np.float32), solved.t_ns, solved.blinks_read)
 
 
-def seen_angles(frame: LandmarkFrame, calibration: Calibration) -> np.ndarray:
+def rest_fit(frame: LandmarkFrame, calibration: Calibration) -> tuple[np.ndarray, np.ndarray] | None:
+    """(this frame's rigid points (k, 3), the rotation (3, 3) that best carries the rest's onto them), or None
+    without landmarks on either side. Made once a frame: the head's angles and the mouth's corners both use it."""
+    if frame.points is None or calibration.points is None:
+        return None
+    current = rigid_points(frame.points, LANDMARKS["rigid"], frame.aspect)
+    return current, fit_rotation(calibration.points, current)
+
+
+def seen_angles(frame: LandmarkFrame, calibration: Calibration,
+                fit: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """(3,) yaw, pitch, roll degrees of the head away from the calibrated rest, as the tracker sees them.
 
     With landmarks (MediaPipe), the rotation that best carries the resting face's rigid points onto this
-    frame's: expressions barely move them, unlike MediaPipe's own pose, which smiles tip by degrees. Without
-    (phone apps), the tracker's rotation relative to the resting one."""
-    if frame.points is not None and calibration.points is not None:
-        current = rigid_points(frame.points, LANDMARKS["rigid"], frame.aspect)
-        return head_angles(fit_rotation(calibration.points, current))
+    frame's (`rest_fit`, or `fit` made already): expressions barely move them, unlike MediaPipe's own pose, which
+    smiles tip by degrees. Without (phone apps), the tracker's rotation relative to the resting one."""
+    fit = fit or rest_fit(frame, calibration)
+    if fit is not None:
+        return head_angles(fit[1])
     return head_angles(relative_rotation(frame.rotation, calibration.rotation))
 
 
@@ -409,7 +419,8 @@ def solve_frame(frame: LandmarkFrame, calibration: Calibration, tuning: SolverTu
                 mirror: bool = False, blink_top: np.ndarray | None = None) -> SolvedFrame:
     """One tracked frame -> the avatar's unfiltered weights, head angles and gaze. blink_top : (2,) the weight
     each eye's full closure reads for this person (`blink_range`), as read (before mirroring); None: 1."""
-    seen = seen_angles(frame, calibration)
+    fit = rest_fit(frame, calibration)
+    seen = seen_angles(frame, calibration, fit)
     angles = correct_angles(seen, tuning)
     drift = _pose_drift()
     if tuning.response == "mediapipe" and drift.any():
@@ -425,7 +436,7 @@ def solve_frame(frame: LandmarkFrame, calibration: Calibration, tuning: SolverTu
     motion = None
     if frame.points is not None and tuning.response == "mediapipe":
         if tuning.corner_lift_floor is not None:
-            motion = corner_motion(frame.points, calibration, frame.aspect)
+            motion = corner_motion(frame.points, calibration, frame.aspect, fit)
         if motion is not None:
             weights = rounding_from_width(weights, widening_of(motion), angles, calibration, tuning)
         weights = split_rounding(weights, lip_gap(frame.points) - calibration.lip_gap, tuning)
