@@ -34,7 +34,7 @@ from avatar_engine.render.context import headless_context
 from avatar_engine.render.renderer import STUDIO_BACKDROP, RenderOptions, Renderer
 from avatar_engine.solve.calibration import calibrate
 from avatar_engine.solve.pose import rigid_points
-from avatar_engine.solve.mouth_corners import corner_lift, corner_offsets, mouth_widening
+from avatar_engine.solve.mouth_corners import corner_motion, corner_offsets, widening_of
 from avatar_engine.solve.solver import seen_angles
 from avatar_engine.solve.tuning import LANDMARKS
 from avatar_engine.synth.scene import random_scene, scene_avatar
@@ -132,8 +132,8 @@ def _measure(probe: Probe, scores: bool) -> dict:
         pose_drift[name] = seen_angles(frames[-1], still) - seen_angles(frames[0], still)  # the landmarks move too
         # how far the shape lifts each mouth corner and widens the mouth, per unit of weight (lines through its
         # sweep)
-        motion = np.array([[*corner_lift(f.points, still, f.aspect), mouth_widening(f.points, still, f.aspect)]
-                           for f in frames])
+        motion = np.array([[*m[:, 1], widening_of(m)] for m in (corner_motion(f.points, still, f.aspect)
+                                                                for f in frames)])
         motion -= motion[0]
         w = np.asarray(WEIGHTS) - WEIGHTS[0]
         lifts[name] = w @ motion / (w @ w)
@@ -292,7 +292,7 @@ def main() -> None:
             f'the scores missed in what the others leave unexplained."""\n'
             f"MOUTH_WIDENING: dict[str, float] = {fmt(widening)}\n"
             f'"""Shape -> how much it widens the mouth corner to corner per unit of weight, in the same units\n'
-            f'(`mouth_corners.mouth_widening`): on a face whose resting lips read as a pucker the rounding comes from it."""\n'
+            f'(`mouth_corners.widening_of`): on a face whose resting lips read as a pucker the rounding comes from it."""\n'
             f"POSE_YAWS = {r(tables['yaw'][0])!r}\n"
             f"YAW_SEEN = {r(tables['yaw'][1])!r}\n"
             f'"""MediaPipe\'s yaw (relative to the calibrated neutral) when the head turns to each of POSE_YAWS."""\n'

@@ -12,7 +12,7 @@ import numpy as np
 
 from avatar_engine.live.idle import IdleOptions, blend, idle_frame, smoothstep
 from avatar_engine.solve.blink_range import BlinkRange, observe
-from avatar_engine.solve.calibration import (REST_LIP_GAP_MAX, Calibration, calibrate, corners_in_frame,
+from avatar_engine.solve.calibration import (Calibration, calibrate, corners_in_frame, lips_apart,
                                              reference_calibration)
 from avatar_engine.solve.filters import OneEuroState
 from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
@@ -139,8 +139,9 @@ class Animator:
         self._mirror = self.options.mirror
         self.calibration: Calibration = reference_calibration(self.options.tuning.response)
         self._collect: list[LandmarkFrame] | None = [] if self.options.auto_calibrate else None
-        self._so_far: list[tuple[LandmarkFrame, np.ndarray]] = []
-        """(frame, its mouth corners in the reference's rigid frame) for the frames collected so far."""
+        self._so_far: list[tuple[LandmarkFrame, float | None, np.ndarray | None]] = []
+        """(frame, its lip gap, its mouth corners in the reference's rigid frame) for the frames collected so far:
+        each frame's read once, as it comes (`_provisional`)."""
         self._collect_auto = True  # the first seconds' calibration, bounded; False: one asked for
         self._collect_seen = 0
         self._filter: OneEuroState | None = None
@@ -247,11 +248,7 @@ class Animator:
             # a face whose rest reads far from it (synthetic 7003's lips, a pucker of 0.8) showed that as an
             # expression for the calibration's first second. Not its pose: a head moving then restarts the window
             # with each frame, and against such a rest it would show none of its turn
-            calibration = self.calibration
-            if self._collect_auto and self._collect:
-                so_far = self._calibration_from(self._collect, landmarks=False)
-                calibration = replace(calibration, scores=so_far.scores, lip_gap=so_far.lip_gap,
-                                      corners=self._corners_so_far(so_far))
+            calibration = self._provisional() if self._collect_auto and self._collect else self.calibration
             solved = solve_frame(frame, calibration, opts.tuning, self._mirror, self.blinks.top() if widen else None)
             if widen and self._collect is None:  # calibrated: against the reference's rest a blink may be false
                 self.blinks = observe(self.blinks, solved.blinks_read)
@@ -265,32 +262,36 @@ class Animator:
         self._shown = shown
         return shown
 
-    def _corners_so_far(self, so_far: Calibration) -> np.ndarray | None:
-        """The resting mouth corners of the frames collected so far, in the reference's rigid frame (the pose the
-        first calibration solves against until it ends); each frame's turned once, as it comes (`_so_far`)."""
-        frames, tuning = self._collect, self.options.tuning
-        reference = self.calibration.points
-        if reference is None or tuning.response != "mediapipe" or any(f.points is None for f in frames):
-            return None
+    def _provisional(self) -> Calibration:
+        """The reference's calibration with the resting scores, lip gap and mouth corners of the frames collected so
+        far (bounded as the automatic calibration is); the corners in the reference's rigid frame, the pose the
+        first calibration solves against until it ends."""
+        frames, tuning, reference = self._collect, self.options.tuning, self.calibration
         if self._so_far and (len(self._so_far) > len(frames) or self._so_far[0][0] is not frames[0]):
             self._so_far = []  # the window started again
+        landmarks = tuning.response == "mediapipe" and reference.points is not None
         for f in frames[len(self._so_far):]:
+            read = landmarks and f.points is not None
             corners = corners_in_frame(corner_offsets(f.points, f.aspect),
-                                       rigid_points(f.points, LANDMARKS["rigid"], f.aspect), reference)
-            self._so_far.append((f, corners))
-        if so_far.lip_gap >= REST_LIP_GAP_MAX:  # lips apart: no corners are taken (`calibration.corners_at_rest`)
-            return None
-        return np.median([c for _, c in self._so_far], axis=0)
+                                       rigid_points(f.points, LANDMARKS["rigid"], f.aspect),
+                                       reference.points) if read else None
+            self._so_far.append((f, lip_gap(f.points) if read else None, corners))
+        gaps = [g for _, g, _ in self._so_far if g is not None]
+        so_far = calibrate(np.stack([f.scores for f in frames]), np.stack([f.rotation for f in frames]),
+                           near=reference_calibration(tuning.response), max_shift=tuning.calibration_max_shift,
+                           lip_gaps=np.array(gaps) if gaps else None)
+        corners = [c for _, _, c in self._so_far]
+        whole = all(c is not None for c in corners) and not lips_apart(np.array(gaps) if gaps else None)
+        return replace(reference, scores=so_far.scores, lip_gap=so_far.lip_gap,
+                       corners=np.median(corners, axis=0) if whole else None)
 
-    def _calibration_from(self, frames: list[LandmarkFrame], landmarks: bool = True) -> Calibration:
-        """The resting face of `frames` (automatic: bounded by the reference's, `tuning.calibration_max_shift`);
-        without `landmarks`, its scores and lip gap alone (no rigid points or corners: a rigid fit per frame)."""
+    def _calibration_from(self, frames: list[LandmarkFrame]) -> Calibration:
+        """The resting face of `frames` (automatic: bounded by the reference's, `tuning.calibration_max_shift`)."""
         tuning = self.options.tuning
         return calibrate(np.stack([f.scores for f in frames]), np.stack([f.rotation for f in frames]),
-                         _rigid(frames, tuning) if landmarks else None,
-                         near=reference_calibration(tuning.response) if self._collect_auto else None,
-                         max_shift=tuning.calibration_max_shift, lip_gaps=_lip_gaps(frames, tuning),
-                         corners=_corners(frames, tuning) if landmarks else None)
+                         _rigid(frames, tuning), near=reference_calibration(tuning.response) if self._collect_auto
+                         else None, max_shift=tuning.calibration_max_shift, lip_gaps=_lip_gaps(frames, tuning),
+                         corners=_corners(frames, tuning))
 
     def _glide_from(self, now_s: float, seconds: float) -> dict:
         return {"shown": self._shown.as_vector(), "start": now_s, "seconds": seconds, "offset": None}

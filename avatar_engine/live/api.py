@@ -132,10 +132,9 @@ class LiveAvatar:
             raise TypeError(f"avatar must be an Avatar (avatar_engine.io.read_glb(path) reads one), got "
                             f"{type(avatar).__name__}")
         self.options = options or LiveOptions()
-        self.turn_profile_note = ""
-        """How `turn_profile` came to be: measured, kept from an earlier run, or why none is used."""
-        self.turn_profile = self._turn_profile(avatar)
-        """The avatar's `TurnProfile` the solver uses, or None (`LiveOptions.turn_profile`)."""
+        self.turn_profile, self.turn_profile_note = self._turn_profile(avatar)
+        """The avatar's `TurnProfile` the solver uses, or None (`LiveOptions.turn_profile`); and how it came to be:
+        measured, kept from an earlier run, or why none is used."""
         animator = self.options.animator
         if self.turn_profile is not None:
             animator = replace(animator, tuning=replace(animator.tuning, pitch_at_yaw=self.turn_profile.table()))
@@ -204,9 +203,9 @@ class LiveAvatar:
         return dict(getattr(self._tracker, "threads", {}))  # a stand-in tracker (tests, an app's own) may have none
 
     def _turn_profile(self, avatar: Avatar | None):
-        """The avatar's turn profile where `LiveOptions.turn_profile` asks for one and the solver can use it (it
-        reads MediaPipe's landmarks through the measured maps: a phone app's scores and angles, plain `pose_gain`s
-        or a tuning with a table of its own take none). Sets `turn_profile_note` to say which way it went."""
+        """(the avatar's turn profile or None, a note of why) where `LiveOptions.turn_profile` asks for one and the
+        solver can use it (it reads MediaPipe's landmarks through the measured maps: a phone app's scores and
+        angles, plain `pose_gain`s or a tuning with a table of its own take none)."""
         o = self.options
         tuning = o.animator.tuning
         wanted = o.turn_profile == "on" or (o.turn_profile == "auto" and avatar is not None and avatar.built)
@@ -215,11 +214,12 @@ class LiveAvatar:
                     else "the tuning sets pose_gain" if tuning.pose_gain is not None
                     else "the tuning brings its own pitch_at_yaw" if tuning.pitch_at_yaw is not None else None)
         log = logging.getLogger("avatar_engine.live")
-        if not wanted or unusable:
-            self.turn_profile_note = f"not used: {unusable}" if wanted else f"not used ({o.turn_profile})"
-            if wanted and o.turn_profile == "on":  # asked for by name: say why it does nothing
+        if not wanted:
+            return None, f"not used ({o.turn_profile})"
+        if unusable:
+            if o.turn_profile == "on":  # asked for by name: say why it does nothing
                 log.warning(f"turn profile not used: {unusable}")
-            return None
+            return None, f"not used: {unusable}"
         from avatar_engine.live.turn_profile import turn_profile
         from avatar_engine.perception.choice import resolve_landmarker
 
@@ -227,12 +227,10 @@ class LiveAvatar:
             profile, measured = turn_profile(avatar, resolve_landmarker(o.landmarker, o.landmarker_backend),
                                              o.landmarker_backend)
         except (ValueError, BackendError) as exc:  # the loop runs all the same, with the head's pitch as read
-            self.turn_profile_note = f"not measured: {exc}"
             log.warning(f"the avatar's turn profile was not measured ({exc}): turned heads may read a few degrees "
                         "of nod")
-            return None
-        self.turn_profile_note = "measured" if measured else "kept from an earlier run"
-        return profile
+            return None, f"not measured: {exc}"
+        return profile, "measured" if measured else "kept from an earlier run"
 
     def _new_tracker(self):
         from avatar_engine.live.tracker import Tracker

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from avatar_engine.records import Avatar, euler_rotation
+from avatar_engine.records import Avatar
 from avatar_engine.solve.turn_profile import TurnProfile, fit_turn_profile
 
 SIZE = (256, 256)
@@ -31,8 +31,6 @@ YAWS = (0.0, 15.0, 30.0, 15.0, 0.0, -15.0, -30.0, -15.0, 0.0)
 HOLD = 3
 REST_HOLD = 10
 """Frames of the resting face first: the calibration the turns are read against, as the live loop's is."""
-NECK_SHARE = 0.4
-"""Of each turn, the neck's part (the solver's default split; the head bone turns the rest)."""
 CAMERA_FROM_EYES = (0.0, -0.037, -0.062)
 """Where the camera aims, from the eyes' midpoint (metres): hairline to chin, as a webcam frames a person at a desk
 (the benchmarks' reference camera on the default head)."""
@@ -42,34 +40,35 @@ FORMAT = 1
 CACHE_FOLDER = "turn-profiles"
 
 
-def measure_turn_profile(avatar: Avatar, landmarker: str = "mediapipe", backend: str = "auto") -> TurnProfile:
-    """Render `avatar` turning and read it with the live tracker. Raises ValueError when the avatar has no eye
-    joints to frame or the tracker loses its face; BackendError when no OpenGL context can be made."""
-    from avatar_engine.live.tracker import Tracker
+def face_camera(avatar: Avatar):
+    """A `Camera` framing the avatar's face as a webcam frames a person at a desk (`CAMERA_FROM_EYES`). Raises
+    ValueError when the avatar has no eye joints to aim at."""
     from avatar_engine.render.camera import Camera
-    from avatar_engine.render.context import current_context_kept, headless_context
-    from avatar_engine.render.renderer import STUDIO_BACKDROP, RenderOptions, Renderer
-    from avatar_engine.records import Expression
-    from avatar_engine.solve.calibration import calibrate
-    from avatar_engine.solve.pose import rigid_points
-    from avatar_engine.solve.solver import seen_angles
-    from avatar_engine.solve.tuning import LANDMARKS
 
     names = avatar.skeleton.names
     if "eye_L" not in names or "eye_R" not in names:
         raise ValueError("the avatar has no eye_L and eye_R joints to aim the camera at")
     rest = np.asarray(avatar.skeleton.rest_positions, np.float64)
     eyes = (rest[names.index("eye_L")] + rest[names.index("eye_R")]) / 2
-    camera = Camera(target=tuple(float(v) for v in eyes + CAMERA_FROM_EYES), distance=CAMERA_DISTANCE)
+    return Camera(target=tuple(float(v) for v in eyes + CAMERA_FROM_EYES), distance=CAMERA_DISTANCE)
 
-    def turned(yaw: float) -> Expression:
-        return Expression(rotations={"neck": euler_rotation(NECK_SHARE * yaw, 0.0, 0.0),
-                                     "head": euler_rotation((1.0 - NECK_SHARE) * yaw, 0.0, 0.0)})
 
+def measure_turn_profile(avatar: Avatar, landmarker: str = "mediapipe", backend: str = "auto") -> TurnProfile:
+    """Render `avatar` turning and read it with the live tracker. Raises ValueError when the avatar has no eye
+    joints to frame or the tracker loses its face; BackendError when no OpenGL context can be made."""
+    from avatar_engine.live.tracker import Tracker
     from avatar_engine.native_log import native_stderr_silenced
+    from avatar_engine.records import Expression
+    from avatar_engine.render.context import current_context_kept, headless_context
+    from avatar_engine.render.renderer import STUDIO_BACKDROP, RenderOptions, Renderer
+    from avatar_engine.solve.calibration import calibrate
+    from avatar_engine.solve.pose import head_bones, rigid_points
+    from avatar_engine.solve.solver import seen_angles
+    from avatar_engine.solve.tuning import DEFAULT_TUNING, LANDMARKS
 
-    with current_context_kept(), native_stderr_silenced():  # a window's own context stays current for its thread;
-        # MediaPipe's start-up log lines would go to the application's stderr
+    camera = face_camera(avatar)
+    # a window's own context stays current for its thread; MediaPipe's start-up lines stay off the app's stderr
+    with current_context_kept(), native_stderr_silenced():
         ctx = headless_context()
         try:
             with Renderer(ctx, RenderOptions(size=SIZE, samples=0, background=STUDIO_BACKDROP)) as renderer, \
@@ -78,8 +77,9 @@ def measure_turn_profile(avatar: Avatar, landmarker: str = "mediapipe", backend:
                 t_ns = 0
 
                 def read(yaw: float, hold: int):
-                    nonlocal t_ns
-                    renderer.render(turned(yaw), camera)
+                    nonlocal t_ns  # turned as the solver turns a head: split over the neck and head bones
+                    renderer.render(Expression(rotations=head_bones(np.array([yaw, 0.0, 0.0]),
+                                                                    DEFAULT_TUNING.neck_share)), camera)
                     rgb = np.ascontiguousarray(renderer.read()[..., :3])
                     for _ in range(hold):
                         t_ns += 33_333_333
@@ -127,10 +127,9 @@ def turn_profile(avatar: Avatar, landmarker: str = "mediapipe", backend: str = "
     """(the avatar's turn profile, whether it was measured now rather than read from `folder` (default
     `cache_folder()`)). A kept profile that cannot be read is measured again; one that cannot be kept is used
     all the same. Raises as `measure_turn_profile` does."""
-    from avatar_engine.errors import AvatarError
-    from avatar_engine.paths import atomic_path
-
     from avatar_engine.assets.registry import MODELS
+    from avatar_engine.errors import AvatarError
+    from avatar_engine.paths import write_json_atomic
 
     folder = cache_folder() if folder is None else Path(folder)
     tracker = next(m.sha256 for m in MODELS if m.name == "face_landmarker")  # a new model reads faces anew
@@ -143,8 +142,7 @@ def turn_profile(avatar: Avatar, landmarker: str = "mediapipe", backend: str = "
     profile = measure_turn_profile(avatar, landmarker, backend)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            Path(tmp).write_text(json.dumps(profile.as_dict()))
+        write_json_atomic(path, profile.as_dict())
     except (OSError, AvatarError):  # a read-only cache: measured again next time
         pass
     return profile, True

@@ -708,7 +708,7 @@ MOUTH_WIDENING: dict[str, float] = {'cheekPuff': -0.1431,
  'mouthStretchRight': 0.0884,
  'tongueOut': -0.0681}
 """Shape -> how much it widens the mouth corner to corner per unit of weight, in the same units
-(`mouth_corners.mouth_widening`): on a face whose resting lips read as a pucker the rounding comes from it."""
+(`mouth_corners.widening_of`): on a face whose resting lips read as a pucker the rounding comes from it."""
 POSE_YAWS = (-30.0, -22.5, -15.0, -7.5, 0.0, 7.5, 15.0, 22.5, 30.0)
 YAW_SEEN = (-34.4017, -27.5559, -17.826, -8.4629, -0.1976, 8.3452, 17.9888, 27.0664, 34.1573)
 """MediaPipe's yaw (relative to the calibrated neutral) when the head turns to each of POSE_YAWS."""

@@ -56,12 +56,6 @@ def widening_of(motion: np.ndarray) -> float:
     return float(motion[1, 0] - motion[0, 0])
 
 
-def mouth_widening(points: np.ndarray, calibration: Calibration, aspect: float = 1.0) -> float | None:
-    """How much wider the mouth is, corner to corner, than at rest (`corner_motion`'s units); None without a rest."""
-    motion = corner_motion(points, calibration, aspect)
-    return None if motion is None else widening_of(motion)
-
-
 CORNER_UNTRUSTED = frozenset({"mouthDimpleLeft", "mouthDimpleRight"})
 """Shapes whose weight is not taken to explain a corner's lift: MediaPipe barely scores a dimple (0.004 at full on
 the reference head, so its weight is boosted to the most `max_gain` allows), and on faces that miss a one-sided
@@ -69,21 +63,24 @@ smile it reads one instead (synthetic person 7003: dimple 0.34 for a smile at 0.
 lift away."""
 
 
+def _per_shape(table: dict, width: int, leave_out: frozenset[str] = frozenset()) -> np.ndarray:
+    """(52, width) rows of a measured {ARKit name: values} table, zero for shapes it does not list."""
+    t = np.zeros((52, width))
+    for name, values in table.items():
+        if name not in leave_out:
+            t[ARKIT_INDEX[name]] = values
+    return t
+
+
 @lru_cache(maxsize=1)
 def _corner_lift_table() -> np.ndarray:
     """(52, 2) how far each shape at full weight lifts the mouth corners (right, left; `measured.CORNER_LIFT`)."""
-    t = np.zeros((52, 2))
-    for name, lift in getattr(measured, "CORNER_LIFT", {}).items():
-        if name not in CORNER_UNTRUSTED:
-            t[ARKIT_INDEX[name]] = lift
-    return t
+    return _per_shape(getattr(measured, "CORNER_LIFT", {}), 2, CORNER_UNTRUSTED)
 
 
 CORNER_ROUNDED = (0.5, 0.9)
 """`smiles_from_corners` fades out as the lips round (the larger of pucker and funnel) between these: smiles and
 rounded lips do not go together, and some faces' puckers lift a corner (7003's left by 0.05)."""
-
-
 CORNER_SMILES = (ARKIT_INDEX["mouthSmileRight"], ARKIT_INDEX["mouthSmileLeft"])
 """The smile lifting each corner of `corner_lift` (the subject's right, left)."""
 CORNER_FACING_DEG = ((15.0, 30.0), (10.0, 20.0))
@@ -95,7 +92,7 @@ CORNER_FACING_DEG = ((15.0, 30.0), (10.0, 20.0))
 def smiles_from_corners(weights: np.ndarray, lift: np.ndarray, widening: float, angles: np.ndarray,
                         tuning: SolverTuning = DEFAULT_TUNING) -> np.ndarray:
     """The part of a smile MediaPipe's scores missed, from how far the mouth corners rose (`corner_lift`) and the
-    mouth widened (`mouth_widening`). On some faces it scores a one-sided smile barely or not at all (synthetic
+    mouth widened (`widening_of`). On some faces it scores a one-sided smile barely or not at all (synthetic
     person 7003: a right smile at 0.8 read 0.00, a left 0.07, while its landmarks lifted the corner two thirds as
     far as the reference head's), or as stretching. What the solved weights already lift (`measured.CORNER_LIFT`:
     the smiles themselves, mouthLeft/Right, presses, the jaw lowering both; not dimples, `CORNER_UNTRUSTED`) is
@@ -137,10 +134,7 @@ def smiles_from_corners(weights: np.ndarray, lift: np.ndarray, widening: float, 
 @lru_cache(maxsize=1)
 def _widening_table() -> np.ndarray:
     """(52,) how much each shape at full weight widens the mouth (`measured.MOUTH_WIDENING`)."""
-    t = np.zeros(52)
-    for name, widening in getattr(measured, "MOUTH_WIDENING", {}).items():
-        t[ARKIT_INDEX[name]] = widening
-    return t
+    return _per_shape(getattr(measured, "MOUTH_WIDENING", {}), 1)[:, 0]
 
 
 def _facing(angles: np.ndarray) -> float:

@@ -433,15 +433,14 @@ def solve_frame(frame: LandmarkFrame, calibration: Calibration, tuning: SolverTu
     if blink_top is not None:
         weights = widened(weights, blink_top)
     weights = lips_within_jaw(weights)  # before the corners: an over-read mouthClose narrows and lowers them
-    motion = None
     if frame.points is not None and tuning.response == "mediapipe":
-        if tuning.corner_lift_floor is not None:
-            motion = corner_motion(frame.points, calibration, frame.aspect, fit)
+        motion = None if tuning.corner_lift_floor is None else corner_motion(frame.points, calibration,
+                                                                              frame.aspect, fit)
         if motion is not None:
             weights = rounding_from_width(weights, widening_of(motion), angles, calibration, tuning)
         weights = split_rounding(weights, lip_gap(frame.points) - calibration.lip_gap, tuning)
-    if motion is not None:
-        weights = smiles_from_corners(weights, motion[:, 1], widening_of(motion), angles, tuning)
+        if motion is not None:
+            weights = smiles_from_corners(weights, motion[:, 1], widening_of(motion), angles, tuning)
     weights = conjugate_gaze(weights, tuning)
     if tuning.response == "mediapipe":  # MediaPipe's blink-as-squint read; a phone's squint is its own
         weights = squint_under_blink(weights, tuning)

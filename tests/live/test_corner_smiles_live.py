@@ -11,8 +11,8 @@ import pytest
 from avatar_engine.head.arkit import ARKIT_INDEX
 from avatar_engine.live.animator import AnimatorOptions
 from avatar_engine.live.api import LiveAvatar, LiveOptions
+from avatar_engine.live.turn_profile import face_camera
 from avatar_engine.records import Expression
-from avatar_engine.render.camera import Camera
 from avatar_engine.solve.tuning import DEFAULT_TUNING
 
 SEED = 7003
@@ -36,9 +36,7 @@ def frames(gl_context):
     from avatar_engine.synth.scene import random_scene, scene_avatar
 
     avatar = scene_avatar(random_scene(np.random.default_rng(SEED)))
-    names, rest = avatar.skeleton.names, avatar.skeleton.rest_positions
-    eyes = (rest[names.index("eye_L")] + rest[names.index("eye_R")]) / 2
-    camera = Camera(target=tuple(float(v) for v in eyes + np.array([0.0, -0.037, -0.062])), distance=0.55)
+    camera = face_camera(avatar)
     out = {}
     with Renderer(gl_context, RenderOptions(size=(384, 384), samples=4, background=STUDIO_BACKDROP)) as r:
         r.load(avatar)

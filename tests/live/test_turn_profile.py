@@ -10,7 +10,6 @@ import pytest
 from avatar_engine.live import turn_profile as tp
 from avatar_engine.live.api import LiveAvatar, LiveOptions
 from avatar_engine.records import Expression, euler_rotation
-from avatar_engine.render.camera import Camera
 from avatar_engine.solve.turn_profile import TurnProfile
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,9 +36,7 @@ def kept_in(tmp_path, monkeypatch):
 def turned_renders(ctx, avatar, yaws) -> list[np.ndarray]:
     from avatar_engine.render.renderer import STUDIO_BACKDROP, RenderOptions, Renderer
 
-    names, rest = avatar.skeleton.names, avatar.skeleton.rest_positions
-    eyes = (rest[names.index("eye_L")] + rest[names.index("eye_R")]) / 2
-    camera = Camera(target=tuple(float(v) for v in eyes + np.array(tp.CAMERA_FROM_EYES)), distance=0.55)
+    camera = tp.face_camera(avatar)
     frames = []
     with Renderer(ctx, RenderOptions(size=(320, 320), samples=0, background=STUDIO_BACKDROP)) as r:
         r.load(avatar)
