@@ -140,8 +140,11 @@ class Animator:
         self.calibration: Calibration = reference_calibration(self.options.tuning.response)
         self._collect: list[LandmarkFrame] | None = [] if self.options.auto_calibrate else None
         self._so_far: list[tuple[LandmarkFrame, float | None, np.ndarray | None]] = []
-        """(frame, its lip gap, its mouth corners in the reference's rigid frame) for the frames collected so far:
+        """(frame, its lip gap, its mouth corners in the anchor's rigid frame) for the frames collected so far:
         each frame's read once, as it comes (`_provisional`)."""
+        self._anchor: tuple[np.ndarray, np.ndarray] | None = None
+        """(rotation, rigid points) of the first face with landmarks the first calibration saw: the pose it solves
+        against until it ends (`_provisional`)."""
         self._collect_auto = True  # the first seconds' calibration, bounded; False: one asked for
         self._collect_seen = 0
         self._filter: OneEuroState | None = None
@@ -201,7 +204,7 @@ class Animator:
             self._filter, self._glide = None, None
             self._last_tracked_s = now_s if self._last_tracked is not None else -np.inf
             if self._collect:
-                self._collect = []
+                self._collect, self._anchor = [], None
         self._last_now_s = now_s
         if frame is not None and not usable(frame):
             self.rejected += 1
@@ -228,7 +231,7 @@ class Animator:
                     settling = SettledRest.start(self.calibration.scores, np.median(scores, axis=0))
                     # nothing bounded (most people): no sampling, no turn test, on any later frame
                     self.settling = settling if self._collect_auto and opts.settle_rest and settling.open else None
-                    self._collect = None
+                    self._collect, self._anchor, self._so_far = None, None, []
                     if self._last_tracked is not None:  # the rest moved: glide to it (below), do not snap
                         self._glide, self._filter = self._glide_from(now_s, opts.recentre_s), None
             if self.state not in ("tracking", "calibrating", "holding"):
@@ -246,8 +249,8 @@ class Animator:
             widen = opts.tuning.response == "mediapipe"
             # while the first calibration collects, the resting scores read so far stand in for the reference head's:
             # a face whose rest reads far from it (synthetic 7003's lips, a pucker of 0.8) showed that as an
-            # expression for the calibration's first second. Not its pose: a head moving then restarts the window
-            # with each frame, and against such a rest it would show none of its turn
+            # expression for the calibration's first second; and the first face's pose stands in for the reference
+            # head's (`_provisional`)
             calibration = self._provisional() if self._collect_auto and self._collect else self.calibration
             solved = solve_frame(frame, calibration, opts.tuning, self._mirror, self.blinks.top() if widen else None)
             if widen and self._collect is None:  # calibrated: against the reference's rest a blink may be false
@@ -264,12 +267,23 @@ class Animator:
 
     def _provisional(self) -> Calibration:
         """The reference's calibration with the resting scores, lip gap and mouth corners of the frames collected so
-        far (bounded as the automatic calibration is); the corners in the reference's rigid frame, the pose the
-        first calibration solves against until it ends."""
+        far (bounded as the automatic calibration is), and, with landmarks, the pose of the first face the
+        calibration saw (`_anchor`, kept while the window starts again): the reference head's rest is another
+        face's, and its rigid points alone tipped a built Grace Hopper's resting head 5.5 degrees forward until the
+        calibration ended (1.3 s of the round trip). Not the frames' own pose: a head moving then restarts the
+        window with each frame, and against such a rest it would show none of its turn. The corners are taken in
+        the anchor's rigid frame."""
         frames, tuning, reference = self._collect, self.options.tuning, self.calibration
+        landmarks = tuning.response == "mediapipe" and reference.points is not None
+        if self._anchor is None and landmarks and frames[-1].points is not None:
+            first = frames[-1]
+            self._anchor = (np.asarray(first.rotation, np.float64),
+                            rigid_points(first.points, LANDMARKS["rigid"], first.aspect))
+            self._so_far = []  # their corners were in the reference's frame
+        if self._anchor is not None:
+            reference = replace(reference, rotation=self._anchor[0], points=self._anchor[1])
         if self._so_far and (len(self._so_far) > len(frames) or self._so_far[0][0] is not frames[0]):
             self._so_far = []  # the window started again
-        landmarks = tuning.response == "mediapipe" and reference.points is not None
         for f in frames[len(self._so_far):]:
             read = landmarks and f.points is not None
             corners = corners_in_frame(corner_offsets(f.points, f.aspect),
