@@ -282,8 +282,11 @@ def _set_aside_note(item) -> str:
     """What a refused photo's line adds when its avatar and report from an earlier run were moved aside."""
     if not item.set_aside:
         return ""
-    names = " and ".join(Path(p).name for p in item.set_aside)
-    return f"; its {names} from an earlier run moved to {Path(item.set_aside[0]).parent}"
+    stem = Path(item.photo).stem
+    names = " and ".join(stem + Path(p).suffix for p in item.set_aside)
+    now = " and ".join(Path(p).name for p in item.set_aside)
+    renamed = f" (as {now}: earlier ones of that name are there)" if Path(item.set_aside[0]).stem != stem else ""
+    return f"; its {names} from an earlier run moved to {Path(item.set_aside[0]).parent}{renamed}"
 
 
 def _build_batch(args: argparse.Namespace, options, photos: list[Path]) -> int:

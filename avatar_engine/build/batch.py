@@ -190,10 +190,12 @@ def _build_one(builder, photo: Path, out_dir: Path) -> BatchItem:
 
 
 def _set_aside_earlier_outputs(photo: Path, out_dir: Path) -> tuple[str, ...]:
-    """Move `<stem>.glb` and `<stem>.json` from out_dir into out_dir/`EARLIER_DIR` (replacing what an earlier refusal
-    put there) when they are this builder's from a photo of this name (the report says so); files of any other
-    origin, and what cannot be moved, stay. Only for refusals: a fault may be the machine's (the batch stops after
-    `FAULTS_IN_A_ROW`), and nothing says the photo changed. Returns the paths they have now."""
+    """Move `<stem>.glb` and `<stem>.json` from out_dir into out_dir/`EARLIER_DIR` when they are this builder's from a
+    photo of this name (the report says so), under the first of `<stem>`, `<stem>.2`, `<stem>.3`... that names
+    neither file there: what an earlier refusal set aside stays (a rerun after a good build and a second refusal
+    overwrote the first avatar set aside). Files of any other origin, and what cannot be moved, stay. Only for
+    refusals: a fault may be the machine's (the batch stops after `FAULTS_IN_A_ROW`), and nothing says the photo
+    changed. Returns the paths they have now."""
     report, avatar, aside = out_dir / f"{photo.stem}.json", out_dir / f"{photo.stem}.glb", out_dir / EARLIER_DIR
     try:
         earlier = json.loads(report.read_text(encoding="utf-8"))
@@ -203,16 +205,28 @@ def _set_aside_earlier_outputs(photo: Path, out_dir: Path) -> tuple[str, ...]:
             and Path(str(earlier.get("photo", ""))).name == photo.name):
         return ()
     moved = []
+    stem = _free_stem(aside, photo.stem)
     for path in (avatar, report):  # the report last: a stop in between leaves what still names the avatar
         if not path.exists():
             continue
+        target = aside / f"{stem}{path.suffix}"
         try:
             aside.mkdir(exist_ok=True)
-            path.replace(aside / path.name)
+            path.replace(target)
         except OSError:  # another user's file, one open elsewhere: it stays, the batch goes on
             continue
-        moved.append(str(aside / path.name))
+        moved.append(str(target))
     return tuple(moved)
+
+
+def _free_stem(folder: Path, stem: str) -> str:
+    """The first of stem, stem.2, stem.3... with neither a .glb nor a .json of that name in folder."""
+    k = 1
+    while True:
+        name = stem if k == 1 else f"{stem}.{k}"
+        if not (folder / f"{name}.glb").exists() and not (folder / f"{name}.json").exists():
+            return name
+        k += 1
 
 
 def _built_in_turn(photos: list[Path], out_dir: Path, options) -> Iterator[BatchItem]:

@@ -259,7 +259,8 @@ def perceive(rgb: np.ndarray, landmarker: FaceLandmarker, options: PerceptionOpt
                          f"use a closer or larger photo")
     yaw = pose_yaw_deg(face.pose)
     if abs(yaw) > options.max_yaw_deg:
-        raise InputError(f"the head is turned {abs(yaw):.0f} degrees from the camera (more than "
+        turned = np.ceil(abs(yaw) * 10.0) / 10.0  # rounded up: 45.3 read as "45 (more than 45)"
+        raise InputError(f"the head is turned {turned:.1f} degrees from the camera (more than "
                          f"{options.max_yaw_deg:.0f}): one side of the face is hidden; use a photo facing the camera")
     # a face small in the photo is read in a window around it, where the detector finds it in the mirrored and
     # shifted copies too (`face_search`); its points are the photo's again after

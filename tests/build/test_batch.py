@@ -366,20 +366,31 @@ def test_a_photo_refused_in_a_rerun_has_its_earlier_avatar_moved_aside(tmp_path,
         return real_replace(self, target)
 
     monkeypatch.setattr(Path, "replace", locked)
-    assert batch._build_one(Refusing(), photo, out).set_aside == (str(aside / "face.json"),)
+    assert batch._build_one(Refusing(), photo, out).set_aside == (str(aside / "face.2.json"),)
     assert (out / "face.glb").exists()
     monkeypatch.setattr(Path, "replace", real_replace)
 
-    # the command line says so on the refusal's line, and the summary lists where they went
-    earlier(out, photo_name=str(photo))
+    # the command line says so on the refusal's line, and the summary lists where they went; what an earlier
+    # refusal set aside stays (a rerun once overwrote it: the first avatar set aside was lost)
+    (out / "face.glb").write_bytes(b"glTF a later avatar")
+    (out / "face.json").write_text(json.dumps({"photo": str(photo), "generator": "avatar-engine 0.1.0"}))
     monkeypatch.setattr("avatar_engine.build.pipeline.Builder", Refusing)
     assert main(["build", str(photo.parent), "-o", str(out)]) == 2
     err = capsys.readouterr().err
     line = next(line for line in err.splitlines() if line.startswith(f"refused {Path(photo)}"))
-    assert line.endswith(f"its face.glb and face.json from an earlier run moved to {aside}")
+    assert line.endswith(f"its face.glb and face.json from an earlier run moved to {aside} (as face.3.glb and "
+                         f"face.3.json: earlier ones of that name are there)")
     assert not (out / "face.glb").exists() and not (out / "face.json").exists()
+    assert (aside / "face.glb").read_bytes() == b"glTF earlier avatar"
+    assert (aside / "face.3.glb").read_bytes() == b"glTF a later avatar"
     summary = json.loads((out / "build_summary.json").read_text())
-    assert summary["photos"][0]["set_aside"] == [str(aside / "face.glb"), str(aside / "face.json")]
+    assert summary["photos"][0]["set_aside"] == [str(aside / "face.3.glb"), str(aside / "face.3.json")]
+    # a first set-aside keeps the photo's own names
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    earlier(fresh)
+    assert batch._build_one(Refusing(), photo, fresh).set_aside == (
+        str(fresh / batch.EARLIER_DIR / "face.glb"), str(fresh / batch.EARLIER_DIR / "face.json"))
 
 
 def test_a_folder_contributes_every_format_a_single_build_reads(tmp_path):

@@ -139,6 +139,15 @@ def test_turned_head_is_refused(landmarker, gl_context, template):
         perceive(side, landmarker)
 
 
+def test_a_turn_just_past_the_limit_is_not_called_the_limit(landmarker, grace_hopper, monkeypatch):
+    """45.04 degrees was refused as "turned 45 degrees from the camera (more than 45)"."""
+    import avatar_engine.build.perception as perception
+
+    monkeypatch.setattr(perception, "pose_yaw_deg", lambda pose: -45.04)
+    with pytest.raises(InputError, match=r"turned 45\.1 degrees from the camera \(more than 45\)"):
+        perceive(grace_hopper, landmarker)
+
+
 @pytest.mark.parametrize("turn", ["quarter", "tilt", "upside_down"])
 def test_a_tilted_or_sideways_photo_is_levelled(grace_hopper, landmarker, turn):
     # a sideways phone photo built a malformed head, and a tilted one broke the hair region (rows and columns)
