@@ -293,8 +293,14 @@ class Builder:
         if is_greyscale(rgb):
             report.warnings.append("the photo has no colour: the skin's colour is a guess, and the hair and eyes "
                                    "keep the photo's greys (their lightness is the person's, their hue unknown)")
+        # the faces are looked for in the photo as loaded (at most MAX_SIDE a side): one the builder takes in the
+        # file may be smaller there, and is read from the file (`closer_look`). Held to the file's min_face_px, a
+        # 123-pixel face in an 8000x6000 photo (31 pixels as loaded) was refused as "no face found"
+        search = self.perception_options
+        if stored is not None and max(stored) > max(rgb.shape[:2]):
+            search = replace(search, min_face_px=search.min_face_px * max(rgb.shape[:2]) / max(stored))
         with report.stage("perception"), native_stderr_silenced():
-            rgb, turned, faces = level_photo(rgb, self._landmarker, self.perception_options)
+            rgb, turned, faces = level_photo(rgb, self._landmarker, search)
             closer = None if turned else closer_look(image, rgb, faces, stored, self._landmarker,
                                                      self.perception_options)
             if closer is None:

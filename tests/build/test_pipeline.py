@@ -425,6 +425,25 @@ def test_a_small_face_in_a_large_photo_is_read_at_the_photos_resolution(grace_ho
         assert report.fit["reprojection_error"] < REPROJECTION_MAX
 
 
+def test_a_face_the_builder_takes_is_found_however_small_the_loaded_copy_makes_it(grace_hopper_path, tmp_path):
+    """An 8000x5400 photo (a 43-megapixel camera) with the face 108 pixels tall: 28 in the 2048-pixel copy the
+    faces are looked for in, and the search, held to the 80 pixels the builder takes in the file, stopped before
+    windows small enough to show it: "no face found"."""
+    from PIL import Image
+
+    from avatar_engine.build.pipeline import Builder, BuildOptions
+
+    grace = Image.open(grace_hopper_path).convert("RGB")
+    canvas = Image.new("RGB", (8000, 5400), (90, 120, 160))
+    canvas.paste(grace.resize((grace.width * 9 // 20, grace.height * 9 // 20), Image.Resampling.LANCZOS), (5200, 900))
+    path = tmp_path / "farther.jpg"
+    canvas.save(path, quality=90)
+    with Builder(BuildOptions(texture=False, hair=False)) as builder:
+        report = builder.build(path).report
+    assert any(w.startswith("the face is small in the 8000x5400 photo") for w in report.warnings), report.warnings
+    assert report.fit["reprojection_error"] < REPROJECTION_MAX
+
+
 def test_the_build_api_is_importable_from_the_package_and_names_bad_options():
     # review: `from avatar_engine.build import Builder` was an ImportError; a dict of options failed on
     # "'dict' object has no attribute 'small_networks'"
