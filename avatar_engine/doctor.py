@@ -173,6 +173,10 @@ def check_data_files() -> Check:
     return Check("package data", True, f"head tables and shaders in {where}, each readable")
 
 
+SHIPPED_NETWORKS = ("hair_style", "recon", "texture_refine")
+"""The networks assets/models/ ships (each with its card)."""
+
+
 def check_networks() -> list[Check]:
     """The learned stages shipped in assets/models/ (optional: all off by default), each against its card's sha256."""
     import json
@@ -182,8 +186,13 @@ def check_networks() -> list[Check]:
     from avatar_engine.nets.onnx_file import check_card_binding
 
     checks = []
-    for path in sorted(asset_path("models").glob("*.onnx")):
+    folder = asset_path("models")
+    # the shipped ones by name (a deleted one had no line at all), and any other the folder holds (a user's own)
+    for path in sorted({folder / f"{stem}.onnx" for stem in SHIPPED_NETWORKS} | set(folder.glob("*.onnx"))):
         name = f"network {path.stem}"
+        if not path.is_file():
+            checks.append(Check(name, False, f"{path.name} is missing from {folder}", restore_hint(), required=False))
+            continue
         try:
             card = json.loads(path.with_suffix(".json").read_text())
             if not isinstance(card, dict):

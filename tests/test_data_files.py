@@ -94,6 +94,11 @@ def test_doctor_checks_each_shipped_network_against_its_card(monkeypatch, tmp_pa
     checks = {c.name: c for c in doctor.check_networks()}
     assert not checks["network recon"].ok and not checks["network recon"].required
     assert checks["network hair_style"].ok
+    # a deleted network has its line too (it had none: "all required checks pass" and no word of it)
+    (tmp_path / "assets/models/texture_refine.onnx").unlink()
+    checks = {c.name: c for c in doctor.check_networks()}
+    gone = checks["network texture_refine"]
+    assert not gone.ok and not gone.required and "texture_refine.onnx is missing" in gone.detail
 
 
 def test_a_damaged_head_model_or_shader_is_one_line(monkeypatch, tmp_path):

@@ -239,6 +239,8 @@ class Builder:
             self._landmarker = open_face_landmarker(
                 self.options.landmarker, FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES),
                 self.options.backend)
+        self.unused_backend = self._unused_backend()
+        """A warning every build's report carries when `options.backend` was asked for and nothing runs on it."""
         self._segmenter = None  # the hair stage's person segmenter: opened at its first use, then kept
         self._gl = None  # the render check's headless OpenGL context: made at its first use, then kept
         self._texture_net = None
@@ -250,6 +252,20 @@ class Builder:
             # what opened is closed now: a MediaPipe graph left to the garbage collector can hang the exit
             self.close()
             raise
+
+    def _unused_backend(self) -> str | None:
+        """--backend tensorrt with MediaPipe's landmarker and no network on: nothing ran on TensorRT, not installed
+        there, and the report recorded it as the backend without a word (`avatar live` says so)."""
+        from avatar_engine.perception.landmarker import FaceLandmarker
+
+        o = self.options
+        if o.backend == "auto" or not isinstance(self._landmarker, FaceLandmarker) or o.fit.recon != "off" or (
+                o.texture and o.texture_net):
+            return None
+        why = ("--landmarker auto kept MediaPipe's own landmarker (no GPU for it here, or the face models are not "
+               "converted: avatar engines convert)" if o.landmarker == "auto" else "MediaPipe's own landmarker ran")
+        return (f"--backend {o.backend} was not used: {why}, and no network was on (--landmarker onnx, --recon, "
+                f"--texture-net run on it)")
 
     def _open_the_rest(self) -> None:
         """The optional networks and the texture stage's UV tables: a missing or damaged model fails here, not at
@@ -289,6 +305,8 @@ class Builder:
         with report.stage("load"):
             rgb = load_photo(image) if isinstance(image, (str, os.PathLike)) else as_rgb(image)
         report.size = (int(rgb.shape[1]), int(rgb.shape[0]))
+        if self.unused_backend:
+            report.warnings.append(self.unused_backend)
         stored = stored_size(image) if isinstance(image, (str, os.PathLike)) else given_size(image)
         if is_greyscale(rgb):
             report.warnings.append("the photo has no colour: the skin's colour is a guess, and the hair and eyes "

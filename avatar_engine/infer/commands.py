@@ -15,16 +15,28 @@ def convert(out_dir: Path | None = None) -> list[str]:
     return [f"wrote {p} ({p.stat().st_size / 1e6:.1f} MB)" for p in paths.values()]
 
 
+def builder_networks() -> tuple[Path, ...]:
+    """The ONNX files of the builder's own networks that run on a chosen backend (`--recon`, `--texture-net`)."""
+    from avatar_engine.nets.recon_net import MODEL_PATH as RECON
+    from avatar_engine.nets.texture_net import MODEL_PATH as TEXTURE
+
+    return RECON, TEXTURE
+
+
 def build(onnx_dir: Path | None = None, engines_dir: Path | None = None, *, fp16: bool = True,
           max_batch: int = 16) -> list[str]:
-    """Build TensorRT engines for every converted model; BackendError where TensorRT cannot run here."""
+    """Build TensorRT engines for every converted MediaPipe model, then for the builder's networks
+    (`builder_networks`: `avatar build --recon prior --backend tensorrt` asked for one that nothing built);
+    BackendError where TensorRT cannot run here, ModelError before any is built where a face model is not
+    converted."""
     from avatar_engine.infer.tensorrt_backend import build_engine, import_tensorrt
 
     import_tensorrt()  # fail before anything else when TensorRT or CUDA is missing
     engines_dir = engines_dir or default_engines_dir()
+    sources = [onnx_model_path(name, onnx_dir) for name in MODEL_NAMES] + list(builder_networks())
     lines = []
-    for name in MODEL_NAMES:
-        path = build_engine(onnx_model_path(name, onnx_dir), engines_dir, fp16=fp16, max_batch=max_batch)
+    for source in sources:
+        path = build_engine(source, engines_dir, fp16=fp16, max_batch=max_batch)
         lines.append(f"built {path}")
     return lines
 

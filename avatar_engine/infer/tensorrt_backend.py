@@ -32,6 +32,10 @@ def import_tensorrt():
         raise BackendError(f"TensorRT is not installed ({exc}); pip install tensorrt (NVIDIA GPU and CUDA "
                            "needed), or run the networks on another backend (--backend onnxruntime or torch)") \
             from None
+    except Exception as exc:  # installed but its libraries do not load (Windows: FileNotFoundError; a mismatched
+        # libnvinfer: OSError): that was a traceback
+        raise BackendError(f"TensorRT is installed but does not load ({type(exc).__name__}: {exc}); reinstall "
+                           "tensorrt for this CUDA and driver, or use --backend onnxruntime or torch") from None
     try:
         import torch
     except ImportError as exc:  # TensorRT alone, without the [infer] extra: its tensors live in torch

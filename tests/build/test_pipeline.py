@@ -455,3 +455,19 @@ def test_the_build_api_is_importable_from_the_package_and_names_bad_options():
     with pytest.raises(TypeError, match=r"options must be a BuildOptions \(e.g. BuildOptions\(texture=False\)\), "
                                         r"got dict"):
         Builder({"texture": False})
+
+
+def test_a_backend_asked_for_and_not_used_is_said(grace_hopper_path):
+    """`avatar build --backend tensorrt` with MediaPipe's landmarker and no network on ran nothing on TensorRT (not
+    even installed) and its report recorded "backend": "tensorrt" without a word (review)."""
+    from avatar_engine.build.pipeline import Builder, BuildOptions
+    from avatar_engine.build.fit import FitOptions
+
+    with Builder(BuildOptions(backend="onnxruntime", texture=False, hair=False)) as builder:
+        report = builder.build(grace_hopper_path).report
+    assert any(w.startswith("--backend onnxruntime was not used: MediaPipe's own landmarker ran") for w in
+               report.warnings), report.warnings
+    for used in (BuildOptions(backend="onnxruntime", texture=False, hair=False, fit=FitOptions(recon="prior")),
+                 BuildOptions(texture=False, hair=False)):
+        with Builder(used) as builder:
+            assert builder.unused_backend is None

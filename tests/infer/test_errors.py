@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -252,3 +253,37 @@ def test_a_conversion_stopped_in_a_new_folder_leaves_nothing(tmp_path, monkeypat
     with pytest.raises(KeyboardInterrupt):
         mediapipe_onnx.convert_mediapipe(out)
     assert len(calls) == 2 and not out.exists()
+
+
+def test_engines_build_covers_the_builders_networks(onnx_dir, tmp_path, monkeypatch):
+    """`avatar build --recon prior --backend tensorrt` (or --texture-net on) asked for an engine of the builder's
+    own network and told the user to run `avatar engines build`, which built MediaPipe's three models only."""
+    import avatar_engine.infer.tensorrt_backend as trt_backend
+    from avatar_engine.infer.commands import build
+    from avatar_engine.nets.recon_net import MODEL_PATH as RECON
+    from avatar_engine.nets.texture_net import MODEL_PATH as TEXTURE
+
+    built = []
+    monkeypatch.setattr(trt_backend, "import_tensorrt", lambda: (None, None))
+    monkeypatch.setattr(trt_backend, "build_engine", lambda source, engines, **kw: built.append(Path(source)) or
+                        Path(engines) / f"{Path(source).stem}.engine")
+    lines = build(onnx_dir, tmp_path / "engines")
+    assert {p.stem for p in built} == {"face_detector", "face_landmarks_detector", "face_blendshapes", "recon",
+                                       "texture_refine"}
+    assert RECON in built and TEXTURE in built and len(lines) == len(built)
+
+
+def test_a_tensorrt_that_does_not_load_is_one_line(tmp_path, monkeypatch):
+    """A tensorrt package whose libraries fail to load raised OSError (FileNotFoundError on Windows) through every
+    command as a traceback; only ImportError was caught."""
+    from avatar_engine.errors import BackendError
+    from avatar_engine.infer.tensorrt_backend import import_tensorrt
+
+    fake = tmp_path / "tensorrt"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise OSError('libnvinfer.so.10: cannot open shared object file')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "tensorrt", raising=False)
+    with pytest.raises(BackendError, match=r"TensorRT is installed but does not load \(OSError: libnvinfer") as exc:
+        import_tensorrt()
+    assert "\n" not in str(exc.value)
