@@ -56,10 +56,10 @@ def name_fits(path: str | Path, what: str) -> Path:
 def output_file(path: str | Path, suffixes: tuple[str, ...], what: str = "output") -> Path:
     """`path` if a file of one of `suffixes` can be written there; else InputError naming the cause."""
     out = name_fits(path, what)
+    if out.is_dir():  # before the suffix: "existdir must end in .glb" hid what was wrong
+        raise InputError(f"{what} {out} is a folder; name a file ending in {' or '.join(suffixes)}")
     if out.suffix.lower() not in suffixes:
         raise InputError(f"{what} {out} must end in {' or '.join(suffixes)}")
-    if out.is_dir():
-        raise InputError(f"{what} {out} is a folder; name a file")
     if not out.parent.exists():
         raise InputError(f"{what} folder {out.parent} does not exist")
     if not out.parent.is_dir():

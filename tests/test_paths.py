@@ -60,6 +60,9 @@ def test_output_checks_name_the_cause(tmp_path):
         output_file(tmp_path / "folder.glb", (".glb",))
     with pytest.raises(InputError, match="must end in .glb"):
         output_file(tmp_path / "x.png", (".glb",))
+    (tmp_path / "avatars").mkdir()  # a folder without the suffix was "must end in .glb", hiding what was wrong
+    with pytest.raises(InputError, match="avatars is a folder; name a file ending in .glb"):
+        output_file(tmp_path / "avatars", (".glb",))
     with pytest.raises(InputError, match="does not exist"):
         output_file(tmp_path / "missing" / "x.glb", (".glb",))
     (tmp_path / "file").write_text("")

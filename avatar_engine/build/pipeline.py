@@ -345,6 +345,11 @@ class Builder:
         if seen.face_count > 1:
             report.warnings.append(f"{seen.face_count} faces in the photo; built face chosen by --face "
                                    f"{self.options.face}")
+        elif isinstance(self.options.face, int) and seen.face_count == 1:
+            # --face 1 of two people, one too small or turned away to be found, built the other without a word
+            report.warnings.append(f"--face {self.options.face}: only one face was found in the photo, and it was "
+                                   f"built (faces under {self.perception_options.min_face_px:.0f} pixels tall or "
+                                   "turned away are not found)")
         with report.stage("fit"):
             fit = fit_landmarks(seen, self.model, self.options.fit)
         report.warnings.extend(fit.warnings)

@@ -471,3 +471,13 @@ def test_a_backend_asked_for_and_not_used_is_said(grace_hopper_path):
                  BuildOptions(texture=False, hair=False)):
         with Builder(used) as builder:
             assert builder.unused_backend is None
+
+
+def test_face_n_says_when_only_one_face_was_found(grace_hopper_path):
+    """`--face 1` on a photo of two people, one too small to be found, built the other without a word (review)."""
+    from avatar_engine.build.pipeline import Builder, BuildOptions
+
+    with Builder(BuildOptions(face=1, texture=False, hair=False)) as builder:
+        report = builder.build(grace_hopper_path).report
+    assert any(w.startswith("--face 1: only one face was found in the photo, and it was built") for w in
+               report.warnings), report.warnings
