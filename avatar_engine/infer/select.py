@@ -48,6 +48,17 @@ def torch_cuda_usable() -> bool:
     return cuda_available()
 
 
+def onnxruntime_importable() -> bool:
+    """Whether onnxruntime is installed and imports (its library loads)."""
+    if importlib.util.find_spec("onnxruntime") is None:
+        return False
+    try:
+        importlib.import_module("onnxruntime")
+    except Exception:  # a build whose native library does not load here
+        return False
+    return True
+
+
 def ort_cuda_usable() -> bool:
     """Whether the installed onnxruntime build has its CUDA provider."""
     if importlib.util.find_spec("onnxruntime") is None:
@@ -71,10 +82,14 @@ def resolve_backend(options: InferOptions) -> str:
     """The concrete backend `options.backend` means here. `auto` takes the GPU where one can be used: TensorRT when
     it imports and a CUDA device exists, else ONNX Runtime's CUDA provider where its build has one, else torch on
     CUDA (on an H200, MediaPipe's landmark model: 1.2 ms a face against 8.7 on ONNX Runtime's CPU provider); with
-    no GPU, or `device="cpu"`, ONNX Runtime on the CPU."""
+    no GPU, or `device="cpu"`, ONNX Runtime on the CPU (torch's CPU where ONNX Runtime does not import)."""
     if options.backend != "auto":
         return options.backend
     if options.device == "cpu" or not nvidia_driver_present():  # no GPU: nothing more to import and ask
+        # ...but torch where ONNX Runtime cannot run: auto named it, and the networks then failed although torch
+        # could have run them (review)
+        if not onnxruntime_importable() and importlib.util.find_spec("torch") is not None:
+            return "torch"
         return "onnxruntime"
     if tensorrt_usable():
         return "tensorrt"

@@ -88,6 +88,19 @@ def test_auto_picks_onnxruntime_without_a_gpu(onnx_dir):
         assert session.backend == "onnxruntime"
 
 
+def test_auto_runs_on_torch_where_onnxruntime_does_not_import(monkeypatch):
+    """Without a GPU auto named ONNX Runtime whether or not it imported: a build whose library failed to load left
+    the networks failing (exit 4) with torch there to run them (review). `avatar doctor` reads the same answer."""
+    import avatar_engine.infer.select as select
+
+    monkeypatch.setattr(select, "nvidia_driver_present", lambda: False)
+    monkeypatch.setattr(select, "onnxruntime_importable", lambda: False)
+    assert resolve_backend(InferOptions()) == "torch"
+    assert resolve_backend(InferOptions(backend="onnxruntime")) == "onnxruntime"  # asked for by name: as asked
+    monkeypatch.setattr(select, "onnxruntime_importable", lambda: True)
+    assert resolve_backend(InferOptions()) == "onnxruntime"
+
+
 def test_auto_takes_the_gpu_through_whichever_backend_reaches_it(monkeypatch):
     import avatar_engine.infer.select as select
 
