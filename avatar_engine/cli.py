@@ -360,10 +360,16 @@ def cmd_build(args: argparse.Namespace) -> int:
     photo = args.photo[0]
     folder = any(name_fits(p, "photo").is_dir() for p in args.photo)
     if len(args.photo) > 1 or folder:
-        from avatar_engine.build.batch import batch_photos
+        from avatar_engine.build.batch import batch_photos, unsearched_subfolders
 
         photos = batch_photos(args.photo)
         if folder or len(photos) > 1:
+            skipped = unsearched_subfolders(args.photo)
+            if skipped:
+                names = ", ".join(str(p) for p in skipped[:3]) + (f" and {len(skipped) - 3} more" if len(skipped) > 3
+                                                                  else "")
+                print(f"note: the photos in subfolders are not built ({names}); name those folders too",
+                      file=sys.stderr)
             return _build_batch(args, options, photos)
         photo = photos[0]  # one file, named more than once: a single build
         if Path(args.output).suffix.lower() != ".glb":

@@ -61,6 +61,23 @@ class BatchItem:
     its avatar now."""
 
 
+def unsearched_subfolders(paths: list[str]) -> list[Path]:
+    """The subfolders (not hidden) of the folders `paths` names that hold photos of their own: a batch builds a
+    folder's own photos only, and skipped theirs without a word."""
+    found = []
+    for text in paths:
+        path = Path(text)
+        if not path.is_dir():
+            continue
+        try:
+            subs = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+            found += [sub for sub in subs if any(f.is_file() and f.suffix.lower() in PHOTO_SUFFIXES
+                                                 and not f.name.startswith(".") for f in sub.iterdir())]
+        except OSError:  # unreadable: batch_photos says so for the folder itself; a subfolder's is not ours to judge
+            continue
+    return found
+
+
 def batch_photos(paths: list[str]) -> list[Path]:
     """The photo files `paths` name (files as given, folders expanded to their photos, sorted; a file named twice,
     however spelt, counts once), checked before any model loads: InputError for a missing path, a folder with no

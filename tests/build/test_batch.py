@@ -410,3 +410,21 @@ def test_a_folder_contributes_every_format_a_single_build_reads(tmp_path):
         (tmp_path / name).write_bytes(b"")
     (tmp_path / "notes.txt").write_text("not a photo")
     assert sorted(p.name for p in batch_photos([str(tmp_path)])) == names
+
+
+def test_a_batch_names_the_subfolders_it_does_not_search(tmp_path, capsys, monkeypatch):
+    """A folder's own photos are built; its subfolders' were skipped without a word (review)."""
+    from avatar_engine.build import batch
+
+    photos = tmp_path / "photos"
+    (photos / "sub").mkdir(parents=True)
+    (photos / "empty").mkdir()
+    (photos / ".hidden").mkdir()
+    for path in (photos / "a.png", photos / "sub" / "b.png", photos / ".hidden" / "c.png"):
+        Image.new("RGB", (96, 96), (120, 130, 140)).save(path)
+    monkeypatch.setattr("avatar_engine.build.pipeline.Builder",
+                        _builder_raising(lambda photo: batch.InputError(f"photo {photo}: no face found")))
+    assert main(["build", str(photos), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"note: the photos in subfolders are not built ({photos / 'sub'}); name those folders too" in err
+    assert "empty" not in err and ".hidden" not in err
