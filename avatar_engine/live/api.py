@@ -15,9 +15,12 @@ current for each call, so several can live side by side. Frame times must increa
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
+import warnings
+import weakref
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 
@@ -41,6 +44,50 @@ on nanosecond gaps). One such gap is two datagrams of a burst stamped on arrival
 SHORT_GAPS = 3
 SCORE_SLACK = 0.01
 """How far beyond [0, 1] a tracker's score may read (float rounding) before it is a score on another scale."""
+
+
+INT64_MAX = 2 ** 63 - 1
+
+_OPEN_TRACKERS: weakref.WeakSet = weakref.WeakSet()
+"""Trackers of LiveAvatars not closed yet: closed as the interpreter shuts down (`_close_at_exit`)."""
+_EXIT_HOOK: list[bool] = []
+
+
+def _close_open_trackers() -> None:
+    for tracker in list(_OPEN_TRACKERS):
+        try:
+            tracker.close()
+        except Exception:  # shutting down: nothing more to do about it
+            pass
+
+
+def _close_at_exit(tracker) -> None:
+    """Close `tracker` at exit if its LiveAvatar never is: MediaPipe's own finaliser, run on a half torn-down
+    interpreter, printed a traceback, and closing it from `atexit` came after its dispatcher's thread pool had shut
+    down. Hooks registered with threading's exit run before the pools', latest first; registered once, after
+    MediaPipe made its pool."""
+    _OPEN_TRACKERS.add(tracker)
+    if not _EXIT_HOOK:
+        register = getattr(threading, "_register_atexit", None)  # CPython 3.9+; else the later atexit
+        try:
+            (register or atexit.register)(_close_open_trackers)
+        except RuntimeError:  # already shutting down
+            return
+        _EXIT_HOOK.append(True)
+
+
+def frame_time(t_ns) -> int:
+    """A frame's media time as whole nanoseconds (an int, a numpy integer, or a float with no fraction), else
+    ValueError: 12345.0333 (time.monotonic()'s seconds) was cut to 12345 and refused as not following 12345.0; NaN,
+    inf and strings gave errors that did not name t_ns; beyond int64, MediaPipe's filters flooded stderr."""
+    if isinstance(t_ns, bool) or not isinstance(t_ns, (int, float, np.integer, np.floating)):
+        raise ValueError(f"t_ns must be a whole number of nanoseconds, got {type(t_ns).__name__} {t_ns!r}")
+    if isinstance(t_ns, (float, np.floating)) and not (np.isfinite(t_ns) and float(t_ns).is_integer()):
+        raise ValueError(f"t_ns must be a whole number of nanoseconds (time.monotonic_ns(), or seconds x 1e9), got "
+                         f"{t_ns!r}")
+    if not -INT64_MAX <= int(t_ns) <= INT64_MAX:
+        raise ValueError(f"t_ns {int(t_ns)} is beyond a 64-bit count of nanoseconds")
+    return int(t_ns)
 
 
 def checked_landmarks(landmarks: LandmarkFrame | None) -> None:
@@ -105,6 +152,8 @@ class LiveOptions:
     cores) and kept in the model cache. Needs an OpenGL context, even with `render` False."""
 
     def __post_init__(self) -> None:
+        if not (isinstance(self.size, (tuple, list)) and len(self.size) == 2):  # (64,) was "not enough values to unpack"
+            raise ValueError(f"render size must be (width, height) in whole pixels, got {self.size!r}")
         w, h = self.size
         if not all(whole_number(v) for v in (w, h)):
             raise ValueError(f"render size must be whole pixels (width, height), got {self.size!r}")
@@ -131,6 +180,9 @@ class LiveAvatar:
         if avatar is not None and not isinstance(avatar, Avatar):
             raise TypeError(f"avatar must be an Avatar (avatar_engine.io.read_glb(path) reads one), got "
                             f"{type(avatar).__name__}")
+        if options is not None and not isinstance(options, LiveOptions):  # a dict was "no attribute 'animator'"
+            raise TypeError(f"options must be a LiveOptions (e.g. LiveOptions(render=False)), got "
+                            f"{type(options).__name__}")
         self.options = options or LiveOptions()
         self.turn_profile, self.turn_profile_note = self._turn_profile(avatar)
         """The avatar's `TurnProfile` the solver uses, or None (`LiveOptions.turn_profile`); and how it came to be:
@@ -171,6 +223,8 @@ class LiveAvatar:
 
             self._finish = gil_free_finish() or self.renderer.finish
         self._t0 = time.monotonic_ns()
+        self._frames = 0
+        """Camera frames `process` has taken: the next one's `LiveFrame.index`."""
         self._last_t_ns: int | None = None
         self._short_gaps = 0
         """Frames in a row given under MIN_FRAME_GAP_NS after the one before."""
@@ -191,10 +245,14 @@ class LiveAvatar:
                 from avatar_engine.native_log import native_stderr_silenced
 
                 with native_stderr_silenced():  # MediaPipe's start-up log lines went to the application's stderr
-                    self._tracker = self._new_tracker()
-            return self._tracker.track(rgb, t_ns)
+                    self._open_tracker()
+            return self._tracker.track(rgb, frame_time(t_ns))
         finally:
             self._tracker_lock.release()
+
+    def _open_tracker(self) -> None:
+        self._tracker = self._new_tracker()
+        _close_at_exit(self._tracker)
 
     @property
     def tracker_threads(self) -> dict[int, int]:
@@ -238,8 +296,12 @@ class LiveAvatar:
         return Tracker(landmarker=self.options.landmarker, backend=self.options.landmarker_backend)
 
     def animate(self, landmarks: LandmarkFrame | None, t_ns: int) -> SolvedFrame:
-        """Calibrate, solve and filter (or hold / idle when landmarks is None)."""
+        """Calibrate, solve and filter (or hold / idle when landmarks is None) at media time t_ns (nanoseconds,
+        increasing, as `process` takes them: ValueError otherwise; a repeated or earlier time froze the face)."""
         self._check_open()
+        checked_landmarks(landmarks)
+        t_ns = frame_time(t_ns)
+        self._note_time(t_ns, self._check_time(t_ns))
         return self.animator.update(landmarks, t_ns * 1e-9)
 
     def _check_open(self, rendering: bool = False) -> None:
@@ -290,25 +352,28 @@ class LiveAvatar:
             from avatar_engine.native_log import native_stderr_silenced
 
             with native_stderr_silenced():  # MediaPipe's start-up log lines would bury the CLI's own messages
-                self._tracker = self._new_tracker()
+                self._open_tracker()
         if self.renderer is not None:
             self.draw(SolvedFrame.neutral())
 
     # --- all at once -----------------------------------------------------------------------------
     def process(self, rgb: np.ndarray, t_ns: int | None = None) -> LiveFrame:
         """Track, animate and render one camera frame. t_ns defaults to the time since this object was made."""
+        handed_in = time.monotonic_ns()
         given = t_ns is not None
-        t_ns = time.monotonic_ns() - self._t0 if t_ns is None else int(t_ns)
+        t_ns = handed_in - self._t0 if t_ns is None else frame_time(t_ns)
         self._check_open()
-        short = self._check_time(t_ns, given)  # before tracking: a refused frame has not used its time up
         self.check_thread()
-        return self._animated(self.track(rgb, t_ns), t_ns, short)
+        short = self._check_time(t_ns, given)  # before tracking: a refused frame has not used its time up
+        self._frames += 1
+        return self._animated(self.track(rgb, t_ns), t_ns, short, self._frames - 1, handed_in)
 
     def process_landmarks(self, landmarks: LandmarkFrame | None, t_ns: int | None = None) -> LiveFrame:
         """Animate and render from already tracked scores and pose (phone apps, other trackers). t_ns: the frame's
         media time (default: the landmarks' own; for None, the last frame's advanced by the wall clock, so the held
         face eases to idle on the same clock its frames ran on)."""
         self._check_open()
+        self.check_thread()  # before the time check: a refused frame has not used its time up
         checked_landmarks(landmarks)
         given = t_ns is not None or landmarks is not None
         if t_ns is None:
@@ -317,20 +382,28 @@ class LiveAvatar:
             else:
                 t_ns = self._last_t_ns + max(1, time.monotonic_ns() - self._last_wall_ns) \
                     if self._last_t_ns is not None else time.monotonic_ns() - self._t0
-        elif landmarks is not None and landmarks.t_ns != t_ns:
-            landmarks = replace(landmarks, t_ns=int(t_ns))  # the filters and calibration run on the time given
-        return self._animated(landmarks, int(t_ns), self._check_time(int(t_ns), given))
+        else:
+            t_ns = frame_time(t_ns)
+            if landmarks is not None and landmarks.t_ns != t_ns:
+                landmarks = replace(landmarks, t_ns=t_ns)  # the filters and calibration run on the time given
+        return self._animated(landmarks, t_ns, self._check_time(t_ns, given))
 
-    def _animated(self, landmarks: LandmarkFrame | None, t_ns: int, short: bool) -> LiveFrame:
-        """Animate (and draw) one frame at media time t_ns, checked by `_check_time` (short: its answer)."""
+    def _note_time(self, t_ns: int, short: bool) -> None:
+        """A frame at t_ns was taken (`_check_time` passed it; short: its answer)."""
         self._short_gaps = self._short_gaps + 1 if short else 0
         self._last_t_ns, self._last_wall_ns = t_ns, time.monotonic_ns()
-        solved = self.animate(landmarks, t_ns)
+
+    def _animated(self, landmarks: LandmarkFrame | None, t_ns: int, short: bool, index: int = -1,
+                  t_capture_ns: int | None = None) -> LiveFrame:
+        """Animate (and draw) one frame at media time t_ns, checked by `_check_time` (short: its answer); index and
+        t_capture_ns: the camera frame's count and when it was handed in (`process`), -1 and None without one."""
+        self._note_time(t_ns, short)
+        solved = self.animator.update(landmarks, t_ns * 1e-9)
         rgba = None
         if self.renderer is not None:
             self.draw(solved)
             rgba = self.read()
-        return LiveFrame(solved, rgba, -1, None, self.animator.used, self.animator.state, t_ns)
+        return LiveFrame(solved, rgba, index, t_capture_ns, self.animator.used, self.animator.state, t_ns)
 
     def _check_time(self, t_ns: int, given: bool = True) -> bool:
         """ValueError for a frame time that does not follow the last one, or that makes `SHORT_GAPS` frames in a row
@@ -370,6 +443,7 @@ class LiveAvatar:
         self.check_thread()
         self._closed = True
         if self._tracker is not None:
+            _OPEN_TRACKERS.discard(self._tracker)
             self._tracker.close()
             self._tracker = None
         if self.renderer is not None:
@@ -392,7 +466,5 @@ class LiveAvatar:
         # OpenGL objects are not freed by the garbage collector, and a finaliser may run on any thread, where this
         # context cannot be released: say so, as Python does for an unclosed file (a dropped one kept ~47 MB)
         if not getattr(self, "_closed", True) and getattr(self, "renderer", None) is not None:
-            import warnings
-
             warnings.warn("a LiveAvatar was dropped without close(): its OpenGL context and tracker stay until the "
                           "process ends (use `with LiveAvatar(...) as live:`)", ResourceWarning, stacklevel=2)

@@ -87,7 +87,9 @@ class RenderOptions:
     pass on a GPU; numpy on a software rasteriser, where both run on the same CPU and numpy's scatter-add is ~10x
     cheaper than the pass (avatar_engine/render/morphs.py)."""
     background: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
-    """None for a transparent background (RGBA for compositing), else a (top, bottom) linear-ish gradient."""
+    """None for a transparent background (RGBA for compositing), else a (top, bottom) gradient of display colours,
+    each channel 0-1, darkened toward the corners (a studio backdrop's vignette: not for chroma keying, which
+    the transparent background serves)."""
     lighting: Lighting = field(default_factory=Lighting)
     anisotropy: float | None = None
     """Anisotropic texture filtering (1 = off). None: 8 on a GPU, 1 on a software rasteriser."""
@@ -138,6 +140,9 @@ class RenderOptions:
                                                 for v in rows.ravel()):
                 raise ValueError(f"RenderOptions.background must be None (transparent) or two RGB colours (top, "
                                  f"bottom), e.g. STUDIO_BACKDROP, got {self.background!r}")
+            if not all(0.0 <= float(v) <= 1.0 for v in rows.ravel()):  # 0-255 values drew a white frame
+                raise ValueError(f"RenderOptions.background colours are 0-1 per channel (not 0-255), got "
+                                 f"{self.background!r}")
 
 
 def numbers_of_shape(value, shape: tuple[int, ...]) -> bool:

@@ -268,3 +268,95 @@ def test_a_live_avatar_dropped_unclosed_says_so():
         quiet = small(render=False)
         del quiet
         gc.collect()
+
+
+def test_animate_checks_its_frame_times_as_process_does():
+    """Review: `animate` took a repeated or earlier time without a word, and the face froze (jawOpen 0.9 shown as
+    0.0 for every later frame); a string passed as landmarks was an AttributeError."""
+    live = small(render=False, animator=AnimatorOptions(auto_calibrate=False))
+    rest = np.zeros(52, np.float32)
+    for i in range(1, 30):
+        live.animate(LandmarkFrame(rest, np.eye(3), i * 33_000_000), i * 33_000_000)
+    last = 29 * 33_000_000
+    for t in (last, last - 20_000_000):
+        with pytest.raises(ValueError, match="frame times must increase"):
+            live.animate(LandmarkFrame(rest, np.eye(3), t), t)
+    with pytest.raises(TypeError, match="LandmarkFrame or None"):
+        live.animate("x", last + 33_000_000)
+    jaw = rest.copy()
+    jaw[ARKIT_INDEX["jawOpen"]] = 0.9
+    shown = [live.animate(LandmarkFrame(jaw, np.eye(3), last + k * 33_000_000), last + k * 33_000_000)
+             for k in range(1, 10)]
+    assert shown[-1].weights[ARKIT_INDEX["jawOpen"]] > 0.5, "the face still follows after a refused time"
+    live.close()
+
+
+@pytest.mark.parametrize("t, message", [
+    (12345.0333, r"whole number of nanoseconds \(time.monotonic_ns\(\), or seconds x 1e9\), got 12345.0333"),
+    (float("nan"), "whole number of nanoseconds"), (float("inf"), "whole number of nanoseconds"),
+    ("200000000", "whole number of nanoseconds, got str"), (2 ** 63, "beyond a 64-bit count")])
+def test_a_frame_time_that_is_no_count_of_nanoseconds_is_named(t, message):
+    """Review: seconds as floats were cut to whole nanoseconds (12345.0333 refused as not following 12345.0), NaN and
+    inf gave errors that did not name t_ns, a string was taken, and 2**63 flooded stderr with MediaPipe's lines."""
+    live = small(render=False)
+    with pytest.raises(ValueError, match=message):
+        live.process_landmarks(LandmarkFrame(np.zeros(52, np.float32), np.eye(3), 0), t)
+    assert live.process_landmarks(LandmarkFrame(np.zeros(52, np.float32), np.eye(3), 0), 33_000_000.0).t_ns \
+        == 33_000_000  # a whole float is a count
+    live.close()
+
+
+def test_a_frame_refused_on_another_thread_does_not_use_up_its_time():
+    """Review: process_landmarks from another thread moved the clock on before refusing the frame, and the owner's
+    next, earlier frame was then refused as going back in time."""
+    live = small()
+    rest = LandmarkFrame(np.zeros(52, np.float32), np.eye(3), 10 ** 9)
+    live.process_landmarks(rest)
+    errors = []
+    worker = threading.Thread(target=lambda: errors.append(pytest.raises(
+        RuntimeError, live.process_landmarks, LandmarkFrame(rest.scores, np.eye(3), 5 * 10 ** 9))))
+    worker.start()
+    worker.join(10)
+    assert len(errors) == 1
+    assert live.process_landmarks(LandmarkFrame(rest.scores, np.eye(3), 2 * 10 ** 9)).t_ns == 2 * 10 ** 9
+    live.close()
+
+
+def test_options_that_cannot_be_are_named():
+    with pytest.raises(ValueError, match=r"render size must be \(width, height\)"):
+        LiveOptions(size=(64,))
+    with pytest.raises(TypeError, match="options must be a LiveOptions"):
+        LiveAvatar(None, {"size": SIZE})
+    with pytest.raises(ValueError, match="0-1 per channel"):  # 0-255 drew a white frame
+        LiveAvatar(None, LiveOptions(size=SIZE, samples=0, background=((128, 128, 128), (128, 128, 128))))
+
+
+def test_process_numbers_the_camera_frames_it_takes(monkeypatch):
+    """Review: a frame from `process` came back with index -1 and no capture time, which outputs.py reserves for
+    frames rendered without a new camera frame."""
+    live = small(render=False)
+    monkeypatch.setattr(live, "track", lambda rgb, t_ns: None)
+    before = time.monotonic_ns()
+    frames = [live.process(np.zeros((48, 64, 3), np.uint8), (k + 1) * 33_000_000) for k in range(3)]
+    assert [f.index for f in frames] == [0, 1, 2]
+    assert all(isinstance(f.t_capture_ns, int) and f.t_capture_ns >= before for f in frames)
+    assert live.process_landmarks(None).index == -1  # no camera frame
+    live.close()
+
+
+def test_an_unclosed_live_avatar_leaves_no_traceback_at_exit():
+    """Review: a script that tracked a frame and ended without close() printed two tracebacks at shutdown (an import
+    inside __del__, and MediaPipe's finaliser on a half torn-down interpreter)."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("mediapipe", reason="mediapipe is not installed (pip install 'avatar-engine[track]')")
+    code = ("import numpy as np\n"
+            "from avatar_engine.live import LiveAvatar, LiveOptions\n"
+            "live = LiveAvatar(None, LiveOptions(size=(64, 48), samples=0))\n"
+            "live.process(np.full((240, 320, 3), 128, np.uint8), 33_000_000)\n"
+            "print('tracked')\n")
+    done = subprocess.run([sys.executable, "-W", "ignore::ResourceWarning", "-c", code], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "tracked", done.stderr[-1000:]
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr[-1500:]
