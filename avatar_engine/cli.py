@@ -27,22 +27,28 @@ SAMPLE_COUNTS = (0, 1, 2, 4, 8)
 which the renderer refuses in one line."""
 
 
+def _cut(text: str, most: int = 60) -> str:
+    """A user's text as an error quotes it: at most `most` characters (a 100,000-character item filled the line)."""
+    return text if len(text) <= most else text[:most] + "..."
+
+
 def parse_expression(text: str) -> dict[str, float]:
     """'jawOpen=1,mouthSmileLeft=0.5' -> {'jawOpen': 1.0, 'mouthSmileLeft': 0.5}; InputError on bad input."""
     weights: dict[str, float] = {}
     for item in filter(None, (s.strip() for s in text.split(","))):
         name, sep, value = item.partition("=")
         if not sep:
-            raise InputError(f"expression item {item!r} must look like name=weight")
+            raise InputError(f"expression item {_cut(item)!r} must look like name=weight")
         name = name.strip()
         if name not in ARKIT_INDEX:
-            raise InputError(f"unknown expression name {name!r}; expected an ARKit blend-shape name such as jawOpen")
+            raise InputError(f"unknown expression name {_cut(name)!r}; expected an ARKit blend-shape name such as "
+                             "jawOpen")
         if name in weights:
             raise InputError(f"expression name {name} is given twice")
         try:
             w = float(value)
         except ValueError:
-            raise InputError(f"expression weight {value!r} for {name} is not a number") from None
+            raise InputError(f"expression weight {_cut(value)!r} for {name} is not a number") from None
         if not 0.0 <= w <= 1.0:
             raise InputError(f"expression weight {name}={w:g} is outside [0, 1]")
         weights[name] = w
@@ -62,6 +68,7 @@ def parse_size(text: str) -> tuple[int, int]:
 def _load_avatar(path: str):
     from avatar_engine.io import AvatarFileError, read_glb
 
+    name_fits(path, "avatar")  # "" was read as the current folder
     try:
         avatar = read_glb(path)
     except AvatarFileError as exc:
@@ -136,14 +143,14 @@ def _still_options(size: tuple[int, int], background: str, samples: int):
 def cmd_render(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from avatar_engine.demo import framed_camera
+    from avatar_engine.demo import posed_framed_camera
     from avatar_engine.records import Expression, euler_rotation
     from avatar_engine.render.camera import Camera
     from avatar_engine.render.context import headless_context
     from avatar_engine.render.output import write_png
     from avatar_engine.render.renderer import Renderer
 
-    weights = parse_expression(args.expression)
+    weights = parse_expression(",".join(args.expression))  # a second --expression replaced the first
     size = parse_size(args.size)
     out = output_file(args.output, (".png",))
     if args.avatar and out.exists() and Path(args.avatar).exists() and out.samefile(args.avatar):
@@ -160,9 +167,13 @@ def cmd_render(args: argparse.Namespace) -> int:
     avatar = _load_avatar(args.avatar)
     rotations = {"neck": euler_rotation(0.4 * args.yaw, 0.4 * args.pitch),
                  "head": euler_rotation(0.6 * args.yaw, 0.6 * args.pitch)}
-    # framed to the head at the default field of view, then --fov zooms from there: a fixed aim cut a built head's
-    # hair off at the top, or left a small head in the lower half
-    framed = framed_camera(avatar, Camera(yaw_deg=args.view_yaw, pitch_deg=args.view_pitch), size[0] / size[1])
+    # framed to the posed head as this view sees it, at the default field of view, then --fov zooms from there: a
+    # fixed aim cut a built head's hair off at the top, or left a small head in the lower half
+    try:
+        framed = posed_framed_camera(avatar, rotations, Camera(yaw_deg=args.view_yaw, pitch_deg=args.view_pitch),
+                                     size[0] / size[1])
+    except ValueError as exc:
+        raise InputError(f"avatar {args.avatar}: {exc}") from None
     camera = replace(framed, fov_y_deg=args.fov)
     with Renderer(headless_context(), options) as renderer:
         renderer.load(avatar)
@@ -648,7 +659,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("render", help="render an avatar file with an expression to PNG")
     p.add_argument("avatar", help="avatar file (.glb)")
-    p.add_argument("--expression", default="", help="ARKit weights, e.g. jawOpen=1,mouthSmileLeft=0.5")
+    p.add_argument("--expression", action="append", default=[],
+                   help="ARKit weights, e.g. jawOpen=1,mouthSmileLeft=0.5 (may be given more than once; a name once)")
     p.add_argument("--yaw", type=float, default=0.0, help="head turn in degrees, positive toward the avatar's left")
     p.add_argument("--pitch", type=float, default=0.0, help="head nod in degrees, positive looks down")
     p.add_argument("--view-yaw", type=float, default=0.0, help="camera orbit in degrees")
@@ -656,8 +668,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="camera elevation in degrees: positive looks down on the head, negative up from below")
     p.add_argument("--fov", type=float, default=24.0, help="vertical field of view in degrees (the head is framed "
                    "to fill the picture at 24; less zooms in)")
-    p.add_argument("--size", default="1024x1024")
-    p.add_argument("--samples", type=int, default=4, help="MSAA samples")
+    p.add_argument("--size", default="1024x1024", help="WIDTHxHEIGHT in pixels, each 16..8192 (default 1024x1024)")
+    p.add_argument("--samples", type=int, default=4,
+                   help=f"MSAA samples: {', '.join(map(str, SAMPLE_COUNTS))} (0 and 1: none; the GL driver may allow "
+                        "fewer)")
     p.add_argument("--background", default="transparent", help="transparent (RGBA) or studio")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(run=cmd_render)

@@ -101,6 +101,48 @@ def framed_camera(avatar: Avatar, camera: Camera = CAMERA, aspect: float = 16 / 
     return replace(camera, target=(camera.target[0], (top + bottom) / 2, camera.target[2]), distance=distance)
 
 
+SKIN_HEIGHT = 0.2456
+"""The default head's skin from its lowest point to its crown (metres): `posed_framed_camera` scales its clearances
+by a head's own height against this, so one in other units (a millimetre export) frames alike."""
+
+
+def posed_framed_camera(avatar: Avatar, rotations: dict[str, np.ndarray], camera: Camera = CAMERA,
+                        aspect: float = 16 / 9) -> Camera:
+    """`framed_camera` for a head posed by `rotations` (the neck and head bones' local turns) and seen from wherever
+    `camera` orbits: the same part of the avatar (every part from a little below the chin up), turned rigidly about
+    the bones' joints (close enough to frame), fitted into that view and aimed at its middle, the clip planes
+    following the distance. Framed at rest from the front, a head turned 90 degrees ran its nose off the frame, and
+    one in millimetres, or away from the origin, drew an empty picture. ValueError for an avatar with no size."""
+    skin = np.asarray(avatar.part("skin").positions, np.float64)
+    scale = float(np.ptp(skin[:, 1])) / SKIN_HEIGHT
+    if not (np.isfinite(scale) and scale > 0):
+        raise ValueError("the avatar's skin has no height: nothing to frame")
+    front = skin[skin[:, 2] > skin[:, 2].max() - FACE_DEPTH * scale]
+    bottom = float(front[:, 1].min()) - CHIN_CLEARANCE * scale
+    points = np.concatenate([np.asarray(p.positions, np.float64) for p in avatar.parts])
+    points = points[points[:, 1] >= bottom]
+    names = avatar.skeleton.names
+    if "neck" in names and "head" in names:
+        rest = np.asarray(avatar.skeleton.rest_positions, np.float64)
+        neck, head = rest[names.index("neck")], rest[names.index("head")]
+        turn_neck = np.asarray(rotations.get("neck", np.eye(3)), np.float64)[:3, :3]
+        turn_head = np.asarray(rotations.get("head", np.eye(3)), np.float64)[:3, :3]
+        points = ((points - head) @ turn_head.T + head - neck) @ turn_neck.T + neck
+    # in the view's axes, about the points' middle
+    middle = (points.min(0) + points.max(0)) / 2
+    view = replace(camera, target=tuple(float(v) for v in middle), distance=1.0, near=0.01, far=2.0).view()
+    local = points @ view[:3, :3].T + view[:3, 3] + np.array([0.0, 0.0, 1.0])  # the camera moved onto the middle
+    low, high = local.min(0), local.max(0)
+    centre = (low + high) / 2
+    target = middle + view[0, :3] * centre[0] + view[1, :3] * centre[1]
+    # each point within the frame as it projects, nearer ones (+z, toward the camera) larger
+    reach = np.maximum(np.abs(local[:, 1] - centre[1]), np.abs(local[:, 0] - centre[0]) / aspect)
+    distance = float(np.max(local[:, 2] + reach * FRAME_MARGIN / np.tan(np.radians(camera.fov_y_deg) / 2)))
+    nearest, farthest = distance - float(high[2]), distance - float(low[2])
+    return replace(camera, target=tuple(float(v) for v in target), distance=distance,
+                   near=max(nearest * 0.5, distance * 1e-3), far=farthest * 2.0)
+
+
 def turntable_camera(time: float, seconds: float = TURNTABLE_S, camera: Camera = CAMERA) -> Camera:
     """The orbiting camera at `time` (0..seconds): one full turn toward the avatar's left, eased at both ends."""
     t = float(np.clip(time / seconds, 0.0, 1.0))

@@ -59,6 +59,8 @@ def output_file(path: str | Path, suffixes: tuple[str, ...], what: str = "output
     if out.is_dir():  # before the suffix: "existdir must end in .glb" hid what was wrong
         raise InputError(f"{what} {out} is a folder; name a file ending in {' or '.join(suffixes)}")
     if out.suffix.lower() not in suffixes:
+        if out.name.lower() in suffixes:  # ".png": a suffix alone, which Python reads as a hidden file's name
+            raise InputError(f"{what} {out} has no name before its {out.name}")
         raise InputError(f"{what} {out} must end in {' or '.join(suffixes)}")
     if not out.parent.exists():
         raise InputError(f"{what} folder {out.parent} does not exist")

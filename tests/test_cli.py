@@ -131,6 +131,46 @@ def test_render_frames_the_head(glb, tmp_path, lift, size):
         assert rows[0] <= 0.12 * h and rows[-1] == h - 1
 
 
+@pytest.mark.parametrize("units, args", [(1000.0, []), (1.0, ["--yaw", "90"]), (1.0, ["--yaw", "90", "--pitch", "60"]),
+                                         (1.0, ["--yaw", "45", "--view-yaw", "-45"])],
+                         ids=["millimetres", "turned", "turned_and_nodded", "turned_against_the_view"])
+def test_render_frames_the_head_as_posed_and_at_any_scale(glb, tmp_path, units, args):
+    """Review: framed at rest from the front, a head turned 90 degrees ran its nose off the frame; a head in
+    millimetres (or away from the origin) was clipped away and written as an empty PNG, exit 0."""
+    import dataclasses
+
+    from avatar_engine.io import read_glb, write_glb
+
+    avatar = read_glb(glb)
+    scaled = dataclasses.replace(
+        avatar, parts=tuple(dataclasses.replace(p, positions=p.positions * np.float32(units),
+                                                morph_positions=None if p.morph_positions is None
+                                                else p.morph_positions * np.float32(units)) for p in avatar.parts),
+        skeleton=dataclasses.replace(avatar.skeleton, rest_positions=avatar.skeleton.rest_positions * units))
+    path = tmp_path / "scaled.glb"
+    write_glb(scaled, path)
+    out = tmp_path / "posed.png"
+    assert main(["render", str(path), *args, "--size", "96x96", "-o", str(out)]) == 0
+    alpha = np.asarray(Image.open(out))[..., 3] > 0
+    rows, cols = np.flatnonzero(alpha.any(1)), np.flatnonzero(alpha.any(0))
+    assert alpha.mean() > 0.2, "the head fills the frame"
+    assert rows[0] > 0 and cols[0] > 0 and cols[-1] < alpha.shape[1] - 1, "nothing of the head is cut at the sides"
+
+
+def test_render_refuses_an_avatar_with_no_size(glb, tmp_path, capsys):
+    import dataclasses
+
+    from avatar_engine.io import read_glb, write_glb
+
+    avatar = read_glb(glb)
+    point = dataclasses.replace(avatar, parts=tuple(dataclasses.replace(p, positions=np.zeros_like(p.positions))
+                                                    for p in avatar.parts))
+    write_glb(point, tmp_path / "point.glb")
+    assert main(["render", str(tmp_path / "point.glb"), "-o", str(tmp_path / "x.png")]) == 2
+    assert "skin has no height: nothing to frame" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+
+
 def test_render_views_the_head_from_below_and_above(glb, tmp_path):
     """--view-pitch raises or lowers the camera (views of the crown, the chin and the neck's underside)."""
     seen = {}
@@ -459,3 +499,25 @@ def test_training_without_its_extra_names_the_extra(tmp_path, capsys, monkeypatc
     assert main(["train", "hair", "--data", str(tmp_path), "-o", str(tmp_path / "n.onnx")]) == 4
     err = capsys.readouterr().err.strip()
     assert missing in err and "avatar-engine[infer]" in err and len(err.splitlines()) == 1
+
+
+def test_render_names_what_is_wrong_with_its_arguments(glb, tmp_path, capsys):
+    """Review: "" was read as the current folder; "-o .png" was told it must end in .png; an empty file and a .gltf
+    named their first bytes; a 100,000-character item filled the line; a second --expression replaced the first."""
+    (tmp_path / "empty.glb").write_bytes(b"")
+    (tmp_path / "json.glb").write_text('{"asset": {"version": "2.0"}}')
+    out = str(tmp_path / "x.png")
+    for args, message in (
+            (["", "-o", out], "avatar is empty; name a file"),
+            ([str(glb), "-o", str(tmp_path / ".png")], "has no name before its .png"),
+            ([str(tmp_path / "empty.glb"), "-o", out], "empty.glb: the file is empty"),
+            ([str(tmp_path / "json.glb"), "-o", out], "a glTF JSON file (.gltf); only the binary container (.glb)"),
+            ([str(glb), "--expression", "x" * 100_000, "-o", out], "'" + "x" * 60 + "...' must look like"),
+            ([str(glb), "--expression", "jawOpen=1", "--expression", "jawOpen=0.5", "-o", out],
+             "jawOpen is given twice")):
+        assert main(["render", *args]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err) < 400, err[:400]
+    assert not (tmp_path / "x.png").exists()
+    assert main(["render", str(glb), "--expression", "jawOpen=1", "--expression", "mouthSmileLeft=1", "--size",
+                 "64x64", "-o", out]) == 0  # both taken

@@ -73,7 +73,12 @@ def _file_kind(mode: int) -> str:
 
 def _split_glb(data: bytes) -> tuple[dict[str, Any], memoryview]:
     """The JSON document and the BIN chunk of a .glb, after checking the container."""
+    if not data:
+        raise AvatarFileError("the file is empty")
     if data[:4] != _MAGIC:
+        if data.lstrip()[:1] == b"{":  # a .gltf: its JSON, with the buffers beside it
+            raise AvatarFileError("a glTF JSON file (.gltf); only the binary container (.glb) is read: export a .glb, "
+                                  "or convert it (e.g. gltf-pipeline -i x.gltf -o x.glb)")
         raise AvatarFileError(f"not a .glb file (starts with {data[:4]!r}, expected {_MAGIC!r})")
     if len(data) < 12:
         raise AvatarFileError(f"truncated: {len(data)} bytes, shorter than the 12-byte GLB header")
