@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import errno
+import json
 import os
 import signal
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -466,15 +468,38 @@ def cmd_synth(args: argparse.Namespace) -> int:
                                ("--jobs", args.jobs, 1)):
         if value < least:
             raise InputError(f"{flag} must be at least {least}, got {value}")
+    if args.seed >= 2 ** 63:  # written into the manifest, then refused by `avatar train`
+        raise InputError(f"--seed {args.seed} must be in 0..2^63-1")
+    cores = os.cpu_count() or 1
+    if args.jobs > 2 * cores:  # each worker holds a renderer and MediaPipe: 16 on 2 cores took 4.6 GB more
+        raise InputError(f"--jobs {args.jobs} is more than twice this machine's {cores} cores")
     if args.texture:
         return cmd_synth_texture(args)
     options = SynthOptions(count=args.count, seed=args.seed, size=256 if args.size is None else args.size,
                            shard=args.shard,
                            images=not args.no_images)
-    with _SampleProgress() as progress:
+    with _SampleProgress() as progress, _saying_what_was_kept(Path(args.output)):
         manifest = generate(Path(args.output), options, progress=progress, jobs=args.jobs)
     print(f"wrote {args.output}: {manifest['count']} samples in {len(manifest['shards'])} shards")
     return 0
+
+
+@contextmanager
+def _saying_what_was_kept(out: Path):
+    """An interrupted synth keeps the shards it finished under a manifest marked so; it said only "terminated", and
+    a rerun into the folder was then refused as not empty."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        try:
+            manifest = json.loads((out / "manifest.json").read_text())
+        except (OSError, ValueError):
+            manifest = None
+        if isinstance(manifest, dict) and manifest.get("interrupted"):
+            kept = manifest.get("count", manifest.get("kept", 0))
+            print(f"avatar synth: {kept} samples kept in {out} (its manifest says interrupted; a set is made in a "
+                  "new or empty folder)", file=sys.stderr)
+        raise
 
 
 def cmd_synth_texture(args: argparse.Namespace) -> int:
@@ -482,7 +507,7 @@ def cmd_synth_texture(args: argparse.Namespace) -> int:
 
     size = PHOTO_SIZE if args.size is None else args.size  # texture sets render at PHOTO_SIZE unless told
     options = TextureDataOptions(count=args.count, seed=args.seed, size=size, shard=args.shard)
-    with _SampleProgress() as progress:
+    with _SampleProgress() as progress, _saying_what_was_kept(Path(args.output)):
         manifest = generate(Path(args.output), options, progress=progress, jobs=args.jobs)
     print(f"wrote {args.output}: {manifest['kept']} samples ({len(manifest['skipped'])} refused by the builder)")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import json
 import shutil
 import subprocess
 import sys
@@ -380,6 +381,32 @@ def test_a_synthetic_set_that_cannot_start_leaves_no_folder(tmp_path, capsys, mo
     out = tmp_path / "set"
     assert main(["synth", "-o", str(out), "-n", "1", "--size", "128"]) == 4
     assert not out.exists(), "a rerun of the same command would refuse a leftover folder as not empty"
+
+
+def test_an_interrupted_synthetic_set_says_what_it_kept(tmp_path, capsys, monkeypatch):
+    """Review: `timeout avatar synth` said only "terminated", the folder held 5 samples under a manifest marked
+    interrupted, and the same command then refused the folder as not empty."""
+    from avatar_engine.synth import dataset
+
+    out = tmp_path / "set"
+
+    def interrupted(folder, options, **kw):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "manifest.json").write_text(json.dumps({"count": 5, "interrupted": True}))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dataset, "generate", interrupted)
+    assert main(["synth", "-o", str(out), "-n", "40", "--size", "128"]) == 130
+    err = capsys.readouterr().err
+    assert f"avatar synth: 5 samples kept in {out} (its manifest says interrupted" in err
+
+
+def test_synth_refuses_seeds_and_jobs_it_cannot_use(tmp_path, capsys):
+    for args, message in ((["--seed", str(2 ** 64)], "must be in 0..2^63-1"),
+                          (["--jobs", str(2 * (os.cpu_count() or 1) + 1), "--shard", "1"], "more than twice")):
+        assert main(["synth", "-o", str(tmp_path / "s"), "-n", "4", *args]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
 
 
 def test_a_texture_set_takes_the_size_asked_for(tmp_path, monkeypatch):
