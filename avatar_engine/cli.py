@@ -495,8 +495,9 @@ def _saying_what_was_kept(out: Path):
             manifest = json.loads((out / "manifest.json").read_text())
         except (OSError, ValueError):
             manifest = None
-        if isinstance(manifest, dict) and manifest.get("interrupted"):
-            kept = manifest.get("count", manifest.get("kept", 0))
+        # render sets mark an interrupted manifest so; texture sets say complete: false and count what they kept
+        if isinstance(manifest, dict) and (manifest.get("interrupted") or manifest.get("complete") is False):
+            kept = manifest.get("kept", manifest.get("count", 0))
             print(f"avatar synth: {kept} samples kept in {out} (its manifest says interrupted; a set is made in a "
                   "new or empty folder)", file=sys.stderr)
         raise

@@ -401,6 +401,22 @@ def test_an_interrupted_synthetic_set_says_what_it_kept(tmp_path, capsys, monkey
     assert f"avatar synth: 5 samples kept in {out} (its manifest says interrupted" in err
 
 
+def test_an_interrupted_texture_set_says_what_it_kept(tmp_path, capsys, monkeypatch):
+    """A texture set's manifest says complete: false and counts what it kept (count is what was asked for)."""
+    from avatar_engine.nets import texture_data
+
+    out = tmp_path / "tex"
+
+    def interrupted(folder, options, **kw):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "manifest.json").write_text(json.dumps({"count": 40, "kept": 7, "complete": False}))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(texture_data, "generate", interrupted)
+    assert main(["synth", "--texture", "-o", str(out), "-n", "40"]) == 130
+    assert f"avatar synth: 7 samples kept in {out}" in capsys.readouterr().err
+
+
 def test_synth_refuses_seeds_and_jobs_it_cannot_use(tmp_path, capsys):
     for args, message in ((["--seed", str(2 ** 64)], "must be in 0..2^63-1"),
                           (["--jobs", str(2 * (os.cpu_count() or 1) + 1), "--shard", "1"], "more than twice")):

@@ -33,6 +33,11 @@ def build(onnx_dir: Path | None = None, engines_dir: Path | None = None, *, fp16
 
     import_tensorrt()  # fail before anything else when TensorRT or CUDA is missing
     engines_dir = engines_dir or default_engines_dir()
+    from avatar_engine.data_files import restore_hint
+
+    missing = [p for p in builder_networks() if not p.is_file()]
+    if missing:  # before any engine is built; `avatar engines convert` makes only the face models
+        raise ModelError(f"{missing[0]} is missing; {restore_hint()}")
     sources = [onnx_model_path(name, onnx_dir) for name in MODEL_NAMES] + list(builder_networks())
     lines = []
     for source in sources:

@@ -20,7 +20,7 @@ from avatar_engine.solve.mouth_corners import corner_offsets
 from avatar_engine.solve.settled_rest import SettledRest
 from avatar_engine.solve.settled_rest import observe as observe_rest
 from avatar_engine.solve.solver import filter_frame, lip_gap, solve_frame
-from avatar_engine.solve.pose import rigid_points, turned_deg
+from avatar_engine.solve.pose import fit_rotation, rigid_points, turned_deg
 from avatar_engine.solve.tuning import DEFAULT_TUNING, LANDMARKS, SolverTuning
 
 
@@ -124,6 +124,9 @@ def _lip_gaps(frames: list[LandmarkFrame], tuning: SolverTuning) -> np.ndarray |
     return np.array(gaps) if gaps and tuning.response == "mediapipe" else None
 
 
+ANCHOR_FACING_DEG = 15.0
+"""The first face the first calibration sees stands in for its rest (`Animator._provisional`) once it is within this
+of the reference head's rest: a resting face of another shape reads up to 8.6 degrees from it (synthetic 7001)."""
 SETTLE_TURN_DEG = 10.0
 """Frames of a head turned further than this from the calibrated rest pose say nothing of the resting scores (they
 drift with the turn) and are not sampled for the settled rest (`settled_rest`)."""
@@ -268,7 +271,8 @@ class Animator:
     def _provisional(self) -> Calibration:
         """The reference's calibration with the resting scores, lip gap and mouth corners of the frames collected so
         far (bounded as the automatic calibration is), and, with landmarks, the pose of the first face the
-        calibration saw (`_anchor`, kept while the window starts again): the reference head's rest is another
+        calibration saw facing the camera (`_anchor`, `ANCHOR_FACING_DEG`; kept while the window starts again): the
+        reference head's rest is another
         face's, and its rigid points alone tipped a built Grace Hopper's resting head 5.5 degrees forward until the
         calibration ended (1.3 s of the round trip). Not the frames' own pose: a head moving then restarts the
         window with each frame, and against such a rest it would show none of its turn. The corners are taken in
@@ -277,9 +281,12 @@ class Animator:
         landmarks = tuning.response == "mediapipe" and reference.points is not None
         if self._anchor is None and landmarks and frames[-1].points is not None:
             first = frames[-1]
-            self._anchor = (np.asarray(first.rotation, np.float64),
-                            rigid_points(first.points, LANDMARKS["rigid"], first.aspect))
-            self._so_far = []  # their corners were in the reference's frame
+            points = rigid_points(first.points, LANDMARKS["rigid"], first.aspect)
+            # facing the camera about as the reference head does: a head first seen turned 25 degrees showed -27
+            # at rest for the calibration's second (review)
+            if turned_deg(np.eye(3), fit_rotation(reference.points, points)) <= ANCHOR_FACING_DEG:
+                self._anchor = (np.asarray(first.rotation, np.float64), points)
+                self._so_far = []  # their corners were in the reference's frame
         if self._anchor is not None:
             reference = replace(reference, rotation=self._anchor[0], points=self._anchor[1])
         if self._so_far and (len(self._so_far) > len(frames) or self._so_far[0][0] is not frames[0]):

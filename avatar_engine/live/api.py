@@ -48,13 +48,20 @@ SCORE_SLACK = 0.01
 
 INT64_MAX = 2 ** 63 - 1
 
-_OPEN_TRACKERS: weakref.WeakSet = weakref.WeakSet()
-"""Trackers of LiveAvatars not closed yet: closed as the interpreter shuts down (`_close_at_exit`)."""
+_OPEN_TRACKERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""Trackers of LiveAvatars not closed yet -> the thread that tracked with it last: closed as the interpreter shuts
+down (`_close_at_exit`)."""
 _EXIT_HOOK: list[bool] = []
+_EXIT_HOOK_LOCK = threading.Lock()
 
 
 def _close_open_trackers() -> None:
-    for tracker in list(_OPEN_TRACKERS):
+    # the hook runs as the main thread ends, before the other threads are waited for: a tracker another thread
+    # still tracks with is left to it (closed under it, its next frame failed)
+    main = threading.main_thread()
+    for tracker, user in list(_OPEN_TRACKERS.items()):
+        if user is not None and user is not main and user.is_alive() and not user.daemon:
+            continue
         try:
             tracker.close()
         except Exception:  # shutting down: nothing more to do about it
@@ -66,8 +73,10 @@ def _close_at_exit(tracker) -> None:
     interpreter, printed a traceback, and closing it from `atexit` came after its dispatcher's thread pool had shut
     down. Hooks registered with threading's exit run before the pools', latest first; registered once, after
     MediaPipe made its pool."""
-    _OPEN_TRACKERS.add(tracker)
-    if not _EXIT_HOOK:
+    _OPEN_TRACKERS[tracker] = None
+    with _EXIT_HOOK_LOCK:
+        if _EXIT_HOOK:
+            return
         register = getattr(threading, "_register_atexit", None)  # CPython 3.9+; else the later atexit
         try:
             (register or atexit.register)(_close_open_trackers)
@@ -76,15 +85,26 @@ def _close_at_exit(tracker) -> None:
         _EXIT_HOOK.append(True)
 
 
+SECONDS_BELOW = 1e7
+"""A frame time with a fraction under this (10 ms in nanoseconds) is seconds: 12345.0333 from time.monotonic() was
+cut to 12345 and refused as not following 12345.0. Larger ones are nanoseconds a float carried (i / 30 * 1e9,
+OpenCV's msec * 1e6), rounded to the nearest."""
+
+
 def frame_time(t_ns) -> int:
-    """A frame's media time as whole nanoseconds (an int, a numpy integer, or a float with no fraction), else
-    ValueError: 12345.0333 (time.monotonic()'s seconds) was cut to 12345 and refused as not following 12345.0; NaN,
-    inf and strings gave errors that did not name t_ns; beyond int64, MediaPipe's filters flooded stderr."""
+    """A frame's media time as whole nanoseconds, from an int, a numpy integer or a float (rounded), else
+    ValueError: NaN, inf and strings gave errors that did not name t_ns (NaN inside a LandmarkFrame was taken, and
+    the face stayed NaN for good); seconds as floats (`SECONDS_BELOW`); beyond int64, MediaPipe's filters flooded
+    stderr."""
     if isinstance(t_ns, bool) or not isinstance(t_ns, (int, float, np.integer, np.floating)):
         raise ValueError(f"t_ns must be a whole number of nanoseconds, got {type(t_ns).__name__} {t_ns!r}")
-    if isinstance(t_ns, (float, np.floating)) and not (np.isfinite(t_ns) and float(t_ns).is_integer()):
-        raise ValueError(f"t_ns must be a whole number of nanoseconds (time.monotonic_ns(), or seconds x 1e9), got "
-                         f"{t_ns!r}")
+    if isinstance(t_ns, (float, np.floating)):
+        if not np.isfinite(t_ns):
+            raise ValueError(f"t_ns must be a whole number of nanoseconds, got {t_ns!r}")
+        if not float(t_ns).is_integer() and abs(t_ns) < SECONDS_BELOW:
+            raise ValueError(f"t_ns {t_ns!r} looks like seconds: it is in nanoseconds (time.monotonic_ns(), or "
+                             "seconds x 1e9)")
+        t_ns = round(float(t_ns))
     if not -INT64_MAX <= int(t_ns) <= INT64_MAX:
         raise ValueError(f"t_ns {int(t_ns)} is beyond a 64-bit count of nanoseconds")
     return int(t_ns)
@@ -246,6 +266,8 @@ class LiveAvatar:
 
                 with native_stderr_silenced():  # MediaPipe's start-up log lines went to the application's stderr
                     self._open_tracker()
+            if self._tracker in _OPEN_TRACKERS:
+                _OPEN_TRACKERS[self._tracker] = threading.current_thread()
             return self._tracker.track(rgb, frame_time(t_ns))
         finally:
             self._tracker_lock.release()
@@ -378,7 +400,9 @@ class LiveAvatar:
         given = t_ns is not None or landmarks is not None
         if t_ns is None:
             if landmarks is not None:
-                t_ns = landmarks.t_ns
+                t_ns = frame_time(landmarks.t_ns)
+                if landmarks.t_ns != t_ns:
+                    landmarks = replace(landmarks, t_ns=t_ns)
             else:
                 t_ns = self._last_t_ns + max(1, time.monotonic_ns() - self._last_wall_ns) \
                     if self._last_t_ns is not None else time.monotonic_ns() - self._t0
@@ -443,7 +467,7 @@ class LiveAvatar:
         self.check_thread()
         self._closed = True
         if self._tracker is not None:
-            _OPEN_TRACKERS.discard(self._tracker)
+            _OPEN_TRACKERS.pop(self._tracker, None)
             self._tracker.close()
             self._tracker = None
         if self.renderer is not None:

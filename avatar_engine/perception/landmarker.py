@@ -12,6 +12,7 @@ tracks the face between frames and needs increasing timestamps); calling the oth
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -196,8 +197,16 @@ class FaceLandmarker:
         """Free MediaPipe's graph; safe to call twice."""
         self._direct = None
         if self._task is not None:
-            self._task.close()
-            self._task = None
+            task, self._task = self._task, None
+            try:
+                task.close()
+            except RuntimeError:
+                # closed on a thread that outlived the main one: MediaPipe's dispatcher pool shut down with it
+                # ("cannot schedule new futures after shutdown"); the process is ending and frees the graph
+                if threading.main_thread().is_alive():
+                    raise
+                if hasattr(task, "_handle"):  # or its own finaliser tries again and prints a traceback at exit
+                    task._handle = None
 
     def __enter__(self) -> "FaceLandmarker":
         return self

@@ -287,3 +287,19 @@ def test_a_tensorrt_that_does_not_load_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(BackendError, match=r"TensorRT is installed but does not load \(OSError: libnvinfer") as exc:
         import_tensorrt()
     assert "\n" not in str(exc.value)
+
+
+def test_engines_build_names_a_missing_builder_network_before_building(onnx_dir, tmp_path, monkeypatch):
+    """A deleted recon.onnx failed after MediaPipe's three engines were built, with the hint to run `avatar engines
+    convert`, which does not make it."""
+    import avatar_engine.infer.commands as commands
+    import avatar_engine.infer.tensorrt_backend as trt_backend
+    from avatar_engine.errors import ModelError
+
+    built = []
+    monkeypatch.setattr(trt_backend, "import_tensorrt", lambda: (None, None))
+    monkeypatch.setattr(trt_backend, "build_engine", lambda source, engines, **kw: built.append(source))
+    monkeypatch.setattr(commands, "builder_networks", lambda: (tmp_path / "recon.onnx",))
+    with pytest.raises(ModelError, match="recon.onnx is missing; restore them from git|reinstall the package"):
+        commands.build(onnx_dir, tmp_path / "engines")
+    assert built == []

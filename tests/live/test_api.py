@@ -292,7 +292,7 @@ def test_animate_checks_its_frame_times_as_process_does():
 
 
 @pytest.mark.parametrize("t, message", [
-    (12345.0333, r"whole number of nanoseconds \(time.monotonic_ns\(\), or seconds x 1e9\), got 12345.0333"),
+    (12345.0333, r"t_ns 12345.0333 looks like seconds: it is in nanoseconds \(time.monotonic_ns\(\)"),
     (float("nan"), "whole number of nanoseconds"), (float("inf"), "whole number of nanoseconds"),
     ("200000000", "whole number of nanoseconds, got str"), (2 ** 63, "beyond a 64-bit count")])
 def test_a_frame_time_that_is_no_count_of_nanoseconds_is_named(t, message):
@@ -303,6 +303,10 @@ def test_a_frame_time_that_is_no_count_of_nanoseconds_is_named(t, message):
         live.process_landmarks(LandmarkFrame(np.zeros(52, np.float32), np.eye(3), 0), t)
     assert live.process_landmarks(LandmarkFrame(np.zeros(52, np.float32), np.eye(3), 0), 33_000_000.0).t_ns \
         == 33_000_000  # a whole float is a count
+    assert live.process_landmarks(LandmarkFrame(np.zeros(52, np.float32), np.eye(3), 0), 2 / 30 * 1e9).t_ns \
+        == 66_666_667  # nanoseconds a float carried (i / 30 * 1e9): rounded, as they were cut before
+    with pytest.raises(ValueError, match=message):  # the time a LandmarkFrame carries: NaN there froze the face
+        live.process_landmarks(LandmarkFrame(np.zeros(52, np.float32), np.eye(3), t))
     live.close()
 
 

@@ -1,5 +1,6 @@
 """Before the first automatic calibration ends, a head at rest shows at rest, whoever's face it is; a head turning
-then still shows its turn (`Animator._provisional`'s anchor)."""
+then still shows its turn, and one first seen turned is not taken for the rest (`Animator._provisional`'s
+anchor)."""
 
 from __future__ import annotations
 
@@ -67,3 +68,13 @@ def test_a_head_turning_while_calibrating_shows_its_turn(frames):
     state, angles = shown[-1]
     assert state == "calibrating", "the turned head calibrated before the test could watch it"
     assert angles[0] >= TURN_SHOWN, f"turned {TURN:g} degrees while calibrating, the avatar showed {angles[0]:.1f}"
+
+
+def test_a_head_first_seen_turned_is_not_taken_for_the_rest(frames):
+    """Review: anchored on the first face seen, a head first seen turned showed -27 degrees of turn at rest for the
+    calibration's second. The anchor waits for a face facing the camera."""
+    shown = play(frames, [("turned", 3), ("rest", 25)])
+    settled = [angles for state, angles in shown[15:] if state == "calibrating"]
+    assert len(settled) >= 8, "the calibration ended before the test could watch it"
+    worst = float(np.abs(np.stack(settled)).max())
+    assert worst <= AT_REST_DEG, f"back at rest after a turn, the head showed {worst:.1f} degrees while calibrating"
