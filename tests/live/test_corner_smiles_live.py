@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
 import pytest
 
 from avatar_engine.head.arkit import ARKIT_INDEX
 from avatar_engine.live.animator import AnimatorOptions
 from avatar_engine.live.api import LiveAvatar, LiveOptions
-from avatar_engine.live.turn_profile import face_camera
 from avatar_engine.records import Expression
 from avatar_engine.solve.tuning import DEFAULT_TUNING
 
@@ -32,18 +30,11 @@ at 0.9 at least PUCKER_SHOWN."""
 
 @pytest.fixture(scope="module")
 def frames(gl_context):
-    from avatar_engine.render.renderer import STUDIO_BACKDROP, RenderOptions, Renderer
-    from avatar_engine.synth.scene import random_scene, scene_avatar
+    from live.person_frames import synthetic_person_frames
 
-    avatar = scene_avatar(random_scene(np.random.default_rng(SEED)))
-    camera = face_camera(avatar)
-    out = {}
-    with Renderer(gl_context, RenderOptions(size=(384, 384), samples=4, background=STUDIO_BACKDROP)) as r:
-        r.load(avatar)
-        for name, weights in (("rest", {}), ("smile", {"mouthSmileRight": SMILE}), ("pucker", {"mouthPucker": 0.9})):
-            r.render(Expression.from_names(weights), camera)
-            out[name] = np.ascontiguousarray(r.read()[..., :3])
-    return out
+    return synthetic_person_frames(gl_context, SEED, {
+        "rest": Expression(), "smile": Expression.from_names({"mouthSmileRight": SMILE}),
+        "pucker": Expression.from_names({"mouthPucker": 0.9})}, (384, 384), 4)
 
 
 def shown(frames, tuning, schedule, channel: str) -> list[float]:

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from avatar_engine.live.api import LiveAvatar, LiveOptions
-from avatar_engine.live.turn_profile import face_camera
 from avatar_engine.records import Expression
 from avatar_engine.solve.pose import head_bones
 from avatar_engine.solve.tuning import DEFAULT_TUNING
@@ -28,18 +27,11 @@ TURN_FRAMES = 12
 
 @pytest.fixture(scope="module")
 def frames(gl_context):
-    from avatar_engine.render.renderer import STUDIO_BACKDROP, RenderOptions, Renderer
-    from avatar_engine.synth.scene import random_scene, scene_avatar
+    from live.person_frames import synthetic_person_frames
 
-    avatar = scene_avatar(random_scene(np.random.default_rng(SEED)))
-    camera = face_camera(avatar)
-    out = {}
-    with Renderer(gl_context, RenderOptions(size=(256, 256), samples=0, background=STUDIO_BACKDROP)) as r:
-        r.load(avatar)
-        for name, yaw in (("rest", 0.0), ("turned", TURN)):
-            r.render(Expression(rotations=head_bones(np.array([yaw, 0.0, 0.0]), DEFAULT_TUNING.neck_share)), camera)
-            out[name] = np.ascontiguousarray(r.read()[..., :3])
-    return out
+    return synthetic_person_frames(gl_context, SEED, {
+        name: Expression(rotations=head_bones(np.array([yaw, 0.0, 0.0]), DEFAULT_TUNING.neck_share))
+        for name, yaw in (("rest", 0.0), ("turned", TURN))}, (256, 256), 0)
 
 
 def play(frames, schedule) -> list[tuple[str, np.ndarray]]:
