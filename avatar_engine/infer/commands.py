@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from avatar_engine.errors import ModelError
@@ -63,5 +64,29 @@ def status(onnx_dir: Path | None = None, engines_dir: Path | None = None) -> lis
         lines += [f"  {name}: {text}" for name, text in found.items()]
     engines_dir = engines_dir or default_engines_dir()
     engines = sorted(Path(engines_dir).glob("*.engine")) if Path(engines_dir).is_dir() else []
-    lines.append(f"engines in {engines_dir}: " + (", ".join(e.name for e in engines) if engines else "none"))
+    lines.append(f"engines in {engines_dir}:" + ("" if engines else " none"))
+    lines += [f"  {e.name}: {engine_status(e, onnx_dir)}" for e in engines]
     return lines
+
+
+def engine_status(path: Path, onnx_dir: Path | None = None) -> str:
+    """'ok (...)' or why an engine file cannot be used: its record, its bytes, and the ONNX file it was built from
+    as that is now (a junk or stale file was listed by name as if it were good)."""
+    from avatar_engine.assets.cache import sha256_file
+    from avatar_engine.infer.engines import verified_engine
+
+    sources = {p.stem: p for p in builder_networks()}
+    try:
+        sources.update({name: onnx_model_path(name, onnx_dir) for name in MODEL_NAMES})
+    except ModelError:  # the face models not converted: their engines are judged by their own record alone
+        pass
+    try:
+        record = json.loads(path.with_suffix(".json").read_text())
+        source = sources.get(record.get("model")) if isinstance(record, dict) else None
+        onnx_sha = sha256_file(source) if source is not None and source.is_file() else record["onnx_sha256"]
+        _, checked = verified_engine(path, onnx_sha)
+    except ModelError as exc:
+        return str(exc)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return f"{path.with_suffix('.json').name} is missing or damaged; run `avatar engines build`"
+    return f"ok ({checked.model}, {checked.precision}, TensorRT {checked.tensorrt}, {checked.gpu})"

@@ -303,3 +303,31 @@ def test_engines_build_names_a_missing_builder_network_before_building(onnx_dir,
     with pytest.raises(ModelError, match="recon.onnx is missing; restore them from git|reinstall the package"):
         commands.build(onnx_dir, tmp_path / "engines")
     assert built == []
+
+
+def test_engines_list_checks_each_engine_file(onnx_dir, tmp_path):
+    """Review: `engines list` named any *.engine file as if it were good, junk and stale ones included."""
+    import hashlib
+
+    from avatar_engine.assets.cache import sha256_file
+    from avatar_engine.infer.commands import status
+    from avatar_engine.infer.mediapipe_onnx import onnx_model_path
+
+    engines = tmp_path / "engines"
+    engines.mkdir()
+    (engines / "junk.engine").write_bytes(b"not an engine")
+    detector = onnx_model_path("face_detector", onnx_dir)
+
+    def record(name, onnx_sha):
+        data = f"serialized {name}".encode()
+        (engines / f"{name}.engine").write_bytes(data)
+        (engines / f"{name}.json").write_text(json.dumps({
+            "model": "face_detector", "onnx_sha256": onnx_sha, "tensorrt": "10.3.0", "gpu": "test gpu",
+            "precision": "fp16", "max_batch": 16, "engine_sha256": hashlib.sha256(data).hexdigest()}))
+
+    record("good", sha256_file(detector))
+    record("stale", "ab" * 32)
+    lines = {line.split(":")[0].strip(): line for line in status(onnx_dir, engines)[1:]}
+    assert "ok (face_detector, fp16, TensorRT 10.3.0, test gpu)" in lines["good.engine"]
+    assert "built from other ONNX bytes" in lines["stale.engine"]
+    assert "junk.json is missing or damaged" in lines["junk.engine"]
