@@ -167,6 +167,11 @@ def build_batch(photos: list[Path], out_dir: Path, options=None,
         finished = True
     finally:  # a fault that stops the batch midway still leaves the record of what was built
         items.extend(late)
+        for item in late if on_item is not None else ():  # written after the stop: said too (no 'wrote' line was)
+            try:
+                on_item(item)
+            except Exception:  # stopping: the summary below still lists it
+                pass
         # a batch stopped before its first photo still replaces an earlier run's summary, which described photos
         # this run may not have built (game-team review); a folder this run made is left empty, to be removed
         if finished or items or (out_dir / SUMMARY_NAME).exists():

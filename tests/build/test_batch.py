@@ -428,3 +428,28 @@ def test_a_batch_names_the_subfolders_it_does_not_search(tmp_path, capsys, monke
     err = capsys.readouterr().err
     assert f"note: the photos in subfolders are not built ({photos / 'sub'}); name those folders too" in err
     assert "empty" not in err and ".hidden" not in err
+
+
+def test_photos_finished_after_a_stop_are_said(tmp_path, monkeypatch):
+    """Review: a --jobs 2 batch stopped with Ctrl-C wrote a.glb and c.glb, listed them in its summary, and printed no
+    'wrote' line for either."""
+    import avatar_engine.workers as workers
+    from avatar_engine.build import batch
+
+    photos = [tmp_path / f"{name}.png" for name in "abc"]
+    finished = batch.BatchItem(str(photos[2]), str(tmp_path / "out" / "c.glb"), str(tmp_path / "out" / "c.json"),
+                               1.0, 0.02, 0.8, ())
+
+    def stopped(fn, args, jobs, start, init, late, outputs=None):
+        late.append(finished)  # a worker finished it as the stop came
+        raise KeyboardInterrupt
+        yield
+
+    monkeypatch.setattr(workers, "map_in_workers", stopped)
+    said = []
+    (tmp_path / "out").mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        batch.build_batch(photos, tmp_path / "out", None, said.append, jobs=2)
+    assert said == [finished]
+    summary = json.loads((tmp_path / "out" / batch.SUMMARY_NAME).read_text())
+    assert summary["built"] == 1 and summary["unfinished"] == 2
