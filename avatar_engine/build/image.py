@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import io
 import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -27,6 +28,27 @@ MIN_SIDE = 64
 MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS
 """Refuse images whose header claims more pixels than this (decompression bombs), before decoding; PIL's own
 limit (it raises DecompressionBombError beyond twice MAX_IMAGE_PIXELS, about 179 million pixels)."""
+JPEG_MAX_PIXELS = 4 * MAX_PIXELS
+"""...and a JPEG, which decodes at 1/2, 1/4 or 1/8 of its size (draft), beyond this (about 716 million): a
+200-megapixel phone photo (16320x12240) was refused as too large, and reads at a 2040-pixel draft; only a small face's
+window is decoded in full (`closer.closer_look`: about 0.6 GB for that photo)."""
+_PIL_LIMIT_LOCK = threading.Lock()
+"""PIL's pixel limit is one global: raised for a JPEG's open, under this lock, then put back."""
+
+
+def _open_image(path: Path, formats):
+    """Image.open, with PIL's pixel limit raised to JPEG_MAX_PIXELS for a JPEG (its first bytes say so)."""
+    with path.open("rb") as f:
+        jpeg = f.read(3) == b"\xff\xd8\xff"
+    if not jpeg:
+        return Image.open(path, formats=formats)
+    with _PIL_LIMIT_LOCK:
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = JPEG_MAX_PIXELS // 2  # PIL refuses beyond twice its limit
+        try:
+            return Image.open(path, formats=formats)
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
 
 
 LUMA = np.array([0.2126, 0.7152, 0.0722])
@@ -161,10 +183,11 @@ def load_photo(path: str | os.PathLike[str], max_side: int = MAX_SIDE,
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             warnings.filterwarnings("ignore", category=UserWarning, module="PIL")  # damaged EXIF: its tags are skipped
             # libtiff prints its own complaints about a damaged file (naming a "tempfile.tif") besides the error
-            with native_stderr_silenced(), Image.open(path, formats=_formats_for(path)) as image:
+            with native_stderr_silenced(), _open_image(path, _formats_for(path)) as image:
                 w, h = image.size
-                if w * h > MAX_PIXELS:
-                    raise InputError(f"photo {path}: {w}x{h} is too large (more than {MAX_PIXELS:,} pixels)")
+                limit = JPEG_MAX_PIXELS if image.format == "JPEG" else MAX_PIXELS
+                if w * h > limit:
+                    raise InputError(f"photo {path}: {w}x{h} is too large (more than {limit:,} pixels)")
                 if min(w, h) < MIN_SIDE:
                     raise InputError(f"photo {path}: {w}x{h} is too small (need at least {MIN_SIDE} pixels on each "
                                      "side)")
@@ -187,7 +210,8 @@ def load_photo(path: str | os.PathLike[str], max_side: int = MAX_SIDE,
     except InputError:
         raise
     except Image.DecompressionBombError:
-        raise InputError(f"photo {path}: the image is too large (more than {MAX_PIXELS:,} pixels)") from None
+        raise InputError(f"photo {path}: the image is too large (more than {MAX_PIXELS:,} pixels; "
+                         f"{JPEG_MAX_PIXELS:,} for a JPEG)") from None
     except UnidentifiedImageError:
         raise InputError(f"photo {path}: not an image in a format the builder reads "
                          f"({', '.join(f for f in PHOTO_FORMATS if f != 'DIB')})") from None
@@ -216,7 +240,7 @@ def stored_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(path) as image:
+            with _open_image(Path(path), None) as image:
                 w, h = image.size
                 turned = quarter_turned(image)
     except Exception:  # noqa: BLE001 - load_photo has already said what is wrong with a file that fails here

@@ -299,3 +299,24 @@ def test_an_arrays_given_size_is_its_own_upright_one():
     turned = Image.open(stored)
     assert given_size(turned) == (80, 120) == as_rgb(turned).shape[1::-1]
     assert given_size([1, 2, 3]) is None
+
+
+def test_a_jpeg_past_pils_pixel_limit_is_read_at_a_draft_and_others_are_refused(tmp_path, monkeypatch):
+    """A 200-megapixel phone JPEG (16320x12240) was refused as too large, though a JPEG decodes at 1/8 of its size
+    (draft) in little memory. Here PIL's limits are shrunk to the test's photo: a JPEG up to JPEG_MAX_PIXELS reads, any
+    other format past MAX_PIXELS does not; and PIL's own limit is put back."""
+    from avatar_engine.build import image as image_module
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1500)  # PIL refuses past twice this: 3000
+    monkeypatch.setattr(image_module, "MAX_PIXELS", 3000)
+    monkeypatch.setattr(image_module, "JPEG_MAX_PIXELS", 20000)
+    photo = Image.fromarray(np.random.default_rng(0).integers(0, 255, (96, 128, 3), np.uint8))  # 12,288 pixels
+    photo.save(tmp_path / "big.jpg", quality=90)
+    photo.save(tmp_path / "big.png")
+    assert load_photo(tmp_path / "big.jpg").shape == (96, 128, 3)
+    assert Image.MAX_IMAGE_PIXELS == 1500
+    with pytest.raises(InputError, match="too large"):
+        load_photo(tmp_path / "big.png")
+    monkeypatch.setattr(image_module, "JPEG_MAX_PIXELS", 10000)
+    with pytest.raises(InputError, match="too large"):
+        load_photo(tmp_path / "big.jpg")
