@@ -122,3 +122,23 @@ def test_off_is_off_and_a_calibration_is_refused_corners_without_their_frames_po
         calibrate(np.zeros((2, 52)), np.stack([np.eye(3)] * 2), points[:1], corners=np.zeros((2, 2, 3)))
     with pytest.raises(ValueError, match="no points"):
         calibrate(np.zeros((2, 52)), np.stack([np.eye(3)] * 2), None, corners=np.zeros((2, 2, 3)))
+
+
+def test_a_saturated_rest_turned_away_shows_no_pucker_its_scores_invent():
+    """On a face whose rest MediaPipe reads as a pucker, the rounding comes from the mouth's width
+    (`mouth_corners.rounding_from_width`). Turned past where the width can be read, it faded back to the scores,
+    which read such a face's lips as a pucker whatever they do: 7003 showed up to 0.34 turned with its mouth at rest,
+    and a built avatar it drove pursed its lips at every turn (review)."""
+    from avatar_engine.solve.calibration import Calibration
+    from avatar_engine.solve.mouth_corners import rounding_from_width
+
+    pucker = ARKIT_INDEX["mouthPucker"]
+    rest = np.zeros(52, np.float32)
+    rest[pucker] = 0.8  # the calibrated rest reads a pucker
+    saturated = Calibration(rest, np.eye(3), 0)
+    read = weights(mouthPucker=0.9)  # what the saturated scores make of a turned head at rest
+    for yaw in (40.0, -40.0):
+        assert rounding_from_width(read, 0.0, np.array([yaw, 0.0, 0.0]), saturated)[pucker] == 0.0
+    narrowed = 0.9 * measured.MOUTH_WIDENING["mouthPucker"]  # a pucker at 0.9 narrows the mouth (negative widening)
+    facing = rounding_from_width(weights(), narrowed, np.zeros(3), saturated)[pucker]
+    assert facing > 0.7, "facing the camera, a narrowed mouth still reads as the pucker it is"
