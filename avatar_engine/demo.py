@@ -90,9 +90,7 @@ def framed_camera(avatar: Avatar, camera: Camera = CAMERA, aspect: float = 16 / 
     chin (the lowest skin in front of the neck) to the top of the hair or skull, and side to side in a frame
     narrower than the head. A built head with full hair is taller than the default one, and the default's camera
     cut its chin off."""
-    skin = avatar.part("skin").positions
-    front = skin[skin[:, 2] > skin[:, 2].max() - FACE_DEPTH]  # the face's front: nose, lips, chin
-    bottom = float(front[:, 1].min()) - CHIN_CLEARANCE
+    bottom = _below_the_chin(avatar.part("skin").positions)
     top = float(max(p.positions[:, 1].max() for p in avatar.parts))
     width = float(max(p.positions[:, 0].max() for p in avatar.parts) - min(p.positions[:, 0].min()
                                                                           for p in avatar.parts))
@@ -117,8 +115,7 @@ def posed_framed_camera(avatar: Avatar, rotations: dict[str, np.ndarray], camera
     scale = float(np.ptp(skin[:, 1])) / SKIN_HEIGHT
     if not (np.isfinite(scale) and scale > 0):
         raise ValueError("the avatar's skin has no height: nothing to frame")
-    front = skin[skin[:, 2] > skin[:, 2].max() - FACE_DEPTH * scale]
-    bottom = float(front[:, 1].min()) - CHIN_CLEARANCE * scale
+    bottom = _below_the_chin(skin, scale)
     points = np.concatenate([np.asarray(p.positions, np.float64) for p in avatar.parts])
     points = points[points[:, 1] >= bottom]
     names = avatar.skeleton.names
@@ -141,6 +138,13 @@ def posed_framed_camera(avatar: Avatar, rotations: dict[str, np.ndarray], camera
     nearest, farthest = distance - float(high[2]), distance - float(low[2])
     return replace(camera, target=tuple(float(v) for v in target), distance=distance,
                    near=max(nearest * 0.5, distance * 1e-3), far=farthest * 2.0)
+
+
+def _below_the_chin(skin: np.ndarray, scale: float = 1.0) -> float:
+    """The height a frame starts at: `CHIN_CLEARANCE` below the lowest skin of the face's front (nose, lips, chin:
+    within `FACE_DEPTH` of the nose tip), both times `scale` (a head in other units)."""
+    front = skin[skin[:, 2] > skin[:, 2].max() - FACE_DEPTH * scale]
+    return float(front[:, 1].min()) - CHIN_CLEARANCE * scale
 
 
 def turntable_camera(time: float, seconds: float = TURNTABLE_S, camera: Camera = CAMERA) -> Camera:

@@ -61,6 +61,13 @@ class BatchItem:
     its avatar now."""
 
 
+def _photos_in(folder: Path) -> list[Path]:
+    """The photo files in `folder` (not its subfolders), sorted. OSError where it cannot be read."""
+    # hidden files are not photos: macOS's ._name.jpg beside each photo on a shared drive was refused
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES and not p.name.startswith("."))
+
+
 def unsearched_subfolders(paths: list[str]) -> list[Path]:
     """The subfolders (not hidden) of the folders `paths` names that hold photos of their own: a batch builds a
     folder's own photos only, and skipped theirs without a word."""
@@ -71,8 +78,7 @@ def unsearched_subfolders(paths: list[str]) -> list[Path]:
             continue
         try:
             subs = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
-            found += [sub for sub in subs if any(f.is_file() and f.suffix.lower() in PHOTO_SUFFIXES
-                                                 and not f.name.startswith(".") for f in sub.iterdir())]
+            found += [sub for sub in subs if _photos_in(sub)]
         except OSError:  # unreadable: batch_photos says so for the folder itself; a subfolder's is not ours to judge
             continue
     return found
@@ -87,9 +93,7 @@ def batch_photos(paths: list[str]) -> list[Path]:
         path = name_fits(text, "photo")
         if path.is_dir():
             try:
-                # hidden files are not photos: macOS's ._name.jpg beside each photo on a shared drive was refused
-                found = sorted(p for p in path.iterdir()
-                               if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES and not p.name.startswith("."))
+                found = _photos_in(path)
             except OSError as exc:
                 raise InputError(f"folder {path}: cannot read it ({exc.strerror.lower()})") from None
             if not found:

@@ -32,10 +32,10 @@ def build(onnx_dir: Path | None = None, engines_dir: Path | None = None, *, fp16
     converted."""
     from avatar_engine.infer.tensorrt_backend import build_engine, import_tensorrt
 
-    import_tensorrt()  # fail before anything else when TensorRT or CUDA is missing
-    engines_dir = engines_dir or default_engines_dir()
     from avatar_engine.data_files import restore_hint
 
+    import_tensorrt()  # fail before anything else when TensorRT or CUDA is missing
+    engines_dir = engines_dir or default_engines_dir()
     missing = [p for p in builder_networks() if not p.is_file()]
     if missing:  # before any engine is built; `avatar engines convert` makes only the face models
         raise ModelError(f"{missing[0]} is missing; {restore_hint()}")
@@ -65,21 +65,27 @@ def status(onnx_dir: Path | None = None, engines_dir: Path | None = None) -> lis
     engines_dir = engines_dir or default_engines_dir()
     engines = sorted(Path(engines_dir).glob("*.engine")) if Path(engines_dir).is_dir() else []
     lines.append(f"engines in {engines_dir}:" + ("" if engines else " none"))
-    lines += [f"  {e.name}: {engine_status(e, onnx_dir)}" for e in engines]
+    if engines:
+        sources = {p.stem: p for p in builder_networks()}
+        sources.update({name: p for name, p in zip(MODEL_NAMES, _converted(onnx_dir))})
+        lines += [f"  {e.name}: {engine_status(e, sources)}" for e in engines]
     return lines
 
 
-def engine_status(path: Path, onnx_dir: Path | None = None) -> str:
+def _converted(onnx_dir: Path | None) -> list[Path]:
+    """The converted face models' ONNX files, or none where they are not converted."""
+    try:
+        return [onnx_model_path(name, onnx_dir) for name in MODEL_NAMES]
+    except ModelError:  # their engines are then judged by their own record alone
+        return []
+
+
+def engine_status(path: Path, sources: dict[str, Path]) -> str:
     """'ok (...)' or why an engine file cannot be used: its record, its bytes, and the ONNX file it was built from
-    as that is now (a junk or stale file was listed by name as if it were good)."""
+    as that is now (`sources`: model name -> ONNX file; a junk or stale file was listed by name as if good)."""
     from avatar_engine.assets.cache import sha256_file
     from avatar_engine.infer.engines import verified_engine
 
-    sources = {p.stem: p for p in builder_networks()}
-    try:
-        sources.update({name: onnx_model_path(name, onnx_dir) for name in MODEL_NAMES})
-    except ModelError:  # the face models not converted: their engines are judged by their own record alone
-        pass
     try:
         record = json.loads(path.with_suffix(".json").read_text())
         source = sources.get(record.get("model")) if isinstance(record, dict) else None

@@ -146,7 +146,7 @@ class Animator:
         """(frame, its lip gap, its mouth corners in the anchor's rigid frame) for the frames collected so far:
         each frame's read once, as it comes (`_provisional`)."""
         self._anchor: tuple[np.ndarray, np.ndarray] | None = None
-        """(rotation, rigid points) of the first face with landmarks the first calibration saw: the pose it solves
+        """(rotation, rigid points) of the first face facing the camera the first calibration saw: the pose it solves
         against until it ends (`_provisional`)."""
         self._collect_auto = True  # the first seconds' calibration, bounded; False: one asked for
         self._collect_seen = 0
@@ -272,9 +272,8 @@ class Animator:
         """The reference's calibration with the resting scores, lip gap and mouth corners of the frames collected so
         far (bounded as the automatic calibration is), and, with landmarks, the pose of the first face the
         calibration saw facing the camera (`_anchor`, `ANCHOR_FACING_DEG`; kept while the window starts again): the
-        reference head's rest is another
-        face's, and its rigid points alone tipped a built Grace Hopper's resting head 5.5 degrees forward until the
-        calibration ended (1.3 s of the round trip). Not the frames' own pose: a head moving then restarts the
+        reference head's rest is another face's, and its rigid points alone tipped a built Grace Hopper's resting head
+        5.5 degrees forward until the calibration ended (1.3 s of the round trip). Not the frames' own pose: a head moving then restarts the
         window with each frame, and against such a rest it would show none of its turn. The corners are taken in
         the anchor's rigid frame."""
         frames, tuning, reference = self._collect, self.options.tuning, self.calibration

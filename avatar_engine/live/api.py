@@ -398,16 +398,11 @@ class LiveAvatar:
         self.check_thread()  # before the time check: a refused frame has not used its time up
         checked_landmarks(landmarks)
         given = t_ns is not None or landmarks is not None
-        if t_ns is None:
-            if landmarks is not None:
-                t_ns = frame_time(landmarks.t_ns)
-                if landmarks.t_ns != t_ns:
-                    landmarks = replace(landmarks, t_ns=t_ns)
-            else:
-                t_ns = self._last_t_ns + max(1, time.monotonic_ns() - self._last_wall_ns) \
-                    if self._last_t_ns is not None else time.monotonic_ns() - self._t0
+        if t_ns is None and landmarks is None:
+            t_ns = self._last_t_ns + max(1, time.monotonic_ns() - self._last_wall_ns) \
+                if self._last_t_ns is not None else time.monotonic_ns() - self._t0
         else:
-            t_ns = frame_time(t_ns)
+            t_ns = frame_time(landmarks.t_ns if t_ns is None else t_ns)
             if landmarks is not None and landmarks.t_ns != t_ns:
                 landmarks = replace(landmarks, t_ns=t_ns)  # the filters and calibration run on the time given
         return self._animated(landmarks, t_ns, self._check_time(t_ns, given))
