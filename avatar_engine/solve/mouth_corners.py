@@ -1,5 +1,6 @@
 """The mouth's corners read from MediaPipe's landmarks, for what its scores miss on some faces: a one-sided smile
-(`smiles_from_corners`) and lips that already read as a pucker at rest (`rounding_from_width`).
+(`smiles_from_corners`), a one-sided smile read on both sides (`smiles_within_corners`) and lips that already
+read as a pucker at rest (`rounding_from_width`).
 
 Each corner is read against the inner upper lip's middle, in the face's rigid frame, in units of the frame's own
 inner eye distance, relative to a rest the calibration keeps (`Calibration.corners`). The tables of what each shape
@@ -128,6 +129,52 @@ def smiles_from_corners(weights: np.ndarray, lift: np.ndarray, widening: float, 
             extra *= room / needed
     for side, k in enumerate(CORNER_SMILES):
         w[k] += facing * float(extra[side])
+    return w
+
+
+ONE_SIDED_MIN = 0.3
+"""`smiles_within_corners` holds the weaker smile to its corner only while the stronger one is at least this."""
+ONE_SIDED_MARGIN = 0.1
+"""...and lets it be this much more than its corner bears out: a resting corner wavers by under 0.015 of the inner
+eye distance, about 0.06 of a smile."""
+READABLE_RISE = 0.1
+"""The stronger smile's corner must rise at least as far as this much smile lifts it on the reference head for
+either corner to be judged by it."""
+
+
+def smiles_within_corners(weights: np.ndarray, lift: np.ndarray, angles: np.ndarray,
+                          tuning: SolverTuning = DEFAULT_TUNING) -> np.ndarray:
+    """The weaker smile held to what its own mouth corner bears out, scaled by how far the stronger smile's corner
+    rose for its weight on this face. On some faces MediaPipe scores a one-sided smile on both sides: Grace Hopper
+    built from her photo read a left smile at 0.8 as 0.69 left and 0.23 right, which its response curve made a
+    right smile of 0.43 (a right one showed a left of 0.49), while the landmarks showed the right corner not rising
+    at all (it dipped, as a left smile alone pulls it). A smile on both sides lifts both corners and is left alone.
+    Faded out where `smiles_from_corners` is (a turned or nodded head, rounded lips)."""
+    table = _corner_lift_table()
+    w = np.asarray(weights, np.float32).copy()
+    if tuning.corner_lift_floor is None or not table.any():
+        return w
+    rounded = max(float(w[ARKIT_INDEX["mouthPucker"]]), float(w[ARKIT_INDEX["mouthFunnel"]]))
+    facing = (1.0 - float(smoothstep(*CORNER_ROUNDED, rounded))) * _facing(angles)
+    smiles = w[list(CORNER_SMILES)].astype(np.float64)
+    strong = int(np.argmax(smiles))
+    weak = 1 - strong
+    if facing <= 0.0 or smiles[strong] < ONE_SIDED_MIN:
+        return w
+    read = w.astype(np.float64)
+    ks, kw = CORNER_SMILES[strong], CORNER_SMILES[weak]
+    if float(lift[strong]) < READABLE_RISE * table[ks, strong]:
+        return w
+    # this face's corners rise `scale` times as far as the reference head's for the same weights, read off the
+    # stronger smile's corner against all the weights read (the weaker smile's dip there included)
+    scale = min(float(lift[strong]) / max(float(read @ table[:, strong]), 1e-6), 1.0)
+    others = read.copy()
+    others[kw] = 0.0
+    # the smile the weaker corner's rise bears out, on the reference head's scale, once the other shapes' share
+    # (the stronger smile's pull on it) is taken out
+    borne = (float(lift[weak]) / scale - others @ table[:, weak]) / max(float(table[kw, weak]), 1e-6)
+    allowed = max(borne, 0.0) + ONE_SIDED_MARGIN
+    w[kw] -= facing * max(float(w[kw]) - allowed, 0.0)
     return w
 
 

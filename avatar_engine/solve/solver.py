@@ -8,6 +8,8 @@ Score -> weight, per shape: shift so the calibrated resting face reads like the 
 subtract how much the reference head's resting score moves at this head pose, then invert the measured
 response curve of MediaPipe on the reference head (`measured.RESPONSE_SCORES`): that corrects the right eye
 reading smaller, cheekPuff and noseSneer barely moving, and MediaPipe's resting biases (browInnerUp ~0.8).
+A few shapes (`measured_faces`: jawOpen) invert instead through the median curve over many faces, since the
+reference head reads them unlike most faces do.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ import numpy as np
 from avatar_engine.head.arkit import ARKIT_INDEX, ARKIT_NAMES
 from avatar_engine.head.geometry import smoothstep
 from avatar_engine.records import Expression, euler_rotation
-from avatar_engine.solve import measured
+from avatar_engine.solve import measured, measured_faces
 from avatar_engine.solve.blink_range import BLINK_INDEX, widened
 from avatar_engine.solve.calibration import Calibration
 from avatar_engine.solve.filters import OneEuroState, one_euro
 from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
-from avatar_engine.solve.mouth_corners import corner_motion, rounding_from_width, smiles_from_corners, widening_of
+from avatar_engine.solve.mouth_corners import (corner_motion, rounding_from_width, smiles_from_corners,
+                                               smiles_within_corners, widening_of)
 from avatar_engine.solve.pose import eye_bones, fit_rotation, head_angles, head_bones, relative_rotation, rigid_points
 from avatar_engine.solve.tuning import DEFAULT_TUNING, LANDMARKS, MORPH_GAZE_DEG, SolverTuning
 
@@ -51,9 +54,18 @@ def _curves(max_gain: float, response: str = "mediapipe") -> tuple[np.ndarray, n
     A response that stops rising (MediaPipe saturates: a blink reads the same at 0.75 and 1) maps its plateau
     to the highest weight that reaches it. A response that never moves (cheekPuff, noseSneer on the reference
     head) gets the steepest allowed slope, 1 / max_gain. Rows are padded with their last knot so that one
-    vectorised lookup serves all shapes."""
+    vectorised lookup serves all shapes.
+
+    The shapes in `measured_faces` take the median curve over many faces. Their scores still reach this inversion
+    as the reference head would read them facing the camera (`facing_scores` maps a turned head's through the
+    reference head's curves): that treats a face as the reference head with its weights warped, the same warp at
+    every pose. Inverted through the reference head's curve, the astronaut and Grace Hopper built from their photos
+    and synthetic people 7000-7003 opened their jaws 18-28% short in the round trip (jawOpen 0.8 showed 0.57-0.65);
+    through the median, 0.69-0.86, while the reference head itself, which reads the jaw higher than almost any face,
+    now shows 1.0."""
     weights = np.array(measured.RESPONSE_WEIGHTS, np.float64)
-    table = measured.RESPONSE_SCORES if response == "mediapipe" else {}
+    table = {**measured.RESPONSE_SCORES, **measured_faces.RESPONSE_SCORES_ACROSS_FACES} \
+        if response == "mediapipe" else {}
     knots = np.empty((52, len(weights)))
     values = np.empty((52, len(weights)))
     for i, name in enumerate(ARKIT_NAMES):
@@ -441,6 +453,7 @@ def solve_frame(frame: LandmarkFrame, calibration: Calibration, tuning: SolverTu
         weights = split_rounding(weights, lip_gap(frame.points) - calibration.lip_gap, tuning)
         if motion is not None:
             weights = smiles_from_corners(weights, motion[:, 1], widening_of(motion), angles, tuning)
+            weights = smiles_within_corners(weights, motion[:, 1], angles, tuning)
     weights = conjugate_gaze(weights, tuning)
     if tuning.response == "mediapipe":  # MediaPipe's blink-as-squint read; a phone's squint is its own
         weights = squint_under_blink(weights, tuning)

@@ -1,4 +1,5 @@
-"""Smiles the scores missed, found in how far the mouth corners rose (`mouth_corners.smiles_from_corners`)."""
+"""Smiles the scores missed, found in how far the mouth corners rose (`mouth_corners.smiles_from_corners`), and smiles
+they read on a corner that did not rise (`mouth_corners.smiles_within_corners`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from avatar_engine.head.arkit import ARKIT_INDEX
 from avatar_engine.solve import measured
 from avatar_engine.solve.calibration import calibrate
 from avatar_engine.solve.pose import rigid_points
-from avatar_engine.solve.mouth_corners import corner_lift, corner_offsets, smiles_from_corners
+from avatar_engine.solve.mouth_corners import (ONE_SIDED_MARGIN, corner_lift, corner_offsets, smiles_from_corners,
+                                               smiles_within_corners)
 from avatar_engine.solve.tuning import DEFAULT_TUNING, LANDMARKS
 
 RIGHT, LEFT = ARKIT_INDEX["mouthSmileRight"], ARKIT_INDEX["mouthSmileLeft"]
@@ -142,3 +144,38 @@ def test_a_saturated_rest_turned_away_shows_no_pucker_its_scores_invent():
     narrowed = 0.9 * measured.MOUTH_WIDENING["mouthPucker"]  # a pucker at 0.9 narrows the mouth (negative widening)
     facing = rounding_from_width(weights(), narrowed, np.zeros(3), saturated)[pucker]
     assert facing > 0.7, "facing the camera, a narrowed mouth still reads as the pucker it is"
+
+
+LEAK_TOLERANCE = 0.05
+"""A smile read on a corner that did not rise is cut to the margin plus this (the scale read off the other corner
+takes in that smile's own over-read)."""
+
+
+def test_a_one_sided_smile_read_on_both_sides_is_held_to_the_corner_that_did_not_rise():
+    """Grace Hopper's build: a left smile at 0.8 read as 0.84 left and 0.43 right, her landmarks showing the right
+    corner dipping as a left smile alone pulls it. On a face whose corners rise 70% as far as the reference head's,
+    the same holds."""
+    for scale in (1.0, 0.7):
+        lift = scale * 0.8 * np.array(measured.CORNER_LIFT["mouthSmileLeft"])
+        w = smiles_within_corners(weights(mouthSmileLeft=0.84, mouthSmileRight=0.43), lift, np.zeros(3))
+        assert w[RIGHT] <= ONE_SIDED_MARGIN + LEAK_TOLERANCE, scale
+        assert w[LEFT] == pytest.approx(0.84), "the smile its corner bears out stays"
+
+
+def test_a_smile_on_both_sides_or_one_too_weak_to_judge_by_is_left_alone():
+    both = 0.7 * (np.array(measured.CORNER_LIFT["mouthSmileLeft"]) + np.array(measured.CORNER_LIFT["mouthSmileRight"]))
+    for scale in (1.0, 0.6):
+        w = weights(mouthSmileLeft=0.8, mouthSmileRight=0.6)
+        assert np.array_equal(smiles_within_corners(w, scale * both, np.zeros(3)), w), scale
+    faint = weights(mouthSmileLeft=0.25, mouthSmileRight=0.2)  # under ONE_SIDED_MIN: a resting face's corners
+    assert np.array_equal(smiles_within_corners(faint, np.zeros(2), np.zeros(3)), faint)
+    unread = weights(mouthSmileLeft=0.8, mouthSmileRight=0.4)  # neither corner rose: the corners say nothing
+    assert np.array_equal(smiles_within_corners(unread, np.zeros(2), np.zeros(3)), unread)
+
+
+def test_one_sided_turned_or_nodded_it_stays_out():
+    lift = 0.8 * np.array(measured.CORNER_LIFT["mouthSmileLeft"])
+    w = weights(mouthSmileLeft=0.84, mouthSmileRight=0.43)
+    for angles in ([35.0, 0.0, 0.0], [0.0, 25.0, 0.0]):
+        assert smiles_within_corners(w, lift, np.array(angles))[RIGHT] == pytest.approx(0.43), angles
+    assert np.array_equal(smiles_within_corners(w, lift, np.zeros(3), replace(DEFAULT_TUNING, corner_lift_floor=None)), w)

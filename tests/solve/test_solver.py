@@ -7,7 +7,7 @@ import pytest
 
 from avatar_engine.head.arkit import ARKIT_INDEX, ARKIT_NAMES
 from avatar_engine.records import euler_rotation
-from avatar_engine.solve import measured, solver
+from avatar_engine.solve import measured, measured_faces, solver
 from avatar_engine.solve.calibration import Calibration, calibrate, reference_calibration
 from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
 from avatar_engine.solve.pose import head_angles
@@ -32,9 +32,10 @@ def test_resting_face_gives_zero_weights():
 
 @pytest.mark.parametrize("name", ["jawOpen", "eyeBlinkLeft", "mouthSmileRight", "browInnerUp"])
 def test_measured_curve_is_inverted(name):
-    if name not in measured.RESPONSE_SCORES:
+    inverted = {**measured.RESPONSE_SCORES, **measured_faces.RESPONSE_SCORES_ACROSS_FACES}
+    if name not in inverted:
         pytest.skip("no measured curve")
-    curve = np.maximum.accumulate(measured.RESPONSE_SCORES[name])
+    curve = np.maximum.accumulate(inverted[name])
     cal = reference_calibration()
     for w, s in zip(measured.RESPONSE_WEIGHTS, curve):
         scores = cal.scores.copy()
@@ -46,6 +47,27 @@ def test_measured_curve_is_inverted(name):
             assert got == pytest.approx(soft((s - curve[0]) * DEFAULT_TUNING.max_gain), abs=1e-4)
         elif s < curve[-1] - 1e-6 or w == 1.0:  # a saturated plateau reads as the highest weight reaching it
             assert abs(got - soft(w)) <= WEIGHT_TOL, (w, s, got)
+
+
+JAW_TOL = 0.05
+"""How far from the weight shown a jawOpen score on the median face's curve may read (the soft dead zone and the
+rounding of the table's scores)."""
+
+
+def test_an_open_jaw_reads_as_most_faces_show_it():
+    # the reference head reads an open jaw higher than almost any face (0.865 at 0.75; the median of 25 faces
+    # 0.71): inverted through its curve, built avatars driving themselves opened their mouths 18-28% short
+    k = ARKIT_INDEX["jawOpen"]
+    median = measured_faces.RESPONSE_SCORES_ACROSS_FACES["jawOpen"]
+    reference = measured.RESPONSE_SCORES["jawOpen"]
+    at = measured.RESPONSE_WEIGHTS.index(0.75)
+    assert median[at] < reference[at] - 0.05, "the table is the reference head's again"
+    cal = reference_calibration()
+    scores = cal.scores.copy()
+    scores[k] = median[at]
+    assert abs(scores_to_weights(scores, cal, np.zeros(3))[k] - 0.75) <= JAW_TOL
+    scores[k] = reference[at]
+    assert scores_to_weights(scores, cal, np.zeros(3))[k] > 0.9, "a face reading as high as the reference head"
 
 
 def test_calibration_shifts_a_persons_resting_bias():
