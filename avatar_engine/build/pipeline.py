@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from avatar_engine import exit_close
 from avatar_engine.build.closer import closer_look
 from avatar_engine.build.delight import eye_whites, lifted
 from avatar_engine.build.fit import FitOptions, fit_landmarks
@@ -235,10 +236,14 @@ class Builder:
         # the reconstruction network learnt on the photo-and-mirror reading: it gets that reading, not the copies'
         self.perception_options = PerceptionOptions(face=self.options.face, augment=self.options.fit.recon == "off")
         self.model = model or HeadModel.default()
+        self._closed = False
         with native_stderr_silenced():
             self._landmarker = open_face_landmarker(
                 self.options.landmarker, FaceLandmarkerOptions(running_mode="image", num_faces=MAX_FACES),
                 self.options.backend)
+        # a Builder never closed (no `with`) is closed as the interpreter shuts down, where MediaPipe's own
+        # finalisers printed a traceback each for the landmarker and the segmenter
+        exit_close.close_at_exit(self)
         self.unused_backend = self._unused_backend()
         """A warning every build's report carries when `options.backend` was asked for and nothing runs on it."""
         self._segmenter = None  # the hair stage's person segmenter: opened at its first use, then kept
@@ -292,6 +297,7 @@ class Builder:
         """
         from avatar_engine.pools import single_threaded_pools
 
+        exit_close.used_here(self)
         with single_threaded_pools():
             return self._build(image)
 
@@ -554,6 +560,10 @@ class Builder:
         return check
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        exit_close.forget(self)
         self._worker.shutdown()
         self._landmarker.close()
         if self._texture_net is not None:

@@ -15,17 +15,16 @@ current for each call, so several can live side by side. Frame times must increa
 
 from __future__ import annotations
 
-import atexit
 import logging
 import threading
 import time
 import warnings
-import weakref
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from avatar_engine import exit_close
 from avatar_engine.errors import BackendError
 from avatar_engine.live.animator import Animator, AnimatorOptions
 from avatar_engine.live.outputs import LiveFrame
@@ -47,43 +46,6 @@ SCORE_SLACK = 0.01
 
 
 INT64_MAX = 2 ** 63 - 1
-
-_OPEN_TRACKERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-"""Trackers of LiveAvatars not closed yet -> the thread that tracked with it last: closed as the interpreter shuts
-down (`_close_at_exit`)."""
-_EXIT_HOOK: list[bool] = []
-_EXIT_HOOK_LOCK = threading.Lock()
-
-
-def _close_open_trackers() -> None:
-    # the hook runs as the main thread ends, before the other threads are waited for: a tracker another thread
-    # still tracks with is left to it (closed under it, its next frame failed)
-    main = threading.main_thread()
-    for tracker, user in list(_OPEN_TRACKERS.items()):
-        if user is not None and user is not main and user.is_alive() and not user.daemon:
-            continue
-        try:
-            tracker.close()
-        except Exception:  # shutting down: nothing more to do about it
-            pass
-
-
-def _close_at_exit(tracker) -> None:
-    """Close `tracker` at exit if its LiveAvatar never is: MediaPipe's own finaliser, run on a half torn-down
-    interpreter, printed a traceback, and closing it from `atexit` came after its dispatcher's thread pool had shut
-    down. Hooks registered with threading's exit run before the pools', latest first; registered once, after
-    MediaPipe made its pool."""
-    _OPEN_TRACKERS[tracker] = None
-    with _EXIT_HOOK_LOCK:
-        if _EXIT_HOOK:
-            return
-        register = getattr(threading, "_register_atexit", None)  # CPython 3.9+; else the later atexit
-        try:
-            (register or atexit.register)(_close_open_trackers)
-        except RuntimeError:  # already shutting down
-            return
-        _EXIT_HOOK.append(True)
-
 
 SECONDS_BELOW = 1e7
 """A frame time with a fraction under this (10 ms in nanoseconds) is seconds: 12345.0333 from time.monotonic() was
@@ -266,15 +228,14 @@ class LiveAvatar:
 
                 with native_stderr_silenced():  # MediaPipe's start-up log lines went to the application's stderr
                     self._open_tracker()
-            if self._tracker in _OPEN_TRACKERS:
-                _OPEN_TRACKERS[self._tracker] = threading.current_thread()
+            exit_close.used_here(self._tracker)
             return self._tracker.track(rgb, frame_time(t_ns))
         finally:
             self._tracker_lock.release()
 
     def _open_tracker(self) -> None:
         self._tracker = self._new_tracker()
-        _close_at_exit(self._tracker)
+        exit_close.close_at_exit(self._tracker)
 
     @property
     def tracker_threads(self) -> dict[int, int]:
@@ -462,7 +423,7 @@ class LiveAvatar:
         self.check_thread()
         self._closed = True
         if self._tracker is not None:
-            _OPEN_TRACKERS.pop(self._tracker, None)
+            exit_close.forget(self._tracker)
             self._tracker.close()
             self._tracker = None
         if self.renderer is not None:

@@ -319,6 +319,22 @@ def test_a_builder_that_fails_to_open_closes_what_it_opened(monkeypatch):
     gc.collect()  # the half-made Builder goes now, while the patches stand, not in the fixture's teardown
 
 
+def test_an_unclosed_builder_leaves_no_traceback_at_exit():
+    """A script that built with a Builder and ended without close() (or `with`) printed two tracebacks at shutdown:
+    MediaPipe's finalisers of the landmarker and the hair stage's segmenter, run on a half torn-down interpreter."""
+    pytest.importorskip("mediapipe", reason="mediapipe is not installed (pip install 'avatar-engine[track]')")
+    script = ("import sys\n"
+              "from avatar_engine.build import Builder\n"
+              "builder = Builder()\n"
+              "builder.build(sys.argv[1])\n"
+              "print('built')\n")
+    astronaut = Path(__file__).resolve().parents[2] / "assets" / "photos" / "astronaut.png"
+    proc = subprocess.run([sys.executable, "-W", "ignore::ResourceWarning", "-c", script, str(astronaut)],
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0 and proc.stdout.strip() == "built", proc.stderr[-1500:]
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr[-1500:]
+
+
 def test_auto_keeps_the_small_networks_on_the_cpu():
     # a GPU saves the reconstruction and texture networks under 3 ms a photo; its start-up costs seconds
     from avatar_engine.build.pipeline import BuildOptions
