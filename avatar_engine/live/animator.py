@@ -102,11 +102,11 @@ def cut_by_edge(frame: LandmarkFrame) -> bool:
     return outside_share(frame) > EDGE_CUT_MAX or bool(((eyes < 0.0) | (eyes > 1.0)).any())
 
 
-def _rigid(frames: list[LandmarkFrame], tuning: SolverTuning) -> np.ndarray | None:
-    """(n, k, 3) rigid landmarks of the frames, or None unless every frame has landmarks."""
+def _rigid(frames: list[LandmarkFrame], tuning: SolverTuning, which: str = "rigid") -> np.ndarray | None:
+    """(n, k, 3) the frames' `LANDMARKS[which]` (`pose.rigid_points`), or None unless every frame has landmarks."""
     if any(f.points is None for f in frames) or tuning.response != "mediapipe":
         return None
-    return np.stack([rigid_points(f.points, LANDMARKS["rigid"], f.aspect) for f in frames])
+    return np.stack([rigid_points(f.points, LANDMARKS[which], f.aspect) for f in frames])
 
 
 def _corners(frames: list[LandmarkFrame], tuning: SolverTuning) -> np.ndarray | None:
@@ -145,9 +145,9 @@ class Animator:
         self._so_far: list[tuple[LandmarkFrame, float | None, np.ndarray | None]] = []
         """(frame, its lip gap, its mouth corners in the anchor's rigid frame) for the frames collected so far:
         each frame's read once, as it comes (`_provisional`)."""
-        self._anchor: tuple[np.ndarray, np.ndarray] | None = None
-        """(rotation, rigid points) of the first face facing the camera the first calibration saw: the pose it solves
-        against until it ends (`_provisional`)."""
+        self._anchor: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        """(rotation, rigid points, wide points) of the first face facing the camera the first calibration saw: the
+        pose it solves against until it ends (`_provisional`)."""
         self._collect_auto = True  # the first seconds' calibration, bounded; False: one asked for
         self._collect_seen = 0
         self._filter: OneEuroState | None = None
@@ -284,10 +284,12 @@ class Animator:
             # facing the camera about as the reference head does: a head first seen turned 25 degrees showed -27
             # at rest for the calibration's second (review)
             if turned_deg(np.eye(3), fit_rotation(reference.points, points)) <= ANCHOR_FACING_DEG:
-                self._anchor = (np.asarray(first.rotation, np.float64), points)
+                self._anchor = (np.asarray(first.rotation, np.float64), points,
+                                rigid_points(first.points, LANDMARKS["wide"], first.aspect))
                 self._so_far = []  # their corners were in the reference's frame
         if self._anchor is not None:
-            reference = replace(reference, rotation=self._anchor[0], points=self._anchor[1])
+            reference = replace(reference, rotation=self._anchor[0], points=self._anchor[1],
+                                wide_points=self._anchor[2])
         if self._so_far and (len(self._so_far) > len(frames) or self._so_far[0][0] is not frames[0]):
             self._so_far = []  # the window started again
         for f in frames[len(self._so_far):]:
@@ -311,7 +313,7 @@ class Animator:
         return calibrate(np.stack([f.scores for f in frames]), np.stack([f.rotation for f in frames]),
                          _rigid(frames, tuning), near=reference_calibration(tuning.response) if self._collect_auto
                          else None, max_shift=tuning.calibration_max_shift, lip_gaps=_lip_gaps(frames, tuning),
-                         corners=_corners(frames, tuning))
+                         corners=_corners(frames, tuning), wide_points=_rigid(frames, tuning, "wide"))
 
     def _glide_from(self, now_s: float, seconds: float) -> dict:
         return {"shown": self._shown.as_vector(), "start": now_s, "seconds": seconds, "offset": None}

@@ -31,6 +31,10 @@ class Calibration:
     lip_gap: float = 0.0
     """How far the resting lips part (`solver.lip_gap`): rounded lips count as a funnel by how much further they
     part. 0 until a face with landmarks is calibrated (the gap is then taken as read)."""
+    wide_points: np.ndarray | None = None
+    """wide_points : (m, 3) float64 the resting face's `tuning.LANDMARKS["wide"]` (`pose.rigid_points`), None
+    without landmarks (phone apps, the reference head's default): the head's yaw then comes from the rigid points
+    alone (`solver.combined_yaw`)."""
 
 
 def reference_calibration(response: str = "mediapipe") -> Calibration:
@@ -52,12 +56,14 @@ rest): taken whole, such a rest made every funnel a pucker. Chosen with `SolverT
 
 def calibrate(scores: np.ndarray, rotations: np.ndarray, points: np.ndarray | None = None,
               near: Calibration | None = None, max_shift: float = 1.0,
-              lip_gaps: np.ndarray | None = None, corners: np.ndarray | None = None) -> Calibration:
+              lip_gaps: np.ndarray | None = None, corners: np.ndarray | None = None,
+              wide_points: np.ndarray | None = None) -> Calibration:
     """A calibration from frames of a resting face. scores : (n, 52); rotations : (n, 3, 3); n >= 1;
     points : (n, k, 3) rigid landmarks (`pose.rigid_points`) or None; lip_gaps : (m,) `solver.lip_gap` of the frames
     that have landmarks, or None (the resting gap is then 0: rounded lips are judged by the gap as read); corners :
     (n, 2, 3) each frame's mouth corners from its upper lip's middle (`mouth_corners.corner_offsets`), or None;
-    with corners, points are needed for the same frames (ValueError otherwise).
+    with corners, points are needed for the same frames (ValueError otherwise); wide_points : (n, m, 3) the frames'
+    `LANDMARKS["wide"]`, or None.
 
     The median ignores the odd blink or twitch inside the window; rotations are averaged then projected
     back onto a rotation. With `near` (the reference), no score's rest rises more than `max_shift` above its rest
@@ -80,8 +86,9 @@ def calibrate(scores: np.ndarray, rotations: np.ndarray, points: np.ndarray | No
         rest = np.minimum(rest, near.scores + max_shift)
     gap = 0.0 if lip_gaps is None or len(lip_gaps) == 0 else min(float(np.median(lip_gaps)), REST_LIP_GAP_MAX)
     rest_corners = None if rest_points is None else corners_at_rest(corners, points, rest_points, lip_gaps)
+    wide = None if wide_points is None else np.median(np.asarray(wide_points, np.float64), axis=0)
     return Calibration(rest.astype(np.float32), orthonormal(rotations.mean(axis=0)), len(scores), rest_points,
-                       corners=rest_corners, lip_gap=gap)
+                       corners=rest_corners, lip_gap=gap, wide_points=wide)
 
 
 def corners_at_rest(corners: np.ndarray | None, points: np.ndarray | None, frame: np.ndarray,

@@ -22,14 +22,15 @@ import numpy as np
 from avatar_engine.head.arkit import ARKIT_INDEX, ARKIT_NAMES
 from avatar_engine.head.geometry import smoothstep
 from avatar_engine.records import Expression, euler_rotation
-from avatar_engine.solve import measured, measured_faces
+from avatar_engine.solve import measured, measured_faces, measured_yaw
 from avatar_engine.solve.blink_range import BLINK_INDEX, widened
 from avatar_engine.solve.calibration import Calibration
 from avatar_engine.solve.filters import OneEuroState, one_euro
 from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
 from avatar_engine.solve.mouth_corners import (corner_motion, rounding_from_width, smiles_from_corners,
                                                smiles_within_corners, widening_of)
-from avatar_engine.solve.pose import eye_bones, fit_rotation, head_angles, head_bones, relative_rotation, rigid_points
+from avatar_engine.solve.pose import (depth_yaw, eye_bones, fit_rotation, head_angles, head_bones, kabsch_yaw,
+                                      relative_rotation, rigid_points)
 from avatar_engine.solve.tuning import DEFAULT_TUNING, LANDMARKS, MORPH_GAZE_DEG, SolverTuning
 
 EYE_LOOK = {side: {d: ARKIT_INDEX[f"eyeLook{d}{side}"] for d in ("Up", "Down", "In", "Out")}
@@ -427,6 +428,31 @@ def seen_angles(frame: LandmarkFrame, calibration: Calibration,
     return head_angles(relative_rotation(frame.rotation, calibration.rotation))
 
 
+@lru_cache(maxsize=1)
+def _combined_yaw_drift() -> np.ndarray:
+    """(52,) degrees of `combined_yaw` each shape adds at full weight (`measured_yaw.COMBINED_YAW_DRIFT`)."""
+    d = np.zeros(52)
+    for name, degrees in measured_yaw.COMBINED_YAW_DRIFT.items():
+        d[ARKIT_INDEX[name]] = degrees
+    return d
+
+
+def combined_yaw(frame: LandmarkFrame, calibration: Calibration,
+                 fit: tuple[np.ndarray, np.ndarray] | None) -> float | None:
+    """The head's yaw as MediaPipe's landmarks read it, before `measured_yaw.COMBINED_YAW_SEEN`'s map: a blend of
+    the wide points' Kabsch yaw (`LANDMARKS["wide"]` against the rest's) and the yaw the rigid points' depths alone
+    say (`pose.depth_yaw`), which over-reads a turn the more on the very faces whose landmarks over-read it, so it
+    enters with a negative weight (`measured_yaw.COMBINED_YAW_WEIGHTS`). The rigid points' yaw alone erred by up
+    to 4.7 degrees (p95) in the round trip and on 3 of 9 synthetic people outside the fit; see
+    benchmarks/live_yaw_faces.py. None without the rest's wide points (a phone app, or before a face is
+    calibrated) or this frame's landmarks. fit : `rest_fit`'s (rigid points, rotation)."""
+    if fit is None or calibration.wide_points is None or frame.points is None or calibration.points is None:
+        return None
+    wide = rigid_points(frame.points, LANDMARKS["wide"], frame.aspect)
+    a, b = measured_yaw.COMBINED_YAW_WEIGHTS
+    return a * kabsch_yaw(calibration.wide_points, wide) + b * depth_yaw(calibration.points, fit[0])
+
+
 def solve_frame(frame: LandmarkFrame, calibration: Calibration, tuning: SolverTuning = DEFAULT_TUNING,
                 mirror: bool = False, blink_top: np.ndarray | None = None) -> SolvedFrame:
     """One tracked frame -> the avatar's unfiltered weights, head angles and gaze. blink_top : (2,) the weight
@@ -440,6 +466,10 @@ def solve_frame(frame: LandmarkFrame, calibration: Calibration, tuning: SolverTu
         # estimate takes out the resting drift alone, close enough for the few degrees it corrects
         first = scores_to_weights(frame.scores, calibration, angles, tuning, pose_curves=False)
         angles = correct_angles(seen - drift.T @ first, tuning)
+        yaw = combined_yaw(frame, calibration, fit) if tuning.pose_gain is None else None
+        if yaw is not None:
+            angles[0] = _true_angle(yaw - float(_combined_yaw_drift() @ first), measured_yaw.COMBINED_YAW_SEEN,
+                                    measured.POSE_YAWS)
     weights = scores_to_weights(frame.scores, calibration, angles, tuning)
     blinks_read = weights[BLINK_INDEX].copy()
     if blink_top is not None:

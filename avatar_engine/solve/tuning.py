@@ -15,6 +15,9 @@ LANDMARKS = {
     # points expressions barely move (inner eye corners, nose bridge, forehead): the head's rigid pose
     "rigid": (133, 362, 6, 168, 197, 195, 5, 4, 10, 151, 9, 8),
     "mouth_corners": (61, 291, 13),  # the subject's right and left, and the inner upper lip's middle they rise from
+    # the rigid points and more of the upper face (outer eye corners, nose tip, forehead, cheekbones): the head's
+    # yaw (`solver.combined_yaw`)
+    "wide": (133, 362, 33, 263, 6, 168, 197, 195, 5, 4, 1, 10, 151, 9, 8, 109, 338, 67, 297, 116, 345, 123, 352),
 }
 """MediaPipe face-mesh indices the solver reads (of the 478 points)."""
 

@@ -7,10 +7,10 @@ import pytest
 
 from avatar_engine.head.arkit import ARKIT_INDEX, ARKIT_NAMES
 from avatar_engine.records import euler_rotation
-from avatar_engine.solve import measured, measured_faces, solver
+from avatar_engine.solve import measured, measured_faces, measured_yaw, solver
 from avatar_engine.solve.calibration import Calibration, calibrate, reference_calibration
 from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
-from avatar_engine.solve.pose import head_angles
+from avatar_engine.solve.pose import head_angles, rigid_points
 from avatar_engine.solve.solver import (CROSSTALK_MIN_SPAN, conjugate_gaze, filter_frame, gaze_from_weights, lip_gap, lips_within_jaw,
                                         mirror_frame, scores_to_weights,
                                         solve_frame, split_rounding, to_expression)
@@ -520,3 +520,43 @@ def test_a_state_of_the_vectors_channels_alone_is_taken():
     solved, state = filter_frame(state, dataclasses.replace(first, t_ns=33_000_000))
     assert len(state.value) == solver.SHARE_CHANNEL + 1
     assert solved.weights[ARKIT_INDEX["mouthFunnel"]] == pytest.approx(0.6, abs=0.02)
+
+
+def _face_frame(points: np.ndarray, t_ns: int = 1) -> LandmarkFrame:
+    return LandmarkFrame(np.asarray(reference_calibration().scores, np.float32).copy(), np.eye(3), t_ns,
+                         points.astype(np.float32), 1.0)
+
+
+def _turned(points: np.ndarray, yaw: float) -> np.ndarray:
+    """MediaPipe-style (478, 3) points turned rigidly about their centre (x right, y down, z away)."""
+    world = np.stack([points[:, 0], -points[:, 1], -points[:, 2]], 1)
+    centre = world.mean(axis=0)
+    turned = (world - centre) @ euler_rotation(yaw, 0, 0).T + centre
+    return np.stack([turned[:, 0], -turned[:, 1], -turned[:, 2]], 1)
+
+
+YAW_TOL_DEG = 0.1
+"""How close a rigid turn read through the combined yaw's map comes to the map's own grid point."""
+
+
+def test_the_head_yaw_is_the_combined_read_through_its_map():
+    """The combined yaw (the wide points' Kabsch yaw and the rigid points' depth yaw, blended) replaces the rigid
+    points' yaw once the rest's wide points are calibrated: a rigid turn that reads as the map says a 30 degree turn
+    reads shows 30. Without them (a phone app's scores, the reference head's default) the rigid points' yaw stays."""
+    from avatar_engine.solve.tuning import LANDMARKS
+
+    rng = np.random.default_rng(11)
+    rest = rng.normal(0.5, 0.05, (478, 3))
+    frame = _face_frame(rest)
+    idx = list(measured.POSE_YAWS).index(30.0)
+    seen = measured_yaw.COMBINED_YAW_SEEN[idx]
+    turned = _face_frame(_turned(rest, seen))
+    rigid = rigid_points(rest, LANDMARKS["rigid"])[None]
+    wide = rigid_points(rest, LANDMARKS["wide"])[None]
+    cal = calibrate(frame.scores[None], np.eye(3)[None], rigid, wide_points=wide)
+    assert solver.combined_yaw(turned, cal, solver.rest_fit(turned, cal)) == pytest.approx(seen, abs=1e-3)
+    assert solve_frame(turned, cal).angles[0] == pytest.approx(30.0, abs=YAW_TOL_DEG)
+    old = calibrate(frame.scores[None], np.eye(3)[None], rigid)
+    assert solver.combined_yaw(turned, old, solver.rest_fit(turned, old)) is None
+    expected = solver.correct_angles(np.array([seen, 0.0, 0.0]))[0]
+    assert solve_frame(turned, old).angles[0] == pytest.approx(expected, abs=YAW_TOL_DEG), "the rigid points' map"
