@@ -175,6 +175,7 @@ def main() -> None:
     tested = [v for v in judged.values() if v["set"] == "test"]
     result = {"faces": args.faces, "test_faces": args.test_faces, "seed": args.seed, "size": args.size,
               "samples": args.samples, "seconds": round(time.perf_counter() - t0, 1),
+              "cache": str(args.cache) if args.cache else None,
               "blend": [round(float(b), 4) for b in blend],
               "seen_at_grid": {f"{g:g}": round(float(v), 2) for g, v in zip(grid, seen)},
               "drift_deg": {ARKIT_NAMES[k]: round(float(d), 3) for k, d in enumerate(drift) if d},

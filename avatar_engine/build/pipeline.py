@@ -564,14 +564,18 @@ class Builder:
             return
         self._closed = True
         exit_close.forget(self)
-        self._worker.shutdown()
-        self._landmarker.close()
-        if self._texture_net is not None:
-            self._texture_net.close()
-        if self._gl is not None:
-            self._gl.release()
-        if self._segmenter is not None:
-            self._segmenter.close()
+        # each one closed whatever the one before raised: a landmarker failing to close left the segmenter open
+        parts = [self._worker.shutdown, self._landmarker.close]
+        parts += [part.close for part in (self._texture_net, self._segmenter) if part is not None]
+        parts += [self._gl.release] if self._gl is not None else []
+        failed = None
+        for close in parts:
+            try:
+                close()
+            except Exception as exc:  # the first failure is raised once all are closed
+                failed = failed or exc
+        if failed is not None:
+            raise failed
 
     def __enter__(self) -> "Builder":
         return self

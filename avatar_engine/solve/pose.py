@@ -73,10 +73,15 @@ def kabsch_yaw(reference: np.ndarray, current: np.ndarray) -> float:
 
 def depth_yaw(reference: np.ndarray, current: np.ndarray) -> float:
     """Degrees of yaw that the points' depths alone say: current z fitted as a x + b y + c z of the reference's
-    (k, 3) centred points, and a turn by yaw makes a = -sin(yaw). A head turned rigidly reads its turn; MediaPipe's
-    depths over-read a turn by 1.0-1.8 times at 30 degrees, the more on the faces whose x and y over-read it too."""
-    a = np.linalg.lstsq(np.asarray(reference, np.float64), np.asarray(current, np.float64)[:, 2], rcond=None)[0][0]
-    return float(np.degrees(np.arcsin(np.clip(-a, -1.0, 1.0))))
+    (k, 3) centred points; a turn by yaw makes (a, c) = (-sin, cos)(yaw) times the face's scale, so the angle of
+    (c, -a) is the yaw at any distance from the camera and never stalls (an arcsin of a alone did, near 45 degrees
+    on faces whose depths over-read a turn). MediaPipe's depths over-read a turn by 1.0-1.8 times at 30 degrees, the
+    more on the faces whose x and y over-read it too. Non-finite points read NaN."""
+    ref, cur = np.asarray(reference, np.float64), np.asarray(current, np.float64)
+    if not (np.isfinite(ref).all() and np.isfinite(cur).all()):
+        return float("nan")
+    a, _, c = np.linalg.lstsq(ref, cur[:, 2], rcond=None)[0]
+    return float(np.degrees(np.arctan2(-a, c)))
 
 
 def head_bones(angles: np.ndarray, neck_share: float) -> dict[str, np.ndarray]:

@@ -444,11 +444,14 @@ def combined_yaw(frame: LandmarkFrame, calibration: Calibration,
     say (`pose.depth_yaw`), which over-reads a turn the more on the very faces whose landmarks over-read it, so it
     enters with a negative weight (`measured_yaw.COMBINED_YAW_WEIGHTS`). The rigid points' yaw alone erred by up
     to 4.7 degrees (p95) in the round trip and on 3 of 9 synthetic people outside the fit; see
-    benchmarks/live_yaw_faces.py. None without the rest's wide points (a phone app, or before a face is
-    calibrated) or this frame's landmarks. fit : `rest_fit`'s (rigid points, rotation)."""
+    benchmarks/live_yaw_faces.py. None without the rest's wide points (a phone app's scores; the reference head's
+    default rest has none, while the first calibration's anchor has) or with this frame's landmarks missing or not
+    finite. fit : `rest_fit`'s (rigid points, rotation)."""
     if fit is None or calibration.wide_points is None or frame.points is None or calibration.points is None:
         return None
     wide = rigid_points(frame.points, LANDMARKS["wide"], frame.aspect)
+    if not (np.isfinite(wide).all() and np.isfinite(fit[0]).all()):
+        return None
     a, b = measured_yaw.COMBINED_YAW_WEIGHTS
     return a * kabsch_yaw(calibration.wide_points, wide) + b * depth_yaw(calibration.points, fit[0])
 

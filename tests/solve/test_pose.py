@@ -86,3 +86,20 @@ def test_the_depth_yaw_reads_the_depths_alone():
     deeper[:, 2] = rest @ euler_rotation(30, 0, 0).T[:, 2]  # x, y turned 20 degrees, the depths 30
     assert depth_yaw(rest, deeper) == pytest.approx(30.0, abs=ANGLE_TOL_DEG)
     assert kabsch_yaw(rest, deeper) < 30.0 - 2.0
+
+
+def test_the_depth_yaw_keeps_rising_and_ignores_the_distance():
+    """Review: read as arcsin of the depths' x coefficient, a face whose depths over-read a turn (1.5 times deeper
+    here) stalled near 45 degrees and the avatar turned back while the head kept turning; and a face nearer the
+    camera (larger in the image) read a larger turn."""
+    rng = np.random.default_rng(8)
+    rest = rng.normal(0, 0.1, (12, 3))
+    rest -= rest.mean(axis=0)
+    deep = rest * np.array([1.0, 1.0, 1.5])
+    reads = []
+    for yaw in np.arange(0.0, 80.0, 2.0):
+        turned = deep @ euler_rotation(float(yaw), 0, 0).T
+        reads.append(depth_yaw(deep, turned * np.array([1.0, 1.0, 1.2])))  # the depths over-read by 1.2
+        assert depth_yaw(deep, 1.3 * turned) == pytest.approx(float(yaw), abs=ANGLE_TOL_DEG), "nearer, the same"
+    assert np.all(np.diff(reads) > 0.0)
+    assert np.isnan(depth_yaw(rest, np.full_like(rest, np.nan)))
