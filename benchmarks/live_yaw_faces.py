@@ -40,7 +40,7 @@ from avatar_engine.head.arkit import ARKIT_NAMES
 from avatar_engine.live import open_source
 from avatar_engine.live.tracker import Tracker
 from avatar_engine.solve import measured
-from avatar_engine.solve.pose import depth_yaw, kabsch_yaw, rigid_points
+from avatar_engine.solve.pose import depth_yaw, fit_rotation, head_angles, kabsch_yaw, rigid_points
 from avatar_engine.solve.solver import _pose_drift, _true_angle
 from avatar_engine.solve.tuning import LANDMARKS
 from avatar_engine.synth.scene import random_scene, scene_avatar
@@ -94,7 +94,8 @@ def reads(face: dict) -> np.ndarray:
     rigid_rest = np.median([rigid[i] for i in rest], axis=0)
     out = np.full((len(pts), 3), np.nan)
     for i in np.flatnonzero(ok):
-        out[i] = (kabsch_yaw(wide_rest, wide[i]), depth_yaw(rigid_rest, rigid[i]), kabsch_yaw(rigid_rest, rigid[i]))
+        turn = fit_rotation(rigid_rest, rigid[i])
+        out[i] = (kabsch_yaw(wide_rest, wide[i]), depth_yaw(rigid_rest, rigid[i], turn), float(head_angles(turn)[0]))
     return out
 
 

@@ -64,7 +64,7 @@ smile it reads one instead (synthetic person 7003: dimple 0.34 for a smile at 0.
 lift away."""
 
 
-def _per_shape(table: dict, width: int, leave_out: frozenset[str] = frozenset()) -> np.ndarray:
+def per_shape(table: dict, width: int, leave_out: frozenset[str] = frozenset()) -> np.ndarray:
     """(52, width) rows of a measured {ARKit name: values} table, zero for shapes it does not list."""
     t = np.zeros((52, width))
     for name, values in table.items():
@@ -76,7 +76,7 @@ def _per_shape(table: dict, width: int, leave_out: frozenset[str] = frozenset())
 @lru_cache(maxsize=1)
 def _corner_lift_table() -> np.ndarray:
     """(52, 2) how far each shape at full weight lifts the mouth corners (right, left; `measured.CORNER_LIFT`)."""
-    return _per_shape(getattr(measured, "CORNER_LIFT", {}), 2, CORNER_UNTRUSTED)
+    return per_shape(getattr(measured, "CORNER_LIFT", {}), 2, CORNER_UNTRUSTED)
 
 
 CORNER_ROUNDED = (0.5, 0.9)
@@ -105,8 +105,7 @@ def smiles_from_corners(weights: np.ndarray, lift: np.ndarray, widening: float, 
     w = np.asarray(weights, np.float32).copy()
     if tuning.corner_lift_floor is None:
         return w
-    rounded = max(float(w[ARKIT_INDEX["mouthPucker"]]), float(w[ARKIT_INDEX["mouthFunnel"]]))
-    facing = (1.0 - float(smoothstep(*CORNER_ROUNDED, rounded))) * _facing(angles)
+    facing = _corners_readable(w, angles)
     if facing <= 0.0 or not table.any():
         return w
     lift = np.asarray(lift, np.float64)
@@ -154,16 +153,12 @@ def smiles_within_corners(weights: np.ndarray, lift: np.ndarray, angles: np.ndar
     w = np.asarray(weights, np.float32).copy()
     if tuning.corner_lift_floor is None or not table.any():
         return w
-    rounded = max(float(w[ARKIT_INDEX["mouthPucker"]]), float(w[ARKIT_INDEX["mouthFunnel"]]))
-    facing = (1.0 - float(smoothstep(*CORNER_ROUNDED, rounded))) * _facing(angles)
-    smiles = w[list(CORNER_SMILES)].astype(np.float64)
-    strong = int(np.argmax(smiles))
-    weak = 1 - strong
-    if facing <= 0.0 or smiles[strong] < ONE_SIDED_MIN:
-        return w
+    facing = _corners_readable(w, angles)
     read = w.astype(np.float64)
+    strong = int(np.argmax(read[list(CORNER_SMILES)]))
+    weak = 1 - strong
     ks, kw = CORNER_SMILES[strong], CORNER_SMILES[weak]
-    if float(lift[strong]) < READABLE_RISE * table[ks, strong]:
+    if facing <= 0.0 or read[ks] < ONE_SIDED_MIN or float(lift[strong]) < READABLE_RISE * table[ks, strong]:
         return w
     # this face's corners rise `scale` times as far as the reference head's for the same weights, read off the
     # stronger smile's corner against all the weights read (the weaker smile's dip there included)
@@ -181,7 +176,14 @@ def smiles_within_corners(weights: np.ndarray, lift: np.ndarray, angles: np.ndar
 @lru_cache(maxsize=1)
 def _widening_table() -> np.ndarray:
     """(52,) how much each shape at full weight widens the mouth (`measured.MOUTH_WIDENING`)."""
-    return _per_shape(getattr(measured, "MOUTH_WIDENING", {}), 1)[:, 0]
+    return per_shape(getattr(measured, "MOUTH_WIDENING", {}), 1)[:, 0]
+
+
+def _corners_readable(weights: np.ndarray, angles: np.ndarray) -> float:
+    """1 where the corners say what the smiles do, fading to 0 as the lips round (`CORNER_ROUNDED`) and as the head
+    turns or nods (`_facing`)."""
+    rounded = max(float(weights[ARKIT_INDEX["mouthPucker"]]), float(weights[ARKIT_INDEX["mouthFunnel"]]))
+    return (1.0 - float(smoothstep(*CORNER_ROUNDED, rounded))) * _facing(angles)
 
 
 def _facing(angles: np.ndarray) -> float:

@@ -71,18 +71,19 @@ def kabsch_yaw(reference: np.ndarray, current: np.ndarray) -> float:
     return float(head_angles(fit_rotation(reference, current))[0])
 
 
-def depth_yaw(reference: np.ndarray, current: np.ndarray) -> float:
+def depth_yaw(reference: np.ndarray, current: np.ndarray, rotation: np.ndarray | None = None) -> float:
     """Degrees of yaw that the points' depths alone say. The nod and roll the points' rotation shows (`fit_rotation`)
     are put on the (k, 3) centred reference first; then current z is fitted as a x + b y + c z of it, and a turn by
     yaw makes (a, c) = (-sin, cos)(yaw) times the face's scale. The angle of (c, -a) is a rigid turn's yaw whatever
     the nod and roll (without them on the reference a head turned 30, nodded 15 and rolled 20 read 25) and at any
     distance from the camera, and it never stalls (an arcsine of a alone did, near 45 degrees on faces whose depths
     over-read a turn). MediaPipe's depths over-read a turn by 1.0-1.8 times at 30 degrees, the more on the faces
-    whose x and y over-read it too. Non-finite points read NaN."""
+    whose x and y over-read it too. Non-finite points read NaN. rotation : `fit_rotation(reference, current)` when
+    made already."""
     ref, cur = np.asarray(reference, np.float64), np.asarray(current, np.float64)
     if not (np.isfinite(ref).all() and np.isfinite(cur).all()):
         return float("nan")
-    _, pitch, roll = head_angles(fit_rotation(ref, cur))
+    _, pitch, roll = head_angles(fit_rotation(ref, cur) if rotation is None else rotation)
     tilted = ref @ euler_rotation(0.0, float(pitch), float(roll)).astype(np.float64).T
     a, _, c = np.linalg.lstsq(tilted, cur[:, 2], rcond=None)[0]
     return float(np.degrees(np.arctan2(-a, c)))

@@ -27,7 +27,7 @@ from avatar_engine.solve.blink_range import BLINK_INDEX, widened
 from avatar_engine.solve.calibration import Calibration
 from avatar_engine.solve.filters import OneEuroState, one_euro
 from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
-from avatar_engine.solve.mouth_corners import (corner_motion, rounding_from_width, smiles_from_corners,
+from avatar_engine.solve.mouth_corners import (corner_motion, per_shape, rounding_from_width, smiles_from_corners,
                                                smiles_within_corners, widening_of)
 from avatar_engine.solve.pose import (depth_yaw, eye_bones, fit_rotation, head_angles, head_bones, kabsch_yaw,
                                       relative_rotation, rigid_points)
@@ -431,10 +431,7 @@ def seen_angles(frame: LandmarkFrame, calibration: Calibration,
 @lru_cache(maxsize=1)
 def _combined_yaw_drift() -> np.ndarray:
     """(52,) degrees of `combined_yaw` each shape adds at full weight (`measured_yaw.COMBINED_YAW_DRIFT`)."""
-    d = np.zeros(52)
-    for name, degrees in measured_yaw.COMBINED_YAW_DRIFT.items():
-        d[ARKIT_INDEX[name]] = degrees
-    return d
+    return per_shape(measured_yaw.COMBINED_YAW_DRIFT, 1)[:, 0]
 
 
 def combined_yaw(frame: LandmarkFrame, calibration: Calibration,
@@ -453,7 +450,7 @@ def combined_yaw(frame: LandmarkFrame, calibration: Calibration,
     if not (np.isfinite(wide).all() and np.isfinite(fit[0]).all()):
         return None
     a, b = measured_yaw.COMBINED_YAW_WEIGHTS
-    return a * kabsch_yaw(calibration.wide_points, wide) + b * depth_yaw(calibration.points, fit[0])
+    return a * kabsch_yaw(calibration.wide_points, wide) + b * depth_yaw(calibration.points, fit[0], fit[1])
 
 
 def solve_frame(frame: LandmarkFrame, calibration: Calibration, tuning: SolverTuning = DEFAULT_TUNING,
