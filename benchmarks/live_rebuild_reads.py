@@ -125,15 +125,15 @@ def main() -> None:
     summary: dict[str, dict] = {}
     for name in ("nod", "turn_pitch", "expression"):
         keys = [k for k in default if group(k) == name]
-        near = [abs(f["rebuilt"][k] - f["true"][k]) for f in faces for k in keys]
-        far = [abs(baseline[k] - f["true"][k]) for f in faces for k in keys]
-        summary[name] = {"rebuild_nearer": f"{sum(a < b for a, b in zip(near, far))} of {len(near)}",
-                         "rebuild_mean_error_deg": round(float(np.mean(near)), 2),
-                         "assumed_mean_error_deg": round(float(np.mean(far)), 2),
-                         "per_face_rebuild_vs_assumed_deg": {
-                             f["seed"]: [round(float(np.mean([abs(f["rebuilt"][k] - f["true"][k]) for k in keys])), 2),
-                                         round(float(np.mean([abs(baseline[k] - f["true"][k]) for k in keys])), 2)]
-                             for f in faces}}
+        # per face: (the rebuild's, the assumption's) distance from the true head's read, per quantity
+        errors = {f["seed"]: np.array([[abs(f["rebuilt"][k] - f["true"][k]), abs(baseline[k] - f["true"][k])]
+                                       for k in keys]) for f in faces}
+        near, far = np.concatenate(list(errors.values())).T
+        summary[name] = {"rebuild_nearer": f"{int((near < far).sum())} of {len(near)}",
+                         "rebuild_mean_error_deg": round(float(near.mean()), 2),
+                         "assumed_mean_error_deg": round(float(far.mean()), 2),
+                         "per_face_rebuild_vs_assumed_deg": {seed: [round(float(v), 2) for v in e.mean(0)]
+                                                             for seed, e in errors.items()}}
     save("live_rebuild_reads", {"faces": args.faces, "seed": args.seed, "hold_frames": HOLD,
                                 "render_size": list(SIZE), "photo_size": list(PHOTO_SIZE), "summary": summary,
                                 "assumed": {k: round(v, 2) for k, v in baseline.items()}, "default_head": default,

@@ -273,9 +273,9 @@ class Animator:
         far (bounded as the automatic calibration is), and, with landmarks, the pose of the first face the
         calibration saw facing the camera (`_anchor`, `ANCHOR_FACING_DEG`; kept while the window starts again): the
         reference head's rest is another face's, and its rigid points alone tipped a built Grace Hopper's resting head
-        5.5 degrees forward until the calibration ended (1.3 s of the round trip). Not the frames' own pose: a head moving then restarts the
-        window with each frame, and against such a rest it would show none of its turn. The corners are taken in
-        the anchor's rigid frame."""
+        5.5 degrees forward until the calibration ended (1.3 s of the round trip). Not the frames' own pose: a head
+        moving then restarts the window with each frame, and against such a rest it would show none of its turn. The
+        corners are taken in the anchor's rigid frame."""
         frames, tuning, reference = self._collect, self.options.tuning, self.calibration
         landmarks = tuning.response == "mediapipe" and reference.points is not None
         if self._anchor is None and landmarks and frames[-1].points is not None:

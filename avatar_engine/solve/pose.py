@@ -67,7 +67,8 @@ def fit_rotation(reference: np.ndarray, current: np.ndarray) -> np.ndarray:
 
 
 def kabsch_yaw(reference: np.ndarray, current: np.ndarray) -> float:
-    """Degrees of yaw of the rotation carrying `reference` (k, 3) onto `current` (k, 3), both centred (`fit_rotation`)."""
+    """Degrees of yaw of the rotation carrying `reference` (k, 3) onto `current` (k, 3), both centred
+    (`fit_rotation`)."""
     return float(head_angles(fit_rotation(reference, current))[0])
 
 
