@@ -1,6 +1,7 @@
 """The mouth's corners read from MediaPipe's landmarks, for what its scores miss on some faces: a one-sided smile
-(`smiles_from_corners`), a one-sided smile read on both sides (`smiles_within_corners`) and lips that already
-read as a pucker at rest (`rounding_from_width`).
+(`smiles_from_corners`), a one-sided smile read on both sides (`smiles_within_corners`), a stretch the mouth's
+width does not bear out (`stretches_within_width`) and lips that already read as a pucker at rest
+(`rounding_from_width`).
 
 Each corner is read against the inner upper lip's middle, in the face's rigid frame, in units of the frame's own
 inner eye distance, relative to a rest the calibration keeps (`Calibration.corners`). The tables of what each shape
@@ -170,6 +171,36 @@ def smiles_within_corners(weights: np.ndarray, lift: np.ndarray, angles: np.ndar
     borne = (float(lift[weak]) / scale - others @ table[:, weak]) / max(float(table[kw, weak]), 1e-6)
     allowed = max(borne, 0.0) + ONE_SIDED_MARGIN
     w[kw] -= facing * max(float(w[kw]) - allowed, 0.0)
+    return w
+
+
+STRETCHES = (ARKIT_INDEX["mouthStretchRight"], ARKIT_INDEX["mouthStretchLeft"])
+STRETCH_WIDTH_MARGIN = 0.03
+"""`stretches_within_width` lets the stretches widen the mouth this much more than it widened (inner eye distances;
+a resting mouth's width wavers by up to 0.02)."""
+
+
+def stretches_within_width(weights: np.ndarray, widening: float, angles: np.ndarray,
+                           tuning: SolverTuning = DEFAULT_TUNING) -> np.ndarray:
+    """The stretches scaled down, both alike, to the widening the mouth shows beyond what the other solved weights
+    widen it (`measured.MOUTH_WIDENING`, plus `STRETCH_WIDTH_MARGIN`). MediaPipe barely scores a stretch (0.11 at
+    full on the reference head), so the response curves boost it to the steepest slope `max_gain` allows, and on
+    some faces a smile's own stretch score then read as a full stretch: synthetic person 7001 showed mouthStretch
+    1.0 on both sides through each one-sided smile, and 7002 too, where a stretch of 1.0 on both sides widens the
+    mouth by 0.19 of the inner eye distance and the mouth widened 0.01-0.08 past what the smiles did. Faded out
+    where the corners cannot be read (`_corners_readable`)."""
+    w = np.asarray(weights, np.float32).copy()
+    table = _widening_table()
+    own = float(w[list(STRETCHES)].astype(np.float64) @ table[list(STRETCHES)])
+    if tuning.corner_lift_floor is None or own <= 0.0:
+        return w
+    others = w.astype(np.float64)
+    others[list(STRETCHES)] = 0.0
+    room = max(float(widening) - float(others @ table) + STRETCH_WIDTH_MARGIN, 0.0)
+    if room >= own:
+        return w
+    keep = 1.0 - _corners_readable(w, angles) * (1.0 - room / own)
+    w[list(STRETCHES)] *= keep
     return w
 
 

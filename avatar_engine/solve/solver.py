@@ -28,7 +28,7 @@ from avatar_engine.solve.calibration import Calibration
 from avatar_engine.solve.filters import OneEuroState, one_euro
 from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
 from avatar_engine.solve.mouth_corners import (corner_motion, per_shape, rounding_from_width, smiles_from_corners,
-                                               smiles_within_corners, widening_of)
+                                               smiles_within_corners, stretches_within_width, widening_of)
 from avatar_engine.solve.pose import (depth_yaw, eye_bones, fit_rotation, head_angles, head_bones, kabsch_yaw,
                                       relative_rotation, rigid_points)
 from avatar_engine.solve.tuning import DEFAULT_TUNING, LANDMARKS, MORPH_GAZE_DEG, SolverTuning
@@ -478,12 +478,14 @@ def solve_frame(frame: LandmarkFrame, calibration: Calibration, tuning: SolverTu
     if frame.points is not None and tuning.response == "mediapipe":
         motion = None if tuning.corner_lift_floor is None else corner_motion(frame.points, calibration,
                                                                               frame.aspect, fit)
+        widening = None if motion is None else widening_of(motion)
         if motion is not None:
-            weights = rounding_from_width(weights, widening_of(motion), angles, calibration, tuning)
+            weights = rounding_from_width(weights, widening, angles, calibration, tuning)
         weights = split_rounding(weights, lip_gap(frame.points) - calibration.lip_gap, tuning)
         if motion is not None:
-            weights = smiles_from_corners(weights, motion[:, 1], widening_of(motion), angles, tuning)
+            weights = smiles_from_corners(weights, motion[:, 1], widening, angles, tuning)
             weights = smiles_within_corners(weights, motion[:, 1], angles, tuning)
+            weights = stretches_within_width(weights, widening, angles, tuning)
     weights = conjugate_gaze(weights, tuning)
     if tuning.response == "mediapipe":  # MediaPipe's blink-as-squint read; a phone's squint is its own
         weights = squint_under_blink(weights, tuning)

@@ -1,5 +1,6 @@
-"""Smiles the scores missed, found in how far the mouth corners rose (`mouth_corners.smiles_from_corners`), and smiles
-they read on a corner that did not rise (`mouth_corners.smiles_within_corners`)."""
+"""Smiles the scores missed, found in how far the mouth corners rose (`mouth_corners.smiles_from_corners`), smiles
+they read on a corner that did not rise (`mouth_corners.smiles_within_corners`), and stretches the mouth's width does
+not bear out (`mouth_corners.stretches_within_width`)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from avatar_engine.head.arkit import ARKIT_INDEX
 from avatar_engine.solve import measured
 from avatar_engine.solve.calibration import calibrate
 from avatar_engine.solve.pose import rigid_points
-from avatar_engine.solve.mouth_corners import (ONE_SIDED_MARGIN, corner_lift, corner_offsets, smiles_from_corners,
-                                               smiles_within_corners)
+from avatar_engine.solve.mouth_corners import (ONE_SIDED_MARGIN, STRETCH_WIDTH_MARGIN, corner_lift, corner_offsets,
+                                               smiles_from_corners, smiles_within_corners, stretches_within_width)
 from avatar_engine.solve.tuning import DEFAULT_TUNING, LANDMARKS
 
 RIGHT, LEFT = ARKIT_INDEX["mouthSmileRight"], ARKIT_INDEX["mouthSmileLeft"]
@@ -179,3 +180,37 @@ def test_one_sided_turned_or_nodded_it_stays_out():
     for angles in ([35.0, 0.0, 0.0], [0.0, 25.0, 0.0]):
         assert smiles_within_corners(w, lift, np.array(angles))[RIGHT] == pytest.approx(0.43), angles
     assert np.array_equal(smiles_within_corners(w, lift, np.zeros(3), replace(DEFAULT_TUNING, corner_lift_floor=None)), w)
+
+
+STRETCH_L, STRETCH_R = ARKIT_INDEX["mouthStretchLeft"], ARKIT_INDEX["mouthStretchRight"]
+
+
+def stretch_widening(w: np.ndarray) -> float:
+    return widened("mouthStretchLeft", float(w[STRETCH_L])) + widened("mouthStretchRight", float(w[STRETCH_R]))
+
+
+def test_a_stretch_read_beside_a_smile_is_held_to_the_width_the_smile_leaves():
+    """Synthetic 7001's one-sided smile: the scores gave mouthStretch 1.0 on both sides, while the mouth widened no
+    further than the smile alone widens it."""
+    w = weights(mouthSmileRight=0.8, mouthStretchLeft=1.0, mouthStretchRight=1.0)
+    held = stretches_within_width(w, widened("mouthSmileRight", 0.8), np.zeros(3))
+    assert stretch_widening(held) == pytest.approx(STRETCH_WIDTH_MARGIN, abs=1e-6)
+    assert held[STRETCH_L] == pytest.approx(held[STRETCH_R]), "both stretches scaled alike"
+    assert held[RIGHT] == pytest.approx(0.8), "the smile the width bears out stays"
+
+
+def test_a_stretch_the_mouth_widens_for_stays():
+    for smile in (0.0, 0.6):
+        w = weights(mouthSmileLeft=smile, mouthStretchLeft=0.9, mouthStretchRight=0.7)
+        widening = widened("mouthSmileLeft", smile) + stretch_widening(w) - 0.02  # a little short: within the margin
+        assert np.array_equal(stretches_within_width(w, widening, np.zeros(3)), w), smile
+
+
+def test_stretches_turned_nodded_rounded_or_off_are_left_alone():
+    w = weights(mouthStretchLeft=1.0, mouthStretchRight=1.0)
+    for angles in ([35.0, 0.0, 0.0], [0.0, 25.0, 0.0]):
+        assert stretches_within_width(w, 0.0, np.array(angles))[STRETCH_L] == pytest.approx(1.0), angles
+    rounded = weights(mouthStretchLeft=1.0, mouthStretchRight=1.0, mouthPucker=0.95)
+    assert stretches_within_width(rounded, widened("mouthPucker", 0.95), np.zeros(3))[STRETCH_L] == pytest.approx(1.0)
+    assert np.array_equal(stretches_within_width(w, 0.0, np.zeros(3), replace(DEFAULT_TUNING, corner_lift_floor=None)),
+                          w)
