@@ -6,7 +6,7 @@ fitted on synthetic people and judged on others.
 
 Why: the rigid points' Kabsch yaw over-reads a turn by an amount that depends on the face (turned 30 degrees,
 synthetic people 7001 and 7003 read 38-39 where the median face reads 34), and neither their rebuilds nor any
-single pose model tried recovered it (see the README). Every yaw read from MediaPipe's landmarks over-reads on
+single pose model tried recovered it (see docs/live.md). Every yaw read from MediaPipe's landmarks over-reads on
 the same faces, but the yaw its depths alone say (`pose.depth_yaw`) over-reads much more there (1.0-1.8 times at
 30 degrees): a blend with a negative weight on it cancels most of the shared error.
 
