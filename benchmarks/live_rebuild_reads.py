@@ -96,7 +96,10 @@ def reads(ctx, avatar) -> dict[str, float]:
 def assumed(default: dict[str, float]) -> dict[str, float]:
     """What the solver takes each read to be without an avatar of the person: the nods through the median maps
     (`measured.PITCH_SEEN`), no nod from a turn (no turn profile), and the expressions' drift as the default head
-    reads it (its tables were measured on it)."""
+    reads it here. The solver now takes out the median face's drift instead (`POSE_DRIFT_ACROSS_FACES`), read a few
+    frames into each change as live motion shows it, where these holds let the reading settle (the default head's
+    smile tips 4.7 degrees here, 3.3 there), so it is not this read; the question here is the rebuild's against the
+    person's."""
     nods = {f"nod_{p:+.0f}": float(np.interp(p, measured.POSE_PITCHES, measured.PITCH_SEEN)) for p in NODS}
     return {k: nods.get(k, 0.0 if group(k) == "turn_pitch" else v) for k, v in default.items()}
 

@@ -108,16 +108,32 @@ def measure(avatar, size: int, samples: int, scores: bool = True) -> dict:
         probe.close()
 
 
-def _measure(probe: Probe, scores: bool) -> dict:
+def still_rest(probe: Probe):
+    """The resting face read (held 10 frames) and its calibration, which the sweeps are read against."""
     rest = probe.look(expression({}), hold=10)
-    still = calibrate(rest.scores[None], rest.rotation[None],
-                      rigid_points(rest.points, LANDMARKS["rigid"], rest.aspect)[None],
-                      corners=corner_offsets(rest.points, rest.aspect)[None])
+    return rest, calibrate(rest.scores[None], rest.rotation[None],
+                           rigid_points(rest.points, LANDMARKS["rigid"], rest.aspect)[None],
+                           corners=corner_offsets(rest.points, rest.aspect)[None])
+
+
+def shape_sweeps(probe: Probe):
+    """(index, name, frames read at each of WEIGHTS) for every shape in turn. One sweep from wherever the shape
+    before left MediaPipe's video mode, as live motion does (read from a settled rest instead, the round trip lost
+    0.01-0.02 of r on pucker, funnel and brows)."""
+    for k, name in enumerate(ARKIT_NAMES):
+        yield k, name, [probe.look(expression({name: w})) for w in WEIGHTS]
+
+
+def pose_drift_of(frames, still) -> np.ndarray:
+    """The yaw, pitch, roll MediaPipe's pose reads for a shape at full weight: its sweep's last frame against its
+    first (weight 0), not the first rest frame (see `_measure`)."""
+    return seen_angles(frames[-1], still) - seen_angles(frames[0], still)  # the landmarks move too
+
+
+def _measure(probe: Probe, scores: bool) -> dict:
+    rest, still = still_rest(probe)
     curves, drifts, pose_drift, lifts = {}, {}, {}, {}
-    for k, name in enumerate(ARKIT_NAMES if scores else ()):
-        # the curve: one sweep from wherever the shape before left MediaPipe's video mode, as live motion does
-        # (read from a settled rest instead, the round trip lost 0.01-0.02 of r on pucker, funnel and brows)
-        frames = [probe.look(expression({name: w})) for w in WEIGHTS]
+    for k, name, frames in shape_sweeps(probe) if scores else ():
         curves[name] = np.array([float(f.scores[k]) for f in frames])
         # what the shape at full weight does to the others' scores and to the head pose, read as its sweep reads
         # it (a few frames after each change, as a blink or a smile is seen live) and against its own weight-0
@@ -129,7 +145,7 @@ def _measure(probe: Probe, scores: bool) -> dict:
         drift = frames[-1].scores - frames[0].scores
         drift[k] = 0.0
         drifts[name] = drift
-        pose_drift[name] = seen_angles(frames[-1], still) - seen_angles(frames[0], still)  # the landmarks move too
+        pose_drift[name] = pose_drift_of(frames, still)
         # how far the shape lifts each mouth corner and widens the mouth, per unit of weight (lines through its
         # sweep)
         motion = np.array([[*m[:, 1], widening_of(m)] for m in (corner_motion(f.points, still, f.aspect)
@@ -172,7 +188,8 @@ def _measure(probe: Probe, scores: bool) -> dict:
 
 def combine(faces: list[dict]) -> dict:
     """The head-angle maps (how MediaPipe's yaw, pitch and roll relate to the true ones) are the median over the
-    faces; everything about the scores stays the first face's, the reference head's. Each table's fourth entry
+    faces; everything about the scores stays the first face's, the reference head's (the pose a shape tips is taken
+    over many faces by live_response_faces.py instead). Each table's fourth entry
     becomes every face's sweep error against the median map (degrees).
 
     Not kept: the scores' tables (curves, cross-talk, drift with the head's turn) as the median over the faces too
@@ -285,7 +302,8 @@ def main() -> None:
             f'brows, say); the solver subtracts it using a first estimate of the weights, the blinks\' then refined."""\n'
             f"POSE_DRIFT: dict[str, tuple[float, float, float]] = {fmt(pose_drift)}\n"
             f'"""Shape at full weight -> the yaw, pitch, roll (degrees) MediaPipe\'s head pose reads with the head still\n'
-            f'(a smile tips its pitch by about 4 degrees); the solver subtracts it."""\n'
+            f'(a smile tips its pitch by about 4 degrees): the reference head\'s, kept to compare; the solver subtracts the\n'
+            f'median face\'s (measured_faces.POSE_DRIFT_ACROSS_FACES)."""\n'
             f"CORNER_LIFT: dict[str, tuple[float, float]] = {fmt(corner_lift)}\n"
             f'"""Shape -> how far it lifts the mouth corners (the subject\'s right, left) against the upper lip\'s middle\n'
             f'per unit of weight, as MediaPipe\'s landmarks show it (`mouth_corners.corner_lift`); the solver finds the smiles\n'

@@ -663,7 +663,8 @@ POSE_DRIFT: dict[str, tuple[float, float, float]] = {'browInnerUp': (-0.12, -1.8
  'mouthUpperUpRight': (-0.54, -0.17, -0.4),
  'tongueOut': (-0.17, -1.44, -0.03)}
 """Shape at full weight -> the yaw, pitch, roll (degrees) MediaPipe's head pose reads with the head still
-(a smile tips its pitch by about 4 degrees); the solver subtracts it."""
+(a smile tips its pitch by about 4 degrees): the reference head's, kept to compare; the solver subtracts the
+median face's (measured_faces.POSE_DRIFT_ACROSS_FACES)."""
 CORNER_LIFT: dict[str, tuple[float, float]] = {'jawOpen': (-0.3635, -0.359),
  'mouthClose': (-0.0906, -0.0747),
  'mouthDimpleLeft': (-0.0158, 0.068),
