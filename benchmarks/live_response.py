@@ -21,7 +21,9 @@ import argparse
 import pprint
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +34,7 @@ from avatar_engine.head.template import template_avatar
 from avatar_engine.live.tracker import Tracker
 from avatar_engine.render.context import headless_context
 from avatar_engine.render.renderer import STUDIO_BACKDROP, RenderOptions, Renderer
-from avatar_engine.solve.calibration import calibrate
+from avatar_engine.solve.calibration import Calibration, calibrate
 from avatar_engine.solve.pose import rigid_points
 from avatar_engine.solve.mouth_corners import corner_motion, corner_offsets, widening_of
 from avatar_engine.solve.solver import seen_angles
@@ -108,15 +110,15 @@ def measure(avatar, size: int, samples: int, scores: bool = True) -> dict:
         probe.close()
 
 
-def still_rest(probe: Probe):
-    """The resting face read (held 10 frames) and its calibration, which the sweeps are read against."""
-    rest = probe.look(expression({}), hold=10)
+def still_rest(probe: Probe) -> tuple[Any, Calibration]:
+    """The resting face read (held SETTLE frames) and its calibration, which the sweeps are read against."""
+    rest = probe.look(expression({}), hold=SETTLE)
     return rest, calibrate(rest.scores[None], rest.rotation[None],
                            rigid_points(rest.points, LANDMARKS["rigid"], rest.aspect)[None],
                            corners=corner_offsets(rest.points, rest.aspect)[None])
 
 
-def shape_sweeps(probe: Probe):
+def shape_sweeps(probe: Probe) -> Iterator[tuple[int, str, list]]:
     """(index, name, frames read at each of WEIGHTS) for every shape in turn. One sweep from wherever the shape
     before left MediaPipe's video mode, as live motion does (read from a settled rest instead, the round trip lost
     0.01-0.02 of r on pucker, funnel and brows)."""
@@ -124,7 +126,7 @@ def shape_sweeps(probe: Probe):
         yield k, name, [probe.look(expression({name: w})) for w in WEIGHTS]
 
 
-def pose_drift_of(frames, still) -> np.ndarray:
+def pose_drift_of(frames: list, still: Calibration) -> np.ndarray:
     """The yaw, pitch, roll MediaPipe's pose reads for a shape at full weight: its sweep's last frame against its
     first (weight 0), not the first rest frame (see `_measure`)."""
     return seen_angles(frames[-1], still) - seen_angles(frames[0], still)  # the landmarks move too
@@ -302,8 +304,8 @@ def main() -> None:
             f'brows, say); the solver subtracts it using a first estimate of the weights, the blinks\' then refined."""\n'
             f"POSE_DRIFT: dict[str, tuple[float, float, float]] = {fmt(pose_drift)}\n"
             f'"""Shape at full weight -> the yaw, pitch, roll (degrees) MediaPipe\'s head pose reads with the head still\n'
-            f'(a smile tips its pitch by about 4 degrees): the reference head\'s, kept to compare; the solver subtracts the\n'
-            f'median face\'s (measured_faces.POSE_DRIFT_ACROSS_FACES)."""\n'
+            f'(a smile tips its pitch by about 4 degrees): the reference head\'s, kept to compare; the solver '
+            f'subtracts the\nmedian face\'s (measured_faces.POSE_DRIFT_ACROSS_FACES)."""\n'
             f"CORNER_LIFT: dict[str, tuple[float, float]] = {fmt(corner_lift)}\n"
             f'"""Shape -> how far it lifts the mouth corners (the subject\'s right, left) against the upper lip\'s middle\n'
             f'per unit of weight, as MediaPipe\'s landmarks show it (`mouth_corners.corner_lift`); the solver finds the smiles\n'

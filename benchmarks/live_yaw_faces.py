@@ -41,7 +41,8 @@ from avatar_engine.live import open_source
 from avatar_engine.live.tracker import Tracker
 from avatar_engine.solve import measured
 from avatar_engine.solve.pose import depth_yaw, fit_rotation, head_angles, kabsch_yaw, rigid_points
-from avatar_engine.solve.solver import _pose_drift, _true_angle
+from avatar_engine.solve.mouth_corners import per_shape
+from avatar_engine.solve.solver import _true_angle
 from avatar_engine.solve.tuning import LANDMARKS
 from avatar_engine.synth.scene import random_scene, scene_avatar
 
@@ -165,7 +166,8 @@ def main() -> None:
     blend = blend / blend.sum()
     grid = np.asarray(measured.POSE_YAWS, np.float64)
     seen, drift = fit([faces[s][:, :2] @ blend for s in train], true, weights, grid)
-    rigid_drift = _pose_drift()[:, 0]
+    # the rigid points' yaw as the solver read it when the blend was fitted: the reference head's expression drift
+    rigid_drift = per_shape(measured.POSE_DRIFT, 3)[:, 0]
     judged = {}
     for s in seeds:
         read = faces[s]

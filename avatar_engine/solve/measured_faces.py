@@ -32,5 +32,5 @@ POSE_DRIFT_ACROSS_FACES: dict[str, tuple[float, float, float]] = {'browDownLeft'
  'mouthUpperUpRight': (-0.97, -0.25, -0.39),
  'tongueOut': (0.2, -0.57, 0.03)}
 """Shape at full weight -> the median yaw, pitch, roll (degrees) MediaPipe's head pose reads with the head
-still (a smile tips its pitch by about 2 degrees); the solver subtracts it. Used instead of
+still (a smile on both sides tips its pitch by about 4.4 degrees); the solver subtracts it. Used instead of
 measured.POSE_DRIFT, the reference head's."""
