@@ -60,7 +60,7 @@ def face_pose_drift(avatar, size: int, samples: int) -> np.ndarray:
     """(52, 3) the yaw, pitch and roll MediaPipe's head pose reads for each shape at full weight on one face, with
     the head still: every shape swept in turn and read as live_response reads the reference head's (`POSE_DRIFT`).
     Raises LostFace."""
-    probe = Probe(avatar, size, samples)
+    probe = Probe(avatar, size, samples)  # its own tracker: the jaw's curves stay read from a fresh one, as before
     try:
         _, still = still_rest(probe)
         return np.array([pose_drift_of(frames, still) for _, _, frames in shape_sweeps(probe)])

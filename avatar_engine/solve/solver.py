@@ -155,13 +155,8 @@ def _invert(s: np.ndarray, curves: tuple[np.ndarray, np.ndarray], max_gain: floa
 @lru_cache(maxsize=1)
 def _shift_tables() -> tuple[np.ndarray, np.ndarray]:
     """(52, len(POSE_YAWS)) and (52, len(POSE_PITCHES)) resting-score drifts, zero rows for unlisted shapes."""
-    tables = []
-    for table, grid in ((measured.YAW_SHIFT, measured.POSE_YAWS), (measured.PITCH_SHIFT, measured.POSE_PITCHES)):
-        t = np.zeros((52, len(grid)))
-        for name, values in table.items():
-            t[ARKIT_INDEX[name]] = values
-        tables.append(t)
-    return tables[0], tables[1]
+    return (per_shape(measured.YAW_SHIFT, len(measured.POSE_YAWS)),
+            per_shape(measured.PITCH_SHIFT, len(measured.POSE_PITCHES)))
 
 
 def _pose_shift(yaw: float, pitch: float) -> np.ndarray:
