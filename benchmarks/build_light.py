@@ -91,6 +91,12 @@ def light_cast(rgb: np.ndarray, factors) -> np.ndarray:
     return to_display(to_linear(rgb) * f)
 
 
+def hard_side_lighting(key_direction) -> Lighting:
+    """A hard key toward `key_direction` (`SIDE_KEY`) with almost no fill: the far side of the face in deep shade."""
+    return Lighting(directions=(key_direction, (-key_direction[0] * 0.8, 0.05, 0.55), (-0.2, 0.5, -0.85)),
+                    colors=((4.0, 3.8, 3.6), (0.2, 0.22, 0.25), (1.0, 1.0, 1.1)))
+
+
 def tungsten_lighting(studio: Lighting) -> Lighting:
     """The studio rig with every light (sky and ground too) tinted by `LIGHT_CAST`, luminance kept: a colour cast
     of the light alone, not also a dimmer exposure."""
@@ -210,10 +216,7 @@ def main() -> None:
         seen = original[1].seen > 0.5
         rows.append({"photo": name, "variant": "studio (original)", "delta_e_to_truth": round(float(
             np.linalg.norm(mean_lab(original[1].texture, seen) - mean_lab(truth, seen))), 2)})
-        side = {v: Lighting(directions=(d, (-d[0] * 0.8, 0.05, 0.55), (-0.2, 0.5, -0.85)),
-                            colors=((4.0, 3.8, 3.6), (0.2, 0.22, 0.25), (1.0, 1.0, 1.1)))
-                for v, d in SIDE_KEY.items()}
-        images = {**{v: render(ctx, avatar, subject, view, light) for v, light in side.items()},
+        images = {**{v: render(ctx, avatar, subject, view, hard_side_lighting(d)) for v, d in SIDE_KEY.items()},
                   "light_tungsten": render(ctx, avatar, subject, view, tungsten),
                   "cast_warm": display_cast(studio, DISPLAY_CASTS["cast_warm"])}
         for variant, image in images.items():
