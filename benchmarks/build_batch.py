@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
-from result_file import emit
+from result_file import emit, machine_record
 
 from avatar_engine.build.batch import build_batch
 
@@ -63,9 +62,7 @@ def main() -> None:
                                     "same_files_as_first": files == reference}
             print(jobs, runs[f"jobs_{jobs}"], flush=True)
     emit({"benchmark": "build_batch", "photos": len(photos), "runs": runs,
-          "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                      "load_average_before": [round(v, 2) for v in load_before],
-                      "load_average_after": [round(v, 2) for v in os.getloadavg()]}}, args.out)
+          "machine": machine_record(load_before)}, args.out)
 
 
 if __name__ == "__main__":

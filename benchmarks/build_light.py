@@ -21,14 +21,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from result_file import emit
+from result_file import emit, machine_record
 
 from avatar_engine.build import delight
 from avatar_engine.build.image import load_photo
@@ -247,10 +246,7 @@ def main() -> None:
                                                                              for r in done)},
         },
         "delta_e_formula": "CIE76 (Euclidean distance in CIELAB, D65) between mean linear albedos",
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "load_average_before": [round(v, 2) for v in load_before],
-                    "load_average_after": [round(v, 2) for v in os.getloadavg()],
-                    "seconds": round(time.perf_counter() - t_start, 1)},
+        "machine": machine_record(load_before, t_start),
         "cases": rows,
     }
     emit(result, args.out)

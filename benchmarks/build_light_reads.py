@@ -22,14 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from build_light import SIDE_KEY, aligned_error_mm, hard_side_lighting, render
-from result_file import emit
+from result_file import emit, machine_record
 
 from avatar_engine.build.fit import FitOptions, fit_landmarks
 from avatar_engine.build.landmark_model import LandmarkCorrection, similarity_2d
@@ -115,10 +114,7 @@ def main() -> None:
             "face_mm_from_studio_fit": {label: median(lambda r, label=label: r["face_mm_from_studio_fit"][label])
                                         for label in rows[0]["face_mm_from_studio_fit"]} if rows else {},
         },
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "load_average_before": [round(v, 2) for v in load_before],
-                    "load_average_after": [round(v, 2) for v in os.getloadavg()],
-                    "seconds": round(time.perf_counter() - t_start, 1)},
+        "machine": machine_record(load_before, t_start),
         "cases": rows,
     }
     emit(result, args.out)

@@ -24,13 +24,12 @@ import cProfile
 import io
 import json
 import os
-import platform
 import pstats
 import time
 from pathlib import Path
 
 import numpy as np
-from result_file import emit
+from result_file import emit, machine_record
 
 from avatar_engine.build.image import load_photo
 from avatar_engine.build.fit import FitOptions
@@ -163,9 +162,7 @@ def main() -> None:
                     "stages_s_median": {s: round(float(np.median([c["stages_s_median"][s] for c in cases.values()])), 3)
                                         for s in stage_names}},
         "repeats": args.repeats,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "gpu": gpu_name(),
-                    "load_average_before": [round(v, 2) for v in load_before],
-                    "load_average_after": [round(v, 2) for v in os.getloadavg()],
+        "machine": {**machine_record(load_before, gpu=gpu_name()),
                     "note": "wall-clock timings are noisy where other work shares the cores (see load)"},
         "cases": cases,
     }
