@@ -45,16 +45,11 @@ SWAPS = (("points_px",), ("depth",), ("scores",), ("points_px", "depth"))
 """The reads swapped for the studio render's: one at a time, and the points with their depths."""
 
 
-def face_frame(points_px: np.ndarray, frame_of: np.ndarray) -> np.ndarray:
-    """(468, 2) points in the face frame of `frame_of` (468, 2) pixels: scale, turn and shift onto the mean face."""
-    s, r, t = similarity_2d(frame_of[:468], LandmarkCorrection.default().reference)
-    return s * points_px[:468] @ r.T + t
-
-
 def read_shifts(side, studio, toward_light: float) -> dict:
-    """How the side-lit render's reads differ from the studio render's (face frame units; see the module doc)."""
-    p0, p1 = face_frame(studio.points_px, studio.points_px), face_frame(side.points_px, studio.points_px)
-    s, _, _ = similarity_2d(studio.points_px[:468], LandmarkCorrection.default().reference)
+    """How the side-lit render's reads differ from the studio render's, in the studio read's face frame (see the
+    module doc)."""
+    s, r, t = similarity_2d(studio.points_px[:468], LandmarkCorrection.default().reference)
+    p0, p1 = (s * reads.points_px[:468] @ r.T + t for reads in (studio, side))
     z0, z1 = studio.depth[:468] * s, side.depth[:468] * s
     dz = (z1 - z1.mean()) - (z0 - z0.mean())
     ds = np.abs(np.asarray(side.scores, np.float64) - np.asarray(studio.scores, np.float64))

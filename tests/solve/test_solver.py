@@ -10,6 +10,7 @@ from avatar_engine.records import euler_rotation
 from avatar_engine.solve import measured, measured_faces, measured_yaw, solver
 from avatar_engine.solve.calibration import Calibration, calibrate, reference_calibration
 from avatar_engine.solve.frames import LandmarkFrame, SolvedFrame
+from avatar_engine.solve.mouth_corners import per_shape
 from avatar_engine.solve.pose import head_angles, rigid_points
 from avatar_engine.solve.solver import (CROSSTALK_MIN_SPAN, conjugate_gaze, filter_frame, gaze_from_weights, lip_gap, lips_within_jaw,
                                         mirror_frame, scores_to_weights,
@@ -568,7 +569,7 @@ leave 0.5 degrees and more)."""
 
 
 def _tip(table: dict, weights: np.ndarray) -> np.ndarray:
-    return sum((weights[ARKIT_INDEX[name]] * np.asarray(angles) for name, angles in table.items()), np.zeros(3))
+    return weights @ per_shape(table, 3)
 
 
 @pytest.mark.parametrize("smiles", [("mouthSmileLeft", "mouthSmileRight"), ("mouthSmileLeft",)])
