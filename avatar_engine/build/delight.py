@@ -21,13 +21,21 @@ from avatar_engine.build.texture_project import EYE_CONTOURS, point_in_polygon
 from avatar_engine.head.geometry import sh_basis
 from avatar_engine.head.occlusion import light_share
 
-REFERENCE_IRRADIANCE = (1.171, 1.115, 1.112)
+REFERENCE_IRRADIANCE = (1.157, 1.108, 1.113)
 """Per channel: luminance of the 90th-percentile shading over the visible face's area, in albedo units
 (`scripts/calibrate_delight.py`: studio renders of the default skin at four tones recover their albedo; counted
 by skin area, not texels, the constants hold for any UV layout: re-run after the face got its own island, they
 moved by under 1%; re-run once the baked occlusion was divided out of the photo (`occlusion_visibility`), 1.2%;
-re-run when the skin's grazing Fresnel was capped by its roughness, red 2.7%)."""
-SKIN_SPECULAR = (0.03, 0.0216, 0.0213)
+re-run when the skin's grazing Fresnel was capped by its roughness, red 2.7%; re-run when the level took in the
+skin seen at a slant (`LEVEL_MIN_WEIGHT`), under 1.3%)."""
+LEVEL_MIN_WEIGHT = 0.3
+"""Texels the photo shows with at least this weight (facing the camera within about 71 degrees) count for the
+brightest-lit tenth; the light's colour is still read from the surer ones (over 0.5, about 68 degrees). A key on the
+far side of the head lights best the skin the photo shows at a slant: counted from 0.5, such a photo's level was
+read too high and the skin too dark (build_light, subject 3000 lit from its left: Delta E 5.17 -> 4.50 from
+the studio rebuild; side keys and casts 20/21 -> 21/21 within 5; the studio photos nearer the truth, build_texture
+L1 4.53 -> 4.23; the side keys' median 2.23 -> 2.64)."""
+SKIN_SPECULAR = (0.033, 0.0222, 0.0212)
 """Linear albedo per channel that the skin's sheen adds to the reading, the same whatever the tone (about skin's
 Fresnel reflectance, 0.028, in the studio key's warm colour), taken off every texel (`without_sheen`;
 `scripts/calibrate_delight.py`). Without it dark skin came out 11% too light and very dark skin 20%: build_texture,
@@ -412,8 +420,9 @@ def albedo_scale(coeffs: np.ndarray, normals: np.ndarray, weights: np.ndarray,
     shading = np.maximum(sh_basis(normals) @ coeffs, 1e-6)  # (t, 3) = rho * irradiance
     good = weights > 0.5 if np.count_nonzero(weights > 0.5) > 50 else weights > 0
     chroma = np.average(shading[good], axis=0, weights=weights[good] * area[good])
-    irradiance_luma = (shading[good] / chroma) @ LUMA
-    level = weighted_percentile(irradiance_luma, area[good], 90)
+    seen = weights > LEVEL_MIN_WEIGHT if np.count_nonzero(weights > LEVEL_MIN_WEIGHT) > 50 else good
+    irradiance_luma = (shading[seen] / chroma) @ LUMA
+    level = weighted_percentile(irradiance_luma, area[seen], 90)
     rho = chroma * level / np.asarray(REFERENCE_IRRADIANCE)
     (gr_lo, gr_hi), (br_lo, br_hi), (l_lo, l_hi) = SKIN_GAMUT
     chroma = np.maximum(rho[1:], 1e-9) / max(rho[0], 1e-9)

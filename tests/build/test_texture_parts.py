@@ -324,3 +324,23 @@ def test_eye_openings_cover_each_eye_and_a_lash_margin():
     beyond = np.minimum(*(np.hypot(np.maximum(np.abs(xx - cx) - 12, 0), np.maximum(np.abs(yy - 50) - 5, 0))
                           for cx in (40.0, 80.0)))
     assert not hidden[beyond > margin + 1.5].any() and hidden[beyond < margin - 0.5].any()
+
+
+def test_the_level_counts_skin_seen_at_a_slant():
+    """A key on the far side of the head lights best the skin the photo shows at a slant (weights 0.3-0.5): the
+    brightest-lit tenth counts it, so the skin comes out as light as when that skin is seen squarely. Skin seen
+    only at a graze (under `LEVEL_MIN_WEIGHT`) does not count."""
+    rng = np.random.default_rng(2)
+    n = rng.normal(size=(4000, 3))
+    n[:, 2] = np.abs(n[:, 2])
+    n /= np.linalg.norm(n, axis=1, keepdims=True)
+    coeffs = np.zeros((9, 3))
+    coeffs[0], coeffs[3] = (0.5, 0.35, 0.25), (0.35, 0.245, 0.175)  # lit from +x
+    slanted = n[:, 0] > 0.6  # the brightest-lit skin, turned away from the camera
+    square = delight.albedo_scale(coeffs, n, np.ones(len(n)))
+    at_slant = delight.albedo_scale(coeffs, n, np.where(slanted, 0.4, 1.0))
+    grazed = delight.albedo_scale(coeffs, n, np.where(slanted, 0.2, 1.0))
+    assert 0.2 < delight.LEVEL_MIN_WEIGHT < 0.4  # the weights below lie either side of it
+    assert np.allclose(at_slant, square, rtol=1e-6)
+    # without the slanted skin the brightest tenth is dimmer, read as a darker skin
+    assert (grazed @ delight.LUMA) < 0.9 * (square @ delight.LUMA)
