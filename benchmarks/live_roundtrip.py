@@ -1,6 +1,7 @@
 """Round-trip accuracy: known ARKit curves -> our renderer -> mp4 -> the live loop -> recovered curves.
 
     PYTHONPATH=. python benchmarks/live_roundtrip.py [--size 384] [--samples 4] [--keep clip.mp4]
+    PYTHONPATH=. python benchmarks/live_roundtrip.py --synthetic 7002 --out benchmarks/results/live_roundtrip_synthetic_7002.json
 
 The performance: 1.5 s at rest (automatic calibration), blinks (both, left, right), jawOpen, smiles (both,
 left, right), pucker, funnel, browInnerUp, head turns to +-30 degrees yaw and +-15 pitch, and a blink and a
@@ -26,6 +27,8 @@ from avatar_engine.live import LiveAvatar, LiveOptions, LivePipeline, PipelineOp
 JUDGED = ("jawOpen", "eyeBlinkLeft", "eyeBlinkRight", "mouthSmileLeft", "mouthSmileRight", "browInnerUp",
           "mouthPucker", "mouthFunnel")
 MAE_MAX, R_MIN, ANGLE_MAX_DEG = 0.12, 0.85, 3.0
+REBUILD_PHOTO_SIZE = (512, 512)
+"""The render of a synthetic person that `--synthetic` rebuilds (as live_rebuild_reads.py does)."""
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -47,11 +50,22 @@ def main() -> None:
                     help="as `avatar live --turn-profile`: auto takes the --avatar's when `avatar build` made it")
     ap.add_argument("--profile-avatar", help="measure the turn profile on this avatar instead of the --avatar (one "
                     "rebuilt from a photo of the synthetic person the --avatar is: what a user's own build gives)")
+    ap.add_argument("--synthetic", type=int, metavar="SEED",
+                    help="drive the synthetic person of this seed (avatar_engine.synth.scene) with the turn profile of "
+                    "its rebuild from a 512x512 render, as a user drives their own build (the stored 7000-7003); "
+                    "instead of --avatar and --profile-avatar")
     ap.add_argument("--out")
     args = ap.parse_args()
+    if args.synthetic is not None and (args.avatar or args.profile_avatar):
+        ap.error("--synthetic makes its own avatar and profile avatar: give neither --avatar nor --profile-avatar")
     weights, angles = performance()
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(args.clip or args.keep or Path(tmp) / "roundtrip.mp4")
+        if args.synthetic is not None:
+            args.avatar, args.profile_avatar = synthetic_avatars(args.synthetic, Path(tmp))
+            args.name = args.name or (f"synthetic person seed {args.synthetic} (avatar_engine.synth.scene, not among "
+                                      "live_response's faces), driven with the turn profile of its rebuild from a "
+                                      "512x512 render (avatar build)")
         avatar = read_glb(args.avatar) if args.avatar else None
         render_s = 0.0 if args.clip else render_clip(clip, weights, angles, (args.size, args.size), args.samples,
                                                      avatar=avatar)
@@ -78,7 +92,8 @@ def main() -> None:
     angle_err = np.abs(est_a - true_a)
     result = {
         "avatar": args.name or args.avatar or "the default head", "size": args.size, "samples": args.samples,
-        "turn_profile": {"measured_on": args.profile_avatar or args.name or args.avatar or "the default head",
+        "turn_profile": {"measured_on": "its rebuild from a 512x512 render" if args.synthetic is not None else
+                         args.profile_avatar or args.name or args.avatar or "the default head",
                          **live.turn_profile.as_dict()} if live.turn_profile is not None else None,
         "frames": int(len(weights)), "processed": int(len(idx)),
         "render_clip_s": round(render_s, 1),
@@ -96,6 +111,22 @@ def main() -> None:
     }
     result["blinks"] = blink_peaks(true_w, est_w, idx)
     save("live_roundtrip", result, args.out)
+
+
+def synthetic_avatars(seed: int, folder: Path) -> tuple[str, str]:
+    """(the synthetic person's own avatar, the one `avatar build` makes from a 512x512 render of them), written as
+    .glb files into `folder`."""
+    from avatar_engine.build.pipeline import Builder
+    from avatar_engine.io import write_glb
+    from avatar_engine.render.context import headless_context
+    from avatar_engine.synth.scene import random_scene, render_scene, scene_avatar
+
+    scene = random_scene(np.random.default_rng(seed))
+    own, rebuilt = folder / f"synthetic_{seed}.glb", folder / f"synthetic_{seed}_rebuilt.glb"
+    write_glb(scene_avatar(scene), own)
+    with Builder() as builder:
+        write_glb(builder.build(render_scene(headless_context(), scene, REBUILD_PHOTO_SIZE).image).avatar, rebuilt)
+    return str(own), str(rebuilt)
 
 
 def blink_peaks(true_w: np.ndarray, est_w: np.ndarray, idx: np.ndarray) -> list[dict]:
