@@ -1,7 +1,7 @@
 """Round-trip accuracy: known ARKit curves -> our renderer -> mp4 -> the live loop -> recovered curves.
 
     PYTHONPATH=. python benchmarks/live_roundtrip.py [--size 384] [--samples 4] [--keep clip.mp4]
-    PYTHONPATH=. python benchmarks/live_roundtrip.py --synthetic 7002 --out benchmarks/results/live_roundtrip_synthetic_7002.json
+    PYTHONPATH=. python benchmarks/live_roundtrip.py --synthetic 7002 --out RESULTS/live_roundtrip_synthetic_7002.json
 
 The performance: 1.5 s at rest (automatic calibration), blinks (both, left, right), jawOpen, smiles (both,
 left, right), pucker, funnel, browInnerUp, head turns to +-30 degrees yaw and +-15 pitch, and a blink and a

@@ -4,17 +4,19 @@
 
 A results file is stored by a commit; any later commit that changes the code its benchmark runs may change its
 figures, and nothing else says so (session 45 found eight builder results older than such commits). Per results
-file this prints, as JSON, newest-touched first:
+file this prints, as JSON, those with the most later commits first:
 - the benchmark that wrote it: its "benchmark" field, else the longest benchmark script name its file name starts
   with (live_roundtrip_astronaut.json -> live_roundtrip.py);
 - the commit that last stored it;
 - the later commits that changed the benchmark's code: the script and every module it imports, followed through
-  `avatar_engine` and the benchmarks' own helpers (static imports, function-local ones included), and the
-  package's data (`assets/`, `shaders/`; model cards and notices left out). Counted apart, as code and data.
+  `avatar_engine` (the packages' `__init__` files that importing runs included) and the helpers beside the
+  benchmarks and in `scripts/` (static imports, function-local ones included), and the package's data (`assets/`,
+  `shaders/`; model cards and notices left out). Counted apart, as code and data.
 
 It over-reads on purpose: a commit that only tidies an imported module counts. It answers "which results might be
-stale, and since what", not "which figures changed": rerun those it lists and compare. Exit 2 with one line when
-the folder is not in a git checkout or holds no results.
+stale, and since what", not "which figures changed": rerun those it lists and compare. Results files are read from
+the folder itself (not its subfolders), with the benchmarks in the folder above it. Exit 2 with one line when the
+folder is not in a git checkout, holds no results, or a file the benchmark imports cannot be read.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE = "avatar_engine"
-DATA_DIRS = ("assets", "shaders")
-DATA_SKIPPED_SUFFIXES = (".md",)
-"""Model cards and the like describe data without changing what a benchmark computes."""
-DATA_SKIPPED_NAMES = ("NOTICE",)
+DATA_PATHSPECS = ("assets", "shaders", ":(exclude)*.md", ":(exclude)assets/NOTICE")
+"""The package's data, as git pathspecs: model cards and the notice describe data without changing what a benchmark
+computes. Given to git, so a file deleted after a result was stored still counts."""
+HELPER_DIRS = ("benchmarks", "scripts")
+"""Where a benchmark's top-level helper imports (`live_common`, `make_recon_samples`) are looked for."""
 RESULT_SUFFIXES = (".json", ".txt")
 
 
@@ -69,22 +72,25 @@ def repo_root(path: Path) -> Path:
 
 def module_file(root: Path, name: str, benchmarks: Path) -> Path | None:
     """The file a module name imports from in this checkout: `avatar_engine.x.y` (module or package), or a helper
-    beside the benchmarks (`live_common`); None for anything else (the standard library, other packages)."""
+    beside the benchmarks or in `scripts/` (`live_common`); None for anything else (the standard library, other
+    packages)."""
     if name == PACKAGE or name.startswith(PACKAGE + "."):
-        base = root.joinpath(*name.split("."))
+        bases = [root.joinpath(*name.split("."))]
     elif "." not in name:
-        base = benchmarks / name
+        bases = [benchmarks / name] + [root / folder / name for folder in HELPER_DIRS]
     else:
         return None
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
+    for base in bases:
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.is_file():
+                return candidate
     return None
 
 
 def imported_names(source: str) -> set[str]:
-    """Every module name a Python source imports, anywhere in it: `import a.b` gives a.b; `from a import b` gives a
-    and a.b (b may be a submodule); relative imports are not used in this project and are skipped."""
+    """Every module name a Python source imports, anywhere in it, with the packages importing it runs: `import a.b`
+    gives a and a.b; `from a.b import c` gives a, a.b and a.b.c (c may be a submodule); relative imports are not
+    used in this project and are skipped."""
     names: set[str] = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
@@ -92,7 +98,8 @@ def imported_names(source: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             names.add(node.module)
             names.update(f"{node.module}.{alias.name}" for alias in node.names if alias.name != "*")
-    return names
+    parts = [name.split(".") for name in names]
+    return {".".join(p[:k]) for p in parts for k in range(1, len(p) + 1)}
 
 
 def code_closure(root: Path, script: Path, benchmarks: Path) -> set[Path]:
@@ -103,7 +110,11 @@ def code_closure(root: Path, script: Path, benchmarks: Path) -> set[Path]:
         if path in seen:
             continue
         seen.add(path)
-        for name in imported_names(path.read_text()):
+        try:
+            names = imported_names(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, SyntaxError) as exc:
+            raise AgeError(f"{path}: cannot read its imports ({type(exc).__name__})") from exc
+        for name in names:
             found = module_file(root, name, benchmarks)
             if found is not None and found not in seen:
                 todo.append(found)
@@ -124,26 +135,18 @@ def benchmark_of(result: Path, scripts: dict[str, Path]) -> str | None:
     return max(matches, key=len) if matches else None
 
 
-def data_paths(root: Path) -> list[str]:
-    """The package data folders' files that can change a benchmark's figures, relative to the checkout."""
-    out = []
-    for folder in DATA_DIRS:
-        for path in sorted((root / folder).rglob("*")):
-            if path.is_file() and path.suffix not in DATA_SKIPPED_SUFFIXES and path.name not in DATA_SKIPPED_NAMES:
-                out.append(path.relative_to(root).as_posix())
-    return out
-
-
-def commits_since(root: Path, since: str, paths: list[str]) -> list[Commit]:
-    """Commits after `since` up to HEAD that change any of `paths`, newest first, with the paths each changed."""
-    if not paths:
+def commits_since(root: Path, since: str, pathspecs: list[str] | tuple[str, ...]) -> list[Commit]:
+    """Commits after `since` up to HEAD that change anything `pathspecs` match, newest first, with the paths each
+    changed among them."""
+    if not pathspecs:
         return []
-    text = _git(root, "log", "--format=%x00%H%x1f%cs%x1f%s", "--name-only", f"{since}..HEAD", "--", *paths)
-    wanted, commits = set(paths), []
-    for block in text.split("\0")[1:]:
-        head, _, files = block.partition("\n")
-        sha, date, subject = head.split("\x1f", 2)
-        changed = tuple(p for p in files.split("\n") if p in wanted)
+    text = _git(root, "log", "-z", "--format=%x1e%H%x1f%cs%x1f%s", "--name-only", f"{since}..HEAD", "--",
+                *pathspecs)
+    commits = []
+    for block in text.split("\x1e")[1:]:
+        fields = block.split("\0")  # the header, then each changed path (the first after a newline)
+        sha, date, subject = fields[0].split("\x1f", 2)
+        changed = tuple(p.lstrip("\n") for p in fields[1:] if p.strip())
         commits.append(Commit(sha[:10], date, subject, changed))
     return commits
 
@@ -171,7 +174,6 @@ def ages(results_dir: Path, only: tuple[str, ...] = ()) -> list[dict]:
         results = [p for p in results if p.stem in only or p.name in only]
     if not results:
         raise AgeError(f"{results_dir}: no results files" + (f" named {', '.join(only)}" if only else ""))
-    data = data_paths(root)
     out = []
     for result in results:
         name = benchmark_of(result, scripts)
@@ -184,7 +186,7 @@ def ages(results_dir: Path, only: tuple[str, ...] = ()) -> list[dict]:
             continue
         code = sorted(p.relative_to(root).as_posix() for p in code_closure(root, scripts[name], benchmarks))
         code_commits = commits_since(root, stored[0], code)
-        data_commits = commits_since(root, stored[0], data)
+        data_commits = commits_since(root, stored[0], DATA_PATHSPECS)
         changed = sorted({p for c in code_commits for p in c.paths})
         row.update({"code_files": len(code), "code": _entry(code_commits), "data": _entry(data_commits),
                     "changed_files": changed})

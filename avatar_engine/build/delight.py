@@ -34,14 +34,15 @@ brightest-lit tenth; the light's colour is still read from the surer ones (over 
 far side of the head lights best the skin the photo shows at a slant: counted from 0.5, such a photo's level was
 read too high and the skin too dark (build_light, subject 3000 lit from its left: Delta E 5.17 -> 4.50 from
 the studio rebuild; side keys and casts 20/21 -> 21/21 within 5; the studio photos nearer the truth, build_texture
-L1 4.53 -> 4.23; the side keys' median 2.23 -> 2.64)."""
+L1 4.53 -> 4.23; the side keys' median worse, 2.23 -> 2.64)."""
 SKIN_SPECULAR = (0.033, 0.0222, 0.0212)
 """Linear albedo per channel that the skin's sheen adds to the reading, the same whatever the tone (about skin's
 Fresnel reflectance, 0.028, in the studio key's warm colour), taken off every texel (`without_sheen`;
 `scripts/calibrate_delight.py`). Without it dark skin came out 11% too light and very dark skin 20%: build_texture,
 studio light, Delta E of the mean albedo to the truth on dark skin 3.50 / 3.04 -> 0.91 / 0.34 (front, 15 degrees),
 median over every case 3.76 -> 2.60; the texture tests' dark head 2.83 -> 0.30. Re-run when the renderer's skin
-Fresnel was capped by its roughness at grazing views: red 0.027 -> 0.030, green and blue 0.024 -> 0.021."""
+Fresnel was capped by its roughness at grazing views: red 0.027 -> 0.030, green and blue 0.024 -> 0.021; re-run
+with `LEVEL_MIN_WEIGHT`: red 0.033, green 0.0222, blue 0.0212."""
 SPECULAR_MAX_SHARE = 0.5
 """The sheen never takes more than this share of a channel: a matte photo of very dark skin keeps its level."""
 SKIN_GAMUT = ((0.38, 0.85), (0.2, 0.75), (0.008, 0.7))
