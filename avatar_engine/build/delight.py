@@ -32,7 +32,7 @@ LEVEL_MIN_WEIGHT = 0.3
 """Texels the photo shows with at least this weight (facing the camera within about 71 degrees) count for the
 brightest-lit tenth; the light's colour is still read from the surer ones (over 0.5, about 68 degrees). A key on the
 far side of the head lights best the skin the photo shows at a slant: counted from 0.5, such a photo's level was
-read too high and the skin too dark (build_light, subject 3000 lit from its left: Delta E 5.17 -> 4.50 from
+read too low and the skin too dark (build_light, subject 3000 lit from its left: Delta E 5.17 -> 4.50 from
 the studio rebuild; side keys and casts 20/21 -> 21/21 within 5; the studio photos nearer the truth, build_texture
 L1 4.53 -> 4.23; the side keys' median worse, 2.23 -> 2.64)."""
 SKIN_SPECULAR = (0.033, 0.0222, 0.0212)
