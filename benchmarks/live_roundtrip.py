@@ -27,8 +27,6 @@ from avatar_engine.live import LiveAvatar, LiveOptions, LivePipeline, PipelineOp
 JUDGED = ("jawOpen", "eyeBlinkLeft", "eyeBlinkRight", "mouthSmileLeft", "mouthSmileRight", "browInnerUp",
           "mouthPucker", "mouthFunnel")
 MAE_MAX, R_MIN, ANGLE_MAX_DEG = 0.12, 0.85, 3.0
-REBUILD_PHOTO_SIZE = (512, 512)
-"""The render of a synthetic person that `--synthetic` rebuilds (as live_rebuild_reads.py does)."""
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -115,7 +113,9 @@ def main() -> None:
 
 def synthetic_avatars(seed: int, folder: Path) -> tuple[str, str]:
     """(the synthetic person's own avatar, the one `avatar build` makes from a 512x512 render of them), written as
-    .glb files into `folder`."""
+    .glb files into `folder`. The rebuild is made as live_rebuild_reads.py makes its rebuilds."""
+    from live_rebuild_reads import PHOTO_SIZE
+
     from avatar_engine.build.pipeline import Builder
     from avatar_engine.io import write_glb
     from avatar_engine.render.context import headless_context
@@ -125,7 +125,7 @@ def synthetic_avatars(seed: int, folder: Path) -> tuple[str, str]:
     own, rebuilt = folder / f"synthetic_{seed}.glb", folder / f"synthetic_{seed}_rebuilt.glb"
     write_glb(scene_avatar(scene), own)
     with Builder() as builder:
-        write_glb(builder.build(render_scene(headless_context(), scene, REBUILD_PHOTO_SIZE).image).avatar, rebuilt)
+        write_glb(builder.build(render_scene(headless_context(), scene, PHOTO_SIZE).image).avatar, rebuilt)
     return str(own), str(rebuilt)
 
 

@@ -29,6 +29,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from avatar_engine.paths import write_text_atomic
+
 PACKAGE = "avatar_engine"
 DATA_PATHSPECS = ("assets", "shaders", ":(exclude)*.md", ":(exclude)assets/NOTICE")
 """The package's data, as git pathspecs: model cards and the notice describe data without changing what a benchmark
@@ -174,6 +176,9 @@ def ages(results_dir: Path, only: tuple[str, ...] = ()) -> list[dict]:
         results = [p for p in results if p.stem in only or p.name in only]
     if not results:
         raise AgeError(f"{results_dir}: no results files" + (f" named {', '.join(only)}" if only else ""))
+    # several results files share a benchmark (the round trips, the fps runs) or a storing commit
+    closures: dict[str, list[str]] = {}
+    data_since: dict[str, list[Commit]] = {}
     out = []
     for result in results:
         name = benchmark_of(result, scripts)
@@ -184,9 +189,14 @@ def ages(results_dir: Path, only: tuple[str, ...] = ()) -> list[dict]:
             row["note"] = "no benchmark script matches its name" if name is None else "never committed"
             out.append(row)
             continue
-        code = sorted(p.relative_to(root).as_posix() for p in code_closure(root, scripts[name], benchmarks))
+        if name not in closures:
+            closures[name] = sorted(p.relative_to(root).as_posix()
+                                    for p in code_closure(root, scripts[name], benchmarks))
+        code = closures[name]
         code_commits = commits_since(root, stored[0], code)
-        data_commits = commits_since(root, stored[0], DATA_PATHSPECS)
+        if stored[0] not in data_since:
+            data_since[stored[0]] = commits_since(root, stored[0], DATA_PATHSPECS)
+        data_commits = data_since[stored[0]]
         changed = sorted({p for c in code_commits for p in c.paths})
         row.update({"code_files": len(code), "code": _entry(code_commits), "data": _entry(data_commits),
                     "changed_files": changed})
@@ -210,10 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(rows, indent=2)
     print(text)
     if args.out:
-        out = Path(args.out)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(text + "\n")
-        tmp.replace(out)
+        write_text_atomic(args.out, text + "\n")
     return 0
 
 
