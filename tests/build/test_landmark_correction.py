@@ -89,3 +89,51 @@ def test_script_output_loads_and_learns_a_linear_offset(tmp_path):
     observed, expected = samples["mediapipe"][7], samples["truth"][7]
     error = np.abs(learnt.landmarks(observed) - expected).max()
     assert error < LEARNT_TOL * np.abs(expected - observed).max(), error
+
+
+AUGMENT_TOL = 1e-9
+"""The closed-form refit and an explicit ridge over the augmented faces agree to rounding."""
+
+
+def _explicit_augmented_ridge(features, targets, penalty, weight, d_features, d_targets):
+    """A ridge with intercept over the faces plus every (face, change) pair, the pairs weighing `weight` faces in
+    all per face: what `augmented_ridge` stands for."""
+    n, m = len(features), len(d_features)
+    f = np.concatenate([features, (features[:, None] + d_features[None]).reshape(-1, features.shape[1])])
+    y = np.concatenate([targets, (targets[:, None] + d_targets[None]).reshape(-1, targets.shape[1])])
+    w = np.concatenate([np.ones(n), np.full(n * m, weight / m)])
+    f_mean, y_mean = w @ f / w.sum(), w @ y / w.sum()
+    fc, yc = f - f_mean, y - y_mean
+    coef = np.linalg.solve((fc * w[:, None]).T @ fc + penalty * np.eye(f.shape[1]), (fc * w[:, None]).T @ yc)
+    return coef, y_mean - f_mean @ coef
+
+
+def test_the_light_refit_is_the_ridge_over_faces_seen_under_each_light():
+    """`augmented_ridge` refits from the trained coefficients alone (the features are standardised principal
+    coordinates), exactly as a ridge over the training faces plus each face with each light change added; an
+    identity (unchanged by light) ignores the features the light moves."""
+    script = _script()
+    rng = np.random.default_rng(3)
+    n, k, m, penalty, weight = 40, 5, 6, 10.0, 0.5
+    raw = rng.normal(size=(n, k))
+    features, _ = np.linalg.qr(raw - raw.mean(0))  # orthonormal columns of mean 0
+    features = features * np.sqrt(n)  # F'F = n I: as train's standardised principal coordinates
+    assert np.allclose(features.T @ features, n * np.eye(k)) and np.allclose(features.mean(0), 0, atol=1e-12)
+    targets = features @ rng.normal(size=(k, 3)) + rng.normal(0, 0.3, (n, 3)) + [1.0, -2.0, 0.5]
+    mean, coef = script.ridge(features, targets, penalty)
+    d_features = rng.normal(0, 0.7, (m, k)) + 0.2
+    d_targets = rng.normal(0, 0.4, (m, 3))
+    for changes in (d_targets, np.zeros_like(d_targets)):
+        closed = script.augmented_ridge(coef, mean, n, penalty, weight, d_features,
+                                        None if not changes.any() else changes)
+        explicit = _explicit_augmented_ridge(features, targets, penalty, weight, d_features, changes)
+        assert np.abs(closed[0] - explicit[0]).max() < AUGMENT_TOL
+        assert np.abs(closed[1] - explicit[1]).max() < AUGMENT_TOL
+    # a target the light does not change, and a light that moves one feature alone: the weight on that feature
+    # shrinks; the others only lose some of the penalty's shrinkage (the faces count 1 + weight times)
+    direction = np.zeros((1, k))
+    direction[0, 0] = 3.0
+    heavy = 4.0
+    only_light = script.augmented_ridge(coef, mean, n, penalty, heavy, np.vstack([direction, -direction]), None)[0]
+    assert abs(only_light[0, 0]) < 0.2 * abs(coef[0, 0])
+    assert np.allclose(only_light[1:], coef[1:] * (1 + heavy) * (n + penalty) / ((1 + heavy) * n + penalty))
