@@ -14,7 +14,7 @@ render once, which compared a single noisy read with the photo's averaged one).
 metric's own noise (the rest render read again 3% brighter, `NOISE_GAIN`);
 (b) the rest face's scores: none above 0.3 except MediaPipe's biases on our head, measured on the untouched
 template, facing the camera and in each photo's own view (its pose biases the scores: a turned head reads as eyes
-looking sideways), and listed. Also the fitted weight of every true expression shape (the fit under-reads them:
+looking sideways), each with its left/right partner, and listed. Also the fitted weight of every true expression shape (the fit under-reads them:
 on our renders MediaPipe's scores for mild expressions correlate 0.03-0.26 with the truth, jawOpen 0.64, so the
 fit's expression prior is weak; a prior regressed from the landmarks raised nothing here and read grace_hopper's
 real squint as 0.07, so it was not kept).
@@ -60,7 +60,20 @@ NOISE_GAIN = 1.03
 """The metric's own noise: how far the rest face's landmark error moves when its render is read again 3% brighter
 (an invisible change that moves no landmark). A driven face worse than rest by less than that is a tie."""
 BIAS_MARGIN = 0.1
-"""A shape counts as biased when the untouched template reads above NEUTRAL_MAX - BIAS_MARGIN."""
+"""A shape counts as biased when the untouched template reads above NEUTRAL_MAX - BIAS_MARGIN, and so does its
+left/right partner: every read is the image averaged with its mirror, whose left shape is the right one, so one
+side's bias is the other's (the template in subject 3103's view read eyeLookDownLeft 0.204 and its right eye just
+under 0.2, and that subject's rest face 0.31 and 0.30)."""
+
+
+def with_partners(names) -> set[str]:
+    """The shapes `names` and their left/right partners."""
+    out = set(names)
+    for name in names:
+        for a, b in (("Left", "Right"), ("Right", "Left")):
+            if name.endswith(a) and name[: -len(a)] + b in ARKIT_NAMES:
+                out.add(name[: -len(a)] + b)
+    return out
 
 
 @dataclass(frozen=True)
@@ -112,7 +125,7 @@ def judge(ctx, landmarker, model, photo, biased, how: str = "perceive") -> dict:
         return {"error": "MediaPipe found no face on a render of the rebuilt head"}
     pose_bias = {} if template is None else {n: round(v, 3) for n, v in template.scores_by_name().items()
                                              if v > NEUTRAL_MAX - BIAS_MARGIN}
-    biased = set(biased) | set(pose_bias)
+    biased = with_partners(set(biased) | set(pose_bias))
     iod = seen.inter_ocular_px
 
     def landmark_error(face: Read) -> float:
