@@ -2,6 +2,7 @@
 
     python scripts/make_landmark_correction.py [--size 512] [--samples DIR]   # ~1 h on 2 cores; mediapipe, EGL
     python scripts/make_landmark_correction.py --samples DIR --only mild_25000   # one set (one per core), no training
+    python scripts/make_landmark_correction.py --light-only [--samples DIR]   # refit the shipped asset for light
 
 Each training subject is a random head-model identity (`avatar_engine.build.synthetic`: shape, skin, light, yaw up
 to +-30 degrees) rendered and run through the builder's perception (mirror-averaged MediaPipe). `SETS`: three
@@ -13,6 +14,9 @@ In a face frame (2-D similarity onto the mean MediaPipe face) two ridge regressi
 components of MediaPipe's shape (its 468 points and their relative depth) learn (a) true point - MediaPipe point,
 and (b) the identity parameters; the identity regression's 5-fold cross-validated error becomes the fit's prior
 standard deviation, and the offset regression's held-out error per landmark is kept as `offset_sigma`.
+Both regressions are then refitted for light (`light_invariant`, on the light set `LIGHT_SET`): as if every training
+face had also been photographed under hard side keys, which move MediaPipe's points and depths (the cross-validated
+errors are kept from before the refit).
 Training seeds must stay disjoint from the benchmarks' (build_accuracy uses 1000.., build_expression 3000..,
 tests use seeds < 100).
 Tried and not kept (validation seeds 1100-1139 and 1000-1019): a two-layer MLP instead of the ridge (overfits
