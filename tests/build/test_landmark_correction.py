@@ -58,6 +58,15 @@ def test_shipped_asset_loads_with_consistent_shapes():
             c.landmarks(_face_px(c))
 
 
+def test_shipped_asset_was_refitted_for_light():
+    """The asset is the training sets' regressions refitted for the light set at the script's weight: one written
+    by `train` alone rebuilt a face up to 1.08 mm away from itself under a hard side key (build_light.py)."""
+    from avatar_engine.build.landmark_model import CORRECTION_PATH
+
+    with np.load(CORRECTION_PATH) as d:
+        assert "light_weight" in d.files and float(d["light_weight"]) == pytest.approx(_script().LIGHT_WEIGHT)
+
+
 def test_correction_follows_the_face_frame():
     c = LandmarkCorrection.default()
     points = _face_px(c) + np.random.default_rng(0).normal(0, 1.5, (468, 2))
