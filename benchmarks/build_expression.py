@@ -12,12 +12,12 @@ builder read the photo (`perceive`: the image, its mirror and four shifted copie
 render once, which compared a single noisy read with the photo's averaged one).
 (a) mean landmark distance to the photo's landmarks (fraction of the inter-ocular distance), driven vs rest, and the
 metric's own noise (the rest render read again 3% brighter, `NOISE_GAIN`);
-(b) the rest face's scores: none above 0.3 except MediaPipe's biases on our head, measured on the untouched
-template, facing the camera and in each photo's own view (its pose biases the scores: a turned head reads as eyes
-looking sideways), each with its left/right partner, and listed. Also the fitted weight of every true expression shape (the fit under-reads them:
-on our renders MediaPipe's scores for mild expressions correlate 0.03-0.26 with the truth, jawOpen 0.64, so the
-fit's expression prior is weak; a prior regressed from the landmarks raised nothing here and read grace_hopper's
-real squint as 0.07, so it was not kept).
+(b) the rest face's scores: none above 0.3 except MediaPipe's biases on our head, measured on the untouched template,
+facing the camera and in each photo's own view (its pose biases the scores: a turned head reads as eyes looking
+sideways), each with its left/right partner, and listed. Also the fitted weight of every true expression shape (the
+fit under-reads them: on our renders MediaPipe's scores for mild expressions correlate 0.03-0.26 with the truth,
+jawOpen 0.64, so the fit's expression prior is weak; a prior regressed from the landmarks raised nothing here and read
+grace_hopper's real squint as 0.07, so it was not kept).
 """
 
 from __future__ import annotations

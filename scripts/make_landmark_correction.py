@@ -30,6 +30,7 @@ of the photo (its error is systematic: 0.3% spread against 3.7% error).
 from __future__ import annotations
 
 import argparse
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,7 @@ HARD_KEY_HEIGHT = 0.45
 """The hard keys come from above the face's side: `benchmarks/build_light.py` judges a key at 0.2, which the
 correction has then not seen."""
 LIGHT_NAME = f"light_{LIGHT_SET[0]}"
+"""The light set's name for --only and its cache file."""
 LIGHT_WEIGHT = 0.5
 """How many light-set changes the regressions are refitted as having seen, per training face (`light_invariant`)."""
 
@@ -244,6 +246,8 @@ def light_changes(arrays: dict[str, np.ndarray], light: dict[str, np.ndarray]) -
     for seed in np.unique(light["seed"]):
         rows = np.flatnonzero(light["seed"] == seed)
         own = rows[light["rig"][rows] == 0]
+        if len(own) == 0:
+            raise ValueError(f"the light set has no read of subject {seed} under its own light (rig 0)")
         for i in rows[light["rig"][rows] != 0]:
             d_features.append(features[i] - features[own[0]])
             d_offsets.append(offsets[i] - offsets[own[0]])
@@ -268,6 +272,8 @@ def augmented_ridge(coef: np.ndarray, mean: np.ndarray, n: int, penalty: float, 
     second = d_features.T @ d_features / m
     cross = d_features.T @ d_targets / m
     fy = (n + penalty) * coef
+    # the scatter of the n faces and the weight * n changed ones about their joint means, each part expanded in
+    # the moments (the faces' features sum to 0, so their cross terms with the changes vanish)
     s_ff = (n * (1 + weight) * np.eye(k) + n * np.outer(f_bar, f_bar)
             + weight * n * (second - np.outer(mu_f, f_bar) - np.outer(f_bar, mu_f) + np.outer(f_bar, f_bar)))
     s_fy = ((1 + weight) * fy + n * np.outer(f_bar, y_shift)
@@ -277,19 +283,21 @@ def augmented_ridge(coef: np.ndarray, mean: np.ndarray, n: int, penalty: float, 
 
 
 def light_invariant(arrays: dict[str, np.ndarray], light: dict[str, np.ndarray], n: int,
-                    weight: float = LIGHT_WEIGHT) -> dict[str, np.ndarray]:
+                    weight: float = LIGHT_WEIGHT, offset_ridge: float = OFFSET_RIDGE,
+                    identity_ridge: float = IDENTITY_RIDGE) -> dict[str, np.ndarray]:
     """Both regressions refitted (`augmented_ridge`) as if every training face had also been photographed under the
     light set's rigs: a hard side key moves MediaPipe's points and depths (toward the light), and the identity
     read from them followed, so one person rebuilt under two lights came out up to 1.08 mm apart. The identity
-    regression learns to ignore what the light changes; the offset regression learns to undo it."""
+    regression learns to ignore what the light changes; the offset regression learns to undo it. n and the
+    penalties must be the ones `train` fitted with (the closed form rests on them)."""
     d_features, d_offsets = light_changes(arrays, light)
     out = dict(arrays)
     out["identity_coef"], out["identity_mean"] = augmented_ridge(
         np.asarray(arrays["identity_coef"], np.float64), np.asarray(arrays["identity_mean"], np.float64), n,
-        IDENTITY_RIDGE, weight, d_features, None)
+        identity_ridge, weight, d_features, None)
     out["offset_coef"], out["offset_mean"] = augmented_ridge(
         np.asarray(arrays["offset_coef"], np.float64), np.asarray(arrays["offset_mean"], np.float64), n,
-        OFFSET_RIDGE, weight, d_features, d_offsets)
+        offset_ridge, weight, d_features, d_offsets)
     out["light_weight"] = np.array(weight)
     print(f"light set: {len(d_features)} changes from {len(np.unique(light['seed']))} subjects, refitted at weight "
           f"{weight}")
@@ -341,7 +349,8 @@ def main() -> None:
 def light_set(samples: str | None, size: int) -> dict[str, np.ndarray]:
     """The light set's reads (`collect_light`), kept in the --samples folder and read from it when there."""
     first, count = LIGHT_SET
-    cache = Path(samples) / f"{LIGHT_NAME}_{count}_{size}.npz" if samples else None
+    rigs = hashlib.sha256(repr((HARD_KEYS, HARD_KEY_HEIGHT)).encode()).hexdigest()[:8]  # new rigs, new file
+    cache = Path(samples) / f"{LIGHT_NAME}_{count}_{size}_{rigs}.npz" if samples else None
     if cache is not None and cache.exists():
         with np.load(cache) as d:
             return {k: d[k] for k in d.files}

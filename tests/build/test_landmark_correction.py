@@ -132,9 +132,8 @@ def test_the_light_refit_is_the_ridge_over_faces_seen_under_each_light():
     mean, coef = script.ridge(features, targets, penalty)
     d_features = rng.normal(0, 0.7, (m, k)) + 0.2
     d_targets = rng.normal(0, 0.4, (m, 3))
-    for changes in (d_targets, np.zeros_like(d_targets)):
-        closed = script.augmented_ridge(coef, mean, n, penalty, weight, d_features,
-                                        None if not changes.any() else changes)
+    for changes, given in ((d_targets, d_targets), (np.zeros_like(d_targets), None)):
+        closed = script.augmented_ridge(coef, mean, n, penalty, weight, d_features, given)
         explicit = _explicit_augmented_ridge(features, targets, penalty, weight, d_features, changes)
         assert np.abs(closed[0] - explicit[0]).max() < AUGMENT_TOL
         assert np.abs(closed[1] - explicit[1]).max() < AUGMENT_TOL
