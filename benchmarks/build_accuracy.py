@@ -31,8 +31,8 @@ import numpy as np
 from avatar_engine.build.fit import FitOptions, fit_landmarks
 from avatar_engine.build.perception import MAX_FACES, perceive
 from avatar_engine.build.rig import rigged_avatar
-from avatar_engine.build.synthetic import (EXPRESSION_KINDS, face_region, random_subject, render_subject,
-                                           subject_avatar, subject_view, true_posed)
+from avatar_engine.build.synthetic import (EXPRESSION_KINDS, face_region, random_subject, subject_photo, subject_view,
+                                           true_posed)
 from avatar_engine.errors import InputError
 from avatar_engine.head.geometry import similarity_fit
 from avatar_engine.head.model import HeadModel
@@ -40,7 +40,6 @@ from avatar_engine.perception import FaceLandmarkerOptions
 from avatar_engine.perception.choice import open_face_landmarker
 from avatar_engine.paths import write_text_atomic
 from avatar_engine.render.context import headless_context
-from avatar_engine.render.renderer import STUDIO_BACKDROP, Lighting, Renderer, RenderOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -103,11 +102,7 @@ def main() -> None:
         rng = np.random.default_rng(args.seed + k)
         subject = random_subject(rng, model, max_yaw=args.max_yaw, expression=args.expression)
         view = subject_view(subject, (args.size, args.size), model=model)
-        lights = (subject.key_light,) + Lighting().directions[1:]
-        with Renderer(ctx, RenderOptions(size=view.size, background=STUDIO_BACKDROP,
-                                         lighting=Lighting(directions=lights))) as renderer:
-            renderer.load(subject_avatar(subject, model))
-            photo = render_subject(renderer, subject, view)
+        photo = subject_photo(ctx, subject, view, model)
         t = time.perf_counter()
         try:
             seen = perceive(photo, landmarker)

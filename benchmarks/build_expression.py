@@ -33,7 +33,7 @@ import numpy as np
 
 from avatar_engine.build.fit import fit_landmarks
 from avatar_engine.build.image import load_photo
-from avatar_engine.build.perception import MAX_FACES, perceive
+from avatar_engine.build.perception import MAX_FACES, _score_mirror, perceive
 from avatar_engine.build.rig import rigged_avatar
 from avatar_engine.errors import InputError
 from avatar_engine.build.synthetic import random_subject, subject_photo, subject_view
@@ -67,13 +67,9 @@ under 0.2, and that subject's rest face 0.31 and 0.30)."""
 
 
 def with_partners(names) -> set[str]:
-    """The shapes `names` and their left/right partners."""
-    out = set(names)
-    for name in names:
-        for a, b in (("Left", "Right"), ("Right", "Left")):
-            if name.endswith(a) and name[: -len(a)] + b in ARKIT_NAMES:
-                out.add(name[: -len(a)] + b)
-    return out
+    """The shapes `names` and their left/right partners (the partners the builder's mirror averaging swaps)."""
+    partner = _score_mirror()
+    return set(names) | {ARKIT_NAMES[partner[ARKIT_NAMES.index(name)]] for name in names}
 
 
 @dataclass(frozen=True)

@@ -34,11 +34,10 @@ from result_file import emit, machine_record
 from avatar_engine.build.image import load_photo
 from avatar_engine.build.fit import FitOptions
 from avatar_engine.build.pipeline import Builder, BuildOptions
-from avatar_engine.build.synthetic import random_subject, render_subject, subject_avatar, subject_view
+from avatar_engine.build.synthetic import random_subject, subject_photo, subject_view
 from avatar_engine.head.model import HeadModel
 from avatar_engine.infer.session import BACKENDS
 from avatar_engine.render.context import headless_context
-from avatar_engine.render.renderer import STUDIO_BACKDROP, Lighting, Renderer, RenderOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 5.0
@@ -62,11 +61,7 @@ def subject_photos(count: int, seed: int, model: HeadModel) -> dict[str, np.ndar
     for k in range(count):
         subject = random_subject(np.random.default_rng(seed + k), model)
         view = subject_view(subject, (512, 512), model=model)
-        lights = (subject.key_light,) + Lighting().directions[1:]
-        with Renderer(ctx, RenderOptions(size=view.size, background=STUDIO_BACKDROP,
-                                         lighting=Lighting(directions=lights))) as renderer:
-            renderer.load(subject_avatar(subject, model))
-            photos[f"subject_{seed + k}"] = render_subject(renderer, subject, view)
+        photos[f"subject_{seed + k}"] = subject_photo(ctx, subject, view, model)
     ctx.release()
     return photos
 

@@ -108,9 +108,10 @@ def collect(first_seed: int, count: int, size: int, expression: str = "mild") ->
 def light_rigs(subject) -> dict[str, "Lighting"]:
     """The light set's rigs for one subject: its own key light (as the training sets' photos), the studio rig and
     the hard keys of `HARD_KEYS`, whose far side of the face is in deep shade."""
+    from avatar_engine.build.synthetic import subject_lighting
     from avatar_engine.render.renderer import Lighting
 
-    rigs = {"own": Lighting(directions=(subject.key_light,) + Lighting().directions[1:]), "studio": Lighting()}
+    rigs = {"own": subject_lighting(subject), "studio": Lighting()}
     for x in HARD_KEYS:
         rigs[f"hard{x:+.2f}"] = Lighting(directions=((x, HARD_KEY_HEIGHT, 0.3), (-0.8 * x, 0.05, 0.55),
                                                      (-0.2, 0.5, -0.85)),
@@ -232,10 +233,7 @@ def light_changes(arrays: dict[str, np.ndarray], light: dict[str, np.ndarray]) -
     (m, 936) in the face-frame offsets from MediaPipe's points to the true ones (the offset regression's target)."""
     from avatar_engine.build.landmark_model import LandmarkCorrection
 
-    fields = LandmarkCorrection.__dataclass_fields__
-    correction = LandmarkCorrection(identity_names=(), depth_weight=float(arrays["depth_weight"]),
-                                    **{k: np.asarray(v, np.float64) for k, v in arrays.items()
-                                       if k in fields and k not in ("identity_names", "depth_weight")})
+    correction = LandmarkCorrection.from_arrays(arrays, identity_names=())
     features, offsets = [], []
     for p, z, q in zip(light["mediapipe"], light["depth"], light["truth"]):
         f, (s, r, _) = correction._features(p, z)

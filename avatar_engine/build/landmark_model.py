@@ -187,12 +187,19 @@ class LandmarkCorrection:
     def load(path: Path) -> "LandmarkCorrection":
         """Read an asset written by scripts/make_landmark_correction.py."""
         with np.load(path) as d:
-            arrays = {k: d[k].astype(np.float64) for k in d.files if k not in ("identity_names", "training")}
+            arrays = {k: d[k] for k in d.files if k not in ("identity_names", "training")}
             names = tuple(str(n) for n in d["identity_names"])
+        return LandmarkCorrection.from_arrays(arrays, names)
+
+    @staticmethod
+    def from_arrays(arrays: dict[str, np.ndarray], identity_names: tuple[str, ...]) -> "LandmarkCorrection":
+        """A correction from the script's named arrays (as `train` returns them or an asset holds them); arrays that
+        are not fields (the refit's `light_weight`) are left out."""
         fields = LandmarkCorrection.__dataclass_fields__
-        depth_weight = float(arrays.pop("depth_weight", 0.0))
-        return LandmarkCorrection(identity_names=names, depth_weight=depth_weight,
-                                  **{k: v for k, v in arrays.items() if k in fields})
+        depth_weight = float(arrays.get("depth_weight", 0.0))
+        return LandmarkCorrection(identity_names=tuple(identity_names), depth_weight=depth_weight,
+                                  **{k: np.asarray(v, np.float64) for k, v in arrays.items()
+                                     if k in fields and k not in ("identity_names", "depth_weight")})
 
     def shape(self, points_px: np.ndarray, depth: np.ndarray | None = None
               ) -> tuple[np.ndarray, tuple[float, np.ndarray, np.ndarray]]:

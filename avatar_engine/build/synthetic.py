@@ -173,12 +173,18 @@ def face_region(model: HeadModel | None = None) -> np.ndarray:
     return np.flatnonzero(inside) + vs.start
 
 
+def subject_lighting(subject: Subject):
+    """The studio rig with the subject's own key light: how its photos are lit."""
+    from avatar_engine.render.renderer import Lighting
+
+    return Lighting(directions=(subject.key_light,) + Lighting().directions[1:])
+
+
 def subject_photo(ctx, subject: Subject, view: PhotoView, model: HeadModel | None = None) -> np.ndarray:
     """(h, w, 3) uint8 photo of the subject lit by its own key light on a studio backdrop (one renderer per call)."""
-    from avatar_engine.render.renderer import STUDIO_BACKDROP, Lighting, Renderer, RenderOptions
+    from avatar_engine.render.renderer import STUDIO_BACKDROP, Renderer, RenderOptions
 
-    lights = (subject.key_light,) + Lighting().directions[1:]
     with Renderer(ctx, RenderOptions(size=view.size, background=STUDIO_BACKDROP,
-                                     lighting=Lighting(directions=lights))) as renderer:
+                                     lighting=subject_lighting(subject))) as renderer:
         renderer.load(subject_avatar(subject, model))
         return render_subject(renderer, subject, view)
