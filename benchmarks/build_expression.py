@@ -1,6 +1,6 @@
 """Expression neutralised: the rebuilt head rests neutral and, driven by the photo's own scores, matches the photo.
 
-    python benchmarks/build_expression.py [--subjects 8] [--clear 8] [--seed 3000] [--size 512] [--read perceive|raw]
+    python benchmarks/build_expression.py [--subjects 32] [--clear 8] [--seed 3000] [--size 512] [--read perceive|raw]
                                           [--out result.json]
 
 Photos: known-truth subjects (random identities, `avatar_engine.build.synthetic`): a mild set (two movements up to
@@ -11,10 +11,12 @@ rendered from the photo's camera twice, at rest and with the fitted photo expres
 builder read the photo (`perceive`: the image, its mirror and four shifted copies, averaged; `--read raw` reads each
 render once, which compared a single noisy read with the photo's averaged one).
 (a) mean landmark distance to the photo's landmarks (fraction of the inter-ocular distance), driven vs rest, and the
-metric's own noise (the rest render read again 3% brighter, `NOISE_GAIN`);
+metric's own noise (the rest render read again 3% brighter, `NOISE_GAIN`), and, on the known-truth subjects, the
+rebuilt head driven with the true expression (`TRUTH_NOTE`: what the rest face took in);
 (b) the rest face's scores: none above 0.3 except MediaPipe's biases on our head, measured on the untouched template,
 facing the camera and in each photo's own view (its pose biases the scores: a turned head reads as eyes looking
-sideways), each with its left/right partner, and listed. Also the fitted weight of every true expression shape (the
+sideways), each with its left/right partner, and listed; on the known-truth subjects also against what their own
+rest face reads (`OWN_REST_NOTE`). Also the fitted weight of every true expression shape (the
 fit under-reads them: on our renders MediaPipe's scores for mild expressions correlate 0.03-0.26 with the truth,
 jawOpen 0.64, so the fit's expression prior is weak; a prior regressed from the landmarks raised nothing here and read
 grace_hopper's real squint as 0.07, so it was not kept).
@@ -66,6 +68,22 @@ side's bias is the other's (the template in subject 3103's view read eyeLookDown
 under 0.2, and that subject's rest face 0.31 and 0.30)."""
 
 
+TRUTH_NOTE = ("the rebuilt head driven with the photo's true expression instead of the fitted one: where that too "
+              "is no nearer the photo's landmarks than the rest face, the rest face took in the expression's motion "
+              "(the photo alone did not tell it from the person's shape), and no expression re-applied can beat it")
+
+
+OWN_REST_NOTE = ("as rest_reads_neutral, but a known-truth subject's rest face may also read what the person's own "
+                 "rest face reads (the photo rendered again without its expression, `own_rest_over_0.2`, with each "
+                 "shape's left/right partner): MediaPipe's bias on that face in that view, such as eyes read as "
+                 "looking down where the person's true gaze is level; the photos have no such reference")
+
+
+def truth_beats_rest(row: dict) -> bool:
+    errors = row["landmark_error_iod"]
+    return "truth_driven" in errors and errors["truth_driven"] < errors["rest"]
+
+
 def with_partners(names) -> set[str]:
     """The shapes `names` and their left/right partners (the partners the builder's mirror averaging swaps)."""
     partner = _score_mirror()
@@ -104,9 +122,13 @@ def read(renderer, landmarker, expression, view, how: str = "perceive", gain: fl
     return Read(faces[0].points[:, :2] * [w, h], faces[0].scores)
 
 
-def judge(ctx, landmarker, model, photo, biased, how: str = "perceive") -> dict:
+def judge(ctx, landmarker, model, photo, biased, how: str = "perceive", truth: Expression | None = None,
+          own_rest: np.ndarray | None = None) -> dict:
     """biased : the shapes MediaPipe reads on the untouched template facing the camera; the template rendered in
-    this photo's own view adds the ones its pose brings (a turned head reads as eyes looking sideways)."""
+    this photo's own view adds the ones its pose brings (a turned head reads as eyes looking sideways). truth : the
+    photo's true expression, when known: the rebuilt head is also driven with it (`TRUTH_NOTE`). own_rest : the
+    same photo without its expression, when known: what MediaPipe reads on the person's own rest face
+    (`OWN_REST_NOTE`)."""
     seen = perceive(photo, landmarker)
     fit = fit_landmarks(seen, model)
     avatar = rigged_avatar(model, fit.identity, fit.neutral_positions, hair=None)
@@ -115,6 +137,7 @@ def judge(ctx, landmarker, model, photo, biased, how: str = "perceive") -> dict:
         rest = read(renderer, landmarker, Expression(), fit.view, how)
         driven = read(renderer, landmarker, fit.photo_expression, fit.view, how)
         rest_brighter = read(renderer, landmarker, Expression(), fit.view, how, NOISE_GAIN)
+        true_driven = None if truth is None else read(renderer, landmarker, truth, fit.view, how)
         renderer.load(template_avatar(hair=None))
         template = read(renderer, landmarker, Expression(), fit.view, how)
     if rest is None or driven is None:
@@ -122,6 +145,15 @@ def judge(ctx, landmarker, model, photo, biased, how: str = "perceive") -> dict:
     pose_bias = {} if template is None else {n: round(v, 3) for n, v in template.scores_by_name().items()
                                              if v > NEUTRAL_MAX - BIAS_MARGIN}
     biased = with_partners(set(biased) | set(pose_bias))
+    own_bias = {}
+    if own_rest is not None:
+        try:
+            own = perceive(own_rest, landmarker)
+        except InputError:  # no face found on it: no reference, the template's biases alone
+            own_rest = None
+        else:
+            own_bias = {n: round(float(v), 3) for n, v in zip(ARKIT_NAMES, own.scores)
+                        if v > NEUTRAL_MAX - BIAS_MARGIN}
     iod = seen.inter_ocular_px
 
     def landmark_error(face: Read) -> float:
@@ -130,13 +162,19 @@ def judge(ctx, landmarker, model, photo, biased, how: str = "perceive") -> dict:
     rest_scores = rest.scores_by_name()
     over = {n: round(v, 3) for n, v in rest_scores.items() if v > NEUTRAL_MAX}
     noise = None if rest_brighter is None else round(abs(landmark_error(rest_brighter) - landmark_error(rest)), 5)
-    return {"landmark_error_iod": {"driven": landmark_error(driven), "rest": landmark_error(rest)},
+    errors = {"driven": landmark_error(driven), "rest": landmark_error(rest)}
+    if true_driven is not None:
+        errors["truth_driven"] = landmark_error(true_driven)
+    return {"landmark_error_iod": errors,
             "read_noise_iod": noise,
             "driven_better": landmark_error(driven) < landmark_error(rest),
             "rest_scores_over_0.3": over,
             "template_in_view_over_0.2": pose_bias,
             "rest_unbiased_over_0.3": sorted(set(over) - biased),
             "rest_reads_neutral": not (set(over) - biased),
+            **({"own_rest_over_0.2": own_bias,
+                "rest_reads_as_own_rest": not (set(over) - biased - with_partners(own_bias))}
+               if own_rest is not None else {}),
             "photo_scores_over_0.2": {n: round(float(v), 3) for n, v in zip(ARKIT_NAMES, seen.scores) if v > 0.2},
             "fitted_expression": {n: round(float(v), 3) for n, v in zip(ARKIT_NAMES, fit.photo_expression.weights)
                                   if v > 0.05},
@@ -145,7 +183,7 @@ def judge(ctx, landmarker, model, photo, biased, how: str = "perceive") -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subjects", type=int, default=8)
+    parser.add_argument("--subjects", type=int, default=32)
     parser.add_argument("--seed", type=int, default=3000)
     parser.add_argument("--clear", type=int, default=8, help="subjects with one clear expression each "
                         "(CLEAR_EXPRESSIONS in turn), seeds from --seed + 100")
@@ -175,7 +213,8 @@ def main() -> None:
         if clear is not None:
             subject = replace(subject, expression=Expression.from_names(clear))
         view = subject_view(subject, (args.size, args.size), model=model)
-        row = judge(ctx, landmarker, model, subject_photo(ctx, subject, view, model), bias, args.read)
+        row = judge(ctx, landmarker, model, subject_photo(ctx, subject, view, model), bias, args.read,
+                    subject.expression, subject_photo(ctx, replace(subject, expression=Expression()), view, model))
         true = subject.expression.named()
         fitted = row.get("fitted_expression", {})
         row = {"photo": f"subject seed {seed}", "set": kind, "yaw_deg": round(subject.yaw_deg, 1),
@@ -205,7 +244,13 @@ def main() -> None:
         "driven_worse_beyond_read_noise": [r["photo"] for r in ok if not r["driven_better"] and (
             r["landmark_error_iod"]["driven"] - r["landmark_error_iod"]["rest"] > noise_median)],
         "read_noise_iod": {"median": noise_median, "max": round(float(np.max(noises)), 5) if noises else None},
+        "truth_driven_better": {kind: f"{sum(truth_beats_rest(r) for r in ok if r['set'] == kind)} of "
+                                       f"{sum(r['set'] == kind for r in rows)}" for kind in ("mild", "clear")},
+        "truth_driven_note": TRUTH_NOTE,
         "rest_reads_neutral": f"{sum(r['rest_reads_neutral'] for r in ok)} of {len(rows)}",
+        "rest_reads_as_own_rest": f"{sum(r.get('rest_reads_as_own_rest', r['rest_reads_neutral']) for r in ok)} of "
+                                  f"{len(rows)}",
+        "rest_reads_as_own_rest_note": OWN_REST_NOTE,
         "landmark_error_iod_median": {
             "driven": round(float(np.median([r["landmark_error_iod"]["driven"] for r in ok])), 5),
             "rest": round(float(np.median([r["landmark_error_iod"]["rest"] for r in ok])), 5)},
