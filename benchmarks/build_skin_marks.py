@@ -46,7 +46,7 @@ from avatar_engine.render.camera import Camera
 from avatar_engine.render.context import headless_context
 
 sys.path.insert(0, str(Path(__file__).parent))
-from build_texture import TONES, render, truth_texture  # noqa: E402
+from build_texture import TONES, render, template_eyes, truth_texture  # noqa: E402
 
 MARK_RADII_M = (0.0015, 0.0025, 0.004)
 """Mark radii, in turn: a small mole, a mole, a large spot."""
@@ -173,7 +173,8 @@ def main() -> None:
             faces = landmarker.detect(rgb)
             points = faces[0].points[:, :2] * [size, size] if faces else None
             result = build_skin_texture(rgb, skin.positions, skin.uvs, skin.indices, skin.normals, view,
-                                        mask=rgba[..., 3] > 127, landmarks_px=points, occlusion=skin.occlusion)
+                                        mask=rgba[..., 3] > 127, landmarks_px=points, occlusion=skin.occlusion,
+                                        eyes=template_eyes())
             got = contrasts(result.texture, tm, where, marks)
             shown = facing_camera(marks, skin, view)
             kept = got[shown, 0] / true_contrast[shown]

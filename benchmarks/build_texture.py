@@ -32,6 +32,7 @@ from avatar_engine.build.records import PhotoView
 from avatar_engine.build.texture import build_skin_texture
 from avatar_engine.build.texture_fill import fill_base, seam_error
 from avatar_engine.build.texture_project import texel_map
+from avatar_engine.head.model import HeadModel
 from avatar_engine.head.template import default_materials, template_avatar
 from avatar_engine.paths import write_text_atomic
 from avatar_engine.records import Expression
@@ -55,6 +56,13 @@ YAWS = (-30.0, 0.0, 15.0, 30.0)
 def truth_texture(tone) -> np.ndarray:
     linear = fill_base().astype(np.float64) ** 2 * np.asarray(tone)
     return np.dstack([delight.albedo_to_texture(linear), np.full(linear.shape[:2], 255, np.uint8)])
+
+
+def template_eyes() -> np.ndarray:
+    """(2, 3) the template head's eyeball centres (right, left), as the builder hands its fitted head's to the
+    texture stage: where glasses may sit, found or not, the stage holds detail as before (`eye_detail_log`)."""
+    model = HeadModel.default()
+    return np.array([model.positions[model.part_slices(name)[0]].mean(0) for name in ("eye_R", "eye_L")])
 
 
 def render(ctx, avatar, camera, size, lighting=Lighting(), background=None) -> np.ndarray:
@@ -130,7 +138,8 @@ def main() -> None:
                 points = faces[0].points[:, :2] * [size[0], size[1]] if faces else None
                 t0 = time.perf_counter()
                 result = build_skin_texture(rgb, skin.positions, skin.uvs, skin.indices, skin.normals, view,
-                                            mask=mask, landmarks_px=points, occlusion=skin.occlusion)
+                                            mask=mask, landmarks_px=points, occlusion=skin.occlusion,
+                                            eyes=template_eyes())
                 seconds = time.perf_counter() - t0
                 tm = texel_map(skin.uvs, skin.indices, result.texture.shape[0])
                 covered = np.zeros(result.texture.shape[0] ** 2, bool)

@@ -98,9 +98,14 @@ class TextureOptions:
     """View-angle weight ramps from 0 to 1 over this range of cos(normal, view): grazing texels are smeared."""
     mirror_trust: float = 0.8
     """Weight of the mirrored side relative to a directly seen texel (it carries the other side's shading error)."""
-    outlier_log: float = 0.45
+    outlier_log: float = 1.0
     """Texels darker than the smooth skin tone by more than exp(this) fade out (hair, lip gap); brighter ones
-    only beyond twice this (highlights are mostly compressed, see `highlight_log`)."""
+    only beyond twice this (highlights are mostly compressed, see `highlight_log`). At 0.45 (before session 48) a
+    mole's core was rejected and filled with the skin's tone while its fainter edge stayed: a hollow ring, 2-3 of
+    14-15 marks in `benchmarks/build_skin_marks.py`, none at 1.0."""
+    eye_outlier_log: float = 0.45
+    """`outlier_log` where a pair of glasses may sit (`build.glasses.glasses_region`), found or not: thin metal
+    frames mostly go unfound (2 of 21), and there the stricter test keeps their rims off the skin."""
     chroma_log: float = 0.18
     """Plain-skin texels whose colour (log ratios between channels) departs from the tone by more than this fade."""
     reject_margin: int = 3
@@ -110,9 +115,14 @@ class TextureOptions:
     highlight_chroma_log: float = 0.3
     """...and a texel this far (log) above the tone takes the tone's colour, not the light's: a white shine on a lip
     kept at the compressed brightness reads as a grey-blue spot on the pink."""
-    detail_log: float = 0.15
-    """On plain skin, departures from the smooth tone times the default skin's structure (wrinkles, glasses
-    frames, stray shadows) are compressed to at most exp(this) either way."""
+    detail_log: float = 0.45
+    """On plain skin, departures from the smooth tone times the default skin's structure (moles, spots, wrinkles,
+    and also creases the key light shades and stray shadows) are compressed to at most exp(this) either way. At
+    0.15 (before session 48) a mole kept a median 0.31 of its contrast (`benchmarks/build_skin_marks.py`)."""
+    eye_detail_log: float = 0.15
+    """`detail_log` where a pair of glasses may sit, found or not (as `eye_outlier_log`): an unfound frame's rims
+    are detail too. Applied everywhere, 0.45 / 1.0 drew unfound frames' ghosts onto the skin (`build_glasses.py`:
+    line error 0.395 -> 0.467) and darkened the skin round bare eyes (Delta E p95 9.0 -> 9.95)."""
     tone_smoothness: float = 4.0
     """Mesh-Laplacian weight of the tone field that fills the unseen head: higher = more uniform."""
     hair_colors_out: bool = True
@@ -266,6 +276,11 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     if landmarks_px is not None:
         on_brows |= _photo_brows(landmarks_px, view.size, proj.xy[seen_ids])
     brows = on_brows
+    # where glasses may sit, found or not, detail is held as before moles were kept (`TextureOptions.eye_detail_log`)
+    near_eyes = np.zeros(len(seen_ids), bool)
+    if landmarks_px is not None and eyes is not None:
+        region = frames if frames is not None else glasses_region(eyes, view, landmarks_px)
+        near_eyes = _at_photo(region, proj.xy[seen_ids])
     weight0 = proj.weight[seen_ids].astype(np.float64)
     if lids is not None:  # folded lid skin: the photo shows a sliver of it, a blink spreads that over the eye
         weight0 = weight0 * (1 - np.clip(tmap.interpolate(np.asarray(lids, np.float64)[:, None], triangles,
@@ -296,7 +311,7 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         shade = np.exp(log_ratio - tone) @ delight.LUMA  # luminance over the smooth tone
         brows = _own_brows(on_brows, albedo, shade, tmap, seen_ids, opts)
         weight = weight0 * np.where(brows, 1.0, _skin_likelihood(log_ratio - tone, plain, weight0, tmap, seen_ids,
-                                                                 opts))
+                                                                 opts, near_eyes))
         # where the fitted light is near zero the division only amplifies noise
         lit = (shading / rho) @ delight.LUMA
         weight = weight * np.clip((lit / np.percentile(lit[good], 90) - 0.02) / 0.08, 0, 1)
@@ -316,7 +331,7 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     # on plain skin, what the photo adds to the default skin's structure is mostly not albedo at this scale:
     # creases shaded by the key light, glasses frames and their shadows, blur; keep it, but faint
     off = np.log(np.maximum(albedo, 1e-6) / np.maximum(base, 1e-4)) - tone
-    limit = np.full((len(off), 1), opts.detail_log)
+    limit = np.where(near_eyes, opts.eye_detail_log, opts.detail_log)[:, None]
     if folds is not None:  # where the photo's expression folds the skin, its detail is the fold's shade and sheen
         fold = np.clip(tmap.interpolate(np.asarray(folds, np.float64)[:, None], triangles, seen_ids), 0, 1)
         limit = limit * (1 - FOLD_FADE * fold)
@@ -457,27 +472,30 @@ def _shrinkage(before: np.ndarray, after: np.ndarray, triangles: np.ndarray) -> 
 
 
 def _skin_likelihood(off: np.ndarray, plain: np.ndarray, weight: np.ndarray, tmap: TexelMap, ids: np.ndarray,
-                     opts: TextureOptions) -> np.ndarray:
+                     opts: TextureOptions, near_eyes: np.ndarray | None = None) -> np.ndarray:
     """(s,) in [0, 1]: how much each texel of `ids` (s,) looks like the person's skin.
 
     off : (s, 3) log albedo over the smooth tone; plain : (s,) the default skin is plain skin there (not lips, brows);
-    weight : (s,) the photo's confidence before this test
+    weight : (s,) the photo's confidence before this test; near_eyes : (s,) bool where glasses may sit (their
+    stricter `eye_outlier_log`), None: nowhere
     """
     # each test removes at most half of the seen skin: a light the SH cannot follow (a hard side key) makes
     # whole regions look "off", and rejecting them all would leave nothing to fit
     seen = weight > 0.5 if np.count_nonzero(weight > 0.5) > 50 else weight > 0
 
-    def limit(values: np.ndarray, floor: float) -> float:
-        return max(floor, float(np.percentile(values[seen], 50)))
+    floor = opts.outlier_log if near_eyes is None else np.where(near_eyes, opts.eye_outlier_log, opts.outlier_log)
+
+    def limit(values: np.ndarray, floor: float | np.ndarray) -> float | np.ndarray:
+        return np.maximum(floor, float(np.percentile(values[seen], 50)))
 
     darker = np.maximum(-off, 0).max(1)
     brighter = np.where(plain, off.max(1), 0)
     chroma = np.where(plain, np.abs(off - off.mean(1, keepdims=True)).max(1), 0)
     # darker than the tone: hair, stubble shadow, the gap between the lips
-    d = limit(darker, opts.outlier_log)
+    d = limit(darker, floor)
     dark = np.exp(-np.maximum(darker - d, 0) ** 2 / (0.5 * d) ** 2)
     # brighter only counts on plain skin (a blurred brow in the photo reads brighter than the sharp base brow)
-    b = limit(brighter, 2 * opts.outlier_log)
+    b = limit(brighter, 2 * floor)
     bright = np.exp(-np.maximum(brighter - b, 0) ** 2 / (0.5 * b) ** 2)
     # a colour skin does not take (glasses frames, a hat, background)
     c = limit(chroma, opts.chroma_log)
@@ -610,6 +628,14 @@ def _own_brows(on_brows: np.ndarray, albedo: np.ndarray, shade: np.ndarray, tmap
     return brows
 
 
+def _at_photo(mask: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """(s,) bool: `mask` (h, w) at the photo positions xy (s, 2) (pixel centres at half-integers)."""
+    h, w = mask.shape
+    x = np.clip(np.round(xy[:, 0] - 0.5).astype(np.int64), 0, w - 1)
+    y = np.clip(np.round(xy[:, 1] - 0.5).astype(np.int64), 0, h - 1)
+    return mask[y, x]
+
+
 def _photo_brows(landmarks_px: np.ndarray, size: tuple[int, int], xy: np.ndarray) -> np.ndarray:
     """(s,) bool: the texels whose photo position xy (s, 2) lies on the person's brows (MediaPipe's brow outlines,
     widened by `BROW_MARGIN` of the face height)."""
@@ -619,10 +645,7 @@ def _photo_brows(landmarks_px: np.ndarray, size: tuple[int, int], xy: np.ndarray
     for outline in BROW_OUTLINES:
         brows |= polygon_mask((w, h), lm[list(outline)])
     margin = max(1, int(round(BROW_MARGIN * float(lm[CHIN, 1] - lm[FOREHEAD, 1]))))
-    brows = dilate_mask(brows, margin)
-    x = np.clip(np.round(xy[:, 0] - 0.5).astype(np.int64), 0, w - 1)
-    y = np.clip(np.round(xy[:, 1] - 0.5).astype(np.int64), 0, h - 1)
-    return brows[y, x]
+    return _at_photo(dilate_mask(brows, margin), xy)
 
 
 def _base_albedo(tmap: TexelMap) -> np.ndarray:

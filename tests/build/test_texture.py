@@ -495,8 +495,9 @@ def test_texture_from_fit_takes_the_skin_of_the_posed_head(scene, studio):
     occlusion = model_occlusion(model, rest)[:skin.vertex_count]
     blink = model.expression_offsets[[ARKIT_INDEX["eyeBlinkLeft"], ARKIT_INDEX["eyeBlinkRight"]]].sum(0)
     lids = folded_lids(rest, rest + blink, skin.indices)[:skin.vertex_count]
+    eyes = np.array([rest[model.part_slices(name)[0]].mean(0) for name in ("eye_R", "eye_L")])
     direct = build_skin_texture(rgb, skin.positions, skin.uvs, skin.indices, skin.normals, view, mask=mask,
-                                landmarks_px=points, occlusion=occlusion, lids=lids)
+                                landmarks_px=points, occlusion=occlusion, lids=lids, eyes=eyes)
     assert np.abs(again.texture.astype(int) - direct.texture).max() <= 1
 
 
