@@ -41,12 +41,12 @@ from avatar_engine.build.texture import build_skin_texture
 from avatar_engine.build.texture_project import texel_map
 from avatar_engine.head.model import HeadModel
 from avatar_engine.head.template import default_materials, template_avatar
-from avatar_engine.paths import write_text_atomic
 from avatar_engine.render.camera import Camera
 from avatar_engine.render.context import headless_context
 
 sys.path.insert(0, str(Path(__file__).parent))
 from build_texture import TONES, render, template_eyes, truth_texture  # noqa: E402
+from result_file import emit  # noqa: E402
 
 MARK_RADII_M = (0.0015, 0.0025, 0.004)
 """Mark radii, in turn: a small mole, a mole, a large spot."""
@@ -201,10 +201,7 @@ def main() -> None:
     result = {"benchmark": "build_skin_marks", "marks": len(marks), "seed": args.seed,
               "mark_radii_mm": [r * 1000 for r in MARK_RADII_M], "mark_darkness": list(MARK_DARKNESS),
               "cpu_count": os.cpu_count(), "machine": platform.machine(), "cases": cases}
-    text = json.dumps(result, indent=2)
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.out, text + "\n")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":
