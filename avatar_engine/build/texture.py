@@ -103,9 +103,11 @@ class TextureOptions:
     only beyond twice this (highlights are mostly compressed, see `highlight_log`). At 0.45 (before session 48) a
     mole's core was rejected and filled with the skin's tone while its fainter edge stayed: a hollow ring, 2-3 of
     14-15 marks in `benchmarks/build_skin_marks.py`, none at 1.0."""
-    eye_outlier_log: float = 0.45
+    strict_outlier_log: float = 0.45
     """`outlier_log` where a pair of glasses may sit (`build.glasses.glasses_region`), found or not: thin metal
-    frames mostly go unfound (2 of 21), and there the stricter test keeps their rims off the skin."""
+    frames mostly go unfound (2 of 21), and there the stricter test keeps their rims off the skin. Also off plain
+    skin (the lips): at 1.0 the line where the lips meet, the photo's shade, came out a dark line in their
+    texture."""
     chroma_log: float = 0.18
     """Plain-skin texels whose colour (log ratios between channels) departs from the tone by more than this fade."""
     reject_margin: int = 3
@@ -120,7 +122,7 @@ class TextureOptions:
     and also creases the key light shades and stray shadows) are compressed to at most exp(this) either way. At
     0.15 (before session 48) a mole kept a median 0.31 of its contrast (`benchmarks/build_skin_marks.py`)."""
     eye_detail_log: float = 0.15
-    """`detail_log` where a pair of glasses may sit, found or not (as `eye_outlier_log`): an unfound frame's rims
+    """`detail_log` where a pair of glasses may sit, found or not (as `strict_outlier_log`): an unfound frame's rims
     are detail too. Applied everywhere, 0.45 / 1.0 drew unfound frames' ghosts onto the skin (`build_glasses.py`:
     line error 0.395 -> 0.467) and darkened the skin round bare eyes (Delta E p95 9.0 -> 9.95)."""
     tone_smoothness: float = 4.0
@@ -477,13 +479,14 @@ def _skin_likelihood(off: np.ndarray, plain: np.ndarray, weight: np.ndarray, tma
 
     off : (s, 3) log albedo over the smooth tone; plain : (s,) the default skin is plain skin there (not lips, brows);
     weight : (s,) the photo's confidence before this test; near_eyes : (s,) bool where glasses may sit (their
-    stricter `eye_outlier_log`), None: nowhere
+    stricter `strict_outlier_log`, as off plain skin), None: nowhere
     """
     # each test removes at most half of the seen skin: a light the SH cannot follow (a hard side key) makes
     # whole regions look "off", and rejecting them all would leave nothing to fit
     seen = weight > 0.5 if np.count_nonzero(weight > 0.5) > 50 else weight > 0
 
-    floor = opts.outlier_log if near_eyes is None else np.where(near_eyes, opts.eye_outlier_log, opts.outlier_log)
+    strict = ~plain if near_eyes is None else near_eyes | ~plain
+    floor = np.where(strict, opts.strict_outlier_log, opts.outlier_log)
 
     def limit(values: np.ndarray, floor: float | np.ndarray) -> float | np.ndarray:
         return np.maximum(floor, float(np.percentile(values[seen], 50)))
