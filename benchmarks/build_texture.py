@@ -29,7 +29,7 @@ from PIL import Image
 
 from avatar_engine.build import delight
 from avatar_engine.build.records import PhotoView
-from avatar_engine.build.texture import build_skin_texture
+from avatar_engine.build.texture import build_skin_texture, eye_centres
 from avatar_engine.build.texture_fill import fill_base, seam_error
 from avatar_engine.build.texture_project import texel_map
 from avatar_engine.head.model import HeadModel
@@ -60,9 +60,9 @@ def truth_texture(tone) -> np.ndarray:
 
 def template_eyes() -> np.ndarray:
     """(2, 3) the template head's eyeball centres (right, left), as the builder hands its fitted head's to the
-    texture stage: where glasses may sit, found or not, the stage holds detail as before (`eye_detail_log`)."""
+    texture stage: where glasses may sit, found or not, the stage holds detail as before (`strict_detail_log`)."""
     model = HeadModel.default()
-    return np.array([model.positions[model.part_slices(name)[0]].mean(0) for name in ("eye_R", "eye_L")])
+    return eye_centres(model, model.positions)
 
 
 def render(ctx, avatar, camera, size, lighting=Lighting(), background=None) -> np.ndarray:

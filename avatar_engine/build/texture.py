@@ -121,7 +121,7 @@ class TextureOptions:
     """On plain skin, departures from the smooth tone times the default skin's structure (moles, spots, wrinkles,
     and also creases the key light shades and stray shadows) are compressed to at most exp(this) either way. At
     0.15 (before session 48) a mole kept a median 0.31 of its contrast (`benchmarks/build_skin_marks.py`)."""
-    eye_detail_log: float = 0.15
+    strict_detail_log: float = 0.15
     """`detail_log` where a pair of glasses may sit, found or not (as `strict_outlier_log`): an unfound frame's rims
     are detail too. Applied everywhere, 0.45 / 1.0 drew unfound frames' ghosts onto the skin (`build_glasses.py`:
     line error 0.395 -> 0.467) and darkened the skin round bare eyes (Delta E p95 9.0 -> 9.95)."""
@@ -278,7 +278,7 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     if landmarks_px is not None:
         on_brows |= _photo_brows(landmarks_px, view.size, proj.xy[seen_ids])
     brows = on_brows
-    # where glasses may sit, found or not, detail is held as before moles were kept (`TextureOptions.eye_detail_log`)
+    # where glasses may sit, found or not, detail is held as before moles were kept (`TextureOptions.strict_detail_log`)
     near_eyes = np.zeros(len(seen_ids), bool)
     if landmarks_px is not None and eyes is not None:
         region = frames if frames is not None else glasses_region(eyes, view, landmarks_px)
@@ -333,7 +333,7 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     # on plain skin, what the photo adds to the default skin's structure is mostly not albedo at this scale:
     # creases shaded by the key light, glasses frames and their shadows, blur; keep it, but faint
     off = np.log(np.maximum(albedo, 1e-6) / np.maximum(base, 1e-4)) - tone
-    limit = np.where(near_eyes, opts.eye_detail_log, opts.detail_log)[:, None]
+    limit = np.where(near_eyes, opts.strict_detail_log, opts.detail_log)[:, None]
     if folds is not None:  # where the photo's expression folds the skin, its detail is the fold's shade and sheen
         fold = np.clip(tmap.interpolate(np.asarray(folds, np.float64)[:, None], triangles, seen_ids), 0, 1)
         limit = limit * (1 - FOLD_FADE * fold)
@@ -441,10 +441,16 @@ def texture_from_fit(photo: np.ndarray, fit: FitResult, mask: np.ndarray | None 
     folds = expression_folds(fit.neutral_positions[vs], fit.posed_positions[vs], triangles)
     blink = model.expression_offsets[EYE_BLINKS].sum(0)
     lids = folded_lids(fit.posed_positions[vs], fit.neutral_positions[vs] + blink[vs], triangles)
-    eyes = np.array([fit.posed_positions[model.part_slices(name)[0]].mean(0) for name in ("eye_R", "eye_L")])
+    eyes = eye_centres(model, fit.posed_positions)
     return build_skin_texture(photo, fit.posed_positions[vs], model.uvs[vs], triangles, normals, fit.view,
                               mask=mask, landmarks_px=fit.landmarks_px, occlusion=occlusion, folds=folds,
                               lids=lids, eyes=eyes, options=options)
+
+
+def eye_centres(model: HeadModel, positions: np.ndarray) -> np.ndarray:
+    """(2, 3) the eyeballs' centres (right, left) in `positions` (the model's vertices, posed or not): the
+    texture stage's `eyes`, where a pair of glasses may sit."""
+    return np.array([positions[model.part_slices(name)[0]].mean(0) for name in ("eye_R", "eye_L")])
 
 
 def expression_folds(rest: np.ndarray, posed: np.ndarray, triangles: np.ndarray) -> np.ndarray:
@@ -474,18 +480,18 @@ def _shrinkage(before: np.ndarray, after: np.ndarray, triangles: np.ndarray) -> 
 
 
 def _skin_likelihood(off: np.ndarray, plain: np.ndarray, weight: np.ndarray, tmap: TexelMap, ids: np.ndarray,
-                     opts: TextureOptions, near_eyes: np.ndarray | None = None) -> np.ndarray:
+                     opts: TextureOptions, near_eyes: np.ndarray) -> np.ndarray:
     """(s,) in [0, 1]: how much each texel of `ids` (s,) looks like the person's skin.
 
     off : (s, 3) log albedo over the smooth tone; plain : (s,) the default skin is plain skin there (not lips, brows);
     weight : (s,) the photo's confidence before this test; near_eyes : (s,) bool where glasses may sit (their
-    stricter `strict_outlier_log`, as off plain skin), None: nowhere
+    stricter `strict_outlier_log`, as off plain skin)
     """
     # each test removes at most half of the seen skin: a light the SH cannot follow (a hard side key) makes
     # whole regions look "off", and rejecting them all would leave nothing to fit
     seen = weight > 0.5 if np.count_nonzero(weight > 0.5) > 50 else weight > 0
 
-    strict = ~plain if near_eyes is None else near_eyes | ~plain
+    strict = near_eyes | ~plain
     floor = np.where(strict, opts.strict_outlier_log, opts.outlier_log)
 
     def limit(values: np.ndarray, floor: float | np.ndarray) -> float | np.ndarray:

@@ -474,7 +474,7 @@ def test_white_hair_over_the_forehead_does_not_pale_the_skin(gl_context, scene, 
 def test_texture_from_fit_takes_the_skin_of_the_posed_head(scene, studio):
     """The FitResult adapter hands the same inputs as the direct call: same texture on the same photo."""
     from avatar_engine.build.records import FitResult
-    from avatar_engine.build.texture import folded_lids, texture_from_fit
+    from avatar_engine.build.texture import eye_centres, folded_lids, texture_from_fit
     from avatar_engine.head.arkit import ARKIT_INDEX
     from avatar_engine.head.model import HeadModel
     from avatar_engine.records import Expression
@@ -495,7 +495,7 @@ def test_texture_from_fit_takes_the_skin_of_the_posed_head(scene, studio):
     occlusion = model_occlusion(model, rest)[:skin.vertex_count]
     blink = model.expression_offsets[[ARKIT_INDEX["eyeBlinkLeft"], ARKIT_INDEX["eyeBlinkRight"]]].sum(0)
     lids = folded_lids(rest, rest + blink, skin.indices)[:skin.vertex_count]
-    eyes = np.array([rest[model.part_slices(name)[0]].mean(0) for name in ("eye_R", "eye_L")])
+    eyes = eye_centres(model, rest)
     direct = build_skin_texture(rgb, skin.positions, skin.uvs, skin.indices, skin.normals, view, mask=mask,
                                 landmarks_px=points, occlusion=occlusion, lids=lids, eyes=eyes)
     assert np.abs(again.texture.astype(int) - direct.texture).max() <= 1
