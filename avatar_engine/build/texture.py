@@ -75,6 +75,12 @@ EDGE_FEATHER = 10
 FEATHER_TEXELS = 2
 """The brows' edge, where plain skin's detail starts to fade, is spread by a box mean of this radius (at 1024,
 scaled with the size): a ramp about five texels across."""
+LIP_SHARE = 0.5
+"""Texels the default skin paints at least this much as lip (`synth.albedo.lip_weight`) are the lips..."""
+LIP_SEEN_MIN = 150
+"""...whose own colour is read when the photo shows at least this many of them well (at 1024; scales with area)..."""
+LIP_TONE_MAX = 3.0
+"""...within this many log units of the default lips' per channel (a red lipstick's green is about 2.5 below)."""
 FOLD_FADE = 0.7
 """Where the photo's expression folds the skin fully (`expression_folds`), detail on plain skin is held to this
 much less than `TextureOptions.detail_log`: the shade and sheen of a smile's nasolabial and cheek folds, a squint's
@@ -270,7 +276,11 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     n_tex = tmap.interpolate(normals, triangles, seen_ids)
     n_tex /= np.maximum(np.linalg.norm(n_tex, axis=1, keepdims=True), 1e-9)
     base_all = _browless_albedo(tmap)
-    base = base_all[seen_ids]
+    base = base0 = base_all[seen_ids]
+    # the lips are read against the default skin's lips until their own colour is known (`_lip_tone`)
+    lips_all = _lip_strength(tmap)
+    lips = lips_all[seen_ids]
+    lip_tone = np.zeros(3)
     # the person's own brows are albedo: not shadow or hair to reject, nor detail to fade, nor skin to fit the light
     # on. They may be on MediaPipe's brow outlines in the photo, or where the default skin paints its brows (the fit
     # puts the template's brow ridge on the person's)
@@ -293,7 +303,7 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     smoother = MeshSmoother(positions, triangles, tmap)
     reference = None
     # two rounds: fit the light, find what is not skin (hair, highlights) against the smooth tone, refit without it
-    for _ in range(2):
+    for round_ in range(2):
         good = (weight > 0.05) & ~brows
         pattern = base / np.average(base[good], axis=0, weights=weight[good])
         coeffs = delight.fit_shading(colors[good], n_tex[good], weight[good], pattern[good], area=area[good])
@@ -309,7 +319,7 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         reference = smoother.solve(v_data, v_weight, REFERENCE_TONE_SMOOTHNESS, np.median(log_ratio[sure], axis=0),
                                    tolerance=REFERENCE_TOLERANCE, start=reference)
         tone = smoother.to_texels(reference, seen_ids)
-        plain = (base / np.median(base[sure], axis=0)).min(1) > 0.6
+        plain = (base0 / np.median(base0[sure], axis=0)).min(1) > 0.6
         shade = np.exp(log_ratio - tone) @ delight.LUMA  # luminance over the smooth tone
         brows = _own_brows(on_brows, albedo, shade, tmap, seen_ids, opts)
         weight = weight0 * np.where(brows, 1.0, _skin_likelihood(log_ratio - tone, plain, weight0, tmap, seen_ids,
@@ -317,6 +327,12 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         # where the fitted light is near zero the division only amplifies noise
         lit = (shading / rho) @ delight.LUMA
         weight = weight * np.clip((lit / np.percentile(lit[good], 90) - 0.02) / 0.08, 0, 1)
+        if round_ == 0:
+            # the person's lips against the default skin's: read against those, paler lips were compressed as a
+            # highlight toward the default lips' colour and darker ones rejected as shadow, and unseen lips (a smile
+            # showing the teeth) filled with the default lips' colour (`benchmarks/build_lips.py`)
+            lip_tone = _lip_tone(log_ratio - tone, lips, weight0, opts.size)
+            base = base0 * np.exp(lips[:, None] * lip_tone)
     if frames is not None and on_brows.any():
         # a frame's rim across the brows (browline frames): what is left of them between the rims reads as patches
         # of skin, rim and brow; the default skin's brows are drawn instead
@@ -345,8 +361,9 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     kept = np.maximum(brows, _local_mean(brows.astype(np.float64), tmap, seen_ids, feather))
     fade = np.where(plain, 1.0 - kept, 0.0)
     albedo = albedo * np.exp((faint - off) * fade[:, None])
-    final, total = _complete(albedo, weight, seen_ids, base_all, tmap, smoother, opts, start=reference,
-                             fill=_base_albedo(tmap))
+    own_lips = np.exp(lips_all[:, None] * lip_tone)
+    final, total = _complete(albedo, weight, seen_ids, base_all * own_lips, tmap, smoother, opts, start=reference,
+                             fill=_base_albedo(tmap) * own_lips)
 
     texture = _padded_texture(final, tmap)
     face = (weight > 0.5 if np.count_nonzero(weight > 0.5) > 50 else weight > 0) & ~brows
@@ -593,6 +610,37 @@ def _brow_strength(tmap: TexelMap) -> np.ndarray:
 
 
 _BROWS: dict[tuple, np.ndarray] = {}
+
+
+def _lip_strength(tmap: TexelMap) -> np.ndarray:
+    """(t,) float32 in [0, 1]: how much of a lip the default skin paints at each covered texel (the
+    `synth.albedo.lip_weight` synthetic people's lips are painted by), cached per layout."""
+    if tmap.key not in _LIPS:
+        from avatar_engine.synth.albedo import lip_weight, srgb_to_linear
+
+        model = HeadModel.default()
+        vs, ts = model.part_slices("skin")
+        rest = tmap.interpolate(model.positions[vs].astype(np.float64), model.triangles[ts] - vs.start)
+        eye = model.joint_rest[model.joint_names.index("eye_L")]
+        base = srgb_to_linear(resize_nearest(fill_base(), tmap.size).reshape(-1, 3)[tmap.texels] * 255.0)
+        strength = lip_weight(base, rest, float(eye[1]), float(eye[2])).astype(np.float32)
+        strength.setflags(write=False)
+        _LIPS[tmap.key] = strength
+    return _LIPS[tmap.key]
+
+
+_LIPS: dict[tuple, np.ndarray] = {}
+
+
+def _lip_tone(off: np.ndarray, lips: np.ndarray, weight: np.ndarray, size: int) -> np.ndarray:
+    """(3,) log linear colour of the person's lips over the default skin's lips, beyond the skin's own tone: the
+    median of `off` ((s, 3) log albedo over the default skin times the smooth tone) over the lip texels (`lips` (s,)
+    lip share over `LIP_SHARE`) the photo shows well (`weight` (s,) over 0.5); zeros when it shows fewer than
+    `LIP_SEEN_MIN` (scaled to `size`). The median passes over the crease where the lips meet and a highlight."""
+    sure = (lips > LIP_SHARE) & (weight > 0.5)
+    if np.count_nonzero(sure) < LIP_SEEN_MIN * (size / 1024) ** 2:
+        return np.zeros(3)
+    return np.clip(np.median(off[sure], axis=0), -LIP_TONE_MAX, LIP_TONE_MAX)
 
 
 def _browless_albedo(tmap: TexelMap) -> np.ndarray:

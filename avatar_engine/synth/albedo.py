@@ -196,13 +196,25 @@ def random_look(rng: np.random.Generator, hair: HairStyle | None = None) -> Skin
                     hair=hair, seed=int(rng.integers(1 << 31)))
 
 
-def lip_mask(base: np.ndarray, surface: UVSurface) -> np.ndarray:
-    """(SIZE, SIZE) where the base texture's lips are: redder than skin, not the dark mouth inside, near the mouth."""
+def lip_weight(base: np.ndarray, positions: np.ndarray, eye_y: float, eye_z: float) -> np.ndarray:
+    """(...,) in [0, 1] where the base texture's lips are: redder than skin, not the dark mouth inside, near the
+    mouth. base : (..., 3) its linear colour; positions : (..., 3) the template's rest surface there; eye_y, eye_z :
+    the eyes' height and depth on it."""
     redness = (base[..., 0] - base[..., 1]) / np.maximum(base[..., 0], 1e-4)
     luminance = base @ np.array([0.2126, 0.7152, 0.0722], np.float32)
-    p = surface.positions
-    near = (np.abs(p[..., 0]) < 0.035) & (p[..., 1] < surface.eye_y - 0.04) & (p[..., 2] > surface.eye_z - 0.02)
-    return _smooth(0.62, 0.8, redness) * _smooth(0.03, 0.08, luminance) * near * surface.covered
+    p = positions
+    near = (np.abs(p[..., 0]) < 0.035) & (p[..., 1] < eye_y - 0.04) & (p[..., 2] > eye_z - 0.02)
+    return _smooth(0.62, 0.8, redness) * _smooth(0.03, 0.08, luminance) * near
+
+
+def lip_mask(base: np.ndarray, surface: UVSurface) -> np.ndarray:
+    """(SIZE, SIZE) `lip_weight` over the skin's UV layout (base : (SIZE, SIZE, 3) linear)."""
+    return lip_weight(base, surface.positions, surface.eye_y, surface.eye_z) * surface.covered
+
+
+def lip_zone(surface: UVSurface | None = None) -> np.ndarray:
+    """(SIZE, SIZE) float32 in [0, 1]: how much of each texel the painter paints in a look's lip colour."""
+    return _zones(surface or UVSurface.default()).lips
 
 
 @dataclass(frozen=True)
