@@ -217,6 +217,11 @@ def lip_zone(surface: UVSurface | None = None) -> np.ndarray:
     return _zones(surface or UVSurface.default()).lips
 
 
+def stubble_zone(surface: UVSurface | None = None) -> np.ndarray:
+    """(SIZE, SIZE) float32 in [0, 1]: where the painter lays a look's stubble (upper lip, chin, jaw, cheeks)."""
+    return _zones(surface or UVSurface.default()).stubble
+
+
 @dataclass(frozen=True)
 class _Zones:
     """What every look of one surface shares (float32 (SIZE, SIZE) weights, computed once per surface)."""
