@@ -33,6 +33,13 @@ STUBBLE = (48, 38, 32)
 """sRGB colour of the stubble's hairs."""
 
 
+def summary(rows: list[dict]) -> dict:
+    """The median Delta E of `rows` and the median share kept (None without stubble to keep)."""
+    kept = [r["kept"] for r in rows if r["kept"] is not None]
+    return {"delta_e_median": round(float(np.median([r["delta_e"] for r in rows])), 2),
+            "kept_median": round(float(np.median(kept)), 2) if kept else None}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--amounts", type=float, nargs="+", default=[0.0, 0.5, 1.0])
@@ -61,12 +68,7 @@ def main() -> None:
                 print(json.dumps(case), file=sys.stderr, flush=True)
     result = {"benchmark": "build_stubble", "size": args.size, "yaws": args.yaws, "skin": list(SKIN),
               "stubble_color": list(STUBBLE),
-              "by_amount": {str(a): {"delta_e_median": round(float(np.median([c["delta_e"] for c in cases
-                                                                               if c["stubble"] == a])), 2),
-                                     "kept_median": (round(float(np.median(k)), 2) if (k := [
-                                         c["kept"] for c in cases if c["stubble"] == a and c["kept"] is not None])
-                                                     else None)}
-                            for a in args.amounts},
+              "by_amount": {str(a): summary([c for c in cases if c["stubble"] == a]) for a in args.amounts},
               "delta_e_formula": "CIE76 between mean linear albedos over the painter's stubble zone",
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}, "cases": cases}
     emit(result, args.out)

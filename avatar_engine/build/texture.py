@@ -592,6 +592,16 @@ def _complete(albedo: np.ndarray, weight: np.ndarray, ids: np.ndarray, base: np.
     return filled, total
 
 
+def _template_surface(tmap: TexelMap) -> tuple[np.ndarray, float, float]:
+    """The template head at rest on the layout: (t, 3) its surface point at each covered texel, and its eyes' height
+    and depth (what the synthetic painter's brow and lip zones are functions of)."""
+    model = HeadModel.default()
+    vs, ts = model.part_slices("skin")
+    rest = tmap.interpolate(model.positions[vs].astype(np.float64), model.triangles[ts] - vs.start)
+    eye = model.joint_rest[model.joint_names.index("eye_L")]
+    return rest, float(eye[1]), float(eye[2])
+
+
 def _brow_strength(tmap: TexelMap) -> np.ndarray:
     """(t,) float32 in [0, 1]: how much of a brow the default skin paints at each covered texel (the same
     `synth.albedo.brow_mask` of the template's rest surface that `scripts/make_skin_texture.py` paints with),
@@ -599,11 +609,7 @@ def _brow_strength(tmap: TexelMap) -> np.ndarray:
     if tmap.key not in _BROWS:
         from avatar_engine.synth.albedo import brow_mask
 
-        model = HeadModel.default()
-        vs, ts = model.part_slices("skin")
-        rest = tmap.interpolate(model.positions[vs].astype(np.float64), model.triangles[ts] - vs.start)
-        eye = model.joint_rest[model.joint_names.index("eye_L")]
-        strength = brow_mask(rest, float(eye[1]), float(eye[2])).astype(np.float32)
+        strength = brow_mask(*_template_surface(tmap)).astype(np.float32)
         strength.setflags(write=False)
         _BROWS[tmap.key] = strength
     return _BROWS[tmap.key]
@@ -618,12 +624,8 @@ def _lip_strength(tmap: TexelMap) -> np.ndarray:
     if tmap.key not in _LIPS:
         from avatar_engine.synth.albedo import lip_weight, srgb_to_linear
 
-        model = HeadModel.default()
-        vs, ts = model.part_slices("skin")
-        rest = tmap.interpolate(model.positions[vs].astype(np.float64), model.triangles[ts] - vs.start)
-        eye = model.joint_rest[model.joint_names.index("eye_L")]
         base = srgb_to_linear(resize_nearest(fill_base(), tmap.size).reshape(-1, 3)[tmap.texels] * 255.0)
-        strength = lip_weight(base, rest, float(eye[1]), float(eye[2])).astype(np.float32)
+        strength = lip_weight(base, *_template_surface(tmap)).astype(np.float32)
         strength.setflags(write=False)
         _LIPS[tmap.key] = strength
     return _LIPS[tmap.key]
