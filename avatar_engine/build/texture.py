@@ -21,6 +21,8 @@ from avatar_engine.build.texture_fill import (MeshSmoother, dilate, fill_base, m
                                              resize_nearest)
 from avatar_engine.build.texture_project import (TexelMap, bilinear, box_blur, eye_openings, mouth_opening,
                                                  project_texels, texel_map)
+from avatar_engine.build.texture_stubble import beard_darkening, stubble_grain
+from avatar_engine.build.texture_stubble import stubble_tone as read_stubble
 from avatar_engine.errors import InputError
 from avatar_engine.head.arkit import EYE_BLINKS
 from avatar_engine.head.eyes import SCLERA_RGB
@@ -81,6 +83,13 @@ LIP_SEEN_MIN = 150
 """...whose own colour is read when the photo shows at least this many of them well (at 1024; scales with area)..."""
 LIP_TONE_MAX = 3.0
 """...within this many log units of the default lips' per channel (a red lipstick's green is about 2.5 below)."""
+LIP_FREE = 0.05
+"""Lip share under which a texel is no lip (the bare skin `texture_stubble` compares the beard zone with)."""
+STUBBLE_GRAIN_M = 0.0012
+"""Feature size (m) of the grain stubble is filled in with: about two texels at 1024, what a photo of a face a few
+hundred pixels wide resolves (`synth.albedo.NOISE_CELLS_M`)."""
+STUBBLE_GRAIN_SEED = 7
+
 FOLD_FADE = 0.7
 """Where the photo's expression folds the skin fully (`expression_folds`), detail on plain skin is held to this
 much less than `TextureOptions.detail_log`: the shade and sheen of a smile's nasolabial and cheek folds, a squint's
@@ -281,6 +290,11 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     lips_all = _lip_strength(tmap)
     lips = lips_all[seen_ids]
     lip_tone = np.zeros(3)
+    # so is a man's stubble, against the default skin's bare jaw (`texture_stubble`)
+    stubble_all = _stubble_strength(tmap)
+    stubble = stubble_all[seen_ids]
+    on_left = _template_surface(tmap)[0][seen_ids, 0] > 0  # the beard is read per side of the face
+    stubble_tone = np.zeros(3)
     # the person's own brows are albedo: not shadow or hair to reject, nor detail to fade, nor skin to fit the light
     # on. They may be on MediaPipe's brow outlines in the photo, or where the default skin paints its brows (the fit
     # puts the template's brow ridge on the person's)
@@ -302,8 +316,11 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     area = _texel_area(positions, uvs, triangles, tmap)[seen_ids]
     smoother = MeshSmoother(positions, triangles, tmap)
     reference = None
-    # two rounds: fit the light, find what is not skin (hair, highlights) against the smooth tone, refit without it
-    for round_ in range(2):
+    # two rounds: fit the light, find what is not skin (hair, highlights) against the smooth tone, refit without it;
+    # a third where stubble was found
+    for round_ in range(3):
+        if round_ == 2 and not stubble_tone.any():
+            break
         good = (weight > 0.05) & ~brows
         pattern = base / np.average(base[good], axis=0, weights=weight[good])
         coeffs = delight.fit_shading(colors[good], n_tex[good], weight[good], pattern[good], area=area[good])
@@ -332,7 +349,20 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
             # highlight toward the default lips' colour and darker ones rejected as shadow, and unseen lips (a smile
             # showing the teeth) filled with the default lips' colour (`benchmarks/build_lips.py`)
             lip_tone = _lip_tone(log_ratio - tone, lips, weight0, opts.size)
-            base = base0 * np.exp(lips[:, None] * lip_tone)
+            # the stubble darkens a zone as wide as the smooth tone's reach: read against the bare default skin it
+            # went into the tone and came out faint where the photo shows it, and the jaw's sides and the
+            # underside of the chin, which it does not show, were filled clean-shaven (`benchmarks/build_stubble.py`)
+            skin_beside = plain & ~brows & (lips < LIP_FREE)
+            beard = beard_darkening(log_ratio, stubble, skin_beside, weight, on_left, opts.size)
+            stubble_tone = read_stubble(beard)
+            base = base0 * np.exp(lips[:, None] * lip_tone + stubble[:, None] * stubble_tone)
+        elif round_ == 1 and stubble_tone.any():
+            # the first round's light took part of the zone's darkening for shade from above: the third round
+            # refits it on what the second left (0.4-0.6 of the stubble kept without, 0.7-0.95 with)
+            still = beard_darkening(log_ratio, stubble, skin_beside, weight, on_left, opts.size)
+            beard = beard if still is None else beard + still
+            stubble_tone = read_stubble(beard)
+            base = base0 * np.exp(lips[:, None] * lip_tone + stubble[:, None] * stubble_tone)
     if frames is not None and on_brows.any():
         # a frame's rim across the brows (browline frames): what is left of them between the rims reads as patches
         # of skin, rim and brow; the default skin's brows are drawn instead
@@ -361,9 +391,16 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     kept = np.maximum(brows, _local_mean(brows.astype(np.float64), tmap, seen_ids, feather))
     fade = np.where(plain, 1.0 - kept, 0.0)
     albedo = albedo * np.exp((faint - off) * fade[:, None])
-    own_lips = np.exp(lips_all[:, None] * lip_tone)
+    own_lips = np.exp(lips_all[:, None] * lip_tone + stubble_all[:, None] * stubble_tone)
+    fill = _base_albedo(tmap) * own_lips
+    if stubble_tone.any():
+        # stubble filled in as a smooth darkening reads as a shadow on the jaw: it gets the grain the photo shows
+        grain = stubble_grain(np.log(np.maximum(albedo, 1e-6) / np.maximum(base, 1e-4)) - tone, stubble,
+                              skin_beside, weight)
+        luma = -float(stubble_tone @ delight.LUMA)
+        fill = fill * np.exp((stubble_all * _stubble_noise(tmap) * grain / luma)[:, None] * stubble_tone)
     final, total = _complete(albedo, weight, seen_ids, base_all * own_lips, tmap, smoother, opts, start=reference,
-                             fill=_base_albedo(tmap) * own_lips)
+                             fill=fill)
 
     texture = _padded_texture(final, tmap)
     face = (weight > 0.5 if np.count_nonzero(weight > 0.5) > 50 else weight > 0) & ~brows
@@ -594,12 +631,18 @@ def _complete(albedo: np.ndarray, weight: np.ndarray, ids: np.ndarray, base: np.
 
 def _template_surface(tmap: TexelMap) -> tuple[np.ndarray, float, float]:
     """The template head at rest on the layout: (t, 3) its surface point at each covered texel, and its eyes' height
-    and depth (what the synthetic painter's brow and lip zones are functions of)."""
-    model = HeadModel.default()
-    vs, ts = model.part_slices("skin")
-    rest = tmap.interpolate(model.positions[vs].astype(np.float64), model.triangles[ts] - vs.start)
-    eye = model.joint_rest[model.joint_names.index("eye_L")]
-    return rest, float(eye[1]), float(eye[2])
+    and depth (what the synthetic painter's brow, lip and beard zones are functions of), cached per layout."""
+    if tmap.key not in _SURFACES:
+        model = HeadModel.default()
+        vs, ts = model.part_slices("skin")
+        rest = tmap.interpolate(model.positions[vs].astype(np.float64), model.triangles[ts] - vs.start)
+        rest.setflags(write=False)
+        eye = model.joint_rest[model.joint_names.index("eye_L")]
+        _SURFACES[tmap.key] = (rest, float(eye[1]), float(eye[2]))
+    return _SURFACES[tmap.key]
+
+
+_SURFACES: dict[tuple, tuple[np.ndarray, float, float]] = {}
 
 
 def _brow_strength(tmap: TexelMap) -> np.ndarray:
@@ -643,6 +686,37 @@ def _lip_tone(off: np.ndarray, lips: np.ndarray, weight: np.ndarray, size: int) 
     if np.count_nonzero(sure) < LIP_SEEN_MIN * (size / 1024) ** 2:
         return np.zeros(3)
     return np.clip(np.median(off[sure], axis=0), -LIP_TONE_MAX, LIP_TONE_MAX)
+
+
+def _stubble_strength(tmap: TexelMap) -> np.ndarray:
+    """(t,) float32 in [0, 1]: where a beard grows at each covered texel (`synth.albedo.stubble_weight`, the zone
+    synthetic people's stubble is painted on, less the lips), cached per layout."""
+    if tmap.key not in _STUBBLE:
+        from avatar_engine.synth.albedo import stubble_weight
+
+        strength = (stubble_weight(*_template_surface(tmap)) * (1 - _lip_strength(tmap))).astype(np.float32)
+        strength.setflags(write=False)
+        _STUBBLE[tmap.key] = strength
+    return _STUBBLE[tmap.key]
+
+
+_STUBBLE: dict[tuple, np.ndarray] = {}
+
+
+def _stubble_noise(tmap: TexelMap) -> np.ndarray:
+    """(t,) float32 fine noise of zero mean and unit spread over the template's rest surface (`solid_noise`, features
+    `STUBBLE_GRAIN_M` wide), cached per layout: the grain stubble is filled in with."""
+    if tmap.key not in _STUBBLE_NOISE:
+        from avatar_engine.synth.albedo import solid_noise
+
+        noise = solid_noise(_template_surface(tmap)[0], STUBBLE_GRAIN_M, STUBBLE_GRAIN_SEED)
+        noise = ((noise - noise.mean()) / max(float(noise.std()), 1e-6)).astype(np.float32)
+        noise.setflags(write=False)
+        _STUBBLE_NOISE[tmap.key] = noise
+    return _STUBBLE_NOISE[tmap.key]
+
+
+_STUBBLE_NOISE: dict[tuple, np.ndarray] = {}
 
 
 def _browless_albedo(tmap: TexelMap) -> np.ndarray:

@@ -207,6 +207,19 @@ def lip_weight(base: np.ndarray, positions: np.ndarray, eye_y: float, eye_z: flo
     return _smooth(0.62, 0.8, redness) * _smooth(0.03, 0.08, luminance) * near
 
 
+def stubble_weight(positions: np.ndarray, eye_y: float, eye_z: float) -> np.ndarray:
+    """(...,) in [0, 1] where a beard grows (upper lip, chin, jaw, the cheeks beside the mouth; the lips themselves
+    included: `stubble_zone` takes them out). positions : (..., 3) the template's rest surface; eye_y, eye_z : the
+    eyes' height and depth on it."""
+    p = positions
+    x, y, z = np.abs(p[..., 0]), p[..., 1], p[..., 2]
+    mouth_y = eye_y - 0.065
+    jaw = (1 - _smooth(mouth_y + 0.012, mouth_y + 0.022, y)) * _smooth(eye_z - 0.075, eye_z - 0.05, z)
+    cheeks_free = _smooth(mouth_y - 0.005, mouth_y + 0.02, y) * _smooth(0.018, 0.03, x)
+    neck_free = 1 - _smooth(mouth_y - 0.075, mouth_y - 0.06, y)  # below the chin line the beard thins out
+    return jaw * (1 - cheeks_free) * (1 - neck_free)
+
+
 def lip_mask(base: np.ndarray, surface: UVSurface) -> np.ndarray:
     """(SIZE, SIZE) `lip_weight` over the skin's UV layout (base : (SIZE, SIZE, 3) linear)."""
     return lip_weight(base, surface.positions, surface.eye_y, surface.eye_z) * surface.covered
@@ -249,11 +262,7 @@ def _zones(surface: UVSurface) -> _Zones:
     # nose and cheeks under the eyes, fading out toward the temples and the mouth
     freckles = (_smooth(eye_z - 0.02, eye_z, z) * _smooth(eye_y - 0.06, eye_y - 0.035, y)
                 * (1 - _smooth(eye_y - 0.012, eye_y + 0.004, y)) * (1 - _smooth(0.04, 0.062, x)) * covered)
-    mouth_y = eye_y - 0.065
-    jaw = (1 - _smooth(mouth_y + 0.012, mouth_y + 0.022, y)) * _smooth(eye_z - 0.075, eye_z - 0.05, z)
-    cheeks_free = _smooth(mouth_y - 0.005, mouth_y + 0.02, y) * _smooth(0.018, 0.03, x)
-    neck_free = 1 - _smooth(mouth_y - 0.075, mouth_y - 0.06, y)  # below the chin line the beard thins out
-    stubble = jaw * (1 - cheeks_free) * (1 - neck_free) * covered * (1 - lips)
+    stubble = stubble_weight(p, eye_y, eye_z) * covered * (1 - lips)
     texels = np.flatnonzero(covered)
     azimuth, polar = direction_angles(p.reshape(-1, 3)[texels].astype(np.float64) - scalp_centre(surface.joints))
     brows = np.zeros(covered.shape, np.float32)
