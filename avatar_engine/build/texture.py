@@ -21,7 +21,7 @@ from avatar_engine.build.texture_fill import (MeshSmoother, dilate, fill_base, m
                                              resize_nearest)
 from avatar_engine.build.texture_project import (TexelMap, bilinear, box_blur, eye_openings, mouth_opening,
                                                  project_texels, texel_map)
-from avatar_engine.build.texture_stubble import beard_darkening, stubble_grain
+from avatar_engine.build.texture_stubble import GRAIN_RELATIVE_MAX, beard_darkening, stubble_grain
 from avatar_engine.build.texture_stubble import stubble_tone as read_stubble
 from avatar_engine.errors import InputError
 from avatar_engine.head.arkit import EYE_BLINKS
@@ -357,11 +357,11 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
             stubble_tone = read_stubble(beard)
             base = base0 * np.exp(lips[:, None] * lip_tone + stubble[:, None] * stubble_tone)
         elif round_ == 1 and stubble_tone.any():
-            # the first round's light took part of the zone's darkening for shade from above: the third round
-            # refits it on what the second left (0.4-0.6 of the stubble kept without, 0.7-0.95 with)
+            # the first round's light took part of the zone's darkening for light from above: what the second
+            # still reads, against the zone darkened by what was taken, is added for a third (the margin is taken
+            # off the sum again, so a bare jaw's shade read just past it stays faint)
             still = beard_darkening(log_ratio, stubble, skin_beside, weight, on_left, opts.size)
-            beard = beard if still is None else beard + still
-            stubble_tone = read_stubble(beard)
+            stubble_tone = read_stubble(stubble_tone + (0.0 if still is None else still))
             base = base0 * np.exp(lips[:, None] * lip_tone + stubble[:, None] * stubble_tone)
     if frames is not None and on_brows.any():
         # a frame's rim across the brows (browline frames): what is left of them between the rims reads as patches
@@ -397,8 +397,8 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
         # stubble filled in as a smooth darkening reads as a shadow on the jaw: it gets the grain the photo shows
         grain = stubble_grain(np.log(np.maximum(albedo, 1e-6) / np.maximum(base, 1e-4)) - tone, stubble,
                               skin_beside, weight)
-        luma = -float(stubble_tone @ delight.LUMA)
-        fill = fill * np.exp((stubble_all * _stubble_noise(tmap) * grain / luma)[:, None] * stubble_tone)
+        relative = min(grain / -float(stubble_tone @ delight.LUMA), GRAIN_RELATIVE_MAX)
+        fill = fill * np.exp((stubble_all * _stubble_noise(tmap) * relative)[:, None] * stubble_tone)
     final, total = _complete(albedo, weight, seen_ids, base_all * own_lips, tmap, smoother, opts, start=reference,
                              fill=fill)
 

@@ -21,14 +21,20 @@ STUBBLE_SEEN_MIN = 2000
 shows about 28000 of the zone)."""
 STUBBLE_MIN_LOG = 0.1
 """Log luminance the beard zone must be darker than the face by (on its less dark side, `beard_darkening`) before
-it is read as stubble, and is read by that much less. Over 148 builds of bare faces (`benchmarks/build_texture.py`,
-`build_light.py --subjects 4`, `build_glasses.py`) the less dark side read from 0.062 darker to 0.2 lighter (over
-both sides together: up to 0.092 darker, a hard side key's shade); Grace Hopper and the astronaut 0.19 lighter. Half
-the painted stubble of `benchmarks/build_stubble.py` reads 0.11-0.13 darker, a quarter 0.01-0.05 (not read)."""
+it is read as stubble, and is read by that much less, so that a reading just past it stays faint. Over 148 builds of
+bare faces (`benchmarks/build_texture.py`, `build_light.py --subjects 4`, `build_glasses.py`) the less dark side
+read from 0.062 darker to 0.2 lighter (both sides together: up to 0.092 darker, a hard side key's shade); Grace
+Hopper and the astronaut 0.19 lighter; 33 bare synthetic people under the dataset's coloured lights
+(`avatar synth --texture`, seed 39000) down to 0.12 darker (scene 1). Their stubbled people (0.5-0.9 of the painter's
+stubble) read 0.10-0.25 darker, under 0.5 not at all; `benchmarks/build_stubble.py`'s half stubble 0.11-0.13, its
+full 0.33-0.39: the two overlap, and a grey jaw on a bare face is the worse mistake."""
 STUBBLE_TONE_MAX = 2.0
 """...and no more than this many log units per channel."""
 GRAIN_MAX = 0.3
-"""The most log luminance spread the grain is given (a beard's hair or a shadow's edge in the zone is not grain)."""
+"""The most log luminance spread the grain is given (a beard's hair or a shadow's edge in the zone is not grain)..."""
+GRAIN_RELATIVE_MAX = 1.0
+"""...and at most the stubble's own darkening: more made blotches paler than the bare skin beside them where a
+faint stubble was read in a grainy photo (`benchmarks/texture_net.py`'s sample 18)."""
 
 
 def beard_darkening(log_ratio: np.ndarray, stubble: np.ndarray, skin: np.ndarray, weight: np.ndarray,
@@ -52,8 +58,8 @@ def beard_darkening(log_ratio: np.ndarray, stubble: np.ndarray, skin: np.ndarray
 
 def stubble_tone(darker: np.ndarray | None) -> np.ndarray:
     """(3,) log linear colour of the stubble of a beard zone `darker` (`beard_darkening`) than the face: a darkening
-    beyond `STUBBLE_MIN_LOG` in luminance, by that much less (a bare jaw reads a few hundredths off either way, from
-    the light's fit); zeros for less, or none read."""
+    beyond `STUBBLE_MIN_LOG` in luminance, by that much less (a bare jaw reads up to a tenth darker, from the light's
+    fit); zeros for less, or none read."""
     luma = 0.0 if darker is None else float(darker @ delight.LUMA)
     if luma > -STUBBLE_MIN_LOG:
         return np.zeros(3)

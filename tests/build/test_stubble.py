@@ -17,10 +17,10 @@ from avatar_engine.synth.albedo import SkinLook, UVSurface, linear_to_srgb, pain
 SKIN = (226, 182, 160)
 STUBBLE = (48, 38, 32)
 KEPT_MIN = 0.6
-"""Share of the stubble's darkening (CIELAB L over the zone) the avatar keeps. build_stubble.py, full stubble: 0.81
-frontal, 0.92 at 20 degrees (0.32-0.42 before the stubble was read)."""
+"""Share of the stubble's darkening (CIELAB L over the zone) the avatar keeps. build_stubble.py, full stubble: 0.69
+frontal, 0.82 at 20 degrees (0.32-0.42 before the stubble was read)."""
 KEPT_SIDES_MIN = 0.5
-"""...on the jaw's sides (build_stubble.py: 0.82-0.90; 0.25-0.28 before, filled in clean-shaven)."""
+"""...on the jaw's sides (build_stubble.py: 0.69-0.78; 0.25-0.28 before, filled in clean-shaven)."""
 BARE_DELTA_E_MAX = 2.0
 """A bare face's beard zone against its truth (build_stubble.py 1.05-1.16, as before the stubble was read)."""
 
