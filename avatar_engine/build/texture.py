@@ -89,7 +89,7 @@ STUBBLE_GRAIN_M = 0.0012
 """Feature size (m) of the grain stubble is filled in with: about two texels at 1024, what a photo of a face a few
 hundred pixels wide resolves (`synth.albedo.NOISE_CELLS_M`)."""
 STUBBLE_GRAIN_SEED = 7
-
+"""Seed of that noise (any: it is the same for every build, a function of the template's surface)."""
 FOLD_FADE = 0.7
 """Where the photo's expression folds the skin fully (`expression_folds`), detail on plain skin is held to this
 much less than `TextureOptions.detail_log`: the shade and sheen of a smile's nasolabial and cheek folds, a squint's
@@ -293,7 +293,7 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     # so is a man's stubble, against the default skin's bare jaw (`texture_stubble`)
     stubble_all = _stubble_strength(tmap)
     stubble = stubble_all[seen_ids]
-    on_left = _template_surface(tmap)[0][seen_ids, 0] > 0  # the beard is read per side of the face
+    on_left = _on_left(tmap)[seen_ids]  # the beard is read per side of the face
     stubble_tone = np.zeros(3)
     # the person's own brows are albedo: not shadow or hair to reject, nor detail to fade, nor skin to fit the light
     # on. They may be on MediaPipe's brow outlines in the photo, or where the default skin paints its brows (the fit
@@ -631,18 +631,25 @@ def _complete(albedo: np.ndarray, weight: np.ndarray, ids: np.ndarray, base: np.
 
 def _template_surface(tmap: TexelMap) -> tuple[np.ndarray, float, float]:
     """The template head at rest on the layout: (t, 3) its surface point at each covered texel, and its eyes' height
-    and depth (what the synthetic painter's brow, lip and beard zones are functions of), cached per layout."""
-    if tmap.key not in _SURFACES:
-        model = HeadModel.default()
-        vs, ts = model.part_slices("skin")
-        rest = tmap.interpolate(model.positions[vs].astype(np.float64), model.triangles[ts] - vs.start)
-        rest.setflags(write=False)
-        eye = model.joint_rest[model.joint_names.index("eye_L")]
-        _SURFACES[tmap.key] = (rest, float(eye[1]), float(eye[2]))
-    return _SURFACES[tmap.key]
+    and depth (what the synthetic painter's brow, lip and beard zones are functions of)."""
+    model = HeadModel.default()
+    vs, ts = model.part_slices("skin")
+    rest = tmap.interpolate(model.positions[vs].astype(np.float64), model.triangles[ts] - vs.start)
+    eye = model.joint_rest[model.joint_names.index("eye_L")]
+    return rest, float(eye[1]), float(eye[2])
 
 
-_SURFACES: dict[tuple, tuple[np.ndarray, float, float]] = {}
+def _on_left(tmap: TexelMap) -> np.ndarray:
+    """(t,) bool: the covered texels on the template's left side (+x), cached per layout (the rest surface itself is
+    not: 58 MB at 2048)."""
+    if tmap.key not in _LEFT:
+        left = _template_surface(tmap)[0][:, 0] > 0
+        left.setflags(write=False)
+        _LEFT[tmap.key] = left
+    return _LEFT[tmap.key]
+
+
+_LEFT: dict[tuple, np.ndarray] = {}
 
 
 def _brow_strength(tmap: TexelMap) -> np.ndarray:
