@@ -24,10 +24,10 @@ STUBBLE_MIN_LOG = 0.1
 it is read as stubble, and is read by that much less, so that a reading just past it stays faint. Over 148 builds of
 bare faces (`benchmarks/build_texture.py`, `build_light.py --subjects 4`, `build_glasses.py`) the less dark side
 read from 0.062 darker to 0.2 lighter (both sides together: up to 0.092 darker, a hard side key's shade); Grace
-Hopper and the astronaut 0.19 lighter; 33 bare synthetic people under the dataset's coloured lights
-(`avatar synth --texture`, seed 39000) down to 0.12 darker (scene 1). Their stubbled people (0.5-0.9 of the painter's
-stubble) read 0.10-0.25 darker, under 0.5 not at all; `benchmarks/build_stubble.py`'s half stubble 0.11-0.13, its
-full 0.33-0.39: the two overlap, and a grey jaw on a bare face is the worse mistake."""
+Hopper and the astronaut 0.19 lighter; 37 bare synthetic people under the dataset's coloured lights
+(`avatar synth --texture`, seed 39000, scenes 0-48) down to 0.12 darker (scene 1). Of their stubbled people, 6 of 7
+with 0.5-0.9 of the painter's stubble and 1 of 5 with less read 0.10-0.25 darker; `benchmarks/build_stubble.py`'s
+half stubble 0.11-0.13, its full 0.33-0.39: the two overlap, and a grey jaw on a bare face is the worse mistake."""
 STUBBLE_TONE_MAX = 2.0
 """...and no more than this many log units per channel."""
 GRAIN_MAX = 0.3
