@@ -38,11 +38,13 @@ from avatar_engine.build.perception import EYE_CORNERS, perceive
 from avatar_engine.build.pipeline import Builder, BuildOptions
 from avatar_engine.build.render_check import check_render
 from avatar_engine.head.model import HeadModel
+from avatar_engine.head.template import default_materials
 from avatar_engine.records import Expression
 from avatar_engine.render.context import headless_context
 
 sys.path.insert(0, str(Path(__file__).parent))
 from build_hair import photo_path  # noqa: E402
+from build_lips import photo  # noqa: E402  (the template's studio photo)
 from result_file import emit  # noqa: E402
 
 UPPER, LOWER = 13, 14
@@ -89,9 +91,6 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "build_mouth_gap.json")
     args = parser.parse_args()
-    from build_lips import photo  # noqa: E402  (the template's studio photo)
-    from avatar_engine.head.template import default_materials
-
     ctx = headless_context()
     model = HeadModel.default()
     skin = default_materials()["skin"].texture

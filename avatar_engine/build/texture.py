@@ -355,14 +355,14 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
             skin_beside = plain & ~brows & (lips < LIP_FREE)
             beard = beard_darkening(log_ratio, stubble, skin_beside, weight, on_left, opts.size)
             stubble_tone = read_stubble(beard)
-            base = base0 * np.exp(lips[:, None] * lip_tone + stubble[:, None] * stubble_tone)
+            base = base0 * _own_colours(lips, lip_tone, stubble, stubble_tone)
         elif round_ == 1 and stubble_tone.any():
             # the first round's light took part of the zone's darkening for light from above: what the second
             # still reads, against the zone darkened by what was taken, is added for a third (the margin is taken
             # off the sum again, so a bare jaw's shade read just past it stays faint)
             still = beard_darkening(log_ratio, stubble, skin_beside, weight, on_left, opts.size)
             stubble_tone = read_stubble(stubble_tone + (0.0 if still is None else still))
-            base = base0 * np.exp(lips[:, None] * lip_tone + stubble[:, None] * stubble_tone)
+            base = base0 * _own_colours(lips, lip_tone, stubble, stubble_tone)
     if frames is not None and on_brows.any():
         # a frame's rim across the brows (browline frames): what is left of them between the rims reads as patches
         # of skin, rim and brow; the default skin's brows are drawn instead
@@ -391,15 +391,15 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     kept = np.maximum(brows, _local_mean(brows.astype(np.float64), tmap, seen_ids, feather))
     fade = np.where(plain, 1.0 - kept, 0.0)
     albedo = albedo * np.exp((faint - off) * fade[:, None])
-    own_lips = np.exp(lips_all[:, None] * lip_tone + stubble_all[:, None] * stubble_tone)
-    fill = _base_albedo(tmap) * own_lips
+    own = _own_colours(lips_all, lip_tone, stubble_all, stubble_tone)
+    fill = _base_albedo(tmap) * own
     if stubble_tone.any():
         # stubble filled in as a smooth darkening reads as a shadow on the jaw: it gets the grain the photo shows
         grain = stubble_grain(np.log(np.maximum(albedo, 1e-6) / np.maximum(base, 1e-4)) - tone, stubble,
                               skin_beside, weight)
         relative = min(grain / -float(stubble_tone @ delight.LUMA), GRAIN_RELATIVE_MAX)
         fill = fill * np.exp((stubble_all * _stubble_noise(tmap) * relative)[:, None] * stubble_tone)
-    final, total = _complete(albedo, weight, seen_ids, base_all * own_lips, tmap, smoother, opts, start=reference,
+    final, total = _complete(albedo, weight, seen_ids, base_all * own, tmap, smoother, opts, start=reference,
                              fill=fill)
 
     texture = _padded_texture(final, tmap)
@@ -693,6 +693,14 @@ def _lip_tone(off: np.ndarray, lips: np.ndarray, weight: np.ndarray, size: int) 
     if np.count_nonzero(sure) < LIP_SEEN_MIN * (size / 1024) ** 2:
         return np.zeros(3)
     return np.clip(np.median(off[sure], axis=0), -LIP_TONE_MAX, LIP_TONE_MAX)
+
+
+def _own_colours(lips: np.ndarray, lip_tone: np.ndarray, stubble: np.ndarray, stubble_tone: np.ndarray
+                 ) -> np.ndarray:
+    """(k, 3) what the default skin is multiplied by to be read as this person's: their lips' colour (`lip_tone`
+    (3,) log) where the default skin paints lips (`lips` (k,) share) and their stubble's (`stubble_tone`) over the
+    beard zone (`stubble` (k,) share)."""
+    return np.exp(lips[:, None] * lip_tone + stubble[:, None] * stubble_tone)
 
 
 def _stubble_strength(tmap: TexelMap) -> np.ndarray:

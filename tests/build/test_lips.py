@@ -5,15 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from painted_skin import SKIN, built_from, zone_lab
 
-from avatar_engine.build.hair_region import srgb_to_lab
-from avatar_engine.head.template import default_materials, template_avatar
-from avatar_engine.records import Expression
-from avatar_engine.render.camera import Camera
-from avatar_engine.render.renderer import STUDIO_BACKDROP, Renderer, RenderOptions
-from avatar_engine.synth.albedo import SkinLook, lip_zone, linear_to_srgb, paint_albedo
+from avatar_engine.synth.albedo import SkinLook, lip_zone, paint_albedo
 
-SKIN = (226, 182, 160)
 LIP_DELTA_E_MAX = 8.0
 """Mean lip albedo of the avatar against the truth's, CIELAB Delta E. build_lips.py: a pale lip 2.9-5.1 and a red
 lipstick 5.9-7.6, where the default lips' colour (times the skin's tone) read 14-16 and 18.6-19.7."""
@@ -22,23 +17,15 @@ TEETH_SMILE = {"mouthSmileLeft": 0.85, "mouthSmileRight": 0.85, "mouthUpperUpLef
 
 
 def lip_lab(texture: np.ndarray) -> np.ndarray:
-    """CIELAB of the mean linear albedo (the renderer's: texture value squared) over the painter's lip zone."""
-    linear = (texture[..., :3].astype(np.float64) / 255.0) ** 2
-    mean = linear[lip_zone() > 0.5].mean(0)
-    return srgb_to_lab(np.round(linear_to_srgb(mean[None])).astype(np.uint8))[0]
+    """CIELAB of the mean linear albedo over the painter's lip zone."""
+    return zone_lab(texture, lip_zone() > 0.5)
 
 
 @pytest.mark.parametrize("lips, expression", [((214, 150, 146), TEETH_SMILE), ((176, 32, 48), {})],
                          ids=["pale lips, a smile showing the teeth", "red lipstick, mouth shut"])
 def test_the_avatar_wears_the_persons_lips(gl_context, lips, expression):
-    import avatar_engine.build
-
     truth = paint_albedo(SkinLook(skin=SKIN, lips=lips, seed=1))
-    with Renderer(gl_context, RenderOptions(size=(512, 512), background=STUDIO_BACKDROP)) as renderer:
-        renderer.load(template_avatar(materials=default_materials(skin_texture=truth), hair=None))
-        renderer.render(Expression.from_names(expression), Camera(yaw_deg=10.0, distance=0.6))
-        photo = np.ascontiguousarray(renderer.read()[..., :3])
-    built = avatar_engine.build(photo).materials["skin"].texture
+    built = built_from(gl_context, truth, expression)
     shipped = paint_albedo(SkinLook(skin=SKIN, seed=1))  # the same person with the default skin's lips
     error = float(np.linalg.norm(lip_lab(built) - lip_lab(truth)))
     assert error < LIP_DELTA_E_MAX, (error, lip_lab(built), lip_lab(truth))

@@ -5,16 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from painted_skin import SKIN, built_from, zone_lab
 
-from avatar_engine.build.hair_region import srgb_to_lab
 from avatar_engine.build.texture_stubble import STUBBLE_MIN_LOG, beard_darkening, stubble_grain, stubble_tone
-from avatar_engine.head.template import default_materials, template_avatar
-from avatar_engine.records import Expression
-from avatar_engine.render.camera import Camera
-from avatar_engine.render.renderer import STUDIO_BACKDROP, Renderer, RenderOptions
-from avatar_engine.synth.albedo import SkinLook, UVSurface, linear_to_srgb, paint_albedo, stubble_zone
+from avatar_engine.synth.albedo import SkinLook, UVSurface, paint_albedo, stubble_zone
 
-SKIN = (226, 182, 160)
 STUBBLE = (48, 38, 32)
 KEPT_MIN = 0.6
 """Share of the stubble's darkening (CIELAB L over the zone) the avatar keeps. build_stubble.py, full stubble: 0.69
@@ -23,22 +18,6 @@ KEPT_SIDES_MIN = 0.5
 """...on the jaw's sides (build_stubble.py: 0.69-0.78; 0.25-0.28 before, filled in clean-shaven)."""
 BARE_DELTA_E_MAX = 2.0
 """A bare face's beard zone against its truth (build_stubble.py 1.05-1.16, as before the stubble was read)."""
-
-
-def zone_lab(texture: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """CIELAB of the mean linear albedo (the renderer's: texture value squared) over `where`."""
-    linear = (texture[..., :3].astype(np.float64) / 255.0) ** 2
-    return srgb_to_lab(np.round(linear_to_srgb(linear[where].mean(0)[None])).astype(np.uint8))[0]
-
-
-def built_from(gl_context, truth: np.ndarray) -> np.ndarray:
-    import avatar_engine.build
-
-    with Renderer(gl_context, RenderOptions(size=(512, 512), background=STUDIO_BACKDROP)) as renderer:
-        renderer.load(template_avatar(materials=default_materials(skin_texture=truth), hair=None))
-        renderer.render(Expression.from_names({}), Camera(yaw_deg=10.0, distance=0.6))
-        photo = np.ascontiguousarray(renderer.read()[..., :3])
-    return avatar_engine.build(photo).materials["skin"].texture
 
 
 @pytest.fixture(scope="module")
