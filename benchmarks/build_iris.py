@@ -10,7 +10,7 @@ units) and the subject's. `white_balance_from_sclera` says whether the eye white
 reading needs them).
 
 `--jpeg QUALITY` saves each photo as a JPEG with its colour at half resolution (4:2:0, as cameras and most
-editors save) and builds from the file. Found in session 51: at quality 85 the iris colour is read greyer (median
+editors save) and builds from it. Found in session 51: at quality 85 the iris colour is read greyer (median
 Delta E 4.4 -> 6.9 on the first 16 subjects; blue rose 36 -> 50 on seed 7014's olive iris). Most of it is the
 subsampling alone (at quality 100, 4:2:0 took that blue to 48, 4:4:4 left it at 36), and the iris ring's colour is
 a median: averaging each 2x2 block's colour moves colour between the iris's darker and lighter fibres, which keeps
@@ -24,13 +24,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import tempfile
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from jpeg_photo import jpeg_round_trip
 from result_file import emit
 
 from avatar_engine.build import texture
@@ -49,12 +47,6 @@ IRIS_PALETTE = ((60, 38, 20), (84, 58, 30), (110, 80, 45), (100, 95, 50), (80, 1
 def delta_e(a, b) -> float:
     lab = srgb_to_lab(np.clip(np.round(np.array([a, b], np.float64)), 0, 255).astype(np.uint8))
     return float(np.linalg.norm(lab[0] - lab[1]))
-
-
-def as_jpeg(photo: np.ndarray, quality: int, path: Path) -> Path:
-    """`photo` (h, w, 3) uint8 saved at `path` as a JPEG of `quality`, its colour subsampled 4:2:0."""
-    Image.fromarray(photo).save(path, "JPEG", quality=quality, subsampling="4:2:0")
-    return path
 
 
 def main() -> None:
@@ -79,7 +71,7 @@ def main() -> None:
     texture.build_skin_texture = kept
     rows, refused = [], []
     t0 = time.perf_counter()
-    with Builder(BuildOptions(hair=False)) as builder, tempfile.TemporaryDirectory() as scratch:
+    with Builder(BuildOptions(hair=False)) as builder:
         for k in range(args.subjects):
             seed = args.seed + k
             rng = np.random.default_rng(seed)
@@ -88,8 +80,8 @@ def main() -> None:
             iris = tuple(int(c) for c in np.clip(base * rng.uniform(0.85, 1.15, 3), 0, 255))
             subject = replace(subject, iris_rgb=iris)
             photo = subject_photo(ctx, subject, subject_view(subject, (512, 512), model=model), model)
-            if args.jpeg:  # built from the file, as a user's photo is
-                photo = as_jpeg(photo, args.jpeg, Path(scratch) / f"{seed}.jpg")
+            if args.jpeg:
+                photo = jpeg_round_trip(photo, args.jpeg)
             try:
                 builder.build(photo)
             except InputError as exc:

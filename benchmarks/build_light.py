@@ -1,6 +1,6 @@
 """Same person under other light: the rebuilt face and skin of a photo vs the same photo relit or colour-cast.
 
-    python benchmarks/build_light.py [--subjects 3] [--save DIR] [--out result.json]
+    python benchmarks/build_light.py [--subjects 3] [--save DIR] [--jpeg 85] [--out result.json]
 
 Photos: grace_hopper.jpg, and known-truth renders of `avatar_engine.build.synthetic` subjects (512x512). Variants:
 - grace_hopper: synthetic side shading (linear light falls to `RAMP_FLOOR` from the face's midline to one edge,
@@ -14,6 +14,8 @@ original photo's rebuild: the rest face over the face region after a similarity 
 and the mean albedo of the skin the original shows well (texels seen > 0.5 in the original's texture), as
 CIE76 Delta E (CIELAB, D65, of the mean linear albedo). Targets: face median <= 1 mm, Delta E <= 5. For renders,
 Delta E of each rebuild to the true albedo is reported too (`delta_e_to_truth`).
+--jpeg QUALITY passes every photo, the original and each variant, through a JPEG of that quality with its colour
+at half resolution (4:2:0), as a camera or an editor saves it (session 51: `build_light_jpeg85.json`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from jpeg_photo import jpeg_round_trip
 from PIL import Image
 from result_file import emit, machine_record
 
@@ -126,11 +129,13 @@ def stats(values) -> dict[str, float]:
 class Rebuilder:
     """Fit + texture of one photo (hair and rig do not enter these figures)."""
 
-    def __init__(self, model: HeadModel) -> None:
-        self.model = model
+    def __init__(self, model: HeadModel, jpeg: int | None = None) -> None:
+        self.model, self.jpeg = model, jpeg
         self.builder = Builder(BuildOptions(texture=False, hair=False), model=model)
 
     def __call__(self, photo: np.ndarray):
+        if self.jpeg:  # saved as a camera or an editor saves it, original and variants alike
+            photo = jpeg_round_trip(photo, self.jpeg)
         fit = self.builder.build(photo).fit
         return fit, texture_from_fit(photo, fit, model=self.model)
 
@@ -172,6 +177,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=3000)
     parser.add_argument("--max-yaw", type=float, default=20.0)
     parser.add_argument("--save", type=Path, help="directory for the variant photos and albedos as PNG")
+    parser.add_argument("--jpeg", type=int, metavar="QUALITY",
+                        help="pass every photo through a JPEG of this quality, its colour at half resolution (4:2:0)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "build_light.json")
     args = parser.parse_args()
     if args.save:
@@ -180,7 +187,7 @@ def main() -> None:
     load_before = os.getloadavg()
     model = HeadModel.default()
     face = face_region(model)
-    rebuild = Rebuilder(model)
+    rebuild = Rebuilder(model, args.jpeg)
     rows = []
 
     import matplotlib
@@ -228,6 +235,7 @@ def main() -> None:
     criterion = [r for r in done if not r["variant"].startswith(STRESS_KINDS)]
     result = {
         "benchmark": "build_light",
+        "jpeg_quality": args.jpeg,
         "targets": {"face_mm_median": FACE_TARGET_MM, "delta_e_cie76": DELTA_E_TARGET},
         "summary": {
             "face_mm_median": stats([r["face_mm_median"] for r in done]),

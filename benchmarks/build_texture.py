@@ -1,6 +1,6 @@
 """Texture stage on known truth: albedo error, seams, and the same skin under other light.
 
-    python benchmarks/build_texture.py [--size 512] [--save DIR] [--photo PATH --fit FIT.npz] [--out result.json]
+    python benchmarks/build_texture.py [--size 512] [--save DIR] [--jpeg 85] [--out result.json]
 
 The template head (no hair) wears a known albedo (the shipped skin structure, or a darker tint of it), is rendered
 through a PhotoView under studio, hard side and warm (tungsten) light, at several yaws, and with an image-editor
@@ -11,6 +11,8 @@ beyond the truth's on the same edge), the mean skin albedo's Delta E (CIELAB) to
 and, per relit case, Delta E to the studio rebuild of the same pose (the 'same person under other light' check).
 Mean landmarks for white balance and iris colour come from MediaPipe run on each render. Timings are wall-clock
 on whatever machine runs it (2 shared cores here: noisy).
+--jpeg QUALITY passes every photo, casts included, through a JPEG of that quality with its colour at half
+resolution (4:2:0), as a camera or an editor saves it (session 51: `build_texture_jpeg85.json`).
 --save writes, per case, the photo, the recovered albedo, and front / three-quarter studio re-renders as PNG.
 """
 
@@ -25,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from jpeg_photo import jpeg_round_trip
 from PIL import Image
 
 from avatar_engine.build import delight
@@ -104,6 +107,9 @@ def main() -> None:
     parser.add_argument("--save", type=Path, help="directory for PNGs to look at")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "build_texture.json")
     parser.add_argument("--quick", action="store_true", help="light skin, yaws 0 and 30 only")
+    parser.add_argument("--jpeg", type=int, metavar="QUALITY",
+                        help="pass every photo (casts included) through a JPEG of this quality, its colour at half "
+                             "resolution (4:2:0), as cameras and editors save them")
     args = parser.parse_args()
     ctx = headless_context()
     from avatar_engine.perception import FaceLandmarker
@@ -132,6 +138,8 @@ def main() -> None:
             for cast_name, cast in CASTS.items():
                 rgb, mask = photos["studio"]
                 photos[cast_name] = (np.clip(np.round(rgb * np.array(cast)), 0, 255).astype(np.uint8), mask)
+            if args.jpeg:
+                photos = {name: (jpeg_round_trip(rgb, args.jpeg), mask) for name, (rgb, mask) in photos.items()}
             studio_result = None
             for light_name, (rgb, mask) in photos.items():
                 faces = landmarker.detect(rgb)
@@ -181,7 +189,8 @@ def main() -> None:
             "skin tone uncertain" in w for w in c["warnings"]) for c in cases),
         "seconds_median": round(float(np.median([c["seconds"] for c in cases])), 2),
     }
-    result = {"benchmark": "build_texture", "photo_size": list(size), "cpu_count": os.cpu_count(),
+    result = {"benchmark": "build_texture", "photo_size": list(size), "jpeg_quality": args.jpeg,
+              "cpu_count": os.cpu_count(),
               "machine": platform.machine(), "gl_renderer": ctx.info["GL_RENDERER"], "summary": summary,
               "cases": cases}
     text = json.dumps(result, indent=2)
