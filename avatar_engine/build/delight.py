@@ -14,8 +14,11 @@ follows the default skin's pattern (lips, brows) times one unknown colour, and t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from avatar_engine.build import jpeg_chroma
 from avatar_engine.build.image import LUMA
 from avatar_engine.build.texture_project import EYE_CONTOURS, point_in_polygon
 from avatar_engine.head.geometry import sh_basis
@@ -65,6 +68,9 @@ FIT_SAMPLES = 12000
 
 # MediaPipe face-mesh iris rings (indices into the 478 landmarks; the eye outlines are texture_project.EYE_CONTOURS)
 IRISES = ((468, 469, 470, 471, 472), (473, 474, 475, 476, 477))
+EYE_COLOUR_MARGIN = 4
+"""Pixels around each eye's box read with it: the neighbourhood a JPEG mixed the whites' colour with
+(`jpeg_chroma.unmixed_colours`)."""
 SKIN_PATCHES = (50, 280, 205, 425, 151)
 """Cheek and forehead landmarks where plain skin is sampled to check the eye whites against."""
 SCLERA_VS_SKIN = 0.85
@@ -142,11 +148,25 @@ def fit_shading(colors: np.ndarray, normals: np.ndarray, weights: np.ndarray, pa
     return coeffs
 
 
-def _eye_pixels(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
-    """Display colours (n, 3) float inside both eye contours and outside the irises, catchlights (every channel
-    clipped) left out: eye whites, with lid skin and lashes at the contours' edges."""
+@dataclass(frozen=True)
+class EyePixels:
+    """Display colours inside both eye openings, outside the irises (`_eye_pixels`)."""
+
+    colours: np.ndarray
+    """colours : (n, 3) float, 0-255."""
+    mixed: bool
+    """Whether a JPEG mixed their colour with their neighbours' (`jpeg_chroma`): then the least saturated are not
+    the cleanest whites but those most mixed with the lashes and irises."""
+
+    def __len__(self) -> int:
+        return len(self.colours)
+
+
+def _eye_pixels(photo: np.ndarray, landmarks_px: np.ndarray) -> EyePixels:
+    """The display colours inside both eye contours and outside the irises, catchlights (every channel clipped)
+    left out: eye whites, with lid skin and lashes at the contours' edges."""
     h, w = photo.shape[:2]
-    samples = []
+    samples, mixed = [], []
     clipped = (photo >= 252).all(-1)
     for contour, iris in zip(EYE_CONTOURS, IRISES):
         poly = landmarks_px[list(contour)]
@@ -161,14 +181,27 @@ def _eye_pixels(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
         inside = point_in_polygon(xx.ravel(), yy.ravel(), poly)
         outside_iris = np.hypot(xx.ravel() - centre[0], yy.ravel() - centre[1]) > 1.15 * radius
         ok = inside & outside_iris & ~clipped[y0:y1 + 1, x0:x1 + 1].ravel()
-        samples.append(photo[y0:y1 + 1, x0:x1 + 1].reshape(-1, 3)[ok].astype(np.float64))
-    return np.concatenate(samples) if samples else np.zeros((0, 3))
+        # a JPEG mixed the whites' colour with the lashes' and the iris's beside them: read with a margin, unmixed
+        m = EYE_COLOUR_MARGIN
+        bx0, by0, bx1, by1 = max(x0 - m, 0), max(y0 - m, 0), min(x1 + m, w - 1), min(y1 + m, h - 1)
+        colours, was_mixed = jpeg_chroma.unmixed_colours(photo[by0:by1 + 1, bx0:bx1 + 1])
+        colours = colours[y0 - by0:y1 - by0 + 1, x0 - bx0:x1 - bx0 + 1]
+        samples.append(colours.reshape(-1, 3)[ok])
+        mixed.append(was_mixed)
+    return EyePixels(np.concatenate(samples) if samples else np.zeros((0, 3)), any(mixed))
 
 
-def _whitest(pix: np.ndarray) -> np.ndarray:
-    """The bright, unsaturated part of eye pixels (n, 3): the top quarter by luminance, then its less saturated half."""
+def _whitest(eyes: EyePixels) -> np.ndarray:
+    """The bright, unsaturated part of eye pixels: the top quarter by luminance, then (unless a JPEG mixed their
+    colour) its less saturated half. (n, 3)."""
+    pix = eyes.colours
     luma = pix @ LUMA
     pix = pix[luma >= np.percentile(luma, 75)]
+    if eyes.mixed:
+        # build_texture --jpeg 85, the editor's warm cast on the frontal template: the less saturated half read
+        # its whites (236, 216, 181) for the lossless (244, 219, 178), the skin Delta E 9.72 from the truth; the
+        # whole quarter (and `sclera_shades` out of the choice) 3.08
+        return pix
     saturation = (pix.max(1) - pix.min(1)) / np.maximum(pix.max(1), 1.0)
     return pix[saturation <= np.percentile(saturation, 50)]
 
@@ -184,23 +217,27 @@ def sclera_color(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | No
     return _sclera_of(_eye_pixels(photo, landmarks_px))
 
 
-def _sclera_of(pix: np.ndarray) -> np.ndarray | None:
-    """`sclera_color` of eye pixels (n, 3) from `_eye_pixels`."""
-    return None if len(pix) < 12 else np.median(_whitest(pix), axis=0)
+def _sclera_of(eyes: EyePixels) -> np.ndarray | None:
+    """`sclera_color` of eye pixels from `_eye_pixels`."""
+    return None if len(eyes) < 12 else np.median(_whitest(eyes), axis=0)
 
 
-def sclera_shades(pix: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def sclera_shades(eyes: EyePixels) -> tuple[np.ndarray, np.ndarray] | None:
     """The eye whites at two light levels: the lit white and its shaded part (lids, the eyeball's curve), display
-    colours (3,) each, or None when the eyes show too little of either. pix : (n, 3) eye pixels (`_eye_pixels`).
+    colours (3,) each, or None when the eyes show too little of either. eyes : `_eye_pixels`.
 
     A filter's cast scales both alike in display values; a lamp's scales both alike in linear light, which the
     tone curve's shoulder turns into a weaker display cast on the lit white than on the shaded one
     (`cast_choice_from_colors`). Only pixels below the decode ceiling count: both must decode exactly.
     """
-    pix = pix[pix.max(1) <= 255.0 * np.sqrt(DECODE_CEILING)]
+    if eyes.mixed:
+        # the shaded whites lie along the lids, lashes and irises whose colour a JPEG mixed into theirs: on
+        # build_texture --jpeg 85 they called the template's warm lamps an editor's cast (lamp 0.00-0.38, from 1.00)
+        return None
+    pix = eyes.colours[eyes.colours.max(1) <= 255.0 * np.sqrt(DECODE_CEILING)]
     if len(pix) < 12:
         return None
-    lit = np.median(_whitest(pix), axis=0)
+    lit = np.median(_whitest(eyes), axis=0)
     lo, hi = SCLERA_SHADE_BAND
     luma = pix @ LUMA
     band = pix[(luma >= lo * (lit @ LUMA)) & (luma <= hi * (lit @ LUMA))]
@@ -233,9 +270,9 @@ def skin_color(photo: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | None
 
 
 def _eye_white_and_skin(photo: np.ndarray, landmarks_px: np.ndarray
-                        ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray] | None:
-    """The eye whites' and the cheeks' display colours, and the eye pixels they were read from (n, 3); None when the
-    eyes give no usable white."""
+                        ) -> tuple[np.ndarray, np.ndarray | None, EyePixels] | None:
+    """The eye whites' and the cheeks' display colours, and the eye pixels they were read from; None when the eyes
+    give no usable white."""
     photo = np.asarray(photo, np.float64)
     eyes = _eye_pixels(photo, landmarks_px)
     sclera = _sclera_of(eyes)
