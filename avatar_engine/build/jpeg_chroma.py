@@ -25,7 +25,12 @@ YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.4
 SUBSAMPLED_RESIDUAL = 1.5
 """A patch whose colour lies within this rms (0-255 units) of the nearest upsampled half-size field was subsampled.
 Eye patches of synthetic people (`benchmarks/build_light.py` subjects): 0.35-1.0 through JPEGs of quality 70-95,
-and 0.55-0.94 when such a JPEG was also resized (512 -> 400); 2.5-3.1 lossless."""
+and 0.55-0.94 when such a JPEG was also resized (512 -> 400); 2.5-3.1 lossless..."""
+SUBSAMPLED_SHARE = 0.5
+"""...and a quarter-size field explains its colour at least this much worse (residual ratio): a patch of little
+colour lies near both. Eye patches: 0.24-0.41 through a JPEG of quality 85, 0.61-0.69 lossless; a near-grey
+subject's lossless eyes (`build_iris.py` seed 7009) lay within 0.72-0.75 of the half-size field, 0.64-0.68 of the
+quarter-size one's residual, and were taken for a JPEG's before this test."""
 MIN_SIDE = 6
 """Patches smaller than this (pixels a side) say nothing about their colour's resolution."""
 
@@ -45,10 +50,18 @@ def _upsampler(n: int) -> np.ndarray:
 
 
 @cache
-def _projector(n: int) -> np.ndarray:
-    """(n, n) projection onto the fields `_upsampler(n)` makes."""
+def _projector(n: int, times: int = 1) -> np.ndarray:
+    """(n, n) projection onto the fields `_upsampler(n)` makes (applied `times` over: 2 for a quarter-size field)."""
     u = _upsampler(n)
+    for _ in range(times - 1):
+        u = u @ _upsampler(u.shape[1])
     return u @ np.linalg.pinv(u)
+
+
+def _residual(c: np.ndarray, times: int = 1) -> float:
+    """rms distance of colour (h, w, 2) to the nearest field upsampled `times` over, the worse channel."""
+    fitted = np.einsum("ij,jkc,lk->ilc", _projector(c.shape[0], times), c, _projector(c.shape[1], times))
+    return float(np.sqrt(np.mean((fitted - c) ** 2, axis=(0, 1))).max())
 
 
 def _blur(field: np.ndarray, phase: tuple[int, int]) -> np.ndarray:
@@ -73,13 +86,12 @@ def subsampled_phase(ycc: np.ndarray) -> tuple[int, int] | None:
     best, residual = None, np.inf
     for py in range(2):
         for px in range(2):
-            c = ycc[py:, px:, 1:]
-            py_, px_ = _projector(c.shape[0]), _projector(c.shape[1])
-            fitted = np.einsum("ij,jkc,lk->ilc", py_, c, px_)
-            r = float(np.sqrt(np.mean((fitted - c) ** 2, axis=(0, 1))).max())
+            r = _residual(ycc[py:, px:, 1:])
             if r < residual:
                 best, residual = (px, py), r
-    return best if residual <= SUBSAMPLED_RESIDUAL else None
+    if residual > SUBSAMPLED_RESIDUAL or residual > SUBSAMPLED_SHARE * _residual(ycc[..., 1:], times=2):
+        return None
+    return best
 
 
 def unmixed_colours(rgb: np.ndarray) -> tuple[np.ndarray, bool]:
