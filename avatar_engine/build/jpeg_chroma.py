@@ -16,7 +16,7 @@ field, which a lossless photo's is not.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import lru_cache
 
 import numpy as np
 
@@ -35,7 +35,7 @@ MIN_SIDE = 6
 """Patches smaller than this (pixels a side) say nothing about their colour's resolution."""
 
 
-@cache
+@lru_cache(maxsize=32)  # per patch side: a batch meets many face sizes, and a projector is n x n
 def _upsampler(n: int) -> np.ndarray:
     """(n, ceil(n / 2)) libjpeg's "fancy" upsampling along one axis: each pixel 3/4 its own sample, 1/4 the nearer
     neighbour's (edges repeated)."""
@@ -49,7 +49,7 @@ def _upsampler(n: int) -> np.ndarray:
     return u
 
 
-@cache
+@lru_cache(maxsize=32)
 def _projector(n: int, times: int = 1) -> np.ndarray:
     """(n, n) projection onto the fields `_upsampler(n)` makes (applied `times` over: 2 for a quarter-size field)."""
     u = _upsampler(n)
