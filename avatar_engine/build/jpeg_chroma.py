@@ -22,6 +22,7 @@ import numpy as np
 
 YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
 """JPEG's (JFIF, full range) RGB -> YCbCr, Cb and Cr centred on 0."""
+RGB_FROM_YCBCR = np.linalg.inv(YCBCR)
 SUBSAMPLED_RESIDUAL = 1.5
 """A patch whose colour lies within this rms (0-255 units) of the nearest upsampled half-size field was subsampled.
 Eye patches of synthetic people (`benchmarks/build_light.py` subjects): 0.35-1.0 through JPEGs of quality 70-95,
@@ -104,4 +105,4 @@ def unmixed_colours(rgb: np.ndarray) -> tuple[np.ndarray, bool]:
         return np.asarray(rgb, np.float64), False
     luma = ycc[..., 0]
     chromaticity = ycc[..., 1:] / np.maximum(_blur(luma, phase), 1.0)[..., None]
-    return np.concatenate([luma[..., None], chromaticity * luma[..., None]], -1) @ np.linalg.inv(YCBCR).T, True
+    return np.concatenate([luma[..., None], chromaticity * luma[..., None]], -1) @ RGB_FROM_YCBCR.T, True

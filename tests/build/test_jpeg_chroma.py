@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
-from PIL import Image
+from jpeg_photos import jpeg
 
 from avatar_engine.build import jpeg_chroma
 
+QUALITY = 95
 SKIN, LASH, WHITE = (200, 150, 120), (35, 28, 25), (233, 211, 173)
 """A warm-cast eye: lid skin, dark lashes, the white between them."""
 UNMIXED_BLUE_ERROR_MAX = 1.5
@@ -23,12 +22,6 @@ def eye_strip() -> np.ndarray:
     return np.repeat(np.array(rows, np.uint8)[:, None], 32, axis=1)
 
 
-def jpeg(rgb: np.ndarray, subsampling: str, quality: int = 95) -> np.ndarray:
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, "JPEG", quality=quality, subsampling=subsampling)
-    return np.asarray(Image.open(buffer).convert("RGB"))
-
-
 def blue_over_red(colours: np.ndarray) -> float:
     white = colours[11:15, 4:-4].reshape(-1, 3)
     return float(np.median(white[:, 2] / white[:, 0]))
@@ -38,7 +31,7 @@ def test_a_lossless_patch_is_left_as_it_is():
     patch = eye_strip()
     colours, mixed = jpeg_chroma.unmixed_colours(patch)
     assert not mixed and np.array_equal(colours, patch)
-    _, mixed = jpeg_chroma.unmixed_colours(jpeg(patch, "4:4:4"))
+    _, mixed = jpeg_chroma.unmixed_colours(jpeg(patch, QUALITY, "4:4:4"))
     assert not mixed, "a JPEG that keeps its colour at full resolution has nothing mixed"
 
 
@@ -47,7 +40,7 @@ def test_the_white_between_lashes_is_read_undiluted():
     pixel's chromaticity is its neighbourhood's weighted by lightness, where the dark lashes barely count."""
     truth = WHITE[2] / WHITE[0]
     for shift in (0, 1):  # either phase of the 2x2 grid
-        decoded = jpeg(np.roll(eye_strip(), shift, axis=0), "4:2:0")[shift:]
+        decoded = jpeg(np.roll(eye_strip(), shift, axis=0), QUALITY)[shift:]
         colours, mixed = jpeg_chroma.unmixed_colours(decoded)
         assert mixed
         diluted = abs(blue_over_red(decoded) / truth - 1) * 100

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
-from PIL import Image
+from jpeg_photos import jpeg
 from texture_scenes import SIDE_LIGHT, WARM_LIGHT, bald_head, photo_view, render_photo, truth_texture
 
 from avatar_engine.build import delight
@@ -239,12 +237,6 @@ JPEG_QUALITY = 85
 """Cameras' and editors' usual quality; colour at half resolution (4:2:0), as they save it."""
 
 
-def _jpeg(rgb: np.ndarray) -> np.ndarray:
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, "JPEG", quality=JPEG_QUALITY, subsampling="4:2:0")
-    return np.asarray(Image.open(buffer).convert("RGB"))
-
-
 @pytest.mark.parametrize("made_by", ["editor", "lamp"])
 def test_a_cast_in_a_jpeg_is_balanced_as_in_a_lossless_photo(gl_context, scene, studio, landmarks, made_by):
     """A JPEG mixes the eye whites' colour with the lashes' and irises': the whites read less cast and the editor's
@@ -260,7 +252,7 @@ def test_a_cast_in_a_jpeg_is_balanced_as_in_a_lossless_photo(gl_context, scene, 
     points = landmarks(cast)
     if points is None:
         pytest.skip("white balance needs MediaPipe's eye landmarks (mediapipe not installed)")
-    balanced = build(skin, view, _jpeg(cast), mask, points)
+    balanced = build(skin, view, jpeg(cast, JPEG_QUALITY), mask, points)
     assert balanced.white_balance_from_sclera
     seen = studio[3].seen > 0.5
     assert np.linalg.norm(mean_lab(balanced.texture, seen) - mean_lab(studio[3].texture, seen)) < RELIT_DELTA_E_MAX
