@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from avatar_engine.build import delight
+from avatar_engine.build import delight, jpeg_chroma
 from avatar_engine.build.glasses import GlassesRead, detect_glasses, eye_white_lift, glasses_region
 from avatar_engine.build.hair_region import (CHIN, FOREHEAD, NOT_FACE_SKIN, not_skin_mask, polygon_mask)
 from avatar_engine.build.hair_region import dilate as dilate_mask
@@ -20,7 +20,7 @@ from avatar_engine.build.records import GLASSES_CHOICES, FitResult, PhotoView
 from avatar_engine.build.texture_fill import (MeshSmoother, dilate, fill_base, mirror_points, mirror_samples,
                                              resize_nearest)
 from avatar_engine.build.texture_project import (TexelMap, bilinear, box_blur, eye_openings, mouth_opening,
-                                                 project_texels, texel_map)
+                                                 point_in_polygon, project_texels, texel_map)
 from avatar_engine.build.texture_stubble import GRAIN_RELATIVE_MAX, beard_darkening, stubble_grain
 from avatar_engine.build.texture_stubble import stubble_tone as read_stubble
 from avatar_engine.errors import InputError
@@ -266,16 +266,22 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     seen_ids = np.flatnonzero(proj.weight > 0)
     x0, y0, x1, y1 = _sampled_box(proj.xy[seen_ids], landmarks_px, photo.shape[:2])
     part = np.asarray(photo)[y0:y1, x0:x1]
-    balanced = part * gains if gains is not None else part * skin_gains if skin_gains is not None else part
-    linear = delight.display_to_linear(balanced / 255.0)
-    if cast is not None and cast[2] > 0.01:
-        _, linear_gains, lamp = cast
-        as_lamp = delight.display_to_linear(part / 255.0) * linear_gains
-        linear = np.exp((1 - lamp) * np.log(np.maximum(linear, 1e-9)) + lamp * np.log(np.maximum(as_lamp, 1e-9)))
     lift = eye_white_lift(photo, landmarks_px, glasses) if landmarks_px is not None else None
-    if lift is not None:  # an underexposed photo: its light level read from the eye whites, not the skin's own
-        linear = linear * lift[0]
-    linear = linear.astype(np.float32)
+
+    def to_linear(display: np.ndarray) -> np.ndarray:
+        """The photo's display values (crop) -> linear, white-balanced and lifted as the eye whites say."""
+        balanced = display * gains if gains is not None else display * skin_gains if skin_gains is not None \
+            else display
+        out = delight.display_to_linear(balanced / 255.0)
+        if cast is not None and cast[2] > 0.01:
+            _, linear_gains, lamp = cast
+            as_lamp = delight.display_to_linear(display / 255.0) * linear_gains
+            out = np.exp((1 - lamp) * np.log(np.maximum(out, 1e-9)) + lamp * np.log(np.maximum(as_lamp, 1e-9)))
+        if lift is not None:  # an underexposed photo: its light level read from the eye whites, not the skin's own
+            out = out * lift[0]
+        return out.astype(np.float32)
+
+    linear = to_linear(part)
     # the photo's side of the head (`seen_ids`): every per-texel test below runs on these texels only (about a fifth)
     colors = bilinear(linear, proj.xy[seen_ids] - (x0, y0))
     if occlusion is not None:
@@ -408,7 +414,10 @@ def build_skin_texture(photo: np.ndarray, positions: np.ndarray, uvs: np.ndarray
     iris, diameter = None, None
     if landmarks_px is not None:
         diameter = iris_diameter(landmarks_px, view, positions)
-        iris = iris_albedo(linear, np.asarray(landmarks_px, np.float64) - (x0, y0),
+        at_part = np.asarray(landmarks_px, np.float64) - (x0, y0)
+        # a JPEG's irises read greyer: their colour is solved through its colour blur (`_irises_unmixed`)
+        unmixed = _irises_unmixed(part, at_part)
+        iris = iris_albedo(linear if unmixed is None else to_linear(unmixed), at_part,
                            rho / np.maximum(delight.sh_basis(EYE_NORMAL[None])[0] @ coeffs, 1e-4))
     lighting = coeffs / rho
     warnings = []
@@ -820,6 +829,10 @@ def _padded_texture(albedo: np.ndarray, tmap: TexelMap) -> np.ndarray:
     return np.dstack([rgb, np.full((size, size), 255, np.uint8)])
 
 
+IRIS_UNMIX_MARGIN = 3
+"""Pixels of skin round each eye opening that its colour solve (`_irises_unmixed`) takes in."""
+IRIS_CATCHLIGHT = 2.0
+"""Iris pixels this many times the iris's median lightness are its catchlight, solved apart."""
 SAMPLE_MARGIN = 2
 """Pixels kept round what the texels and the eyes sample (`_sampled_box`): bilinear reads one beyond a point."""
 
@@ -861,6 +874,42 @@ def iris_albedo(linear: np.ndarray, landmarks_px: np.ndarray, gain: np.ndarray) 
             * delight.texture_to_albedo(np.array(SCLERA_RGB, np.float64))
         lit = np.sqrt(np.maximum(lit, 1e-6) * np.maximum(beside, 1e-6))
     return tuple(int(c) for c in delight.albedo_to_texture(lit))
+
+
+def _irises_unmixed(rgb: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | None:
+    """The photo (crop, display 0-255) with each iris's colour solved through a JPEG's colour blur
+    (`jpeg_chroma.part_chromaticities`: the iris, its catchlight, the eye white and the skin round the eye as the
+    parts), or None when no eye's colour was subsampled."""
+    h, w = rgb.shape[:2]
+    out, changed = np.asarray(rgb, np.float64).copy(), False
+    for contour, iris_points in zip(delight.EYE_CONTOURS, delight.IRISES):
+        poly = landmarks_px[list(contour)]
+        centre = landmarks_px[iris_points[0]]
+        radius = float(np.linalg.norm(landmarks_px[list(iris_points[1:])] - centre, axis=1).mean())
+        m = IRIS_UNMIX_MARGIN
+        x0, y0 = np.maximum(np.floor(poly.min(0)).astype(int) - m, 0)
+        x1, y1 = np.minimum(np.ceil(poly.max(0)).astype(int) + m + 1, [w, h])
+        if x1 - x0 < 8 or y1 - y0 < 8 or radius < 1.0:
+            continue
+        yy, xx = np.mgrid[y0:y1, x0:x1] + 0.5
+        opening = point_in_polygon(xx.ravel(), yy.ravel(), poly).reshape(xx.shape)
+        r = np.hypot(xx - centre[0], yy - centre[1]) / radius
+        disc = opening & (r < 1.0)
+        patch = out[y0:y1, x0:x1]
+        luma = patch @ delight.LUMA
+        ring = disc & (r > 0.45)  # the iris's own lightness, not the pupil's
+        if not ring.any():
+            continue
+        catchlight = disc & (luma > IRIS_CATCHLIGHT * np.median(luma[ring]))
+        iris = disc & ~catchlight
+        if np.count_nonzero(iris) < 4:
+            continue
+        k = jpeg_chroma.part_chromaticities(patch, [iris, catchlight, opening & ~disc, ~opening])
+        if k is None:
+            continue
+        out[y0:y1, x0:x1] = np.clip(jpeg_chroma.with_chromaticity(patch, iris, k[0]), 0, 255)
+        changed = True
+    return out if changed else None
 
 
 def _eye_whites(linear: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | None:

@@ -63,6 +63,22 @@ def painted_portrait(hair_rgb) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     return rgb, person, lm, hair
 
 
+def test_a_close_up_is_read_reduced_and_finds_the_same_hair():
+    """A face taller than `HAIR_FACE_PX` is read from the photo reduced by a whole factor: the portrait enlarged
+    five times (a face 570 pixels tall, read at half that) finds its hair as the portrait does."""
+    from avatar_engine.build.hair_region import HAIR_FACE_PX
+
+    rgb, person, lm, truth = painted_portrait(HAIR)
+    k = 5
+    big = [np.repeat(np.repeat(a, k, 0), k, 1) for a in (rgb, person, truth)]
+    assert (lm[152, 1] - lm[FOREHEAD, 1]) * k > HAIR_FACE_PX
+    region = hair_region(big[0], big[1], lm * k)
+    assert region.mask.shape == big[2].shape and iou(region.mask, big[2]) >= REGION_IOU
+    assert np.linalg.norm(srgb_to_lab(np.array(region.color, np.uint8)) - srgb_to_lab(np.array(HAIR, np.uint8))) \
+        <= COLOR_DELTA_E
+    assert region.face.shape == big[2].shape and region.face.sum() > 0.9 * np.pi * 42 * 58 * k * k
+
+
 def test_hair_region_of_a_painted_portrait():
     rgb, person, lm, truth = painted_portrait(HAIR)
     region = hair_region(rgb, person, lm)

@@ -46,3 +46,78 @@ def test_the_white_between_lashes_is_read_undiluted():
         diluted = abs(blue_over_red(decoded) / truth - 1) * 100
         unmixed = abs(blue_over_red(colours) / truth - 1) * 100
         assert unmixed < UNMIXED_BLUE_ERROR_MAX and diluted > DILUTED_BLUE_ERROR_MIN, (shift, unmixed, diluted)
+
+
+IRIS, PUPIL_RADIUS, IRIS_RADIUS = (120, 112, 48), 2.5, 6.0
+"""An olive iris (display colour at its mean lightness) round a black pupil, as large as in a 512-pixel portrait."""
+RESTORED_IRIS_DELTA_E_MAX = 3.5
+"""The iris ring's median colour, restored from a quality-85 4:2:0 JPEG, within this CIE76 Delta E of the lossless
+photo's at each of four placements on the 2x2 grid (1.4-3.2)..."""
+DECODED_IRIS_DELTA_E_MIN = 4.5
+"""...where the decoded ring is this far off on average (5.8; 3.3-7.9 each): greyed by the white and the pupil..."""
+RESTORED_SHARE_MAX = 0.5
+"""...and the restored ring's mean distance at most this share of the decoded ring's (0.35)."""
+
+
+def eye_photo(shift: int) -> tuple[np.ndarray, np.ndarray]:
+    """(40, 56, 3) uint8 eye (lid skin, the white in an almond opening, a fibred iris with a black pupil and a
+    clipped catchlight) moved `shift` pixels down and right, and (478, 2) landmarks placing its opening and iris
+    where MediaPipe's would (the other eye's left at the origin, outside the photo's eyes)."""
+    h, w = 40, 56
+    cx, cy = 27.3 + shift, 19.6 + shift
+    yy, xx = np.mgrid[0:h, 0:w] + 0.5
+    rgb = np.empty((h, w, 3), np.float64)
+    rgb[:] = SKIN
+    opening = ((xx - cx) / 20.0) ** 2 + ((yy - cy) / 8.5) ** 2 < 1
+    rgb[opening] = WHITE
+    r, angle = np.hypot(xx - cx, yy - cy), np.arctan2(yy - cy, xx - cx)
+    fibres = 1.0 + 0.25 * np.sin(9 * angle) * np.cos(3 * angle + 1.0)  # lighter and darker strands
+    iris = opening & (r < IRIS_RADIUS)
+    rgb[iris] = np.array(IRIS) * fibres[iris, None]
+    rgb[opening & (r < PUPIL_RADIUS)] = 0
+    rgb[(np.abs(xx - cx - 2.5) < 1) & (np.abs(yy - cy + 2.5) < 1)] = 255
+    landmarks = np.zeros((478, 2))
+    from avatar_engine.build.delight import EYE_CONTOURS, IRISES
+
+    t = np.linspace(0, 2 * np.pi, len(EYE_CONTOURS[0]), endpoint=False)
+    landmarks[list(EYE_CONTOURS[0])] = np.column_stack([cx - 20.0 * np.cos(t), cy + 8.5 * np.sin(t)])
+    landmarks[IRISES[0][0]] = cx, cy
+    landmarks[list(IRISES[0][1:])] = [(cx + IRIS_RADIUS, cy), (cx, cy - IRIS_RADIUS), (cx - IRIS_RADIUS, cy),
+                                      (cx, cy + IRIS_RADIUS)]
+    return np.clip(np.round(rgb), 0, 255).astype(np.uint8), landmarks
+
+
+def ring_colour(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The iris ring's median display colour, read as the texture stage reads it (`texture._iris_ring`)."""
+    from avatar_engine.build import delight, texture
+
+    linear = delight.display_to_linear(np.asarray(rgb, np.float64) / 255.0)
+    return delight.linear_to_display(texture._iris_ring(linear, landmarks)) * 255.0
+
+
+def delta_e(a: np.ndarray, b: np.ndarray) -> float:
+    from avatar_engine.build.hair_region import srgb_to_lab
+
+    lab = srgb_to_lab(np.clip(np.round([a, b]), 0, 255).astype(np.uint8))
+    return float(np.linalg.norm(lab[0] - lab[1]))
+
+
+def test_an_iris_colour_is_solved_through_the_jpeg_blur():
+    """A JPEG blends the iris's colour with the white's and the black pupil's, and the ring reads greyer; solved
+    as the blur of each part's lightness times its chromaticity, the iris gets its own colour back. Black pupils
+    and lashes, clipped by the decoder, must not hide that the photo is a JPEG's."""
+    from avatar_engine.build import texture
+
+    greys, solveds = [], []
+    for shift in range(4):
+        photo, landmarks = eye_photo(shift)
+        truth = ring_colour(photo, landmarks)
+        assert texture._irises_unmixed(photo, landmarks) is None, "a lossless eye is read as it is"
+        decoded = jpeg(photo, 85)
+        restored = texture._irises_unmixed(decoded, landmarks)
+        assert restored is not None, "the 4:2:0 JPEG was not recognised"
+        greys.append(delta_e(ring_colour(decoded, landmarks), truth))
+        solveds.append(delta_e(ring_colour(restored, landmarks), truth))
+    assert max(solveds) < RESTORED_IRIS_DELTA_E_MAX, solveds
+    assert np.mean(greys) > DECODED_IRIS_DELTA_E_MIN, greys
+    assert np.mean(solveds) < RESTORED_SHARE_MAX * np.mean(greys), (solveds, greys)
