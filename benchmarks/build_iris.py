@@ -1,6 +1,6 @@
 """Iris colour on known truth: synthetic people with random iris colours, rebuilt; the builder's iris against the true.
 
-    python benchmarks/build_iris.py [--subjects 48] [--seed 7000] [--jpeg 85] [--out benchmarks/results/build_iris.json]
+    python benchmarks/build_iris.py [--subjects 48] [--seed 7000] [--jpeg 85 [--subsampling 4:2:2]] [--out benchmarks/results/build_iris.json]
 
 Each subject is `build.synthetic.random_subject` (identity, skin tint, key light, pose up to +-30 degrees yaw, mild
 expression) with an iris colour drawn around one of IRIS_PALETTE's natural colours (dark and light browns, hazel,
@@ -32,7 +32,7 @@ import time
 from dataclasses import replace
 
 import numpy as np
-from jpeg_photo import jpeg_round_trip
+from jpeg_photo import SUBSAMPLINGS, jpeg_round_trip
 from result_file import emit
 
 from avatar_engine.build import texture
@@ -60,6 +60,8 @@ def main() -> None:
     parser.add_argument("--jpeg", type=int, metavar="QUALITY",
                         help="save each photo as a JPEG of this quality (chroma subsampled 4:2:0, as cameras and "
                              "most editors save) and build from that")
+    parser.add_argument("--subsampling", choices=SUBSAMPLINGS, default="4:2:0",
+                        help="the JPEG's colour subsampling (with --jpeg)")
     parser.add_argument("--out")
     args = parser.parse_args()
     load = os.getloadavg()[0]
@@ -85,7 +87,7 @@ def main() -> None:
             subject = replace(subject, iris_rgb=iris)
             photo = subject_photo(ctx, subject, subject_view(subject, (512, 512), model=model), model)
             if args.jpeg:
-                photo = jpeg_round_trip(photo, args.jpeg)
+                photo = jpeg_round_trip(photo, args.jpeg, args.subsampling)
             try:
                 builder.build(photo)
             except InputError as exc:
@@ -98,6 +100,7 @@ def main() -> None:
     texture.build_skin_texture = built
     de = np.array([r["delta_e"] for r in rows])
     emit({"benchmark": "build_iris", "subjects": args.subjects, "seed": args.seed, "jpeg_quality": args.jpeg,
+          "jpeg_subsampling": args.subsampling if args.jpeg else None,
           "rebuilt": len(rows),
           "refused": refused, "delta_e_cie76": {"median": round(float(np.median(de)), 2),
                                                 "mean": round(float(de.mean()), 2),

@@ -11,7 +11,12 @@ A colour of one chromaticity scales with its lightness (Cb = k Y). The decoder a
 decoded Cb over the same average of the lightness, `blur(Y)`, is the neighbourhood's chromaticity weighted by
 lightness: a dark neighbour barely counts. Whether a patch was subsampled at all, and on which phase of the 2x2
 grid, is read from its colour: a subsampled patch's colour is (to rounding) the decoder's upsampling of a half-size
-field, which a lossless photo's is not.
+field, which a lossless photo's is not (pixels the decoder clipped left out).
+
+Where the parts of a patch are known (an iris, its catchlight, the eye white, the lid skin), each part's
+chromaticity is solved through the same blur (`part_chromaticities`): the decoded colour is the blur of each part's
+lightness times its chromaticity, summed. An iris, a few pixels across between a white and a black pupil, gets its
+own colour back (`texture._irises_unmixed`).
 """
 
 from __future__ import annotations
@@ -34,6 +39,11 @@ SUBSAMPLED_SHARE = 0.5
 colour lies near both. Eye patches: 0.24-0.41 through a JPEG of quality 85, 0.61-0.69 lossless; a near-grey
 subject's lossless eyes (`build_iris.py` seed 7009) lay within 0.72-0.75 of the half-size field, 0.64-0.68 of the
 quarter-size one's residual, and were taken for a JPEG's before this test."""
+PHASE_CONTRAST = 0.8
+"""...and its best phase of the 2x2 grid fits at most this share of the worst phase's residual: a subsampled
+patch's colour lies on its own grid (a synthetic eye through a 4:2:0 JPEG 0.51-0.54, real subjects' eyes 0.22-0.44),
+a full-resolution one fits every phase alike (0.89-0.98 through 4:4:4 and lossless), which the two tests above took
+for subsampled (4:4:4 at quality 85: residual 1.29, share 0.46)."""
 CLIPPED = (0.5, 254.5)
 """Pixels with a channel outside these (display units) were clipped by the decoder: their colour is not the
 upsampled field's, and the test leaves them out."""
@@ -135,16 +145,14 @@ def _subsampled_phase(ycc: np.ndarray) -> tuple[int, int] | None:
     valid = _unclipped(ycc)
     if np.count_nonzero(valid) < valid.size // 2:
         return None
-    best, residual = None, np.inf
-    for py in range(2):
-        for px in range(2):
-            r = _residual(ycc[py:, px:, 1:], valid=valid[py:, px:])
-            if r < residual:
-                best, residual = (px, py), r
-    if (residual > SUBSAMPLED_RESIDUAL
+    phases = [(px, py) for py in range(2) for px in range(2)]
+    residuals = [_residual(ycc[py:, px:, 1:], valid=valid[py:, px:]) for px, py in phases]
+    best = int(np.argmin(residuals))
+    residual = residuals[best]
+    if (residual > SUBSAMPLED_RESIDUAL or residual > PHASE_CONTRAST * max(residuals)
             or residual > SUBSAMPLED_SHARE * _residual(ycc[..., 1:], times=2, valid=valid)):
         return None
-    return best
+    return phases[best]
 
 
 def unmixed_colours(rgb: np.ndarray) -> tuple[np.ndarray, bool]:

@@ -121,3 +121,13 @@ def test_an_iris_colour_is_solved_through_the_jpeg_blur():
     assert max(solveds) < RESTORED_IRIS_DELTA_E_MAX, solveds
     assert np.mean(greys) > DECODED_IRIS_DELTA_E_MIN, greys
     assert np.mean(solveds) < RESTORED_SHARE_MAX * np.mean(greys), (solveds, greys)
+
+
+def test_an_eye_in_full_colour_resolution_is_read_as_it_is():
+    """A JPEG that keeps its colour at full resolution (4:4:4, as editors save at their highest quality) has no
+    colour blur to undo: its eye fits every phase of a 2x2 grid alike, and solving it as subsampled greyed it."""
+    from avatar_engine.build import texture
+
+    for shift in range(4):
+        photo, landmarks = eye_photo(shift)
+        assert texture._irises_unmixed(jpeg(photo, 85, "4:4:4"), landmarks) is None, shift
